@@ -1,0 +1,33 @@
+# Two entry points for a fresh Debian machine (as root): `make run` and `make test`.
+# Setup is idempotent: each scripts/setup.d/*.sh installs or starts one thing only if it is missing.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+OUT ?= out
+
+.PHONY: setup python system run test bench clean
+
+setup: python system
+
+python: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q -U pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+system: python
+	@set -e; for script in scripts/setup.d/*.sh; do echo "== $$script"; VENV=$(abspath $(VENV)) bash $$script; done
+
+run: setup
+	VENV=$(abspath $(VENV)) OUT=$(OUT) bash scripts/run.sh
+
+test: setup
+	$(VENV)/bin/pytest -q tests
+
+bench: setup
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf $(OUT)

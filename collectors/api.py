@@ -1,0 +1,97 @@
+"""The public collector API. A new environment is one `Collector` subclass plus a typer command registered under
+the `worldline.collectors` entry point group (see docs/adding-a-collector.md).
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any
+
+from schemas import Action, EnvInfo, Observation
+
+
+@dataclass
+class Task:
+    """One thing to do in an environment. `actions` is the scripted action list, in the domain's own spec form."""
+
+    id: str
+    instruction: str
+    domain: str = ""
+    setup: list[Any] = field(default_factory=list)
+    actions: list[Any] = field(default_factory=list)
+    perturbations: list[str] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
+    max_steps: int | None = None
+
+
+@dataclass
+class StepResult:
+    observation: Observation
+    done: bool = False
+    truncated: bool = False
+    error: str | None = None
+    # Perturbations in force for this step, as labels (e.g. "disk_full", "http_500:/cart").
+    perturbations: list[str] = field(default_factory=list)
+    wait_ms: float = 0.0
+    observe_latency_ms: float = 0.0
+    reference: Observation | None = None
+
+
+class Collector(abc.ABC):
+    """Drives one live environment. Not thread-safe: the runner gives each worker its own collector."""
+
+    name: str = ""
+    domain: str = ""
+    version: str = "0"
+    # Set when the environment is a stand-in for the real thing (e.g. a replay device); stored in provenance.
+    stand_in: str | None = None
+
+    @abc.abstractmethod
+    def env_info(self) -> EnvInfo:
+        """What environment this is (image digest, browser version, server, device)."""
+
+    @abc.abstractmethod
+    def reset(self, task: Task) -> Observation:
+        """Start a fresh environment for `task` and return the first observation."""
+
+    @abc.abstractmethod
+    def step(self, action: Action) -> StepResult:
+        """Execute `action` and return what the environment shows next."""
+
+    @abc.abstractmethod
+    def parse_action(self, spec: Any) -> Action:
+        """Turn one entry of a task's scripted action list into an Action (kind, arguments, text rendering)."""
+
+    def close(self) -> None:
+        """Release the environment. Called once; must not raise on an environment that is already gone."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Policy(abc.ABC):
+    """Chooses the next action; returns None when the episode should end."""
+
+    name: str = "policy"
+
+    def begin(self, task: Task, collector: Collector, seed: int) -> None:
+        """Called after reset, before the first act()."""
+
+    @abc.abstractmethod
+    def act(self, observation: Observation, history: list[tuple[Action, StepResult]]) -> Action | None: ...
+
+
+class ScriptedPolicy(Policy):
+    """Plays the task's action list in order."""
+
+    name = "scripted"
+
+    def begin(self, task: Task, collector: Collector, seed: int) -> None:
+        self._actions = [collector.parse_action(spec) for spec in task.actions]
+
+    def act(self, observation, history):
+        return self._actions[len(history)] if len(history) < len(self._actions) else None

@@ -1,0 +1,176 @@
+"""Run episodes: reset, let a policy act, record every transition, store atomically, skip what is done."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import socket
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from collectors.api import Collector, Policy, ScriptedPolicy, StepResult, Task
+from collectors.store import EpisodeStore
+from schemas import Episode, Observation, Provenance, Timings, Transition, utcnow
+
+log = logging.getLogger(__name__)
+DEFAULT_MAX_STEPS = 50
+
+
+def episode_id_for(domain: str, task_id: str, seed: int) -> str:
+    slug = re.sub(r"[^a-zA-Z0-9_.-]+", "-", task_id).strip("-")[:60] or "task"
+    digest = hashlib.sha1(f"{domain}\0{task_id}\0{seed}".encode()).hexdigest()[:8]
+    return f"{domain}-{slug}-s{seed}-{digest}"
+
+
+@dataclass
+class EpisodePlan:
+    task: Task
+    seed: int = 0
+    policy_factory: Callable[[], Policy] = ScriptedPolicy
+    max_steps: int = DEFAULT_MAX_STEPS
+
+
+@dataclass
+class CollectionReport:
+    planned: int = 0
+    skipped_complete: int = 0
+    completed: int = 0
+    errored: int = 0
+    transitions: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def run_episode(collector: Collector, plan: EpisodePlan, stop: threading.Event | None = None
+                ) -> tuple[Episode, list[Transition]]:
+    """Play one episode on a live collector; an environment failure ends it with outcome 'error'."""
+    task, domain = plan.task, collector.domain
+    episode_id = episode_id_for(domain, task.id, plan.seed)
+    provenance = Provenance(collector=collector.name, collector_version=collector.version, seed=plan.seed,
+                            host=socket.gethostname(), stand_in=collector.stand_in)
+    policy = plan.policy_factory()
+    transitions: list[Transition] = []
+    history: list[tuple] = []
+    started = utcnow()
+    end_reason, outcome = "script_done", "unknown"
+    env = None
+    max_steps = task.max_steps or plan.max_steps
+    try:
+        state = collector.reset(task)
+        env = collector.env_info()
+        policy.begin(task, collector, plan.seed)
+        while True:
+            if stop is not None and stop.is_set():
+                end_reason, outcome = "interrupted", "error"
+                break
+            if len(transitions) >= max_steps:
+                end_reason = "budget"
+                break
+            action = policy.act(state, history)
+            if action is None:
+                break
+            action_start = utcnow()
+            t0 = time.perf_counter()
+            result: StepResult = collector.step(action)
+            action_end = utcnow()
+            latency = result.observe_latency_ms or (time.perf_counter() - t0) * 1000
+            transitions.append(Transition(
+                episode_id=episode_id, step=len(transitions), domain=domain, env=env, task_id=task.id,
+                instruction=task.instruction, state=state, action=action, next_observation=result.observation,
+                timings=Timings(action_start, action_end, latency, result.wait_ms), provenance=provenance,
+                done=result.done, truncated=result.truncated, error=result.error,
+                perturbations=sorted(set(result.perturbations)), reference_observation=result.reference,
+            ))
+            history.append((action, result))
+            state = result.observation
+            if result.done:
+                end_reason, outcome = "done", "success" if not result.error else "failure"
+                break
+    except Exception as exc:  # the environment broke: keep what was recorded and say why
+        log.warning("episode %s failed: %s", episode_id, exc)
+        end_reason, outcome = f"error: {type(exc).__name__}: {exc}"[:500], "error"
+    if env is None:
+        env = _safe_env(collector)
+    episode = Episode(
+        episode_id=episode_id, domain=domain, env=env, task_id=task.id, instruction=task.instruction,
+        policy=getattr(policy, "name", type(policy).__name__), outcome=outcome, steps=len(transitions),
+        end_reason=end_reason, started_at=started, ended_at=utcnow(), provenance=provenance,
+        perturbations=sorted({p for t in transitions for p in t.perturbations} | set(task.perturbations)),
+    )
+    return episode, transitions
+
+
+def _safe_env(collector: Collector):
+    from schemas import EnvInfo
+    try:
+        return collector.env_info()
+    except Exception as exc:
+        return EnvInfo(kind="unknown", id=collector.name, details={"error": str(exc)})
+
+
+def collect(make_collector: Callable[[], Collector], plans: list[EpisodePlan], out: str | Path, *,
+            domain: str, workers: int = 1, limit: int | None = None, progress: bool = True) -> CollectionReport:
+    """Run every plan not already complete in `out`, `workers` environments at a time."""
+    store = EpisodeStore(out)
+    report = CollectionReport(planned=len(plans))
+    todo = []
+    for plan in plans:
+        if store.is_complete(domain, episode_id_for(domain, plan.task.id, plan.seed)):
+            report.skipped_complete += 1
+        else:
+            todo.append(plan)
+    if limit is not None:
+        todo = todo[:limit]
+    if not todo:
+        return report
+
+    stop = threading.Event()
+    lock = threading.Lock()
+    queue = list(reversed(todo))
+
+    def worker(bar: Callable[[], None]) -> None:
+        collector = make_collector()
+        try:
+            while not stop.is_set():
+                with lock:
+                    if not queue:
+                        return
+                    plan = queue.pop()
+                episode, transitions = run_episode(collector, plan, stop)
+                if episode.end_reason == "interrupted":
+                    return  # leave it incomplete so the next run redoes it
+                store.write(episode, transitions)
+                with lock:
+                    report.completed += 1
+                    report.transitions += len(transitions)
+                    if episode.outcome == "error":
+                        report.errored += 1
+                        report.errors.append(f"{episode.episode_id}: {episode.end_reason}")
+                bar()
+        finally:
+            collector.close()
+
+    columns = (TextColumn(f"collect {domain}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, disable=not progress, transient=False) as bar_progress:
+        bar_task = bar_progress.add_task("episodes", total=len(todo))
+        advance = lambda: bar_progress.advance(bar_task)  # noqa: E731
+        pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(todo))))
+        futures = [pool.submit(worker, advance) for _ in range(max(1, min(workers, len(todo))))]
+        try:
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                for future in done:
+                    future.result()
+        except BaseException:
+            stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+    return report

@@ -1,0 +1,102 @@
+"""The `worldline` command. Collectors are found through the `worldline.collectors` entry point group, loaded only
+when named, so `worldline --help` stays fast and this file never names a domain.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+
+import click
+import typer
+
+COLLECTOR_GROUP = "worldline.collectors"
+
+# name -> "module:attribute" of a typer-style function; each module imports its heavy libraries inside the command.
+COMMANDS = {
+    "curate": ("pipelines.commands.curate:curate", "Validate, normalize, dedupe and write training shards."),
+    "query": ("pipelines.commands.query:query", "Run SQL (duckdb) over a collection or shard folder."),
+}
+GROUPS = {
+    "sandbox": ("pipelines.commands.sandbox:app", "Build and inspect sandbox images."),
+    "export": ("pipelines.commands.export:app", "Export shards to AgentWorldBench JSONL or ATIF trajectories."),
+}
+
+
+def _load(target: str):
+    module, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def _to_click(obj, name: str) -> click.Command:
+    if isinstance(obj, click.Command):
+        return obj
+    if isinstance(obj, typer.Typer):
+        return typer.main.get_command(obj)
+    single = typer.Typer(add_completion=False)
+    single.command(name=name)(obj)
+    return typer.main.get_command(single)
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported only when run (or when their help is shown)."""
+
+    def __init__(self, *args, targets: dict[str, tuple[str, str]], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.targets = targets
+
+    def list_commands(self, ctx):
+        return sorted(self.targets)
+
+    def format_commands(self, ctx, formatter):
+        # Listed from the registry without importing anything, so help works even if one plugin is broken.
+        rows = [(name, self.targets[name][1]) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    def get_command(self, ctx, name):
+        if name not in self.targets:
+            return None
+        target, help_text = self.targets[name]
+        try:
+            command = _to_click(_load(target), name)
+        except (ImportError, AttributeError) as exc:
+            raise click.ClickException(f"'{name}' could not be loaded from {target}: {exc}. "
+                                       f"Is worldline installed with all its dependencies (make setup)?")
+        command.name = name
+        command.help = command.help or help_text
+        command.short_help = command.short_help or help_text
+        return command
+
+
+def collector_targets() -> dict[str, tuple[str, str]]:
+    return {ep.name: (ep.value, f"Collect raw episodes with the '{ep.name}' collector.")
+            for ep in entry_points(group=COLLECTOR_GROUP)}
+
+
+def build_cli() -> click.Group:
+    targets = {name: value for name, value in COMMANDS.items()}
+    root = LazyGroup(name="worldline", targets=targets,
+                     help="Record real agent-environment transitions and curate them into world-model training data.")
+    for name, (target, help_text) in GROUPS.items():
+        root.targets[name] = (target, help_text)
+    root.targets["collect"] = ("pipelines.cli:collect_group", "Collect raw episodes from a real environment.")
+    return root
+
+
+def _make_collect_group() -> click.Group:
+    return LazyGroup(name="collect", targets=collector_targets(),
+                     help="Collect raw episodes. Each collector is a plugin registered under the "
+                          f"'{COLLECTOR_GROUP}' entry point group.")
+
+
+collect_group = _make_collect_group()
+
+
+def main() -> None:
+    build_cli()(prog_name="worldline")
+
+
+if __name__ == "__main__":
+    main()

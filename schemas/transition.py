@@ -1,0 +1,107 @@
+"""Arrow schemas of the raw records collectors write: one row per transition, one per episode.
+
+These are the single source of truth: the record dataclasses, the validator, the writers and the readers all
+derive from them.
+"""
+
+import pyarrow as pa
+
+# An observation is kept twice (DESIGN.md): `raw` holds the bytes exactly as the environment returned them,
+# `text` what the collector read as text. Normalized forms are derived later by transforms from `raw`.
+OBSERVATION = pa.struct(
+    [
+        pa.field("text", pa.string()),
+        pa.field("raw", pa.binary()),
+        # How `raw` is parsed: tmux-ansi, uiautomator-xml, aria-yaml, cdp-axtree-json, mcp-json, atspi-json, text.
+        pa.field("raw_format", pa.string()),
+        # Small side facts as JSON: url, title, focused element, exit status, cwd, foreground app...
+        pa.field("meta_json", pa.string()),
+    ]
+)
+
+ACTION = pa.struct(
+    [
+        pa.field("kind", pa.string()),
+        pa.field("arguments_json", pa.string()),
+        # The action rendered the way the domain's observations and benchmarks write it, e.g. click("a12").
+        pa.field("text", pa.string()),
+    ]
+)
+
+ENV = pa.struct(
+    [
+        pa.field("kind", pa.string()),  # docker-image, chromium, mcp-server, adb-device, ...
+        pa.field("id", pa.string()),  # image tag, browser version, server name, device serial
+        pa.field("digest", pa.string()),  # content digest when one exists (image id, package version)
+        pa.field("details_json", pa.string()),
+    ]
+)
+
+TASK = pa.struct([pa.field("id", pa.string()), pa.field("instruction", pa.string())])
+
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+TIMINGS = pa.struct(
+    [
+        pa.field("action_start", TIMESTAMP),
+        pa.field("action_end", TIMESTAMP),
+        pa.field("observe_latency_ms", pa.float64()),
+        # Time spent waiting for the environment to settle (prompt back, network idle, stable dump).
+        pa.field("wait_ms", pa.float64()),
+    ]
+)
+
+PROVENANCE = pa.struct(
+    [
+        pa.field("collector", pa.string()),
+        pa.field("collector_version", pa.string()),
+        pa.field("worldline_version", pa.string()),
+        pa.field("seed", pa.int64()),
+        pa.field("host", pa.string()),
+        # Null for a real environment; otherwise says what stood in for it (e.g. a replay adb device).
+        pa.field("stand_in", pa.string()),
+        pa.field("extra_json", pa.string()),
+    ]
+)
+
+TRANSITION_SCHEMA = pa.schema(
+    [
+        pa.field("schema_version", pa.string(), nullable=False),
+        pa.field("episode_id", pa.string(), nullable=False),
+        pa.field("step", pa.int32(), nullable=False),
+        pa.field("domain", pa.string(), nullable=False),
+        pa.field("env", ENV),
+        pa.field("task", TASK),
+        pa.field("state", OBSERVATION),
+        pa.field("action", ACTION),
+        pa.field("next_observation", OBSERVATION),
+        pa.field("timings", TIMINGS),
+        pa.field("done", pa.bool_()),
+        pa.field("truncated", pa.bool_()),
+        pa.field("error", pa.string()),
+        pa.field("perturbations", pa.list_(pa.string())),
+        # The unperturbed observation for the same call, where a perturbation has one (e.g. the MCP proxy).
+        pa.field("reference_observation", OBSERVATION),
+        pa.field("provenance", PROVENANCE),
+    ],
+    metadata={b"worldline.record": b"raw_transition"},
+)
+
+EPISODE_SCHEMA = pa.schema(
+    [
+        pa.field("schema_version", pa.string(), nullable=False),
+        pa.field("episode_id", pa.string(), nullable=False),
+        pa.field("domain", pa.string(), nullable=False),
+        pa.field("env", ENV),
+        pa.field("task", TASK),
+        pa.field("policy", pa.string()),  # scripted, explore, agent
+        pa.field("outcome", pa.string()),  # success, failure, error, unknown
+        pa.field("steps", pa.int32()),
+        pa.field("end_reason", pa.string()),  # script_done, done, budget, error, timeout, interrupted
+        pa.field("started_at", TIMESTAMP),
+        pa.field("ended_at", TIMESTAMP),
+        pa.field("perturbations", pa.list_(pa.string())),
+        pa.field("provenance", PROVENANCE),
+    ],
+    metadata={b"worldline.record": b"episode"},
+)
