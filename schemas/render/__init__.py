@@ -1,0 +1,40 @@
+"""Canonical text renderings of observations, one function per raw format.
+
+They live in schemas/ because both sides need the same function: collectors show the rendered text to policies
+(element ids in the text are the ids actions name), and transforms derive the normalized column from `raw`.
+Each renderer is `fn(raw: bytes, meta: dict) -> str`, pure, and raises RenderError on input it cannot parse.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+
+# raw_format -> "module:function". Modules are imported on first use so a collector pays only for its own.
+RENDERERS = {
+    "text": "schemas.render.plain:render_text",
+    "tmux-ansi": "schemas.render.terminal:render_terminal",
+    "json": "schemas.render.json_text:render_json",
+    "mcp-json": "schemas.render.json_text:render_mcp",
+    "web-json": "schemas.render.web:render_web",
+    "uiautomator-xml": "schemas.render.android:render_uiautomator",
+    "atspi-json": "schemas.render.os:render_atspi",
+}
+
+
+class RenderError(ValueError):
+    pass
+
+
+def renderer(raw_format: str):
+    target = RENDERERS.get(raw_format)
+    if target is None:
+        raise RenderError(f"no renderer for raw_format {raw_format!r}; known: {sorted(RENDERERS)}")
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def render(raw_format: str, raw: bytes, meta: dict | str | None = None) -> str:
+    if isinstance(meta, str):
+        meta = json.loads(meta or "{}")
+    return renderer(raw_format)(raw, meta or {})
