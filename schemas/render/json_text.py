@@ -1,0 +1,112 @@
+"""JSON observations as text: canonical JSON, and MCP tool results rendered the way a model reads them.
+
+Canonical means the same value always prints the same way: keys sorted, two-space indent, non-ASCII kept,
+integers as integers and floats in Python's shortest round-trip form. NaN/Infinity are not JSON and are rejected.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from schemas.render import RenderError
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def parse_json(raw: bytes, what: str = "JSON") -> Any:
+    if not raw:
+        raise RenderError(f"empty {what}")
+    try:
+        # utf-8-sig drops a byte-order mark some servers prepend.
+        return json.loads(raw.decode("utf-8-sig"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise RenderError(f"invalid {what}: {exc}") from exc
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
+
+
+def render_json(raw: bytes, meta: dict) -> str:
+    return canonical_json(parse_json(raw))
+
+
+def _describe_binary(kind: str, block: dict) -> str:
+    data = block.get("data") or block.get("blob") or ""
+    mime = block.get("mimeType") or "unknown type"
+    # Base64 payloads carry no text a model could predict; their kind, type and size are what it can see.
+    return f"[{kind}: {mime}, {len(data) * 3 // 4} bytes]"
+
+
+def _content_block_text(block: Any) -> str:
+    if not isinstance(block, dict):
+        raise RenderError(f"content block is {type(block).__name__}, not an object")
+    kind = block.get("type")
+    if kind == "text":
+        return str(block.get("text", ""))
+    if kind in ("image", "audio"):
+        return _describe_binary(kind, block)
+    if kind == "resource":
+        resource = block.get("resource") or {}
+        if "text" in resource:
+            return str(resource["text"])
+        return _describe_binary(f"resource {resource.get('uri', '')}".rstrip(), resource)
+    if kind == "resource_link":
+        named = " ".join(str(block[k]) for k in ("name", "uri") if block.get(k))
+        return f"[resource link: {named}]"
+    raise RenderError(f"unknown content block type {kind!r}")
+
+
+def _is_tool_result(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("content"), list) and (
+        "isError" in value or "structuredContent" in value
+        or all(isinstance(b, dict) and "type" in b for b in value["content"]))
+
+
+def _repeats(text: str, structured: Any) -> bool:
+    """Whether a text block already says what structuredContent says (SDKs wrap a bare return as {"result": v})."""
+    candidates = [structured]
+    if isinstance(structured, dict) and list(structured) == ["result"]:
+        candidates.append(structured["result"])
+    if text in candidates:
+        return True
+    try:
+        return json.loads(text) in candidates
+    except ValueError:
+        return False
+
+
+def render_tool_result(result: dict) -> str:
+    texts = [_content_block_text(block) for block in result["content"]]
+    parts = ["[tool error]"] if result.get("isError") else []
+    parts += texts
+    structured = result.get("structuredContent")
+    # The spec asks servers to repeat structured content as a JSON text block; showing it twice would only teach
+    # the model to repeat itself.
+    if structured is not None and not any(_repeats(t, structured) for t in texts):
+        parts.append(canonical_json(structured))
+    return "\n".join(parts)
+
+
+def _render_rpc_error(error: Any) -> str:
+    if not isinstance(error, dict):
+        raise RenderError(f"JSON-RPC error is {type(error).__name__}, not an object")
+    line = f"[error {error.get('code', '?')}] {error.get('message', '')}".rstrip()
+    if error.get("data") is not None:
+        line += "\n" + canonical_json(error["data"])
+    return line
+
+
+def render_mcp(raw: bytes, meta: dict) -> str:
+    value = parse_json(raw, "MCP JSON")
+    # A JSON-RPC envelope's id and version are transport detail, not part of what the tool returned.
+    if isinstance(value, dict) and ("result" in value or "error" in value) and ("jsonrpc" in value or "id" in value):
+        if value.get("error") is not None:
+            return _render_rpc_error(value["error"])
+        value = value["result"]
+    if _is_tool_result(value):
+        return render_tool_result(value)
+    return canonical_json(value)

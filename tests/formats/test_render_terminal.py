@@ -1,0 +1,106 @@
+"""render_terminal against a real tmux server: the -e capture, rendered, must equal tmux's own plain capture."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from schemas.render import render
+from schemas.render.terminal import render_terminal
+
+COLS, ROWS = 72, 20
+
+# Colors of every kind tmux re-emits (bold/16-color, 256-color, truecolor, background), a wide-character line, a
+# carriage-return overwrite and `ls --color`; each shows on screen differently from how its bytes read.
+COMMANDS = [
+    r"printf '\033[1;31mred bold\033[0m plain \033[42mgreen bg\033[0m end\n'",
+    r"printf '\033[38;5;196m256\033[0m \033[38;2;10;200;30mtruecolor\033[0m \033[4munder\033[0m\n'",
+    r"printf '日本語 wide ✓\n'",
+    r"printf 'progress 10%%\rprogress 100%%\n'",
+    "mkdir -p /tmp/hfmt-ls && touch /tmp/hfmt-ls/a.txt && chmod +x /tmp/hfmt-ls/a.txt && ls --color=always /tmp/hfmt-ls",
+    "echo DONE-MARK",
+]
+
+
+@pytest.fixture
+def tmux_pane():
+    if shutil.which("tmux") is None:
+        pytest.fail("tmux is not installed; scripts/setup.d/40-formats.sh installs it")
+    socket = f"hfmt-{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "PS1": "$ ", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TERM": "xterm-256color"}
+    base = ["tmux", "-L", socket, "-f", "/dev/null"]
+    subprocess.run(base + ["new-session", "-d", "-s", "t", "-x", str(COLS), "-y", str(ROWS),
+                           "bash --norc --noprofile"], check=True, env=env)
+    try:
+        yield base
+    finally:
+        subprocess.run(base + ["kill-server"], check=False)
+
+
+def _capture(base, *flags) -> bytes:
+    return subprocess.run(base + ["capture-pane", "-p", *flags, "-t", "t"], check=True,
+                          capture_output=True).stdout
+
+
+def _run(base, command: str) -> None:
+    subprocess.run(base + ["send-keys", "-t", "t", "-l", command], check=True)
+    subprocess.run(base + ["send-keys", "-t", "t", "Enter"], check=True)
+
+
+def _wait_for(base, marker: bytes, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        # The marker must appear as output, not only inside the echoed command line.
+        if any(line.strip() == marker for line in _capture(base).splitlines()):
+            return
+        time.sleep(0.05)
+    pytest.fail(f"tmux never showed {marker!r}:\n{_capture(base).decode()}")
+
+
+def _plain_screen(capture: bytes) -> str:
+    lines = [line.rstrip() for line in capture.decode("utf-8").split("\n")]
+    while lines and not lines[-1]:
+        lines.pop()
+    return "\n".join(lines)
+
+
+def test_colored_capture_renders_to_the_plain_capture(tmux_pane):
+    for command in COMMANDS:
+        _run(tmux_pane, command)
+    _wait_for(tmux_pane, b"DONE-MARK")
+    colored = _capture(tmux_pane, "-e")
+    plain = _capture(tmux_pane)
+    assert b"\x1b[" in colored and b"\x1b[" not in plain  # the -e capture really carries escape sequences
+
+    expected = _plain_screen(plain)
+    assert "red bold plain green bg end" in expected and "progress 100%" in expected and "日本語 wide ✓" in expected
+    assert render_terminal(colored, {"cols": COLS, "rows": ROWS}) == expected
+    # Without a size in meta the screen is fitted to the content; the text must not change.
+    assert render("tmux-ansi", colored, {}) == expected
+
+
+def test_capture_with_history_keeps_every_line(tmux_pane):
+    _run(tmux_pane, "for i in $(seq 1 45); do echo line-$i; done; echo DONE-MARK")
+    _wait_for(tmux_pane, b"DONE-MARK")
+    colored = _capture(tmux_pane, "-e", "-S", "-")
+    rendered = render_terminal(colored, {"cols": COLS, "rows": ROWS})
+    assert rendered == _plain_screen(_capture(tmux_pane, "-S", "-"))
+    assert "line-1\n" in rendered and "line-45\n" in rendered  # more lines than the pane has rows, none lost
+
+
+def test_control_sequences_are_replayed_not_stripped():
+    raw = b"abcdef\rXY\nkeep\x1b[2Kgone?\n\x1b[5Ccol5\n\x1b[1;31m\xff bad byte\x1b[0m   \n\n\n"
+    assert render_terminal(raw, {}) == "XYcdef\n    gone?\n     col5\n\ufffd bad byte"
+
+
+def test_long_line_wraps_at_meta_width():
+    assert render_terminal(b"0123456789abc\nnext\n", {"cols": 10, "rows": 2}) == "0123456789\nabc\nnext"
+
+
+def test_empty_capture_is_empty_text():
+    assert render_terminal(b"", {}) == "" and render_terminal(b"\n\n  \n", {"cols": 5, "rows": 3}) == ""
