@@ -1,0 +1,309 @@
+"""An MCP proxy that sits between a client session and a real server's transport and, by a declarative spec,
+perturbs what the client sees: partial responses, errors, timeouts, latency, rate limits and stale results.
+
+It works on JSON-RPC messages (the SDK's SessionMessage), so it serves any transport. It also records every
+request/response exchange as it crossed the wire, which is how the collector gets the raw result bytes: the
+message the server sent (`original`, the unperturbed reference) and the one the client received (`delivered`).
+
+Requests that the proxy answers itself (injected errors, rate limits, the second half of a partial response)
+never reach the server, so the server's state only changes when the client believes the call happened.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import math
+import random
+import time
+from collections import deque
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import mcp_types as types
+from mcp.shared.message import SessionMessage
+
+KINDS = ("truncate", "partial", "tool_error", "jsonrpc_error", "timeout", "latency", "rate_limit", "stale")
+LIST_ITEMS = {"tools/list": "tools", "resources/list": "resources", "prompts/list": "prompts",
+              "resources/templates/list": "resourceTemplates"}
+PARTIAL_CURSOR = "worldline-partial:"
+RULE_KEYS = {"kind", "name", "match", "calls", "every", "probability", "ms", "max_chars", "keep", "code",
+             "message", "max_calls", "per_s"}
+
+
+class PerturbationSpecError(ValueError):
+    pass
+
+
+def dumps(value: Any) -> bytes:
+    """Compact JSON in the order the server sent it: what Python and Node MCP servers themselves write."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@dataclass
+class Rule:
+    kind: str
+    name: str = ""
+    method: str = "tools/call"
+    tool: str = "*"
+    calls: list[int] | None = None  # 1-based positions among the calls this rule matches
+    every: int | None = None
+    probability: float | None = None
+    ms: float = 0.0
+    max_chars: int = 200
+    keep: int = 1
+    code: int = -32603
+    message: str = ""
+    max_calls: int = 1
+    per_s: float = 60.0
+    seen: int = 0
+    recent: deque = field(default_factory=deque)
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}:{self.name or self.tool}"
+
+    def matches(self, method: str, tool: str | None) -> bool:
+        return method == self.method and (tool is None or fnmatch.fnmatchcase(tool, self.tool))
+
+    def fires(self, rng: random.Random) -> bool:
+        """Counts one matching call and says whether this rule applies to it."""
+        self.seen += 1
+        if self.calls is not None:
+            return self.seen in self.calls
+        if self.every is not None:
+            return self.seen % self.every == 0
+        if self.probability is not None:
+            return rng.random() < self.probability
+        return True
+
+
+def parse_rule(entry: Any, where: str) -> Rule:
+    if not isinstance(entry, dict):
+        raise PerturbationSpecError(f"{where}: a perturbation must be a mapping, got {type(entry).__name__}")
+    unknown = set(entry) - RULE_KEYS
+    if unknown:
+        raise PerturbationSpecError(f"{where}: unknown keys {sorted(unknown)}; allowed: {sorted(RULE_KEYS)}")
+    kind = entry.get("kind")
+    if kind not in KINDS:
+        raise PerturbationSpecError(f"{where}: kind {kind!r} is not one of {', '.join(KINDS)}")
+    match = entry.get("match") or {}
+    if not isinstance(match, dict) or set(match) - {"method", "tool"}:
+        raise PerturbationSpecError(f"{where}: match takes only 'method' and 'tool', got {match!r}")
+    rule = Rule(kind=kind, name=str(entry.get("name", "")), method=match.get("method", "tools/call"),
+                tool=match.get("tool", "*"), calls=entry.get("calls"), every=entry.get("every"),
+                probability=entry.get("probability"))
+    for key in ("ms", "max_chars", "keep", "code", "message", "max_calls", "per_s"):
+        if key in entry:
+            setattr(rule, key, type(getattr(rule, key))(entry[key]))
+    if kind == "partial" and rule.keep < 0:
+        raise PerturbationSpecError(f"{where}: partial needs keep >= 0")
+    return rule
+
+
+def parse_spec(entries: Any, where: str = "perturbations") -> list[Rule]:
+    if entries is None:
+        return []
+    if not isinstance(entries, list):
+        raise PerturbationSpecError(f"{where}: expected a list of perturbations, got {type(entries).__name__}")
+    return [parse_rule(entry, f"{where}[{i}]") for i, entry in enumerate(entries)]
+
+
+@dataclass
+class Exchange:
+    """One request and its answers. `delivered` is None when the client got nothing (a timeout)."""
+
+    method: str
+    params: dict
+    original: types.JSONRPCResponse | types.JSONRPCError | None = None
+    delivered: types.JSONRPCResponse | types.JSONRPCError | None = None
+    labels: list[str] = field(default_factory=list)
+    answered_by_proxy: bool = False
+
+    def raw(self, message) -> bytes:
+        if message is None:
+            return b""
+        if isinstance(message, types.JSONRPCResponse):
+            return dumps(message.result)
+        return message.model_dump_json(by_alias=True, exclude_none=True).encode()
+
+
+def _tool_name(method: str, params: dict) -> str | None:
+    if method == "tools/call":
+        return params.get("name")
+    if method == "prompts/get":
+        return params.get("name")
+    if method == "resources/read":
+        return params.get("uri")
+    return None
+
+
+def _call_key(method: str, params: dict) -> str:
+    return method + "\0" + json.dumps({k: v for k, v in params.items() if k != "_meta"}, sort_keys=True)
+
+
+class PerturbingProxy:
+    """Forwards messages between a client's streams and a server's, applying `rules` to responses."""
+
+    def __init__(self, rules: list[Rule] | None = None, seed: int = 0):
+        self.rules = rules or []
+        self.rng = random.Random(seed)
+        self.exchanges: dict[Any, Exchange] = {}
+        self.order: list[Exchange] = []
+        self._first_results: dict[str, dict] = {}
+        self._held_back: dict[str, list] = {}
+
+    def take(self, since: int) -> list[Exchange]:
+        """Exchanges started after position `since` (the collector calls one request at a time)."""
+        return self.order[since:]
+
+    @asynccontextmanager
+    async def wrap(self, server_read, server_write):
+        """Yields (read, write) streams for a ClientSession, connected through this proxy to the server's."""
+        to_client_send, to_client_recv = anyio.create_memory_object_stream[SessionMessage | Exception](16)
+        from_client_send, from_client_recv = anyio.create_memory_object_stream[SessionMessage](16)
+        async with anyio.create_task_group() as group:
+            group.start_soon(self._client_to_server, from_client_recv, server_write, to_client_send)
+            group.start_soon(self._server_to_client, server_read, to_client_send)
+            try:
+                yield to_client_recv, from_client_send
+            finally:
+                group.cancel_scope.cancel()
+                for stream in (to_client_send, to_client_recv, from_client_send, from_client_recv):
+                    await stream.aclose()
+
+    async def _client_to_server(self, client_messages, server_write, to_client) -> None:
+        async for session_message in client_messages:
+            message = session_message.message
+            if isinstance(message, types.JSONRPCRequest):
+                params = message.params or {}
+                exchange = Exchange(message.method, params)
+                self.exchanges[message.id] = exchange
+                self.order.append(exchange)
+                answer = self._answer_locally(message, exchange)
+                if answer is not None:
+                    exchange.delivered, exchange.answered_by_proxy = answer, True
+                    await to_client.send(SessionMessage(answer))
+                    continue
+            await server_write.send(session_message)
+
+    def _fired(self, exchange: Exchange, kinds: tuple[str, ...]) -> list[Rule]:
+        tool = _tool_name(exchange.method, exchange.params)
+        return [r for r in self.rules if r.kind in kinds and r.matches(exchange.method, tool) and r.fires(self.rng)]
+
+    def _answer_locally(self, request: types.JSONRPCRequest, exchange: Exchange):
+        params = exchange.params
+        key = exchange.method
+        # The follow-up call of a partial list answer: the server never issued this cursor, the proxy did.
+        cursor = params.get("cursor")
+        if isinstance(cursor, str) and cursor.startswith(PARTIAL_CURSOR):
+            rest = self._held_back.pop(cursor, [])
+            exchange.labels.append(f"partial:{key}:follow-up")
+            return types.JSONRPCResponse(jsonrpc="2.0", id=request.id, result={LIST_ITEMS[key]: rest})
+        # The follow-up of a partial tool result: the same call again returns the blocks held back.
+        held = self._held_back.pop(_call_key(exchange.method, params), None)
+        if held is not None:
+            exchange.labels.append(f"partial:{_tool_name(exchange.method, params)}:follow-up")
+            return types.JSONRPCResponse(jsonrpc="2.0", id=request.id, result={"content": held})
+        for rule in self._fired(exchange, ("rate_limit", "tool_error", "jsonrpc_error")):
+            if rule.kind == "rate_limit":
+                now = time.monotonic()
+                while rule.recent and now - rule.recent[0] > rule.per_s:
+                    rule.recent.popleft()
+                if len(rule.recent) < rule.max_calls:
+                    rule.recent.append(now)
+                    continue
+                retry = max(0.0, rule.per_s - (now - rule.recent[0]))
+                exchange.labels.append(rule.label)
+                return types.JSONRPCError(jsonrpc="2.0", id=request.id, error=types.ErrorData(
+                    code=rule.code if rule.code != -32603 else -32029,
+                    message=rule.message or f"Rate limit exceeded: at most {rule.max_calls} calls per "
+                                            f"{rule.per_s:g} s; retry after {math.ceil(retry)} s",
+                    data={"retryAfterSeconds": math.ceil(retry)}))
+            exchange.labels.append(rule.label)
+            if rule.kind == "tool_error":
+                text = rule.message or f"Error: the tool {_tool_name(exchange.method, params)!r} is temporarily " \
+                                        f"unavailable (upstream service error)"
+                return types.JSONRPCResponse(jsonrpc="2.0", id=request.id,
+                                             result={"content": [{"type": "text", "text": text}], "isError": True})
+            return types.JSONRPCError(jsonrpc="2.0", id=request.id, error=types.ErrorData(
+                code=rule.code, message=rule.message or "Internal error"))
+        return None
+
+    async def _server_to_client(self, server_read, to_client) -> None:
+        async for item in server_read:
+            message = item.message if isinstance(item, SessionMessage) else None
+            exchange = self.exchanges.get(getattr(message, "id", None)) if isinstance(
+                message, (types.JSONRPCResponse, types.JSONRPCError)) else None
+            if exchange is None:
+                await to_client.send(item)
+                continue
+            exchange.original = message
+            delivered = await self._perturb(exchange, message)
+            exchange.delivered = delivered
+            if delivered is not None:
+                await to_client.send(SessionMessage(delivered, metadata=item.metadata))
+
+    async def _perturb(self, exchange: Exchange, message):
+        if not isinstance(message, types.JSONRPCResponse):
+            return message
+        result = message.result
+        fired = self._fired(exchange, ("latency", "timeout", "stale", "truncate", "partial"))
+        key = _call_key(exchange.method, exchange.params)
+        first = self._first_results.setdefault(key, result)
+        for rule in fired:
+            if rule.kind == "latency":
+                await anyio.sleep(rule.ms / 1000)
+            elif rule.kind == "timeout":
+                exchange.labels.append(rule.label)
+                return None
+            elif rule.kind == "stale":
+                if first is result:
+                    continue  # nothing older to serve on the first call
+                result = first
+            elif rule.kind == "truncate":
+                result = _truncate(result, rule.max_chars)
+            elif rule.kind == "partial":
+                result = self._partial(exchange, result, rule.keep)
+            if result is not message.result or rule.kind == "latency":
+                exchange.labels.append(rule.label)
+        if result is message.result:
+            return message
+        return types.JSONRPCResponse(jsonrpc="2.0", id=message.id, result=result)
+
+    def _partial(self, exchange: Exchange, result: dict, keep: int) -> dict:
+        items_key = LIST_ITEMS.get(exchange.method)
+        if items_key is not None:
+            items = result.get(items_key) or []
+            if len(items) <= keep:
+                return result
+            cursor = f"{PARTIAL_CURSOR}{len(self._held_back)}-{len(items)}"
+            self._held_back[cursor] = items[keep:]
+            return {**result, items_key: items[:keep], "nextCursor": cursor}
+        blocks = result.get("content")
+        if not isinstance(blocks, list) or len(blocks) <= keep:
+            return result
+        self._held_back[_call_key(exchange.method, exchange.params)] = blocks[keep:]
+        note = {"type": "text", "text": f"[partial result: {keep} of {len(blocks)} content blocks shown; "
+                                        f"repeat the same call to fetch the remaining {len(blocks) - keep}]"}
+        return {k: v for k, v in result.items() if k != "structuredContent"} | {"content": blocks[:keep] + [note]}
+
+
+def _truncate(result: dict, max_chars: int) -> dict:
+    """Cuts text content to `max_chars` characters in total, as a server with an output cap would."""
+    blocks = result.get("content")
+    if not isinstance(blocks, list):
+        return result
+    budget, out, cut = max_chars, [], False
+    for block in blocks:
+        if isinstance(block, dict) and block.get("type") == "text":
+            text = block.get("text", "")
+            if len(text) > budget:
+                block, cut = {**block, "text": text[:budget] + "…[truncated]"}, True
+            budget = max(0, budget - len(text))
+        out.append(block)
+    if not cut:
+        return result
+    return {k: v for k, v in result.items() if k != "structuredContent"} | {"content": out}

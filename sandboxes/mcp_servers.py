@@ -1,0 +1,289 @@
+"""Real MCP server processes: the servers file, starting one in its own temporary working directory (sandboxed by
+bubblewrap: read-only root, private /tmp, no network unless the entry asks for it), a client session to it through
+the perturbing proxy, and teardown that always runs.
+
+The official SDK is async; collectors are sync. Each connection runs its session on an anyio blocking portal (an
+event loop in its own thread) and `request()` is a plain blocking call.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sandboxes.mcp_proxy import Exchange, PerturbingProxy, Rule
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SERVER_KEYS = {"command", "args", "env", "transport", "url", "domain", "prepare", "network", "description",
+               "startup_timeout_s"}
+PLACEHOLDERS = ("root", "mcp_venv", "node_modules", "python", "cache", "workdir", "port")
+
+
+class ServerFileError(ValueError):
+    pass
+
+
+class ServerStartError(RuntimeError):
+    pass
+
+
+@dataclass
+class ServerSpec:
+    """One servers-file entry. `prepare` holds shell commands run in the working directory before the start
+    (e.g. creating the git repository a git server works on); they run on the host, the server in the sandbox."""
+
+    name: str
+    command: str
+    args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    transport: str = "stdio"
+    url: str = "http://127.0.0.1:{port}/mcp"
+    domain: str = "mcp"
+    prepare: list[str] = field(default_factory=list)
+    network: bool = False
+    description: str = ""
+    startup_timeout_s: float = 30.0
+
+
+def load_servers(path: str | Path) -> dict[str, ServerSpec]:
+    path = Path(path)
+    if not path.exists():
+        raise ServerFileError(f"servers file {path} does not exist")
+    data = yaml.safe_load(path.read_text())
+    entries = data.get("servers") if isinstance(data, dict) else None
+    if not isinstance(entries, dict) or not entries:
+        raise ServerFileError(f"{path}: expected a mapping with a non-empty 'servers' mapping of name -> entry")
+    return {name: server_from_dict(name, entry, f"{path} server {name!r}") for name, entry in entries.items()}
+
+
+def server_from_dict(name: str, entry: Any, where: str) -> ServerSpec:
+    if not isinstance(entry, dict):
+        raise ServerFileError(f"{where}: an entry must be a mapping, got {type(entry).__name__}")
+    unknown = set(entry) - SERVER_KEYS
+    if unknown:
+        raise ServerFileError(f"{where}: unknown keys {sorted(unknown)}; allowed: {sorted(SERVER_KEYS)}")
+    if not entry.get("command"):
+        raise ServerFileError(f"{where}: 'command' is missing")
+    if entry.get("transport", "stdio") not in ("stdio", "http"):
+        raise ServerFileError(f"{where}: transport must be 'stdio' or 'http', got {entry['transport']!r}")
+    for key, kind in (("args", list), ("prepare", list), ("env", dict)):
+        if key in entry and not isinstance(entry[key], kind):
+            raise ServerFileError(f"{where}: '{key}' must be a {kind.__name__}")
+    spec = ServerSpec(name=str(name), command=str(entry["command"]),
+                      args=[str(a) for a in entry.get("args") or []],
+                      env={str(k): str(v) for k, v in (entry.get("env") or {}).items()},
+                      transport=entry.get("transport", "stdio"), domain=entry.get("domain", "mcp"),
+                      prepare=[str(c) for c in entry.get("prepare") or []], network=bool(entry.get("network")),
+                      description=str(entry.get("description", "")),
+                      startup_timeout_s=float(entry.get("startup_timeout_s", 30.0)))
+    if "url" in entry:
+        spec.url = str(entry["url"])
+    for text in [spec.command, *spec.args, *spec.env.values(), *spec.prepare, spec.url]:
+        _expand(text, _placeholder_values("/w", 0), where)  # a typo in a placeholder fails at load, not mid-run
+    return spec
+
+
+def _placeholder_values(workdir: str, port: int) -> dict[str, str]:
+    return {"root": str(PROJECT_ROOT), "mcp_venv": str(PROJECT_ROOT / ".venv-mcp"),
+            "node_modules": str(PROJECT_ROOT / ".mcp-servers" / "node_modules"), "python": sys.executable,
+            "cache": str(PROJECT_ROOT / ".cache"), "workdir": workdir, "port": str(port)}
+
+
+def _expand(text: str, values: dict[str, str], where: str) -> str:
+    try:
+        return text.format_map(values)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ServerFileError(f"{where}: bad placeholder in {text!r} ({exc}); known: "
+                              f"{', '.join('{' + p + '}' for p in PLACEHOLDERS)}") from exc
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _sandboxed(argv: list[str], workdir: str, network: bool) -> list[str]:
+    """bubblewrap: everything read-only but the working directory; own pid/ipc/uts (and net unless asked)."""
+    if shutil.which("bwrap") is None:
+        raise ServerStartError("bubblewrap (bwrap) is not installed; run scripts/setup.d/40-mcp-servers.sh")
+    return ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+            "--bind", workdir, workdir, "--chdir", workdir, "--unshare-all",
+            *(["--share-net"] if network else []), "--die-with-parent", "--", *argv]
+
+
+class ServerConnection:
+    """A started server with an initialized client session. Use as a context manager; close() always stops it."""
+
+    def __init__(self, spec: ServerSpec, rules: list[Rule] | None = None, seed: int = 0,
+                 call_timeout_s: float = 30.0):
+        self.spec = spec
+        self.proxy = PerturbingProxy(rules, seed)
+        self.call_timeout_s = call_timeout_s
+        self.base = Path(tempfile.mkdtemp(prefix=f"wl-mcp-{spec.name}-"))
+        self.workdir = self.base / "work"
+        self.workdir.mkdir()
+        self.port = _free_port() if spec.transport == "http" else 0
+        self.values = _placeholder_values(str(self.workdir), self.port)
+        self._process: subprocess.Popen | None = None
+        self._portal_cm = self._portal = self._session_cm = self.session = None
+        self.initialize: Exchange | None = None
+        self._log = open(self.base / "server.log", "w+b")
+
+    def __enter__(self) -> ServerConnection:
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _argv(self) -> list[str]:
+        where = f"server {self.spec.name!r}"
+        argv = [_expand(self.spec.command, self.values, where)] + [_expand(a, self.values, where)
+                                                                   for a in self.spec.args]
+        return _sandboxed(argv, str(self.workdir), self.spec.network or self.spec.transport == "http")
+
+    def _env(self) -> dict[str, str]:
+        where = f"server {self.spec.name!r}"
+        return {"HOME": str(self.workdir)} | {k: _expand(v, self.values, where) for k, v in self.spec.env.items()}
+
+    def start(self) -> None:
+        from anyio.from_thread import start_blocking_portal
+
+        for command in self.spec.prepare:
+            command = _expand(command, self.values, f"server {self.spec.name!r}")
+            done = subprocess.run(["bash", "-c", command], cwd=self.workdir, capture_output=True, text=True,
+                                  timeout=120)
+            if done.returncode != 0:
+                raise ServerStartError(f"server {self.spec.name!r}: prepare command {command!r} failed "
+                                       f"({done.returncode}): {done.stderr.strip()[-500:]}")
+        if self.spec.transport == "http":
+            self._start_http_process()
+        self._portal_cm = start_blocking_portal()
+        self._portal = self._portal_cm.__enter__()
+        self._session_cm = self._portal.wrap_async_context_manager(self._open_session())
+        try:
+            self.session = self._session_cm.__enter__()
+        except Exception as exc:
+            self._session_cm = None
+            raise ServerStartError(f"server {self.spec.name!r} did not start: {type(exc).__name__}: {exc}; "
+                                   f"stderr: {self.stderr()[-800:]}") from exc
+
+    def _start_http_process(self) -> None:
+        self._process = subprocess.Popen(self._argv(), cwd=self.workdir, env=os.environ | self._env(),
+                                         stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
+                                         start_new_session=True)
+        deadline = time.monotonic() + self.spec.startup_timeout_s
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise ServerStartError(f"server {self.spec.name!r} exited with {self._process.returncode} "
+                                       f"before listening: {self.stderr()[-800:]}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise ServerStartError(f"server {self.spec.name!r} did not listen on port {self.port} "
+                               f"within {self.spec.startup_timeout_s:g} s")
+
+    @asynccontextmanager
+    async def _open_session(self):
+        from mcp.client.session import ClientSession
+
+        async with self._transport() as streams:
+            async with self.proxy.wrap(streams[0], streams[1]) as (read, write):
+                async with ClientSession(read, write, read_timeout_seconds=self.call_timeout_s) as session:
+                    before = len(self.proxy.order)
+                    await session.initialize()
+                    self.initialize = self.proxy.take(before)[0]
+                    yield session
+
+    def _transport(self):
+        if self.spec.transport == "http":
+            from mcp.client.streamable_http import streamable_http_client
+            return streamable_http_client(_expand(self.spec.url, self.values, f"server {self.spec.name!r}"))
+        from mcp.client.stdio import StdioServerParameters, stdio_client
+        argv = self._argv()
+        params = StdioServerParameters(command=argv[0], args=argv[1:], env=self._env(), cwd=str(self.workdir))
+        return stdio_client(params, errlog=self._log)
+
+    def request(self, method: str, params: dict | None = None) -> tuple[Exchange, str | None]:
+        """Send one request; returns its exchange and the client-side error (JSON-RPC error, timeout, invalid
+        result) or None. The exchange holds the raw messages whatever the client made of them."""
+        before = len(self.proxy.order)
+        error = None
+        try:
+            self._portal.call(self._send, method, params or {})
+        except Exception as exc:  # the SDK raises on error responses and on results it cannot validate
+            error = f"{type(exc).__name__}: {exc}"
+        sent = self.proxy.take(before)
+        if not sent:
+            raise RuntimeError(f"server {self.spec.name!r}: {method} was never sent ({error})")
+        return sent[0], error
+
+    async def _send(self, method: str, params: dict):
+        import mcp_types as types
+
+        session = self.session
+        if method == "tools/call":
+            return await session.call_tool(params["name"], params.get("arguments") or {})
+        if method == "resources/read":
+            return await session.read_resource(params["uri"])
+        if method == "prompts/get":
+            return await session.get_prompt(params["name"], params.get("arguments") or {})
+        page = types.PaginatedRequestParams(cursor=params["cursor"]) if params.get("cursor") else None
+        listing = {"tools/list": session.list_tools, "resources/list": session.list_resources,
+                   "prompts/list": session.list_prompts, "resources/templates/list": session.list_resource_templates}
+        if method in listing:
+            return await listing[method](params=page)
+        raise ValueError(f"unsupported MCP method {method!r}; use tools/call, resources/read, prompts/get or a "
+                         f"list method")
+
+    def stderr(self) -> str:
+        try:
+            self._log.flush()
+            return (self.base / "server.log").read_text(errors="replace")
+        except (OSError, ValueError):
+            return ""
+
+    def close(self) -> None:
+        try:
+            if self._session_cm is not None:
+                try:
+                    self._session_cm.__exit__(None, None, None)
+                except Exception:
+                    pass  # a server that is already gone; the process is reaped below either way
+                self._session_cm = None
+            if self._portal_cm is not None:
+                self._portal_cm.__exit__(None, None, None)
+                self._portal_cm = None
+        finally:
+            if self._process is not None and self._process.poll() is None:
+                try:
+                    os.killpg(self._process.pid, signal.SIGTERM)
+                    self._process.wait(timeout=5)
+                except (ProcessLookupError, subprocess.TimeoutExpired):
+                    try:
+                        os.killpg(self._process.pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                    self._process.wait()
+            self._process = None
+            self._log.close()
+            shutil.rmtree(self.base, ignore_errors=True)
