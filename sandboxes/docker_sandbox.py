@@ -1,0 +1,425 @@
+"""Docker sandboxes: one container per episode, closed by default, always removed.
+
+Defaults: no network, read-only root with size-capped tmpfs for the writable paths, caps on memory (no swap), pids
+and CPU, a wall-clock limit on every exec, `--init` so orphans are reaped. Every container carries the label
+`worldline=1` and a name prefix; containers still alive at exit, SIGINT or SIGTERM are removed by `cleanup_live`.
+The engine is whatever `docker.from_env()` finds, so a DOCKER_HOST pointing at a remote engine works unchanged.
+
+Commands run over an attached exec (`AttachedExec`), read as Docker's multiplexed frames: kept open, the same
+channel serves as a persistent control connection into the container (see sandboxes/terminal_tmux.py).
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import signal
+import socket
+import struct
+import threading
+import time
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+LABEL = "worldline"
+STDOUT, STDERR = 1, 2
+# Prints the pid first so a timed-out command can be killed inside the container (works with a remote engine too).
+_PID_WRAPPER = ["/bin/sh", "-c", 'echo "$$" >&2; exec "$@"', "worldline-exec"]
+
+
+@dataclass
+class Limits:
+    memory: str = "512m"
+    pids: int = 256
+    cpus: float = 1.0
+    disk: str = "256m"  # size of each writable tmpfs (and tmpfs pages count against `memory` too)
+    action_timeout_s: float = 30.0
+    network: bool = False
+    # Root is read-only so the only writable space is the size-capped tmpfs below: that is the disk quota.
+    read_only_root: bool = True
+    writable_paths: tuple[str, ...] = ("/work", "/tmp", "/root", "/var/tmp")
+
+
+@dataclass
+class ExecResult:
+    exit_code: int | None
+    output: bytes  # stdout and stderr interleaved as they arrived
+    duration_s: float
+    timed_out: bool
+    stdout: bytes = b""
+    stderr: bytes = b""
+
+
+class SandboxError(RuntimeError):
+    pass
+
+
+class StreamClosed(EOFError):
+    pass
+
+
+def _raw_socket(sock):
+    # docker-py hands back socket.SocketIO for unix/tcp engines; the real socket underneath has the timeouts we need.
+    return getattr(sock, "_sock", sock)
+
+
+class AttachedExec:
+    """A process started by `docker exec` with its stdin, stdout and stderr attached (no tty)."""
+
+    def __init__(self, api, container_id: str, argv: list[str], *, workdir=None, user=None, env=None):
+        self.api = api
+        created = api.exec_create(container_id, argv, stdin=True, stdout=True, stderr=True, tty=False,
+                                  workdir=workdir, user=user or "", environment=env)
+        self.exec_id = created["Id"]
+        self._handle = api.exec_start(self.exec_id, socket=True)
+        self.sock = _raw_socket(self._handle)
+        self._pending = bytearray()  # bytes received but not yet parsed into frames
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.sock.settimeout(None)
+        self.sock.sendall(data)
+
+    def close_stdin(self) -> None:
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def next_frame(self, deadline: float | None) -> tuple[int, bytes]:
+        """The next (stream id, payload); TimeoutError past `deadline` (a time.monotonic() value)."""
+        while True:
+            if len(self._pending) >= 8:
+                stream, size = struct.unpack(">BxxxL", self._pending[:8])
+                if len(self._pending) >= 8 + size:
+                    payload = bytes(self._pending[8:8 + size])
+                    del self._pending[:8 + size]
+                    return stream, payload
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError("no output before the deadline")
+                self.sock.settimeout(remaining)
+            else:
+                self.sock.settimeout(None)
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout as exc:
+                raise TimeoutError("no output before the deadline") from exc
+            if not chunk:
+                raise StreamClosed("the exec closed its output")
+            self._pending += chunk
+
+    def exit_code(self, wait_s: float = 2.0) -> int | None:
+        """The exit code once the engine has noticed the process ended (it can lag the closed stream briefly)."""
+        end = time.monotonic() + wait_s
+        while True:
+            info = self.api.exec_inspect(self.exec_id)
+            if not info.get("Running") or time.monotonic() > end:
+                return info.get("ExitCode")
+            time.sleep(0.005)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for closer in (self.sock.close, getattr(self._handle, "close", None)):
+            try:
+                if closer:
+                    closer()
+            except OSError:
+                pass
+
+
+# ---- live-container registry: what cleanup removes on exit and signals ----
+
+_live: dict[str, "DockerSandbox"] = {}
+_live_lock = threading.Lock()
+_handlers_installed = False
+
+
+def cleanup_live() -> int:
+    """Remove every container this process started and has not closed yet; returns how many."""
+    with _live_lock:
+        sandboxes = list(_live.values())
+    for sandbox in sandboxes:
+        sandbox.close()
+    return len(sandboxes)
+
+
+def _install_cleanup_handlers() -> None:
+    global _handlers_installed
+    with _live_lock:
+        if _handlers_installed:
+            return
+        _handlers_installed = True
+    atexit.register(cleanup_live)
+    if threading.current_thread() is not threading.main_thread():
+        return  # signal handlers can only be set from the main thread; atexit and `finally` still cover us
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        previous = signal.getsignal(signum)
+
+        def handler(num, frame, previous=previous):
+            cleanup_live()
+            if callable(previous):
+                previous(num, frame)
+            elif num == signal.SIGINT:
+                raise KeyboardInterrupt
+            else:
+                raise SystemExit(128 + num)
+
+        signal.signal(signum, handler)
+
+
+def remove_containers(client=None, name_prefix: str | None = None) -> list[str]:
+    """Remove worldline containers on the engine (optionally only those whose name starts with `name_prefix`)."""
+    client = client or _default_client()
+    removed = []
+    for container in client.containers.list(all=True, filters={"label": f"{LABEL}=1"}):
+        if name_prefix and not container.name.startswith(name_prefix):
+            continue
+        try:
+            container.remove(force=True)
+            removed.append(container.name)
+        except Exception as exc:  # already gone, or removal in progress elsewhere
+            log.debug("could not remove %s: %s", container.name, exc)
+    return removed
+
+
+def _default_client():
+    import docker
+    return docker.from_env()
+
+
+class DockerSandbox:
+    """One container for one episode. Use as a context manager; `close()` is idempotent and never raises."""
+
+    def __init__(self, image: str, limits: Limits = Limits(), *, name_prefix: str = "worldline",
+                 labels: dict | None = None, user: str | None = None, init: bool = True,
+                 extra_run_kwargs: dict | None = None, client=None):
+        self.image = image
+        self.limits = limits
+        self.name_prefix = name_prefix
+        self.labels = {LABEL: "1", **(labels or {})}
+        self.user = user
+        self.init = init
+        self.extra_run_kwargs = dict(extra_run_kwargs or {})
+        self.client = client or _default_client()
+        self.name = f"{name_prefix}-{uuid.uuid4().hex[:12]}"
+        self.container = None
+        self._closed = False
+        self._digest: str | None = None
+
+    # ---- lifecycle ----
+
+    def run_kwargs(self) -> dict:
+        limits = self.limits
+        kwargs = dict(
+            command=["sleep", "infinity"], detach=True, name=self.name, labels=self.labels, init=self.init,
+            mem_limit=limits.memory, memswap_limit=limits.memory, pids_limit=limits.pids,
+            nano_cpus=int(limits.cpus * 1e9), read_only=limits.read_only_root,
+            tmpfs={path: f"size={limits.disk},mode=1777" for path in limits.writable_paths},
+            security_opt=["no-new-privileges"], working_dir="/work" if "/work" in limits.writable_paths else None,
+        )
+        if not limits.network:
+            kwargs["network_mode"] = "none"
+        if self.user:
+            kwargs["user"] = self.user
+        kwargs.update(self.extra_run_kwargs)
+        return {k: v for k, v in kwargs.items() if v is not None}
+
+    def start(self) -> None:
+        if self.container is not None:
+            return
+        if self._closed:
+            raise SandboxError(f"sandbox {self.name} was closed; start a new one")
+        _install_cleanup_handlers()
+        with _live_lock:
+            _live[self.name] = self  # registered before creation so an interrupt mid-create still cleans up
+        try:
+            self.container = self.client.containers.run(self.image, **self.run_kwargs())
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        with _live_lock:
+            if self._closed:
+                return
+            self._closed = True
+            _live.pop(self.name, None)
+        try:
+            self.client.api.remove_container(self.name, force=True)
+        except Exception as exc:  # already gone (or never created): nothing left to remove
+            log.debug("remove %s: %s", self.name, exc)
+
+    def __enter__(self) -> "DockerSandbox":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def container_id(self) -> str:
+        self._require_started()
+        return self.container.id
+
+    @property
+    def image_digest(self) -> str:
+        if self._digest is None:
+            image = self.client.images.get(self.image)
+            self._digest = (image.attrs.get("RepoDigests") or [image.id])[0]
+        return self._digest
+
+    def _require_started(self) -> None:
+        if self.container is None or self._closed:
+            raise SandboxError(f"sandbox {self.name} is not running (call start() first)")
+
+    # ---- commands and files ----
+
+    def attach(self, argv: list[str], *, workdir=None, user=None, env=None) -> AttachedExec:
+        """Start a long-lived process with stdin/stdout attached: a control channel into the container."""
+        self._require_started()
+        return AttachedExec(self.client.api, self.container.id, argv, workdir=workdir, user=user or self.user,
+                            env=env)
+
+    def exec(self, cmd: str | list[str], *, timeout: float | None = None, workdir=None, user=None, env=None,
+             stdin: bytes | None = None) -> ExecResult:
+        """Run `cmd` (a string goes to /bin/sh -c) to completion or until `timeout` (default: the action limit)."""
+        argv = ["/bin/sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
+        timeout = self.limits.action_timeout_s if timeout is None else timeout
+        started = time.monotonic()
+        deadline = started + timeout
+        proc = self.attach(_PID_WRAPPER + argv, workdir=workdir, user=user, env=env)
+        output, out, err = bytearray(), bytearray(), bytearray()
+        pid: bytes | None = None
+        timed_out = False
+        try:
+            if stdin:
+                proc.write(stdin)
+            proc.close_stdin()
+            while True:
+                try:
+                    stream, payload = proc.next_frame(deadline)
+                except StreamClosed:
+                    break
+                except TimeoutError:
+                    timed_out = True
+                    break
+                if stream == STDERR and pid is None:
+                    err += payload
+                    if b"\n" not in err:
+                        continue
+                    pid, _, rest = bytes(err).partition(b"\n")
+                    err[:] = b""
+                    payload = rest
+                    if not payload:
+                        continue
+                (out if stream == STDOUT else err).extend(payload)
+                output += payload
+            if timed_out:
+                self._kill(pid)
+                exit_code = None
+            else:
+                exit_code = proc.exit_code()
+        finally:
+            proc.close()
+        return ExecResult(exit_code, bytes(output), time.monotonic() - started, timed_out, bytes(out), bytes(err))
+
+    def _kill(self, pid: bytes | None) -> None:
+        if not pid or not pid.strip().isdigit():
+            return
+        try:
+            self.client.api.exec_start(self.client.api.exec_create(
+                self.container.id, ["kill", "-KILL", pid.decode().strip()], user="root")["Id"])
+        except Exception as exc:  # the process may have ended meanwhile
+            log.debug("kill %s in %s: %s", pid, self.name, exc)
+
+    def put_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
+        # Through the shell, not put_archive: the archive API writes beneath tmpfs mounts and fails on a read-only root.
+        script = 'mkdir -p "$(dirname "$1")" && cat > "$1" && chmod "$2" "$1"'
+        result = self.exec(["/bin/sh", "-c", script, "put_file", path, format(mode, "o")], stdin=data)
+        if result.exit_code != 0:
+            raise SandboxError(f"put_file {path} in {self.name} failed (exit {result.exit_code}): "
+                               f"{result.output[-500:].decode(errors='replace')}")
+
+    def get_file(self, path: str) -> bytes:
+        result = self.exec(["cat", "--", path])
+        if result.exit_code != 0:
+            raise SandboxError(f"get_file {path} in {self.name} failed (exit {result.exit_code}): "
+                               f"{result.stderr[-500:].decode(errors='replace')}")
+        return result.stdout
+
+
+class SandboxPool:
+    """Containers started ahead of time so an episode does not wait for a cold start.
+
+    A sandbox is never reused: `release` discards it and a fresh one is started in the background.
+    `prepare(sandbox)`, if given, runs in the background too (e.g. start a tmux server) before a sandbox is handed out.
+    """
+
+    def __init__(self, image: str, limits: Limits = Limits(), size: int = 2, *, prepare=None, **sandbox_kwargs):
+        self.image, self.limits, self.size = image, limits, max(1, size)
+        self.prepare = prepare
+        self.sandbox_kwargs = sandbox_kwargs
+        self._executor = ThreadPoolExecutor(max_workers=self.size + 1, thread_name_prefix="sandbox-pool")
+        self._ready: list[Future] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        with self._lock:
+            for _ in range(self.size):
+                self._ready.append(self._executor.submit(self._make))
+
+    def _make(self) -> DockerSandbox:
+        sandbox = DockerSandbox(self.image, self.limits, **self.sandbox_kwargs)
+        try:
+            sandbox.start()
+            if self.prepare is not None:
+                self.prepare(sandbox)
+        except BaseException:
+            sandbox.close()
+            raise
+        return sandbox
+
+    def acquire(self) -> DockerSandbox:
+        with self._lock:
+            if self._closed:
+                raise SandboxError("pool is closed")
+            # Prefer a sandbox that is already up; otherwise wait for the oldest start.
+            ready = next((f for f in self._ready if f.done()), None) or (self._ready[0] if self._ready else None)
+            if ready is not None:
+                self._ready.remove(ready)
+            self._ready.append(self._executor.submit(self._make))
+        if ready is None:
+            return self._make()
+        return ready.result()
+
+    def release(self, sandbox: DockerSandbox) -> None:
+        with self._lock:
+            if not self._closed:
+                self._executor.submit(sandbox.close)
+                return
+        sandbox.close()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            pending, self._ready = self._ready, []
+        for future in pending:
+            future.cancel()
+        self._executor.shutdown(wait=True)
+        for future in pending:
+            if not future.cancelled() and future.exception() is None:
+                future.result().close()
+
+    def __enter__(self) -> "SandboxPool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
