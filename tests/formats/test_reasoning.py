@@ -1,0 +1,203 @@
+"""Reasoning synthesizers.
+
+The llm synthesizer is tested against a real HTTP server started here on 127.0.0.1 that answers
+/v1/chat/completions in the OpenAI wire format. It stands in for a model server (vLLM, SGLang, llama.cpp): its
+replies are canned, but the requests, concurrency, status codes and retries all go over real HTTP through the
+openai SDK.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from transforms.reasoning import ReasoningError, make_synthesizer
+from transforms.reasoning.grounded import grounded_trace
+
+
+def _row(i: int, **extra) -> dict:
+    return {"id": f"ep:{i}", "episode_id": "ep", "step": i, "domain": "terminal", "instruction": "list files",
+            "action_text": f"ls dir{i}", "state_text": "$", "next_text": f"$ ls dir{i}\nfile{i}.txt\n$", **extra}
+
+
+# ---- grounded ---------------------------------------------------------------------------------------------------
+
+def test_grounded_trace_states_only_what_the_record_shows():
+    row = {"id": "e:3", "domain": "terminal", "state_text": "$ pytest -q\n$",
+           "next_text": "$ pytest -q\nF.\nFAILED tests/test_m.py:12 - assert 1 == 2\n1 failed in 0.03s\n$",
+           "next_volatile_spans": [{"start": 70, "end": 75, "kind": "duration"}], "next_meta": {"exit_status": 1},
+           "error": None, "done": True}
+    trace = grounded_trace(row)
+    assert trace == ("3 lines appear: 'F.', 'FAILED tests/test_m.py:12 - assert 1 == 2', '1 failed in 0.03s'. "
+                     "The new output names tests/test_m.py:12. The command exits with status 1. "
+                     "Values that vary between runs: 1 (duration). The episode ends after this step.")
+    for quoted in ("F.", "FAILED tests/test_m.py:12 - assert 1 == 2", "1 failed in 0.03s"):
+        assert quoted in row["next_text"] and quoted not in row["state_text"]
+
+
+def test_grounded_trace_for_trees_changes_and_no_change():
+    before = "[a1] button 'Save'\n[a2] textbox 'Name'\n[a3] link 'Help'"
+    after = "[a1] button 'Save'\n[a2] textbox 'Name' value='ada'\n[a4] alert 'Saved'"
+    trace = grounded_trace({"domain": "web", "state_text": before, "next_text": after})
+    assert trace == ("2 elements change: \"[a2] textbox 'Name'\" becomes \"[a2] textbox 'Name' value='ada'\"; "
+                     "\"[a3] link 'Help'\" becomes \"[a4] alert 'Saved'\".")
+    assert grounded_trace({"domain": "os", "state_text": before, "next_text": before}) == \
+        "The observation does not change."
+    assert grounded_trace({"domain": "new-domain", "state_text": "", "next_text": "a\nb"}) == \
+        "There is no earlier observation; the environment shows 2 lines."
+
+
+def test_grounded_synthesizer_is_deterministic_and_reports_bad_rows():
+    synthesizer = make_synthesizer()
+    rows = [_row(1), _row(2, next_meta_json="{broken"), _row(3, error="disk full")]
+    first, second = synthesizer.traces(rows), synthesizer.traces(rows)
+    assert first[0] == second[0] and first[2] == second[2]
+    assert isinstance(first[1], ReasoningError) and "ep:2" in str(first[1])
+    assert "reports an error: 'disk full'" in first[2]
+    with pytest.raises(ValueError, match="unknown reasoning synthesizer 'magic'"):
+        make_synthesizer("magic")
+
+
+# ---- llm against a local OpenAI-compatible server ---------------------------------------------------------------
+
+class FakeModelServer:
+    """Answers POST /v1/chat/completions. Behaviour per request is chosen by the action named in the prompt:
+    'ls dir500' fails with 500 the first `flaky` times, 'ls dir400' always gets 400, 'ls dir503' always 503."""
+
+    def __init__(self, delay: float = 0.15, flaky: int = 2):
+        self.requests: list[dict] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.delay = delay
+        self.flaky = flaky
+        self.lock = threading.Lock()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def _handler(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                prompt = body["messages"][-1]["content"]
+                with server.lock:
+                    server.requests.append(body)
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                    attempts = sum(1 for r in server.requests if r["messages"][-1]["content"] == prompt)
+                time.sleep(server.delay)
+                with server.lock:
+                    server.in_flight -= 1
+                if self.path != "/v1/chat/completions":
+                    return self._send(404, {"error": {"message": "not found"}})
+                if "ls dir400" in prompt:
+                    return self._send(400, {"error": {"message": "prompt rejected", "type": "invalid_request"}})
+                if "ls dir503" in prompt or ("ls dir500" in prompt and attempts <= server.flaky):
+                    return self._send(503 if "dir503" in prompt else 500, {"error": {"message": "overloaded"}})
+                action = prompt.split("Action:\n", 1)[1].split("\n", 1)[0]
+                self._send(200, {
+                    "id": "cmpl-1", "object": "chat.completion", "created": 0, "model": body["model"],
+                    "choices": [{"index": 0, "finish_reason": "stop", "message": {
+                        "role": "assistant", "content": f"<think>Running `{action}` lists one file.</think>"}}],
+                    "usage": {"prompt_tokens": 90, "completion_tokens": 10, "total_tokens": 100}})
+
+            def _send(self, status: int, payload: dict):
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        return Handler
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def model_server():
+    with FakeModelServer() as server:
+        yield server
+
+
+def _llm(server, tmp_path, **options):
+    return make_synthesizer("llm", model="test-model", base_url=server.base_url, api_key="k",
+                            cache_path=tmp_path / "cache.sqlite", retry_wait=0.01, **options)
+
+
+def test_llm_batches_concurrently_and_caches_by_prompt(model_server, tmp_path):
+    rows = [_row(i) for i in range(8)]
+    traces = _llm(model_server, tmp_path, batch_size=4).traces(rows)
+    assert traces == [f"Running `ls dir{i}` lists one file." for i in range(8)]
+    assert len(model_server.requests) == 8
+    assert 1 < model_server.max_in_flight <= 4  # concurrent within a batch, never more than a batch
+    assert model_server.requests[0]["model"] == "test-model" and model_server.requests[0]["temperature"] == 0.0
+    assert "Facts from the difference:\n2 lines appear" in model_server.requests[0]["messages"][1]["content"]
+
+    # A new synthesizer (a new run, new budget) over the same rows and cache file makes no call at all.
+    again = _llm(model_server, tmp_path, batch_size=4, max_calls=0).traces(rows)
+    assert again == traces and len(model_server.requests) == 8
+
+
+def test_llm_retries_after_server_errors(model_server, tmp_path):
+    traces = _llm(model_server, tmp_path, retries=3).traces([_row(500)])
+    assert traces == ["Running `ls dir500` lists one file."]
+    assert len(model_server.requests) == 3  # two 500s, then success
+
+
+def test_llm_failures_come_back_as_exception_items(model_server, tmp_path):
+    traces = _llm(model_server, tmp_path, retries=2).traces([_row(1), _row(400), _row(503)])
+    assert traces[0] == "Running `ls dir1` lists one file."
+    assert isinstance(traces[1], ReasoningError) and "ep:400" in str(traces[1]) and "400" in str(traces[1])
+    assert isinstance(traces[2], ReasoningError) and "ep:503" in str(traces[2])
+    prompts = [r["messages"][-1]["content"] for r in model_server.requests]
+    assert sum("ls dir400" in p for p in prompts) == 1  # a 400 is not retried
+    assert sum("ls dir503" in p for p in prompts) == 3  # first try + 2 retries
+    # Failures are not cached: a later run asks again.
+    _llm(model_server, tmp_path, retries=0).traces([_row(400)])
+    assert sum("ls dir400" in r["messages"][-1]["content"] for r in model_server.requests) == 2
+
+
+def test_llm_unreachable_endpoint_gives_exception_items(tmp_path):
+    synthesizer = make_synthesizer("llm", model="m", base_url="http://127.0.0.1:9/v1", cache_path=tmp_path / "c",
+                                   retries=1, retry_wait=0.01, timeout=2)
+    [item] = synthesizer.traces([_row(1)])
+    assert isinstance(item, ReasoningError) and "APIConnectionError" in str(item)
+
+
+def test_llm_call_budget(model_server, tmp_path):
+    traces = _llm(model_server, tmp_path, batch_size=1, max_calls=3).traces([_row(i) for i in range(5)])
+    assert [isinstance(t, str) for t in traces] == [True, True, True, False, False]
+    assert "call budget of 3 spent" in str(traces[3])
+    assert len(model_server.requests) == 3
+
+
+def test_llm_token_budget_is_shared_by_pickled_copies(model_server, tmp_path):
+    import pickle
+
+    synthesizer = _llm(model_server, tmp_path, batch_size=1, max_tokens_budget=150)
+    first = synthesizer.traces([_row(1)])
+    # A worker's copy of the same synthesizer spends from the same budget: 100 used, one more call allowed.
+    copy = pickle.loads(pickle.dumps(synthesizer))
+    second = copy.traces([_row(2), _row(3)])
+    assert isinstance(first[0], str) and isinstance(second[0], str)
+    assert isinstance(second[1], ReasoningError) and "token budget of 150 spent (200 used)" in str(second[1])
+    assert len(model_server.requests) == 2
