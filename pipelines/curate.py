@@ -1,0 +1,87 @@
+"""Assemble and run the curation pipeline: Curate's outputs into Parquet folders, then stats.json and the card.
+
+Local runs use FnApiRunner unless --runner says otherwise; every Beam option passes through, so the same function
+submits to Dataflow (docs/dataflow.md).
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+from schemas.stages import CURATED_TRANSITION_SCHEMA, DEAD_LETTER_SCHEMA, STAGE1_SCHEMA, STAGE2_SCHEMA, STAGE3_SCHEMA
+from transforms import stats as curate_stats
+from transforms.card import dataset_card
+from transforms.curate import Curate, CurateOptions
+from transforms.dedupe import DUPLICATE_SCHEMA
+from transforms.io import write_parquet, write_text
+from transforms.stats import counters_from_result, stats_from_counters
+
+DEFAULT_RUNNER = "FnApiRunner"
+OUTPUT_SCHEMAS = {
+    "transitions": CURATED_TRANSITION_SCHEMA,
+    "stage1": STAGE1_SCHEMA,
+    "stage2": STAGE2_SCHEMA,
+    "stage3": STAGE3_SCHEMA,
+    "dedupe": DUPLICATE_SCHEMA,
+    "dead_letter": DEAD_LETTER_SCHEMA,
+}
+OUTPUT_FILES = ("stats.json", "README.md")
+
+
+class OutputExistsError(RuntimeError):
+    pass
+
+
+def pipeline_options(beam_args: list[str]) -> PipelineOptions:
+    options = PipelineOptions(beam_args)
+    standard = options.view_as(StandardOptions)
+    if not standard.runner:
+        standard.runner = DEFAULT_RUNNER
+    return options
+
+
+def prepare_output(output_dir: str, overwrite: bool) -> None:
+    """Refuse to mix two runs' shards in one folder; --overwrite removes only what curation writes."""
+    if "://" in output_dir:
+        return  # remote outputs are managed by their bucket's lifecycle; Beam refuses to overwrite shards itself
+    root = Path(output_dir)
+    existing = [root / name for name in (*OUTPUT_SCHEMAS, *OUTPUT_FILES) if (root / name).exists()]
+    if existing and not overwrite:
+        raise OutputExistsError(f"{output_dir} already holds curation output ({', '.join(p.name for p in existing)});"
+                                " pass --overwrite to replace it")
+    for path in existing:
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+
+def build_pipeline(input_dir: str, output_dir: str, options: CurateOptions, beam_args: list[str]) -> beam.Pipeline:
+    pipeline = beam.Pipeline(options=pipeline_options(beam_args))
+    outputs = pipeline | "Curate" >> Curate(input_dir, options)
+    for name, schema in OUTPUT_SCHEMAS.items():
+        outputs[name] | f"Write_{name}" >> write_parquet(output_dir, name, schema)
+    return pipeline
+
+
+def settings_of(input_dir: str, options: CurateOptions, pipeline: beam.Pipeline) -> dict:
+    return {"input": input_dir, "runner": str(pipeline.options.view_as(StandardOptions).runner),
+            "near_dup": asdict(options.near_dup), "reasoning": options.reasoning,
+            "reasoning_options": {k: v for k, v in options.reasoning_options.items() if "key" not in k.lower()}}
+
+
+def run_curation(input_dir: str, output_dir: str, options: CurateOptions = CurateOptions(),
+                 beam_args: list[str] | None = None, overwrite: bool = False) -> dict:
+    """Run to completion and return the stats written to OUTPUT/stats.json."""
+    prepare_output(output_dir, overwrite)
+    pipeline = build_pipeline(input_dir, output_dir, options, beam_args or [])
+    result = pipeline.run()
+    result.wait_until_finish()
+    stats = stats_from_counters(counters_from_result(result))
+    settings = settings_of(input_dir, options, pipeline)
+    write_text(f"{output_dir.rstrip('/')}/stats.json",
+               curate_stats.to_json({**stats, "settings": settings}))
+    write_text(f"{output_dir.rstrip('/')}/README.md", dataset_card(stats, settings))
+    return stats

@@ -1,0 +1,43 @@
+"""The dataset card (README.md) written beside the shards: YAML `configs` so `datasets.load_dataset(DIR, "stage2")`
+finds each stage's Parquet files, then what the folders hold and the run's counts."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+
+from schemas.version import SCHEMA_VERSION, WORLDLINE_VERSION
+
+# config name -> folder of Parquet shards. The stages are the training sets; the others are for inspection.
+CONFIGS = {
+    "stage1": "Dynamics documents for continued pretraining: history window, action, next observation.",
+    "stage2": "Chat samples for SFT: a grounded reasoning trace, then the predicted observation.",
+    "stage3": "RL prompts with the reference observation, exact and format-only spans, and a rubric id.",
+    "transitions": "Curated transitions: normalized state and next observation, volatile spans, content hash.",
+    "dedupe": "Transitions removed as exact or near duplicates, each with the id it duplicates.",
+    "dead_letter": "Records rejected by a step, with the step, the reason and the record as read.",
+}
+
+
+def dataset_card(stats: dict, settings: dict) -> str:
+    header = {
+        "configs": [{"config_name": name, "data_files": [{"split": "train", "path": f"{name}/*.parquet"}],
+                     **({"default": True} if name == "stage1" else {})} for name in CONFIGS],
+        "tags": ["world-model", "agents", "worldline"],
+        "license": "other",
+    }
+    folders = "\n".join(f"- `{name}/`: {text}" for name, text in CONFIGS.items())
+    domains = "\n".join(f"| {domain} | {d['in']} | {d['out']} | {d['dead_lettered']} | {d['deduped_exact']} | "
+                        f"{d['deduped_near']} |" for domain, d in stats.get("domains", {}).items())
+    return (f"---\n{yaml.safe_dump(header, sort_keys=False)}---\n\n"
+            "# worldline curated transitions\n\n"
+            f"Written by worldline {WORLDLINE_VERSION} (raw schema {SCHEMA_VERSION}) from real environment "
+            "transitions.\n\n"
+            "```python\nfrom datasets import load_dataset\nds = load_dataset(\"PATH/TO/THIS/FOLDER\", \"stage2\")\n```\n\n"
+            f"## Folders\n\n{folders}\n- `stats.json`: counts of this run.\n\n"
+            f"## Counts\n\nIn {stats.get('in', 0)}, out {stats.get('out', 0)}, dead-lettered "
+            f"{stats.get('dead_lettered', 0)}, deduplicated {stats.get('deduped', 0)}.\n\n"
+            "| domain | in | out | dead-lettered | exact dups | near dups |\n|---|---|---|---|---|---|\n"
+            f"{domains}\n\n"
+            f"## Settings\n\n```json\n{json.dumps(settings, indent=2, sort_keys=True)}\n```\n")

@@ -1,0 +1,174 @@
+"""Read raw transition files (Parquet or JSONL, layout in schemas.layout) and write curated Parquet shards.
+
+Reading goes through Beam's FileSystems so the same code reads a local folder or gs:// on Dataflow. A file is read
+one batch (Parquet) or one line (JSONL) at a time: a reader never holds a whole collection.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Iterator
+
+import apache_beam as beam
+import pyarrow as pa
+import pyarrow.parquet as pq
+from apache_beam.io.filesystems import FileSystems
+
+from schemas.layout import TRANSITION_GLOBS, TRANSITIONS_DIR
+from schemas.transition import TRANSITION_SCHEMA
+
+READ_BATCH_ROWS = 512
+ROW_GROUP_BYTES = 32 * 1024 * 1024  # a few thousand transitions a row group: one group fits a reader's memory
+WRITE_BATCH_ROWS = 1000
+
+# A raw row is (source file, position in it, row dict); the position is the line (JSONL) or row index (Parquet).
+SourcedRow = tuple[str, int, dict]
+
+
+def raw_file_patterns(input_dir: str) -> list[str]:
+    base = FileSystems.join(input_dir.rstrip("/"), TRANSITIONS_DIR)
+    return [f"{base}/**{glob.removeprefix('*')}" for glob in TRANSITION_GLOBS]
+
+
+def is_hidden(path: str) -> bool:
+    # Atomic writers leave `.name.tmp` files while they work; those are not part of the collection.
+    return path.rsplit("/", 1)[-1].startswith(".")
+
+
+def _binary_paths(schema: pa.Schema | pa.StructType, prefix: tuple = ()) -> list[tuple]:
+    fields = schema if isinstance(schema, pa.Schema) else [schema.field(i) for i in range(schema.num_fields)]
+    found = []
+    for arrow_field in fields:
+        path = prefix + (arrow_field.name,)
+        if pa.types.is_struct(arrow_field.type):
+            found += _binary_paths(arrow_field.type, path)
+        elif pa.types.is_binary(arrow_field.type) or pa.types.is_timestamp(arrow_field.type):
+            found.append((path, arrow_field.type))
+    return found
+
+
+_JSON_COERCED = _binary_paths(TRANSITION_SCHEMA)
+
+
+def _coerce(value, arrow_type: pa.DataType):
+    """JSON has no bytes or timestamps: raw bytes arrive as text, times as ISO strings. Anything else stays as it
+    is, for the validator to reject with its reason."""
+    if isinstance(value, str) and pa.types.is_binary(arrow_type):
+        return value.encode("utf-8")
+    if isinstance(value, dict) and set(value) == {"base64"} and pa.types.is_binary(arrow_type):
+        return base64.b64decode(value["base64"])
+    if isinstance(value, str) and pa.types.is_timestamp(arrow_type):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
+
+
+def row_from_json(obj):
+    if not isinstance(obj, dict):
+        return obj
+    for path, arrow_type in _JSON_COERCED:
+        parent = obj
+        for name in path[:-1]:
+            parent = parent.get(name) if isinstance(parent, dict) else None
+        if isinstance(parent, dict) and path[-1] in parent:
+            parent[path[-1]] = _coerce(parent[path[-1]], arrow_type)
+    return obj
+
+
+def to_json(record) -> str:
+    """A record as JSON for the dead-letter output: bytes as text when they are UTF-8, else as base64."""
+    def default(value):
+        if isinstance(value, (bytes, bytearray)):
+            try:
+                return bytes(value).decode("utf-8")
+            except UnicodeDecodeError:
+                return {"base64": base64.b64encode(value).decode("ascii")}
+        if isinstance(value, datetime):
+            return value.isoformat()
+        return repr(value)
+    return json.dumps(record, default=default, ensure_ascii=False, sort_keys=True)
+
+
+def dead_letter(record_id: str, source: str, stage: str, reason: str, record) -> dict:
+    return {"record_id": record_id, "source": source, "stage": stage, "reason": reason,
+            "record_json": record if isinstance(record, str) else to_json(record)}
+
+
+class ReadError(Exception):
+    """A raw file or line that could not be parsed; carries the dead-letter record that explains it."""
+
+    def __init__(self, letter: dict):
+        self.letter = letter
+        super().__init__(f"{letter['record_id']}: {letter['reason']}")
+
+
+def read_raw_file(path: str) -> Iterator[SourcedRow | ReadError]:
+    """Every row of one raw file, or a ReadError for each part that cannot be parsed."""
+    if path.endswith(".jsonl"):
+        yield from _read_jsonl(path)
+    else:
+        yield from _read_parquet(path)
+
+
+def _read_parquet(path: str):
+    position = 0
+    try:
+        with FileSystems.open(path) as handle:
+            parquet = pq.ParquetFile(handle)
+            for batch in parquet.iter_batches(batch_size=READ_BATCH_ROWS):
+                for row in batch.to_pylist():
+                    yield path, position, row
+                    position += 1
+    except (pa.ArrowException, OSError) as exc:
+        # Rows already yielded stay counted; the unreadable rest is one dead letter naming the file and row.
+        yield ReadError(dead_letter(f"{path}#{position}", path, "read",
+                                    f"unreadable Parquet: {type(exc).__name__}: {exc}", ""))
+
+
+def _read_jsonl(path: str):
+    with FileSystems.open(path) as handle:
+        for number, line in enumerate(io.TextIOWrapper(handle, encoding="utf-8", errors="replace"), start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield ReadError(dead_letter(f"{path}:{number}", path, "read",
+                                            f"line {number} is not JSON: {exc.msg} at column {exc.colno}",
+                                            line.rstrip("\n")))
+                continue
+            yield path, number, row_from_json(obj)
+
+
+def write_parquet(output_dir: str, name: str, schema: pa.Schema) -> beam.PTransform:
+    """zstd Parquet shards under OUTPUT/name/; Beam writes temp files and renames them when the run commits."""
+    return beam.io.WriteToParquet(
+        FileSystems.join(output_dir, name, "part"), schema=schema, codec="zstd", file_name_suffix=".parquet",
+        row_group_buffer_size=ROW_GROUP_BYTES, record_batch_size=WRITE_BATCH_ROWS)
+
+
+def write_text(path: str, text: str) -> None:
+    """Write a small output file whole: local files through a temp file and rename, remote ones (gs://) in one
+    object upload, which is atomic there."""
+    if "://" in path:
+        with FileSystems.create(path) as handle:
+            handle.write(text.encode("utf-8"))
+        return
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

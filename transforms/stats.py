@@ -1,0 +1,71 @@
+"""Counts of what each curation step did, kept as Beam Metrics and summed into the run's stats.json.
+
+Every record is counted once when read (`in`) and once where it leaves: written (`out`), dead-lettered or
+deduplicated, overall and per domain, so `in = out + dead_lettered + deduped` can be checked after any run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from functools import lru_cache
+
+from apache_beam.metrics import Metrics
+from apache_beam.metrics.metric import MetricsFilter
+
+NAMESPACE = "worldline.curate"
+IN, OUT, DEAD, EXACT, NEAR = "in", "out", "dead_lettered", "dedupe_exact", "dedupe_near"
+UNKNOWN_DOMAIN = "<unknown>"
+
+
+def domain_of(row) -> str:
+    domain = row.get("domain") if isinstance(row, dict) else None
+    return domain if isinstance(domain, str) and domain else UNKNOWN_DOMAIN
+
+
+@lru_cache(maxsize=None)
+def _counter(name: str):
+    return Metrics.counter(NAMESPACE, name)
+
+
+def count(event: str, domain: str, detail: str | None = None) -> None:
+    """One record reached `event`; `detail` (e.g. the dead-letter stage) is counted beside the total."""
+    _counter(event).inc()
+    _counter(f"{event}|domain={domain}").inc()
+    if detail:
+        _counter(f"{event}|{detail}").inc()
+
+
+def stats_from_counters(counters: dict[str, int]) -> dict:
+    totals = {name: counters.get(name, 0) for name in (IN, OUT, DEAD, EXACT, NEAR)}
+    domains: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys((IN, OUT, DEAD, EXACT, NEAR), 0))
+    dead_by_stage: dict[str, int] = {}
+    for name, value in counters.items():
+        event, _, detail = name.partition("|")
+        if detail.startswith("domain="):
+            domains[detail.removeprefix("domain=")][event] += value
+        elif event == DEAD and detail:
+            dead_by_stage[detail] = value
+
+    def summary(numbers: dict[str, int]) -> dict:
+        deduped = numbers[EXACT] + numbers[NEAR]
+        return {"in": numbers[IN], "out": numbers[OUT], "dead_lettered": numbers[DEAD], "deduped": deduped,
+                "deduped_exact": numbers[EXACT], "deduped_near": numbers[NEAR],
+                "balanced": numbers[IN] == numbers[OUT] + numbers[DEAD] + deduped}
+
+    return {**summary(totals), "dead_lettered_by_stage": dict(sorted(dead_by_stage.items())),
+            "domains": {domain: summary(numbers) for domain, numbers in sorted(domains.items())}}
+
+
+def counters_from_result(result) -> dict[str, int]:
+    query = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))
+    counters: dict[str, int] = defaultdict(int)
+    for counter in query["counters"]:
+        # A counter is reported once per step that incremented it: the run's figure is their sum.
+        value = counter.committed if counter.committed is not None else counter.attempted
+        counters[counter.key.metric.name] += value or 0
+    return dict(counters)
+
+
+def to_json(stats: dict) -> str:
+    return json.dumps(stats, indent=2, sort_keys=True) + "\n"
