@@ -86,7 +86,8 @@ class ReplayPhone:
         here = [s for s in self.profile.steps if s.kind == kind and s.target and inside(s.target.bounds, x, y)]
         exact = [s for s in here if s.before == self.current]
         same_node = [s for s in here if s.before != self.current and s.target in self.screen.targets]
-        return exact + same_node
+        # The innermost node under the finger is the one Android delivers the touch to.
+        return sorted(exact, key=_area) + sorted(same_node, key=_area)
 
     def tap(self, x: int, y: int) -> None:
         with self.lock:
@@ -179,6 +180,11 @@ class ReplayPhone:
     def write_file(self, path: str, data: bytes) -> None:
         with self.lock:
             self.files[path] = (data, int(time.time()))
+
+
+def _area(step: Step) -> int:
+    x1, y1, x2, y2 = step.target.bounds
+    return (x2 - x1) * (y2 - y1)
 
 
 def _slide(raw: bytes, dy: int) -> bytes:
