@@ -27,7 +27,10 @@ from sandboxes.mcp_proxy import Exchange, PerturbingProxy, Rule
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SERVER_KEYS = {"command", "args", "env", "transport", "url", "domain", "prepare", "network", "description",
-               "startup_timeout_s"}
+               "startup_timeout_s", "hints"}
+# Where the working directory appears inside the sandbox: a fixed path, so observations that name files do not
+# carry a random temporary name. (Under /tmp because bubblewrap can only create mount points on its tmpfs.)
+SANDBOX_WORKDIR = "/tmp/workspace"
 PLACEHOLDERS = ("root", "mcp_venv", "node_modules", "python", "cache", "workdir", "port")
 
 
@@ -55,6 +58,8 @@ class ServerSpec:
     network: bool = False
     description: str = ""
     startup_timeout_s: float = 30.0
+    # Argument values exploration should try for a property name (e.g. repo_path: ["{workdir}/repo"]).
+    hints: dict[str, list[str]] = field(default_factory=dict)
 
 
 def load_servers(path: str | Path) -> dict[str, ServerSpec]:
@@ -78,7 +83,7 @@ def server_from_dict(name: str, entry: Any, where: str) -> ServerSpec:
         raise ServerFileError(f"{where}: 'command' is missing")
     if entry.get("transport", "stdio") not in ("stdio", "http"):
         raise ServerFileError(f"{where}: transport must be 'stdio' or 'http', got {entry['transport']!r}")
-    for key, kind in (("args", list), ("prepare", list), ("env", dict)):
+    for key, kind in (("args", list), ("prepare", list), ("env", dict), ("hints", dict)):
         if key in entry and not isinstance(entry[key], kind):
             raise ServerFileError(f"{where}: '{key}' must be a {kind.__name__}")
     spec = ServerSpec(name=str(name), command=str(entry["command"]),
@@ -87,10 +92,13 @@ def server_from_dict(name: str, entry: Any, where: str) -> ServerSpec:
                       transport=entry.get("transport", "stdio"), domain=entry.get("domain", "mcp"),
                       prepare=[str(c) for c in entry.get("prepare") or []], network=bool(entry.get("network")),
                       description=str(entry.get("description", "")),
-                      startup_timeout_s=float(entry.get("startup_timeout_s", 30.0)))
+                      startup_timeout_s=float(entry.get("startup_timeout_s", 30.0)),
+                      hints={str(k): [str(v) for v in (vs if isinstance(vs, list) else [vs])]
+                             for k, vs in (entry.get("hints") or {}).items()})
     if "url" in entry:
         spec.url = str(entry["url"])
-    for text in [spec.command, *spec.args, *spec.env.values(), *spec.prepare, spec.url]:
+    hinted = [v for values in spec.hints.values() for v in values]
+    for text in [spec.command, *spec.args, *spec.env.values(), *spec.prepare, spec.url, *hinted]:
         _expand(text, _placeholder_values("/w", 0), where)  # a typo in a placeholder fails at load, not mid-run
     return spec
 
@@ -120,7 +128,7 @@ def _sandboxed(argv: list[str], workdir: str, network: bool) -> list[str]:
     if shutil.which("bwrap") is None:
         raise ServerStartError("bubblewrap (bwrap) is not installed; run scripts/setup.d/40-mcp-servers.sh")
     return ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
-            "--bind", workdir, workdir, "--chdir", workdir, "--unshare-all",
+            "--bind", workdir, SANDBOX_WORKDIR, "--chdir", SANDBOX_WORKDIR, "--unshare-all",
             *(["--share-net"] if network else []), "--die-with-parent", "--", *argv]
 
 
@@ -136,7 +144,7 @@ class ServerConnection:
         self.workdir = self.base / "work"
         self.workdir.mkdir()
         self.port = _free_port() if spec.transport == "http" else 0
-        self.values = _placeholder_values(str(self.workdir), self.port)
+        self.values = _placeholder_values(SANDBOX_WORKDIR, self.port)
         self._process: subprocess.Popen | None = None
         self._portal_cm = self._portal = self._session_cm = self.session = None
         self.initialize: Exchange | None = None
@@ -159,6 +167,7 @@ class ServerConnection:
                                                                    for a in self.spec.args]
         return _sandboxed(argv, str(self.workdir), self.spec.network or self.spec.transport == "http")
 
+
     def _env(self) -> dict[str, str]:
         where = f"server {self.spec.name!r}"
         return {"HOME": str(self.workdir)} | {k: _expand(v, self.values, where) for k, v in self.spec.env.items()}
@@ -166,8 +175,9 @@ class ServerConnection:
     def start(self) -> None:
         from anyio.from_thread import start_blocking_portal
 
+        host_values = _placeholder_values(str(self.workdir), self.port)
         for command in self.spec.prepare:
-            command = _expand(command, self.values, f"server {self.spec.name!r}")
+            command = _expand(command, host_values, f"server {self.spec.name!r}")
             done = subprocess.run(["bash", "-c", command], cwd=self.workdir, capture_output=True, text=True,
                                   timeout=120)
             if done.returncode != 0:
@@ -186,7 +196,7 @@ class ServerConnection:
                                    f"stderr: {self.stderr()[-800:]}") from exc
 
     def _start_http_process(self) -> None:
-        self._process = subprocess.Popen(self._argv(), cwd=self.workdir, env=os.environ | self._env(),
+        self._process = subprocess.Popen(self._argv(), cwd=self.base, env=os.environ | self._env(),
                                          stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
                                          start_new_session=True)
         deadline = time.monotonic() + self.spec.startup_timeout_s
@@ -220,21 +230,21 @@ class ServerConnection:
             return streamable_http_client(_expand(self.spec.url, self.values, f"server {self.spec.name!r}"))
         from mcp.client.stdio import StdioServerParameters, stdio_client
         argv = self._argv()
-        params = StdioServerParameters(command=argv[0], args=argv[1:], env=self._env(), cwd=str(self.workdir))
+        params = StdioServerParameters(command=argv[0], args=argv[1:], env=self._env(), cwd=str(self.base))
         return stdio_client(params, errlog=self._log)
 
-    def request(self, method: str, params: dict | None = None) -> tuple[Exchange, str | None]:
-        """Send one request; returns its exchange and the client-side error (JSON-RPC error, timeout, invalid
-        result) or None. The exchange holds the raw messages whatever the client made of them."""
+    def request(self, method: str, params: dict | None = None) -> tuple[Exchange, Exception | None]:
+        """Send one request; returns its exchange and what the client raised (JSON-RPC error, timeout, a result
+        it could not validate) or None. The exchange holds the raw messages whatever the client made of them."""
         before = len(self.proxy.order)
         error = None
         try:
             self._portal.call(self._send, method, params or {})
         except Exception as exc:  # the SDK raises on error responses and on results it cannot validate
-            error = f"{type(exc).__name__}: {exc}"
+            error = exc
         sent = self.proxy.take(before)
         if not sent:
-            raise RuntimeError(f"server {self.spec.name!r}: {method} was never sent ({error})")
+            raise RuntimeError(f"server {self.spec.name!r}: {method} was never sent ({error!r})")
         return sent[0], error
 
     async def _send(self, method: str, params: dict):
@@ -254,6 +264,10 @@ class ServerConnection:
             return await listing[method](params=page)
         raise ValueError(f"unsupported MCP method {method!r}; use tools/call, resources/read, prompts/get or a "
                          f"list method")
+
+    def hints(self) -> dict[str, list[str]]:
+        where = f"server {self.spec.name!r}"
+        return {k: [_expand(v, self.values, where) for v in values] for k, values in self.spec.hints.items()}
 
     def stderr(self) -> str:
         try:

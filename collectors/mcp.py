@@ -1,0 +1,389 @@
+"""MCP collector: drives real MCP servers (started from a servers file) over the official SDK.
+
+The starting state is the server's initialize result and its listings (tools/list, and resources/list and
+prompts/list where the server offers them); every tools/call, resources/read or prompts/get is a transition whose
+next observation is the JSON-RPC result exactly as returned (raw_format "mcp-json"). Perturbations from the task's
+`options.perturb` (or --perturb) are applied by the proxy in sandboxes.mcp_proxy; an affected transition carries
+their labels and, where the server did answer, its unperturbed result as the reference.
+
+Two policies: the task's scripted calls, and schema-driven exploration (ExplorePolicy) that builds arguments from
+each tool's JSON input schema, valid and deliberately invalid, reusing values earlier results returned.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import zlib
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from collectors.api import Collector, Policy, StepResult, Task
+from collectors.command import (LimitOption, MaxStepsOption, OutOption, SeedsOption, WorkersOption, plans_for,
+                                run_and_report)
+from schemas import Action, EnvInfo, Observation
+from schemas.render import RenderError, render
+
+CALL_METHODS = ("tools/call", "resources/read", "prompts/get")
+LIST_METHODS = ("tools/list", "resources/list", "prompts/list", "resources/templates/list")
+RAW_FORMAT = "mcp-json"
+
+
+class McpActionError(ValueError):
+    pass
+
+
+def action_from_call(method: str, params: dict) -> Action:
+    """The action as the benchmark writes it: `{"name": ..., "arguments": {...}}` for a tool call."""
+    if method == "tools/call":
+        call = {"name": params["name"], "arguments": params.get("arguments") or {}}
+        return Action(kind=method, arguments=call, text=json.dumps(call, ensure_ascii=False))
+    return Action(kind=method, arguments=dict(params),
+                  text=json.dumps({"method": method, "params": params}, ensure_ascii=False))
+
+
+def parse_call(spec: Any) -> Action:
+    """One scripted entry: {tool, arguments} | {name, arguments} | {method, params} (resources/read, prompts/get,
+    or a list method with a cursor)."""
+    if not isinstance(spec, dict):
+        raise McpActionError(f"an MCP action must be a mapping, got {type(spec).__name__}: {spec!r:.80}")
+    if "method" in spec:
+        method = spec["method"]
+        if method not in CALL_METHODS + LIST_METHODS:
+            raise McpActionError(f"action method {method!r} is not one of {', '.join(CALL_METHODS + LIST_METHODS)}")
+        params = spec.get("params") or {}
+        if not isinstance(params, dict):
+            raise McpActionError(f"action {spec!r:.80}: params must be a mapping")
+        return action_from_call(method, params)
+    name = spec.get("tool", spec.get("name"))
+    if not isinstance(name, str) or not name:
+        raise McpActionError(f"action {spec!r:.80} names no tool ('tool' or 'name') and no 'method'")
+    arguments = spec.get("arguments") or {}
+    if not isinstance(arguments, dict):
+        raise McpActionError(f"action {spec!r:.80}: arguments must be a mapping")
+    return action_from_call("tools/call", {"name": name, "arguments": arguments})
+
+
+def observation_for(exchange, error: Exception | None, server: str) -> Observation:
+    """The observation the client got: the delivered result bytes, or the error the SDK gave when nothing came."""
+    delivered = exchange.delivered
+    meta: dict[str, Any] = {"server": server, "method": exchange.method}
+    if delivered is not None:
+        raw = exchange.raw(delivered)
+        result = getattr(delivered, "result", None)
+        meta["is_error"] = bool(isinstance(result, dict) and result.get("isError"))
+        meta["jsonrpc_error"] = result is None
+    else:
+        # No response reached the client (a timeout): what it has is the SDK's own error, as a JSON-RPC error.
+        data = getattr(error, "error", None)
+        payload = {"code": getattr(data, "code", -32001), "message": getattr(data, "message", str(error))}
+        raw = json.dumps({"jsonrpc": "2.0", "error": payload}, ensure_ascii=False, separators=(",", ":")).encode()
+        meta.update(is_error=False, jsonrpc_error=True, source="client")
+    if error is not None and delivered is not None and meta["jsonrpc_error"] is False:
+        meta["client_error"] = f"{type(error).__name__}: {error}"[:300]  # e.g. a result the SDK could not validate
+    if exchange.answered_by_proxy:
+        meta["answered_by"] = "proxy"
+    try:
+        text = render(RAW_FORMAT, raw, meta)
+    except RenderError as exc:
+        meta["render_error"] = str(exc)
+        text = raw.decode("utf-8", errors="replace")
+    return Observation(text=text, raw=raw, raw_format=RAW_FORMAT, meta=meta)
+
+
+class McpCollector(Collector):
+    name = "mcp"
+    version = "1"
+
+    def __init__(self, servers: dict, domain: str = "mcp", default_perturb: list | None = None,
+                 call_timeout_s: float = 30.0):
+        self.servers = servers
+        self.domain = domain
+        self.default_perturb = default_perturb or []
+        self.call_timeout_s = call_timeout_s
+        self.connection = None
+        self.tools: list[dict] = []
+        self.resources: list[dict] = []
+        self.prompts: list[dict] = []
+        self._server_info: dict = {}
+
+    def server_for(self, task: Task):
+        name = task.options.get("server")
+        if name not in self.servers:
+            raise McpActionError(f"task {task.id!r}: options.server {name!r} is not in the servers file "
+                                 f"(known: {', '.join(sorted(self.servers))})")
+        return self.servers[name]
+
+    def reset(self, task: Task) -> Observation:
+        from sandboxes.mcp_proxy import parse_spec
+        from sandboxes.mcp_servers import ServerConnection
+
+        self.close()
+        spec = self.server_for(task)
+        rules = parse_spec(task.options.get("perturb", self.default_perturb), f"task {task.id!r} options.perturb")
+        seed = zlib.crc32(task.id.encode())
+        self.connection = ServerConnection(spec, rules, seed=seed, call_timeout_s=self.call_timeout_s).__enter__()
+        initialize = self.connection.initialize
+        init_result = initialize.delivered.result
+        self._server_info = init_result.get("serverInfo") or {}
+        parts = [(b"initialize", initialize.raw(initialize.delivered))]
+        capabilities = init_result.get("capabilities") or {}
+        for method, key, wanted in (("tools/list", "tools", "tools"), ("resources/list", "resources", "resources"),
+                                    ("prompts/list", "prompts", "prompts")):
+            if wanted not in capabilities:
+                continue
+            exchange, error = self.connection.request(method)
+            if exchange.delivered is None or not hasattr(exchange.delivered, "result"):
+                raise RuntimeError(f"server {spec.name!r}: {method} failed at reset: {error}")
+            setattr(self, key, list(exchange.delivered.result.get(key) or []))
+            parts.append((method.encode(), exchange.raw(exchange.delivered)))
+        # The state keeps each result's bytes untouched, side by side under its method name.
+        raw = b"{" + b",".join(b'"' + name + b'":' + body for name, body in parts) + b"}"
+        meta = {"server": spec.name, "method": "initialize"}
+        return Observation(text=render(RAW_FORMAT, raw, meta), raw=raw, raw_format=RAW_FORMAT, meta=meta)
+
+    def env_info(self) -> EnvInfo:
+        spec = self.connection.spec if self.connection else None
+        return EnvInfo(kind="mcp-server", id=spec.name if spec else "none",
+                       digest=f"{self._server_info.get('name', '')}@{self._server_info.get('version', '')}",
+                       details={"server_info": self._server_info, "transport": spec.transport if spec else "",
+                                "command": spec.command if spec else "", "args": spec.args if spec else []})
+
+    def parse_action(self, spec: Any) -> Action:
+        return parse_call(spec)
+
+    def step(self, action: Action) -> StepResult:
+        if self.connection is None:
+            raise RuntimeError("step() before reset()")
+        exchange, error = self.connection.request(action.kind, action.arguments)
+        observation = observation_for(exchange, error, self.connection.spec.name)
+        reference = None
+        if exchange.labels and exchange.original is not None and exchange.original is not exchange.delivered:
+            raw = exchange.raw(exchange.original)
+            meta = {"server": self.connection.spec.name, "method": exchange.method, "unperturbed": True}
+            reference = Observation(text=render(RAW_FORMAT, raw, meta), raw=raw, raw_format=RAW_FORMAT, meta=meta)
+        timed_out = exchange.delivered is None
+        return StepResult(observation=observation, perturbations=list(exchange.labels), reference=reference,
+                          error=f"timeout: no response within {self.call_timeout_s:g} s" if timed_out else None)
+
+    def close(self) -> None:
+        if self.connection is not None:
+            connection, self.connection = self.connection, None
+            connection.close()
+
+
+# ---- schema-driven exploration ----
+
+HEX_ID = re.compile(r"\b[0-9a-f]{7,40}\b")
+PATH = re.compile(r"(?<![\w/])/(?:[\w.-]+/)*[\w.-]+")
+
+
+class ArgumentMaker:
+    """Arguments from a JSON schema: valid ones, and deliberately invalid ones (a required property missing or of
+    the wrong type). String values come first from what earlier results returned (`pool`) or from the server's
+    hints, so calls chain: an entity created, a file written or a commit made is what later calls name."""
+
+    def __init__(self, rng: random.Random, hints: dict[str, list[str]]):
+        self.rng = rng
+        self.hints = hints
+        self.pool: dict[str, list[str]] = {}
+
+    def remember(self, value: Any, key: str = "") -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                self.remember(v, k)
+        elif isinstance(value, list):
+            for v in value[:50]:
+                self.remember(v, key)
+        elif isinstance(value, str) and value:
+            if key and key != "text" and len(value) <= 200:
+                self._add(key, value)
+            if value[:1] in "[{":
+                try:
+                    self.remember(json.loads(value), key)
+                except ValueError:
+                    pass
+            for token in HEX_ID.findall(value):
+                self._add("#hex", token)
+            for token in PATH.findall(value):
+                self._add("#path", token)
+
+    def _add(self, key: str, value: str) -> None:
+        values = self.pool.setdefault(key, [])
+        if value not in values:
+            values.append(value)
+            del values[:-30]
+
+    def make(self, schema: dict, valid: bool = True) -> dict:
+        schema = schema or {}
+        arguments = self._object(schema)
+        required = [r for r in schema.get("required") or [] if r in arguments]
+        if valid:
+            return arguments
+        if required and self.rng.random() < 0.5:
+            del arguments[self.rng.choice(required)]
+        else:
+            properties = schema.get("properties") or {}
+            name = self.rng.choice(sorted(properties)) if properties else "unexpected"
+            kind = (properties.get(name) or {}).get("type")
+            arguments[name] = 12345 if kind == "string" else "not-a-valid-value"
+        return arguments
+
+    def _object(self, schema: dict) -> dict:
+        properties = schema.get("properties") or {}
+        required = set(schema.get("required") or [])
+        return {name: self.value(name, prop) for name, prop in properties.items()
+                if name in required or self.rng.random() < 0.4}
+
+    def value(self, name: str, prop: dict) -> Any:
+        prop = prop or {}
+        if "enum" in prop:
+            return self.rng.choice(prop["enum"])
+        if "const" in prop:
+            return prop["const"]
+        if "default" in prop and self.rng.random() < 0.3:
+            return prop["default"]
+        for union in ("anyOf", "oneOf"):
+            if prop.get(union):
+                options = [p for p in prop[union] if p.get("type") != "null"] or prop[union]
+                return self.value(name, self.rng.choice(options))
+        kind = prop.get("type", "string")
+        if isinstance(kind, list):
+            kind = self.rng.choice([k for k in kind if k != "null"] or kind)
+        if kind == "string":
+            return self._string(name, prop)
+        if kind in ("integer", "number"):
+            low = prop.get("minimum", 0)
+            high = prop.get("maximum", max(low, 0) + 10)
+            number = self.rng.randint(int(low), int(high))
+            return number if kind == "integer" else float(number)
+        if kind == "boolean":
+            return self.rng.random() < 0.5
+        if kind == "array":
+            items = prop.get("items") or {"type": "string"}
+            count = max(prop.get("minItems", 1), 1 if self.rng.random() < 0.7 else 2)
+            return [self.value(name.rstrip("s"), items) for _ in range(count)]
+        if kind == "object":
+            return self._object(prop)
+        return None
+
+    def _string(self, name: str, prop: dict) -> str:
+        lowered = name.lower()
+        candidates = list(self.hints.get(name, []))
+        candidates += self.pool.get(name, [])
+        if any(word in lowered for word in ("path", "file", "dir", "source", "destination")):
+            candidates += [p for p in self.pool.get("#path", []) if any(p.startswith(h) for h in
+                                                                        self.hints.get("path", ["/"]))]
+        if any(word in lowered for word in ("revision", "commit", "target", "sha", "hash")):
+            candidates += self.pool.get("#hex", [])
+        if candidates and self.rng.random() < 0.8:
+            return self.rng.choice(candidates)
+        if prop.get("format") == "uri" or "url" in lowered or "uri" in lowered:
+            return self.rng.choice(self.hints.get("url", ["http://127.0.0.1:9/"]))
+        words = ["alpha", "beta", "gamma", "delta", "notes", "report", "draft", "ada", "lovelace", "main"]
+        return "-".join(self.rng.sample(words, 2)) if "name" in lowered else " ".join(self.rng.sample(words, 3))
+
+
+class ExplorePolicy(Policy):
+    """Chooses calls by the server's own schemas: mostly valid tool calls (chained through returned values), some
+    invalid ones, reads of listed resources and gets of listed prompts, and the follow-up of a paginated listing."""
+
+    name = "explore"
+
+    def __init__(self, invalid_rate: float = 0.15):
+        self.invalid_rate = invalid_rate
+
+    def begin(self, task: Task, collector: Collector, seed: int) -> None:
+        self.rng = random.Random(zlib.crc32(f"{task.id}\0{seed}".encode()))
+        self.collector = collector
+        hints = collector.connection.hints() if collector.connection else {}
+        self.maker = ArgumentMaker(self.rng, hints)
+        self.pending_cursor: str | None = None
+        self.skip = set(task.options.get("skip_tools") or [])
+
+    def act(self, observation: Observation, history):
+        try:
+            value = json.loads(observation.raw)
+        except ValueError:
+            value = None
+        if isinstance(value, dict):
+            if history:  # the starting state holds schemas and descriptions, not values worth reusing
+                self.maker.remember(value)
+            if history and history[-1][0].kind == "tools/list":
+                self.collector.tools.extend(value.get("tools") or [])
+            listing = value.get("tools/list", value)
+            if isinstance(listing, dict) and listing.get("nextCursor"):
+                return action_from_call("tools/list", {"cursor": listing["nextCursor"]})
+        tools = [t for t in self.collector.tools if t.get("name") not in self.skip]
+        roll = self.rng.random()
+        if self.collector.resources and roll < 0.1:
+            return action_from_call("resources/read", {"uri": self.rng.choice(self.collector.resources)["uri"]})
+        if self.collector.prompts and roll < 0.2:
+            prompt = self.rng.choice(self.collector.prompts)
+            arguments = {a["name"]: self.maker.value(a["name"], {"type": "string"})
+                         for a in prompt.get("arguments") or [] if a.get("required") or self.rng.random() < 0.5}
+            return action_from_call("prompts/get", {"name": prompt["name"], "arguments": arguments})
+        if not tools:
+            return None
+        tool = self.rng.choice(tools)
+        valid = self.rng.random() >= self.invalid_rate
+        arguments = self.maker.make(tool.get("inputSchema") or {}, valid=valid)
+        return action_from_call("tools/call", {"name": tool["name"], "arguments": arguments})
+
+
+# ---- command ----
+
+def _explore_tasks(servers: dict, names: list[str]) -> list[Task]:
+    return [Task(id=f"explore-{name}", instruction=f"Explore the '{name}' MCP server: {servers[name].description}"
+                 .rstrip(": "), domain=servers[name].domain, options={"server": name}) for name in names]
+
+
+def collect_command(
+    out: Path = OutOption,
+    servers_file: Path = typer.Option(Path("tasks/mcp_servers.yaml"), "--servers", help="Servers file."),
+    tasks_file: Path | None = typer.Option(None, "--tasks", help="Scripted tasks (YAML/JSONL)."),
+    explore: bool = typer.Option(False, "--explore", help="Schema-driven exploration of each server instead."),
+    server: list[str] = typer.Option([], "--server", help="Only these servers (repeatable)."),
+    perturb_file: Path | None = typer.Option(None, "--perturb", help="YAML list of proxy perturbations applied "
+                                             "to every episode whose task has no options.perturb."),
+    call_timeout: float = typer.Option(30.0, "--call-timeout", min=0.1, help="Seconds before a call times out."),
+    seeds: int = SeedsOption,
+    max_steps: int = MaxStepsOption,
+    workers: int = WorkersOption,
+    limit: int | None = LimitOption,
+) -> None:
+    """Collect MCP transitions from real servers: scripted tasks (--tasks) or schema-driven exploration."""
+    import yaml
+
+    from collectors.api import ScriptedPolicy
+    from collectors.tasks import load_tasks
+    from sandboxes.mcp_proxy import parse_spec
+    from sandboxes.mcp_servers import load_servers
+
+    if (tasks_file is None) == (not explore):
+        raise typer.BadParameter("give exactly one of --tasks FILE or --explore")
+    servers = load_servers(servers_file)
+    unknown = [name for name in server if name not in servers]
+    if unknown:
+        raise typer.BadParameter(f"unknown server(s) {unknown}; {servers_file} has {', '.join(sorted(servers))}")
+    perturb = yaml.safe_load(perturb_file.read_text()) if perturb_file else []
+    parse_spec(perturb, str(perturb_file))  # fail before any server starts
+    if explore:
+        tasks, policy = _explore_tasks(servers, server or sorted(servers)), ExplorePolicy
+    else:
+        tasks, policy = load_tasks(tasks_file), ScriptedPolicy
+        tasks = [t for t in tasks if not server or t.options.get("server") in server]
+        for task in tasks:
+            if task.options.get("server") not in servers:
+                raise typer.BadParameter(f"{tasks_file} task {task.id!r}: options.server "
+                                         f"{task.options.get('server')!r} is not in {servers_file}")
+    by_domain: dict[str, list[Task]] = {}
+    for task in tasks:
+        by_domain.setdefault(servers[task.options["server"]].domain, []).append(task)
+    for domain, domain_tasks in sorted(by_domain.items()):
+        run_and_report(lambda d=domain: McpCollector(servers, d, perturb, call_timeout),
+                       plans_for(domain_tasks, seeds, policy, max_steps), out, domain=domain, workers=workers,
+                       limit=limit)

@@ -1,0 +1,104 @@
+"""A search index over pages: SQLite FTS5 with BM25 ranking and highlighted snippets.
+
+FTS5 ships in Python's sqlite3 here and needs no service; its bm25() and snippet() are the ranking and the result
+snippets a web search engine shows. An index lives in memory, or in a file written atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+WORD = re.compile(r"\w+", re.UNICODE)
+PAGE_CHARS = 2000
+
+
+@dataclass
+class Page:
+    page_id: str
+    title: str
+    url: str
+    text: str
+    corpus: str = ""
+    links: list[str] = field(default_factory=list)
+
+
+class SearchIndex:
+    def __init__(self, connection: sqlite3.Connection):
+        self.db = connection
+
+    @classmethod
+    def build(cls, pages: Iterable[Page], path: str | Path | None = None) -> SearchIndex:
+        """Index `pages`; with `path`, the file appears complete or not at all."""
+        if path is None:
+            index = cls(sqlite3.connect(":memory:", check_same_thread=False))
+            index._fill(pages)
+            return index
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            connection = sqlite3.connect(tmp)
+            cls(connection)._fill(pages)
+            connection.close()
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return cls.open(path)
+
+    @classmethod
+    def open(cls, path: str | Path) -> SearchIndex:
+        return cls(sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False))
+
+    def _fill(self, pages: Iterable[Page]) -> None:
+        db = self.db
+        db.execute("CREATE TABLE pages (page_id TEXT PRIMARY KEY, title TEXT, url TEXT, body TEXT, corpus TEXT, "
+                   "links TEXT)")
+        db.execute("CREATE VIRTUAL TABLE fts USING fts5(title, body, content='pages', content_rowid='rowid', "
+                   "tokenize='porter unicode61')")
+        seen = set()
+        for page in pages:
+            if page.page_id in seen:
+                raise ValueError(f"page id {page.page_id!r} appears twice in the corpus")
+            seen.add(page.page_id)
+            cursor = db.execute("INSERT INTO pages VALUES (?, ?, ?, ?, ?, ?)", (
+                page.page_id, page.title, page.url, page.text, page.corpus, "\n".join(page.links)))
+            db.execute("INSERT INTO fts (rowid, title, body) VALUES (?, ?, ?)",
+                       (cursor.lastrowid, page.title, page.text))
+        db.commit()
+
+    def __len__(self) -> int:
+        return self.db.execute("SELECT count(*) FROM pages").fetchone()[0]
+
+    def search(self, query: str, limit: int = 5, offset: int = 0) -> tuple[int, list[dict]]:
+        """Pages matching all words of `query` (or, failing that, any), best first: (total, results)."""
+        words = WORD.findall(query.lower())
+        if not words:
+            return 0, []
+        for joiner in (" AND ", " OR "):
+            match = joiner.join(f'"{w}"' for w in words)
+            total = self.db.execute("SELECT count(*) FROM fts WHERE fts MATCH ?", (match,)).fetchone()[0]
+            if total:
+                break
+        if not total:
+            return 0, []
+        rows = self.db.execute(
+            "SELECT p.page_id, p.title, p.url, snippet(fts, 1, '**', '**', '…', 16) FROM fts "
+            "JOIN pages p ON p.rowid = fts.rowid WHERE fts MATCH ? ORDER BY bm25(fts, 4.0, 1.0), p.page_id "
+            "LIMIT ? OFFSET ?", (match, limit, offset)).fetchall()
+        return total, [{"page_id": r[0], "title": r[1], "url": r[2], "snippet": r[3]} for r in rows]
+
+    def page(self, key: str) -> Page | None:
+        """A page by id or by url."""
+        row = self.db.execute("SELECT page_id, title, url, body, corpus, links FROM pages WHERE page_id = ? "
+                              "OR url = ?", (key, key)).fetchone()
+        if row is None:
+            return None
+        return Page(row[0], row[1], row[2], row[3], row[4], [x for x in row[5].split("\n") if x])

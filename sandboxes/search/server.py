@@ -1,0 +1,85 @@
+"""The search engine as an MCP server: `search` (ranked results with snippets) and `open_page` (a page's text,
+one window at a time, with its links), over one corpus: the documents installed on this machine, or a generated
+fictional world.
+
+    python -m sandboxes.search.server --corpus packages
+    python -m sandboxes.search.server --corpus world --seed 7 [--transport streamable-http --port N]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+
+from sandboxes.search.index import PAGE_CHARS, SearchIndex
+
+MAX_RESULTS = 20
+
+
+def build_index(corpus: str, seed: int, path: str | None = None) -> SearchIndex:
+    if corpus == "packages":
+        from sandboxes.search.corpora import package_pages
+        return SearchIndex.build(package_pages(), path)
+    if corpus == "world":
+        from sandboxes.search.world import generate, pages
+        return SearchIndex.build(pages(generate(seed)), path)
+    raise ValueError(f"unknown corpus {corpus!r}; use 'packages' or 'world'")
+
+
+def make_server(index: SearchIndex, name: str) -> MCPServer:
+    server = MCPServer(name, instructions="Search the corpus with `search`, then read a result with `open_page`.")
+
+    @server.tool()
+    def search(query: str, limit: int = 5, offset: int = 0) -> dict:
+        """Full-text search. Returns the best matching pages (id, title, url, snippet with matches in **bold**).
+        Use `offset` to see further results."""
+        if not 1 <= limit <= MAX_RESULTS:
+            raise ToolError(f"limit must be between 1 and {MAX_RESULTS}, got {limit}")
+        if offset < 0:
+            raise ToolError(f"offset must be >= 0, got {offset}")
+        total, results = index.search(query, limit, offset)
+        return {"query": query, "total": total, "offset": offset, "results": results}
+
+    @server.tool()
+    def open_page(page_id: str, offset: int = 0) -> dict:
+        """Open a page by its id (or url) from search results. Long pages come in windows: pass `next_offset`
+        as `offset` to read on."""
+        page = index.page(page_id)
+        if page is None:
+            raise ToolError(f"no page with id or url {page_id!r}")
+        if not 0 <= offset <= len(page.text):
+            raise ToolError(f"offset {offset} is outside the page (length {len(page.text)})")
+        end = min(len(page.text), offset + PAGE_CHARS)
+        return {"page_id": page.page_id, "title": page.title, "url": page.url, "offset": offset,
+                "text": page.text[offset:end], "next_offset": end if end < len(page.text) else None,
+                "links": page.links}
+
+    return server
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Serve a search corpus over MCP.")
+    parser.add_argument("--corpus", choices=["packages", "world"], required=True)
+    parser.add_argument("--seed", type=int, default=7, help="World seed (corpus 'world').")
+    parser.add_argument("--index", help="Index file to build (if missing) and use; default: in memory.")
+    parser.add_argument("--transport", choices=["stdio", "streamable-http"], default="stdio")
+    parser.add_argument("--port", type=int, default=8000)
+    args = parser.parse_args()
+    if args.index:
+        from pathlib import Path
+        index = SearchIndex.open(args.index) if Path(args.index).exists() else build_index(args.corpus, args.seed,
+                                                                                         args.index)
+    else:
+        index = build_index(args.corpus, args.seed)
+    name = f"worldline-search-{args.corpus}" + (f"-{args.seed}" if args.corpus == "world" else "")
+    server = make_server(index, name)
+    if args.transport == "stdio":
+        server.run("stdio")
+    else:
+        server.run("streamable-http", host="127.0.0.1", port=args.port)
+
+
+if __name__ == "__main__":
+    main()
