@@ -2,7 +2,8 @@
 
 Defaults: no network, read-only root with size-capped tmpfs for the writable paths, caps on memory (no swap), pids
 and CPU, a wall-clock limit on every exec, `--init` so orphans are reaped. Every container carries the label
-`worldline=1` and a name prefix; containers still alive at exit, SIGINT or SIGTERM are removed by `cleanup_live`.
+`worldline=1`, its owner (host:pid) and a name prefix; containers still alive at exit, Ctrl-C or SIGTERM are removed
+by `cleanup_live`, and those of a SIGKILLed run by the next run's `remove_orphans`.
 The engine is whatever `docker.from_env()` finds, so a DOCKER_HOST pointing at a remote engine works unchanged.
 
 Commands run over an attached exec (`AttachedExec`), read as Docker's multiplexed frames: kept open, the same
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import signal
 import socket
 import struct
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 LABEL = "worldline"
 STDOUT, STDERR = 1, 2
 # Prints the pid first so a timed-out command can be killed inside the container (works with a remote engine too).
+# Each exec is a session and process-group leader, so killing the group `-pid` takes its children with it.
 _PID_WRAPPER = ["/bin/sh", "-c", 'echo "$$" >&2; exec "$@"', "worldline-exec"]
 
 
@@ -138,7 +141,10 @@ class AttachedExec:
 
 _live: dict[str, "DockerSandbox"] = {}
 _live_lock = threading.Lock()
-_handlers_installed = False
+_atexit_registered = False
+_signals_installed = False
+# Who started a container: lets a later run on the same host remove what a SIGKILLed run left behind.
+OWNER_LABEL = f"{LABEL}.owner"
 
 
 def cleanup_live() -> int:
@@ -150,28 +156,52 @@ def cleanup_live() -> int:
     return len(sandboxes)
 
 
-def _install_cleanup_handlers() -> None:
-    global _handlers_installed
+def install_cleanup_handlers() -> None:
+    """Remove live containers at exit, and make SIGTERM exit through `finally` blocks and atexit like Ctrl-C does.
+
+    The signal itself only raises (KeyboardInterrupt / SystemExit): removing containers inside the handler would
+    make episodes still running fail and be stored as finished. Call it from the main thread (signals need that).
+    """
+    global _atexit_registered, _signals_installed
     with _live_lock:
-        if _handlers_installed:
+        if not _atexit_registered:
+            _atexit_registered = True
+            atexit.register(cleanup_live)
+        if _signals_installed or threading.current_thread() is not threading.main_thread():
             return
-        _handlers_installed = True
-    atexit.register(cleanup_live)
-    if threading.current_thread() is not threading.main_thread():
-        return  # signal handlers can only be set from the main thread; atexit and `finally` still cover us
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        previous = signal.getsignal(signum)
+        _signals_installed = True
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
 
-        def handler(num, frame, previous=previous):
-            cleanup_live()
-            if callable(previous):
-                previous(num, frame)
-            elif num == signal.SIGINT:
-                raise KeyboardInterrupt
-            else:
-                raise SystemExit(128 + num)
 
-        signal.signal(signum, handler)
+def _exit_on_sigterm(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_orphans(client=None) -> list[str]:
+    """Remove worldline containers started on this host by processes that no longer exist (e.g. SIGKILLed runs)."""
+    client = client or _default_client()
+    host = socket.gethostname()
+    removed = []
+    for container in client.containers.list(all=True, filters={"label": f"{LABEL}=1"}):
+        owner_host, _, pid = container.labels.get(OWNER_LABEL, "").rpartition(":")
+        if owner_host == host and pid.isdigit() and not _pid_alive(int(pid)):
+            try:
+                container.remove(force=True)
+                removed.append(container.name)
+            except Exception as exc:  # removed concurrently by another run
+                log.debug("could not remove orphan %s: %s", container.name, exc)
+    return removed
 
 
 def remove_containers(client=None, name_prefix: str | None = None) -> list[str]:
@@ -203,7 +233,7 @@ class DockerSandbox:
         self.image = image
         self.limits = limits
         self.name_prefix = name_prefix
-        self.labels = {LABEL: "1", **(labels or {})}
+        self.labels = {LABEL: "1", OWNER_LABEL: f"{socket.gethostname()}:{os.getpid()}", **(labels or {})}
         self.user = user
         self.init = init
         self.extra_run_kwargs = dict(extra_run_kwargs or {})
@@ -236,7 +266,7 @@ class DockerSandbox:
             return
         if self._closed:
             raise SandboxError(f"sandbox {self.name} was closed; start a new one")
-        _install_cleanup_handlers()
+        install_cleanup_handlers()
         with _live_lock:
             _live[self.name] = self  # registered before creation so an interrupt mid-create still cleans up
         try:
@@ -335,7 +365,8 @@ class DockerSandbox:
             return
         try:
             self.client.api.exec_start(self.client.api.exec_create(
-                self.container.id, ["kill", "-KILL", pid.decode().strip()], user="root")["Id"])
+                self.container.id, ["/bin/sh", "-c", 'kill -KILL -- "-$1"', "kill", pid.decode().strip()],
+                user="root")["Id"])
         except Exception as exc:  # the process may have ended meanwhile
             log.debug("kill %s in %s: %s", pid, self.name, exc)
 
