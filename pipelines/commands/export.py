@@ -1,0 +1,115 @@
+"""`worldline export`: curated transitions -> AgentWorldBench JSONL or ATIF trajectories.
+
+Reads the `transitions/` Parquet folder of a curate output one episode at a time (duckdb sorts by episode and
+streams record batches), so memory holds one episode, not the dataset. Every file is written to a temporary name
+and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Export curated transitions to AgentWorldBench JSONL or ATIF v1.4 trajectories.")
+
+InputOption = Annotated[Path, typer.Option("--input", help="A curate output folder (or its transitions/ folder).")]
+OutOption = Annotated[Path, typer.Option("--out", help="Folder to write the export into.")]
+BATCH_ROWS = 2048
+
+
+def _parquet_glob(input_dir: Path) -> str:
+    # click's own exception, not typer's: typer vendors a copy of click, and the `worldline` group that runs this
+    # command is plain click, which only turns its own exceptions into a usage message.
+    folder = input_dir / "transitions" if (input_dir / "transitions").is_dir() else input_dir
+    if not folder.is_dir():
+        raise click.BadParameter(f"{input_dir} is not a folder", param_hint="--input")
+    if not any(folder.rglob("*.parquet")):
+        raise click.BadParameter(f"no Parquet files under {folder}", param_hint="--input")
+    return str(folder / "**" / "*.parquet")
+
+
+def episodes(input_dir: Path) -> Iterator[list[dict]]:
+    """Curated transitions grouped by episode, in (domain, episode_id) order, each episode's rows by step."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        # duckdb sorts out of core when the data outgrows memory; the reader then hands over batches.
+        reader = con.sql("SELECT * FROM read_parquet(?, union_by_name = true) ORDER BY domain, episode_id, step",
+                         params=[_parquet_glob(input_dir)]).to_arrow_reader(BATCH_ROWS)
+        episode: list[dict] = []
+        for batch in reader:
+            for row in batch.to_pylist():
+                if episode and (row["episode_id"], row["domain"]) != (episode[0]["episode_id"], episode[0]["domain"]):
+                    yield episode
+                    episode = []
+                episode.append(row)
+        if episode:
+            yield episode
+    finally:
+        con.close()
+
+
+class AtomicText:
+    """A text file that appears under its name only once closed without error."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, self.tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        self.handle = os.fdopen(fd, "w", encoding="utf-8")
+
+    def __enter__(self):
+        return self.handle
+
+    def __exit__(self, exc_type, *_):
+        self.handle.close()
+        if exc_type is None:
+            os.replace(self.tmp, self.path)
+        else:
+            Path(self.tmp).unlink(missing_ok=True)
+
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)
+
+
+@app.command()
+def agentworldbench(input: InputOption, out: OutOption) -> None:
+    """One {domain}_test.jsonl per domain, one line per evaluated turn."""
+    from transforms.exports.agentworldbench import episode_lines, file_name
+
+    # Episodes arrive sorted by domain, so each domain's file is written whole before the next is opened.
+    for domain, domain_episodes in itertools.groupby(episodes(input), key=lambda rows: rows[0]["domain"]):
+        count = 0
+        with AtomicText(out / file_name(_safe_name(domain))) as handle:
+            for rows in domain_episodes:
+                for line in episode_lines(rows, first_id=count):
+                    handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+                    count += 1
+        typer.echo(f"{out / file_name(_safe_name(domain))}: {count} lines")
+
+
+@app.command()
+def atif(input: InputOption, out: OutOption) -> None:
+    """One ATIF v1.4 trajectory JSON per episode, under OUT/{domain}/{episode_id}.json."""
+    from transforms.exports.atif import episode_trajectory, trajectory_json
+
+    written = 0
+    for rows in episodes(input):
+        trajectory = episode_trajectory(rows)
+        with AtomicText(out / _safe_name(rows[0]["domain"]) / f"{_safe_name(rows[0]['episode_id'])}.json") as f:
+            json.dump(trajectory_json(trajectory), f, ensure_ascii=False, indent=2)
+            f.write("\n")
+        written += 1
+    typer.echo(f"{out}: {written} trajectories")

@@ -1,0 +1,183 @@
+"""ATIF v1.4 (Harbor's Agent Trajectory Interchange Format): typed models, a validator, and one trajectory per
+recorded episode.
+
+An episode becomes: a user step with the task instruction, a system step whose observation is the environment's
+first screen (an environment reset, as ATIF v1.2+ allows), then one agent step per transition with the action as a
+tool call and the next observation as its result.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from schemas.version import WORLDLINE_VERSION
+
+SCHEMA_VERSION = "ATIF-v1.4"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ToolCall(_Strict):
+    tool_call_id: str
+    function_name: str
+    arguments: dict[str, Any]
+
+
+class ObservationResult(_Strict):
+    source_call_id: str | None = None
+    content: str | None = None
+    subagent_trajectory_ref: list[dict[str, Any]] | None = None
+
+
+class Observation(_Strict):
+    results: list[ObservationResult]
+
+
+class Metrics(_Strict):
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cached_tokens: int | None = None
+    cost_usd: float | None = None
+    prompt_token_ids: list[int] | None = None
+    completion_token_ids: list[int] | None = None
+    logprobs: list[float] | None = None
+    extra: dict[str, Any] | None = None
+
+
+class Step(_Strict):
+    step_id: int = Field(ge=1)
+    timestamp: str | None = None
+    source: Literal["system", "user", "agent"]
+    model_name: str | None = None
+    reasoning_effort: str | float | None = None
+    message: str
+    reasoning_content: str | None = None
+    tool_calls: list[ToolCall] | None = None
+    observation: Observation | None = None
+    metrics: Metrics | None = None
+    extra: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _agent_only_fields(self):
+        if self.source != "agent":
+            present = [name for name in ("model_name", "reasoning_effort", "reasoning_content", "tool_calls",
+                                         "metrics") if getattr(self, name) is not None]
+            if present:
+                raise ValueError(f"step {self.step_id}: {', '.join(present)} only apply to agent steps")
+        call_ids = {call.tool_call_id for call in self.tool_calls or []}
+        if len(call_ids) != len(self.tool_calls or []):
+            raise ValueError(f"step {self.step_id}: tool_call_id values repeat")
+        for result in self.observation.results if self.observation else []:
+            if result.source_call_id is not None and result.source_call_id not in call_ids:
+                raise ValueError(f"step {self.step_id}: observation result names source_call_id "
+                                 f"{result.source_call_id!r}, which no tool call of this step has")
+        return self
+
+
+class Agent(_Strict):
+    name: str
+    version: str
+    model_name: str | None = None
+    extra: dict[str, Any] | None = None
+
+
+class FinalMetrics(_Strict):
+    total_prompt_tokens: int | None = None
+    total_completion_tokens: int | None = None
+    total_cached_tokens: int | None = None
+    total_cost_usd: float | None = None
+    total_steps: int | None = None
+    extra: dict[str, Any] | None = None
+
+
+class Trajectory(_Strict):
+    schema_version: Literal["ATIF-v1.4"] = SCHEMA_VERSION
+    session_id: str
+    agent: Agent
+    steps: list[Step] = Field(min_length=1)
+    notes: str | None = None
+    final_metrics: FinalMetrics | None = None
+    extra: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _sequential_steps(self):
+        ids = [step.step_id for step in self.steps]
+        if ids != list(range(1, len(ids) + 1)):
+            raise ValueError(f"step_id values must run 1..{len(ids)} in order, got {ids}")
+        return self
+
+
+class AtifError(ValueError):
+    """A trajectory that is not valid ATIF v1.4; names the session and every wrong field."""
+
+
+def validate_trajectory(data: dict) -> Trajectory:
+    try:
+        return Trajectory.model_validate(data)
+    except ValidationError as exc:
+        session = data.get("session_id", "<unknown>") if isinstance(data, dict) else "<unknown>"
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in exc.errors())
+        raise AtifError(f"trajectory {session}: {problems}") from exc
+
+
+def _tool_call(row: dict) -> ToolCall:
+    """The action as a tool call. MCP actions are already {"name", "arguments"}; JSON object actions keep their
+    fields; anything else (keystrokes, click(bid)) is passed as its text."""
+    text = row.get("action_text") or ""
+    name = row.get("action_kind") or row["domain"]
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict) and isinstance(parsed.get("name"), str) and isinstance(parsed.get("arguments"), dict):
+        name, arguments = parsed["name"], parsed["arguments"]
+    elif isinstance(parsed, dict):
+        arguments = parsed
+    else:
+        arguments = {"action": text}
+    return ToolCall(tool_call_id=row["id"], function_name=name, arguments=arguments)
+
+
+def episode_trajectory(rows: list[dict]) -> Trajectory:
+    """rows: the curated transitions of one episode (any order). An optional `trace` key becomes reasoning."""
+    if not rows:
+        raise ValueError("an episode needs at least one transition")
+    rows = sorted(rows, key=lambda row: row["step"])
+    first = rows[0]
+    steps = [
+        Step(step_id=1, source="user", message=first.get("instruction") or ""),
+        Step(step_id=2, source="system", message="environment reset",
+             observation=Observation(results=[ObservationResult(content=first.get("state_text") or "")])),
+    ]
+    for row in rows:
+        call = _tool_call(row)
+        extra = {"id": row["id"], "step": row["step"], "content_hash": row.get("content_hash"),
+                 "done": row.get("done"), "error": row.get("error"),
+                 "perturbations": list(row.get("perturbations") or []),
+                 "volatile_spans": [dict(span) for span in row.get("next_volatile_spans") or []]}
+        steps.append(Step(step_id=len(steps) + 1, source="agent", message=row.get("action_text") or "",
+                          reasoning_content=row.get("trace"), tool_calls=[call],
+                          observation=Observation(results=[ObservationResult(source_call_id=call.tool_call_id,
+                                                                             content=row.get("next_text") or "")]),
+                          extra=extra))
+    collector = first.get("collector") or first["domain"]
+    trajectory = Trajectory(
+        session_id=first["episode_id"],
+        agent=Agent(name=f"worldline-{collector}", version=WORLDLINE_VERSION),
+        steps=steps,
+        notes="Recorded by worldline from a real environment; agent steps are the recorded actions, not model "
+              "output, so they carry no token metrics.",
+        final_metrics=FinalMetrics(total_steps=len(steps)),
+        extra={"domain": first["domain"], "task_id": first.get("task_id"), "stand_in": first.get("stand_in")},
+    )
+    # Built from models, but validated again as plain data so the written file is what the validator accepts.
+    return validate_trajectory(trajectory_json(trajectory))
+
+
+def trajectory_json(trajectory: Trajectory) -> dict:
+    return trajectory.model_dump(mode="json", exclude_none=True)
