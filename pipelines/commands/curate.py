@@ -1,0 +1,61 @@
+"""`worldline curate --input RAW --output SHARDS [BEAM OPTIONS...]`: run the curation pipeline.
+
+Options this command does not know (e.g. --runner, --direct_num_workers, --project, --setup_file) are passed to
+Beam unchanged, so the same command runs locally or on Dataflow (docs/dataflow.md).
+"""
+
+from __future__ import annotations
+
+import typer
+
+# A one-command Typer app rather than a bare function, so the command can accept options it does not declare.
+curate = typer.Typer(add_completion=False)
+
+
+@curate.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def curate_command(ctx: typer.Context,
+           input: str = typer.Option(..., "--input", help="Raw collection folder (local path or gs://...)."),
+           output: str = typer.Option(..., "--output", help="Folder for stage1/ stage2/ stage3/ and the rest."),
+           overwrite: bool = typer.Option(False, help="Replace curation output already in --output."),
+           near_dup_threshold: float = typer.Option(0.8, help="Estimated Jaccard at which two transitions are "
+                                                              "near-duplicates (1.0 turns near-dup removal off "
+                                                              "for all but identical shingle sets)."),
+           minhash_perms: int = typer.Option(128, help="MinHash permutations."),
+           lsh_bands: int = typer.Option(32, help="LSH bands (rows per band = perms / bands)."),
+           shingle_words: int = typer.Option(5, help="Words per shingle."),
+           reasoning: str = typer.Option("grounded", help="Reasoning synthesizer: grounded or llm."),
+           llm_endpoint: str = typer.Option(None, help="OpenAI-compatible base URL for --reasoning llm."),
+           llm_model: str = typer.Option(None, help="Model name for --reasoning llm."),
+           llm_budget: int = typer.Option(None, help="Most LLM calls this run may make."),
+           ) -> None:
+    """Validate, normalize, mask, dedupe and write training shards, then print the counts."""
+    import click
+    from rich.console import Console
+    from rich.table import Table
+
+    from pipelines.curate import OutputExistsError, run_curation
+    from transforms.curate import CurateOptions
+    from transforms.dedupe import NearDupOptions
+
+    try:
+        near_dup = NearDupOptions(threshold=near_dup_threshold, num_perm=minhash_perms, bands=lsh_bands,
+                                  ngram=shingle_words)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    reasoning_options = {}
+    if reasoning == "llm":
+        if not llm_model:
+            raise click.BadParameter("--reasoning llm needs --llm-model")
+        reasoning_options = {"model": llm_model, "base_url": llm_endpoint, "max_calls": llm_budget}
+    options = CurateOptions(near_dup=near_dup, reasoning=reasoning, reasoning_options=reasoning_options)
+    try:
+        stats = run_curation(input, output, options, beam_args=list(ctx.args), overwrite=overwrite)
+    except OutputExistsError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+    table = Table("domain", "in", "out", "dead-lettered", "exact dups", "near dups", title=f"curated -> {output}")
+    for domain, d in [*stats["domains"].items(), ("all", stats)]:
+        table.add_row(domain, *(str(d[k]) for k in ("in", "out", "dead_lettered", "deduped_exact", "deduped_near")))
+    Console().print(table)
+    if not stats["balanced"]:
+        raise click.ClickException("counts do not add up: in != out + dead-lettered + deduped (see stats.json)")

@@ -1,0 +1,43 @@
+"""`worldline query DIR "SQL"`: run SQL over a curated or raw folder through ready-made duckdb views."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+MAX_CELL = 120
+
+
+def _cell(value) -> str:
+    text = "" if value is None else str(value)
+    return text if len(text) <= MAX_CELL else text[:MAX_CELL - 1] + "…"
+
+
+def query(folder: Path = typer.Argument(..., help="Curation output or raw collection folder."),
+          sql: str = typer.Argument(..., help="SQL over the views: transitions, stage1, stage2, stage3, dedupe, "
+                                              "dead_letter; raw_transitions and episodes for a raw folder."),
+          limit: int = typer.Option(100, help="Rows to print at most.")):
+    """Run SQL (duckdb) over a collection or shard folder and print the result as a table."""
+    import click
+    import duckdb
+    from rich.console import Console
+    from rich.table import Table
+
+    from pipelines.views import connect
+
+    try:
+        connection = connect(folder)
+        result = connection.execute(sql)
+        columns = [d[0] for d in result.description or []]
+        rows = result.fetchmany(limit + 1)
+    except (FileNotFoundError, duckdb.Error) as exc:
+        # The root command is a click group: its error type prints a one-line message and exits 1.
+        raise click.ClickException(str(exc)) from exc
+    table = Table(*columns, show_lines=False)
+    for row in rows[:limit]:
+        table.add_row(*(_cell(v) for v in row))
+    console = Console(width=max(120, Console().width))
+    console.print(table)
+    if len(rows) > limit:
+        console.print(f"(first {limit} rows shown; pass --limit for more)")

@@ -1,0 +1,47 @@
+"""duckdb views over a worldline folder: the curated output (transitions, stage1..3, dedupe, dead_letter) or a raw
+collection (raw_transitions, episodes), whichever the folder holds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+CURATED_VIEWS = ("transitions", "stage1", "stage2", "stage3", "dedupe", "dead_letter")
+
+
+def _literal(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _has(folder: Path, pattern: str) -> bool:
+    return any(p for p in folder.glob(pattern) if not p.name.startswith("."))
+
+
+def view_sources(folder: str | Path) -> dict[str, str]:
+    """view name -> the duckdb table function that reads it, for every view the folder can back."""
+    root = Path(folder)
+    sources = {}
+    for name in CURATED_VIEWS:
+        if _has(root / name, "*.parquet"):
+            sources[name] = f"read_parquet({_literal(root / name / '*.parquet')})"
+    # A raw collection keeps one folder per domain under transitions/ (schemas.layout).
+    if _has(root / "transitions", "*/*.parquet"):
+        sources["raw_transitions"] = (f"read_parquet({_literal(root / 'transitions' / '*' / '*.parquet')}, "
+                                      "union_by_name = true)")
+    if _has(root / "episodes", "*/*.json"):
+        sources["episodes"] = f"read_json_auto({_literal(root / 'episodes' / '*' / '*.json')}, union_by_name = true)"
+    return sources
+
+
+def connect(folder: str | Path) -> duckdb.DuckDBPyConnection:
+    if not Path(folder).is_dir():
+        raise FileNotFoundError(f"{folder} is not a folder")
+    sources = view_sources(folder)
+    if not sources:
+        raise FileNotFoundError(f"{folder} holds neither curated shards ({', '.join(CURATED_VIEWS)}) nor a raw "
+                                "collection (transitions/DOMAIN/*.parquet, episodes/DOMAIN/*.json)")
+    connection = duckdb.connect()
+    for name, source in sources.items():
+        connection.execute(f"CREATE VIEW {name} AS SELECT * FROM {source}")
+    return connection
