@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""Dump the AT-SPI accessibility tree of the desktop as JSON. Runs INSIDE the desktop container (Debian python3 +
+gi.repository.Atspi), as the desktop user; `python3 atspi_dump.py` prints one dump, desktopd.py imports dump().
+
+Every node gets an integer `id` in depth-first order; the host renders those ids and resolves click(id) against
+the same dump, so an id always means "the node with that id in the observation the agent saw".
+Every property read is a D-Bus round trip to the app (≈0.1 ms), so the dump reads as little as it can: subtrees
+under a node that is not `showing` (collapsed menus, hidden pages) are cut off with `children_skipped`, and only
+showing nodes get their extents, text, description, value and actions.
+"""
+
+import json
+import sys
+import time
+
+import gi
+
+gi.require_version("Atspi", "2.0")
+from gi.repository import Atspi  # noqa: E402
+
+MAX_NODES = 4000
+MAX_DEPTH = 60
+MAX_TEXT = 4000
+# GTK marks embedded child widgets inside text with U+FFFC; it carries no text.
+OBJECT_REPLACEMENT = "\ufffc"
+
+
+def _states(acc):
+    return sorted(Atspi.StateType(s).value_nick for s in acc.get_state_set().get_states())
+
+
+def _text(acc):
+    try:
+        iface = acc.get_text_iface()
+        if iface is None:
+            return None
+        count = Atspi.Text.get_character_count(iface)
+        text = Atspi.Text.get_text(iface, 0, min(count, MAX_TEXT))
+        return text.replace(OBJECT_REPLACEMENT, "")
+    except Exception:  # a widget may vanish between calls; its text is then simply unknown
+        return None
+
+
+def _extents(acc):
+    try:
+        comp = acc.get_component_iface()
+        if comp is None:
+            return None, None
+        rect = Atspi.Component.get_extents(comp, Atspi.CoordType.SCREEN)
+        return [rect.x, rect.y], [rect.width, rect.height]
+    except Exception:
+        return None, None
+
+
+def _actions(acc):
+    try:
+        iface = acc.get_action_iface()
+        if iface is None:
+            return []
+        return [Atspi.Action.get_action_name(iface, i) for i in range(Atspi.Action.get_n_actions(iface))]
+    except Exception:
+        return []
+
+
+def _value(acc):
+    try:
+        iface = acc.get_value_iface()
+        return None if iface is None else Atspi.Value.get_current_value(iface)
+    except Exception:
+        return None
+
+
+class _Walker:
+    def __init__(self):
+        self.next_id = 0
+        self.truncated = False
+        self.focused = None
+        self.active_window = None
+
+    def node(self, acc, depth, app_name):
+        if self.next_id >= MAX_NODES:
+            self.truncated = True
+            return None
+        node_id = self.next_id
+        self.next_id += 1
+        try:
+            role = acc.get_role_name()
+            name = acc.get_name() or ""
+            states = _states(acc)
+        except Exception as exc:  # defunct object: record that it was there
+            return {"id": node_id, "role": "defunct", "name": "", "states": [], "error": str(exc)[:200]}
+        node = {"id": node_id, "role": role, "name": name, "states": states}
+        if depth <= 2:  # toolkit and window type; deeper GTK nodes only repeat the toolkit
+            try:
+                attributes = acc.get_attributes() or {}
+            except Exception:
+                attributes = {}
+            if attributes:
+                node["attributes"] = dict(sorted(attributes.items()))
+        if "showing" in states:
+            # Extents, text, value and actions are not in AT-SPI's cache: each is a D-Bus round trip, so only
+            # nodes a user could see pay for them (≈0.1 ms each).
+            description = acc.get_description() or ""
+            if description:
+                node["description"] = description
+            position, size = _extents(acc)
+            if position is not None:
+                node["position"], node["size"] = position, size
+            text = _text(acc)
+            if text:
+                node["text"] = text
+            value = _value(acc)
+            if value is not None:
+                node["value"] = value
+            actions = _actions(acc)
+            if actions:
+                node["actions"] = actions
+        if "focused" in states:
+            self.focused = node_id
+        if "active" in states and role in ("frame", "dialog", "window", "alert", "file chooser") and \
+                self.active_window is None:
+            self.active_window = {"id": node_id, "role": role, "name": name, "app": app_name}
+        count = acc.get_child_count()
+        if count <= 0:
+            return node
+        if "showing" not in states and depth > 1 or depth >= MAX_DEPTH:
+            node["children_skipped"] = count
+            return node
+        children = []
+        for index in range(count):
+            try:
+                child = acc.get_child_at_index(index)
+            except Exception:
+                continue
+            if child is None:
+                continue
+            dumped = self.node(child, depth + 1, app_name)
+            if dumped is None:
+                break
+            children.append(dumped)
+        node["children"] = children
+        return node
+
+
+def app_window_showing(app_name):
+    """Whether `app_name` has a showing top-level window: a cheap check to poll while an app starts."""
+    desktop = Atspi.get_desktop(0)
+    for index in range(desktop.get_child_count()):
+        app = desktop.get_child_at_index(index)
+        try:
+            if app is None or app.get_name() != app_name:
+                continue
+            for child_index in range(app.get_child_count()):
+                window = app.get_child_at_index(child_index)
+                if window is not None and window.get_state_set().contains(Atspi.StateType.SHOWING):
+                    return True
+        except Exception:  # the app is still starting or already gone
+            continue
+    return False
+
+
+def dump():
+    """The whole desktop: one entry per accessible application, with its window tree."""
+    started = time.perf_counter()
+    desktop = Atspi.get_desktop(0)
+    walker = _Walker()
+    apps = []
+    for index in range(desktop.get_child_count()):
+        app = desktop.get_child_at_index(index)
+        if app is None:
+            continue
+        try:
+            app_name = app.get_name() or ""
+            pid = app.get_process_id()
+        except Exception:
+            continue
+        node = walker.node(app, 1, app_name)
+        if node is None:
+            break
+        node["pid"] = pid
+        apps.append(node)
+    return {
+        "format": "atspi-json/1",
+        "apps": apps,
+        "focused_id": walker.focused,
+        "active_window": walker.active_window,
+        "nodes": walker.next_id,
+        "truncated": walker.truncated,
+        "dump_ms": round((time.perf_counter() - started) * 1000, 2),
+    }
+
+
+if __name__ == "__main__":
+    json.dump(dump(), sys.stdout, ensure_ascii=False, separators=(",", ":"))
+    sys.stdout.write("\n")

@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""The desktop daemon: runs INSIDE the container as the desktop user, keeps one AT-SPI connection open, and answers
+one JSON request per connection on a Unix socket (desktopctl.py is the client the host execs).
+
+Requests: {"op": "ping"} | {"op": "observe"} |
+          {"op": "step", "commands": [[argv...], ...], "settle_ms": N}  (runs the xdotool commands, waits, dumps) |
+          {"op": "launch", "argv": [...], "window": "app name", "timeout_s": N}  (starts an app, waits for its window)
+One long-lived process matters: importing Atspi and connecting to the bus costs more than a whole small dump, and
+a GLib main loop is needed anyway so AT-SPI's cache-update signals are consumed instead of piling up.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+from gi.repository import GLib
+
+import atspi_dump
+
+SOCKET_PATH = os.environ.get("WORLDLINE_DESKTOP_SOCKET", "/tmp/worldline-desktop.sock")
+COMMAND_TIMEOUT_S = 20
+
+
+def _run_commands(commands):
+    results = []
+    for argv in commands:
+        proc = subprocess.run(argv, capture_output=True, timeout=COMMAND_TIMEOUT_S)
+        results.append({"argv": argv, "exit_code": proc.returncode,
+                        "stderr": proc.stderr.decode("utf-8", "replace")[-500:]})
+        if proc.returncode != 0:
+            break
+    return results
+
+
+def _pump(seconds):
+    """Wait while dispatching D-Bus events, so AT-SPI's cache has seen what the last action changed."""
+    context = GLib.MainContext.default()
+    deadline = time.monotonic() + seconds
+    while True:
+        while context.pending():
+            context.iteration(False)
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(min(0.01, max(0.0, deadline - time.monotonic())))
+
+
+def _wait_for_app(app_name, timeout_s, settle_s):
+    deadline = time.monotonic() + timeout_s
+    while not atspi_dump.app_window_showing(app_name):
+        if time.monotonic() > deadline:
+            return False
+        _pump(0.1)
+    _pump(settle_s)  # the window is mapped; give its widgets a moment to lay out
+    return True
+
+
+def handle(request):
+    op = request.get("op")
+    if op == "ping":
+        return {"ok": True}
+    if op == "observe":
+        _pump(0)
+        return {"ok": True, "dump": atspi_dump.dump()}
+    if op == "step":
+        started = time.perf_counter()
+        results = _run_commands(request.get("commands", []))
+        action_ms = (time.perf_counter() - started) * 1000
+        _pump(request.get("settle_ms", 150) / 1000)
+        failed = [r for r in results if r["exit_code"] != 0]
+        return {"ok": not failed, "results": results, "action_ms": round(action_ms, 2),
+                "error": (f"{failed[0]['argv'][0]} exited {failed[0]['exit_code']}: {failed[0]['stderr']}"
+                          if failed else None),
+                "dump": atspi_dump.dump()}
+    if op == "launch":
+        subprocess.Popen(request["argv"], start_new_session=True, stdin=subprocess.DEVNULL,
+                         stdout=open(f"/tmp/app-{os.path.basename(request['argv'][0])}.log", "ab"),
+                         stderr=subprocess.STDOUT, cwd=os.environ.get("HOME", "/"))
+        appeared = _wait_for_app(request["window"], request.get("timeout_s", 15), request.get("settle_ms", 300) / 1000)
+        return {"ok": appeared, "dump": atspi_dump.dump(),
+                "error": None if appeared else f"no showing window of {request['window']!r} appeared"}
+    return {"ok": False, "error": f"unknown op {op!r}"}
+
+
+def _serve(_channel, _condition, server):
+    conn, _ = server.accept()
+    with conn:
+        conn.settimeout(COMMAND_TIMEOUT_S)
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        try:
+            reply = handle(json.loads(data))
+        except Exception as exc:  # one bad request must not take the desktop down
+            reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        conn.sendall(json.dumps(reply, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
+    return True
+
+
+def main():
+    if os.path.exists(SOCKET_PATH):
+        os.unlink(SOCKET_PATH)
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(SOCKET_PATH + ".tmp")
+    server.listen(4)
+    os.rename(SOCKET_PATH + ".tmp", SOCKET_PATH)  # appears only once it accepts
+    GLib.io_add_watch(server.fileno(), GLib.PRIORITY_DEFAULT, GLib.IOCondition.IN, _serve, server)
+    print("desktopd ready", file=sys.stderr, flush=True)
+    GLib.MainLoop().run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,28 @@
+#!/bin/bash
+# Start the desktop inside the container, as the desktop user, in the order that works (ENVIRONMENT.md):
+# Xvfb -> session D-Bus -> AT-SPI bus -> window manager -> desktopd (which then launches apps on request).
+set -euo pipefail
+export DISPLAY=:99 GTK_MODULES=gail:atk-bridge GNOME_ACCESSIBILITY=1 QT_ACCESSIBILITY=1 NO_AT_BRIDGE=0
+export HOME=/home/user XDG_RUNTIME_DIR=/tmp/runtime-$(id -u) XDG_CACHE_HOME=/tmp/cache
+mkdir -p "$XDG_RUNTIME_DIR" "$XDG_CACHE_HOME" "$HOME/.config" && chmod 700 "$XDG_RUNTIME_DIR"
+cd "$HOME"
+SCREEN=${WORLDLINE_SCREEN:-1280x800x24}
+
+wait_for() {  # wait_for DESCRIPTION COMMAND...: poll up to 10 s
+  local what=$1; shift
+  for _ in $(seq 100); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "start-desktop: $what did not come up" >&2; exit 1
+}
+
+mkdir -p /tmp/.X11-unix && chmod 1777 /tmp/.X11-unix
+Xvfb "$DISPLAY" -screen 0 "$SCREEN" -nolisten tcp -ac &
+wait_for Xvfb xdpyinfo
+eval "$(dbus-launch --sh-syntax)"
+export DBUS_SESSION_BUS_ADDRESS
+# For commands exec'd later into the same session (debugging, tests): `. /tmp/desktop-env.sh`.
+printf 'export DISPLAY=%q DBUS_SESSION_BUS_ADDRESS=%q\n' "$DISPLAY" "$DBUS_SESSION_BUS_ADDRESS" > /tmp/desktop-env.sh
+/usr/libexec/at-spi-bus-launcher --launch-immediately &
+wait_for "the AT-SPI bus" dbus-send --session --print-reply --dest=org.a11y.Bus /org/a11y/bus org.a11y.Bus.GetAddress
+openbox &
+wait_for openbox sh -c "xprop -root _NET_SUPPORTING_WM_CHECK | grep -q window"
+exec python3 /opt/worldline/desktopd.py

@@ -1,0 +1,116 @@
+"""A live desktop: one DockerSandbox running Xvfb + openbox + AT-SPI + desktopd, driven over one attached exec.
+
+The host talks to desktopd (inside) through `desktopctl.py --relay` kept open on an attached exec: one JSON line
+per request, one per reply. That channel costs a few ms a step where a `docker exec` per step would cost ~50 ms.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from sandboxes.desktop.image import DESKTOP_HOME, DESKTOP_UID, DESKTOP_USER, GUEST_PATH, build_desktop_image
+from sandboxes.docker_sandbox import STDOUT, DockerSandbox, Limits, StreamClosed
+
+NAME_PREFIX = "worldline-os"
+START_TIMEOUT_S = 30.0
+
+
+def desktop_limits(**overrides) -> Limits:
+    # GUI apps need more memory than a shell; the home folder must be writable for app settings and saved files.
+    values = dict(memory="1g", pids=512, cpus=1.0, disk="256m", action_timeout_s=30.0,
+                  writable_paths=("/tmp", "/var/tmp", DESKTOP_HOME))
+    values.update(overrides)
+    return Limits(**values)
+
+
+class DesktopError(RuntimeError):
+    pass
+
+
+class DesktopSession:
+    """Start with start(); every request returns desktopd's reply dict (with `dump` for observe/step/launch)."""
+
+    def __init__(self, image: str | None = None, limits: Limits | None = None, *, name_prefix: str = NAME_PREFIX,
+                 labels: dict | None = None, client=None):
+        self.image = image or build_desktop_image(client=client)
+        self.limits = limits or desktop_limits()
+        # The home tmpfs must belong to the desktop user (a tmpfs is created root-owned), or apps cannot save.
+        tmpfs = {path: f"size={self.limits.disk},mode=1777" for path in self.limits.writable_paths}
+        tmpfs[DESKTOP_HOME] = f"size={self.limits.disk},mode=700,uid={DESKTOP_UID},gid={DESKTOP_UID}"
+        self.sandbox = DockerSandbox(self.image, self.limits, name_prefix=name_prefix,
+                                     labels={"worldline.domain": "os", **(labels or {})}, user=DESKTOP_USER,
+                                     extra_run_kwargs={"tmpfs": tmpfs}, client=client)
+        self._relay = None
+        self._buffer = b""
+
+    def start(self) -> dict:
+        self.sandbox.start()
+        launched = self.sandbox.exec(["/bin/sh", "-c", f"setsid {GUEST_PATH}/start-desktop.sh "
+                                     f">/tmp/desktop.log 2>&1 </dev/null &"])
+        if launched.exit_code != 0:
+            raise DesktopError(f"could not start the desktop: {launched.output[-500:]!r}")
+        self._relay = self.sandbox.attach(["python3", f"{GUEST_PATH}/desktopctl.py", "--relay"],
+                                          env={"WORLDLINE_DESKTOP_WAIT_S": str(START_TIMEOUT_S)})
+        try:
+            return self.request({"op": "ping"}, timeout=START_TIMEOUT_S + 5)
+        except DesktopError as exc:
+            raise DesktopError(f"{exc}; desktop log: {self.log_tail()}") from exc
+
+    def log_tail(self) -> str:
+        try:
+            return self.sandbox.get_file("/tmp/desktop.log")[-1500:].decode("utf-8", "replace")
+        except Exception as exc:  # the container itself may be gone
+            return f"<no log: {exc}>"
+
+    def request(self, payload: dict, timeout: float | None = None) -> dict:
+        if self._relay is None:
+            raise DesktopError("desktop session is not started")
+        deadline = time.monotonic() + (timeout or self.limits.action_timeout_s)
+        self._relay.write(json.dumps(payload).encode() + b"\n")
+        while b"\n" not in self._buffer:
+            try:
+                stream, data = self._relay.next_frame(deadline)
+            except TimeoutError as exc:
+                raise DesktopError(f"desktop did not answer {payload.get('op')!r} within the time limit") from exc
+            except StreamClosed as exc:
+                raise DesktopError(f"the desktop control channel closed during {payload.get('op')!r}") from exc
+            if stream == STDOUT:
+                self._buffer += data
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        try:
+            reply = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DesktopError(f"desktop sent a reply that is not JSON: {line[:200]!r}") from exc
+        if not reply.get("ok") and "dump" not in reply:
+            raise DesktopError(f"desktop {payload.get('op')!r} failed: {reply.get('error')}")
+        return reply
+
+    def observe(self) -> dict:
+        return self.request({"op": "observe"})
+
+    def step(self, commands: list[list[str]], settle_ms: int = 150) -> dict:
+        return self.request({"op": "step", "commands": commands, "settle_ms": settle_ms})
+
+    def launch(self, argv: list[str], window: str, timeout_s: float = 20.0) -> dict:
+        return self.request({"op": "launch", "argv": argv, "window": window, "timeout_s": timeout_s},
+                            timeout=timeout_s + 10)
+
+    def write_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
+        self.sandbox.put_file(path, data, mode)
+
+    def read_file(self, path: str) -> bytes:
+        return self.sandbox.get_file(path)
+
+    def close(self) -> None:
+        if self._relay is not None:
+            self._relay.close()
+            self._relay = None
+        self.sandbox.close()
+
+    def __enter__(self) -> "DesktopSession":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
