@@ -1,0 +1,85 @@
+"""The flattened view list, on the real dumps in shared/data/android."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from schemas.render import RenderError, render
+from schemas.render.android import flatten_uiautomator
+
+LINE = re.compile(r'^\[ *(\d+)\] \| [\w.$?]+( \| (res|text|desc)=".*")* \| bounds=\[\d+,\d+\]\[\d+,\d+\]( \| [a-z -]+)?$')
+SETTINGS_HOME = "Untergang1__AppAgent/tasks/task_system_2024-11-12_23-49-19/task_system_2024-11-12_23-49-19_2.xml"
+
+
+def _genuine(android_data):
+    return [p for p in sorted(android_data.rglob("*.xml")) if p.name != "ui_home.xml"]
+
+
+def test_every_real_dump_renders_one_wellformed_line_per_kept_node(android_data):
+    dumps = _genuine(android_data)
+    assert len(dumps) >= 160
+    for path in dumps:
+        raw = path.read_bytes()
+        text = render("uiautomator-xml", raw)
+        lines = text.splitlines()
+        assert lines, f"{path}: nothing rendered"
+        assert len(lines) <= len(ET.fromstring(raw).findall(".//node")), path
+        for number, line in enumerate(lines):
+            assert LINE.match(line), f"{path}: {line!r}"
+            assert int(line[1:line.index("]")]) == number
+
+
+def test_known_screen_renders_the_elements_an_agent_acts_on(android_data):
+    text = render("uiautomator-xml", (android_data / SETTINGS_HOME).read_bytes())
+    lines = text.splitlines()
+    assert lines[0] == ('[ 0] | android.widget.ScrollView | res="com.android.settings:id/settings_homepage_container" '
+                        '| bounds=[0,66][1080,2154] | scrollable')
+    assert '[ 9] | android.widget.TextView | res="android:id/title" | text="Network & internet" ' \
+           '| bounds=[198,794][651,868]' in lines
+    assert '[ 7] | android.widget.LinearLayout | bounds=[0,737][1080,979] | clickable' in lines
+    # The root FrameLayout and the bare containers around the list carry nothing and are gone.
+    assert "FrameLayout" not in text
+
+
+def test_zero_size_and_layout_only_nodes_are_dropped(android_data):
+    dropped_zero = dropped_layout = 0
+    for path in _genuine(android_data):
+        raw = path.read_bytes()
+        kept = {(n.cls, n.bounds, n.text, n.desc, n.res) for n in flatten_uiautomator(raw)}
+        for node in ET.fromstring(raw).iter("node"):
+            x1, y1, x2, y2 = map(int, re.findall(r"-?\d+", node.get("bounds")))
+            key = (node.get("class"), (x1, y1, x2, y2), node.get("text"), node.get("content-desc"),
+                   node.get("resource-id"))
+            if x2 <= x1 or y2 <= y1:
+                assert key not in kept, f"{path}: zero-size node kept: {key}"
+                dropped_zero += 1
+            elif (node.get("class", "").endswith("Layout") and not node.get("text") and not node.get("content-desc")
+                  and all(node.get(f) != "true" for f in ("clickable", "scrollable", "long-clickable", "checkable",
+                                                          "focused", "selected"))):
+                assert key not in kept, f"{path}: layout-only node kept: {key}"
+                dropped_layout += 1
+    assert dropped_zero > 0 and dropped_layout > 100
+
+
+def test_quotes_and_newlines_stay_on_one_escaped_line(android_data):
+    path = android_data / "IgorGanapolsky__mac-yolo-safeguards" / "window_dump_test.xml"
+    raw = path.read_bytes()
+    assert b"&#10;" in raw
+    text = render("uiautomator-xml", raw)
+    assert len(text.splitlines()) == len(flatten_uiautomator(raw))
+    assert "\\n" in text
+
+
+def test_malformed_dump_is_an_error_not_an_empty_screen(android_data):
+    bad = android_data / "wuchenxiaodao__short-drama-player" / "ui_home.xml"
+    with pytest.raises(RenderError, match="not well-formed XML"):
+        render("uiautomator-xml", bad.read_bytes())
+    with pytest.raises(RenderError, match="empty"):
+        render("uiautomator-xml", b"")
+    with pytest.raises(RenderError, match="no <node>"):
+        render("uiautomator-xml", b"<?xml version='1.0' ?><hierarchy rotation=\"0\"></hierarchy>")
+    with pytest.raises(RenderError, match="expected <hierarchy>"):
+        render("uiautomator-xml", b"<html/>")
