@@ -251,7 +251,8 @@ class DockerSandbox:
             command=["sleep", "infinity"], detach=True, name=self.name, labels=self.labels, init=self.init,
             mem_limit=limits.memory, memswap_limit=limits.memory, pids_limit=limits.pids,
             nano_cpus=int(limits.cpus * 1e9), read_only=limits.read_only_root,
-            tmpfs={path: f"size={limits.disk},mode=1777" for path in limits.writable_paths},
+            # `exec`: tmpfs defaults to noexec, and a shell task expects ./script.sh to run where it was written.
+            tmpfs={path: f"size={limits.disk},mode=1777,exec" for path in limits.writable_paths},
             security_opt=["no-new-privileges"], working_dir="/work" if "/work" in limits.writable_paths else None,
         )
         if not limits.network:
