@@ -1,7 +1,10 @@
 """Terminal screens: tmux `capture-pane -e` output (text with ANSI SGR and control sequences) -> plain screen text.
 
-The bytes are replayed through a real terminal emulator (pyte) rather than stripped with a regex, so cursor moves,
-carriage-return overwrites, erases and wide characters land where a terminal would put them.
+Anything with cursor moves, carriage returns, erases, tabs or unusual characters is replayed through a real
+terminal emulator (pyte), so every character lands where a terminal would put it. pyte costs tens of milliseconds
+per screen, though, and most captures hold nothing but printable text and color (SGR) sequences; for those the
+screen is computed directly — dropping SGR and wrapping at the width gives exactly what the replay gives
+(tests/formats checks both paths agree).
 """
 
 from __future__ import annotations
@@ -10,7 +13,12 @@ import math
 import re
 
 import pyte
-from wcwidth import wcswidth
+from wcwidth import wcswidth, wcwidth
+
+_SGR = re.compile(r"\x1b\[[0-9;:]*m")
+# Printable ASCII plus LF: one cell per character, so SGR removal and wrapping reproduce the screen exactly.
+_PLAIN_ASCII = re.compile(r"[\x20-\x7e\n]*")
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 
 # Escape sequences take no cells on screen; removed only to measure how wide the content is when meta gives no size.
 _ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
@@ -34,17 +42,47 @@ def _screen_size(text: str, meta: dict) -> tuple[int, int]:
     return cols, rows
 
 
-def render_terminal(raw: bytes, meta: dict) -> str:
-    text = raw.decode("utf-8", errors="replace").replace("\r\n", "\n")
-    if text.endswith("\n"):
-        # capture-pane ends every line with a newline; the last one would otherwise scroll the screen by a row.
-        text = text[:-1]
+def _finish(lines: list[str]) -> str:
+    lines = [line.rstrip() for line in lines]
+    while lines and not lines[-1]:
+        lines.pop()
+    return "\n".join(lines)
+
+
+def _replay(text: str, meta: dict) -> str:
+    """The screen a terminal emulator shows after receiving `text`."""
     cols, rows = _screen_size(text, meta)
     screen = pyte.Screen(cols, rows)
     # capture-pane separates lines with a bare LF; LNM makes LF also return the carriage, as a tty's onlcr would.
     screen.set_mode(pyte.modes.LNM)
     pyte.Stream(screen).feed(text)
-    lines = [line.rstrip() for line in screen.display]
-    while lines and not lines[-1]:
-        lines.pop()
-    return "\n".join(lines)
+    return _finish(screen.display)
+
+
+def _plain_screen(plain: str, meta: dict) -> str | None:
+    """The same screen computed directly, or None when only the emulator knows where everything lands."""
+    lines = plain.split("\n")
+    cols = int(meta.get("cols") or 0)
+    if _PLAIN_ASCII.fullmatch(plain):
+        if not cols or all(len(line) <= cols for line in lines):
+            return _finish(lines)
+        return _finish([line[i:i + cols] for line in lines for i in range(0, max(len(line), 1), cols)])
+    # Other text qualifies when every character takes one or two cells (no combining or zero-width marks, no
+    # controls) and no line wraps: a wide character at the right edge wraps early, which only pyte reproduces.
+    if _CONTROL.search(plain) or any(wcwidth(c) not in (1, 2) for c in set(plain) - {"\n"} if c > "\x7e"):
+        return None
+    if cols and any(wcswidth(line) > cols for line in lines):
+        return None
+    return _finish(lines)
+
+
+def _decoded(raw: bytes) -> str:
+    text = raw.decode("utf-8", errors="replace").replace("\r\n", "\n")
+    # capture-pane ends every line with a newline; the last one would otherwise scroll the screen by a row.
+    return text[:-1] if text.endswith("\n") else text
+
+
+def render_terminal(raw: bytes, meta: dict) -> str:
+    text = _decoded(raw)
+    fast = _plain_screen(_SGR.sub("", text), meta)
+    return fast if fast is not None else _replay(text, meta)

@@ -11,6 +11,7 @@ import uuid
 import pytest
 
 from schemas.render import render
+from schemas.render import terminal
 from schemas.render.terminal import render_terminal
 
 COLS, ROWS = 72, 20
@@ -82,6 +83,57 @@ def test_colored_capture_renders_to_the_plain_capture(tmux_pane):
     assert render_terminal(colored, {"cols": COLS, "rows": ROWS}) == expected
     # Without a size in meta the screen is fitted to the content; the text must not change.
     assert render("tmux-ansi", colored, {}) == expected
+
+
+def test_ascii_color_capture_takes_the_direct_path_and_agrees_with_the_replay(tmux_pane):
+    _run(tmux_pane, r"printf '\033[1;34mblue\033[0m \033[38;5;208morange\033[0m\n'; ls --color=always / | head -5")
+    _run(tmux_pane, "echo DONE-MARK")
+    _wait_for(tmux_pane, b"DONE-MARK")
+    colored = _capture(tmux_pane, "-e")
+    meta = {"cols": COLS, "rows": ROWS}
+    direct = terminal._plain_screen(terminal._SGR.sub("", terminal._decoded(colored)), meta)
+    assert direct is not None  # printable ASCII and SGR only: the fast path applies
+    assert direct == terminal._replay(terminal._decoded(colored), meta) == _plain_screen(_capture(tmux_pane))
+    assert render_terminal(colored, meta) == _plain_screen(_capture(tmux_pane))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_direct_path_equals_the_emulator_on_random_screens(seed):
+    import random
+
+    rng = random.Random(seed)
+    cols = rng.randint(5, 30)
+    lines = []
+    for _ in range(rng.randint(0, 12)):
+        parts = [rng.choice(["", "\x1b[1m", "\x1b[38;5;12m", "\x1b[0m\x1b[39m\x1b[49m", "\x1b[m"])
+                 + "".join(rng.choice("ab c-_.$ ") for _ in range(rng.randint(0, 2 * cols // 3)))
+                 for _ in range(rng.randint(0, 3))]
+        lines.append("".join(parts))
+    text = "\n".join(lines)
+    for meta in ({"cols": cols, "rows": 3}, {}):
+        direct = terminal._plain_screen(terminal._SGR.sub("", text), meta)
+        assert direct is not None and direct == terminal._replay(text, meta), (text, meta)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_direct_path_with_unicode_agrees_or_defers_to_the_emulator(seed):
+    import random
+
+    rng = random.Random(seed)
+    # One-cell and two-cell characters; odd seeds add a combining accent and a zero-width space.
+    alphabet = "ab ✓é─│日本語ü" + ("\u0301\u200b" if seed % 2 else "")
+    lines = ["\x1b[1m" * rng.randint(0, 1) + "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 14)))
+             for _ in range(rng.randint(1, 6))]
+    text = "\n".join(lines)
+    for meta in ({"cols": 12, "rows": 2}, {}):
+        direct = terminal._plain_screen(terminal._SGR.sub("", text), meta)
+        if any(mark in text for mark in "\u0301\u200b"):
+            assert direct is None
+        elif direct is not None:
+            assert direct == terminal._replay(text, meta), (text, meta)
+        else:
+            assert meta and any(terminal._visible_width(line) > meta["cols"] for line in lines)
+        assert render_terminal(text.encode(), meta) == terminal._replay(text, meta)
 
 
 def test_capture_with_history_keeps_every_line(tmux_pane):
