@@ -11,6 +11,7 @@ from collectors.android.actions import AndroidActionError, parse_action
 from collectors.android.collector import AndroidCollector, DeviceError, DumpError
 from collectors.runner import EpisodePlan, collect, run_episode
 from collectors.tasks import load_tasks
+from schemas import transition_errors
 from schemas.render.android import flatten_uiautomator
 
 TASKS = load_tasks(__import__("pathlib").Path(__file__).resolve().parents[2] / "tasks" / "android.yaml")
@@ -37,6 +38,7 @@ def test_scripted_task_records_the_recorded_screens(replay_device, recording, tm
     assert episode["env"]["kind"] == "android-replay"
     rows = pq.read_table(next((tmp_path / "transitions" / "android").glob("*.parquet"))).to_pylist()
     for row in rows:
+        assert transition_errors(row) == [], transition_errors(row)
         assert row["domain"] == "android" and row["provenance"]["stand_in"]
         assert row["next_observation"]["raw_format"] == "uiautomator-xml"
     # Selectors are recorded as the ids the observation shows; each raw dump is the real recorded file.
