@@ -38,15 +38,29 @@ def _parquet_glob(input_dir: Path) -> str:
     return str(folder / "**" / "*.parquet")
 
 
-def episodes(input_dir: Path) -> Iterator[list[dict]]:
-    """Curated transitions grouped by episode, in (domain, episode_id) order, each episode's rows by step."""
+def _stage2_glob(input_dir: Path) -> str | None:
+    folder = input_dir / "stage2"
+    return str(folder / "**" / "*.parquet") if folder.is_dir() and any(folder.rglob("*.parquet")) else None
+
+
+def episodes(input_dir: Path, with_traces: bool = False) -> Iterator[list[dict]]:
+    """Curated transitions grouped by episode, in (domain, episode_id) order, each episode's rows by step.
+
+    with_traces adds `trace`: the reasoning of the transition's stage-2 target, when the curate output has one."""
     import duckdb
 
+    query, params = "SELECT t.* FROM read_parquet(?, union_by_name = true) t", [_parquet_glob(input_dir)]
+    stage2 = _stage2_glob(input_dir) if with_traces else None
+    if stage2:
+        # Lazy match: the trace is ours (think tags removed), the observation after it may contain anything.
+        trace = r"regexp_extract(s.target, '^<think>([\s\S]*?)</think>\n<predicted_observation>', 1)"
+        query = (f"SELECT t.*, NULLIF({trace}, '') AS trace FROM read_parquet(?, union_by_name = true) t "
+                 "LEFT JOIN (SELECT id, target FROM read_parquet(?, union_by_name = true)) s ON s.id = t.id")
+        params.append(stage2)
     con = duckdb.connect()
     try:
         # duckdb sorts out of core when the data outgrows memory; the reader then hands over batches.
-        reader = con.sql("SELECT * FROM read_parquet(?, union_by_name = true) ORDER BY domain, episode_id, step",
-                         params=[_parquet_glob(input_dir)]).to_arrow_reader(BATCH_ROWS)
+        reader = con.sql(query + " ORDER BY t.domain, t.episode_id, t.step", params=params).to_arrow_reader(BATCH_ROWS)
         episode: list[dict] = []
         for batch in reader:
             for row in batch.to_pylist():
@@ -102,11 +116,11 @@ def agentworldbench(input: InputOption, out: OutOption) -> None:
 
 @app.command()
 def atif(input: InputOption, out: OutOption) -> None:
-    """One ATIF v1.4 trajectory JSON per episode, under OUT/{domain}/{episode_id}.json."""
+    """One ATIF v1.4 trajectory JSON per episode, under OUT/{domain}/{episode_id}.json; reasoning from stage2/."""
     from transforms.exports.atif import episode_trajectory, trajectory_json
 
     written = 0
-    for rows in episodes(input):
+    for rows in episodes(input, with_traces=True):
         trajectory = episode_trajectory(rows)
         with AtomicText(out / _safe_name(rows[0]["domain"]) / f"{_safe_name(rows[0]['episode_id'])}.json") as f:
             json.dump(trajectory_json(trajectory), f, ensure_ascii=False, indent=2)

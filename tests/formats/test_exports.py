@@ -11,10 +11,11 @@ from click.testing import CliRunner
 
 from pipelines.cli import build_cli
 from pipelines.commands.export import AtomicText
-from schemas import CURATED_TRANSITION_SCHEMA
+from schemas import CURATED_TRANSITION_SCHEMA, STAGE2_SCHEMA
 from transforms.exports.agentworldbench import RESPONSE_PREFIX, episode_lines
 from transforms.exports.atif import AtifError, episode_trajectory, trajectory_json, validate_trajectory
 from transforms.prompts import system_prompt
+from transforms.stages import build_stage_rows
 
 
 def _row(domain, episode, step, action, state, nxt, **extra):
@@ -45,6 +46,11 @@ def curated_dir(tmp_path):
     for i, rows in enumerate(shards):
         pq.write_table(pa.Table.from_pylist(rows, schema=CURATED_TRANSITION_SCHEMA), folder / f"part-{i:05d}.parquet",
                        compression="zstd")
+    # Stage-2 rows for episode ta only, built by the real row builder: their traces become ATIF reasoning.
+    stage2 = tmp_path / "curated" / "stage2"
+    stage2.mkdir()
+    stage2_rows = [build_stage_rows(term_a, row, f"trace of {row['id']}\nline two")[1] for row in term_a]
+    pq.write_table(pa.Table.from_pylist(stage2_rows, schema=STAGE2_SCHEMA), stage2 / "part-00000.parquet")
     return tmp_path / "curated"
 
 
@@ -94,6 +100,9 @@ def test_atif_export(curated_dir, tmp_path):
     assert last["tool_calls"][0]["arguments"] == {"action": '[{"keystrokes": "echo 2\\n", "duration": 0.1}]'}
     assert last["observation"]["results"][0]["content"] == "$ echo 2\n2\n$"
     assert ta["final_metrics"]["total_steps"] == 5
+    assert [s.get("reasoning_content") for s in ta["steps"][2:]] == [f"trace of ta:{i}\nline two" for i in range(3)]
+    tb = json.loads((out / "terminal" / "tb.json").read_text())
+    assert "reasoning_content" not in tb["steps"][2]  # no stage-2 row, no reasoning
     m1 = json.loads((out / "mcp" / "m1.json").read_text())
     call = m1["steps"][2]["tool_calls"][0]
     assert (call["function_name"], call["arguments"]) == ("read_file", {"path": "/f0"})
