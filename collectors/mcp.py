@@ -78,8 +78,7 @@ def observation_for(exchange, error: Exception | None, server: str) -> Observati
         meta["jsonrpc_error"] = result is None
     else:
         # No response reached the client (a timeout): what it has is the SDK's own error, as a JSON-RPC error.
-        data = getattr(error, "error", None)
-        payload = {"code": getattr(data, "code", -32001), "message": getattr(data, "message", str(error))}
+        payload = {"code": -32001, "message": str(error)}
         raw = json.dumps({"jsonrpc": "2.0", "error": payload}, ensure_ascii=False, separators=(",", ":")).encode()
         meta.update(is_error=False, jsonrpc_error=True, source="client")
     if error is not None and delivered is not None and meta["jsonrpc_error"] is False:
@@ -158,7 +157,12 @@ class McpCollector(Collector):
     def step(self, action: Action) -> StepResult:
         if self.connection is None:
             raise RuntimeError("step() before reset()")
-        exchange, error = self.connection.request(action.kind, action.arguments)
+        params = self.connection.expand_arguments(action.arguments)
+        if params != action.arguments:  # record the call as it was sent, not its template
+            sent = action_from_call(action.kind, params if action.kind != "tools/call" else
+                                    {"name": params["name"], "arguments": params.get("arguments") or {}})
+            action.arguments, action.text = sent.arguments, sent.text
+        exchange, error = self.connection.request(action.kind, params)
         observation = observation_for(exchange, error, self.connection.spec.name)
         reference = None
         if exchange.labels and exchange.original is not None and exchange.original is not exchange.delivered:
@@ -177,6 +181,7 @@ class McpCollector(Collector):
 
 # ---- schema-driven exploration ----
 
+CREATING = re.compile(r"create|write|add|new|insert|commit|set|put", re.IGNORECASE)
 HEX_ID = re.compile(r"\b[0-9a-f]{7,40}\b")
 PATH = re.compile(r"(?<![\w/])/(?:[\w.-]+/)*[\w.-]+")
 
@@ -257,12 +262,14 @@ class ArgumentMaker:
             return self._string(name, prop)
         if kind in ("integer", "number"):
             low = prop.get("minimum", 0)
-            high = prop.get("maximum", max(low, 0) + 10)
+            high = prop.get("maximum", max(low, 0) + 5)
             number = self.rng.randint(int(low), int(high))
             return number if kind == "integer" else float(number)
         if kind == "boolean":
             return self.rng.random() < 0.5
         if kind == "array":
+            if self.hints.get(name):
+                return self.rng.sample(self.hints[name], self.rng.randint(1, len(self.hints[name])))
             items = prop.get("items") or {"type": "string"}
             count = max(prop.get("minItems", 1), 1 if self.rng.random() < 0.7 else 2)
             return [self.value(name.rstrip("s"), items) for _ in range(count)]
@@ -274,12 +281,14 @@ class ArgumentMaker:
         lowered = name.lower()
         candidates = list(self.hints.get(name, []))
         candidates += self.pool.get(name, [])
+        if lowered.endswith("name") or lowered in ("from", "to"):
+            candidates += self.pool.get("name", [])  # entities created earlier are what later calls refer to
         if any(word in lowered for word in ("path", "file", "dir", "source", "destination")):
             candidates += [p for p in self.pool.get("#path", []) if any(p.startswith(h) for h in
                                                                         self.hints.get("path", ["/"]))]
         if any(word in lowered for word in ("revision", "commit", "target", "sha", "hash")):
             candidates += self.pool.get("#hex", [])
-        if candidates and self.rng.random() < 0.8:
+        if candidates and self.rng.random() < 0.9:
             return self.rng.choice(candidates)
         if prop.get("format") == "uri" or "url" in lowered or "uri" in lowered:
             return self.rng.choice(self.hints.get("url", ["http://127.0.0.1:9/"]))
@@ -328,7 +337,10 @@ class ExplorePolicy(Policy):
             return action_from_call("prompts/get", {"name": prompt["name"], "arguments": arguments})
         if not tools:
             return None
-        tool = self.rng.choice(tools)
+        # Early on, favour tools that create things, so later calls have entities, files and commits to act on.
+        early = len(history) < 4
+        weights = [3 if early and CREATING.search(t["name"]) else 1 for t in tools]
+        tool = self.rng.choices(tools, weights)[0]
         valid = self.rng.random() >= self.invalid_rate
         arguments = self.maker.make(tool.get("inputSchema") or {}, valid=valid)
         return action_from_call("tools/call", {"name": tool["name"], "arguments": arguments})

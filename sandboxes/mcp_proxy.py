@@ -154,6 +154,7 @@ class PerturbingProxy:
         self.order: list[Exchange] = []
         self._first_results: dict[str, dict] = {}
         self._held_back: dict[str, list] = {}
+        self._cursors = 0
 
     def take(self, since: int) -> list[Exchange]:
         """Exchanges started after position `since` (the collector calls one request at a time)."""
@@ -279,7 +280,8 @@ class PerturbingProxy:
             items = result.get(items_key) or []
             if len(items) <= keep:
                 return result
-            cursor = f"{PARTIAL_CURSOR}{len(self._held_back)}-{len(items)}"
+            self._cursors += 1
+            cursor = f"{PARTIAL_CURSOR}{exchange.method}:{self._cursors}"
             self._held_back[cursor] = items[keep:]
             return {**result, items_key: items[:keep], "nextCursor": cursor}
         blocks = result.get("content")

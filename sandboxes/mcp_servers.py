@@ -8,6 +8,7 @@ event loop in its own thread) and `request()` is a plain blocking call.
 
 from __future__ import annotations
 
+import http.server
 import os
 import shutil
 import signal
@@ -15,12 +16,14 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio
 import yaml
 
 from sandboxes.mcp_proxy import Exchange, PerturbingProxy, Rule
@@ -31,7 +34,48 @@ SERVER_KEYS = {"command", "args", "env", "transport", "url", "domain", "prepare"
 # Where the working directory appears inside the sandbox: a fixed path, so observations that name files do not
 # carry a random temporary name. (Under /tmp because bubblewrap can only create mount points on its tmpfs.)
 SANDBOX_WORKDIR = "/tmp/workspace"
-PLACEHOLDERS = ("root", "mcp_venv", "node_modules", "python", "cache", "workdir", "port")
+PLACEHOLDERS = ("root", "mcp_venv", "node_modules", "python", "cache", "workdir", "port", "pages")
+# Placeholders a task's call arguments may carry, replaced literally (arguments may hold braces of their own).
+ARGUMENT_PLACEHOLDERS = ("workdir", "pages")
+
+# A small static site on 127.0.0.1 for servers that fetch URLs (mcp-server-fetch); {pages} is its base URL.
+LOCAL_PAGES = {
+    "index.html": "<html><head><title>Harbor Lane Bakery</title></head><body><h1>Harbor Lane Bakery</h1>"
+                  "<p>Fresh bread daily since 1987.</p><ul><li><a href='menu.html'>Menu</a></li>"
+                  "<li><a href='hours.html'>Opening hours</a></li></ul></body></html>",
+    "menu.html": "<html><head><title>Menu</title></head><body><h1>Menu</h1><table><tr><th>Item</th><th>Price</th>"
+                 "</tr><tr><td>Sourdough loaf</td><td>4.50</td></tr><tr><td>Rye roll</td><td>1.20</td></tr>"
+                 "<tr><td>Almond croissant</td><td>2.80</td></tr></table></body></html>",
+    "hours.html": "<html><head><title>Opening hours</title></head><body><h1>Opening hours</h1>"
+                  "<p>Monday to Friday 7:00-18:00. Saturday 8:00-14:00. Closed on Sunday.</p>"
+                  + "<p>" + "We bake in small batches. " * 300 + "</p></body></html>",
+}
+_local_pages_url: str | None = None
+_local_pages_lock = threading.Lock()
+
+
+def local_pages_url() -> str:
+    """Starts (once per process) a threaded HTTP server for LOCAL_PAGES and returns its base URL."""
+    global _local_pages_url
+    with _local_pages_lock:
+        if _local_pages_url is None:
+            class Handler(http.server.BaseHTTPRequestHandler):
+                def do_GET(self):
+                    body = LOCAL_PAGES.get(self.path.lstrip("/") or "index.html")
+                    self.send_response(200 if body else 404)
+                    self.send_header("Content-Type", "text/html; charset=utf-8")
+                    data = (body or "<html><body><h1>Not found</h1></body></html>").encode()
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+
+                def log_message(self, *args):
+                    pass
+
+            server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+            threading.Thread(target=server.serve_forever, daemon=True, name="local-pages").start()
+            _local_pages_url = f"http://127.0.0.1:{server.server_address[1]}"
+        return _local_pages_url
 
 
 class ServerFileError(ValueError):
@@ -40,6 +84,17 @@ class ServerFileError(ValueError):
 
 class ServerStartError(RuntimeError):
     pass
+
+
+class CallTimeout(TimeoutError):
+    """The client gave up waiting: the observation an agent gets is this error, not a result."""
+
+
+def _leaf_errors(exc: BaseException) -> str:
+    """The real causes inside (nested) exception groups, which anyio task groups wrap errors in."""
+    if isinstance(exc, BaseExceptionGroup):
+        return "; ".join(_leaf_errors(e) for e in exc.exceptions)
+    return f"{type(exc).__name__}: {exc}"
 
 
 @dataclass
@@ -103,8 +158,8 @@ def server_from_dict(name: str, entry: Any, where: str) -> ServerSpec:
     return spec
 
 
-def _placeholder_values(workdir: str, port: int) -> dict[str, str]:
-    return {"root": str(PROJECT_ROOT), "mcp_venv": str(PROJECT_ROOT / ".venv-mcp"),
+def _placeholder_values(workdir: str, port: int, pages: str = "http://127.0.0.1:0") -> dict[str, str]:
+    return {"pages": pages, "root": str(PROJECT_ROOT), "mcp_venv": str(PROJECT_ROOT / ".venv-mcp"),
             "node_modules": str(PROJECT_ROOT / ".mcp-servers" / "node_modules"), "python": sys.executable,
             "cache": str(PROJECT_ROOT / ".cache"), "workdir": workdir, "port": str(port)}
 
@@ -144,7 +199,8 @@ class ServerConnection:
         self.workdir = self.base / "work"
         self.workdir.mkdir()
         self.port = _free_port() if spec.transport == "http" else 0
-        self.values = _placeholder_values(SANDBOX_WORKDIR, self.port)
+        uses_pages = "{pages}" in repr(spec)
+        self.values = _placeholder_values(SANDBOX_WORKDIR, self.port, local_pages_url() if uses_pages else "")
         self._process: subprocess.Popen | None = None
         self._portal_cm = self._portal = self._session_cm = self.session = None
         self.initialize: Exchange | None = None
@@ -192,7 +248,7 @@ class ServerConnection:
             self.session = self._session_cm.__enter__()
         except Exception as exc:
             self._session_cm = None
-            raise ServerStartError(f"server {self.spec.name!r} did not start: {type(exc).__name__}: {exc}; "
+            raise ServerStartError(f"server {self.spec.name!r} did not start: {_leaf_errors(exc)}; "
                                    f"stderr: {self.stderr()[-800:]}") from exc
 
     def _start_http_process(self) -> None:
@@ -218,9 +274,10 @@ class ServerConnection:
 
         async with self._transport() as streams:
             async with self.proxy.wrap(streams[0], streams[1]) as (read, write):
-                async with ClientSession(read, write, read_timeout_seconds=self.call_timeout_s) as session:
+                async with ClientSession(read, write) as session:
                     before = len(self.proxy.order)
-                    await session.initialize()
+                    with anyio.fail_after(self.spec.startup_timeout_s):  # a Python server may take seconds to import
+                        await session.initialize()
                     self.initialize = self.proxy.take(before)[0]
                     yield session
 
@@ -239,13 +296,19 @@ class ServerConnection:
         before = len(self.proxy.order)
         error = None
         try:
-            self._portal.call(self._send, method, params or {})
+            self._portal.call(self._send_within_timeout, method, params or {})
+        except TimeoutError:
+            error = CallTimeout(f"Request {method!r} timed out after {self.call_timeout_s:g} s")
         except Exception as exc:  # the SDK raises on error responses and on results it cannot validate
             error = exc
         sent = self.proxy.take(before)
         if not sent:
             raise RuntimeError(f"server {self.spec.name!r}: {method} was never sent ({error!r})")
         return sent[0], error
+
+    async def _send_within_timeout(self, method: str, params: dict):
+        with anyio.fail_after(self.call_timeout_s):
+            return await self._send(method, params)
 
     async def _send(self, method: str, params: dict):
         import mcp_types as types
@@ -268,6 +331,20 @@ class ServerConnection:
     def hints(self) -> dict[str, list[str]]:
         where = f"server {self.spec.name!r}"
         return {k: [_expand(v, self.values, where) for v in values] for k, values in self.spec.hints.items()}
+
+    def expand_arguments(self, value: Any) -> Any:
+        """A task's call arguments with {workdir} and {pages} filled in."""
+        if isinstance(value, str):
+            for name in ARGUMENT_PLACEHOLDERS:
+                if "{" + name + "}" in value:
+                    replacement = self.values[name] or local_pages_url()
+                    value = value.replace("{" + name + "}", replacement)
+            return value
+        if isinstance(value, dict):
+            return {k: self.expand_arguments(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.expand_arguments(v) for v in value]
+        return value
 
     def stderr(self) -> str:
         try:

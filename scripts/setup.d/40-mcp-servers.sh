@@ -32,3 +32,10 @@ if [ "${missing:-0}" = 1 ]; then
   npm install --prefix .mcp-servers --no-audit --no-fund --silent \
     $(printf "@modelcontextprotocol/%s@$NPM_VERSION " "${NPM_SERVERS[@]}")
 fi
+
+# mcp-server-fetch extracts pages with readabilipy, which runs `npm install` in its own package folder on first
+# use; inside the read-only sandbox that fails, so do it here, once.
+readability_js=$(echo .venv-mcp/lib/python3*/site-packages/readabilipy/javascript)
+if [ -f "$readability_js/package.json" ] && [ ! -d "$readability_js/node_modules" ]; then
+  (cd "$readability_js" && npm install --no-audit --no-fund --silent --no-save @mozilla/readability@0.6.0 jsdom@29.1.1 minimist@1.2.8)
+fi
