@@ -248,7 +248,7 @@ class DockerSandbox:
     def run_kwargs(self) -> dict:
         limits = self.limits
         kwargs = dict(
-            command=["sleep", "infinity"], detach=True, name=self.name, labels=self.labels, init=self.init,
+            command=["sleep", "infinity"], name=self.name, labels=self.labels, init=self.init,
             mem_limit=limits.memory, memswap_limit=limits.memory, pids_limit=limits.pids,
             nano_cpus=int(limits.cpus * 1e9), read_only=limits.read_only_root,
             # `exec`: tmpfs defaults to noexec, and a shell task expects ./script.sh to run where it was written.
@@ -263,15 +263,17 @@ class DockerSandbox:
         return {k: v for k, v in kwargs.items() if v is not None}
 
     def start(self) -> None:
-        if self.container is not None:
-            return
         if self._closed:
             raise SandboxError(f"sandbox {self.name} was closed; start a new one")
+        if self.container is not None:
+            return
         install_cleanup_handlers()
         with _live_lock:
             _live[self.name] = self  # registered before creation so an interrupt mid-create still cleans up
         try:
-            self.container = self.client.containers.run(self.image, **self.run_kwargs())
+            # create + start, not run: run would try to pull a missing image from a registry.
+            self.container = self.client.containers.create(self.image, **self.run_kwargs())
+            self.container.start()
         except BaseException:
             self.close()
             raise
@@ -366,7 +368,7 @@ class DockerSandbox:
             return
         try:
             self.client.api.exec_start(self.client.api.exec_create(
-                self.container.id, ["/bin/sh", "-c", 'kill -KILL -- "-$1"', "kill", pid.decode().strip()],
+                self.container.id, ["/bin/sh", "-c", 'kill -9 "-$1"', "kill", pid.decode().strip()],
                 user="root")["Id"])
         except Exception as exc:  # the process may have ended meanwhile
             log.debug("kill %s in %s: %s", pid, self.name, exc)

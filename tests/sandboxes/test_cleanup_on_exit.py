@@ -1,0 +1,55 @@
+"""Containers do not outlive the process that started them: Ctrl-C, SIGTERM, and (on the next run) SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+from conftest import containers_named
+
+from sandboxes.docker_sandbox import remove_orphans
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HOLDER = textwrap.dedent("""
+    import sys, time
+    from sandboxes.docker_sandbox import DockerSandbox, SandboxPool
+    image, prefix = sys.argv[1], sys.argv[2]
+    sandbox = DockerSandbox(image, name_prefix=prefix)
+    sandbox.start()
+    pool = SandboxPool(image, size=1, name_prefix=prefix)
+    pool.acquire()
+    print("ready", flush=True)
+    time.sleep(120)
+""")
+
+
+def start_holder(image: str, prefix: str) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER, image, prefix], cwd=REPO, stdout=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_removes_every_container(base_image, prefix, docker_client, signum):
+    proc = start_holder(base_image, prefix)
+    assert len(containers_named(docker_client, prefix)) >= 2
+    proc.send_signal(signum)
+    assert proc.wait(timeout=60) != 0
+    assert containers_named(docker_client, prefix) == []
+
+
+def test_containers_of_a_sigkilled_process_are_removed_as_orphans(base_image, prefix, docker_client):
+    proc = start_holder(base_image, prefix)
+    proc.kill()
+    proc.wait(timeout=30)
+    time.sleep(0.2)
+    left = containers_named(docker_client, prefix)
+    assert left, "SIGKILL gives no chance to clean up, so containers must still be there"
+    removed = remove_orphans(docker_client)
+    assert set(left) <= set(removed)

@@ -1,0 +1,127 @@
+"""DockerSandbox against the real engine: limits really hold, commands time out, containers always go away."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from conftest import containers_named
+
+from sandboxes.docker_sandbox import DockerSandbox, Limits, SandboxError, SandboxPool
+
+
+def test_exec_returns_output_exit_code_and_reads_stdin(base_image, prefix):
+    with DockerSandbox(base_image, name_prefix=prefix) as sandbox:
+        result = sandbox.exec("echo out; echo err >&2; exit 3")
+        assert (result.exit_code, result.stdout, result.stderr, result.timed_out) == (3, b"out\n", b"err\n", False)
+        assert sorted(result.output.splitlines()) == [b"err", b"out"]
+        assert sandbox.exec(["tr", "a-z", "A-Z"], stdin=b"shout").stdout == b"SHOUT"
+        assert sandbox.exec("pwd", workdir="/tmp").stdout == b"/tmp\n"
+        assert sandbox.exec("echo $GREETING", env={"GREETING": "hi"}).stdout == b"hi\n"
+
+
+def test_exec_timeout_kills_the_command_and_its_children(base_image, prefix):
+    with DockerSandbox(base_image, name_prefix=prefix) as sandbox:
+        result = sandbox.exec("sleep 30 | cat", timeout=0.5)
+        assert result.timed_out and result.exit_code is None
+        assert result.duration_s < 5
+        assert b"sleep 30" not in sandbox.exec("ps -eo args").stdout
+
+
+def test_action_timeout_is_the_default_exec_timeout(base_image, prefix):
+    limits = dataclasses.replace(Limits(), action_timeout_s=0.5)
+    with DockerSandbox(base_image, limits, name_prefix=prefix) as sandbox:
+        assert sandbox.exec("sleep 10").timed_out
+
+
+def test_container_has_no_network(base_image, prefix):
+    with DockerSandbox(base_image, name_prefix=prefix) as sandbox:
+        interfaces = sandbox.exec("tail -n +3 /proc/net/dev | cut -d: -f1").stdout.split()
+        assert interfaces == [b"lo"]
+        probe = sandbox.exec(["python3", "-c", "import socket; socket.create_connection(('1.1.1.1', 53), timeout=2)"])
+        assert probe.exit_code != 0 and b"Network is unreachable" in probe.output
+        assert sandbox.exec("getent hosts pypi.org").exit_code != 0
+
+
+def test_limits_reach_the_engine_and_nothing_from_the_host_is_mounted(base_image, prefix, docker_client):
+    limits = Limits(memory="128m", pids=64, cpus=0.5, disk="16m")
+    with DockerSandbox(base_image, limits, name_prefix=prefix, labels={"purpose": "test"}) as sandbox:
+        info = docker_client.api.inspect_container(sandbox.container_id)
+        host = info["HostConfig"]
+        assert host["Memory"] == 128 * 2**20 and host["MemorySwap"] == 128 * 2**20
+        assert (host["PidsLimit"], host["NanoCpus"], host["NetworkMode"]) == (64, 500_000_000, "none")
+        assert host["ReadonlyRootfs"] and not host.get("Binds") and info["Mounts"] == []
+        assert set(host["Tmpfs"]) == set(limits.writable_paths) and "size=16m" in host["Tmpfs"]["/work"]
+        assert info["Config"]["Labels"]["worldline"] == "1" and info["Config"]["Labels"]["purpose"] == "test"
+        assert sandbox.image_digest.startswith("sha256:")
+
+
+def test_disk_fill_is_contained_by_the_tmpfs_quota(base_image, prefix):
+    with DockerSandbox(base_image, Limits(disk="32m"), name_prefix=prefix) as sandbox:
+        fill = sandbox.exec("head -c 200M /dev/zero > /work/fill")
+        assert fill.exit_code != 0 and b"No space left on device" in fill.output
+        assert int(sandbox.exec("stat -c %s /work/fill").stdout) <= 32 * 2**20
+        root = sandbox.exec("echo x > /opt/outside")
+        assert root.exit_code != 0 and b"Read-only file system" in root.output
+
+
+def test_memory_hog_is_killed_and_the_sandbox_survives(base_image, prefix):
+    with DockerSandbox(base_image, Limits(memory="64m"), name_prefix=prefix) as sandbox:
+        hog = sandbox.exec(["python3", "-c", "b = bytearray(512 * 1024 * 1024); print('allocated')"])
+        assert hog.exit_code == 137 and b"allocated" not in hog.output
+        assert sandbox.exec("echo alive").stdout == b"alive\n"
+
+
+def test_fork_bomb_is_capped_by_pids_and_removed(base_image, prefix, docker_client):
+    with DockerSandbox(base_image, Limits(pids=48), name_prefix=prefix) as sandbox:
+        bomb = sandbox.exec(["bash", "-c", "bomb() { bomb | bomb & }; bomb; sleep 3"], timeout=2)
+        assert bomb.timed_out or bomb.exit_code is not None
+        stats = docker_client.api.stats(sandbox.container_id, stream=False, one_shot=True)
+        assert 0 < stats["pids_stats"]["current"] <= 48
+        assert stats["pids_stats"]["limit"] == 48
+    # close() removed it even though every pid in it was taken (the prefix fixture checks nothing is left).
+
+
+def test_files_round_trip_through_exec(base_image, prefix):
+    payload = bytes(range(256)) * 300
+    with DockerSandbox(base_image, name_prefix=prefix) as sandbox:
+        sandbox.put_file("/work/sub/data.bin", payload, mode=0o600)
+        assert sandbox.get_file("/work/sub/data.bin") == payload
+        assert sandbox.exec("stat -c %a /work/sub/data.bin").stdout == b"600\n"
+        with pytest.raises(SandboxError, match="/etc/blocked"):
+            sandbox.put_file("/etc/blocked", b"x")
+        with pytest.raises(SandboxError, match="/work/missing"):
+            sandbox.get_file("/work/missing")
+
+
+def test_containers_are_removed_on_error_and_close_is_idempotent(base_image, prefix, docker_client):
+    with pytest.raises(RuntimeError, match="boom"):
+        with DockerSandbox(base_image, name_prefix=prefix) as sandbox:
+            assert containers_named(docker_client, prefix) == [sandbox.name]
+            raise RuntimeError("boom")
+    assert containers_named(docker_client, prefix) == []
+    sandbox.close()
+    with pytest.raises(SandboxError, match="closed"):
+        sandbox.start()
+
+
+def test_a_failed_start_leaves_nothing(prefix, docker_client):
+    import docker.errors
+    sandbox = DockerSandbox("worldline/no-such-image:none", name_prefix=prefix)
+    with pytest.raises(docker.errors.ImageNotFound):
+        sandbox.start()
+    assert containers_named(docker_client, prefix) == []
+
+
+def test_pool_hands_out_started_sandboxes_and_never_reuses_them(base_image, prefix, docker_client):
+    prepared = []
+    with SandboxPool(base_image, Limits(), size=1, prepare=lambda sb: prepared.append(sb.name),
+                     name_prefix=prefix) as pool:
+        first = pool.acquire()
+        assert first.exec("echo ready").stdout == b"ready\n"
+        assert first.name in prepared
+        pool.release(first)
+        second = pool.acquire()
+        assert second.name != first.name and second.exec("true").exit_code == 0
+        pool.release(second)
+    assert containers_named(docker_client, prefix) == []
