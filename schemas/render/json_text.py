@@ -109,4 +109,7 @@ def render_mcp(raw: bytes, meta: dict) -> str:
         value = value["result"]
     if _is_tool_result(value):
         return render_tool_result(value)
+    if isinstance(value, dict):
+        # `_meta` is protocol bookkeeping (server info, progress tokens), not what the server answered.
+        value = {key: item for key, item in value.items() if key != "_meta"}
     return canonical_json(value)

@@ -72,6 +72,7 @@ def test_real_mcp_server_results():
     assert refused.startswith("[tool error]\n") and "access denied: /etc/shadow" in refused
     listing = json.loads(render("mcp-json", results["list"].encode(), {}))
     assert sorted(tool["name"] for tool in listing["tools"]) == ["add", "greet", "refuse"]
+    assert "_meta" in json.loads(results["list"]) and "_meta" not in listing
 
 
 def test_json_rpc_envelopes_and_content_blocks():
