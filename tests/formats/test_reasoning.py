@@ -51,6 +51,18 @@ def test_grounded_trace_for_trees_changes_and_no_change():
         "There is no earlier observation; the environment shows 2 lines."
 
 
+def test_grounded_trace_names_only_new_files_and_mcp_error_flags():
+    diff = "diff --git a/m.py b/m.py\n--- a/m.py\n+++ b/m.py\n@@ -1 +1 @@\n-a\n+b"
+    same_diff_again = grounded_trace({"domain": "swe", "state_text": diff, "next_text": diff + "\n$ make\nok"})
+    assert "names" not in same_diff_again  # the diff was already on screen: nothing new names a file
+    assert "names m.py." in grounded_trace({"domain": "swe", "state_text": "$", "next_text": diff})
+    assert grounded_trace({"domain": "mcp", "state_text": "x", "next_text": "[tool error]\nno such file",
+                           "next_meta_json": '{"is_error": true, "jsonrpc_error": false}'}).endswith(
+        "The tool result is marked as an error.")
+    assert "protocol error" in grounded_trace({"domain": "mcp", "state_text": "x", "next_text": "[error -32602] bad",
+                                               "next_meta": {"is_error": False, "jsonrpc_error": True}})
+
+
 def test_grounded_synthesizer_is_deterministic_and_reports_bad_rows():
     synthesizer = make_synthesizer()
     rows = [_row(1), _row(2, next_meta_json="{broken"), _row(3, error="disk full")]

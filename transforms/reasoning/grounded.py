@@ -83,8 +83,8 @@ def _diff_sentences(before: list[str], after: list[str], unit: str) -> tuple[lis
     return sentences, new_lines
 
 
-def _files_named(new_lines: list[str], next_text: str) -> list[str]:
-    files = dict.fromkeys(_DIFF_FILE.findall(next_text))
+def _files_named(new_lines: list[str]) -> list[str]:
+    files = dict.fromkeys(_DIFF_FILE.findall("\n".join(new_lines)))
     for line in new_lines:
         for path, number in _FILE_LINE.findall(line):
             files.setdefault(f"{path}:{number}")
@@ -106,7 +106,7 @@ def grounded_trace(row: dict) -> str:
     else:
         diff, new_lines = _diff_sentences(before, after, unit)
         sentences += diff
-    files = _files_named(new_lines, after_text if new_lines else "")
+    files = _files_named(new_lines)
     if files:
         sentences.append(f"The new output names {_listed(files, quote=str)}.")
     meta = _meta(row)
@@ -114,6 +114,11 @@ def grounded_trace(row: dict) -> str:
         if meta.get(key) is not None:
             sentences.append(f"The command exits with status {meta[key]}.")
             break
+    # Flags the MCP collector sets from the response itself.
+    if meta.get("jsonrpc_error"):
+        sentences.append("The server answers with a protocol error instead of a result.")
+    elif meta.get("is_error"):
+        sentences.append("The tool result is marked as an error.")
     if row.get("error"):
         sentences.append(f"The environment reports an error: {_quote(row['error'])}.")
     spans = row.get("next_volatile_spans") or []
