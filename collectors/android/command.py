@@ -22,7 +22,7 @@ def collect_command(
 ) -> None:
     """Record episodes from an Android device or emulator over adb (uiautomator view hierarchies)."""
     from collectors.android.actions import AndroidActionError, parse_action
-    from collectors.android.collector import AndroidCollector
+    from collectors.android.collector import AndroidCollector, DeviceError
     from collectors.android.explore import ExplorePolicy, explore_task
     from collectors.api import ScriptedPolicy
     from collectors.tasks import TaskFileError, load_tasks
@@ -43,4 +43,9 @@ def collect_command(
         plans = plans_for(task_list, seeds, ScriptedPolicy, max_steps)
     else:
         plans = plans_for([explore_task(explore)], seeds, lambda: ExplorePolicy(explore), max_steps)
-    run_and_report(lambda: AndroidCollector(serial, settle_s=settle), plans, out, domain="android", limit=limit)
+    try:
+        # One device, one collector: built here so a missing device is a clear error, not a worker traceback.
+        collector = AndroidCollector(serial, settle_s=settle)
+    except DeviceError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--serial") from exc
+    run_and_report(lambda: collector, plans, out, domain="android", limit=limit)

@@ -57,3 +57,5 @@ def test_bad_arguments_are_clear(tmp_path):
     bad.write_text("- id: t1\n  instruction: x\n  actions: ['fly(3)']\n")
     result = _worldline("--serial", "x", "--tasks", str(bad), "--out", str(tmp_path))
     assert result.returncode != 0 and "task 't1'" in result.stderr and "unknown android action 'fly'" in result.stderr
+    missing = _worldline("--serial", "no-such-device", "--explore", "com.a.b", "--out", str(tmp_path))
+    assert missing.returncode != 0 and "'no-such-device' is not ready" in missing.stderr
