@@ -1,0 +1,388 @@
+"""SWE collector: a real repository in a Docker sandbox, driven with the actions SWE agents use.
+
+Actions (task-file form -> what runs in the container, from the repository root REPO):
+    {bash: "grep -n foo x.py"}                       /bin/bash -c, a fresh shell per call (as mini-SWE-agent runs)
+    {view: {path: /work/repo/x.py, view_range: [1, 20]}}       str_replace_editor (collectors/swe_tools.py)
+    {create: {path, file_text}}  {str_replace: {path, old_str, new_str}}  {insert: {path, insert_line, new_str}}
+    {run_tests: {tests: [node ids]}} or {run_tests: {}}        the repo's test command, all or selected tests
+    {git_diff: {}}                                             git diff of the working tree
+    {submit: {}}                 `git add -A && git diff --cached` (the patch, as SWE-agent's submit prints it);
+                                 ends the episode; the full suite is run once more to score it
+Every observation is the command's exact output (raw_format "text"); meta carries exit_code (None on timeout).
+
+Tasks come from a task file (`--tasks`, options.repo names a repo of the repos file) or are generated from the repos
+(`--repos`): bugs planted with collectors.swe_mutations, kept only when some test that passed starts failing; the
+episode then localizes the bug from the failing tests and applies the inverse edit (BugFixPolicy).
+Before any action the repository passes the leak check of sandboxes.swe_git: no history past its base commit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shlex
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from collectors.api import Collector, Policy, StepResult, Task
+from collectors.command import LimitOption, MaxStepsOption, OutOption, SeedsOption, WorkersOption, plans_for
+from collectors.swe_mutations import Mutation, find_mutations, fix_edit, sample, view_range
+from sandboxes.docker_sandbox import DockerSandbox, ExecResult, Limits
+from sandboxes.swe_git import LEAK_CHECK_SCRIPT, leaks, parse_leak_report
+from sandboxes.swe_images import ENV_FILE, REPO_DIR
+from sandboxes.swe_repos import RepoSpec
+from schemas import Action, EnvInfo, Observation
+from schemas.render import render
+
+log = logging.getLogger(__name__)
+
+DOMAIN = "swe"
+REPO = "/work/repo"
+TOOL_PATH = "/tmp/.worldline/str_replace_editor.py"
+TOOL_SOURCE = (Path(__file__).parent / "swe_tools.py").read_bytes()
+EDITOR_COMMANDS = ("view", "create", "str_replace", "insert")
+ACTION_KINDS = ("bash", *EDITOR_COMMANDS, "run_tests", "git_diff", "submit")
+REQUIRED_ARGUMENTS = {"bash": ("command",), "view": ("path",), "create": ("path", "file_text"),
+                      "str_replace": ("path", "old_str"), "insert": ("path", "insert_line", "new_str")}
+DEFAULT_LIMITS = Limits(memory="1g", pids=512, cpus=1.0, disk="256m", action_timeout_s=30.0)
+TEST_TIMEOUT_S = 180.0
+FAILED_TEST = re.compile(r"^(?:FAILED|ERROR) (\S+)", re.M)
+# Amends the base commit so it holds the planted bug, keeping its dates (same id every episode) and leaving no
+# object of the clean original behind: the fix must not be readable from the repository's history.
+PLANT_SCRIPT = """set -e
+cd "$1"
+GIT_COMMITTER_DATE="$(git log -1 --format=%cI)" git commit -q -a --amend --no-edit --no-verify
+git reflog expire --expire=now --all
+git gc -q --prune=now
+rm -rf .git/logs
+"""
+
+
+class SweTaskError(ValueError):
+    pass
+
+
+def failing_tests(output: str) -> list[str]:
+    """Node ids pytest lists as FAILED or ERROR in its short summary."""
+    return list(dict.fromkeys(FAILED_TEST.findall(output)))
+
+
+def parse_swe_action(spec: Any, where: str = "action") -> Action:
+    """`{kind: arguments}` (bash takes a string) or `{kind: ..., **arguments}` -> Action with a tool-call text."""
+    if not isinstance(spec, dict) or not spec:
+        raise SweTaskError(f"{where}: an action must be a mapping like {{bash: 'ls'}}, got {spec!r:.80}")
+    if "kind" in spec:
+        kind, arguments = spec["kind"], {k: v for k, v in spec.items() if k != "kind"}
+    elif len(spec) == 1:
+        kind, arguments = next(iter(spec.items()))
+        if kind == "bash" and isinstance(arguments, str):
+            arguments = {"command": arguments}
+        arguments = dict(arguments or {})
+    else:
+        raise SweTaskError(f"{where}: give one key naming the action, or a 'kind' key; got keys {sorted(spec)}")
+    if kind not in ACTION_KINDS:
+        raise SweTaskError(f"{where}: unknown action {kind!r}; known: {', '.join(ACTION_KINDS)}")
+    if not isinstance(arguments, dict):
+        raise SweTaskError(f"{where}: arguments of {kind!r} must be a mapping, got {arguments!r:.80}")
+    missing = [name for name in REQUIRED_ARGUMENTS.get(kind, ()) if arguments.get(name) is None]
+    if missing:
+        raise SweTaskError(f"{where}: {kind!r} needs {', '.join(missing)}")
+    tests = arguments.get("tests")
+    if kind == "run_tests" and tests is not None and not (isinstance(tests, list)
+                                                          and all(isinstance(t, str) for t in tests)):
+        raise SweTaskError(f"{where}: run_tests 'tests' must be a list of test ids")
+    if kind in EDITOR_COMMANDS:
+        call = {"name": "str_replace_editor", "arguments": {"command": kind, **arguments}}
+    else:
+        call = {"name": kind, "arguments": arguments}
+    return Action(kind=kind, arguments=arguments, text=json.dumps(call, ensure_ascii=False))
+
+
+class SweCollector(Collector):
+    name = "swe"
+    domain = DOMAIN
+    version = "1"
+
+    def __init__(self, specs: dict[str, RepoSpec], images: dict[str, str], limits: Limits = DEFAULT_LIMITS, *,
+                 name_prefix: str = "worldline-swe", test_timeout_s: float = TEST_TIMEOUT_S):
+        self.specs, self.images, self.limits = specs, images, limits
+        self.name_prefix, self.test_timeout_s = name_prefix, test_timeout_s
+        self.sandbox: DockerSandbox | None = None
+        self.spec: RepoSpec | None = None
+        self.planted: Mutation | None = None
+        self.environment: dict = {}
+        self.leak_report: dict = {}
+        # Seconds spent waiting on the environment (container start, every exec): the rest is collector overhead.
+        self.env_seconds = 0.0
+
+    # ---- environment lifecycle ----
+
+    def reset(self, task: Task) -> Observation:
+        self.close()
+        name = task.options.get("repo")
+        if name not in self.specs:
+            raise SweTaskError(f"task {task.id!r}: options.repo {name!r} is not a repo of the repos file "
+                               f"(known: {sorted(self.specs)})")
+        self.spec, self.planted = self.specs[name], None
+        started = time.perf_counter()
+        self.sandbox = DockerSandbox(self.images[name], self.limits, name_prefix=self.name_prefix,
+                                     labels={"worldline.domain": DOMAIN, "worldline.swe.repo": name})
+        self.sandbox.start()
+        self.env_seconds += time.perf_counter() - started
+        self._must(["cp", "-a", REPO_DIR, REPO], "copy the repository into the writable work area", workdir="/work")
+        self.environment = json.loads(self._must(["cat", ENV_FILE], "read the image's environment record"))
+        if task.options.get("mutation"):
+            self._plant(task, str(task.options["mutation"]))
+        for number, command in enumerate(task.setup):
+            self._must(["bash", "-c", str(command)], f"task {task.id!r} setup #{number + 1}: {command!r:.80}")
+        self.leak_report = parse_leak_report(self._must(["sh", "-c", LEAK_CHECK_SCRIPT, "leak-check", REPO],
+                                                        "check the repository for leaked history"))
+        found = leaks(self.leak_report)
+        if found:
+            raise SweTaskError(f"task {task.id!r}: repository {name!r} leaks history past its base commit: "
+                               + "; ".join(found[:5]))
+        self.sandbox.put_file(TOOL_PATH, TOOL_SOURCE)
+        return self._observe(self._editor({"command": "view", "path": REPO}))
+
+    def _plant(self, task: Task, mutation_id: str) -> None:
+        path = mutation_id.split(":", 1)[0]
+        source = self._must(["cat", f"{REPO}/{path}"], f"read {path} to plant {mutation_id}")
+        chosen = next((m for m in find_mutations(path, source) if m.id == mutation_id), None)
+        if chosen is None:
+            raise SweTaskError(f"task {task.id!r}: mutation {mutation_id!r} does not exist in {path} of this image "
+                               f"(was the task generated from another version of the repo?)")
+        self.sandbox.put_file(f"{REPO}/{path}", chosen.mutated.encode())
+        self._must(["sh", "-c", PLANT_SCRIPT, "plant", REPO], f"commit the planted bug {mutation_id}")
+        self.planted = chosen
+
+    def env_info(self) -> EnvInfo:
+        if self.sandbox is None or self.spec is None:
+            return EnvInfo(kind="docker", id="swe (not started)")
+        return EnvInfo(kind="docker", id=self.sandbox.image, digest=self.sandbox.image_digest, details={
+            "repo": self.spec.name, "source": self.spec.pypi or self.spec.path, "repo_path": REPO,
+            "base_commit": self.leak_report.get("head", ""), "test_command": self.spec.test_command,
+            "environment": self.environment, "git_objects": self.leak_report.get("objects", 0),
+            "leak_check": "clean", "planted_bug": self.planted.id if self.planted else None,
+            "limits": {"memory": self.limits.memory, "pids": self.limits.pids, "cpus": self.limits.cpus,
+                       "disk": self.limits.disk, "network": self.limits.network},
+        })
+
+    def close(self) -> None:
+        if self.sandbox is not None:
+            self.sandbox.close()
+            self.sandbox = None
+
+    # ---- actions ----
+
+    def parse_action(self, spec: Any) -> Action:
+        return parse_swe_action(spec)
+
+    def step(self, action: Action) -> StepResult:
+        kind, arguments = action.kind, action.arguments
+        if kind == "bash":
+            return StepResult(self._observe(self._run(["bash", "-c", arguments["command"]])))
+        if kind in EDITOR_COMMANDS:
+            return StepResult(self._observe(self._editor({"command": kind, **arguments})))
+        if kind == "run_tests":
+            return StepResult(self._observe(self.run_tests(arguments.get("tests"))))
+        if kind == "git_diff":
+            return StepResult(self._observe(self._run(["git", "diff"])))
+        if kind == "submit":
+            patch = self._observe(self._run(["sh", "-c", "git add -A && git diff --cached"]))
+            verdict = self.run_tests()
+            patch.meta["tests_exit_code"] = verdict.exit_code
+            error = None if verdict.exit_code == 0 else f"tests fail at submit (exit {verdict.exit_code})"
+            return StepResult(patch, done=True, error=error)
+        raise SweTaskError(f"unknown action {kind!r}")
+
+    def run_tests(self, tests: list[str] | None = None) -> ExecResult:
+        command = self.spec.test_command + ("".join(" " + shlex.quote(t) for t in tests) if tests else "")
+        return self._run(["bash", "-c", command], timeout=self.test_timeout_s)
+
+    def _editor(self, call: dict) -> ExecResult:
+        return self._run(["/usr/bin/python3", TOOL_PATH], stdin=json.dumps(call).encode())
+
+    def _run(self, argv: list[str], *, timeout: float | None = None, stdin: bytes | None = None,
+             workdir: str = REPO) -> ExecResult:
+        result = self.sandbox.exec(argv, timeout=timeout, workdir=workdir, stdin=stdin)
+        self.env_seconds += result.duration_s
+        return result
+
+    def _must(self, argv: list[str], what: str, workdir: str = REPO) -> str:
+        result = self._run(argv, workdir=workdir)
+        if result.exit_code != 0:
+            raise SweTaskError(f"could not {what} (exit {result.exit_code}): "
+                               f"{result.output[-400:].decode(errors='replace')}")
+        return result.stdout.decode()
+
+    @staticmethod
+    def _observe(result: ExecResult) -> Observation:
+        meta = {"exit_code": result.exit_code}
+        if result.timed_out:
+            meta["timed_out"] = True
+        return Observation(text=render("text", result.output, meta), raw=result.output, raw_format="text", meta=meta)
+
+
+class BugFixPolicy(Policy):
+    """Fixes a planted bug the way an agent would: run the tests, open the code the failures point at, apply the
+    inverse edit, rerun the failing tests, submit. The edit is known (it undoes the plant); what the environment
+    answers to each step is not, and that is what gets recorded."""
+
+    name = "bugfix-oracle"
+    MAX_SELECTED = 20
+
+    def begin(self, task: Task, collector: Collector, seed: int) -> None:
+        planted = getattr(collector, "planted", None)
+        if planted is None:
+            raise SweTaskError(f"task {task.id!r}: BugFixPolicy needs a task with options.mutation")
+        path = f"{REPO}/{planted.path}"
+        old, new = fix_edit(planted)
+        self.plan = [
+            parse_swe_action({"run_tests": {}}),
+            parse_swe_action({"view": {"path": path, "view_range": view_range(planted)}}),
+            parse_swe_action({"str_replace": {"path": path, "old_str": old, "new_str": new}}),
+            None,  # rerun of the tests that failed, filled in from the first observation
+            parse_swe_action({"submit": {}}),
+        ]
+
+    def act(self, observation, history):
+        step = len(history)
+        while step < len(self.plan) and self.plan[step] is None:
+            failed = failing_tests(history[0][1].observation.text)[:self.MAX_SELECTED]
+            if failed:
+                return parse_swe_action({"run_tests": {"tests": failed}})
+            self.plan.pop(step)  # nothing to rerun selectively: go straight on
+        return self.plan[step] if step < len(self.plan) else None
+
+
+# ---- bug-fix task generation ----
+
+def mutation_candidates(spec: RepoSpec, sandbox: DockerSandbox) -> list[Mutation]:
+    """Mutations of the files the spec names (default: every non-test .py file), read from the image itself."""
+    patterns = " ".join(shlex.quote(p) for p in spec.mutate) if spec.mutate else "'*.py'"
+    listing = sandbox.exec(["bash", "-c", f"git ls-files -- {patterns}"], workdir=REPO)
+    files = [f for f in listing.stdout.decode().split("\n") if f.endswith(".py")]
+    if not spec.mutate:
+        files = [f for f in files if not re.search(r"(^|/)(tests?/|test_|conftest\.py|setup\.py)", f)]
+    found = []
+    for path in files:
+        source = sandbox.get_file(f"{REPO}/{path}").decode()
+        try:
+            found += find_mutations(path, source)
+        except SyntaxError as exc:
+            log.info("skip %s of %s: does not parse (%s)", path, spec.name, exc)
+    return found
+
+
+def generate_bugfix_tasks(spec: RepoSpec, image: str, count: int, seed: int = 0, *, max_attempts: int = 12,
+                          max_failing: int = 25, limits: Limits = DEFAULT_LIMITS) -> list[Task]:
+    """Up to `count` planted bugs that turn some passing tests red (at most `max_failing` of them: a bug that
+    breaks everything needs no localizing), trying at most `max_attempts` mutations."""
+    tasks: list[Task] = []
+    with DockerSandbox(image, limits, name_prefix="worldline-swe-gen", labels={"worldline.domain": DOMAIN}) as box:
+        box.exec(["cp", "-a", REPO_DIR, REPO])
+        command = ["bash", "-c", spec.test_command]
+        baseline = box.exec(command, workdir=REPO, timeout=TEST_TIMEOUT_S)
+        if baseline.timed_out:
+            raise SweTaskError(f"repo {spec.name!r}: its tests did not finish in {TEST_TIMEOUT_S:.0f}s")
+        failing_before = set(failing_tests(baseline.output.decode(errors="replace")))
+        timeout = max(10.0, baseline.duration_s * 4)  # a planted infinite loop must not stall generation
+        for attempt, mutation in enumerate(sample(mutation_candidates(spec, box), seed)):
+            if len(tasks) >= count or attempt >= max_attempts:
+                break
+            target = f"{REPO}/{mutation.path}"
+            box.put_file(target, mutation.mutated.encode())
+            run = box.exec(command, workdir=REPO, timeout=timeout)
+            box.put_file(target, mutation.original.encode())
+            newly_failing = [t for t in failing_tests(run.output.decode(errors="replace")) if t not in failing_before]
+            if run.timed_out or not newly_failing or len(newly_failing) > max_failing:
+                continue
+            tasks.append(Task(
+                id=f"{spec.name}-bugfix-{re.sub(r'[^A-Za-z0-9]+', '-', mutation.id).strip('-')}",
+                instruction=(f"Some tests of {spec.name} fail, for example {', '.join(newly_failing[:3])}. "
+                             f"Find the bug in the library code and fix it; do not change the tests."),
+                domain=DOMAIN,
+                options={"repo": spec.name, "mutation": mutation.id, "mutation_kind": mutation.kind,
+                         "failing_tests": newly_failing},
+            ))
+    return tasks
+
+
+def _task_row(task: Task) -> dict:
+    return {"id": task.id, "instruction": task.instruction, "domain": task.domain, "options": task.options}
+
+
+def bugfix_tasks_cached(spec: RepoSpec, image: str, count: int, seed: int, out: Path) -> list[Task]:
+    """Generated tasks are kept beside the episodes (keyed by image, count and seed) so a resumed run plans the
+    same episodes without rerunning the generation."""
+    from collectors.store import _atomic_write
+    from collectors.tasks import load_tasks
+
+    fingerprint = image.rpartition(":")[2]
+    path = Path(out) / "swe_tasks" / f"{spec.name}-{fingerprint}-n{count}-s{seed}.jsonl"
+    if path.exists():
+        return load_tasks(path)
+    tasks = generate_bugfix_tasks(spec, image, count, seed)
+    payload = "".join(json.dumps(_task_row(t), ensure_ascii=False) + "\n" for t in tasks).encode()
+    _atomic_write(path, lambda handle: handle.write(payload))
+    return tasks
+
+
+# ---- command ----
+
+def shipped_repos_file() -> Path:
+    return Path(__file__).resolve().parents[1] / "tasks" / "swe_repos.yaml"
+
+
+def collect_command(
+    out: Path = OutOption,
+    repos: Path = typer.Option(None, "--repos", dir_okay=False,
+                               help="Repos file (YAML). Alone: generate bug-fix tasks from these repos. With --tasks: "
+                                    "the repos those tasks name (default: the shipped tasks/swe_repos.yaml)."),
+    tasks: Path = typer.Option(None, "--tasks", dir_okay=False, help="Scripted SWE task file (YAML or JSONL)."),
+    bugs: int = typer.Option(2, "--bugs", min=1, help="Bug-fix tasks to generate per repo (with --repos alone)."),
+    mutation_seed: int = typer.Option(0, "--mutation-seed", help="Seed choosing which mutations are tried."),
+    workers: int = WorkersOption,
+    limit: int = LimitOption,
+    seeds: int = SeedsOption,
+    max_steps: int = MaxStepsOption,
+):
+    """Record SWE episodes (shell, file editor, tests, git diff) on real repositories in Docker sandboxes."""
+    from collectors.command import run_and_report
+    from collectors.tasks import TaskFileError, load_tasks
+    from sandboxes.docker_sandbox import install_cleanup_handlers, remove_orphans
+    from sandboxes.swe_images import ensure_image
+    from sandboxes.swe_repos import RepoSpecError, load_repo_specs
+
+    if repos is None and tasks is None:
+        raise typer.BadParameter("give --repos FILE (generate bug-fix tasks) or --tasks FILE (scripted tasks)")
+    try:
+        specs = {s.name: s for s in load_repo_specs(repos or shipped_repos_file())}
+        chosen = [t for t in load_tasks(tasks) if t.domain in ("", DOMAIN)] if tasks else None
+    except (RepoSpecError, TaskFileError) as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    if chosen is not None:
+        for task in chosen:
+            if task.options.get("repo") not in specs:
+                raise typer.BadParameter(f"task {task.id!r}: options.repo {task.options.get('repo')!r} is not in "
+                                         f"the repos file (known: {sorted(specs)})", param_hint="--tasks")
+            for number, spec in enumerate(task.actions):
+                try:
+                    parse_swe_action(spec, f"task {task.id!r} action #{number + 1}")
+                except SweTaskError as exc:
+                    raise typer.BadParameter(str(exc), param_hint="--tasks") from exc
+        specs = {name: spec for name, spec in specs.items() if any(t.options["repo"] == name for t in chosen)}
+    install_cleanup_handlers()
+    remove_orphans()
+    images = {name: ensure_image(spec) for name, spec in specs.items()}
+    if chosen is not None:
+        plans = plans_for(chosen, seeds=seeds, max_steps=max_steps)
+    else:
+        generated = [t for name, spec in specs.items()
+                     for t in bugfix_tasks_cached(spec, images[name], bugs, mutation_seed, out)]
+        plans = plans_for(generated, seeds=seeds, policy_factory=BugFixPolicy, max_steps=max_steps)
+    run_and_report(lambda: SweCollector(specs, images), plans, out, domain=DOMAIN, workers=workers, limit=limit)
