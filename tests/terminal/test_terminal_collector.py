@@ -1,0 +1,140 @@
+"""The terminal collector on a real tmux in a real container: waits, screens, scrollback, errors, perturbations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from collectors.api import Task
+from collectors.tasks import load_tasks
+from collectors.terminal import TerminalTaskError, parse_keystrokes
+
+TASKS = Path(__file__).resolve().parents[2] / "tasks" / "terminal.yaml"
+
+
+def play(collector, task: Task, *actions):
+    first = collector.reset(task)
+    return first, [collector.step(collector.parse_action(spec)) for spec in actions]
+
+
+def keys(text: str, duration: float = 3.0) -> list[dict]:
+    return [{"keystrokes": text, "duration": duration}]
+
+
+def test_command_ends_when_the_prompt_returns_with_status_and_cwd(collector):
+    first, (step,) = play(collector, Task("t-status", "fail in /tmp"), keys("cd /tmp && ls /missing\n"))
+    assert first.text == "root@sandbox:/work#" and first.meta["cwd"] == "/work"
+    meta = step.observation.meta
+    assert (meta["wait_method"], meta["exit_status"], meta["cwd"], meta["prompt_back"]) == ("prompt", 2, "/tmp", True)
+    assert step.wait_ms < 3000 and step.observation.raw_format == "tmux-ansi"
+    assert step.observation.text.endswith(
+        "ls: cannot access '/missing': No such file or directory\nroot@sandbox:/tmp#")
+
+
+def test_raw_keeps_escape_sequences_and_text_is_the_plain_screen(collector):
+    _, (step,) = play(collector, Task("t-color", "color"), keys("printf '\\033[1;31mALERT\\033[0m\\n'\n"))
+    assert b"\x1b[31mALERT" in step.observation.raw  # tmux re-encodes SGR, one attribute per sequence
+    assert "\nALERT\n" in step.observation.text and "\x1b" not in step.observation.text
+
+
+def test_scrollback_holds_every_line_of_new_output(collector):
+    _, (step,) = play(collector, Task("t-scroll", "long output"), keys("seq 1 300\n"))
+    lines = step.observation.text.split("\n")
+    assert step.observation.meta["history_lines"] > 200
+    assert lines[lines.index("1"):lines.index("300") + 1] == [str(i) for i in range(1, 301)]
+
+
+def test_running_command_waits_the_duration_then_ctrl_c_brings_the_prompt(collector):
+    _, (running, interrupted) = play(collector, Task("t-sleep", "interrupt"), keys("sleep 30\n", 0.4),
+                                     keys("C-c", 3))
+    meta = running.observation.meta
+    assert (meta["wait_method"], meta["foreground"], meta["exit_status"]) == ("duration", "sleep", None)
+    assert 350 <= running.wait_ms < 2000
+    assert interrupted.observation.meta["wait_method"] == "prompt"
+    assert interrupted.observation.meta["exit_status"] == 130
+    assert "^C" in interrupted.observation.text
+
+
+def test_interactive_program_output_settles_quietly(collector):
+    _, (repl, answer, leave) = play(collector, Task("t-repl", "python"), keys("python3 -q\n", 1.5),
+                                    keys("print(6 * 7)\n", 3), keys("C-d", 3))
+    assert repl.observation.meta["foreground"].startswith("python")
+    assert answer.observation.meta["wait_method"] == "quiet"
+    assert answer.observation.text.endswith(">>> print(6 * 7)\n42\n>>>")
+    assert leave.observation.meta["wait_method"] == "prompt"
+
+
+def test_several_keystrokes_in_one_action(collector):
+    _, (step,) = play(collector, Task("t-multi", "type then enter"),
+                      [{"keystrokes": "echo typed-", "duration": 0.5}, {"keystrokes": "later", "duration": 0.5},
+                       {"keystrokes": "Enter", "duration": 3}])
+    assert step.observation.meta["wait_methods"] == ["quiet", "quiet", "prompt"]
+    assert "\ntyped-later\n" in step.observation.text
+
+
+def test_setup_runs_before_the_first_observation(collector):
+    _, (step,) = play(collector, Task("t-setup", "files", setup=["mkdir -p src", "echo hello > src/a.txt"]),
+                      keys("cat src/a.txt\n"))
+    assert "\nhello\n" in step.observation.text
+
+
+def test_failing_setup_names_the_task_and_command(collector):
+    with pytest.raises(TerminalTaskError, match=r"task 't-bad-setup': setup command 2 'false'"):
+        collector.reset(Task("t-bad-setup", "x", setup=["true", "false"]))
+
+
+def test_bad_actions_are_clear_errors():
+    with pytest.raises(TerminalTaskError, match="task x.*duration must be a number"):
+        parse_keystrokes([{"keystrokes": "ls", "duration": "soon"}], "task x")
+    with pytest.raises(TerminalTaskError, match="needs a string 'keystrokes'"):
+        parse_keystrokes([{"keys": "ls"}], "task x")
+    with pytest.raises(TerminalTaskError, match="non-empty list"):
+        parse_keystrokes([], "task x")
+
+
+def test_unknown_perturbation_is_rejected(collector):
+    with pytest.raises(TerminalTaskError, match="unknown perturbations \\['earthquake'\\]"):
+        collector.reset(Task("t-quake", "x", perturbations=["earthquake"]))
+
+
+def test_fork_bomb_is_contained_and_labelled(collector):
+    task = Task("t-bomb", "fork bomb", options={"pids": 64})
+    _, (bomb, after) = play(collector, task, keys("bomb() { bomb | bomb & }; bomb\n", 2), keys("echo still-here\n", 2))
+    labels = set(bomb.perturbations) | set(after.perturbations)
+    assert "pids_cap" in labels
+    assert collector.sandbox.limits.pids == 64
+
+
+@pytest.fixture(scope="module")
+def starter_tasks():
+    return {task.id: task for task in load_tasks(TASKS)}
+
+
+def test_starter_task_set_is_large_and_parses(starter_tasks):
+    assert len(starter_tasks) >= 30
+    for task in starter_tasks.values():
+        for number, spec in enumerate(task.actions):
+            parse_keystrokes(spec, f"{task.id} action {number}")
+    families = {task_id.split("-")[0] for task_id in starter_tasks}
+    assert {"files", "text", "git", "python", "archive", "proc", "perm", "err", "pert"} <= families
+
+
+@pytest.mark.parametrize("task_id, label, step", [
+    ("pert-disk-full", "disk_full", 1),
+    ("pert-read-only", "read_only_fs", 0),
+    ("pert-no-network", "no_network", 0),
+    ("pert-memory-cap", "memory_cap", 0),
+    ("pert-slow-commands", "slow_commands", 0),
+])
+def test_perturbations_are_labels_on_the_transitions_they_affect(collector, starter_tasks, task_id, label, step):
+    task = starter_tasks[task_id]
+    _, results = play(collector, task, *task.actions)
+    assert label in results[step].perturbations
+    if label == "disk_full":
+        assert "No space left on device" in results[step].observation.text
+        assert label not in results[0].perturbations  # `df` only looked; nothing failed yet
+    if label == "memory_cap":
+        assert results[step].observation.meta["exit_status"] == 137
+    if label == "slow_commands":
+        assert results[step].wait_ms >= 400
