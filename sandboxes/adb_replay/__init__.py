@@ -5,11 +5,9 @@ a phone: its properties (ro.worldline.replay_device, ro.product.model=replay-*) 
 marks everything recorded from it (provenance.stand_in, env.kind "android-replay").
 """
 
-from sandboxes.adb_replay.phone import ReplayPhone
+from sandboxes.adb_replay.phone import REPLAY_PROPERTY, ReplayPhone
 from sandboxes.adb_replay.recording import Recording, RecordingError, default_recordings_dir, load_recording
 from sandboxes.adb_replay.server import ReplayDevice
-
-REPLAY_PROPERTY = "ro.worldline.replay_device"
 
 
 def start_replay_device(profile: str = "pixel", host: str = "127.0.0.1", port: int = 0, settle_dumps: int = 0,

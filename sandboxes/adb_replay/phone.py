@@ -28,6 +28,7 @@ _BOUNDS_ATTR = re.compile(rb'bounds="\[(-?\d+),(-?\d+)\]\[(-?\d+),(-?\d+)\]"')
 _ROTATION = re.compile(rb'<hierarchy rotation="(\d)"')
 DUMP_FAILURE = "ERROR: could not get idle state."
 LONG_PRESS_MS = 500
+REPLAY_PROPERTY = "ro.worldline.replay_device"  # a phone never has it; the android collector looks for it
 
 
 @dataclass
@@ -65,7 +66,7 @@ class ReplayPhone:
             "ro.product.model": f"replay-{self.profile.name}",
             "ro.build.characteristics": "replay",
             "ro.serialno": serial,
-            "ro.worldline.replay_device": f"adb-replay/{self.profile.name} {w}x{h} of {self.recording.source}",
+            REPLAY_PROPERTY: f"adb-replay/{self.profile.name} {w}x{h} of {self.recording.source}",
         }
 
     @property
