@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 import time
-import uuid
 
 import pytest
 
@@ -23,7 +23,7 @@ COMMANDS = [
     r"printf '\033[38;5;196m256\033[0m \033[38;2;10;200;30mtruecolor\033[0m \033[4munder\033[0m\n'",
     r"printf '日本語 wide ✓\n'",
     r"printf 'progress 10%%\rprogress 100%%\n'",
-    "mkdir -p /tmp/hfmt-ls && touch /tmp/hfmt-ls/a.txt && chmod +x /tmp/hfmt-ls/a.txt && ls --color=always /tmp/hfmt-ls",
+    "mkdir -p lsdir/sub && touch lsdir/a.txt && chmod +x lsdir/a.txt && ls --color=always lsdir",
     "echo DONE-MARK",
 ]
 
@@ -32,15 +32,17 @@ COMMANDS = [
 def tmux_pane():
     if shutil.which("tmux") is None:
         pytest.fail("tmux is not installed; scripts/setup.d/40-formats.sh installs it")
-    socket = f"hfmt-{uuid.uuid4().hex[:8]}"
+    # A private socket in a short temporary folder: nothing is shared with other tmux users, nothing is left behind.
+    folder = tempfile.mkdtemp(prefix="hfmt-")
     env = {**os.environ, "PS1": "$ ", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TERM": "xterm-256color"}
-    base = ["tmux", "-L", socket, "-f", "/dev/null"]
-    subprocess.run(base + ["new-session", "-d", "-s", "t", "-x", str(COLS), "-y", str(ROWS),
+    base = ["tmux", "-S", os.path.join(folder, "sock"), "-f", "/dev/null"]
+    subprocess.run(base + ["new-session", "-d", "-s", "t", "-c", folder, "-x", str(COLS), "-y", str(ROWS),
                            "bash --norc --noprofile"], check=True, env=env)
     try:
         yield base
     finally:
         subprocess.run(base + ["kill-server"], check=False)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _capture(base, *flags) -> bytes:
