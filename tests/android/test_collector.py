@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -14,7 +15,7 @@ from collectors.tasks import load_tasks
 from schemas import transition_errors
 from schemas.render.android import flatten_uiautomator
 
-TASKS = load_tasks(__import__("pathlib").Path(__file__).resolve().parents[2] / "tasks" / "android.yaml")
+TASKS = load_tasks(Path(__file__).resolve().parents[2] / "tasks" / "android.yaml")
 
 
 def _task(task_id):
@@ -30,8 +31,9 @@ def test_replay_device_is_marked_as_a_stand_in(replay_device):
 
 
 def test_scripted_task_records_the_recorded_screens(replay_device, recording, tmp_path):
-    report = collect(lambda: AndroidCollector(replay_device.serial, settle_s=0), [EpisodePlan(_task("settings-network"))],
-                     tmp_path, domain="android", progress=False)
+    plans = [EpisodePlan(_task("settings-network"))]
+    report = collect(lambda: AndroidCollector(replay_device.serial, settle_s=0), plans, tmp_path, domain="android",
+                     progress=False)
     assert (report.completed, report.errored, report.transitions) == (1, 0, 4)
     episode = json.loads(next((tmp_path / "episodes" / "android").glob("*.json")).read_text())
     assert episode["provenance"]["stand_in"].startswith("adb-replay/pixel")

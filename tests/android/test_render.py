@@ -10,7 +10,8 @@ import pytest
 from schemas.render import RenderError, render
 from schemas.render.android import flatten_uiautomator
 
-LINE = re.compile(r'^\[ *(\d+)\] \| [\w.$?]+( \| (res|text|desc)=".*")* \| bounds=\[\d+,\d+\]\[\d+,\d+\]( \| [a-z -]+)?$')
+LINE = re.compile(r'^\[ *(\d+)\] \| [\w.$?]+( \| (res|text|desc)=".*")* '
+                  r'\| bounds=\[\d+,\d+\]\[\d+,\d+\]( \| [a-z -]+)?$')
 SETTINGS_HOME = "Untergang1__AppAgent/tasks/task_system_2024-11-12_23-49-19/task_system_2024-11-12_23-49-19_2.xml"
 
 
@@ -83,3 +84,15 @@ def test_malformed_dump_is_an_error_not_an_empty_screen(android_data):
         render("uiautomator-xml", b"<?xml version='1.0' ?><hierarchy rotation=\"0\"></hierarchy>")
     with pytest.raises(RenderError, match="expected <hierarchy>"):
         render("uiautomator-xml", b"<html/>")
+
+
+def test_invisible_nodes_are_dropped_and_numbering_skips_them():
+    # The attribute set of newer builds (visible-to-user appears in `uiautomator dump` on some OEM builds).
+    raw = (b"<?xml version='1.0' encoding='UTF-8' standalone='yes' ?><hierarchy rotation=\"1\">"
+           b'<node class="android.widget.FrameLayout" text="" resource-id="" bounds="[0,0][2400,1080]">'
+           b'<node class="android.widget.Button" text="Hidden" visible-to-user="false" bounds="[0,0][10,10]"/>'
+           b'<node class="android.widget.Button" text="Off" enabled="false" clickable="true" bounds="[0,0][0,10]"/>'
+           b'<node class="android.widget.Button" text="OK" enabled="false" clickable="true" bounds="[5,5][50,50]"/>'
+           b"</node></hierarchy>")
+    expected = '[ 0] | android.widget.Button | text="OK" | bounds=[5,5][50,50] | clickable disabled'
+    assert render("uiautomator-xml", raw) == expected
