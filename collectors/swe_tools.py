@@ -53,8 +53,8 @@ def write(path, text):
 
 def check_path(command, path):
     if not os.path.isabs(path):
-        raise ToolError(f"The path {path} is not an absolute path, it should start with `/`. "
-                        f"Maybe you meant {os.path.join('/', path)}?")
+        # The reference tool suggests the path unchanged (its Path("") / path); kept, since agents see exactly that.
+        raise ToolError(f"The path {path} is not an absolute path, it should start with `/`. Maybe you meant {path}?")
     exists = os.path.exists(path)
     if not exists and command != "create":
         raise ToolError(f"The path {path} does not exist. Please provide a valid path.")
