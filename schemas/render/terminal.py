@@ -15,7 +15,8 @@ import re
 import pyte
 from wcwidth import wcswidth, wcwidth
 
-_SGR = re.compile(r"\x1b\[[0-9;:]*m")
+# Sequences that change how cells look or link, never where text lands: SGR colors and OSC 8 hyperlinks.
+_SGR = re.compile(r"\x1b\[[0-9;:]*m|\x1b\]8;[^\x07\x1b]*(?:\x07|\x1b\\)")
 # Printable ASCII plus LF: one cell per character, so SGR removal and wrapping reproduce the screen exactly.
 _PLAIN_ASCII = re.compile(r"[\x20-\x7e\n]*")
 _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")

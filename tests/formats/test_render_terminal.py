@@ -152,6 +152,13 @@ def test_control_sequences_are_replayed_not_stripped():
     assert render_terminal(raw, {}) == "XYcdef\n    gone?\n     col5\n\ufffd bad byte"
 
 
+def test_hyperlinks_take_no_cells():
+    raw = b"see \x1b]8;;https://example.org/a\x1b\\the docs\x1b]8;;\x1b\\ now\nok \x1b]8;;u\x07L\x1b]8;;\x07\n"
+    meta = {"cols": 20, "rows": 3}
+    assert render_terminal(raw, meta) == terminal._replay(terminal._decoded(raw), meta) == "see the docs now\nok L"
+    assert terminal._plain_screen(terminal._SGR.sub("", terminal._decoded(raw)), meta) is not None
+
+
 def test_long_line_wraps_at_meta_width():
     assert render_terminal(b"0123456789abc\nnext\n", {"cols": 10, "rows": 2}) == "0123456789\nabc\nnext"
 
