@@ -90,7 +90,7 @@ class AndroidCollector(Collector):
             action = parse_action(spec)
             if {"element", "selector"} & set(action.arguments):
                 self.observe()  # element ids refer to the screen as it is now
-            if error := self._perform(action):
+            if error := self._perform(action)[0]:
                 raise DeviceError(f"task {task.id}: setup action failed: {error}")
         return self.observe()
 
@@ -98,14 +98,15 @@ class AndroidCollector(Collector):
         return parse_action(spec)
 
     def step(self, action: Action) -> StepResult:
-        error = self._perform(action)
+        error, waited_s = self._perform(action)
         t0 = time.perf_counter()
         observation = self.observe()
-        return StepResult(observation, error=error, observe_latency_ms=(time.perf_counter() - t0) * 1000)
+        return StepResult(observation, error=error, wait_ms=waited_s * 1000,
+                          observe_latency_ms=(time.perf_counter() - t0) * 1000)
 
     # --- acting ---------------------------------------------------------------------------------------------------
-    def _perform(self, action: Action) -> str | None:
-        """Run an action; returns the device's complaint if it refused one (the screen is still observed)."""
+    def _perform(self, action: Action) -> tuple[str | None, float]:
+        """Run an action: (the device's complaint if it refused it, seconds waited before observing)."""
         node = resolve_element(action, self._nodes)
         if node is not None and "selector" in action.arguments:
             # Record what was actually tapped, as the observation numbers it.
@@ -114,15 +115,15 @@ class AndroidCollector(Collector):
         command = input_command(action, node, self.screen)
         if command is None:
             time.sleep(action.arguments["seconds"])
-            return None
+            return None, action.arguments["seconds"]
         result = self.device.shell2(command, v2=True, timeout=60)
+        error = None
         if action.kind == "open_app" and "Events injected" not in result.output:
-            return f"{action.text}: could not start the app: {result.output.strip()[:300]}"
-        if result.returncode != 0:
-            return f"{action.text}: `{command}` exited {result.returncode}: {result.output.strip()[:300]}"
-        if self.settle_s:
-            time.sleep(self.settle_s)
-        return None
+            error = f"{action.text}: could not start the app: {result.output.strip()[:300]}"
+        elif result.returncode != 0:
+            error = f"{action.text}: `{command}` exited {result.returncode}: {result.output.strip()[:300]}"
+        time.sleep(self.settle_s)
+        return error, self.settle_s
 
     def _shell(self, command: str) -> str:
         return self.device.shell(command, timeout=60)

@@ -119,3 +119,13 @@ def test_bad_element_and_unknown_device(replay_device):
         collector.step(parse_action("tap(99)"))
     with pytest.raises(DeviceError, match="is not ready"):
         AndroidCollector("no-such-serial", settle_s=0)
+
+
+def test_refused_actions_are_recorded_as_step_errors_and_waits_are_timed(replay_device):
+    collector = AndroidCollector(replay_device.serial, settle_s=0)
+    collector.reset(_task("settings-network"))
+    refused = collector.step(parse_action("open_app(com.example.not_installed)"))
+    assert "could not start the app" in refused.error and "No activities found" in refused.error
+    assert refused.observation.meta["package"] == "com.google.android.apps.nexuslauncher"
+    waited = collector.step(parse_action("wait(0.2)"))
+    assert waited.error is None and waited.wait_ms == pytest.approx(200)
