@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from adbutils import AdbError
 from adbutils._utils import adb_path
 
-from sandboxes.adb_replay import REPLAY_PROPERTY
+from sandboxes.adb_replay import REPLAY_PROPERTY, RecordingError, load_recording
+from sandboxes.adb_replay.recording import RECORDINGS_ENV
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _adb(serial, *args, check=True):
@@ -78,3 +84,33 @@ def test_other_recorded_devices_start_on_their_launcher(adb, make_replay_device,
     device = adb.device(make_replay_device(profile).serial)
     assert f'package="{launcher}"' in device.dump_hierarchy()
     assert device.prop.model == f"replay-{profile}"
+
+
+def test_replay_device_as_its_own_process_as_documented(adb, tmp_path):
+    process = subprocess.Popen([sys.executable, "-m", "sandboxes.adb_replay", "--port", "0", "--profile", "miui"],
+                               cwd=REPO, stdout=subprocess.PIPE, text=True)
+    serial = None
+    try:
+        line = process.stdout.readline()
+        serial = line.rsplit(" ", 1)[-1].strip()
+        assert line.startswith("replay device (miui) listening: adb connect 127.0.0.1:"), line
+        assert "connected" in adb.connect(serial, timeout=10)
+        assert _adb(serial, "shell", "wm", "size").stdout == "Physical size: 1080x2262\n"
+    finally:
+        if serial:
+            adb.disconnect(serial)
+        process.terminate()
+        process.wait(10)
+
+
+def test_garbage_on_the_wire_drops_only_that_connection(adb, replay_device):
+    with socket.create_connection((replay_device.host, replay_device.port), timeout=5) as raw:
+        raw.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert raw.recv(100) == b""  # closed without an answer
+    assert adb.device(replay_device.serial).shell("echo still here") == "still here"
+
+
+def test_missing_recordings_are_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv(RECORDINGS_ENV, str(tmp_path))
+    with pytest.raises(RecordingError, match="actions.json is missing"):
+        load_recording()
