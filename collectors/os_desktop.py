@@ -60,7 +60,8 @@ def find_element(dump: dict, *, element: int | None = None, name: str | None = N
             continue
         if not is_kept(node):
             continue
-        if name is not None and node.get("name") != name:
+        # Icons and cells often carry their label as text with an empty name (pcmanfm's files): match either.
+        if name is not None and (node.get("name") or node.get("text") or "") != name:
             continue
         if role is not None and tag_of(node.get("role", "")) != tag_of(role):
             continue

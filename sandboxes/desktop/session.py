@@ -14,6 +14,8 @@ from sandboxes.docker_sandbox import STDOUT, DockerSandbox, Limits, StreamClosed
 
 NAME_PREFIX = "worldline-os"
 START_TIMEOUT_S = 30.0
+# Fixed, so shell prompts in observations do not carry the random container id.
+HOSTNAME = "desktop"
 
 
 def desktop_limits(**overrides) -> Limits:
@@ -40,7 +42,7 @@ class DesktopSession:
         tmpfs[DESKTOP_HOME] = f"size={self.limits.disk},mode=700,uid={DESKTOP_UID},gid={DESKTOP_UID}"
         self.sandbox = DockerSandbox(self.image, self.limits, name_prefix=name_prefix,
                                      labels={"worldline.domain": "os", **(labels or {})}, user=DESKTOP_USER,
-                                     extra_run_kwargs={"tmpfs": tmpfs}, client=client)
+                                     extra_run_kwargs={"tmpfs": tmpfs, "hostname": HOSTNAME}, client=client)
         self._relay = None
         self._buffer = b""
 

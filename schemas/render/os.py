@@ -46,6 +46,8 @@ def _cell(value: str) -> str:
 
 
 def _text_cell(text: str | None) -> str:
+    # Terminals pad their text with empty rows below the prompt; they carry nothing.
+    text = (text or "").rstrip("\n")
     if not text:
         return '""'
     return _cell(f'"{text.replace(chr(34), chr(34) * 2)}"' if '"' in text else text)

@@ -21,6 +21,7 @@ from gi.repository import Atspi  # noqa: E402
 MAX_NODES = 4000
 MAX_DEPTH = 60
 MAX_TEXT = 4000
+WINDOW_ROLES = ("frame", "dialog", "window", "alert", "file chooser")
 # GTK marks embedded child widgets inside text with U+FFFC; it carries no text.
 OBJECT_REPLACEMENT = "\ufffc"
 
@@ -29,24 +30,20 @@ def _states(acc):
     return sorted(Atspi.StateType(s).value_nick for s in acc.get_state_set().get_states())
 
 
+# An Accessible implements its interfaces directly (the interface list is cached, so checking it is free);
+# a widget may vanish between two calls, and what it would have said is then simply left out.
+
 def _text(acc):
     try:
-        iface = acc.get_text_iface()
-        if iface is None:
-            return None
-        count = Atspi.Text.get_character_count(iface)
-        text = Atspi.Text.get_text(iface, 0, min(count, MAX_TEXT))
-        return text.replace(OBJECT_REPLACEMENT, "")
-    except Exception:  # a widget may vanish between calls; its text is then simply unknown
+        count = Atspi.Text.get_character_count(acc)
+        return Atspi.Text.get_text(acc, 0, min(count, MAX_TEXT)).replace(OBJECT_REPLACEMENT, "")
+    except Exception:
         return None
 
 
 def _extents(acc):
     try:
-        comp = acc.get_component_iface()
-        if comp is None:
-            return None, None
-        rect = Atspi.Component.get_extents(comp, Atspi.CoordType.SCREEN)
+        rect = Atspi.Component.get_extents(acc, Atspi.CoordType.SCREEN)
         return [rect.x, rect.y], [rect.width, rect.height]
     except Exception:
         return None, None
@@ -54,18 +51,14 @@ def _extents(acc):
 
 def _actions(acc):
     try:
-        iface = acc.get_action_iface()
-        if iface is None:
-            return []
-        return [Atspi.Action.get_action_name(iface, i) for i in range(Atspi.Action.get_n_actions(iface))]
+        return [Atspi.Action.get_name(acc, i) for i in range(Atspi.Action.get_n_actions(acc))]
     except Exception:
         return []
 
 
 def _value(acc):
     try:
-        iface = acc.get_value_iface()
-        return None if iface is None else Atspi.Value.get_current_value(iface)
+        return Atspi.Value.get_current_value(acc)
     except Exception:
         return None
 
@@ -103,22 +96,25 @@ class _Walker:
             description = acc.get_description() or ""
             if description:
                 node["description"] = description
-            position, size = _extents(acc)
-            if position is not None:
-                node["position"], node["size"] = position, size
-            text = _text(acc)
-            if text:
-                node["text"] = text
-            value = _value(acc)
-            if value is not None:
-                node["value"] = value
-            actions = _actions(acc)
-            if actions:
-                node["actions"] = actions
+            interfaces = set(acc.get_interfaces())
+            if "Component" in interfaces:
+                node["position"], node["size"] = _extents(acc)
+            if "Text" in interfaces:
+                text = _text(acc)
+                if text:
+                    node["text"] = text
+            if "Value" in interfaces:
+                value = _value(acc)
+                if value is not None:
+                    node["value"] = value
+            if "Action" in interfaces:
+                actions = _actions(acc)
+                if actions:
+                    node["actions"] = actions
         if "focused" in states:
             self.focused = node_id
-        if "active" in states and role in ("frame", "dialog", "window", "alert", "file chooser") and \
-                self.active_window is None:
+        if "active" in states and role in WINDOW_ROLES:
+            # A dialog comes after its parent frame in the walk, and both can say `active`: the last one wins.
             self.active_window = {"id": node_id, "role": role, "name": name, "app": app_name}
         count = acc.get_child_count()
         if count <= 0:

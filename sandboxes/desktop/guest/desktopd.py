@@ -75,10 +75,15 @@ def handle(request):
                           if failed else None),
                 "dump": atspi_dump.dump()}
     if op == "launch":
-        subprocess.Popen(request["argv"], start_new_session=True, stdin=subprocess.DEVNULL,
-                         stdout=open(f"/tmp/app-{os.path.basename(request['argv'][0])}.log", "ab"),
-                         stderr=subprocess.STDOUT, cwd=os.environ.get("HOME", "/"))
-        appeared = _wait_for_app(request["window"], request.get("timeout_s", 15), request.get("settle_ms", 300) / 1000)
+        app = subprocess.Popen(request["argv"], start_new_session=True, stdin=subprocess.DEVNULL,
+                               stdout=open(f"/tmp/app-{os.path.basename(request['argv'][0])}.log", "ab"),
+                               stderr=subprocess.STDOUT, cwd=os.environ.get("HOME", "/"))
+        appeared = _wait_for_app(request["window"], request.get("timeout_s", 15), 0.1)
+        if appeared:
+            # A new window does not always get the keyboard focus; typing must go to the app just opened.
+            subprocess.run(["xdotool", "search", "--onlyvisible", "--pid", str(app.pid), "windowactivate"],
+                           capture_output=True, timeout=COMMAND_TIMEOUT_S)
+            _pump(request.get("settle_ms", 300) / 1000)
         return {"ok": appeared, "dump": atspi_dump.dump(),
                 "error": None if appeared else f"no showing window of {request['window']!r} appeared"}
     return {"ok": False, "error": f"unknown op {op!r}"}

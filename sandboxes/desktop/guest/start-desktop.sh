@@ -15,7 +15,7 @@ wait_for() {  # wait_for DESCRIPTION COMMAND...: poll up to 10 s
 }
 
 mkdir -p /tmp/.X11-unix && chmod 1777 /tmp/.X11-unix
-Xvfb "$DISPLAY" -screen 0 "$SCREEN" -nolisten tcp -ac &
+Xvfb "$DISPLAY" -screen 0 "$SCREEN" -nolisten tcp -noreset -ac &
 wait_for Xvfb xdpyinfo
 eval "$(dbus-launch --sh-syntax)"
 export DBUS_SESSION_BUS_ADDRESS
@@ -23,6 +23,8 @@ export DBUS_SESSION_BUS_ADDRESS
 printf 'export DISPLAY=%q DBUS_SESSION_BUS_ADDRESS=%q\n' "$DISPLAY" "$DBUS_SESSION_BUS_ADDRESS" > /tmp/desktop-env.sh
 /usr/libexec/at-spi-bus-launcher --launch-immediately &
 wait_for "the AT-SPI bus" dbus-send --session --print-reply --dest=org.a11y.Bus /org/a11y/bus org.a11y.Bus.GetAddress
+# -noreset above matters: without it Xvfb resets when its first client (xdpyinfo) leaves, and a client
+# connecting during that reset (openbox, once in a few starts) fails to open the display.
 openbox &
-wait_for openbox sh -c "xprop -root _NET_SUPPORTING_WM_CHECK | grep -q window"
+wait_for openbox sh -c "xprop -root _NET_SUPPORTING_WM_CHECK | grep -q 'window id'"
 exec python3 /opt/worldline/desktopd.py
