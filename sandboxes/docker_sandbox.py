@@ -188,35 +188,45 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _worldline_containers(client) -> list[dict]:
+    # One list call (not containers.list, which inspects each container and fails if one vanishes meanwhile).
+    return [{"id": c["Id"], "name": c["Names"][0].lstrip("/"), "labels": c.get("Labels") or {}}
+            for c in client.api.containers(all=True, filters={"label": f"{LABEL}=1"})]
+
+
+def _remove(client, container: dict, removed: list[str]) -> None:
+    try:
+        client.api.remove_container(container["id"], force=True)
+        removed.append(container["name"])
+    except Exception as exc:  # already gone, or being removed by its owner right now
+        log.debug("could not remove %s: %s", container["name"], exc)
+
+
 def remove_orphans(client=None) -> list[str]:
     """Remove worldline containers started on this host by processes that no longer exist (e.g. SIGKILLed runs)."""
     client = client or _default_client()
     host = socket.gethostname()
-    removed = []
-    for container in client.containers.list(all=True, filters={"label": f"{LABEL}=1"}):
-        owner_host, _, pid = container.labels.get(OWNER_LABEL, "").rpartition(":")
+    removed: list[str] = []
+    for container in _worldline_containers(client):
+        owner_host, _, pid = container["labels"].get(OWNER_LABEL, "").rpartition(":")
         if owner_host == host and pid.isdigit() and not _pid_alive(int(pid)):
-            try:
-                container.remove(force=True)
-                removed.append(container.name)
-            except Exception as exc:  # removed concurrently by another run
-                log.debug("could not remove orphan %s: %s", container.name, exc)
+            _remove(client, container, removed)
     return removed
 
 
 def remove_containers(client=None, name_prefix: str | None = None) -> list[str]:
     """Remove worldline containers on the engine (optionally only those whose name starts with `name_prefix`)."""
     client = client or _default_client()
-    removed = []
-    for container in client.containers.list(all=True, filters={"label": f"{LABEL}=1"}):
-        if name_prefix and not container.name.startswith(name_prefix):
-            continue
-        try:
-            container.remove(force=True)
-            removed.append(container.name)
-        except Exception as exc:  # already gone, or removal in progress elsewhere
-            log.debug("could not remove %s: %s", container.name, exc)
+    removed: list[str] = []
+    for container in _worldline_containers(client):
+        if not name_prefix or container["name"].startswith(name_prefix):
+            _remove(client, container, removed)
     return removed
+
+
+def list_containers(client=None) -> list[dict]:
+    """Worldline containers on the engine: id, name, labels."""
+    return _worldline_containers(client or _default_client())
 
 
 def _default_client():

@@ -34,12 +34,10 @@ def build_image(
 @app.command("list")
 def list_containers():
     """List worldline containers on the engine (label worldline=1)."""
-    import docker
+    from sandboxes.docker_sandbox import OWNER_LABEL, list_containers
 
-    from sandboxes.docker_sandbox import LABEL, OWNER_LABEL
-
-    for container in docker.from_env().containers.list(all=True, filters={"label": f"{LABEL}=1"}):
-        print(f"{container.short_id}\t{container.name}\t{container.status}\t{container.labels.get(OWNER_LABEL, '')}")
+    for container in list_containers():
+        print(f"{container['id'][:12]}\t{container['name']}\t{container['labels'].get(OWNER_LABEL, '')}")
 
 
 @app.command("cleanup")

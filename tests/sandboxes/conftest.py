@@ -23,9 +23,10 @@ def base_image(docker_client):
     return DEFAULT_TERMINAL_IMAGE
 
 
-def containers_named(client, prefix: str) -> list[str]:
-    return [c.name for c in client.containers.list(all=True, filters={"label": "worldline=1"})
-            if c.name.startswith(prefix)]
+def _containers_named(client, prefix: str) -> list[str]:
+    # One list call: containers.list() inspects each container and fails when another test removes one meanwhile.
+    return [c["Names"][0].lstrip("/") for c in client.api.containers(all=True)
+            if c["Names"][0].lstrip("/").startswith(prefix)]
 
 
 @pytest.fixture
@@ -33,4 +34,10 @@ def prefix(docker_client):
     """A unique container name prefix; the test fails if any container with it is left behind."""
     name = f"wltest-sb-{uuid.uuid4().hex[:8]}"
     yield name
-    assert containers_named(docker_client, name) == [], "containers left behind"
+    assert _containers_named(docker_client, name) == [], "containers left behind"
+
+
+@pytest.fixture
+def containers_named(docker_client):
+    """containers_named(prefix) -> names of the containers whose name starts with prefix."""
+    return lambda prefix: _containers_named(docker_client, prefix)

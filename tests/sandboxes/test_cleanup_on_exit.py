@@ -10,7 +10,6 @@ import textwrap
 import time
 
 import pytest
-from conftest import containers_named
 
 from sandboxes.docker_sandbox import remove_orphans
 
@@ -36,20 +35,21 @@ def start_holder(image: str, prefix: str) -> subprocess.Popen:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_signal_removes_every_container(base_image, prefix, docker_client, signum):
+def test_signal_removes_every_container(containers_named, base_image, prefix, signum):
     proc = start_holder(base_image, prefix)
-    assert len(containers_named(docker_client, prefix)) >= 2
+    assert len(containers_named(prefix)) >= 2
     proc.send_signal(signum)
     assert proc.wait(timeout=60) != 0
-    assert containers_named(docker_client, prefix) == []
+    assert containers_named(prefix) == []
 
 
-def test_containers_of_a_sigkilled_process_are_removed_as_orphans(base_image, prefix, docker_client):
+def test_containers_of_a_sigkilled_process_are_removed_as_orphans(containers_named, base_image, prefix,
+                                                                   docker_client):
     proc = start_holder(base_image, prefix)
     proc.kill()
     proc.wait(timeout=30)
     time.sleep(0.2)
-    left = containers_named(docker_client, prefix)
+    left = containers_named(prefix)
     assert left, "SIGKILL gives no chance to clean up, so containers must still be there"
     removed = remove_orphans(docker_client)
     assert set(left) <= set(removed)

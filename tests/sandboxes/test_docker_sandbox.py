@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from conftest import containers_named
 
 from sandboxes.docker_sandbox import DockerSandbox, Limits, SandboxError, SandboxPool
 
@@ -94,26 +93,26 @@ def test_files_round_trip_through_exec(base_image, prefix):
             sandbox.get_file("/work/missing")
 
 
-def test_containers_are_removed_on_error_and_close_is_idempotent(base_image, prefix, docker_client):
+def test_containers_are_removed_on_error_and_close_is_idempotent(containers_named, base_image, prefix):
     with pytest.raises(RuntimeError, match="boom"):
         with DockerSandbox(base_image, name_prefix=prefix) as sandbox:
-            assert containers_named(docker_client, prefix) == [sandbox.name]
+            assert containers_named(prefix) == [sandbox.name]
             raise RuntimeError("boom")
-    assert containers_named(docker_client, prefix) == []
+    assert containers_named(prefix) == []
     sandbox.close()
     with pytest.raises(SandboxError, match="closed"):
         sandbox.start()
 
 
-def test_a_failed_start_leaves_nothing(prefix, docker_client):
+def test_a_failed_start_leaves_nothing(containers_named, prefix):
     import docker.errors
     sandbox = DockerSandbox("worldline/no-such-image:none", name_prefix=prefix)
     with pytest.raises(docker.errors.ImageNotFound):
         sandbox.start()
-    assert containers_named(docker_client, prefix) == []
+    assert containers_named(prefix) == []
 
 
-def test_pool_hands_out_started_sandboxes_and_never_reuses_them(base_image, prefix, docker_client):
+def test_pool_hands_out_started_sandboxes_and_never_reuses_them(containers_named, base_image, prefix):
     prepared = []
     with SandboxPool(base_image, Limits(), size=1, prepare=lambda sb: prepared.append(sb.name),
                      name_prefix=prefix) as pool:
@@ -124,4 +123,4 @@ def test_pool_hands_out_started_sandboxes_and_never_reuses_them(base_image, pref
         second = pool.acquire()
         assert second.name != first.name and second.exec("true").exit_code == 0
         pool.release(second)
-    assert containers_named(docker_client, prefix) == []
+    assert containers_named(prefix) == []

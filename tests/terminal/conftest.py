@@ -29,5 +29,5 @@ def collector(base_image, docker_client):
     terminal = TerminalCollector(base_image, name_prefix=prefix)
     yield terminal
     terminal.close()
-    left = [c.name for c in docker_client.containers.list(all=True) if c.name.startswith(prefix)]
+    left = [n for c in docker_client.api.containers(all=True) for n in c["Names"] if n.lstrip("/").startswith(prefix)]
     assert left == [], "terminal containers left behind"
