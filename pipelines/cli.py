@@ -7,8 +7,8 @@ from __future__ import annotations
 import importlib
 from importlib.metadata import entry_points
 
-import click
 import typer
+from typer.core import TyperGroup
 
 COLLECTOR_GROUP = "worldline.collectors"
 
@@ -28,8 +28,8 @@ def _load(target: str):
     return getattr(importlib.import_module(module), attribute)
 
 
-def _to_click(obj, name: str) -> click.Command:
-    if isinstance(obj, click.Command):
+def _to_command(obj, name: str):
+    if isinstance(obj, TyperGroup) or hasattr(obj, "invoke"):
         return obj
     if isinstance(obj, typer.Typer):
         return typer.main.get_command(obj)
@@ -38,11 +38,15 @@ def _to_click(obj, name: str) -> click.Command:
     return typer.main.get_command(single)
 
 
-class LazyGroup(click.Group):
-    """A click group whose subcommands are imported only when run (or when their help is shown)."""
+class LazyGroup(TyperGroup):
+    """A command group whose subcommands are imported only when run (or when their own help is shown).
+
+    It subclasses typer's group (typer vendors its own click) so that typer.Exit / BadParameter raised inside any
+    subcommand are handled like in a plain typer app.
+    """
 
     def __init__(self, *args, targets: dict[str, tuple[str, str]], **kwargs):
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, rich_markup_mode=None, **kwargs)
         self.targets = targets
 
     def list_commands(self, ctx):
@@ -60,10 +64,11 @@ class LazyGroup(click.Group):
             return None
         target, help_text = self.targets[name]
         try:
-            command = _to_click(_load(target), name)
+            command = _to_command(_load(target), name)
         except (ImportError, AttributeError) as exc:
-            raise click.ClickException(f"'{name}' could not be loaded from {target}: {exc}. "
-                                       f"Is worldline installed with all its dependencies (make setup)?")
+            typer.echo(f"Error: '{name}' could not be loaded from {target}: {exc}. "
+                       f"Is worldline installed with all its dependencies (make setup)?", err=True)
+            raise typer.Exit(2)
         command.name = name
         command.help = command.help or help_text
         command.short_help = command.short_help or help_text
@@ -75,7 +80,7 @@ def collector_targets() -> dict[str, tuple[str, str]]:
             for ep in entry_points(group=COLLECTOR_GROUP)}
 
 
-def build_cli() -> click.Group:
+def build_cli() -> LazyGroup:
     targets = {name: value for name, value in COMMANDS.items()}
     root = LazyGroup(name="worldline", targets=targets,
                      help="Record real agent-environment transitions and curate them into world-model training data.")
@@ -85,7 +90,7 @@ def build_cli() -> click.Group:
     return root
 
 
-def _make_collect_group() -> click.Group:
+def _make_collect_group() -> LazyGroup:
     return LazyGroup(name="collect", targets=collector_targets(),
                      help="Collect raw episodes. Each collector is a plugin registered under the "
                           f"'{COLLECTOR_GROUP}' entry point group.")
@@ -95,7 +100,13 @@ collect_group = _make_collect_group()
 
 
 def main() -> None:
-    build_cli()(prog_name="worldline")
+    import click  # plugins may raise plain click errors; typer's own are handled inside its vendored click
+
+    try:
+        build_cli()(prog_name="worldline")
+    except click.ClickException as exc:
+        exc.show()
+        raise SystemExit(exc.exit_code)
 
 
 if __name__ == "__main__":
