@@ -239,6 +239,10 @@ class ServerConnection:
             if done.returncode != 0:
                 raise ServerStartError(f"server {self.spec.name!r}: prepare command {command!r} failed "
                                        f"({done.returncode}): {done.stderr.strip()[-500:]}")
+        command = _expand(self.spec.command, self.values, f"server {self.spec.name!r}")
+        if shutil.which(command) is None:
+            raise ServerStartError(f"server {self.spec.name!r}: command {command!r} is not an executable on PATH "
+                                   f"(is scripts/setup.d/40-mcp-servers.sh done?)")
         if self.spec.transport == "http":
             self._start_http_process()
         self._portal_cm = start_blocking_portal()
