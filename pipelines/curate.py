@@ -13,6 +13,7 @@ from pathlib import Path
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
+from schemas.layout import TRANSITIONS_DIR
 from schemas.stages import CURATED_TRANSITION_SCHEMA, DEAD_LETTER_SCHEMA, STAGE1_SCHEMA, STAGE2_SCHEMA, STAGE3_SCHEMA
 from transforms import stats as curate_stats
 from transforms.card import dataset_card
@@ -35,6 +36,16 @@ OUTPUT_FILES = ("stats.json", "README.md")
 
 class OutputExistsError(RuntimeError):
     pass
+
+
+class InputMissingError(FileNotFoundError):
+    pass
+
+
+def check_input(input_dir: str) -> None:
+    """A mistyped local path would otherwise curate zero records without complaint."""
+    if "://" not in input_dir and not (Path(input_dir) / TRANSITIONS_DIR).is_dir():
+        raise InputMissingError(f"{input_dir} is not a raw collection: it has no {TRANSITIONS_DIR}/ folder")
 
 
 def pipeline_options(beam_args: list[str]) -> PipelineOptions:
@@ -75,6 +86,7 @@ def settings_of(input_dir: str, options: CurateOptions, pipeline: beam.Pipeline)
 def run_curation(input_dir: str, output_dir: str, options: CurateOptions = CurateOptions(),
                  beam_args: list[str] | None = None, overwrite: bool = False) -> dict:
     """Run to completion and return the stats written to OUTPUT/stats.json."""
+    check_input(input_dir)
     prepare_output(output_dir, overwrite)
     pipeline = build_pipeline(input_dir, output_dir, options, beam_args or [])
     result = pipeline.run()

@@ -102,14 +102,15 @@ class SketchFn(beam.DoFn):
         row, masked_text = element
         signature = dedupe.signature(masked_text, self.options)
         member = (row["id"], row["content_hash"], dedupe.sketch(signature))
-        for key in dedupe.band_keys(signature, self.options):
+        for key in dedupe.band_keys(signature, self.options, row["action_text"]):
             yield beam.pvalue.TaggedOutput(BUCKETS, (key, member))
         yield row
 
 
 def resolve_bucket(element, options: dedupe.NearDupOptions):
     key, members = element
-    for member_id, kind, duplicate_of in dedupe.resolve_bucket(members, options, report_exact=key[0] == 0):
+    first_band = key[:2] == b"\x00\x00"
+    for member_id, kind, duplicate_of in dedupe.resolve_bucket(members, options, report_exact=first_band):
         yield member_id, (kind, duplicate_of)
 
 

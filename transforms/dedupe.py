@@ -5,7 +5,7 @@ banded for LSH. A bucket entry carries a b-bit sketch (the low byte of every Min
 signature, so verifying a candidate pair needs no second lookup and a bucket entry stays ~200 bytes:
 Pr[low bytes equal] = J + (1 - J) / 256, which inverts to an unbiased estimate of the Jaccard similarity J.
 
-Within a cluster the record with the smallest id is kept; every other one names the record it duplicates.
+Near-duplicates must share the action text exactly. Within a cluster the record with the smallest id is kept; every other one names the record it duplicates.
 """
 
 from __future__ import annotations
@@ -66,10 +66,15 @@ def signature(text: str, options: NearDupOptions) -> np.ndarray:
     return np.asarray(minhash.digest(), dtype=np.uint64)
 
 
-def band_keys(sig: np.ndarray, options: NearDupOptions) -> list[bytes]:
-    """One LSH bucket key per band: records sharing any key become candidate pairs."""
+def band_keys(sig: np.ndarray, options: NearDupOptions, action_text: str = "") -> list[bytes]:
+    """One LSH bucket key per band: records sharing any key become candidate pairs.
+
+    The action is part of every key: a long screen shared by two transitions must not make `ls` and `rm -rf`
+    near-duplicates of each other, whatever their shingle overlap.
+    """
     rows = options.num_perm // options.bands
-    return [band.to_bytes(1, "little") + xxhash.xxh64_digest(sig[band * rows:(band + 1) * rows].tobytes())
+    action = xxhash.xxh64_digest(action_text.encode())
+    return [band.to_bytes(2, "little") + xxhash.xxh64_digest(sig[band * rows:(band + 1) * rows].tobytes() + action)
             for band in range(options.bands)]
 
 

@@ -33,7 +33,7 @@ def curate_command(ctx: typer.Context,
     from rich.console import Console
     from rich.table import Table
 
-    from pipelines.curate import OutputExistsError, run_curation
+    from pipelines.curate import InputMissingError, OutputExistsError, run_curation
     from transforms.curate import CurateOptions
     from transforms.dedupe import NearDupOptions
 
@@ -50,7 +50,7 @@ def curate_command(ctx: typer.Context,
     options = CurateOptions(near_dup=near_dup, reasoning=reasoning, reasoning_options=reasoning_options)
     try:
         stats = run_curation(input, output, options, beam_args=list(ctx.args), overwrite=overwrite)
-    except OutputExistsError as exc:
+    except (InputMissingError, OutputExistsError) as exc:
         raise click.ClickException(str(exc)) from exc
 
     table = Table("domain", "in", "out", "dead-lettered", "exact dups", "near dups", title=f"curated -> {output}")

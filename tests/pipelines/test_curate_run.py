@@ -1,0 +1,86 @@
+"""An end-to-end curation run over a raw collection written by collectors.store.EpisodeStore."""
+
+import json
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from pipelines.curate import OUTPUT_SCHEMAS, OutputExistsError, run_curation
+from schemas.stages import STAGE1_SCHEMA, STAGE2_SCHEMA, STAGE3_SCHEMA
+
+
+def rows(folder, name):
+    return duckdb.sql(f"SELECT * FROM read_parquet('{folder / name}/*.parquet')").to_arrow_table().to_pylist()
+
+
+def test_totals_add_up_overall_and_per_domain(curated):
+    out, expected, _ = curated
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["in"] == expected["records_in"]
+    assert stats["in"] == stats["out"] + stats["dead_lettered"] + stats["deduped"]
+    assert stats["balanced"] and all(d["balanced"] for d in stats["domains"].values())
+    # The counters agree with what is on disk.
+    assert stats["out"] == len(rows(out, "transitions"))
+    assert stats["dead_lettered"] == len(rows(out, "dead_letter"))
+    assert stats["deduped"] == len(rows(out, "dedupe"))
+    assert stats["domains"]["web"] == {"in": 2, "out": 2, "dead_lettered": 0, "deduped": 0, "deduped_exact": 0,
+                                       "deduped_near": 0, "balanced": True}
+
+
+def test_wrong_field_is_dead_lettered_with_its_reason(curated):
+    out, expected, _ = curated
+    letters = {row["record_id"]: row for row in rows(out, "dead_letter")}
+    wrong = letters[expected["wrong_field"]]
+    assert wrong["stage"] == "validate" and "step" in wrong["reason"] and "'three'" in wrong["reason"]
+    assert json.loads(wrong["record_json"])["episode_id"] == "json-b"
+    assert letters[expected["bad_line"]]["stage"] == "read"
+    failed = letters[expected["normalize_failure"]]
+    assert failed["stage"] == "normalize" and "no-such-format" in failed["reason"]
+    assert set(letters) == {expected["wrong_field"], expected["bad_line"], expected["normalize_failure"]}
+
+
+def test_duplicates_are_listed_with_the_id_they_duplicate(curated):
+    out, expected, _ = curated
+    listed = {row["id"]: (row["kind"], row["duplicate_of"]) for row in rows(out, "dedupe")}
+    assert listed == {**{k: ("exact", v) for k, v in expected["exact"].items()},
+                      **{k: ("near", v) for k, v in expected["near"].items()}}
+    kept = {row["id"] for row in rows(out, "transitions")}
+    assert not kept & set(listed) and {v for _, v in listed.values()} <= kept
+    assert "term-c:2" in kept  # same screen as term-a:2 but another command
+
+
+def test_observation_is_kept_and_volatile_spans_point_into_it(curated):
+    out, _, _ = curated
+    row = next(r for r in rows(out, "transitions") if r["id"] == "term-a:0")
+    assert row["next_text"] == "Wed Nov 25 12:00:01 UTC 2026\npid 4312"
+    assert [(row["next_text"][s["start"]:s["end"]], s["kind"]) for s in row["next_volatile_spans"]] == [
+        ("Wed Nov 25 12:00:01 UTC 2026", "timestamp"), ("4312", "pid")]
+    assert len(row["content_hash"]) == 16
+
+
+def test_three_stages_cover_every_kept_transition(curated):
+    out, _, _ = curated
+    kept = sorted(row["id"] for row in rows(out, "transitions"))
+    for name, schema in (("stage1", STAGE1_SCHEMA), ("stage2", STAGE2_SCHEMA), ("stage3", STAGE3_SCHEMA)):
+        shards = sorted((out / name).glob("*.parquet"))
+        assert shards and all(pq.read_schema(s).names == schema.names for s in shards)
+        assert pq.ParquetFile(shards[0]).metadata.row_group(0).column(0).compression == "ZSTD"
+        assert sorted(row["id"] for row in rows(out, name)) == kept
+    second = next(r for r in rows(out, "stage2") if r["id"] == "web-a:1")
+    assert "[a1] link 'Home'" in json.dumps(second["messages"])  # history window from the same episode
+
+
+def test_command_prints_counts_and_card_has_configs(curated):
+    out, expected, stdout = curated
+    assert "terminal" in stdout and str(expected["records_in"]) in stdout
+    card = (out / "README.md").read_text()
+    for name in ("stage1", "stage2", "stage3"):
+        assert f"config_name: {name}" in card and f"path: {name}/*.parquet" in card
+
+
+def test_existing_output_is_not_mixed_with_a_new_run(curated, raw_collection):
+    out, _, _ = curated
+    with pytest.raises(OutputExistsError, match="--overwrite"):
+        run_curation(str(raw_collection[0]), str(out))
+    assert set(OUTPUT_SCHEMAS) <= {p.name for p in out.iterdir()}

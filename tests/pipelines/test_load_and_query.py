@@ -1,0 +1,64 @@
+"""The curated folder loads with `datasets` offline and answers SQL through the query views."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from pipelines.views import connect, view_sources
+
+
+def test_load_dataset_offline_per_stage(curated):
+    out, _, _ = curated
+    code = ("import sys, datasets\n"
+            "for name in ('stage1', 'stage2', 'stage3'):\n"
+            "    print(name, datasets.load_dataset(sys.argv[1], name)['train'].num_rows)\n")
+    # A fresh process: the offline switches are read when `datasets` is imported.
+    env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1",
+           "HF_HOME": str(out.parent / "hf-home")}
+    result = subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True, text=True, env=env,
+                            timeout=180)
+    assert result.returncode == 0, result.stderr[-2000:]
+    kept = connect(out).execute("SELECT count(*) FROM transitions").fetchone()[0]
+    assert result.stdout.split() == ["stage1", str(kept), "stage2", str(kept), "stage3", str(kept)]
+
+
+def test_curated_views(curated):
+    out, expected, _ = curated
+    assert set(view_sources(out)) == {"transitions", "stage1", "stage2", "stage3", "dedupe", "dead_letter"}
+    connection = connect(out)
+    joined = connection.execute("SELECT d.id, t.id FROM dedupe d JOIN transitions t ON d.duplicate_of = t.id "
+                                "ORDER BY d.id").fetchall()
+    assert dict(joined) == {**expected["exact"], **expected["near"]}
+    assert connection.execute("SELECT stage FROM dead_letter WHERE record_id = ?",
+                              [expected["wrong_field"]]).fetchone() == ("validate",)
+
+
+def test_raw_views(raw_collection):
+    raw, _ = raw_collection
+    connection = connect(raw)
+    assert set(view_sources(raw)) == {"raw_transitions", "episodes"}
+    assert connection.execute("SELECT count(*) FROM raw_transitions").fetchone() == (12,)
+    assert connection.execute("SELECT count(*), sum(steps) FROM episodes").fetchone() == (5, 12)
+
+
+def test_query_command_prints_a_table(curated):
+    out, _, _ = curated
+    result = subprocess.run([sys.executable, "-m", "pipelines.cli", "query", str(out),
+                             "SELECT domain, count(*) AS n FROM transitions GROUP BY domain ORDER BY domain"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "domain" in result.stdout and "terminal" in result.stdout and "│ 2 " in result.stdout
+
+
+def test_query_errors_are_one_line_not_a_traceback(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "pipelines.cli", "query", str(tmp_path), "SELECT 1"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "neither curated shards" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_connect_refuses_a_missing_folder(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        connect(tmp_path / "nope")

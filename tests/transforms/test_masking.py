@@ -1,0 +1,55 @@
+from transforms.dedupe import hash_text
+from transforms.masking import KINDS, mask, masked, volatile_spans
+
+
+def kinds(text):
+    return [(text[s["start"]:s["end"]], s["kind"]) for s in volatile_spans(text)]
+
+
+def test_each_volatile_kind_is_found_with_exact_offsets():
+    text = ("2026-11-25T21:58:00Z started pid 4312, log /tmp/tmpab12cd34/run.log\n"
+            "request 550e8400-e29b-41d4-a716-446655440000 on 127.0.0.1:43123 took 12ms, 4.0K written\n"
+            "commit 3f9a2b1c0d on 2026-11-24; real 0m0.003s")
+    found = kinds(text)
+    assert ("2026-11-25T21:58:00Z", "timestamp") in found
+    assert ("4312", "pid") in found
+    assert ("/tmp/tmpab12cd34/run.log", "temp_path") in found
+    assert ("550e8400-e29b-41d4-a716-446655440000", "uuid") in found
+    assert ("43123", "port") in found
+    assert ("12ms", "duration") in found
+    assert ("0m0.003s", "duration") in found
+    assert ("4.0K", "byte_size") in found
+    assert ("3f9a2b1c0d", "hex_id") in found
+    assert ("2026-11-24", "date") in found
+    assert {kind for _, kind in found} <= set(KINDS)
+
+
+def test_stable_content_is_not_masked():
+    # Words made of hex letters, fixed service ports and plain numbers are content a model must reproduce.
+    text = "deadbeef facade added 42 files; server on :8000; exit 0"
+    assert volatile_spans(text) == []
+    assert mask(text) == ([], text)
+
+
+def test_spans_are_sorted_non_overlapping_and_in_bounds():
+    text = "Wed Nov 25 21:58:00 UTC 2026 /tmp/x-1 pid=77 [1] 12345\n" * 3
+    spans = volatile_spans(text)
+    assert spans
+    for before, after in zip(spans, spans[1:]):
+        assert before["end"] <= after["start"]
+    assert all(0 <= s["start"] < s["end"] <= len(text) for s in spans)
+
+
+def test_masked_text_replaces_only_the_spans():
+    text = "at 10:11:12 pid 9"
+    spans = volatile_spans(text)
+    assert masked(text, spans) == "at <timestamp> pid <pid>"
+    assert text == "at 10:11:12 pid 9"  # the observation itself is untouched
+
+
+def test_runs_differing_only_in_volatile_values_hash_the_same():
+    first = "Wed Nov 25 21:58:00 UTC 2026\n[1] 4312\nbuilt in 1.52s into /tmp/tmpq1w2e3r4"
+    second = "Thu Nov 26 08:01:09 UTC 2026\n[1] 977\nbuilt in 0.98s into /tmp/tmpzz99yy88"
+    assert first != second
+    assert hash_text("", "make", mask(first)[1]) == hash_text("", "make", mask(second)[1])
+    assert hash_text("", "make", mask(first)[1]) != hash_text("", "make clean", mask(second)[1])
