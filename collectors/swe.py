@@ -66,6 +66,12 @@ class SweTaskError(ValueError):
     pass
 
 
+def shell(command: str) -> list[str]:
+    """bash with stderr joined to stdout in the shell itself, so the observation keeps the order of the writes
+    (two pipes read apart would reorder them from run to run)."""
+    return ["bash", "-c", "exec 2>&1\n" + command]
+
+
 def failing_tests(output: str) -> list[str]:
     """Node ids pytest lists as FAILED or ERROR in its short summary."""
     return list(dict.fromkeys(FAILED_TEST.findall(output)))
@@ -81,7 +87,8 @@ def parse_swe_action(spec: Any, where: str = "action") -> Action:
         kind, arguments = next(iter(spec.items()))
         if kind == "bash" and isinstance(arguments, str):
             arguments = {"command": arguments}
-        arguments = dict(arguments or {})
+        elif arguments is None:
+            arguments = {}
     else:
         raise SweTaskError(f"{where}: give one key naming the action, or a 'kind' key; got keys {sorted(spec)}")
     if kind not in ACTION_KINDS:
@@ -184,7 +191,7 @@ class SweCollector(Collector):
     def step(self, action: Action) -> StepResult:
         kind, arguments = action.kind, action.arguments
         if kind == "bash":
-            return StepResult(self._observe(self._run(["bash", "-c", arguments["command"]])))
+            return StepResult(self._observe(self._run(shell(arguments["command"]))))
         if kind in EDITOR_COMMANDS:
             return StepResult(self._observe(self._editor({"command": kind, **arguments})))
         if kind == "run_tests":
@@ -201,7 +208,7 @@ class SweCollector(Collector):
 
     def run_tests(self, tests: list[str] | None = None) -> ExecResult:
         command = self.spec.test_command + ("".join(" " + shlex.quote(t) for t in tests) if tests else "")
-        return self._run(["bash", "-c", command], timeout=self.test_timeout_s)
+        return self._run(shell(command), timeout=self.test_timeout_s)
 
     def _editor(self, call: dict) -> ExecResult:
         return self._run(["/usr/bin/python3", TOOL_PATH], stdin=json.dumps(call).encode())
@@ -285,7 +292,7 @@ def generate_bugfix_tasks(spec: RepoSpec, image: str, count: int, seed: int = 0,
     tasks: list[Task] = []
     with DockerSandbox(image, limits, name_prefix="worldline-swe-gen", labels={"worldline.domain": DOMAIN}) as box:
         box.exec(["cp", "-a", REPO_DIR, REPO])
-        command = ["bash", "-c", spec.test_command]
+        command = shell(spec.test_command)
         baseline = box.exec(command, workdir=REPO, timeout=TEST_TIMEOUT_S)
         if baseline.timed_out:
             raise SweTaskError(f"repo {spec.name!r}: its tests did not finish in {TEST_TIMEOUT_S:.0f}s")
