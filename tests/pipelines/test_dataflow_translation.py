@@ -1,0 +1,39 @@
+"""The pipeline translates for DataflowRunner and packages from pyproject.toml, offline: `--dry_run` builds the
+job (runner overrides, portable proto, staged sdist) and stops before anything is submitted."""
+
+from pathlib import Path
+
+from apache_beam.portability.api import beam_runner_api_pb2
+
+from pipelines.curate import build_pipeline
+from transforms.curate import CurateOptions
+
+REPO = Path(__file__).resolve().parents[2]
+DATAFLOW_ARGS = [
+    "--runner=DataflowRunner", "--project=worldline-test", "--region=us-central1", "--job_name=worldline-curate",
+    "--temp_location=gs://worldline-test-temp/tmp", "--staging_location=gs://worldline-test-temp/staging",
+    "--dry_run=True", "--no_auth", "--sdk_location=container", f"--setup_file={REPO / 'pyproject.toml'}",
+]
+
+
+def test_pipeline_translates_for_dataflow_without_submitting():
+    pipeline = build_pipeline("gs://worldline-test-raw/collection", "gs://worldline-test-out/shards",
+                              CurateOptions(), DATAFLOW_ARGS)
+    result = pipeline.run()
+    assert result.job.proto.name == "worldline-curate"
+    proto = pipeline.runner.proto_pipeline
+    names = {t.unique_name for t in proto.components.transforms.values()}
+    for step in ("Curate/ReadRaw/Read", "Curate/Validate", "Curate/Normalize", "Curate/Mask", "Curate/Sketch",
+                 "Curate/Dedupe/GroupBuckets", "Curate/JoinEpisode", "Curate/BuildStages",
+                 "Write_stage1", "Write_stage2", "Write_stage3", "Write_transitions", "Write_dedupe",
+                 "Write_dead_letter"):
+        assert any(name == step or name.startswith(step + "/") for name in names), step
+    # Every grouping is a real shuffle Dataflow can run, and the workers get worldline as a staged sdist.
+    urns = {t.spec.urn for t in proto.components.transforms.values()}
+    assert "beam:transform:group_by_key:v1" in urns
+    [environment] = proto.components.environments.values()
+    staged = []
+    for artifact in environment.dependencies:
+        payload = beam_runner_api_pb2.ArtifactStagingToRolePayload.FromString(artifact.role_payload)
+        staged.append(payload.staged_name)
+    assert "workflow.tar.gz" in staged, staged
