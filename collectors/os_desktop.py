@@ -22,7 +22,7 @@ import typer
 from collectors.api import Collector, Policy, StepResult, Task
 from collectors.command import (LimitOption, MaxStepsOption, OutOption, SeedsOption, WorkersOption, plans_for,
                                 run_and_report)
-from collectors.tasks import load_tasks
+from collectors.tasks import TaskFileError, load_tasks
 from schemas import Action, EnvInfo, Observation
 from schemas.render import render
 from schemas.render.os import is_kept, parse_dump, tag_of, walk
@@ -82,10 +82,11 @@ class DesktopCollector(Collector):
     domain = "os"
     version = "1"
 
-    def __init__(self, image: str | None = None, settle_ms: int = SETTLE_MS):
+    def __init__(self, image: str | None = None, settle_ms: int = SETTLE_MS, name_prefix: str = "worldline-os"):
         from sandboxes.desktop.image import build_desktop_image
         self.image = image or build_desktop_image()
         self.settle_ms = settle_ms
+        self.name_prefix = name_prefix
         self.session = None
         self._dump: dict | None = None
 
@@ -93,12 +94,12 @@ class DesktopCollector(Collector):
         from sandboxes.desktop.image import DESKTOP_PACKAGES
         digest = self.session.sandbox.image_digest if self.session else ""
         return EnvInfo(kind="docker-image", id=self.image, digest=digest,
-                       details={"desktop": "xvfb+openbox", "accessibility": "at-spi2", "apps": DESKTOP_PACKAGES[12:]})
+                       details={"desktop": "xvfb+openbox", "accessibility": "at-spi2", "packages": DESKTOP_PACKAGES})
 
     def reset(self, task: Task) -> Observation:
         from sandboxes.desktop.session import DesktopSession
         self.close()
-        self.session = DesktopSession(self.image)
+        self.session = DesktopSession(self.image, name_prefix=self.name_prefix)
         self.session.start()
         reply = self.session.observe()
         for index, entry in enumerate(task.setup):
@@ -215,6 +216,17 @@ class ExplorePolicy(Policy):
         return Action(kind="click", arguments={"args": [], "element": node["id"]}, text=f"click(element={node['id']})")
 
 
+def check_actions(task_list: list[Task]) -> None:
+    """Fail before any container starts if a scripted action cannot be parsed, naming the task and the action."""
+    from sandboxes.desktop.actions import ActionError, parse
+    for task in task_list:
+        for index, spec in enumerate(task.actions):
+            try:
+                parse(spec)
+            except ActionError as exc:
+                raise typer.BadParameter(f"task {task.id!r} action #{index + 1}: {exc}", param_hint="--tasks")
+
+
 def collect_command(
     out: Path = OutOption,
     tasks: Path = typer.Option(None, "--tasks", help="Task file (YAML/JSONL); default: the shipped tasks/os.yaml."),
@@ -230,9 +242,14 @@ def collect_command(
     """Collect raw episodes from a real Linux desktop (AT-SPI tree observations, xdotool actions)."""
     if tasks is None and not explore:
         raise typer.BadParameter("give --tasks FILE, or --explore (which defaults to the shipped tasks/os.yaml)")
-    task_list = load_tasks(tasks or DEFAULT_TASKS)
+    try:
+        task_list = load_tasks(tasks or DEFAULT_TASKS)
+    except TaskFileError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--tasks")
     for task in task_list:
         task.domain = task.domain or "os"
+    if not explore:
+        check_actions(task_list)
     if explore:
         plans = plans_for(task_list, seeds, lambda: ExplorePolicy(explore_steps), max_steps)
     else:

@@ -1,0 +1,75 @@
+"""`worldline collect os` end to end: scripted and exploration episodes land as valid raw records, and a second
+run skips what is complete."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import yaml
+
+from schemas import validate_transition
+from schemas.render import render
+
+CALCULATOR_TASK = {"id": "calc-add", "instruction": "Add 2 and 3.",
+                   "setup": [{"launch": {"argv": ["galculator"], "app": "galculator"}}],
+                   "actions": ['click(name="2")', 'click(name="+")', 'click(name="3")', 'press("enter")']}
+
+
+def collect(*args):
+    return subprocess.run([sys.executable, "-m", "pipelines.cli", "collect", "os", *args], capture_output=True,
+                          text=True, timeout=300)
+
+
+def rows(out: Path) -> list[dict]:
+    files = sorted((out / "transitions" / "os").glob("*.parquet"))
+    return [row for f in files for row in pq.read_table(f).to_pylist()]
+
+
+def test_scripted_collection_writes_valid_raw_episodes(tmp_path, desktop_image):
+    tasks = tmp_path / "tasks.yaml"
+    tasks.write_text(yaml.safe_dump({"tasks": [CALCULATOR_TASK]}))
+    out = tmp_path / "out"
+    done = collect("--tasks", str(tasks), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    records = rows(out)
+    assert [r["step"] for r in records] == [0, 1, 2, 3]
+    for record in records:
+        validate_transition(record)
+        assert record["domain"] == "os" and record["env"]["id"] == desktop_image
+        observation = record["next_observation"]
+        assert observation["raw_format"] == "atspi-json"
+        assert observation["text"] == render("atspi-json", observation["raw"], observation["meta_json"])
+    assert "\ttext\t\t5\t" in records[-1]["next_observation"]["text"]
+    episode = json.loads(next((out / "episodes" / "os").glob("*.json")).read_text())
+    assert episode["steps"] == 4 and episode["policy"] == "scripted" and episode["end_reason"] == "script_done"
+
+    again = collect("--tasks", str(tasks), "--out", str(out))
+    assert again.returncode == 0 and "1 already complete" in again.stderr
+
+
+def test_exploration_acts_on_visible_elements(tmp_path, desktop_image):
+    tasks = tmp_path / "tasks.yaml"
+    tasks.write_text(yaml.safe_dump([{**CALCULATOR_TASK, "actions": []}]))
+    out = tmp_path / "out"
+    done = collect("--explore", "--explore-steps", "4", "--tasks", str(tasks), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    records = rows(out)
+    assert len(records) == 4
+    for record in records:
+        action = record["action"]
+        assert action["kind"] in {"click", "type", "press"}
+        if action["kind"] == "click":  # an element that was in the observation the explorer saw
+            element = json.loads(action["arguments_json"])["element"]
+            assert f"[{element}]\t" in record["state"]["text"]
+
+
+def test_bad_task_file_is_a_clear_error(tmp_path):
+    tasks = tmp_path / "tasks.yaml"
+    tasks.write_text(yaml.safe_dump([{"id": "x", "instruction": "y", "actions": ["launch_rockets()"]}]))
+    done = collect("--tasks", str(tasks), "--out", str(tmp_path / "out"))
+    assert done.returncode != 0
+    assert "unknown desktop action 'launch_rockets'" in done.stderr + done.stdout
