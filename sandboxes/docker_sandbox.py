@@ -21,6 +21,7 @@ import struct
 import threading
 import time
 import uuid
+import concurrent.futures
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -441,6 +442,12 @@ class SandboxPool:
         if ready is None:
             return self._make()
         return ready.result()
+
+    def wait_ready(self, timeout: float | None = None) -> None:
+        """Block until every sandbox being started has finished starting (a warm pool)."""
+        with self._lock:
+            pending = list(self._ready)
+        concurrent.futures.wait(pending, timeout=timeout)
 
     def release(self, sandbox: DockerSandbox) -> None:
         with self._lock:

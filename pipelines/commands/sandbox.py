@@ -15,7 +15,8 @@ console = Console(stderr=True)
 @app.command("build-image")
 def build_image(
     tag: str = typer.Option(None, "--tag", help="Image tag (default: worldline/base:bookworm)."),
-    packages: str = typer.Option(None, "--packages", help="Comma-separated Debian packages (default: the terminal set)."),
+    packages: str = typer.Option(None, "--packages",
+                                 help="Comma-separated Debian packages (default: the terminal set)."),
     force: bool = typer.Option(False, "--force", help="Rebuild even if the tag exists."),
 ):
     """Build the base image: from a registry when one answers, otherwise debootstrap + docker import (offline)."""

@@ -1,4 +1,4 @@
-"""Whole collections through the CLI: atomic episodes, resume, and every episode exactly once after SIGKILL or Ctrl-C."""
+"""Whole collections through the CLI: atomic episodes, resume, every episode exactly once after SIGKILL or Ctrl-C."""
 
 from __future__ import annotations
 

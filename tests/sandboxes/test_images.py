@@ -23,6 +23,6 @@ def test_existing_image_is_reused(base_image, docker_client):
     assert image_exists(base_image, docker_client)
     assert not image_exists("worldline/never-built:x", docker_client)
     assert build_base_image(base_image, client=docker_client) == docker_client.images.get(base_image).id
-    tools = docker_client.containers.run(base_image, ["sh", "-c", "for t in tmux git python3 bash; do command -v $t; done"],
-                                         remove=True, network_mode="none")
+    script = "for tool in tmux git python3 bash; do command -v $tool; done"
+    tools = docker_client.containers.run(base_image, ["sh", "-c", script], remove=True, network_mode="none")
     assert tools.decode().split() == ["/usr/bin/tmux", "/usr/bin/git", "/usr/bin/python3", "/usr/bin/bash"]
