@@ -1,0 +1,1 @@
+"""Example worldline collector plugin (see collector.py)."""

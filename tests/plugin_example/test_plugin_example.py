@@ -1,0 +1,51 @@
+"""A collector shipped as its own package: pip-installing it makes `worldline collect sqlite-demo` exist, with no
+change to worldline, and it writes raw episodes in the shared schema."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from schemas import validate_transition
+
+PLUGIN = Path(__file__).parent
+
+
+def test_installed_plugin_collects_end_to_end(tmp_path):
+    # Built from a copy so the in-tree build leaves nothing in the repository; installed into its own folder so the
+    # shared venv is untouched. That folder on PYTHONPATH is what a venv's site-packages is to entry points.
+    source = tmp_path / "src"
+    shutil.copytree(PLUGIN, source, ignore=shutil.ignore_patterns("test_*", "__pycache__", "*.egg-info", "build"))
+    site = tmp_path / "site"
+    install = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                              "--target", str(site), str(source)], capture_output=True, text=True, timeout=180)
+    assert install.returncode == 0, install.stderr
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))}
+    worldline = [sys.executable, "-m", "pipelines.cli", "collect"]
+
+    listed = subprocess.run([*worldline, "--help"], capture_output=True, text=True, env=env, timeout=60)
+    assert "sqlite-demo" in listed.stdout
+    without = subprocess.run([*worldline, "--help"], capture_output=True, text=True, timeout=60)
+    assert "sqlite-demo" not in without.stdout  # it is the installed package that adds the command
+
+    out = tmp_path / "out"
+    done = subprocess.run([*worldline, "sqlite-demo", "--tasks", str(PLUGIN / "tasks.yaml"), "--out", str(out)],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    rows = pq.read_table(next((out / "transitions" / "sqlite").glob("*.parquet"))).to_pylist()
+    for row in rows:
+        validate_transition(row)
+    texts = [row["next_observation"]["text"] for row in rows]
+    assert texts[0] == "name | price\nkiwi | 2\n(1 row(s))"
+    assert texts[1] == "OK, 3 row(s) affected"
+    assert texts[2] == "name | price\napple | 4\nkiwi | 3\nmango | 6\n(3 row(s))"
+    assert texts[3] == "Error: no such column: nope" and rows[3]["error"] == "no such column: nope"
+    assert rows[0]["state"]["text"] == "tables: fruit"
+    episode = json.loads(next((out / "episodes" / "sqlite").glob("*.json")).read_text())
+    assert episode["domain"] == "sqlite" and episode["steps"] == 4
