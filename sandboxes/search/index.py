@@ -45,11 +45,14 @@ class SearchIndex:
         os.close(fd)
         try:
             connection = sqlite3.connect(tmp)
-            cls(connection)._fill(pages)
-            connection.close()
+            try:
+                cls(connection)._fill(pages)
+            finally:
+                connection.close()
             os.replace(tmp, path)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            for leftover in (tmp, tmp + "-journal"):
+                Path(leftover).unlink(missing_ok=True)
             raise
         return cls.open(path)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 
 from mcp.server.mcpserver import MCPServer
+from pydantic import BaseModel
 from mcp.server.mcpserver.exceptions import ToolError
 
 from sandboxes.search.index import PAGE_CHARS, SearchIndex
@@ -28,33 +29,55 @@ def build_index(corpus: str, seed: int, path: str | None = None) -> SearchIndex:
     raise ValueError(f"unknown corpus {corpus!r}; use 'packages' or 'world'")
 
 
+class Hit(BaseModel):
+    page_id: str
+    title: str
+    url: str
+    snippet: str
+
+
+class SearchResults(BaseModel):
+    query: str
+    total: int
+    offset: int
+    results: list[Hit]
+
+
+class PageWindow(BaseModel):
+    page_id: str
+    title: str
+    url: str
+    offset: int
+    text: str
+    next_offset: int | None
+    links: list[str]
+
+
 def make_server(index: SearchIndex, name: str) -> MCPServer:
     server = MCPServer(name, instructions="Search the corpus with `search`, then read a result with `open_page`.")
 
-    @server.tool()
-    def search(query: str, limit: int = 5, offset: int = 0) -> dict:
-        """Full-text search. Returns the best matching pages (id, title, url, snippet with matches in **bold**).
-        Use `offset` to see further results."""
+    @server.tool(description="Full-text search. Returns the best matching pages (id, title, url, and a snippet "
+                             "with the matched words in **bold**), best first; `offset` pages through results.")
+    def search(query: str, limit: int = 5, offset: int = 0) -> SearchResults:
         if not 1 <= limit <= MAX_RESULTS:
             raise ToolError(f"limit must be between 1 and {MAX_RESULTS}, got {limit}")
         if offset < 0:
             raise ToolError(f"offset must be >= 0, got {offset}")
         total, results = index.search(query, limit, offset)
-        return {"query": query, "total": total, "offset": offset, "results": results}
+        return SearchResults(query=query, total=total, offset=offset, results=[Hit(**r) for r in results])
 
-    @server.tool()
-    def open_page(page_id: str, offset: int = 0) -> dict:
-        """Open a page by its id (or url) from search results. Long pages come in windows: pass `next_offset`
-        as `offset` to read on."""
+    @server.tool(description="Open a page by its id (or url) from the search results. Long pages come in windows "
+                             f"of {PAGE_CHARS} characters: pass `next_offset` as `offset` to read on.")
+    def open_page(page_id: str, offset: int = 0) -> PageWindow:
         page = index.page(page_id)
         if page is None:
             raise ToolError(f"no page with id or url {page_id!r}")
         if not 0 <= offset <= len(page.text):
             raise ToolError(f"offset {offset} is outside the page (length {len(page.text)})")
         end = min(len(page.text), offset + PAGE_CHARS)
-        return {"page_id": page.page_id, "title": page.title, "url": page.url, "offset": offset,
-                "text": page.text[offset:end], "next_offset": end if end < len(page.text) else None,
-                "links": page.links}
+        return PageWindow(page_id=page.page_id, title=page.title, url=page.url, offset=offset,
+                          text=page.text[offset:end], next_offset=end if end < len(page.text) else None,
+                          links=page.links)
 
     return server
 
