@@ -251,6 +251,10 @@ def collect_command(
     if not explore:
         check_actions(task_list)
     if explore:
+        # Exploration ignores the task's goal: its episodes get their own ids and an instruction that says so,
+        # so they can sit beside the scripted episodes of the same tasks in one collection.
+        for task in task_list:
+            task.id, task.instruction = f"explore-{task.id}", f"Explore the open apps freely ({task.instruction})"
         plans = plans_for(task_list, seeds, lambda: ExplorePolicy(explore_steps), max_steps)
     else:
         plans = plans_for(task_list, seeds, max_steps=max_steps)

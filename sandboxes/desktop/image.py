@@ -84,3 +84,7 @@ def build_desktop_image(*, force: bool = False, client=None) -> str:
     build_base_image(base, DESKTOP_PACKAGES, force=force, client=client)
     client.images.build(fileobj=_context(base), custom_context=True, tag=tag, rm=True, network_mode="none")
     return tag
+
+
+if __name__ == "__main__":
+    print(build_desktop_image())
