@@ -30,6 +30,7 @@ import typer
 
 from collectors.api import Collector, StepResult, Task
 from collectors.command import LimitOption, MaxStepsOption, OutOption, SeedsOption, WorkersOption, plans_for
+from sandboxes.terminal_tmux import SessionEnded
 from schemas import Action, EnvInfo, Observation
 from schemas.render import render
 
@@ -187,7 +188,7 @@ class TerminalCollector(Collector):
                     f"{result.output[-400:].decode(errors='replace')}")
         if "disk_full" in task.perturbations:
             self._fill_disk("/work")
-        self._state, observation = self._observe(history_lines=0, extra={"wait_method": "none", "wait_ms": 0.0})
+        self._state, observation = self._observe({"wait_method": "none", "wait_ms": 0.0})
         return observation
 
     def _fill_disk(self, path: str) -> None:
@@ -227,23 +228,25 @@ class TerminalCollector(Collector):
         before = self._state
         started = time.perf_counter()
         waits = []
-        for item in items:
-            waits.append(self._send_and_wait(item))
-        wait_ms = sum(w[1] for w in waits)
-        scrolled = max(0, self._state.history_size - before.history_size)
-        state, observation = self._observe(scrolled, {
-            "wait_method": waits[-1][0], "wait_methods": [w[0] for w in waits], "wait_ms": round(wait_ms, 3),
-        })
-        # Output may have kept scrolling between the last poll and the capture: capture again to keep every line.
-        if state.history_size - before.history_size > scrolled:
-            scrolled = state.history_size - before.history_size
-            state, observation = self._observe(scrolled, observation.meta)
+        try:
+            for item in items:
+                waits.append(self._send_and_wait(item))
+            wait_ms = sum(w[1] for w in waits)
+            state, observation = self._observe({
+                "wait_method": waits[-1][0], "wait_methods": [w[0] for w in waits], "wait_ms": round(wait_ms, 3),
+            })
+        except SessionEnded:
+            # The shell exited: the terminal is gone, which ends the episode (it is not an environment failure).
+            ended = Observation(text="", raw=b"", raw_format=RAW_FORMAT,
+                                meta={"wait_method": "session_ended", "session_ended": True})
+            return StepResult(observation=ended, done=True,
+                              observe_latency_ms=(time.perf_counter() - started) * 1000)
         prompt_back = before.prompts is not None and state.prompts is not None and state.prompts > before.prompts
         observation.meta["prompt_back"] = prompt_back
         if not prompt_back:
             observation.meta["exit_status"] = None  # the shell has not reported on this step's command
         self._state = state
-        labels = self._labels(observation, before, scrolled)
+        labels = self._labels(observation, before)
         return StepResult(observation=observation, perturbations=labels, wait_ms=wait_ms,
                           observe_latency_ms=(time.perf_counter() - started) * 1000)
 
@@ -280,17 +283,18 @@ class TerminalCollector(Collector):
             time.sleep(POLL_S)
         return method, (time.monotonic() - start) * 1000
 
-    def _observe(self, history_lines: int, extra: dict) -> tuple[Any, Observation]:
-        state, raw = self.terminal.observe(history_lines=history_lines)
+    def _observe(self, extra: dict) -> tuple[Any, Observation]:
+        """Screen plus every line that scrolled off since the last observation (the scrollback is then reset)."""
+        state, raw = self.terminal.take_output()
         raw += b"\n"  # capture-pane ends every line with a newline; the control channel strips the last one
         meta = {
             **extra, "cols": state.cols, "rows": state.rows, "cursor": list(state.cursor),
-            "history_lines": history_lines, "alternate_screen": state.alternate_screen,
+            "history_lines": state.history_size, "alternate_screen": state.alternate_screen,
             "foreground": state.current_command, "exit_status": state.exit_status, "cwd": state.cwd,
         }
         return state, Observation(text=render(RAW_FORMAT, raw, meta), raw=raw, raw_format=RAW_FORMAT, meta=meta)
 
-    def _labels(self, observation: Observation, before, scrolled: int) -> list[str]:
+    def _labels(self, observation: Observation, before) -> list[str]:
         """Perturbations whose effect shows in this step's new output (from the old cursor row on)."""
         # The old cursor row keeps its index in the capture: `scrolled` history lines come first, then the screen
         # that moved up by the same count.

@@ -25,6 +25,12 @@ HISTFILE=
 PROMPT_COMMAND='__wl_status=$?; __wl_n=$((__wl_n+1))'
 PS1='\u@\h:\w\$ \[\e]2;wl;${__wl_n};${__wl_status};${PWD}\e\\\]'
 """
+CONF_PATH = "/tmp/.worldline-tmux.conf"
+# Read when the server starts: history-limit only applies to panes created after it is set.
+TMUX_CONF = """
+set -g history-limit {history_limit}
+set -g status off
+"""
 # Every simple command sleeps first: a shell whose commands are slow, for the slow_commands perturbation.
 SLOW_RC = "trap 'sleep {delay}' DEBUG\n"
 _STATE_FORMAT = "#{history_size}\t#{cursor_x}\t#{cursor_y}\t#{pane_width}\t#{pane_height}\t#{alternate_on}\t" \
@@ -34,6 +40,10 @@ _BLOCK_END = re.compile(rb"^%(end|error) (\d+) (\d+) (\d+)$")
 
 class TmuxError(SandboxError):
     pass
+
+
+class SessionEnded(TmuxError):
+    """The shell exited (e.g. `exit` or C-d at the prompt), so tmux closed the session and its control client."""
 
 
 @dataclass
@@ -54,6 +64,9 @@ class PaneState:
         if len(fields) != 8:
             raise TmuxError(f"unexpected pane state line: {line!r}")
         history, cx, cy, cols, rows, alternate, command, title = fields
+        if not history:
+            # The formats expand to nothing once the pane is gone: the shell has just exited.
+            raise SessionEnded("the tmux pane is gone")
         prompts = exit_status = cwd = None
         parts = title.split(";", 3)
         if len(parts) == 4 and parts[0] == "wl" and parts[1].isdigit():
@@ -94,17 +107,18 @@ class TmuxTerminal:
     def start(self) -> None:
         rc = BASHRC + (SLOW_RC.format(delay=self.slow_delay_s) if self.slow_delay_s else "")
         self.sandbox.put_file(RC_PATH, rc.encode())
+        self.sandbox.put_file(CONF_PATH, TMUX_CONF.format(history_limit=self.history_limit).encode())
         started = self.sandbox.exec([
-            "tmux", "-u", "new-session", "-d", "-s", SESSION, "-x", str(self.cols), "-y", str(self.rows),
+            "tmux", "-u", "-f", CONF_PATH, "new-session", "-d", "-s", SESSION, "-x", str(self.cols),
+            "-y", str(self.rows),
             "-c", self.workdir, "bash", "--rcfile", RC_PATH, "-i",
         ], env={"TERM": "xterm-256color", "LANG": "C.UTF-8", "HOME": "/root"})
         if started.exit_code != 0:
             raise TmuxError(f"tmux did not start in {self.sandbox.name}: {started.output[-500:]!r}")
         self.control = self.sandbox.attach(["tmux", "-u", "-C", "attach-session", "-t", SESSION])
         self._read_block()  # the reply to attach-session itself
-        self.command(f"set-option -g history-limit {self.history_limit}",
-                     "set-option -g window-size manual",
-                     f"resize-window -t {SESSION} -x {self.cols} -y {self.rows}",
+        # The screen keeps its size whatever clients attach; no %output notifications: we ask for the screen.
+        self.command("set-option -g window-size manual", f"resize-window -t {SESSION} -x {self.cols} -y {self.rows}",
                      "refresh-client -f no-output")
 
     def wait_for_prompt(self, timeout: float = 10.0) -> PaneState:
@@ -121,17 +135,20 @@ class TmuxTerminal:
     # ---- control-mode protocol ----
 
     def command(self, *commands: str) -> list[bytes]:
-        """Send tmux commands in one write; return each one's output (tmux runs them in order)."""
+        """Run tmux commands as one command list (nothing else happens in the pane between them); return each
+        one's output."""
         if self.control is None:
             raise TmuxError("terminal is not started")
-        self.control.write("".join(c + "\n" for c in commands).encode())
+        self.control.write((" ; ".join(commands) + "\n").encode())
         return [self._read_block() for _ in commands]
 
     def _read_line(self, deadline: float) -> bytes:
         while b"\n" not in self._stdout:
             try:
                 stream, payload = self.control.next_frame(deadline)
-            except (TimeoutError, StreamClosed) as exc:
+            except StreamClosed as exc:
+                raise SessionEnded(f"the tmux session in {self.sandbox.name} ended") from exc
+            except TimeoutError as exc:
                 raise TmuxError(f"tmux control channel in {self.sandbox.name} stopped answering: {exc}") from exc
             if stream == STDOUT:
                 self._stdout += payload
@@ -163,12 +180,20 @@ class TmuxTerminal:
         (line,) = self.command(f"display-message -p -t {SESSION} {quote(_STATE_FORMAT)}")
         return PaneState.parse(line)
 
-    def observe(self, history_lines: int = 0, escapes: bool = True) -> tuple[PaneState, bytes]:
-        """Pane state and contents: the visible screen plus the last `history_lines` lines of scrollback."""
-        flags = "-p -e" if escapes else "-p"
-        start = f"-{history_lines}" if history_lines > 0 else "0"
+    def observe(self, escapes: bool = True) -> tuple[PaneState, bytes]:
+        """Pane state and the visible screen."""
         line, contents = self.command(f"display-message -p -t {SESSION} {quote(_STATE_FORMAT)}",
-                                      f"capture-pane {flags} -t {SESSION} -S {start}")
+                                      f"capture-pane {'-p -e' if escapes else '-p'} -t {SESSION}")
+        return PaneState.parse(line), contents
+
+    def take_output(self) -> tuple[PaneState, bytes]:
+        """Pane state, then every line that scrolled off since the last take_output, then the screen (with escapes).
+
+        The scrollback is cleared in the same command list, so the next call sees only what comes after this one.
+        """
+        line, contents, _ = self.command(f"display-message -p -t {SESSION} {quote(_STATE_FORMAT)}",
+                                         f"capture-pane -p -e -t {SESSION} -S -",
+                                         f"clear-history -t {SESSION}")
         return PaneState.parse(line), contents
 
     def close(self) -> None:

@@ -38,11 +38,22 @@ def test_raw_keeps_escape_sequences_and_text_is_the_plain_screen(collector):
     assert "\nALERT\n" in step.observation.text and "\x1b" not in step.observation.text
 
 
-def test_scrollback_holds_every_line_of_new_output(collector):
-    _, (step,) = play(collector, Task("t-scroll", "long output"), keys("seq 1 300\n"))
+def test_scrollback_holds_every_line_of_new_output_and_only_new_lines(collector):
+    # More lines than tmux's default 2000-line history, so a default-sized scrollback would lose some.
+    _, (step, short) = play(collector, Task("t-scroll", "long output"), keys("seq 1 3000\n", 10), keys("echo tail\n"))
     lines = step.observation.text.split("\n")
-    assert step.observation.meta["history_lines"] > 200
-    assert lines[lines.index("1"):lines.index("300") + 1] == [str(i) for i in range(1, 301)]
+    assert step.observation.meta["history_lines"] > 2900
+    assert lines[lines.index("1"):lines.index("3000") + 1] == [str(i) for i in range(1, 3001)]
+    # The next observation holds the screen (which still shows the end of seq) and nothing from before it.
+    assert short.observation.meta["history_lines"] == 2
+    assert short.observation.text.split("\n")[0] == "2962"
+    assert short.observation.text.endswith("\nroot@sandbox:/work# echo tail\ntail\nroot@sandbox:/work#")
+
+
+def test_exiting_the_shell_ends_the_episode(collector):
+    _, (step,) = play(collector, Task("t-exit", "leave"), keys("exit\n"))
+    assert step.done and step.error is None
+    assert step.observation.meta["session_ended"] is True
 
 
 def test_running_command_waits_the_duration_then_ctrl_c_brings_the_prompt(collector):
