@@ -121,3 +121,15 @@ def test_ctrl_c_stops_the_collection_without_leaving_containers(tmp_path, base_i
     assert again.returncode == 0, again.stderr
     assert f"{done_before} already complete" in again.stderr
     check_every_episode_once(out, 6)
+
+
+def test_bad_task_files_and_missing_images_are_clear_errors(tmp_path, base_image, prefix):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump([{"id": "typo", "instruction": "x",
+                                    "actions": [[{"keystrokes": "ls\n", "duration": -1}]]}]))
+    result = run_collect(bad, tmp_path / "out", prefix)
+    assert result.returncode != 0
+    assert "task 'typo' action 0" in result.stderr and "duration must be a number" in result.stderr
+    missing = run_collect(write_tasks(tmp_path / "ok.yaml", 1), tmp_path / "out", prefix, "--image", "wl/none:x")
+    assert missing.returncode != 0 and "worldline sandbox build-image" in missing.stderr
+    assert not (tmp_path / "out" / "episodes").exists()
