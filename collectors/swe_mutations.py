@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import random
 import re
+import threading
 from dataclasses import dataclass, replace
 
 # Each comparison flips to its nearest wrong neighbour: off-by-one boundaries and inverted tests.
@@ -21,6 +22,7 @@ COMPARISON_TOKENS = {ast.Lt: r"<", ast.LtE: r"<=", ast.Gt: r">", ast.GtE: r">=",
                      ast.Is: r"is", ast.IsNot: r"is\s+not", ast.In: r"in", ast.NotIn: r"not\s+in"}
 DROPPABLE = (ast.Assign, ast.AugAssign, ast.Return, ast.Expr)
 VIEW_CONTEXT_LINES = 8
+_AST_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,13 @@ def _edit(path, kind, source, start, end, replacement, description) -> Mutation:
 
 def find_mutations(path: str, source: str) -> list[Mutation]:
     """Every single-site mutation of `source` (the text of `path`) that still parses, in file order."""
+    # CPython 3.11's ast module is not thread-safe ("AST constructor recursion depth mismatch" under concurrent
+    # parses), and the runner's workers are threads.
+    with _AST_LOCK:
+        return _find_mutations(path, source)
+
+
+def _find_mutations(path: str, source: str) -> list[Mutation]:
     tree = ast.parse(source)
     offsets = _Offsets(source)
     found: list[Mutation] = []

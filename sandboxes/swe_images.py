@@ -157,3 +157,17 @@ def ensure_image(spec: RepoSpec, *, force: bool = False, client=None) -> str:
             raise ImageBuildError(f"docker build of {tag} for repo {spec.name!r} failed: {exc.msg}\n{tail}") from exc
     log.info("built %s (base commit %s)", tag, base_commit)
     return tag
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m sandboxes.swe_images [REPOS_FILE ...]`: build (or find) the image of every repo listed."""
+    from sandboxes.swe_repos import load_repo_specs
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for repos_file in (argv if argv is not None else sys.argv[1:]) or ["tasks/swe_repos.yaml"]:
+        for spec in load_repo_specs(repos_file):
+            print(f"{spec.name}: {ensure_image(spec)}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
