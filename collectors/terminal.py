@@ -42,6 +42,7 @@ QUIET_S = 0.3
 POLL_S = 0.004
 DISK_FULL_SLACK_BYTES = 8192
 PERTURBATIONS = {"disk_full", "read_only_fs", "no_network", "memory_cap", "slow_commands"}
+TASK_OPTIONS = {"memory", "pids", "disk", "cpus", "slow_delay_s"}
 # Output that shows a perturbation (or a resource cap) took effect in this step.
 EVIDENCE = {
     "disk_full": re.compile(r"No space left on device|Disk quota exceeded"),
@@ -87,6 +88,19 @@ def parse_keystrokes(spec: Any, where: str) -> list[Keystroke]:
                                     f"got {duration!r}")
         parsed.append(Keystroke(item["keystrokes"], float(duration)))
     return parsed
+
+
+def check_task(task: Task) -> None:
+    """Reject what this collector cannot honour, naming the task: perturbations, options, actions."""
+    unknown = set(task.perturbations) - PERTURBATIONS
+    if unknown:
+        raise TerminalTaskError(f"task {task.id!r}: unknown perturbations {sorted(unknown)}; "
+                                f"known: {sorted(PERTURBATIONS)}")
+    unknown = set(task.options) - TASK_OPTIONS
+    if unknown:
+        raise TerminalTaskError(f"task {task.id!r}: unknown options {sorted(unknown)}; known: {sorted(TASK_OPTIONS)}")
+    for number, spec in enumerate(task.actions):
+        parse_keystrokes(spec, f"task {task.id!r} action {number}")
 
 
 class TerminalCollector(Collector):
@@ -170,10 +184,7 @@ class TerminalCollector(Collector):
             self.sandbox = None
 
     def reset(self, task: Task) -> Observation:
-        unknown = set(task.perturbations) - PERTURBATIONS
-        if unknown:
-            raise TerminalTaskError(f"task {task.id!r}: unknown perturbations {sorted(unknown)}; "
-                                    f"known: {sorted(PERTURBATIONS)}")
+        check_task(task)
         self._release()
         self.task = task
         self.sandbox = self._acquire(task)
@@ -300,8 +311,9 @@ class TerminalCollector(Collector):
         # that moved up by the same count.
         new_output = "\n".join(observation.text.split("\n")[max(0, before.cursor[1]):])
         labels = {name for name, pattern in EVIDENCE.items() if pattern.search(new_output)}
-        if observation.meta.get("exit_status") == 137 and observation.meta.get("prompt_back"):
-            labels.add("memory_cap" if "memory_cap" in self.task.perturbations else "killed")
+        # SIGKILL (137) under a task's small memory cap is the OOM killer even when the program printed nothing.
+        if observation.meta.get("exit_status") == 137 and "memory_cap" in self.task.perturbations:
+            labels.add("memory_cap")
         if "slow_commands" in self.task.perturbations:
             labels.add("slow_commands")
         return sorted(labels)
@@ -332,11 +344,10 @@ def collect_command(
     remove_orphans()  # containers a SIGKILLed earlier run could not remove
     chosen = [t for t in load_tasks(tasks) if t.domain in ("", DOMAIN)]
     for task in chosen:
-        if set(task.perturbations) - PERTURBATIONS:
-            raise typer.BadParameter(f"task {task.id!r}: unknown perturbations "
-                                     f"{sorted(set(task.perturbations) - PERTURBATIONS)}", param_hint="--tasks")
-        for number, spec in enumerate(task.actions):
-            parse_keystrokes(spec, f"task {task.id!r} action {number}")
+        try:
+            check_task(task)
+        except TerminalTaskError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--tasks") from exc
     plans = plans_for(chosen, seeds=seeds, max_steps=max_steps)
     run_and_report(lambda: TerminalCollector(image, name_prefix=container_prefix), plans, out, domain=DOMAIN,
                    workers=workers, limit=limit)

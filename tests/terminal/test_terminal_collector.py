@@ -104,9 +104,11 @@ def test_bad_actions_are_clear_errors():
         parse_keystrokes([], "task x")
 
 
-def test_unknown_perturbation_is_rejected(collector):
-    with pytest.raises(TerminalTaskError, match="unknown perturbations \\['earthquake'\\]"):
+def test_unknown_perturbation_or_option_is_rejected(collector):
+    with pytest.raises(TerminalTaskError, match="task 't-quake': unknown perturbations \\['earthquake'\\]"):
         collector.reset(Task("t-quake", "x", perturbations=["earthquake"]))
+    with pytest.raises(TerminalTaskError, match="task 't-opt': unknown options \\['memroy'\\]"):
+        collector.reset(Task("t-opt", "x", options={"memroy": "1g"}))
 
 
 def test_fork_bomb_is_contained_and_labelled(collector):
