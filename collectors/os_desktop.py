@@ -37,9 +37,8 @@ class SetupError(ValueError):
 
 
 def observation_from(reply: dict) -> Observation:
-    """The raw dump bytes exactly as desktopd sent them, rendered by the shared renderer."""
-    dump = reply["dump"]
-    raw = json.dumps(dump, ensure_ascii=False, separators=(",", ":")).encode()
+    """The dump bytes exactly as the in-container dumper serialized them, rendered by the shared renderer."""
+    dump, raw = reply["dump"], reply["raw"]
     meta = {"focused_id": dump.get("focused_id"), "active_window": dump.get("active_window"),
             "nodes": dump.get("nodes"), "truncated": dump.get("truncated"), "dump_ms": dump.get("dump_ms"),
             "apps": [app.get("name") for app in dump.get("apps", [])]}
@@ -101,13 +100,11 @@ class DesktopCollector(Collector):
         self.close()
         self.session = DesktopSession(self.image, name_prefix=self.name_prefix)
         self.session.start()
-        reply = self.session.observe()
         for index, entry in enumerate(task.setup):
-            reply = self._setup(entry, f"task {task.id!r} setup #{index + 1}") or reply
-        time.sleep(self.settle_ms / 1000)
+            self._setup(entry, f"task {task.id!r} setup #{index + 1}")
         return self._observe(self.session.observe())
 
-    def _setup(self, entry: Any, where: str) -> dict | None:
+    def _setup(self, entry: Any, where: str) -> None:
         if not isinstance(entry, dict) or len(entry) != 1:
             raise SetupError(f"{where}: expected one of {{write_file: ...}} or {{launch: ...}}, got {entry!r}")
         (kind, spec), = entry.items()
@@ -115,7 +112,7 @@ class DesktopCollector(Collector):
             if not isinstance(spec, dict) or "path" not in spec:
                 raise SetupError(f"{where}: write_file needs path and content")
             self.session.write_file(spec["path"], str(spec.get("content", "")).encode())
-            return None
+            return
         if kind == "launch":
             if not isinstance(spec, dict) or not spec.get("argv"):
                 raise SetupError(f"{where}: launch needs argv (and app, the AT-SPI application name)")
@@ -124,7 +121,7 @@ class DesktopCollector(Collector):
                                         float(spec.get("timeout_s", 20)))
             if not reply.get("ok"):
                 raise SetupError(f"{where}: {reply.get('error')}")
-            return reply
+            return
         raise SetupError(f"{where}: unknown setup step {kind!r}; known: write_file, launch")
 
     def _observe(self, reply: dict) -> Observation:

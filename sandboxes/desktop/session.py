@@ -31,7 +31,8 @@ class DesktopError(RuntimeError):
 
 
 class DesktopSession:
-    """Start with start(); every request returns desktopd's reply dict (with `dump` for observe/step/launch)."""
+    """Start with start(); every request returns desktopd's reply dict, with `raw` (bytes) and `dump` (parsed) for
+    observe, step and launch."""
 
     def __init__(self, image: str | None = None, limits: Limits | None = None, *, name_prefix: str = NAME_PREFIX,
                  labels: dict | None = None, client=None):
@@ -86,6 +87,9 @@ class DesktopSession:
             raise DesktopError(f"desktop sent a reply that is not JSON: {line[:200]!r}") from exc
         if not reply.get("ok") and "dump" not in reply:
             raise DesktopError(f"desktop {payload.get('op')!r} failed: {reply.get('error')}")
+        if "dump" in reply:  # `raw`: the dump's bytes as serialized inside; `dump`: the same, parsed
+            reply["raw"] = reply["dump"].encode()
+            reply["dump"] = json.loads(reply["raw"])
         return reply
 
     def observe(self) -> dict:

@@ -57,13 +57,18 @@ def _wait_for_app(app_name, timeout_s, settle_s):
     return True
 
 
+def _dump_json():
+    # Sent as a string inside the reply, so the host stores the dumper's bytes untouched as the raw observation.
+    return json.dumps(atspi_dump.dump(), ensure_ascii=False, separators=(",", ":"))
+
+
 def handle(request):
     op = request.get("op")
     if op == "ping":
         return {"ok": True}
     if op == "observe":
         _pump(0)
-        return {"ok": True, "dump": atspi_dump.dump()}
+        return {"ok": True, "dump": _dump_json()}
     if op == "step":
         started = time.perf_counter()
         results = _run_commands(request.get("commands", []))
@@ -73,7 +78,7 @@ def handle(request):
         return {"ok": not failed, "results": results, "action_ms": round(action_ms, 2),
                 "error": (f"{failed[0]['argv'][0]} exited {failed[0]['exit_code']}: {failed[0]['stderr']}"
                           if failed else None),
-                "dump": atspi_dump.dump()}
+                "dump": _dump_json()}
     if op == "launch":
         app = subprocess.Popen(request["argv"], start_new_session=True, stdin=subprocess.DEVNULL,
                                stdout=open(f"/tmp/app-{os.path.basename(request['argv'][0])}.log", "ab"),
@@ -84,7 +89,7 @@ def handle(request):
             subprocess.run(["xdotool", "search", "--onlyvisible", "--pid", str(app.pid), "windowactivate"],
                            capture_output=True, timeout=COMMAND_TIMEOUT_S)
             _pump(request.get("settle_ms", 300) / 1000)
-        return {"ok": appeared, "dump": atspi_dump.dump(),
+        return {"ok": appeared, "dump": _dump_json(),
                 "error": None if appeared else f"no showing window of {request['window']!r} appeared"}
     return {"ok": False, "error": f"unknown op {op!r}"}
 
