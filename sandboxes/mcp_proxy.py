@@ -6,7 +6,7 @@ request/response exchange as it crossed the wire, which is how the collector get
 message the server sent (`original`, the unperturbed reference) and the one the client received (`delivered`).
 
 Requests that the proxy answers itself (injected errors, rate limits, the second half of a partial response)
-never reach the server, so the server's state only changes when the client believes the call happened.
+reach the server only as a `ping`, so the server's state only changes when the client believes the call happened.
 """
 
 from __future__ import annotations
@@ -155,6 +155,7 @@ class PerturbingProxy:
         self._first_results: dict[str, dict] = {}
         self._held_back: dict[str, list] = {}
         self._cursors = 0
+        self._substitutes: dict[Any, Any] = {}
 
     def take(self, since: int) -> list[Exchange]:
         """Exchanges started after position `since` (the collector calls one request at a time)."""
@@ -162,33 +163,45 @@ class PerturbingProxy:
 
     @asynccontextmanager
     async def wrap(self, server_read, server_write):
-        """Yields (read, write) streams for a ClientSession, connected through this proxy to the server's."""
-        to_client_send, to_client_recv = anyio.create_memory_object_stream[SessionMessage | Exception](16)
-        from_client_send, from_client_recv = anyio.create_memory_object_stream[SessionMessage](16)
-        async with anyio.create_task_group() as group:
-            group.start_soon(self._client_to_server, from_client_recv, server_write, to_client_send)
-            group.start_soon(self._server_to_client, server_read, to_client_send)
-            try:
-                yield to_client_recv, from_client_send
-            finally:
-                group.cancel_scope.cancel()
-                for stream in (to_client_send, to_client_recv, from_client_send, from_client_recv):
-                    await stream.aclose()
+        """Yields (read, write) streams for a ClientSession, connected through this proxy to the server's.
 
-    async def _client_to_server(self, client_messages, server_write, to_client) -> None:
-        async for session_message in client_messages:
-            message = session_message.message
-            if isinstance(message, types.JSONRPCRequest):
-                params = message.params or {}
-                exchange = Exchange(message.method, params)
-                self.exchanges[message.id] = exchange
-                self.order.append(exchange)
-                answer = self._answer_locally(message, exchange)
-                if answer is not None:
-                    exchange.delivered, exchange.answered_by_proxy = answer, True
-                    await to_client.send(SessionMessage(answer))
-                    continue
-            await server_write.send(session_message)
+        The proxy works inline, in the session's own reads and writes, adding no task hop to a call. A request it
+        answers itself is replaced on the wire by a `ping` with the same id, and the ping's reply by its answer:
+        the server does nothing, and the answer arrives in order on the one stream the session reads."""
+        yield _ProxyRead(self, server_read), _ProxyWrite(self, server_write)
+
+    async def _to_server(self, session_message: SessionMessage) -> SessionMessage:
+        message = session_message.message
+        if not isinstance(message, types.JSONRPCRequest):
+            return session_message
+        exchange = Exchange(message.method, message.params or {})
+        self.exchanges[message.id] = exchange
+        self.order.append(exchange)
+        answer = self._answer_locally(message, exchange)
+        if answer is None:
+            return session_message
+        exchange.answered_by_proxy = True
+        self._substitutes[message.id] = answer
+        return SessionMessage(types.JSONRPCRequest(jsonrpc="2.0", id=message.id, method="ping"))
+
+    async def _from_server(self, item):
+        """What the client gets for one server message; None to swallow it (a timeout)."""
+        message = item.message if isinstance(item, SessionMessage) else None
+        if not isinstance(message, (types.JSONRPCResponse, types.JSONRPCError)):
+            return item
+        exchange = self.exchanges.get(message.id)
+        if exchange is None:
+            return item
+        substitute = self._substitutes.pop(message.id, None)
+        if substitute is not None:
+            exchange.delivered = substitute
+            return SessionMessage(substitute, metadata=item.metadata)
+        exchange.original = message
+        delivered = await self._perturb(exchange, message)
+        exchange.delivered = delivered
+        if delivered is None:
+            return None
+        return item if delivered is message else SessionMessage(delivered, metadata=item.metadata)
 
     def _fired(self, exchange: Exchange, kinds: tuple[str, ...]) -> list[Rule]:
         tool = _tool_name(exchange.method, exchange.params)
@@ -232,20 +245,6 @@ class PerturbingProxy:
             return types.JSONRPCError(jsonrpc="2.0", id=request.id, error=types.ErrorData(
                 code=rule.code, message=rule.message or "Internal error"))
         return None
-
-    async def _server_to_client(self, server_read, to_client) -> None:
-        async for item in server_read:
-            message = item.message if isinstance(item, SessionMessage) else None
-            exchange = self.exchanges.get(getattr(message, "id", None)) if isinstance(
-                message, (types.JSONRPCResponse, types.JSONRPCError)) else None
-            if exchange is None:
-                await to_client.send(item)
-                continue
-            exchange.original = message
-            delivered = await self._perturb(exchange, message)
-            exchange.delivered = delivered
-            if delivered is not None:
-                await to_client.send(SessionMessage(delivered, metadata=item.metadata))
 
     async def _perturb(self, exchange: Exchange, message):
         if not isinstance(message, types.JSONRPCResponse):
@@ -291,6 +290,69 @@ class PerturbingProxy:
         note = {"type": "text", "text": f"[partial result: {keep} of {len(blocks)} content blocks shown; "
                                         f"repeat the same call to fetch the remaining {len(blocks) - keep}]"}
         return {k: v for k, v in result.items() if k != "structuredContent"} | {"content": blocks[:keep] + [note]}
+
+
+class _ProxyWrite:
+    """The session's write stream: requests pass through the proxy on their way to the server's stream."""
+
+    def __init__(self, proxy: PerturbingProxy, stream):
+        self.proxy, self.stream = proxy, stream
+
+    async def send(self, session_message: SessionMessage) -> None:
+        await self.stream.send(await self.proxy._to_server(session_message))
+
+    async def aclose(self) -> None:
+        await self.stream.aclose()
+
+    def close(self) -> None:
+        self.stream.close()
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.aclose()
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+class _ProxyRead:
+    """The session's read stream: server messages pass through the proxy before the session sees them."""
+
+    def __init__(self, proxy: PerturbingProxy, stream):
+        self.proxy, self.stream = proxy, stream
+
+    async def receive(self):
+        while True:
+            item = await self.stream.receive()
+            delivered = await self.proxy._from_server(item)
+            if delivered is not None:
+                return delivered
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        try:
+            return await self.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            raise StopAsyncIteration from None
+
+    async def aclose(self) -> None:
+        await self.stream.aclose()
+
+    def close(self) -> None:
+        self.stream.close()
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.aclose()
+
+    def __getattr__(self, name):  # transport extras such as last_context
+        return getattr(self.stream, name)
 
 
 def _truncate(result: dict, max_chars: int) -> dict:

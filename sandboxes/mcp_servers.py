@@ -2,12 +2,15 @@
 bubblewrap: read-only root, private /tmp, no network unless the entry asks for it), a client session to it through
 the perturbing proxy, and teardown that always runs.
 
-The official SDK is async; collectors are sync. Each connection runs its session on an anyio blocking portal (an
-event loop in its own thread) and `request()` is a plain blocking call.
+The official SDK is async; collectors are sync. Each connection owns an event loop in the calling thread: one
+long-lived task holds the transport and session open (anyio scopes must be left by the task that entered them),
+and `request()` runs one call on that loop until it completes. Between calls nothing needs to run, and no thread
+hand-off is paid per call (a blocking portal cost more than the whole collector overhead budget).
 """
 
 from __future__ import annotations
 
+import asyncio
 import http.server
 import os
 import shutil
@@ -202,7 +205,10 @@ class ServerConnection:
         uses_pages = "{pages}" in repr(spec)
         self.values = _placeholder_values(SANDBOX_WORKDIR, self.port, local_pages_url() if uses_pages else "")
         self._process: subprocess.Popen | None = None
-        self._portal_cm = self._portal = self._session_cm = self.session = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._holder: asyncio.Task | None = None
+        self._stop: asyncio.Event | None = None
+        self.session = None
         self.initialize: Exchange | None = None
         self._log = open(self.base / "server.log", "w+b")
 
@@ -229,8 +235,6 @@ class ServerConnection:
         return {"HOME": str(self.workdir)} | {k: _expand(v, self.values, where) for k, v in self.spec.env.items()}
 
     def start(self) -> None:
-        from anyio.from_thread import start_blocking_portal
-
         host_values = _placeholder_values(str(self.workdir), self.port)
         for command in self.spec.prepare:
             command = _expand(command, host_values, f"server {self.spec.name!r}")
@@ -245,15 +249,24 @@ class ServerConnection:
                                    f"(is scripts/setup.d/40-mcp-servers.sh done?)")
         if self.spec.transport == "http":
             self._start_http_process()
-        self._portal_cm = start_blocking_portal()
-        self._portal = self._portal_cm.__enter__()
-        self._session_cm = self._portal.wrap_async_context_manager(self._open_session())
+        self._loop = asyncio.new_event_loop()
+        ready = self._loop.create_future()
+        self._holder = self._loop.create_task(self._hold_session(ready))
         try:
-            self.session = self._session_cm.__enter__()
+            self._loop.run_until_complete(asyncio.wait({ready, self._holder}, return_when=asyncio.FIRST_COMPLETED))
+            if not ready.done():
+                self._holder.result()  # raises what stopped the session from opening
+                raise RuntimeError("the session closed before it was ready")
         except Exception as exc:
-            self._session_cm = None
             raise ServerStartError(f"server {self.spec.name!r} did not start: {_leaf_errors(exc)}; "
                                    f"stderr: {self.stderr()[-800:]}") from exc
+
+    async def _hold_session(self, ready: asyncio.Future) -> None:
+        self._stop = asyncio.Event()
+        async with self._open_session() as session:
+            self.session = session
+            ready.set_result(True)
+            await self._stop.wait()
 
     def _start_http_process(self) -> None:
         self._process = subprocess.Popen(self._argv(), cwd=self.base, env=os.environ | self._env(),
@@ -300,7 +313,7 @@ class ServerConnection:
         before = len(self.proxy.order)
         error = None
         try:
-            self._portal.call(self._send_within_timeout, method, params or {})
+            self._loop.run_until_complete(self._send_within_timeout(method, params or {}))
         except TimeoutError:
             error = CallTimeout(f"Request {method!r} timed out after {self.call_timeout_s:g} s")
         except Exception as exc:  # the SDK raises on error responses and on results it cannot validate
@@ -359,16 +372,17 @@ class ServerConnection:
 
     def close(self) -> None:
         try:
-            if self._session_cm is not None:
+            if self._holder is not None and not self._holder.done():
+                self._stop.set()
                 try:
-                    self._session_cm.__exit__(None, None, None)
+                    self._loop.run_until_complete(asyncio.wait_for(self._holder, 15))
                 except Exception:
-                    pass  # a server that is already gone; the process is reaped below either way
-                self._session_cm = None
-            if self._portal_cm is not None:
-                self._portal_cm.__exit__(None, None, None)
-                self._portal_cm = None
+                    pass  # a server that is already gone or will not stop; the process is reaped below
+            if self._loop is not None:
+                self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+                self._loop.close()
         finally:
+            self._holder = self._loop = None
             if self._process is not None and self._process.poll() is None:
                 try:
                     os.killpg(self._process.pid, signal.SIGTERM)

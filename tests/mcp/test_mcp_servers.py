@@ -102,5 +102,5 @@ def test_a_server_that_cannot_start_says_why(tmp_path):
         ServerConnection(servers["gone"], call_timeout_s=5).__enter__()
     with pytest.raises(ServerStartError, match="prepare command 'exit 3' failed"):
         ServerConnection(servers["bad-prepare"]).__enter__()
-    with pytest.raises(ServerStartError, match="server 'dies' did not start: TimeoutError"):
+    with pytest.raises(ServerStartError, match="server 'dies' did not start: MCPError: Connection closed"):
         ServerConnection(servers["dies"]).__enter__()
