@@ -30,7 +30,9 @@ import typer
 
 from collectors.api import Collector, StepResult, Task
 from collectors.command import LimitOption, MaxStepsOption, OutOption, SeedsOption, WorkersOption, plans_for
-from sandboxes.terminal_tmux import SessionEnded
+from sandboxes.docker_sandbox import DockerSandbox, Limits, SandboxPool
+from sandboxes.images import DEFAULT_TERMINAL_IMAGE
+from sandboxes.terminal_tmux import SessionEnded, TmuxTerminal
 from schemas import Action, EnvInfo, Observation
 from schemas.render import render
 
@@ -110,8 +112,6 @@ class TerminalCollector(Collector):
 
     def __init__(self, image: str | None = None, limits=None, *, cols: int = 160, rows: int = 40,
                  name_prefix: str = "worldline-term", pool_size: int = 1, client=None):
-        from sandboxes.docker_sandbox import Limits
-        from sandboxes.images import DEFAULT_TERMINAL_IMAGE
         self.image = image or DEFAULT_TERMINAL_IMAGE
         self.limits = limits or Limits()
         self.cols, self.rows = cols, rows
@@ -133,7 +133,6 @@ class TerminalCollector(Collector):
                     extra_run_kwargs={"hostname": "sandbox"}, client=self.client)
 
     def _prepare(self, sandbox, slow_delay_s: float | None = None):
-        from sandboxes.terminal_tmux import TmuxTerminal
         terminal = TmuxTerminal(sandbox, cols=self.cols, rows=self.rows, slow_delay_s=slow_delay_s,
                                 workdir="/work")
         terminal.start()
@@ -155,7 +154,6 @@ class TerminalCollector(Collector):
         return dataclasses.replace(self.limits, **changes) if changes else self.limits
 
     def _acquire(self, task: Task):
-        from sandboxes.docker_sandbox import DockerSandbox, SandboxPool
         limits = self._limits_for(task)
         slow = float(task.options.get("slow_delay_s", 0.5)) if "slow_commands" in task.perturbations else None
         if limits == self.limits and slow is None:
@@ -334,7 +332,7 @@ def collect_command(
     from collectors.command import run_and_report
     from collectors.tasks import load_tasks
     from sandboxes.docker_sandbox import install_cleanup_handlers, remove_orphans
-    from sandboxes.images import DEFAULT_TERMINAL_IMAGE, image_exists
+    from sandboxes.images import image_exists
 
     image = image or DEFAULT_TERMINAL_IMAGE
     if not image_exists(image):

@@ -434,13 +434,11 @@ class SandboxPool:
         with self._lock:
             if self._closed:
                 raise SandboxError("pool is closed")
-            # Prefer a sandbox that is already up; otherwise wait for the oldest start.
-            ready = next((f for f in self._ready if f.done()), None) or (self._ready[0] if self._ready else None)
-            if ready is not None:
-                self._ready.remove(ready)
+            # Prefer a sandbox that is already up; otherwise wait for the oldest start. The list is never empty:
+            # every acquire submits a replacement.
+            ready = next((f for f in self._ready if f.done()), self._ready[0])
+            self._ready.remove(ready)
             self._ready.append(self._executor.submit(self._make))
-        if ready is None:
-            return self._make()
         return ready.result()
 
     def wait_ready(self, timeout: float | None = None) -> None:
