@@ -4,7 +4,8 @@ An action is a list of `{"keystrokes": str, "duration": seconds}`; each entry go
 argument (tmux key names such as `C-c` or `Enter` work, a literal newline presses Enter). After each entry the
 collector waits at most `duration`, and stops early when that can be known:
   - "prompt": the shell drew a new prompt (the command finished; its exit status and cwd are known),
-  - "quiet":  a program that was already running (or text typed at the prompt) left the screen unchanged a while,
+  - "quiet":  a program that was already running (or text typed at the prompt) changed the screen, then left it
+              unchanged a while,
   - "duration": neither happened in time; the observation shows the screen as it is (the command may still run).
 The observation is `capture-pane -e` of the screen plus the scrollback holding every line of new output.
 
@@ -266,10 +267,12 @@ class TerminalCollector(Collector):
         prompts = self._state.prompts
         # A command started from the prompt is done when the prompt returns; anything else, when output settles.
         quiet_ok = not (at_prompt and item.presses_enter)
+        # Quiet only counts once the screen has reacted: a program still starting up has not answered yet.
+        before_screen = terminal.observe(escapes=False)[1] if quiet_ok else None
         start = time.monotonic()
         terminal.send_keys(item.keystrokes)
         deadline = start + min(item.duration, self.sandbox.limits.action_timeout_s)
-        last_screen, last_change = None, start
+        last_screen, last_change = before_screen, start
         method = "duration"
         while True:
             if quiet_ok:
@@ -284,7 +287,7 @@ class TerminalCollector(Collector):
             if quiet_ok:
                 if screen != last_screen:
                     last_screen, last_change = screen, now
-                elif now - last_change >= QUIET_S:
+                elif screen != before_screen and now - last_change >= QUIET_S:
                     method = "quiet"
                     break
             if now >= deadline:
