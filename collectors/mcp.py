@@ -57,7 +57,9 @@ def parse_call(spec: Any) -> Action:
         params = spec.get("params") or {}
         if not isinstance(params, dict):
             raise McpActionError(f"action {spec!r:.80}: params must be a mapping")
-        return action_from_call(method, params)
+        if method != "tools/call":
+            return action_from_call(method, params)
+        spec = params
     name = spec.get("tool", spec.get("name"))
     if not isinstance(name, str) or not name:
         raise McpActionError(f"action {spec!r:.80} names no tool ('tool' or 'name') and no 'method'")

@@ -181,11 +181,21 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+# Resource caps for every server process (prlimit): data segment (private writable memory; an address-space cap
+# would break node, whose WebAssembly reserves tens of GiB it never touches), largest file written, open files.
+# A server that tries to fill the disk stops at 1 GiB per file.
+MEMORY_LIMIT_BYTES = 4 << 30
+FILE_SIZE_LIMIT_BYTES = 1 << 30
+OPEN_FILES_LIMIT = 4096
+
+
 def _sandboxed(argv: list[str], workdir: str, network: bool) -> list[str]:
-    """bubblewrap: everything read-only but the working directory; own pid/ipc/uts (and net unless asked)."""
+    """bubblewrap: everything read-only but the working directory; own pid/ipc/uts (and net unless asked);
+    prlimit caps on memory, file size and open files."""
     if shutil.which("bwrap") is None:
         raise ServerStartError("bubblewrap (bwrap) is not installed; run scripts/setup.d/40-mcp-servers.sh")
-    return ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+    return ["prlimit", f"--data={MEMORY_LIMIT_BYTES}", f"--fsize={FILE_SIZE_LIMIT_BYTES}",
+            f"--nofile={OPEN_FILES_LIMIT}", "--", "bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
             "--bind", workdir, SANDBOX_WORKDIR, "--chdir", SANDBOX_WORKDIR, "--unshare-all",
             *(["--share-net"] if network else []), "--die-with-parent", "--", *argv]
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 
 import pytest
 
@@ -25,8 +26,24 @@ def test_server_runs_in_its_own_workdir_and_is_stopped(servers):
         assert result_of(outside)["isError"] is True
         pids = [int(p) for p in os.listdir("/proc") if p.isdigit() and str(base) in _cmdline(p)]
         assert pids, "the sandboxed server process should be running"
+        server_pids = [int(p) for p in os.listdir("/proc") if p.isdigit() and "server-filesystem" in _cmdline(p)
+                       and "bwrap" not in _cmdline(p) and _is_descendant(int(p), pids)]
+        assert server_pids
+        limits = open(f"/proc/{server_pids[0]}/limits").read()
+        assert re.search(r"Max file size\s+1073741824", limits) and re.search(r"Max data size\s+4294967296", limits)
     assert not base.exists()
     assert all(not os.path.exists(f"/proc/{pid}") or str(base) not in _cmdline(str(pid)) for pid in pids)
+
+
+def _is_descendant(pid: int, ancestors: list[int]) -> bool:
+    while pid > 1:
+        if pid in ancestors:
+            return True
+        try:
+            pid = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            return False
+    return False
 
 
 def _cmdline(pid: str) -> str:
