@@ -1,0 +1,363 @@
+"""The web collector: real Chromium on real web applications (sandboxes/sites) or any URL list.
+
+Actions are BrowserGym's high-level actions in their text syntax; observations are the page's accessibility
+tree (schemas/render/web.py) with the raw CDP tree and aria snapshot kept in `raw`. Policies: scripted task files
+(tasks/web.yaml, where an element may be named as `role 'name'` and is resolved to its bid at play time) and a
+novelty-seeking explorer.
+
+Task options: `site` (a name from sandboxes.sites, served with a fresh database per episode) or `url`; `start`
+(a path under the site); `allow` (extra origins the page may reach; everything else is blocked).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import random
+import re
+from collections import Counter
+from dataclasses import dataclass
+from importlib.metadata import version as package_version
+from pathlib import Path
+from typing import Any
+
+import typer
+import xxhash
+
+from collectors.api import Action, Collector, Observation, Policy, ScriptedPolicy, StepResult, Task
+from collectors.command import LimitOption, MaxStepsOption, OutOption, SeedsOption, WorkersOption, plans_for, \
+    run_and_report
+from collectors.tasks import TaskFileError, load_tasks
+from schemas import EnvInfo
+from schemas.render import render
+
+RAW_FORMAT = "web-json"
+SITES_DIR = Path(__file__).resolve().parent.parent / "sandboxes" / "sites"
+# Header lines that say where focus is or what failed; they are not part of what identifies a page state.
+VOLATILE_HEADER = ("Focused:", "Error:")
+
+
+class WebTaskError(ValueError):
+    pass
+
+
+def _sites_digest() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(SITES_DIR.rglob("*")):
+        if path.is_file() and path.suffix in {".py", ".html", ".css"}:
+            digest.update(path.relative_to(SITES_DIR).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+class WebCollector(Collector):
+    name = "web"
+    domain = "web"
+    version = "1"
+
+    def __init__(self, headless: bool = True, action_timeout_ms: float = 5000, step_deadline_s: float = 30,
+                 quiet_ms: float = 20):
+        from sandboxes.browser import Browser
+        from sandboxes.sites.launcher import SiteLauncher
+        self.browser = Browser(headless=headless)
+        self.sites = SiteLauncher()
+        self.action_timeout_ms = action_timeout_ms
+        self.step_deadline_s = step_deadline_s
+        self.quiet_ms = quiet_ms
+        self.session = None
+        self.task: Task | None = None
+        self._episode_restarts = 0
+
+    # -- environment ---------------------------------------------------------------------------------------------
+    def env_info(self) -> EnvInfo:
+        return EnvInfo(kind="chromium", id=f"chromium-{self.browser.version or 'not-started'}",
+                       digest=_sites_digest(),
+                       details={"playwright": package_version("playwright"), "headless": self.browser.headless,
+                                "site": (self.task.options.get("site") if self.task else None),
+                                "browser_restarts_total": self.browser.restarts})
+
+    def _start_url(self, task: Task) -> tuple[str, list[str]]:
+        options = task.options
+        if options.get("site") and options.get("url"):
+            raise WebTaskError(f"task {task.id!r}: give either options.site or options.url, not both")
+        if options.get("site"):
+            base = self.sites.reset(str(options["site"]))  # a freshly seeded database for every episode
+            url = base + str(options.get("start") or "/")
+        elif options.get("url"):
+            url = str(options["url"])
+            if not re.match(r"https?://", url):
+                raise WebTaskError(f"task {task.id!r}: options.url {url!r} must start with http:// or https://")
+            base = url
+        else:
+            raise WebTaskError(f"task {task.id!r}: options.site (one of the served sites) or options.url is needed")
+        return url, [base] + [str(o) for o in options.get("allow") or []]
+
+    def reset(self, task: Task) -> Observation:
+        from sandboxes.browser import BrowserDied, BrowserSession
+        from sandboxes.web_perturb import parse_perturbation
+        self._close_session()
+        self.task = task
+        self._episode_restarts = 0
+        try:
+            perturbations = [parse_perturbation(spec) for spec in task.perturbations]
+        except ValueError as exc:
+            raise WebTaskError(f"task {task.id!r}: {exc}") from None
+        url, allowed = self._start_url(task)
+        self.session = BrowserSession(self.browser, allowed, perturbations, action_timeout_ms=self.action_timeout_ms,
+                                      quiet_ms=self.quiet_ms)
+        try:
+            with self.browser.watchdog(self.step_deadline_s):
+                self.session.open(url)
+                bundle, wait_ms = self.session.observe()
+        except BrowserDied as exc:
+            bundle, wait_ms = self._recover(exc)
+        return self._observation(bundle, wait_ms)
+
+    def _recover(self, exc: Exception) -> tuple[dict, float]:
+        self._episode_restarts += 1
+        with self.browser.watchdog(self.step_deadline_s):
+            self.session.recover()
+            return self.session.observe(f"browser restarted: {exc}")
+
+    def _observation(self, bundle: dict, wait_ms: float) -> Observation:
+        from sandboxes.browser import encode_bundle
+        raw = encode_bundle(bundle)
+        meta = {"wait_ms": round(wait_ms, 2), "browser_restarts": self._episode_restarts,
+                "blocked_requests": self.session.blocked[-20:], "messages": list(self.session.messages)}
+        self.session.blocked.clear()
+        return Observation(text=render(RAW_FORMAT, raw, meta), raw=raw, raw_format=RAW_FORMAT, meta=meta)
+
+    # -- actions -------------------------------------------------------------------------------------------------
+    def parse_action(self, spec: Any) -> Action:
+        from sandboxes.web_actions import format_call, parse_call
+        name, arguments = parse_call(spec)
+        return Action(kind=name, arguments=arguments, text=format_call(name, arguments))
+
+    def step(self, action: Action) -> StepResult:
+        from sandboxes.browser import BrowserDied
+        from sandboxes.web_actions import TERMINAL_ACTIONS
+        if self.session is None:
+            raise RuntimeError("step() before reset()")
+        restarted = False
+        try:
+            with self.browser.watchdog(self.step_deadline_s):
+                error = self.session.act(action.kind, action.arguments)
+                bundle, wait_ms = self.session.observe(error)
+        except BrowserDied as exc:
+            bundle, wait_ms = self._recover(exc)
+            error, restarted = f"browser restarted: {exc}", True
+        hits = self.session.take_perturbation_hits() + (["browser_restart"] if restarted else [])
+        observation = self._observation(bundle, wait_ms)
+        return StepResult(observation=observation, done=action.kind in TERMINAL_ACTIONS, error=error,
+                          perturbations=hits, wait_ms=wait_ms)
+
+    def _close_session(self) -> None:
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+
+    def close(self) -> None:
+        self._close_session()
+        self.browser.close()
+        self.sites.close()
+
+
+# -- reading the rendered tree (policies see the same text a model does) -------------------------------------------
+LINE = re.compile(r"^(\t*)\[([^\]]+)\] (\S+)(?: ('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"))?(.*)$")
+
+
+@dataclass(frozen=True)
+class Element:
+    bid: str
+    role: str
+    name: str
+    props: str
+    depth: int
+
+
+def elements(text: str) -> list[Element]:
+    found = []
+    for line in text.splitlines():
+        match = LINE.match(line)
+        if match:
+            depth, bid, role, quoted, props = match.groups()
+            name = ast.literal_eval(quoted) if quoted else ""
+            found.append(Element(bid, role, name, props, len(depth)))
+    return found
+
+
+def state_key(text: str) -> str:
+    lines = [line for line in text.splitlines() if not line.startswith(VOLATILE_HEADER)]
+    return xxhash.xxh64_hexdigest("\n".join(lines))
+
+
+REFERENCE = re.compile(r"^(\S+) ('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")$")
+
+
+def resolve_reference(ref: str, text: str) -> str:
+    """`button 'Add to cart'` -> the bid of the first element with that role and name in the observation."""
+    match = REFERENCE.match(ref.strip())
+    if not match:
+        return ref  # already a bid
+    role, name = match.group(1), ast.literal_eval(match.group(2))
+    for element in elements(text):
+        if (role == "*" or element.role == role) and element.name == name:
+            return element.bid
+    raise WebTaskError(f"no element {ref} in the current page")
+
+
+class ScriptedWebPolicy(ScriptedPolicy):
+    """Plays the task's actions, turning `role 'name'` element references into the bids of the current page."""
+
+    def begin(self, task: Task, collector: Collector, seed: int) -> None:
+        super().begin(task, collector, seed)
+        self._task_id = task.id
+
+    def act(self, observation, history):
+        from sandboxes.web_actions import ELEMENT_ARGS, format_call
+        action = super().act(observation, history)
+        if action is None:
+            return None
+        arguments = dict(action.arguments)
+        for key in ELEMENT_ARGS & set(arguments):
+            try:
+                arguments[key] = resolve_reference(arguments[key], observation.text)
+            except WebTaskError as exc:
+                raise WebTaskError(f"task {self._task_id!r} step {len(history)} ({action.text}): {exc}") from None
+        return Action(kind=action.kind, arguments=arguments, text=format_call(action.kind, arguments))
+
+
+# -- exploration --------------------------------------------------------------------------------------------------
+CLICKABLE = {"link", "button", "checkbox", "radio", "tab", "menuitem", "switch"}
+FILLABLE = {"textbox", "searchbox", "spinbutton"}
+SAMPLE_VALUES = [  # (words in the field's name, valid values, invalid values)
+    (("email",), ["sam@example.org", "ann.lee@example.com"], ["not-an-email"]),
+    (("password", "confirm"), ["wonderland", "secret123"], ["123"]),
+    (("username", "user"), ["alice", "newuser7"], ["x"]),
+    (("postcode", "zip"), ["12345", "1010"], ["12a"]),
+    (("phone",), ["+43 660 1234567"], ["call me"]),
+    (("quantity",), ["1", "2", "3"], ["0", "-1", "999"]),
+    (("search",), ["aero", "garden", "backup", "release", "tomato"], ["zzzz"]),
+    (("name",), ["Sam Rivera", "Ann Lee"], [""]),
+    (("title",), ["Printer jams on page two", "Question about exports"], ["Hi"]),
+]
+FREE_TEXT = ["Looks good to me.", "Please check again tomorrow.", "Main Street 5", "Vienna", "Thanks!"]
+
+
+def sample_value(name: str, rng: random.Random) -> str:
+    lowered = name.lower()
+    for words, valid, invalid in SAMPLE_VALUES:
+        if any(word in lowered for word in words):
+            return rng.choice(invalid) if rng.random() < 0.25 else rng.choice(valid)
+    return rng.choice(FREE_TEXT)
+
+
+class ExplorePolicy(Policy):
+    """Novelty-seeking exploration: in each state, prefer actions not yet tried there, and among those the
+    elements (by role and name) least tried anywhere, so the episode keeps reaching states it has not seen."""
+
+    name = "explore"
+
+    def __init__(self, budget: int = 30):
+        self.budget = budget
+
+    def begin(self, task: Task, collector: Collector, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.tried: dict[str, set[str]] = {}
+        self.element_uses: Counter = Counter()
+        self.states: set[str] = set()
+
+    def candidates(self, text: str) -> list[tuple[str, str, tuple]]:
+        """(action text, element key, parse) for every action the page offers."""
+        found = []
+        items = elements(text)
+        for index, element in enumerate(items):
+            key = (element.role, element.name)
+            if "disabled=" in element.props:
+                continue
+            if element.role in CLICKABLE:
+                found.append((f"click({element.bid!r})", key))
+            elif element.role in FILLABLE:
+                value = sample_value(element.name, self.rng)
+                found.append((f"fill({element.bid!r}, {value!r})", key))
+            elif element.role in ("combobox", "listbox"):
+                options = [o.name for o in items[index + 1:] if o.role == "option" and o.depth > element.depth]
+                options = options[:20]
+                if options:
+                    found.append((f"select_option({element.bid!r}, {self.rng.choice(options)!r})", key))
+        return found
+
+    def act(self, observation, history):
+        if len(history) >= self.budget:
+            return None
+        state = state_key(observation.text)
+        self.states.add(state)
+        tried = self.tried.setdefault(state, set())
+        options = self.candidates(observation.text) + ([("go_back()", ("go_back", ""))] if history else [])
+        if not options:
+            return Action(kind="go_back", arguments={}, text="go_back()")
+        scored = [((action_text.split("(")[0] + repr(key)) in tried, self.element_uses[key], self.rng.random(),
+                   action_text, key) for action_text, key in options]
+        _, _, _, action_text, key = min(scored)
+        tried.add(action_text.split("(")[0] + repr(key))
+        self.element_uses[key] += 1
+        from sandboxes.web_actions import format_call, parse_call
+        name, arguments = parse_call(action_text)
+        return Action(kind=name, arguments=arguments, text=format_call(name, arguments))
+
+
+# -- command ------------------------------------------------------------------------------------------------------
+def explore_tasks(sites: list[str], budget: int) -> list[Task]:
+    from sandboxes.sites import SITE_NAMES
+    unknown = [s for s in sites if s not in SITE_NAMES]
+    if unknown:
+        raise typer.BadParameter(f"unknown site(s) {unknown}; served sites: {', '.join(SITE_NAMES)}")
+    return [Task(id=f"explore-{site}", instruction=f"Explore the {site} site: visit pages, use its forms.",
+                 domain="web", options={"site": site}, max_steps=budget) for site in sites]
+
+
+def url_tasks(path: Path, budget: int) -> list[Task]:
+    if not path.exists():
+        raise typer.BadParameter(f"URL list {path} does not exist")
+    tasks = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        url = line.strip()
+        if not url or url.startswith("#"):
+            continue
+        if not re.match(r"https?://", url):
+            raise typer.BadParameter(f"{path}:{number}: {url!r} is not an http(s) URL")
+        tasks.append(Task(id=f"explore-url-{number}", instruction=f"Explore {url}.", domain="web",
+                          options={"url": url}, max_steps=budget))
+    return tasks
+
+
+def collect_command(
+    tasks: Path = typer.Option(None, "--tasks", help="Scripted task file (YAML/JSONL), e.g. tasks/web.yaml."),
+    explore: str = typer.Option(None, "--explore", help="Explore served sites: a name, a comma list, or 'all'."),
+    urls: Path = typer.Option(None, "--urls", help="Explore these URLs instead (one per line)."),
+    out: Path = OutOption,
+    workers: int = WorkersOption,
+    limit: int = LimitOption,
+    seeds: int = SeedsOption,
+    max_steps: int = MaxStepsOption,
+    budget: int = typer.Option(30, "--budget", min=1, help="Actions per exploration episode."),
+    headed: bool = typer.Option(False, "--headed", help="Show the browser window (needs a display)."),
+) -> None:
+    """Record web episodes in real Chromium: scripted tasks, or novelty-seeking exploration."""
+    from sandboxes.sites import SITE_NAMES
+    chosen = [name for name, value in (("--tasks", tasks), ("--explore", explore), ("--urls", urls)) if value]
+    if len(chosen) != 1:
+        raise typer.BadParameter("give exactly one of --tasks, --explore, --urls")
+    if tasks:
+        try:
+            task_list = load_tasks(tasks)
+        except TaskFileError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        plans = plans_for(task_list, seeds, ScriptedWebPolicy, max_steps)
+    else:
+        if explore:
+            names = list(SITE_NAMES) if explore == "all" else [s.strip() for s in explore.split(",") if s.strip()]
+            task_list = explore_tasks(names, budget)
+        else:
+            task_list = url_tasks(urls, budget)
+        plans = plans_for(task_list, seeds, lambda: ExplorePolicy(budget), max_steps)
+    run_and_report(lambda: WebCollector(headless=not headed), plans, out, domain="web", workers=workers, limit=limit)

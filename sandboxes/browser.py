@@ -1,0 +1,381 @@
+"""Chromium driven by Playwright: one restartable browser process, one isolated context per episode.
+
+`Browser` owns the Chromium process. It is found by a marker switch on its command line so a watchdog can kill
+it when a call hangs (a page stuck in a script loop blocks `evaluate` forever, and Playwright has no timeout
+there); the pending call then fails and `BrowserSession.recover` restarts the browser and reopens the last page.
+`BrowserSession` is one episode: a fresh context (no cookies or storage shared with other episodes), route
+interception that lets only the allowed origins through and injects the task's perturbations, tabs, element ids
+(`bid` attributes, set in document order and kept for the life of the page), and observation capture.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+from urllib.parse import urljoin, urlsplit
+
+from sandboxes import web_actions
+from sandboxes.web_perturb import Perturbation
+
+CHROMIUM = "/usr/bin/chromium"
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+               "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+MARKER_SWITCH = "--worldline-browser"
+
+# Runs before any page script: remembers when the DOM last changed (our own bid marking excluded).
+QUIET_TRACKER_JS = """
+(() => {
+  if (window.__wlTracking) return;
+  window.__wlTracking = true;
+  window.__wlLastMutation = performance.now();
+  new MutationObserver(records => {
+    for (const r of records) {
+      if (r.type !== 'attributes' || r.attributeName !== 'bid') { window.__wlLastMutation = performance.now(); return; }
+    }
+  }).observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
+})();
+"""
+
+# Waits until the DOM has been quiet for quietMs (bounded), then gives every element without a bid the next one.
+SETTLE_AND_MARK_JS = """
+async ({quietMs, timeoutMs}) => {
+  const t0 = performance.now();
+  for (;;) {
+    const idle = performance.now() - (window.__wlLastMutation || 0);
+    if (idle >= quietMs || performance.now() - t0 >= timeoutMs) break;
+    await new Promise(r => setTimeout(r, Math.max(2, quietMs - idle)));
+  }
+  let next = window.__wlNextBid || 0;
+  const root = document.body || document.documentElement;
+  if (root) {
+    if (!root.hasAttribute('bid')) root.setAttribute('bid', String(next++));
+    for (const el of root.querySelectorAll('*')) if (!el.hasAttribute('bid')) el.setAttribute('bid', String(next++));
+  }
+  window.__wlNextBid = next;
+  const a = document.activeElement;
+  return {focused: a && a !== document.body && a.getAttribute ? a.getAttribute('bid') : null,
+          waited: performance.now() - t0};
+}
+"""
+
+
+class BrowserDied(RuntimeError):
+    """The browser crashed or hung and was killed; the session must recover before it is used again."""
+
+
+def _is_death(exc: BaseException) -> bool:
+    text = str(exc)
+    return any(s in text for s in ("Target crashed", "has been closed", "Target closed", "Browser closed",
+                                   "browser has disconnected", "Connection closed"))
+
+
+class Browser:
+    def __init__(self, executable: str = CHROMIUM, headless: bool = True):
+        self.executable = executable
+        self.headless = headless
+        self.restarts = 0
+        self.pid: int | None = None
+        self._pw = None
+        self._browser = None
+        self._marker = ""
+        self._killed_reason: str | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._browser is not None
+
+    def start(self) -> None:
+        if self._browser is not None:
+            return
+        if not Path(self.executable).exists():
+            raise FileNotFoundError(f"Chromium not found at {self.executable}; run scripts/setup.d/30-chromium.sh")
+        from playwright.sync_api import sync_playwright
+        if self._pw is None:
+            self._pw = sync_playwright().start()
+        self._marker = f"{MARKER_SWITCH}={uuid.uuid4().hex}"
+        self._browser = self._pw.chromium.launch(executable_path=self.executable, headless=self.headless,
+                                                 args=LAUNCH_ARGS + [self._marker], timeout=30_000)
+        self.pid = self._find_pid()
+        self._killed_reason = None
+
+    @property
+    def version(self) -> str:
+        return self._browser.version if self._browser else ""
+
+    def new_context(self, **options):
+        self.start()
+        return self._browser.new_context(**options)
+
+    def _find_pid(self) -> int | None:
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                args = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if self._marker.encode() in args and not any(a.startswith(b"--type=") for a in args):
+                return int(entry.name)
+        return None
+
+    def kill(self, reason: str) -> None:
+        """Kill the browser process (from any thread): every pending Playwright call then fails."""
+        self._killed_reason = reason
+        if self.pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+
+    @contextlib.contextmanager
+    def watchdog(self, seconds: float) -> Iterator[None]:
+        """Run a block of browser calls; if it takes longer than `seconds`, the browser is killed as hung."""
+        timer = threading.Timer(seconds, self.kill, args=(f"hung for more than {seconds:.0f} s",))
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        except Exception as exc:
+            if self._killed_reason or _is_death(exc):
+                raise BrowserDied(self._killed_reason or f"browser crashed: {str(exc).splitlines()[0]}") from exc
+            raise
+        finally:
+            timer.cancel()
+        if self._killed_reason:
+            raise BrowserDied(self._killed_reason)
+
+    def restart(self) -> None:
+        self._close_browser()
+        self.restarts += 1
+        self.start()
+
+    def _close_browser(self) -> None:
+        if self._browser is not None:
+            with contextlib.suppress(Exception):
+                self._browser.close()
+            if self.pid and not self._killed_reason:
+                self.kill("closing")
+        self._browser = None
+        self.pid = None
+
+    def close(self) -> None:
+        self._close_browser()
+        if self._pw is not None:
+            with contextlib.suppress(Exception):
+                self._pw.stop()
+            self._pw = None
+
+
+class BrowserSession:
+    """One episode's isolated browser context with its tabs, traffic rules and element ids."""
+
+    def __init__(self, browser: Browser, allowed_origins: list[str], perturbations: list[Perturbation] = (),
+                 action_timeout_ms: float = 5000, navigation_timeout_ms: float = 15000,
+                 settle_timeout_ms: float = 3000, quiet_ms: float = 20, viewport=(1280, 720)):
+        self.browser = browser
+        self.allowed = {_origin(o) for o in allowed_origins}
+        self.perturbations = list(perturbations)
+        self.action_timeout_ms = action_timeout_ms
+        self.navigation_timeout_ms = navigation_timeout_ms
+        self.settle_timeout_ms = settle_timeout_ms
+        self.quiet_ms = quiet_ms
+        self.viewport = viewport
+        self.messages: list[str] = []
+        self.blocked: list[str] = []
+        self._hits: list[str] = []
+        self._context = None
+        self._pages: list = []
+        self._active = 0
+        self._inflight = 0
+        self._cdp: dict[int, Any] = {}
+        self.last_url = ""
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------
+    def open(self, url: str) -> None:
+        self._context = self.browser.new_context(viewport={"width": self.viewport[0], "height": self.viewport[1]},
+                                                 service_workers="block", accept_downloads=False)
+        self._context.set_default_timeout(self.action_timeout_ms)
+        self._context.set_default_navigation_timeout(self.navigation_timeout_ms)
+        self._context.add_init_script(QUIET_TRACKER_JS)
+        self._context.route("**/*", self._route)
+        self._context.on("page", self._on_page)
+        self._context.on("request", lambda _r: self._count(1))
+        self._context.on("requestfinished", lambda _r: self._count(-1))
+        self._context.on("requestfailed", lambda _r: self._count(-1))
+        page = self._context.new_page()
+        self.last_url = url
+        page.goto(url, timeout=self.navigation_timeout_ms)
+
+    def recover(self) -> None:
+        """After BrowserDied: a new browser, a new context, the last page reopened (server state is kept)."""
+        self._context, self._pages, self._cdp, self._active, self._inflight = None, [], {}, 0, 0
+        self.browser.restart()
+        self.open(self.last_url)
+
+    def close(self) -> None:
+        if self._context is not None:
+            with contextlib.suppress(Exception):
+                self._context.close()
+        self._context, self._pages, self._cdp = None, [], {}
+
+    # -- tabs ----------------------------------------------------------------------------------------------------
+    def _on_page(self, page) -> None:
+        # A new tab (new_tab, target=_blank, window.open) becomes the active one, as in BrowserGym.
+        self._pages.append(page)
+        self._active = len(self._pages) - 1
+        page.on("close", lambda p: self._forget(p))
+
+    def _forget(self, page) -> None:
+        if page in self._pages:
+            index = self._pages.index(page)
+            self._pages.remove(page)
+            self._cdp.pop(id(page), None)
+            if self._active >= index:
+                self._active = max(0, self._active - 1)
+
+    @property
+    def page(self):
+        if not self._pages:
+            raise web_actions.ActionError("no tab is open")
+        return self._pages[self._active]
+
+    def new_tab(self) -> None:
+        self._context.new_page()
+
+    def focus_tab(self, index: int) -> None:
+        if not 0 <= index < len(self._pages):
+            raise web_actions.ActionError(f"no tab {index}; open tabs: 0..{len(self._pages) - 1}")
+        self._active = index
+        self.page.bring_to_front()
+
+    def close_tab(self) -> None:
+        if len(self._pages) == 1:
+            raise web_actions.ActionError("cannot close the last tab")
+        self.page.close()
+        self.page.bring_to_front()
+
+    # -- traffic ------------------------------------------------------------------------------------------------
+    def _count(self, delta: int) -> None:
+        self._inflight = max(0, self._inflight + delta)
+
+    def _route(self, route) -> None:
+        url = route.request.url
+        if _origin(url) not in self.allowed:
+            self.blocked.append(url)
+            route.abort("blockedbyclient")
+            return
+        for perturbation in self.perturbations:
+            if perturbation.matches(url):
+                self._hits.append(perturbation.label)
+                perturbation.apply(route)
+                return
+        route.continue_()
+
+    def take_perturbation_hits(self) -> list[str]:
+        hits, self._hits = sorted(set(self._hits)), []
+        return hits
+
+    # -- actions -------------------------------------------------------------------------------------------------
+    def absolute_url(self, url: str) -> str:
+        base = self.page.url if self._pages else ""
+        return urljoin(base if base.startswith("http") else self.last_url, url)
+
+    def element(self, bid: str):
+        locator = self.page.locator(f'[bid="{bid}"]')
+        if locator.count() == 0:
+            raise web_actions.ActionError(f"no element with bid {bid!r} on this page")
+        return locator.first
+
+    def act(self, name: str, arguments: dict[str, Any]) -> str | None:
+        """Run one action; a failure the page caused (no such element, timeout) is returned as the error text."""
+        from playwright.sync_api import Error as PlaywrightError
+        try:
+            web_actions.run(self, name, arguments)
+        except web_actions.ActionError as exc:
+            return str(exc)
+        except PlaywrightError as exc:
+            if _is_death(exc):
+                raise
+            return str(exc).split("\nCall log:")[0].strip()
+        return None
+
+    # -- observation ---------------------------------------------------------------------------------------------
+    def _settle(self) -> float:
+        """Wait for the load event and for in-flight requests to finish; returns the ms spent."""
+        start = time.perf_counter()
+        deadline = start + self.settle_timeout_ms / 1000
+        page = self.page
+        from playwright.sync_api import Error as PlaywrightError
+        with contextlib.suppress(PlaywrightError):
+            page.wait_for_load_state("load", timeout=self.settle_timeout_ms)
+        while self._inflight > 0 and time.perf_counter() < deadline:
+            page.wait_for_timeout(10)
+        return (time.perf_counter() - start) * 1000
+
+    def _cdp_session(self, page):
+        session = self._cdp.get(id(page))
+        if session is None:
+            session = self._cdp[id(page)] = self._context.new_cdp_session(page)
+        return session
+
+    def observe(self, last_action_error: str | None = None) -> tuple[dict[str, Any], float]:
+        """The raw observation bundle (CDP AX tree, aria snapshot, bids, url, title, tabs, focus) and wait ms."""
+        from playwright.sync_api import Error as PlaywrightError
+        network_ms = self._settle()
+        page = self.page
+        for attempt in range(3):
+            try:
+                marks = page.evaluate(SETTLE_AND_MARK_JS,
+                                      {"quietMs": self.quiet_ms, "timeoutMs": self.settle_timeout_ms})
+                break
+            except PlaywrightError as exc:
+                # A navigation the action started late (Enter in a form) replaced the document under us.
+                if "context was destroyed" not in str(exc) or attempt == 2:
+                    raise
+                network_ms += self._settle()
+        cdp = self._cdp_session(page)
+        ax_nodes = cdp.send("Accessibility.getFullAXTree")["nodes"]
+        bids = _bids_by_backend_id(cdp.send("DOM.getDocument", {"depth": -1})["root"])
+        aria = page.locator("body").aria_snapshot(timeout=self.action_timeout_ms)
+        if page.url.startswith("http"):
+            self.last_url = page.url  # where recover() reopens and where relative goto() URLs resolve
+        bundle = {
+            "url": page.url,
+            "title": page.title(),
+            "tabs": [{"url": p.url, "title": p.title() if p is not page else None} for p in self._pages],
+            "active_tab": self._active,
+            "focused_bid": marks["focused"],
+            "last_action_error": last_action_error,
+            "aria_snapshot": aria,
+            "ax_tree": ax_nodes,
+            "bids": bids,
+        }
+        bundle["tabs"][self._active]["title"] = bundle["title"]
+        return bundle, network_ms + float(marks["waited"])
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _bids_by_backend_id(root: dict) -> dict[str, str]:
+    bids, stack = {}, [root]
+    while stack:
+        node = stack.pop()
+        attributes = node.get("attributes") or []
+        for i in range(0, len(attributes) - 1, 2):
+            if attributes[i] == "bid":
+                bids[str(node["backendNodeId"])] = attributes[i + 1]
+                break
+        stack.extend(node.get("children") or ())
+    return bids
+
+
+def encode_bundle(bundle: dict[str, Any]) -> bytes:
+    return json.dumps(bundle, ensure_ascii=False, separators=(",", ":")).encode()
