@@ -71,6 +71,22 @@ def find_element(dump: dict, *, element: int | None = None, name: str | None = N
     raise LookupError(f"no {wanted} in the current accessibility tree")
 
 
+def setup_step(entry: Any, where: str) -> tuple[str, dict]:
+    """One task setup entry, checked: ('write_file', {path, content}) or ('launch', {argv, app, timeout_s})."""
+    if not isinstance(entry, dict) or len(entry) != 1:
+        raise SetupError(f"{where}: expected one of {{write_file: ...}} or {{launch: ...}}, got {entry!r}")
+    (kind, spec), = entry.items()
+    if kind == "write_file":
+        if not isinstance(spec, dict) or not isinstance(spec.get("path"), str) or not spec["path"].startswith("/"):
+            raise SetupError(f"{where}: write_file needs an absolute path (and content), got {spec!r}")
+    elif kind == "launch":
+        if not isinstance(spec, dict) or not isinstance(spec.get("argv"), list) or not spec["argv"]:
+            raise SetupError(f"{where}: launch needs argv, a list (and app, the AT-SPI application name)")
+    else:
+        raise SetupError(f"{where}: unknown setup step {kind!r}; known: write_file, launch")
+    return kind, spec
+
+
 def center(node: dict) -> tuple[float, float]:
     (x, y), (w, h) = node["position"], node["size"]
     return x + w / 2, y + h / 2
@@ -105,24 +121,14 @@ class DesktopCollector(Collector):
         return self._observe(self.session.observe())
 
     def _setup(self, entry: Any, where: str) -> None:
-        if not isinstance(entry, dict) or len(entry) != 1:
-            raise SetupError(f"{where}: expected one of {{write_file: ...}} or {{launch: ...}}, got {entry!r}")
-        (kind, spec), = entry.items()
+        kind, spec = setup_step(entry, where)
         if kind == "write_file":
-            if not isinstance(spec, dict) or "path" not in spec:
-                raise SetupError(f"{where}: write_file needs path and content")
             self.session.write_file(spec["path"], str(spec.get("content", "")).encode())
             return
-        if kind == "launch":
-            if not isinstance(spec, dict) or not spec.get("argv"):
-                raise SetupError(f"{where}: launch needs argv (and app, the AT-SPI application name)")
-            argv = [str(a) for a in spec["argv"]]
-            reply = self.session.launch(argv, spec.get("app") or Path(argv[0]).name,
-                                        float(spec.get("timeout_s", 20)))
-            if not reply.get("ok"):
-                raise SetupError(f"{where}: {reply.get('error')}")
-            return
-        raise SetupError(f"{where}: unknown setup step {kind!r}; known: write_file, launch")
+        argv = [str(a) for a in spec["argv"]]
+        reply = self.session.launch(argv, spec.get("app") or Path(argv[0]).name, float(spec.get("timeout_s", 20)))
+        if not reply.get("ok"):
+            raise SetupError(f"{where}: {reply.get('error')}")
 
     def _observe(self, reply: dict) -> Observation:
         self._dump = reply["dump"]
@@ -213,15 +219,20 @@ class ExplorePolicy(Policy):
         return Action(kind="click", arguments={"args": [], "element": node["id"]}, text=f"click(element={node['id']})")
 
 
-def check_actions(task_list: list[Task]) -> None:
-    """Fail before any container starts if a scripted action cannot be parsed, naming the task and the action."""
+def check_tasks(task_list: list[Task], scripted: bool) -> None:
+    """Fail before any container starts on a setup step or scripted action that cannot work, naming the task."""
     from sandboxes.desktop.actions import ActionError, parse
     for task in task_list:
-        for index, spec in enumerate(task.actions):
-            try:
-                parse(spec)
-            except ActionError as exc:
-                raise typer.BadParameter(f"task {task.id!r} action #{index + 1}: {exc}", param_hint="--tasks")
+        try:
+            for index, entry in enumerate(task.setup):
+                setup_step(entry, f"task {task.id!r} setup #{index + 1}")
+            for index, spec in enumerate(task.actions if scripted else []):
+                try:
+                    parse(spec)
+                except ActionError as exc:
+                    raise SetupError(f"task {task.id!r} action #{index + 1}: {exc}") from exc
+        except SetupError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--tasks")
 
 
 def collect_command(
@@ -245,8 +256,7 @@ def collect_command(
         raise typer.BadParameter(str(exc), param_hint="--tasks")
     for task in task_list:
         task.domain = task.domain or "os"
-    if not explore:
-        check_actions(task_list)
+    check_tasks(task_list, scripted=not explore)
     if explore:
         # Exploration ignores the task's goal: its episodes get their own ids and an instruction that says so,
         # so they can sit beside the scripted episodes of the same tasks in one collection.

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 import yaml
 
 from schemas import validate_transition
@@ -67,9 +68,15 @@ def test_exploration_acts_on_visible_elements(tmp_path, desktop_image):
             assert f"[{element}]\t" in record["state"]["text"]
 
 
-def test_bad_task_file_is_a_clear_error(tmp_path):
+@pytest.mark.parametrize("task, reason", [
+    ({"actions": ["launch_rockets()"]}, "task 'x' action #1: unknown desktop action 'launch_rockets'"),
+    ({"setup": [{"launch": {"argv": "galculator"}}]}, "task 'x' setup #1: launch needs argv, a list"),
+    ({"setup": [{"download": "http://example.com"}]}, "task 'x' setup #1: unknown setup step 'download'"),
+    ({"setup": [{"write_file": {"path": "notes.txt"}}]}, "write_file needs an absolute path"),
+])
+def test_bad_task_file_is_a_clear_error_before_any_container(tmp_path, task, reason):
     tasks = tmp_path / "tasks.yaml"
-    tasks.write_text(yaml.safe_dump([{"id": "x", "instruction": "y", "actions": ["launch_rockets()"]}]))
+    tasks.write_text(yaml.safe_dump([{"id": "x", "instruction": "y", **task}]))
     done = collect("--tasks", str(tasks), "--out", str(tmp_path / "out"))
-    assert done.returncode != 0
-    assert "unknown desktop action 'launch_rockets'" in done.stderr + done.stdout
+    assert done.returncode == 2
+    assert reason in " ".join((done.stderr + done.stdout).split())
