@@ -72,6 +72,13 @@ def shell(command: str) -> list[str]:
     return ["bash", "-c", "exec 2>&1\n" + command]
 
 
+def checked(result: ExecResult, what: str) -> ExecResult:
+    if result.exit_code != 0:
+        raise SweTaskError(f"could not {what} (exit {result.exit_code}): "
+                           f"{result.output[-400:].decode(errors='replace')}")
+    return result
+
+
 def failing_tests(output: str) -> list[str]:
     """Node ids pytest lists as FAILED or ERROR in its short summary."""
     return list(dict.fromkeys(FAILED_TEST.findall(output)))
@@ -220,11 +227,7 @@ class SweCollector(Collector):
         return result
 
     def _must(self, argv: list[str], what: str, workdir: str = REPO) -> str:
-        result = self._run(argv, workdir=workdir)
-        if result.exit_code != 0:
-            raise SweTaskError(f"could not {what} (exit {result.exit_code}): "
-                               f"{result.output[-400:].decode(errors='replace')}")
-        return result.stdout.decode()
+        return checked(self._run(argv, workdir=workdir), what).stdout.decode()
 
     @staticmethod
     def _observe(result: ExecResult) -> Observation:
@@ -271,7 +274,8 @@ class BugFixPolicy(Policy):
 def mutation_candidates(spec: RepoSpec, sandbox: DockerSandbox) -> list[Mutation]:
     """Mutations of the files the spec names (default: every non-test .py file), read from the image itself."""
     patterns = " ".join(shlex.quote(p) for p in spec.mutate) if spec.mutate else "'*.py'"
-    listing = sandbox.exec(["bash", "-c", f"git ls-files -- {patterns}"], workdir=REPO)
+    listing = checked(sandbox.exec(["bash", "-c", f"git ls-files -- {patterns}"], workdir=REPO),
+                      f"list the files of {spec.name}")
     files = [f for f in listing.stdout.decode().split("\n") if f.endswith(".py")]
     if not spec.mutate:
         files = [f for f in files if not re.search(r"(^|/)(tests?/|test_|conftest\.py|setup\.py)", f)]
@@ -291,7 +295,7 @@ def generate_bugfix_tasks(spec: RepoSpec, image: str, count: int, seed: int = 0,
     breaks everything needs no localizing), trying at most `max_attempts` mutations."""
     tasks: list[Task] = []
     with DockerSandbox(image, limits, name_prefix="worldline-swe-gen", labels={"worldline.domain": DOMAIN}) as box:
-        box.exec(["cp", "-a", REPO_DIR, REPO])
+        checked(box.exec(["cp", "-a", REPO_DIR, REPO]), f"copy the repository of {spec.name}")
         command = shell(spec.test_command)
         baseline = box.exec(command, workdir=REPO, timeout=TEST_TIMEOUT_S)
         if baseline.timed_out:
@@ -316,6 +320,8 @@ def generate_bugfix_tasks(spec: RepoSpec, image: str, count: int, seed: int = 0,
                 options={"repo": spec.name, "mutation": mutation.id, "mutation_kind": mutation.kind,
                          "failing_tests": newly_failing},
             ))
+    if len(tasks) < count:
+        log.warning("repo %s: %d of %d bug-fix tasks found in %d attempts", spec.name, len(tasks), count, max_attempts)
     return tasks
 
 
