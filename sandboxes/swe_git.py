@@ -8,6 +8,7 @@ way on the host and inside a container, so every episode can prove its repositor
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -47,7 +48,6 @@ class RepoSnapshotError(RuntimeError):
 
 
 def _git(cwd: Path, *args: str, env: dict | None = None) -> str:
-    import os
     done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
                           env={**os.environ, **COMMIT_ENV, **(env or {})})
     if done.returncode != 0:
