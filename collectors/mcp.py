@@ -132,9 +132,8 @@ class McpCollector(Collector):
         self._server_info = init_result.get("serverInfo") or {}
         parts = [(b"initialize", initialize.raw(initialize.delivered))]
         capabilities = init_result.get("capabilities") or {}
-        for method, key, wanted in (("tools/list", "tools", "tools"), ("resources/list", "resources", "resources"),
-                                    ("prompts/list", "prompts", "prompts")):
-            if wanted not in capabilities:
+        for method, key in (("tools/list", "tools"), ("resources/list", "resources"), ("prompts/list", "prompts")):
+            if key not in capabilities:
                 continue
             exchange, error = self.connection.request(method)
             if exchange.delivered is None or not hasattr(exchange.delivered, "result"):
