@@ -110,7 +110,8 @@ class WebCollector(Collector):
                 bundle, wait_ms = self.session.observe()
         except BrowserDied as exc:
             bundle, wait_ms = self._recover(exc)
-        return self._observation(bundle, wait_ms)
+        # Faults that shaped the first page are noted on it, not charged to the first transition.
+        return self._observation(bundle, wait_ms, self.session.take_perturbation_hits())
 
     def _recover(self, exc: Exception) -> tuple[dict, float]:
         self._episode_restarts += 1
@@ -118,11 +119,12 @@ class WebCollector(Collector):
             self.session.recover()
             return self.session.observe(f"browser restarted: {exc}")
 
-    def _observation(self, bundle: dict, wait_ms: float) -> Observation:
+    def _observation(self, bundle: dict, wait_ms: float, perturbations: list[str]) -> Observation:
         from sandboxes.browser import encode_bundle
         raw = encode_bundle(bundle)
         meta = {"wait_ms": round(wait_ms, 2), "browser_restarts": self._episode_restarts,
-                "blocked_requests": self.session.blocked[-20:], "messages": list(self.session.messages)}
+                "blocked_requests": self.session.blocked[-20:], "messages": list(self.session.messages),
+                "perturbations": perturbations}
         self.session.blocked.clear()
         return Observation(text=render(RAW_FORMAT, raw, meta), raw=raw, raw_format=RAW_FORMAT, meta=meta)
 
@@ -146,7 +148,7 @@ class WebCollector(Collector):
             bundle, wait_ms = self._recover(exc)
             error, restarted = f"browser restarted: {exc}", True
         hits = self.session.take_perturbation_hits() + (["browser_restart"] if restarted else [])
-        observation = self._observation(bundle, wait_ms)
+        observation = self._observation(bundle, wait_ms, hits)
         return StepResult(observation=observation, done=action.kind in TERMINAL_ACTIONS, error=error,
                           perturbations=hits, wait_ms=wait_ms)
 
@@ -187,7 +189,7 @@ def elements(text: str) -> list[Element]:
 
 def state_key(text: str) -> str:
     lines = [line for line in text.splitlines() if not line.startswith(VOLATILE_HEADER)]
-    return xxhash.xxh64_hexdigest("\n".join(lines))
+    return xxhash.xxh64_hexdigest("\n".join(lines).encode())
 
 
 REFERENCE = re.compile(r"^(\S+) ('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")$")
