@@ -25,7 +25,7 @@ from collectors.command import (LimitOption, MaxStepsOption, OutOption, SeedsOpt
 from collectors.tasks import TaskFileError, load_tasks
 from schemas import Action, EnvInfo, Observation
 from schemas.render import render
-from schemas.render.os import is_kept, parse_dump, tag_of, walk
+from schemas.render.os import is_kept, is_shown, parse_dump, tag_of, walk
 
 RAW_FORMAT = "atspi-json"
 DEFAULT_TASKS = Path(__file__).resolve().parent.parent / "tasks" / "os.yaml"
@@ -53,7 +53,7 @@ def find_element(dump: dict, *, element: int | None = None, name: str | None = N
     for node, app_name in walk(dump):
         if element is not None:
             if node.get("id") == element:
-                if not node.get("size") or node["size"][0] <= 0 or "showing" not in node.get("states", []):
+                if not node.get("size") or node["size"][0] <= 0 or not is_shown(node):
                     raise LookupError(f"element {element} ({node.get('role')} {node.get('name')!r}) is not on screen")
                 return node
             continue

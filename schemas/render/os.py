@@ -25,12 +25,17 @@ def tag_of(role: str) -> str:
     return role.strip().replace(" ", "-")
 
 
+def is_shown(node: dict) -> bool:
+    """`showing` and `visible`, or found on screen by the dumper where the toolkit does not say (GTK2 menus)."""
+    states = node.get("states") or []
+    return "visible" in states and ("showing" in states or bool(node.get("shown_by_extents")))
+
+
 def is_kept(node: dict) -> bool:
     tag = tag_of(node.get("role", ""))
     if not (tag.startswith("document") or tag.endswith(KEPT_SUFFIXES) or tag in KEPT_TAGS):
         return False
-    states = node.get("states") or []
-    if "showing" not in states or "visible" not in states:
+    if not is_shown(node):
         return False
     if not (node.get("name") or node.get("text")):
         return False

@@ -69,6 +69,13 @@ def test_save_as_dialog_writes_the_named_file(collector):
     assert [n for n, _ in walk(after) if n["role"] == "file chooser"] == []  # the dialog is gone
 
 
+def test_gtk2_menu_changes_a_setting(collector):
+    transitions = play(collector, "files-show-hidden")
+    assert "\tcheck-menu-item\tShow Hidden\t" in transitions[0].next_observation.text  # the open GTK2 menu
+    assert re.search(r"\tlabel\t\d+ items \(\d+ hidden\)\t", transitions[0].state.text)
+    assert not re.search(r"\(\d+ hidden\)", transitions[1].next_observation.text)  # hidden files now listed
+
+
 def test_click_by_element_id_and_a_missing_element(collector):
     first = collector.reset(CALCULATOR)
     seven = element_id(first.text, "toggle-button", "7")

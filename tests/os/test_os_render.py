@@ -47,6 +47,13 @@ def test_drops_nodes_a_user_cannot_see_or_use(hidden):
     assert len(lines(dump_of(hidden))) == 3  # the two focus lines and the header only
 
 
+def test_gtk2_menu_items_found_on_screen_by_the_dumper_are_kept():
+    item = node(2, "check menu item", "Show Hidden", states=("visible", "enabled"), shown_by_extents=True)
+    closed = node(3, "menu item", "Reload", states=("visible", "enabled"))
+    out = lines(dump_of(item, closed))
+    assert len(out) == 4 and out[3].startswith("[2]\tcheck-menu-item\tShow Hidden\t")
+
+
 def test_cells_stay_on_one_line_and_quotes_follow_osworld():
     raw = dump_of(node(2, "text", "Body", text='say "hi"\tnow\nnext line\n\n\n'))
     row = lines(raw)[3].split("\t")

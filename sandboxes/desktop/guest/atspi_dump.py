@@ -62,8 +62,9 @@ class _Walker:
         self.truncated = False
         self.focused = None
         self.active_window = None
+        self.gail = False  # the app being walked is GTK2 (toolkit "GAIL"), whose open menus need extents
 
-    def node(self, acc, depth, app_name):
+    def node(self, acc, depth, app_name, in_showing_menu=False):
         if self.next_id >= MAX_NODES:
             self.truncated = True
             return None
@@ -83,7 +84,14 @@ class _Walker:
                 attributes = {}
             if attributes:
                 node["attributes"] = dict(sorted(attributes.items()))
-        if "showing" in states:
+        shown = "showing" in states
+        if not shown and in_showing_menu and self.gail and "visible" in states:
+            # GTK2 (gail) never sets `showing` on the items of an open popup menu; their extents tell: a closed
+            # menu's items sit at -2^31, an open one's on screen. Marked as such rather than given a false state.
+            position, size = _extents(acc)
+            if position is not None and position[0] >= 0 and position[1] >= 0 and size[0] > 0 and size[1] > 0:
+                node["shown_by_extents"] = shown = True
+        if shown:
             # Each read is a D-Bus round trip to the app (≈0.1 ms when the machine is idle): only nodes a user
             # could see pay for extents, description, text and value.
             description = acc.get_description() or ""
@@ -110,7 +118,7 @@ class _Walker:
         count = acc.get_child_count()
         if count <= 0:
             return node
-        if "showing" not in states and depth > 1 or depth >= MAX_DEPTH:
+        if not shown and depth > 1 or depth >= MAX_DEPTH:
             node["children_skipped"] = count
             return node
         children = []
@@ -121,7 +129,7 @@ class _Walker:
                 continue
             if child is None:
                 continue
-            dumped = self.node(child, depth + 1, app_name)
+            dumped = self.node(child, depth + 1, app_name, shown and role == "menu")
             if dumped is None:
                 break
             children.append(dumped)
@@ -159,12 +167,14 @@ def dump():
         try:
             app_name = app.get_name() or ""
             pid = app.get_process_id()
+            toolkit = app.get_toolkit_name() or ""
         except Exception:
             continue
+        walker.gail = toolkit == "GAIL"
         node = walker.node(app, 1, app_name)
         if node is None:
             break
-        node["pid"] = pid
+        node["pid"], node["toolkit"] = pid, toolkit
         apps.append(node)
     return {
         "format": "atspi-json/1",
