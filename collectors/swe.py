@@ -365,9 +365,11 @@ def collect_command(
     max_steps: int = MaxStepsOption,
 ):
     """Record SWE episodes (shell, file editor, tests, git diff) on real repositories in Docker sandboxes."""
-    from collectors.command import run_and_report
+    from collectors.command import console, run_and_report
     from collectors.tasks import TaskFileError, load_tasks
     from sandboxes.docker_sandbox import install_cleanup_handlers, remove_orphans
+    from sandboxes.images import ImageBuildError
+    from sandboxes.swe_git import RepoSnapshotError
     from sandboxes.swe_images import ensure_image
     from sandboxes.swe_repos import RepoSpecError, load_repo_specs
 
@@ -391,11 +393,17 @@ def collect_command(
         specs = {name: spec for name, spec in specs.items() if any(t.options["repo"] == name for t in chosen)}
     install_cleanup_handlers()
     remove_orphans()
-    images = {name: ensure_image(spec) for name, spec in specs.items()}
+    images, generated = {}, []
+    for name, spec in specs.items():
+        try:
+            images[name] = ensure_image(spec)
+            if chosen is None:
+                generated += bugfix_tasks_cached(spec, images[name], bugs, mutation_seed, out)
+        except (ImageBuildError, RepoSnapshotError, SweTaskError) as exc:
+            console.print(f"[red]swe[/]: repo {name!r}: {exc}")
+            raise typer.Exit(1) from exc
     if chosen is not None:
         plans = plans_for(chosen, seeds=seeds, max_steps=max_steps)
     else:
-        generated = [t for name, spec in specs.items()
-                     for t in bugfix_tasks_cached(spec, images[name], bugs, mutation_seed, out)]
         plans = plans_for(generated, seeds=seeds, policy_factory=BugFixPolicy, max_steps=max_steps)
     run_and_report(lambda: SweCollector(specs, images), plans, out, domain=DOMAIN, workers=workers, limit=limit)

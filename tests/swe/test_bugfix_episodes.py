@@ -130,3 +130,15 @@ def test_bad_repo_entries_are_named(tmp_path, entry, message):
     with pytest.raises(RepoSpecError) as caught:
         load_repo_specs(path)
     assert message in str(caught.value) and "repo #1" in str(caught.value)
+
+
+def test_a_repository_without_commits_is_refused_by_name(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=empty, check=True)
+    repos = tmp_path / "repos.yaml"
+    repos.write_text(yaml.safe_dump({"repos": [{"name": "empty", "path": str(empty)}]}))
+    done = subprocess.run(WORLDLINE + ["collect", "swe", "--repos", str(repos), "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 1
+    assert "repo 'empty':" in done.stderr and "Needed a single revision" in " ".join(done.stderr.split())
