@@ -19,11 +19,12 @@ PLUGIN = Path(__file__).parent
 
 def test_installed_plugin_collects_end_to_end(tmp_path):
     # Built from a copy so the in-tree build leaves nothing in the repository; installed into its own folder so the
-    # shared venv is untouched. That folder on PYTHONPATH is what a venv's site-packages is to entry points.
+    # shared venv is untouched. That folder on PYTHONPATH is what a venv's site-packages is to entry points. The
+    # build runs in pip's isolated build environment (setuptools from PyPI), as a user's `pip install` would.
     source = tmp_path / "src"
     shutil.copytree(PLUGIN, source, ignore=shutil.ignore_patterns("test_*", "__pycache__", "*.egg-info", "build"))
     site = tmp_path / "site"
-    install = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+    install = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
                               "--target", str(site), str(source)], capture_output=True, text=True, timeout=180)
     assert install.returncode == 0, install.stderr
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))}
