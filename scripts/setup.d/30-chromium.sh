@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Chromium from Debian for the web collector (Playwright drives it; `playwright install` is never run: it downloads
+# a browser, which this machine cannot). Fonts so pages lay out and text is named the same on every machine.
+set -euo pipefail
+missing=()
+for package in chromium fonts-liberation fonts-dejavu-core; do
+  dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+/usr/bin/chromium --version
