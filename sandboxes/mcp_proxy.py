@@ -177,7 +177,7 @@ class PerturbingProxy:
         exchange = Exchange(message.method, message.params or {})
         self.exchanges[message.id] = exchange
         self.order.append(exchange)
-        answer = self._answer_locally(message, exchange)
+        answer = self._answer_locally(message, exchange) if self.rules else None
         if answer is None:
             return session_message
         exchange.answered_by_proxy = True
@@ -197,7 +197,7 @@ class PerturbingProxy:
             exchange.delivered = substitute
             return SessionMessage(substitute, metadata=item.metadata)
         exchange.original = message
-        delivered = await self._perturb(exchange, message)
+        delivered = await self._perturb(exchange, message) if self.rules else message
         exchange.delivered = delivered
         if delivered is None:
             return None
@@ -217,7 +217,7 @@ class PerturbingProxy:
             exchange.labels.append(f"partial:{key}:follow-up")
             return types.JSONRPCResponse(jsonrpc="2.0", id=request.id, result={LIST_ITEMS[key]: rest})
         # The follow-up of a partial tool result: the same call again returns the blocks held back.
-        held = self._held_back.pop(_call_key(exchange.method, params), None)
+        held = self._held_back.pop(_call_key(exchange.method, params), None) if self._held_back else None
         if held is not None:
             exchange.labels.append(f"partial:{_tool_name(exchange.method, params)}:follow-up")
             return types.JSONRPCResponse(jsonrpc="2.0", id=request.id, result={"content": held})
@@ -251,8 +251,9 @@ class PerturbingProxy:
             return message
         result = message.result
         fired = self._fired(exchange, ("latency", "timeout", "stale", "truncate", "partial"))
-        key = _call_key(exchange.method, exchange.params)
-        first = self._first_results.setdefault(key, result)
+        first = result
+        if any(rule.kind == "stale" for rule in self.rules):  # only then is every first answer worth keeping
+            first = self._first_results.setdefault(_call_key(exchange.method, exchange.params), result)
         for rule in fired:
             if rule.kind == "latency":
                 await anyio.sleep(rule.ms / 1000)
