@@ -13,6 +13,7 @@ Only the small bucket entries (id, hash, 256-byte sketch) and one episode's rows
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import apache_beam as beam
 from apache_beam.io import fileio
@@ -54,8 +55,8 @@ def curated_row(row: dict) -> dict:
         "instruction": task.get("instruction"),
         "action_kind": action.get("kind"),
         "action_text": action.get("text") or action.get("arguments_json") or "",
-        "state_text": normalize_observation(state) if state is not None else "",
-        "next_text": normalize_observation(row["next_observation"]),
+        "state_text": _normalized(state) if state is not None else "",
+        "next_text": _normalized(row["next_observation"]),
         "done": row.get("done"),
         "error": row.get("error"),
         "perturbations": row.get("perturbations") or [],
@@ -64,6 +65,18 @@ def curated_row(row: dict) -> dict:
         # Not a column of the curated table: the reasoning synthesizer reads exit status and url from it.
         "next_meta_json": row["next_observation"].get("meta_json"),
     }
+
+
+def _normalized(observation: dict) -> str:
+    raw = observation.get("raw")
+    return _normalize_cached(observation.get("raw_format"), bytes(raw) if raw else None, observation.get("meta_json"),
+                             observation.get("text"))
+
+
+# A state is the previous step's next observation, so rows read in order hit this cache for every state.
+@lru_cache(maxsize=256)
+def _normalize_cached(raw_format, raw, meta_json, text) -> str:
+    return normalize_observation({"raw_format": raw_format, "raw": raw, "meta_json": meta_json, "text": text})
 
 
 def with_volatile_spans(row: dict) -> tuple[dict, str]:

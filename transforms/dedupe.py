@@ -34,8 +34,11 @@ DUPLICATE_SCHEMA = pa.schema([
 @dataclass(frozen=True)
 class NearDupOptions:
     threshold: float = 0.8  # estimated Jaccard at or above which two transitions are near-duplicates
-    num_perm: int = 128
-    bands: int = 32  # rows per band = num_perm // bands; 32x4 catches pairs at J=0.8 with probability ~1
+    num_perm: int = 256  # MinHash values; all of them go into the verification sketch
+    # LSH: `bands` bucket keys of `rows` values each. 12 x 4 makes pairs at J=0.8 candidates with probability
+    # 0.998 (1 - (1 - 0.8^4)^12) while each transition sends only 12 small entries through the shuffle.
+    bands: int = 12
+    rows: int = 4
     ngram: int = 5  # words per shingle
     seed: int = 1
     max_bucket: int = 5000  # distinct contents compared pairwise in one bucket; the rest are left alone
@@ -43,8 +46,9 @@ class NearDupOptions:
     def __post_init__(self):
         if not 0.0 < self.threshold <= 1.0:
             raise ValueError(f"near-dup threshold must be in (0, 1], got {self.threshold}")
-        if self.bands < 1 or self.num_perm % self.bands:
-            raise ValueError(f"num_perm {self.num_perm} must be a positive multiple of bands {self.bands}")
+        if self.bands < 1 or self.rows < 1 or self.bands * self.rows > self.num_perm:
+            raise ValueError(f"bands x rows ({self.bands} x {self.rows}) must be at least 1 and fit in num_perm "
+                             f"{self.num_perm}")
         if self.ngram < 1:
             raise ValueError(f"ngram must be >= 1, got {self.ngram}")
 
@@ -57,7 +61,7 @@ def shingles(text: str, ngram: int) -> list[str]:
     words = text.split()
     if len(words) <= ngram:
         return [" ".join(words)]
-    return [" ".join(words[i:i + ngram]) for i in range(len(words) - ngram + 1)]
+    return list(map(" ".join, zip(*(words[i:] for i in range(ngram)))))
 
 
 def signature(text: str, options: NearDupOptions) -> np.ndarray:
@@ -72,7 +76,7 @@ def band_keys(sig: np.ndarray, options: NearDupOptions, action_text: str = "") -
     The action is part of every key: a long screen shared by two transitions must not make `ls` and `rm -rf`
     near-duplicates of each other, whatever their shingle overlap.
     """
-    rows = options.num_perm // options.bands
+    rows = options.rows
     action = xxhash.xxh64_digest(action_text.encode())
     return [band.to_bytes(2, "little") + xxhash.xxh64_digest(sig[band * rows:(band + 1) * rows].tobytes() + action)
             for band in range(options.bands)]

@@ -8,43 +8,87 @@ used only for hashing, so two runs that differ only in a PID or a clock reading 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
 _DAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
-# Order matters: at one position the first rule that matches wins, so the longer, more specific forms come first
-# (an ISO timestamp before its date, a UUID before its hex groups, a temp path before the hex id inside it).
-RULES: tuple[tuple[str, str], ...] = (
-    ("uuid", r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"),
-    ("timestamp", r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2}\b)?"),
-    ("timestamp", rf"\b{_DAY},? +{_MONTH} +\d{{1,2}},? +\d{{2}}:\d{{2}}:\d{{2}}(?: +[A-Z]{{2,5}})?(?: +\d{{4}})?\b"),
-    ("timestamp", rf"\b{_MONTH} +\d{{1,2}} +\d{{2}}:\d{{2}}(?::\d{{2}})?\b"),  # ls -l, syslog
-    ("timestamp", r"\b\d{2}:\d{2}:\d{2}(?:\.\d+)?\b"),
-    ("timestamp", r"\b1[5-9]\d{8}(?:\.\d+)?\b"),  # Unix seconds, 2017..2033
-    ("date", r"\b\d{4}-\d{2}-\d{2}\b"),
-    ("date", rf"\b\d{{1,2}} {_MONTH} \d{{4}}\b"),
-    ("temp_path", r"(?:/tmp|/var/tmp|/dev/shm|/private/var/folders)/[^\s'\"`:;,)\]}]+"),
-    ("temp_path", r"\btmp[a-zA-Z0-9_]{6,}\b"),
-    ("pid", r"(?:(?<=\bpid[=: ])|(?<=\bPID[=: ])|(?<=\bpid: )|(?<=\bPID: )|(?<=\bprocess )|(?<=^\[\d\] ))\d{1,7}\b"),
-    ("port", r"(?:(?<=localhost:)|(?<=127\.0\.0\.1:)|(?<=0\.0\.0\.0:)|(?<=\[::\]:)|(?<=\bport ))"
-             r"(?:[1-5]\d{4}|6[0-5]\d{3})\b"),  # only ephemeral-range ports: fixed service ports are content
-    ("hex_id", r"\b0x[0-9a-fA-F]{4,}\b"),
-    ("hex_id", r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,64}\b"),
-    ("duration", r"\b\d+m\d+(?:\.\d+)?s\b"),
-    ("duration", r"\b\d+(?:\.\d+)? ?(?:ms|us|µs|ns|sec|secs|seconds|s)\b"),
-    ("byte_size", r"\b\d+(?:\.\d+)? ?(?:[KMGTP]i?B|[KMGTP]|bytes)\b"),
+# Every pattern starts with a literal or a plain character set, never with \b: Python's regex engine then skips
+# to candidate positions in C instead of trying the pattern at every character (~10x faster on 2 KB screens).
+# `_B` after the first character stands for the word boundary that would have led the pattern.
+_B = r"(?<![\w]{0})"
+_D = "[0-9]"
+_H = "[0-9a-fA-F]"
+
+# Forms that start with a digit share one scan: `[0-9]` then the rest of each form, in priority order.
+DIGIT_FORMS = (
+    ("timestamp", rf"{_D}{{3}}-{_D}{{2}}-{_D}{{2}}[T ]{_D}{{2}}:{_D}{{2}}(?::{_D}{{2}}(?:[.,]{_D}+)?)?"
+                  rf"(?:Z|[+-]{_D}{{2}}:?{_D}{{2}}\b)?"),  # ISO 8601
+    ("timestamp", rf"{_D}:{_D}{{2}}:{_D}{{2}}(?:\.{_D}+)?\b"),  # 21:58:00
+    ("date", rf"{_D}{{3}}-{_D}{{2}}-{_D}{{2}}\b"),
+    ("date", rf"{_D}? {_MONTH} {_D}{{4}}\b"),
+    ("duration", rf"{_D}*m{_D}+(?:\.{_D}+)?s\b"),  # 0m0.003s
+    ("duration", rf"{_D}*(?:\.{_D}+)? ?(?:ms|us|µs|ns|sec|secs|seconds|s)\b"),
+    ("byte_size", rf"{_D}*(?:\.{_D}+)? ?(?:[KMGTP]i?B|[KMGTP]|bytes)\b"),
 )
-KINDS = tuple(dict.fromkeys(kind for kind, _ in RULES))
 
-# One alternation scanned once per text: an order of magnitude faster than running each rule separately.
-_GROUP_KIND = {f"r{i}": kind for i, (kind, _) in enumerate(RULES)}
-_PATTERN = re.compile("|".join(f"(?P<r{i}>{pattern})" for i, (_, pattern) in enumerate(RULES)), re.MULTILINE)
+# (kind, pattern, triggers, check), in priority order: where matches start at the same place the earlier rule
+# wins, so the longer, more specific forms come first (a UUID before its hex groups, a temp path before the hex id
+# inside it). A rule runs only if one of its trigger substrings occurs in the text: a substring test is far
+# cheaper than a regex scan, and most observations lack most kinds. Where a pattern has a group `v`, only that
+# group is volatile (the number after "pid ", not the word). `check`, if any, must accept the matched text.
+RULES = (
+    ("uuid", rf"{_H}{_B.format(_H)}{_H}{{7}}-{_H}{{4}}-{_H}{{4}}-{_H}{{4}}-{_H}{{12}}\b", ("-",), None),
+    ("digits", rf"{_D}{_B.format(_D)}(?:" + "|".join(f"(?P<d{i}>{rest})" for i, (_, rest) in enumerate(DIGIT_FORMS))
+     + ")", ("",), None),
+    ("timestamp", rf"{_DAY},? +{_MONTH} +{_D}{{1,2}},? +{_D}{{2}}:{_D}{{2}}:{_D}{{2}}(?: +[A-Z]{{2,5}})?(?: +{_D}{{4}})?\b",
+     _MONTHS, None),
+    ("timestamp", rf"{_MONTH} +{_D}{{1,2}} +{_D}{{2}}:{_D}{{2}}(?::{_D}{{2}})?\b", _MONTHS, None),  # ls -l, syslog
+    ("timestamp", rf"1{_B.format('1')}[5-9]{_D}{{8}}(?:\.{_D}+)?\b", ("1",), None),  # Unix seconds, 2017..2033
+    ("temp_path", r"(?:/tmp|/var/tmp|/dev/shm|/private/var/folders)/[^\s'\"`:;,)\]}]+", ("/tmp", "/var/", "/dev/shm"),
+     None),
+    ("temp_path", rf"tmp{_B.format('tmp')}[a-zA-Z0-9_]{{6,}}\b", ("tmp",), None),
+    ("pid", rf"(?:pid|PID|process)(?:[=:] ?| )(?P<v>{_D}{{1,7}})\b", ("pid", "PID", "process"), None),
+    ("pid", rf"^\[{_D}{{1,3}}\] (?P<v>{_D}{{1,7}})\b", ("[",), None),  # shell job control: [1] 12345
+    # Only ephemeral-range ports: fixed service ports are content.
+    ("port", rf"(?:localhost|127\.0\.0\.1|0\.0\.0\.0|\[::\]):(?P<v>[1-5]{_D}{{4}}|6[0-5]{_D}{{3}})\b",
+     ("localhost:", "127.0.0.1:", "0.0.0.0:", "[::]:"), None),
+    ("port", rf"port (?P<v>[1-5]{_D}{{4}}|6[0-5]{_D}{{3}})\b", ("port ",), None),
+    ("hex_id", rf"0x{_H}{{4,}}\b", ("0x",), None),
+    # Git shas, container ids: lowercase hex with both digits and letters (so "facade" and "2026" stay content).
+    ("hex_id", rf"[0-9a-f]{_B.format('[0-9a-f]')}[0-9a-f]{{6,63}}\b", ("",),
+     lambda token: not token.isdigit() and not token.isalpha()),
+)
+KINDS = tuple(dict.fromkeys([kind for kind, *_ in RULES if kind != "digits"] + [k for k, _ in DIGIT_FORMS]))
+_DIGIT_KIND = {f"d{i}": kind for i, (kind, _) in enumerate(DIGIT_FORMS)}
+_COMPILED = tuple((kind, re.compile(pattern, re.MULTILINE), triggers, check)
+                  for kind, pattern, triggers, check in RULES)
 
 
 def volatile_spans(text: str) -> list[dict]:
     """Non-overlapping spans [start, end) with their kind, in order of position."""
-    return [{"start": m.start(), "end": m.end(), "kind": _GROUP_KIND[m.lastgroup]}
-            for m in _PATTERN.finditer(text or "")]
+    if not text:
+        return []
+    found = []
+    for priority, (kind, pattern, triggers, check) in enumerate(_COMPILED):
+        if not any(trigger in text for trigger in triggers):
+            continue
+        for match in pattern.finditer(text):
+            if check is not None and not check(match.group()):
+                continue
+            if kind == "digits":
+                found.append((match.start(), priority, match.end(), _DIGIT_KIND[match.lastgroup]))
+                continue
+            start, end = match.span("v") if "v" in pattern.groupindex else match.span()
+            found.append((start, priority, end, kind))
+    found.sort()
+    spans, reach = [], 0
+    for start, _, end, kind in found:
+        if start >= reach:  # sorted by start, then by rule order: the first rule's match at a position wins
+            spans.append({"start": start, "end": end, "kind": kind})
+            reach = end
+    return spans
 
 
 def masked(text: str, spans: list[dict]) -> str:
@@ -60,6 +104,9 @@ def masked(text: str, spans: list[dict]) -> str:
     return "".join(parts)
 
 
+# A transition's state is the previous transition's next observation: rows of one episode arrive in order, so a
+# small cache masks each screen once instead of twice.
+@lru_cache(maxsize=256)
 def mask(text: str) -> tuple[list[dict], str]:
     spans = volatile_spans(text)
     return spans, masked(text, spans)

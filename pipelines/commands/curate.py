@@ -20,8 +20,9 @@ def curate_command(ctx: typer.Context,
            near_dup_threshold: float = typer.Option(0.8, help="Estimated Jaccard at which two transitions are "
                                                               "near-duplicates (1.0 turns near-dup removal off "
                                                               "for all but identical shingle sets)."),
-           minhash_perms: int = typer.Option(128, help="MinHash permutations."),
-           lsh_bands: int = typer.Option(32, help="LSH bands (rows per band = perms / bands)."),
+           minhash_perms: int = typer.Option(256, help="MinHash permutations (all used to verify a pair)."),
+           lsh_bands: int = typer.Option(12, help="LSH bands: bucket keys per transition."),
+           lsh_rows: int = typer.Option(4, help="MinHash values per LSH band."),
            shingle_words: int = typer.Option(5, help="Words per shingle."),
            reasoning: str = typer.Option("grounded", help="Reasoning synthesizer: grounded or llm."),
            llm_endpoint: str = typer.Option(None, help="OpenAI-compatible base URL for --reasoning llm."),
@@ -39,7 +40,7 @@ def curate_command(ctx: typer.Context,
 
     try:
         near_dup = NearDupOptions(threshold=near_dup_threshold, num_perm=minhash_perms, bands=lsh_bands,
-                                  ngram=shingle_words)
+                                  rows=lsh_rows, ngram=shingle_words)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
     reasoning_options = {}

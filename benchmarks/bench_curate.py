@@ -1,0 +1,221 @@
+"""Curation throughput and memory, and near-duplicate quality, measured side by side in one run.
+
+- Throughput: `worldline curate` (FnApiRunner, one worker) over a generated mixed-domain raw collection, against a
+  bare pyarrow loop doing the same normalize + mask + hash work on the same files in the same run.
+- Memory: peak RSS of the curation process at two input sizes.
+- Near-dup quality: planted document pairs with known word-5-gram Jaccard, put through the same sketch / LSH /
+  bucket functions the pipeline uses: recall over pairs at J >= 0.8, precision of the removals.
+
+`python -m benchmarks curate` runs the full sizes (100k and 200k transitions); WORLDLINE_BENCH_QUICK=1 (or
+`python -m benchmarks.bench_curate --quick`) runs 10k / 20k so it finishes in a couple of minutes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from schemas.layout import transitions_path
+from schemas.transition import TRANSITION_SCHEMA
+from schemas.version import SCHEMA_VERSION
+from transforms.curate import curated_row, with_volatile_spans
+from transforms.dedupe import NearDupOptions, band_keys, decide, resolve_bucket, shingles, signature, sketch
+
+STEPS_PER_EPISODE = 20
+VOCABULARY = [f"{a}{b}" for a in ("src", "lib", "test", "data", "node", "user", "file", "item", "row", "page")
+              for b in range(400)]
+T0 = datetime(2026, 11, 25, tzinfo=timezone.utc)
+
+
+# ---- generated raw collection --------------------------------------------------------------------------------
+
+def _screen(rng: random.Random, lines: int) -> list[str]:
+    return [" ".join(rng.choice(VOCABULARY) for _ in range(rng.randint(4, 9))) for _ in range(lines)]
+
+
+def _volatile(rng: random.Random) -> str:
+    stamp = T0 + timedelta(seconds=rng.randint(0, 10**7))
+    return f"{stamp.isoformat()} pid {rng.randint(100, 99999)} took {rng.random() * 9:.2f}s"
+
+
+def _render(domain: str, lines: list[str], footer: str) -> tuple[bytes, str]:
+    """Raw bytes in the domain's raw format: ANSI terminal, MCP JSON, or plain text trees."""
+    if domain == "terminal":
+        body = "\r\n".join(f"\x1b[32m$\x1b[0m {line}" for line in lines)
+        return f"{body}\r\n{footer}\r\n".encode(), "tmux-ansi"
+    if domain in ("mcp", "search"):
+        text = "\n".join(lines + [footer])
+        return json.dumps({"content": [{"type": "text", "text": text}], "isError": False}).encode(), "mcp-json"
+    indent = "  " if domain in ("web", "os", "android") else ""
+    return ("\n".join(f"{indent}[{i}] {line}" for i, line in enumerate(lines)) + f"\n{footer}").encode(), "text"
+
+
+def _observation(domain: str, lines: list[str], rng: random.Random) -> dict:
+    raw, raw_format = _render(domain, lines, _volatile(rng))
+    return {"text": "", "raw": raw, "raw_format": raw_format, "meta_json": "{}"}
+
+
+def _episode_rows(domain: str, episode_id: str, base_seed: int, volatile_seed: int, edit: bool) -> list[dict]:
+    """An episode from `base_seed`; replays of the same base differ only in volatile values (exact duplicates
+    after masking) or, with `edit`, in one word of each screen (near duplicates)."""
+    content, clock = random.Random(base_seed), random.Random(volatile_seed)
+    screen = _screen(content, content.randint(15, 40))
+    rows = []
+    state = _observation(domain, screen, clock)
+    for step in range(STEPS_PER_EPISODE):
+        action = f"cmd {content.choice(VOCABULARY)} {content.choice(VOCABULARY)}"
+        screen = screen[content.randint(1, 4):] + _screen(content, content.randint(1, 4))
+        if edit:
+            screen = list(screen)
+            screen[0] = "edited " + screen[0]
+        after = _observation(domain, screen, clock)
+        rows.append({
+            "schema_version": SCHEMA_VERSION, "episode_id": episode_id, "step": step, "domain": domain,
+            "env": {"kind": "bench", "id": "generated", "digest": "", "details_json": "{}"},
+            "task": {"id": f"task-{base_seed}", "instruction": "explore"}, "state": state,
+            "action": {"kind": "keys", "arguments_json": "{}", "text": action}, "next_observation": after,
+            "timings": {"action_start": T0, "action_end": T0, "observe_latency_ms": 1.0, "wait_ms": 0.0},
+            "done": step == STEPS_PER_EPISODE - 1, "truncated": False, "error": None, "perturbations": [],
+            "reference_observation": None,
+            "provenance": {"collector": "bench", "collector_version": "1", "worldline_version": "0",
+                           "seed": base_seed, "host": "bench", "stand_in": "generated", "extra_json": "{}"},
+        })
+        state = after
+    return rows
+
+
+def generate(root: Path, transitions: int, seed: int = 7) -> None:
+    """~10% of episodes replay an earlier one (exact duplicates), ~5% replay it with an edit (near)."""
+    rng = random.Random(seed)
+    domains = ("terminal", "web", "mcp", "android", "os", "swe", "search")
+    for number in range(transitions // STEPS_PER_EPISODE):
+        domain = domains[number % len(domains)]
+        roll = rng.random()
+        earlier = number // len(domains)  # earlier episodes of the same domain
+        base = number - len(domains) * rng.randint(1, earlier) if roll < 0.15 and earlier else number
+        rows = _episode_rows(domain, f"{domain}-{number:06d}", seed * 10**6 + base, rng.randrange(10**9),
+                             edit=0.10 <= roll < 0.15)
+        path = transitions_path(root, domain, rows[0]["episode_id"])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.Table.from_pylist(rows, schema=TRANSITION_SCHEMA), path, compression="zstd")
+
+
+# ---- measurements --------------------------------------------------------------------------------------------
+
+def bare_loop(root: Path) -> tuple[int, float]:
+    """The floor: read every file with pyarrow, normalize both observations, mask, hash. No dedupe, no writes."""
+    count, start = 0, time.perf_counter()
+    for path in sorted(root.rglob("*.parquet")):
+        for row in pq.read_table(path).to_pylist():
+            with_volatile_spans(curated_row(row))
+            count += 1
+    return count, time.perf_counter() - start
+
+
+_CHILD = """
+import json, resource, sys, time
+from pipelines.curate import run_curation
+start = time.perf_counter()
+stats = run_curation(sys.argv[1], sys.argv[2], beam_args=sys.argv[3:], overwrite=True)
+usage = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"seconds": time.perf_counter() - start, "cpu": usage.ru_utime + usage.ru_stime,
+                  "rss_mb": usage.ru_maxrss / 1024, "stats": stats}))
+"""
+
+
+def curate_run(root: Path, out: Path, beam_args: list[str]) -> dict:
+    """One curation in a fresh process, so its peak RSS is its own."""
+    result = subprocess.run([sys.executable, "-c", _CHILD, str(root), str(out), *beam_args],
+                            capture_output=True, text=True, timeout=7200)
+    if result.returncode:
+        raise RuntimeError(result.stderr[-3000:])
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _planted_pairs(rng: random.Random, pairs: int, ngram: int):
+    """(a, b, true Jaccard) with J either >= 0.8 (should be found) or <= 0.7 (must not be): the gap between is
+    where any MinHash estimate is a coin toss, and it is reported as such rather than counted."""
+    words = [f"w{i}" for i in range(50000)]
+    planted = []
+    while len(planted) < pairs:
+        base = [rng.choice(words) for _ in range(rng.randint(150, 400))]
+        variant = list(base)
+        for position in rng.sample(range(len(base)), rng.randint(0, len(base) // 8)):
+            variant[position] = rng.choice(words)
+        a, b = set(shingles(" ".join(base), ngram)), set(shingles(" ".join(variant), ngram))
+        jaccard = len(a & b) / len(a | b)
+        if jaccard >= 0.8 or jaccard <= 0.7:
+            planted.append((" ".join(base), " ".join(variant), jaccard))
+    return planted
+
+
+def near_dup_quality(options: NearDupOptions, pairs: int = 2000, seed: int = 11) -> dict:
+    planted = _planted_pairs(random.Random(seed), pairs, options.ngram)
+    buckets = defaultdict(list)
+    for index, (base, variant, _) in enumerate(planted):
+        for suffix, text in (("a", base), ("b", variant)):
+            record_id = f"{index:06d}{suffix}"
+            sig = signature(text, options)
+            for key in band_keys(sig, options):
+                buckets[key].append((record_id, f"hash-{record_id}", sketch(sig)))
+    decisions = defaultdict(list)
+    for key, members in buckets.items():
+        for record_id, kind, duplicate_of in resolve_bucket(members, options):
+            decisions[record_id].append((kind, duplicate_of))
+    removed = {record_id: decide(found)[1] for record_id, found in decisions.items()}
+    truth = {index: jaccard for index, (_, _, jaccard) in enumerate(planted)}
+    positives = [i for i, j in truth.items() if j >= 0.8]
+    found = sum(removed.get(f"{i:06d}b") == f"{i:06d}a" for i in positives)
+    correct = sum(other[:6] == rid[:6] and truth[int(rid[:6])] >= 0.8 for rid, other in removed.items())
+    return {"pairs": len(planted), "positives": len(positives), "recall": found / len(positives),
+            "precision": correct / len(removed) if removed else 1.0, "removed": len(removed)}
+
+
+def main(quick: bool | None = None) -> None:
+    quick = bool(os.environ.get("WORLDLINE_BENCH_QUICK")) if quick is None else quick
+    sizes = (10_000, 20_000) if quick else (100_000, 200_000)
+    print(f"mode: {'quick' if quick else 'full'}; {STEPS_PER_EPISODE}-step episodes over 7 domains, "
+          "~15% replayed episodes (exact and near duplicates); one FnApiRunner worker")
+    with tempfile.TemporaryDirectory(prefix="worldline-bench-curate-") as scratch:
+        rows = []
+        for size in sizes:
+            raw, out = Path(scratch) / f"raw-{size}", Path(scratch) / f"out-{size}"
+            generate(raw, size)
+            raw_mb = sum(p.stat().st_size for p in raw.rglob("*.parquet")) / 2**20
+            count, bare_seconds = bare_loop(raw)
+            run = curate_run(raw, out, ["--runner=FnApiRunner"])
+            stats = run["stats"]
+            assert stats["in"] == count and stats["balanced"], stats
+            rows.append((size, raw_mb, count / bare_seconds, count / run["seconds"], count / run["cpu"],
+                         run["rss_mb"], stats))
+        print(f"\n{'input':>8} {'raw MB':>7} {'bare loop/s':>12} {'curate/s':>9} {'curate/s/cpu':>13} "
+              f"{'bare/curate':>12} {'peak RSS MB':>12} {'out':>7} {'exact':>6} {'near':>5}")
+        for size, raw_mb, bare, wall, per_cpu, rss, stats in rows:
+            print(f"{size:>8} {raw_mb:>7.1f} {bare:>12,.0f} {wall:>9,.0f} {per_cpu:>13,.0f} {bare / wall:>11.2f}x "
+                  f"{rss:>12,.0f} {stats['out']:>7} {stats['deduped_exact']:>6} {stats['deduped_near']:>5}")
+        (small, *_, rss_small, _), (large, *_, rss_large, _) = rows[0], rows[-1]
+        print(f"peak RSS growth: {rss_large / rss_small:.2f}x for {large / small:.0f}x the input "
+              f"({(rss_large - rss_small) * 1024 / (large - small):.1f} KB per extra transition)")
+    print("\nnear-dup quality on planted pairs (true word-5-gram Jaccard >= 0.8 must be found, <= 0.7 must not)")
+    print(f"{'perms':>6} {'bands':>6} {'rows':>5} {'threshold':>10} {'pairs':>6} {'recall':>7} {'precision':>10}")
+    for options in (NearDupOptions(), NearDupOptions(num_perm=128)):
+        quality = near_dup_quality(options, pairs=1000 if quick else 3000)
+        print(f"{options.num_perm:>6} {options.bands:>6} {options.rows:>5} {options.threshold:>10} {quality['pairs']:>6} "
+              f"{quality['recall']:>7.3f} {quality['precision']:>10.3f}")
+    print(f"targets: >= 5,000 transitions/s/core; curate within 2x of the bare loop; flat RSS; "
+          "recall >= 0.95, precision >= 0.99")
+
+
+if __name__ == "__main__":
+    main(quick="--quick" in sys.argv[1:] or None)
