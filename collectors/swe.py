@@ -30,7 +30,7 @@ import typer
 
 from collectors.api import Collector, Policy, StepResult, Task
 from collectors.command import LimitOption, MaxStepsOption, OutOption, SeedsOption, WorkersOption, plans_for
-from collectors.swe_mutations import Mutation, find_mutations, fix_edit, sample, view_range
+from collectors.swe_mutations import Mutation, enclosing_function, find_mutations, fix_edit, sample, view_range
 from sandboxes.docker_sandbox import DockerSandbox, ExecResult, Limits
 from sandboxes.swe_git import LEAK_CHECK_SCRIPT, leaks, parse_leak_report
 from sandboxes.swe_images import ENV_FILE, REPO_DIR
@@ -238,8 +238,8 @@ class SweCollector(Collector):
 
 
 class BugFixPolicy(Policy):
-    """Fixes a planted bug the way an agent would: run the tests, open the code the failures point at, apply the
-    inverse edit, rerun the failing tests, submit. The edit is known (it undoes the plant); what the environment
+    """Fixes a planted bug the way an agent would: run the tests, find the function the failures point at, open
+    the code around the bug, apply the inverse edit, rerun the failing tests, submit. The edit is known (it undoes the plant); what the environment
     answers to each step is not, and that is what gets recorded."""
 
     name = "bugfix-oracle"
@@ -251,8 +251,10 @@ class BugFixPolicy(Policy):
             raise SweTaskError(f"task {task.id!r}: BugFixPolicy needs a task with options.mutation")
         path = f"{REPO}/{planted.path}"
         old, new = fix_edit(planted)
+        function = enclosing_function(planted)
         self.plan = [
             parse_swe_action({"run_tests": {}}),
+            parse_swe_action({"bash": f"grep -n 'def {function}(' {shlex.quote(planted.path)}"}),
             parse_swe_action({"view": {"path": path, "view_range": view_range(planted)}}),
             parse_swe_action({"str_replace": {"path": path, "old_str": old, "new_str": new}}),
             None,  # rerun of the tests that failed, filled in from the first observation

@@ -226,6 +226,16 @@ def fix_edit(mutation: Mutation) -> tuple[str, str]:
     raise ValueError(f"no unique str_replace undoes mutation {mutation.id}")
 
 
+def enclosing_function(mutation: Mutation) -> str:
+    """Name of the innermost function around the change in the mutated file: what an agent greps for after
+    reading a traceback."""
+    with _AST_LOCK:
+        tree = ast.parse(mutation.mutated)
+    around = [node for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+              and node.lineno <= mutation.line <= node.end_lineno]
+    return max(around, key=lambda node: node.lineno).name if around else ""
+
+
 def view_range(mutation: Mutation) -> list[int]:
     """Lines around the change, as an agent would open them from a traceback."""
     count = len(mutation.mutated.split("\n"))

@@ -45,13 +45,14 @@ def test_generated_bugs_break_tests_and_the_recorded_fix_repairs_them(tiny_spec,
         for row in episode_rows:
             validate_transition(row)
         kinds = [r["action"]["kind"] for r in episode_rows]
-        assert kinds == ["run_tests", "view", "str_replace", "run_tests", "submit"]
+        assert kinds == ["run_tests", "bash", "view", "str_replace", "run_tests", "submit"]
         metas = [json.loads(r["next_observation"]["meta_json"]) for r in episode_rows]
-        assert [m["exit_code"] for m in metas] == [1, 0, 0, 0, 0]
+        assert [m["exit_code"] for m in metas] == [1, 0, 0, 0, 0, 0]
         assert "FAILED test_calc.py::" in episode_rows[0]["next_observation"]["text"]
-        assert " passed in " in episode_rows[3]["next_observation"]["text"]
-        patch = episode_rows[4]["next_observation"]["text"]
-        assert patch.startswith("diff --git a/calc.py b/calc.py") and metas[4]["tests_exit_code"] == 0
+        assert episode_rows[1]["next_observation"]["text"] in ("1:def clamp(x, lo, hi):\n", "9:def mean(values):\n")
+        assert " passed in " in episode_rows[4]["next_observation"]["text"]
+        patch = episode_rows[5]["next_observation"]["text"]
+        assert patch.startswith("diff --git a/calc.py b/calc.py") and metas[5]["tests_exit_code"] == 0
         env = json.loads(episode_rows[0]["env"]["details_json"])
         assert env["planted_bug"] and env["environment"]["python"].startswith("3.11")
         assert any(p.startswith("pytest==") for p in env["environment"]["packages"])

@@ -8,7 +8,7 @@ from itertools import zip_longest
 import pytest
 from swe_helpers import TINY_FILES
 
-from collectors.swe_mutations import find_mutations, fix_edit, sample, view_range
+from collectors.swe_mutations import enclosing_function, find_mutations, fix_edit, sample, view_range
 
 CALC = textwrap.dedent(TINY_FILES["calc.py"])
 
@@ -26,6 +26,9 @@ def test_calc_mutations_are_the_expected_sites():
     assert found["calc.py:10:change_constant:0"] == "`0` -> `1`"
     assert found["calc.py:10:drop_statement:0"] == "dropped `total = 0`"
     assert found["calc.py:6:drop_statement:0"] == "dropped `return x`"
+    by_id = {m.id: m for m in find_mutations("calc.py", CALC)}
+    assert enclosing_function(by_id["calc.py:2:flip_comparison:0"]) == "clamp"
+    assert enclosing_function(by_id["calc.py:10:drop_statement:0"]) == "mean"
     # alone in their blocks: dropping either would leave an empty `if` / `for`
     assert "calc.py:3:drop_statement:0" not in found and "calc.py:12:drop_statement:0" not in found
 
