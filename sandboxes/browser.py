@@ -106,6 +106,12 @@ class Browser:
         self._killed_reason = None
 
     @property
+    def playwright(self):
+        """The Playwright driver this browser runs on (one per thread: a second sync_playwright() is refused)."""
+        self.start()
+        return self._pw
+
+    @property
     def version(self) -> str:
         return self._browser.version if self._browser else ""
 
