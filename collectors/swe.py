@@ -105,6 +105,8 @@ def parse_swe_action(spec: Any, where: str = "action") -> Action:
     missing = [name for name in REQUIRED_ARGUMENTS.get(kind, ()) if arguments.get(name) is None]
     if missing:
         raise SweTaskError(f"{where}: {kind!r} needs {', '.join(missing)}")
+    if kind == "bash" and not isinstance(arguments["command"], str):
+        raise SweTaskError(f"{where}: bash 'command' must be a string, got {arguments['command']!r:.80}")
     tests = arguments.get("tests")
     if kind == "run_tests" and tests is not None and not (isinstance(tests, list)
                                                           and all(isinstance(t, str) for t in tests)):

@@ -127,6 +127,7 @@ def test_submit_prints_the_patch_and_scores_it(env):
     ({"str_replace": {"path": CALC}}, "'str_replace' needs old_str"),
     ({"run_tests": {"tests": "test_calc.py"}}, "must be a list of test ids"),
     ("ls", "an action must be a mapping"),
+    ({"bash": {"command": ["ls"]}}, "bash 'command' must be a string"),
     ({"bash": "ls", "view": {}}, "give one key naming the action"),
 ])
 def test_bad_actions_are_named(spec, message):
