@@ -103,6 +103,7 @@ class DesktopCollector(Collector):
         self.settle_ms = settle_ms
         self.name_prefix = name_prefix
         self.session = None
+        self._pool = None
         self._dump: dict | None = None
 
     def env_info(self) -> EnvInfo:
@@ -112,9 +113,15 @@ class DesktopCollector(Collector):
                        details={"desktop": "xvfb+openbox", "accessibility": "at-spi2", "packages": DESKTOP_PACKAGES})
 
     def reset(self, task: Task) -> Observation:
-        from sandboxes.desktop.session import DesktopSession
-        self.close()
-        self.session = DesktopSession(self.image, name_prefix=self.name_prefix)
+        from sandboxes.desktop.session import DesktopSession, desktop_limits, desktop_sandbox_kwargs, start_desktop
+        from sandboxes.docker_sandbox import SandboxPool
+        self._end_episode()
+        if self._pool is None:
+            # One desktop always booting in the background: the next episode starts on a desktop that is up.
+            limits = desktop_limits()
+            self._pool = SandboxPool(self.image, limits, size=1, prepare=start_desktop,
+                                     **desktop_sandbox_kwargs(limits, name_prefix=self.name_prefix))
+        self.session = DesktopSession(sandbox=self._pool.acquire())
         self.session.start()
         for index, entry in enumerate(task.setup):
             self._setup(entry, f"task {task.id!r} setup #{index + 1}")
@@ -161,11 +168,18 @@ class DesktopCollector(Collector):
         return StepResult(observation=self._observe(reply), error=reply.get("error"), wait_ms=self.settle_ms,
                           observe_latency_ms=latency)
 
-    def close(self) -> None:
+    def _end_episode(self) -> None:
         if self.session is not None:
-            self.session.close()
+            self.session.disconnect()
+            self._pool.release(self.session.sandbox)  # removed in the background; never reused
             self.session = None
         self._dump = None
+
+    def close(self) -> None:
+        self._end_episode()
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
 
 # Roles an explorer acts on, and names it leaves alone so an episode does not end by closing its own app.

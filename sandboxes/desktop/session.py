@@ -30,29 +30,43 @@ class DesktopError(RuntimeError):
     pass
 
 
+def desktop_sandbox_kwargs(limits: Limits, *, name_prefix: str = NAME_PREFIX, labels: dict | None = None,
+                           client=None) -> dict:
+    """DockerSandbox keyword arguments for a desktop container (also what a SandboxPool of desktops needs)."""
+    # The home tmpfs must belong to the desktop user (a tmpfs is created root-owned), or apps cannot save.
+    tmpfs = {path: f"size={limits.disk},mode=1777" for path in limits.writable_paths}
+    tmpfs[DESKTOP_HOME] = f"size={limits.disk},mode=700,uid={DESKTOP_UID},gid={DESKTOP_UID}"
+    return dict(name_prefix=name_prefix, labels={"worldline.domain": "os", **(labels or {})}, user=DESKTOP_USER,
+                extra_run_kwargs={"tmpfs": tmpfs, "hostname": HOSTNAME}, client=client)
+
+
+def start_desktop(sandbox: DockerSandbox) -> None:
+    """Launch the desktop's processes in a started container, in the background (a SandboxPool `prepare`)."""
+    launched = sandbox.exec(["/bin/sh", "-c", f"setsid {GUEST_PATH}/start-desktop.sh >/tmp/desktop.log 2>&1 "
+                                              f"</dev/null &"])
+    if launched.exit_code != 0:
+        raise DesktopError(f"could not start the desktop: {launched.output[-500:]!r}")
+
+
 class DesktopSession:
     """Start with start(); every request returns desktopd's reply dict, with `raw` (bytes) and `dump` (parsed) for
-    observe, step and launch."""
+    observe, step and launch. Given a `sandbox` on which start_desktop already ran (from a pool), it only connects."""
 
     def __init__(self, image: str | None = None, limits: Limits | None = None, *, name_prefix: str = NAME_PREFIX,
-                 labels: dict | None = None, client=None):
-        self.image = image or build_desktop_image(client=client)
-        self.limits = limits or desktop_limits()
-        # The home tmpfs must belong to the desktop user (a tmpfs is created root-owned), or apps cannot save.
-        tmpfs = {path: f"size={self.limits.disk},mode=1777" for path in self.limits.writable_paths}
-        tmpfs[DESKTOP_HOME] = f"size={self.limits.disk},mode=700,uid={DESKTOP_UID},gid={DESKTOP_UID}"
-        self.sandbox = DockerSandbox(self.image, self.limits, name_prefix=name_prefix,
-                                     labels={"worldline.domain": "os", **(labels or {})}, user=DESKTOP_USER,
-                                     extra_run_kwargs={"tmpfs": tmpfs, "hostname": HOSTNAME}, client=client)
+                 labels: dict | None = None, client=None, sandbox: DockerSandbox | None = None):
+        self.limits = sandbox.limits if sandbox else limits or desktop_limits()
+        self.image = sandbox.image if sandbox else image or build_desktop_image(client=client)
+        self.sandbox = sandbox or DockerSandbox(self.image, self.limits, **desktop_sandbox_kwargs(
+            self.limits, name_prefix=name_prefix, labels=labels, client=client))
+        self._desktop_launched = sandbox is not None
         self._relay = None
         self._buffer = b""
 
     def start(self) -> dict:
-        self.sandbox.start()
-        launched = self.sandbox.exec(["/bin/sh", "-c", f"setsid {GUEST_PATH}/start-desktop.sh "
-                                     f">/tmp/desktop.log 2>&1 </dev/null &"])
-        if launched.exit_code != 0:
-            raise DesktopError(f"could not start the desktop: {launched.output[-500:]!r}")
+        if not self._desktop_launched:
+            self.sandbox.start()
+            start_desktop(self.sandbox)
+            self._desktop_launched = True
         self._relay = self.sandbox.attach(["python3", f"{GUEST_PATH}/desktopctl.py", "--relay"],
                                           env={"WORLDLINE_DESKTOP_WAIT_S": str(START_TIMEOUT_S)})
         try:
@@ -108,10 +122,14 @@ class DesktopSession:
     def read_file(self, path: str) -> bytes:
         return self.sandbox.get_file(path)
 
-    def close(self) -> None:
+    def disconnect(self) -> None:
+        """Close the control channel only (the container is then the caller's, e.g. to hand back to a pool)."""
         if self._relay is not None:
             self._relay.close()
             self._relay = None
+
+    def close(self) -> None:
+        self.disconnect()
         self.sandbox.close()
 
     def __enter__(self) -> "DesktopSession":
