@@ -15,6 +15,7 @@ import ast
 import hashlib
 import random
 import re
+import time
 from collections import Counter
 from dataclasses import dataclass
 from importlib.metadata import version as package_version
@@ -143,14 +144,17 @@ class WebCollector(Collector):
         try:
             with self.browser.watchdog(self.step_deadline_s):
                 error = self.session.act(action.kind, action.arguments)
+                observe_start = time.perf_counter()
                 bundle, wait_ms = self.session.observe(error)
         except BrowserDied as exc:
+            observe_start = time.perf_counter()
             bundle, wait_ms = self._recover(exc)
             error, restarted = f"browser restarted: {exc}", True
+        observe_ms = (time.perf_counter() - observe_start) * 1000
         hits = self.session.take_perturbation_hits() + (["browser_restart"] if restarted else [])
         observation = self._observation(bundle, wait_ms, hits)
         return StepResult(observation=observation, done=action.kind in TERMINAL_ACTIONS, error=error,
-                          perturbations=hits, wait_ms=wait_ms)
+                          perturbations=hits, wait_ms=wait_ms, observe_latency_ms=observe_ms)
 
     def _close_session(self) -> None:
         if self.session is not None:
