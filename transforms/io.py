@@ -121,9 +121,9 @@ def read_raw_file(path: str) -> Iterator[SourcedRow | ReadError]:
 def _read_parquet(path: str):
     position = 0
     try:
-        with FileSystems.open(path) as handle:
-            parquet = pq.ParquetFile(handle)
-            for batch in parquet.iter_batches(batch_size=READ_BATCH_ROWS):
+        # Local files go through Arrow's own reader: a Python file object in between costs more than the decoding.
+        with (open(path, "rb") if "://" not in path else FileSystems.open(path)) as handle:
+            for batch in pq.ParquetFile(handle).iter_batches(batch_size=READ_BATCH_ROWS):
                 for row in batch.to_pylist():
                     yield path, position, row
                     position += 1
