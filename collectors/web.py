@@ -105,6 +105,7 @@ class WebCollector(Collector):
         url, allowed = self._start_url(task)
         self.session = BrowserSession(self.browser, allowed, perturbations, action_timeout_ms=self.action_timeout_ms,
                                       quiet_ms=self.quiet_ms)
+        self.browser.start()  # outside the watchdog: launching has its own timeout and may be slow on a busy host
         try:
             with self.browser.watchdog(self.step_deadline_s):
                 self.session.open(url)

@@ -203,6 +203,7 @@ class BrowserSession:
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
     def open(self, url: str) -> None:
+        self.last_url = url
         self._context = self.browser.new_context(viewport={"width": self.viewport[0], "height": self.viewport[1]},
                                                  service_workers="block", accept_downloads=False)
         self._context.set_default_timeout(self.action_timeout_ms)
@@ -214,7 +215,6 @@ class BrowserSession:
         self._context.on("requestfinished", lambda _r: self._count(-1))
         self._context.on("requestfailed", lambda _r: self._count(-1))
         page = self._context.new_page()
-        self.last_url = url
         page.goto(url, timeout=self.navigation_timeout_ms)
 
     def recover(self) -> None:

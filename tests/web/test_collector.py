@@ -1,6 +1,7 @@
 """The web collector in real headless Chromium on the real sites."""
 
 import json
+import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -69,6 +70,18 @@ def test_perturbations_fire_and_are_labelled(collector):
     assert result.perturbations == ["http_500:/checkout"]  # the 500 page loads no stylesheet
     assert "heading '500'" in result.observation.text
     assert first.text != result.observation.text
+
+
+def test_slow_and_truncated_responses(collector):
+    collector.reset(Task("s", "slow search", options={"site": "forum"},
+                         perturbations=["slow:/search*:700", "truncate:/user/*:0.05"]))
+    start = time.perf_counter()
+    slow = act(collector, 'goto("/search?q=tomato")')
+    assert time.perf_counter() - start >= 0.7 and slow.perturbations == ["slow:/search*:700"]
+    assert "Tomatoes splitting after rain" in slow.observation.text
+    cut = act(collector, 'goto("/user/alice")')
+    assert cut.perturbations == ["truncate:/user/*:0.05"]
+    assert "Recent posts" not in cut.observation.text  # the end of the page never arrived
 
 
 def test_tabs(collector):
