@@ -45,7 +45,8 @@ def _echo(i: int):
 def _paired(servers, spec) -> dict[str, list[float]]:
     plain = ["node", str(PROJECT_ROOT / ".mcp-servers/node_modules/@modelcontextprotocol/server-everything/dist/"
                                "index.js"), "stdio"]
-    sandboxed = ServerConnection(spec)._argv()  # the very command line the collector runs
+    probe = ServerConnection(spec)  # not started: lends its working directory and command line to the bare server
+    sandboxed = probe._argv()
     samples: dict[str, list[float]] = {"plain": [], "sandboxed": [], "step": []}
     collector = McpCollector(servers)
     with start_blocking_portal() as portal:
@@ -73,6 +74,7 @@ def _paired(servers, spec) -> dict[str, list[float]]:
             collector.close()
             for cm in sessions.values():
                 cm.__exit__(None, None, None)
+            probe.close()
     return samples
 
 
