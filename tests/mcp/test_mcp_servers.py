@@ -54,7 +54,7 @@ def _cmdline(pid: str) -> str:
         return ""
 
 
-def test_sandbox_has_no_network_unless_asked(servers, tmp_path):
+def test_sandbox_has_no_network_unless_asked(servers):
     # The reference server's gzip tool downloads a URL: with no network namespace it cannot reach local pages.
     url = local_pages_url() + "/index.html"
     with ServerConnection(servers["everything"], call_timeout_s=20) as conn:
