@@ -4,6 +4,7 @@ targeting resolves against the observed tree, and the sandbox is closed."""
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 
@@ -20,10 +21,14 @@ CALCULATOR = Task(id="calc", instruction="use the calculator", setup=[{"launch":
                                                                                     "app": "galculator"}}])
 
 
-@pytest.fixture
-def collector(desktop_image, prefix):
+@pytest.fixture(scope="module")
+def collector(desktop_image, docker_client):
+    # One collector for the module: every test resets to a fresh container, taken warm from the collector's pool.
+    prefix = f"wltest-os-{uuid.uuid4().hex[:8]}"
     with DesktopCollector(desktop_image, name_prefix=prefix) as live:
         yield live
+    names = [c["Names"][0].lstrip("/") for c in docker_client.api.containers(all=True)]
+    assert [n for n in names if n.startswith(prefix)] == [], "desktop containers left behind"
 
 
 def display(text: str) -> str:
