@@ -7,7 +7,7 @@ last_action_error, aria_snapshot (Playwright's), ax_tree (CDP Accessibility.getF
     URL: http://127.0.0.1:5000/cart
     Title: Cart - Northwind Shop
     Tabs: [0] Cart - Northwind Shop (active)
-    Focused: [31]
+    Focused: [31] spinbutton 'Quantity of Aero 13', value='1'
     RootWebArea 'Cart - Northwind Shop', focused
     \t[12] heading 'Your cart', level=1
     \t[14] button 'Update Aero 13'
@@ -81,6 +81,13 @@ def _tree_lines(nodes: list[dict], bids: dict[str, str]) -> list[str]:
     return lines
 
 
+def _focused_line(nodes: list[dict], bids: dict[str, str], focused: str) -> str:
+    for node in nodes:
+        if isinstance(node, dict) and not node.get("ignored") and bids.get(str(node.get("backendDOMNodeId"))) == focused:
+            return _line(node, focused)
+    return f"[{focused}]"
+
+
 def render_web(raw: bytes, meta: dict) -> str:
     try:
         bundle = json.loads(raw)
@@ -95,8 +102,9 @@ def render_web(raw: bytes, meta: dict) -> str:
         header.append("Tabs: " + " | ".join(
             f"[{i}] {tab.get('title') or tab.get('url') or ''}" + (" (active)" if i == active else "")
             for i, tab in enumerate(tabs)))
-    if bundle.get("focused_bid") is not None:
-        header.append(f"Focused: [{bundle['focused_bid']}]")
+    focused = bundle.get("focused_bid")
+    if focused is not None:
+        header.append(f"Focused: {_focused_line(bundle['ax_tree'], bundle.get('bids') or {}, str(focused))}")
     if bundle.get("last_action_error"):
         header.append(f"Error: {bundle['last_action_error']}")
     return "\n".join(header + _tree_lines(bundle["ax_tree"], bundle.get("bids") or {}))

@@ -47,7 +47,7 @@ def test_renders_header_and_tree_like_browsergym():
         "URL: http://127.0.0.1:5000/cart",
         "Title: Cart",
         "Tabs: [0] Cart (active)",
-        "Focused: [7]",
+        "Focused: [7] textbox 'Email', value='a@b.c', required=true",
         "RootWebArea 'Cart', focused",
         "\t[4] button 'Remove Kettle'",
         "\t[7] textbox 'Email', value='a@b.c', required=true",
