@@ -251,7 +251,8 @@ def check_tasks(task_list: list[Task], scripted: bool) -> None:
 
 def collect_command(
     out: Path = OutOption,
-    tasks: Path = typer.Option(None, "--tasks", help="Task file (YAML/JSONL); default: the shipped tasks/os.yaml."),
+    tasks: Path = typer.Option(None, "--tasks", help="Task file (YAML/JSONL); with --explore it defaults to the "
+                                                     "shipped tasks/os.yaml."),
     explore: bool = typer.Option(False, "--explore", help="Explore the tasks' apps at random instead of playing "
                                                           "their scripted actions."),
     explore_steps: int = typer.Option(15, "--explore-steps", min=1, help="Actions per exploration episode."),
