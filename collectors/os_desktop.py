@@ -195,7 +195,7 @@ class ExplorePolicy(Policy):
     """Random exploration over the actionable elements of the current tree, reproducible from the seed.
 
     Mostly clicks on visible buttons, menus, tabs and list items; types a word into text fields; presses Escape
-    now and then so open menus and dialogs do not trap the walk. Ends when no app window is left.
+    now and then so open menus and dialogs do not trap the walk. Ends when nothing actionable is left.
     """
 
     name = "explore"
