@@ -12,6 +12,7 @@ Task options: `site` (a name from sandboxes.sites, served with a fresh database 
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import random
 import re
@@ -42,6 +43,7 @@ class WebTaskError(ValueError):
     pass
 
 
+@functools.cache
 def _sites_digest() -> str:
     digest = hashlib.sha256()
     for path in sorted(SITES_DIR.rglob("*")):
