@@ -14,7 +14,7 @@ from schemas import EPISODE_SCHEMA, TRANSITION_SCHEMA, Episode, Transition
 from schemas.layout import episode_path, transitions_path
 
 
-def _atomic_write(path: Path, write) -> None:
+def atomic_write(path: Path, write) -> None:
     """Write through a temp file in the same folder, fsync, then rename: a reader sees all or nothing."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -39,11 +39,11 @@ class EpisodeStore:
     def write(self, episode: Episode, transitions: list[Transition]) -> None:
         # Transitions first, metadata last: the metadata file is the commit marker that resume trusts.
         table = pa.Table.from_pylist([t.to_row() for t in transitions], schema=TRANSITION_SCHEMA)
-        _atomic_write(transitions_path(self.root, episode.domain, episode.episode_id),
+        atomic_write(transitions_path(self.root, episode.domain, episode.episode_id),
                       lambda handle: pq.write_table(table, handle, compression="zstd"))
         row = episode.to_row()
         payload = json.dumps(row, default=lambda v: v.isoformat(), ensure_ascii=False, indent=1).encode()
-        _atomic_write(episode_path(self.root, episode.domain, episode.episode_id), lambda h: h.write(payload))
+        atomic_write(episode_path(self.root, episode.domain, episode.episode_id), lambda h: h.write(payload))
 
     def episodes(self) -> list[dict]:
         return [json.loads(p.read_text()) for p in sorted((self.root / "episodes").rglob("*.json"))]

@@ -336,7 +336,7 @@ def _task_row(task: Task) -> dict:
 def bugfix_tasks_cached(spec: RepoSpec, image: str, count: int, seed: int, out: Path) -> list[Task]:
     """Generated tasks are kept beside the episodes (keyed by image, count and seed) so a resumed run plans the
     same episodes without rerunning the generation."""
-    from collectors.store import _atomic_write
+    from collectors.store import atomic_write
     from collectors.tasks import load_tasks
 
     fingerprint = image.rpartition(":")[2]
@@ -345,7 +345,7 @@ def bugfix_tasks_cached(spec: RepoSpec, image: str, count: int, seed: int, out: 
         return load_tasks(path)
     tasks = generate_bugfix_tasks(spec, image, count, seed)
     payload = "".join(json.dumps(_task_row(t), ensure_ascii=False) + "\n" for t in tasks).encode()
-    _atomic_write(path, lambda handle: handle.write(payload))
+    atomic_write(path, lambda handle: handle.write(payload))
     return tasks
 
 
