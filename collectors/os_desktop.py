@@ -261,6 +261,8 @@ def collect_command(
     seeds: int = SeedsOption,
     max_steps: int = MaxStepsOption,
     settle_ms: int = typer.Option(SETTLE_MS, "--settle-ms", min=0, help="Wait after each action before the dump."),
+    container_prefix: str = typer.Option("worldline-os", "--container-prefix",
+                                         help="Name prefix of the containers this run starts."),
 ):
     """Collect raw episodes from a real Linux desktop (AT-SPI tree observations, xdotool actions)."""
     if tasks is None and not explore:
@@ -281,8 +283,12 @@ def collect_command(
     else:
         plans = plans_for(task_list, seeds, max_steps=max_steps)
     from sandboxes.desktop.image import build_desktop_image
+    from sandboxes.docker_sandbox import install_cleanup_handlers, remove_orphans
     image = build_desktop_image()
-    report = run_and_report(lambda: DesktopCollector(image, settle_ms), plans, out, domain="os", workers=workers,
+    # Desktops start in worker threads, where signal handlers cannot be set: set them here, on the main thread.
+    install_cleanup_handlers()
+    remove_orphans()  # containers a SIGKILLed earlier run could not remove
+    report = run_and_report(lambda: DesktopCollector(image, settle_ms, container_prefix), plans, out, domain="os", workers=workers,
                             limit=limit)
     if report.planned and report.completed == 0 and report.skipped_complete == 0:
         raise typer.Exit(1)

@@ -4,8 +4,10 @@ run skips what is complete."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -18,6 +20,11 @@ from schemas.render import render
 CALCULATOR_TASK = {"id": "calc-add", "instruction": "Add 2 and 3.",
                    "setup": [{"launch": {"argv": ["galculator"], "app": "galculator"}}],
                    "actions": ['click(name="2")', 'click(name="+")', 'click(name="3")', 'press("enter")']}
+
+
+def containers_named(client, prefix: str) -> list[str]:
+    return [c["Names"][0].lstrip("/") for c in client.api.containers(all=True)
+            if c["Names"][0].lstrip("/").startswith(prefix)]
 
 
 def collect(*args):
@@ -50,6 +57,26 @@ def test_scripted_collection_writes_valid_raw_episodes(tmp_path, desktop_image):
 
     again = collect("--tasks", str(tasks), "--out", str(out))
     assert again.returncode == 0 and "1 already complete" in again.stderr
+
+
+def test_sigterm_mid_episode_leaves_no_container(tmp_path, desktop_image, docker_client, prefix):
+    tasks = tmp_path / "tasks.yaml"
+    tasks.write_text(yaml.safe_dump([{**CALCULATOR_TASK, "actions": ["wait(20)"]}]))
+    run = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "collect", "os", "--tasks", str(tasks), "--out",
+                            str(tmp_path / "out"), "--container-prefix", prefix],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not containers_named(docker_client, prefix) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert containers_named(docker_client, prefix), "the run never started a desktop"
+        time.sleep(3)  # well inside the episode
+        run.send_signal(signal.SIGTERM)
+        assert run.wait(timeout=60) != 0
+    finally:
+        run.kill()
+    assert not (tmp_path / "out" / "episodes").exists()  # the interrupted episode is not stored as complete
+    # `prefix` checks on teardown that every container of the run is gone
 
 
 def test_exploration_acts_on_visible_elements(tmp_path, desktop_image):
