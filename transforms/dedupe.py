@@ -2,10 +2,11 @@
 
 Exact: xxh64 of the masked state, action and next observation. Near: MinHash (rensa) over word n-gram shingles,
 banded for LSH. A bucket entry carries a b-bit sketch (the low byte of every MinHash value) instead of the full
-signature, so verifying a candidate pair needs no second lookup and a bucket entry stays ~200 bytes:
+signature, so verifying a candidate pair needs no second lookup and a bucket entry stays ~300 bytes:
 Pr[low bytes equal] = J + (1 - J) / 256, which inverts to an unbiased estimate of the Jaccard similarity J.
 
-Near-duplicates must share the action text exactly. Within a cluster the record with the smallest id is kept; every other one names the record it duplicates.
+Near-duplicates must share the action text exactly. Within a cluster the record with the smallest id is kept;
+every other one names the record it duplicates.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import xxhash
 import pyarrow as pa
+import xxhash
 from rensa import RMinHash
 
 EXACT, NEAR = "exact", "near"
