@@ -20,8 +20,8 @@ from typing import Any
 import typer
 
 from collectors.api import Collector, Policy, StepResult, Task
-from collectors.command import (LimitOption, MaxStepsOption, OutOption, SeedsOption, WorkersOption, plans_for,
-                                run_and_report)
+from collectors.command import (LimitOption, MaxStepsOption, OutOption, SeedsOption, WorkersOption, console,
+                                plans_for, run_and_report)
 from collectors.tasks import TaskFileError, load_tasks
 from schemas import Action, EnvInfo, Observation
 from schemas.render import render
@@ -282,8 +282,11 @@ def collect_command(
         plans = plans_for(task_list, seeds, lambda: ExplorePolicy(explore_steps), max_steps)
     else:
         plans = plans_for(task_list, seeds, max_steps=max_steps)
-    from sandboxes.desktop.image import build_desktop_image
+    from sandboxes.desktop.image import build_desktop_image, desktop_tag
     from sandboxes.docker_sandbox import install_cleanup_handlers, remove_orphans
+    from sandboxes.images import image_exists
+    if not image_exists(desktop_tag()):
+        console.print(f"building the desktop image {desktop_tag()} (the first time takes a few minutes)")
     image = build_desktop_image()
     # Desktops start in worker threads, where signal handlers cannot be set: set them here, on the main thread.
     install_cleanup_handlers()
