@@ -119,8 +119,9 @@ class WebCollector(Collector):
 
     def _recover(self, exc: Exception) -> tuple[dict, float]:
         self._episode_restarts += 1
+        self.browser.restart()  # outside the watchdog, like the first launch
         with self.browser.watchdog(self.step_deadline_s):
-            self.session.recover()
+            self.session.reopen()
             return self.session.observe(f"browser restarted: {exc}")
 
     def _observation(self, bundle: dict, wait_ms: float, perturbations: list[str]) -> Observation:

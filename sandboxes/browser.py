@@ -2,7 +2,7 @@
 
 `Browser` owns the Chromium process. It is found by a marker switch on its command line so a watchdog can kill
 it when a call hangs (a page stuck in a script loop blocks `evaluate` forever, and Playwright has no timeout
-there); the pending call then fails and `BrowserSession.recover` restarts the browser and reopens the last page.
+there); the pending call then fails, the browser is restarted and `BrowserSession.reopen` reopens the last page.
 `BrowserSession` is one episode: a fresh context (no cookies or storage shared with other episodes), route
 interception that lets only the allowed origins through and injects the task's perturbations, tabs, element ids
 (`bid` attributes, set in document order and kept for the life of the page), and observation capture.
@@ -67,7 +67,7 @@ async ({quietMs, timeoutMs}) => {
 
 
 class BrowserDied(RuntimeError):
-    """The browser crashed or hung and was killed; the session must recover before it is used again."""
+    """The browser crashed or hung and was killed: restart it and reopen the session before using them again."""
 
 
 def _is_death(exc: BaseException) -> bool:
@@ -217,10 +217,9 @@ class BrowserSession:
         page = self._context.new_page()
         page.goto(url, timeout=self.navigation_timeout_ms)
 
-    def recover(self) -> None:
-        """After BrowserDied: a new browser, a new context, the last page reopened (server state is kept)."""
+    def reopen(self) -> None:
+        """After BrowserDied and `Browser.restart()`: a new context with the last page (server state is kept)."""
         self._context, self._pages, self._cdp, self._active, self._inflight = None, [], {}, 0, 0
-        self.browser.restart()
         self.open(self.last_url)
 
     def close(self) -> None:
@@ -349,7 +348,7 @@ class BrowserSession:
         bids = _bids_by_backend_id(cdp.send("DOM.getDocument", {"depth": -1})["root"])
         aria = page.locator("body").aria_snapshot(timeout=self.action_timeout_ms)
         if page.url.startswith("http"):
-            self.last_url = page.url  # where recover() reopens and where relative goto() URLs resolve
+            self.last_url = page.url  # where reopen() goes back to and relative goto() URLs resolve
         bundle = {
             "url": page.url,
             "title": page.title(),

@@ -83,7 +83,9 @@ def _tree_lines(nodes: list[dict], bids: dict[str, str]) -> list[str]:
 
 def _focused_line(nodes: list[dict], bids: dict[str, str], focused: str) -> str:
     for node in nodes:
-        if isinstance(node, dict) and not node.get("ignored") and bids.get(str(node.get("backendDOMNodeId"))) == focused:
+        if not isinstance(node, dict) or node.get("ignored"):
+            continue
+        if bids.get(str(node.get("backendDOMNodeId"))) == focused:
             return _line(node, focused)
     return f"[{focused}]"
 

@@ -161,7 +161,8 @@ def create_app(db_path):
     def search():
         q = request.args.get("q", "").strip()
         hits = db().execute("SELECT DISTINCT t.* FROM thread t JOIN post p ON p.thread_id = t.id "
-                            "WHERE t.title LIKE ? OR p.body LIKE ? ORDER BY t.id", (f"%{q}%", f"%{q}%")).fetchall() if q else []
+                            "WHERE t.title LIKE ? OR p.body LIKE ? ORDER BY t.id",
+                            (f"%{q}%", f"%{q}%")).fetchall() if q else []
         return render_template("forum_search.html", q=q, hits=hits)
 
     @app.get("/user/<name>")
