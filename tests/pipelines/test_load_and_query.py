@@ -62,3 +62,17 @@ def test_query_errors_are_one_line_not_a_traceback(tmp_path):
 def test_connect_refuses_a_missing_folder(tmp_path):
     with pytest.raises(FileNotFoundError):
         connect(tmp_path / "nope")
+
+
+def test_curate_refuses_bad_options_before_running(raw_collection, tmp_path):
+    raw, _ = raw_collection
+    cases = [(["--reasoning", "llm"], "--llm-model"),
+             (["--lsh-bands", "100", "--lsh-rows", "4"], "bands x rows"),
+             ([], "not a raw collection")]
+    for extra, message in cases:
+        source = str(tmp_path / "missing") if not extra else str(raw)
+        result = subprocess.run([sys.executable, "-m", "pipelines.cli", "curate", "--input", source,
+                                 "--output", str(tmp_path / "out"), *extra], capture_output=True, text=True,
+                                timeout=120)
+        assert result.returncode != 0 and message in result.stderr, (extra, result.stderr[-500:])
+        assert not (tmp_path / "out" / "stage1").exists()
