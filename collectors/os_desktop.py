@@ -29,7 +29,7 @@ from schemas.render.os import is_kept, is_shown, parse_dump, tag_of, walk
 
 RAW_FORMAT = "atspi-json"
 DEFAULT_TASKS = Path(__file__).resolve().parent.parent / "tasks" / "os.yaml"
-SETTLE_MS = 200
+SETTLE_MS = 100  # the least wait after an action; desktopd then waits on until the apps' events stop
 
 
 class SetupError(ValueError):
@@ -165,7 +165,7 @@ class DesktopCollector(Collector):
         started = time.perf_counter()
         reply = self.session.step(commands, settle_ms=self.settle_ms)
         latency = (time.perf_counter() - started) * 1000
-        return StepResult(observation=self._observe(reply), error=reply.get("error"), wait_ms=self.settle_ms,
+        return StepResult(observation=self._observe(reply), error=reply.get("error"), wait_ms=reply["settle_ms"],
                           observe_latency_ms=latency)
 
     def _end_episode(self) -> None:
@@ -260,7 +260,9 @@ def collect_command(
     limit: int = LimitOption,
     seeds: int = SeedsOption,
     max_steps: int = MaxStepsOption,
-    settle_ms: int = typer.Option(SETTLE_MS, "--settle-ms", min=0, help="Wait after each action before the dump."),
+    settle_ms: int = typer.Option(SETTLE_MS, "--settle-ms", min=0,
+                                  help="Least wait after each action before the dump (then until accessibility "
+                                       "events stop, at most 1.5 s)."),
     container_prefix: str = typer.Option("worldline-os", "--container-prefix",
                                          help="Name prefix of the containers this run starts."),
 ):
@@ -291,7 +293,7 @@ def collect_command(
     # Desktops start in worker threads, where signal handlers cannot be set: set them here, on the main thread.
     install_cleanup_handlers()
     remove_orphans()  # containers a SIGKILLed earlier run could not remove
-    report = run_and_report(lambda: DesktopCollector(image, settle_ms, container_prefix), plans, out, domain="os", workers=workers,
-                            limit=limit)
+    report = run_and_report(lambda: DesktopCollector(image, settle_ms, container_prefix), plans, out, domain="os",
+                            workers=workers, limit=limit)
     if report.planned and report.completed == 0 and report.skipped_complete == 0:
         raise typer.Exit(1)

@@ -30,6 +30,8 @@ KEYSYMS = {
     "]": "bracketright", "\\": "backslash", "`": "grave", " ": "space",
 }
 TYPE_DELAY_MS = 8
+# Well under desktopd's per-command limit (20 s) and the host's per-request limit (30 s).
+MAX_WAIT_S = 10
 
 
 class ActionError(ValueError):
@@ -77,8 +79,8 @@ def _check(action: DesktopAction) -> DesktopAction:
             keysym(key)
     elif kind == "scroll" and (len(args) not in (1, 3) or not numbers or int(args[0]) != args[0]):
         raise ActionError(f"scroll takes (clicks) or (clicks, x, y), got {action.text()}")
-    elif kind == "wait" and (len(args) != 1 or not numbers or not 0 <= args[0] <= 30):
-        raise ActionError(f"wait takes seconds between 0 and 30, got {action.text()}")
+    elif kind == "wait" and (len(args) != 1 or not numbers or not 0 <= args[0] <= MAX_WAIT_S):
+        raise ActionError(f"wait takes seconds between 0 and {MAX_WAIT_S}, got {action.text()}")
     return action
 
 

@@ -53,7 +53,7 @@ def test_key_names(key, sym):
     ('press("enter", "tab")', "key names"),
     ('press("no-such-key")', "unknown key"),
     ("scroll(1.5)", "scroll takes"),
-    ("wait(99)", "between 0 and 30"),
+    ("wait(99)", "between 0 and 10"),
     ("click(1, 2", "cannot parse"),
     ("os.system('x')", "cannot parse"),
     (42, "a string like"),

@@ -19,7 +19,7 @@ from schemas.render import render
 
 CALCULATOR_TASK = {"id": "calc-add", "instruction": "Add 2 and 3.",
                    "setup": [{"launch": {"argv": ["galculator"], "app": "galculator"}}],
-                   "actions": ['click(name="2")', 'click(name="+")', 'click(name="3")', 'press("enter")']}
+                   "actions": ['click(name="2")', 'click(name="+")', 'click(name="3")', 'click(name="=")']}
 
 
 def containers_named(client, prefix: str) -> list[str]:
@@ -61,7 +61,7 @@ def test_scripted_collection_writes_valid_raw_episodes(tmp_path, desktop_image):
 
 def test_sigterm_mid_episode_leaves_no_container(tmp_path, desktop_image, docker_client, prefix):
     tasks = tmp_path / "tasks.yaml"
-    tasks.write_text(yaml.safe_dump([{**CALCULATOR_TASK, "actions": ["wait(20)"]}]))
+    tasks.write_text(yaml.safe_dump([{**CALCULATOR_TASK, "actions": ["wait(8)"]}]))
     run = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "collect", "os", "--tasks", str(tasks), "--out",
                             str(tmp_path / "out"), "--container-prefix", prefix],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -70,7 +70,7 @@ def test_sigterm_mid_episode_leaves_no_container(tmp_path, desktop_image, docker
         while not containers_named(docker_client, prefix) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert containers_named(docker_client, prefix), "the run never started a desktop"
-        time.sleep(3)  # well inside the episode
+        time.sleep(3)  # well inside the episode (its one action waits 8 s)
         run.send_signal(signal.SIGTERM)
         assert run.wait(timeout=60) != 0
     finally:

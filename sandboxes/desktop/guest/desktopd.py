@@ -16,12 +16,21 @@ import subprocess
 import sys
 import time
 
-from gi.repository import GLib
+from gi.repository import Atspi, GLib
 
 import atspi_dump
 
 SOCKET_PATH = os.environ.get("WORLDLINE_DESKTOP_SOCKET", "/tmp/worldline-desktop.sock")
 COMMAND_TIMEOUT_S = 20
+# After an action: wait at least settle_ms, then until the apps have sent no accessibility event for QUIET_S
+# (a display still updating, a dialog still opening), but never longer than MAX_SETTLE_S (a blinking cursor).
+QUIET_S = 0.1
+MAX_SETTLE_S = 1.5
+_last_event = [0.0]
+
+
+def _on_event(_event):
+    _last_event[0] = time.monotonic()
 
 
 def _run_commands(commands):
@@ -45,6 +54,15 @@ def _pump(seconds):
         if time.monotonic() >= deadline:
             return
         time.sleep(min(0.01, max(0.0, deadline - time.monotonic())))
+
+
+def _settle(min_s):
+    """Pump events for min_s, then until QUIET_S passes without one (at most MAX_SETTLE_S); returns seconds waited."""
+    started = time.monotonic()
+    _pump(min_s)
+    while time.monotonic() - started < MAX_SETTLE_S and time.monotonic() - _last_event[0] < QUIET_S:
+        _pump(0.02)
+    return time.monotonic() - started
 
 
 def _wait_for_app(app_name, timeout_s, settle_s):
@@ -73,9 +91,10 @@ def handle(request):
         started = time.perf_counter()
         results = _run_commands(request.get("commands", []))
         action_ms = (time.perf_counter() - started) * 1000
-        _pump(request.get("settle_ms", 150) / 1000)
+        settled_s = _settle(request.get("settle_ms", 150) / 1000)
         failed = [r for r in results if r["exit_code"] != 0]
         return {"ok": not failed, "results": results, "action_ms": round(action_ms, 2),
+                "settle_ms": round(settled_s * 1000, 2),
                 "error": (f"{failed[0]['argv'][0]} exited {failed[0]['exit_code']}: {failed[0]['stderr']}"
                           if failed else None),
                 "dump": _dump_json()}
@@ -86,9 +105,11 @@ def handle(request):
         appeared = _wait_for_app(request["window"], request.get("timeout_s", 15), 0.1)
         if appeared:
             # A new window does not always get the keyboard focus; typing must go to the app just opened.
-            subprocess.run(["xdotool", "search", "--onlyvisible", "--pid", str(app.pid), "windowactivate"],
+            subprocess.run(["xdotool", "search", "--onlyvisible", "--pid", str(app.pid), "windowactivate", "--sync"],
                            capture_output=True, timeout=COMMAND_TIMEOUT_S)
-            _pump(request.get("settle_ms", 300) / 1000)
+            # The window manager places a new window after it is mapped: wait until its widgets stop moving, or the
+            # first clicks land where the buttons were before the move.
+            _settle(request.get("settle_ms", 300) / 1000)
         return {"ok": appeared, "dump": _dump_json(),
                 "error": None if appeared else f"no showing window of {request['window']!r} appeared"}
     return {"ok": False, "error": f"unknown op {op!r}"}
@@ -120,6 +141,9 @@ def main():
     server.listen(4)
     os.rename(SOCKET_PATH + ".tmp", SOCKET_PATH)  # appears only once it accepts
     GLib.io_add_watch(server.fileno(), GLib.PRIORITY_DEFAULT, GLib.IOCondition.IN, _serve, server)
+    listener = Atspi.EventListener.new(_on_event)
+    for event_type in ("object:", "window:"):  # every object and window event: only their arrival time matters
+        listener.register(event_type)
     print("desktopd ready", file=sys.stderr, flush=True)
     GLib.MainLoop().run()
 
