@@ -214,7 +214,8 @@ def main(quick: bool | None = None) -> None:
     print(f"{'perms':>6} {'bands':>6} {'rows':>5} {'threshold':>10} {'pairs':>6} {'recall':>7} {'precision':>10}")
     for options in (NearDupOptions(), NearDupOptions(num_perm=128)):
         quality = near_dup_quality(options, pairs=1000 if quick else 3000)
-        print(f"{options.num_perm:>6} {options.bands:>6} {options.rows:>5} {options.threshold:>10} {quality['pairs']:>6} "
+        print(f"{options.num_perm:>6} {options.bands:>6} {options.rows:>5} {options.threshold:>10} "
+              f"{quality['pairs']:>6} "
               f"{quality['recall']:>7.3f} {quality['precision']:>10.3f}")
     print(f"targets: >= 5,000 transitions/s/core; curate within 2x of the bare loop; flat RSS; "
           "recall >= 0.95, precision >= 0.99")

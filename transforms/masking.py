@@ -42,8 +42,8 @@ RULES = (
     ("uuid", rf"{_H}{_B.format(_H)}{_H}{{7}}-{_H}{{4}}-{_H}{{4}}-{_H}{{4}}-{_H}{{12}}\b", ("-",), None),
     ("digits", rf"{_D}{_B.format(_D)}(?:" + "|".join(f"(?P<d{i}>{rest})" for i, (_, rest) in enumerate(DIGIT_FORMS))
      + ")", ("",), None),
-    ("timestamp", rf"{_DAY},? +{_MONTH} +{_D}{{1,2}},? +{_D}{{2}}:{_D}{{2}}:{_D}{{2}}(?: +[A-Z]{{2,5}})?(?: +{_D}{{4}})?\b",
-     _MONTHS, None),
+    ("timestamp", rf"{_DAY},? +{_MONTH} +{_D}{{1,2}},? +{_D}{{2}}:{_D}{{2}}:{_D}{{2}}"
+                  rf"(?: +[A-Z]{{2,5}})?(?: +{_D}{{4}})?\b", _MONTHS, None),  # date(1)
     ("timestamp", rf"{_MONTH} +{_D}{{1,2}} +{_D}{{2}}:{_D}{{2}}(?::{_D}{{2}})?\b", _MONTHS, None),  # ls -l, syslog
     ("timestamp", rf"1{_B.format('1')}[5-9]{_D}{{8}}(?:\.{_D}+)?\b", ("1",), None),  # Unix seconds, 2017..2033
     ("temp_path", r"(?:/tmp|/var/tmp|/dev/shm|/private/var/folders)/[^\s'\"`:;,)\]}]+", ("/tmp", "/var/", "/dev/shm"),
