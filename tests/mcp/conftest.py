@@ -1,6 +1,6 @@
 import pytest
 
-from mcp_helpers import SERVERS_FILE
+from tests.mcp.mcp_helpers import SERVERS_FILE
 from sandboxes.mcp_servers import load_servers
 
 

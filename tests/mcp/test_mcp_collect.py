@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from mcp_helpers import ROOT, SERVERS_FILE
+from tests.mcp.mcp_helpers import ROOT, SERVERS_FILE
 from schemas import validate_transition
 from schemas.render import render
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from mcp_helpers import result_of
+from tests.mcp.mcp_helpers import result_of
 from sandboxes.mcp_proxy import PerturbationSpecError, parse_spec
 from sandboxes.mcp_servers import ServerConnection
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from mcp_helpers import result_of
+from tests.mcp.mcp_helpers import result_of
 from sandboxes.mcp_servers import ServerConnection, ServerFileError, ServerStartError, load_servers, local_pages_url
 
 

@@ -16,15 +16,11 @@ import yaml
 
 from schemas import validate_transition
 from schemas.render import render
+from tests.docker_fixtures import containers_with_prefix
 
 CALCULATOR_TASK = {"id": "calc-add", "instruction": "Add 2 and 3.",
                    "setup": [{"launch": {"argv": ["galculator"], "app": "galculator"}}],
                    "actions": ['click(name="2")', 'click(name="+")', 'click(name="3")', 'click(name="=")']}
-
-
-def containers_named(client, prefix: str) -> list[str]:
-    return [c["Names"][0].lstrip("/") for c in client.api.containers(all=True)
-            if c["Names"][0].lstrip("/").startswith(prefix)]
 
 
 def collect(*args):
@@ -67,9 +63,9 @@ def test_sigterm_mid_episode_leaves_no_container(tmp_path, desktop_image, docker
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
-        while not containers_named(docker_client, prefix) and time.monotonic() < deadline:
+        while not containers_with_prefix(docker_client, prefix) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert containers_named(docker_client, prefix), "the run never started a desktop"
+        assert containers_with_prefix(docker_client, prefix), "the run never started a desktop"
         time.sleep(3)  # well inside the episode (its one action waits 8 s)
         run.send_signal(signal.SIGTERM)
         assert run.wait(timeout=60) != 0

@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-from curation_raw_collection import write_raw_collection
+from tests.pipelines.curation_raw_collection import write_raw_collection
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """Fixtures for the SWE collector tests: real images built offline from real sources, real containers."""
 
 import pytest
-from swe_helpers import ROOT, write_tiny_project
+from tests.swe.swe_helpers import ROOT, write_tiny_project
 
 from sandboxes.swe_images import ensure_image
 from sandboxes.swe_repos import RepoSpec, load_repo_specs

@@ -1,7 +1,7 @@
 """The SWE actions against a real container: exact editor messages, shell exit codes, tests, diff, limits."""
 
 import pytest
-from swe_helpers import PREFIX
+from tests.swe.swe_helpers import PREFIX
 
 from collectors.api import Task
 from collectors.swe import DEFAULT_LIMITS, SweCollector, SweTaskError, failing_tests, parse_swe_action

@@ -7,7 +7,7 @@ import sys
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from swe_helpers import PREFIX, ROOT
+from tests.swe.swe_helpers import PREFIX, ROOT
 
 from collectors.command import plans_for
 from collectors.runner import collect

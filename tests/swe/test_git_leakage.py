@@ -10,7 +10,7 @@ from collectors.swe import SweCollector, parse_swe_action
 from sandboxes.swe_git import leak_report, leaks, snapshot_repo
 from sandboxes.swe_images import ensure_image
 from sandboxes.swe_repos import RepoSpec
-from swe_helpers import PREFIX, git, write_tiny_project
+from tests.swe.swe_helpers import PREFIX, git, write_tiny_project
 
 SECRET = "THE_FIX_FROM_THE_FUTURE"
 

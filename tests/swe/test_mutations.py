@@ -6,7 +6,7 @@ import textwrap
 from itertools import zip_longest
 
 import pytest
-from swe_helpers import TINY_FILES
+from tests.swe.swe_helpers import TINY_FILES
 
 from collectors.swe_mutations import enclosing_function, find_mutations, fix_edit, sample, view_range
 

@@ -7,21 +7,6 @@ import uuid
 import pytest
 
 
-@pytest.fixture(scope="session")
-def docker_client():
-    import docker
-    client = docker.from_env()
-    client.ping()
-    return client
-
-
-@pytest.fixture(scope="session")
-def base_image(docker_client):
-    from sandboxes.images import DEFAULT_TERMINAL_IMAGE, build_base_image
-    build_base_image(DEFAULT_TERMINAL_IMAGE, client=docker_client)
-    return DEFAULT_TERMINAL_IMAGE
-
-
 @pytest.fixture(scope="module")
 def collector(base_image, docker_client):
     from collectors.terminal import TerminalCollector
