@@ -33,6 +33,8 @@ def run_and_report(make_collector: Callable[[], Collector], plans: list[EpisodeP
         f"[bold]{domain}[/]: {report.completed} episodes collected ({report.transitions} transitions), "
         f"{report.skipped_complete} already complete, {report.errored} ended in an environment error -> {out}"
     )
+    if report.retried_errors:
+        console.print(f"  retried {report.retried_errors} episodes that ended in an environment error last time")
     for line in report.errors[:10]:
         console.print(f"  [yellow]error[/] {line}")
     return report

@@ -41,6 +41,7 @@ class EpisodePlan:
 class CollectionReport:
     planned: int = 0
     skipped_complete: int = 0
+    retried_errors: int = 0
     completed: int = 0
     errored: int = 0
     transitions: int = 0
@@ -121,10 +122,14 @@ def collect(make_collector: Callable[[], Collector], plans: list[EpisodePlan], o
     report = CollectionReport(planned=len(plans))
     todo = []
     for plan in plans:
-        if store.is_complete(domain, episode_id_for(domain, plan.task.id, plan.seed)):
-            report.skipped_complete += 1
-        else:
+        episode_id = episode_id_for(domain, plan.task.id, plan.seed)
+        if not store.is_complete(domain, episode_id):
             todo.append(plan)
+        elif store.ended_in_error(domain, episode_id):
+            report.retried_errors += 1
+            todo.append(plan)
+        else:
+            report.skipped_complete += 1
     if limit is not None:
         todo = todo[:limit]
     if not todo:

@@ -36,6 +36,11 @@ class EpisodeStore:
     def is_complete(self, domain: str, episode_id: str) -> bool:
         return episode_path(self.root, domain, episode_id).exists()
 
+    def ended_in_error(self, domain: str, episode_id: str) -> bool:
+        """True for an episode stored with outcome 'error': the environment broke, so a new run retries it."""
+        path = episode_path(self.root, domain, episode_id)
+        return path.exists() and json.loads(path.read_text()).get("outcome") == "error"
+
     def write(self, episode: Episode, transitions: list[Transition]) -> None:
         # Transitions first, metadata last: the metadata file is the commit marker that resume trusts.
         table = pa.Table.from_pylist([t.to_row() for t in transitions], schema=TRANSITION_SCHEMA)
