@@ -72,7 +72,7 @@ def volatile_spans(text: str) -> list[dict]:
         return []
     found = []
     for priority, (kind, pattern, triggers, check) in enumerate(_COMPILED):
-        if not any(trigger in text for trigger in triggers):
+        if not any(map(text.__contains__, triggers)):
             continue
         for match in pattern.finditer(text):
             if check is not None and not check(match.group()):
