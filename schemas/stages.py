@@ -19,6 +19,7 @@ CURATED_TRANSITION_SCHEMA = pa.schema(
         pa.field("state_text", pa.string()),  # normalized
         pa.field("next_text", pa.string()),  # normalized
         pa.field("next_volatile_spans", pa.list_(SPAN)),  # offsets into next_text
+        pa.field("next_meta_json", pa.string()),  # side facts of the next observation: exit status, url, focus...
         pa.field("content_hash", pa.string()),  # xxh64 of masked state+action+next
         pa.field("done", pa.bool_()),
         pa.field("error", pa.string()),

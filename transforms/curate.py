@@ -155,7 +155,7 @@ class BuildStagesFn(beam.DoFn):
                     stats.count(stats.DEAD, row["domain"], "dedupe")
                     yield beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter(
                         row["id"], "", "dedupe", "another record with the same id and different content was read",
-                        _public(row)))
+                        row))
                     continue
                 decision = (dedupe.EXACT, row["id"])
             seen.setdefault(row["id"], row["content_hash"])
@@ -176,23 +176,19 @@ class BuildStagesFn(beam.DoFn):
         if isinstance(trace, Exception):
             stats.count(stats.DEAD, row["domain"], "reasoning")
             yield beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter(row["id"], "", "reasoning", str(trace),
-                                                                    _public(row)))
+                                                                    row))
             return
         try:
-            stage_rows = build_stage_rows(history, row, trace)
+            stage_rows = build_stage_rows(history, row, trace, reasoning_source=self.options.reasoning)
         except Exception as exc:  # noqa: BLE001 - a row builder failure is dead-lettered with its reason
             stats.count(stats.DEAD, row["domain"], "stages")
             yield beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter(row["id"], "", "stages",
-                                                                    f"{type(exc).__name__}: {exc}", _public(row)))
+                                                                    f"{type(exc).__name__}: {exc}", row))
             return
         stats.count(stats.OUT, row["domain"])
-        yield _public(row)
+        yield row
         for tag, stage_row in zip(STAGE_TAGS, stage_rows):
             yield beam.pvalue.TaggedOutput(tag, stage_row)
-
-
-def _public(row: dict) -> dict:
-    return {k: v for k, v in row.items() if k != "next_meta_json"}
 
 
 # ---- composites -----------------------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import typer
 
+from pipelines.commands.errors import fail
+
 # A one-command Typer app rather than a bare function, so the command can accept options it does not declare.
 curate = typer.Typer(add_completion=False)
 
@@ -30,7 +32,6 @@ def curate_command(ctx: typer.Context,
            llm_budget: int = typer.Option(None, help="Most LLM calls this run may make."),
            ) -> None:
     """Validate, normalize, mask, dedupe and write training shards, then print the counts."""
-    import click
     from rich.console import Console
     from rich.table import Table
 
@@ -42,21 +43,21 @@ def curate_command(ctx: typer.Context,
         near_dup = NearDupOptions(threshold=near_dup_threshold, num_perm=minhash_perms, bands=lsh_bands,
                                   rows=lsh_rows, ngram=shingle_words)
     except ValueError as exc:
-        raise click.BadParameter(str(exc)) from exc
+        raise typer.BadParameter(str(exc)) from exc
     reasoning_options = {}
     if reasoning == "llm":
         if not llm_model:
-            raise click.BadParameter("--reasoning llm needs --llm-model")
+            raise typer.BadParameter("--reasoning llm needs --llm-model")
         reasoning_options = {"model": llm_model, "base_url": llm_endpoint, "max_calls": llm_budget}
     options = CurateOptions(near_dup=near_dup, reasoning=reasoning, reasoning_options=reasoning_options)
     try:
         stats = run_curation(input, output, options, beam_args=list(ctx.args), overwrite=overwrite)
     except (InputMissingError, OutputExistsError) as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise fail(str(exc)) from exc
 
     table = Table("domain", "in", "out", "dead-lettered", "exact dups", "near dups", title=f"curated -> {output}")
     for domain, d in [*stats["domains"].items(), ("all", stats)]:
         table.add_row(domain, *(str(d[k]) for k in ("in", "out", "dead_lettered", "deduped_exact", "deduped_near")))
     Console().print(table)
     if not stats["balanced"]:
-        raise click.ClickException("counts do not add up: in != out + dead-lettered + deduped (see stats.json)")
+        raise fail("counts do not add up: in != out + dead-lettered + deduped (see stats.json)")

@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -28,13 +27,11 @@ BATCH_ROWS = 2048
 
 
 def _parquet_glob(input_dir: Path) -> str:
-    # click's own exception, not typer's: typer vendors a copy of click, and the `worldline` group that runs this
-    # command is plain click, which only turns its own exceptions into a usage message.
     folder = input_dir / "transitions" if (input_dir / "transitions").is_dir() else input_dir
     if not folder.is_dir():
-        raise click.BadParameter(f"{input_dir} is not a folder", param_hint="--input")
+        raise typer.BadParameter(f"{input_dir} is not a folder", param_hint="--input")
     if not any(folder.rglob("*.parquet")):
-        raise click.BadParameter(f"no Parquet files under {folder}", param_hint="--input")
+        raise typer.BadParameter(f"no Parquet files under {folder}", param_hint="--input")
     return str(folder / "**" / "*.parquet")
 
 

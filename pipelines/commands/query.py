@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from pipelines.commands.errors import fail
+
 MAX_CELL = 120
 
 
@@ -19,7 +21,6 @@ def query(folder: Path = typer.Argument(..., help="Curation output or raw collec
                                               "dead_letter; raw_transitions and episodes for a raw folder."),
           limit: int = typer.Option(100, help="Rows to print at most.")):
     """Run SQL (duckdb) over a collection or shard folder and print the result as a table."""
-    import click
     import duckdb
     from rich.console import Console
     from rich.table import Table
@@ -32,8 +33,7 @@ def query(folder: Path = typer.Argument(..., help="Curation output or raw collec
         columns = [d[0] for d in result.description or []]
         rows = result.fetchmany(limit + 1)
     except (FileNotFoundError, duckdb.Error) as exc:
-        # The root command is a click group: its error type prints a one-line message and exits 1.
-        raise click.ClickException(str(exc)) from exc
+        raise fail(str(exc)) from exc
     table = Table(*columns, show_lines=False)
     for row in rows[:limit]:
         table.add_row(*(_cell(v) for v in row))
