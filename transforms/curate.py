@@ -1,18 +1,22 @@
 """The curation PTransform: raw transition files -> curated transitions, three training stages, dedupe list and
 dead letters. `Curate.expand` only composes; each step is a small DoFn over a pure function.
 
-    files -> Read -> Validate -> Normalize -> Mask -> Sketch --(LSH buckets)--> ResolveBuckets -> decisions
-                                                        \\                                          |
-                                                         +--------(by episode)---- CoGroupByKey ---+
-                                                                                        |
-                                                             BuildStages (history window, reasoning trace)
+    paths -> Keys (read, validate, normalize, mask, sketch) --(LSH buckets)--> Dedupe ------> removed ids --+
+                                                           +--(ids)------> IdCollisions --> repeated ids --+
+                                                                                                           |
+    paths -> CurateFiles (read, validate, normalize, mask, one episode at a time) <--- side inputs ---------+
+                 -> transitions, stage1..3, dedupe list, dead letters
 
-Only the small bucket entries (id, hash, 256-byte sketch) and one episode's rows are ever grouped together.
+Each raw file is read twice. Only light records (bucket key, id, hash, 256-byte sketch) are ever shuffled; full
+rows stay in the worker that read them, one file's rows at a time (a Parquet file is one episode), so memory grows
+with the number of ids, not with the bytes of the collection. The side inputs hold only the removed ids and the
+ids read more than once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections import defaultdict
 from functools import lru_cache
 
 import apache_beam as beam
@@ -23,7 +27,7 @@ from schemas.validate import record_id
 from transforms import dedupe, masking, stats
 from transforms.io import dead_letter, is_hidden, raw_file_patterns
 from transforms.normalize import NormalizeError, normalize_observation
-from transforms.validate import DEAD_LETTER, ReadRawFn, ValidateTransitions
+from transforms.validate import DEAD_LETTER, Rejected, read_valid_rows
 
 BUCKETS = "buckets"
 STAGE_TAGS = ("stage1", "stage2", "stage3")
@@ -88,36 +92,22 @@ def with_volatile_spans(row: dict) -> tuple[dict, str]:
     return row, f"{state_masked}\n{row['action_text']}\n{next_masked}"
 
 
-def episode_of(transition_id: str) -> str:
-    return transition_id.rsplit(":", 1)[0]
-
-
-# ---- DoFns ----------------------------------------------------------------------------------------------------
-
-class NormalizeFn(beam.DoFn):
-    def process(self, element):
-        source, _, row = element
+def prepared_rows(path: str, count: bool = True):
+    """One raw file -> (source, position, curated row with spans and hash, masked text), or Rejected."""
+    for item in read_valid_rows(path, count):
+        if isinstance(item, Rejected):
+            yield item
+            continue
+        source, position, row = item
         try:
-            yield curated_row(row)
+            curated = curated_row(row)
         except NormalizeError as exc:
-            stats.count(stats.DEAD, row["domain"], "normalize")
-            yield beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter(record_id(row), source, "normalize",
-                                                                    str(exc), row))
-
-
-class SketchFn(beam.DoFn):
-    """(row, masked text) -> the row, plus one LSH bucket entry per band on the `buckets` output."""
-
-    def __init__(self, options: dedupe.NearDupOptions):
-        self.options = options
-
-    def process(self, element):
-        row, masked_text = element
-        signature = dedupe.signature(masked_text, self.options)
-        member = (row["id"], row["content_hash"], dedupe.sketch(signature))
-        for key in dedupe.band_keys(signature, self.options, row["action_text"]):
-            yield beam.pvalue.TaggedOutput(BUCKETS, (key, member))
-        yield row
+            if count:
+                stats.count(stats.DEAD, row["domain"], "normalize")
+            yield Rejected(dead_letter(record_id(row), source, "normalize", str(exc), row))
+            continue
+        curated, masked_text = with_volatile_spans(curated)
+        yield source, position, curated, masked_text
 
 
 def resolve_bucket(element, options: dedupe.NearDupOptions):
@@ -127,8 +117,40 @@ def resolve_bucket(element, options: dedupe.NearDupOptions):
         yield member_id, (kind, duplicate_of)
 
 
-class BuildStagesFn(beam.DoFn):
-    """One episode's rows and dedupe decisions -> kept transitions, stage rows, dedupe list, dead letters."""
+def id_collisions(element):
+    """Every copy of one id -> ((source, position), same content?) for each copy but the first. The copy with the
+    smallest content hash is the one kept; a later copy with the same content is its exact duplicate, one with
+    other content a conflict."""
+    _, copies = element
+    copies = sorted(copies)
+    for content_hash, source, position in copies[1:]:
+        yield (source, position), content_hash == copies[0][0]
+
+
+# ---- DoFns ----------------------------------------------------------------------------------------------------
+
+class KeysFn(beam.DoFn):
+    """file path -> LSH bucket entries (`buckets` output) and (id, (content_hash, source, position)): all dedupe
+    needs, without the rows. Counts nothing: CurateFilesFn reads the same file again and counts it."""
+
+    def __init__(self, options: dedupe.NearDupOptions):
+        self.options = options
+
+    def process(self, path: str):
+        for item in prepared_rows(path, count=False):
+            if isinstance(item, Rejected):
+                continue
+            source, position, row, masked_text = item
+            signature = dedupe.signature(masked_text, self.options)
+            member = (row["id"], row["content_hash"], dedupe.sketch(signature))
+            for key in dedupe.band_keys(signature, self.options, row["action_text"]):
+                yield beam.pvalue.TaggedOutput(BUCKETS, (key, member))
+            yield row["id"], (row["content_hash"], source, position)
+
+
+class CurateFilesFn(beam.DoFn):
+    """file path + removed ids + repeated ids -> kept transitions, stage rows, dedupe list, dead letters. Rows are
+    grouped by episode within the file (a Parquet file holds one episode; a JSONL drop may hold several)."""
 
     def __init__(self, options: CurateOptions):
         self.options = options
@@ -137,28 +159,36 @@ class BuildStagesFn(beam.DoFn):
         from transforms.reasoning import make_synthesizer
         self.synthesizer = make_synthesizer(self.options.reasoning, **self.options.reasoning_options)
 
-    def process(self, element):
+    def process(self, path: str, removed: dict, collisions: dict):
+        episodes = defaultdict(list)
+        for item in prepared_rows(path):
+            if isinstance(item, Rejected):
+                yield beam.pvalue.TaggedOutput(DEAD_LETTER, item.letter)
+                continue
+            source, position, row, _ = item
+            episodes[row["episode_id"]].append((source, position, row))
+        for rows in episodes.values():
+            yield from self._episode(rows, removed, collisions)
+
+    def _episode(self, rows, removed, collisions):
         from transforms.stages import build_stage_rows
 
-        _, grouped = element
-        rows = sorted(grouped["rows"], key=lambda r: (r["step"], r["content_hash"]))
-        decisions = dict(grouped["decisions"])
-        kept, history_of = [], {}
-        history: list[dict] = []
-        seen: dict[str, str] = {}
-        for row in rows:
-            history_of[row["id"]] = list(history)
-            history.append(row)
-            decision = decisions.get(row["id"])
-            if decision is None and row["id"] in seen:
-                if seen[row["id"]] != row["content_hash"]:
+        rows.sort(key=lambda item: (item[2]["step"], item[2]["content_hash"]))
+        history = [row for _, _, row in rows]
+        kept, history_end = [], {}
+        for index, (source, position, row) in enumerate(rows):
+            history_end[row["id"]] = index
+            decision = removed.get(row["id"])
+            if decision is None:
+                same_content = collisions.get((source, position))
+                if same_content is False:
                     stats.count(stats.DEAD, row["domain"], "dedupe")
                     yield beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter(
                         row["id"], "", "dedupe", "another record with the same id and different content was read",
                         row))
                     continue
-                decision = (dedupe.EXACT, row["id"])
-            seen.setdefault(row["id"], row["content_hash"])
+                if same_content:
+                    decision = (dedupe.EXACT, row["id"])
             if decision is None:
                 kept.append(row)
                 continue
@@ -170,7 +200,7 @@ class BuildStagesFn(beam.DoFn):
         for start in range(0, len(kept), self.options.reasoning_batch):
             batch = kept[start:start + self.options.reasoning_batch]
             for row, trace in zip(batch, self.synthesizer.traces(batch)):
-                yield from self._emit(row, history_of[row["id"]], trace, build_stage_rows)
+                yield from self._emit(row, history[:history_end[row["id"]]], trace, build_stage_rows)
 
     def _emit(self, row, history, trace, build_stage_rows):
         if isinstance(trace, Exception):
@@ -193,8 +223,8 @@ class BuildStagesFn(beam.DoFn):
 
 # ---- composites -----------------------------------------------------------------------------------------------
 
-class ReadRawFiles(beam.PTransform):
-    """A collection folder (local or gs://) -> (source, position, row) and dead letters for unreadable parts."""
+class RawFilePaths(beam.PTransform):
+    """A collection folder (local or gs://) -> the paths of its raw transition files, spread over workers."""
 
     def __init__(self, input_dir: str):
         super().__init__()
@@ -205,12 +235,11 @@ class ReadRawFiles(beam.PTransform):
                 | "Patterns" >> beam.Create(raw_file_patterns(self.input_dir))
                 | "Match" >> fileio.MatchAll(EmptyMatchTreatment.ALLOW)
                 | "Paths" >> beam.FlatMap(lambda meta: [] if is_hidden(meta.path) else [meta.path])
-                | "Spread" >> beam.Reshuffle()
-                | "Read" >> beam.ParDo(ReadRawFn()).with_outputs(DEAD_LETTER, main="rows"))
+                | "Spread" >> beam.Reshuffle())
 
 
 class Dedupe(beam.PTransform):
-    """Sketch bucket entries -> (episode_id, (id, (kind, duplicate_of))) for every removed transition."""
+    """Sketch bucket entries -> (id, (kind, duplicate_of)) for every removed transition."""
 
     def __init__(self, options: dedupe.NearDupOptions):
         super().__init__()
@@ -220,12 +249,11 @@ class Dedupe(beam.PTransform):
         return (buckets
                 | "GroupBuckets" >> beam.GroupByKey()
                 | "ResolveBuckets" >> beam.FlatMap(resolve_bucket, self.options)
-                | "OneDecisionPerId" >> beam.CombinePerKey(dedupe.decide)
-                | "KeyByEpisode" >> beam.Map(lambda item: (episode_of(item[0]), item)))
+                | "OneDecisionPerId" >> beam.CombinePerKey(dedupe.decide))
 
 
 class Curate(beam.PTransform):
-    """Pipeline root -> dict of PCollections: transitions, stage1..3, duplicates, dead_letter."""
+    """Pipeline root -> dict of PCollections: transitions, stage1..3, dedupe, dead_letter."""
 
     def __init__(self, input_dir: str, options: CurateOptions = CurateOptions()):
         super().__init__()
@@ -233,20 +261,15 @@ class Curate(beam.PTransform):
         self.options = options
 
     def expand(self, pipeline):
-        read = pipeline | "ReadRaw" >> ReadRawFiles(self.input_dir)
-        validated = read.rows | "Validate" >> ValidateTransitions()
-        normalized = validated.valid | "Normalize" >> beam.ParDo(NormalizeFn()).with_outputs(DEAD_LETTER,
-                                                                                              main="rows")
-        sketched = (normalized.rows
-                    | "Mask" >> beam.Map(with_volatile_spans)
-                    | "Sketch" >> beam.ParDo(SketchFn(self.options.near_dup)).with_outputs(BUCKETS, main="rows"))
-        decisions = sketched[BUCKETS] | "Dedupe" >> Dedupe(self.options.near_dup)
-        by_episode = sketched.rows | "RowsByEpisode" >> beam.Map(lambda row: (row["episode_id"], row))
-        built = ({"rows": by_episode, "decisions": decisions}
-                 | "JoinEpisode" >> beam.CoGroupByKey()
-                 | "BuildStages" >> beam.ParDo(BuildStagesFn(self.options)).with_outputs(
-                     DEAD_LETTER, DUPLICATES, *STAGE_TAGS, main="transitions"))
-        dead = ((read[DEAD_LETTER], validated[DEAD_LETTER], normalized[DEAD_LETTER], built[DEAD_LETTER])
-                | "AllDeadLetters" >> beam.Flatten())
-        return {"transitions": built.transitions, "dedupe": built[DUPLICATES], "dead_letter": dead,
+        paths = pipeline | "ReadRaw" >> RawFilePaths(self.input_dir)
+        keys = paths | "Keys" >> beam.ParDo(KeysFn(self.options.near_dup)).with_outputs(BUCKETS, main="ids")
+        removed = keys[BUCKETS] | "Dedupe" >> Dedupe(self.options.near_dup)
+        collisions = (keys.ids
+                      | "GroupIds" >> beam.GroupByKey()
+                      | "IdCollisions" >> beam.FlatMap(id_collisions))
+        built = paths | "CurateFiles" >> beam.ParDo(
+            CurateFilesFn(self.options), removed=beam.pvalue.AsDict(removed),
+            collisions=beam.pvalue.AsDict(collisions)).with_outputs(DEAD_LETTER, DUPLICATES, *STAGE_TAGS,
+                                                                    main="transitions")
+        return {"transitions": built.transitions, "dedupe": built[DUPLICATES], "dead_letter": built[DEAD_LETTER],
                 **{tag: built[tag] for tag in STAGE_TAGS}}

@@ -1,47 +1,41 @@
-"""Beam step that checks raw rows against the transition schema; a bad row goes to the dead-letter output."""
+"""Read one raw file and check its rows against the transition schema; a bad part becomes a dead letter."""
 
 from __future__ import annotations
 
-import apache_beam as beam
+from typing import Iterator, NamedTuple
 
 from schemas.validate import record_id, transition_errors
 from transforms import stats
-from transforms.io import ReadError, dead_letter, read_raw_file
+from transforms.io import ReadError, SourcedRow, dead_letter, read_raw_file
 
 DEAD_LETTER = "dead_letter"
 
 
-class ReadRawFn(beam.DoFn):
-    """file path -> its raw rows as (source, position, row); unparseable parts -> dead letters."""
+class Rejected(NamedTuple):
+    """A part of a raw file that cannot be curated, with the dead-letter record that explains why."""
+    letter: dict
 
-    def process(self, path: str):
-        for item in read_raw_file(path):
-            if isinstance(item, ReadError):
+
+def read_valid_rows(path: str, count: bool = True) -> Iterator[SourcedRow | Rejected]:
+    """One raw file -> (source, position, row) for every valid row, Rejected for every unreadable or invalid part.
+    `count` adds them to the run's counters; a second read of the same file (the dedupe keys) must not."""
+    for item in read_raw_file(path):
+        if isinstance(item, ReadError):
+            if count:
                 stats.count(stats.IN, stats.UNKNOWN_DOMAIN)
                 stats.count(stats.DEAD, stats.UNKNOWN_DOMAIN, "read")
-                yield beam.pvalue.TaggedOutput(DEAD_LETTER, item.letter)
-            else:
-                stats.count(stats.IN, stats.domain_of(item[2]))
-                yield item
-
-
-class ValidateFn(beam.DoFn):
-    def process(self, element):
-        source, position, row = element
+            yield Rejected(item.letter)
+            continue
+        source, position, row = item
+        if count:
+            stats.count(stats.IN, stats.domain_of(row))
         errors = transition_errors(row)
         if not errors:
-            yield element
-            return
+            yield item
+            continue
         rid = record_id(row)
         if rid == "<unknown>":
             rid = f"{source}#{position}"
-        stats.count(stats.DEAD, stats.domain_of(row), "validate")
-        yield beam.pvalue.TaggedOutput(
-            DEAD_LETTER, dead_letter(rid, source, "validate", "; ".join(str(e) for e in errors), row))
-
-
-class ValidateTransitions(beam.PTransform):
-    """(source, position, row) -> valid rows (main output) and dead letters (tag `dead_letter`)."""
-
-    def expand(self, rows):
-        return rows | beam.ParDo(ValidateFn()).with_outputs(DEAD_LETTER, main="valid")
+        if count:
+            stats.count(stats.DEAD, stats.domain_of(row), "validate")
+        yield Rejected(dead_letter(rid, source, "validate", "; ".join(str(e) for e in errors), row))
