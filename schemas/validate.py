@@ -6,6 +6,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 import pyarrow as pa
 
@@ -131,6 +132,16 @@ def _get(row: dict, dotted: str):
     return value
 
 
+# Rows repeat the same JSON strings ("{}", and a state's meta is the previous step's next observation's meta).
+@lru_cache(maxsize=1024)
+def _json_error(value: str) -> str | None:
+    try:
+        json.loads(value)
+    except json.JSONDecodeError as exc:
+        return f"is not valid JSON ({exc.msg} at {exc.pos})"
+    return None
+
+
 def transition_errors(row: dict) -> list[FieldError]:
     """Every problem with one raw transition row; an empty list means it is valid."""
     errors = check_against_schema(row, TRANSITION_SCHEMA)
@@ -153,10 +164,9 @@ def transition_errors(row: dict) -> list[FieldError]:
     for dotted in JSON_FIELDS:
         value = _get(row, dotted)
         if isinstance(value, str) and value:
-            try:
-                json.loads(value)
-            except json.JSONDecodeError as exc:
-                errors.append(FieldError(dotted, f"is not valid JSON ({exc.msg} at {exc.pos})"))
+            reason = _json_error(value)
+            if reason:
+                errors.append(FieldError(dotted, reason))
     start, end = _get(row, "timings.action_start"), _get(row, "timings.action_end")
     if isinstance(start, datetime) and isinstance(end, datetime) and end < start:
         errors.append(FieldError("timings.action_end", "is before timings.action_start"))
