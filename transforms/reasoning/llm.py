@@ -111,7 +111,7 @@ class LLMSynthesizer:
 
     async def _call(self, client, ledger: Ledger, request: dict) -> str:
         retrying = AsyncRetrying(retry=retry_if_exception(_retryable), stop=stop_after_attempt(self.retries + 1),
-                                 wait=wait_exponential_jitter(initial=self.retry_wait, max=30 * self.retry_wait,
+                                 wait=wait_exponential_jitter(multiplier=self.retry_wait, max=30 * self.retry_wait,
                                                             jitter=self.retry_wait),
                                  reraise=True)
         async for attempt in retrying:
