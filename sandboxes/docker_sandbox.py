@@ -81,6 +81,7 @@ class AttachedExec:
         self._handle = api.exec_start(self.exec_id, socket=True)
         self.sock = _raw_socket(self._handle)
         self._pending = bytearray()  # bytes received but not yet parsed into frames
+        self._stdout = bytearray()  # stdout received but not yet returned by read_line
         self.closed = False
 
     def write(self, data: bytes) -> None:
@@ -116,6 +117,16 @@ class AttachedExec:
             if not chunk:
                 raise StreamClosed("the exec closed its output")
             self._pending += chunk
+
+    def read_line(self, deadline: float | None) -> bytes:
+        """The next line of stdout without its newline (stderr is dropped); TimeoutError / StreamClosed as above."""
+        while b"\n" not in self._stdout:
+            stream, payload = self.next_frame(deadline)
+            if stream == STDOUT:
+                self._stdout += payload
+        line, _, rest = bytes(self._stdout).partition(b"\n")
+        self._stdout[:] = rest
+        return line
 
     def exit_code(self, wait_s: float = 2.0) -> int | None:
         """The exit code once the engine has noticed the process ended (it can lag the closed stream briefly)."""

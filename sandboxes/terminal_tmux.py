@@ -15,7 +15,7 @@ import re
 import time
 from dataclasses import dataclass
 
-from sandboxes.docker_sandbox import STDOUT, AttachedExec, DockerSandbox, SandboxError, StreamClosed
+from sandboxes.docker_sandbox import AttachedExec, DockerSandbox, SandboxError, StreamClosed
 
 SESSION = "main"
 RC_PATH = "/tmp/.worldline-bashrc"
@@ -101,7 +101,6 @@ class TmuxTerminal:
         self.slow_delay_s = slow_delay_s
         self.workdir = workdir
         self.control: AttachedExec | None = None
-        self._stdout = bytearray()
         self._timeout = sandbox.limits.action_timeout_s
 
     def start(self) -> None:
@@ -143,18 +142,12 @@ class TmuxTerminal:
         return [self._read_block() for _ in commands]
 
     def _read_line(self, deadline: float) -> bytes:
-        while b"\n" not in self._stdout:
-            try:
-                stream, payload = self.control.next_frame(deadline)
-            except StreamClosed as exc:
-                raise SessionEnded(f"the tmux session in {self.sandbox.name} ended") from exc
-            except TimeoutError as exc:
-                raise TmuxError(f"tmux control channel in {self.sandbox.name} stopped answering: {exc}") from exc
-            if stream == STDOUT:
-                self._stdout += payload
-        line, _, rest = bytes(self._stdout).partition(b"\n")
-        self._stdout[:] = rest
-        return line
+        try:
+            return self.control.read_line(deadline)
+        except StreamClosed as exc:
+            raise SessionEnded(f"the tmux session in {self.sandbox.name} ended") from exc
+        except TimeoutError as exc:
+            raise TmuxError(f"tmux control channel in {self.sandbox.name} stopped answering: {exc}") from exc
 
     def _read_block(self) -> bytes:
         deadline = time.monotonic() + self._timeout

@@ -10,7 +10,7 @@ import json
 import time
 
 from sandboxes.desktop.image import DESKTOP_HOME, DESKTOP_UID, DESKTOP_USER, GUEST_PATH, build_desktop_image
-from sandboxes.docker_sandbox import STDOUT, DockerSandbox, Limits, StreamClosed
+from sandboxes.docker_sandbox import DockerSandbox, Limits, StreamClosed
 
 NAME_PREFIX = "worldline-os"
 START_TIMEOUT_S = 30.0
@@ -60,7 +60,6 @@ class DesktopSession:
             self.limits, name_prefix=name_prefix, labels=labels, client=client))
         self._desktop_launched = sandbox is not None
         self._relay = None
-        self._buffer = b""
 
     def start(self) -> dict:
         if not self._desktop_launched:
@@ -85,16 +84,12 @@ class DesktopSession:
             raise DesktopError("desktop session is not started")
         deadline = time.monotonic() + (timeout or self.limits.action_timeout_s)
         self._relay.write(json.dumps(payload).encode() + b"\n")
-        while b"\n" not in self._buffer:
-            try:
-                stream, data = self._relay.next_frame(deadline)
-            except TimeoutError as exc:
-                raise DesktopError(f"desktop did not answer {payload.get('op')!r} within the time limit") from exc
-            except StreamClosed as exc:
-                raise DesktopError(f"the desktop control channel closed during {payload.get('op')!r}") from exc
-            if stream == STDOUT:
-                self._buffer += data
-        line, _, self._buffer = self._buffer.partition(b"\n")
+        try:
+            line = self._relay.read_line(deadline)
+        except TimeoutError as exc:
+            raise DesktopError(f"desktop did not answer {payload.get('op')!r} within the time limit") from exc
+        except StreamClosed as exc:
+            raise DesktopError(f"the desktop control channel closed during {payload.get('op')!r}") from exc
         try:
             reply = json.loads(line)
         except json.JSONDecodeError as exc:
