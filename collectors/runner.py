@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from collectors.api import Collector, Policy, ScriptedPolicy, StepResult, Task
 from collectors.store import EpisodeStore
-from schemas import Episode, Observation, Provenance, Timings, Transition, utcnow
+from schemas import EnvInfo, Episode, Provenance, Timings, Transition, utcnow
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_STEPS = 50
@@ -107,8 +107,7 @@ def run_episode(collector: Collector, plan: EpisodePlan, stop: threading.Event |
     return episode, transitions
 
 
-def _safe_env(collector: Collector):
-    from schemas import EnvInfo
+def _safe_env(collector: Collector) -> EnvInfo:
     try:
         return collector.env_info()
     except Exception as exc:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from schemas import EPISODE_SCHEMA, TRANSITION_SCHEMA, Episode, Transition
-from schemas.layout import episode_path, transitions_path
+from schemas import TRANSITION_SCHEMA, Episode, Transition
+from schemas.layout import EPISODES_DIR, episode_path, transitions_path
 
 
 def atomic_write(path: Path, write) -> None:
@@ -51,4 +51,4 @@ class EpisodeStore:
         atomic_write(episode_path(self.root, episode.domain, episode.episode_id), lambda h: h.write(payload))
 
     def episodes(self) -> list[dict]:
-        return [json.loads(p.read_text()) for p in sorted((self.root / "episodes").rglob("*.json"))]
+        return [json.loads(p.read_text()) for p in sorted((self.root / EPISODES_DIR).rglob("*.json"))]
