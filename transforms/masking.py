@@ -33,47 +33,61 @@ DIGIT_FORMS = (
     ("byte_size", rf"{_D}*(?:\.{_D}+)? ?(?:[KMGTP]i?B|[KMGTP]|bytes)\b"),
 )
 
-# (kind, pattern, triggers, check), in priority order: where matches start at the same place the earlier rule
+# (kind, pattern, precheck, check), in priority order: where matches start at the same place the earlier rule
 # wins, so the longer, more specific forms come first (a UUID before its hex groups, a temp path before the hex id
-# inside it). A rule runs only if one of its trigger substrings occurs in the text: a substring test is far
-# cheaper than a regex scan, and most observations lack most kinds. Where a pattern has a group `v`, only that
-# group is volatile (the number after "pid ", not the word). `check`, if any, must accept the matched text.
+# inside it). A rule runs only if its precheck (a necessary condition, None for none) accepts the text: a substring
+# test, or a regex that starts with a literal, is far cheaper than the rule's own scan, and most observations lack
+# most kinds. Rules sharing a precheck object share its answer. Where a pattern has a group `v`, only that group is
+# volatile (the number after "pid ", not the word). `check`, if any, must accept the matched text.
+def _contains_any(*needles):
+    return lambda text: any(map(text.__contains__, needles))
+
+
+# A UUID's middle always has this form; starting with a literal "-", it is found without trying the full
+# pattern at every hex character (timestamps put a "-" in nearly every screen, so "-" alone rules out nothing).
+_HAS_UUID_MIDDLE = re.compile(rf"-{_H}{{4}}-{_H}{{4}}-{_H}{{4}}-").search
+_HAS_MONTH = _contains_any(*_MONTHS)
+
 RULES = (
-    ("uuid", rf"{_H}{_B.format(_H)}{_H}{{7}}-{_H}{{4}}-{_H}{{4}}-{_H}{{4}}-{_H}{{12}}\b", ("-",), None),
+    ("uuid", rf"{_H}{_B.format(_H)}{_H}{{7}}-{_H}{{4}}-{_H}{{4}}-{_H}{{4}}-{_H}{{12}}\b", _HAS_UUID_MIDDLE, None),
     ("digits", rf"{_D}{_B.format(_D)}(?:" + "|".join(f"(?P<d{i}>{rest})" for i, (_, rest) in enumerate(DIGIT_FORMS))
-     + ")", ("",), None),
+     + ")", None, None),
     ("timestamp", rf"{_DAY},? +{_MONTH} +{_D}{{1,2}},? +{_D}{{2}}:{_D}{{2}}:{_D}{{2}}"
-                  rf"(?: +[A-Z]{{2,5}})?(?: +{_D}{{4}})?\b", _MONTHS, None),  # date(1)
-    ("timestamp", rf"{_MONTH} +{_D}{{1,2}} +{_D}{{2}}:{_D}{{2}}(?::{_D}{{2}})?\b", _MONTHS, None),  # ls -l, syslog
-    ("timestamp", rf"1{_B.format('1')}[5-9]{_D}{{8}}(?:\.{_D}+)?\b", ("1",), None),  # Unix seconds, 2017..2033
-    ("temp_path", r"(?:/tmp|/var/tmp|/dev/shm|/private/var/folders)/[^\s'\"`:;,)\]}]+", ("/tmp", "/var/", "/dev/shm"),
+                  rf"(?: +[A-Z]{{2,5}})?(?: +{_D}{{4}})?\b", _HAS_MONTH, None),  # date(1)
+    ("timestamp", rf"{_MONTH} +{_D}{{1,2}} +{_D}{{2}}:{_D}{{2}}(?::{_D}{{2}})?\b", _HAS_MONTH, None),  # ls -l, syslog
+    ("timestamp", rf"1{_B.format('1')}[5-9]{_D}{{8}}(?:\.{_D}+)?\b", _contains_any("1"),
+     None),  # Unix seconds, 2017..2033
+    ("temp_path", r"(?:/tmp|/var/tmp|/dev/shm|/private/var/folders)/[^\s'\"`:;,)\]}]+", _contains_any("/tmp", "/var/", "/dev/shm"),
      None),
-    ("temp_path", rf"tmp{_B.format('tmp')}[a-zA-Z0-9_]{{6,}}\b", ("tmp",), None),
-    ("pid", rf"(?:pid|PID|process)(?:[=:] ?| )(?P<v>{_D}{{1,7}})\b", ("pid", "PID", "process"), None),
-    ("pid", rf"^\[{_D}{{1,3}}\] (?P<v>{_D}{{1,7}})\b", ("[",), None),  # shell job control: [1] 12345
+    ("temp_path", rf"tmp{_B.format('tmp')}[a-zA-Z0-9_]{{6,}}\b", _contains_any("tmp"), None),
+    ("pid", rf"(?:pid|PID|process)(?:[=:] ?| )(?P<v>{_D}{{1,7}})\b", _contains_any("pid", "PID", "process"), None),
+    ("pid", rf"^\[{_D}{{1,3}}\] (?P<v>{_D}{{1,7}})\b", _contains_any("["), None),  # shell job control: [1] 12345
     # Only ephemeral-range ports: fixed service ports are content.
     ("port", rf"(?:localhost|127\.0\.0\.1|0\.0\.0\.0|\[::\]):(?P<v>[1-5]{_D}{{4}}|6[0-5]{_D}{{3}})\b",
-     ("localhost:", "127.0.0.1:", "0.0.0.0:", "[::]:"), None),
-    ("port", rf"port (?P<v>[1-5]{_D}{{4}}|6[0-5]{_D}{{3}})\b", ("port ",), None),
-    ("hex_id", rf"0x{_H}{{4,}}\b", ("0x",), None),
+     _contains_any("localhost:", "127.0.0.1:", "0.0.0.0:", "[::]:"), None),
+    ("port", rf"port (?P<v>[1-5]{_D}{{4}}|6[0-5]{_D}{{3}})\b", _contains_any("port "), None),
+    ("hex_id", rf"0x{_H}{{4,}}\b", _contains_any("0x"), None),
     # Git shas, container ids: lowercase hex with both digits and letters (so "facade" and "2026" stay content).
-    ("hex_id", rf"[0-9a-f]{_B.format('[0-9a-f]')}[0-9a-f]{{6,63}}\b", ("",),
+    ("hex_id", r"\b[0-9a-f]{7,64}\b", None,
      lambda token: not token.isdigit() and not token.isalpha()),
 )
 KINDS = tuple(dict.fromkeys([kind for kind, *_ in RULES if kind != "digits"] + [k for k, _ in DIGIT_FORMS]))
 _DIGIT_KIND = {f"d{i}": kind for i, (kind, _) in enumerate(DIGIT_FORMS)}
-_COMPILED = tuple((kind, re.compile(pattern, re.MULTILINE), triggers, check)
-                  for kind, pattern, triggers, check in RULES)
+_COMPILED = tuple((kind, re.compile(pattern, re.MULTILINE), precheck, check)
+                  for kind, pattern, precheck, check in RULES)
 
 
 def volatile_spans(text: str) -> list[dict]:
     """Non-overlapping spans [start, end) with their kind, in order of position."""
     if not text:
         return []
-    found = []
-    for priority, (kind, pattern, triggers, check) in enumerate(_COMPILED):
-        if not any(map(text.__contains__, triggers)):
-            continue
+    found, passed = [], {}
+    for priority, (kind, pattern, precheck, check) in enumerate(_COMPILED):
+        if precheck is not None:
+            if precheck not in passed:
+                passed[precheck] = bool(precheck(text))
+            if not passed[precheck]:
+                continue
         for match in pattern.finditer(text):
             if check is not None and not check(match.group()):
                 continue
