@@ -293,14 +293,11 @@ class PerturbingProxy:
         return {k: v for k, v in result.items() if k != "structuredContent"} | {"content": blocks[:keep] + [note]}
 
 
-class _ProxyWrite:
-    """The session's write stream: requests pass through the proxy on their way to the server's stream."""
+class _ProxyStream:
+    """Wraps one of the session's streams; closing and transport extras (e.g. last_context) go to the wrapped one."""
 
     def __init__(self, proxy: PerturbingProxy, stream):
         self.proxy, self.stream = proxy, stream
-
-    async def send(self, session_message: SessionMessage) -> None:
-        await self.stream.send(await self.proxy._to_server(session_message))
 
     async def aclose(self) -> None:
         await self.stream.aclose()
@@ -318,11 +315,15 @@ class _ProxyWrite:
         return getattr(self.stream, name)
 
 
-class _ProxyRead:
-    """The session's read stream: server messages pass through the proxy before the session sees them."""
+class _ProxyWrite(_ProxyStream):
+    """The session's write stream: requests pass through the proxy on their way to the server's stream."""
 
-    def __init__(self, proxy: PerturbingProxy, stream):
-        self.proxy, self.stream = proxy, stream
+    async def send(self, session_message: SessionMessage) -> None:
+        await self.stream.send(await self.proxy._to_server(session_message))
+
+
+class _ProxyRead(_ProxyStream):
+    """The session's read stream: server messages pass through the proxy before the session sees them."""
 
     async def receive(self):
         while True:
@@ -339,21 +340,6 @@ class _ProxyRead:
             return await self.receive()
         except (anyio.EndOfStream, anyio.ClosedResourceError):
             raise StopAsyncIteration from None
-
-    async def aclose(self) -> None:
-        await self.stream.aclose()
-
-    def close(self) -> None:
-        self.stream.close()
-
-    async def __aenter__(self):
-        return self
-
-    async def __aexit__(self, *exc) -> None:
-        await self.aclose()
-
-    def __getattr__(self, name):  # transport extras such as last_context
-        return getattr(self.stream, name)
 
 
 def _truncate(result: dict, max_chars: int) -> dict:
