@@ -7,7 +7,6 @@ model trained on it learns to reason from evidence rather than to invent explana
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 
@@ -21,6 +20,8 @@ _MAX_CHARS = 72
 # file.py:12 / path/to/x.c:40:2 in compiler, test and traceback output; `+++ b/path` headers of a unified diff.
 _FILE_LINE = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.[A-Za-z][\w]{0,7}):(\d+)")
 _DIFF_FILE = re.compile(r"^\+\+\+ b/(\S+)", re.M)
+# Every file:line match contains this; searching for it first skips the costly scan on most outputs.
+_FILE_LINE_HINT = re.compile(r"\.[A-Za-z]\w{0,7}:\d")
 _EXIT_KEYS = ("exit_status", "exit_code", "returncode", "status_code")
 
 
@@ -51,11 +52,64 @@ def _meta(row: dict) -> dict:
     return meta if isinstance(meta, dict) else {}
 
 
+def _opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]:
+    """difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes(), computed from the matching line pairs only.
+
+    difflib walks every line of `a` once per region it splits; here each region keeps just the pairs (i, j) with
+    a[i] == b[j] that fall inside it, so screens sharing few lines cost next to nothing. The longest block of a
+    region and its tie-breaking (earliest in a, then in b) are difflib's, so the opcodes are the same.
+    """
+    common = set(a).intersection(b)
+    blocks = []
+    if common:
+        b2j: dict[str, list[int]] = {}
+        for j, line in enumerate(b):
+            if line in common:
+                b2j.setdefault(line, []).append(j)
+        regions = [[(i, j) for i, line in enumerate(a) if line in common for j in b2j[line]]]
+        while regions:
+            pairs = regions.pop()
+            # Pairs come sorted by (i, j), the order difflib's find_longest_match visits them in.
+            run_end: dict[int, tuple[int, int]] = {}  # diagonal i - j -> (last i, run length) in this region
+            best_i = best_j = best_k = 0
+            for i, j in pairs:
+                previous = run_end.get(i - j)
+                k = previous[1] + 1 if previous is not None and previous[0] == i - 1 else 1
+                run_end[i - j] = (i, k)
+                if k > best_k:
+                    best_i, best_j, best_k = i - k + 1, j - k + 1, k
+            blocks.append((best_i, best_j, best_k))
+            left = [(i, j) for i, j in pairs if i < best_i and j < best_j]
+            right = [(i, j) for i, j in pairs if i >= best_i + best_k and j >= best_j + best_k]
+            if left:
+                regions.append(left)
+            if right:
+                regions.append(right)
+        blocks.sort()
+    opcodes = []
+    i = j = 0
+    # Adjacent blocks merge into one 'equal' run, as in get_matching_blocks; the sentinel closes the tail.
+    for block_i, block_j, size in blocks + [(len(a), len(b), 0)]:
+        if size and opcodes and opcodes[-1][0] == "equal" and (i, j) == (block_i, block_j):
+            opcodes[-1] = ("equal", opcodes[-1][1], block_i + size, opcodes[-1][3], block_j + size)
+            i, j = block_i + size, block_j + size
+            continue
+        if i < block_i and j < block_j:
+            opcodes.append(("replace", i, block_i, j, block_j))
+        elif i < block_i:
+            opcodes.append(("delete", i, block_i, j, block_j))
+        elif j < block_j:
+            opcodes.append(("insert", i, block_i, j, block_j))
+        if size:
+            opcodes.append(("equal", block_i, block_i + size, block_j, block_j + size))
+        i, j = block_i + size, block_j + size
+    return opcodes
+
+
 def _diff_sentences(before: list[str], after: list[str], unit: str) -> tuple[list[str], list[str]]:
     """Sentences about what appeared, disappeared and changed, and the lines of `after` that are new."""
     added, removed, changed, new_lines = [], [], [], []
-    matcher = difflib.SequenceMatcher(a=before, b=after, autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+    for tag, i1, i2, j1, j2 in _opcodes(before, after):
         if tag in ("insert", "replace"):
             new_lines += after[j1:j2]
         if tag == "insert":
@@ -84,9 +138,12 @@ def _diff_sentences(before: list[str], after: list[str], unit: str) -> tuple[lis
 
 
 def _files_named(new_lines: list[str]) -> list[str]:
-    files = dict.fromkeys(_DIFF_FILE.findall("\n".join(new_lines)))
-    for line in new_lines:
-        for path, number in _FILE_LINE.findall(line):
+    # One scan over the joined lines finds what a scan per line finds: no match spans a newline, and the lookbehind
+    # accepts the newline before a line's start as it accepts the start of a lone line.
+    text = "\n".join(new_lines)
+    files = dict.fromkeys(_DIFF_FILE.findall(text)) if "+++ b/" in text else {}
+    if _FILE_LINE_HINT.search(text):
+        for path, number in _FILE_LINE.findall(text):
             files.setdefault(f"{path}:{number}")
     return list(files)
 
