@@ -43,32 +43,63 @@ def _contains_any(*needles):
     return lambda text: any(map(text.__contains__, needles))
 
 
+def _has_sequence(*classes: str):
+    """A precheck: somewhere in the text, one character from each of `classes` (disjoint ASCII sets) in a row.
+
+    One bytes.translate maps each class to its own byte and everything else to 0, then a substring test finds the
+    sequence: both run in C over the whole text, where a regex led by a character set starts a match attempt at
+    every member. Non-ASCII characters encode to bytes >= 0x80, which map to 0, so they never fake a member or
+    split a run of ASCII ones."""
+    table = bytearray(256)
+    codes = {}
+    for cls in classes:
+        codes.setdefault(cls, len(codes) + 1)
+        for char in cls.encode("ascii"):
+            if table[char] not in (0, codes[cls]):
+                raise ValueError(f"precheck classes overlap at {chr(char)!r}")
+            table[char] = codes[cls]
+    table, needle = bytes(table), bytes(codes[cls] for cls in classes)
+    return lambda text: needle in text.encode("utf-8", "surrogatepass").translate(table)
+
+
+_LOWER = "abcdefghijklmnopqrstuvwxyz"
+_LOWER_HEX = "0123456789abcdef"
 # A UUID's middle always has this form; starting with a literal "-", it is found without trying the full
 # pattern at every hex character (timestamps put a "-" in nearly every screen, so "-" alone rules out nothing).
 _HAS_UUID_MIDDLE = re.compile(rf"-{_H}{{4}}-{_H}{{4}}-{_H}{{4}}-").search
-_HAS_MONTH = _contains_any(*_MONTHS)
+# Most screens have no capital letter that could start a month name, and the cheap test says so.
+_HAS_MONTH_SHAPE = _has_sequence("JFMASOND", _LOWER, _LOWER)
+_HAS_MONTH_NAME = re.compile("|".join(_MONTHS)).search
+
+
+def _has_month(text):
+    return _HAS_MONTH_SHAPE(text) and _HAS_MONTH_NAME(text)
+
 
 RULES = (
     ("uuid", rf"{_H}{_B.format(_H)}{_H}{{7}}-{_H}{{4}}-{_H}{{4}}-{_H}{{4}}-{_H}{{12}}\b", _HAS_UUID_MIDDLE, None),
     ("digits", rf"{_D}{_B.format(_D)}(?:" + "|".join(f"(?P<d{i}>{rest})" for i, (_, rest) in enumerate(DIGIT_FORMS))
      + ")", None, None),
     ("timestamp", rf"{_DAY},? +{_MONTH} +{_D}{{1,2}},? +{_D}{{2}}:{_D}{{2}}:{_D}{{2}}"
-                  rf"(?: +[A-Z]{{2,5}})?(?: +{_D}{{4}})?\b", _HAS_MONTH, None),  # date(1)
-    ("timestamp", rf"{_MONTH} +{_D}{{1,2}} +{_D}{{2}}:{_D}{{2}}(?::{_D}{{2}})?\b", _HAS_MONTH, None),  # ls -l, syslog
-    ("timestamp", rf"1{_B.format('1')}[5-9]{_D}{{8}}(?:\.{_D}+)?\b", _contains_any("1"),
+                  rf"(?: +[A-Z]{{2,5}})?(?: +{_D}{{4}})?\b", _has_month, None),  # date(1)
+    ("timestamp", rf"{_MONTH} +{_D}{{1,2}} +{_D}{{2}}:{_D}{{2}}(?::{_D}{{2}})?\b", _has_month, None),  # ls -l, syslog
+    ("timestamp", rf"1{_B.format('1')}[5-9]{_D}{{8}}(?:\.{_D}+)?\b", _has_sequence(*["0123456789"] * 10),
      None),  # Unix seconds, 2017..2033
     ("temp_path", r"(?:/tmp|/var/tmp|/dev/shm|/private/var/folders)/[^\s'\"`:;,)\]}]+", _contains_any("/tmp", "/var/", "/dev/shm"),
      None),
     ("temp_path", rf"tmp{_B.format('tmp')}[a-zA-Z0-9_]{{6,}}\b", _contains_any("tmp"), None),
     ("pid", rf"(?:pid|PID|process)(?:[=:] ?| )(?P<v>{_D}{{1,7}})\b", _contains_any("pid", "PID", "process"), None),
-    ("pid", rf"^\[{_D}{{1,3}}\] (?P<v>{_D}{{1,7}})\b", _contains_any("["), None),  # shell job control: [1] 12345
+    # Shell job control: [1] 12345. `(?<!.\[)` is `^` (MULTILINE) spelled after the "[", so the scan jumps from "["
+    # to "[" instead of trying every position: `.` is anything but a newline.
+    ("pid", rf"\[(?<!.\[){_D}{{1,3}}\] (?P<v>{_D}{{1,7}})\b", None, None),
     # Only ephemeral-range ports: fixed service ports are content.
     ("port", rf"(?:localhost|127\.0\.0\.1|0\.0\.0\.0|\[::\]):(?P<v>[1-5]{_D}{{4}}|6[0-5]{_D}{{3}})\b",
      _contains_any("localhost:", "127.0.0.1:", "0.0.0.0:", "[::]:"), None),
     ("port", rf"port (?P<v>[1-5]{_D}{{4}}|6[0-5]{_D}{{3}})\b", _contains_any("port "), None),
     ("hex_id", rf"0x{_H}{{4,}}\b", _contains_any("0x"), None),
     # Git shas, container ids: lowercase hex with both digits and letters (so "facade" and "2026" stay content).
-    ("hex_id", r"\b[0-9a-f]{7,64}\b", None,
+    # The pattern has no leading character to jump to, so the seven-hex-characters precheck saves most scans.
+    ("hex_id", r"\b[0-9a-f]{7,64}\b", _has_sequence(*[_LOWER_HEX] * 7),
      lambda token: not token.isdigit() and not token.isalpha()),
 )
 KINDS = tuple(dict.fromkeys([kind for kind, *_ in RULES if kind != "digits"] + [k for k, _ in DIGIT_FORMS]))
@@ -77,10 +108,8 @@ _COMPILED = tuple((kind, re.compile(pattern, re.MULTILINE), precheck, check)
                   for kind, pattern, precheck, check in RULES)
 
 
-def volatile_spans(text: str) -> list[dict]:
-    """Non-overlapping spans [start, end) with their kind, in order of position."""
-    if not text:
-        return []
+def _scan(text: str) -> list[tuple[int, int, str]]:
+    """Every rule over the whole text: non-overlapping (start, end, kind), in order of position."""
     found, passed = [], {}
     for priority, (kind, pattern, precheck, check) in enumerate(_COMPILED):
         if precheck is not None:
@@ -100,27 +129,97 @@ def volatile_spans(text: str) -> list[dict]:
     spans, reach = [], 0
     for start, _, end, kind in found:
         if start >= reach:  # sorted by start, then by rule order: the first rule's match at a position wins
-            spans.append({"start": start, "end": end, "kind": kind})
+            spans.append((start, end, kind))
             reach = end
     return spans
+
+
+def _masked_line(line: str, spans) -> str:
+    parts, position = [], 0
+    for start, end, kind in spans:
+        parts.append(line[position:start])
+        parts.append(f"<{kind}>")
+        position = end
+    parts.append(line[position:])
+    return "".join(parts)
+
+
+# Every rule is line-local: no pattern can match a "\n", and `^`, `\b` and the lookbehinds see the "\n" next to a
+# line exactly as they see the start or end of a text. So a line's spans do not depend on the lines around it, and
+# consecutive screens, which share most of their lines (a terminal scrolls, a tree changes a few nodes), look up
+# the lines seen before in this memo: line -> (spans relative to the line start, masked line). It is emptied when
+# it outgrows its budget, so memory stays flat over any number of transitions.
+_MEMO_BUDGET = 8_000_000  # characters of remembered lines, each entry also counted as _ENTRY_COST
+_ENTRY_COST = 100
+_memo: dict[str, tuple[tuple, str]] = {}
+_memo_size = 0
+
+
+def _remember(line: str, entry: tuple[tuple, str]) -> None:
+    global _memo_size
+    cost = len(line) + _ENTRY_COST
+    if _memo_size + cost > _MEMO_BUDGET:
+        _memo.clear()
+        _memo_size = 0
+    _memo[line] = entry
+    _memo_size += cost
+
+
+def _line_entries(lines: list[str]) -> dict[str, tuple[tuple, str]]:
+    """(spans, masked line) for each distinct line: from the memo, or from one scan of all the new lines joined,
+    which costs what one scan of a text of that size costs, not one scan per line."""
+    entries, new = {}, []
+    for line in dict.fromkeys(lines):
+        entry = _memo.get(line)
+        if entry is None:
+            new.append(line)
+        else:
+            entries[line] = entry
+    if not new:
+        return entries
+    found, index, line_start = _scan("\n".join(new)), 0, 0
+    for line in new:
+        line_end, own = line_start + len(line), []
+        while index < len(found) and found[index][0] < line_end:
+            start, end, kind = found[index]
+            own.append((start - line_start, end - line_start, kind))
+            index += 1
+        entry = (tuple(own), _masked_line(line, own)) if own else ((), line)
+        entries[line] = entry
+        _remember(line, entry)
+        line_start = line_end + 1
+    return entries
+
+
+def _spans_and_masked(text: str) -> tuple[list[dict], str]:
+    if not text:
+        return [], ""
+    lines = text.split("\n")
+    entries = _line_entries(lines)
+    spans, masked_lines, line_start = [], [], 0
+    for line in lines:
+        line_spans, masked_line = entries[line]
+        for start, end, kind in line_spans:
+            spans.append({"start": line_start + start, "end": line_start + end, "kind": kind})
+        masked_lines.append(masked_line)
+        line_start += len(line) + 1
+    return spans, "\n".join(masked_lines)
+
+
+def volatile_spans(text: str) -> list[dict]:
+    """Non-overlapping spans [start, end) with their kind, in order of position."""
+    return _spans_and_masked(text)[0]
 
 
 def masked(text: str, spans: list[dict]) -> str:
     """The text with each span replaced by `<kind>`; spans must be sorted and non-overlapping."""
     if not spans:
         return text or ""
-    parts, position = [], 0
-    for span in spans:
-        parts.append(text[position:span["start"]])
-        parts.append(f"<{span['kind']}>")
-        position = span["end"]
-    parts.append(text[position:])
-    return "".join(parts)
+    return _masked_line(text, [(span["start"], span["end"], span["kind"]) for span in spans])
 
 
 # A transition's state is the previous transition's next observation: rows of one episode arrive in order, so a
 # small cache masks each screen once instead of twice.
 @lru_cache(maxsize=256)
 def mask(text: str) -> tuple[list[dict], str]:
-    spans = volatile_spans(text)
-    return spans, masked(text, spans)
+    return _spans_and_masked(text)

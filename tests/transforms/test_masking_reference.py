@@ -1,26 +1,57 @@
-"""volatile_spans skips rules by precheck and uses shorter pattern forms; a plain reference that runs every rule's
-pattern on every text, with the word boundary spelled as a lookbehind, must find exactly the same spans."""
+"""The oracle: the masking rules as first written, frozen here, each run over the whole text with no precheck, no
+line memo and no rewritten pattern. transforms.masking prechecks, rewrites patterns to jump between literals, and
+scans each distinct line once across calls; it must find exactly the spans this plain scan finds, and mask to the
+same text, on any input and whatever its memo already holds."""
 
 import random
 import re
 
-from transforms.masking import RULES, _DIGIT_KIND, volatile_spans
+import pytest
 
-# The hex_id rule as first written: a lookbehind after the first character instead of a leading \b.
-_REFERENCE_PATTERNS = {len(RULES) - 1: r"[0-9a-f](?<![\w][0-9a-f])[0-9a-f]{6,63}\b"}
+from transforms import masking
+from transforms.masking import mask, volatile_spans
+
+_MONTH = "(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+_DIGIT_FORMS = {  # group name -> (kind, pattern), tried in this order at each start
+    "d0": ("timestamp", r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?"
+                        r"(?:Z|[+-][0-9]{2}:?[0-9]{2}\b)?"),
+    "d1": ("timestamp", r"[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?\b"),
+    "d2": ("date", r"[0-9]{4}-[0-9]{2}-[0-9]{2}\b"),
+    "d3": ("date", rf"[0-9]{{1,2}} {_MONTH} [0-9]{{4}}\b"),
+    "d4": ("duration", r"[0-9]+m[0-9]+(?:\.[0-9]+)?s\b"),
+    "d5": ("duration", r"[0-9]+(?:\.[0-9]+)? ?(?:ms|us|µs|ns|sec|secs|seconds|s)\b"),
+    "d6": ("byte_size", r"[0-9]+(?:\.[0-9]+)? ?(?:[KMGTP]i?B|[KMGTP]|bytes)\b"),
+}
+_REFERENCE_RULES = (  # (kind, pattern, check), in priority order
+    ("uuid", r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b", None),
+    ("digits", r"\b(?:" + "|".join(f"(?P<{name}>{pattern})" for name, (_, pattern) in _DIGIT_FORMS.items()) + ")",
+     None),
+    ("timestamp", rf"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),? +{_MONTH} +[0-9]{{1,2}},? +[0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}}"
+                  r"(?: +[A-Z]{2,5})?(?: +[0-9]{4})?\b", None),
+    ("timestamp", rf"{_MONTH} +[0-9]{{1,2}} +[0-9]{{2}}:[0-9]{{2}}(?::[0-9]{{2}})?\b", None),
+    ("timestamp", r"\b1[5-9][0-9]{8}(?:\.[0-9]+)?\b", None),
+    ("temp_path", r"(?:/tmp|/var/tmp|/dev/shm|/private/var/folders)/[^\s'\"`:;,)\]}]+", None),
+    ("temp_path", r"\btmp[a-zA-Z0-9_]{6,}\b", None),
+    ("pid", r"(?:pid|PID|process)(?:[=:] ?| )(?P<v>[0-9]{1,7})\b", None),
+    ("pid", r"^\[[0-9]{1,3}\] (?P<v>[0-9]{1,7})\b", None),
+    ("port", r"(?:localhost|127\.0\.0\.1|0\.0\.0\.0|\[::\]):(?P<v>[1-5][0-9]{4}|6[0-5][0-9]{3})\b", None),
+    ("port", r"port (?P<v>[1-5][0-9]{4}|6[0-5][0-9]{3})\b", None),
+    ("hex_id", r"0x[0-9a-fA-F]{4,}\b", None),
+    ("hex_id", r"\b[0-9a-f]{7,64}\b", lambda token: not token.isdigit() and not token.isalpha()),
+)
+_REFERENCE = [(kind, re.compile(pattern, re.MULTILINE), check) for kind, pattern, check in _REFERENCE_RULES]
 
 
 def reference_spans(text):
     found = []
-    for priority, (kind, pattern, _, check) in enumerate(RULES):
-        compiled = re.compile(_REFERENCE_PATTERNS.get(priority, pattern), re.MULTILINE)
-        for match in compiled.finditer(text):
+    for priority, (kind, pattern, check) in enumerate(_REFERENCE):
+        for match in pattern.finditer(text):
             if check is not None and not check(match.group()):
                 continue
             if kind == "digits":
-                found.append((match.start(), priority, match.end(), _DIGIT_KIND[match.lastgroup]))
+                found.append((match.start(), priority, match.end(), _DIGIT_FORMS[match.lastgroup][0]))
                 continue
-            start, end = match.span("v") if "v" in compiled.groupindex else match.span()
+            start, end = match.span("v") if "v" in pattern.groupindex else match.span()
             found.append((start, priority, end, kind))
     spans, reach = [], 0
     for start, _, end, kind in sorted(found):
@@ -30,22 +61,87 @@ def reference_spans(text):
     return spans
 
 
+def reference_mask(text):
+    spans = reference_spans(text)
+    out, position = [], 0
+    for span in spans:
+        out += [text[position:span["start"]], f"<{span['kind']}>"]
+        position = span["end"]
+    return spans, "".join(out) + text[position:]
+
+
+# Fragments that trigger every rule and digit form, near misses that must not, and characters that sit at the
+# edges of the rules' word boundaries (non-ASCII word characters, underscores, CR, tabs, ANSI escapes).
 PIECES = [
-    "2026-11-25T21:58:00Z", "2026-11-25 21:58:00,123+01:00", "21:58:00.5", "2026-11-24", "5 Nov 2026",
-    "0m0.003s", "12ms", "1.5 sec", "4.0K", "12 MiB", "900 bytes", "550e8400-e29b-41d4-a716-446655440000",
-    "550E8400-E29B-41D4-A716-44665544000", "Wed Nov 25 21:58:00 UTC 2026", "Thu, Dec 3, 08:01:09",
-    "Nov 25 21:58", "Jan  5 09:00:01", "1764107880", "1764107880.25", "/tmp/tmpab12cd34/run.log",
-    "/var/tmp/x", "/dev/shm/q", "/private/var/folders/ab/T", "tmpq1w2e3r4", "pid 4312", "PID=77", "process: 9",
-    "[1] 12345", "localhost:43123", "127.0.0.1:8080", "0.0.0.0:61234", "[::]:50000", "port 55555", "port 80",
-    "0x7fff1234", "0xDEADBEEF", "3f9a2b1c0d", "deadbeef", "facade", "2026", "a1b2c3d4e5f6a7b8", "abc-1234567",
-    "x3f9a2b1c0d", "_3f9a2b1c0d", "é3f9a2b1c0d", "data123", "file42 node7", "exit 0", ":8000", "-", "—", "µs",
-    "12µs", "ça", "src1 lib2 test3", "\x1b", "\t", "  ", "-e29b-41d4-a716-",
+    "2026-11-25T21:58:00Z", "2026-11-25 21:58:00,123+01:00", "2026-11-25T21:58+0100", "21:58:00.5", "2026-11-24",
+    "5 Nov 2026", "25 Dec 2026", "0m0.003s", "12m3s", "12ms", "1.5 sec", "3 seconds", "7us", "4.0K", "12 MiB",
+    "900 bytes", "3G", "550e8400-e29b-41d4-a716-446655440000", "550E8400-E29B-41D4-A716-44665544000",
+    "deadbeef-dead-beef-dead-beefdeadbeef", "Wed Nov 25 21:58:00 UTC 2026", "Thu, Dec 3, 08:01:09", "Nov 25 21:58",
+    "Jan  5 09:00:01", "Mayday", "1764107880", "1764107880.25", "17641078801", "/tmp/tmpab12cd34/run.log",
+    "/var/tmp/x", "/dev/shm/q", "/private/var/folders/ab/T", "tmpq1w2e3r4", "xtmpq1w2e3r4", "pid 4312", "PID=77",
+    "process: 9", "pid:12345678", "[1] 12345", "[12] 7", "[1234] 5", " [1] 12345", "localhost:43123",
+    "127.0.0.1:8080", "0.0.0.0:61234", "[::]:50000", "port 55555", "port 80", "port 65999", "0x7fff1234",
+    "0xDEADBEEF", "3f9a2b1c0d", "deadbeef", "facade", "2026", "a1b2c3d4e5f6a7b8", "abc-1234567", "x3f9a2b1c0d",
+    "_3f9a2b1c0d", "é3f9a2b1c0d", "3f9a2b1c0dé", "a" * 64 + "1", "1" + "b" * 70, "data123", "file42 node7", "exit 0",
+    ":8000", "-", "—", "µs", "12µs", "ça", "src1 lib2 test3", "\x1b[0m", "\t", "  ", "-e29b-41d4-a716-", "\r",
+    "Ünïcode 12s", "٣٤٥ms", "\ud800",
 ]
+SEPARATORS = ["", "", " ", "\n", "\n", "\r\n", "\n\n", ", ", "/", ":", "=", "_", "é"]
 
 
-def test_volatile_spans_match_the_reference_on_varied_inputs():
+def random_text(rng):
+    pieces = [rng.choice(PIECES) for _ in range(rng.randint(0, 30))]
+    return "".join(piece + rng.choice(SEPARATORS) for piece in pieces)
+
+
+def scrolling_screens(rng, count):
+    """Consecutive screens that share most lines, as a scrolling terminal's do, so the line memo is hit."""
+    lines = [random_text(rng).replace("\n", " ") for _ in range(rng.randint(3, 12))]
+    for _ in range(count):
+        lines = lines[rng.randint(0, 3):] + [random_text(rng).replace("\n", " ") for _ in range(rng.randint(0, 3))]
+        yield "\n".join(lines) + rng.choice(["", "\n", "\r\n"])
+
+
+@pytest.fixture
+def empty_memo():
+    masking._memo.clear()
+    masking._memo_size = 0
+    mask.cache_clear()
+    yield
+    mask.cache_clear()
+
+
+def test_random_texts_match_the_reference(empty_memo):
     rng = random.Random(5)
-    for _ in range(600):
-        pieces = [rng.choice(PIECES) for _ in range(rng.randint(1, 30))]
-        text = "".join(piece + rng.choice(["", " ", "\n", ", ", "/", ":", "="]) for piece in pieces)
-        assert volatile_spans(text) == reference_spans(text), text
+    for _ in range(1500):
+        text = random_text(rng)
+        assert mask(text) == reference_mask(text), repr(text)
+        assert volatile_spans(text) == reference_spans(text), repr(text)
+
+
+def test_consecutive_screens_served_from_the_line_memo_match_the_reference(empty_memo):
+    rng = random.Random(11)
+    screens = list(scrolling_screens(rng, 300))
+    for screen in screens:
+        assert mask(screen) == reference_mask(screen), repr(screen)
+    assert len(masking._memo) < sum(screen.count("\n") + 1 for screen in screens) / 2  # lines were reused
+    mask.cache_clear()
+    for screen in reversed(screens):  # now every line is a memo hit
+        assert mask(screen) == reference_mask(screen), repr(screen)
+
+
+def test_memo_stays_within_its_budget_and_stays_correct_when_emptied(empty_memo, monkeypatch):
+    monkeypatch.setattr(masking, "_MEMO_BUDGET", 2000)
+    rng = random.Random(3)
+    for screen in scrolling_screens(rng, 200):
+        assert mask(screen) == reference_mask(screen), repr(screen)
+        assert masking._memo_size <= 2000 or len(masking._memo) == 1
+        assert masking._memo_size == sum(len(line) + masking._ENTRY_COST for line in masking._memo)
+
+
+def test_each_reference_rule_is_exercised_by_the_fragments():
+    text = "\n".join(PIECES)
+    kinds = {span["kind"] for span in reference_spans(text)}
+    assert kinds == set(masking.KINDS)
+    fired = {priority for priority, (_, pattern, _) in enumerate(_REFERENCE) if pattern.search(text)}
+    assert fired == set(range(len(_REFERENCE)))
