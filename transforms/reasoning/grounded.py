@@ -52,39 +52,69 @@ def _meta(row: dict) -> dict:
     return meta if isinstance(meta, dict) else {}
 
 
-def _opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]:
-    """difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes(), computed from the matching line pairs only.
+def _runs(a: list[str], b: list[str]) -> list[tuple[int, int, int]]:
+    """Every maximal diagonal run (i, j, k): a[i:i+k] == b[j:j+k], extendable neither way; sorted by (i, j)."""
+    index = {line: j for j, line in enumerate(b)}
+    if len(index) == len(b):
+        # Lines of b are unique (screens usually are): a line of a pairs with one line of b at most, so a run goes
+        # on exactly when the next pair is the previous one shifted by (1, 1).
+        runs = []
+        last_i = last_j = -2
+        for i, line in enumerate(a):
+            j = index.get(line)
+            if j is None:
+                continue
+            if i == last_i + 1 and j == last_j + 1:
+                runs[-1][2] += 1
+            else:
+                runs.append([i, j, 1])
+            last_i, last_j = i, j
+        return [tuple(run) for run in runs]
+    b2j: dict[str, list[int]] = {}
+    for j, line in enumerate(b):
+        b2j.setdefault(line, []).append(j)
+    la, lb = len(a), len(b)
+    runs = []
+    for i, line in enumerate(a):
+        for j in b2j.get(line, ()):
+            if i and j and a[i - 1] == b[j - 1]:
+                continue  # inside a run that started earlier
+            k = 1
+            while i + k < la and j + k < lb and a[i + k] == b[j + k]:
+                k += 1
+            runs.append((i, j, k))
+    return runs
 
-    difflib walks every line of `a` once per region it splits; here each region keeps just the pairs (i, j) with
-    a[i] == b[j] that fall inside it, so screens sharing few lines cost next to nothing. The longest block of a
-    region and its tie-breaking (earliest in a, then in b) are difflib's, so the opcodes are the same.
+
+def _opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]:
+    """difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes(), computed from runs of equal lines.
+
+    difflib finds the longest matching block of a region, then recurses left and right of it, walking every line
+    of `a` in every region. Here the maximal runs are found once; the longest block of a region is the longest run
+    clipped to it, ties going to the earliest start in a, then in b, which is the block difflib picks. So the
+    opcodes are the same and a region costs a few runs.
     """
-    common = set(a).intersection(b)
+    runs = _runs(a, b)
     blocks = []
-    if common:
-        b2j: dict[str, list[int]] = {}
-        for j, line in enumerate(b):
-            if line in common:
-                b2j.setdefault(line, []).append(j)
-        regions = [[(i, j) for i, line in enumerate(a) if line in common for j in b2j[line]]]
+    if runs:
+        regions = [(0, len(a), 0, len(b), runs)]
         while regions:
-            pairs = regions.pop()
-            # Pairs come sorted by (i, j), the order difflib's find_longest_match visits them in.
-            run_end: dict[int, tuple[int, int]] = {}  # diagonal i - j -> (last i, run length) in this region
-            best_i = best_j = best_k = 0
-            for i, j in pairs:
-                previous = run_end.get(i - j)
-                k = previous[1] + 1 if previous is not None and previous[0] == i - 1 else 1
-                run_end[i - j] = (i, k)
-                if k > best_k:
-                    best_i, best_j, best_k = i - k + 1, j - k + 1, k
-            blocks.append((best_i, best_j, best_k))
-            left = [(i, j) for i, j in pairs if i < best_i and j < best_j]
-            right = [(i, j) for i, j in pairs if i >= best_i + best_k and j >= best_j + best_k]
-            if left:
-                regions.append(left)
-            if right:
-                regions.append(right)
+            alo, ahi, blo, bhi, runs = regions.pop()
+            clipped, best = [], (0, 0, 0)
+            for i, j, k in runs:
+                skip = max(alo - i, blo - j, 0)
+                size = min(k, ahi - i, bhi - j) - skip
+                if size > 0:
+                    run = (i + skip, j + skip, size)
+                    clipped.append(run)
+                    if size > best[2] or (size == best[2] and run < best):
+                        best = run
+            if not clipped:
+                continue
+            best_i, best_j, best_k = best
+            blocks.append(best)
+            regions.append((alo, best_i, blo, best_j, clipped))
+            regions.append((best_i + best_k, ahi, best_j + best_k, bhi, clipped))
         blocks.sort()
     opcodes = []
     i = j = 0
