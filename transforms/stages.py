@@ -7,7 +7,15 @@ episode (action -> observation) and the current action. The RL spans are charact
 
 from __future__ import annotations
 
+from functools import lru_cache
+from operator import itemgetter
+
 from transforms.prompts import ANSWER_TAG, DOMAINS, system_prompt
+
+_STEP = itemgetter("step")
+_SPAN_ORDER = itemgetter("start", "end")
+# The prompt is a pure function of the domain, and there are a handful of domains.
+_system_prompt = lru_cache(maxsize=64)(system_prompt)
 
 
 class StageError(ValueError):
@@ -33,38 +41,45 @@ def rubric_id(domain: str) -> str:
 
 
 def _window(history: list[dict], current: dict, window: int) -> list[dict]:
-    earlier = [row for row in history if row["step"] < current["step"]]
-    earlier.sort(key=lambda row: row["step"])
+    step = current["step"]
+    steps = [row["step"] for row in history]
+    if window > 0 and (not steps or (steps[-1] < step and steps == sorted(steps))):
+        # The curation caller passes the episode's earlier rows in step order: the window is the tail.
+        return history[-window:]
+    earlier = [row for row in history if row["step"] < step]
+    earlier.sort(key=_STEP)
     return earlier[-window:] if window > 0 else []
 
 
 def _chat_prompt(turns: list[dict], current: dict) -> list[dict]:
     opening = turns[0] if turns else current
-    messages = [{"role": "system", "content": system_prompt(current["domain"])}]
-    for i, row in enumerate(turns + [current]):
-        text = row.get("action_text") or ""
-        content = first_turn_prompt(current.get("instruction"), opening.get("state_text") or "", text) if i == 0 \
-            else turn_prompt(text)
-        messages.append({"role": "user", "content": content})
-        if row is not current:
-            # Earlier observations are written the way the model answers, so history and target agree.
-            messages.append({"role": "assistant", "content": answer(row.get("next_text") or "")})
+    first = first_turn_prompt(current.get("instruction"), opening.get("state_text") or "",
+                              opening.get("action_text") or "")
+    messages = [{"role": "system", "content": _system_prompt(current["domain"])}, {"role": "user", "content": first}]
+    for i, row in enumerate(turns):
+        # Earlier observations are written the way the model answers, so history and target agree.
+        messages.append({"role": "assistant", "content": answer(row.get("next_text") or "")})
+        if i + 1 < len(turns):
+            messages.append({"role": "user", "content": turn_prompt(turns[i + 1].get("action_text") or "")})
+    if turns:
+        messages.append({"role": "user", "content": turn_prompt(current.get("action_text") or "")})
     return messages
 
 
 def _dynamics_document(turns: list[dict], current: dict) -> str:
     opening = turns[0] if turns else current
-    parts = [f"Environment: {current['domain']}", f"Task: {current.get('instruction') or '(no instruction)'}",
-             f"Observation:\n{opening.get('state_text') or ''}"]
-    for row in turns + [current]:
-        parts += [f"Action:\n{row.get('action_text') or ''}", f"Observation:\n{row.get('next_text') or ''}"]
-    return "\n\n".join(parts) + "\n"
+    head = (f"Environment: {current['domain']}\n\nTask: {current.get('instruction') or '(no instruction)'}\n\n"
+            f"Observation:\n{opening.get('state_text') or ''}")
+    steps = "".join(f"\n\nAction:\n{row.get('action_text') or ''}\n\nObservation:\n{row.get('next_text') or ''}"
+                    for row in turns)
+    return (f"{head}{steps}\n\nAction:\n{current.get('action_text') or ''}\n\n"
+            f"Observation:\n{current.get('next_text') or ''}\n")
 
 
 def split_spans(reference: str, volatile: list[dict], record: str) -> tuple[list[dict], list[dict]]:
     """(exact_spans, format_spans): the volatile spans, and every stretch of the reference outside them."""
     format_spans = []
-    for span in sorted(volatile or [], key=lambda s: (s["start"], s["end"])):
+    for span in sorted(volatile or [], key=_SPAN_ORDER):
         start, end = span["start"], span["end"]
         if not 0 <= start < end <= len(reference):
             raise StageError(f"record {record}: volatile span [{start},{end}) is outside the observation "
