@@ -79,7 +79,7 @@ PIECES = [
     "deadbeef-dead-beef-dead-beefdeadbeef", "Wed Nov 25 21:58:00 UTC 2026", "Thu, Dec 3, 08:01:09", "Nov 25 21:58",
     "Jan  5 09:00:01", "Mayday", "1764107880", "1764107880.25", "17641078801", "/tmp/tmpab12cd34/run.log",
     "/var/tmp/x", "/dev/shm/q", "/private/var/folders/ab/T", "tmpq1w2e3r4", "xtmpq1w2e3r4", "pid 4312", "PID=77",
-    "process: 9", "pid:12345678", "[1] 12345", "[12] 7", "[1234] 5", " [1] 12345", "localhost:43123",
+    "process: 9", "pid:12345678", "processpid 5", "PIDpid=3", "pid process 4", "[1] 12345", "[12] 7", "[1234] 5", " [1] 12345", "localhost:43123",
     "127.0.0.1:8080", "0.0.0.0:61234", "[::]:50000", "port 55555", "port 80", "port 65999", "0x7fff1234",
     "0xDEADBEEF", "3f9a2b1c0d", "deadbeef", "facade", "2026", "a1b2c3d4e5f6a7b8", "abc-1234567", "x3f9a2b1c0d",
     "_3f9a2b1c0d", "é3f9a2b1c0d", "3f9a2b1c0dé", "a" * 64 + "1", "1" + "b" * 70, "data123", "file42 node7", "exit 0",
@@ -135,7 +135,8 @@ def test_memo_stays_within_its_budget_and_stays_correct_when_emptied(empty_memo,
     rng = random.Random(3)
     for screen in scrolling_screens(rng, 200):
         assert mask(screen) == reference_mask(screen), repr(screen)
-        assert masking._memo_size <= 2000 or len(masking._memo) == 1
+        # over budget the memo is emptied before it takes this screen's new lines, so it holds at most those
+        assert masking._memo_size <= 2000 or len(masking._memo) <= screen.count("\n") + 1
         assert masking._memo_size == sum(len(line) + masking._ENTRY_COST for line in masking._memo)
 
 
