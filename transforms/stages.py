@@ -42,7 +42,7 @@ def rubric_id(domain: str) -> str:
 
 def _window(history: list[dict], current: dict, window: int) -> list[dict]:
     step = current["step"]
-    steps = [row["step"] for row in history]
+    steps = list(map(_STEP, history))
     if window > 0 and (not steps or (steps[-1] < step and steps == sorted(steps))):
         # The curation caller passes the episode's earlier rows in step order: the window is the tail.
         return history[-window:]
