@@ -58,10 +58,12 @@ def _runs(a: list[str], b: list[str]) -> list[tuple[int, int, int]]:
     if len(index) == len(b):
         # Lines of b are unique (screens usually are): a line of a pairs with one line of b at most, so a run goes
         # on exactly when the next pair is the previous one shifted by (1, 1).
+        partners = list(map(index.get, a))
+        if partners.count(None) == len(partners):
+            return []
         runs = []
         last_i = last_j = -2
-        for i, line in enumerate(a):
-            j = index.get(line)
+        for i, j in enumerate(partners):
             if j is None:
                 continue
             if i == last_i + 1 and j == last_j + 1:
@@ -139,18 +141,20 @@ def _opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]
 def _diff_sentences(before: list[str], after: list[str], unit: str) -> tuple[list[str], list[str]]:
     """Sentences about what appeared, disappeared and changed, and the lines of `after` that are new."""
     added, removed, changed, new_lines = [], [], [], []
+    changes = 0
     for tag, i1, i2, j1, j2 in _opcodes(before, after):
-        if tag in ("insert", "replace"):
-            new_lines += after[j1:j2]
-        if tag == "insert":
-            added += after[j1:j2]
-        elif tag == "delete":
-            removed += before[i1:i2]
-        elif tag == "replace":
-            pairs = min(i2 - i1, j2 - j1)
-            changed += list(zip(before[i1:i1 + pairs], after[j1:j1 + pairs]))
-            removed += before[i1 + pairs:i2]
-            added += after[j1 + pairs:j2]
+        if tag == "equal":
+            continue
+        new_lines += after[j1:j2]
+        # A replace pairs its lines in order; what is left over on either side appears or disappears. Inserts and
+        # deletes pair nothing.
+        pairs = min(i2 - i1, j2 - j1)
+        if pairs:
+            shown = min(pairs, _MAX_LISTED - len(changed))
+            changed += zip(before[i1:i1 + shown], after[j1:j1 + shown])
+            changes += pairs
+        removed += before[i1 + pairs:i2]
+        added += after[j1 + pairs:j2]
     # Blank lines carry nothing a reader could check.
     added = [line for line in added if line.strip()]
     removed = [line for line in removed if line.strip()]
@@ -159,11 +163,11 @@ def _diff_sentences(before: list[str], after: list[str], unit: str) -> tuple[lis
         sentences.append(f"{_counted(len(added), unit, 'appear')}: {_listed(added)}.")
     if removed:
         sentences.append(f"{_counted(len(removed), unit, 'disappear')}: {_listed(removed)}.")
-    if changed:
-        shown = "; ".join(f"{_quote(old)} becomes {_quote(new)}" for old, new in changed[:_MAX_LISTED])
-        more = len(changed) - _MAX_LISTED
+    if changes:
+        shown = "; ".join(f"{_quote(old)} becomes {_quote(new)}" for old, new in changed)
+        more = changes - _MAX_LISTED
         tail = f" and {more} more." if more > 0 else "."
-        sentences.append(f"{_counted(len(changed), unit, 'change')}: {shown}{tail}")
+        sentences.append(f"{_counted(changes, unit, 'change')}: {shown}{tail}")
     return sentences, new_lines
 
 
