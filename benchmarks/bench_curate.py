@@ -29,8 +29,10 @@ import pyarrow.parquet as pq
 from schemas.layout import transitions_path
 from schemas.transition import TRANSITION_SCHEMA
 from schemas.version import SCHEMA_VERSION
-from transforms.curate import curated_row, with_volatile_spans
-from transforms.dedupe import NearDupOptions, band_keys, decide, resolve_bucket, shingles, signature, sketch
+from transforms.dedupe import NearDupOptions, decide, file_signatures, resolve_bucket
+from transforms.minhash import shingle_hashes
+from transforms.prepare import curated_row, with_volatile_spans
+from transforms.validate import CURATION_COLUMNS
 
 STEPS_PER_EPISODE = 20
 VOCABULARY = [f"{a}{b}" for a in ("src", "lib", "test", "data", "node", "user", "file", "item", "row", "page")
@@ -114,11 +116,11 @@ def generate(root: Path, transitions: int, seed: int = 7) -> None:
 # ---- measurements --------------------------------------------------------------------------------------------
 
 def bare_loop(root: Path) -> tuple[int, float, float]:
-    """The floor: read every file with pyarrow, normalize both observations, mask, hash. No dedupe, no writes.
-    Returns (transitions, wall seconds, CPU seconds)."""
+    """The floor: read every file with pyarrow (only the columns curation uses), normalize both observations, mask,
+    hash. No validation, no dedupe, no writes. Returns (transitions, wall seconds, CPU seconds)."""
     count, start, cpu = 0, time.perf_counter(), time.process_time()
     for path in sorted(root.rglob("*.parquet")):
-        for row in pq.read_table(path).to_pylist():
+        for row in pq.ParquetFile(path).read(columns=list(CURATION_COLUMNS), use_threads=False).to_pylist():
             with_volatile_spans(curated_row(row))
             count += 1
     return count, time.perf_counter() - start, time.process_time() - cpu
@@ -147,6 +149,11 @@ def curate_run(root: Path, out: Path, beam_args: list[str]) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def _shingle_set(text: str, ngram: int) -> set[int]:
+    hashes, _ = shingle_hashes([text], ngram)
+    return set(hashes.tolist())
+
+
 def _planted_pairs(rng: random.Random, pairs: int, ngram: int):
     """(a, b, true Jaccard) with J either >= 0.8 (should be found) or <= 0.7 (must not be): the gap between is
     where any MinHash estimate is a coin toss, and it is reported as such rather than counted."""
@@ -157,7 +164,7 @@ def _planted_pairs(rng: random.Random, pairs: int, ngram: int):
         variant = list(base)
         for position in rng.sample(range(len(base)), rng.randint(0, len(base) // 8)):
             variant[position] = rng.choice(words)
-        a, b = set(shingles(" ".join(base), ngram)), set(shingles(" ".join(variant), ngram))
+        a, b = _shingle_set(" ".join(base), ngram), _shingle_set(" ".join(variant), ngram)
         jaccard = len(a & b) / len(a | b)
         if jaccard >= 0.8 or jaccard <= 0.7:
             planted.append((" ".join(base), " ".join(variant), jaccard))
@@ -166,15 +173,15 @@ def _planted_pairs(rng: random.Random, pairs: int, ngram: int):
 
 def near_dup_quality(options: NearDupOptions, pairs: int = 2000, seed: int = 11) -> dict:
     planted = _planted_pairs(random.Random(seed), pairs, options.ngram)
+    texts = [text for base, variant, _ in planted for text in (base, variant)]
+    ids = [f"{index:06d}{suffix}" for index in range(len(planted)) for suffix in "ab"]
+    keys, sketches = file_signatures(texts, [""] * len(texts), options)
     buckets = defaultdict(list)
-    for index, (base, variant, _) in enumerate(planted):
-        for suffix, text in (("a", base), ("b", variant)):
-            record_id = f"{index:06d}{suffix}"
-            sig = signature(text, options)
-            for key in band_keys(sig, options):
-                buckets[key].append((record_id, f"hash-{record_id}", sketch(sig)))
+    for record_id, row_keys, row_sketch in zip(ids, keys, sketches):
+        for key in row_keys.tolist():
+            buckets[key].append((record_id, f"hash-{record_id}", row_sketch.tobytes()))
     decisions = defaultdict(list)
-    for key, members in buckets.items():
+    for members in buckets.values():
         for record_id, kind, duplicate_of in resolve_bucket(members, options):
             decisions[record_id].append((kind, duplicate_of))
     removed = {record_id: decide(found)[1] for record_id, found in decisions.items()}

@@ -12,6 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 
 from schemas.layout import TRANSITIONS_DIR, transition_files
@@ -35,6 +36,7 @@ OUTPUT_SCHEMAS = {
     "dead_letter": DEAD_LETTER_SCHEMA,
 }
 OUTPUT_FILES = ("stats.json", "README.md")
+WORK_DIR = ".work"  # prepared files between curation steps; removed when the run ends
 
 
 class OutputExistsError(RuntimeError):
@@ -76,6 +78,7 @@ def prepare_output(output_dir: str, overwrite: bool) -> None:
     if "://" in output_dir:
         return  # remote outputs are managed by their bucket's lifecycle; Beam refuses to overwrite shards itself
     root = Path(output_dir)
+    shutil.rmtree(root / WORK_DIR, ignore_errors=True)  # left by a run that was killed: nothing else reads it
     existing = [root / name for name in (*OUTPUT_SCHEMAS, *OUTPUT_FILES) if (root / name).exists()]
     if existing and not overwrite:
         raise OutputExistsError(f"{output_dir} already holds curation output ({', '.join(p.name for p in existing)});"
@@ -86,10 +89,22 @@ def prepare_output(output_dir: str, overwrite: bool) -> None:
 
 def build_pipeline(input_dir: str, output_dir: str, options: CurateOptions, beam_args: list[str]) -> beam.Pipeline:
     pipeline = beam.Pipeline(options=pipeline_options(beam_args, local_input_bytes(input_dir)))
-    outputs = pipeline | "Curate" >> Curate(input_dir, options)
+    outputs = pipeline | "Curate" >> Curate(input_dir, work_dir(output_dir), options)
     for name, schema in OUTPUT_SCHEMAS.items():
         outputs[name] | f"Write_{name}" >> write_parquet(output_dir, name, schema)
     return pipeline
+
+
+def work_dir(output_dir: str) -> str:
+    return f"{output_dir.rstrip('/')}/{WORK_DIR}"
+
+
+def remove_work_dir(output_dir: str) -> None:
+    path = work_dir(output_dir)
+    if "://" not in path:
+        shutil.rmtree(path, ignore_errors=True)
+    elif FileSystems.exists(path + "/"):
+        FileSystems.delete([path + "/"])
 
 
 def settings_of(input_dir: str, options: CurateOptions, pipeline: beam.Pipeline) -> dict:
@@ -104,8 +119,11 @@ def run_curation(input_dir: str, output_dir: str, options: CurateOptions = Curat
     check_input(input_dir)
     prepare_output(output_dir, overwrite)
     pipeline = build_pipeline(input_dir, output_dir, options, beam_args or [])
-    result = pipeline.run()
-    result.wait_until_finish()
+    try:
+        result = pipeline.run()
+        result.wait_until_finish()
+    finally:
+        remove_work_dir(output_dir)
     stats = stats_from_counters(counters_from_result(result))
     settings = settings_of(input_dir, options, pipeline)
     write_text(f"{output_dir.rstrip('/')}/stats.json",

@@ -134,7 +134,7 @@ def _get(row: dict, dotted: str):
 
 # Rows repeat the same JSON strings ("{}", and a state's meta is the previous step's next observation's meta).
 @lru_cache(maxsize=1024)
-def _json_error(value: str) -> str | None:
+def json_error(value: str) -> str | None:
     try:
         json.loads(value)
     except json.JSONDecodeError as exc:
@@ -164,7 +164,7 @@ def transition_errors(row: dict) -> list[FieldError]:
     for dotted in JSON_FIELDS:
         value = _get(row, dotted)
         if isinstance(value, str) and value:
-            reason = _json_error(value)
+            reason = json_error(value)
             if reason:
                 errors.append(FieldError(dotted, reason))
     start, end = _get(row, "timings.action_start"), _get(row, "timings.action_end")

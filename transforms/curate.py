@@ -1,37 +1,40 @@
 """The curation PTransform: raw transition files -> curated transitions, three training stages, dedupe list and
-dead letters. `Curate.expand` only composes; each step is a small DoFn over a pure function.
+dead letters. `Curate.expand` only composes; each step is a small DoFn over pure functions (transforms.prepare,
+transforms.dedupe, transforms.stages).
 
-    paths -> Keys (read, validate, normalize, mask, sketch) --(LSH buckets)--> Dedupe ------> removed ids --+
-                                                           +--(ids)------> IdCollisions --> repeated ids --+
-                                                                                                           |
-    paths -> CurateFiles (read, validate, normalize, mask, one episode at a time) <--- side inputs ---------+
-                 -> transitions, stage1..3, dedupe list, dead letters
+    paths -> Prepare (read, validate, normalize, mask, hash, MinHash; one file at a time)
+               -> a prepared file per raw file (WORK/), dead letters, packed dedupe keys by partition
+    keys  -> GroupByKey(partition) -> Resolve -> exact duplicates, ids read twice, near candidates
+    near candidates -> by prepared file -> their sketches -> by bucket -> verified near duplicates
+    prepared files + removed ids + repeated ids (side inputs) -> Finish -> transitions, stage1..3, dedupe list
 
-Each raw file is read twice. Only light records (bucket key, id, hash, 256-byte sketch) are ever shuffled; full
-rows stay in the worker that read them, one file's rows at a time (a Parquet file is one episode), so memory grows
-with the number of ids, not with the bytes of the collection. The side inputs hold only the removed ids and the
-ids read more than once.
+Every raw file is read and normalized once. Only packed numbers (~30 bytes per transition and band) are shuffled;
+full rows stay in the prepared files, read back one file at a time, so memory grows with the number of ids kept in
+the shuffle, not with the bytes of the collection. The side inputs hold only the removed ids and the ids read more
+than once.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections import defaultdict
-from functools import lru_cache
+from dataclasses import dataclass, field
 
 import apache_beam as beam
 from apache_beam.io import fileio
 from apache_beam.io.fileio import EmptyMatchTreatment
+from apache_beam.transforms.window import GlobalWindows
 
-from schemas.validate import record_id
-from transforms import dedupe, masking, stats
+from transforms import dedupe, stats
 from transforms.io import dead_letter, is_hidden, raw_file_patterns
-from transforms.normalize import NormalizeError, normalize_observation
-from transforms.validate import DEAD_LETTER, Rejected, read_valid_rows
+from transforms.prepare import PREPARED_SCHEMA, prepare_file, read_prepared, write_prepared
+from transforms.validate import DEAD_LETTER
 
-BUCKETS = "buckets"
+KEYS, PREPARED, CANDIDATES, COLLISIONS = "keys", "prepared", "candidates", "collisions"
 STAGE_TAGS = ("stage1", "stage2", "stage3")
 DUPLICATES = "duplicates"
+# Keys a Prepare worker packs before sending them on: bounds its memory and the number of shuffled elements.
+KEY_BUFFER_ENTRIES = 500_000
+ROW_COLUMNS = [name for name in PREPARED_SCHEMA.names if name != "sketch"]
 
 
 @dataclass(frozen=True)
@@ -42,115 +45,83 @@ class CurateOptions:
     reasoning_batch: int = 32  # rows per synthesizer call: an LLM synthesizer batches its requests
 
 
-# ---- pure functions -------------------------------------------------------------------------------------------
-
-def curated_row(row: dict) -> dict:
-    """A valid raw row -> a curated-transition dict (CURATED_TRANSITION_SCHEMA) without spans and hash yet.
-    Raises NormalizeError naming the observation that cannot be rendered."""
-    task, action = row.get("task") or {}, row["action"]
-    provenance = row.get("provenance") or {}
-    state = row.get("state")
-    return {
-        "id": record_id(row),
-        "episode_id": row["episode_id"],
-        "step": row["step"],
-        "domain": row["domain"],
-        "task_id": task.get("id"),
-        "instruction": task.get("instruction"),
-        "action_kind": action.get("kind"),
-        "action_text": action.get("text") or action.get("arguments_json") or "",
-        "state_text": _normalized(state) if state is not None else "",
-        "next_text": _normalized(row["next_observation"]),
-        "done": row.get("done"),
-        "error": row.get("error"),
-        "perturbations": row.get("perturbations") or [],
-        "collector": provenance.get("collector"),
-        "stand_in": provenance.get("stand_in"),
-        # Not a column of the curated table: the reasoning synthesizer reads exit status and url from it.
-        "next_meta_json": row["next_observation"].get("meta_json"),
-    }
-
-
-def _normalized(observation: dict) -> str:
-    raw = observation.get("raw")
-    return _normalize_cached(observation.get("raw_format"), bytes(raw) if raw else None, observation.get("meta_json"),
-                             observation.get("text"))
-
-
-# A state is the previous step's next observation, so rows read in order hit this cache for every state.
-@lru_cache(maxsize=256)
-def _normalize_cached(raw_format, raw, meta_json, text) -> str:
-    return normalize_observation({"raw_format": raw_format, "raw": raw, "meta_json": meta_json, "text": text})
-
-
-def with_volatile_spans(row: dict) -> tuple[dict, str]:
-    """Add next_volatile_spans and content_hash; return the row and the masked text the sketch is made from."""
-    _, state_masked = masking.mask(row["state_text"])
-    spans, next_masked = masking.mask(row["next_text"])
-    row["next_volatile_spans"] = spans
-    row["content_hash"] = dedupe.hash_text(state_masked, row["action_text"], next_masked)
-    return row, f"{state_masked}\n{row['action_text']}\n{next_masked}"
-
-
-def prepared_rows(path: str, count: bool = True):
-    """One raw file -> (source, position, curated row with spans and hash, masked text), or Rejected."""
-    for item in read_valid_rows(path, count):
-        if isinstance(item, Rejected):
-            yield item
-            continue
-        source, position, row = item
-        try:
-            curated = curated_row(row)
-        except NormalizeError as exc:
-            if count:
-                stats.count(stats.DEAD, row["domain"], "normalize")
-            yield Rejected(dead_letter(record_id(row), source, "normalize", str(exc), row))
-            continue
-        curated, masked_text = with_volatile_spans(curated)
-        yield source, position, curated, masked_text
-
-
-def resolve_bucket(element, options: dedupe.NearDupOptions):
-    key, members = element
-    first_band = key[:2] == b"\x00\x00"
-    for member_id, kind, duplicate_of in dedupe.resolve_bucket(members, options, report_exact=first_band):
-        yield member_id, (kind, duplicate_of)
-
-
-def id_collisions(element):
-    """Every copy of one id -> ((source, position), same content?) for each copy but the first. The copy with the
-    smallest content hash is the one kept; a later copy with the same content is its exact duplicate, one with
-    other content a conflict."""
-    _, copies = element
-    copies = sorted(copies)
-    for content_hash, source, position in copies[1:]:
-        yield (source, position), content_hash == copies[0][0]
+def prepared_path(work_dir: str, path: str) -> str:
+    return f"{work_dir.rstrip('/')}/prepared/{dedupe.file_key(path):016x}.arrow"
 
 
 # ---- DoFns ----------------------------------------------------------------------------------------------------
 
-class KeysFn(beam.DoFn):
-    """file path -> LSH bucket entries (`buckets` output) and (id, (content_hash, source, position)): all dedupe
-    needs, without the rows. Counts nothing: CurateFilesFn reads the same file again and counts it."""
+class PrepareFn(beam.DoFn):
+    """raw file path -> its prepared file (written), (file key, prepared path) on `prepared`, dead letters, and
+    (main output) the dedupe keys of its rows, packed per partition and buffered across files."""
 
-    def __init__(self, options: dedupe.NearDupOptions):
+    def __init__(self, options: dedupe.NearDupOptions, work_dir: str):
         self.options = options
+        self.work_dir = work_dir
+
+    def start_bundle(self):
+        self.buffer, self.buffered = defaultdict(list), 0
 
     def process(self, path: str):
-        for item in prepared_rows(path, count=False):
-            if isinstance(item, Rejected):
-                continue
-            source, position, row, masked_text = item
-            signature = dedupe.signature(masked_text, self.options)
-            member = (row["id"], row["content_hash"], dedupe.sketch(signature))
-            for key in dedupe.band_keys(signature, self.options, row["action_text"]):
-                yield beam.pvalue.TaggedOutput(BUCKETS, (key, member))
-            yield row["id"], (row["content_hash"], source, position)
+        prepared = prepare_file(path, self.options)
+        for letter in prepared.letters:
+            yield beam.pvalue.TaggedOutput(DEAD_LETTER, letter)
+        if not prepared.rows:
+            return
+        target = prepared_path(self.work_dir, path)
+        write_prepared(target, prepared.rows)
+        key = dedupe.file_key(target)
+        yield beam.pvalue.TaggedOutput(PREPARED, (key, target))
+        ids = [row["id"] for row in prepared.rows]
+        hashes = [row["content_hash"] for row in prepared.rows]
+        for partition, batch in dedupe.partitioned_keys(key, ids, hashes, prepared.band_keys,
+                                                        self.options.partitions).items():
+            self.buffer[partition].append(batch)
+            self.buffered += len(batch)
+        if self.buffered >= KEY_BUFFER_ENTRIES:
+            yield from self._flush()
+
+    def finish_bundle(self):
+        for item in self._flush():
+            yield GlobalWindows.windowed_value(item)
+
+    def _flush(self):
+        buffer, self.buffer, self.buffered = self.buffer, defaultdict(list), 0
+        for partition, batches in buffer.items():
+            yield partition, dedupe.KeyBatch.concat(batches)
 
 
-class CurateFilesFn(beam.DoFn):
-    """file path + removed ids + repeated ids -> kept transitions, stage rows, dedupe list, dead letters. Rows are
-    grouped by episode within the file (a Parquet file holds one episode; a JSONL drop may hold several)."""
+def resolve_partition(element):
+    """All keys of one partition -> exact decisions (main), repeated ids and near candidates (tagged)."""
+    _, batches = element
+    batch = dedupe.KeyBatch.concat(list(batches))
+    for record_id, kind, duplicate_of in dedupe.exact_duplicates(batch):
+        yield record_id, (kind, duplicate_of)
+    for ref, same_content in dedupe.id_collisions(batch):
+        yield beam.pvalue.TaggedOutput(COLLISIONS, (ref, same_content))
+    for bucket, file, row in dedupe.near_candidates(batch):
+        yield beam.pvalue.TaggedOutput(CANDIDATES, (file, (row, bucket)))
+
+
+def candidate_sketches(element, paths: dict):
+    """(file key, [(row, bucket)]) -> (bucket, (id, content hash, sketch)) for each wanted row of that file."""
+    file, wanted = element
+    table = read_prepared(paths[file], ["id", "content_hash", "sketch"])
+    ids, hashes, sketches = (table.column(name) for name in ("id", "content_hash", "sketch"))
+    for row, bucket in wanted:
+        yield bucket, (ids[row].as_py(), hashes[row].as_py(), sketches[row].as_py())
+
+
+def resolve_near(element, options: dedupe.NearDupOptions):
+    _, members = element
+    for member_id, kind, duplicate_of in dedupe.resolve_bucket(members, options, report_exact=False):
+        yield member_id, (kind, duplicate_of)
+
+
+class FinishFn(beam.DoFn):
+    """(file key, prepared path) + removed ids + repeated rows -> kept transitions, stage rows, dedupe list, dead
+    letters. Rows are grouped by episode within the file (a Parquet file holds one episode; a JSONL drop may hold
+    several)."""
 
     def __init__(self, options: CurateOptions):
         self.options = options
@@ -159,33 +130,30 @@ class CurateFilesFn(beam.DoFn):
         from transforms.reasoning import make_synthesizer
         self.synthesizer = make_synthesizer(self.options.reasoning, **self.options.reasoning_options)
 
-    def process(self, path: str, removed: dict, collisions: dict):
+    def process(self, element, removed: dict, collisions: dict):
+        file, path = element
         episodes = defaultdict(list)
-        for item in prepared_rows(path):
-            if isinstance(item, Rejected):
-                yield beam.pvalue.TaggedOutput(DEAD_LETTER, item.letter)
-                continue
-            source, position, row, _ = item
-            episodes[row["episode_id"]].append((source, position, row))
+        for row_index, row in enumerate(read_prepared(path, ROW_COLUMNS).to_pylist()):
+            episodes[row["episode_id"]].append(((file, row_index), row))
         for rows in episodes.values():
             yield from self._episode(rows, removed, collisions)
 
     def _episode(self, rows, removed, collisions):
         from transforms.stages import build_stage_rows
 
-        rows.sort(key=lambda item: (item[2]["step"], item[2]["content_hash"]))
-        history = [row for _, _, row in rows]
+        rows.sort(key=lambda item: (item[1]["step"], item[1]["content_hash"]))
+        history = [row for _, row in rows]
         kept, history_end = [], {}
-        for index, (source, position, row) in enumerate(rows):
+        for index, (ref, row) in enumerate(rows):
             history_end[row["id"]] = index
-            decision = removed.get(row["id"])
+            decision = _decision(row["id"], removed)
             if decision is None:
-                same_content = collisions.get((source, position))
+                same_content = collisions.get(ref)
                 if same_content is False:
                     stats.count(stats.DEAD, row["domain"], "dedupe")
                     yield beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter(
-                        row["id"], "", "dedupe", "another record with the same id and different content was read",
-                        row))
+                        row["id"], row["source"], "dedupe",
+                        "another record with the same id and different content was read", row))
                     continue
                 if same_content:
                     decision = (dedupe.EXACT, row["id"])
@@ -239,37 +207,62 @@ class RawFilePaths(beam.PTransform):
 
 
 class Dedupe(beam.PTransform):
-    """Sketch bucket entries -> (id, (kind, duplicate_of)) for every removed transition."""
+    """Packed dedupe keys -> (id, (kind, duplicate_of)) for every removed transition (main output) and
+    ((file, row), same content?) for every repeated id (`collisions`)."""
 
-    def __init__(self, options: dedupe.NearDupOptions):
+    def __init__(self, options: dedupe.NearDupOptions, prepared_paths):
         super().__init__()
         self.options = options
+        self.prepared_paths = prepared_paths
 
-    def expand(self, buckets):
-        return (buckets
-                | "GroupBuckets" >> beam.GroupByKey()
-                | "ResolveBuckets" >> beam.FlatMap(resolve_bucket, self.options)
-                | "OneDecisionPerId" >> beam.CombinePerKey(dedupe.decide))
+    def expand(self, keys):
+        resolved = (keys
+                    | "GroupPartitions" >> beam.GroupByKey()
+                    | "Resolve" >> beam.FlatMap(resolve_partition).with_outputs(CANDIDATES, COLLISIONS,
+                                                                                 main="exact"))
+        near = (resolved[CANDIDATES]
+                | "GroupByFile" >> beam.GroupByKey()
+                | "Sketches" >> beam.FlatMap(candidate_sketches, beam.pvalue.AsDict(self.prepared_paths))
+                | "GroupByBucket" >> beam.GroupByKey()
+                | "Verify" >> beam.FlatMap(resolve_near, self.options))
+        removed = ((resolved.exact, near)
+                   | "Decisions" >> beam.Flatten()
+                   | "OneDecisionPerId" >> beam.CombinePerKey(dedupe.decide))
+        return removed, resolved[COLLISIONS]
 
 
 class Curate(beam.PTransform):
-    """Pipeline root -> dict of PCollections: transitions, stage1..3, dedupe, dead_letter."""
+    """Pipeline root -> dict of PCollections: transitions, stage1..3, dedupe, dead_letter. Prepared files go to
+    `work_dir` (local or gs://); the caller removes it after the run."""
 
-    def __init__(self, input_dir: str, options: CurateOptions = CurateOptions()):
+    def __init__(self, input_dir: str, work_dir: str, options: CurateOptions = CurateOptions()):
         super().__init__()
         self.input_dir = input_dir
+        self.work_dir = work_dir
         self.options = options
 
     def expand(self, pipeline):
         paths = pipeline | "ReadRaw" >> RawFilePaths(self.input_dir)
-        keys = paths | "Keys" >> beam.ParDo(KeysFn(self.options.near_dup)).with_outputs(BUCKETS, main="ids")
-        removed = keys[BUCKETS] | "Dedupe" >> Dedupe(self.options.near_dup)
-        collisions = (keys.ids
-                      | "GroupIds" >> beam.GroupByKey()
-                      | "IdCollisions" >> beam.FlatMap(id_collisions))
-        built = paths | "CurateFiles" >> beam.ParDo(
-            CurateFilesFn(self.options), removed=beam.pvalue.AsDict(removed),
-            collisions=beam.pvalue.AsDict(collisions)).with_outputs(DEAD_LETTER, DUPLICATES, *STAGE_TAGS,
-                                                                    main="transitions")
-        return {"transitions": built.transitions, "dedupe": built[DUPLICATES], "dead_letter": built[DEAD_LETTER],
+        prepared = paths | "Prepare" >> beam.ParDo(PrepareFn(self.options.near_dup, self.work_dir)).with_outputs(
+            DEAD_LETTER, PREPARED, main=KEYS)
+        removed, collisions = prepared[KEYS] | "Dedupe" >> Dedupe(self.options.near_dup, prepared[PREPARED])
+        built = (prepared[PREPARED]
+                 | "SpreadPrepared" >> beam.Reshuffle()
+                 | "Finish" >> beam.ParDo(
+                     FinishFn(self.options), removed=beam.pvalue.AsDict(removed),
+                     collisions=beam.pvalue.AsDict(collisions)).with_outputs(DEAD_LETTER, DUPLICATES, *STAGE_TAGS,
+                                                                             main="transitions"))
+        dead = (prepared[DEAD_LETTER], built[DEAD_LETTER]) | "DeadLetters" >> beam.Flatten()
+        return {"transitions": built.transitions, "dedupe": built[DUPLICATES], "dead_letter": dead,
                 **{tag: built[tag] for tag in STAGE_TAGS}}
+
+
+def _decision(record_id: str, removed: dict):
+    """A removed record's (kind, duplicate_of). A near duplicate of a record that is itself an exact duplicate
+    names the record kept for that content instead."""
+    decision = removed.get(record_id)
+    if decision is not None and decision[0] == dedupe.NEAR:
+        target = removed.get(decision[1])
+        if target is not None and target[0] == dedupe.EXACT:
+            return dedupe.NEAR, target[1]
+    return decision

@@ -1,9 +1,14 @@
-"""Exact and near-duplicate detection over masked transition text, as pure functions Beam steps call.
+"""Exact and near-duplicate detection over masked transition text, as pure functions the Beam steps call.
 
-Exact: xxh64 of the masked state, action and next observation. Near: MinHash (rensa) over word n-gram shingles,
-banded for LSH. A bucket entry carries a b-bit sketch (the low byte of every MinHash value) instead of the full
-signature, so verifying a candidate pair needs no second lookup and a bucket entry stays ~300 bytes:
+Exact: xxh64 of the masked state, action and next observation. Near: MinHash (transforms.minhash) over word n-gram
+shingles, banded for LSH; candidates are verified with an 8-bit sketch (the low byte of every MinHash value):
 Pr[low bytes equal] = J + (1 - J) / 256, which inverts to an unbiased estimate of the Jaccard similarity J.
+
+The shuffle carries only numbers: per transition one 28-byte entry per band (bucket key, content hash, where the
+row is) and two small entries with its id (by content hash for exact duplicates, by id for ids read twice), packed
+per partition into numpy arrays. A partition's reducer finds exact duplicates and ids read twice at once; for near
+duplicates it names one representative row per distinct content in each bucket shared by two contents, and only
+those rows' sketches are fetched (from the prepared files) and compared.
 
 Near-duplicates must share the action text exactly. Within a cluster the record with the smallest id is kept;
 every other one names the record it duplicates.
@@ -16,7 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import xxhash
-from rensa import RMinHash
+
+from transforms import minhash
 
 EXACT, NEAR = "exact", "near"
 SEPARATOR = "\x1f"  # cannot occur in normalized observation text
@@ -43,6 +49,7 @@ class NearDupOptions:
     ngram: int = 5  # words per shingle
     seed: int = 1
     max_bucket: int = 5000  # distinct contents compared pairwise in one bucket; the rest are left alone
+    partitions: int = 16  # dedupe keys are shuffled as this many packed groups
 
     def __post_init__(self):
         if not 0.0 < self.threshold <= 1.0:
@@ -52,45 +59,143 @@ class NearDupOptions:
                              f"{self.num_perm}")
         if self.ngram < 1:
             raise ValueError(f"ngram must be >= 1, got {self.ngram}")
+        if self.partitions < 1:
+            raise ValueError(f"partitions must be >= 1, got {self.partitions}")
 
 
 def hash_text(state_masked: str, action_text: str, next_masked: str) -> str:
     return xxhash.xxh64_hexdigest(SEPARATOR.join((state_masked, action_text or "", next_masked)).encode())
 
 
-def shingles(text: str, ngram: int) -> list[str]:
-    words = text.split()
-    if len(words) <= ngram:
-        return [" ".join(words)]
-    return list(map(" ".join, zip(*(words[i:] for i in range(ngram)))))
-
-
-def signature(text: str, options: NearDupOptions) -> np.ndarray:
-    minhash = RMinHash(options.num_perm, options.seed)
-    minhash.update(shingles(text, options.ngram))
-    return np.asarray(minhash.digest(), dtype=np.uint64)
-
-
-def band_keys(sig: np.ndarray, options: NearDupOptions, action_text: str = "") -> list[bytes]:
-    """One LSH bucket key per band: records sharing any key become candidate pairs.
+def file_signatures(masked_texts: list[str], actions: list[str], options: NearDupOptions
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """(LSH bucket keys uint64 [n, bands], sketches uint8 [n, num_perm]) of one file's transitions.
 
     The action is part of every key: a long screen shared by two transitions must not make `ls` and `rm -rf`
-    near-duplicates of each other, whatever their shingle overlap.
-    """
-    rows = options.rows
-    action = xxhash.xxh64_digest(action_text.encode())
-    return [band.to_bytes(2, "little") + xxhash.xxh64_digest(sig[band * rows:(band + 1) * rows].tobytes() + action)
-            for band in range(options.bands)]
+    near-duplicates of each other, whatever their shingle overlap."""
+    sigs = minhash.signatures(masked_texts, options.num_perm, options.ngram, options.seed)
+    keys = minhash.band_keys(sigs, minhash.action_hashes(actions), options.bands, options.rows)
+    return keys, minhash.sketches(sigs)
 
 
-def sketch(sig: np.ndarray) -> bytes:
-    return (sig & 0xFF).astype(np.uint8).tobytes()
+estimated_jaccard = minhash.estimated_jaccard
 
 
-def estimated_jaccard(sketches: np.ndarray, one: np.ndarray) -> np.ndarray:
-    """b-bit MinHash estimate (b = 8) of the Jaccard similarity of `one` to each row of `sketches`."""
-    agree = (sketches == one).mean(axis=-1)
-    return np.clip((agree - 1 / 256) / (1 - 1 / 256), 0.0, 1.0)
+# ---- the shuffled keys ---------------------------------------------------------------------------------------
+
+def file_key(path: str) -> int:
+    """Names a prepared file in the shuffled keys (a path would cost ~60 bytes per entry)."""
+    return xxhash.xxh64_intdigest(path.encode())
+
+
+def _id_key(record_id: str) -> int:
+    return xxhash.xxh64_intdigest(record_id.encode())
+
+
+@dataclass
+class KeyBatch:
+    """Dedupe keys of some rows, for one partition. Band entries: (bucket key, content hash, file, row). Content
+    entries (partitioned by content hash) and id entries (partitioned by id): (id, content hash, file, row)."""
+    band_key: np.ndarray
+    band_hash: np.ndarray
+    band_file: np.ndarray
+    band_row: np.ndarray
+    content_ids: list
+    content_hash: np.ndarray
+    id_ids: list
+    id_hash: np.ndarray
+    id_file: np.ndarray
+    id_row: np.ndarray
+
+    @classmethod
+    def concat(cls, batches: list["KeyBatch"]) -> "KeyBatch":
+        def arrays(name):
+            return np.concatenate([getattr(batch, name) for batch in batches])
+
+        def lists(name):
+            return [item for batch in batches for item in getattr(batch, name)]
+
+        return cls(arrays("band_key"), arrays("band_hash"), arrays("band_file"), arrays("band_row"),
+                   lists("content_ids"), arrays("content_hash"), lists("id_ids"), arrays("id_hash"),
+                   arrays("id_file"), arrays("id_row"))
+
+    def __len__(self) -> int:
+        return len(self.band_key) + len(self.content_hash) + len(self.id_hash)
+
+
+def partitioned_keys(file: int, ids: list[str], content_hashes: list[str], band_keys: np.ndarray,
+                     partitions: int) -> dict[int, KeyBatch]:
+    """One prepared file's rows -> their dedupe keys, split by partition."""
+    n, bands = band_keys.shape if len(ids) else (0, 0)
+    hashes = np.array([int(h, 16) for h in content_hashes], dtype=np.uint64)
+    rows = np.arange(n, dtype=np.uint32)
+    id_keys = np.array([_id_key(i) for i in ids], dtype=np.uint64)
+    flat_keys = band_keys.reshape(-1).astype(np.uint64)
+    band_rows = np.repeat(rows, bands)
+    band_part = flat_keys % np.uint64(partitions)
+    content_part = hashes % np.uint64(partitions)
+    id_part = id_keys % np.uint64(partitions)
+    out = {}
+    for part in set(band_part.tolist()) | set(content_part.tolist()) | set(id_part.tolist()):
+        in_bands, in_contents, in_ids = band_part == part, content_part == part, id_part == part
+        out[int(part)] = KeyBatch(
+            flat_keys[in_bands], hashes[band_rows[in_bands]], np.full(int(in_bands.sum()), file, np.uint64),
+            band_rows[in_bands],
+            [ids[i] for i in np.flatnonzero(in_contents)], hashes[in_contents],
+            [ids[i] for i in np.flatnonzero(in_ids)], hashes[in_ids], np.full(int(in_ids.sum()), file, np.uint64),
+            rows[in_ids])
+    return out
+
+
+def exact_duplicates(batch: KeyBatch):
+    """(id, EXACT, kept id) for every id whose content another, smaller id also has."""
+    hashes = batch.content_hash
+    values, counts = np.unique(hashes, return_counts=True)
+    shared = set(values[counts > 1].tolist())
+    groups: dict[int, list[str]] = {}
+    for index in np.flatnonzero(np.isin(hashes, list(shared))) if shared else ():
+        groups.setdefault(int(hashes[index]), []).append(batch.content_ids[index])
+    for ids in groups.values():
+        kept = min(ids)
+        for record_id in sorted(set(ids)):
+            if record_id != kept:
+                yield record_id, EXACT, kept
+
+
+def id_collisions(batch: KeyBatch):
+    """((file, row), same content?) for every copy of an id but the first: the copy with the smallest content
+    hash is kept (then file, row); a later copy with the same content is its exact duplicate, one with other
+    content a conflict."""
+    copies: dict[str, list] = {}
+    for index, record_id in enumerate(batch.id_ids):
+        copies.setdefault(record_id, []).append(index)
+    for indices in copies.values():
+        if len(indices) < 2:
+            continue
+        ordered = sorted((int(batch.id_hash[i]), int(batch.id_file[i]), int(batch.id_row[i])) for i in indices)
+        first_hash = ordered[0][0]
+        for content_hash, file, row in ordered[1:]:
+            yield (file, row), content_hash == first_hash
+
+
+def near_candidates(batch: KeyBatch):
+    """(bucket key, file, row) for one row per distinct content in every bucket that holds two or more contents:
+    the rows whose sketches must be compared. Identical contents share every bucket, so they are one row here."""
+    if not len(batch.band_key):
+        return
+    order = np.lexsort((batch.band_row, batch.band_file, batch.band_hash, batch.band_key))
+    keys, hashes = batch.band_key[order], batch.band_hash[order]
+    # First row of each (key, content) run, and how many distinct contents each key has.
+    first = np.ones(len(keys), dtype=bool)
+    first[1:] = (keys[1:] != keys[:-1]) | (hashes[1:] != hashes[:-1])
+    rep_keys = keys[first]
+    values, counts = np.unique(rep_keys, return_counts=True)
+    shared = values[counts > 1]
+    if not len(shared):
+        return
+    chosen = order[first][np.isin(rep_keys, shared)]
+    for index in chosen:
+        yield int(batch.band_key[index]), int(batch.band_file[index]), int(batch.band_row[index])
 
 
 def resolve_bucket(members, options: NearDupOptions, report_exact: bool = True):
@@ -98,8 +203,7 @@ def resolve_bucket(members, options: NearDupOptions, report_exact: bool = True):
 
     members: iterable of (id, content_hash, sketch bytes). Yields (id, kind, duplicate_of) for each member that
     has an exact or near duplicate with a smaller id in this bucket. Exact duplicates collapse first, so a bucket
-    of ten thousand identical screens costs one comparison, not fifty million. Identical contents share every
-    band, so callers report exact duplicates from one band only (report_exact).
+    of ten thousand identical screens costs one comparison, not fifty million.
     """
     members = sorted(members)
     first_by_hash: dict[str, tuple[str, bytes]] = {}

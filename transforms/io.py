@@ -23,7 +23,6 @@ from apache_beam.io.filesystems import FileSystems
 from schemas.layout import TRANSITION_GLOBS, TRANSITIONS_DIR
 from schemas.transition import TRANSITION_SCHEMA
 
-READ_BATCH_ROWS = 512
 ROW_GROUP_BYTES = 32 * 1024 * 1024  # a few thousand transitions a row group: one group fits a reader's memory
 WRITE_BATCH_ROWS = 1000
 
@@ -118,19 +117,25 @@ def read_raw_file(path: str) -> Iterator[SourcedRow | ReadError]:
         yield from _read_parquet(path)
 
 
-def _read_parquet(path: str):
-    position = 0
+def read_parquet_table(path: str) -> pa.Table:
+    """A whole raw Parquet file (a collector writes one episode per file), or ReadError naming the file."""
     try:
         # Local files go through Arrow's own reader: a Python file object in between costs more than the decoding.
         with (open(path, "rb") if "://" not in path else FileSystems.open(path)) as handle:
-            for batch in pq.ParquetFile(handle).iter_batches(batch_size=READ_BATCH_ROWS):
-                for row in batch.to_pylist():
-                    yield path, position, row
-                    position += 1
+            return pq.ParquetFile(handle).read(use_threads=False)
     except (pa.ArrowException, OSError) as exc:
-        # Rows already yielded stay counted; the unreadable rest is one dead letter naming the file and row.
-        yield ReadError(dead_letter(f"{path}#{position}", path, "read",
-                                    f"unreadable Parquet: {type(exc).__name__}: {exc}", ""))
+        raise ReadError(dead_letter(f"{path}#0", path, "read", f"unreadable Parquet: {type(exc).__name__}: {exc}",
+                                    "")) from exc
+
+
+def _read_parquet(path: str):
+    try:
+        table = read_parquet_table(path)
+    except ReadError as exc:
+        yield exc
+        return
+    for position, row in enumerate(table.to_pylist()):
+        yield path, position, row
 
 
 def _read_jsonl(path: str):
@@ -156,19 +161,31 @@ def write_parquet(output_dir: str, name: str, schema: pa.Schema) -> beam.PTransf
 
 
 def write_text(path: str, text: str) -> None:
-    """Write a small output file whole: local files through a temp file and rename, remote ones (gs://) in one
-    object upload, which is atomic there."""
+    """Write a small output file whole, atomically (see write_bytes)."""
+    write_bytes(path, text.encode("utf-8"))
+
+
+def write_bytes(path: str, data: bytes) -> None:
+    """Write a file whole: local files through a temp file and rename, remote ones (gs://) in one object upload,
+    which is atomic there."""
     if "://" in path:
         with FileSystems.create(path) as handle:
-            handle.write(text.encode("utf-8"))
+            handle.write(data)
         return
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def read_bytes(path: str) -> bytes:
+    if "://" not in path:
+        return Path(path).read_bytes()
+    with FileSystems.open(path) as handle:
+        return handle.read()

@@ -23,8 +23,8 @@ def test_pipeline_translates_for_dataflow_without_submitting():
     assert result.job.proto.name == "worldline-curate"
     proto = pipeline.runner.proto_pipeline
     names = {t.unique_name for t in proto.components.transforms.values()}
-    for step in ("Curate/ReadRaw/Spread", "Curate/Keys", "Curate/Dedupe/GroupBuckets", "Curate/GroupIds",
-                 "Curate/IdCollisions", "Curate/CurateFiles",
+    for step in ("Curate/ReadRaw/Spread", "Curate/Prepare", "Curate/Dedupe/GroupPartitions", "Curate/Dedupe/Resolve",
+                 "Curate/Dedupe/Sketches", "Curate/Dedupe/Verify", "Curate/Finish",
                  "Write_stage1", "Write_stage2", "Write_stage3", "Write_transitions", "Write_dedupe",
                  "Write_dead_letter"):
         assert any(name == step or name.startswith(step + "/") for name in names), step

@@ -3,8 +3,9 @@ import random
 import numpy as np
 import pytest
 
-from transforms.dedupe import (EXACT, NEAR, NearDupOptions, band_keys, decide, estimated_jaccard, resolve_bucket,
-                               shingles, signature, sketch)
+from transforms.dedupe import (EXACT, NEAR, KeyBatch, NearDupOptions, decide, estimated_jaccard, exact_duplicates,
+                               file_signatures, id_collisions, near_candidates, partitioned_keys, resolve_bucket)
+from transforms.minhash import shingle_hashes
 
 OPTIONS = NearDupOptions()
 WORDS = [f"w{i}" for i in range(5000)]
@@ -15,12 +16,17 @@ def document(rng, length=300):
 
 
 def jaccard(a, b, n=5):
-    sa, sb = set(shingles(" ".join(a), n)), set(shingles(" ".join(b), n))
+    sa, sb = (set(shingle_hashes([" ".join(words)], n)[0].tolist()) for words in (a, b))
     return len(sa & sb) / len(sa | sb)
 
 
+def keys_and_sketches(texts, actions=None):
+    return file_signatures(texts, actions or [""] * len(texts), OPTIONS)
+
+
 def member(member_id, text, content_hash=None):
-    return member_id, content_hash or f"h-{member_id}", sketch(signature(text, OPTIONS))
+    _, sketches = keys_and_sketches([text])
+    return member_id, content_hash or f"h-{member_id}", sketches[0].tobytes()
 
 
 def test_exact_duplicates_keep_the_smallest_id_whatever_the_order():
@@ -29,7 +35,6 @@ def test_exact_duplicates_keep_the_smallest_id_whatever_the_order():
     for order in (members, members[::-1]):
         decisions = sorted(resolve_bucket(order, OPTIONS))
         assert decisions == [("b", EXACT, "a"), ("c", EXACT, "a")]
-    # Only one band reports exact decisions: the others would repeat them.
     assert list(resolve_bucket(members, OPTIONS, report_exact=False)) == []
 
 
@@ -51,8 +56,8 @@ def test_estimate_tracks_true_jaccard():
         variant = list(base)
         for position in rng.sample(range(len(base)), edits):
             variant[position] = rng.choice(WORDS)
-        estimate = estimated_jaccard(np.frombuffer(sketch(signature(" ".join(base), OPTIONS)), np.uint8)[None, :],
-                                     np.frombuffer(sketch(signature(" ".join(variant), OPTIONS)), np.uint8))[0]
+        _, sketches = keys_and_sketches([" ".join(base), " ".join(variant)])
+        estimate = estimated_jaccard(sketches[:1], sketches[1])[0]
         errors.append(abs(estimate - jaccard(base, variant)))
     assert max(errors) < 0.15
 
@@ -62,10 +67,17 @@ def test_similar_texts_share_a_band_and_different_ones_do_not():
     base = document(rng)
     near = list(base)
     near[10] = "x"
-    keys = set(band_keys(signature(" ".join(base), OPTIONS), OPTIONS))
-    assert keys & set(band_keys(signature(" ".join(near), OPTIONS), OPTIONS))
-    assert not keys & set(band_keys(signature(" ".join(document(rng)), OPTIONS), OPTIONS))
-    assert len(keys) == OPTIONS.bands
+    keys, _ = keys_and_sketches([" ".join(base), " ".join(near), " ".join(document(rng))])
+    assert set(keys[0].tolist()) & set(keys[1].tolist())
+    assert not set(keys[0].tolist()) & set(keys[2].tolist())
+    assert len(set(keys[0].tolist())) == OPTIONS.bands
+
+
+def test_the_same_screen_under_another_action_is_never_a_candidate():
+    screen = "a long shared screen " * 50
+    keys, _ = keys_and_sketches([screen, screen, screen], ["ls", "rm notes", "ls"])
+    assert not set(keys[0].tolist()) & set(keys[1].tolist())
+    assert keys[0].tolist() == keys[2].tolist()
 
 
 def test_decide_prefers_exact_then_smallest_id():
@@ -73,19 +85,79 @@ def test_decide_prefers_exact_then_smallest_id():
     assert decide([(NEAR, "z"), (NEAR, "m")]) == (NEAR, "m")
 
 
-def test_short_text_is_one_shingle():
-    assert shingles("ls -la", 5) == ["ls -la"]
-    assert shingles("", 5) == [""]
-
-
 @pytest.mark.parametrize("kwargs", [{"threshold": 0}, {"threshold": 1.5}, {"num_perm": 16, "bands": 5, "rows": 4},
-                                    {"ngram": 0}])
+                                    {"ngram": 0}, {"partitions": 0}])
 def test_bad_options_are_refused(kwargs):
     with pytest.raises(ValueError):
         NearDupOptions(**kwargs)
 
 
-def test_the_same_screen_under_another_action_is_never_a_candidate():
-    sig = signature("a long shared screen " * 50, OPTIONS)
-    assert not set(band_keys(sig, OPTIONS, "ls")) & set(band_keys(sig, OPTIONS, "rm notes"))
-    assert band_keys(sig, OPTIONS, "ls") == band_keys(sig, OPTIONS, "ls")
+# ---- the packed keys the shuffle carries --------------------------------------------------------------------
+
+def all_keys(files, partitions=4):
+    """files: {file key: [(id, content hash hex, text, action)]} -> one KeyBatch per partition, as the shuffle
+    would deliver them."""
+    by_partition = {}
+    for file, rows in files.items():
+        keys, _ = keys_and_sketches([text for _, _, text, _ in rows], [action for *_, action in rows])
+        for partition, batch in partitioned_keys(file, [r[0] for r in rows], [r[1] for r in rows], keys,
+                                                 partitions).items():
+            by_partition.setdefault(partition, []).append(batch)
+    return {partition: KeyBatch.concat(batches) for partition, batches in by_partition.items()}
+
+
+def test_every_key_lands_in_exactly_one_partition():
+    rng = random.Random(1)
+    rows = [(f"ep:{i}", f"{i:016x}", " ".join(document(rng, 50)), "ls") for i in range(30)]
+    batches = all_keys({7: rows}, partitions=4)
+    assert sum(len(b.band_key) for b in batches.values()) == 30 * OPTIONS.bands
+    assert sorted(i for b in batches.values() for i in b.content_ids) == sorted(r[0] for r in rows)
+    assert sorted(i for b in batches.values() for i in b.id_ids) == sorted(r[0] for r in rows)
+    for partition, batch in batches.items():
+        assert (batch.band_key % np.uint64(4) == partition).all()
+
+
+def resolved(batches):
+    exact, collisions, candidates = [], [], []
+    for batch in batches.values():
+        exact += exact_duplicates(batch)
+        collisions += id_collisions(batch)
+        candidates += near_candidates(batch)
+    return sorted(exact), sorted(collisions), candidates
+
+
+def test_exact_duplicates_across_files_keep_the_smallest_id():
+    text = "the same screen " * 30
+    files = {1: [("b:0", "00000000000000aa", text, "ls")], 2: [("a:0", "00000000000000aa", text, "ls"),
+                                                               ("c:0", "00000000000000bb", "other " * 30, "ls")]}
+    exact, collisions, candidates = resolved(all_keys(files))
+    assert exact == [("b:0", EXACT, "a:0")]
+    assert collisions == []
+    assert candidates == []  # one content per bucket: nothing to compare
+
+
+def test_an_id_read_twice_is_a_duplicate_or_a_conflict():
+    text = "screen " * 30
+    same = {1: [("x:0", "0000000000000001", text, "ls")], 2: [("x:0", "0000000000000001", text, "ls")]}
+    exact, collisions, _ = resolved(all_keys(same))
+    assert exact == [] and len(collisions) == 1 and collisions[0][1] is True
+    conflict = {1: [("x:0", "0000000000000001", text, "ls")], 2: [("x:0", "0000000000000002", text + "!", "ls")]}
+    _, collisions, _ = resolved(all_keys(conflict))
+    # The copy with the larger content hash is the one reported, as a conflict.
+    assert collisions == [((2, 0), False)]
+
+
+def test_near_candidates_name_one_row_per_content_in_shared_buckets():
+    rng = random.Random(4)
+    base = document(rng)
+    near = list(base)
+    near[100] = "edited"
+    files = {1: [("a:0", "0000000000000001", " ".join(base), "ls"),
+                 ("a:1", "0000000000000001", " ".join(base), "ls")],  # same content as a:0
+             2: [("b:0", "0000000000000002", " ".join(near), "ls"),
+                 ("b:1", "0000000000000003", " ".join(document(rng)), "ls")]}
+    _, _, candidates = resolved(all_keys(files))
+    rows = {(file, row) for _, file, row in candidates}
+    assert rows == {(1, 0), (2, 0)}  # a:1 is a:0's content; b:1 shares no bucket
+    buckets = {bucket for bucket, *_ in candidates}
+    assert all(sum(1 for b, *_ in candidates if b == bucket) == 2 for bucket in buckets)

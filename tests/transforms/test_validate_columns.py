@@ -1,0 +1,75 @@
+"""The column checks of a Parquet file must flag every row the row validator rejects, and the rows read through
+them must be rejected with the row validator's own reasons."""
+
+import copy
+from datetime import datetime, timedelta, timezone
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from schemas.transition import TRANSITION_SCHEMA
+from schemas.validate import transition_errors
+from transforms.validate import Rejected, flagged_rows, has_transition_schema, read_valid_rows
+
+T0 = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+
+
+def good_row(step: int) -> dict:
+    observation = {"text": "ok", "raw": b"ok", "raw_format": "text", "meta_json": "{}"}
+    return {"schema_version": "1.0", "episode_id": "ep", "step": step, "domain": "terminal",
+            "env": {"kind": "docker-image", "id": "img", "digest": "", "details_json": "{}"},
+            "task": {"id": "t", "instruction": "do"}, "state": observation,
+            "action": {"kind": "keys", "arguments_json": "{}", "text": "ls"}, "next_observation": observation,
+            "timings": {"action_start": T0, "action_end": T0 + timedelta(seconds=1), "observe_latency_ms": 1.0,
+                        "wait_ms": 0.0},
+            "done": False, "truncated": False, "error": None, "perturbations": [], "reference_observation": None,
+            "provenance": {"collector": "test", "collector_version": "1", "worldline_version": "0", "seed": 1,
+                           "host": "h", "stand_in": None, "extra_json": "{}"}}
+
+
+BREAKAGES = {
+    "schema_version": lambda row: row.update(schema_version="9.9"),
+    "step": lambda row: row.update(step=-4),
+    "domain": lambda row: row.update(domain="Bad Domain"),
+    "action.kind": lambda row: row["action"].update(kind=""),
+    "action.arguments_json": lambda row: row["action"].update(arguments_json="{broken"),
+    "state.meta_json": lambda row: row["state"].update(meta_json="[1,"),
+    "env.details_json": lambda row: row["env"].update(details_json="nope"),
+    "provenance.extra_json": lambda row: row["provenance"].update(extra_json="{'single': 1}"),
+    "timings.action_end": lambda row: row["timings"].update(action_end=T0 - timedelta(seconds=1)),
+    "action": lambda row: row.update(action=None),
+    "next_observation": lambda row: row.update(next_observation=None),
+}
+
+
+def broken_table():
+    rows = [good_row(0)]
+    for step, (name, breakage) in enumerate(BREAKAGES.items(), start=1):
+        row = copy.deepcopy(good_row(step))
+        breakage(row)
+        rows.append(row)
+        rows.append(good_row(100 + step))
+    return rows, pa.Table.from_pylist(rows, schema=TRANSITION_SCHEMA)
+
+
+def test_column_checks_flag_every_invalid_row():
+    rows, table = broken_table()
+    invalid = {i for i, row in enumerate(rows) if transition_errors(row)}
+    assert len(invalid) == len(BREAKAGES)
+    assert invalid <= flagged_rows(table)
+
+
+def test_rows_read_through_the_column_checks_get_the_row_validators_reasons(tmp_path):
+    rows, table = broken_table()
+    path = tmp_path / "ep.parquet"
+    pq.write_table(table, path)
+    assert has_transition_schema(pq.read_schema(path))  # so the column checks, not the row fallback, ran
+    items = list(read_valid_rows(str(path), count=False))
+    rejected = [item.letter for item in items if isinstance(item, Rejected)]
+    assert len(rejected) == len(BREAKAGES)
+    for letter, name in zip(rejected, BREAKAGES):
+        assert letter["reason"].startswith(name) or f"{name}:" in letter["reason"], (name, letter["reason"])
+        assert letter["source"] == str(path)
+    valid = [item for item in items if not isinstance(item, Rejected)]
+    assert [position for _, position, _ in valid] == [i for i, row in enumerate(rows) if not transition_errors(row)]
+    assert valid[0][2]["next_observation"]["raw"] == b"ok"

@@ -1,0 +1,140 @@
+"""One raw file -> its curated rows before dedupe: validated, normalized, masked, hashed and sketched.
+
+Pure functions: the Beam step (transforms.curate.PrepareFn) only calls `prepare_file`, writes the result where the
+later steps read it (`write_prepared` / `read_prepared`) and sends the dedupe keys on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+import pyarrow as pa
+
+from schemas.stages import CURATED_TRANSITION_SCHEMA
+from schemas.validate import record_id
+from transforms import dedupe, masking, stats
+from transforms.io import dead_letter, read_bytes, read_parquet_table, write_bytes
+from transforms.normalize import NormalizeError, normalize_observation
+from transforms.validate import Rejected, read_valid_rows
+
+# A prepared file: the curated columns, where each row came from, and its MinHash sketch for verifying candidates.
+PREPARED_SCHEMA = pa.schema(list(CURATED_TRANSITION_SCHEMA) + [
+    pa.field("source", pa.string()),
+    pa.field("position", pa.int64()),
+    pa.field("sketch", pa.binary()),
+])
+
+
+@dataclass
+class PreparedFile:
+    rows: list[dict] = field(default_factory=list)  # PREPARED_SCHEMA dicts, in file order
+    band_keys: np.ndarray | None = None  # uint64 [rows, bands]
+    letters: list[dict] = field(default_factory=list)  # dead letters
+
+
+def curated_row(row: dict) -> dict:
+    """A valid raw row -> a curated-transition dict (CURATED_TRANSITION_SCHEMA) without spans and hash yet.
+    Raises NormalizeError naming the observation that cannot be rendered."""
+    task, action = row.get("task") or {}, row["action"]
+    provenance = row.get("provenance") or {}
+    state = row.get("state")
+    return {
+        "id": record_id(row),
+        "episode_id": row["episode_id"],
+        "step": row["step"],
+        "domain": row["domain"],
+        "task_id": task.get("id"),
+        "instruction": task.get("instruction"),
+        "action_kind": action.get("kind"),
+        "action_text": action.get("text") or action.get("arguments_json") or "",
+        "state_text": _normalized(state) if state is not None else "",
+        "next_text": _normalized(row["next_observation"]),
+        "done": row.get("done"),
+        "error": row.get("error"),
+        "perturbations": row.get("perturbations") or [],
+        "collector": provenance.get("collector"),
+        "stand_in": provenance.get("stand_in"),
+        # The reasoning synthesizer reads exit status and url from it.
+        "next_meta_json": row["next_observation"].get("meta_json"),
+    }
+
+
+def _normalized(observation: dict) -> str:
+    raw = observation.get("raw")
+    return _normalize_cached(observation.get("raw_format"), bytes(raw) if raw else None, observation.get("meta_json"),
+                             observation.get("text"))
+
+
+# A state is the previous step's next observation, so rows read in order hit this cache for every state.
+@lru_cache(maxsize=256)
+def _normalize_cached(raw_format, raw, meta_json, text) -> str:
+    return normalize_observation({"raw_format": raw_format, "raw": raw, "meta_json": meta_json, "text": text})
+
+
+def with_volatile_spans(row: dict) -> tuple[dict, str]:
+    """Add next_volatile_spans and content_hash; return the row and the masked text the sketch is made from."""
+    _, state_masked = masking.mask(row["state_text"])
+    spans, next_masked = masking.mask(row["next_text"])
+    row["next_volatile_spans"] = spans
+    row["content_hash"] = dedupe.hash_text(state_masked, row["action_text"], next_masked)
+    return row, f"{state_masked}\n{row['action_text']}\n{next_masked}"
+
+
+def _whole_row(source: str, position: int, row: dict) -> dict:
+    """The full raw row for a dead letter: valid Parquet rows were read without the columns curation ignores."""
+    if "timings" in row or not source.endswith(".parquet"):
+        return row
+    return read_parquet_table(source).slice(position, 1).to_pylist()[0]
+
+
+def prepared_rows(path: str, count: bool = True):
+    """One raw file -> (source, position, curated row with spans and hash, masked text), or Rejected."""
+    for item in read_valid_rows(path, count):
+        if isinstance(item, Rejected):
+            yield item
+            continue
+        source, position, row = item
+        try:
+            curated = curated_row(row)
+        except NormalizeError as exc:
+            if count:
+                stats.count(stats.DEAD, row["domain"], "normalize")
+            yield Rejected(dead_letter(record_id(row), source, "normalize", str(exc),
+                                       _whole_row(source, position, row)))
+            continue
+        curated, masked_text = with_volatile_spans(curated)
+        yield source, position, curated, masked_text
+
+
+def prepare_file(path: str, options: dedupe.NearDupOptions) -> PreparedFile:
+    prepared = PreparedFile()
+    masked_texts, actions = [], []
+    for item in prepared_rows(path):
+        if isinstance(item, Rejected):
+            prepared.letters.append(item.letter)
+            continue
+        source, position, row, masked_text = item
+        row["source"], row["position"] = source, position
+        prepared.rows.append(row)
+        masked_texts.append(masked_text)
+        actions.append(row["action_text"])
+    band_keys, sketches = dedupe.file_signatures(masked_texts, actions, options)
+    for row, sketch in zip(prepared.rows, sketches):
+        row["sketch"] = sketch.tobytes()
+    prepared.band_keys = band_keys
+    return prepared
+
+
+def write_prepared(path: str, rows: list[dict]) -> None:
+    table = pa.Table.from_pylist(rows, schema=PREPARED_SCHEMA)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_file(sink, PREPARED_SCHEMA, options=pa.ipc.IpcWriteOptions(compression="lz4")) as writer:
+        writer.write_table(table)
+    write_bytes(path, sink.getvalue().to_pybytes())
+
+
+def read_prepared(path: str, columns: list[str] | None = None) -> pa.Table:
+    table = pa.ipc.open_file(pa.BufferReader(read_bytes(path))).read_all()
+    return table.select(columns) if columns else table
