@@ -1,40 +1,51 @@
 """Batched MinHash for near-duplicate detection: many texts in, numpy matrices out, no Python object per shingle.
 
-Same shingles as transforms.dedupe (word n-grams of `text.split()`; a text of at most `ngram` words is one
-shingle), but each shingle is hashed in numpy instead of being built as a string:
-- the batch becomes one UTF-8 byte array; a word's hash is its polynomial hash mod 2^64, read off a prefix sum of
-  byte * P^position and moved back to position 0 with P's inverse powers, so equal words hash equally wherever
-  they sit;
-- a shingle's hash mixes its `ngram` word hashes with a different odd multiplier per position;
+The shingles are the ones transforms.dedupe built as strings, " ".join of `ngram` consecutive words of
+`text.split()` (a text of at most `ngram` words is one shingle of all of them), but they are hashed in numpy:
+- the batch becomes one UTF-8 byte array with every run of whitespace cut to one space, so each shingle string is
+  a span of it;
+- a span's hash is its polynomial hash mod 2^64, read off a prefix sum of byte * P^position and moved back to
+  position 0 with P's inverse power (so equal shingles hash equally wherever they sit), then mixed;
 - rensa turns the flat shingle hashes of the whole batch into the MinHash matrix in one call.
 Every constant is fixed here, never Python's salted hash(), so the same texts give the same matrix in any process.
+Polynomial hashing mod 2^64 has known colliding strings (Thue-Morse, >= 2 KB shingles): a crafted collision can
+only nudge one Jaccard estimate by 1/num_perm-ish, so it is not worth a slower hash.
 """
 
 from __future__ import annotations
 
+import threading
 from array import array
-from itertools import chain, count
 
 import numpy as np
 import xxhash
 from rensa import RMinHash
 
-_MASK64 = (1 << 64) - 1
 _BASE = 0x100000001B3  # FNV-1a 64-bit prime: odd, so invertible mod 2^64
 _BASE_INVERSE = pow(_BASE, -1, 1 << 64)
-# One odd multiplier per word position in a shingle, so "a b" and "b a" hash differently.
-_POSITION_MULTIPLIERS = np.random.default_rng(20261126).integers(1, 2**63, size=64, dtype=np.uint64) * 2 + 1
 _EMPTY_TEXT = np.uint64(0x9E3779B97F4A7C15)  # the one shingle of a text with no words
 
+# Every byte str.split() splits ASCII on, \t \n \v \f \r (9-13) and \x1c-\x1f (28-31), made a space.
+_SEPARATORS_AS_SPACE = bytes.maketrans(bytes([9, 10, 11, 12, 13, 28, 29, 30, 31]), b" " * 9)
+_thread_scratch = threading.local()
 _powers = np.ones(1, dtype=np.uint64)
 _inverse_powers = np.ones(1, dtype=np.uint64)
 
 
 def _mix(values: np.ndarray) -> np.ndarray:
-    """splitmix64 finalizer: spreads the polynomial and linear combinations over all 64 bits."""
-    values = (values ^ (values >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    values = (values ^ (values >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return values ^ (values >> np.uint64(31))
+    """splitmix64 finalizer, in place: spreads a polynomial hash, whose low bits see only low bits, over all 64."""
+    shifted = np.empty_like(values)
+    for shift, multiplier in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB)):
+        values ^= np.right_shift(values, np.uint64(shift), out=shifted)
+        values *= np.uint64(multiplier)
+    values ^= np.right_shift(values, np.uint64(31), out=shifted)
+    return values
+
+
+# Key constants: splitmix64 of 1, 2, 3, ... (fixed forever, unlike a library RNG's stream).
+_constants = _mix(np.arange(1, 2 * 256 + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+_KEY_MULTIPLIERS = _constants[:256] | np.uint64(1)  # odd: every bit of a value reaches the key
+_BAND_CONSTANTS = _constants[256:]
 
 
 def _power_tables(length: int) -> tuple[np.ndarray, np.ndarray]:
@@ -42,86 +53,76 @@ def _power_tables(length: int) -> tuple[np.ndarray, np.ndarray]:
     global _powers, _inverse_powers
     if len(_powers) < length:
         size = max(length, 2 * len(_powers))
-        # uint64 cumprod wraps, which is exactly arithmetic mod 2^64.
-        _powers, _inverse_powers = (np.cumprod(np.full(size, base, dtype=np.uint64)) for base in (_BASE, _BASE_INVERSE))
-        # cumprod starts at P^1: shift so index i holds P^i.
-        _powers = np.concatenate([[np.uint64(1)], _powers[:-1]])
-        _inverse_powers = np.concatenate([[np.uint64(1)], _inverse_powers[:-1]])
+        # uint64 cumprod wraps, which is exactly arithmetic mod 2^64. It starts at P^1: one more factor P^-1
+        # (P for the inverse table) makes index i hold P^i.
+        _powers, _inverse_powers = (np.cumprod(np.full(size, base, dtype=np.uint64)) * np.uint64(inverse)
+                                    for base, inverse in ((_BASE, _BASE_INVERSE), (_BASE_INVERSE, _BASE)))
     return _powers[:length], _inverse_powers[:length]
 
 
-def _line_word_hashes(lines: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Hash of every word of every line (lines hold no line break), in order, and the number of words per line."""
-    joined = "\n".join(lines)
-    if not joined.isascii():
-        # Unicode whitespace (NBSP, U+2028, ...) becomes a plain space, the only kind the byte scan below knows.
-        joined = "\n".join(line if line.isascii() else " ".join(line.split()) for line in lines)
-    # A leading space and a closing newline: every word starts after and ends before a separator.
-    data = np.frombuffer(b" " + joined.encode() + b"\n", dtype=np.uint8)
-    line_ends = np.flatnonzero(data == 10)
-    # Not one of the bytes str.split() splits ASCII on: \t \n \v \f \r (9-13), \x1c-\x1f (28-31), space (32).
-    is_word = (data > 32) | ((data < 28) & ((data < 9) | (data > 13)))
-    edges = np.flatnonzero(is_word[1:] != is_word[:-1]) + 1  # alternating word start, word end (exclusive)
-    starts, ends = edges[0::2], edges[1::2]
-    powers, inverse_powers = _power_tables(len(data))
-    prefix = np.zeros(len(data) + 1, dtype=np.uint64)
-    np.cumsum(data * powers, out=prefix[1:])
-    # Unmixed on purpose: shingle_hashes mixes each combination of words once, which is all the spreading needed.
-    hashes = (prefix[ends] - prefix[starts]) * inverse_powers[starts] + (ends - starts).astype(np.uint64)
-    return hashes, np.diff(np.searchsorted(starts, line_ends), prepend=0)
+def _scratch(length: int) -> np.ndarray:
+    """A uint64 work array of this thread, reused: fresh pages for a new multi-megabyte array on every batch
+    cost more than the hashing done in it (glibc maps big blocks anew and unmaps them on free)."""
+    buffer = getattr(_thread_scratch, "buffer", None)
+    if buffer is None or len(buffer) < length:
+        buffer = _thread_scratch.buffer = np.empty(max(length, 1 << 16), dtype=np.uint64)
+    return buffer[:length]
 
 
-def _word_hashes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Hash of every word of every text, in order (the words of text.split()), and the number of words per text.
-
-    Consecutive transitions repeat much of a screen (a state is the previous next observation), so each distinct
-    line of the batch is hashed once and texts gather their lines' word hashes. Every line break str.splitlines()
-    knows is whitespace to str.split(), so no word spans two lines.
-    """
-    text_lines = [text.splitlines() for text in texts]
-    flat_lines = list(chain.from_iterable(text_lines))
-    distinct = dict(zip(dict.fromkeys(flat_lines), count()))
-    line_numbers = np.fromiter(map(distinct.__getitem__, flat_lines), dtype=np.int64, count=len(flat_lines))
-    line_words, words_per_line = _line_word_hashes(list(distinct))
-    first_word_of_line = np.cumsum(words_per_line) - words_per_line
-    counts = words_per_line[line_numbers]
-    words_before_line = np.zeros(len(counts) + 1, dtype=np.int64)
-    np.cumsum(counts, out=words_before_line[1:])
-    words = line_words[np.repeat(first_word_of_line[line_numbers] - words_before_line[:-1], counts)
-                       + np.arange(words_before_line[-1])]
-    lines_before_text = np.zeros(len(texts) + 1, dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, text_lines), dtype=np.int64, count=len(texts)), out=lines_before_text[1:])
-    return words, np.diff(words_before_line[lines_before_text])
+def _batch_bytes(texts: list[str]) -> np.ndarray:
+    """The texts as one UTF-8 byte array, every separator a space, each text followed by a NUL (the only boundary
+    the byte scan trusts)."""
+    joined = "\0".join(texts)
+    if not joined.isascii() or "\0" in joined:
+        # Unicode whitespace (NBSP, U+2028, ...) becomes a plain space, the only kind the byte scan knows; a NUL
+        # inside a text would pass for a text boundary, so it becomes U+FFFD.
+        joined = "\0".join(text if text.isascii() and "\0" not in text
+                            else " ".join(text.replace("\0", "\ufffd").split()) for text in texts)
+    return np.frombuffer(f"\0{joined}\0".encode().translate(_SEPARATORS_AS_SPACE), dtype=np.uint8)
 
 
 def shingle_hashes(texts: list[str], ngram: int = 5) -> tuple[np.ndarray, np.ndarray]:
     """(flat uint64 shingle hashes, uint64 row offsets of len(texts) + 1): text i owns hashes[offsets[i]:offsets[i+1]].
 
-    A text of at most `ngram` words has exactly one shingle made of all its words (no words: a fixed constant).
+    A shingle's hash is the (mixed) polynomial hash of the string " ".join(words[j:j + ngram]) of text.split(),
+    the shingle transforms.dedupe built; a text of at most `ngram` words has the one shingle of all its words.
     """
-    if not 1 <= ngram <= len(_POSITION_MULTIPLIERS):
-        raise ValueError(f"ngram must be in 1..{len(_POSITION_MULTIPLIERS)}, got {ngram}")
-    words, counts = _word_hashes(texts)
-    first_word = np.cumsum(counts) - counts
+    if ngram < 1:
+        raise ValueError(f"ngram must be >= 1, got {ngram}")
+    data = _batch_bytes(texts)
+    # Keep non-separators and the first separator after each, all separators made a space: what is left of each
+    # text is " ".join(text.split()) plus a space or so around it, so a span of words is exactly its shingle.
+    is_space = data == 32
+    keep = ~is_space
+    keep[1:] |= keep[:-1].copy()
+    data = data[keep]
+    is_word = (data != 32) & (data != 0)
+    edges = np.flatnonzero(is_word[1:] != is_word[:-1]) + 1  # alternating word start, word end (exclusive)
+    starts, ends = edges[0::2], edges[1::2]
+    counts = np.diff(np.searchsorted(starts, np.flatnonzero(data == 0)))  # words per text
+    powers, inverse_powers = _power_tables(len(data))
+    prefix = _scratch(len(data) + 1)
+    prefix[0] = 0
+    prefix[1:] = data
+    prefix[1:] *= powers
+    np.cumsum(prefix[1:].view(np.int64), out=prefix[1:].view(np.int64))  # int64 cumsum: same bits, faster
+
     windows = np.maximum(counts - ngram + 1, 1)  # shingles per text
     offsets = np.zeros(len(texts) + 1, dtype=np.int64)
     np.cumsum(windows, out=offsets[1:])
-    # combined[j] mixes words j .. j+ngram-1 of the flat list; windows crossing into the next text are never read.
-    combined = np.zeros(len(words) + 1, dtype=np.uint64)
-    combined[:-1] = words * _POSITION_MULTIPLIERS[0]
-    for k in range(1, ngram):
-        combined[:len(words) - k] += words[k:] * _POSITION_MULTIPLIERS[k]
-    # Shingle r of text i is the window starting at its word r: one gather for the whole batch.
-    hashes = combined[np.repeat(first_word - offsets[:-1], windows) + np.arange(offsets[-1])]
-    short = np.flatnonzero((counts > 0) & (counts < ngram))
-    if len(short):  # its one shingle holds only its own words
-        positions = np.arange(ngram)
-        inside = positions < counts[short, None]
-        taken = words[np.minimum(first_word[short, None] + positions, len(words) - 1)]
-        hashes[offsets[short]] = (np.where(inside, taken, np.uint64(0)) * _POSITION_MULTIPLIERS[:ngram]).sum(
-            axis=1, dtype=np.uint64)
-    hashes[offsets[:-1][counts == 0]] = _EMPTY_TEXT
-    return _mix(hashes), offsets.astype(np.uint64)
+    first_word = np.cumsum(counts) - counts
+    # Shingle r of text i spans its words r .. r+ngram-1, cut at its last word; `first` is a flat word index.
+    first = np.repeat(first_word - offsets[:-1], windows) + np.arange(offsets[-1])
+    last = np.minimum(first + (ngram - 1), np.repeat(first_word + counts - 1, windows))
+    has_words = np.repeat(counts > 0, windows)
+    first, last = first[has_words], last[has_words]
+    span_start = starts[first]
+    hashes = np.full(offsets[-1], _EMPTY_TEXT, dtype=np.uint64)
+    span = prefix[ends[last]]
+    span -= prefix[span_start]
+    span *= inverse_powers[span_start]
+    hashes[has_words] = _mix(span)
+    return hashes, offsets.astype(np.uint64)
 
 
 def signatures(texts: list[str], num_perm: int = 256, ngram: int = 5, seed: int = 1) -> np.ndarray:
@@ -147,7 +148,8 @@ def band_keys(sigs: np.ndarray, action_hashes: np.ndarray, bands: int = 12, rows
     """LSH bucket keys, uint64 [n, bands]: records sharing any key (same column) become candidate pairs.
 
     A key hashes one band's `rows` values, the band index (so bands never share keys) and the action hash: a long
-    screen shared by `ls` and `rm -rf` must not make them near-duplicates of each other.
+    screen shared by `ls` and `rm -rf` must not make them near-duplicates of each other. The values are
+    pseudo-random already, so a random linear combination mod 2^64 (then mixed) is as good as a byte hash.
     """
     sigs = np.asarray(sigs)
     if sigs.ndim != 2 or bands * rows > sigs.shape[1]:
@@ -155,11 +157,11 @@ def band_keys(sigs: np.ndarray, action_hashes: np.ndarray, bands: int = 12, rows
     actions = np.asarray(action_hashes, dtype=np.uint64)
     if actions.shape != (len(sigs),):
         raise ValueError(f"band_keys needs one action hash per signature ({len(sigs)}), got shape {actions.shape}")
+    if rows + 1 > len(_KEY_MULTIPLIERS) or bands > len(_BAND_CONSTANTS):
+        raise ValueError(f"band_keys supports up to {len(_BAND_CONSTANTS)} bands of {len(_KEY_MULTIPLIERS) - 1} rows")
     values = sigs[:, :bands * rows].astype(np.uint64).reshape(len(sigs), bands, rows)
-    keys = np.broadcast_to(_mix(np.arange(1, bands + 1, dtype=np.uint64)), (len(sigs), bands))
-    for r in range(rows):
-        keys = _mix(keys ^ values[:, :, r])
-    return _mix(keys ^ actions[:, None])
+    combined = (values * _KEY_MULTIPLIERS[:rows]).sum(axis=2, dtype=np.uint64) + _BAND_CONSTANTS[:bands]
+    return _mix(combined + (actions * _KEY_MULTIPLIERS[rows])[:, None])
 
 
 def sketches(sigs: np.ndarray) -> np.ndarray:
