@@ -53,38 +53,40 @@ def _meta(row: dict) -> dict:
 
 
 def _runs(a: list[str], b: list[str]) -> list[tuple[int, int, int]]:
-    """Every maximal diagonal run (i, j, k): a[i:i+k] == b[j:j+k], extendable neither way; sorted by (i, j)."""
+    """Every maximal diagonal run as (-k, i, j): a[i:i+k] == b[j:j+k], extendable neither way; longest first, then
+    by (i, j)."""
     index = {line: j for j, line in enumerate(b)}
+    runs = []
     if len(index) == len(b):
         # Lines of b are unique (screens usually are): a line of a pairs with one line of b at most, so a run goes
         # on exactly when the next pair is the previous one shifted by (1, 1).
         partners = list(map(index.get, a))
         if partners.count(None) == len(partners):
             return []
-        runs = []
         last_i = last_j = -2
         for i, j in enumerate(partners):
             if j is None:
                 continue
             if i == last_i + 1 and j == last_j + 1:
-                runs[-1][2] += 1
+                runs[-1][0] -= 1
             else:
-                runs.append([i, j, 1])
+                runs.append([-1, i, j])
             last_i, last_j = i, j
-        return [tuple(run) for run in runs]
-    b2j: dict[str, list[int]] = {}
-    for j, line in enumerate(b):
-        b2j.setdefault(line, []).append(j)
-    la, lb = len(a), len(b)
-    runs = []
-    for i, line in enumerate(a):
-        for j in b2j.get(line, ()):
-            if i and j and a[i - 1] == b[j - 1]:
-                continue  # inside a run that started earlier
-            k = 1
-            while i + k < la and j + k < lb and a[i + k] == b[j + k]:
-                k += 1
-            runs.append((i, j, k))
+        runs = [tuple(run) for run in runs]
+    else:
+        b2j: dict[str, list[int]] = {}
+        for j, line in enumerate(b):
+            b2j.setdefault(line, []).append(j)
+        la, lb = len(a), len(b)
+        for i, line in enumerate(a):
+            for j in b2j.get(line, ()):
+                if i and j and a[i - 1] == b[j - 1]:
+                    continue  # inside a run that started earlier
+                k = 1
+                while i + k < la and j + k < lb and a[i + k] == b[j + k]:
+                    k += 1
+                runs.append((-k, i, j))
+    runs.sort()
     return runs
 
 
@@ -94,7 +96,7 @@ def _opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]
     difflib finds the longest matching block of a region, then recurses left and right of it, walking every line
     of `a` in every region. Here the maximal runs are found once; the longest block of a region is the longest run
     clipped to it, ties going to the earliest start in a, then in b, which is the block difflib picks. So the
-    opcodes are the same and a region costs a few runs.
+    opcodes are the same, and as runs are visited longest first a region usually stops at its first run.
     """
     runs = _runs(a, b)
     blocks = []
@@ -102,21 +104,26 @@ def _opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]
         regions = [(0, len(a), 0, len(b), runs)]
         while regions:
             alo, ahi, blo, bhi, runs = regions.pop()
-            clipped, best = [], (0, 0, 0)
-            for i, j, k in runs:
+            best_i = best_j = best_k = 0
+            for negative_k, i, j in runs:
+                k = -negative_k
+                if k < best_k:
+                    break  # clipping only shortens a run: none of the rest can reach best_k
                 skip = max(alo - i, blo - j, 0)
                 size = min(k, ahi - i, bhi - j) - skip
-                if size > 0:
-                    run = (i + skip, j + skip, size)
-                    clipped.append(run)
-                    if size > best[2] or (size == best[2] and run < best):
-                        best = run
-            if not clipped:
+                if size > best_k or (size == best_k and size and (i + skip, j + skip) < (best_i, best_j)):
+                    best_i, best_j, best_k = i + skip, j + skip, size
+            if not best_k:
                 continue
-            best_i, best_j, best_k = best
-            blocks.append(best)
-            regions.append((alo, best_i, blo, best_j, clipped))
-            regions.append((best_i + best_k, ahi, best_j + best_k, bhi, clipped))
+            blocks.append((best_i, best_j, best_k))
+            # Each side keeps the runs that may reach into it, still longest first.
+            left = [run for run in runs if run[1] < best_i and run[2] < best_j]
+            if left:
+                regions.append((alo, best_i, blo, best_j, left))
+            end_i, end_j = best_i + best_k, best_j + best_k
+            right = [run for run in runs if run[1] - run[0] > end_i and run[2] - run[0] > end_j]
+            if right:
+                regions.append((end_i, ahi, end_j, bhi, right))
         blocks.sort()
     opcodes = []
     i = j = 0
