@@ -1,0 +1,181 @@
+import hashlib
+import os
+import random
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from transforms.minhash import (action_hashes, band_keys, estimated_jaccard, shingle_hashes, signatures,
+                                sketches)
+from transforms.minhash import _BASE, _EMPTY_TEXT, _mix
+
+REPO = Path(__file__).resolve().parents[2]
+WORDS = [f"w{i}" for i in range(50000)]
+
+
+def shingles(text: str, ngram: int) -> list[str]:
+    """The shingle strings transforms.dedupe hashed one by one before transforms.minhash."""
+    words = text.split()
+    if len(words) <= ngram:
+        return [" ".join(words)]
+    return list(map(" ".join, zip(*(words[i:] for i in range(ngram)))))
+
+
+def string_hash(shingle: str) -> int:
+    """The documented shingle hash, the slow way: mixed polynomial hash mod 2^64 of the UTF-8 bytes."""
+    if not shingle:
+        return int(_EMPTY_TEXT)
+    value = sum(byte * pow(_BASE, i, 1 << 64) for i, byte in enumerate(shingle.encode())) % (1 << 64)
+    return int(_mix(np.array([value], dtype=np.uint64))[0])
+
+
+def jaccard(a: str, b: str, ngram: int = 5) -> float:
+    sa, sb = set(shingles(a, ngram)), set(shingles(b, ngram))
+    return len(sa & sb) / len(sa | sb)
+
+
+EDGE_TEXTS = [
+    "", "   \n\t ", "one", "two words", "one two three four five", "one two three four five six",
+    "a  b\n\nc\td\r\ne\x0bf\x0cg", "x\u00a0y\u2028z\u3000w v u t",  # unicode whitespace splits words too
+    "\x1c\x1dfile\x1esep\x1fa b c d e", "caf\u00e9 na\u00efve \u00fc\u00df \U0001f600 ok fine", "nul\0inside a b c d e",
+    "the same line\nthe same line\nthe same line\nthe same line",
+]
+
+
+@pytest.mark.parametrize("ngram", [1, 2, 5])
+def test_shingle_hashes_are_the_hashes_of_dedupes_shingle_strings(ngram):
+    rng = random.Random(ngram)
+    texts = EDGE_TEXTS + [" ".join(rng.choice(WORDS) for _ in range(rng.randint(0, 40))) for _ in range(30)]
+    hashes, offsets = shingle_hashes(texts, ngram)
+    assert offsets.dtype == np.uint64 and len(offsets) == len(texts) + 1 and offsets[-1] == len(hashes)
+    for index, text in enumerate(texts):
+        got = hashes[int(offsets[index]):int(offsets[index + 1])].tolist()
+        expected = [string_hash(s.replace("\0", "\ufffd")) for s in shingles(text, ngram)]
+        assert got == expected, (ngram, text)
+
+
+def test_a_texts_signature_does_not_depend_on_its_batch():
+    rng = random.Random(1)
+    texts = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(0, 300))) for _ in range(40)] + EDGE_TEXTS
+    together = signatures(texts)
+    assert together.shape == (len(texts), 256) and together.dtype == np.uint32
+    for index in (0, 7, len(texts) - 1):
+        assert np.array_equal(signatures([texts[index]])[0], together[index])
+    assert np.array_equal(signatures(texts[::-1])[::-1], together)
+    assert signatures([]).shape == (0, 256)
+    assert signatures(["a b"], num_perm=64).shape == (1, 64)
+
+
+def test_same_words_same_signature_whatever_the_whitespace():
+    sigs = signatures(["ls -la /tmp\n  total 0\n", "ls -la /tmp total 0", "ls -la /tmp\ttotal  1"])
+    assert np.array_equal(sigs[0], sigs[1])
+    assert not np.array_equal(sigs[0], sigs[2])
+    # Empty and blank texts are one and the same empty shingle.
+    empty = signatures(["", "  \n "])
+    assert np.array_equal(empty[0], empty[1])
+
+
+def test_same_output_in_another_process_whatever_its_hash_seed():
+    script = ("import hashlib, numpy as np\n"
+              "from transforms.minhash import signatures, band_keys, action_hashes\n"
+              "texts = ['alpha beta gamma delta epsilon zeta', '', 'ls -la', 'caf\\u00e9 x y z w v']\n"
+              "s = signatures(texts)\n"
+              "k = band_keys(s, action_hashes(['ls', None, 'cd /', 'x']))\n"
+              "print(hashlib.sha256(s.tobytes() + k.tobytes()).hexdigest())\n")
+    texts = ["alpha beta gamma delta epsilon zeta", "", "ls -la", "caf\u00e9 x y z w v"]
+    sigs = signatures(texts)
+    mine = hashlib.sha256(sigs.tobytes() + band_keys(sigs, action_hashes(["ls", None, "cd /", "x"])).tobytes())
+    for seed in ("0", "12345"):
+        child = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True,
+                               env={**os.environ, "PYTHONHASHSEED": seed}, check=True)
+        assert child.stdout.strip() == mine.hexdigest()
+
+
+def test_band_keys_differ_between_bands_and_follow_band_values_and_action():
+    rng = np.random.default_rng(3)
+    sigs = rng.integers(0, 2**32, size=(3, 256), dtype=np.uint64).astype(np.uint32)
+    sigs[1, 8:12] = sigs[0, 8:12]  # rows 0 and 1 share band 2 only
+    sigs[2] = sigs[0]
+    actions = action_hashes(["ls", "ls", "rm -rf /"])
+    keys = band_keys(sigs, actions)
+    assert keys.shape == (3, 12) and keys.dtype == np.uint64
+    assert len(set(keys[0].tolist())) == 12
+    assert [band for band in range(12) if keys[0, band] == keys[1, band]] == [2]
+    assert not set(keys[2].tolist()) & set(keys[0].tolist())  # same screen, other action: no shared bucket
+    # A band is the same key in the same column, never across columns.
+    same_values = np.tile(sigs[0, :4], 12)[None, :]
+    assert len(set(band_keys(same_values, actions[:1], bands=12, rows=4)[0].tolist())) == 12
+    assert band_keys(sigs, actions, bands=20, rows=5).shape == (3, 20)
+
+
+def test_band_keys_reject_bad_shapes():
+    sigs = np.zeros((2, 16), dtype=np.uint32)
+    with pytest.raises(ValueError, match="signature matrix"):
+        band_keys(sigs, np.zeros(2, dtype=np.uint64), bands=12, rows=4)
+    with pytest.raises(ValueError, match="one action hash per signature"):
+        band_keys(sigs, np.zeros(3, dtype=np.uint64), bands=4, rows=4)
+
+
+def test_sketches_are_the_low_bytes():
+    sigs = np.array([[0x1234, 0xFF, 0x100]], dtype=np.uint32)
+    assert sketches(sigs).tolist() == [[0x34, 0xFF, 0x00]] and sketches(sigs).dtype == np.uint8
+
+
+def test_estimate_tracks_true_jaccard():
+    rng = random.Random(5)
+    base = [rng.choice(WORDS) for _ in range(400)]
+    variants = []
+    for edits in (0, 5, 10, 20, 40, 80):
+        variant = list(base)
+        for position in rng.sample(range(len(base)), edits):
+            variant[position] = rng.choice(WORDS)
+        variants.append(" ".join(variant))
+    sketch_rows = sketches(signatures([" ".join(base)] + variants))
+    estimates = estimated_jaccard(sketch_rows[1:], sketch_rows[0])
+    truths = [jaccard(" ".join(base), variant) for variant in variants]
+    assert estimates[0] == 1.0
+    assert max(abs(e - t) for e, t in zip(estimates, truths)) < 0.1
+
+
+def planted_pairs(rng: random.Random, pairs: int, ngram: int = 5):
+    """benchmarks/bench_curate.py's planted pairs: J >= 0.8 must be found, J <= 0.7 must not."""
+    planted = []
+    while len(planted) < pairs:
+        base = [rng.choice(WORDS) for _ in range(rng.randint(150, 400))]
+        variant = list(base)
+        for position in rng.sample(range(len(base)), rng.randint(0, len(base) // 8)):
+            variant[position] = rng.choice(WORDS)
+        similarity = jaccard(" ".join(base), " ".join(variant), ngram)
+        if similarity >= 0.8 or similarity <= 0.7:
+            planted.append((" ".join(base), " ".join(variant), similarity))
+    return planted
+
+
+def test_planted_pairs_recall_and_precision_at_256_perms():
+    """The quality gate: LSH buckets from band_keys, candidates verified on sketches at estimated J >= 0.8, the
+    smaller index kept (as transforms.dedupe.resolve_bucket / decide do)."""
+    planted = planted_pairs(random.Random(11), 3000)
+    texts = [text for base, variant, _ in planted for text in (base, variant)]
+    sigs = signatures(texts)
+    keys, sketch_rows = band_keys(sigs, action_hashes([""] * len(texts))), sketches(sigs)
+    buckets = defaultdict(list)
+    for record, row in enumerate(keys.tolist()):
+        for band, key in enumerate(row):
+            buckets[band, key].append(record)
+    removed = {}
+    for members in buckets.values():
+        for position, record in enumerate(members[1:], 1):
+            earlier = np.array(members[:position])
+            similar = earlier[estimated_jaccard(sketch_rows[earlier], sketch_rows[record]) >= 0.8]
+            if len(similar):
+                removed[record] = min(removed.get(record, record), int(similar.min()))
+    positives = [i for i, (_, _, similarity) in enumerate(planted) if similarity >= 0.8]
+    recall = sum(removed.get(2 * i + 1) == 2 * i for i in positives) / len(positives)
+    precision = sum(kept // 2 == record // 2 and planted[record // 2][2] >= 0.8
+                    for record, kept in removed.items()) / len(removed)
+    assert len(positives) > 500
+    assert recall >= 0.95 and precision >= 0.99, (recall, precision)
