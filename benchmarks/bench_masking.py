@@ -19,7 +19,7 @@ from transforms import masking
 from transforms.normalize import normalize_observation
 
 TRANSITIONS = 5000
-ROUNDS = 3  # best of, per row: another process's burst inflates a round, never deflates it
+ROUNDS = 5  # best of: another process's burst inflates a round, never deflates it
 
 
 def _screens() -> list[str]:
@@ -45,16 +45,19 @@ def _cold(text: str) -> tuple[list[dict], str]:
     return masking._spans_and_masked(text)
 
 
-def _per_call_us(function, texts: list[str], before=None) -> float:
-    best = float("inf")
+def _per_call_us(variants: dict, texts: list[str]) -> dict[str, float]:
+    """Best round per variant, the variants interleaved round by round so a burst of load elsewhere on the shared
+    machine hits them alike. A variant is (function, setup run before each round, or None)."""
+    best = dict.fromkeys(variants, float("inf"))
     for _ in range(ROUNDS):
-        if before is not None:
-            before()
-        start = time.process_time()
-        for text in texts:
-            function(text)
-        best = min(best, time.process_time() - start)
-    return best / len(texts) * 1e6
+        for name, (function, setup) in variants.items():
+            if setup is not None:
+                setup()
+            start = time.process_time()
+            for text in texts:
+                function(text)
+            best[name] = min(best[name], time.process_time() - start)
+    return {name: seconds / len(texts) * 1e6 for name, seconds in best.items()}
 
 
 def _line_hit_rate(texts: list[str]) -> float:
@@ -74,15 +77,15 @@ def main() -> None:
     print(f"{len(screens)} consecutive screens, mean {mean_chars:.0f} chars, line hit rate with an unbounded memo "
           f"{_line_hit_rate(screens):.0%}; {len(two_kb)} screens of 1.8-2.4 KB")
     rows = [
-        ("consecutive screens", screens, _per_call_us(_whole_text, screens),
-         _per_call_us(masking._spans_and_masked, screens, before=_forget)),
-        ("~2 KB screens, no memo hits", two_kb, _per_call_us(_whole_text, two_kb), _per_call_us(_cold, two_kb)),
+        ("consecutive screens", _per_call_us({"whole": (_whole_text, None),
+                                              "memo": (masking._spans_and_masked, _forget)}, screens)),
+        ("~2 KB screens, no memo hits", _per_call_us({"whole": (_whole_text, None), "memo": (_cold, None)}, two_kb)),
     ]
     print(f"{'input':32s} {'whole-text us/call':>19s} {'line memo us/call':>18s} {'speed-up':>9s} "
           f"{'memo screens/s':>15s}")
-    for name, _, whole, memo in rows:
+    for name, figures in rows:
+        whole, memo = figures["whole"], figures["memo"]
         print(f"{name:32s} {whole:19.1f} {memo:18.1f} {whole / memo:8.1f}x {1e6 / memo:15,.0f}")
-
 
 if __name__ == "__main__":
     main()

@@ -8,9 +8,11 @@ used only for hashing, so two runs that differ only in a PID or a clock reading 
 from __future__ import annotations
 
 import re
+import string
 from bisect import bisect_right
 from functools import lru_cache
-from itertools import accumulate, compress
+from itertools import accumulate, compress, repeat
+from operator import is_
 
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
 _DAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
@@ -45,6 +47,18 @@ def _contains_any(*needles):
     return lambda text: any(map(text.__contains__, needles))
 
 
+def _byte_classes(*classes: str) -> bytes:
+    """A bytes.translate table mapping the characters of classes[i] (disjoint ASCII sets) to byte i + 1 and every
+    other byte to 0."""
+    table = bytearray(256)
+    for code, cls in enumerate(classes, 1):
+        for char in cls.encode("ascii"):
+            if table[char]:
+                raise ValueError(f"character classes overlap at {chr(char)!r}")
+            table[char] = code
+    return bytes(table)
+
+
 def _has_sequence(*classes: str):
     """A precheck: somewhere in the text, one character from each of `classes` (disjoint ASCII sets) in a row.
 
@@ -52,15 +66,8 @@ def _has_sequence(*classes: str):
     sequence: both run in C over the whole text, where a regex led by a character set starts a match attempt at
     every member. Non-ASCII characters encode to bytes >= 0x80, which map to 0, so they never fake a member or
     split a run of ASCII ones."""
-    table = bytearray(256)
-    codes = {}
-    for cls in classes:
-        codes.setdefault(cls, len(codes) + 1)
-        for char in cls.encode("ascii"):
-            if table[char] not in (0, codes[cls]):
-                raise ValueError(f"precheck classes overlap at {chr(char)!r}")
-            table[char] = codes[cls]
-    table, needle = bytes(table), bytes(codes[cls] for cls in classes)
+    distinct = list(dict.fromkeys(classes))
+    table, needle = _byte_classes(*distinct), bytes(distinct.index(cls) + 1 for cls in classes)
     return lambda text: needle in text.encode("utf-8", "surrogatepass").translate(table)
 
 
@@ -112,6 +119,34 @@ _COMPILED = tuple((kind, re.compile(pattern, re.MULTILINE), precheck, check)
                   for kind, pattern, precheck, check in RULES)
 
 
+# The digits rule starts at a digit after a non-word character, and each of its forms needs one of a few
+# characters right after that first run of digits: "-" (dates), ":" (clocks), " " ("5 Nov", "1.5 sec", "12 MiB"),
+# "." (decimals), or a unit's first letter. Trying the pattern at every digit costs more than the rest of the scan
+# (screens are full of words like "file42"), so the candidates are found first, in C: the text, one byte per
+# character (encode "replace" turns each non-ASCII character into "?", which counts as a possible non-word
+# character and follower, so no candidate is lost), is translated to character classes, and two regexes led by a
+# two-byte literal find "non-word, digits, follower".
+_UNIT_INITIALS = "munsKMGTPb"
+_DIGIT_CLASSES = _byte_classes(string.digits, "".join(sorted(set(string.ascii_letters + "_") - set(_UNIT_INITIALS))),
+                               "-: .?", _UNIT_INITIALS)
+_DIGITS_AFTER = tuple(re.compile(rb"%s\x01+(?=[\x03\x04])" % lead).finditer for lead in (b"\x00", b"\x03"))
+_DIGITS_AT_START = re.compile(rb"\x01+[\x03\x04]").match
+
+
+def _digit_rule_matches(pattern: re.Pattern, text: str):
+    """What pattern.finditer(text) yields, trying the pattern only at the candidate starts: as finditer does, a
+    match is looked for from each candidate on that is not inside the previous match."""
+    marks = text.encode("ascii", "replace").translate(_DIGIT_CLASSES)
+    starts = sorted(found.start() + 1 for finditer in _DIGITS_AFTER for found in finditer(marks))
+    if _DIGITS_AT_START(marks):
+        starts.insert(0, 0)
+    reach = 0
+    for start in starts:
+        if start >= reach and (match := pattern.match(text, start)):
+            yield match
+            reach = match.end()
+
+
 def _scan(text: str) -> list[tuple[int, int, str]]:
     """Every rule over the whole text: non-overlapping (start, end, kind), in order of position."""
     found, passed = [], {}
@@ -121,7 +156,7 @@ def _scan(text: str) -> list[tuple[int, int, str]]:
                 passed[precheck] = bool(precheck(text))
             if not passed[precheck]:
                 continue
-        for match in pattern.finditer(text):
+        for match in _digit_rule_matches(pattern, text) if kind == "digits" else pattern.finditer(text):
             if check is not None and not check(match.group()):
                 continue
             if kind == "digits":
@@ -191,8 +226,8 @@ def _spans_and_masked(text: str) -> tuple[list[dict], str]:
     lines = text.split("\n")
     entries = list(map(_memo.get, lines))
     if None in entries:
-        learned = _learn(list(dict.fromkeys(line for line, entry in zip(lines, entries) if entry is None)))
-        entries = [learned[line] if entry is None else entry for line, entry in zip(lines, entries)]
+        learned = _learn(list(dict.fromkeys(compress(lines, map(is_, entries, repeat(None))))))
+        entries = list(map(learned.get, lines, entries))
     spans = []
     line_starts = [0, *accumulate(map((1).__add__, map(len, lines)))]
     for index in compress(range(len(lines)), entries):  # only the lines that have spans
