@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import random
+
 import pyarrow as pa
 import pytest
 
 from schemas import STAGE1_SCHEMA, STAGE2_SCHEMA, STAGE3_SCHEMA
 from schemas.validate import check_against_schema
 from transforms.prompts import system_prompt
-from transforms.stages import StageError, build_stage_rows, split_spans
+from transforms.stages import (StageError, answer, build_stage_rows, first_turn_prompt, rubric_id, split_spans,
+                               turn_prompt)
 
 
 def curated_episode(steps: int = 6, domain: str = "terminal") -> list[dict]:
@@ -85,3 +88,53 @@ def test_bad_spans_name_the_record(span):
     episode = curated_episode()
     with pytest.raises(StageError, match=r"record ep1:1: volatile span"):
         build_stage_rows(episode, {**episode[1], "next_volatile_spans": [span]}, "T")
+
+
+# ---- equivalence with the straightforward construction -----------------------------------------------------------
+
+def _reference_stage_rows(history, current, trace, window=4, reasoning_source="grounded"):
+    """The rows built the plain way: filter and sort the history, then format every turn afresh."""
+    record = str(current["id"])
+    earlier = sorted((row for row in history if row["step"] < current["step"]), key=lambda row: row["step"])
+    turns = earlier[-window:] if window > 0 else []
+    opening = turns[0] if turns else current
+    messages = [{"role": "system", "content": system_prompt(current["domain"])}]
+    parts = [f"Environment: {current['domain']}", f"Task: {current.get('instruction') or '(no instruction)'}",
+             f"Observation:\n{opening.get('state_text') or ''}"]
+    for i, row in enumerate(turns + [current]):
+        action = row.get("action_text") or ""
+        messages.append({"role": "user", "content": turn_prompt(action) if i else
+                         first_turn_prompt(current.get("instruction"), opening.get("state_text") or "", action)})
+        if row is not current:
+            messages.append({"role": "assistant", "content": answer(row.get("next_text") or "")})
+        parts += [f"Action:\n{action}", f"Observation:\n{row.get('next_text') or ''}"]
+    reference = current.get("next_text") or ""
+    exact, fmt = split_spans(reference, current.get("next_volatile_spans"), record)
+    common = {"id": record, "domain": current["domain"], "episode_id": current.get("episode_id"),
+              "step": current["step"]}
+    return ({**common, "text": "\n\n".join(parts) + "\n"},
+            {**common, "messages": messages, "target": f"<think>{trace}</think>\n{answer(reference)}",
+             "reasoning_source": reasoning_source},
+            {**common, "prompt": messages, "reference": reference, "exact_spans": exact, "format_spans": fmt,
+             "rubric_id": rubric_id(current["domain"])})
+
+
+def test_rows_match_the_reference_on_a_generated_episode():
+    rng = random.Random(11)
+    episode = curated_episode(steps=12, domain="swe")
+    for row in episode:  # fields left out the way real records leave them out
+        for key in ("instruction", "action_text", "state_text", "next_volatile_spans"):
+            if rng.random() < 0.15:
+                row[key] = None
+    # As curation calls it: every row with the rows before it, in step order.
+    for index, row in enumerate(episode):
+        assert build_stage_rows(episode[:index], row, f"t{index}") == _reference_stage_rows(episode[:index], row,
+                                                                                            f"t{index}")
+    # Any other history: unordered, with later steps, with repeated steps (kept in the order given).
+    repeated = [{**row, "id": row["id"] + "b", "next_text": "again"} for row in episode[3:7]]
+    for history in (list(reversed(episode)), rng.sample(episode, len(episode)), episode[:8] + repeated,
+                    sorted(episode[:8] + repeated, key=lambda row: row["step"]), episode + episode[:5]):
+        for current in (episode[0], episode[6], episode[-1]):
+            for window in (0, 1, 4, 20):
+                assert build_stage_rows(history, current, "T", window=window, reasoning_source="llm") == \
+                    _reference_stage_rows(history, current, "T", window=window, reasoning_source="llm")
