@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 
 from transforms.reasoning import ReasoningError
 
@@ -45,10 +46,15 @@ def _counted(count: int, unit: str, verb: str) -> str:
     return f"{_plural(count, unit)} {verb + 's' if count == 1 else verb}"
 
 
+# Collectors write the same few metadata documents over and over ('{}', '{"exit_status": 0}'); the parsed value is
+# only read here, never handed out, so one parse per distinct text is shared. Broken JSON raises every time.
+_parsed_meta = lru_cache(maxsize=1024)(json.loads)
+
+
 def _meta(row: dict) -> dict:
     meta = row.get("next_meta")
     if meta is None and row.get("next_meta_json"):
-        meta = json.loads(row["next_meta_json"])
+        meta = _parsed_meta(row["next_meta_json"])
     return meta if isinstance(meta, dict) else {}
 
 
