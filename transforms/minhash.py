@@ -70,8 +70,8 @@ def _scratch(length: int) -> np.ndarray:
 
 
 def _batch_bytes(texts: list[str]) -> np.ndarray:
-    """The texts as one UTF-8 byte array, every separator a space, each text followed by a NUL (the only boundary
-    the byte scan trusts)."""
+    """The texts as one UTF-8 byte array, every separator a space, each text between NULs (the only boundary the
+    byte scan trusts)."""
     joined = "\0".join(texts)
     if not joined.isascii() or "\0" in joined:
         # Unicode whitespace (NBSP, U+2028, ...) becomes a plain space, the only kind the byte scan knows; a NUL
@@ -90,11 +90,10 @@ def shingle_hashes(texts: list[str], ngram: int = 5) -> tuple[np.ndarray, np.nda
     if ngram < 1:
         raise ValueError(f"ngram must be >= 1, got {ngram}")
     data = _batch_bytes(texts)
-    # Keep non-separators and the first separator after each, all separators made a space: what is left of each
-    # text is " ".join(text.split()) plus a space or so around it, so a span of words is exactly its shingle.
-    is_space = data == 32
-    keep = ~is_space
-    keep[1:] |= keep[:-1].copy()
+    # Keep the other bytes and the first space after each: what is left of each text is " ".join(text.split())
+    # with a space or so around it, so a span of words is exactly its shingle.
+    keep = data != 32
+    keep[1:] |= keep[:-1]  # numpy buffers overlapping operands
     data = data[keep]
     is_word = (data != 32) & (data != 0)
     edges = np.flatnonzero(is_word[1:] != is_word[:-1]) + 1  # alternating word start, word end (exclusive)
@@ -113,16 +112,22 @@ def shingle_hashes(texts: list[str], ngram: int = 5) -> tuple[np.ndarray, np.nda
     first_word = np.cumsum(counts) - counts
     # Shingle r of text i spans its words r .. r+ngram-1, cut at its last word; `first` is a flat word index.
     first = np.repeat(first_word - offsets[:-1], windows) + np.arange(offsets[-1])
+    if counts.min() >= ngram:  # the usual batch: no text is short or empty
+        return _span_hashes(prefix, inverse_powers, starts[first], ends[first + (ngram - 1)]), offsets.astype(np.uint64)
     last = np.minimum(first + (ngram - 1), np.repeat(first_word + counts - 1, windows))
     has_words = np.repeat(counts > 0, windows)
     first, last = first[has_words], last[has_words]
-    span_start = starts[first]
     hashes = np.full(offsets[-1], _EMPTY_TEXT, dtype=np.uint64)
-    span = prefix[ends[last]]
-    span -= prefix[span_start]
-    span *= inverse_powers[span_start]
-    hashes[has_words] = _mix(span)
+    hashes[has_words] = _span_hashes(prefix, inverse_powers, starts[first], ends[last])
     return hashes, offsets.astype(np.uint64)
+
+
+def _span_hashes(prefix: np.ndarray, inverse_powers: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Mixed polynomial hash of each byte span [start, end), off the prefix sums of byte * P^position."""
+    span = prefix[ends]
+    span -= prefix[starts]
+    span *= inverse_powers[starts]
+    return _mix(span)
 
 
 def signatures(texts: list[str], num_perm: int = 256, ngram: int = 5, seed: int = 1) -> np.ndarray:
