@@ -51,13 +51,15 @@ _BAND_CONSTANTS = _constants[256:]
 def _power_tables(length: int) -> tuple[np.ndarray, np.ndarray]:
     """P^i and P^-i mod 2^64 for i < length, grown on demand and kept: every batch reuses them."""
     global _powers, _inverse_powers
-    if len(_powers) < length:
-        size = max(length, 2 * len(_powers))
+    powers, inverse_powers = _powers, _inverse_powers  # one read: another thread may swap them meanwhile
+    if len(powers) < length:
+        size = max(length, 2 * len(powers))
         # uint64 cumprod wraps, which is exactly arithmetic mod 2^64. It starts at P^1: one more factor P^-1
         # (P for the inverse table) makes index i hold P^i.
-        _powers, _inverse_powers = (np.cumprod(np.full(size, base, dtype=np.uint64)) * np.uint64(inverse)
-                                    for base, inverse in ((_BASE, _BASE_INVERSE), (_BASE_INVERSE, _BASE)))
-    return _powers[:length], _inverse_powers[:length]
+        powers, inverse_powers = (np.cumprod(np.full(size, base, dtype=np.uint64)) * np.uint64(inverse)
+                                  for base, inverse in ((_BASE, _BASE_INVERSE), (_BASE_INVERSE, _BASE)))
+        _powers, _inverse_powers = powers, inverse_powers
+    return powers[:length], inverse_powers[:length]
 
 
 def _scratch(length: int) -> np.ndarray:

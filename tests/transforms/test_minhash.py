@@ -46,16 +46,24 @@ EDGE_TEXTS = [
 ]
 
 
-@pytest.mark.parametrize("ngram", [1, 2, 5])
-def test_shingle_hashes_are_the_hashes_of_dedupes_shingle_strings(ngram):
-    rng = random.Random(ngram)
-    texts = EDGE_TEXTS + [" ".join(rng.choice(WORDS) for _ in range(rng.randint(0, 40))) for _ in range(30)]
+def assert_dedupe_shingles(texts: list[str], ngram: int) -> None:
     hashes, offsets = shingle_hashes(texts, ngram)
     assert offsets.dtype == np.uint64 and len(offsets) == len(texts) + 1 and offsets[-1] == len(hashes)
     for index, text in enumerate(texts):
         got = hashes[int(offsets[index]):int(offsets[index + 1])].tolist()
         expected = [string_hash(s.replace("\0", "\ufffd")) for s in shingles(text, ngram)]
         assert got == expected, (ngram, text)
+
+
+@pytest.mark.parametrize("ngram", [1, 2, 5])
+def test_shingle_hashes_are_the_hashes_of_dedupes_shingle_strings(ngram):
+    rng = random.Random(ngram)
+    texts = EDGE_TEXTS + [" ".join(rng.choice(WORDS) for _ in range(rng.randint(0, 40))) for _ in range(30)]
+    assert_dedupe_shingles(texts, ngram)
+    # A batch with no short or empty text takes another path.
+    long_texts = [text for text in texts if len(text.split()) >= ngram]
+    assert len(long_texts) < len(texts)
+    assert_dedupe_shingles(long_texts, ngram)
 
 
 def test_a_texts_signature_does_not_depend_on_its_batch():
