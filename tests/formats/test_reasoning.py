@@ -146,7 +146,10 @@ def _generated_episode(rng: random.Random, steps: int) -> list[dict]:
     return rows
 
 
-def test_grounded_trace_matches_the_reference_on_generated_episodes(monkeypatch):
+@pytest.mark.parametrize("max_pairs", [None, 10**9], ids=["default", "runs-always"])
+def test_grounded_trace_matches_the_reference_on_generated_episodes(monkeypatch, max_pairs):
+    if max_pairs:
+        monkeypatch.setattr(grounded, "_MAX_PAIRS_PER_LINE", max_pairs)
     rng = random.Random(20261126)
     rows = [row for _ in range(20) for row in _generated_episode(rng, 15)]
     fast = [grounded_trace(row) for row in rows]
@@ -161,7 +164,10 @@ def test_grounded_trace_matches_the_reference_on_generated_episodes(monkeypatch)
     assert any("names" not in trace and "appear" in trace for trace in fast)
 
 
-def test_opcodes_are_difflibs_on_random_sequences():
+@pytest.mark.parametrize("max_pairs", [None, 10**9], ids=["default", "runs-always"])
+def test_opcodes_are_difflibs_on_random_sequences(monkeypatch, max_pairs):
+    if max_pairs:  # small alphabets repeat lines enough to hand most cases to difflib; here runs take them all
+        monkeypatch.setattr(grounded, "_MAX_PAIRS_PER_LINE", max_pairs)
     rng = random.Random(7)
     for _ in range(3000):
         alphabet = rng.choice(["ab", "abcd", "abcdefghijklmnopqrstuvwxyz"])

@@ -7,9 +7,11 @@ model trained on it learns to reason from evidence rather than to invent explana
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from functools import lru_cache
+from itertools import repeat
 
 from transforms.reasoning import ReasoningError
 
@@ -24,6 +26,8 @@ _DIFF_FILE = re.compile(r"^\+\+\+ b/(\S+)", re.M)
 # Every file:line match contains this; searching for it first skips the costly scan on most outputs.
 _FILE_LINE_HINT = re.compile(r"\.[A-Za-z]\w{0,7}:\d")
 _EXIT_KEYS = ("exit_status", "exit_code", "returncode", "status_code")
+# Past this many equal-line pairs per line, difflib computes the opcodes faster than the run regions do.
+_MAX_PAIRS_PER_LINE = 1
 
 
 def _quote(line: str) -> str:
@@ -58,9 +62,9 @@ def _meta(row: dict) -> dict:
     return meta if isinstance(meta, dict) else {}
 
 
-def _runs(a: list[str], b: list[str]) -> list[tuple[int, int, int]]:
+def _runs(a: list[str], b: list[str]) -> list[tuple[int, int, int]] | None:
     """Every maximal diagonal run as (-k, i, j): a[i:i+k] == b[j:j+k], extendable neither way; longest first, then
-    by (i, j)."""
+    by (i, j). None when lines repeat so much (pretty-printed JSON: '},' everywhere) that pairs outnumber lines."""
     index = {line: j for j, line in enumerate(b)}
     runs = []
     if len(index) == len(b):
@@ -84,6 +88,8 @@ def _runs(a: list[str], b: list[str]) -> list[tuple[int, int, int]]:
         for j, line in enumerate(b):
             b2j.setdefault(line, []).append(j)
         la, lb = len(a), len(b)
+        if sum(map(len, map(b2j.get, a, repeat((), la)))) > _MAX_PAIRS_PER_LINE * (la + lb):
+            return None
         for i, line in enumerate(a):
             for j in b2j.get(line, ()):
                 if i and j and a[i - 1] == b[j - 1]:
@@ -105,6 +111,9 @@ def _opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]
     opcodes are the same, and as runs are visited longest first a region usually stops at its first run.
     """
     runs = _runs(a, b)
+    if runs is None:
+        # Regions would each filter a crowd of short runs; difflib's own walk is cheaper there.
+        return difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes()
     blocks = []
     if runs:
         regions = [(0, len(a), 0, len(b), runs)]
@@ -119,6 +128,8 @@ def _opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]
                 size = min(k, ahi - i, bhi - j) - skip
                 if size > best_k or (size == best_k and size and (i + skip, j + skip) < (best_i, best_j)):
                     best_i, best_j, best_k = i + skip, j + skip, size
+                if size == k:
+                    break  # a whole run: the rest are shorter, or as long and starting later
             if not best_k:
                 continue
             blocks.append((best_i, best_j, best_k))
