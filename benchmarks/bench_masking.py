@@ -1,7 +1,8 @@
-"""Masking cost per screen, side by side in one run: every rule over the whole text (no line memo) against
-`mask` with its line memo, on consecutive screens of a generated mixed-domain collection (the realistic hit rate)
-and on ~2 KB screens with the memo emptied before each call (no hits: the worst case). CPU time, not wall time,
-because the machine is shared.
+"""Masking cost per screen, side by side in one run: the reference oracle (the rules as first written, each run over
+the whole text with no precheck; tests/transforms/test_masking_reference.py) against transforms.masking, on the
+consecutive screens of a generated mixed-domain collection and on its ~2 KB screens, plus the cost per transition
+as curation calls it (state and next observation, the state usually cached as the previous next observation).
+CPU time, not wall time, because the machine is shared.
 
 `python -m benchmarks masking`
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from benchmarks.bench_curate import generate
+from tests.transforms.test_masking_reference import reference_mask
 from transforms import masking
 from transforms.normalize import normalize_observation
 
@@ -22,70 +24,52 @@ TRANSITIONS = 5000
 ROUNDS = 5  # best of: another process's burst inflates a round, never deflates it
 
 
-def _screens() -> list[str]:
-    """The normalized next observation of every transition, in episode order, as curation sees them."""
+def _transitions() -> list[tuple[str, str]]:
+    """(state, next observation) of every transition, normalized, in episode order as curation sees them."""
     with tempfile.TemporaryDirectory(prefix="worldline-bench-masking-") as scratch:
         generate(Path(scratch), TRANSITIONS)
-        return [normalize_observation(row["next_observation"]) for path in sorted(Path(scratch).rglob("*.parquet"))
-                for row in pq.read_table(path).to_pylist()]
+        rows = [row for path in sorted(Path(scratch).rglob("*.parquet")) for row in pq.read_table(path).to_pylist()]
+    return [(normalize_observation(row["state"]) if row["state"] else "", normalize_observation(row["next_observation"]))
+            for row in rows]
 
 
-def _whole_text(text: str) -> tuple[list[tuple], str]:
-    spans = masking._scan(text)
-    return spans, masking._masked_line(text, spans)
-
-
-def _forget() -> None:
-    masking._memo.clear()
-    masking._memo_size = 0
-
-
-def _cold(text: str) -> tuple[list[dict], str]:
-    _forget()
-    return masking._spans_and_masked(text)
-
-
-def _per_call_us(variants: dict, texts: list[str]) -> dict[str, float]:
+def _per_call_us(variants: dict, items: list) -> dict[str, float]:
     """Best round per variant, the variants interleaved round by round so a burst of load elsewhere on the shared
-    machine hits them alike. A variant is (function, setup run before each round, or None)."""
+    machine hits them alike."""
     best = dict.fromkeys(variants, float("inf"))
     for _ in range(ROUNDS):
-        for name, (function, setup) in variants.items():
-            if setup is not None:
-                setup()
+        for name, function in variants.items():
+            masking.mask.cache_clear()
             start = time.process_time()
-            for text in texts:
-                function(text)
+            for item in items:
+                function(item)
             best[name] = min(best[name], time.process_time() - start)
-    return {name: seconds / len(texts) * 1e6 for name, seconds in best.items()}
+    return {name: seconds / len(items) * 1e6 for name, seconds in best.items()}
 
 
-def _line_hit_rate(texts: list[str]) -> float:
-    seen, hits, total = set(), 0, 0
-    for text in texts:
-        for line in text.split("\n"):
-            hits += line in seen
-            total += 1
-            seen.add(line)
-    return hits / total
+def _both_masked(pair: tuple[str, str]) -> None:
+    masking.mask(pair[0])
+    masking.mask(pair[1])
 
 
 def main() -> None:
-    screens = _screens()
+    transitions = _transitions()
+    screens = [next_text for _, next_text in transitions]
     two_kb = [text for text in screens if 1800 <= len(text) <= 2400]
-    mean_chars = sum(map(len, screens)) / len(screens)
-    print(f"{len(screens)} consecutive screens, mean {mean_chars:.0f} chars, line hit rate with an unbounded memo "
-          f"{_line_hit_rate(screens):.0%}; {len(two_kb)} screens of 1.8-2.4 KB")
-    rows = [
-        ("consecutive screens", _per_call_us({"whole": (_whole_text, None),
-                                              "memo": (masking._spans_and_masked, _forget)}, screens)),
-        ("~2 KB screens, no memo hits", _per_call_us({"whole": (_whole_text, None), "memo": (_cold, None)}, two_kb)),
-    ]
-    print(f"{'input':32s} {'whole-text us/call':>19s} {'line memo us/call':>18s} {'speed-up':>9s} "
-          f"{'memo screens/s':>15s}")
-    for name, figures in rows:
-        whole, memo = figures["whole"], figures["memo"]
-        print(f"{name:32s} {whole:19.1f} {memo:18.1f} {whole / memo:8.1f}x {1e6 / memo:15,.0f}")
+    for text in screens[:200] + two_kb[:200]:  # the figures below are only worth printing if the outputs agree
+        assert masking.mask(text) == reference_mask(text), text
+    print(f"{len(screens)} consecutive screens, mean {sum(map(len, screens)) / len(screens):.0f} chars; "
+          f"{len(two_kb)} of 1.8-2.4 KB")
+    variants = {"reference": reference_mask, "masking": masking._spans_and_masked}
+    print(f"{'input':36s} {'reference us/call':>18s} {'masking us/call':>16s} {'speed-up':>9s} {'calls/s':>9s}")
+    for name, texts in (("consecutive screens", screens), ("~2 KB screens", two_kb)):
+        figures = _per_call_us(variants, texts)
+        reference, ours = figures["reference"], figures["masking"]
+        print(f"{name:36s} {reference:18.1f} {ours:16.1f} {reference / ours:8.1f}x {1e6 / ours:9,.0f}")
+    per_transition = _per_call_us({"mask": _both_masked}, transitions)["mask"]
+    print(f"{'per transition, mask(state)+mask(next)':36s} {'':18s} {per_transition:16.1f} {'':9s} "
+          f"{1e6 / per_transition:9,.0f}")
+
 
 if __name__ == "__main__":
     main()
