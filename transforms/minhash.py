@@ -24,6 +24,9 @@ from rensa import RMinHash
 _BASE = 0x100000001B3  # FNV-1a 64-bit prime: odd, so invertible mod 2^64
 _BASE_INVERSE = pow(_BASE, -1, 1 << 64)
 _EMPTY_TEXT = np.uint64(0x9E3779B97F4A7C15)  # the one shingle of a text with no words
+# Texts per rensa call: a 1000-text file's temporaries would be megabytes of fresh pages (glibc maps big blocks
+# anew and unmaps them on free), slower than a few more calls.
+SUB_BATCH = 64
 
 # Every byte str.split() splits ASCII on, \t \n \v \f \r (9-13) and \x1c-\x1f (28-31), made a space.
 _SEPARATORS_AS_SPACE = bytes.maketrans(bytes([9, 10, 11, 12, 13, 28, 29, 30, 31]), b" " * 9)
@@ -134,14 +137,13 @@ def _span_hashes(prefix: np.ndarray, inverse_powers: np.ndarray, starts: np.ndar
 
 def signatures(texts: list[str], num_perm: int = 256, ngram: int = 5, seed: int = 1) -> np.ndarray:
     """MinHash signature of each text's word n-gram set: uint32 matrix [len(texts), num_perm]."""
-    if not texts:
-        return np.zeros((0, num_perm), dtype=np.uint32)
-    hashes, offsets = shingle_hashes(texts, ngram)
-    matrix = RMinHash.digest_matrix_from_flat_token_hashes(hashes, offsets, num_perm, seed)
-    # rensa hands rows back as Python lists; array('I') collects them faster than np.array on nested lists.
     flat = array("I")
-    for row in matrix.to_rows():
-        flat.extend(row)
+    for start in range(0, len(texts), SUB_BATCH):
+        hashes, offsets = shingle_hashes(texts[start:start + SUB_BATCH], ngram)
+        matrix = RMinHash.digest_matrix_from_flat_token_hashes(hashes, offsets, num_perm, seed)
+        # rensa hands rows back as Python lists; array('I') collects them faster than numpy does.
+        for row in matrix.to_rows():
+            flat.fromlist(row)
     return np.frombuffer(flat, dtype=np.uint32).reshape(len(texts), num_perm)
 
 

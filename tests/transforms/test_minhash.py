@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from transforms.minhash import (action_hashes, band_keys, estimated_jaccard, shingle_hashes, signatures,
-                                sketches)
+from transforms.minhash import (SUB_BATCH, action_hashes, band_keys, estimated_jaccard, shingle_hashes,
+                                signatures, sketches)
 from transforms.minhash import _BASE, _EMPTY_TEXT, _mix
 
 REPO = Path(__file__).resolve().parents[2]
@@ -68,10 +68,11 @@ def test_shingle_hashes_are_the_hashes_of_dedupes_shingle_strings(ngram):
 
 def test_a_texts_signature_does_not_depend_on_its_batch():
     rng = random.Random(1)
-    texts = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(0, 300))) for _ in range(40)] + EDGE_TEXTS
+    texts = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(0, 300))) for _ in range(90)] + EDGE_TEXTS
+    assert len(texts) > SUB_BATCH  # rensa is called per sub-batch
     together = signatures(texts)
     assert together.shape == (len(texts), 256) and together.dtype == np.uint32
-    for index in (0, 7, len(texts) - 1):
+    for index in (0, 7, SUB_BATCH, len(texts) - 1):
         assert np.array_equal(signatures([texts[index]])[0], together[index])
     assert np.array_equal(signatures(texts[::-1])[::-1], together)
     assert signatures([]).shape == (0, 256)
