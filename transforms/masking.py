@@ -38,8 +38,10 @@ DIGIT_FORMS = (
 # wins, so the longer, more specific forms come first (a UUID before its hex groups, a temp path before the hex id
 # inside it). A rule runs only if its precheck (a necessary condition, None for none) accepts the text: a substring
 # test, or a regex that starts with a literal, is far cheaper than the rule's own scan, and most observations lack
-# most kinds. Rules sharing a precheck object share its answer. Where a pattern has a group `v`, only that group is
-# volatile (the number after "pid ", not the word). `check`, if any, must accept the matched text.
+# most kinds. A rule led by a long enough literal ("pid", "0x") needs none: its own scan jumps between occurrences
+# of the literal as fast as a substring test. Rules sharing a precheck object share its answer. Where a pattern has
+# a group `v`, only that group is volatile (the number after "pid ", not the word). `check`, if any, must accept
+# the matched text.
 def _contains_any(*needles):
     return lambda text: any(map(text.__contains__, needles))
 
@@ -76,6 +78,9 @@ _HAS_UUID_MIDDLE = re.compile(rf"-{_H}{{4}}-{_H}{{4}}-{_H}{{4}}-").search
 # than the search for the names, which only runs when it cannot.
 _HAS_MONTH_INITIAL = _has_sequence("".join(dict.fromkeys(month[0] for month in _MONTHS)))
 _HAS_MONTH_NAME = re.compile("|".join(_MONTHS)).search
+# One scan jumping between "/" (or ":"), where several substring tests would each read the whole text.
+_HAS_TEMP_DIR = re.compile(r"/(?:tmp|var/|dev/shm)").search
+_HAS_LOCAL_HOST = re.compile(r":(?:(?<=localhost:)|(?<=127\.0\.0\.1:)|(?<=0\.0\.0\.0:)|(?<=\[::\]:))").search
 
 
 def _has_month(text):
@@ -91,20 +96,20 @@ RULES = (
     ("timestamp", rf"{_MONTH} +{_D}{{1,2}} +{_D}{{2}}:{_D}{{2}}(?::{_D}{{2}})?\b", _has_month, None),  # ls -l, syslog
     ("timestamp", rf"1{_B.format('1')}[5-9]{_D}{{8}}(?:\.{_D}+)?\b", _has_sequence(*["0123456789"] * 10),
      None),  # Unix seconds, 2017..2033
-    ("temp_path", r"(?:/tmp|/var/tmp|/dev/shm|/private/var/folders)/[^\s'\"`:;,)\]}]+", _contains_any("/tmp", "/var/", "/dev/shm"),
+    ("temp_path", r"(?:/tmp|/var/tmp|/dev/shm|/private/var/folders)/[^\s'\"`:;,)\]}]+", _HAS_TEMP_DIR,
      None),
     ("temp_path", rf"tmp{_B.format('tmp')}[a-zA-Z0-9_]{{6,}}\b", _contains_any("tmp"), None),
     # One rule per word, each led by its literal, rather than one alternation that tries every "p": no match of
     # one can start inside a match of another, so they find the same matches.
-    *(("pid", rf"{word}(?:[=:] ?| )(?P<v>{_D}{{1,7}})\b", _contains_any(word), None) for word in ("pid", "PID", "process")),
+    *(("pid", rf"{word}(?:[=:] ?| )(?P<v>{_D}{{1,7}})\b", None, None) for word in ("pid", "PID", "process")),
     # Shell job control: [1] 12345. `(?<!.\[)` is `^` (MULTILINE) spelled after the "[", so the scan jumps from "["
     # to "[" instead of trying every position: `.` is anything but a newline.
     ("pid", rf"\[(?<!.\[){_D}{{1,3}}\] (?P<v>{_D}{{1,7}})\b", None, None),
     # Only ephemeral-range ports: fixed service ports are content.
     ("port", rf"(?:localhost|127\.0\.0\.1|0\.0\.0\.0|\[::\]):(?P<v>[1-5]{_D}{{4}}|6[0-5]{_D}{{3}})\b",
-     _contains_any("localhost:", "127.0.0.1:", "0.0.0.0:", "[::]:"), None),
+     _HAS_LOCAL_HOST, None),
     ("port", rf"port (?P<v>[1-5]{_D}{{4}}|6[0-5]{_D}{{3}})\b", _contains_any("port "), None),
-    ("hex_id", rf"0x{_H}{{4,}}\b", _contains_any("0x"), None),
+    ("hex_id", rf"0x{_H}{{4,}}\b", None, None),
     # Git shas, container ids: lowercase hex with both digits and letters (so "facade" and "2026" stay content).
     # The pattern has no leading character to jump to, so the seven-hex-characters precheck saves most scans.
     ("hex_id", r"\b[0-9a-f]{7,64}\b", _has_sequence(*[_LOWER_HEX] * 7),
