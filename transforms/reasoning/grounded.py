@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections import Counter
 from functools import lru_cache
 from itertools import repeat
 
@@ -84,12 +85,12 @@ def _runs(a: list[str], b: list[str]) -> list[tuple[int, int, int]] | None:
             last_i, last_j = i, j
         runs = [tuple(run) for run in runs]
     else:
+        la, lb = len(a), len(b)
+        if sum(map(Counter(b).get, a, repeat(0, la))) > _MAX_PAIRS_PER_LINE * (la + lb):
+            return None
         b2j: dict[str, list[int]] = {}
         for j, line in enumerate(b):
             b2j.setdefault(line, []).append(j)
-        la, lb = len(a), len(b)
-        if sum(map(len, map(b2j.get, a, repeat((), la)))) > _MAX_PAIRS_PER_LINE * (la + lb):
-            return None
         for i, line in enumerate(a):
             for j in b2j.get(line, ()):
                 if i and j and a[i - 1] == b[j - 1]:
