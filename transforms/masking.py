@@ -175,13 +175,13 @@ def _scan(text: str) -> list[tuple[int, int, str]]:
     return spans
 
 
-def _replaced(line: str, spans) -> str:
+def _replaced(text: str, spans) -> str:
     parts, position = [], 0
     for start, end, kind in spans:
-        parts.append(line[position:start])
+        parts.append(text[position:start])
         parts.append(f"<{kind}>")
         position = end
-    parts.append(line[position:])
+    parts.append(text[position:])
     return "".join(parts)
 
 
