@@ -112,9 +112,13 @@ def candidate_sketches(element, paths: dict):
         yield bucket, (ids[row].as_py(), hashes[row].as_py(), sketches[row].as_py())
 
 
-def resolve_near(element, options: dedupe.NearDupOptions):
+def resolve_near(element, options: dedupe.NearDupOptions, exact: dict):
+    """(bucket, members) -> near decisions. A member stands for every row with its content: it is named by the id
+    kept for that content (`exact` maps the others to it), as the whole cluster would be."""
     _, members = element
-    for member_id, kind, duplicate_of in dedupe.resolve_bucket(members, options, report_exact=False):
+    kept = [(exact[member_id][1] if member_id in exact else member_id, content_hash, sketch)
+            for member_id, content_hash, sketch in members]
+    for member_id, kind, duplicate_of in dedupe.resolve_bucket(kept, options, report_exact=False):
         yield member_id, (kind, duplicate_of)
 
 
@@ -146,7 +150,7 @@ class FinishFn(beam.DoFn):
         kept, history_end = [], {}
         for index, (ref, row) in enumerate(rows):
             history_end[row["id"]] = index
-            decision = _decision(row["id"], removed)
+            decision = removed.get(row["id"])
             if decision is None:
                 same_content = collisions.get(ref)
                 if same_content is False:
@@ -224,7 +228,7 @@ class Dedupe(beam.PTransform):
                 | "GroupByFile" >> beam.GroupByKey()
                 | "Sketches" >> beam.FlatMap(candidate_sketches, beam.pvalue.AsDict(self.prepared_paths))
                 | "GroupByBucket" >> beam.GroupByKey()
-                | "Verify" >> beam.FlatMap(resolve_near, self.options))
+                | "Verify" >> beam.FlatMap(resolve_near, self.options, beam.pvalue.AsDict(resolved.exact)))
         removed = ((resolved.exact, near)
                    | "Decisions" >> beam.Flatten()
                    | "OneDecisionPerId" >> beam.CombinePerKey(dedupe.decide))
@@ -256,13 +260,3 @@ class Curate(beam.PTransform):
         return {"transitions": built.transitions, "dedupe": built[DUPLICATES], "dead_letter": dead,
                 **{tag: built[tag] for tag in STAGE_TAGS}}
 
-
-def _decision(record_id: str, removed: dict):
-    """A removed record's (kind, duplicate_of). A near duplicate of a record that is itself an exact duplicate
-    names the record kept for that content instead."""
-    decision = removed.get(record_id)
-    if decision is not None and decision[0] == dedupe.NEAR:
-        target = removed.get(decision[1])
-        if target is not None and target[0] == dedupe.EXACT:
-            return dedupe.NEAR, target[1]
-    return decision

@@ -161,3 +161,18 @@ def test_near_candidates_name_one_row_per_content_in_shared_buckets():
     assert rows == {(1, 0), (2, 0)}  # a:1 is a:0's content; b:1 shares no bucket
     buckets = {bucket for bucket, *_ in candidates}
     assert all(sum(1 for b, *_ in candidates if b == bucket) == 2 for bucket in buckets)
+
+
+def test_a_near_pair_is_decided_between_the_ids_kept_for_each_content():
+    """The row fetched for a content may be any of its exact copies; the decision must not depend on which."""
+    from transforms.curate import resolve_near
+
+    rng = random.Random(8)
+    base = document(rng)
+    near = list(base)
+    near[5] = "edited"
+    *_, copy_sketch = member("z:0", " ".join(base), "x")
+    *_, near_sketch = member("m:0", " ".join(near), "y")
+    members = [("z:0", "x", copy_sketch), ("m:0", "y", near_sketch)]
+    exact = {"z:0": (EXACT, "a:0")}  # z:0 is a copy of a:0
+    assert list(resolve_near((1, members), OPTIONS, exact)) == [("m:0", (NEAR, "a:0"))]
