@@ -51,47 +51,41 @@ def _window(history: list[dict], current: dict, window: int) -> list[dict]:
     return earlier[-window:] if window > 0 else []
 
 
-def _chat_prompt(turns: list[dict], current: dict) -> list[dict]:
-    opening = turns[0] if turns else current
-    first = first_turn_prompt(current.get("instruction"), opening.get("state_text") or "",
-                              opening.get("action_text") or "")
-    messages = [{"role": "system", "content": _system_prompt(current["domain"])}, {"role": "user", "content": first}]
-    for i, row in enumerate(turns):
-        # Earlier observations are written the way the model answers, so history and target agree.
-        messages.append({"role": "assistant", "content": answer(row.get("next_text") or "")})
-        if i + 1 < len(turns):
-            messages.append({"role": "user", "content": turn_prompt(turns[i + 1].get("action_text") or "")})
-    if turns:
-        messages.append({"role": "user", "content": turn_prompt(current.get("action_text") or "")})
-    return messages
-
-
-def _dynamics_document(turns: list[dict], current: dict) -> str:
-    opening = turns[0] if turns else current
-    head = (f"Environment: {current['domain']}\n\nTask: {current.get('instruction') or '(no instruction)'}\n\n"
-            f"Observation:\n{opening.get('state_text') or ''}")
-    steps = "".join(f"\n\nAction:\n{row.get('action_text') or ''}\n\nObservation:\n{row.get('next_text') or ''}"
-                    for row in turns)
-    return (f"{head}{steps}\n\nAction:\n{current.get('action_text') or ''}\n\n"
-            f"Observation:\n{current.get('next_text') or ''}\n")
+def _context(turns: list[dict], current: dict) -> tuple[list[dict], str]:
+    """The chat prompt (stages 2 and 3) and the dynamics document (stage 1), made in one pass over the turns."""
+    domain, instruction = current["domain"], current.get("instruction")
+    opening_state = (turns[0] if turns else current).get("state_text") or ""
+    messages = [{"role": "system", "content": _system_prompt(domain)}]
+    document = [f"Environment: {domain}\n\nTask: {instruction or '(no instruction)'}\n\n"
+                f"Observation:\n{opening_state}"]
+    for row in turns + [current]:
+        action, observation = row.get("action_text") or "", row.get("next_text") or ""
+        content = turn_prompt(action) if len(messages) > 1 else first_turn_prompt(instruction, opening_state, action)
+        messages.append({"role": "user", "content": content})
+        if row is not current:
+            # Earlier observations are written the way the model answers, so history and target agree.
+            messages.append({"role": "assistant", "content": answer(observation)})
+        document.append(f"\n\nAction:\n{action}\n\nObservation:\n{observation}")
+    document.append("\n")
+    return messages, "".join(document)
 
 
 def split_spans(reference: str, volatile: list[dict], record: str) -> tuple[list[dict], list[dict]]:
     """(exact_spans, format_spans): the volatile spans, and every stretch of the reference outside them."""
-    format_spans = []
+    length = len(reference)
+    exact_spans, format_spans, cursor = [], [], 0
     for span in sorted(volatile or [], key=_SPAN_ORDER):
         start, end = span["start"], span["end"]
-        if not 0 <= start < end <= len(reference):
+        if not 0 <= start < end <= length:
             raise StageError(f"record {record}: volatile span [{start},{end}) is outside the observation "
-                             f"of {len(reference)} characters or empty")
+                             f"of {length} characters or empty")
         format_spans.append({"start": start, "end": end, "kind": span.get("kind") or "volatile"})
-    exact_spans, cursor = [], 0
-    for span in format_spans:
-        if span["start"] > cursor:
-            exact_spans.append({"start": cursor, "end": span["start"], "kind": "exact"})
-        cursor = max(cursor, span["end"])
-    if cursor < len(reference):
-        exact_spans.append({"start": cursor, "end": len(reference), "kind": "exact"})
+        if start > cursor:
+            exact_spans.append({"start": cursor, "end": start, "kind": "exact"})
+        if end > cursor:
+            cursor = end
+    if cursor < length:
+        exact_spans.append({"start": cursor, "end": length, "kind": "exact"})
     return exact_spans, format_spans
 
 
@@ -106,9 +100,9 @@ def build_stage_rows(history: list[dict], current: dict, trace: str, *, window: 
     reference = current.get("next_text") or ""
     common = {"id": record, "domain": current["domain"], "episode_id": current.get("episode_id"),
               "step": current["step"]}
-    prompt = _chat_prompt(turns, current)
+    prompt, document = _context(turns, current)
     exact_spans, format_spans = split_spans(reference, current.get("next_volatile_spans"), record)
-    stage1 = {**common, "text": _dynamics_document(turns, current)}
+    stage1 = {**common, "text": document}
     stage2 = {**common, "messages": prompt, "target": f"<think>{trace}</think>\n{answer(reference)}",
               "reasoning_source": reasoning_source}
     stage3 = {**common, "prompt": prompt, "reference": reference, "exact_spans": exact_spans,
