@@ -59,7 +59,8 @@ _parsed_meta = lru_cache(maxsize=1024)(json.loads)
 def _meta(row: dict) -> dict:
     meta = row.get("next_meta")
     if meta is None and row.get("next_meta_json"):
-        meta = _parsed_meta(row["next_meta_json"])
+        text = row["next_meta_json"]
+        meta = _parsed_meta(text) if isinstance(text, str) else json.loads(text)
     return meta if isinstance(meta, dict) else {}
 
 
