@@ -26,7 +26,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from schemas.layout import transitions_path
+from collectors.pack import pack_collection
+from collectors.store import atomic_write, write_episode_table
+from schemas.layout import episode_path, transitions_path
 from schemas.transition import TRANSITION_SCHEMA
 from schemas.version import SCHEMA_VERSION
 from transforms.dedupe import NearDupOptions, decide, file_signatures, resolve_bucket
@@ -108,9 +110,12 @@ def generate(root: Path, transitions: int, seed: int = 7) -> None:
         base = number - len(domains) * rng.randint(1, earlier) if roll < 0.15 and earlier else number
         rows = _episode_rows(domain, f"{domain}-{number:06d}", seed * 10**6 + base, rng.randrange(10**9),
                              edit=0.10 <= roll < 0.15)
-        path = transitions_path(root, domain, rows[0]["episode_id"])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(pa.Table.from_pylist(rows, schema=TRANSITION_SCHEMA), path, compression="zstd")
+        episode_id = rows[0]["episode_id"]
+        # Written as collectors.store writes an episode, so `worldline pack` treats it as finished.
+        table = pa.Table.from_pylist(rows, schema=TRANSITION_SCHEMA)
+        atomic_write(transitions_path(root, domain, episode_id), lambda handle: write_episode_table(table, handle))
+        marker = json.dumps({"episode_id": episode_id, "domain": domain, "outcome": "success"}).encode()
+        atomic_write(episode_path(root, domain, episode_id), lambda handle: handle.write(marker))
 
 
 # ---- measurements --------------------------------------------------------------------------------------------
@@ -120,7 +125,10 @@ def bare_loop(root: Path) -> tuple[int, float, float]:
     hash. No validation, no dedupe, no writes. Returns (transitions, wall seconds, CPU seconds)."""
     count, start, cpu = 0, time.perf_counter(), time.process_time()
     for path in sorted(root.rglob("*.parquet")):
-        for row in pq.ParquetFile(path).read(columns=list(CURATION_COLUMNS), use_threads=False).to_pylist():
+        parquet = pq.ParquetFile(path)
+        for row in (row for group in range(parquet.num_row_groups)
+                    for row in parquet.read_row_group(group, columns=list(CURATION_COLUMNS),
+                                                      use_threads=False).to_pylist()):
             with_volatile_spans(curated_row(row))
             count += 1
     return count, time.perf_counter() - start, time.process_time() - cpu
@@ -193,39 +201,53 @@ def near_dup_quality(options: NearDupOptions, pairs: int = 2000, seed: int = 11)
             "precision": correct / len(removed) if removed else 1.0, "removed": len(removed)}
 
 
+def _measure(raw: Path, out: Path, size: int, layout: str) -> dict:
+    count, _, bare_cpu = bare_loop(raw)
+    run = curate_run(raw, out, ["--runner=FnApiRunner"])
+    stats = run["stats"]
+    assert stats["in"] == count and stats["balanced"], stats
+    return {"size": size, "layout": layout, "files": sum(1 for _ in raw.rglob("*.parquet")),
+            "raw_mb": sum(p.stat().st_size for p in raw.rglob("*.parquet")) / 2**20, "bare": count / bare_cpu,
+            "per_cpu": count / run["cpu"], "wall": count / run["seconds"], "rss": run["rss_mb"], "stats": stats}
+
+
 def main(quick: bool | None = None) -> None:
     quick = bool(os.environ.get("WORLDLINE_BENCH_QUICK")) if quick is None else quick
     sizes = (10_000, 20_000) if quick else (50_000, 100_000)
     print(f"mode: {'quick' if quick else 'full'}; {STEPS_PER_EPISODE}-step episodes over 7 domains, "
-          "~15% replayed episodes (exact and near duplicates); one FnApiRunner worker (and a 2-process row)")
+          "~15% replayed episodes (exact and near duplicates); one FnApiRunner worker (and a 2-process row).\n"
+          "Each size is measured as collected (one Parquet file per episode) and after `worldline pack`.")
     with tempfile.TemporaryDirectory(prefix="worldline-bench-curate-") as scratch:
-        rows = []
+        rows, pack_rates = [], []
         for size in sizes:
-            raw, out = Path(scratch) / f"raw-{size}", Path(scratch) / f"out-{size}"
+            raw = Path(scratch) / f"raw-{size}"
             generate(raw, size)
-            raw_mb = sum(p.stat().st_size for p in raw.rglob("*.parquet")) / 2**20
-            count, _, bare_cpu = bare_loop(raw)
-            run = curate_run(raw, out, ["--runner=FnApiRunner"])
-            stats = run["stats"]
-            assert stats["in"] == count and stats["balanced"], stats
-            rows.append((size, raw_mb, count / bare_cpu, count / run["seconds"], count / run["cpu"],
-                         run["rss_mb"], stats))
+            rows.append(_measure(raw, Path(scratch) / f"out-{size}", size, "episode files"))
+            cpu = time.process_time()
+            pack_collection(raw)
+            pack_rates.append(size / (time.process_time() - cpu))
+            rows.append(_measure(raw, Path(scratch) / f"out-{size}-packed", size, "packed"))
+            assert rows[-1]["stats"] == rows[-2]["stats"], (rows[-1]["stats"], rows[-2]["stats"])
         # Per CPU-second (= per core): wall-clock figures on a shared machine measure the neighbours as well.
-        print(f"\n{'input':>8} {'raw MB':>7} {'bare/s/cpu':>11} {'curate/s/cpu':>13} {'bare/curate':>12} "
-              f"{'curate/s wall':>14} {'peak RSS MB':>12} {'out':>7} {'exact':>6} {'near':>5}")
-        for size, raw_mb, bare, wall, per_cpu, rss, stats in rows:
-            print(f"{size:>8} {raw_mb:>7.1f} {bare:>11,.0f} {per_cpu:>13,.0f} {bare / per_cpu:>11.2f}x "
-                  f"{wall:>14,.0f} {rss:>12,.0f} {stats['out']:>7} {stats['deduped_exact']:>6} "
-                  f"{stats['deduped_near']:>5}")
-        (small, *_, rss_small, _), (large, *_, rss_large, _) = rows[0], rows[-1]
-        print(f"peak RSS growth: {rss_large / rss_small:.2f}x for {large / small:.0f}x the input "
-              f"({(rss_large - rss_small) * 1024 / (large - small):.1f} KB per extra transition)")
-        # Two worker processes on the larger input: CPU seconds include the workers', so /s/cpu stays per core.
+        print(f"\n{'input':>8} {'layout':>14} {'files':>6} {'raw MB':>7} {'bare/s/cpu':>11} {'curate/s/cpu':>13} "
+              f"{'curate/bare':>12} {'curate/s wall':>14} {'peak RSS MB':>12} {'out':>7} {'exact':>6} {'near':>5}")
+        for r in rows:
+            print(f"{r['size']:>8} {r['layout']:>14} {r['files']:>6} {r['raw_mb']:>7.1f} {r['bare']:>11,.0f} "
+                  f"{r['per_cpu']:>13,.0f} {r['bare'] / r['per_cpu']:>11.2f}x {r['wall']:>14,.0f} {r['rss']:>12,.0f} "
+                  f"{r['stats']['out']:>7} {r['stats']['deduped_exact']:>6} {r['stats']['deduped_near']:>5}")
+        print(f"worldline pack: {min(pack_rates):,.0f}-{max(pack_rates):,.0f} transitions/s/cpu (once per collection)")
+        for layout in ("episode files", "packed"):
+            small, large = [r for r in rows if r["layout"] == layout]
+            print(f"peak RSS growth, {layout}: {large['rss'] / small['rss']:.2f}x for "
+                  f"{large['size'] / small['size']:.0f}x the input "
+                  f"({(large['rss'] - small['rss']) * 1024 / (large['size'] - small['size']):.2f} KB per extra "
+                  "transition)")
+        # Two worker processes on the larger packed input: CPU seconds include the workers', so /s/cpu stays per core.
         size, raw = sizes[-1], Path(scratch) / f"raw-{sizes[-1]}"
         run = curate_run(raw, Path(scratch) / "out-mp", ["--runner=FnApiRunner", "--direct_num_workers=2",
                                                           "--direct_running_mode=multi_processing"])
-        assert run["stats"]["out"] == rows[-1][-1]["out"], run["stats"]
-        print(f"2 worker processes, {size} transitions: {size / run['cpu']:,.0f}/s/cpu, "
+        assert run["stats"] == rows[-1]["stats"], run["stats"]
+        print(f"2 worker processes, {size} packed transitions: {size / run['cpu']:,.0f}/s/cpu, "
               f"{size / run['seconds']:,.0f}/s wall, peak RSS {run['rss_mb']:,.0f} MB runner + "
               f"{run['worker_rss_mb']:,.0f} MB largest worker")
     print("\nnear-dup quality on planted pairs (true word-5-gram Jaccard >= 0.8 must be found, <= 0.7 must not)")

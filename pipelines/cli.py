@@ -16,6 +16,7 @@ COLLECTOR_GROUP = "worldline.collectors"
 COMMANDS = {
     "curate": ("pipelines.commands.curate:curate", "Validate, normalize, dedupe and write training shards."),
     "query": ("pipelines.commands.query:query", "Run SQL (duckdb) over a collection or shard folder."),
+    "pack": ("pipelines.commands.pack:pack", "Pack finished episode files into big Parquet files for curation."),
 }
 GROUPS = {
     "sandbox": ("pipelines.commands.sandbox:app", "Build and inspect sandbox images."),

@@ -26,7 +26,7 @@ from apache_beam.transforms.window import GlobalWindows
 
 from transforms import dedupe, stats
 from transforms.io import dead_letter, is_hidden, raw_file_patterns
-from transforms.prepare import PREPARED_SCHEMA, prepare_file, read_prepared, write_prepared
+from transforms.prepare import prepare_file, read_prepared, write_prepared
 from transforms.validate import DEAD_LETTER
 
 KEYS, PREPARED, CANDIDATES, COLLISIONS = "keys", "prepared", "candidates", "collisions"
@@ -34,7 +34,6 @@ STAGE_TAGS = ("stage1", "stage2", "stage3")
 DUPLICATES = "duplicates"
 # Keys a Prepare worker packs before sending them on: bounds its memory and the number of shuffled elements.
 KEY_BUFFER_ENTRIES = 500_000
-ROW_COLUMNS = [name for name in PREPARED_SCHEMA.names if name != "sketch"]
 
 
 @dataclass(frozen=True)
@@ -45,8 +44,8 @@ class CurateOptions:
     reasoning_batch: int = 32  # rows per synthesizer call: an LLM synthesizer batches its requests
 
 
-def prepared_path(work_dir: str, path: str) -> str:
-    return f"{work_dir.rstrip('/')}/prepared/{dedupe.file_key(path):016x}.arrow"
+def prepared_path(work_dir: str, chunk: str) -> str:
+    return f"{work_dir.rstrip('/')}/prepared/{dedupe.file_key(chunk):016x}.pickle.lz4"
 
 
 # ---- DoFns ----------------------------------------------------------------------------------------------------
@@ -63,23 +62,23 @@ class PrepareFn(beam.DoFn):
         self.buffer, self.buffered = defaultdict(list), 0
 
     def process(self, path: str):
-        prepared = prepare_file(path, self.options)
-        for letter in prepared.letters:
-            yield beam.pvalue.TaggedOutput(DEAD_LETTER, letter)
-        if not prepared.rows:
-            return
-        target = prepared_path(self.work_dir, path)
-        write_prepared(target, prepared.rows)
-        key = dedupe.file_key(target)
-        yield beam.pvalue.TaggedOutput(PREPARED, (key, target))
-        ids = [row["id"] for row in prepared.rows]
-        hashes = [row["content_hash"] for row in prepared.rows]
-        for partition, batch in dedupe.partitioned_keys(key, ids, hashes, prepared.band_keys,
-                                                        self.options.partitions).items():
-            self.buffer[partition].append(batch)
-            self.buffered += len(batch)
-        if self.buffered >= KEY_BUFFER_ENTRIES:
-            yield from self._flush()
+        for chunk, prepared in enumerate(prepare_file(path, self.options)):
+            for letter in prepared.letters:
+                yield beam.pvalue.TaggedOutput(DEAD_LETTER, letter)
+            if not prepared.rows:
+                continue
+            target = prepared_path(self.work_dir, f"{path}#{chunk}")
+            write_prepared(target, prepared.rows)
+            key = dedupe.file_key(target)
+            yield beam.pvalue.TaggedOutput(PREPARED, (key, target))
+            ids = [row["id"] for row in prepared.rows]
+            hashes = [row["content_hash"] for row in prepared.rows]
+            for partition, batch in dedupe.partitioned_keys(key, ids, hashes, prepared.band_keys,
+                                                            self.options.partitions).items():
+                self.buffer[partition].append(batch)
+                self.buffered += len(batch)
+            if self.buffered >= KEY_BUFFER_ENTRIES:
+                yield from self._flush()
 
     def finish_bundle(self):
         for item in self._flush():
@@ -106,10 +105,9 @@ def resolve_partition(element):
 def candidate_sketches(element, paths: dict):
     """(file key, [(row, bucket)]) -> (bucket, (id, content hash, sketch)) for each wanted row of that file."""
     file, wanted = element
-    table = read_prepared(paths[file], ["id", "content_hash", "sketch"])
-    ids, hashes, sketches = (table.column(name) for name in ("id", "content_hash", "sketch"))
+    rows = read_prepared(paths[file])
     for row, bucket in wanted:
-        yield bucket, (ids[row].as_py(), hashes[row].as_py(), sketches[row].as_py())
+        yield bucket, (rows[row]["id"], rows[row]["content_hash"], rows[row]["sketch"])
 
 
 def resolve_near(element, options: dedupe.NearDupOptions, exact: dict):
@@ -137,7 +135,7 @@ class FinishFn(beam.DoFn):
     def process(self, element, removed: dict, collisions: dict):
         file, path = element
         episodes = defaultdict(list)
-        for row_index, row in enumerate(read_prepared(path, ROW_COLUMNS).to_pylist()):
+        for row_index, row in enumerate(read_prepared(path)):
             episodes[row["episode_id"]].append(((file, row_index), row))
         for rows in episodes.values():
             yield from self._episode(rows, removed, collisions)

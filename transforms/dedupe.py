@@ -123,27 +123,34 @@ class KeyBatch:
         return len(self.band_key) + len(self.content_hash) + len(self.id_hash)
 
 
+def _by_partition(keys: np.ndarray, partitions: int) -> dict[int, np.ndarray]:
+    """partition -> indices of the keys that fall in it."""
+    parts = (keys % np.uint64(partitions)).astype(np.int64)
+    order = np.argsort(parts, kind="stable")
+    bounds = np.searchsorted(parts[order], np.arange(partitions + 1))
+    return {p: order[bounds[p]:bounds[p + 1]] for p in range(partitions) if bounds[p] < bounds[p + 1]}
+
+
 def partitioned_keys(file: int, ids: list[str], content_hashes: list[str], band_keys: np.ndarray,
                      partitions: int) -> dict[int, KeyBatch]:
     """One prepared file's rows -> their dedupe keys, split by partition."""
     n, bands = band_keys.shape if len(ids) else (0, 0)
     hashes = np.array([int(h, 16) for h in content_hashes], dtype=np.uint64)
     rows = np.arange(n, dtype=np.uint32)
-    id_keys = np.array([_id_key(i) for i in ids], dtype=np.uint64)
     flat_keys = band_keys.reshape(-1).astype(np.uint64)
     band_rows = np.repeat(rows, bands)
-    band_part = flat_keys % np.uint64(partitions)
-    content_part = hashes % np.uint64(partitions)
-    id_part = id_keys % np.uint64(partitions)
+    by_band = _by_partition(flat_keys, partitions)
+    by_content = _by_partition(hashes, partitions)
+    by_id = _by_partition(np.array([_id_key(i) for i in ids], dtype=np.uint64), partitions)
+    empty = np.zeros(0, dtype=np.int64)
     out = {}
-    for part in set(band_part.tolist()) | set(content_part.tolist()) | set(id_part.tolist()):
-        in_bands, in_contents, in_ids = band_part == part, content_part == part, id_part == part
-        out[int(part)] = KeyBatch(
-            flat_keys[in_bands], hashes[band_rows[in_bands]], np.full(int(in_bands.sum()), file, np.uint64),
+    for part in by_band.keys() | by_content.keys() | by_id.keys():
+        in_bands, in_contents, in_ids = (found.get(part, empty) for found in (by_band, by_content, by_id))
+        out[part] = KeyBatch(
+            flat_keys[in_bands], hashes[band_rows[in_bands]], np.full(len(in_bands), file, np.uint64),
             band_rows[in_bands],
-            [ids[i] for i in np.flatnonzero(in_contents)], hashes[in_contents],
-            [ids[i] for i in np.flatnonzero(in_ids)], hashes[in_ids], np.full(int(in_ids.sum()), file, np.uint64),
-            rows[in_ids])
+            [ids[i] for i in in_contents], hashes[in_contents],
+            [ids[i] for i in in_ids], hashes[in_ids], np.full(len(in_ids), file, np.uint64), rows[in_ids])
     return out
 
 

@@ -117,25 +117,48 @@ def read_raw_file(path: str) -> Iterator[SourcedRow | ReadError]:
         yield from _read_parquet(path)
 
 
-def read_parquet_table(path: str) -> pa.Table:
-    """A whole raw Parquet file (a collector writes one episode per file), or ReadError naming the file."""
+def _unreadable(path: str, position: int, exc: Exception) -> ReadError:
+    return ReadError(dead_letter(f"{path}#{position}", path, "read",
+                                 f"unreadable Parquet: {type(exc).__name__}: {exc}", ""))
+
+
+def parquet_row_groups(path: str) -> Iterator[pa.Table | ReadError]:
+    """A raw Parquet file one row group at a time (an episode file is one group; a packed file holds whole
+    episodes in each), then ReadError naming the file and first row of a part that cannot be read."""
+    position = 0
     try:
         # Local files go through Arrow's own reader: a Python file object in between costs more than the decoding.
         with (open(path, "rb") if "://" not in path else FileSystems.open(path)) as handle:
-            return pq.ParquetFile(handle).read(use_threads=False)
+            parquet = pq.ParquetFile(handle, pre_buffer=False)
+            for group in range(parquet.num_row_groups):
+                table = parquet.read_row_group(group, use_threads=False)
+                yield table
+                position += table.num_rows
     except (pa.ArrowException, OSError) as exc:
-        raise ReadError(dead_letter(f"{path}#0", path, "read", f"unreadable Parquet: {type(exc).__name__}: {exc}",
-                                    "")) from exc
+        yield _unreadable(path, position, exc)
+
+
+def read_parquet_row(path: str, position: int) -> dict:
+    """One whole row of a raw Parquet file, for a dead letter."""
+    offset = 0
+    for table in parquet_row_groups(path):
+        if isinstance(table, ReadError):
+            raise table
+        if position < offset + table.num_rows:
+            return table.slice(position - offset, 1).to_pylist()[0]
+        offset += table.num_rows
+    raise IndexError(f"{path} has no row {position}")
 
 
 def _read_parquet(path: str):
-    try:
-        table = read_parquet_table(path)
-    except ReadError as exc:
-        yield exc
-        return
-    for position, row in enumerate(table.to_pylist()):
-        yield path, position, row
+    position = 0
+    for table in parquet_row_groups(path):
+        if isinstance(table, ReadError):
+            yield table
+            return
+        for row in table.to_pylist():
+            yield path, position, row
+            position += 1
 
 
 def _read_jsonl(path: str):

@@ -18,7 +18,7 @@ from schemas.transition import TRANSITION_SCHEMA
 from schemas.validate import (DOMAIN_PATTERN, JSON_FIELDS, REQUIRED_TRANSITION_FIELDS, SUPPORTED_SCHEMA_VERSIONS,
                               json_error, record_id, transition_errors)
 from transforms import stats
-from transforms.io import ReadError, SourcedRow, dead_letter, read_parquet_table, read_raw_file
+from transforms.io import ReadError, SourcedRow, dead_letter, parquet_row_groups, read_raw_file
 
 DEAD_LETTER = "dead_letter"
 # What curation reads of a valid row: no timings (turning timestamps into datetimes costs more than the rest).
@@ -31,21 +31,28 @@ class Rejected(NamedTuple):
     letter: dict
 
 
-def read_valid_rows(path: str, count: bool = True) -> Iterator[SourcedRow | Rejected]:
-    """One raw file -> (source, position, row) for every valid row, Rejected for every unreadable or invalid part.
-    `count` adds them to the run's counters; a second read of the same file must not."""
-    if path.endswith(".parquet"):
-        try:
-            table = read_parquet_table(path)
-        except ReadError as exc:
-            yield from _rejected_unreadable(exc, count)
+def read_valid_chunks(path: str, count: bool = True) -> Iterator[list[SourcedRow | Rejected]]:
+    """One raw file -> its rows in chunks of whole episodes (a Parquet row group; a JSONL file is one chunk): for
+    every row (source, position, row) if valid, Rejected if not, and Rejected for every unreadable part. `count`
+    adds them to the run's counters."""
+    if not path.endswith(".parquet"):
+        yield list(_checked_rows(read_raw_file(path), count))
+        return
+    offset = 0
+    for table in parquet_row_groups(path):
+        if isinstance(table, ReadError):
+            yield list(_rejected_unreadable(table, count))
             return
         if has_transition_schema(table.schema):
-            yield from _checked_table(path, table, count)
-            return
-        yield from _checked_rows(((path, i, row) for i, row in enumerate(table.to_pylist())), count)
-        return
-    yield from _checked_rows(read_raw_file(path), count)
+            yield list(_checked_table(path, table, offset, count))
+        else:
+            yield list(_checked_rows(((path, offset + i, row) for i, row in enumerate(table.to_pylist())), count))
+        offset += table.num_rows
+
+
+def read_valid_rows(path: str, count: bool = True) -> Iterator[SourcedRow | Rejected]:
+    for chunk in read_valid_chunks(path, count):
+        yield from chunk
 
 
 def has_transition_schema(schema: pa.Schema) -> bool:
@@ -88,16 +95,16 @@ def flagged_rows(table: pa.Table) -> set[int]:
     return flagged
 
 
-def _checked_table(path: str, table: pa.Table, count: bool):
+def _checked_table(path: str, table: pa.Table, offset: int, count: bool):
     flagged = flagged_rows(table)
     rows = table.select(CURATION_COLUMNS).to_pylist()
-    for position, row in enumerate(rows):
-        if position in flagged:
-            yield from _checked_rows([(path, position, table.slice(position, 1).to_pylist()[0])], count)
+    for index, row in enumerate(rows):
+        if index in flagged:
+            yield from _checked_rows([(path, offset + index, table.slice(index, 1).to_pylist()[0])], count)
             continue
         if count:
             stats.count(stats.IN, row["domain"])
-        yield path, position, row
+        yield path, offset + index, row
 
 
 def _rejected_unreadable(error: ReadError, count: bool):

@@ -1,0 +1,32 @@
+"""`worldline pack COLLECTION`: pack finished per-episode transition files into big Parquet files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from pipelines.commands.errors import fail
+
+
+def pack(collection: Path = typer.Argument(..., help="Raw collection folder (the --out of `worldline collect`)."),
+         rows_per_group: int = typer.Option(2000, min=1, help="Transitions per row group (whole episodes)."),
+         rows_per_pack: int = typer.Option(100_000, min=1, help="Transitions per pack file."),
+         ) -> None:
+    """Pack finished episodes into big Parquet files, so curation reads a few files instead of one per episode.
+    Safe to run at any time, also while collecting: episodes not finished yet are left alone."""
+    from rich.progress import Progress
+
+    from collectors.pack import pack_collection
+
+    try:
+        with Progress(transient=True) as progress:
+            task = progress.add_task("packing episodes", total=None)
+            report = pack_collection(collection, rows_per_group, rows_per_pack,
+                                     progress=lambda n: progress.advance(task, n))
+    except FileNotFoundError as exc:
+        raise fail(str(exc))
+    typer.echo(f"packed {report.episodes_packed} episodes ({report.transitions_packed} transitions) into "
+               f"{report.packs_written} files; left {report.left_unpacked} unfinished or foreign files as they are"
+               + (f"; removed {report.leftovers_removed} files an interrupted pack had already copied"
+                  if report.leftovers_removed else ""))
