@@ -19,9 +19,9 @@ from schemas.layout import TRANSITIONS_DIR, transition_files
 from schemas.stages import CURATED_TRANSITION_SCHEMA, DEAD_LETTER_SCHEMA, STAGE1_SCHEMA, STAGE2_SCHEMA, STAGE3_SCHEMA
 from transforms import stats as curate_stats
 from transforms.card import dataset_card
-from transforms.curate import Curate, CurateOptions
+from transforms.curate import TABLE_OUTPUTS, Curate, CurateOptions
 from transforms.dedupe import DUPLICATE_SCHEMA
-from transforms.io import write_parquet, write_text
+from transforms.io import write_parquet, write_parquet_tables, write_text
 from transforms.stats import counters_from_result, stats_from_counters
 
 DEFAULT_RUNNER = "FnApiRunner"
@@ -91,7 +91,8 @@ def build_pipeline(input_dir: str, output_dir: str, options: CurateOptions, beam
     pipeline = beam.Pipeline(options=pipeline_options(beam_args, local_input_bytes(input_dir)))
     outputs = pipeline | "Curate" >> Curate(input_dir, work_dir(output_dir), options)
     for name, schema in OUTPUT_SCHEMAS.items():
-        outputs[name] | f"Write_{name}" >> write_parquet(output_dir, name, schema)
+        write = write_parquet_tables if name in TABLE_OUTPUTS else write_parquet
+        outputs[name] | f"Write_{name}" >> write(output_dir, name, schema)
     return pipeline
 
 

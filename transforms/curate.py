@@ -25,12 +25,15 @@ from apache_beam.io.fileio import EmptyMatchTreatment
 from apache_beam.transforms.window import GlobalWindows
 
 from transforms import dedupe, stats
-from transforms.io import dead_letter, is_hidden, raw_file_patterns
+from schemas.stages import CURATED_TRANSITION_SCHEMA, STAGE1_SCHEMA, STAGE2_SCHEMA, STAGE3_SCHEMA
+from transforms.io import TableBatches, dead_letter, is_hidden, raw_file_patterns
 from transforms.prepare import prepare_file, read_prepared, write_prepared
 from transforms.validate import DEAD_LETTER
 
 KEYS, PREPARED, CANDIDATES, COLLISIONS = "keys", "prepared", "candidates", "collisions"
 STAGE_TAGS = ("stage1", "stage2", "stage3")
+TABLE_OUTPUTS = ("transitions", *STAGE_TAGS)  # emitted as Arrow tables; the other outputs as row dicts
+TABLE_SCHEMAS = dict(zip(TABLE_OUTPUTS, (CURATED_TRANSITION_SCHEMA, STAGE1_SCHEMA, STAGE2_SCHEMA, STAGE3_SCHEMA)))
 DUPLICATES = "duplicates"
 # Keys a Prepare worker packs before sending them on: bounds its memory and the number of shuffled elements.
 KEY_BUFFER_ENTRIES = 500_000
@@ -132,6 +135,13 @@ class FinishFn(beam.DoFn):
         from transforms.reasoning import make_synthesizer
         self.synthesizer = make_synthesizer(self.options.reasoning, **self.options.reasoning_options)
 
+    def start_bundle(self):
+        self.batches = TableBatches(TABLE_SCHEMAS)
+
+    def finish_bundle(self):
+        for name, table in self.batches.flush():
+            yield beam.pvalue.TaggedOutput(name, GlobalWindows.windowed_value(table))
+
     def process(self, element, removed: dict, collisions: dict):
         file, path = element
         episodes = defaultdict(list)
@@ -186,9 +196,10 @@ class FinishFn(beam.DoFn):
                                                                     f"{type(exc).__name__}: {exc}", row))
             return
         stats.count(stats.OUT, row["domain"])
-        yield row
-        for tag, stage_row in zip(STAGE_TAGS, stage_rows):
-            yield beam.pvalue.TaggedOutput(tag, stage_row)
+        for name, out_row in zip(TABLE_OUTPUTS, (row, *stage_rows)):
+            table = self.batches.add(name, out_row)
+            if table is not None:
+                yield beam.pvalue.TaggedOutput(name, table)
 
 
 # ---- composites -----------------------------------------------------------------------------------------------
@@ -234,7 +245,8 @@ class Dedupe(beam.PTransform):
 
 
 class Curate(beam.PTransform):
-    """Pipeline root -> dict of PCollections: transitions, stage1..3, dedupe, dead_letter. Prepared files go to
+    """Pipeline root -> dict of PCollections: transitions, stage1..3 (Arrow tables of TABLE_SCHEMAS), dedupe and
+    dead_letter (row dicts). Prepared files go to
     `work_dir` (local or gs://); the caller removes it after the run."""
 
     def __init__(self, input_dir: str, work_dir: str, options: CurateOptions = CurateOptions()):
@@ -252,9 +264,7 @@ class Curate(beam.PTransform):
                  | "SpreadPrepared" >> beam.Reshuffle()
                  | "Finish" >> beam.ParDo(
                      FinishFn(self.options), removed=beam.pvalue.AsDict(removed),
-                     collisions=beam.pvalue.AsDict(collisions)).with_outputs(DEAD_LETTER, DUPLICATES, *STAGE_TAGS,
-                                                                             main="transitions"))
+                     collisions=beam.pvalue.AsDict(collisions)).with_outputs(DEAD_LETTER, DUPLICATES, *TABLE_OUTPUTS))
         dead = (prepared[DEAD_LETTER], built[DEAD_LETTER]) | "DeadLetters" >> beam.Flatten()
-        return {"transitions": built.transitions, "dedupe": built[DUPLICATES], "dead_letter": dead,
-                **{tag: built[tag] for tag in STAGE_TAGS}}
+        return {"dedupe": built[DUPLICATES], "dead_letter": dead, **{name: built[name] for name in TABLE_OUTPUTS}}
 

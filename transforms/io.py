@@ -25,6 +25,7 @@ from schemas.transition import TRANSITION_SCHEMA
 
 ROW_GROUP_BYTES = 32 * 1024 * 1024  # a few thousand transitions a row group: one group fits a reader's memory
 WRITE_BATCH_ROWS = 1000
+TABLE_ROWS = 1000  # rows per Arrow table a step hands to a writer: one row group each (~10-30 MB of stage text)
 
 # A raw row is (source file, position in it, row dict); the position is the line (JSONL) or row index (Parquet).
 SourcedRow = tuple[str, int, dict]
@@ -181,6 +182,35 @@ def write_parquet(output_dir: str, name: str, schema: pa.Schema) -> beam.PTransf
     return beam.io.WriteToParquet(
         FileSystems.join(output_dir, name, "part"), schema=schema, codec="zstd", file_name_suffix=".parquet",
         row_group_buffer_size=ROW_GROUP_BYTES, record_batch_size=WRITE_BATCH_ROWS)
+
+
+def write_parquet_tables(output_dir: str, name: str, schema: pa.Schema) -> beam.PTransform:
+    """Like write_parquet, for a PCollection of Arrow tables (each becomes a row group)."""
+    return beam.io.WriteToParquetBatched(FileSystems.join(output_dir, name, "part"), schema=schema, codec="zstd",
+                                         file_name_suffix=".parquet")
+
+
+class TableBatches:
+    """Row dicts per output -> Arrow tables of `rows` rows each: a step that makes many rows hands its writer a few
+    tables, so rows never cross a step boundary one by one (each crossing pickles the row)."""
+
+    def __init__(self, schemas: dict[str, pa.Schema], rows: int = TABLE_ROWS):
+        self.schemas, self.rows = schemas, rows
+        self.pending: dict[str, list[dict]] = {name: [] for name in schemas}
+
+    def add(self, name: str, row: dict) -> pa.Table | None:
+        pending = self.pending[name]
+        pending.append(row)
+        return self._table(name) if len(pending) >= self.rows else None
+
+    def flush(self):
+        for name in self.schemas:
+            if self.pending[name]:
+                yield name, self._table(name)
+
+    def _table(self, name: str) -> pa.Table:
+        rows, self.pending[name] = self.pending[name], []
+        return pa.Table.from_pylist(rows, schema=self.schemas[name])
 
 
 def write_text(path: str, text: str) -> None:
