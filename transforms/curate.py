@@ -26,13 +26,13 @@ from apache_beam.transforms.window import GlobalWindows
 
 from transforms import dedupe, stats
 from schemas.stages import CURATED_TRANSITION_SCHEMA, STAGE1_SCHEMA, STAGE2_SCHEMA, STAGE3_SCHEMA
-from transforms.io import TableBatches, dead_letter, is_hidden, raw_file_patterns
+from transforms.io import PartFiles, TableBatches, dead_letter, is_hidden, raw_file_patterns
 from transforms.prepare import prepare_file, read_prepared, write_prepared
 from transforms.validate import DEAD_LETTER
 
-KEYS, PREPARED, CANDIDATES, COLLISIONS = "keys", "prepared", "candidates", "collisions"
+KEYS, PREPARED, CANDIDATES, COLLISIONS, PARTS = "keys", "prepared", "candidates", "collisions", "parts"
 STAGE_TAGS = ("stage1", "stage2", "stage3")
-TABLE_OUTPUTS = ("transitions", *STAGE_TAGS)  # emitted as Arrow tables; the other outputs as row dicts
+TABLE_OUTPUTS = ("transitions", *STAGE_TAGS)  # written by Finish as part files; the other outputs are row dicts
 TABLE_SCHEMAS = dict(zip(TABLE_OUTPUTS, (CURATED_TRANSITION_SCHEMA, STAGE1_SCHEMA, STAGE2_SCHEMA, STAGE3_SCHEMA)))
 DUPLICATES = "duplicates"
 # Keys a Prepare worker packs before sending them on: bounds its memory and the number of shuffled elements.
@@ -128,8 +128,9 @@ class FinishFn(beam.DoFn):
     letters. Rows are grouped by episode within the file (a Parquet file holds one episode; a JSONL drop may hold
     several)."""
 
-    def __init__(self, options: CurateOptions):
+    def __init__(self, options: CurateOptions, work_dir: str):
         self.options = options
+        self.work_dir = work_dir
 
     def setup(self):
         from transforms.reasoning import make_synthesizer
@@ -137,10 +138,13 @@ class FinishFn(beam.DoFn):
 
     def start_bundle(self):
         self.batches = TableBatches(TABLE_SCHEMAS)
+        self.parts = PartFiles(f"{self.work_dir.rstrip('/')}/parts", TABLE_SCHEMAS)
 
     def finish_bundle(self):
         for name, table in self.batches.flush():
-            yield beam.pvalue.TaggedOutput(name, GlobalWindows.windowed_value(table))
+            self.parts.write(name, table)
+        for part in self.parts.close():
+            yield beam.pvalue.TaggedOutput(PARTS, GlobalWindows.windowed_value(part))
 
     def process(self, element, removed: dict, collisions: dict):
         file, path = element
@@ -199,7 +203,7 @@ class FinishFn(beam.DoFn):
         for name, out_row in zip(TABLE_OUTPUTS, (row, *stage_rows)):
             table = self.batches.add(name, out_row)
             if table is not None:
-                yield beam.pvalue.TaggedOutput(name, table)
+                self.parts.write(name, table)
 
 
 # ---- composites -----------------------------------------------------------------------------------------------
@@ -245,8 +249,9 @@ class Dedupe(beam.PTransform):
 
 
 class Curate(beam.PTransform):
-    """Pipeline root -> dict of PCollections: transitions, stage1..3 (Arrow tables of TABLE_SCHEMAS), dedupe and
-    dead_letter (row dicts). Prepared files go to
+    """Pipeline root -> dict of PCollections: `parts` ((output name, part file) for transitions and stage1..3, whose
+    rows Finish writes itself, see transforms.io.PartFiles; publish them with io.commit_parts), dedupe and
+    dead_letter (row dicts). Prepared files and parts go to
     `work_dir` (local or gs://); the caller removes it after the run."""
 
     def __init__(self, input_dir: str, work_dir: str, options: CurateOptions = CurateOptions()):
@@ -263,8 +268,8 @@ class Curate(beam.PTransform):
         built = (prepared[PREPARED]
                  | "SpreadPrepared" >> beam.Reshuffle()
                  | "Finish" >> beam.ParDo(
-                     FinishFn(self.options), removed=beam.pvalue.AsDict(removed),
-                     collisions=beam.pvalue.AsDict(collisions)).with_outputs(DEAD_LETTER, DUPLICATES, *TABLE_OUTPUTS))
+                     FinishFn(self.options, self.work_dir), removed=beam.pvalue.AsDict(removed),
+                     collisions=beam.pvalue.AsDict(collisions)).with_outputs(DEAD_LETTER, DUPLICATES, PARTS))
         dead = (prepared[DEAD_LETTER], built[DEAD_LETTER]) | "DeadLetters" >> beam.Flatten()
-        return {"dedupe": built[DUPLICATES], "dead_letter": dead, **{name: built[name] for name in TABLE_OUTPUTS}}
+        return {"parts": built[PARTS], "dedupe": built[DUPLICATES], "dead_letter": dead}
 

@@ -11,6 +11,7 @@ import io
 import json
 import os
 import tempfile
+import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Iterator
@@ -184,15 +185,8 @@ def write_parquet(output_dir: str, name: str, schema: pa.Schema) -> beam.PTransf
         row_group_buffer_size=ROW_GROUP_BYTES, record_batch_size=WRITE_BATCH_ROWS)
 
 
-def write_parquet_tables(output_dir: str, name: str, schema: pa.Schema) -> beam.PTransform:
-    """Like write_parquet, for a PCollection of Arrow tables (each becomes a row group)."""
-    return beam.io.WriteToParquetBatched(FileSystems.join(output_dir, name, "part"), schema=schema, codec="zstd",
-                                         file_name_suffix=".parquet")
-
-
 class TableBatches:
-    """Row dicts per output -> Arrow tables of `rows` rows each: a step that makes many rows hands its writer a few
-    tables, so rows never cross a step boundary one by one (each crossing pickles the row)."""
+    """Row dicts per output -> Arrow tables of `rows` rows each (one row group each when written)."""
 
     def __init__(self, schemas: dict[str, pa.Schema], rows: int = TABLE_ROWS):
         self.schemas, self.rows = schemas, rows
@@ -211,6 +205,55 @@ class TableBatches:
     def _table(self, name: str) -> pa.Table:
         rows, self.pending[name] = self.pending[name], []
         return pa.Table.from_pylist(rows, schema=self.schemas[name])
+
+
+class PartFiles:
+    """Zstd Parquet part files, one per output per worker bundle, written where the rows are made.
+
+    A step that made its rows and handed them to a Beam Write would have them all held between the two steps
+    (FnApiRunner cannot fuse a writer, which takes a side input, with its producer). Parts go to a work folder
+    under a unique name and are only renamed into place by `commit_parts`, with the paths of the bundles that
+    succeeded: a retried bundle's abandoned parts are never published."""
+
+    def __init__(self, folder: str, schemas: dict[str, pa.Schema]):
+        self.folder, self.schemas = folder.rstrip("/"), schemas
+        self.open: dict[str, tuple] = {}
+
+    def write(self, name: str, table: pa.Table) -> None:
+        if name not in self.open:
+            path = f"{self.folder}/{name}/{uuid.uuid4().hex}.parquet"
+            if "://" not in path:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            handle = FileSystems.create(path)
+            self.open[name] = (path, handle, pq.ParquetWriter(handle, self.schemas[name], compression="zstd"))
+        self.open[name][2].write_table(table)
+
+    def close(self) -> list[tuple[str, str]]:
+        """(output name, part path) of every part written since the last close."""
+        done = []
+        for name, (path, handle, writer) in self.open.items():
+            writer.close()
+            handle.close()
+            done.append((name, path))
+        self.open = {}
+        return done
+
+
+def commit_parts(parts: list[tuple[str, str]], output_dir: str, schemas: dict[str, pa.Schema]) -> None:
+    """Rename the parts to OUTPUT/{name}/part-NNNNN-of-MMMMM.parquet; an output without parts gets one empty file
+    with its schema, so readers always find the table."""
+    for name, schema in schemas.items():
+        paths = sorted(path for part_name, path in parts if part_name == name)
+        folder = FileSystems.join(output_dir, name)
+        if not FileSystems.exists(folder):
+            FileSystems.mkdirs(folder)
+        if not paths:
+            sink = pa.BufferOutputStream()
+            pq.write_table(schema.empty_table(), sink, compression="zstd")
+            write_bytes(FileSystems.join(folder, "part-00000-of-00001.parquet"), sink.getvalue().to_pybytes())
+            continue
+        targets = [FileSystems.join(folder, f"part-{i:05d}-of-{len(paths):05d}.parquet") for i in range(len(paths))]
+        FileSystems.rename(paths, targets)
 
 
 def write_text(path: str, text: str) -> None:

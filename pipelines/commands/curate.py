@@ -10,6 +10,18 @@ import typer
 
 from pipelines.commands.errors import fail
 
+PACK_HINT_FILES = 1000
+
+
+def unpacked_episode_files(input_dir: str) -> int:
+    if "://" in input_dir:
+        return 0
+    from collectors.pack import is_pack
+    from schemas.layout import transition_files
+
+    return sum(1 for path in transition_files(input_dir) if path.suffix == ".parquet" and not is_pack(path))
+
+
 # A one-command Typer app rather than a bare function, so the command can accept options it does not declare.
 curate = typer.Typer(add_completion=False)
 
@@ -50,6 +62,10 @@ def curate_command(ctx: typer.Context,
             raise typer.BadParameter("--reasoning llm needs --llm-model")
         reasoning_options = {"model": llm_model, "base_url": llm_endpoint, "max_calls": llm_budget}
     options = CurateOptions(near_dup=near_dup, reasoning=reasoning, reasoning_options=reasoning_options)
+    unpacked = unpacked_episode_files(input)
+    if unpacked >= PACK_HINT_FILES:
+        typer.echo(f"Tip: {input} holds {unpacked} single-episode files; `worldline pack {input}` first makes "
+                   "curation read a few big files instead (about twice as fast).", err=True)
     try:
         stats = run_curation(input, output, options, beam_args=list(ctx.args), overwrite=overwrite)
     except (InputMissingError, OutputExistsError) as exc:
