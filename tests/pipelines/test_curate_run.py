@@ -97,18 +97,17 @@ def test_multi_process_run_gives_the_same_result(curated, raw_collection, tmp_pa
         sorted(r["id"] for r in rows(out, "transitions"))
 
 
-def test_big_local_inputs_of_many_files_default_to_one_worker_process_per_core():
+def test_big_local_inputs_default_to_one_worker_process_per_core():
     import os
 
     from apache_beam.options.pipeline_options import DirectOptions
 
-    from pipelines.curate import MULTIPROCESS_INPUT_BYTES as BIG, MULTIPROCESS_INPUT_FILES as MANY, pipeline_options
+    from pipelines.curate import MULTIPROCESS_INPUT_BYTES, pipeline_options
 
-    small = pipeline_options([], BIG - 1, MANY).view_as(DirectOptions)
-    big = pipeline_options([], BIG, MANY).view_as(DirectOptions)
-    packed = pipeline_options([], BIG, MANY - 1).view_as(DirectOptions)
-    chosen = pipeline_options(["--direct_num_workers=1"], BIG, MANY).view_as(DirectOptions)
-    assert small.direct_running_mode != "multi_processing" and packed.direct_running_mode != "multi_processing"
+    small = pipeline_options([], MULTIPROCESS_INPUT_BYTES - 1).view_as(DirectOptions)
+    big = pipeline_options([], MULTIPROCESS_INPUT_BYTES).view_as(DirectOptions)
+    chosen = pipeline_options(["--direct_num_workers=1"], MULTIPROCESS_INPUT_BYTES).view_as(DirectOptions)
+    assert small.direct_running_mode != "multi_processing"
     assert (big.direct_num_workers, big.direct_running_mode) == (os.cpu_count(), "multi_processing")
     assert chosen.direct_num_workers == 1 and chosen.direct_running_mode != "multi_processing"
 
