@@ -164,7 +164,7 @@ def _shingle_set(text: str, ngram: int) -> set[int]:
     return set(hashes.tolist())
 
 
-def _planted_pairs(rng: random.Random, pairs: int, ngram: int):
+def planted_pairs(rng: random.Random, pairs: int, ngram: int):
     """(a, b, true Jaccard) with J either >= 0.8 (should be found) or <= 0.7 (must not be): the gap between is
     where any MinHash estimate is a coin toss, and it is reported as such rather than counted."""
     words = [f"w{i}" for i in range(50000)]
@@ -182,7 +182,7 @@ def _planted_pairs(rng: random.Random, pairs: int, ngram: int):
 
 
 def near_dup_quality(options: NearDupOptions, pairs: int = 2000, seed: int = 11) -> dict:
-    planted = _planted_pairs(random.Random(seed), pairs, options.ngram)
+    planted = planted_pairs(random.Random(seed), pairs, options.ngram)
     texts = [text for base, variant, _ in planted for text in (base, variant)]
     ids = [f"{index:06d}{suffix}" for index in range(len(planted)) for suffix in "ab"]
     keys, sketches = file_signatures(texts, [""] * len(texts), options)

@@ -22,7 +22,7 @@ import numpy as np
 import xxhash
 from rensa import RMinHash
 
-from benchmarks.bench_curate import generate
+from benchmarks.bench_curate import generate, planted_pairs
 from transforms import dedupe, minhash
 from transforms.prepare import prepared_rows
 
@@ -53,23 +53,6 @@ def reference_band_keys(sig: np.ndarray, options: dedupe.NearDupOptions, action_
 
 def reference_sketch(sig: np.ndarray) -> bytes:
     return (sig & 0xFF).astype(np.uint8).tobytes()
-
-
-def planted_pairs(rng: random.Random, pairs: int, ngram: int):
-    """bench_curate's planted pairs: (a, b, true word-n-gram Jaccard), J either >= 0.8 (should be found) or <= 0.7
-    (must not be); between the two any MinHash estimate is a coin toss."""
-    words = [f"w{i}" for i in range(50000)]
-    planted = []
-    while len(planted) < pairs:
-        base = [rng.choice(words) for _ in range(rng.randint(150, 400))]
-        variant = list(base)
-        for position in rng.sample(range(len(base)), rng.randint(0, len(base) // 8)):
-            variant[position] = rng.choice(words)
-        a, b = set(shingles(" ".join(base), ngram)), set(shingles(" ".join(variant), ngram))
-        jaccard = len(a & b) / len(a | b)
-        if jaccard >= 0.8 or jaccard <= 0.7:
-            planted.append((" ".join(base), " ".join(variant), jaccard))
-    return planted
 
 
 # ---- measurements ----------------------------------------------------------------------------------------------
