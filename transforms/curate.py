@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import apache_beam as beam
 from apache_beam.io import fileio
@@ -153,6 +154,10 @@ class FinishFn(beam.DoFn):
             episodes[row["episode_id"]].append(((file, row_index), row))
         for rows in episodes.values():
             yield from self._episode(rows, removed, collisions)
+        if "://" not in self.work_dir:  # a local run's progress display counts these; Dataflow has its own
+            mark = Path(self.work_dir) / "finished" / Path(path).name
+            mark.parent.mkdir(parents=True, exist_ok=True)
+            mark.touch()
 
     def _episode(self, rows, removed, collisions):
         from transforms.stages import build_stage_rows

@@ -6,6 +6,8 @@ Beam unchanged, so the same command runs locally or on Dataflow (docs/dataflow.m
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from pipelines.commands.errors import fail
@@ -47,7 +49,8 @@ def curate_command(ctx: typer.Context,
     from rich.console import Console
     from rich.table import Table
 
-    from pipelines.curate import InputMissingError, OutputExistsError, run_curation
+    from pipelines.curate import InputMissingError, OutputExistsError, run_curation, work_dir
+    from pipelines.progress import CurationProgress
     from transforms.curate import CurateOptions
     from transforms.dedupe import NearDupOptions
 
@@ -67,7 +70,8 @@ def curate_command(ctx: typer.Context,
         typer.echo(f"Tip: {input} holds {unpacked} single-episode files; `worldline pack {input}` first makes "
                    "curation read a few big files instead (about twice as fast).", err=True)
     try:
-        stats = run_curation(input, output, options, beam_args=list(ctx.args), overwrite=overwrite)
+        with CurationProgress(input, work_dir(output), enabled=sys.stderr.isatty()):
+            stats = run_curation(input, output, options, beam_args=list(ctx.args), overwrite=overwrite)
     except (InputMissingError, OutputExistsError) as exc:
         raise fail(str(exc)) from exc
 

@@ -1,0 +1,64 @@
+"""A progress display for local curation runs: FnApiRunner reports nothing until it ends, so this counts the
+files the steps leave in the work folder (a prepared file per chunk read, a marker per chunk written out)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from collectors.pack import is_pack
+from schemas.layout import transition_files
+
+
+def expected_chunks(input_dir: str) -> int:
+    """How many chunks (row groups; a JSONL file is one) curation will read from a local raw collection."""
+    total = 0
+    for path in transition_files(Path(input_dir)):
+        # An episode file is one row group: only packs need their metadata read.
+        total += pq.ParquetFile(path).metadata.num_row_groups if is_pack(path) else 1
+    return total
+
+
+def _count(folder: Path) -> int:
+    try:
+        with os.scandir(folder) as entries:
+            return sum(1 for entry in entries if not entry.name.startswith("."))
+    except FileNotFoundError:
+        return 0
+
+
+class CurationProgress:
+    """Context manager: two bars, chunks prepared and chunks written, refreshed twice a second."""
+
+    def __init__(self, input_dir: str, work_dir: str, enabled: bool = True):
+        self.enabled = enabled and "://" not in input_dir and "://" not in work_dir
+        self.input_dir, self.work_dir = input_dir, Path(work_dir)
+        self.stopped = threading.Event()
+
+    def __enter__(self):
+        if self.enabled:
+            total = expected_chunks(self.input_dir)
+            self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                     TimeElapsedColumn(), transient=True)
+            self.progress.start()
+            prepared = self.progress.add_task("read, normalize, dedupe keys", total=total)
+            written = self.progress.add_task("reasoning, stage rows, write", total=total)
+            self.thread = threading.Thread(target=self._poll, args=(prepared, written), daemon=True)
+            self.thread.start()
+        return self
+
+    def _poll(self, prepared, written):
+        while not self.stopped.wait(0.5):
+            self.progress.update(prepared, completed=_count(self.work_dir / "prepared"))
+            self.progress.update(written, completed=_count(self.work_dir / "finished"))
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            self.stopped.set()
+            self.thread.join()
+            self.progress.stop()
+        return False

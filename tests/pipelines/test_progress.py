@@ -1,0 +1,42 @@
+"""The local progress display: how many chunks a collection has, and that a run leaves one mark per chunk."""
+
+import shutil
+import threading
+
+from collectors.pack import pack_collection
+from pipelines.progress import CurationProgress, expected_chunks
+from transforms.curate import Curate, CurateOptions
+
+
+def test_chunks_are_episode_files_or_row_groups_of_packs(raw_collection, tmp_path):
+    raw, _ = raw_collection
+    assert expected_chunks(str(raw)) == 6  # five episode files and a JSONL drop
+    packed = tmp_path / "raw"
+    shutil.copytree(raw, packed)
+    pack_collection(packed, rows_per_group=4)
+    # A pack per domain, groups closed at >= 4 rows: terminal 3+3 | 3, web 2, mcp 1; plus the JSONL drop.
+    assert expected_chunks(str(packed)) == 5
+
+
+def test_every_chunk_written_out_is_marked_for_the_display(raw_collection, tmp_path):
+    import apache_beam as beam
+
+    raw, _ = raw_collection
+    work = tmp_path / "work"
+    with beam.Pipeline("FnApiRunner") as pipeline:
+        _ = pipeline | Curate(str(raw), str(work), CurateOptions())
+    prepared = {p.name for p in (work / "prepared").iterdir()}
+    assert {p.name for p in (work / "finished").iterdir()} == prepared
+    assert len(prepared) == 5  # the episode whose only row fails to normalize leaves no prepared file
+
+
+def test_display_polls_until_the_run_ends(raw_collection, tmp_path):
+    raw, _ = raw_collection
+    progress = CurationProgress(str(raw), str(tmp_path / "work"))
+    with progress:
+        (tmp_path / "work" / "prepared").mkdir(parents=True)
+        (tmp_path / "work" / "prepared" / "a").touch()
+        progress.stopped.wait(1.2)
+        [prepared, written] = progress.progress.tasks
+        assert (prepared.total, prepared.completed, written.completed) == (6, 1, 0)
+    assert progress.stopped.is_set() and not any(t is progress.thread for t in threading.enumerate())
