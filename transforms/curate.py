@@ -102,20 +102,27 @@ def resolve_partition(element):
         yield record_id, (kind, duplicate_of)
     for ref, same_content in dedupe.id_collisions(batch):
         yield beam.pvalue.TaggedOutput(COLLISIONS, (ref, same_content))
-    for bucket, file, row in dedupe.near_candidates(batch):
-        yield beam.pvalue.TaggedOutput(CANDIDATES, (file, (row, bucket)))
+    for group in dedupe.near_candidates(batch):
+        yield beam.pvalue.TaggedOutput(CANDIDATES, group)
+
+
+def candidate_rows(group: tuple):
+    """A distinct group of candidate rows -> (file, (row, group key)) for each of its rows."""
+    key = dedupe.group_key(group)
+    for file, row in group:
+        yield file, (row, key)
 
 
 def candidate_sketches(element, paths: dict):
-    """(file key, [(row, bucket)]) -> (bucket, (id, content hash, sketch)) for each wanted row of that file."""
+    """(file key, [(row, group)]) -> (group, (id, content hash, sketch)) for each wanted row of that file."""
     file, wanted = element
     rows = read_prepared(paths[file])
-    for row, bucket in wanted:
-        yield bucket, (rows[row]["id"], rows[row]["content_hash"], rows[row]["sketch"])
+    for row, group in wanted:
+        yield group, (rows[row]["id"], rows[row]["content_hash"], rows[row]["sketch"])
 
 
 def resolve_near(element, options: dedupe.NearDupOptions, exact: dict):
-    """(bucket, members) -> near decisions. A member stands for every row with its content: it is named by the id
+    """(candidate group, members) -> near decisions. A member stands for every row with its content: it is named by the id
     kept for that content (`exact` maps the others to it), as the whole cluster would be."""
     _, members = element
     kept = [(exact[member_id][1] if member_id in exact else member_id, content_hash, sketch)
@@ -243,9 +250,11 @@ class Dedupe(beam.PTransform):
                     | "Resolve" >> beam.FlatMap(resolve_partition).with_outputs(CANDIDATES, COLLISIONS,
                                                                                  main="exact"))
         near = (resolved[CANDIDATES]
+                | "DistinctGroups" >> beam.Distinct()
+                | "CandidateRows" >> beam.FlatMap(candidate_rows)
                 | "GroupByFile" >> beam.GroupByKey()
                 | "Sketches" >> beam.FlatMap(candidate_sketches, beam.pvalue.AsDict(self.prepared_paths))
-                | "GroupByBucket" >> beam.GroupByKey()
+                | "GroupByCandidates" >> beam.GroupByKey()
                 | "Verify" >> beam.FlatMap(resolve_near, self.options, beam.pvalue.AsDict(resolved.exact)))
         removed = ((resolved.exact, near)
                    | "Decisions" >> beam.Flatten()

@@ -186,8 +186,9 @@ def id_collisions(batch: KeyBatch):
 
 
 def near_candidates(batch: KeyBatch):
-    """(bucket key, file, row) for one row per distinct content in every bucket that holds two or more contents:
-    the rows whose sketches must be compared. Identical contents share every bucket, so they are one row here."""
+    """For every bucket that holds two or more distinct contents, the rows whose sketches must be compared: one
+    (file, row) per content, as a sorted tuple. Identical contents share every bucket, so they are one row here;
+    a near pair shares most of its buckets, so callers compare each distinct tuple once."""
     if not len(batch.band_key):
         return
     order = np.lexsort((batch.band_row, batch.band_file, batch.band_hash, batch.band_key))
@@ -200,9 +201,17 @@ def near_candidates(batch: KeyBatch):
     shared = values[counts > 1]
     if not len(shared):
         return
-    chosen = order[first][np.isin(rep_keys, shared)]
-    for index in chosen:
-        yield int(batch.band_key[index]), int(batch.band_file[index]), int(batch.band_row[index])
+    chosen = order[first][np.isin(rep_keys, shared)]  # sorted by key: each bucket's rows are adjacent
+    chosen_keys = batch.band_key[chosen]
+    starts = np.flatnonzero(np.r_[True, chosen_keys[1:] != chosen_keys[:-1]])
+    files, rows = batch.band_file[chosen].tolist(), batch.band_row[chosen].tolist()
+    for start, end in zip(starts.tolist(), [*starts[1:].tolist(), len(chosen)]):
+        yield tuple(sorted(zip(files[start:end], rows[start:end])))
+
+
+def group_key(rows: tuple) -> int:
+    """A stable name for one group of candidate rows."""
+    return xxhash.xxh64_intdigest(np.asarray(rows, dtype=np.uint64).tobytes())
 
 
 def resolve_bucket(members, options: NearDupOptions, report_exact: bool = True):
