@@ -82,3 +82,29 @@ def test_zstd_shards_are_written(tmp_path):
     metadata = pq.ParquetFile(shard).metadata
     assert metadata.num_rows == 10
     assert metadata.row_group(0).column(0).compression == "ZSTD"
+
+
+def test_parts_are_published_by_rename_and_an_empty_output_still_has_its_table(tmp_path):
+    import pyarrow as pa
+
+    from transforms.io import PartFiles, TableBatches, commit_parts
+
+    schemas = {"kept": pa.schema([pa.field("id", pa.string())]), "none": pa.schema([pa.field("n", pa.int64())])}
+    batches, parts = TableBatches(schemas, rows=2), PartFiles(str(tmp_path / "work"), schemas)
+    for i in range(5):
+        table = batches.add("kept", {"id": str(i)})
+        if table is not None:
+            parts.write("kept", table)
+    for name, table in batches.flush():
+        parts.write(name, table)
+    written = parts.close()
+    abandoned = PartFiles(str(tmp_path / "work"), schemas)  # a retried bundle's part: never reported, never published
+    abandoned.write("kept", pa.table({"id": ["x"]}, schema=schemas["kept"]))
+    commit_parts(written, str(tmp_path / "out"), schemas)
+    [kept] = list((tmp_path / "out" / "kept").glob("*.parquet"))
+    assert kept.name == "part-00000-of-00001.parquet"
+    parquet = pq.ParquetFile(kept)
+    assert parquet.read().column("id").to_pylist() == ["0", "1", "2", "3", "4"]
+    assert parquet.num_row_groups == 3 and parquet.metadata.row_group(0).column(0).compression == "ZSTD"
+    [empty] = list((tmp_path / "out" / "none").glob("*.parquet"))
+    assert pq.read_table(empty).num_rows == 0 and pq.read_schema(empty).names == ["n"]
