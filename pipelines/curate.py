@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import uuid
+from datetime import datetime, timezone
 from dataclasses import asdict
 from pathlib import Path
 
@@ -89,14 +91,15 @@ def prepare_output(output_dir: str, overwrite: bool) -> None:
         shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
-def build_pipeline(input_dir: str, output_dir: str, options: CurateOptions, beam_args: list[str]) -> beam.Pipeline:
+def build_pipeline(input_dir: str, output_dir: str, options: CurateOptions, beam_args: list[str],
+                   run_id: str = "") -> beam.Pipeline:
     pipeline = beam.Pipeline(options=pipeline_options(beam_args, local_input_bytes(input_dir)))
     outputs = pipeline | "Curate" >> Curate(input_dir, work_dir(output_dir), options)
     _ = (outputs["parts"]
          | "GatherParts" >> beam.combiners.ToList()
-         | "CommitParts" >> beam.Map(commit_parts, output_dir, TABLE_SCHEMAS))
+         | "CommitParts" >> beam.Map(commit_parts, output_dir, TABLE_SCHEMAS, run_id))
     for name in ("dedupe", "dead_letter"):
-        outputs[name] | f"Write_{name}" >> write_parquet(output_dir, name, OUTPUT_SCHEMAS[name])
+        outputs[name] | f"Write_{name}" >> write_parquet(output_dir, name, OUTPUT_SCHEMAS[name], run_id)
     return pipeline
 
 
@@ -126,15 +129,16 @@ def run_curation(input_dir: str, output_dir: str, options: CurateOptions = Curat
     """Run to completion and return the stats written to OUTPUT/stats.json."""
     check_input(input_dir)
     prepare_output(output_dir, overwrite)
-    pipeline = build_pipeline(input_dir, output_dir, options, beam_args or [])
+    run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + f"-{uuid.uuid4().hex[:6]}"
+    pipeline = build_pipeline(input_dir, output_dir, options, beam_args or [], run_id)
     try:
         result = pipeline.run()
         result.wait_until_finish()
     finally:
         remove_work_dir(output_dir)
     stats = stats_from_counters(counters_from_result(result))
-    settings = settings_of(input_dir, options, pipeline)
+    settings = {**settings_of(input_dir, options, pipeline), "run_id": run_id}
     write_text(f"{output_dir.rstrip('/')}/stats.json",
                curate_stats.to_json({**stats, "settings": settings}))
-    write_text(f"{output_dir.rstrip('/')}/README.md", dataset_card(stats, settings))
+    write_text(f"{output_dir.rstrip('/')}/README.md", dataset_card(stats, settings, run_id))
     return stats

@@ -8,6 +8,7 @@ import json
 import yaml
 
 from schemas.version import SCHEMA_VERSION, WORLDLINE_VERSION
+from transforms.io import shard_prefix
 
 # config name -> folder of Parquet shards. The stages are the training sets; the others are for inspection.
 CONFIGS = {
@@ -20,9 +21,12 @@ CONFIGS = {
 }
 
 
-def dataset_card(stats: dict, settings: dict) -> str:
+def dataset_card(stats: dict, settings: dict, run_id: str = "") -> str:
+    """The patterns name this run's shards (transforms.io.shard_prefix), so a re-curated folder never loads a
+    previous run's rows from the `datasets` cache."""
+    pattern = f"{shard_prefix(run_id)}-*.parquet"
     header = {
-        "configs": [{"config_name": name, "data_files": [{"split": "train", "path": f"{name}/*.parquet"}],
+        "configs": [{"config_name": name, "data_files": [{"split": "train", "path": f"{name}/{pattern}"}],
                      **({"default": True} if name == "stage1" else {})} for name in CONFIGS],
         "tags": ["world-model", "agents", "worldline"],
         "license": "other",

@@ -178,10 +178,17 @@ def _read_jsonl(path: str):
             yield path, number, row_from_json(obj)
 
 
-def write_parquet(output_dir: str, name: str, schema: pa.Schema) -> beam.PTransform:
+def shard_prefix(run_id: str) -> str:
+    """Shard names carry the run: `datasets` caches a local folder by its config's file patterns, so a card whose
+    patterns name this run's files never loads a previous run's rows from that cache."""
+    return f"part-{run_id}" if run_id else "part"
+
+
+def write_parquet(output_dir: str, name: str, schema: pa.Schema, run_id: str = "") -> beam.PTransform:
     """zstd Parquet shards under OUTPUT/name/; Beam writes temp files and renames them when the run commits."""
     return beam.io.WriteToParquet(
-        FileSystems.join(output_dir, name, "part"), schema=schema, codec="zstd", file_name_suffix=".parquet",
+        FileSystems.join(output_dir, name, shard_prefix(run_id)), schema=schema, codec="zstd",
+        file_name_suffix=".parquet",
         row_group_buffer_size=ROW_GROUP_BYTES, record_batch_size=WRITE_BATCH_ROWS)
 
 
@@ -239,9 +246,11 @@ class PartFiles:
         return done
 
 
-def commit_parts(parts: list[tuple[str, str]], output_dir: str, schemas: dict[str, pa.Schema]) -> None:
-    """Rename the parts to OUTPUT/{name}/part-NNNNN-of-MMMMM.parquet; an output without parts gets one empty file
-    with its schema, so readers always find the table."""
+def commit_parts(parts: list[tuple[str, str]], output_dir: str, schemas: dict[str, pa.Schema],
+                 run_id: str = "") -> None:
+    """Rename the parts to OUTPUT/{name}/part-RUN-NNNNN-of-MMMMM.parquet; an output without parts gets one empty
+    file with its schema, so readers always find the table."""
+    prefix = shard_prefix(run_id)
     for name, schema in schemas.items():
         paths = sorted(path for part_name, path in parts if part_name == name)
         folder = FileSystems.join(output_dir, name)
@@ -250,9 +259,10 @@ def commit_parts(parts: list[tuple[str, str]], output_dir: str, schemas: dict[st
         if not paths:
             sink = pa.BufferOutputStream()
             pq.write_table(schema.empty_table(), sink, compression="zstd")
-            write_bytes(FileSystems.join(folder, "part-00000-of-00001.parquet"), sink.getvalue().to_pybytes())
+            write_bytes(FileSystems.join(folder, f"{prefix}-00000-of-00001.parquet"), sink.getvalue().to_pybytes())
             continue
-        targets = [FileSystems.join(folder, f"part-{i:05d}-of-{len(paths):05d}.parquet") for i in range(len(paths))]
+        targets = [FileSystems.join(folder, f"{prefix}-{i:05d}-of-{len(paths):05d}.parquet")
+                   for i in range(len(paths))]
         FileSystems.rename(paths, targets)
 
 

@@ -76,7 +76,9 @@ def test_command_prints_counts_and_card_has_configs(curated):
     assert "terminal" in stdout and str(expected["records_in"]) in stdout
     card = (out / "README.md").read_text()
     for name in ("stage1", "stage2", "stage3"):
-        assert f"config_name: {name}" in card and f"path: {name}/*.parquet" in card
+        run_id = json.loads((out / "stats.json").read_text())["settings"]["run_id"]
+        assert f"config_name: {name}" in card and f"path: {name}/part-{run_id}-*.parquet" in card
+        assert list((out / name).glob(f"part-{run_id}-*.parquet"))
 
 
 def test_existing_output_is_not_mixed_with_a_new_run(curated, raw_collection):

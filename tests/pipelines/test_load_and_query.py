@@ -24,6 +24,31 @@ def test_load_dataset_offline_per_stage(curated):
     assert result.stdout.split() == ["stage1", str(kept), "stage2", str(kept), "stage3", str(kept)]
 
 
+def test_a_recurated_folder_loads_its_new_rows_not_the_cached_ones(raw_collection, tmp_path):
+    """`datasets` caches a local folder by its config's file patterns: the card names each run's shards, so the
+    second load after re-curating into the same folder reads the new rows."""
+    import shutil
+
+    from pipelines.curate import run_curation
+
+    raw, _ = raw_collection
+    smaller = tmp_path / "raw"
+    shutil.copytree(raw, smaller)
+    for path in (smaller / "transitions" / "terminal").glob("term-[bc].parquet"):
+        path.unlink()
+    out = tmp_path / "out"
+    code = "import sys, datasets\nprint(datasets.load_dataset(sys.argv[1], 'stage2')['train'].num_rows)\n"
+    env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf-home")}
+    counts = []
+    for source in (raw, smaller):
+        stats = run_curation(str(source), str(out), overwrite=True)
+        result = subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True, text=True, env=env,
+                                timeout=180)
+        assert result.returncode == 0, result.stderr[-2000:]
+        counts.append((int(result.stdout.split()[-1]), stats["out"]))
+    assert counts[0][0] == counts[0][1] and counts[1][0] == counts[1][1] and counts[0][0] != counts[1][0]
+
+
 def test_curated_views(curated):
     out, expected, _ = curated
     assert set(view_sources(out)) == {"transitions", "stage1", "stage2", "stage3", "dedupe", "dead_letter"}
