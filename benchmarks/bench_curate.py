@@ -190,6 +190,11 @@ def near_dup_quality(options: NearDupOptions, pairs: int = 2000, seed: int = 11)
     for record_id, row_keys, row_sketch in zip(ids, keys, sketches):
         for key in row_keys.tolist():
             buckets[key].append((record_id, f"hash-{record_id}", row_sketch.tobytes()))
+    return removal_quality(planted, buckets, options)
+
+
+def removal_quality(planted: list, buckets: dict, options: NearDupOptions) -> dict:
+    """Recall and precision of what the bucket resolution removes; record ids are f"{pair:06d}a" / "b"."""
     decisions = defaultdict(list)
     for members in buckets.values():
         for record_id, kind, duplicate_of in resolve_bucket(members, options):

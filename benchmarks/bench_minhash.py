@@ -22,7 +22,7 @@ import numpy as np
 import xxhash
 from rensa import RMinHash
 
-from benchmarks.bench_curate import generate, planted_pairs
+from benchmarks.bench_curate import generate, planted_pairs, removal_quality
 from transforms import dedupe, minhash
 from transforms.prepare import prepared_rows
 
@@ -106,17 +106,7 @@ def planted_quality(implementation: str, options: dedupe.NearDupOptions = OPTION
     for record_id, (record_keys, sketch) in zip(ids, entries):
         for key in record_keys:
             buckets[key].append((record_id, f"hash-{record_id}", sketch))
-    decisions = defaultdict(list)
-    for members in buckets.values():
-        for record_id, kind, duplicate_of in dedupe.resolve_bucket(members, options):
-            decisions[record_id].append((kind, duplicate_of))
-    removed = {record_id: dedupe.decide(found)[1] for record_id, found in decisions.items()}
-    truth = {index: jaccard for index, (_, _, jaccard) in enumerate(planted)}
-    positives = [i for i, j in truth.items() if j >= 0.8]
-    found = sum(removed.get(f"{i:06d}b") == f"{i:06d}a" for i in positives)
-    correct = sum(other[:6] == rid[:6] and truth[int(rid[:6])] >= 0.8 for rid, other in removed.items())
-    return {"pairs": len(planted), "positives": len(positives), "recall": found / len(positives),
-            "precision": correct / len(removed) if removed else 1.0, "removed": len(removed)}
+    return removal_quality(planted, buckets, options)
 
 
 def main(quick: bool | None = None) -> None:
