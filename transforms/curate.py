@@ -2,11 +2,12 @@
 dead letters. `Curate.expand` only composes; each step is a small DoFn over pure functions (transforms.prepare,
 transforms.dedupe, transforms.stages).
 
-    paths -> Prepare (read, validate, normalize, mask, hash, MinHash; one file at a time)
-               -> a prepared file per raw file (WORK/), dead letters, packed dedupe keys by partition
-    keys  -> GroupByKey(partition) -> Resolve -> exact duplicates, ids read twice, near candidates
-    near candidates -> by prepared file -> their sketches -> by bucket -> verified near duplicates
-    prepared files + removed ids + repeated ids (side inputs) -> Finish -> transitions, stage1..3, dedupe list
+    paths -> Prepare (read, validate, normalize, mask, hash, MinHash; one row group at a time)
+               -> a prepared file per row group (WORK/prepared/), dead letters, packed dedupe keys by partition
+    keys  -> GroupByKey(partition) -> Resolve -> exact duplicates, ids read twice, groups of near candidates
+    distinct candidate groups -> by prepared file -> their sketches -> by group -> verified near duplicates
+    prepared files + removed ids + repeated ids (side inputs) -> Finish -> part files of transitions and
+               stage1..3 (WORK/parts/, published by io.commit_parts), dedupe list, dead letters
 
 Every raw file is read and normalized once. Only packed numbers (~30 bytes per transition and band) are shuffled;
 full rows stay in the prepared files, read back one file at a time, so memory grows with the number of ids kept in
@@ -25,8 +26,8 @@ from apache_beam.io import fileio
 from apache_beam.io.fileio import EmptyMatchTreatment
 from apache_beam.transforms.window import GlobalWindows
 
-from transforms import dedupe, stats
 from schemas.stages import CURATED_TRANSITION_SCHEMA, STAGE1_SCHEMA, STAGE2_SCHEMA, STAGE3_SCHEMA
+from transforms import dedupe, stats
 from transforms.io import PartFiles, TableBatches, dead_letter, is_hidden, raw_file_patterns
 from transforms.prepare import prepare_file, read_prepared, write_prepared
 from transforms.validate import DEAD_LETTER
