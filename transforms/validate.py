@@ -50,11 +50,6 @@ def read_valid_chunks(path: str, count: bool = True) -> Iterator[list[SourcedRow
         offset += table.num_rows
 
 
-def read_valid_rows(path: str, count: bool = True) -> Iterator[SourcedRow | Rejected]:
-    for chunk in read_valid_chunks(path, count):
-        yield from chunk
-
-
 def has_transition_schema(schema: pa.Schema) -> bool:
     return schema.names == TRANSITION_SCHEMA.names and schema.types == TRANSITION_SCHEMA.types
 

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 
 from schemas.transition import TRANSITION_SCHEMA
 from schemas.validate import transition_errors
-from transforms.validate import Rejected, flagged_rows, has_transition_schema, read_valid_rows
+from transforms.validate import Rejected, flagged_rows, has_transition_schema, read_valid_chunks
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 
@@ -64,7 +64,7 @@ def test_rows_read_through_the_column_checks_get_the_row_validators_reasons(tmp_
     path = tmp_path / "ep.parquet"
     pq.write_table(table, path)
     assert has_transition_schema(pq.read_schema(path))  # so the column checks, not the row fallback, ran
-    items = list(read_valid_rows(str(path), count=False))
+    items = [item for chunk in read_valid_chunks(str(path), count=False) for item in chunk]
     rejected = [item.letter for item in items if isinstance(item, Rejected)]
     assert len(rejected) == len(BREAKAGES)
     for letter, name in zip(rejected, BREAKAGES):
