@@ -11,7 +11,7 @@ import os
 import shutil
 import uuid
 from datetime import datetime, timezone
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import apache_beam as beam
@@ -40,6 +40,9 @@ OUTPUT_SCHEMAS = {
     "dead_letter": DEAD_LETTER_SCHEMA,
 }
 OUTPUT_FILES = ("stats.json", "README.md")
+# ~30k packed transitions (~10k as episode files): a partition's keys then take ~15 MB while it is resolved.
+PARTITION_INPUT_BYTES = 16 * 1024 * 1024
+MAX_PARTITIONS = 4096
 WORK_DIR = ".work"  # prepared files between curation steps; removed when the run ends
 
 
@@ -58,9 +61,20 @@ def check_input(input_dir: str) -> None:
 
 
 def local_input_bytes(input_dir: str) -> int:
+    """0 for a remote input: sizing a bucket would need credentials at construction time (and offline tests
+    translate gs:// pipelines); Dataflow runs keep the partitions they are given."""
     if "://" in input_dir:
         return 0
     return sum(p.stat().st_size for p in transition_files(Path(input_dir)))
+
+
+def scaled_partitions(options: CurateOptions, input_size: int) -> CurateOptions:
+    """At least one dedupe partition per PARTITION_INPUT_BYTES of raw input: a partition's keys are held whole
+    while it is resolved, so this keeps that bounded however big the collection."""
+    wanted = min(MAX_PARTITIONS, -(-input_size // PARTITION_INPUT_BYTES))
+    if wanted <= options.near_dup.partitions:
+        return options
+    return replace(options, near_dup=replace(options.near_dup, partitions=wanted))
 
 
 def pipeline_options(beam_args: list[str], input_bytes: int = 0) -> PipelineOptions:
@@ -93,14 +107,22 @@ def prepare_output(output_dir: str, overwrite: bool) -> None:
 
 def build_pipeline(input_dir: str, output_dir: str, options: CurateOptions, beam_args: list[str],
                    run_id: str = "") -> beam.Pipeline:
-    pipeline = beam.Pipeline(options=pipeline_options(beam_args, local_input_bytes(input_dir)))
+    return _pipeline(input_dir, output_dir, options, beam_args, run_id)[0]
+
+
+def _pipeline(input_dir: str, output_dir: str, options: CurateOptions, beam_args: list[str],
+              run_id: str) -> tuple[beam.Pipeline, CurateOptions]:
+    """The pipeline and the options it runs with (dedupe partitions scaled to the input)."""
+    size = local_input_bytes(input_dir)
+    options = scaled_partitions(options, size)
+    pipeline = beam.Pipeline(options=pipeline_options(beam_args, size))
     outputs = pipeline | "Curate" >> Curate(input_dir, work_dir(output_dir), options)
     _ = (outputs["parts"]
          | "GatherParts" >> beam.combiners.ToList()
          | "CommitParts" >> beam.Map(commit_parts, output_dir, TABLE_SCHEMAS, run_id))
     for name in ("dedupe", "dead_letter"):
         outputs[name] | f"Write_{name}" >> write_parquet(output_dir, name, OUTPUT_SCHEMAS[name], run_id)
-    return pipeline
+    return pipeline, options
 
 
 def work_dir(output_dir: str) -> str:
@@ -130,7 +152,7 @@ def run_curation(input_dir: str, output_dir: str, options: CurateOptions = Curat
     check_input(input_dir)
     prepare_output(output_dir, overwrite)
     run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + f"-{uuid.uuid4().hex[:6]}"
-    pipeline = build_pipeline(input_dir, output_dir, options, beam_args or [], run_id)
+    pipeline, options = _pipeline(input_dir, output_dir, options, beam_args or [], run_id)
     try:
         result = pipeline.run()
         result.wait_until_finish()

@@ -3,20 +3,23 @@ dead letters. `Curate.expand` only composes; each step is a small DoFn over pure
 transforms.dedupe, transforms.stages).
 
     paths -> Prepare (read, validate, normalize, mask, hash, MinHash; one row group at a time)
-               -> a prepared file per row group (WORK/prepared/), dead letters, packed dedupe keys by partition
-    keys  -> GroupByKey(partition) -> Resolve -> exact duplicates, ids read twice, groups of near candidates
+               -> a prepared file per row group (WORK/prepared/) and its sketches (WORK/sketches/), dead letters, and the
+               packed dedupe keys, one file per partition and flush (WORK/keys/)
+    key files -> GroupByKey(partition) -> Resolve -> exact duplicates, ids read twice, groups of near candidates
     distinct candidate groups -> by prepared file -> their sketches -> by group -> verified near duplicates
     prepared files + removed ids + repeated ids (side inputs) -> Finish -> part files of transitions and
                stage1..3 (WORK/parts/, published by io.commit_parts), dedupe list, dead letters
 
-Every raw file is read and normalized once. Only packed numbers (~30 bytes per transition and band) are shuffled;
-full rows stay in the prepared files, read back one file at a time, so memory grows with the number of ids kept in
-the shuffle, not with the bytes of the collection. The side inputs hold only the removed ids and the ids read more
+Every raw file is read and normalized once. Rows, sketches and dedupe keys stay in work files, read back one file
+(or one partition) at a time; the shuffles carry paths, and the candidate groups and decisions of the duplicates.
+So no step holds the collection: a worker's memory grows only with one partition's keys (NearDupOptions.partitions,
+scaled with the input by the pipeline) and with the side inputs, which hold the removed ids and the ids read more
 than once.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,8 +31,9 @@ from apache_beam.transforms.window import GlobalWindows
 
 from schemas.stages import CURATED_TRANSITION_SCHEMA, STAGE1_SCHEMA, STAGE2_SCHEMA, STAGE3_SCHEMA
 from transforms import dedupe, stats
-from transforms.io import PartFiles, TableBatches, dead_letter, is_hidden, raw_file_patterns
-from transforms.prepare import prepare_file, read_prepared, write_prepared
+from transforms.io import (PartFiles, TableBatches, dead_letter, is_hidden, raw_file_patterns, read_pickled,
+                           write_pickled)
+from transforms.prepare import prepare_file
 from transforms.validate import DEAD_LETTER
 
 KEYS, PREPARED, CANDIDATES, COLLISIONS, PARTS = "keys", "prepared", "candidates", "collisions", "parts"
@@ -37,8 +41,9 @@ STAGE_TAGS = ("stage1", "stage2", "stage3")
 TABLE_OUTPUTS = ("transitions", *STAGE_TAGS)  # written by Finish as part files; the other outputs are row dicts
 TABLE_SCHEMAS = dict(zip(TABLE_OUTPUTS, (CURATED_TRANSITION_SCHEMA, STAGE1_SCHEMA, STAGE2_SCHEMA, STAGE3_SCHEMA)))
 DUPLICATES = "duplicates"
-# Keys a Prepare worker packs before sending them on: bounds its memory and the number of shuffled elements.
-KEY_BUFFER_ENTRIES = 500_000
+# Keys a Prepare worker buffers before writing them out (one file per partition): ~6 MB, and ~15k transitions
+# of a packed input per file.
+KEY_BUFFER_ENTRIES = 200_000
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,17 @@ class CurateOptions:
 
 def prepared_path(work_dir: str, chunk: str) -> str:
     return f"{work_dir.rstrip('/')}/prepared/{dedupe.file_key(chunk):016x}.pickle.lz4"
+
+
+def sketches_path(prepared: str) -> str:
+    """The (ids, content hashes, sketches) of a prepared file's rows, apart from the rows: the near-duplicate check
+    reads a few rows' sketches from many files, and Finish never needs them."""
+    folder, name = prepared.rsplit("/prepared/", 1)
+    return f"{folder}/sketches/{name}"
+
+
+def keys_path(work_dir: str, partition: int) -> str:
+    return f"{work_dir.rstrip('/')}/keys/{partition:05d}-{uuid.uuid4().hex}.pickle.lz4"
 
 
 # ---- DoFns ----------------------------------------------------------------------------------------------------
@@ -73,11 +89,12 @@ class PrepareFn(beam.DoFn):
             if not prepared.rows:
                 continue
             target = prepared_path(self.work_dir, f"{path}#{chunk}")
-            write_prepared(target, prepared.rows)
-            key = dedupe.file_key(target)
-            yield beam.pvalue.TaggedOutput(PREPARED, (key, target))
+            write_pickled(target, prepared.rows)
             ids = [row["id"] for row in prepared.rows]
             hashes = [row["content_hash"] for row in prepared.rows]
+            write_pickled(sketches_path(target), (ids, hashes, prepared.sketches))
+            key = dedupe.file_key(target)
+            yield beam.pvalue.TaggedOutput(PREPARED, (key, target))
             for partition, batch in dedupe.partitioned_keys(key, ids, hashes, prepared.band_keys,
                                                             self.options.partitions).items():
                 self.buffer[partition].append(batch)
@@ -90,15 +107,19 @@ class PrepareFn(beam.DoFn):
             yield GlobalWindows.windowed_value(item)
 
     def _flush(self):
+        """Each partition's keys to a file of their own, and its path on: a runner holding every shuffled element
+        in memory (FnApiRunner) then holds a path per partition and flush, not the keys of the whole run."""
         buffer, self.buffer, self.buffered = self.buffer, defaultdict(list), 0
         for partition, batches in buffer.items():
-            yield partition, dedupe.KeyBatch.concat(batches)
+            path = keys_path(self.work_dir, partition)
+            write_pickled(path, dedupe.KeyBatch.concat(batches))
+            yield partition, path
 
 
 def resolve_partition(element):
-    """All keys of one partition -> exact decisions (main), repeated ids and near candidates (tagged)."""
-    _, batches = element
-    batch = dedupe.KeyBatch.concat(list(batches))
+    """The key files of one partition -> exact decisions (main), repeated ids and near candidates (tagged)."""
+    _, paths = element
+    batch = dedupe.KeyBatch.concat([read_pickled(path) for path in sorted(paths)])
     for record_id, kind, duplicate_of in dedupe.exact_duplicates(batch):
         yield record_id, (kind, duplicate_of)
     for ref, same_content in dedupe.id_collisions(batch):
@@ -117,9 +138,9 @@ def candidate_rows(group: tuple):
 def candidate_sketches(element, paths: dict):
     """(file key, [(row, group)]) -> (group, (id, content hash, sketch)) for each wanted row of that file."""
     file, wanted = element
-    rows = read_prepared(paths[file])
+    ids, hashes, sketches = read_pickled(sketches_path(paths[file]))
     for row, group in wanted:
-        yield group, (rows[row]["id"], rows[row]["content_hash"], rows[row]["sketch"])
+        yield group, (ids[row], hashes[row], sketches[row].tobytes())
 
 
 def resolve_near(element, options: dedupe.NearDupOptions, exact: dict):
@@ -158,7 +179,7 @@ class FinishFn(beam.DoFn):
     def process(self, element, removed: dict, collisions: dict):
         file, path = element
         episodes = defaultdict(list)
-        for row_index, row in enumerate(read_prepared(path)):
+        for row_index, row in enumerate(read_pickled(path)):
             episodes[row["episode_id"]].append(((file, row_index), row))
         for rows in episodes.values():
             yield from self._episode(rows, removed, collisions)

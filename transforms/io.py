@@ -10,6 +10,7 @@ import base64
 import io
 import json
 import os
+import pickle
 import tempfile
 import uuid
 from datetime import datetime
@@ -295,3 +296,17 @@ def read_bytes(path: str) -> bytes:
         return Path(path).read_bytes()
     with FileSystems.open(path) as handle:
         return handle.read()
+
+
+def write_pickled(path: str, value) -> None:
+    """A value pickled and LZ4-compressed, for files only this run reads (prepared rows, dedupe keys): for a file's
+    worth of rows, ten times cheaper both ways than an Arrow file, whose fixed cost per file outweighs its per-row
+    speed at episode sizes."""
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    write_bytes(path, len(data).to_bytes(8, "little") + pa.compress(data, codec="lz4", asbytes=True))
+
+
+def read_pickled(path: str):
+    blob = read_bytes(path)
+    size = int.from_bytes(blob[:8], "little")
+    return pickle.loads(pa.decompress(blob[8:], decompressed_size=size, codec="lz4", asbytes=True))

@@ -1,22 +1,20 @@
 """One raw file -> its curated rows before dedupe: validated, normalized, masked, hashed and sketched.
 
-Pure functions: the Beam step (transforms.curate.PrepareFn) only calls `prepare_file`, writes the result where the
-later steps read it (`write_prepared` / `read_prepared`) and sends the dedupe keys on.
+Pure functions: the Beam step (transforms.curate.PrepareFn) only calls `prepare_file`, writes the rows and the
+sketches where the later steps read them and sends the dedupe keys on.
 """
 
 from __future__ import annotations
 
-import pickle
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Iterator
 
 import numpy as np
-import pyarrow as pa
 
 from schemas.validate import record_id
 from transforms import dedupe, masking, stats
-from transforms.io import dead_letter, read_bytes, read_parquet_row, write_bytes
+from transforms.io import dead_letter, read_parquet_row
 from transforms.normalize import NormalizeError, normalize_observation
 from transforms.validate import Rejected, read_valid_chunks
 
@@ -24,9 +22,10 @@ from transforms.validate import Rejected, read_valid_chunks
 
 @dataclass
 class PreparedFile:
-    # Curated-transition dicts plus where each came from (source, position) and its MinHash sketch, in file order.
+    # Curated-transition dicts plus where each came from (source, position), in file order.
     rows: list[dict] = field(default_factory=list)
     band_keys: np.ndarray | None = None  # uint64 [rows, bands]
+    sketches: np.ndarray | None = None  # uint8 [rows, num_perm]: only near-duplicate candidates' are ever read
     letters: list[dict] = field(default_factory=list)  # dead letters
 
 
@@ -123,21 +122,5 @@ def prepare_file(path: str, options: dedupe.NearDupOptions) -> Iterator[Prepared
             prepared.rows.append(row)
             masked_texts.append(masked_text)
             actions.append(row["action_text"])
-        band_keys, sketches = dedupe.file_signatures(masked_texts, actions, options)
-        for row, sketch in zip(prepared.rows, sketches):
-            row["sketch"] = sketch.tobytes()
-        prepared.band_keys = band_keys
+        prepared.band_keys, prepared.sketches = dedupe.file_signatures(masked_texts, actions, options)
         yield prepared
-
-
-def write_prepared(path: str, rows: list[dict]) -> None:
-    """The rows pickled and LZ4-compressed: for a file's worth of rows, ten times cheaper both ways than an Arrow
-    file (whose fixed cost per file outweighs its per-row speed at episode sizes). Only this run reads them."""
-    data = pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
-    write_bytes(path, len(data).to_bytes(8, "little") + pa.compress(data, codec="lz4", asbytes=True))
-
-
-def read_prepared(path: str) -> list[dict]:
-    blob = read_bytes(path)
-    size = int.from_bytes(blob[:8], "little")
-    return pickle.loads(pa.decompress(blob[8:], decompressed_size=size, codec="lz4", asbytes=True))

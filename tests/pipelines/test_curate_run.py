@@ -8,6 +8,8 @@ import pytest
 
 from pipelines.curate import OUTPUT_SCHEMAS, OutputExistsError, run_curation
 from schemas.stages import STAGE1_SCHEMA, STAGE2_SCHEMA, STAGE3_SCHEMA
+from transforms.curate import CurateOptions
+from transforms.dedupe import NearDupOptions
 
 
 def rows(folder, name):
@@ -114,9 +116,22 @@ def test_big_local_inputs_default_to_one_worker_process_per_core():
     assert chosen.direct_num_workers == 1 and chosen.direct_running_mode != "multi_processing"
 
 
+def test_dedupe_partitions_grow_with_the_input_so_one_partition_stays_bounded():
+    from pipelines.curate import MAX_PARTITIONS, PARTITION_INPUT_BYTES, scaled_partitions
+
+    default = CurateOptions()
+    assert scaled_partitions(default, 0) is default
+    assert scaled_partitions(default, 16 * PARTITION_INPUT_BYTES) is default
+    assert scaled_partitions(default, 40 * PARTITION_INPUT_BYTES + 1).near_dup.partitions == 41
+    assert scaled_partitions(default, 10**9 * PARTITION_INPUT_BYTES).near_dup.partitions == MAX_PARTITIONS
+    chosen = CurateOptions(near_dup=NearDupOptions(partitions=100))
+    assert scaled_partitions(chosen, 40 * PARTITION_INPUT_BYTES).near_dup.partitions == 100
+
+
 def test_a_packed_collection_curates_to_the_same_result(curated, raw_collection, tmp_path):
-    """After `worldline pack` (several episodes per file and per row group), every count, every kept id and every
-    dedupe decision is what the per-episode files gave."""
+    """After `worldline pack` (several episodes per file and per row group), and with the dedupe keys split over
+    another number of partitions, every count, every kept id and every dedupe decision is what the per-episode
+    files gave."""
     import shutil
 
     from collectors.pack import pack_collection
@@ -125,7 +140,8 @@ def test_a_packed_collection_curates_to_the_same_result(curated, raw_collection,
     packed = tmp_path / "raw"
     shutil.copytree(raw_collection[0], packed)
     assert pack_collection(packed, rows_per_group=4).episodes_packed == 5
-    stats = run_curation(str(packed), str(tmp_path / "out"))
+    options = CurateOptions(near_dup=NearDupOptions(partitions=3))
+    stats = run_curation(str(packed), str(tmp_path / "out"), options)
     assert stats == {k: v for k, v in json.loads((out / "stats.json").read_text()).items() if k != "settings"}
     for name, key in (("transitions", "id"), ("dedupe", "id"), ("dead_letter", "record_id"), ("stage2", "id")):
         # An unreadable line is named by its file's path, which differs between the two copies.
