@@ -28,12 +28,13 @@ def _counter(name: str):
     return Metrics.counter(NAMESPACE, name)
 
 
-def count(event: str, domain: str, detail: str | None = None) -> None:
-    """One record reached `event`; `detail` (e.g. the dead-letter stage) is counted beside the total."""
-    _counter(event).inc()
-    _counter(f"{event}|domain={domain}").inc()
+def count(event: str, domain: str, detail: str | None = None, records: int = 1) -> None:
+    """`records` records reached `event`; `detail` (e.g. the dead-letter stage) is counted beside the total.
+    Callers with many records count them per domain at once: each update costs a few microseconds."""
+    _counter(event).inc(records)
+    _counter(f"{event}|domain={domain}").inc(records)
     if detail:
-        _counter(f"{event}|{detail}").inc()
+        _counter(f"{event}|{detail}").inc(records)
 
 
 def stats_from_counters(counters: dict[str, int]) -> dict:
