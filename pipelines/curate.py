@@ -19,26 +19,16 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 
 from schemas.layout import TRANSITIONS_DIR, transition_files
-from schemas.stages import CURATED_TRANSITION_SCHEMA, DEAD_LETTER_SCHEMA, STAGE1_SCHEMA, STAGE2_SCHEMA, STAGE3_SCHEMA
 from transforms import stats as curate_stats
 from transforms.card import dataset_card
-from transforms.curate import TABLE_SCHEMAS, Curate, CurateOptions
-from transforms.dedupe import DUPLICATE_SCHEMA
-from transforms.io import commit_parts, write_parquet, write_text
+from transforms.curate import OUTPUT_SCHEMAS, Curate, CurateOptions
+from transforms.io import commit_parts, write_text
 from transforms.stats import counters_from_result, stats_from_counters
 
 DEFAULT_RUNNER = "FnApiRunner"
 # Below this, starting worker processes costs more than it saves (measured with 2 workers: no faster on 20k
 # transitions; 1.5x faster in wall time on 100k, as episode files or packed).
 MULTIPROCESS_INPUT_BYTES = 32 * 1024 * 1024
-OUTPUT_SCHEMAS = {
-    "transitions": CURATED_TRANSITION_SCHEMA,
-    "stage1": STAGE1_SCHEMA,
-    "stage2": STAGE2_SCHEMA,
-    "stage3": STAGE3_SCHEMA,
-    "dedupe": DUPLICATE_SCHEMA,
-    "dead_letter": DEAD_LETTER_SCHEMA,
-}
 OUTPUT_FILES = ("stats.json", "README.md")
 # ~30k packed transitions (~10k as episode files): a partition's keys then take ~15 MB while it is resolved.
 PARTITION_INPUT_BYTES = 16 * 1024 * 1024
@@ -116,12 +106,10 @@ def _pipeline(input_dir: str, output_dir: str, options: CurateOptions, beam_args
     size = local_input_bytes(input_dir)
     options = scaled_partitions(options, size)
     pipeline = beam.Pipeline(options=pipeline_options(beam_args, size))
-    outputs = pipeline | "Curate" >> Curate(input_dir, work_dir(output_dir), options)
-    _ = (outputs["parts"]
+    _ = (pipeline
+         | "Curate" >> Curate(input_dir, work_dir(output_dir), options)
          | "GatherParts" >> beam.combiners.ToList()
-         | "CommitParts" >> beam.Map(commit_parts, output_dir, TABLE_SCHEMAS, run_id))
-    for name in ("dedupe", "dead_letter"):
-        outputs[name] | f"Write_{name}" >> write_parquet(output_dir, name, OUTPUT_SCHEMAS[name], run_id)
+         | "CommitParts" >> beam.Map(commit_parts, output_dir, OUTPUT_SCHEMAS, run_id))
     return pipeline, options
 
 

@@ -29,7 +29,8 @@ from apache_beam.io import fileio
 from apache_beam.io.fileio import EmptyMatchTreatment
 from apache_beam.transforms.window import GlobalWindows
 
-from schemas.stages import CURATED_TRANSITION_SCHEMA, STAGE1_SCHEMA, STAGE2_SCHEMA, STAGE3_SCHEMA
+from schemas.stages import (CURATED_TRANSITION_SCHEMA, DEAD_LETTER_SCHEMA, STAGE1_SCHEMA, STAGE2_SCHEMA,
+                            STAGE3_SCHEMA)
 from transforms import dedupe, stats
 from transforms.io import (PartFiles, TableBatches, dead_letter, is_hidden, raw_file_patterns, read_pickled,
                            write_pickled)
@@ -38,9 +39,11 @@ from transforms.validate import DEAD_LETTER
 
 KEYS, PREPARED, CANDIDATES, COLLISIONS, PARTS = "keys", "prepared", "candidates", "collisions", "parts"
 STAGE_TAGS = ("stage1", "stage2", "stage3")
-TABLE_OUTPUTS = ("transitions", *STAGE_TAGS)  # written by Finish as part files; the other outputs are row dicts
+TABLE_OUTPUTS = ("transitions", *STAGE_TAGS)  # written by Finish as it builds their rows
 TABLE_SCHEMAS = dict(zip(TABLE_OUTPUTS, (CURATED_TRANSITION_SCHEMA, STAGE1_SCHEMA, STAGE2_SCHEMA, STAGE3_SCHEMA)))
 DUPLICATES = "duplicates"
+# Every output folder and its schema; all are written as part files (transforms.io.PartFiles).
+OUTPUT_SCHEMAS = {**TABLE_SCHEMAS, "dedupe": dedupe.DUPLICATE_SCHEMA, DEAD_LETTER: DEAD_LETTER_SCHEMA}
 # Keys a Prepare worker buffers before writing them out (one file per partition): ~6 MB, and ~15k transitions
 # of a packed input per file.
 KEY_BUFFER_ENTRIES = 200_000
@@ -240,6 +243,32 @@ class FinishFn(beam.DoFn):
                 self.parts.write(name, table)
 
 
+class WriteRowsFn(beam.DoFn):
+    """Row dicts of one output (dedupe list, dead letters) -> its part files; emits (output name, part path).
+    Applied right after the step that makes the rows, so the runner fuses the two and never holds the rows, as it
+    would between a step and Beam's Parquet sink (which takes a side input)."""
+
+    def __init__(self, name: str, work_dir: str):
+        self.name = name
+        self.work_dir = work_dir
+
+    def start_bundle(self):
+        schemas = {self.name: OUTPUT_SCHEMAS[self.name]}
+        self.batches = TableBatches(schemas)
+        self.parts = PartFiles(f"{self.work_dir.rstrip('/')}/parts", schemas)
+
+    def process(self, row: dict):
+        table = self.batches.add(self.name, row)
+        if table is not None:
+            self.parts.write(self.name, table)
+
+    def finish_bundle(self):
+        for name, table in self.batches.flush():
+            self.parts.write(name, table)
+        for part in self.parts.close():
+            yield GlobalWindows.windowed_value(part)
+
+
 # ---- composites -----------------------------------------------------------------------------------------------
 
 class RawFilePaths(beam.PTransform):
@@ -285,10 +314,9 @@ class Dedupe(beam.PTransform):
 
 
 class Curate(beam.PTransform):
-    """Pipeline root -> dict of PCollections: `parts` ((output name, part file) for transitions and stage1..3, whose
-    rows Finish writes itself, see transforms.io.PartFiles; publish them with io.commit_parts), dedupe and
-    dead_letter (row dicts). Prepared files and parts go to
-    `work_dir` (local or gs://); the caller removes it after the run."""
+    """Pipeline root -> the (output name, part file) of every output in OUTPUT_SCHEMAS, to publish with
+    io.commit_parts once the run has succeeded. Work files and parts go to `work_dir` (local or gs://); the caller
+    removes it after the run."""
 
     def __init__(self, input_dir: str, work_dir: str, options: CurateOptions = CurateOptions()):
         super().__init__()
@@ -306,6 +334,10 @@ class Curate(beam.PTransform):
                  | "Finish" >> beam.ParDo(
                      FinishFn(self.options, self.work_dir), removed=beam.pvalue.AsDict(removed),
                      collisions=beam.pvalue.AsDict(collisions)).with_outputs(DEAD_LETTER, DUPLICATES, PARTS))
-        dead = (prepared[DEAD_LETTER], built[DEAD_LETTER]) | "DeadLetters" >> beam.Flatten()
-        return {"parts": built[PARTS], "dedupe": built[DUPLICATES], "dead_letter": dead}
+        written = [
+            rows | label >> beam.ParDo(WriteRowsFn(name, self.work_dir))
+            for label, name, rows in (("WritePrepareDeadLetters", DEAD_LETTER, prepared[DEAD_LETTER]),
+                                      ("WriteFinishDeadLetters", DEAD_LETTER, built[DEAD_LETTER]),
+                                      ("WriteDedupe", "dedupe", built[DUPLICATES]))]
+        return (built[PARTS], *written) | "Parts" >> beam.Flatten()
 

@@ -17,7 +17,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
-import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
@@ -25,8 +24,6 @@ from apache_beam.io.filesystems import FileSystems
 from schemas.layout import TRANSITION_GLOBS, TRANSITIONS_DIR
 from schemas.transition import TRANSITION_SCHEMA
 
-ROW_GROUP_BYTES = 32 * 1024 * 1024  # a few thousand transitions a row group: one group fits a reader's memory
-WRITE_BATCH_ROWS = 1000
 TABLE_ROWS = 1000  # rows per Arrow table a step hands to a writer: one row group each (~10-30 MB of stage text)
 
 # A raw row is (source file, position in it, row dict); the position is the line (JSONL) or row index (Parquet).
@@ -183,14 +180,6 @@ def shard_prefix(run_id: str) -> str:
     """Shard names carry the run: `datasets` caches a local folder by its config's file patterns, so a card whose
     patterns name this run's files never loads a previous run's rows from that cache."""
     return f"part-{run_id}" if run_id else "part"
-
-
-def write_parquet(output_dir: str, name: str, schema: pa.Schema, run_id: str = "") -> beam.PTransform:
-    """zstd Parquet shards under OUTPUT/name/; Beam writes temp files and renames them when the run commits."""
-    return beam.io.WriteToParquet(
-        FileSystems.join(output_dir, name, shard_prefix(run_id)), schema=schema, codec="zstd",
-        file_name_suffix=".parquet",
-        row_group_buffer_size=ROW_GROUP_BYTES, record_batch_size=WRITE_BATCH_ROWS)
 
 
 class TableBatches:

@@ -25,8 +25,8 @@ def test_pipeline_translates_for_dataflow_without_submitting():
     names = {t.unique_name for t in proto.components.transforms.values()}
     for step in ("Curate/ReadRaw/Spread", "Curate/Prepare", "Curate/Dedupe/GroupPartitions", "Curate/Dedupe/Resolve",
                  "Curate/Dedupe/Sketches", "Curate/Dedupe/Verify", "Curate/Finish",
-                 "CommitParts", "Write_dedupe",
-                 "Write_dead_letter"):
+                 "Curate/WriteDedupe", "Curate/WritePrepareDeadLetters", "Curate/WriteFinishDeadLetters",
+                 "CommitParts"):
         assert any(name == step or name.startswith(step + "/") for name in names), step
     # Every grouping is a real shuffle Dataflow can run, and the workers get worldline as a staged sdist.
     urns = {t.spec.urn for t in proto.components.transforms.values()}

@@ -69,21 +69,6 @@ def test_write_text_replaces_whole_file_and_leaves_no_temp(tmp_path):
     assert [p.name for p in target.parent.iterdir()] == ["stats.json"]
 
 
-def test_zstd_shards_are_written(tmp_path):
-    import apache_beam as beam
-
-    from schemas.stages import DEAD_LETTER_SCHEMA
-    from transforms.io import write_parquet
-    rows = [{"record_id": str(i), "source": "s", "stage": "read", "reason": "r", "record_json": "{}"}
-            for i in range(10)]
-    with beam.Pipeline(runner="FnApiRunner") as pipeline:
-        pipeline | beam.Create(rows) | write_parquet(str(tmp_path), "dead_letter", DEAD_LETTER_SCHEMA)
-    [shard] = list((tmp_path / "dead_letter").glob("*.parquet"))
-    metadata = pq.ParquetFile(shard).metadata
-    assert metadata.num_rows == 10
-    assert metadata.row_group(0).column(0).compression == "ZSTD"
-
-
 def test_parts_are_published_by_rename_and_an_empty_output_still_has_its_table(tmp_path):
     import pyarrow as pa
 
