@@ -65,7 +65,8 @@ def file_batches(transitions: int) -> list[tuple[list[str], list[str]]]:
         batches = []
         for path in sorted(Path(scratch).rglob("*.parquet")):
             prepared = [item for item in prepared_rows(str(path), count=False) if isinstance(item, tuple)]
-            batches.append(([text for *_, text in prepared], [row["action_text"] for _, _, row, _ in prepared]))
+            batches.append((["\n".join(parts) for *_, parts in prepared],
+                            [row["action_text"] for _, _, row, _ in prepared]))
     return batches
 
 

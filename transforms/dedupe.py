@@ -69,11 +69,25 @@ def hash_text(state_masked: str, action_text: str, next_masked: str) -> str:
 
 def file_signatures(masked_texts: list[str], actions: list[str], options: NearDupOptions
                     ) -> tuple[np.ndarray, np.ndarray]:
-    """(LSH bucket keys uint64 [n, bands], sketches uint8 [n, num_perm]) of one file's transitions.
-
-    The action is part of every key: a long screen shared by two transitions must not make `ls` and `rm -rf`
-    near-duplicates of each other, whatever their shingle overlap."""
+    """(LSH bucket keys uint64 [n, bands], sketches uint8 [n, num_perm]) of one file's transitions, each given as
+    one masked text."""
     sigs = minhash.signatures(masked_texts, options.num_perm, options.ngram, options.seed)
+    return _keys_and_sketches(sigs, actions, options)
+
+
+def file_part_signatures(masked_parts: list[tuple[str, ...]], actions: list[str], options: NearDupOptions
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """file_signatures of transitions given as parts (masked state, action, masked next observation): each
+    transition's shingle set is the union of its parts' (minhash.union_signatures), so an observation that is one
+    transition's next and the following one's state is sketched once, not twice."""
+    sigs = minhash.union_signatures(masked_parts, options.num_perm, options.ngram, options.seed)
+    return _keys_and_sketches(sigs, actions, options)
+
+
+def _keys_and_sketches(sigs: np.ndarray, actions: list[str], options: NearDupOptions
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """The action is part of every key: a long screen shared by two transitions must not make `ls` and `rm -rf`
+    near-duplicates of each other, whatever their shingle overlap."""
     keys = minhash.band_keys(sigs, minhash.action_hashes(actions), options.bands, options.rows)
     return keys, minhash.sketches(sigs)
 

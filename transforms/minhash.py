@@ -147,6 +147,31 @@ def signatures(texts: list[str], num_perm: int = 256, ngram: int = 5, seed: int 
     return np.frombuffer(flat, dtype=np.uint32).reshape(len(texts), num_perm)
 
 
+def union_signatures(rows: list[tuple[str, ...]], num_perm: int = 256, ngram: int = 5, seed: int = 1) -> np.ndarray:
+    """MinHash signature of the union of each row's parts' word n-gram sets: uint32 matrix [len(rows), num_perm].
+
+    The MinHash of a union is the elementwise min of its parts' MinHashes, so a part that recurs across rows (a
+    transition's state is the previous one's next observation) is shingled and hashed once per call. No shingle
+    spans two parts, so a row's set lacks the few shingles that signatures() of its parts joined by newlines would
+    have across each join: accepted, they are a handful among hundreds. A part without words adds nothing; a row
+    with no word at all has the one shingle of an empty text, as in signatures().
+    """
+    part_numbers: dict[str, int] = {}
+    width = max(map(len, rows), default=1)
+    part_rows = np.empty((len(rows), width), dtype=np.intp)
+    for row_number, parts in enumerate(rows):
+        numbers = [part_numbers.setdefault(part, len(part_numbers)) for part in parts if part and not part.isspace()]
+        if not numbers:
+            numbers = [part_numbers.setdefault("", len(part_numbers))]
+        # A short row repeats its first part: min is idempotent, so the padding changes nothing.
+        part_rows[row_number] = numbers + numbers[:1] * (width - len(numbers))
+    part_sigs = signatures(list(part_numbers), num_perm, ngram, seed)
+    union = part_sigs[part_rows[:, 0]]
+    for column in range(1, width):
+        np.minimum(union, part_sigs[part_rows[:, column]], out=union)
+    return union
+
+
 def action_hashes(actions: list[str]) -> np.ndarray:
     """xxh64 of each action text (None counts as empty): the `action_hashes` band_keys mixes into every key."""
     return np.fromiter((xxhash.xxh64_intdigest((action or "").encode()) for action in actions),

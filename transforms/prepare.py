@@ -68,13 +68,20 @@ def _normalize_cached(raw_format, raw, meta_json, text) -> str:
     return normalize_observation({"raw_format": raw_format, "raw": raw, "meta_json": meta_json, "text": text})
 
 
-def with_volatile_spans(row: dict) -> tuple[dict, str]:
-    """Add next_volatile_spans and content_hash; return the row and the masked text the sketch is made from."""
+def masked_parts(row: dict) -> tuple[dict, tuple[str, str, str]]:
+    """Add next_volatile_spans and content_hash; return the row and the texts its sketch is made from: the masked
+    state, the action and the masked next observation."""
     _, state_masked = masking.mask(row["state_text"])
     spans, next_masked = masking.mask(row["next_text"])
     row["next_volatile_spans"] = spans
     row["content_hash"] = dedupe.hash_text(state_masked, row["action_text"], next_masked)
-    return row, f"{state_masked}\n{row['action_text']}\n{next_masked}"
+    return row, (state_masked, row["action_text"], next_masked)
+
+
+def with_volatile_spans(row: dict) -> tuple[dict, str]:
+    """masked_parts, the parts joined by newlines into one masked text."""
+    row, parts = masked_parts(row)
+    return row, "\n".join(parts)
 
 
 def _whole_row(source: str, position: int, row: dict) -> dict:
@@ -85,7 +92,7 @@ def _whole_row(source: str, position: int, row: dict) -> dict:
 
 
 def prepared_rows(path: str, count: bool = True):
-    """One raw file -> (source, position, curated row with spans and hash, masked text), or Rejected."""
+    """One raw file -> (source, position, curated row with spans and hash, masked parts), or Rejected."""
     for chunk in read_valid_chunks(path, count):
         yield from _prepared(chunk, count)
 
@@ -104,23 +111,23 @@ def _prepared(items, count: bool = True):
             yield Rejected(dead_letter(record_id(row), source, "normalize", str(exc),
                                        _whole_row(source, position, row)))
             continue
-        curated, masked_text = with_volatile_spans(curated)
-        yield source, position, curated, masked_text
+        curated, parts = masked_parts(curated)
+        yield source, position, curated, parts
 
 
 def prepare_file(path: str, options: dedupe.NearDupOptions) -> Iterator[PreparedFile]:
     """One raw file -> one PreparedFile per chunk of whole episodes (see read_valid_chunks)."""
     for chunk in read_valid_chunks(path):
         prepared = PreparedFile()
-        masked_texts, actions = [], []
+        parts_per_row, actions = [], []
         for item in _prepared(chunk):
             if isinstance(item, Rejected):
                 prepared.letters.append(item.letter)
                 continue
-            source, position, row, masked_text = item
+            source, position, row, parts = item
             row["source"], row["position"] = source, position
             prepared.rows.append(row)
-            masked_texts.append(masked_text)
+            parts_per_row.append(parts)
             actions.append(row["action_text"])
-        prepared.band_keys, prepared.sketches = dedupe.file_signatures(masked_texts, actions, options)
+        prepared.band_keys, prepared.sketches = dedupe.file_part_signatures(parts_per_row, actions, options)
         yield prepared

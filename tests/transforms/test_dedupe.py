@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from transforms.dedupe import (EXACT, NEAR, KeyBatch, NearDupOptions, decide, estimated_jaccard, exact_duplicates,
-                               file_signatures, id_collisions, near_candidates, partitioned_keys, resolve_bucket)
+                               file_part_signatures, file_signatures, id_collisions, near_candidates,
+                               partitioned_keys, resolve_bucket)
 from transforms.minhash import shingle_hashes
 
 OPTIONS = NearDupOptions()
@@ -78,6 +79,22 @@ def test_the_same_screen_under_another_action_is_never_a_candidate():
     keys, _ = keys_and_sketches([screen, screen, screen], ["ls", "rm notes", "ls"])
     assert not set(keys[0].tolist()) & set(keys[1].tolist())
     assert keys[0].tolist() == keys[2].tolist()
+
+
+def test_transitions_as_parts_find_an_edited_replay_and_keep_actions_apart():
+    rng = random.Random(12)
+    screens = [" ".join(document(rng, 60)) for _ in range(3)]
+    edited = ["edited " + screen for screen in screens]
+    actions = ["ls", "cat notes", "ls"]
+    rows = [("", actions[0], screens[0]), (screens[0], actions[1], screens[1]), (screens[1], actions[2], screens[2]),
+            ("", actions[0], edited[0]), (edited[0], actions[1], edited[1]), (edited[0], "rm notes", edited[1])]
+    keys, sketches = file_part_signatures(rows, actions + [actions[0], actions[1], "rm notes"], OPTIONS)
+    assert keys.shape == (6, OPTIONS.bands) and sketches.shape == (6, OPTIONS.num_perm)
+    for original, replay in ((0, 3), (1, 4)):
+        assert set(keys[original].tolist()) & set(keys[replay].tolist())
+        assert estimated_jaccard(sketches[original:original + 1], sketches[replay])[0] >= OPTIONS.threshold
+    assert not set(keys[1].tolist()) & set(keys[2].tolist())  # other screens
+    assert not set(keys[4].tolist()) & set(keys[5].tolist())  # the same screens under another action
 
 
 def test_decide_prefers_exact_then_smallest_id():

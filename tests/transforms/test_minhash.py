@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from rensa import RMinHash
 
 from transforms.minhash import (SUB_BATCH, action_hashes, band_keys, estimated_jaccard, shingle_hashes,
-                                signatures, sketches)
+                                signatures, sketches, union_signatures)
 from transforms.minhash import _BASE, _EMPTY_TEXT, _mix
 
 REPO = Path(__file__).resolve().parents[2]
@@ -102,6 +103,41 @@ def test_same_output_in_another_process_whatever_its_hash_seed():
         child = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True,
                                env={**os.environ, "PYTHONHASHSEED": seed}, check=True)
         assert child.stdout.strip() == mine.hexdigest()
+
+
+def union_set_signatures(rows: list[tuple[str, ...]]) -> np.ndarray:
+    """The oracle: rensa's MinHash of each row's union shingle set, the shingle_hashes of its worded parts taken
+    apart (no shingle across parts); a row without words has the one empty-text shingle."""
+    sets = []
+    for parts in rows:
+        union = set()
+        for part in parts:
+            if part.split():
+                union |= set(shingle_hashes([part])[0].tolist())
+        sets.append(sorted(union) or [int(_EMPTY_TEXT)])
+    flat = np.array([value for hashes in sets for value in hashes], dtype=np.uint64)
+    offsets = np.cumsum([0] + [len(hashes) for hashes in sets]).astype(np.uint64)
+    return np.array(RMinHash.digest_matrix_from_flat_token_hashes(flat, offsets, 256, 1).to_rows(), dtype=np.uint32)
+
+
+def episode_rows(rng: random.Random, steps: int) -> list[tuple[str, str, str]]:
+    """(state, action, next observation) rows of one episode: each state is the previous next observation."""
+    observations = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(0, 80))) for _ in range(steps)]
+    return [(observations[step - 1] if step else "", f"cmd {rng.choice(WORDS)}", observations[step])
+            for step in range(steps)]
+
+
+def test_union_signature_is_the_signature_of_the_union_shingle_set():
+    rng = random.Random(4)
+    rows = [row for _ in range(4) for row in episode_rows(rng, 30)]
+    rows += [("", "", ""), (" \n\t", "ls", ""), ("a b", "", "c"), ("one two three four five six", "x"),
+             ("caf\u00e9 x\u00a0y", "nul\0inside a b c d e", "\x1c\x1d", "w1 w2")]  # ragged rows too
+    assert len({part for row in rows for part in row}) > SUB_BATCH  # parts go to rensa in several sub-batches
+    union = union_signatures(rows)
+    assert union.shape == (len(rows), 256) and union.dtype == np.uint32
+    assert np.array_equal(union, union_set_signatures(rows))
+    assert np.array_equal(union[rows.index(("", "", ""))], signatures([""])[0])  # no words: the empty shingle
+    assert union_signatures([]).shape == (0, 256)
 
 
 def test_band_keys_differ_between_bands_and_follow_band_values_and_action():
