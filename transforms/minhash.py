@@ -137,39 +137,81 @@ def _span_hashes(prefix: np.ndarray, inverse_powers: np.ndarray, starts: np.ndar
 
 def signatures(texts: list[str], num_perm: int = 256, ngram: int = 5, seed: int = 1) -> np.ndarray:
     """MinHash signature of each text's word n-gram set: uint32 matrix [len(texts), num_perm]."""
-    flat = array("I")
-    for start in range(0, len(texts), SUB_BATCH):
-        hashes, offsets = shingle_hashes(texts[start:start + SUB_BATCH], ngram)
-        matrix = RMinHash.digest_matrix_from_flat_token_hashes(hashes, offsets, num_perm, seed)
-        # rensa hands rows back as Python lists; array('I') collects them faster than numpy does.
-        for row in matrix.to_rows():
-            flat.fromlist(row)
-    return np.frombuffer(flat, dtype=np.uint32).reshape(len(texts), num_perm)
+    return _digest_matrix((shingle_hashes(batch, ngram) for batch in _sub_batches(texts)), len(texts), num_perm, seed)
 
 
 def union_signatures(rows: list[tuple[str, ...]], num_perm: int = 256, ngram: int = 5, seed: int = 1) -> np.ndarray:
     """MinHash signature of the union of each row's parts' word n-gram sets: uint32 matrix [len(rows), num_perm].
 
-    The MinHash of a union is the elementwise min of its parts' MinHashes, so a part that recurs across rows (a
-    transition's state is the previous one's next observation) is shingled and hashed once per call. No shingle
-    spans two parts, so a row's set lacks the few shingles that signatures() of its parts joined by newlines would
-    have across each join: accepted, they are a handful among hundreds. A part without words adds nothing; a row
-    with no word at all has the one shingle of an empty text, as in signatures().
+    A part that recurs across rows (a transition's state is the previous one's next observation) is shingled and
+    hashed once per call; rensa then MinHashes each row's union of its parts' shingle hashes, which costs little
+    next to the shingling. No shingle spans two parts, so a row's set lacks the few shingles that signatures() of
+    its parts joined by newlines would have across each join: accepted, they are a handful among hundreds. A part
+    without words adds nothing; a row with no word at all has the one shingle of an empty text, as in signatures().
     """
-    part_numbers: dict[str, int] = {}
-    width = max(map(len, rows), default=1)
-    part_rows = np.empty((len(rows), width), dtype=np.intp)
-    for row_number, parts in enumerate(rows):
-        numbers = [part_numbers.setdefault(part, len(part_numbers)) for part in parts if part and not part.isspace()]
-        if not numbers:
-            numbers = [part_numbers.setdefault("", len(part_numbers))]
-        # A short row repeats its first part: min is idempotent, so the padding changes nothing.
-        part_rows[row_number] = numbers + numbers[:1] * (width - len(numbers))
-    part_sigs = signatures(list(part_numbers), num_perm, ngram, seed)
-    union = part_sigs[part_rows[:, 0]]
-    for column in range(1, width):
-        np.minimum(union, part_sigs[part_rows[:, column]], out=union)
-    return union
+    texts, row_parts, parts_per_row = _distinct_parts(rows)
+    hashes, part_offsets = _concatenated([shingle_hashes(batch, ngram) for batch in _sub_batches(texts)])
+    part_ends = np.cumsum(parts_per_row)
+    row_batches = ((hashes, part_offsets, row_parts[part_ends[start] - parts_per_row[start]:part_ends[end - 1]],
+                    parts_per_row[start:end])
+                   for start, end in ((start, min(start + SUB_BATCH, len(rows)))
+                                      for start in range(0, len(rows), SUB_BATCH)))
+    return _digest_matrix((_row_tokens(*batch) for batch in row_batches), len(rows), num_perm, seed)
+
+
+def _sub_batches(items: list) -> list[list]:
+    return [items[start:start + SUB_BATCH] for start in range(0, len(items), SUB_BATCH)]
+
+
+def _digest_matrix(token_batches, rows: int, num_perm: int, seed: int) -> np.ndarray:
+    """rensa's MinHash of every row of each (flat token hashes, row offsets) batch, stacked: uint32 [rows, num_perm]."""
+    flat = array("I")
+    for hashes, offsets in token_batches:
+        matrix = RMinHash.digest_matrix_from_flat_token_hashes(hashes, offsets, num_perm, seed)
+        # rensa hands rows back as Python lists; array('I') collects them faster than numpy does.
+        for row in matrix.to_rows():
+            flat.fromlist(row)
+    return np.frombuffer(flat, dtype=np.uint32).reshape(rows, num_perm)
+
+
+def _distinct_parts(rows: list[tuple[str, ...]]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(distinct part texts with words, each row's part numbers one row after another, parts per row); a row
+    without words is the one empty part."""
+    numbers: dict[str, int] = {}
+    row_parts, parts_per_row = [], []
+    for parts in rows:
+        worded = [numbers.setdefault(part, len(numbers)) for part in parts if part and not part.isspace()]
+        if not worded:
+            worded = [numbers.setdefault("", len(numbers))]
+        row_parts.extend(worded)
+        parts_per_row.append(len(worded))
+    return list(numbers), np.array(row_parts, dtype=np.int64), np.array(parts_per_row, dtype=np.int64)
+
+
+def _concatenated(batches: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """shingle_hashes of consecutive sub-batches as if of one batch: (flat hashes, int64 offsets)."""
+    if not batches:
+        return np.zeros(0, dtype=np.uint64), np.zeros(1, dtype=np.int64)
+    hashes = np.concatenate([batch_hashes for batch_hashes, _ in batches])
+    offsets, before = [np.zeros(1, dtype=np.int64)], 0
+    for batch_hashes, batch_offsets in batches:
+        offsets.append(batch_offsets[1:].astype(np.int64) + before)
+        before += len(batch_hashes)
+    return hashes, np.concatenate(offsets)
+
+
+def _row_tokens(hashes: np.ndarray, part_offsets: np.ndarray, row_parts: np.ndarray, parts_per_row: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """(flat token hashes, uint64 row offsets) of rows made of parts: a row's tokens are its parts' shingle hashes
+    one part after another (a shingle two parts share is there twice, which a MinHash does not see)."""
+    starts = part_offsets[row_parts]
+    counts = part_offsets[row_parts + 1] - starts
+    token_ends = np.cumsum(counts)
+    row_offsets = np.zeros(len(parts_per_row) + 1, dtype=np.uint64)
+    row_offsets[1:] = token_ends[np.cumsum(parts_per_row) - 1]  # every row has at least one part
+    # Token j of part i sits at starts[i] + j: shift each part's run of a flat arange to its start.
+    gather = np.repeat(starts - (token_ends - counts), counts) + np.arange(token_ends[-1] if len(counts) else 0)
+    return hashes[gather], row_offsets
 
 
 def action_hashes(actions: list[str]) -> np.ndarray:
