@@ -1,8 +1,10 @@
 """Batched MinHash (transforms.minhash) against the per-text one it replaced, side by side in one run.
 
-- Speed: CPU microseconds per text for signature + band keys + sketch, over the masked texts the pipeline sketches
-  (transforms.prepare.prepared_rows over benchmarks.bench_curate.generate output), one batch per raw file. The
-  per-text reference is transforms/dedupe.py's signature / band_keys / sketch as they were, copied below.
+- Speed: CPU microseconds per text for signature + band keys + sketch, over the masked transitions the pipeline
+  sketches (transforms.prepare.prepared_rows over benchmarks.bench_curate.generate output), one batch per raw file:
+  as whole texts (state, action and next observation joined by newlines), and as the parts the pipeline now hands
+  transforms.dedupe.file_part_signatures. The per-text reference is transforms/dedupe.py's signature / band_keys /
+  sketch as they were, copied below.
 - Quality: planted document pairs with known word-5-gram Jaccard (bench_curate's generator), put through each
   implementation's sketch / LSH keys and the same bucket resolution: recall at J >= 0.8, precision of removals.
 
@@ -58,16 +60,20 @@ def reference_sketch(sig: np.ndarray) -> bytes:
 # ---- measurements ----------------------------------------------------------------------------------------------
 
 
-def file_batches(transitions: int) -> list[tuple[list[str], list[str]]]:
-    """(masked texts, action texts) of each generated raw file: the batches the pipeline hands minhash."""
+def file_batches(transitions: int) -> list[tuple[list[tuple[str, str, str]], list[str]]]:
+    """(masked parts, action texts) of each generated raw file: the batches the pipeline hands minhash."""
     with tempfile.TemporaryDirectory(prefix="worldline-bench-minhash-") as scratch:
         generate(Path(scratch), transitions)
         batches = []
         for path in sorted(Path(scratch).rglob("*.parquet")):
             prepared = [item for item in prepared_rows(str(path), count=False) if isinstance(item, tuple)]
-            batches.append((["\n".join(parts) for *_, parts in prepared],
-                            [row["action_text"] for _, _, row, _ in prepared]))
+            batches.append(([parts for *_, parts in prepared], [row["action_text"] for _, _, row, _ in prepared]))
     return batches
+
+
+def joined(batches: list[tuple[list[tuple[str, str, str]], list[str]]]) -> list[tuple[list[str], list[str]]]:
+    """The batches as whole masked texts, as the pipeline sketched them before union_signatures."""
+    return [(["\n".join(parts) for parts in rows], actions) for rows, actions in batches]
 
 
 def per_text(texts: list[str], actions: list[str], options: dedupe.NearDupOptions = OPTIONS) -> list:
@@ -81,6 +87,10 @@ def per_text(texts: list[str], actions: list[str], options: dedupe.NearDupOption
 def batched(texts: list[str], actions: list[str], options: dedupe.NearDupOptions = OPTIONS):
     sigs = minhash.signatures(texts, options.num_perm, options.ngram, options.seed)
     return minhash.band_keys(sigs, minhash.action_hashes(actions), options.bands, options.rows), minhash.sketches(sigs)
+
+
+def batched_parts(rows: list[tuple[str, str, str]], actions: list[str], options: dedupe.NearDupOptions = OPTIONS):
+    return dedupe.file_part_signatures(rows, actions, options)
 
 
 def cpu_us_per_text(function, batches) -> float:
@@ -113,21 +123,25 @@ def planted_quality(implementation: str, options: dedupe.NearDupOptions = OPTION
 def main(quick: bool | None = None) -> None:
     quick = bool(os.environ.get("WORLDLINE_BENCH_QUICK")) if quick is None else quick
     transitions, pairs = (2000, 1000) if quick else (5000, 3000)
-    batches = file_batches(transitions)
+    part_batches = file_batches(transitions)
+    batches = joined(part_batches)
     texts = [text for batch, _ in batches for text in batch]
     print(f"{len(texts)} masked texts in {len(batches)} file batches, mean {np.mean([len(t) for t in texts]):,.0f} "
           f"chars; CPU us per text for signature + band keys + sketch")
     big = [(texts[:1000], [""] * len(texts[:1000]))]
     batched(*big[0])  # grow the power tables and scratch once, as a long-running worker would have
     # Interleaved repeats: a neighbour's load on the shared machine hits both columns alike; the best of each.
-    old, new, new_big = [], [], []
+    old, new, new_big, parts = [], [], [], []
     for _ in range(3):
         old.append(cpu_us_per_text(per_text, batches))
         new.append(cpu_us_per_text(batched, batches))
         new_big.append(cpu_us_per_text(batched, big))
+        parts.append(cpu_us_per_text(batched_parts, part_batches))
     print(f"{'dedupe (per text)':>26} {min(old):>8.1f} us")
     print(f"{'minhash (batch per file)':>26} {min(new):>8.1f} us   {min(old) / min(new):.1f}x faster")
     print(f"{'minhash (1000-text batch)':>26} {min(new_big):>8.1f} us   {min(old) / min(new_big):.1f}x faster")
+    print(f"{'minhash (parts per file)':>26} {min(parts):>8.1f} us   {min(old) / min(parts):.1f}x faster, "
+          f"{min(new) / min(parts):.2f}x the whole-text batch per file")
     print(f"\nplanted pairs ({pairs}), {OPTIONS.num_perm} perms, {OPTIONS.bands} x {OPTIONS.rows} bands, "
           f"threshold {OPTIONS.threshold}: recall at J >= 0.8, precision of removals")
     for implementation in ("per-text", "batched"):

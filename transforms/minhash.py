@@ -7,6 +7,8 @@ The shingles are the ones transforms.dedupe built as strings, " ".join of `ngram
 - a span's hash is its polynomial hash mod 2^64, read off a prefix sum of byte * P^position and moved back to
   position 0 with P's inverse power (so equal shingles hash equally wherever they sit), then mixed;
 - rensa turns the flat shingle hashes of the whole batch into the MinHash matrix in one call.
+union_signatures sketches rows made of parts (state, action, next observation) as the union of the parts' shingle
+sets, shingling each distinct part once.
 Every constant is fixed here, never Python's salted hash(), so the same texts give the same matrix in any process.
 Polynomial hashing mod 2^64 has known colliding strings (Thue-Morse, >= 2 KB shingles): a crafted collision can
 only nudge one Jaccard estimate by 1/num_perm-ish, so it is not worth a slower hash.
@@ -137,7 +139,8 @@ def _span_hashes(prefix: np.ndarray, inverse_powers: np.ndarray, starts: np.ndar
 
 def signatures(texts: list[str], num_perm: int = 256, ngram: int = 5, seed: int = 1) -> np.ndarray:
     """MinHash signature of each text's word n-gram set: uint32 matrix [len(texts), num_perm]."""
-    return _digest_matrix((shingle_hashes(batch, ngram) for batch in _sub_batches(texts)), len(texts), num_perm, seed)
+    batches = (shingle_hashes(texts[start:end], ngram) for start, end in _sub_batch_bounds(len(texts)))
+    return _digest_matrix(batches, len(texts), num_perm, seed)
 
 
 def union_signatures(rows: list[tuple[str, ...]], num_perm: int = 256, ngram: int = 5, seed: int = 1) -> np.ndarray:
@@ -145,22 +148,25 @@ def union_signatures(rows: list[tuple[str, ...]], num_perm: int = 256, ngram: in
 
     A part that recurs across rows (a transition's state is the previous one's next observation) is shingled and
     hashed once per call; rensa then MinHashes each row's union of its parts' shingle hashes, which costs little
-    next to the shingling. No shingle spans two parts, so a row's set lacks the few shingles that signatures() of
-    its parts joined by newlines would have across each join: accepted, they are a handful among hundreds. A part
-    without words adds nothing; a row with no word at all has the one shingle of an empty text, as in signatures().
+    next to the shingling. No shingle spans two parts: a row's set lacks the shingles across the joins that
+    signatures() of its parts joined by newlines would have (up to ngram - 1 per join). Accepted: they are few next
+    to an observation's, and a word changed at an observation's edge now changes one shingle instead of up to
+    ngram. A part without words adds nothing; a row with no word at all has the one shingle of an empty text, as in
+    signatures().
     """
     texts, row_parts, parts_per_row = _distinct_parts(rows)
-    hashes, part_offsets = _concatenated([shingle_hashes(batch, ngram) for batch in _sub_batches(texts)])
-    part_ends = np.cumsum(parts_per_row)
-    row_batches = ((hashes, part_offsets, row_parts[part_ends[start] - parts_per_row[start]:part_ends[end - 1]],
-                    parts_per_row[start:end])
-                   for start, end in ((start, min(start + SUB_BATCH, len(rows)))
-                                      for start in range(0, len(rows), SUB_BATCH)))
-    return _digest_matrix((_row_tokens(*batch) for batch in row_batches), len(rows), num_perm, seed)
+    hashes, part_offsets = _concatenated([shingle_hashes(texts[start:end], ngram)
+                                          for start, end in _sub_batch_bounds(len(texts))])
+    # Row r's part numbers are row_parts[first_part[r]:first_part[r + 1]].
+    first_part = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(parts_per_row, out=first_part[1:])
+    batches = (_row_tokens(hashes, part_offsets, row_parts[first_part[start]:first_part[end]], parts_per_row[start:end])
+               for start, end in _sub_batch_bounds(len(rows)))
+    return _digest_matrix(batches, len(rows), num_perm, seed)
 
 
-def _sub_batches(items: list) -> list[list]:
-    return [items[start:start + SUB_BATCH] for start in range(0, len(items), SUB_BATCH)]
+def _sub_batch_bounds(count: int) -> list[tuple[int, int]]:
+    return [(start, min(start + SUB_BATCH, count)) for start in range(0, count, SUB_BATCH)]
 
 
 def _digest_matrix(token_batches, rows: int, num_perm: int, seed: int) -> np.ndarray:
@@ -210,7 +216,7 @@ def _row_tokens(hashes: np.ndarray, part_offsets: np.ndarray, row_parts: np.ndar
     row_offsets = np.zeros(len(parts_per_row) + 1, dtype=np.uint64)
     row_offsets[1:] = token_ends[np.cumsum(parts_per_row) - 1]  # every row has at least one part
     # Token j of part i sits at starts[i] + j: shift each part's run of a flat arange to its start.
-    gather = np.repeat(starts - (token_ends - counts), counts) + np.arange(token_ends[-1] if len(counts) else 0)
+    gather = np.repeat(starts - (token_ends - counts), counts) + np.arange(token_ends[-1])
     return hashes[gather], row_offsets
 
 
