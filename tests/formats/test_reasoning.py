@@ -164,6 +164,28 @@ def test_grounded_trace_matches_the_reference_on_generated_episodes(monkeypatch,
     assert any("names" not in trace and "appear" in trace for trace in fast)
 
 
+def _fresh(text: str) -> str:
+    """An equal str that is another object."""
+    return (text + ".")[:-1]
+
+
+def test_a_state_shared_with_the_previous_next_observation_gives_the_same_traces():
+    """The pipeline hands a step's state as the very str of the previous step's next observation, whose lines
+    grounded_trace has just split; the traces must be those of unshared copies, in order or not."""
+    rng = random.Random(5)
+    rows = [row for _ in range(10) for row in _generated_episode(rng, 12)]
+    for previous, row in zip(rows, rows[1:]):
+        if row["id"] != "g:0":
+            assert row["state_text"] == previous["next_text"]
+            row["state_text"] = previous["next_text"]
+    fresh = [{**row, "state_text": _fresh(row["state_text"]), "next_text": _fresh(row["next_text"])} for row in rows]
+    expected = [grounded_trace(row) for row in fresh]
+    assert len(set(expected)) > len(rows) // 2
+    assert [grounded_trace(row) for row in rows] == expected
+    assert [grounded_trace(row) for row in rows[::-1]] == expected[::-1]
+    assert [grounded_trace(row) for row in rows] == expected  # nothing was changed in place
+
+
 @pytest.mark.parametrize("max_pairs", [None, 10**9], ids=["default", "runs-always"])
 def test_opcodes_are_difflibs_on_random_sequences(monkeypatch, max_pairs):
     if max_pairs:  # small alphabets repeat lines enough to hand most cases to difflib; here runs take them all

@@ -64,6 +64,22 @@ def _meta(row: dict) -> dict:
     return meta if isinstance(meta, dict) else {}
 
 
+# The last text split into lines, by identity: a row's state is usually the very str object that was the previous
+# row's next observation (normalization caches it, pickling the prepared rows keeps it shared).
+_last_split: tuple[str, list[str]] = ("", [])
+
+
+def _lines(text: str) -> list[str]:
+    """text.splitlines(), the previous call's list when handed the same object again: nothing here mutates it."""
+    global _last_split
+    last_text, last_lines = _last_split  # one read: another thread may swap it meanwhile
+    if text is last_text:
+        return last_lines
+    lines = text.splitlines()
+    _last_split = (text, lines)
+    return lines
+
+
 def _runs(a: list[str], b: list[str]) -> list[tuple[int, int, int]] | None:
     """Every maximal diagonal run as (-k, i, j): a[i:i+k] == b[j:j+k], extendable neither way; longest first, then
     by (i, j). None when lines repeat so much (pretty-printed JSON: '},' everywhere) that pairs outnumber lines."""
@@ -212,7 +228,7 @@ def grounded_trace(row: dict) -> str:
     state = row.get("state_text") or ""
     after_text = row.get("next_text") or ""
     unit = _UNIT.get(row.get("domain") or "", "line")
-    before, after = state.splitlines(), after_text.splitlines()
+    before, after = _lines(state), _lines(after_text)  # in this order: the state was the last call's text
     sentences = []
     if not state.strip():
         sentences.append(f"There is no earlier observation; the environment shows {_plural(len(after), unit)}.")
