@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import string
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from functools import lru_cache
 
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
@@ -262,16 +262,18 @@ def _masked_group(texts: list[str]) -> list[tuple[list[dict], str]]:
     """(spans, masked text) of each text, from one scan of them joined."""
     joined = _Joined(texts)
     spans = _scan(joined)
-    results, next_span = [], 0
+    span_starts = [start for start, _, _ in spans]
+    results, first = [], 0
     for text, offset in zip(texts, joined.starts):
-        own = []
-        # No span starts on a joining newline, so every span before the end of this text is in it.
-        while next_span < len(spans) and spans[next_span][0] < offset + len(text):
-            start, end, kind = spans[next_span]
-            own.append((start - offset, end - offset, kind))
-            next_span += 1
+        # No span starts on a joining newline, so the spans that start before this text's end are its own.
+        last = bisect_left(span_starts, offset + len(text), first)
+        if first == last:
+            results.append(([], text))
+            continue
+        own = [(start - offset, end - offset, kind) for start, end, kind in spans[first:last]]
         results.append(([{"start": start, "end": end, "kind": kind} for start, end, kind in own],
-                         _replaced(text, own)))
+                        _replaced(text, own)))
+        first = last
     return results
 
 
