@@ -34,8 +34,10 @@ DIGIT_FORMS = (
     ("date", rf"{_D}{{3}}-{_D}{{2}}-{_D}{{2}}\b"),
     ("date", rf"{_D}? {_MONTH} {_D}{{4}}\b"),
     ("duration", rf"{_D}*m{_D}+(?:\.{_D}+)?s\b"),  # 0m0.003s
-    ("duration", rf"{_D}*(?:\.{_D}+)? ?(?:ms|us|µs|ns|sec|secs|seconds|s)\b"),
-    ("byte_size", rf"{_D}*(?:\.{_D}+)? ?(?:[KMGTP]i?B|[KMGTP]|bytes)\b"),
+    # Possessive `*+`/`++` (Python 3.11): giving digits back would put a digit where the rest needs ".", " " or a
+    # unit's letter, so it never finds a match; it only made each failed attempt ("42717 took") backtrack.
+    ("duration", rf"{_D}*+(?:\.{_D}++)? ?(?:ms|us|µs|ns|sec|secs|seconds|s)\b"),
+    ("byte_size", rf"{_D}*+(?:\.{_D}++)? ?(?:[KMGTP]i?B|[KMGTP]|bytes)\b"),
 )
 
 # (kind, pattern, precheck, check), in priority order: where matches start at the same place the earlier rule
