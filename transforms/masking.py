@@ -3,6 +3,9 @@
 The observation is never rewritten. The spans are stored as offsets (Python str indices into the normalized
 text, CURATED_TRANSITION_SCHEMA.next_volatile_spans), and a masked copy, with each span replaced by `<kind>`, is
 used only for hashing, so two runs that differ only in a PID or a clock reading hash the same.
+
+mask(text) masks one text; mask_many(texts) gives the same result for each of many texts, for less: it runs every
+rule once over groups of texts joined by newlines (see _Joined).
 """
 
 from __future__ import annotations
@@ -171,7 +174,9 @@ class _Joined:
     This finds in each text exactly what a scan of that text alone finds because every rule is line-local: no
     match or precheck hit contains a newline, and a newline next to a match counts as the start or end of a lone
     text does (\\b and the lookbehinds see a non-word character, `.` does not match it). Matches therefore never
-    cross from one text into the next, and each one lies at its text's offset in the join."""
+    cross from one text into the next, and each one lies at its text's offset in the join. A rule that runs only
+    over some texts scans their stretch with finditer(text, start, end): its lookbehinds and \\b still see the
+    newline before start, and end acts as the end of the string, as the newline after it would."""
 
     def __init__(self, texts: list[str]):
         self.text = "\n".join(texts)
