@@ -33,7 +33,7 @@ from schemas.transition import TRANSITION_SCHEMA
 from schemas.version import SCHEMA_VERSION
 from transforms.dedupe import NearDupOptions, decide, file_signatures, resolve_bucket
 from transforms.minhash import shingle_hashes
-from transforms.prepare import curated_row, with_volatile_spans
+from transforms.prepare import curated_row, with_masks
 from transforms.validate import CURATION_COLUMNS
 
 STEPS_PER_EPISODE = 20
@@ -128,11 +128,11 @@ def bare_loop(root: Path) -> tuple[int, float, float]:
     count, start, cpu = 0, time.perf_counter(), time.process_time()
     for path in sorted(root.rglob("*.parquet")):
         parquet = pq.ParquetFile(path)
-        for row in (row for group in range(parquet.num_row_groups)
-                    for row in parquet.read_row_group(group, columns=list(CURATION_COLUMNS),
-                                                      use_threads=False).to_pylist()):
-            with_volatile_spans(curated_row(row))
-            count += 1
+        for group in range(parquet.num_row_groups):
+            table = parquet.read_row_group(group, columns=list(CURATION_COLUMNS), use_threads=False)
+            # Masked a row group at a time, as curation masks them (masking.mask_many).
+            with_masks([curated_row(row) for row in table.to_pylist()])
+            count += table.num_rows
     return count, time.perf_counter() - start, time.process_time() - cpu
 
 

@@ -68,20 +68,19 @@ def _normalize_cached(raw_format, raw, meta_json, text) -> str:
     return normalize_observation({"raw_format": raw_format, "raw": raw, "meta_json": meta_json, "text": text})
 
 
-def masked_parts(row: dict) -> tuple[dict, tuple[str, str, str]]:
-    """Add next_volatile_spans and content_hash; return the row and the texts its sketch is made from: the masked
-    state, the action and the masked next observation."""
-    _, state_masked = masking.mask(row["state_text"])
-    spans, next_masked = masking.mask(row["next_text"])
-    row["next_volatile_spans"] = spans
-    row["content_hash"] = dedupe.hash_text(state_masked, row["action_text"], next_masked)
-    return row, (state_masked, row["action_text"], next_masked)
-
-
-def with_volatile_spans(row: dict) -> tuple[dict, str]:
-    """masked_parts, the parts joined by newlines into one masked text."""
-    row, parts = masked_parts(row)
-    return row, "\n".join(parts)
+def with_masks(rows: list[dict]) -> list[tuple[str, str, str]]:
+    """Add next_volatile_spans and content_hash to curated rows; return each row's sketch parts: the masked state,
+    the action and the masked next observation. Each distinct text is masked once, all in one masking.mask_many
+    call: a state is the previous row's next observation, and mask_many scans many texts per rule."""
+    texts = list(dict.fromkeys(text for row in rows for text in (row["state_text"], row["next_text"])))
+    masks = dict(zip(texts, masking.mask_many(texts)))
+    parts = []
+    for row in rows:
+        state_masked = masks[row["state_text"]][1]
+        row["next_volatile_spans"], next_masked = masks[row["next_text"]]
+        row["content_hash"] = dedupe.hash_text(state_masked, row["action_text"], next_masked)
+        parts.append((state_masked, row["action_text"], next_masked))
+    return parts
 
 
 def _whole_row(source: str, position: int, row: dict) -> dict:
@@ -98,21 +97,22 @@ def prepared_rows(path: str, count: bool = True):
 
 
 def _prepared(items, count: bool = True):
+    curated = []
     for item in items:
         if isinstance(item, Rejected):
             yield item
             continue
         source, position, row = item
         try:
-            curated = curated_row(row)
+            curated.append((source, position, curated_row(row)))
         except NormalizeError as exc:
             if count:
                 stats.count(stats.DEAD, row["domain"], "normalize")
             yield Rejected(dead_letter(record_id(row), source, "normalize", str(exc),
                                        _whole_row(source, position, row)))
-            continue
-        curated, parts = masked_parts(curated)
-        yield source, position, curated, parts
+    parts = with_masks([row for _, _, row in curated])
+    for (source, position, row), row_parts in zip(curated, parts):
+        yield source, position, row, row_parts
 
 
 def prepare_file(path: str, options: dedupe.NearDupOptions) -> Iterator[PreparedFile]:

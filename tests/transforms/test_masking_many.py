@@ -1,17 +1,11 @@
 """mask_many scans texts joined by newlines; it must give each text exactly what masking it alone gives."""
 
-import pickle
 import random
-from pathlib import Path
 
-import pytest
 
 from tests.transforms.test_masking_reference import random_text, reference_mask, screens
 from transforms import masking
 from transforms.masking import mask_many
-
-# 5,000 normalized screens of the benchmark input (issue 3); present only where that scratch folder was made.
-BENCHMARK_SCREENS = Path("/work/scratch/s3/texts.pkl")
 
 # Texts whose ends, when joined with "\n", sit next to the start of a rule's match in the next text: a rule that
 # read across the newline would find a match in the join that neither text has alone (or lose one).
@@ -74,8 +68,13 @@ def test_empty_batch():
     assert mask_many([]) == []
 
 
-@pytest.mark.skipif(not BENCHMARK_SCREENS.exists(), reason=f"{BENCHMARK_SCREENS} not generated here")
 def test_benchmark_screens_match_each_screen_alone():
-    with BENCHMARK_SCREENS.open("rb") as file:
-        texts = pickle.load(file)
+    """Screens of the curation benchmark's generated collection, normalized as curation does."""
+    from benchmarks.bench_curate import _episode_rows
+    from transforms.prepare import curated_row
+
+    texts = [curated_row(row)["next_text"] for number, domain in enumerate(
+        ("terminal", "web", "mcp", "android", "os", "swe", "search")) for row in _episode_rows(
+        domain, f"{domain}-{number}", number, number + 100, edit=number % 2 == 1)]
+    assert len(texts) == 140 and all(masking._spans_and_masked(text)[0] for text in texts)
     assert mask_many(texts) == [masking._spans_and_masked(text) for text in texts]
