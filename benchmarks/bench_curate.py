@@ -31,7 +31,7 @@ from collectors.store import write_episode_table
 from schemas.layout import episode_path, transitions_path
 from schemas.transition import TRANSITION_SCHEMA
 from schemas.version import SCHEMA_VERSION
-from transforms.dedupe import NearDupOptions, decide, file_signatures, resolve_bucket
+from transforms.dedupe import NearDupOptions, decide, file_part_signatures, file_signatures, resolve_bucket
 from transforms.minhash import shingle_hashes
 from transforms.prepare import curated_row, with_masks
 from transforms.validate import CURATION_COLUMNS
@@ -122,16 +122,21 @@ def generate(root: Path, transitions: int, seed: int = 7) -> None:
 
 # ---- measurements --------------------------------------------------------------------------------------------
 
-def bare_loop(root: Path) -> tuple[int, float, float]:
+def bare_loop(root: Path, minhash: bool = False) -> tuple[int, float, float]:
     """The floor: read every file with pyarrow (only the columns curation uses), normalize both observations, mask,
-    hash. No validation, no dedupe, no writes. Returns (transitions, wall seconds, CPU seconds)."""
+    hash; with `minhash`, also the MinHash signatures and LSH keys near-dup dedupe needs. No validation, no
+    dedupe, no writes. Returns (transitions, wall seconds, CPU seconds)."""
+    options = NearDupOptions()
     count, start, cpu = 0, time.perf_counter(), time.process_time()
     for path in sorted(root.rglob("*.parquet")):
         parquet = pq.ParquetFile(path)
         for group in range(parquet.num_row_groups):
             table = parquet.read_row_group(group, columns=list(CURATION_COLUMNS), use_threads=False)
             # Masked a row group at a time, as curation masks them (masking.mask_many).
-            with_masks([curated_row(row) for row in table.to_pylist()])
+            rows = [curated_row(row) for row in table.to_pylist()]
+            parts = with_masks(rows)
+            if minhash:
+                file_part_signatures(parts, [row["action_text"] for row in rows], options)
             count += table.num_rows
     return count, time.perf_counter() - start, time.process_time() - cpu
 
@@ -210,12 +215,14 @@ def removal_quality(planted: list, buckets: dict, options: NearDupOptions) -> di
 
 def _measure(raw: Path, out: Path, size: int, layout: str) -> dict:
     count, _, bare_cpu = bare_loop(raw)
+    _, _, minhash_cpu = bare_loop(raw, minhash=True)
     # One worker, named explicitly: left unset, an input of 32 MB or more would get one worker process per core.
     run = curate_run(raw, out, ["--runner=FnApiRunner", "--direct_num_workers=1"])
     stats = run["stats"]
     assert stats["in"] == count and stats["balanced"], stats
     return {"size": size, "layout": layout, "files": sum(1 for _ in raw.rglob("*.parquet")),
             "raw_mb": sum(p.stat().st_size for p in raw.rglob("*.parquet")) / 2**20, "bare": count / bare_cpu,
+            "bare_minhash": count / minhash_cpu,
             "per_cpu": count / run["cpu"], "wall": count / run["seconds"], "rss": run["rss_mb"], "stats": stats}
 
 
@@ -237,11 +244,15 @@ def main(quick: bool | None = None) -> None:
             rows.append(_measure(raw, Path(scratch) / f"out-{size}-packed", size, "packed"))
             assert rows[-1]["stats"] == rows[-2]["stats"], (rows[-1]["stats"], rows[-2]["stats"])
         # Per CPU-second (= per core): wall-clock figures on a shared machine measure the neighbours as well.
-        print(f"\n{'input':>8} {'layout':>14} {'files':>6} {'raw MB':>7} {'bare/s/cpu':>11} {'curate/s/cpu':>13} "
-              f"{'curate/bare':>12} {'curate/s wall':>14} {'peak RSS MB':>12} {'out':>7} {'exact':>6} {'near':>5}")
+        print("bare = read + normalize + mask + xxh64 (the floor the target is set against); bare+mh = bare and the "
+              "MinHash signatures and LSH keys")
+        print(f"\n{'input':>8} {'layout':>14} {'files':>6} {'raw MB':>7} {'bare/s/cpu':>11} {'bare+mh/s/cpu':>14} "
+              f"{'curate/s/cpu':>13} {'curate/bare':>12} {'curate/bare+mh':>15} {'curate/s wall':>14} "
+              f"{'peak RSS MB':>12} {'out':>7} {'exact':>6} {'near':>5}")
         for r in rows:
             print(f"{r['size']:>8} {r['layout']:>14} {r['files']:>6} {r['raw_mb']:>7.1f} {r['bare']:>11,.0f} "
-                  f"{r['per_cpu']:>13,.0f} {r['bare'] / r['per_cpu']:>11.2f}x {r['wall']:>14,.0f} {r['rss']:>12,.0f} "
+                  f"{r['bare_minhash']:>14,.0f} {r['per_cpu']:>13,.0f} {r['bare'] / r['per_cpu']:>11.2f}x "
+                  f"{r['bare_minhash'] / r['per_cpu']:>14.2f}x {r['wall']:>14,.0f} {r['rss']:>12,.0f} "
                   f"{r['stats']['out']:>7} {r['stats']['deduped_exact']:>6} {r['stats']['deduped_near']:>5}")
         print(f"worldline pack: {min(pack_rates):,.0f}-{max(pack_rates):,.0f} transitions/s/cpu (once per collection)")
         for layout in ("episode files", "packed"):
@@ -250,6 +261,13 @@ def main(quick: bool | None = None) -> None:
                   f"{large['size'] / small['size']:.0f}x the input "
                   f"({(large['rss'] - small['rss']) * 1024 / (large['size'] - small['size']):.2f} KB per extra "
                   "transition)")
+        # What a run costs whatever its size (imports, pipeline construction, stage start-up), from a 20-row input.
+        tiny = Path(scratch) / "raw-tiny"
+        generate(tiny, STEPS_PER_EPISODE)
+        fixed = curate_run(tiny, Path(scratch) / "out-tiny", ["--runner=FnApiRunner", "--direct_num_workers=1"])["cpu"]
+        packed = rows[-1]
+        print(f"fixed cost of a run: {fixed:.1f} CPU s; without it, {packed['size']} packed: "
+              f"{packed['size'] / (packed['size'] / packed['per_cpu'] - fixed):,.0f}/s/cpu")
         # Two worker processes on the larger packed input: CPU seconds include the workers', so /s/cpu stays per core.
         size, raw = sizes[-1], Path(scratch) / f"raw-{sizes[-1]}"
         run = curate_run(raw, Path(scratch) / "out-mp", ["--runner=FnApiRunner", "--direct_num_workers=2",
