@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import operator
 import os
 import pickle
 import tempfile
@@ -25,6 +26,10 @@ from schemas.layout import TRANSITION_GLOBS, TRANSITIONS_DIR
 from schemas.transition import TRANSITION_SCHEMA
 
 TABLE_ROWS = 1000  # rows per Arrow table a step hands to a writer: one row group each (~10-30 MB of stage text)
+# Leaf columns holding whole observations, documents or chat turns (KB per value; `content` is a message's): a
+# dictionary of them outgrows its page and is dropped after being built, and min/max statistics of them serve no
+# query; both cost ~5 us a transition.
+LONG_TEXT_COLUMNS = frozenset({"state_text", "next_text", "text", "content", "target", "reference"})
 
 # A raw row is (source file, position in it, row dict); the position is the line (JSONL) or row index (Parquet).
 SourcedRow = tuple[str, int, dict]
@@ -188,6 +193,8 @@ class TableBatches:
     def __init__(self, schemas: dict[str, pa.Schema], rows: int = TABLE_ROWS):
         self.schemas, self.rows = schemas, rows
         self.pending: dict[str, list[dict]] = {name: [] for name in schemas}
+        # The list column converted last, per type, with the row values it was made from (see _column).
+        self.last_list_column: dict[pa.DataType, tuple[list, pa.Array]] = {}
 
     def add(self, name: str, row: dict) -> pa.Table | None:
         pending = self.pending[name]
@@ -201,7 +208,26 @@ class TableBatches:
 
     def _table(self, name: str) -> pa.Table:
         rows, self.pending[name] = self.pending[name], []
-        return pa.Table.from_pylist(rows, schema=self.schemas[name])
+        schema = self.schemas[name]
+        # What Table.from_pylist does, one column at a time, so that a column can reuse an array made before.
+        return pa.Table.from_arrays([self._column([row.get(field.name) for row in rows], field.type)
+                                     for field in schema], schema=schema)
+
+    def _column(self, values: list, arrow_type: pa.DataType) -> pa.Array:
+        """A list column holding the very objects of the list column converted just before it (stage 3's prompt
+        is stage 2's messages, ~8 KB of text a row) reuses that array: Arrow arrays are immutable."""
+        if not pa.types.is_list(arrow_type):
+            return pa.array(values, arrow_type)
+        previous = self.last_list_column.pop(arrow_type, None)
+        if previous is not None and _same_objects(previous[0], values):
+            return previous[1]
+        array = pa.array(values, arrow_type)
+        self.last_list_column[arrow_type] = (values, array)
+        return array
+
+
+def _same_objects(first: list, second: list) -> bool:
+    return len(first) == len(second) and all(map(operator.is_, first, second))
 
 
 class PartFiles:
@@ -222,7 +248,7 @@ class PartFiles:
             if "://" not in path:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             handle = FileSystems.create(path)
-            self.open[name] = (path, handle, pq.ParquetWriter(handle, self.schemas[name], compression="zstd"))
+            self.open[name] = (path, handle, parquet_writer(handle, self.schemas[name]))
         self.open[name][2].write_table(table)
 
     def close(self) -> list[tuple[str, str]]:
@@ -234,6 +260,28 @@ class PartFiles:
             done.append((name, path))
         self.open = {}
         return done
+
+
+def parquet_writer(sink, schema: pa.Schema) -> pq.ParquetWriter:
+    """A zstd writer with dictionary encoding and statistics on every column but the long text ones."""
+    short = short_column_paths(schema)
+    return pq.ParquetWriter(sink, schema, compression="zstd", use_dictionary=short, write_statistics=short)
+
+
+def short_column_paths(schema: pa.Schema) -> list[str]:
+    """Parquet paths of the leaf columns not named in LONG_TEXT_COLUMNS (a list's items are `name.list.element`)."""
+    return [path for field in schema for path, name in _leaves(field, "") if name not in LONG_TEXT_COLUMNS]
+
+
+def _leaves(arrow_field: pa.Field, prefix: str) -> list[tuple[str, str]]:
+    """(Parquet path, field name) of every leaf column under a field."""
+    path, arrow_type = prefix + arrow_field.name, arrow_field.type
+    if pa.types.is_list(arrow_type):
+        return _leaves(arrow_type.value_field.with_name("element"), f"{path}.list.")
+    if pa.types.is_struct(arrow_type):
+        return [leaf for index in range(arrow_type.num_fields)
+                for leaf in _leaves(arrow_type.field(index), f"{path}.")]
+    return [(path, arrow_field.name)]
 
 
 def commit_parts(parts: list[tuple[str, str]], output_dir: str, schemas: dict[str, pa.Schema],
