@@ -26,9 +26,9 @@ from schemas.layout import TRANSITION_GLOBS, TRANSITIONS_DIR
 from schemas.transition import TRANSITION_SCHEMA
 
 TABLE_ROWS = 1000  # rows per Arrow table a step hands to a writer: one row group each (~10-30 MB of stage text)
-# Leaf columns holding whole observations, documents or chat turns (KB per value; `content` is a message's): a
-# dictionary of them outgrows its page and is dropped after being built, and min/max statistics of them serve no
-# query; both cost ~5 us a transition.
+# Leaf columns holding whole observations, documents or chat turns (KB per value; `content` is a message's): their
+# min/max statistics serve no query and cost ~4 us a transition to write. (Turning their dictionary encoding off as
+# well saved no more time and added ~30 MB of peak RSS to a 20k-transition run.)
 LONG_TEXT_COLUMNS = frozenset({"state_text", "next_text", "text", "content", "target", "reference"})
 
 # A raw row is (source file, position in it, row dict); the position is the line (JSONL) or row index (Parquet).
@@ -193,7 +193,9 @@ class TableBatches:
     def __init__(self, schemas: dict[str, pa.Schema], rows: int = TABLE_ROWS):
         self.schemas, self.rows = schemas, rows
         self.pending: dict[str, list[dict]] = {name: [] for name in schemas}
-        # The list column converted last, per type, with the row values it was made from (see _column).
+        self.scalar_schemas = {name: pa.schema([field for field in schema if not pa.types.is_list(field.type)])
+                               for name, schema in schemas.items()}
+        # The list column converted last, per type, with the row values it was made from (see _list_column).
         self.last_list_column: dict[pa.DataType, tuple[list, pa.Array]] = {}
 
     def add(self, name: str, row: dict) -> pa.Table | None:
@@ -207,17 +209,18 @@ class TableBatches:
                 yield name, self._table(name)
 
     def _table(self, name: str) -> pa.Table:
+        """What Table.from_pylist makes, with the list columns converted one by one so that one can reuse an
+        array made before; the other columns go through from_pylist at once (its row loop is compiled)."""
         rows, self.pending[name] = self.pending[name], []
         schema = self.schemas[name]
-        # What Table.from_pylist does, one column at a time, so that a column can reuse an array made before.
-        return pa.Table.from_arrays([self._column([row.get(field.name) for row in rows], field.type)
+        scalars = pa.Table.from_pylist(rows, schema=self.scalar_schemas[name])
+        return pa.Table.from_arrays([self._list_column([row.get(field.name) for row in rows], field.type)
+                                     if pa.types.is_list(field.type) else scalars.column(field.name)
                                      for field in schema], schema=schema)
 
-    def _column(self, values: list, arrow_type: pa.DataType) -> pa.Array:
-        """A list column holding the very objects of the list column converted just before it (stage 3's prompt
+    def _list_column(self, values: list, arrow_type: pa.DataType) -> pa.Array:
+        """A column holding the very objects of the column of its type converted just before it (stage 3's prompt
         is stage 2's messages, ~8 KB of text a row) reuses that array: Arrow arrays are immutable."""
-        if not pa.types.is_list(arrow_type):
-            return pa.array(values, arrow_type)
         previous = self.last_list_column.pop(arrow_type, None)
         if previous is not None and _same_objects(previous[0], values):
             return previous[1]
@@ -263,9 +266,8 @@ class PartFiles:
 
 
 def parquet_writer(sink, schema: pa.Schema) -> pq.ParquetWriter:
-    """A zstd writer with dictionary encoding and statistics on every column but the long text ones."""
-    short = short_column_paths(schema)
-    return pq.ParquetWriter(sink, schema, compression="zstd", use_dictionary=short, write_statistics=short)
+    """A zstd writer with statistics on every column but the long text ones."""
+    return pq.ParquetWriter(sink, schema, compression="zstd", write_statistics=short_column_paths(schema))
 
 
 def short_column_paths(schema: pa.Schema) -> list[str]:
