@@ -26,10 +26,10 @@ from schemas.layout import TRANSITION_GLOBS, TRANSITIONS_DIR
 from schemas.transition import TRANSITION_SCHEMA
 
 TABLE_ROWS = 1000  # rows per Arrow table a step hands to a writer: one row group each (~10-30 MB of stage text)
-# Leaf columns holding whole observations, documents or chat turns (KB per value; `content` is a message's): their
-# min/max statistics serve no query and cost ~4 us a transition to write. (Turning their dictionary encoding off as
-# well saved no more time and added ~30 MB of peak RSS to a 20k-transition run.)
-LONG_TEXT_COLUMNS = frozenset({"state_text", "next_text", "text", "content", "target", "reference"})
+# Leaf columns holding whole observations, documents, chat turns or records (KB per value; `content` is a
+# message's): their min/max statistics serve no query and cost ~4 us a transition to write. (Turning their dictionary
+# encoding off as well saved no more time and added ~30 MB of peak RSS to a 20k-transition run.)
+LONG_TEXT_COLUMNS = frozenset({"state_text", "next_text", "text", "content", "target", "reference", "record_json"})
 
 # A raw row is (source file, position in it, row dict); the position is the line (JSONL) or row index (Parquet).
 SourcedRow = tuple[str, int, dict]
