@@ -214,13 +214,13 @@ class TableBatches:
         rows, self.pending[name] = self.pending[name], []
         schema = self.schemas[name]
         scalars = pa.Table.from_pylist(rows, schema=self.scalar_schemas[name])
-        return pa.Table.from_arrays([self._list_column([row.get(field.name) for row in rows], field.type)
-                                     if pa.types.is_list(field.type) else scalars.column(field.name)
-                                     for field in schema], schema=schema)
+        return pa.Table.from_arrays([self._list_column(rows, field.name, field.type) if pa.types.is_list(field.type)
+                                     else scalars.column(field.name) for field in schema], schema=schema)
 
-    def _list_column(self, values: list, arrow_type: pa.DataType) -> pa.Array:
+    def _list_column(self, rows: list[dict], name: str, arrow_type: pa.DataType) -> pa.Array:
         """A column holding the very objects of the column of its type converted just before it (stage 3's prompt
         is stage 2's messages, ~8 KB of text a row) reuses that array: Arrow arrays are immutable."""
+        values = [row.get(name) for row in rows]
         previous = self.last_list_column.pop(arrow_type, None)
         if previous is not None and _same_objects(previous[0], values):
             return previous[1]
