@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import operator
 import os
 import pickle
 import tempfile
@@ -25,6 +26,11 @@ from schemas.layout import TRANSITION_GLOBS, TRANSITIONS_DIR
 from schemas.transition import TRANSITION_SCHEMA
 
 TABLE_ROWS = 1000  # rows per Arrow table a step hands to a writer: one row group each (~10-30 MB of stage text)
+# Leaf columns holding whole observations, documents, chat turns or records (KB per value; `content` is a
+# message's): their min/max statistics serve no query (~3,500 instructions a transition to compute). Their dictionary
+# encoding stays on: turning it off saves its hashing (~28,000 instructions a transition under callgrind) but added
+# ~30 MB of peak RSS to a 20k-transition run, outside Arrow's memory pool, for a reason not yet found.
+LONG_TEXT_COLUMNS = frozenset({"state_text", "next_text", "text", "content", "target", "reference", "record_json"})
 
 # A raw row is (source file, position in it, row dict); the position is the line (JSONL) or row index (Parquet).
 SourcedRow = tuple[str, int, dict]
@@ -188,6 +194,10 @@ class TableBatches:
     def __init__(self, schemas: dict[str, pa.Schema], rows: int = TABLE_ROWS):
         self.schemas, self.rows = schemas, rows
         self.pending: dict[str, list[dict]] = {name: [] for name in schemas}
+        self.scalar_schemas = {name: pa.schema([field for field in schema if not pa.types.is_list(field.type)])
+                               for name, schema in schemas.items()}
+        # The list column converted last, per type, with the row values it was made from (see _list_column).
+        self.last_list_column: dict[pa.DataType, tuple[list, pa.Array]] = {}
 
     def add(self, name: str, row: dict) -> pa.Table | None:
         pending = self.pending[name]
@@ -200,8 +210,28 @@ class TableBatches:
                 yield name, self._table(name)
 
     def _table(self, name: str) -> pa.Table:
+        """What Table.from_pylist makes, with the list columns converted one by one so that one can reuse an
+        array made before; the other columns go through from_pylist at once (its row loop is compiled)."""
         rows, self.pending[name] = self.pending[name], []
-        return pa.Table.from_pylist(rows, schema=self.schemas[name])
+        schema = self.schemas[name]
+        scalars = pa.Table.from_pylist(rows, schema=self.scalar_schemas[name])
+        return pa.Table.from_arrays([self._list_column(rows, field.name, field.type) if pa.types.is_list(field.type)
+                                     else scalars.column(field.name) for field in schema], schema=schema)
+
+    def _list_column(self, rows: list[dict], name: str, arrow_type: pa.DataType) -> pa.Array:
+        """A column holding the very objects of the column of its type converted just before it (stage 3's prompt
+        is stage 2's messages, ~8 KB of text a row) reuses that array: Arrow arrays are immutable."""
+        values = [row.get(name) for row in rows]
+        previous = self.last_list_column.pop(arrow_type, None)
+        if previous is not None and _same_objects(previous[0], values):
+            return previous[1]
+        array = pa.array(values, arrow_type)
+        self.last_list_column[arrow_type] = (values, array)
+        return array
+
+
+def _same_objects(first: list, second: list) -> bool:
+    return len(first) == len(second) and all(map(operator.is_, first, second))
 
 
 class PartFiles:
@@ -222,7 +252,7 @@ class PartFiles:
             if "://" not in path:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             handle = FileSystems.create(path)
-            self.open[name] = (path, handle, pq.ParquetWriter(handle, self.schemas[name], compression="zstd"))
+            self.open[name] = (path, handle, parquet_writer(handle, self.schemas[name]))
         self.open[name][2].write_table(table)
 
     def close(self) -> list[tuple[str, str]]:
@@ -234,6 +264,27 @@ class PartFiles:
             done.append((name, path))
         self.open = {}
         return done
+
+
+def parquet_writer(sink, schema: pa.Schema) -> pq.ParquetWriter:
+    """A zstd writer with statistics on every column but the long text ones."""
+    return pq.ParquetWriter(sink, schema, compression="zstd", write_statistics=short_column_paths(schema))
+
+
+def short_column_paths(schema: pa.Schema) -> list[str]:
+    """Parquet paths of the leaf columns not named in LONG_TEXT_COLUMNS (a list's items are `name.list.element`)."""
+    return [path for field in schema for path, name in _leaves(field, "") if name not in LONG_TEXT_COLUMNS]
+
+
+def _leaves(arrow_field: pa.Field, prefix: str) -> list[tuple[str, str]]:
+    """(Parquet path, field name) of every leaf column under a field."""
+    path, arrow_type = prefix + arrow_field.name, arrow_field.type
+    if pa.types.is_list(arrow_type):
+        return _leaves(arrow_type.value_field.with_name("element"), f"{path}.list.")
+    if pa.types.is_struct(arrow_type):
+        return [leaf for index in range(arrow_type.num_fields)
+                for leaf in _leaves(arrow_type.field(index), f"{path}.")]
+    return [(path, arrow_field.name)]
 
 
 def commit_parts(parts: list[tuple[str, str]], output_dir: str, schemas: dict[str, pa.Schema],

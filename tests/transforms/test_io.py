@@ -93,3 +93,67 @@ def test_parts_are_published_by_rename_and_an_empty_output_still_has_its_table(t
     assert parquet.num_row_groups == 3 and parquet.metadata.row_group(0).column(0).compression == "ZSTD"
     [empty] = list((tmp_path / "out" / "none").glob("*.parquet"))
     assert pq.read_table(empty).num_rows == 0 and pq.read_schema(empty).names == ["n"]
+
+
+def _varied_stage_rows(count: int) -> list[tuple[dict, dict, dict]]:
+    """Stage rows as curation builds them, over rows with missing fields, empty lists and non-ASCII text."""
+    from transforms.stages import build_stage_rows
+
+    episode = []
+    for step in range(count):
+        text = ["", "plain", "ünïcødé ✓ 日本語", "\x00nul and\ttab", "x" * 5000][step % 5]
+        episode.append({"id": f"ép:{step}", "episode_id": "ép", "step": step, "domain": ["terminal", "robots"][step % 2],
+                        "instruction": None if step % 3 == 0 else f"do {text}", "action_text": text or None,
+                        "state_text": None if step % 4 == 1 else text, "next_text": text,
+                        "next_volatile_spans": ([] if step % 2 else None) if len(text) < 2
+                        else [{"start": 0, "end": 1, "kind": None}, {"start": 1, "end": len(text), "kind": "pid"}]})
+    return [build_stage_rows(episode[:step], row, f"trace {row['next_text']}", window=step % 3)
+            for step, row in enumerate(episode)]
+
+
+def test_batched_tables_equal_from_pylist_of_the_same_rows():
+    import pyarrow as pa
+
+    from schemas.stages import STAGE1_SCHEMA, STAGE2_SCHEMA, STAGE3_SCHEMA
+    from transforms.io import TableBatches
+
+    schemas = {"stage1": STAGE1_SCHEMA, "stage2": STAGE2_SCHEMA, "stage3": STAGE3_SCHEMA}
+    stage_rows = _varied_stage_rows(23)
+    batches, tables = TableBatches(schemas, rows=10), []
+    for rows in stage_rows:
+        for name, row in zip(schemas, rows):
+            table = batches.add(name, row)
+            if table is not None:
+                tables.append((name, table))
+    tables += list(batches.flush())
+    assert [(name, table.num_rows) for name, table in tables] == [(name, rows) for rows in (10, 10, 3)
+                                                                  for name in schemas]
+    for index, (name, table) in enumerate(tables):
+        start = index // len(schemas) * 10
+        rows = [row[list(schemas).index(name)] for row in stage_rows[start:start + 10]]
+        assert table.equals(pa.Table.from_pylist(rows, schema=schemas[name]))
+    # stage 3's prompt is stage 2's messages: the same array (same offsets and text buffers), made once
+    prompt, messages = tables[2][1].column("prompt").chunk(0), tables[1][1].column("messages").chunk(0)
+    assert [buffer.address for buffer in prompt.buffers() if buffer is not None] == \
+        [buffer.address for buffer in messages.buffers() if buffer is not None]
+
+
+def test_long_text_columns_are_written_without_statistics(tmp_path):
+    import pyarrow as pa
+
+    from schemas.stages import STAGE2_SCHEMA
+    from transforms.io import parquet_writer
+
+    rows = [row for _, row, _ in _varied_stage_rows(12)]
+    table = pa.Table.from_pylist(rows, schema=STAGE2_SCHEMA)
+    with parquet_writer(str(tmp_path / "stage2.parquet"), STAGE2_SCHEMA) as writer:
+        writer.write_table(table)
+    parquet = pq.ParquetFile(tmp_path / "stage2.parquet")
+    assert parquet.read().equals(table)
+    group = parquet.metadata.row_group(0)
+    columns = {group.column(i).path_in_schema: group.column(i) for i in range(group.num_columns)}
+    for path in ("messages.list.element.content", "target"):
+        assert columns[path].statistics is None
+    for path in ("id", "domain", "step", "messages.list.element.role", "reasoning_source"):
+        assert columns[path].statistics.has_min_max
+    assert all(column.compression == "ZSTD" for column in columns.values())
