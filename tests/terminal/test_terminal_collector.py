@@ -113,9 +113,13 @@ def test_unknown_perturbation_or_option_is_rejected(collector):
 
 def test_fork_bomb_is_contained_and_labelled(collector):
     task = Task("t-bomb", "fork bomb", options={"pids": 64})
-    _, (bomb, after) = play(collector, task, keys("bomb() { bomb | bomb & }; bomb\n", 2), keys("echo still-here\n", 2))
+    # The bomb runs in the background and the prompt is back at once: the next step waits a second at the prompt, so
+    # the fork failures have happened by the time it is observed (a busy CI machine took longer than two quick
+    # steps to reach the cap).
+    _, (bomb, after) = play(collector, task, keys("bomb() { bomb | bomb & }; bomb\n", 2),
+                            keys("sleep 1; echo still-here\n", 5))
     labels = set(bomb.perturbations) | set(after.perturbations)
-    assert "pids_cap" in labels
+    assert "pids_cap" in labels, (bomb.observation.text[-1500:], after.observation.text[-1500:])
     assert collector.sandbox.limits.pids == 64
 
 
