@@ -40,6 +40,10 @@ def curate_command(ctx: typer.Context,
            lsh_bands: int = typer.Option(12, help="LSH bands: bucket keys per transition."),
            lsh_rows: int = typer.Option(4, help="MinHash values per LSH band."),
            shingle_words: int = typer.Option(5, help="Words per shingle."),
+           dedupe_partitions: int = typer.Option(16, help="Least number of dedupe key partitions; a partition's "
+                                                          "keys are held while it is resolved. A local input gets "
+                                                          "one per 16 MB of raw files if that is more; for a big "
+                                                          "gs:// input, set about that many."),
            reasoning: str = typer.Option("grounded", help="Reasoning synthesizer: grounded or llm."),
            llm_endpoint: str = typer.Option(None, help="OpenAI-compatible base URL for --reasoning llm."),
            llm_model: str = typer.Option(None, help="Model name for --reasoning llm."),
@@ -56,7 +60,7 @@ def curate_command(ctx: typer.Context,
 
     try:
         near_dup = NearDupOptions(threshold=near_dup_threshold, num_perm=minhash_perms, bands=lsh_bands,
-                                  rows=lsh_rows, ngram=shingle_words)
+                                  rows=lsh_rows, ngram=shingle_words, partitions=dedupe_partitions)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     reasoning_options = {}

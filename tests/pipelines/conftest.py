@@ -18,7 +18,7 @@ def curated(raw_collection, tmp_path_factory):
     raw, expected = raw_collection
     out = tmp_path_factory.mktemp("curated")
     result = subprocess.run([sys.executable, "-m", "pipelines.cli", "curate", "--input", str(raw), "--output",
-                             str(out), "--overwrite", "--runner=FnApiRunner"],
+                             str(out), "--overwrite", "--dedupe-partitions", "5", "--runner=FnApiRunner"],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return out, expected, result.stdout

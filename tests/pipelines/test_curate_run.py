@@ -21,6 +21,7 @@ def test_totals_add_up_overall_and_per_domain(curated):
     stats = json.loads((out / "stats.json").read_text())
     assert stats["in"] == expected["records_in"]
     assert stats["in"] == stats["out"] + stats["dead_lettered"] + stats["deduped"]
+    assert stats["settings"]["near_dup"]["partitions"] == 5  # --dedupe-partitions reaches the pipeline
     assert stats["balanced"] and all(d["balanced"] for d in stats["domains"].values())
     # The counters agree with what is on disk.
     assert stats["out"] == len(rows(out, "transitions"))
