@@ -1,5 +1,6 @@
 """A progress display for local curation runs: FnApiRunner reports nothing until it ends, so this counts the
-files the steps leave in the work folder (a prepared file per chunk read, a marker per chunk written out)."""
+files the steps leave in the work folder (a prepared file per chunk or merged chunks read, a marker per prepared
+file written out)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from collectors.pack import is_pack
 from schemas.layout import transition_files
+from transforms.curate import chunks_in
 
 
 def expected_chunks(input_dir: str) -> int:
@@ -24,9 +26,10 @@ def expected_chunks(input_dir: str) -> int:
 
 
 def _count(folder: Path) -> int:
+    """Chunks done: Prepare merges small chunks, and a prepared file's name (its marker's too) says how many."""
     try:
         with os.scandir(folder) as entries:
-            return sum(1 for entry in entries if not entry.name.startswith("."))
+            return sum(chunks_in(entry.name) for entry in entries if not entry.name.startswith("."))
     except FileNotFoundError:
         return 0
 

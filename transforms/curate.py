@@ -34,8 +34,8 @@ from schemas.stages import (CURATED_TRANSITION_SCHEMA, DEAD_LETTER_SCHEMA, STAGE
 from transforms import dedupe, stats
 from transforms.io import (PartFiles, TableBatches, dead_letter, is_hidden, raw_file_patterns, read_pickled,
                            write_pickled)
-from transforms.prepare import prepare_file
-from transforms.validate import DEAD_LETTER
+from transforms.prepare import prepare_chunk
+from transforms.validate import DEAD_LETTER, read_valid_chunks
 
 KEYS, PREPARED, CANDIDATES, COLLISIONS, PARTS = "keys", "prepared", "candidates", "collisions", "parts"
 STAGE_TAGS = ("stage1", "stage2", "stage3")
@@ -44,6 +44,8 @@ TABLE_SCHEMAS = dict(zip(TABLE_OUTPUTS, (CURATED_TRANSITION_SCHEMA, STAGE1_SCHEM
 DUPLICATES = "duplicates"
 # Every output folder and its schema; all are written as part files (transforms.io.PartFiles).
 OUTPUT_SCHEMAS = {**TABLE_SCHEMAS, "dedupe": dedupe.DUPLICATE_SCHEMA, DEAD_LETTER: DEAD_LETTER_SCHEMA}
+# Rows below which a read chunk is merged with the next ones into one prepared file (a pack's row group has ~2,000).
+MERGE_ROWS = 2000
 # Keys a Prepare worker buffers before writing them out (one file per partition): ~6 MB, and ~15k transitions
 # of a packed input per file.
 KEY_BUFFER_ENTRIES = 200_000
@@ -57,8 +59,16 @@ class CurateOptions:
     reasoning_batch: int = 32  # rows per synthesizer call: an LLM synthesizer batches its requests
 
 
-def prepared_path(work_dir: str, chunk: str) -> str:
-    return f"{work_dir.rstrip('/')}/prepared/{dedupe.file_key(chunk):016x}.pickle.lz4"
+def prepared_path(work_dir: str, chunks: int) -> str:
+    """A new prepared file's path; its name says how many chunks it holds (for the progress display). Unique per
+    write: which chunks a file merges depends on the bundle, so a retried bundle must not overwrite another try's."""
+    return f"{work_dir.rstrip('/')}/prepared/{uuid.uuid4().hex}-{chunks}.pickle.lz4"
+
+
+def chunks_in(prepared_name: str) -> int:
+    """How many read chunks a prepared file (or its finished marker) stands for."""
+    count = prepared_name.split(".", 1)[0].rpartition("-")[2]
+    return int(count) if count.isdigit() else 1
 
 
 def sketches_path(prepared: str) -> str:
@@ -75,8 +85,12 @@ def keys_path(work_dir: str, partition: int) -> str:
 # ---- DoFns ----------------------------------------------------------------------------------------------------
 
 class PrepareFn(beam.DoFn):
-    """raw file path -> its prepared file (written), (file key, prepared path) on `prepared`, dead letters, and
-    (main output) the dedupe keys of its rows, packed per partition and buffered across files."""
+    """raw file path -> prepared files (written), (file key, prepared path) on `prepared`, dead letters, and (main
+    output) the paths of the dedupe key files, per partition.
+
+    Chunks smaller than MERGE_ROWS (an episode file is one 20-step chunk) are merged with the next ones of the
+    bundle into one prepared file: masking, MinHash, key packing and each work file have a fixed cost per call
+    that a 20-row chunk pays ~100 times over per row. Chunks hold whole episodes, so a merged file does too."""
 
     def __init__(self, options: dedupe.NearDupOptions, work_dir: str):
         self.options = options
@@ -84,30 +98,42 @@ class PrepareFn(beam.DoFn):
 
     def start_bundle(self):
         self.buffer, self.buffered = defaultdict(list), 0
+        self.pending, self.pending_chunks = [], 0
 
     def process(self, path: str):
-        for chunk, prepared in enumerate(prepare_file(path, self.options)):
-            for letter in prepared.letters:
-                yield beam.pvalue.TaggedOutput(DEAD_LETTER, letter)
-            if not prepared.rows:
-                continue
-            target = prepared_path(self.work_dir, f"{path}#{chunk}")
-            write_pickled(target, prepared.rows)
-            ids = [row["id"] for row in prepared.rows]
-            hashes = [row["content_hash"] for row in prepared.rows]
-            write_pickled(sketches_path(target), (ids, hashes, prepared.sketches))
-            key = dedupe.file_key(target)
-            yield beam.pvalue.TaggedOutput(PREPARED, (key, target))
-            for partition, batch in dedupe.partitioned_keys(key, ids, hashes, prepared.band_keys,
-                                                            self.options.partitions).items():
-                self.buffer[partition].append(batch)
-                self.buffered += len(batch)
-            if self.buffered >= KEY_BUFFER_ENTRIES:
-                yield from self._flush()
+        for chunk in read_valid_chunks(path):
+            self.pending += chunk
+            self.pending_chunks += 1
+            if len(self.pending) >= MERGE_ROWS:
+                yield from self._prepare_pending()
+
+    def _prepare_pending(self):
+        items, chunks, self.pending, self.pending_chunks = self.pending, self.pending_chunks, [], 0
+        prepared = prepare_chunk(items, self.options)
+        for letter in prepared.letters:
+            yield beam.pvalue.TaggedOutput(DEAD_LETTER, letter)
+        if not prepared.rows:
+            return
+        target = prepared_path(self.work_dir, chunks)
+        write_pickled(target, prepared.rows)
+        ids = [row["id"] for row in prepared.rows]
+        hashes = [row["content_hash"] for row in prepared.rows]
+        write_pickled(sketches_path(target), (ids, hashes, prepared.sketches))
+        key = dedupe.file_key(target)
+        yield beam.pvalue.TaggedOutput(PREPARED, (key, target))
+        for partition, batch in dedupe.partitioned_keys(key, ids, hashes, prepared.band_keys,
+                                                        self.options.partitions).items():
+            self.buffer[partition].append(batch)
+            self.buffered += len(batch)
+        if self.buffered >= KEY_BUFFER_ENTRIES:
+            yield from self._flush()
 
     def finish_bundle(self):
-        for item in self._flush():
-            yield GlobalWindows.windowed_value(item)
+        for item in [*self._prepare_pending(), *self._flush()]:
+            if isinstance(item, beam.pvalue.TaggedOutput):
+                yield beam.pvalue.TaggedOutput(item.tag, GlobalWindows.windowed_value(item.value))
+            else:
+                yield GlobalWindows.windowed_value(item)
 
     def _flush(self):
         """Each partition's keys to a file of their own, and its path on: a runner holding every shuffled element

@@ -118,16 +118,21 @@ def _prepared(items, count: bool = True):
 def prepare_file(path: str, options: dedupe.NearDupOptions) -> Iterator[PreparedFile]:
     """One raw file -> one PreparedFile per chunk of whole episodes (see read_valid_chunks)."""
     for chunk in read_valid_chunks(path):
-        prepared = PreparedFile()
-        parts_per_row, actions = [], []
-        for item in _prepared(chunk):
-            if isinstance(item, Rejected):
-                prepared.letters.append(item.letter)
-                continue
-            source, position, row, parts = item
-            row["source"], row["position"] = source, position
-            prepared.rows.append(row)
-            parts_per_row.append(parts)
-            actions.append(row["action_text"])
-        prepared.band_keys, prepared.sketches = dedupe.file_part_signatures(parts_per_row, actions, options)
-        yield prepared
+        yield prepare_chunk(chunk, options)
+
+
+def prepare_chunk(items: list, options: dedupe.NearDupOptions) -> PreparedFile:
+    """Validated items of whole episodes (read_valid_chunks' chunks, one or several) -> their PreparedFile."""
+    prepared = PreparedFile()
+    parts_per_row, actions = [], []
+    for item in _prepared(items):
+        if isinstance(item, Rejected):
+            prepared.letters.append(item.letter)
+            continue
+        source, position, row, parts = item
+        row["source"], row["position"] = source, position
+        prepared.rows.append(row)
+        parts_per_row.append(parts)
+        actions.append(row["action_text"])
+    prepared.band_keys, prepared.sketches = dedupe.file_part_signatures(parts_per_row, actions, options)
+    return prepared
