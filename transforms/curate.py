@@ -2,9 +2,9 @@
 dead letters. `Curate.expand` only composes; each step is a small DoFn over pure functions (transforms.prepare,
 transforms.dedupe, transforms.stages).
 
-    paths -> Prepare (read, validate, normalize, mask, hash, MinHash; one row group at a time)
-               -> a prepared file per row group (WORK/prepared/) and its sketches (WORK/sketches/), dead letters, and the
-               packed dedupe keys, one file per partition and flush (WORK/keys/)
+    paths -> Prepare (read, validate, normalize, mask, hash, MinHash; a row group at a time, small ones merged)
+               -> a prepared file per chunk (WORK/prepared/) and its sketches (WORK/sketches/), dead letters,
+               and the packed dedupe keys, one file per partition and flush (WORK/keys/)
     key files -> GroupByKey(partition) -> Resolve -> exact duplicates, ids read twice, groups of near candidates
     distinct candidate groups -> by prepared file -> their sketches -> by group -> verified near duplicates
     prepared files + removed ids + repeated ids (side inputs) -> Finish -> part files of transitions and
