@@ -326,8 +326,8 @@ def masked(text: str, spans: list[dict]) -> str:
     return _replaced(text, [(span["start"], span["end"], span["kind"]) for span in spans])
 
 
-# A transition's state is the previous transition's next observation: rows of one episode arrive in order, so a
-# small cache masks each screen once instead of twice.
+# One text at a time (curation masks whole chunks with mask_many): a caller walking an episode in order passes each
+# screen twice, as one step's next observation and the next step's state, and the cache masks it once.
 @lru_cache(maxsize=256)
 def mask(text: str) -> tuple[list[dict], str]:
     return _spans_and_masked(text)

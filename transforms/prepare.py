@@ -1,14 +1,14 @@
 """One raw file -> its curated rows before dedupe: validated, normalized, masked, hashed and sketched.
 
-Pure functions: the Beam step (transforms.curate.PrepareFn) only calls `prepare_file`, writes the rows and the
-sketches where the later steps read them and sends the dedupe keys on.
+Pure functions: the Beam step (transforms.curate.PrepareFn) reads chunks with transforms.validate.read_valid_chunks,
+hands one or several (small ones merged) to `prepare_chunk`, writes the rows and the sketches where the later steps
+read them and sends the dedupe keys on.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Iterator
 
 import numpy as np
 
@@ -113,12 +113,6 @@ def _prepared(items, count: bool = True):
     parts = with_masks([row for _, _, row in curated])
     for (source, position, row), row_parts in zip(curated, parts):
         yield source, position, row, row_parts
-
-
-def prepare_file(path: str, options: dedupe.NearDupOptions) -> Iterator[PreparedFile]:
-    """One raw file -> one PreparedFile per chunk of whole episodes (see read_valid_chunks)."""
-    for chunk in read_valid_chunks(path):
-        yield prepare_chunk(chunk, options)
 
 
 def prepare_chunk(items: list, options: dedupe.NearDupOptions) -> PreparedFile:
