@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import apache_beam as beam
+import numpy as np
+import pyarrow as pa
 from apache_beam.io import fileio
 from apache_beam.io.fileio import EmptyMatchTreatment
 from apache_beam.transforms.window import GlobalWindows
@@ -211,66 +213,92 @@ class FinishFn(beam.DoFn):
 
     def process(self, element, removed: dict, collisions: dict):
         file, path = element
-        episodes = defaultdict(list)
-        for row_index, row in enumerate(read_pickled(path)):
-            episodes[row["episode_id"]].append(((file, row_index), row))
-        for rows in episodes.values():
-            yield from self._episode(rows, removed, collisions)
+        refs, rows, episode_starts = _in_episode_order(file, read_pickled(path))
+        # A row's history is every row of its episode before the last one with its id (duplicates included).
+        last_with_id = {(start, row["id"]): position for position, (start, row) in enumerate(zip(episode_starts,
+                                                                                                   rows))}
+        kept = []
+        for position, (ref, row) in enumerate(zip(refs, rows)):
+            letter_or_duplicate = self._removal(ref, row, removed, collisions)
+            if letter_or_duplicate is None:
+                kept.append(position)
+            else:
+                yield letter_or_duplicate
+        traced, traces = [], []
+        for start in range(0, len(kept), self.options.reasoning_batch):
+            batch = kept[start:start + self.options.reasoning_batch]
+            for position, trace in zip(batch, self.synthesizer.traces([rows[i] for i in batch])):
+                if isinstance(trace, Exception):
+                    yield self._dead(rows[position], "reasoning", str(trace))
+                else:
+                    traced.append(position)
+                    traces.append(trace)
+        history_ends = [last_with_id[episode_starts[position], rows[position]["id"]] for position in traced]
+        yield from self._write(rows, traced, [episode_starts[position] for position in traced], history_ends,
+                               traces)
         if "://" not in self.work_dir:  # a local run's progress display counts these; Dataflow has its own
             mark = Path(self.work_dir) / "finished" / Path(path).name
             mark.parent.mkdir(parents=True, exist_ok=True)
             mark.touch()
 
-    def _episode(self, rows, removed, collisions):
-        from transforms.stages import build_stage_rows
+    def _removal(self, ref, row, removed, collisions):
+        """The duplicate (or the dead letter) a row is removed as, or None when it is kept."""
+        decision = removed.get(row["id"])
+        if decision is None:
+            same_content = collisions.get(ref)
+            if same_content is False:
+                return self._dead(row, "dedupe", "another record with the same id and different content was read",
+                                  source=row["source"])
+            if same_content:
+                decision = (dedupe.EXACT, row["id"])
+        if decision is None:
+            return None
+        kind, duplicate_of = decision
+        stats.count(stats.EXACT if kind == dedupe.EXACT else stats.NEAR, row["domain"])
+        return beam.pvalue.TaggedOutput(DUPLICATES, {
+            "id": row["id"], "duplicate_of": duplicate_of, "kind": kind, "domain": row["domain"],
+            "episode_id": row["episode_id"], "content_hash": row["content_hash"]})
 
-        rows.sort(key=lambda item: (item[1]["step"], item[1]["content_hash"]))
-        history = [row for _, row in rows]
-        kept, history_end = [], {}
-        for index, (ref, row) in enumerate(rows):
-            history_end[row["id"]] = index
-            decision = removed.get(row["id"])
-            if decision is None:
-                same_content = collisions.get(ref)
-                if same_content is False:
-                    stats.count(stats.DEAD, row["domain"], "dedupe")
-                    yield beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter(
-                        row["id"], row["source"], "dedupe",
-                        "another record with the same id and different content was read", row))
-                    continue
-                if same_content:
-                    decision = (dedupe.EXACT, row["id"])
-            if decision is None:
-                kept.append(row)
-                continue
-            kind, duplicate_of = decision
-            stats.count(stats.EXACT if kind == dedupe.EXACT else stats.NEAR, row["domain"])
-            yield beam.pvalue.TaggedOutput(DUPLICATES, {
-                "id": row["id"], "duplicate_of": duplicate_of, "kind": kind, "domain": row["domain"],
-                "episode_id": row["episode_id"], "content_hash": row["content_hash"]})
-        for start in range(0, len(kept), self.options.reasoning_batch):
-            batch = kept[start:start + self.options.reasoning_batch]
-            for row, trace in zip(batch, self.synthesizer.traces(batch)):
-                yield from self._emit(row, history[:history_end[row["id"]]], trace, build_stage_rows)
+    @staticmethod
+    def _dead(row, stage, reason, source=""):
+        stats.count(stats.DEAD, row["domain"], stage)
+        return beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter(row["id"], source, stage, reason, row))
 
-    def _emit(self, row, history, trace, build_stage_rows):
-        if isinstance(trace, Exception):
-            stats.count(stats.DEAD, row["domain"], "reasoning")
-            yield beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter(row["id"], "", "reasoning", str(trace),
-                                                                    row))
-            return
-        try:
-            stage_rows = build_stage_rows(history, row, trace, reasoning_source=self.options.reasoning)
-        except Exception as exc:  # noqa: BLE001 - a row builder failure is dead-lettered with its reason
-            stats.count(stats.DEAD, row["domain"], "stages")
-            yield beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter(row["id"], "", "stages",
-                                                                    f"{type(exc).__name__}: {exc}", row))
-            return
-        self.written[row["domain"]] += 1
-        for name, out_row in zip(TABLE_OUTPUTS, (row, *stage_rows)):
-            table = self.batches.add(name, out_row)
-            if table is not None:
-                self.parts.write(name, table)
+    def _write(self, rows, currents, history_starts, history_ends, traces):
+        """The kept transitions' stage rows, built at once: the four tables go to the batches, failures out."""
+        from transforms.stages import build_stage_tables
+
+        curated = curated_table([rows[position] for position in currents])
+        built = build_stage_tables(rows, curated, np.array(currents, dtype=np.int64),
+                                   np.array(history_starts, dtype=np.int64), np.array(history_ends, dtype=np.int64),
+                                   traces, reasoning_source=self.options.reasoning)
+        for position, exc in built.errors:
+            yield self._dead(rows[currents[position]], "stages", f"{type(exc).__name__}: {exc}")
+        transitions = curated.take(built.built) if built.errors else curated
+        self.written.update(transitions.column("domain").to_pylist())
+        for name, table in zip(TABLE_OUTPUTS, (transitions, built.stage1, built.stage2, built.stage3)):
+            for full in self.batches.add_table(name, table):
+                self.parts.write(name, full)
+
+
+def _in_episode_order(file, rows: list[dict]) -> tuple[list, list[dict], list[int]]:
+    """A prepared file's rows grouped by episode, each episode in step order: (file, row index) of each, the rows,
+    and the position of each row's episode's first row."""
+    episodes = defaultdict(list)
+    for row_index, row in enumerate(rows):
+        episodes[row["episode_id"]].append(row_index)
+    order, episode_starts = [], []
+    for members in episodes.values():
+        members.sort(key=lambda row_index: (rows[row_index]["step"], rows[row_index]["content_hash"]))
+        episode_starts += [len(order)] * len(members)
+        order += members
+    return [(file, row_index) for row_index in order], [rows[row_index] for row_index in order], episode_starts
+
+
+def curated_table(rows: list[dict]) -> pa.Table:
+    """Curated rows -> the transitions table, a column at a time (Arrow converts a column's values in C)."""
+    return pa.Table.from_arrays([pa.array([row.get(field.name) for row in rows], field.type)
+                                 for field in CURATED_TRANSITION_SCHEMA], schema=CURATED_TRANSITION_SCHEMA)
 
 
 class WriteRowsFn(beam.DoFn):

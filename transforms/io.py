@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import operator
 import os
 import pickle
 import tempfile
@@ -189,49 +188,43 @@ def shard_prefix(run_id: str) -> str:
 
 
 class TableBatches:
-    """Row dicts per output -> Arrow tables of `rows` rows each (one row group each when written)."""
+    """Rows per output, added as row dicts or as tables -> Arrow tables of `rows` rows each (one row group each
+    when written); flush gives the rest."""
 
     def __init__(self, schemas: dict[str, pa.Schema], rows: int = TABLE_ROWS):
         self.schemas, self.rows = schemas, rows
-        self.pending: dict[str, list[dict]] = {name: [] for name in schemas}
-        self.scalar_schemas = {name: pa.schema([field for field in schema if not pa.types.is_list(field.type)])
-                               for name, schema in schemas.items()}
-        # The list column converted last, per type, with the row values it was made from (see _list_column).
-        self.last_list_column: dict[pa.DataType, tuple[list, pa.Array]] = {}
+        self.pending_rows: dict[str, list[dict]] = {name: [] for name in schemas}
+        self.pending_tables: dict[str, list[pa.Table]] = {name: [] for name in schemas}
 
     def add(self, name: str, row: dict) -> pa.Table | None:
-        pending = self.pending[name]
+        pending = self.pending_rows[name]
         pending.append(row)
-        return self._table(name) if len(pending) >= self.rows else None
+        return self._from_rows(name) if len(pending) >= self.rows else None
+
+    def add_table(self, name: str, table: pa.Table) -> list[pa.Table]:
+        """The full tables the added rows complete. The rest stays as a slice (no copy) of what was added: it
+        holds at most the buffers of the tables of one full table and of the last added."""
+        pending = self.pending_tables[name]
+        pending.append(table)
+        held = sum(map(len, pending))
+        if held < self.rows:
+            return []
+        whole = pa.concat_tables(pending)
+        complete = held - held % self.rows
+        self.pending_tables[name] = [whole.slice(complete)] if complete < held else []
+        return [whole.slice(start, self.rows) for start in range(0, complete, self.rows)]
 
     def flush(self):
         for name in self.schemas:
-            if self.pending[name]:
-                yield name, self._table(name)
+            if self.pending_rows[name]:
+                yield name, self._from_rows(name)
+            if self.pending_tables[name]:
+                tables, self.pending_tables[name] = self.pending_tables[name], []
+                yield name, pa.concat_tables(tables)
 
-    def _table(self, name: str) -> pa.Table:
-        """What Table.from_pylist makes, with the list columns converted one by one so that one can reuse an
-        array made before; the other columns go through from_pylist at once (its row loop is compiled)."""
-        rows, self.pending[name] = self.pending[name], []
-        schema = self.schemas[name]
-        scalars = pa.Table.from_pylist(rows, schema=self.scalar_schemas[name])
-        return pa.Table.from_arrays([self._list_column(rows, field.name, field.type) if pa.types.is_list(field.type)
-                                     else scalars.column(field.name) for field in schema], schema=schema)
-
-    def _list_column(self, rows: list[dict], name: str, arrow_type: pa.DataType) -> pa.Array:
-        """A column holding the very objects of the column of its type converted just before it (stage 3's prompt
-        is stage 2's messages, ~8 KB of text a row) reuses that array: Arrow arrays are immutable."""
-        values = [row.get(name) for row in rows]
-        previous = self.last_list_column.pop(arrow_type, None)
-        if previous is not None and _same_objects(previous[0], values):
-            return previous[1]
-        array = pa.array(values, arrow_type)
-        self.last_list_column[arrow_type] = (values, array)
-        return array
-
-
-def _same_objects(first: list, second: list) -> bool:
-    return len(first) == len(second) and all(map(operator.is_, first, second))
+    def _from_rows(self, name: str) -> pa.Table:
+        rows, self.pending_rows[name] = self.pending_rows[name], []
+        return pa.Table.from_pylist(rows, schema=self.schemas[name])
 
 
 class PartFiles:

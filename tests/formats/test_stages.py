@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
@@ -138,3 +139,74 @@ def test_rows_match_the_reference_on_a_generated_episode():
             for window in (0, 1, 4, 20):
                 assert build_stage_rows(history, current, "T", window=window, reasoning_source="llm") == \
                     _reference_stage_rows(history, current, "T", window=window, reasoning_source="llm")
+
+
+# ---- a file's stage rows at once ---------------------------------------------------------------------------------
+
+def _file_of_episodes() -> list[dict]:
+    """Rows as a prepared file holds them after Finish's sort: episodes together, each in step order, with a repeated
+    step, empty and missing texts, unicode, spans (one row's span outside its observation) and several domains."""
+    rows = []
+    texts = ["", "plain", "ünïcødé ✓ 日本語 🙂", "\x00nul and\ttab", "x" * 3000, "a\nb"]
+    for episode, (domain, steps) in enumerate((("terminal", 9), ("web", 1), ("robots", 6), ("swe", 3))):
+        for step in range(steps):
+            text = texts[(step + episode) % len(texts)]
+            spans = None if step % 3 == 0 else []
+            if len(text) > 3:
+                spans = [{"start": 1, "end": 3, "kind": "pid"}, {"start": 0, "end": 2, "kind": None},
+                         {"start": 2, "end": len(text), "kind": ""}][:step % 4]
+            rows.append({"id": f"é{episode}:{step}", "episode_id": f"é{episode}", "step": step // 2 * 2
+                         if domain == "robots" else step, "domain": domain, "task_id": None,
+                         "instruction": None if step % 4 == 1 else f"do {text}", "action_kind": "keys",
+                         "action_text": text or None, "state_text": None if step % 5 == 2 else text[::-1],
+                         "next_text": text if step % 7 != 4 else None, "next_volatile_spans": spans,
+                         "content_hash": f"h{step}", "done": False, "error": None, "perturbations": [],
+                         "collector": "test", "stand_in": None})
+    rows[4]["next_volatile_spans"] = [{"start": 2, "end": 99, "kind": "pid"}]  # dead-lettered, neighbours kept
+    return rows
+
+
+@pytest.mark.parametrize("window", [0, 1, 2, 4, 5])
+def test_stage_tables_equal_the_rows_built_one_by_one(window):
+    from transforms.curate import curated_table
+    from transforms.stages import build_stage_tables
+
+    rows = _file_of_episodes()
+    starts = [next(i for i, row in enumerate(rows) if row["episode_id"] == current["episode_id"])
+              for current in rows]
+    # Every other row is current (the rest are removed duplicates, still history); one has its id twice.
+    currents = list(range(0, len(rows), 2)) + [1, 13]
+    ends = list(currents)
+    ends[-1] += 1  # as when a later row of the episode has the same id: the history runs past the current row
+    traces = [f"trace {k} ✓" for k in range(len(currents))]
+    built = build_stage_tables(rows, curated_table([rows[i] for i in currents]), np.array(currents), np.array(starts)[
+        currents], np.array(ends), traces, window=window, reasoning_source="llm")
+    expected, errors = [], []
+    for k, (position, end) in enumerate(zip(currents, ends)):
+        try:
+            expected.append(build_stage_rows(rows[starts[position]:end], rows[position], traces[k], window=window,
+                                             reasoning_source="llm"))
+        except StageError as exc:
+            errors.append((k, str(exc)))
+    assert [(k, str(exc)) for k, exc in built.errors] == errors == [(2, errors[0][1])]
+    assert "record é0:4: volatile span [2,99)" in errors[0][1]
+    assert len(built.built) == len(expected) == len(currents) - 1
+    for index, (table, schema) in enumerate(zip((built.stage1, built.stage2, built.stage3),
+                                                (STAGE1_SCHEMA, STAGE2_SCHEMA, STAGE3_SCHEMA))):
+        assert table.equals(pa.Table.from_pylist([stage_rows[index] for stage_rows in expected], schema=schema))
+    # stage 3's prompt is stage 2's messages: one array, made once
+    prompt, messages = built.stage3.column("prompt").chunk(0), built.stage2.column("messages").chunk(0)
+    assert [buffer.address for buffer in prompt.buffers() if buffer is not None] == \
+        [buffer.address for buffer in messages.buffers() if buffer is not None]
+
+
+def test_stage_tables_dead_letter_rows_without_a_key():
+    from transforms.curate import curated_table
+    from transforms.stages import build_stage_tables
+
+    rows = curated_episode(3)
+    rows[1] = {**rows[1], "domain": None}
+    built = build_stage_tables(rows, curated_table(rows), np.arange(3), np.zeros(3, dtype=np.int64), np.arange(3),
+                               ["T"] * 3)
+    assert [(k, str(exc)) for k, exc in built.errors] == [(1, "record ep1:1: domain is missing")]
+    assert built.built.tolist() == [0, 2] and built.stage2.column("id").to_pylist() == ["ep1:0", "ep1:2"]
