@@ -51,6 +51,8 @@ MERGE_ROWS = 2000
 # Keys a Prepare worker buffers before writing them out (one file per partition): ~6 MB, and ~15k transitions
 # of a packed input per file.
 KEY_BUFFER_ENTRIES = 200_000
+# Rows whose stage rows Finish builds at once: ~30 KB of stage text a row, plus the pieces it is assembled from.
+BUILD_ROWS = 250
 
 
 @dataclass(frozen=True)
@@ -265,7 +267,14 @@ class FinishFn(beam.DoFn):
         return beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter(row["id"], source, stage, reason, row))
 
     def _write(self, rows, currents, history_starts, history_ends, traces):
-        """The kept transitions' stage rows, built at once: the four tables go to the batches, failures out."""
+        """The kept transitions' stage rows, built BUILD_ROWS at a time: the four tables go to the batches,
+        failures out."""
+        for start in range(0, len(currents), BUILD_ROWS):
+            part = slice(start, start + BUILD_ROWS)
+            yield from self._write_slice(rows, currents[part], history_starts[part], history_ends[part],
+                                         traces[part])
+
+    def _write_slice(self, rows, currents, history_starts, history_ends, traces):
         from transforms.stages import build_stage_tables
 
         curated = curated_table([rows[position] for position in currents])

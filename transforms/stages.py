@@ -162,7 +162,11 @@ def build_stage_tables(rows: list[dict], curated: pa.Table, currents: np.ndarray
     """What build_stage_rows(rows[history_starts[k]:history_ends[k]], rows[currents[k]], traces[k]) makes, for
     every k, as three tables. rows: a file's curated transitions, each episode's together and in step order (as
     Finish sorts them); each history range lies in its current row's episode. curated: the rows[currents] as a
-    CURATED_TRANSITION_SCHEMA table."""
+    CURATED_TRANSITION_SCHEMA table. Only the rows from the first history to the last current row are read and
+    formatted, so a caller may build a file's tables a slice of current rows at a time."""
+    low, high = (int(history_starts.min()), int(currents.max()) + 1) if len(currents) else (0, 0)
+    rows, currents, history_starts, history_ends = (rows[low:high], currents - low, history_starts - low,
+                                                    history_ends - low)
     errors = _stage_errors(rows, curated, currents)
     failed = np.array([position for position, _ in errors], dtype=np.int64)
     built = np.setdiff1d(np.arange(len(currents)), failed)

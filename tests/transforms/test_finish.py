@@ -1,0 +1,50 @@
+"""Finish over one prepared file: kept rows go to the four tables, removed ones to the dedupe list (yet stay in
+their episode's history), and rows whose trace or stage rows cannot be made to dead letters, named."""
+
+import pyarrow.parquet as pq
+
+from tests.formats.test_stages import curated_episode
+from transforms.curate import DEAD_LETTER, DUPLICATES, PARTS, CurateOptions, FinishFn
+from transforms.io import TableBatches, write_pickled
+
+
+def test_finish_writes_kept_rows_and_dead_letters_the_rest(tmp_path):
+    episode = curated_episode(7)
+    other = curated_episode(3, domain="web")
+    for row in other:
+        row.update(id=row["id"].replace("ep1", "ep2"), episode_id="ep2")
+    rows = [{**row, "source": "raw.parquet"} for row in episode + other]
+    rows[2]["next_volatile_spans"] = [{"start": 3, "end": 999, "kind": "pid"}]  # outside its observation
+    rows[5]["state_text"] = 5  # the grounded synthesizer cannot read it
+    prepared = str(tmp_path / "work" / "prepared" / "file-1.pickle.lz4")
+    write_pickled(prepared, rows[::-1])  # Finish puts each episode in step order itself
+    finish = FinishFn(CurateOptions(reasoning_batch=2), str(tmp_path / "work"))
+    finish.setup()
+    finish.start_bundle()
+    outputs = list(finish.process(("file", prepared), {"ep1:3": ("exact", "ep0:3")}, {}))
+    outputs += list(finish.finish_bundle())
+
+    letters = {item.value["record_id"]: item.value for item in outputs if item.tag == DEAD_LETTER}
+    assert {record: letter["stage"] for record, letter in letters.items()} == {"ep1:2": "stages",
+                                                                             "ep1:5": "reasoning"}
+    assert letters["ep1:2"]["reason"].startswith("StageError: record ep1:2: volatile span [3,999)")
+    assert [item.value["id"] for item in outputs if item.tag == DUPLICATES] == ["ep1:3"]
+    tables = {name: pq.read_table(path) for name, path in (item.value.value for item in outputs if item.tag == PARTS)}
+    kept = ["ep1:0", "ep1:1", "ep1:4", "ep1:6", "ep2:0", "ep2:1", "ep2:2"]
+    for name in ("transitions", "stage1", "stage2", "stage3"):
+        assert sorted(tables[name].column("id").to_pylist()) == kept
+    texts = dict(zip(tables["stage1"].column("id").to_pylist(), tables["stage1"].column("text").to_pylist()))
+    assert "Action:\ncmd3\n" in texts["ep1:4"]  # the removed duplicate is still history
+    # Windows of 4 turns, within the episode: ep1:4 sees steps 0-3, ep2:1 only ep2's step 0.
+    assert texts["ep1:4"].count("Action:") == 5 and texts["ep2:1"].count("Action:") == 2
+
+
+def test_added_tables_of_one_output_stay_apart_from_another():
+    import pyarrow as pa
+
+    schemas = {"a": pa.schema([pa.field("n", pa.int64())]), "b": pa.schema([pa.field("n", pa.int64())])}
+    batches = TableBatches(schemas, rows=3)
+    assert batches.add_table("a", pa.table({"n": [1, 2]}, schema=schemas["a"])) == []
+    full = batches.add_table("b", pa.table({"n": [7, 8, 9, 10]}, schema=schemas["b"]))
+    assert [table.column("n").to_pylist() for table in full] == [[7, 8, 9]]
+    assert {name: table.column("n").to_pylist() for name, table in batches.flush()} == {"a": [1, 2], "b": [10]}
