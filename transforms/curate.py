@@ -305,9 +305,9 @@ def _in_episode_order(file, rows: list[dict]) -> tuple[list, list[dict], list[in
 
 
 def curated_table(rows: list[dict]) -> pa.Table:
-    """Curated rows -> the transitions table, a column at a time (Arrow converts a column's values in C)."""
-    return pa.Table.from_arrays([pa.array([row.get(field.name) for row in rows], field.type)
-                                 for field in CURATED_TRANSITION_SCHEMA], schema=CURATED_TRANSITION_SCHEMA)
+    """Curated rows -> the transitions table. Arrow's own row loop: ~4 us a row against ~6.5 for a Python list per
+    column converted with pa.array (1,000 prepared rows of raw20kp)."""
+    return pa.Table.from_pylist(rows, schema=CURATED_TRANSITION_SCHEMA)
 
 
 class WriteRowsFn(beam.DoFn):

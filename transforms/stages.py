@@ -174,8 +174,9 @@ def build_stage_tables(rows: list[dict], curated: pa.Table, currents: np.ndarray
         curated = curated.take(built)
     currents, history_starts, history_ends = currents[built], history_starts[built], history_ends[built]
     turns_start, turns_end = _windows(rows, currents, history_starts, history_ends, window)
-    domains = curated.column("domain").to_pylist()
-    instructions = curated.column("instruction").to_pylist()
+    current_rows = [rows[position] for position in currents.tolist()]
+    domains = [row["domain"] for row in current_rows]
+    instructions = [row.get("instruction") for row in current_rows]
     openings = np.where(turns_end > turns_start, turns_start, currents)
     opening_states = [rows[position].get("state_text") or "" for position in openings.tolist()]
     actions = [row.get("action_text") or "" for row in rows]
