@@ -202,8 +202,9 @@ class TableBatches:
         return self._from_rows(name) if len(pending) >= self.rows else None
 
     def add_table(self, name: str, table: pa.Table) -> list[pa.Table]:
-        """The full tables the added rows complete. The rest stays as a slice (no copy) of what was added: it
-        holds at most the buffers of the tables of one full table and of the last added."""
+        """The full tables of `rows` rows that the added table completes, cut without copying. The rest waits as a
+        slice, which keeps alive the buffers of the tables it was cut from: less than a full table's rows, plus
+        the rest of the last table added."""
         pending = self.pending_tables[name]
         pending.append(table)
         held = sum(map(len, pending))

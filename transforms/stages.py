@@ -3,6 +3,9 @@
 
 All three see the same context: the task, the observation just before the window, the last `window` turns of the
 episode (action -> observation) and the current action. The RL spans are character offsets into the reference.
+
+build_stage_rows makes one transition's rows; build_stage_tables makes the same rows for many transitions at once,
+as Arrow tables (what curation writes), from the same format helpers.
 """
 
 from __future__ import annotations
@@ -204,14 +207,14 @@ def build_stage_tables(rows: list[dict], curated: pa.Table, currents: np.ndarray
 def _stage_errors(rows: list[dict], curated: pa.Table, currents: np.ndarray) -> list[tuple[int, StageError]]:
     """(position, StageError) of the current rows build_stage_rows would refuse: found by array checks, and
     explained by the one-row checks themselves so that the reasons are the same."""
-    missing = pc.or_(pc.or_(pc.is_null(curated.column("id")), pc.is_null(curated.column("domain"))),
-                     pc.is_null(curated.column("step")))
+    bad = np.zeros(len(curated), dtype=bool)
+    for key in REQUIRED_KEYS:
+        bad |= pc.is_null(curated.column(key)).to_numpy()
     lengths = pc.utf8_length(pc.fill_null(curated.column("next_text"), "")).to_numpy()
     spans = curated.column("next_volatile_spans").combine_chunks()
     starts, ends = (pc.fill_null(pc.list_flatten(spans).field(name), -1).to_numpy(zero_copy_only=False)
                     for name in ("start", "end"))
     owners = pc.list_parent_indices(spans).to_numpy()
-    bad = missing.to_numpy(zero_copy_only=False).copy()
     bad[owners[(starts < 0) | (ends <= starts) | (ends > lengths[owners])]] = True
     errors = []
     for position in np.flatnonzero(bad).tolist():
