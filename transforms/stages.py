@@ -191,9 +191,8 @@ def build_stage_tables(rows: list[dict], curated: pa.Table, currents: np.ndarray
     reference = pc.fill_null(curated.column("next_text"), "")
     exact_spans, format_spans = _span_columns(curated.column("next_volatile_spans"), reference)
     common = {name: curated.column(name) for name in ("id", "domain", "episode_id", "step")}
-    trace_of = [traces[k] for k in built.tolist()]
-    target = [reasoned_answer(trace, observations[position]) for trace, position in zip(trace_of,
-                                                                                          currents.tolist())]
+    target = [reasoned_answer(traces[k], observations[position])
+              for k, position in zip(built.tolist(), currents.tolist())]
     rubrics = {domain: rubric_id(domain) for domain in set(domains)}
     stage1 = pa.Table.from_arrays([*common.values(), text], schema=STAGE1_SCHEMA)
     stage2 = pa.Table.from_arrays([*common.values(), messages, pa.array(target, pa.string()),
