@@ -80,17 +80,31 @@ def _lines(text: str) -> list[str]:
     return lines
 
 
+def _only_run(a: list[str], b: list[str], index: dict[str, int], in_b: list[bool]) -> tuple[int, int, int] | None:
+    """The run when the lines of `a` found in `b` (`in_b`, per line of `a`) sit on one diagonal, as after a scroll or
+    an edit at the head or the tail; else None. Lines of `b` are unique (`index`: line -> position), so every equal
+    pair is then on that run: it is the only one, found with C-level scans instead of a walk over the lines."""
+    shared = in_b.count(True)
+    i = in_b.index(True)
+    j = index[a[i]]
+    return (-shared, i, j) if a[i:i + shared] == b[j:j + shared] else None
+
+
 def _runs(a: list[str], b: list[str]) -> list[tuple[int, int, int]] | None:
     """Every maximal diagonal run as (-k, i, j): a[i:i+k] == b[j:j+k], extendable neither way; longest first, then
     by (i, j). None when lines repeat so much (pretty-printed JSON: '},' everywhere) that pairs outnumber lines."""
-    index = {line: j for j, line in enumerate(b)}
+    index = dict(zip(b, range(len(b))))
     runs = []
     if len(index) == len(b):
         # Lines of b are unique (screens usually are): a line of a pairs with one line of b at most, so a run goes
         # on exactly when the next pair is the previous one shifted by (1, 1).
-        partners = list(map(index.get, a))
-        if partners.count(None) == len(partners):
+        in_b = list(map(index.__contains__, a))
+        if True not in in_b:
             return []
+        only_run = _only_run(a, b, index, in_b)
+        if only_run:
+            return [only_run]
+        partners = list(map(index.get, a))
         last_i = last_j = -2
         for i, j in enumerate(partners):
             if j is None:
@@ -132,8 +146,10 @@ def _opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]
     if runs is None:
         # Regions would each filter a crowd of short runs; difflib's own walk is cheaper there.
         return difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes()
-    blocks = []
-    if runs:
+    if len(runs) == 1:
+        blocks = [(runs[0][1], runs[0][2], -runs[0][0])]  # the only equal pairs: difflib's one matching block
+    elif runs:
+        blocks = []
         regions = [(0, len(a), 0, len(b), runs)]
         while regions:
             alo, ahi, blo, bhi, runs = regions.pop()
@@ -160,6 +176,8 @@ def _opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]
             if right:
                 regions.append((end_i, ahi, end_j, bhi, right))
         blocks.sort()
+    else:
+        blocks = []
     opcodes = []
     i = j = 0
     # Adjacent blocks merge into one 'equal' run, as in get_matching_blocks; the sentinel closes the tail.
