@@ -37,7 +37,7 @@ def _quote(line: str) -> str:
 
 
 def _listed(lines: list[str], quote=_quote) -> str:
-    shown = ", ".join(quote(line) for line in lines[:_MAX_LISTED])
+    shown = ", ".join(map(quote, lines[:_MAX_LISTED]))
     more = len(lines) - _MAX_LISTED
     return shown + (f" and {more} more" if more > 0 else "")
 
@@ -80,56 +80,56 @@ def _lines(text: str) -> list[str]:
     return lines
 
 
-def _only_run(a: list[str], b: list[str], index: dict[str, int], in_b: list[bool]) -> tuple[int, int, int] | None:
-    """The run when the lines of `a` found in `b` (`in_b`, per line of `a`) sit on one diagonal, as after a scroll or
-    an edit at the head or the tail; else None. Lines of `b` are unique (`index`: line -> position), so every equal
-    pair is then on that run: it is the only one, found with C-level scans instead of a walk over the lines."""
+def _unique_runs(a: list[str], b: list[str], lines_of_b: set[str]) -> list[tuple[int, int, int]]:
+    """_runs when the lines of b are unique (screens usually are): a line of a pairs with one line of b at most."""
+    in_b = list(map(lines_of_b.__contains__, a))
     shared = in_b.count(True)
+    if not shared:
+        return []
+    # After a scroll or an edit at the head or the tail, the shared lines sit on one diagonal: every equal pair is
+    # on it, so it is the only run, found with C-level scans instead of a walk over the lines.
     i = in_b.index(True)
-    j = index[a[i]]
-    return (-shared, i, j) if a[i:i + shared] == b[j:j + shared] else None
+    j = b.index(a[i])
+    if a[i:i + shared] == b[j:j + shared]:
+        return [(-shared, i, j)]
+    # Else a run goes on exactly when the next pair is the previous one shifted by (1, 1).
+    index = dict(zip(b, range(len(b))))
+    runs = []
+    last_i = last_j = -2
+    for i, j in enumerate(map(index.get, a)):
+        if j is None:
+            continue
+        if i == last_i + 1 and j == last_j + 1:
+            runs[-1][0] -= 1
+        else:
+            runs.append([-1, i, j])
+        last_i, last_j = i, j
+    runs = [tuple(run) for run in runs]
+    runs.sort()
+    return runs
 
 
 def _runs(a: list[str], b: list[str]) -> list[tuple[int, int, int]] | None:
     """Every maximal diagonal run as (-k, i, j): a[i:i+k] == b[j:j+k], extendable neither way; longest first, then
     by (i, j). None when lines repeat so much (pretty-printed JSON: '},' everywhere) that pairs outnumber lines."""
-    index = dict(zip(b, range(len(b))))
+    lines_of_b = set(b)
+    if len(lines_of_b) == len(b):
+        return _unique_runs(a, b, lines_of_b)
+    la, lb = len(a), len(b)
+    if sum(map(Counter(b).get, a, repeat(0, la))) > _MAX_PAIRS_PER_LINE * (la + lb):
+        return None
     runs = []
-    if len(index) == len(b):
-        # Lines of b are unique (screens usually are): a line of a pairs with one line of b at most, so a run goes
-        # on exactly when the next pair is the previous one shifted by (1, 1).
-        in_b = list(map(index.__contains__, a))
-        if True not in in_b:
-            return []
-        only_run = _only_run(a, b, index, in_b)
-        if only_run:
-            return [only_run]
-        partners = list(map(index.get, a))
-        last_i = last_j = -2
-        for i, j in enumerate(partners):
-            if j is None:
-                continue
-            if i == last_i + 1 and j == last_j + 1:
-                runs[-1][0] -= 1
-            else:
-                runs.append([-1, i, j])
-            last_i, last_j = i, j
-        runs = [tuple(run) for run in runs]
-    else:
-        la, lb = len(a), len(b)
-        if sum(map(Counter(b).get, a, repeat(0, la))) > _MAX_PAIRS_PER_LINE * (la + lb):
-            return None
-        b2j: dict[str, list[int]] = {}
-        for j, line in enumerate(b):
-            b2j.setdefault(line, []).append(j)
-        for i, line in enumerate(a):
-            for j in b2j.get(line, ()):
-                if i and j and a[i - 1] == b[j - 1]:
-                    continue  # inside a run that started earlier
-                k = 1
-                while i + k < la and j + k < lb and a[i + k] == b[j + k]:
-                    k += 1
-                runs.append((-k, i, j))
+    b2j: dict[str, list[int]] = {}
+    for j, line in enumerate(b):
+        b2j.setdefault(line, []).append(j)
+    for i, line in enumerate(a):
+        for j in b2j.get(line, ()):
+            if i and j and a[i - 1] == b[j - 1]:
+                continue  # inside a run that started earlier
+            k = 1
+            while i + k < la and j + k < lb and a[i + k] == b[j + k]:
+                k += 1
+            runs.append((-k, i, j))
     runs.sort()
     return runs
 
@@ -200,7 +200,8 @@ def _opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]
 
 def _diff_sentences(before: list[str], after: list[str], unit: str) -> tuple[list[str], list[str]]:
     """Sentences about what appeared, disappeared and changed, and the lines of `after` that are new."""
-    added, removed, changed, new_lines = [], [], [], []
+    added, removed, new_lines = [], [], []
+    changed_old, changed_new = [], []  # the changed pairs shown: _MAX_LISTED at most
     changes = 0
     for tag, i1, i2, j1, j2 in _opcodes(before, after):
         if tag == "equal":
@@ -210,21 +211,22 @@ def _diff_sentences(before: list[str], after: list[str], unit: str) -> tuple[lis
         # deletes pair nothing.
         pairs = min(i2 - i1, j2 - j1)
         if pairs:
-            shown = min(pairs, _MAX_LISTED - len(changed))
-            changed += zip(before[i1:i1 + shown], after[j1:j1 + shown])
+            shown = min(pairs, _MAX_LISTED - len(changed_old))
+            changed_old += before[i1:i1 + shown]
+            changed_new += after[j1:j1 + shown]
             changes += pairs
         removed += before[i1 + pairs:i2]
         added += after[j1 + pairs:j2]
-    # Blank lines carry nothing a reader could check.
-    added = [line for line in added if line.strip()]
-    removed = [line for line in removed if line.strip()]
+    # Blank lines carry nothing a reader could check. The rest are kept stripped: quoting strips them anyway.
+    added = list(filter(None, map(str.strip, added)))
+    removed = list(filter(None, map(str.strip, removed)))
     sentences = []
     if added:
         sentences.append(f"{_counted(len(added), unit, 'appear')}: {_listed(added)}.")
     if removed:
         sentences.append(f"{_counted(len(removed), unit, 'disappear')}: {_listed(removed)}.")
     if changes:
-        shown = "; ".join(f"{_quote(old)} becomes {_quote(new)}" for old, new in changed)
+        shown = "; ".join(map("{} becomes {}".format, map(_quote, changed_old), map(_quote, changed_new)))
         more = changes - _MAX_LISTED
         tail = f" and {more} more." if more > 0 else "."
         sentences.append(f"{_counted(changes, unit, 'change')}: {shown}{tail}")
