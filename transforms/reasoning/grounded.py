@@ -217,16 +217,18 @@ def _diff_sentences(before: list[str], after: list[str], unit: str) -> tuple[lis
             changes += pairs
         removed += before[i1 + pairs:i2]
         added += after[j1 + pairs:j2]
-    # Blank lines carry nothing a reader could check. The rest are kept stripped: quoting strips them anyway.
-    added = list(filter(None, map(str.strip, added)))
-    removed = list(filter(None, map(str.strip, removed)))
     sentences = []
+    # Blank lines carry nothing a reader could check. The rest are kept stripped: quoting strips them anyway.
     if added:
-        sentences.append(f"{_counted(len(added), unit, 'appear')}: {_listed(added)}.")
+        added = list(filter(None, map(str.strip, added)))
+        if added:
+            sentences.append(f"{_counted(len(added), unit, 'appear')}: {_listed(added)}.")
     if removed:
-        sentences.append(f"{_counted(len(removed), unit, 'disappear')}: {_listed(removed)}.")
+        removed = list(filter(None, map(str.strip, removed)))
+        if removed:
+            sentences.append(f"{_counted(len(removed), unit, 'disappear')}: {_listed(removed)}.")
     if changes:
-        shown = "; ".join(map("{} becomes {}".format, map(_quote, changed_old), map(_quote, changed_new)))
+        shown = "; ".join([f"{_quote(old)} becomes {_quote(new)}" for old, new in zip(changed_old, changed_new)])
         more = changes - _MAX_LISTED
         tail = f" and {more} more." if more > 0 else "."
         sentences.append(f"{_counted(changes, unit, 'change')}: {shown}{tail}")
@@ -237,11 +239,25 @@ def _files_named(new_lines: list[str]) -> list[str]:
     # One scan over the joined lines finds what a scan per line finds: no match spans a newline, and the lookbehind
     # accepts the newline before a line's start as it accepts the start of a lone line.
     text = "\n".join(new_lines)
+    if "+++ b/" not in text and not _FILE_LINE_HINT.search(text):
+        return []
     files = dict.fromkeys(_DIFF_FILE.findall(text)) if "+++ b/" in text else {}
     if _FILE_LINE_HINT.search(text):
         for path, number in _FILE_LINE.findall(text):
             files.setdefault(f"{path}:{number}")
     return list(files)
+
+
+def _meta_sentences(meta: dict, sentences: list[str]) -> None:
+    for key in _EXIT_KEYS:
+        if meta.get(key) is not None:
+            sentences.append(f"The command exits with status {meta[key]}.")
+            break
+    # Flags the MCP collector sets from the response itself.
+    if meta.get("jsonrpc_error"):
+        sentences.append("The server answers with a protocol error instead of a result.")
+    elif meta.get("is_error"):
+        sentences.append("The tool result is marked as an error.")
 
 
 def grounded_trace(row: dict) -> str:
@@ -250,7 +266,7 @@ def grounded_trace(row: dict) -> str:
     unit = _UNIT.get(row.get("domain") or "", "line")
     before, after = _lines(state), _lines(after_text)  # in this order: the state was the last call's text
     sentences = []
-    if not state.strip():
+    if not state or state.isspace():
         sentences.append(f"There is no earlier observation; the environment shows {_plural(len(after), unit)}.")
         new_lines = after
     elif before == after:
@@ -263,15 +279,8 @@ def grounded_trace(row: dict) -> str:
     if files:
         sentences.append(f"The new output names {_listed(files, quote=str)}.")
     meta = _meta(row)
-    for key in _EXIT_KEYS:
-        if meta.get(key) is not None:
-            sentences.append(f"The command exits with status {meta[key]}.")
-            break
-    # Flags the MCP collector sets from the response itself.
-    if meta.get("jsonrpc_error"):
-        sentences.append("The server answers with a protocol error instead of a result.")
-    elif meta.get("is_error"):
-        sentences.append("The tool result is marked as an error.")
+    if meta:  # most are '{}'
+        _meta_sentences(meta, sentences)
     if row.get("error"):
         sentences.append(f"The environment reports an error: {_quote(row['error'])}.")
     spans = row.get("next_volatile_spans") or []
