@@ -187,7 +187,7 @@ def test_a_state_shared_with_the_previous_next_observation_gives_the_same_traces
 
 
 @pytest.mark.parametrize("max_pairs", [None, 10**9], ids=["default", "runs-always"])
-def test_opcodes_are_difflibs_on_random_sequences(monkeypatch, max_pairs):
+def test_changed_regions_are_difflibs_on_random_sequences(monkeypatch, max_pairs):
     if max_pairs:  # small alphabets repeat lines enough to hand most cases to difflib; here runs take them all
         monkeypatch.setattr(grounded, "_MAX_PAIRS_PER_LINE", max_pairs)
     rng = random.Random(7)
@@ -200,7 +200,8 @@ def test_opcodes_are_difflibs_on_random_sequences(monkeypatch, max_pairs):
             b[at:at + rng.randint(0, 2)] = [rng.choice(alphabet) for _ in range(rng.randint(0, 2))]
         if rng.random() < 0.3:
             b = list(dict.fromkeys(b))  # unique lines take their own path
-        assert grounded._opcodes(a, b) == difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes(), (a, b)
+        opcodes = difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes()
+        assert grounded._changed_regions(a, b) == [tuple(op[1:]) for op in opcodes if op[0] != "equal"], (a, b)
 
 
 # ---- llm against a local OpenAI-compatible server ---------------------------------------------------------------

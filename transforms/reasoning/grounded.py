@@ -27,7 +27,7 @@ _DIFF_FILE = re.compile(r"^\+\+\+ b/(\S+)", re.M)
 # Every file:line match contains this; searching for it first skips the costly scan on most outputs.
 _FILE_LINE_HINT = re.compile(r"\.[A-Za-z]\w{0,7}:\d")
 _EXIT_KEYS = ("exit_status", "exit_code", "returncode", "status_code")
-# Past this many equal-line pairs per line, difflib computes the opcodes faster than the run regions do.
+# Past this many equal-line pairs per line, difflib finds the matching blocks faster than the run regions do.
 _MAX_PAIRS_PER_LINE = 1
 
 
@@ -134,18 +134,19 @@ def _runs(a: list[str], b: list[str]) -> list[tuple[int, int, int]] | None:
     return runs
 
 
-def _opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]:
-    """difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes(), computed from runs of equal lines.
+def _matching_blocks(a: list[str], b: list[str]) -> list[tuple[int, int, int]]:
+    """The blocks (i, j, size) of difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_matching_blocks(), sorted,
+    ending with the sentinel (len(a), len(b), 0); adjacent blocks may stay unmerged. Computed from runs of equal lines.
 
     difflib finds the longest matching block of a region, then recurses left and right of it, walking every line
     of `a` in every region. Here the maximal runs are found once; the longest block of a region is the longest run
     clipped to it, ties going to the earliest start in a, then in b, which is the block difflib picks. So the
-    opcodes are the same, and as runs are visited longest first a region usually stops at its first run.
+    blocks are the same, and as runs are visited longest first a region usually stops at its first run.
     """
     runs = _runs(a, b)
     if runs is None:
         # Regions would each filter a crowd of short runs; difflib's own walk is cheaper there.
-        return difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes()
+        return difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_matching_blocks()
     if len(runs) == 1:
         blocks = [(runs[0][1], runs[0][2], -runs[0][0])]  # the only equal pairs: difflib's one matching block
     elif runs:
@@ -178,24 +179,20 @@ def _opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]
         blocks.sort()
     else:
         blocks = []
-    opcodes = []
+    blocks.append((len(a), len(b), 0))
+    return blocks
+
+
+def _changed_regions(a: list[str], b: list[str]) -> list[tuple[int, int, int, int]]:
+    """(i1, i2, j1, j2) of each opcode of difflib's get_opcodes() that is not 'equal' (a replace, delete or insert),
+    in order: the gaps between consecutive matching blocks, whether or not adjacent blocks were merged."""
+    regions = []
     i = j = 0
-    # Adjacent blocks merge into one 'equal' run, as in get_matching_blocks; the sentinel closes the tail.
-    for block_i, block_j, size in blocks + [(len(a), len(b), 0)]:
-        if size and opcodes and opcodes[-1][0] == "equal" and (i, j) == (block_i, block_j):
-            opcodes[-1] = ("equal", opcodes[-1][1], block_i + size, opcodes[-1][3], block_j + size)
-            i, j = block_i + size, block_j + size
-            continue
-        if i < block_i and j < block_j:
-            opcodes.append(("replace", i, block_i, j, block_j))
-        elif i < block_i:
-            opcodes.append(("delete", i, block_i, j, block_j))
-        elif j < block_j:
-            opcodes.append(("insert", i, block_i, j, block_j))
-        if size:
-            opcodes.append(("equal", block_i, block_i + size, block_j, block_j + size))
+    for block_i, block_j, size in _matching_blocks(a, b):
+        if i < block_i or j < block_j:
+            regions.append((i, block_i, j, block_j))
         i, j = block_i + size, block_j + size
-    return opcodes
+    return regions
 
 
 def _diff_sentences(before: list[str], after: list[str], unit: str) -> tuple[list[str], list[str]]:
@@ -203,9 +200,7 @@ def _diff_sentences(before: list[str], after: list[str], unit: str) -> tuple[lis
     added, removed, new_lines = [], [], []
     changed_old, changed_new = [], []  # the changed pairs shown: _MAX_LISTED at most
     changes = 0
-    for tag, i1, i2, j1, j2 in _opcodes(before, after):
-        if tag == "equal":
-            continue
+    for i1, i2, j1, j2 in _changed_regions(before, after):
         new_lines += after[j1:j2]
         # A replace pairs its lines in order; what is left over on either side appears or disappears. Inserts and
         # deletes pair nothing.
