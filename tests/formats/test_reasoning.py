@@ -52,6 +52,8 @@ def test_grounded_trace_for_trees_changes_and_no_change():
         "The observation does not change."
     assert grounded_trace({"domain": "new-domain", "state_text": "", "next_text": "a\nb"}) == \
         "There is no earlier observation; the environment shows 2 lines."
+    assert grounded_trace({"domain": "terminal", "state_text": " \n\t\u3000", "next_text": "a"}) == \
+        "There is no earlier observation; the environment shows 1 line."
 
 
 def test_grounded_trace_names_only_new_files_and_mcp_error_flags():
@@ -202,6 +204,44 @@ def test_changed_regions_are_difflibs_on_random_sequences(monkeypatch, max_pairs
             b = list(dict.fromkeys(b))  # unique lines take their own path
         opcodes = difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes()
         assert grounded._changed_regions(a, b) == [tuple(op[1:]) for op in opcodes if op[0] != "equal"], (a, b)
+
+
+def _scrolled_screen(rng: random.Random, screen: list[str]) -> list[str]:
+    """The next screen of a terminal or UI tree: scrolled, its head or tail edited, a line moved or repeated."""
+    fresh = [f"line {rng.randrange(10**6)}" for _ in range(rng.randint(0, 4))]
+    after = screen[rng.randint(0, 4):]
+    shape = rng.choice(["scroll", "tail", "head", "move", "repeat"])
+    if shape == "tail":
+        after[len(after) - rng.randint(0, 2):] = fresh
+    elif shape == "head":
+        after[:rng.randint(0, 2)] = fresh
+    elif shape == "move" and len(after) > 2:
+        after.insert(rng.randrange(len(after)), after.pop(rng.randrange(len(after))))
+    elif shape == "repeat" and screen:
+        after.append(rng.choice(screen))  # a repeated line breaks b's uniqueness or pairs off the diagonal
+    else:
+        after += fresh
+    return after
+
+
+def test_one_run_diffs_are_difflibs_on_scrolled_screens(monkeypatch):
+    """The shortcut for a state whose shared lines sit on one diagonal, against difflib on the shapes that take it
+    and on the near misses (moved and repeated lines) that must not."""
+    one_run_calls = []
+    unique_runs = grounded._unique_runs
+    monkeypatch.setattr(grounded, "_unique_runs", lambda a, b, lines: one_run_calls.append(
+        unique_runs(a, b, lines)) or one_run_calls[-1])
+    rng = random.Random(11)
+    for _ in range(300):
+        screen = [f"line {rng.randrange(10**6)}" for _ in range(rng.randint(0, 12))]
+        for _ in range(8):
+            after = _scrolled_screen(rng, screen)
+            opcodes = difflib.SequenceMatcher(a=screen, b=after, autojunk=False).get_opcodes()
+            assert grounded._changed_regions(screen, after) == [tuple(op[1:]) for op in opcodes if op[0] != "equal"]
+            screen = after
+    run_counts = [len(runs) for runs in one_run_calls]
+    # Both the one-run answer and the walk over several runs were taken, often.
+    assert run_counts.count(1) > 500 and sum(count > 1 for count in run_counts) > 100
 
 
 # ---- llm against a local OpenAI-compatible server ---------------------------------------------------------------
