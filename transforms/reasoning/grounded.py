@@ -236,10 +236,14 @@ def _files_named(new_lines: list[str]) -> list[str]:
     text = "\n".join(new_lines)
     # Every hint starts with a dot: the regex scans from the first one (found at memchr speed), often near the end.
     first_dot = text.find(".")
-    if "+++ b/" not in text and (first_dot < 0 or not _FILE_LINE_HINT.search(text, first_dot)):
-        return []
-    files = dict.fromkeys(_DIFF_FILE.findall(text)) if "+++ b/" in text else {}
-    if _FILE_LINE_HINT.search(text):
+    hinted = first_dot >= 0 and _FILE_LINE_HINT.search(text, first_dot)
+    if "+++ b/" in text:
+        files = dict.fromkeys(_DIFF_FILE.findall(text))
+    elif hinted:
+        files = {}
+    else:
+        return []  # most outputs
+    if hinted:
         for path, number in _FILE_LINE.findall(text):
             files.setdefault(f"{path}:{number}")
     return list(files)
