@@ -26,10 +26,20 @@ from schemas.transition import TRANSITION_SCHEMA
 
 TABLE_ROWS = 1000  # rows per Arrow table a step hands to a writer: one row group each (~10-30 MB of stage text)
 # Leaf columns holding whole observations, documents, chat turns or records (KB per value; `content` is a
-# message's): their min/max statistics serve no query (~3,500 instructions a transition to compute). Their dictionary
-# encoding stays on: turning it off saves its hashing (~28,000 instructions a transition under callgrind) but added
-# ~30 MB of peak RSS to a 20k-transition run, outside Arrow's memory pool, for a reason not yet found.
+# message's): their min/max statistics serve no query (~3,500 instructions a transition to compute).
 LONG_TEXT_COLUMNS = frozenset({"state_text", "next_text", "text", "content", "target", "reference", "record_json"})
+# The long columns whose values repeat within a row group: a chat turn comes back in the history window of the next
+# steps (~3.3 uses per distinct turn on generated episodes). They keep their dictionary; the other long columns hold
+# one distinct value per row (state_text equals the previous row's next_text, but in another column), where
+# hashing them into a dictionary that then overflows costs ~20% of the write for nothing.
+REPEATED_TEXT_COLUMNS = frozenset({"content"})
+# Room for the distinct chat turns of a row group (~3 MB per 1,000 rows generated); past the limit Arrow writes
+# the rest of the column chunk plain, which is correct, only dearer.
+DICTIONARY_PAGE_BYTES = 8 << 20
+# Pages are cut only between batches: at Arrow's 1,024 values a batch, a stage 1 page buffer held ~8 MB of text,
+# which Arrow's allocator (mimalloc in these wheels) kept resident after freeing it (+35 MB peak RSS of a run once
+# the long columns were written plain). 256 values keep pages ~2 MB.
+WRITE_BATCH_VALUES = 256
 
 # A raw row is (source file, position in it, row dict); the position is the line (JSONL) or row index (Parquet).
 SourcedRow = tuple[str, int, dict]
@@ -261,13 +271,22 @@ class PartFiles:
 
 
 def parquet_writer(sink, schema: pa.Schema) -> pq.ParquetWriter:
-    """A zstd writer with statistics on every column but the long text ones."""
-    return pq.ParquetWriter(sink, schema, compression="zstd", write_statistics=short_column_paths(schema))
+    """A zstd writer (Arrow's default level, 1) with statistics on every column but the long text ones, and
+    dictionaries on every column but the long ones whose values do not repeat."""
+    return pq.ParquetWriter(sink, schema, compression="zstd", write_statistics=short_column_paths(schema),
+                            use_dictionary=dictionary_column_paths(schema),
+                            dictionary_pagesize_limit=DICTIONARY_PAGE_BYTES, write_batch_size=WRITE_BATCH_VALUES)
 
 
 def short_column_paths(schema: pa.Schema) -> list[str]:
     """Parquet paths of the leaf columns not named in LONG_TEXT_COLUMNS (a list's items are `name.list.element`)."""
     return [path for field in schema for path, name in _leaves(field, "") if name not in LONG_TEXT_COLUMNS]
+
+
+def dictionary_column_paths(schema: pa.Schema) -> list[str]:
+    """Parquet paths of the leaf columns to dictionary-encode: the short ones and REPEATED_TEXT_COLUMNS."""
+    return [path for field in schema for path, name in _leaves(field, "")
+            if name not in LONG_TEXT_COLUMNS or name in REPEATED_TEXT_COLUMNS]
 
 
 def _leaves(arrow_field: pa.Field, prefix: str) -> list[tuple[str, str]]:

@@ -148,3 +148,25 @@ def test_long_text_columns_are_written_without_statistics(tmp_path):
     for path in ("id", "domain", "step", "messages.list.element.role", "reasoning_source"):
         assert columns[path].statistics.has_min_max
     assert all(column.compression == "ZSTD" for column in columns.values())
+
+
+def test_only_short_and_repeated_text_columns_are_dictionary_encoded(tmp_path):
+    import pyarrow as pa
+
+    from schemas.stages import STAGE2_SCHEMA
+    from transforms.io import parquet_writer
+
+    stage_rows = _varied_stage_rows(40)
+    table = pa.Table.from_pylist([row for _, row, _ in stage_rows], schema=STAGE2_SCHEMA)
+    with parquet_writer(str(tmp_path / "stage2.parquet"), STAGE2_SCHEMA) as writer:
+        writer.write_table(table)
+    parquet = pq.ParquetFile(tmp_path / "stage2.parquet")
+    assert parquet.read().equals(table)
+    group = parquet.metadata.row_group(0)
+    columns = {group.column(i).path_in_schema: group.column(i) for i in range(group.num_columns)}
+    # a chat turn comes back in later steps' history: its dictionary holds each distinct turn once
+    assert columns["messages.list.element.content"].has_dictionary_page
+    assert "RLE_DICTIONARY" in columns["messages.list.element.content"].encodings
+    for path in ("id", "domain", "messages.list.element.role", "reasoning_source"):
+        assert columns[path].has_dictionary_page
+    assert not columns["target"].has_dictionary_page and "RLE_DICTIONARY" not in columns["target"].encodings
