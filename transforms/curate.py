@@ -36,7 +36,7 @@ from schemas.stages import (CURATED_TRANSITION_SCHEMA, DEAD_LETTER_SCHEMA, STAGE
 from transforms import dedupe, stats
 from transforms.io import (PartFiles, TableBatches, dead_letter, is_hidden, raw_file_patterns, read_pickled,
                            write_pickled)
-from transforms.prepare import prepare_chunk
+from transforms.prepare import gc_paused, prepare_chunk
 from transforms.validate import DEAD_LETTER, read_valid_chunks
 
 KEYS, PREPARED, CANDIDATES, COLLISIONS, PARTS = "keys", "prepared", "candidates", "collisions", "parts"
@@ -105,6 +105,12 @@ class PrepareFn(beam.DoFn):
         self.pending, self.pending_chunks = [], 0
 
     def process(self, path: str):
+        # Made under one GC pause (prepare.gc_paused), then handed on: Beam's code between two outputs runs as usual.
+        with gc_paused():
+            outputs = list(self._read(path))
+        yield from outputs
+
+    def _read(self, path: str):
         for chunk in read_valid_chunks(path):
             self.pending += chunk
             self.pending_chunks += 1
@@ -133,7 +139,9 @@ class PrepareFn(beam.DoFn):
             yield from self._flush()
 
     def finish_bundle(self):
-        for item in [*self._prepare_pending(), *self._flush()]:
+        with gc_paused():
+            outputs = [*self._prepare_pending(), *self._flush()]
+        for item in outputs:
             if isinstance(item, beam.pvalue.TaggedOutput):
                 yield beam.pvalue.TaggedOutput(item.tag, GlobalWindows.windowed_value(item.value))
             else:

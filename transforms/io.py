@@ -15,7 +15,7 @@ import tempfile
 import uuid
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -137,20 +137,29 @@ def _unreadable(path: str, position: int, exc: Exception) -> ReadError:
                                  f"unreadable Parquet: {type(exc).__name__}: {exc}", ""))
 
 
-def parquet_row_groups(path: str) -> Iterator[pa.Table | ReadError]:
+def parquet_row_groups(path: str, columns_of: Callable[[pa.Schema], list[str] | None] | None = None
+                       ) -> Iterator[pa.Table | ReadError]:
     """A raw Parquet file one row group at a time (an episode file is one group; a packed file holds whole
-    episodes in each), then ReadError naming the file and first row of a part that cannot be read."""
+    episodes in each), then ReadError naming the file and first row of a part that cannot be read. `columns_of`
+    picks the columns to read (dotted for a struct's fields) from the file's schema; None reads them all."""
     position = 0
     try:
         # Local files go through Arrow's own reader: a Python file object in between costs more than the decoding.
         with (open(path, "rb") if "://" not in path else FileSystems.open(path)) as handle:
             parquet = pq.ParquetFile(handle, pre_buffer=False)
+            columns = columns_of(parquet.schema_arrow) if columns_of else None
             for group in range(parquet.num_row_groups):
-                table = parquet.read_row_group(group, use_threads=False)
+                table = parquet.read_row_group(group, columns=columns, use_threads=False)
                 yield table
                 position += table.num_rows
     except (pa.ArrowException, OSError) as exc:
         yield _unreadable(path, position, exc)
+
+
+def read_parquet_row_group(path: str, group: int) -> pa.Table:
+    """One whole row group of a raw Parquet file, for the rows of it a validator flags."""
+    with (open(path, "rb") if "://" not in path else FileSystems.open(path)) as handle:
+        return pq.ParquetFile(handle, pre_buffer=False).read_row_group(group, use_threads=False)
 
 
 def read_parquet_row(path: str, position: int) -> dict:

@@ -2,8 +2,9 @@
 
 A Parquet file whose Arrow schema is the transition schema is checked a column at a time (Arrow compute): its types
 are already guaranteed, so only the value rules are left (missing required fields, schema version, step, domain,
-action kind, JSON fields, timing order). A row those column checks flag goes through the row validator, which names
-every wrong field; anything else (JSONL, other schemas) is checked row by row.
+action kind, JSON fields, timing order), and only the columns those rules and curation read are read. A row those
+column checks flag is read again whole and goes through the row validator, which names every wrong field; anything
+else (JSONL, other schemas) is read whole and checked row by row.
 """
 
 from __future__ import annotations
@@ -19,12 +20,19 @@ from schemas.transition import TRANSITION_SCHEMA
 from schemas.validate import (DOMAIN_PATTERN, JSON_FIELDS, REQUIRED_TRANSITION_FIELDS, SUPPORTED_SCHEMA_VERSIONS,
                               json_error, record_id, transition_errors)
 from transforms import stats
-from transforms.io import ReadError, SourcedRow, dead_letter, parquet_row_groups, read_raw_file
+from transforms.io import (ReadError, SourcedRow, dead_letter, parquet_row_groups, read_parquet_row_group,
+                           read_raw_file)
 
 DEAD_LETTER = "dead_letter"
 # What curation reads of a valid row: no timings (turning timestamps into datetimes costs more than the rest).
 CURATION_COLUMNS = ("episode_id", "step", "domain", "task", "state", "action", "next_observation", "done", "error",
                     "perturbations", "provenance")
+# What is read of a transition-schema file: the curation columns and the rest of what flagged_rows checks, in the
+# schema's order. Not the other timings, env fields, truncated or reference_observation: decoding them cost an
+# episode file ~15% of its read.
+CHECKED_COLUMNS = ("schema_version", "episode_id", "step", "domain", "env.details_json", "task", "state", "action",
+                   "next_observation", "timings.action_start", "timings.action_end", "done", "error",
+                   "perturbations", "provenance")
 
 
 class Rejected(NamedTuple):
@@ -40,12 +48,12 @@ def read_valid_chunks(path: str, count: bool = True) -> Iterator[list[SourcedRow
         yield list(_checked_rows(read_raw_file(path), count))
         return
     offset = 0
-    for table in parquet_row_groups(path):
+    for group, table in enumerate(parquet_row_groups(path, _columns_to_read)):
         if isinstance(table, ReadError):
             yield list(_rejected_unreadable(table, count))
             return
-        if has_transition_schema(table.schema):
-            yield list(_checked_table(path, table, offset, count))
+        if has_checked_columns(table.schema):
+            yield list(_checked_table(path, group, table, offset, count))
         else:
             yield list(_checked_rows(((path, offset + i, row) for i, row in enumerate(table.to_pylist())), count))
         offset += table.num_rows
@@ -55,10 +63,37 @@ def has_transition_schema(schema: pa.Schema) -> bool:
     return schema.names == TRANSITION_SCHEMA.names and schema.types == TRANSITION_SCHEMA.types
 
 
+def _projected(schema: pa.Schema, columns: tuple[str, ...]) -> pa.Schema:
+    """The schema of a table read with these columns (whole top-level ones, or dotted struct fields)."""
+    fields: dict[str, list[str] | None] = {}
+    for column in columns:
+        head, _, child = column.partition(".")
+        fields[head] = fields.get(head, []) + [child] if child else None
+    projected = []
+    for name, children in fields.items():
+        field = schema.field(name)
+        projected.append(field if children is None else
+                         field.with_type(pa.struct([field.type.field(child) for child in children])))
+    return pa.schema(projected)
+
+
+CHECKED_SCHEMA = _projected(TRANSITION_SCHEMA, CHECKED_COLUMNS)
+
+
+def has_checked_columns(schema: pa.Schema) -> bool:
+    """A table read from a transition-schema file with CHECKED_COLUMNS (see _columns_to_read)."""
+    return schema.names == CHECKED_SCHEMA.names and schema.types == CHECKED_SCHEMA.types
+
+
+def _columns_to_read(schema: pa.Schema) -> list[str] | None:
+    return list(CHECKED_COLUMNS) if has_transition_schema(schema) else None
+
+
 def flagged_rows(table: pa.Table) -> set[int]:
-    """Rows of a transition-schema table that may break a value rule: a superset of the invalid rows (the row
-    validator decides). Column by column, over distinct values where values repeat: raw files are small (one
-    episode), where a compute kernel's fixed cost per call would be more than the checks."""
+    """Rows of a transition-schema table (all of its columns, or CHECKED_COLUMNS) that may break a value rule: a
+    superset of the invalid rows (the row validator decides). Column by column, over distinct values where values
+    repeat: raw files are small (one episode), where a compute kernel's fixed cost per call would be more than the
+    checks."""
     table = table.combine_chunks()
     flagged: set[int] = set()
 
@@ -91,8 +126,10 @@ def flagged_rows(table: pa.Table) -> set[int]:
     return flagged
 
 
-def _checked_table(path: str, table: pa.Table, offset: int, count: bool):
+def _checked_table(path: str, group: int, table: pa.Table, offset: int, count: bool):
     flagged = flagged_rows(table)
+    # The row validator checks every field, and a dead letter holds the whole record: flagged rows are read whole.
+    whole = read_parquet_row_group(path, group) if flagged else None
     rows = table.select(CURATION_COLUMNS).to_pylist()
     if count:
         # Flagged rows are counted by the row validator, with their domain as it reads it.
@@ -101,7 +138,7 @@ def _checked_table(path: str, table: pa.Table, offset: int, count: bool):
             stats.count(stats.IN, domain, records=records)
     for index, row in enumerate(rows):
         if index in flagged:
-            yield from _checked_rows([(path, offset + index, table.slice(index, 1).to_pylist()[0])], count)
+            yield from _checked_rows([(path, offset + index, whole.slice(index, 1).to_pylist()[0])], count)
             continue
         yield path, offset + index, row
 

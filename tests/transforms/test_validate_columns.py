@@ -2,6 +2,7 @@
 them must be rejected with the row validator's own reasons."""
 
 import copy
+import json
 from datetime import datetime, timedelta, timezone
 
 import pyarrow as pa
@@ -9,7 +10,8 @@ import pyarrow.parquet as pq
 
 from schemas.transition import TRANSITION_SCHEMA
 from schemas.validate import transition_errors
-from transforms.validate import Rejected, flagged_rows, has_transition_schema, read_valid_chunks
+from transforms.validate import (CHECKED_COLUMNS, Rejected, flagged_rows, has_checked_columns, has_transition_schema,
+                                 read_valid_chunks)
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 
@@ -73,3 +75,26 @@ def test_rows_read_through_the_column_checks_get_the_row_validators_reasons(tmp_
     valid = [item for item in items if not isinstance(item, Rejected)]
     assert [position for _, position, _ in valid] == [i for i, row in enumerate(rows) if not transition_errors(row)]
     assert valid[0][2]["next_observation"]["raw"] == b"ok"
+
+
+def test_the_columns_read_flag_what_the_whole_table_flags(tmp_path):
+    _, table = broken_table()
+    path = tmp_path / "ep.parquet"
+    pq.write_table(table, path)
+    read = pq.ParquetFile(path).read(columns=list(CHECKED_COLUMNS))  # as io.parquet_row_groups reads
+    assert has_checked_columns(read.schema)
+    assert read.num_columns < table.num_columns
+    assert flagged_rows(read) == flagged_rows(table)
+
+
+def test_a_flagged_rows_dead_letter_holds_the_whole_record_from_its_own_row_group(tmp_path):
+    rows, table = broken_table()
+    path = tmp_path / "ep.parquet"
+    pq.write_table(table, path, row_group_size=4)  # flagged rows in several groups, past the first
+    items = [item for chunk in read_valid_chunks(str(path), count=False) for item in chunk]
+    rejected = [json.loads(item.letter["record_json"]) for item in items if isinstance(item, Rejected)]
+    invalid = [row for row in rows if transition_errors(row)]
+    assert [record["step"] for record in rejected] == [row["step"] for row in invalid]
+    for record in rejected:
+        assert {"timings", "truncated", "reference_observation", "env"} <= record.keys()
+        assert record["env"]["kind"] == "docker-image"
