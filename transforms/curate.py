@@ -36,7 +36,8 @@ from schemas.stages import (CURATED_TRANSITION_SCHEMA, DEAD_LETTER_SCHEMA, STAGE
 from transforms import dedupe, stats
 from transforms.io import (PartFiles, TableBatches, dead_letter, is_hidden, raw_file_patterns, read_pickled,
                            write_pickled)
-from transforms.prepare import gc_paused, prepare_chunk
+from transforms.memory import gc_paused, release_arrow_memory
+from transforms.prepare import prepare_chunk
 from transforms.validate import DEAD_LETTER, read_valid_chunks
 
 KEYS, PREPARED, CANDIDATES, COLLISIONS, PARTS = "keys", "prepared", "candidates", "collisions", "parts"
@@ -105,7 +106,7 @@ class PrepareFn(beam.DoFn):
         self.pending, self.pending_chunks = [], 0
 
     def process(self, path: str):
-        # Made under one GC pause (prepare.gc_paused), then handed on: Beam's code between two outputs runs as usual.
+        # Made under one GC pause (memory.gc_paused), then handed on: Beam's code between two outputs runs as usual.
         with gc_paused():
             outputs = list(self._read(path))
         yield from outputs
@@ -222,6 +223,13 @@ class FinishFn(beam.DoFn):
             stats.count(stats.OUT, domain, records=records)
 
     def process(self, element, removed: dict, collisions: dict):
+        # Made under one GC pause (memory.gc_paused), then handed on, as in PrepareFn.
+        with gc_paused():
+            outputs = list(self._finish(element, removed, collisions))
+        release_arrow_memory()
+        yield from outputs
+
+    def _finish(self, element, removed: dict, collisions: dict):
         file, path = element
         refs, rows, episode_starts = _in_episode_order(file, read_pickled(path))
         # A row's history is every row of its episode before the last one with its id (duplicates included).

@@ -7,8 +7,6 @@ read them and sends the dedupe keys on.
 
 from __future__ import annotations
 
-import gc
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -28,22 +26,6 @@ class PreparedFile:
     band_keys: np.ndarray | None = None  # uint64 [rows, bands]
     sketches: np.ndarray | None = None  # uint8 [rows, num_perm]: only near-duplicate candidates' are ever read
     letters: list[dict] = field(default_factory=list)  # dead letters
-
-
-@contextmanager
-def gc_paused():
-    """Cyclic garbage collection off for a block, back on after it if it was on. Preparing a chunk allocates a few
-    container objects per row (row dicts, span lists) that live until the chunk is written: every ~700 of them start
-    a young collection, and as they are promoted a full one, which walks the worker's whole heap (Beam and pyarrow
-    included): ~15% of Prepare's CPU, to find no garbage. The rows hold no cycles; their memory is freed by
-    reference counting either way, and a cycle made meanwhile is collected once collection is back on."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def curated_row(row: dict) -> dict:

@@ -1,10 +1,10 @@
-"""Prepare's helpers: the GC pause around a chunk must never leave collection switched differently than it was."""
+"""The GC pause around a chunk or a prepared file must never leave collection switched differently than it was."""
 
 import gc
 
 import pytest
 
-from transforms.prepare import gc_paused
+from transforms.memory import gc_paused
 
 
 @pytest.fixture
