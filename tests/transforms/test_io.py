@@ -129,20 +129,24 @@ def test_added_tables_come_back_in_full_tables_of_the_batch_size_in_order():
     assert pa.concat_tables(tables).equals(pa.Table.from_pylist(rows, schema=STAGE2_SCHEMA))
 
 
-def test_long_text_columns_are_written_without_statistics(tmp_path):
+def _written_stage2_columns(tmp_path, rows: int) -> dict:
+    """Stage 2 rows written by io.parquet_writer and read back whole: the column chunks' metadata by path."""
     import pyarrow as pa
 
     from schemas.stages import STAGE2_SCHEMA
     from transforms.io import parquet_writer
 
-    rows = [row for _, row, _ in _varied_stage_rows(12)]
-    table = pa.Table.from_pylist(rows, schema=STAGE2_SCHEMA)
+    table = pa.Table.from_pylist([row for _, row, _ in _varied_stage_rows(rows)], schema=STAGE2_SCHEMA)
     with parquet_writer(str(tmp_path / "stage2.parquet"), STAGE2_SCHEMA) as writer:
         writer.write_table(table)
     parquet = pq.ParquetFile(tmp_path / "stage2.parquet")
     assert parquet.read().equals(table)
     group = parquet.metadata.row_group(0)
-    columns = {group.column(i).path_in_schema: group.column(i) for i in range(group.num_columns)}
+    return {group.column(i).path_in_schema: group.column(i) for i in range(group.num_columns)}
+
+
+def test_long_text_columns_are_written_without_statistics(tmp_path):
+    columns = _written_stage2_columns(tmp_path, 12)
     for path in ("messages.list.element.content", "target"):
         assert columns[path].statistics is None
     for path in ("id", "domain", "step", "messages.list.element.role", "reasoning_source"):
@@ -151,19 +155,7 @@ def test_long_text_columns_are_written_without_statistics(tmp_path):
 
 
 def test_only_short_and_repeated_text_columns_are_dictionary_encoded(tmp_path):
-    import pyarrow as pa
-
-    from schemas.stages import STAGE2_SCHEMA
-    from transforms.io import parquet_writer
-
-    stage_rows = _varied_stage_rows(40)
-    table = pa.Table.from_pylist([row for _, row, _ in stage_rows], schema=STAGE2_SCHEMA)
-    with parquet_writer(str(tmp_path / "stage2.parquet"), STAGE2_SCHEMA) as writer:
-        writer.write_table(table)
-    parquet = pq.ParquetFile(tmp_path / "stage2.parquet")
-    assert parquet.read().equals(table)
-    group = parquet.metadata.row_group(0)
-    columns = {group.column(i).path_in_schema: group.column(i) for i in range(group.num_columns)}
+    columns = _written_stage2_columns(tmp_path, 40)
     # a chat turn comes back in later steps' history: its dictionary holds each distinct turn once
     assert columns["messages.list.element.content"].has_dictionary_page
     assert "RLE_DICTIONARY" in columns["messages.list.element.content"].encodings
