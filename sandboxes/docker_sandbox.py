@@ -4,7 +4,7 @@ Defaults: no network, read-only root with size-capped tmpfs for the writable pat
 and CPU, a wall-clock limit on every exec, `--init` so orphans are reaped. Every container carries the label
 `worldline=1`, its owner (host:pid) and a name prefix; containers still alive at exit, Ctrl-C or SIGTERM are removed
 by `cleanup_live`, and those of a SIGKILLed run by the next run's `remove_orphans`.
-The engine is whatever `docker.from_env()` finds, so a DOCKER_HOST pointing at a remote engine works unchanged.
+The engine is the one sandboxes.engine.engine_client finds (DOCKER_HOST, a remote engine too).
 
 Commands run over an attached exec (`AttachedExec`), read as Docker's multiplexed frames: kept open, the same
 channel serves as a persistent control connection into the container (see sandboxes/terminal_tmux.py).
@@ -24,6 +24,8 @@ import uuid
 import concurrent.futures
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+
+from sandboxes.engine import engine_client
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +218,7 @@ def _remove(client, container: dict, removed: list[str]) -> None:
 
 def remove_orphans(client=None) -> list[str]:
     """Remove worldline containers started on this host by processes that no longer exist (e.g. SIGKILLed runs)."""
-    client = client or _default_client()
+    client = client or engine_client()
     host = socket.gethostname()
     removed: list[str] = []
     for container in _worldline_containers(client):
@@ -228,7 +230,7 @@ def remove_orphans(client=None) -> list[str]:
 
 def remove_containers(client=None, name_prefix: str | None = None) -> list[str]:
     """Remove worldline containers on the engine (optionally only those whose name starts with `name_prefix`)."""
-    client = client or _default_client()
+    client = client or engine_client()
     removed: list[str] = []
     for container in _worldline_containers(client):
         if not name_prefix or container["name"].startswith(name_prefix):
@@ -238,12 +240,7 @@ def remove_containers(client=None, name_prefix: str | None = None) -> list[str]:
 
 def list_containers(client=None) -> list[dict]:
     """Worldline containers on the engine: id, name, labels."""
-    return _worldline_containers(client or _default_client())
-
-
-def _default_client():
-    import docker
-    return docker.from_env()
+    return _worldline_containers(client or engine_client())
 
 
 class DockerSandbox:
@@ -259,7 +256,7 @@ class DockerSandbox:
         self.user = user
         self.init = init
         self.extra_run_kwargs = dict(extra_run_kwargs or {})
-        self.client = client or _default_client()
+        self.client = client or engine_client()
         self.name = f"{name_prefix}-{uuid.uuid4().hex[:12]}"
         self.container = None
         self._closed = False

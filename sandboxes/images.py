@@ -15,6 +15,8 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from sandboxes.engine import engine_client
+
 log = logging.getLogger(__name__)
 
 DEFAULT_TERMINAL_IMAGE = "worldline/base:bookworm"
@@ -33,17 +35,10 @@ class ImageBuildError(RuntimeError):
     pass
 
 
-def _client(client=None):
-    if client is not None:
-        return client
-    import docker
-    return docker.from_env()
-
-
 def image_exists(tag: str, client=None) -> bool:
     import docker.errors
     try:
-        _client(client).images.get(tag)
+        engine_client(client).images.get(tag)
         return True
     except docker.errors.ImageNotFound:
         return False
@@ -66,7 +61,7 @@ def apt_mirror(sources_dir: str = "/etc/apt") -> str:
 def build_base_image(tag: str = DEFAULT_TERMINAL_IMAGE, packages: list[str] | None = None, *, force: bool = False,
                      client=None) -> str:
     """Return the id of image `tag`, building it first if it is missing (or if `force`)."""
-    client = _client(client)
+    client = engine_client(client)
     packages = list(packages if packages is not None else TERMINAL_PACKAGES)
     if not force and image_exists(tag, client):
         return client.images.get(tag).id

@@ -18,6 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from sandboxes.engine import engine_client
 from sandboxes.images import ImageBuildError, build_base_image, image_exists
 from sandboxes.swe_git import commit_tree, is_git_repo, resolve_commit, snapshot_repo
 from sandboxes.swe_repos import RepoSpec
@@ -62,15 +63,8 @@ print(json.dumps({
 """
 
 
-def _client(client=None):
-    if client is not None:
-        return client
-    import docker
-    return docker.from_env()
-
-
 def ensure_swe_base(client=None, force: bool = False) -> str:
-    return build_base_image(SWE_BASE_TAG, SWE_BASE_PACKAGES, force=force, client=_client(client))
+    return build_base_image(SWE_BASE_TAG, SWE_BASE_PACKAGES, force=force, client=engine_client(client))
 
 
 def _source_identity(spec: RepoSpec) -> str:
@@ -87,7 +81,7 @@ def _source_identity(spec: RepoSpec) -> str:
 
 def image_tag(spec: RepoSpec, client=None) -> str:
     """`worldline/swe-NAME:FINGERPRINT`, the fingerprint covering source, dependencies, recipe and base image."""
-    base_id = _client(client).images.get(SWE_BASE_TAG).id
+    base_id = engine_client(client).images.get(SWE_BASE_TAG).id
     recipe = json.dumps([_source_identity(spec), sorted(spec.test_requires), DOCKERFILE, ENVIRONMENT_PY, base_id])
     return f"worldline/swe-{spec.name}:{hashlib.sha256(recipe.encode()).hexdigest()[:12]}"
 
@@ -140,7 +134,7 @@ def prepare_context(spec: RepoSpec, context: Path) -> str:
 
 def ensure_image(spec: RepoSpec, *, force: bool = False, client=None) -> str:
     """The tag of `spec`'s image, building the base and the image first if missing (or if `force`)."""
-    client = _client(client)
+    client = engine_client(client)
     ensure_swe_base(client)
     tag = image_tag(spec, client)
     if not force and image_exists(tag, client):

@@ -18,8 +18,8 @@ def containers_with_prefix(client, prefix: str) -> list[str]:
 
 @pytest.fixture(scope="session")
 def docker_client():
-    import docker
-    client = docker.from_env()
+    from sandboxes.engine import engine_client
+    client = engine_client()
     client.ping()
     return client
 

@@ -10,6 +10,7 @@ import io
 import tarfile
 from pathlib import Path
 
+from sandboxes.engine import engine_client
 from sandboxes.images import build_base_image, image_exists
 
 GUEST_DIR = Path(__file__).parent / "guest"
@@ -75,8 +76,7 @@ def _context(base: str) -> io.BytesIO:
 
 def build_desktop_image(*, force: bool = False, client=None) -> str:
     """Return the tag of the desktop image for the current guest scripts, building what is missing."""
-    import docker
-    client = client or docker.from_env()
+    client = engine_client(client)
     tag = desktop_tag()
     if not force and image_exists(tag, client):
         return tag

@@ -25,7 +25,7 @@ def _adb(serial, *args, check=True):
 def test_adb_cli_sees_a_replay_device_and_runs_shell_v2(adb, replay_device):
     serial = replay_device.serial
     listing = subprocess.run([adb_path(), "devices", "-l"], capture_output=True, text=True, timeout=30).stdout
-    line = next(l for l in listing.splitlines() if l.startswith(serial))
+    line = next(entry for entry in listing.splitlines() if entry.startswith(serial))
     assert "device" in line and "model:replay_pixel" in line
     assert "shell_v2" in adb.device(serial).get_features()
     assert _adb(serial, "shell", "getprop", REPLAY_PROPERTY).stdout.startswith("adb-replay/pixel 1080x2220")
