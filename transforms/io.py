@@ -13,6 +13,7 @@ import os
 import pickle
 import tempfile
 import uuid
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterator
@@ -137,6 +138,13 @@ def _unreadable(path: str, position: int, exc: Exception) -> ReadError:
                                  f"unreadable Parquet: {type(exc).__name__}: {exc}", ""))
 
 
+@contextmanager
+def _parquet_file(path: str) -> Iterator[pq.ParquetFile]:
+    # Local files go through Arrow's own reader: a Python file object in between costs more than the decoding.
+    with (open(path, "rb") if "://" not in path else FileSystems.open(path)) as handle:
+        yield pq.ParquetFile(handle, pre_buffer=False)
+
+
 def parquet_row_groups(path: str, columns_of: Callable[[pa.Schema], list[str] | None] | None = None
                        ) -> Iterator[pa.Table | ReadError]:
     """A raw Parquet file one row group at a time (an episode file is one group; a packed file holds whole
@@ -144,9 +152,7 @@ def parquet_row_groups(path: str, columns_of: Callable[[pa.Schema], list[str] | 
     picks the columns to read (dotted for a struct's fields) from the file's schema; None reads them all."""
     position = 0
     try:
-        # Local files go through Arrow's own reader: a Python file object in between costs more than the decoding.
-        with (open(path, "rb") if "://" not in path else FileSystems.open(path)) as handle:
-            parquet = pq.ParquetFile(handle, pre_buffer=False)
+        with _parquet_file(path) as parquet:
             columns = columns_of(parquet.schema_arrow) if columns_of else None
             for group in range(parquet.num_row_groups):
                 table = parquet.read_row_group(group, columns=columns, use_threads=False)
@@ -158,8 +164,8 @@ def parquet_row_groups(path: str, columns_of: Callable[[pa.Schema], list[str] | 
 
 def read_parquet_row_group(path: str, group: int) -> pa.Table:
     """One whole row group of a raw Parquet file, for the rows of it a validator flags."""
-    with (open(path, "rb") if "://" not in path else FileSystems.open(path)) as handle:
-        return pq.ParquetFile(handle, pre_buffer=False).read_row_group(group, use_threads=False)
+    with _parquet_file(path) as parquet:
+        return parquet.read_row_group(group, use_threads=False)
 
 
 def read_parquet_row(path: str, position: int) -> dict:
