@@ -108,8 +108,8 @@ def _pipeline(input_dir: str, output_dir: str, options: CurateOptions, beam_args
     options = scaled_partitions(options, size)
     pipeline = beam.Pipeline(options=pipeline_options(beam_args, size))
     parts = pipeline | "Curate" >> Curate(input_dir, work_dir(output_dir), options)
-    # One step that runs once all parts are written (a side input waits for its whole collection): ToList would
-    # add seven (a global combine and the default it injects for an empty input).
+    # One step, run once every part is written (a side input waits for its whole collection); ToList takes six
+    # more and a shuffle (a global combine, and the empty list it injects when no part was written).
     _ = (pipeline
          | "Commit" >> beam.Impulse()
          | "CommitParts" >> beam.Map(commit_all_parts, beam.pvalue.AsList(parts), output_dir, run_id))

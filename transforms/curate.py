@@ -353,8 +353,9 @@ class WriteRowsFn(beam.DoFn):
 
 # ---- composites -----------------------------------------------------------------------------------------------
 
-# Each step costs the run a fixed ~10-30 ms however small the input (Beam inspects every DoFn's methods several
-# times while building and running the graph), so the composites below use as few as do the job.
+# Each step costs a run ~30 ms of CPU however small its input (13 fewer ParDos: 0.45 s less on 20 rows): Beam
+# inspects every method of a step's DoFn and rebuilds its options several times per step while it builds,
+# translates and starts the graph. So the composites below use as few steps as do the job.
 
 def raw_file_paths(_impulse, input_dir: str) -> list[str]:
     """The raw transition files of a collection (local or gs://), without the hidden files atomic writers leave.
@@ -371,8 +372,8 @@ class RawFilePaths(beam.PTransform):
         self.input_dir = input_dir
 
     def expand(self, pipeline):
-        # One listing for all patterns: beam.Create of the patterns and fileio.MatchAll would add eight steps
-        # (Create reshuffles more than one element) for the same FileSystems.match calls.
+        # One step lists every pattern: beam.Create of the patterns and fileio.MatchAll make the same
+        # FileSystems.match calls with seven more steps and a shuffle (Create reshuffles more than one element).
         return (pipeline
                 | "Start" >> beam.Impulse()
                 | "Paths" >> beam.FlatMap(raw_file_paths, self.input_dir)
