@@ -23,6 +23,7 @@ from transforms import stats as curate_stats
 from transforms.card import dataset_card
 from transforms.curate import OUTPUT_SCHEMAS, Curate, CurateOptions
 from transforms.io import commit_parts, write_text
+from transforms.memory import heap_frozen
 from transforms.stats import counters_from_result, stats_from_counters
 
 DEFAULT_RUNNER = "FnApiRunner"
@@ -106,11 +107,17 @@ def _pipeline(input_dir: str, output_dir: str, options: CurateOptions, beam_args
     size = local_input_bytes(input_dir)
     options = scaled_partitions(options, size)
     pipeline = beam.Pipeline(options=pipeline_options(beam_args, size))
+    parts = pipeline | "Curate" >> Curate(input_dir, work_dir(output_dir), options)
+    # One step, run once every part is written (a side input waits for its whole collection); ToList takes six
+    # more and a shuffle (a global combine, and the empty list it injects when no part was written).
     _ = (pipeline
-         | "Curate" >> Curate(input_dir, work_dir(output_dir), options)
-         | "GatherParts" >> beam.combiners.ToList()
-         | "CommitParts" >> beam.Map(commit_parts, output_dir, OUTPUT_SCHEMAS, run_id))
+         | "Commit" >> beam.Impulse()
+         | "CommitParts" >> beam.Map(commit_all_parts, beam.pvalue.AsList(parts), output_dir, run_id))
     return pipeline, options
+
+
+def commit_all_parts(_impulse, parts: list[tuple[str, str]], output_dir: str, run_id: str) -> None:
+    commit_parts(parts, output_dir, OUTPUT_SCHEMAS, run_id)
 
 
 def work_dir(output_dir: str) -> str:
@@ -142,8 +149,9 @@ def run_curation(input_dir: str, output_dir: str, options: CurateOptions = Curat
     run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + f"-{uuid.uuid4().hex[:6]}"
     pipeline, options = _pipeline(input_dir, output_dir, options, beam_args or [], run_id)
     try:
-        result = pipeline.run()
-        result.wait_until_finish()
+        with heap_frozen():
+            result = pipeline.run()
+            result.wait_until_finish()
     finally:
         remove_work_dir(output_dir)
     stats = stats_from_counters(counters_from_result(result))

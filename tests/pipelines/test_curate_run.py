@@ -152,3 +152,28 @@ def test_a_packed_collection_curates_to_the_same_result(curated, raw_collection,
     assert rows(tmp_path / "out", "dedupe") and sorted(
         (r["id"], r["duplicate_of"]) for r in rows(tmp_path / "out", "dedupe")) == sorted(
         (r["id"], r["duplicate_of"]) for r in rows(out, "dedupe"))
+
+
+def test_raw_files_of_both_formats_are_listed_and_hidden_ones_left_out(tmp_path):
+    from pathlib import Path
+
+    from transforms.curate import raw_file_paths
+
+    folder = tmp_path / "transitions" / "terminal" / "2026-11-25"
+    folder.mkdir(parents=True)
+    for name in ("a.parquet", "b.jsonl", ".c.parquet", ".d.jsonl.tmp", "e.txt"):
+        (folder / name).write_bytes(b"")
+    (tmp_path / "transitions" / "top.parquet").write_bytes(b"")
+    listed = raw_file_paths(b"", str(tmp_path))
+    assert sorted(Path(path).name for path in listed) == ["a.parquet", "b.jsonl", "top.parquet"]
+
+
+def test_an_empty_collection_still_gets_every_table_and_zero_counts(tmp_path):
+    """Parts are committed once the run ends even when no step wrote any: every output folder has its table."""
+    (tmp_path / "raw" / "transitions").mkdir(parents=True)
+    stats = run_curation(str(tmp_path / "raw"), str(tmp_path / "out"))
+    assert (stats["in"], stats["out"]) == (0, 0)
+    for name, schema in OUTPUT_SCHEMAS.items():
+        [shard] = (tmp_path / "out" / name).glob("*.parquet")
+        table = pq.read_table(shard)
+        assert table.num_rows == 0 and table.schema.names == schema.names, name

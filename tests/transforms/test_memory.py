@@ -4,7 +4,7 @@ import gc
 
 import pytest
 
-from transforms.memory import gc_paused
+from transforms.memory import gc_paused, heap_frozen
 
 
 @pytest.fixture
@@ -35,3 +35,38 @@ def test_gc_paused_leaves_collection_off_if_it_was_off(restore_gc):
             pass
         assert not gc.isenabled()
     assert not gc.isenabled()
+
+
+@pytest.fixture
+def nothing_frozen():
+    assert gc.get_freeze_count() == 0
+    yield
+    gc.unfreeze()
+
+
+def under_collection(obj) -> bool:
+    """Whether the collector would walk obj: frozen objects are in no generation."""
+    return any(item is obj for item in gc.get_objects())
+
+
+def test_heap_frozen_takes_what_exists_out_of_collection_for_the_block_only(nothing_frozen):
+    made_before = []
+    with heap_frozen():
+        made_inside = []
+        assert not under_collection(made_before) and under_collection(made_inside)
+        assert gc.get_freeze_count() > 0
+    assert under_collection(made_before) and gc.get_freeze_count() == 0
+
+
+def test_heap_frozen_unfreezes_when_the_block_raises(nothing_frozen):
+    with pytest.raises(ValueError), heap_frozen():
+        raise ValueError("the run failed")
+    assert gc.get_freeze_count() == 0
+
+
+def test_heap_frozen_leaves_a_callers_frozen_heap_frozen(nothing_frozen):
+    gc.freeze()
+    frozen = gc.get_freeze_count()
+    with heap_frozen():
+        pass
+    assert gc.get_freeze_count() == frozen
