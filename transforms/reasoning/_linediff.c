@@ -1,0 +1,653 @@
+/* The line diff of the grounded reasoning trace (transforms/reasoning/grounded.py): what appeared, disappeared and
+ * changed between a state and its next observation, as sentences, and the new lines for the file-name scan.
+ *
+ * Lines are str.splitlines() of each text, kept as spans of the text: no str object is made for a line unless a
+ * sentence quotes it. The changed regions are the gaps between the matching blocks of
+ * difflib.SequenceMatcher(a=before, b=after, autojunk=False), found with difflib's own algorithm (longest match
+ * of a region, then the regions left and right of it), so ties go where difflib sends them.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+
+#define MAX_LISTED 3
+#define MAX_CHARS 72
+
+typedef struct {
+    Py_ssize_t start, end;  /* the line is text[start:end], its line break excluded */
+    Py_uhash_t hash;        /* of its code points, so equal lines of a 1-byte and a 2-byte str hash the same */
+} Line;
+
+typedef struct {
+    PyObject *text;
+    int kind;
+    const void *data;
+    Line *lines;
+    Py_ssize_t count;
+} Text;
+
+typedef struct {
+    Py_ssize_t a, b, size;
+} Block;
+
+typedef struct {
+    Py_ssize_t i1, i2, j1, j2;
+} Region;
+
+/* The separators of str.splitlines(). */
+static inline int
+is_line_break(Py_UCS4 ch)
+{
+    switch (ch) {
+    case 0x0A: case 0x0B: case 0x0C: case 0x0D: case 0x1C: case 0x1D: case 0x1E: case 0x85:
+    case 0x2028: case 0x2029:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Splits text as str.splitlines() does ("\r\n" is one break; a trailing break ends the last line, it starts no new
+ * one) and hashes each line on the way. 0 on success, -1 with an exception set. */
+static int
+split_lines(PyObject *text, Text *out)
+{
+    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
+    out->text = text;
+    out->kind = PyUnicode_KIND(text);
+    out->data = PyUnicode_DATA(text);
+    out->count = 0;
+    out->lines = NULL;
+    if (length == 0)
+        return 0;
+    /* A line per break, plus one: counted first so the spans take one allocation. */
+    Py_ssize_t capacity = 1;
+    for (Py_ssize_t i = 0; i < length; i++)
+        capacity += is_line_break(PyUnicode_READ(out->kind, out->data, i));
+    out->lines = PyMem_Malloc(capacity * sizeof(Line));
+    if (out->lines == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_ssize_t i = 0;
+    while (i < length) {
+        Py_ssize_t start = i;
+        Py_uhash_t hash = 14695981039346656037ULL;
+        Py_UCS4 ch = 0;
+        while (i < length && !is_line_break(ch = PyUnicode_READ(out->kind, out->data, i))) {
+            hash = (hash ^ ch) * 1099511628211ULL;
+            i++;
+        }
+        out->lines[out->count++] = (Line){start, i, hash};
+        if (i < length)
+            i += (ch == '\r' && i + 1 < length && PyUnicode_READ(out->kind, out->data, i + 1) == '\n') ? 2 : 1;
+    }
+    return 0;
+}
+
+static int
+lines_equal(const Text *x, const Line *p, const Text *y, const Line *q)
+{
+    Py_ssize_t length = p->end - p->start;
+    if (p->hash != q->hash || length != q->end - q->start)
+        return 0;
+    if (x->kind == y->kind)
+        return memcmp((const char *)x->data + p->start * x->kind, (const char *)y->data + q->start * y->kind,
+                      length * x->kind) == 0;
+    for (Py_ssize_t k = 0; k < length; k++)
+        if (PyUnicode_READ(x->kind, x->data, p->start + k) != PyUnicode_READ(y->kind, y->data, q->start + k))
+            return 0;
+    return 1;
+}
+
+static int
+same_lines(const Text *x, const Text *y)
+{
+    if (x->count != y->count)
+        return 0;
+    for (Py_ssize_t i = 0; i < x->count; i++)
+        if (!lines_equal(x, &x->lines[i], y, &y->lines[i]))
+            return 0;
+    return 1;
+}
+
+/* Whether text[start:end] is all whitespace as str.isspace() and str.strip() see it (an empty span is). */
+static int
+is_blank(const Text *t, Py_ssize_t start, Py_ssize_t end)
+{
+    for (Py_ssize_t i = start; i < end; i++)
+        if (!Py_UNICODE_ISSPACE(PyUnicode_READ(t->kind, t->data, i)))
+            return 0;
+    return 1;
+}
+
+/* ---- matching blocks ------------------------------------------------------------------------------------------ */
+
+/* What difflib's b2j holds, by line number instead of line text: the line ids of a and b (equal lines, equal ids;
+ * a line of a found nowhere in b gets -1), and for each id the positions in b where it stands, ascending. */
+typedef struct {
+    Py_ssize_t *id_a, *id_b;
+    Py_ssize_t *b_positions;  /* positions in b, grouped by id */
+    Py_ssize_t *id_starts;    /* id's positions are b_positions[id_starts[id]:id_starts[id + 1]] */
+} LineIds;
+
+static void
+free_line_ids(LineIds *ids)
+{
+    PyMem_Free(ids->id_a);
+    PyMem_Free(ids->id_b);
+    PyMem_Free(ids->b_positions);
+    PyMem_Free(ids->id_starts);
+}
+
+/* Looks the line up in an open-addressing table of line numbers of b (-1: free); returns its slot. */
+static Py_ssize_t
+find_slot(const Py_ssize_t *table, size_t mask, const Text *b, const Text *t, const Line *line)
+{
+    size_t slot = (size_t)line->hash & mask;
+    while (table[slot] >= 0 && !lines_equal(b, &b->lines[table[slot]], t, line))
+        slot = (slot + 1) & mask;
+    return (Py_ssize_t)slot;
+}
+
+static int
+number_lines(const Text *a, const Text *b, LineIds *ids)
+{
+    size_t size = 8;
+    while (size < 2 * (size_t)b->count)
+        size <<= 1;
+    Py_ssize_t *table = PyMem_Malloc(size * sizeof(Py_ssize_t));   /* a line number of b per slot */
+    Py_ssize_t *slot_id = PyMem_Malloc(size * sizeof(Py_ssize_t));
+    ids->id_a = PyMem_Malloc((a->count + 1) * sizeof(Py_ssize_t));
+    ids->id_b = PyMem_Malloc((b->count + 1) * sizeof(Py_ssize_t));
+    ids->b_positions = PyMem_Malloc((b->count + 1) * sizeof(Py_ssize_t));
+    ids->id_starts = PyMem_Calloc(b->count + 2, sizeof(Py_ssize_t));
+    if (!table || !slot_id || !ids->id_a || !ids->id_b || !ids->b_positions || !ids->id_starts) {
+        PyMem_Free(table);
+        PyMem_Free(slot_id);
+        PyErr_NoMemory();
+        return -1;
+    }
+    memset(table, -1, size * sizeof(Py_ssize_t));
+    size_t mask = size - 1;
+    Py_ssize_t distinct = 0;
+    for (Py_ssize_t j = 0; j < b->count; j++) {
+        Py_ssize_t slot = find_slot(table, mask, b, b, &b->lines[j]);
+        if (table[slot] < 0) {
+            table[slot] = j;
+            slot_id[slot] = distinct++;
+        }
+        ids->id_b[j] = slot_id[slot];
+        ids->id_starts[ids->id_b[j] + 1]++;
+    }
+    for (Py_ssize_t i = 0; i < a->count; i++) {
+        Py_ssize_t slot = find_slot(table, mask, b, a, &a->lines[i]);
+        ids->id_a[i] = table[slot] < 0 ? -1 : slot_id[slot];
+    }
+    PyMem_Free(table);
+    PyMem_Free(slot_id);
+    for (Py_ssize_t id = 0; id < distinct; id++)
+        ids->id_starts[id + 1] += ids->id_starts[id];
+    /* Filled in b order with id_starts[id] as id's cursor: it ends at id + 1's start, so one shift restores them. */
+    for (Py_ssize_t j = 0; j < b->count; j++)
+        ids->b_positions[ids->id_starts[ids->id_b[j]]++] = j;
+    for (Py_ssize_t id = distinct; id > 0; id--)
+        ids->id_starts[id] = ids->id_starts[id - 1];
+    ids->id_starts[0] = 0;
+    return 0;
+}
+
+/* Lengths of the runs ending at (i, j) for the previous and the current line of a, indexed by j, with the positions
+ * set so they can be zeroed again: difflib's j2len and newj2len dicts. */
+typedef struct {
+    Py_ssize_t *previous, *current;
+    Py_ssize_t *previous_set, *current_set;
+    Py_ssize_t previous_count, current_count;
+} RunLengths;
+
+static void
+forget_previous(RunLengths *runs)
+{
+    for (Py_ssize_t n = 0; n < runs->previous_count; n++)
+        runs->previous[runs->previous_set[n]] = 0;
+    runs->previous_count = 0;
+}
+
+/* difflib's find_longest_match(alo, ahi, blo, bhi) without junk: the first longest block met scanning a then b. */
+static Block
+longest_match(const LineIds *ids, RunLengths *runs, Py_ssize_t alo, Py_ssize_t ahi, Py_ssize_t blo, Py_ssize_t bhi)
+{
+    Block best = {alo, blo, 0};
+    for (Py_ssize_t i = alo; i < ahi; i++) {
+        Py_ssize_t id = ids->id_a[i];
+        if (id >= 0) {
+            for (Py_ssize_t n = ids->id_starts[id]; n < ids->id_starts[id + 1]; n++) {
+                Py_ssize_t j = ids->b_positions[n];
+                if (j < blo)
+                    continue;
+                if (j >= bhi)
+                    break;
+                Py_ssize_t k = (j > blo ? runs->previous[j - 1] : 0) + 1;
+                runs->current[j] = k;
+                runs->current_set[runs->current_count++] = j;
+                if (k > best.size)
+                    best = (Block){i - k + 1, j - k + 1, k};
+            }
+        }
+        forget_previous(runs);
+        Py_ssize_t *swap = runs->previous;
+        runs->previous = runs->current;
+        runs->current = swap;
+        swap = runs->previous_set;
+        runs->previous_set = runs->current_set;
+        runs->current_set = swap;
+        runs->previous_count = runs->current_count;
+        runs->current_count = 0;
+    }
+    forget_previous(runs);
+    return best;
+}
+
+static int
+compare_blocks(const void *x, const void *y)
+{
+    Py_ssize_t left = ((const Block *)x)->a, right = ((const Block *)y)->a;
+    return (left > right) - (left < right);
+}
+
+/* difflib's get_matching_blocks() before it merges adjacent blocks, sorted, with the sentinel (la, lb, 0) last.
+ * Returns the block count (sentinel included) or -1 with an exception set; *out is freed by the caller. */
+static Py_ssize_t
+matching_blocks(const Text *a, const Text *b, Block **out)
+{
+    *out = NULL;
+    LineIds ids = {0};
+    RunLengths runs = {0};
+    Py_ssize_t la = a->count, lb = b->count, count = -1;
+    /* Blocks never overlap, so there are at most min(la, lb) of them; each pending region ends in a block too. */
+    Py_ssize_t most = (la < lb ? la : lb) + 1;
+    Block *blocks = PyMem_Malloc(most * sizeof(Block));
+    Region *pending = PyMem_Malloc(2 * most * sizeof(Region));
+    if (number_lines(a, b, &ids) < 0)
+        goto done;
+    runs.previous = PyMem_Calloc(lb + 1, sizeof(Py_ssize_t));
+    runs.current = PyMem_Calloc(lb + 1, sizeof(Py_ssize_t));
+    runs.previous_set = PyMem_Malloc((lb + 1) * sizeof(Py_ssize_t));
+    runs.current_set = PyMem_Malloc((lb + 1) * sizeof(Py_ssize_t));
+    if (!blocks || !pending || !runs.previous || !runs.current || !runs.previous_set || !runs.current_set) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t found = 0, waiting = 0;
+    pending[waiting++] = (Region){0, la, 0, lb};
+    while (waiting) {
+        Region region = pending[--waiting];
+        Block block = longest_match(&ids, &runs, region.i1, region.i2, region.j1, region.j2);
+        if (!block.size)
+            continue;
+        blocks[found++] = block;
+        if (region.i1 < block.a && region.j1 < block.b)
+            pending[waiting++] = (Region){region.i1, block.a, region.j1, block.b};
+        if (block.a + block.size < region.i2 && block.b + block.size < region.j2)
+            pending[waiting++] = (Region){block.a + block.size, region.i2, block.b + block.size, region.j2};
+    }
+    qsort(blocks, found, sizeof(Block), compare_blocks);
+    blocks[found++] = (Block){la, lb, 0};
+    *out = blocks;
+    blocks = NULL;
+    count = found;
+done:
+    PyMem_Free(blocks);
+    PyMem_Free(pending);
+    PyMem_Free(runs.previous);
+    PyMem_Free(runs.current);
+    PyMem_Free(runs.previous_set);
+    PyMem_Free(runs.current_set);
+    free_line_ids(&ids);
+    return count;
+}
+
+/* The gaps between consecutive matching blocks: difflib's opcodes that are not 'equal', in order. Returns the
+ * region count or -1 with an exception set; *out is freed by the caller. */
+static Py_ssize_t
+changed_regions(const Text *a, const Text *b, Region **out)
+{
+    Block *blocks;
+    Py_ssize_t count = matching_blocks(a, b, &blocks);
+    *out = NULL;
+    if (count < 0)
+        return -1;
+    Region *regions = PyMem_Malloc(count * sizeof(Region));
+    if (regions == NULL) {
+        PyMem_Free(blocks);
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_ssize_t found = 0, i = 0, j = 0;
+    for (Py_ssize_t n = 0; n < count; n++) {
+        if (i < blocks[n].a || j < blocks[n].b)
+            regions[found++] = (Region){i, blocks[n].a, j, blocks[n].b};
+        i = blocks[n].a + blocks[n].size;
+        j = blocks[n].b + blocks[n].size;
+    }
+    PyMem_Free(blocks);
+    *out = regions;
+    return found;
+}
+
+/* ---- sentences ------------------------------------------------------------------------------------------------ */
+
+/* repr() of the line stripped, cut to MAX_CHARS with an ellipsis. */
+static PyObject *
+quote(const Text *t, const Line *line)
+{
+    Py_ssize_t start = line->start, end = line->end;
+    while (start < end && Py_UNICODE_ISSPACE(PyUnicode_READ(t->kind, t->data, start)))
+        start++;
+    while (end > start && Py_UNICODE_ISSPACE(PyUnicode_READ(t->kind, t->data, end - 1)))
+        end--;
+    PyObject *stripped;
+    if (end - start <= MAX_CHARS) {
+        stripped = PyUnicode_Substring(t->text, start, end);
+    } else {
+        PyObject *head = PyUnicode_Substring(t->text, start, start + MAX_CHARS - 1);
+        if (head == NULL)
+            return NULL;
+        stripped = PyUnicode_FromFormat("%U%c", head, 0x2026);  /* an ellipsis */
+        Py_DECREF(head);
+    }
+    if (stripped == NULL)
+        return NULL;
+    PyObject *quoted = PyObject_Repr(stripped);
+    Py_DECREF(stripped);
+    return quoted;
+}
+
+/* "1 line appears", "2 lines appear". */
+static PyObject *
+counted(Py_ssize_t count, PyObject *unit, const char *verb)
+{
+    return PyUnicode_FromFormat("%zd %U%s %s%s", count, unit, count == 1 ? "" : "s", verb, count == 1 ? "s" : "");
+}
+
+/* The lines that appeared or disappeared, blank ones left out: how many, and the first MAX_LISTED. */
+typedef struct {
+    const Text *text;
+    Py_ssize_t count;
+    const Line *shown[MAX_LISTED];
+} Listed;
+
+static void
+add_unless_blank(Listed *listed, const Line *line)
+{
+    if (is_blank(listed->text, line->start, line->end))
+        return;
+    if (listed->count < MAX_LISTED)
+        listed->shown[listed->count] = line;
+    listed->count++;
+}
+
+/* "<count> <unit>s <verb>: 'a', 'b', 'c' and 2 more." */
+static PyObject *
+listed_sentence(const Listed *listed, PyObject *unit, const char *verb)
+{
+    PyObject *quotes = PyList_New(0), *shown = NULL, *head = NULL, *sentence = NULL;
+    if (quotes == NULL)
+        return NULL;
+    for (Py_ssize_t n = 0; n < listed->count && n < MAX_LISTED; n++) {
+        PyObject *quoted = quote(listed->text, listed->shown[n]);
+        if (quoted == NULL || PyList_Append(quotes, quoted) < 0) {
+            Py_XDECREF(quoted);
+            goto done;
+        }
+        Py_DECREF(quoted);
+    }
+    PyObject *separator = PyUnicode_FromString(", ");
+    if (separator == NULL)
+        goto done;
+    shown = PyUnicode_Join(separator, quotes);
+    Py_DECREF(separator);
+    head = counted(listed->count, unit, verb);
+    if (shown == NULL || head == NULL)
+        goto done;
+    if (listed->count > MAX_LISTED)
+        sentence = PyUnicode_FromFormat("%U: %U and %zd more.", head, shown, listed->count - MAX_LISTED);
+    else
+        sentence = PyUnicode_FromFormat("%U: %U.", head, shown);
+done:
+    Py_DECREF(quotes);
+    Py_XDECREF(shown);
+    Py_XDECREF(head);
+    return sentence;
+}
+
+/* "<count> <unit>s change: 'a' becomes 'b'; ... and 2 more." */
+static PyObject *
+changes_sentence(const Text *a, const Text *b, const Line **old_lines, const Line **new_lines, Py_ssize_t changes,
+                 PyObject *unit)
+{
+    PyObject *pairs = PyList_New(0), *shown = NULL, *head = NULL, *sentence = NULL;
+    if (pairs == NULL)
+        return NULL;
+    for (Py_ssize_t n = 0; n < changes && n < MAX_LISTED; n++) {
+        PyObject *old = quote(a, old_lines[n]), *new = old ? quote(b, new_lines[n]) : NULL;
+        PyObject *pair = new ? PyUnicode_FromFormat("%U becomes %U", old, new) : NULL;
+        Py_XDECREF(old);
+        Py_XDECREF(new);
+        if (pair == NULL || PyList_Append(pairs, pair) < 0) {
+            Py_XDECREF(pair);
+            goto done;
+        }
+        Py_DECREF(pair);
+    }
+    PyObject *separator = PyUnicode_FromString("; ");
+    if (separator == NULL)
+        goto done;
+    shown = PyUnicode_Join(separator, pairs);
+    Py_DECREF(separator);
+    head = counted(changes, unit, "change");
+    if (shown == NULL || head == NULL)
+        goto done;
+    if (changes > MAX_LISTED)
+        sentence = PyUnicode_FromFormat("%U: %U and %zd more.", head, shown, changes - MAX_LISTED);
+    else
+        sentence = PyUnicode_FromFormat("%U: %U.", head, shown);
+done:
+    Py_DECREF(pairs);
+    Py_XDECREF(shown);
+    Py_XDECREF(head);
+    return sentence;
+}
+
+/* "\n".join of the lines of t whose numbers are listed. */
+static PyObject *
+joined_lines(const Text *t, const Py_ssize_t *numbers, Py_ssize_t count)
+{
+    PyObject *lines = PyList_New(count), *joined = NULL;
+    if (lines == NULL)
+        return NULL;
+    for (Py_ssize_t n = 0; n < count; n++) {
+        const Line *line = &t->lines[numbers[n]];
+        PyObject *piece = PyUnicode_Substring(t->text, line->start, line->end);
+        if (piece == NULL)
+            goto done;
+        PyList_SET_ITEM(lines, n, piece);
+    }
+    PyObject *separator = PyUnicode_FromString("\n");
+    if (separator != NULL) {
+        joined = PyUnicode_Join(separator, lines);
+        Py_DECREF(separator);
+    }
+done:
+    Py_DECREF(lines);
+    return joined;
+}
+
+static int
+append_new(PyObject *sentences, PyObject *sentence)
+{
+    if (sentence == NULL)
+        return -1;
+    int status = PyList_Append(sentences, sentence);
+    Py_DECREF(sentence);
+    return status;
+}
+
+/* Sentences about what appeared, disappeared and changed, appended; *new_text gets the lines of b that are new. A
+ * replace pairs its lines in order, what is left over on either side appears or disappears. */
+static int
+diff_sentences(const Text *a, const Text *b, PyObject *unit, PyObject *sentences, PyObject **new_text)
+{
+    Region *regions;
+    Py_ssize_t region_count = changed_regions(a, b, &regions);
+    if (region_count < 0)
+        return -1;
+    int status = -1;
+    Listed added = {b, 0, {NULL}}, removed = {a, 0, {NULL}};
+    const Line *changed_old[MAX_LISTED], *changed_new[MAX_LISTED];
+    Py_ssize_t changes = 0, new_count = 0;
+    Py_ssize_t *new_numbers = PyMem_Malloc((b->count + 1) * sizeof(Py_ssize_t));
+    if (new_numbers == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t r = 0; r < region_count; r++) {
+        Region region = regions[r];
+        for (Py_ssize_t j = region.j1; j < region.j2; j++)
+            new_numbers[new_count++] = j;
+        Py_ssize_t pairs = region.i2 - region.i1 < region.j2 - region.j1 ? region.i2 - region.i1
+                                                                           : region.j2 - region.j1;
+        for (Py_ssize_t n = 0; n < pairs && changes + n < MAX_LISTED; n++) {
+            changed_old[changes + n] = &a->lines[region.i1 + n];
+            changed_new[changes + n] = &b->lines[region.j1 + n];
+        }
+        changes += pairs;
+        for (Py_ssize_t i = region.i1 + pairs; i < region.i2; i++)
+            add_unless_blank(&removed, &a->lines[i]);
+        for (Py_ssize_t j = region.j1 + pairs; j < region.j2; j++)
+            add_unless_blank(&added, &b->lines[j]);
+    }
+    if (added.count && append_new(sentences, listed_sentence(&added, unit, "appear")) < 0)
+        goto done;
+    if (removed.count && append_new(sentences, listed_sentence(&removed, unit, "disappear")) < 0)
+        goto done;
+    if (changes && append_new(sentences, changes_sentence(a, b, changed_old, changed_new, changes, unit)) < 0)
+        goto done;
+    *new_text = joined_lines(b, new_numbers, new_count);
+    status = *new_text ? 0 : -1;
+done:
+    PyMem_Free(regions);
+    PyMem_Free(new_numbers);
+    return status;
+}
+
+static PyObject *
+first_observation(const Text *b, PyObject *unit, PyObject *sentences)
+{
+    PyObject *sentence = PyUnicode_FromFormat("There is no earlier observation; the environment shows %zd %U%s.",
+                                              b->count, unit, b->count == 1 ? "" : "s");
+    if (append_new(sentences, sentence) < 0)
+        return NULL;
+    Py_ssize_t *numbers = PyMem_Malloc((b->count + 1) * sizeof(Py_ssize_t));
+    if (numbers == NULL)
+        return PyErr_NoMemory();
+    for (Py_ssize_t j = 0; j < b->count; j++)
+        numbers[j] = j;
+    PyObject *new_text = joined_lines(b, numbers, b->count);
+    PyMem_Free(numbers);
+    return new_text;
+}
+
+/* ---- module --------------------------------------------------------------------------------------------------- */
+
+static PyObject *
+line_diff(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3)
+        return PyErr_Format(PyExc_TypeError, "line_diff() takes 3 arguments (%zd given)", nargs);
+    for (int n = 0; n < 3; n++)
+        if (!PyUnicode_Check(args[n]))
+            return PyErr_Format(PyExc_TypeError, "line_diff() argument %d must be str, not %.80s", n + 1,
+                                Py_TYPE(args[n])->tp_name);
+    PyObject *state = args[0], *unit = args[2];
+    Text a = {0}, b = {0};
+    PyObject *sentences = PyList_New(0), *new_text = NULL, *result = NULL;
+    if (sentences == NULL || split_lines(state, &a) < 0 || split_lines(args[1], &b) < 0)
+        goto done;
+    if (is_blank(&a, 0, PyUnicode_GET_LENGTH(state))) {
+        new_text = first_observation(&b, unit, sentences);
+    } else if (same_lines(&a, &b)) {
+        if (append_new(sentences, PyUnicode_FromString("The observation does not change.")) == 0)
+            new_text = PyUnicode_FromString("");
+    } else if (diff_sentences(&a, &b, unit, sentences, &new_text) < 0) {
+        new_text = NULL;
+    }
+    if (new_text != NULL)
+        result = PyTuple_Pack(2, sentences, new_text);
+done:
+    PyMem_Free(a.lines);
+    PyMem_Free(b.lines);
+    Py_XDECREF(sentences);
+    Py_XDECREF(new_text);
+    return result;
+}
+
+static PyObject *
+regions_of(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyUnicode_Check(args[0]) || !PyUnicode_Check(args[1]))
+        return PyErr_Format(PyExc_TypeError, "changed_regions() takes 2 str arguments");
+    Text a = {0}, b = {0};
+    Region *regions = NULL;
+    PyObject *result = NULL;
+    Py_ssize_t count;
+    if (split_lines(args[0], &a) < 0 || split_lines(args[1], &b) < 0 || (count = changed_regions(&a, &b, &regions)) < 0)
+        goto done;
+    result = PyList_New(count);
+    for (Py_ssize_t n = 0; result && n < count; n++) {
+        PyObject *item = Py_BuildValue("(nnnn)", regions[n].i1, regions[n].i2, regions[n].j1, regions[n].j2);
+        if (item == NULL)
+            Py_CLEAR(result);
+        else
+            PyList_SET_ITEM(result, n, item);
+    }
+done:
+    PyMem_Free(a.lines);
+    PyMem_Free(b.lines);
+    PyMem_Free(regions);
+    return result;
+}
+
+static PyObject *
+quote_text(PyObject *module, PyObject *text)
+{
+    if (!PyUnicode_Check(text))
+        return PyErr_Format(PyExc_TypeError, "quote() argument must be str, not %.80s", Py_TYPE(text)->tp_name);
+    Text whole = {text, PyUnicode_KIND(text), PyUnicode_DATA(text), NULL, 0};
+    Line line = {0, PyUnicode_GET_LENGTH(text), 0};
+    return quote(&whole, &line);
+}
+
+static PyMethodDef methods[] = {
+    {"line_diff", (PyCFunction)(void (*)(void))line_diff, METH_FASTCALL,
+     "line_diff(state, next_text, unit) -> (sentences, new_text)\n\n"
+     "Sentences about the lines of next_text that appeared, disappeared or changed since state (or that there is\n"
+     "no earlier observation, or no change), and the new lines of next_text joined with newlines."},
+    {"quote", quote_text, METH_O,
+     "quote(text) -> str\n\nrepr() of text stripped, cut to 72 characters with an ellipsis: how a trace quotes a line."},
+    {"changed_regions", (PyCFunction)(void (*)(void))regions_of, METH_FASTCALL,
+     "changed_regions(before, after) -> [(i1, i2, j1, j2), ...]\n\n"
+     "The non-'equal' opcodes of difflib.SequenceMatcher(a=before.splitlines(), b=after.splitlines(),\n"
+     "autojunk=False), the regions line_diff describes."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_linediff", "The line diff of the grounded reasoning trace.", 0, methods,
+};
+
+PyMODINIT_FUNC
+PyInit__linediff(void)
+{
+    return PyModuleDef_Init(&module);
+}
