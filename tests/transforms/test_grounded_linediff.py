@@ -118,3 +118,21 @@ def test_repeated_calls_hold_no_memory():
     finally:
         tracemalloc.stop()
     assert grown < 10_000  # a leak of one line list or span array per call would be megabytes
+
+
+def _reference_quote(text: str) -> str:
+    text = text.strip()
+    return repr(text if len(text) <= 72 else text[:71] + "…")
+
+
+def test_quotes_are_reprs_whatever_the_characters():
+    """Quotes, backslashes, controls, non-printable and unassigned code points, lone surrogates, wide characters:
+    each escaped (or not) as repr() does, around the cut at 72 characters."""
+    rng = random.Random(6)
+    alphabet = ["a", " ", "'", '"', "\\", "\t", "\r", "\x00", "\x1b", "\x7f", "\x80", "\xa0", "\xad", "é", "ÿ",
+                "\u0378", "\u200b", "\u2028", "\u3000", "€", "\ud800", "\udfff", "\ufffe", "😀", "\U000e0001",
+                "\U0010ffff", "\U0001f9ff"]
+    for _ in range(5000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.choice([0, 3, 70, 71, 72, 73, 90])))
+        assert quote(text) == _reference_quote(text), text
+    assert quote("it's") == "\"it's\"" and quote("it's \"x\"") == "'it\\'s \"x\"'"

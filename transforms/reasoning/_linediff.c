@@ -8,6 +8,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
 #include <string.h>
 
 #define MAX_LISTED 3
@@ -15,7 +16,7 @@
 
 typedef struct {
     Py_ssize_t start, end;  /* the line is text[start:end], its line break excluded */
-    Py_uhash_t hash;        /* of its code points, so equal lines of a 1-byte and a 2-byte str hash the same */
+    Py_uhash_t hash;        /* equal lines, equal hashes (see hash_lines) */
 } Line;
 
 typedef struct {
@@ -34,62 +35,132 @@ typedef struct {
     Py_ssize_t i1, i2, j1, j2;
 } Region;
 
-/* The separators of str.splitlines(). */
+/* The separators of str.splitlines() below 256; above, only U+2028 and U+2029. */
+static const unsigned char LATIN1_BREAK[256] = {
+    [0x0A] = 1, [0x0B] = 1, [0x0C] = 1, [0x0D] = 1, [0x1C] = 1, [0x1D] = 1, [0x1E] = 1, [0x85] = 1,
+};
+
 static inline int
 is_line_break(Py_UCS4 ch)
 {
-    switch (ch) {
-    case 0x0A: case 0x0B: case 0x0C: case 0x0D: case 0x1C: case 0x1D: case 0x1E: case 0x85:
-    case 0x2028: case 0x2029:
-        return 1;
-    default:
-        return 0;
-    }
+    return ch < 256 ? LATIN1_BREAK[ch] : (ch == 0x2028 || ch == 0x2029);
 }
 
-/* Splits text as str.splitlines() does ("\r\n" is one break; a trailing break ends the last line, it starts no new
- * one) and hashes each line on the way. 0 on success, -1 with an exception set. */
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* Whether one of 8 Latin-1 characters may be a line break: a byte below 0x1F, or 0x85. Tabs pass too. */
+static inline int
+may_hold_break(uint64_t word)
+{
+    uint64_t below = (word - ONES * 0x1F) & ~word & HIGHS;
+    uint64_t nel = word ^ (ONES * 0x85);
+    return (below | ((nel - ONES) & ~nel & HIGHS)) != 0;
+}
+
+/* Index of the first line break in text[i:length] (or length). */
+static Py_ssize_t
+next_break(const Text *t, Py_ssize_t i, Py_ssize_t length)
+{
+    if (t->kind == PyUnicode_1BYTE_KIND) {
+        const unsigned char *data = t->data;
+        /* Most lines hold no control character at all: skip them 8 characters at a time. */
+        for (; i + 8 <= length; i += 8) {
+            uint64_t word;
+            memcpy(&word, data + i, 8);
+            if (may_hold_break(word))
+                break;
+        }
+        for (; i < length; i++)
+            if (LATIN1_BREAK[data[i]])
+                return i;
+        return length;
+    }
+    for (; i < length; i++)
+        if (is_line_break(PyUnicode_READ(t->kind, t->data, i)))
+            return i;
+    return length;
+}
+
+/* Splits text as str.splitlines() does: "\r\n" is one break; a trailing break ends the last line, it starts no new
+ * one. 0 on success, -1 with an exception set. Lines are hashed later (hash_lines), once both texts are known. */
 static int
 split_lines(PyObject *text, Text *out)
 {
-    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
+    Py_ssize_t length = PyUnicode_GET_LENGTH(text), capacity = 64;
     out->text = text;
     out->kind = PyUnicode_KIND(text);
     out->data = PyUnicode_DATA(text);
     out->count = 0;
-    out->lines = NULL;
-    if (length == 0)
-        return 0;
-    /* A line per break, plus one: counted first so the spans take one allocation. */
-    Py_ssize_t capacity = 1;
-    for (Py_ssize_t i = 0; i < length; i++)
-        capacity += is_line_break(PyUnicode_READ(out->kind, out->data, i));
-    out->lines = PyMem_Malloc(capacity * sizeof(Line));
-    if (out->lines == NULL) {
+    out->lines = length ? PyMem_Malloc(capacity * sizeof(Line)) : NULL;
+    if (length && out->lines == NULL) {
         PyErr_NoMemory();
         return -1;
     }
     Py_ssize_t i = 0;
     while (i < length) {
-        Py_ssize_t start = i;
-        Py_uhash_t hash = 14695981039346656037ULL;
-        Py_UCS4 ch = 0;
-        while (i < length && !is_line_break(ch = PyUnicode_READ(out->kind, out->data, i))) {
-            hash = (hash ^ ch) * 1099511628211ULL;
-            i++;
+        Py_ssize_t end = next_break(out, i, length);
+        if (out->count == capacity) {
+            capacity *= 2;
+            Line *grown = PyMem_Realloc(out->lines, capacity * sizeof(Line));
+            if (grown == NULL) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            out->lines = grown;
         }
-        out->lines[out->count++] = (Line){start, i, hash};
+        out->lines[out->count++] = (Line){i, end, 0};
+        i = end;
         if (i < length)
-            i += (ch == '\r' && i + 1 < length && PyUnicode_READ(out->kind, out->data, i + 1) == '\n') ? 2 : 1;
+            i += (PyUnicode_READ(out->kind, out->data, i) == '\r' && i + 1 < length &&
+                  PyUnicode_READ(out->kind, out->data, i + 1) == '\n') ? 2 : 1;
     }
     return 0;
+}
+
+/* Hashes of the bytes of a line, 8 at a time: for two texts of one width, where equal lines have equal bytes. */
+static Py_uhash_t
+hash_bytes(const unsigned char *bytes, size_t size)
+{
+    uint64_t hash = size * 0x9E3779B97F4A7C15ULL;
+    for (; size >= 8; bytes += 8, size -= 8) {
+        uint64_t word;
+        memcpy(&word, bytes, 8);
+        hash = (hash ^ word) * 0xFF51AFD7ED558CCDULL;
+        hash ^= hash >> 32;
+    }
+    uint64_t tail = 0;
+    memcpy(&tail, bytes, size);
+    hash = (hash ^ tail) * 0xC4CEB9FE1A85EC53ULL;
+    return hash ^ (hash >> 29);
+}
+
+/* Hashes of the code points of a line: for two texts of different widths (an emoji in one of them). */
+static Py_uhash_t
+hash_code_points(const Text *t, const Line *line)
+{
+    uint64_t hash = 14695981039346656037ULL;
+    for (Py_ssize_t i = line->start; i < line->end; i++)
+        hash = (hash ^ PyUnicode_READ(t->kind, t->data, i)) * 1099511628211ULL;
+    return hash ^ (hash >> 29);
+}
+
+static void
+hash_lines(Text *t, int same_width)
+{
+    for (Py_ssize_t n = 0; n < t->count; n++) {
+        Line *line = &t->lines[n];
+        line->hash = same_width ? hash_bytes((const unsigned char *)t->data + line->start * t->kind,
+                                             (line->end - line->start) * t->kind)
+                                : hash_code_points(t, line);
+    }
 }
 
 static int
 lines_equal(const Text *x, const Line *p, const Text *y, const Line *q)
 {
     Py_ssize_t length = p->end - p->start;
-    if (p->hash != q->hash || length != q->end - q->start)
+    if (length != q->end - q->start)
         return 0;
     if (x->kind == y->kind)
         return memcmp((const char *)x->data + p->start * x->kind, (const char *)y->data + q->start * y->kind,
@@ -145,14 +216,17 @@ static Py_ssize_t
 find_slot(const Py_ssize_t *table, size_t mask, const Text *b, const Text *t, const Line *line)
 {
     size_t slot = (size_t)line->hash & mask;
-    while (table[slot] >= 0 && !lines_equal(b, &b->lines[table[slot]], t, line))
+    while (table[slot] >= 0 &&
+           (b->lines[table[slot]].hash != line->hash || !lines_equal(b, &b->lines[table[slot]], t, line)))
         slot = (slot + 1) & mask;
     return (Py_ssize_t)slot;
 }
 
 static int
-number_lines(const Text *a, const Text *b, LineIds *ids)
+number_lines(Text *a, Text *b, LineIds *ids)
 {
+    hash_lines(a, a->kind == b->kind);
+    hash_lines(b, a->kind == b->kind);
     size_t size = 8;
     while (size < 2 * (size_t)b->count)
         size <<= 1;
@@ -258,7 +332,7 @@ compare_blocks(const void *x, const void *y)
 /* difflib's get_matching_blocks() before it merges adjacent blocks, sorted, with the sentinel (la, lb, 0) last.
  * Returns the block count (sentinel included) or -1 with an exception set; *out is freed by the caller. */
 static Py_ssize_t
-matching_blocks(const Text *a, const Text *b, Block **out)
+matching_blocks(Text *a, Text *b, Block **out)
 {
     *out = NULL;
     LineIds ids = {0};
@@ -310,7 +384,7 @@ done:
 /* The gaps between consecutive matching blocks: difflib's opcodes that are not 'equal', in order. Returns the
  * region count or -1 with an exception set; *out is freed by the caller. */
 static Py_ssize_t
-changed_regions(const Text *a, const Text *b, Region **out)
+changed_regions(Text *a, Text *b, Region **out)
 {
     Block *blocks;
     Py_ssize_t count = matching_blocks(a, b, &blocks);
@@ -337,37 +411,171 @@ changed_regions(const Text *a, const Text *b, Region **out)
 
 /* ---- sentences ------------------------------------------------------------------------------------------------ */
 
-/* repr() of the line stripped, cut to MAX_CHARS with an ellipsis. */
+/* A sentence being written, as code points; made a str (the narrowest that holds them) by finish(). */
+typedef struct {
+    Py_UCS4 *chars;
+    Py_ssize_t length, capacity;
+} Builder;
+
+static int
+reserve(Builder *b, Py_ssize_t more)
+{
+    if (b->length + more <= b->capacity)
+        return 0;
+    Py_ssize_t capacity = b->capacity ? b->capacity : 256;
+    while (capacity < b->length + more)
+        capacity *= 2;
+    Py_UCS4 *grown = PyMem_Realloc(b->chars, capacity * sizeof(Py_UCS4));
+    if (grown == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    b->chars = grown;
+    b->capacity = capacity;
+    return 0;
+}
+
+static int
+put_ascii(Builder *b, const char *text)
+{
+    Py_ssize_t length = (Py_ssize_t)strlen(text);
+    if (reserve(b, length) < 0)
+        return -1;
+    for (Py_ssize_t n = 0; n < length; n++)
+        b->chars[b->length++] = (unsigned char)text[n];
+    return 0;
+}
+
+static int
+put_count(Builder *b, Py_ssize_t count)
+{
+    char digits[24];
+    snprintf(digits, sizeof digits, "%zd", count);
+    return put_ascii(b, digits);
+}
+
+static int
+put_str(Builder *b, PyObject *text)
+{
+    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    if (reserve(b, length) < 0)
+        return -1;
+    for (Py_ssize_t n = 0; n < length; n++)
+        b->chars[b->length++] = PyUnicode_READ(kind, data, n);
+    return 0;
+}
+
 static PyObject *
-quote(const Text *t, const Line *line)
+finish(Builder *b)
+{
+    PyObject *text = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, b->chars, b->length);
+    b->length = 0;
+    return text;
+}
+
+/* Writes one character of a repr() whose quote mark is given, as CPython's unicode_repr writes it: backslash escapes
+ * for the quote mark, the backslash, \t \n \r, other ASCII controls (\xhh) and non-printable characters (\xhh,
+ * \uhhhh, \Uhhhhhhhh). Returns the end of what it wrote: at most 10 characters. */
+static inline Py_UCS4 *
+put_repr_char(Py_UCS4 *out, Py_UCS4 ch, Py_UCS4 quote_mark)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (ch >= ' ' && ch < 0x7F && ch != quote_mark && ch != '\\') {
+        *out++ = ch;
+    } else if (ch == quote_mark || ch == '\\') {
+        *out++ = '\\';
+        *out++ = ch;
+    } else if (ch == '\t' || ch == '\n' || ch == '\r') {
+        *out++ = '\\';
+        *out++ = ch == '\t' ? 't' : ch == '\n' ? 'n' : 'r';
+    } else if (ch < ' ' || ch == 0x7F || !Py_UNICODE_ISPRINTABLE(ch)) {
+        int digits = ch <= 0xFF ? 2 : ch <= 0xFFFF ? 4 : 8;
+        *out++ = '\\';
+        *out++ = digits == 2 ? 'x' : digits == 4 ? 'u' : 'U';
+        for (int shift = 4 * (digits - 1); shift >= 0; shift -= 4)
+            *out++ = hex[(ch >> shift) & 0xF];
+    } else {
+        *out++ = ch;
+    }
+    return out;
+}
+
+/* repr() of the line stripped and cut to MAX_CHARS with an ellipsis: single quotes unless the text holds a single
+ * quote and no double one (unicode_repr's choice). */
+static int
+put_quoted(Builder *b, const Text *t, const Line *line)
 {
     Py_ssize_t start = line->start, end = line->end;
     while (start < end && Py_UNICODE_ISSPACE(PyUnicode_READ(t->kind, t->data, start)))
         start++;
     while (end > start && Py_UNICODE_ISSPACE(PyUnicode_READ(t->kind, t->data, end - 1)))
         end--;
-    PyObject *stripped;
-    if (end - start <= MAX_CHARS) {
-        stripped = PyUnicode_Substring(t->text, start, end);
+    int cut = end - start > MAX_CHARS;
+    if (cut)
+        end = start + MAX_CHARS - 1;
+    /* At most 10 characters per character (\Uhhhhhhhh), the ellipsis and the quotes. */
+    if (reserve(b, 10 * (end - start) + 3) < 0)
+        return -1;
+    Py_UCS4 quote_mark = '\'';
+    Py_UCS4 *out = b->chars + b->length + 1;
+    if (t->kind == PyUnicode_1BYTE_KIND) {  /* most lines: read without a switch on the width per character */
+        const Py_UCS1 *chars = t->data;
+        if (memchr(chars + start, '\'', end - start) && !memchr(chars + start, '"', end - start))
+            quote_mark = '"';
+        for (Py_ssize_t i = start; i < end; i++)
+            out = put_repr_char(out, chars[i], quote_mark);
     } else {
-        PyObject *head = PyUnicode_Substring(t->text, start, start + MAX_CHARS - 1);
-        if (head == NULL)
-            return NULL;
-        stripped = PyUnicode_FromFormat("%U%c", head, 0x2026);  /* an ellipsis */
-        Py_DECREF(head);
+        int single = 0, double_ = 0;
+        for (Py_ssize_t i = start; i < end; i++) {
+            Py_UCS4 ch = PyUnicode_READ(t->kind, t->data, i);
+            single |= ch == '\'';
+            double_ |= ch == '"';
+        }
+        if (single && !double_)
+            quote_mark = '"';
+        for (Py_ssize_t i = start; i < end; i++)
+            out = put_repr_char(out, PyUnicode_READ(t->kind, t->data, i), quote_mark);
     }
-    if (stripped == NULL)
-        return NULL;
-    PyObject *quoted = PyObject_Repr(stripped);
-    Py_DECREF(stripped);
-    return quoted;
+    b->chars[b->length] = quote_mark;
+    if (cut)
+        *out++ = 0x2026;  /* an ellipsis */
+    *out++ = quote_mark;
+    b->length = out - b->chars;
+    return 0;
 }
 
-/* "1 line appears", "2 lines appear". */
-static PyObject *
-counted(Py_ssize_t count, PyObject *unit, const char *verb)
+/* "1 line appears", "2 lines appear": the head of a sentence. */
+static int
+put_counted(Builder *b, Py_ssize_t count, PyObject *unit, const char *verb)
 {
-    return PyUnicode_FromFormat("%zd %U%s %s%s", count, unit, count == 1 ? "" : "s", verb, count == 1 ? "s" : "");
+    if (put_count(b, count) < 0 || put_ascii(b, " ") < 0 || put_str(b, unit) < 0 ||
+        put_ascii(b, count == 1 ? " " : "s ") < 0 || put_ascii(b, verb) < 0)
+        return -1;
+    return count == 1 ? put_ascii(b, "s") : 0;
+}
+
+/* " and 2 more" past MAX_LISTED. */
+static int
+put_more(Builder *b, Py_ssize_t count)
+{
+    if (count <= MAX_LISTED)
+        return 0;
+    if (put_ascii(b, " and ") < 0 || put_count(b, count - MAX_LISTED) < 0)
+        return -1;
+    return put_ascii(b, " more");
+}
+
+static int
+append_finished(PyObject *sentences, Builder *b)
+{
+    PyObject *sentence = finish(b);
+    if (sentence == NULL)
+        return -1;
+    int status = PyList_Append(sentences, sentence);
+    Py_DECREF(sentence);
+    return status;
 }
 
 /* The lines that appeared or disappeared, blank ones left out: how many, and the first MAX_LISTED. */
@@ -388,125 +596,88 @@ add_unless_blank(Listed *listed, const Line *line)
 }
 
 /* "<count> <unit>s <verb>: 'a', 'b', 'c' and 2 more." */
-static PyObject *
-listed_sentence(const Listed *listed, PyObject *unit, const char *verb)
+static int
+put_listed(Builder *b, const Listed *listed, PyObject *unit, const char *verb)
 {
-    PyObject *quotes = PyList_New(0), *shown = NULL, *head = NULL, *sentence = NULL;
-    if (quotes == NULL)
-        return NULL;
-    for (Py_ssize_t n = 0; n < listed->count && n < MAX_LISTED; n++) {
-        PyObject *quoted = quote(listed->text, listed->shown[n]);
-        if (quoted == NULL || PyList_Append(quotes, quoted) < 0) {
-            Py_XDECREF(quoted);
-            goto done;
-        }
-        Py_DECREF(quoted);
-    }
-    PyObject *separator = PyUnicode_FromString(", ");
-    if (separator == NULL)
-        goto done;
-    shown = PyUnicode_Join(separator, quotes);
-    Py_DECREF(separator);
-    head = counted(listed->count, unit, verb);
-    if (shown == NULL || head == NULL)
-        goto done;
-    if (listed->count > MAX_LISTED)
-        sentence = PyUnicode_FromFormat("%U: %U and %zd more.", head, shown, listed->count - MAX_LISTED);
-    else
-        sentence = PyUnicode_FromFormat("%U: %U.", head, shown);
-done:
-    Py_DECREF(quotes);
-    Py_XDECREF(shown);
-    Py_XDECREF(head);
-    return sentence;
+    if (put_counted(b, listed->count, unit, verb) < 0 || put_ascii(b, ": ") < 0)
+        return -1;
+    for (Py_ssize_t n = 0; n < listed->count && n < MAX_LISTED; n++)
+        if ((n && put_ascii(b, ", ") < 0) || put_quoted(b, listed->text, listed->shown[n]) < 0)
+            return -1;
+    if (put_more(b, listed->count) < 0)
+        return -1;
+    return put_ascii(b, ".");
 }
 
 /* "<count> <unit>s change: 'a' becomes 'b'; ... and 2 more." */
-static PyObject *
-changes_sentence(const Text *a, const Text *b, const Line **old_lines, const Line **new_lines, Py_ssize_t changes,
-                 PyObject *unit)
+static int
+put_changes(Builder *b, const Text *a, const Text *t, const Line **old_lines, const Line **new_lines,
+            Py_ssize_t changes, PyObject *unit)
 {
-    PyObject *pairs = PyList_New(0), *shown = NULL, *head = NULL, *sentence = NULL;
-    if (pairs == NULL)
-        return NULL;
-    for (Py_ssize_t n = 0; n < changes && n < MAX_LISTED; n++) {
-        PyObject *old = quote(a, old_lines[n]), *new = old ? quote(b, new_lines[n]) : NULL;
-        PyObject *pair = new ? PyUnicode_FromFormat("%U becomes %U", old, new) : NULL;
-        Py_XDECREF(old);
-        Py_XDECREF(new);
-        if (pair == NULL || PyList_Append(pairs, pair) < 0) {
-            Py_XDECREF(pair);
-            goto done;
-        }
-        Py_DECREF(pair);
-    }
-    PyObject *separator = PyUnicode_FromString("; ");
-    if (separator == NULL)
-        goto done;
-    shown = PyUnicode_Join(separator, pairs);
-    Py_DECREF(separator);
-    head = counted(changes, unit, "change");
-    if (shown == NULL || head == NULL)
-        goto done;
-    if (changes > MAX_LISTED)
-        sentence = PyUnicode_FromFormat("%U: %U and %zd more.", head, shown, changes - MAX_LISTED);
-    else
-        sentence = PyUnicode_FromFormat("%U: %U.", head, shown);
-done:
-    Py_DECREF(pairs);
-    Py_XDECREF(shown);
-    Py_XDECREF(head);
-    return sentence;
+    if (put_counted(b, changes, unit, "change") < 0 || put_ascii(b, ": ") < 0)
+        return -1;
+    for (Py_ssize_t n = 0; n < changes && n < MAX_LISTED; n++)
+        if ((n && put_ascii(b, "; ") < 0) || put_quoted(b, a, old_lines[n]) < 0 ||
+            put_ascii(b, " becomes ") < 0 || put_quoted(b, t, new_lines[n]) < 0)
+            return -1;
+    if (put_more(b, changes) < 0)
+        return -1;
+    return put_ascii(b, ".");
 }
 
-/* "\n".join of the lines of t whose numbers are listed. */
+/* "\n".join of the lines of t numbered first, first + 1, ... or, when numbers is given, listed there. */
 static PyObject *
-joined_lines(const Text *t, const Py_ssize_t *numbers, Py_ssize_t count)
+joined_lines(const Text *t, const Py_ssize_t *numbers, Py_ssize_t first, Py_ssize_t count)
 {
-    PyObject *lines = PyList_New(count), *joined = NULL;
-    if (lines == NULL)
-        return NULL;
+    Py_ssize_t length = count ? count - 1 : 0;
     for (Py_ssize_t n = 0; n < count; n++) {
-        const Line *line = &t->lines[numbers[n]];
-        PyObject *piece = PyUnicode_Substring(t->text, line->start, line->end);
-        if (piece == NULL)
-            goto done;
-        PyList_SET_ITEM(lines, n, piece);
+        const Line *line = &t->lines[numbers ? numbers[n] : first + n];
+        length += line->end - line->start;
     }
-    PyObject *separator = PyUnicode_FromString("\n");
-    if (separator != NULL) {
-        joined = PyUnicode_Join(separator, lines);
-        Py_DECREF(separator);
+    if (PyUnicode_IS_ASCII(t->text)) {  /* most observations: the bytes are copied as they are */
+        PyObject *joined = PyUnicode_New(length, 127);
+        if (joined == NULL)
+            return NULL;
+        char *out = PyUnicode_DATA(joined);
+        for (Py_ssize_t n = 0; n < count; n++) {
+            const Line *line = &t->lines[numbers ? numbers[n] : first + n];
+            if (n)
+                *out++ = '\n';
+            memcpy(out, (const char *)t->data + line->start, line->end - line->start);
+            out += line->end - line->start;
+        }
+        return joined;
     }
-done:
-    Py_DECREF(lines);
+    Builder b = {0};
+    PyObject *joined = NULL;
+    if (reserve(&b, length) == 0) {
+        for (Py_ssize_t n = 0; n < count; n++) {
+            const Line *line = &t->lines[numbers ? numbers[n] : first + n];
+            if (n)
+                b.chars[b.length++] = '\n';
+            for (Py_ssize_t i = line->start; i < line->end; i++)
+                b.chars[b.length++] = PyUnicode_READ(t->kind, t->data, i);
+        }
+        joined = finish(&b);
+    }
+    PyMem_Free(b.chars);
     return joined;
 }
 
-static int
-append_new(PyObject *sentences, PyObject *sentence)
-{
-    if (sentence == NULL)
-        return -1;
-    int status = PyList_Append(sentences, sentence);
-    Py_DECREF(sentence);
-    return status;
-}
-
-/* Sentences about what appeared, disappeared and changed, appended; *new_text gets the lines of b that are new. A
+/* Sentences about what appeared, disappeared and changed, appended; *new_text gets the lines of t that are new. A
  * replace pairs its lines in order, what is left over on either side appears or disappears. */
 static int
-diff_sentences(const Text *a, const Text *b, PyObject *unit, PyObject *sentences, PyObject **new_text)
+diff_sentences(Text *a, Text *t, PyObject *unit, Builder *b, PyObject *sentences, PyObject **new_text)
 {
     Region *regions;
-    Py_ssize_t region_count = changed_regions(a, b, &regions);
+    Py_ssize_t region_count = changed_regions(a, t, &regions);
     if (region_count < 0)
         return -1;
     int status = -1;
-    Listed added = {b, 0, {NULL}}, removed = {a, 0, {NULL}};
+    Listed added = {t, 0, {NULL}}, removed = {a, 0, {NULL}};
     const Line *changed_old[MAX_LISTED], *changed_new[MAX_LISTED];
     Py_ssize_t changes = 0, new_count = 0;
-    Py_ssize_t *new_numbers = PyMem_Malloc((b->count + 1) * sizeof(Py_ssize_t));
+    Py_ssize_t *new_numbers = PyMem_Malloc((t->count + 1) * sizeof(Py_ssize_t));
     if (new_numbers == NULL) {
         PyErr_NoMemory();
         goto done;
@@ -519,21 +690,22 @@ diff_sentences(const Text *a, const Text *b, PyObject *unit, PyObject *sentences
                                                                            : region.j2 - region.j1;
         for (Py_ssize_t n = 0; n < pairs && changes + n < MAX_LISTED; n++) {
             changed_old[changes + n] = &a->lines[region.i1 + n];
-            changed_new[changes + n] = &b->lines[region.j1 + n];
+            changed_new[changes + n] = &t->lines[region.j1 + n];
         }
         changes += pairs;
         for (Py_ssize_t i = region.i1 + pairs; i < region.i2; i++)
             add_unless_blank(&removed, &a->lines[i]);
         for (Py_ssize_t j = region.j1 + pairs; j < region.j2; j++)
-            add_unless_blank(&added, &b->lines[j]);
+            add_unless_blank(&added, &t->lines[j]);
     }
-    if (added.count && append_new(sentences, listed_sentence(&added, unit, "appear")) < 0)
+    if (added.count && (put_listed(b, &added, unit, "appear") < 0 || append_finished(sentences, b) < 0))
         goto done;
-    if (removed.count && append_new(sentences, listed_sentence(&removed, unit, "disappear")) < 0)
+    if (removed.count && (put_listed(b, &removed, unit, "disappear") < 0 || append_finished(sentences, b) < 0))
         goto done;
-    if (changes && append_new(sentences, changes_sentence(a, b, changed_old, changed_new, changes, unit)) < 0)
+    if (changes && (put_changes(b, a, t, changed_old, changed_new, changes, unit) < 0 ||
+                    append_finished(sentences, b) < 0))
         goto done;
-    *new_text = joined_lines(b, new_numbers, new_count);
+    *new_text = joined_lines(t, new_numbers, 0, new_count);
     status = *new_text ? 0 : -1;
 done:
     PyMem_Free(regions);
@@ -541,21 +713,15 @@ done:
     return status;
 }
 
+/* "There is no earlier observation; the environment shows 3 lines.", appended; returns all lines of t as new. */
 static PyObject *
-first_observation(const Text *b, PyObject *unit, PyObject *sentences)
+first_observation(const Text *t, PyObject *unit, Builder *b, PyObject *sentences)
 {
-    PyObject *sentence = PyUnicode_FromFormat("There is no earlier observation; the environment shows %zd %U%s.",
-                                              b->count, unit, b->count == 1 ? "" : "s");
-    if (append_new(sentences, sentence) < 0)
+    if (put_ascii(b, "There is no earlier observation; the environment shows ") < 0 || put_count(b, t->count) < 0 ||
+        put_ascii(b, " ") < 0 || put_str(b, unit) < 0 || put_ascii(b, t->count == 1 ? "." : "s.") < 0 ||
+        append_finished(sentences, b) < 0)
         return NULL;
-    Py_ssize_t *numbers = PyMem_Malloc((b->count + 1) * sizeof(Py_ssize_t));
-    if (numbers == NULL)
-        return PyErr_NoMemory();
-    for (Py_ssize_t j = 0; j < b->count; j++)
-        numbers[j] = j;
-    PyObject *new_text = joined_lines(b, numbers, b->count);
-    PyMem_Free(numbers);
-    return new_text;
+    return joined_lines(t, NULL, 0, t->count);
 }
 
 /* ---- module --------------------------------------------------------------------------------------------------- */
@@ -570,23 +736,25 @@ line_diff(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             return PyErr_Format(PyExc_TypeError, "line_diff() argument %d must be str, not %.80s", n + 1,
                                 Py_TYPE(args[n])->tp_name);
     PyObject *state = args[0], *unit = args[2];
-    Text a = {0}, b = {0};
+    Text a = {0}, t = {0};
+    Builder b = {0};
     PyObject *sentences = PyList_New(0), *new_text = NULL, *result = NULL;
-    if (sentences == NULL || split_lines(state, &a) < 0 || split_lines(args[1], &b) < 0)
+    if (sentences == NULL || split_lines(state, &a) < 0 || split_lines(args[1], &t) < 0)
         goto done;
     if (is_blank(&a, 0, PyUnicode_GET_LENGTH(state))) {
-        new_text = first_observation(&b, unit, sentences);
-    } else if (same_lines(&a, &b)) {
-        if (append_new(sentences, PyUnicode_FromString("The observation does not change.")) == 0)
-            new_text = PyUnicode_FromString("");
-    } else if (diff_sentences(&a, &b, unit, sentences, &new_text) < 0) {
+        new_text = first_observation(&t, unit, &b, sentences);
+    } else if (same_lines(&a, &t)) {
+        if (put_ascii(&b, "The observation does not change.") == 0 && append_finished(sentences, &b) == 0)
+            new_text = PyUnicode_New(0, 0);
+    } else if (diff_sentences(&a, &t, unit, &b, sentences, &new_text) < 0) {
         new_text = NULL;
     }
     if (new_text != NULL)
         result = PyTuple_Pack(2, sentences, new_text);
 done:
     PyMem_Free(a.lines);
-    PyMem_Free(b.lines);
+    PyMem_Free(t.lines);
+    PyMem_Free(b.chars);
     Py_XDECREF(sentences);
     Py_XDECREF(new_text);
     return result;
@@ -625,7 +793,10 @@ quote_text(PyObject *module, PyObject *text)
         return PyErr_Format(PyExc_TypeError, "quote() argument must be str, not %.80s", Py_TYPE(text)->tp_name);
     Text whole = {text, PyUnicode_KIND(text), PyUnicode_DATA(text), NULL, 0};
     Line line = {0, PyUnicode_GET_LENGTH(text), 0};
-    return quote(&whole, &line);
+    Builder b = {0};
+    PyObject *quoted = put_quoted(&b, &whole, &line) == 0 ? finish(&b) : NULL;
+    PyMem_Free(b.chars);
+    return quoted;
 }
 
 static PyMethodDef methods[] = {
