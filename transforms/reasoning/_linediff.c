@@ -813,8 +813,20 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+/* MAX_LISTED for the other lists of a trace (the files its new output names), so they are cut where lines are. */
+static int
+add_constants(PyObject *module)
+{
+    return PyModule_AddIntConstant(module, "MAX_LISTED", MAX_LISTED);
+}
+
+static PyModuleDef_Slot slots[] = {
+    {Py_mod_exec, add_constants},
+    {0, NULL},
+};
+
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_linediff", "The line diff of the grounded reasoning trace.", 0, methods,
+    PyModuleDef_HEAD_INIT, "_linediff", "The line diff of the grounded reasoning trace.", 0, methods, slots,
 };
 
 PyMODINIT_FUNC

@@ -14,11 +14,10 @@ from functools import lru_cache
 from transforms.reasoning import ReasoningError
 # What appeared, disappeared and changed (difflib's matching blocks over the lines): compiled, it is most of a
 # trace's work.
-from transforms.reasoning._linediff import line_diff, quote
+from transforms.reasoning._linediff import MAX_LISTED, line_diff, quote
 
 # How a line of each domain's observation is called in the trace.
 _UNIT = {"web": "element", "android": "element", "os": "element"}
-_MAX_LISTED = 3
 
 # file.py:12 / path/to/x.c:40:2 in compiler, test and traceback output; `+++ b/path` headers of a unified diff.
 _FILE_LINE = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.[A-Za-z][\w]{0,7}):(\d+)")
@@ -29,8 +28,8 @@ _EXIT_KEYS = ("exit_status", "exit_code", "returncode", "status_code")
 
 
 def _listed(files: list[str]) -> str:
-    shown = ", ".join(files[:_MAX_LISTED])
-    more = len(files) - _MAX_LISTED
+    shown = ", ".join(files[:MAX_LISTED])
+    more = len(files) - MAX_LISTED
     return shown + (f" and {more} more" if more > 0 else "")
 
 
