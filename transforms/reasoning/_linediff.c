@@ -16,15 +16,19 @@
 
 typedef struct {
     Py_ssize_t start, end;  /* the line is text[start:end], its line break excluded */
-    Py_uhash_t hash;        /* equal lines, equal hashes (see hash_lines) */
+    Py_uhash_t hash;        /* equal lines, equal hashes (see split_lines) */
 } Line;
+
+/* Lines of most observations fit in the Text itself: no allocation. */
+#define INLINE_LINES 128
 
 typedef struct {
     PyObject *text;
     int kind;
     const void *data;
-    Line *lines;
-    Py_ssize_t count;
+    Line *lines;            /* inline_lines, or a heap array past INLINE_LINES */
+    Py_ssize_t count, capacity;
+    Line inline_lines[INLINE_LINES];
 } Text;
 
 typedef struct {
@@ -58,58 +62,138 @@ may_hold_break(uint64_t word)
     return (below | ((nel - ONES) & ~nel & HIGHS)) != 0;
 }
 
-/* Index of the first line break in text[i:length] (or length). */
-static Py_ssize_t
-next_break(const Text *t, Py_ssize_t i, Py_ssize_t length)
+static inline uint64_t
+load_word(const unsigned char *bytes)
 {
-    if (t->kind == PyUnicode_1BYTE_KIND) {
-        const unsigned char *data = t->data;
-        /* Most lines hold no control character at all: skip them 8 characters at a time. */
-        for (; i + 8 <= length; i += 8) {
-            uint64_t word;
-            memcpy(&word, data + i, 8);
-            if (may_hold_break(word))
-                break;
-        }
-        for (; i < length; i++)
-            if (LATIN1_BREAK[data[i]])
-                return i;
-        return length;
-    }
-    for (; i < length; i++)
-        if (is_line_break(PyUnicode_READ(t->kind, t->data, i)))
-            return i;
-    return length;
+    uint64_t word;
+    memcpy(&word, bytes, 8);
+    return word;
 }
 
-/* Splits text as str.splitlines() does: "\r\n" is one break; a trailing break ends the last line, it starts no new
- * one. 0 on success, -1 with an exception set. Lines are hashed later (hash_lines), once both texts are known. */
-static int
-split_lines(PyObject *text, Text *out)
+#define HASH_SEED 0x9E3779B97F4A7C15ULL
+
+static inline uint64_t
+mix_word(uint64_t hash, uint64_t word)
 {
-    Py_ssize_t length = PyUnicode_GET_LENGTH(text), capacity = 64;
+    hash = (hash ^ word) * 0xFF51AFD7ED558CCDULL;
+    return hash ^ (hash >> 32);
+}
+
+static inline Py_uhash_t
+finish_hash(uint64_t hash, const unsigned char *tail, size_t tail_size, size_t size)
+{
+    uint64_t last = 0;
+    memcpy(&last, tail, tail_size);
+    hash = (hash ^ last ^ (size * 0xC2B2AE3D27D4EB4FULL)) * 0xC4CEB9FE1A85EC53ULL;
+    return hash ^ (hash >> 29);
+}
+
+/* The hash of a line of two texts of one width, where equal lines have equal bytes: its whole 8-byte words from
+ * its start, then the rest and the size. */
+static Py_uhash_t
+hash_bytes(const unsigned char *bytes, size_t size)
+{
+    uint64_t hash = HASH_SEED;
+    size_t left = size;
+    for (; left >= 8; bytes += 8, left -= 8)
+        hash = mix_word(hash, load_word(bytes));
+    return finish_hash(hash, bytes, left, size);
+}
+
+/* The hash of a line of two texts of different widths (an emoji in one of them): its code points. */
+static Py_uhash_t
+hash_code_points(const Text *t, Py_ssize_t start, Py_ssize_t end)
+{
+    uint64_t hash = 14695981039346656037ULL;
+    for (Py_ssize_t i = start; i < end; i++)
+        hash = (hash ^ PyUnicode_READ(t->kind, t->data, i)) * 1099511628211ULL;
+    return hash ^ (hash >> 29);
+}
+
+/* The end of the line of a 1-byte text that starts at start, and its hash_bytes(), in one pass over most lines: they
+ * hold no control character, so they are read 8 characters at a time, each word hashed as it is checked. */
+static Py_ssize_t
+scan_latin1_line(const unsigned char *data, Py_ssize_t start, Py_ssize_t length, Py_uhash_t *hash)
+{
+    uint64_t partial = HASH_SEED;
+    Py_ssize_t i = start;
+    for (; i + 8 <= length; i += 8) {
+        uint64_t word = load_word(data + i);
+        if (may_hold_break(word))
+            break;
+        partial = mix_word(partial, word);
+    }
+    Py_ssize_t end = i;
+    while (end < length && !LATIN1_BREAK[data[end]])
+        end++;
+    for (; i + 8 <= end; i += 8)  /* the words after a false alarm (a tab) */
+        partial = mix_word(partial, load_word(data + i));
+    *hash = finish_hash(partial, data + i, end - i, end - start);
+    return end;
+}
+
+/* The end of the line that starts at start, any width. */
+static Py_ssize_t
+scan_line(const Text *t, Py_ssize_t start, Py_ssize_t length)
+{
+    Py_ssize_t end = start;
+    while (end < length && !is_line_break(PyUnicode_READ(t->kind, t->data, end)))
+        end++;
+    return end;
+}
+
+static int
+add_line(Text *t, Py_ssize_t start, Py_ssize_t end, Py_uhash_t hash)
+{
+    if (t->count == t->capacity) {
+        Line *grown = PyMem_Malloc(2 * t->capacity * sizeof(Line));
+        if (grown == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        memcpy(grown, t->lines, t->count * sizeof(Line));
+        if (t->lines != t->inline_lines)
+            PyMem_Free(t->lines);
+        t->lines = grown;
+        t->capacity *= 2;
+    }
+    t->lines[t->count++] = (Line){start, end, hash};
+    return 0;
+}
+
+static void
+free_text(Text *t)
+{
+    if (t->lines != t->inline_lines)
+        PyMem_Free(t->lines);
+}
+
+/* Splits text as str.splitlines() does ("\r\n" is one break; a trailing break ends the last line, it starts no new
+ * one) and hashes each line: by its bytes when the other text has the same width (same_width), else by its code
+ * points. 0 on success, -1 with an exception set; free_text() after either. */
+static int
+split_lines(PyObject *text, Text *out, int same_width)
+{
+    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
     out->text = text;
     out->kind = PyUnicode_KIND(text);
     out->data = PyUnicode_DATA(text);
     out->count = 0;
-    out->lines = length ? PyMem_Malloc(capacity * sizeof(Line)) : NULL;
-    if (length && out->lines == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
+    out->capacity = INLINE_LINES;
+    out->lines = out->inline_lines;
     Py_ssize_t i = 0;
     while (i < length) {
-        Py_ssize_t end = next_break(out, i, length);
-        if (out->count == capacity) {
-            capacity *= 2;
-            Line *grown = PyMem_Realloc(out->lines, capacity * sizeof(Line));
-            if (grown == NULL) {
-                PyErr_NoMemory();
-                return -1;
-            }
-            out->lines = grown;
+        Py_uhash_t hash;
+        Py_ssize_t end;
+        if (out->kind == PyUnicode_1BYTE_KIND && same_width) {
+            end = scan_latin1_line(out->data, i, length, &hash);
+        } else {
+            end = scan_line(out, i, length);
+            hash = same_width ? hash_bytes((const unsigned char *)out->data + i * out->kind, (end - i) * out->kind)
+                              : hash_code_points(out, i, end);
         }
-        out->lines[out->count++] = (Line){i, end, 0};
+        if (add_line(out, i, end, hash) < 0)
+            return -1;
         i = end;
         if (i < length)
             i += (PyUnicode_READ(out->kind, out->data, i) == '\r' && i + 1 < length &&
@@ -118,42 +202,14 @@ split_lines(PyObject *text, Text *out)
     return 0;
 }
 
-/* Hashes of the bytes of a line, 8 at a time: for two texts of one width, where equal lines have equal bytes. */
-static Py_uhash_t
-hash_bytes(const unsigned char *bytes, size_t size)
+/* Both texts of a call split and hashed alike. */
+static int
+split_both(PyObject *before, PyObject *after, Text *a, Text *b)
 {
-    uint64_t hash = size * 0x9E3779B97F4A7C15ULL;
-    for (; size >= 8; bytes += 8, size -= 8) {
-        uint64_t word;
-        memcpy(&word, bytes, 8);
-        hash = (hash ^ word) * 0xFF51AFD7ED558CCDULL;
-        hash ^= hash >> 32;
-    }
-    uint64_t tail = 0;
-    memcpy(&tail, bytes, size);
-    hash = (hash ^ tail) * 0xC4CEB9FE1A85EC53ULL;
-    return hash ^ (hash >> 29);
-}
-
-/* Hashes of the code points of a line: for two texts of different widths (an emoji in one of them). */
-static Py_uhash_t
-hash_code_points(const Text *t, const Line *line)
-{
-    uint64_t hash = 14695981039346656037ULL;
-    for (Py_ssize_t i = line->start; i < line->end; i++)
-        hash = (hash ^ PyUnicode_READ(t->kind, t->data, i)) * 1099511628211ULL;
-    return hash ^ (hash >> 29);
-}
-
-static void
-hash_lines(Text *t, int same_width)
-{
-    for (Py_ssize_t n = 0; n < t->count; n++) {
-        Line *line = &t->lines[n];
-        line->hash = same_width ? hash_bytes((const unsigned char *)t->data + line->start * t->kind,
-                                             (line->end - line->start) * t->kind)
-                                : hash_code_points(t, line);
-    }
+    int same_width = PyUnicode_KIND(before) == PyUnicode_KIND(after);
+    a->lines = a->inline_lines;
+    b->lines = b->inline_lines;
+    return split_lines(before, a, same_width) < 0 || split_lines(after, b, same_width) < 0 ? -1 : 0;
 }
 
 static int
@@ -194,83 +250,6 @@ is_blank(const Text *t, Py_ssize_t start, Py_ssize_t end)
 
 /* ---- matching blocks ------------------------------------------------------------------------------------------ */
 
-/* What difflib's b2j holds, by line number instead of line text: the line ids of a and b (equal lines, equal ids;
- * a line of a found nowhere in b gets -1), and for each id the positions in b where it stands, ascending. */
-typedef struct {
-    Py_ssize_t *id_a, *id_b;
-    Py_ssize_t *b_positions;  /* positions in b, grouped by id */
-    Py_ssize_t *id_starts;    /* id's positions are b_positions[id_starts[id]:id_starts[id + 1]] */
-} LineIds;
-
-static void
-free_line_ids(LineIds *ids)
-{
-    PyMem_Free(ids->id_a);
-    PyMem_Free(ids->id_b);
-    PyMem_Free(ids->b_positions);
-    PyMem_Free(ids->id_starts);
-}
-
-/* Looks the line up in an open-addressing table of line numbers of b (-1: free); returns its slot. */
-static Py_ssize_t
-find_slot(const Py_ssize_t *table, size_t mask, const Text *b, const Text *t, const Line *line)
-{
-    size_t slot = (size_t)line->hash & mask;
-    while (table[slot] >= 0 &&
-           (b->lines[table[slot]].hash != line->hash || !lines_equal(b, &b->lines[table[slot]], t, line)))
-        slot = (slot + 1) & mask;
-    return (Py_ssize_t)slot;
-}
-
-static int
-number_lines(Text *a, Text *b, LineIds *ids)
-{
-    hash_lines(a, a->kind == b->kind);
-    hash_lines(b, a->kind == b->kind);
-    size_t size = 8;
-    while (size < 2 * (size_t)b->count)
-        size <<= 1;
-    Py_ssize_t *table = PyMem_Malloc(size * sizeof(Py_ssize_t));   /* a line number of b per slot */
-    Py_ssize_t *slot_id = PyMem_Malloc(size * sizeof(Py_ssize_t));
-    ids->id_a = PyMem_Malloc((a->count + 1) * sizeof(Py_ssize_t));
-    ids->id_b = PyMem_Malloc((b->count + 1) * sizeof(Py_ssize_t));
-    ids->b_positions = PyMem_Malloc((b->count + 1) * sizeof(Py_ssize_t));
-    ids->id_starts = PyMem_Calloc(b->count + 2, sizeof(Py_ssize_t));
-    if (!table || !slot_id || !ids->id_a || !ids->id_b || !ids->b_positions || !ids->id_starts) {
-        PyMem_Free(table);
-        PyMem_Free(slot_id);
-        PyErr_NoMemory();
-        return -1;
-    }
-    memset(table, -1, size * sizeof(Py_ssize_t));
-    size_t mask = size - 1;
-    Py_ssize_t distinct = 0;
-    for (Py_ssize_t j = 0; j < b->count; j++) {
-        Py_ssize_t slot = find_slot(table, mask, b, b, &b->lines[j]);
-        if (table[slot] < 0) {
-            table[slot] = j;
-            slot_id[slot] = distinct++;
-        }
-        ids->id_b[j] = slot_id[slot];
-        ids->id_starts[ids->id_b[j] + 1]++;
-    }
-    for (Py_ssize_t i = 0; i < a->count; i++) {
-        Py_ssize_t slot = find_slot(table, mask, b, a, &a->lines[i]);
-        ids->id_a[i] = table[slot] < 0 ? -1 : slot_id[slot];
-    }
-    PyMem_Free(table);
-    PyMem_Free(slot_id);
-    for (Py_ssize_t id = 0; id < distinct; id++)
-        ids->id_starts[id + 1] += ids->id_starts[id];
-    /* Filled in b order with id_starts[id] as id's cursor: it ends at id + 1's start, so one shift restores them. */
-    for (Py_ssize_t j = 0; j < b->count; j++)
-        ids->b_positions[ids->id_starts[ids->id_b[j]]++] = j;
-    for (Py_ssize_t id = distinct; id > 0; id--)
-        ids->id_starts[id] = ids->id_starts[id - 1];
-    ids->id_starts[0] = 0;
-    return 0;
-}
-
 /* Lengths of the runs ending at (i, j) for the previous and the current line of a, indexed by j, with the positions
  * set so they can be zeroed again: difflib's j2len and newj2len dicts. */
 typedef struct {
@@ -278,6 +257,98 @@ typedef struct {
     Py_ssize_t *previous_set, *current_set;
     Py_ssize_t previous_count, current_count;
 } RunLengths;
+
+/* Everything a diff of a (la lines) against b (lb lines) works in, in one allocation. */
+typedef struct {
+    Py_ssize_t *memory;
+    /* What difflib's b2j holds, by line number instead of line text: the line ids of a and b (equal lines, equal
+     * ids; a line of a found nowhere in b gets -1), and for each id the positions in b where it stands, ascending:
+     * b_positions[id_starts[id]:id_starts[id + 1]]. */
+    Py_ssize_t *id_a, *id_b, *b_positions, *id_starts;
+    Py_ssize_t *table, *table_ids;  /* open addressing: a line number of b per slot (-1: free), and its id */
+    size_t table_mask;
+    RunLengths runs;
+    /* Blocks never overlap, so there are at most min(la, lb) of them and the sentinel; a region to search is
+     * pushed at most twice per block found; a changed region lies before each block. */
+    Block *blocks;
+    Region *pending, *regions;
+    Py_ssize_t *new_lines;  /* the numbers of b's lines in changed regions */
+} Workspace;
+
+static int
+workspace_init(Workspace *w, Py_ssize_t la, Py_ssize_t lb)
+{
+    size_t slots = 8;
+    while (slots < 2 * (size_t)lb)
+        slots <<= 1;
+    size_t most = (size_t)(la < lb ? la : lb) + 1;
+    size_t sizes[] = {
+        la + 1, lb + 1, lb + 1, lb + 2, slots, slots, lb + 1, lb + 1, lb + 1, lb + 1,
+        most * sizeof(Block) / sizeof(Py_ssize_t), 2 * most * sizeof(Region) / sizeof(Py_ssize_t),
+        most * sizeof(Region) / sizeof(Py_ssize_t), lb + 1,
+    };
+    Py_ssize_t **parts[] = {
+        &w->id_a, &w->id_b, &w->b_positions, &w->id_starts, &w->table, &w->table_ids, &w->runs.previous,
+        &w->runs.current, &w->runs.previous_set, &w->runs.current_set, (Py_ssize_t **)&w->blocks,
+        (Py_ssize_t **)&w->pending, (Py_ssize_t **)&w->regions, &w->new_lines,
+    };
+    size_t total = 0;
+    for (size_t n = 0; n < sizeof sizes / sizeof sizes[0]; n++)
+        total += sizes[n];
+    /* Zeroed: id_starts counts from 0, run lengths start at 0. */
+    w->memory = PyMem_Calloc(total, sizeof(Py_ssize_t));
+    if (w->memory == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_ssize_t *next = w->memory;
+    for (size_t n = 0; n < sizeof sizes / sizeof sizes[0]; n++) {
+        *parts[n] = next;
+        next += sizes[n];
+    }
+    memset(w->table, -1, slots * sizeof(Py_ssize_t));
+    w->table_mask = slots - 1;
+    w->runs.previous_count = w->runs.current_count = 0;
+    return 0;
+}
+
+/* Looks the line up in the table of b's lines; returns its slot (free if the line is not there). */
+static Py_ssize_t
+find_slot(const Workspace *w, const Text *b, const Text *t, const Line *line)
+{
+    size_t slot = (size_t)line->hash & w->table_mask;
+    while (w->table[slot] >= 0 &&
+           (b->lines[w->table[slot]].hash != line->hash || !lines_equal(b, &b->lines[w->table[slot]], t, line)))
+        slot = (slot + 1) & w->table_mask;
+    return (Py_ssize_t)slot;
+}
+
+static void
+number_lines(const Text *a, const Text *b, Workspace *w)
+{
+    Py_ssize_t distinct = 0;
+    for (Py_ssize_t j = 0; j < b->count; j++) {
+        Py_ssize_t slot = find_slot(w, b, b, &b->lines[j]);
+        if (w->table[slot] < 0) {
+            w->table[slot] = j;
+            w->table_ids[slot] = distinct++;
+        }
+        w->id_b[j] = w->table_ids[slot];
+        w->id_starts[w->id_b[j] + 1]++;
+    }
+    for (Py_ssize_t i = 0; i < a->count; i++) {
+        Py_ssize_t slot = find_slot(w, b, a, &a->lines[i]);
+        w->id_a[i] = w->table[slot] < 0 ? -1 : w->table_ids[slot];
+    }
+    for (Py_ssize_t id = 0; id < distinct; id++)
+        w->id_starts[id + 1] += w->id_starts[id];
+    /* Filled in b order with id_starts[id] as id's cursor: it ends at id + 1's start, so one shift restores them. */
+    for (Py_ssize_t j = 0; j < b->count; j++)
+        w->b_positions[w->id_starts[w->id_b[j]]++] = j;
+    for (Py_ssize_t id = distinct; id > 0; id--)
+        w->id_starts[id] = w->id_starts[id - 1];
+    w->id_starts[0] = 0;
+}
 
 static void
 forget_previous(RunLengths *runs)
@@ -289,19 +360,20 @@ forget_previous(RunLengths *runs)
 
 /* difflib's find_longest_match(alo, ahi, blo, bhi) without junk: the first longest block met scanning a then b. */
 static Block
-longest_match(const LineIds *ids, RunLengths *runs, Py_ssize_t alo, Py_ssize_t ahi, Py_ssize_t blo, Py_ssize_t bhi)
+longest_match(Workspace *w, Region region)
 {
-    Block best = {alo, blo, 0};
-    for (Py_ssize_t i = alo; i < ahi; i++) {
-        Py_ssize_t id = ids->id_a[i];
+    RunLengths *runs = &w->runs;
+    Block best = {region.i1, region.j1, 0};
+    for (Py_ssize_t i = region.i1; i < region.i2; i++) {
+        Py_ssize_t id = w->id_a[i];
         if (id >= 0) {
-            for (Py_ssize_t n = ids->id_starts[id]; n < ids->id_starts[id + 1]; n++) {
-                Py_ssize_t j = ids->b_positions[n];
-                if (j < blo)
+            for (Py_ssize_t n = w->id_starts[id]; n < w->id_starts[id + 1]; n++) {
+                Py_ssize_t j = w->b_positions[n];
+                if (j < region.j1)
                     continue;
-                if (j >= bhi)
+                if (j >= region.j2)
                     break;
-                Py_ssize_t k = (j > blo ? runs->previous[j - 1] : 0) + 1;
+                Py_ssize_t k = (j > region.j1 ? runs->previous[j - 1] : 0) + 1;
                 runs->current[j] = k;
                 runs->current_set[runs->current_count++] = j;
                 if (k > best.size)
@@ -329,107 +401,87 @@ compare_blocks(const void *x, const void *y)
     return (left > right) - (left < right);
 }
 
-/* difflib's get_matching_blocks() before it merges adjacent blocks, sorted, with the sentinel (la, lb, 0) last.
- * Returns the block count (sentinel included) or -1 with an exception set; *out is freed by the caller. */
+/* difflib's get_matching_blocks() before it merges adjacent blocks, sorted, with the sentinel (la, lb, 0) last, in
+ * w->blocks; returns how many (sentinel included). */
 static Py_ssize_t
-matching_blocks(Text *a, Text *b, Block **out)
+matching_blocks(const Text *a, const Text *b, Workspace *w)
 {
-    *out = NULL;
-    LineIds ids = {0};
-    RunLengths runs = {0};
-    Py_ssize_t la = a->count, lb = b->count, count = -1;
-    /* Blocks never overlap, so there are at most min(la, lb) of them; each pending region ends in a block too. */
-    Py_ssize_t most = (la < lb ? la : lb) + 1;
-    Block *blocks = PyMem_Malloc(most * sizeof(Block));
-    Region *pending = PyMem_Malloc(2 * most * sizeof(Region));
-    if (number_lines(a, b, &ids) < 0)
-        goto done;
-    runs.previous = PyMem_Calloc(lb + 1, sizeof(Py_ssize_t));
-    runs.current = PyMem_Calloc(lb + 1, sizeof(Py_ssize_t));
-    runs.previous_set = PyMem_Malloc((lb + 1) * sizeof(Py_ssize_t));
-    runs.current_set = PyMem_Malloc((lb + 1) * sizeof(Py_ssize_t));
-    if (!blocks || !pending || !runs.previous || !runs.current || !runs.previous_set || !runs.current_set) {
-        PyErr_NoMemory();
-        goto done;
-    }
+    number_lines(a, b, w);
     Py_ssize_t found = 0, waiting = 0;
-    pending[waiting++] = (Region){0, la, 0, lb};
+    w->pending[waiting++] = (Region){0, a->count, 0, b->count};
     while (waiting) {
-        Region region = pending[--waiting];
-        Block block = longest_match(&ids, &runs, region.i1, region.i2, region.j1, region.j2);
+        Region region = w->pending[--waiting];
+        Block block = longest_match(w, region);
         if (!block.size)
             continue;
-        blocks[found++] = block;
+        w->blocks[found++] = block;
         if (region.i1 < block.a && region.j1 < block.b)
-            pending[waiting++] = (Region){region.i1, block.a, region.j1, block.b};
+            w->pending[waiting++] = (Region){region.i1, block.a, region.j1, block.b};
         if (block.a + block.size < region.i2 && block.b + block.size < region.j2)
-            pending[waiting++] = (Region){block.a + block.size, region.i2, block.b + block.size, region.j2};
+            w->pending[waiting++] = (Region){block.a + block.size, region.i2, block.b + block.size, region.j2};
     }
-    qsort(blocks, found, sizeof(Block), compare_blocks);
-    blocks[found++] = (Block){la, lb, 0};
-    *out = blocks;
-    blocks = NULL;
-    count = found;
-done:
-    PyMem_Free(blocks);
-    PyMem_Free(pending);
-    PyMem_Free(runs.previous);
-    PyMem_Free(runs.current);
-    PyMem_Free(runs.previous_set);
-    PyMem_Free(runs.current_set);
-    free_line_ids(&ids);
-    return count;
+    qsort(w->blocks, found, sizeof(Block), compare_blocks);
+    w->blocks[found++] = (Block){a->count, b->count, 0};
+    return found;
 }
 
-/* The gaps between consecutive matching blocks: difflib's opcodes that are not 'equal', in order. Returns the
- * region count or -1 with an exception set; *out is freed by the caller. */
+/* The gaps between consecutive matching blocks: difflib's opcodes that are not 'equal', in order, in w->regions;
+ * returns how many. */
 static Py_ssize_t
-changed_regions(Text *a, Text *b, Region **out)
+changed_regions(const Text *a, const Text *b, Workspace *w)
 {
-    Block *blocks;
-    Py_ssize_t count = matching_blocks(a, b, &blocks);
-    *out = NULL;
-    if (count < 0)
-        return -1;
-    Region *regions = PyMem_Malloc(count * sizeof(Region));
-    if (regions == NULL) {
-        PyMem_Free(blocks);
-        PyErr_NoMemory();
-        return -1;
-    }
-    Py_ssize_t found = 0, i = 0, j = 0;
+    Py_ssize_t count = matching_blocks(a, b, w), found = 0, i = 0, j = 0;
     for (Py_ssize_t n = 0; n < count; n++) {
-        if (i < blocks[n].a || j < blocks[n].b)
-            regions[found++] = (Region){i, blocks[n].a, j, blocks[n].b};
-        i = blocks[n].a + blocks[n].size;
-        j = blocks[n].b + blocks[n].size;
+        if (i < w->blocks[n].a || j < w->blocks[n].b)
+            w->regions[found++] = (Region){i, w->blocks[n].a, j, w->blocks[n].b};
+        i = w->blocks[n].a + w->blocks[n].size;
+        j = w->blocks[n].b + w->blocks[n].size;
     }
-    PyMem_Free(blocks);
-    *out = regions;
     return found;
 }
 
 /* ---- sentences ------------------------------------------------------------------------------------------------ */
 
+/* Sentences fit in the Builder itself: no allocation. */
+#define INLINE_CHARS 1024
+
 /* A sentence being written, as code points; made a str (the narrowest that holds them) by finish(). */
 typedef struct {
-    Py_UCS4 *chars;
+    Py_UCS4 *chars;         /* inline_chars, or a heap array past INLINE_CHARS */
     Py_ssize_t length, capacity;
+    Py_UCS4 inline_chars[INLINE_CHARS];
 } Builder;
+
+static void
+builder_init(Builder *b)
+{
+    b->chars = b->inline_chars;
+    b->length = 0;
+    b->capacity = INLINE_CHARS;
+}
+
+static void
+builder_free(Builder *b)
+{
+    if (b->chars != b->inline_chars)
+        PyMem_Free(b->chars);
+}
 
 static int
 reserve(Builder *b, Py_ssize_t more)
 {
     if (b->length + more <= b->capacity)
         return 0;
-    Py_ssize_t capacity = b->capacity ? b->capacity : 256;
+    Py_ssize_t capacity = b->capacity;
     while (capacity < b->length + more)
         capacity *= 2;
-    Py_UCS4 *grown = PyMem_Realloc(b->chars, capacity * sizeof(Py_UCS4));
+    Py_UCS4 *grown = PyMem_Malloc(capacity * sizeof(Py_UCS4));
     if (grown == NULL) {
         PyErr_NoMemory();
         return -1;
     }
+    memcpy(grown, b->chars, b->length * sizeof(Py_UCS4));
+    builder_free(b);
     b->chars = grown;
     b->capacity = capacity;
     return 0;
@@ -648,7 +700,8 @@ joined_lines(const Text *t, const Py_ssize_t *numbers, Py_ssize_t first, Py_ssiz
         }
         return joined;
     }
-    Builder b = {0};
+    Builder b;
+    builder_init(&b);
     PyObject *joined = NULL;
     if (reserve(&b, length) == 0) {
         for (Py_ssize_t n = 0; n < count; n++) {
@@ -660,32 +713,27 @@ joined_lines(const Text *t, const Py_ssize_t *numbers, Py_ssize_t first, Py_ssiz
         }
         joined = finish(&b);
     }
-    PyMem_Free(b.chars);
+    builder_free(&b);
     return joined;
 }
 
 /* Sentences about what appeared, disappeared and changed, appended; *new_text gets the lines of t that are new. A
  * replace pairs its lines in order, what is left over on either side appears or disappears. */
 static int
-diff_sentences(Text *a, Text *t, PyObject *unit, Builder *b, PyObject *sentences, PyObject **new_text)
+diff_sentences(const Text *a, const Text *t, PyObject *unit, Builder *b, PyObject *sentences, PyObject **new_text)
 {
-    Region *regions;
-    Py_ssize_t region_count = changed_regions(a, t, &regions);
-    if (region_count < 0)
+    Workspace w;
+    if (workspace_init(&w, a->count, t->count) < 0)
         return -1;
+    Py_ssize_t region_count = changed_regions(a, t, &w);
     int status = -1;
     Listed added = {t, 0, {NULL}}, removed = {a, 0, {NULL}};
     const Line *changed_old[MAX_LISTED], *changed_new[MAX_LISTED];
     Py_ssize_t changes = 0, new_count = 0;
-    Py_ssize_t *new_numbers = PyMem_Malloc((t->count + 1) * sizeof(Py_ssize_t));
-    if (new_numbers == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
     for (Py_ssize_t r = 0; r < region_count; r++) {
-        Region region = regions[r];
+        Region region = w.regions[r];
         for (Py_ssize_t j = region.j1; j < region.j2; j++)
-            new_numbers[new_count++] = j;
+            w.new_lines[new_count++] = j;
         Py_ssize_t pairs = region.i2 - region.i1 < region.j2 - region.j1 ? region.i2 - region.i1
                                                                            : region.j2 - region.j1;
         for (Py_ssize_t n = 0; n < pairs && changes + n < MAX_LISTED; n++) {
@@ -705,11 +753,10 @@ diff_sentences(Text *a, Text *t, PyObject *unit, Builder *b, PyObject *sentences
     if (changes && (put_changes(b, a, t, changed_old, changed_new, changes, unit) < 0 ||
                     append_finished(sentences, b) < 0))
         goto done;
-    *new_text = joined_lines(t, new_numbers, 0, new_count);
+    *new_text = joined_lines(t, w.new_lines, 0, new_count);
     status = *new_text ? 0 : -1;
 done:
-    PyMem_Free(regions);
-    PyMem_Free(new_numbers);
+    PyMem_Free(w.memory);
     return status;
 }
 
@@ -736,10 +783,11 @@ line_diff(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             return PyErr_Format(PyExc_TypeError, "line_diff() argument %d must be str, not %.80s", n + 1,
                                 Py_TYPE(args[n])->tp_name);
     PyObject *state = args[0], *unit = args[2];
-    Text a = {0}, t = {0};
-    Builder b = {0};
-    PyObject *sentences = PyList_New(0), *new_text = NULL, *result = NULL;
-    if (sentences == NULL || split_lines(state, &a) < 0 || split_lines(args[1], &t) < 0)
+    Text a, t;
+    Builder b;
+    builder_init(&b);
+    PyObject *sentences = NULL, *new_text = NULL, *result = NULL;
+    if (split_both(state, args[1], &a, &t) < 0 || (sentences = PyList_New(0)) == NULL)
         goto done;
     if (is_blank(&a, 0, PyUnicode_GET_LENGTH(state))) {
         new_text = first_observation(&t, unit, &b, sentences);
@@ -752,9 +800,9 @@ line_diff(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (new_text != NULL)
         result = PyTuple_Pack(2, sentences, new_text);
 done:
-    PyMem_Free(a.lines);
-    PyMem_Free(t.lines);
-    PyMem_Free(b.chars);
+    free_text(&a);
+    free_text(&t);
+    builder_free(&b);
     Py_XDECREF(sentences);
     Py_XDECREF(new_text);
     return result;
@@ -765,24 +813,25 @@ regions_of(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 2 || !PyUnicode_Check(args[0]) || !PyUnicode_Check(args[1]))
         return PyErr_Format(PyExc_TypeError, "changed_regions() takes 2 str arguments");
-    Text a = {0}, b = {0};
-    Region *regions = NULL;
+    Text a, b;
+    Workspace w = {0};
     PyObject *result = NULL;
-    Py_ssize_t count;
-    if (split_lines(args[0], &a) < 0 || split_lines(args[1], &b) < 0 || (count = changed_regions(&a, &b, &regions)) < 0)
+    if (split_both(args[0], args[1], &a, &b) < 0 || workspace_init(&w, a.count, b.count) < 0)
         goto done;
+    Py_ssize_t count = changed_regions(&a, &b, &w);
     result = PyList_New(count);
     for (Py_ssize_t n = 0; result && n < count; n++) {
-        PyObject *item = Py_BuildValue("(nnnn)", regions[n].i1, regions[n].i2, regions[n].j1, regions[n].j2);
+        Region region = w.regions[n];
+        PyObject *item = Py_BuildValue("(nnnn)", region.i1, region.i2, region.j1, region.j2);
         if (item == NULL)
             Py_CLEAR(result);
         else
             PyList_SET_ITEM(result, n, item);
     }
 done:
-    PyMem_Free(a.lines);
-    PyMem_Free(b.lines);
-    PyMem_Free(regions);
+    free_text(&a);
+    free_text(&b);
+    PyMem_Free(w.memory);
     return result;
 }
 
@@ -791,11 +840,12 @@ quote_text(PyObject *module, PyObject *text)
 {
     if (!PyUnicode_Check(text))
         return PyErr_Format(PyExc_TypeError, "quote() argument must be str, not %.80s", Py_TYPE(text)->tp_name);
-    Text whole = {text, PyUnicode_KIND(text), PyUnicode_DATA(text), NULL, 0};
+    Text whole = {.text = text, .kind = PyUnicode_KIND(text), .data = PyUnicode_DATA(text)};
     Line line = {0, PyUnicode_GET_LENGTH(text), 0};
-    Builder b = {0};
+    Builder b;
+    builder_init(&b);
     PyObject *quoted = put_quoted(&b, &whole, &line) == 0 ? finish(&b) : NULL;
-    PyMem_Free(b.chars);
+    builder_free(&b);
     return quoted;
 }
 
