@@ -258,9 +258,12 @@ typedef struct {
     Py_ssize_t previous_count, current_count;
 } RunLengths;
 
-/* Everything a diff of a (la lines) against b (lb lines) works in, in one allocation. */
+/* The arrays of a diff of screens of up to ~100 lines fit in the Workspace itself: no allocation. */
+#define INLINE_WORDS 4096
+
+/* Everything a diff of a (la lines) against b (lb lines) works in: one block of memory, carved. */
 typedef struct {
-    Py_ssize_t *memory;
+    Py_ssize_t *memory;     /* inline_memory, or a heap array past INLINE_WORDS */
     /* What difflib's b2j holds, by line number instead of line text: the line ids of a and b (equal lines, equal
      * ids; a line of a found nowhere in b gets -1), and for each id the positions in b where it stands, ascending:
      * b_positions[id_starts[id]:id_starts[id + 1]]. */
@@ -273,8 +276,17 @@ typedef struct {
     Block *blocks;
     Region *pending, *regions;
     Py_ssize_t *new_lines;  /* the numbers of b's lines in changed regions */
+    Py_ssize_t inline_memory[INLINE_WORDS];
 } Workspace;
 
+static void
+workspace_free(Workspace *w)
+{
+    if (w->memory != w->inline_memory)
+        PyMem_Free(w->memory);
+}
+
+/* 0, or -1 with an exception set; workspace_free() after either. */
 static int
 workspace_init(Workspace *w, Py_ssize_t la, Py_ssize_t lb)
 {
@@ -295,8 +307,7 @@ workspace_init(Workspace *w, Py_ssize_t la, Py_ssize_t lb)
     size_t total = 0;
     for (size_t n = 0; n < sizeof sizes / sizeof sizes[0]; n++)
         total += sizes[n];
-    /* Zeroed: id_starts counts from 0, run lengths start at 0. */
-    w->memory = PyMem_Calloc(total, sizeof(Py_ssize_t));
+    w->memory = total <= INLINE_WORDS ? w->inline_memory : PyMem_Malloc(total * sizeof(Py_ssize_t));
     if (w->memory == NULL) {
         PyErr_NoMemory();
         return -1;
@@ -306,6 +317,10 @@ workspace_init(Workspace *w, Py_ssize_t la, Py_ssize_t lb)
         *parts[n] = next;
         next += sizes[n];
     }
+    /* id_starts counts from 0, run lengths start at 0, every slot starts free. */
+    memset(w->id_starts, 0, (lb + 2) * sizeof(Py_ssize_t));
+    memset(w->runs.previous, 0, (lb + 1) * sizeof(Py_ssize_t));
+    memset(w->runs.current, 0, (lb + 1) * sizeof(Py_ssize_t));
     memset(w->table, -1, slots * sizeof(Py_ssize_t));
     w->table_mask = slots - 1;
     w->runs.previous_count = w->runs.current_count = 0;
@@ -723,8 +738,10 @@ static int
 diff_sentences(const Text *a, const Text *t, PyObject *unit, Builder *b, PyObject *sentences, PyObject **new_text)
 {
     Workspace w;
-    if (workspace_init(&w, a->count, t->count) < 0)
+    if (workspace_init(&w, a->count, t->count) < 0) {
+        workspace_free(&w);
         return -1;
+    }
     Py_ssize_t region_count = changed_regions(a, t, &w);
     int status = -1;
     Listed added = {t, 0, {NULL}}, removed = {a, 0, {NULL}};
@@ -756,7 +773,7 @@ diff_sentences(const Text *a, const Text *t, PyObject *unit, Builder *b, PyObjec
     *new_text = joined_lines(t, w.new_lines, 0, new_count);
     status = *new_text ? 0 : -1;
 done:
-    PyMem_Free(w.memory);
+    workspace_free(&w);
     return status;
 }
 
@@ -814,7 +831,8 @@ regions_of(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (nargs != 2 || !PyUnicode_Check(args[0]) || !PyUnicode_Check(args[1]))
         return PyErr_Format(PyExc_TypeError, "changed_regions() takes 2 str arguments");
     Text a, b;
-    Workspace w = {0};
+    Workspace w;
+    w.memory = w.inline_memory;
     PyObject *result = NULL;
     if (split_both(args[0], args[1], &a, &b) < 0 || workspace_init(&w, a.count, b.count) < 0)
         goto done;
@@ -831,7 +849,7 @@ regions_of(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 done:
     free_text(&a);
     free_text(&b);
-    PyMem_Free(w.memory);
+    workspace_free(&w);
     return result;
 }
 
