@@ -692,13 +692,13 @@ put_changes(Builder *b, const Text *a, const Text *t, const Line **old_lines, co
     return put_ascii(b, ".");
 }
 
-/* "\n".join of the lines of t numbered first, first + 1, ... or, when numbers is given, listed there. */
+/* "\n".join of the first count lines of t or, when numbers is given, of those it lists. */
 static PyObject *
-joined_lines(const Text *t, const Py_ssize_t *numbers, Py_ssize_t first, Py_ssize_t count)
+joined_lines(const Text *t, const Py_ssize_t *numbers, Py_ssize_t count)
 {
     Py_ssize_t length = count ? count - 1 : 0;
     for (Py_ssize_t n = 0; n < count; n++) {
-        const Line *line = &t->lines[numbers ? numbers[n] : first + n];
+        const Line *line = &t->lines[numbers ? numbers[n] : n];
         length += line->end - line->start;
     }
     if (PyUnicode_IS_ASCII(t->text)) {  /* most observations: the bytes are copied as they are */
@@ -707,7 +707,7 @@ joined_lines(const Text *t, const Py_ssize_t *numbers, Py_ssize_t first, Py_ssiz
             return NULL;
         char *out = PyUnicode_DATA(joined);
         for (Py_ssize_t n = 0; n < count; n++) {
-            const Line *line = &t->lines[numbers ? numbers[n] : first + n];
+            const Line *line = &t->lines[numbers ? numbers[n] : n];
             if (n)
                 *out++ = '\n';
             memcpy(out, (const char *)t->data + line->start, line->end - line->start);
@@ -720,7 +720,7 @@ joined_lines(const Text *t, const Py_ssize_t *numbers, Py_ssize_t first, Py_ssiz
     PyObject *joined = NULL;
     if (reserve(&b, length) == 0) {
         for (Py_ssize_t n = 0; n < count; n++) {
-            const Line *line = &t->lines[numbers ? numbers[n] : first + n];
+            const Line *line = &t->lines[numbers ? numbers[n] : n];
             if (n)
                 b.chars[b.length++] = '\n';
             for (Py_ssize_t i = line->start; i < line->end; i++)
@@ -770,7 +770,7 @@ diff_sentences(const Text *a, const Text *t, PyObject *unit, Builder *b, PyObjec
     if (changes && (put_changes(b, a, t, changed_old, changed_new, changes, unit) < 0 ||
                     append_finished(sentences, b) < 0))
         goto done;
-    *new_text = joined_lines(t, w.new_lines, 0, new_count);
+    *new_text = joined_lines(t, w.new_lines, new_count);
     status = *new_text ? 0 : -1;
 done:
     workspace_free(&w);
@@ -785,7 +785,7 @@ first_observation(const Text *t, PyObject *unit, Builder *b, PyObject *sentences
         put_ascii(b, " ") < 0 || put_str(b, unit) < 0 || put_ascii(b, t->count == 1 ? "." : "s.") < 0 ||
         append_finished(sentences, b) < 0)
         return NULL;
-    return joined_lines(t, NULL, 0, t->count);
+    return joined_lines(t, NULL, t->count);
 }
 
 /* ---- module --------------------------------------------------------------------------------------------------- */
