@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from transforms.reasoning import ReasoningError, grounded, make_synthesizer
+from transforms.reasoning._linediff import changed_regions
 from transforms.reasoning.grounded import grounded_trace
 
 
@@ -79,8 +80,21 @@ def test_grounded_synthesizer_is_deterministic_and_reports_bad_rows():
         make_synthesizer("magic")
 
 
-# ---- grounded: the fast paths against the straightforward reference ----------------------------------------------
+# ---- grounded: the compiled line diff against the straightforward reference ------------------------------------
 # The reference is the first version of the diff and file steps: difflib's opcodes, one regex scan per line.
+
+def _reference_quote(line):
+    line = line.strip()
+    return repr(line if len(line) <= 72 else line[:71] + "…")
+
+
+def _reference_counted(count, unit, verb):
+    return f"{count} {unit}{'' if count == 1 else 's'} {verb + 's' if count == 1 else verb}"
+
+
+def _reference_listed(lines):
+    return ", ".join(map(_reference_quote, lines[:3])) + (f" and {len(lines) - 3} more" if len(lines) > 3 else "")
+
 
 def _reference_diff_sentences(before, after, unit):
     added, removed, changed, new_lines = [], [], [], []
@@ -100,22 +114,33 @@ def _reference_diff_sentences(before, after, unit):
     removed = [line for line in removed if line.strip()]
     sentences = []
     if added:
-        sentences.append(f"{grounded._counted(len(added), unit, 'appear')}: {grounded._listed(added)}.")
+        sentences.append(f"{_reference_counted(len(added), unit, 'appear')}: {_reference_listed(added)}.")
     if removed:
-        sentences.append(f"{grounded._counted(len(removed), unit, 'disappear')}: {grounded._listed(removed)}.")
+        sentences.append(f"{_reference_counted(len(removed), unit, 'disappear')}: {_reference_listed(removed)}.")
     if changed:
-        shown = "; ".join(f"{grounded._quote(old)} becomes {grounded._quote(new)}" for old, new in changed[:3])
+        shown = "; ".join(f"{_reference_quote(old)} becomes {_reference_quote(new)}" for old, new in changed[:3])
         tail = f" and {len(changed) - 3} more." if len(changed) > 3 else "."
-        sentences.append(f"{grounded._counted(len(changed), unit, 'change')}: {shown}{tail}")
+        sentences.append(f"{_reference_counted(len(changed), unit, 'change')}: {shown}{tail}")
     return sentences, new_lines
+
+
+def _reference_line_diff(state, after_text, unit):
+    before, after = state.splitlines(), after_text.splitlines()
+    if not state or state.isspace():
+        return [f"There is no earlier observation; the environment shows {len(after)} {unit}"
+                f"{'' if len(after) == 1 else 's'}."], "\n".join(after)
+    if before == after:
+        return ["The observation does not change."], ""
+    sentences, new_lines = _reference_diff_sentences(before, after, unit)
+    return sentences, "\n".join(new_lines)
 
 
 _FILE_LINE = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.[A-Za-z][\w]{0,7}):(\d+)")
 
 
-def _reference_files_named(new_lines):
-    files = dict.fromkeys(re.findall(r"^\+\+\+ b/(\S+)", "\n".join(new_lines), re.M))
-    for line in new_lines:
+def _reference_files_named(new_text):
+    files = dict.fromkeys(re.findall(r"^\+\+\+ b/(\S+)", new_text, re.M))
+    for line in new_text.split("\n"):
         for path, number in _FILE_LINE.findall(line):
             files.setdefault(f"{path}:{number}")
     return list(files)
@@ -148,14 +173,11 @@ def _generated_episode(rng: random.Random, steps: int) -> list[dict]:
     return rows
 
 
-@pytest.mark.parametrize("max_pairs", [None, 10**9], ids=["default", "runs-always"])
-def test_grounded_trace_matches_the_reference_on_generated_episodes(monkeypatch, max_pairs):
-    if max_pairs:
-        monkeypatch.setattr(grounded, "_MAX_PAIRS_PER_LINE", max_pairs)
+def test_grounded_trace_matches_the_reference_on_generated_episodes(monkeypatch):
     rng = random.Random(20261126)
     rows = [row for _ in range(20) for row in _generated_episode(rng, 15)]
     fast = [grounded_trace(row) for row in rows]
-    monkeypatch.setattr(grounded, "_diff_sentences", _reference_diff_sentences)
+    monkeypatch.setattr(grounded, "line_diff", _reference_line_diff)
     monkeypatch.setattr(grounded, "_files_named", _reference_files_named)
     reference = [grounded_trace(row) for row in rows]
     assert fast == reference
@@ -172,8 +194,8 @@ def _fresh(text: str) -> str:
 
 
 def test_a_state_shared_with_the_previous_next_observation_gives_the_same_traces():
-    """The pipeline hands a step's state as the very str of the previous step's next observation, whose lines
-    grounded_trace has just split; the traces must be those of unshared copies, in order or not."""
+    """The pipeline hands a step's state as the very str of the previous step's next observation; the traces must
+    be those of unshared copies, in order or not."""
     rng = random.Random(5)
     rows = [row for _ in range(10) for row in _generated_episode(rng, 12)]
     for previous, row in zip(rows, rows[1:]):
@@ -188,10 +210,18 @@ def test_a_state_shared_with_the_previous_next_observation_gives_the_same_traces
     assert [grounded_trace(row) for row in rows] == expected  # nothing was changed in place
 
 
-@pytest.mark.parametrize("max_pairs", [None, 10**9], ids=["default", "runs-always"])
-def test_changed_regions_are_difflibs_on_random_sequences(monkeypatch, max_pairs):
-    if max_pairs:  # small alphabets repeat lines enough to hand most cases to difflib; here runs take them all
-        monkeypatch.setattr(grounded, "_MAX_PAIRS_PER_LINE", max_pairs)
+def _text(lines: list[str]) -> str:
+    """A text whose splitlines() gives the lines back, empty ones included."""
+    return "".join(line + "\n" for line in lines)
+
+
+def _difflib_regions(a: list[str], b: list[str]) -> list[tuple[int, int, int, int]]:
+    opcodes = difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes()
+    return [tuple(op[1:]) for op in opcodes if op[0] != "equal"]
+
+
+def test_changed_regions_are_difflibs_on_random_sequences():
+    """Small alphabets repeat lines a lot: ties between equally long blocks must go where difflib sends them."""
     rng = random.Random(7)
     for _ in range(3000):
         alphabet = rng.choice(["ab", "abcd", "abcdefghijklmnopqrstuvwxyz"])
@@ -201,9 +231,8 @@ def test_changed_regions_are_difflibs_on_random_sequences(monkeypatch, max_pairs
             at = rng.randint(0, len(b))
             b[at:at + rng.randint(0, 2)] = [rng.choice(alphabet) for _ in range(rng.randint(0, 2))]
         if rng.random() < 0.3:
-            b = list(dict.fromkeys(b))  # unique lines take their own path
-        opcodes = difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes()
-        assert grounded._changed_regions(a, b) == [tuple(op[1:]) for op in opcodes if op[0] != "equal"], (a, b)
+            b = list(dict.fromkeys(b))  # unique lines, as screens mostly are
+        assert changed_regions(_text(a), _text(b)) == _difflib_regions(a, b), (a, b)
 
 
 def _scrolled_screen(rng: random.Random, screen: list[str]) -> list[str]:
@@ -224,24 +253,15 @@ def _scrolled_screen(rng: random.Random, screen: list[str]) -> list[str]:
     return after
 
 
-def test_one_run_diffs_are_difflibs_on_scrolled_screens(monkeypatch):
-    """The shortcut for a state whose shared lines sit on one diagonal, against difflib on the shapes that take it
-    and on the near misses (moved and repeated lines) that must not."""
-    one_run_calls = []
-    unique_runs = grounded._unique_runs
-    monkeypatch.setattr(grounded, "_unique_runs", lambda a, b, lines: one_run_calls.append(
-        unique_runs(a, b, lines)) or one_run_calls[-1])
+def test_changed_regions_are_difflibs_on_scrolled_screens():
+    """Scrolled screens, their head or tail edited, a line moved or repeated: the shapes of real observations."""
     rng = random.Random(11)
     for _ in range(300):
         screen = [f"line {rng.randrange(10**6)}" for _ in range(rng.randint(0, 12))]
         for _ in range(8):
             after = _scrolled_screen(rng, screen)
-            opcodes = difflib.SequenceMatcher(a=screen, b=after, autojunk=False).get_opcodes()
-            assert grounded._changed_regions(screen, after) == [tuple(op[1:]) for op in opcodes if op[0] != "equal"]
+            assert changed_regions(_text(screen), _text(after)) == _difflib_regions(screen, after)
             screen = after
-    run_counts = [len(runs) for runs in one_run_calls]
-    # Both the one-run answer and the walk over several runs were taken, often.
-    assert run_counts.count(1) > 500 and sum(count > 1 for count in run_counts) > 100
 
 
 # ---- llm against a local OpenAI-compatible server ---------------------------------------------------------------

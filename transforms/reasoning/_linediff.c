@@ -1,0 +1,904 @@
+/* The line diff of the grounded reasoning trace (transforms/reasoning/grounded.py): what appeared, disappeared and
+ * changed between a state and its next observation, as sentences, and the new lines for the file-name scan.
+ *
+ * Lines are str.splitlines() of each text, kept as spans of the text: no str object is made for a line unless a
+ * sentence quotes it. The changed regions are the gaps between the matching blocks of
+ * difflib.SequenceMatcher(a=before, b=after, autojunk=False), found with difflib's own algorithm (longest match
+ * of a region, then the regions left and right of it), so ties go where difflib sends them.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#define MAX_LISTED 3
+#define MAX_CHARS 72
+
+typedef struct {
+    Py_ssize_t start, end;  /* the line is text[start:end], its line break excluded */
+    Py_uhash_t hash;        /* equal lines, equal hashes (see split_lines) */
+} Line;
+
+/* Lines of most observations fit in the Text itself: no allocation. */
+#define INLINE_LINES 128
+
+typedef struct {
+    PyObject *text;
+    int kind;
+    const void *data;
+    Line *lines;            /* inline_lines, or a heap array past INLINE_LINES */
+    Py_ssize_t count, capacity;
+    Line inline_lines[INLINE_LINES];
+} Text;
+
+typedef struct {
+    Py_ssize_t a, b, size;
+} Block;
+
+typedef struct {
+    Py_ssize_t i1, i2, j1, j2;
+} Region;
+
+/* The separators of str.splitlines() below 256; above, only U+2028 and U+2029. */
+static const unsigned char LATIN1_BREAK[256] = {
+    [0x0A] = 1, [0x0B] = 1, [0x0C] = 1, [0x0D] = 1, [0x1C] = 1, [0x1D] = 1, [0x1E] = 1, [0x85] = 1,
+};
+
+static inline int
+is_line_break(Py_UCS4 ch)
+{
+    return ch < 256 ? LATIN1_BREAK[ch] : (ch == 0x2028 || ch == 0x2029);
+}
+
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* Whether one of 8 Latin-1 characters may be a line break: a byte below 0x1F, or 0x85. Tabs pass too. */
+static inline int
+may_hold_break(uint64_t word)
+{
+    uint64_t below = (word - ONES * 0x1F) & ~word & HIGHS;
+    uint64_t nel = word ^ (ONES * 0x85);
+    return (below | ((nel - ONES) & ~nel & HIGHS)) != 0;
+}
+
+static inline uint64_t
+load_word(const unsigned char *bytes)
+{
+    uint64_t word;
+    memcpy(&word, bytes, 8);
+    return word;
+}
+
+#define HASH_SEED 0x9E3779B97F4A7C15ULL
+
+static inline uint64_t
+mix_word(uint64_t hash, uint64_t word)
+{
+    hash = (hash ^ word) * 0xFF51AFD7ED558CCDULL;
+    return hash ^ (hash >> 32);
+}
+
+static inline Py_uhash_t
+finish_hash(uint64_t hash, const unsigned char *tail, size_t tail_size, size_t size)
+{
+    uint64_t last = 0;
+    memcpy(&last, tail, tail_size);
+    hash = (hash ^ last ^ (size * 0xC2B2AE3D27D4EB4FULL)) * 0xC4CEB9FE1A85EC53ULL;
+    return hash ^ (hash >> 29);
+}
+
+/* The hash of a line of two texts of one width, where equal lines have equal bytes: its whole 8-byte words from
+ * its start, then the rest and the size. */
+static Py_uhash_t
+hash_bytes(const unsigned char *bytes, size_t size)
+{
+    uint64_t hash = HASH_SEED;
+    size_t left = size;
+    for (; left >= 8; bytes += 8, left -= 8)
+        hash = mix_word(hash, load_word(bytes));
+    return finish_hash(hash, bytes, left, size);
+}
+
+/* The hash of a line of two texts of different widths (an emoji in one of them): its code points. */
+static Py_uhash_t
+hash_code_points(const Text *t, Py_ssize_t start, Py_ssize_t end)
+{
+    uint64_t hash = 14695981039346656037ULL;
+    for (Py_ssize_t i = start; i < end; i++)
+        hash = (hash ^ PyUnicode_READ(t->kind, t->data, i)) * 1099511628211ULL;
+    return hash ^ (hash >> 29);
+}
+
+/* The end of the line of a 1-byte text that starts at start, and its hash_bytes(), in one pass over most lines: they
+ * hold no control character, so they are read 8 characters at a time, each word hashed as it is checked. */
+static Py_ssize_t
+scan_latin1_line(const unsigned char *data, Py_ssize_t start, Py_ssize_t length, Py_uhash_t *hash)
+{
+    uint64_t partial = HASH_SEED;
+    Py_ssize_t i = start;
+    for (; i + 8 <= length; i += 8) {
+        uint64_t word = load_word(data + i);
+        if (may_hold_break(word))
+            break;
+        partial = mix_word(partial, word);
+    }
+    Py_ssize_t end = i;
+    while (end < length && !LATIN1_BREAK[data[end]])
+        end++;
+    for (; i + 8 <= end; i += 8)  /* the words after a false alarm (a tab) */
+        partial = mix_word(partial, load_word(data + i));
+    *hash = finish_hash(partial, data + i, end - i, end - start);
+    return end;
+}
+
+/* The end of the line that starts at start, any width. */
+static Py_ssize_t
+scan_line(const Text *t, Py_ssize_t start, Py_ssize_t length)
+{
+    Py_ssize_t end = start;
+    while (end < length && !is_line_break(PyUnicode_READ(t->kind, t->data, end)))
+        end++;
+    return end;
+}
+
+static int
+add_line(Text *t, Py_ssize_t start, Py_ssize_t end, Py_uhash_t hash)
+{
+    if (t->count == t->capacity) {
+        Line *grown = PyMem_Malloc(2 * t->capacity * sizeof(Line));
+        if (grown == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        memcpy(grown, t->lines, t->count * sizeof(Line));
+        if (t->lines != t->inline_lines)
+            PyMem_Free(t->lines);
+        t->lines = grown;
+        t->capacity *= 2;
+    }
+    t->lines[t->count++] = (Line){start, end, hash};
+    return 0;
+}
+
+static void
+free_text(Text *t)
+{
+    if (t->lines != t->inline_lines)
+        PyMem_Free(t->lines);
+}
+
+/* Splits text as str.splitlines() does ("\r\n" is one break; a trailing break ends the last line, it starts no new
+ * one) and hashes each line: by its bytes when the other text has the same width (same_width), else by its code
+ * points. 0 on success, -1 with an exception set; free_text() after either. */
+static int
+split_lines(PyObject *text, Text *out, int same_width)
+{
+    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
+    out->text = text;
+    out->kind = PyUnicode_KIND(text);
+    out->data = PyUnicode_DATA(text);
+    out->count = 0;
+    out->capacity = INLINE_LINES;
+    out->lines = out->inline_lines;
+    Py_ssize_t i = 0;
+    while (i < length) {
+        Py_uhash_t hash;
+        Py_ssize_t end;
+        if (out->kind == PyUnicode_1BYTE_KIND && same_width) {
+            end = scan_latin1_line(out->data, i, length, &hash);
+        } else {
+            end = scan_line(out, i, length);
+            hash = same_width ? hash_bytes((const unsigned char *)out->data + i * out->kind, (end - i) * out->kind)
+                              : hash_code_points(out, i, end);
+        }
+        if (add_line(out, i, end, hash) < 0)
+            return -1;
+        i = end;
+        if (i < length)
+            i += (PyUnicode_READ(out->kind, out->data, i) == '\r' && i + 1 < length &&
+                  PyUnicode_READ(out->kind, out->data, i + 1) == '\n') ? 2 : 1;
+    }
+    return 0;
+}
+
+/* Both texts of a call split and hashed alike. */
+static int
+split_both(PyObject *before, PyObject *after, Text *a, Text *b)
+{
+    int same_width = PyUnicode_KIND(before) == PyUnicode_KIND(after);
+    a->lines = a->inline_lines;
+    b->lines = b->inline_lines;
+    return split_lines(before, a, same_width) < 0 || split_lines(after, b, same_width) < 0 ? -1 : 0;
+}
+
+static int
+lines_equal(const Text *x, const Line *p, const Text *y, const Line *q)
+{
+    Py_ssize_t length = p->end - p->start;
+    if (length != q->end - q->start)
+        return 0;
+    if (x->kind == y->kind)
+        return memcmp((const char *)x->data + p->start * x->kind, (const char *)y->data + q->start * y->kind,
+                      length * x->kind) == 0;
+    for (Py_ssize_t k = 0; k < length; k++)
+        if (PyUnicode_READ(x->kind, x->data, p->start + k) != PyUnicode_READ(y->kind, y->data, q->start + k))
+            return 0;
+    return 1;
+}
+
+static int
+same_lines(const Text *x, const Text *y)
+{
+    if (x->count != y->count)
+        return 0;
+    for (Py_ssize_t i = 0; i < x->count; i++)
+        if (!lines_equal(x, &x->lines[i], y, &y->lines[i]))
+            return 0;
+    return 1;
+}
+
+/* Whether text[start:end] is all whitespace as str.isspace() and str.strip() see it (an empty span is). */
+static int
+is_blank(const Text *t, Py_ssize_t start, Py_ssize_t end)
+{
+    for (Py_ssize_t i = start; i < end; i++)
+        if (!Py_UNICODE_ISSPACE(PyUnicode_READ(t->kind, t->data, i)))
+            return 0;
+    return 1;
+}
+
+/* ---- matching blocks ------------------------------------------------------------------------------------------ */
+
+/* Lengths of the runs ending at (i, j) for the previous and the current line of a, indexed by j, with the positions
+ * set so they can be zeroed again: difflib's j2len and newj2len dicts. */
+typedef struct {
+    Py_ssize_t *previous, *current;
+    Py_ssize_t *previous_set, *current_set;
+    Py_ssize_t previous_count, current_count;
+} RunLengths;
+
+/* The arrays of a diff of screens of up to ~100 lines fit in the Workspace itself: no allocation. */
+#define INLINE_WORDS 4096
+
+/* Everything a diff of a (la lines) against b (lb lines) works in: one block of memory, carved. */
+typedef struct {
+    Py_ssize_t *memory;     /* inline_memory, or a heap array past INLINE_WORDS */
+    /* What difflib's b2j holds, by line number instead of line text: the line ids of a and b (equal lines, equal
+     * ids; a line of a found nowhere in b gets -1), and for each id the positions in b where it stands, ascending:
+     * b_positions[id_starts[id]:id_starts[id + 1]]. */
+    Py_ssize_t *id_a, *id_b, *b_positions, *id_starts;
+    Py_ssize_t *table, *table_ids;  /* open addressing: a line number of b per slot (-1: free), and its id */
+    size_t table_mask;
+    RunLengths runs;
+    /* Blocks never overlap, so there are at most min(la, lb) of them and the sentinel; a region to search is
+     * pushed at most twice per block found; a changed region lies before each block. */
+    Block *blocks;
+    Region *pending, *regions;
+    Py_ssize_t *new_lines;  /* the numbers of b's lines in changed regions */
+    Py_ssize_t inline_memory[INLINE_WORDS];
+} Workspace;
+
+static void
+workspace_free(Workspace *w)
+{
+    if (w->memory != w->inline_memory)
+        PyMem_Free(w->memory);
+}
+
+/* 0, or -1 with an exception set; workspace_free() after either. */
+static int
+workspace_init(Workspace *w, Py_ssize_t la, Py_ssize_t lb)
+{
+    size_t slots = 8;
+    while (slots < 2 * (size_t)lb)
+        slots <<= 1;
+    size_t most = (size_t)(la < lb ? la : lb) + 1;
+    size_t sizes[] = {
+        la + 1, lb + 1, lb + 1, lb + 2, slots, slots, lb + 1, lb + 1, lb + 1, lb + 1,
+        most * sizeof(Block) / sizeof(Py_ssize_t), 2 * most * sizeof(Region) / sizeof(Py_ssize_t),
+        most * sizeof(Region) / sizeof(Py_ssize_t), lb + 1,
+    };
+    Py_ssize_t **parts[] = {
+        &w->id_a, &w->id_b, &w->b_positions, &w->id_starts, &w->table, &w->table_ids, &w->runs.previous,
+        &w->runs.current, &w->runs.previous_set, &w->runs.current_set, (Py_ssize_t **)&w->blocks,
+        (Py_ssize_t **)&w->pending, (Py_ssize_t **)&w->regions, &w->new_lines,
+    };
+    size_t total = 0;
+    for (size_t n = 0; n < sizeof sizes / sizeof sizes[0]; n++)
+        total += sizes[n];
+    w->memory = total <= INLINE_WORDS ? w->inline_memory : PyMem_Malloc(total * sizeof(Py_ssize_t));
+    if (w->memory == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_ssize_t *next = w->memory;
+    for (size_t n = 0; n < sizeof sizes / sizeof sizes[0]; n++) {
+        *parts[n] = next;
+        next += sizes[n];
+    }
+    /* id_starts counts from 0, run lengths start at 0, every slot starts free. */
+    memset(w->id_starts, 0, (lb + 2) * sizeof(Py_ssize_t));
+    memset(w->runs.previous, 0, (lb + 1) * sizeof(Py_ssize_t));
+    memset(w->runs.current, 0, (lb + 1) * sizeof(Py_ssize_t));
+    memset(w->table, -1, slots * sizeof(Py_ssize_t));
+    w->table_mask = slots - 1;
+    w->runs.previous_count = w->runs.current_count = 0;
+    return 0;
+}
+
+/* Looks the line up in the table of b's lines; returns its slot (free if the line is not there). */
+static Py_ssize_t
+find_slot(const Workspace *w, const Text *b, const Text *t, const Line *line)
+{
+    size_t slot = (size_t)line->hash & w->table_mask;
+    while (w->table[slot] >= 0 &&
+           (b->lines[w->table[slot]].hash != line->hash || !lines_equal(b, &b->lines[w->table[slot]], t, line)))
+        slot = (slot + 1) & w->table_mask;
+    return (Py_ssize_t)slot;
+}
+
+static void
+number_lines(const Text *a, const Text *b, Workspace *w)
+{
+    Py_ssize_t distinct = 0;
+    for (Py_ssize_t j = 0; j < b->count; j++) {
+        Py_ssize_t slot = find_slot(w, b, b, &b->lines[j]);
+        if (w->table[slot] < 0) {
+            w->table[slot] = j;
+            w->table_ids[slot] = distinct++;
+        }
+        w->id_b[j] = w->table_ids[slot];
+        w->id_starts[w->id_b[j] + 1]++;
+    }
+    for (Py_ssize_t i = 0; i < a->count; i++) {
+        Py_ssize_t slot = find_slot(w, b, a, &a->lines[i]);
+        w->id_a[i] = w->table[slot] < 0 ? -1 : w->table_ids[slot];
+    }
+    for (Py_ssize_t id = 0; id < distinct; id++)
+        w->id_starts[id + 1] += w->id_starts[id];
+    /* Filled in b order with id_starts[id] as id's cursor: it ends at id + 1's start, so one shift restores them. */
+    for (Py_ssize_t j = 0; j < b->count; j++)
+        w->b_positions[w->id_starts[w->id_b[j]]++] = j;
+    for (Py_ssize_t id = distinct; id > 0; id--)
+        w->id_starts[id] = w->id_starts[id - 1];
+    w->id_starts[0] = 0;
+}
+
+static void
+forget_previous(RunLengths *runs)
+{
+    for (Py_ssize_t n = 0; n < runs->previous_count; n++)
+        runs->previous[runs->previous_set[n]] = 0;
+    runs->previous_count = 0;
+}
+
+/* difflib's find_longest_match(alo, ahi, blo, bhi) without junk: the first longest block met scanning a then b. */
+static Block
+longest_match(Workspace *w, Region region)
+{
+    RunLengths *runs = &w->runs;
+    Block best = {region.i1, region.j1, 0};
+    for (Py_ssize_t i = region.i1; i < region.i2; i++) {
+        Py_ssize_t id = w->id_a[i];
+        if (id >= 0) {
+            for (Py_ssize_t n = w->id_starts[id]; n < w->id_starts[id + 1]; n++) {
+                Py_ssize_t j = w->b_positions[n];
+                if (j < region.j1)
+                    continue;
+                if (j >= region.j2)
+                    break;
+                Py_ssize_t k = (j > region.j1 ? runs->previous[j - 1] : 0) + 1;
+                runs->current[j] = k;
+                runs->current_set[runs->current_count++] = j;
+                if (k > best.size)
+                    best = (Block){i - k + 1, j - k + 1, k};
+            }
+        }
+        forget_previous(runs);
+        Py_ssize_t *swap = runs->previous;
+        runs->previous = runs->current;
+        runs->current = swap;
+        swap = runs->previous_set;
+        runs->previous_set = runs->current_set;
+        runs->current_set = swap;
+        runs->previous_count = runs->current_count;
+        runs->current_count = 0;
+    }
+    forget_previous(runs);
+    return best;
+}
+
+static int
+compare_blocks(const void *x, const void *y)
+{
+    Py_ssize_t left = ((const Block *)x)->a, right = ((const Block *)y)->a;
+    return (left > right) - (left < right);
+}
+
+/* difflib's get_matching_blocks() before it merges adjacent blocks, sorted, with the sentinel (la, lb, 0) last, in
+ * w->blocks; returns how many (sentinel included). */
+static Py_ssize_t
+matching_blocks(const Text *a, const Text *b, Workspace *w)
+{
+    number_lines(a, b, w);
+    Py_ssize_t found = 0, waiting = 0;
+    w->pending[waiting++] = (Region){0, a->count, 0, b->count};
+    while (waiting) {
+        Region region = w->pending[--waiting];
+        Block block = longest_match(w, region);
+        if (!block.size)
+            continue;
+        w->blocks[found++] = block;
+        if (region.i1 < block.a && region.j1 < block.b)
+            w->pending[waiting++] = (Region){region.i1, block.a, region.j1, block.b};
+        if (block.a + block.size < region.i2 && block.b + block.size < region.j2)
+            w->pending[waiting++] = (Region){block.a + block.size, region.i2, block.b + block.size, region.j2};
+    }
+    qsort(w->blocks, found, sizeof(Block), compare_blocks);
+    w->blocks[found++] = (Block){a->count, b->count, 0};
+    return found;
+}
+
+/* The gaps between consecutive matching blocks: difflib's opcodes that are not 'equal', in order, in w->regions;
+ * returns how many. */
+static Py_ssize_t
+changed_regions(const Text *a, const Text *b, Workspace *w)
+{
+    Py_ssize_t count = matching_blocks(a, b, w), found = 0, i = 0, j = 0;
+    for (Py_ssize_t n = 0; n < count; n++) {
+        if (i < w->blocks[n].a || j < w->blocks[n].b)
+            w->regions[found++] = (Region){i, w->blocks[n].a, j, w->blocks[n].b};
+        i = w->blocks[n].a + w->blocks[n].size;
+        j = w->blocks[n].b + w->blocks[n].size;
+    }
+    return found;
+}
+
+/* ---- sentences ------------------------------------------------------------------------------------------------ */
+
+/* Sentences fit in the Builder itself: no allocation. */
+#define INLINE_CHARS 1024
+
+/* A sentence being written, as code points; made a str (the narrowest that holds them) by finish(). */
+typedef struct {
+    Py_UCS4 *chars;         /* inline_chars, or a heap array past INLINE_CHARS */
+    Py_ssize_t length, capacity;
+    Py_UCS4 inline_chars[INLINE_CHARS];
+} Builder;
+
+static void
+builder_init(Builder *b)
+{
+    b->chars = b->inline_chars;
+    b->length = 0;
+    b->capacity = INLINE_CHARS;
+}
+
+static void
+builder_free(Builder *b)
+{
+    if (b->chars != b->inline_chars)
+        PyMem_Free(b->chars);
+}
+
+static int
+reserve(Builder *b, Py_ssize_t more)
+{
+    if (b->length + more <= b->capacity)
+        return 0;
+    Py_ssize_t capacity = b->capacity;
+    while (capacity < b->length + more)
+        capacity *= 2;
+    Py_UCS4 *grown = PyMem_Malloc(capacity * sizeof(Py_UCS4));
+    if (grown == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    memcpy(grown, b->chars, b->length * sizeof(Py_UCS4));
+    builder_free(b);
+    b->chars = grown;
+    b->capacity = capacity;
+    return 0;
+}
+
+static int
+put_ascii(Builder *b, const char *text)
+{
+    Py_ssize_t length = (Py_ssize_t)strlen(text);
+    if (reserve(b, length) < 0)
+        return -1;
+    for (Py_ssize_t n = 0; n < length; n++)
+        b->chars[b->length++] = (unsigned char)text[n];
+    return 0;
+}
+
+static int
+put_count(Builder *b, Py_ssize_t count)
+{
+    char digits[24];
+    snprintf(digits, sizeof digits, "%zd", count);
+    return put_ascii(b, digits);
+}
+
+static int
+put_str(Builder *b, PyObject *text)
+{
+    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    if (reserve(b, length) < 0)
+        return -1;
+    for (Py_ssize_t n = 0; n < length; n++)
+        b->chars[b->length++] = PyUnicode_READ(kind, data, n);
+    return 0;
+}
+
+static PyObject *
+finish(Builder *b)
+{
+    PyObject *text = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, b->chars, b->length);
+    b->length = 0;
+    return text;
+}
+
+/* Writes one character of a repr() whose quote mark is given, as CPython's unicode_repr writes it: backslash escapes
+ * for the quote mark, the backslash, \t \n \r, other ASCII controls (\xhh) and non-printable characters (\xhh,
+ * \uhhhh, \Uhhhhhhhh). Returns the end of what it wrote: at most 10 characters. */
+static inline Py_UCS4 *
+put_repr_char(Py_UCS4 *out, Py_UCS4 ch, Py_UCS4 quote_mark)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (ch >= ' ' && ch < 0x7F && ch != quote_mark && ch != '\\') {
+        *out++ = ch;
+    } else if (ch == quote_mark || ch == '\\') {
+        *out++ = '\\';
+        *out++ = ch;
+    } else if (ch == '\t' || ch == '\n' || ch == '\r') {
+        *out++ = '\\';
+        *out++ = ch == '\t' ? 't' : ch == '\n' ? 'n' : 'r';
+    } else if (ch < ' ' || ch == 0x7F || !Py_UNICODE_ISPRINTABLE(ch)) {
+        int digits = ch <= 0xFF ? 2 : ch <= 0xFFFF ? 4 : 8;
+        *out++ = '\\';
+        *out++ = digits == 2 ? 'x' : digits == 4 ? 'u' : 'U';
+        for (int shift = 4 * (digits - 1); shift >= 0; shift -= 4)
+            *out++ = hex[(ch >> shift) & 0xF];
+    } else {
+        *out++ = ch;
+    }
+    return out;
+}
+
+/* repr() of the line stripped and cut to MAX_CHARS with an ellipsis: single quotes unless the text holds a single
+ * quote and no double one (unicode_repr's choice). */
+static int
+put_quoted(Builder *b, const Text *t, const Line *line)
+{
+    Py_ssize_t start = line->start, end = line->end;
+    while (start < end && Py_UNICODE_ISSPACE(PyUnicode_READ(t->kind, t->data, start)))
+        start++;
+    while (end > start && Py_UNICODE_ISSPACE(PyUnicode_READ(t->kind, t->data, end - 1)))
+        end--;
+    int cut = end - start > MAX_CHARS;
+    if (cut)
+        end = start + MAX_CHARS - 1;
+    /* At most 10 characters per character (\Uhhhhhhhh), the ellipsis and the quotes. */
+    if (reserve(b, 10 * (end - start) + 3) < 0)
+        return -1;
+    Py_UCS4 quote_mark = '\'';
+    Py_UCS4 *out = b->chars + b->length + 1;
+    if (t->kind == PyUnicode_1BYTE_KIND) {  /* most lines: read without a switch on the width per character */
+        const Py_UCS1 *chars = t->data;
+        if (memchr(chars + start, '\'', end - start) && !memchr(chars + start, '"', end - start))
+            quote_mark = '"';
+        for (Py_ssize_t i = start; i < end; i++)
+            out = put_repr_char(out, chars[i], quote_mark);
+    } else {
+        int single = 0, double_ = 0;
+        for (Py_ssize_t i = start; i < end; i++) {
+            Py_UCS4 ch = PyUnicode_READ(t->kind, t->data, i);
+            single |= ch == '\'';
+            double_ |= ch == '"';
+        }
+        if (single && !double_)
+            quote_mark = '"';
+        for (Py_ssize_t i = start; i < end; i++)
+            out = put_repr_char(out, PyUnicode_READ(t->kind, t->data, i), quote_mark);
+    }
+    b->chars[b->length] = quote_mark;
+    if (cut)
+        *out++ = 0x2026;  /* an ellipsis */
+    *out++ = quote_mark;
+    b->length = out - b->chars;
+    return 0;
+}
+
+/* "1 line appears", "2 lines appear": the head of a sentence. */
+static int
+put_counted(Builder *b, Py_ssize_t count, PyObject *unit, const char *verb)
+{
+    if (put_count(b, count) < 0 || put_ascii(b, " ") < 0 || put_str(b, unit) < 0 ||
+        put_ascii(b, count == 1 ? " " : "s ") < 0 || put_ascii(b, verb) < 0)
+        return -1;
+    return count == 1 ? put_ascii(b, "s") : 0;
+}
+
+/* " and 2 more" past MAX_LISTED. */
+static int
+put_more(Builder *b, Py_ssize_t count)
+{
+    if (count <= MAX_LISTED)
+        return 0;
+    if (put_ascii(b, " and ") < 0 || put_count(b, count - MAX_LISTED) < 0)
+        return -1;
+    return put_ascii(b, " more");
+}
+
+static int
+append_finished(PyObject *sentences, Builder *b)
+{
+    PyObject *sentence = finish(b);
+    if (sentence == NULL)
+        return -1;
+    int status = PyList_Append(sentences, sentence);
+    Py_DECREF(sentence);
+    return status;
+}
+
+/* The lines that appeared or disappeared, blank ones left out: how many, and the first MAX_LISTED. */
+typedef struct {
+    const Text *text;
+    Py_ssize_t count;
+    const Line *shown[MAX_LISTED];
+} Listed;
+
+static void
+add_unless_blank(Listed *listed, const Line *line)
+{
+    if (is_blank(listed->text, line->start, line->end))
+        return;
+    if (listed->count < MAX_LISTED)
+        listed->shown[listed->count] = line;
+    listed->count++;
+}
+
+/* "<count> <unit>s <verb>: 'a', 'b', 'c' and 2 more." */
+static int
+put_listed(Builder *b, const Listed *listed, PyObject *unit, const char *verb)
+{
+    if (put_counted(b, listed->count, unit, verb) < 0 || put_ascii(b, ": ") < 0)
+        return -1;
+    for (Py_ssize_t n = 0; n < listed->count && n < MAX_LISTED; n++)
+        if ((n && put_ascii(b, ", ") < 0) || put_quoted(b, listed->text, listed->shown[n]) < 0)
+            return -1;
+    if (put_more(b, listed->count) < 0)
+        return -1;
+    return put_ascii(b, ".");
+}
+
+/* "<count> <unit>s change: 'a' becomes 'b'; ... and 2 more." */
+static int
+put_changes(Builder *b, const Text *a, const Text *t, const Line **old_lines, const Line **new_lines,
+            Py_ssize_t changes, PyObject *unit)
+{
+    if (put_counted(b, changes, unit, "change") < 0 || put_ascii(b, ": ") < 0)
+        return -1;
+    for (Py_ssize_t n = 0; n < changes && n < MAX_LISTED; n++)
+        if ((n && put_ascii(b, "; ") < 0) || put_quoted(b, a, old_lines[n]) < 0 ||
+            put_ascii(b, " becomes ") < 0 || put_quoted(b, t, new_lines[n]) < 0)
+            return -1;
+    if (put_more(b, changes) < 0)
+        return -1;
+    return put_ascii(b, ".");
+}
+
+/* "\n".join of the first count lines of t or, when numbers is given, of those it lists. */
+static PyObject *
+joined_lines(const Text *t, const Py_ssize_t *numbers, Py_ssize_t count)
+{
+    Py_ssize_t length = count ? count - 1 : 0;
+    for (Py_ssize_t n = 0; n < count; n++) {
+        const Line *line = &t->lines[numbers ? numbers[n] : n];
+        length += line->end - line->start;
+    }
+    if (PyUnicode_IS_ASCII(t->text)) {  /* most observations: the bytes are copied as they are */
+        PyObject *joined = PyUnicode_New(length, 127);
+        if (joined == NULL)
+            return NULL;
+        char *out = PyUnicode_DATA(joined);
+        for (Py_ssize_t n = 0; n < count; n++) {
+            const Line *line = &t->lines[numbers ? numbers[n] : n];
+            if (n)
+                *out++ = '\n';
+            memcpy(out, (const char *)t->data + line->start, line->end - line->start);
+            out += line->end - line->start;
+        }
+        return joined;
+    }
+    Builder b;
+    builder_init(&b);
+    PyObject *joined = NULL;
+    if (reserve(&b, length) == 0) {
+        for (Py_ssize_t n = 0; n < count; n++) {
+            const Line *line = &t->lines[numbers ? numbers[n] : n];
+            if (n)
+                b.chars[b.length++] = '\n';
+            for (Py_ssize_t i = line->start; i < line->end; i++)
+                b.chars[b.length++] = PyUnicode_READ(t->kind, t->data, i);
+        }
+        joined = finish(&b);
+    }
+    builder_free(&b);
+    return joined;
+}
+
+/* Sentences about what appeared, disappeared and changed, appended; *new_text gets the lines of t that are new. A
+ * replace pairs its lines in order, what is left over on either side appears or disappears. */
+static int
+diff_sentences(const Text *a, const Text *t, PyObject *unit, Builder *b, PyObject *sentences, PyObject **new_text)
+{
+    Workspace w;
+    if (workspace_init(&w, a->count, t->count) < 0) {
+        workspace_free(&w);
+        return -1;
+    }
+    Py_ssize_t region_count = changed_regions(a, t, &w);
+    int status = -1;
+    Listed added = {t, 0, {NULL}}, removed = {a, 0, {NULL}};
+    const Line *changed_old[MAX_LISTED], *changed_new[MAX_LISTED];
+    Py_ssize_t changes = 0, new_count = 0;
+    for (Py_ssize_t r = 0; r < region_count; r++) {
+        Region region = w.regions[r];
+        for (Py_ssize_t j = region.j1; j < region.j2; j++)
+            w.new_lines[new_count++] = j;
+        Py_ssize_t pairs = region.i2 - region.i1 < region.j2 - region.j1 ? region.i2 - region.i1
+                                                                           : region.j2 - region.j1;
+        for (Py_ssize_t n = 0; n < pairs && changes + n < MAX_LISTED; n++) {
+            changed_old[changes + n] = &a->lines[region.i1 + n];
+            changed_new[changes + n] = &t->lines[region.j1 + n];
+        }
+        changes += pairs;
+        for (Py_ssize_t i = region.i1 + pairs; i < region.i2; i++)
+            add_unless_blank(&removed, &a->lines[i]);
+        for (Py_ssize_t j = region.j1 + pairs; j < region.j2; j++)
+            add_unless_blank(&added, &t->lines[j]);
+    }
+    if (added.count && (put_listed(b, &added, unit, "appear") < 0 || append_finished(sentences, b) < 0))
+        goto done;
+    if (removed.count && (put_listed(b, &removed, unit, "disappear") < 0 || append_finished(sentences, b) < 0))
+        goto done;
+    if (changes && (put_changes(b, a, t, changed_old, changed_new, changes, unit) < 0 ||
+                    append_finished(sentences, b) < 0))
+        goto done;
+    *new_text = joined_lines(t, w.new_lines, new_count);
+    status = *new_text ? 0 : -1;
+done:
+    workspace_free(&w);
+    return status;
+}
+
+/* "There is no earlier observation; the environment shows 3 lines.", appended; returns all lines of t as new. */
+static PyObject *
+first_observation(const Text *t, PyObject *unit, Builder *b, PyObject *sentences)
+{
+    if (put_ascii(b, "There is no earlier observation; the environment shows ") < 0 || put_count(b, t->count) < 0 ||
+        put_ascii(b, " ") < 0 || put_str(b, unit) < 0 || put_ascii(b, t->count == 1 ? "." : "s.") < 0 ||
+        append_finished(sentences, b) < 0)
+        return NULL;
+    return joined_lines(t, NULL, t->count);
+}
+
+/* ---- module --------------------------------------------------------------------------------------------------- */
+
+static PyObject *
+line_diff(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3)
+        return PyErr_Format(PyExc_TypeError, "line_diff() takes 3 arguments (%zd given)", nargs);
+    for (int n = 0; n < 3; n++)
+        if (!PyUnicode_Check(args[n]))
+            return PyErr_Format(PyExc_TypeError, "line_diff() argument %d must be str, not %.80s", n + 1,
+                                Py_TYPE(args[n])->tp_name);
+    PyObject *state = args[0], *unit = args[2];
+    Text a, t;
+    Builder b;
+    builder_init(&b);
+    PyObject *sentences = NULL, *new_text = NULL, *result = NULL;
+    if (split_both(state, args[1], &a, &t) < 0 || (sentences = PyList_New(0)) == NULL)
+        goto done;
+    if (is_blank(&a, 0, PyUnicode_GET_LENGTH(state))) {
+        new_text = first_observation(&t, unit, &b, sentences);
+    } else if (same_lines(&a, &t)) {
+        if (put_ascii(&b, "The observation does not change.") == 0 && append_finished(sentences, &b) == 0)
+            new_text = PyUnicode_New(0, 0);
+    } else if (diff_sentences(&a, &t, unit, &b, sentences, &new_text) < 0) {
+        new_text = NULL;
+    }
+    if (new_text != NULL)
+        result = PyTuple_Pack(2, sentences, new_text);
+done:
+    free_text(&a);
+    free_text(&t);
+    builder_free(&b);
+    Py_XDECREF(sentences);
+    Py_XDECREF(new_text);
+    return result;
+}
+
+static PyObject *
+regions_of(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyUnicode_Check(args[0]) || !PyUnicode_Check(args[1]))
+        return PyErr_Format(PyExc_TypeError, "changed_regions() takes 2 str arguments");
+    Text a, b;
+    Workspace w;
+    w.memory = w.inline_memory;
+    PyObject *result = NULL;
+    if (split_both(args[0], args[1], &a, &b) < 0 || workspace_init(&w, a.count, b.count) < 0)
+        goto done;
+    Py_ssize_t count = changed_regions(&a, &b, &w);
+    result = PyList_New(count);
+    for (Py_ssize_t n = 0; result && n < count; n++) {
+        Region region = w.regions[n];
+        PyObject *item = Py_BuildValue("(nnnn)", region.i1, region.i2, region.j1, region.j2);
+        if (item == NULL)
+            Py_CLEAR(result);
+        else
+            PyList_SET_ITEM(result, n, item);
+    }
+done:
+    free_text(&a);
+    free_text(&b);
+    workspace_free(&w);
+    return result;
+}
+
+static PyObject *
+quote_text(PyObject *module, PyObject *text)
+{
+    if (!PyUnicode_Check(text))
+        return PyErr_Format(PyExc_TypeError, "quote() argument must be str, not %.80s", Py_TYPE(text)->tp_name);
+    Text whole = {.text = text, .kind = PyUnicode_KIND(text), .data = PyUnicode_DATA(text)};
+    Line line = {0, PyUnicode_GET_LENGTH(text), 0};
+    Builder b;
+    builder_init(&b);
+    PyObject *quoted = put_quoted(&b, &whole, &line) == 0 ? finish(&b) : NULL;
+    builder_free(&b);
+    return quoted;
+}
+
+static PyMethodDef methods[] = {
+    {"line_diff", (PyCFunction)(void (*)(void))line_diff, METH_FASTCALL,
+     "line_diff(state, next_text, unit) -> (sentences, new_text)\n\n"
+     "Sentences about the lines of next_text that appeared, disappeared or changed since state (or that there is\n"
+     "no earlier observation, or no change), and the new lines of next_text joined with newlines."},
+    {"quote", quote_text, METH_O,
+     "quote(text) -> str\n\nrepr() of text stripped, cut to 72 characters with an ellipsis: how a trace quotes a line."},
+    {"changed_regions", (PyCFunction)(void (*)(void))regions_of, METH_FASTCALL,
+     "changed_regions(before, after) -> [(i1, i2, j1, j2), ...]\n\n"
+     "The non-'equal' opcodes of difflib.SequenceMatcher(a=before.splitlines(), b=after.splitlines(),\n"
+     "autojunk=False), the regions line_diff describes."},
+    {NULL, NULL, 0, NULL},
+};
+
+/* MAX_LISTED for the other lists of a trace (the files its new output names), so they are cut where lines are. */
+static int
+add_constants(PyObject *module)
+{
+    return PyModule_AddIntConstant(module, "MAX_LISTED", MAX_LISTED);
+}
+
+static PyModuleDef_Slot slots[] = {
+    {Py_mod_exec, add_constants},
+    {0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_linediff", "The line diff of the grounded reasoning trace.", 0, methods, slots,
+};
+
+PyMODINIT_FUNC
+PyInit__linediff(void)
+{
+    return PyModuleDef_Init(&module);
+}
