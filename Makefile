@@ -11,7 +11,8 @@ setup: python system
 
 python: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# The C extension (transforms/reasoning/_linediff.c) is compiled by the install: an edit to it needs one too.
+$(VENV)/.installed: pyproject.toml transforms/reasoning/_linediff.c
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q -U pip
 	$(VENV)/bin/pip install -q -e '.[dev]'
