@@ -22,21 +22,44 @@ static const unsigned char ASCII_SEPARATOR[128] = {
 };
 
 typedef struct {
-    uint64_t start_prefix, end_prefix, start_inverse;
+    uint64_t start_prefix, end_prefix, start_inverse;  /* start_inverse: BASE^-(the word's start position) */
 } Word;
 
-/* The running polynomial hash of the text's shingle string " ".join(words), and the words found so far. */
+/* A text's words so far, and the inverse power of the last word's start: the next one's is a few factors on. */
 typedef struct {
-    uint64_t prefix, power, inverse;
     Word *words;
     Py_ssize_t count, capacity;
-    int in_word;
-} Scan;
+    uint64_t inverse;
+    Py_ssize_t inverse_position;
+} Words;
+
+/* The running hash of the text's shingle string " ".join(words): sum of byte * BASE^position, and BASE^position.
+ * A local of each scan, so that the compiler keeps it in registers through a word's bytes. */
+typedef struct {
+    uint64_t prefix, power;
+    Py_ssize_t position;
+} Running;
 
 typedef struct {
     uint64_t *values;
     Py_ssize_t count, capacity;
 } Hashes;
+
+/* BASE^-i for the gaps between word starts of most texts; a longer one is raised to its power. */
+#define TABLED_INVERSES 64
+static uint64_t inverse_powers[TABLED_INVERSES];
+
+static uint64_t
+inverse_power(Py_ssize_t exponent)
+{
+    if (exponent < TABLED_INVERSES)
+        return inverse_powers[exponent];
+    uint64_t result = 1, factor = BASE_INVERSE;
+    for (; exponent; exponent >>= 1, factor *= factor)
+        if (exponent & 1)
+            result *= factor;
+    return result;
+}
 
 static inline uint64_t
 mixed(uint64_t value)
@@ -47,126 +70,128 @@ mixed(uint64_t value)
 }
 
 static inline void
-put_byte(Scan *scan, unsigned char byte)
+put_byte(Running *run, unsigned char byte)
 {
-    scan->prefix += byte * scan->power;
-    scan->power *= BASE;
-    scan->inverse *= BASE_INVERSE;
+    run->prefix += byte * run->power;
+    run->power *= BASE;
+    run->position++;
 }
 
 static int
-begin_word(Scan *scan)
+begin_word(Words *words, Running *run)
 {
-    if (scan->count == scan->capacity) {
-        Py_ssize_t capacity = scan->capacity ? 2 * scan->capacity : 256;
-        Word *words = PyMem_Realloc(scan->words, capacity * sizeof(Word));
-        if (words == NULL) {
+    if (words->count == words->capacity) {
+        Py_ssize_t capacity = words->capacity ? 2 * words->capacity : 256;
+        Word *grown = PyMem_Realloc(words->words, capacity * sizeof(Word));
+        if (grown == NULL) {
             PyErr_NoMemory();
             return -1;
         }
-        scan->words = words;
-        scan->capacity = capacity;
+        words->words = grown;
+        words->capacity = capacity;
     }
-    if (scan->count > 0)
-        put_byte(scan, ' ');  /* the one space " ".join puts between words */
-    scan->words[scan->count].start_prefix = scan->prefix;
-    scan->words[scan->count].start_inverse = scan->inverse;
-    scan->in_word = 1;
+    if (words->count > 0)
+        put_byte(run, ' ');  /* the one space " ".join puts between words */
+    words->inverse *= inverse_power(run->position - words->inverse_position);
+    words->inverse_position = run->position;
+    words->words[words->count].start_prefix = run->prefix;
+    words->words[words->count].start_inverse = words->inverse;
     return 0;
 }
 
 static inline void
-end_word(Scan *scan)
+end_word(Words *words, const Running *run)
 {
-    if (scan->in_word) {
-        scan->words[scan->count++].end_prefix = scan->prefix;
-        scan->in_word = 0;
-    }
+    words->words[words->count++].end_prefix = run->prefix;
 }
 
-static int
-put_utf8(Scan *scan, Py_UCS4 ch)
+static inline int
+put_utf8(Running *run, Py_UCS4 ch)
 {
     if (ch < 0x80) {
-        put_byte(scan, (unsigned char)ch);
+        put_byte(run, (unsigned char)ch);
     } else if (ch < 0x800) {
-        put_byte(scan, 0xC0 | (ch >> 6));
-        put_byte(scan, 0x80 | (ch & 0x3F));
+        put_byte(run, 0xC0 | (ch >> 6));
+        put_byte(run, 0x80 | (ch & 0x3F));
     } else if (ch < 0x10000) {
         if (ch >= 0xD800 && ch <= 0xDFFF)
             return -1;  /* a lone surrogate: no UTF-8 */
-        put_byte(scan, 0xE0 | (ch >> 12));
-        put_byte(scan, 0x80 | ((ch >> 6) & 0x3F));
-        put_byte(scan, 0x80 | (ch & 0x3F));
+        put_byte(run, 0xE0 | (ch >> 12));
+        put_byte(run, 0x80 | ((ch >> 6) & 0x3F));
+        put_byte(run, 0x80 | (ch & 0x3F));
     } else {
-        put_byte(scan, 0xF0 | (ch >> 18));
-        put_byte(scan, 0x80 | ((ch >> 12) & 0x3F));
-        put_byte(scan, 0x80 | ((ch >> 6) & 0x3F));
-        put_byte(scan, 0x80 | (ch & 0x3F));
+        put_byte(run, 0xF0 | (ch >> 18));
+        put_byte(run, 0x80 | ((ch >> 12) & 0x3F));
+        put_byte(run, 0x80 | ((ch >> 6) & 0x3F));
+        put_byte(run, 0x80 | (ch & 0x3F));
     }
     return 0;
 }
 
 static int
-scan_ascii(Scan *scan, const unsigned char *chars, Py_ssize_t length)
+scan_ascii(Words *words, const unsigned char *chars, Py_ssize_t length)
 {
-    for (Py_ssize_t i = 0; i < length; i++) {
-        unsigned char ch = chars[i];
-        if (ASCII_SEPARATOR[ch]) {
-            end_word(scan);
-            continue;
-        }
-        if (!scan->in_word && begin_word(scan) < 0)
+    Running run = {0, 1, 0};
+    for (Py_ssize_t i = 0;;) {
+        while (i < length && ASCII_SEPARATOR[chars[i]])
+            i++;
+        if (i == length)
+            return 0;
+        if (begin_word(words, &run) < 0)
             return -1;
-        if (ch == 0)
-            put_utf8(scan, 0xFFFD);
-        else
-            put_byte(scan, ch);
+        for (; i < length && !ASCII_SEPARATOR[chars[i]]; i++) {
+            if (chars[i] != 0)
+                put_byte(&run, chars[i]);
+            else
+                put_utf8(&run, 0xFFFD);
+        }
+        end_word(words, &run);
     }
-    return 0;
 }
 
 static int
-scan_unicode(Scan *scan, PyObject *text)
+scan_unicode(Words *words, PyObject *text)
 {
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
     Py_ssize_t length = PyUnicode_GET_LENGTH(text);
-    for (Py_ssize_t i = 0; i < length; i++) {
-        Py_UCS4 ch = PyUnicode_READ(kind, data, i);
-        if (Py_UNICODE_ISSPACE(ch)) {
-            end_word(scan);
-            continue;
-        }
-        if (!scan->in_word && begin_word(scan) < 0)
+    Running run = {0, 1, 0};
+    for (Py_ssize_t i = 0;;) {
+        while (i < length && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i)))
+            i++;
+        if (i == length)
+            return 0;
+        if (begin_word(words, &run) < 0)
             return -1;
-        if (put_utf8(scan, ch == 0 ? 0xFFFD : ch) < 0) {
-            /* Let the codec raise the UnicodeEncodeError str.encode() would. */
-            Py_XDECREF(PyUnicode_AsUTF8String(text));
-            return -1;
+        for (; i < length; i++) {
+            Py_UCS4 ch = PyUnicode_READ(kind, data, i);
+            if (Py_UNICODE_ISSPACE(ch))
+                break;
+            if (put_utf8(&run, ch == 0 ? 0xFFFD : ch) < 0) {
+                /* Let the codec raise the UnicodeEncodeError str.encode() would. */
+                Py_XDECREF(PyUnicode_AsUTF8String(text));
+                return -1;
+            }
         }
+        end_word(words, &run);
     }
-    return 0;
 }
 
-/* The words of text (None: no words) into scan, reset first. */
+/* The words of text (None: no words) into words, emptied first. */
 static int
-scan_text(Scan *scan, PyObject *text)
+scan_text(Words *words, PyObject *text)
 {
-    scan->prefix = 0;
-    scan->power = scan->inverse = 1;
-    scan->count = 0;
-    scan->in_word = 0;
+    words->count = 0;
+    words->inverse = 1;
+    words->inverse_position = 0;
     if (text == Py_None)
         return 0;
     if (!PyUnicode_Check(text)) {
         PyErr_Format(PyExc_TypeError, "shingled texts must be str, not %.80s", Py_TYPE(text)->tp_name);
         return -1;
     }
-    int failed = PyUnicode_IS_ASCII(text) ? scan_ascii(scan, PyUnicode_1BYTE_DATA(text), PyUnicode_GET_LENGTH(text))
-                                          : scan_unicode(scan, text);
-    end_word(scan);
-    return failed;
+    return PyUnicode_IS_ASCII(text) ? scan_ascii(words, PyUnicode_1BYTE_DATA(text), PyUnicode_GET_LENGTH(text))
+                                    : scan_unicode(words, text);
 }
 
 static int
@@ -189,15 +214,15 @@ reserve(Hashes *hashes, Py_ssize_t more)
 
 /* The shingle hashes of the scanned words appended to hashes; none for a text without words. */
 static int
-put_shingles(Hashes *hashes, const Scan *scan, Py_ssize_t ngram)
+put_shingles(Hashes *hashes, const Words *words, Py_ssize_t ngram)
 {
-    Py_ssize_t windows = scan->count > ngram ? scan->count - ngram + 1 : (scan->count > 0);
-    Py_ssize_t span = scan->count > ngram ? ngram : scan->count;
+    Py_ssize_t windows = words->count > ngram ? words->count - ngram + 1 : (words->count > 0);
+    Py_ssize_t span = words->count > ngram ? ngram : words->count;
     if (reserve(hashes, windows) < 0)
         return -1;
     uint64_t *out = hashes->values + hashes->count;
     for (Py_ssize_t first = 0; first < windows; first++) {
-        const Word *start = &scan->words[first], *last = &scan->words[first + span - 1];
+        const Word *start = &words->words[first], *last = &words->words[first + span - 1];
         out[first] = mixed((last->end_prefix - start->start_prefix) * start->start_inverse);
     }
     hashes->count += windows;
@@ -264,16 +289,16 @@ shingle_hashes(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject *texts = PySequence_Fast(args[0], "shingle_hashes() needs a sequence of texts");
     if (texts == NULL)
         return NULL;
-    Scan scan = {0};
+    Words words = {0};
     Hashes hashes = {0}, offsets = {0};
     PyObject *result = NULL;
     Py_ssize_t count = PySequence_Fast_GET_SIZE(texts);
     if (put_offset(&offsets, 0) < 0)
         goto done;
     for (Py_ssize_t i = 0; i < count; i++) {
-        if (scan_text(&scan, PySequence_Fast_GET_ITEM(texts, i)) < 0)
+        if (scan_text(&words, PySequence_Fast_GET_ITEM(texts, i)) < 0)
             goto done;
-        if ((scan.count ? put_shingles(&hashes, &scan, ngram) : put_empty_text(&hashes)) < 0)
+        if ((words.count ? put_shingles(&hashes, &words, ngram) : put_empty_text(&hashes)) < 0)
             goto done;
         if (put_offset(&offsets, hashes.count) < 0)
             goto done;
@@ -281,7 +306,7 @@ shingle_hashes(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     result = hashes_and_offsets(&hashes, &offsets);
 done:
     Py_DECREF(texts);
-    PyMem_Free(scan.words);
+    PyMem_Free(words.words);
     PyMem_Free(hashes.values);
     PyMem_Free(offsets.values);
     return result;
@@ -326,7 +351,7 @@ copy_run(Hashes *tokens, Run run)
 
 /* The tokens of one part appended to a row: shingled on its first sight, copied from that first run after. */
 static int
-put_part(Hashes *tokens, PyObject *part, PyObject *seen, Runs *runs, Scan *scan, Py_ssize_t ngram)
+put_part(Hashes *tokens, PyObject *part, PyObject *seen, Runs *runs, Words *words, Py_ssize_t ngram)
 {
     PyObject *number = PyDict_GetItemWithError(seen, part);
     if (number != NULL)
@@ -334,7 +359,7 @@ put_part(Hashes *tokens, PyObject *part, PyObject *seen, Runs *runs, Scan *scan,
     if (PyErr_Occurred())
         return -1;
     Run run = {tokens->count, 0};
-    if (scan_text(scan, part) < 0 || put_shingles(tokens, scan, ngram) < 0)
+    if (scan_text(words, part) < 0 || put_shingles(tokens, words, ngram) < 0)
         return -1;
     run.count = tokens->count - run.start;
     number = PyLong_FromSsize_t(runs->count);
@@ -344,7 +369,7 @@ put_part(Hashes *tokens, PyObject *part, PyObject *seen, Runs *runs, Scan *scan,
 }
 
 static int
-put_row(Hashes *tokens, PyObject *row, PyObject *seen, Runs *runs, Scan *scan, Py_ssize_t ngram)
+put_row(Hashes *tokens, PyObject *row, PyObject *seen, Runs *runs, Words *words, Py_ssize_t ngram)
 {
     PyObject *parts = PySequence_Fast(row, "union_tokens() needs rows that are sequences of texts");
     if (parts == NULL)
@@ -352,7 +377,7 @@ put_row(Hashes *tokens, PyObject *row, PyObject *seen, Runs *runs, Scan *scan, P
     Py_ssize_t start = tokens->count, count = PySequence_Fast_GET_SIZE(parts);
     int failed = 0;
     for (Py_ssize_t i = 0; i < count && !failed; i++)
-        failed = put_part(tokens, PySequence_Fast_GET_ITEM(parts, i), seen, runs, scan, ngram);
+        failed = put_part(tokens, PySequence_Fast_GET_ITEM(parts, i), seen, runs, words, ngram);
     Py_DECREF(parts);
     if (!failed && tokens->count == start)
         failed = put_empty_text(tokens);  /* a row without words: the one shingle of an empty text */
@@ -371,7 +396,7 @@ union_tokens(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (rows == NULL)
         return NULL;
     PyObject *seen = PyDict_New();  /* part text -> its number in runs */
-    Scan scan = {0};
+    Words words = {0};
     Hashes tokens = {0}, offsets = {0};
     Runs runs = {0};
     PyObject *result = NULL;
@@ -379,7 +404,7 @@ union_tokens(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (seen == NULL || put_offset(&offsets, 0) < 0)
         goto done;
     for (Py_ssize_t i = 0; i < count; i++) {
-        if (put_row(&tokens, PySequence_Fast_GET_ITEM(rows, i), seen, &runs, &scan, ngram) < 0)
+        if (put_row(&tokens, PySequence_Fast_GET_ITEM(rows, i), seen, &runs, &words, ngram) < 0)
             goto done;
         if (put_offset(&offsets, tokens.count) < 0)
             goto done;
@@ -388,7 +413,7 @@ union_tokens(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 done:
     Py_DECREF(rows);
     Py_XDECREF(seen);
-    PyMem_Free(scan.words);
+    PyMem_Free(words.words);
     PyMem_Free(tokens.values);
     PyMem_Free(offsets.values);
     PyMem_Free(runs.values);
@@ -409,8 +434,11 @@ static PyMethodDef methods[] = {
 };
 
 static int
-add_constants(PyObject *module)
+module_exec(PyObject *module)
 {
+    inverse_powers[0] = 1;
+    for (int i = 1; i < TABLED_INVERSES; i++)
+        inverse_powers[i] = inverse_powers[i - 1] * BASE_INVERSE;
     PyObject *base = PyLong_FromUnsignedLongLong(BASE);
     PyObject *empty = PyLong_FromUnsignedLongLong(EMPTY_TEXT);
     int failed = base == NULL || empty == NULL || PyModule_AddObjectRef(module, "BASE", base) < 0
@@ -421,7 +449,7 @@ add_constants(PyObject *module)
 }
 
 static PyModuleDef_Slot slots[] = {
-    {Py_mod_exec, add_constants},
+    {Py_mod_exec, module_exec},
     {0, NULL},
 };
 
