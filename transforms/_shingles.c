@@ -78,18 +78,25 @@ put_byte(Running *run, unsigned char byte)
 }
 
 static int
+grow_words(Words *words)
+{
+    Py_ssize_t capacity = words->capacity ? 2 * words->capacity : 256;
+    Word *grown = PyMem_Realloc(words->words, capacity * sizeof(Word));
+    if (grown == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    words->words = grown;
+    words->capacity = capacity;
+    return 0;
+}
+
+/* Inline, as it runs for every word: only the rare growth is a call. */
+static inline int
 begin_word(Words *words, Running *run)
 {
-    if (words->count == words->capacity) {
-        Py_ssize_t capacity = words->capacity ? 2 * words->capacity : 256;
-        Word *grown = PyMem_Realloc(words->words, capacity * sizeof(Word));
-        if (grown == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        words->words = grown;
-        words->capacity = capacity;
-    }
+    if (words->count == words->capacity && grow_words(words) < 0)
+        return -1;
     if (words->count > 0)
         put_byte(run, ' ');  /* the one space " ".join puts between words */
     words->inverse *= inverse_power(run->position - words->inverse_position);
