@@ -184,15 +184,13 @@ scan_unicode(Words *words, PyObject *text)
     }
 }
 
-/* The words of text (None: no words) into words, emptied first. */
+/* The words of text into words, emptied first. */
 static int
 scan_text(Words *words, PyObject *text)
 {
     words->count = 0;
     words->inverse = 1;
     words->inverse_position = 0;
-    if (text == Py_None)
-        return 0;
     if (!PyUnicode_Check(text)) {
         PyErr_Format(PyExc_TypeError, "shingled texts must be str, not %.80s", Py_TYPE(text)->tp_name);
         return -1;
@@ -360,6 +358,8 @@ copy_run(Hashes *tokens, Run run)
 static int
 put_part(Hashes *tokens, PyObject *part, PyObject *seen, Runs *runs, Words *words, Py_ssize_t ngram)
 {
+    if (part == Py_None)
+        return 0;  /* a missing part, as an empty one, adds nothing */
     PyObject *number = PyDict_GetItemWithError(seen, part);
     if (number != NULL)
         return copy_run(tokens, runs->values[PyLong_AsSsize_t(number)]);

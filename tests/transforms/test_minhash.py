@@ -102,8 +102,9 @@ def test_blank_and_wordless_texts_are_the_one_empty_shingle():
 def test_shingle_hashes_reject_lone_surrogates_non_str_texts_and_bad_ngrams():
     with pytest.raises(UnicodeEncodeError):
         shingle_hashes(["fine", "a lone \ud800 surrogate"])
-    with pytest.raises(TypeError):
-        shingle_hashes(["fine", b"bytes"])
+    for not_text in (b"bytes", None):
+        with pytest.raises(TypeError):
+            shingle_hashes(["fine", not_text])
     with pytest.raises(ValueError, match="ngram"):
         shingle_hashes(["a b"], 0)
 
@@ -179,6 +180,7 @@ def test_union_signature_is_the_signature_of_the_union_shingle_set():
     assert np.array_equal(union, union_set_signatures(rows))
     assert np.array_equal(union[rows.index(("", "", ""))], signatures([""])[0])  # no words: the empty shingle
     assert union_signatures([]).shape == (0, 256)
+    assert np.array_equal(union_signatures([("a b c", None, "d e f g h i")]), union_signatures([("a b c", "d e f g h i")]))
 
 
 def test_band_keys_differ_between_bands_and_follow_band_values_and_action():
