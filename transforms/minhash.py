@@ -8,8 +8,9 @@ The shingles are the ones transforms.dedupe built as strings, " ".join of `ngram
   _shingles.EMPTY_TEXT;
 - rensa turns the flat shingle hashes of the whole batch into the MinHash matrix in one call.
 union_signatures sketches rows made of parts (state, action, next observation) as the union of the parts' shingle
-sets, shingling each distinct part once.
-Every constant is fixed (here and in _shingles.c), never Python's salted hash(), so the same texts give the same matrix in any process.
+sets, shingling each distinct part of a sub-batch once.
+Every constant is fixed (here and in _shingles.c), never Python's salted hash(), so the same texts give the same
+matrix in any process.
 Polynomial hashing mod 2^64 has known colliding strings (Thue-Morse, >= 2 KB shingles): a crafted collision can
 only nudge one Jaccard estimate by 1/num_perm-ish, so it is not worth a slower hash.
 """
@@ -24,8 +25,8 @@ from rensa import RMinHash
 
 from transforms import _shingles
 
-# Rows per rensa call: a 1000-row file's temporaries would be megabytes of fresh pages (glibc maps big blocks anew
-# and unmaps them on free), slower than a few more calls.
+# Texts (rows) per _shingles and rensa call: a 1000-text file's buffers would be megabytes, which glibc maps anew
+# and unmaps on free (slower than a few more calls) or, past its mmap threshold, keeps (peak RSS up ~12 MB).
 SUB_BATCH = 64
 
 
@@ -61,33 +62,35 @@ def _as_uint64(buffers: tuple[bytearray, bytearray]) -> tuple[np.ndarray, np.nda
 
 def signatures(texts: list[str], num_perm: int = 256, ngram: int = 5, seed: int = 1) -> np.ndarray:
     """MinHash signature of each text's word n-gram set: uint32 matrix [len(texts), num_perm]."""
-    return _digest_matrix(shingle_hashes(texts, ngram), num_perm, seed)
+    batches = (shingle_hashes(texts[start:end], ngram) for start, end in _sub_batch_bounds(len(texts)))
+    return _digest_matrix(batches, len(texts), num_perm, seed)
 
 
 def union_signatures(rows: list[tuple[str, ...]], num_perm: int = 256, ngram: int = 5, seed: int = 1) -> np.ndarray:
     """MinHash signature of the union of each row's parts' word n-gram sets: uint32 matrix [len(rows), num_perm].
 
     A part that recurs across rows (a transition's state is the previous one's next observation) is shingled and
-    hashed once per call; rensa then MinHashes each row's union of its parts' shingle hashes, which costs little
-    next to the shingling. No shingle spans two parts: a row's set lacks the shingles across the joins that
+    hashed once per SUB_BATCH rows; rensa then MinHashes each row's union of its parts' shingle hashes, which costs
+    little next to the shingling. No shingle spans two parts: a row's set lacks the shingles across the joins that
     signatures() of its parts joined by newlines would have (up to ngram - 1 per join). Accepted: they are few next
     to an observation's, and a word changed at an observation's edge now changes one shingle instead of up to
     ngram. A part without words adds nothing; a row with no word at all has the one shingle of an empty text, as in
     signatures().
     """
-    return _digest_matrix(_as_uint64(_shingles.union_tokens(rows, ngram)), num_perm, seed)
+    batches = (_as_uint64(_shingles.union_tokens(rows[start:end], ngram))
+               for start, end in _sub_batch_bounds(len(rows)))
+    return _digest_matrix(batches, len(rows), num_perm, seed)
 
 
-def _digest_matrix(tokens: tuple[np.ndarray, np.ndarray], num_perm: int, seed: int) -> np.ndarray:
-    """rensa's MinHash of every row of (flat token hashes, row offsets), SUB_BATCH rows per call: uint32
-    [rows, num_perm]."""
-    hashes, offsets = tokens
-    rows = len(offsets) - 1
+def _sub_batch_bounds(count: int) -> list[tuple[int, int]]:
+    return [(start, min(start + SUB_BATCH, count)) for start in range(0, count, SUB_BATCH)]
+
+
+def _digest_matrix(token_batches, rows: int, num_perm: int, seed: int) -> np.ndarray:
+    """rensa's MinHash of every row of each (flat token hashes, row offsets) batch, stacked: uint32 [rows, num_perm]."""
     flat = array("I")
-    for start in range(0, rows, SUB_BATCH):
-        bounds = offsets[start:min(start + SUB_BATCH, rows) + 1]
-        matrix = RMinHash.digest_matrix_from_flat_token_hashes(hashes[bounds[0]:bounds[-1]], bounds - bounds[0],
-                                                               num_perm, seed)
+    for hashes, offsets in token_batches:
+        matrix = RMinHash.digest_matrix_from_flat_token_hashes(hashes, offsets, num_perm, seed)
         # rensa hands rows back as Python lists; array('I') collects them faster than numpy does.
         for row in matrix.to_rows():
             flat.fromlist(row)
