@@ -9,7 +9,6 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 #define BASE 0x100000001B3ULL          /* FNV-1a 64-bit prime: odd, so invertible mod 2^64 */
