@@ -11,8 +11,9 @@ setup: python system
 
 python: $(VENV)/.installed
 
-# The C extension (transforms/reasoning/_linediff.c) is compiled by the install: an edit to it needs one too.
-$(VENV)/.installed: pyproject.toml transforms/reasoning/_linediff.c
+# The C extensions (transforms/reasoning/_linediff.c, transforms/_shingles.c) are compiled by the install: an edit
+# to one needs one too.
+$(VENV)/.installed: pyproject.toml transforms/reasoning/_linediff.c transforms/_shingles.c
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q -U pip
 	$(VENV)/bin/pip install -q -e '.[dev]'

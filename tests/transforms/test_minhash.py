@@ -12,7 +12,7 @@ from rensa import RMinHash
 
 from transforms.minhash import (SUB_BATCH, action_hashes, band_keys, estimated_jaccard, shingle_hashes,
                                 signatures, sketches, union_signatures)
-from transforms.minhash import _BASE, _EMPTY_TEXT, _mix
+from transforms._shingles import BASE, EMPTY_TEXT
 
 REPO = Path(__file__).resolve().parents[2]
 WORDS = [f"w{i}" for i in range(50000)]
@@ -26,12 +26,20 @@ def shingles(text: str, ngram: int) -> list[str]:
     return list(map(" ".join, zip(*(words[i:] for i in range(ngram)))))
 
 
+MASK = (1 << 64) - 1
+
+
+def splitmix64_finalizer(value: int) -> int:
+    value = ((value ^ (value >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+    value = ((value ^ (value >> 27)) * 0x94D049BB133111EB) & MASK
+    return value ^ (value >> 31)
+
+
 def string_hash(shingle: str) -> int:
     """The documented shingle hash, the slow way: mixed polynomial hash mod 2^64 of the UTF-8 bytes."""
     if not shingle:
-        return int(_EMPTY_TEXT)
-    value = sum(byte * pow(_BASE, i, 1 << 64) for i, byte in enumerate(shingle.encode())) % (1 << 64)
-    return int(_mix(np.array([value], dtype=np.uint64))[0])
+        return EMPTY_TEXT
+    return splitmix64_finalizer(sum(byte * pow(BASE, i, 1 << 64) for i, byte in enumerate(shingle.encode())) & MASK)
 
 
 def jaccard(a: str, b: str, ngram: int = 5) -> float:
@@ -61,10 +69,44 @@ def test_shingle_hashes_are_the_hashes_of_dedupes_shingle_strings(ngram):
     rng = random.Random(ngram)
     texts = EDGE_TEXTS + [" ".join(rng.choice(WORDS) for _ in range(rng.randint(0, 40))) for _ in range(30)]
     assert_dedupe_shingles(texts, ngram)
-    # A batch with no short or empty text takes another path.
-    long_texts = [text for text in texts if len(text.split()) >= ngram]
-    assert len(long_texts) < len(texts)
-    assert_dedupe_shingles(long_texts, ngram)
+
+
+UNICODE_WHITESPACE = [chr(point) for point in range(0x110000) if chr(point).isspace()]
+
+
+@pytest.mark.parametrize("ngram", [1, 3, 5])
+def test_shingle_hashes_split_where_str_split_does(ngram):
+    rng = random.Random(ngram)
+    pieces = UNICODE_WHITESPACE + ["\0", "\0\0", "a", "bc", "\u00e9", "\u20ac", "\U0001f600", "\ufffd", "zz9"]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 60))) for _ in range(400)]
+    texts += ["".join(UNICODE_WHITESPACE), " \x1c\x1d\x1e\x1f\t\n\x0b\x0c\r ", "\x85\xa0", "\0", " \0 ", "\0 \0"]
+    assert any(not text.split() for text in texts) and any(len(text.split()) > ngram for text in texts)
+    assert_dedupe_shingles(texts, ngram)
+
+
+def test_shingle_hashes_of_long_texts_and_long_words():
+    rng = random.Random(7)
+    texts = [" ".join(rng.choice(WORDS) for _ in range(20000)), "x" * 100000, ("\u00e9" * 3000 + "\u2029") * 20,
+             "\n".join(" ".join(rng.choice(WORDS) for _ in range(12)) for _ in range(500))]
+    assert_dedupe_shingles(texts, 5)
+
+
+def test_blank_and_wordless_texts_are_the_one_empty_shingle():
+    texts = ["", " ", "\n\t\r", "\u3000\u2028 \x1f", "".join(UNICODE_WHITESPACE)]
+    hashes, offsets = shingle_hashes(texts)
+    assert hashes.tolist() == [EMPTY_TEXT] * len(texts) and offsets.tolist() == list(range(len(texts) + 1))
+    hashes, offsets = shingle_hashes([])
+    assert len(hashes) == 0 and offsets.tolist() == [0]
+
+
+def test_shingle_hashes_reject_lone_surrogates_non_str_texts_and_bad_ngrams():
+    with pytest.raises(UnicodeEncodeError):
+        shingle_hashes(["fine", "a lone \ud800 surrogate"])
+    for not_text in (b"bytes", None):
+        with pytest.raises(TypeError):
+            shingle_hashes(["fine", not_text])
+    with pytest.raises(ValueError, match="ngram"):
+        shingle_hashes(["a b"], 0)
 
 
 def test_a_texts_signature_does_not_depend_on_its_batch():
@@ -114,7 +156,7 @@ def union_set_signatures(rows: list[tuple[str, ...]]) -> np.ndarray:
         for part in parts:
             if part.split():
                 union |= set(shingle_hashes([part])[0].tolist())
-        sets.append(sorted(union) or [int(_EMPTY_TEXT)])
+        sets.append(sorted(union) or [EMPTY_TEXT])
     flat = np.array([value for hashes in sets for value in hashes], dtype=np.uint64)
     offsets = np.cumsum([0] + [len(hashes) for hashes in sets]).astype(np.uint64)
     return np.array(RMinHash.digest_matrix_from_flat_token_hashes(flat, offsets, 256, 1).to_rows(), dtype=np.uint32)
@@ -138,6 +180,8 @@ def test_union_signature_is_the_signature_of_the_union_shingle_set():
     assert np.array_equal(union, union_set_signatures(rows))
     assert np.array_equal(union[rows.index(("", "", ""))], signatures([""])[0])  # no words: the empty shingle
     assert union_signatures([]).shape == (0, 256)
+    with_missing_part = union_signatures([("a b c", None, "d e f g h i")])
+    assert np.array_equal(with_missing_part, union_signatures([("a b c", "d e f g h i")]))
 
 
 def test_band_keys_differ_between_bands_and_follow_band_values_and_action():

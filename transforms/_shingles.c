@@ -1,0 +1,470 @@
+/* The word n-gram shingle hashes of transforms/minhash.py, one pass over each text's characters.
+ *
+ * A text's words are text.split() with every NUL made U+FFFD; a shingle is " ".join of `ngram` consecutive words
+ * (a text of at most `ngram` words is one shingle of all of them, a text without words the EMPTY_TEXT constant).
+ * A shingle's hash is sum(byte_i * BASE^i) mod 2^64 over the UTF-8 bytes of its string, then splitmix64-mixed.
+ * The words are never copied: the scan keeps the text's running prefix sum of byte * BASE^position, and a
+ * shingle's hash is (prefix at its last word's end - prefix at its first word's start) * BASE^-start.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#define BASE 0x100000001B3ULL          /* FNV-1a 64-bit prime: odd, so invertible mod 2^64 */
+#define BASE_INVERSE 0xCE965057AFF6957BULL  /* BASE * BASE_INVERSE == 1 mod 2^64 */
+#define EMPTY_TEXT 0x9E3779B97F4A7C15ULL    /* the one shingle of a text with no words */
+
+/* What str.split() splits ASCII on: \t \n \v \f \r (9-13), \x1c-\x1f (28-31) and the space. */
+static const unsigned char ASCII_SEPARATOR[128] = {
+    [9] = 1, [10] = 1, [11] = 1, [12] = 1, [13] = 1, [28] = 1, [29] = 1, [30] = 1, [31] = 1, [32] = 1,
+};
+
+typedef struct {
+    uint64_t start_prefix, end_prefix, start_inverse;  /* start_inverse: BASE^-(the word's start position) */
+} Word;
+
+/* A text's words so far, and the inverse power of the last word's start: the next one's is a few factors on. */
+typedef struct {
+    Word *words;
+    Py_ssize_t count, capacity;
+    uint64_t inverse;
+    Py_ssize_t inverse_position;
+} Words;
+
+/* The running hash of the text's shingle string " ".join(words): sum of byte * BASE^position, and BASE^position.
+ * A local of each scan, so that the compiler keeps it in registers through a word's bytes. */
+typedef struct {
+    uint64_t prefix, power;
+    Py_ssize_t position;
+} Running;
+
+typedef struct {
+    uint64_t *values;
+    Py_ssize_t count, capacity;
+} Hashes;
+
+/* BASE^-i for the gaps between word starts of most texts; a longer one is raised to its power. */
+#define TABLED_INVERSES 64
+static uint64_t inverse_powers[TABLED_INVERSES];
+
+static uint64_t
+inverse_power(Py_ssize_t exponent)
+{
+    if (exponent < TABLED_INVERSES)
+        return inverse_powers[exponent];
+    uint64_t result = 1, factor = BASE_INVERSE;
+    for (; exponent; exponent >>= 1, factor *= factor)
+        if (exponent & 1)
+            result *= factor;
+    return result;
+}
+
+static inline uint64_t
+mixed(uint64_t value)
+{
+    value = (value ^ (value >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    value = (value ^ (value >> 27)) * 0x94D049BB133111EBULL;
+    return value ^ (value >> 31);
+}
+
+static inline void
+put_byte(Running *run, unsigned char byte)
+{
+    run->prefix += byte * run->power;
+    run->power *= BASE;
+    run->position++;
+}
+
+static int
+grow_words(Words *words)
+{
+    Py_ssize_t capacity = words->capacity ? 2 * words->capacity : 256;
+    Word *grown = PyMem_Realloc(words->words, capacity * sizeof(Word));
+    if (grown == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    words->words = grown;
+    words->capacity = capacity;
+    return 0;
+}
+
+/* Inline, as it runs for every word: only the rare growth is a call. */
+static inline int
+begin_word(Words *words, Running *run)
+{
+    if (words->count == words->capacity && grow_words(words) < 0)
+        return -1;
+    if (words->count > 0)
+        put_byte(run, ' ');  /* the one space " ".join puts between words */
+    words->inverse *= inverse_power(run->position - words->inverse_position);
+    words->inverse_position = run->position;
+    words->words[words->count].start_prefix = run->prefix;
+    words->words[words->count].start_inverse = words->inverse;
+    return 0;
+}
+
+static inline void
+end_word(Words *words, const Running *run)
+{
+    words->words[words->count++].end_prefix = run->prefix;
+}
+
+static inline int
+put_utf8(Running *run, Py_UCS4 ch)
+{
+    if (ch < 0x80) {
+        put_byte(run, (unsigned char)ch);
+    } else if (ch < 0x800) {
+        put_byte(run, 0xC0 | (ch >> 6));
+        put_byte(run, 0x80 | (ch & 0x3F));
+    } else if (ch < 0x10000) {
+        if (ch >= 0xD800 && ch <= 0xDFFF)
+            return -1;  /* a lone surrogate: no UTF-8 */
+        put_byte(run, 0xE0 | (ch >> 12));
+        put_byte(run, 0x80 | ((ch >> 6) & 0x3F));
+        put_byte(run, 0x80 | (ch & 0x3F));
+    } else {
+        put_byte(run, 0xF0 | (ch >> 18));
+        put_byte(run, 0x80 | ((ch >> 12) & 0x3F));
+        put_byte(run, 0x80 | ((ch >> 6) & 0x3F));
+        put_byte(run, 0x80 | (ch & 0x3F));
+    }
+    return 0;
+}
+
+static int
+scan_ascii(Words *words, const unsigned char *chars, Py_ssize_t length)
+{
+    Running run = {0, 1, 0};
+    for (Py_ssize_t i = 0;;) {
+        while (i < length && ASCII_SEPARATOR[chars[i]])
+            i++;
+        if (i == length)
+            return 0;
+        if (begin_word(words, &run) < 0)
+            return -1;
+        for (; i < length && !ASCII_SEPARATOR[chars[i]]; i++) {
+            if (chars[i] != 0)
+                put_byte(&run, chars[i]);
+            else
+                put_utf8(&run, 0xFFFD);
+        }
+        end_word(words, &run);
+    }
+}
+
+static int
+scan_unicode(Words *words, PyObject *text)
+{
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
+    Running run = {0, 1, 0};
+    for (Py_ssize_t i = 0;;) {
+        while (i < length && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i)))
+            i++;
+        if (i == length)
+            return 0;
+        if (begin_word(words, &run) < 0)
+            return -1;
+        for (; i < length; i++) {
+            Py_UCS4 ch = PyUnicode_READ(kind, data, i);
+            if (Py_UNICODE_ISSPACE(ch))
+                break;
+            if (put_utf8(&run, ch == 0 ? 0xFFFD : ch) < 0) {
+                /* Let the codec raise the UnicodeEncodeError str.encode() would. */
+                Py_XDECREF(PyUnicode_AsUTF8String(text));
+                return -1;
+            }
+        }
+        end_word(words, &run);
+    }
+}
+
+/* The words of text into words, emptied first. */
+static int
+scan_text(Words *words, PyObject *text)
+{
+    words->count = 0;
+    words->inverse = 1;
+    words->inverse_position = 0;
+    if (!PyUnicode_Check(text)) {
+        PyErr_Format(PyExc_TypeError, "shingled texts must be str, not %.80s", Py_TYPE(text)->tp_name);
+        return -1;
+    }
+    return PyUnicode_IS_ASCII(text) ? scan_ascii(words, PyUnicode_1BYTE_DATA(text), PyUnicode_GET_LENGTH(text))
+                                    : scan_unicode(words, text);
+}
+
+static int
+reserve(Hashes *hashes, Py_ssize_t more)
+{
+    if (hashes->count + more <= hashes->capacity)
+        return 0;
+    Py_ssize_t capacity = hashes->capacity ? hashes->capacity : 1024;
+    while (capacity < hashes->count + more)
+        capacity *= 2;
+    uint64_t *values = PyMem_Realloc(hashes->values, capacity * sizeof(uint64_t));
+    if (values == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    hashes->values = values;
+    hashes->capacity = capacity;
+    return 0;
+}
+
+/* The shingle hashes of the scanned words appended to hashes; none for a text without words. */
+static int
+put_shingles(Hashes *hashes, const Words *words, Py_ssize_t ngram)
+{
+    Py_ssize_t windows = words->count > ngram ? words->count - ngram + 1 : (words->count > 0);
+    Py_ssize_t span = words->count > ngram ? ngram : words->count;
+    if (reserve(hashes, windows) < 0)
+        return -1;
+    uint64_t *out = hashes->values + hashes->count;
+    for (Py_ssize_t first = 0; first < windows; first++) {
+        const Word *start = &words->words[first], *last = &words->words[first + span - 1];
+        out[first] = mixed((last->end_prefix - start->start_prefix) * start->start_inverse);
+    }
+    hashes->count += windows;
+    return 0;
+}
+
+static int
+put_empty_text(Hashes *hashes)
+{
+    if (reserve(hashes, 1) < 0)
+        return -1;
+    hashes->values[hashes->count++] = EMPTY_TEXT;
+    return 0;
+}
+
+static PyObject *
+as_bytearray(const uint64_t *values, Py_ssize_t count)
+{
+    return PyByteArray_FromStringAndSize((const char *)values, count * (Py_ssize_t)sizeof(uint64_t));
+}
+
+/* (hashes, offsets) as two bytearrays of native uint64, the caller wraps them with numpy. */
+static PyObject *
+hashes_and_offsets(const Hashes *hashes, const Hashes *offsets)
+{
+    PyObject *flat = as_bytearray(hashes->values, hashes->count);
+    PyObject *bounds = flat ? as_bytearray(offsets->values, offsets->count) : NULL;
+    PyObject *result = bounds ? PyTuple_Pack(2, flat, bounds) : NULL;
+    Py_XDECREF(flat);
+    Py_XDECREF(bounds);
+    return result;
+}
+
+static int
+ngram_of(PyObject *value, Py_ssize_t *ngram)
+{
+    *ngram = PyLong_AsSsize_t(value);
+    if (*ngram == -1 && PyErr_Occurred())
+        return -1;
+    if (*ngram < 1) {
+        PyErr_Format(PyExc_ValueError, "ngram must be >= 1, got %zd", *ngram);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+put_offset(Hashes *offsets, Py_ssize_t value)
+{
+    if (reserve(offsets, 1) < 0)
+        return -1;
+    offsets->values[offsets->count++] = (uint64_t)value;
+    return 0;
+}
+
+static PyObject *
+shingle_hashes(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t ngram;
+    if (nargs != 2)
+        return PyErr_Format(PyExc_TypeError, "shingle_hashes() takes 2 arguments (%zd given)", nargs);
+    if (ngram_of(args[1], &ngram) < 0)
+        return NULL;
+    PyObject *texts = PySequence_Fast(args[0], "shingle_hashes() needs a sequence of texts");
+    if (texts == NULL)
+        return NULL;
+    Words words = {0};
+    Hashes hashes = {0}, offsets = {0};
+    PyObject *result = NULL;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(texts);
+    if (put_offset(&offsets, 0) < 0)
+        goto done;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (scan_text(&words, PySequence_Fast_GET_ITEM(texts, i)) < 0)
+            goto done;
+        if ((words.count ? put_shingles(&hashes, &words, ngram) : put_empty_text(&hashes)) < 0)
+            goto done;
+        if (put_offset(&offsets, hashes.count) < 0)
+            goto done;
+    }
+    result = hashes_and_offsets(&hashes, &offsets);
+done:
+    Py_DECREF(texts);
+    PyMem_Free(words.words);
+    PyMem_Free(hashes.values);
+    PyMem_Free(offsets.values);
+    return result;
+}
+
+/* Where a distinct part's shingle hashes first went in the row tokens. */
+typedef struct {
+    Py_ssize_t start, count;
+} Run;
+
+typedef struct {
+    Run *values;
+    Py_ssize_t count, capacity;
+} Runs;
+
+static int
+add_run(Runs *runs, Run run)
+{
+    if (runs->count == runs->capacity) {
+        Py_ssize_t capacity = runs->capacity ? 2 * runs->capacity : 256;
+        Run *values = PyMem_Realloc(runs->values, capacity * sizeof(Run));
+        if (values == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        runs->values = values;
+        runs->capacity = capacity;
+    }
+    runs->values[runs->count++] = run;
+    return 0;
+}
+
+static int
+copy_run(Hashes *tokens, Run run)
+{
+    if (reserve(tokens, run.count) < 0)
+        return -1;
+    memcpy(tokens->values + tokens->count, tokens->values + run.start, run.count * sizeof(uint64_t));
+    tokens->count += run.count;
+    return 0;
+}
+
+/* The tokens of one part appended to a row: shingled on its first sight, copied from that first run after. */
+static int
+put_part(Hashes *tokens, PyObject *part, PyObject *seen, Runs *runs, Words *words, Py_ssize_t ngram)
+{
+    if (part == Py_None)
+        return 0;  /* a missing part, as an empty one, adds nothing */
+    PyObject *number = PyDict_GetItemWithError(seen, part);
+    if (number != NULL)
+        return copy_run(tokens, runs->values[PyLong_AsSsize_t(number)]);
+    if (PyErr_Occurred())
+        return -1;
+    Run run = {tokens->count, 0};
+    if (scan_text(words, part) < 0 || put_shingles(tokens, words, ngram) < 0)
+        return -1;
+    run.count = tokens->count - run.start;
+    number = PyLong_FromSsize_t(runs->count);
+    int failed = number == NULL || PyDict_SetItem(seen, part, number) < 0 || add_run(runs, run) < 0;
+    Py_XDECREF(number);
+    return failed ? -1 : 0;
+}
+
+static int
+put_row(Hashes *tokens, PyObject *row, PyObject *seen, Runs *runs, Words *words, Py_ssize_t ngram)
+{
+    PyObject *parts = PySequence_Fast(row, "union_tokens() needs rows that are sequences of texts");
+    if (parts == NULL)
+        return -1;
+    Py_ssize_t start = tokens->count, count = PySequence_Fast_GET_SIZE(parts);
+    int failed = 0;
+    for (Py_ssize_t i = 0; i < count && !failed; i++)
+        failed = put_part(tokens, PySequence_Fast_GET_ITEM(parts, i), seen, runs, words, ngram);
+    Py_DECREF(parts);
+    if (!failed && tokens->count == start)
+        failed = put_empty_text(tokens);  /* a row without words: the one shingle of an empty text */
+    return failed;
+}
+
+static PyObject *
+union_tokens(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t ngram;
+    if (nargs != 2)
+        return PyErr_Format(PyExc_TypeError, "union_tokens() takes 2 arguments (%zd given)", nargs);
+    if (ngram_of(args[1], &ngram) < 0)
+        return NULL;
+    PyObject *rows = PySequence_Fast(args[0], "union_tokens() needs a sequence of rows");
+    if (rows == NULL)
+        return NULL;
+    PyObject *seen = PyDict_New();  /* part text -> its number in runs */
+    Words words = {0};
+    Hashes tokens = {0}, offsets = {0};
+    Runs runs = {0};
+    PyObject *result = NULL;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(rows);
+    if (seen == NULL || put_offset(&offsets, 0) < 0)
+        goto done;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (put_row(&tokens, PySequence_Fast_GET_ITEM(rows, i), seen, &runs, &words, ngram) < 0)
+            goto done;
+        if (put_offset(&offsets, tokens.count) < 0)
+            goto done;
+    }
+    result = hashes_and_offsets(&tokens, &offsets);
+done:
+    Py_DECREF(rows);
+    Py_XDECREF(seen);
+    PyMem_Free(words.words);
+    PyMem_Free(tokens.values);
+    PyMem_Free(offsets.values);
+    PyMem_Free(runs.values);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"shingle_hashes", (PyCFunction)(void (*)(void))shingle_hashes, METH_FASTCALL,
+     "shingle_hashes(texts, ngram) -> (hashes, offsets)\n\n"
+     "Two bytearrays of native uint64: the shingle hashes of all texts one text after another, and the len(texts)\n"
+     "+ 1 offsets of each text's run."},
+    {"union_tokens", (PyCFunction)(void (*)(void))union_tokens, METH_FASTCALL,
+     "union_tokens(rows, ngram) -> (tokens, offsets)\n\n"
+     "As shingle_hashes, for rows made of parts: a row's tokens are its parts' shingle hashes one part after\n"
+     "another (a part without words adds none; a row without words has the one EMPTY_TEXT). A part that recurs\n"
+     "is shingled once per call."},
+    {NULL, NULL, 0, NULL},
+};
+
+static int
+module_exec(PyObject *module)
+{
+    inverse_powers[0] = 1;
+    for (int i = 1; i < TABLED_INVERSES; i++)
+        inverse_powers[i] = inverse_powers[i - 1] * BASE_INVERSE;
+    PyObject *base = PyLong_FromUnsignedLongLong(BASE);
+    PyObject *empty = PyLong_FromUnsignedLongLong(EMPTY_TEXT);
+    int failed = base == NULL || empty == NULL || PyModule_AddObjectRef(module, "BASE", base) < 0
+                 || PyModule_AddObjectRef(module, "EMPTY_TEXT", empty) < 0;
+    Py_XDECREF(base);
+    Py_XDECREF(empty);
+    return failed ? -1 : 0;
+}
+
+static PyModuleDef_Slot slots[] = {
+    {Py_mod_exec, module_exec},
+    {0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_shingles", "Word n-gram shingle hashes for transforms.minhash.", 0, methods, slots,
+};
+
+PyMODINIT_FUNC
+PyInit__shingles(void)
+{
+    return PyModuleDef_Init(&module);
+}
