@@ -8,6 +8,8 @@ environment returned no raw bytes.
 from __future__ import annotations
 
 import json
+from functools import lru_cache
+from types import MappingProxyType
 
 from schemas.render import render
 
@@ -33,9 +35,17 @@ def normalize_observation(obs_row: dict) -> str:
         # Rows read back from JSONL carry raw as text rather than bytes.
         raw = raw.encode("utf-8")
     try:
-        meta = json.loads(obs_row.get("meta_json") or "{}")
-        if not isinstance(meta, dict):
-            raise ValueError(f"meta_json is a {type(meta).__name__}, not an object")
-        return render(raw_format, bytes(raw), meta)
+        return render(raw_format, bytes(raw), _parsed_meta(obs_row.get("meta_json") or "{}"))
     except Exception as exc:  # noqa: BLE001 - any renderer failure must reach the dead-letter output, named
         raise NormalizeError(raw_format, f"{type(exc).__name__}: {exc}") from exc
+
+
+# Observations repeat a few meta strings ("{}", a terminal's size), so each is parsed once. It is parsed even for
+# renderers that ignore meta: a meta_json that is not a JSON object is a dead letter whatever the format. The
+# cached value is shared by every observation with that string, hence read-only.
+@lru_cache(maxsize=1024)
+def _parsed_meta(meta_json: str) -> MappingProxyType:
+    meta = json.loads(meta_json)
+    if not isinstance(meta, dict):
+        raise ValueError(f"meta_json is a {type(meta).__name__}, not an object")
+    return MappingProxyType(meta)

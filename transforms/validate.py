@@ -10,6 +10,7 @@ else (JSONL, other schemas) is read whole and checked row by row.
 from __future__ import annotations
 
 from collections import Counter
+from operator import itemgetter
 from typing import Iterator, NamedTuple
 
 import numpy as np
@@ -53,7 +54,7 @@ def read_valid_chunks(path: str, count: bool = True) -> Iterator[list[SourcedRow
             yield list(_rejected_unreadable(table, count))
             return
         if has_checked_columns(table.schema):
-            yield list(_checked_table(path, group, table, offset, count))
+            yield _checked_table(path, group, table, offset, count)
         else:
             yield list(_checked_rows(((path, offset + i, row) for i, row in enumerate(table.to_pylist())), count))
         offset += table.num_rows
@@ -126,21 +127,29 @@ def flagged_rows(table: pa.Table) -> set[int]:
     return flagged
 
 
-def _checked_table(path: str, group: int, table: pa.Table, offset: int, count: bool):
+def _checked_table(path: str, group: int, table: pa.Table, offset: int, count: bool) -> list:
     flagged = flagged_rows(table)
-    # The row validator checks every field, and a dead letter holds the whole record: flagged rows are read whole.
-    whole = read_parquet_row_group(path, group) if flagged else None
     rows = table.select(CURATION_COLUMNS).to_pylist()
     if count:
-        # Flagged rows are counted by the row validator, with their domain as it reads it.
-        domains = Counter(row["domain"] for index, row in enumerate(rows) if index not in flagged)
-        for domain, records in domains.items():
+        _count_unflagged(rows, flagged)
+    items = [(path, position, row) for position, row in enumerate(rows, offset)]
+    if flagged:
+        # The row validator checks every field, and a dead letter holds the whole record: flagged rows are read whole.
+        whole = read_parquet_row_group(path, group)
+        for index in flagged:
+            items[index] = _checked_row((path, offset + index, whole.slice(index, 1).to_pylist()[0]), count)
+    return items
+
+
+def _count_unflagged(rows: list[dict], flagged: set[int]) -> None:
+    """Count the rows read, per domain; flagged rows are counted by the row validator, with their domain as it
+    reads it."""
+    domains = Counter(map(itemgetter("domain"), rows))
+    for index in flagged:
+        domains[rows[index]["domain"]] -= 1
+    for domain, records in domains.items():
+        if records:
             stats.count(stats.IN, domain, records=records)
-    for index, row in enumerate(rows):
-        if index in flagged:
-            yield from _checked_rows([(path, offset + index, whole.slice(index, 1).to_pylist()[0])], count)
-            continue
-        yield path, offset + index, row
 
 
 def _rejected_unreadable(error: ReadError, count: bool):
@@ -154,17 +163,20 @@ def _checked_rows(items, count: bool):
     for item in items:
         if isinstance(item, ReadError):
             yield from _rejected_unreadable(item, count)
-            continue
-        source, position, row = item
-        if count:
-            stats.count(stats.IN, stats.domain_of(row))
-        errors = transition_errors(row)
-        if not errors:
-            yield item
-            continue
-        rid = record_id(row)
-        if rid == "<unknown>":
-            rid = f"{source}#{position}"
-        if count:
-            stats.count(stats.DEAD, stats.domain_of(row), "validate")
-        yield Rejected(dead_letter(rid, source, "validate", "; ".join(str(e) for e in errors), row))
+        else:
+            yield _checked_row(item, count)
+
+
+def _checked_row(item: SourcedRow, count: bool) -> SourcedRow | Rejected:
+    source, position, row = item
+    if count:
+        stats.count(stats.IN, stats.domain_of(row))
+    errors = transition_errors(row)
+    if not errors:
+        return item
+    rid = record_id(row)
+    if rid == "<unknown>":
+        rid = f"{source}#{position}"
+    if count:
+        stats.count(stats.DEAD, stats.domain_of(row), "validate")
+    return Rejected(dead_letter(rid, source, "validate", "; ".join(str(e) for e in errors), row))

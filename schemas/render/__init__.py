@@ -26,7 +26,19 @@ class RenderError(ValueError):
     pass
 
 
+# raw_format -> its function, once imported: curation renders every observation, and import_module costs a few
+# microseconds even for a module already imported.
+_LOADED: dict = {}
+
+
 def renderer(raw_format: str):
+    found = _LOADED.get(raw_format)
+    if found is None:
+        found = _LOADED[raw_format] = _load(raw_format)
+    return found
+
+
+def _load(raw_format: str):
     target = RENDERERS.get(raw_format)
     if target is None:
         raise RenderError(f"no renderer for raw_format {raw_format!r}; known: {sorted(RENDERERS)}")

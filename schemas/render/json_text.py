@@ -6,6 +6,7 @@ integers as integers and floats in Python's shortest round-trip form. NaN/Infini
 
 from __future__ import annotations
 
+import codecs
 import json
 from typing import Any
 
@@ -16,12 +17,20 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not a JSON number")
 
 
+# Built once: json.loads given parse_constant builds a decoder and its scanner on every call.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def parse_json(raw: bytes, what: str = "JSON") -> Any:
     if not raw:
         raise RenderError(f"empty {what}")
     try:
-        # utf-8-sig drops a byte-order mark some servers prepend.
-        return json.loads(raw.decode("utf-8-sig"), parse_constant=_reject_constant)
+        # Drops a byte-order mark some servers prepend, as the utf-8-sig codec does but without its Python call.
+        text = raw.removeprefix(codecs.BOM_UTF8).decode("utf-8")
+        if text.startswith("\ufeff"):
+            # What json.loads says of a second mark (the decoder alone would only say "Expecting value").
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        return _DECODER.decode(text)
     except (UnicodeDecodeError, ValueError) as exc:
         raise RenderError(f"invalid {what}: {exc}") from exc
 

@@ -21,7 +21,13 @@ def test_canonical_json_is_independent_of_key_order_and_spacing():
 
 
 @pytest.mark.parametrize("raw, reason", [(b"", "empty"), (b"{", "invalid JSON"), (b'{"a": NaN}', "NaN"),
-                                         (b"\xff\xfe", "invalid JSON")])
+                                         (b"[-Infinity]", "-Infinity is not a JSON number"),
+                                         (b"\xff\xfe", "invalid JSON"),
+                                         # One byte-order mark is dropped, a second is named; positions count
+                                         # from after the first.
+                                         (b"\xef\xbb\xbf\xef\xbb\xbf{}", "Unexpected UTF-8 BOM"),
+                                         (b"\xef\xbb\xbf\xff", "byte 0xff in position 0"),
+                                         (b"\xef\xbb\xbf", "Expecting value")])
 def test_bad_json_names_the_reason(raw, reason):
     with pytest.raises(RenderError, match=reason):
         render_json(raw, {})

@@ -5,11 +5,13 @@ import copy
 import json
 from datetime import datetime, timedelta, timezone
 
+import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from schemas.transition import TRANSITION_SCHEMA
 from schemas.validate import transition_errors
+from transforms import stats
 from transforms.validate import (CHECKED_COLUMNS, Rejected, flagged_rows, has_checked_columns, has_transition_schema,
                                  read_valid_chunks)
 
@@ -98,3 +100,25 @@ def test_a_flagged_rows_dead_letter_holds_the_whole_record_from_its_own_row_grou
     for record in rejected:
         assert {"timings", "truncated", "reference_observation", "env"} <= record.keys()
         assert record["env"]["kind"] == "docker-image"
+
+
+def _read_counters(path) -> dict[str, int]:
+    """The run counters of reading one file with counting on, from a real (one-step) Beam pipeline."""
+    with beam.Pipeline(runner="FnApiRunner") as pipeline:
+        _ = pipeline | beam.Create([str(path)]) | beam.FlatMap(lambda p: [len(c) for c in read_valid_chunks(p)])
+    return stats.counters_from_result(pipeline.result)
+
+
+def test_every_row_is_counted_once_under_its_domain_flagged_or_not(tmp_path):
+    rows, _ = broken_table()
+    for row in rows[::3]:
+        row["domain"] = "web"
+    path = tmp_path / "ep.parquet"
+    pq.write_table(pa.Table.from_pylist(rows, schema=TRANSITION_SCHEMA), path, row_group_size=7)
+    counters = _read_counters(path)
+    invalid = [row for row in rows if transition_errors(row)]
+    assert counters["in"] == len(rows)
+    for domain in {row["domain"] for row in rows}:
+        assert counters[f"in|domain={domain}"] == sum(row["domain"] == domain for row in rows), domain
+    assert counters["dead_lettered|validate"] == len(invalid)
+    assert sum(count for name, count in counters.items() if name.startswith("in|domain=")) == len(rows)
