@@ -28,15 +28,17 @@ from transforms.stats import counters_from_result, stats_from_counters
 
 DEFAULT_RUNNER = "FnApiRunner"
 # From this much local input on, a second worker thread: the Parquet, Arrow and file work it overlaps runs without
-# the GIL (100k packed transitions on a loaded 2-core machine: wall 37-46 s against 55-62 s in one worker, CPU
-# +2-7%, peak RSS ~530 MB against ~360: two bundles in memory at once). Below it, no faster.
+# the GIL. Measured on a loaded 2-core machine, threads / processes / one worker: 50k transitions as episode files
+# 23-25 / 34-35 / 24-30 CPU s, wall 29-41 / 49-55 / 42-61 s; 100k packed 31-33 / 35-38 / 31 CPU s, wall 37-46 /
+# 50-56 / 55-62 s. Peak RSS ~480-540 MB against ~360: two bundles in memory at once. Below it, one worker: the
+# second one's own copy of every stage weighs more (20k packed: +5% CPU in one run), and memory stays flat.
 PARALLEL_INPUT_BYTES = 32 * 1024 * 1024
 # More threads than this only wait for the GIL, each with a bundle in memory.
 THREAD_WORKERS = 2
-# From this much on, one worker process per core instead. A worker process costs ~3 CPU s whatever its share:
-# importing Beam (~2 s, pandas included) and building every stage again (~1 s); two of them cost a run 4-6 CPU s
-# more than one in-process worker (measured on 60k and 100k packed transitions, 13-25% of those runs). From here
-# (~300k transitions as episode files, ~1.6M packed) that is a few percent of the work.
+# From this much on, one worker process per core instead, for the cores threads cannot use. A worker process
+# costs ~3 CPU s whatever its share: importing Beam (~2.7 s with its harness, pandas included) and building every
+# stage again; from here (~300k transitions as episode files, ~1.6M packed) that is a few percent of the work.
+# Two busy cores of this machine also run each ~5-15% slower than one (two in-process runs side by side).
 MULTIPROCESS_INPUT_BYTES = 512 * 1024 * 1024
 OUTPUT_FILES = ("stats.json", "README.md")
 # ~30k packed transitions (~10k as episode files): a partition's keys then take ~15 MB while it is resolved.
