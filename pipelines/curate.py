@@ -29,8 +29,8 @@ from transforms.stats import counters_from_result, stats_from_counters
 DEFAULT_RUNNER = "FnApiRunner"
 # From this much local input on, a second worker thread: the Parquet, Arrow and file work it overlaps runs without
 # the GIL. Measured on a loaded 2-core machine, threads / processes / one worker: 50k transitions as episode files
-# 23-25 / 34-35 / 24-30 CPU s, wall 29-41 / 49-55 / 42-61 s; 100k packed 31-33 / 35-38 / 31 CPU s, wall 37-46 /
-# 50-56 / 55-62 s. Peak RSS ~480-540 MB against ~360: two bundles in memory at once. Below it, one worker: the
+# 23-25 / 34-35 / 24-30 CPU s, wall 29-41 / 49-55 / 42-61 s; 100k packed 30-33 / 35-38 / 30-31 CPU s, wall 34-46 /
+# 50-56 / 46-62 s. Peak RSS ~480-540 MB against ~360: two bundles in memory at once. Below it, one worker: the
 # second one's own copy of every stage weighs more (20k packed: +5% CPU in one run), and memory stays flat.
 PARALLEL_INPUT_BYTES = 32 * 1024 * 1024
 # More threads than this only wait for the GIL, each with a bundle in memory.
