@@ -1,6 +1,7 @@
 """An end-to-end curation run over a raw collection written by collectors.store.EpisodeStore."""
 
 import json
+import os
 
 import duckdb
 import pyarrow.parquet as pq
@@ -91,30 +92,50 @@ def test_existing_output_is_not_mixed_with_a_new_run(curated, raw_collection):
     assert set(OUTPUT_SCHEMAS) <= {p.name for p in out.iterdir()}
 
 
-def test_multi_process_run_gives_the_same_result(curated, raw_collection, tmp_path):
-    """Two FnApiRunner worker processes: counts merge across processes and the kept set does not depend on which
-    worker saw which record."""
+@pytest.mark.parametrize("mode", ["multi_processing", "multi_threading"])
+def test_parallel_workers_give_the_same_result(curated, raw_collection, tmp_path, mode):
+    """Two FnApiRunner workers, as processes or threads (the two defaults for big inputs): counts merge across
+    workers and the kept rows do not depend on which worker saw which record."""
     out, _, _ = curated
-    stats = run_curation(str(raw_collection[0]), str(tmp_path / "mp"),
-                         beam_args=["--direct_num_workers=2", "--direct_running_mode=multi_processing"])
+    stats = run_curation(str(raw_collection[0]), str(tmp_path / mode),
+                         beam_args=["--direct_num_workers=2", f"--direct_running_mode={mode}"])
     assert stats == {k: v for k, v in json.loads((out / "stats.json").read_text()).items() if k != "settings"}
-    assert sorted(r["id"] for r in rows(tmp_path / "mp", "transitions")) == \
-        sorted(r["id"] for r in rows(out, "transitions"))
+    by_id = lambda table: sorted(table, key=lambda row: row["id"])  # noqa: E731
+    assert by_id(rows(tmp_path / mode, "transitions")) == by_id(rows(out, "transitions"))
 
 
-def test_big_local_inputs_default_to_one_worker_process_per_core():
-    import os
-
+def test_big_local_inputs_get_worker_threads_and_huge_ones_a_process_per_core():
     from apache_beam.options.pipeline_options import DirectOptions
 
-    from pipelines.curate import MULTIPROCESS_INPUT_BYTES, pipeline_options
+    from pipelines.curate import (MULTIPROCESS_INPUT_BYTES, PARALLEL_INPUT_BYTES, THREAD_WORKERS, local_workers,
+                                  pipeline_options)
 
-    small = pipeline_options([], MULTIPROCESS_INPUT_BYTES - 1).view_as(DirectOptions)
-    big = pipeline_options([], MULTIPROCESS_INPUT_BYTES).view_as(DirectOptions)
-    chosen = pipeline_options(["--direct_num_workers=1"], MULTIPROCESS_INPUT_BYTES).view_as(DirectOptions)
-    assert small.direct_running_mode != "multi_processing"
-    assert (big.direct_num_workers, big.direct_running_mode) == (os.cpu_count(), "multi_processing")
-    assert chosen.direct_num_workers == 1 and chosen.direct_running_mode != "multi_processing"
+    def direct(beam_args, input_bytes):
+        options = pipeline_options(beam_args, input_bytes).view_as(DirectOptions)
+        return options.direct_num_workers, options.direct_running_mode
+
+    assert local_workers(PARALLEL_INPUT_BYTES - 1, 8) == (1, "in_memory")
+    assert local_workers(PARALLEL_INPUT_BYTES, 8) == (THREAD_WORKERS, "multi_threading")
+    assert local_workers(MULTIPROCESS_INPUT_BYTES - 1, 8) == (THREAD_WORKERS, "multi_threading")
+    assert local_workers(MULTIPROCESS_INPUT_BYTES, 8) == (8, "multi_processing")
+    assert local_workers(MULTIPROCESS_INPUT_BYTES, 1)[0] == local_workers(PARALLEL_INPUT_BYTES, 1)[0] == 1
+    default = direct([], 0)
+    assert direct([], PARALLEL_INPUT_BYTES - 1) == default and default[1] != "multi_threading"
+    chosen = direct(["--direct_num_workers=1"], MULTIPROCESS_INPUT_BYTES)
+    assert chosen[0] == 1 and chosen[1] != "multi_processing"
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: every input runs in one worker")
+def test_pipeline_options_apply_the_local_workers():
+    from apache_beam.options.pipeline_options import DirectOptions
+
+    from pipelines.curate import MULTIPROCESS_INPUT_BYTES, PARALLEL_INPUT_BYTES, THREAD_WORKERS, pipeline_options
+
+    threads = pipeline_options([], PARALLEL_INPUT_BYTES).view_as(DirectOptions)
+    processes = pipeline_options([], MULTIPROCESS_INPUT_BYTES).view_as(DirectOptions)
+    assert (threads.direct_num_workers, threads.direct_running_mode) == (min(THREAD_WORKERS, os.cpu_count()),
+                                                                         "multi_threading")
+    assert (processes.direct_num_workers, processes.direct_running_mode) == (os.cpu_count(), "multi_processing")
 
 
 def test_dedupe_partitions_grow_with_the_input_so_one_partition_stays_bounded():
