@@ -1,0 +1,345 @@
+/* Where each masking rule of transforms/masking.py can start a match: one pass over the text for all the rules.
+ *
+ * The rules' regexes (Python's `re`) still decide every match: transforms/masking.py tries a rule's pattern only at
+ * the candidate starts given here, as finditer would (from each candidate not inside the rule's previous match).
+ * So a candidate test must be a NECESSARY condition of a match starting there -- one too loose costs a pattern
+ * call, one too strict loses a match. Each test below reads only the fixed ASCII characters a rule's pattern
+ * demands at and just after its start. A character before the start counts as a possible non-word character
+ * (for the rules' leading \b) unless it is ASCII [A-Za-z0-9_]: a non-ASCII letter is a \w for `re` on str, but
+ * testing that is left to the pattern.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+
+/* The finders, one per rule, in the order of the lists candidate_starts() returns (FINDERS names them). */
+enum {
+    UUID, DIGITS, DAY_DATE, MONTH_TIME, UNIX_SECONDS, TEMP_DIR, TMP_NAME, PID_WORD, PID_UPPER, PROCESS_WORD,
+    SHELL_JOB, LOCAL_PORT, PORT_WORD, HEX_LITERAL, HEX_WORD, FINDER_COUNT
+};
+static const char *const finder_names[FINDER_COUNT] = {
+    "uuid", "digits", "day_date", "month_time", "unix_seconds", "temp_dir", "tmp_name", "pid_word", "pid_upper",
+    "process_word", "shell_job", "local_port", "port_word", "hex_literal", "hex_word",
+};
+
+/* Character classes as bit flags, for ASCII only. */
+/* Character classes as bit flags, of the text's characters as bytes (see Bytes). */
+enum { DIGIT = 1, LOWER_HEX = 2, HEX = 4, WORD = 8, DIGIT_FOLLOWER = 16, UPPER = 32, STARTS_RULE = 64 };
+static unsigned char byte_class[256];
+
+/* The text one byte per character: an ASCII character as itself, any other as NON_ASCII, then PADDING zero bytes,
+ * so that a test reads its fixed few characters past any offset without a bounds check. The end of the text so
+ * reads as NUL, which no test accepts where a rule needs a character and which counts as a non-word character,
+ * as the end of the text does for the patterns. */
+#define NON_ASCII 0x80
+#define PADDING 64  /* more than the longest stretch a test reads: a UUID's 36 characters */
+typedef const unsigned char *Bytes;
+
+static inline int
+has(Bytes s, Py_ssize_t i, unsigned flags)
+{
+    return (byte_class[s[i]] & flags) != 0;
+}
+
+/* Each of count characters from i on has one of flags. */
+static inline int
+run_of(Bytes s, Py_ssize_t i, Py_ssize_t count, unsigned flags)
+{
+    for (Py_ssize_t k = 0; k < count; k++)
+        if (!has(s, i + k, flags))
+            return 0;
+    return 1;
+}
+
+static inline int
+literal_at(Bytes s, Py_ssize_t i, const char *literal)
+{
+    return memcmp(s + i, literal, strlen(literal)) == 0;
+}
+
+/* A rule's `\b` before a word character at i: the character before is not ASCII [A-Za-z0-9_]. */
+static inline int
+may_start_word(Bytes s, Py_ssize_t i)
+{
+    return i == 0 || !has(s, i - 1, WORD);
+}
+
+/* 8-4-4-4-12 hex digits with dashes, from i on. */
+static int
+uuid_layout(Bytes s, Py_ssize_t i)
+{
+    static const int group_lengths[] = {8, 4, 4, 4, 12};
+    for (int group = 0; group < 5; group++) {
+        if (group && s[i++] != '-')
+            return 0;
+        if (!run_of(s, i, group_lengths[group], HEX))
+            return 0;
+        i += group_lengths[group];
+    }
+    return 1;
+}
+
+/* The digits rule's forms all start with a run of digits followed by one of "-: ." or a unit's first letter
+ * (or any non-ASCII character: "µs"). */
+static int
+digits_form_start(Bytes s, Py_ssize_t i)
+{
+    while (has(s, i, DIGIT))
+        i++;
+    return has(s, i, DIGIT_FOLLOWER);
+}
+
+/* A git sha or container id: 7 or more lowercase hex characters with both a digit and a letter, ending before a
+ * character that is not ASCII [A-Za-z0-9_]. */
+static int
+hex_word_start(Bytes s, Py_ssize_t i)
+{
+    Py_ssize_t end = i;
+    int digits = 0, letters = 0;
+    for (; has(s, end, LOWER_HEX); end++) {
+        if (has(s, end, DIGIT))
+            digits = 1;
+        else
+            letters = 1;
+    }
+    return end - i >= 7 && digits && letters && !has(s, end, WORD);
+}
+
+/* The five digits of an ephemeral port start with 1-6 (the pattern checks the rest). */
+static inline int
+port_after(Bytes s, Py_ssize_t i)
+{
+    return s[i] >= '1' && s[i] <= '6';
+}
+
+static inline int
+pid_separator_at(Bytes s, Py_ssize_t i)
+{
+    return s[i] == '=' || s[i] == ':' || s[i] == ' ';
+}
+
+static int
+local_host_port(Bytes s, Py_ssize_t i)
+{
+    static const char *const hosts[] = {"localhost:", "127.0.0.1:", "0.0.0.0:", "[::]:"};
+    for (size_t h = 0; h < sizeof hosts / sizeof *hosts; h++)
+        if (s[i] == (unsigned char)hosts[h][0] && literal_at(s, i, hosts[h]))
+            return port_after(s, i + (Py_ssize_t)strlen(hosts[h]));
+    return 0;
+}
+
+static int
+temp_dir_at(Bytes s, Py_ssize_t i)
+{
+    static const char *const dirs[] = {"/tmp/", "/var/tmp/", "/dev/shm/", "/private/var/folders/"};
+    for (size_t d = 0; d < sizeof dirs / sizeof *dirs; d++)
+        if (literal_at(s, i, dirs[d]))
+            return 1;
+    return 0;
+}
+
+/* One of names (three letters each, run together) at i. */
+static int
+name_at(Bytes s, Py_ssize_t i, const char *names)
+{
+    for (; *names; names += 3)
+        if (memcmp(s + i, names, 3) == 0)
+            return 1;
+    return 0;
+}
+
+/* `[1] 12345` at the start of a line. */
+static int
+shell_job_at(Bytes s, Py_ssize_t i)
+{
+    if (i > 0 && s[i - 1] != '\n')
+        return 0;
+    Py_ssize_t end = i + 1;
+    while (end - i <= 3 && has(s, end, DIGIT))
+        end++;
+    return end > i + 1 && s[end] == ']' && s[end + 1] == ' ';
+}
+
+static inline unsigned
+bit_if(int finder, int holds)
+{
+    return (unsigned)(holds != 0) << finder;
+}
+
+/* The finders whose rules can start a match at i: bit 1 << finder for each. */
+static unsigned
+starts_at(Bytes s, Py_ssize_t i)
+{
+    unsigned char c = s[i];
+    unsigned found = 0;
+    if (has(s, i, HEX) && may_start_word(s, i)) {
+        found |= bit_if(UUID, uuid_layout(s, i));
+        found |= bit_if(HEX_WORD, has(s, i, LOWER_HEX) && hex_word_start(s, i));
+        if (has(s, i, DIGIT)) {
+            found |= bit_if(DIGITS, digits_form_start(s, i));
+            found |= bit_if(UNIX_SECONDS, c == '1' && s[i + 1] >= '5' && s[i + 1] <= '9' && run_of(s, i + 2, 8, DIGIT));
+        }
+    }
+    switch (c) {
+    case '0':
+        found |= bit_if(HEX_LITERAL, s[i + 1] == 'x' && run_of(s, i + 2, 4, HEX));
+        found |= bit_if(LOCAL_PORT, local_host_port(s, i));
+        break;
+    case '1': case 'l':
+        found |= bit_if(LOCAL_PORT, local_host_port(s, i));
+        break;
+    case '[':
+        found |= bit_if(LOCAL_PORT, local_host_port(s, i));
+        found |= bit_if(SHELL_JOB, shell_job_at(s, i));
+        break;
+    case '/':
+        found |= bit_if(TEMP_DIR, temp_dir_at(s, i));
+        break;
+    case 't':
+        found |= bit_if(TMP_NAME, literal_at(s, i, "tmp") && may_start_word(s, i) && run_of(s, i + 3, 6, WORD));
+        break;
+    case 'p':
+        found |= bit_if(PID_WORD, literal_at(s, i, "pid") && pid_separator_at(s, i + 3));
+        found |= bit_if(PROCESS_WORD, literal_at(s, i, "process") && pid_separator_at(s, i + 7));
+        found |= bit_if(PORT_WORD, literal_at(s, i, "port ") && port_after(s, i + 5));
+        break;
+    case 'P':
+        found |= bit_if(PID_UPPER, literal_at(s, i, "PID") && pid_separator_at(s, i + 3));
+        break;
+    }
+    if (has(s, i, UPPER)) {
+        found |= bit_if(DAY_DATE, name_at(s, i, "MonTueWedThuFriSatSun") && (s[i + 3] == ',' || s[i + 3] == ' '));
+        found |= bit_if(MONTH_TIME, name_at(s, i, "JanFebMarAprMayJunJulAugSepOctNovDec") && s[i + 3] == ' ');
+    }
+    return found;
+}
+
+/* text as Bytes, in a buffer to PyMem_Free. */
+static unsigned char *
+bytes_of(PyObject *text)
+{
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
+    unsigned char *s = PyMem_Malloc(length + PADDING);
+    if (s == NULL)
+        return (unsigned char *)PyErr_NoMemory();
+    if (kind == PyUnicode_1BYTE_KIND) {
+        const Py_UCS1 *chars = data;
+        for (Py_ssize_t i = 0; i < length; i++)
+            s[i] = chars[i] < 128 ? chars[i] : NON_ASCII;
+    } else {
+        for (Py_ssize_t i = 0; i < length; i++) {
+            Py_UCS4 c = PyUnicode_READ(kind, data, i);
+            s[i] = c < 128 ? (unsigned char)c : NON_ASCII;
+        }
+    }
+    memset(s + length, 0, PADDING);
+    return s;
+}
+
+static int
+put_start(PyObject *list, Py_ssize_t start)
+{
+    PyObject *number = PyLong_FromSsize_t(start);
+    int failed = number == NULL || PyList_Append(list, number) < 0;
+    Py_XDECREF(number);
+    return failed ? -1 : 0;
+}
+
+static PyObject *
+empty_lists(void)
+{
+    PyObject *lists = PyTuple_New(FINDER_COUNT);
+    for (int f = 0; lists != NULL && f < FINDER_COUNT; f++) {
+        PyObject *list = PyList_New(0);
+        if (list == NULL)
+            Py_CLEAR(lists);
+        else
+            PyTuple_SET_ITEM(lists, f, list);
+    }
+    return lists;
+}
+
+static PyObject *
+candidate_starts(PyObject *module, PyObject *arg)
+{
+    if (!PyUnicode_Check(arg))
+        return PyErr_Format(PyExc_TypeError, "candidate_starts() needs a str, not %.100s", Py_TYPE(arg)->tp_name);
+    unsigned char *s = bytes_of(arg);
+    if (s == NULL)
+        return NULL;
+    PyObject *lists = empty_lists();
+    Py_ssize_t length = PyUnicode_GET_LENGTH(arg);
+    for (Py_ssize_t i = 0; lists != NULL && i < length; i++) {
+        if (!has(s, i, STARTS_RULE))  /* most of a screen: no rule starts at a space or most letters */
+            continue;
+        unsigned found = starts_at(s, i);
+        for (int f = 0; found && lists != NULL; f++, found >>= 1)
+            if (found & 1 && put_start(PyTuple_GET_ITEM(lists, f), i) < 0)
+                Py_CLEAR(lists);
+    }
+    PyMem_Free(s);
+    return lists;
+}
+
+static PyMethodDef methods[] = {
+    {"candidate_starts", candidate_starts, METH_O,
+     "candidate_starts(text) -> tuple of lists\n\n"
+     "For each finder named in FINDERS, in that order, the ascending offsets in text where its masking rule may\n"
+     "start a match: every offset where it does, and some where it does not."},
+    {NULL, NULL, 0, NULL},
+};
+
+
+static void
+set_class(const char *characters, unsigned flag)
+{
+    for (; *characters; characters++)
+        byte_class[(unsigned char)*characters] |= flag;
+}
+
+static int
+module_exec(PyObject *module)
+{
+    set_class("0123456789", DIGIT | LOWER_HEX | HEX | WORD);
+    set_class("abcdef", LOWER_HEX | HEX);
+    set_class("ABCDEF", HEX);
+    set_class("ABCDEFGHIJKLMNOPQRSTUVWXYZ", UPPER);
+    set_class("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_", WORD);
+    set_class("-: .munsKMGTPb", DIGIT_FOLLOWER);
+    byte_class[NON_ASCII] |= DIGIT_FOLLOWER;
+    /* What starts_at tests: hex characters, capitals (day and month names), and the first characters of its
+     * literals. */
+    set_class("0123456789abcdefABCDEFGHIJKLMNOPQRSTUVWXYZ[/tpPl", STARTS_RULE);
+    PyObject *names = PyTuple_New(FINDER_COUNT);
+    if (names == NULL)
+        return -1;
+    for (int f = 0; f < FINDER_COUNT; f++) {
+        PyObject *name = PyUnicode_FromString(finder_names[f]);
+        if (name == NULL) {
+            Py_DECREF(names);
+            return -1;
+        }
+        PyTuple_SET_ITEM(names, f, name);
+    }
+    int failed = PyModule_AddObjectRef(module, "FINDERS", names) < 0;
+    Py_DECREF(names);
+    return failed ? -1 : 0;
+}
+
+static PyModuleDef_Slot slots[] = {
+    {Py_mod_exec, module_exec},
+    {0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_masking", "Candidate match starts of the masking rules, for transforms.masking.", 0,
+    methods, slots,
+};
+
+PyMODINIT_FUNC
+PyInit__masking(void)
+{
+    return PyModuleDef_Init(&module);
+}
