@@ -24,7 +24,11 @@ static const char *const finder_names[FINDER_COUNT] = {
 
 /* Character classes as bit flags, for ASCII only. */
 /* Character classes as bit flags, of the text's characters as bytes (see Bytes). */
-enum { DIGIT = 1, LOWER_HEX = 2, HEX = 4, WORD = 8, DIGIT_FOLLOWER = 16, UPPER = 32, STARTS_RULE = 64 };
+enum {
+    DIGIT = 1, LOWER_HEX = 2, HEX = 4, WORD = 8, DIGIT_FOLLOWER = 16, NAME_INITIAL = 32,
+    STARTS_LITERAL = 64,  /* may start a rule anywhere: "0x", "pid", "localhost", "/tmp", "[1] ", "Nov"... */
+    STARTS_WORD = 128,    /* may start a rule only after a character that is not ASCII [A-Za-z0-9_] */
+};
 static unsigned char byte_class[256];
 
 /* The text one byte per character: an ASCII character as itself, any other as NON_ASCII, then PADDING zero bytes,
@@ -207,7 +211,7 @@ starts_at(Bytes s, Py_ssize_t i)
         found |= bit_if(PID_UPPER, literal_at(s, i, "PID") && pid_separator_at(s, i + 3));
         break;
     }
-    if (has(s, i, UPPER)) {
+    if (has(s, i, NAME_INITIAL)) {
         found |= bit_if(DAY_DATE, name_at(s, i, "MonTueWedThuFriSatSun") && (s[i + 3] == ',' || s[i + 3] == ' '));
         found |= bit_if(MONTH_TIME, name_at(s, i, "JanFebMarAprMayJunJulAugSepOctNovDec") && s[i + 3] == ' ');
     }
@@ -272,7 +276,8 @@ candidate_starts(PyObject *module, PyObject *arg)
     PyObject *lists = empty_lists();
     Py_ssize_t length = PyUnicode_GET_LENGTH(arg);
     for (Py_ssize_t i = 0; lists != NULL && i < length; i++) {
-        if (!has(s, i, STARTS_RULE))  /* most of a screen: no rule starts at a space or most letters */
+        /* Most of a screen is skipped here: spaces, and letters and digits inside words. */
+        if (!has(s, i, STARTS_LITERAL) && !(has(s, i, STARTS_WORD) && may_start_word(s, i)))
             continue;
         unsigned found = starts_at(s, i);
         for (int f = 0; found && lists != NULL; f++, found >>= 1)
@@ -305,13 +310,14 @@ module_exec(PyObject *module)
     set_class("0123456789", DIGIT | LOWER_HEX | HEX | WORD);
     set_class("abcdef", LOWER_HEX | HEX);
     set_class("ABCDEF", HEX);
-    set_class("ABCDEFGHIJKLMNOPQRSTUVWXYZ", UPPER);
+    set_class("MTWFSJAOND", NAME_INITIAL);  /* of the day and month names */
     set_class("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_", WORD);
     set_class("-: .munsKMGTPb", DIGIT_FOLLOWER);
     byte_class[NON_ASCII] |= DIGIT_FOLLOWER;
-    /* What starts_at tests: hex characters, capitals (day and month names), and the first characters of its
-     * literals. */
-    set_class("0123456789abcdefABCDEFGHIJKLMNOPQRSTUVWXYZ[/tpPl", STARTS_RULE);
+    /* The characters starts_at tests: "0" and "1" as the start of "0x", "0.0.0.0:" or "127.0.0.1:" anywhere, any
+     * digit or hex letter, and the "t" of "tmp", only where a word starts. */
+    set_class("01lpP[/MTWFSJAOND", STARTS_LITERAL);
+    set_class("0123456789abcdefABCDEFt", STARTS_WORD);
     PyObject *names = PyTuple_New(FINDER_COUNT);
     if (names == NULL)
         return -1;
