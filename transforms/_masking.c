@@ -288,11 +288,198 @@ candidate_starts(PyObject *module, PyObject *arg)
     return lists;
 }
 
+/* A rule's match as _scan found it: [start, end) in the joined texts, the rule's place in priority order, and the
+ * kind (a str, borrowed from the found list). */
+typedef struct {
+    Py_ssize_t start, end, priority;
+    PyObject *kind;
+} Span;
+
+static int
+by_start_then_priority(const void *left, const void *right)
+{
+    const Span *a = left, *b = right;
+    if (a->start != b->start)
+        return a->start < b->start ? -1 : 1;
+    return (a->priority > b->priority) - (a->priority < b->priority);
+}
+
+/* found's (start, priority, end, kind) tuples as Spans; count set. NULL on error. */
+static Span *
+spans_of(PyObject *found, Py_ssize_t *count)
+{
+    *count = PySequence_Fast_GET_SIZE(found);
+    Span *spans = PyMem_Malloc((*count ? *count : 1) * sizeof(Span));
+    if (spans == NULL)
+        return (Span *)PyErr_NoMemory();
+    for (Py_ssize_t i = 0; i < *count; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(found, i);
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 4 || !PyUnicode_Check(PyTuple_GET_ITEM(item, 3))) {
+            PyErr_SetString(PyExc_TypeError, "found must hold (start, priority, end, kind) tuples");
+            break;
+        }
+        spans[i].start = PyLong_AsSsize_t(PyTuple_GET_ITEM(item, 0));
+        spans[i].priority = PyLong_AsSsize_t(PyTuple_GET_ITEM(item, 1));
+        spans[i].end = PyLong_AsSsize_t(PyTuple_GET_ITEM(item, 2));
+        spans[i].kind = PyTuple_GET_ITEM(item, 3);
+        if (PyErr_Occurred())
+            break;
+    }
+    if (PyErr_Occurred()) {
+        PyMem_Free(spans);
+        return NULL;
+    }
+    return spans;
+}
+
+/* Sorted by start, then by rule order, the first rule's match at a position wins and any match starting inside an
+ * earlier kept one is dropped. Returns how many are kept, at the front. */
+static Py_ssize_t
+kept_spans(Span *spans, Py_ssize_t count)
+{
+    qsort(spans, count, sizeof(Span), by_start_then_priority);
+    Py_ssize_t kept = 0, reach = 0;
+    for (Py_ssize_t i = 0; i < count; i++)
+        if (spans[i].start >= reach) {
+            reach = spans[i].end;
+            spans[kept++] = spans[i];
+        }
+    return kept;
+}
+
+static PyObject *START, *END, *KIND, *EMPTY;  /* the span dicts' keys, and "" */
+
+static PyObject *
+span_dict(const Span *span, Py_ssize_t offset)
+{
+    PyObject *dict = PyDict_New(), *start = PyLong_FromSsize_t(span->start - offset);
+    PyObject *end = PyLong_FromSsize_t(span->end - offset);
+    if (dict == NULL || start == NULL || end == NULL || PyDict_SetItem(dict, START, start) < 0
+        || PyDict_SetItem(dict, END, end) < 0 || PyDict_SetItem(dict, KIND, span->kind) < 0)
+        Py_CLEAR(dict);
+    Py_XDECREF(start);
+    Py_XDECREF(end);
+    return dict;
+}
+
+/* "<kind>", made once per kind per call (markers: kind -> its marker). */
+static PyObject *
+marker_of(PyObject *markers, PyObject *kind)
+{
+    PyObject *marker = PyDict_GetItemWithError(markers, kind);
+    if (marker != NULL || PyErr_Occurred())
+        return Py_XNewRef(marker);
+    marker = PyUnicode_FromFormat("<%U>", kind);
+    if (marker != NULL && PyDict_SetItem(markers, kind, marker) < 0)
+        Py_CLEAR(marker);
+    return marker;
+}
+
+static int
+put_new(PyObject *list, PyObject *item)
+{
+    int failed = item == NULL || PyList_Append(list, item) < 0;
+    Py_XDECREF(item);
+    return failed ? -1 : 0;
+}
+
+/* (span dicts, masked text) of text, whose spans (offsets in the joined texts) are spans[0:count]. */
+static PyObject *
+text_result(PyObject *text, const Span *spans, Py_ssize_t count, Py_ssize_t offset, PyObject *markers)
+{
+    PyObject *dicts = PyList_New(count), *parts = PyList_New(0), *result = NULL;
+    Py_ssize_t position = 0;
+    if (dicts == NULL || parts == NULL)
+        goto done;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *dict = span_dict(&spans[i], offset);
+        if (dict == NULL)
+            goto done;
+        PyList_SET_ITEM(dicts, i, dict);
+        if (put_new(parts, PyUnicode_Substring(text, position, spans[i].start - offset)) < 0
+            || put_new(parts, marker_of(markers, spans[i].kind)) < 0)
+            goto done;
+        position = spans[i].end - offset;
+    }
+    if (put_new(parts, PyUnicode_Substring(text, position, PyUnicode_GET_LENGTH(text))) < 0)
+        goto done;
+    PyObject *masked = PyUnicode_Join(EMPTY, parts);
+    if (masked != NULL)
+        result = PyTuple_Pack(2, dicts, masked);
+    Py_XDECREF(masked);
+done:
+    Py_XDECREF(dicts);
+    Py_XDECREF(parts);
+    return result;
+}
+
+/* Each text's results, its spans being those that start within it (none starts on a joining newline). */
+static PyObject *
+results_of(PyObject *texts, const Span *spans, Py_ssize_t count)
+{
+    Py_ssize_t text_count = PySequence_Fast_GET_SIZE(texts), offset = 0, next = 0;
+    PyObject *results = PyList_New(text_count), *markers = PyDict_New();
+    for (Py_ssize_t t = 0; results != NULL && markers != NULL && t < text_count; t++) {
+        PyObject *text = PySequence_Fast_GET_ITEM(texts, t), *result = NULL;
+        if (!PyUnicode_Check(text)) {
+            PyErr_SetString(PyExc_TypeError, "texts must be str");
+            Py_CLEAR(results);
+            break;
+        }
+        Py_ssize_t end = offset + PyUnicode_GET_LENGTH(text), first = next;
+        while (next < count && spans[next].start < end)
+            next++;
+        if (next > first && (spans[first].start < offset || spans[next - 1].end > end)) {
+            PyErr_SetString(PyExc_ValueError, "a span crosses from one text into another");
+            Py_CLEAR(results);
+            break;
+        }
+        if (next == first) {
+            PyObject *no_spans = PyList_New(0);
+            result = no_spans == NULL ? NULL : PyTuple_Pack(2, no_spans, text);
+            Py_XDECREF(no_spans);
+        } else
+            result = text_result(text, spans + first, next - first, offset, markers);
+        if (result == NULL) {
+            Py_CLEAR(results);
+            break;
+        }
+        PyList_SET_ITEM(results, t, result);
+        offset = end + 1;
+    }
+    Py_XDECREF(markers);
+    return results;
+}
+
+static PyObject *
+texts_masked(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2)
+        return PyErr_Format(PyExc_TypeError, "texts_masked() takes 2 arguments (%zd given)", nargs);
+    PyObject *texts = PySequence_Fast(args[0], "texts_masked() needs a sequence of texts");
+    PyObject *found = texts == NULL ? NULL : PySequence_Fast(args[1], "texts_masked() needs a sequence of matches");
+    PyObject *results = NULL;
+    Py_ssize_t count;
+    Span *spans = found == NULL ? NULL : spans_of(found, &count);
+    if (spans != NULL)
+        results = results_of(texts, spans, kept_spans(spans, count));
+    PyMem_Free(spans);
+    Py_XDECREF(texts);
+    Py_XDECREF(found);
+    return results;
+}
+
 static PyMethodDef methods[] = {
     {"candidate_starts", candidate_starts, METH_O,
      "candidate_starts(text) -> tuple of lists\n\n"
      "For each finder named in FINDERS, in that order, the ascending offsets in text where its masking rule may\n"
      "start a match: every offset where it does, and some where it does not."},
+    {"texts_masked", (PyCFunction)(void (*)(void))texts_masked, METH_FASTCALL,
+     "texts_masked(texts, found) -> list of (spans, masked text)\n\n"
+     "found: the rules' matches in \"\\n\".join(texts) as (start, priority, end, kind), in any order. Of those\n"
+     "starting at one place the lowest priority wins, and a match starting inside a kept one is dropped; each\n"
+     "text gets the kept spans that start within it, as {\"start\", \"end\", \"kind\"} dicts with offsets in the\n"
+     "text, and the text with each span replaced by \"<kind>\"."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -318,6 +505,9 @@ module_exec(PyObject *module)
      * digit or hex letter, and the "t" of "tmp", only where a word starts. */
     set_class("01lpP[/MTWFSJAOND", STARTS_LITERAL);
     set_class("0123456789abcdefABCDEFt", STARTS_WORD);
+    if ((START = PyUnicode_InternFromString("start")) == NULL || (END = PyUnicode_InternFromString("end")) == NULL
+        || (KIND = PyUnicode_InternFromString("kind")) == NULL || (EMPTY = PyUnicode_FromString("")) == NULL)
+        return -1;
     PyObject *names = PyTuple_New(FINDER_COUNT);
     if (names == NULL)
         return -1;
@@ -340,7 +530,7 @@ static PyModuleDef_Slot slots[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_masking", "Candidate match starts of the masking rules, for transforms.masking.", 0,
+    PyModuleDef_HEAD_INIT, "_masking", "The masking rules' candidate starts and the masked texts, for transforms.masking.", 0,
     methods, slots,
 };
 

@@ -5,15 +5,13 @@ text, CURATED_TRANSITION_SCHEMA.next_volatile_spans), and a masked copy, with ea
 used only for hashing, so two runs that differ only in a PID or a clock reading hash the same.
 
 mask(text) masks one text; mask_many(texts) gives the same result for each of many texts, for less: it runs every
-rule once over groups of texts joined by newlines (see _Joined).
+rule once over groups of texts joined by newlines (see _masked_group).
 """
 
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
 from functools import lru_cache
-from itertools import accumulate
 
 from transforms import _masking
 
@@ -81,20 +79,6 @@ _COMPILED = tuple((re.compile(pattern, re.MULTILINE).match, _masking.FINDERS.ind
                    None if kind == "digits" else kind, check) for kind, pattern, finder, check in RULES)
 
 
-class _Joined:
-    """Texts joined by "\n", which every rule runs over: the finders and their Python calls are then paid once per
-    group of texts instead of once per text.
-
-    This finds in each text exactly what a scan of that text alone finds because every rule is line-local: no
-    match contains a newline, and a newline next to a match counts as the start or end of a lone text does (\\b
-    and the lookbehinds see a non-word character, `.` does not match it). Matches therefore never cross from one
-    text into the next, and each one lies at its text's offset in the join."""
-
-    def __init__(self, texts: list[str]):
-        self.text = "\n".join(texts)
-        self.starts = list(accumulate(map(len, texts[:-1]), lambda start, length: start + length + 1, initial=0))
-
-
 def _rule_matches(match_at, starts: list[int], text: str):
     """What finditer(text) yields for the pattern whose match is match_at, trying it only at its finder's candidate
     starts: as finditer does, a match is looked for from each candidate on that is not inside the previous match."""
@@ -105,9 +89,10 @@ def _rule_matches(match_at, starts: list[int], text: str):
             reach = match.end()
 
 
-def _scan(joined: _Joined) -> list[tuple[int, int, str]]:
-    """Every rule over the joined texts: non-overlapping (start, end, kind), in order of position."""
-    text, found = joined.text, []
+def _matches(text: str) -> list[tuple[int, int, int, str]]:
+    """Every rule's matches in text: (start, priority, end, kind), overlapping, for _masking.texts_masked to sort
+    out (of matches starting at one place the first rule's wins)."""
+    found = []
     candidate_starts = _masking.candidate_starts(text)
     for priority, (match_at, finder, has_value, kind, check) in enumerate(_COMPILED):
         for match in _rule_matches(match_at, candidate_starts[finder], text):
@@ -115,13 +100,7 @@ def _scan(joined: _Joined) -> list[tuple[int, int, str]]:
                 continue
             span_start, span_end = match.span("v") if has_value else match.span()
             found.append((span_start, priority, span_end, kind or _DIGIT_KIND[match.lastgroup]))
-    found.sort()
-    spans, reach = [], 0
-    for start, _, end, kind in found:
-        if start >= reach:  # sorted by start, then by rule order: the first rule's match at a position wins
-            spans.append((start, end, kind))
-            reach = end
-    return spans
+    return found
 
 
 def _replaced(text: str, spans) -> str:
@@ -135,32 +114,21 @@ def _replaced(text: str, spans) -> str:
 
 
 def _masked_group(texts: list[str]) -> list[tuple[list[dict], str]]:
-    """(spans, masked text) of each text, from one scan of them joined."""
-    joined = _Joined(texts)
-    spans = _scan(joined)
-    span_starts = [start for start, _, _ in spans]
-    results, first = [], 0
-    for text, offset in zip(texts, joined.starts):
-        # No span starts on a joining newline, so the spans that start before this text's end are its own.
-        last = bisect_left(span_starts, offset + len(text), first)
-        if first == last:
-            results.append(([], text))
-            continue
-        own = [(start - offset, end - offset, kind) for start, end, kind in spans[first:last]]
-        results.append(([{"start": start, "end": end, "kind": kind} for start, end, kind in own],
-                        _replaced(text, own)))
-        first = last
-    return results
+    """(spans, masked text) of each text, from one scan of them joined by "\n": the finders and the Python steps
+    per rule are then paid once per group of texts instead of once per text.
+
+    This finds in each text exactly what a scan of that text alone finds because every rule is line-local: no
+    match contains a newline, and a newline next to a match counts as the start or end of a lone text does (\\b
+    and the lookbehinds see a non-word character, `.` does not match it). Matches therefore never cross from one
+    text into the next, and each one lies at its text's offset in the join."""
+    return _masking.texts_masked(texts, _matches("\n".join(texts)))
 
 
 # Every rule is line-local, and consecutive screens share most lines, so a memo of spans per line was built and
 # measured (2026-11, generated mixed-domain screens): looking up ~30 lines and learning the new ones cost about as
 # much per character as this scan, so it lost even on the domains where 80% of lines repeat. Not kept.
 def _spans_and_masked(text: str) -> tuple[list[dict], str]:
-    if not text:
-        return [], ""
-    found = _scan(_Joined([text]))
-    return [{"start": start, "end": end, "kind": kind} for start, end, kind in found], _replaced(text, found)
+    return _masking.texts_masked([text], _matches(text))[0]
 
 
 # Big enough that the Python steps per rule are paid rarely, small enough that the join and its translations stay
