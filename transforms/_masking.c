@@ -1,7 +1,8 @@
-/* Where each masking rule of transforms/masking.py can start a match: one pass over the text for all the rules.
+/* The masking rules of transforms/masking.py run over a group of texts: where each rule can start a match, found
+ * in one pass over the texts for all the rules; the rules' matches there; and each text's spans and masked copy.
  *
- * The rules' regexes (Python's `re`) still decide every match: transforms/masking.py tries a rule's pattern only at
- * the candidate starts given here, as finditer would (from each candidate not inside the rule's previous match).
+ * The rules' regexes (Python's `re`) still decide every match: a rule's pattern is tried only at the candidate
+ * starts found here, as finditer would (from each candidate not inside the rule's previous match).
  * So a candidate test must be a NECESSARY condition of a match starting there -- one too loose costs a pattern
  * call, one too strict loses a match. Each test below reads only the fixed ASCII characters a rule's pattern
  * demands at and just after its start. A character before the start counts as a possible non-word character
@@ -242,27 +243,66 @@ bytes_of(PyObject *text)
     return s;
 }
 
-static int
-put_start(PyObject *list, Py_ssize_t start)
+/* A candidate start: where the rule of finder may start a match. */
+typedef struct {
+    Py_ssize_t start;
+    int finder;
+} Candidate;
+
+/* A rule's match: [start, end) in the joined texts (the span of its group `v` if it has one), the rule's place in
+ * priority order, and its kind (a str borrowed from the rules). */
+typedef struct {
+    Py_ssize_t start, end, priority;
+    PyObject *kind;
+} Span;
+
+/* A growing array of Candidate or Span. */
+typedef struct {
+    void *items;
+    Py_ssize_t count, capacity;
+} Array;
+
+/* A new item at the end of array, items of item_size bytes; NULL (an exception set) when out of memory. */
+static void *
+put_item(Array *array, size_t item_size)
 {
-    PyObject *number = PyLong_FromSsize_t(start);
-    int failed = number == NULL || PyList_Append(list, number) < 0;
-    Py_XDECREF(number);
-    return failed ? -1 : 0;
+    if (array->count == array->capacity) {
+        Py_ssize_t capacity = array->capacity ? 2 * array->capacity : 64;
+        void *items = PyMem_Realloc(array->items, capacity * item_size);
+        if (items == NULL)
+            return PyErr_NoMemory();
+        array->items = items;
+        array->capacity = capacity;
+    }
+    return (char *)array->items + item_size * array->count++;
 }
 
-static PyObject *
-empty_lists(void)
+/* Every candidate start in text, in order of position (of one position, in finder order). */
+static int
+find_candidates(PyObject *text, Array *candidates)
 {
-    PyObject *lists = PyTuple_New(FINDER_COUNT);
-    for (int f = 0; lists != NULL && f < FINDER_COUNT; f++) {
-        PyObject *list = PyList_New(0);
-        if (list == NULL)
-            Py_CLEAR(lists);
-        else
-            PyTuple_SET_ITEM(lists, f, list);
+    unsigned char *s = bytes_of(text);
+    if (s == NULL)
+        return -1;
+    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
+    int failed = 0;
+    for (Py_ssize_t i = 0; i < length && !failed; i++) {
+        /* Most of a screen is skipped here: spaces, and letters and digits inside words. */
+        if (!has(s, i, STARTS_LITERAL) && !(has(s, i, STARTS_WORD) && may_start_word(s, i)))
+            continue;
+        unsigned found = starts_at(s, i);
+        for (int f = 0; found && !failed; f++, found >>= 1) {
+            if (!(found & 1))
+                continue;
+            Candidate *candidate = put_item(candidates, sizeof(Candidate));
+            if (candidate == NULL)
+                failed = 1;
+            else
+                *candidate = (Candidate){i, f};
+        }
     }
-    return lists;
+    PyMem_Free(s);
+    return failed ? -1 : 0;
 }
 
 static PyObject *
@@ -270,30 +310,163 @@ candidate_starts(PyObject *module, PyObject *arg)
 {
     if (!PyUnicode_Check(arg))
         return PyErr_Format(PyExc_TypeError, "candidate_starts() needs a str, not %.100s", Py_TYPE(arg)->tp_name);
-    unsigned char *s = bytes_of(arg);
-    if (s == NULL)
-        return NULL;
-    PyObject *lists = empty_lists();
-    Py_ssize_t length = PyUnicode_GET_LENGTH(arg);
-    for (Py_ssize_t i = 0; lists != NULL && i < length; i++) {
-        /* Most of a screen is skipped here: spaces, and letters and digits inside words. */
-        if (!has(s, i, STARTS_LITERAL) && !(has(s, i, STARTS_WORD) && may_start_word(s, i)))
-            continue;
-        unsigned found = starts_at(s, i);
-        for (int f = 0; found && lists != NULL; f++, found >>= 1)
-            if (found & 1 && put_start(PyTuple_GET_ITEM(lists, f), i) < 0)
-                Py_CLEAR(lists);
+    Array candidates = {0};
+    PyObject *lists = find_candidates(arg, &candidates) < 0 ? NULL : PyTuple_New(FINDER_COUNT);
+    for (int f = 0; lists != NULL && f < FINDER_COUNT; f++) {
+        PyObject *list = PyList_New(0);
+        if (list == NULL)
+            Py_CLEAR(lists);
+        else
+            PyTuple_SET_ITEM(lists, f, list);
     }
-    PyMem_Free(s);
+    const Candidate *items = candidates.items;
+    for (Py_ssize_t c = 0; lists != NULL && c < candidates.count; c++) {
+        PyObject *start = PyLong_FromSsize_t(items[c].start);
+        if (start == NULL || PyList_Append(PyTuple_GET_ITEM(lists, items[c].finder), start) < 0)
+            Py_CLEAR(lists);
+        Py_XDECREF(start);
+    }
+    PyMem_Free(candidates.items);
     return lists;
 }
 
-/* A rule's match as _scan found it: [start, end) in the joined texts, the rule's place in priority order, and the
- * kind (a str, borrowed from the found list). */
+/* Made once, by module_exec: the span dicts' keys, "" and "\n" to join with, the names of Match methods. */
+static PyObject *START, *END, *KIND, *EMPTY, *NEWLINE, *GROUP, *SPAN, *LASTGROUP;
+
+/* A rule as transforms.masking passes it: (pattern.match, finder, group number of `v` or None, kind, check or
+ * None); kind is a str, or a dict from the name of the pattern's last matched group to the kind. */
 typedef struct {
-    Py_ssize_t start, end, priority;
-    PyObject *kind;
-} Span;
+    PyObject *match_at, *value_group, *kind, *check;
+    long finder;
+} Rule;
+
+static int
+rule_of(PyObject *item, Rule *rule)
+{
+    if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 5) {
+        PyErr_SetString(PyExc_TypeError, "a rule is (match, finder, value group, kind, check)");
+        return -1;
+    }
+    rule->match_at = PyTuple_GET_ITEM(item, 0);
+    rule->finder = PyLong_AsLong(PyTuple_GET_ITEM(item, 1));
+    rule->value_group = PyTuple_GET_ITEM(item, 2);
+    rule->kind = PyTuple_GET_ITEM(item, 3);
+    rule->check = PyTuple_GET_ITEM(item, 4);
+    if (rule->finder == -1 && PyErr_Occurred())
+        return -1;
+    if (rule->finder < 0 || rule->finder >= FINDER_COUNT) {
+        PyErr_SetString(PyExc_ValueError, "no such finder");
+        return -1;
+    }
+    return 0;
+}
+
+/* 1 if the rule's check accepts the matched text (or it has none), 0 if not, -1 on error. */
+static int
+accepted(const Rule *rule, PyObject *match)
+{
+    if (rule->check == Py_None)
+        return 1;
+    PyObject *matched = PyObject_CallMethodNoArgs(match, GROUP);
+    PyObject *verdict = matched == NULL ? NULL : PyObject_CallOneArg(rule->check, matched);
+    int truth = verdict == NULL ? -1 : PyObject_IsTrue(verdict);
+    Py_XDECREF(matched);
+    Py_XDECREF(verdict);
+    return truth;
+}
+
+/* The kind of match (a reference borrowed from the rule), NULL on error. */
+static PyObject *
+kind_of(const Rule *rule, PyObject *match)
+{
+    if (!PyDict_Check(rule->kind))
+        return rule->kind;
+    PyObject *last_group = PyObject_GetAttr(match, LASTGROUP);
+    PyObject *kind = last_group == NULL ? NULL : PyDict_GetItemWithError(rule->kind, last_group);
+    if (kind == NULL && !PyErr_Occurred())
+        PyErr_SetObject(PyExc_KeyError, last_group);
+    Py_XDECREF(last_group);
+    return kind;
+}
+
+/* The span of the rule's match from start to end: the whole match, or its group `v`. */
+static int
+put_span(Array *spans, const Rule *rule, PyObject *match, Py_ssize_t start, Py_ssize_t end, Py_ssize_t priority)
+{
+    PyObject *kind = kind_of(rule, match);
+    if (kind == NULL)
+        return -1;
+    if (rule->value_group != Py_None) {
+        PyObject *value = PyObject_CallMethodOneArg(match, SPAN, rule->value_group);
+        int parsed = value != NULL && PyArg_ParseTuple(value, "nn", &start, &end);
+        Py_XDECREF(value);
+        if (!parsed)
+            return -1;
+    }
+    Span *span = put_item(spans, sizeof(Span));
+    if (span == NULL)
+        return -1;
+    *span = (Span){start, end, priority, kind};
+    return 0;
+}
+
+/* The end of match, -1 on error. */
+static Py_ssize_t
+end_of(PyObject *match)
+{
+    PyObject *end = PyObject_CallMethodNoArgs(match, END);
+    Py_ssize_t offset = end == NULL ? -1 : PyLong_AsSsize_t(end);
+    Py_XDECREF(end);
+    return offset;
+}
+
+/* What finditer(text) yields for the rule's pattern, trying it only at its finder's candidate starts: as finditer
+ * does, a match is looked for from each candidate on that is not inside the previous match. Each one the rule's
+ * check accepts goes into spans. */
+static int
+put_rule_spans(PyObject *text, const Rule *rule, Py_ssize_t priority, const Array *candidates, Array *spans)
+{
+    const Candidate *items = candidates->items;
+    Py_ssize_t reach = 0;
+    for (Py_ssize_t c = 0; c < candidates->count; c++) {
+        if (items[c].finder != rule->finder || items[c].start < reach)
+            continue;
+        PyObject *start = PyLong_FromSsize_t(items[c].start);
+        if (start == NULL)
+            return -1;
+        PyObject *arguments[] = {text, start};
+        PyObject *match = PyObject_Vectorcall(rule->match_at, arguments, 2, NULL);
+        Py_DECREF(start);
+        if (match == NULL)
+            return -1;
+        int failed = 0;
+        if (match != Py_None) {
+            Py_ssize_t end = end_of(match);
+            int accepts = end < 0 ? -1 : accepted(rule, match);
+            failed = accepts < 0 || (accepts && put_span(spans, rule, match, items[c].start, end, priority) < 0);
+            reach = end;
+        }
+        Py_DECREF(match);
+        if (failed)
+            return -1;
+    }
+    return 0;
+}
+
+/* Every rule's matches in text, overlapping, in rules order. */
+static int
+put_all_spans(PyObject *text, PyObject *rules, Array *spans)
+{
+    Array candidates = {0};
+    int failed = find_candidates(text, &candidates) < 0;
+    for (Py_ssize_t r = 0; !failed && r < PySequence_Fast_GET_SIZE(rules); r++) {
+        Rule rule;
+        failed = rule_of(PySequence_Fast_GET_ITEM(rules, r), &rule) < 0
+                 || put_rule_spans(text, &rule, r, &candidates, spans) < 0;
+    }
+    PyMem_Free(candidates.items);
+    return failed ? -1 : 0;
+}
 
 static int
 by_start_then_priority(const void *left, const void *right)
@@ -304,35 +477,7 @@ by_start_then_priority(const void *left, const void *right)
     return (a->priority > b->priority) - (a->priority < b->priority);
 }
 
-/* found's (start, priority, end, kind) tuples as Spans; count set. NULL on error. */
-static Span *
-spans_of(PyObject *found, Py_ssize_t *count)
-{
-    *count = PySequence_Fast_GET_SIZE(found);
-    Span *spans = PyMem_Malloc((*count ? *count : 1) * sizeof(Span));
-    if (spans == NULL)
-        return (Span *)PyErr_NoMemory();
-    for (Py_ssize_t i = 0; i < *count; i++) {
-        PyObject *item = PySequence_Fast_GET_ITEM(found, i);
-        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 4 || !PyUnicode_Check(PyTuple_GET_ITEM(item, 3))) {
-            PyErr_SetString(PyExc_TypeError, "found must hold (start, priority, end, kind) tuples");
-            break;
-        }
-        spans[i].start = PyLong_AsSsize_t(PyTuple_GET_ITEM(item, 0));
-        spans[i].priority = PyLong_AsSsize_t(PyTuple_GET_ITEM(item, 1));
-        spans[i].end = PyLong_AsSsize_t(PyTuple_GET_ITEM(item, 2));
-        spans[i].kind = PyTuple_GET_ITEM(item, 3);
-        if (PyErr_Occurred())
-            break;
-    }
-    if (PyErr_Occurred()) {
-        PyMem_Free(spans);
-        return NULL;
-    }
-    return spans;
-}
-
-/* Sorted by start, then by rule order, the first rule's match at a position wins and any match starting inside an
+/* Sorted by start, then by rule order: the first rule's match at a position wins, and a match starting inside an
  * earlier kept one is dropped. Returns how many are kept, at the front. */
 static Py_ssize_t
 kept_spans(Span *spans, Py_ssize_t count)
@@ -346,8 +491,6 @@ kept_spans(Span *spans, Py_ssize_t count)
         }
     return kept;
 }
-
-static PyObject *START, *END, *KIND, *EMPTY;  /* the span dicts' keys, and "" */
 
 static PyObject *
 span_dict(const Span *span, Py_ssize_t offset)
@@ -452,20 +595,21 @@ results_of(PyObject *texts, const Span *spans, Py_ssize_t count)
 }
 
 static PyObject *
-texts_masked(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+mask_group(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 2)
-        return PyErr_Format(PyExc_TypeError, "texts_masked() takes 2 arguments (%zd given)", nargs);
-    PyObject *texts = PySequence_Fast(args[0], "texts_masked() needs a sequence of texts");
-    PyObject *found = texts == NULL ? NULL : PySequence_Fast(args[1], "texts_masked() needs a sequence of matches");
+        return PyErr_Format(PyExc_TypeError, "mask_group() takes 2 arguments (%zd given)", nargs);
+    PyObject *texts = PySequence_Fast(args[0], "mask_group() needs a sequence of texts");
+    PyObject *rules = texts == NULL ? NULL : PySequence_Fast(args[1], "mask_group() needs a sequence of rules");
+    PyObject *joined = rules == NULL ? NULL : PyUnicode_Join(NEWLINE, texts);
     PyObject *results = NULL;
-    Py_ssize_t count;
-    Span *spans = found == NULL ? NULL : spans_of(found, &count);
-    if (spans != NULL)
-        results = results_of(texts, spans, kept_spans(spans, count));
-    PyMem_Free(spans);
+    Array spans = {0};
+    if (joined != NULL && put_all_spans(joined, rules, &spans) == 0)
+        results = results_of(texts, spans.items, kept_spans(spans.items, spans.count));
+    PyMem_Free(spans.items);
     Py_XDECREF(texts);
-    Py_XDECREF(found);
+    Py_XDECREF(rules);
+    Py_XDECREF(joined);
     return results;
 }
 
@@ -474,12 +618,14 @@ static PyMethodDef methods[] = {
      "candidate_starts(text) -> tuple of lists\n\n"
      "For each finder named in FINDERS, in that order, the ascending offsets in text where its masking rule may\n"
      "start a match: every offset where it does, and some where it does not."},
-    {"texts_masked", (PyCFunction)(void (*)(void))texts_masked, METH_FASTCALL,
-     "texts_masked(texts, found) -> list of (spans, masked text)\n\n"
-     "found: the rules' matches in \"\\n\".join(texts) as (start, priority, end, kind), in any order. Of those\n"
-     "starting at one place the lowest priority wins, and a match starting inside a kept one is dropped; each\n"
-     "text gets the kept spans that start within it, as {\"start\", \"end\", \"kind\"} dicts with offsets in the\n"
-     "text, and the text with each span replaced by \"<kind>\"."},
+    {"mask_group", (PyCFunction)(void (*)(void))mask_group, METH_FASTCALL,
+     "mask_group(texts, rules) -> list of (spans, masked text)\n\n"
+     "Each rule (pattern.match, finder, group number of `v` or None, kind, check or None) is tried at its finder's\n"
+     "candidate starts in \"\\n\".join(texts), as its pattern's finditer would find matches there. Of the matches\n"
+     "(the span of group `v` where there is one, kept if check(matched text) is true) starting at one place the\n"
+     "first rule's wins, and one starting inside a kept one is dropped. Each text gets the kept spans that start\n"
+     "in it, as {\"start\", \"end\", \"kind\"} dicts with offsets in the text, and the text with each span replaced\n"
+     "by \"<kind>\". A kind is a str, or a dict from the name of the pattern's last matched group to the kind."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -506,7 +652,10 @@ module_exec(PyObject *module)
     set_class("01lpP[/MTWFSJAOND", STARTS_LITERAL);
     set_class("0123456789abcdefABCDEFt", STARTS_WORD);
     if ((START = PyUnicode_InternFromString("start")) == NULL || (END = PyUnicode_InternFromString("end")) == NULL
-        || (KIND = PyUnicode_InternFromString("kind")) == NULL || (EMPTY = PyUnicode_FromString("")) == NULL)
+        || (KIND = PyUnicode_InternFromString("kind")) == NULL || (EMPTY = PyUnicode_FromString("")) == NULL
+        || (NEWLINE = PyUnicode_FromString("\n")) == NULL || (GROUP = PyUnicode_InternFromString("group")) == NULL
+        || (SPAN = PyUnicode_InternFromString("span")) == NULL
+        || (LASTGROUP = PyUnicode_InternFromString("lastgroup")) == NULL)
         return -1;
     PyObject *names = PyTuple_New(FINDER_COUNT);
     if (names == NULL)
@@ -530,8 +679,7 @@ static PyModuleDef_Slot slots[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_masking", "The masking rules' candidate starts and the masked texts, for transforms.masking.", 0,
-    methods, slots,
+    PyModuleDef_HEAD_INIT, "_masking", "The masking rules run over texts, for transforms.masking.", 0, methods, slots,
 };
 
 PyMODINIT_FUNC

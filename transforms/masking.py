@@ -74,33 +74,17 @@ RULES = (
 )
 KINDS = tuple(dict.fromkeys([kind for kind, *_ in RULES if kind != "digits"] + [k for k, _ in DIGIT_FORMS]))
 _DIGIT_KIND = {f"d{i}": kind for i, (kind, _) in enumerate(DIGIT_FORMS)}
-# (pattern.match, index of its finder's starts, has a group `v`, kind or None for the digits rule, check)
-_COMPILED = tuple((re.compile(pattern, re.MULTILINE).match, _masking.FINDERS.index(finder), "(?P<v>" in pattern,
-                   None if kind == "digits" else kind, check) for kind, pattern, finder, check in RULES)
 
 
-def _rule_matches(match_at, starts: list[int], text: str):
-    """What finditer(text) yields for the pattern whose match is match_at, trying it only at its finder's candidate
-    starts: as finditer does, a match is looked for from each candidate on that is not inside the previous match."""
-    reach = 0
-    for start in starts:
-        if start >= reach and (match := match_at(text, start)):
-            yield match
-            reach = match.end()
+def _compiled(kind: str, pattern: str, finder: str, check):
+    """A rule as _masking.mask_group takes it: (pattern.match, finder index, group number of `v` or None, kind or
+    for the digits rule a dict from the matched form's group name to its kind, check or None)."""
+    compiled = re.compile(pattern, re.MULTILINE)
+    return (compiled.match, _masking.FINDERS.index(finder), compiled.groupindex.get("v"),
+            _DIGIT_KIND if kind == "digits" else kind, check)
 
 
-def _matches(text: str) -> list[tuple[int, int, int, str]]:
-    """Every rule's matches in text: (start, priority, end, kind), overlapping, for _masking.texts_masked to sort
-    out (of matches starting at one place the first rule's wins)."""
-    found = []
-    candidate_starts = _masking.candidate_starts(text)
-    for priority, (match_at, finder, has_value, kind, check) in enumerate(_COMPILED):
-        for match in _rule_matches(match_at, candidate_starts[finder], text):
-            if check is not None and not check(match.group()):
-                continue
-            span_start, span_end = match.span("v") if has_value else match.span()
-            found.append((span_start, priority, span_end, kind or _DIGIT_KIND[match.lastgroup]))
-    return found
+_COMPILED = tuple(_compiled(*rule) for rule in RULES)
 
 
 def _replaced(text: str, spans) -> str:
@@ -121,14 +105,14 @@ def _masked_group(texts: list[str]) -> list[tuple[list[dict], str]]:
     match contains a newline, and a newline next to a match counts as the start or end of a lone text does (\\b
     and the lookbehinds see a non-word character, `.` does not match it). Matches therefore never cross from one
     text into the next, and each one lies at its text's offset in the join."""
-    return _masking.texts_masked(texts, _matches("\n".join(texts)))
+    return _masking.mask_group(texts, _COMPILED)
 
 
 # Every rule is line-local, and consecutive screens share most lines, so a memo of spans per line was built and
 # measured (2026-11, generated mixed-domain screens): looking up ~30 lines and learning the new ones cost about as
 # much per character as this scan, so it lost even on the domains where 80% of lines repeat. Not kept.
 def _spans_and_masked(text: str) -> tuple[list[dict], str]:
-    return _masking.texts_masked([text], _matches(text))[0]
+    return _masking.mask_group([text], _COMPILED)[0]
 
 
 # Big enough that the Python steps per rule are paid rarely, small enough that the join and its translations stay
