@@ -29,32 +29,26 @@ static const char *const finder_names[FINDER_COUNT] = {
 enum { DIGIT = 1, LOWER_HEX = 2, HEX = 4, WORD = 8, DIGIT_FOLLOWER = 16, NAME_INITIAL = 32 };
 static unsigned char byte_class[256];
 
-/* The two characters a rule's match can start with, as bit (first << 8 | second) of a 64K-bit table: a filter, in
- * one branch-free pass, for the positions starts_at tests. ANYWHERE: a literal with no word boundary before it
- * ("0x", "pid", "localhost", "/tmp", "[1] ", "Nov"...); AT_WORD_START: only after a character that is not ASCII
- * [A-Za-z0-9_] (digits, hex words, "tmp"). */
-static uint64_t starts_anywhere[1024], starts_at_word_start[1024];
+/* What the two characters at a position, as pair_flags[first << 8 | second], say of it: a filter, in one
+ * branch-free pass, for the positions starts_at tests. STARTS_ANYWHERE: a literal with no word boundary before it
+ * ("0x", "pid", "localhost", "/tmp", "[1] ", "Nov"...) can start there; STARTS_AT_WORD_START: a rule can start there
+ * if the character before is not ASCII [A-Za-z0-9_] (digits, hex words, "tmp"); FIRST_IS_WORD: the first character
+ * is ASCII [A-Za-z0-9_] (so the next position is not a word's start). */
+enum { STARTS_ANYWHERE = 1, STARTS_AT_WORD_START = 2, FIRST_IS_WORD = 4 };
+static unsigned char pair_flags[1 << 16];
 
-static inline unsigned
-pair_in(const uint64_t *table, unsigned first, unsigned second)
+static void
+add_pair(unsigned flag, unsigned char first, unsigned char second)
 {
-    unsigned pair = first << 8 | second;
-    return (unsigned)(table[pair >> 6] >> (pair & 63)) & 1;
+    pair_flags[first << 8 | second] |= flag;
 }
 
 static void
-add_pair(uint64_t *table, unsigned char first, unsigned char second)
-{
-    unsigned pair = (unsigned)first << 8 | second;
-    table[pair >> 6] |= (uint64_t)1 << (pair & 63);
-}
-
-static void
-add_pairs(uint64_t *table, const char *firsts, const char *seconds)
+add_pairs(unsigned flag, const char *firsts, const char *seconds)
 {
     for (; *firsts; firsts++)
         for (const char *second = seconds; *second; second++)
-            add_pair(table, (unsigned char)*firsts, (unsigned char)*second);
+            add_pair(flag, (unsigned char)*firsts, (unsigned char)*second);
 }
 
 /* The text one byte per character: an ASCII character as itself, any other as NON_ASCII, then PADDING zero bytes,
@@ -312,14 +306,12 @@ positions_to_test(Bytes s, Py_ssize_t block, Py_ssize_t length)
 {
     uint64_t looks = 0;
     Py_ssize_t count = length - block < 64 ? length - block : 64;
-    unsigned before = block ? s[block - 1] : 0;
+    unsigned before = block ? pair_flags[s[block - 1] << 8 | s[block]] : 0;  /* the pair starting one back */
     for (Py_ssize_t k = 0; k < count; k++) {
-        unsigned first = s[block + k], second = s[block + k + 1];
-        unsigned word_start = !(byte_class[before] & WORD);
-        uint64_t look = pair_in(starts_anywhere, first, second)
-                        | (pair_in(starts_at_word_start, first, second) & word_start);
-        looks |= look << k;
-        before = first;
+        unsigned here = pair_flags[s[block + k] << 8 | s[block + k + 1]];
+        unsigned at_word_start = ~before >> 2 & 1;  /* before's FIRST_IS_WORD unset */
+        looks |= (uint64_t)((here & STARTS_ANYWHERE) | (here >> 1 & at_word_start)) << k;
+        before = here;
     }
     return looks;
 }
@@ -696,20 +688,25 @@ module_exec(PyObject *module)
     set_class("-: .munsKMGTPb", DIGIT_FOLLOWER);
     byte_class[NON_ASCII] |= DIGIT_FOLLOWER;
     /* What starts_at can find, by its first two characters. */
-    add_pairs(starts_anywhere, "0", "x.");  /* 0x..., 0.0.0.0: */
-    add_pairs(starts_anywhere, "1", "2");  /* 127.0.0.1: */
-    add_pairs(starts_anywhere, "l", "o");  /* localhost: */
-    add_pairs(starts_anywhere, "[", "0123456789:");  /* [1] 12345, [::]: */
-    add_pairs(starts_anywhere, "/", "tvdp");  /* /tmp/, /var/tmp/, /dev/shm/, /private/var/folders/ */
-    add_pairs(starts_anywhere, "p", "iro");  /* pid, process, port */
-    add_pairs(starts_anywhere, "P", "I");
+    add_pairs(STARTS_ANYWHERE, "0", "x.");  /* 0x..., 0.0.0.0: */
+    add_pairs(STARTS_ANYWHERE, "1", "2");  /* 127.0.0.1: */
+    add_pairs(STARTS_ANYWHERE, "l", "o");  /* localhost: */
+    add_pairs(STARTS_ANYWHERE, "[", "0123456789:");  /* [1] 12345, [::]: */
+    add_pairs(STARTS_ANYWHERE, "/", "tvdp");  /* /tmp/, /var/tmp/, /dev/shm/, /private/var/folders/ */
+    add_pairs(STARTS_ANYWHERE, "p", "iro");  /* pid, process, port */
+    add_pairs(STARTS_ANYWHERE, "P", "I");
     for (const char *name = DAY_NAMES MONTH_NAMES; *name; name += 3)
-        add_pair(starts_anywhere, (unsigned char)name[0], (unsigned char)name[1]);
-    for (const char *digit = "0123456789"; *digit; digit++)  /* a digits form has a character after its first */
-        for (unsigned second = 1; second < 256; second++)
-            add_pair(starts_at_word_start, (unsigned char)*digit, (unsigned char)second);
-    add_pairs(starts_at_word_start, "abcdefABCDEF", "0123456789abcdefABCDEF");  /* UUID, hex word */
-    add_pairs(starts_at_word_start, "t", "m");  /* tmp... */
+        add_pair(STARTS_ANYWHERE, (unsigned char)name[0], (unsigned char)name[1]);
+    add_pairs(STARTS_AT_WORD_START, "abcdefABCDEF", "0123456789abcdefABCDEF");  /* UUID, hex word */
+    add_pairs(STARTS_AT_WORD_START, "t", "m");  /* tmp... */
+    for (unsigned second = 0; second < 256; second++) {
+        for (const char *digit = "0123456789"; *digit; digit++)  /* a digits form has a character after its first */
+            if (second)
+                add_pair(STARTS_AT_WORD_START, (unsigned char)*digit, (unsigned char)second);
+        for (unsigned first = 0; first < 256; first++)
+            if (byte_class[first] & WORD)
+                add_pair(FIRST_IS_WORD, (unsigned char)first, (unsigned char)second);
+    }
     if ((START = PyUnicode_InternFromString("start")) == NULL || (END = PyUnicode_InternFromString("end")) == NULL
         || (KIND = PyUnicode_InternFromString("kind")) == NULL || (EMPTY = PyUnicode_FromString("")) == NULL
         || (NEWLINE = PyUnicode_FromString("\n")) == NULL || (GROUP = PyUnicode_InternFromString("group")) == NULL
