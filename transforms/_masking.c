@@ -113,20 +113,16 @@ digits_form_start(Bytes s, Py_ssize_t i)
     return has(s, i, DIGIT_FOLLOWER);
 }
 
-/* A git sha or container id: 7 or more lowercase hex characters with both a digit and a letter, ending before a
- * character that is not ASCII [A-Za-z0-9_]. */
+/* A git sha or container id: 7 or more lowercase hex characters, ending before a character that is not ASCII
+ * [A-Za-z0-9_]. (The rule's check then wants both a digit and a letter, but a match it rejects still hides the
+ * candidates inside it from the pattern, as finditer's would: so it is the pattern's match that is tested for.) */
 static int
 hex_word_start(Bytes s, Py_ssize_t i)
 {
     Py_ssize_t end = i;
-    int digits = 0, letters = 0;
-    for (; has(s, end, LOWER_HEX); end++) {
-        if (has(s, end, DIGIT))
-            digits = 1;
-        else
-            letters = 1;
-    }
-    return end - i >= 7 && digits && letters && !has(s, end, WORD);
+    while (has(s, end, LOWER_HEX))
+        end++;
+    return end - i >= 7 && !has(s, end, WORD);
 }
 
 /* The five digits of an ephemeral port start with 1-6 (the pattern checks the rest). */
