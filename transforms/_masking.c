@@ -24,7 +24,6 @@ static const char *const finder_names[FINDER_COUNT] = {
     "process_word", "shell_job", "local_port", "port_word", "hex_literal", "hex_word",
 };
 
-/* Character classes as bit flags, for ASCII only. */
 /* Character classes as bit flags, of the text's characters as bytes (see Bytes). */
 enum { DIGIT = 1, LOWER_HEX = 2, HEX = 4, WORD = 8, DIGIT_FOLLOWER = 16, NAME_INITIAL = 32 };
 static unsigned char byte_class[256];
@@ -527,6 +526,8 @@ by_start_then_priority(const void *left, const void *right)
 static Py_ssize_t
 kept_spans(Span *spans, Py_ssize_t count)
 {
+    if (count == 0)
+        return 0;
     qsort(spans, count, sizeof(Span), by_start_then_priority);
     Py_ssize_t kept = 0, reach = 0;
     for (Py_ssize_t i = 0; i < count; i++)
@@ -557,7 +558,7 @@ marker_of(PyObject *markers, PyObject *kind)
     PyObject *marker = PyDict_GetItemWithError(markers, kind);
     if (marker != NULL || PyErr_Occurred())
         return Py_XNewRef(marker);
-    marker = PyUnicode_FromFormat("<%U>", kind);
+    marker = PyUnicode_FromFormat("<%S>", kind);
     if (marker != NULL && PyDict_SetItem(markers, kind, marker) < 0)
         Py_CLEAR(marker);
     return marker;
@@ -607,7 +608,9 @@ results_of(PyObject *texts, const Span *spans, Py_ssize_t count)
 {
     Py_ssize_t text_count = PySequence_Fast_GET_SIZE(texts), offset = 0, next = 0;
     PyObject *results = PyList_New(text_count), *markers = PyDict_New();
-    for (Py_ssize_t t = 0; results != NULL && markers != NULL && t < text_count; t++) {
+    if (markers == NULL)
+        Py_CLEAR(results);
+    for (Py_ssize_t t = 0; results != NULL && t < text_count; t++) {
         PyObject *text = PySequence_Fast_GET_ITEM(texts, t), *result = NULL;
         if (!PyUnicode_Check(text)) {
             PyErr_SetString(PyExc_TypeError, "texts must be str");

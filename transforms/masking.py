@@ -98,8 +98,8 @@ def _replaced(text: str, spans) -> str:
 
 
 def _masked_group(texts: list[str]) -> list[tuple[list[dict], str]]:
-    """(spans, masked text) of each text, from one scan of them joined by "\n": the finders and the Python steps
-    per rule are then paid once per group of texts instead of once per text.
+    """(spans, masked text) of each text, from one scan of them joined by "\n" in one _masking call: its fixed
+    costs (the call, the rules' setup, the one-byte copy of the text) are then paid once per group of texts.
 
     This finds in each text exactly what a scan of that text alone finds because every rule is line-local: no
     match contains a newline, and a newline next to a match counts as the start or end of a lone text does (\\b
@@ -110,13 +110,14 @@ def _masked_group(texts: list[str]) -> list[tuple[list[dict], str]]:
 
 # Every rule is line-local, and consecutive screens share most lines, so a memo of spans per line was built and
 # measured (2026-11, generated mixed-domain screens): looking up ~30 lines and learning the new ones cost about as
-# much per character as this scan, so it lost even on the domains where 80% of lines repeat. Not kept.
+# much per character as this scan did then (rules run as regex scans), so it lost even on the domains where 80% of
+# lines repeat; the scan is cheaper now. Not kept.
 def _spans_and_masked(text: str) -> tuple[list[dict], str]:
     return _masking.mask_group([text], _COMPILED)[0]
 
 
-# Big enough that the Python steps per rule are paid rarely, small enough that the join and its translations stay
-# in the CPU caches between the rules' scans.
+# Big enough that a call's fixed costs are paid rarely, small enough that the join and its one-byte copy stay in
+# the CPU caches while the rules' patterns run over them.
 _GROUP_CHARS = 1 << 16
 
 
