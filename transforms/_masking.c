@@ -572,33 +572,82 @@ put_new(PyObject *list, PyObject *item)
     return failed ? -1 : 0;
 }
 
+/* text with each of spans[0:count] replaced by its kind's marker, when text and the markers are ASCII: written
+ * straight into the new str (most screens are ASCII). NULL without an exception set otherwise. */
+static PyObject *
+ascii_masked(PyObject *text, const Span *spans, Py_ssize_t count, Py_ssize_t offset, PyObject *markers)
+{
+    if (!PyUnicode_IS_ASCII(text))
+        return NULL;
+    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *marker = marker_of(markers, spans[i].kind);  /* the dict keeps it */
+        if (marker == NULL)
+            return NULL;
+        int ascii = PyUnicode_IS_ASCII(marker);
+        length += PyUnicode_GET_LENGTH(marker) - (spans[i].end - spans[i].start);
+        Py_DECREF(marker);
+        if (!ascii)
+            return NULL;
+    }
+    PyObject *masked = PyUnicode_New(length, 127);
+    if (masked == NULL)
+        return NULL;
+    const Py_UCS1 *from = PyUnicode_1BYTE_DATA(text);
+    Py_UCS1 *to = PyUnicode_1BYTE_DATA(masked);
+    Py_ssize_t position = 0;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *marker = PyDict_GetItemWithError(markers, spans[i].kind);  /* borrowed: put there above */
+        Py_ssize_t start = spans[i].start - offset, marker_length = PyUnicode_GET_LENGTH(marker);
+        memcpy(to, from + position, start - position);
+        to += start - position;
+        memcpy(to, PyUnicode_1BYTE_DATA(marker), marker_length);
+        to += marker_length;
+        position = spans[i].end - offset;
+    }
+    memcpy(to, from + position, PyUnicode_GET_LENGTH(text) - position);
+    return masked;
+}
+
+/* text with each of spans[0:count] replaced by its kind's marker, joined from pieces: for any text. */
+static PyObject *
+joined_masked(PyObject *text, const Span *spans, Py_ssize_t count, Py_ssize_t offset, PyObject *markers)
+{
+    PyObject *parts = PyList_New(0), *masked = NULL;
+    Py_ssize_t position = 0;
+    for (Py_ssize_t i = 0; parts != NULL && i < count; i++) {
+        if (put_new(parts, PyUnicode_Substring(text, position, spans[i].start - offset)) < 0
+            || put_new(parts, marker_of(markers, spans[i].kind)) < 0)
+            Py_CLEAR(parts);
+        position = spans[i].end - offset;
+    }
+    if (parts != NULL && put_new(parts, PyUnicode_Substring(text, position, PyUnicode_GET_LENGTH(text))) == 0)
+        masked = PyUnicode_Join(EMPTY, parts);
+    Py_XDECREF(parts);
+    return masked;
+}
+
 /* (span dicts, masked text) of text, whose spans (offsets in the joined texts) are spans[0:count]. */
 static PyObject *
 text_result(PyObject *text, const Span *spans, Py_ssize_t count, Py_ssize_t offset, PyObject *markers)
 {
-    PyObject *dicts = PyList_New(count), *parts = PyList_New(0), *result = NULL;
-    Py_ssize_t position = 0;
-    if (dicts == NULL || parts == NULL)
-        goto done;
-    for (Py_ssize_t i = 0; i < count; i++) {
+    PyObject *dicts = PyList_New(count), *result = NULL;
+    for (Py_ssize_t i = 0; dicts != NULL && i < count; i++) {
         PyObject *dict = span_dict(&spans[i], offset);
         if (dict == NULL)
-            goto done;
-        PyList_SET_ITEM(dicts, i, dict);
-        if (put_new(parts, PyUnicode_Substring(text, position, spans[i].start - offset)) < 0
-            || put_new(parts, marker_of(markers, spans[i].kind)) < 0)
-            goto done;
-        position = spans[i].end - offset;
+            Py_CLEAR(dicts);
+        else
+            PyList_SET_ITEM(dicts, i, dict);
     }
-    if (put_new(parts, PyUnicode_Substring(text, position, PyUnicode_GET_LENGTH(text))) < 0)
-        goto done;
-    PyObject *masked = PyUnicode_Join(EMPTY, parts);
+    if (dicts == NULL)
+        return NULL;
+    PyObject *masked = ascii_masked(text, spans, count, offset, markers);
+    if (masked == NULL && !PyErr_Occurred())
+        masked = joined_masked(text, spans, count, offset, markers);
     if (masked != NULL)
         result = PyTuple_Pack(2, dicts, masked);
+    Py_DECREF(dicts);
     Py_XDECREF(masked);
-done:
-    Py_XDECREF(dicts);
-    Py_XDECREF(parts);
     return result;
 }
 
