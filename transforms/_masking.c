@@ -306,10 +306,9 @@ pair_at(Bytes s, Py_ssize_t i)
 /* Bit k set where starts_at should test block + k: most of a screen (spaces, letters and digits inside words) is
  * ruled out here, without a branch per character. */
 static inline uint64_t
-positions_to_test(Bytes s, Py_ssize_t block, Py_ssize_t length)
+positions_to_test(Bytes s, Py_ssize_t block, Py_ssize_t count)
 {
     uint64_t looks = 0;
-    Py_ssize_t count = length - block < 64 ? length - block : 64;
     unsigned before = block ? pair_flags[pair_at(s, block - 1)] : 0;  /* of the pair one back */
     for (Py_ssize_t k = 0; k < count; k++) {
         unsigned here = pair_flags[pair_at(s, block + k)];
@@ -330,7 +329,9 @@ find_candidates(PyObject *text, Array *candidates)
     Py_ssize_t length = PyUnicode_GET_LENGTH(text);
     int failed = 0;
     for (Py_ssize_t block = 0; block < length && !failed; block += 64) {
-        uint64_t looks = positions_to_test(s, block, length);
+        /* A whole block's count is a constant, for the compiler to unroll by. */
+        uint64_t looks = length - block >= 64 ? positions_to_test(s, block, 64)
+                                              : positions_to_test(s, block, length - block);
         for (; looks && !failed; looks &= looks - 1) {
             Py_ssize_t i = block + __builtin_ctzll(looks);
             unsigned found = starts_at(s, i);
