@@ -4,10 +4,10 @@
  * The rules' regexes (Python's `re`) still decide every match: a rule's pattern is tried only at the candidate
  * starts found here, as finditer would (from each candidate not inside the rule's previous match).
  * So a candidate test must be a NECESSARY condition of a match starting there -- one too loose costs a pattern
- * call, one too strict loses a match. Each test below reads only the fixed ASCII characters a rule's pattern
- * demands at and just after its start. A character before the start counts as a possible non-word character
- * (for the rules' leading \b) unless it is ASCII [A-Za-z0-9_]: a non-ASCII letter is a \w for `re` on str, but
- * testing that is left to the pattern.
+ * call, one too strict loses a match. Each test below reads only ASCII characters a rule's pattern demands at
+ * and after its start (a literal, a few characters, a run of digits or hex). A character before the start counts
+ * as a possible non-word character (for the rules' leading \b) unless it is ASCII [A-Za-z0-9_]: a non-ASCII
+ * letter is a \w for `re` on str, but testing that is left to the pattern.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
