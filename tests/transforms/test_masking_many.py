@@ -77,4 +77,4 @@ def test_benchmark_screens_match_each_screen_alone():
         ("terminal", "web", "mcp", "android", "os", "swe", "search")) for row in _episode_rows(
         domain, f"{domain}-{number}", number, number + 100, edit=number % 2 == 1)]
     assert len(texts) == 140 and all(masking._spans_and_masked(text)[0] for text in texts)
-    assert mask_many(texts) == [masking._spans_and_masked(text) for text in texts]
+    assert mask_many(texts) == [masking._spans_and_masked(text) for text in texts] == list(map(reference_mask, texts))

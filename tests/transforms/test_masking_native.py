@@ -1,0 +1,100 @@
+"""transforms/_masking.c: its finders must offer every position where a rule's pattern matches (a rule's pattern is
+tried nowhere else), and its results must be the plain-Python oracle's for texts of any character width."""
+
+import random
+import re
+
+import pytest
+
+from tests.transforms.test_masking_reference import PIECES, SEPARATORS, random_text, reference_mask, screens
+from transforms import _masking, masking
+from transforms.masking import RULES, mask, mask_many
+
+# Characters next to which the finders' ASCII-only tests must still let a match through (or let `re` reject it):
+# non-ASCII letters and digits are \w for `re`, the rest are not; a few need two or four bytes per character.
+NON_ASCII = ["é", "µ", "ß", "٣", "ſ", "İ", "K", "—", "Ω", "ж", "€", "\u00a0", "\u2028", "😀", "\ud800"]
+# Pieces that lead into a rule's literal or digits from either side, and a match of each alternative of each rule
+# (each host of the port rule, each directory of the temp path rule, each day and month name...).
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+EDGES = ["0x", "0x1234", "0.0.0.0:", "127.0.0.1:", "localhost:", "[::]:", "[1] ", "[", "/tmp/", "/var/tmp/",
+         "/dev/shm/", "/private/var/folders/", "tmp", "tmpabcdef", "pid", "PID", "process", "port ", "Mon", "Tue, ",
+         "Nov ", "Dec", "1764107880", "21:58:00", "2026-11-25", "12", "3f9a2b1", "abcdef1", "-", ":", ".", " ",
+         "\n", "ms", "MiB", "bytes", "s", "K", "_", "x",
+         "localhost:43123", "127.0.0.1:43123", "0.0.0.0:65001", "[::]:50000", "port 12345", "[123] 4567", "\n[7] 9",
+         "pid=1", "PID: 22", "process 333", "/var/tmp/a", "/dev/shm/b", "/private/var/folders/c", "0xABCDEF",
+         "tmp_1234567", "1599999999.5", "4bytes", "3 TB", "2.5 PiB", "7 ns", "9us", "1µs", "12 secs", "1 seconds",
+         "0m1.5s", "2026-11-25 21:58:00.123-0700"]
+EDGES += [f"{day}, {month} {number} 01:02:03" for day, month, number in zip(
+    ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"] * 2, MONTHS, range(1, 13))]
+EDGES += [f"{month}  {number} 09:00" for number, month in enumerate(MONTHS, 10)]
+EDGES += [f"{number % 28 + 1} {month} 2026" for number, month in enumerate(MONTHS)]
+
+
+def _edgy_text(rng):
+    pieces = PIECES + EDGES + NON_ASCII
+    return "".join(rng.choice(pieces) + rng.choice(SEPARATORS + NON_ASCII[:4]) for _ in range(rng.randint(0, 12)))
+
+
+def _texts(seed, count):
+    rng = random.Random(seed)
+    return ([random_text(rng) for _ in range(count)] + [_edgy_text(rng) for _ in range(count)]
+            + list(screens(rng, count // 10)))
+
+
+_PATTERNS = [(re.compile(pattern, re.MULTILINE), _masking.FINDERS.index(finder)) for _, pattern, finder, _ in RULES]
+
+
+def test_every_position_where_a_rule_matches_is_a_candidate_start():
+    texts = _texts(41, 250)
+    assert any(not text.isascii() for text in texts) and any(max(map(ord, text), default=0) > 0xFFFF for text in texts)
+    matched = set()
+    for text in texts:
+        candidates = _masking.candidate_starts(text)
+        assert all(starts == sorted(set(starts)) for starts in candidates)
+        for rule, (pattern, finder) in enumerate(_PATTERNS):
+            starts = set(candidates[finder])
+            for position in range(len(text)):
+                if pattern.match(text, position):
+                    assert position in starts, (RULES[rule][0], RULES[rule][2], repr(text), position)
+                    matched.add(rule)
+    assert matched == set(range(len(RULES)))  # every rule's finder was put to the test
+
+
+def test_prose_without_digits_hex_words_or_literals_has_no_candidates():
+    text = "the quick brown fox jumps over the lazy dog, and nothing here is volatile at all\n" * 20
+    assert _masking.candidate_starts(text) == tuple([] for _ in _masking.FINDERS)
+    assert mask(text) == ([], text)
+
+
+def test_every_rule_has_its_own_finder():
+    assert sorted(finder for _, _, finder, _ in RULES) == sorted(_masking.FINDERS)
+
+
+def test_texts_of_every_character_width_in_varied_groups_match_the_reference():
+    rng = random.Random(43)
+    texts = _texts(47, 600)
+    rng.shuffle(texts)
+    position = 0
+    while position < len(texts):
+        size = rng.choice([1, 2, 5, 30])
+        batch = texts[position:position + size]
+        assert mask_many(batch) == list(map(reference_mask, batch)), batch
+        position += size
+
+
+def test_masked_text_is_a_plain_str_when_the_spans_held_the_wide_characters():
+    spans, masked = mask("at /tmp/жж😀 pid 42")
+    assert masked == "at <temp_path> pid <pid>" and masked.isascii()
+    assert [span["kind"] for span in spans] == ["temp_path", "pid"]
+
+
+def test_malformed_input_raises_instead_of_guessing():
+    rule = masking._COMPILED[0]
+    with pytest.raises(TypeError):
+        _masking.mask_group(["pid 1"], [rule[:4]])
+    with pytest.raises(ValueError):
+        _masking.mask_group(["pid 1"], [(rule[0], len(_masking.FINDERS), *rule[2:])])
+    with pytest.raises(TypeError):
+        _masking.mask_group(["pid 1", 7], masking._COMPILED)
+    with pytest.raises(TypeError):
+        _masking.candidate_starts(b"pid 1")

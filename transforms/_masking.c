@@ -1,0 +1,804 @@
+/* The masking rules of transforms/masking.py run over a group of texts: where each rule can start a match, found
+ * in one pass over the texts for all the rules; the rules' matches there; and each text's spans and masked copy.
+ *
+ * The rules' regexes (Python's `re`) still decide every match: a rule's pattern is tried only at the candidate
+ * starts found here, as finditer would (from each candidate not inside the rule's previous match).
+ * So a candidate test must be a NECESSARY condition of a match starting there -- one too loose costs a pattern
+ * call, one too strict loses a match. Each test below reads only ASCII characters a rule's pattern demands at
+ * and after its start (a literal, a few characters, a run of digits or hex). A character before the start counts
+ * as a possible non-word character (for the rules' leading \b) unless it is ASCII [A-Za-z0-9_]: a non-ASCII
+ * letter is a \w for `re` on str, but testing that is left to the pattern.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+/* The finders, one per rule, in the order of the lists candidate_starts() returns (FINDERS names them). */
+enum {
+    UUID, DIGITS, DAY_DATE, MONTH_TIME, UNIX_SECONDS, TEMP_DIR, TMP_NAME, PID_WORD, PID_UPPER, PROCESS_WORD,
+    SHELL_JOB, LOCAL_PORT, PORT_WORD, HEX_LITERAL, HEX_WORD, FINDER_COUNT
+};
+static const char *const finder_names[FINDER_COUNT] = {
+    "uuid", "digits", "day_date", "month_time", "unix_seconds", "temp_dir", "tmp_name", "pid_word", "pid_upper",
+    "process_word", "shell_job", "local_port", "port_word", "hex_literal", "hex_word",
+};
+
+/* Character classes as bit flags, of the text's characters as bytes (see Bytes). */
+enum { DIGIT = 1, LOWER_HEX = 2, HEX = 4, WORD = 8, DIGIT_FOLLOWER = 16, NAME_INITIAL = 32 };
+static unsigned char byte_class[256];
+
+/* What the two characters at a position say of it, as pair_flags[second << 8 | first] (the two bytes loaded as one
+ * little-endian 16-bit number): a filter, in one branch-free pass, for the positions starts_at tests.
+ * TEST_AFTER_WORD: a rule can start there even after an ASCII [A-Za-z0-9_] character, i.e. a literal with no word
+ * boundary before it ("0x", "pid", "localhost", "/tmp", "[1] ", "Nov"...); TEST_AFTER_NON_WORD: a rule can start
+ * there after any other character (those literals, and digits, hex words, "tmp"); FIRST_IS_WORD: the first
+ * character is ASCII [A-Za-z0-9_], so the next position is not a word's start. */
+enum { TEST_AFTER_WORD = 1, TEST_AFTER_NON_WORD = 2, FIRST_IS_WORD = 4 };
+static unsigned char pair_flags[1 << 16];
+
+static void
+add_pair(unsigned flags, unsigned char first, unsigned char second)
+{
+    pair_flags[second << 8 | first] |= flags;
+}
+
+static void
+add_pairs(unsigned flags, const char *firsts, const char *seconds)
+{
+    for (; *firsts; firsts++)
+        for (const char *second = seconds; *second; second++)
+            add_pair(flags, (unsigned char)*firsts, (unsigned char)*second);
+}
+
+/* The text one byte per character: an ASCII character as itself, any other as NON_ASCII, then PADDING zero bytes,
+ * so that a test reads its fixed few characters past any offset without a bounds check. The end of the text so
+ * reads as NUL, which no test accepts where a rule needs a character and which counts as a non-word character,
+ * as the end of the text does for the patterns. */
+#define NON_ASCII 0x80
+#define PADDING 64  /* more than the longest stretch a test reads: a UUID's 36 characters */
+typedef const unsigned char *Bytes;
+
+static inline int
+has(Bytes s, Py_ssize_t i, unsigned flags)
+{
+    return (byte_class[s[i]] & flags) != 0;
+}
+
+/* Each of count characters from i on has one of flags. */
+static inline int
+run_of(Bytes s, Py_ssize_t i, Py_ssize_t count, unsigned flags)
+{
+    for (Py_ssize_t k = 0; k < count; k++)
+        if (!has(s, i + k, flags))
+            return 0;
+    return 1;
+}
+
+static inline int
+literal_at(Bytes s, Py_ssize_t i, const char *literal)
+{
+    return memcmp(s + i, literal, strlen(literal)) == 0;
+}
+
+/* A rule's `\b` before a word character at i: the character before is not ASCII [A-Za-z0-9_]. */
+static inline int
+may_start_word(Bytes s, Py_ssize_t i)
+{
+    return i == 0 || !has(s, i - 1, WORD);
+}
+
+/* 8-4-4-4-12 hex digits with dashes, from i on. */
+static int
+uuid_layout(Bytes s, Py_ssize_t i)
+{
+    static const int group_lengths[] = {8, 4, 4, 4, 12};
+    for (int group = 0; group < 5; group++) {
+        if (group && s[i++] != '-')
+            return 0;
+        if (!run_of(s, i, group_lengths[group], HEX))
+            return 0;
+        i += group_lengths[group];
+    }
+    return 1;
+}
+
+/* The digits rule's forms all start with a run of digits followed by one of "-: ." or a unit's first letter
+ * (or any non-ASCII character: "µs"). */
+static int
+digits_form_start(Bytes s, Py_ssize_t i)
+{
+    while (has(s, i, DIGIT))
+        i++;
+    return has(s, i, DIGIT_FOLLOWER);
+}
+
+/* A git sha or container id: 7 or more lowercase hex characters, ending before a character that is not ASCII
+ * [A-Za-z0-9_]. (The rule's check then wants both a digit and a letter, but a match it rejects still hides the
+ * candidates inside it from the pattern, as finditer's would: so it is the pattern's match that is tested for.) */
+static int
+hex_word_start(Bytes s, Py_ssize_t i)
+{
+    Py_ssize_t end = i;
+    while (has(s, end, LOWER_HEX))
+        end++;
+    return end - i >= 7 && !has(s, end, WORD);
+}
+
+/* The five digits of an ephemeral port start with 1-6 (the pattern checks the rest). */
+static inline int
+port_after(Bytes s, Py_ssize_t i)
+{
+    return s[i] >= '1' && s[i] <= '6';
+}
+
+static inline int
+pid_separator_at(Bytes s, Py_ssize_t i)
+{
+    return s[i] == '=' || s[i] == ':' || s[i] == ' ';
+}
+
+static int
+local_host_port(Bytes s, Py_ssize_t i)
+{
+    static const char *const hosts[] = {"localhost:", "127.0.0.1:", "0.0.0.0:", "[::]:"};
+    for (size_t h = 0; h < sizeof hosts / sizeof *hosts; h++)
+        if (s[i] == (unsigned char)hosts[h][0] && literal_at(s, i, hosts[h]))
+            return port_after(s, i + (Py_ssize_t)strlen(hosts[h]));
+    return 0;
+}
+
+static int
+temp_dir_at(Bytes s, Py_ssize_t i)
+{
+    static const char *const dirs[] = {"/tmp/", "/var/tmp/", "/dev/shm/", "/private/var/folders/"};
+    for (size_t d = 0; d < sizeof dirs / sizeof *dirs; d++)
+        if (literal_at(s, i, dirs[d]))
+            return 1;
+    return 0;
+}
+
+#define DAY_NAMES "MonTueWedThuFriSatSun"
+#define MONTH_NAMES "JanFebMarAprMayJunJulAugSepOctNovDec"
+
+/* One of names (three letters each, run together) at i. */
+static int
+name_at(Bytes s, Py_ssize_t i, const char *names)
+{
+    for (; *names; names += 3)
+        if (memcmp(s + i, names, 3) == 0)
+            return 1;
+    return 0;
+}
+
+/* `[1] 12345` at the start of a line. */
+static int
+shell_job_at(Bytes s, Py_ssize_t i)
+{
+    if (i > 0 && s[i - 1] != '\n')
+        return 0;
+    Py_ssize_t end = i + 1;
+    while (end - i <= 3 && has(s, end, DIGIT))
+        end++;
+    return end > i + 1 && s[end] == ']' && s[end + 1] == ' ';
+}
+
+static inline unsigned
+bit_if(int finder, int holds)
+{
+    return (unsigned)(holds != 0) << finder;
+}
+
+/* The finders whose rules can start a match at i: bit 1 << finder for each. */
+static unsigned
+starts_at(Bytes s, Py_ssize_t i)
+{
+    unsigned char c = s[i];
+    unsigned found = 0;
+    if (has(s, i, HEX) && may_start_word(s, i)) {
+        found |= bit_if(UUID, uuid_layout(s, i));
+        found |= bit_if(HEX_WORD, has(s, i, LOWER_HEX) && hex_word_start(s, i));
+        if (has(s, i, DIGIT)) {
+            found |= bit_if(DIGITS, digits_form_start(s, i));
+            found |= bit_if(UNIX_SECONDS, c == '1' && s[i + 1] >= '5' && s[i + 1] <= '9' && run_of(s, i + 2, 8, DIGIT));
+        }
+    }
+    switch (c) {
+    case '0':
+        found |= bit_if(HEX_LITERAL, s[i + 1] == 'x' && run_of(s, i + 2, 4, HEX));
+        found |= bit_if(LOCAL_PORT, local_host_port(s, i));
+        break;
+    case '1': case 'l':
+        found |= bit_if(LOCAL_PORT, local_host_port(s, i));
+        break;
+    case '[':
+        found |= bit_if(LOCAL_PORT, local_host_port(s, i));
+        found |= bit_if(SHELL_JOB, shell_job_at(s, i));
+        break;
+    case '/':
+        found |= bit_if(TEMP_DIR, temp_dir_at(s, i));
+        break;
+    case 't':
+        found |= bit_if(TMP_NAME, literal_at(s, i, "tmp") && may_start_word(s, i) && run_of(s, i + 3, 6, WORD));
+        break;
+    case 'p':
+        found |= bit_if(PID_WORD, literal_at(s, i, "pid") && pid_separator_at(s, i + 3));
+        found |= bit_if(PROCESS_WORD, literal_at(s, i, "process") && pid_separator_at(s, i + 7));
+        found |= bit_if(PORT_WORD, literal_at(s, i, "port ") && port_after(s, i + 5));
+        break;
+    case 'P':
+        found |= bit_if(PID_UPPER, literal_at(s, i, "PID") && pid_separator_at(s, i + 3));
+        break;
+    }
+    if (has(s, i, NAME_INITIAL)) {
+        found |= bit_if(DAY_DATE, name_at(s, i, DAY_NAMES) && (s[i + 3] == ',' || s[i + 3] == ' '));
+        found |= bit_if(MONTH_TIME, name_at(s, i, MONTH_NAMES) && s[i + 3] == ' ');
+    }
+    return found;
+}
+
+/* text as Bytes, in a buffer to PyMem_Free. */
+static unsigned char *
+bytes_of(PyObject *text)
+{
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
+    unsigned char *s = PyMem_Malloc(length + PADDING);
+    if (s == NULL)
+        return (unsigned char *)PyErr_NoMemory();
+    if (kind == PyUnicode_1BYTE_KIND) {
+        const Py_UCS1 *chars = data;
+        for (Py_ssize_t i = 0; i < length; i++)
+            s[i] = chars[i] < 128 ? chars[i] : NON_ASCII;
+    } else {
+        for (Py_ssize_t i = 0; i < length; i++) {
+            Py_UCS4 c = PyUnicode_READ(kind, data, i);
+            s[i] = c < 128 ? (unsigned char)c : NON_ASCII;
+        }
+    }
+    memset(s + length, 0, PADDING);
+    return s;
+}
+
+/* A candidate start: where the rule of finder may start a match. */
+typedef struct {
+    Py_ssize_t start;
+    int finder;
+} Candidate;
+
+/* A rule's match: [start, end) in the joined texts (the span of its group `v` if it has one), the rule's place in
+ * priority order, and its kind (a str borrowed from the rules). */
+typedef struct {
+    Py_ssize_t start, end, priority;
+    PyObject *kind;
+} Span;
+
+/* A growing array of Candidate or Span. */
+typedef struct {
+    void *items;
+    Py_ssize_t count, capacity;
+} Array;
+
+/* A new item at the end of array, items of item_size bytes; NULL (an exception set) when out of memory. */
+static void *
+put_item(Array *array, size_t item_size)
+{
+    if (array->count == array->capacity) {
+        Py_ssize_t capacity = array->capacity ? 2 * array->capacity : 64;
+        void *items = PyMem_Realloc(array->items, capacity * item_size);
+        if (items == NULL)
+            return PyErr_NoMemory();
+        array->items = items;
+        array->capacity = capacity;
+    }
+    return (char *)array->items + item_size * array->count++;
+}
+
+static inline unsigned
+pair_at(Bytes s, Py_ssize_t i)
+{
+    uint16_t pair;
+    memcpy(&pair, s + i, sizeof pair);
+    return PY_LITTLE_ENDIAN ? pair : (unsigned)(s[i + 1] << 8 | s[i]);
+}
+
+/* Bit k set where starts_at should test block + k: most of a screen (spaces, letters and digits inside words) is
+ * ruled out here, without a branch per character. */
+static inline uint64_t
+positions_to_test(Bytes s, Py_ssize_t block, Py_ssize_t count)
+{
+    uint64_t looks = 0;
+    unsigned before = block ? pair_flags[pair_at(s, block - 1)] : 0;  /* of the pair one back */
+    for (Py_ssize_t k = 0; k < count; k++) {
+        unsigned here = pair_flags[pair_at(s, block + k)];
+        unsigned after_non_word = ~before >> 2 & 1;  /* before's FIRST_IS_WORD unset */
+        looks |= (uint64_t)(here >> after_non_word & 1) << k;
+        before = here;
+    }
+    return looks;
+}
+
+/* Every candidate start in text, in order of position (of one position, in finder order). */
+static int
+find_candidates(PyObject *text, Array *candidates)
+{
+    unsigned char *s = bytes_of(text);
+    if (s == NULL)
+        return -1;
+    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
+    int failed = 0;
+    for (Py_ssize_t block = 0; block < length && !failed; block += 64) {
+        /* A whole block's count is a constant, for the compiler to unroll by. */
+        uint64_t looks = length - block >= 64 ? positions_to_test(s, block, 64)
+                                              : positions_to_test(s, block, length - block);
+        for (; looks && !failed; looks &= looks - 1) {
+            Py_ssize_t i = block + __builtin_ctzll(looks);
+            unsigned found = starts_at(s, i);
+            for (int f = 0; found && !failed; f++, found >>= 1) {
+                if (!(found & 1))
+                    continue;
+                Candidate *candidate = put_item(candidates, sizeof(Candidate));
+                if (candidate == NULL)
+                    failed = 1;
+                else
+                    *candidate = (Candidate){i, f};
+            }
+        }
+    }
+    PyMem_Free(s);
+    return failed ? -1 : 0;
+}
+
+static PyObject *
+candidate_starts(PyObject *module, PyObject *arg)
+{
+    if (!PyUnicode_Check(arg))
+        return PyErr_Format(PyExc_TypeError, "candidate_starts() needs a str, not %.100s", Py_TYPE(arg)->tp_name);
+    Array candidates = {0};
+    PyObject *lists = find_candidates(arg, &candidates) < 0 ? NULL : PyTuple_New(FINDER_COUNT);
+    for (int f = 0; lists != NULL && f < FINDER_COUNT; f++) {
+        PyObject *list = PyList_New(0);
+        if (list == NULL)
+            Py_CLEAR(lists);
+        else
+            PyTuple_SET_ITEM(lists, f, list);
+    }
+    const Candidate *items = candidates.items;
+    for (Py_ssize_t c = 0; lists != NULL && c < candidates.count; c++) {
+        PyObject *start = PyLong_FromSsize_t(items[c].start);
+        if (start == NULL || PyList_Append(PyTuple_GET_ITEM(lists, items[c].finder), start) < 0)
+            Py_CLEAR(lists);
+        Py_XDECREF(start);
+    }
+    PyMem_Free(candidates.items);
+    return lists;
+}
+
+/* Made once, by module_exec: the span dicts' keys, "" and "\n" to join with, the names of Match methods. */
+static PyObject *START, *END, *KIND, *EMPTY, *NEWLINE, *GROUP, *SPAN, *LASTGROUP;
+
+/* A rule as transforms.masking passes it: (pattern.match, finder, group number of `v` or None, kind, check or
+ * None); kind is a str, or a dict from the name of the pattern's last matched group to the kind. */
+typedef struct {
+    PyObject *match_at, *value_group, *kind, *check;
+    long finder;
+} Rule;
+
+static int
+rule_of(PyObject *item, Rule *rule)
+{
+    if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 5) {
+        PyErr_SetString(PyExc_TypeError, "a rule is (match, finder, value group, kind, check)");
+        return -1;
+    }
+    rule->match_at = PyTuple_GET_ITEM(item, 0);
+    rule->finder = PyLong_AsLong(PyTuple_GET_ITEM(item, 1));
+    rule->value_group = PyTuple_GET_ITEM(item, 2);
+    rule->kind = PyTuple_GET_ITEM(item, 3);
+    rule->check = PyTuple_GET_ITEM(item, 4);
+    if (rule->finder == -1 && PyErr_Occurred())
+        return -1;
+    if (rule->finder < 0 || rule->finder >= FINDER_COUNT) {
+        PyErr_SetString(PyExc_ValueError, "no such finder");
+        return -1;
+    }
+    return 0;
+}
+
+/* 1 if the rule's check accepts the matched text (or it has none), 0 if not, -1 on error. */
+static int
+accepted(const Rule *rule, PyObject *match)
+{
+    if (rule->check == Py_None)
+        return 1;
+    PyObject *matched = PyObject_CallMethodNoArgs(match, GROUP);
+    PyObject *verdict = matched == NULL ? NULL : PyObject_CallOneArg(rule->check, matched);
+    int truth = verdict == NULL ? -1 : PyObject_IsTrue(verdict);
+    Py_XDECREF(matched);
+    Py_XDECREF(verdict);
+    return truth;
+}
+
+/* The kind of match (a reference borrowed from the rule), NULL on error. */
+static PyObject *
+kind_of(const Rule *rule, PyObject *match)
+{
+    if (!PyDict_Check(rule->kind))
+        return rule->kind;
+    PyObject *last_group = PyObject_GetAttr(match, LASTGROUP);
+    PyObject *kind = last_group == NULL ? NULL : PyDict_GetItemWithError(rule->kind, last_group);
+    if (kind == NULL && !PyErr_Occurred())
+        PyErr_SetObject(PyExc_KeyError, last_group);
+    Py_XDECREF(last_group);
+    return kind;
+}
+
+/* The span of the rule's match from start to end: the whole match, or its group `v`. */
+static int
+put_span(Array *spans, const Rule *rule, PyObject *match, Py_ssize_t start, Py_ssize_t end, Py_ssize_t priority)
+{
+    PyObject *kind = kind_of(rule, match);
+    if (kind == NULL)
+        return -1;
+    if (rule->value_group != Py_None) {
+        PyObject *value = PyObject_CallMethodOneArg(match, SPAN, rule->value_group);
+        int parsed = value != NULL && PyArg_ParseTuple(value, "nn", &start, &end);
+        Py_XDECREF(value);
+        if (!parsed)
+            return -1;
+    }
+    Span *span = put_item(spans, sizeof(Span));
+    if (span == NULL)
+        return -1;
+    *span = (Span){start, end, priority, kind};
+    return 0;
+}
+
+/* The end of match, -1 on error. */
+static Py_ssize_t
+end_of(PyObject *match)
+{
+    PyObject *end = PyObject_CallMethodNoArgs(match, END);
+    Py_ssize_t offset = end == NULL ? -1 : PyLong_AsSsize_t(end);
+    Py_XDECREF(end);
+    return offset;
+}
+
+/* What finditer(text) yields for the rule's pattern, trying it only at its finder's candidate starts: as finditer
+ * does, a match is looked for from each candidate on that is not inside the previous match. Each one the rule's
+ * check accepts goes into spans. */
+static int
+put_rule_spans(PyObject *text, const Rule *rule, Py_ssize_t priority, const Array *candidates, Array *spans)
+{
+    const Candidate *items = candidates->items;
+    Py_ssize_t reach = 0;
+    for (Py_ssize_t c = 0; c < candidates->count; c++) {
+        if (items[c].finder != rule->finder || items[c].start < reach)
+            continue;
+        PyObject *start = PyLong_FromSsize_t(items[c].start);
+        if (start == NULL)
+            return -1;
+        PyObject *arguments[] = {text, start};
+        PyObject *match = PyObject_Vectorcall(rule->match_at, arguments, 2, NULL);
+        Py_DECREF(start);
+        if (match == NULL)
+            return -1;
+        int failed = 0;
+        if (match != Py_None) {
+            Py_ssize_t end = end_of(match);
+            int accepts = end < 0 ? -1 : accepted(rule, match);
+            failed = accepts < 0 || (accepts && put_span(spans, rule, match, items[c].start, end, priority) < 0);
+            reach = end;
+        }
+        Py_DECREF(match);
+        if (failed)
+            return -1;
+    }
+    return 0;
+}
+
+/* Every rule's matches in text, overlapping, in rules order. */
+static int
+put_all_spans(PyObject *text, PyObject *rules, Array *spans)
+{
+    Array candidates = {0};
+    int failed = find_candidates(text, &candidates) < 0;
+    for (Py_ssize_t r = 0; !failed && r < PySequence_Fast_GET_SIZE(rules); r++) {
+        Rule rule;
+        failed = rule_of(PySequence_Fast_GET_ITEM(rules, r), &rule) < 0
+                 || put_rule_spans(text, &rule, r, &candidates, spans) < 0;
+    }
+    PyMem_Free(candidates.items);
+    return failed ? -1 : 0;
+}
+
+static int
+by_start_then_priority(const void *left, const void *right)
+{
+    const Span *a = left, *b = right;
+    if (a->start != b->start)
+        return a->start < b->start ? -1 : 1;
+    return (a->priority > b->priority) - (a->priority < b->priority);
+}
+
+/* Sorted by start, then by rule order: the first rule's match at a position wins, and a match starting inside an
+ * earlier kept one is dropped. Returns how many are kept, at the front. */
+static Py_ssize_t
+kept_spans(Span *spans, Py_ssize_t count)
+{
+    if (count == 0)
+        return 0;
+    qsort(spans, count, sizeof(Span), by_start_then_priority);
+    Py_ssize_t kept = 0, reach = 0;
+    for (Py_ssize_t i = 0; i < count; i++)
+        if (spans[i].start >= reach) {
+            reach = spans[i].end;
+            spans[kept++] = spans[i];
+        }
+    return kept;
+}
+
+static PyObject *
+span_dict(const Span *span, Py_ssize_t offset)
+{
+    PyObject *dict = PyDict_New(), *start = PyLong_FromSsize_t(span->start - offset);
+    PyObject *end = PyLong_FromSsize_t(span->end - offset);
+    if (dict == NULL || start == NULL || end == NULL || PyDict_SetItem(dict, START, start) < 0
+        || PyDict_SetItem(dict, END, end) < 0 || PyDict_SetItem(dict, KIND, span->kind) < 0)
+        Py_CLEAR(dict);
+    Py_XDECREF(start);
+    Py_XDECREF(end);
+    return dict;
+}
+
+/* "<kind>", made once per kind per call (markers: kind -> its marker). */
+static PyObject *
+marker_of(PyObject *markers, PyObject *kind)
+{
+    PyObject *marker = PyDict_GetItemWithError(markers, kind);
+    if (marker != NULL || PyErr_Occurred())
+        return Py_XNewRef(marker);
+    marker = PyUnicode_FromFormat("<%S>", kind);
+    if (marker != NULL && PyDict_SetItem(markers, kind, marker) < 0)
+        Py_CLEAR(marker);
+    return marker;
+}
+
+static int
+put_new(PyObject *list, PyObject *item)
+{
+    int failed = item == NULL || PyList_Append(list, item) < 0;
+    Py_XDECREF(item);
+    return failed ? -1 : 0;
+}
+
+/* text with each of spans[0:count] replaced by its kind's marker, when text and the markers are ASCII: written
+ * straight into the new str (most screens are ASCII). NULL without an exception set otherwise. */
+static PyObject *
+ascii_masked(PyObject *text, const Span *spans, Py_ssize_t count, Py_ssize_t offset, PyObject *markers)
+{
+    if (!PyUnicode_IS_ASCII(text))
+        return NULL;
+    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *marker = marker_of(markers, spans[i].kind);  /* the dict keeps it */
+        if (marker == NULL)
+            return NULL;
+        int ascii = PyUnicode_IS_ASCII(marker);
+        length += PyUnicode_GET_LENGTH(marker) - (spans[i].end - spans[i].start);
+        Py_DECREF(marker);
+        if (!ascii)
+            return NULL;
+    }
+    PyObject *masked = PyUnicode_New(length, 127);
+    if (masked == NULL)
+        return NULL;
+    const Py_UCS1 *from = PyUnicode_1BYTE_DATA(text);
+    Py_UCS1 *to = PyUnicode_1BYTE_DATA(masked);
+    Py_ssize_t position = 0;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *marker = PyDict_GetItemWithError(markers, spans[i].kind);  /* borrowed: put there above */
+        Py_ssize_t start = spans[i].start - offset, marker_length = PyUnicode_GET_LENGTH(marker);
+        memcpy(to, from + position, start - position);
+        to += start - position;
+        memcpy(to, PyUnicode_1BYTE_DATA(marker), marker_length);
+        to += marker_length;
+        position = spans[i].end - offset;
+    }
+    memcpy(to, from + position, PyUnicode_GET_LENGTH(text) - position);
+    return masked;
+}
+
+/* text with each of spans[0:count] replaced by its kind's marker, joined from pieces: for any text. */
+static PyObject *
+joined_masked(PyObject *text, const Span *spans, Py_ssize_t count, Py_ssize_t offset, PyObject *markers)
+{
+    PyObject *parts = PyList_New(0), *masked = NULL;
+    Py_ssize_t position = 0;
+    for (Py_ssize_t i = 0; parts != NULL && i < count; i++) {
+        if (put_new(parts, PyUnicode_Substring(text, position, spans[i].start - offset)) < 0
+            || put_new(parts, marker_of(markers, spans[i].kind)) < 0)
+            Py_CLEAR(parts);
+        position = spans[i].end - offset;
+    }
+    if (parts != NULL && put_new(parts, PyUnicode_Substring(text, position, PyUnicode_GET_LENGTH(text))) == 0)
+        masked = PyUnicode_Join(EMPTY, parts);
+    Py_XDECREF(parts);
+    return masked;
+}
+
+/* (span dicts, masked text) of text, whose spans (offsets in the joined texts) are spans[0:count]. */
+static PyObject *
+text_result(PyObject *text, const Span *spans, Py_ssize_t count, Py_ssize_t offset, PyObject *markers)
+{
+    PyObject *dicts = PyList_New(count), *result = NULL;
+    for (Py_ssize_t i = 0; dicts != NULL && i < count; i++) {
+        PyObject *dict = span_dict(&spans[i], offset);
+        if (dict == NULL)
+            Py_CLEAR(dicts);
+        else
+            PyList_SET_ITEM(dicts, i, dict);
+    }
+    if (dicts == NULL)
+        return NULL;
+    PyObject *masked = ascii_masked(text, spans, count, offset, markers);
+    if (masked == NULL && !PyErr_Occurred())
+        masked = joined_masked(text, spans, count, offset, markers);
+    if (masked != NULL)
+        result = PyTuple_Pack(2, dicts, masked);
+    Py_DECREF(dicts);
+    Py_XDECREF(masked);
+    return result;
+}
+
+/* Each text's results, its spans being those that start within it (none starts on a joining newline). */
+static PyObject *
+results_of(PyObject *texts, const Span *spans, Py_ssize_t count)
+{
+    Py_ssize_t text_count = PySequence_Fast_GET_SIZE(texts), offset = 0, next = 0;
+    PyObject *results = PyList_New(text_count), *markers = PyDict_New();
+    if (markers == NULL)
+        Py_CLEAR(results);
+    for (Py_ssize_t t = 0; results != NULL && t < text_count; t++) {
+        PyObject *text = PySequence_Fast_GET_ITEM(texts, t), *result = NULL;
+        if (!PyUnicode_Check(text)) {
+            PyErr_SetString(PyExc_TypeError, "texts must be str");
+            Py_CLEAR(results);
+            break;
+        }
+        Py_ssize_t end = offset + PyUnicode_GET_LENGTH(text), first = next;
+        while (next < count && spans[next].start < end)
+            next++;
+        if (next > first && (spans[first].start < offset || spans[next - 1].end > end)) {
+            PyErr_SetString(PyExc_ValueError, "a span crosses from one text into another");
+            Py_CLEAR(results);
+            break;
+        }
+        if (next == first) {
+            PyObject *no_spans = PyList_New(0);
+            result = no_spans == NULL ? NULL : PyTuple_Pack(2, no_spans, text);
+            Py_XDECREF(no_spans);
+        } else
+            result = text_result(text, spans + first, next - first, offset, markers);
+        if (result == NULL) {
+            Py_CLEAR(results);
+            break;
+        }
+        PyList_SET_ITEM(results, t, result);
+        offset = end + 1;
+    }
+    Py_XDECREF(markers);
+    return results;
+}
+
+static PyObject *
+mask_group(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2)
+        return PyErr_Format(PyExc_TypeError, "mask_group() takes 2 arguments (%zd given)", nargs);
+    PyObject *texts = PySequence_Fast(args[0], "mask_group() needs a sequence of texts");
+    PyObject *rules = texts == NULL ? NULL : PySequence_Fast(args[1], "mask_group() needs a sequence of rules");
+    PyObject *joined = rules == NULL ? NULL : PyUnicode_Join(NEWLINE, texts);
+    PyObject *results = NULL;
+    Array spans = {0};
+    if (joined != NULL && put_all_spans(joined, rules, &spans) == 0)
+        results = results_of(texts, spans.items, kept_spans(spans.items, spans.count));
+    PyMem_Free(spans.items);
+    Py_XDECREF(texts);
+    Py_XDECREF(rules);
+    Py_XDECREF(joined);
+    return results;
+}
+
+static PyMethodDef methods[] = {
+    {"candidate_starts", candidate_starts, METH_O,
+     "candidate_starts(text) -> tuple of lists\n\n"
+     "For each finder named in FINDERS, in that order, the ascending offsets in text where its masking rule may\n"
+     "start a match: every offset where it does, and some where it does not."},
+    {"mask_group", (PyCFunction)(void (*)(void))mask_group, METH_FASTCALL,
+     "mask_group(texts, rules) -> list of (spans, masked text)\n\n"
+     "Each rule (pattern.match, finder, group number of `v` or None, kind, check or None) is tried at its finder's\n"
+     "candidate starts in \"\\n\".join(texts), as its pattern's finditer would find matches there. Of the matches\n"
+     "(the span of group `v` where there is one, kept if check(matched text) is true) starting at one place the\n"
+     "first rule's wins, and one starting inside a kept one is dropped. Each text gets the kept spans that start\n"
+     "in it, as {\"start\", \"end\", \"kind\"} dicts with offsets in the text, and the text with each span replaced\n"
+     "by \"<kind>\". A kind is a str, or a dict from the name of the pattern's last matched group to the kind."},
+    {NULL, NULL, 0, NULL},
+};
+
+
+static void
+set_class(const char *characters, unsigned flag)
+{
+    for (; *characters; characters++)
+        byte_class[(unsigned char)*characters] |= flag;
+}
+
+static int
+module_exec(PyObject *module)
+{
+    set_class("0123456789", DIGIT | LOWER_HEX | HEX | WORD);
+    set_class("abcdef", LOWER_HEX | HEX);
+    set_class("ABCDEF", HEX);
+    set_class("MTWFSJAOND", NAME_INITIAL);  /* of the day and month names */
+    set_class("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_", WORD);
+    set_class("-: .munsKMGTPb", DIGIT_FOLLOWER);
+    byte_class[NON_ASCII] |= DIGIT_FOLLOWER;
+    /* What starts_at can find, by its first two characters. */
+    const unsigned anywhere = TEST_AFTER_WORD | TEST_AFTER_NON_WORD;
+    add_pairs(anywhere, "0", "x.");  /* 0x..., 0.0.0.0: */
+    add_pairs(anywhere, "1", "2");  /* 127.0.0.1: */
+    add_pairs(anywhere, "l", "o");  /* localhost: */
+    add_pairs(anywhere, "[", "0123456789:");  /* [1] 12345, [::]: */
+    add_pairs(anywhere, "/", "tvdp");  /* /tmp/, /var/tmp/, /dev/shm/, /private/var/folders/ */
+    add_pairs(anywhere, "p", "iro");  /* pid, process, port */
+    add_pairs(anywhere, "P", "I");
+    for (const char *name = DAY_NAMES MONTH_NAMES; *name; name += 3)
+        add_pair(anywhere, (unsigned char)name[0], (unsigned char)name[1]);
+    add_pairs(TEST_AFTER_NON_WORD, "abcdefABCDEF", "0123456789abcdefABCDEF");  /* UUID, hex word */
+    add_pairs(TEST_AFTER_NON_WORD, "t", "m");  /* tmp... */
+    for (unsigned second = 0; second < 256; second++) {
+        for (const char *digit = "0123456789"; *digit; digit++)  /* a digits form has a character after its first */
+            if (second)
+                add_pair(TEST_AFTER_NON_WORD, (unsigned char)*digit, (unsigned char)second);
+        for (unsigned first = 0; first < 256; first++)
+            if (byte_class[first] & WORD)
+                add_pair(FIRST_IS_WORD, (unsigned char)first, (unsigned char)second);
+    }
+    if ((START = PyUnicode_InternFromString("start")) == NULL || (END = PyUnicode_InternFromString("end")) == NULL
+        || (KIND = PyUnicode_InternFromString("kind")) == NULL || (EMPTY = PyUnicode_FromString("")) == NULL
+        || (NEWLINE = PyUnicode_FromString("\n")) == NULL || (GROUP = PyUnicode_InternFromString("group")) == NULL
+        || (SPAN = PyUnicode_InternFromString("span")) == NULL
+        || (LASTGROUP = PyUnicode_InternFromString("lastgroup")) == NULL)
+        return -1;
+    PyObject *names = PyTuple_New(FINDER_COUNT);
+    if (names == NULL)
+        return -1;
+    for (int f = 0; f < FINDER_COUNT; f++) {
+        PyObject *name = PyUnicode_FromString(finder_names[f]);
+        if (name == NULL) {
+            Py_DECREF(names);
+            return -1;
+        }
+        PyTuple_SET_ITEM(names, f, name);
+    }
+    int failed = PyModule_AddObjectRef(module, "FINDERS", names) < 0;
+    Py_DECREF(names);
+    return failed ? -1 : 0;
+}
+
+static PyModuleDef_Slot slots[] = {
+    {Py_mod_exec, module_exec},
+    {0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_masking", "The masking rules run over texts, for transforms.masking.", 0, methods, slots,
+};
+
+PyMODINIT_FUNC
+PyInit__masking(void)
+{
+    return PyModuleDef_Init(&module);
+}
