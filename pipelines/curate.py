@@ -27,19 +27,13 @@ from transforms.memory import heap_frozen
 from transforms.stats import counters_from_result, stats_from_counters
 
 DEFAULT_RUNNER = "FnApiRunner"
-# From this much local input on, a second worker thread: the Parquet, Arrow and file work it overlaps runs without
-# the GIL. Measured on a loaded 2-core machine, threads / processes / one worker: 50k transitions as episode files
-# 23-25 / 34-35 / 24-30 CPU s, wall 29-41 / 49-55 / 42-61 s; 100k packed 30-33 / 35-38 / 30-31 CPU s, wall 34-46 /
-# 50-56 / 46-62 s. Peak RSS ~480-540 MB against ~360: two bundles in memory at once. Below it, one worker: the
-# second one's own copy of every stage weighs more (20k packed: +5% CPU in one run), and memory stays flat.
-PARALLEL_INPUT_BYTES = 32 * 1024 * 1024
-# More threads than this only wait for the GIL, each with a bundle in memory.
-THREAD_WORKERS = 2
-# From this much on, one worker process per core instead, for the cores threads cannot use. A worker process
-# costs ~3 CPU s whatever its share: importing Beam (~2.7 s with its harness, pandas included) and building every
-# stage again; from here (~300k transitions as episode files, ~1.6M packed) that is a few percent of the work.
-# Two busy cores of this machine also run each ~5-15% slower than one (two in-process runs side by side).
-MULTIPROCESS_INPUT_BYTES = 512 * 1024 * 1024
+# From this much local input on, one worker process per core. A worker process costs ~3 CPU s whatever its share
+# (importing Beam, ~2.7 s with its harness, and building every stage again), so below it one in-process worker is
+# cheaper and about as fast. Measured on an idle 2-core machine, 50k transitions as episode files (37 MB), one
+# worker / two threads / two processes: wall 23.5-23.7 / 19.4-24.2 / 15.5-16.2 s, CPU 24.4-25.2 / 27.2-31.5 /
+# 29.5-30.3 s. Threads gain little wall time (the GIL) and hold two bundles in memory (peak RSS ~480-500 MB
+# against ~350), so they are never the default.
+MULTIPROCESS_INPUT_BYTES = 32 * 1024 * 1024
 OUTPUT_FILES = ("stats.json", "README.md")
 # ~30k packed transitions (~10k as episode files): a partition's keys then take ~15 MB while it is resolved.
 PARTITION_INPUT_BYTES = 16 * 1024 * 1024
@@ -95,10 +89,8 @@ def pipeline_options(beam_args: list[str], input_bytes: int = 0) -> PipelineOpti
 
 def local_workers(input_bytes: int, cores: int) -> tuple[int, str]:
     """(FnApiRunner workers, running mode) for a local input of this size."""
-    if input_bytes >= MULTIPROCESS_INPUT_BYTES:
+    if input_bytes >= MULTIPROCESS_INPUT_BYTES and cores > 1:
         return cores, "multi_processing"
-    if input_bytes >= PARALLEL_INPUT_BYTES:
-        return min(THREAD_WORKERS, cores), "multi_threading"
     return 1, "in_memory"
 
 

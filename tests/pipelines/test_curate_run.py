@@ -94,8 +94,8 @@ def test_existing_output_is_not_mixed_with_a_new_run(curated, raw_collection):
 
 @pytest.mark.parametrize("mode", ["multi_processing", "multi_threading"])
 def test_parallel_workers_give_the_same_result(curated, raw_collection, tmp_path, mode):
-    """Two FnApiRunner workers, as processes or threads (the two defaults for big inputs): counts merge across
-    workers and the kept rows do not depend on which worker saw which record."""
+    """Two FnApiRunner workers, as processes (the default for big inputs) or threads: counts merge across workers
+    and the kept rows do not depend on which worker saw which record."""
     out, _, _ = curated
     stats = run_curation(str(raw_collection[0]), str(tmp_path / mode),
                          beam_args=["--direct_num_workers=2", f"--direct_running_mode={mode}"])
@@ -104,38 +104,24 @@ def test_parallel_workers_give_the_same_result(curated, raw_collection, tmp_path
     assert by_id(rows(tmp_path / mode, "transitions")) == by_id(rows(out, "transitions"))
 
 
-def test_big_local_inputs_get_worker_threads_and_huge_ones_a_process_per_core():
+def test_big_local_inputs_get_a_worker_process_per_core_unless_workers_are_chosen():
     from apache_beam.options.pipeline_options import DirectOptions
 
-    from pipelines.curate import (MULTIPROCESS_INPUT_BYTES, PARALLEL_INPUT_BYTES, THREAD_WORKERS, local_workers,
-                                  pipeline_options)
+    from pipelines.curate import MULTIPROCESS_INPUT_BYTES, local_workers, pipeline_options
 
     def direct(beam_args, input_bytes):
         options = pipeline_options(beam_args, input_bytes).view_as(DirectOptions)
         return options.direct_num_workers, options.direct_running_mode
 
-    assert local_workers(PARALLEL_INPUT_BYTES - 1, 8) == (1, "in_memory")
-    assert local_workers(PARALLEL_INPUT_BYTES, 8) == (THREAD_WORKERS, "multi_threading")
-    assert local_workers(MULTIPROCESS_INPUT_BYTES - 1, 8) == (THREAD_WORKERS, "multi_threading")
+    assert local_workers(MULTIPROCESS_INPUT_BYTES - 1, 8) == (1, "in_memory")
     assert local_workers(MULTIPROCESS_INPUT_BYTES, 8) == (8, "multi_processing")
-    assert local_workers(MULTIPROCESS_INPUT_BYTES, 1)[0] == local_workers(PARALLEL_INPUT_BYTES, 1)[0] == 1
+    assert local_workers(MULTIPROCESS_INPUT_BYTES, 1) == (1, "in_memory")
     default = direct([], 0)
-    assert direct([], PARALLEL_INPUT_BYTES - 1) == default and default[1] != "multi_threading"
+    assert direct([], MULTIPROCESS_INPUT_BYTES - 1) == default and default[1] != "multi_processing"
     chosen = direct(["--direct_num_workers=1"], MULTIPROCESS_INPUT_BYTES)
     assert chosen[0] == 1 and chosen[1] != "multi_processing"
-
-
-@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: every input runs in one worker")
-def test_pipeline_options_apply_the_local_workers():
-    from apache_beam.options.pipeline_options import DirectOptions
-
-    from pipelines.curate import MULTIPROCESS_INPUT_BYTES, PARALLEL_INPUT_BYTES, THREAD_WORKERS, pipeline_options
-
-    threads = pipeline_options([], PARALLEL_INPUT_BYTES).view_as(DirectOptions)
-    processes = pipeline_options([], MULTIPROCESS_INPUT_BYTES).view_as(DirectOptions)
-    assert (threads.direct_num_workers, threads.direct_running_mode) == (min(THREAD_WORKERS, os.cpu_count()),
-                                                                         "multi_threading")
-    assert (processes.direct_num_workers, processes.direct_running_mode) == (os.cpu_count(), "multi_processing")
+    cores = os.cpu_count() or 1
+    assert direct([], MULTIPROCESS_INPUT_BYTES) == ((cores, "multi_processing") if cores > 1 else default)
 
 
 def test_dedupe_partitions_grow_with_the_input_so_one_partition_stays_bounded():
