@@ -280,8 +280,8 @@ def main(quick: bool | None = None, repeats: int | None = None) -> None:
         packed = rows[-1]
         print(f"fixed cost of a run: {fixed:.1f} CPU s; without it, {packed['size']} packed: "
               f"{packed['size'] / (packed['size'] / packed['per_cpu'] - fixed):,.0f}/s/cpu")
-        # Two workers on the larger packed input, as threads (the local default from 32 MB) and as processes (from
-        # 512 MB): CPU seconds include the worker processes', so /s/cpu stays per core.
+        # Two workers on the larger packed input, as processes (the local default from 32 MB) and as threads (an
+        # option): CPU seconds include the worker processes', so /s/cpu stays per core.
         size, raw = sizes[-1], Path(scratch) / f"raw-{sizes[-1]}"
         for mode, label in (("multi_threading", "threads"), ("multi_processing", "processes")):
             run = curate_run(raw, Path(scratch) / f"out-{mode}", ["--runner=FnApiRunner", "--direct_num_workers=2",
