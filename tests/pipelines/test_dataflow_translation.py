@@ -37,3 +37,29 @@ def test_pipeline_translates_for_dataflow_without_submitting():
         payload = beam_runner_api_pb2.ArtifactStagingToRolePayload.FromString(artifact.role_payload)
         staged.append(payload.staged_name)
     assert "workflow.tar.gz" in staged, staged
+
+
+WORKER_DOCKERFILE = REPO / "docker" / "dataflow-worker" / "Dockerfile"
+
+
+def test_worker_image_matches_the_submitting_beam_and_python():
+    """Dataflow refuses (or worse, half-runs) a job whose worker SDK differs from the submitter's: the image's base
+    must follow the pinned Beam and the venv's Python, and it must give Arrow the pool local runs use."""
+    import sys
+
+    import apache_beam
+
+    lines = [line.split() for line in WORKER_DOCKERFILE.read_text().splitlines() if line and not line.startswith("#")]
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert ["FROM", f"apache/beam_python{python}_sdk:{apache_beam.__version__}"] in lines
+    assert ["ENV", "ARROW_DEFAULT_MEMORY_POOL=jemalloc"] in lines
+
+
+def test_a_custom_worker_image_reaches_the_job():
+    image = "us-central1-docker.pkg.dev/worldline-test/images/worldline-worker:test"
+    pipeline = build_pipeline("gs://worldline-test-raw/collection", "gs://worldline-test-out/shards",
+                              CurateOptions(), [*DATAFLOW_ARGS, f"--sdk_container_image={image}"])
+    pipeline.run()
+    [environment] = pipeline.runner.proto_pipeline.components.environments.values()
+    payload = beam_runner_api_pb2.DockerPayload.FromString(environment.payload)
+    assert payload.container_image == image
