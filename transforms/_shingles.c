@@ -426,6 +426,61 @@ done:
     return result;
 }
 
+/* One digest row (a list of ints) into a uint32 row of the output matrix. */
+static int
+put_digest_row(uint32_t *out, PyObject *row, Py_ssize_t width)
+{
+    if (!PyList_Check(row) || PyList_GET_SIZE(row) != width) {
+        PyErr_Format(PyExc_ValueError, "digest rows must be lists of %zd ints", width);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < width; i++) {
+        unsigned long value = PyLong_AsUnsignedLong(PyList_GET_ITEM(row, i));
+        if (value == (unsigned long)-1 && PyErr_Occurred())
+            return -1;
+        if (value > UINT32_MAX) {
+            PyErr_SetString(PyExc_OverflowError, "a digest value does not fit in uint32");
+            return -1;
+        }
+        out[i] = (uint32_t)value;
+    }
+    return 0;
+}
+
+static PyObject *
+digest_rows_into(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3)
+        return PyErr_Format(PyExc_TypeError, "digest_rows_into() takes 3 arguments (%zd given)", nargs);
+    Py_ssize_t first = PyLong_AsSsize_t(args[2]);
+    if (first == -1 && PyErr_Occurred())
+        return NULL;
+    if (!PyList_Check(args[0]))
+        return PyErr_Format(PyExc_TypeError, "digest_rows_into() needs a list of rows");
+    Py_buffer out;
+    if (PyObject_GetBuffer(args[1], &out, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+        return NULL;
+    PyObject *rows = args[0];
+    Py_ssize_t count = PyList_GET_SIZE(rows);
+    int failed = 0;
+    if (out.ndim != 2 || out.itemsize != sizeof(uint32_t) || strcmp(out.format, "I") != 0) {
+        PyErr_SetString(PyExc_TypeError, "digest_rows_into() writes into a 2-d uint32 matrix");
+        failed = 1;
+    } else if (first < 0 || first + count > out.shape[0]) {
+        PyErr_Format(PyExc_IndexError, "rows %zd to %zd do not fit a matrix of %zd rows", first, first + count,
+                     out.shape[0]);
+        failed = 1;
+    }
+    Py_ssize_t width = failed ? 0 : out.shape[1];
+    uint32_t *values = (uint32_t *)out.buf + first * width;
+    for (Py_ssize_t i = 0; i < count && !failed; i++)
+        failed = put_digest_row(values + i * width, PyList_GET_ITEM(rows, i), width) < 0;
+    PyBuffer_Release(&out);
+    if (failed)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"shingle_hashes", (PyCFunction)(void (*)(void))shingle_hashes, METH_FASTCALL,
      "shingle_hashes(texts, ngram) -> (hashes, offsets)\n\n"
@@ -436,6 +491,10 @@ static PyMethodDef methods[] = {
      "As shingle_hashes, for rows made of parts: a row's tokens are its parts' shingle hashes one part after\n"
      "another (a part without words adds none; a row without words has the one EMPTY_TEXT). A part that recurs\n"
      "is shingled once per call."},
+    {"digest_rows_into", (PyCFunction)(void (*)(void))digest_rows_into, METH_FASTCALL,
+     "digest_rows_into(rows, matrix, first)\n\n"
+     "rensa's digest rows (to_rows(): lists of ints) into rows first, first + 1, ... of matrix, a writable\n"
+     "C-contiguous uint32 [n, num_perm] buffer: no array of Python ints is built on the way."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -460,7 +519,7 @@ static PyModuleDef_Slot slots[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_shingles", "Word n-gram shingle hashes for transforms.minhash.", 0, methods, slots,
+    PyModuleDef_HEAD_INIT, "_shingles", "Word n-gram shingle hashes, and rensa digests into numpy, for transforms.minhash.", 0, methods, slots,
 };
 
 PyMODINIT_FUNC

@@ -17,8 +17,6 @@ only nudge one Jaccard estimate by 1/num_perm-ish, so it is not worth a slower h
 
 from __future__ import annotations
 
-from array import array
-
 import numpy as np
 import xxhash
 from rensa import RMinHash
@@ -88,13 +86,14 @@ def _sub_batch_bounds(count: int) -> list[tuple[int, int]]:
 
 def _digest_matrix(token_batches, rows: int, num_perm: int, seed: int) -> np.ndarray:
     """rensa's MinHash of every row of each (flat token hashes, row offsets) batch, stacked: uint32 [rows, num_perm]."""
-    flat = array("I")
+    sigs = np.empty((rows, num_perm), dtype=np.uint32)
+    first = 0
     for hashes, offsets in token_batches:
         matrix = RMinHash.digest_matrix_from_flat_token_hashes(hashes, offsets, num_perm, seed)
-        # rensa hands rows back as Python lists; array('I') collects them faster than numpy does.
-        for row in matrix.to_rows():
-            flat.fromlist(row)
-    return np.frombuffer(flat, dtype=np.uint32).reshape(rows, num_perm)
+        # rensa hands rows back only as lists of Python ints; C copies them straight into the matrix.
+        _shingles.digest_rows_into(matrix.to_rows(), sigs, first)
+        first += len(offsets) - 1
+    return sigs
 
 
 def action_hashes(actions: list[str]) -> np.ndarray:

@@ -268,3 +268,20 @@ def test_planted_pairs_recall_and_precision_at_256_perms():
                     for record, kept in removed.items()) / len(removed)
     assert len(positives) > 500
     assert recall >= 0.95 and precision >= 0.99, (recall, precision)
+
+
+def test_digest_rows_land_in_their_matrix_rows_and_bad_rows_are_refused():
+    from transforms._shingles import digest_rows_into
+    matrix = np.zeros((4, 3), dtype=np.uint32)
+    digest_rows_into([[1, 2, 3], [2**32 - 1, 0, 7]], matrix, 1)
+    assert matrix.tolist() == [[0, 0, 0], [1, 2, 3], [2**32 - 1, 0, 7], [0, 0, 0]]
+    with pytest.raises(ValueError, match="lists of 3 ints"):
+        digest_rows_into([[1, 2]], matrix, 0)
+    with pytest.raises(OverflowError):
+        digest_rows_into([[1, 2, 2**32]], matrix, 0)
+    with pytest.raises(IndexError):
+        digest_rows_into([[1, 2, 3]] * 2, matrix, 3)
+    with pytest.raises(TypeError, match="uint32"):
+        digest_rows_into([[1, 2, 3]], np.zeros((1, 3), dtype=np.int64), 0)
+    with pytest.raises(ValueError, match="read-only"):
+        digest_rows_into([[1, 2, 3]], np.frombuffer(bytes(12), dtype=np.uint32).reshape(1, 3), 0)
