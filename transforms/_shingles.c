@@ -20,6 +20,9 @@ static const unsigned char ASCII_SEPARATOR[128] = {
     [9] = 1, [10] = 1, [11] = 1, [12] = 1, [13] = 1, [28] = 1, [29] = 1, [30] = 1, [31] = 1, [32] = 1,
 };
 
+/* ASCII bytes hashed as themselves in a word: neither a separator nor NUL (which counts as U+FFFD). */
+static unsigned char PLAIN_ASCII[128];
+
 typedef struct {
     uint64_t start_prefix, end_prefix, start_inverse;  /* start_inverse: BASE^-(the word's start position) */
 } Word;
@@ -74,6 +77,16 @@ put_byte(Running *run, unsigned char byte)
     run->prefix += byte * run->power;
     run->power *= BASE;
     run->position++;
+}
+
+/* Two bytes of a word at once: the running power, a chain of multiplications that every byte waits on, then
+ * takes one step per two bytes. */
+static inline void
+put_two_bytes(Running *run, unsigned char first, unsigned char second)
+{
+    run->prefix += first * run->power + second * (run->power * BASE);
+    run->power *= BASE * BASE;
+    run->position += 2;
 }
 
 static int
@@ -145,11 +158,18 @@ scan_ascii(Words *words, const unsigned char *chars, Py_ssize_t length)
             return 0;
         if (begin_word(words, &run) < 0)
             return -1;
-        for (; i < length && !ASCII_SEPARATOR[chars[i]]; i++) {
+        for (;;) {
+            while (i + 1 < length && (PLAIN_ASCII[chars[i]] & PLAIN_ASCII[chars[i + 1]])) {
+                put_two_bytes(&run, chars[i], chars[i + 1]);
+                i += 2;
+            }
+            if (i == length || ASCII_SEPARATOR[chars[i]])
+                break;
             if (chars[i] != 0)
                 put_byte(&run, chars[i]);
             else
                 put_utf8(&run, 0xFFFD);
+            i++;
         }
         end_word(words, &run);
     }
@@ -322,25 +342,53 @@ typedef struct {
 } Run;
 
 typedef struct {
-    Run *values;
-    Py_ssize_t count, capacity;
-} Runs;
+    PyObject *part;  /* a strong reference, so that no other object can take its address during the call */
+    Run run;
+} SeenPart;
+
+/* The distinct parts of one union_tokens call, by object identity (open addressing on the address): a
+ * transition's state is the very str object of the previous one's next observation (transforms.prepare masks each
+ * distinct text once), so identity finds the repeats without hashing every text's characters, as a dict would. An
+ * equal text in another object is merely shingled again, to the same tokens. */
+typedef struct {
+    SeenPart *slots;
+    Py_ssize_t capacity, count;  /* capacity: a power of two, at least twice count */
+} SeenParts;
+
+static SeenPart *
+seen_slot(const SeenParts *seen, PyObject *part)
+{
+    uint64_t mask = (uint64_t)seen->capacity - 1;
+    for (uint64_t i = mixed((uintptr_t)part) & mask;; i = (i + 1) & mask) {
+        if (seen->slots[i].part == part || seen->slots[i].part == NULL)
+            return &seen->slots[i];
+    }
+}
 
 static int
-add_run(Runs *runs, Run run)
+grow_seen(SeenParts *seen)
 {
-    if (runs->count == runs->capacity) {
-        Py_ssize_t capacity = runs->capacity ? 2 * runs->capacity : 256;
-        Run *values = PyMem_Realloc(runs->values, capacity * sizeof(Run));
-        if (values == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        runs->values = values;
-        runs->capacity = capacity;
+    SeenParts grown = {NULL, seen->capacity ? 2 * seen->capacity : 256, seen->count};
+    grown.slots = PyMem_Calloc(grown.capacity, sizeof(SeenPart));
+    if (grown.slots == NULL) {
+        PyErr_NoMemory();
+        return -1;
     }
-    runs->values[runs->count++] = run;
+    for (Py_ssize_t i = 0; i < seen->capacity; i++) {
+        if (seen->slots[i].part != NULL)
+            *seen_slot(&grown, seen->slots[i].part) = seen->slots[i];
+    }
+    PyMem_Free(seen->slots);
+    *seen = grown;
     return 0;
+}
+
+static void
+forget_seen(SeenParts *seen)
+{
+    for (Py_ssize_t i = 0; i < seen->capacity; i++)
+        Py_XDECREF(seen->slots[i].part);
+    PyMem_Free(seen->slots);
 }
 
 static int
@@ -355,27 +403,27 @@ copy_run(Hashes *tokens, Run run)
 
 /* The tokens of one part appended to a row: shingled on its first sight, copied from that first run after. */
 static int
-put_part(Hashes *tokens, PyObject *part, PyObject *seen, Runs *runs, Words *words, Py_ssize_t ngram)
+put_part(Hashes *tokens, PyObject *part, SeenParts *seen, Words *words, Py_ssize_t ngram)
 {
     if (part == Py_None)
         return 0;  /* a missing part, as an empty one, adds nothing */
-    PyObject *number = PyDict_GetItemWithError(seen, part);
-    if (number != NULL)
-        return copy_run(tokens, runs->values[PyLong_AsSsize_t(number)]);
-    if (PyErr_Occurred())
+    if (2 * (seen->count + 1) > seen->capacity && grow_seen(seen) < 0)
         return -1;
+    SeenPart *slot = seen_slot(seen, part);
+    if (slot->part != NULL)
+        return copy_run(tokens, slot->run);
     Run run = {tokens->count, 0};
     if (scan_text(words, part) < 0 || put_shingles(tokens, words, ngram) < 0)
         return -1;
     run.count = tokens->count - run.start;
-    number = PyLong_FromSsize_t(runs->count);
-    int failed = number == NULL || PyDict_SetItem(seen, part, number) < 0 || add_run(runs, run) < 0;
-    Py_XDECREF(number);
-    return failed ? -1 : 0;
+    Py_INCREF(part);
+    *slot = (SeenPart){part, run};
+    seen->count++;
+    return 0;
 }
 
 static int
-put_row(Hashes *tokens, PyObject *row, PyObject *seen, Runs *runs, Words *words, Py_ssize_t ngram)
+put_row(Hashes *tokens, PyObject *row, SeenParts *seen, Words *words, Py_ssize_t ngram)
 {
     PyObject *parts = PySequence_Fast(row, "union_tokens() needs rows that are sequences of texts");
     if (parts == NULL)
@@ -383,7 +431,7 @@ put_row(Hashes *tokens, PyObject *row, PyObject *seen, Runs *runs, Words *words,
     Py_ssize_t start = tokens->count, count = PySequence_Fast_GET_SIZE(parts);
     int failed = 0;
     for (Py_ssize_t i = 0; i < count && !failed; i++)
-        failed = put_part(tokens, PySequence_Fast_GET_ITEM(parts, i), seen, runs, words, ngram);
+        failed = put_part(tokens, PySequence_Fast_GET_ITEM(parts, i), seen, words, ngram);
     Py_DECREF(parts);
     if (!failed && tokens->count == start)
         failed = put_empty_text(tokens);  /* a row without words: the one shingle of an empty text */
@@ -401,16 +449,15 @@ union_tokens(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject *rows = PySequence_Fast(args[0], "union_tokens() needs a sequence of rows");
     if (rows == NULL)
         return NULL;
-    PyObject *seen = PyDict_New();  /* part text -> its number in runs */
+    SeenParts seen = {0};
     Words words = {0};
     Hashes tokens = {0}, offsets = {0};
-    Runs runs = {0};
     PyObject *result = NULL;
     Py_ssize_t count = PySequence_Fast_GET_SIZE(rows);
-    if (seen == NULL || put_offset(&offsets, 0) < 0)
+    if (put_offset(&offsets, 0) < 0)
         goto done;
     for (Py_ssize_t i = 0; i < count; i++) {
-        if (put_row(&tokens, PySequence_Fast_GET_ITEM(rows, i), seen, &runs, &words, ngram) < 0)
+        if (put_row(&tokens, PySequence_Fast_GET_ITEM(rows, i), &seen, &words, ngram) < 0)
             goto done;
         if (put_offset(&offsets, tokens.count) < 0)
             goto done;
@@ -418,11 +465,10 @@ union_tokens(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     result = hashes_and_offsets(&tokens, &offsets);
 done:
     Py_DECREF(rows);
-    Py_XDECREF(seen);
+    forget_seen(&seen);
     PyMem_Free(words.words);
     PyMem_Free(tokens.values);
     PyMem_Free(offsets.values);
-    PyMem_Free(runs.values);
     return result;
 }
 
@@ -490,7 +536,7 @@ static PyMethodDef methods[] = {
      "union_tokens(rows, ngram) -> (tokens, offsets)\n\n"
      "As shingle_hashes, for rows made of parts: a row's tokens are its parts' shingle hashes one part after\n"
      "another (a part without words adds none; a row without words has the one EMPTY_TEXT). A part that recurs\n"
-     "is shingled once per call."},
+     "(the same object) is shingled once per call."},
     {"digest_rows_into", (PyCFunction)(void (*)(void))digest_rows_into, METH_FASTCALL,
      "digest_rows_into(rows, matrix, first)\n\n"
      "rensa's digest rows (to_rows(): lists of ints) into rows first, first + 1, ... of matrix, a writable\n"
@@ -501,6 +547,8 @@ static PyMethodDef methods[] = {
 static int
 module_exec(PyObject *module)
 {
+    for (int byte = 1; byte < 128; byte++)
+        PLAIN_ASCII[byte] = !ASCII_SEPARATOR[byte];
     inverse_powers[0] = 1;
     for (int i = 1; i < TABLED_INVERSES; i++)
         inverse_powers[i] = inverse_powers[i - 1] * BASE_INVERSE;

@@ -67,8 +67,9 @@ def signatures(texts: list[str], num_perm: int = 256, ngram: int = 5, seed: int 
 def union_signatures(rows: list[tuple[str, ...]], num_perm: int = 256, ngram: int = 5, seed: int = 1) -> np.ndarray:
     """MinHash signature of the union of each row's parts' word n-gram sets: uint32 matrix [len(rows), num_perm].
 
-    A part that recurs across rows (a transition's state is the previous one's next observation) is shingled and
-    hashed once per SUB_BATCH rows; rensa then MinHashes each row's union of its parts' shingle hashes, which costs
+    A part that recurs across rows (a transition's state is the previous one's next observation, the same str
+    object in transforms.prepare) is shingled and hashed once per SUB_BATCH rows: repeats are found by identity,
+    so an equal text in another object is only shingled again; rensa then MinHashes each row's union of its parts' shingle hashes, which costs
     little next to the shingling. No shingle spans two parts: a row's set lacks the shingles across the joins that
     signatures() of its parts joined by newlines would have (up to ngram - 1 per join). Accepted: they are few next
     to an observation's, and a word changed at an observation's edge now changes one shingle instead of up to

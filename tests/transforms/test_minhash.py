@@ -84,6 +84,18 @@ def test_shingle_hashes_split_where_str_split_does(ngram):
     assert_dedupe_shingles(texts, ngram)
 
 
+@pytest.mark.parametrize("ngram", [1, 5])
+def test_ascii_shingle_hashes_whatever_the_word_lengths_and_nuls(ngram):
+    """ASCII words are hashed two bytes at a time: words of every length, and NULs at every place in them."""
+    rng = random.Random(ngram)
+    separators = [chr(code) for code in range(128) if chr(code).isspace()]
+    pieces = ["a", "bc", "def", "ghij", "klmno", "pqrstu", "vwxyz01", "23456789", "\0", "\0\0", "x\0", "\0y"]
+    texts = ["".join(rng.choice(pieces + separators) for _ in range(rng.randint(0, 40))) for _ in range(400)]
+    texts += ["ab", "abc", "a\0", "\0b", "abcd\0", "ab cd\0e", "ab\x1fcd\x1c"]
+    assert all(text.isascii() for text in texts)
+    assert_dedupe_shingles(texts, ngram)
+
+
 def test_shingle_hashes_of_long_texts_and_long_words():
     rng = random.Random(7)
     texts = [" ".join(rng.choice(WORDS) for _ in range(20000)), "x" * 100000, ("\u00e9" * 3000 + "\u2029") * 20,
@@ -182,6 +194,19 @@ def test_union_signature_is_the_signature_of_the_union_shingle_set():
     assert union_signatures([]).shape == (0, 256)
     with_missing_part = union_signatures([("a b c", None, "d e f g h i")])
     assert np.array_equal(with_missing_part, union_signatures([("a b c", "d e f g h i")]))
+
+
+def test_union_signature_does_not_depend_on_which_str_objects_hold_the_parts():
+    """Parts are found again by object identity: an equal text in another object, or a part made afresh for its
+    row and freed after it (its address then free for the next row's new part), must sketch as its text does."""
+    rng = random.Random(6)
+    rows = episode_rows(rng, 40)
+    shared = union_signatures(rows)
+    copies = [tuple("".join(list(part)) for part in row) for row in rows]
+    assert copies[1][0] is not copies[0][2]
+    assert np.array_equal(union_signatures(copies), shared)
+    made_afresh = [(part for part in map("".join, map(list, row))) for row in rows]  # each row a generator
+    assert np.array_equal(union_signatures(made_afresh), shared)
 
 
 def test_band_keys_differ_between_bands_and_follow_band_values_and_action():
