@@ -567,7 +567,8 @@ static PyModuleDef_Slot slots[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_shingles", "Word n-gram shingle hashes, and rensa digests into numpy, for transforms.minhash.", 0, methods, slots,
+    PyModuleDef_HEAD_INIT, "_shingles",
+    "Word n-gram shingle hashes, and rensa's digests into numpy, for transforms.minhash.", 0, methods, slots,
 };
 
 PyMODINIT_FUNC
