@@ -391,39 +391,77 @@ forget_seen(SeenParts *seen)
     PyMem_Free(seen->slots);
 }
 
-static int
-copy_run(Hashes *tokens, Run run)
+/* The last token put in each slot (token & (RECENT_SLOTS - 1)) in the current row: a token equal to its slot's is
+ * a repeat within the row and is left out. A state shares most of its lines with the next observation, and each
+ * repeat would cost rensa num_perm hash-and-min steps for nothing (a MinHash is the same over a multiset and over
+ * its set). A repeat whose slot another token took in between is merely kept. A free slot s holds s ^ 1, which no
+ * token of that slot equals. 2048 slots (16 KB) keep most of a row's ~300 distinct tokens apart. */
+#define RECENT_SLOTS 2048
+
+/* What union_tokens keeps across the rows of one call. */
+typedef struct {
+    SeenParts seen;
+    Hashes store;  /* each distinct part's shingle hashes, where the runs in seen point */
+    Words words;
+    uint64_t *recent;
+    Py_ssize_t ngram;
+} Union;
+
+static void
+free_recent_slots(uint64_t *recent, const uint64_t *tokens, Py_ssize_t count)
 {
-    if (reserve(tokens, run.count) < 0)
-        return -1;
-    memcpy(tokens->values + tokens->count, tokens->values + run.start, run.count * sizeof(uint64_t));
-    tokens->count += run.count;
-    return 0;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        uint64_t slot = tokens[i] & (RECENT_SLOTS - 1);
+        recent[slot] = slot ^ 1;
+    }
 }
 
-/* The tokens of one part appended to a row: shingled on its first sight, copied from that first run after. */
+/* The run of one part's shingle hashes in the store: shingled on its first sight, found again after. */
 static int
-put_part(Hashes *tokens, PyObject *part, SeenParts *seen, Words *words, Py_ssize_t ngram)
+part_run(Union *state, PyObject *part, Run *run)
 {
-    if (part == Py_None)
-        return 0;  /* a missing part, as an empty one, adds nothing */
+    SeenParts *seen = &state->seen;
     if (2 * (seen->count + 1) > seen->capacity && grow_seen(seen) < 0)
         return -1;
     SeenPart *slot = seen_slot(seen, part);
-    if (slot->part != NULL)
-        return copy_run(tokens, slot->run);
-    Run run = {tokens->count, 0};
-    if (scan_text(words, part) < 0 || put_shingles(tokens, words, ngram) < 0)
+    if (slot->part != NULL) {
+        *run = slot->run;
+        return 0;
+    }
+    run->start = state->store.count;
+    if (scan_text(&state->words, part) < 0 || put_shingles(&state->store, &state->words, state->ngram) < 0)
         return -1;
-    run.count = tokens->count - run.start;
+    run->count = state->store.count - run->start;
     Py_INCREF(part);
-    *slot = (SeenPart){part, run};
+    *slot = (SeenPart){part, *run};
     seen->count++;
     return 0;
 }
 
+/* One part's tokens appended to its row, but for the repeats `recent` catches. */
 static int
-put_row(Hashes *tokens, PyObject *row, SeenParts *seen, Words *words, Py_ssize_t ngram)
+put_part(Hashes *tokens, PyObject *part, Union *state)
+{
+    Run run;
+    if (part == Py_None)
+        return 0;  /* a missing part, as an empty one, adds nothing */
+    if (part_run(state, part, &run) < 0 || reserve(tokens, run.count) < 0)
+        return -1;
+    const uint64_t *values = state->store.values + run.start;
+    uint64_t *out = tokens->values + tokens->count;
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t i = 0; i < run.count; i++) {
+        uint64_t token = values[i], slot = token & (RECENT_SLOTS - 1);
+        out[kept] = token;
+        kept += state->recent[slot] != token;
+        state->recent[slot] = token;
+    }
+    tokens->count += kept;
+    return 0;
+}
+
+static int
+put_row(Hashes *tokens, PyObject *row, Union *state)
 {
     PyObject *parts = PySequence_Fast(row, "union_tokens() needs rows that are sequences of texts");
     if (parts == NULL)
@@ -431,33 +469,39 @@ put_row(Hashes *tokens, PyObject *row, SeenParts *seen, Words *words, Py_ssize_t
     Py_ssize_t start = tokens->count, count = PySequence_Fast_GET_SIZE(parts);
     int failed = 0;
     for (Py_ssize_t i = 0; i < count && !failed; i++)
-        failed = put_part(tokens, PySequence_Fast_GET_ITEM(parts, i), seen, words, ngram);
+        failed = put_part(tokens, PySequence_Fast_GET_ITEM(parts, i), state);
     Py_DECREF(parts);
-    if (!failed && tokens->count == start)
-        failed = put_empty_text(tokens);  /* a row without words: the one shingle of an empty text */
-    return failed;
+    if (failed)
+        return -1;
+    free_recent_slots(state->recent, tokens->values + start, tokens->count - start);
+    return tokens->count == start ? put_empty_text(tokens) : 0;  /* no words: the one shingle of an empty text */
 }
 
 static PyObject *
 union_tokens(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    Py_ssize_t ngram;
+    Union state = {0};
     if (nargs != 2)
         return PyErr_Format(PyExc_TypeError, "union_tokens() takes 2 arguments (%zd given)", nargs);
-    if (ngram_of(args[1], &ngram) < 0)
+    if (ngram_of(args[1], &state.ngram) < 0)
         return NULL;
     PyObject *rows = PySequence_Fast(args[0], "union_tokens() needs a sequence of rows");
     if (rows == NULL)
         return NULL;
-    SeenParts seen = {0};
-    Words words = {0};
     Hashes tokens = {0}, offsets = {0};
     PyObject *result = NULL;
     Py_ssize_t count = PySequence_Fast_GET_SIZE(rows);
+    state.recent = PyMem_Malloc(RECENT_SLOTS * sizeof(uint64_t));
+    if (state.recent == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (uint64_t slot = 0; slot < RECENT_SLOTS; slot++)
+        state.recent[slot] = slot ^ 1;
     if (put_offset(&offsets, 0) < 0)
         goto done;
     for (Py_ssize_t i = 0; i < count; i++) {
-        if (put_row(&tokens, PySequence_Fast_GET_ITEM(rows, i), &seen, &words, ngram) < 0)
+        if (put_row(&tokens, PySequence_Fast_GET_ITEM(rows, i), &state) < 0)
             goto done;
         if (put_offset(&offsets, tokens.count) < 0)
             goto done;
@@ -465,8 +509,10 @@ union_tokens(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     result = hashes_and_offsets(&tokens, &offsets);
 done:
     Py_DECREF(rows);
-    forget_seen(&seen);
-    PyMem_Free(words.words);
+    forget_seen(&state.seen);
+    PyMem_Free(state.store.values);
+    PyMem_Free(state.words.words);
+    PyMem_Free(state.recent);
     PyMem_Free(tokens.values);
     PyMem_Free(offsets.values);
     return result;
@@ -535,8 +581,8 @@ static PyMethodDef methods[] = {
     {"union_tokens", (PyCFunction)(void (*)(void))union_tokens, METH_FASTCALL,
      "union_tokens(rows, ngram) -> (tokens, offsets)\n\n"
      "As shingle_hashes, for rows made of parts: a row's tokens are its parts' shingle hashes one part after\n"
-     "another (a part without words adds none; a row without words has the one EMPTY_TEXT). A part that recurs\n"
-     "(the same object) is shingled once per call."},
+     "another, most repeats within the row left out (a part without words adds none; a row without words has the\n"
+     "one EMPTY_TEXT). A part that recurs (the same object) is shingled once per call."},
     {"digest_rows_into", (PyCFunction)(void (*)(void))digest_rows_into, METH_FASTCALL,
      "digest_rows_into(rows, matrix, first)\n\n"
      "rensa's digest rows (to_rows(): lists of ints) into rows first, first + 1, ... of matrix, a writable\n"

@@ -70,11 +70,12 @@ def union_signatures(rows: list[tuple[str, ...]], num_perm: int = 256, ngram: in
     A part that recurs across rows (a transition's state is the previous one's next observation, the same str
     object in transforms.prepare) is shingled and hashed once per SUB_BATCH rows: repeats are found by identity,
     so an equal text in another object is merely shingled again. rensa then MinHashes each row's union of its
-    parts' shingle hashes, which costs little next to the shingling. No shingle spans two parts: a row's set lacks
-    the shingles across the joins that signatures() of its parts joined by newlines would have (up to ngram - 1 per
-    join). Accepted: they are few next to an observation's, and a word changed at an observation's edge now changes
-    one shingle instead of up to ngram. A part without words adds nothing; a row with no word at all has the one
-    shingle of an empty text, as in signatures().
+    parts' shingle hashes, most of the row's repeats (a state's lines shown again in the next observation) left
+    out in C, as they cannot change a MinHash. No shingle spans two parts: a row's set lacks the shingles across
+    the joins that signatures() of its parts joined by newlines would have (up to ngram - 1 per join). Accepted:
+    they are few next to an observation's, and a word changed at an observation's edge now changes one shingle
+    instead of up to ngram. A part without words adds nothing; a row with no word at all has the one shingle of an
+    empty text, as in signatures().
     """
     batches = (_as_uint64(_shingles.union_tokens(rows[start:end], ngram))
                for start, end in _sub_batch_bounds(len(rows)))

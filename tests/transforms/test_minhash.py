@@ -12,7 +12,7 @@ from rensa import RMinHash
 
 from transforms.minhash import (SUB_BATCH, action_hashes, band_keys, estimated_jaccard, shingle_hashes,
                                 signatures, sketches, union_signatures)
-from transforms._shingles import BASE, EMPTY_TEXT
+from transforms._shingles import BASE, EMPTY_TEXT, union_tokens
 
 REPO = Path(__file__).resolve().parents[2]
 WORDS = [f"w{i}" for i in range(50000)]
@@ -194,6 +194,27 @@ def test_union_signature_is_the_signature_of_the_union_shingle_set():
     assert union_signatures([]).shape == (0, 256)
     with_missing_part = union_signatures([("a b c", None, "d e f g h i")])
     assert np.array_equal(with_missing_part, union_signatures([("a b c", "d e f g h i")]))
+
+
+def test_union_tokens_are_each_rows_shingle_set_with_most_repeats_left_out():
+    """A row's tokens are its parts' shingle hashes without the repeats the C side catches: the same set (so the
+    same MinHash), never a token of another row, and far fewer than all the parts' when a state is shown again."""
+    rng = random.Random(9)
+    screens = ["$"]
+    for _ in range(40):  # a terminal: each screen shows the previous one and a new line
+        screens.append(screens[-1] + "\n" + " ".join(rng.choice(WORDS) for _ in range(rng.randint(0, 12))))
+    rows = [(screens[step], f"cmd {step}", screens[step + 1]) for step in range(40)]
+    rows += [row for row in episode_rows(rng, 30)]
+    rows += [("a b c d e f", "x", "a b c d e f"), ("", "", ""), ("same same same same same same same", None, "")]
+    tokens, offsets = (np.frombuffer(buffer, dtype=np.uint64) for buffer in union_tokens(rows, 5))
+    assert len(offsets) == len(rows) + 1
+    total = 0
+    for index, row in enumerate(rows):
+        got = tokens[int(offsets[index]):int(offsets[index + 1])].tolist()
+        parts = [shingle_hashes([part])[0].tolist() for part in row if part and part.split()]
+        assert set(got) == (set().union(*parts) if parts else {EMPTY_TEXT}), row
+        total += sum(map(len, parts))
+    assert len(tokens) < 0.7 * total  # a screen's lines are in the state and again in the next one
 
 
 def test_union_signature_does_not_depend_on_which_str_objects_hold_the_parts():
