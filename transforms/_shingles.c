@@ -336,7 +336,7 @@ done:
     return result;
 }
 
-/* Where a distinct part's shingle hashes first went in the row tokens. */
+/* Where a distinct part's shingle hashes are in the store of union_tokens. */
 typedef struct {
     Py_ssize_t start, count;
 } Run;

@@ -134,7 +134,7 @@ class KeyBatch:
 
 
 def _by_partition(keys: np.ndarray, partitions: int) -> dict[int, np.ndarray]:
-    """partition -> indices of the keys that fall in it, in key order."""
+    """partition -> indices of the keys that fall in it, in ascending order."""
     # The smallest type that holds a partition number: a stable sort of 8- or 16-bit values is a radix sort,
     # several times faster than one of int64.
     parts = (keys % np.uint64(partitions)).astype(np.min_scalar_type(partitions - 1))
