@@ -247,6 +247,20 @@ def test_band_keys_differ_between_bands_and_follow_band_values_and_action():
     assert band_keys(sigs, actions, bands=20, rows=5).shape == (3, 20)
 
 
+@pytest.mark.parametrize("dtype", [np.uint32, np.uint64, np.int64])
+def test_band_keys_are_the_mixed_linear_combination_mod_2_64(dtype):
+    from transforms.minhash import _BAND_CONSTANTS, _KEY_MULTIPLIERS
+    rng = np.random.default_rng(8)
+    sigs = rng.integers(0, 2**32, size=(5, 256), dtype=np.uint64).astype(dtype)
+    actions = action_hashes(["ls", "", "rm -rf /", "cd /", "x"])
+    multipliers, constants = _KEY_MULTIPLIERS.tolist(), _BAND_CONSTANTS.tolist()
+    for bands, rows in ((12, 4), (20, 5), (1, 1)):
+        expected = [[splitmix64_finalizer((sum(int(sig[band * rows + r]) * multipliers[r] for r in range(rows))
+                                           + constants[band] + int(action) * multipliers[rows]) & MASK)
+                     for band in range(bands)] for sig, action in zip(sigs, actions)]
+        assert band_keys(sigs, actions, bands, rows).tolist() == expected
+
+
 def test_band_keys_reject_bad_shapes():
     sigs = np.zeros((2, 16), dtype=np.uint32)
     with pytest.raises(ValueError, match="signature matrix"):
