@@ -20,6 +20,9 @@ static const unsigned char ASCII_SEPARATOR[128] = {
     [9] = 1, [10] = 1, [11] = 1, [12] = 1, [13] = 1, [28] = 1, [29] = 1, [30] = 1, [31] = 1, [32] = 1,
 };
 
+/* ASCII bytes hashed as themselves in a word: neither a separator nor NUL (which counts as U+FFFD). */
+static unsigned char PLAIN_ASCII[128];
+
 typedef struct {
     uint64_t start_prefix, end_prefix, start_inverse;  /* start_inverse: BASE^-(the word's start position) */
 } Word;
@@ -74,6 +77,16 @@ put_byte(Running *run, unsigned char byte)
     run->prefix += byte * run->power;
     run->power *= BASE;
     run->position++;
+}
+
+/* Two bytes of a word at once: the running power, a chain of multiplications that every byte waits on, then
+ * takes one step per two bytes. */
+static inline void
+put_two_bytes(Running *run, unsigned char first, unsigned char second)
+{
+    run->prefix += first * run->power + second * (run->power * BASE);
+    run->power *= BASE * BASE;
+    run->position += 2;
 }
 
 static int
@@ -145,11 +158,18 @@ scan_ascii(Words *words, const unsigned char *chars, Py_ssize_t length)
             return 0;
         if (begin_word(words, &run) < 0)
             return -1;
-        for (; i < length && !ASCII_SEPARATOR[chars[i]]; i++) {
+        for (;;) {
+            while (i + 1 < length && (PLAIN_ASCII[chars[i]] & PLAIN_ASCII[chars[i + 1]])) {
+                put_two_bytes(&run, chars[i], chars[i + 1]);
+                i += 2;
+            }
+            if (i == length || ASCII_SEPARATOR[chars[i]])
+                break;
             if (chars[i] != 0)
                 put_byte(&run, chars[i]);
             else
                 put_utf8(&run, 0xFFFD);
+            i++;
         }
         end_word(words, &run);
     }
@@ -316,66 +336,132 @@ done:
     return result;
 }
 
-/* Where a distinct part's shingle hashes first went in the row tokens. */
+/* Where a distinct part's shingle hashes are in the store of union_tokens. */
 typedef struct {
     Py_ssize_t start, count;
 } Run;
 
 typedef struct {
-    Run *values;
-    Py_ssize_t count, capacity;
-} Runs;
+    PyObject *part;  /* a strong reference, so that no other object can take its address during the call */
+    Run run;
+} SeenPart;
 
-static int
-add_run(Runs *runs, Run run)
+/* The distinct parts of one union_tokens call, by object identity (open addressing on the address): a
+ * transition's state is the very str object of the previous one's next observation (transforms.prepare masks each
+ * distinct text once), so identity finds the repeats without hashing every text's characters, as a dict would. An
+ * equal text in another object is merely shingled again, to the same tokens. */
+typedef struct {
+    SeenPart *slots;
+    Py_ssize_t capacity, count;  /* capacity: a power of two, at least twice count */
+} SeenParts;
+
+static SeenPart *
+seen_slot(const SeenParts *seen, PyObject *part)
 {
-    if (runs->count == runs->capacity) {
-        Py_ssize_t capacity = runs->capacity ? 2 * runs->capacity : 256;
-        Run *values = PyMem_Realloc(runs->values, capacity * sizeof(Run));
-        if (values == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        runs->values = values;
-        runs->capacity = capacity;
+    uint64_t mask = (uint64_t)seen->capacity - 1;
+    for (uint64_t i = mixed((uintptr_t)part) & mask;; i = (i + 1) & mask) {
+        if (seen->slots[i].part == part || seen->slots[i].part == NULL)
+            return &seen->slots[i];
     }
-    runs->values[runs->count++] = run;
-    return 0;
 }
 
 static int
-copy_run(Hashes *tokens, Run run)
+grow_seen(SeenParts *seen)
 {
-    if (reserve(tokens, run.count) < 0)
+    SeenParts grown = {NULL, seen->capacity ? 2 * seen->capacity : 256, seen->count};
+    grown.slots = PyMem_Calloc(grown.capacity, sizeof(SeenPart));
+    if (grown.slots == NULL) {
+        PyErr_NoMemory();
         return -1;
-    memcpy(tokens->values + tokens->count, tokens->values + run.start, run.count * sizeof(uint64_t));
-    tokens->count += run.count;
+    }
+    for (Py_ssize_t i = 0; i < seen->capacity; i++) {
+        if (seen->slots[i].part != NULL)
+            *seen_slot(&grown, seen->slots[i].part) = seen->slots[i];
+    }
+    PyMem_Free(seen->slots);
+    *seen = grown;
     return 0;
 }
 
-/* The tokens of one part appended to a row: shingled on its first sight, copied from that first run after. */
-static int
-put_part(Hashes *tokens, PyObject *part, PyObject *seen, Runs *runs, Words *words, Py_ssize_t ngram)
+static void
+forget_seen(SeenParts *seen)
 {
+    for (Py_ssize_t i = 0; i < seen->capacity; i++)
+        Py_XDECREF(seen->slots[i].part);
+    PyMem_Free(seen->slots);
+}
+
+/* The last token put in each slot (token & (RECENT_SLOTS - 1)) in the current row: a token equal to its slot's is
+ * a repeat within the row and is left out. A state shares most of its lines with the next observation, and each
+ * repeat would cost rensa num_perm hash-and-min steps for nothing (a MinHash is the same over a multiset and over
+ * its set). A repeat whose slot another token took in between is merely kept. A free slot s holds s ^ 1, which no
+ * token of that slot equals. 2048 slots (16 KB) keep most of a row's ~300 distinct tokens apart. */
+#define RECENT_SLOTS 2048
+
+/* What union_tokens keeps across the rows of one call. */
+typedef struct {
+    SeenParts seen;
+    Hashes store;  /* each distinct part's shingle hashes, where the runs in seen point */
+    Words words;
+    uint64_t *recent;
+    Py_ssize_t ngram;
+} Union;
+
+static void
+free_recent_slots(uint64_t *recent, const uint64_t *tokens, Py_ssize_t count)
+{
+    for (Py_ssize_t i = 0; i < count; i++) {
+        uint64_t slot = tokens[i] & (RECENT_SLOTS - 1);
+        recent[slot] = slot ^ 1;
+    }
+}
+
+/* The run of one part's shingle hashes in the store: shingled on its first sight, found again after. */
+static int
+part_run(Union *state, PyObject *part, Run *run)
+{
+    SeenParts *seen = &state->seen;
+    if (2 * (seen->count + 1) > seen->capacity && grow_seen(seen) < 0)
+        return -1;
+    SeenPart *slot = seen_slot(seen, part);
+    if (slot->part != NULL) {
+        *run = slot->run;
+        return 0;
+    }
+    run->start = state->store.count;
+    if (scan_text(&state->words, part) < 0 || put_shingles(&state->store, &state->words, state->ngram) < 0)
+        return -1;
+    run->count = state->store.count - run->start;
+    Py_INCREF(part);
+    *slot = (SeenPart){part, *run};
+    seen->count++;
+    return 0;
+}
+
+/* One part's tokens appended to its row, but for the repeats `recent` catches. */
+static int
+put_part(Hashes *tokens, PyObject *part, Union *state)
+{
+    Run run;
     if (part == Py_None)
         return 0;  /* a missing part, as an empty one, adds nothing */
-    PyObject *number = PyDict_GetItemWithError(seen, part);
-    if (number != NULL)
-        return copy_run(tokens, runs->values[PyLong_AsSsize_t(number)]);
-    if (PyErr_Occurred())
+    if (part_run(state, part, &run) < 0 || reserve(tokens, run.count) < 0)
         return -1;
-    Run run = {tokens->count, 0};
-    if (scan_text(words, part) < 0 || put_shingles(tokens, words, ngram) < 0)
-        return -1;
-    run.count = tokens->count - run.start;
-    number = PyLong_FromSsize_t(runs->count);
-    int failed = number == NULL || PyDict_SetItem(seen, part, number) < 0 || add_run(runs, run) < 0;
-    Py_XDECREF(number);
-    return failed ? -1 : 0;
+    const uint64_t *values = state->store.values + run.start;
+    uint64_t *out = tokens->values + tokens->count;
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t i = 0; i < run.count; i++) {
+        uint64_t token = values[i], slot = token & (RECENT_SLOTS - 1);
+        out[kept] = token;
+        kept += state->recent[slot] != token;
+        state->recent[slot] = token;
+    }
+    tokens->count += kept;
+    return 0;
 }
 
 static int
-put_row(Hashes *tokens, PyObject *row, PyObject *seen, Runs *runs, Words *words, Py_ssize_t ngram)
+put_row(Hashes *tokens, PyObject *row, Union *state)
 {
     PyObject *parts = PySequence_Fast(row, "union_tokens() needs rows that are sequences of texts");
     if (parts == NULL)
@@ -383,34 +469,39 @@ put_row(Hashes *tokens, PyObject *row, PyObject *seen, Runs *runs, Words *words,
     Py_ssize_t start = tokens->count, count = PySequence_Fast_GET_SIZE(parts);
     int failed = 0;
     for (Py_ssize_t i = 0; i < count && !failed; i++)
-        failed = put_part(tokens, PySequence_Fast_GET_ITEM(parts, i), seen, runs, words, ngram);
+        failed = put_part(tokens, PySequence_Fast_GET_ITEM(parts, i), state);
     Py_DECREF(parts);
-    if (!failed && tokens->count == start)
-        failed = put_empty_text(tokens);  /* a row without words: the one shingle of an empty text */
-    return failed;
+    if (failed)
+        return -1;
+    free_recent_slots(state->recent, tokens->values + start, tokens->count - start);
+    return tokens->count == start ? put_empty_text(tokens) : 0;  /* no words: the one shingle of an empty text */
 }
 
 static PyObject *
 union_tokens(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    Py_ssize_t ngram;
+    Union state = {0};
     if (nargs != 2)
         return PyErr_Format(PyExc_TypeError, "union_tokens() takes 2 arguments (%zd given)", nargs);
-    if (ngram_of(args[1], &ngram) < 0)
+    if (ngram_of(args[1], &state.ngram) < 0)
         return NULL;
     PyObject *rows = PySequence_Fast(args[0], "union_tokens() needs a sequence of rows");
     if (rows == NULL)
         return NULL;
-    PyObject *seen = PyDict_New();  /* part text -> its number in runs */
-    Words words = {0};
     Hashes tokens = {0}, offsets = {0};
-    Runs runs = {0};
     PyObject *result = NULL;
     Py_ssize_t count = PySequence_Fast_GET_SIZE(rows);
-    if (seen == NULL || put_offset(&offsets, 0) < 0)
+    state.recent = PyMem_Malloc(RECENT_SLOTS * sizeof(uint64_t));
+    if (state.recent == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (uint64_t slot = 0; slot < RECENT_SLOTS; slot++)
+        state.recent[slot] = slot ^ 1;
+    if (put_offset(&offsets, 0) < 0)
         goto done;
     for (Py_ssize_t i = 0; i < count; i++) {
-        if (put_row(&tokens, PySequence_Fast_GET_ITEM(rows, i), seen, &runs, &words, ngram) < 0)
+        if (put_row(&tokens, PySequence_Fast_GET_ITEM(rows, i), &state) < 0)
             goto done;
         if (put_offset(&offsets, tokens.count) < 0)
             goto done;
@@ -418,12 +509,68 @@ union_tokens(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     result = hashes_and_offsets(&tokens, &offsets);
 done:
     Py_DECREF(rows);
-    Py_XDECREF(seen);
-    PyMem_Free(words.words);
+    forget_seen(&state.seen);
+    PyMem_Free(state.store.values);
+    PyMem_Free(state.words.words);
+    PyMem_Free(state.recent);
     PyMem_Free(tokens.values);
     PyMem_Free(offsets.values);
-    PyMem_Free(runs.values);
     return result;
+}
+
+/* One digest row (a list of ints) into a uint32 row of the output matrix. */
+static int
+put_digest_row(uint32_t *out, PyObject *row, Py_ssize_t width)
+{
+    if (!PyList_Check(row) || PyList_GET_SIZE(row) != width) {
+        PyErr_Format(PyExc_ValueError, "digest rows must be lists of %zd ints", width);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < width; i++) {
+        unsigned long value = PyLong_AsUnsignedLong(PyList_GET_ITEM(row, i));
+        if (value == (unsigned long)-1 && PyErr_Occurred())
+            return -1;
+        if (value > UINT32_MAX) {
+            PyErr_SetString(PyExc_OverflowError, "a digest value does not fit in uint32");
+            return -1;
+        }
+        out[i] = (uint32_t)value;
+    }
+    return 0;
+}
+
+static PyObject *
+digest_rows_into(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3)
+        return PyErr_Format(PyExc_TypeError, "digest_rows_into() takes 3 arguments (%zd given)", nargs);
+    Py_ssize_t first = PyLong_AsSsize_t(args[2]);
+    if (first == -1 && PyErr_Occurred())
+        return NULL;
+    if (!PyList_Check(args[0]))
+        return PyErr_Format(PyExc_TypeError, "digest_rows_into() needs a list of rows");
+    Py_buffer out;
+    if (PyObject_GetBuffer(args[1], &out, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+        return NULL;
+    PyObject *rows = args[0];
+    Py_ssize_t count = PyList_GET_SIZE(rows);
+    int failed = 0;
+    if (out.ndim != 2 || out.itemsize != sizeof(uint32_t) || strcmp(out.format, "I") != 0) {
+        PyErr_SetString(PyExc_TypeError, "digest_rows_into() writes into a 2-d uint32 matrix");
+        failed = 1;
+    } else if (first < 0 || first + count > out.shape[0]) {
+        PyErr_Format(PyExc_IndexError, "rows %zd to %zd do not fit a matrix of %zd rows", first, first + count,
+                     out.shape[0]);
+        failed = 1;
+    }
+    Py_ssize_t width = failed ? 0 : out.shape[1];
+    uint32_t *values = (uint32_t *)out.buf + first * width;
+    for (Py_ssize_t i = 0; i < count && !failed; i++)
+        failed = put_digest_row(values + i * width, PyList_GET_ITEM(rows, i), width) < 0;
+    PyBuffer_Release(&out);
+    if (failed)
+        return NULL;
+    Py_RETURN_NONE;
 }
 
 static PyMethodDef methods[] = {
@@ -434,14 +581,20 @@ static PyMethodDef methods[] = {
     {"union_tokens", (PyCFunction)(void (*)(void))union_tokens, METH_FASTCALL,
      "union_tokens(rows, ngram) -> (tokens, offsets)\n\n"
      "As shingle_hashes, for rows made of parts: a row's tokens are its parts' shingle hashes one part after\n"
-     "another (a part without words adds none; a row without words has the one EMPTY_TEXT). A part that recurs\n"
-     "is shingled once per call."},
+     "another, most repeats within the row left out (a part without words adds none; a row without words has the\n"
+     "one EMPTY_TEXT). A part that recurs (the same object) is shingled once per call."},
+    {"digest_rows_into", (PyCFunction)(void (*)(void))digest_rows_into, METH_FASTCALL,
+     "digest_rows_into(rows, matrix, first)\n\n"
+     "rensa's digest rows (to_rows(): lists of ints) into rows first, first + 1, ... of matrix, a writable\n"
+     "C-contiguous uint32 [n, num_perm] buffer: no array of Python ints is built on the way."},
     {NULL, NULL, 0, NULL},
 };
 
 static int
 module_exec(PyObject *module)
 {
+    for (int byte = 1; byte < 128; byte++)
+        PLAIN_ASCII[byte] = !ASCII_SEPARATOR[byte];
     inverse_powers[0] = 1;
     for (int i = 1; i < TABLED_INVERSES; i++)
         inverse_powers[i] = inverse_powers[i - 1] * BASE_INVERSE;
@@ -460,7 +613,8 @@ static PyModuleDef_Slot slots[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_shingles", "Word n-gram shingle hashes for transforms.minhash.", 0, methods, slots,
+    PyModuleDef_HEAD_INIT, "_shingles",
+    "Word n-gram shingle hashes, and rensa's digests into numpy, for transforms.minhash.", 0, methods, slots,
 };
 
 PyMODINIT_FUNC

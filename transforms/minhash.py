@@ -17,8 +17,6 @@ only nudge one Jaccard estimate by 1/num_perm-ish, so it is not worth a slower h
 
 from __future__ import annotations
 
-from array import array
-
 import numpy as np
 import xxhash
 from rensa import RMinHash
@@ -69,13 +67,15 @@ def signatures(texts: list[str], num_perm: int = 256, ngram: int = 5, seed: int 
 def union_signatures(rows: list[tuple[str, ...]], num_perm: int = 256, ngram: int = 5, seed: int = 1) -> np.ndarray:
     """MinHash signature of the union of each row's parts' word n-gram sets: uint32 matrix [len(rows), num_perm].
 
-    A part that recurs across rows (a transition's state is the previous one's next observation) is shingled and
-    hashed once per SUB_BATCH rows; rensa then MinHashes each row's union of its parts' shingle hashes, which costs
-    little next to the shingling. No shingle spans two parts: a row's set lacks the shingles across the joins that
-    signatures() of its parts joined by newlines would have (up to ngram - 1 per join). Accepted: they are few next
-    to an observation's, and a word changed at an observation's edge now changes one shingle instead of up to
-    ngram. A part without words adds nothing; a row with no word at all has the one shingle of an empty text, as in
-    signatures().
+    A part that recurs across rows (a transition's state is the previous one's next observation, the same str
+    object in transforms.prepare) is shingled and hashed once per SUB_BATCH rows: repeats are found by identity,
+    so an equal text in another object is merely shingled again. rensa then MinHashes each row's union of its
+    parts' shingle hashes, most of the row's repeats (a state's lines shown again in the next observation) left
+    out in C, as they cannot change a MinHash. No shingle spans two parts: a row's set lacks the shingles across
+    the joins that signatures() of its parts joined by newlines would have (up to ngram - 1 per join). Accepted:
+    they are few next to an observation's, and a word changed at an observation's edge now changes one shingle
+    instead of up to ngram. A part without words adds nothing; a row with no word at all has the one shingle of an
+    empty text, as in signatures().
     """
     batches = (_as_uint64(_shingles.union_tokens(rows[start:end], ngram))
                for start, end in _sub_batch_bounds(len(rows)))
@@ -88,13 +88,14 @@ def _sub_batch_bounds(count: int) -> list[tuple[int, int]]:
 
 def _digest_matrix(token_batches, rows: int, num_perm: int, seed: int) -> np.ndarray:
     """rensa's MinHash of every row of each (flat token hashes, row offsets) batch, stacked: uint32 [rows, num_perm]."""
-    flat = array("I")
+    sigs = np.empty((rows, num_perm), dtype=np.uint32)
+    first = 0
     for hashes, offsets in token_batches:
         matrix = RMinHash.digest_matrix_from_flat_token_hashes(hashes, offsets, num_perm, seed)
-        # rensa hands rows back as Python lists; array('I') collects them faster than numpy does.
-        for row in matrix.to_rows():
-            flat.fromlist(row)
-    return np.frombuffer(flat, dtype=np.uint32).reshape(rows, num_perm)
+        # rensa hands rows back only as lists of Python ints; C copies them straight into the matrix.
+        _shingles.digest_rows_into(matrix.to_rows(), sigs, first)
+        first += len(offsets) - 1
+    return sigs
 
 
 def action_hashes(actions: list[str]) -> np.ndarray:
@@ -119,8 +120,14 @@ def band_keys(sigs: np.ndarray, action_hashes: np.ndarray, bands: int = 12, rows
     if rows + 1 > len(_KEY_MULTIPLIERS) or bands > len(_BAND_CONSTANTS):
         raise ValueError(f"band_keys supports up to {len(_BAND_CONSTANTS)} bands of {len(_KEY_MULTIPLIERS) - 1} rows")
     values = sigs[:, :bands * rows].astype(np.uint64).reshape(len(sigs), bands, rows)
-    combined = (values * _KEY_MULTIPLIERS[:rows]).sum(axis=2, dtype=np.uint64) + _BAND_CONSTANTS[:bands]
-    return _mix(combined + (actions * _KEY_MULTIPLIERS[rows])[:, None])
+    # One multiply-add per row of a band over the whole matrix: numpy's sum over a 4-long axis is several times
+    # slower. Sums mod 2^64 are the same in any order.
+    combined = values[:, :, 0] * _KEY_MULTIPLIERS[0]
+    for row in range(1, rows):
+        combined += values[:, :, row] * _KEY_MULTIPLIERS[row]
+    combined += _BAND_CONSTANTS[:bands]
+    combined += (actions * _KEY_MULTIPLIERS[rows])[:, None]
+    return _mix(combined)
 
 
 def sketches(sigs: np.ndarray) -> np.ndarray:

@@ -192,3 +192,17 @@ def test_a_near_pair_is_decided_between_the_ids_kept_for_each_content():
     members = [("z:0", "x", copy_sketch), ("m:0", "y", near_sketch)]
     exact = {"z:0": (EXACT, "a:0")}  # z:0 is a copy of a:0
     assert list(resolve_near((1, members), OPTIONS, exact)) == [("m:0", (NEAR, "a:0"))]
+
+
+def test_packed_keys_carry_the_hex_content_hashes_and_the_rows_they_came_from():
+    rng = random.Random(2)
+    hashes = ["ffffffffffffffff", "8000000000000000", "0000000000000000", "0123456789abcdef", "FEDCBA9876543210"]
+    rows = [(f"ep:{i}", content_hash, " ".join(document(rng, 40)), "ls") for i, content_hash in enumerate(hashes)]
+    batch = KeyBatch.concat(list(all_keys({3: rows}, partitions=3).values()))
+    by_id = dict(zip(batch.content_ids, batch.content_hash.tolist()))
+    assert by_id == {f"ep:{i}": int(content_hash, 16) for i, content_hash in enumerate(hashes)}
+    assert sorted(zip(batch.id_row.tolist(), batch.id_ids)) == [(i, f"ep:{i}") for i in range(len(hashes))]
+    assert set(batch.band_file.tolist()) == set(batch.id_file.tolist()) == {3}
+    for short_or_long in ("abc", "0" * 17):
+        with pytest.raises(ValueError, match="16 hex digits"):
+            partitioned_keys(3, ["a", "b"], ["0" * 16, short_or_long], np.zeros((2, 12), dtype=np.uint64), 4)

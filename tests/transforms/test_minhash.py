@@ -12,7 +12,7 @@ from rensa import RMinHash
 
 from transforms.minhash import (SUB_BATCH, action_hashes, band_keys, estimated_jaccard, shingle_hashes,
                                 signatures, sketches, union_signatures)
-from transforms._shingles import BASE, EMPTY_TEXT
+from transforms._shingles import BASE, EMPTY_TEXT, union_tokens
 
 REPO = Path(__file__).resolve().parents[2]
 WORDS = [f"w{i}" for i in range(50000)]
@@ -81,6 +81,18 @@ def test_shingle_hashes_split_where_str_split_does(ngram):
     texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 60))) for _ in range(400)]
     texts += ["".join(UNICODE_WHITESPACE), " \x1c\x1d\x1e\x1f\t\n\x0b\x0c\r ", "\x85\xa0", "\0", " \0 ", "\0 \0"]
     assert any(not text.split() for text in texts) and any(len(text.split()) > ngram for text in texts)
+    assert_dedupe_shingles(texts, ngram)
+
+
+@pytest.mark.parametrize("ngram", [1, 5])
+def test_ascii_shingle_hashes_whatever_the_word_lengths_and_nuls(ngram):
+    """ASCII words are hashed two bytes at a time: words of every length, and NULs at every place in them."""
+    rng = random.Random(ngram)
+    separators = [chr(code) for code in range(128) if chr(code).isspace()]
+    pieces = ["a", "bc", "def", "ghij", "klmno", "pqrstu", "vwxyz01", "23456789", "\0", "\0\0", "x\0", "\0y"]
+    texts = ["".join(rng.choice(pieces + separators) for _ in range(rng.randint(0, 40))) for _ in range(400)]
+    texts += ["ab", "abc", "a\0", "\0b", "abcd\0", "ab cd\0e", "ab\x1fcd\x1c"]
+    assert all(text.isascii() for text in texts)
     assert_dedupe_shingles(texts, ngram)
 
 
@@ -184,6 +196,40 @@ def test_union_signature_is_the_signature_of_the_union_shingle_set():
     assert np.array_equal(with_missing_part, union_signatures([("a b c", "d e f g h i")]))
 
 
+def test_union_tokens_are_each_rows_shingle_set_with_most_repeats_left_out():
+    """A row's tokens are its parts' shingle hashes without the repeats the C side catches: the same set (so the
+    same MinHash), never a token of another row, and far fewer than all the parts' when a state is shown again."""
+    rng = random.Random(9)
+    screens = ["$"]
+    for _ in range(40):  # a terminal: each screen shows the previous one and a new line
+        screens.append(screens[-1] + "\n" + " ".join(rng.choice(WORDS) for _ in range(rng.randint(0, 12))))
+    rows = [(screens[step], f"cmd {step}", screens[step + 1]) for step in range(40)]
+    rows += [row for row in episode_rows(rng, 30)]
+    rows += [("a b c d e f", "x", "a b c d e f"), ("", "", ""), ("same same same same same same same", None, "")]
+    tokens, offsets = (np.frombuffer(buffer, dtype=np.uint64) for buffer in union_tokens(rows, 5))
+    assert len(offsets) == len(rows) + 1
+    total = 0
+    for index, row in enumerate(rows):
+        got = tokens[int(offsets[index]):int(offsets[index + 1])].tolist()
+        parts = [shingle_hashes([part])[0].tolist() for part in row if part and part.split()]
+        assert set(got) == (set().union(*parts) if parts else {EMPTY_TEXT}), row
+        total += sum(map(len, parts))
+    assert len(tokens) < 0.7 * total  # a screen's lines are in the state and again in the next one
+
+
+def test_union_signature_does_not_depend_on_which_str_objects_hold_the_parts():
+    """Parts are found again by object identity: an equal text in another object, or a part made afresh for its
+    row and freed after it (its address then free for the next row's new part), must sketch as its text does."""
+    rng = random.Random(6)
+    rows = episode_rows(rng, 40)
+    shared = union_signatures(rows)
+    copies = [tuple("".join(list(part)) for part in row) for row in rows]
+    assert copies[1][0] is not copies[0][2]
+    assert np.array_equal(union_signatures(copies), shared)
+    made_afresh = [(part for part in map("".join, map(list, row))) for row in rows]  # each row a generator
+    assert np.array_equal(union_signatures(made_afresh), shared)
+
+
 def test_band_keys_differ_between_bands_and_follow_band_values_and_action():
     rng = np.random.default_rng(3)
     sigs = rng.integers(0, 2**32, size=(3, 256), dtype=np.uint64).astype(np.uint32)
@@ -199,6 +245,20 @@ def test_band_keys_differ_between_bands_and_follow_band_values_and_action():
     same_values = np.tile(sigs[0, :4], 12)[None, :]
     assert len(set(band_keys(same_values, actions[:1], bands=12, rows=4)[0].tolist())) == 12
     assert band_keys(sigs, actions, bands=20, rows=5).shape == (3, 20)
+
+
+@pytest.mark.parametrize("dtype", [np.uint32, np.uint64, np.int64])
+def test_band_keys_are_the_mixed_linear_combination_mod_2_64(dtype):
+    from transforms.minhash import _BAND_CONSTANTS, _KEY_MULTIPLIERS
+    rng = np.random.default_rng(8)
+    sigs = rng.integers(0, 2**32, size=(5, 256), dtype=np.uint64).astype(dtype)
+    actions = action_hashes(["ls", "", "rm -rf /", "cd /", "x"])
+    multipliers, constants = _KEY_MULTIPLIERS.tolist(), _BAND_CONSTANTS.tolist()
+    for bands, rows in ((12, 4), (20, 5), (1, 1)):
+        expected = [[splitmix64_finalizer((sum(int(sig[band * rows + r]) * multipliers[r] for r in range(rows))
+                                           + constants[band] + int(action) * multipliers[rows]) & MASK)
+                     for band in range(bands)] for sig, action in zip(sigs, actions)]
+        assert band_keys(sigs, actions, bands, rows).tolist() == expected
 
 
 def test_band_keys_reject_bad_shapes():
@@ -268,3 +328,20 @@ def test_planted_pairs_recall_and_precision_at_256_perms():
                     for record, kept in removed.items()) / len(removed)
     assert len(positives) > 500
     assert recall >= 0.95 and precision >= 0.99, (recall, precision)
+
+
+def test_digest_rows_land_in_their_matrix_rows_and_bad_rows_are_refused():
+    from transforms._shingles import digest_rows_into
+    matrix = np.zeros((4, 3), dtype=np.uint32)
+    digest_rows_into([[1, 2, 3], [2**32 - 1, 0, 7]], matrix, 1)
+    assert matrix.tolist() == [[0, 0, 0], [1, 2, 3], [2**32 - 1, 0, 7], [0, 0, 0]]
+    with pytest.raises(ValueError, match="lists of 3 ints"):
+        digest_rows_into([[1, 2]], matrix, 0)
+    with pytest.raises(OverflowError):
+        digest_rows_into([[1, 2, 2**32]], matrix, 0)
+    with pytest.raises(IndexError):
+        digest_rows_into([[1, 2, 3]] * 2, matrix, 3)
+    with pytest.raises(TypeError, match="uint32"):
+        digest_rows_into([[1, 2, 3]], np.zeros((1, 3), dtype=np.int64), 0)
+    with pytest.raises(ValueError, match="read-only"):
+        digest_rows_into([[1, 2, 3]], np.frombuffer(bytes(12), dtype=np.uint32).reshape(1, 3), 0)
