@@ -124,6 +124,16 @@ def test_big_local_inputs_get_a_worker_process_per_core_unless_workers_are_chose
     assert direct([], MULTIPROCESS_INPUT_BYTES) == ((cores, "multi_processing") if cores > 1 else default)
 
 
+def test_construction_infers_no_types_whatever_the_runner():
+    """Type checking at construction has no declared hint to check in this graph and costs ~0.1 CPU s a run."""
+    from apache_beam.options.pipeline_options import TypeOptions
+
+    from pipelines.curate import pipeline_options
+
+    for beam_args in ([], ["--runner=DataflowRunner"], ["--direct_num_workers=2"]):
+        assert pipeline_options(beam_args).view_as(TypeOptions).pipeline_type_check is False
+
+
 def test_dedupe_partitions_grow_with_the_input_so_one_partition_stays_bounded():
     from pipelines.curate import MAX_PARTITIONS, PARTITION_INPUT_BYTES, scaled_partitions
 

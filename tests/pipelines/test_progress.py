@@ -4,7 +4,7 @@ import shutil
 import threading
 
 from collectors.pack import pack_collection
-from pipelines.progress import CurationProgress, expected_chunks
+from pipelines.progress import POLL_SECONDS, CurationProgress, expected_chunks
 from transforms.curate import Curate, CurateOptions, chunks_in
 
 
@@ -41,4 +41,6 @@ def test_display_polls_until_the_run_ends(raw_collection, tmp_path):
         progress.stopped.wait(1.2)
         [prepared, written] = progress.progress.tasks
         assert (prepared.total, prepared.completed, written.completed) == (6, 1, 0)
+        # Drawn no more often than the counts can change (rich's default redraws ten times a second).
+        assert progress.progress.live.refresh_per_second == 1 / POLL_SECONDS
     assert progress.stopped.is_set() and not any(t is progress.thread for t in threading.enumerate())
