@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 import pyarrow.parquet as pq
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from collectors.pack import is_pack
@@ -51,7 +52,9 @@ class CurationProgress:
             total = expected_chunks(self.input_dir)
             self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                      TimeElapsedColumn(), transient=True,
-                                     refresh_per_second=1 / POLL_SECONDS)
+                                     refresh_per_second=1 / POLL_SECONDS,
+                                     # on stderr, which the caller checked is a terminal: stdout may be piped
+                                     console=Console(stderr=True))
             self.progress.start()
             prepared = self.progress.add_task("read, normalize, dedupe keys", total=total)
             written = self.progress.add_task("reasoning, stage rows, write", total=total)

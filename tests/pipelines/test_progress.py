@@ -43,4 +43,6 @@ def test_display_polls_until_the_run_ends(raw_collection, tmp_path):
         assert (prepared.total, prepared.completed, written.completed) == (6, 1, 0)
         # Drawn no more often than the counts can change (rich's default redraws ten times a second).
         assert progress.progress.live.refresh_per_second == 1 / POLL_SECONDS
+        # Drawn where the command checked for a terminal: stderr, so a piped stdout gets no control sequences.
+        assert progress.progress.console.stderr
     assert progress.stopped.is_set() and not any(t is progress.thread for t in threading.enumerate())
