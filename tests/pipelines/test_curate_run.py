@@ -124,6 +124,16 @@ def test_big_local_inputs_get_a_worker_process_per_core_unless_workers_are_chose
     assert direct([], MULTIPROCESS_INPUT_BYTES) == ((cores, "multi_processing") if cores > 1 else default)
 
 
+def test_worker_threads_are_warned_against(caplog):
+    from pipelines.curate import pipeline_options
+
+    pipeline_options(["--direct_num_workers=2", "--direct_running_mode=multi_processing"])
+    pipeline_options(["--direct_num_workers=1", "--direct_running_mode=multi_threading"])
+    assert "multi_threading" not in caplog.text
+    pipeline_options(["--direct_num_workers=2", "--direct_running_mode=multi_threading"])
+    assert "apache/beam#23944" in caplog.text and "multi_processing" in caplog.text
+
+
 def test_construction_infers_no_types_whatever_the_runner():
     """Type checking at construction has no declared hint to check in this graph and costs ~0.1 CPU s a run."""
     from apache_beam.options.pipeline_options import TypeOptions
