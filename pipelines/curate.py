@@ -94,13 +94,14 @@ def pipeline_options(beam_args: list[str], input_bytes: int = 0) -> PipelineOpti
 
 
 def warn_of_worker_threads(direct: DirectOptions) -> None:
-    """FnApiRunner's worker threads share one in-process gRPC data plane, which Beam itself reports as flaky
-    (apache/beam#23944: `Invalid PaneInfoEncoding` decoding shuffled data). Here, 3 of 35 two-thread runs of 100k
-    transitions failed: two that way, one stalled after growing to 8.7 GB. Worker processes have not failed."""
+    """Two-thread runs of 100k transitions failed 3 times in 35 (decoding shuffled data: `Invalid PaneInfoEncoding`,
+    or stalling at 8.7 GB); worker processes never have. Beam reports the same error from its own multi-worker
+    tests (apache/beam#23944), but a Beam-only pipeline of the same size passed 20 runs, so the cause is not
+    established (docs/curation.md)."""
     if direct.direct_running_mode == "multi_threading" and (direct.direct_num_workers or 1) > 1:
         logging.getLogger(__name__).warning(
-            "--direct_running_mode=multi_threading is flaky in Beam's FnApiRunner (apache/beam#23944: runs can "
-            "fail decoding shuffled data, or stall); use --direct_running_mode=multi_processing")
+            "--direct_running_mode=multi_threading has failed intermittently with this pipeline (decoding shuffled "
+            "data, or stalling; cf. apache/beam#23944); use --direct_running_mode=multi_processing")
 
 
 def local_workers(input_bytes: int, cores: int) -> tuple[int, str]:
