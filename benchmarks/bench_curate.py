@@ -281,8 +281,8 @@ def main(quick: bool | None = None, repeats: int | None = None) -> None:
         print(f"fixed cost of a run: {fixed:.1f} CPU s; without it, {packed['size']} packed: "
               f"{packed['size'] / (packed['size'] / packed['per_cpu'] - fixed):,.0f}/s/cpu")
         # Two worker processes on the larger packed input (the local default from 32 MB): CPU seconds include the
-        # worker processes', so /s/cpu stays per core. No thread row: two worker threads crashed or stalled 3 of 35 runs
-        # of this input (pipelines.curate.warn_of_worker_threads).
+        # worker processes', so /s/cpu stays per core. No thread row: two worker threads crashed or stalled 3 of 35
+        # runs of this input (pipelines.curate.warn_of_worker_threads), which would end the whole benchmark.
         size, raw = sizes[-1], Path(scratch) / f"raw-{sizes[-1]}"
         run = curate_run(raw, Path(scratch) / "out-processes", ["--runner=FnApiRunner", "--direct_num_workers=2",
                                                                 "--direct_running_mode=multi_processing"])
