@@ -65,8 +65,10 @@ def test_heap_frozen_unfreezes_when_the_block_raises(nothing_frozen):
 
 
 def test_heap_frozen_leaves_a_callers_frozen_heap_frozen(nothing_frozen):
+    # The freeze count is no fixed point to compare with: a frozen object freed by reference counting meanwhile
+    # (CI once lost one) lowers it. Whether the caller's own object stayed frozen is what matters.
+    frozen_by_caller = []
     gc.freeze()
-    frozen = gc.get_freeze_count()
     with heap_frozen():
         pass
-    assert gc.get_freeze_count() == frozen
+    assert not under_collection(frozen_by_caller) and gc.get_freeze_count() > 0
