@@ -219,7 +219,7 @@ def build_stage_tables(rows: list[dict], curated: pa.Table, currents: np.ndarray
     rubrics = {domain: rubric_id(domain) for domain in set(domains)}
     stage1 = pa.Table.from_arrays([*common.values(), text], schema=STAGE1_SCHEMA)
     stage2 = pa.Table.from_arrays([*common.values(), messages, target,
-                                   pa.array([reasoning_source] * len(built), pa.string())], schema=STAGE2_SCHEMA)
+                                   pa.repeat(reasoning_source, len(built))], schema=STAGE2_SCHEMA)
     stage3 = pa.Table.from_arrays([*common.values(), messages, reference, exact_spans, format_spans,
                                    pa.array([rubrics[domain] for domain in domains], pa.string())],
                                   schema=STAGE3_SCHEMA)
@@ -338,7 +338,7 @@ def _stage_errors(current_rows: list[dict], curated: pa.Table, spans: _Spans) ->
 def _windows(rows, currents, history_starts, history_ends, window) -> tuple[np.ndarray, np.ndarray]:
     """[start, end) in `rows` of each current row's turns: its history's rows of earlier steps, the last `window`.
     The history is in step order, so those are the ones before the first row of the current row's step."""
-    steps = np.fromiter((row["step"] if row.get("step") is not None else 0 for row in rows), np.int64, len(rows))
+    steps = np.array([row.get("step") or 0 for row in rows], dtype=np.int64)
     new_step = np.ones(len(rows), dtype=bool)
     new_step[1:] = steps[1:] != steps[:-1]
     step_start = np.maximum.accumulate(np.where(new_step, np.arange(len(rows)), 0))
