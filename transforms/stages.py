@@ -5,7 +5,7 @@ All three see the same context: the task, the observation just before the window
 episode (action -> observation) and the current action. The RL spans are character offsets into the reference.
 
 build_stage_rows makes one transition's rows; build_stage_tables makes the same rows for many transitions at once,
-as Arrow tables (what curation writes), from the same format helpers.
+as Arrow tables (what curation writes), from the same formats.
 """
 
 from __future__ import annotations
@@ -188,7 +188,7 @@ def build_stage_tables(rows: list[dict], curated: pa.Table, currents: np.ndarray
     rows, currents, history_starts, history_ends = (rows[low:high], currents - low, history_starts - low,
                                                     history_ends - low)
     current_rows = [rows[position] for position in currents.tolist()]
-    # Characters of each reference: what str.splitlines and the spans count in, read off the str objects.
+    # Characters (code points) of each reference, as spans count them: len() of the str, not a scan of the column.
     lengths = np.array([len(row.get("next_text") or "") for row in current_rows], dtype=np.int64)
     spans = _flat_spans(curated, lengths)
     errors = _stage_errors(current_rows, curated, spans)
@@ -239,7 +239,7 @@ class _Pieces:
     def __init__(self):
         self.pool = [""]  # _EMPTY
         self.literals = {"": _EMPTY}
-        self.sizes = None  # UTF-8 sizes of the pool's pieces, once it is complete
+        self.sizes = None  # UTF-8 sizes of the pool's pieces, made again when the pool has grown
 
     def literal(self, text: str) -> int:
         index = self.literals.get(text)
