@@ -268,7 +268,7 @@ class _Pieces:
     def column(self, parts: np.ndarray) -> pa.StringArray:
         """The texts whose pieces are the rows of parts (pool indices; _EMPTY pads), as an Arrow string array."""
         if self.sizes is None or len(self.sizes) < len(self.pool):
-            self.sizes = np.frombuffer(_stages.utf8_sizes(self.pool), dtype=np.int64)
+            self.sizes = np.frombuffer(self._utf8_sizes(), dtype=np.int64)
         offsets = np.zeros(len(parts) + 1, dtype=np.int64)
         np.cumsum(self.sizes[parts].sum(axis=1), out=offsets[1:])
         if offsets[-1] > np.iinfo(np.int32).max:
@@ -276,6 +276,16 @@ class _Pieces:
         data = pa.allocate_buffer(int(offsets[-1]))
         _stages.join_into(self.pool, np.ascontiguousarray(parts, dtype=np.int64), data)
         return pa.Array.from_buffers(pa.string(), len(parts), [None, pa.py_buffer(offsets.astype(np.int32)), data])
+
+
+    def _utf8_sizes(self) -> bytes:
+        try:
+            return _stages.utf8_sizes(self.pool)
+        except TypeError:
+            # A value that is not a str, in a row Finish keeps as history only (its own trace failed on it): written
+            # as the one-row helpers write it, by format().
+            self.pool = [piece if isinstance(piece, str) else format(piece) for piece in self.pool]
+            return _stages.utf8_sizes(self.pool)
 
 
 def _widest(*templates: str) -> int:
