@@ -11,9 +11,10 @@ setup: python system
 
 python: $(VENV)/.installed
 
-# The C extensions (transforms/reasoning/_linediff.c, transforms/_shingles.c, transforms/_masking.c) are compiled
-# by the install: an edit to one needs one too.
-$(VENV)/.installed: pyproject.toml transforms/reasoning/_linediff.c transforms/_shingles.c transforms/_masking.c
+# The C extensions (transforms/reasoning/_linediff.c, transforms/_shingles.c, transforms/_masking.c,
+# transforms/_stages.c) are compiled by the install: an edit to one needs one too.
+$(VENV)/.installed: pyproject.toml transforms/reasoning/_linediff.c transforms/_shingles.c transforms/_masking.c \
+		transforms/_stages.c
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q -U pip
 	$(VENV)/bin/pip install -q -e '.[dev]'

@@ -5,7 +5,7 @@ All three see the same context: the task, the observation just before the window
 episode (action -> observation) and the current action. The RL spans are character offsets into the reference.
 
 build_stage_rows makes one transition's rows; build_stage_tables makes the same rows for many transitions at once,
-as Arrow tables (what curation writes), from the same format helpers.
+as Arrow tables (what curation writes), from the same formats.
 """
 
 from __future__ import annotations
@@ -13,12 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from operator import itemgetter
+from string import Formatter
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from schemas.stages import MESSAGE, SPAN, STAGE1_SCHEMA, STAGE2_SCHEMA, STAGE3_SCHEMA
+from transforms import _stages
 from transforms.prompts import ANSWER_TAG, DOMAINS, system_prompt
 
 REQUIRED_KEYS = ("id", "domain", "step")
@@ -32,35 +34,48 @@ class StageError(ValueError):
     """A transition whose stage rows cannot be built; names the record and the reason."""
 
 
+# The formats of the pieces of stage text: str.format fields named after the row values between literal parts. The
+# one-row helpers below fill them in; build_stage_tables splits them into pieces (_Pieces.format) and joins the
+# pieces of all rows at once.
+FIRST_TURN = "Task: {instruction}\n\nCurrent observation:\n{state}\n\nAction:\n{action}"
+TURN = "Action:\n{action}"
+ANSWER = f"<{ANSWER_TAG}>{{observation}}</{ANSWER_TAG}>"
+DOCUMENT_OPENING = "Environment: {domain}\n\nTask: {instruction}\n\nObservation:\n{state}"
+DOCUMENT_TURN = "\n\nAction:\n{action}\n\nObservation:\n{observation}"
+DOCUMENT_END = "\n"
+REASONED_ANSWER = "<think>{trace}</think>\n" + ANSWER  # stage 2's target: the reasoning trace, then the answer
+NO_INSTRUCTION = "(no instruction)"
+
+
+def instruction_text(instruction: str | None) -> str:
+    return instruction or NO_INSTRUCTION
+
+
 def first_turn_prompt(instruction: str | None, state_text: str, action_text: str) -> str:
     """The user turn that opens a conversation: it alone carries the task and the observation before any action."""
-    return (f"Task: {instruction or '(no instruction)'}\n\nCurrent observation:\n{state_text}\n\n"
-            f"Action:\n{action_text}")
+    return FIRST_TURN.format(instruction=instruction_text(instruction), state=state_text, action=action_text)
 
 
 def turn_prompt(action_text: str) -> str:
-    return f"Action:\n{action_text}"
+    return TURN.format(action=action_text)
 
 
 def answer(observation: str) -> str:
-    return f"<{ANSWER_TAG}>{observation}</{ANSWER_TAG}>"
+    return ANSWER.format(observation=observation)
 
 
 def document_opening(domain: str, instruction: str | None, state_text: str) -> str:
     """The dynamics document's start: the environment, the task and the observation before its first action."""
-    return f"Environment: {domain}\n\nTask: {instruction or '(no instruction)'}\n\nObservation:\n{state_text}"
+    return DOCUMENT_OPENING.format(domain=domain, instruction=instruction_text(instruction), state=state_text)
 
 
 def document_turn(action_text: str, observation: str) -> str:
-    return f"\n\nAction:\n{action_text}\n\nObservation:\n{observation}"
-
-
-DOCUMENT_END = "\n"
+    return DOCUMENT_TURN.format(action=action_text, observation=observation)
 
 
 def reasoned_answer(trace: str, reference: str) -> str:
     """Stage 2's target: the reasoning trace, then the answer."""
-    return f"<think>{trace}</think>\n{answer(reference)}"
+    return REASONED_ANSWER.format(trace=trace, observation=reference)
 
 
 def rubric_id(domain: str) -> str:
@@ -142,11 +157,13 @@ def build_stage_rows(history: list[dict], current: dict, trace: str, *, window: 
 
 
 # ---- a file's stage rows at once, as Arrow tables --------------------------------------------------------------
-# Every row's pieces (its user turn, its answer, its document turn) are formatted once, and each window is assembled
-# from them by index (Arrow take + list offsets): a row appears in up to `window` + 1 windows.
+# A stage text is written straight into its Arrow column from its pieces (transforms/_stages.c): the literal parts of
+# its format and the row values between them, each held once in a pool. A row's action and observation are part of
+# up to `window` + 1 windows; they are copied into each text, never made into a str of their own.
 
 _ROLES = pa.array(["system", "user", "assistant"])
 _SYSTEM, _USER, _ASSISTANT = range(3)
+_EMPTY = 0  # the pool's empty piece: it pads a text of fewer pieces than the others of its column
 
 
 @dataclass(frozen=True)
@@ -170,54 +187,156 @@ def build_stage_tables(rows: list[dict], curated: pa.Table, currents: np.ndarray
     low, high = (int(history_starts.min()), int(currents.max()) + 1) if len(currents) else (0, 0)
     rows, currents, history_starts, history_ends = (rows[low:high], currents - low, history_starts - low,
                                                     history_ends - low)
-    errors = _stage_errors(rows, curated, currents)
-    failed = np.array([position for position, _ in errors], dtype=np.int64)
-    built = np.setdiff1d(np.arange(len(currents)), failed)
-    if len(built) < len(currents):
+    current_rows = [rows[position] for position in currents.tolist()]
+    # Characters (code points) of each reference, as spans count them: len() of the str, not a scan of the column.
+    lengths = np.array([len(row.get("next_text") or "") for row in current_rows], dtype=np.int64)
+    spans = _flat_spans(curated, lengths)
+    errors = _stage_errors(current_rows, curated, spans)
+    if errors:
+        built = np.setdiff1d(np.arange(len(currents)), [position for position, _ in errors])
         curated = curated.take(built)
+        current_rows = [current_rows[k] for k in built.tolist()]
+        spans = _flat_spans(curated, lengths[built])
+    else:
+        built = np.arange(len(currents))
     currents, history_starts, history_ends = currents[built], history_starts[built], history_ends[built]
     turns_start, turns_end = _windows(rows, currents, history_starts, history_ends, window)
-    current_rows = [rows[position] for position in currents.tolist()]
     domains = [row["domain"] for row in current_rows]
-    instructions = [row.get("instruction") for row in current_rows]
     openings = np.where(turns_end > turns_start, turns_start, currents)
-    opening_states = [rows[position].get("state_text") or "" for position in openings.tolist()]
-    actions = [row.get("action_text") or "" for row in rows]
-    observations = [row.get("next_text") or "" for row in rows]
-    messages = _messages(domains, instructions, opening_states, actions, observations, openings, currents,
-                         turns_start, turns_end)
-    text = _documents(domains, instructions, opening_states, actions, observations, currents, turns_start,
-                      turns_end)
+    pieces = _Pieces()
+    values = {"action": pieces.values([row.get("action_text") or "" for row in rows]),
+              "observation": pieces.values([row.get("next_text") or "" for row in rows]),
+              "instruction": pieces.values([instruction_text(row.get("instruction")) for row in current_rows]),
+              "state": pieces.values([rows[position].get("state_text") or "" for position in openings.tolist()]),
+              "domain": pieces.values(domains)}
+    messages = _messages(pieces, values, domains, openings, currents, turns_start, turns_end)
+    text = _documents(pieces, values, currents, turns_start, turns_end)
+    target = pieces.column(pieces.format(REASONED_ANSWER, trace=pieces.values([traces[k] for k in built.tolist()]),
+                                         observation=values["observation"][currents]))
     reference = pc.fill_null(curated.column("next_text"), "")
-    exact_spans, format_spans = _span_columns(curated.column("next_volatile_spans"), reference)
+    exact_spans, format_spans = _exact_spans(spans), _format_spans(spans)
     common = {name: curated.column(name) for name in ("id", "domain", "episode_id", "step")}
-    target = [reasoned_answer(traces[k], observations[position])
-              for k, position in zip(built.tolist(), currents.tolist())]
     rubrics = {domain: rubric_id(domain) for domain in set(domains)}
     stage1 = pa.Table.from_arrays([*common.values(), text], schema=STAGE1_SCHEMA)
-    stage2 = pa.Table.from_arrays([*common.values(), messages, pa.array(target, pa.string()),
-                                   pa.array([reasoning_source] * len(built), pa.string())], schema=STAGE2_SCHEMA)
+    stage2 = pa.Table.from_arrays([*common.values(), messages, target,
+                                   pa.repeat(reasoning_source, len(built))], schema=STAGE2_SCHEMA)
     stage3 = pa.Table.from_arrays([*common.values(), messages, reference, exact_spans, format_spans,
                                    pa.array([rubrics[domain] for domain in domains], pa.string())],
                                   schema=STAGE3_SCHEMA)
     return StageTables(built, stage1, stage2, stage3, errors)
 
 
-def _stage_errors(rows: list[dict], curated: pa.Table, currents: np.ndarray) -> list[tuple[int, StageError]]:
+@lru_cache(maxsize=None)
+def _split_format(template: str) -> tuple[tuple[str, str | None], ...]:
+    """(literal, field) pairs of a format, in order: str.format's own parse."""
+    return tuple((literal, field) for literal, field, _, _ in Formatter().parse(template))
+
+
+class _Pieces:
+    """The pieces stage texts of many rows are made of, each held once (literals and row values) in a pool, and
+    the formats filled with them as arrays of pool indices."""
+
+    def __init__(self):
+        self.pool = [""]  # _EMPTY
+        self.literals = {"": _EMPTY}
+        self.sizes = None  # UTF-8 sizes of the pool's pieces, made again when the pool has grown
+
+    def literal(self, text: str) -> int:
+        index = self.literals.get(text)
+        if index is None:
+            index = self.literals[text] = len(self.pool)
+            self.pool.append(text)
+        return index
+
+    def values(self, texts: list[str]) -> np.ndarray:
+        """The pool indices of texts, added as they are (a value repeated by several rows is added per row)."""
+        first = len(self.pool)
+        self.pool += texts
+        return np.arange(first, len(self.pool))
+
+    def format(self, template: str, **fields: np.ndarray) -> np.ndarray:
+        """(texts, pieces): the pool indices of `template` filled in with each text's fields."""
+        count = len(next(iter(fields.values())))
+        columns = []
+        for literal, field in _split_format(template):
+            if literal:
+                columns.append(np.full(count, self.literal(literal)))
+            if field is not None:
+                columns.append(fields[field])
+        return np.column_stack(columns)
+
+    def column(self, parts: np.ndarray) -> pa.StringArray:
+        """The texts whose pieces are the rows of parts (pool indices; _EMPTY pads), as an Arrow string array."""
+        if self.sizes is None or len(self.sizes) < len(self.pool):
+            self.sizes = np.frombuffer(self._utf8_sizes(), dtype=np.int64)
+        offsets = np.zeros(len(parts) + 1, dtype=np.int64)
+        np.cumsum(self.sizes[parts].sum(axis=1), out=offsets[1:])
+        if offsets[-1] > np.iinfo(np.int32).max:
+            raise ValueError(f"{offsets[-1]} bytes of stage text: more than an Arrow string array holds")
+        data = pa.allocate_buffer(int(offsets[-1]))
+        _stages.join_into(self.pool, np.ascontiguousarray(parts, dtype=np.int64), data)
+        return pa.Array.from_buffers(pa.string(), len(parts), [None, pa.py_buffer(offsets.astype(np.int32)), data])
+
+
+    def _utf8_sizes(self) -> bytes:
+        try:
+            return _stages.utf8_sizes(self.pool)
+        except TypeError:
+            # A value that is not a str, in a row Finish keeps as history only (its own trace failed on it): written
+            # as the one-row helpers write it, by format().
+            self.pool = [piece if isinstance(piece, str) else format(piece) for piece in self.pool]
+            return _stages.utf8_sizes(self.pool)
+
+
+def _widest(*templates: str) -> int:
+    """The most pieces a text of these formats has."""
+    return max(sum(bool(literal) + (field is not None) for literal, field in _split_format(template))
+               for template in templates)
+
+
+@dataclass(frozen=True)
+class _Spans:
+    """A curated table's volatile spans, flat and in split_spans's order (by row, then start and end): the row
+    (owner), start and end of each (-1 where null); `order`, their positions in the column, or None when the
+    column holds them in that order already; and the length of each row's reference."""
+    column: pa.ListArray
+    owners: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+    order: np.ndarray | None
+    lengths: np.ndarray
+
+
+def _flat_spans(curated: pa.Table, lengths: np.ndarray) -> _Spans:
+    column = curated.column("next_volatile_spans")
+    column = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    flat = column.flatten()
+    owners = pc.list_parent_indices(column).to_numpy()
+    starts, ends = (_int64(flat.field(name)) for name in ("start", "end"))
+    same_row, same_start = owners[1:] == owners[:-1], starts[1:] == starts[:-1]
+    if not np.any(same_row & ((starts[1:] < starts[:-1]) | (same_start & (ends[1:] < ends[:-1])))):
+        return _Spans(column, owners, starts, ends, None, lengths)
+    order = np.lexsort((ends, starts, owners))  # stable, as sorted() by (start, end) within a row
+    return _Spans(column, owners[order], starts[order], ends[order], order, lengths)
+
+
+def _int64(values: pa.Array) -> np.ndarray:
+    """Null as -1: no span starts or ends there."""
+    return (values.fill_null(-1) if values.null_count else values).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _stage_errors(current_rows: list[dict], curated: pa.Table, spans: _Spans) -> list[tuple[int, StageError]]:
     """(position, StageError) of the current rows build_stage_rows would refuse: found by array checks, and
     explained by the one-row checks themselves so that the reasons are the same."""
     bad = np.zeros(len(curated), dtype=bool)
     for key in REQUIRED_KEYS:
-        bad |= pc.is_null(curated.column(key)).to_numpy()
-    lengths = pc.utf8_length(pc.fill_null(curated.column("next_text"), "")).to_numpy()
-    spans = curated.column("next_volatile_spans").combine_chunks()
-    starts, ends = (pc.fill_null(pc.list_flatten(spans).field(name), -1).to_numpy(zero_copy_only=False)
-                    for name in ("start", "end"))
-    owners = pc.list_parent_indices(spans).to_numpy()
-    bad[owners[(starts < 0) | (ends <= starts) | (ends > lengths[owners])]] = True
+        if curated.column(key).null_count:
+            bad |= pc.is_null(curated.column(key)).to_numpy()
+    owners, starts, ends = spans.owners, spans.starts, spans.ends
+    bad[owners[(starts < 0) | (ends <= starts) | (ends > spans.lengths[owners])]] = True
     errors = []
     for position in np.flatnonzero(bad).tolist():
-        current = rows[currents[position]]
+        current = current_rows[position]
         try:
             check_keys(current)
             split_spans(current.get("next_text") or "", current.get("next_volatile_spans"), str(current["id"]))
@@ -229,7 +348,7 @@ def _stage_errors(rows: list[dict], curated: pa.Table, currents: np.ndarray) -> 
 def _windows(rows, currents, history_starts, history_ends, window) -> tuple[np.ndarray, np.ndarray]:
     """[start, end) in `rows` of each current row's turns: its history's rows of earlier steps, the last `window`.
     The history is in step order, so those are the ones before the first row of the current row's step."""
-    steps = np.fromiter((row["step"] if row.get("step") is not None else 0 for row in rows), np.int64, len(rows))
+    steps = np.array([row.get("step") or 0 for row in rows], dtype=np.int64)
     new_step = np.ones(len(rows), dtype=bool)
     new_step[1:] = steps[1:] != steps[:-1]
     step_start = np.maximum.accumulate(np.where(new_step, np.arange(len(rows)), 0))
@@ -252,80 +371,75 @@ def _list_offsets(counts: np.ndarray) -> np.ndarray:
     return offsets
 
 
-def _messages(domains, instructions, opening_states, actions, observations, openings, currents, turns_start,
+def _messages(pieces: _Pieces, values: dict[str, np.ndarray], domains: list[str], openings, currents, turns_start,
               turns_end) -> pa.ListArray:
-    """The chat prompts: system, the opening user turn, then (answer, next user turn) for every turn of the window.
-    Contents are taken from one pool: system prompts, opening turns, every row's user turn, every row's answer."""
-    systems = sorted(set(domains))
-    opening_turns = [first_turn_prompt(instruction, state, actions[position])
-                     for instruction, state, position in zip(instructions, opening_states, openings.tolist())]
-    pool = pa.array([*map(_system_prompt, systems), *opening_turns, *map(turn_prompt, actions),
-                     *map(answer, observations)], pa.string())
-    openings_base = len(systems)
-    users_base = openings_base + len(opening_turns)
-    answers_base = users_base + len(actions)
+    """The chat prompts: system, the opening user turn, then (answer, next user turn) for every turn of the window."""
     counts = 2 * (turns_end - turns_start) + 2
     offsets = _list_offsets(counts)
     firsts = offsets[:-1].astype(np.int64)
-    content = np.empty(offsets[-1], dtype=np.int64)
+    content = np.full((offsets[-1], _widest(FIRST_TURN, TURN, ANSWER)), _EMPTY, dtype=np.int64)
     role = np.empty(offsets[-1], dtype=np.int64)
-    system_index = {domain: index for index, domain in enumerate(systems)}
-    content[firsts] = [system_index[domain] for domain in domains]
+    systems = {domain: pieces.literal(_system_prompt(domain)) for domain in set(domains)}
+    content[firsts, 0] = [systems[domain] for domain in domains]
     role[firsts] = _SYSTEM
-    content[firsts + 1] = openings_base + np.arange(len(domains))
+    content[firsts + 1, :_widest(FIRST_TURN)] = pieces.format(
+        FIRST_TURN, instruction=values["instruction"], state=values["state"], action=values["action"][openings])
     role[firsts + 1] = _USER
     owners, turns = _ranges(turns_start, turns_end)
     answer_slots = firsts[owners] + 2 + 2 * (turns - turns_start[owners])
-    content[answer_slots] = answers_base + turns
+    content[answer_slots, :_widest(ANSWER)] = pieces.format(ANSWER, observation=values["observation"][turns])
     role[answer_slots] = _ASSISTANT
     # After a turn's answer comes the next turn's action; after the last, the current row's.
     next_turns = np.where(turns + 1 < turns_end[owners], turns + 1, currents[owners])
-    content[answer_slots + 1] = users_base + next_turns
+    content[answer_slots + 1, :_widest(TURN)] = pieces.format(TURN, action=values["action"][next_turns])
     role[answer_slots + 1] = _USER
-    values = pa.StructArray.from_arrays([_ROLES.take(role), pool.take(content)], fields=list(MESSAGE))
-    return pa.ListArray.from_arrays(pa.array(offsets), values, type=pa.list_(MESSAGE))
+    messages = pa.StructArray.from_arrays([_ROLES.take(role), pieces.column(content)], fields=list(MESSAGE))
+    return pa.ListArray.from_arrays(pa.array(offsets), messages, type=pa.list_(MESSAGE))
 
 
-def _documents(domains, instructions, opening_states, actions, observations, currents, turns_start,
-               turns_end) -> pa.Array:
-    """The dynamics documents: the opening, each turn of the window, the current turn, the end."""
-    openings = [document_opening(domain, instruction, state)
-                for domain, instruction, state in zip(domains, instructions, opening_states)]
-    pool = pa.array([*openings, *map(document_turn, actions, observations), DOCUMENT_END], pa.string())
-    turns_base, end = len(openings), len(openings) + len(actions)
-    counts = turns_end - turns_start + 3
-    offsets = _list_offsets(counts)
-    firsts = offsets[:-1].astype(np.int64)
-    parts = np.empty(offsets[-1], dtype=np.int64)
-    parts[firsts] = np.arange(len(openings))
-    owners, turns = _ranges(turns_start, turns_end)
-    parts[firsts[owners] + 1 + turns - turns_start[owners]] = turns_base + turns
-    parts[offsets[1:] - 2] = turns_base + currents
-    parts[offsets[1:] - 1] = end
-    return pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), pool.take(parts)), "")
+def _documents(pieces: _Pieces, values: dict[str, np.ndarray], currents, turns_start, turns_end) -> pa.Array:
+    """The dynamics documents: the opening, each turn of the window, the current turn, the end. A row's turns fill
+    slots of a fixed width, the current one in the slot after them; the slots past it stay empty."""
+    turn_counts = (turns_end - turns_start)[:, None]
+    slots = np.arange(int(turn_counts.max(initial=0)) + 1)
+    turn_rows = np.where(slots < turn_counts, turns_start[:, None] + slots, currents[:, None]).ravel()
+    turns = pieces.format(DOCUMENT_TURN, action=values["action"][turn_rows],
+                          observation=values["observation"][turn_rows])
+    turns[(slots > turn_counts).ravel()] = _EMPTY
+    opening = pieces.format(DOCUMENT_OPENING, domain=values["domain"], instruction=values["instruction"],
+                            state=values["state"])
+    end = np.full((len(currents), 1), pieces.literal(DOCUMENT_END))
+    return pieces.column(np.hstack((opening, turns.reshape(len(currents), turns.shape[1] * len(slots)), end)))
 
 
-def _span_columns(volatile: pa.ChunkedArray, reference: pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
-    """split_spans over a column: (exact_spans, format_spans). Every span must lie inside its reference."""
-    spans = volatile.combine_chunks()
-    owners = pc.list_parent_indices(spans).to_numpy()
-    flat = pc.list_flatten(spans)
-    starts, ends = (flat.field(name).to_numpy(zero_copy_only=False).astype(np.int64) for name in ("start", "end"))
-    order = np.lexsort((ends, starts, owners))  # stable, as sorted() by (start, end) within a row
-    owners, starts, ends = owners[order], starts[order], ends[order]
-    kinds = flat.field("kind").take(order)
+def _format_spans(spans: _Spans) -> pa.Array:
+    """split_spans's format spans over a column: each row's spans in order, a missing kind made "volatile", no
+    spans an empty list. Most columns are all that already: then the column itself, as a list array without
+    nulls."""
+    kinds = spans.column.flatten().field("kind")
+    if spans.order is None and not kinds.null_count and not np.any(pc.binary_length(kinds).to_numpy() == 0) \
+            and not _holds_null_lists_with_values(spans.column):
+        return pa.ListArray.from_arrays(spans.column.offsets, spans.column.values, type=pa.list_(SPAN))
+    if spans.order is not None:
+        kinds = kinds.take(spans.order)
     kinds = pc.if_else(pc.fill_null(pc.equal(kinds, ""), True), "volatile", kinds)
-    rows = len(spans)
-    format_spans = pa.ListArray.from_arrays(
-        pa.array(_list_offsets(np.bincount(owners, minlength=rows))),
-        pa.StructArray.from_arrays([pa.array(starts, pa.int32()), pa.array(ends, pa.int32()), kinds],
+    return pa.ListArray.from_arrays(
+        pa.array(_list_offsets(np.bincount(spans.owners, minlength=len(spans.column)))),
+        pa.StructArray.from_arrays([pa.array(spans.starts, pa.int32()), pa.array(spans.ends, pa.int32()), kinds],
                                    fields=list(SPAN)), type=pa.list_(SPAN))
-    return _exact_spans(owners, starts, ends, pc.utf8_length(reference).to_numpy().astype(np.int64)), format_spans
 
 
-def _exact_spans(owners, starts, ends, lengths) -> pa.Array:
+def _holds_null_lists_with_values(column: pa.ListArray) -> bool:
+    """Whether a null list of the column spans values (Arrow allows it): its offsets would not make it empty."""
+    if not column.null_count:
+        return False
+    return bool(np.any(np.diff(column.offsets.to_numpy())[column.is_null().to_numpy(zero_copy_only=False)]))
+
+
+def _exact_spans(spans: _Spans) -> pa.Array:
     """The stretches outside the sorted spans: before each span that starts past the ones before it, and after
     the last. A row's cursor is the furthest end so far (spans may overlap)."""
+    owners, starts, ends, lengths = spans.owners, spans.starts, spans.ends, spans.lengths
     rows = len(lengths)
     # The furthest end so far, per row: a running maximum over (row, end) keys, rows kept apart by a stride.
     stride = int(lengths.max(initial=0)) + 1
@@ -345,6 +459,6 @@ def _exact_spans(owners, starts, ends, lengths) -> pa.Array:
     order = np.argsort(gap_owners, kind="stable")  # each row's gaps before its tail
     values = pa.StructArray.from_arrays(
         [pa.array(gap_starts[order], pa.int32()), pa.array(gap_ends[order], pa.int32()),
-         pa.array(np.full(len(order), "exact", dtype=object), pa.string())], fields=list(SPAN))
+         pa.repeat("exact", len(order))], fields=list(SPAN))
     return pa.ListArray.from_arrays(pa.array(_list_offsets(np.bincount(gap_owners, minlength=rows))), values,
                                     type=pa.list_(SPAN))
