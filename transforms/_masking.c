@@ -56,7 +56,7 @@ add_pairs(unsigned flags, const char *firsts, const char *seconds)
  * reads as NUL, which no test accepts where a rule needs a character and which counts as a non-word character,
  * as the end of the text does for the patterns. */
 #define NON_ASCII 0x80
-#define PADDING 64  /* more than the longest stretch a test reads: a UUID's 36 characters */
+#define PADDING 64  /* what positions_to_test reads past a text's last block (64 pairs), more than any test reads */
 typedef const unsigned char *Bytes;
 
 static inline int
@@ -303,20 +303,27 @@ pair_at(Bytes s, Py_ssize_t i)
     return PY_LITTLE_ENDIAN ? pair : (unsigned)(s[i + 1] << 8 | s[i]);
 }
 
-/* Bit k set where starts_at should test block + k: most of a screen (spaces, letters and digits inside words) is
- * ruled out here, without a branch per character. */
+/* Bit k set where starts_at should test block + k (k < count): most of a screen (spaces, letters and digits inside
+ * words) is ruled out here without a branch per character, and eight positions at a time: their pair flags as the
+ * bytes of one 64-bit number, then each byte's verdict in a few operations on the whole number. */
 static inline uint64_t
 positions_to_test(Bytes s, Py_ssize_t block, Py_ssize_t count)
 {
+    const uint64_t ones = 0x0101010101010101ULL;  /* bit 0 of each byte */
     uint64_t looks = 0;
-    unsigned before = block ? pair_flags[pair_at(s, block - 1)] : 0;  /* of the pair one back */
-    for (Py_ssize_t k = 0; k < count; k++) {
-        unsigned here = pair_flags[pair_at(s, block + k)];
-        unsigned after_non_word = ~before >> 2 & 1;  /* before's FIRST_IS_WORD unset */
-        looks |= (uint64_t)(here >> after_non_word & 1) << k;
-        before = here;
+    uint64_t previous = block ? pair_flags[pair_at(s, block - 1)] : 0;  /* of the pair one back */
+    for (int word = 0; word < 8; word++) {
+        uint64_t here = 0;
+        for (int k = 0; k < 8; k++)
+            here |= (uint64_t)pair_flags[pair_at(s, block + 8 * word + k)] << 8 * k;
+        uint64_t before = here << 8 | previous;
+        previous = here >> 56;
+        uint64_t after_word = before >> 2 & ones;  /* before's FIRST_IS_WORD */
+        uint64_t tested = (here & after_word) | (here >> 1 & ~after_word & ones);
+        /* Byte k's bit 0 to bit k of the top byte: the products' bits land apart, so nothing carries. */
+        looks |= (tested * 0x0102040810204080ULL >> 56) << 8 * word;
     }
-    return looks;
+    return count < 64 ? looks & (((uint64_t)1 << count) - 1) : looks;
 }
 
 /* Every candidate start in text, in order of position (of one position, in finder order). */
@@ -329,9 +336,7 @@ find_candidates(PyObject *text, Array *candidates)
     Py_ssize_t length = PyUnicode_GET_LENGTH(text);
     int failed = 0;
     for (Py_ssize_t block = 0; block < length && !failed; block += 64) {
-        /* A whole block's count is a constant, for the compiler to unroll by. */
-        uint64_t looks = length - block >= 64 ? positions_to_test(s, block, 64)
-                                              : positions_to_test(s, block, length - block);
+        uint64_t looks = positions_to_test(s, block, length - block);
         for (; looks && !failed; looks &= looks - 1) {
             Py_ssize_t i = block + __builtin_ctzll(looks);
             unsigned found = starts_at(s, i);
