@@ -25,7 +25,7 @@ static const char *const finder_names[FINDER_COUNT] = {
 };
 
 /* Character classes as bit flags, of the text's characters as bytes (see Bytes). */
-enum { DIGIT = 1, LOWER_HEX = 2, HEX = 4, WORD = 8, DIGIT_FOLLOWER = 16, NAME_INITIAL = 32 };
+enum { DIGIT = 1, LOWER_HEX = 2, HEX = 4, WORD = 8, DIGIT_FOLLOWER = 16, NAME_INITIAL = 32, SPACE_FOLLOWER = 64 };
 static unsigned char byte_class[256];
 
 /* What the two characters at a position say of it, as pair_flags[second << 8 | first] (the two bytes loaded as one
@@ -104,13 +104,14 @@ uuid_layout(Bytes s, Py_ssize_t i)
 }
 
 /* The digits rule's forms all start with a run of digits followed by one of "-: ." or a unit's first letter
- * (or any non-ASCII character: "µs"). */
+ * (or any non-ASCII character: "µs"); where a space follows, a unit's or a month's first letter follows it ("5 ms",
+ * "3 Jan 2026"), so the many "<number> <word>" of a screen ("42717 took") need no pattern call. */
 static int
 digits_form_start(Bytes s, Py_ssize_t i)
 {
     while (has(s, i, DIGIT))
         i++;
-    return has(s, i, DIGIT_FOLLOWER);
+    return s[i] == ' ' ? has(s, i + 1, SPACE_FOLLOWER) : has(s, i, DIGIT_FOLLOWER);
 }
 
 /* A git sha or container id: 7 or more lowercase hex characters, ending before a character that is not ASCII
@@ -750,6 +751,10 @@ module_exec(PyObject *module)
     set_class("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_", WORD);
     set_class("-: .munsKMGTPb", DIGIT_FOLLOWER);
     byte_class[NON_ASCII] |= DIGIT_FOLLOWER;
+    set_class("munsKMGTPb", SPACE_FOLLOWER);  /* the units' first letters, as DIGIT_FOLLOWER's */
+    byte_class[NON_ASCII] |= SPACE_FOLLOWER;
+    for (const char *name = MONTH_NAMES; *name; name += 3)
+        byte_class[(unsigned char)*name] |= SPACE_FOLLOWER;
     /* What starts_at can find, by its first two characters. */
     const unsigned anywhere = TEST_AFTER_WORD | TEST_AFTER_NON_WORD;
     add_pairs(anywhere, "0", "x.");  /* 0x..., 0.0.0.0: */
