@@ -66,12 +66,13 @@ _previous = _PreviousObservation()
 
 
 def _state_text(state: dict | None) -> str:
-    """A state is usually the previous row's next observation (rows are read in episode order): compared first
-    (dict ==, whose raw bytes compare by length then memcmp), it reuses that text, the same str object, without
-    rendering it again or hashing its raw bytes for a cache key."""
+    """A state is usually the previous row's next observation (rows are read in episode order): found so first (the
+    same dict, as transforms.validate.curation_rows reads a long table, or dict ==, whose raw bytes compare by length
+    then memcmp), it reuses that text, the same str object, without rendering it again or hashing its raw bytes for
+    a cache key."""
     if state is None:
         return ""
-    if state == _previous.observation:
+    if state is _previous.observation or state == _previous.observation:
         return _previous.text
     return normalize_observation(state)
 
