@@ -172,7 +172,7 @@ name_at(Bytes s, Py_ssize_t i, const char *names)
     return 0;
 }
 
-/* `[1] 12345` at the start of a line. */
+/* `[1] 12345` at the start of a line (not a numbered list's `[1] item`). */
 static int
 shell_job_at(Bytes s, Py_ssize_t i)
 {
@@ -181,7 +181,7 @@ shell_job_at(Bytes s, Py_ssize_t i)
     Py_ssize_t end = i + 1;
     while (end - i <= 3 && has(s, end, DIGIT))
         end++;
-    return end > i + 1 && s[end] == ']' && s[end + 1] == ' ';
+    return end > i + 1 && s[end] == ']' && s[end + 1] == ' ' && has(s, end + 2, DIGIT);
 }
 
 static inline unsigned
