@@ -7,7 +7,9 @@ read them and sends the dedupe keys on.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
+
 import numpy as np
 
 from schemas.validate import record_id
@@ -56,8 +58,9 @@ def curated_row(row: dict) -> dict:
     }
 
 
-class _PreviousObservation:
-    """The next observation of the row curated last, and its text."""
+class _PreviousObservation(threading.local):
+    """The next observation of the row this thread curated last, and its text: per thread, as a worker's threads
+    each curate their own rows in order, and one thread's pair must never be read half replaced by another's."""
     observation: dict | None = None
     text = ""
 

@@ -1,5 +1,7 @@
 """transforms.prepare: a row's state reuses the previous row's next observation when it is that observation."""
 
+import threading
+
 import pyarrow as pa
 
 from benchmarks.bench_curate import _episode_rows
@@ -61,3 +63,25 @@ def test_rows_without_state():
     assert [state_masked for state_masked, _, _ in parts] == ["", "", ""]
     assert [next_masked for _, _, next_masked in parts] == [masking.mask(prepared["next_text"])[1]
                                                              for prepared in curated]
+
+
+def test_each_thread_reuses_its_own_previous_next_observation():
+    rows = _two_episodes()
+    first_episode, second_episode = rows[:2], rows[20:22]
+    curated, curated_first_step, main_thread_done = [], threading.Event(), threading.Event()
+
+    def curate_first_episode():
+        curated.append(curated_row(first_episode[0]))
+        curated_first_step.set()
+        main_thread_done.wait(10)
+        curated.append(curated_row(first_episode[1]))
+
+    worker = threading.Thread(target=curate_first_episode)
+    worker.start()
+    curated_first_step.wait(10)
+    # In between, this thread curates a row of another episode.
+    other = curated_row(second_episode[0])
+    main_thread_done.set()
+    worker.join(10)
+    assert curated[1]["state_text"] is curated[0]["next_text"]
+    assert curated_row(second_episode[1])["state_text"] is other["next_text"]
