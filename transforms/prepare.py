@@ -36,7 +36,7 @@ def curated_row(row: dict) -> dict:
     next_observation = row["next_observation"]
     state_text = _state_text(row.get("state"))
     next_text = normalize_observation(next_observation)
-    _previous.observation, _previous.text = next_observation, next_text
+    _previous.pair = next_observation, next_text
     return {
         "id": record_id(row),
         "episode_id": row["episode_id"],
@@ -59,10 +59,10 @@ def curated_row(row: dict) -> dict:
 
 
 class _PreviousObservation(threading.local):
-    """The next observation of the row this thread curated last, and its text: per thread, as a worker's threads
-    each curate their own rows in order, and one thread's pair must never be read half replaced by another's."""
-    observation: dict | None = None
-    text = ""
+    """(next observation, its text) of the row this thread curated last: per thread, as a worker's threads each
+    curate their own rows in order, and one thread's pair must never be read half replaced by another's. One
+    attribute: a thread-local's are slower to reach than a plain object's."""
+    pair: tuple[dict | None, str] = (None, "")
 
 
 _previous = _PreviousObservation()
@@ -75,8 +75,9 @@ def _state_text(state: dict | None) -> str:
     a cache key."""
     if state is None:
         return ""
-    if state is _previous.observation or state == _previous.observation:
-        return _previous.text
+    observation, text = _previous.pair
+    if state is observation or state == observation:
+        return text
     return normalize_observation(state)
 
 
