@@ -25,7 +25,7 @@ static const char *const finder_names[FINDER_COUNT] = {
 };
 
 /* Character classes as bit flags, of the text's characters as bytes (see Bytes). */
-enum { DIGIT = 1, LOWER_HEX = 2, HEX = 4, WORD = 8, DIGIT_FOLLOWER = 16, NAME_INITIAL = 32 };
+enum { DIGIT = 1, LOWER_HEX = 2, HEX = 4, WORD = 8, DIGIT_FOLLOWER = 16, NAME_INITIAL = 32, SPACE_FOLLOWER = 64 };
 static unsigned char byte_class[256];
 
 /* What the two characters at a position say of it, as pair_flags[second << 8 | first] (the two bytes loaded as one
@@ -56,7 +56,7 @@ add_pairs(unsigned flags, const char *firsts, const char *seconds)
  * reads as NUL, which no test accepts where a rule needs a character and which counts as a non-word character,
  * as the end of the text does for the patterns. */
 #define NON_ASCII 0x80
-#define PADDING 64  /* more than the longest stretch a test reads: a UUID's 36 characters */
+#define PADDING 64  /* what positions_to_test reads past a text's last block (64 pairs), more than any test reads */
 typedef const unsigned char *Bytes;
 
 static inline int
@@ -104,13 +104,14 @@ uuid_layout(Bytes s, Py_ssize_t i)
 }
 
 /* The digits rule's forms all start with a run of digits followed by one of "-: ." or a unit's first letter
- * (or any non-ASCII character: "µs"). */
+ * (or any non-ASCII character: "µs"); where a space follows, a unit's or a month's first letter follows it ("5 ms",
+ * "3 Jan 2026"), so the many "<number> <word>" of a screen ("42717 took") need no pattern call. */
 static int
 digits_form_start(Bytes s, Py_ssize_t i)
 {
     while (has(s, i, DIGIT))
         i++;
-    return has(s, i, DIGIT_FOLLOWER);
+    return s[i] == ' ' ? has(s, i + 1, SPACE_FOLLOWER) : has(s, i, DIGIT_FOLLOWER);
 }
 
 /* A git sha or container id: 7 or more lowercase hex characters, ending before a character that is not ASCII
@@ -171,7 +172,7 @@ name_at(Bytes s, Py_ssize_t i, const char *names)
     return 0;
 }
 
-/* `[1] 12345` at the start of a line. */
+/* `[1] 12345` at the start of a line (not a numbered list's `[1] item`). */
 static int
 shell_job_at(Bytes s, Py_ssize_t i)
 {
@@ -180,7 +181,7 @@ shell_job_at(Bytes s, Py_ssize_t i)
     Py_ssize_t end = i + 1;
     while (end - i <= 3 && has(s, end, DIGIT))
         end++;
-    return end > i + 1 && s[end] == ']' && s[end + 1] == ' ';
+    return end > i + 1 && s[end] == ']' && s[end + 1] == ' ' && has(s, end + 2, DIGIT);
 }
 
 static inline unsigned
@@ -303,20 +304,27 @@ pair_at(Bytes s, Py_ssize_t i)
     return PY_LITTLE_ENDIAN ? pair : (unsigned)(s[i + 1] << 8 | s[i]);
 }
 
-/* Bit k set where starts_at should test block + k: most of a screen (spaces, letters and digits inside words) is
- * ruled out here, without a branch per character. */
+/* Bit k set where starts_at should test block + k (k < count): most of a screen (spaces, letters and digits inside
+ * words) is ruled out here without a branch per character, and eight positions at a time: their pair flags as the
+ * bytes of one 64-bit number, then each byte's verdict in a few operations on the whole number. */
 static inline uint64_t
 positions_to_test(Bytes s, Py_ssize_t block, Py_ssize_t count)
 {
+    const uint64_t ones = 0x0101010101010101ULL;  /* bit 0 of each byte */
     uint64_t looks = 0;
-    unsigned before = block ? pair_flags[pair_at(s, block - 1)] : 0;  /* of the pair one back */
-    for (Py_ssize_t k = 0; k < count; k++) {
-        unsigned here = pair_flags[pair_at(s, block + k)];
-        unsigned after_non_word = ~before >> 2 & 1;  /* before's FIRST_IS_WORD unset */
-        looks |= (uint64_t)(here >> after_non_word & 1) << k;
-        before = here;
+    uint64_t previous = block ? pair_flags[pair_at(s, block - 1)] : 0;  /* of the pair one back */
+    for (int word = 0; word < 8; word++) {
+        uint64_t here = 0;
+        for (int k = 0; k < 8; k++)
+            here |= (uint64_t)pair_flags[pair_at(s, block + 8 * word + k)] << 8 * k;
+        uint64_t before = here << 8 | previous;
+        previous = here >> 56;
+        uint64_t after_word = before >> 2 & ones;  /* before's FIRST_IS_WORD */
+        uint64_t tested = (here & after_word) | (here >> 1 & ~after_word & ones);
+        /* Byte k's bit 0 to bit k of the top byte: the products' bits land apart, so nothing carries. */
+        looks |= (tested * 0x0102040810204080ULL >> 56) << 8 * word;
     }
-    return looks;
+    return count < 64 ? looks & (((uint64_t)1 << count) - 1) : looks;
 }
 
 /* Every candidate start in text, in order of position (of one position, in finder order). */
@@ -329,9 +337,7 @@ find_candidates(PyObject *text, Array *candidates)
     Py_ssize_t length = PyUnicode_GET_LENGTH(text);
     int failed = 0;
     for (Py_ssize_t block = 0; block < length && !failed; block += 64) {
-        /* A whole block's count is a constant, for the compiler to unroll by. */
-        uint64_t looks = length - block >= 64 ? positions_to_test(s, block, 64)
-                                              : positions_to_test(s, block, length - block);
+        uint64_t looks = positions_to_test(s, block, length - block);
         for (; looks && !failed; looks &= looks - 1) {
             Py_ssize_t i = block + __builtin_ctzll(looks);
             unsigned found = starts_at(s, i);
@@ -745,6 +751,10 @@ module_exec(PyObject *module)
     set_class("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_", WORD);
     set_class("-: .munsKMGTPb", DIGIT_FOLLOWER);
     byte_class[NON_ASCII] |= DIGIT_FOLLOWER;
+    set_class("munsKMGTPb", SPACE_FOLLOWER);  /* the units' first letters, as DIGIT_FOLLOWER's */
+    byte_class[NON_ASCII] |= SPACE_FOLLOWER;
+    for (const char *name = MONTH_NAMES; *name; name += 3)
+        byte_class[(unsigned char)*name] |= SPACE_FOLLOWER;
     /* What starts_at can find, by its first two characters. */
     const unsigned anywhere = TEST_AFTER_WORD | TEST_AFTER_NON_WORD;
     add_pairs(anywhere, "0", "x.");  /* 0x..., 0.0.0.0: */

@@ -26,8 +26,9 @@ _D = "[0-9]"
 _H = "[0-9a-fA-F]"
 
 # Forms that start with a digit share one rule: `[0-9]` then the rest of each form, in priority order. A new form
-# must have, right after its leading digits, a character the digits finder of _masking.c counts as a follower, and
-# get a reference form and fragments in tests/transforms/test_masking_reference.py.
+# must have, right after its leading digits, a character the digits finder of _masking.c counts as a follower (after
+# a space, one it counts as following a space), and get a reference form and fragments in
+# tests/transforms/test_masking_reference.py.
 DIGIT_FORMS = (
     ("timestamp", rf"{_D}{{3}}-{_D}{{2}}-{_D}{{2}}[T ]{_D}{{2}}:{_D}{{2}}(?::{_D}{{2}}(?:[.,]{_D}+)?)?"
                   rf"(?:Z|[+-]{_D}{{2}}:?{_D}{{2}}\b)?"),  # ISO 8601

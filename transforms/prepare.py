@@ -7,8 +7,8 @@ read them and sends the dedupe keys on.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 
@@ -33,7 +33,10 @@ def curated_row(row: dict) -> dict:
     Raises NormalizeError naming the observation that cannot be rendered."""
     task, action = row.get("task") or {}, row["action"]
     provenance = row.get("provenance") or {}
-    state = row.get("state")
+    next_observation = row["next_observation"]
+    state_text = _state_text(row.get("state"))
+    next_text = normalize_observation(next_observation)
+    _previous.pair = next_observation, next_text
     return {
         "id": record_id(row),
         "episode_id": row["episode_id"],
@@ -43,40 +46,59 @@ def curated_row(row: dict) -> dict:
         "instruction": task.get("instruction"),
         "action_kind": action.get("kind"),
         "action_text": action.get("text") or action.get("arguments_json") or "",
-        "state_text": _normalized(state) if state is not None else "",
-        "next_text": _normalized(row["next_observation"]),
+        "state_text": state_text,
+        "next_text": next_text,
         "done": row.get("done"),
         "error": row.get("error"),
         "perturbations": row.get("perturbations") or [],
         "collector": provenance.get("collector"),
         "stand_in": provenance.get("stand_in"),
         # The reasoning synthesizer reads exit status and url from it.
-        "next_meta_json": row["next_observation"].get("meta_json"),
+        "next_meta_json": next_observation.get("meta_json"),
     }
 
 
-def _normalized(observation: dict) -> str:
-    raw = observation.get("raw")
-    return _normalize_cached(observation.get("raw_format"), bytes(raw) if raw else None, observation.get("meta_json"),
-                             observation.get("text"))
+class _PreviousObservation(threading.local):
+    """(next observation, its text) of the row this thread curated last: per thread, as a worker's threads each
+    curate their own rows in order, and one thread's pair must never be read half replaced by another's. One
+    attribute: a thread-local's are slower to reach than a plain object's."""
+    pair: tuple[dict | None, str] = (None, "")
 
 
-# A state is the previous step's next observation, so rows read in order hit this cache for every state.
-@lru_cache(maxsize=256)
-def _normalize_cached(raw_format, raw, meta_json, text) -> str:
-    return normalize_observation({"raw_format": raw_format, "raw": raw, "meta_json": meta_json, "text": text})
+_previous = _PreviousObservation()
+
+
+def _state_text(state: dict | None) -> str:
+    """A state is usually the previous row's next observation (rows are read in episode order): found so first (the
+    same dict, as transforms.validate.curation_rows reads a long table, or dict ==, whose raw bytes compare by length
+    then memcmp), it reuses that text, the same str object, without rendering it again or hashing its raw bytes for
+    a cache key."""
+    if state is None:
+        return ""
+    observation, text = _previous.pair
+    if state is observation or state == observation:
+        return text
+    return normalize_observation(state)
 
 
 def with_masks(rows: list[dict]) -> list[tuple[str, str, str]]:
     """Add next_volatile_spans and content_hash to curated rows; return each row's sketch parts: the masked state,
-    the action and the masked next observation. Each distinct text is masked once, all in one masking.mask_many
-    call: a state is the previous row's next observation, and mask_many scans many texts per rule."""
-    texts = list(dict.fromkeys(text for row in rows for text in (row["state_text"], row["next_text"])))
-    masks = dict(zip(texts, masking.mask_many(texts)))
-    parts = []
+    the action and the masked next observation. Each text is masked once, all in one masking.mask_many call (it
+    scans many texts per rule): a state that is the previous row's next text (the same object, see _state_text)
+    takes that text's mask, so its masked state is the very str of the previous row's masked next observation,
+    which minhash.union_signatures finds again by identity."""
+    texts, state_indexes, previous_next = [], [], None
     for row in rows:
-        state_masked = masks[row["state_text"]][1]
-        row["next_volatile_spans"], next_masked = masks[row["next_text"]]
+        if row["state_text"] is not previous_next:
+            texts.append(row["state_text"])
+        state_indexes.append(len(texts) - 1)
+        previous_next = row["next_text"]
+        texts.append(previous_next)
+    masks = masking.mask_many(texts)
+    parts = []
+    for row, state_index in zip(rows, state_indexes):
+        state_masked = masks[state_index][1]
+        row["next_volatile_spans"], next_masked = masks[state_index + 1]
         row["content_hash"] = dedupe.hash_text(state_masked, row["action_text"], next_masked)
         parts.append((state_masked, row["action_text"], next_masked))
     return parts

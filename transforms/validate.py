@@ -129,7 +129,7 @@ def flagged_rows(table: pa.Table) -> set[int]:
 
 def _checked_table(path: str, group: int, table: pa.Table, offset: int, count: bool) -> list:
     flagged = flagged_rows(table)
-    rows = table.select(CURATION_COLUMNS).to_pylist()
+    rows = curation_rows(table)
     if count:
         _count_unflagged(rows, flagged)
     items = [(path, position, row) for position, row in enumerate(rows, offset)]
@@ -139,6 +139,42 @@ def _checked_table(path: str, group: int, table: pa.Table, offset: int, count: b
         for index in flagged:
             items[index] = _checked_row((path, offset + index, whole.slice(index, 1).to_pylist()[0]), count)
     return items
+
+
+# From this many rows on, a table's states are compared with the previous rows' next observations in Arrow: a dozen
+# compute calls, whose fixed cost a one-episode file (20 rows) would pay more per row than the conversions it saves.
+REPEAT_CHECK_ROWS = 256
+_STATE_COLUMN = CURATION_COLUMNS.index("state")
+
+
+def curation_rows(table: pa.Table) -> list[dict]:
+    """CURATION_COLUMNS of each row of a transition-schema table, as dicts. A state equal to the previous row's next
+    observation (the same episode one step on) is that very dict: its raw bytes are not converted and kept twice,
+    and transforms.prepare reuses the observation's text on finding it so."""
+    curation = table.select(CURATION_COLUMNS).combine_chunks()
+    if curation.num_rows < REPEAT_CHECK_ROWS:
+        return curation.to_pylist()
+    states = curation.column("state").chunk(0)
+    repeats = _repeats_previous_next(states, curation.column("next_observation").chunk(0))
+    rows = curation.set_column(_STATE_COLUMN, "state", pa.nulls(curation.num_rows)).to_pylist()
+    others = iter(states.filter(pa.array(~repeats)).to_pylist())
+    previous_next = None
+    for row, repeat in zip(rows, repeats.tolist()):
+        row["state"] = previous_next if repeat else next(others)
+        previous_next = row["next_observation"]
+    return rows
+
+
+def _repeats_previous_next(states: pa.StructArray, next_observations: pa.StructArray) -> np.ndarray:
+    """Per row, whether its state is the previous row's next observation: both present, each field equal or both
+    null."""
+    after, before = states.slice(1), next_observations.slice(0, len(next_observations) - 1)
+    same = pc.and_(after.is_valid(), before.is_valid())
+    for index in range(states.type.num_fields):
+        state_field, next_field = after.field(index), before.field(index)
+        both_null = pc.and_(state_field.is_null(), next_field.is_null())
+        same = pc.and_(same, pc.coalesce(pc.equal(state_field, next_field), both_null))
+    return np.concatenate([[False], same.to_numpy(zero_copy_only=False)])
 
 
 def _count_unflagged(rows: list[dict], flagged: set[int]) -> None:

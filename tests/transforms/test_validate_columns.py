@@ -3,6 +3,7 @@ them must be rejected with the row validator's own reasons."""
 
 import copy
 import json
+import random
 from datetime import datetime, timedelta, timezone
 
 import apache_beam as beam
@@ -12,8 +13,8 @@ import pyarrow.parquet as pq
 from schemas.transition import TRANSITION_SCHEMA
 from schemas.validate import transition_errors
 from transforms import stats
-from transforms.validate import (CHECKED_COLUMNS, Rejected, flagged_rows, has_checked_columns, has_transition_schema,
-                                 read_valid_chunks)
+from transforms.validate import (CHECKED_COLUMNS, CURATION_COLUMNS, REPEAT_CHECK_ROWS, Rejected, curation_rows,
+                                 flagged_rows, has_checked_columns, has_transition_schema, read_valid_chunks)
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 
@@ -122,3 +123,43 @@ def test_every_row_is_counted_once_under_its_domain_flagged_or_not(tmp_path):
         assert counters[f"in|domain={domain}"] == sum(row["domain"] == domain for row in rows), domain
     assert counters["dead_lettered|validate"] == len(invalid)
     assert sum(count for name, count in counters.items() if name.startswith("in|domain=")) == len(rows)
+
+
+def _observation(rng: random.Random):
+    """Few distinct values per field, nulls among them, so that many pairs are equal and many differ in one field."""
+    if rng.random() < 0.1:
+        return None
+    return {"text": rng.choice([None, "", "a"]), "raw": rng.choice([None, b"", b"x", b"y"]),
+            "raw_format": rng.choice(["text", "tmux-ansi", None]), "meta_json": rng.choice(["{}", None])}
+
+
+def test_a_state_equal_to_the_previous_next_observation_is_read_as_that_dict(tmp_path):
+    rng = random.Random(3)
+    rows = []
+    for step in range(REPEAT_CHECK_ROWS + 100):
+        row = good_row(step)
+        row["next_observation"] = _observation(rng)
+        # Mostly the previous next observation, as in an episode; else anything, equal to it or not by chance.
+        row["state"] = (copy.deepcopy(rows[-1]["next_observation"]) if rows and rng.random() < 0.5
+                        else _observation(rng))
+        rows.append(row)
+    # Two chunks, as a table concatenated from two reads.
+    half = len(rows) // 2
+    table = pa.concat_tables([pa.Table.from_pylist(part, schema=TRANSITION_SCHEMA)
+                              for part in (rows[:half], rows[half:])])
+
+    read = curation_rows(table)
+
+    assert read == table.select(CURATION_COLUMNS).to_pylist()
+    repeats = [index for index in range(1, len(rows))
+               if rows[index]["state"] is not None and rows[index - 1]["next_observation"] is not None
+               and rows[index]["state"] == rows[index - 1]["next_observation"]]
+    assert len(repeats) > 100
+    assert [index for index in range(1, len(read)) if read[index]["state"] is not None
+            and read[index]["state"] is read[index - 1]["next_observation"]] == repeats
+
+
+def test_a_short_tables_states_are_read_as_dicts_of_their_own():
+    rows = [good_row(step) for step in range(3)]
+    read = curation_rows(pa.Table.from_pylist(rows, schema=TRANSITION_SCHEMA))
+    assert read[1]["state"] == read[0]["next_observation"] and read[1]["state"] is not read[0]["next_observation"]

@@ -1,0 +1,87 @@
+"""transforms.prepare: a row's state reuses the previous row's next observation when it is that observation."""
+
+import threading
+
+import pyarrow as pa
+
+from benchmarks.bench_curate import _episode_rows
+from schemas.transition import TRANSITION_SCHEMA
+from transforms import dedupe, masking
+from transforms.normalize import normalize_observation
+from transforms.prepare import curated_row, with_masks
+
+
+def _read_back(rows: list[dict]) -> list[dict]:
+    """Rows as curation reads them: every observation a dict of its own, equal by value to its repeats."""
+    return pa.Table.from_pylist(rows, schema=TRANSITION_SCHEMA).to_pylist()
+
+
+def _two_episodes() -> list[dict]:
+    return _read_back(_episode_rows("terminal", "terminal-0", 1, 101, edit=False)
+                      + _episode_rows("web", "web-1", 2, 102, edit=True))
+
+
+def test_texts_spans_and_hashes_are_each_observations_own():
+    rows = _two_episodes()
+    curated = [curated_row(row) for row in rows]
+    parts = with_masks(curated)
+    for row, prepared, (state_masked, action, next_masked) in zip(rows, curated, parts):
+        assert prepared["state_text"] == normalize_observation(row["state"])
+        assert prepared["next_text"] == normalize_observation(row["next_observation"])
+        next_spans, expected_next_masked = masking.mask(prepared["next_text"])
+        assert (prepared["next_volatile_spans"], next_masked) == (next_spans, expected_next_masked)
+        assert state_masked == masking.mask(prepared["state_text"])[1]
+        assert prepared["content_hash"] == dedupe.hash_text(state_masked, action, next_masked)
+
+
+def test_a_state_that_is_the_previous_next_observation_is_the_same_object():
+    curated = [curated_row(row) for row in _two_episodes()]
+    parts = with_masks(curated)
+    for previous in (*range(19), *range(20, 39)):
+        assert curated[previous + 1]["state_text"] is curated[previous]["next_text"]
+        # minhash.union_signatures finds a repeated part by identity (transforms/_shingles.c).
+        assert parts[previous + 1][0] is parts[previous][2]
+    # A new episode's first state is another screen: normalized and masked on its own.
+    assert curated[20]["state_text"] != curated[19]["next_text"]
+    assert parts[20][0] is not parts[19][2]
+
+
+def test_a_state_differing_from_the_previous_next_observation_only_in_its_raw_bytes_is_rendered_again():
+    rows = _two_episodes()[:2]
+    rows[1]["state"]["raw"] = rows[1]["state"]["raw"].replace(b"$", b"#", 1)
+    first, second = curated_row(rows[0]), curated_row(rows[1])
+    assert second["state_text"] == normalize_observation(rows[1]["state"]) != first["next_text"]
+
+
+def test_rows_without_state():
+    rows = _two_episodes()[:3]
+    for row in rows:
+        row["state"] = None
+    curated = [curated_row(row) for row in rows]
+    parts = with_masks(curated)
+    assert [prepared["state_text"] for prepared in curated] == ["", "", ""]
+    assert [state_masked for state_masked, _, _ in parts] == ["", "", ""]
+    assert [next_masked for _, _, next_masked in parts] == [masking.mask(prepared["next_text"])[1]
+                                                             for prepared in curated]
+
+
+def test_each_thread_reuses_its_own_previous_next_observation():
+    rows = _two_episodes()
+    first_episode, second_episode = rows[:2], rows[20:22]
+    curated, curated_first_step, main_thread_done = [], threading.Event(), threading.Event()
+
+    def curate_first_episode():
+        curated.append(curated_row(first_episode[0]))
+        curated_first_step.set()
+        main_thread_done.wait(10)
+        curated.append(curated_row(first_episode[1]))
+
+    worker = threading.Thread(target=curate_first_episode)
+    worker.start()
+    curated_first_step.wait(10)
+    # In between, this thread curates a row of another episode.
+    other = curated_row(second_episode[0])
+    main_thread_done.set()
+    worker.join(10)
+    assert curated[1]["state_text"] is curated[0]["next_text"]
+    assert curated_row(second_episode[1])["state_text"] is other["next_text"]
