@@ -255,7 +255,7 @@ class _Pieces:
         return np.arange(first, len(self.pool))
 
     def format(self, template: str, **fields: np.ndarray) -> np.ndarray:
-        """(texts, pieces): the pool indices of `template` filled in with each text's fields."""
+        """A row of pool indices per text: the pieces of `template` filled in with that text's fields."""
         count = len(next(iter(fields.values())))
         columns = []
         for literal, field in _split_format(template):
@@ -276,7 +276,6 @@ class _Pieces:
         data = pa.allocate_buffer(int(offsets[-1]))
         _stages.join_into(self.pool, np.ascontiguousarray(parts, dtype=np.int64), data)
         return pa.Array.from_buffers(pa.string(), len(parts), [None, pa.py_buffer(offsets.astype(np.int32)), data])
-
 
     def _utf8_sizes(self) -> bytes:
         try:
