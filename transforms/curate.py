@@ -35,7 +35,7 @@ from schemas.stages import (CURATED_TRANSITION_SCHEMA, DEAD_LETTER_SCHEMA, STAGE
 from transforms import dedupe, stats
 from transforms.io import (PartFiles, TableBatches, dead_letter, is_hidden, raw_file_patterns, read_pickled,
                            write_pickled)
-from transforms.memory import gc_paused, release_arrow_memory
+from transforms.memory import freeze_worker_heap, gc_paused, release_arrow_memory
 from transforms.prepare import prepare_chunk
 from transforms.validate import DEAD_LETTER, read_valid_chunks
 
@@ -99,6 +99,9 @@ class PrepareFn(beam.DoFn):
     def __init__(self, options: dedupe.NearDupOptions, work_dir: str):
         self.options = options
         self.work_dir = work_dir
+
+    def setup(self):
+        freeze_worker_heap()  # the first curation step a worker runs: its heap is Beam's and this stage's
 
     def start_bundle(self):
         self.buffer, self.buffered = defaultdict(list), 0
@@ -206,6 +209,7 @@ class FinishFn(beam.DoFn):
     def setup(self):
         from transforms.reasoning import make_synthesizer
         self.synthesizer = make_synthesizer(self.options.reasoning, **self.options.reasoning_options)
+        freeze_worker_heap()  # a worker that ran no Prepare bundle gets here first
 
     def start_bundle(self):
         self.batches = TableBatches(TABLE_SCHEMAS)
