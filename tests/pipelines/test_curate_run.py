@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 
 import duckdb
 import pyarrow.parquet as pq
@@ -120,8 +122,21 @@ def test_big_local_inputs_get_a_worker_process_per_core_unless_workers_are_chose
     assert direct([], MULTIPROCESS_INPUT_BYTES - 1) == default and default[1] != "multi_processing"
     chosen = direct(["--direct_num_workers=1"], MULTIPROCESS_INPUT_BYTES)
     assert chosen[0] == 1 and chosen[1] != "multi_processing"
-    cores = os.cpu_count() or 1
+    cores = len(os.sched_getaffinity(0))
     assert direct([], MULTIPROCESS_INPUT_BYTES) == ((cores, "multi_processing") if cores > 1 else default)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs a process allowed on two cores or more")
+def test_a_process_allowed_on_one_core_gets_one_in_process_worker_whatever_the_machine_has():
+    # In a child, so that the test process keeps its cores; the machine's own core count (os.cpu_count) is 2+.
+    script = ("import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+              "from apache_beam.options.pipeline_options import DirectOptions; "
+              "from pipelines.curate import MULTIPROCESS_INPUT_BYTES, pipeline_options; "
+              "direct = pipeline_options([], MULTIPROCESS_INPUT_BYTES).view_as(DirectOptions); "
+              "print(direct.direct_num_workers, direct.direct_running_mode)")
+    child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert child.stdout.split()[-2:] == ["1", "in_memory"]
 
 
 def test_worker_threads_are_warned_against(caplog):
