@@ -27,12 +27,12 @@ from transforms.memory import heap_frozen
 from transforms.stats import counters_from_result, stats_from_counters
 
 DEFAULT_RUNNER = "FnApiRunner"
-# From this much local input on, one worker process per core. A worker process costs ~3 CPU s whatever its share
-# (importing Beam, ~2.7 s with its harness, and building every stage again), so below it one in-process worker is
-# cheaper and about as fast. Measured on an idle 2-core machine, 50k transitions as episode files (37 MB), one
-# worker / two threads / two processes: wall 23.5-23.7 / 19.4-24.2 / 15.5-16.2 s, CPU 24.4-25.2 / 27.2-31.5 /
-# 29.5-30.3 s. Threads gain little wall time (the GIL) and hold two bundles in memory (peak RSS ~480-500 MB
-# against ~350), so they are never the default.
+# From this much local input on, one worker process per usable core. A worker process costs ~2.5 CPU s whatever
+# its share (importing Beam again), so below it one in-process worker is cheaper and about as fast. Measured on an
+# idle 2-core machine, 50k transitions as episode files (37 MB), one worker / two threads / two processes: wall
+# 23.5-23.7 / 19.4-24.2 / 15.5-16.2 s, CPU 24.4-25.2 / 27.2-31.5 / 29.5-30.3 s. Threads gain little wall time (the
+# GIL) and hold two bundles in memory (peak RSS ~480-500 MB against ~350), so they are never the default. With one
+# core busy elsewhere, two processes lose on wall time too (docs/curation.md).
 MULTIPROCESS_INPUT_BYTES = 32 * 1024 * 1024
 OUTPUT_FILES = ("stats.json", "README.md")
 # ~30k packed transitions (~10k as episode files): a partition's keys then take ~15 MB while it is resolved.
