@@ -109,7 +109,7 @@ def test_parallel_workers_give_the_same_result(curated, raw_collection, tmp_path
 def test_big_local_inputs_get_a_worker_process_per_core_unless_workers_are_chosen():
     from apache_beam.options.pipeline_options import DirectOptions
 
-    from pipelines.curate import MULTIPROCESS_INPUT_BYTES, local_workers, pipeline_options
+    from pipelines.curate import MULTIPROCESS_INPUT_BYTES, local_workers, pipeline_options, usable_cores
 
     def direct(beam_args, input_bytes):
         options = pipeline_options(beam_args, input_bytes).view_as(DirectOptions)
@@ -122,7 +122,7 @@ def test_big_local_inputs_get_a_worker_process_per_core_unless_workers_are_chose
     assert direct([], MULTIPROCESS_INPUT_BYTES - 1) == default and default[1] != "multi_processing"
     chosen = direct(["--direct_num_workers=1"], MULTIPROCESS_INPUT_BYTES)
     assert chosen[0] == 1 and chosen[1] != "multi_processing"
-    cores = len(os.sched_getaffinity(0))
+    cores = usable_cores()
     assert direct([], MULTIPROCESS_INPUT_BYTES) == ((cores, "multi_processing") if cores > 1 else default)
 
 

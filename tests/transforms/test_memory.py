@@ -90,9 +90,9 @@ class FreezeCountAfterSetup(beam.DoFn):
     def setup(self):
         freeze_worker_heap()
 
-    def process(self, _element):
+    def process(self, element):
         Path(self.report_path).write_text(str(gc.get_freeze_count()))
-        yield _element
+        yield element
 
 
 def freeze_count_in_a_run(report_path: Path, beam_args: list[str]) -> int:
