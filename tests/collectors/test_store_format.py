@@ -77,3 +77,5 @@ def test_older_and_newer_episode_files_are_curated_alike(tmp_path):
     rows = [[row for _, _, row in items] for items in reads]
     assert len(rows[0]) == 20 and rows[0][3]["perturbations"] == ["slow_commands"]
     assert rows[0] == rows[1] == rows[2] == rows[3]
+    # Of the provenance, curation reads what it uses and what a value rule checks.
+    assert rows[0][0]["provenance"] == {"collector": "test", "stand_in": None, "extra_json": "{}"}
