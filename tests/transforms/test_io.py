@@ -1,11 +1,13 @@
 import json
 from datetime import datetime, timedelta, timezone
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from collectors.store import EpisodeStore
 from schemas import Action, EnvInfo, Episode, Observation, Provenance, Timings, Transition
-from transforms.io import ReadError, raw_file_patterns, read_raw_file, row_from_json, to_json, write_text
+from transforms.io import (ReadError, parquet_row_groups, raw_file_patterns, read_raw_file, row_from_json, to_json,
+                           write_text)
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 
@@ -162,3 +164,28 @@ def test_only_short_and_repeated_text_columns_are_dictionary_encoded(tmp_path):
     for path in ("id", "domain", "messages.list.element.role", "reasoning_source"):
         assert columns[path].has_dictionary_page
     assert not columns["target"].has_dictionary_page and "RLE_DICTIONARY" not in columns["target"].encodings
+
+
+def test_row_groups_read_the_columns_picked_for_each_files_own_schema(tmp_path):
+    """The columns picked are remembered per file schema: a file of another schema gets its own pick."""
+    EpisodeStore(tmp_path).write(Episode("ep", "terminal", EnvInfo("docker-image", "img"), "t", "do", "scripted",
+                                         "success", 3, "script_done", T0, T0, Provenance("test", "1")),
+                                 [transition(i) for i in range(3)])
+    episode_file = tmp_path / "transitions" / "terminal" / "ep.parquet"
+    whole = pq.read_table(episode_file)
+    older = tmp_path / "older.parquet"  # the older episode format: zstd everywhere, the Arrow schema stored
+    pq.write_table(whole, older, compression="zstd", use_dictionary=False, write_statistics=False)
+    other = tmp_path / "other.parquet"  # a schema without struct columns
+    pq.write_table(pa.table({"episode_id": ["ep"] * 2, "step": [0, 1], "note": ["a", "b"]}), other)
+
+    def columns_of(schema):
+        return ["step", "action", "timings.action_end"] if "action" in schema.names else ["note"]
+
+    for path in (episode_file, other, older, other, episode_file):
+        (table,) = parquet_row_groups(str(path), columns_of)
+        expected = pq.ParquetFile(path).read_row_group(0, columns=columns_of(pq.read_schema(path)))
+        assert table.equals(expected), path
+    (table,) = parquet_row_groups(str(episode_file), columns_of)
+    assert table.column_names == ["step", "action", "timings"]
+    assert table.schema.field("timings").type.names == ["action_end"]
+    assert table.column("action").to_pylist()[2] == {"kind": "keys", "arguments_json": '{"k": 2}', "text": "k2"}

@@ -13,8 +13,9 @@ import pyarrow.parquet as pq
 from schemas.transition import TRANSITION_SCHEMA
 from schemas.validate import transition_errors
 from transforms import stats
-from transforms.validate import (CHECKED_COLUMNS, CURATION_COLUMNS, REPEAT_CHECK_ROWS, Rejected, curation_rows,
-                                 flagged_rows, has_checked_columns, has_transition_schema, read_valid_chunks)
+from transforms.validate import (CHECKED_COLUMNS, CHECKED_SCHEMA, CURATION_COLUMNS, REPEAT_CHECK_ROWS, Rejected,
+                                 curation_rows, flagged_rows, has_checked_columns, has_transition_schema,
+                                 read_valid_chunks)
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 
@@ -163,3 +164,15 @@ def test_a_short_tables_states_are_read_as_dicts_of_their_own():
     rows = [good_row(step) for step in range(3)]
     read = curation_rows(pa.Table.from_pylist(rows, schema=TRANSITION_SCHEMA))
     assert read[1]["state"] == read[0]["next_observation"] and read[1]["state"] is not read[0]["next_observation"]
+
+
+def test_checked_columns_are_recognised_by_names_and_types_whatever_the_nullability(tmp_path):
+    _, table = broken_table()
+    nullable = pa.schema([field.with_nullable(True) for field in TRANSITION_SCHEMA])
+    path = tmp_path / "nullable.parquet"
+    pq.write_table(table.cast(nullable), path)  # another writer's file: required fields written nullable
+    read = pq.ParquetFile(path).read(columns=list(CHECKED_COLUMNS))
+    assert not read.schema.equals(CHECKED_SCHEMA)  # so names and types decide
+    assert has_checked_columns(read.schema)
+    assert not has_checked_columns(read.drop_columns(["done"]).schema)
+    assert not has_checked_columns(read.set_column(2, "step", read.column("step").cast(pa.int64())).schema)
