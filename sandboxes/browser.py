@@ -43,6 +43,8 @@ QUIET_TRACKER_JS = """
 })();
 """
 
+# Reads of one observation at most, when navigations keep replacing the document being read (BrowserSession.observe).
+OBSERVE_READS = 4
 # Waits until the DOM has been quiet for quietMs (bounded), then gives every element without a bid the next one.
 SETTLE_AND_MARK_JS = """
 async ({quietMs, timeoutMs}) => {
@@ -198,6 +200,8 @@ class BrowserSession:
         self._pages: list = []
         self._active = 0
         self._inflight = 0
+        self._commits = 0  # documents committed in any tab's main frame
+        self._navigating: set = set()  # main-frame navigation requests not answered yet
         self._cdp: dict[int, Any] = {}
         self.last_url = ""
 
@@ -211,15 +215,16 @@ class BrowserSession:
         self._context.add_init_script(QUIET_TRACKER_JS)
         self._context.route("**/*", self._route)
         self._context.on("page", self._on_page)
-        self._context.on("request", lambda _r: self._count(1))
-        self._context.on("requestfinished", lambda _r: self._count(-1))
-        self._context.on("requestfailed", lambda _r: self._count(-1))
+        self._context.on("request", self._on_request)
+        self._context.on("requestfinished", self._on_request_done)
+        self._context.on("requestfailed", self._on_request_done)
         page = self._context.new_page()
         page.goto(url, timeout=self.navigation_timeout_ms)
 
     def reopen(self) -> None:
         """After BrowserDied and `Browser.restart()`: a new context with the last page (server state is kept)."""
         self._context, self._pages, self._cdp, self._active, self._inflight = None, [], {}, 0, 0
+        self._navigating = set()
         self.open(self.last_url)
 
     def close(self) -> None:
@@ -234,6 +239,11 @@ class BrowserSession:
         self._pages.append(page)
         self._active = len(self._pages) - 1
         page.on("close", lambda p: self._forget(p))
+        page.on("framenavigated", self._on_frame_navigated)
+
+    def _on_frame_navigated(self, frame) -> None:
+        if frame.parent_frame is None:
+            self._commits += 1
 
     def _forget(self, page) -> None:
         if page in self._pages:
@@ -265,8 +275,14 @@ class BrowserSession:
         self.page.bring_to_front()
 
     # -- traffic ------------------------------------------------------------------------------------------------
-    def _count(self, delta: int) -> None:
-        self._inflight = max(0, self._inflight + delta)
+    def _on_request(self, request) -> None:
+        self._inflight += 1
+        if request.is_navigation_request() and request.frame.parent_frame is None:
+            self._navigating.add(request)
+
+    def _on_request_done(self, request) -> None:
+        self._inflight = max(0, self._inflight - 1)
+        self._navigating.discard(request)
 
     def _route(self, route) -> None:
         url = route.request.url
@@ -329,29 +345,33 @@ class BrowserSession:
         return session
 
     def observe(self, last_action_error: str | None = None) -> tuple[dict[str, Any], float]:
-        """The raw observation bundle (CDP AX tree, aria snapshot, bids, url, title, tabs, focus) and wait ms."""
+        """The raw observation bundle (CDP AX tree, aria snapshot, bids, url, title, tabs, focus) and wait ms.
+
+        Read again (up to OBSERVE_READS times) when the main document changed while it was read or a navigation is
+        on its way: an action may start one late (Enter in a form submits in a task posted after the key event), and
+        the bids, the AX tree and the aria snapshot must all come from one document. Once, `make run` recorded the
+        old page's bids with the new page's one-node AX tree, and the scripted task after it found no link."""
         from playwright.sync_api import Error as PlaywrightError
-        network_ms = self._settle()
-        page = self.page
-        for attempt in range(3):
+        network_ms = waited_ms = 0.0
+        for read in range(OBSERVE_READS):
+            last = read == OBSERVE_READS - 1
+            network_ms += self._settle()
+            commits, page = self._commits, self.page
             try:
-                marks = page.evaluate(SETTLE_AND_MARK_JS,
-                                      {"quietMs": self.quiet_ms, "timeoutMs": self.settle_timeout_ms})
-                break
+                marks, ax_nodes, bids, aria, url, title = self._read(page)
             except PlaywrightError as exc:
-                # A navigation the action started late (Enter in a form) replaced the document under us.
-                if "context was destroyed" not in str(exc) or attempt == 2:
+                # A navigation the action started late replaced the document under us.
+                if "context was destroyed" not in str(exc) or last:
                     raise
-                network_ms += self._settle()
-        cdp = self._cdp_session(page)
-        ax_nodes = cdp.send("Accessibility.getFullAXTree")["nodes"]
-        bids = _bids_by_backend_id(cdp.send("DOM.getDocument", {"depth": -1})["root"])
-        aria = page.locator("body").aria_snapshot(timeout=self.action_timeout_ms)
-        if page.url.startswith("http"):
-            self.last_url = page.url  # where reopen() goes back to and relative goto() URLs resolve
+                continue
+            waited_ms += float(marks["waited"])
+            if last or (self._commits == commits and not self._navigating):
+                break
+        if url.startswith("http"):
+            self.last_url = url  # where reopen() goes back to and relative goto() URLs resolve
         bundle = {
-            "url": page.url,
-            "title": page.title(),
+            "url": url,
+            "title": title,
             "tabs": [{"url": p.url, "title": p.title() if p is not page else None} for p in self._pages],
             "active_tab": self._active,
             "focused_bid": marks["focused"],
@@ -361,7 +381,16 @@ class BrowserSession:
             "bids": bids,
         }
         bundle["tabs"][self._active]["title"] = bundle["title"]
-        return bundle, network_ms + float(marks["waited"])
+        return bundle, network_ms + waited_ms
+
+    def _read(self, page) -> tuple[dict, list, dict, str, str, str]:
+        """(marks, AX tree nodes, bids by backend node id, aria snapshot, url, title) of the page as it is now."""
+        marks = page.evaluate(SETTLE_AND_MARK_JS, {"quietMs": self.quiet_ms, "timeoutMs": self.settle_timeout_ms})
+        cdp = self._cdp_session(page)
+        ax_nodes = cdp.send("Accessibility.getFullAXTree")["nodes"]
+        bids = _bids_by_backend_id(cdp.send("DOM.getDocument", {"depth": -1})["root"])
+        aria = page.locator("body").aria_snapshot(timeout=self.action_timeout_ms)
+        return marks, ax_nodes, bids, aria, page.url, page.title()
 
 
 def _origin(url: str) -> str:

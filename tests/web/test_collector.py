@@ -84,6 +84,23 @@ def test_slow_and_truncated_responses(collector):
     assert "Recent posts" not in cut.observation.text  # the end of the page never arrived
 
 
+def test_an_observation_is_read_from_one_document_when_a_navigation_starts_late(collector):
+    # A navigation that starts after the action returned (Enter in a form submits in a task posted after the key
+    # event) may commit while the observation is read. Once `make run` recorded the old page's bids with the new
+    # page's one-node AX tree, and the scripted task after it found no link. Navigations are started here at delays
+    # that land before, during and after the read; every observation must be of one document.
+    for delay_ms in range(0, 100, 5):
+        first = collector.reset(Task("late", "late navigation", options={"site": "shop"}))
+        assert by_name(first, "searchbox", "Search products")
+        collector.session.page.evaluate(f"setTimeout(() => {{ location.href = '/search?q=buds'; }}, {delay_ms})")
+        bundle, _ = collector.session.observe()
+        ax_names = {(node.get("name") or {}).get("value") for node in bundle["ax_tree"]}
+        assert bundle["bids"] and len(bundle["ax_tree"]) > 20, delay_ms
+        assert bundle["title"] in ax_names, delay_ms  # the RootWebArea of the document the title was read from
+        on_results = bundle["url"].endswith("/search?q=buds")
+        assert ("Echo Buds" in ax_names) == on_results == ('link "Echo Buds"' in bundle["aria_snapshot"]), delay_ms
+
+
 def test_tabs(collector):
     collector.reset(Task("tabs", "tabs", options={"site": "tracker"}))
     act(collector, "new_tab()")
