@@ -139,12 +139,6 @@ def _unreadable(path: str, position: int, exc: Exception) -> ReadError:
 
 
 @contextmanager
-def _parquet_file(path: str) -> Iterator[pq.ParquetFile]:
-    with (open(path, "rb") if "://" not in path else FileSystems.open(path)) as handle:
-        yield pq.ParquetFile(handle, pre_buffer=False)
-
-
-@contextmanager
 def _parquet_reader(path: str) -> Iterator[pq.ParquetReader]:
     """Arrow's own reader, not pq.ParquetFile, which maps every column path to its leaves in Python on opening
     (~0.1 ms an episode file). A local file is opened by path: a Python file object in between costs more than
@@ -221,8 +215,8 @@ def parquet_row_groups(path: str, columns_of: Callable[[pa.Schema], list[str] | 
 
 def read_parquet_row_group(path: str, group: int) -> pa.Table:
     """One whole row group of a raw Parquet file, for the rows of it a validator flags."""
-    with _parquet_file(path) as parquet:
-        return parquet.read_row_group(group, use_threads=False)
+    with _parquet_reader(path) as reader:
+        return reader.read_row_group(group, use_threads=False)
 
 
 def read_parquet_row(path: str, position: int) -> dict:
