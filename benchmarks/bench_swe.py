@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import statistics
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
@@ -19,47 +18,15 @@ from collectors.runner import collect
 from collectors.swe import BugFixPolicy, SweCollector, generate_bugfix_tasks
 from sandboxes.swe_images import ensure_image
 from sandboxes.swe_repos import RepoSpec, load_repo_specs
+from tests.swe.swe_helpers import write_tiny_project
 
 ROOT = Path(__file__).resolve().parents[1]
 BUGS = 4
-TINY = {
-    "calc.py": """\
-        def clamp(x, lo, hi):
-            if x < lo:
-                return lo
-            if x > hi:
-                return hi
-            return x
-
-
-        def mean(values):
-            total = 0
-            for value in values:
-                total += value
-            return total / len(values)
-        """,
-    "test_calc.py": """\
-        from calc import clamp, mean
-
-
-        def test_clamp():
-            assert clamp(5, 0, 10) == 5
-            assert clamp(-1, 0, 10) == 0
-            assert clamp(11, 0, 10) == 10
-            assert clamp(10, 0, 10) == 10
-
-
-        def test_mean():
-            assert mean([1, 2, 3, 6]) == 3
-        """,
-}
 
 
 def _tiny_spec(folder: Path) -> RepoSpec:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in TINY.items():
-        (folder / name).write_text(textwrap.dedent(text))
-    return RepoSpec(name="wl-bench-tiny", path=str(folder), mutate=("calc.py",))
+    # The SWE tests' tiny real project: a measurement of it means the same project as a failing test does.
+    return RepoSpec(name="wl-bench-tiny", path=str(write_tiny_project(folder)), mutate=("calc.py",))
 
 
 def _run(spec: RepoSpec, image: str, tasks, workers: int, out: Path) -> dict:
