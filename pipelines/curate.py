@@ -32,7 +32,7 @@ DEFAULT_RUNNER = "FnApiRunner"
 # idle 2-core machine, 50k transitions as episode files (37 MB), one worker / two threads / two processes: wall
 # 23.5-23.7 / 19.4-24.2 / 15.5-16.2 s, CPU 24.4-25.2 / 27.2-31.5 / 29.5-30.3 s. Threads gain little wall time (the
 # GIL) and hold two bundles in memory (peak RSS ~480-500 MB against ~350), so they are never the default. With one
-# core busy elsewhere, two processes lose on wall time too (docs/curation.md).
+# core busy elsewhere, two processes lose on wall time too (docs/performance.md).
 MULTIPROCESS_INPUT_BYTES = 32 * 1024 * 1024
 OUTPUT_FILES = ("stats.json", "README.md")
 # ~30k packed transitions (~10k as episode files): a partition's keys then take ~15 MB while it is resolved.
@@ -75,7 +75,7 @@ def scaled_partitions(options: CurateOptions, input_size: int) -> CurateOptions:
 def pipeline_options(beam_args: list[str], input_bytes: int = 0) -> PipelineOptions:
     """FnApiRunner by default; for a big local input, parallel workers (local_workers) unless the user chose.
     Beam's construction-time type checking stays on: turning it off saved ~0.15 CPU s a run, but two-thread runs
-    with it off failed 3 times in 23 and with it on passed 32 of 32 (docs/curation.md)."""
+    with it off failed 3 times in 23 and with it on passed 32 of 32 (docs/performance.md)."""
     options = PipelineOptions(beam_args)
     standard = options.view_as(StandardOptions)
     if not standard.runner:
@@ -94,7 +94,7 @@ def warn_of_worker_threads(direct: DirectOptions) -> None:
     """Two-thread runs of 100k transitions failed 3 times in 35 (decoding shuffled data: `Invalid PaneInfoEncoding`,
     or stalling at 8.7 GB), all while construction-time type checking was off; with it on (as now) 32 of 32
     passed, but the cause is not established, Beam reports the same error from its own multi-worker tests
-    (apache/beam#23944), and worker processes have never failed (docs/curation.md)."""
+    (apache/beam#23944), and worker processes have never failed (docs/performance.md)."""
     if direct.direct_running_mode == "multi_threading" and (direct.direct_num_workers or 1) > 1:
         logging.getLogger(__name__).warning(
             "--direct_running_mode=multi_threading has failed intermittently with this pipeline (decoding shuffled "

@@ -151,7 +151,7 @@ def test_worker_threads_are_warned_against(caplog):
 
 def test_construction_keeps_beams_type_checking():
     """Turning it off saved ~0.15 CPU s a run, but two-thread runs of 100k transitions then failed 3 times in 23
-    (decoding shuffled data), against 32 of 32 passing with it on (docs/curation.md)."""
+    (decoding shuffled data), against 32 of 32 passing with it on (docs/performance.md)."""
     from apache_beam.options.pipeline_options import TypeOptions
 
     from pipelines.curate import pipeline_options
