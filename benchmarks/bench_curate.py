@@ -214,9 +214,15 @@ def _shingle_set(text: str, ngram: int) -> set[int]:
     return set(hashes.tolist())
 
 
-def planted_pairs(rng: random.Random, pairs: int, ngram: int):
+def _hashed_jaccard(a: str, b: str, ngram: int) -> float:
+    a_set, b_set = _shingle_set(a, ngram), _shingle_set(b, ngram)
+    return len(a_set & b_set) / len(a_set | b_set)
+
+
+def planted_pairs(rng: random.Random, pairs: int, ngram: int, jaccard=_hashed_jaccard):
     """(a, b, true Jaccard) with J either >= 0.8 (should be found) or <= 0.7 (must not be): the gap between is
-    where any MinHash estimate is a coin toss, and it is reported as such rather than counted."""
+    where any MinHash estimate is a coin toss, and it is reported as such rather than counted. `jaccard(a, b,
+    ngram)` is the truth: by default over the shingle hashes curation uses; the tests pass a plain-Python one."""
     words = [f"w{i}" for i in range(50000)]
     planted = []
     while len(planted) < pairs:
@@ -224,10 +230,9 @@ def planted_pairs(rng: random.Random, pairs: int, ngram: int):
         variant = list(base)
         for position in rng.sample(range(len(base)), rng.randint(0, len(base) // 8)):
             variant[position] = rng.choice(words)
-        a, b = _shingle_set(" ".join(base), ngram), _shingle_set(" ".join(variant), ngram)
-        jaccard = len(a & b) / len(a | b)
-        if jaccard >= 0.8 or jaccard <= 0.7:
-            planted.append((" ".join(base), " ".join(variant), jaccard))
+        similarity = jaccard(" ".join(base), " ".join(variant), ngram)
+        if similarity >= 0.8 or similarity <= 0.7:
+            planted.append((" ".join(base), " ".join(variant), similarity))
     return planted
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from rensa import RMinHash
 
+from benchmarks.bench_curate import planted_pairs as bench_planted_pairs
 from transforms.minhash import (SUB_BATCH, action_hashes, band_keys, estimated_jaccard, shingle_hashes,
                                 signatures, sketches, union_signatures)
 from transforms._shingles import BASE, EMPTY_TEXT, union_tokens
@@ -291,17 +292,9 @@ def test_estimate_tracks_true_jaccard():
 
 
 def planted_pairs(rng: random.Random, pairs: int, ngram: int = 5):
-    """benchmarks/bench_curate.py's planted pairs: J >= 0.8 must be found, J <= 0.7 must not."""
-    planted = []
-    while len(planted) < pairs:
-        base = [rng.choice(WORDS) for _ in range(rng.randint(150, 400))]
-        variant = list(base)
-        for position in rng.sample(range(len(base)), rng.randint(0, len(base) // 8)):
-            variant[position] = rng.choice(WORDS)
-        similarity = jaccard(" ".join(base), " ".join(variant), ngram)
-        if similarity >= 0.8 or similarity <= 0.7:
-            planted.append((" ".join(base), " ".join(variant), similarity))
-    return planted
+    """benchmarks/bench_curate.py's planted pairs, their true Jaccard taken over plain-Python shingle sets: J >= 0.8
+    must be found, J <= 0.7 must not."""
+    return bench_planted_pairs(rng, pairs, ngram, jaccard=jaccard)
 
 
 def test_planted_pairs_recall_and_precision_at_256_perms():
