@@ -3,7 +3,7 @@
 The llm synthesizer is tested against a real HTTP server started here on 127.0.0.1 that answers
 /v1/chat/completions in the OpenAI wire format. It stands in for a model server (vLLM, SGLang, llama.cpp): its
 replies are canned, but the requests, concurrency, status codes and retries all go over real HTTP through the
-openai SDK.
+openai SDK. The same synthesizer against a real model server (llama.cpp) is in test_reasoning_llama.py.
 """
 
 from __future__ import annotations

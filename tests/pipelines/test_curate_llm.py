@@ -1,0 +1,44 @@
+"""`worldline curate --reasoning llm` end to end against a real llama.cpp server with a tiny model made here
+(tests/llama_server.py): the stage-2 targets carry the model's traces, everything else is what the grounded run
+(the `curated` fixture) wrote."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pyarrow.parquet as pq
+
+from tests.llama_server import MODEL_NAME, llama_server
+
+THINK = re.compile(r"^<think>(.*)</think>(.*)$", re.DOTALL)
+
+
+def _stage2(out):
+    return {row["id"]: row for row in pq.read_table(out / "stage2").to_pylist()}
+
+
+def test_llm_reasoning_fills_stage2_with_the_models_traces(curated, raw_collection, tmp_path):
+    grounded_out, _, _ = curated
+    raw, _ = raw_collection
+    out = tmp_path / "out"
+    with llama_server(tmp_path) as base_url:
+        result = subprocess.run([sys.executable, "-m", "pipelines.cli", "curate", "--input", str(raw), "--output",
+                                 str(out), "--reasoning", "llm", "--llm-endpoint", base_url, "--llm-model",
+                                 MODEL_NAME, "--runner=FnApiRunner"],
+                                capture_output=True, text=True, timeout=600,
+                                env={**os.environ, "WORLDLINE_CACHE_DIR": str(tmp_path / "cache")})
+    assert result.returncode == 0, result.stderr[-3000:]
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats == {**json.loads((grounded_out / "stats.json").read_text()), "settings": stats["settings"]}
+
+    llm_rows, grounded_rows = _stage2(out), _stage2(grounded_out)
+    assert llm_rows.keys() == grounded_rows.keys() and llm_rows
+    for row_id, row in llm_rows.items():
+        think, prediction = THINK.match(row["target"]).groups()
+        grounded_think, grounded_prediction = THINK.match(grounded_rows[row_id]["target"]).groups()
+        assert row["reasoning_source"] == "llm"
+        assert think and think.isprintable() and think != grounded_think, row_id
+        assert prediction == grounded_prediction and row["messages"] == grounded_rows[row_id]["messages"]
+    assert (tmp_path / "cache" / "reasoning.sqlite").exists()
