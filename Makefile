@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 OUT ?= out
 
-.PHONY: setup python system run test bench clean
+.PHONY: setup python system test-setup run test bench clean
 
 setup: python system
 
@@ -26,7 +26,12 @@ system: python
 run: setup
 	VENV=$(abspath $(VENV)) OUT=$(OUT) bash scripts/run.sh
 
-test: setup
+# What only the tests need (scripts/test-setup.d/), kept out of `make run`: a llama.cpp server takes minutes to
+# compile.
+test-setup: setup
+	@set -e; for script in scripts/test-setup.d/*.sh; do echo "== $$script"; VENV=$(abspath $(VENV)) bash $$script; done
+
+test: test-setup
 	$(VENV)/bin/pytest -q tests
 
 bench: setup

@@ -1,5 +1,5 @@
 """A real llama.cpp server (llama-cpp-python's OpenAI-compatible one) serving the tiny model tests/tiny_llama.py
-makes: the endpoint the llm reasoning tests call. scripts/setup.d/65-llama-server.sh installs it into .venv-llm/."""
+makes: the endpoint the llm reasoning tests call. scripts/test-setup.d/10-llama-server.sh installs it into .venv-llm/."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ CONTEXT_TOKENS = 32768  # a byte-level vocabulary: a prompt of two clipped obser
 def llama_server(folder: Path):
     """Yields the server's OpenAI base URL; the model file and the server's log go to `folder`."""
     if not LLM_PYTHON.exists():
-        raise RuntimeError(f"{LLM_PYTHON} is missing: run `make setup` (scripts/setup.d/65-llama-server.sh)")
+        raise RuntimeError(f"{LLM_PYTHON} is missing: run `make test-setup` (scripts/test-setup.d/10-llama-server.sh)")
     model = folder / "tiny-llama.gguf"
     subprocess.run([str(LLM_PYTHON), str(ROOT / "tests" / "tiny_llama.py"), str(model)], check=True,
                    capture_output=True, timeout=120)

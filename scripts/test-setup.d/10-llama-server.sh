@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# A real OpenAI-compatible model server for the llm reasoning tests: llama.cpp through llama-cpp-python's server,
-# pinned, in its own venv (.venv-llm/) since its web stack is not worldline's business. No model can be downloaded
-# on this project's machines; the tests make a tiny one with gguf (tests/tiny_llama.py), run by this venv.
-# llama.cpp is compiled from the sdist (~8 min on 2 cores at -O3; -O1 and no multimodal library cut it down: the
-# tests' model is tiny, so the server's speed does not matter).
+# A real OpenAI-compatible model server for the llm reasoning tests (`make test` runs this, `make run` does not):
+# llama.cpp through llama-cpp-python's server, pinned, in its own venv (.venv-llm/) since its web stack is not
+# worldline's business. No model can be downloaded on this project's machines; the tests make a tiny one with gguf
+# (tests/tiny_llama.py), run by this venv. llama.cpp is compiled from the sdist: ~8 min on 2 cores as shipped,
+# ~5 at -O1 without its multimodal library, which the tests' tiny model does not miss.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
