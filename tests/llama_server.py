@@ -18,7 +18,7 @@ CONTEXT_TOKENS = 32768  # a byte-level vocabulary: a prompt of two clipped obser
 
 
 @contextlib.contextmanager
-def llama_server(folder: Path):
+def llama_server(folder: Path, context_tokens: int = CONTEXT_TOKENS):
     """Yields the server's OpenAI base URL; the model file and the server's log go to `folder`."""
     if not LLM_PYTHON.exists():
         raise RuntimeError(f"{LLM_PYTHON} is missing: run `make test-setup` (scripts/test-setup.d/10-llama-server.sh)")
@@ -31,7 +31,7 @@ def llama_server(folder: Path):
     log = (folder / "llama-server.log").open("wb")
     server = subprocess.Popen([str(LLM_PYTHON), "-m", "llama_cpp.server", "--model", str(model),
                                "--model_alias", MODEL_NAME, "--host", "127.0.0.1", "--port", str(port),
-                               "--n_ctx", str(CONTEXT_TOKENS), "--chat_format", "chatml", "--n_threads", "1"],
+                               "--n_ctx", str(context_tokens), "--chat_format", "chatml", "--n_threads", "1"],
                               stdout=log, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}/v1"
     try:

@@ -57,8 +57,17 @@ def test_the_token_budget_counts_the_servers_own_token_counts(server_url, tmp_pa
     assert f"token budget of 1 spent ({usage.total_tokens} used)" in str(second)
 
 
-def test_a_prompt_longer_than_the_context_is_this_rows_dead_letter(server_url, tmp_path):
-    huge = dict(_row(20), instruction="word " * 40000)  # the task text is not clipped: ~200k byte tokens
-    ok, too_long = _llm(server_url, tmp_path / "cache.sqlite", retries=0).traces([_row(21), huge])
-    assert isinstance(ok, str)
-    assert isinstance(too_long, ReasoningError) and "ep:20" in str(too_long)
+def test_a_prompt_over_the_context_is_this_rows_dead_letter(tmp_path):
+    # Every part of the prompt is clipped, so it takes a server with a small context to refuse one (its own 400).
+    with llama_server(tmp_path, context_tokens=512) as small_server:
+        [too_long] = _llm(small_server, tmp_path / "cache.sqlite", retries=0).traces([_row(20)])
+    assert isinstance(too_long, ReasoningError) and "ep:20" in str(too_long) and "400" in str(too_long)
+    assert "context" in str(too_long)
+
+
+def test_a_long_task_or_action_is_clipped_like_the_observations(server_url, tmp_path):
+    long_task = dict(_row(30), instruction="word " * 40000, action_text="type " * 40000)  # 200k characters each
+    synthesizer = _llm(server_url, tmp_path / "cache.sqlite")
+    assert len(synthesizer.request(long_task)["messages"][1]["content"]) < 4 * 6100
+    [trace] = synthesizer.traces([long_task])
+    assert isinstance(trace, str) and trace

@@ -70,9 +70,9 @@ class LLMSynthesizer:
 
     def request(self, row: dict) -> dict:
         """The chat request for one row; also what the cache key is computed from."""
-        user = (f"Domain: {row.get('domain')}\nTask: {row.get('instruction') or '(none)'}\n\n"
+        user = (f"Domain: {row.get('domain')}\nTask: {_clip(row.get('instruction') or '(none)')}\n\n"
                 f"Current observation:\n{_clip(row.get('state_text') or '(empty)')}\n\n"
-                f"Action:\n{row.get('action_text') or ''}\n\n"
+                f"Action:\n{_clip(row.get('action_text') or '')}\n\n"
                 f"Next observation:\n{_clip(row.get('next_text') or '(empty)')}\n\n"
                 f"Facts from the difference:\n{grounded_trace(row)}")
         return {"model": self.model, "temperature": self.temperature, "max_tokens": self.max_tokens,
