@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from schemas.validate import transition_errors
+from tests.interrupts import with_default_sigint
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -41,7 +42,8 @@ def run_collect(tasks: Path, out: Path, prefix: str, *extra: str) -> subprocess.
 def start_collect(tasks: Path, out: Path, prefix: str, *extra: str) -> subprocess.Popen:
     # stderr to a file, not a pipe nobody reads while the run goes on (a full pipe would stall the run).
     log = open(out.parent / "collect.log", "w")
-    return subprocess.Popen(collect_argv(tasks, out, prefix, *extra), cwd=REPO, stdout=log, stderr=log)
+    return subprocess.Popen(collect_argv(tasks, out, prefix, *extra), cwd=REPO, stdout=log, stderr=log,
+                            preexec_fn=with_default_sigint)
 
 
 def episodes(out: Path) -> dict[str, dict]:

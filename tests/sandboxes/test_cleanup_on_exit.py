@@ -12,6 +12,7 @@ import time
 import pytest
 
 from sandboxes.docker_sandbox import remove_orphans
+from tests.interrupts import with_default_sigint
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HOLDER = textwrap.dedent("""
@@ -29,7 +30,7 @@ HOLDER = textwrap.dedent("""
 
 def start_holder(image: str, prefix: str) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-c", HOLDER, image, prefix], cwd=REPO, stdout=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=with_default_sigint)
     assert proc.stdout.readline().strip() == "ready"
     return proc
 
