@@ -36,8 +36,8 @@ from schemas.transition import TRANSITION_SCHEMA
 from schemas.version import SCHEMA_VERSION
 from transforms.curate import TABLE_SCHEMAS
 from transforms.dedupe import NearDupOptions, decide, file_part_signatures, file_signatures, resolve_bucket
-from transforms.minhash import shingle_hashes
 from transforms.io import parquet_writer
+from transforms.minhash import shingle_hashes
 from transforms.prepare import curated_row, with_masks
 from transforms.validate import CHECKED_COLUMNS, CURATION_COLUMNS
 
@@ -195,7 +195,7 @@ done = cpu(resource.RUSAGE_SELF)
 print(json.dumps({"seconds": time.perf_counter() - start, "import_cpu": imported,
                   "cpu": done - imported + cpu(resource.RUSAGE_CHILDREN),
                   "rss_mb": own_peak_rss_mb(),
-                  # A worker process carries over the runner's high-water mark as it was when the worker started (small).
+                  # A worker carries over the runner's high-water mark from when it started (small then).
                   "worker_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, "stats": stats}))
 """
 

@@ -1,5 +1,6 @@
 """A real llama.cpp server (llama-cpp-python's OpenAI-compatible one) serving the tiny model tests/tiny_llama.py
-makes: the endpoint the llm reasoning tests call. scripts/test-setup.d/10-llama-server.sh installs it into .venv-llm/."""
+makes: the endpoint the llm reasoning tests call. scripts/test-setup.d/10-llama-server.sh installs it into
+.venv-llm/."""
 
 from __future__ import annotations
 
