@@ -20,8 +20,11 @@ $(VENV)/.installed: pyproject.toml transforms/reasoning/_linediff.c transforms/_
 	$(VENV)/bin/pip install -q -e '.[dev]'
 	touch $@
 
+# Each script of a folder in order, with the venv's absolute path.
+run_scripts = @set -e; for script in $(1)/*.sh; do echo "== $$script"; VENV=$(abspath $(VENV)) bash $$script; done
+
 system: python
-	@set -e; for script in scripts/setup.d/*.sh; do echo "== $$script"; VENV=$(abspath $(VENV)) bash $$script; done
+	$(call run_scripts,scripts/setup.d)
 
 run: setup
 	VENV=$(abspath $(VENV)) OUT=$(OUT) bash scripts/run.sh
@@ -29,7 +32,7 @@ run: setup
 # What only the tests need (scripts/test-setup.d/), kept out of `make run`: a llama.cpp server takes minutes to
 # compile.
 test-setup: setup
-	@set -e; for script in scripts/test-setup.d/*.sh; do echo "== $$script"; VENV=$(abspath $(VENV)) bash $$script; done
+	$(call run_scripts,scripts/test-setup.d)
 
 test: test-setup
 	$(VENV)/bin/pytest -q tests
