@@ -359,6 +359,18 @@ def test_llm_batches_concurrently_and_caches_by_prompt(model_server, tmp_path):
     assert again == traces and len(model_server.requests) == 8
 
 
+def test_llm_prompt_parts_are_clipped_including_the_grounded_facts(tmp_path):
+    # A file path of 50,000 characters is named in full by the grounded facts; the prompt clips it like the rest.
+    long_path = "d/" + "x" * 50000 + ".py"
+    row = _row(7, next_text=f"$ pytest\nFAILED {long_path}:3 - assert\n$", instruction="y" * 50000)
+    synthesizer = make_synthesizer("llm", model="m", base_url="http://127.0.0.1:9/v1", cache_path=tmp_path / "c")
+    assert long_path in grounded_trace(row)
+    prompt = synthesizer.request(row)["messages"][1]["content"]
+    facts = prompt.split("Facts from the difference:\n", 1)[1]
+    assert facts.startswith("2 lines appear") and facts.endswith("\n[...]") and len(facts) == 6000 + len("\n[...]")
+    assert len(prompt) < 5 * 6100
+
+
 def test_llm_retries_after_server_errors(model_server, tmp_path):
     traces = _llm(model_server, tmp_path, retries=3).traces([_row(500)])
     assert traces == ["Running `ls dir500` lists one file."]

@@ -22,7 +22,7 @@ from transforms.reasoning.grounded import grounded_trace
 from transforms.reasoning.ledger import BudgetExhausted, Ledger, prompt_key
 
 DEFAULT_CACHE = Path(os.environ.get("WORLDLINE_CACHE_DIR", Path.home() / ".cache" / "worldline")) / "reasoning.sqlite"
-_MAX_OBSERVATION_CHARS = 6000
+_MAX_PART_CHARS = 6000
 
 INSTRUCTIONS = (
     "You write the reasoning a world model should think before predicting an environment's next observation. "
@@ -37,7 +37,7 @@ _THINK = re.compile(r"</?think>")
 
 
 def _clip(text: str) -> str:
-    return text if len(text) <= _MAX_OBSERVATION_CHARS else text[:_MAX_OBSERVATION_CHARS] + "\n[...]"
+    return text if len(text) <= _MAX_PART_CHARS else text[:_MAX_PART_CHARS] + "\n[...]"
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -74,7 +74,7 @@ class LLMSynthesizer:
                 f"Current observation:\n{_clip(row.get('state_text') or '(empty)')}\n\n"
                 f"Action:\n{_clip(row.get('action_text') or '')}\n\n"
                 f"Next observation:\n{_clip(row.get('next_text') or '(empty)')}\n\n"
-                f"Facts from the difference:\n{grounded_trace(row)}")
+                f"Facts from the difference:\n{_clip(grounded_trace(row))}")
         return {"model": self.model, "temperature": self.temperature, "max_tokens": self.max_tokens,
                 "messages": [{"role": "system", "content": INSTRUCTIONS}, {"role": "user", "content": user}]}
 
