@@ -24,6 +24,29 @@ def unpacked_episode_files(input_dir: str) -> int:
     return sum(1 for path in transition_files(input_dir) if path.suffix == ".parquet" and not is_pack(path))
 
 
+def llm_options(endpoint: str | None, model: str | None, max_calls: int | None, max_tokens_budget: int | None,
+                max_tokens: int, concurrency: int, cache: str | None, check: bool) -> dict:
+    """The llm synthesizer's options, checked here so a bad one stops the run before any work."""
+    from transforms.reasoning.llm import LLMEndpointError, LLMSynthesizer
+
+    if not model:
+        raise typer.BadParameter("--reasoning llm needs --llm-model")
+    for name, value in (("--llm-max-tokens", max_tokens), ("--llm-concurrency", concurrency)):
+        if value < 1:
+            raise typer.BadParameter(f"must be at least 1, not {value}", param_hint=name)
+    options = {"model": model, "base_url": endpoint, "max_calls": max_calls, "max_tokens_budget": max_tokens_budget,
+               "max_tokens": max_tokens, "batch_size": concurrency, **({"cache_path": cache} if cache else {})}
+    if check:
+        try:
+            warning = LLMSynthesizer(**options).check()
+        except LLMEndpointError as exc:
+            raise fail(f"{str(exc).rstrip('.')}. Check --llm-endpoint and $OPENAI_API_KEY, or pass --no-llm-check "
+                       "if only the pipeline's workers can reach the endpoint.") from exc
+        if warning:
+            typer.echo(f"Warning: {warning}", err=True)
+    return options
+
+
 # A one-command Typer app rather than a bare function, so the command can accept options it does not declare.
 curate = typer.Typer(add_completion=False)
 
@@ -44,10 +67,22 @@ def curate_command(ctx: typer.Context,
                                                           "keys are held while it is resolved. A local input gets "
                                                           "one per 16 MB of raw files if that is more; for a big "
                                                           "gs:// input, set about that many."),
-           reasoning: str = typer.Option("grounded", help="Reasoning synthesizer: grounded or llm."),
-           llm_endpoint: str = typer.Option(None, help="OpenAI-compatible base URL for --reasoning llm."),
+           reasoning: str = typer.Option("grounded", help="Reasoning synthesizer: grounded (offline, from the "
+                                                          "diff) or llm (an OpenAI-compatible endpoint)."),
+           llm_endpoint: str = typer.Option(None, help="OpenAI-compatible base URL for --reasoning llm, e.g. "
+                                                       "http://localhost:8000/v1 [default: $OPENAI_BASE_URL]. "
+                                                       "The key is read from $OPENAI_API_KEY."),
            llm_model: str = typer.Option(None, help="Model name for --reasoning llm."),
-           llm_budget: int = typer.Option(None, help="Most LLM calls this run may make."),
+           llm_budget: int = typer.Option(None, help="Most LLM calls this run may make, retries included."),
+           llm_token_budget: int = typer.Option(None, help="Most tokens (prompt + reply, as the endpoint counts "
+                                                           "them) this run may spend."),
+           llm_max_tokens: int = typer.Option(256, help="Longest trace the model may write, in tokens."),
+           llm_concurrency: int = typer.Option(8, help="Requests in flight at once, per worker."),
+           llm_cache: str = typer.Option(None, help="sqlite file caching traces by prompt [default: "
+                                                    "$WORLDLINE_CACHE_DIR/reasoning.sqlite or "
+                                                    "~/.cache/worldline/reasoning.sqlite]."),
+           llm_check: bool = typer.Option(True, help="Ask the endpoint for its models before the run; turn off "
+                                                     "when only the workers (e.g. on Dataflow) can reach it."),
            ) -> None:
     """Validate, normalize, mask, dedupe and write training shards, then print the counts."""
     from rich.console import Console
@@ -57,6 +92,7 @@ def curate_command(ctx: typer.Context,
     from pipelines.progress import CurationProgress
     from transforms.curate import CurateOptions
     from transforms.dedupe import NearDupOptions
+    from transforms.reasoning import SYNTHESIZERS
 
     try:
         near_dup = NearDupOptions(threshold=near_dup_threshold, num_perm=minhash_perms, bands=lsh_bands,
@@ -64,10 +100,12 @@ def curate_command(ctx: typer.Context,
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     reasoning_options = {}
+    if reasoning not in SYNTHESIZERS:
+        raise typer.BadParameter(f"{reasoning!r} is not one of {', '.join(sorted(SYNTHESIZERS))}",
+                                 param_hint="--reasoning")
     if reasoning == "llm":
-        if not llm_model:
-            raise typer.BadParameter("--reasoning llm needs --llm-model")
-        reasoning_options = {"model": llm_model, "base_url": llm_endpoint, "max_calls": llm_budget}
+        reasoning_options = llm_options(llm_endpoint, llm_model, llm_budget, llm_token_budget, llm_max_tokens,
+                                        llm_concurrency, llm_cache, llm_check)
     options = CurateOptions(near_dup=near_dup, reasoning=reasoning, reasoning_options=reasoning_options)
     unpacked = unpacked_episode_files(input)
     if unpacked >= PACK_HINT_FILES:

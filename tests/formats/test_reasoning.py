@@ -21,6 +21,7 @@ import pytest
 from transforms.reasoning import ReasoningError, grounded, make_synthesizer
 from transforms.reasoning._linediff import changed_regions
 from transforms.reasoning.grounded import grounded_trace
+from transforms.reasoning.llm import LLMEndpointError
 
 
 def _row(i: int, **extra) -> dict:
@@ -291,6 +292,14 @@ class FakeModelServer:
             def log_message(self, *args):
                 pass
 
+            def do_GET(self):
+                if self.path != "/v1/models":
+                    return self._send(404, {"error": {"message": "not found"}})
+                if self.headers.get("Authorization") != "Bearer k":
+                    return self._send(401, {"error": {"message": "invalid api key"}})
+                self._send(200, {"object": "list", "data": [
+                    {"id": "test-model", "object": "model", "created": 0, "owned_by": "test"}]})
+
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 prompt = body["messages"][-1]["content"]
@@ -369,6 +378,19 @@ def test_llm_prompt_parts_are_clipped_including_the_grounded_facts(tmp_path):
     facts = prompt.split("Facts from the difference:\n", 1)[1]
     assert facts.startswith("2 lines appear") and facts.endswith("\n[...]") and len(facts) == 6000 + len("\n[...]")
     assert len(prompt) < 5 * 6100
+
+
+def test_llm_check_asks_the_endpoint_for_its_models(model_server, tmp_path):
+    assert _llm(model_server, tmp_path).check() is None
+    assert "does not list model 'other'" in make_synthesizer(
+        "llm", model="other", base_url=model_server.base_url, api_key="k", cache_path=tmp_path / "c").check()
+    with pytest.raises(LLMEndpointError, match="answered 401.*invalid api key"):
+        make_synthesizer("llm", model="test-model", base_url=model_server.base_url, api_key="wrong",
+                         cache_path=tmp_path / "c").check()
+    with pytest.raises(LLMEndpointError, match="cannot reach http://127.0.0.1:9/v1"):
+        make_synthesizer("llm", model="m", base_url="http://127.0.0.1:9/v1", cache_path=tmp_path / "c",
+                         timeout=2).check()
+    assert not model_server.requests  # the check makes no chat call
 
 
 def test_llm_retries_after_server_errors(model_server, tmp_path):

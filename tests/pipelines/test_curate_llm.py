@@ -26,7 +26,8 @@ def test_llm_reasoning_fills_stage2_with_the_models_traces(curated, raw_collecti
     with llama_server(tmp_path) as base_url:
         result = subprocess.run([sys.executable, "-m", "pipelines.cli", "curate", "--input", str(raw), "--output",
                                  str(out), "--reasoning", "llm", "--llm-endpoint", base_url, "--llm-model",
-                                 MODEL_NAME, "--runner=FnApiRunner"],
+                                 MODEL_NAME, "--llm-max-tokens", "48", "--llm-concurrency", "2", "--llm-cache",
+                                 str(tmp_path / "traces.sqlite"), "--runner=FnApiRunner"],
                                 capture_output=True, text=True, timeout=600,
                                 env={**os.environ, "WORLDLINE_CACHE_DIR": str(tmp_path / "cache")})
     assert result.returncode == 0, result.stderr[-3000:]
@@ -40,5 +41,6 @@ def test_llm_reasoning_fills_stage2_with_the_models_traces(curated, raw_collecti
         grounded_think, grounded_prediction = THINK.match(grounded_rows[row_id]["target"]).groups()
         assert row["reasoning_source"] == "llm"
         assert think and think.isprintable() and think != grounded_think, row_id
+        assert len(think) <= 48, row_id  # one token per character with the byte-level vocabulary
         assert prediction == grounded_prediction and row["messages"] == grounded_rows[row_id]["messages"]
-    assert (tmp_path / "cache" / "reasoning.sqlite").exists()
+    assert (tmp_path / "traces.sqlite").exists() and not (tmp_path / "cache").exists()

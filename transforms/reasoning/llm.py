@@ -40,6 +40,10 @@ def _clip(text: str) -> str:
     return text if len(text) <= _MAX_PART_CHARS else text[:_MAX_PART_CHARS] + "\n[...]"
 
 
+class LLMEndpointError(RuntimeError):
+    """The endpoint cannot serve this run at all (unreachable, refused, wrong key)."""
+
+
 def _retryable(exc: BaseException) -> bool:
     if isinstance(exc, openai.APIStatusError):
         return exc.status_code == 429 or exc.status_code >= 500
@@ -67,6 +71,25 @@ class LLMSynthesizer:
         self.retry_wait = retry_wait
         self.timeout = timeout
         self.run_id = run_id or uuid.uuid4().hex
+
+    def check(self) -> str | None:
+        """Ask the endpoint for its models before a run, so an unreachable endpoint or a wrong key stops the run
+        at once instead of dead-lettering every row. Raises LLMEndpointError; returns a warning when the endpoint
+        answers but does not list the model (some proxies list none, so that alone does not stop a run)."""
+        client = openai.OpenAI(base_url=self.base_url, api_key=self.api_key, max_retries=1,
+                               timeout=min(self.timeout, 15.0))
+        try:
+            served = [model.id for model in client.models.list()]
+        except openai.APIStatusError as exc:
+            raise LLMEndpointError(f"{client.base_url} answered {exc.status_code} when asked for its models: "
+                                   f"{exc.message}") from exc
+        except openai.APIConnectionError as exc:
+            raise LLMEndpointError(f"cannot reach {client.base_url}: {exc}") from exc
+        finally:
+            client.close()
+        if self.model not in served:
+            return f"{client.base_url} does not list model {self.model!r} (it lists {served[:5]})"
+        return None
 
     def request(self, row: dict) -> dict:
         """The chat request for one row; also what the cache key is computed from."""
@@ -128,4 +151,4 @@ class LLMSynthesizer:
         return trace
 
 
-__all__ = ["BudgetExhausted", "LLMSynthesizer"]
+__all__ = ["BudgetExhausted", "LLMEndpointError", "LLMSynthesizer"]
