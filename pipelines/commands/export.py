@@ -7,6 +7,7 @@ and renamed when complete.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import os
@@ -92,7 +93,12 @@ class AtomicText:
 
 
 def _safe_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", name)
+    """A file name for an id. An id that had to be changed gets a hash of the original, so two ids that differ only
+    in the replaced characters ("a/b", "a:b", "a_b") never write the same file."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", name)
+    if safe == name and name not in ("", ".", ".."):
+        return name
+    return f"{safe}-{hashlib.sha256(name.encode()).hexdigest()[:12]}"
 
 
 @app.command()
@@ -104,23 +110,27 @@ def agentworldbench(input: InputOption, out: OutOption) -> None:
     for domain, domain_episodes in itertools.groupby(episodes(input), key=lambda rows: rows[0]["domain"]):
         count = 0
         with AtomicText(out / file_name(_safe_name(domain))) as handle:
-            for rows in domain_episodes:
-                for line in episode_lines(rows, first_id=count):
-                    handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+            for number, rows in enumerate(domain_episodes):
+                for line in episode_lines(rows, trajectory_id=number):
+                    # ASCII escapes: the eval opens the file in the platform's default encoding, and a raw U+2028
+                    # or U+0085 in a line would split it for readers that use str.splitlines.
+                    handle.write(json.dumps(line) + "\n")
                     count += 1
         typer.echo(f"{out / file_name(_safe_name(domain))}: {count} lines")
 
 
 @app.command()
 def atif(input: InputOption, out: OutOption) -> None:
-    """One ATIF v1.4 trajectory JSON per episode, under OUT/{domain}/{episode_id}.json; reasoning from stage2/."""
+    """One ATIF v1.4 trajectory JSON per episode, under OUT/{domain}/{episode_id}.json; stage-2 reasoning from
+    stage2/ goes to each agent step's extra.world_model_reasoning."""
     from transforms.exports.atif import episode_trajectory, trajectory_json
 
     written = 0
     for rows in episodes(input, with_traces=True):
         trajectory = episode_trajectory(rows)
         with AtomicText(out / _safe_name(rows[0]["domain"]) / f"{_safe_name(rows[0]['episode_id'])}.json") as f:
-            json.dump(trajectory_json(trajectory), f, ensure_ascii=False, indent=2)
+            # ASCII escapes: Harbor's validator opens the file in the platform's default encoding.
+            json.dump(trajectory_json(trajectory), f, indent=2)
             f.write("\n")
         written += 1
     typer.echo(f"{out}: {written} trajectories")

@@ -77,4 +77,7 @@ def test_curated_output_exports(tmp_path):
     assert mcp_line["response"] == ["**Environment Observation:**\ncontents of /data/ma-0.txt"]
     trajectory = json.loads((tmp_path / "atif" / "terminal" / "ta.json").read_text())
     validate_trajectory(trajectory)
-    assert trajectory["steps"][3]["reasoning_content"] == ta1[len("<think>"):ta1.index("</think>")]
+    assert trajectory["steps"][3]["extra"]["world_model_reasoning"] == ta1[len("<think>"):ta1.index("</think>")]
+    assert [line["id"] for line in map(json.loads, terminal_lines)] == [0, 0, 0, 1, 1, 1]
+    assert json.loads(terminal_lines[4])["prompt"][1] == \
+        '### Turn 2\n**Action:**\n```json\n[{"keystrokes": "echo tb-1\\n", "duration": 0.1}]\n```'

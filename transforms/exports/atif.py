@@ -1,6 +1,11 @@
 """ATIF v1.4 (Harbor's Agent Trajectory Interchange Format): typed models, a validator, and one trajectory per
 recorded episode.
 
+The models follow Harbor's RFC 0001 at v1.4 and its pydantic models (`src/harbor/models/trajectories/`): every
+object rejects unknown fields, `timestamp` is an ISO 8601 string, step ids run 1..n, model_name, reasoning_effort,
+reasoning_content, tool_calls and metrics belong to agent steps only, and every `source_call_id` names a tool call
+of its step.
+
 An episode becomes: a user step with the task instruction, a system step whose observation is the environment's
 first screen (an environment reset, as ATIF v1.2+ allows), then one agent step per transition with the action as a
 tool call and the next observation as its result.
@@ -9,9 +14,10 @@ tool call and the next observation as its result.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from schemas.version import WORLDLINE_VERSION
 
@@ -28,10 +34,16 @@ class ToolCall(_Strict):
     arguments: dict[str, Any]
 
 
+class SubagentTrajectoryRef(_Strict):
+    session_id: str
+    trajectory_path: str | None = None
+    extra: dict[str, Any] | None = None
+
+
 class ObservationResult(_Strict):
     source_call_id: str | None = None
     content: str | None = None
-    subagent_trajectory_ref: list[dict[str, Any]] | None = None
+    subagent_trajectory_ref: list[SubagentTrajectoryRef] | None = None
 
 
 class Observation(_Strict):
@@ -62,6 +74,14 @@ class Step(_Strict):
     metrics: Metrics | None = None
     extra: dict[str, Any] | None = None
 
+    @field_validator("timestamp")
+    @classmethod
+    def _iso_8601(cls, value: str | None) -> str | None:
+        # Harbor's own check: fromisoformat after mapping a trailing Z to +00:00.
+        if value is not None:
+            datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return value
+
     @model_validator(mode="after")
     def _agent_only_fields(self):
         if self.source != "agent":
@@ -91,7 +111,7 @@ class FinalMetrics(_Strict):
     total_completion_tokens: int | None = None
     total_cached_tokens: int | None = None
     total_cost_usd: float | None = None
-    total_steps: int | None = None
+    total_steps: int | None = Field(default=None, ge=0)
     extra: dict[str, Any] | None = None
 
 
@@ -143,8 +163,14 @@ def _tool_call(row: dict) -> ToolCall:
     return ToolCall(tool_call_id=row["id"], function_name=name, arguments=arguments)
 
 
+WORLD_MODEL_REASONING = "world_model_reasoning"
+
+
 def episode_trajectory(rows: list[dict]) -> Trajectory:
-    """rows: the curated transitions of one episode (any order). An optional `trace` key becomes reasoning."""
+    """rows: the curated transitions of one episode (any order). An optional `trace` key (the stage-2 reasoning
+    about the next observation) goes to the agent step's `extra`, never to `reasoning_content`: ATIF defines that as
+    the agent's own reasoning before acting, and the trace is a world model's account of what the action returned,
+    quoting the observation, so an agent trained on it would learn to reason from results it has not seen yet."""
     if not rows:
         raise ValueError("an episode needs at least one transition")
     rows = sorted(rows, key=lambda row: row["step"])
@@ -160,8 +186,10 @@ def episode_trajectory(rows: list[dict]) -> Trajectory:
                  "done": row.get("done"), "error": row.get("error"),
                  "perturbations": list(row.get("perturbations") or []),
                  "volatile_spans": [dict(span) for span in row.get("next_volatile_spans") or []]}
+        if row.get("trace"):
+            extra[WORLD_MODEL_REASONING] = row["trace"]
         steps.append(Step(step_id=len(steps) + 1, source="agent", message=row.get("action_text") or "",
-                          reasoning_content=row.get("trace"), tool_calls=[call],
+                          tool_calls=[call],
                           observation=Observation(results=[ObservationResult(source_call_id=call.tool_call_id,
                                                                              content=row.get("next_text") or "")]),
                           extra=extra))
@@ -171,7 +199,8 @@ def episode_trajectory(rows: list[dict]) -> Trajectory:
         agent=Agent(name=f"worldline-{collector}", version=WORLDLINE_VERSION),
         steps=steps,
         notes="Recorded by worldline from a real environment; agent steps are the recorded actions, not model "
-              "output, so they carry no token metrics.",
+              "output, so they carry no token metrics and no reasoning_content. extra.world_model_reasoning, where "
+              "present, is a world model's reasoning about the step's observation, not the agent's.",
         final_metrics=FinalMetrics(total_steps=len(steps)),
         extra={"domain": first["domain"], "task_id": first.get("task_id"), "stand_in": first.get("stand_in")},
     )
