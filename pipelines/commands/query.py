@@ -25,13 +25,15 @@ def query(folder: Path = typer.Argument(..., help="Curation output or raw collec
     from rich.console import Console
     from rich.table import Table
 
-    from pipelines.views import connect
+    from pipelines.views import connect, view_sources
 
     try:
         connection = connect(folder)
         result = connection.execute(sql)
         columns = [d[0] for d in result.description or []]
         rows = result.fetchmany(limit + 1)
+    except duckdb.CatalogException as exc:
+        raise fail(f"{exc}\nViews in {folder}: {', '.join(view_sources(folder))}") from exc
     except (FileNotFoundError, duckdb.Error) as exc:
         raise fail(str(exc)) from exc
     table = Table(*columns, show_lines=False)

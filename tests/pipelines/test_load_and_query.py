@@ -84,6 +84,14 @@ def test_query_errors_are_one_line_not_a_traceback(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_a_query_naming_no_view_lists_the_folders_views(raw_collection):
+    raw, _ = raw_collection
+    result = subprocess.run([sys.executable, "-m", "pipelines.cli", "query", str(raw), "SELECT * FROM transitions"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"Views in {raw}: raw_transitions, episodes" in result.stderr
+
+
 def test_connect_refuses_a_missing_folder(tmp_path):
     with pytest.raises(FileNotFoundError):
         connect(tmp_path / "nope")
@@ -92,6 +100,9 @@ def test_connect_refuses_a_missing_folder(tmp_path):
 def test_curate_refuses_bad_options_before_running(raw_collection, tmp_path):
     raw, _ = raw_collection
     cases = [(["--reasoning", "llm"], "--llm-model"),
+             (["--reasoning", "gpt"], "'gpt' is not one of grounded, llm"),
+             (["--reasoning", "llm", "--llm-model", "m", "--llm-endpoint", "http://127.0.0.1:9/v1"],
+              "cannot reach http://127.0.0.1:9/v1"),
              (["--lsh-bands", "100", "--lsh-rows", "4"], "bands x rows"),
              ([], "not a raw collection")]
     for extra, message in cases:
@@ -100,4 +111,5 @@ def test_curate_refuses_bad_options_before_running(raw_collection, tmp_path):
                                  "--output", str(tmp_path / "out"), *extra], capture_output=True, text=True,
                                 timeout=120)
         assert result.returncode != 0 and message in result.stderr, (extra, result.stderr[-500:])
+        assert "Traceback" not in result.stderr
         assert not (tmp_path / "out" / "stage1").exists()
