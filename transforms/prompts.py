@@ -1,11 +1,17 @@
-"""World-model system prompts, one per domain, plus a generic one for domains added later.
+"""World-model prompts: the system prompt, one per domain plus a generic one for domains added later, and the
+layout of a turn's user prompt.
 
-Each says what environment is being simulated, how its observations are written, and how to answer: the next
-observation inside <predicted_observation>...</predicted_observation>. The same text is used by stage 2/3 rows and
-by the AgentWorldBench export, so a model is evaluated under the prompt it was trained with.
+Each system prompt says what environment is being simulated, how its observations are written, and how to answer:
+the next observation inside <predicted_observation>...</predicted_observation>. A turn's user prompt is written in
+AgentWorldBench's layout (`### Turn N`, then `**Task Instruction:**`, `**Current State:**` and `**Action:**`
+sections, the action in a code block). The stage 2/3 chat rows and the AgentWorldBench export both take their
+system prompt and their turn prompts from here, so a model is evaluated under the prompt it was trained with.
 """
 
 from __future__ import annotations
+
+import json
+import re
 
 ANSWER_TAG = "predicted_observation"
 
@@ -75,3 +81,50 @@ def system_prompt(domain: str) -> str:
     return (f"You are a world model of an agent environment (domain: {domain}). {environment}\n\n"
             "Given the task, the history of actions and observations, and the agent's next action, predict the "
             f"observation the environment returns next. {_ANSWER}")
+
+
+# A turn's user prompt: its number, then the task and the state before the action (on the turn a conversation opens
+# with, each left out when empty), then the action. Format strings, so that stages.build_stage_tables can fill them
+# with the values of many rows at once.
+TURN_HEADER = "### Turn {turn}\n"
+INSTRUCTION_SECTION = "**Task Instruction:**\n{instruction}\n\n"
+STATE_SECTION = "**Current State:**\n{state}\n\n"
+ACTION_SECTION = "**Action:**\n{action}"
+_BACKTICK_RUNS = re.compile(r"`+")
+_JSON_WHITESPACE = " \t\n\r"  # json.loads skips these around a value, and only these
+_JSON = json.JSONDecoder()
+
+
+def _is_json_value(text: str) -> bool:
+    """Whether text is a JSON object or array, as json.loads parses it. Curation formats every action it keeps, so
+    text that cannot be one is not parsed, and the rest goes to the decoder itself: json.loads's checks and scans
+    around it cost as much again on a short action. Nesting deeper than the parser recurses is not taken for JSON,
+    so that one such action cannot stop curation."""
+    body = text.strip(_JSON_WHITESPACE)
+    if body[:1] not in ("{", "["):
+        return False
+    try:
+        return _JSON.raw_decode(body)[1] == len(body)
+    except (ValueError, RecursionError):
+        return False
+
+
+def action_block(action_text: str) -> str:
+    """The action as a Markdown code block, `json` for tool calls and keystroke batches. The fence is longer than
+    any backtick run in the action, so an action that writes Markdown cannot close it early."""
+    if not isinstance(action_text, str):
+        # A history row Finish keeps though its own trace failed on it may hold any value: written as format() does.
+        action_text = format(action_text)
+    longest = max(map(len, _BACKTICK_RUNS.findall(action_text))) if "`" in action_text else 0
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{'json' if _is_json_value(action_text) else ''}\n{action_text}\n{fence}"
+
+
+def turn_prompt(turn: int, action_text: str, instruction: str | None = None, state_text: str = "") -> str:
+    """The user prompt of turn `turn` (its transition's recorded step + 1).
+    The task and the state before the action are given on the turn a conversation opens with; an empty one is left
+    out rather than shown as an empty section."""
+    return (TURN_HEADER.format(turn=turn)
+            + (INSTRUCTION_SECTION.format(instruction=instruction) if instruction else "")
+            + (STATE_SECTION.format(state=state_text) if state_text else "")
+            + ACTION_SECTION.format(action=action_block(action_text)))

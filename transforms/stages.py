@@ -1,8 +1,11 @@
 """Stage rows for one curated transition: the dynamics document (stage 1), the reason-then-predict chat sample
 (stage 2) and the RL prompt with its checkable reference (stage 3).
 
-All three see the same context: the task, the observation just before the window, the last `window` turns of the
-episode (action -> observation) and the current action. The RL spans are character offsets into the reference.
+All three see the episode as it was recorded: the task, the observation just before the window, the last `window`
+steps (action -> observation; a step curation removed as a duplicate is still one, since it happened) and the
+current action. Stages 2 and 3 write it as a conversation in AgentWorldBench's layout (transforms/prompts.py
+turn_prompt), each turn numbered by its recorded step (`### Turn {step + 1}`), as the AgentWorldBench export numbers
+its turns. The RL spans are character offsets into the reference.
 
 build_stage_rows makes one transition's rows; build_stage_tables makes the same rows for many transitions at once,
 as Arrow tables (what curation writes), from the same formats.
@@ -21,7 +24,8 @@ import pyarrow.compute as pc
 
 from schemas.stages import MESSAGE, SPAN, STAGE1_SCHEMA, STAGE2_SCHEMA, STAGE3_SCHEMA
 from transforms import _stages
-from transforms.prompts import ANSWER_TAG, DOMAINS, system_prompt
+from transforms.prompts import (ACTION_SECTION, ANSWER_TAG, DOMAINS, INSTRUCTION_SECTION, STATE_SECTION, TURN_HEADER,
+                                action_block, system_prompt, turn_prompt)
 
 REQUIRED_KEYS = ("id", "domain", "step")
 _STEP = itemgetter("step")
@@ -36,9 +40,7 @@ class StageError(ValueError):
 
 # The formats of the pieces of stage text: str.format fields named after the row values between literal parts. The
 # one-row helpers below fill them in; build_stage_tables splits them into pieces (_Pieces.format) and joins the
-# pieces of all rows at once.
-FIRST_TURN = "Task: {instruction}\n\nCurrent observation:\n{state}\n\nAction:\n{action}"
-TURN = "Action:\n{action}"
+# pieces of all rows at once. A chat's user turns are transforms/prompts.py's TURN_HEADER and sections.
 ANSWER = f"<{ANSWER_TAG}>{{observation}}</{ANSWER_TAG}>"
 DOCUMENT_OPENING = "Environment: {domain}\n\nTask: {instruction}\n\nObservation:\n{state}"
 DOCUMENT_TURN = "\n\nAction:\n{action}\n\nObservation:\n{observation}"
@@ -49,15 +51,6 @@ NO_INSTRUCTION = "(no instruction)"
 
 def instruction_text(instruction: str | None) -> str:
     return instruction or NO_INSTRUCTION
-
-
-def first_turn_prompt(instruction: str | None, state_text: str, action_text: str) -> str:
-    """The user turn that opens a conversation: it alone carries the task and the observation before any action."""
-    return FIRST_TURN.format(instruction=instruction_text(instruction), state=state_text, action=action_text)
-
-
-def turn_prompt(action_text: str) -> str:
-    return TURN.format(action=action_text)
 
 
 def answer(observation: str) -> str:
@@ -93,22 +86,29 @@ def _window(history: list[dict], current: dict, window: int) -> list[dict]:
     return earlier[-window:] if window > 0 else []
 
 
-def _context(turns: list[dict], current: dict) -> tuple[list[dict], str]:
-    """The chat prompt (stages 2 and 3) and the dynamics document (stage 1), made in one pass over the turns."""
-    domain, instruction = current["domain"], current.get("instruction")
+def _document(steps: list[dict], current: dict) -> str:
+    """The dynamics document: the opening (with the observation before the first step), each step, the end."""
+    opening_state = (steps[0] if steps else current).get("state_text") or ""
+    parts = [document_opening(current["domain"], current.get("instruction"), opening_state)]
+    parts += [document_turn(row.get("action_text") or "", row.get("next_text") or "") for row in steps + [current]]
+    parts.append(DOCUMENT_END)
+    return "".join(parts)
+
+
+def _conversation(turns: list[dict], current: dict) -> list[dict]:
+    """The chat prompt (stages 2 and 3): the system prompt, then the window's turns and the current one, each a user
+    prompt (the first with the task and the state before it) and, before the current one, the observation written
+    the way the model answers, so that history and target agree."""
     opening_state = (turns[0] if turns else current).get("state_text") or ""
-    messages = [{"role": "system", "content": _system_prompt(domain)}]
-    document = [document_opening(domain, instruction, opening_state)]
+    messages = [{"role": "system", "content": _system_prompt(current["domain"])}]
     for row in turns + [current]:
-        action, observation = row.get("action_text") or "", row.get("next_text") or ""
-        content = turn_prompt(action) if len(messages) > 1 else first_turn_prompt(instruction, opening_state, action)
-        messages.append({"role": "user", "content": content})
+        opens = len(messages) == 1
+        messages.append({"role": "user", "content": turn_prompt(
+            (row.get("step") or 0) + 1, row.get("action_text") or "", current.get("instruction") if opens else None,
+            opening_state if opens else "")})
         if row is not current:
-            # Earlier observations are written the way the model answers, so history and target agree.
-            messages.append({"role": "assistant", "content": answer(observation)})
-        document.append(document_turn(action, observation))
-    document.append(DOCUMENT_END)
-    return messages, "".join(document)
+            messages.append({"role": "assistant", "content": answer(row.get("next_text") or "")})
+    return messages
 
 
 def check_keys(current: dict) -> None:
@@ -139,16 +139,16 @@ def split_spans(reference: str, volatile: list[dict], record: str) -> tuple[list
 
 def build_stage_rows(history: list[dict], current: dict, trace: str, *, window: int = 4,
                      reasoning_source: str = "grounded") -> tuple[dict, dict, dict]:
-    """history: curated transitions of the same episode (any order; only steps before current's are used)."""
+    """history: transitions of the same episode as recorded (any order; only steps before current's are used)."""
     record = str(current.get("id"))
     check_keys(current)
-    turns = _window(history, current, window)
     reference = current.get("next_text") or ""
+    exact_spans, format_spans = split_spans(reference, current.get("next_volatile_spans"), record)
+    steps = _window(history, current, window)
+    prompt = _conversation(steps, current)
     common = {"id": record, "domain": current["domain"], "episode_id": current.get("episode_id"),
               "step": current["step"]}
-    prompt, document = _context(turns, current)
-    exact_spans, format_spans = split_spans(reference, current.get("next_volatile_spans"), record)
-    stage1 = {**common, "text": document}
+    stage1 = {**common, "text": _document(steps, current)}
     stage2 = {**common, "messages": prompt, "target": reasoned_answer(trace, reference),
               "reasoning_source": reasoning_source}
     stage3 = {**common, "prompt": prompt, "reference": reference, "exact_spans": exact_spans,
@@ -180,8 +180,8 @@ def build_stage_tables(rows: list[dict], curated: pa.Table, currents: np.ndarray
                        history_ends: np.ndarray, traces: list[str], *, window: int = 4,
                        reasoning_source: str = "grounded") -> StageTables:
     """What build_stage_rows(rows[history_starts[k]:history_ends[k]], rows[currents[k]], traces[k]) makes, for
-    every k, as three tables. rows: a file's curated transitions, each episode's together and in step order (as
-    Finish sorts them); each history range lies in its current row's episode. curated: the rows[currents] as a
+    every k, as three tables. rows: a file's transitions, each episode's together and in step order (as Finish sorts
+    them); each history range lies in its current row's episode. curated: the rows[currents] as a
     CURATED_TRANSITION_SCHEMA table. Only the rows from the first history to the last current row are read and
     formatted, so a caller may build a file's tables a slice of current rows at a time."""
     low, high = (int(history_starts.min()), int(currents.max()) + 1) if len(currents) else (0, 0)
@@ -200,17 +200,18 @@ def build_stage_tables(rows: list[dict], curated: pa.Table, currents: np.ndarray
     else:
         built = np.arange(len(currents))
     currents, history_starts, history_ends = currents[built], history_starts[built], history_ends[built]
-    turns_start, turns_end = _windows(rows, currents, history_starts, history_ends, window)
+    steps = np.array([row.get("step") or 0 for row in rows], dtype=np.int64)
+    steps_start, steps_end = _windows(steps, currents, history_starts, history_ends, window)
     domains = [row["domain"] for row in current_rows]
-    openings = np.where(turns_end > turns_start, turns_start, currents)
+    openings = np.where(steps_end > steps_start, steps_start, currents)
     pieces = _Pieces()
     values = {"action": pieces.values([row.get("action_text") or "" for row in rows]),
               "observation": pieces.values([row.get("next_text") or "" for row in rows]),
               "instruction": pieces.values([instruction_text(row.get("instruction")) for row in current_rows]),
               "state": pieces.values([rows[position].get("state_text") or "" for position in openings.tolist()]),
               "domain": pieces.values(domains)}
-    messages = _messages(pieces, values, domains, openings, currents, turns_start, turns_end)
-    text = _documents(pieces, values, currents, turns_start, turns_end)
+    messages = _messages(pieces, values, rows, steps, current_rows, openings, currents, steps_start, steps_end)
+    text = _documents(pieces, values, currents, steps_start, steps_end)
     target = pieces.column(pieces.format(REASONED_ANSWER, trace=pieces.values([traces[k] for k in built.tolist()]),
                                          observation=values["observation"][currents]))
     reference = pc.fill_null(curated.column("next_text"), "")
@@ -344,16 +345,15 @@ def _stage_errors(current_rows: list[dict], curated: pa.Table, spans: _Spans) ->
     return errors
 
 
-def _windows(rows, currents, history_starts, history_ends, window) -> tuple[np.ndarray, np.ndarray]:
-    """[start, end) in `rows` of each current row's turns: its history's rows of earlier steps, the last `window`.
-    The history is in step order, so those are the ones before the first row of the current row's step."""
-    steps = np.array([row.get("step") or 0 for row in rows], dtype=np.int64)
-    new_step = np.ones(len(rows), dtype=bool)
+def _windows(steps, currents, history_starts, history_ends, window) -> tuple[np.ndarray, np.ndarray]:
+    """[start, end) in `rows` of each current row's document steps: its history's rows of earlier steps, the last
+    `window`. The history is in step order, so those are the ones before the first row of the current row's step."""
+    new_step = np.ones(len(steps), dtype=bool)
     new_step[1:] = steps[1:] != steps[:-1]
-    step_start = np.maximum.accumulate(np.where(new_step, np.arange(len(rows)), 0))
-    turns_end = np.minimum(history_ends, np.maximum(history_starts, step_start[currents]))
-    turns_start = np.maximum(history_starts, turns_end - window) if window > 0 else turns_end
-    return turns_start, turns_end
+    step_start = np.maximum.accumulate(np.where(new_step, np.arange(len(steps)), 0))
+    steps_end = np.minimum(history_ends, np.maximum(history_starts, step_start[currents]))
+    steps_start = np.maximum(history_starts, steps_end - window) if window > 0 else steps_end
+    return steps_start, steps_end
 
 
 def _ranges(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -370,45 +370,87 @@ def _list_offsets(counts: np.ndarray) -> np.ndarray:
     return offsets
 
 
-def _messages(pieces: _Pieces, values: dict[str, np.ndarray], domains: list[str], openings, currents, turns_start,
-              turns_end) -> pa.ListArray:
-    """The chat prompts: system, the opening user turn, then (answer, next user turn) for every turn of the window."""
-    counts = 2 * (turns_end - turns_start) + 2
+def _messages(pieces: _Pieces, values: dict[str, np.ndarray], rows: list[dict], steps: np.ndarray,
+              current_rows: list[dict], openings, currents, steps_start, steps_end) -> pa.ListArray:
+    """The chat prompts: system, then (user turn, answer) for every step of the window, then the current user turn.
+    A user turn's pieces sit in fixed columns: its header, the task and state sections (on the opening turn only,
+    each left out when its value is empty), the action section."""
+    columns = np.cumsum([1, _widest(INSTRUCTION_SECTION), _widest(STATE_SECTION), _widest(ACTION_SECTION)])
+    counts = 2 * (steps_end - steps_start) + 2
     offsets = _list_offsets(counts)
     firsts = offsets[:-1].astype(np.int64)
-    content = np.full((offsets[-1], _widest(FIRST_TURN, TURN, ANSWER)), _EMPTY, dtype=np.int64)
-    role = np.empty(offsets[-1], dtype=np.int64)
+    content = np.full((offsets[-1], max(columns[-1], _widest(ANSWER))), _EMPTY, dtype=np.int64)
+    role = np.full(offsets[-1], _USER, dtype=np.int64)
+    domains = [row["domain"] for row in current_rows]
     systems = {domain: pieces.literal(_system_prompt(domain)) for domain in set(domains)}
     content[firsts, 0] = [systems[domain] for domain in domains]
     role[firsts] = _SYSTEM
-    content[firsts + 1, :_widest(FIRST_TURN)] = pieces.format(
-        FIRST_TURN, instruction=values["instruction"], state=values["state"], action=values["action"][openings])
-    role[firsts + 1] = _USER
-    owners, turns = _ranges(turns_start, turns_end)
-    answer_slots = firsts[owners] + 2 + 2 * (turns - turns_start[owners])
-    content[answer_slots, :_widest(ANSWER)] = pieces.format(ANSWER, observation=values["observation"][turns])
+    owners, answered = _ranges(steps_start, steps_end)
+    answer_slots = firsts[owners] + 2 + 2 * (answered - steps_start[owners])
+    content[answer_slots, :_widest(ANSWER)] = pieces.format(ANSWER, observation=values["observation"][answered])
     role[answer_slots] = _ASSISTANT
-    # After a turn's answer comes the next turn's action; after the last, the current row's.
-    next_turns = np.where(turns + 1 < turns_end[owners], turns + 1, currents[owners])
-    content[answer_slots + 1, :_widest(TURN)] = pieces.format(TURN, action=values["action"][next_turns])
-    role[answer_slots + 1] = _USER
+    # Each window step's user turn comes just before its answer; the current row's is the last message.
+    user_slots = np.concatenate((answer_slots - 1, offsets[1:] - 1))
+    user_rows = np.concatenate((answered, currents))
+    content[user_slots, 0] = _turn_headers(pieces, steps[user_rows] + 1)
+    content[user_slots, columns[2]:columns[3]] = pieces.format(ACTION_SECTION, action=_action_blocks(
+        pieces, rows, user_rows))
+    content[firsts + 1, columns[0]:columns[1]] = _section(pieces, INSTRUCTION_SECTION, "instruction",
+                                                          [row.get("instruction") or "" for row in current_rows])
+    states = [rows[position].get("state_text") or "" for position in openings.tolist()]
+    content[firsts + 1, columns[1]:columns[2]] = _section(pieces, STATE_SECTION, "state", states)
     messages = pa.StructArray.from_arrays([_ROLES.take(role), pieces.column(content)], fields=list(MESSAGE))
     return pa.ListArray.from_arrays(pa.array(offsets), messages, type=pa.list_(MESSAGE))
 
 
-def _documents(pieces: _Pieces, values: dict[str, np.ndarray], currents, turns_start, turns_end) -> pa.Array:
-    """The dynamics documents: the opening, each turn of the window, the current turn, the end. A row's turns fill
+def _turn_headers(pieces: _Pieces, numbers: np.ndarray) -> np.ndarray:
+    """Each number's `### Turn N` line, a literal: a file has a few distinct numbers (not counted with bincount as
+    row positions are: a step may be any int32)."""
+    distinct, where = np.unique(numbers, return_inverse=True)
+    return np.array([pieces.literal(TURN_HEADER.format(turn=number)) for number in distinct.tolist()],
+                    dtype=np.int64)[where]
+
+
+def _action_blocks(pieces: _Pieces, rows: list[dict], positions: np.ndarray) -> np.ndarray:
+    """The code blocks of rows[positions]' actions, each row's made once: a row is a turn of up to window + 1 chats.
+    An action is small; the observations are never made into a str of their own."""
+    distinct = _distinct(positions)
+    return _spread(distinct, pieces.values([action_block(rows[position].get("action_text") or "")
+                                            for position in distinct.tolist()]), positions)
+
+
+def _distinct(keys: np.ndarray) -> np.ndarray:
+    """The distinct small non-negative ints of keys, ascending: counted, not sorted."""
+    return np.flatnonzero(np.bincount(keys))
+
+
+def _spread(distinct: np.ndarray, values, keys: np.ndarray) -> np.ndarray:
+    """The value of each key, values being those of the distinct keys."""
+    lookup = np.zeros(int(distinct[-1]) + 1 if len(distinct) else 0, dtype=np.int64)
+    lookup[distinct] = values
+    return lookup[keys]
+
+
+def _section(pieces: _Pieces, template: str, field: str, texts: list[str]) -> np.ndarray:
+    """A section's pieces for each text, none where the text is empty: the section is left out."""
+    section = pieces.format(template, **{field: pieces.values(texts)})
+    section[np.array([not text for text in texts], dtype=bool)] = _EMPTY
+    return section
+
+
+def _documents(pieces: _Pieces, values: dict[str, np.ndarray], currents, steps_start, steps_end) -> pa.Array:
+    """The dynamics documents: the opening, each step of the window, the current step, the end. A row's steps fill
     slots of a fixed width, the current one in the slot after them; the slots past it stay empty."""
-    turn_counts = (turns_end - turns_start)[:, None]
-    slots = np.arange(int(turn_counts.max(initial=0)) + 1)
-    turn_rows = np.where(slots < turn_counts, turns_start[:, None] + slots, currents[:, None]).ravel()
-    turns = pieces.format(DOCUMENT_TURN, action=values["action"][turn_rows],
-                          observation=values["observation"][turn_rows])
-    turns[(slots > turn_counts).ravel()] = _EMPTY
+    step_counts = (steps_end - steps_start)[:, None]
+    slots = np.arange(int(step_counts.max(initial=0)) + 1)
+    step_rows = np.where(slots < step_counts, steps_start[:, None] + slots, currents[:, None]).ravel()
+    steps = pieces.format(DOCUMENT_TURN, action=values["action"][step_rows],
+                          observation=values["observation"][step_rows])
+    steps[(slots > step_counts).ravel()] = _EMPTY
     opening = pieces.format(DOCUMENT_OPENING, domain=values["domain"], instruction=values["instruction"],
                             state=values["state"])
     end = np.full((len(currents), 1), pieces.literal(DOCUMENT_END))
-    return pieces.column(np.hstack((opening, turns.reshape(len(currents), turns.shape[1] * len(slots)), end)))
+    return pieces.column(np.hstack((opening, steps.reshape(len(currents), steps.shape[1] * len(slots)), end)))
 
 
 def _format_spans(spans: _Spans) -> pa.Array:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from datetime import timedelta
 
 import duckdb
@@ -15,11 +16,13 @@ from schemas import TRANSITION_SCHEMA, Action, EnvInfo, Observation, Provenance,
 from transforms.exports.atif import validate_trajectory
 
 
-def _terminal_episode(episode: str) -> list[dict]:
+def _terminal_episode(episode: str, steps: int = 3, replays: str | None = None) -> list[dict]:
+    """With `replays`, the first step is that episode's, screens and all."""
     rows, screen = [], "$ "
-    for step in range(3):
-        command = f"echo {episode}-{step}"
-        after = screen + f"{command}\n\x1b[1;32m{episode}-{step}\x1b[0m done\n$ "
+    for step in range(steps):
+        words = f"{replays if replays and step == 0 else episode}-{step}"
+        command = f"echo {words}"
+        after = screen + f"{command}\n\x1b[1;32m{words}\x1b[0m done\n$ "
         now = utcnow()
         rows.append(Transition(
             episode, step, "terminal", EnvInfo("docker-image", "test"), "t1", "print some words",
@@ -49,7 +52,10 @@ def _mcp_episode(episode: str) -> list[dict]:
 
 def test_curated_output_exports(tmp_path):
     raw = tmp_path / "raw"
+    # tc's first step is ta's (an exact duplicate, removed), and tc is long enough for its windows to start past
+    # turn 1.
     for domain, rows in (("terminal", _terminal_episode("ta")), ("terminal", _terminal_episode("tb")),
+                         ("terminal", _terminal_episode("tc", steps=7, replays="ta")),
                          ("mcp", _mcp_episode("ma"))):
         path = raw / "transitions" / domain / f"{rows[0]['episode_id']}.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -61,7 +67,8 @@ def test_curated_output_exports(tmp_path):
     assert result.exit_code == 0, result.output
 
     stage2 = duckdb.sql(f"SELECT id, target FROM read_parquet('{curated}/stage2/*.parquet') ORDER BY id").fetchall()
-    assert [row[0] for row in stage2] == ["ma:0", "ma:1", "ta:0", "ta:1", "ta:2", "tb:0", "tb:1", "tb:2"]
+    assert [row[0] for row in stage2] == ["ma:0", "ma:1", "ta:0", "ta:1", "ta:2", "tb:0", "tb:1", "tb:2",
+                                          *(f"tc:{step}" for step in range(1, 7))]
     ta1 = dict(stage2)["ta:1"]
     assert ta1.startswith("<think>") and "The command exits with status 0." in ta1
     assert ta1.endswith("<predicted_observation>$ echo ta-0\nta-0 done\n$ echo ta-1\nta-1 done\n$"
@@ -73,11 +80,59 @@ def test_curated_output_exports(tmp_path):
         assert result.exit_code == 0, result.output
     terminal_lines = (tmp_path / "agentworldbench" / "terminal_test.jsonl").read_text().splitlines()
     mcp_line = json.loads((tmp_path / "agentworldbench" / "mcp_test.jsonl").read_text().splitlines()[0])
-    assert len(terminal_lines) == 6
+    assert len(terminal_lines) == 12
     assert mcp_line["response"] == ["**Environment Observation:**\ncontents of /data/ma-0.txt"]
     trajectory = json.loads((tmp_path / "atif" / "terminal" / "ta.json").read_text())
     validate_trajectory(trajectory)
     assert trajectory["steps"][3]["extra"]["world_model_reasoning"] == ta1[len("<think>"):ta1.index("</think>")]
-    assert [line["id"] for line in map(json.loads, terminal_lines)] == [0, 0, 0, 1, 1, 1]
+    assert [line["id"] for line in map(json.loads, terminal_lines)] == [0, 0, 0, 1, 1, 1] + [2] * 6
     assert json.loads(terminal_lines[4])["prompt"][1] == \
         '### Turn 2\n**Action:**\n```json\n[{"keystrokes": "echo tb-1\\n", "duration": 0.1}]\n```'
+    _assert_chats_are_the_exported_turns(curated, tmp_path / "agentworldbench")
+
+
+def _turn_number(prompt: str) -> int:
+    return int(prompt.split("\n", 1)[0].removeprefix("### Turn "))
+
+
+def _without_context(prompt: str) -> str:
+    """The turn's header and action: what a turn prompt holds after the turn a conversation opens with."""
+    header = prompt.split("\n", 1)[0]
+    return f"{header}\n**Action:**{prompt.rsplit('**Action:**', 1)[1]}"
+
+
+def _assert_chats_are_the_exported_turns(curated, exported):
+    """Every curated transition's stage-2 user turns are the export's prompts of the same turns, numbered by step.
+    A chat's opening turn carries the task and the state before it; it equals the export's when both open at the
+    same step, as the export's first turn carries them too."""
+    chats = dict(duckdb.sql(f"SELECT id, messages FROM read_parquet('{curated}/stage2/*.parquet')").fetchall())
+    transitions = duckdb.sql(f"SELECT domain, episode_id, id FROM read_parquet('{curated}/transitions/*.parquet') "
+                             "ORDER BY domain, episode_id, step").fetchall()
+    episodes = defaultdict(list)
+    for domain, episode, record in transitions:
+        episodes[domain, episode].append(record)
+    checked = opened_later = 0
+    for domain in ("terminal", "mcp"):
+        lines = [json.loads(line) for line in (exported / f"{domain}_test.jsonl").read_text().splitlines()]
+        trajectories = [records for (of, _), records in episodes.items() if of == domain]  # as the export numbers them
+        for line in lines:
+            chat = chats[trajectories[line["id"]][line["turn_idx"] - 1]]
+            opening, *later = [message["content"] for message in chat if message["role"] == "user"]
+            exported_turns = {_turn_number(prompt): prompt for prompt in line["prompt"]}
+            # A later turn of the chat may be the export's opening one, which alone adds the task and the state.
+            assert [_without_context(exported_turns[_turn_number(prompt)]) for prompt in later] == later
+            assert _without_context(later[-1] if later else opening) == _without_context(line["current_prompt"])
+            if _turn_number(opening) == _turn_number(line["prompt"][0]):
+                assert opening == line["prompt"][0]
+            else:
+                assert opening.startswith(f"### Turn {_turn_number(opening)}\n**Task Instruction:**\nprint some "
+                                          "words\n\n**Current State:**\n")
+                opened_later += 1
+            checked += 1
+    # tc:1-4 open at tc's removed step 0 (turn 1; the export starts at turn 2), tc:6 at turn 3.
+    assert checked == len(transitions) == 14 and opened_later == 5
+    tc1 = [message["content"] for message in chats["tc:1"] if message["role"] == "user"]
+    assert [_turn_number(prompt) for prompt in tc1] == [1, 2] and '"echo ta-0\\n"' in tc1[0]
+    [(document,)] = duckdb.sql(f"SELECT text FROM read_parquet('{curated}/stage1/*.parquet') "
+                               "WHERE id = 'tc:1'").fetchall()
+    assert 'Action:\n[{"keystrokes": "echo ta-0\\n"' in document

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pipelines.cli import build_cli
 from pipelines.commands.export import AtomicText
 from schemas import CURATED_TRANSITION_SCHEMA, STAGE2_SCHEMA
-from transforms.exports.agentworldbench import RESPONSE_PREFIX, action_block, episode_lines, turn_prompt
+from transforms.exports.agentworldbench import RESPONSE_PREFIX, episode_lines
 from transforms.exports.atif import AtifError, episode_trajectory, trajectory_json, validate_trajectory
 from transforms.prompts import system_prompt
 from transforms.stages import build_stage_rows
@@ -124,23 +124,6 @@ def test_agentworldbench_lines_are_ascii_and_one_per_line(curated_dir, tmp_path)
     text = raw.decode("ascii")
     assert len(text.splitlines()) == len(text.split("\n")) - 1 == 2
     assert [json.loads(line)["response"] for line in text.splitlines()] == [[f"{RESPONSE_PREFIX}\n{AWKWARD}"]] * 2
-
-
-@pytest.mark.parametrize("action, block", [
-    ('{"name": "ls", "arguments": {}}', '```json\n{"name": "ls", "arguments": {}}\n```'),
-    ('click("12")', '```\nclick("12")\n```'),
-    ('"just a string"', '```\n"just a string"\n```'),
-    ('{"path": "a.md", "text": "```py\\nx\\n```"}', '````json\n{"path": "a.md", "text": "```py\\nx\\n```"}\n````'),
-    ("echo ````` done", "``````\necho ````` done\n``````"),
-])
-def test_action_block_fences(action, block):
-    assert action_block(action) == block
-
-
-def test_turn_prompt_sections():
-    assert turn_prompt(1, "ls", "list files", "$") == \
-        "### Turn 1\n**Task Instruction:**\nlist files\n\n**Current State:**\n$\n\n**Action:**\n```\nls\n```"
-    assert turn_prompt(4, "ls") == "### Turn 4\n**Action:**\n```\nls\n```"
 
 
 def test_episode_lines_reject_mixed_episodes():

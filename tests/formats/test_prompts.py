@@ -1,4 +1,8 @@
-from transforms.prompts import DOMAINS, system_prompt
+import json
+
+import pytest
+
+from transforms.prompts import DOMAINS, action_block, system_prompt, turn_prompt
 
 
 def test_every_domain_has_its_own_prompt_with_the_answer_format():
@@ -16,3 +20,39 @@ def test_new_domains_get_the_generic_prompt():
     prompt = system_prompt("robot-arm")
     assert "(domain: robot-arm)" in prompt and "<predicted_observation>" in prompt
     assert prompt.replace("robot-arm", "x") == system_prompt("x")
+
+
+@pytest.mark.parametrize("action, block", [
+    ('{"name": "ls", "arguments": {}}', '```json\n{"name": "ls", "arguments": {}}\n```'),
+    ('click("12")', '```\nclick("12")\n```'),
+    ('"just a string"', '```\n"just a string"\n```'),
+    ('{"path": "a.md", "text": "```py\\nx\\n```"}', '````json\n{"path": "a.md", "text": "```py\\nx\\n```"}\n````'),
+    ("echo ````` done", "``````\necho ````` done\n``````"),
+    (' \n[1, 2]\t', '```json\n \n[1, 2]\t\n```'),  # JSON's own whitespace around it
+    ("[1,", "```\n[1,\n```"),
+    ("", "```\n\n```"),
+    # Deeper than the parser recurses: not taken for JSON, and no error.
+    pytest.param("[" * 100_000, "```\n" + "[" * 100_000 + "\n```", id="deep-nesting"),
+])
+def test_action_block_fences(action, block):
+    assert action_block(action) == block
+
+
+@pytest.mark.parametrize("action", ["[1] x", "[1]\n", "\ufeff[1]", " {}\x0b", "\x0b{}", "[NaN]", '{"a": 1} {"b": 2}',
+                                    '{"a": 1}}', "[1, 2, [3, {}]]\r\n", '"[1]"', "[\"\\ud800\"]", "{'a': 1}", "[1e999]"])
+def test_an_action_is_json_where_json_loads_reads_an_object_or_array(action):
+    try:
+        is_json = isinstance(json.loads(action), (dict, list))
+    except ValueError:
+        is_json = False
+    assert action_block(action).startswith("```json\n") == is_json
+
+
+def test_turn_prompt_sections():
+    assert turn_prompt(1, "ls", "list files", "$") == \
+        "### Turn 1\n**Task Instruction:**\nlist files\n\n**Current State:**\n$\n\n**Action:**\n```\nls\n```"
+    assert turn_prompt(4, "ls") == "### Turn 4\n**Action:**\n```\nls\n```"
+    # An empty or missing task or state is left out, not shown as an empty section.
+    assert turn_prompt(1, "ls", None, "$") == "### Turn 1\n**Current State:**\n$\n\n**Action:**\n```\nls\n```"
+    assert turn_prompt(2, "ls", "list files", "") == \
+        "### Turn 2\n**Task Instruction:**\nlist files\n\n**Action:**\n```\nls\n```"

@@ -8,9 +8,8 @@ import pytest
 
 from schemas import STAGE1_SCHEMA, STAGE2_SCHEMA, STAGE3_SCHEMA
 from schemas.validate import check_against_schema
-from transforms.prompts import system_prompt
-from transforms.stages import (StageError, answer, build_stage_rows, first_turn_prompt, rubric_id, split_spans,
-                               turn_prompt)
+from transforms.prompts import system_prompt, turn_prompt
+from transforms.stages import StageError, answer, build_stage_rows, rubric_id, split_spans
 
 
 def curated_episode(steps: int = 6, domain: str = "terminal") -> list[dict]:
@@ -37,6 +36,10 @@ def test_rows_match_the_stage_schemas():
         pa.Table.from_pylist([row], schema=schema)  # and Arrow accepts them as they are
 
 
+def _user_turns(messages: list[dict]) -> list[str]:
+    return [message["content"] for message in messages if message["role"] == "user"]
+
+
 def test_window_keeps_the_last_turns_before_the_current_step():
     episode = curated_episode()
     stage1, stage2, _ = build_stage_rows(list(reversed(episode)), episode[5], "T", window=2)
@@ -48,10 +51,13 @@ def test_window_keeps_the_last_turns_before_the_current_step():
     roles = [m["role"] for m in stage2["messages"]]
     assert roles == ["system", "user", "assistant", "user", "assistant", "user"]
     assert stage2["messages"][0]["content"] == system_prompt("terminal")
-    assert stage2["messages"][1]["content"] == ("Task: Run the commands.\n\nCurrent observation:\n$ cmd2\nout2\n$\n\n"
-                                                "Action:\ncmd3")
+    # A window that starts mid-episode opens with its first turn's real number, the task and the state before it.
+    assert _user_turns(stage2["messages"]) == [
+        "### Turn 4\n**Task Instruction:**\nRun the commands.\n\n**Current State:**\n$ cmd2\nout2\n$\n\n"
+        "**Action:**\n```\ncmd3\n```",
+        "### Turn 5\n**Action:**\n```\ncmd4\n```",
+        "### Turn 6\n**Action:**\n```\ncmd5\n```"]
     assert stage2["messages"][2]["content"] == f"<predicted_observation>{episode[3]['next_text']}</predicted_observation>"
-    assert stage2["messages"][-1]["content"] == "Action:\ncmd5"
     assert stage2["target"] == f"<think>T</think>\n<predicted_observation>{episode[5]['next_text']}</predicted_observation>"
     assert (stage2["id"], stage2["step"], stage2["reasoning_source"]) == ("ep1:5", 5, "grounded")
 
@@ -60,8 +66,52 @@ def test_first_step_has_no_history():
     episode = curated_episode()
     stage1, stage2, stage3 = build_stage_rows(episode, episode[0], "T")
     assert [m["role"] for m in stage2["messages"]] == ["system", "user"]
-    assert "Current observation:\n$\n\nAction:\ncmd0" in stage2["messages"][1]["content"]
+    assert stage2["messages"][1]["content"] == ("### Turn 1\n**Task Instruction:**\nRun the commands.\n\n"
+                                                "**Current State:**\n$\n\n**Action:**\n```\ncmd0\n```")
     assert stage3["prompt"] == stage2["messages"]
+
+
+def test_chat_turns_are_numbered_by_their_recorded_step():
+    """Step 4 never reached curation (dead-lettered at validation): the window is the steps the history holds, each
+    turn numbered by its step, so the chat shows the gap, and the document shows the same steps."""
+    episode = curated_episode(7)
+    history = [row for row in episode[:6] if row["step"] != 4]
+    stage1, stage2, _ = build_stage_rows(history, episode[6], "T", window=2)
+    assert _user_turns(stage2["messages"]) == [
+        "### Turn 4\n**Task Instruction:**\nRun the commands.\n\n**Current State:**\n$ cmd2\nout2\n$\n\n"
+        "**Action:**\n```\ncmd3\n```",
+        "### Turn 6\n**Action:**\n```\ncmd5\n```",
+        "### Turn 7\n**Action:**\n```\ncmd6\n```"]
+    assert stage2["messages"][4]["content"] == answer(episode[5]["next_text"])
+    assert "Action:\ncmd3\n" in stage1["text"] and "Action:\ncmd4\n" not in stage1["text"]
+
+
+def test_an_empty_instruction_or_state_is_left_out_of_the_chat():
+    episode = curated_episode(2)
+    bare = {**episode[1], "instruction": None, "state_text": ""}
+    stage1, stage2, _ = build_stage_rows([], bare, "T")
+    assert _user_turns(stage2["messages"]) == ["### Turn 2\n**Action:**\n```\ncmd1\n```"]
+    assert stage1["text"].startswith("Environment: terminal\n\nTask: (no instruction)\n\nObservation:\n\n\n")
+    no_task = build_stage_rows(episode[:1], {**episode[1], "instruction": ""}, "T")[1]
+    assert _user_turns(no_task["messages"])[0] == "### Turn 1\n**Current State:**\n$\n\n**Action:**\n```\ncmd0\n```"
+    no_state = build_stage_rows([{**episode[0], "state_text": None}], episode[1], "T")[1]
+    assert _user_turns(no_state["messages"])[0] == \
+        "### Turn 1\n**Task Instruction:**\nRun the commands.\n\n**Action:**\n```\ncmd0\n```"
+
+
+@pytest.mark.parametrize("action, block", [
+    ('[{"keystrokes": "ls\\n", "duration": 1}]', '```json\n[{"keystrokes": "ls\\n", "duration": 1}]\n```'),
+    ('click("12")', '```\nclick("12")\n```'),
+    ('{"name": "write", "arguments": {"text": "```py\\nx\\n```"}}',
+     '````json\n{"name": "write", "arguments": {"text": "```py\\nx\\n```"}}\n````'),
+    ("cat <<EOF\n```\nEOF", "````\ncat <<EOF\n```\nEOF\n````"),
+])
+def test_chat_actions_are_fenced_code_blocks(action, block):
+    episode = curated_episode(2)
+    _, stage2, _ = build_stage_rows([{**episode[0], "action_text": action}], {**episode[1], "action_text": action},
+                                    "T")
+    first, current = _user_turns(stage2["messages"])
+    assert first.endswith(f"**Action:**\n{block}") and current == f"### Turn 2\n**Action:**\n{block}"
 
 
 def test_spans_cover_the_reference_exactly_once():
@@ -94,21 +144,22 @@ def test_bad_spans_name_the_record(span):
 # ---- equivalence with the straightforward construction -----------------------------------------------------------
 
 def _reference_stage_rows(history, current, trace, window=4, reasoning_source="grounded"):
-    """The rows built the plain way: filter and sort the history, then format every turn afresh."""
+    """The rows built the plain way: filter and sort the history, then format every step afresh."""
     record = str(current["id"])
     earlier = sorted((row for row in history if row["step"] < current["step"]), key=lambda row: row["step"])
-    turns = earlier[-window:] if window > 0 else []
-    opening = turns[0] if turns else current
+    steps = earlier[-window:] if window > 0 else []
+    opening_state = (steps[0] if steps else current).get("state_text") or ""
     messages = [{"role": "system", "content": system_prompt(current["domain"])}]
-    parts = [f"Environment: {current['domain']}", f"Task: {current.get('instruction') or '(no instruction)'}",
-             f"Observation:\n{opening.get('state_text') or ''}"]
-    for i, row in enumerate(turns + [current]):
-        action = row.get("action_text") or ""
-        messages.append({"role": "user", "content": turn_prompt(action) if i else
-                         first_turn_prompt(current.get("instruction"), opening.get("state_text") or "", action)})
+    for i, row in enumerate(steps + [current]):
+        messages.append({"role": "user", "content": turn_prompt(
+            row["step"] + 1, row.get("action_text") or "", current.get("instruction") if i == 0 else None,
+            opening_state if i == 0 else "")})
         if row is not current:
             messages.append({"role": "assistant", "content": answer(row.get("next_text") or "")})
-        parts += [f"Action:\n{action}", f"Observation:\n{row.get('next_text') or ''}"]
+    parts = [f"Environment: {current['domain']}", f"Task: {current.get('instruction') or '(no instruction)'}",
+             f"Observation:\n{opening_state}"]
+    for row in steps + [current]:
+        parts += [f"Action:\n{row.get('action_text') or ''}", f"Observation:\n{row.get('next_text') or ''}"]
     reference = current.get("next_text") or ""
     exact, fmt = split_spans(reference, current.get("next_volatile_spans"), record)
     common = {"id": record, "domain": current["domain"], "episode_id": current.get("episode_id"),
@@ -120,10 +171,16 @@ def _reference_stage_rows(history, current, trace, window=4, reasoning_source="g
              "rubric_id": rubric_id(current["domain"])})
 
 
+# Actions as recorded: keystroke batches and tool calls (JSON), calls, and text holding backtick runs.
+ACTIONS = ['[{"keystrokes": "ls -la\\n", "duration": 1}]', '{"name": "view", "arguments": {"path": "a.md"}}',
+           'click("12")', 'str_replace a.md "```py" "```python"', '{"text": "````"}', " [1, 2] ", "[1,", '"quoted"']
+
+
 def test_rows_match_the_reference_on_a_generated_episode():
     rng = random.Random(11)
     episode = curated_episode(steps=12, domain="swe")
     for row in episode:  # fields left out the way real records leave them out
+        row["action_text"] = rng.choice(ACTIONS)
         for key in ("instruction", "action_text", "state_text", "next_volatile_spans"):
             if rng.random() < 0.15:
                 row[key] = None
@@ -145,9 +202,10 @@ def test_rows_match_the_reference_on_a_generated_episode():
 
 def _file_of_episodes() -> list[dict]:
     """Rows as a prepared file holds them after Finish's sort: episodes together, each in step order, with a repeated
-    step, empty and missing texts, unicode, spans (one row's span outside its observation) and several domains."""
+    step, empty and missing texts, unicode, JSON and backticks, spans (one row's span outside its observation) and
+    several domains."""
     rows = []
-    texts = ["", "plain", "ünïcødé ✓ 日本語 🙂", "\x00nul and\ttab", "x" * 3000, "a\nb"]
+    texts = ["", "plain", "ünïcødé ✓ 日本語 🙂", "\x00nul and\ttab", "x" * 3000, "a\nb", *ACTIONS[:5]]
     for episode, (domain, steps) in enumerate((("terminal", 9), ("web", 1), ("robots", 6), ("swe", 3))):
         for step in range(steps):
             text = texts[(step + episode) % len(texts)]
@@ -203,6 +261,10 @@ def test_stage_tables_equal_the_rows_built_one_by_one(window, spans_in_order):
     for index, (table, schema) in enumerate(zip((built.stage1, built.stage2, built.stage3),
                                                 (STAGE1_SCHEMA, STAGE2_SCHEMA, STAGE3_SCHEMA))):
         assert table.equals(pa.Table.from_pylist([stage_rows[index] for stage_rows in expected], schema=schema))
+    # é0:8's turns are numbered by their steps, whatever the window; the failed row 4 is still one.
+    chat = built.stage2.column("messages")[currents.index(8) - 1].as_py()
+    numbers = [int(m["content"].split("\n", 1)[0].removeprefix("### Turn ")) for m in chat if m["role"] == "user"]
+    assert numbers == list(range(9 - min(window, 8), 10))
     # stage 3's prompt is stage 2's messages: one array, made once
     prompt, messages = built.stage3.column("prompt").chunk(0), built.stage2.column("messages").chunk(0)
     assert [buffer.address for buffer in prompt.buffers() if buffer is not None] == \
@@ -229,7 +291,9 @@ def test_stage_tables_write_a_history_value_that_is_not_a_str_as_the_one_row_hel
     rows[1] = {**rows[1], "state_text": 5, "action_text": 7.5}  # kept as history only: its own trace failed on it
     built = build_stage_tables(rows, curated_table([rows[5]]), np.array([5]), np.array([0]), np.array([5]), ["T"])
     expected = build_stage_rows(rows[:5], rows[5], "T")
-    assert "Current observation:\n5\n" in expected[1]["messages"][1]["content"]
+    assert "Run the commands.\n\nObservation:\n5\n\nAction:\n7.5\n" in expected[0]["text"]
+    assert expected[1]["messages"][1]["content"] == ("### Turn 2\n**Task Instruction:**\nRun the commands.\n\n"
+                                                     "**Current State:**\n5\n\n**Action:**\n```\n7.5\n```")
     for table, row, schema in zip((built.stage1, built.stage2, built.stage3), expected,
                                   (STAGE1_SCHEMA, STAGE2_SCHEMA, STAGE3_SCHEMA)):
         assert table.equals(pa.Table.from_pylist([row], schema=schema))

@@ -37,6 +37,12 @@ def test_finish_writes_kept_rows_and_dead_letters_the_rest(tmp_path):
     assert "Action:\ncmd3\n" in texts["ep1:4"]  # the removed duplicate is still history
     # Windows of 4 turns, within the episode: ep1:4 sees steps 0-3, ep2:1 only ep2's step 0.
     assert texts["ep1:4"].count("Action:") == 5 and texts["ep2:1"].count("Action:") == 2
+    # The chats show the same steps, each turn numbered by its step: the removed duplicate (3) and the rows whose
+    # trace or stage rows failed (5, 2) are turns too, since they happened.
+    chats = dict(zip(tables["stage2"].column("id").to_pylist(), tables["stage2"].column("messages").to_pylist()))
+    turns = [message["content"].split("\n", 1)[0] for message in chats["ep1:6"] if message["role"] == "user"]
+    assert turns == ["### Turn 3", "### Turn 4", "### Turn 5", "### Turn 6", "### Turn 7"]
+    assert "**Action:**\n```\ncmd3\n```" in chats["ep1:6"][3]["content"]
 
 
 def test_added_tables_of_one_output_stay_apart_from_another():

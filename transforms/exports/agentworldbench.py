@@ -8,47 +8,21 @@ future of the turn it evaluates (the eval reads nothing past `turn_idx`). Every 
 
 The turn prompts follow the benchmark's layout (`### Turn N`, then `**Task Instruction:**`, `**Current State:**`
 and `**Action:**` sections, the action in a code block), which Qwen-AgentWorld was trained on and which tools that
-read the benchmark split into sections.
+read the benchmark split into sections. The layout is transforms/prompts.py's turn_prompt, which the stage 2/3 chat
+rows are written with too, and a turn's number is its recorded step + 1, as there. A step curation removed as a
+duplicate is not in the curated transitions, so an episode that lost one mid-way shows a gap in its numbers (and
+in its history) here, where its stage rows still show the step.
 """
 
 from __future__ import annotations
 
-import json
-import re
-
-from transforms.prompts import system_prompt
+from transforms.prompts import system_prompt, turn_prompt
 
 RESPONSE_PREFIX = "**Environment Observation:**"
-_BACKTICK_RUNS = re.compile(r"`+")
 
 
 def file_name(domain: str) -> str:
     return f"{domain}_test.jsonl"
-
-
-def _is_json_value(text: str) -> bool:
-    try:
-        return isinstance(json.loads(text), (dict, list))
-    except ValueError:
-        return False
-
-
-def action_block(action_text: str) -> str:
-    """The action as a Markdown code block, `json` for tool calls and keystroke batches. The fence is longer than
-    any backtick run in the action, so an action that writes Markdown cannot close it early."""
-    fence = "`" * max(3, 1 + max((len(run) for run in _BACKTICK_RUNS.findall(action_text)), default=0))
-    language = "json" if _is_json_value(action_text) else ""
-    return f"{fence}{language}\n{action_text}\n{fence}"
-
-
-def turn_prompt(turn: int, action_text: str, instruction: str | None = None, state_text: str = "") -> str:
-    """The prompt of turn `turn`; the task and the state before the first action are given on turn 1 only, and an
-    empty one is left out rather than shown as an empty section."""
-    sections = [f"**Task Instruction:**\n{instruction}"] if instruction else []
-    if state_text:
-        sections.append(f"**Current State:**\n{state_text}")
-    sections.append(f"**Action:**\n{action_block(action_text)}")
-    return f"### Turn {turn}\n" + "\n\n".join(sections)
 
 
 def response(observation: str) -> str:
@@ -63,9 +37,9 @@ def episode_lines(rows: list[dict], trajectory_id: int = 0) -> list[dict]:
     domain = rows[0]["domain"]
     if any(row["domain"] != domain or row["episode_id"] != rows[0]["episode_id"] for row in rows):
         raise ValueError(f"episode {rows[0]['episode_id']}: rows of several episodes or domains were mixed")
-    prompts = [turn_prompt(1, rows[0].get("action_text") or "", rows[0].get("instruction"),
+    prompts = [turn_prompt(rows[0]["step"] + 1, rows[0].get("action_text") or "", rows[0].get("instruction"),
                            rows[0].get("state_text") or "")]
-    prompts += [turn_prompt(turn, row.get("action_text") or "") for turn, row in enumerate(rows[1:], start=2)]
+    prompts += [turn_prompt(row["step"] + 1, row.get("action_text") or "") for row in rows[1:]]
     responses = [response(row.get("next_text") or "") for row in rows]
     system = system_prompt(domain)
     return [{"task": domain, "id": trajectory_id, "prompt": prompts[:i + 1], "response": responses[:i + 1],
