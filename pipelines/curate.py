@@ -10,9 +10,16 @@ import logging
 import os
 import shutil
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Iterator
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -39,6 +46,7 @@ OUTPUT_FILES = ("stats.json", "README.md")
 PARTITION_INPUT_BYTES = 16 * 1024 * 1024
 MAX_PARTITIONS = 4096
 WORK_DIR = ".work"  # prepared files between curation steps; removed when the run ends
+LOCK_FILE = ".curate.lock"  # held by the run using the output folder (output_lock)
 
 
 class OutputExistsError(RuntimeError):
@@ -60,7 +68,9 @@ def local_input_bytes(input_dir: str) -> int:
     translate gs:// pipelines); Dataflow runs keep the partitions they are given."""
     if "://" in input_dir:
         return 0
-    return sum(p.stat().st_size for p in transition_files(Path(input_dir)))
+    # Files only: a dangling link (or a folder) named *.jsonl failed the run here with a traceback; reading it
+    # dead-letters it, named.
+    return sum(p.stat().st_size for p in transition_files(Path(input_dir)) if p.is_file())
 
 
 def scaled_partitions(options: CurateOptions, input_size: int) -> CurateOptions:
@@ -116,6 +126,39 @@ def local_workers(input_bytes: int, cores: int) -> tuple[int, str]:
     return 1, "in_memory"
 
 
+def check_output_apart(input_dir: str, output_dir: str) -> None:
+    """The output's folders are removed by --overwrite, `transitions/` among them: an output that was the input
+    deleted the raw collection. Shards written under the input's transitions/ would be read as raw records by the
+    next run."""
+    if "://" in input_dir or "://" in output_dir:
+        return
+    raw, out = Path(input_dir).resolve(), Path(output_dir).resolve()
+    removed = [out / name for name in (*OUTPUT_SCHEMAS, WORK_DIR)]
+    if raw == out or any(raw.is_relative_to(path) for path in removed) or out.is_relative_to(raw / TRANSITIONS_DIR):
+        raise OutputExistsError(f"--output {output_dir} would overwrite or be read as the raw collection "
+                                f"{input_dir}; choose a folder outside it")
+
+
+@contextmanager
+def output_lock(output_dir: str) -> Iterator[None]:
+    """Hold OUTPUT/.curate.lock while a run uses the folder: a second run into it removed the first one's work
+    folder (prepare_output) and the first failed with a traceback. The kernel drops a process's flock when it ends,
+    so a killed run leaves no stale lock."""
+    root = Path(output_dir)
+    if "://" in output_dir or fcntl is None:  # a bucket has no such lock; nor has Windows
+        yield
+        return
+    if root.exists() and not root.is_dir():
+        raise OutputExistsError(f"{output_dir} is a file, not a folder")
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / LOCK_FILE, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OutputExistsError(f"another curation run is writing to {output_dir}; wait for it to end") from None
+        yield
+
+
 def prepare_output(output_dir: str, overwrite: bool) -> None:
     """Refuse to mix two runs' shards in one folder; --overwrite removes only what curation writes."""
     if "://" in output_dir:
@@ -124,8 +167,10 @@ def prepare_output(output_dir: str, overwrite: bool) -> None:
     shutil.rmtree(root / WORK_DIR, ignore_errors=True)  # left by a run that was killed: nothing else reads it
     existing = [root / name for name in (*OUTPUT_SCHEMAS, *OUTPUT_FILES) if (root / name).exists()]
     if existing and not overwrite:
-        raise OutputExistsError(f"{output_dir} already holds curation output ({', '.join(p.name for p in existing)});"
-                                " pass --overwrite to replace it")
+        # stats.json is written last: without it, the folders are what a killed run published before it stopped.
+        unfinished = "" if (root / "stats.json").exists() else " from a run that did not finish (no stats.json)"
+        raise OutputExistsError(f"{output_dir} already holds curation output{unfinished} "
+                                f"({', '.join(p.name for p in existing)}); pass --overwrite to replace it")
     for path in existing:
         shutil.rmtree(path) if path.is_dir() else path.unlink()
 
@@ -179,6 +224,13 @@ def run_curation(input_dir: str, output_dir: str, options: CurateOptions = Curat
                  beam_args: list[str] | None = None, overwrite: bool = False) -> dict:
     """Run to completion and return the stats written to OUTPUT/stats.json."""
     check_input(input_dir)
+    check_output_apart(input_dir, output_dir)
+    with output_lock(output_dir):
+        return _run_curation(input_dir, output_dir, options, beam_args, overwrite)
+
+
+def _run_curation(input_dir: str, output_dir: str, options: CurateOptions, beam_args: list[str] | None,
+                  overwrite: bool) -> dict:
     prepare_output(output_dir, overwrite)
     run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + f"-{uuid.uuid4().hex[:6]}"
     pipeline, options = _pipeline(input_dir, output_dir, options, beam_args or [], run_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from functools import lru_cache
 
 import pyarrow as pa
@@ -65,11 +65,23 @@ def _type_test(arrow_type: pa.DataType):
     return None, False
 
 
+def _integer_range(arrow_type: pa.DataType) -> range | None:
+    """The values an integer column holds: a Python int is unbounded, and one past the range (a JSONL step of 2**40,
+    an int64 column's) passed the type check and then failed the whole run where curation wrote it as int32."""
+    if not pa.types.is_integer(arrow_type):
+        return None
+    bits = arrow_type.bit_width
+    if pa.types.is_unsigned_integer(arrow_type):
+        return range(0, 1 << bits)
+    return range(-(1 << (bits - 1)), 1 << (bits - 1))
+
+
 # A checker is (value, path, errors) -> None. The schema is compiled once into a tree of them: walking the Arrow
 # type with pa.types.is_* for every value of every row cost about a third of curation's per-row time.
 def _compile_field(arrow_field: pa.Field):
     arrow_type, nullable = arrow_field.type, arrow_field.nullable
     types, no_bool = _type_test(arrow_type)
+    bounds = _integer_range(arrow_type)
     children = None
     if pa.types.is_struct(arrow_type):
         children = tuple((arrow_type.field(i).name, _compile_field(arrow_type.field(i)))
@@ -84,6 +96,9 @@ def _compile_field(arrow_field: pa.Field):
             return
         if types is not None and (not isinstance(value, types) or (no_bool and value.__class__ is bool)):
             errors.append(FieldError(path, f"expected {arrow_type}, got {type(value).__name__} {value!r:.60}"))
+            return
+        if bounds is not None and value not in bounds:
+            errors.append(FieldError(path, f"{value!r:.60} does not fit in {arrow_type}"))
             return
         if children is not None:
             if not known.issuperset(value):
@@ -139,6 +154,10 @@ def json_error(value: str) -> str | None:
         json.loads(value)
     except json.JSONDecodeError as exc:
         return f"is not valid JSON ({exc.msg} at {exc.pos})"
+    except RecursionError:  # deep nesting ("[[[[..."): parsing it later would fail the run, not only this row
+        return "nests too deeply to parse"
+    except ValueError as exc:  # valid JSON Python will not read, such as an integer of more than 4,300 digits
+        return f"cannot be parsed: {exc}"
     return None
 
 
@@ -168,9 +187,15 @@ def transition_errors(row: dict) -> list[FieldError]:
             if reason:
                 errors.append(FieldError(dotted, reason))
     start, end = _get(row, "timings.action_start"), _get(row, "timings.action_end")
-    if isinstance(start, datetime) and isinstance(end, datetime) and end < start:
+    if isinstance(start, datetime) and isinstance(end, datetime) and _as_utc(end) < _as_utc(start):
         errors.append(FieldError("timings.action_end", "is before timings.action_start"))
     return errors
+
+
+def _as_utc(moment: datetime) -> datetime:
+    """A JSONL time without an offset is UTC, as Arrow stores it; comparing it with one that has an offset raised
+    TypeError."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
 def validate_transition(row: dict) -> dict:

@@ -11,6 +11,7 @@ import io
 import json
 import os
 import pickle
+import re
 import tempfile
 import uuid
 from contextlib import contextmanager
@@ -77,7 +78,10 @@ def _coerce(value, arrow_type: pa.DataType):
     if isinstance(value, str) and pa.types.is_binary(arrow_type):
         return value.encode("utf-8")
     if isinstance(value, dict) and set(value) == {"base64"} and pa.types.is_binary(arrow_type):
-        return base64.b64decode(value["base64"])
+        try:
+            return base64.b64decode(value["base64"])
+        except (ValueError, TypeError):  # not base64 (binascii.Error is a ValueError): it failed the run
+            return value
     if isinstance(value, str) and pa.types.is_timestamp(arrow_type):
         try:
             return datetime.fromisoformat(value)
@@ -118,10 +122,12 @@ def dead_letter(record_id: str, source: str, stage: str, reason: str, record) ->
 
 
 class ReadError(Exception):
-    """A raw file or line that could not be parsed; carries the dead-letter record that explains it."""
+    """A raw file, line or Parquet row group that could not be parsed; carries a dead-letter record for each raw
+    record it held (`letters`: one for a line, or for a file whose metadata cannot be read; one per row for a row
+    group, whose row count the file's metadata gives), the first as `letter`."""
 
-    def __init__(self, letter: dict):
-        self.letter = letter
+    def __init__(self, letter: dict, *more: dict):
+        self.letter, self.letters = letter, [letter, *more]
         super().__init__(f"{letter['record_id']}: {letter['reason']}")
 
 
@@ -133,9 +139,13 @@ def read_raw_file(path: str) -> Iterator[SourcedRow | ReadError]:
         yield from _read_parquet(path)
 
 
-def _unreadable(path: str, position: int, exc: Exception) -> ReadError:
-    return ReadError(dead_letter(f"{path}#{position}", path, "read",
-                                 f"unreadable Parquet: {type(exc).__name__}: {exc}", ""))
+def _unreadable(path: str, position: int, exc: Exception, group: int | None = None, rows: int = 1) -> ReadError:
+    """The dead letters of an unreadable file (group None: one, as its rows are unknown) or row group (one per row,
+    each named by its position in the file)."""
+    part = "" if group is None else f" (row group {group}, rows {position}-{position + max(rows, 1) - 1})"
+    reason = f"unreadable Parquet{part}: {type(exc).__name__}: {' '.join(str(exc).split())}"
+    return ReadError(*(dead_letter(f"{path}#{row}", path, "read", reason, "")
+                       for row in range(position, position + max(rows, 1))))
 
 
 @contextmanager
@@ -198,15 +208,24 @@ _leaf_columns = _LeafColumns()
 def parquet_row_groups(path: str, columns_of: Callable[[pa.Schema], list[str] | None] | None = None
                        ) -> Iterator[pa.Table | ReadError]:
     """A raw Parquet file one row group at a time (an episode file is one group; a packed file holds whole
-    episodes in each), then ReadError naming the file and first row of a part that cannot be read. `columns_of`
-    picks the columns to read (dotted for a struct's fields) from the file's Arrow schema; None reads them all.
-    It must depend on nothing but that schema: its answer is reused for files of the same schema."""
+    episodes in each): a table, or a ReadError for a row group that cannot be read, or for the rest of a file whose
+    metadata cannot. `columns_of` picks the columns to read (dotted for a struct's fields) from the file's Arrow
+    schema; None reads them all. It must depend on nothing but that schema: its answer is reused for files of the
+    same schema."""
     position = 0
     try:
         with _parquet_reader(path) as reader:
             columns = _leaf_columns.of(reader, columns_of) if columns_of else None
             for group in range(reader.num_row_groups):
-                table = reader.read_row_group(group, column_indices=columns, use_threads=False)
+                try:
+                    table = reader.read_row_group(group, column_indices=columns, use_threads=False)
+                except (pa.ArrowException, OSError) as exc:
+                    # A bad page spoils its row group only: stopping there lost every later group of a pack,
+                    # neither read nor counted.
+                    rows = reader.metadata.row_group(group).num_rows
+                    yield _unreadable(path, position, exc, group, rows)
+                    position += rows
+                    continue
                 yield table
                 position += table.num_rows
     except (pa.ArrowException, OSError) as exc:
@@ -219,16 +238,25 @@ def read_parquet_row_group(path: str, group: int) -> pa.Table:
         return reader.read_row_group(group, use_threads=False)
 
 
-def read_parquet_row(path: str, position: int) -> dict:
-    """One whole row of a raw Parquet file, for a dead letter."""
-    offset = 0
-    for table in parquet_row_groups(path):
-        if isinstance(table, ReadError):
-            raise table
-        if position < offset + table.num_rows:
-            return table.slice(position - offset, 1).to_pylist()[0]
-        offset += table.num_rows
-    raise IndexError(f"{path} has no row {position}")
+def read_parquet_rows(path: str, positions: list[int]) -> dict[int, dict]:
+    """Whole rows of a raw Parquet file by position, for dead letters: each row group holding one is read once
+    (reading the file up to each row made a pack whose 3,000 rows all failed to normalize take 30 s). A row whose
+    row group cannot be read is left out."""
+    wanted, found, start = sorted(set(positions)), {}, 0
+    with _parquet_reader(path) as reader:
+        for group in range(reader.num_row_groups):
+            rows = reader.metadata.row_group(group).num_rows
+            inside = [position for position in wanted if start <= position < start + rows]
+            start += rows
+            if not inside:
+                continue
+            try:
+                table = reader.read_row_group(group, use_threads=False)
+            except (pa.ArrowException, OSError):
+                continue
+            for position in inside:
+                found[position] = table.slice(position - (start - rows), 1).to_pylist()[0]
+    return found
 
 
 def _read_parquet(path: str):
@@ -236,7 +264,8 @@ def _read_parquet(path: str):
     for table in parquet_row_groups(path):
         if isinstance(table, ReadError):
             yield table
-            return
+            position += len(table.letters)
+            continue
         for row in table.to_pylist():
             yield path, position, row
             position += 1
@@ -244,17 +273,69 @@ def _read_parquet(path: str):
 
 def _read_jsonl(path: str):
     with FileSystems.open(path) as handle:
-        for number, line in enumerate(io.TextIOWrapper(handle, encoding="utf-8", errors="replace"), start=1):
-            if not line.strip():
+        # A byte that is not UTF-8 comes through as a lone surrogate (surrogateescape) and the line is dead-lettered:
+        # replacing it changed the record unseen, and strict decoding would stop the file there. utf-8-sig drops an
+        # editor's byte-order mark, which JSON does not allow.
+        lines = io.TextIOWrapper(handle, encoding="utf-8-sig", errors="surrogateescape")
+        for number, line in enumerate(lines, start=1):
+            if line.isspace() or not line:
                 continue
             try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield ReadError(dead_letter(f"{path}:{number}", path, "read",
-                                            f"line {number} is not JSON: {exc.msg} at column {exc.colno}",
-                                            line.rstrip("\n")))
+                obj = _parsed_line(line)
+            except (ValueError, RecursionError) as exc:
+                yield ReadError(dead_letter(f"{path}:{number}", path, "read", f"line {number} {_unparsed(exc)}",
+                                            _printable(line).rstrip("\r\n")))
                 continue
             yield path, number, row_from_json(obj)
+
+
+# A JSON escape of a UTF-16 surrogate: only lines holding one can parse to a str that is not valid Unicode.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _parsed_line(line: str):
+    """One JSONL line -> its value. Raises UnicodeEncodeError if it holds bytes that are not UTF-8, ValueError if it
+    is not JSON or holds a lone surrogate (`"\\ud800"`: JSON accepts it, but no UTF-8 writer does, and it failed
+    the whole run where the row was written), RecursionError if it nests too deeply."""
+    if not line.isascii():  # O(1) on a str
+        line.encode("utf-8")
+    value = json.loads(line)
+    if _SURROGATE_ESCAPE.search(line):  # ~0.3 ns a byte; a lone surrogate has no other way in
+        _check_unicode(value, "")
+    return value
+
+
+def _check_unicode(value, path: str) -> None:
+    """Raise ValueError naming the first string of a parsed JSON value (keys included) that is not valid Unicode."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(f"holds a lone surrogate {exc.object[exc.start]!r} in {path or 'a value'}, which is "
+                             "not a character") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_unicode(key, f"a key of {path or 'the record'}")
+            _check_unicode(item, f"{path}.{key}".lstrip("."))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_unicode(item, f"{path}[{index}]")
+
+
+def _unparsed(exc: Exception) -> str:
+    """Why a JSONL line cannot be read, after `line N `."""
+    if isinstance(exc, json.JSONDecodeError):
+        return f"is not JSON: {exc.msg} at column {exc.colno}"
+    if isinstance(exc, UnicodeEncodeError):  # a byte surrogateescape let through
+        return f"is not UTF-8: byte 0x{ord(exc.object[exc.start]) - 0xDC00:02x} at column {exc.start + 1}"
+    if isinstance(exc, RecursionError):
+        return "nests too deeply to read"
+    return f"cannot be read: {exc}"  # a lone surrogate, or an integer of more than 4,300 digits
+
+
+def _printable(line: str) -> str:
+    """A line for a dead letter: the bytes that are not UTF-8 as \\xNN (Arrow cannot write a lone surrogate)."""
+    return line if line.isascii() else line.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def shard_prefix(run_id: str) -> str:

@@ -14,7 +14,7 @@ import numpy as np
 
 from schemas.validate import record_id
 from transforms import dedupe, masking, stats
-from transforms.io import dead_letter, read_parquet_row
+from transforms.io import dead_letter, read_parquet_rows
 from transforms.normalize import NormalizeError, normalize_observation
 from transforms.validate import Rejected, read_valid_chunks
 
@@ -104,11 +104,23 @@ def with_masks(rows: list[dict]) -> list[tuple[str, str, str]]:
     return parts
 
 
-def _whole_row(source: str, position: int, row: dict) -> dict:
-    """The full raw row for a dead letter: valid Parquet rows were read without the columns curation ignores."""
-    if "timings" in row or not source.endswith(".parquet"):
-        return row
-    return read_parquet_row(source, position)
+def _normalize_letters(failed: list[tuple[str, int, dict, NormalizeError]], count: bool) -> list[Rejected]:
+    """The dead letters of rows whose observations cannot be rendered, each with the full raw row: valid Parquet rows
+    were read without the columns curation ignores, so their row groups are read again, each once per chunk. A row
+    whose row group cannot be read whole keeps the columns read."""
+    partial: dict[str, list[int]] = {}
+    for source, position, row, _ in failed:
+        if "timings" not in row and source.endswith(".parquet"):
+            partial.setdefault(source, []).append(position)
+    whole = {(source, position): row for source, positions in partial.items()
+             for position, row in read_parquet_rows(source, positions).items()}
+    letters = []
+    for source, position, row, exc in failed:
+        if count:
+            stats.count(stats.DEAD, row["domain"], "normalize")
+        letters.append(Rejected(dead_letter(record_id(row), source, "normalize", str(exc),
+                                            whole.get((source, position), row))))
+    return letters
 
 
 def prepared_rows(path: str, count: bool = True):
@@ -118,7 +130,7 @@ def prepared_rows(path: str, count: bool = True):
 
 
 def _prepared(items, count: bool = True):
-    curated = []
+    curated, failed = [], []
     for item in items:
         if isinstance(item, Rejected):
             yield item
@@ -127,10 +139,8 @@ def _prepared(items, count: bool = True):
         try:
             curated.append((source, position, curated_row(row)))
         except NormalizeError as exc:
-            if count:
-                stats.count(stats.DEAD, row["domain"], "normalize")
-            yield Rejected(dead_letter(record_id(row), source, "normalize", str(exc),
-                                       _whole_row(source, position, row)))
+            failed.append((source, position, row, exc))
+    yield from _normalize_letters(failed, count)
     parts = with_masks([row for _, _, row in curated])
     for (source, position, row), row_parts in zip(curated, parts):
         yield source, position, row, row_parts

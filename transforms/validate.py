@@ -54,11 +54,18 @@ def read_valid_chunks(path: str, count: bool = True) -> Iterator[list[SourcedRow
     for group, table in enumerate(parquet_row_groups(path, _columns_to_read)):
         if isinstance(table, ReadError):
             yield list(_rejected_unreadable(table, count))
-            return
-        if has_checked_columns(table.schema):
-            yield _checked_table(path, group, table, offset, count)
-        else:
-            yield list(_checked_rows(((path, offset + i, row) for i, row in enumerate(table.to_pylist())), count))
+            offset += len(table.letters)
+            continue
+        try:
+            if has_checked_columns(table.schema):
+                yield _checked_table(path, group, table, offset, count)
+            else:
+                yield list(_checked_rows(((path, offset + i, row) for i, row in enumerate(table.to_pylist())),
+                                         count))
+        except UnicodeDecodeError:
+            # Arrow does not check a string column's UTF-8 when it reads a file, only when a value is converted: one
+            # bad string failed the run. Both branches convert every row before counting any.
+            yield _checked_one_by_one(path, group, table, offset, count)
         offset += table.num_rows
 
 
@@ -135,15 +142,69 @@ def flagged_rows(table: pa.Table) -> set[int]:
 def _checked_table(path: str, group: int, table: pa.Table, offset: int, count: bool) -> list:
     flagged = flagged_rows(table)
     rows = curation_rows(table)
+    # The row validator checks every field, and a dead letter holds the whole record: flagged rows are read whole.
+    whole = _whole_group(path, group, table) if flagged else table
+    flagged_rows_read = {index: whole.slice(index, 1).to_pylist()[0] for index in flagged}
     if count:
         _count_unflagged(rows, flagged)
     items = [(path, position, row) for position, row in enumerate(rows, offset)]
-    if flagged:
-        # The row validator checks every field, and a dead letter holds the whole record: flagged rows are read whole.
-        whole = read_parquet_row_group(path, group)
-        for index in flagged:
-            items[index] = _checked_row((path, offset + index, whole.slice(index, 1).to_pylist()[0]), count)
+    for index, row in flagged_rows_read.items():
+        items[index] = _checked_row((path, offset + index, row), count)
     return items
+
+
+def _whole_group(path: str, group: int, table: pa.Table) -> pa.Table:
+    """A row group read with all its columns, or the columns read already if one of the others cannot be read (a
+    bad page in a column curation does not read): its rows' dead letters then hold those columns."""
+    try:
+        return read_parquet_row_group(path, group)
+    except (pa.ArrowException, OSError):
+        return table
+
+
+def _checked_one_by_one(path: str, group: int, table: pa.Table, offset: int, count: bool) -> list:
+    """A row group holding a string that is not UTF-8, read whole and converted a row at a time: only the rows
+    holding such a string are dead-lettered."""
+    whole = _whole_group(path, group, table)
+    items = []
+    for index in range(whole.num_rows):
+        row = whole.slice(index, 1)
+        try:
+            items.append(_checked_row((path, offset + index, row.to_pylist()[0]), count))
+        except UnicodeDecodeError as exc:
+            items.append(_not_utf8(path, offset + index, row, exc, count))
+    return items
+
+
+def _not_utf8(path: str, position: int, row: pa.Table, exc: UnicodeDecodeError, count: bool) -> Rejected:
+    """The dead letter of a row holding a string that is not UTF-8; its record has those strings as bytes (written
+    out as base64)."""
+    columns = [name for name in row.column_names if not _converts(row.column(name))]
+    record = row.cast(pa.schema([field.with_type(_strings_as_binary(field.type)) for field in row.schema]))
+    if count:
+        stats.count(stats.IN, stats.UNKNOWN_DOMAIN)
+        stats.count(stats.DEAD, stats.UNKNOWN_DOMAIN, "validate")
+    reason = (f"{', '.join(columns)}: holds a string that is not UTF-8 "
+              f"(byte 0x{exc.object[exc.start]:02x} at offset {exc.start})")
+    return Rejected(dead_letter(f"{path}#{position}", path, "validate", reason, record.to_pylist()[0]))
+
+
+def _converts(column: pa.ChunkedArray) -> bool:
+    try:
+        column.to_pylist()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _strings_as_binary(arrow_type: pa.DataType) -> pa.DataType:
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return pa.binary()
+    if pa.types.is_struct(arrow_type):
+        return pa.struct([field.with_type(_strings_as_binary(field.type)) for field in arrow_type])
+    if pa.types.is_list(arrow_type):
+        return pa.list_(arrow_type.value_field.with_type(_strings_as_binary(arrow_type.value_type)))
+    return arrow_type
 
 
 # From this many rows on, a table's states are compared with the previous rows' next observations in Arrow: a dozen
@@ -195,9 +256,10 @@ def _count_unflagged(rows: list[dict], flagged: set[int]) -> None:
 
 def _rejected_unreadable(error: ReadError, count: bool):
     if count:
-        stats.count(stats.IN, stats.UNKNOWN_DOMAIN)
-        stats.count(stats.DEAD, stats.UNKNOWN_DOMAIN, "read")
-    yield Rejected(error.letter)
+        stats.count(stats.IN, stats.UNKNOWN_DOMAIN, records=len(error.letters))
+        stats.count(stats.DEAD, stats.UNKNOWN_DOMAIN, "read", records=len(error.letters))
+    for letter in error.letters:
+        yield Rejected(letter)
 
 
 def _checked_rows(items, count: bool):

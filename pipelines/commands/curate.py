@@ -6,6 +6,7 @@ Beam unchanged, so the same command runs locally or on Dataflow (docs/dataflow.m
 
 from __future__ import annotations
 
+import shlex
 import sys
 
 import typer
@@ -121,5 +122,11 @@ def curate_command(ctx: typer.Context,
     for domain, d in [*stats["domains"].items(), ("all", stats)]:
         table.add_row(domain, *(str(d[k]) for k in ("in", "out", "dead_lettered", "deduped_exact", "deduped_near")))
     Console().print(table)
+    if stats["dead_lettered"]:
+        # The counts say how many records were rejected; the dead letters say which and why.
+        stages = ", ".join(f"{stage}: {n}" for stage, n in stats["dead_lettered_by_stage"].items())
+        typer.echo(f"{stats['dead_lettered']} records dead-lettered ({stages}), each with its source and reason: "
+                   f"worldline query {shlex.quote(output)} \"SELECT record_id, stage, reason FROM dead_letter\"",
+                   err=True)
     if not stats["balanced"]:
         raise fail("counts do not add up: in != out + dead-lettered + deduped (see stats.json)")
