@@ -23,11 +23,18 @@ POLL_SECONDS = 0.5
 
 def expected_chunks(input_dir: str) -> int:
     """How many chunks (row groups; a JSONL file is one) curation will read from a local raw collection."""
-    total = 0
-    for path in transition_files(Path(input_dir)):
-        # An episode file is one row group: only packs need their metadata read.
-        total += pq.ParquetFile(path).metadata.num_row_groups if is_pack(path) else 1
-    return total
+    return sum(_chunks_of(path) for path in transition_files(Path(input_dir)))
+
+
+def _chunks_of(path: Path) -> int:
+    # An episode file is one row group: only packs need their metadata read. A pack that cannot be read is one
+    # dead letter to curation, so one chunk here; opening it must not stop the run before it starts.
+    if not is_pack(path):
+        return 1
+    try:
+        return pq.ParquetFile(path).metadata.num_row_groups
+    except (OSError, ValueError):  # pyarrow's ArrowInvalid is a ValueError, ArrowIOError an OSError
+        return 1
 
 
 def _count(folder: Path) -> int:

@@ -34,14 +34,34 @@ def view_sources(folder: str | Path) -> dict[str, str]:
     return sources
 
 
+def unfinished_curation(folder: str | Path) -> str | None:
+    """A warning when the folder holds curation output but no stats.json, which a run writes last: the run was
+    killed, maybe while publishing, so some shards may be missing."""
+    root = Path(folder)
+    if any((root / name).is_dir() for name in CURATED_VIEWS) and not (root / "stats.json").exists():
+        return (f"{folder} has no stats.json: the curation run that wrote it did not finish, so its shards may be "
+                "incomplete; curate again with --overwrite")
+    return None
+
+
 def connect(folder: str | Path) -> duckdb.DuckDBPyConnection:
+    return open_views(folder)[0]
+
+
+def open_views(folder: str | Path) -> tuple[duckdb.DuckDBPyConnection, dict[str, str]]:
+    """A connection with a view per source the folder holds, and why each view that could not be made failed: duckdb
+    reads a source when its view is made, and one broken episode file stopped every query of the folder, those of
+    the other views too."""
     if not Path(folder).is_dir():
         raise FileNotFoundError(f"{folder} is not a folder")
     sources = view_sources(folder)
     if not sources:
         raise FileNotFoundError(f"{folder} holds neither curated shards ({', '.join(CURATED_VIEWS)}) nor a raw "
                                 "collection (transitions/DOMAIN/*.parquet, episodes/DOMAIN/*.json)")
-    connection = duckdb.connect()
+    connection, broken = duckdb.connect(), {}
     for name, source in sources.items():
-        connection.execute(f"CREATE VIEW {name} AS SELECT * FROM {source}")
-    return connection
+        try:
+            connection.execute(f"CREATE VIEW {name} AS SELECT * FROM {source}")
+        except duckdb.Error as exc:
+            broken[name] = str(exc).split("\n", 1)[0]
+    return connection, broken

@@ -28,11 +28,16 @@ BATCH_ROWS = 2048
 
 
 def _parquet_glob(input_dir: Path) -> str:
+    from pipelines.views import unfinished_curation
+
     folder = input_dir / "transitions" if (input_dir / "transitions").is_dir() else input_dir
     if not folder.is_dir():
         raise typer.BadParameter(f"{input_dir} is not a folder", param_hint="--input")
     if not any(folder.rglob("*.parquet")):
         raise typer.BadParameter(f"no Parquet files under {folder}", param_hint="--input")
+    unfinished = unfinished_curation(folder.parent if folder.name == "transitions" else folder)
+    if unfinished:
+        typer.echo(f"Warning: {unfinished}", err=True)
     return str(folder / "**" / "*.parquet")
 
 

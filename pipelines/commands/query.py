@@ -25,15 +25,21 @@ def query(folder: Path = typer.Argument(..., help="Curation output or raw collec
     from rich.console import Console
     from rich.table import Table
 
-    from pipelines.views import connect, view_sources
+    from pipelines.views import open_views, unfinished_curation, view_sources
 
     try:
-        connection = connect(folder)
+        connection, broken = open_views(folder)
+        unfinished = unfinished_curation(folder)
+        if unfinished:
+            typer.echo(f"Warning: {unfinished}", err=True)
+        for name, reason in broken.items():
+            typer.echo(f"Warning: no view {name}: {reason}", err=True)
         result = connection.execute(sql)
         columns = [d[0] for d in result.description or []]
         rows = result.fetchmany(limit + 1)
     except duckdb.CatalogException as exc:
-        raise fail(f"{exc}\nViews in {folder}: {', '.join(view_sources(folder))}") from exc
+        views = [name for name in view_sources(folder) if name not in broken]
+        raise fail(f"{exc}\nViews in {folder}: {', '.join(views)}") from exc
     except (FileNotFoundError, duckdb.Error) as exc:
         raise fail(str(exc)) from exc
     table = Table(*columns, show_lines=False)

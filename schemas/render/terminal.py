@@ -32,14 +32,20 @@ def _visible_width(line: str) -> int:
     return width if width >= 0 else len(plain)
 
 
+# The largest width and height a recorded size may give the screen. pyte renders every cell of it (rows x cols), so
+# a meta_json claiming 10^8 x 10^8 never finished, and tmux's own limit (10,000) still takes minutes; no terminal an
+# agent reads is wider or taller. Rows needed by the captured lines themselves (a capture with history) still count.
+MAX_SIDE = 2_000
+
+
 def _screen_size(text: str, meta: dict) -> tuple[int, int]:
     lines = text.split("\n")
     widths = [_visible_width(line) for line in lines]
-    cols = int(meta.get("cols") or 0) or max(max(widths, default=1), 1)
+    cols = min(int(meta.get("cols") or 0), MAX_SIDE) or min(max(max(widths, default=1), 1), MAX_SIDE)
     # One screen row per captured line (more when a line wraps), so no captured line scrolls off the top, even for
     # a capture that includes history (`capture-pane -S -`).
     needed = sum(max(1, math.ceil(w / cols)) for w in widths)
-    rows = max(int(meta.get("rows") or 0), needed, 1)
+    rows = max(min(int(meta.get("rows") or 0), MAX_SIDE), needed, 1)
     return cols, rows
 
 
@@ -63,7 +69,7 @@ def _replay(text: str, meta: dict) -> str:
 def _plain_screen(plain: str, meta: dict) -> str | None:
     """The same screen computed directly, or None when only the emulator knows where everything lands."""
     lines = plain.split("\n")
-    cols = int(meta.get("cols") or 0)
+    cols = min(int(meta.get("cols") or 0), MAX_SIDE)
     if _PLAIN_ASCII.fullmatch(plain):
         if not cols or all(len(line) <= cols for line in lines):
             return _finish(lines)

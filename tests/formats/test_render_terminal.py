@@ -165,3 +165,16 @@ def test_long_line_wraps_at_meta_width():
 
 def test_empty_capture_is_empty_text():
     assert render_terminal(b"", {}) == "" and render_terminal(b"\n\n  \n", {"cols": 5, "rows": 3}) == ""
+
+
+@pytest.mark.timeout(60)
+def test_a_recorded_size_past_any_terminal_is_capped():
+    # A meta_json claiming 10^8 x 10^8 cells made pyte build every cell: the render never finished.
+    raw = b"ab\x1b[2;3Hcd\n" + b"x" * 12_000 + b"\n"
+    huge, capped = {"cols": 10**8, "rows": 10**8}, {"cols": terminal.MAX_SIDE, "rows": terminal.MAX_SIDE}
+    assert render_terminal(raw, huge) == render_terminal(raw, capped)
+    width = terminal.MAX_SIDE
+    assert render_terminal(raw, huge).split("\n") == ["ab", "  cd"] + ["x" * width] * (12_000 // width) + \
+        (["x" * (12_000 % width)] if 12_000 % width else [])
+    # The direct path wraps at the same width.
+    assert render_terminal(b"y" * (width + 5), huge) == "y" * width + "\nyyyyy"

@@ -1,6 +1,7 @@
 """The curated folder loads with `datasets` offline and answers SQL through the query views."""
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -90,6 +91,35 @@ def test_a_query_naming_no_view_lists_the_folders_views(raw_collection):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert f"Views in {raw}: raw_transitions, episodes" in result.stderr
+
+
+def test_a_broken_episode_file_costs_its_view_only(raw_collection, tmp_path):
+    raw = tmp_path / "raw"
+    shutil.copytree(raw_collection[0], raw)
+    (raw / "episodes" / "terminal" / "broken.json").write_text('{"episode_id": ')
+    query = [sys.executable, "-m", "pipelines.cli", "query", str(raw)]
+    counted = subprocess.run([*query, "SELECT count(*) AS n FROM raw_transitions"], capture_output=True, text=True,
+                             timeout=120)
+    assert counted.returncode == 0 and "│ 12 " in counted.stdout, counted.stderr
+    assert "Warning: no view episodes: " in counted.stderr and "broken.json" in counted.stderr
+    missing = subprocess.run([*query, "SELECT * FROM episodes"], capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 1 and f"Views in {raw}: raw_transitions\n" in missing.stderr
+
+
+def test_a_folder_without_stats_json_is_read_with_a_warning(curated, tmp_path):
+    killed = tmp_path / "killed"
+    shutil.copytree(curated[0], killed)
+    query = [sys.executable, "-m", "pipelines.cli", "query", str(killed), "SELECT count(*) FROM stage1"]
+    export = [sys.executable, "-m", "pipelines.cli", "export", "atif", "--input", str(killed), "--out",
+              str(tmp_path / "atif")]
+    for command in (query, export):
+        finished = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        assert finished.returncode == 0 and "Warning" not in finished.stderr, finished.stderr
+    (killed / "stats.json").unlink()
+    for command in (query, export):
+        unfinished = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        assert unfinished.returncode == 0 and "has no stats.json: the curation run that wrote it did not finish" in \
+            unfinished.stderr, unfinished.stderr
 
 
 def test_connect_refuses_a_missing_folder(tmp_path):

@@ -16,6 +16,10 @@ def test_chunks_are_episode_files_or_row_groups_of_packs(raw_collection, tmp_pat
     pack_collection(packed, rows_per_group=4)
     # A pack per domain, groups closed at >= 4 rows: terminal 3+3 | 3, web 2, mcp 1; plus the JSONL drop.
     assert expected_chunks(str(packed)) == 5
+    # A pack that cannot be opened counts as one chunk (curation dead-letters it) instead of failing the display.
+    [pack] = sorted((packed / "transitions" / "web").glob("pack-*.parquet"))
+    pack.write_bytes(b"PAR1 not a parquet file")
+    assert expected_chunks(str(packed)) == 5
 
 
 def test_every_chunk_written_out_is_marked_for_the_display(raw_collection, tmp_path):
