@@ -17,6 +17,8 @@ RENDERERS = {
     "json": "schemas.render.json_text:render_json",
     "mcp-json": "schemas.render.json_text:render_mcp",
     "web-json": "schemas.render.web:render_web",
+    "cdp-axtree-json": "schemas.render.web:render_cdp_axtree",
+    "aria-yaml": "schemas.render.aria:render_aria",
     "uiautomator-xml": "schemas.render.android:render_uiautomator",
     "atspi-json": "schemas.render.os:render_atspi",
 }

@@ -53,7 +53,9 @@ def _line(node: dict, bid: str | None) -> str:
     return ", ".join([parts[0]] + extras)
 
 
-def _tree_lines(nodes: list[dict], bids: dict[str, str]) -> list[str]:
+def tree_lines(nodes: list[dict], bids: dict[str, str]) -> list[str]:
+    """CDP-shaped accessibility nodes -> indented lines, one per node shown (the aria snapshot renderer builds
+    such nodes too, so both trees are flattened by the same rules)."""
     by_id = {str(n["nodeId"]): n for n in nodes if isinstance(n, dict) and "nodeId" in n}
     roots = [n for n in by_id.values() if str(n.get("parentId", "")) not in by_id]
     lines: list[str] = []
@@ -109,4 +111,23 @@ def render_web(raw: bytes, meta: dict) -> str:
         header.append(f"Focused: {_focused_line(bundle['ax_tree'], bundle.get('bids') or {}, str(focused))}")
     if bundle.get("last_action_error"):
         header.append(f"Error: {bundle['last_action_error']}")
-    return "\n".join(header + _tree_lines(bundle["ax_tree"], bundle.get("bids") or {}))
+    return "\n".join(header + tree_lines(bundle["ax_tree"], bundle.get("bids") or {}))
+
+
+def render_cdp_axtree(raw: bytes, meta: dict) -> str:
+    """A bare `Accessibility.getFullAXTree` result (`{"nodes": [...]}` or the node list), without the browser
+    sandbox's page header. An element's id is meta["bids"][backendDOMNodeId] when meta maps them (as the sandbox's
+    bundle does), else its backendDOMNodeId, which is stable for as long as the document lives."""
+    try:
+        tree = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RenderError(f"cdp-axtree-json observation is not valid JSON: {exc}") from None
+    nodes = tree.get("nodes") if isinstance(tree, dict) else tree
+    if not isinstance(nodes, list):
+        raise RenderError("cdp-axtree-json observation has no node list (expected Accessibility.getFullAXTree's "
+                          "result or its `nodes`)")
+    bids = meta.get("bids")
+    if not isinstance(bids, dict):
+        bids = {str(node["backendDOMNodeId"]): str(node["backendDOMNodeId"]) for node in nodes
+                if isinstance(node, dict) and node.get("backendDOMNodeId") is not None}
+    return "\n".join(tree_lines(nodes, bids))
