@@ -107,7 +107,7 @@ def _write_pack(folder: Path, members: list[Path], rows_per_group: int) -> int:
 
     def write(handle):
         nonlocal written
-        with pq.ParquetWriter(handle, schema, compression="zstd") as writer:
+        with pq.ParquetWriter(handle, schema, compression="zstd", write_page_checksum=True) as writer:
             pending, pending_rows = [], 0
             for path in members:
                 table = pq.read_table(path).cast(schema)

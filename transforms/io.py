@@ -152,14 +152,15 @@ def _unreadable(path: str, position: int, exc: Exception, group: int | None = No
 def _parquet_reader(path: str) -> Iterator[pq.ParquetReader]:
     """Arrow's own reader, not pq.ParquetFile, which maps every column path to its leaves in Python on opening
     (~0.1 ms an episode file). A local file is opened by path: a Python file object in between costs more than
-    the decoding."""
+    the decoding. Page checksums are verified where the writer stored them (collectors and `pack` do): a page that
+    does not match is an unreadable row group, dead-lettered, not a changed value."""
     reader = pq.ParquetReader()
     if "://" in path:
         with FileSystems.open(path) as handle:
-            reader.open(handle, pre_buffer=False)
+            reader.open(handle, pre_buffer=False, page_checksum_verification=True)
             yield reader
     else:
-        reader.open(path, pre_buffer=False)
+        reader.open(path, pre_buffer=False, page_checksum_verification=True)
         try:
             yield reader
         finally:

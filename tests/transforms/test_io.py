@@ -48,6 +48,22 @@ def test_corrupt_parquet_is_a_read_error_not_a_crash(tmp_path):
     assert isinstance(item, ReadError) and "unreadable Parquet" in item.letter["reason"]
 
 
+def test_a_flipped_byte_in_an_episode_file_is_caught_by_its_page_checksum(tmp_path):
+    EpisodeStore(tmp_path).write(Episode("ep", "terminal", EnvInfo("docker-image", "img"), "t", "do", "scripted",
+                                         "success", 3, "script_done", T0, T0, Provenance("test", "1")),
+                                 [transition(i) for i in range(3)])
+    path = tmp_path / "transitions" / "terminal" / "ep.parquet"
+    data = bytearray(path.read_bytes())
+    at = data.index(b"k1")  # an action text, in an uncompressed page: the flip still decodes
+    data[at + 1:at + 2] = b"7"
+    path.write_bytes(bytes(data))
+    assert pq.read_table(path, page_checksum_verification=False).column("action").to_pylist()[1]["text"] == "k7"
+    [item] = list(read_raw_file(str(path)))
+    assert isinstance(item, ReadError) and [letter["record_id"] for letter in item.letters] == \
+        [f"{path}#{row}" for row in range(3)]
+    assert "row group 0, rows 0-2" in item.letter["reason"] and "CRC" in item.letter["reason"]
+
+
 def test_json_coercion_leaves_wrong_types_for_the_validator():
     row = row_from_json({"state": {"raw": 5}, "timings": {"action_end": "not a time"}})
     assert row["state"]["raw"] == 5 and row["timings"]["action_end"] == "not a time"
