@@ -294,12 +294,25 @@ class FinishFn(beam.DoFn):
                                          traces[part])
 
     def _write_slice(self, rows, currents, history_starts, history_ends, traces):
-        from transforms.stages import build_stage_tables
+        from transforms.stages import StageTextTooLarge, build_stage_tables
 
         curated = curated_table([rows[position] for position in currents])
-        built = build_stage_tables(rows, curated, np.array(currents, dtype=np.int64),
-                                   np.array(history_starts, dtype=np.int64), np.array(history_ends, dtype=np.int64),
-                                   traces, reasoning_source=self.options.reasoning)
+        try:
+            built = build_stage_tables(rows, curated, np.array(currents, dtype=np.int64),
+                                       np.array(history_starts, dtype=np.int64),
+                                       np.array(history_ends, dtype=np.int64), traces,
+                                       reasoning_source=self.options.reasoning)
+        except StageTextTooLarge as exc:
+            # Observations of many MB, each repeated in the windows of the next steps: build fewer rows at once,
+            # down to one, whose texts alone may still not fit; that row is dead-lettered.
+            if len(currents) == 1:
+                yield self._dead(rows[currents[0]], "stages", f"{type(exc).__name__}: {exc}")
+                return
+            half = len(currents) // 2
+            for part in (slice(None, half), slice(half, None)):
+                yield from self._write_slice(rows, currents[part], history_starts[part], history_ends[part],
+                                             traces[part])
+            return
         for position, exc in built.errors:
             yield self._dead(rows[currents[position]], "stages", f"{type(exc).__name__}: {exc}")
         transitions = curated.take(built.built) if built.errors else curated

@@ -38,6 +38,14 @@ class StageError(ValueError):
     """A transition whose stage rows cannot be built; names the record and the reason."""
 
 
+class StageTextTooLarge(ValueError):
+    """The stage texts of the rows asked for at once do not fit in one Arrow string array (2 GiB)."""
+
+
+# An Arrow string array's offsets are int32.
+MAX_COLUMN_BYTES = np.iinfo(np.int32).max
+
+
 # The formats of the pieces of stage text: str.format fields named after the row values between literal parts. The
 # one-row helpers below fill them in; build_stage_tables splits them into pieces (_Pieces.format) and joins the
 # pieces of all rows at once. A chat's user turns are transforms/prompts.py's TURN_HEADER and sections.
@@ -272,8 +280,8 @@ class _Pieces:
             self.sizes = np.frombuffer(self._utf8_sizes(), dtype=np.int64)
         offsets = np.zeros(len(parts) + 1, dtype=np.int64)
         np.cumsum(self.sizes[parts].sum(axis=1), out=offsets[1:])
-        if offsets[-1] > np.iinfo(np.int32).max:
-            raise ValueError(f"{offsets[-1]} bytes of stage text: more than an Arrow string array holds")
+        if offsets[-1] > MAX_COLUMN_BYTES:
+            raise StageTextTooLarge(f"{offsets[-1]} bytes of stage text: more than an Arrow string array holds")
         data = pa.allocate_buffer(int(offsets[-1]))
         _stages.join_into(self.pool, np.ascontiguousarray(parts, dtype=np.int64), data)
         return pa.Array.from_buffers(pa.string(), len(parts), [None, pa.py_buffer(offsets.astype(np.int32)), data])

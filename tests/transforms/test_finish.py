@@ -54,3 +54,25 @@ def test_added_tables_of_one_output_stay_apart_from_another():
     full = batches.add_table("b", pa.table({"n": [7, 8, 9, 10]}, schema=schemas["b"]))
     assert [table.column("n").to_pylist() for table in full] == [[7, 8, 9]]
     assert {name: table.column("n").to_pylist() for name, table in batches.flush()} == {"a": [1, 2], "b": [10]}
+
+
+def test_rows_whose_stage_texts_outgrow_an_arrow_array_are_built_apart_then_dead_lettered(tmp_path, monkeypatch):
+    from transforms import stages
+
+    # The limit is 2 GiB; 15,000 bytes stands for it, and one observation of 20,000 characters for one of GBs: it is
+    # in the texts of its own row and of the three after it (their windows).
+    monkeypatch.setattr(stages, "MAX_COLUMN_BYTES", 15_000)
+    rows = [{**row, "source": "raw.parquet"} for row in curated_episode(7)]
+    rows[3]["next_text"] = "x" * 20_000
+    prepared = str(tmp_path / "work" / "prepared" / "file-1.pickle.lz4")
+    write_pickled(prepared, rows)
+    finish = FinishFn(CurateOptions(), str(tmp_path / "work"))
+    finish.setup()
+    finish.start_bundle()
+    outputs = list(finish.process(("file", prepared), {}, {})) + list(finish.finish_bundle())
+    letters = {item.value["record_id"]: item.value["reason"] for item in outputs if item.tag == DEAD_LETTER}
+    assert sorted(letters) == ["ep1:3", "ep1:4", "ep1:5", "ep1:6"]
+    assert all(reason.startswith("StageTextTooLarge: ") for reason in letters.values())
+    tables = {name: pq.read_table(path) for name, path in (item.value.value for item in outputs if item.tag == PARTS)}
+    for name in ("transitions", "stage1", "stage2", "stage3"):
+        assert sorted(tables[name].column("id").to_pylist()) == ["ep1:0", "ep1:1", "ep1:2"]
