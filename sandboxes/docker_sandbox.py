@@ -72,6 +72,25 @@ def _raw_socket(sock):
     return getattr(sock, "_sock", sock)
 
 
+def _read_ahead(handle) -> bytes:
+    """The exec's first bytes if the HTTP client read them along with the response headers. docker-py hands back
+    the socket under http.client's buffered reader, and whatever that reader took past the headers is in no socket
+    any more: when the engine's first frames come in the same packet as its headers (an engine over TCP, under
+    load), reading the socket alone lost them, and a short command's whole output (4 of 100 `echo`s over TCP)."""
+    reader = getattr(getattr(getattr(getattr(handle, "_response", None), "raw", None), "_fp", None), "fp", None)
+    if not hasattr(reader, "peek"):
+        return b""
+    sock = _raw_socket(handle)
+    sock.setblocking(False)  # peek must return what is buffered, not wait for more
+    try:
+        buffered = reader.peek()
+    except BlockingIOError:
+        buffered = b""
+    finally:
+        sock.setblocking(True)
+    return reader.read(len(buffered)) if buffered else b""
+
+
 class AttachedExec:
     """A process started by `docker exec` with its stdin, stdout and stderr attached (no tty)."""
 
@@ -82,7 +101,7 @@ class AttachedExec:
         self.exec_id = created["Id"]
         self._handle = api.exec_start(self.exec_id, socket=True)
         self.sock = _raw_socket(self._handle)
-        self._pending = bytearray()  # bytes received but not yet parsed into frames
+        self._pending = bytearray(_read_ahead(self._handle))  # bytes received but not yet parsed into frames
         self._stdout = bytearray()  # stdout received but not yet returned by read_line
         self.closed = False
 
