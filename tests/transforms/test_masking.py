@@ -53,3 +53,27 @@ def test_runs_differing_only_in_volatile_values_hash_the_same():
     assert first != second
     assert hash_text("", "make", mask(first)[1]) == hash_text("", "make", mask(second)[1])
     assert hash_text("", "make", mask(first)[1]) != hash_text("", "make clean", mask(second)[1])
+
+
+# Real observations (curated run of 2026-11-27) that the rules once got wrong.
+
+def test_javascript_date_strings_are_masked_whole():
+    # mcp filesystem server, get_file_info: Date.toString puts the year before the time. Only the clock was masked,
+    # leaving the collection day in the text an exact-match check and the dedupe hash see.
+    text = ("size: 4096\ncreated: Fri Nov 27 2026 00:35:13 GMT+0000 (Coordinated Universal Time)\n"
+            "modified: Fri Nov 27 2026 00:35:13 GMT+0000 (Coordinated Universal Time)\n")
+    assert kinds(text) == [("Fri Nov 27 2026 00:35:13 GMT", "timestamp")] * 2
+    assert mask(text)[1] == ("size: 4096\ncreated: <timestamp>+0000 (Coordinated Universal Time)\n"
+                             "modified: <timestamp>+0000 (Coordinated Universal Time)\n")
+
+
+def test_a_temp_path_in_json_escaped_text_stops_at_the_escape():
+    # mcp filesystem server, edit_file: the result's JSON copy escapes newlines and tabs. The path ran on through
+    # "\n====...\n---" and "\toriginal\n+++", so the diff's separator lines were masked as part of the path.
+    text = ('  "content": "```diff\\nIndex: /tmp/workspace/notes/todo.txt\\n'
+            '===================================================================\\n--- /tmp/workspace/notes/todo.txt'
+            '\\toriginal\\n+++ /tmp/workspace/notes/todo.txt\\tmodified\\n@@ -1,2 +1,2 @@\\n-Buy milk\\n"')
+    assert kinds(text) == [("/tmp/workspace/notes/todo.txt", "temp_path")] * 3
+    assert mask(text)[1] == ('  "content": "```diff\\nIndex: <temp_path>\\n'
+                             '===================================================================\\n--- <temp_path>'
+                             '\\toriginal\\n+++ <temp_path>\\tmodified\\n@@ -1,2 +1,2 @@\\n-Buy milk\\n"')
