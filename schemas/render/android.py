@@ -21,8 +21,9 @@ _BOUNDS = re.compile(r"\[(-?\d+),(-?\d+)\]\[(-?\d+),(-?\d+)\]")
 _FLAGS = ("clickable", "long-clickable", "scrollable", "checkable", "checked", "focused", "selected", "password")
 _INTERACTIVE = ("clickable", "long-clickable", "scrollable", "checkable", "focused", "selected")
 # Classes that only arrange children: without text, description or an interaction they carry nothing an agent uses.
+# CardView is a FrameLayout that draws a rounded, raised background: a container, whatever its resource id.
 _LAYOUT_SUFFIXES = ("Layout", "ViewGroup", "ScrollView", "ListView", "GridView", "RecyclerView", "ViewPager",
-                    "ViewFlipper", "ViewSwitcher", "ViewAnimator")
+                    "ViewFlipper", "ViewSwitcher", "ViewAnimator", "CardView")
 _GENERIC_VIEW = "android.view.View"
 
 
@@ -95,8 +96,10 @@ def rotation(raw: bytes) -> int:
     return int(_parse(raw).get("rotation") or 0)
 
 
-def format_node(node: ViewNode, width: int = 2) -> str:
-    parts = [f"[{node.index:>{width}}]", node.cls or "?"]
+def format_node(node: ViewNode) -> str:
+    # The id is padded to two places whatever the screen's length, so an element's line does not change when an
+    # unrelated element makes the list reach a hundred lines (ids 100 and up simply take more room).
+    parts = [f"[{node.index:>2}]", node.cls or "?"]
     for key, value in (("res", node.res), ("text", node.text), ("desc", node.desc)):
         if value:
             parts.append(f"{key}={json.dumps(value, ensure_ascii=False)}")
@@ -109,6 +112,4 @@ def format_node(node: ViewNode, width: int = 2) -> str:
 
 
 def render_uiautomator(raw: bytes, meta: dict) -> str:
-    nodes = flatten_uiautomator(raw)
-    width = max(2, len(str(len(nodes) - 1)))
-    return "\n".join(format_node(node, width) for node in nodes)
+    return "\n".join(format_node(node) for node in flatten_uiautomator(raw))

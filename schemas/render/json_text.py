@@ -36,7 +36,11 @@ def parse_json(raw: bytes, what: str = "JSON") -> Any:
 
 
 def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
+    try:
+        return json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
+    except ValueError as exc:
+        # A number too big for a double (1e400) parses as infinity, which canonical JSON cannot print.
+        raise RenderError(f"number out of range: {exc}") from exc
 
 
 def render_json(raw: bytes, meta: dict) -> str:

@@ -1,9 +1,11 @@
 """Desktop observations: the AT-SPI tree JSON dumped by sandboxes/desktop/guest/atspi_dump.py, rendered as
 OSWorld-style tab-separated lines (`tag name text class description position size`), one per node a user could see.
 
-Kept nodes follow OSWorld's `judge_node` for Ubuntu: an interactive or content role, `showing` and `visible`, a
-name or text, and on-screen extents. Two columns are added: the node `id` first (the id click(id) names; it
-indexes the same dump) and the salient `state` last, so a toggled setting or moved focus shows in the text.
+Kept nodes follow OSWorld's `judge_node` for Ubuntu: an interactive or content role, `showing` and `visible`,
+`enabled` (or `editable`, `expandable`, `checkable`), a name or text, and on-screen extents. One role is added:
+`page-tab` (OSWorld drops it), the only handle on a notebook's tabs, which the explorer clicks. Two columns are
+added: the node `id` first (the id click(id) names; it indexes the same dump) and the salient `state` last, so a
+toggled setting or moved focus shows in the text.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ KEPT_TAGS = {"alert", "canvas", "check-box", "combo-box", "entry", "icon", "imag
              "section", "slider", "static", "table-cell", "terminal", "text", "spin-button", "page-tab"}
 KEPT_SUFFIXES = ("item", "button", "heading", "label", "scrollbar", "searchbox", "textbox", "link", "tabelement",
                  "textfield", "textarea", "menu")
+# OSWorld keeps a node only in one of these states: a greyed-out button is left out, a disabled check box stays.
+USABLE_STATES = {"enabled", "editable", "expandable", "checkable"}
 SALIENT_STATES = ("focused", "checked", "selected", "pressed", "expanded", "indeterminate")
 
 
@@ -35,7 +39,7 @@ def is_kept(node: dict) -> bool:
     tag = tag_of(node.get("role", ""))
     if not (tag.startswith("document") or tag.endswith(KEPT_SUFFIXES) or tag in KEPT_TAGS):
         return False
-    if not is_shown(node):
+    if not is_shown(node) or USABLE_STATES.isdisjoint(node.get("states") or ()):
         return False
     if not (node.get("name") or node.get("text")):
         return False

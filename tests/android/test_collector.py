@@ -44,7 +44,7 @@ def test_scripted_task_records_the_recorded_screens(replay_device, recording, tm
         assert row["domain"] == "android" and row["provenance"]["stand_in"]
         assert row["next_observation"]["raw_format"] == "uiautomator-xml"
     # Selectors are recorded as the ids the observation shows; each raw dump is the real recorded file.
-    assert [r["action"]["text"] for r in rows] == ["tap(4)", "tap(9)", "key(back)", "key(home)"]
+    assert [r["action"]["text"] for r in rows] == ["tap(4)", "tap(8)", "key(back)", "key(home)"]
     settings, network = (recording.screens[_key(recording, prefix)].raw for prefix in ("c76a8518", "0cf3934f"))
     assert rows[0]["next_observation"]["raw"] == settings
     assert rows[1]["next_observation"]["raw"] == network

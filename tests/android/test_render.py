@@ -13,6 +13,8 @@ from schemas.render.android import flatten_uiautomator
 LINE = re.compile(r'^\[ *(\d+)\] \| [\w.$?]+( \| (res|text|desc)=".*")* '
                   r'\| bounds=\[\d+,\d+\]\[\d+,\d+\]( \| [a-z -]+)?$')
 SETTINGS_HOME = "Untergang1__AppAgent/tasks/task_system_2024-11-12_23-49-19/task_system_2024-11-12_23-49-19_2.xml"
+# A MIUI launcher whose list is 123 lines long.
+MIUI_HOME = "Untergang1__AppAgent/tasks/task_system_2024-05-21_13-11-20/task_system_2024-05-21_13-11-20_1.xml"
 
 
 def _genuine(android_data):
@@ -38,11 +40,28 @@ def test_known_screen_renders_the_elements_an_agent_acts_on(android_data):
     lines = text.splitlines()
     assert lines[0] == ('[ 0] | android.widget.ScrollView | res="com.android.settings:id/settings_homepage_container" '
                         '| bounds=[0,66][1080,2154] | scrollable')
-    assert '[ 9] | android.widget.TextView | res="android:id/title" | text="Network & internet" ' \
+    assert '[ 8] | android.widget.TextView | res="android:id/title" | text="Network & internet" ' \
            '| bounds=[198,794][651,868]' in lines
-    assert '[ 7] | android.widget.LinearLayout | bounds=[0,737][1080,979] | clickable' in lines
+    assert '[ 6] | android.widget.LinearLayout | bounds=[0,737][1080,979] | clickable' in lines
     # The root FrameLayout and the bare containers around the list carry nothing and are gone.
     assert "FrameLayout" not in text
+
+
+def test_card_views_are_containers_and_dropped(android_data):
+    # The search bar is a CardView (a FrameLayout with a raised background) around the clickable bar itself: the
+    # card has an id but no text, description or interaction, so it is layout only.
+    lines = render("uiautomator-xml", (android_data / SETTINGS_HOME).read_bytes()).splitlines()
+    assert not [line for line in lines if "CardView" in line]
+    assert lines[3] == ('[ 3] | android.view.ViewGroup | res="com.android.settings:id/search_action_bar" '
+                        '| bounds=[44,550][1036,693] | clickable')
+
+
+def test_ids_are_padded_to_two_places_however_long_the_screen(android_data):
+    # The spec's `[ 3] | ...`: a screen of more than a hundred elements must not re-pad every line.
+    lines = render("uiautomator-xml", (android_data / MIUI_HOME).read_bytes()).splitlines()
+    assert len(lines) > 100
+    assert lines[3].startswith("[ 3] | android.widget.ImageView | ")
+    assert lines[99].startswith("[99] | ") and lines[100].startswith("[100] | ")
 
 
 def test_zero_size_and_layout_only_nodes_are_dropped(android_data):

@@ -33,6 +33,16 @@ def test_bad_json_names_the_reason(raw, reason):
         render_json(raw, {})
 
 
+@pytest.mark.parametrize("render_fn, raw", [
+    (render_json, b"[1e400]"),
+    (render_mcp, b'{"content": [], "structuredContent": {"speed": -1e999}}'),
+])
+def test_number_beyond_a_double_is_a_render_error(render_fn, raw):
+    # Valid JSON that Python reads as infinity: a renderer error naming it, like NaN, not a bare ValueError.
+    with pytest.raises(RenderError, match="number out of range"):
+        render_fn(raw, {})
+
+
 class Total(BaseModel):
     total: int
     note: str

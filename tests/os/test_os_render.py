@@ -1,11 +1,15 @@
 """The atspi-json renderer: which nodes are kept, how cells are written, focus header, bad input."""
 
 import json
+from pathlib import Path
 
 import pytest
 
 from schemas.render import RenderError, render
-from schemas.render.os import HEADER, render_atspi
+from schemas.render.os import HEADER, is_shown, render_atspi, walk
+
+# A real dump: galculator at start-up, recorded by the os collector from the desktop image (task calc-multiply).
+GALCULATOR = Path(__file__).parent / "data" / "galculator.json"
 
 
 def node(id, role, name="", states=("showing", "visible", "enabled"), position=(10, 20), size=(30, 40), **extra):
@@ -61,11 +65,24 @@ def test_cells_stay_on_one_line_and_quotes_follow_osworld():
 
 
 def test_salient_states_and_disabled_are_shown():
+    # A check box is kept while disabled (OSWorld keeps `checkable` nodes), and says so.
     raw = dump_of(node(2, "check box", "Wrap", states=("showing", "visible", "enabled", "checked", "focused")),
-                  node(3, "push button", "Undo", states=("showing", "visible")))
+                  node(3, "check box", "Undo", states=("showing", "visible", "checkable")))
     out = lines(raw)
     assert out[3].endswith("\tfocused,checked")
     assert out[4].endswith("\tdisabled")
+
+
+def test_greyed_out_buttons_are_dropped_as_osworld_does():
+    # OSWorld's judge_node keeps a node only when it is enabled, editable, expandable or checkable: galculator's
+    # memory buttons are greyed out until something is stored, so they are on screen but not in the text.
+    raw = GALCULATOR.read_bytes()
+    nodes = {n["name"]: n for n, _app in walk(json.loads(raw)) if n.get("role") == "toggle button"}
+    memory = [nodes["MR"], nodes["M+"]]
+    assert all(is_shown(n) and n["size"][0] > 0 and "enabled" not in n["states"] for n in memory)
+    out = lines(raw)
+    assert not [line for line in out if "\tMR\t" in line or "\tM+\t" in line]
+    assert f"[{nodes['7']['id']}]\ttoggle-button\t7\t" in "\n".join(out)
 
 
 def test_focus_header_names_window_and_element():
