@@ -6,6 +6,7 @@ submits to Dataflow (docs/dataflow.md).
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import shutil
@@ -15,11 +16,6 @@ from datetime import datetime, timezone
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Iterator
-
-try:
-    import fcntl
-except ImportError:  # Windows
-    fcntl = None
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -145,7 +141,7 @@ def output_lock(output_dir: str) -> Iterator[None]:
     folder (prepare_output) and the first failed with a traceback. The kernel drops a process's flock when it ends,
     so a killed run leaves no stale lock."""
     root = Path(output_dir)
-    if "://" in output_dir or fcntl is None:  # a bucket has no such lock; nor has Windows
+    if "://" in output_dir:  # a bucket has no such lock
         yield
         return
     if root.exists() and not root.is_dir():
