@@ -36,7 +36,7 @@ from transforms import dedupe, stats
 from transforms.io import (PartFiles, TableBatches, dead_letter, is_hidden, raw_file_patterns, read_pickled,
                            write_pickled)
 from transforms.memory import freeze_worker_heap, gc_paused, release_arrow_memory
-from transforms.prepare import prepare_chunk
+from transforms.prepare import MAX_OBSERVATION_CHARS, prepare_chunk
 from transforms.validate import DEAD_LETTER, read_valid_chunks
 
 KEYS, PREPARED, CANDIDATES, COLLISIONS, PARTS = "keys", "prepared", "candidates", "collisions", "parts"
@@ -61,6 +61,7 @@ class CurateOptions:
     reasoning: str = "grounded"
     reasoning_options: dict = field(default_factory=dict)
     reasoning_batch: int = 32  # rows per synthesizer call: an LLM synthesizer batches its requests
+    max_observation_chars: int = MAX_OBSERVATION_CHARS  # 0: no cap
 
 
 def prepared_path(work_dir: str, chunks: int) -> str:
@@ -96,7 +97,7 @@ class PrepareFn(beam.DoFn):
     bundle into one prepared file: masking, MinHash, key packing and each work file have a fixed cost per call
     that a 20-row chunk pays ~100 times over per row. Chunks hold whole episodes, so a merged file does too."""
 
-    def __init__(self, options: dedupe.NearDupOptions, work_dir: str):
+    def __init__(self, options: CurateOptions, work_dir: str):
         self.options = options
         self.work_dir = work_dir
 
@@ -122,7 +123,7 @@ class PrepareFn(beam.DoFn):
 
     def _prepare_pending(self):
         items, chunks, self.pending, self.pending_chunks = self.pending, self.pending_chunks, [], 0
-        prepared = prepare_chunk(items, self.options)
+        prepared = prepare_chunk(items, self.options.near_dup, self.options.max_observation_chars)
         for letter in prepared.letters:
             yield beam.pvalue.TaggedOutput(DEAD_LETTER, letter)
         if not prepared.rows:
@@ -135,7 +136,7 @@ class PrepareFn(beam.DoFn):
         key = dedupe.file_key(target)
         yield beam.pvalue.TaggedOutput(PREPARED, (key, target))
         for partition, batch in dedupe.partitioned_keys(key, ids, hashes, prepared.band_keys,
-                                                        self.options.partitions).items():
+                                                        self.options.near_dup.partitions).items():
             self.buffer[partition].append(batch)
             self.buffered += len(batch)
         if self.buffered >= KEY_BUFFER_ENTRIES:
@@ -166,8 +167,8 @@ def resolve_partition(element):
     batch = dedupe.KeyBatch.concat([read_pickled(path) for path in sorted(paths)])
     for record_id, kind, duplicate_of in dedupe.exact_duplicates(batch):
         yield record_id, (kind, duplicate_of)
-    for ref, same_content in dedupe.id_collisions(batch):
-        yield beam.pvalue.TaggedOutput(COLLISIONS, (ref, same_content))
+    for ref, same_content, kept in dedupe.id_collisions(batch):
+        yield beam.pvalue.TaggedOutput(COLLISIONS, (ref, same_content, kept))
     for group in dedupe.near_candidates(batch):
         yield beam.pvalue.TaggedOutput(CANDIDATES, group)
 
@@ -185,6 +186,22 @@ def candidate_sketches(element, paths: dict):
     ids, hashes, sketches = read_pickled(sketches_path(paths[file]))
     for row, group in wanted:
         yield group, (ids[row], hashes[row], sketches[row].tobytes())
+
+
+def by_kept_file(collision):
+    """A conflicting copy of an id -> (prepared file of the copy kept, (the copy's ref, the kept copy's row))."""
+    ref, _, (kept_file, kept_row) = collision
+    return kept_file, (ref, kept_row)
+
+
+def kept_sources(element, paths: dict):
+    """(prepared file, [(ref, row)]) -> (ref, (False, where the copy kept for that ref's id was read)): the dead
+    letter of a conflicting copy names both sources, so a user can tell which two inputs disagree."""
+    file, wanted = element
+    rows = read_pickled(paths[file])
+    for ref, row in wanted:
+        source, position = rows[row]["source"], rows[row]["position"]
+        yield ref, (False, f"{source} {'line' if source.endswith('.jsonl') else 'row'} {position}")
 
 
 def resolve_near(element, options: dedupe.NearDupOptions, exact: dict):
@@ -266,10 +283,10 @@ class FinishFn(beam.DoFn):
         """The duplicate (or the dead letter) a row is removed as, or None when it is kept."""
         decision = removed.get(row["id"])
         if decision is None:
-            same_content = collisions.get(ref)
+            same_content, kept_source = collisions.get(ref, (None, None))
             if same_content is False:
-                return self._dead(row, "dedupe", "another record with the same id and different content was read",
-                                  source=row["source"])
+                return self._dead(row, "dedupe", "another record with the same id and different content was kept: "
+                                  f"{kept_source}", source=row["source"])
             if same_content:
                 decision = (dedupe.EXACT, row["id"])
         if decision is None:
@@ -399,7 +416,8 @@ class RawFilePaths(beam.PTransform):
 
 class Dedupe(beam.PTransform):
     """Packed dedupe keys -> (id, (kind, duplicate_of)) for every removed transition (main output) and
-    ((file, row), same content?) for every repeated id (`collisions`)."""
+    ((file, row), (same content?, where the copy kept was read, for a conflict)) for every repeated id
+    (`collisions`)."""
 
     def __init__(self, options: dedupe.NearDupOptions, prepared_paths):
         super().__init__()
@@ -421,7 +439,13 @@ class Dedupe(beam.PTransform):
         removed = ((resolved.exact, near)
                    | "Decisions" >> beam.Flatten()
                    | "OneDecisionPerId" >> beam.CombinePerKey(dedupe.decide))
-        return removed, resolved[COLLISIONS]
+        repeated = resolved[COLLISIONS] | "SameContent?" >> beam.Partition(lambda c, _: int(c[1]), 2)
+        conflicts = (repeated[0]
+                     | "ByKeptFile" >> beam.Map(by_kept_file)
+                     | "GroupByKeptFile" >> beam.GroupByKey()
+                     | "KeptSources" >> beam.FlatMap(kept_sources, beam.pvalue.AsDict(self.prepared_paths)))
+        same = repeated[1] | "Repeats" >> beam.Map(lambda c: (c[0], (True, None)))
+        return removed, (conflicts, same) | "Collisions" >> beam.Flatten()
 
 
 class Curate(beam.PTransform):
@@ -437,7 +461,7 @@ class Curate(beam.PTransform):
 
     def expand(self, pipeline):
         paths = pipeline | "ReadRaw" >> RawFilePaths(self.input_dir)
-        prepared = paths | "Prepare" >> beam.ParDo(PrepareFn(self.options.near_dup, self.work_dir)).with_outputs(
+        prepared = paths | "Prepare" >> beam.ParDo(PrepareFn(self.options, self.work_dir)).with_outputs(
             DEAD_LETTER, PREPARED, main=KEYS)
         removed, collisions = prepared[KEYS] | "Dedupe" >> Dedupe(self.options.near_dup, prepared[PREPARED])
         built = (prepared[PREPARED]

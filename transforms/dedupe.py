@@ -194,9 +194,9 @@ def exact_duplicates(batch: KeyBatch):
 
 
 def id_collisions(batch: KeyBatch):
-    """((file, row), same content?) for every copy of an id but the first: the copy with the smallest content
-    hash is kept (then file, row); a later copy with the same content is its exact duplicate, one with other
-    content a conflict."""
+    """((file, row), same content?, (file, row) of the kept copy) for every copy of an id but the first: the copy
+    with the smallest content hash is kept (then file, row); a later copy with the same content is its exact
+    duplicate, one with other content a conflict."""
     copies: dict[str, list] = {}
     for index, record_id in enumerate(batch.id_ids):
         copies.setdefault(record_id, []).append(index)
@@ -204,9 +204,9 @@ def id_collisions(batch: KeyBatch):
         if len(indices) < 2:
             continue
         ordered = sorted((int(batch.id_hash[i]), int(batch.id_file[i]), int(batch.id_row[i])) for i in indices)
-        first_hash = ordered[0][0]
+        first_hash, *kept = ordered[0]
         for content_hash, file, row in ordered[1:]:
-            yield (file, row), content_hash == first_hash
+            yield (file, row), content_hash == first_hash, tuple(kept)
 
 
 def near_candidates(batch: KeyBatch):

@@ -19,6 +19,17 @@ from transforms.normalize import NormalizeError, normalize_observation
 from transforms.validate import Rejected, read_valid_chunks
 
 
+# Longest normalized observation (state or next) a transition may have to be curated, in characters (~25k tokens):
+# a longer one is dead-lettered, not clipped, since a clipped target would teach the model to predict the clip.
+MAX_OBSERVATION_CHARS = 100_000
+
+
+class ObservationTooLarge(ValueError):
+    def __init__(self, which: str, chars: int, cap: int):
+        super().__init__(f"the {which} is {chars:,} characters after normalizing, more than "
+                         f"--max-observation-chars {cap:,} (raise it, or 0 for no cap, to keep it)")
+
+
 @dataclass
 class PreparedFile:
     # Curated-transition dicts plus where each came from (source, position), in file order.
@@ -28,15 +39,20 @@ class PreparedFile:
     letters: list[dict] = field(default_factory=list)  # dead letters
 
 
-def curated_row(row: dict) -> dict:
+def curated_row(row: dict, max_chars: int = MAX_OBSERVATION_CHARS) -> dict:
     """A valid raw row -> a curated-transition dict (CURATED_TRANSITION_SCHEMA) without spans and hash yet.
-    Raises NormalizeError naming the observation that cannot be rendered."""
+    Raises NormalizeError naming the observation that cannot be rendered, ObservationTooLarge naming the one longer
+    than max_chars (0: no limit)."""
     task, action = row.get("task") or {}, row["action"]
     provenance = row.get("provenance") or {}
     next_observation = row["next_observation"]
     state_text = _state_text(row.get("state"))
     next_text = normalize_observation(next_observation)
     _previous.pair = next_observation, next_text
+    if max_chars:
+        for which, text in (("next observation", next_text), ("state", state_text)):
+            if len(text) > max_chars:
+                raise ObservationTooLarge(which, len(text), max_chars)
     return {
         "id": record_id(row),
         "episode_id": row["episode_id"],
@@ -104,7 +120,7 @@ def with_masks(rows: list[dict]) -> list[tuple[str, str, str]]:
     return parts
 
 
-def _normalize_letters(failed: list[tuple[str, int, dict, NormalizeError]], count: bool) -> list[Rejected]:
+def _normalize_letters(failed: list[tuple[str, int, dict, ValueError]], count: bool) -> list[Rejected]:
     """The dead letters of rows whose observations cannot be rendered, each with the full raw row: valid Parquet rows
     were read without the columns curation ignores, so their row groups are read again, each once per chunk. A row
     whose row group cannot be read whole keeps the columns read."""
@@ -123,13 +139,13 @@ def _normalize_letters(failed: list[tuple[str, int, dict, NormalizeError]], coun
     return letters
 
 
-def prepared_rows(path: str, count: bool = True):
+def prepared_rows(path: str, count: bool = True, max_chars: int = MAX_OBSERVATION_CHARS):
     """One raw file -> (source, position, curated row with spans and hash, masked parts), or Rejected."""
     for chunk in read_valid_chunks(path, count):
-        yield from _prepared(chunk, count)
+        yield from _prepared(chunk, count, max_chars)
 
 
-def _prepared(items, count: bool = True):
+def _prepared(items, count: bool = True, max_chars: int = MAX_OBSERVATION_CHARS):
     curated, failed = [], []
     for item in items:
         if isinstance(item, Rejected):
@@ -137,8 +153,8 @@ def _prepared(items, count: bool = True):
             continue
         source, position, row = item
         try:
-            curated.append((source, position, curated_row(row)))
-        except NormalizeError as exc:
+            curated.append((source, position, curated_row(row, max_chars)))
+        except (NormalizeError, ObservationTooLarge) as exc:
             failed.append((source, position, row, exc))
     yield from _normalize_letters(failed, count)
     parts = with_masks([row for _, _, row in curated])
@@ -146,11 +162,12 @@ def _prepared(items, count: bool = True):
         yield source, position, row, row_parts
 
 
-def prepare_chunk(items: list, options: dedupe.NearDupOptions) -> PreparedFile:
+def prepare_chunk(items: list, options: dedupe.NearDupOptions,
+                  max_chars: int = MAX_OBSERVATION_CHARS) -> PreparedFile:
     """Validated items of whole episodes (read_valid_chunks' chunks, one or several) -> their PreparedFile."""
     prepared = PreparedFile()
     parts_per_row, actions = [], []
-    for item in _prepared(items):
+    for item in _prepared(items, max_chars=max_chars):
         if isinstance(item, Rejected):
             prepared.letters.append(item.letter)
             continue

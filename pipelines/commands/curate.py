@@ -68,6 +68,9 @@ def curate_command(ctx: typer.Context,
                                                           "keys are held while it is resolved. A local input gets "
                                                           "one per 16 MB of raw files if that is more; for a big "
                                                           "gs:// input, set about that many."),
+           max_observation_chars: int = typer.Option(
+               100_000, min=0, help="Longest observation (state or next, as normalized text) a transition may have; "
+                                    "a longer one is dead-lettered, not clipped. 0: no cap."),
            reasoning: str = typer.Option("grounded", help="Reasoning synthesizer: grounded (offline, from the "
                                                           "diff) or llm (an OpenAI-compatible endpoint)."),
            llm_endpoint: str = typer.Option(None, help="OpenAI-compatible base URL for --reasoning llm, e.g. "
@@ -107,7 +110,8 @@ def curate_command(ctx: typer.Context,
     if reasoning == "llm":
         reasoning_options = llm_options(llm_endpoint, llm_model, llm_budget, llm_token_budget, llm_max_tokens,
                                         llm_concurrency, llm_cache, llm_check)
-    options = CurateOptions(near_dup=near_dup, reasoning=reasoning, reasoning_options=reasoning_options)
+    options = CurateOptions(near_dup=near_dup, reasoning=reasoning, reasoning_options=reasoning_options,
+                            max_observation_chars=max_observation_chars)
     unpacked = unpacked_episode_files(input)
     if unpacked >= PACK_HINT_FILES:
         typer.echo(f"Tip: {input} holds {unpacked} single-episode files; `worldline pack {input}` first makes "

@@ -260,6 +260,11 @@ def test_a_repeated_id_with_other_content_is_kept_once_and_dead_lettered_once(ho
     assert len(kept) == 1 and len(dead) == 1 and dead[0]["stage"] == "dedupe"
     assert {kept[0]["next_text"], json.loads(dead[0]["record_json"])["next_text"]} == {
         "jl result 3 words3 of it", "another result for three"}
+    # The letter names where the copy kept was read, so the two inputs that disagree can both be found.
+    where = {str(hostile["drop"]): f"line {hostile['lines']['good_3']}", str(hostile["drop"].parent / "again.jsonl"):
+             "line 1"}
+    kept_source = (set(where) - {dead[0]["source"]}).pop()
+    assert dead[0]["reason"].endswith(f"was kept: {kept_source} {where[kept_source]}"), dead[0]["reason"]
 
 
 def test_a_killed_runs_output_is_refused_without_overwrite_and_replaced_with_it(hostile):

@@ -160,8 +160,8 @@ def test_an_id_read_twice_is_a_duplicate_or_a_conflict():
     assert exact == [] and len(collisions) == 1 and collisions[0][1] is True
     conflict = {1: [("x:0", "0000000000000001", text, "ls")], 2: [("x:0", "0000000000000002", text + "!", "ls")]}
     _, collisions, _ = resolved(all_keys(conflict))
-    # The copy with the larger content hash is the one reported, as a conflict.
-    assert collisions == [((2, 0), False)]
+    # The copy with the larger content hash is the one reported, as a conflict, with the copy kept.
+    assert collisions == [((2, 0), False, (1, 0))]
 
 
 def test_near_candidates_name_one_row_per_content_in_shared_buckets():

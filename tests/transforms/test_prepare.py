@@ -1,5 +1,6 @@
 """transforms.prepare: a row's state reuses the previous row's next observation when it is that observation."""
 
+import inspect
 import threading
 
 import pyarrow as pa
@@ -8,7 +9,8 @@ from benchmarks.bench_curate import _episode_rows
 from schemas.transition import TRANSITION_SCHEMA
 from transforms import dedupe, masking
 from transforms.normalize import normalize_observation
-from transforms.prepare import curated_row, with_masks
+from schemas.validate import record_id
+from transforms.prepare import MAX_OBSERVATION_CHARS, curated_row, prepare_chunk, with_masks
 
 
 def _read_back(rows: list[dict]) -> list[dict]:
@@ -85,3 +87,28 @@ def test_each_thread_reuses_its_own_previous_next_observation():
     worker.join(10)
     assert curated[1]["state_text"] is curated[0]["next_text"]
     assert curated_row(second_episode[1])["state_text"] is other["next_text"]
+
+
+def test_an_observation_over_the_cap_dead_letters_the_steps_it_is_in_and_names_its_size():
+    rows = _two_episodes()
+    huge = {"text": "", "raw": b"line of output\n" * 10_000, "raw_format": "text", "meta_json": "{}"}
+    rows[4]["next_observation"], rows[5]["state"] = huge, dict(huge)
+    items = [("raw.parquet", position, row) for position, row in enumerate(rows)]
+    prepared = prepare_chunk(items, dedupe.NearDupOptions(), max_chars=100_000)
+    reasons = {letter["record_id"]: (letter["stage"], letter["reason"]) for letter in prepared.letters}
+    assert reasons == {
+        record_id(rows[4]): ("normalize", "the next observation is 150,000 characters after normalizing, more than "
+                                          "--max-observation-chars 100,000 (raise it, or 0 for no cap, to keep it)"),
+        record_id(rows[5]): ("normalize", "the state is 150,000 characters after normalizing, more than "
+                                          "--max-observation-chars 100,000 (raise it, or 0 for no cap, to keep it)")}
+    assert len(prepared.rows) == len(rows) - 2
+    # 0 turns the cap off: every row is kept.
+    assert len(prepare_chunk(items, dedupe.NearDupOptions(), max_chars=0).rows) == len(rows)
+
+
+def test_the_command_line_default_cap_is_curations():
+    from pipelines.commands.curate import curate_command
+    from transforms.curate import CurateOptions
+
+    default = inspect.signature(curate_command).parameters["max_observation_chars"].default.default
+    assert default == MAX_OBSERVATION_CHARS == CurateOptions().max_observation_chars
