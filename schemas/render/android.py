@@ -38,6 +38,7 @@ class ViewNode:
     bounds: tuple[int, int, int, int]
     flags: tuple[str, ...]
     enabled: bool
+    hint: str = ""
 
     @property
     def center(self) -> tuple[int, int]:
@@ -68,7 +69,7 @@ def _bounds(node: ET.Element) -> tuple[int, int, int, int] | None:
 
 
 def _is_layout_only(node: ET.Element, flags: tuple[str, ...]) -> bool:
-    if node.get("text") or node.get("content-desc") or any(f in flags for f in _INTERACTIVE):
+    if node.get("text") or node.get("content-desc") or node.get("hint") or any(f in flags for f in _INTERACTIVE):
         return False
     cls = node.get("class", "")
     return not node.get("resource-id") or cls == _GENERIC_VIEW or cls.endswith(_LAYOUT_SUFFIXES)
@@ -86,9 +87,14 @@ def flatten_uiautomator(raw: bytes) -> list[ViewNode]:
         flags = tuple(f for f in _FLAGS if node.get(f) == "true")
         if _is_layout_only(node, flags):
             continue
+        text, hint = node.get("text", ""), node.get("hint", "")
+        if hint and text == hint:
+            # An empty field reports its placeholder as its text (uiautomator has no showing-hint flag): shown as the
+            # hint alone, so typing into the field reads as text appearing, not as the text changing.
+            text = ""
         nodes.append(ViewNode(len(nodes), node.get("class", ""), node.get("package", ""),
-                              node.get("resource-id", ""), node.get("text", ""), node.get("content-desc", ""),
-                              bounds, flags, node.get("enabled", "true") == "true"))
+                              node.get("resource-id", ""), text, node.get("content-desc", ""),
+                              bounds, flags, node.get("enabled", "true") == "true", hint))
     return nodes
 
 
@@ -100,7 +106,7 @@ def format_node(node: ViewNode) -> str:
     # The id is padded to two places whatever the screen's length, so an element's line does not change when an
     # unrelated element makes the list reach a hundred lines (ids 100 and up simply take more room).
     parts = [f"[{node.index:>2}]", node.cls or "?"]
-    for key, value in (("res", node.res), ("text", node.text), ("desc", node.desc)):
+    for key, value in (("res", node.res), ("text", node.text), ("hint", node.hint), ("desc", node.desc)):
         if value:
             parts.append(f"{key}={json.dumps(value, ensure_ascii=False)}")
     x1, y1, x2, y2 = node.bounds

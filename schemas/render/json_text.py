@@ -79,27 +79,36 @@ def _is_tool_result(value: Any) -> bool:
         or all(isinstance(b, dict) and "type" in b for b in value["content"]))
 
 
-def _repeats(text: str, structured: Any) -> bool:
-    """Whether a text block already says what structuredContent says (SDKs wrap a bare return as {"result": v})."""
+def _repeated(text: str, structured: Any) -> str | None:
+    """A text block that says what structuredContent says (SDKs wrap a bare return as {"result": v}), in canonical
+    form; None for any other text."""
     candidates = [structured]
     if isinstance(structured, dict) and list(structured) == ["result"]:
         candidates.append(structured["result"])
     if text in candidates:
-        return True
+        return text
     try:
-        return json.loads(text) in candidates
+        value = json.loads(text)
     except ValueError:
-        return False
+        return None
+    return canonical_json(value) if value in candidates else None
 
 
 def render_tool_result(result: dict) -> str:
     texts = [_content_block_text(block) for block in result["content"]]
-    parts = ["[tool error]"] if result.get("isError") else []
-    parts += texts
     structured = result.get("structuredContent")
     # The spec asks servers to repeat structured content as a JSON text block; showing it twice would only teach
-    # the model to repeat itself.
-    if structured is not None and not any(_repeats(t, structured) for t in texts):
+    # the model to repeat itself. The repeat is shown in canonical form, as structured content is: the server's key
+    # order and spacing would make two runs of the same call differ.
+    repeated = False
+    if structured is not None:
+        for index, text in enumerate(texts):
+            canonical = _repeated(text, structured)
+            if canonical is not None:
+                texts[index], repeated = canonical, True
+    parts = ["[tool error]"] if result.get("isError") else []
+    parts += texts
+    if structured is not None and not repeated:
         parts.append(canonical_json(structured))
     return "\n".join(parts)
 

@@ -10,7 +10,7 @@ import pytest
 from schemas.render import RenderError, render
 from schemas.render.android import flatten_uiautomator
 
-LINE = re.compile(r'^\[ *(\d+)\] \| [\w.$?]+( \| (res|text|desc)=".*")* '
+LINE = re.compile(r'^\[ *(\d+)\] \| [\w.$?]+( \| (res|text|hint|desc)=".*")* '
                   r'\| bounds=\[\d+,\d+\]\[\d+,\d+\]( \| [a-z -]+)?$')
 SETTINGS_HOME = "Untergang1__AppAgent/tasks/task_system_2024-11-12_23-49-19/task_system_2024-11-12_23-49-19_2.xml"
 # A MIUI launcher whose list is 123 lines long.
@@ -54,6 +54,18 @@ def test_card_views_are_containers_and_dropped(android_data):
     assert not [line for line in lines if "CardView" in line]
     assert lines[3] == ('[ 3] | android.view.ViewGroup | res="com.android.settings:id/search_action_bar" '
                         '| bounds=[44,550][1036,693] | clickable')
+
+
+def test_hints_are_shown_and_an_empty_fields_placeholder_is_not_its_text(android_data):
+    messages = render("uiautomator-xml", (android_data / "IgorGanapolsky__mac-yolo-safeguards/window_dump_test.xml")
+                      .read_bytes()).splitlines()
+    # The dump says text="RCS message" hint="RCS message": the compose box is empty and shows its placeholder.
+    assert ('[20] | android.widget.EditText | res="com.google.android.apps.messaging:id/compose_message_text" '
+            '| hint="RCS message" | bounds=[168,2103][576,2271] | clickable long-clickable') in messages
+    router = render("uiautomator-xml", (android_data / "IgorGanapolsky__mac-yolo-safeguards/window_dump.xml")
+                    .read_bytes()).splitlines()
+    assert ('[21] | android.widget.Button | res="com.tplink.tpm5:id/client_list_cl" | hint="Activate to view details" '
+            '| desc="12 Online Clients" | bounds=[48,1885][1032,2254] | clickable') in router
 
 
 def test_ids_are_padded_to_two_places_however_long_the_screen(android_data):

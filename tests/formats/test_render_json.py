@@ -82,7 +82,9 @@ def _real_server_results() -> dict[str, str]:
 def test_real_mcp_server_results():
     results = _real_server_results()
     # Structured output is also sent as a JSON text block; it is shown once.
-    assert render_mcp(results["add"].encode(), {}) == '{\n  "total": 42,\n  "note": "sum"\n}'
+    # Shown in canonical form (keys sorted), not in the order the server wrote them.
+    assert '"total": 42,\n  "note"' in json.loads(results["add"])["content"][0]["text"]
+    assert render_mcp(results["add"].encode(), {}) == '{\n  "note": "sum",\n  "total": 42\n}'
     assert render_mcp(results["greet"].encode(), {}) == "hello ada"
     refused = render_mcp(results["refuse"].encode(), {})
     assert refused.startswith("[tool error]\n") and "access denied: /etc/shadow" in refused
