@@ -13,7 +13,7 @@ def test_each_volatile_kind_is_found_with_exact_offsets():
     found = kinds(text)
     assert ("2026-11-25T21:58:00Z", "timestamp") in found
     assert ("4312", "pid") in found
-    assert ("/tmp/tmpab12cd34/run.log", "temp_path") in found
+    assert ("tmpab12cd34", "temp_path") in found  # the generated component; "/tmp/" and "run.log" are content
     assert ("550e8400-e29b-41d4-a716-446655440000", "uuid") in found
     assert ("43123", "port") in found
     assert ("12ms", "duration") in found
@@ -32,7 +32,7 @@ def test_stable_content_is_not_masked():
 
 
 def test_spans_are_sorted_non_overlapping_and_in_bounds():
-    text = "Wed Nov 25 21:58:00 UTC 2026 /tmp/x-1 pid=77 [1] 12345\n" * 3
+    text = "Wed Nov 25 21:58:00 UTC 2026 /tmp/x-1/tmp.Xa81bC pid=77 [1] 12345\n" * 3
     spans = volatile_spans(text)
     assert spans
     for before, after in zip(spans, spans[1:]):
@@ -70,10 +70,24 @@ def test_javascript_date_strings_are_masked_whole():
 def test_a_temp_path_in_json_escaped_text_stops_at_the_escape():
     # mcp filesystem server, edit_file: the result's JSON copy escapes newlines and tabs. The path ran on through
     # "\n====...\n---" and "\toriginal\n+++", so the diff's separator lines were masked as part of the path.
-    text = ('  "content": "```diff\\nIndex: /tmp/workspace/notes/todo.txt\\n'
-            '===================================================================\\n--- /tmp/workspace/notes/todo.txt'
-            '\\toriginal\\n+++ /tmp/workspace/notes/todo.txt\\tmodified\\n@@ -1,2 +1,2 @@\\n-Buy milk\\n"')
-    assert kinds(text) == [("/tmp/workspace/notes/todo.txt", "temp_path")] * 3
-    assert mask(text)[1] == ('  "content": "```diff\\nIndex: <temp_path>\\n'
-                             '===================================================================\\n--- <temp_path>'
-                             '\\toriginal\\n+++ <temp_path>\\tmodified\\n@@ -1,2 +1,2 @@\\n-Buy milk\\n"')
+    text = ('  "content": "```diff\\nIndex: /tmp/workspace/notes/tmpab12cd34.txt\\n'
+            '===================================================================\\n--- '
+            '/tmp/workspace/notes/tmpab12cd34.txt\\toriginal\\n+++ /tmp/workspace/notes/tmpab12cd34.txt'
+            '\\tmodified\\n@@ -1,2 +1,2 @@\\n-Buy milk\\n"')
+    assert kinds(text) == [("tmpab12cd34.txt", "temp_path")] * 3
+    assert mask(text)[1] == ('  "content": "```diff\\nIndex: /tmp/workspace/notes/<temp_path>\\n'
+                             '===================================================================\\n--- '
+                             '/tmp/workspace/notes/<temp_path>\\toriginal\\n+++ /tmp/workspace/notes/<temp_path>'
+                             '\\tmodified\\n@@ -1,2 +1,2 @@\\n-Buy milk\\n"')
+    # The file the task itself named there (its real path) is content.
+    assert kinds(text.replace("tmpab12cd34.txt", "todo.txt")) == []
+
+
+def test_rounded_sizes_are_volatile_and_exact_byte_counts_are_content():
+    # Real (curated run of 2026-11-27): df -h of the sandbox's tmpfs, a GUI's free-space label, and an mcp server's
+    # exact counts of data it returned.
+    text = ("tmpfs           256M  348K  256M   1% /work\nFree space: 256.0 MiB (Total: 256.0 MiB)\n"
+            "52K     build\n12 MB/s 3.5GiB 7T\n[image: image/png, 4035 bytes]\nwrote 42 bytes\n")
+    assert kinds(text) == [(size, "byte_size") for size in ("256M", "348K", "256M", "256.0 MiB", "256.0 MiB",
+                                                             "52K", "12 MB", "3.5GiB", "7T")]
+    assert "4035 bytes" in mask(text)[1] and "wrote 42 bytes" in mask(text)[1]

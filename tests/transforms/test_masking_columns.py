@@ -1,0 +1,108 @@
+"""The process table pass of transforms/masking.py: the pid columns of ps and top output, read under their header.
+
+The fixtures in data/ are real screens: `tmux capture-pane -p` of a 160-column tmux session in the terminal sandbox
+image (worldline/base:bookworm, procps), with `sleep`, `python3 -m http.server` and a python3 with a command line
+longer than the screen running in the background."""
+
+import random
+from pathlib import Path
+
+import pytest
+
+from tests.transforms.test_masking_reference import random_text
+from transforms import _masking, masking
+from transforms.masking import mask, mask_many, volatile_spans
+
+DATA = Path(__file__).parent / "data"
+
+# The pid columns' values of each fixture, row by row (PID, then PPID or PGID and SID where the table has them).
+EXPECTED = {
+    "ps_aux.txt": ["1", "10", "11", "18", "20", "23", "34", "35"],
+    "ps_ef.txt": ["1", "0", "10", "1", "11", "10", "18", "11", "20", "11", "23", "11", "45", "1", "46", "11"],
+    "ps.txt": ["11", "18", "20", "23", "57"],
+    "ps_ejH.txt": ["1", "1", "1", "10", "10", "10", "11", "11", "11", "18", "18", "11", "20", "20", "11",
+                   "23", "23", "11", "90", "90", "11", "91", "1", "1"],
+    "top_b_n_1.txt": ["1", "10", "11", "18", "20", "23", "67", "68"],
+    # `ps aux | head -8`: not a tty, so the long command line is not cut but wrapped by the terminal; the row after
+    # the wrapped one (pid 78) is still read.
+    "ps_aux_head_wrapped.txt": ["1", "10", "11", "18", "20", "23", "78"],
+}
+
+
+def screen(name):
+    return (DATA / name).read_text()
+
+
+def rules_only(text):
+    """The line-local rules' spans, without the table pass."""
+    return _masking.mask_group([text], masking._COMPILED)[0][0]
+
+
+def pids(text):
+    return [text[s["start"]:s["end"]] for s in volatile_spans(text) if s["kind"] == "pid"]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_pid_columns_of_real_ps_and_top_screens_are_masked(name):
+    text = screen(name)
+    assert pids(text) == EXPECTED[name]
+    assert not any(s["kind"] == "pid" for s in rules_only(text))  # no line-local rule could see them
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_table_spans_only_add_to_the_rules_spans(name):
+    text = screen(name)
+    spans, masked = mask(text)
+    added = [s for s in spans if s not in rules_only(text)]
+    assert [s["kind"] for s in added] == ["pid"] * len(EXPECTED[name])
+    assert sorted(spans, key=lambda s: s["start"]) == spans
+    assert all(before["end"] <= after["start"] for before, after in zip(spans, spans[1:]))
+    assert masked == masking.masked(text, spans)
+
+
+def test_only_the_pid_column_of_a_row_is_masked():
+    lines = mask(screen("ps_aux.txt"))[1].splitlines()
+    assert lines[1] == "USER         PID %CPU %MEM    VSZ   RSS TTY      STAT START   TIME COMMAND"
+    assert lines[5] == "root          <pid>  0.0  0.0   2920  1744 pts/0    S    01:30   0:00 sleep 1000"
+    assert lines[-1] == "root@<hex_id>:/work#"  # the prompt ends the table
+    top = mask(screen("top_b_n_1.txt"))[1].splitlines()
+    assert top[8] == "      <pid> root      20   0    4360   3328   3032 S   0.0   0.0   0:00.02 bash"
+    assert top[1].startswith("top - <timestamp> up  2:16,")
+
+
+def test_the_table_ends_where_the_next_command_starts():
+    # ps cuts its rows to the screen's width on a tty: a row as long as the screen, then the prompt, then output
+    # whose first field is a number. The prompt is not a wrapped row's rest unless the row after it lines up.
+    text = screen("ps.txt").replace("     57 pts/0    00:00:00 ps", "     57 pts/0    00:00:00 ps " + "x" * 140)
+    assert text.endswith("\nroot@1caff30c61a4:/work#\n")
+    text += "root@1caff30c61a4:/work# seq 3\n1\n2\n3\nroot@1caff30c61a4:/work# wc -l notes\n  17 notes\n"
+    assert pids(text) == EXPECTED["ps.txt"]
+    # The prompt right under the screen-wide row: the "1" after it is not aligned with the pids either.
+    cut = text.replace("root@1caff30c61a4:/work#\nroot@1caff30c61a4:/work# seq 3", "root@1caff30c61a4:/work# seq 3")
+    assert pids(cut) == EXPECTED["ps.txt"]
+
+
+def test_header_like_lines_that_are_no_tables_add_nothing():
+    texts = ["Main PID: 4312 (python3)\n   Tasks: 1 (limit: 4915)\n", "PID USER\n", "the PID column\n  12 x\n",
+             "PID: 77\n  12 apples\n", "USER PID CMD\nroot x 5 sh\n", "PID TTY TIME CMD\n\n   12 pts/0 00:00:00 sh\n"]
+    for text in texts:
+        assert volatile_spans(text) == rules_only(text), text
+
+
+def test_a_value_a_rule_masked_already_is_masked_once():
+    text = "JOB PID CMD\n[1] 12345 sleep 99\n[2] 12346 sleep 98\n"
+    assert [(text[s["start"]:s["end"]], s["kind"]) for s in volatile_spans(text)] == [("12345", "pid"),
+                                                                                      ("12346", "pid")]
+
+
+def test_mask_mask_many_and_volatile_spans_agree(monkeypatch):
+    rng = random.Random(7)
+    texts = [screen(name) for name in sorted(EXPECTED)] + [random_text(rng) for _ in range(60)]
+    texts += ["PID TTY TIME CMD", "    PID TTY          TIME CMD\n      1 ?        00:00:00 sh", ""]
+    rng.shuffle(texts)
+    alone = [(volatile_spans(text), masking._spans_and_masked(text)) for text in texts]
+    assert [spans for spans, _ in alone] == [result[0] for _, result in alone]
+    for group_chars in (1, 300, 1 << 16):
+        monkeypatch.setattr(masking, "_GROUP_CHARS", group_chars)
+        assert mask_many(texts) == [result for _, result in alone]
+    assert [mask(text) for text in texts] == [result for _, result in alone]
