@@ -10,6 +10,8 @@ import fcntl
 import logging
 import os
 import shutil
+import signal
+import threading
 import uuid
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -53,10 +55,37 @@ class InputMissingError(FileNotFoundError):
     pass
 
 
+class CurationInterrupted(RuntimeError):
+    """Ctrl-C stopped the run: its workers are killed and its work folder removed; nothing was published, or a
+    publish already under way completed or left nothing (commit_parts renames whole files)."""
+
+
 def check_input(input_dir: str) -> None:
-    """A mistyped local path would otherwise curate zero records without complaint."""
-    if "://" not in input_dir and not (Path(input_dir) / TRANSITIONS_DIR).is_dir():
+    """A mistyped local path would otherwise curate zero records without complaint, and a curate output given as
+    the input dead-letters every row at validation."""
+    if "://" in input_dir:
+        return
+    root = Path(input_dir)
+    if not (root / TRANSITIONS_DIR).is_dir():
         raise InputMissingError(f"{input_dir} is not a raw collection: it has no {TRANSITIONS_DIR}/ folder")
+    if (root / "stats.json").is_file() or (root / "stage1").is_dir():
+        raise InputMissingError(f"{input_dir} is a curate output, not a raw collection: pass the folder that "
+                                "`worldline collect` wrote (its transitions/ holds one folder per domain)")
+
+
+def unknown_beam_options(args: list[str]) -> tuple[list[str], list[str]]:
+    """(the args no Beam option takes, every option string Beam knows), found as PipelineOptions finds them; Beam
+    itself only logs the unknown ones and goes on, so a typo (--near-dup-treshold) ran with the default."""
+    from apache_beam.options.pipeline_options import _BeamArgumentParser
+
+    parser = _BeamArgumentParser(allow_abbrev=False)
+    classes: dict[str, type] = {}
+    for cls in PipelineOptions.__subclasses__():
+        classes.setdefault(str(cls), cls)
+    for cls in classes.values():
+        cls._add_argparse_args(parser)  # noqa: SLF001 - what PipelineOptions.get_all_options does
+    _, unknown = parser.parse_known_args(args)
+    return unknown, [option for action in parser._actions for option in action.option_strings]  # noqa: SLF001
 
 
 def local_input_bytes(input_dir: str) -> int:
@@ -210,6 +239,61 @@ def remove_work_dir(output_dir: str) -> None:
         logging.getLogger(__name__).warning("could not remove %s: %s; delete it by hand", path, exc)
 
 
+def run_interruptibly(pipeline: beam.Pipeline):
+    """Run the pipeline to its end in a thread of its own, so that Ctrl-C reaches this one: Python handles a signal
+    only between bytecodes of the main thread, and a main thread waiting inside gRPC for worker processes that were
+    still starting never got to it (the run hung, and a second Ctrl-C did nothing either). On Ctrl-C the worker
+    processes are killed, since their gRPC threads would keep this process alive, and CurationInterrupted raised.
+    (A Ctrl-C also reaches the worker processes, in the terminal's process group: one that is not idle prints its
+    KeyboardInterrupt before it is killed. Popen resets the signal mask, and Beam starts them, so it stays.)"""
+    outcome: dict = {}
+
+    def run():
+        try:
+            with heap_frozen():
+                result = pipeline.run()
+                result.wait_until_finish()
+            outcome["result"] = result
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which raises it
+            outcome["error"] = exc
+
+    runner = threading.Thread(target=run, name="curation", daemon=True)
+    runner.start()
+    try:
+        while runner.is_alive():
+            runner.join(0.2)
+    except KeyboardInterrupt:
+        # What the runner's threads log about their workers vanishing is not news to the user who pressed Ctrl-C.
+        logging.disable(logging.CRITICAL)
+        threading.excepthook = lambda _args: None
+        kill_child_processes()
+        raise CurationInterrupted("interrupted") from None
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
+
+
+def kill_child_processes() -> None:
+    """SIGKILL every process this one started and theirs (FnApiRunner's worker processes, started through
+    /bin/sh): Linux only, as the output lock is."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # The command name (2nd field) is in parentheses and may hold spaces: the parent pid follows the last ")".
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):  # the process ended meanwhile
+            continue
+        children.setdefault(parent, []).append(int(stat.parent.name))
+    pending = list(children.get(os.getpid(), []))
+    while pending:
+        pid = pending.pop()
+        pending += children.get(pid, [])
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def settings_of(input_dir: str, options: CurateOptions, pipeline: beam.Pipeline) -> dict:
     return {"input": input_dir, "runner": str(pipeline.options.view_as(StandardOptions).runner),
             "near_dup": asdict(options.near_dup), "reasoning": options.reasoning,
@@ -231,9 +315,7 @@ def _run_curation(input_dir: str, output_dir: str, options: CurateOptions, beam_
     run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + f"-{uuid.uuid4().hex[:6]}"
     pipeline, options = _pipeline(input_dir, output_dir, options, beam_args or [], run_id)
     try:
-        with heap_frozen():
-            result = pipeline.run()
-            result.wait_until_finish()
+        result = run_interruptibly(pipeline)
     finally:
         remove_work_dir(output_dir)
     stats = stats_from_counters(counters_from_result(result))

@@ -6,6 +6,8 @@ Beam unchanged, so the same command runs locally or on Dataflow (docs/dataflow.m
 
 from __future__ import annotations
 
+import logging
+import os
 import shlex
 import sys
 
@@ -16,13 +18,34 @@ from pipelines.commands.errors import fail
 PACK_HINT_FILES = 1000
 
 
-def unpacked_episode_files(input_dir: str) -> int:
+def raw_file_counts(input_dir: str) -> tuple[int, int]:
+    """(raw files, of which single-episode Parquet files) of a local collection; (-1, 0) for a remote one."""
     if "://" in input_dir:
-        return 0
+        return -1, 0
     from collectors.pack import is_pack
     from schemas.layout import transition_files
 
-    return sum(1 for path in transition_files(input_dir) if path.suffix == ".parquet" and not is_pack(path))
+    files = list(transition_files(input_dir))
+    return len(files), sum(1 for path in files if path.suffix == ".parquet" and not is_pack(path))
+
+
+def check_options(ctx: typer.Context) -> None:
+    """Options curate does not declare go to Beam, which only logs those it does not know either and runs on: a
+    typo (--near-dup-treshold) ran with the default."""
+    import difflib
+
+    from pipelines.curate import unknown_beam_options
+
+    unknown, beam_options = unknown_beam_options(list(ctx.args))
+    if not unknown:
+        return
+    name = unknown[0].split("=", 1)[0]
+    if not name.startswith("-"):
+        raise fail(f"unexpected argument {name!r}: every value goes after its option (see --help)", code=2)
+    ours = [option for param in ctx.command.params for option in param.opts if option.startswith("--")]
+    close = difflib.get_close_matches(name, ours + beam_options, n=1)
+    raise fail(f"no such option {name}{f' (did you mean {close[0]}?)' if close else ''}: it is neither one of "
+               "curate's (--help) nor a Beam pipeline option", code=2)
 
 
 def llm_options(endpoint: str | None, model: str | None, max_calls: int | None, max_tokens_budget: int | None,
@@ -54,8 +77,10 @@ curate = typer.Typer(add_completion=False)
 
 @curate.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def curate_command(ctx: typer.Context,
-           input: str = typer.Option(..., "--input", help="Raw collection folder (local path or gs://...)."),
-           output: str = typer.Option(..., "--output", help="Folder for stage1/ stage2/ stage3/ and the rest."),
+           input: str = typer.Option(None, "--input", show_default=False,
+                                     help="Raw collection folder (local path or gs://...).  [required]"),
+           output: str = typer.Option(None, "--output", show_default=False,
+                                      help="Folder for stage1/ stage2/ stage3/ and the rest.  [required]"),
            overwrite: bool = typer.Option(False, help="Replace curation output already in --output."),
            near_dup_threshold: float = typer.Option(0.8, help="Estimated Jaccard at which two transitions are "
                                                               "near-duplicates (1.0 turns near-dup removal off "
@@ -82,22 +107,34 @@ def curate_command(ctx: typer.Context,
                                                            "them) this run may spend."),
            llm_max_tokens: int = typer.Option(256, help="Longest trace the model may write, in tokens."),
            llm_concurrency: int = typer.Option(8, help="Requests in flight at once, per worker."),
-           llm_cache: str = typer.Option(None, help="sqlite file caching traces by prompt [default: "
+           llm_cache: str = typer.Option(None, help="sqlite file caching traces by prompt (default: "
                                                     "$WORLDLINE_CACHE_DIR/reasoning.sqlite or "
-                                                    "~/.cache/worldline/reasoning.sqlite]."),
+                                                    "~/.cache/worldline/reasoning.sqlite)."),
            llm_check: bool = typer.Option(True, help="Ask the endpoint for its models before the run; turn off "
                                                      "when only the workers (e.g. on Dataflow) can reach it."),
            ) -> None:
-    """Validate, normalize, mask, dedupe and write training shards, then print the counts."""
+    """Validate, normalize, mask, dedupe and write training shards, then print the counts.
+
+    Options not listed here go to Beam: --runner, --direct_num_workers, --direct_running_mode, --project,
+    --region, --temp_location, --setup_file... (docs/curation.md, docs/dataflow.md).
+    """
     from rich.console import Console
     from rich.table import Table
 
-    from pipelines.curate import InputMissingError, OutputExistsError, run_curation, work_dir
+    from pipelines.curate import CurationInterrupted, InputMissingError, OutputExistsError, run_curation, work_dir
     from pipelines.progress import CurationProgress
     from transforms.curate import CurateOptions
     from transforms.dedupe import NearDupOptions
     from transforms.reasoning import SYNTHESIZERS
 
+    check_options(ctx)
+    # Each worker process logs this at start; it concerns user types registered in a main session, which curation
+    # has none of.
+    logging.getLogger("apache_beam.runners.portability.local_job_service").addFilter(
+        lambda record: "No semi_persistent_directory found" not in record.getMessage())
+    for value, name in ((input, "--input"), (output, "--output")):
+        if not value:
+            raise fail(f"missing option {name} (see --help)", code=2)
     try:
         near_dup = NearDupOptions(threshold=near_dup_threshold, num_perm=minhash_perms, bands=lsh_bands,
                                   rows=lsh_rows, ngram=shingle_words, partitions=dedupe_partitions)
@@ -112,7 +149,10 @@ def curate_command(ctx: typer.Context,
                                         llm_concurrency, llm_cache, llm_check)
     options = CurateOptions(near_dup=near_dup, reasoning=reasoning, reasoning_options=reasoning_options,
                             max_observation_chars=max_observation_chars)
-    unpacked = unpacked_episode_files(input)
+    files, unpacked = raw_file_counts(input)
+    if files == 0 and os.path.isdir(input):
+        typer.echo(f"Warning: {input} holds no raw files under transitions/: the run will curate nothing.",
+                   err=True)
     if unpacked >= PACK_HINT_FILES:
         typer.echo(f"Tip: {input} holds {unpacked} single-episode files; `worldline pack {input}` first makes "
                    "curation read a few big files instead (about twice as fast).", err=True)
@@ -121,6 +161,15 @@ def curate_command(ctx: typer.Context,
             stats = run_curation(input, output, options, beam_args=list(ctx.args), overwrite=overwrite)
     except (InputMissingError, OutputExistsError) as exc:
         raise fail(str(exc)) from exc
+    except (CurationInterrupted, KeyboardInterrupt):
+        published = [name for name in ("transitions", "stage1", "stage2", "stage3")
+                     if os.path.isdir(os.path.join(output, name))]
+        again = ("part of this run's shards were published (no stats.json): run the same command with --overwrite"
+                 if published else "nothing was published: run the same command again")
+        typer.echo(f"Interrupted: the workers are stopped; {again} to curate from the start.", err=True)
+        sys.stderr.flush()
+        # Beam's gRPC threads would hold the interpreter open at exit; the output lock goes with the process.
+        os._exit(130)
 
     table = Table("domain", "in", "out", "dead-lettered", "exact dups", "near dups", title=f"curated -> {output}")
     for domain, d in [*stats["domains"].items(), ("all", stats)]:
