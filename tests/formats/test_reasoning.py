@@ -60,14 +60,36 @@ def test_grounded_trace_for_trees_changes_and_no_change():
 
 def test_grounded_trace_names_only_new_files_and_mcp_error_flags():
     diff = "diff --git a/m.py b/m.py\n--- a/m.py\n+++ b/m.py\n@@ -1 +1 @@\n-a\n+b"
-    same_diff_again = grounded_trace({"domain": "swe", "state_text": diff, "next_text": diff + "\n$ make\nok"})
+    same_diff_again = grounded_trace({"domain": "terminal", "state_text": diff,
+                                      "next_text": diff + "\n$ make\nok"})
     assert "names" not in same_diff_again  # the diff was already on screen: nothing new names a file
-    assert "names m.py." in grounded_trace({"domain": "swe", "state_text": "$", "next_text": diff})
+    assert "names m.py." in grounded_trace({"domain": "terminal", "state_text": "$", "next_text": diff})
+    # An answer (swe's command output) is new as a whole: its files are named even if the last answer named them.
+    assert "names m.py." in grounded_trace({"domain": "swe", "state_text": diff, "next_text": diff})
     assert grounded_trace({"domain": "mcp", "state_text": "x", "next_text": "[tool error]\nno such file",
                            "next_meta_json": '{"is_error": true, "jsonrpc_error": false}'}).endswith(
         "The tool result is marked as an error.")
     assert "protocol error" in grounded_trace({"domain": "mcp", "state_text": "x", "next_text": "[error -32602] bad",
                                                "next_meta": {"is_error": False, "jsonrpc_error": True}})
+
+
+def test_an_answer_is_described_itself_not_diffed_against_the_previous_answer():
+    # Real MCP steps of `make run`: the state is the previous tool's result, which says nothing about this one.
+    assert grounded_trace({"domain": "mcp", "state_text": "Echo: hello world",
+                           "next_text": "The sum of 17 and 25 is 42."}) == \
+        "The result is one line: 'The sum of 17 and 25 is 42.'."
+    weather = '{\n  "conditions": "Cloudy",\n  "humidity": 82,\n  "temperature": 33\n}'
+    assert grounded_trace({"domain": "search", "state_text": weather, "next_text": weather}) == (
+        "The result has 5 lines: '{', '\"conditions\": \"Cloudy\",', '\"humidity\": 82,' and 2 more. It is a JSON "
+        "object with the keys conditions, humidity, temperature. It is the same as the previous result.")
+    nested = '{\n  "a": {\n    "inner": 1\n  },\n  "b\\"q": []\n}'
+    assert 'the keys a, b\\"q.' in grounded_trace({"domain": "mcp", "state_text": "", "next_text": nested})
+    assert grounded_trace({"domain": "swe", "state_text": "x", "next_text": " \n", "next_meta": {"exit_status": 0}}) \
+        == "The output is empty. The command exits with status 0."
+    output = "collected 3 items\n\nt.py ..F\nt.py:3: AssertionError\n1 failed"
+    assert grounded_trace({"domain": "swe", "state_text": "", "next_text": output}) == (
+        "The output has 4 lines: 'collected 3 items', 't.py ..F', 't.py:3: AssertionError' and 1 more. It names "
+        "t.py:3.")
 
 
 def test_grounded_synthesizer_is_deterministic_and_reports_bad_rows():

@@ -1,4 +1,5 @@
-"""Grounded reasoning: a trace built only from the difference between the state and the next observation.
+"""Grounded reasoning: a trace built only from the difference between the state and the next observation, or, where
+the observation answers one call (mcp, search, swe), from the answer itself.
 
 Every sentence states something checkable against the record itself (which lines appeared, disappeared or changed,
 which files and line numbers the new output names, the exit status, the reported error, the volatile values), so a
@@ -18,6 +19,13 @@ from transforms.reasoning._linediff import MAX_LISTED, line_diff, quote
 
 # How a line of each domain's observation is called in the trace.
 _UNIT = {"web": "element", "android": "element", "os": "element"}
+# Domains whose observation is the answer to one call (a tool's result, a page of search results, a command's
+# output), not a screen the action changed: their state is only the previous answer, so a diff against it said
+# nothing about this one ("1 line changes: 'Echo: hello' becomes 'The sum of 17 and 25 is 42.'"). Their trace
+# describes the answer itself. Values: what the answer is called.
+_ANSWERS = {"mcp": "result", "search": "result", "swe": "output"}
+# A top-level key of canonical JSON (schemas.render.json_text.canonical_json: sorted keys, indent 2).
+_TOP_KEY = re.compile(r'^  "((?:[^"\\]|\\.)*)": ', re.M)
 
 # file.py:12 / path/to/x.c:40:2 in compiler, test and traceback output; `+++ b/path` headers of a unified diff.
 _FILE_LINE = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.[A-Za-z][\w]{0,7}):(\d+)")
@@ -77,14 +85,36 @@ def _meta_sentences(meta: dict, sentences: list[str]) -> None:
         sentences.append("The tool result is marked as an error.")
 
 
+def _answer_sentences(state: str, text: str, noun: str) -> list[str]:
+    """What an answer holds: its lines (the first few quoted), whether it is a JSON object and with which keys, and
+    whether it repeats the previous answer."""
+    lines = [line for line in text.split("\n") if line.strip()]
+    if not lines:
+        return [f"The {noun} is empty."]
+    shown = ", ".join(quote(line) for line in lines[:MAX_LISTED])
+    more = f" and {len(lines) - MAX_LISTED} more" if len(lines) > MAX_LISTED else ""
+    sentences = [f"The {noun} is one line: {shown}." if len(lines) == 1
+                 else f"The {noun} has {len(lines)} lines: {shown}{more}."]
+    if text.startswith("{\n") and text.endswith("\n}"):
+        keys = _TOP_KEY.findall(text)
+        if keys:
+            sentences.append(f"It is a JSON object with the keys {_listed(keys)}.")
+    if text == state:
+        sentences.append(f"It is the same as the previous {noun}.")
+    return sentences
+
+
 def grounded_trace(row: dict) -> str:
     state = row.get("state_text") or ""
     after_text = row.get("next_text") or ""
-    unit = _UNIT.get(row.get("domain") or "", "line")
-    sentences, new_text = line_diff(state, after_text, unit)
+    domain = row.get("domain") or ""
+    if domain in _ANSWERS:
+        sentences, new_text = _answer_sentences(state, after_text, _ANSWERS[domain]), after_text
+    else:
+        sentences, new_text = line_diff(state, after_text, _UNIT.get(domain, "line"))
     files = _files_named(new_text)
     if files:
-        sentences.append(f"The new output names {_listed(files)}.")
+        sentences.append(f"{'It' if domain in _ANSWERS else 'The new output'} names {_listed(files)}.")
     meta = _meta(row)
     if meta:  # most are '{}'
         _meta_sentences(meta, sentences)
