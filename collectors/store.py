@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from schemas import TRANSITION_SCHEMA, Episode, Transition
+from schemas.files import temp_file
 from schemas.layout import EPISODES_DIR, episode_path, transitions_path
 
 
 def atomic_write(path: Path, write) -> None:
-    """Write through a temp file in the same folder, fsync, then rename: a reader sees all or nothing."""
+    """Write through a temp file in the same folder, fsync, then rename: a reader sees all or nothing. The file
+    gets the mode open() would give it (schemas.files.temp_file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = temp_file(path.parent, path.name)
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)

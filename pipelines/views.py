@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 
 CURATED_VIEWS = ("transitions", "stage1", "stage2", "stage3", "dedupe", "dead_letter")
+WORK_DIR = ".work"  # pipelines.curate.WORK_DIR, the work folder of a run (not imported: that loads Beam)
 
 
 def _literal(path: Path) -> str:
@@ -34,11 +35,30 @@ def view_sources(folder: str | Path) -> dict[str, str]:
     return sources
 
 
+def raw_layout(folder: str | Path) -> bool:
+    """Whether the folder is laid out as a raw collection (schemas.layout): episodes/, or transitions/ holding
+    folders per domain or JSONL drops. A curate output has neither: its transitions/ holds shards only."""
+    root = Path(folder)
+    transitions = root / "transitions"
+    return ((root / "episodes").is_dir() or _has(transitions, "*.jsonl")
+            or any(p.is_dir() for p in transitions.glob("*") if not p.name.startswith(".")))
+
+
+def is_curation_output(folder: str | Path) -> bool:
+    """Whether `worldline curate` wrote (or was writing) into the folder: a curated folder other than transitions/
+    (raw collections have a transitions/ folder too), its work folder, or shards directly in transitions/ (the
+    first folder a run publishes) in a folder not laid out as a raw collection."""
+    root = Path(folder)
+    return (any((root / name).is_dir() for name in CURATED_VIEWS if name != "transitions")
+            or (root / WORK_DIR).is_dir()
+            or (_has(root / "transitions", "*.parquet") and not raw_layout(root)))
+
+
 def unfinished_curation(folder: str | Path) -> str | None:
     """A warning when the folder holds curation output but no stats.json, which a run writes last: the run was
     killed, maybe while publishing, so some shards may be missing."""
     root = Path(folder)
-    if any((root / name).is_dir() for name in CURATED_VIEWS) and not (root / "stats.json").exists():
+    if is_curation_output(root) and not (root / "stats.json").exists():
         return (f"{folder} has no stats.json: the curation run that wrote it did not finish, so its shards may be "
                 "incomplete; curate again with --overwrite")
     return None

@@ -21,17 +21,35 @@ CONFIGS = {
 }
 
 
+# config name -> the stats.json count of its table's rows.
+ROW_COUNTS = {"stage1": "out", "stage2": "out", "stage3": "out", "transitions": "out", "dedupe": "deduped",
+              "dead_letter": "dead_lettered"}
+
+
+def empty_configs(stats: dict) -> list[str]:
+    """The configs whose table has no rows in this run. `datasets` cannot load a table without rows (5.x: its
+    Parquet reader asks for batches of the first row group's size, 0 in an empty table's shard, and a shard with no
+    row group at all gives a split that "corresponds to no data"), so the card leaves them out of `configs`. A
+    count the stats do not have is taken as rows present."""
+    return [name for name in CONFIGS if stats.get(ROW_COUNTS[name]) == 0]
+
+
 def dataset_card(stats: dict, settings: dict, run_id: str = "") -> str:
     """The patterns name this run's shards (transforms.io.shard_prefix), so a re-curated folder never loads a
-    previous run's rows from the `datasets` cache."""
+    previous run's rows from the `datasets` cache. Only tables with rows are configs (empty_configs); the prose
+    names the empty ones."""
     pattern = f"{shard_prefix(run_id)}-*.parquet"
+    empty = empty_configs(stats)
+    configs = [{"config_name": name, "data_files": [{"split": "train", "path": f"{name}/{pattern}"}],
+                **({"default": True} if name == "stage1" else {})} for name in CONFIGS if name not in empty]
     header = {
-        "configs": [{"config_name": name, "data_files": [{"split": "train", "path": f"{name}/{pattern}"}],
-                     **({"default": True} if name == "stage1" else {})} for name in CONFIGS],
+        **({"configs": configs} if configs else {}),
         "tags": ["world-model", "agents", "worldline"],
         "license": "other",
     }
-    folders = "\n".join(f"- `{name}/`: {text}" for name, text in CONFIGS.items())
+    folders = "\n".join(f"- `{name}/`: {text}" + (" Empty in this run (no rows), so not a config: `datasets` cannot "
+                                                  "load a table without rows." if name in empty else "")
+                         for name, text in CONFIGS.items())
     domains = "\n".join(f"| {domain} | {d['in']} | {d['out']} | {d['dead_lettered']} | {d['deduped_exact']} | "
                         f"{d['deduped_near']} |" for domain, d in stats.get("domains", {}).items())
     return (f"---\n{yaml.safe_dump(header, sort_keys=False)}---\n\n"

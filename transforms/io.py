@@ -12,7 +12,6 @@ import json
 import os
 import pickle
 import re
-import tempfile
 import uuid
 from contextlib import contextmanager
 from datetime import datetime
@@ -399,6 +398,8 @@ class PartFiles:
         self.open: dict[str, tuple] = {}
 
     def write(self, name: str, table: pa.Table) -> None:
+        if not table.num_rows:
+            return  # a row group of 0 rows stops `datasets` from loading the whole table (BatchSize 0)
         if name not in self.open:
             path = f"{self.folder}/{name}/{uuid.uuid4().hex}.parquet"
             if "://" not in path:
@@ -480,9 +481,11 @@ def write_bytes(path: str, data: bytes) -> None:
         with FileSystems.create(path) as handle:
             handle.write(data)
         return
+    from schemas.files import temp_file
+
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    fd, tmp = temp_file(target.parent, target.name)  # the mode open() would give, not mkstemp's 0600
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

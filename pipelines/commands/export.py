@@ -12,12 +12,14 @@ import itertools
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from pipelines.commands.errors import fail
+from schemas.files import temp_file
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Export curated transitions to AgentWorldBench JSONL or ATIF v1.4 trajectories.")
@@ -27,23 +29,64 @@ OutOption = Annotated[Path, typer.Option("--out", help="Folder to write the expo
 BATCH_ROWS = 2048
 
 
-def _parquet_glob(input_dir: Path) -> str:
-    from pipelines.views import unfinished_curation
+# Columns only a curate output's transitions have: a raw collection's rows carry the action and observations as
+# structs and bytes, which the exports would have read as empty.
+CURATED_COLUMNS = ("domain", "episode_id", "step", "action_text", "next_text")
 
-    folder = input_dir / "transitions" if (input_dir / "transitions").is_dir() else input_dir
-    if not folder.is_dir():
+
+def _curate_output(input_dir: Path) -> Path:
+    """The curate output folder `--input` names: the folder itself, or the one above when given its transitions/."""
+    if not input_dir.is_dir():
         raise typer.BadParameter(f"{input_dir} is not a folder", param_hint="--input")
-    if not any(folder.rglob("*.parquet")):
-        raise typer.BadParameter(f"no Parquet files under {folder}", param_hint="--input")
-    unfinished = unfinished_curation(folder.parent if folder.name == "transitions" else folder)
+    if input_dir.name == "transitions" and not (input_dir / "transitions").is_dir():
+        return input_dir.parent
+    return input_dir
+
+
+def _parquet_glob(input_dir: Path) -> str:
+    """The glob of the curated transitions shards, OUT/transitions/*.parquet, once checked to be one: never a
+    recursive glob, which took in a killed run's half-written .work/ parts and a raw collection's episodes."""
+    import duckdb
+
+    from pipelines.views import is_curation_output, raw_layout, unfinished_curation
+
+    root = _curate_output(input_dir)
+    folder = root / "transitions"
+    wanted = ("pass the folder `worldline curate --output` wrote (the curate output folder, which holds "
+              "transitions/*.parquet, stage1/ ... and stats.json)")
+    if raw_layout(root):
+        raise typer.BadParameter(
+            f"{root} is a raw collection (transitions/DOMAIN/*.parquet, episodes/), not a curate output: "
+            f"curate it first (`worldline curate --input {root} --output OUT`) and pass OUT, the curate output "
+            "folder", param_hint="--input")
+    if not any(p for p in folder.glob("*.parquet") if not p.name.startswith(".")):
+        if is_curation_output(root) and not (root / "stats.json").exists():
+            raise typer.BadParameter(
+                f"{root} has no curated transitions ({folder}/*.parquet): the curation run that wrote it did not "
+                "finish; curate again with --overwrite, then pass that folder", param_hint="--input")
+        raise typer.BadParameter(f"{root} has no curated transitions ({folder}/*.parquet): {wanted}",
+                                 param_hint="--input")
+    glob = str(folder / "*.parquet")
+    try:
+        with duckdb.connect() as con:
+            columns = {row[0] for row in con.execute(
+                "DESCRIBE SELECT * FROM read_parquet(?, union_by_name = true)", [glob]).fetchall()}
+    except duckdb.Error as exc:
+        raise typer.BadParameter(f"cannot read {glob}: {str(exc).splitlines()[0]}", param_hint="--input") from exc
+    missing = [name for name in CURATED_COLUMNS if name not in columns]
+    if missing:
+        raise typer.BadParameter(f"{folder} does not hold curated transitions (no {', '.join(missing)} column): "
+                                 f"{wanted}", param_hint="--input")
+    unfinished = unfinished_curation(root)
     if unfinished:
         typer.echo(f"Warning: {unfinished}", err=True)
-    return str(folder / "**" / "*.parquet")
+    return glob
 
 
 def _stage2_glob(input_dir: Path) -> str | None:
-    folder = input_dir / "stage2"
-    return str(folder / "**" / "*.parquet") if folder.is_dir() and any(folder.rglob("*.parquet")) else None
+    folder = _curate_output(input_dir) / "stage2"
+    return str(folder / "*.parquet") if any(p for p in folder.glob("*.parquet") if not p.name.startswith(".")) \
+        else None
 
 
 def episodes(input_dir: Path, with_traces: bool = False) -> Iterator[list[dict]]:
@@ -73,6 +116,8 @@ def episodes(input_dir: Path, with_traces: bool = False) -> Iterator[list[dict]]
                 episode.append(row)
         if episode:
             yield episode
+    except (duckdb.Error, OSError) as exc:  # a shard that broke after the check (pyarrow raises OSError subclasses)
+        raise fail(f"cannot read {input_dir}: {str(exc).splitlines()[0]}") from exc
     finally:
         con.close()
 
@@ -83,7 +128,7 @@ class AtomicText:
     def __init__(self, path: Path):
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, self.tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, self.tmp = temp_file(path.parent, path.name)  # the mode open() would give, not mkstemp's 0600
         self.handle = os.fdopen(fd, "w", encoding="utf-8")
 
     def __enter__(self):

@@ -16,8 +16,8 @@ def _cell(value) -> str:
     return text if len(text) <= MAX_CELL else text[:MAX_CELL - 1] + "…"
 
 
-def query(folder: Path = typer.Argument(..., help="Curation output or raw collection folder."),
-          sql: str = typer.Argument(..., help="SQL over the views: transitions, stage1, stage2, stage3, dedupe, "
+def query(folder: Path = typer.Argument(..., metavar="FOLDER", help="Curation output or raw collection folder."),
+          sql: str = typer.Argument(..., metavar="SQL", help="SQL over the views: transitions, stage1, stage2, stage3, dedupe, "
                                               "dead_letter; raw_transitions and episodes for a raw folder."),
           limit: int = typer.Option(100, help="Rows to print at most.")):
     """Run SQL (duckdb) over a collection or shard folder and print the result as a table."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -41,7 +40,9 @@ class SearchIndex:
             return index
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        from schemas.files import temp_file
+
+        fd, tmp = temp_file(path.parent, path.name)  # the mode open() would give, not mkstemp's 0600
         os.close(fd)
         try:
             connection = sqlite3.connect(tmp)

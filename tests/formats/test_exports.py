@@ -305,7 +305,7 @@ def test_export_rejects_an_input_without_parquet(tmp_path):
     (tmp_path / "empty").mkdir()
     result = CliRunner().invoke(build_cli(), ["export", "atif", "--input", str(tmp_path / "empty"),
                                               "--out", str(tmp_path / "o")])
-    assert result.exit_code != 0 and "no Parquet files under" in result.output
+    assert result.exit_code != 0 and "has no curated transitions" in result.output
 
 
 def test_atomic_file_vanishes_on_error(tmp_path):

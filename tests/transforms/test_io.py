@@ -205,3 +205,20 @@ def test_row_groups_read_the_columns_picked_for_each_files_own_schema(tmp_path):
     assert table.column_names == ["step", "action", "timings"]
     assert table.schema.field("timings").type.names == ["action_end"]
     assert table.column("action").to_pylist()[2] == {"kind": "keys", "arguments_json": '{"k": 2}', "text": "k2"}
+
+
+def test_part_files_write_no_empty_row_group(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from transforms.io import PartFiles
+
+    schema = pa.schema([pa.field("n", pa.int64())])
+    parts = PartFiles(str(tmp_path / "parts"), {"t": schema})
+    parts.write("t", schema.empty_table())
+    assert parts.close() == []  # a bundle whose rows all failed leaves no part
+    parts.write("t", pa.table({"n": [1, 2]}, schema=schema))
+    parts.write("t", schema.empty_table())
+    ((_, path),) = parts.close()
+    metadata = pq.ParquetFile(path).metadata
+    assert [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)] == [2]
