@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Callable
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from collectors.api import Collector, Policy, ScriptedPolicy, Task
 from collectors.runner import DEFAULT_MAX_STEPS, CollectionReport, EpisodePlan, collect
@@ -19,6 +21,28 @@ WorkersOption = typer.Option(1, "--workers", min=1, help="Environments run in pa
 LimitOption = typer.Option(None, "--limit", min=0, help="Collect at most this many new episodes.")
 SeedsOption = typer.Option(1, "--seeds", min=1, help="Episodes per task, with seeds 0..N-1.")
 MaxStepsOption = typer.Option(DEFAULT_MAX_STEPS, "--max-steps", min=1, help="Step budget per episode.")
+
+
+# Errors in a file the user gave a collector: `worldline collect` (pipelines.cli.CollectGroup) shows them as one line
+# `Error: ...` with exit code 2 whichever collector raised them. Named by module so none is imported to check: an
+# error of a module that was never imported cannot have been raised.
+INPUT_ERRORS = (("collectors.tasks", "InputFileError"), ("sandboxes.mcp_servers", "ServerFileError"),
+                ("sandboxes.swe_repos", "RepoSpecError"), ("sandboxes.mcp_proxy", "PerturbationSpecError"))
+
+
+def input_error_message(exc: BaseException) -> str | None:
+    """The one-line message for a mistake in a user's task, servers, repos or perturbation file; None otherwise."""
+    for module_name, class_name in INPUT_ERRORS:
+        module = sys.modules.get(module_name)
+        error_class = getattr(module, class_name, None) if module is not None else None
+        if error_class is not None and isinstance(exc, error_class):
+            return " ".join(str(exc).split()) or type(exc).__name__
+    return None
+
+
+def first_line(text: str, limit: int = 300) -> str:
+    line = next((part.strip() for part in str(text).splitlines() if part.strip()), "")
+    return line if len(line) <= limit else line[:limit - 1] + "…"
 
 
 def plans_for(tasks: list[Task], seeds: int = 1, policy_factory: Callable[[], Policy] = ScriptedPolicy,
@@ -35,6 +59,16 @@ def run_and_report(make_collector: Callable[[], Collector], plans: list[EpisodeP
     )
     if report.retried_errors:
         console.print(f"  retried {report.retried_errors} episodes that ended in an environment error last time")
-    for line in report.errors[:10]:
-        console.print(f"  [yellow]error[/] {line}")
+    # One line per distinct reason (its first line: the whole reason, e.g. a server's stderr, is in the episode's
+    # end_reason), so one broken server or image does not print the same failure once per episode.
+    by_reason: dict[str, list[str]] = {}
+    for line in report.errors:
+        episode_id, _, reason = line.partition(": ")
+        by_reason.setdefault(first_line(reason.removeprefix("error: ")), []).append(episode_id)
+    for reason, episodes in list(by_reason.items())[:10]:
+        which = episodes[0] if len(episodes) == 1 else f"{len(episodes)} episodes, e.g. {episodes[0]}"
+        console.print(f"  [yellow]error[/] ({escape(which)}) {escape(reason)}", soft_wrap=True)
+    if len(by_reason) > 10:
+        console.print(f"  ... and {len(by_reason) - 10} more reasons (each episode record in {escape(str(out))} "
+                      f"has its end_reason)", soft_wrap=True)
     return report

@@ -27,6 +27,10 @@ from collectors.command import (LimitOption, MaxStepsOption, OutOption, SeedsOpt
 from schemas import Action, EnvInfo, Observation
 from schemas.render import RenderError, render
 
+# Installs the shipped servers (.venv-mcp/, .mcp-servers/node_modules, bubblewrap); `make setup` runs it.
+SETUP_SCRIPT = "scripts/setup.d/40-mcp-servers.sh"
+DEFAULT_SERVERS_FILE = Path(__file__).resolve().parent.parent / "tasks" / "mcp_servers.yaml"
+ERROR_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*)?(?:Error|Exception)\b")
 CALL_METHODS = ("tools/call", "resources/read", "prompts/get")
 LIST_METHODS = ("tools/list", "resources/list", "prompts/list", "resources/templates/list")
 RAW_FORMAT = "mcp-json"
@@ -34,6 +38,24 @@ RAW_FORMAT = "mcp-json"
 
 class McpActionError(ValueError):
     pass
+
+
+def start_failure_headline(message: str) -> str:
+    """One line for a server that did not start: the reason from its stderr (node's `Error: Cannot find module ...`,
+    a Python traceback's last line) rather than the SDK's `Connection closed`, and where the servers come from."""
+    head, found, stderr = message.partition("; stderr: ")
+    if not found:
+        head, found, stderr = message.partition(" before listening: ")
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if ERROR_LINE.match(line)]
+    head = head.splitlines()[0] if head.strip() else message
+    if errors or lines:
+        traceback = any(line.startswith("Traceback (most recent call last)") for line in lines)
+        reason = (errors[-1] if traceback else errors[0]) if errors else lines[-1]
+        head = f"{head.partition(':')[0]}: {reason}"
+    if SETUP_SCRIPT in head:
+        return head
+    return f"{head} (the shipped servers are installed by {SETUP_SCRIPT}, which `make setup` runs)"
 
 
 def action_from_call(method: str, params: dict) -> Action:
@@ -120,13 +142,19 @@ class McpCollector(Collector):
 
     def reset(self, task: Task) -> Observation:
         from sandboxes.mcp_proxy import parse_spec
-        from sandboxes.mcp_servers import ServerConnection
+        from sandboxes.mcp_servers import ServerConnection, ServerStartError
 
         self.close()
         spec = self.server_for(task)
         rules = parse_spec(task.options.get("perturb", self.default_perturb), f"task {task.id!r} options.perturb")
         seed = zlib.crc32(task.id.encode())
-        self.connection = ServerConnection(spec, rules, seed=seed, call_timeout_s=self.call_timeout_s).__enter__()
+        try:
+            self.connection = ServerConnection(spec, rules, seed=seed,
+                                               call_timeout_s=self.call_timeout_s).__enter__()
+        except ServerStartError as exc:
+            # The first line is what the console shows (once per server); the server's stderr follows it in the
+            # episode's end_reason.
+            raise ServerStartError(f"{start_failure_headline(str(exc))}\n{exc}") from exc
         initialize = self.connection.initialize
         init_result = initialize.delivered.result
         self._server_info = init_result.get("serverInfo") or {}
@@ -356,7 +384,8 @@ def _explore_tasks(servers: dict, names: list[str]) -> list[Task]:
 
 def collect_command(
     out: Path = OutOption,
-    servers_file: Path = typer.Option(Path("tasks/mcp_servers.yaml"), "--servers", help="Servers file."),
+    servers_file: Path | None = typer.Option(None, "--servers", help="Servers file (default: the shipped "
+                                                                      "tasks/mcp_servers.yaml of this checkout)."),
     tasks_file: Path | None = typer.Option(None, "--tasks", help="Scripted tasks (YAML/JSONL)."),
     explore: bool = typer.Option(False, "--explore", help="Schema-driven exploration of each server instead."),
     server: list[str] = typer.Option([], "--server", help="Only these servers (repeatable)."),
@@ -372,17 +401,29 @@ def collect_command(
     import yaml
 
     from collectors.api import ScriptedPolicy
-    from collectors.tasks import load_tasks
+    from collectors.tasks import InputFileError, load_tasks, load_yaml, yaml_error_message
     from sandboxes.mcp_proxy import parse_spec
-    from sandboxes.mcp_servers import load_servers
+    from sandboxes.mcp_servers import ServerFileError, load_servers
 
     if (tasks_file is None) == (not explore):
         raise typer.BadParameter("give exactly one of --tasks FILE or --explore")
-    servers = load_servers(servers_file)
+    # Not relative to the working directory: the shipped file sits beside the package, wherever the command runs.
+    if servers_file is None and not DEFAULT_SERVERS_FILE.is_file():
+        raise ServerFileError(f"no servers file: the shipped {DEFAULT_SERVERS_FILE} is missing; give one with "
+                              f"--servers FILE")
+    servers_file = servers_file or DEFAULT_SERVERS_FILE
+    if servers_file.is_dir():
+        raise ServerFileError(f"servers file {servers_file} is a folder, not a file")
+    try:
+        servers = load_servers(servers_file)
+    except yaml.YAMLError as exc:
+        raise ServerFileError(yaml_error_message(servers_file, exc)) from None
     unknown = [name for name in server if name not in servers]
     if unknown:
         raise typer.BadParameter(f"unknown server(s) {unknown}; {servers_file} has {', '.join(sorted(servers))}")
-    perturb = yaml.safe_load(perturb_file.read_text()) if perturb_file else []
+    if perturb_file is not None and not perturb_file.is_file():
+        raise InputFileError(f"perturbation file {perturb_file} does not exist")
+    perturb = load_yaml(perturb_file, perturb_file.read_text()) if perturb_file else []
     parse_spec(perturb, str(perturb_file))  # fail before any server starts
     if explore:
         tasks, policy = _explore_tasks(servers, server or sorted(servers)), ExplorePolicy

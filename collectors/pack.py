@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
@@ -39,6 +39,7 @@ class PackReport:
     transitions_packed: int = 0
     left_unpacked: int = 0  # incomplete, errored, or not in the transition schema
     leftovers_removed: int = 0  # members of an earlier pack that a killed run had not deleted yet
+    left: list[tuple[str, str]] = field(default_factory=list)  # (path under the collection, why), one per left file
 
 
 def is_pack(path: Path) -> bool:
@@ -64,8 +65,10 @@ def pack_collection(root: str | Path, rows_per_group: int = ROWS_PER_GROUP, rows
         for path in sorted(folder.glob("*.parquet")):
             if is_pack(path) or path.name.startswith("."):
                 continue
-            if not _packable(store, folder.name, path):
+            why = _why_not_packable(store, folder.name, path)
+            if why:
                 report.left_unpacked += 1
+                report.left.append((str(path.relative_to(root)), why))
                 continue
             members.append(path)
             sizes.append(pq.ParquetFile(path).metadata.num_rows)
@@ -81,9 +84,19 @@ def pack_collection(root: str | Path, rows_per_group: int = ROWS_PER_GROUP, rows
     return report
 
 
-def _packable(store: EpisodeStore, domain: str, path: Path) -> bool:
-    return (store.is_complete(domain, path.stem) and not store.ended_in_error(domain, path.stem)
-            and pq.read_schema(path).remove_metadata().equals(TRANSITION_SCHEMA.remove_metadata()))
+def _why_not_packable(store: EpisodeStore, domain: str, path: Path) -> str | None:
+    """None for a file to pack, else why it stays as it is."""
+    if not store.is_complete(domain, path.stem):
+        return "episode not finished (no episode record yet)"
+    if store.ended_in_error(domain, path.stem):
+        return "episode ended in an environment error (the next collect retries it)"
+    try:
+        schema = pq.read_schema(path)
+    except (pa.ArrowException, OSError) as exc:
+        return f"not readable Parquet ({' '.join(str(exc).split())[:120]})"
+    if not schema.remove_metadata().equals(TRANSITION_SCHEMA.remove_metadata()):
+        return "not in the transition schema"
+    return None
 
 
 def _groups(paths: list[Path], sizes: list[int], rows_per_pack: int):

@@ -94,7 +94,7 @@ def run_episode(collector: Collector, plan: EpisodePlan, stop: threading.Event |
                 end_reason, outcome = "done", "success" if not result.error else "failure"
                 break
     except Exception as exc:  # the environment broke: keep what was recorded and say why
-        log.warning("episode %s failed: %s", episode_id, exc)
+        log.debug("episode %s failed: %s", episode_id, exc)  # collect() warns once per distinct reason
         end_reason, outcome = f"error: {type(exc).__name__}: {exc}"[:500], "error"
     if env is None:
         env = _safe_env(collector)
@@ -137,6 +137,7 @@ def collect(make_collector: Callable[[], Collector], plans: list[EpisodePlan], o
     stop = threading.Event()
     lock = threading.Lock()
     queue = list(reversed(todo))
+    warned: set[str] = set()  # reasons already shown: a broken server or image fails every episode the same way
 
     def worker(bar: Callable[[], None]) -> None:
         collector = make_collector()
@@ -156,6 +157,11 @@ def collect(make_collector: Callable[[], Collector], plans: list[EpisodePlan], o
                     if episode.outcome == "error":
                         report.errored += 1
                         report.errors.append(f"{episode.episode_id}: {episode.end_reason}")
+                        # Its first line only: the whole reason (a server's stderr, say) is in the episode record.
+                        reason = next((line for line in episode.end_reason.splitlines() if line.strip()), "")
+                        if reason not in warned:
+                            warned.add(reason)
+                            log.warning("episode %s failed: %s", episode.episode_id, reason.removeprefix("error: "))
                 bar()
         finally:
             collector.close()

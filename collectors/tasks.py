@@ -12,8 +12,34 @@ from collectors.api import Task
 TASK_FIELDS = {"id", "instruction", "domain", "setup", "actions", "perturbations", "options", "max_steps"}
 
 
-class TaskFileError(ValueError):
+class InputFileError(ValueError):
+    """A file the user gave a collector (tasks, servers, perturbations) is wrong. `worldline collect` shows it as
+    one line `Error: ...` with exit code 2, never a traceback (collectors.command.guard_input_errors)."""
+
+
+class TaskFileError(InputFileError):
     pass
+
+
+def yaml_error_message(path: str | Path, exc: yaml.YAMLError) -> str:
+    """One line naming the file, the line and what is wrong, from a PyYAML error (whose own text spans lines)."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    where = f"{path} line {mark.line + 1}, column {mark.column + 1}" if mark is not None else str(path)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context:
+        started = f" started on line {context_mark.line + 1}" if context_mark is not None and mark is not None \
+            and context_mark.line != mark.line else ""
+        problem = f"{problem} ({context}{started})"
+    return f"{where}: not valid YAML: {problem}"
+
+
+def load_yaml(path: str | Path, text: str, error: type[Exception] = InputFileError):
+    """yaml.safe_load, raising `error` with yaml_error_message instead of PyYAML's multi-line error."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise error(yaml_error_message(path, exc)) from None
 
 
 def task_from_dict(entry: dict, where: str) -> Task:
@@ -42,7 +68,14 @@ def load_tasks(path: str | Path) -> list[Task]:
     path = Path(path)
     if not path.exists():
         raise TaskFileError(f"task file {path} does not exist")
-    text = path.read_text()
+    if path.is_dir():
+        raise TaskFileError(f"{path} is a folder, not a task file")
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError as exc:
+        raise TaskFileError(f"{path}: not a text file ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise TaskFileError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     if path.suffix == ".jsonl":
         entries = []
         for number, line in enumerate(text.splitlines(), 1):
@@ -52,7 +85,7 @@ def load_tasks(path: str | Path) -> list[Task]:
                 except json.JSONDecodeError as exc:
                     raise TaskFileError(f"{path}:{number}: not valid JSON: {exc.msg}") from exc
     else:
-        data = yaml.safe_load(text)
+        data = load_yaml(path, text, TaskFileError)
         if isinstance(data, dict):
             data = data.get("tasks")
         if not isinstance(data, list):

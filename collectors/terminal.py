@@ -337,18 +337,18 @@ def collect_command(
     from sandboxes.docker_sandbox import install_cleanup_handlers, remove_orphans
     from sandboxes.images import image_exists
 
+    chosen = [t for t in load_tasks(tasks) if t.domain in ("", DOMAIN)]  # a bad file fails before Docker is asked
+    for task in chosen:
+        try:
+            check_task(task)
+        except TerminalTaskError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--tasks") from exc
     image = image or DEFAULT_TERMINAL_IMAGE
     if not image_exists(image):
         raise typer.BadParameter(f"image {image} does not exist; build it with `worldline sandbox build-image`",
                                  param_hint="--image")
     install_cleanup_handlers()
     remove_orphans()  # containers a SIGKILLed earlier run could not remove
-    chosen = [t for t in load_tasks(tasks) if t.domain in ("", DOMAIN)]
-    for task in chosen:
-        try:
-            check_task(task)
-        except TerminalTaskError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--tasks") from exc
     plans = plans_for(chosen, seeds=seeds, max_steps=max_steps)
     run_and_report(lambda: TerminalCollector(image, name_prefix=container_prefix), plans, out, domain=DOMAIN,
                    workers=workers, limit=limit)

@@ -29,7 +29,7 @@ import xxhash
 from collectors.api import Action, Collector, Observation, Policy, ScriptedPolicy, StepResult, Task
 from collectors.command import LimitOption, MaxStepsOption, OutOption, SeedsOption, WorkersOption, plans_for, \
     run_and_report
-from collectors.tasks import TaskFileError, load_tasks
+from collectors.tasks import load_tasks
 from schemas import EnvInfo
 from schemas.render import render
 
@@ -358,10 +358,7 @@ def collect_command(
     if len(chosen) != 1:
         raise typer.BadParameter("give exactly one of --tasks, --explore, --urls")
     if tasks:
-        try:
-            task_list = load_tasks(tasks)
-        except TaskFileError as exc:
-            raise typer.BadParameter(str(exc)) from None
+        task_list = load_tasks(tasks)  # a TaskFileError is shown by `worldline collect` as one line
         plans = plans_for(task_list, seeds, ScriptedWebPolicy, max_steps)
     else:
         if explore:

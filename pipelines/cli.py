@@ -55,10 +55,13 @@ class LazyGroup(TyperGroup):
 
     def format_commands(self, ctx, formatter):
         # Listed from the registry without importing anything, so help works even if one plugin is broken.
-        rows = [(name, self.targets[name][1]) for name in self.list_commands(ctx)]
+        rows = [(name, self.short_help_for(name)) for name in self.list_commands(ctx)]
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
+
+    def short_help_for(self, name: str) -> str:
+        return self.targets[name][1]
 
     def get_command(self, ctx, name):
         if name not in self.targets:
@@ -74,6 +77,29 @@ class LazyGroup(TyperGroup):
         command.help = command.help or help_text
         command.short_help = command.short_help or help_text
         return command
+
+
+class CollectGroup(LazyGroup):
+    """`worldline collect`: a mistake in a file the user gave (task, servers, repos file) ends every collector the
+    same way, as one line `Error: ...` and exit code 2 (collectors.command.input_error_message says which)."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            from collectors.command import input_error_message
+
+            message = input_error_message(exc)
+            if message is None:
+                raise
+            typer.echo(f"Error: {message}", err=True)
+            raise typer.Exit(2) from None
+
+    def short_help_for(self, name: str) -> str:
+        from pipelines.commands.docstrings import summary  # the collector's own docstring, read without importing it
+
+        target, fallback = self.targets[name]
+        return summary(target) or fallback
 
 
 def collector_targets() -> dict[str, tuple[str, str]]:
@@ -92,7 +118,7 @@ def build_cli() -> LazyGroup:
 
 
 def _make_collect_group() -> LazyGroup:
-    return LazyGroup(name="collect", targets=collector_targets(),
+    return CollectGroup(name="collect", targets=collector_targets(),
                      help="Collect raw episodes. Each collector is a plugin registered under the "
                           f"'{COLLECTOR_GROUP}' entry point group.")
 

@@ -37,7 +37,10 @@ def list_containers():
     """List worldline containers on the engine (label worldline=1)."""
     from sandboxes.docker_sandbox import OWNER_LABEL, list_containers
 
-    for container in list_containers():
+    containers = list_containers()
+    if not containers:
+        console.print("no worldline containers are running")  # on stderr: stdout stays one container a line
+    for container in containers:
         print(f"{container['id'][:12]}\t{container['name']}\t{container['labels'].get(OWNER_LABEL, '')}")
 
 
