@@ -184,18 +184,26 @@ def output_lock(output_dir: str) -> Iterator[None]:
         yield
 
 
-def prepare_output(output_dir: str, overwrite: bool) -> None:
-    """Refuse to mix two runs' shards in one folder; --overwrite removes only what curation writes."""
+def existing_output(output_dir: str, overwrite: bool) -> list[Path]:
+    """What a run would replace in the output folder; OutputExistsError if there is any and not `overwrite`: two
+    runs' shards must not mix in one folder."""
     if "://" in output_dir:
-        return  # remote outputs are managed by their bucket's lifecycle; Beam refuses to overwrite shards itself
+        return []  # remote outputs are managed by their bucket's lifecycle; Beam refuses to overwrite shards itself
     root = Path(output_dir)
-    shutil.rmtree(root / WORK_DIR, ignore_errors=True)  # left by a run that was killed: nothing else reads it
     existing = [root / name for name in (*OUTPUT_SCHEMAS, *OUTPUT_FILES) if (root / name).exists()]
     if existing and not overwrite:
         # stats.json is written last: without it, the folders are what a killed run published before it stopped.
         unfinished = "" if (root / "stats.json").exists() else " from a run that did not finish (no stats.json)"
         raise OutputExistsError(f"{output_dir} already holds curation output{unfinished} "
                                 f"({', '.join(p.name for p in existing)}); pass --overwrite to replace it")
+    return existing
+
+
+def prepare_output(output_dir: str, overwrite: bool) -> None:
+    """--overwrite removes only what curation writes, and the work folder a killed run left."""
+    existing = existing_output(output_dir, overwrite)
+    if "://" not in output_dir:
+        shutil.rmtree(Path(output_dir) / WORK_DIR, ignore_errors=True)
     for path in existing:
         shutil.rmtree(path) if path.is_dir() else path.unlink()
 

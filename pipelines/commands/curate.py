@@ -121,7 +121,8 @@ def curate_command(ctx: typer.Context,
     from rich.console import Console
     from rich.table import Table
 
-    from pipelines.curate import CurationInterrupted, InputMissingError, OutputExistsError, run_curation, work_dir
+    from pipelines.curate import (CurationInterrupted, InputMissingError, OutputExistsError, check_input,
+                                  check_output_apart, existing_output, run_curation, work_dir)
     from pipelines.progress import CurationProgress
     from transforms.curate import CurateOptions
     from transforms.dedupe import NearDupOptions
@@ -149,7 +150,16 @@ def curate_command(ctx: typer.Context,
                                         llm_concurrency, llm_cache, llm_check)
     options = CurateOptions(near_dup=near_dup, reasoning=reasoning, reasoning_options=reasoning_options,
                             max_observation_chars=max_observation_chars)
+    try:  # the checks run_curation makes, before any tip or warning about a run that will not happen
+        check_input(input)
+        check_output_apart(input, output)
+        existing_output(output, overwrite)
+    except (InputMissingError, OutputExistsError) as exc:
+        raise fail(str(exc)) from exc
     files, unpacked = raw_file_counts(input)
+    if not sys.stderr.isatty():  # no progress bars: say what is being done, for logs
+        what = "the raw files" if files < 0 else f"{files} raw file{'' if files == 1 else 's'}"
+        typer.echo(f"Curating {what} of {input} into {output}...", err=True)
     if files == 0 and os.path.isdir(input):
         typer.echo(f"Warning: {input} holds no raw files under transitions/: the run will curate nothing.",
                    err=True)
