@@ -80,10 +80,12 @@ def test_an_answer_is_described_itself_not_diffed_against_the_previous_answer():
         "The result is one line: 'The sum of 17 and 25 is 42.'."
     weather = '{\n  "conditions": "Cloudy",\n  "humidity": 82,\n  "temperature": 33\n}'
     assert grounded_trace({"domain": "search", "state_text": weather, "next_text": weather}) == (
-        "The result has 5 lines: '{', '\"conditions\": \"Cloudy\",', '\"humidity\": 82,' and 2 more. It is a JSON "
-        "object with the keys conditions, humidity, temperature. It is the same as the previous result.")
-    nested = '{\n  "a": {\n    "inner": 1\n  },\n  "b\\"q": []\n}'
-    assert 'the keys a, b\\"q.' in grounded_trace({"domain": "mcp", "state_text": "", "next_text": nested})
+        "The result is a JSON object of 5 lines with 3 entries: '\"conditions\": \"Cloudy\",', '\"humidity\": 82,', "
+        "'\"temperature\": 33'. It is the same as the previous result.")
+    nested = '{\n  "a": {\n    "inner": 1\n  },\n  "b\\"q": [],\n  "c": 1,\n  "d": 2\n}'
+    assert grounded_trace({"domain": "mcp", "state_text": "", "next_text": nested}) == (
+        "The result is a JSON object of 8 lines with 4 entries: '\"a\": {', '\"b\\\\\"q\": [],', '\"c\": 1,' and 1 "
+        "more.")
     assert grounded_trace({"domain": "swe", "state_text": "x", "next_text": " \n", "next_meta": {"exit_status": 0}}) \
         == "The output is empty. The command exits with status 0."
     output = "collected 3 items\n\nt.py ..F\nt.py:3: AssertionError\n1 failed"

@@ -24,8 +24,8 @@ _UNIT = {"web": "element", "android": "element", "os": "element"}
 # nothing about this one ("1 line changes: 'Echo: hello' becomes 'The sum of 17 and 25 is 42.'"). Their trace
 # describes the answer itself. Values: what the answer is called.
 _ANSWERS = {"mcp": "result", "search": "result", "swe": "output"}
-# A top-level key of canonical JSON (schemas.render.json_text.canonical_json: sorted keys, indent 2).
-_TOP_KEY = re.compile(r'^  "((?:[^"\\]|\\.)*)": ', re.M)
+# A top-level entry of canonical JSON (schemas.render.json_text.canonical_json: sorted keys, indent 2), its line.
+_TOP_ENTRY = re.compile(r'^  ("(?:[^"\\]|\\.)*": .*)$', re.M)
 
 # file.py:12 / path/to/x.c:40:2 in compiler, test and traceback output; `+++ b/path` headers of a unified diff.
 _FILE_LINE = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.[A-Za-z][\w]{0,7}):(\d+)")
@@ -91,14 +91,18 @@ def _answer_sentences(state: str, text: str, noun: str) -> list[str]:
     lines = [line for line in text.split("\n") if line.strip()]
     if not lines:
         return [f"The {noun} is empty."]
-    shown = ", ".join(quote(line) for line in lines[:MAX_LISTED])
-    more = f" and {len(lines) - MAX_LISTED} more" if len(lines) > MAX_LISTED else ""
-    sentences = [f"The {noun} is one line: {shown}." if len(lines) == 1
-                 else f"The {noun} has {len(lines)} lines: {shown}{more}."]
-    if text.startswith("{\n") and text.endswith("\n}"):
-        keys = _TOP_KEY.findall(text)
-        if keys:
-            sentences.append(f"It is a JSON object with the keys {_listed(keys)}.")
+    # A JSON object's first lines are "{" and its first key's opening: its top-level entries say more.
+    entries = _TOP_ENTRY.findall(text) if text.startswith("{\n") and text.endswith("\n}") else []
+    listed = entries or lines
+    shown = ", ".join(quote(line) for line in listed[:MAX_LISTED])
+    more = f" and {len(listed) - MAX_LISTED} more" if len(listed) > MAX_LISTED else ""
+    if entries:
+        sentences = [f"The {noun} is a JSON object of {len(lines)} lines with {len(entries)} "
+                     f"{'entry' if len(entries) == 1 else 'entries'}: {shown}{more}."]
+    elif len(lines) == 1:
+        sentences = [f"The {noun} is one line: {shown}."]
+    else:
+        sentences = [f"The {noun} has {len(lines)} lines: {shown}{more}."]
     if text == state:
         sentences.append(f"It is the same as the previous {noun}.")
     return sentences
