@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import threading
 import time
@@ -41,6 +42,14 @@ QUIET_TRACKER_JS = """
     }
   }).observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
 })();
+"""
+
+# WebRTC sends UDP (STUN/TURN) to any address, which request routing never sees (and Chromium's
+# --force-webrtc-ip-handling-policy switch did not stop it): pages get no peer connections.
+NO_WEBRTC_JS = """
+for (const name of ['RTCPeerConnection', 'webkitRTCPeerConnection', 'RTCIceTransport']) {
+  try { Object.defineProperty(window, name, {value: undefined, writable: false, configurable: false}); } catch (e) {}
+}
 """
 
 # Reads of one observation at most, when navigations keep replacing the document being read (BrowserSession.observe).
@@ -213,7 +222,10 @@ class BrowserSession:
         self._context.set_default_timeout(self.action_timeout_ms)
         self._context.set_default_navigation_timeout(self.navigation_timeout_ms)
         self._context.add_init_script(QUIET_TRACKER_JS)
+        self._context.add_init_script(NO_WEBRTC_JS)
         self._context.route("**/*", self._route)
+        # WebSockets never reach `route`: without this, page JS could open one to any host or port.
+        self._context.route_web_socket(re.compile(".*"), self._route_web_socket)
         self._context.on("page", self._on_page)
         self._context.on("request", self._on_request)
         self._context.on("requestfinished", self._on_request_done)
@@ -296,6 +308,15 @@ class BrowserSession:
                 perturbation.apply(route)
                 return
         route.continue_()
+
+    def _route_web_socket(self, ws) -> None:
+        url = ws.url
+        scheme = "https" if url.startswith("wss:") else "http"
+        if _origin(scheme + url[url.index(":"):]) not in self.allowed:
+            self.blocked.append(url)
+            ws.close()  # never connected: nothing leaves the browser
+            return
+        ws.connect_to_server()
 
     def take_perturbation_hits(self) -> list[str]:
         hits, self._hits = sorted(set(self._hits)), []

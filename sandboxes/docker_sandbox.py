@@ -25,15 +25,27 @@ import concurrent.futures
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
+from docker import types as docker_types
+
 from sandboxes.engine import engine_client
 
 log = logging.getLogger(__name__)
 
 LABEL = "worldline"
 STDOUT, STDERR = 1, 2
-# Prints the pid first so a timed-out command can be killed inside the container (works with a remote engine too).
-# Each exec is a session and process-group leader, so killing the group `-pid` takes its children with it.
-_PID_WRAPPER = ["/bin/sh", "-c", 'echo "$$" >&2; exec "$@"', "worldline-exec"]
+# Prints the pid and its /proc stat fields first so a timed-out command can be killed inside the container (works
+# with a remote engine too). Each exec is a session and process-group leader, so killing the group `-pid` takes its
+# children with it; the start time (stat field 22, read with shell builtins: no fork) lets the kill also find the
+# processes that left the group (setsid, double fork) while the command ran.
+_PID_WRAPPER = ["/bin/sh", "-c", 'read -r s </proc/$$/stat; echo "$$ ${s##*) }" >&2; exec "$@"', "worldline-exec"]
+# Kills the group, then every process started at or after the command ($2: start time in clock ticks) but itself.
+_KILL_SCRIPT = ('kill -9 "-$1" 2>/dev/null; for d in /proc/[0-9]*; do p=${d#/proc/}; [ "$p" = "$$" ] && continue; '
+                'read -r s <"$d/stat" 2>/dev/null || continue; set -- "$1" "$2" ${s##*) }; '
+                '[ "${22}" -ge "$2" ] 2>/dev/null && kill -9 "$p" 2>/dev/null; done; true')
+# Capabilities a root shell keeps (file ownership and permissions, su/sudo, signalling other users' processes);
+# Docker's default set also grants raw sockets, mknod, chroot, setfcap and setpcap, which no task needs.
+CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETUID", "SETGID", "AUDIT_WRITE",
+                "NET_BIND_SERVICE")
 
 
 @dataclass
@@ -47,6 +59,8 @@ class Limits:
     # Root is read-only so the only writable space is the size-capped tmpfs below: that is the disk quota.
     read_only_root: bool = True
     writable_paths: tuple[str, ...] = ("/work", "/tmp", "/root", "/var/tmp")
+    # Open files per process: set here, not left to the engine's default (which a remote engine may raise).
+    open_files: int = 16384
 
 
 @dataclass
@@ -292,6 +306,9 @@ class DockerSandbox:
             # `exec`: tmpfs defaults to noexec, and a shell task expects ./script.sh to run where it was written.
             tmpfs={path: f"size={limits.disk},mode=1777,exec" for path in limits.writable_paths},
             security_opt=["no-new-privileges"], working_dir="/work" if "/work" in limits.writable_paths else None,
+            cap_drop=["ALL"], cap_add=list(CAPABILITIES),
+            ulimits=[docker_types.Ulimit(name="nofile", soft=limits.open_files, hard=limits.open_files),
+                     docker_types.Ulimit(name="core", soft=0, hard=0)],
         )
         if not limits.network:
             kwargs["network_mode"] = "none"
@@ -352,11 +369,30 @@ class DockerSandbox:
 
     # ---- commands and files ----
 
+    def stopped_reason(self) -> str | None:
+        """Why the container is no longer running (e.g. every process OOM-killed once its tmpfs files and processes
+        filled the memory cap, which the tmpfs pages count against); None while it runs."""
+        try:
+            state = self.client.api.inspect_container(self.container.id)["State"]
+        except Exception as exc:  # removed meanwhile
+            return f"sandbox {self.name} is gone: {exc}"
+        if state.get("Running"):
+            return None
+        oom = " (OOM-killed: files in its tmpfs and its processes reached the memory cap " \
+              f"{self.limits.memory})" if state.get("OOMKilled") else ""
+        return f"sandbox {self.name} stopped with exit code {state.get('ExitCode')}{oom}"
+
     def attach(self, argv: list[str], *, workdir=None, user=None, env=None) -> AttachedExec:
         """Start a long-lived process with stdin/stdout attached: a control channel into the container."""
         self._require_started()
-        return AttachedExec(self.client.api, self.container.id, argv, workdir=workdir, user=user or self.user,
-                            env=env)
+        try:
+            return AttachedExec(self.client.api, self.container.id, argv, workdir=workdir, user=user or self.user,
+                                env=env)
+        except Exception as exc:
+            reason = self.stopped_reason()
+            if reason:
+                raise SandboxError(reason) from exc
+            raise
 
     def exec(self, cmd: str | list[str], *, timeout: float | None = None, workdir=None, user=None, env=None,
              stdin: bytes | None = None) -> ExecResult:
@@ -367,7 +403,7 @@ class DockerSandbox:
         deadline = started + timeout
         proc = self.attach(_PID_WRAPPER + argv, workdir=workdir, user=user, env=env)
         output, out, err = bytearray(), bytearray(), bytearray()
-        pid: bytes | None = None
+        pid: bytes | None = None  # b"PID STATE PPID ...": the wrapper's pid and /proc stat fields 3...
         timed_out = False
         try:
             if stdin:
@@ -397,16 +433,25 @@ class DockerSandbox:
                 exit_code = None
             else:
                 exit_code = proc.exit_code()
+                if exit_code in (None, 137):  # killed, maybe with the whole container: say so, not "exit 137"
+                    reason = self.stopped_reason()
+                    if reason:
+                        raise SandboxError(reason)
         finally:
             proc.close()
         return ExecResult(exit_code, bytes(output), time.monotonic() - started, timed_out, bytes(out), bytes(err))
 
     def _kill(self, pid: bytes | None) -> None:
-        if not pid or not pid.strip().isdigit():
+        """Kill a timed-out command: its process group, and every process started since it began (a background job
+        that called setsid or double-forked is in no group of ours, and would keep its CPU, memory and pids)."""
+        fields = (pid or b"").split()
+        if not fields or not fields[0].isdigit():
             return
+        # Fields after "PID (comm) ": state is field 3, so the start time (field 22) is the 20th of them.
+        started = fields[20].decode() if len(fields) > 20 and fields[20].isdigit() else "999999999999999"
         try:
             self.client.api.exec_start(self.client.api.exec_create(
-                self.container.id, ["/bin/sh", "-c", 'kill -9 "-$1"', "kill", pid.decode().strip()],
+                self.container.id, ["/bin/sh", "-c", _KILL_SCRIPT, "kill", fields[0].decode(), started],
                 user="root")["Id"])
         except Exception as exc:  # the process may have ended meanwhile
             log.debug("kill %s in %s: %s", pid, self.name, exc)

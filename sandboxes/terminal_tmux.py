@@ -145,6 +145,11 @@ class TmuxTerminal:
         try:
             return self.control.read_line(deadline)
         except StreamClosed as exc:
+            # The channel also closes when the whole container dies (OOM): that is a broken environment, not a shell
+            # the agent exited, and must not end the episode as if it were.
+            reason = self.sandbox.stopped_reason()
+            if reason:
+                raise TmuxError(f"tmux control channel closed: {reason}") from exc
             raise SessionEnded(f"the tmux session in {self.sandbox.name} ended") from exc
         except TimeoutError as exc:
             raise TmuxError(f"tmux control channel in {self.sandbox.name} stopped answering: {exc}") from exc

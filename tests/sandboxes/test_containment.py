@@ -1,0 +1,159 @@
+"""Breaking out of the sandbox defaults from inside, against the real Docker engine and Chromium."""
+
+from __future__ import annotations
+
+import http.server
+import socket
+import threading
+import time
+
+import pytest
+
+from sandboxes.docker_sandbox import DockerSandbox, Limits, SandboxError
+from sandboxes.terminal_tmux import SessionEnded, TmuxError, TmuxTerminal
+
+CAP_NET_RAW, CAP_MKNOD, CAP_SYS_CHROOT, CAP_SETFCAP = 13, 27, 18, 31
+
+
+def test_root_keeps_only_the_capabilities_a_shell_needs(base_image, prefix):
+    with DockerSandbox(base_image, name_prefix=prefix) as sandbox:
+        status = sandbox.exec("grep CapEff /proc/self/status").stdout.split()
+        effective = int(status[1], 16)
+        for cap in (CAP_NET_RAW, CAP_MKNOD, CAP_SYS_CHROOT, CAP_SETFCAP):
+            assert not effective & (1 << cap), f"capability {cap} is still effective ({status[1].decode()})"
+        assert sandbox.exec("mknod /tmp/null c 1 3").exit_code != 0
+        raw = sandbox.exec(["python3", "-c", "import socket; socket.socket(socket.AF_INET, socket.SOCK_RAW, 1)"])
+        assert raw.exit_code != 0 and b"Operation not permitted" in raw.output
+        # What a root shell does every day still works.
+        assert sandbox.exec("touch /work/f && chown nobody:nogroup /work/f && chmod 600 /work/f").exit_code == 0
+        assert sandbox.exec("su nobody -s /bin/sh -c 'id -un'").stdout == b"nobody\n"
+
+
+def test_open_files_and_core_dumps_are_capped_whatever_the_engine_default(base_image, prefix):
+    with DockerSandbox(base_image, Limits(open_files=1024), name_prefix=prefix) as sandbox:
+        assert sandbox.exec("ulimit -n; ulimit -c").stdout.split() == [b"1024", b"0"]
+        many = sandbox.exec(["python3", "-c", "import os\nfor _ in range(2000): os.open('/dev/null', os.O_RDONLY)"])
+        assert many.exit_code != 0 and b"Too many open files" in many.output
+
+
+def test_a_timed_out_command_leaves_no_process_that_escaped_its_group(base_image, prefix):
+    with DockerSandbox(base_image, name_prefix=prefix) as sandbox:
+        sandbox.exec("sleep 1000 </dev/null >/dev/null 2>&1 &")  # an earlier command's background job: it stays
+        result = sandbox.exec("setsid sh -c 'trap \"\" TERM; while :; do :; done' & "
+                              "(setsid sleep 999 &) ; sleep 100", timeout=1)
+        assert result.timed_out
+        left = sandbox.exec("ps -eo args").stdout.decode().splitlines()
+        assert not [line for line in left if "while" in line or line in ("sleep 999", "sleep 100")], left
+        assert "sleep 1000" in left
+
+
+def test_a_container_that_died_is_reported_as_gone_not_as_a_failed_command(base_image, prefix):
+    # Filling every tmpfs past the memory cap (their pages count against it) OOM-kills the container's processes,
+    # init too on some runs. Whatever kills it, the caller must hear that the sandbox is gone.
+    with DockerSandbox(base_image, name_prefix=prefix) as sandbox:
+        sandbox.client.api.kill(sandbox.container_id)
+        with pytest.raises(SandboxError, match="stopped with exit code"):
+            sandbox.exec("echo alive")
+
+
+def test_a_dead_container_is_an_error_for_the_terminal_not_a_shell_that_exited(base_image, prefix):
+    with DockerSandbox(base_image, name_prefix=prefix) as sandbox:
+        terminal = TmuxTerminal(sandbox)
+        terminal.start()
+        terminal.wait_for_prompt()
+        sandbox.client.api.kill(sandbox.container_id)
+        with pytest.raises(TmuxError, match="stopped with exit code") as caught:
+            terminal.state()
+        assert not isinstance(caught.value, SessionEnded)
+        terminal.close()
+
+
+# ---- the browser: page JS must not reach anything but the allowed origins ----
+
+@pytest.fixture(scope="module")
+def browser():
+    from sandboxes.browser import CHROMIUM, Browser
+    import os
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Chromium is not installed")
+    browser = Browser()
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def site():
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b"<html><body><h1>allowed</h1></body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture
+def listener():
+    """A TCP and a UDP socket on other host ports; `hits` records whatever reaches them."""
+    hits: list = []
+    tcp = socket.socket()
+    tcp.bind(("127.0.0.1", 0))
+    tcp.listen()
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+
+    def accept():
+        while True:
+            try:
+                conn, _ = tcp.accept()
+            except OSError:
+                return
+            hits.append(("tcp", conn.recv(100)))
+            conn.close()
+
+    def receive():
+        while True:
+            try:
+                hits.append(("udp", udp.recvfrom(100)[0]))
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    threading.Thread(target=receive, daemon=True).start()
+    yield tcp.getsockname()[1], udp.getsockname()[1], hits
+    tcp.close()
+    udp.close()
+
+
+def test_page_script_reaches_no_other_port_by_fetch_websocket_or_webrtc(browser, site, listener):
+    from sandboxes.browser import BrowserSession
+    tcp_port, udp_port, hits = listener
+    session = BrowserSession(browser, [site])
+    try:
+        session.open(site + "/")
+        page = session.page
+        fetched = page.evaluate(f"fetch('http://127.0.0.1:{tcp_port}/f').then(() => 'ok', () => 'blocked')")
+        socket_result = page.evaluate(f"""new Promise(r => {{
+            const ws = new WebSocket('ws://127.0.0.1:{tcp_port}/?leak=1');
+            ws.onopen = () => r('open'); ws.onerror = () => r('error'); ws.onclose = () => r('closed');
+            setTimeout(() => r('pending'), 3000); }})""")
+        rtc = page.evaluate(f"""new Promise(r => {{
+            if (typeof RTCPeerConnection !== 'function') return r('no webrtc');
+            const pc = new RTCPeerConnection({{iceServers: [{{urls: 'stun:127.0.0.1:{udp_port}'}}]}});
+            pc.createDataChannel('x'); pc.createOffer().then(o => pc.setLocalDescription(o));
+            setTimeout(() => r('tried'), 2000); }})""")
+        time.sleep(0.3)
+        assert fetched == "blocked" and socket_result in ("error", "closed") and rtc == "no webrtc"
+        assert hits == [], f"page script reached another port: {hits}"
+        assert f"ws://127.0.0.1:{tcp_port}/?leak=1" in session.blocked
+    finally:
+        session.close()
