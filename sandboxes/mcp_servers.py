@@ -279,7 +279,11 @@ class ServerConnection:
             await self._stop.wait()
 
     def _start_http_process(self) -> None:
-        self._process = subprocess.Popen(self._argv(), cwd=self.base, env=os.environ | self._env(),
+        from mcp.client.stdio import get_default_environment
+
+        # The environment a stdio server gets from the SDK (HOME, PATH, USER...), not the collector's own, which may
+        # hold credentials.
+        self._process = subprocess.Popen(self._argv(), cwd=self.base, env=get_default_environment() | self._env(),
                                          stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
                                          start_new_session=True)
         deadline = time.monotonic() + self.spec.startup_timeout_s

@@ -87,6 +87,14 @@ def test_streamable_http_transport(servers):
     assert process is None or process.poll() is not None
 
 
+def test_an_http_server_gets_a_clean_environment_not_the_collectors(servers, monkeypatch):
+    monkeypatch.setenv("WORLDLINE_TEST_SECRET", "s3cret-token")
+    with ServerConnection(servers["everything-http"]) as conn:
+        environ = open(f"/proc/{conn._process.pid}/environ", "rb").read().split(b"\0")
+    names = {entry.split(b"=", 1)[0] for entry in environ if entry}
+    assert b"WORLDLINE_TEST_SECRET" not in names and b"PATH" in names and b"HOME" in names
+
+
 def test_raw_result_is_the_servers_json(servers):
     with ServerConnection(servers["time"]) as conn:
         exchange, _ = conn.request("tools/call", {"name": "get_current_time", "arguments": {"timezone": "UTC"}})
