@@ -190,7 +190,11 @@ def cpu(who):
 # the imports are reported apart. Multi-process FnApiRunner workers are child processes started by the run: all
 # their CPU counts, imports included, and their peak RSS is reported apart.
 start, imported = time.perf_counter(), cpu(resource.RUSAGE_SELF)
-stats = run_curation(sys.argv[1], sys.argv[2], beam_args=sys.argv[3:], overwrite=True)
+from transforms.curate import CurateOptions
+# The generated collection is marked as a stand-in (it is not a real environment's), which curation keeps out of
+# training shards unless asked.
+stats = run_curation(sys.argv[1], sys.argv[2], CurateOptions(keep_stand_ins=True), beam_args=sys.argv[3:],
+                     overwrite=True)
 done = cpu(resource.RUSAGE_SELF)
 print(json.dumps({"seconds": time.perf_counter() - start, "import_cpu": imported,
                   "cpu": done - imported + cpu(resource.RUSAGE_CHILDREN),

@@ -62,6 +62,7 @@ class CurateOptions:
     reasoning_options: dict = field(default_factory=dict)
     reasoning_batch: int = 32  # rows per synthesizer call: an LLM synthesizer batches its requests
     max_observation_chars: int = MAX_OBSERVATION_CHARS  # 0: no cap
+    keep_stand_ins: bool = False  # curate transitions recorded from a stand-in (prepare.FromStandIn)
 
 
 def prepared_path(work_dir: str, chunks: int) -> str:
@@ -123,7 +124,8 @@ class PrepareFn(beam.DoFn):
 
     def _prepare_pending(self):
         items, chunks, self.pending, self.pending_chunks = self.pending, self.pending_chunks, [], 0
-        prepared = prepare_chunk(items, self.options.near_dup, self.options.max_observation_chars)
+        prepared = prepare_chunk(items, self.options.near_dup, self.options.max_observation_chars,
+                                 self.options.keep_stand_ins)
         for letter in prepared.letters:
             yield beam.pvalue.TaggedOutput(DEAD_LETTER, letter)
         if not prepared.rows:

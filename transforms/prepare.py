@@ -30,6 +30,17 @@ class ObservationTooLarge(ValueError):
                          f"--max-observation-chars {cap:,} (raise it, or 0 for no cap, to keep it)")
 
 
+class FromStandIn(ValueError):
+    """A transition recorded from a stand-in for the real environment (the Android replay device): it tests the
+    collector's code, but its next observation is a recording, not what the environment did, so it is kept out of
+    training shards unless asked for."""
+    stage = "stand_in"
+
+    def __init__(self, stand_in: str):
+        super().__init__(f"recorded from a stand-in environment ({stand_in}), not a real one: kept out of the "
+                         "training shards (curate with --keep-stand-ins to include it)")
+
+
 @dataclass
 class PreparedFile:
     # Curated-transition dicts plus where each came from (source, position), in file order.
@@ -132,20 +143,22 @@ def _normalize_letters(failed: list[tuple[str, int, dict, ValueError]], count: b
              for position, row in read_parquet_rows(source, positions).items()}
     letters = []
     for source, position, row, exc in failed:
+        stage = getattr(exc, "stage", "normalize")
         if count:
-            stats.count(stats.DEAD, row["domain"], "normalize")
-        letters.append(Rejected(dead_letter(record_id(row), source, "normalize", str(exc),
+            stats.count(stats.DEAD, row["domain"], stage)
+        letters.append(Rejected(dead_letter(record_id(row), source, stage, str(exc),
                                             whole.get((source, position), row))))
     return letters
 
 
-def prepared_rows(path: str, count: bool = True, max_chars: int = MAX_OBSERVATION_CHARS):
+def prepared_rows(path: str, count: bool = True, max_chars: int = MAX_OBSERVATION_CHARS,
+                  keep_stand_ins: bool = False):
     """One raw file -> (source, position, curated row with spans and hash, masked parts), or Rejected."""
     for chunk in read_valid_chunks(path, count):
-        yield from _prepared(chunk, count, max_chars)
+        yield from _prepared(chunk, count, max_chars, keep_stand_ins)
 
 
-def _prepared(items, count: bool = True, max_chars: int = MAX_OBSERVATION_CHARS):
+def _prepared(items, count: bool = True, max_chars: int = MAX_OBSERVATION_CHARS, keep_stand_ins: bool = False):
     curated, failed = [], []
     for item in items:
         if isinstance(item, Rejected):
@@ -153,8 +166,11 @@ def _prepared(items, count: bool = True, max_chars: int = MAX_OBSERVATION_CHARS)
             continue
         source, position, row = item
         try:
+            stand_in = None if keep_stand_ins else (row.get("provenance") or {}).get("stand_in")
+            if stand_in:
+                raise FromStandIn(stand_in)
             curated.append((source, position, curated_row(row, max_chars)))
-        except (NormalizeError, ObservationTooLarge) as exc:
+        except (NormalizeError, ObservationTooLarge, FromStandIn) as exc:
             failed.append((source, position, row, exc))
     yield from _normalize_letters(failed, count)
     parts = with_masks([row for _, _, row in curated])
@@ -162,12 +178,12 @@ def _prepared(items, count: bool = True, max_chars: int = MAX_OBSERVATION_CHARS)
         yield source, position, row, row_parts
 
 
-def prepare_chunk(items: list, options: dedupe.NearDupOptions,
-                  max_chars: int = MAX_OBSERVATION_CHARS) -> PreparedFile:
+def prepare_chunk(items: list, options: dedupe.NearDupOptions, max_chars: int = MAX_OBSERVATION_CHARS,
+                  keep_stand_ins: bool = False) -> PreparedFile:
     """Validated items of whole episodes (read_valid_chunks' chunks, one or several) -> their PreparedFile."""
     prepared = PreparedFile()
     parts_per_row, actions = [], []
-    for item in _prepared(items, max_chars=max_chars):
+    for item in _prepared(items, max_chars=max_chars, keep_stand_ins=keep_stand_ins):
         if isinstance(item, Rejected):
             prepared.letters.append(item.letter)
             continue

@@ -96,6 +96,9 @@ def curate_command(ctx: typer.Context,
            max_observation_chars: int = typer.Option(
                100_000, min=0, help="Longest observation (state or next, as normalized text) a transition may have; "
                                     "a longer one is dead-lettered, not clipped. 0: no cap."),
+           keep_stand_ins: bool = typer.Option(False, help="Curate transitions recorded from a stand-in for the "
+                                                           "real environment (the Android replay device) too; by "
+                                                           "default they are dead-lettered, out of training shards."),
            reasoning: str = typer.Option("grounded", help="Reasoning synthesizer: grounded (offline, from the "
                                                           "diff) or llm (an OpenAI-compatible endpoint)."),
            llm_endpoint: str = typer.Option(None, help="OpenAI-compatible base URL for --reasoning llm, e.g. "
@@ -149,7 +152,7 @@ def curate_command(ctx: typer.Context,
         reasoning_options = llm_options(llm_endpoint, llm_model, llm_budget, llm_token_budget, llm_max_tokens,
                                         llm_concurrency, llm_cache, llm_check)
     options = CurateOptions(near_dup=near_dup, reasoning=reasoning, reasoning_options=reasoning_options,
-                            max_observation_chars=max_observation_chars)
+                            max_observation_chars=max_observation_chars, keep_stand_ins=keep_stand_ins)
     try:  # the checks run_curation makes, before any tip or warning about a run that will not happen
         check_input(input)
         check_output_apart(input, output)
@@ -190,6 +193,10 @@ def curate_command(ctx: typer.Context,
         stages = ", ".join(f"{stage}: {n}" for stage, n in stats["dead_lettered_by_stage"].items())
         typer.echo(f"{stats['dead_lettered']} records dead-lettered ({stages}), each with its source and reason: "
                    f"worldline query {shlex.quote(output)} \"SELECT record_id, stage, reason FROM dead_letter\"",
+                   err=True)
+    if stats["dead_lettered_by_stage"].get("stand_in"):
+        typer.echo(f"{stats['dead_lettered_by_stage']['stand_in']} of them were recorded from a stand-in environment "
+                   "(e.g. the Android replay device), not a real one: pass --keep-stand-ins to curate them anyway.",
                    err=True)
     if not stats["balanced"]:
         raise fail("counts do not add up: in != out + dead-lettered + deduped (see stats.json)")

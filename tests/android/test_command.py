@@ -34,6 +34,18 @@ def test_collect_scripted_tasks_then_resume_skips_them(replay_device, tmp_path):
     again = _worldline(*args)
     assert again.returncode == 0 and "4 already complete" in again.stderr
 
+    # Replayed screens are recordings, not what a device did: curation keeps them out of the training shards.
+    curate = [sys.executable, "-m", "pipelines.cli", "curate", "--input", str(tmp_path), "--output"]
+    kept_out = subprocess.run([*curate, str(tmp_path / "shards")], cwd=REPO, capture_output=True, text=True,
+                              timeout=300)
+    assert kept_out.returncode == 0, kept_out.stderr
+    stats = json.loads((tmp_path / "shards" / "stats.json").read_text())
+    assert (stats["out"], stats["dead_lettered_by_stage"]) == (0, {"stand_in": 15})
+    assert "pass --keep-stand-ins" in kept_out.stderr
+    kept = subprocess.run([*curate, str(tmp_path / "kept"), "--keep-stand-ins"], cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
+    assert kept.returncode == 0 and json.loads((tmp_path / "kept" / "stats.json").read_text())["out"] == 15
+
 
 def test_explore_stays_within_budget_and_inside_the_app(replay_device, tmp_path):
     result = _worldline("--serial", replay_device.serial, "--explore", "com.android.settings", "--out", str(tmp_path),

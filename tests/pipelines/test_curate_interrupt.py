@@ -36,7 +36,7 @@ def _descendants(pid: int) -> list[tuple[int, str]]:
 
 def _curate(raw: Path, out: Path) -> list[str]:
     return [sys.executable, "-m", "pipelines.cli", "curate", "--input", str(raw), "--output", str(out),
-            "--direct_num_workers=2", "--direct_running_mode=multi_processing"]
+            "--keep-stand-ins", "--direct_num_workers=2", "--direct_running_mode=multi_processing"]
 
 
 # A terminal sends Ctrl-C to its whole foreground process group, the command and its workers; `kill -INT` reaches

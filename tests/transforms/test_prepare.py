@@ -94,7 +94,7 @@ def test_an_observation_over_the_cap_dead_letters_the_steps_it_is_in_and_names_i
     huge = {"text": "", "raw": b"line of output\n" * 10_000, "raw_format": "text", "meta_json": "{}"}
     rows[4]["next_observation"], rows[5]["state"] = huge, dict(huge)
     items = [("raw.parquet", position, row) for position, row in enumerate(rows)]
-    prepared = prepare_chunk(items, dedupe.NearDupOptions(), max_chars=100_000)
+    prepared = prepare_chunk(items, dedupe.NearDupOptions(), max_chars=100_000, keep_stand_ins=True)
     reasons = {letter["record_id"]: (letter["stage"], letter["reason"]) for letter in prepared.letters}
     assert reasons == {
         record_id(rows[4]): ("normalize", "the next observation is 150,000 characters after normalizing, more than "
@@ -103,7 +103,7 @@ def test_an_observation_over_the_cap_dead_letters_the_steps_it_is_in_and_names_i
                                           "--max-observation-chars 100,000 (raise it, or 0 for no cap, to keep it)")}
     assert len(prepared.rows) == len(rows) - 2
     # 0 turns the cap off: every row is kept.
-    assert len(prepare_chunk(items, dedupe.NearDupOptions(), max_chars=0).rows) == len(rows)
+    assert len(prepare_chunk(items, dedupe.NearDupOptions(), max_chars=0, keep_stand_ins=True).rows) == len(rows)
 
 
 def test_the_command_line_default_cap_is_curations():
@@ -112,3 +112,15 @@ def test_the_command_line_default_cap_is_curations():
 
     default = inspect.signature(curate_command).parameters["max_observation_chars"].default.default
     assert default == MAX_OBSERVATION_CHARS == CurateOptions().max_observation_chars
+
+
+def test_stand_in_transitions_are_dead_lettered_unless_kept():
+    rows = _two_episodes()  # generated: marked as a stand-in ("generated")
+    rows[0]["provenance"]["stand_in"] = None
+    items = [("raw.parquet", position, row) for position, row in enumerate(rows)]
+    prepared = prepare_chunk(items, dedupe.NearDupOptions())
+    assert [row["id"] for row in prepared.rows] == [record_id(rows[0])]
+    assert {letter["stage"] for letter in prepared.letters} == {"stand_in"}
+    assert len(prepared.letters) == len(rows) - 1
+    assert "recorded from a stand-in environment (generated)" in prepared.letters[0]["reason"]
+    assert len(prepare_chunk(items, dedupe.NearDupOptions(), keep_stand_ins=True).rows) == len(rows)
