@@ -11,6 +11,12 @@ from pathlib import Path
 
 def main(argv: list[str]) -> None:
     names = sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if m.name.startswith("bench_"))
+    if {"-h", "--help"} & set(argv):
+        print(__doc__.strip())
+        for name in names:
+            doc = (importlib.import_module(f"benchmarks.{name}").__doc__ or "").strip().split("\n")[0]
+            print(f"  {name.removeprefix('bench_'):<10} {doc}")
+        return
     wanted = [n if n.startswith("bench_") else f"bench_{n}" for n in argv] or names
     unknown = set(wanted) - set(names)
     if unknown:

@@ -79,6 +79,13 @@ class LazyGroup(TyperGroup):
         return command
 
 
+# Domains (README's table) that another collector records: `collect search` said only "No such command".
+DOMAINS_OF_OTHER_COLLECTORS = {
+    "search": "the search domain is recorded by the mcp collector from the search servers: "
+              "worldline collect mcp --tasks tasks/search.yaml --out DIR (docs/mcp.md)",
+}
+
+
 class CollectGroup(LazyGroup):
     """`worldline collect`: a mistake in a file the user gave (task, servers, repos file) ends every collector the
     same way, as one line `Error: ...` and exit code 2 (collectors.command.input_error_message says which)."""
@@ -94,6 +101,12 @@ class CollectGroup(LazyGroup):
                 raise
             typer.echo(f"Error: {message}", err=True)
             raise typer.Exit(2) from None
+
+    def get_command(self, ctx, name):
+        if name in DOMAINS_OF_OTHER_COLLECTORS and name not in self.targets:
+            typer.echo(f"Error: there is no '{name}' collector: {DOMAINS_OF_OTHER_COLLECTORS[name]}", err=True)
+            raise typer.Exit(2)
+        return super().get_command(ctx, name)
 
     def short_help_for(self, name: str) -> str:
         from pipelines.commands.docstrings import summary  # the collector's own docstring, read without importing it

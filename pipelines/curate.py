@@ -21,7 +21,7 @@ from typing import Iterator
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions, TestOptions
 
 from schemas.layout import TRANSITIONS_DIR, transition_files
 from transforms import stats as curate_stats
@@ -309,8 +309,9 @@ def settings_of(input_dir: str, options: CurateOptions, pipeline: beam.Pipeline)
 
 
 def run_curation(input_dir: str, output_dir: str, options: CurateOptions = CurateOptions(),
-                 beam_args: list[str] | None = None, overwrite: bool = False) -> dict:
-    """Run to completion and return the stats written to OUTPUT/stats.json."""
+                 beam_args: list[str] | None = None, overwrite: bool = False) -> dict | None:
+    """Run to completion and return the stats written to OUTPUT/stats.json; None for a dry run (--dry_run=True),
+    which only translates the job."""
     check_input(input_dir)
     check_output_apart(input_dir, output_dir)
     with output_lock(output_dir):
@@ -318,14 +319,19 @@ def run_curation(input_dir: str, output_dir: str, options: CurateOptions = Curat
 
 
 def _run_curation(input_dir: str, output_dir: str, options: CurateOptions, beam_args: list[str] | None,
-                  overwrite: bool) -> dict:
+                  overwrite: bool) -> dict | None:
     prepare_output(output_dir, overwrite)
     run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + f"-{uuid.uuid4().hex[:6]}"
     pipeline, options = _pipeline(input_dir, output_dir, options, beam_args or [], run_id)
+    # DataflowRunner --dry_run only translates the job: nothing is written, and there are no counts to read.
+    dry_run = pipeline.options.view_as(TestOptions).dry_run
     try:
         result = run_interruptibly(pipeline)
     finally:
-        remove_work_dir(output_dir)
+        if not dry_run:
+            remove_work_dir(output_dir)
+    if dry_run:
+        return None
     stats = stats_from_counters(counters_from_result(result))
     settings = {**settings_of(input_dir, options, pipeline), "run_id": run_id}
     write_text(f"{output_dir.rstrip('/')}/stats.json",

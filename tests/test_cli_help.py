@@ -61,3 +61,19 @@ def test_sandbox_list_says_when_none_are_running(monkeypatch):
                         lambda client=None: [{"id": "0123456789abcdef", "name": "worldline-x", "labels": {}}])
     result = CliRunner().invoke(build_cli(), ["sandbox", "list"])
     assert result.stdout.startswith("0123456789ab\tworldline-x") and "no worldline" not in result.stderr
+
+
+def test_collect_search_points_to_the_collector_that_records_it():
+    result = subprocess.run([sys.executable, "-m", "pipelines.cli", "collect", "search", "--out", "x"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "worldline collect mcp --tasks tasks/search.yaml" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_benchmarks_help_lists_the_benchmarks():
+    result = subprocess.run([sys.executable, "-m", "benchmarks", "--help"], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "unknown benchmark" not in result.stderr
+    for name in ("curate", "formats", "masking", "minhash"):
+        assert f"  {name} " in result.stdout

@@ -184,6 +184,9 @@ def curate_command(ctx: typer.Context,
         # Beam's gRPC threads would hold the interpreter open at exit; the output lock goes with the process.
         os._exit(130)
 
+    if stats is None:
+        typer.echo("Dry run: the job was translated and nothing was submitted, curated or written.", err=True)
+        return
     table = Table("domain", "in", "out", "dead-lettered", "exact dups", "near dups", title=f"curated -> {output}")
     for domain, d in [*stats["domains"].items(), ("all", stats)]:
         table.add_row(domain, *(str(d[k]) for k in ("in", "out", "dead_lettered", "deduped_exact", "deduped_near")))

@@ -46,13 +46,20 @@ def list_containers():
 
 @app.command("cleanup")
 def cleanup(
-    prefix: str = typer.Option(None, "--prefix", help="Only containers whose name starts with this."),
-    orphans_only: bool = typer.Option(False, "--orphans", help="Only containers whose owning process is gone."),
+    prefix: str = typer.Option(None, "--prefix", help="Containers whose name starts with this, running or not."),
+    every: bool = typer.Option(False, "--all", help="Every worldline container on the engine, running ones "
+                                                    "too: on a shared engine, other people's runs as well."),
+    orphans_only: bool = typer.Option(False, "--orphans", help="Only containers whose owning process is gone "
+                                                              "(what cleanup does without --all or --prefix)."),
 ):
-    """Remove worldline containers (all of them, those with a name prefix, or only orphans of dead runs)."""
+    """Remove worldline containers left by runs that died (by default), or those with a name prefix, or all."""
     from sandboxes.docker_sandbox import remove_containers, remove_orphans
 
-    removed = remove_orphans() if orphans_only else remove_containers(name_prefix=prefix)
+    if every and (prefix or orphans_only):
+        raise typer.BadParameter("--all removes every container; it cannot be combined with --prefix or --orphans")
+    if prefix and orphans_only:
+        raise typer.BadParameter("choose --prefix or --orphans")
+    removed = remove_containers(name_prefix=prefix) if (every or prefix) else remove_orphans()
     console.print(f"removed {len(removed)} container(s)")
     for name in removed:
         print(name)

@@ -63,3 +63,15 @@ def test_a_custom_worker_image_reaches_the_job():
     [environment] = pipeline.runner.proto_pipeline.components.environments.values()
     payload = beam_runner_api_pb2.DockerPayload.FromString(environment.payload)
     assert payload.container_image == image
+
+
+def test_the_curate_command_with_dry_run_translates_and_says_so():
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "pipelines.cli", "curate", "--input",
+                             "gs://worldline-test-raw/collection", "--output", "gs://worldline-test-out/shards",
+                             *DATAFLOW_ARGS], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Dry run: the job was translated and nothing was submitted, curated or written." in result.stderr
+    assert "Traceback" not in result.stderr
