@@ -13,13 +13,16 @@ from sandboxes.search.index import Page
 
 MAX_DOC_CHARS = 60_000
 MIN_DOC_CHARS = 200
+# worldline is installed in the environment the search server reads: its README describes this tool, not a package an
+# agent would look up (pypi/worldline was the top hit for "parquet").
+OWN_DISTRIBUTION = "worldline"
 
 
 def python_package_pages() -> Iterator[Page]:
     seen = set()
     for dist in sorted(importlib.metadata.distributions(), key=lambda d: (d.metadata["Name"] or "").lower()):
         name = dist.metadata["Name"]
-        if not name or name.lower() in seen:
+        if not name or name.lower() in seen or name.lower() == OWN_DISTRIBUTION:
             continue
         seen.add(name.lower())
         text = (dist.metadata.get_payload() or dist.metadata.get("Description") or "").strip()

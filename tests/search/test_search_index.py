@@ -52,6 +52,7 @@ def test_index_file_is_written_atomically(tmp_path):
 def test_installed_documentation_is_a_real_corpus():
     python_pages = list(python_package_pages())
     assert any(p.page_id == "pypi/apache-beam" for p in python_pages)
+    assert not any(p.page_id == "pypi/worldline" for p in python_pages)  # installed here, but this tool's own
     beam = next(p for p in python_pages if p.page_id == "pypi/apache-beam")
     assert "Apache Beam" in beam.text and beam.url.startswith("https://pypi.org/project/apache-beam/")
     debian = list(debian_doc_pages())
