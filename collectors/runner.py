@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import socket
+import sys
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -134,10 +135,15 @@ def collect(make_collector: Callable[[], Collector], plans: list[EpisodePlan], o
     if not todo:
         return report
 
+    # First Ctrl-C sets `stop`: each worker ends its running step, leaves that episode unstored (so the next run
+    # collects it again) and starts nothing new. A second Ctrl-C sets `abandon`: the runner stops at once, removing
+    # the live containers under the steps still running; nothing more is stored.
     stop = threading.Event()
+    abandon = threading.Event()
     lock = threading.Lock()
     queue = list(reversed(todo))
     warned: set[str] = set()  # reasons already shown: a broken server or image fails every episode the same way
+    failures: list[BaseException] = []
 
     def worker(bar: Callable[[], None]) -> None:
         collector = make_collector()
@@ -148,8 +154,10 @@ def collect(make_collector: Callable[[], Collector], plans: list[EpisodePlan], o
                         return
                     plan = queue.pop()
                 episode, transitions = run_episode(collector, plan, stop)
-                if episode.end_reason == "interrupted":
+                if episode.end_reason == "interrupted" or abandon.is_set():
                     return  # leave it incomplete so the next run redoes it
+                if stop.is_set() and episode.outcome == "error":
+                    return  # it may have broken because the run is stopping: redo it rather than store the error
                 store.write(episode, transitions)
                 with lock:
                     report.completed += 1
@@ -166,21 +174,91 @@ def collect(make_collector: Callable[[], Collector], plans: list[EpisodePlan], o
         finally:
             collector.close()
 
+    running: set[int] = set()  # workers not finished yet (Thread.is_alive is no use here: see _wait)
+
+    def guarded(number: int, bar: Callable[[], None]) -> None:
+        try:
+            worker(bar)
+        except BaseException as exc:
+            with lock:
+                failures.append(exc)
+        finally:
+            with lock:
+                running.discard(number)
+
+    def busy() -> int:
+        with lock:
+            return len(running)
+
     columns = (TextColumn(f"collect {domain}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, disable=not progress, transient=False) as bar_progress:
         bar_task = bar_progress.add_task("episodes", total=len(todo))
         advance = lambda: bar_progress.advance(bar_task)  # noqa: E731
-        pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(todo))))
-        futures = [pool.submit(worker, advance) for _ in range(max(1, min(workers, len(todo))))]
+        # Daemon threads, not a ThreadPoolExecutor: the interpreter joins an executor's threads at exit, so a worker
+        # blocked in a 180 s test run would hold the process after a second Ctrl-C; a daemon thread does not.
+        count = max(1, min(workers, len(todo)))
+        running.update(range(count))
+        for number in range(count):
+            threading.Thread(target=guarded, args=(number, advance), name=f"collect-{domain}-{number}",
+                             daemon=True).start()
         try:
-            pending = set(futures)
-            while pending:
-                done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-                for future in done:
-                    future.result()
-        except BaseException:
+            _wait(busy, until=lambda: bool(failures))
+            if failures:
+                raise failures[0]
+        except BaseException as exc:
             stop.set()
-            pool.shutdown(wait=True, cancel_futures=True)
+            _finish(busy, abandon, interrupted=isinstance(exc, KeyboardInterrupt))
             raise
-        pool.shutdown(wait=True)
     return report
+
+
+def _wait(busy: Callable[[], int], deadline: float | None = None, until: Callable[[], bool] | None = None) -> None:
+    """Until no worker is busy (or the deadline, or `until()`), polling so the main thread still takes Ctrl-C.
+    Not Thread.join: on Python 3.11 a Ctrl-C landing inside join(timeout) marks the still running thread as ended."""
+    while busy():
+        if deadline is not None and time.monotonic() >= deadline or until is not None and until():
+            return
+        time.sleep(0.05)
+
+
+def _finish(busy: Callable[[], int], abandon: threading.Event, interrupted: bool) -> None:
+    """After `stop`: wait for the running steps to end; a (further) Ctrl-C meanwhile abandons them at once."""
+    try:
+        running = busy()
+        if running and interrupted:
+            print(f"interrupted: waiting for {running} running step{'s' if running != 1 else ''} to end "
+                  f"(Ctrl-C again to stop them now)", file=sys.stderr, flush=True)
+        _wait(busy)
+    except KeyboardInterrupt:
+        abandon.set()
+        running = busy()
+        print(f"stopping now: {running} episode{'s' if running != 1 else ''} in flight not saved (a rerun collects "
+              f"{'them' if running != 1 else 'it'} again)", file=sys.stderr, flush=True)
+        _remove_live_sandboxes()
+        _wait(busy, deadline=time.monotonic() + 5)  # let the workers close their collectors; never wait longer
+        _remove_live_sandboxes(sweep=True)
+        raise
+
+
+def _remove_live_sandboxes(sweep: bool = False) -> None:
+    """Remove the containers under the running steps (their execs then fail at once, and the abandoned episodes are
+    not stored). With `sweep`, also any container this process owns that the registry no longer lists (one a worker
+    was creating while the registry was emptied). Only when the Docker sandbox module is in use: a module never
+    imported started no container."""
+    module = sys.modules.get("sandboxes.docker_sandbox")
+    if module is None:
+        return
+    try:
+        module.cleanup_live()
+        if sweep:
+            from sandboxes.engine import engine_client
+
+            client, owner = engine_client(), f"{socket.gethostname()}:{os.getpid()}"
+            mine = [c for c in module.list_containers(client) if c["labels"].get(module.OWNER_LABEL) == owner]
+            for container in mine:
+                try:
+                    client.api.remove_container(container["id"], force=True)
+                except Exception as exc:  # gone meanwhile
+                    log.debug("remove %s: %s", container["name"], exc)
+    except Exception as exc:  # best effort: atexit and the next run's remove_orphans try again
+        log.debug("could not remove live sandboxes: %s", exc)

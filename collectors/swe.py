@@ -51,6 +51,7 @@ REQUIRED_ARGUMENTS = {"bash": ("command",), "view": ("path",), "create": ("path"
 DEFAULT_LIMITS = Limits(memory="1g", pids=512, cpus=1.0, disk="256m", action_timeout_s=30.0)
 TEST_TIMEOUT_S = 180.0
 FAILED_TEST = re.compile(r"^(?:FAILED|ERROR) (\S+)", re.M)
+PASSED_TESTS = re.compile(r"\b(\d+) passed\b")  # pytest's summary line: "3 failed, 97 passed in 1.20s"
 # Amends the base commit so it holds the planted bug, keeping its dates (same id every episode) and leaving no
 # object of the clean original behind: the fix must not be readable from the repository's history.
 PLANT_SCRIPT = """set -e
@@ -293,6 +294,26 @@ def mutation_candidates(spec: RepoSpec, sandbox: DockerSandbox) -> list[Mutation
     return found
 
 
+def check_baseline(spec: RepoSpec, baseline: ExecResult) -> None:
+    """The unmutated repository's suite must start and pass some tests, or no planted bug can turn one red: pytest's
+    exit 2-5 (interrupted, e.g. a collection error; internal error; usage error, e.g. a conftest that cannot be
+    imported; no tests collected), or no test passing, ends the repo with pytest's last lines."""
+    output = baseline.output.decode(errors="replace")
+    counts = PASSED_TESTS.findall(output)
+    passed = int(counts[-1]) if counts else 0  # the last one is the summary line's
+    if baseline.exit_code not in (2, 3, 4, 5) and passed:
+        return
+    lines = [line for line in output.splitlines() if line.strip()][-5:]
+    tail = "\n".join(f"    {line}" for line in lines) or "    (no output)"
+    why = (f"pytest exited with {baseline.exit_code}" if baseline.exit_code not in (0, 1)
+           else f"no test passed (pytest exit {baseline.exit_code})")
+    raise SweTaskError(
+        f"the tests of the unmodified repository cannot run ({why}; `{spec.test_command}` in the image); last lines:\n"
+        f"{tail}\n"
+        f"If a module is missing, list the missing packages in the entry's `test_requires` (wheels installed "
+        f"into the image) and run again.")
+
+
 def generate_bugfix_tasks(spec: RepoSpec, image: str, count: int, seed: int = 0, *, max_attempts: int = 12,
                           max_failing: int = 25, limits: Limits = DEFAULT_LIMITS) -> list[Task]:
     """Up to `count` planted bugs that turn some passing tests red (at most `max_failing` of them: a bug that
@@ -304,6 +325,7 @@ def generate_bugfix_tasks(spec: RepoSpec, image: str, count: int, seed: int = 0,
         baseline = box.exec(command, workdir=REPO, timeout=TEST_TIMEOUT_S)
         if baseline.timed_out:
             raise SweTaskError(f"repo {spec.name!r}: its tests did not finish in {TEST_TIMEOUT_S:.0f}s")
+        check_baseline(spec, baseline)
         failing_before = set(failing_tests(baseline.output.decode(errors="replace")))
         timeout = max(10.0, baseline.duration_s * 4)  # a planted infinite loop must not stall generation
         for attempt, mutation in enumerate(sample(mutation_candidates(spec, box), seed)):
@@ -327,6 +349,35 @@ def generate_bugfix_tasks(spec: RepoSpec, image: str, count: int, seed: int = 0,
     if len(tasks) < count:
         log.warning("repo %s: %d of %d bug-fix tasks found in %d attempts", spec.name, len(tasks), count, max_attempts)
     return tasks
+
+
+def check_mutations(tasks: list[Task], spec: RepoSpec, image: str) -> None:
+    """Every options.mutation of `tasks` (all of repo `spec`) names a mutation of its file as the image holds it,
+    checked before any episode so a stale or mistyped id is a task-file error, not an episode that fails each run."""
+    wanted = [(task, str(task.options["mutation"])) for task in tasks if task.options.get("mutation")]
+    if not wanted:
+        return
+    known: dict[str, set[str] | str] = {}  # file -> mutation ids, or why it has none
+    with DockerSandbox(image, DEFAULT_LIMITS, name_prefix="worldline-swe-check",
+                       labels={"worldline.domain": DOMAIN, "worldline.swe.repo": spec.name}) as box:
+        for path in sorted({mutation_id.split(":", 1)[0] for _, mutation_id in wanted}):
+            read = box.exec(["cat", "--", f"{REPO_DIR}/{path}"])
+            if read.exit_code != 0:
+                known[path] = f"{path} is not a file of repo {spec.name!r}"
+                continue
+            try:
+                known[path] = {m.id for m in find_mutations(path, read.stdout.decode(errors="replace"))}
+            except SyntaxError as exc:
+                known[path] = f"{path} of repo {spec.name!r} does not parse ({exc})"
+    for task, mutation_id in wanted:
+        path = mutation_id.split(":", 1)[0]
+        found = known[path]
+        if isinstance(found, str):
+            raise SweTaskError(f"task {task.id!r}: options.mutation {mutation_id!r}: {found}")
+        if mutation_id not in found:
+            raise SweTaskError(f"task {task.id!r}: options.mutation {mutation_id!r} does not exist in {path} of repo "
+                               f"{spec.name!r} ({len(found)} mutations there; was the task generated from another "
+                               f"version of the repo?)")
 
 
 def _task_row(task: Task) -> dict:
@@ -370,6 +421,7 @@ def collect_command(
 ):
     """Record SWE episodes (shell, file editor, tests, git diff) on real repositories in Docker sandboxes."""
     import yaml
+    from rich.markup import escape
 
     from collectors.command import console, run_and_report
     from collectors.tasks import load_tasks, yaml_error_message
@@ -408,9 +460,14 @@ def collect_command(
             if chosen is None:
                 generated += bugfix_tasks_cached(spec, images[name], bugs, mutation_seed, out)
         except (ImageBuildError, RepoSnapshotError, SweTaskError) as exc:
-            console.print(f"[red]swe[/]: repo {name!r}: {exc}")
+            console.print(f"[red]swe[/]: repo {escape(name)!r}: {escape(str(exc))}")
             raise typer.Exit(1) from exc
     if chosen is not None:
+        for name, spec in specs.items():
+            try:
+                check_mutations([t for t in chosen if t.options["repo"] == name], spec, images[name])
+            except SweTaskError as exc:
+                raise typer.BadParameter(str(exc), param_hint="--tasks") from exc
         plans = plans_for(chosen, seeds=seeds, max_steps=max_steps)
     else:
         plans = plans_for(generated, seeds=seeds, policy_factory=BugFixPolicy, max_steps=max_steps)
