@@ -6,6 +6,7 @@ snippets a web search engine shows. An index lives in memory, or in a file writt
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import sqlite3
@@ -80,6 +81,15 @@ class SearchIndex:
 
     def __len__(self) -> int:
         return self.db.execute("SELECT count(*) FROM pages").fetchone()[0]
+
+    def digest(self) -> str:
+        """12 hex digits naming the pages' content: two servers that answer the same have the same digest."""
+        digest = hashlib.sha256()
+        for row in self.db.execute("SELECT page_id, title, url, body, links FROM pages ORDER BY page_id"):
+            for value in row:
+                digest.update(value.encode())
+                digest.update(b"\0")
+        return digest.hexdigest()[:12]
 
     def search(self, query: str, limit: int = 5, offset: int = 0) -> tuple[int, list[dict]]:
         """Pages matching all words of `query` (or, failing that, any), best first: (total, results)."""

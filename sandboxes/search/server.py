@@ -54,7 +54,9 @@ class PageWindow(BaseModel):
 
 
 def make_server(index: SearchIndex, name: str) -> MCPServer:
-    server = MCPServer(name, instructions="Search the corpus with `search`, then read a result with `open_page`.")
+    # The version names the corpus served (the collector records name@version as the environment's digest).
+    server = MCPServer(name, version=index.digest(),
+                       instructions="Search the corpus with `search`, then read a result with `open_page`.")
 
     @server.tool(description="Full-text search. Returns the best matching pages (id, title, url, and a snippet "
                              "with the matched words in **bold**), best first; `offset` pages through results.")

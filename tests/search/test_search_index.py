@@ -65,6 +65,9 @@ def test_world_is_deterministic_and_consistent():
     world = generate(7)
     assert [p.text for p in pages(world)] == [p.text for p in pages(generate(7))]
     assert [p.text for p in pages(world)] != [p.text for p in pages(generate(8))]
+    # The digest (the server's version, recorded as the environment's) names the content.
+    assert SearchIndex.build(pages(world)).digest() == SearchIndex.build(pages(generate(7))).digest()
+    assert SearchIndex.build(pages(world)).digest() != SearchIndex.build(pages(generate(8))).digest()
     by_id = {p.page_id: p for p in pages(world)}
     for subject, relation, obj in world.facts:
         text = by_id[subject].text
