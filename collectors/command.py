@@ -18,7 +18,7 @@ console = Console(stderr=True)
 # Reusable typer option declarations: `out: OutOption` in a collector's command signature.
 OutOption = typer.Option(..., "--out", help="Collection folder; episodes already complete there are skipped.")
 WorkersOption = typer.Option(1, "--workers", min=1, help="Environments run in parallel.")
-LimitOption = typer.Option(None, "--limit", min=0, help="Collect at most this many new episodes.")
+LimitOption = typer.Option(None, "--limit", min=1, help="Collect at most this many new episodes.")
 SeedsOption = typer.Option(1, "--seeds", min=1, help="Episodes per task, with seeds 0..N-1.")
 MaxStepsOption = typer.Option(DEFAULT_MAX_STEPS, "--max-steps", min=1, help="Step budget per episode.")
 
