@@ -4,7 +4,7 @@
 import argparse
 import threading
 
-from sandboxes.adb_replay import load_recording, start_replay_device
+from sandboxes.adb_replay import RecordingError, load_recording, start_replay_device
 
 
 def main() -> None:
@@ -15,8 +15,11 @@ def main() -> None:
     parser.add_argument("--settle-dumps", type=int, default=0, help="dumps that show a screen still sliding in")
     parser.add_argument("--recordings", default=None, help="Untergang1__AppAgent folder (default: ../shared)")
     args = parser.parse_args()
-    device = start_replay_device(args.profile, args.host, args.port, args.settle_dumps,
-                                 load_recording(args.recordings))
+    try:
+        recording = load_recording(args.recordings)
+    except RecordingError as exc:
+        parser.exit(2, f"error: {exc}\n")
+    device = start_replay_device(args.profile, args.host, args.port, args.settle_dumps, recording)
     print(f"replay device ({args.profile}) listening: adb connect {device.serial}", flush=True)
     try:
         threading.Event().wait()

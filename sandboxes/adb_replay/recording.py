@@ -145,6 +145,9 @@ def _target(entry: dict) -> Target | None:
 
 def load_recording(folder: Path | None = None) -> Recording:
     folder = Path(folder) if folder else default_recordings_dir()
+    if not (folder / "actions.json").is_file():
+        raise RecordingError(f"recorded Android screens not found: {folder}/actions.json is missing (pass the "
+                             "Untergang1__AppAgent folder of shared/data/android)")
     runs = json.loads((folder / "actions.json").read_text())["tasks"]
     files = {p.name: p for p in folder.rglob("*.xml")}
     screens: dict[str, Screen] = {}
