@@ -398,12 +398,11 @@ def collect_command(
     limit: int | None = LimitOption,
 ) -> None:
     """Collect MCP transitions from real servers: scripted tasks (--tasks) or schema-driven exploration."""
-    import yaml
-
     from collectors.api import ScriptedPolicy
-    from collectors.tasks import InputFileError, load_tasks, load_yaml, yaml_error_message
+    from collectors.tasks import InputFileError, load_tasks
     from sandboxes.mcp_proxy import parse_spec
     from sandboxes.mcp_servers import ServerFileError, load_servers
+    from schemas.yaml_file import load_yaml
 
     if (tasks_file is None) == (not explore):
         raise typer.BadParameter("give exactly one of --tasks FILE or --explore")
@@ -412,18 +411,13 @@ def collect_command(
         raise ServerFileError(f"no servers file: the shipped {DEFAULT_SERVERS_FILE} is missing; give one with "
                               f"--servers FILE")
     servers_file = servers_file or DEFAULT_SERVERS_FILE
-    if servers_file.is_dir():
-        raise ServerFileError(f"servers file {servers_file} is a folder, not a file")
-    try:
-        servers = load_servers(servers_file)
-    except yaml.YAMLError as exc:
-        raise ServerFileError(yaml_error_message(servers_file, exc)) from None
+    servers = load_servers(servers_file)
     unknown = [name for name in server if name not in servers]
     if unknown:
         raise typer.BadParameter(f"unknown server(s) {unknown}; {servers_file} has {', '.join(sorted(servers))}")
     if perturb_file is not None and not perturb_file.is_file():
         raise InputFileError(f"perturbation file {perturb_file} does not exist")
-    perturb = load_yaml(perturb_file, perturb_file.read_text()) if perturb_file else []
+    perturb = load_yaml(perturb_file, perturb_file.read_text(), InputFileError) if perturb_file else []
     parse_spec(perturb, str(perturb_file))  # fail before any server starts
     if explore:
         tasks, policy = _explore_tasks(servers, server or sorted(servers)), ExplorePolicy

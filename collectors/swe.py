@@ -420,25 +420,21 @@ def collect_command(
     max_steps: int = MaxStepsOption,
 ):
     """Record SWE episodes (shell, file editor, tests, git diff) on real repositories in Docker sandboxes."""
-    import yaml
     from rich.markup import escape
 
     from collectors.command import console, run_and_report
-    from collectors.tasks import load_tasks, yaml_error_message
+    from collectors.tasks import load_tasks
     from sandboxes.docker_sandbox import install_cleanup_handlers, remove_orphans
     from sandboxes.images import ImageBuildError
     from sandboxes.swe_git import RepoSnapshotError
     from sandboxes.swe_images import ensure_image
-    from sandboxes.swe_repos import RepoSpecError, load_repo_specs
+    from sandboxes.swe_repos import load_repo_specs
 
     if repos is None and tasks is None:
         raise typer.BadParameter("give --repos FILE (generate bug-fix tasks) or --tasks FILE (scripted tasks)")
     # A RepoSpecError or TaskFileError is shown by `worldline collect` as one line `Error: ...`.
     repos = repos or shipped_repos_file()  # beside the package, not relative to the working directory
-    try:
-        specs = {s.name: s for s in load_repo_specs(repos)}
-    except yaml.YAMLError as exc:
-        raise RepoSpecError(yaml_error_message(repos, exc)) from None
+    specs = {s.name: s for s in load_repo_specs(repos)}
     chosen = [t for t in load_tasks(tasks) if t.domain in ("", DOMAIN)] if tasks else None
     if chosen is not None:
         for task in chosen:

@@ -5,41 +5,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import yaml
-
 from collectors.api import Task
+from schemas.yaml_file import load_yaml
 
 TASK_FIELDS = {"id", "instruction", "domain", "setup", "actions", "perturbations", "options", "max_steps"}
 
 
 class InputFileError(ValueError):
     """A file the user gave a collector (tasks, servers, perturbations) is wrong. `worldline collect` shows it as
-    one line `Error: ...` with exit code 2, never a traceback (collectors.command.guard_input_errors)."""
+    one line `Error: ...` with exit code 2, never a traceback (collectors.command.input_error_message)."""
 
 
 class TaskFileError(InputFileError):
     pass
-
-
-def yaml_error_message(path: str | Path, exc: yaml.YAMLError) -> str:
-    """One line naming the file, the line and what is wrong, from a PyYAML error (whose own text spans lines)."""
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    where = f"{path} line {mark.line + 1}, column {mark.column + 1}" if mark is not None else str(path)
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
-    if context:
-        started = f" started on line {context_mark.line + 1}" if context_mark is not None and mark is not None \
-            and context_mark.line != mark.line else ""
-        problem = f"{problem} ({context}{started})"
-    return f"{where}: not valid YAML: {problem}"
-
-
-def load_yaml(path: str | Path, text: str, error: type[Exception] = InputFileError):
-    """yaml.safe_load, raising `error` with yaml_error_message instead of PyYAML's multi-line error."""
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise error(yaml_error_message(path, exc)) from None
 
 
 def task_from_dict(entry: dict, where: str) -> Task:

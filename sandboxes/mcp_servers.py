@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import yaml
 
 from sandboxes.mcp_proxy import Exchange, PerturbingProxy, Rule
+from schemas.yaml_file import load_yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SERVER_KEYS = {"command", "args", "env", "transport", "url", "domain", "prepare", "network", "description",
@@ -124,7 +124,9 @@ def load_servers(path: str | Path) -> dict[str, ServerSpec]:
     path = Path(path)
     if not path.exists():
         raise ServerFileError(f"servers file {path} does not exist")
-    data = yaml.safe_load(path.read_text())
+    if path.is_dir():
+        raise ServerFileError(f"servers file {path} is a folder, not a file")
+    data = load_yaml(path, path.read_text(), ServerFileError)
     entries = data.get("servers") if isinstance(data, dict) else None
     if not isinstance(entries, dict) or not entries:
         raise ServerFileError(f"{path}: expected a mapping with a non-empty 'servers' mapping of name -> entry")

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from schemas.yaml_file import load_yaml
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,40}$")
 DEFAULT_TEST_COMMAND = "python -m pytest -q -p no:cacheprovider"
@@ -82,7 +82,7 @@ def load_repo_specs(path: str | Path) -> list[RepoSpec]:
     path = Path(path)
     if not path.exists():
         raise RepoSpecError(f"repos file {path} does not exist")
-    data = yaml.safe_load(path.read_text())
+    data = load_yaml(path, path.read_text(), RepoSpecError)
     if isinstance(data, dict):
         data = data.get("repos")
     if not isinstance(data, list) or not data:
