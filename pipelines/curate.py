@@ -168,7 +168,7 @@ def check_output_apart(input_dir: str, output_dir: str) -> None:
 def output_lock(output_dir: str) -> Iterator[None]:
     """Hold OUTPUT/.curate.lock while a run uses the folder: a second run into it removed the first one's work
     folder (prepare_output) and the first failed with a traceback. The kernel drops a process's flock when it ends,
-    so a killed run leaves no stale lock."""
+    so a killed run leaves no stale lock; a run that ends removes the file, so a published folder does not carry it."""
     root = Path(output_dir)
     if "://" in output_dir:  # a bucket has no such lock
         yield
@@ -176,12 +176,27 @@ def output_lock(output_dir: str) -> Iterator[None]:
     if root.exists() and not root.is_dir():
         raise OutputExistsError(f"{output_dir} is a file, not a folder")
     root.mkdir(parents=True, exist_ok=True)
-    with open(root / LOCK_FILE, "a") as handle:
+    path = root / LOCK_FILE
+    while True:
+        handle = open(path, "a")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            handle.close()
             raise OutputExistsError(f"another curation run is writing to {output_dir}; wait for it to end") from None
+        # The run before us may have removed the file between our open and our lock: a lock on that unlinked file
+        # excludes no one, so take it again on the file the path names now.
+        try:
+            if os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        handle.close()
+    try:
         yield
+    finally:
+        path.unlink(missing_ok=True)  # before the lock is released: a run waiting on it sees a new file
+        handle.close()
 
 
 def existing_output(output_dir: str, overwrite: bool) -> list[Path]:

@@ -299,6 +299,29 @@ def test_an_output_that_is_a_file_or_in_use_is_refused(tmp_path):
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "another curation run is writing to" in result.stderr
     assert run_curation(str(raw), str(tmp_path / "out"))["balanced"]  # released with the run that held it
+    assert not (tmp_path / "out" / ".curate.lock").exists()  # a published folder does not carry it
+
+
+def test_a_lock_taken_on_the_file_a_finished_run_removed_is_taken_again(tmp_path, monkeypatch):
+    import fcntl
+
+    out = tmp_path / "out"
+    out.mkdir()
+    stale = open(out / ".curate.lock", "a")  # opened before the run holding it removed the file
+    (out / ".curate.lock").unlink()
+    real_open, opened = open, []
+
+    def open_the_removed_file_first(path, *args, **kwargs):
+        opened.append(path)
+        return stale if len(opened) == 1 else real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", open_the_removed_file_first)
+    with output_lock(str(out)):
+        monkeypatch.setattr("builtins.open", real_open)
+        assert len(opened) == 2 and (out / ".curate.lock").exists()
+        with open(out / ".curate.lock") as other:  # a third run, opening the path now, is shut out
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def test_whole_rows_are_read_back_by_position_across_row_groups_past_an_unreadable_one(hostile):
