@@ -451,13 +451,23 @@ def collect_command(
     remove_orphans()
     images, generated = {}, []
     for name, spec in specs.items():
+        doing = "building the image"
         try:
             images[name] = ensure_image(spec)
             if chosen is None:
+                doing = "generating bug-fix tasks"
                 generated += bugfix_tasks_cached(spec, images[name], bugs, mutation_seed, out)
         except (ImageBuildError, RepoSnapshotError, SweTaskError) as exc:
             console.print(f"[red]swe[/]: repo {escape(name)!r}: {escape(str(exc))}")
             raise typer.Exit(1) from exc
+        except KeyboardInterrupt:
+            # Before any episode: the runner's message does not apply, and typer would exit 130 without a word.
+            kept = len(images) - (name in images)
+            console.print(f"interrupted while {doing} of repo {escape(name)!r}; no episode was recorded. "
+                          f"{kept} repo{'s' if kept != 1 else ''} done before it (images cached"
+                          f"{', tasks kept in ' + escape(str(Path(out) / 'swe_tasks')) if chosen is None else ''}"
+                          f"): a rerun goes on from there", highlight=False)
+            raise typer.Exit(130) from None
     if chosen is not None:
         for name, spec in specs.items():
             try:

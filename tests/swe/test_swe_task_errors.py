@@ -76,3 +76,38 @@ def test_a_mutation_id_the_repo_lacks_is_a_task_file_error(tiny_spec, tiny_image
     assert "nope.py is not a file of repo" in " ".join(done.stderr.replace("│", " ").split())
     assert not (out / "episodes").exists()
 
+
+
+def test_ctrl_c_during_bug_generation_says_where_it_stopped_and_leaves_no_container(tmp_path):
+    import os
+    import signal
+    import socket
+    import time
+
+    import docker
+
+    from tests.interrupts import with_default_sigint
+
+    folder = write_tiny_project(tmp_path / "calc")
+    (folder / "conftest.py").write_text("import time\ntime.sleep(120)  # the baseline run is where Ctrl-C lands\n")
+    repos = tmp_path / "repos.yaml"
+    repos.write_text(yaml.safe_dump({"repos": [{"name": "wl-test-slow", "path": str(folder), "mutate": ["calc.py"]}]}))
+    out = tmp_path / "out"
+    run = subprocess.Popen(WORLDLINE + ["collect", "swe", "--repos", str(repos), "--bugs", "1", "--out", str(out)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                           preexec_fn=with_default_sigint)
+    client = docker.from_env()
+    owner = f"worldline.owner={socket.gethostname()}:{run.pid}"
+    generating = lambda: client.api.containers(all=True, filters={"name": "worldline-swe-gen", "label": owner})  # noqa: E731
+    deadline = time.monotonic() + 240
+    while not generating() and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert generating(), "the generation container never started"
+    time.sleep(2)  # inside the baseline test run
+    os.kill(run.pid, signal.SIGINT)
+    _, stderr = run.communicate(timeout=60)
+    flat = " ".join(stderr.split())
+    assert run.returncode == 130, stderr[-2000:]
+    assert "interrupted while generating bug-fix tasks of repo 'wl-test-slow'; no episode was recorded" in flat
+    assert "Traceback" not in stderr
+    assert not generating() and not (out / "episodes").exists()
