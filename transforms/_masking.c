@@ -17,11 +17,11 @@
 /* The finders, one per rule, in the order of the lists candidate_starts() returns (FINDERS names them). */
 enum {
     UUID, DIGITS, DAY_DATE, MONTH_TIME, UNIX_SECONDS, TEMP_DIR, TMP_NAME, PID_WORD, PID_UPPER, PROCESS_WORD,
-    SHELL_JOB, LOCAL_PORT, PORT_WORD, HEX_LITERAL, HEX_WORD, FINDER_COUNT
+    SHELL_JOB, LOCAL_PORT, PORT_WORD, HEX_LITERAL, HEX_WORD, UP_TIME, USAGE_LINE, FINDER_COUNT
 };
 static const char *const finder_names[FINDER_COUNT] = {
     "uuid", "digits", "day_date", "month_time", "unix_seconds", "temp_dir", "tmp_name", "pid_word", "pid_upper",
-    "process_word", "shell_job", "local_port", "port_word", "hex_literal", "hex_word",
+    "process_word", "shell_job", "local_port", "port_word", "hex_literal", "hex_word", "up_time", "usage_line",
 };
 
 /* Character classes as bit flags, of the text's characters as bytes (see Bytes). */
@@ -184,6 +184,34 @@ shell_job_at(Bytes s, Py_ssize_t i)
     return end > i + 1 && s[end] == ']' && s[end + 1] == ' ' && has(s, end + 2, DIGIT);
 }
 
+/* uptime's "up 3 days,  2:01," or "up 5 min,": "up", spaces, a digit. */
+static int
+up_time_at(Bytes s, Py_ssize_t i)
+{
+    if (!literal_at(s, i, "up ") || !may_start_word(s, i))
+        return 0;
+    i += 3;
+    while (s[i] == ' ')
+        i++;
+    return has(s, i, DIGIT);
+}
+
+/* A line of top's or free's summary: "Tasks:", "Threads:", "%Cpu", "Mem", "Swap" or a unit and "Mem"/"Swap" at the
+ * start of a line. */
+static int
+usage_line_at(Bytes s, Py_ssize_t i)
+{
+    static const char *const labels[] = {"Tasks:", "Threads:", "%Cpu", "Mem", "Swap"};
+    if (i > 0 && s[i - 1] != '\n')
+        return 0;
+    if (s[i] && strchr("KMGTPE", s[i]) != NULL && s[i + 1] == 'i' && s[i + 2] == 'B' && s[i + 3] == ' ')
+        i += 4;
+    for (size_t l = 0; l < sizeof labels / sizeof *labels; l++)
+        if (s[i] == (unsigned char)labels[l][0] && literal_at(s, i, labels[l]))
+            return 1;
+    return 0;
+}
+
 static inline unsigned
 bit_if(int finder, int holds)
 {
@@ -230,7 +258,12 @@ starts_at(Bytes s, Py_ssize_t i)
     case 'P':
         found |= bit_if(PID_UPPER, literal_at(s, i, "PID") && pid_separator_at(s, i + 3));
         break;
+    case 'u':
+        found |= bit_if(UP_TIME, up_time_at(s, i));
+        break;
     }
+    if (c == 'T' || c == '%' || c == 'M' || c == 'S' || c == 'K' || c == 'G' || c == 'P' || c == 'E')
+        found |= bit_if(USAGE_LINE, usage_line_at(s, i));
     if (has(s, i, NAME_INITIAL)) {
         found |= bit_if(DAY_DATE, name_at(s, i, DAY_NAMES) && (s[i + 3] == ',' || s[i + 3] == ' '));
         found |= bit_if(MONTH_TIME, name_at(s, i, MONTH_NAMES) && s[i + 3] == ' ');
@@ -764,6 +797,12 @@ module_exec(PyObject *module)
     add_pairs(anywhere, "/", "tvdp");  /* /tmp/, /var/tmp/, /dev/shm/, /private/var/folders/ */
     add_pairs(anywhere, "p", "iro");  /* pid, process, port */
     add_pairs(anywhere, "P", "I");
+    add_pairs(TEST_AFTER_NON_WORD, "u", "p");  /* up 2:16, */
+    add_pairs(TEST_AFTER_NON_WORD, "T", "ah");  /* Tasks:, Threads: */
+    add_pairs(TEST_AFTER_NON_WORD, "%", "C");  /* %Cpu(s): */
+    add_pairs(TEST_AFTER_NON_WORD, "M", "e");  /* Mem: */
+    add_pairs(TEST_AFTER_NON_WORD, "S", "w");  /* Swap: */
+    add_pairs(TEST_AFTER_NON_WORD, "KMGTPE", "i");  /* MiB Mem : */
     for (const char *name = DAY_NAMES MONTH_NAMES; *name; name += 3)
         add_pair(anywhere, (unsigned char)name[0], (unsigned char)name[1]);
     add_pairs(TEST_AFTER_NON_WORD, "abcdefABCDEF", "0123456789abcdefABCDEF");  /* UUID, hex word */

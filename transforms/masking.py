@@ -5,8 +5,9 @@ text, CURATED_TRANSITION_SCHEMA.next_volatile_spans), and a masked copy, with ea
 used only for hashing, so two runs that differ only in a PID or a clock reading hash the same.
 
 mask(text) masks one text; mask_many(texts) gives the same result for each of many texts, for less: it runs every
-rule once over groups of texts joined by newlines (see _masked_group). The pid columns of process tables (ps, top),
-which only a header line identifies, are found by a second pass over the few texts that may hold one (_table_spans).
+rule once over groups of texts joined by newlines (see _masked_group). The pid and usage columns of process tables
+(ps, top), which only a header line identifies, are found by a second pass over the few texts that may hold one
+(_table_spans).
 """
 
 from __future__ import annotations
@@ -85,6 +86,13 @@ _GENERATED_NAME = re.compile(GENERATED)
 # scan per rule. Where a pattern has a group `v`, only that group is volatile (the number after "pid ", not the
 # word). `check`, if any, must accept the matched text.
 RULES = (
+    # What a machine reports of its own load, which moves with time and with everything else running on it: uptime
+    # and load averages (uptime, w, top), top's task and CPU lines, top's and free's memory lines. First: a number in
+    # them would otherwise start a duration ("1.2 us" is top's user CPU share) or a byte size.
+    ("usage", rf"u{_B.format('u')}p +(?P<v>(?:{_D}+ days?, +)?(?:{_D}{{1,2}}:{_D}{{2}}|{_D}+ min),(?: +{_D}+ users?,)?"
+              rf" +load averages?: {_D}+[.,]{_D}+,? {_D}+[.,]{_D}+,? {_D}+[.,]{_D}+)", "up_time", None),
+    ("usage", rf"^(?:(?:Tasks|Threads): +(?={_D}+ total,)|%Cpu{_D}*(?:\(s\))?: +|(?:[KMGTPE]iB )?(?:Mem|Swap) *: +)"
+              rf"(?P<v>{_D}[^\n]*?)(?=[ \t\r]*$)", "usage_line", None),
     ("uuid", rf"{_H}{_B.format(_H)}{_H}{{7}}-{_H}{{4}}-{_H}{{4}}-{_H}{{4}}-{_H}{{12}}\b", "uuid", None),
     ("digits", rf"{_D}{_B.format(_D)}(?:" + "|".join(f"(?P<d{i}>{rest})" for i, (_, rest) in enumerate(DIGIT_FORMS))
      + ")", "digits", None),
@@ -152,8 +160,12 @@ def _replaced(text: str, spans) -> str:
 # line), except for a row the terminal wrapped: a line under a row that is as long as the longest line of the text
 # (the screen's width) may be the row's continuation, and the rows after it go on only if their pid ends in the same
 # column as the last row's (ps and top right-align it), so the output of a command after a truncated row is not read
-# as rows.
+# as rows. The same rows' CPU, memory and time columns are masked too, as "usage": they move with the machine's load
+# (a process's RSS differs by some pages from run to run of the same command).
 _PID_COLUMNS = ("PID", "PPID", "PGID", "SID", "TPGID", "LWP", "SPID", "TGID")
+_USAGE_COLUMNS = ("%CPU", "%MEM", "C", "CPU", "VSZ", "RSS", "SZ", "VIRT", "RES", "SHR", "START", "STIME", "TIME",
+                  "TIME+")
+_USAGE_VALUE = re.compile(r"[0-9][0-9.:,]*[kmgtpKMGTP]?")
 _HEADER_NAME = r"[A-Z%][A-Z0-9%+_/:.()-]*"
 _TABLE_HEADER = re.compile(rf"^[ \t]*(?:{_HEADER_NAME}[ \t]+)*(?:{'|'.join(_PID_COLUMNS)})(?:[ \t]+{_HEADER_NAME})*"
                            r"[ \t\r]*$", re.MULTILINE)
@@ -161,12 +173,14 @@ _FIELD = re.compile(r"\S+")
 _PID_VALUE = re.compile(r"[0-9]{1,7}")
 
 
-def _table_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each value in a pid column of a process table in text, in order."""
+def _table_spans(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, kind) of each value in a pid ("pid") or usage ("usage") column of a process table in text."""
     spans, width = [], None
     for header in _TABLE_HEADER.finditer(text):
         names = header.group().split()
         columns = [k for k, name in enumerate(names) if name in _PID_COLUMNS]
+        # Not the last column: a command line there may hold any words.
+        usage = [k for k, name in enumerate(names[:-1]) if name in _USAGE_COLUMNS]
         first, pid_column, wrapped = columns[0], None, False
         line_start, previous_length = header.end() + 1, len(header.group())
         while line_start <= len(text):
@@ -175,7 +189,10 @@ def _table_spans(text: str) -> list[tuple[int, int]]:
             fields = [field.span() for field in _FIELD.finditer(text, line_start, line_end)]
             if (len(fields) > first and _PID_VALUE.fullmatch(text, *fields[first])
                     and (not wrapped or fields[first][1] - line_start == pid_column)):
-                spans += [fields[k] for k in columns if k < len(fields) and _PID_VALUE.fullmatch(text, *fields[k])]
+                spans += [(*fields[k], "pid") for k in columns
+                          if k < len(fields) and _PID_VALUE.fullmatch(text, *fields[k])]
+                spans += [(*fields[k], "usage") for k in usage
+                          if k < len(fields) and _USAGE_VALUE.fullmatch(text, *fields[k])]
                 pid_column, wrapped = fields[first][1] - line_start, False
             elif pid_column is not None and previous_length >= (width := width or _width(text)):
                 wrapped = True
@@ -192,18 +209,18 @@ def _width(text: str) -> int:
 
 
 def _with_tables(text: str, result: tuple[list[dict], str]) -> tuple[list[dict], str]:
-    """result (the rules' spans and masked text) with the pid columns of text's process tables masked too, where no
-    rule's span overlaps them."""
+    """result (the rules' spans and masked text) with the pid and usage columns of text's process tables masked too,
+    where no rule's span overlaps them."""
     found = _table_spans(text)
     if not found:
         return result
     spans = result[0]
     starts, merged = [span["start"] for span in spans], list(spans)
-    for start, end in sorted(set(found)):
+    for start, end, kind in sorted(set(found)):
         before = bisect_right(starts, start)
         if (before and spans[before - 1]["end"] > start) or (before < len(spans) and spans[before]["start"] < end):
             continue
-        merged.append({"start": start, "end": end, "kind": "pid"})
+        merged.append({"start": start, "end": end, "kind": kind})
     merged.sort(key=itemgetter("start"))
     return merged, _replaced(text, [(span["start"], span["end"], span["kind"]) for span in merged])
 

@@ -1,4 +1,5 @@
-"""The process table pass of transforms/masking.py: the pid columns of ps and top output, read under their header.
+"""The process table pass of transforms/masking.py: the pid and usage columns of ps and top output, read under their
+header; and the line-local rules for top's, free's and uptime's summary lines.
 
 The fixtures in data/ are real screens: `tmux capture-pane -p` of a 160-column tmux session in the terminal sandbox
 image (worldline/base:bookworm, procps), with `sleep`, `python3 -m http.server` and a python3 with a command line
@@ -54,20 +55,56 @@ def test_table_spans_only_add_to_the_rules_spans(name):
     text = screen(name)
     spans, masked = mask(text)
     added = [s for s in spans if s not in rules_only(text)]
-    assert [s["kind"] for s in added] == ["pid"] * len(EXPECTED[name])
+    assert [s["kind"] for s in added if s["kind"] == "pid"] == ["pid"] * len(EXPECTED[name])
+    assert {s["kind"] for s in added} <= {"pid", "usage"}
     assert sorted(spans, key=lambda s: s["start"]) == spans
     assert all(before["end"] <= after["start"] for before, after in zip(spans, spans[1:]))
     assert masked == masking.masked(text, spans)
 
 
-def test_only_the_pid_column_of_a_row_is_masked():
+def test_the_pid_and_usage_columns_of_a_row_are_masked_and_the_rest_is_content():
     lines = mask(screen("ps_aux.txt"))[1].splitlines()
     assert lines[1] == "USER         PID %CPU %MEM    VSZ   RSS TTY      STAT START   TIME COMMAND"
-    assert lines[5] == "root          <pid>  0.0  0.0   2920  1744 pts/0    S    01:30   0:00 sleep 1000"
+    assert lines[5] == ("root          <pid>  <usage>  <usage>   <usage>  <usage> pts/0    S    <usage>   <usage> "
+                        "sleep 1000")
     assert lines[-1] == "root@<hex_id>:/work#"  # the prompt ends the table
+    ef = mask(screen("ps_ef.txt"))[1].splitlines()
+    assert ef[5] == "root          <pid>      <pid>  <usage> <usage> pts/0    <timestamp> sleep 1000"
     top = mask(screen("top_b_n_1.txt"))[1].splitlines()
-    assert top[8] == "      <pid> root      20   0    4360   3328   3032 S   0.0   0.0   0:00.02 bash"
-    assert top[1].startswith("top - <timestamp> up  2:16,")
+    assert top[8] == ("      <pid> root      20   0    <usage>   <usage>   <usage> S   <usage>   <usage>   <usage> "
+                      "bash")  # priority and nice are set by whoever started it: content
+
+
+def test_top_summary_lines_are_usage_and_their_labels_content():
+    top = mask(screen("top_b_n_1.txt"))[1].splitlines()
+    assert top[1:6] == ["top - <timestamp> up  <usage>", "Tasks:   <usage>", "%Cpu(s):  <usage>",
+                        "MiB Mem :  <usage>", "MiB Swap:      <usage>"]
+    assert not any(s["kind"] == "duration" for s in volatile_spans(screen("top_b_n_1.txt")))  # "0.0 us" is CPU
+
+
+@pytest.mark.parametrize("text, masked", [
+    (" 10:00:01 up 3 days,  2:01,  1 user,  load average: 0.52, 0.58, 0.59",
+     " <timestamp> up <usage>"),
+    ("10:00  up 5 min, 2 users, load averages: 1.20 1.31 1.44", "10:00  up <usage>"),  # BSD, macOS
+    ("               total        used        free      shared  buff/cache   available\n"
+     "Mem:        7976        3456        1234          12        3285        4123\n"
+     "Swap:          0           0           0\n",
+     "               total        used        free      shared  buff/cache   available\n"
+     "Mem:        <usage>\nSwap:          <usage>\n"),
+    ("Mem:           23Gi       1.0Gi        18Gi", "Mem:           <usage>"),  # free -h
+    ("Threads: 120 total,   1 running", "Threads: <usage>"),
+])
+def test_uptime_and_free_figures_are_usage(text, masked):
+    assert mask(text)[1] == masked
+
+
+@pytest.mark.parametrize("text", [
+    "Sign up 3 times to win", "set up 2:16, then left", "backed up 12 files",
+    "Main PID: 4312 (python3)\n   Tasks: 1 (limit: 4915)\n",  # systemctl status: not top's line
+    "the Tasks: 3 total, as said", "Memory: 512", "Swapped 3 items",
+])
+def test_words_like_the_summary_labels_are_not_usage(text):
+    assert not any(s["kind"] == "usage" for s in volatile_spans(text)), text
 
 
 def test_the_table_ends_where_the_next_command_starts():

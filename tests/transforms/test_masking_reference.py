@@ -22,6 +22,10 @@ _DIGIT_FORMS = {  # group name -> (kind, pattern), tried in this order at each s
     "d6": ("byte_size", r"[0-9]+(?:\.[0-9]+)? ?(?:[KMGTP]i?B|[KMGTP])\b"),
 }
 _REFERENCE_RULES = (  # (kind, pattern, check), in priority order
+    ("usage", r"\bup +(?P<v>(?:[0-9]+ days?, +)?(?:[0-9]{1,2}:[0-9]{2}|[0-9]+ min),(?: +[0-9]+ users?,)?"
+              r" +load averages?: [0-9]+[.,][0-9]+,? [0-9]+[.,][0-9]+,? [0-9]+[.,][0-9]+)", None),
+    ("usage", r"^(?:(?:Tasks|Threads): +(?=[0-9]+ total,)|%Cpu[0-9]*(?:\(s\))?: +|(?:[KMGTPE]iB )?(?:Mem|Swap) *: +)"
+              r"(?P<v>[0-9][^\n]*?)(?=[ \t\r]*$)", None),
     ("uuid", r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b", None),
     ("digits", r"\b(?:" + "|".join(f"(?P<{name}>{pattern})" for name, (_, pattern) in _DIGIT_FORMS.items()) + ")",
      None),
@@ -88,7 +92,11 @@ PIECES = [
     "0xDEADBEEF", "3f9a2b1c0d", "deadbeef", "facade", "2026", "a1b2c3d4e5f6a7b8", "abc-1234567", "x3f9a2b1c0d",
     "_3f9a2b1c0d", "é3f9a2b1c0d", "3f9a2b1c0dé", "a" * 64 + "1", "1" + "b" * 70, "data123", "file42 node7", "exit 0",
     ":8000", "-", "—", "µs", "12µs", "ça", "src1 lib2 test3", "\x1b[0m", "\t", "  ", "-e29b-41d4-a716-", "\r",
-    "Ünïcode 12s", "٣٤٥ms", "\ud800", "é12ms", "—12ms", "?5s", "(3s)", "x5s", "5", "12:", "1.", "7 Noz 2026", "5ns", "4K", "12MiB", "2TB", "1P", "900bytes",
+    "up  2:16,  0 user,  load average: 0.75, 1.66, 1.72", "up 3 days,  2:01,  1 user,  load average: 0,52, 0,58, 0,59",
+    "up 5 min, 2 users, load averages: 1.20 1.31 1.44", "setup 5 min, load average: 1.0, 1.0, 1.0", "up 2:16, and on",
+    "Tasks:   8 total,   1 running", "Threads: 120 total", "Tasks: 1 (limit: 4915)", "%Cpu(s):  0.0 us,  0.0 sy",
+    "%Cpu0  :  1.2 us", "MiB Mem :  24105.6 total,  19320.1 free", "KiB Swap:      0 total", "Mem:        7976   3456",
+    "Swap:          0           0  \r", "Mem:  x", "GiB Mem: 3", "Ünïcode 12s", "٣٤٥ms", "\ud800", "é12ms", "—12ms", "?5s", "(3s)", "x5s", "5", "12:", "1.", "7 Noz 2026", "5ns", "4K", "12MiB", "2TB", "1P", "900bytes",
 ]
 SEPARATORS = ["", "", " ", "\n", "\n", "\r\n", "\n\n", ", ", "/", ":", "=", "_", "é"]
 
