@@ -31,7 +31,7 @@ import typer
 
 from collectors.api import Collector, StepResult, Task
 from collectors.command import LimitOption, MaxStepsOption, OutOption, SeedsOption, WorkersOption, plans_for
-from sandboxes.docker_sandbox import DockerSandbox, Limits, SandboxPool
+from sandboxes.docker_sandbox import DockerSandbox, Limits, SandboxPool, format_size
 from sandboxes.images import DEFAULT_TERMINAL_IMAGE
 from sandboxes.terminal_tmux import SessionEnded, TmuxTerminal
 from schemas import Action, EnvInfo, Observation
@@ -211,7 +211,10 @@ class TerminalCollector(Collector):
             return EnvInfo(kind="docker", id=self.image)
         if self._engine_version is None:
             self._engine_version = self.sandbox.client.version().get("Version", "")
-        limits = dataclasses.asdict(self.sandbox.limits)
+        used = self.sandbox.limits
+        # The sizes the container got, not None for "what fits": a reader of the record cannot work those out.
+        limits = {**dataclasses.asdict(used), "disk": format_size(used.disk_bytes), "shm": format_size(used.shm_bytes),
+                  "tmpfs": used.tmpfs_sizes()}
         return EnvInfo(kind="docker", id=self.image, digest=self.sandbox.image_digest,
                        details={"limits": limits, "cols": self.cols, "rows": self.rows, "shell": "bash",
                                 "multiplexer": "tmux", "engine": self._engine_version})

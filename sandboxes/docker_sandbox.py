@@ -1,9 +1,10 @@
 """Docker sandboxes: one container per episode, closed by default, always removed.
 
-Defaults: no network, read-only root with size-capped tmpfs for the writable paths, caps on memory (no swap), pids
-and CPU, a wall-clock limit on every exec, `--init` so orphans are reaped. Every container carries the label
-`worldline=1`, its owner (host:pid) and a name prefix; containers still alive at exit, Ctrl-C or SIGTERM are removed
-by `cleanup_live`, and those of a SIGKILLed run by the next run's `remove_orphans`.
+Defaults: no network, read-only root with size-capped tmpfs for the writable paths (a disk quota that, with /dev/shm,
+fits under the memory cap: see `Limits`), caps on memory (no swap), pids and CPU, a wall-clock limit on every exec,
+`--init` so orphans are reaped. Every container carries the label `worldline=1`, its owner (host:pid) and a name
+prefix; containers still alive at exit, Ctrl-C or SIGTERM are removed by `cleanup_live`, and those of a SIGKILLed
+run by the next run's `remove_orphans`.
 The engine is the one sandboxes.engine.engine_client finds (DOCKER_HOST, a remote engine too).
 
 Commands run over an attached exec (`AttachedExec`), read as Docker's multiplexed frames: kept open, the same
@@ -26,6 +27,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from docker import types as docker_types
+from docker import utils as docker_utils
 
 from sandboxes.engine import engine_client
 
@@ -48,12 +50,60 @@ CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETUID", "
                 "NET_BIND_SERVICE")
 
 
+MIB = 2**20
+PAGE = 4096
+# Docker mounts /dev as a 64 MiB tmpfs (fixed in the engine's default runtime spec; replacing it drops /dev/pts,
+# /dev/shm and /dev/mqueue) that root in the container can write to: it is memory-backed space like the others.
+DEV_TMPFS = 64 * MIB
+SHM_MAX_DEFAULT = 64 * MIB
+
+
+class LimitsError(ValueError):
+    """Limits that cannot hold: e.g. writable space that, filled, would leave the processes no memory."""
+
+
+def parse_size(value, what: str) -> int:
+    """'512m', '1g', '4096' or an int -> bytes (Docker's units: k, m, g are powers of 1024)."""
+    try:
+        size = docker_utils.parse_bytes(value if isinstance(value, int) else str(value))
+    except Exception as exc:
+        raise LimitsError(f"Limits: {what}={value!r} is not a size (write it like '256m' or '1g')") from exc
+    if not isinstance(size, int) or size <= 0:
+        raise LimitsError(f"Limits: {what}={value!r} must be a positive size (write it like '256m' or '1g')")
+    return size
+
+
+def format_size(size: int) -> str:
+    """Bytes -> the shortest exact Docker size: '256m', '1g', '43688k', or plain bytes."""
+    for unit, factor in (("g", 2**30), ("m", MIB), ("k", 1024)):
+        if size % factor == 0:
+            return f"{size // factor}{unit}"
+    return str(size)
+
+
 @dataclass
 class Limits:
+    """What one container may use. Files written to its writable paths live in memory (tmpfs), and tmpfs pages count
+    against the memory cap, so the writable space is a share of `memory`, not something beside it:
+
+      memory = processes (at least a quarter of memory, `process_headroom`)
+             + disk (the TOTAL of the writable paths) + shm (/dev/shm) + Docker's own /dev tmpfs (64m).
+
+    Filling every writable path then fails the writes with ENOSPC ("No space left on device") while the processes
+    keep the memory they need; without the budget the files would fill the memory cap and the OOM killer would take
+    whichever process it picks (the container's init too), killing the container. Limits that break the budget
+    raise LimitsError when they are made (dataclasses.replace too), naming the values and what to change.
+    """
+
     memory: str = "512m"
     pids: int = 256
     cpus: float = 1.0
-    disk: str = "256m"  # size of each writable tmpfs (and tmpfs pages count against `memory` too)
+    # TOTAL writable space of the container, split over `writable_paths`: the others share half of it equally, the
+    # first (/work) gets the rest (256m: /work 130m; /tmp, /root, /var/tmp 42m each); see tmpfs_sizes().
+    # None: all that the budget leaves once shm is taken (memory 512m -> 256m, 1g -> 640m, 128m -> 24m).
+    disk: str | None = None
+    # /dev/shm (POSIX shared memory, counted in the same budget). None: a quarter of the budget, at most 64m.
+    shm: str | None = None
     action_timeout_s: float = 30.0
     network: bool = False
     # Root is read-only so the only writable space is the size-capped tmpfs below: that is the disk quota.
@@ -61,6 +111,78 @@ class Limits:
     writable_paths: tuple[str, ...] = ("/work", "/tmp", "/root", "/var/tmp")
     # Open files per process: set here, not left to the engine's default (which a remote engine may raise).
     open_files: int = 16384
+
+    def __post_init__(self) -> None:
+        self._check()
+
+    # Properties, not fields: dataclasses.replace re-derives them, and asdict / Limits(**limits.__dict__) still work.
+    @property
+    def memory_bytes(self) -> int:
+        return parse_size(self.memory, "memory")
+
+    @property
+    def process_headroom(self) -> int:
+        """Memory kept for processes: what the writable space may never take, even when it is full."""
+        return self.memory_bytes // 4
+
+    @property
+    def file_budget(self) -> int:
+        """Memory the files of all memory-backed filesystems may take together (disk + shm + Docker's /dev)."""
+        return self.memory_bytes - self.process_headroom - DEV_TMPFS
+
+    @property
+    def shm_bytes(self) -> int:
+        if self.shm is not None:
+            return parse_size(self.shm, "shm")
+        return max(PAGE, min(SHM_MAX_DEFAULT, self.file_budget // 4 // PAGE * PAGE))
+
+    @property
+    def disk_bytes(self) -> int:
+        if self.disk is not None:
+            return parse_size(self.disk, "disk")
+        return (self.file_budget - self.shm_bytes) // PAGE * PAGE
+
+    def tmpfs_sizes(self) -> dict[str, str]:
+        """The size of each writable path's tmpfs (they add up to `disk`): the others share half of it equally
+        (rounded down to whole MiB, or pages), the first gets the rest."""
+        paths = list(self.writable_paths)
+        if not paths:
+            return {}
+        total = self.disk_bytes
+        other = total // 2 // (len(paths) - 1) if len(paths) > 1 else 0
+        other = other // MIB * MIB if other >= MIB else other // PAGE * PAGE  # whole MiB when there are some
+        return {paths[0]: format_size(total - other * (len(paths) - 1)),
+                **{path: format_size(other) for path in paths[1:]}}
+
+    def _check(self) -> None:
+        memory, headroom = self.memory_bytes, self.process_headroom
+        names = f"Limits(memory={self.memory!r}, disk={self.disk!r}, shm={self.shm!r})"
+        explained = (f"files in tmpfs count against memory, and memory {format_size(memory)} allows "
+                     f"{format_size(max(memory - headroom, 0))} of them once a quarter ({format_size(headroom)}) is "
+                     f"kept for processes")
+        least = 2 * PAGE * max(len(self.writable_paths), 1)  # every tmpfs gets at least a page (size=0: no limit)
+        if (self.disk is None or self.shm is None) and self.file_budget < least + PAGE:
+            need = -(-(DEV_TMPFS + MIB) * 4 // 3 // MIB)
+            raise LimitsError(f"{names}: memory {format_size(memory)} is too small to hold any writable space: "
+                              f"{explained}, and Docker's /dev takes {format_size(DEV_TMPFS)} of that. Raise memory "
+                              f"to at least {need}m (a few more MiB for each MiB of disk).")
+        disk = self.disk_bytes if self.writable_paths else 0
+        shm = self.shm_bytes
+        files = disk + shm + DEV_TMPFS
+        if files > memory - headroom:
+            fit = memory - headroom - DEV_TMPFS - shm
+            need = -(-files * 4 // 3 // MIB)  # memory (whole MiB) whose three quarters hold the files
+            lower = f"lower disk to at most {format_size(fit // MIB * MIB)} (or shm)" if fit >= MIB else \
+                "lower disk and shm"
+            raise LimitsError(
+                f"{names}: the writable space does not fit under the memory cap: disk {format_size(disk)} + shm "
+                f"{format_size(shm)} + Docker's /dev {format_size(DEV_TMPFS)} = {format_size(files)}, but {explained}. "
+                f"Filled, these files would OOM-kill the container. {lower[0].upper()}{lower[1:]}, or raise memory "
+                f"to at least {need}m (disk=None and shm=None take what fits).")
+        if self.writable_paths and disk < least:
+            raise LimitsError(f"{names}: disk {format_size(disk)} is too small to split over "
+                              f"{len(self.writable_paths)} writable paths {list(self.writable_paths)}; "
+                              f"give at least {format_size(least)}")
 
 
 @dataclass
@@ -304,7 +426,13 @@ class DockerSandbox:
             mem_limit=limits.memory, memswap_limit=limits.memory, pids_limit=limits.pids,
             nano_cpus=int(limits.cpus * 1e9), read_only=limits.read_only_root,
             # `exec`: tmpfs defaults to noexec, and a shell task expects ./script.sh to run where it was written.
-            tmpfs={path: f"size={limits.disk},mode=1777,exec" for path in limits.writable_paths},
+            # The sizes add up to limits.disk, which with shm fits under the memory cap (see Limits).
+            tmpfs={path: f"size={size},mode=1777,exec" for path, size in limits.tmpfs_sizes().items()},
+            shm_size=limits.shm_bytes,
+            # A System V shared memory segment outlives its processes by default: filled and left behind, it would
+            # hold memory no process owns (nothing the OOM killer can free). Forced removal makes it go with the
+            # last process attached to it, so it is process memory like any other.
+            sysctls={"kernel.shm_rmid_forced": "1"},
             security_opt=["no-new-privileges"], working_dir="/work" if "/work" in limits.writable_paths else None,
             cap_drop=["ALL"], cap_add=list(CAPABILITIES),
             ulimits=[docker_types.Ulimit(name="nofile", soft=limits.open_files, hard=limits.open_files),
@@ -315,7 +443,27 @@ class DockerSandbox:
         if self.user:
             kwargs["user"] = self.user
         kwargs.update(self.extra_run_kwargs)
+        self._check_tmpfs(kwargs.get("tmpfs") or {})
+        if parse_size(kwargs.get("shm_size") or PAGE, "shm_size") > self.limits.shm_bytes:
+            raise SandboxError(f"shm_size {kwargs['shm_size']} of sandbox {self.name} is more than Limits.shm "
+                               f"{format_size(self.limits.shm_bytes)}: set Limits.shm, which the memory budget counts")
         return {k: v for k, v in kwargs.items() if v is not None}
+
+    def _check_tmpfs(self, tmpfs: dict) -> None:
+        """tmpfs mounts given in extra_run_kwargs must keep to the disk quota too: together at most limits.disk,
+        each with a size (a tmpfs without one may take half the host's memory)."""
+        total = 0
+        for path, options in tmpfs.items():
+            sizes = [opt.partition("=")[2] for opt in str(options).split(",") if opt.startswith("size=")]
+            if not sizes:
+                raise SandboxError(f"tmpfs {path} of sandbox {self.name} has no size= option; give it a share of "
+                                   f"the disk quota (Limits.tmpfs_sizes())")
+            total += parse_size(sizes[-1], f"tmpfs {path} size")
+        allowed = self.limits.disk_bytes + PAGE * len(tmpfs)  # an odd size is rounded up to a whole page
+        if total > allowed:
+            raise SandboxError(f"the tmpfs mounts of sandbox {self.name} take {format_size(total)}, more than the "
+                               f"disk quota {format_size(self.limits.disk_bytes)} (Limits.disk): size them with "
+                               f"Limits.tmpfs_sizes() {list(tmpfs)}")
 
     def start(self) -> None:
         if self._closed:
@@ -370,16 +518,16 @@ class DockerSandbox:
     # ---- commands and files ----
 
     def stopped_reason(self) -> str | None:
-        """Why the container is no longer running (e.g. every process OOM-killed once its tmpfs files and processes
-        filled the memory cap, which the tmpfs pages count against); None while it runs."""
+        """Why the container is no longer running (killed from outside, its init OOM-killed...); None while it
+        runs."""
         try:
             state = self.client.api.inspect_container(self.container.id)["State"]
         except Exception as exc:  # removed meanwhile
             return f"sandbox {self.name} is gone: {exc}"
         if state.get("Running"):
             return None
-        oom = " (OOM-killed: files in its tmpfs and its processes reached the memory cap " \
-              f"{self.limits.memory})" if state.get("OOMKilled") else ""
+        oom = f" (OOM-killed: its processes and files reached the memory cap {self.limits.memory})" \
+            if state.get("OOMKilled") else ""
         return f"sandbox {self.name} stopped with exit code {state.get('ExitCode')}{oom}"
 
     def attach(self, argv: list[str], *, workdir=None, user=None, env=None) -> AttachedExec:
@@ -433,7 +581,9 @@ class DockerSandbox:
                 exit_code = None
             else:
                 exit_code = proc.exit_code()
-                if exit_code in (None, 137):  # killed, maybe with the whole container: say so, not "exit 137"
+                # Killed, maybe with the whole container (126: the engine could not exec into a stopped one): say
+                # so, not "exit 137".
+                if exit_code in (None, 126, 137):
                     reason = self.stopped_reason()
                     if reason:
                         raise SandboxError(reason)

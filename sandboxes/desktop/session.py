@@ -20,8 +20,9 @@ HOSTNAME = "desktop"
 
 def desktop_limits(**overrides) -> Limits:
     # GUI apps need more memory than a shell; the home folder must be writable for app settings and saved files.
+    # disk is the total of the writable paths: the home folder (first) gets half, /tmp and /var/tmp a quarter each.
     values = dict(memory="1g", pids=512, cpus=1.0, disk="256m", action_timeout_s=30.0,
-                  writable_paths=("/tmp", "/var/tmp", DESKTOP_HOME))
+                  writable_paths=(DESKTOP_HOME, "/tmp", "/var/tmp"))
     values.update(overrides)
     return Limits(**values)
 
@@ -34,8 +35,11 @@ def desktop_sandbox_kwargs(limits: Limits, *, name_prefix: str = NAME_PREFIX, la
                            client=None) -> dict:
     """DockerSandbox keyword arguments for a desktop container (also what a SandboxPool of desktops needs)."""
     # The home tmpfs must belong to the desktop user (a tmpfs is created root-owned), or apps cannot save.
-    tmpfs = {path: f"size={limits.disk},mode=1777" for path in limits.writable_paths}
-    tmpfs[DESKTOP_HOME] = f"size={limits.disk},mode=700,uid={DESKTOP_UID},gid={DESKTOP_UID}"
+    # Sized by limits.tmpfs_sizes(): together they are the disk quota, which fits under the memory cap.
+    sizes = limits.tmpfs_sizes()
+    tmpfs = {path: f"size={size},mode=1777" for path, size in sizes.items()}
+    if DESKTOP_HOME in sizes:
+        tmpfs[DESKTOP_HOME] = f"size={sizes[DESKTOP_HOME]},mode=700,uid={DESKTOP_UID},gid={DESKTOP_UID}"
     return dict(name_prefix=name_prefix, labels={"worldline.domain": "os", **(labels or {})}, user=DESKTOP_USER,
                 extra_run_kwargs={"tmpfs": tmpfs, "hostname": HOSTNAME}, client=client)
 

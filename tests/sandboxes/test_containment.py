@@ -48,8 +48,8 @@ def test_a_timed_out_command_leaves_no_process_that_escaped_its_group(base_image
 
 
 def test_a_container_that_died_is_reported_as_gone_not_as_a_failed_command(base_image, prefix):
-    # Filling every tmpfs past the memory cap (their pages count against it) OOM-kills the container's processes,
-    # init too on some runs. Whatever kills it, the caller must hear that the sandbox is gone.
+    # The disk quota keeps files from OOM-killing the container (tests/sandboxes/test_disk_quota.py), but something
+    # else may still kill it (the engine, an operator, init OOM-killed): the caller must hear that the sandbox is gone.
     with DockerSandbox(base_image, name_prefix=prefix) as sandbox:
         sandbox.client.api.kill(sandbox.container_id)
         with pytest.raises(SandboxError, match="stopped with exit code"):

@@ -50,22 +50,26 @@ def test_limits_reach_the_engine_and_nothing_from_the_host_is_mounted(base_image
         assert host["Memory"] == 128 * 2**20 and host["MemorySwap"] == 128 * 2**20
         assert (host["PidsLimit"], host["NanoCpus"], host["NetworkMode"]) == (64, 500_000_000, "none")
         assert host["ReadonlyRootfs"] and not host.get("Binds") and info["Mounts"] == []
-        assert set(host["Tmpfs"]) == set(limits.writable_paths) and "size=16m" in host["Tmpfs"]["/work"]
+        # disk is the total of the writable paths: /work gets the most, the sizes add up to 16m.
+        assert host["Tmpfs"] == {path: f"size={size},mode=1777,exec" for path, size in limits.tmpfs_sizes().items()}
+        assert limits.tmpfs_sizes() == {"/work": "10m", "/tmp": "2m", "/root": "2m", "/var/tmp": "2m"}
+        assert host["ShmSize"] == limits.shm_bytes == 8 * 2**20
         assert info["Config"]["Labels"]["worldline"] == "1" and info["Config"]["Labels"]["purpose"] == "test"
         assert sandbox.image_digest.startswith("sha256:")
 
 
 def test_disk_fill_is_contained_by_the_tmpfs_quota(base_image, prefix):
     with DockerSandbox(base_image, Limits(disk="32m"), name_prefix=prefix) as sandbox:
-        fill = sandbox.exec("head -c 200M /dev/zero > /work/fill")
+        fill = sandbox.exec("head -c 200M /dev/zero > /work/fill; head -c 200M /dev/zero > /tmp/fill")
         assert fill.exit_code != 0 and b"No space left on device" in fill.output
-        assert int(sandbox.exec("stat -c %s /work/fill").stdout) <= 32 * 2**20
+        filled = sandbox.exec("stat -c %s /work/fill /tmp/fill").stdout.split()
+        assert int(filled[0]) + int(filled[1]) <= 32 * 2**20  # disk is the total, not the size of each path
         root = sandbox.exec("echo x > /opt/outside")
         assert root.exit_code != 0 and b"Read-only file system" in root.output
 
 
 def test_memory_hog_is_killed_and_the_sandbox_survives(base_image, prefix):
-    with DockerSandbox(base_image, Limits(memory="64m"), name_prefix=prefix) as sandbox:
+    with DockerSandbox(base_image, Limits(memory="128m"), name_prefix=prefix) as sandbox:
         hog = sandbox.exec(["python3", "-c", "b = bytearray(512 * 1024 * 1024); print('allocated')"])
         assert hog.exit_code == 137 and b"allocated" not in hog.output
         assert sandbox.exec("echo alive").stdout == b"alive\n"
