@@ -134,7 +134,7 @@ class PrepareFn(beam.DoFn):
         write_pickled(target, prepared.rows)
         ids = [row["id"] for row in prepared.rows]
         hashes = [row["content_hash"] for row in prepared.rows]
-        write_pickled(sketches_path(target), (ids, hashes, prepared.sketches))
+        write_pickled(sketches_path(target), (ids, hashes, prepared.sketches, prepared.changes))
         key = dedupe.file_key(target)
         yield beam.pvalue.TaggedOutput(PREPARED, (key, target))
         for partition, batch in dedupe.partitioned_keys(key, ids, hashes, prepared.band_keys,
@@ -183,11 +183,12 @@ def candidate_rows(group: tuple):
 
 
 def candidate_sketches(element, paths: dict):
-    """(file key, [(row, group)]) -> (group, (id, content hash, sketch)) for each wanted row of that file."""
+    """(file key, [(row, group)]) -> (group, (id, content hash, sketch, change signature)) for each wanted row of
+    that file."""
     file, wanted = element
-    ids, hashes, sketches = read_pickled(sketches_path(paths[file]))
+    ids, hashes, sketches, changes = read_pickled(sketches_path(paths[file]))
     for row, group in wanted:
-        yield group, (ids[row], hashes[row], sketches[row].tobytes())
+        yield group, (ids[row], hashes[row], sketches[row].tobytes(), changes[row])
 
 
 def by_kept_file(collision):
@@ -210,8 +211,8 @@ def resolve_near(element, options: dedupe.NearDupOptions, exact: dict):
     """(candidate group, members) -> near decisions. A member stands for every row with its content: it is named by the id
     kept for that content (`exact` maps the others to it), as the whole cluster would be."""
     _, members = element
-    kept = [(exact[member_id][1] if member_id in exact else member_id, content_hash, sketch)
-            for member_id, content_hash, sketch in members]
+    kept = [(exact[member_id][1] if member_id in exact else member_id, content_hash, sketch, change)
+            for member_id, content_hash, sketch, change in members]
     for member_id, kind, duplicate_of in dedupe.resolve_bucket(kept, options, report_exact=False):
         yield member_id, (kind, duplicate_of)
 

@@ -10,8 +10,13 @@ per partition into numpy arrays. A partition's reducer finds exact duplicates an
 duplicates it names one representative row per distinct content in each bucket shared by two contents, and only
 those rows' sketches are fetched (from the prepared files) and compared.
 
-Near-duplicates must share the action text exactly. Within a cluster the record with the smallest id is kept;
-every other one names the record it duplicates.
+Near-duplicates must share the action text, perturbations and error exactly, and make the same change: the word
+shingles of the masked lines that appear and disappear between state and next observation must be nearly the same
+(change_signatures, change_jaccard, NearDupOptions.change_threshold). The whole-transition Jaccard of two big screens is dominated by what does not change: a
+calculator showing 8 or 0 after the same click, a spreadsheet cursor moving to A3 or A4, a step and its reverse
+(go back from / to /status, or from /status to /) all score ~1.0, and each is what a world model must learn to tell
+apart. Within a cluster the first record is kept (by episode id, then step: `id_order`); every other one names the
+record it duplicates.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import xxhash
 
-from transforms import minhash
+from transforms import _shingles, minhash
 
 EXACT, NEAR = "exact", "near"
 SEPARATOR = "\x1f"  # cannot occur in normalized observation text
@@ -41,6 +46,11 @@ DUPLICATE_SCHEMA = pa.schema([
 @dataclass(frozen=True)
 class NearDupOptions:
     threshold: float = 0.8  # estimated Jaccard at or above which two transitions are near-duplicates
+    # ... and the Jaccard of their changes (change_signatures) at or above which they make the same change: higher,
+    # since a change is small and one line of it can be the whole point (on the 2026-11-27 run: a spreadsheet's
+    # cursor on A2 or A3 after the same Enter 0.92, one tab or two 0.87; a repeated tool answer 1.0, a menu whose
+    # ids were renumbered 0.98).
+    change_threshold: float = 0.95
     num_perm: int = 256  # MinHash values; all of them go into the verification sketch
     # LSH: `bands` bucket keys of `rows` values each. 12 x 4 makes pairs at J=0.8 candidates with probability
     # 0.998 (1 - (1 - 0.8^4)^12) while each transition sends only 12 small entries through the shuffle.
@@ -54,6 +64,8 @@ class NearDupOptions:
     def __post_init__(self):
         if not 0.0 < self.threshold <= 1.0:
             raise ValueError(f"near-dup threshold must be in (0, 1], got {self.threshold}")
+        if not 0.0 <= self.change_threshold <= 1.0:
+            raise ValueError(f"near-dup change threshold must be in [0, 1], got {self.change_threshold}")
         if self.bands < 1 or self.rows < 1 or self.bands * self.rows > self.num_perm:
             raise ValueError(f"bands x rows ({self.bands} x {self.rows}) must be at least 1 and fit in num_perm "
                              f"{self.num_perm}")
@@ -63,8 +75,83 @@ class NearDupOptions:
             raise ValueError(f"partitions must be >= 1, got {self.partitions}")
 
 
-def hash_text(state_masked: str, action_text: str, next_masked: str) -> str:
-    return xxhash.xxh64_hexdigest(SEPARATOR.join((state_masked, action_text or "", next_masked)).encode())
+def hash_text(state_masked: str, action_text: str, next_masked: str, conditions: str = "") -> str:
+    return xxhash.xxh64_hexdigest(SEPARATOR.join((state_masked, action_text or "", next_masked, conditions)).encode())
+
+
+def conditions_text(perturbations: list[str] | None, error: str | None) -> str:
+    """What a transition was recorded under besides its action: a perturbed step (a truncated page, an injected
+    latency) or a failed one is never a duplicate of a plain one, even where the texts agree, so that the only
+    perturbed example of a task is not dropped for a plain one."""
+    if not perturbations and not error:
+        return ""
+    return SEPARATOR.join(sorted(perturbations or ())) + "\x1e" + (error or "")
+
+
+def id_order(record_id: str) -> tuple[str, int]:
+    """Sort key of a record id `episode:step`: by episode, then step as a number ("e:7" before "e:12")."""
+    episode, _, step = record_id.rpartition(":")
+    return (episode, int(step)) if step.isdigit() else (record_id, -1)
+
+
+def change_signature(state_masked: str, next_masked: str) -> bytes:
+    """change_signatures of one transition."""
+    return change_signatures([(state_masked, "", next_masked)])[0]
+
+
+# Marks the shingles of what disappeared, so that a step and its reverse differ.
+_REMOVED = np.uint32(0x9E3779B9)
+# Stands for the whole state, disappeared: a line no normalized observation holds.
+_ALL_GONE = "\x00all of the state"
+
+
+def change_signatures(masked_parts: list[tuple[str, str, str]], ngram: int = 5) -> list[bytes]:
+    """The change each transition makes, given as (masked state, action, masked next observation): the word n-gram
+    shingle hashes (minhash.shingle_hashes of each line, low 32 bits, as uint32 bytes) of the lines that appear in
+    the next observation and, marked apart, of those that disappear from the state. Lines that only move (a
+    terminal scrolling) are no change; a transition that changes nothing has b"". Shingles, not whole lines: a
+    one-word edit in a long line (a search snippet, a JSON value) leaves most of the change the same. A next
+    observation that keeps no line of the state (a tool's answer replacing the previous one) disappears all of it:
+    one mark, not the state's shingles, which the whole-transition sketch compares already and which say nothing of
+    the change. A state that is the previous transition's next observation (the same str, see
+    transforms.prepare.with_masks) has its lines split once."""
+    lines, counts, row_ends = [], [], []  # counts: each row's appeared, then disappeared, lines
+    previous_next, previous_lines = None, None
+    for state_masked, _, next_masked in masked_parts:
+        before = previous_lines if state_masked is previous_next else frozenset(state_masked.split("\n"))
+        after = frozenset(next_masked.split("\n"))
+        previous_next, previous_lines = next_masked, after
+        start = len(lines)
+        if before != after:
+            lines += after - before
+            middle = len(lines)
+            if before.isdisjoint(after):
+                lines.append(_ALL_GONE)
+            else:
+                lines += before - after
+            counts += (middle - start, len(lines) - middle)
+        else:
+            counts += (0, 0)
+        row_ends.append(len(lines))
+    hashes, offsets = minhash.shingle_hashes(lines, ngram)
+    offsets = offsets.astype(np.int64)
+    marked = np.repeat(np.repeat(np.tile(np.array([False, True]), len(row_ends)), counts), np.diff(offsets))
+    values = hashes.astype(np.uint32)
+    values[marked] ^= _REMOVED
+    # A line without words has minhash's one empty-text shingle: no change there, not a shingle of one.
+    kept = hashes != np.uint64(_shingles.EMPTY_TEXT)
+    ends = np.concatenate(([0], np.cumsum(kept)))[offsets[row_ends]].tolist() if row_ends else []
+    data = values[kept].tobytes()
+    return [data[4 * start:4 * end] for start, end in zip([0, *ends], ends)]
+
+
+def change_jaccard(first: bytes, second: bytes) -> float:
+    """Jaccard similarity of two change signatures; two transitions that change nothing make the same change."""
+    if first == second:
+        return 1.0
+    a, b = (np.unique(np.frombuffer(signature, dtype=np.uint32)) for signature in (first, second))
+    shared = len(np.intersect1d(a, b, assume_unique=True))
+    return shared / (len(a) + len(b) - shared)
 
 
 def file_signatures(masked_texts: list[str], actions: list[str], options: NearDupOptions
@@ -187,8 +274,8 @@ def exact_duplicates(batch: KeyBatch):
     for index in np.flatnonzero(np.isin(hashes, list(shared))) if shared else ():
         groups.setdefault(int(hashes[index]), []).append(batch.content_ids[index])
     for ids in groups.values():
-        kept = min(ids)
-        for record_id in sorted(set(ids)):
+        kept = min(ids, key=id_order)
+        for record_id in sorted(set(ids), key=id_order):
             if record_id != kept:
                 yield record_id, EXACT, kept
 
@@ -241,26 +328,29 @@ def group_key(rows: tuple) -> int:
 def resolve_bucket(members, options: NearDupOptions, report_exact: bool = True):
     """Decide the duplicates among one bucket's members.
 
-    members: iterable of (id, content_hash, sketch bytes). Yields (id, kind, duplicate_of) for each member that
-    has an exact or near duplicate with a smaller id in this bucket. Exact duplicates collapse first, so a bucket
-    of ten thousand identical screens costs one comparison, not fifty million.
+    members: iterable of (id, content_hash, sketch bytes) or (id, content_hash, sketch bytes, change signature).
+    Yields (id, kind, duplicate_of) for each member that has an exact or near duplicate earlier (id_order) in this
+    bucket; with change signatures, a near duplicate must also make a change at least `change_threshold` similar. Exact
+    duplicates collapse first, so a bucket of ten thousand identical screens costs one comparison, not fifty
+    million.
     """
-    members = sorted(members)
-    first_by_hash: dict[str, tuple[str, bytes]] = {}
-    for member_id, content_hash, member_sketch in members:
-        kept = first_by_hash.setdefault(content_hash, (member_id, member_sketch))
+    members = sorted(members, key=lambda member: id_order(member[0]))
+    first_by_hash: dict[str, tuple] = {}
+    for member_id, content_hash, *rest in members:
+        kept = first_by_hash.setdefault(content_hash, (member_id, *rest))
         if kept[0] != member_id and report_exact:
             yield member_id, EXACT, kept[0]
-    distinct = sorted(first_by_hash.values())[:options.max_bucket]
+    distinct = sorted(first_by_hash.values(), key=lambda member: id_order(member[0]))[:options.max_bucket]
     if len(distinct) < 2:
         return
-    sketches = np.frombuffer(b"".join(s for _, s in distinct), dtype=np.uint8).reshape(len(distinct), -1)
+    sketches = np.frombuffer(b"".join(member[1] for member in distinct), dtype=np.uint8).reshape(len(distinct), -1)
     for i in range(1, len(distinct)):
-        similar = np.flatnonzero(estimated_jaccard(sketches[:i], sketches[i]) >= options.threshold)
-        if len(similar):
-            yield distinct[i][0], NEAR, distinct[int(similar[0])][0]
+        for j in np.flatnonzero(estimated_jaccard(sketches[:i], sketches[i]) >= options.threshold).tolist():
+            if len(distinct[i]) < 3 or change_jaccard(distinct[i][2], distinct[j][2]) >= options.change_threshold:
+                yield distinct[i][0], NEAR, distinct[j][0]
+                break
 
 
 def decide(decisions):
-    """Combine one record's decisions from all its buckets: exact beats near, then the smallest id wins."""
-    return min(decisions, key=lambda d: (d[0] != EXACT, d[1]))
+    """Combine one record's decisions from all its buckets: exact beats near, then the first id (id_order) wins."""
+    return min(decisions, key=lambda d: (d[0] != EXACT, id_order(d[1])))

@@ -47,6 +47,7 @@ class PreparedFile:
     rows: list[dict] = field(default_factory=list)
     band_keys: np.ndarray | None = None  # uint64 [rows, bands]
     sketches: np.ndarray | None = None  # uint8 [rows, num_perm]: only near-duplicate candidates' are ever read
+    changes: list[bytes] = field(default_factory=list)  # dedupe.change_signature of each row, read as sketches are
     letters: list[dict] = field(default_factory=list)  # dead letters
 
 
@@ -113,7 +114,7 @@ def with_masks(rows: list[dict]) -> list[tuple[str, str, str]]:
     the action and the masked next observation. Each text is masked once, all in one masking.mask_many call (it
     scans many texts per rule): a state that is the previous row's next text (the same object, see _state_text)
     takes that text's mask, so its masked state is the very str of the previous row's masked next observation,
-    which minhash.union_signatures finds again by identity."""
+    which minhash.union_signatures and dedupe.change_signatures find again by identity."""
     texts, state_indexes, previous_next = [], [], None
     for row in rows:
         if row["state_text"] is not previous_next:
@@ -126,7 +127,8 @@ def with_masks(rows: list[dict]) -> list[tuple[str, str, str]]:
     for row, state_index in zip(rows, state_indexes):
         state_masked = masks[state_index][1]
         row["next_volatile_spans"], next_masked = masks[state_index + 1]
-        row["content_hash"] = dedupe.hash_text(state_masked, row["action_text"], next_masked)
+        conditions = dedupe.conditions_text(row["perturbations"], row["error"])
+        row["content_hash"] = dedupe.hash_text(state_masked, row["action_text"], next_masked, conditions)
         parts.append((state_masked, row["action_text"], next_masked))
     return parts
 
@@ -182,7 +184,7 @@ def prepare_chunk(items: list, options: dedupe.NearDupOptions, max_chars: int = 
                   keep_stand_ins: bool = False) -> PreparedFile:
     """Validated items of whole episodes (read_valid_chunks' chunks, one or several) -> their PreparedFile."""
     prepared = PreparedFile()
-    parts_per_row, actions = [], []
+    parts_per_row, keys = [], []
     for item in _prepared(items, max_chars=max_chars, keep_stand_ins=keep_stand_ins):
         if isinstance(item, Rejected):
             prepared.letters.append(item.letter)
@@ -191,6 +193,9 @@ def prepare_chunk(items: list, options: dedupe.NearDupOptions, max_chars: int = 
         row["source"], row["position"] = source, position
         prepared.rows.append(row)
         parts_per_row.append(parts)
-        actions.append(row["action_text"])
-    prepared.band_keys, prepared.sketches = dedupe.file_part_signatures(parts_per_row, actions, options)
+        # In every LSH key: near duplicates share the action, perturbations and error (dedupe.conditions_text).
+        conditions = dedupe.conditions_text(row["perturbations"], row["error"])
+        keys.append(row["action_text"] + dedupe.SEPARATOR + conditions if conditions else row["action_text"])
+    prepared.band_keys, prepared.sketches = dedupe.file_part_signatures(parts_per_row, keys, options)
+    prepared.changes = dedupe.change_signatures(parts_per_row, options.ngram)
     return prepared

@@ -85,6 +85,10 @@ def curate_command(ctx: typer.Context,
            near_dup_threshold: float = typer.Option(0.8, help="Estimated Jaccard at which two transitions are "
                                                               "near-duplicates (1.0 turns near-dup removal off "
                                                               "for all but identical shingle sets)."),
+           near_dup_change_threshold: float = typer.Option(
+               0.95, help="Jaccard at which two near-duplicate candidates make the same change (the word shingles "
+                          "of the lines that appear and disappear between state and next observation); below it both "
+                          "are kept. 0 compares whole transitions only."),
            minhash_perms: int = typer.Option(256, help="MinHash permutations (all used to verify a pair)."),
            lsh_bands: int = typer.Option(12, help="LSH bands: bucket keys per transition."),
            lsh_rows: int = typer.Option(4, help="MinHash values per LSH band."),
@@ -140,7 +144,8 @@ def curate_command(ctx: typer.Context,
         if not value:
             raise fail(f"missing option {name} (see --help)", code=2)
     try:
-        near_dup = NearDupOptions(threshold=near_dup_threshold, num_perm=minhash_perms, bands=lsh_bands,
+        near_dup = NearDupOptions(threshold=near_dup_threshold, change_threshold=near_dup_change_threshold,
+                                  num_perm=minhash_perms, bands=lsh_bands,
                                   rows=lsh_rows, ngram=shingle_words, partitions=dedupe_partitions)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc

@@ -3,9 +3,10 @@ import random
 import numpy as np
 import pytest
 
-from transforms.dedupe import (EXACT, NEAR, KeyBatch, NearDupOptions, decide, estimated_jaccard, exact_duplicates,
-                               file_part_signatures, file_signatures, id_collisions, near_candidates,
-                               partitioned_keys, resolve_bucket)
+from transforms.dedupe import (EXACT, NEAR, KeyBatch, NearDupOptions, change_jaccard, change_signature,
+                               change_signatures, conditions_text, decide, estimated_jaccard, exact_duplicates,
+                               file_part_signatures, file_signatures, hash_text, id_collisions, id_order,
+                               near_candidates, partitioned_keys, resolve_bucket)
 from transforms.minhash import shingle_hashes
 
 OPTIONS = NearDupOptions()
@@ -189,7 +190,7 @@ def test_a_near_pair_is_decided_between_the_ids_kept_for_each_content():
     near[5] = "edited"
     *_, copy_sketch = member("z:0", " ".join(base), "x")
     *_, near_sketch = member("m:0", " ".join(near), "y")
-    members = [("z:0", "x", copy_sketch), ("m:0", "y", near_sketch)]
+    members = [("z:0", "x", copy_sketch, b""), ("m:0", "y", near_sketch, b"")]
     exact = {"z:0": (EXACT, "a:0")}  # z:0 is a copy of a:0
     assert list(resolve_near((1, members), OPTIONS, exact)) == [("m:0", (NEAR, "a:0"))]
 
@@ -206,3 +207,85 @@ def test_packed_keys_carry_the_hex_content_hashes_and_the_rows_they_came_from():
     for short_or_long in ("abc", "0" * 17):
         with pytest.raises(ValueError, match="16 hex digits"):
             partitioned_keys(3, ["a", "b"], ["0" * 16, short_or_long], np.zeros((2, 12), dtype=np.uint64), 4)
+
+
+# ---- the change rule: near duplicates must make the same change ----------------------------------------------
+
+def _screen(rng, lines=60):
+    return [f"[{i}] " + " ".join(document(rng, 6)) for i in range(lines)]
+
+
+def _transition_members(transitions):
+    """(id, state lines, next lines) -> resolve_bucket members with change signatures, as curation makes them."""
+    parts = [("\n".join(state), "click", "\n".join(after)) for _, state, after in transitions]
+    _, sketches = file_part_signatures(parts, ["click"] * len(parts), OPTIONS)
+    changes = change_signatures(parts)
+    return [(record_id, f"h{i}", sketches[i].tobytes(), changes[i])
+            for i, (record_id, _, _) in enumerate(transitions)]
+
+
+def test_a_one_line_change_on_a_big_screen_is_not_a_near_duplicate_of_another_change():
+    rng = random.Random(21)
+    screen = _screen(rng)
+    shows = lambda value: screen[:30] + [f"[30] display {value}"] + screen[31:]  # noqa: E731
+    # The same click on two runs: the display shows 8 in one and 0 in the other.
+    members = _transition_members([("calc-a:0", shows(0), shows(8)), ("calc-b:0", shows(0), shows("0."))])
+    sketches = np.frombuffer(members[0][2] + members[1][2], dtype=np.uint8).reshape(2, -1)
+    assert estimated_jaccard(sketches[:1], sketches[1])[0] >= OPTIONS.threshold  # the whole transitions agree
+    assert list(resolve_bucket(members, OPTIONS)) == []
+    # The same change on a screen that differs elsewhere by a line is a near duplicate.
+    other = shows(0)[:50] + ["[50] a status line that differs"] + shows(0)[51:]
+    other_after = shows(8)[:50] + ["[50] a status line that differs"] + shows(8)[51:]
+    members = _transition_members([("calc-a:0", shows(0), shows(8)), ("calc-c:0", other, other_after)])
+    assert list(resolve_bucket(members, OPTIONS)) == [("calc-c:0", NEAR, "calc-a:0")]
+
+
+def test_a_step_and_its_reverse_are_not_near_duplicates():
+    rng = random.Random(22)
+    home, status = _screen(rng), _screen(rng)
+    common = home[:50]
+    first, second = common + home[50:], common + status[50:]
+    members = _transition_members([("web-a:1", second, first), ("web-b:7", first, second)])
+    assert list(resolve_bucket(members, OPTIONS)) == []
+    assert change_jaccard(members[0][3], members[1][3]) == 0.0
+
+
+def test_change_signatures_ignore_lines_that_only_move_and_reuse_the_previous_lines():
+    screen = ["$ ls", "a b", "$ make"]
+    scrolled = screen[1:] + ["built", "$"]
+    assert change_signature("\n".join(screen), "\n".join(scrolled)) == change_signature("$ ls\nx", "x\nbuilt\n$")
+    assert change_signature("same", "same") == b"" and change_jaccard(b"", b"") == 1.0
+    first, second = "\n".join(screen), "\n".join(scrolled)
+    parts = [("", "a", first), (first, "b", second)]
+    assert change_signatures(parts) == [change_signature("", first), change_signature(first, second)]
+
+
+def test_a_perturbed_or_failed_step_is_never_a_duplicate_of_a_plain_one():
+    assert conditions_text([], None) == "" and conditions_text(None, "") == ""
+    plain = hash_text("s", "a", "n")
+    assert plain == hash_text("s", "a", "n", conditions_text([], None))
+    truncated = hash_text("s", "a", "n", conditions_text(["truncate:/thread/*:0.4"], None))
+    failed = hash_text("s", "a", "n", conditions_text([], "timeout"))
+    assert len({plain, truncated, failed}) == 3
+    assert conditions_text(["b", "a"], None) == conditions_text(["a", "b"], None)
+
+
+def test_the_first_step_of_an_episode_is_kept_not_the_smallest_string():
+    assert sorted(["e:12", "e:7", "d:30"], key=id_order) == ["d:30", "e:7", "e:12"]
+    members = [member(i, "same screen " * 20, "h") for i in ("e:12", "e:7")]
+    assert list(resolve_bucket(members, OPTIONS)) == [("e:12", EXACT, "e:7")]
+    batch = KeyBatch.concat(list(all_keys({1: [("e:12", "ab" * 8, "x y z", "ls"),
+                                               ("e:7", "ab" * 8, "x y z", "ls")]}, partitions=1).values()))
+    assert list(exact_duplicates(batch)) == [("e:12", EXACT, "e:7")]
+    assert decide([(NEAR, "e:12"), (NEAR, "e:7")]) == (NEAR, "e:7")
+
+
+def test_answers_replacing_different_previous_answers_make_the_same_change():
+    # A tool call answered the same after two different earlier answers (the state is the previous answer).
+    answer = '{\n  "datetime": "<timestamp>",\n  "timezone": "Europe/Paris"\n}'
+    first = change_signature("[tool error]\nInvalid timezone: 'Mars/Olympus'", answer)
+    second = change_signature("[tool error]\nInvalid timezone: 'report main ada'", answer)
+    assert first == second
+    # A no-op and a step that only removes lines (a popup closed) are different changes.
+    page = "[1] heading 'Home'\n[2] link 'About'"
+    assert change_jaccard(change_signature(page, page), change_signature(page + "\n[9] dialog 'Cookies'", page)) == 0
