@@ -32,6 +32,9 @@ KEYSYMS = {
 TYPE_DELAY_MS = 8
 # Well under desktopd's per-command limit (20 s) and the host's per-request limit (30 s).
 MAX_WAIT_S = 10
+# Not a program: desktopd's own step between a pointer move and a button event. It waits until the app has taken
+# the move in (a tooltip it showed under the new point is gone), as the time a hand takes to click would.
+SETTLE_POINTER = ("settle-pointer",)
 
 
 class ActionError(ValueError):
@@ -127,12 +130,12 @@ def xdotool_commands(action: DesktopAction, point: tuple[float, float] | None = 
         button = str(POINTER_KINDS[kind])
         # mousedown/mouseup instead of `click`: the same event pair, without click's ~100 ms built-in delay.
         presses = ["mousedown", button, "mouseup", button] * (2 if kind == "double_click" else 1)
-        return [["xdotool", "mousemove", *_xy(x, y), *presses]]
+        return [["xdotool", "mousemove", *_xy(x, y)], [*SETTLE_POINTER], ["xdotool", *presses]]
     if kind == "move":
         return [["xdotool", "mousemove", *_xy(*args)]]
     if kind == "drag":
-        return [["xdotool", "mousemove", *_xy(args[0], args[1]), "mousedown", "1", "mousemove", *_xy(args[2], args[3]),
-                 "mouseup", "1"]]
+        return [["xdotool", "mousemove", *_xy(args[0], args[1])], [*SETTLE_POINTER],
+                ["xdotool", "mousedown", "1", "mousemove", *_xy(args[2], args[3]), "mouseup", "1"]]
     if kind == "type":
         return [["xdotool", "type", "--delay", str(TYPE_DELAY_MS), "--", args[0]]] if args[0] else []
     if kind == "press":
@@ -141,7 +144,7 @@ def xdotool_commands(action: DesktopAction, point: tuple[float, float] | None = 
         return [["xdotool", "key", "--", "+".join(keysym(k) for k in args)]]
     if kind == "scroll":
         clicks = int(args[0])
-        move = [["xdotool", "mousemove", *_xy(args[1], args[2])]] if len(args) == 3 else []
+        move = [["xdotool", "mousemove", *_xy(args[1], args[2])], [*SETTLE_POINTER]] if len(args) == 3 else []
         # pyautogui: positive scrolls up (X button 4), negative down (button 5).
         button = "4" if clicks > 0 else "5"
         return move + ([["xdotool", "click", "--repeat", str(abs(clicks)), "--delay", "10", button]] if clicks else [])

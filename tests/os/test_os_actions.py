@@ -6,19 +6,22 @@ from sandboxes.desktop.actions import ActionError, keysym, parse, xdotool_comman
 
 
 @pytest.mark.parametrize("spec, commands", [
-    ("click(100, 200)", [["xdotool", "mousemove", "100", "200", "mousedown", "1", "mouseup", "1"]]),
-    ("right_click(5.6, 7)", [["xdotool", "mousemove", "6", "7", "mousedown", "3", "mouseup", "3"]]),
-    ("double_click(1, 2)", [["xdotool", "mousemove", "1", "2", "mousedown", "1", "mouseup", "1", "mousedown", "1",
-                             "mouseup", "1"]]),
+    # A button event after a pointer move waits for desktopd's settle-pointer (the app has taken the move in).
+    ("click(100, 200)", [["xdotool", "mousemove", "100", "200"], ["settle-pointer"],
+                         ["xdotool", "mousedown", "1", "mouseup", "1"]]),
+    ("right_click(5.6, 7)", [["xdotool", "mousemove", "6", "7"], ["settle-pointer"],
+                             ["xdotool", "mousedown", "3", "mouseup", "3"]]),
+    ("double_click(1, 2)", [["xdotool", "mousemove", "1", "2"], ["settle-pointer"],
+                            ["xdotool", "mousedown", "1", "mouseup", "1", "mousedown", "1", "mouseup", "1"]]),
     ("move(3, 4)", [["xdotool", "mousemove", "3", "4"]]),
-    ("drag(1, 2, 30, 40)", [["xdotool", "mousemove", "1", "2", "mousedown", "1", "mousemove", "30", "40",
-                             "mouseup", "1"]]),
+    ("drag(1, 2, 30, 40)", [["xdotool", "mousemove", "1", "2"], ["settle-pointer"],
+                            ["xdotool", "mousedown", "1", "mousemove", "30", "40", "mouseup", "1"]]),
     ('type("a -b\\n")', [["xdotool", "type", "--delay", "8", "--", "a -b\n"]]),
     ('press("enter")', [["xdotool", "key", "--", "Return"]]),
     ('hotkey("ctrl", "shift", "s")', [["xdotool", "key", "--", "ctrl+shift+s"]]),
     ("scroll(-3)", [["xdotool", "click", "--repeat", "3", "--delay", "10", "5"]]),
-    ("scroll(2, 50, 60)", [["xdotool", "mousemove", "50", "60"], ["xdotool", "click", "--repeat", "2", "--delay",
-                                                                   "10", "4"]]),
+    ("scroll(2, 50, 60)", [["xdotool", "mousemove", "50", "60"], ["settle-pointer"],
+                           ["xdotool", "click", "--repeat", "2", "--delay", "10", "4"]]),
     ("wait(0.5)", [["sleep", "0.5"]]),
 ])
 def test_actions_become_xdotool_commands(spec, commands):
@@ -28,8 +31,8 @@ def test_actions_become_xdotool_commands(spec, commands):
 def test_element_click_lands_on_the_given_point():
     action = parse("click(element=12)")
     assert action.targets_element
-    assert xdotool_commands(action, (40.4, 50.6)) == [["xdotool", "mousemove", "40", "51", "mousedown", "1",
-                                                        "mouseup", "1"]]
+    assert xdotool_commands(action, (40.4, 50.6)) == [["xdotool", "mousemove", "40", "51"], ["settle-pointer"],
+                                                       ["xdotool", "mousedown", "1", "mouseup", "1"]]
 
 
 def test_text_form_round_trips_and_mappings_are_accepted():

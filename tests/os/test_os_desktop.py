@@ -4,12 +4,13 @@ targeting resolves against the observed tree, and the sandbox is closed."""
 from __future__ import annotations
 
 import re
+import time
 import uuid
 
 import pytest
 
 from collectors.api import ScriptedPolicy, Task
-from collectors.os_desktop import DesktopCollector
+from collectors.os_desktop import DesktopCollector, center, find_element
 from collectors.runner import EpisodePlan, run_episode
 from collectors.tasks import load_tasks
 from schemas import Action
@@ -90,6 +91,54 @@ def test_click_by_element_id_and_a_missing_element(collector):
     assert "No Such Button" in missing.error and display(missing.observation.text) == "7"
     typed = collector.step(Action("type", {"args": ["*6="]}, 'type("*6=")'))
     assert display(typed.observation.text) == "42"
+
+
+def test_first_click_on_a_digit_changes_the_display(collector):
+    # The first action of an episode used to be lost: Xvfb starts the pointer at the centre of the screen, on
+    # galculator's "MS" button, whose tooltip then covered "8" and "9"; the press went to the tooltip.
+    for digit in ("9", "8"):
+        first = collector.reset(CALCULATOR)
+        time.sleep(1)  # an agent takes a while to choose its first action: long enough for a tooltip to show
+        target = element_id(first.text, "toggle-button", digit)
+        result = collector.step(collector.parse_action(f"click(element={target})"))
+        assert result.error is None
+        assert (display(first.text), display(result.observation.text)) == ("0", digit)
+        assert result.observation.meta["focused_id"] == target
+
+
+# Waits (up to 5 s) until a tooltip window is mapped; prints its x, y, width and height.
+SHOWN_TOOLTIP = r"""
+. /tmp/desktop-env.sh
+for _ in $(seq 50); do
+  for w in $(xwininfo -root -children | awk '/^ +0x/ {print $1}'); do
+    if xprop -id "$w" _NET_WM_WINDOW_TYPE | grep -q TOOLTIP && xwininfo -id "$w" | grep -q IsViewable; then
+      xwininfo -id "$w" | awk '/Absolute upper-left|Width|Height/ {printf "%s ", $NF}'; exit 0
+    fi
+  done
+  sleep 0.1
+done
+exit 1
+"""
+
+
+def test_a_click_is_not_lost_to_the_tooltip_it_moves_off(collector):
+    # Hovering "6" shows its tooltip over "3". The app hides it once it reads the pointer's move; a press sent before
+    # that goes to the tooltip. Frozen for half a second, the app reads the move late: the click must still land.
+    first = collector.reset(CALCULATOR)
+    dump = parse_dump(first.raw)
+    six = center(find_element(dump, element=element_id(first.text, "toggle-button", "6")))
+    three_id = element_id(first.text, "toggle-button", "3")
+    three = center(find_element(dump, element=three_id))
+    collector.step(collector.parse_action(f"move({six[0]}, {six[1]})"))
+    shown = collector.session.sandbox.exec(["/bin/sh", "-c", SHOWN_TOOLTIP])
+    assert shown.exit_code == 0, "no tooltip appeared over the calculator"
+    x, y, width, height = map(int, shown.output.split())
+    assert x <= three[0] < x + width and y <= three[1] < y + height, "the tooltip does not cover the next target"
+    frozen = collector.session.sandbox.exec(["/bin/sh", "-c", "pid=$(pgrep -x galculator) && kill -STOP $pid && "
+                                            "setsid sh -c \"sleep 0.5; kill -CONT $pid\" >/dev/null 2>&1 &"])
+    assert frozen.exit_code == 0
+    result = collector.step(collector.parse_action(f"click(element={three_id})"))
+    assert result.error is None and display(result.observation.text) == "3"
 
 
 def test_sandbox_is_closed(collector):

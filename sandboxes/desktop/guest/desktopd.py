@@ -3,12 +3,14 @@
 one JSON request per connection on a Unix socket (desktopctl.py is the client the host execs).
 
 Requests: {"op": "ping"} | {"op": "observe"} |
-          {"op": "step", "commands": [[argv...], ...], "settle_ms": N}  (runs the xdotool commands, waits, dumps) |
+          {"op": "step", "commands": [[argv...], ...], "settle_ms": N}  (runs the xdotool commands, waits, dumps;
+                                        the command ["settle-pointer"] is desktopd's own, see _settle_pointer) |
           {"op": "launch", "argv": [...], "window": "app name", "timeout_s": N}  (starts an app, waits for its window)
 One long-lived process matters: importing Atspi and connecting to the bus costs more than a whole small dump, and
 a GLib main loop is needed anyway so AT-SPI's cache-update signals are consumed instead of piling up.
 """
 
+import ctypes
 import json
 import os
 import socket
@@ -27,15 +29,94 @@ COMMAND_TIMEOUT_S = 20
 QUIET_S = 0.1
 MAX_SETTLE_S = 1.5
 _last_event = [0.0]
+# Between a pointer move and a button event: how long to wait at most for a tooltip under the pointer to go away.
+POINTER_SETTLE_S = 1.0
+SETTLE_POINTER = "settle-pointer"
 
 
 def _on_event(_event):
     _last_event[0] = time.monotonic()
 
 
+class _XPointer:
+    """What the X server has under the pointer, read over desktopd's own libX11 connection (one round trip)."""
+
+    def __init__(self):
+        ulong, p = ctypes.c_ulong, ctypes.POINTER
+        x11 = self.x11 = ctypes.CDLL("libX11.so.6")
+        x11.XOpenDisplay.restype, x11.XOpenDisplay.argtypes = ctypes.c_void_p, [ctypes.c_char_p]
+        x11.XDefaultRootWindow.restype, x11.XDefaultRootWindow.argtypes = ulong, [ctypes.c_void_p]
+        x11.XInternAtom.restype, x11.XInternAtom.argtypes = ulong, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+        x11.XQueryPointer.argtypes = [ctypes.c_void_p, ulong, p(ulong), p(ulong)] + [p(ctypes.c_int)] * 4 + [
+            p(ctypes.c_uint)]
+        x11.XGetWindowProperty.argtypes = [ctypes.c_void_p, ulong, ulong, ctypes.c_long, ctypes.c_long, ctypes.c_int,
+                                           ulong, p(ulong), p(ctypes.c_int), p(ulong), p(ulong),
+                                           p(ctypes.c_void_p)]
+        x11.XFree.argtypes = [ctypes.c_void_p]
+        # A window can vanish between the two requests: X errors are then ignored (the default handler exits).
+        self._on_error = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)(lambda _d, _e: 0)
+        x11.XSetErrorHandler(self._on_error)
+        self.display = x11.XOpenDisplay(None)
+        if not self.display:
+            raise RuntimeError(f"cannot open X display {os.environ.get('DISPLAY')!r}")
+        self.root = x11.XDefaultRootWindow(self.display)
+        self.window_type = x11.XInternAtom(self.display, b"_NET_WM_WINDOW_TYPE", 0)
+        self.tooltip = x11.XInternAtom(self.display, b"_NET_WM_WINDOW_TYPE_TOOLTIP", 0)
+
+    def top_window(self):
+        """The top-level window (child of the root) the pointer is in, or 0."""
+        root, child, mask = ctypes.c_ulong(), ctypes.c_ulong(), ctypes.c_uint()
+        ints = [ctypes.c_int() for _ in range(4)]
+        self.x11.XQueryPointer(self.display, self.root, ctypes.byref(root), ctypes.byref(child),
+                               *[ctypes.byref(i) for i in ints], ctypes.byref(mask))
+        return child.value
+
+    def is_tooltip(self, window):
+        kind, fmt, count, after, data = (ctypes.c_ulong(), ctypes.c_int(), ctypes.c_ulong(), ctypes.c_ulong(),
+                                         ctypes.c_void_p())
+        status = self.x11.XGetWindowProperty(self.display, window, self.window_type, 0, 16, 0, 4,  # 4: XA_ATOM
+                                             ctypes.byref(kind), ctypes.byref(fmt), ctypes.byref(count),
+                                             ctypes.byref(after), ctypes.byref(data))
+        if status != 0 or not data.value:
+            return False
+        try:
+            atoms = ctypes.cast(data, ctypes.POINTER(ctypes.c_ulong))
+            return fmt.value == 32 and any(atoms[i] == self.tooltip for i in range(count.value))
+        finally:
+            self.x11.XFree(data)
+
+    def under_tooltip(self):
+        window = self.top_window()
+        return bool(window) and self.is_tooltip(window)
+
+
+_pointer = []
+
+
+def _settle_pointer():
+    """Let the apps react to a pointer move before a button event; returns seconds waited.
+
+    xdotool moves the pointer and presses microseconds later. A tooltip shown for the widget the pointer rested on
+    (GTK shows one after ~0.5 s of hovering, below the pointer, over the neighbouring widgets) is still mapped then:
+    the app hides it only once it has read the move. The X server sends the press to the window under the pointer,
+    the tooltip, and the click is lost. A real hand takes far longer between move and press, so wait until no
+    tooltip is under the pointer (at most POINTER_SETTLE_S).
+    """
+    if not _pointer:
+        _pointer.append(_XPointer())
+    started = time.monotonic()
+    while _pointer[0].under_tooltip() and time.monotonic() - started < POINTER_SETTLE_S:
+        _pump(0.005)
+    return time.monotonic() - started
+
+
 def _run_commands(commands):
     results = []
     for argv in commands:
+        if argv == [SETTLE_POINTER]:
+            waited_ms = round(_settle_pointer() * 1000, 2)
+            results.append({"argv": argv, "exit_code": 0, "stderr": "", "waited_ms": waited_ms})
+            continue
         proc = subprocess.run(argv, capture_output=True, timeout=COMMAND_TIMEOUT_S)
         results.append({"argv": argv, "exit_code": proc.returncode,
                         "stderr": proc.stderr.decode("utf-8", "replace")[-500:]})
