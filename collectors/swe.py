@@ -8,7 +8,8 @@ Actions (task-file form -> what runs in the container, from the repository root 
     {git_diff: {}}                                             git diff of the working tree
     {submit: {}}                 `git add -A && git diff --cached` (the patch, as SWE-agent's submit prints it);
                                  ends the episode; the full suite is run once more to score it
-Every observation is the command's exact output (raw_format "text"); meta carries exit_code (None on timeout).
+Every observation is the command's exact output (raw_format "text"); meta carries exit_code (None on timeout,
+when a notice line follows the output and meta has timed_out and timeout_s).
 
 Tasks come from a task file (`--tasks`, options.repo names a repo of the repos file) or are generated from the repos
 (`--repos`): bugs planted with collectors.swe_mutations, kept only when some test that passed starts failing; the
@@ -205,7 +206,7 @@ class SweCollector(Collector):
         if kind in EDITOR_COMMANDS:
             return StepResult(self._observe(self._editor({"command": kind, **arguments})))
         if kind == "run_tests":
-            return StepResult(self._observe(self.run_tests(arguments.get("tests"))))
+            return StepResult(self._observe(self.run_tests(arguments.get("tests")), self.test_timeout_s))
         if kind == "git_diff":
             return StepResult(self._observe(self._run(["git", "diff"])))
         if kind == "submit":
@@ -232,12 +233,19 @@ class SweCollector(Collector):
     def _must(self, argv: list[str], what: str, workdir: str = REPO) -> str:
         return checked(self._run(argv, workdir=workdir), what).stdout.decode()
 
-    @staticmethod
-    def _observe(result: ExecResult) -> Observation:
+    def _observe(self, result: ExecResult, timeout_s: float | None = None) -> Observation:
+        """The command's output as the agent is shown it. A command killed at its time limit (`timeout_s`, by
+        default the sandbox's per-action one) gets one line after whatever it printed, in SWE-agent's words, so a
+        timeout does not read as a silent success; the notice is part of `raw`, since curation renders the text
+        again from `raw`."""
         meta = {"exit_code": result.exit_code}
+        output = result.output
         if result.timed_out:
-            meta["timed_out"] = True
-        return Observation(text=render("text", result.output, meta), raw=result.output, raw_format="text", meta=meta)
+            timeout = float(timeout_s or self.limits.action_timeout_s)
+            meta.update(timed_out=True, timeout_s=timeout)
+            notice = f"The command was cancelled because it took more than {timeout:g} seconds.\n".encode()
+            output += (b"\n" if output and not output.endswith(b"\n") else b"") + notice
+        return Observation(text=render("text", output, meta), raw=output, raw_format="text", meta=meta)
 
 
 class BugFixPolicy(Policy):

@@ -34,6 +34,58 @@ def empty_configs(stats: dict) -> list[str]:
     return [name for name in CONFIGS if stats.get(ROW_COUNTS[name]) == 0]
 
 
+# What each config's own columns hold (`id`, `domain`, `episode_id` and `step` are described once, above them).
+# tests/pipelines/test_card_contents.py checks that every column of every output schema is named here.
+COLUMNS = {
+    "stage1": "`text`: the task, the observation before the window, the last 4 steps as `Action:` / `Observation:` "
+              "blocks, then the current action and its next observation.",
+    "stage2": "`messages` (`role`, `content`): the system prompt, then the window's steps as user turns (the action) "
+              "and assistant turns (its observation), the first user turn also holding the task and the state before "
+              "it, **ending with the user turn of the action to predict**; "
+              "`target`: the answer to train on, `<think>{trace}</think>\\n<predicted_observation>{next observation}"
+              "</predicted_observation>`, which `messages` does not contain; `reasoning_source`: `grounded` (a "
+              "trace stating only facts of the record) or `llm`.",
+    "stage3": "`prompt`: the same messages as stage 2; `reference`: the next observation; `exact_spans` and "
+              "`format_spans`: lists of `start`, `end`, `kind` (see Rewards); `rubric_id`.",
+    "transitions": "`task_id`, `instruction`, `action_kind`, `action_text`, `state_text` and `next_text` (the "
+                   "normalized observations), `next_volatile_spans`, `next_meta_json` (exit status, url, focus...), "
+                   "`content_hash`, `done`, `error`, `perturbations`, `collector`, `stand_in`.",
+    "dedupe": "`duplicate_of` (the id kept), `kind` (`exact` or `near`), `content_hash`.",
+    "dead_letter": "`record_id`, `source`, `stage` (the step that rejected it), `reason`, `record_json`.",
+}
+
+# Third-party content in the rows, by the domain that brings it (a run's card names those of its domains).
+THIRD_PARTY = {
+    "search": "the PyPI and Debian package READMEs of the search corpus",
+    "swe": "the source code, tests and documentation of the PyPI projects the SWE tasks run on",
+    "mcp": "the documentation, tool descriptions and output of the MCP servers",
+}
+
+SFT_SNIPPET = """from datasets import load_dataset
+ds = load_dataset("PATH/TO/THIS/FOLDER", "stage2")
+sft = ds["train"].map(lambda row: {"messages": row["messages"] + [{"role": "assistant", "content": row["target"]}]})"""
+
+SPLIT_SNIPPET = """import hashlib
+from datasets import load_dataset
+
+D = "PATH/TO/THIS/FOLDER"
+def held_out(row):  # one task in ten, by a stable hash of domain/task_id
+    return int(hashlib.md5(f"{row['domain']}/{row['task_id']}".encode()).hexdigest(), 16) % 10 == 0
+test_ids = set(load_dataset(D, "transitions")["train"].filter(held_out)["id"])
+sft_train = load_dataset(D, "stage2")["train"].filter(lambda row: row["id"] not in test_ids)
+rl_test = load_dataset(D, "stage3")["train"].filter(lambda row: row["id"] in test_ids)"""
+
+SPAN_KINDS = ("timestamp", "date", "duration", "byte_size", "pid", "port", "hex_id", "uuid", "temp_path", "usage")
+
+
+def _third_party(stats: dict) -> str:
+    domains = stats.get("domains") or {}
+    shown = [text for domain, text in THIRD_PARTY.items() if not domains or domain in domains]
+    listed = "; ".join(shown) if shown else "program output of the sandboxed environments"
+    return ("No single license covers these rows. They hold third-party content, under its own licenses: "
+            f"{listed}. Check those licenses before you redistribute the data.")
+
+
 def dataset_card(stats: dict, settings: dict, run_id: str = "") -> str:
     """The patterns name this run's shards (transforms.io.shard_prefix), so a re-curated folder never loads a
     previous run's rows from the `datasets` cache. Only tables with rows are configs (empty_configs); the prose
@@ -45,20 +97,44 @@ def dataset_card(stats: dict, settings: dict, run_id: str = "") -> str:
     header = {
         **({"configs": configs} if configs else {}),
         "tags": ["world-model", "agents", "worldline"],
-        "license": "other",
     }
-    folders = "\n".join(f"- `{name}/`: {text}" + (" Empty in this run (no rows), so not a config: `datasets` cannot "
-                                                  "load a table without rows." if name in empty else "")
-                         for name, text in CONFIGS.items())
+    folders = "\n".join(f"- `{name}/`: {text} {COLUMNS[name]}" + (
+        " Empty in this run (no rows), so not a config: `datasets` cannot load a table without rows."
+        if name in empty else "") for name, text in CONFIGS.items())
     domains = "\n".join(f"| {domain} | {d['in']} | {d['out']} | {d['dead_lettered']} | {d['deduped_exact']} | "
                         f"{d['deduped_near']} |" for domain, d in stats.get("domains", {}).items())
+    kinds = ", ".join(f"`{kind}`" for kind in SPAN_KINDS)
     return (f"---\n{yaml.safe_dump(header, sort_keys=False)}---\n\n"
             "# worldline curated transitions\n\n"
             f"Written by worldline {WORLDLINE_VERSION} (raw schema {SCHEMA_VERSION}) from real environment "
-            "transitions.\n\n"
+            "transitions: what an agent saw, the action it took and the observation the environment returned.\n\n"
             "```python\nfrom datasets import load_dataset\n"
             "ds = load_dataset(\"PATH/TO/THIS/FOLDER\", \"stage2\")\n```\n\n"
-            f"## Folders\n\n{folders}\n- `stats.json`: counts of this run.\n\n"
+            "## Folders and columns\n\n"
+            "Each config has one `train` split. In the stage and transition tables `id` is `{episode_id}:{step}`, "
+            "the transition the row was built from, and `domain`, `episode_id` and `step` (0-based) say where it "
+            "was recorded (`dedupe` has `id`, `domain` and `episode_id` too).\n\n"
+            f"{folders}\n- `stats.json`: counts of this run.\n\n"
+            "## Training on stage 2\n\n"
+            "`messages` ends with the user turn; the answer is the separate `target` column. Append it as the "
+            "assistant turn:\n\n"
+            f"```python\n{SFT_SNIPPET}\n```\n\n"
+            "and compute the loss on that last turn only: the earlier assistant turns are the window's "
+            "observations, without reasoning, and each is repeated in the next rows of its episode.\n\n"
+            "## Splitting\n\n"
+            "stage1, stage2 and stage3 are built from the same curated transitions: one row each per transition, "
+            "with the same `id`. Training on one stage and evaluating or running RL on another reuses the same "
+            "transitions, so split by task (or by episode) first, the same way for every stage. For example, a "
+            "tenth of the tasks held out:\n\n"
+            f"```python\n{SPLIT_SNIPPET}\n```\n\n"
+            "## Rewards (stage 3)\n\n"
+            "`exact_spans` and `format_spans` are sorted, do not overlap and together cover `reference`. `start` and "
+            "`end` are Python `str` offsets (Unicode code points, not bytes or UTF-16 units): "
+            "`reference[start:end]`. `rubric_id` `worldline/<domain>/v1` names the check a predicted observation "
+            "(the text inside `<predicted_observation>`) is scored with: each exact span must be reproduced "
+            "exactly, and each format span, a value that changes between runs, only in the format of its kind "
+            f"({kinds}). worldline's docs/formats.md defines the kinds.\n\n"
+            f"## License\n\n{_third_party(stats)}\n\n"
             f"## Counts\n\nIn {stats.get('in', 0)}, out {stats.get('out', 0)}, dead-lettered "
             f"{stats.get('dead_lettered', 0)}, deduplicated {stats.get('deduped', 0)}.\n\n"
             "| domain | in | out | dead-lettered | exact dups | near dups |\n|---|---|---|---|---|---|\n"

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import re
 
+from schemas.render.os import HEADER as OS_HEADER
+
 ANSWER_TAG = "predicted_observation"
 
 _ANSWER = (
@@ -21,48 +23,85 @@ _ANSWER = (
     "errors, empty output and unchanged screens; never describe it, never act for the agent."
 )
 
+# Each entry describes the observations as their renderer (schemas/render/) writes them and the actions as the
+# collector records them; tests/formats/test_prompts.py checks each against real rendered observations.
 _ENVIRONMENTS = {
     "terminal": (
         "You simulate a Linux terminal: a bash shell inside a tmux pane on a Debian machine without network. "
         "Each action is a JSON array of keystroke chunks, {\"keystrokes\": ..., \"duration\": seconds}, in tmux "
-        "notation (Enter, C-c, Tab). Each observation is the visible pane after the keystrokes: the screen's "
-        "plain text, one line per row, trailing spaces and trailing blank rows removed, colors dropped."
+        "notation (Enter, C-c, Tab; a newline presses Enter). Each observation is the pane after the keystrokes as "
+        "plain text: the lines that scrolled off the top since the last observation, then the visible screen, one "
+        "line per row, long lines wrapped at the pane width, trailing spaces and trailing blank rows removed, "
+        "colors dropped. A command still running when the wait ends shows its screen as it is, without a new "
+        "prompt."
     ),
     "swe": (
-        "You simulate a software repository checked out in a sandboxed Linux container: a git working tree with "
-        "its build and test tools installed, no network. Actions are shell commands or file edits made by a coding "
-        "agent. Each observation is what the command printed (stdout and stderr interleaved), with its exit "
-        "status where it is shown; file contents, diffs and test reports appear exactly as the tools print them."
+        "You simulate a software repository checked out at /work/repo in a sandboxed Linux container: a git "
+        "working tree with its build and test tools installed, no network. Each action is a JSON tool call: "
+        "{\"name\": \"bash\", \"arguments\": {\"command\": ...}} (a fresh bash in the repository root), "
+        "{\"name\": \"str_replace_editor\", \"arguments\": {\"command\": \"view\" | \"create\" | "
+        "\"str_replace\" | \"insert\", \"path\": ..., ...}}, {\"name\": \"run_tests\", \"arguments\": "
+        "{\"tests\": [...]}} (all tests when none are named), {\"name\": \"git_diff\", \"arguments\": {}} or "
+        "{\"name\": \"submit\", \"arguments\": {}} (prints the patch). The first state is the editor's view of "
+        "/work/repo. Each observation is exactly what the command printed, stdout and stderr interleaved, possibly "
+        "empty; the exit status is not shown. The editor prints `cat -n` numbered lines or its message, run_tests "
+        "prints pytest's report, git_diff and submit a unified diff. A command that runs past its time limit is "
+        "killed, and its observation ends with the line "
+        "`The command was cancelled because it took more than N seconds.`"
     ),
     "web": (
         "You simulate a web browser showing a real web application. Actions are BrowserGym-style calls such as "
-        "click(bid), fill(bid, value), select_option(bid, option), goto(url), go_back(), scroll(dx, dy) and "
-        "keyboard_press(key). Each observation is the page's accessibility tree as text, one node a line, "
-        "indented by depth, written `[bid] role 'name'` with states and values after the name; bids are stable "
-        "element ids that actions refer to."
+        "click(bid), fill(bid, value), select_option(bid, option), keyboard_press(key), scroll(dx, dy), goto(url), "
+        "go_back(), new_tab(), tab_focus(index), tab_close() and report_infeasible(reason). Each observation "
+        "starts with a header: `URL: ...`, `Title: ...`, `Tabs: [0] title (active) | [1] title`, then "
+        "`Focused: ` and the focused element's line when an element has the focus, and `Error: ...` when the "
+        "action failed. Then comes the page's accessibility tree, one node a line, indented with one tab per "
+        "level, written `[bid] role 'name'` followed by `, value='...'`, flags and properties such as `focused`, "
+        "`checked=true` or `level=1`; nodes without a bid, such as text, have no `[bid]` "
+        "(`StaticText 'Welcome'`). Bids are stable element ids that actions refer to."
     ),
     "android": (
-        "You simulate an Android phone. Actions are taps, long presses, swipes, typed text and key presses "
-        "(back, home, enter) aimed at elements or screen coordinates. Each observation is the current screen's "
-        "view hierarchy flattened to one element a line: `[index] | class | res=\"id\" | text=\"...\" | "
-        "bounds=[x1,y1][x2,y2] | flags` such as clickable, checked, focused."
+        "You simulate an Android phone. Actions are tap(i) or tap(x, y), long_press(i), swipe(direction) or "
+        "swipe(i, direction), scroll(direction) or scroll(i, direction), type(\"text\") and key(name) (back, home, "
+        "enter, ...), where i is an element id of the current screen. Each observation is the current screen's "
+        "view hierarchy flattened to one element a line: `[ i] | class | res=\"id\" | text=\"...\" | "
+        "hint=\"...\" | desc=\"...\" | bounds=[x1,y1][x2,y2] | flags`, the id padded to two places, res, text, "
+        "hint and desc only when not empty, and flags such as clickable, scrollable, checked, focused or disabled."
     ),
     "mcp": (
-        "You simulate a Model Context Protocol (MCP) server. Each action is a JSON tool call, "
-        "{\"name\": tool, \"arguments\": {...}}. Each observation is the tool result as the client receives it: "
-        "the text of its content blocks in order, structured content as JSON with sorted keys, a `[tool error]` "
-        "first line when the tool reports an error, or `[error code] message` for a protocol error."
+        "You simulate a Model Context Protocol (MCP) server. Each action is a JSON request: a tool call "
+        "{\"name\": tool, \"arguments\": {...}}, or another method with its params, {\"method\": "
+        "\"resources/read\" | \"prompts/get\" | \"tools/list\" | ..., \"params\": {...}}. The first state is "
+        "the server's manifest: its initialize and list results as JSON. Each observation is what the client "
+        "receives. For a tool call: a `[tool error]` first line when the tool reports an error, then the text of "
+        "its content blocks in order (binary blocks as `[image: type, N bytes]` and the like, resource links as "
+        "`[resource link: name uri]`), then its structured content as JSON with sorted keys and a two-space "
+        "indent, unless a text block already says the same. For another method: its result as JSON with sorted "
+        "keys. For a protocol error or a timeout: "
+        "`[error code] message`."
     ),
     "search": (
-        "You simulate a search tool reached through the Model Context Protocol. Each action is a JSON tool call "
-        "with a query and options. Each observation is the tool result: a ranked list of results (title, URL, "
-        "snippet) or the fetched document text, as the tool returns it; an empty result list is a valid answer."
+        "You simulate a search engine reached through the Model Context Protocol. Each action is a JSON tool "
+        "call: {\"name\": \"search\", \"arguments\": {\"query\": ..., \"limit\": n, \"offset\": n}} or "
+        "{\"name\": \"open_page\", \"arguments\": {\"page_id\": ..., \"offset\": n}}. The first state is the "
+        "server's manifest: its initialize and tools/list results as JSON. Each observation is the "
+        "tool result as JSON with sorted keys and a two-space indent: a search gives `offset`, `query`, `results` "
+        "(each with `page_id`, `snippet` with the matched words in **bold**, `title` and `url`; an empty list is a "
+        "valid answer) and `total`; open_page gives `links` (page ids), `next_offset` (null on the last window), "
+        "`offset`, `page_id`, `text` (one window of the page), `title` and `url`. A rejected call gives "
+        "`[tool error]` and the reason on the next line."
     ),
     "os": (
         "You simulate a Linux desktop (X11, small GTK applications) observed through its accessibility tree. "
-        "Actions are pyautogui/xdotool-style: clicks at coordinates or on named elements, typing, key "
-        "combinations, window switches. Each observation is the desktop's accessibility tree as text, one "
-        "element a line, indented by depth, with role, name, states and on-screen extents."
+        "Actions are pyautogui-style: click(x, y), double_click, right_click, move(x, y), drag(x1, y1, x2, y2), "
+        "type(\"text\"), press(\"enter\"), hotkey(\"ctrl\", \"s\"), scroll(clicks) and wait(seconds); pointer "
+        "actions can also aim at element=ID or at name=\"...\", role=\"...\". Each observation is OSWorld's "
+        "linearized accessibility tree: a `focused window: [id] role 'name' (app)` line and a `focused element: "
+        "[id] role 'name'` line (`none` when nothing has the focus), then a tab-separated table with the header "
+        f"row `{OS_HEADER}` and one row per visible element: `[id]`, the role as a tag (push-button, menu-item), "
+        "name, text (`\"\"` when empty), class, description, `(x, y)`, `(w, h)` and salient states (focused, "
+        "checked, selected, pressed, expanded or disabled). Tabs and newlines inside a cell are written as `\\t` "
+        "and `\\n`."
     ),
 }
 

@@ -79,19 +79,35 @@ def _is_tool_result(value: Any) -> bool:
         or all(isinstance(b, dict) and "type" in b for b in value["content"]))
 
 
-def _repeated(text: str, structured: Any) -> str | None:
-    """A text block that says what structuredContent says (SDKs wrap a bare return as {"result": v}), in canonical
-    form; None for any other text."""
-    candidates = [structured]
-    if isinstance(structured, dict) and list(structured) == ["result"]:
-        candidates.append(structured["result"])
-    if text in candidates:
+def _json_key(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+def _same_json(a: Any, b: Any) -> bool:
+    """Equal as JSON values: Python's == also takes True for 1 and 1.0 for 1, which JSON tells apart."""
+    return a == b and _json_key(a) == _json_key(b)
+
+
+def _said(structured: Any) -> list:
+    """What structured content says: itself, and the value of a one-key object. SDKs wrap a bare return as
+    {"result": v}, and servers wrap their text the same way under a key of their own (the filesystem server's
+    {"content": text}, the memory server's {"entities": [...]})."""
+    said = [structured]
+    if isinstance(structured, dict) and len(structured) == 1:
+        said.append(next(iter(structured.values())))
+    return said
+
+
+def _repeated(text: str, said: list) -> str | None:
+    """A text block that says what structured content says, in canonical form (the text itself when it is that
+    string); None for any other text."""
+    if any(isinstance(value, str) and value == text for value in said):
         return text
     try:
         value = json.loads(text)
     except ValueError:
         return None
-    return canonical_json(value) if value in candidates else None
+    return canonical_json(value) if any(_same_json(value, candidate) for candidate in said) else None
 
 
 def render_tool_result(result: dict) -> str:
@@ -99,13 +115,17 @@ def render_tool_result(result: dict) -> str:
     structured = result.get("structuredContent")
     # The spec asks servers to repeat structured content as a JSON text block; showing it twice would only teach
     # the model to repeat itself. The repeat is shown in canonical form, as structured content is: the server's key
-    # order and spacing would make two runs of the same call differ.
+    # order and spacing would make two runs of the same call differ. Structured content that only wraps what the
+    # blocks say (their text, or the blocks themselves) is not shown either.
     repeated = False
     if structured is not None:
+        said = _said(structured)
         for index, text in enumerate(texts):
-            canonical = _repeated(text, structured)
+            canonical = _repeated(text, said)
             if canonical is not None:
                 texts[index], repeated = canonical, True
+        if not repeated and len(said) > 1 and texts:
+            repeated = said[1] == "\n".join(texts) or _same_json(said[1], result["content"])
     parts = ["[tool error]"] if result.get("isError") else []
     parts += texts
     if structured is not None and not repeated:

@@ -2,8 +2,9 @@
 the observation answers one call (mcp, search, swe), from the answer itself.
 
 Every sentence states something checkable against the record itself (which lines appeared, disappeared or changed,
-which files and line numbers the new output names, the exit status, the reported error, the volatile values), so a
-model trained on it learns to reason from evidence rather than to invent explanations. Deterministic and offline.
+which files and line numbers the new output names, the exit status or a timeout, the reported error, the volatile
+values), so a model trained on it learns to reason from evidence rather than to invent explanations. Deterministic
+and offline.
 """
 
 from __future__ import annotations
@@ -74,6 +75,11 @@ def _files_named(text: str) -> list[str]:
 
 
 def _meta_sentences(meta: dict, sentences: list[str]) -> None:
+    if meta.get("timed_out"):
+        # Killed at its time limit: there is no exit status, and no output may have been printed at all.
+        limit = meta.get("timeout_s")
+        after = f" after {limit:g} s" if isinstance(limit, (int, float)) and not isinstance(limit, bool) else ""
+        sentences.append(f"The command times out{after} and is killed, so it has no exit status.")
     for key in _EXIT_KEYS:
         if meta.get(key) is not None:
             sentences.append(f"The command exits with status {meta[key]}.")

@@ -1,0 +1,121 @@
+"""The dataset card says what a `load_dataset` user needs (audit D7): every column, that stage 2's `messages` ends
+with the user turn and the answer is `target`, that the stages share their transitions (with a task-level split
+that works), what `rubric_id` and the span kinds mean, code-point offsets, and the third-party content in the rows.
+Its snippets are run as written, on a real curation, offline."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import yaml
+
+from collectors.store import EpisodeStore
+from pipelines.curate import run_curation
+from schemas import Action, EnvInfo, Episode, Observation, Provenance, Timings, Transition
+from tests.pipelines.curation_raw_collection import T0
+from transforms.card import dataset_card
+from transforms.curate import OUTPUT_SCHEMAS
+from transforms.masking import KINDS
+
+ROOT = Path(__file__).resolve().parents[2]
+STATS = {"in": 3, "out": 3, "deduped": 0, "dead_lettered": 0,
+         "domains": {"search": {"in": 1, "out": 1, "dead_lettered": 0, "deduped_exact": 0, "deduped_near": 0},
+                     "terminal": {"in": 2, "out": 2, "dead_lettered": 0, "deduped_exact": 0, "deduped_near": 0}}}
+
+
+def _header_and_body(card: str) -> tuple[dict, str]:
+    _, header, body = card.split("---\n", 2)
+    return yaml.safe_load(header), body
+
+
+def test_every_column_of_every_table_is_named():
+    _, body = _header_and_body(dataset_card(STATS, {}, "run"))
+    for name, schema in OUTPUT_SCHEMAS.items():
+        assert f"- `{name}/`: " in body
+        for column in schema.names:
+            assert f"`{column}`" in body, (name, column)
+
+
+def test_stage2_target_splitting_rubric_offsets_and_license_are_explained():
+    header, body = _header_and_body(dataset_card(STATS, {}, "run"))
+    assert "license" not in header  # `other` said nothing; the body says what the rows hold
+    assert "**ending with the user turn of the action to predict**" in body
+    assert "the separate `target` column" in body
+    assert "built from the same curated transitions" in body and "split by task" in body
+    assert "Python `str` offsets (Unicode code points" in body
+    assert "`rubric_id` `worldline/<domain>/v1`" in body
+    # The kinds listed are the kinds the masker gives, no more, no fewer.
+    listed = re.search(r"format of its kind \(([^)]*)\)", body)[1]
+    assert sorted(re.findall(r"`(\w+)`", listed)) == sorted(KINDS)
+    license_text = body.split("## License\n\n")[1].split("\n")[0]
+    assert "PyPI and Debian package READMEs" in license_text  # search is in this run
+    assert "SWE" not in license_text and "MCP" not in license_text  # swe and mcp are not
+
+
+def test_formats_doc_defines_the_rubric_and_every_span_kind():
+    doc = (ROOT / "docs" / "formats.md").read_text()
+    rubric = doc.split("### Rubric")[1].split("\n## ")[0]
+    prose = " ".join(rubric.split())
+    assert "worldline/{domain}/v1" in rubric and "exact spans must match exactly" in prose
+    for kind in KINDS:
+        assert f"| `{kind}` |" in rubric, kind
+
+
+
+def _episode(store, episode_id, task_id, steps):
+    env = EnvInfo("docker-image", "worldline/test:1")
+    provenance = Provenance(collector="terminal-test", collector_version="1")
+    state, transitions = Observation("$ ", b"$ ", "text"), []
+    for step, (action, output) in enumerate(steps):
+        after = Observation(output, output.encode(), "text", {"exit_status": 0})
+        transitions.append(Transition(episode_id, step, "terminal", env, task_id, f"do {task_id}", state,
+                                      Action("keys", {"keys": action}, action), after,
+                                      Timings(T0, T0 + timedelta(milliseconds=40)), provenance,
+                                      done=step == len(steps) - 1))
+        state = after
+    store.write(Episode(episode_id, "terminal", env, task_id, f"do {task_id}", "scripted", "success", len(steps),
+                        "script_done", T0, T0 + timedelta(seconds=1), provenance), transitions)
+
+
+RUN_SNIPPETS = """import json, sys
+{sft}
+{split}
+print(json.dumps({{"sft": [[row["id"], row["messages"], row["target"]] for row in sft],
+                  "train": list(sft_train["id"]), "test": list(rl_test["id"])}}))
+"""
+
+
+def test_the_card_snippets_run_and_split_by_task(tmp_path):
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    store = EpisodeStore(raw)
+    task_of = {}
+    for number in range(16):
+        task = f"task-{number}"
+        for seed in range(2):  # two episodes of each task: a split by episode alone would separate them
+            episode = f"{task}-s{seed}"
+            _episode(store, episode, task, [(f"echo {task} {seed} {step}", f"{task} seed {seed} says {step}")
+                                            for step in range(3)])
+            task_of.update({f"{episode}:{step}": task for step in range(3)})
+    stats = run_curation(str(raw), str(out))
+    assert stats["out"] == len(task_of)
+
+    card = (out / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", card, re.S)
+    assert len(blocks) == 3 and blocks[1].startswith(blocks[0])  # the first is the loading example
+    script = RUN_SNIPPETS.format(sft=blocks[1], split=blocks[2]).replace("PATH/TO/THIS/FOLDER", str(out))
+    env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf-home")}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    ran = json.loads(result.stdout.splitlines()[-1])
+
+    assert len(ran["sft"]) == len(task_of)
+    for _, messages, target in ran["sft"]:
+        assert messages[0]["role"] == "system" and messages[-2]["role"] == "user"
+        assert messages[-1] == {"role": "assistant", "content": target} and "<think>" in target
+    train, test = set(ran["train"]), set(ran["test"])
+    assert train | test == set(task_of) and not train & test and test
+    assert not {task_of[i] for i in train} & {task_of[i] for i in test}  # no task on both sides
