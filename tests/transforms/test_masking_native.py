@@ -25,7 +25,8 @@ EDGES = ["0x", "0x1234", "0.0.0.0:", "127.0.0.1:", "localhost:", "[::]:", "[1] "
          "/tmp/tmp.Xa81bC", "/var/tmp/q1w2e3r4", "/dev/shm/x-12345", "/private/var/folders/a/k2j_x9ab", "/pytest-3",
          "tmp_1234567", "1599999999.5", "4bytes", "3 TB", "2.5 PiB", "7 ns", "9us", "1µs", "12 secs", "1 seconds",
          "0m1.5s", "2026-11-25 21:58:00.123-0700", "up 2:16, load average: 0.1, 0.2, 0.3", "up ", "up 5 min, ",
-         "\nTasks: 3 total,", "\n%Cpu(s): 1.0 us", "\nMiB Mem : 12.5 total", "\nSwap: 0 0", "Mem:", "\nKiB ", "\nM"]
+         "\nTasks: 3 total,", "\n%Cpu(s): 1.0 us", "\nMiB Mem : 12.5 total", "\nSwap: 0 0", "Mem:", "\nKiB ", "\nM",
+         "3:04:35 AM", "7:08:09", "9:05:07.5pm", "12:00:00 PM", "1:", "4:5", "AM", " pm", "0:00:00.000 am"]
 EDGES += [f"{day}, {month} {number} 01:02:03" for day, month, number in zip(
     ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"] * 2, MONTHS, range(1, 13))]
 EDGES += [f"{month}  {number} 09:00" for number, month in enumerate(MONTHS, 10)]

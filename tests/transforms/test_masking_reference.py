@@ -14,7 +14,7 @@ _MONTH = "(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
 _DIGIT_FORMS = {  # group name -> (kind, pattern), tried in this order at each start
     "d0": ("timestamp", r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?"
                         r"(?:Z|[+-][0-9]{2}:?[0-9]{2}\b)?"),
-    "d1": ("timestamp", r"[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?\b"),
+    "d1": ("timestamp", r"[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?: ?(?:AM|PM|am|pm))?\b"),
     "d2": ("date", r"[0-9]{4}-[0-9]{2}-[0-9]{2}\b"),
     "d3": ("date", rf"[0-9]{{1,2}} {_MONTH} [0-9]{{4}}\b"),
     "d4": ("duration", r"[0-9]+m[0-9]+(?:\.[0-9]+)?s\b"),
@@ -97,6 +97,10 @@ PIECES = [
     "Tasks:   8 total,   1 running", "Threads: 120 total", "Tasks: 1 (limit: 4915)", "%Cpu(s):  0.0 us,  0.0 sy",
     "%Cpu0  :  1.2 us", "MiB Mem :  24105.6 total,  19320.1 free", "KiB Swap:      0 total", "Mem:        7976   3456",
     "Swap:          0           0  \r", "Mem:  x", "GiB Mem: 3", "Ünïcode 12s", "٣٤٥ms", "\ud800", "é12ms", "—12ms", "?5s", "(3s)", "x5s", "5", "12:", "1.", "7 Noz 2026", "5ns", "4K", "12MiB", "2TB", "1P", "900bytes",
+    # Clock times with a one-digit hour and a 12-hour clock's suffix, and near misses (no seconds, a one-digit
+    # minute, a three-digit hour, a word that starts with "am"/"pm", a mixed-case suffix, two spaces).
+    "3:04:35 AM", "9:05:07.250 pm", "12:00:00PM", "21:58:00 am", "0:00:01", "1:02:03.5am", "3:04:35 AMERICA",
+    "3:04:35 pmap", "3:04:35 Am", "3:04 PM", "3:4:35 PM", "123:04:35", "3:04:35  PM", "3:04:35:", "9:05:07.",
 ]
 SEPARATORS = ["", "", " ", "\n", "\n", "\r\n", "\n\n", ", ", "/", ":", "=", "_", "é"]
 
