@@ -16,7 +16,7 @@ from schemas.validate import record_id
 from transforms import dedupe, masking, stats
 from transforms.io import dead_letter, read_parquet_rows
 from transforms.normalize import NormalizeError, normalize_observation
-from transforms.validate import Rejected, read_valid_chunks
+from transforms.validate import Rejected, read_valid_chunks, recorded_at
 
 
 # Longest normalized observation (state or next) a transition may have to be curated, in characters (~25k tokens):
@@ -109,20 +109,30 @@ def _state_text(state: dict | None) -> str:
     return normalize_observation(state)
 
 
-def with_masks(rows: list[dict]) -> list[tuple[str, str, str]]:
+def with_masks(rows: list[dict], recorded_at: list[float | None] | None = None) -> list[tuple[str, str, str]]:
     """Add next_volatile_spans and content_hash to curated rows; return each row's sketch parts: the masked state,
     the action and the masked next observation. Each text is masked once, all in one masking.mask_many call (it
     scans many texts per rule): a state that is the previous row's next text (the same object, see _state_text)
     takes that text's mask, so its masked state is the very str of the previous row's masked next observation,
-    which minhash.union_signatures and dedupe.change_signatures find again by identity."""
-    texts, state_indexes, previous_next = [], [], None
-    for row in rows:
+    which minhash.union_signatures and dedupe.change_signatures find again by identity. `recorded_at`: when each
+    row's action started (epoch seconds, None if unknown): a full date far from it is content, not a clock reading
+    (masking.without_distant_dates)."""
+    texts, state_indexes, owners, previous_next = [], [], [], None
+    for index, row in enumerate(rows):
         if row["state_text"] is not previous_next:
             texts.append(row["state_text"])
+            owners.append(index)
         state_indexes.append(len(texts) - 1)
         previous_next = row["next_text"]
         texts.append(previous_next)
+        owners.append(index)
     masks = masking.mask_many(texts)
+    if recorded_at is not None:
+        for position, (text, owner) in enumerate(zip(texts, owners)):
+            spans = masks[position][0]
+            kept = masking.without_distant_dates(text, spans, recorded_at[owner])
+            if kept is not spans:
+                masks[position] = kept, masking.masked(text, kept)
     parts = []
     for row, state_index in zip(rows, state_indexes):
         state_masked = masks[state_index][1]
@@ -161,7 +171,7 @@ def prepared_rows(path: str, count: bool = True, max_chars: int = MAX_OBSERVATIO
 
 
 def _prepared(items, count: bool = True, max_chars: int = MAX_OBSERVATION_CHARS, keep_stand_ins: bool = False):
-    curated, failed = [], []
+    curated, failed, times = [], [], []
     for item in items:
         if isinstance(item, Rejected):
             yield item
@@ -172,10 +182,11 @@ def _prepared(items, count: bool = True, max_chars: int = MAX_OBSERVATION_CHARS,
             if stand_in:
                 raise FromStandIn(stand_in)
             curated.append((source, position, curated_row(row, max_chars)))
+            times.append(recorded_at(row))
         except (NormalizeError, ObservationTooLarge, FromStandIn) as exc:
             failed.append((source, position, row, exc))
     yield from _normalize_letters(failed, count)
-    parts = with_masks([row for _, _, row in curated])
+    parts = with_masks([row for _, _, row in curated], times)
     for (source, position, row), row_parts in zip(curated, parts):
         yield source, position, row, row_parts
 

@@ -10,6 +10,7 @@ else (JSONL, other schemas) is read whole and checked row by row.
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime, timezone
 from operator import itemgetter
 from typing import Iterator, NamedTuple
 
@@ -25,6 +26,7 @@ from transforms.io import (ReadError, SourcedRow, dead_letter, parquet_row_group
                            read_raw_file)
 
 DEAD_LETTER = "dead_letter"
+RECORDED_AT = "recorded_at_s"  # the key curation_rows adds: see recorded_at
 # What curation reads of a valid row: no timings (turning timestamps into datetimes costs more than the rest). Of a
 # transition-schema file's provenance, only the fields CHECKED_COLUMNS names are read.
 CURATION_COLUMNS = ("episode_id", "step", "domain", "task", "state", "action", "next_observation", "done", "error",
@@ -214,9 +216,36 @@ _STATE_COLUMN = CURATION_COLUMNS.index("state")
 
 
 def curation_rows(table: pa.Table) -> list[dict]:
-    """CURATION_COLUMNS of each row of a transition-schema table, as dicts. A state equal to the previous row's next
-    observation (the same episode one step on) is that very dict: its raw bytes are not converted and kept twice,
-    and transforms.prepare reuses the observation's text on finding it so."""
+    """CURATION_COLUMNS of each row of a transition-schema table, as dicts, plus RECORDED_AT: when its action
+    started, in epoch seconds (None if unknown). A state equal to the previous row's next observation (the same
+    episode one step on) is that very dict: its raw bytes are not converted and kept twice, and transforms.prepare
+    reuses the observation's text on finding it so."""
+    rows = _curation_rows(table)
+    if "timings" in table.column_names:
+        # As integers, not datetimes: converting timestamps costs more than the rest of a row's columns.
+        starts = pc.cast(pc.struct_field(table.column("timings"), "action_start"), pa.int64()).to_pylist()
+        for row, start in zip(rows, starts):
+            row[RECORDED_AT] = None if start is None else start / 1e6
+    return rows
+
+
+def recorded_at(row: dict) -> float | None:
+    """When a row's action started, in epoch seconds: RECORDED_AT where curation_rows put it, else its
+    timings.action_start (a datetime, or an ISO string in a JSONL record); None if unknown."""
+    if RECORDED_AT in row:
+        return row[RECORDED_AT]
+    start = (row.get("timings") or {}).get("action_start") if isinstance(row.get("timings"), dict) else None
+    if isinstance(start, str):
+        try:
+            start = datetime.fromisoformat(start)
+        except ValueError:
+            return None
+    if not isinstance(start, datetime):
+        return None
+    return (start if start.tzinfo else start.replace(tzinfo=timezone.utc)).timestamp()
+
+
+def _curation_rows(table: pa.Table) -> list[dict]:
     curation = table.select(CURATION_COLUMNS).combine_chunks()
     if curation.num_rows < REPEAT_CHECK_ROWS:
         return curation.to_pylist()

@@ -124,3 +124,38 @@ def test_stand_in_transitions_are_dead_lettered_unless_kept():
     assert len(prepared.letters) == len(rows) - 1
     assert "recorded from a stand-in environment (generated)" in prepared.letters[0]["reason"]
     assert len(prepare_chunk(items, dedupe.NearDupOptions(), keep_stand_ins=True).rows) == len(rows)
+
+
+def test_a_full_date_far_from_when_the_step_was_recorded_is_content():
+    from datetime import datetime, timezone
+
+    from transforms.validate import recorded_at
+
+    rows = _read_back(_episode_rows("terminal", "terminal-0", 1, 101, edit=False))[:2]
+    listing = "-rw-r--r-- 1 root root 19 2024-01-02 03:04 config.ini.bak\nnow 2026-11-25T10:00:00"
+    rows[1]["next_observation"] = dict(rows[1]["next_observation"], raw=listing.encode(), raw_format="text")
+    curated = [curated_row(row) for row in rows]
+    times = [recorded_at(row) for row in rows]
+    assert times[1] == datetime(2026, 11, 25, tzinfo=timezone.utc).timestamp()
+    with_masks(curated, times)
+    spans = curated[1]["next_volatile_spans"]
+    assert [curated[1]["next_text"][s["start"]:s["end"]] for s in spans] == ["2026-11-25T10:00:00"]
+    # Without the time the step was recorded, every date is taken for a clock reading.
+    unknown = [curated_row(row) for row in rows]
+    with_masks(unknown, [None, None])
+    assert len(unknown[1]["next_volatile_spans"]) == 2
+    assert unknown[1]["content_hash"] != curated[1]["content_hash"]
+
+
+def test_recorded_at_reads_datetimes_iso_strings_and_nothing():
+    from datetime import datetime, timezone
+
+    from transforms.validate import RECORDED_AT, recorded_at
+
+    moment = datetime(2026, 11, 25, 12, tzinfo=timezone.utc)
+    assert recorded_at({"timings": {"action_start": moment}}) == moment.timestamp()
+    assert recorded_at({"timings": {"action_start": "2026-11-25T12:00:00+00:00"}}) == moment.timestamp()
+    assert recorded_at({"timings": {"action_start": "2026-11-25T12:00:00"}}) == moment.timestamp()
+    assert recorded_at({RECORDED_AT: 5.0, "timings": {"action_start": moment}}) == 5.0
+    assert recorded_at({"timings": {"action_start": "yesterday"}}) is None
+    assert recorded_at({"timings": None}) is None and recorded_at({}) is None

@@ -13,8 +13,8 @@ import pyarrow.parquet as pq
 from schemas.transition import TRANSITION_SCHEMA
 from schemas.validate import transition_errors
 from transforms import stats
-from transforms.validate import (CHECKED_COLUMNS, CHECKED_SCHEMA, CURATION_COLUMNS, REPEAT_CHECK_ROWS, Rejected,
-                                 curation_rows, flagged_rows, has_checked_columns, has_transition_schema,
+from transforms.validate import (CHECKED_COLUMNS, CHECKED_SCHEMA, CURATION_COLUMNS, RECORDED_AT, REPEAT_CHECK_ROWS,
+                                 Rejected, curation_rows, flagged_rows, has_checked_columns, has_transition_schema,
                                  read_valid_chunks)
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
@@ -151,6 +151,8 @@ def test_a_state_equal_to_the_previous_next_observation_is_read_as_that_dict(tmp
 
     read = curation_rows(table)
 
+    starts = [row.pop(RECORDED_AT) for row in read]
+    assert starts == [row["timings"]["action_start"].timestamp() for row in rows]
     assert read == table.select(CURATION_COLUMNS).to_pylist()
     repeats = [index for index in range(1, len(rows))
                if rows[index]["state"] is not None and rows[index - 1]["next_observation"] is not None
