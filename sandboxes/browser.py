@@ -6,6 +6,14 @@ there); the pending call then fails, the browser is restarted and `BrowserSessio
 `BrowserSession` is one episode: a fresh context (no cookies or storage shared with other episodes), route
 interception that lets only the allowed origins through and injects the task's perturbations, tabs, element ids
 (`bid` attributes, set in document order and kept for the life of the page), and observation capture.
+
+Containment has two independent layers. Playwright routing (`BrowserSession._route`) sees most requests but not all
+of them (speculation-rules prefetch and prerender, a keepalive fetch sent while a page unloads, shared workers, and
+the TCP preconnect Chromium opens before a navigation request is routed). Under it, Chromium's own network stack
+sends everything to a dead proxy (`Browser.dead_proxy`: a 127.0.0.1 port this process holds bound and never
+listens on, so every connection is refused) except the allowed origins' host:port, which each episode's context
+bypasses (`proxy_bypass`). `<-loopback>` removes Chromium's implicit bypass of localhost and 127.0.0.0/8, so the
+other local ports are proxied (and refused) too.
 """
 
 from __future__ import annotations
@@ -15,11 +23,12 @@ import json
 import os
 import re
 import signal
+import socket
 import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 from urllib.parse import urljoin, urlsplit
 
 from sandboxes import web_actions
@@ -87,6 +96,28 @@ def _is_death(exc: BaseException) -> bool:
                                    "browser has disconnected", "Connection closed"))
 
 
+def proxy_bypass(allowed_origins: Iterable[str]) -> str:
+    """The proxy bypass list for these origins: their host:port only, and no implicit loopback bypass.
+
+    Playwright's own fetcher (`route.fetch`, used by the `truncate` perturbation on requests routing already let
+    through) applies the context's proxy too, but matches the list by host suffix and never by port. An IPv4 host
+    is therefore also listed as `.A.B.C.D`: the fetcher bypasses it, and for Chromium the rule means `*.A.B.C.D`,
+    names no network has. A host name gets no such rule (Chromium would bypass all its subdomains on every port,
+    and `*.localhost` is loopback), so `truncate` fails on origins named by host name.
+    """
+    rules, fetcher_rules = ["<-loopback>"], []
+    for origin in sorted({_origin(o) for o in allowed_origins}):
+        parts = urlsplit(origin)
+        if not parts.hostname:
+            continue
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        port = parts.port or {"http": 80, "https": 443, "ws": 80, "wss": 443}.get(parts.scheme)
+        rules.append(f"{host}:{port}" if port else host)
+        if re.fullmatch(r"\d{1,3}(\.\d{1,3}){3}", host) and f".{host}" not in fetcher_rules:
+            fetcher_rules.append(f".{host}")
+    return ",".join(rules + fetcher_rules)
+
+
 class Browser:
     def __init__(self, executable: str = CHROMIUM, headless: bool = True):
         self.executable = executable
@@ -97,6 +128,19 @@ class Browser:
         self._browser = None
         self._marker = ""
         self._killed_reason: str | None = None
+        self._dead_port: socket.socket | None = None
+
+    @property
+    def dead_proxy(self) -> str:
+        """A proxy that refuses every connection: a 127.0.0.1 port held bound (never listening) while this lives."""
+        if self._dead_port is None:
+            self._dead_port = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self._dead_port.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{self._dead_port.getsockname()[1]}"
+
+    def launch_args(self) -> list[str]:
+        # Traffic outside an episode's context (the default context, the browser's own) has no bypass at all.
+        return LAUNCH_ARGS + [f"--proxy-server={self.dead_proxy}", "--proxy-bypass-list=<-loopback>", self._marker]
 
     @property
     def started(self) -> bool:
@@ -112,7 +156,7 @@ class Browser:
             self._pw = sync_playwright().start()
         self._marker = f"{MARKER_SWITCH}={uuid.uuid4().hex}"
         self._browser = self._pw.chromium.launch(executable_path=self.executable, headless=self.headless,
-                                                 args=LAUNCH_ARGS + [self._marker], timeout=30_000)
+                                                 args=self.launch_args(), timeout=30_000)
         self.pid = self._find_pid()
         self._killed_reason = None
 
@@ -126,9 +170,11 @@ class Browser:
     def version(self) -> str:
         return self._browser.version if self._browser else ""
 
-    def new_context(self, **options):
+    def new_context(self, allowed_origins: Iterable[str] = (), **options):
+        """A context whose traffic reaches only `allowed_origins` (through Chromium's proxy rules, not routing)."""
         self.start()
-        return self._browser.new_context(**options)
+        return self._browser.new_context(proxy={"server": self.dead_proxy, "bypass": proxy_bypass(allowed_origins)},
+                                         **options)
 
     def _find_pid(self) -> int | None:
         for entry in Path("/proc").iterdir():
@@ -186,6 +232,9 @@ class Browser:
             with contextlib.suppress(Exception):
                 self._pw.stop()
             self._pw = None
+        if self._dead_port is not None:
+            self._dead_port.close()
+            self._dead_port = None
 
 
 class BrowserSession:
@@ -217,7 +266,9 @@ class BrowserSession:
     # -- lifecycle ---------------------------------------------------------------------------------------------
     def open(self, url: str) -> None:
         self.last_url = url
-        self._context = self.browser.new_context(viewport={"width": self.viewport[0], "height": self.viewport[1]},
+        # The same origins decide both layers: `_route` below and the context's proxy bypass list.
+        self._context = self.browser.new_context(self.allowed,
+                                                 viewport={"width": self.viewport[0], "height": self.viewport[1]},
                                                  service_workers="block", accept_downloads=False)
         self._context.set_default_timeout(self.action_timeout_ms)
         self._context.set_default_navigation_timeout(self.navigation_timeout_ms)
@@ -289,7 +340,13 @@ class BrowserSession:
     # -- traffic ------------------------------------------------------------------------------------------------
     def _on_request(self, request) -> None:
         self._inflight += 1
-        if request.is_navigation_request() and request.frame.parent_frame is None:
+        if not request.is_navigation_request():
+            return
+        try:
+            frame = request.frame
+        except Exception:  # a popup's first navigation is requested before its frame exists
+            return
+        if frame.parent_frame is None:
             self._navigating.add(request)
 
     def _on_request_done(self, request) -> None:
