@@ -198,9 +198,14 @@ class McpCollector(Collector):
             raw = exchange.raw(exchange.original)
             meta = {"server": self.connection.spec.name, "method": exchange.method, "unperturbed": True}
             reference = Observation(text=render(RAW_FORMAT, raw, meta), raw=raw, raw_format=RAW_FORMAT, meta=meta)
-        timed_out = exchange.delivered is None
+        error_text = None
+        if exchange.delivered is None:
+            error_text = f"timeout: no response within {self.call_timeout_s:g} s"
+            if getattr(error, "restart_s", None) is not None:
+                # The server was still on the call: ServerConnection restarted it (same working directory).
+                error_text += "; server restarted"
         return StepResult(observation=observation, perturbations=list(exchange.labels), reference=reference,
-                          error=f"timeout: no response within {self.call_timeout_s:g} s" if timed_out else None)
+                          error=error_text)
 
     def close(self) -> None:
         if self.connection is not None:

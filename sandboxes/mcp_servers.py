@@ -1,6 +1,7 @@
 """Real MCP server processes: the servers file, starting one in its own temporary working directory (sandboxed by
-bubblewrap: read-only root, private /tmp, no network unless the entry asks for it), a client session to it through
-the perturbing proxy, and teardown that always runs.
+bubblewrap: only the system's paths and what the entry needs, read-only; private /tmp; no network unless the entry
+asks for it; a user id of its own with a process cap), a client session to it through the perturbing proxy, a
+restart when a call times out while the server is still on it, and teardown that always runs.
 
 The official SDK is async; collectors are sync. Each connection owns an event loop in the calling thread: one
 long-lived task holds the transport and session open (anyio scopes must be left by the task that entered them),
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import http.server
+import itertools
 import os
 import shutil
 import signal
@@ -33,7 +35,7 @@ from schemas.yaml_file import load_yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SERVER_KEYS = {"command", "args", "env", "transport", "url", "domain", "prepare", "network", "description",
-               "startup_timeout_s", "hints"}
+               "startup_timeout_s", "hints", "read_only"}
 # Where the working directory appears inside the sandbox: a fixed path, so observations that name files do not
 # carry a random temporary name. (Under /tmp because bubblewrap can only create mount points on its tmpfs.)
 SANDBOX_WORKDIR = "/tmp/workspace"
@@ -90,7 +92,10 @@ class ServerStartError(RuntimeError):
 
 
 class CallTimeout(TimeoutError):
-    """The client gave up waiting: the observation an agent gets is this error, not a result."""
+    """The client gave up waiting: the observation an agent gets is this error, not a result. `restart_s` is set
+    when the server was still working on the call and was restarted (how long the restart took)."""
+
+    restart_s: float | None = None
 
 
 def _leaf_errors(exc: BaseException) -> str:
@@ -103,7 +108,8 @@ def _leaf_errors(exc: BaseException) -> str:
 @dataclass
 class ServerSpec:
     """One servers-file entry. `prepare` holds shell commands run in the working directory before the start
-    (e.g. creating the git repository a git server works on); they run on the host, the server in the sandbox."""
+    (e.g. creating the git repository a git server works on), in the server's sandbox with the network on.
+    `read_only` names extra host paths the sandbox shows (read-only) beyond those found from the entry itself."""
 
     name: str
     command: str
@@ -118,6 +124,7 @@ class ServerSpec:
     startup_timeout_s: float = 30.0
     # Argument values exploration should try for a property name (e.g. repo_path: ["{workdir}/repo"]).
     hints: dict[str, list[str]] = field(default_factory=dict)
+    read_only: list[str] = field(default_factory=list)
 
 
 def load_servers(path: str | Path) -> dict[str, ServerSpec]:
@@ -143,7 +150,7 @@ def server_from_dict(name: str, entry: Any, where: str) -> ServerSpec:
         raise ServerFileError(f"{where}: 'command' is missing")
     if entry.get("transport", "stdio") not in ("stdio", "http"):
         raise ServerFileError(f"{where}: transport must be 'stdio' or 'http', got {entry['transport']!r}")
-    for key, kind in (("args", list), ("prepare", list), ("env", dict), ("hints", dict)):
+    for key, kind in (("args", list), ("prepare", list), ("env", dict), ("hints", dict), ("read_only", list)):
         if key in entry and not isinstance(entry[key], kind):
             raise ServerFileError(f"{where}: '{key}' must be a {kind.__name__}")
     spec = ServerSpec(name=str(name), command=str(entry["command"]),
@@ -154,11 +161,12 @@ def server_from_dict(name: str, entry: Any, where: str) -> ServerSpec:
                       description=str(entry.get("description", "")),
                       startup_timeout_s=float(entry.get("startup_timeout_s", 30.0)),
                       hints={str(k): [str(v) for v in (vs if isinstance(vs, list) else [vs])]
-                             for k, vs in (entry.get("hints") or {}).items()})
+                             for k, vs in (entry.get("hints") or {}).items()},
+                      read_only=[str(p) for p in entry.get("read_only") or []])
     if "url" in entry:
         spec.url = str(entry["url"])
     hinted = [v for values in spec.hints.values() for v in values]
-    for text in [spec.command, *spec.args, *spec.env.values(), *spec.prepare, spec.url, *hinted]:
+    for text in [spec.command, *spec.args, *spec.env.values(), *spec.prepare, spec.url, *hinted, *spec.read_only]:
         _expand(text, _placeholder_values("/w", 0), where)  # a typo in a placeholder fails at load, not mid-run
     return spec
 
@@ -189,17 +197,189 @@ def _free_port() -> int:
 MEMORY_LIMIT_BYTES = 4 << 30
 FILE_SIZE_LIMIT_BYTES = 1 << 30
 OPEN_FILES_LIMIT = 4096
+# Processes (threads count: node runs about a dozen, a Python server up to ~50) per server. RLIMIT_NPROC counts
+# per real user id and root is exempt from it, so a collector running as root runs each server as a user id of
+# its own (below), which also takes root's privileges away from it.
+PROCESS_LIMIT = 256
+SANDBOX_UID_BASE = 2_000_000_000
+SANDBOX_USER = "mcp-server"
+_uids_in_use: set[int] = set()
+_uids_lock = threading.Lock()
 
 
-def _sandboxed(argv: list[str], workdir: str, network: bool) -> list[str]:
-    """bubblewrap: everything read-only but the working directory; own pid/ipc/uts (and net unless asked);
-    prlimit caps on memory, file size and open files."""
+# What every server sees read-only: the system's programs and libraries, and the few files under /etc that
+# programs read (dynamic linker, name resolution, users and groups, time zone, TLS roots, alternatives links).
+# Not the rest of /etc (/etc/shadow, credential helpers in /etc/gitconfig, /etc/ssl/private), not /root, /home,
+# /work, /opt, /var or the project's checkout: a server gets those only when its entry names them (below).
+SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
+                "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives", "/etc/resolv.conf",
+                "/etc/hosts", "/etc/host.conf", "/etc/gai.conf", "/etc/nsswitch.conf", "/etc/services",
+                "/etc/protocols", "/etc/passwd", "/etc/group", "/etc/localtime", "/etc/timezone", "/etc/ssl/certs",
+                "/etc/ssl/openssl.cnf", "/etc/mime.types")
+# Placeholders that name a folder a server needs whole when its entry uses them (a script path inside it is not
+# enough: node resolves its packages, Python its site-packages, around it).
+FOLDER_PLACEHOLDERS = ("mcp_venv", "node_modules", "root", "cache")
+# worldline's top-level packages (pyproject.toml's [tool.setuptools.packages.find]).
+WORLDLINE_PACKAGES = ("collectors", "pipelines", "sandboxes", "schemas", "transforms")
+
+
+def _covered(path: str, binds: list[str]) -> bool:
+    return any(path == b or path.startswith(b.rstrip("/") + "/") for b in binds)
+
+
+def _program_paths(program: str) -> list[str]:
+    """Host paths a program needs to run: the file, the interpreter its `#!` line names (recursively), a Python
+    venv it belongs to with the Python installation the venv was made from, and the install prefix its symlinks
+    lead to (`.venv/bin/python3` -> `~/.pyenv/versions/3.11.7/bin/python3.11` -> that version's folder)."""
+    paths, seen, todo = [], set(), [program]
+    while todo:
+        path = Path(todo.pop())
+        if str(path) in seen or not path.is_absolute() or not path.exists():
+            continue
+        seen.add(str(path))
+        paths.append(str(path))
+        real = path.resolve()
+        if real != path:
+            paths.append(str(real.parent.parent if real.parent.name == "bin" else real))
+        venv = path.parent.parent
+        config = venv / "pyvenv.cfg"
+        if path.parent.name == "bin" and config.is_file():
+            paths.append(str(venv))
+            for line in config.read_text(errors="replace").splitlines():
+                key, _, value = line.partition("=")
+                if key.strip() == "home" and value.strip():
+                    paths.append(str(Path(value.strip()).resolve().parent))
+        try:
+            with open(real, "rb") as handle:
+                first = handle.readline(256)
+        except OSError:
+            continue
+        if first.startswith(b"#!"):
+            words = first[2:].decode(errors="replace").split()
+            if words and Path(words[0]).name == "env" and len(words) > 1:
+                words = [shutil.which(words[1]) or words[1]]
+            if words:
+                todo.append(words[0])
+    return paths
+
+
+def _project_packages() -> list[str]:
+    """worldline's own packages (its venv imports them from the checkout, an editable install): what a server run
+    with {python} needs from the checkout, without the rest of it (.git, out/, .cache/)."""
+    return [str(PROJECT_ROOT / name) for name in WORLDLINE_PACKAGES]
+
+
+def _bind_args(paths: list[str]) -> list[str]:
+    """bwrap arguments that show `paths` read-only at their own place: parents before children, a path inside
+    another bound one skipped, and a symlink whose target is bound kept as a symlink (/bin -> usr/bin,
+    /etc/localtime -> the zone file), any other symlink bound as what it points to. The folders bwrap makes to hold
+    them get mode 0755 (its default, 0700, would shut out the server's non-root user)."""
+    wanted = sorted({os.path.normpath(p) for p in paths if os.path.lexists(p)})
+    real_dirs = [p for p in wanted if not os.path.islink(p)]
+    args, bound, made = [], [], set()
+    for path in wanted:
+        if _covered(path, bound):
+            continue
+        symlink = False
+        if os.path.islink(path):
+            target = os.path.realpath(path)
+            symlink = _covered(target, real_dirs)
+            if not symlink and not os.path.exists(target):
+                continue
+        for parent in reversed(Path(path).parents[:-1]):  # /root, /root/.pyenv, ... (not / itself)
+            if str(parent) not in made:
+                args += ["--perms", "0755", "--dir", str(parent)]
+                made.add(str(parent))
+        args += ["--symlink", os.readlink(path), path] if symlink else ["--ro-bind", path, path]
+        bound.append(path)
+    return args
+
+
+def take_sandbox_uid() -> int:
+    """A user id no account uses, for one server while it lives, so RLIMIT_NPROC counts each server's processes
+    apart: the lowest one no other server of this process holds, so a run's observations see the same ids (two
+    collector processes at once may share one, and then share the cap)."""
+    with _uids_lock:
+        uid = next(u for u in itertools.count(SANDBOX_UID_BASE) if u not in _uids_in_use)
+        _uids_in_use.add(uid)
+        return uid
+
+
+def release_sandbox_uid(uid: int | None) -> None:
+    with _uids_lock:
+        _uids_in_use.discard(uid)
+
+
+def _account_files(folder: Path, uid: int) -> list[str]:
+    """The host's passwd and group with an account for `uid` added (`getpwuid` works for the server: node's
+    os.userInfo(), `id`, git's fallback identity), written into `folder`; bwrap mounts them over the host's."""
+    written = []
+    for name, line in (("passwd", f"{SANDBOX_USER}:x:{uid}:{uid}:MCP server:{SANDBOX_WORKDIR}:/usr/sbin/nologin"),
+                       ("group", f"{SANDBOX_USER}:x:{uid}:")):
+        try:
+            host = Path("/etc", name).read_text()
+        except OSError:
+            host = ""
+        (folder / name).write_text(host + ("" if host.endswith("\n") or not host else "\n") + line + "\n")
+        written.append(str(folder / name))
+    return written
+
+
+def _sandboxed(argv: list[str], workdir: str, network: bool, read_only: list[str] = (),
+               uid: int | None = None, accounts: list[str] = ()) -> list[str]:
+    """bubblewrap: a root of its own holding only the system paths and `read_only` (read-only) and the working
+    directory (read-write) at SANDBOX_WORKDIR; a private /tmp; own pid/ipc/uts (and net unless asked); prlimit caps
+    on memory, file size, open files and processes. When the collector is root, the command runs as `uid` with no
+    capabilities (setpriv, from inside the sandbox: bwrap itself needs root to mount), so the process cap holds;
+    `accounts` are passwd and group files naming it, mounted over /etc's."""
     if shutil.which("bwrap") is None:
         raise ServerStartError("bubblewrap (bwrap) is not installed; run scripts/setup.d/40-mcp-servers.sh")
+    read_only = [p for p in read_only if not _covered(p, [SANDBOX_WORKDIR, "/tmp", "/proc", "/dev"])]
+    nproc = []
+    if os.geteuid() == 0 and uid is not None:
+        nproc = [f"--nproc={PROCESS_LIMIT}"]
+        # No user namespace (--unshare-all would try one): setpriv needs a real uid to switch to.
+        options = ["--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try",
+                   *([] if network else ["--unshare-net"]), "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+        argv = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all", "--", *argv]
+        for source in accounts:
+            options += ["--ro-bind", source, f"/etc/{Path(source).name}"]
+    else:
+        # Not root: the server keeps the collector's user, whose other processes RLIMIT_NPROC would count too.
+        options = ["--unshare-all", *(["--share-net"] if network else [])]
     return ["prlimit", f"--data={MEMORY_LIMIT_BYTES}", f"--fsize={FILE_SIZE_LIMIT_BYTES}",
-            f"--nofile={OPEN_FILES_LIMIT}", "--", "bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
-            "--bind", workdir, SANDBOX_WORKDIR, "--chdir", SANDBOX_WORKDIR, "--unshare-all",
-            *(["--share-net"] if network else []), "--die-with-parent", "--", *argv]
+            f"--nofile={OPEN_FILES_LIMIT}", *nproc, "--", "bwrap",
+            *_bind_args([*SYSTEM_PATHS, *read_only]), "--dev", "/dev", "--proc", "/proc", "--perms", "1777",
+            "--tmpfs", "/tmp", "--bind", workdir, SANDBOX_WORKDIR, "--chdir", SANDBOX_WORKDIR, *options,
+            "--die-with-parent", "--", *argv]
+
+
+def process_tree(pid: int) -> list[int]:
+    """pid and its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/stat", "rb") as handle:
+                    parent = int(handle.read().rsplit(b")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo += children.get(current, [])
+    return tree
+
+
+def _running(pid: int) -> bool:
+    """Whether pid is a live process (a zombie has let go of everything it held)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return False
 
 
 class ServerConnection:
@@ -222,6 +402,13 @@ class ServerConnection:
         self._stop: asyncio.Event | None = None
         self.session = None
         self.initialize: Exchange | None = None
+        self.restarts = 0
+        self._read_only: list[str] | None = None
+        self.uid = take_sandbox_uid() if os.geteuid() == 0 else None
+        self._accounts: list[str] = []
+        if self.uid is not None:
+            os.chown(self.workdir, self.uid, self.uid)  # the server's own user writes it (prepare too)
+            self._accounts = _account_files(self.base, self.uid)
         self._log = open(self.base / "server.log", "w+b")
 
     def __enter__(self) -> ServerConnection:
@@ -239,22 +426,57 @@ class ServerConnection:
         where = f"server {self.spec.name!r}"
         argv = [_expand(self.spec.command, self.values, where)] + [_expand(a, self.values, where)
                                                                    for a in self.spec.args]
-        return _sandboxed(argv, str(self.workdir), self.spec.network or self.spec.transport == "http")
+        return _sandboxed(argv, str(self.workdir), self.spec.network or self.spec.transport == "http",
+                          self.read_only_paths(), self.uid, self._accounts)
 
+    def read_only_paths(self) -> list[str]:
+        """Host paths this server's sandbox shows read-only besides the system ones, found from its entry: the
+        program (and the interpreter and venv behind it), the folders of the placeholders it uses ({mcp_venv},
+        {node_modules}, {root}, {cache}; {python} brings worldline's venv and packages), absolute paths its args
+        and env name, and its `read_only` list."""
+        if self._read_only is None:
+            where = f"server {self.spec.name!r}"
+            texts = [self.spec.command, *self.spec.args, *self.spec.env.values(), *self.spec.prepare,
+                     self.spec.url, *self.spec.read_only]
+            host = _placeholder_values(str(self.workdir), self.port)
+            paths = _program_paths(shutil.which(_expand(self.spec.command, self.values, where)) or "")
+            paths += [host[name] for name in FOLDER_PLACEHOLDERS if any("{" + name + "}" in t for t in texts)]
+            if any("{python}" in t for t in texts):
+                paths += _program_paths(sys.executable) + _project_packages()
+            for text in [*self.spec.args, *self.spec.env.values()]:
+                value = _expand(text, self.values, where)
+                if value.startswith("/") and not _covered(value, [SANDBOX_WORKDIR]) and os.path.exists(value):
+                    paths.append(value)
+            paths += [_expand(p, self.values, where) for p in self.spec.read_only]
+            self._read_only = [p for p in paths if p and os.path.normpath(p) != "/"]
+        return self._read_only
 
     def _env(self) -> dict[str, str]:
         where = f"server {self.spec.name!r}"
         return {"HOME": str(self.workdir)} | {k: _expand(v, self.values, where) for k, v in self.spec.env.items()}
 
     def start(self) -> None:
-        host_values = _placeholder_values(str(self.workdir), self.port)
+        self._prepare()
+        self._launch()
+
+    def _prepare(self) -> None:
+        """The entry's prepare commands, each in the server's own sandbox (same binds, same working directory at
+        the same path) but with the network on, since they may download what the server works on."""
+        from mcp.client.stdio import get_default_environment
+
+        where = f"server {self.spec.name!r}"
         for command in self.spec.prepare:
-            command = _expand(command, host_values, f"server {self.spec.name!r}")
-            done = subprocess.run(["bash", "-c", command], cwd=self.workdir, capture_output=True, text=True,
-                                  timeout=120)
+            command = _expand(command, self.values, where)
+            argv = _sandboxed(["bash", "-c", command], str(self.workdir), True, self.read_only_paths(), self.uid,
+                              self._accounts)
+            done = subprocess.run(argv, cwd=self.base, env=get_default_environment() | self._env(),
+                                  capture_output=True, text=True, timeout=120)
             if done.returncode != 0:
                 raise ServerStartError(f"server {self.spec.name!r}: prepare command {command!r} failed "
                                        f"({done.returncode}): {done.stderr.strip()[-500:]}")
+
+    def _launch(self) -> None:
+        """Starts the server process and opens an initialized session to it."""
         command = _expand(self.spec.command, self.values, f"server {self.spec.name!r}")
         if shutil.which(command) is None:
             raise ServerStartError(f"server {self.spec.name!r}: command {command!r} is not an executable on PATH "
@@ -272,6 +494,66 @@ class ServerConnection:
         except Exception as exc:
             raise ServerStartError(f"server {self.spec.name!r} did not start: {_leaf_errors(exc)}; "
                                    f"stderr: {self.stderr()[-800:]}") from exc
+
+    def restart(self) -> float:
+        """Kills the server's whole process tree and starts a fresh process from the same entry, on the same
+        working directory (the files the episode made stay, prepare does not run again) and through the same proxy.
+        Returns the seconds it took."""
+        started = time.monotonic()
+        if self._process is not None:
+            # http: the client ends its session while the server still listens (a dead one makes the SDK log
+            # errors). stdio: killed first, or the SDK's shutdown would wait seconds for a busy server to exit.
+            self._close_client(wait_s=2)
+        self._kill_server()
+        self._stop_session()
+        self._launch()
+        self.restarts += 1
+        return time.monotonic() - started
+
+    def server_pid(self) -> int | None:
+        """The pid of the sandbox's outer process (prlimit exec'd into bwrap), which leads its own process group:
+        our Popen for http, else the SDK's child (spawned in a new session) whose command line binds this
+        connection's working directory."""
+        if self._process is not None:
+            return self._process.pid if self._process.poll() is None else None
+        me, mark = os.getpid(), b"\0" + str(self.workdir).encode() + b"\0"
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat", "rb") as handle:
+                    parent = int(handle.read().rsplit(b")", 1)[1].split()[1])
+                if parent != me:
+                    continue
+                with open(f"/proc/{entry.name}/cmdline", "rb") as handle:
+                    if mark in handle.read():
+                        return int(entry.name)
+            except (OSError, ValueError, IndexError):
+                continue
+        return None
+
+    def _kill_server(self) -> None:
+        """SIGKILL to the sandbox's process group and each process of its tree (the pid namespace's init dying
+        would take the rest with it, but not at once), then waits until none of them runs: a fresh server must not
+        meet the old one still holding its port or files."""
+        pid = self.server_pid()
+        if pid is None:
+            return
+        tree = process_tree(pid)
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        for member in tree:
+            try:
+                os.kill(member, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if self._process is not None:
+            self._process.wait()
+        deadline = time.monotonic() + 5
+        while any(_running(member) for member in tree) and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     async def _hold_session(self, ready: asyncio.Future) -> None:
         self._stop = asyncio.Event()
@@ -337,6 +619,10 @@ class ServerConnection:
         sent = self.proxy.take(before)
         if not sent:
             raise RuntimeError(f"server {self.spec.name!r}: {method} was never sent ({error!r})")
+        if isinstance(error, CallTimeout) and sent[0].original is None:
+            # The server is still working on the call (when the proxy held its answer back, it is not): a fresh
+            # process, so the next call does not meet the abandoned one's effects half-way.
+            error.restart_s = self.restart()
         return sent[0], error
 
     async def _send_within_timeout(self, method: str, params: dict):
@@ -386,12 +672,13 @@ class ServerConnection:
         except (OSError, ValueError):
             return ""
 
-    def close(self) -> None:
+    def _close_client(self, wait_s: float = 15) -> None:
+        """Ends the client session (and with it a stdio server, which the SDK stops) and the event loop."""
         try:
             if self._holder is not None and not self._holder.done():
                 self._stop.set()
                 try:
-                    self._loop.run_until_complete(asyncio.wait_for(self._holder, 15))
+                    self._loop.run_until_complete(asyncio.wait_for(self._holder, wait_s))
                 except Exception:
                     pass  # a server that is already gone or will not stop; the process is reaped below
             if self._loop is not None:
@@ -399,6 +686,12 @@ class ServerConnection:
                 self._loop.close()
         finally:
             self._holder = self._loop = None
+            self.session = None
+
+    def _stop_session(self) -> None:
+        try:
+            self._close_client()
+        finally:
             if self._process is not None and self._process.poll() is None:
                 try:
                     os.killpg(self._process.pid, signal.SIGTERM)
@@ -410,5 +703,11 @@ class ServerConnection:
                         pass
                     self._process.wait()
             self._process = None
+
+    def close(self) -> None:
+        try:
+            self._stop_session()
+        finally:
             self._log.close()
             shutil.rmtree(self.base, ignore_errors=True)
+            release_sandbox_uid(self.uid)

@@ -1,0 +1,49 @@
+"""A tiny MCP server for the sandbox tests (run by worldline's interpreter): reads a file, lists a folder, sleeps,
+starts child processes and reports its own pid, so a test can see what the sandbox lets a server do."""
+
+import os
+import subprocess
+import sys
+import time
+
+from mcp.server.mcpserver import MCPServer
+
+server = MCPServer("probe")
+
+
+@server.tool(description="Returns the text of a file.")
+def read(path: str) -> str:
+    with open(path, errors="replace") as handle:
+        return handle.read(100_000)
+
+
+@server.tool(description="Lists a folder.")
+def listdir(path: str) -> list[str]:
+    return sorted(os.listdir(path))
+
+
+@server.tool(description="Sleeps, then says how long it slept.")
+def sleep(seconds: float) -> str:
+    time.sleep(seconds)
+    return f"slept {seconds}"
+
+
+@server.tool(description="The server's process id (in its pid namespace) and its start time.")
+def whoami() -> str:
+    return f"{os.getpid()} {time.time()}"
+
+
+@server.tool(description="Starts `count` sleeping child processes; returns how many started.")
+def spawn(count: int) -> int:
+    started = 0
+    for _ in range(count):
+        try:
+            subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+            started += 1
+        except OSError:
+            break
+    return started
+
+
+if __name__ == "__main__":
+    server.run("stdio")
