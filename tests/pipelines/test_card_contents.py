@@ -119,3 +119,29 @@ def test_the_card_snippets_run_and_split_by_task(tmp_path):
     train, test = set(ran["train"]), set(ran["test"])
     assert train | test == set(task_of) and not train & test and test
     assert not {task_of[i] for i in train} & {task_of[i] for i in test}  # no task on both sides
+
+
+def test_the_stage1_rule_of_the_card_covers_every_observation_about_once(tmp_path):
+    import duckdb
+
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    store = EpisodeStore(raw)
+    lengths = {"long": 13, "short": 3, "five": 5}
+    for name, steps in lengths.items():
+        _episode(store, name, name, [(f"echo {name} {step}", f"observation {name} {step} " + "word " * 30)
+                                     for step in range(steps)])
+    run_curation(str(raw), str(out))
+    assert "keep the rows whose `step % 5 == 4` and each episode's last row" in (out / "README.md").read_text()
+    con = duckdb.connect()
+    kept = con.execute(f"""
+        SELECT episode_id, step, text FROM read_parquet('{out}/stage1/*.parquet') AS s
+        WHERE step % 5 = 4 OR step = (SELECT max(step) FROM read_parquet('{out}/stage1/*.parquet') AS t
+                                      WHERE t.episode_id = s.episode_id)""").fetchall()
+    texts = " ".join(text for *_, text in kept)
+    for name, steps in lengths.items():
+        for step in range(steps):
+            assert texts.count(f"observation {name} {step} ") >= 1, (name, step)
+    # About once: each observation in at most two kept documents (the shared one at a boundary).
+    assert all(texts.count(f"observation {name} {step} ") <= 2 for name, steps in lengths.items()
+               for step in range(steps))
+    assert len(kept) == 3 + 1 + 1  # long: steps 4, 9 and 12; short: 2; five: 4
