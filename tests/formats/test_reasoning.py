@@ -48,8 +48,9 @@ def test_grounded_trace_for_trees_changes_and_no_change():
     before = "[a1] button 'Save'\n[a2] textbox 'Name'\n[a3] link 'Help'"
     after = "[a1] button 'Save'\n[a2] textbox 'Name' value='ada'\n[a4] alert 'Saved'"
     trace = grounded_trace({"domain": "web", "state_text": before, "next_text": after})
-    assert trace == ("2 elements change: \"[a2] textbox 'Name'\" becomes \"[a2] textbox 'Name' value='ada'\"; "
-                     "\"[a3] link 'Help'\" becomes \"[a4] alert 'Saved'\".")
+    # [a3] and [a4] are two elements: one disappears, the other appears; the textbox is one element changed.
+    assert trace == ("1 element appears: \"[a4] alert 'Saved'\". 1 element disappears: \"[a3] link 'Help'\". "
+                     "1 element changes: \"[a2] textbox 'Name'\" becomes \"[a2] textbox 'Name' value='ada'\".")
     assert grounded_trace({"domain": "os", "state_text": before, "next_text": before}) == \
         "The observation does not change."
     assert grounded_trace({"domain": "new-domain", "state_text": "", "next_text": "a\nb"}) == \
@@ -80,12 +81,12 @@ def test_an_answer_is_described_itself_not_diffed_against_the_previous_answer():
         "The result is one line: 'The sum of 17 and 25 is 42.'."
     weather = '{\n  "conditions": "Cloudy",\n  "humidity": 82,\n  "temperature": 33\n}'
     assert grounded_trace({"domain": "search", "state_text": weather, "next_text": weather}) == (
-        "The result is a JSON object of 5 lines with 3 entries: '\"conditions\": \"Cloudy\",', '\"humidity\": 82,', "
-        "'\"temperature\": 33'. It is the same as the previous result.")
+        "The result is a JSON object of 5 lines with 3 keys: conditions is 'Cloudy'; humidity is 82; temperature is "
+        "33. It is the same as the previous result.")
     nested = '{\n  "a": {\n    "inner": 1\n  },\n  "b\\"q": [],\n  "c": 1,\n  "d": 2\n}'
     assert grounded_trace({"domain": "mcp", "state_text": "", "next_text": nested}) == (
-        "The result is a JSON object of 8 lines with 4 entries: '\"a\": {', '\"b\\\\\"q\": [],', '\"c\": 1,' and 1 "
-        "more.")
+        "The result is a JSON object of 8 lines with 4 keys: a is an object of 1 key (inner); b\"q has no items; c is "
+        "1; the other is d.")
     assert grounded_trace({"domain": "swe", "state_text": "x", "next_text": " \n", "next_meta": {"exit_status": 0}}) \
         == "The output is empty. The command exits with status 0."
     output = "collected 3 items\n\nt.py ..F\nt.py:3: AssertionError\n1 failed"
@@ -121,6 +122,58 @@ def _reference_listed(lines):
     return ", ".join(map(_reference_quote, lines[:3])) + (f" and {len(lines) - 3} more" if len(lines) > 3 else "")
 
 
+_REFERENCE_LABEL = re.compile(r"[A-Za-z][A-Za-z _-]{0,23}:(?=\s|$)")
+
+
+def _reference_head(line):
+    """What names the element a line shows: "[id] role name" (the name quoted, or up to ", ", a tab or the end), or
+    a "Label:" at its start; None if neither."""
+    s = line.lstrip()
+    if s.startswith("["):
+        close = s.find("]", 1, 18)
+        if close > 1 and not any(ch.isspace() for ch in s[1:close]) and (close + 1 == len(s) or s[close + 1].isspace()):
+            k = close + 1
+            while k < len(s) and s[k].isspace():
+                k += 1
+            while k < len(s) and not s[k].isspace():  # the role
+                k += 1
+            if k < len(s):  # its separator, then the name
+                k += 1
+                if k < len(s) and s[k] in "'\"":
+                    end = s.find(s[k], k + 1)
+                    k = len(s) if end < 0 else end + 1
+                else:
+                    while k < len(s) and s[k] != "\t" and not s.startswith(", ", k):
+                        k += 1
+            return s[:k]
+        return None
+    match = _REFERENCE_LABEL.match(s)
+    return match.group() if match else None
+
+
+def _reference_same_line(old, new):
+    """One line changed (same head, or no head and similar), not one line gone and another come."""
+    old_head, new_head = _reference_head(old), _reference_head(new)
+    if old_head is not None or new_head is not None:
+        return old_head == new_head
+    old, new = old.strip(), new.strip()
+    if not old or not new:
+        return False
+    shorter = min(len(old), len(new))
+    prefix = 0
+    while prefix < shorter and old[prefix] == new[prefix]:
+        prefix += 1
+    if prefix == shorter:
+        return True
+    suffix = 0
+    while suffix < shorter - prefix and old[-1 - suffix] == new[-1 - suffix]:
+        suffix += 1
+    # A first word (a role) and a space both lines start with is not counted.
+    word = re.match(r"[A-Za-z]*", old).end()
+    skip = word + 1 if 0 < word < prefix and old[word] == " " else 0
+    return 5 * (prefix - skip + suffix) >= 3 * (max(len(old), len(new)) - skip)
+
+
 def _reference_diff_sentences(before, after, unit):
     added, removed, changed, new_lines = [], [], [], []
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=before, b=after, autojunk=False).get_opcodes():
@@ -132,7 +185,12 @@ def _reference_diff_sentences(before, after, unit):
             removed += before[i1:i2]
         elif tag == "replace":
             pairs = min(i2 - i1, j2 - j1)
-            changed += list(zip(before[i1:i1 + pairs], after[j1:j1 + pairs]))
+            for old, new in zip(before[i1:i1 + pairs], after[j1:j1 + pairs]):
+                if _reference_same_line(old, new):
+                    changed.append((old, new))
+                else:
+                    removed.append(old)
+                    added.append(new)
             removed += before[i1 + pairs:i2]
             added += after[j1 + pairs:j2]
     added = [line for line in added if line.strip()]
@@ -171,7 +229,9 @@ def _reference_files_named(new_text):
     return list(files)
 
 
-_PIECES = ["src/app.py:12", "web/App.tsx:9", "conf.template:3", "a.templates:4", "lib/x.c:40:2", "./m.py:3", "/abs/p.py:7", "-x.py:1", "foo.py:", "foo:12", "v1.2:3",
+_PIECES = ["[a1] button 'Save'", "[a1] button 'Save', focused", "[a1] link 'Help'", "URL: http://x/a", "Title: Home",
+           "[7]\ttext\t\t0\t(1, 2)", "[7]\ttext\t\t7\t(1, 2)\tfocused", "3 passed in 0.1s", "4 passed in 0.2s",
+           "src/app.py:12", "web/App.tsx:9", "conf.template:3", "a.templates:4", "lib/x.c:40:2", "./m.py:3", "/abs/p.py:7", "-x.py:1", "foo.py:", "foo:12", "v1.2:3",
            "+++ b/m.py", "--- a/m.py", "tests/test_m.py::test_a", "at 12:00:01", "é.py:3", "", "$", "ok", "    ",
            "FAILED tests/test_m.py:12 - assert 1 == 2", "x" * 90, "took 1.38s"]
 

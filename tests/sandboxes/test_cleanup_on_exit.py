@@ -30,8 +30,11 @@ HOLDER = textwrap.dedent("""
 
 def start_holder(image: str, prefix: str) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-c", HOLDER, image, prefix], cwd=REPO, stdout=subprocess.PIPE,
-                            text=True, preexec_fn=with_default_sigint)
-    assert proc.stdout.readline().strip() == "ready"
+                            stderr=subprocess.PIPE, text=True, preexec_fn=with_default_sigint)
+    line = proc.stdout.readline().strip()
+    if line != "ready":
+        proc.kill()
+        pytest.fail(f"the holder process did not start its containers (exit {proc.wait()}): {proc.stderr.read()}")
     return proc
 
 

@@ -16,6 +16,13 @@ from transforms.reasoning._linediff import changed_regions, line_diff, quote
 _SEPARATORS = ["\n", "\r", "\r\n", "\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
 # Latin-1, two-byte and four-byte characters, whitespace str.strip() removes, and lines that only look alike.
 _LINES = ["", " ", "\t", "a", "a ", " a", "é", "€", "😀", "a😀", "x" * 80, "é" * 80, "\u3000b\u3000", "$ ls", "},"]
+# Lines with a head (an element's "[id] role name", a "Label:") or almost one, for which lines pair as changes.
+_HEADED = ["[1] button 'Save'", "[1] button 'Save', focused", "[1] button 'Sav", "[1] link 'Save'", "  [1] button",
+           "[1]", "[1]x", "[]", "[ 1] a", "[😀] b 'é'", "[é]\tcell\t\t7\t(1, 2)", "[é]\tcell\t\t8", "[12345678901234567] a",
+           "[1234567890123456] a", "URL: /a", "URL: /b", "URL:", "URL:x", "Ü: a", "focused element: none",
+           "a" * 24 + ": x", "a" * 25 + ": x", "Count: 3", "Count: 4", "3 passed", "4 passed", "$ ls -l",
+           "StaticText 'Status'", "StaticText 'Title'", "StaticText 'Tit'", "Root 'Home - Shop', focused",
+           "Root 'Cart - Shop', focused", "ab cd", "ab ce", "é cd"]
 
 
 def _random_text(rng: random.Random, lines: list[str]) -> str:
@@ -38,6 +45,52 @@ def test_random_texts_with_every_separator_and_width_match_difflib_and_the_refer
         state = _random_text(rng, _LINES)
         next_text = _random_text(rng, _LINES) if rng.random() < 0.3 else state + _random_text(rng, _LINES)
         _check(state, next_text, rng.choice(["line", "element"]))
+
+
+def test_random_headed_lines_pair_as_the_reference_pairs_them():
+    rng = random.Random(7)
+    for _ in range(3000):
+        state = _random_text(rng, _HEADED + _LINES[:6])
+        next_text = _random_text(rng, _HEADED + _LINES[:6])
+        _check(state, next_text, rng.choice(["line", "element"]))
+
+
+def test_a_replace_pairs_only_lines_that_are_one_line_changed():
+    """D8b: a page load replaced the old page's lines with the new one's and the trace paired them in order ("[10]
+    form ''" becomes "StaticText 'The application…'"). Only the URL/Title/Tabs fields, an element with the same id,
+    role and name, or similar unlabelled lines are one line changed; the rest disappear and appear."""
+    before = ("URL: http://h/status\nTitle: Application status\n[1] banner ''\n[9] heading 'Application status', "
+              "level=1\n[10] form ''\n[11] LabelText ''\n[12] textbox 'Reference', value='A-1', focused\nCount: 3\n"
+              "Total 3 items")
+    after = ("URL: http://h/\nTitle: Home\n[1] banner ''\n[9] heading 'Apply for a permit', level=1\n"
+             "StaticText 'The application has three steps.'\n[11] list ''\n[12] textbox 'Reference', value='A-12'\n"
+             "Count: 4\nTotal 4 items")
+    sentences, _ = line_diff(before, after, "element")
+    assert sentences == [
+        "3 elements appear: \"[9] heading 'Apply for a permit', level=1\", \"StaticText 'The application has three "
+        "steps.'\", \"[11] list ''\".",
+        "3 elements disappear: \"[9] heading 'Application status', level=1\", \"[10] form ''\", "
+        "\"[11] LabelText ''\".",
+        "5 elements change: 'URL: http://h/status' becomes 'URL: http://h/'; 'Title: Application status' becomes "
+        "'Title: Home'; \"[12] textbox 'Reference', value='A-1', focused\" becomes \"[12] textbox 'Reference', "
+        "value='A-12'\" and 2 more."]
+    # A screen row that gets the command typed, a calculator's display (os: tab-separated, the name field empty).
+    assert line_diff("root@box:/w#", "root@box:/w# git status\nclean", "line")[0] == [
+        "1 line appears: 'clean'.", "1 line changes: 'root@box:/w#' becomes 'root@box:/w# git status'."]
+    assert line_diff("[31]\ttext\t\t0\t(4, 2)\tfocused", "[31]\ttext\t\t7\t(4, 2)", "element")[0] == [
+        "1 element changes: '[31]\\ttext\\t\\t0\\t(4, 2)\\tfocused' becomes '[31]\\ttext\\t\\t7\\t(4, 2)'."]
+    # Two buttons that took each other's place: same id and role, other names.
+    assert line_diff("[46]\ttoggle-button\t1\t(4, 2)", "[46]\ttoggle-button\t%\t(4, 2)", "element")[0] == [
+        "1 element appears: '[46]\\ttoggle-button\\t%\\t(4, 2)'.",
+        "1 element disappears: '[46]\\ttoggle-button\\t1\\t(4, 2)'."]
+    # Unlabelled lines: the role they start with does not make them similar, the rest does.
+    assert line_diff("StaticText 'Status'\nRootWebArea 'Home - Shop', focused",
+                     "StaticText 'Title'\nRootWebArea 'Cart - Shop', focused", "element")[0] == [
+        "1 element appears: \"StaticText 'Title'\".", "1 element disappears: \"StaticText 'Status'\".",
+        "1 element changes: \"RootWebArea 'Home - Shop', focused\" becomes \"RootWebArea 'Cart - Shop', focused\"."]
+    # A terminal whose screen was replaced by a pager's: unrelated rows are not changes.
+    assert line_diff("$ less r.txt\nline 1 of the report", "line 250 has the ANSWER\n:", "line")[0] == [
+        "2 lines appear: 'line 250 has the ANSWER', ':'.", "2 lines disappear: '$ less r.txt', 'line 1 of the report'."]
 
 
 def test_first_observation_gives_the_lines_as_splitlines_cuts_them():

@@ -455,6 +455,157 @@ changed_regions(const Text *a, const Text *b, Workspace *w)
     return found;
 }
 
+/* ---- which lines are one line changed ------------------------------------------------------------------------ */
+
+#define CH(t, i) PyUnicode_READ((t)->kind, (t)->data, (i))
+
+static inline int
+is_space_at(const Text *t, Py_ssize_t i)
+{
+    return Py_UNICODE_ISSPACE(CH(t, i));
+}
+
+static inline int
+is_ascii_letter(Py_UCS4 ch)
+{
+    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z');
+}
+
+/* head_end() for one width of text: kind is a constant where it is called, so each width gets its own loops. */
+static inline __attribute__((always_inline)) Py_ssize_t
+head_end_of(int kind, const void *data, Py_ssize_t s, Py_ssize_t end)
+{
+#define AT(i) PyUnicode_READ(kind, data, (i))
+#define SPACE_AT(i) Py_UNICODE_ISSPACE(AT(i))
+    Py_UCS4 first = AT(s);
+    if (first == '[') {
+        Py_ssize_t close = -1, limit = end < s + 18 ? end : s + 18;
+        for (Py_ssize_t k = s + 1; k < limit; k++) {
+            Py_UCS4 ch = AT(k);
+            if (ch == ']') {
+                close = k;
+                break;
+            }
+            if (Py_UNICODE_ISSPACE(ch))
+                return -1;
+        }
+        if (close <= s + 1 || (close + 1 < end && !SPACE_AT(close + 1)))
+            return -1;
+        Py_ssize_t k = close + 1;
+        while (k < end && SPACE_AT(k))
+            k++;
+        while (k < end && !SPACE_AT(k))  /* the role */
+            k++;
+        if (k < end) {
+            k++;  /* its separator, then the name */
+            Py_UCS4 quote_mark = k < end ? AT(k) : 0;
+            if (quote_mark == '\'' || quote_mark == '"') {
+                Py_ssize_t q = k + 1;
+                while (q < end && AT(q) != quote_mark)
+                    q++;
+                k = q < end ? q + 1 : end;
+            } else {
+                while (k < end && AT(k) != '\t' && !(AT(k) == ',' && k + 1 < end && AT(k + 1) == ' '))
+                    k++;
+            }
+        }
+        return k;
+    }
+    if (!is_ascii_letter(first))
+        return -1;
+    Py_ssize_t k = s + 1;
+    while (k < end && k - s <= 24) {
+        Py_UCS4 ch = AT(k);
+        if (!(is_ascii_letter(ch) || ch == ' ' || ch == '-' || ch == '_'))
+            break;
+        k++;
+    }
+    if (k - s > 24 || k == end || AT(k) != ':' || (k + 1 < end && !SPACE_AT(k + 1)))
+        return -1;
+    return k + 1;
+#undef SPACE_AT
+#undef AT
+}
+
+/* The end of the line's head, from *start (its first character that is not whitespace, set here), or -1 if it has
+ * none. A head names what the line shows: "[id] role name" of an accessibility tree (web, os, android: the id of at
+ * most 16 characters without whitespace, the role, then after one separator the name, quoted up to its closing
+ * quote mark, or else up to ", ", a tab or the end), or a "Label:" of up to 24 letters, spaces, '-' and '_' that
+ * starts with a letter and is followed by whitespace or the end (URL:, Title:, Tabs:, Focused:, focused element:). */
+static Py_ssize_t
+head_end(const Text *t, const Line *line, Py_ssize_t *start)
+{
+    Py_ssize_t s = line->start, end = line->end;
+    while (s < end && is_space_at(t, s))
+        s++;
+    *start = s;
+    if (s == end)
+        return -1;
+    switch (t->kind) {
+    case PyUnicode_1BYTE_KIND:
+        return head_end_of(PyUnicode_1BYTE_KIND, t->data, s, end);
+    case PyUnicode_2BYTE_KIND:
+        return head_end_of(PyUnicode_2BYTE_KIND, t->data, s, end);
+    default:
+        return head_end_of(PyUnicode_4BYTE_KIND, t->data, s, end);
+    }
+}
+
+/* Whether two lines without a head are one line changed: the stripped shorter is a start of the longer (a prompt
+ * that got its command, "> ^C"), or what they share at the start and the end is at least 3/5 of the longer, a
+ * first word both start with left out of both ("Count: 3" and "Count: 4", "RootWebArea 'Home - Shop', focused" and
+ * "RootWebArea 'Cart - Shop', focused", not "StaticText 'Status'" and "StaticText 'Title'"). */
+static int
+similar_lines(const Text *x, Py_ssize_t xs, Py_ssize_t xe, const Text *y, Py_ssize_t ys, Py_ssize_t ye)
+{
+    while (xe > xs && is_space_at(x, xe - 1))
+        xe--;
+    while (ye > ys && is_space_at(y, ye - 1))
+        ye--;
+    Py_ssize_t lx = xe - xs, ly = ye - ys;
+    if (!lx || !ly)
+        return 0;
+    Py_ssize_t shorter = lx < ly ? lx : ly, longer = lx < ly ? ly : lx, p = 0, q = 0;
+    while (p < shorter && CH(x, xs + p) == CH(y, ys + p))
+        p++;
+    if (p == shorter)
+        return 1;
+    while (q < shorter - p && CH(x, xe - 1 - q) == CH(y, ye - 1 - q))
+        q++;
+    /* A word and a space both start with (a role: "StaticText 'Status'", "StaticText 'Title'") is not counted. */
+    Py_ssize_t word = 0;
+    while (word < p && is_ascii_letter(CH(x, xs + word)))
+        word++;
+    Py_ssize_t skip = word && word < p && CH(x, xs + word) == ' ' ? word + 1 : 0;
+    return 5 * (p - skip + q) >= 3 * (longer - skip);
+}
+
+/* Whether an old line and a new one paired by a replace are one line changed, as a trace may say "'a' becomes 'b'":
+ * their heads (head_end) are equal, or neither has a head and they are similar. Else they are two lines, one gone
+ * and one new: after a page load the n-th line of the old page is not the n-th line of the new one. */
+static int
+same_line(const Text *x, const Line *old_line, const Text *y, const Line *new_line)
+{
+    Py_ssize_t xs, ys;
+    Py_ssize_t xh = head_end(x, old_line, &xs);
+    if (xh >= 0) {
+        /* Equal heads are a common start of the two lines: when the old line's head is longer than what they have
+         * in common (a role or name differs: most lines of a page load), the new line's head need not be read. */
+        Py_ssize_t length = xh - xs, k = 0;
+        ys = new_line->start;
+        while (ys < new_line->end && is_space_at(y, ys))
+            ys++;
+        while (k < length && ys + k < new_line->end && CH(x, xs + k) == CH(y, ys + k))
+            k++;
+        if (k < length)
+            return 0;
+    }
+    Py_ssize_t yh = head_end(y, new_line, &ys);
+    if (xh < 0 && yh < 0)
+        return similar_lines(x, xs, old_line->end, y, ys, new_line->end);
+    return xh >= 0 && yh >= 0 && xh - xs == yh - ys;  /* their starts are equal */
+}
+
 /* ---- sentences ------------------------------------------------------------------------------------------------ */
 
 /* Sentences fit in the Builder itself: no allocation. */
@@ -740,7 +891,8 @@ joined_lines(const Text *t, const Py_ssize_t *numbers, Py_ssize_t count)
 }
 
 /* Sentences about what appeared, disappeared and changed, appended; *new_text gets the lines of t that are new. A
- * replace pairs its lines in order, what is left over on either side appears or disappears. */
+ * replace pairs its lines in order; a pair is a change only when same_line() takes the two for one line changed,
+ * else the old line disappears and the new one appears, as does what is left over on either side. */
 static int
 diff_sentences(const Text *a, const Text *t, PyObject *unit, Builder *b, PyObject *sentences, PyObject **new_text)
 {
@@ -760,11 +912,19 @@ diff_sentences(const Text *a, const Text *t, PyObject *unit, Builder *b, PyObjec
             w.new_lines[new_count++] = j;
         Py_ssize_t pairs = region.i2 - region.i1 < region.j2 - region.j1 ? region.i2 - region.i1
                                                                            : region.j2 - region.j1;
-        for (Py_ssize_t n = 0; n < pairs && changes + n < MAX_LISTED; n++) {
-            changed_old[changes + n] = &a->lines[region.i1 + n];
-            changed_new[changes + n] = &t->lines[region.j1 + n];
+        for (Py_ssize_t n = 0; n < pairs; n++) {
+            const Line *old_line = &a->lines[region.i1 + n], *new_line = &t->lines[region.j1 + n];
+            if (!same_line(a, old_line, t, new_line)) {
+                add_unless_blank(&removed, old_line);
+                add_unless_blank(&added, new_line);
+                continue;
+            }
+            if (changes < MAX_LISTED) {
+                changed_old[changes] = old_line;
+                changed_new[changes] = new_line;
+            }
+            changes++;
         }
-        changes += pairs;
         for (Py_ssize_t i = region.i1 + pairs; i < region.i2; i++)
             add_unless_blank(&removed, &a->lines[i]);
         for (Py_ssize_t j = region.j1 + pairs; j < region.j2; j++)

@@ -25,8 +25,6 @@ _UNIT = {"web": "element", "android": "element", "os": "element"}
 # nothing about this one ("1 line changes: 'Echo: hello' becomes 'The sum of 17 and 25 is 42.'"). Their trace
 # describes the answer itself. Values: what the answer is called.
 _ANSWERS = {"mcp": "result", "search": "result", "swe": "output"}
-# A top-level entry of canonical JSON (schemas.render.json_text.canonical_json: sorted keys, indent 2), its line.
-_TOP_ENTRY = re.compile(r'^  ("(?:[^"\\]|\\.)*": .*)$', re.M)
 
 # file.py:12 / path/to/x.c:40:2 in compiler, test and traceback output; `+++ b/path` headers of a unified diff.
 _FILE_LINE = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.[A-Za-z][\w]{0,7}):(\d+)")
@@ -91,24 +89,131 @@ def _meta_sentences(meta: dict, sentences: list[str]) -> None:
         sentences.append("The tool result is marked as an error.")
 
 
+# The keys of an item of a list that name it, by preference: "10 items, the first titled 'Roungos'".
+_ITEM_NAMES = (("title", "titled"), ("name", "named"))
+_ITEM_KEYS = ("uri", "url", "id", "page_id")
+_NAMING_KEYS = frozenset(key for key, _ in _ITEM_NAMES)
+# How many keys of a JSON object get a fact, and how many others are named after them.
+_KEY_FACTS = 3
+_KEY_NAMES = 4
+# A string longer than this is described by its length and first words.
+_SHORT_STRING = 60
+_SNIPPET = 40
+
+
+def _json_document(text: str):
+    """The value of an answer that is one JSON object or array as a whole (what render_json writes), else None."""
+    if not text or text[0] not in "{[" or text[-1] not in "}]":
+        return None
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):  # a command's output that only looks like JSON, or nests too deeply
+        return None
+    return value if isinstance(value, (dict, list)) else None
+
+
+def _snippet(value: str) -> str:
+    """The start of a long string: its first line, stripped, cut at a word under _SNIPPET characters, with an
+    ellipsis."""
+    first = next((line.strip() for line in value.splitlines() if line.strip()), "")
+    if len(first) > _SNIPPET:
+        cut = first.rfind(" ", 0, _SNIPPET + 1)
+        first = first[:cut if cut > _SNIPPET // 2 else _SNIPPET].rstrip()
+    return quote(first + "…")
+
+
+def _string_fact(value: str) -> str:
+    if len(value) <= _SHORT_STRING and value.strip():
+        return quote(value)
+    if not value.strip():
+        return f"{len(value)} blank characters" if value else "an empty string"
+    return f"{len(value)} characters starting {_snippet(value)}"
+
+
+def _item_label(item) -> str:
+    """How the first item of a list is told: its title or name, another key naming it, or the value itself."""
+    if isinstance(item, dict):
+        for key, verb in _ITEM_NAMES:
+            if isinstance(item.get(key), str) and item[key].strip():
+                return f"{verb} {quote(item[key])}"
+        for key in (*_ITEM_KEYS, *item):
+            if isinstance(item.get(key), str) and item[key].strip():
+                return f"with {key} {quote(item[key])}"
+        return f"an object of {len(item)} {'key' if len(item) == 1 else 'keys'}"
+    if isinstance(item, str):
+        return quote(item) if item.strip() else "blank"
+    if isinstance(item, list):
+        return f"a list of {len(item)}"
+    return json.dumps(item)
+
+
+def _fact(value) -> str:
+    """A short, checkable fact about a JSON value, with its verb: "has 3 items, the first titled 'x'", "is 20"."""
+    if isinstance(value, list):
+        if not value:
+            return "has no items"
+        return f"has {len(value)} {'item' if len(value) == 1 else 'items'}, the first {_item_label(value[0])}"
+    if isinstance(value, dict):
+        if not value:
+            return "is an empty object"
+        names = list(value)
+        shown = ", ".join(names[:_KEY_FACTS]) + (f" and {len(names) - _KEY_FACTS} more" if len(names) > _KEY_FACTS
+                                                  else "")
+        return f"is an object of {len(names)} {'key' if len(names) == 1 else 'keys'} ({shown})"
+    if isinstance(value, str):
+        return f"is {_string_fact(value)}"
+    return f"is {json.dumps(value)}"
+
+
+def _weight(key: str, value) -> tuple[int, int]:
+    """How much of the answer's content a value carries, most first: lists and objects with something in them, prose
+    (a string with a space) and a title or name, then other strings (a url, an id), then numbers, booleans, null and
+    empty values (an offset, a flag); within each, the longer first."""
+    size = len(json.dumps(value, ensure_ascii=False))
+    if isinstance(value, (list, dict)):
+        return (0 if value else 2), -size
+    if isinstance(value, str):
+        text = value.strip()
+        return (0 if " " in text or (text and key in _NAMING_KEYS) else 1 if text else 2), -size
+    return 2, -size
+
+
+def _object_sentences(document: dict, noun: str, line_count: int) -> list[str]:
+    keys = list(document)
+    head = (f"The {noun} is a JSON object of {line_count} {'line' if line_count == 1 else 'lines'} with "
+            f"{len(keys)} {'key' if len(keys) == 1 else 'keys'}")
+    if not keys:
+        return [head + "."]
+    # The keys that carry the content get a fact, the others (offsets, flags) are only named; ties in document
+    # order (sorted, for canonical JSON), so the choice is deterministic.
+    ranked = sorted(range(len(keys)), key=lambda n: (*_weight(keys[n], document[keys[n]]), n))
+    facts = "; ".join(f"{keys[n]} {_fact(document[keys[n]])}" for n in ranked[:_KEY_FACTS])
+    rest = [keys[n] for n in sorted(ranked[_KEY_FACTS:])]
+    if rest:
+        named = ", ".join(rest[:_KEY_NAMES]) + (" and " + str(len(rest) - _KEY_NAMES) + " more"
+                                                if len(rest) > _KEY_NAMES else "")
+        facts += f"; the other is {named}" if len(rest) == 1 else f"; the others are {named}"
+    return [f"{head}: {facts}."]
+
+
 def _answer_sentences(state: str, text: str, noun: str) -> list[str]:
-    """What an answer holds: its lines (the first few quoted), whether it is a JSON object and with which keys, and
-    whether it repeats the previous answer."""
+    """What an answer holds: its lines (the first few quoted) or, when it is one JSON object or array, its keys that
+    carry the content with a short fact each (a list's item count and first item, a string's value or length and
+    first words, a number); and whether it repeats the previous answer."""
     lines = [line for line in text.split("\n") if line.strip()]
     if not lines:
         return [f"The {noun} is empty."]
-    # A JSON object's first lines are "{" and its first key's opening: its top-level entries say more.
-    entries = _TOP_ENTRY.findall(text) if text.startswith("{\n") and text.endswith("\n}") else []
-    listed = entries or lines
-    shown = ", ".join(quote(line) for line in listed[:MAX_LISTED])
-    more = f" and {len(listed) - MAX_LISTED} more" if len(listed) > MAX_LISTED else ""
-    if entries:
-        sentences = [f"The {noun} is a JSON object of {len(lines)} lines with {len(entries)} "
-                     f"{'entry' if len(entries) == 1 else 'entries'}: {shown}{more}."]
-    elif len(lines) == 1:
-        sentences = [f"The {noun} is one line: {shown}."]
+    document = _json_document(text)
+    if isinstance(document, dict):
+        sentences = _object_sentences(document, noun, len(lines))
+    elif isinstance(document, list):
+        sentences = [f"The {noun} is a JSON list of {len(lines)} {'line' if len(lines) == 1 else 'lines'} that "
+                     f"{_fact(document)}."]
     else:
-        sentences = [f"The {noun} has {len(lines)} lines: {shown}{more}."]
+        shown = ", ".join(quote(line) for line in lines[:MAX_LISTED])
+        more = f" and {len(lines) - MAX_LISTED} more" if len(lines) > MAX_LISTED else ""
+        sentences = [f"The {noun} is one line: {shown}." if len(lines) == 1
+                     else f"The {noun} has {len(lines)} lines: {shown}{more}."]
     if text == state:
         sentences.append(f"It is the same as the previous {noun}.")
     return sentences
