@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.bench_curate import generate
+from tests.interrupts import with_default_sigint
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -45,8 +46,10 @@ def _curate(raw: Path, out: Path) -> list[str]:
 def test_ctrl_c_while_workers_start_stops_the_run_and_a_rerun_starts_over(tmp_path, to_group):
     raw, out = tmp_path / "raw", tmp_path / "out"
     generate(raw, 2000)
+    # SIGINT back to its default in the child, as under a terminal: a suite started in the background of a shell
+    # inherits it ignored, and a Python started so never turns it into KeyboardInterrupt.
     run = subprocess.Popen(_curate(raw, out), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                           start_new_session=True)
+                           start_new_session=True, preexec_fn=with_default_sigint)
     deadline = time.monotonic() + 60
     workers = []
     while not workers and time.monotonic() < deadline and run.poll() is None:
