@@ -15,7 +15,7 @@ from collectors.api import Task
 from collectors.mcp import McpCollector, parse_call
 from sandboxes.mcp_proxy import parse_spec
 from sandboxes.mcp_servers import (PROCESS_LIMIT, PROJECT_ROOT, SANDBOX_UID_BASE, CallTimeout, ServerConnection,
-                                   local_pages_url, server_from_dict)
+                                   local_pages_url, process_tree, server_from_dict)
 from tests.mcp.mcp_helpers import ROOT, result_of
 
 PROBE = ROOT / "tests" / "mcp" / "probe_server.py"
@@ -94,24 +94,6 @@ def test_a_read_only_entry_adds_a_host_path(secrets):
         assert result_of(hidden)["isError"] is True
 
 
-def _tree(pid: int) -> set[int]:
-    """pid and its descendants, by /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                parent = int(open(f"/proc/{entry}/stat", "rb").read().rsplit(b")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            children.setdefault(parent, []).append(int(entry))
-    found, todo = set(), [pid]
-    while todo:
-        current = todo.pop()
-        found.add(current)
-        todo += children.get(current, [])
-    return found
-
-
 def _alive(pid: int) -> bool:
     try:
         state = open(f"/proc/{pid}/stat", "rb").read().rsplit(b")", 1)[1].split()[0]
@@ -148,7 +130,7 @@ def test_a_timed_out_call_restarts_the_server():
         spawned, _ = call(conn, "spawn", count=3)  # children of the server, sleeping: part of its process tree
         assert text(spawned) == "3"
         old_pid = conn.server_pid()
-        old_tree = _tree(old_pid)
+        old_tree = process_tree(old_pid)
         assert len(old_tree) >= 6  # bwrap, the namespace's init, the server, its three children
         (conn.workdir / "kept.txt").write_text("files stay")
         started = time.monotonic()
@@ -194,7 +176,7 @@ def test_the_collector_records_the_restart():
 
 def test_an_http_server_restarts_on_its_port(servers):
     with ServerConnection(servers["everything-http"], call_timeout_s=2) as conn:
-        old_tree = _tree(conn.server_pid())
+        old_tree = process_tree(conn.server_pid())
         slow, error = call(conn, "trigger-long-running-operation", duration=30, steps=3)
         assert slow.delivered is None and error.restart_s is not None
         assert not any(_alive(pid) for pid in old_tree)
