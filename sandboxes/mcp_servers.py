@@ -453,7 +453,9 @@ class ServerConnection:
 
     def _env(self) -> dict[str, str]:
         where = f"server {self.spec.name!r}"
-        return {"HOME": str(self.workdir)} | {k: _expand(v, self.values, where) for k, v in self.spec.env.items()}
+        # HOME as the server sees its working directory: the host path is not in its sandbox, and a random temp name
+        # in an observation would be noise to the world model.
+        return {"HOME": SANDBOX_WORKDIR} | {k: _expand(v, self.values, where) for k, v in self.spec.env.items()}
 
     def start(self) -> None:
         self._prepare()
