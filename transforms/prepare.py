@@ -109,12 +109,12 @@ def _state_text(state: dict | None) -> str:
     return normalize_observation(state)
 
 
-def with_masks(rows: list[dict], recorded_at: list[float | None] | None = None) -> list[tuple[str, str, str]]:
+def with_masks(rows: list[dict], recorded_times: list[float | None] | None = None) -> list[tuple[str, str, str]]:
     """Add next_volatile_spans and content_hash to curated rows; return each row's sketch parts: the masked state,
     the action and the masked next observation. Each text is masked once, all in one masking.mask_many call (it
     scans many texts per rule): a state that is the previous row's next text (the same object, see _state_text)
     takes that text's mask, so its masked state is the very str of the previous row's masked next observation,
-    which minhash.union_signatures and dedupe.change_signatures find again by identity. `recorded_at`: when each
+    which minhash.union_signatures and dedupe.change_signatures find again by identity. `recorded_times`: when each
     row's action started (epoch seconds, None if unknown): a full date far from it is content, not a clock reading
     (masking.without_distant_dates)."""
     texts, state_indexes, owners, previous_next = [], [], [], None
@@ -127,10 +127,10 @@ def with_masks(rows: list[dict], recorded_at: list[float | None] | None = None) 
         texts.append(previous_next)
         owners.append(index)
     masks = masking.mask_many(texts)
-    if recorded_at is not None:
+    if recorded_times is not None:
         for position, (text, owner) in enumerate(zip(texts, owners)):
             spans = masks[position][0]
-            kept = masking.without_distant_dates(text, spans, recorded_at[owner])
+            kept = masking.without_distant_dates(text, spans, recorded_times[owner])
             if kept is not spans:
                 masks[position] = kept, masking.masked(text, kept)
     parts = []

@@ -234,7 +234,8 @@ def recorded_at(row: dict) -> float | None:
     timings.action_start (a datetime, or an ISO string in a JSONL record); None if unknown."""
     if RECORDED_AT in row:
         return row[RECORDED_AT]
-    start = (row.get("timings") or {}).get("action_start") if isinstance(row.get("timings"), dict) else None
+    timings = row.get("timings")
+    start = timings.get("action_start") if isinstance(timings, dict) else None
     if isinstance(start, str):
         try:
             start = datetime.fromisoformat(start)
