@@ -21,6 +21,10 @@ WorkersOption = typer.Option(1, "--workers", min=1, help="Environments run in pa
 LimitOption = typer.Option(None, "--limit", min=1, help="Collect at most this many new episodes.")
 SeedsOption = typer.Option(1, "--seeds", min=1, help="Episodes per task, with seeds 0..N-1.")
 MaxStepsOption = typer.Option(DEFAULT_MAX_STEPS, "--max-steps", min=1, help="Step budget per episode.")
+ReplaysOption = typer.Option(
+    0, "--replays", min=0,
+    help="Play each episode's actions this many more times in fresh environments and keep what they showed: "
+         "curation marks the parts that differ as volatile (span kind 'replay'). Costs that many more episodes.")
 
 
 # Errors in a file the user gave a collector: `worldline collect` (pipelines.cli.CollectGroup) shows them as one line
@@ -46,8 +50,8 @@ def first_line(text: str, limit: int = 300) -> str:
 
 
 def plans_for(tasks: list[Task], seeds: int = 1, policy_factory: Callable[[], Policy] = ScriptedPolicy,
-              max_steps: int = DEFAULT_MAX_STEPS) -> list[EpisodePlan]:
-    return [EpisodePlan(task, seed, policy_factory, max_steps) for task in tasks for seed in range(seeds)]
+              max_steps: int = DEFAULT_MAX_STEPS, replays: int = 0) -> list[EpisodePlan]:
+    return [EpisodePlan(task, seed, policy_factory, max_steps, replays) for task in tasks for seed in range(seeds)]
 
 
 def run_and_report(make_collector: Callable[[], Collector], plans: list[EpisodePlan], out: Path, *, domain: str,

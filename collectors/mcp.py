@@ -22,8 +22,8 @@ from typing import Any
 import typer
 
 from collectors.api import Collector, Policy, StepResult, Task
-from collectors.command import (LimitOption, MaxStepsOption, OutOption, SeedsOption, WorkersOption, plans_for,
-                                run_and_report)
+from collectors.command import (LimitOption, MaxStepsOption, OutOption, ReplaysOption, SeedsOption, WorkersOption,
+                                plans_for, run_and_report)
 from schemas import Action, EnvInfo, Observation
 from schemas.render import RenderError, render
 
@@ -399,6 +399,7 @@ def collect_command(
     call_timeout: float = typer.Option(30.0, "--call-timeout", min=0.1, help="Seconds before a call times out."),
     seeds: int = SeedsOption,
     max_steps: int = MaxStepsOption,
+    replays: int = ReplaysOption,
     workers: int = WorkersOption,
     limit: int | None = LimitOption,
 ) -> None:
@@ -438,5 +439,5 @@ def collect_command(
         by_domain.setdefault(servers[task.options["server"]].domain, []).append(task)
     for domain, domain_tasks in sorted(by_domain.items()):
         run_and_report(lambda d=domain: McpCollector(servers, d, perturb, call_timeout),
-                       plans_for(domain_tasks, seeds, policy, max_steps), out, domain=domain, workers=workers,
+                       plans_for(domain_tasks, seeds, policy, max_steps, replays), out, domain=domain, workers=workers,
                        limit=limit)

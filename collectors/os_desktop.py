@@ -20,8 +20,8 @@ from typing import Any
 import typer
 
 from collectors.api import Collector, Policy, StepResult, Task
-from collectors.command import (LimitOption, MaxStepsOption, OutOption, SeedsOption, WorkersOption, console,
-                                plans_for, run_and_report)
+from collectors.command import (LimitOption, MaxStepsOption, OutOption, ReplaysOption, SeedsOption, WorkersOption,
+                                console, plans_for, run_and_report)
 from collectors.tasks import load_tasks
 from schemas import Action, EnvInfo, Observation
 from schemas.render import render
@@ -260,6 +260,7 @@ def collect_command(
     limit: int = LimitOption,
     seeds: int = SeedsOption,
     max_steps: int = MaxStepsOption,
+    replays: int = ReplaysOption,
     settle_ms: int = typer.Option(SETTLE_MS, "--settle-ms", min=0,
                                   help="Least wait after each action before the dump (then until accessibility "
                                        "events stop, at most 1.5 s)."),
@@ -278,9 +279,9 @@ def collect_command(
         # so they can sit beside the scripted episodes of the same tasks in one collection.
         for task in task_list:
             task.id, task.instruction = f"explore-{task.id}", f"Explore the open apps freely ({task.instruction})"
-        plans = plans_for(task_list, seeds, lambda: ExplorePolicy(explore_steps), max_steps)
+        plans = plans_for(task_list, seeds, lambda: ExplorePolicy(explore_steps), max_steps, replays)
     else:
-        plans = plans_for(task_list, seeds, max_steps=max_steps)
+        plans = plans_for(task_list, seeds, max_steps=max_steps, replays=replays)
     from sandboxes.desktop.image import build_desktop_image, desktop_tag
     from sandboxes.docker_sandbox import install_cleanup_handlers, remove_orphans
     from sandboxes.images import image_exists

@@ -24,6 +24,7 @@ import xxhash
 
 from collectors.store import EpisodeStore, atomic_write
 from schemas import TRANSITION_SCHEMA
+from schemas.transition import is_transition_schema, with_current_columns
 from schemas.layout import TRANSITIONS_DIR
 
 PACK_PREFIX = "pack-"
@@ -94,7 +95,7 @@ def _why_not_packable(store: EpisodeStore, domain: str, path: Path) -> str | Non
         schema = pq.read_schema(path)
     except (pa.ArrowException, OSError) as exc:
         return f"not readable Parquet ({' '.join(str(exc).split())[:120]})"
-    if not schema.remove_metadata().equals(TRANSITION_SCHEMA.remove_metadata()):
+    if not is_transition_schema(schema):
         return "not in the transition schema"
     return None
 
@@ -123,7 +124,7 @@ def _write_pack(folder: Path, members: list[Path], rows_per_group: int) -> int:
         with pq.ParquetWriter(handle, schema, compression="zstd", write_page_checksum=True) as writer:
             pending, pending_rows = [], 0
             for path in members:
-                table = pq.read_table(path).cast(schema)
+                table = with_current_columns(pq.read_table(path)).cast(schema)
                 pending.append(table)
                 pending_rows += table.num_rows
                 if pending_rows >= rows_per_group:

@@ -36,6 +36,9 @@ class EpisodePlan:
     seed: int = 0
     policy_factory: Callable[[], Policy] = ScriptedPolicy
     max_steps: int = DEFAULT_MAX_STEPS
+    # Times the recorded actions are played again in fresh environments, each step's next observation kept in
+    # Transition.replay_observations: curation marks what differs as volatile (transforms.replay).
+    replays: int = 0
 
 
 @dataclass
@@ -108,6 +111,34 @@ def run_episode(collector: Collector, plan: EpisodePlan, stop: threading.Event |
     return episode, transitions
 
 
+class RecordedActions(Policy):
+    """Plays a recorded episode's actions again, whatever the environment shows."""
+
+    name = "replay"
+
+    def __init__(self, actions: list):
+        self.actions = actions
+
+    def act(self, observation, history):
+        return self.actions[len(history)] if len(history) < len(self.actions) else None
+
+
+def add_replays(collector: Collector, plan: EpisodePlan, transitions: list[Transition],
+                stop: threading.Event | None = None) -> bool:
+    """Play the episode's actions plan.replays more times from a fresh reset, appending each step's next observation
+    to that transition's replay_observations (a replay that ends early, or breaks, leaves the later steps with
+    fewer). False if the run is stopping: the episode must then be collected again, replays and all."""
+    actions = [transition.action for transition in transitions]
+    replay_plan = EpisodePlan(plan.task, plan.seed, lambda: RecordedActions(actions), len(actions))
+    for _ in range(plan.replays):
+        episode, replayed = run_episode(collector, replay_plan, stop)
+        if episode.end_reason == "interrupted":
+            return False
+        for transition, again in zip(transitions, replayed):
+            transition.replay_observations.append(again.next_observation)
+    return True
+
+
 def _safe_env(collector: Collector) -> EnvInfo:
     try:
         return collector.env_info()
@@ -156,6 +187,8 @@ def collect(make_collector: Callable[[], Collector], plans: list[EpisodePlan], o
                 episode, transitions = run_episode(collector, plan, stop)
                 if episode.end_reason == "interrupted" or abandon.is_set():
                     return  # leave it incomplete so the next run redoes it
+                if plan.replays and episode.outcome != "error" and not add_replays(collector, plan, transitions, stop):
+                    return
                 if stop.is_set() and episode.outcome == "error":
                     return  # it may have broken because the run is stopping: redo it rather than store the error
                 store.write(episode, transitions)

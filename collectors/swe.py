@@ -30,7 +30,8 @@ from typing import Any
 import typer
 
 from collectors.api import Collector, Policy, StepResult, Task
-from collectors.command import LimitOption, MaxStepsOption, OutOption, SeedsOption, WorkersOption, plans_for
+from collectors.command import (LimitOption, MaxStepsOption, OutOption, ReplaysOption, SeedsOption, WorkersOption,
+                                plans_for)
 from collectors.swe_mutations import Mutation, enclosing_function, find_mutations, fix_edit, sample, view_range
 from sandboxes.docker_sandbox import DockerSandbox, ExecResult, Limits
 from sandboxes.swe_git import LEAK_CHECK_SCRIPT, leaks, parse_leak_report
@@ -426,6 +427,7 @@ def collect_command(
     limit: int = LimitOption,
     seeds: int = SeedsOption,
     max_steps: int = MaxStepsOption,
+    replays: int = ReplaysOption,
 ):
     """Record SWE episodes (shell, file editor, tests, git diff) on real repositories in Docker sandboxes."""
     from rich.markup import escape
@@ -482,7 +484,8 @@ def collect_command(
                 check_mutations([t for t in chosen if t.options["repo"] == name], spec, images[name])
             except SweTaskError as exc:
                 raise typer.BadParameter(str(exc), param_hint="--tasks") from exc
-        plans = plans_for(chosen, seeds=seeds, max_steps=max_steps)
+        plans = plans_for(chosen, seeds=seeds, max_steps=max_steps, replays=replays)
     else:
-        plans = plans_for(generated, seeds=seeds, policy_factory=BugFixPolicy, max_steps=max_steps)
+        plans = plans_for(generated, seeds=seeds, policy_factory=BugFixPolicy, max_steps=max_steps,
+                          replays=replays)
     run_and_report(lambda: SweCollector(specs, images), plans, out, domain=DOMAIN, workers=workers, limit=limit)

@@ -30,7 +30,8 @@ from typing import Any
 import typer
 
 from collectors.api import Collector, StepResult, Task
-from collectors.command import LimitOption, MaxStepsOption, OutOption, SeedsOption, WorkersOption, plans_for
+from collectors.command import (LimitOption, MaxStepsOption, OutOption, ReplaysOption, SeedsOption, WorkersOption,
+                                plans_for)
 from sandboxes.docker_sandbox import DockerSandbox, Limits, SandboxPool, format_size
 from sandboxes.images import DEFAULT_TERMINAL_IMAGE
 from sandboxes.terminal_tmux import SessionEnded, TmuxTerminal
@@ -330,6 +331,7 @@ def collect_command(
     limit: int = LimitOption,
     seeds: int = SeedsOption,
     max_steps: int = MaxStepsOption,
+    replays: int = ReplaysOption,
     image: str = typer.Option(None, "--image", help="Sandbox image (default: worldline/base:bookworm)."),
     container_prefix: str = typer.Option("worldline-term", "--container-prefix",
                                          help="Name prefix of the containers this run starts."),
@@ -352,6 +354,6 @@ def collect_command(
                                  param_hint="--image")
     install_cleanup_handlers()
     remove_orphans()  # containers a SIGKILLed earlier run could not remove
-    plans = plans_for(chosen, seeds=seeds, max_steps=max_steps)
+    plans = plans_for(chosen, seeds=seeds, max_steps=max_steps, replays=replays)
     run_and_report(lambda: TerminalCollector(image, name_prefix=container_prefix), plans, out, domain=DOMAIN,
                    workers=workers, limit=limit)

@@ -27,8 +27,8 @@ import typer
 import xxhash
 
 from collectors.api import Action, Collector, Observation, Policy, ScriptedPolicy, StepResult, Task
-from collectors.command import LimitOption, MaxStepsOption, OutOption, SeedsOption, WorkersOption, plans_for, \
-    run_and_report
+from collectors.command import (LimitOption, MaxStepsOption, OutOption, ReplaysOption, SeedsOption, WorkersOption,
+                                plans_for, run_and_report)
 from collectors.tasks import load_tasks
 from schemas import EnvInfo
 from schemas.render import render
@@ -349,6 +349,7 @@ def collect_command(
     limit: int = LimitOption,
     seeds: int = SeedsOption,
     max_steps: int = MaxStepsOption,
+    replays: int = ReplaysOption,
     budget: int = typer.Option(30, "--budget", min=1, help="Actions per exploration episode."),
     headed: bool = typer.Option(False, "--headed", help="Show the browser window (needs a display)."),
 ) -> None:
@@ -359,12 +360,12 @@ def collect_command(
         raise typer.BadParameter("give exactly one of --tasks, --explore, --urls")
     if tasks:
         task_list = load_tasks(tasks)  # a TaskFileError is shown by `worldline collect` as one line
-        plans = plans_for(task_list, seeds, ScriptedWebPolicy, max_steps)
+        plans = plans_for(task_list, seeds, ScriptedWebPolicy, max_steps, replays)
     else:
         if explore:
             names = list(SITE_NAMES) if explore == "all" else [s.strip() for s in explore.split(",") if s.strip()]
             task_list = explore_tasks(names, budget)
         else:
             task_list = url_tasks(urls, budget)
-        plans = plans_for(task_list, seeds, lambda: ExplorePolicy(budget), max_steps)
+        plans = plans_for(task_list, seeds, lambda: ExplorePolicy(budget), max_steps, replays)
     run_and_report(lambda: WebCollector(headless=not headed), plans, out, domain="web", workers=workers, limit=limit)

@@ -113,6 +113,8 @@ class Transition:
     error: str | None = None
     perturbations: list[str] = field(default_factory=list)
     reference_observation: Observation | None = None
+    # The next observations replays of the episode's actions returned at this step (collect --replays).
+    replay_observations: list[Observation] = field(default_factory=list)
 
     def to_row(self) -> dict:
         return {
@@ -132,6 +134,7 @@ class Transition:
             "perturbations": list(self.perturbations),
             "reference_observation": self.reference_observation.to_row() if self.reference_observation else None,
             "provenance": self.provenance.to_row(),
+            "replay_observations": [o.to_row() for o in self.replay_observations] or None,
         }
 
 

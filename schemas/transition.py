@@ -83,9 +83,30 @@ TRANSITION_SCHEMA = pa.schema(
         # The unperturbed observation for the same call, where a perturbation has one (e.g. the MCP proxy).
         pa.field("reference_observation", OBSERVATION),
         pa.field("provenance", PROVENANCE),
+        # What the same action returned when the episode's actions were played again in fresh environments (collect
+        # --replays N), one observation per replay that reached this step; null when the episode was not replayed.
+        # Curation marks the spans of next_observation that differ as volatile (kind "replay"). Last, so a 1.0 file's
+        # columns are a prefix of these (schemas.transition.with_current_columns).
+        pa.field("replay_observations", pa.list_(OBSERVATION)),
     ],
     metadata={b"worldline.record": b"raw_transition"},
 )
+# Schema 1.0 ended before replay_observations.
+TRANSITION_SCHEMA_1_0 = pa.schema(list(TRANSITION_SCHEMA)[:-1], metadata=TRANSITION_SCHEMA.metadata)
+ADDED_IN_1_1 = TRANSITION_SCHEMA.field("replay_observations")
+
+
+def is_transition_schema(schema: pa.Schema) -> bool:
+    """Whether a file's schema is the transition schema, current or 1.0 (field names, types; metadata aside)."""
+    return any(schema.names == known.names and schema.types == known.types
+               for known in (TRANSITION_SCHEMA, TRANSITION_SCHEMA_1_0))
+
+
+def with_current_columns(table: pa.Table) -> pa.Table:
+    """A transition table read from a 1.0 file, with the columns added since as nulls (a current one unchanged)."""
+    if ADDED_IN_1_1.name in table.column_names:
+        return table
+    return table.append_column(ADDED_IN_1_1, pa.nulls(table.num_rows, ADDED_IN_1_1.type))
 
 EPISODE_SCHEMA = pa.schema(
     [

@@ -1,5 +1,6 @@
 """Version stamps written into every record so old shards stay readable after the schema moves on."""
 
-SCHEMA_VERSION = "1.0"
-SUPPORTED_SCHEMA_VERSIONS = frozenset({"1.0"})
+# 1.1 added replay_observations (collect --replays); 1.0 files read as 1.1 ones without replays.
+SCHEMA_VERSION = "1.1"
+SUPPORTED_SCHEMA_VERSIONS = frozenset({"1.0", "1.1"})
 WORLDLINE_VERSION = "0.1.0"

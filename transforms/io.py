@@ -56,6 +56,9 @@ def is_hidden(path: str) -> bool:
     return path.rsplit("/", 1)[-1].startswith(".")
 
 
+_EACH = None  # in a path: every item of the list there
+
+
 def _binary_paths(schema: pa.Schema | pa.StructType, prefix: tuple = ()) -> list[tuple]:
     fields = schema if isinstance(schema, pa.Schema) else [schema.field(i) for i in range(schema.num_fields)]
     found = []
@@ -63,6 +66,8 @@ def _binary_paths(schema: pa.Schema | pa.StructType, prefix: tuple = ()) -> list
         path = prefix + (arrow_field.name,)
         if pa.types.is_struct(arrow_field.type):
             found += _binary_paths(arrow_field.type, path)
+        elif pa.types.is_list(arrow_field.type) and pa.types.is_struct(arrow_field.type.value_type):
+            found += _binary_paths(arrow_field.type.value_type, path + (_EACH,))
         elif pa.types.is_binary(arrow_field.type) or pa.types.is_timestamp(arrow_field.type):
             found.append((path, arrow_field.type))
     return found
@@ -93,12 +98,20 @@ def row_from_json(obj):
     if not isinstance(obj, dict):
         return obj
     for path, arrow_type in _JSON_COERCED:
-        parent = obj
-        for name in path[:-1]:
-            parent = parent.get(name) if isinstance(parent, dict) else None
-        if isinstance(parent, dict) and path[-1] in parent:
-            parent[path[-1]] = _coerce(parent[path[-1]], arrow_type)
+        for parent in _parents(obj, path[:-1]):
+            if isinstance(parent, dict) and path[-1] in parent:
+                parent[path[-1]] = _coerce(parent[path[-1]], arrow_type)
     return obj
+
+
+def _parents(value, path: tuple):
+    if not path:
+        yield value
+    elif path[0] is _EACH:
+        for item in value if isinstance(value, list) else ():
+            yield from _parents(item, path[1:])
+    elif isinstance(value, dict):
+        yield from _parents(value.get(path[0]), path[1:])
 
 
 def to_json(record) -> str:

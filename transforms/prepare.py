@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from schemas.validate import record_id
-from transforms import dedupe, masking, stats
+from transforms import dedupe, masking, replay, stats
 from transforms.io import dead_letter, read_parquet_rows
 from transforms.normalize import NormalizeError, normalize_observation
 from transforms.validate import Rejected, read_valid_chunks, recorded_at
@@ -22,6 +22,7 @@ from transforms.validate import Rejected, read_valid_chunks, recorded_at
 # Longest normalized observation (state or next) a transition may have to be curated, in characters (~25k tokens):
 # a longer one is dead-lettered, not clipped, since a clipped target would teach the model to predict the clip.
 MAX_OBSERVATION_CHARS = 100_000
+REPLAY_TEXTS = "replay_texts"  # a curated row's key until with_masks: its replays' normalized next observations
 
 
 class ObservationTooLarge(ValueError):
@@ -83,7 +84,21 @@ def curated_row(row: dict, max_chars: int = MAX_OBSERVATION_CHARS) -> dict:
         "stand_in": provenance.get("stand_in"),
         # The reasoning synthesizer reads exit status and url from it.
         "next_meta_json": next_observation.get("meta_json"),
+        # Read by with_masks, which removes it.
+        REPLAY_TEXTS: _replay_texts(row.get("replay_observations")),
     }
+
+
+def _replay_texts(replays: list[dict] | None) -> list[str]:
+    """The normalized next observations of a row's replays; one that cannot be rendered is left out (it says
+    nothing about which spans vary, and the recorded observation itself rendered)."""
+    texts = []
+    for replay in replays or ():
+        try:
+            texts.append(normalize_observation(replay))
+        except NormalizeError:
+            continue
+    return texts
 
 
 class _PreviousObservation(threading.local):
@@ -133,6 +148,12 @@ def with_masks(rows: list[dict], recorded_times: list[float | None] | None = Non
             kept = masking.without_distant_dates(text, spans, recorded_times[owner])
             if kept is not spans:
                 masks[position] = kept, masking.masked(text, kept)
+    for row, state_index in zip(rows, state_indexes):
+        replay_texts = row.pop(REPLAY_TEXTS, None)
+        if replay_texts:
+            # The next text's mask, which the next row's state shares: a value a replay showed differently is masked
+            # in both, as a rule span would be.
+            masks[state_index + 1] = _with_replays(row, texts[state_index + 1], masks[state_index + 1], replay_texts)
     parts = []
     for row, state_index in zip(rows, state_indexes):
         state_masked = masks[state_index][1]
@@ -141,6 +162,17 @@ def with_masks(rows: list[dict], recorded_times: list[float | None] | None = Non
         row["content_hash"] = dedupe.hash_text(state_masked, row["action_text"], next_masked, conditions)
         parts.append((state_masked, row["action_text"], next_masked))
     return parts
+
+
+def _with_replays(row: dict, text: str, mask: tuple[list[dict], str], replay_texts: list[str]
+                  ) -> tuple[list[dict], str]:
+    ranges = replay.replay_spans(text, replay_texts)
+    spans = replay.with_replay_spans(mask[0], ranges or [])
+    # How often replays find what the rules did not: the measure of the rules' misses.
+    found = (stats.REPLAY_DIVERGED if ranges is None else stats.REPLAY_BEYOND_RULES if spans is not mask[0]
+             else stats.REPLAY_BY_RULES if ranges else None)
+    stats.count(stats.REPLAYED, row["domain"], found)
+    return (spans, masking.masked(text, spans)) if spans is not mask[0] else mask
 
 
 def _normalize_letters(failed: list[tuple[str, int, dict, ValueError]], count: bool) -> list[Rejected]:

@@ -15,6 +15,11 @@ from apache_beam.metrics.metric import MetricsFilter
 
 NAMESPACE = "worldline.curate"
 IN, OUT, DEAD, EXACT, NEAR = "in", "out", "dead_lettered", "dedupe_exact", "dedupe_near"
+# Rows whose next observation was replayed (collect --replays), with a detail when a replay showed some of it
+# differently: only where rule spans are, or also elsewhere; or when it went elsewhere altogether
+# (transforms.replay.MAX_CHANGED_SHARE). Not a leaving event: the row goes on.
+REPLAYED = "replayed"
+REPLAY_BY_RULES, REPLAY_BEYOND_RULES, REPLAY_DIVERGED = "differs_within_rule_spans", "differs_beyond_rules", "diverged"
 UNKNOWN_DOMAIN = "<unknown>"
 
 
@@ -41,9 +46,13 @@ def stats_from_counters(counters: dict[str, int]) -> dict:
     totals = {name: counters.get(name, 0) for name in (IN, OUT, DEAD, EXACT, NEAR)}
     domains: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys((IN, OUT, DEAD, EXACT, NEAR), 0))
     dead_by_stage: dict[str, int] = {}
+    replayed = {"rows": counters.get(REPLAYED, 0), REPLAY_BY_RULES: 0, REPLAY_BEYOND_RULES: 0, REPLAY_DIVERGED: 0}
     for name, value in counters.items():
         event, _, detail = name.partition("|")
-        if detail.startswith("domain="):
+        if event == REPLAYED:
+            if detail in replayed:
+                replayed[detail] = value
+        elif detail.startswith("domain="):
             domains[detail.removeprefix("domain=")][event] += value
         elif event == DEAD and detail:
             dead_by_stage[detail] = value
@@ -55,6 +64,7 @@ def stats_from_counters(counters: dict[str, int]) -> dict:
                 "balanced": numbers[IN] == numbers[OUT] + numbers[DEAD] + deduped}
 
     return {**summary(totals), "dead_lettered_by_stage": dict(sorted(dead_by_stage.items())),
+            "replayed": replayed,
             "domains": {domain: summary(numbers) for domain, numbers in sorted(domains.items())}}
 
 

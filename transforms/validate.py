@@ -18,7 +18,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from schemas.transition import TRANSITION_SCHEMA
+from schemas.transition import (ADDED_IN_1_1, TRANSITION_SCHEMA, TRANSITION_SCHEMA_1_0, is_transition_schema,
+                                with_current_columns)
 from schemas.validate import (DOMAIN_PATTERN, JSON_FIELDS, REQUIRED_TRANSITION_FIELDS, SUPPORTED_SCHEMA_VERSIONS,
                               json_error, record_id, transition_errors)
 from transforms import stats
@@ -30,14 +31,15 @@ RECORDED_AT = "recorded_at_s"  # the key curation_rows adds: see recorded_at
 # What curation reads of a valid row: no timings (turning timestamps into datetimes costs more than the rest). Of a
 # transition-schema file's provenance, only the fields CHECKED_COLUMNS names are read.
 CURATION_COLUMNS = ("episode_id", "step", "domain", "task", "state", "action", "next_observation", "done", "error",
-                    "perturbations", "provenance")
+                    "perturbations", "provenance", "replay_observations")
 # What is read of a transition-schema file: the curation columns and the rest of what flagged_rows checks, in the
 # schema's order. Not the other timings, env fields, truncated or reference_observation, nor the provenance fields
 # that neither curation (transforms.prepare.curated_row) nor a value rule reads: decoding them cost an episode file
 # ~15% of its read, and the four provenance ones ~10% of the rest (26 leaf columns read of 40).
 CHECKED_COLUMNS = ("schema_version", "episode_id", "step", "domain", "env.details_json", "task", "state", "action",
                    "next_observation", "timings.action_start", "timings.action_end", "done", "error",
-                   "perturbations", "provenance.collector", "provenance.stand_in", "provenance.extra_json")
+                   "perturbations", "provenance.collector", "provenance.stand_in", "provenance.extra_json",
+                   "replay_observations")
 
 
 class Rejected(NamedTuple):
@@ -58,6 +60,8 @@ def read_valid_chunks(path: str, count: bool = True) -> Iterator[list[SourcedRow
             yield list(_rejected_unreadable(table, count))
             offset += len(table.letters)
             continue
+        if table.schema.equals(CHECKED_SCHEMA_1_0):
+            table = with_current_columns(table)
         try:
             if has_checked_columns(table.schema):
                 yield _checked_table(path, group, table, offset, count)
@@ -71,8 +75,6 @@ def read_valid_chunks(path: str, count: bool = True) -> Iterator[list[SourcedRow
         offset += table.num_rows
 
 
-def has_transition_schema(schema: pa.Schema) -> bool:
-    return schema.names == TRANSITION_SCHEMA.names and schema.types == TRANSITION_SCHEMA.types
 
 
 def _projected(schema: pa.Schema, columns: tuple[str, ...]) -> pa.Schema:
@@ -90,6 +92,9 @@ def _projected(schema: pa.Schema, columns: tuple[str, ...]) -> pa.Schema:
 
 
 CHECKED_SCHEMA = _projected(TRANSITION_SCHEMA, CHECKED_COLUMNS)
+# A 1.0 file has no replay_observations: the same columns without it (read_valid_chunks adds it as nulls).
+CHECKED_COLUMNS_1_0 = CHECKED_COLUMNS[:-1]
+CHECKED_SCHEMA_1_0 = _projected(TRANSITION_SCHEMA_1_0, CHECKED_COLUMNS_1_0)
 
 
 def has_checked_columns(schema: pa.Schema) -> bool:
@@ -101,7 +106,9 @@ def has_checked_columns(schema: pa.Schema) -> bool:
 
 
 def _columns_to_read(schema: pa.Schema) -> list[str] | None:
-    return list(CHECKED_COLUMNS) if has_transition_schema(schema) else None
+    if not is_transition_schema(schema):
+        return None
+    return list(CHECKED_COLUMNS if ADDED_IN_1_1.name in schema.names else CHECKED_COLUMNS_1_0)
 
 
 def flagged_rows(table: pa.Table) -> set[int]:

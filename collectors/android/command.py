@@ -7,7 +7,8 @@ from typing import Optional
 
 import typer
 
-from collectors.command import LimitOption, MaxStepsOption, OutOption, SeedsOption, plans_for, run_and_report
+from collectors.command import (LimitOption, MaxStepsOption, OutOption, ReplaysOption, SeedsOption, plans_for,
+                                run_and_report)
 
 
 def collect_command(
@@ -17,6 +18,7 @@ def collect_command(
     explore: Optional[str] = typer.Option(None, "--explore", help="Explore this app package instead."),
     seeds: int = SeedsOption,
     max_steps: int = MaxStepsOption,
+    replays: int = ReplaysOption,
     limit: Optional[int] = LimitOption,
     settle: float = typer.Option(0.5, "--settle", min=0, help="Seconds to wait after an action before dumping."),
 ) -> None:
@@ -37,9 +39,9 @@ def collect_command(
                     parse_action(spec)
                 except AndroidActionError as exc:
                     raise typer.BadParameter(f"task {task.id!r}: {exc}", param_hint="--tasks") from exc
-        plans = plans_for(task_list, seeds, ScriptedPolicy, max_steps)
+        plans = plans_for(task_list, seeds, ScriptedPolicy, max_steps, replays)
     else:
-        plans = plans_for([explore_task(explore)], seeds, lambda: ExplorePolicy(explore), max_steps)
+        plans = plans_for([explore_task(explore)], seeds, lambda: ExplorePolicy(explore), max_steps, replays)
     try:
         # One device, one collector: built here so a missing device is a clear error, not a worker traceback.
         collector = AndroidCollector(serial, settle_s=settle)

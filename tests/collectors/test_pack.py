@@ -94,3 +94,21 @@ def test_command_reports_what_it_did(tmp_path):
                              capture_output=True, text=True, timeout=120)
     assert missing.returncode == 1 and "is not a raw collection" in missing.stderr
     assert json.loads(episode_path(tmp_path, "terminal", "ep0").read_text())["episode_id"] == "ep0"
+
+
+def test_episodes_written_in_schema_1_0_are_packed_with_the_newer_columns_null(tmp_path):
+    from schemas.transition import TRANSITION_SCHEMA, TRANSITION_SCHEMA_1_0
+    store = collection(tmp_path)
+    old = transitions_path(tmp_path, "terminal", "ep1")
+    table = pq.read_table(old)
+    pq.write_table(table.select(TRANSITION_SCHEMA_1_0.names).cast(TRANSITION_SCHEMA_1_0), old)
+    assert "replay_observations" not in pq.read_schema(old).names
+    before = all_rows(tmp_path)
+    report = pack_collection(store.root, rows_per_group=6, rows_per_pack=100)
+    assert report.episodes_packed == 4
+    after = all_rows(tmp_path)
+    assert [row["replay_observations"] for row in after] == [None] * len(after)
+    assert [{k: v for k, v in row.items() if k != "replay_observations"} for row in after] == \
+        [{k: v for k, v in row.items() if k != "replay_observations"} for row in before]
+    [pack] = [p for p in (tmp_path / "transitions" / "terminal").glob("*.parquet") if is_pack(p)]
+    assert pq.read_schema(pack).remove_metadata().equals(TRANSITION_SCHEMA.remove_metadata())

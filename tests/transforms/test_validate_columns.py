@@ -14,7 +14,7 @@ from schemas.transition import TRANSITION_SCHEMA
 from schemas.validate import transition_errors
 from transforms import stats
 from transforms.validate import (CHECKED_COLUMNS, CHECKED_SCHEMA, CURATION_COLUMNS, RECORDED_AT, REPEAT_CHECK_ROWS,
-                                 Rejected, curation_rows, flagged_rows, has_checked_columns, has_transition_schema,
+                                 Rejected, curation_rows, flagged_rows, has_checked_columns, is_transition_schema,
                                  read_valid_chunks)
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
@@ -69,7 +69,7 @@ def test_rows_read_through_the_column_checks_get_the_row_validators_reasons(tmp_
     rows, table = broken_table()
     path = tmp_path / "ep.parquet"
     pq.write_table(table, path)
-    assert has_transition_schema(pq.read_schema(path))  # so the column checks, not the row fallback, ran
+    assert is_transition_schema(pq.read_schema(path))  # so the column checks, not the row fallback, ran
     items = [item for chunk in read_valid_chunks(str(path), count=False) for item in chunk]
     rejected = [item.letter for item in items if isinstance(item, Rejected)]
     assert len(rejected) == len(BREAKAGES)

@@ -1,0 +1,135 @@
+"""Volatile spans found by replay: what differs when the same actions are played again in a fresh environment.
+
+The masking rules find what looks volatile (a clock reading, a PID); a replay finds what IS volatile, whatever it
+looks like: a random number, a shuffled order, a counter, a session name. `collect --replays N` stores, per step,
+the next observations N replays returned; `replay_spans` compares their normalized text with the recorded one and
+returns the ranges of the recorded text that differ. Pure functions over text: transforms.prepare adds the ranges
+to the rule spans (rule spans keep their kind where both find a range).
+"""
+
+from __future__ import annotations
+
+import re
+from difflib import SequenceMatcher
+
+KIND = "replay"
+# A replay whose text differs from the recording in more than this share of its characters went elsewhere (another
+# page loaded, the command failed): its differences are not "values that vary" but another outcome, so they are not
+# marked; transforms.prepare counts it as diverged.
+MAX_CHANGED_SHARE = 0.5
+# Tokens compared within lines that differ: words, runs of space, and each other character apart, so "0.51s" vs
+# "0.48s" marks "51s", not the line. Every character is in a token: outside the spans a replay's text is then the
+# recording's, exactly (a column's padding that changes with a number's width is marked too).
+_TOKEN = re.compile(r"\w+|\s+|[^\w\s]")
+# Above this many tokens on either side, a block of differing lines is marked whole: SequenceMatcher is quadratic
+# in the worst case, and a block that long is mostly different anyway.
+_MAX_BLOCK_TOKENS = 4000
+
+
+def replay_spans(text: str, replay_texts: list[str],
+                 max_changed_share: float = MAX_CHANGED_SHARE) -> list[tuple[int, int]] | None:
+    """Sorted, disjoint [start, end) ranges of `text` that some replay shows differently; None if a replay
+    diverged (changed more than max_changed_share of `text`)."""
+    ranges: list[tuple[int, int]] = []
+    for replay_text in replay_texts:
+        if replay_text == text:
+            continue
+        found = _differing_ranges(text, replay_text)
+        changed = sum(end - start for start, end in found)
+        if changed > max_changed_share * max(len(text), 1):
+            return None
+        ranges.extend(found)
+    return _union(ranges)
+
+
+def _differing_ranges(text: str, other: str) -> list[tuple[int, int]]:
+    lines, other_lines = text.splitlines(keepends=True), other.splitlines(keepends=True)
+    starts = _line_starts(lines)
+    ranges = []
+    for op, i1, i2, j1, j2 in _line_opcodes(lines, other_lines):
+        if op == "equal" or not lines:
+            continue
+        if op == "insert":  # lines only the replay has: see _at_insertion
+            i1, i2 = _at_insertion(i1, len(lines))
+        block_start = starts[i1]
+        block = "".join(lines[i1:i2])
+        if op != "replace":  # whole lines, with their line ends: a replay without them has no blank line there
+            ranges.append((block_start, block_start + len(block)))
+            continue
+        ranges.extend((block_start + start, block_start + end)
+                      for start, end in _differing_tokens(block, "".join(other_lines[j1:j2])))
+    return [(start, end) for start, end in ranges if start < end]
+
+
+def _line_opcodes(lines: list[str], other_lines: list[str]):
+    """Which lines of the recording differ from which of the replay. As many lines on both sides: line by line, as
+    volatile values seldom add or remove lines, and a line-matching diff pairs them wrongly when a value recurs on
+    another line (a git log whose commit dates shift by a second: the first commit's date is the replay's second
+    one's, and the whole log looked rewritten)."""
+    if len(lines) != len(other_lines):
+        yield from SequenceMatcher(None, lines, other_lines, autojunk=False).get_opcodes()
+        return
+    for index, (line, other_line) in enumerate(zip(lines, other_lines)):
+        yield ("equal" if line == other_line else "replace"), index, index + 1, index, index + 1
+
+
+def _differing_tokens(block: str, other: str) -> list[tuple[int, int]]:
+    tokens, other_tokens = list(_TOKEN.finditer(block)), list(_TOKEN.finditer(other))
+    if max(len(tokens), len(other_tokens)) > _MAX_BLOCK_TOKENS:
+        return [(0, len(block))]
+    matcher = SequenceMatcher(None, [t.group() for t in tokens], [t.group() for t in other_tokens], autojunk=False)
+    ranges = []
+    for op, i1, i2, _, _ in matcher.get_opcodes():
+        if op == "equal" or not tokens:
+            continue
+        if op == "insert":
+            i1, i2 = _at_insertion(i1, len(tokens))
+        ranges.append((tokens[i1].start(), tokens[i2 - 1].end()))
+    return ranges
+
+
+def _at_insertion(index: int, count: int) -> tuple[int, int]:
+    """What to mark where a replay has lines or tokens the recording lacks: a span has a length, so the item after
+    the insertion point (the last one at the end) is marked with it. The spans then still describe every replay:
+    the text outside them is the same, the text inside them (an inserted word plus the next one) is not."""
+    return (index, index + 1) if index < count else (count - 1, count)
+
+
+def _line_starts(lines: list[str]) -> list[int]:
+    starts, offset = [], 0
+    for line in lines:
+        starts.append(offset)
+        offset += len(line)
+    starts.append(offset)
+    return starts
+
+
+def _union(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(ranges):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def with_replay_spans(spans: list[dict], ranges: list[tuple[int, int]]) -> list[dict]:
+    """Rule spans plus the parts of the replay ranges no rule span covers (kind "replay"), sorted by position; the
+    very `spans` list when the rules cover them all. A rule span says more (a `pid`, a `timestamp`), so it keeps its
+    range where both found one."""
+    if not ranges:
+        return spans
+    added, rules = [], iter(spans)
+    covered = next(rules, None)
+    for start, end in ranges:
+        while start < end:
+            while covered is not None and covered["end"] <= start:
+                covered = next(rules, None)
+            if covered is None or end <= covered["start"]:
+                added.append({"start": start, "end": end, "kind": KIND})
+                break
+            if start < covered["start"]:
+                added.append({"start": start, "end": covered["start"], "kind": KIND})
+            start = covered["end"]
+    return sorted(spans + added, key=lambda span: span["start"]) if added else spans
