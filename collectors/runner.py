@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import os
@@ -18,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from collectors.api import Collector, Policy, ScriptedPolicy, StepResult, Task
 from collectors.store import EpisodeStore
-from schemas import EnvInfo, Episode, Provenance, Timings, Transition, utcnow
+from schemas import Action, EnvInfo, Episode, Provenance, Timings, Transition, utcnow
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_STEPS = 50
@@ -52,9 +53,11 @@ class CollectionReport:
     errors: list[str] = field(default_factory=list)
 
 
-def run_episode(collector: Collector, plan: EpisodePlan, stop: threading.Event | None = None
-                ) -> tuple[Episode, list[Transition]]:
-    """Play one episode on a live collector; an environment failure ends it with outcome 'error'."""
+def run_episode(collector: Collector, plan: EpisodePlan, stop: threading.Event | None = None,
+                sent: list[Action] | None = None) -> tuple[Episode, list[Transition]]:
+    """Play one episode on a live collector; an environment failure ends it with outcome 'error'. `sent` receives a
+    copy of each action as it was before the collector took it (a collector may record in it what the action
+    resolved to, as the os one does the element's point): what a replay sends again."""
     task, domain = plan.task, collector.domain
     episode_id = episode_id_for(domain, task.id, plan.seed)
     provenance = Provenance(collector=collector.name, collector_version=collector.version, seed=plan.seed,
@@ -80,6 +83,8 @@ def run_episode(collector: Collector, plan: EpisodePlan, stop: threading.Event |
             action = policy.act(state, history)
             if action is None:
                 break
+            if sent is not None:
+                sent.append(copy.deepcopy(action))
             action_start = utcnow()
             t0 = time.perf_counter()
             result: StepResult = collector.step(action)
@@ -123,17 +128,21 @@ class RecordedActions(Policy):
         return self.actions[len(history)] if len(history) < len(self.actions) else None
 
 
-def add_replays(collector: Collector, plan: EpisodePlan, transitions: list[Transition],
+def add_replays(collector: Collector, plan: EpisodePlan, transitions: list[Transition], sent: list[Action],
                 stop: threading.Event | None = None) -> bool:
-    """Play the episode's actions plan.replays more times from a fresh reset, appending each step's next observation
-    to that transition's replay_observations (a replay that ends early, or breaks, leaves the later steps with
-    fewer). False if the run is stopping: the episode must then be collected again, replays and all."""
-    actions = [transition.action for transition in transitions]
-    replay_plan = EpisodePlan(plan.task, plan.seed, lambda: RecordedActions(actions), len(actions))
+    """Send the episode's actions (`sent`, as run_episode kept them) plan.replays more times from a fresh reset,
+    appending each step's next observation to that transition's replay_observations (a replay that ends early, or
+    breaks, leaves the later steps with fewer; the reason is logged). False if the run is stopping: the episode must
+    then be collected again, replays and all."""
     for _ in range(plan.replays):
+        actions = copy.deepcopy(sent[:len(transitions)])
+        replay_plan = EpisodePlan(plan.task, plan.seed, lambda: RecordedActions(actions), len(actions))
         episode, replayed = run_episode(collector, replay_plan, stop)
         if episode.end_reason == "interrupted":
             return False
+        if len(replayed) < len(transitions):
+            log.warning("a replay of %s stopped after %d of %d steps: %s", transitions[0].episode_id, len(replayed),
+                        len(transitions), episode.end_reason)
         for transition, again in zip(transitions, replayed):
             transition.replay_observations.append(again.next_observation)
     return True
@@ -184,10 +193,11 @@ def collect(make_collector: Callable[[], Collector], plans: list[EpisodePlan], o
                     if not queue:
                         return
                     plan = queue.pop()
-                episode, transitions = run_episode(collector, plan, stop)
+                sent = [] if plan.replays else None
+                episode, transitions = run_episode(collector, plan, stop, sent)
                 if episode.end_reason == "interrupted" or abandon.is_set():
                     return  # leave it incomplete so the next run redoes it
-                if plan.replays and episode.outcome != "error" and not add_replays(collector, plan, transitions, stop):
+                if sent and episode.outcome != "error" and not add_replays(collector, plan, transitions, sent, stop):
                     return
                 if stop.is_set() and episode.outcome == "error":
                     return  # it may have broken because the run is stopping: redo it rather than store the error

@@ -11,7 +11,7 @@ import pytest
 
 from collectors.api import ScriptedPolicy, Task
 from collectors.os_desktop import DesktopCollector, center, find_element
-from collectors.runner import EpisodePlan, run_episode
+from collectors.runner import EpisodePlan, add_replays, run_episode
 from collectors.tasks import load_tasks
 from schemas import Action
 from schemas.render import render
@@ -58,6 +58,21 @@ def test_calculator_shows_the_product(collector):
     # Where each element-targeted click landed is recorded with the action.
     assert transitions[0].action.arguments["resolved"]["element"] == element_id(transitions[0].state.text,
                                                                                  "toggle-button", "7")
+
+
+def test_a_replay_sends_the_actions_as_they_were_before_the_collector_resolved_them(collector):
+    plan = EpisodePlan(TASKS["calc-multiply"], 0, ScriptedPolicy, replays=1)
+    sent = []
+    episode, transitions = run_episode(collector, plan, sent=sent)
+    assert episode.outcome != "error", episode.end_reason
+    assert ["resolved" in action.arguments for action in sent] == [False] * 4
+    resolved = [t.action.arguments["resolved"] for t in transitions]
+    assert add_replays(collector, plan, transitions, sent)
+    # Every step replayed (a resolved point sent again was an unknown argument: the replay broke at step 0), and
+    # the recorded actions still say where the recorded clicks landed.
+    assert [len(t.replay_observations) for t in transitions] == [1] * 4
+    assert display(transitions[-1].replay_observations[0].text) == "42"
+    assert [t.action.arguments["resolved"] for t in transitions] == resolved
 
 
 def test_editor_edits_and_saves_a_file(collector):
