@@ -320,6 +320,7 @@ def kill_child_processes() -> None:
 def settings_of(input_dir: str, options: CurateOptions, pipeline: beam.Pipeline) -> dict:
     return {"input": input_dir, "runner": str(pipeline.options.view_as(StandardOptions).runner),
             "near_dup": asdict(options.near_dup), "reasoning": options.reasoning,
+            "stage1_layout": options.stage1_layout, "stage1_max_chars": options.stage1_max_chars,
             "reasoning_options": {k: v for k, v in options.reasoning_options.items() if "key" not in k.lower()}}
 
 

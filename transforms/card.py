@@ -12,7 +12,8 @@ from transforms.io import shard_prefix
 
 # config name -> folder of Parquet shards. The stages are the training sets; the others are for inspection.
 CONFIGS = {
-    "stage1": "Dynamics documents for continued pretraining: history window, action, next observation.",
+    "stage1": "Dynamics documents for continued pretraining: observations, the actions taken in them and the "
+              "observations they led to.",
     "stage2": "Chat samples for SFT: a grounded reasoning trace, then the predicted observation.",
     "stage3": "RL prompts with the reference observation, exact and format-only spans, and a rubric id.",
     "transitions": "Curated transitions: normalized state and next observation, volatile spans, content hash.",
@@ -34,11 +35,10 @@ def empty_configs(stats: dict) -> list[str]:
     return [name for name in CONFIGS if stats.get(ROW_COUNTS[name]) == 0]
 
 
-# What each config's own columns hold (`id`, `domain`, `episode_id` and `step` are described once, above them).
-# tests/pipelines/test_card_contents.py checks that every column of every output schema is named here.
+# What each config's own columns hold (`id`, `domain`, `episode_id` and `step` are described once, above them;
+# stage 1's, which depend on its layout, in STAGE1_COLUMNS). tests/pipelines/test_card_contents.py checks that every
+# column of every output schema is named on the card.
 COLUMNS = {
-    "stage1": "`text`: the task, the observation before the window, the last 4 steps as `Action:` / `Observation:` "
-              "blocks, then the current action and its next observation.",
     "stage2": "`messages` (`role`, `content`): the system prompt, then the window's steps as user turns (the action) "
               "and assistant turns (its observation), the first user turn also holding the task and the state before "
               "it, **ending with the user turn of the action to predict**; "
@@ -52,6 +52,21 @@ COLUMNS = {
                    "`content_hash`, `done`, `error`, `perturbations`, `collector`, `stand_in`.",
     "dedupe": "`duplicate_of` (the id kept), `kind` (`exact` or `near`), `content_hash`.",
     "dead_letter": "`record_id`, `source`, `stage` (the step that rejected it), `reason`, `record_json`.",
+}
+
+# Stage 1's `text` and what its documents cover, by the run's layout (settings `stage1_layout`, from curate's
+# --stage1-layout; a run before the option wrote `window`).
+STAGE1_COLUMNS = {
+    "window": "`text`: the task, the observation before the window, the last 4 steps as `Action:` / `Observation:` "
+              "blocks, then the current action and its next observation.",
+    "episode": "`text`: the task, the observation before the document's first step, then each of its steps as "
+               "`Action:` / `Observation:` blocks; `id` and `step` are those of its first transition.",
+}
+STAGE1_ROWS = {
+    "window": "one row each per transition, with the same `id`",
+    "episode": "stage2 and stage3 one row each per transition, with the same `id`, and stage1 one per document of "
+               "consecutive transitions of an episode, with the `id` of its first one (so a split by `id` as below "
+               "keeps a document with its task)",
 }
 
 # Third-party content in the rows, by the domain that brings it (a run's card names those of its domains).
@@ -86,19 +101,44 @@ def _third_party(stats: dict) -> str:
             f"{listed}. Check those licenses before you redistribute the data.")
 
 
+def _stage1_section(layout: str, settings: dict) -> str:
+    """What a pretraining user needs to know of the stage 1 documents of this layout."""
+    if layout == "window":
+        return ("## Overlap in stage 1\n\n"
+                "A stage 1 document is one transition with the 4 steps before it, so the documents of an episode "
+                "overlap: an observation is in up to 5 of them. For about one pass over the observations, keep the "
+                "rows whose `step % 5 == 4` and each episode's last row (consecutive kept documents then share one "
+                "observation). A row removed as a duplicate is not there to keep, so the observations only its "
+                "document held are missed: keep the next row of its episode too if you need them. (`worldline "
+                "curate --stage1-layout episode` writes a document per episode instead, without overlap.)\n\n")
+    max_chars = settings["stage1_max_chars"]
+    length = f", or at one that would take its document past {max_chars:,} characters" if max_chars else ""
+    return ("## Stage 1 documents\n\n"
+            "This run wrote stage 1 in the episode layout: a document holds a run of consecutive steps of one "
+            "episode, as the observation its first step was taken in, then each action and the observation it led "
+            "to. Every "
+            "transition of this dataset is a step of exactly one document, so one pass over stage 1 reads each "
+            "next observation once. A new document begins at a step whose previous step is not in the dataset "
+            f"(removed as a duplicate, or dead-lettered){length}; it restates the observation that step was "
+            "taken in, so every action follows the observation it was taken in. After a split for length, that "
+            "observation is also the last of the document before.\n\n")
+
+
 def dataset_card(stats: dict, settings: dict, run_id: str = "") -> str:
     """The patterns name this run's shards (transforms.io.shard_prefix), so a re-curated folder never loads a
     previous run's rows from the `datasets` cache. Only tables with rows are configs (empty_configs); the prose
     names the empty ones."""
     pattern = f"{shard_prefix(run_id)}-*.parquet"
     empty = empty_configs(stats)
+    layout = settings.get("stage1_layout", "window")
+    columns = {**COLUMNS, "stage1": STAGE1_COLUMNS[layout]}
     configs = [{"config_name": name, "data_files": [{"split": "train", "path": f"{name}/{pattern}"}],
                 **({"default": True} if name == "stage1" else {})} for name in CONFIGS if name not in empty]
     header = {
         **({"configs": configs} if configs else {}),
         "tags": ["world-model", "agents", "worldline"],
     }
-    folders = "\n".join(f"- `{name}/`: {text} {COLUMNS[name]}" + (
+    folders = "\n".join(f"- `{name}/`: {text} {columns[name]}" + (
         " Empty in this run (no rows), so not a config: `datasets` cannot load a table without rows."
         if name in empty else "") for name, text in CONFIGS.items())
     domains = "\n".join(f"| {domain} | {d['in']} | {d['out']} | {d['dead_lettered']} | {d['deduped_exact']} | "
@@ -112,8 +152,9 @@ def dataset_card(stats: dict, settings: dict, run_id: str = "") -> str:
             "ds = load_dataset(\"PATH/TO/THIS/FOLDER\", \"stage2\")\n```\n\n"
             "## Folders and columns\n\n"
             "Each config has one `train` split. In the stage and transition tables `id` is `{episode_id}:{step}`, "
-            "the transition the row was built from, and `domain`, `episode_id` and `step` (0-based) say where it "
-            "was recorded (`dedupe` has `id`, `domain` and `episode_id` too).\n\n"
+            "the transition the row was built from (a stage 1 document's first one), and `domain`, `episode_id` "
+            "and `step` (0-based) say where it was recorded (`dedupe` has `id`, `domain` and `episode_id` "
+            "too).\n\n"
             f"{folders}\n- `stats.json`: counts of this run.\n\n"
             "## Training on stage 2\n\n"
             "`messages` ends with the user turn; the answer is the separate `target` column. Append it as the "
@@ -121,15 +162,10 @@ def dataset_card(stats: dict, settings: dict, run_id: str = "") -> str:
             f"```python\n{SFT_SNIPPET}\n```\n\n"
             "and compute the loss on that last turn only: the earlier assistant turns are the window's "
             "observations, without reasoning, and each is repeated in the next rows of its episode.\n\n"
-            "## Overlap in stage 1\n\n"
-            "A stage 1 document is one transition with the 4 steps before it, so the documents of an episode "
-            "overlap: an observation is in up to 5 of them. For about one pass over the observations, keep the "
-            "rows whose `step % 5 == 4` and each episode's last row (consecutive kept documents then share one "
-            "observation). A row removed as a duplicate is not there to keep, so the observations only its "
-            "document held are missed: keep the next row of its episode too if you need them.\n\n"
+            f"{_stage1_section(layout, settings)}"
             "## Splitting\n\n"
-            "stage1, stage2 and stage3 are built from the same curated transitions: one row each per transition, "
-            "with the same `id`. Training on one stage and evaluating or running RL on another reuses the same "
+            f"stage1, stage2 and stage3 are built from the same curated transitions: {STAGE1_ROWS[layout]}. "
+            "Training on one stage and evaluating or running RL on another reuses the same "
             "transitions, so split by task (or by episode) first, the same way for every stage. For example, a "
             "tenth of the tasks held out:\n\n"
             f"```python\n{SPLIT_SNIPPET}\n```\n\n"

@@ -37,6 +37,8 @@ from transforms.io import (PartFiles, TableBatches, dead_letter, is_hidden, raw_
                            write_pickled)
 from transforms.memory import freeze_worker_heap, gc_paused, release_arrow_memory
 from transforms.prepare import MAX_OBSERVATION_CHARS, prepare_chunk
+from transforms.stages import (EPISODE_DOCUMENT_CHARS, WINDOW, StageTextTooLarge, build_stage_tables,
+                               document_starts)
 from transforms.validate import DEAD_LETTER, read_valid_chunks
 
 KEYS, PREPARED, CANDIDATES, COLLISIONS, PARTS = "keys", "prepared", "candidates", "collisions", "parts"
@@ -63,6 +65,8 @@ class CurateOptions:
     reasoning_batch: int = 32  # rows per synthesizer call: an LLM synthesizer batches its requests
     max_observation_chars: int = MAX_OBSERVATION_CHARS  # 0: no cap
     keep_stand_ins: bool = False  # curate transitions recorded from a stand-in (prepare.FromStandIn)
+    stage1_layout: str = WINDOW  # stages.STAGE1_LAYOUTS
+    stage1_max_chars: int = EPISODE_DOCUMENT_CHARS  # an episode-layout document's budget; 0: none
 
 
 def prepared_path(work_dir: str, chunks: int) -> str:
@@ -306,25 +310,32 @@ class FinishFn(beam.DoFn):
         return beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter(row["id"], source, stage, reason, row))
 
     def _write(self, rows, currents, history_starts, history_ends, traces):
-        """The kept transitions' stage rows, built BUILD_ROWS at a time: the four tables go to the batches,
-        failures out."""
-        for start in range(0, len(currents), BUILD_ROWS):
-            part = slice(start, start + BUILD_ROWS)
+        """The kept transitions' stage rows, built about BUILD_ROWS at a time: the four tables go to the batches,
+        failures out. In the episode layout a slice ends where a stage 1 document does, so that no document is cut
+        where a slice happens to end (a document of more rows makes a longer slice: its rows are one file's, and
+        the document's characters are bounded by stage1_max_chars)."""
+        if self.options.stage1_layout == WINDOW:
+            begins = range(len(currents))
+        else:
+            begins = np.flatnonzero(document_starts([rows[position] for position in currents],
+                                                    self.options.stage1_max_chars)).tolist()
+        for part in build_slices(begins, len(currents), BUILD_ROWS):
             yield from self._write_slice(rows, currents[part], history_starts[part], history_ends[part],
                                          traces[part])
 
     def _write_slice(self, rows, currents, history_starts, history_ends, traces):
-        from transforms.stages import StageTextTooLarge, build_stage_tables
-
         curated = curated_table([rows[position] for position in currents])
         try:
             built = build_stage_tables(rows, curated, np.array(currents, dtype=np.int64),
                                        np.array(history_starts, dtype=np.int64),
                                        np.array(history_ends, dtype=np.int64), traces,
-                                       reasoning_source=self.options.reasoning)
+                                       reasoning_source=self.options.reasoning,
+                                       stage1_layout=self.options.stage1_layout,
+                                       max_document_chars=self.options.stage1_max_chars)
         except StageTextTooLarge as exc:
             # Observations of many MB, each repeated in the windows of the next steps: build fewer rows at once,
-            # down to one, whose texts alone may still not fit; that row is dead-lettered.
+            # down to one, whose texts alone may still not fit; that row is dead-lettered. (An episode-layout
+            # document cut here is two, the second restating its state.)
             if len(currents) == 1:
                 yield self._dead(rows[currents[0]], "stages", f"{type(exc).__name__}: {exc}")
                 return
@@ -340,6 +351,16 @@ class FinishFn(beam.DoFn):
         for name, table in zip(TABLE_OUTPUTS, (transitions, built.stage1, built.stage2, built.stage3)):
             for full in self.batches.add_table(name, table):
                 self.parts.write(name, full)
+
+
+def build_slices(begins, count: int, rows: int) -> list[slice]:
+    """Slices of `count` items, cut only at `begins` (ascending positions), each at the first of them `rows` or
+    more past the last cut."""
+    cuts = [0]
+    for begin in begins:
+        if begin - cuts[-1] >= rows:
+            cuts.append(begin)
+    return [slice(start, end) for start, end in zip(cuts, cuts[1:] + [count]) if end > start]
 
 
 def _in_episode_order(file, rows: list[dict]) -> tuple[list, list[dict], list[int]]:

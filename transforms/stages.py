@@ -7,8 +7,13 @@ current action. Stages 2 and 3 write it as a conversation in AgentWorldBench's l
 turn_prompt), each turn numbered by its recorded step (`### Turn {step + 1}`), as the AgentWorldBench export numbers
 its turns. The RL spans are character offsets into the reference.
 
-build_stage_rows makes one transition's rows; build_stage_tables makes the same rows for many transitions at once,
-as Arrow tables (what curation writes), from the same formats.
+Stage 1 has two layouts (`worldline curate --stage1-layout`). `window`: a document per transition, as above, so the
+documents of an episode overlap (an observation is in up to `window` + 1 of them). `episode`: a document per run of
+consecutive steps curation writes (a removed or dead-lettered step is not one), from the observation before its first
+step, so each transition is a step of one document only.
+
+build_stage_rows makes one transition's rows, episode_documents the episode layout's stage 1 rows; build_stage_tables
+makes the same rows for many transitions at once, as Arrow tables (what curation writes), from the same formats.
 """
 
 from __future__ import annotations
@@ -28,6 +33,16 @@ from transforms.prompts import (ACTION_SECTION, ANSWER_TAG, DOMAINS, INSTRUCTION
                                 action_block, system_prompt, turn_prompt)
 
 REQUIRED_KEYS = ("id", "domain", "step")
+WINDOW, EPISODE = "window", "episode"
+STAGE1_LAYOUTS = (WINDOW, EPISODE)
+# An episode-layout document is split before a step that would take it past this many characters (~150k tokens),
+# the next document opening with the state that step was taken in. Unsplit, a document grows with its episode (a
+# 1,000-step terminal episode of 5 KB screens is 5 MB): past any context a trainer packs, and the rows of its steps
+# would be built at once (Finish builds a document's rows together). 600,000 is about the longest a window document
+# gets under the default --max-observation-chars: its opening observation and 5 next observations of 100,000
+# characters; so a reader that takes window documents takes these. A document holds one step at least, so a step
+# longer than this on its own is a document of its own.
+EPISODE_DOCUMENT_CHARS = 600_000
 _STEP = itemgetter("step")
 _SPAN_ORDER = itemgetter("start", "end")
 # The prompt is a pure function of the domain, and there are a handful of domains.
@@ -164,6 +179,55 @@ def build_stage_rows(history: list[dict], current: dict, trace: str, *, window: 
     return stage1, stage2, stage3
 
 
+def episode_documents(rows: list[dict], max_chars: int = EPISODE_DOCUMENT_CHARS) -> list[dict]:
+    """The episode layout's stage 1 rows. rows: the transitions curation writes, each episode's together and in step
+    order (a removed or dead-lettered one is left out). A document per run document_starts finds, named by its first
+    transition (`id`, `step`)."""
+    begins = np.flatnonzero(document_starts(rows, max_chars)).tolist()
+    return [_episode_row(rows[first:end]) for first, end in zip(begins, begins[1:] + [len(rows)])]
+
+
+def _episode_row(run: list[dict]) -> dict:
+    first = run[0]
+    opening = document_opening(first["domain"], first.get("instruction"), first.get("state_text") or "")
+    turns = [document_turn(row.get("action_text") or "", row.get("next_text") or "") for row in run]
+    return {"id": str(first["id"]), "domain": first["domain"], "episode_id": first.get("episode_id"),
+            "step": first["step"], "text": "".join([opening, *turns, DOCUMENT_END])}
+
+
+def document_starts(rows: list[dict], max_chars: int = EPISODE_DOCUMENT_CHARS) -> np.ndarray:
+    """Which of rows (as episode_documents takes them) begin an episode-layout document: one that does not follow
+    the row before (another episode, or steps left out between them: its action was not taken in that row's next
+    observation), and one that would take its document past max_chars characters (0: no limit). A document opens
+    with the state its first step was taken in, so after either it is restated."""
+    begins = np.ones(len(rows), dtype=bool)
+    chars = 0
+    for position, row in enumerate(rows):
+        turn = _turn_chars(row)
+        if position and _follows(rows[position - 1], row) and not (max_chars and chars + turn > max_chars):
+            begins[position] = False
+            chars += turn
+        else:
+            chars = _opening_chars(row) + turn
+    return begins
+
+
+def _follows(previous: dict, row: dict) -> bool:
+    """Whether row is the step right after previous in the same episode."""
+    return (row.get("episode_id") == previous.get("episode_id") and previous.get("step") is not None
+            and row.get("step") == previous["step"] + 1)
+
+
+def _opening_chars(row: dict) -> int:
+    """The characters of a document's opening and end, as the row would open it."""
+    return (_literal_chars(DOCUMENT_OPENING) + len(DOCUMENT_END) + len(row.get("domain") or "")
+            + len(instruction_text(row.get("instruction"))) + len(row.get("state_text") or ""))
+
+
+def _turn_chars(row: dict) -> int:
+    return _literal_chars(DOCUMENT_TURN) + len(row.get("action_text") or "") + len(row.get("next_text") or "")
+
+
 # ---- a file's stage rows at once, as Arrow tables --------------------------------------------------------------
 # A stage text is written straight into its Arrow column from its pieces (transforms/_stages.c): the literal parts of
 # its format and the row values between them, each held once in a pool. A row's action and observation are part of
@@ -178,7 +242,7 @@ _EMPTY = 0  # the pool's empty piece: it pads a text of fewer pieces than the ot
 class StageTables:
     """The stage tables of the transitions whose rows could be built, and why the others could not."""
     built: np.ndarray  # positions (into the `currents` given) of the tables' rows, in order
-    stage1: pa.Table
+    stage1: pa.Table  # in the episode layout, a row per document of the built rows
     stage2: pa.Table
     stage3: pa.Table
     errors: list[tuple[int, StageError]]  # (position into `currents`, reason)
@@ -186,12 +250,14 @@ class StageTables:
 
 def build_stage_tables(rows: list[dict], curated: pa.Table, currents: np.ndarray, history_starts: np.ndarray,
                        history_ends: np.ndarray, traces: list[str], *, window: int = 4,
-                       reasoning_source: str = "grounded") -> StageTables:
+                       reasoning_source: str = "grounded", stage1_layout: str = WINDOW,
+                       max_document_chars: int = EPISODE_DOCUMENT_CHARS) -> StageTables:
     """What build_stage_rows(rows[history_starts[k]:history_ends[k]], rows[currents[k]], traces[k]) makes, for
-    every k, as three tables. rows: a file's transitions, each episode's together and in step order (as Finish sorts
-    them); each history range lies in its current row's episode. curated: the rows[currents] as a
-    CURATED_TRANSITION_SCHEMA table. Only the rows from the first history to the last current row are read and
-    formatted, so a caller may build a file's tables a slice of current rows at a time."""
+    every k, as three tables; in the episode layout, stage1 is what episode_documents makes of the rows[currents]
+    built. rows: a file's transitions, each episode's together and in step order (as Finish sorts them); each
+    history range lies in its current row's episode. curated: the rows[currents] as a CURATED_TRANSITION_SCHEMA
+    table. Only the rows from the first history to the last current row are read and formatted, so a caller may
+    build a file's tables a slice of current rows at a time (in the episode layout, a slice begins a document)."""
     low, high = (int(history_starts.min()), int(currents.max()) + 1) if len(currents) else (0, 0)
     rows, currents, history_starts, history_ends = (rows[low:high], currents - low, history_starts - low,
                                                     history_ends - low)
@@ -219,14 +285,17 @@ def build_stage_tables(rows: list[dict], curated: pa.Table, currents: np.ndarray
               "state": pieces.values([rows[position].get("state_text") or "" for position in openings.tolist()]),
               "domain": pieces.values(domains)}
     messages = _messages(pieces, values, rows, steps, current_rows, openings, currents, steps_start, steps_end)
-    text = _documents(pieces, values, currents, steps_start, steps_end)
     target = pieces.column(pieces.format(REASONED_ANSWER, trace=pieces.values([traces[k] for k in built.tolist()]),
                                          observation=values["observation"][currents]))
     reference = pc.fill_null(curated.column("next_text"), "")
     exact_spans, format_spans = _exact_spans(spans), _format_spans(spans)
     common = {name: curated.column(name) for name in ("id", "domain", "episode_id", "step")}
     rubrics = {domain: rubric_id(domain) for domain in set(domains)}
-    stage1 = pa.Table.from_arrays([*common.values(), text], schema=STAGE1_SCHEMA)
+    if stage1_layout == EPISODE:
+        stage1 = _episode_table(pieces, values, curated, current_rows, currents, max_document_chars)
+    else:
+        stage1 = pa.Table.from_arrays([*common.values(), _documents(pieces, values, currents, steps_start,
+                                                                    steps_end)], schema=STAGE1_SCHEMA)
     stage2 = pa.Table.from_arrays([*common.values(), messages, target,
                                    pa.repeat(reasoning_source, len(built))], schema=STAGE2_SCHEMA)
     stage3 = pa.Table.from_arrays([*common.values(), messages, reference, exact_spans, format_spans,
@@ -276,15 +345,23 @@ class _Pieces:
 
     def column(self, parts: np.ndarray) -> pa.StringArray:
         """The texts whose pieces are the rows of parts (pool indices; _EMPTY pads), as an Arrow string array."""
+        return self.joined(parts.ravel(), np.full(len(parts), parts.shape[1]))
+
+    def joined(self, pieces: np.ndarray, counts: np.ndarray) -> pa.StringArray:
+        """The texts made of pieces (pool indices), counts[k] of them for text k, in order, as an Arrow string
+        array."""
         if self.sizes is None or len(self.sizes) < len(self.pool):
             self.sizes = np.frombuffer(self._utf8_sizes(), dtype=np.int64)
-        offsets = np.zeros(len(parts) + 1, dtype=np.int64)
-        np.cumsum(self.sizes[parts].sum(axis=1), out=offsets[1:])
+        bytes_before, pieces_before = np.zeros(len(pieces) + 1, dtype=np.int64), np.zeros(len(counts) + 1,
+                                                                                          dtype=np.int64)
+        np.cumsum(self.sizes[pieces], out=bytes_before[1:])
+        np.cumsum(counts, out=pieces_before[1:])
+        offsets = bytes_before[pieces_before]
         if offsets[-1] > MAX_COLUMN_BYTES:
             raise StageTextTooLarge(f"{offsets[-1]} bytes of stage text: more than an Arrow string array holds")
         data = pa.allocate_buffer(int(offsets[-1]))
-        _stages.join_into(self.pool, np.ascontiguousarray(parts, dtype=np.int64), data)
-        return pa.Array.from_buffers(pa.string(), len(parts), [None, pa.py_buffer(offsets.astype(np.int32)), data])
+        _stages.join_into(self.pool, np.ascontiguousarray(pieces, dtype=np.int64), data)
+        return pa.Array.from_buffers(pa.string(), len(counts), [None, pa.py_buffer(offsets.astype(np.int32)), data])
 
     def _utf8_sizes(self) -> bytes:
         try:
@@ -294,6 +371,11 @@ class _Pieces:
             # as the one-row helpers write it, by format().
             self.pool = [piece if isinstance(piece, str) else format(piece) for piece in self.pool]
             return _stages.utf8_sizes(self.pool)
+
+
+@lru_cache(maxsize=None)
+def _literal_chars(template: str) -> int:
+    return sum(len(literal) for literal, _ in _split_format(template))
 
 
 def _widest(*templates: str) -> int:
@@ -459,6 +541,42 @@ def _documents(pieces: _Pieces, values: dict[str, np.ndarray], currents, steps_s
                             state=values["state"])
     end = np.full((len(currents), 1), pieces.literal(DOCUMENT_END))
     return pieces.column(np.hstack((opening, steps.reshape(len(currents), steps.shape[1] * len(slots)), end)))
+
+
+def _episode_table(pieces: _Pieces, values: dict[str, np.ndarray], curated: pa.Table, current_rows: list[dict],
+                   currents: np.ndarray, max_chars: int) -> pa.Table:
+    """The episode layout's stage 1 table of the current rows: a row per document, named by its first transition."""
+    firsts = np.flatnonzero(document_starts(current_rows, max_chars))
+    states = pieces.values([current_rows[first].get("state_text") or "" for first in firsts.tolist()])
+    text = _episode_documents(pieces, values, currents, firsts, states)
+    common = [curated.column(name).take(firsts) for name in ("id", "domain", "episode_id", "step")]
+    return pa.Table.from_arrays([*common, text], schema=STAGE1_SCHEMA)
+
+
+def _episode_documents(pieces: _Pieces, values: dict[str, np.ndarray], currents, firsts, states) -> pa.Array:
+    """The documents of runs of current rows, the runs beginning at `firsts`: the opening (the domain and task of
+    the run's first row, and `states`), each row's step, the end. Their pieces are laid out as lines of one width,
+    a document's lines in turn: its opening, a line per step, its end."""
+    documents, steps = len(firsts), len(currents)
+    openings = pieces.format(DOCUMENT_OPENING, domain=values["domain"][firsts],
+                             instruction=values["instruction"][firsts], state=states)
+    turns = pieces.format(DOCUMENT_TURN, action=values["action"][currents],
+                          observation=values["observation"][currents])
+    ends = np.full((documents, 1), pieces.literal(DOCUMENT_END))
+    width = _widest(DOCUMENT_OPENING, DOCUMENT_TURN, DOCUMENT_END)
+    lines = np.vstack([np.pad(part, ((0, 0), (0, width - part.shape[1])), constant_values=_EMPTY)
+                       for part in (openings, turns, ends)])
+    begins = np.zeros(steps, dtype=bool)
+    begins[firsts] = True
+    document = np.cumsum(begins) - 1  # of each step
+    lasts = np.append(firsts[1:], steps) - 1
+    # The lines in document order, by their index in `lines`: a document's lines come after the steps of the
+    # documents before it and their 2 lines each (opening, end).
+    order = np.empty(steps + 2 * documents, dtype=np.int64)
+    order[firsts + 2 * np.arange(documents)] = np.arange(documents)
+    order[np.arange(steps) + 2 * document + 1] = documents + np.arange(steps)
+    order[lasts + 2 * np.arange(documents) + 2] = documents + steps + np.arange(documents)
+    return pieces.joined(lines[order].ravel(), (lasts - firsts + 3) * width)
 
 
 def _format_spans(spans: _Spans) -> pa.Array:

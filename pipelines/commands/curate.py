@@ -10,6 +10,7 @@ import logging
 import os
 import shlex
 import sys
+from typing import Literal
 
 import typer
 
@@ -103,6 +104,14 @@ def curate_command(ctx: typer.Context,
            keep_stand_ins: bool = typer.Option(False, help="Curate transitions recorded from a stand-in for the "
                                                            "real environment (the Android replay device) too; by "
                                                            "default they are dead-lettered, out of training shards."),
+           stage1_layout: Literal["window", "episode"] = typer.Option(
+               "window", help="Stage 1 documents: window (one per transition, with the 4 steps before it, so an "
+                              "episode's documents overlap) or episode (one per episode, each step once; a new "
+                              "document after a step curation left out, or past --stage1-max-chars)."),
+           stage1_max_chars: int = typer.Option(
+               600_000, min=0, help="With --stage1-layout episode: most characters in a document; the next one "
+                                    "restates the state it starts from (a single step longer than this is a "
+                                    "document of its own). 0: no limit."),
            reasoning: str = typer.Option("grounded", help="Reasoning synthesizer: grounded (offline, from the "
                                                           "diff) or llm (an OpenAI-compatible endpoint)."),
            llm_endpoint: str = typer.Option(None, help="OpenAI-compatible base URL for --reasoning llm, e.g. "
@@ -157,7 +166,8 @@ def curate_command(ctx: typer.Context,
         reasoning_options = llm_options(llm_endpoint, llm_model, llm_budget, llm_token_budget, llm_max_tokens,
                                         llm_concurrency, llm_cache, llm_check)
     options = CurateOptions(near_dup=near_dup, reasoning=reasoning, reasoning_options=reasoning_options,
-                            max_observation_chars=max_observation_chars, keep_stand_ins=keep_stand_ins)
+                            max_observation_chars=max_observation_chars, keep_stand_ins=keep_stand_ins,
+                            stage1_layout=stage1_layout, stage1_max_chars=stage1_max_chars)
     try:  # the checks run_curation makes, before any tip or warning about a run that will not happen
         check_input(input)
         check_output_apart(input, output)
