@@ -206,6 +206,12 @@ def curate_command(ctx: typer.Context,
     for domain, d in [*stats["domains"].items(), ("all", stats)]:
         table.add_row(domain, *(str(d[k]) for k in ("in", "out", "dead_lettered", "deduped_exact", "deduped_near")))
     Console().print(table)
+    replayed = stats.get("replayed") or {}
+    if replayed.get("rows"):
+        typer.echo(f"{replayed['rows']} transitions were replayed (collect --replays): "
+                   f"{replayed['differs_within_rule_spans'] + replayed['differs_beyond_rules']} showed other values, "
+                   f"{replayed['differs_beyond_rules']} where no masking rule had found one (marked as span kind "
+                   f"'replay'); {replayed['diverged']} went elsewhere (not marked).", err=True)
     if stats["dead_lettered"]:
         # The counts say how many records were rejected; the dead letters say which and why.
         stages = ", ".join(f"{stage}: {n}" for stage, n in stats["dead_lettered_by_stage"].items())

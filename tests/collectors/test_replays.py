@@ -42,6 +42,7 @@ def test_replayed_values_that_no_rule_finds_are_marked_and_constant_output_is_no
                    if s["kind"] == "replay"]
     assert _roll(first["next_text"]) in "".join(replay_text)
     assert "fixed-text" not in "".join(replay_text) and "banner" not in "".join(replay_text)
+    assert "2 transitions were replayed" in done.stderr
     stats = json.loads((curated / "stats.json").read_text())
     assert stats["replayed"]["rows"] == 2 and stats["replayed"]["differs_beyond_rules"] >= 1
 
