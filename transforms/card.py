@@ -90,7 +90,8 @@ test_ids = set(load_dataset(D, "transitions")["train"].filter(held_out)["id"])
 sft_train = load_dataset(D, "stage2")["train"].filter(lambda row: row["id"] not in test_ids)
 rl_test = load_dataset(D, "stage3")["train"].filter(lambda row: row["id"] in test_ids)"""
 
-SPAN_KINDS = ("timestamp", "date", "duration", "byte_size", "pid", "port", "hex_id", "uuid", "temp_path", "usage")
+SPAN_KINDS = ("timestamp", "date", "duration", "byte_size", "pid", "port", "hex_id", "uuid", "temp_path", "usage",
+              "replay")
 
 
 def _third_party(stats: dict) -> str:
@@ -175,7 +176,8 @@ def dataset_card(stats: dict, settings: dict, run_id: str = "") -> str:
             "`reference[start:end]`. `rubric_id` `worldline/<domain>/v1` names the check a predicted observation "
             "(the text inside `<predicted_observation>`) is scored with: each exact span must be reproduced "
             "exactly, and each format span, a value that changes between runs, only in the format of its kind "
-            f"({kinds}). worldline's docs/formats.md defines the kinds.\n\n"
+            f"({kinds}; a `replay` span, text that a replay of the same actions in a fresh environment showed "
+            "differently, may hold any text). worldline's docs/formats.md defines the kinds.\n\n"
             f"## License\n\n{_third_party(stats)}\n\n"
             f"## Counts\n\nIn {stats.get('in', 0)}, out {stats.get('out', 0)}, dead-lettered "
             f"{stats.get('dead_lettered', 0)}, deduplicated {stats.get('deduped', 0)}.\n\n"

@@ -20,6 +20,7 @@ from tests.pipelines.curation_raw_collection import T0
 from transforms.card import dataset_card
 from transforms.curate import OUTPUT_SCHEMAS
 from transforms.masking import KINDS
+from transforms.replay import KIND as REPLAY_KIND
 
 ROOT = Path(__file__).resolve().parents[2]
 STATS = {"in": 3, "out": 3, "deduped": 0, "dead_lettered": 0,
@@ -48,9 +49,9 @@ def test_stage2_target_splitting_rubric_offsets_and_license_are_explained():
     assert "built from the same curated transitions" in body and "split by task" in body
     assert "Python `str` offsets (Unicode code points" in body
     assert "`rubric_id` `worldline/<domain>/v1`" in body
-    # The kinds listed are the kinds the masker gives, no more, no fewer.
+    # The kinds listed are the kinds the masker and replays give, no more, no fewer.
     listed = re.search(r"format of its kind \(([^)]*)\)", body)[1]
-    assert sorted(re.findall(r"`(\w+)`", listed)) == sorted(KINDS)
+    assert sorted(set(re.findall(r"`(\w+)`", listed))) == sorted([*KINDS, REPLAY_KIND])
     license_text = body.split("## License\n\n")[1].split("\n")[0]
     assert "PyPI and Debian package READMEs" in license_text  # search is in this run
     assert "SWE" not in license_text and "MCP" not in license_text  # swe and mcp are not
