@@ -39,7 +39,7 @@ def test_grounded_trace_states_only_what_the_record_shows():
     trace = grounded_trace(row)
     assert trace == ("3 lines appear: 'F.', 'FAILED tests/test_m.py:12 - assert 1 == 2', '1 failed in 0.03s'. "
                      "The new output names tests/test_m.py:12. The command exits with status 1. "
-                     "Values that vary between runs: 1 (duration). The episode ends after this step.")
+                     "New values that vary between runs: 1 (duration). The episode ends after this step.")
     for quoted in ("F.", "FAILED tests/test_m.py:12 - assert 1 == 2", "1 failed in 0.03s"):
         assert quoted in row["next_text"] and quoted not in row["state_text"]
 
@@ -151,48 +151,67 @@ def _reference_head(line):
     return match.group() if match else None
 
 
+_APART, _ALIKE, _SAME = 0, 1, 2
+
+
 def _reference_same_line(old, new):
-    """One line changed (same head, or no head and similar), not one line gone and another come."""
+    """One line changed (same head, or no head and similar), not one line gone and another come (_APART); surely
+    (_SAME: the same head, or one the start of the other) or because they look alike (_ALIKE)."""
     old_head, new_head = _reference_head(old), _reference_head(new)
     if old_head is not None or new_head is not None:
-        return old_head == new_head
+        return _SAME if old_head == new_head else _APART
     old, new = old.strip(), new.strip()
     if not old or not new:
-        return False
+        return _APART
     shorter = min(len(old), len(new))
     prefix = 0
     while prefix < shorter and old[prefix] == new[prefix]:
         prefix += 1
     if prefix == shorter:
-        return True
+        return _SAME
     suffix = 0
     while suffix < shorter - prefix and old[-1 - suffix] == new[-1 - suffix]:
         suffix += 1
     # A first word (a role) and a space both lines start with is not counted.
     word = re.match(r"[A-Za-z]*", old).end()
     skip = word + 1 if 0 < word < prefix and old[word] == " " else 0
-    return 5 * (prefix - skip + suffix) >= 3 * (max(len(old), len(new)) - skip)
+    return _ALIKE if 5 * (prefix - skip + suffix) >= 3 * (max(len(old), len(new)) - skip) else _APART
+
+
+def _reference_changed_pair(changed_old, changed_new, p, q):
+    """The p-th changed old line and the q-th changed new one, paired by a replace, are one line changed: the same
+    line, and unless an [id] names them, neither is as surely the same line as one of the 4 nearest changed lines of
+    the other text around its partner (lines of one file a pager scrolled past look alike)."""
+    old, new = changed_old[p], changed_new[q]
+    how = _reference_same_line(old, new)
+    if how == _APART:
+        return False
+    if (_reference_head(old) or "").startswith("["):
+        return True
+    near_old = [changed_old[k] for k in range(max(p - 4, 0), min(p + 5, len(changed_old))) if k != p]
+    near_new = [changed_new[k] for k in range(max(q - 4, 0), min(q + 5, len(changed_new))) if k != q]
+    return not any(_reference_same_line(other, new) >= how for other in near_old) and \
+        not any(_reference_same_line(old, other) >= how for other in near_new)
 
 
 def _reference_diff_sentences(before, after, unit):
-    added, removed, changed, new_lines = [], [], [], []
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=before, b=after, autojunk=False).get_opcodes():
-        if tag in ("insert", "replace"):
-            new_lines += after[j1:j2]
-        if tag == "insert":
-            added += after[j1:j2]
-        elif tag == "delete":
-            removed += before[i1:i2]
-        elif tag == "replace":
-            pairs = min(i2 - i1, j2 - j1)
-            for old, new in zip(before[i1:i1 + pairs], after[j1:j1 + pairs]):
-                if _reference_same_line(old, new):
-                    changed.append((old, new))
-                else:
-                    removed.append(old)
-                    added.append(new)
-            removed += before[i1 + pairs:i2]
-            added += after[j1 + pairs:j2]
+    added, removed, changed = [], [], []
+    opcodes = [op for op in difflib.SequenceMatcher(a=before, b=after, autojunk=False).get_opcodes()
+               if op[0] != "equal"]
+    changed_old = [line for _, i1, i2, _, _ in opcodes for line in before[i1:i2]]
+    changed_new = [line for _, _, _, j1, j2 in opcodes for line in after[j1:j2]]
+    p = q = 0  # where the opcode's lines start among the changed lines
+    for tag, i1, i2, j1, j2 in opcodes:
+        pairs = min(i2 - i1, j2 - j1)
+        for n in range(pairs):
+            if _reference_changed_pair(changed_old, changed_new, p + n, q + n):
+                changed.append((before[i1 + n], after[j1 + n]))
+            else:
+                removed.append(before[i1 + n])
+                added.append(after[j1 + n])
+        removed += before[i1 + pairs:i2]
+        added += after[j1 + pairs:j2]
+        p, q = p + i2 - i1, q + j2 - j1
     added = [line for line in added if line.strip()]
     removed = [line for line in removed if line.strip()]
     sentences = []
@@ -204,7 +223,7 @@ def _reference_diff_sentences(before, after, unit):
         shown = "; ".join(f"{_reference_quote(old)} becomes {_reference_quote(new)}" for old, new in changed[:3])
         tail = f" and {len(changed) - 3} more." if len(changed) > 3 else "."
         sentences.append(f"{_reference_counted(len(changed), unit, 'change')}: {shown}{tail}")
-    return sentences, new_lines
+    return sentences, changed_new
 
 
 def _reference_line_diff(state, after_text, unit):

@@ -1,5 +1,6 @@
 /* The line diff of the grounded reasoning trace (transforms/reasoning/grounded.py): what appeared, disappeared and
- * changed between a state and its next observation, as sentences, and the new lines for the file-name scan.
+ * changed between a state and its next observation, as sentences, and the new lines for the file-name scan; and which
+ * volatile values of the next observation the state does not already show.
  *
  * Lines are str.splitlines() of each text, kept as spans of the text: no str object is made for a line unless a
  * sentence quotes it. The changed regions are the gaps between the matching blocks of
@@ -275,7 +276,7 @@ typedef struct {
      * pushed at most twice per block found; a changed region lies before each block. */
     Block *blocks;
     Region *pending, *regions;
-    Py_ssize_t *new_lines;  /* the numbers of b's lines in changed regions */
+    Py_ssize_t *old_lines, *new_lines;  /* the numbers of a's and of b's lines in changed regions, in order */
     Py_ssize_t inline_memory[INLINE_WORDS];
 } Workspace;
 
@@ -297,12 +298,12 @@ workspace_init(Workspace *w, Py_ssize_t la, Py_ssize_t lb)
     size_t sizes[] = {
         la + 1, lb + 1, lb + 1, lb + 2, slots, slots, lb + 1, lb + 1, lb + 1, lb + 1,
         most * sizeof(Block) / sizeof(Py_ssize_t), 2 * most * sizeof(Region) / sizeof(Py_ssize_t),
-        most * sizeof(Region) / sizeof(Py_ssize_t), lb + 1,
+        most * sizeof(Region) / sizeof(Py_ssize_t), la + 1, lb + 1,
     };
     Py_ssize_t **parts[] = {
         &w->id_a, &w->id_b, &w->b_positions, &w->id_starts, &w->table, &w->table_ids, &w->runs.previous,
         &w->runs.current, &w->runs.previous_set, &w->runs.current_set, (Py_ssize_t **)&w->blocks,
-        (Py_ssize_t **)&w->pending, (Py_ssize_t **)&w->regions, &w->new_lines,
+        (Py_ssize_t **)&w->pending, (Py_ssize_t **)&w->regions, &w->old_lines, &w->new_lines,
     };
     size_t total = 0;
     for (size_t n = 0; n < sizeof sizes / sizeof sizes[0]; n++)
@@ -551,10 +552,14 @@ head_end(const Text *t, const Line *line, Py_ssize_t *start)
     }
 }
 
-/* Whether two lines without a head are one line changed: the stripped shorter is a start of the longer (a prompt
- * that got its command, "> ^C"), or what they share at the start and the end is at least 3/5 of the longer, a
- * first word both start with left out of both ("Count: 3" and "Count: 4", "RootWebArea 'Home - Shop', focused" and
- * "RootWebArea 'Cart - Shop', focused", not "StaticText 'Status'" and "StaticText 'Title'"). */
+/* How surely two lines are one line changed (same_line): they are two lines (APART); one, as they look alike (ALIKE);
+ * one, as the one names the other (equal heads) or holds it (is its start) (SAME). */
+enum { APART, ALIKE, SAME };
+
+/* Whether two lines without a head are one line changed: SAME when the stripped shorter is a start of the longer (a
+ * prompt that got its command, "> ^C"), ALIKE when what they share at the start and the end is at least 3/5 of the
+ * longer, a first word both start with left out of both ("Count: 3" and "Count: 4", "RootWebArea 'Home - Shop',
+ * focused" and "RootWebArea 'Cart - Shop', focused", not "StaticText 'Status'" and "StaticText 'Title'"). */
 static int
 similar_lines(const Text *x, Py_ssize_t xs, Py_ssize_t xe, const Text *y, Py_ssize_t ys, Py_ssize_t ye)
 {
@@ -564,12 +569,12 @@ similar_lines(const Text *x, Py_ssize_t xs, Py_ssize_t xe, const Text *y, Py_ssi
         ye--;
     Py_ssize_t lx = xe - xs, ly = ye - ys;
     if (!lx || !ly)
-        return 0;
+        return APART;
     Py_ssize_t shorter = lx < ly ? lx : ly, longer = lx < ly ? ly : lx, p = 0, q = 0;
     while (p < shorter && CH(x, xs + p) == CH(y, ys + p))
         p++;
     if (p == shorter)
-        return 1;
+        return SAME;
     while (q < shorter - p && CH(x, xe - 1 - q) == CH(y, ye - 1 - q))
         q++;
     /* A word and a space both start with (a role: "StaticText 'Status'", "StaticText 'Title'") is not counted. */
@@ -577,33 +582,112 @@ similar_lines(const Text *x, Py_ssize_t xs, Py_ssize_t xe, const Text *y, Py_ssi
     while (word < p && is_ascii_letter(CH(x, xs + word)))
         word++;
     Py_ssize_t skip = word && word < p && CH(x, xs + word) == ' ' ? word + 1 : 0;
-    return 5 * (p - skip + q) >= 3 * (longer - skip);
+    return 5 * (p - skip + q) >= 3 * (longer - skip) ? ALIKE : APART;
+}
+
+/* A line's head (head_end): where the line starts after its whitespace, and where its head ends (-1: it has none). */
+typedef struct {
+    Py_ssize_t start, end;
+} Head;
+
+static Head
+head_of(const Text *t, const Line *line)
+{
+    Head head;
+    head.end = head_end(t, line, &head.start);
+    return head;
+}
+
+/* Whether line, after its leading whitespace, starts with x[start:end]. */
+static int
+starts_with(const Text *t, const Line *line, const Text *x, Py_ssize_t start, Py_ssize_t end)
+{
+    if (start == end)
+        return 1;
+    Py_ssize_t i = line->start;
+    while (i < line->end && is_space_at(t, i))
+        i++;
+    if (line->end - i < end - start)
+        return 0;
+    for (Py_ssize_t k = 0; k < end - start; k++)
+        if (CH(t, i + k) != CH(x, start + k))
+            return 0;
+    return 1;
+}
+
+/* same_line() of two lines whose heads are known. */
+static int
+same_heads(const Text *x, const Line *old_line, Head xh, const Text *y, const Line *new_line, Head yh)
+{
+    if (xh.end < 0 && yh.end < 0)
+        return similar_lines(x, xh.start, old_line->end, y, yh.start, new_line->end);
+    if (xh.end < 0 || yh.end < 0 || xh.end - xh.start != yh.end - yh.start)
+        return APART;
+    for (Py_ssize_t k = 0; k < xh.end - xh.start; k++)
+        if (CH(x, xh.start + k) != CH(y, yh.start + k))
+            return APART;
+    return SAME;
 }
 
 /* Whether an old line and a new one paired by a replace are one line changed, as a trace may say "'a' becomes 'b'":
- * their heads (head_end) are equal, or neither has a head and they are similar. Else they are two lines, one gone
- * and one new: after a page load the n-th line of the old page is not the n-th line of the new one. */
+ * their heads (head_end) are equal (SAME), or neither has a head and they are similar (similar_lines). Else they are
+ * two lines, one gone and one new (APART): after a page load the n-th line of the old page is not the n-th line of
+ * the new one. Their heads are left in *xh and *yh, unless APART. */
 static int
-same_line(const Text *x, const Line *old_line, const Text *y, const Line *new_line)
+same_line(const Text *x, const Line *old_line, Head *xh, const Text *y, const Line *new_line, Head *yh)
 {
-    Py_ssize_t xs, ys;
-    Py_ssize_t xh = head_end(x, old_line, &xs);
-    if (xh >= 0) {
-        /* Equal heads are a common start of the two lines: when the old line's head is longer than what they have
-         * in common (a role or name differs: most lines of a page load), the new line's head need not be read. */
-        Py_ssize_t length = xh - xs, k = 0;
-        ys = new_line->start;
-        while (ys < new_line->end && is_space_at(y, ys))
-            ys++;
-        while (k < length && ys + k < new_line->end && CH(x, xs + k) == CH(y, ys + k))
-            k++;
-        if (k < length)
-            return 0;
-    }
-    Py_ssize_t yh = head_end(y, new_line, &ys);
-    if (xh < 0 && yh < 0)
-        return similar_lines(x, xs, old_line->end, y, ys, new_line->end);
-    return xh >= 0 && yh >= 0 && xh - xs == yh - ys;  /* their starts are equal */
+    *xh = head_of(x, old_line);
+    /* Equal heads are a common start of the two lines: when the new line does not start with the old line's head (a
+     * role or name differs: most lines of a page load), its own head need not be read. */
+    if (xh->end >= 0 && !starts_with(y, new_line, x, xh->start, xh->end))
+        return APART;
+    *yh = head_of(y, new_line);
+    return same_heads(x, old_line, *xh, y, new_line, *yh);
+}
+
+/* How many changed lines on each side of a pair, in each text, changed_pair() compares it with. */
+#define NEAREST 4
+
+/* Whether the p-th changed line of a (old_lines) and the q-th of t (new_lines), paired by a replace, are one line
+ * changed: same_line(), and, unless an [id] names them, the new line is not as surely the same line as one of the
+ * NEAREST changed lines of a before or after the old one, nor the old line as one of those of t around the new one.
+ * Lines that look alike (the lines of one file a pager scrolled past, "line 2 of the report" and "line 251 of the
+ * report"; a man page's synopsis; log lines under one "INFO:") share a format, and the replace pairs them by their
+ * place on the screen only: they are lines gone and lines new, not one line changed. A prompt that got its command
+ * (SAME) stays so beside the next prompt, which only looks like it (ALIKE). Nearest first: alike lines are mostly
+ * neighbours. */
+static int
+changed_pair(const Text *a, const Text *t, const Workspace *w, Py_ssize_t p, Py_ssize_t q, Py_ssize_t old_count,
+             Py_ssize_t new_count)
+{
+    const Line *old_line = &a->lines[w->old_lines[p]], *new_line = &t->lines[w->new_lines[q]];
+    Head old_head, new_head;
+    int how = same_line(a, old_line, &old_head, t, new_line, &new_head);
+    if (how == APART)
+        return 0;
+    if (old_head.end >= 0 && CH(a, old_head.start) == '[')
+        return 1;  /* an [id] names one element of its tree, where a "Label:" names many lines ("INFO:") */
+    /* A rival as surely the same line (SAME) starts as the old line does, a[start:key_end]: with its head, or (the one
+     * line holding the other) with its first character. One that does not is told without reading its head. Lines
+     * alike need not start alike. */
+    Py_ssize_t start = old_head.start;
+    Py_ssize_t key_end = how == ALIKE ? start : old_head.end >= 0 ? old_head.end : start + 1;
+    for (Py_ssize_t k = 1; k <= NEAREST; k++)
+        for (Py_ssize_t side = -k; side <= k; side += 2 * k) {
+            if (0 <= p + side && p + side < old_count) {
+                const Line *rival = &a->lines[w->old_lines[p + side]];
+                if (starts_with(a, rival, a, start, key_end) &&
+                    same_heads(a, rival, head_of(a, rival), t, new_line, new_head) >= how)
+                    return 0;
+            }
+            if (0 <= q + side && q + side < new_count) {
+                const Line *rival = &t->lines[w->new_lines[q + side]];
+                if (starts_with(t, rival, a, start, key_end) &&
+                    same_heads(a, old_line, old_head, t, rival, head_of(t, rival)) >= how)
+                    return 0;
+            }
+        }
+    return 1;
 }
 
 /* ---- sentences ------------------------------------------------------------------------------------------------ */
@@ -891,7 +975,7 @@ joined_lines(const Text *t, const Py_ssize_t *numbers, Py_ssize_t count)
 }
 
 /* Sentences about what appeared, disappeared and changed, appended; *new_text gets the lines of t that are new. A
- * replace pairs its lines in order; a pair is a change only when same_line() takes the two for one line changed,
+ * replace pairs its lines in order; a pair is a change only when changed_pair() takes the two for one line changed,
  * else the old line disappears and the new one appears, as does what is left over on either side. */
 static int
 diff_sentences(const Text *a, const Text *t, PyObject *unit, Builder *b, PyObject *sentences, PyObject **new_text)
@@ -905,16 +989,21 @@ diff_sentences(const Text *a, const Text *t, PyObject *unit, Builder *b, PyObjec
     int status = -1;
     Listed added = {t, 0, {NULL}}, removed = {a, 0, {NULL}};
     const Line *changed_old[MAX_LISTED], *changed_new[MAX_LISTED];
-    Py_ssize_t changes = 0, new_count = 0;
+    Py_ssize_t changes = 0, old_count = 0, new_count = 0;
     for (Py_ssize_t r = 0; r < region_count; r++) {
-        Region region = w.regions[r];
-        for (Py_ssize_t j = region.j1; j < region.j2; j++)
+        for (Py_ssize_t i = w.regions[r].i1; i < w.regions[r].i2; i++)
+            w.old_lines[old_count++] = i;
+        for (Py_ssize_t j = w.regions[r].j1; j < w.regions[r].j2; j++)
             w.new_lines[new_count++] = j;
+    }
+    /* p and q: where the region's lines start among the changed lines of a and of t. */
+    for (Py_ssize_t r = 0, p = 0, q = 0; r < region_count; r++) {
+        Region region = w.regions[r];
         Py_ssize_t pairs = region.i2 - region.i1 < region.j2 - region.j1 ? region.i2 - region.i1
                                                                            : region.j2 - region.j1;
         for (Py_ssize_t n = 0; n < pairs; n++) {
             const Line *old_line = &a->lines[region.i1 + n], *new_line = &t->lines[region.j1 + n];
-            if (!same_line(a, old_line, t, new_line)) {
+            if (!changed_pair(a, t, &w, p + n, q + n, old_count, new_count)) {
                 add_unless_blank(&removed, old_line);
                 add_unless_blank(&added, new_line);
                 continue;
@@ -929,6 +1018,8 @@ diff_sentences(const Text *a, const Text *t, PyObject *unit, Builder *b, PyObjec
             add_unless_blank(&removed, &a->lines[i]);
         for (Py_ssize_t j = region.j1 + pairs; j < region.j2; j++)
             add_unless_blank(&added, &t->lines[j]);
+        p += region.i2 - region.i1;
+        q += region.j2 - region.j1;
     }
     if (added.count && (put_listed(b, &added, unit, "appear") < 0 || append_finished(sentences, b) < 0))
         goto done;
@@ -1034,6 +1125,101 @@ quote_text(PyObject *module, PyObject *text)
     return quoted;
 }
 
+/* ---- volatile values ------------------------------------------------------------------------------------------ */
+
+/* The keys of a volatile span (a dict of start, end and kind), interned at import. */
+static PyObject *START_KEY, *END_KEY;
+
+/* Whether state[at:at + size] stands whole: no letter or digit right before or after it, so a pid '42' is not the
+ * '42' of '1420', nor a duration '0.03s' the end of '10.03s'. */
+static int
+whole_at(const Text *state, Py_ssize_t at, Py_ssize_t size)
+{
+    Py_ssize_t length = PyUnicode_GET_LENGTH(state->text);
+    return (at == 0 || !Py_UNICODE_ISALNUM(CH(state, at - 1))) &&
+           (at + size == length || !Py_UNICODE_ISALNUM(CH(state, at + size)));
+}
+
+/* Whether state[at:at + size] is text[start:start + size], standing whole there. */
+static int
+shown_at(const Text *state, Py_ssize_t at, const Text *text, Py_ssize_t start, Py_ssize_t size)
+{
+    if (at < 0 || at + size > PyUnicode_GET_LENGTH(state->text) || !whole_at(state, at, size))
+        return 0;
+    if (state->kind == text->kind)
+        return memcmp((const char *)state->data + at * state->kind, (const char *)text->data + start * text->kind,
+                      size * text->kind) == 0;
+    for (Py_ssize_t k = 0; k < size; k++)
+        if (CH(state, at + k) != CH(text, start + k))
+            return 0;
+    return 1;
+}
+
+/* Where state shows text[start:end] (not empty) whole: -1 if nowhere, -2 with an exception set. */
+static Py_ssize_t
+find_shown(const Text *state, const Text *text, Py_ssize_t start, Py_ssize_t end)
+{
+    PyObject *value = PyUnicode_Substring(text->text, start, end);
+    if (value == NULL)
+        return -2;
+    Py_ssize_t at = 0, length = PyUnicode_GET_LENGTH(state->text);
+    while ((at = PyUnicode_Find(state->text, value, at, length, 1)) >= 0 && !whole_at(state, at, end - start))
+        at++;
+    Py_DECREF(value);
+    return at;
+}
+
+/* A span's start or end as text[start:end] reads it: None for the text's edge, a negative index from its end, one
+ * past the text cut to it. -1 with an exception set (not an integer), else 0. */
+static int
+slice_index(PyObject *span, PyObject *key, Py_ssize_t *index)
+{
+    PyObject *value = PyObject_GetItem(span, key);
+    if (value == NULL)
+        return -1;
+    int edge = value == Py_None;
+    if (!edge)
+        *index = PyNumber_AsSsize_t(value, NULL);
+    Py_DECREF(value);
+    return !edge && *index == -1 && PyErr_Occurred() ? -1 : 0;
+}
+
+/* The spans of text whose value, text[span["start"]:span["end"]], state does not show whole (whole_at). An empty
+ * value shows nothing new. Each value is first looked for at its place in the text moved as far as the last value
+ * found in the state was: the values of a process table still on screen (scrolled or not) are found so, without a
+ * search. */
+static PyObject *
+new_spans(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyUnicode_Check(args[0]) || !PyUnicode_Check(args[1]))
+        return PyErr_Format(PyExc_TypeError, "new_spans() takes a state str, a text str and its spans");
+    PyObject *spans = PySequence_Fast(args[2], "new_spans() argument 3 must be a sequence of spans");
+    if (spans == NULL)
+        return NULL;
+    Text state = {.text = args[0], .kind = PyUnicode_KIND(args[0]), .data = PyUnicode_DATA(args[0])};
+    Text text = {.text = args[1], .kind = PyUnicode_KIND(args[1]), .data = PyUnicode_DATA(args[1])};
+    PyObject *found = PyList_New(0);
+    Py_ssize_t shift = 0;  /* where the state showed the last value it shows, less where the text does */
+    for (Py_ssize_t n = 0; found && n < PySequence_Fast_GET_SIZE(spans); n++) {
+        PyObject *span = PySequence_Fast_GET_ITEM(spans, n);
+        Py_ssize_t start = 0, end = PY_SSIZE_T_MAX;
+        if (slice_index(span, START_KEY, &start) < 0 || slice_index(span, END_KEY, &end) < 0) {
+            Py_CLEAR(found);
+            break;
+        }
+        PySlice_AdjustIndices(PyUnicode_GET_LENGTH(text.text), &start, &end, 1);
+        if (end <= start || shown_at(&state, start + shift, &text, start, end - start))
+            continue;
+        Py_ssize_t at = find_shown(&state, &text, start, end);
+        if (at >= 0)
+            shift = at - start;
+        else if (at == -2 || PyList_Append(found, span) < 0)
+            Py_CLEAR(found);
+    }
+    Py_DECREF(spans);
+    return found;
+}
+
 static PyMethodDef methods[] = {
     {"line_diff", (PyCFunction)(void (*)(void))line_diff, METH_FASTCALL,
      "line_diff(state, next_text, unit) -> (sentences, new_text)\n\n"
@@ -1045,6 +1231,10 @@ static PyMethodDef methods[] = {
      "changed_regions(before, after) -> [(i1, i2, j1, j2), ...]\n\n"
      "The non-'equal' opcodes of difflib.SequenceMatcher(a=before.splitlines(), b=after.splitlines(),\n"
      "autojunk=False), the regions line_diff describes."},
+    {"new_spans", (PyCFunction)(void (*)(void))new_spans, METH_FASTCALL,
+     "new_spans(state, text, spans) -> [span, ...]\n\n"
+     "The spans of text (dicts of start and end, offsets as text[start:end] takes them) whose value state does not\n"
+     "show whole: nowhere without a letter or digit right before or after it."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1055,8 +1245,19 @@ add_constants(PyObject *module)
     return PyModule_AddIntConstant(module, "MAX_LISTED", MAX_LISTED);
 }
 
+static int
+intern_keys(PyObject *module)
+{
+    if (START_KEY == NULL && (START_KEY = PyUnicode_InternFromString("start")) == NULL)
+        return -1;
+    if (END_KEY == NULL && (END_KEY = PyUnicode_InternFromString("end")) == NULL)
+        return -1;
+    return 0;
+}
+
 static PyModuleDef_Slot slots[] = {
     {Py_mod_exec, add_constants},
+    {Py_mod_exec, intern_keys},
     {0, NULL},
 };
 

@@ -3,8 +3,8 @@ the observation answers one call (mcp, search, swe), from the answer itself.
 
 Every sentence states something checkable against the record itself (which lines appeared, disappeared or changed,
 which files and line numbers the new output names, the exit status or a timeout, the reported error, the volatile
-values), so a model trained on it learns to reason from evidence rather than to invent explanations. Deterministic
-and offline.
+values the state does not already show), so a model trained on it learns to reason from evidence rather than to
+invent explanations. Deterministic and offline.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from functools import lru_cache
 
 from transforms.reasoning import ReasoningError
 # What appeared, disappeared and changed (difflib's matching blocks over the lines): compiled, it is most of a
-# trace's work.
-from transforms.reasoning._linediff import MAX_LISTED, line_diff, quote
+# trace's work. Which volatile values are new: compiled too, as a process table has a hundred of them.
+from transforms.reasoning._linediff import MAX_LISTED, line_diff, new_spans, quote
 
 # How a line of each domain's observation is called in the trace.
 _UNIT = {"web": "element", "android": "element", "os": "element"}
@@ -219,6 +219,17 @@ def _answer_sentences(state: str, text: str, noun: str) -> list[str]:
     return sentences
 
 
+def _volatile_sentence(state: str, text: str, spans: list[dict], sentences: list[str]) -> None:
+    """How many of the next observation's volatile values are new, and of which kinds. A value the state already
+    shows whole (the local site's port in the URL line, the host name in a prompt, the rows of an earlier `top` still
+    on screen) differs from run to run, but not from the state: it can be copied, so it is not counted; when no value
+    is left, the sentence is left out."""
+    new = new_spans(state, text, spans)
+    if new:
+        kinds = sorted({span.get("kind") or "value" for span in new})
+        sentences.append(f"New values that vary between runs: {len(new)} ({', '.join(kinds)}).")
+
+
 def grounded_trace(row: dict) -> str:
     state = row.get("state_text") or ""
     after_text = row.get("next_text") or ""
@@ -235,10 +246,9 @@ def grounded_trace(row: dict) -> str:
         _meta_sentences(meta, sentences)
     if row.get("error"):
         sentences.append(f"The environment reports an error: {quote(row['error'])}.")
-    spans = row.get("next_volatile_spans") or []
+    spans = row.get("next_volatile_spans")
     if spans:
-        kinds = sorted({span.get("kind") or "value" for span in spans})
-        sentences.append(f"Values that vary between runs: {len(spans)} ({', '.join(kinds)}).")
+        _volatile_sentence(state, after_text, spans, sentences)
     if row.get("done"):
         sentences.append("The episode ends after this step.")
     return " ".join(sentences)
@@ -252,6 +262,7 @@ class GroundedSynthesizer:
         for row in rows:
             try:
                 out.append(grounded_trace(row))
-            except (ValueError, TypeError, AttributeError) as exc:
+            # KeyError: a volatile span without its start or end.
+            except (ValueError, TypeError, AttributeError, KeyError) as exc:
                 out.append(ReasoningError(str(row.get("id", "<unknown>")), f"{type(exc).__name__}: {exc}"))
         return out

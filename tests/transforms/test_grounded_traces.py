@@ -1,0 +1,287 @@
+"""The grounded trace on real observations, for two defects an audit of real output found.
+
+A terminal pager (less, man) that scrolls shows other lines of the file in the same screen rows: the rows were
+paired as one line changed ("'line 2 of the report' becomes 'line 251 of the report'"), because lines of one file
+look alike. They are lines gone and lines new. The screens below are what `less` and `man` show in an 80x24 pty (or
+the 40-row pane of the real task), as pyte, the emulator the terminal renderer replays captures with, displays them.
+
+"Values that vary between runs: 1 (port)" closed nearly every web trace: the local site's port in the URL line,
+which the state showed too. A value the state already shows can be copied from it; only new ones are counted.
+"""
+
+from __future__ import annotations
+
+import random
+import tracemalloc
+from pathlib import Path
+
+from schemas.render import render
+from tests.formats.test_reasoning import _reference_line_diff
+from transforms.masking import volatile_spans
+from transforms.reasoning import ReasoningError, make_synthesizer
+from transforms.reasoning._linediff import line_diff, new_spans
+from transforms.reasoning.grounded import grounded_trace
+
+DATA = Path(__file__).parent / "data"
+# A real browser-sandbox bundle: the forum's search page, recorded by the web collector.
+WEB_BUNDLE = Path(__file__).parents[1] / "formats" / "data" / "web_forum_search.json"
+
+
+def _terminal(state: str, next_text: str, spans: list[dict] | None = None) -> str:
+    return grounded_trace({"domain": "terminal", "state_text": state, "next_text": next_text,
+                           "next_volatile_spans": spans})
+
+
+# ---- a pager that scrolls ---------------------------------------------------------------------------------------
+
+def _less_screen(first: int, rows: int, prompt: str, marked: int | None = None) -> str:
+    """What `less report.txt` shows with its first row at the file's line `first`, on a terminal of rows + 1 rows:
+    the report's lines, then less's prompt (the file's name at the start, ':' after a move)."""
+    lines = [f"line {n} {'has the ANSWER' if n == marked else 'of the report'}" for n in range(first, first + rows)]
+    return "\n".join(lines + [prompt])
+
+
+def test_a_pager_that_jumps_to_other_lines_of_the_file_shows_lines_gone_and_new():
+    """The audit's row (terminal-files-less-pager, a 40-row pane): `/ANSWER` moved less from line 1 to line 250. No
+    row of the new screen is a row of the old one changed."""
+    before = _less_screen(1, 39, "report.txt")
+    after = _less_screen(250, 39, ":", marked=250)
+    assert _terminal(before, after) == (
+        "40 lines appear: 'line 250 has the ANSWER', 'line 251 of the report', 'line 252 of the report' and 37 more. "
+        "40 lines disappear: 'line 1 of the report', 'line 2 of the report', 'line 3 of the report' and 37 more.")
+
+
+def test_a_pager_page_forward_and_half_a_page_show_the_lines_that_scrolled_in_and_out():
+    # 80x24: `250g`, then space (a page: no line in common), then `d` (half a page: 11 lines in common).
+    jumped = _less_screen(1, 23, "report.txt"), _less_screen(250, 23, ":")
+    assert _terminal(*jumped) == (
+        "24 lines appear: 'line 250 of the report', 'line 251 of the report', 'line 252 of the report' and 21 more. "
+        "24 lines disappear: 'line 1 of the report', 'line 2 of the report', 'line 3 of the report' and 21 more.")
+    paged = _less_screen(250, 23, ":"), _less_screen(273, 23, ":")
+    assert _terminal(*paged) == (
+        "23 lines appear: 'line 273 of the report', 'line 274 of the report', 'line 275 of the report' and 20 more. "
+        "23 lines disappear: 'line 250 of the report', 'line 251 of the report', 'line 252 of the report' and 20 "
+        "more.")
+    half = _less_screen(273, 23, ":"), _less_screen(285, 23, ":")
+    assert _terminal(*half) == (
+        "12 lines appear: 'line 296 of the report', 'line 297 of the report', 'line 298 of the report' and 9 more. "
+        "12 lines disappear: 'line 273 of the report', 'line 274 of the report', 'line 275 of the report' and 9 more.")
+
+
+# `man tar` in an 80x24 pty, then space. The blank lines between the synopsis lines stay where they were, so the diff
+# cuts the screen into one-line replaces: "tar -d [-f ARCHIVE] [OPTIONS] [FILE...]" was paired with "tar --append
+# [-f ARCHIVE] [OPTIONS] [FILE...]", two lines of the synopsis that look alike.
+MAN_TAR = ("TAR(1)                          GNU TAR Manual                          TAR(1)\n\nNAME\n"
+           "       tar - an archiving utility\n\nSYNOPSIS\n   Traditional usage\n"
+           "       tar {A|c|d|r|t|u|x}[GnSkUWOmpsMBiajJzZhPlRvwo] [ARG...]\n\n   UNIX-style usage\n"
+           "       tar -A [OPTIONS] ARCHIVE ARCHIVE\n\n       tar -c [-f ARCHIVE] [OPTIONS] [FILE...]\n\n"
+           "       tar -d [-f ARCHIVE] [OPTIONS] [FILE...]\n\n       tar -t [-f ARCHIVE] [OPTIONS] [MEMBER...]\n\n"
+           "       tar -r [-f ARCHIVE] [OPTIONS] [FILE...]\n\n       tar -u [-f ARCHIVE] [OPTIONS] [FILE...]\n\n"
+           "       tar -x [-f ARCHIVE] [OPTIONS] [MEMBER...]\n"
+           " Manual page tar(1) line 1 (press h for help or q to quit)")
+MAN_TAR_PAGE_2 = ("\n   GNU-style usage\n       tar {--catenate|--concatenate} [OPTIONS] ARCHIVE ARCHIVE\n\n"
+                  "       tar --create [--file ARCHIVE] [OPTIONS] [FILE...]\n\n"
+                  "       tar {--diff|--compare} [--file ARCHIVE] [OPTIONS] [FILE...]\n\n"
+                  "       tar --delete [--file ARCHIVE] [OPTIONS] [MEMBER...]\n\n"
+                  "       tar --append [-f ARCHIVE] [OPTIONS] [FILE...]\n\n"
+                  "       tar --list [-f ARCHIVE] [OPTIONS] [MEMBER...]\n\n"
+                  "       tar --test-label [--file ARCHIVE] [OPTIONS] [LABEL...]\n\n"
+                  "       tar --update [--file ARCHIVE] [OPTIONS] [FILE...]\n\n"
+                  "       tar --update [-f ARCHIVE] [OPTIONS] [FILE...]\n\n"
+                  "       tar {--extract|--get} [-f ARCHIVE] [OPTIONS] [MEMBER...]\n\nNOTE\n"
+                  " Manual page tar(1) line 24 (press h for help or q to quit)")
+
+
+def test_a_man_page_scrolled_past_its_synopsis_pairs_none_of_its_lines():
+    trace = _terminal(MAN_TAR, MAN_TAR_PAGE_2)
+    assert "change" not in trace and "becomes" not in trace
+    assert trace == (
+        "13 lines appear: 'GNU-style usage', 'tar {--catenate|--concatenate} [OPTIONS] ARCHIVE ARCHIVE', 'tar "
+        "--create [--file ARCHIVE] [OPTIONS] [FILE...]' and 10 more. 15 lines disappear: 'TAR(1)                      "
+        "    GNU TAR Manual                         …', 'NAME', 'tar - an archiving utility' and 12 more.")
+
+
+def test_log_lines_under_one_label_scrolled_in_a_pager_are_not_one_line_changed():
+    """uvicorn's access log in less: every line has the head "INFO:", as a web page's "URL:" line has, but here the
+    label names a kind of line, not one line."""
+    def log_screen(first):
+        return "\n".join([f'INFO:     127.0.0.1:{40000 + n} - "GET /items/{n} HTTP/1.1" 200 OK'
+                          for n in range(first, first + 23)] + [":"])
+
+    trace = _terminal(log_screen(0), log_screen(23))
+    assert trace.startswith("23 lines appear: ") and "23 lines disappear: " in trace and "change" not in trace
+
+
+def test_rows_that_are_one_line_changed_still_pair():
+    """What pairing is for: a prompt that got its command (beside the new prompt after `cd`, which only looks like
+    it: the real first step of terminal-git-branch-merge), rows of a screen refreshed in place, a web page's URL,
+    Focused line and element."""
+    state = "root@sandbox:/work#"
+    after = ("root@sandbox:/work# cd repo && git switch -c feature\nSwitched to a new branch 'feature'\n"
+             "root@sandbox:/work/repo#")
+    assert line_diff(state, after, "line")[0] == [
+        "2 lines appear: \"Switched to a new branch 'feature'\", 'root@sandbox:/work/repo#'.",
+        "1 line changes: 'root@sandbox:/work#' becomes 'root@sandbox:/work# cd repo && git switch -c feature'."]
+    # top refreshed in place (a real `top -b -n 1` screen, 3 s later): its clock, CPU line and one process's row.
+    screen = "\n".join((DATA / "top_b_n_1.txt").read_text().splitlines()[1:-1])
+    refreshed = screen.replace("01:30:39", "01:30:42").replace(" 0.0 us,  0.0 sy", " 0.3 us,  0.2 sy").replace(
+        "100.0 id", " 99.5 id").replace("S   0.0   0.1   0:00.04 python3", "S   0.3   0.1   0:00.05 python3")
+    assert line_diff(screen, refreshed, "line")[0] == [
+        "3 lines change: 'top - 01:30:39 up  2:16,  0 user,  load average: 0.75, 1.66, 1.72' becomes 'top - 01:30:42 "
+        "up  2:16,  0 user,  load average: 0.75, 1.66, 1.72'; '%Cpu(s):  0.0 us,  0.0 sy,  0.0 ni,100.0 id,  0.0 wa,  0.0 hi,  0.0 si,…' becomes "
+        "'%Cpu(s):  0.3 us,  0.2 sy,  0.0 ni, 99.5 id,  0.0 wa,  0.0 hi,  0.0 si,…'; '20 root      20   0   25676  "
+        "18784   9536 S   0.0   0.1   0:00.04 pytho…' becomes '20 root      20   0   25676  18784   9536 S   0.3   "
+        "0.1   0:00.05 pytho…'."]
+    # The search submitted: the URL, the Focused line and the box itself change (its focus gone).
+    page = render("web-json", WEB_BUNDLE.read_bytes())
+    submitted = page.replace("search?q=", "search?q=tomato").replace("value='tomato', focused", "value='tomato'")
+    assert line_diff(page, submitted, "element")[0] == [
+        "3 elements change: 'URL: http://127.0.0.1:34107/search?q=' becomes 'URL: http://127.0.0.1:34107/search?q="
+        "tomato'; \"Focused: [7] searchbox 'Search posts', value='tomato', focused\" becomes \"Focused: [7] searchbox "
+        "'Search posts', value='tomato'\"; \"[7] searchbox 'Search posts', value='tomato', focused\" becomes \"[7] "
+        "searchbox 'Search posts', value='tomato'\"."]
+
+
+def _file_screens(rng: random.Random) -> tuple[str, str]:
+    """Two screens of one file a pager scrolled: alike lines (numbered, labelled, a man page's synopsis, prompts,
+    blanks), a window moved by a random distance, and a status row that may change."""
+    kinds = [lambda n: f"line {n} of the report", lambda n: f"INFO:     GET /items/{n % 7} 200",
+             lambda n: f"       tar -{'cdtrux'[n % 6]} [-f ARCHIVE] [OPTIONS] [FILE...]", lambda n: "",
+             lambda n: f"root@box:/w{n % 3}#" + (" ls" if n % 2 else ""), lambda n: f"Count: {n % 5}",
+             lambda n: f"[{n % 9}] button 'Item {n % 4}'"]
+    chosen = rng.sample(kinds, rng.randint(1, 4))
+    lines = [rng.choice(chosen)(n) for n in range(300)]
+    rows, first = rng.randint(1, 12), rng.randrange(250)
+    second = max(0, first + rng.choice([0, 1, 2, rng.randint(-12, 12), rng.randint(12, 40)]))
+    def screen(top):
+        status = rng.choice([":", f" Manual page x(1) line {top + 1} (press h for help or q to quit)", "(END)"])
+        return "\n".join(lines[top:top + rows] + [status])
+    return screen(first), screen(second)
+
+
+def test_scrolled_screens_pair_as_the_reference_pairs_them():
+    """The compiled pairing (tests/formats/test_reasoning.py's reference states the rule) on screens whose lines look
+    alike across the diff's regions, where the nearest changed lines decide."""
+    rng = random.Random(12)
+    for _ in range(3000):
+        state, next_text = _file_screens(rng)
+        unit = rng.choice(["line", "element"])
+        assert line_diff(state, next_text, unit) == _reference_line_diff(state, next_text, unit), (state, next_text)
+
+
+# ---- volatile values -------------------------------------------------------------------------------------------
+
+def _web_rows() -> tuple[dict, str]:
+    page = render("web-json", WEB_BUNDLE.read_bytes())
+    searched = page.replace("search?q=", "search?q=tomato").replace(
+        "[12] heading 'Search results for \"\"', level=1\n\t\tStaticText 'No posts match.'",
+        "[12] heading 'Search results for \"tomato\"', level=1\n\t\t[13] link 'Tomato blight in July'")
+    return {"domain": "web", "state_text": page, "next_text": searched,
+            "next_volatile_spans": volatile_spans(searched)}, searched
+
+
+def test_a_port_the_state_already_showed_is_not_counted_as_varying():
+    row, searched = _web_rows()
+    assert [(searched[s["start"]:s["end"]], s["kind"]) for s in row["next_volatile_spans"]] == [("34107", "port")]
+    trace = grounded_trace(row)
+    assert "vary between runs" not in trace
+    assert trace.endswith("'URL: http://127.0.0.1:34107/search?q=' becomes "
+                          "'URL: http://127.0.0.1:34107/search?q=tomato'.")
+    # A new tab's first page, from about:blank: the port is new.
+    blank = "URL: about:blank\nTitle: \nTabs: [0] about:blank (active)\nRootWebArea '', focused"
+    assert grounded_trace({**row, "state_text": blank}).endswith("New values that vary between runs: 1 (port).")
+    assert grounded_trace({**row, "state_text": ""}).endswith("New values that vary between runs: 1 (port).")
+
+
+def test_a_process_table_counts_only_the_values_the_state_does_not_show():
+    """A real `top -b -n 1` in tmux: its host name (a hex id) is in the prompt the state showed; run again, only the
+    clock and one process's CPU time are new."""
+    top = (DATA / "top_b_n_1.txt").read_text()
+    prompt = top.split("\n", 1)[0].split("# ", 1)[0] + "#"
+    kinds = [span["kind"] for span in volatile_spans(top)]
+    assert len(kinds) == 64 and kinds.count("hex_id") == 2
+    assert _terminal(prompt, top, volatile_spans(top)).endswith(
+        "New values that vary between runs: 62 (pid, timestamp, usage).")
+    # The same command at the next prompt: the first run stays on screen above the second.
+    second = top.replace("01:30:39", "01:30:44").replace("0:00.04 python3", "0:00.05 python3")
+    again = top.rstrip("\n").rsplit("\n", 1)[0] + "\n" + second
+    assert len(volatile_spans(again)) == 127
+    assert _terminal(top, again, volatile_spans(again)).endswith(
+        "New values that vary between runs: 2 (timestamp, usage).")
+
+
+def test_a_value_counts_as_shown_only_whole():
+    """pid 42 is new though the state shows 1420; pid 1420 is not."""
+    state = "$ sleep 1000 &\n[1] 1420\n$"
+    after = "$ sleep 1000 &\n[1] 1420\n$ sleep 2000 &\n[2] 42\n$"
+    spans = volatile_spans(after)
+    assert [after[s["start"]:s["end"]] for s in spans] == ["1420", "42"]
+    assert _terminal(state, after, spans) == (
+        "2 lines appear: '$ sleep 2000 &', '[2] 42'. New values that vary between runs: 1 (pid).")
+    assert "New values that vary between runs: 2 (pid)." in _terminal(state.replace("1420", "14200"), after, spans)
+
+
+def test_spans_are_read_as_slices_and_bad_ones_are_reported():
+    # Offsets past the text are cut to it, as a slice cuts them (curation dead-letters such a row at its stage rows,
+    # not here); an empty value is nothing new.
+    after = "$ sleep 5 &\n[1] 4312"
+    assert _terminal("$", after, [{"start": 16, "end": 999, "kind": "pid"}]).endswith(
+        "New values that vary between runs: 1 (pid).")
+    assert "vary" not in _terminal("$", after, [{"start": 3, "end": 3, "kind": "pid"}])
+    assert "vary" not in _terminal("$ sleep 5 &", after, [{"start": 2, "end": 7, "kind": None}])
+    bad = [{"id": "e:1", "state_text": "$", "next_text": after, "next_volatile_spans": [{"start": "16", "end": 20}]},
+           {"id": "e:2", "state_text": "$", "next_text": after, "next_volatile_spans": [{"start": 16}]}]
+    first, second = make_synthesizer().traces(bad)
+    assert isinstance(first, ReasoningError) and "TypeError" in str(first)
+    assert isinstance(second, ReasoningError) and "KeyError" in str(second)
+
+
+def _reference_new_spans(state: str, text: str, spans: list[dict]) -> list[dict]:
+    """The spans whose value the state does not show whole (no letter or digit right before or after it there)."""
+    def shown(value):
+        at = state.find(value)
+        while at >= 0:
+            end = at + len(value)
+            if not (at and state[at - 1].isalnum()) and not (end < len(state) and state[end].isalnum()):
+                return True
+            at = state.find(value, at + 1)
+        return False
+
+    return [span for span in spans if (value := text[span["start"]:span["end"]]) and not shown(value)]
+
+
+def test_new_spans_match_the_reference_on_random_texts():
+    """Widths (Latin-1, two- and four-byte characters), values inside longer runs, repeated values at other places,
+    and offsets as slices take them (None, negative, past the end, reversed)."""
+    rng = random.Random(21)
+    pieces = ["42", "1420", "0.0", "10.0", " ", "\n", ":", "é", "€", "😀", "a1", "x", "2026-11-27", "4312", "-", "ab"]
+    offsets = [None, -3, -1, 0, 1, 2, 5, 9, 40, 999]
+    for _ in range(5000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 14)))
+        state = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 14))) if rng.random() < 0.5 else \
+            text[rng.randint(0, 6):] + rng.choice(pieces)
+        spans = []
+        for _ in range(rng.randint(0, 6)):
+            if text and rng.random() < 0.7:
+                start = rng.randrange(len(text))
+                spans.append({"start": start, "end": start + rng.randint(0, 6), "kind": "pid"})
+            else:
+                spans.append({"start": rng.choice(offsets), "end": rng.choice(offsets), "kind": None})
+        assert new_spans(state, text, spans) == _reference_new_spans(state, text, spans), (state, text, spans)
+
+
+def test_new_spans_hold_no_memory():
+    top = (DATA / "top_b_n_1.txt").read_text()
+    spans = volatile_spans(top)
+    for _ in range(100):
+        new_spans("root@1caff30c61a4:/work#", top, spans)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(2000):
+            new_spans("root@1caff30c61a4:/work#", top, spans)
+            new_spans(top, top, spans)
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 10_000  # a leaked value per span would be megabytes
