@@ -5,7 +5,8 @@
  * starts found here, as finditer would (from each candidate not inside the rule's previous match).
  * So a candidate test must be a NECESSARY condition of a match starting there -- one too loose costs a pattern
  * call, one too strict loses a match. Each test below reads only ASCII characters a rule's pattern demands at
- * and after its start (a literal, a few characters, a run of digits or hex). A character before the start counts
+ * and after its start (a literal, a few characters, a run of digits or hex), or right before it where the pattern's
+ * lookbehind demands them (the setting and elapsed rules' words). A character before the start counts
  * as a possible non-word character (for the rules' leading \b) unless it is ASCII [A-Za-z0-9_]: a non-ASCII
  * letter is a \w for `re` on str, but testing that is left to the pattern.
  */
@@ -14,14 +15,18 @@
 #include <stdint.h>
 #include <string.h>
 
-/* The finders, one per rule, in the order of the lists candidate_starts() returns (FINDERS names them). */
+/* The finders, one per rule, in the order of the lists candidate_starts() returns (FINDERS names them). PS_ROW and
+ * WEEKDAY_KEY are no rule's: they say where masking.py's second passes must look (a ps row's pid, a day-of-week
+ * JSON key's opening quote), and mask_group hands their candidates back as marks. */
 enum {
     UUID, DIGITS, DAY_DATE, MONTH_TIME, UNIX_SECONDS, TEMP_DIR, TMP_NAME, PID_WORD, PID_UPPER, PROCESS_WORD,
-    SHELL_JOB, LOCAL_PORT, PORT_WORD, HEX_LITERAL, HEX_WORD, UP_TIME, USAGE_LINE, FINDER_COUNT
+    SHELL_JOB, LOCAL_PORT, PORT_WORD, HEX_LITERAL, HEX_WORD, UP_TIME, USAGE_LINE, WEEKDAY, SETTING, ELAPSED,
+    PS_ROW, WEEKDAY_KEY, FINDER_COUNT
 };
 static const char *const finder_names[FINDER_COUNT] = {
     "uuid", "digits", "day_date", "month_time", "unix_seconds", "temp_dir", "tmp_name", "pid_word", "pid_upper",
     "process_word", "shell_job", "local_port", "port_word", "hex_literal", "hex_word", "up_time", "usage_line",
+    "weekday", "setting", "elapsed", "ps_row", "weekday_key",
 };
 
 /* Character classes as bit flags, of the text's characters as bytes (see Bytes). */
@@ -212,6 +217,122 @@ usage_line_at(Bytes s, Py_ssize_t i)
     return 0;
 }
 
+/* The end of a day's name ("Fri", "Friday") at i as a whole word, the day name there known: a word's start, the
+ * lowercase letters of at most "Wednesday" after the first three, then a character that is not ASCII
+ * [A-Za-z0-9_]. */
+static int
+weekday_end(Bytes s, Py_ssize_t i)
+{
+    if (!may_start_word(s, i))
+        return 0;
+    Py_ssize_t end = i + 3;
+    while (end - i < 9 && s[end] >= 'a' && s[end] <= 'z')
+        end++;
+    return !has(s, end, WORD);
+}
+
+/* A JSON key naming a day of the week, after its opening quote at i - 1: "day_of_week", "dayOfWeek", "DayOfWeek",
+ * "weekday" or "Weekday", then its closing quote (escaped or not). */
+static int
+weekday_key_at(Bytes s, Py_ssize_t i)
+{
+    static const char *const keys[] = {"day_of_week", "dayOfWeek", "DayOfWeek", "weekday", "Weekday"};
+    for (size_t k = 0; k < sizeof keys / sizeof *keys; k++)
+        if (s[i] == (unsigned char)keys[k][0] && literal_at(s, i, keys[k])) {
+            Py_ssize_t end = i + (Py_ssize_t)strlen(keys[k]);
+            return s[end] == '"' || (s[end] == '\\' && s[end + 1] == '"');
+        }
+    return 0;
+}
+
+/* The suffix (ASCII letters compared without case when fold) ends text right before i. */
+static inline int
+ends_with(Bytes s, Py_ssize_t i, const char *suffix, int fold)
+{
+    Py_ssize_t length = (Py_ssize_t)strlen(suffix);
+    if (i < length)
+        return 0;
+    for (Py_ssize_t k = 0; k < length; k++) {
+        unsigned char c = s[i - length + k];
+        if (fold && c >= 'A' && c <= 'Z')
+            c += 'a' - 'A';
+        if (c != (unsigned char)suffix[k])
+            return 0;
+    }
+    return 1;
+}
+
+/* What a duration that is a setting follows, at a number's start i: a timeout notice's words, "sleep ", or the
+ * key "timeout" or "interval" (any case) and up to 4 of the characters of its separators ( =:"'). */
+static int
+setting_before(Bytes s, Py_ssize_t i)
+{
+    if (i == 0 || !s[i - 1] || strchr(" =:\"'", s[i - 1]) == NULL)  /* what each of them ends with */
+        return 0;
+    if (ends_with(s, i, "took more than ", 0) || ends_with(s, i, "' timed out after ", 0)
+        || ends_with(s, i, "sleep ", 0))
+        return 1;
+    Py_ssize_t key_end = i;
+    while (i - key_end < 4 && key_end > 0 && s[key_end - 1] && strchr(" =:\"'", s[key_end - 1]) != NULL)
+        key_end--;
+    return key_end < i && (ends_with(s, key_end, "timeout", 1) || ends_with(s, key_end, "interval", 1));
+}
+
+/* What an elapsed or remaining time with colons is next to, at a number's start i: a word saying so before it
+ * ("elapsed ", "Elapsed: ", "eta ", "ETA: "...); tqdm's "[" before it and "<" after its digits and colons, or a
+ * digit and "<" before it and "," or "]" after; or "elapsed" right after its digits, colons and dots (GNU time's
+ * "0:03.45elapsed"). */
+static int
+elapsed_context(Bytes s, Py_ssize_t i)
+{
+    static const char *const words[] = {"lapsed ", "lapsed: ", "lapsed=", "ETA ", "ETA: ", "eta ", "eta: "};
+    if (s[i + 1] != ':' && (!has(s, i + 1, DIGIT) || s[i + 2] != ':'))  /* each form's colon */
+        return 0;
+    Py_ssize_t end = i;
+    while (end - i < 32 && (has(s, end, DIGIT) || s[end] == ':'))
+        end++;
+    if (i > 0 && s[i - 1] == '[' && s[end] == '<')
+        return 1;
+    if (i > 1 && s[i - 1] == '<' && has(s, i - 2, DIGIT) && (s[end] == ',' || s[end] == ']'))
+        return 1;
+    for (size_t w = 0; i > 0 && (s[i - 1] == ' ' || s[i - 1] == '=') && w < sizeof words / sizeof *words; w++)
+        if (ends_with(s, i, words[w], 0))
+            return 1;
+    while (end - i < 32 && (has(s, end, DIGIT) || s[end] == ':' || s[end] == '.'))
+        end++;
+    return literal_at(s, end, "elapsed");
+}
+
+/* The pid of a process table's row at i, as ps aux and ps -ef print one: at a line's start a user name or uid
+ * (letters, digits, "_", "-", ".", and ps's "+" for a name it cut), spaces, then at i a pid of 1 to 7 digits,
+ * spaces and a digit (the next numeric column). Tested where a number starts a word, as the digits rule's are:
+ * forwards first, then back to the line's start. */
+static int
+ps_row_pid_at(Bytes s, Py_ssize_t i)
+{
+    if (i == 0 || s[i - 1] != ' ')
+        return 0;
+    Py_ssize_t end = i;
+    while (end - i < 8 && has(s, end, DIGIT))
+        end++;
+    if (end - i > 7 || s[end] != ' ')
+        return 0;
+    while (s[end] == ' ')
+        end++;
+    if (!has(s, end, DIGIT))
+        return 0;
+    Py_ssize_t name_end = i - 1;
+    while (name_end > 0 && s[name_end - 1] == ' ')
+        name_end--;
+    if (name_end > 0 && (s[name_end - 1] == '+' || s[name_end - 1] == '$'))
+        name_end--;
+    Py_ssize_t start = name_end;
+    while (start > 0 && name_end - start <= 32
+           && (has(s, start - 1, WORD) || s[start - 1] == '-' || s[start - 1] == '.'))
+        start--;
+    return start < name_end && (start == 0 || s[start - 1] == '\n') && s[start] != '-' && s[start] != '.';
+}
+
 static inline unsigned
 bit_if(int finder, int holds)
 {
@@ -228,7 +349,11 @@ starts_at(Bytes s, Py_ssize_t i)
         found |= bit_if(UUID, uuid_layout(s, i));
         found |= bit_if(HEX_WORD, has(s, i, LOWER_HEX) && hex_word_start(s, i));
         if (has(s, i, DIGIT)) {
-            found |= bit_if(DIGITS, digits_form_start(s, i));
+            int digits = digits_form_start(s, i);
+            found |= bit_if(DIGITS, digits);
+            found |= bit_if(SETTING, digits && setting_before(s, i));
+            found |= bit_if(ELAPSED, digits && elapsed_context(s, i));
+            found |= bit_if(PS_ROW, ps_row_pid_at(s, i));
             found |= bit_if(UNIX_SECONDS, c == '1' && s[i + 1] >= '5' && s[i + 1] <= '9' && run_of(s, i + 2, 8, DIGIT));
         }
     }
@@ -261,12 +386,17 @@ starts_at(Bytes s, Py_ssize_t i)
     case 'u':
         found |= bit_if(UP_TIME, up_time_at(s, i));
         break;
+    case '"':
+        found |= bit_if(WEEKDAY_KEY, weekday_key_at(s, i + 1));
+        break;
     }
     if (c == 'T' || c == '%' || c == 'M' || c == 'S' || c == 'K' || c == 'G' || c == 'P' || c == 'E')
         found |= bit_if(USAGE_LINE, usage_line_at(s, i));
     if (has(s, i, NAME_INITIAL)) {
-        found |= bit_if(DAY_DATE, name_at(s, i, DAY_NAMES) && (s[i + 3] == ',' || s[i + 3] == ' '));
+        int day = name_at(s, i, DAY_NAMES);
+        found |= bit_if(DAY_DATE, day && (s[i + 3] == ',' || s[i + 3] == ' '));
         found |= bit_if(MONTH_TIME, name_at(s, i, MONTH_NAMES) && s[i + 3] == ' ');
+        found |= bit_if(WEEKDAY, day && weekday_end(s, i));
     }
     return found;
 }
@@ -418,7 +548,8 @@ candidate_starts(PyObject *module, PyObject *arg)
 static PyObject *START, *END, *KIND, *EMPTY, *NEWLINE, *GROUP, *SPAN, *LASTGROUP;
 
 /* A rule as transforms.masking passes it: (pattern.match, finder, group number of `v` or None, kind, check or
- * None); kind is a str, or a dict from the name of the pattern's last matched group to the kind. */
+ * None); kind is a str, a dict from the name of the pattern's last matched group to the kind, or None for a rule
+ * that finds content (see kept_spans). */
 typedef struct {
     PyObject *match_at, *value_group, *kind, *check;
     long finder;
@@ -504,51 +635,105 @@ end_of(PyObject *match)
     return offset;
 }
 
-/* What finditer(text) yields for the rule's pattern, trying it only at its finder's candidate starts: as finditer
- * does, a match is looked for from each candidate on that is not inside the previous match. Each one the rule's
- * check accepts goes into spans. */
+/* The rule's pattern tried at a candidate start of its finder not inside its previous match (*reach: its end): what
+ * finditer(text) yields for the pattern, when called at each candidate start in order, as finditer looks for a
+ * match from each position on that is not inside the previous match. A match the rule's check accepts goes into
+ * spans. */
 static int
-put_rule_spans(PyObject *text, const Rule *rule, Py_ssize_t priority, const Array *candidates, Array *spans)
+put_rule_span(PyObject *text, const Rule *rule, Py_ssize_t priority, Py_ssize_t at, Py_ssize_t *reach, Array *spans)
+{
+    if (at < *reach)
+        return 0;
+    PyObject *start = PyLong_FromSsize_t(at);
+    if (start == NULL)
+        return -1;
+    PyObject *arguments[] = {text, start};
+    PyObject *match = PyObject_Vectorcall(rule->match_at, arguments, 2, NULL);
+    Py_DECREF(start);
+    if (match == NULL)
+        return -1;
+    int failed = 0;
+    if (match != Py_None) {
+        Py_ssize_t end = end_of(match);
+        int accepts = end < 0 ? -1 : accepted(rule, match);
+        failed = accepts < 0 || (accepts && put_span(spans, rule, match, at, end, priority) < 0);
+        *reach = end;
+    }
+    Py_DECREF(match);
+    return failed ? -1 : 0;
+}
+
+/* Each candidate start of the finder of each (finder, list) of marks appended to its list, in order. */
+static int
+put_marks(PyObject *marks, const Array *candidates)
 {
     const Candidate *items = candidates->items;
-    Py_ssize_t reach = 0;
-    for (Py_ssize_t c = 0; c < candidates->count; c++) {
-        if (items[c].finder != rule->finder || items[c].start < reach)
-            continue;
-        PyObject *start = PyLong_FromSsize_t(items[c].start);
-        if (start == NULL)
+    for (Py_ssize_t m = 0; m < PySequence_Fast_GET_SIZE(marks); m++) {
+        PyObject *pair = PySequence_Fast_GET_ITEM(marks, m);
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2 || !PyList_Check(PyTuple_GET_ITEM(pair, 1))) {
+            PyErr_SetString(PyExc_TypeError, "a mark is (finder, list)");
             return -1;
-        PyObject *arguments[] = {text, start};
-        PyObject *match = PyObject_Vectorcall(rule->match_at, arguments, 2, NULL);
-        Py_DECREF(start);
-        if (match == NULL)
-            return -1;
-        int failed = 0;
-        if (match != Py_None) {
-            Py_ssize_t end = end_of(match);
-            int accepts = end < 0 ? -1 : accepted(rule, match);
-            failed = accepts < 0 || (accepts && put_span(spans, rule, match, items[c].start, end, priority) < 0);
-            reach = end;
         }
-        Py_DECREF(match);
-        if (failed)
+        long finder = PyLong_AsLong(PyTuple_GET_ITEM(pair, 0));
+        if (finder == -1 && PyErr_Occurred())
             return -1;
+        if (finder < 0 || finder >= FINDER_COUNT) {
+            PyErr_SetString(PyExc_ValueError, "no such finder");
+            return -1;
+        }
+        for (Py_ssize_t c = 0; c < candidates->count; c++) {
+            if (items[c].finder != finder)
+                continue;
+            PyObject *start = PyLong_FromSsize_t(items[c].start);
+            int failed = start == NULL || PyList_Append(PyTuple_GET_ITEM(pair, 1), start) < 0;
+            Py_XDECREF(start);
+            if (failed)
+                return -1;
+        }
     }
     return 0;
 }
 
-/* Every rule's matches in text, overlapping, in rules order. */
+/* Every rule's matches in text, overlapping; and the marks (NULL for none). One pass over the candidates hands each
+ * to the rules of its finder (most texts have few candidates and most rules none: a pass per rule cost more). */
 static int
-put_all_spans(PyObject *text, PyObject *rules, Array *spans)
+put_all_spans(PyObject *text, PyObject *rules, PyObject *marks, Array *spans)
 {
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(rules);
     Array candidates = {0};
-    int failed = find_candidates(text, &candidates) < 0;
-    for (Py_ssize_t r = 0; !failed && r < PySequence_Fast_GET_SIZE(rules); r++) {
-        Rule rule;
-        failed = rule_of(PySequence_Fast_GET_ITEM(rules, r), &rule) < 0
-                 || put_rule_spans(text, &rule, r, &candidates, spans) < 0;
+    /* Per rule: itself, the end of its last match, the next rule of the same finder (-1: none). */
+    Rule *parsed = PyMem_Calloc(count ? count : 1, sizeof(Rule));
+    Py_ssize_t *reach = PyMem_Calloc(count ? count : 1, sizeof(Py_ssize_t));
+    Py_ssize_t *next = PyMem_Calloc(count ? count : 1, sizeof(Py_ssize_t));
+    Py_ssize_t first[FINDER_COUNT], last[FINDER_COUNT];
+    int failed = parsed == NULL || reach == NULL || next == NULL;
+    if (failed)
+        PyErr_NoMemory();
+    for (int f = 0; f < FINDER_COUNT; f++)
+        first[f] = last[f] = -1;
+    for (Py_ssize_t r = 0; !failed && r < count; r++) {
+        failed = rule_of(PySequence_Fast_GET_ITEM(rules, r), &parsed[r]) < 0;
+        if (!failed) {
+            long f = parsed[r].finder;
+            next[r] = -1;
+            if (last[f] < 0)
+                first[f] = r;
+            else
+                next[last[f]] = r;
+            last[f] = r;
+        }
     }
+    failed = failed || find_candidates(text, &candidates) < 0;
+    const Candidate *items = candidates.items;
+    for (Py_ssize_t c = 0; !failed && c < candidates.count; c++)
+        for (Py_ssize_t r = first[items[c].finder]; !failed && r >= 0; r = next[r])
+            failed = put_rule_span(text, &parsed[r], r, items[c].start, &reach[r], spans) < 0;
+    if (!failed && marks != NULL)
+        failed = put_marks(marks, &candidates) < 0;
     PyMem_Free(candidates.items);
+    PyMem_Free(parsed);
+    PyMem_Free(reach);
+    PyMem_Free(next);
     return failed ? -1 : 0;
 }
 
@@ -562,7 +747,8 @@ by_start_then_priority(const void *left, const void *right)
 }
 
 /* Sorted by start, then by rule order: the first rule's match at a position wins, and a match starting inside an
- * earlier kept one is dropped. Returns how many are kept, at the front. */
+ * earlier kept one is dropped. A winning match of a rule whose kind is None is content: it masks nothing, but
+ * still keeps the other rules' matches at and inside it out. Returns how many are kept, at the front. */
 static Py_ssize_t
 kept_spans(Span *spans, Py_ssize_t count)
 {
@@ -573,7 +759,8 @@ kept_spans(Span *spans, Py_ssize_t count)
     for (Py_ssize_t i = 0; i < count; i++)
         if (spans[i].start >= reach) {
             reach = spans[i].end;
-            spans[kept++] = spans[i];
+            if (spans[i].kind != Py_None)
+                spans[kept++] = spans[i];
         }
     return kept;
 }
@@ -734,18 +921,23 @@ results_of(PyObject *texts, const Span *spans, Py_ssize_t count)
 static PyObject *
 mask_group(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 2)
-        return PyErr_Format(PyExc_TypeError, "mask_group() takes 2 arguments (%zd given)", nargs);
+    if (nargs != 2 && nargs != 3)
+        return PyErr_Format(PyExc_TypeError, "mask_group() takes 2 or 3 arguments (%zd given)", nargs);
     PyObject *texts = PySequence_Fast(args[0], "mask_group() needs a sequence of texts");
     PyObject *rules = texts == NULL ? NULL : PySequence_Fast(args[1], "mask_group() needs a sequence of rules");
-    PyObject *joined = rules == NULL ? NULL : PyUnicode_Join(NEWLINE, texts);
+    PyObject *marks = NULL;
+    if (rules != NULL && nargs == 3 && args[2] != Py_None)
+        marks = PySequence_Fast(args[2], "mask_group() needs a sequence of marks");
+    int ready = rules != NULL && (nargs == 2 || args[2] == Py_None || marks != NULL);
+    PyObject *joined = ready ? PyUnicode_Join(NEWLINE, texts) : NULL;
     PyObject *results = NULL;
     Array spans = {0};
-    if (joined != NULL && put_all_spans(joined, rules, &spans) == 0)
+    if (joined != NULL && put_all_spans(joined, rules, marks, &spans) == 0)
         results = results_of(texts, spans.items, kept_spans(spans.items, spans.count));
     PyMem_Free(spans.items);
     Py_XDECREF(texts);
     Py_XDECREF(rules);
+    Py_XDECREF(marks);
     Py_XDECREF(joined);
     return results;
 }
@@ -754,15 +946,19 @@ static PyMethodDef methods[] = {
     {"candidate_starts", candidate_starts, METH_O,
      "candidate_starts(text) -> tuple of lists\n\n"
      "For each finder named in FINDERS, in that order, the ascending offsets in text where its masking rule may\n"
-     "start a match: every offset where it does, and some where it does not."},
+     "start a match: every offset where it does, and some where it does not (for ps_row, where a ps row's pid may\n"
+     "be; for weekday_key, where a day-of-week JSON key's opening quote may be)."},
     {"mask_group", (PyCFunction)(void (*)(void))mask_group, METH_FASTCALL,
-     "mask_group(texts, rules) -> list of (spans, masked text)\n\n"
+     "mask_group(texts, rules, marks=None) -> list of (spans, masked text)\n\n"
      "Each rule (pattern.match, finder, group number of `v` or None, kind, check or None) is tried at its finder's\n"
      "candidate starts in \"\\n\".join(texts), as its pattern's finditer would find matches there. Of the matches\n"
      "(the span of group `v` where there is one, kept if check(matched text) is true) starting at one place the\n"
-     "first rule's wins, and one starting inside a kept one is dropped. Each text gets the kept spans that start\n"
+     "first rule's wins, and one starting inside a kept one is dropped; a kept one of kind None is then left out\n"
+     "(content). Each text gets the kept spans that start\n"
      "in it, as {\"start\", \"end\", \"kind\"} dicts with offsets in the text, and the text with each span replaced\n"
-     "by \"<kind>\". A kind is a str, or a dict from the name of the pattern's last matched group to the kind."},
+     "by \"<kind>\". A kind is a str, or a dict from the name of the pattern's last matched group to the kind.\n"
+     "marks, if given, is a sequence of (finder, list): each list gets the ascending candidate starts (offsets in\n"
+     "the joined texts) of its finder, which need be no rule's (what a pass after this one must read)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -807,6 +1003,7 @@ module_exec(PyObject *module)
         add_pair(anywhere, (unsigned char)name[0], (unsigned char)name[1]);
     add_pairs(TEST_AFTER_NON_WORD, "abcdefABCDEF", "0123456789abcdefABCDEF");  /* UUID, hex word */
     add_pairs(TEST_AFTER_NON_WORD, "t", "m");  /* tmp... */
+    add_pairs(anywhere, "\"", "dDwW");  /* "day_of_week", "weekday"... */
     for (unsigned second = 0; second < 256; second++) {
         for (const char *digit = "0123456789"; *digit; digit++)  /* a digits form has a character after its first */
             if (second)

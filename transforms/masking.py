@@ -5,9 +5,10 @@ text, CURATED_TRANSITION_SCHEMA.next_volatile_spans), and a masked copy, with ea
 used only for hashing, so two runs that differ only in a PID or a clock reading hash the same.
 
 mask(text) masks one text; mask_many(texts) gives the same result for each of many texts, for less: it runs every
-rule once over groups of texts joined by newlines (see _masked_group). The pid and usage columns of process tables
-(ps, top), which only a header line identifies, are found by a second pass over the few texts that may hold one
-(_table_spans).
+rule once over groups of texts joined by newlines (see _masked_group). Second passes, over the few texts that may
+need them, find what no line-local rule can: the pid and usage columns of process tables (ps, top), which a header
+line identifies (_table_spans), and of ps rows printed without it (_ps_row_spans), and the day of the week a JSON
+object gives beside a masked date (_weekday_key_spans).
 
 The rules are syntactic: without_distant_dates(text, spans, recorded_at_s) then drops the timestamp and date spans
 whose full date is far from the time the transition was recorded (a preserved mtime, a fixture's log line: content,
@@ -22,7 +23,6 @@ from bisect import bisect_right
 from datetime import date
 from functools import lru_cache
 from itertools import accumulate
-from operator import itemgetter
 
 from transforms import _masking
 
@@ -39,19 +39,53 @@ _H = "[0-9a-fA-F]"
 # Forms that start with a digit share one rule: `[0-9]` then the rest of each form, in priority order. A new form
 # must have, right after its leading digits, a character the digits finder of _masking.c counts as a follower (after
 # a space, one it counts as following a space), and get a reference form and fragments in
-# tests/transforms/test_masking_reference.py.
+# tests/transforms/test_masking_reference.py. A lookbehind at the start of a form's rest sees the digit the rule
+# matched already: each one below ends with `{_D}`.
+_FRACTION = rf"(?:\.{_D}+)?"
+# What a time of day or an elapsed time can say after its first digit: 0:03, 00:01, 1:02:03, 01:02:03.
+# (_CLOCK_REST and _ELAPSED_BEFORE are the elapsed rule's, in RULES.)
+_CLOCK_REST = rf"{_D}?(?::{_D}{{2}}){{1,2}}"
+# Words after which a time is elapsed or left to run, not read off a clock: "Elapsed: 00:01", "elapsed 1:02",
+# pip's "eta 0:00:01", "ETA: 00:12".
+_ELAPSED_BEFORE = "|".join(rf"(?<=\b{word}{_D})" for word in (
+    "[Ee]lapsed ", "[Ee]lapsed: ", "[Ee]lapsed=", "ETA ", "ETA: ", "eta ", "eta: "))
+# A date a time of day is next to ("2026-11-25 3:04:35", "2026/11/25, 3:04:35", "27.11.2026 3:04:35", "27 Nov 2026
+# 3:04:35", "Nov 27 3:04:35"): it ends in digits after "-", "/" or "." or is a day and month name, then a space or
+# a comma and a space.
+_DATE_BEFORE = "|".join(rf"(?<={date}{gap}{_D})" for date in (
+    rf"[-/.]{_D}{{2}}", rf"[-/.]{_D}{{4}}", rf" {_MONTH} {_D}{{4}}", rf"{_MONTH} {_D}{{2}}") for gap in (" ", ", "))
+_DURATION_REST = rf"{_D}*+(?:\.{_D}++)? ?(?:ms|us|µs|ns|sec|secs|seconds|s)\b"
+_TWELVE_HOUR = rf"{_D}?:{_D}{{2}}:{_D}{{2}}{_FRACTION} ?(?:AM|PM|am|pm)\b"
 DIGIT_FORMS = (
     ("timestamp", rf"{_D}{{3}}-{_D}{{2}}-{_D}{{2}}[T ]{_D}{{2}}:{_D}{{2}}(?::{_D}{{2}}(?:[.,]{_D}+)?)?"
                   rf"(?:Z|[+-]{_D}{{2}}:?{_D}{{2}}\b)?"),  # ISO 8601
-    # 21:58:00, 3:04:35 AM, 9:05:07.25pm: a one- or two-digit hour, and a 12-hour clock's suffix in the span (a
-    # one-digit hour was missed: "resource created at 3:04:35 AM", audit of the 2026-11-27 run).
-    ("timestamp", rf"{_D}?:{_D}{{2}}:{_D}{{2}}(?:\.{_D}+)?(?: ?(?:AM|PM|am|pm))?\b"),
+    # Times with a colon (audit of the 2026-11-27 run). A time of day and an elapsed time look alike: 21:58:00 is
+    # what a clock shows, ps's TIME, Python's timedelta, pip's "eta 0:00:01", GNU time's "1:02:03elapsed" and
+    # progress bars print elapsed and remaining times as H:MM:SS too. Both are volatile; the kind tells the RL check
+    # which kind of value a prediction must hold there, so an elapsed time is a duration. The rule, in order:
+    # - a 12-hour clock's suffix makes it a time of day, with a one- or two-digit hour ("3:04:35 AM", "9:05:07.25pm",
+    #   "12:00:00PM"; the suffix is in the span);
+    # - a time after a word that says it is elapsed or left ("Elapsed: 00:01", "eta 0:00:01"), before "elapsed"
+    #   (GNU time's "0:03.45elapsed"), or as tqdm prints its elapsed and remaining times ("[00:01<00:02, ...]") is a
+    #   duration, with or without its hours: the elapsed rule of RULES, which overrides this one (as a form here, its
+    #   lookbehinds cost every time of day in ls -l output and logs);
+    # - H:MM:SS with a two-digit hour is a time of day (what clocks, logs, date(1) and top print: they pad the hour);
+    # - with a one-digit hour and neither a suffix nor a date right before it, it is a duration: clocks pad the hour
+    #   to two digits or add AM/PM, while timedelta, ps, time and progress bars print "1:02:03" or "0:00:05". A
+    #   one-digit hour right after a date ("2026-11-25 3:04:35", "27.11.2026, 3:04:35") is that date's time of day.
+    # MM:SS with no context ("3:04", "12:30") is neither: a score, a ratio, a line and column.
+    # In one form, a two-digit hour with or without the suffix first (most times), then a one-digit hour with it,
+    # then one after a date (its lookbehinds only after cheap tests: seconds, a digit or comma and a space before).
+    ("timestamp", rf"{_D}:{_D}{{2}}:{_D}{{2}}{_FRACTION}(?: ?(?:AM|PM|am|pm))?\b"
+                  rf"|:{_D}{{2}}:{_D}{{2}}{_FRACTION} ?(?:AM|PM|am|pm)\b"
+                  rf"|(?=:{_D}{{2}}:{_D}{{2}})(?<=[0-9,] {_D})(?:{_DATE_BEFORE}):{_D}{{2}}:{_D}{{2}}{_FRACTION}\b"),
+    ("duration", rf":{_D}{{2}}:{_D}{{2}}{_FRACTION}\b"),
     ("date", rf"{_D}{{3}}-{_D}{{2}}-{_D}{{2}}\b"),
     ("date", rf"{_D}? {_MONTH} {_D}{{4}}\b"),
     ("duration", rf"{_D}*m{_D}+(?:\.{_D}+)?s\b"),  # 0m0.003s
     # Possessive `*+`/`++` (Python 3.11): giving digits back would put a digit where the rest needs ".", " " or a
     # unit's letter, so it never finds a match; it only made each failed attempt ("42717 took") backtrack.
-    ("duration", rf"{_D}*+(?:\.{_D}++)? ?(?:ms|us|µs|ns|sec|secs|seconds|s)\b"),
+    ("duration", _DURATION_REST),
     # A size rounded to a unit (4.0K, 12 MB, 256.0 MiB) is what ls -lh, du, df, free and progress bars report about
     # storage, memory and transfers: it moves with block allocation, with everything else on the filesystem or in
     # memory, and with timing, none of which the transcript shows. An exact count ("wrote 42 bytes", "[image/png,
@@ -62,6 +96,26 @@ DIGIT_FORMS = (
     # reference wrong.) The digits finder still offers "b" after digits as it did for "bytes": a test too loose.
     ("byte_size", rf"{_D}*+(?:\.{_D}++)? ?(?:[KMGTP]i?B|[KMGTP])\b"),
 )
+
+_COLON_FORMS = range(1, 3)  # DIGIT_FORMS[1:3], the times: each starts with at most one more digit and H:MM:SS
+
+
+def _digit_alternatives() -> list[str]:
+    """The digits rule's alternatives: a group d{i} per form of DIGIT_FORMS, in order, the times behind one test for
+    their H:MM:SS (a number with no such time after it, most of them, then fails them all at once)."""
+    groups = [f"(?P<d{i}>{rest})" for i, (_, rest) in enumerate(DIGIT_FORMS)]
+    times = "|".join(groups[i] for i in _COLON_FORMS)
+    return [*groups[:_COLON_FORMS.start], rf"(?={_D}?:{_D}{{2}}:{_D}{{2}})(?:{times})", *groups[_COLON_FORMS.stop:]]
+
+
+# A day of the week, named in full or cut to three letters.
+_WEEKDAY = r"(?:Mon(?:day)?|Tue(?:sday)?|Wed(?:nesday)?|Thu(?:rsday)?|Fri(?:day)?|Sat(?:urday)?|Sun(?:day)?)"
+# The starts of what a rule masks as a date or a timestamp, after a day's name: an ISO date (alone or with a time),
+# "27 Nov 2026", ls's and last's "Nov 27 03:04".
+_DATE_AFTER_WEEKDAY = (rf"(?:{_D}{{4}}-{_D}{{2}}-{_D}{{2}}(?:\b|T{_D}{{2}}:{_D}{{2}})|{_D}{{1,2}} {_MONTH} {_D}{{4}}\b"
+                       rf"|{_MONTH} +{_D}{{1,2}} +{_D}{{2}}:{_D}{{2}}\b)")
+# An ISO date right before a day's name: "2026-11-27 Friday", "2026-11-27, Fri", "2026-11-27 (Friday)".
+_DATE_BEFORE_WEEKDAY = "|".join(rf"(?<=(?<!\w){_D}{{4}}-{_D}{{2}}-{_D}{{2}}{gap})" for gap in (" ", ", ", r" \("))
 
 # A temp path component (between slashes) that looks generated: what mktemp, tempfile, mkdtemp, pytest or a pid
 # suffix would put there, not a name a task or fixture chose. Any one of:
@@ -92,7 +146,8 @@ _GENERATED_NAME = re.compile(GENERATED)
 # it). The pattern is tried only where its finder (one of _masking.FINDERS, all run in one pass over the text in C)
 # says a match may start: most observations lack most kinds, and a screen's few candidates cost less than a regex
 # scan per rule. Where a pattern has a group `v`, only that group is volatile (the number after "pid ", not the
-# word). `check`, if any, must accept the matched text.
+# word). `check`, if any, must accept the matched text. A rule of kind None finds content: its match masks nothing,
+# but keeps the later rules' matches at and inside it out.
 RULES = (
     # What a machine reports of its own load, which moves with time and with everything else running on it: uptime
     # and load averages (uptime, w, top), top's task and CPU lines, top's and free's memory lines. First: a number in
@@ -102,12 +157,38 @@ RULES = (
     ("usage", rf"^(?:(?:Tasks|Threads): +(?={_D}+ total,)|%Cpu{_D}*(?:\(s\))?: +|(?:[KMGTPE]iB )?(?:Mem|Swap) *: +)"
               rf"(?P<v>{_D}[^\n]*?)(?=[ \t\r]*$)", "usage_line", None),
     ("uuid", rf"{_H}{_B.format(_H)}{_H}{{7}}-{_H}{{4}}-{_H}{{4}}-{_H}{{4}}-{_H}{{12}}\b", "uuid", None),
-    ("digits", rf"{_D}{_B.format(_D)}(?:" + "|".join(f"(?P<d{i}>{rest})" for i, (_, rest) in enumerate(DIGIT_FORMS))
-     + ")", "digits", None),
+    # Content, not a kind (None: masks nothing, but its match keeps the digits rule's duration at the same place
+    # out): a duration that is a setting, the same every run, not a measurement. The number in the notices a command
+    # or a call that ran out of time ends with (SWE-agent's "The command was cancelled because it took more than 30
+    # seconds.", the mcp client's "Request 'tools/call' timed out after 30 s"), the value of a timeout or interval
+    # key or option ("timeout=5000ms", "--timeout 30s", "read_timeout: 5s", '"interval": "60 s"', "INTERVAL = 2s")
+    # and the argument of sleep ("sleep 0.5s"). Other words before a duration say it was measured ("in 0.52s",
+    # "took 3.1 seconds", "real 0m1.2s", "timed out after 30.2s"): those stay volatile. Tried only where the setting
+    # finder saw those words right before a number (the lookbehinds would cost every duration 12 tests).
+    (None, "(?:" + "|".join(rf"(?<={before})" for before in (
+        "took more than ", "' timed out after ", "sleep ",
+        *("".join(f"[{letter.upper()}{letter}]" for letter in key) + separator for key in ("timeout", "interval")
+          for separator in (r"[=: ]", r"(?:: |=[\"'])", r"(?:: \"| = |\":\")", r"(?:\": \"| = \")"))))
+     + rf"){_D}(?:{_D}*m{_D}+(?:\.{_D}+)?s\b|{_DURATION_REST})", "setting", None),
+    # An elapsed or remaining time with colons, by what is next to it (see DIGIT_FORMS): after "Elapsed: ", "eta "...
+    # (_ELAPSED_BEFORE), before "elapsed" (GNU time), as tqdm's "[00:01<00:02, ...]". A 12-hour clock's suffix still
+    # makes it a time of day. Before the digits rule, whose match at the same place it overrides, and tried only
+    # where the elapsed finder saw one of those next to a number.
+    ("duration", rf"{_D}{_B.format(_D)}(?!{_TWELVE_HOUR})(?:(?:{_ELAPSED_BEFORE}){_CLOCK_REST}{_FRACTION}\b"
+                 rf"|{_CLOCK_REST}(?:\.{_D}{{1,20}})?(?=elapsed\b)|(?<=\[{_D}){_CLOCK_REST}(?=<)"
+                 rf"|(?<={_D}<{_D}){_CLOCK_REST}(?=[,\]]))", "elapsed", None),
+    ("digits", rf"{_D}{_B.format(_D)}(?:" + "|".join(_digit_alternatives()) + ")", "digits", None),
     # date(1), and JavaScript's Date.toString with the year before the time ("Fri Nov 27 2026 00:35:13 GMT").
     ("timestamp", rf"{_DAY},? +{_MONTH} +{_D}{{1,2}},?(?: +{_D}{{4}})? +{_D}{{2}}:{_D}{{2}}:{_D}{{2}}"
                   rf"(?: +[A-Z]{{2,5}})?(?: +{_D}{{4}})?\b", "day_date", None),
     ("timestamp", rf"{_MONTH} +{_D}{{1,2}} +{_D}{{2}}:{_D}{{2}}(?::{_D}{{2}})?\b", "month_time", None),  # ls, syslog
+    # The day of the week of a date the rules mask ("Friday, 2026-11-27", "Fri, 27 Nov 2026 03:04:02 GMT" as HTTP's
+    # Date and date -R print it, "2026-11-27 (Friday)", last's "Fri Nov 27 03:04"): it changes with the date. Only
+    # next to such a date: "closed on Sunday" is content. (date(1)'s day name is in the rule above's span.) The JSON
+    # form, "day_of_week": "Friday" in the object of a masked "datetime" (the mcp time server), is found by a second
+    # pass (_weekday_key_spans).
+    ("date", rf"\b(?:{_DATE_BEFORE_WEEKDAY}|(?={_WEEKDAY},? {{1,2}}{_DATE_AFTER_WEEKDAY}))(?P<v>{_WEEKDAY})\b",
+     "weekday", None),
     ("timestamp", rf"1{_B.format('1')}[5-9]{_D}{{8}}(?:\.{_D}+)?\b", "unix_seconds", None),  # 2017..2033
     # Only the generated part of a temp path (see GENERATED): from its first generated component to its last one.
     # "/tmp/workspace/plan.md", a name the task chose, is content. A backslash ends the path: in JSON-escaped text
@@ -132,7 +213,8 @@ RULES = (
     # Git shas, container ids: lowercase hex with both digits and letters (so "facade" and "2026" stay content).
     ("hex_id", r"\b[0-9a-f]{7,64}\b", "hex_word", lambda token: not token.isdigit() and not token.isalpha()),
 )
-KINDS = tuple(dict.fromkeys([kind for kind, *_ in RULES if kind != "digits"] + [k for k, _ in DIGIT_FORMS]))
+KINDS = tuple(dict.fromkeys([kind for kind, *_ in RULES if kind not in ("digits", None)]
+                            + [kind for kind, _ in DIGIT_FORMS]))
 _DIGIT_KIND = {f"d{i}": kind for i, (kind, _) in enumerate(DIGIT_FORMS)}
 
 
@@ -216,24 +298,133 @@ def _width(text: str) -> int:
     return max(len(line.rstrip("\r")) for line in text.split("\n"))
 
 
-def _with_tables(text: str, result: tuple[list[dict], str]) -> tuple[list[dict], str]:
-    """result (the rules' spans and masked text) with the pid and usage columns of text's process tables masked too,
-    where no rule's span overlaps them."""
-    found = _table_spans(text)
-    if not found:
-        return result
-    spans = result[0]
-    starts, merged = [span["start"] for span in spans], list(spans)
+# ---- process rows without their header: ps aux | grep, ps -ef | grep --------------------------------------------
+# `ps aux | grep sleep` prints the rows without the header that _table_spans reads them under. A row is still
+# unambiguous when the whole line has the column shape of ps aux (or ps u: USER PID %CPU %MEM VSZ RSS TTY STAT
+# START TIME COMMAND) or of ps -ef (UID PID PPID C STIME TTY TIME CMD): a user name or uid, the pid, then exactly
+# those numeric, tty, state and time columns in that order, then the command. Its pid and usage columns are masked
+# as under a header (the same columns: _PID_COLUMNS, _USAGE_COLUMNS). The pass runs on the texts where the ps_row
+# finder of _masking.c saw a line start with a name, spaces, a number (the candidate), spaces and a digit. Not
+# read: rows of other layouts (top's, ps's default PID TTY TIME CMD, BusyBox's), which start with the pid, as many
+# numbered lines do.
+_PS_USER = r"(?:[a-z_][a-z0-9_.-]{0,31}[$+]?|[0-9]{1,10})"  # ps cuts a long name to 7 characters and "+"
+_PS_TTY = r"(?:\?|[A-Za-z]+[0-9]*(?:/[0-9]+)?)"  # ?, pts/0, tty1, ttyS0, console
+_PS_STARTED = rf"(?:{_D}{{2}}:{_D}{{2}}|{_MONTH}{_D}{{2}}|{_D}{{4}})"  # today, this year, before
+_PS_ROW = re.compile(
+    rf"^{_PS_USER} +(?P<pid>{_D}{{1,7}}) +(?:"
+    rf"(?P<cpu>{_D}{{1,4}}\.{_D}) +(?P<mem>{_D}{{1,3}}\.{_D}) +(?P<vsz>{_D}{{1,12}}) +(?P<rss>{_D}{{1,12}})"
+    rf" +{_PS_TTY} +[DIPRSTWXZt][<NLsl+]* +(?P<start>{_PS_STARTED}) +(?P<time>{_D}{{1,6}}:{_D}{{2}})"
+    rf"|(?P<ppid>{_D}{{1,7}}) +(?P<c>{_D}{{1,3}}) +(?P<stime>{_PS_STARTED}) +{_PS_TTY}"
+    rf" +(?P<cputime>(?:{_D}{{1,4}}-)?{_D}{{2}}:{_D}{{2}}:{_D}{{2}})"
+    r")(?= +\S)", re.MULTILINE)
+_PS_ROW_KINDS = tuple((_PS_ROW.groupindex[group], kind) for group, kind in (
+    ("pid", "pid"), ("cpu", "usage"), ("mem", "usage"), ("vsz", "usage"), ("rss", "usage"), ("start", "usage"),
+    ("time", "usage"), ("ppid", "pid"), ("c", "usage"), ("stime", "usage"), ("cputime", "usage")))
+
+
+def _ps_row_spans(text: str, pids: list[int]) -> list[tuple[int, int, str]]:
+    """(start, end, kind) of each value in a pid ("pid") or usage ("usage") column of a headerless ps row whose pid
+    may start at one of pids (the ps_row finder's candidates: only those lines are read)."""
+    spans = []
+    for pid in pids:
+        row = _PS_ROW.match(text, text.rfind("\n", 0, pid) + 1)
+        if row is not None and row.start("pid") == pid:
+            regs = row.regs
+            spans += [(*regs[group], kind) for group, kind in _PS_ROW_KINDS if regs[group][0] >= 0]
+    return spans
+
+
+# ---- a day of the week named by a JSON key, in the object of a masked date ------------------------------------
+# The mcp time server answers {"datetime": "2026-11-27T06:01:02+00:00", "day_of_week": "Friday", ...}: the day moves
+# with the date, but it is not next to it. A string value that is a day's name, of a key naming the day of the week,
+# is masked as a date where a timestamp or date span lies in the same JSON object: the nearest such span before the
+# value (else after it) with no brace between the two. A day a file or a setting fixes ({"backup": {"weekday":
+# "Sunday"}}) has no date beside it and is content. The key may be escaped (JSON in a JSON string). The pass runs
+# on the texts where the weekday_key finder of _masking.c saw such a key (see _masked_group).
+_WEEKDAY_KEY = re.compile(rf'"(?:day_of_week|dayOfWeek|DayOfWeek|weekday|Weekday)\\?" ?: ?\\?"(?P<v>{_WEEKDAY})\\?"')
+
+
+def _is_weekday(text: str, span: dict) -> bool:
+    """A date span that is a day's name (the weekday rule's or the pass's), not a date."""
+    return span["kind"] == "date" and text[span["start"]].isalpha()
+
+
+def _same_object_date(text: str, spans: list[dict], before: int, after: int, start: int, end: int) -> int | None:
+    """The index of the timestamp or date span (not a day's name) in the same JSON object as text[start:end]: the
+    last one of spans[:before + 1], else the first of spans[after:], if no brace lies between it and start (end)."""
+    brace = max(text.rfind("{", 0, start), text.rfind("}", 0, start))
+    for index in range(before, -1, -1):
+        span = spans[index]
+        if span["end"] <= brace:
+            break
+        if span["kind"] in _DATED_KINDS and not _is_weekday(text, span):
+            return index
+    brace = min(position for position in (text.find("{", end), text.find("}", end), len(text)) if position >= 0)
+    for index in range(after, len(spans)):
+        span = spans[index]
+        if span["start"] >= brace:
+            break
+        if span["kind"] in _DATED_KINDS and not _is_weekday(text, span):
+            return index
+    return None
+
+
+def _weekday_key_spans(text: str, spans: list[dict], keys: list[int]) -> list[tuple[int, int, str]]:
+    """(start, end, "date") of each day's name that is the value of a day-of-week key starting at one of keys (the
+    weekday_key finder's candidates) in the JSON object of a timestamp or date span of spans (text's, sorted)."""
+    found, starts = [], [span["start"] for span in spans]
+    for key in keys:
+        if (match := _WEEKDAY_KEY.match(text, key)) is None:
+            continue
+        start, end = match.span("v")
+        after = bisect_right(starts, start)
+        if _same_object_date(text, spans, after - 1, after, start, end) is not None:
+            found.append((start, end, "date"))
+    return found
+
+
+# ---- the second passes, on the few texts that need them --------------------------------------------------------
+def _merged(spans: list[dict], found: list[tuple[int, int, str]]) -> list[dict]:
+    """spans (sorted, non-overlapping) with those of found that overlap neither one of spans nor one of found kept
+    before them, sorted: the two merged in one walk."""
+    merged, position, reach = [], 0, 0
     for start, end, kind in sorted(set(found)):
-        before = bisect_right(starts, start)
-        if (before and spans[before - 1]["end"] > start) or (before < len(spans) and spans[before]["start"] < end):
+        while position < len(spans) and spans[position]["start"] < start:
+            merged.append(spans[position])
+            reach = spans[position]["end"]
+            position += 1
+        if start < reach or (position < len(spans) and spans[position]["start"] < end):
             continue
         merged.append({"start": start, "end": end, "kind": kind})
-    merged.sort(key=itemgetter("start"))
-    return merged, _replaced(text, [(span["start"], span["end"], span["kind"]) for span in merged])
+        reach = end
+    merged += spans[position:]
+    return merged
+
+
+def _with_second_passes(text: str, result: tuple[list[dict], str], marks: tuple[bool, list[int], list[int]]
+                        ) -> tuple[list[dict], str]:
+    """result (the rules' spans and masked text) with what the second passes find in text added, where no rule's
+    span overlaps it: the pid and usage columns of process tables (if marks[0]) and of headerless ps rows (at the
+    pids marks[1] offers), then the days of the week of JSON objects with a date (at the keys marks[2] offers)."""
+    tables, pids, keys = marks
+    spans = result[0]
+    found = _table_spans(text) if tables else []
+    if found and pids:  # the rows under a header are read already
+        pids = list(set(pids).difference(start for start, _, kind in found if kind == "pid"))
+    if pids:
+        found += _ps_row_spans(text, pids)
+    if found:
+        spans = _merged(spans, found)
+    if keys and (found := _weekday_key_spans(text, spans, keys)):
+        spans = _merged(spans, found)
+    if spans is result[0]:
+        return result
+    return spans, _replaced(text, [(span["start"], span["end"], span["kind"]) for span in spans])
 
 
 _PID_UPPER = _masking.FINDERS.index("pid_upper")
+_PS_ROW_FINDER = _masking.FINDERS.index("ps_row")
+_WEEKDAY_KEY_FINDER = _masking.FINDERS.index("weekday_key")
 
 
 def _masked_group(texts: list[str]) -> list[tuple[list[dict], str]]:
@@ -245,17 +436,28 @@ def _masked_group(texts: list[str]) -> list[tuple[list[dict], str]]:
     and the lookbehinds see a non-word character, `.` does not match it). Matches therefore never cross from one
     text into the next, and each one lies at its text's offset in the join.
 
-    The process table pass, which is not line-local, then runs on each text alone, but only on the texts where the
-    pid_upper finder saw "PID" before a space, "=" or ":", as a header naming a PID or PPID column before its last
-    one has it: one more rule, whose "pattern" notes each place it is tried at and matches nothing, learns them in
-    the same C pass (a substring test of every text cost 10% more)."""
-    marks = []
-    rules = _COMPILED + ((lambda _joined, start: marks.append(start), _PID_UPPER, None, "pid", None),)
-    results = _masking.mask_group(texts, rules)
-    if marks:
+    The second passes, the process table one not line-local, then run on each text alone, but only on the texts
+    where a finder saw what they need: the pid_upper finder "PID" before a space, "=" or ":", as a header naming a
+    PID or PPID column before its last one has it (the table pass); the ps_row finder a number after a name that
+    starts its line and before more numbers, as a ps row's pid is (the headerless row pass); the weekday_key finder
+    a day-of-week key (the JSON weekday pass). The same C pass hands back those finders' candidate starts (its
+    `marks`: a substring test of every text cost 10% more); the ps_row and weekday_key finders are no rule's."""
+    tables, rows, weekday_keys = [], [], []
+    results = _masking.mask_group(texts, _COMPILED,
+                                  ((_PID_UPPER, tables), (_PS_ROW_FINDER, rows), (_WEEKDAY_KEY_FINDER, weekday_keys)))
+    if tables or rows or weekday_keys:
         ends = list(accumulate(len(text) + 1 for text in texts))  # where each text's joining newline ends
-        for index in sorted({bisect_right(ends, mark) for mark in marks}):
-            results[index] = _with_tables(texts[index], results[index])
+        passes = {}  # text index -> (a table header may be there, pid offsets, key offsets) in that text
+        for kind, marks in enumerate((tables, rows, weekday_keys)):
+            for mark in marks:
+                index = bisect_right(ends, mark)
+                found = passes.setdefault(index, (False, [], []))
+                if kind == 0:
+                    passes[index] = (True, *found[1:])
+                else:
+                    found[kind].append(mark - (ends[index - 1] if index else 0))
+        for index, marks in passes.items():
+            results[index] = _with_second_passes(texts[index], results[index], marks)
     return results
 
 
@@ -374,9 +576,10 @@ def without_distant_dates(text: str, spans: list[dict], recorded_at_s: float | N
     whose text holds a full calendar date (year, month and day) more than window_days from recorded_at_s, the time
     the transition was recorded (UTC epoch seconds): such a date is content (a preserved mtime, a log fixture's
     line, a pinned commit's date), not a clock reading. A time span that directly follows a dropped date as part of
-    the same reading ("21 Oct 2015 07:28:00", "2015-10-21 7:28:00 AM") is dropped with it. Kept: spans of other
-    kinds, spans with no year ("21:58:00", "Nov 25 21:58", "Thu, Dec 3, 08:01:09"), unix times, impossible dates,
-    and every span when recorded_at_s is None (or not finite).
+    the same reading ("21 Oct 2015 07:28:00", "2015-10-21 7:28:00 AM") is dropped with it, and so is the name of
+    its day of the week ("Wed, 21 Oct 2015", "2015-10-21 (Wednesday)", a JSON object's "day_of_week": see
+    _weekday_date). Kept: spans of other kinds, spans with no year ("21:58:00", "Nov 25 21:58", "Thu, Dec 3,
+    08:01:09"), unix times, impossible dates, and every span when recorded_at_s is None (or not finite).
 
     A date with a time and an offset is compared as that instant; with no offset (or a zone name) it is read as UTC,
     and a date alone as its whole day (UTC): a local clock is at most 14 hours off UTC, well within the default
@@ -405,12 +608,16 @@ def without_distant_dates(text: str, spans: list[dict], recorded_at_s: float | N
     if recorded_at_s is None or not spans or not math.isfinite(recorded_at_s):
         return spans
     window = window_days * _DAY_SECONDS
-    dropped, date_end, near_days = None, -1, None
+    dropped, date_end, near_days, weekdays = None, -1, None, None
     for index, span in enumerate(spans):
         if span["kind"] not in _DATED_KINDS:
             continue
         start, end = span["start"], span["end"]
         span_text = text[start:end]
+        if span["kind"] == "date" and span_text[0].isalpha():  # a day's name: it goes where its date goes, below
+            weekdays = weekdays or []
+            weekdays.append(index)
+            continue
         if span_text[4:5] == "-":
             # An ISO date on a day that lies within the window even at the farthest offset and time of day (with a
             # window of 2 days, always the recording's own UTC day): kept, with nothing parsed.
@@ -433,7 +640,34 @@ def without_distant_dates(text: str, spans: list[dict], recorded_at_s: float | N
     if not dropped:
         return spans
     dropped = set(dropped)
+    for index in weekdays or ():
+        if _weekday_date(text, spans, index) in dropped:
+            dropped.add(index)
     return [span for index, span in enumerate(spans) if index not in dropped]
+
+
+# Between a day's name and its date ("Fri, 27 Nov 2026", "Friday 2026-11-27"), and between a date and its day's name
+# ("2026-11-27 (Friday)"): as the weekday rule reads them.
+_WEEKDAY_DATE_GAP = re.compile(r",? {1,2}")
+_DATE_WEEKDAY_GAP = re.compile(r",? | \(")
+
+
+def _weekday_date(text: str, spans: list[dict], index: int) -> int | None:
+    """The index of the date or timestamp span whose day of the week spans[index] names: the span right after it
+    ("Fri, 27 Nov 2026"), else the one right before it ("2026-11-27 (Friday)"), else the one in its JSON object
+    ("day_of_week": "Friday" beside "datetime": "2026-11-27T06:01:02+00:00"), if any."""
+    span = spans[index]
+    if index + 1 < len(spans):
+        following = spans[index + 1]
+        if (following["kind"] in _DATED_KINDS and not _is_weekday(text, following)
+                and _WEEKDAY_DATE_GAP.fullmatch(text, span["end"], following["start"])):
+            return index + 1
+    if index:
+        previous = spans[index - 1]
+        if (previous["kind"] in _DATED_KINDS and not _is_weekday(text, previous)
+                and _DATE_WEEKDAY_GAP.fullmatch(text, previous["end"], span["start"])):
+            return index - 1
+    return _same_object_date(text, spans, index - 1, index + 1, span["start"], span["end"])
 
 
 # One text at a time (curation masks whole chunks with mask_many): a caller walking an episode in order passes each

@@ -97,12 +97,13 @@ def test_clock_times_with_a_one_digit_hour_and_a_12_hour_suffix_are_masked_whole
     # mcp everything server (curated run of 2026-11-27): a one-digit hour was missed, so the collection time was
     # exact-match text for stage 3.
     assert kinds("resource created at 3:04:35 AM") == [("3:04:35 AM", "timestamp")]
-    text = "started 9:05:07.250 pm, done 12:00:00PM; at 21:58:00 am and 0:00:01 (uptime 3:04)"
+    text = "started 9:05:07.250 pm, done 12:00:00PM; at 21:58:00 am and 00:00:01 (uptime 3:04)"
     assert kinds(text) == [("9:05:07.250 pm", "timestamp"), ("12:00:00PM", "timestamp"),
-                           ("21:58:00 am", "timestamp"), ("0:00:01", "timestamp")]
+                           ("21:58:00 am", "timestamp"), ("00:00:01", "timestamp")]
     assert mask(text)[1] == "started <timestamp>, done <timestamp>; at <timestamp> and <timestamp> (uptime 3:04)"
-    # The suffix only as a whole word; no match inside a number, and none without seconds.
-    assert kinds("3:04:35 AMERICA 3:04:35 pmap") == [("3:04:35", "timestamp")] * 2
+    # The suffix only as a whole word: without it a one-digit hour is an elapsed time (test_masking_audit.py).
+    assert kinds("3:04:35 AMERICA 3:04:35 pmap") == [("3:04:35", "duration")] * 2
+    # No match inside a number, and none without seconds.
     assert kinds("123:04:35 x3:04:35 3:04 PM 3:4:35 PM") == []
     # ISO 8601 and a date before a one-digit hour.
     assert kinds("2026-11-25T21:58:00Z 2026-11-25 3:04:35 PM") == [

@@ -26,7 +26,11 @@ EDGES = ["0x", "0x1234", "0.0.0.0:", "127.0.0.1:", "localhost:", "[::]:", "[1] "
          "tmp_1234567", "1599999999.5", "4bytes", "3 TB", "2.5 PiB", "7 ns", "9us", "1µs", "12 secs", "1 seconds",
          "0m1.5s", "2026-11-25 21:58:00.123-0700", "up 2:16, load average: 0.1, 0.2, 0.3", "up ", "up 5 min, ",
          "\nTasks: 3 total,", "\n%Cpu(s): 1.0 us", "\nMiB Mem : 12.5 total", "\nSwap: 0 0", "Mem:", "\nKiB ", "\nM",
-         "3:04:35 AM", "7:08:09", "9:05:07.5pm", "12:00:00 PM", "1:", "4:5", "AM", " pm", "0:00:00.000 am"]
+         "3:04:35 AM", "7:08:09", "9:05:07.5pm", "12:00:00 PM", "1:", "4:5", "AM", " pm", "0:00:00.000 am",
+         "Elapsed: ", "eta ", "ETA: ", "elapsed", "[", "<", "2026-11-25 ", "27.11.2026, ", "Nov 27 ",
+         "took more than ", "' timed out after ", "sleep ", "timeout", "Timeout=", "INTERVAL", ": ", '="', '": "',
+         " = ", '":"', "'", '"', "5 seconds", "1m2s", "0.5s", "(", ", ", "Monday", "Tuesday", "Wednesday", "Thursday",
+         "Friday", "Saturday", "Sunday", "Fri", "2026-11-27T06:01", "Thurs"]
 EDGES += [f"{day}, {month} {number} 01:02:03" for day, month, number in zip(
     ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"] * 2, MONTHS, range(1, 13))]
 EDGES += [f"{month}  {number} 09:00" for number, month in enumerate(MONTHS, 10)]
@@ -63,14 +67,54 @@ def test_every_position_where_a_rule_matches_is_a_candidate_start():
     assert matched == set(range(len(RULES)))  # every rule's finder was put to the test
 
 
+def test_the_second_passes_finders_offer_every_row_and_key_they_read():
+    # Not a rule's: ps_row marks the pid of each line _PS_ROW reads, weekday_key the opening quote of each key
+    # _WEEKDAY_KEY reads (masking._masked_group runs those passes only on texts with such a mark).
+    rng = random.Random(53)
+    users = ["root", "www-data", "_apt", "systemd+", "a.b", "1000", "u_1", "x" * 32, "postgres", "nobody"]
+    rows = []
+    for _ in range(400):
+        user, pid = rng.choice(users), str(rng.randint(1, 4194304))
+        gap, more = " " * rng.randint(1, 12), " " * rng.randint(1, 6)
+        if rng.random() < 0.5:
+            rows.append(f"{user}{gap}{pid}{more}{rng.randint(0, 99)}.{rng.randint(0, 9)}  0.{rng.randint(0, 9)} "
+                        f"{rng.randint(1000, 99999)}  {rng.randint(100, 9999)} {rng.choice(['?', 'pts/0', 'tty1'])}"
+                        f"    {rng.choice(['S', 'Ss', 'R+', 'S<sl', 'I<'])}   {rng.choice(['06:01', 'Nov27', '2025'])}"
+                        f"   {rng.randint(0, 99)}:{rng.randint(0, 59):02d} "
+                        f"{rng.choice(['sleep 1', 'grep foo', '-bash'])}")
+        else:
+            rows.append(f"{user}{gap}{pid}{more}{rng.randint(0, 99999)}  {rng.randint(0, 9)} "
+                        f"{rng.choice(['01:30', 'Nov27'])} {rng.choice(['?', 'pts/0'])}        "
+                        f"{rng.choice(['00:00:00', '1-02:03:04'])} {rng.choice(['sleep 1', 'python3 -m x'])}")
+    texts = ["\n".join(rng.sample(rows, rng.randint(1, 5))) for _ in range(300)]
+    texts += [rng.choice(["", "$ ps aux | grep x\n", "é", "x\r\n"]) + text + rng.choice(["", "\n", "\r\n$ "])
+              for text in texts]
+    keys = ["day_of_week", "dayOfWeek", "DayOfWeek", "weekday", "Weekday", "day_of_weeks", "week"]
+    texts += ['{"datetime": "2026-11-27T06:01:02+00:00", "%s": "%s"}' % (rng.choice(keys), rng.choice(
+        ["Friday", "Fri", "Funday"])) for _ in range(100)]
+    texts += [text.replace('"', '\\"') for text in texts[-100:]]
+    found = {"ps_row": 0, "weekday_key": 0}
+    for text in texts:
+        candidates = _masking.candidate_starts(text)
+        for finder, pattern, group in (("ps_row", masking._PS_ROW, "pid"), ("weekday_key", masking._WEEKDAY_KEY, 0)):
+            for match in pattern.finditer(text):
+                assert match.start(group) in candidates[_masking.FINDERS.index(finder)], (finder, text)
+                found[finder] += 1
+    assert found["ps_row"] > 1000 and found["weekday_key"] > 50
+
+
 def test_prose_without_digits_hex_words_or_literals_has_no_candidates():
     text = "the quick brown fox jumps over the lazy dog, and nothing here is volatile at all\n" * 20
     assert _masking.candidate_starts(text) == tuple([] for _ in _masking.FINDERS)
     assert mask(text) == ([], text)
 
 
+# Finders that are no rule's: they tell masking._masked_group which texts its second passes must read.
+SECOND_PASS_FINDERS = ["ps_row", "weekday_key"]
+
+
 def test_every_rule_has_its_own_finder():
-    assert sorted(finder for _, _, finder, _ in RULES) == sorted(_masking.FINDERS)
+    assert sorted([finder for _, _, finder, _ in RULES] + SECOND_PASS_FINDERS) == sorted(_masking.FINDERS)
 
 
 def test_texts_of_every_character_width_in_varied_groups_match_the_reference():

@@ -1,8 +1,9 @@
 """The oracle: the masking rules as first written, frozen here, each run over the whole text with no precheck and
 no rewritten pattern. transforms.masking skips rules by precheck, rewrites patterns to jump between literals, and
 tries the digits rule only at candidate starts; it must find exactly the spans this plain scan finds, and mask to
-the same text, on any input that holds no process table (a header line naming a PID column: the pass over those is
-tested in test_masking_columns.py)."""
+the same text, on any input that holds no process table (a header line naming a PID column, or a line shaped as a
+ps aux or ps -ef row) and no day-of-week JSON key: the second passes over those are tested in test_masking_columns.py
+and test_masking_audit.py."""
 
 import random
 import re
@@ -11,27 +12,59 @@ from transforms.masking import GENERATED, KINDS, mask, volatile_spans
 
 _IN_PATH = r"[^\s'\"`:;,)\]}\\/]"
 _MONTH = "(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+# A time with a colon: 0:03, 00:01, 1:02:03, 01:02:03.
+_CLOCK = r"[0-9]{1,2}(?::[0-9]{2}){1,2}"
+# Words before an elapsed or remaining time.
+_ELAPSED_WORDS = ["Elapsed ", "elapsed ", "Elapsed: ", "elapsed: ", "Elapsed=", "elapsed=", "ETA ", "ETA: ", "eta ",
+                  "eta: "]
+# A date right before a one-digit hour: it makes the time that date's time of day.
+_DATES_BEFORE = [rf"{end}{gap}" for end in (r"[-/.][0-9]{2}", r"[-/.][0-9]{4}", rf" {_MONTH} [0-9]{{4}}",
+                                             rf"{_MONTH} [0-9]{{2}}") for gap in (" ", ", ")]
+# What a duration that is a setting follows (content): the timeout notices, sleep's argument, a timeout or
+# interval key (in any case) with its separator.
+_SETTINGS_BEFORE = ["took more than ", "' timed out after ", "sleep "] + [
+    "".join(f"[{c.upper()}{c}]" for c in key) + re.escape(separator) for key in ("timeout", "interval")
+    for separator in ("=", ":", " ", ": ", '="', "='", ": \"", " = ", '":"', '": "', ' = "')]
+_DURATION = r"[0-9]+m[0-9]+(?:\.[0-9]+)?s\b|[0-9]+(?:\.[0-9]+)? ?(?:ms|us|µs|ns|sec|secs|seconds|s)\b"
 _DIGIT_FORMS = {  # group name -> (kind, pattern), tried in this order at each start
     "d0": ("timestamp", r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?"
                         r"(?:Z|[+-][0-9]{2}:?[0-9]{2}\b)?"),
-    "d1": ("timestamp", r"[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?: ?(?:AM|PM|am|pm))?\b"),
-    "d2": ("date", r"[0-9]{4}-[0-9]{2}-[0-9]{2}\b"),
-    "d3": ("date", rf"[0-9]{{1,2}} {_MONTH} [0-9]{{4}}\b"),
-    "d4": ("duration", r"[0-9]+m[0-9]+(?:\.[0-9]+)?s\b"),
-    "d5": ("duration", r"[0-9]+(?:\.[0-9]+)? ?(?:ms|us|µs|ns|sec|secs|seconds|s)\b"),
-    "d6": ("byte_size", r"[0-9]+(?:\.[0-9]+)? ?(?:[KMGTP]i?B|[KMGTP])\b"),
+    "d1": ("timestamp", r"[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)? ?(?:AM|PM|am|pm)\b"),
+    "d2": ("duration", "(?=[0-9]{1,2}:)(?:(?:" + "|".join(rf"(?<=\b{word})" for word in _ELAPSED_WORDS)
+                       + rf"){_CLOCK}(?:\.[0-9]+)?\b"
+                       rf"|{_CLOCK}(?:\.[0-9]{{1,20}})?(?=elapsed\b)|(?<=\[){_CLOCK}(?=<)"
+                       rf"|(?<=[0-9]<){_CLOCK}(?=[,\]]))"),
+    "d3": ("timestamp", r"[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?\b|(?=[0-9]:)(?:"
+                        + "|".join(f"(?<={before})" for before in _DATES_BEFORE)
+                        + r")[0-9]:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?\b"),
+    "d4": ("duration", r"[0-9]:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?\b"),
+    "d5": ("date", r"[0-9]{4}-[0-9]{2}-[0-9]{2}\b"),
+    "d6": ("date", rf"[0-9]{{1,2}} {_MONTH} [0-9]{{4}}\b"),
+    "d7": ("duration", r"[0-9]+m[0-9]+(?:\.[0-9]+)?s\b"),
+    "d8": ("duration", r"[0-9]+(?:\.[0-9]+)? ?(?:ms|us|µs|ns|sec|secs|seconds|s)\b"),
+    "d9": ("byte_size", r"[0-9]+(?:\.[0-9]+)? ?(?:[KMGTP]i?B|[KMGTP])\b"),
 }
+_WEEKDAY = "(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
+_ISO_DATE = "[0-9]{4}-[0-9]{2}-[0-9]{2}"
 _REFERENCE_RULES = (  # (kind, pattern, check), in priority order
     ("usage", r"\bup +(?P<v>(?:[0-9]+ days?, +)?(?:[0-9]{1,2}:[0-9]{2}|[0-9]+ min),(?: +[0-9]+ users?,)?"
               r" +load averages?: [0-9]+[.,][0-9]+,? [0-9]+[.,][0-9]+,? [0-9]+[.,][0-9]+)", None),
     ("usage", r"^(?:(?:Tasks|Threads): +(?=[0-9]+ total,)|%Cpu[0-9]*(?:\(s\))?: +|(?:[KMGTPE]iB )?(?:Mem|Swap) *: +)"
               r"(?P<v>[0-9][^\n]*?)(?=[ \t\r]*$)", None),
     ("uuid", r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b", None),
-    ("digits", r"\b(?:" + "|".join(f"(?P<{name}>{pattern})" for name, (_, pattern) in _DIGIT_FORMS.items()) + ")",
+    # Content (kind None): a duration that is a setting. It masks nothing, and wins over a duration at its start.
+    (None, r"\b(?=[0-9])(?:" + "|".join(f"(?<={before})" for before in _SETTINGS_BEFORE) + f")(?:{_DURATION})",
      None),
+    # (`(?=[0-9])`: only a speed-up of this plain scan, as the guards inside the forms are.)
+    ("digits", r"\b(?=[0-9])(?:" + "|".join(f"(?P<{name}>{pattern})" for name, (_, pattern) in _DIGIT_FORMS.items())
+     + ")", None),
     ("timestamp", rf"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),? +{_MONTH} +[0-9]{{1,2}},?(?: +[0-9]{{4}})?"
                   r" +[0-9]{2}:[0-9]{2}:[0-9]{2}(?: +[A-Z]{2,5})?(?: +[0-9]{4})?\b", None),
     ("timestamp", rf"{_MONTH} +[0-9]{{1,2}} +[0-9]{{2}}:[0-9]{{2}}(?::[0-9]{{2}})?\b", None),
+    ("date", r"\b(?=[MTWFS])(?:" + "|".join(rf"(?<=(?<!\w){_ISO_DATE}{gap})" for gap in (" ", ", ", r" \("))
+             + rf"|(?={_WEEKDAY},? {{1,2}}(?:{_ISO_DATE}(?:\b|T[0-9]{{2}}:[0-9]{{2}})"
+             + rf"|[0-9]{{1,2}} {_MONTH} [0-9]{{4}}\b|{_MONTH} +[0-9]{{1,2}} +[0-9]{{2}}:[0-9]{{2}}\b)))"
+             + rf"(?P<v>{_WEEKDAY})\b", None),
     ("timestamp", r"\b1[5-9][0-9]{8}(?:\.[0-9]+)?\b", None),
     # GENERATED (a temp path component that looks generated) is masking's own; test_masking_temp_paths.py pins it.
     ("temp_path", rf"(?:/tmp|/var/tmp|/dev/shm|/private/var/folders)(?:/{_IN_PATH}*)*?"
@@ -61,7 +94,8 @@ def reference_spans(text):
     spans, reach = [], 0
     for start, _, end, kind in sorted(found):
         if start >= reach:
-            spans.append({"start": start, "end": end, "kind": kind})
+            if kind is not None:
+                spans.append({"start": start, "end": end, "kind": kind})
             reach = end
     return spans
 
@@ -101,6 +135,20 @@ PIECES = [
     # minute, a three-digit hour, a word that starts with "am"/"pm", a mixed-case suffix, two spaces).
     "3:04:35 AM", "9:05:07.250 pm", "12:00:00PM", "21:58:00 am", "0:00:01", "1:02:03.5am", "3:04:35 AMERICA",
     "3:04:35 pmap", "3:04:35 Am", "3:04 PM", "3:4:35 PM", "123:04:35", "3:04:35  PM", "3:04:35:", "9:05:07.",
+    # Elapsed times (durations) and the dates that make a one-digit hour a time of day, and near misses.
+    "Elapsed: 00:01", "elapsed 1:02:03", "elapsed=0:05.5", "eta 0:00:01", "ETA: 00:12", "ETA 12:30", "BETA 1:02:03",
+    "0:03.45elapsed", "1:02:03elapsed", "0:03elapsedx", "[00:01<00:02, ", "[1:02:03<?, ", "<00:00]", "[00:01]",
+    "2026-11-25 3:04:35", "2026/11/25, 3:04:35", "27.11.2026 3:04:35", "27 Nov 2026 3:04:35", "Nov 27 3:04:35",
+    "v1.02 3:04:35", "2026-11-25  3:04:35", "10:00:00.5",
+    # Durations that are settings (content), and measurements (volatile).
+    "The command was cancelled because it took more than 30 seconds.", "took more than 2.5 seconds",
+    "Request 'tools/call' timed out after 30 s", "timed out after 30.2s", "timeout=5000ms", "--timeout 30s",
+    "read_timeout: 5s", '"interval": "60 s"', "INTERVAL = 2s", "Timeout:3s", "timeout='1s'", "timeout 1m30s",
+    "sleep 0.5s", "sleep 10.25s", "sleeps 5s", "in 0.52s", "took 3.1 seconds", "v1.5s", "interval=1m2s",
+    # Days of the week next to a date, and alone.
+    "Friday, 2026-11-27", "Fri, 27 Nov 2026", "Fri Nov 27 03:04", "2026-11-27 (Friday)", "2026-11-27, Fri",
+    "Wednesday 2026-11-27T06:01", "Thu 2026-11-27T06:0", "Sunday", "Mondays, 2026-11-27", "xFri, 27 Nov 2026",
+    "Sat  2026-11-28", "Tue,2026-11-24", "2026-11-27 Fridays", "12026-11-27 Fri", "Sun, 1 Nov 20261",
 ]
 SEPARATORS = ["", "", " ", "\n", "\n", "\r\n", "\n\n", ", ", "/", ":", "=", "_", "é"]
 
