@@ -21,6 +21,10 @@ MAX_CHANGED_SHARE = 0.5
 # "0.48s" marks "51s", not the line. Every character is in a token: outside the spans a replay's text is then the
 # recording's, exactly (a column's padding that changes with a number's width is marked too).
 _TOKEN = re.compile(r"\w+|\s+|[^\w\s]")
+# Places a line may differ in before it counts as free text, marked whole (_whole_when_scattered): two are a pair of
+# values in a fixed frame (`[12:01:02] took 0.5s`), three a reworded line.
+SCATTERED = 3
+_WORD = re.compile(r"\b[^\W\d_]{2,}\b")  # a word of 2+ letters only, not a code like af93k
 # Above this many tokens on either side, a block of differing lines is marked whole: SequenceMatcher is quadratic
 # in the worst case, and a block that long is mostly different anyway.
 _MAX_BLOCK_TOKENS = 4000
@@ -56,9 +60,27 @@ def _differing_ranges(text: str, other: str) -> list[tuple[int, int]]:
         if op != "replace":  # whole lines, with their line ends: a replay without them has no blank line there
             ranges.append((block_start, block_start + len(block)))
             continue
-        ranges.extend((block_start + start, block_start + end)
-                      for start, end in _differing_tokens(block, "".join(other_lines[j1:j2])))
+        tokens = _differing_tokens(block, "".join(other_lines[j1:j2]))
+        ranges.extend((block_start + start, block_start + end) for start, end in _whole_when_scattered(block, tokens))
     return [(start, end) for start, end in ranges if start < end]
+
+
+def _whole_when_scattered(block: str, ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """A line that differs in SCATTERED or more places, words among them, is free text that varies (`file`
+    describing random bytes, a message reworded), not values in a fixed frame (`pid 4242 started at 06:01:02 id=af93k`
+    differs in three places too, but in values): the words that happened to match between two runs ("method", "from
+    FAT") are no more predictable than the rest, so the line is marked from its first difference to its last."""
+    by_line: dict[int, list[tuple[int, int]]] = {}
+    for start, end in ranges:
+        by_line.setdefault(block.count("\n", 0, start), []).append((start, end))
+    merged = []
+    for line_ranges in by_line.values():
+        words = sum(1 for start, end in line_ranges if _WORD.search(block, start, end))
+        if len(line_ranges) >= SCATTERED and words >= 2:
+            merged.append((line_ranges[0][0], line_ranges[-1][1]))
+        else:
+            merged.extend(line_ranges)
+    return merged
 
 
 def _line_opcodes(lines: list[str], other_lines: list[str]):

@@ -285,3 +285,12 @@ def test_new_spans_hold_no_memory():
     finally:
         tracemalloc.stop()
     assert grown < 10_000  # a leaked value per span would be megabytes
+
+
+def test_a_replay_span_is_named_as_text_that_differed_on_replay():
+    from transforms.reasoning.grounded import grounded_trace
+    text = "$ jobs\n[1]+  Terminated              sleep 300\n$ "
+    start = text.index("Terminated")
+    row = {"domain": "terminal", "state_text": "$ ", "next_text": text, "action_text": "jobs",
+           "next_volatile_spans": [{"start": start, "end": start + len("Terminated"), "kind": "replay"}]}
+    assert grounded_trace(row).endswith("New values that vary between runs: 1 (text that differed on replay).")

@@ -174,3 +174,16 @@ def test_replays_are_read_from_parquet_and_jsonl_and_1_0_files_still_read_on_the
         prepared = prepare_chunk(items, dedupe.NearDupOptions(), keep_stand_ins=True)
         kinds = {s["kind"] for row in prepared.rows for s in row["next_volatile_spans"]}
         assert ("replay" in kinds) == bool(replays), path
+
+
+def test_a_line_differing_in_many_places_is_marked_from_its_first_difference_to_its_last():
+    # The audit's `file broken.tgz` on random bytes: two runs' descriptions share words by chance.
+    text = ("broken.tgz: gzip compressed data, unknown method, was \"\", encrypted, from FAT filesystem (MS-DOS, OS/2,"
+            " NT), original size modulo 2^32 678511057\ngood.tgz: gzip compressed data\n")
+    replay = ("broken.tgz: gzip compressed data, reserved method, ASCII, has comment, from FAT filesystem (Unix),"
+              " original size modulo 2^32 1158555706\ngood.tgz: gzip compressed data\n")
+    [(start, end)] = replay_spans(text, [replay], max_changed_share=1.0)
+    assert text[:start] == "broken.tgz: gzip compressed data, " and text[end:] == "\ngood.tgz: gzip compressed data\n"
+    # Two values in a fixed frame stay two spans.
+    assert spanned("[12:01:02] took 0.5s\n", replay_spans("[12:01:02] took 0.5s\n", ["[12:01:07] took 0.8s\n"])) == \
+        ["02", "5s"]

@@ -219,6 +219,10 @@ def _answer_sentences(state: str, text: str, noun: str) -> list[str]:
     return sentences
 
 
+# A replay span has no kind of value: it is text a replay showed differently.
+_KIND_NAMES = {"replay": "text that differed on replay"}
+
+
 def _volatile_sentence(state: str, text: str, spans: list[dict], sentences: list[str]) -> None:
     """How many of the next observation's volatile values are new, and of which kinds. A value the state already
     shows whole (the local site's port in the URL line, the host name in a prompt, the rows of an earlier `top` still
@@ -226,7 +230,9 @@ def _volatile_sentence(state: str, text: str, spans: list[dict], sentences: list
     is left, the sentence is left out."""
     new = new_spans(state, text, spans)
     if new:
-        kinds = sorted({span.get("kind") or "value" for span in new})
+        # Counted where they are, not as distinct texts: top's %CPU column shows `0.0` for most processes, each its
+        # own reading.
+        kinds = sorted({_KIND_NAMES.get(kind, kind) for kind in (span.get("kind") or "value" for span in new)})
         sentences.append(f"New values that vary between runs: {len(new)} ({', '.join(kinds)}).")
 
 
