@@ -24,7 +24,9 @@ MaxStepsOption = typer.Option(DEFAULT_MAX_STEPS, "--max-steps", min=1, help="Ste
 ReplaysOption = typer.Option(
     0, "--replays", min=0,
     help="Play each episode's actions this many more times in fresh environments and keep what they showed: "
-         "curation marks the parts that differ as volatile (span kind 'replay'). Costs that many more episodes.")
+         "curation marks the parts that differ as volatile (span kind 'replay'). Costs that many more episodes. "
+         "Also adds replays to episodes already complete in --out that have fewer than this many (their recorded "
+         "actions played again; the episode file is rewritten with the replays added, else left as it was).")
 
 
 # Errors in a file the user gave a collector: `worldline collect` (pipelines.cli.CollectGroup) shows them as one line
@@ -63,6 +65,15 @@ def run_and_report(make_collector: Callable[[], Collector], plans: list[EpisodeP
     )
     if report.retried_errors:
         console.print(f"  retried {report.retried_errors} episodes that ended in an environment error last time")
+    if report.replays_added or report.replays_failed:
+        console.print(f"  replays added to {report.replays_added} stored episodes"
+                      + (f"; {report.replays_failed} left as they were (replay failed)" if report.replays_failed
+                         else ""), soft_wrap=True)
+    for line in report.replay_errors[:10]:
+        console.print(f"  [yellow]replay failed[/] {escape(first_line(line))}", soft_wrap=True)
+    if report.replays_packed:
+        console.print(f"  no replays added to {report.replays_packed} stored episodes that `worldline pack` moved "
+                      f"into packs: only an episode's own file is rewritten", soft_wrap=True)
     # One line per distinct reason (its first line: the whole reason, e.g. a server's stderr, is in the episode's
     # end_reason), so one broken server or image does not print the same failure once per episode.
     by_reason: dict[str, list[str]] = {}

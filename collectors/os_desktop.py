@@ -148,7 +148,8 @@ class DesktopCollector(Collector):
 
     def step(self, action: Action) -> StepResult:
         from sandboxes.desktop.actions import DesktopAction, ActionError, xdotool_commands
-        arguments = dict(action.arguments)
+        # Not `resolved`: an action replayed from a stored episode holds the one it was recorded with; resolve anew.
+        arguments = {key: value for key, value in action.arguments.items() if key != "resolved"}
         desktop_action = DesktopAction(action.kind, list(arguments.pop("args", [])), arguments)
         point = None
         try:

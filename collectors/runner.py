@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import logging
 import os
 import re
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import pyarrow as pa
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from collectors.api import Collector, Policy, ScriptedPolicy, StepResult, Task
@@ -51,6 +53,24 @@ class CollectionReport:
     errored: int = 0
     transitions: int = 0
     errors: list[str] = field(default_factory=list)
+    # Complete episodes stored with fewer replays than asked for: how many got the missing ones, how many could not
+    # (left as they were; why in replay_errors), and how many are in packs, whose files are not rewritten.
+    replays_added: int = 0
+    replays_failed: int = 0
+    replays_packed: int = 0
+    replay_errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class StoredReplays:
+    """A complete stored episode that is to get `missing` more replays."""
+    plan: EpisodePlan
+    episode_id: str
+    missing: int
+
+
+class ReplayFailed(Exception):
+    """A replay of a stored episode that could not be kept: the episode is left as it was."""
 
 
 def run_episode(collector: Collector, plan: EpisodePlan, stop: threading.Event | None = None,
@@ -128,6 +148,15 @@ class RecordedActions(Policy):
         return self.actions[len(history)] if len(history) < len(self.actions) else None
 
 
+def replay_once(collector: Collector, plan: EpisodePlan, actions: list[Action],
+                stop: threading.Event | None = None) -> tuple[Episode, list[Transition]]:
+    """Send `actions` again from a fresh reset for the plan's task and seed. On copies: a collector may write into
+    the action it steps (what it resolved to), and the next replay must send the same thing again."""
+    actions = copy.deepcopy(actions)
+    return run_episode(collector, EpisodePlan(plan.task, plan.seed, lambda: RecordedActions(actions), len(actions)),
+                       stop)
+
+
 def add_replays(collector: Collector, plan: EpisodePlan, transitions: list[Transition], sent: list[Action],
                 stop: threading.Event | None = None) -> bool:
     """Send the episode's actions (`sent`, as run_episode kept them) plan.replays more times from a fresh reset,
@@ -135,9 +164,7 @@ def add_replays(collector: Collector, plan: EpisodePlan, transitions: list[Trans
     breaks, leaves the later steps with fewer; the reason is logged). False if the run is stopping: the episode must
     then be collected again, replays and all."""
     for _ in range(plan.replays):
-        actions = copy.deepcopy(sent[:len(transitions)])
-        replay_plan = EpisodePlan(plan.task, plan.seed, lambda: RecordedActions(actions), len(actions))
-        episode, replayed = run_episode(collector, replay_plan, stop)
+        episode, replayed = replay_once(collector, plan, sent[:len(transitions)], stop)
         if episode.end_reason == "interrupted":
             return False
         if len(replayed) < len(transitions):
@@ -146,6 +173,58 @@ def add_replays(collector: Collector, plan: EpisodePlan, transitions: list[Trans
         for transition, again in zip(transitions, replayed):
             transition.replay_observations.append(again.next_observation)
     return True
+
+
+def recorded_actions(table: pa.Table, episode_id: str) -> list[Action]:
+    """A stored episode's actions in step order, sent again as stored. A stored action is what the collector's step()
+    left in it, unlike the copy run_episode takes before the step for in-run replays: it may name what it resolved
+    to (os: `resolved`, the element and point; android: the `element` index a selector matched). The os step()
+    ignores `resolved` and resolves the element again; android taps the recorded index, the same element on a fresh
+    start of the same task (where it is not, the replay differs there, which is what a replay is for)."""
+    rows = table.select(["step", "action"]).to_pylist()
+    steps = [row["step"] for row in rows]
+    if steps != list(range(len(rows))):
+        raise ReplayFailed(f"episode {episode_id}: its rows are not steps 0..{len(rows) - 1} in order ({steps[:10]})")
+    actions = []
+    for step, row in enumerate(rows):
+        try:
+            arguments = json.loads(row["action"]["arguments_json"] or "{}")
+        except ValueError as exc:
+            raise ReplayFailed(f"episode {episode_id} step {step}: action.arguments_json is not JSON: {exc}") from exc
+        actions.append(Action(kind=row["action"]["kind"], arguments=arguments, text=row["action"]["text"] or ""))
+    return actions
+
+
+def replay_stored(collector: Collector, store: EpisodeStore, job: StoredReplays,
+                  stop: threading.Event | None = None) -> bool:
+    """Play a stored episode's recorded actions job.missing more times, each from a fresh reset with its plan's task
+    and seed, then rewrite its transitions with those replays appended to the ones it holds. Every replay must play
+    every step in the environment the episode was recorded in, else ReplayFailed and nothing is written: a partial
+    or foreign replay would make curation mark as volatile what merely went differently. False if the run is
+    stopping (nothing written; the next run adds them)."""
+    domain = collector.domain
+    table = store.read_transitions(domain, job.episode_id)
+    actions = recorded_actions(table, job.episode_id)
+    recorded_env = _identity(table.column("env")[0].as_py())
+    replays = []
+    for number in range(1, job.missing + 1):
+        episode, replayed = replay_once(collector, job.plan, actions, stop)
+        if episode.end_reason == "interrupted" or stop is not None and stop.is_set():
+            return False  # it may have broken because the run is stopping
+        if len(replayed) < len(actions):
+            raise ReplayFailed(f"replay {number} stopped after {len(replayed)} of {len(actions)} steps: "
+                               f"{episode.end_reason}")
+        if _identity(episode.env.to_row()) != recorded_env:
+            raise ReplayFailed(f"replay {number} ran in {_identity(episode.env.to_row())}, not in the recorded "
+                               f"{recorded_env}")
+        replays.append([transition.next_observation.to_row() for transition in replayed])
+    store.add_replays(domain, job.episode_id, table, replays)
+    return True
+
+
+def _identity(env: dict) -> tuple[str, str, str]:
+    """What makes two environments the same one (details hold run facts such as the engine version)."""
+    return env["kind"], env["id"], env["digest"]
 
 
 def _safe_env(collector: Collector) -> EnvInfo:
@@ -157,10 +236,12 @@ def _safe_env(collector: Collector) -> EnvInfo:
 
 def collect(make_collector: Callable[[], Collector], plans: list[EpisodePlan], out: str | Path, *,
             domain: str, workers: int = 1, limit: int | None = None, progress: bool = True) -> CollectionReport:
-    """Run every plan not already complete in `out`, `workers` environments at a time."""
+    """Run every plan not already complete in `out`, `workers` environments at a time, and give complete episodes
+    stored with fewer than plan.replays replays the missing ones."""
     store = EpisodeStore(out)
     report = CollectionReport(planned=len(plans))
-    todo = []
+    todo: list[EpisodePlan | StoredReplays] = []
+    replays: list[StoredReplays] = []
     for plan in plans:
         episode_id = episode_id_for(domain, plan.task.id, plan.seed)
         if not store.is_complete(domain, episode_id):
@@ -168,10 +249,13 @@ def collect(make_collector: Callable[[], Collector], plans: list[EpisodePlan], o
         elif store.ended_in_error(domain, episode_id):
             report.retried_errors += 1
             todo.append(plan)
+        elif job := _missing_replays(store, plan, domain, episode_id, report):
+            replays.append(job)
         else:
             report.skipped_complete += 1
     if limit is not None:
-        todo = todo[:limit]
+        todo = todo[:limit]  # new episodes only: --limit says how many to collect
+    todo += replays
     if not todo:
         return report
 
@@ -193,6 +277,11 @@ def collect(make_collector: Callable[[], Collector], plans: list[EpisodePlan], o
                     if not queue:
                         return
                     plan = queue.pop()
+                if isinstance(plan, StoredReplays):
+                    if not _replay_stored_job(collector, store, plan, stop, lock, report):
+                        return
+                    bar()
+                    continue
                 sent = [] if plan.replays else None
                 episode, transitions = run_episode(collector, plan, stop, sent)
                 if episode.end_reason == "interrupted" or abandon.is_set():
@@ -209,7 +298,7 @@ def collect(make_collector: Callable[[], Collector], plans: list[EpisodePlan], o
                         report.errored += 1
                         report.errors.append(f"{episode.episode_id}: {episode.end_reason}")
                         # Its first line only: the whole reason (a server's stderr, say) is in the episode record.
-                        reason = next((line for line in episode.end_reason.splitlines() if line.strip()), "")
+                        reason = first_line_of(episode.end_reason)
                         if reason not in warned:
                             warned.add(reason)
                             log.warning("episode %s failed: %s", episode.episode_id, reason.removeprefix("error: "))
@@ -253,6 +342,47 @@ def collect(make_collector: Callable[[], Collector], plans: list[EpisodePlan], o
             _finish(busy, abandon, interrupted=isinstance(exc, KeyboardInterrupt))
             raise
     return report
+
+
+def _missing_replays(store: EpisodeStore, plan: EpisodePlan, domain: str, episode_id: str,
+                     report: CollectionReport) -> StoredReplays | None:
+    """The replays a complete stored episode lacks, if it holds fewer than the plan asks for."""
+    if not plan.replays:
+        return None
+    if not store.has_own_file(domain, episode_id):
+        report.replays_packed += 1
+        return None
+    try:
+        held = store.stored_replays(domain, episode_id)
+    except (OSError, pa.ArrowException) as exc:
+        _replay_failed(report, episode_id, f"its transitions file cannot be read: {exc}")
+        return None
+    return StoredReplays(plan, episode_id, plan.replays - held) if held is not None and held < plan.replays else None
+
+
+def _replay_stored_job(collector: Collector, store: EpisodeStore, job: StoredReplays, stop: threading.Event,
+                       lock: threading.Lock, report: CollectionReport) -> bool:
+    """replay_stored for a worker: False if the run is stopping; a failure is logged and counted, not raised."""
+    try:
+        if not replay_stored(collector, store, job, stop):
+            return False
+    except (ReplayFailed, OSError, pa.ArrowException) as exc:
+        with lock:
+            _replay_failed(report, job.episode_id, str(exc))
+        return True
+    with lock:
+        report.replays_added += 1
+    return True
+
+
+def _replay_failed(report: CollectionReport, episode_id: str, reason: str) -> None:
+    report.replays_failed += 1
+    report.replay_errors.append(f"{episode_id}: {reason}")
+    log.warning("no replays added to %s (left as it was): %s", episode_id, first_line_of(reason))
+
+
+def first_line_of(text: str) -> str:
+    return next((line for line in text.splitlines() if line.strip()), "")
 
 
 def _wait(busy: Callable[[], int], deadline: float | None = None, until: Callable[[], bool] | None = None) -> None:

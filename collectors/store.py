@@ -7,10 +7,12 @@ import os
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from schemas import TRANSITION_SCHEMA, Episode, Transition
+from schemas import SCHEMA_VERSION, TRANSITION_SCHEMA, Episode, Transition
 from schemas.files import temp_file
+from schemas.transition import ADDED_IN_1_1, with_current_columns
 from schemas.layout import EPISODES_DIR, episode_path, transitions_path
 
 
@@ -28,6 +30,11 @@ def atomic_write(path: Path, write) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+REPLAYS = ADDED_IN_1_1.name
+# One small leaf of the replay column: enough to count an episode's replays without reading their observations.
+REPLAY_COUNT_LEAF = f"{REPLAYS}.list.element.raw_format"
 
 
 # Column chunks of an episode smaller than this are stored uncompressed: Arrow decompresses each zstd page with a
@@ -93,6 +100,44 @@ class EpisodeStore:
         row = episode.to_row()
         payload = json.dumps(row, default=lambda v: v.isoformat(), ensure_ascii=False, indent=1).encode()
         atomic_write(episode_path(self.root, episode.domain, episode.episode_id), lambda h: h.write(payload))
+
+    def has_own_file(self, domain: str, episode_id: str) -> bool:
+        """False for a complete episode whose transitions were moved into a pack (collectors.pack)."""
+        return transitions_path(self.root, domain, episode_id).exists()
+
+    def stored_replays(self, domain: str, episode_id: str) -> int | None:
+        """How many replays a stored episode holds (the most any step has; 0 in a 1.0 file, which has no replay
+        column), or None for an episode without steps, which has nothing to replay."""
+        with pq.ParquetFile(transitions_path(self.root, domain, episode_id)) as file:
+            if file.metadata.num_rows == 0:
+                return None
+            if REPLAYS not in file.schema_arrow.names:
+                return 0
+            lengths = pc.list_value_length(file.read(columns=[REPLAY_COUNT_LEAF]).column(0))
+        return pc.max(lengths).as_py() or 0
+
+    def read_transitions(self, domain: str, episode_id: str) -> pa.Table:
+        """A stored episode's transitions in the current schema (a 1.0 file's replay column as nulls)."""
+        return with_current_columns(pq.read_table(transitions_path(self.root, domain, episode_id))).cast(
+            TRANSITION_SCHEMA)
+
+    def add_replays(self, domain: str, episode_id: str, table: pa.Table, replays: list[list[dict]]) -> None:
+        """Rewrite a stored episode's transitions (`table`, as read_transitions gave it) with `replays` appended to
+        the replays its steps hold: one list of next-observation rows per replay, one row per step. Only the replay
+        column changes, and a 1.0 file's schema_version becomes the current one, as its rows now hold the column.
+        Atomic: a reader or a killed run sees the old file or the new one. The episode record stays as it is."""
+        if any(len(replay) != table.num_rows for replay in replays):
+            raise ValueError(f"episode {episode_id}: a replay does not have one observation per step "
+                             f"({[len(replay) for replay in replays]} for {table.num_rows} steps)")
+        held = table.column(REPLAYS).to_pylist()
+        column = pa.array([(old or []) + [replay[step] for replay in replays] for step, old in enumerate(held)],
+                          ADDED_IN_1_1.type)
+        table = table.set_column(table.schema.get_field_index(REPLAYS), ADDED_IN_1_1, column)
+        version = TRANSITION_SCHEMA.field("schema_version")
+        table = table.set_column(table.schema.get_field_index(version.name), version,
+                                 pa.array([SCHEMA_VERSION] * table.num_rows, version.type))
+        atomic_write(transitions_path(self.root, domain, episode_id),
+                     lambda handle: write_episode_table(table, handle))
 
     def episodes(self) -> list[dict]:
         return [json.loads(p.read_text()) for p in sorted((self.root / EPISODES_DIR).rglob("*.json"))]

@@ -3,14 +3,19 @@ marked volatile by curation (span kind "replay"), where no masking rule would ha
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
+from collectors.store import write_episode_table
+from schemas import transition_errors
+from schemas.transition import TRANSITION_SCHEMA, TRANSITION_SCHEMA_1_0
 from tests.collectors.test_terminal_runs import REPO, run_collect
 
 
@@ -49,3 +54,98 @@ def test_replayed_values_that_no_rule_finds_are_marked_and_constant_output_is_no
 
 def _roll(text: str) -> str:
     return next(line for line in text.splitlines() if line.startswith("roll ")).split()[1]
+
+
+def test_a_rerun_with_more_replays_adds_them_to_stored_episodes_and_keeps_what_was_recorded(
+        tmp_path, base_image, prefix):
+    tasks, raw = _dice_tasks(tmp_path, 2), tmp_path / "raw"
+    first = run_collect(tasks, raw, prefix)
+    assert first.returncode == 0, first.stderr[-3000:]
+    files = sorted((raw / "transitions" / "terminal").glob("*.parquet"))
+    assert len(files) == 2 and all(_replays(path) == [0, 0] for path in files)
+    _as_schema_1_0(files[1])  # a collection made before replays existed gets the column too
+    recorded = {path: _recorded(path) for path in files}
+    records = {path: path.read_bytes() for path in (raw / "episodes" / "terminal").glob("*.json")}
+
+    second = run_collect(tasks, raw, prefix, "--replays", "1")
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "replays added to 2 stored episodes" in second.stderr, second.stderr[-3000:]
+    assert "0 episodes collected" in second.stderr
+    for path in files:
+        rows = pq.read_table(path).to_pylist()
+        assert [len(row["replay_observations"]) for row in rows] == [1, 1]
+        assert [row["schema_version"] for row in rows] == ["1.1", "1.1"]
+        assert all(transition_errors(row) == [] for row in rows)
+        assert _recorded(path) == recorded[path], "the recorded columns must come back unchanged"
+        replayed = rows[0]["replay_observations"][0]["text"]
+        assert "banner fixed-text" in replayed and _roll(replayed) != _roll(rows[0]["next_observation"]["text"])
+        assert "second step" in rows[1]["replay_observations"][0]["text"]
+    assert {path: path.read_bytes() for path in records} == records, "episode records are not rewritten"
+    assert not [p for p in raw.rglob("*") if p.name.endswith(".tmp")]
+
+    once = {path: (path.read_bytes(), path.stat().st_mtime_ns) for path in files}
+    third = run_collect(tasks, raw, prefix, "--replays", "1")
+    assert third.returncode == 0, third.stderr[-3000:]
+    assert "2 already complete" in third.stderr and "replays added" not in third.stderr
+    assert {path: (path.read_bytes(), path.stat().st_mtime_ns) for path in files} == once
+
+    fourth = run_collect(tasks, raw, prefix, "--replays", "2")
+    assert fourth.returncode == 0, fourth.stderr[-3000:]
+    assert "replays added to 2 stored episodes" in fourth.stderr
+    for path in files:
+        before, rows = pq.read_table(io.BytesIO(once[path][0])).to_pylist(), pq.read_table(path).to_pylist()
+        assert [len(row["replay_observations"]) for row in rows] == [2, 2]
+        assert [row["replay_observations"][0] for row in rows] == [row["replay_observations"][0] for row in before]
+        assert _recorded(path) == recorded[path]
+
+
+def test_a_replay_that_cannot_be_kept_leaves_the_stored_episode_as_it_was(tmp_path, base_image, prefix):
+    tasks, raw = _dice_tasks(tmp_path, 3), tmp_path / "raw"
+    first = run_collect(tasks, raw, prefix)
+    assert first.returncode == 0, first.stderr[-3000:]
+    rebuilt, unsendable, good = sorted((raw / "transitions" / "terminal").glob("*.parquet"))
+    # Recorded in an image since rebuilt: a replay there would pass for volatility what the rebuild changed.
+    _rewrite(rebuilt, "env", lambda env: {**env, "digest": "sha256:" + "0" * 64})
+    # An action this collector no longer takes: the replay stops at that step.
+    _rewrite(unsendable, "action", lambda action: {**action, "arguments_json": json.dumps({"keystrokes": 7})})
+    stored = {path: path.read_bytes() for path in (rebuilt, unsendable)}
+
+    again = run_collect(tasks, raw, prefix, "--replays", "1")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "replays added to 1 stored episodes; 2 left as they were (replay failed)" in again.stderr, again.stderr
+    assert f"{rebuilt.stem}: replay 1 ran in" in again.stderr and "not in the recorded" in again.stderr
+    assert f"{unsendable.stem}: replay 1 stopped after 0 of 2 steps" in again.stderr
+    assert {path: path.read_bytes() for path in stored} == stored
+    assert _replays(good) == [1, 1]
+
+
+def _dice_tasks(tmp_path: Path, count: int) -> Path:
+    tasks = tmp_path / "tasks.yaml"
+    tasks.write_text(yaml.safe_dump({"tasks": [{
+        "id": f"dice-{i}", "instruction": "Roll dice and print a fixed banner.",
+        "actions": [[{"keystrokes": "echo roll $RANDOM$RANDOM; echo banner fixed-text\n", "duration": 5}],
+                    [{"keystrokes": "echo second step\n", "duration": 5}]],
+    } for i in range(count)]}))
+    return tasks
+
+
+def _replays(path: Path) -> list[int]:
+    return [len(row.get("replay_observations") or []) for row in pq.read_table(path).to_pylist()]
+
+
+def _recorded(path: Path) -> list[dict]:
+    """Every column the collection recorded, values and bytes (schema_version aside: a 1.0 file becomes 1.1)."""
+    rows = pq.read_table(path).to_pylist()
+    return [{k: v for k, v in row.items() if k not in ("replay_observations", "schema_version")} for row in rows]
+
+
+def _as_schema_1_0(path: Path) -> None:
+    table = pq.read_table(path).drop_columns(["replay_observations"])
+    table = table.set_column(0, "schema_version", pa.array(["1.0"] * table.num_rows)).cast(TRANSITION_SCHEMA_1_0)
+    write_episode_table(table, str(path))
+
+
+def _rewrite(path: Path, column: str, change) -> None:
+    table, field = pq.read_table(path).cast(TRANSITION_SCHEMA), TRANSITION_SCHEMA.field(column)
+    values = pa.array([change(value) for value in table.column(column).to_pylist()], field.type)
+    write_episode_table(table.set_column(table.schema.get_field_index(column), field, values), str(path))
