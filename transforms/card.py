@@ -9,6 +9,7 @@ import yaml
 
 from schemas.version import SCHEMA_VERSION, WORLDLINE_VERSION
 from transforms.io import shard_prefix
+from transforms.stages import IDENTIFIER_KINDS, MIN_COPIED_CHARS
 
 # config name -> folder of Parquet shards. The stages are the training sets; the others are for inspection.
 CONFIGS = {
@@ -145,6 +146,7 @@ def dataset_card(stats: dict, settings: dict, run_id: str = "") -> str:
     domains = "\n".join(f"| {domain} | {d['in']} | {d['out']} | {d['dead_lettered']} | {d['deduped_exact']} | "
                         f"{d['deduped_near']} |" for domain, d in stats.get("domains", {}).items())
     kinds = ", ".join(f"`{kind}`" for kind in SPAN_KINDS)
+    identifiers = ", ".join(f"`{kind}`" for kind in SPAN_KINDS if kind in IDENTIFIER_KINDS)
     return (f"---\n{yaml.safe_dump(header, sort_keys=False)}---\n\n"
             "# worldline curated transitions\n\n"
             f"Written by worldline {WORLDLINE_VERSION} (raw schema {SCHEMA_VERSION}) from real environment "
@@ -177,7 +179,12 @@ def dataset_card(stats: dict, settings: dict, run_id: str = "") -> str:
             "(the text inside `<predicted_observation>`) is scored with: each exact span must be reproduced "
             "exactly, and each format span, a value that changes between runs, only in the format of its kind "
             f"({kinds}; a `replay` span, text that a replay of the same actions in a fresh environment showed "
-            "differently, may hold any text). worldline's docs/formats.md defines the kinds.\n\n"
+            "differently, may hold any text). A value of an identifier kind "
+            f"({identifiers}) that the prompt already shows is not a format span but part of an exact span, since "
+            f"a model can copy it: at least {MIN_COPIED_CHARS} characters that stand whole (no letter or digit "
+            "right before or after) in the current action or in the state it was taken in. The other kinds are "
+            "measurements, read afresh each time, and stay format spans even when the state shows the same text. "
+            "worldline's docs/formats.md defines the kinds.\n\n"
             f"## License\n\n{_third_party(stats)}\n\n"
             f"## Counts\n\nIn {stats.get('in', 0)}, out {stats.get('out', 0)}, dead-lettered "
             f"{stats.get('dead_lettered', 0)}, deduplicated {stats.get('deduped', 0)}.\n\n"

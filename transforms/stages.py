@@ -5,7 +5,8 @@ All three see the episode as it was recorded: the task, the observation just bef
 steps (action -> observation; a step curation removed as a duplicate is still one, since it happened) and the
 current action. Stages 2 and 3 write it as a conversation in AgentWorldBench's layout (transforms/prompts.py
 turn_prompt), each turn numbered by its recorded step (`### Turn {step + 1}`), as the AgentWorldBench export numbers
-its turns. The RL spans are character offsets into the reference.
+its turns. The RL spans are character offsets into the reference; a volatile value the prompt already shows
+(copied_spans) is asked for exactly, not in format only.
 
 Stage 1 has two layouts (`worldline curate --stage1-layout`). `window`: a document per transition, as above, so the
 documents of an episode overlap (an observation is in up to `window` + 1 of them). `episode`: a document per run of
@@ -31,6 +32,7 @@ from schemas.stages import MESSAGE, SPAN, STAGE1_SCHEMA, STAGE2_SCHEMA, STAGE3_S
 from transforms import _stages
 from transforms.prompts import (ACTION_SECTION, ANSWER_TAG, DOMAINS, INSTRUCTION_SECTION, STATE_SECTION, TURN_HEADER,
                                 action_block, system_prompt, turn_prompt)
+from transforms.reasoning._linediff import new_spans
 
 REQUIRED_KEYS = ("id", "domain", "step")
 WINDOW, EPISODE = "window", "episode"
@@ -45,6 +47,14 @@ STAGE1_LAYOUTS = (WINDOW, EPISODE)
 EPISODE_DOCUMENT_CHARS = 600_000
 _STEP = itemgetter("step")
 _SPAN_ORDER = itemgetter("start", "end")
+# Volatile kinds that name a thing (a process, a port, a commit or container, a temp file) rather than measure one.
+# Such a value differs between runs but not within one: when the prompt shows it, a model can copy it, so stage 3
+# asks for it exactly. A measurement (a clock, a duration, a size, a load reading) is read afresh every time: the
+# state's top screen shows `0.0` %CPU and the next one may show 0.3, so those stay format spans whatever the prompt
+# shows.
+IDENTIFIER_KINDS = frozenset({"pid", "port", "hex_id", "uuid", "temp_path"})
+# A shorter value (a 1-2 digit pid) coincides with any small number the prompt happens to show.
+MIN_COPIED_CHARS = 3
 # The prompt is a pure function of the domain, and there are a handful of domains.
 _system_prompt = lru_cache(maxsize=64)(system_prompt)
 
@@ -141,16 +151,47 @@ def check_keys(current: dict) -> None:
             raise StageError(f"record {current.get('id')}: {key} is missing")
 
 
-def split_spans(reference: str, volatile: list[dict], record: str) -> tuple[list[dict], list[dict]]:
-    """(exact_spans, format_spans): the volatile spans, and every stretch of the reference outside them."""
+def copied_spans(reference: str, spans: list[dict], shown: tuple[str, ...]) -> list[dict]:
+    """The spans (of reference, each with its kind) whose value the prompt already states, so a model can copy it:
+    of an identifier kind, at least MIN_COPIED_CHARS long, and standing whole in one of the shown texts (no letter
+    or digit right before or after it there: pid 4242 is not the 4242 of 142424). A value is its span without the
+    spaces around it: a ps or top pid span holds the padding it is right-aligned with ("   4242"), whose width
+    follows from the value's. The spans are returned as given."""
+    values = []
+    for span in spans:
+        if span.get("kind") in IDENTIFIER_KINDS:
+            text = reference[span["start"]:span["end"]]
+            value = text.strip()
+            if len(value) >= MIN_COPIED_CHARS:
+                start = span["start"] + len(text) - len(text.lstrip())
+                values.append({"start": start, "end": start + len(value), "span": span})
+    unshown = values
+    for text in shown:
+        if unshown and text:
+            unshown = new_spans(text, reference, unshown)
+    unshown = set(map(id, unshown))
+    return [value["span"] for value in values if id(value) not in unshown]
+
+
+def split_spans(reference: str, volatile: list[dict], record: str,
+                shown: tuple[str, ...] = ()) -> tuple[list[dict], list[dict]]:
+    """(exact_spans, format_spans): the volatile spans, and every stretch of the reference outside them. shown: the
+    texts the prompt shows that a value may be copied from (the action and the state before it); a span copied_spans
+    finds there is not a format span, its text is exact like the stretches around it."""
     length = len(reference)
-    exact_spans, format_spans, cursor = [], [], 0
+    format_spans = []
     for span in sorted(volatile or [], key=_SPAN_ORDER):
         start, end = span["start"], span["end"]
         if not 0 <= start < end <= length:
             raise StageError(f"record {record}: volatile span [{start},{end}) is outside the observation "
                              f"of {length} characters or empty")
         format_spans.append({"start": start, "end": end, "kind": span.get("kind") or "volatile"})
+    copied = set(map(id, copied_spans(reference, format_spans, shown)))
+    if copied:
+        format_spans = [span for span in format_spans if id(span) not in copied]
+    exact_spans, cursor = [], 0
+    for span in format_spans:
+        start, end = span["start"], span["end"]
         if start > cursor:
             exact_spans.append({"start": cursor, "end": start, "kind": "exact"})
         if end > cursor:
@@ -166,7 +207,7 @@ def build_stage_rows(history: list[dict], current: dict, trace: str, *, window: 
     record = str(current.get("id"))
     check_keys(current)
     reference = current.get("next_text") or ""
-    exact_spans, format_spans = split_spans(reference, current.get("next_volatile_spans"), record)
+    exact_spans, format_spans = split_spans(reference, current.get("next_volatile_spans"), record, _shown(current))
     steps = _window(history, current, window)
     prompt = _conversation(steps, current)
     common = {"id": record, "domain": current["domain"], "episode_id": current.get("episode_id"),
@@ -177,6 +218,13 @@ def build_stage_rows(history: list[dict], current: dict, trace: str, *, window: 
     stage3 = {**common, "prompt": prompt, "reference": reference, "exact_spans": exact_spans,
               "format_spans": format_spans, "rubric_id": rubric_id(current["domain"])}
     return stage1, stage2, stage3
+
+
+def _shown(current: dict) -> tuple[str, str]:
+    """The texts of the prompt a value of the reference may be copied from: the current action, and the state it was
+    taken in (the previous step's next observation, which the prompt shows as the window's last answer, or as the
+    opening state when the window is empty)."""
+    return current.get("action_text") or "", current.get("state_text") or ""
 
 
 def episode_documents(rows: list[dict], max_chars: int = EPISODE_DOCUMENT_CHARS) -> list[dict]:
@@ -273,6 +321,7 @@ def build_stage_tables(rows: list[dict], curated: pa.Table, currents: np.ndarray
         spans = _flat_spans(curated, lengths[built])
     else:
         built = np.arange(len(currents))
+    spans = _without_copied(spans, current_rows)
     currents, history_starts, history_ends = currents[built], history_starts[built], history_ends[built]
     steps = np.array([row.get("step") or 0 for row in rows], dtype=np.int64)
     steps_start, steps_end = _windows(steps, currents, history_starts, history_ends, window)
@@ -388,7 +437,8 @@ def _widest(*templates: str) -> int:
 class _Spans:
     """A curated table's volatile spans, flat and in split_spans's order (by row, then start and end): the row
     (owner), start and end of each (-1 where null); `order`, their positions in the column, or None when the
-    column holds them in that order already; and the length of each row's reference."""
+    column holds them in that order already (and no span was left out as copied: _without_copied); and the length
+    of each row's reference."""
     column: pa.ListArray
     owners: np.ndarray
     starts: np.ndarray
@@ -408,6 +458,36 @@ def _flat_spans(curated: pa.Table, lengths: np.ndarray) -> _Spans:
         return _Spans(column, owners, starts, ends, None, lengths)
     order = np.lexsort((ends, starts, owners))  # stable, as sorted() by (start, end) within a row
     return _Spans(column, owners[order], starts[order], ends[order], order, lengths)
+
+
+_IDENTIFIER_KINDS = pa.array(sorted(IDENTIFIER_KINDS), pa.string())
+
+
+def _without_copied(spans: _Spans, current_rows: list[dict]) -> _Spans:
+    """spans less those copied_spans finds in their rows' prompts (split_spans's exact spans). Only the spans that
+    may be copied (an identifier kind, long enough) are made into dicts and looked for, their rows' alone: most rows
+    have none. Each dict carries its span's position in spans ("at") through copied_spans, which returns the
+    dicts it is given."""
+    kinds = spans.column.flatten().field("kind")
+    if spans.order is not None:
+        kinds = kinds.take(spans.order)
+    candidates = np.flatnonzero((spans.ends - spans.starts >= MIN_COPIED_CHARS)
+                                & pc.is_in(kinds, value_set=_IDENTIFIER_KINDS).to_numpy(zero_copy_only=False))
+    if not len(candidates):
+        return spans
+    by_row: dict[int, list[dict]] = {}
+    for at, owner, start, end, kind in zip(candidates.tolist(), spans.owners[candidates].tolist(),
+                                           spans.starts[candidates].tolist(), spans.ends[candidates].tolist(),
+                                           kinds.take(candidates).to_pylist()):
+        by_row.setdefault(owner, []).append({"start": start, "end": end, "kind": kind, "at": at})
+    copied = [span["at"] for owner, row_spans in by_row.items() for span in copied_spans(
+        current_rows[owner].get("next_text") or "", row_spans, _shown(current_rows[owner]))]
+    if not copied:
+        return spans
+    keep = np.ones(len(spans.owners), dtype=bool)
+    keep[copied] = False
+    order = np.flatnonzero(keep) if spans.order is None else spans.order[keep]
+    return _Spans(spans.column, spans.owners[keep], spans.starts[keep], spans.ends[keep], order, spans.lengths)
 
 
 def _int64(values: pa.Array) -> np.ndarray:
