@@ -1,7 +1,8 @@
 """Real MCP server processes: the servers file, starting one in its own temporary working directory (sandboxed by
-bubblewrap: only the system's paths and what the entry needs, read-only; private /tmp; no network unless the entry
-asks for it; a user id of its own with a process cap), a client session to it through the perturbing proxy, a
-restart when a call times out while the server is still on it, and teardown that always runs.
+bubblewrap: only the system's paths and what the entry needs, read-only, the placeholders' folders at fixed places
+under /opt/worldline; an environment of its own; private /tmp; no network unless the entry asks for it; a user id of
+its own with process and CPU-time caps), a client session to it through the perturbing proxy, a restart when a call
+times out while the server is still on it, and teardown that always runs.
 
 The official SDK is async; collectors are sync. Each connection owns an event loop in the calling thread: one
 long-lived task holds the transport and session open (anyio scopes must be left by the task that entered them),
@@ -39,7 +40,19 @@ SERVER_KEYS = {"command", "args", "env", "transport", "url", "domain", "prepare"
 # Where the working directory appears inside the sandbox: a fixed path, so observations that name files do not
 # carry a random temporary name. (Under /tmp because bubblewrap can only create mount points on its tmpfs.)
 SANDBOX_WORKDIR = "/tmp/workspace"
-PLACEHOLDERS = ("root", "mcp_venv", "node_modules", "python", "cache", "workdir", "port", "pages")
+# Where the sandbox shows what a server needs from this machine: fixed paths, not the host's, so what a server
+# reports (its environment, its interpreter's paths, a stack trace) reads the same on every machine and names
+# neither the checkout nor the home folder.
+SANDBOX_OPT = "/opt/worldline"
+SANDBOX_PYTHON = f"{SANDBOX_OPT}/python"  # the Python installation the venvs were made from (pyenv's, here)
+SANDBOX_VENV = f"{SANDBOX_OPT}/venv"  # worldline's venv, for {python}
+SANDBOX_SRC = f"{SANDBOX_OPT}/src"  # worldline's packages, on PYTHONPATH
+SANDBOX_FOLDERS = {"mcp_venv": f"{SANDBOX_OPT}/mcp-venv", "node_modules": f"{SANDBOX_OPT}/node_modules",
+                   "cache": f"{SANDBOX_OPT}/cache"}
+# The whole environment a server gets (plus what its placeholders and its entry's env add): nothing of the
+# collector's, whose PATH names its venv and whose variables may hold credentials.
+SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
+PLACEHOLDERS = ("mcp_venv", "node_modules", "python", "cache", "workdir", "port", "pages")
 # Placeholders a task's call arguments may carry, replaced literally (arguments may hold braces of their own).
 ARGUMENT_PLACEHOLDERS = ("workdir", "pages")
 
@@ -171,17 +184,32 @@ def server_from_dict(name: str, entry: Any, where: str) -> ServerSpec:
     return spec
 
 
-def _placeholder_values(workdir: str, port: int, pages: str = "http://127.0.0.1:0") -> dict[str, str]:
-    return {"pages": pages, "root": str(PROJECT_ROOT), "mcp_venv": str(PROJECT_ROOT / ".venv-mcp"),
-            "node_modules": str(PROJECT_ROOT / ".mcp-servers" / "node_modules"), "python": sys.executable,
-            "cache": str(PROJECT_ROOT / ".cache"), "workdir": workdir, "port": str(port)}
+def _host_folders() -> dict[str, str]:
+    return {"mcp_venv": str(PROJECT_ROOT / ".venv-mcp"), "cache": str(PROJECT_ROOT / ".cache"),
+            "node_modules": str(PROJECT_ROOT / ".mcp-servers" / "node_modules")}
+
+
+def _placeholder_values(workdir: str, port: int, pages: str = "http://127.0.0.1:0", host: bool = False) -> dict:
+    """What the placeholders stand for as the server sees them, or (`host`) where those are on this machine."""
+    folders = _host_folders() if host else SANDBOX_FOLDERS
+    python = sys.executable if host else _sandbox_python()
+    return {"pages": pages, **folders, "python": python, "workdir": workdir, "port": str(port)}
+
+
+def _sandbox_python() -> str:
+    """{python} in the sandbox: worldline's venv at SANDBOX_VENV, or, run without a venv, its installation's own."""
+    if sys.prefix != sys.base_prefix:
+        return f"{SANDBOX_VENV}/bin/python"
+    return f"{_python_home(Path(sys.base_prefix))}/bin/{Path(os.path.realpath(sys.executable)).name}"
 
 
 def _expand(text: str, values: dict[str, str], where: str) -> str:
     try:
         return text.format_map(values)
     except (KeyError, IndexError, ValueError) as exc:
-        raise ServerFileError(f"{where}: bad placeholder in {text!r} ({exc}); known: "
+        gone = (" ({root} is gone: a server sees no checkout; name a file it needs in `read_only`)"
+                if isinstance(exc, KeyError) and exc.args == ("root",) else "")
+        raise ServerFileError(f"{where}: bad placeholder in {text!r} ({exc}){gone}; known: "
                               f"{', '.join('{' + p + '}' for p in PLACEHOLDERS)}") from exc
 
 
@@ -201,6 +229,10 @@ OPEN_FILES_LIMIT = 4096
 # per real user id and root is exempt from it, so a collector running as root runs each server as a user id of
 # its own (below), which also takes root's privileges away from it.
 PROCESS_LIMIT = 256
+# CPU seconds per process (RLIMIT_CPU: SIGKILL when spent): a server stuck in a loop stops instead of holding a
+# core for the rest of the run. An episode's server spends a few seconds (Python imports, ~1 ms a call), so ten
+# minutes is far beyond any episode; a restart after a timeout starts a fresh count.
+CPU_TIME_LIMIT_S = 600
 SANDBOX_UID_BASE = 2_000_000_000
 SANDBOX_USER = "mcp-server"
 _uids_in_use: set[int] = set()
@@ -210,7 +242,7 @@ _uids_lock = threading.Lock()
 # What every server sees read-only: the system's programs and libraries, and the few files under /etc that
 # programs read (dynamic linker, name resolution, users and groups, time zone, TLS roots, alternatives links).
 # Not the rest of /etc (/etc/shadow, credential helpers in /etc/gitconfig, /etc/ssl/private), not /root, /home,
-# /work, /opt, /var or the project's checkout: a server gets those only when its entry names them (below).
+# /work, /opt, /var or the project's checkout: what an entry needs from those is shown at SANDBOX_OPT (below).
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
                 "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives", "/etc/resolv.conf",
                 "/etc/hosts", "/etc/host.conf", "/etc/gai.conf", "/etc/nsswitch.conf", "/etc/services",
@@ -218,7 +250,7 @@ SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
                 "/etc/ssl/openssl.cnf", "/etc/mime.types")
 # Placeholders that name a folder a server needs whole when its entry uses them (a script path inside it is not
 # enough: node resolves its packages, Python its site-packages, around it).
-FOLDER_PLACEHOLDERS = ("mcp_venv", "node_modules", "root", "cache")
+FOLDER_PLACEHOLDERS = ("mcp_venv", "node_modules", "cache")
 # worldline's top-level packages (pyproject.toml's [tool.setuptools.packages.find]).
 WORLDLINE_PACKAGES = ("collectors", "pipelines", "sandboxes", "schemas", "transforms")
 
@@ -263,20 +295,24 @@ def _program_paths(program: str) -> list[str]:
     return paths
 
 
-def _project_packages() -> list[str]:
-    """worldline's own packages (its venv imports them from the checkout, an editable install): what a server run
-    with {python} needs from the checkout, without the rest of it (.git, out/, .cache/)."""
-    return [str(PROJECT_ROOT / name) for name in WORLDLINE_PACKAGES]
+def _parent_dirs(path: str, made: set[str]) -> list[str]:
+    """bwrap arguments making the folders above `path`, each once, with mode 0755 (bwrap's default, 0700, would
+    shut out the server's non-root user)."""
+    args = []
+    for parent in reversed(Path(path).parents[:-1]):  # /root, /root/.pyenv, ... (not / itself)
+        if str(parent) not in made:
+            args += ["--perms", "0755", "--dir", str(parent)]
+            made.add(str(parent))
+    return args
 
 
-def _bind_args(paths: list[str]) -> list[str]:
+def _bind_args(paths: list[str], made: set[str]) -> list[str]:
     """bwrap arguments that show `paths` read-only at their own place: parents before children, a path inside
     another bound one skipped, and a symlink whose target is bound kept as a symlink (/bin -> usr/bin,
-    /etc/localtime -> the zone file), any other symlink bound as what it points to. The folders bwrap makes to hold
-    them get mode 0755 (its default, 0700, would shut out the server's non-root user)."""
+    /etc/localtime -> the zone file), any other symlink bound as what it points to."""
     wanted = sorted({os.path.normpath(p) for p in paths if os.path.lexists(p)})
     real_dirs = [p for p in wanted if not os.path.islink(p)]
-    args, bound, made = [], [], set()
+    args, bound = [], []
     for path in wanted:
         if _covered(path, bound):
             continue
@@ -286,13 +322,100 @@ def _bind_args(paths: list[str]) -> list[str]:
             symlink = _covered(target, real_dirs)
             if not symlink and not os.path.exists(target):
                 continue
-        for parent in reversed(Path(path).parents[:-1]):  # /root, /root/.pyenv, ... (not / itself)
-            if str(parent) not in made:
-                args += ["--perms", "0755", "--dir", str(parent)]
-                made.add(str(parent))
+        args += _parent_dirs(path, made)
         args += ["--symlink", os.readlink(path), path] if symlink else ["--ro-bind", path, path]
         bound.append(path)
     return args
+
+
+@dataclass
+class SandboxLayout:
+    """What a server's sandbox shows besides its working directory, and the environment it runs with."""
+
+    in_place: list[str] = field(default_factory=list)  # host paths shown at their own place (with the system's)
+    moved: dict[str, str] = field(default_factory=dict)  # sandbox path -> the host path shown there, read-only
+    links: dict[str, str] = field(default_factory=dict)  # sandbox path -> the target of a symlink made there
+    env: dict[str, str] = field(default_factory=dict)
+
+    def bwrap_args(self) -> list[str]:
+        made: set[str] = set()
+        shown = [p for p in self.in_place if not _covered(p, [SANDBOX_WORKDIR, SANDBOX_OPT, "/tmp", "/proc", "/dev"])]
+        args = _bind_args([*SYSTEM_PATHS, *shown], made)
+        for path, source in sorted(self.moved.items()):
+            if os.path.exists(source):  # a folder never installed: the server says what it misses
+                args += _parent_dirs(path, made) + ["--ro-bind", source, path]
+        for path, target in sorted(self.links.items()):
+            args += _parent_dirs(path, made) + ["--symlink", target, path]
+        # Whatever environment bwrap was started with, the server gets this one only.
+        args.append("--clearenv")
+        for key, value in self.env.items():
+            args += ["--setenv", key, value]
+        return args
+
+
+def _base_env() -> dict[str, str]:
+    return {"PATH": SANDBOX_PATH, "HOME": SANDBOX_WORKDIR, "USER": SANDBOX_USER, "LOGNAME": SANDBOX_USER,
+            "LANG": "C.UTF-8"}
+
+
+def _python_home(base: Path) -> str:
+    """Where the sandbox shows the Python installation `base`: a system one where it is (/usr, shown anyway and
+    the same on every Debian machine), any other (pyenv's ~/.pyenv/versions/X.Y.Z) at SANDBOX_PYTHON."""
+    return str(base) if _covered(str(base), list(SYSTEM_PATHS)) else SANDBOX_PYTHON
+
+
+def _add_python_home(layout: SandboxLayout, base: Path) -> str:
+    home = _python_home(base)
+    if home == SANDBOX_PYTHON:
+        shown = layout.moved.setdefault(SANDBOX_PYTHON, str(base))
+        if shown != str(base):
+            raise ServerStartError(f"the server's venvs come from two Python installations ({shown}, {base}); "
+                                   f"the sandbox shows one at {SANDBOX_PYTHON}")
+        if any((base / "lib").glob("libpython*.so*")):
+            # A shared build finds libpython through a RUNPATH that names its host folder.
+            layout.env["LD_LIBRARY_PATH"] = f"{SANDBOX_PYTHON}/lib"
+    return home
+
+
+def _venv_config(venv: Path) -> dict[str, str]:
+    config = venv / "pyvenv.cfg"
+    try:
+        lines = config.read_text().splitlines()
+    except OSError as exc:
+        raise ServerStartError(f"{venv} is not a venv ({config}: {exc.strerror}); is "
+                               f"scripts/setup.d/40-mcp-servers.sh done?") from exc
+    values = {key.strip(): value.strip() for key, _, value in (line.partition("=") for line in lines)}
+    if not values.get("home"):
+        raise ServerStartError(f"{config} names no home (the Python installation the venv was made from)")
+    return values
+
+
+def _add_venv(layout: SandboxLayout, venv: Path, shown_at: str, folder: Path) -> None:
+    """Shows the venv `venv` at `shown_at`: its lib/ (site-packages), bin/python linked to its Python installation
+    as the sandbox shows it, and a pyvenv.cfg written into `folder` that names that installation (the venv's own
+    names the host's). Not its bin/ scripts: their #! lines name the host venv; a server runs `python -m module`."""
+    config = _venv_config(venv)
+    home = _add_python_home(layout, Path(config["home"]).resolve().parent)
+    written = folder / f"pyvenv-{Path(shown_at).name}.cfg"
+    system_site = config.get("include-system-site-packages", "false")
+    written.write_text(f"home = {home}/bin\ninclude-system-site-packages = {system_site}\n"
+                       f"version = {config.get('version', '')}\n")
+    layout.moved |= {f"{shown_at}/lib": str(venv / "lib"), f"{shown_at}/pyvenv.cfg": str(written)}
+    interpreter = f"{home}/bin/{Path(os.path.realpath(venv / 'bin' / 'python')).name}"
+    layout.links |= {f"{shown_at}/bin/python": interpreter, f"{shown_at}/bin/python3": interpreter}
+    layout.env["PATH"] = f"{shown_at}/bin:{layout.env['PATH']}"
+    layout.env["VIRTUAL_ENV"] = shown_at
+
+
+def _add_worldline(layout: SandboxLayout, folder: Path) -> None:
+    """{python}: worldline's interpreter (its venv at SANDBOX_VENV) and its packages at SANDBOX_SRC, on PYTHONPATH
+    (the venv imports them from the checkout, an editable install), without the rest of the checkout."""
+    if sys.prefix != sys.base_prefix:
+        _add_venv(layout, Path(sys.prefix), SANDBOX_VENV, folder)
+    else:
+        _add_python_home(layout, Path(sys.base_prefix))
+    layout.moved |= {f"{SANDBOX_SRC}/{name}": str(PROJECT_ROOT / name) for name in WORLDLINE_PACKAGES}
+    layout.env["PYTHONPATH"] = SANDBOX_SRC
 
 
 def take_sandbox_uid() -> int:
@@ -325,16 +448,16 @@ def _account_files(folder: Path, uid: int) -> list[str]:
     return written
 
 
-def _sandboxed(argv: list[str], workdir: str, network: bool, read_only: list[str] = (),
+def _sandboxed(argv: list[str], workdir: str, network: bool, layout: SandboxLayout,
                uid: int | None = None, accounts: list[str] = ()) -> list[str]:
-    """bubblewrap: a root of its own holding only the system paths and `read_only` (read-only) and the working
-    directory (read-write) at SANDBOX_WORKDIR; a private /tmp; own pid/ipc/uts (and net unless asked); prlimit caps
-    on memory, file size, open files and processes. When the collector is root, the command runs as `uid` with no
-    capabilities (setpriv, from inside the sandbox: bwrap itself needs root to mount), so the process cap holds;
-    `accounts` are passwd and group files naming it, mounted over /etc's."""
+    """bubblewrap: a root of its own holding only the system paths and what `layout` shows (read-only), the working
+    directory (read-write) at SANDBOX_WORKDIR, and `layout`'s environment only; a private /tmp; own pid/ipc/uts
+    (and net unless asked); prlimit caps on memory, file size, open files, CPU time and processes. When the
+    collector is root, the command runs as `uid` with no capabilities (setpriv, from inside the sandbox: bwrap
+    itself needs root to mount), so the process cap holds; `accounts` are passwd and group files naming it, mounted
+    over /etc's."""
     if shutil.which("bwrap") is None:
         raise ServerStartError("bubblewrap (bwrap) is not installed; run scripts/setup.d/40-mcp-servers.sh")
-    read_only = [p for p in read_only if not _covered(p, [SANDBOX_WORKDIR, "/tmp", "/proc", "/dev"])]
     nproc = []
     if os.geteuid() == 0 and uid is not None:
         nproc = [f"--nproc={PROCESS_LIMIT}"]
@@ -348,8 +471,8 @@ def _sandboxed(argv: list[str], workdir: str, network: bool, read_only: list[str
         # Not root: the server keeps the collector's user, whose other processes RLIMIT_NPROC would count too.
         options = ["--unshare-all", *(["--share-net"] if network else [])]
     return ["prlimit", f"--data={MEMORY_LIMIT_BYTES}", f"--fsize={FILE_SIZE_LIMIT_BYTES}",
-            f"--nofile={OPEN_FILES_LIMIT}", *nproc, "--", "bwrap",
-            *_bind_args([*SYSTEM_PATHS, *read_only]), "--dev", "/dev", "--proc", "/proc", "--perms", "1777",
+            f"--nofile={OPEN_FILES_LIMIT}", f"--cpu={CPU_TIME_LIMIT_S}", *nproc, "--", "bwrap",
+            *layout.bwrap_args(), "--dev", "/dev", "--proc", "/proc", "--perms", "1777",
             "--tmpfs", "/tmp", "--bind", workdir, SANDBOX_WORKDIR, "--chdir", SANDBOX_WORKDIR, *options,
             "--die-with-parent", "--", *argv]
 
@@ -395,7 +518,9 @@ class ServerConnection:
         self.workdir.mkdir()
         self.port = _free_port() if spec.transport == "http" else 0
         uses_pages = "{pages}" in repr(spec)
-        self.values = _placeholder_values(SANDBOX_WORKDIR, self.port, local_pages_url() if uses_pages else "")
+        pages = local_pages_url() if uses_pages else ""
+        self.values = _placeholder_values(SANDBOX_WORKDIR, self.port, pages)  # as the server sees them
+        self.host_values = _placeholder_values(str(self.workdir), self.port, pages, host=True)
         self._process: subprocess.Popen | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._holder: asyncio.Task | None = None
@@ -403,7 +528,7 @@ class ServerConnection:
         self.session = None
         self.initialize: Exchange | None = None
         self.restarts = 0
-        self._read_only: list[str] | None = None
+        self._layout: SandboxLayout | None = None
         self.uid = take_sandbox_uid() if os.geteuid() == 0 else None
         self._accounts: list[str] = []
         if self.uid is not None:
@@ -427,35 +552,65 @@ class ServerConnection:
         argv = [_expand(self.spec.command, self.values, where)] + [_expand(a, self.values, where)
                                                                    for a in self.spec.args]
         return _sandboxed(argv, str(self.workdir), self.spec.network or self.spec.transport == "http",
-                          self.read_only_paths(), self.uid, self._accounts)
+                          self.layout(), self.uid, self._accounts)
 
-    def read_only_paths(self) -> list[str]:
-        """Host paths this server's sandbox shows read-only besides the system ones, found from its entry: the
-        program (and the interpreter and venv behind it), the folders of the placeholders it uses ({mcp_venv},
-        {node_modules}, {root}, {cache}; {python} brings worldline's venv and packages), absolute paths its args
-        and env name, and its `read_only` list."""
-        if self._read_only is None:
+    def layout(self) -> SandboxLayout:
+        """What this server's sandbox shows besides the system paths, found from its entry: the folders of the
+        placeholders it uses at their fixed places under SANDBOX_OPT ({python} brings worldline's venv and
+        packages, a venv its Python installation), the host paths the entry names itself, and the environment:
+        a fixed base, what the placeholders add (VIRTUAL_ENV, PYTHONPATH, NODE_PATH...) and the entry's `env`."""
+        if self._layout is None:
             where = f"server {self.spec.name!r}"
             texts = [self.spec.command, *self.spec.args, *self.spec.env.values(), *self.spec.prepare,
                      self.spec.url, *self.spec.read_only]
-            host = _placeholder_values(str(self.workdir), self.port)
-            paths = _program_paths(shutil.which(_expand(self.spec.command, self.values, where)) or "")
-            paths += [host[name] for name in FOLDER_PLACEHOLDERS if any("{" + name + "}" in t for t in texts)]
-            if any("{python}" in t for t in texts):
-                paths += _program_paths(sys.executable) + _project_packages()
-            for text in [*self.spec.args, *self.spec.env.values()]:
-                value = _expand(text, self.values, where)
-                if value.startswith("/") and not _covered(value, [SANDBOX_WORKDIR]) and os.path.exists(value):
-                    paths.append(value)
-            paths += [_expand(p, self.values, where) for p in self.spec.read_only]
-            self._read_only = [p for p in paths if p and os.path.normpath(p) != "/"]
-        return self._read_only
+            used = {name for name in PLACEHOLDERS if any("{" + name + "}" in t for t in texts)}
+            layout = SandboxLayout(in_place=self._named_paths(), env=_base_env())
+            host = self.host_values
+            for name in ("node_modules", "cache"):
+                if name in used:
+                    layout.moved[SANDBOX_FOLDERS[name]] = host[name]
+            if "node_modules" in used:
+                layout.env["NODE_PATH"] = SANDBOX_FOLDERS["node_modules"]
+            if "mcp_venv" in used:
+                _add_venv(layout, Path(host["mcp_venv"]), SANDBOX_FOLDERS["mcp_venv"], self.base)
+            if "python" in used:
+                _add_worldline(layout, self.base)
+            layout.env |= {k: _expand(v, self.values, where) for k, v in self.spec.env.items()}
+            self._layout = layout
+        return self._layout
 
-    def _env(self) -> dict[str, str]:
+    def _named_paths(self) -> list[str]:
+        """Host paths the entry names itself, shown at that same path since that is how the entry names them: its
+        program (with the interpreter and venv behind it) unless a placeholder's folder holds it, absolute paths
+        in its args and env (a script file, a data folder), and its `read_only` list."""
         where = f"server {self.spec.name!r}"
-        # HOME as the server sees its working directory: the host path is not in its sandbox, and a random temp name
-        # in an observation would be noise to the world model.
-        return {"HOME": SANDBOX_WORKDIR} | {k: _expand(v, self.values, where) for k, v in self.spec.env.items()}
+        command = _expand(self.spec.command, self.values, where)
+        paths = [] if _covered(command, [SANDBOX_OPT]) else _program_paths(shutil.which(command) or "")
+        for text in [*self.spec.args, *self.spec.env.values()]:
+            value = _expand(text, self.values, where)
+            if value.startswith("/") and not _covered(value, [SANDBOX_WORKDIR, SANDBOX_OPT]) and os.path.exists(value):
+                paths.append(value)
+        paths += [_expand(p, self.values, where) for p in self.spec.read_only]
+        return [p for p in paths if p and os.path.normpath(p) != "/"]
+
+    def _host_command(self) -> str:
+        """The command's executable on this machine, checked before a start: there, and not a script whose `#!`
+        line names a host path the sandbox shows elsewhere (a venv's console scripts name the host venv)."""
+        where = f"server {self.spec.name!r}"
+        command = _expand(self.spec.command, self.host_values, where)
+        found = shutil.which(command)
+        if found is None:
+            raise ServerStartError(f"{where}: command {command!r} is not an executable on PATH "
+                                   f"(is scripts/setup.d/40-mcp-servers.sh done?)")
+        if _covered(_expand(self.spec.command, self.values, where), [SANDBOX_OPT]):
+            with open(found, "rb") as handle:
+                first = handle.readline(256)
+            interpreter = first[2:].decode(errors="replace").split()[:1] if first.startswith(b"#!") else []
+            if interpreter and not _covered(interpreter[0], list(SYSTEM_PATHS)):
+                raise ServerStartError(f"{where}: {self.spec.command!r} is a script whose #! line names "
+                                       f"{interpreter[0]}, a host path the sandbox does not show; run its module "
+                                       f"with the venv's python instead (\"{{mcp_venv}}/bin/python -m MODULE\")")
+        return found
 
     def start(self) -> None:
         self._prepare()
@@ -464,14 +619,12 @@ class ServerConnection:
     def _prepare(self) -> None:
         """The entry's prepare commands, each in the server's own sandbox (same binds, same working directory at
         the same path) but with the network on, since they may download what the server works on."""
-        from mcp.client.stdio import get_default_environment
-
         where = f"server {self.spec.name!r}"
         for command in self.spec.prepare:
             command = _expand(command, self.values, where)
-            argv = _sandboxed(["bash", "-c", command], str(self.workdir), True, self.read_only_paths(), self.uid,
+            argv = _sandboxed(["bash", "-c", command], str(self.workdir), True, self.layout(), self.uid,
                               self._accounts)
-            done = subprocess.run(argv, cwd=self.base, env=get_default_environment() | self._env(),
+            done = subprocess.run(argv, cwd=self.base, env=self.layout().env,
                                   capture_output=True, text=True, timeout=120)
             if done.returncode != 0:
                 raise ServerStartError(f"server {self.spec.name!r}: prepare command {command!r} failed "
@@ -479,10 +632,7 @@ class ServerConnection:
 
     def _launch(self) -> None:
         """Starts the server process and opens an initialized session to it."""
-        command = _expand(self.spec.command, self.values, f"server {self.spec.name!r}")
-        if shutil.which(command) is None:
-            raise ServerStartError(f"server {self.spec.name!r}: command {command!r} is not an executable on PATH "
-                                   f"(is scripts/setup.d/40-mcp-servers.sh done?)")
+        self._host_command()
         if self.spec.transport == "http":
             self._start_http_process()
         self._loop = asyncio.new_event_loop()
@@ -565,11 +715,8 @@ class ServerConnection:
             await self._stop.wait()
 
     def _start_http_process(self) -> None:
-        from mcp.client.stdio import get_default_environment
-
-        # The environment a stdio server gets from the SDK (HOME, PATH, USER...), not the collector's own, which may
-        # hold credentials.
-        self._process = subprocess.Popen(self._argv(), cwd=self.base, env=get_default_environment() | self._env(),
+        # Not the collector's environment (credentials): bwrap, which clears it for the server anyway, needs none.
+        self._process = subprocess.Popen(self._argv(), cwd=self.base, env=self.layout().env,
                                          stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
                                          start_new_session=True)
         deadline = time.monotonic() + self.spec.startup_timeout_s
@@ -604,7 +751,7 @@ class ServerConnection:
             return streamable_http_client(_expand(self.spec.url, self.values, f"server {self.spec.name!r}"))
         from mcp.client.stdio import StdioServerParameters, stdio_client
         argv = self._argv()
-        params = StdioServerParameters(command=argv[0], args=argv[1:], env=self._env(), cwd=str(self.base))
+        params = StdioServerParameters(command=argv[0], args=argv[1:], env=self.layout().env, cwd=str(self.base))
         return stdio_client(params, errlog=self._log)
 
     def request(self, method: str, params: dict | None = None) -> tuple[Exchange, Exception | None]:

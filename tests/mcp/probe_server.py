@@ -1,6 +1,8 @@
 """A tiny MCP server for the sandbox tests (run by worldline's interpreter): reads a file, lists a folder, sleeps,
-starts child processes and reports its own pid, so a test can see what the sandbox lets a server do."""
+starts child processes, burns CPU and reports its own pid and environment, so a test can see what the sandbox lets a
+server do and what it shows it."""
 
+import json
 import os
 import subprocess
 import sys
@@ -43,6 +45,29 @@ def spawn(count: int) -> int:
         except OSError:
             break
     return started
+
+
+@server.tool(description="Paths named `name` under `root` (not descending into /proc, /sys, /dev or /usr).")
+def find(root: str, name: str) -> list[str]:
+    found = []
+    for folder, subfolders, files in os.walk(root):
+        subfolders[:] = [s for s in subfolders if os.path.join(folder, s) not in ("/proc", "/sys", "/dev", "/usr")]
+        found += [os.path.join(folder, n) for n in subfolders + files if n == name]
+    return found
+
+
+@server.tool(description="What the interpreter and the process say about where they are, as JSON.")
+def environment() -> str:
+    return json.dumps({"environ": dict(os.environ), "executable": sys.executable, "prefix": sys.prefix,
+                       "base_prefix": sys.base_prefix, "path": sys.path, "cwd": os.getcwd()})
+
+
+@server.tool(description="Spins the CPU for `seconds` of wall time.")
+def burn(seconds: float) -> str:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        pass
+    return f"burned {seconds}"
 
 
 if __name__ == "__main__":

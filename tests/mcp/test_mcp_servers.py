@@ -31,6 +31,7 @@ def test_server_runs_in_its_own_workdir_and_is_stopped(servers):
         assert server_pids
         limits = open(f"/proc/{server_pids[0]}/limits").read()
         assert re.search(r"Max file size\s+1073741824", limits) and re.search(r"Max data size\s+4294967296", limits)
+        assert re.search(r"Max cpu time\s+600\s+600\s", limits)
     assert not base.exists()
     assert all(not os.path.exists(f"/proc/{pid}") or str(base) not in _cmdline(str(pid)) for pid in pids)
 
