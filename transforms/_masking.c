@@ -15,18 +15,19 @@
 #include <stdint.h>
 #include <string.h>
 
-/* The finders, one per rule, in the order of the lists candidate_starts() returns (FINDERS names them). PS_ROW and
- * WEEKDAY_KEY are no rule's: they say where masking.py's second passes must look (a ps row's pid, a day-of-week
- * JSON key's opening quote), and mask_group hands their candidates back as marks. */
+/* The finders, one per rule, in the order of the lists candidate_starts() returns (FINDERS names them). PS_ROW,
+ * WEEKDAY_KEY and COMMAND are no rule's: they say where masking.py's second passes must look (a ps row's pid, a
+ * day-of-week JSON key's opening quote, a ps or git command), and mask_group hands their candidates back as
+ * marks. */
 enum {
     UUID, DIGITS, DAY_DATE, MONTH_TIME, UNIX_SECONDS, TEMP_DIR, TMP_NAME, PID_WORD, PID_UPPER, PROCESS_WORD,
     SHELL_JOB, LOCAL_PORT, PORT_WORD, HEX_LITERAL, HEX_WORD, UP_TIME, USAGE_LINE, WEEKDAY, SETTING, ELAPSED,
-    PS_ROW, WEEKDAY_KEY, FINDER_COUNT
+    GIT_SUMMARY, GIT_ID, PS_ROW, WEEKDAY_KEY, COMMAND, FINDER_COUNT
 };
 static const char *const finder_names[FINDER_COUNT] = {
     "uuid", "digits", "day_date", "month_time", "unix_seconds", "temp_dir", "tmp_name", "pid_word", "pid_upper",
     "process_word", "shell_job", "local_port", "port_word", "hex_literal", "hex_word", "up_time", "usage_line",
-    "weekday", "setting", "elapsed", "ps_row", "weekday_key",
+    "weekday", "setting", "elapsed", "git_summary", "git_id", "ps_row", "weekday_key", "command",
 };
 
 /* Character classes as bit flags, of the text's characters as bytes (see Bytes). */
@@ -262,8 +263,9 @@ ends_with(Bytes s, Py_ssize_t i, const char *suffix, int fold)
     return 1;
 }
 
-/* What a duration that is a setting follows, at a number's start i: a timeout notice's words, "sleep ", or the
- * key "timeout" or "interval" (any case) and up to 4 of the characters of its separators ( =:"'). */
+/* What a duration that is a setting follows, at a number's start i: a timeout notice's words, "sleep ", or one of
+ * the keys "timeout", "interval", "retry after", "retry-after", "retry_after", "retryafter" (any case) and up to 4
+ * of the characters of its separators ( =:"'). */
 static int
 setting_before(Bytes s, Py_ssize_t i)
 {
@@ -275,7 +277,12 @@ setting_before(Bytes s, Py_ssize_t i)
     Py_ssize_t key_end = i;
     while (i - key_end < 4 && key_end > 0 && s[key_end - 1] && strchr(" =:\"'", s[key_end - 1]) != NULL)
         key_end--;
-    return key_end < i && (ends_with(s, key_end, "timeout", 1) || ends_with(s, key_end, "interval", 1));
+    static const char *const keys[] = {"timeout", "interval", "retry after", "retry-after", "retry_after",
+                                        "retryafter"};
+    for (size_t k = 0; key_end < i && k < sizeof keys / sizeof *keys; k++)
+        if (ends_with(s, key_end, keys[k], 1))
+            return 1;
+    return 0;
 }
 
 /* What an elapsed or remaining time with colons is next to, at a number's start i: a word saying so before it
@@ -333,6 +340,102 @@ ps_row_pid_at(Bytes s, Py_ssize_t i)
     return start < name_end && (start == 0 || s[start - 1] == '\n') && s[start] != '-' && s[start] != '.';
 }
 
+/* The end of a run of 7 to 40 lowercase hex characters from i that ends a word, or -1. */
+static Py_ssize_t
+commit_id_end(Bytes s, Py_ssize_t i)
+{
+    Py_ssize_t end = i;
+    while (end - i <= 40 && has(s, end, LOWER_HEX))
+        end++;
+    return end - i >= 7 && end - i <= 40 && !has(s, end, WORD) ? end : -1;
+}
+
+/* git commit's summary at a line's start i: "[", then on the same line the first "]" after a space and a commit
+ * id, and a space after it ("[main 4997019] msg", "[main (root-commit) 4997019] msg"). */
+static int
+git_summary_at(Bytes s, Py_ssize_t i)
+{
+    if (i > 0 && s[i - 1] != '\n')
+        return 0;
+    Py_ssize_t close = i + 1;
+    while (s[close] && s[close] != ']' && s[close] != '\n')
+        close++;
+    if (s[close] != ']' || s[close + 1] != ' ')
+        return 0;
+    Py_ssize_t start = close;
+    while (start > i + 1 && has(s, start - 1, LOWER_HEX))
+        start--;
+    return s[start - 1] == ' ' && commit_id_end(s, start) == close;
+}
+
+/* A commit id at i (a word's start) where git prints one: after "HEAD is now at ", "HEAD detached at ", "HEAD
+ * position was " or the word "commit ", or before " (HEAD" or " (tag: " (a decorated --oneline line). */
+static int
+git_id_at(Bytes s, Py_ssize_t i)
+{
+    static const char *const before[] = {"HEAD is now at ", "HEAD detached at ", "HEAD position was "};
+    Py_ssize_t end = commit_id_end(s, i);
+    if (end < 0)
+        return 0;
+    if (s[end] == ' ' && s[end + 1] == '(' && (literal_at(s, end + 2, "HEAD") || literal_at(s, end + 2, "tag: ")))
+        return 1;
+    if (i == 0 || s[i - 1] != ' ')
+        return 0;
+    for (size_t b = 0; b < sizeof before / sizeof *before; b++)
+        if (ends_with(s, i, before[b], 0))
+            return 1;
+    return ends_with(s, i, "commit ", 0) && (i == 7 || !has(s, i - 8, WORD));
+}
+
+/* What may come before a word of a command line: what `re` counts as whitespace (\s), any non-ASCII character
+ * being possibly one. */
+static inline int
+after_space(Bytes s, Py_ssize_t j)
+{
+    unsigned char c = s[j - 1];
+    return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f) || c == NON_ASCII;
+}
+
+/* A ps format option at j, a word's start (masking.py's _COMMAND_CUE): "-" and letters with an "o" among them
+ * ("-o", "-eo"), "--format", or letters ending in "o" before a space ("axo ", "o "). */
+static int
+ps_format_option_at(Bytes s, Py_ssize_t j)
+{
+    if (s[j] == '-' && literal_at(s, j, "--format"))
+        return 1;
+    Py_ssize_t k = s[j] == '-' ? j + 1 : j;
+    int has_o = 0;
+    for (; (s[k] | 0x20) >= 'a' && (s[k] | 0x20) <= 'z'; k++)
+        has_o |= s[k] == 'o';
+    return s[j] == '-' ? has_o : k > j && s[k - 1] == 'o' && s[k] == ' ';
+}
+
+/* A git subcommand printing commit ids at j, a word's start: "log", "reflog" or "rev-parse" ending a word. */
+static int
+git_id_subcommand_at(Bytes s, Py_ssize_t j)
+{
+    static const char *const subcommands[] = {"log", "reflog", "rev-parse"};
+    for (size_t c = 0; c < sizeof subcommands / sizeof *subcommands; c++)
+        if (literal_at(s, j, subcommands[c]) && !has(s, j + (Py_ssize_t)strlen(subcommands[c]), WORD))
+            return 1;
+    return 0;
+}
+
+/* "ps " or "git " at i, a word's start, with on the rest of its line a word that makes it a command whose rows the
+ * command pass reads (a ps format option, a git subcommand printing commit ids): "git status" is turned away here.
+ */
+static int
+command_at(Bytes s, Py_ssize_t i)
+{
+    int ps = literal_at(s, i, "ps "), git = !ps && literal_at(s, i, "git ");
+    if (!(ps || git) || !may_start_word(s, i))
+        return 0;
+    for (Py_ssize_t j = i + (ps ? 3 : 4); s[j] && s[j] != '\n'; j++)
+        if (after_space(s, j) && (ps ? ps_format_option_at(s, j) : git_id_subcommand_at(s, j)))
+            return 1;
+    return 0;
+}
+
 static inline unsigned
 bit_if(int finder, int holds)
 {
@@ -348,6 +451,7 @@ starts_at(Bytes s, Py_ssize_t i)
     if (has(s, i, HEX) && may_start_word(s, i)) {
         found |= bit_if(UUID, uuid_layout(s, i));
         found |= bit_if(HEX_WORD, has(s, i, LOWER_HEX) && hex_word_start(s, i));
+        found |= bit_if(GIT_ID, has(s, i, LOWER_HEX) && git_id_at(s, i));
         if (has(s, i, DIGIT)) {
             int digits = digits_form_start(s, i);
             found |= bit_if(DIGITS, digits);
@@ -368,6 +472,7 @@ starts_at(Bytes s, Py_ssize_t i)
     case '[':
         found |= bit_if(LOCAL_PORT, local_host_port(s, i));
         found |= bit_if(SHELL_JOB, shell_job_at(s, i));
+        found |= bit_if(GIT_SUMMARY, git_summary_at(s, i));
         break;
     case '/':
         found |= bit_if(TEMP_DIR, temp_dir_at(s, i));
@@ -379,9 +484,15 @@ starts_at(Bytes s, Py_ssize_t i)
         found |= bit_if(PID_WORD, literal_at(s, i, "pid") && pid_separator_at(s, i + 3));
         found |= bit_if(PROCESS_WORD, literal_at(s, i, "process") && pid_separator_at(s, i + 7));
         found |= bit_if(PORT_WORD, literal_at(s, i, "port ") && port_after(s, i + 5));
+        found |= bit_if(COMMAND, command_at(s, i));
+        break;
+    case 'g':
+        found |= bit_if(COMMAND, command_at(s, i));
         break;
     case 'P':
-        found |= bit_if(PID_UPPER, literal_at(s, i, "PID") && pid_separator_at(s, i + 3));
+        /* At a line's end too: a header whose only or last column is PID ("    PID", ps -o pid). */
+        found |= bit_if(PID_UPPER, literal_at(s, i, "PID") && (pid_separator_at(s, i + 3) || s[i + 3] == '\n'
+                                                              || s[i + 3] == '\r' || s[i + 3] == 0));
         break;
     case 'u':
         found |= bit_if(UP_TIME, up_time_at(s, i));
@@ -726,8 +837,14 @@ put_all_spans(PyObject *text, PyObject *rules, PyObject *marks, Array *spans)
     failed = failed || find_candidates(text, &candidates) < 0;
     const Candidate *items = candidates.items;
     for (Py_ssize_t c = 0; !failed && c < candidates.count; c++)
-        for (Py_ssize_t r = first[items[c].finder]; !failed && r >= 0; r = next[r])
+        for (Py_ssize_t r = first[items[c].finder]; !failed && r >= 0; r = next[r]) {
             failed = put_rule_span(text, &parsed[r], r, items[c].start, &reach[r], spans) < 0;
+            /* The elapsed rule is a form of the digits rule split off (masking.py): its match moves the digits
+             * rule's reach as a match of that form would, so that "0:05.5KiB" after "elapsed=" yields "0:05" and
+             * then "5KiB", not "05.5KiB" from inside it. */
+            if (parsed[r].finder == ELAPSED && first[DIGITS] >= 0 && reach[first[DIGITS]] < reach[r])
+                reach[first[DIGITS]] = reach[r];
+        }
     if (!failed && marks != NULL)
         failed = put_marks(marks, &candidates) < 0;
     PyMem_Free(candidates.items);
@@ -990,6 +1107,11 @@ module_exec(PyObject *module)
     add_pairs(anywhere, "1", "2");  /* 127.0.0.1: */
     add_pairs(anywhere, "l", "o");  /* localhost: */
     add_pairs(anywhere, "[", "0123456789:");  /* [1] 12345, [::]: */
+    for (unsigned second = 1; second < 256; second++)  /* [main 4997019]: a branch's name may be any \w */
+        if (second != ']' && second != ' ' && second != '\n')
+            add_pair(TEST_AFTER_NON_WORD, '[', (unsigned char)second);
+    add_pairs(TEST_AFTER_NON_WORD, "p", "s");  /* ps */
+    add_pairs(TEST_AFTER_NON_WORD, "g", "i");  /* git */
     add_pairs(anywhere, "/", "tvdp");  /* /tmp/, /var/tmp/, /dev/shm/, /private/var/folders/ */
     add_pairs(anywhere, "p", "iro");  /* pid, process, port */
     add_pairs(anywhere, "P", "I");

@@ -7,8 +7,9 @@ used only for hashing, so two runs that differ only in a PID or a clock reading 
 mask(text) masks one text; mask_many(texts) gives the same result for each of many texts, for less: it runs every
 rule once over groups of texts joined by newlines (see _masked_group). Second passes, over the few texts that may
 need them, find what no line-local rule can: the pid and usage columns of process tables (ps, top), which a header
-line identifies (_table_spans), and of ps rows printed without it (_ps_row_spans), and the day of the week a JSON
-object gives beside a masked date (_weekday_key_spans).
+line identifies (_table_spans), and of ps rows printed without it (_ps_row_spans), the rows of a ps format list or
+of a git command printing commit ids, read under their command line (_command_spans), and the day of the week a
+JSON object gives beside a masked date (_weekday_key_spans).
 
 The rules are syntactic: without_distant_dates(text, spans, recorded_at_s) then drops the timestamp and date spans
 whose full date is far from the time the transition was recorded (a preserved mtime, a fixture's log line: content,
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import math
 import re
+import shlex
 from bisect import bisect_right
 from datetime import date
 from functools import lru_cache
@@ -54,6 +56,14 @@ _ELAPSED_BEFORE = "|".join(rf"(?<=\b{word}{_D})" for word in (
 # a comma and a space.
 _DATE_BEFORE = "|".join(rf"(?<={date}{gap}{_D})" for date in (
     rf"[-/.]{_D}{{2}}", rf"[-/.]{_D}{{4}}", rf" {_MONTH} {_D}{{4}}", rf"{_MONTH} {_D}{{2}}") for gap in (" ", ", "))
+# The keys whose durations are settings (see the setting rule of RULES), in any case.
+_SETTING_KEYS = ("timeout", "interval", "retry after", "retry-after", "retry_after", "retryafter")
+
+
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.upper()}{c}]" if c.isalpha() else re.escape(c) for c in word)
+
+
 _DURATION_REST = rf"{_D}*+(?:\.{_D}++)? ?(?:ms|us|µs|ns|sec|secs|seconds|s)\b"
 _TWELVE_HOUR = rf"{_D}?:{_D}{{2}}:{_D}{{2}}{_FRACTION} ?(?:AM|PM|am|pm)\b"
 DIGIT_FORMS = (
@@ -152,22 +162,28 @@ RULES = (
     # What a machine reports of its own load, which moves with time and with everything else running on it: uptime
     # and load averages (uptime, w, top), top's task and CPU lines, top's and free's memory lines. First: a number in
     # them would otherwise start a duration ("1.2 us" is top's user CPU share) or a byte size.
-    ("usage", rf"u{_B.format('u')}p +(?P<v>(?:{_D}+ days?, +)?(?:{_D}{{1,2}}:{_D}{{2}}|{_D}+ min),(?: +{_D}+ users?,)?"
+    # The padding a value is right-aligned with is in its span, since its width moves with the value's: uptime
+    # prints "up %2d:%02d" ("up  2:16," / "up 12:16,": the span keeps the one space "up " always has), top and free
+    # print the figure right after the label's colon in a fixed width ("%Cpu(s):  0.0 us", "%Cpu(s): 14.3 us",
+    # "%Cpu(s):100.0 us": the span starts at the colon's end).
+    ("usage", rf"u{_B.format('u')}p (?P<v> *(?:{_D}+ days?, +)?(?:{_D}{{1,2}}:{_D}{{2}}|{_D}+ min),(?: +{_D}+ users?,)?"
               rf" +load averages?: {_D}+[.,]{_D}+,? {_D}+[.,]{_D}+,? {_D}+[.,]{_D}+)", "up_time", None),
-    ("usage", rf"^(?:(?:Tasks|Threads): +(?={_D}+ total,)|%Cpu{_D}*(?:\(s\))?: +|(?:[KMGTPE]iB )?(?:Mem|Swap) *: +)"
-              rf"(?P<v>{_D}[^\n]*?)(?=[ \t\r]*$)", "usage_line", None),
+    ("usage", rf"^(?:(?:Tasks|Threads):(?= *{_D}+ total,)|%Cpu{_D}*(?:\(s\))?:|(?:[KMGTPE]iB )?(?:Mem|Swap) *:)"
+              rf"(?P<v> *{_D}[^\n]*?)(?=[ \t\r]*$)", "usage_line", None),
     ("uuid", rf"{_H}{_B.format(_H)}{_H}{{7}}-{_H}{{4}}-{_H}{{4}}-{_H}{{4}}-{_H}{{12}}\b", "uuid", None),
     # Content, not a kind (None: masks nothing, but its match keeps the digits rule's duration at the same place
     # out): a duration that is a setting, the same every run, not a measurement. The number in the notices a command
     # or a call that ran out of time ends with (SWE-agent's "The command was cancelled because it took more than 30
     # seconds.", the mcp client's "Request 'tools/call' timed out after 30 s"), the value of a timeout or interval
     # key or option ("timeout=5000ms", "--timeout 30s", "read_timeout: 5s", '"interval": "60 s"', "INTERVAL = 2s")
-    # and the argument of sleep ("sleep 0.5s"). Other words before a duration say it was measured ("in 0.52s",
-    # "took 3.1 seconds", "real 0m1.2s", "timed out after 30.2s"): those stay volatile. Tried only where the setting
-    # finder saw those words right before a number (the lookbehinds would cost every duration 12 tests).
+    # and the argument of sleep ("sleep 0.5s"). So is the wait a server or a client asks for before the next try
+    # ("Rate limited: retry after 60 s", "Retry-After: 30s", "retry_after=5s"): a policy's value, where "Retrying in
+    # 2.5s" (a backoff, often jittered) stays volatile. Other words before a duration say it was measured ("in
+    # 0.52s", "took 3.1 seconds", "real 0m1.2s", "timed out after 30.2s"): those stay volatile. Tried only where the
+    # setting finder saw those words right before a number (the lookbehinds would cost every duration 30 tests).
     (None, "(?:" + "|".join(rf"(?<={before})" for before in (
         "took more than ", "' timed out after ", "sleep ",
-        *("".join(f"[{letter.upper()}{letter}]" for letter in key) + separator for key in ("timeout", "interval")
+        *(_any_case(key) + separator for key in _SETTING_KEYS
           for separator in (r"[=: ]", r"(?:: |=[\"'])", r"(?:: \"| = |\":\")", r"(?:\": \"| = \")"))))
      + rf"){_D}(?:{_D}*m{_D}+(?:\.{_D}+)?s\b|{_DURATION_REST})", "setting", None),
     # An elapsed or remaining time with colons, by what is next to it (see DIGIT_FORMS): after "Elapsed: ", "eta "...
@@ -210,6 +226,18 @@ RULES = (
      "local_port", None),
     ("port", rf"port (?P<v>[1-5]{_D}{{4}}|6[0-5]{_D}{{3}})\b", "port_word", None),
     ("hex_id", rf"0x{_H}{{4,}}\b", "hex_literal", None),
+    # A commit id where git prints one, whatever its digits: an abbreviated id is all digits 3.7% of the time (4997019)
+    # and all letters 0.1% (deadbee), which the hex_word rule below takes for numbers and words. git commit's (and
+    # cherry-pick's, revert's) summary "[main 4997019] message", "[main (root-commit) 4997019] ...", "[detached HEAD
+    # 4997019] ..."; "HEAD is now at 4997019", "HEAD detached at 4997019", "Previous HEAD position was 4997019";
+    # "commit 4997019"; a decorated --oneline line "4997019 (HEAD -> main) ...", "4997019 (tag: v1) ...". The other
+    # lines of git log --oneline name nothing git-specific: a second pass reads them under their command
+    # (_command_spans).
+    ("hex_id", r"\[(?<!.\[)(?:detached HEAD|[\w./+-]+(?: \(root-commit\))?) (?P<v>[0-9a-f]{7,40})\] ", "git_summary",
+     None),
+    ("hex_id", rf"[0-9a-f]{_B.format('[0-9a-f]')}(?:(?:(?<=HEAD is now at .)|(?<=HEAD detached at .)"
+               r"|(?<=HEAD position was .)|(?<=\bcommit .))[0-9a-f]{6,39}\b|[0-9a-f]{6,39}(?= \((?:HEAD|tag: )))",
+     "git_id", None),
     # Git shas, container ids: lowercase hex with both digits and letters (so "facade" and "2026" stay content).
     ("hex_id", r"\b[0-9a-f]{7,64}\b", "hex_word", lambda token: not token.isdigit() and not token.isalpha()),
 )
@@ -279,9 +307,9 @@ def _table_spans(text: str) -> list[tuple[int, int, str]]:
             fields = [field.span() for field in _FIELD.finditer(text, line_start, line_end)]
             if (len(fields) > first and _PID_VALUE.fullmatch(text, *fields[first])
                     and (not wrapped or fields[first][1] - line_start == pid_column)):
-                spans += [(*fields[k], "pid") for k in columns
+                spans += [(*_padded_field(fields, k, line_start), "pid") for k in columns
                           if k < len(fields) and _PID_VALUE.fullmatch(text, *fields[k])]
-                spans += [(*fields[k], "usage") for k in usage
+                spans += [(*_padded_field(fields, k, line_start), "usage") for k in usage
                           if k < len(fields) and _USAGE_VALUE.fullmatch(text, *fields[k])]
                 pid_column, wrapped = fields[first][1] - line_start, False
             elif pid_column is not None and previous_length >= (width := width or _width(text)):
@@ -291,6 +319,12 @@ def _table_spans(text: str) -> list[tuple[int, int, str]]:
             previous_length = len(text[line_start:line_end].rstrip("\r"))
             line_start = line_end + 1
     return spans
+
+
+def _padded_field(fields: list[tuple[int, int]], k: int, line_start: int) -> tuple[int, int]:
+    """The span of the k-th of a line's fields with the padding before it (see _padded): from the space after the
+    field before, or from the line's start."""
+    return fields[k - 1][1] + 1 if k else line_start, fields[k][1]
 
 
 def _width(text: str) -> int:
@@ -332,6 +366,164 @@ def _ps_row_spans(text: str, pids: list[int]) -> list[tuple[int, int, str]]:
             regs = row.regs
             spans += [(*regs[group], kind) for group, kind in _PS_ROW_KINDS if regs[group][0] >= 0]
     return spans
+
+
+# ---- rows whose columns their command names: ps -o, git log --oneline ------------------------------------------
+# `ps -eo pid,comm | grep sleep` prints "   4242 sleep": no header, and a line of a number and a word is what wc -l,
+# uniq -c, du, cat -n and numbered lists print too, so such a line alone says nothing. A terminal's screen shows
+# the command above its output, though, and the command names the columns: the pass reads the lines right after a
+# ps command line with a format list (-o, -eo, -axo, --format, BSD's "axo") as rows of those columns, and the lines
+# after a git command that prints one commit id at the start of each line (log --oneline, log --format=%h...,
+# reflog, rev-parse) as rows led by an id, up to the first line that is not such a row (the next prompt). The
+# output must reach the screen as the command printed its lines: a pipe only into grep (not a count), head, tail,
+# sort or less, no redirection. A ps row's columns are read up to the first whose value may hold spaces (comm,
+# args) or that the pass does not know, and the row must have a value of each kind there (a pid of 1 to 7 digits,
+# a usage figure); a first line that is no row is skipped once as the header (the table pass reads a header it
+# knows). The pass runs on the texts where the command finder of _masking.c saw "ps " or "git " start a word.
+_PS_FORMAT_KINDS = {
+    **dict.fromkeys(("pid", "ppid", "pgid", "pgrp", "sid", "sess", "session", "tpgid", "lwp", "spid", "tid", "tgid"),
+                    "pid"),
+    **dict.fromkeys(("%cpu", "pcpu", "%mem", "pmem", "c", "vsz", "vsize", "rss", "rssize", "rsz", "sz", "stime",
+                     "start_time", "time", "cputime", "etime", "etimes"), "usage"),
+    # One word each, content.
+    **dict.fromkeys(("user", "euser", "ruser", "uid", "euid", "ruid", "group", "egroup", "gid", "egid", "tty", "tt",
+                     "tname", "stat", "s", "state", "ni", "nice", "pri", "nlwp", "psr", "f"), None),
+}
+_PS_FORMAT_OPTION = re.compile(r"-[A-Za-z]*o|--format")  # the list is the next word
+_PS_FORMAT_JOINED = re.compile(r"-o(?P<list>.+)|--format=(?P<list2>.+)")
+_BSD_FORMAT_OPTION = re.compile(r"[A-Za-z]*o")  # "axo", "o": BSD options, only as ps's first word
+_GIT_ID_FORMAT = re.compile(r"(?:--oneline|--(?:pretty|format)=(?:oneline|(?:t?format:)?%[hH]\b.*))")
+_PIPED_INTO = frozenset(("grep", "egrep", "fgrep", "head", "tail", "sort", "less", "more", "cat"))
+_COUNTING = re.compile(r"-[A-Za-z]*c[A-Za-z]*|--count|-[A-Za-z]*[lL][A-Za-z]*")  # grep -c, -l: no rows
+# What a command the pass reads has on its line: a ps format option, a git subcommand printing commit ids. The
+# command finder of _masking.c offers only the commands with one (most, "git status", have none).
+_COMMAND_CUE = re.compile(r"ps [^\n\0]*?(?<!\S)(?:-[A-Za-z]*o|--format|[A-Za-z]*o(?= ))"
+                          r"|git [^\n\0]*?(?<!\S)(?:log|reflog|rev-parse)\b")
+_QUOTING = re.compile(r"['\"\\]")
+_COMMAND_AFTER = ("$ ", "# ", "% ", "> ", "&& ", "; ", "sudo ")
+_COMMAND_END = re.compile(r"&&|\|\||;|\r?$", re.MULTILINE)
+_GIT_ROW = re.compile(r"[*|\\/_ ]*(?P<v>[0-9a-f]{7,40})(?= |\r?$)|[*|\\/_ ]*[*|\\/_][*|\\/_ .-]*\r?$")
+_LINE_FIELD = re.compile(r"[^ \t\r]+")
+
+
+def _command_words(text: str, start: int) -> list[str] | None:
+    """The words of the command at start (up to a pipe, "&&", ";" or the line's end) when a command starts there
+    (at its line's start or after a prompt, "&&", ";" or sudo: not as "echo ps" or "man git" does) and its output
+    reaches the screen as the command printed it, else None (a redirection, a pipe into another command, words
+    shlex cannot split)."""
+    line_start = text.rfind("\n", 0, start) + 1
+    if start > line_start and not text.endswith(_COMMAND_AFTER, line_start, start):
+        return None
+    end = _COMMAND_END.search(text, start).start()
+    line = text[start:end]
+    try:  # shlex only where quotes or escapes need it: it costs ~10 us a line
+        stages = [shlex.split(stage) if _QUOTING.search(stage) else stage.split() for stage in line.split("|")]
+    except ValueError:
+        return None
+    if any(">" in word for stage in stages for word in stage) or not all(stages):
+        return None
+    for stage in stages[1:]:
+        if stage[0] not in _PIPED_INTO or (stage[0].endswith("grep") and any(map(_COUNTING.fullmatch, stage[1:]))):
+            return None
+    return stages[0]
+
+
+def _ps_columns(words: list[str]) -> tuple[list[str | None], bool]:
+    """The kinds of the leading columns a ps command's format list names (see _PS_FORMAT_KINDS), up to the first
+    column whose value may hold spaces or that is not known, and whether more columns follow them; no kinds without
+    a format list or a pid column in them."""
+    names = []
+    for k, word in enumerate(words[1:], 1):
+        if _PS_FORMAT_OPTION.fullmatch(word) or (k == 1 and _BSD_FORMAT_OPTION.fullmatch(word)):
+            names += re.split(r"[,\s]+", words[k + 1]) if k + 1 < len(words) else []
+        elif joined := _PS_FORMAT_JOINED.fullmatch(word):
+            names += re.split(r"[,\s]+", joined["list"] or joined["list2"])
+    names = [re.split("[=:]", name, maxsplit=1)[0].lower() for name in names if name]
+    kinds = []
+    for name in names:
+        if name not in _PS_FORMAT_KINDS:
+            break
+        kinds.append(_PS_FORMAT_KINDS[name])
+    return (kinds if "pid" in kinds else []), len(kinds) < len(names)
+
+
+def _ps_format_row(text: str, start: int, end: int, kinds: list[str | None], more: bool
+                   ) -> list[tuple[int, int, str]] | None:
+    """The pid and usage spans of text[start:end] as a row of the columns of kinds (and at least one more if more),
+    None if it is no such row."""
+    fields = [field.span() for field in _LINE_FIELD.finditer(text, start, end)]
+    if len(fields) < len(kinds) + more:
+        return None
+    for kind, field in zip(kinds, fields):
+        if kind == "pid" and not _PID_VALUE.fullmatch(text, *field):
+            return None
+        if kind == "usage" and not _USAGE_VALUE.fullmatch(text, *field):
+            return None
+    return [(*_padded_field(fields, k, start), kind) for k, kind in enumerate(kinds) if kind is not None]
+
+
+def _git_id_row(text: str, start: int, end: int) -> list[tuple[int, int, str]] | None:
+    """The span of the commit id leading text[start:end], a line of git's one-line output (none for a line of only
+    its graph), None for another line."""
+    row = _GIT_ROW.match(text, start, end)
+    if row is None:
+        return None
+    return [(*row.span("v"), "hex_id")] if row["v"] else []
+
+
+def _command_spans(text: str, commands: list[int]) -> list[tuple[int, int, str]]:
+    """(start, end, kind) of the pid and usage values of the rows of ps commands, and of the commit ids of git
+    commands, starting at one of commands (the command finder's candidates: only those lines are read)."""
+    spans = []
+    for command in commands:
+        # The finder offers only lines with a word that _COMMAND_CUE finds (it tests for every line it offers).
+        if not _COMMAND_CUE.match(text, command) or (words := _command_words(text, command)) is None:
+            continue
+        if words[0] == "ps":
+            kinds, more = _ps_columns(words)
+            if kinds:
+                spans += _rows_after(
+                    text, command, lambda s, e, kinds=kinds, more=more: _ps_format_row(text, s, e, kinds, more), True)
+        elif words[0] == "git" and _prints_commit_ids(words):
+            spans += _rows_after(text, command, lambda s, e: _git_id_row(text, s, e), False)
+    return spans
+
+
+def _prints_commit_ids(words: list[str]) -> bool:
+    """A git command whose lines each start with a commit id: reflog, rev-parse, log with a one-line format."""
+    subcommand = next((word for word in words[1:] if not word.startswith("-")), None)
+    if subcommand in ("reflog", "rev-parse"):
+        return True
+    return subcommand == "log" and any(map(_GIT_ID_FORMAT.fullmatch, words))
+
+
+def _rows_after(text: str, command: int, row_spans, header: bool) -> list[tuple[int, int, str]]:
+    """The spans row_spans(start, end) gives each line after the command's line, up to the first it says (None) is
+    no row; if header, a first line that is no row is skipped once."""
+    spans, line_start = [], text.find("\n", command) + 1
+    first = True
+    while 0 < line_start <= len(text):
+        line_end = text.find("\n", line_start)
+        line_end = len(text) if line_end < 0 else line_end
+        found = row_spans(line_start, line_end)
+        if found is None and not (header and first):
+            break
+        spans += found or []
+        first, line_start = False, line_end + 1
+    return spans
+
+
+# ---- the padding of right-aligned columns -------------------------------------------------------------------------
+def _padded(text: str, spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """spans (of values in ps and top columns) each grown left over the spaces before it, but for the one space that
+    separates it from a field before it on its line: ps and top right-align numbers in a fixed width, so the padding
+    ("      1", "   4242") moves with the value's width and is as volatile as the value."""
+    padded = []
+    for start, end, kind in spans:
+        line_start = text.rfind("\n", 0, start) + 1
+        before = text[line_start:start].rstrip(" ")
+        padded.append((min(line_start + len(before) + (1 if before else 0), start), end, kind))
+    return padded
 
 
 # ---- a day of the week named by a JSON key, in the object of a masked date ------------------------------------
@@ -401,18 +593,22 @@ def _merged(spans: list[dict], found: list[tuple[int, int, str]]) -> list[dict]:
     return merged
 
 
-def _with_second_passes(text: str, result: tuple[list[dict], str], marks: tuple[bool, list[int], list[int]]
-                        ) -> tuple[list[dict], str]:
+def _with_second_passes(text: str, result: tuple[list[dict], str],
+                        marks: tuple[bool, list[int], list[int], list[int]]) -> tuple[list[dict], str]:
     """result (the rules' spans and masked text) with what the second passes find in text added, where no rule's
     span overlaps it: the pid and usage columns of process tables (if marks[0]) and of headerless ps rows (at the
-    pids marks[1] offers), then the days of the week of JSON objects with a date (at the keys marks[2] offers)."""
-    tables, pids, keys = marks
+    pids marks[1] offers), the rows of the ps and git commands at marks[3], then the days of the week of JSON
+    objects with a date (at the keys marks[2] offers)."""
+    tables, pids, keys, commands = marks
     spans = result[0]
     found = _table_spans(text) if tables else []
-    if found and pids:  # the rows under a header are read already
-        pids = list(set(pids).difference(start for start, _, kind in found if kind == "pid"))
+    if found and pids:  # the rows under a header are read already (the spans hold the pids' padding)
+        pids = list(set(pids).difference(end - len(text[start:end].lstrip(" ")) for start, end, kind in found
+                                         if kind == "pid"))
     if pids:
-        found += _ps_row_spans(text, pids)
+        found += _padded(text, _ps_row_spans(text, pids))
+    if commands:
+        found += _command_spans(text, commands)
     if found:
         spans = _merged(spans, found)
     if keys and (found := _weekday_key_spans(text, spans, keys)):
@@ -425,6 +621,7 @@ def _with_second_passes(text: str, result: tuple[list[dict], str], marks: tuple[
 _PID_UPPER = _masking.FINDERS.index("pid_upper")
 _PS_ROW_FINDER = _masking.FINDERS.index("ps_row")
 _WEEKDAY_KEY_FINDER = _masking.FINDERS.index("weekday_key")
+_COMMAND_FINDER = _masking.FINDERS.index("command")
 
 
 def _masked_group(texts: list[str]) -> list[tuple[list[dict], str]]:
@@ -437,21 +634,22 @@ def _masked_group(texts: list[str]) -> list[tuple[list[dict], str]]:
     text into the next, and each one lies at its text's offset in the join.
 
     The second passes, the process table one not line-local, then run on each text alone, but only on the texts
-    where a finder saw what they need: the pid_upper finder "PID" before a space, "=" or ":", as a header naming a
-    PID or PPID column before its last one has it (the table pass); the ps_row finder a number after a name that
-    starts its line and before more numbers, as a ps row's pid is (the headerless row pass); the weekday_key finder
-    a day-of-week key (the JSON weekday pass). The same C pass hands back those finders' candidate starts (its
-    `marks`: a substring test of every text cost 10% more); the ps_row and weekday_key finders are no rule's."""
-    tables, rows, weekday_keys = [], [], []
-    results = _masking.mask_group(texts, _COMPILED,
-                                  ((_PID_UPPER, tables), (_PS_ROW_FINDER, rows), (_WEEKDAY_KEY_FINDER, weekday_keys)))
-    if tables or rows or weekday_keys:
+    where a finder saw what they need: the pid_upper finder "PID" before a space, "=", ":" or a line's end, as a
+    header naming a PID column has it (the table pass); the ps_row finder a number after a name that starts its
+    line and before more numbers, as a ps row's pid is (the headerless row pass); the weekday_key finder a
+    day-of-week key (the JSON weekday pass); the command finder "ps " or "git " starting a word (the command pass).
+    The same C pass hands back those finders' candidate starts (its `marks`: a substring test of every text cost 10%
+    more); the ps_row, weekday_key and command finders are no rule's."""
+    tables, rows, weekday_keys, commands = [], [], [], []
+    results = _masking.mask_group(texts, _COMPILED, ((_PID_UPPER, tables), (_PS_ROW_FINDER, rows),
+                                                     (_WEEKDAY_KEY_FINDER, weekday_keys), (_COMMAND_FINDER, commands)))
+    if tables or rows or weekday_keys or commands:
         ends = list(accumulate(len(text) + 1 for text in texts))  # where each text's joining newline ends
-        passes = {}  # text index -> (a table header may be there, pid offsets, key offsets) in that text
-        for kind, marks in enumerate((tables, rows, weekday_keys)):
+        passes = {}  # text index -> (a table header may be there, pid, key and command offsets) in that text
+        for kind, marks in enumerate((tables, rows, weekday_keys, commands)):
             for mark in marks:
                 index = bisect_right(ends, mark)
-                found = passes.setdefault(index, (False, [], []))
+                found = passes.setdefault(index, (False, [], [], []))
                 if kind == 0:
                     passes[index] = (True, *found[1:])
                 else:

@@ -162,10 +162,10 @@ def test_a_day_of_the_week_goes_with_its_far_date():
 
 def test_a_headerless_ps_aux_row_has_its_pid_and_usage_masked():
     text = "root        17  0.0  0.1  12345  6789 pts/0    S+   06:01   0:00 grep foo"
-    assert kinds(text) == [("17", "pid")] + [(value, "usage") for value in ("0.0", "0.1", "12345", "6789", "06:01",
-                                                                            "0:00")]
-    assert mask(text)[1] == ("root        <pid>  <usage>  <usage>  <usage>  <usage> pts/0    S+   <usage>   <usage> "
-                             "grep foo")
+    # Each value's span holds the padding before it but for one space (the columns are right-aligned).
+    assert kinds(text) == [("       17", "pid")] + [(value, "usage") for value in (
+        " 0.0", " 0.1", " 12345", " 6789", "  06:01", "  0:00")]
+    assert mask(text)[1] == "root <pid> <usage> <usage> <usage> <usage> pts/0    S+ <usage> <usage> grep foo"
 
 
 def test_ps_aux_and_ps_ef_piped_to_grep_are_read_as_rows():
@@ -180,15 +180,12 @@ def test_ps_aux_and_ps_ef_piped_to_grep_are_read_as_rows():
             "root@1caff30c61a4:/work#\n")
     assert mask(text)[1] == (
         "root@<hex_id>:/work# ps aux | grep python\n"
-        "root          <pid>  <usage>  <usage>  <usage> <usage> pts/0    S    <usage>   <usage> "
-        "python3 -m http.server 8000\n"
-        "systemd+    <pid> <usage>  <usage> <usage> <usage> ?        Ssl  <usage>  <usage> "
-        "python3 worker.py --port 8000\n"
-        "1001        <pid>  <usage>  <usage>   <usage>  <usage> pts/0    S+   <usage>     <usage> "
-        "grep --color=auto python\n"
+        "root <pid> <usage> <usage> <usage> <usage> pts/0    S <usage> <usage> python3 -m http.server 8000\n"
+        "systemd+ <pid> <usage> <usage> <usage> <usage> ?        Ssl <usage> <usage> python3 worker.py --port 8000\n"
+        "1001 <pid> <usage> <usage> <usage> <usage> pts/0    S+ <usage> <usage> grep --color=auto python\n"
         "root@<hex_id>:/work# ps -ef | grep sleep\n"
-        "root          <pid>      <pid>  <usage> <usage> pts/0    <timestamp> sleep 1000\n"  # a rule's span wins
-        "www-data   <pid>       <pid> <usage> <usage> ?        1-<timestamp> sleep 99\n"  # (left as it was)
+        "root <pid> <pid> <usage> <usage> pts/0    <timestamp> sleep 1000\n"  # a rule's span wins
+        "www-data <pid> <pid> <usage> <usage> ?        1-<timestamp> sleep 99\n"  # (left as it was)
         "root@<hex_id>:/work#\n")
 
 

@@ -40,7 +40,8 @@ def rules_only(text):
 
 
 def pids(text):
-    return [text[s["start"]:s["end"]] for s in volatile_spans(text) if s["kind"] == "pid"]
+    """The pid spans' values, without the padding a right-aligned column puts in their spans."""
+    return [text[s["start"]:s["end"]].lstrip(" ") for s in volatile_spans(text) if s["kind"] == "pid"]
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -65,20 +66,20 @@ def test_table_spans_only_add_to_the_rules_spans(name):
 def test_the_pid_and_usage_columns_of_a_row_are_masked_and_the_rest_is_content():
     lines = mask(screen("ps_aux.txt"))[1].splitlines()
     assert lines[1] == "USER         PID %CPU %MEM    VSZ   RSS TTY      STAT START   TIME COMMAND"
-    assert lines[5] == ("root          <pid>  <usage>  <usage>   <usage>  <usage> pts/0    S    <usage>   <usage> "
-                        "sleep 1000")
+    # Each value's span holds the padding before it but for one space: its width moves with the value's.
+    assert lines[5] == "root <pid> <usage> <usage> <usage> <usage> pts/0    S <usage> <usage> sleep 1000"
     assert lines[-1] == "root@<hex_id>:/work#"  # the prompt ends the table
     ef = mask(screen("ps_ef.txt"))[1].splitlines()
-    assert ef[5] == "root          <pid>      <pid>  <usage> <usage> pts/0    <timestamp> sleep 1000"
+    assert ef[5] == "root <pid> <pid> <usage> <usage> pts/0    <timestamp> sleep 1000"
     top = mask(screen("top_b_n_1.txt"))[1].splitlines()
-    assert top[8] == ("      <pid> root      20   0    <usage>   <usage>   <usage> S   <usage>   <usage>   <usage> "
+    assert top[8] == ("<pid> root      20   0 <usage> <usage> <usage> S <usage> <usage> <usage> "
                       "bash")  # priority and nice are set by whoever started it: content
 
 
 def test_top_summary_lines_are_usage_and_their_labels_content():
     top = mask(screen("top_b_n_1.txt"))[1].splitlines()
-    assert top[1:6] == ["top - <timestamp> up  <usage>", "Tasks:   <usage>", "%Cpu(s):  <usage>",
-                        "MiB Mem :  <usage>", "MiB Swap:      <usage>"]
+    assert top[1:6] == ["top - <timestamp> up <usage>", "Tasks:<usage>", "%Cpu(s):<usage>",
+                        "MiB Mem :<usage>", "MiB Swap:<usage>"]
     assert not any(s["kind"] == "duration" for s in volatile_spans(screen("top_b_n_1.txt")))  # "0.0 us" is CPU
 
 
@@ -90,9 +91,9 @@ def test_top_summary_lines_are_usage_and_their_labels_content():
      "Mem:        7976        3456        1234          12        3285        4123\n"
      "Swap:          0           0           0\n",
      "               total        used        free      shared  buff/cache   available\n"
-     "Mem:        <usage>\nSwap:          <usage>\n"),
-    ("Mem:           23Gi       1.0Gi        18Gi", "Mem:           <usage>"),  # free -h
-    ("Threads: 120 total,   1 running", "Threads: <usage>"),
+     "Mem:<usage>\nSwap:<usage>\n"),
+    ("Mem:           23Gi       1.0Gi        18Gi", "Mem:<usage>"),  # free -h
+    ("Threads: 120 total,   1 running", "Threads:<usage>"),
 ])
 def test_uptime_and_free_figures_are_usage(text, masked):
     assert mask(text)[1] == masked

@@ -30,7 +30,10 @@ EDGES = ["0x", "0x1234", "0.0.0.0:", "127.0.0.1:", "localhost:", "[::]:", "[1] "
          "Elapsed: ", "eta ", "ETA: ", "elapsed", "[", "<", "2026-11-25 ", "27.11.2026, ", "Nov 27 ",
          "took more than ", "' timed out after ", "sleep ", "timeout", "Timeout=", "INTERVAL", ": ", '="', '": "',
          " = ", '":"', "'", '"', "5 seconds", "1m2s", "0.5s", "(", ", ", "Monday", "Tuesday", "Wednesday", "Thursday",
-         "Friday", "Saturday", "Sunday", "Fri", "2026-11-27T06:01", "Thurs"]
+         "Friday", "Saturday", "Sunday", "Fri", "2026-11-27T06:01", "Thurs", "retry after ", "Retry-After: ",
+         "retry_after=", "RetryAfter", "\n[main ", "[main (root-commit) ", "\n[detached HEAD ", "] ", "4997019",
+         "deadbee", "HEAD is now at ", "HEAD detached at ", "Previous HEAD position was ", "commit ", " (HEAD -> main)",
+         " (tag: v1)", " (HEAD", "\n[é ", "\n[x"]
 EDGES += [f"{day}, {month} {number} 01:02:03" for day, month, number in zip(
     ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"] * 2, MONTHS, range(1, 13))]
 EDGES += [f"{month}  {number} 09:00" for number, month in enumerate(MONTHS, 10)]
@@ -103,6 +106,26 @@ def test_the_second_passes_finders_offer_every_row_and_key_they_read():
     assert found["ps_row"] > 1000 and found["weekday_key"] > 50
 
 
+def test_the_command_finder_offers_every_command_line_the_command_pass_reads():
+    # Not a rule's: the command pass (masking._command_spans) reads a line only where the command finder marks it,
+    # and reads only lines masking._COMMAND_CUE matches at a word's start.
+    rng = random.Random(59)
+    words = ["ps", "git", "-o", "-eo", "-axo", "--format", "--format=pid", "axo", "o", "aux", "-ef", "pid,comm",
+             "log", "reflog", "rev-parse", "status", "logs", "--oneline", "-C", "x", "|", "grep", "&&", "\t", "é",
+             "\u00a0", "\x1c", "-", "topo", "echo", "blog", "ps-o", "\r", "\0"]
+    texts = [rng.choice(["", "$ ", "x", "#"]) + " ".join(rng.choice(words) for _ in range(rng.randint(1, 7)))
+             for _ in range(3000)]
+    finder, offered = _masking.FINDERS.index("command"), 0
+    for text in texts:
+        marks = set(_masking.candidate_starts(text)[finder])
+        for position in range(len(text)):
+            at_word_start = position == 0 or not re.match(r"\w", text[position - 1])
+            if at_word_start and masking._COMMAND_CUE.match(text, position):
+                assert position in marks, (repr(text), position)
+                offered += 1
+    assert offered > 100
+
+
 def test_prose_without_digits_hex_words_or_literals_has_no_candidates():
     text = "the quick brown fox jumps over the lazy dog, and nothing here is volatile at all\n" * 20
     assert _masking.candidate_starts(text) == tuple([] for _ in _masking.FINDERS)
@@ -110,7 +133,7 @@ def test_prose_without_digits_hex_words_or_literals_has_no_candidates():
 
 
 # Finders that are no rule's: they tell masking._masked_group which texts its second passes must read.
-SECOND_PASS_FINDERS = ["ps_row", "weekday_key"]
+SECOND_PASS_FINDERS = ["ps_row", "weekday_key", "command"]
 
 
 def test_every_rule_has_its_own_finder():
@@ -127,6 +150,14 @@ def test_texts_of_every_character_width_in_varied_groups_match_the_reference():
         batch = texts[position:position + size]
         assert mask_many(batch) == list(map(reference_mask, batch)), batch
         position += size
+
+
+def test_an_elapsed_time_hides_what_the_digits_rule_would_start_inside_it():
+    # The elapsed rule is a form of the oracle's digits rule: after its "0:05", the digits rule goes on after it
+    # ("5KiB"), not from inside it ("05.5KiB", which overlaps the elapsed time and would be dropped).
+    text = "x elapsed=0:05.5KiB y"
+    assert mask(text) == reference_mask(text)
+    assert mask(text)[1] == "x elapsed=<duration>.<byte_size> y"
 
 
 def test_masked_text_is_a_plain_str_when_the_spans_held_the_wide_characters():

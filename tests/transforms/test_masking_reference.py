@@ -23,7 +23,8 @@ _DATES_BEFORE = [rf"{end}{gap}" for end in (r"[-/.][0-9]{2}", r"[-/.][0-9]{4}", 
 # What a duration that is a setting follows (content): the timeout notices, sleep's argument, a timeout or
 # interval key (in any case) with its separator.
 _SETTINGS_BEFORE = ["took more than ", "' timed out after ", "sleep "] + [
-    "".join(f"[{c.upper()}{c}]" for c in key) + re.escape(separator) for key in ("timeout", "interval")
+    "".join(f"[{c.upper()}{c}]" if c.isalpha() else re.escape(c) for c in key) + re.escape(separator)
+    for key in ("timeout", "interval", "retry after", "retry-after", "retry_after", "retryafter")
     for separator in ("=", ":", " ", ": ", '="', "='", ": \"", " = ", '":"', '": "', ' = "')]
 _DURATION = r"[0-9]+m[0-9]+(?:\.[0-9]+)?s\b|[0-9]+(?:\.[0-9]+)? ?(?:ms|us|µs|ns|sec|secs|seconds|s)\b"
 _DIGIT_FORMS = {  # group name -> (kind, pattern), tried in this order at each start
@@ -47,10 +48,11 @@ _DIGIT_FORMS = {  # group name -> (kind, pattern), tried in this order at each s
 _WEEKDAY = "(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
 _ISO_DATE = "[0-9]{4}-[0-9]{2}-[0-9]{2}"
 _REFERENCE_RULES = (  # (kind, pattern, check), in priority order
-    ("usage", r"\bup +(?P<v>(?:[0-9]+ days?, +)?(?:[0-9]{1,2}:[0-9]{2}|[0-9]+ min),(?: +[0-9]+ users?,)?"
+    # The padding of a right-aligned figure is in its span: all but one space after "up", all after a colon.
+    ("usage", r"\bup (?P<v> *(?:[0-9]+ days?, +)?(?:[0-9]{1,2}:[0-9]{2}|[0-9]+ min),(?: +[0-9]+ users?,)?"
               r" +load averages?: [0-9]+[.,][0-9]+,? [0-9]+[.,][0-9]+,? [0-9]+[.,][0-9]+)", None),
-    ("usage", r"^(?:(?:Tasks|Threads): +(?=[0-9]+ total,)|%Cpu[0-9]*(?:\(s\))?: +|(?:[KMGTPE]iB )?(?:Mem|Swap) *: +)"
-              r"(?P<v>[0-9][^\n]*?)(?=[ \t\r]*$)", None),
+    ("usage", r"^(?:(?:Tasks|Threads):(?= *[0-9]+ total,)|%Cpu[0-9]*(?:\(s\))?:|(?:[KMGTPE]iB )?(?:Mem|Swap) *:)"
+              r"(?P<v> *[0-9][^\n]*?)(?=[ \t\r]*$)", None),
     ("uuid", r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b", None),
     # Content (kind None): a duration that is a setting. It masks nothing, and wins over a duration at its start.
     (None, r"\b(?=[0-9])(?:" + "|".join(f"(?<={before})" for before in _SETTINGS_BEFORE) + f")(?:{_DURATION})",
@@ -75,6 +77,10 @@ _REFERENCE_RULES = (  # (kind, pattern, check), in priority order
     ("port", r"(?:localhost|127\.0\.0\.1|0\.0\.0\.0|\[::\]):(?P<v>[1-5][0-9]{4}|6[0-5][0-9]{3})\b", None),
     ("port", r"port (?P<v>[1-5][0-9]{4}|6[0-5][0-9]{3})\b", None),
     ("hex_id", r"0x[0-9a-fA-F]{4,}\b", None),
+    # A commit id where git prints one, all digits or not.
+    ("hex_id", r"^\[(?:detached HEAD|[\w./+-]+(?: \(root-commit\))?) (?P<v>[0-9a-f]{7,40})\] ", None),
+    ("hex_id", r"\b(?:(?<=HEAD is now at )|(?<=HEAD detached at )|(?<=HEAD position was )|(?<=\bcommit ))"
+               r"[0-9a-f]{7,40}\b|\b[0-9a-f]{7,40}(?= \((?:HEAD|tag: ))", None),
     ("hex_id", r"\b[0-9a-f]{7,64}\b", lambda token: not token.isdigit() and not token.isalpha()),
 )
 _REFERENCE = [(kind, re.compile(pattern, re.MULTILINE), check) for kind, pattern, check in _REFERENCE_RULES]
@@ -149,6 +155,14 @@ PIECES = [
     "Friday, 2026-11-27", "Fri, 27 Nov 2026", "Fri Nov 27 03:04", "2026-11-27 (Friday)", "2026-11-27, Fri",
     "Wednesday 2026-11-27T06:01", "Thu 2026-11-27T06:0", "Sunday", "Mondays, 2026-11-27", "xFri, 27 Nov 2026",
     "Sat  2026-11-28", "Tue,2026-11-24", "2026-11-27 Fridays", "12026-11-27 Fri", "Sun, 1 Nov 20261",
+    # Waits a server or client asks for (settings), and a backoff (measured).
+    "retry after 60 s", "Retry-After: 30s", "retry_after=5s", '"retryAfter": "5s"', "RETRY AFTER 1m30s",
+    "Retrying in 2.5s", "retry  after 5s",
+    # Commit ids where git prints them, all digits or not, and near misses.
+    "[main 4997019] init", "[main (root-commit) 4997019] first", "[detached HEAD deadbee] x", "[feat/x-1.2 1234567] m",
+    "[main 4997019]x", "[main 49970] x", "[1] 4997019] x", "HEAD is now at 4997019 init", "HEAD detached at 1234567",
+    "Previous HEAD position was 7654321 x", "commit 4997019", "recommit 4997019", "commit 49970191234567890123456789012"
+    "34567890123", "4997019 (HEAD -> main) x", "* 1234567 (tag: v1) x", "x4997019 (HEAD", "4997019 (HEADER",
 ]
 SEPARATORS = ["", "", " ", "\n", "\n", "\r\n", "\n\n", ", ", "/", ":", "=", "_", "é"]
 
