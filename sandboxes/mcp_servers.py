@@ -1,8 +1,9 @@
 """Real MCP server processes: the servers file, starting one in its own temporary working directory (sandboxed by
 bubblewrap: only the system's paths and what the entry needs, read-only, the placeholders' folders at fixed places
-under /opt/worldline; an environment of its own; private /tmp; no network unless the entry asks for it; a user id of
-its own with process and CPU-time caps), a client session to it through the perturbing proxy, a restart when a call
-times out while the server is still on it, and teardown that always runs.
+under /opt/worldline; an environment of its own; private /tmp; no network unless the entry asks for it, the local
+pages served on its own loopback at a fixed address; a user id of its own with process and CPU-time caps), a client
+session to it through the perturbing proxy, a restart when a call times out while the server is still on it, and
+teardown that always runs.
 
 The official SDK is async; collectors are sync. Each connection owns an event loop in the calling thread: one
 long-lived task holds the transport and session open (anyio scopes must be left by the task that entered them),
@@ -13,7 +14,6 @@ hand-off is paid per call (a blocking portal cost more than the whole collector 
 from __future__ import annotations
 
 import asyncio
-import http.server
 import itertools
 import os
 import shutil
@@ -56,44 +56,16 @@ PLACEHOLDERS = ("mcp_venv", "node_modules", "python", "cache", "workdir", "port"
 # Placeholders a task's call arguments may carry, replaced literally (arguments may hold braces of their own).
 ARGUMENT_PLACEHOLDERS = ("workdir", "pages")
 
-# A small static site on 127.0.0.1 for servers that fetch URLs (mcp-server-fetch); {pages} is its base URL.
-LOCAL_PAGES = {
-    "index.html": "<html><head><title>Harbor Lane Bakery</title></head><body><h1>Harbor Lane Bakery</h1>"
-                  "<p>Fresh bread daily since 1987.</p><ul><li><a href='menu.html'>Menu</a></li>"
-                  "<li><a href='hours.html'>Opening hours</a></li></ul></body></html>",
-    "menu.html": "<html><head><title>Menu</title></head><body><h1>Menu</h1><table><tr><th>Item</th><th>Price</th>"
-                 "</tr><tr><td>Sourdough loaf</td><td>4.50</td></tr><tr><td>Rye roll</td><td>1.20</td></tr>"
-                 "<tr><td>Almond croissant</td><td>2.80</td></tr></table></body></html>",
-    "hours.html": "<html><head><title>Opening hours</title></head><body><h1>Opening hours</h1>"
-                  "<p>Monday to Friday 7:00-18:00. Saturday 8:00-14:00. Closed on Sunday.</p>"
-                  + "<p>" + "We bake in small batches. " * 300 + "</p></body></html>",
-}
-_local_pages_url: str | None = None
-_local_pages_lock = threading.Lock()
-
-
-def local_pages_url() -> str:
-    """Starts (once per process) a threaded HTTP server for LOCAL_PAGES and returns its base URL."""
-    global _local_pages_url
-    with _local_pages_lock:
-        if _local_pages_url is None:
-            class Handler(http.server.BaseHTTPRequestHandler):
-                def do_GET(self):
-                    body = LOCAL_PAGES.get(self.path.lstrip("/") or "index.html")
-                    self.send_response(200 if body else 404)
-                    self.send_header("Content-Type", "text/html; charset=utf-8")
-                    data = (body or "<html><body><h1>Not found</h1></body></html>").encode()
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-
-                def log_message(self, *args):
-                    pass
-
-            server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-            threading.Thread(target=server.serve_forever, daemon=True, name="local-pages").start()
-            _local_pages_url = f"http://127.0.0.1:{server.server_address[1]}"
-        return _local_pages_url
+# {pages}: a small static site (sandboxes/mcp_pages/) for servers that fetch URLs (mcp-server-fetch). It is served
+# inside the server's own sandbox, on the loopback of its private network namespace, at this fixed address: the
+# URLs in recorded actions and observations are the same on every machine and in every run, a stored episode
+# replays against the same address, and the server needs no network.
+PAGES_HOST, PAGES_PORT = "127.0.0.1", 8000
+PAGES_URL = f"http://{PAGES_HOST}:{PAGES_PORT}"
+PAGES_FOLDER = PROJECT_ROOT / "sandboxes" / "mcp_pages"
+PAGES_LAUNCHER = PROJECT_ROOT / "sandboxes" / "serve_pages.py"
+SANDBOX_PAGES = f"{SANDBOX_OPT}/pages"
+SANDBOX_PAGES_LAUNCHER = f"{SANDBOX_OPT}/serve_pages.py"
 
 
 class ServerFileError(ValueError):
@@ -181,7 +153,28 @@ def server_from_dict(name: str, entry: Any, where: str) -> ServerSpec:
     hinted = [v for values in spec.hints.values() for v in values]
     for text in [spec.command, *spec.args, *spec.env.values(), *spec.prepare, spec.url, *hinted, *spec.read_only]:
         _expand(text, _placeholder_values("/w", 0), where)  # a typo in a placeholder fails at load, not mid-run
+    if serves_pages(spec) and (spec.network or spec.transport == "http"):
+        raise ServerFileError(f"{where}: uses {{pages}}, which is served on the sandbox's own loopback at "
+                              f"{PAGES_URL}; with the host's network (network: true, or the http transport) it "
+                              f"would meet the host's port {PAGES_PORT} and every other such server's")
+    if any("{pages}" in command for command in spec.prepare):
+        raise ServerFileError(f"{where}: prepare commands cannot use {{pages}}: the pages are served only next "
+                              f"to the server itself")
     return spec
+
+
+def serves_pages(spec: ServerSpec) -> bool:
+    """Whether a server gets the local pages in its sandbox: its entry names {pages} (in its hints, say), so the
+    tasks written for it may fetch them."""
+    texts = [spec.command, *spec.args, *spec.env.values(), *(v for vs in spec.hints.values() for v in vs)]
+    return any("{pages}" in text for text in texts)
+
+
+def _pages_launcher() -> list[str]:
+    """The command that starts the page server in the sandbox and then execs the server's own command after `--`:
+    the bare Python installation (shown at SANDBOX_PYTHON, or /usr), isolated from the entry's environment (-I),
+    since it needs the standard library only."""
+    return [_sandbox_base_python(), "-I", SANDBOX_PAGES_LAUNCHER, PAGES_HOST, str(PAGES_PORT), SANDBOX_PAGES, "--"]
 
 
 def _host_folders() -> dict[str, str]:
@@ -189,17 +182,22 @@ def _host_folders() -> dict[str, str]:
             "node_modules": str(PROJECT_ROOT / ".mcp-servers" / "node_modules")}
 
 
-def _placeholder_values(workdir: str, port: int, pages: str = "http://127.0.0.1:0", host: bool = False) -> dict:
+def _placeholder_values(workdir: str, port: int, host: bool = False) -> dict:
     """What the placeholders stand for as the server sees them, or (`host`) where those are on this machine."""
     folders = _host_folders() if host else SANDBOX_FOLDERS
     python = sys.executable if host else _sandbox_python()
-    return {"pages": pages, **folders, "python": python, "workdir": workdir, "port": str(port)}
+    return {"pages": PAGES_URL, **folders, "python": python, "workdir": workdir, "port": str(port)}
 
 
 def _sandbox_python() -> str:
     """{python} in the sandbox: worldline's venv at SANDBOX_VENV, or, run without a venv, its installation's own."""
     if sys.prefix != sys.base_prefix:
         return f"{SANDBOX_VENV}/bin/python"
+    return _sandbox_base_python()
+
+
+def _sandbox_base_python() -> str:
+    """The interpreter of worldline's Python installation (not its venv) as the sandbox shows it."""
     return f"{_python_home(Path(sys.base_prefix))}/bin/{Path(os.path.realpath(sys.executable)).name}"
 
 
@@ -517,10 +515,8 @@ class ServerConnection:
         self.workdir = self.base / "work"
         self.workdir.mkdir()
         self.port = _free_port() if spec.transport == "http" else 0
-        uses_pages = "{pages}" in repr(spec)
-        pages = local_pages_url() if uses_pages else ""
-        self.values = _placeholder_values(SANDBOX_WORKDIR, self.port, pages)  # as the server sees them
-        self.host_values = _placeholder_values(str(self.workdir), self.port, pages, host=True)
+        self.values = _placeholder_values(SANDBOX_WORKDIR, self.port)  # as the server sees them
+        self.host_values = _placeholder_values(str(self.workdir), self.port, host=True)
         self._process: subprocess.Popen | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._holder: asyncio.Task | None = None
@@ -551,6 +547,8 @@ class ServerConnection:
         where = f"server {self.spec.name!r}"
         argv = [_expand(self.spec.command, self.values, where)] + [_expand(a, self.values, where)
                                                                    for a in self.spec.args]
+        if serves_pages(self.spec):
+            argv = [*_pages_launcher(), *argv]
         return _sandboxed(argv, str(self.workdir), self.spec.network or self.spec.transport == "http",
                           self.layout(), self.uid, self._accounts)
 
@@ -575,6 +573,9 @@ class ServerConnection:
                 _add_venv(layout, Path(host["mcp_venv"]), SANDBOX_FOLDERS["mcp_venv"], self.base)
             if "python" in used:
                 _add_worldline(layout, self.base)
+            if serves_pages(self.spec):
+                _add_python_home(layout, Path(sys.base_prefix))
+                layout.moved |= {SANDBOX_PAGES: str(PAGES_FOLDER), SANDBOX_PAGES_LAUNCHER: str(PAGES_LAUNCHER)}
             layout.env |= {k: _expand(v, self.values, where) for k, v in self.spec.env.items()}
             self._layout = layout
         return self._layout
@@ -805,8 +806,7 @@ class ServerConnection:
         if isinstance(value, str):
             for name in ARGUMENT_PLACEHOLDERS:
                 if "{" + name + "}" in value:
-                    replacement = self.values[name] or local_pages_url()
-                    value = value.replace("{" + name + "}", replacement)
+                    value = value.replace("{" + name + "}", self.values[name])
             return value
         if isinstance(value, dict):
             return {k: self.expand_arguments(v) for k, v in value.items()}

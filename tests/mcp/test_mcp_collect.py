@@ -2,14 +2,11 @@
 server sent them, perturbation labels with references, exploration that chains returned values, clear errors."""
 
 import json
-import subprocess
-import sys
 
-import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from tests.mcp.mcp_helpers import ROOT, SERVERS_FILE
+from tests.mcp.mcp_helpers import collect, rows
 from schemas import validate_transition
 from schemas.render import render
 
@@ -29,19 +26,6 @@ TASKS = [
          {"method": "prompts/get", "params": {"name": "args-prompt", "arguments": {"city": "Lyon"}}},
          {"tool": "get-structured-content", "arguments": {"location": "Chicago"}}]},
 ]
-
-
-def collect(*args, check=True):
-    done = subprocess.run([sys.executable, "-m", "pipelines.cli", "collect", "mcp", "--servers", str(SERVERS_FILE),
-                           *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    if check:
-        assert done.returncode == 0, done.stderr[-3000:]
-    return done
-
-
-def rows(out, domain="mcp"):
-    return {path.stem: pq.read_table(path).to_pylist()
-            for path in sorted((out / "transitions" / domain).glob("*.parquet"))}
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from collectors.api import Task
 from collectors.mcp import McpCollector, parse_call
 from sandboxes.mcp_proxy import parse_spec
 from sandboxes.mcp_servers import (PROCESS_LIMIT, PROJECT_ROOT, SANDBOX_UID_BASE, CallTimeout, ServerConnection,
-                                   local_pages_url, process_tree, server_from_dict)
+                                   process_tree, server_from_dict)
 from tests.mcp.mcp_helpers import ROOT, result_of
 
 PROBE = ROOT / "tests" / "mcp" / "probe_server.py"
@@ -72,8 +72,8 @@ def test_a_server_sees_only_the_system_and_what_its_entry_names(secrets):
         assert result_of(written).get("isError") is not True
 
 
-def test_prepare_runs_in_the_sandbox_with_network(secrets):
-    port = local_pages_url().rsplit(":", 1)[1]
+def test_prepare_runs_in_the_sandbox_with_network(secrets, host_page):
+    port = host_page.split(":")[2].split("/")[0]
     spec = probe_spec(prepare=[f"cat {secrets[0]} > leaked.txt || echo hidden > leaked.txt",
                                "ls / > root.txt", f"exec 3<>/dev/tcp/127.0.0.1/{port} && echo reached > net.txt"])
     with ServerConnection(spec, call_timeout_s=30) as conn:

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from tests.mcp.mcp_helpers import result_of
-from sandboxes.mcp_servers import ServerConnection, ServerFileError, ServerStartError, load_servers, local_pages_url
+from sandboxes.mcp_servers import PAGES_URL, ServerConnection, ServerFileError, ServerStartError, load_servers
 
 
 def test_every_shipped_server_is_a_complete_entry(servers):
@@ -55,12 +55,11 @@ def _cmdline(pid: str) -> str:
         return ""
 
 
-def test_sandbox_has_no_network_unless_asked(servers):
-    # The reference server's gzip tool downloads a URL: with no network namespace it cannot reach local pages.
-    url = local_pages_url() + "/index.html"
+def test_sandbox_has_no_network_unless_asked(servers, host_page):
+    # The reference server's gzip tool downloads a URL: with no network namespace it cannot reach the host's pages.
     with ServerConnection(servers["everything"], call_timeout_s=20) as conn:
         fetched, _ = conn.request("tools/call", {"name": "gzip-file-as-resource",
-                                                 "arguments": {"name": "x.gz", "data": url}})
+                                                 "arguments": {"name": "x.gz", "data": host_page}})
         assert result_of(fetched).get("isError") is True
         assert "fetch failed" in result_of(fetched)["content"][0]["text"]
 
@@ -75,7 +74,7 @@ def test_git_server_on_a_real_repository(servers):
 
 def test_fetch_server_reads_local_pages(servers):
     with ServerConnection(servers["fetch"], call_timeout_s=60) as conn:
-        page, _ = conn.request("tools/call", {"name": "fetch", "arguments": {"url": local_pages_url() + "/menu.html"}})
+        page, _ = conn.request("tools/call", {"name": "fetch", "arguments": {"url": PAGES_URL + "/menu.html"}})
         assert "Almond croissant" in result_of(page)["content"][0]["text"]
 
 
