@@ -23,7 +23,7 @@ def test_replayed_values_that_no_rule_finds_are_marked_and_constant_output_is_no
     tasks = tmp_path / "tasks.yaml"
     tasks.write_text(yaml.safe_dump({"tasks": [{
         "id": "dice", "instruction": "Roll dice and print a fixed banner.",
-        "actions": [[{"keystrokes": "echo roll $RANDOM$RANDOM; echo banner fixed-text\n", "duration": 5}],
+        "actions": [[{"keystrokes": "echo roll r$RANDOM$RANDOM; echo banner fixed-text\n", "duration": 5}],
                     [{"keystrokes": "echo second step\n", "duration": 5}]],
     }]}))
     raw = tmp_path / "raw"
@@ -53,6 +53,7 @@ def test_replayed_values_that_no_rule_finds_are_marked_and_constant_output_is_no
 
 
 def _roll(text: str) -> str:
+    """The roll a dice step printed: `r` and digits (bare, ~10% of rolls read as a unix time, a rule span)."""
     return next(line for line in text.splitlines() if line.startswith("roll ")).split()[1]
 
 
@@ -123,7 +124,7 @@ def _dice_tasks(tmp_path: Path, count: int) -> Path:
     tasks = tmp_path / "tasks.yaml"
     tasks.write_text(yaml.safe_dump({"tasks": [{
         "id": f"dice-{i}", "instruction": "Roll dice and print a fixed banner.",
-        "actions": [[{"keystrokes": "echo roll $RANDOM$RANDOM; echo banner fixed-text\n", "duration": 5}],
+        "actions": [[{"keystrokes": "echo roll r$RANDOM$RANDOM; echo banner fixed-text\n", "duration": 5}],
                     [{"keystrokes": "echo second step\n", "duration": 5}]],
     } for i in range(count)]}))
     return tasks
