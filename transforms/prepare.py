@@ -167,11 +167,14 @@ def with_masks(rows: list[dict], recorded_times: list[float | None] | None = Non
 def _with_replays(row: dict, text: str, mask: tuple[list[dict], str], replay_texts: list[str]
                   ) -> tuple[list[dict], str]:
     ranges = replay.replay_spans(text, replay_texts)
-    spans = replay.with_replay_spans(mask[0], ranges or [])
+    rule_spans = mask[0] if ranges is None else replay.without_reproduced_ids(mask[0], ranges)
+    spans = replay.with_replay_spans(rule_spans, ranges or [])
     # How often replays find what the rules did not: the measure of the rules' misses.
-    found = (stats.REPLAY_DIVERGED if ranges is None else stats.REPLAY_BEYOND_RULES if spans is not mask[0]
+    found = (stats.REPLAY_DIVERGED if ranges is None else stats.REPLAY_BEYOND_RULES if spans is not rule_spans
              else stats.REPLAY_BY_RULES if ranges else None)
     stats.count(stats.REPLAYED, row["domain"], found)
+    if rule_spans is not mask[0]:
+        stats.count_detail(stats.REPLAYED, stats.REPLAY_CONSTANT_IDS, len(mask[0]) - len(rule_spans))
     return (spans, masking.masked(text, spans)) if spans is not mask[0] else mask
 
 

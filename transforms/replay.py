@@ -28,6 +28,12 @@ _WORD = re.compile(r"\b[^\W\d_]{2,}\b")  # a word of 2+ letters only, not a code
 # Above this many tokens on either side, a block of differing lines is marked whole: SequenceMatcher is quadratic
 # in the worst case, and a block that long is mostly different anyway.
 _MAX_BLOCK_TOKENS = 4000
+# Rule kinds whose values are drawn (a random uuid, a container id) or computed from content (a git blob or commit
+# id): a replay that shows the same value again shows a constant (a blob id of fixed content, a commit made at a
+# pinned date), since two draws of 7 hex digits agree once in 2^28. Other kinds repeat by chance within a replay
+# (a date, a clock read to the minute, the port of a server that lives for the whole run) and stay masked.
+REPRODUCED_IDS_ARE_CONSTANT = frozenset({"hex_id", "uuid"})
+MIN_REPRODUCED_ID_CHARS = 7
 
 
 def replay_spans(text: str, replay_texts: list[str],
@@ -134,6 +140,20 @@ def _union(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
         else:
             merged.append((start, end))
     return merged
+
+
+def without_reproduced_ids(spans: list[dict], ranges: list[tuple[int, int]]) -> list[dict]:
+    """spans less the rule spans of a drawn identifier (REPRODUCED_IDS_ARE_CONSTANT) that every replay showed again:
+    no replay range touches them, and outside its ranges a replay equals the recording. The very `spans` list when
+    none is left out. `ranges`: replay_spans's, of replays that did not diverge."""
+    kept = [span for span in spans if not _reproduced_id(span, ranges)]
+    return spans if len(kept) == len(spans) else kept
+
+
+def _reproduced_id(span: dict, ranges: list[tuple[int, int]]) -> bool:
+    if span.get("kind") not in REPRODUCED_IDS_ARE_CONSTANT or span["end"] - span["start"] < MIN_REPRODUCED_ID_CHARS:
+        return False
+    return not any(start < span["end"] and span["start"] < end for start, end in ranges)
 
 
 def with_replay_spans(spans: list[dict], ranges: list[tuple[int, int]]) -> list[dict]:

@@ -20,6 +20,8 @@ IN, OUT, DEAD, EXACT, NEAR = "in", "out", "dead_lettered", "dedupe_exact", "dedu
 # (transforms.replay.MAX_CHANGED_SHARE). Not a leaving event: the row goes on.
 REPLAYED = "replayed"
 REPLAY_BY_RULES, REPLAY_BEYOND_RULES, REPLAY_DIVERGED = "differs_within_rule_spans", "differs_beyond_rules", "diverged"
+# Rule spans of drawn identifiers that every replay showed again, so not masked (transforms.replay): spans, not rows.
+REPLAY_CONSTANT_IDS = "constant_ids_unmasked"
 UNKNOWN_DOMAIN = "<unknown>"
 
 
@@ -42,11 +44,17 @@ def count(event: str, domain: str, detail: str | None = None, records: int = 1) 
         _counter(f"{event}|{detail}").inc(records)
 
 
+def count_detail(event: str, detail: str, records: int) -> None:
+    """`records` things counted under `event`'s detail alone: not records reaching the event (its total)."""
+    _counter(f"{event}|{detail}").inc(records)
+
+
 def stats_from_counters(counters: dict[str, int]) -> dict:
     totals = {name: counters.get(name, 0) for name in (IN, OUT, DEAD, EXACT, NEAR)}
     domains: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys((IN, OUT, DEAD, EXACT, NEAR), 0))
     dead_by_stage: dict[str, int] = {}
-    replayed = {"rows": counters.get(REPLAYED, 0), REPLAY_BY_RULES: 0, REPLAY_BEYOND_RULES: 0, REPLAY_DIVERGED: 0}
+    replayed = {"rows": counters.get(REPLAYED, 0), REPLAY_BY_RULES: 0, REPLAY_BEYOND_RULES: 0, REPLAY_DIVERGED: 0,
+                REPLAY_CONSTANT_IDS: 0}
     for name, value in counters.items():
         event, _, detail = name.partition("|")
         if event == REPLAYED:

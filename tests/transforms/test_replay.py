@@ -3,7 +3,7 @@
 import re
 
 from transforms import masking
-from transforms.replay import KIND, replay_spans, with_replay_spans
+from transforms.replay import KIND, replay_spans, with_replay_spans, without_reproduced_ids
 
 
 def spanned(text, ranges):
@@ -187,3 +187,42 @@ def test_a_line_differing_in_many_places_is_marked_from_its_first_difference_to_
     # Two values in a fixed frame stay two spans.
     assert spanned("[12:01:02] took 0.5s\n", replay_spans("[12:01:02] took 0.5s\n", ["[12:01:07] took 0.8s\n"])) == \
         ["02", "5s"]
+
+
+def test_an_id_every_replay_shows_again_is_not_masked_and_one_a_replay_changes_is():
+    # A git blob id of fixed content is the same on every run; a commit id made at the current time is not.
+    text = "index 814f4a4..ddc897f 100644\n[main 3fa91c2] edit\nsession 8e4b2c1d-1f0a-4b7e-9c3d-2a6f5e7d8c90\n"
+    replay = "index 814f4a4..ddc897f 100644\n[main 77b0e5a] edit\nsession 8e4b2c1d-1f0a-4b7e-9c3d-2a6f5e7d8c90\n"
+    spans = [{"start": text.index(value), "end": text.index(value) + len(value), "kind": kind}
+             for value, kind in (("814f4a4", "hex_id"), ("ddc897f", "hex_id"), ("3fa91c2", "hex_id"),
+                                 ("8e4b2c1d-1f0a-4b7e-9c3d-2a6f5e7d8c90", "uuid"), ("100644", "pid"))]
+    kept = without_reproduced_ids(spans, replay_spans(text, [replay]))
+    assert [text[s["start"]:s["end"]] for s in kept] == ["3fa91c2", "100644"]  # other kinds repeat by chance
+    assert without_reproduced_ids(spans[2:3], replay_spans(text, [replay])) is not spans  # nothing left out...
+    untouched = spans[2:3]
+    assert without_reproduced_ids(untouched, replay_spans(text, [replay])) is untouched  # ...is the same list
+    short = [{"start": 0, "end": 5, "kind": "hex_id"}]  # "index": too short to be a drawn id
+    assert without_reproduced_ids(short, []) is short
+
+
+def test_a_replayed_row_keeps_ids_its_replay_changed_masked_and_unmasks_the_ones_it_reproduced():
+    base = _two_episodes()[:20]
+    recorded = _with_random_token(base, b"commit 3fa91c2e and blob 814f4a41")
+    replayed = _with_random_token(base, b"commit 77b0e5a9 and blob 814f4a41")
+    for row, again in zip(recorded, replayed):
+        row["replay_observations"] = [again["next_observation"]]
+    prepared = _prepared(recorded)
+    row = prepared.rows[3]
+    texts = {row["next_text"][s["start"]:s["end"]]: s["kind"] for s in row["next_volatile_spans"]}
+    assert texts.get("3fa91c2e") == "hex_id" and "814f4a41" not in texts
+    unreplayed = _prepared(_with_random_token(base, b"commit 3fa91c2e and blob 814f4a41")).rows[3]
+    assert {unreplayed["next_text"][s["start"]:s["end"]] for s in unreplayed["next_volatile_spans"]} >= {
+        "3fa91c2e", "814f4a41"}  # without replays the rule masks both
+
+
+def test_unmasked_ids_are_counted_apart_from_the_replayed_rows():
+    from transforms.stats import stats_from_counters
+    replayed = stats_from_counters({"replayed": 3, "replayed|differs_beyond_rules": 1,
+                                    "replayed|constant_ids_unmasked": 5})["replayed"]
+    assert replayed == {"rows": 3, "differs_within_rule_spans": 0, "differs_beyond_rules": 1, "diverged": 0,
+                        "constant_ids_unmasked": 5}
