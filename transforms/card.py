@@ -9,7 +9,7 @@ import yaml
 
 from schemas.version import SCHEMA_VERSION, WORLDLINE_VERSION
 from transforms.io import shard_prefix
-from transforms.stages import IDENTIFIER_KINDS, MIN_COPIED_CHARS
+from transforms.copied_values import IDENTIFIER_KINDS, MIN_COPIED_CHARS
 
 # config name -> folder of Parquet shards. The stages are the training sets; the others are for inspection.
 CONFIGS = {
@@ -93,6 +93,17 @@ rl_test = load_dataset(D, "stage3")["train"].filter(lambda row: row["id"] in tes
 
 SPAN_KINDS = ("timestamp", "date", "duration", "byte_size", "pid", "port", "hex_id", "uuid", "temp_path", "usage",
               "replay")
+
+
+def _replay_counts(stats: dict) -> str:
+    replayed = stats.get("replayed") or {}
+    if not replayed.get("rows"):
+        return ""
+    return (f" Replayed (`collect --replays`): {replayed['rows']} transitions, of which "
+            f"{replayed.get('differs_beyond_rules', 0)} showed other text where no masking rule had a span (spans "
+            f"of kind `replay`) and {replayed.get('diverged', 0)} went elsewhere (not marked); "
+            f"{replayed.get('constant_ids_unmasked', 0)} ids a rule took for volatile were the same in every "
+            "replay and are not masked.")
 
 
 def _third_party(stats: dict) -> str:
@@ -180,14 +191,15 @@ def dataset_card(stats: dict, settings: dict, run_id: str = "") -> str:
             "exactly, and each format span, a value that changes between runs, only in the format of its kind "
             f"({kinds}; a `replay` span, text that a replay of the same actions in a fresh environment showed "
             "differently, may hold any text). A value of an identifier kind "
-            f"({identifiers}) that the prompt already shows is not a format span but part of an exact span, since "
-            f"a model can copy it: at least {MIN_COPIED_CHARS} characters that stand whole (no letter or digit "
-            "right before or after) in the current action or in the state it was taken in. The other kinds are "
-            "measurements, read afresh each time, and stay format spans even when the state shows the same text. "
+            f"({identifiers}) that the current action or the state it was taken in already shows is not a format "
+            f"span but part of an exact span, since a model can copy it: at least {MIN_COPIED_CHARS} characters "
+            "that stand whole there (no letter or digit right before or after); earlier turns of the prompt are "
+            "not searched. The other kinds (measurements, read afresh each time, and `replay` text) stay format "
+            "spans even when the state shows the same text. "
             "worldline's docs/formats.md defines the kinds.\n\n"
             f"## License\n\n{_third_party(stats)}\n\n"
             f"## Counts\n\nIn {stats.get('in', 0)}, out {stats.get('out', 0)}, dead-lettered "
-            f"{stats.get('dead_lettered', 0)}, deduplicated {stats.get('deduped', 0)}.\n\n"
+            f"{stats.get('dead_lettered', 0)}, deduplicated {stats.get('deduped', 0)}.{_replay_counts(stats)}\n\n"
             "| domain | in | out | dead-lettered | exact dups | near dups |\n|---|---|---|---|---|---|\n"
             f"{domains}\n\n"
             f"## Settings\n\n```json\n{json.dumps(settings, indent=2, sort_keys=True)}\n```\n")

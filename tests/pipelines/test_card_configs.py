@@ -91,3 +91,13 @@ def test_the_card_lists_the_tables_with_rows(counts, listed):
 def test_a_card_without_any_rows_lists_no_config():
     header = yaml.safe_load(dataset_card({"out": 0, "deduped": 0, "dead_lettered": 0}, {}, "run").split("---\n")[1])
     assert "configs" not in header
+
+
+def test_the_card_counts_replays_when_there_were_some():
+    from transforms.card import dataset_card
+    stats = {"in": 4, "out": 4, "replayed": {"rows": 3, "differs_within_rule_spans": 1, "differs_beyond_rules": 2,
+                                             "diverged": 0, "constant_ids_unmasked": 5}}
+    counts = dataset_card(stats, {}, "run").split("## Counts")[1].split("## Settings")[0]
+    assert "Replayed (`collect --replays`): 3 transitions" in counts and "2 showed other text" in counts
+    assert "5 ids" in counts
+    assert "Replayed" not in dataset_card({"in": 4, "out": 4}, {}, "run")

@@ -294,3 +294,18 @@ def test_a_replay_span_is_named_as_text_that_differed_on_replay():
     row = {"domain": "terminal", "state_text": "$ ", "next_text": text, "action_text": "jobs",
            "next_volatile_spans": [{"start": start, "end": start + len("Terminated"), "kind": "replay"}]}
     assert grounded_trace(row).endswith("New values that vary between runs: 1 (text that differed on replay).")
+
+
+def test_an_id_the_action_names_is_not_counted_as_varying_as_stage_3_asks_for_it_exactly():
+    """mcp-explore-git:13 (make run, 2026-11-27): git_show of the sha the action passes; the answer repeats it."""
+    answer = "commit 4693ad3b1c0e\nAuthor: worldline <w@example.org>\n\n    Add subtraction\n"
+    spans = [{"start": 7, "end": 19, "kind": "hex_id"}]
+    row = {"domain": "mcp", "state_text": "[]", "next_text": answer, "next_volatile_spans": spans}
+    named = grounded_trace({**row, "action_text": '{"name": "git_show", "arguments": {"target": "4693ad3b1c0e"}}'})
+    assert "vary between runs" not in named
+    other = grounded_trace({**row, "action_text": '{"name": "git_show", "arguments": {"target": "HEAD"}}'})
+    assert other.endswith("New values that vary between runs: 1 (hex_id).")
+    # A measurement the action states is read afresh: still counted, as stage 3 keeps it a format span.
+    clock = {"domain": "mcp", "state_text": "", "next_text": "took 1500 ms", "action_text": "wait 1500 ms",
+             "next_volatile_spans": [{"start": 5, "end": 12, "kind": "duration"}]}
+    assert grounded_trace(clock).endswith("New values that vary between runs: 1 (duration).")

@@ -173,4 +173,5 @@ def test_the_card_says_which_kinds_a_prompt_can_give_away():
     from transforms.card import dataset_card
 
     rewards = dataset_card({}, {}, "run").split("## Rewards (stage 3)")[1].split("## License")[0]
-    assert "identifier kind (`pid`, `port`, `hex_id`, `uuid`, `temp_path`) that the prompt already shows" in rewards
+    assert ("identifier kind (`pid`, `port`, `hex_id`, `uuid`, `temp_path`) that the current action or the state "
+            "it was taken in already shows") in rewards

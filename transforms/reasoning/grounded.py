@@ -13,6 +13,7 @@ import json
 import re
 from functools import lru_cache
 
+from transforms.copied_values import copied_spans
 from transforms.reasoning import ReasoningError
 # What appeared, disappeared and changed (difflib's matching blocks over the lines): compiled, it is most of a
 # trace's work. Which volatile values are new: compiled too, as a process table has a hundred of them.
@@ -223,12 +224,16 @@ def _answer_sentences(state: str, text: str, noun: str) -> list[str]:
 _KIND_NAMES = {"replay": "text that differed on replay"}
 
 
-def _volatile_sentence(state: str, text: str, spans: list[dict], sentences: list[str]) -> None:
+def _volatile_sentence(state: str, action: str, text: str, spans: list[dict], sentences: list[str]) -> None:
     """How many of the next observation's volatile values are new, and of which kinds. A value the state already
     shows whole (the local site's port in the URL line, the host name in a prompt, the rows of an earlier `top` still
-    on screen) differs from run to run, but not from the state: it can be copied, so it is not counted; when no value
-    is left, the sentence is left out."""
+    on screen) differs from run to run, but not from the state: it can be copied, so it is not counted; nor is an
+    identifier stage 3 asks for exactly as the action or state names it (`kill 4242`, a sha the action passes); when
+    no value is left, the sentence is left out."""
     new = new_spans(state, text, spans)
+    if new:
+        copied = set(map(id, copied_spans(text, new, (action, state))))
+        new = [span for span in new if id(span) not in copied]
     if new:
         # Counted where they are, not as distinct texts: top's %CPU column shows `0.0` for most processes, each its
         # own reading.
@@ -254,7 +259,7 @@ def grounded_trace(row: dict) -> str:
         sentences.append(f"The environment reports an error: {quote(row['error'])}.")
     spans = row.get("next_volatile_spans")
     if spans:
-        _volatile_sentence(state, after_text, spans, sentences)
+        _volatile_sentence(state, row.get("action_text") or "", after_text, spans, sentences)
     if row.get("done"):
         sentences.append("The episode ends after this step.")
     return " ".join(sentences)
