@@ -52,6 +52,10 @@ REQUIRED_ARGUMENTS = {"bash": ("command",), "view": ("path",), "create": ("path"
                       "str_replace": ("path", "old_str"), "insert": ("path", "insert_line", "new_str")}
 DEFAULT_LIMITS = Limits(memory="1g", pids=512, cpus=1.0, disk="256m", action_timeout_s=30.0)
 TEST_TIMEOUT_S = 180.0
+# Every process in a task's container hashes strings with one fixed seed, as the repository's commits carry pinned
+# dates: the order of a set or of pytest's "Differing items" is then the same on every run, content a world model can
+# learn, rather than a random order the same action prints differently each time.
+CONTAINER_ENV = {"PYTHONHASHSEED": "0"}
 FAILED_TEST = re.compile(r"^(?:FAILED|ERROR) (\S+)", re.M)
 PASSED_TESTS = re.compile(r"\b(\d+) passed\b")  # pytest's summary line: "3 failed, 97 passed in 1.20s"
 # Amends the base commit so it holds the planted bug, keeping its dates (same id every episode) and leaving no
@@ -149,7 +153,8 @@ class SweCollector(Collector):
         self.spec, self.planted = self.specs[name], None
         started = time.perf_counter()
         self.sandbox = DockerSandbox(self.images[name], self.limits, name_prefix=self.name_prefix,
-                                     labels={"worldline.domain": DOMAIN, "worldline.swe.repo": name})
+                                     labels={"worldline.domain": DOMAIN, "worldline.swe.repo": name},
+                                     extra_run_kwargs={"environment": CONTAINER_ENV})
         self.sandbox.start()
         self.env_seconds += time.perf_counter() - started
         self._must(["cp", "-a", REPO_DIR, REPO], "copy the repository into the writable work area", workdir="/work")
@@ -328,7 +333,8 @@ def generate_bugfix_tasks(spec: RepoSpec, image: str, count: int, seed: int = 0,
     """Up to `count` planted bugs that turn some passing tests red (at most `max_failing` of them: a bug that
     breaks everything needs no localizing), trying at most `max_attempts` mutations."""
     tasks: list[Task] = []
-    with DockerSandbox(image, limits, name_prefix="worldline-swe-gen", labels={"worldline.domain": DOMAIN}) as box:
+    with DockerSandbox(image, limits, name_prefix="worldline-swe-gen", labels={"worldline.domain": DOMAIN},
+                       extra_run_kwargs={"environment": CONTAINER_ENV}) as box:
         checked(box.exec(["cp", "-a", REPO_DIR, REPO]), f"copy the repository of {spec.name}")
         command = shell(spec.test_command)
         baseline = box.exec(command, workdir=REPO, timeout=TEST_TIMEOUT_S)

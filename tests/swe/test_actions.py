@@ -137,3 +137,13 @@ def test_bad_actions_are_named(spec, message):
     with pytest.raises(SweTaskError) as caught:
         parse_swe_action(spec)
     assert message in str(caught.value)
+
+
+def test_set_order_is_the_same_on_every_run(env):
+    """A set's order follows the string hash seed: fixed in the container, so the same action prints the same
+    order every run (pytest's "Differing items" of two dicts came out in another order on each make run)."""
+    collector, _ = env
+    command = {"kind": "bash", "command": "python -c \"print(list({'cat', 'dog', 'eel', 'pig', 'owl'}))\""}
+    outputs = {act(collector, command).text for _ in range(3)}
+    assert len(outputs) == 1, outputs
+    assert act(collector, {"kind": "bash", "command": "echo $PYTHONHASHSEED"}).text.strip() == "0"
