@@ -22,12 +22,12 @@
 enum {
     UUID, DIGITS, DAY_DATE, MONTH_TIME, UNIX_SECONDS, TEMP_DIR, TMP_NAME, PID_WORD, PID_UPPER, PROCESS_WORD,
     SHELL_JOB, LOCAL_PORT, PORT_WORD, HEX_LITERAL, HEX_WORD, UP_TIME, USAGE_LINE, WEEKDAY, SETTING, ELAPSED,
-    GIT_SUMMARY, GIT_ID, PS_ROW, WEEKDAY_KEY, COMMAND, FINDER_COUNT
+    GIT_SUMMARY, GIT_ID, GIT_INDEX, PS_ROW, WEEKDAY_KEY, COMMAND, FINDER_COUNT
 };
 static const char *const finder_names[FINDER_COUNT] = {
     "uuid", "digits", "day_date", "month_time", "unix_seconds", "temp_dir", "tmp_name", "pid_word", "pid_upper",
     "process_word", "shell_job", "local_port", "port_word", "hex_literal", "hex_word", "up_time", "usage_line",
-    "weekday", "setting", "elapsed", "git_summary", "git_id", "ps_row", "weekday_key", "command",
+    "weekday", "setting", "elapsed", "git_summary", "git_id", "git_index", "ps_row", "weekday_key", "command",
 };
 
 /* Character classes as bit flags, of the text's characters as bytes (see Bytes). */
@@ -218,6 +218,13 @@ usage_line_at(Bytes s, Py_ssize_t i)
     return 0;
 }
 
+/* A diff's "index 814f4a4..": "index " at the start of a line, then a lowercase hex digit. */
+static int
+git_index_at(Bytes s, Py_ssize_t i)
+{
+    return (i == 0 || s[i - 1] == '\n') && literal_at(s, i, "index ") && has(s, i + 6, LOWER_HEX);
+}
+
 /* The end of a day's name ("Fri", "Friday") at i as a whole word, the day name there known: a word's start, the
  * lowercase letters of at most "Wednesday" after the first three, then a character that is not ASCII
  * [A-Za-z0-9_]. */
@@ -263,8 +270,8 @@ ends_with(Bytes s, Py_ssize_t i, const char *suffix, int fold)
     return 1;
 }
 
-/* What a duration that is a setting follows, at a number's start i: a timeout notice's words, "sleep ", or one of
- * the keys "timeout", "interval", "retry after", "retry-after", "retry_after", "retryafter" (any case) and up to 4
+/* What a duration that is a setting follows, at a number's start i: a timeout notice's words, "sleep ", a rate
+ * limit's "per " (any case), or one of the keys "timeout", "interval", "retry after", "retry-after", "retry_after", "retryafter" (any case) and up to 4
  * of the characters of its separators ( =:"'). */
 static int
 setting_before(Bytes s, Py_ssize_t i)
@@ -272,7 +279,7 @@ setting_before(Bytes s, Py_ssize_t i)
     if (i == 0 || !s[i - 1] || strchr(" =:\"'", s[i - 1]) == NULL)  /* what each of them ends with */
         return 0;
     if (ends_with(s, i, "took more than ", 0) || ends_with(s, i, "' timed out after ", 0)
-        || ends_with(s, i, "sleep ", 0))
+        || ends_with(s, i, "sleep ", 0) || ends_with(s, i, "per ", 1))
         return 1;
     Py_ssize_t key_end = i;
     while (i - key_end < 4 && key_end > 0 && s[key_end - 1] && strchr(" =:\"'", s[key_end - 1]) != NULL)
@@ -497,6 +504,9 @@ starts_at(Bytes s, Py_ssize_t i)
     case 'u':
         found |= bit_if(UP_TIME, up_time_at(s, i));
         break;
+    case 'i':
+        found |= bit_if(GIT_INDEX, git_index_at(s, i));
+        break;
     case '"':
         found |= bit_if(WEEKDAY_KEY, weekday_key_at(s, i + 1));
         break;
@@ -658,8 +668,8 @@ candidate_starts(PyObject *module, PyObject *arg)
 /* Made once, by module_exec: the span dicts' keys, "" and "\n" to join with, the names of Match methods. */
 static PyObject *START, *END, *KIND, *EMPTY, *NEWLINE, *GROUP, *SPAN, *LASTGROUP;
 
-/* A rule as transforms.masking passes it: (pattern.match, finder, group number of `v` or None, kind, check or
- * None); kind is a str, a dict from the name of the pattern's last matched group to the kind, or None for a rule
+/* A rule as transforms.masking passes it: (pattern.match, finder, group number of `v` or a tuple of group numbers
+ * or None, kind, check or None); kind is a str, a dict from the name of the pattern's last matched group to the kind, or None for a rule
  * that finds content (see kept_spans). */
 typedef struct {
     PyObject *match_at, *value_group, *kind, *check;
@@ -715,24 +725,45 @@ kind_of(const Rule *rule, PyObject *match)
     return kind;
 }
 
-/* The span of the rule's match from start to end: the whole match, or its group `v`. */
+/* [*start, *end) set to the span of match's group (-1, -1 if it did not take part); -1 on error. */
+static int
+group_span(PyObject *match, PyObject *group, Py_ssize_t *start, Py_ssize_t *end)
+{
+    PyObject *value = PyObject_CallMethodOneArg(match, SPAN, group);
+    int parsed = value != NULL && PyArg_ParseTuple(value, "nn", start, end);
+    Py_XDECREF(value);
+    return parsed ? 0 : -1;
+}
+
+static int
+put_one_span(Array *spans, Py_ssize_t start, Py_ssize_t end, Py_ssize_t priority, PyObject *kind)
+{
+    Span *span = put_item(spans, sizeof(Span));
+    if (span == NULL)
+        return -1;
+    *span = (Span){start, end, priority, kind};
+    return 0;
+}
+
+/* The spans of the rule's match from start to end: the whole match, its group `v`, or each of its groups v0, v1...
+ * that took part (a tuple of group numbers: the figures of a summary line, each a span of its own). */
 static int
 put_span(Array *spans, const Rule *rule, PyObject *match, Py_ssize_t start, Py_ssize_t end, Py_ssize_t priority)
 {
     PyObject *kind = kind_of(rule, match);
     if (kind == NULL)
         return -1;
-    if (rule->value_group != Py_None) {
-        PyObject *value = PyObject_CallMethodOneArg(match, SPAN, rule->value_group);
-        int parsed = value != NULL && PyArg_ParseTuple(value, "nn", &start, &end);
-        Py_XDECREF(value);
-        if (!parsed)
+    if (!PyTuple_Check(rule->value_group)) {
+        if (rule->value_group != Py_None && group_span(match, rule->value_group, &start, &end) < 0)
+            return -1;
+        return put_one_span(spans, start, end, priority, kind);
+    }
+    for (Py_ssize_t g = 0; g < PyTuple_GET_SIZE(rule->value_group); g++) {
+        if (group_span(match, PyTuple_GET_ITEM(rule->value_group, g), &start, &end) < 0)
+            return -1;
+        if (start >= 0 && put_one_span(spans, start, end, priority, kind) < 0)
             return -1;
     }
-    Span *span = put_item(spans, sizeof(Span));
-    if (span == NULL)
-        return -1;
-    *span = (Span){start, end, priority, kind};
     return 0;
 }
 
@@ -1067,9 +1098,11 @@ static PyMethodDef methods[] = {
      "be; for weekday_key, where a day-of-week JSON key's opening quote may be)."},
     {"mask_group", (PyCFunction)(void (*)(void))mask_group, METH_FASTCALL,
      "mask_group(texts, rules, marks=None) -> list of (spans, masked text)\n\n"
-     "Each rule (pattern.match, finder, group number of `v` or None, kind, check or None) is tried at its finder's\n"
-     "candidate starts in \"\\n\".join(texts), as its pattern's finditer would find matches there. Of the matches\n"
-     "(the span of group `v` where there is one, kept if check(matched text) is true) starting at one place the\n"
+     "Each rule (pattern.match, finder, value groups, kind, check or None) is tried at its finder's candidate\n"
+     "starts in \"\\n\".join(texts), as its pattern's finditer would find matches there. The value groups are the\n"
+     "group number of `v`, a tuple of group numbers or None. Of the matches (the span of group `v` where there is\n"
+     "one, a span per group of the tuple that took part, the whole match otherwise; kept if check(matched text) is\n"
+     "true) starting at one place the\n"
      "first rule's wins, and one starting inside a kept one is dropped; a kept one of kind None is then left out\n"
      "(content). Each text gets the kept spans that start\n"
      "in it, as {\"start\", \"end\", \"kind\"} dicts with offsets in the text, and the text with each span replaced\n"
@@ -1116,6 +1149,7 @@ module_exec(PyObject *module)
     add_pairs(anywhere, "p", "iro");  /* pid, process, port */
     add_pairs(anywhere, "P", "I");
     add_pairs(TEST_AFTER_NON_WORD, "u", "p");  /* up 2:16, */
+    add_pairs(TEST_AFTER_NON_WORD, "i", "n");  /* index 814f4a4..ddc897f */
     add_pairs(TEST_AFTER_NON_WORD, "T", "ah");  /* Tasks:, Threads: */
     add_pairs(TEST_AFTER_NON_WORD, "%", "C");  /* %Cpu(s): */
     add_pairs(TEST_AFTER_NON_WORD, "M", "e");  /* Mem: */

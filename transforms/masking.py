@@ -118,6 +118,29 @@ def _digit_alternatives() -> list[str]:
     return [*groups[:_COLON_FORMS.start], rf"(?={_D}?:{_D}{{2}}:{_D}{{2}})(?:{times})", *groups[_COLON_FORMS.stop:]]
 
 
+# ---- the figures of uptime's, top's and free's summary lines (the usage rules of RULES) ----------------------------
+# A figure's span holds the padding it is right-aligned in, since that moves with the figure's width: uptime prints
+# "up %2d:%02d" ("up  2:16," / "up 12:16,"), top prints "%Cpu(s):%5.1f us,%5.1f sy" ("%Cpu(s):  0.0 us, 14.3 sy",
+# "%Cpu(s):100.0 us,100.0 sy") and free " %11s" per column. So a figure has every space before it up to a colon, a
+# comma or a period (top glues the figure to the label's punctuation when it fills its width), and all but one
+# after a word or another figure (free's and BSD's separating space, as a column's in the process tables): each of
+# "%Cpu(s):  0.0 us, 14.3 sy" and "%Cpu(s):100.0 us,  0.0 sy" masks to "%Cpu(s):<usage> us,<usage> sy".
+_LOAD = rf"{_D}+[.,]{_D}+"
+# Between two figures: a label ending in punctuation (" us,", " total,", " used."), or one space.
+_FIGURE_GAP = rf"(?:,| [^0-9\s][^0-9\n]*?[,.:]|(?<=\w) )"
+# A summary figure: a count, a share or an amount, with free -h's unit ("23Gi", "0B") or old top's ("2055556k").
+_SUMMARY_FIGURE = rf"{_D}+(?:[.,]{_D}+)?(?:[kKMGTPE]i?|B)?"
+_MOST_SUMMARY_FIGURES = 12  # top's %Cpu line has 8, free -w's Mem line 7; a line with more is not masked
+
+
+def _figures(figure: str, most: int) -> str:
+    """A run of 1 to most figures, each in a group v0, v1... with its padding, with _FIGURE_GAP between them."""
+    run = ""
+    for k in reversed(range(1, most)):
+        run = rf"(?:{_FIGURE_GAP}(?P<v{k}> *{figure}){run})?"
+    return rf"(?P<v0> *{figure}){run}"
+
+
 # A day of the week, named in full or cut to three letters.
 _WEEKDAY = r"(?:Mon(?:day)?|Tue(?:sday)?|Wed(?:nesday)?|Thu(?:rsday)?|Fri(?:day)?|Sat(?:urday)?|Sun(?:day)?)"
 # The starts of what a rule masks as a date or a timestamp, after a day's name: an ISO date (alone or with a time),
@@ -156,20 +179,21 @@ _GENERATED_NAME = re.compile(GENERATED)
 # it). The pattern is tried only where its finder (one of _masking.FINDERS, all run in one pass over the text in C)
 # says a match may start: most observations lack most kinds, and a screen's few candidates cost less than a regex
 # scan per rule. Where a pattern has a group `v`, only that group is volatile (the number after "pid ", not the
-# word). `check`, if any, must accept the matched text. A rule of kind None finds content: its match masks nothing,
-# but keeps the later rules' matches at and inside it out.
+# word); where it has groups v0, v1..., each of them that matched is a span. `check`, if any, must accept the
+# matched text. A rule of kind None finds content: its match masks nothing, but keeps the later rules' matches at
+# and inside it out.
 RULES = (
     # What a machine reports of its own load, which moves with time and with everything else running on it: uptime
     # and load averages (uptime, w, top), top's task and CPU lines, top's and free's memory lines. First: a number in
-    # them would otherwise start a duration ("1.2 us" is top's user CPU share) or a byte size.
-    # The padding a value is right-aligned with is in its span, since its width moves with the value's: uptime
-    # prints "up %2d:%02d" ("up  2:16," / "up 12:16,": the span keeps the one space "up " always has), top and free
-    # print the figure right after the label's colon in a fixed width ("%Cpu(s):  0.0 us", "%Cpu(s): 14.3 us",
-    # "%Cpu(s):100.0 us": the span starts at the colon's end).
-    ("usage", rf"u{_B.format('u')}p (?P<v> *(?:{_D}+ days?, +)?(?:{_D}{{1,2}}:{_D}{{2}}|{_D}+ min),(?: +{_D}+ users?,)?"
-              rf" +load averages?: {_D}+[.,]{_D}+,? {_D}+[.,]{_D}+,? {_D}+[.,]{_D}+)", "up_time", None),
+    # them would otherwise start a duration ("1.2 us" is top's user CPU share) or a byte size. Each figure is a span
+    # of its own (the groups v0, v1...: see _figures); the labels between them ("user", "load average:", "total,",
+    # "us,", "buff/cache") are content.
+    ("usage", rf"u{_B.format('u')}p (?P<v0> *(?:{_D}+ days?, +)?(?:{_D}{{1,2}}:{_D}{{2}}|{_D}+ min)),"
+              rf"(?:(?P<v1> +{_D}+) users?,)? +load averages?:(?P<v2> +{_LOAD})"
+              rf"{_FIGURE_GAP}(?P<v3> *{_LOAD}){_FIGURE_GAP}(?P<v4> *{_LOAD})", "up_time", None),
     ("usage", rf"^(?:(?:Tasks|Threads):(?= *{_D}+ total,)|%Cpu{_D}*(?:\(s\))?:|(?:[KMGTPE]iB )?(?:Mem|Swap) *:)"
-              rf"(?P<v> *{_D}[^\n]*?)(?=[ \t\r]*$)", "usage_line", None),
+              rf"{_figures(_SUMMARY_FIGURE, _MOST_SUMMARY_FIGURES)}(?: [^0-9\s][^0-9\n]*)?(?=[ \t\r]*$)",
+     "usage_line", None),
     ("uuid", rf"{_H}{_B.format(_H)}{_H}{{7}}-{_H}{{4}}-{_H}{{4}}-{_H}{{4}}-{_H}{{12}}\b", "uuid", None),
     # Content, not a kind (None: masks nothing, but its match keeps the digits rule's duration at the same place
     # out): a duration that is a setting, the same every run, not a measurement. The number in the notices a command
@@ -178,11 +202,13 @@ RULES = (
     # key or option ("timeout=5000ms", "--timeout 30s", "read_timeout: 5s", '"interval": "60 s"', "INTERVAL = 2s")
     # and the argument of sleep ("sleep 0.5s"). So is the wait a server or a client asks for before the next try
     # ("Rate limited: retry after 60 s", "Retry-After: 30s", "retry_after=5s"): a policy's value, where "Retrying in
-    # 2.5s" (a backoff, often jittered) stays volatile. Other words before a duration say it was measured ("in
-    # 0.52s", "took 3.1 seconds", "real 0m1.2s", "timed out after 30.2s"): those stay volatile. Tried only where the
-    # setting finder saw those words right before a number (the lookbehinds would cost every duration 30 tests).
+    # 2.5s" (a backoff, often jittered) stays volatile. So is the window of a rate limit ("at most 2 calls per 60 s",
+    # "1 request per 0.5 seconds"): a measured rate puts its unit after the figure ("12.3 MB/s", "253 nsec per
+    # loop"), not a duration after "per". Other words before a duration say it was measured ("in 0.52s", "took 3.1
+    # seconds", "real 0m1.2s", "timed out after 30.2s"): those stay volatile. Tried only where the setting finder saw
+    # those words right before a number (the lookbehinds would cost every duration 30 tests).
     (None, "(?:" + "|".join(rf"(?<={before})" for before in (
-        "took more than ", "' timed out after ", "sleep ",
+        "took more than ", "' timed out after ", "sleep ", r"\b[Pp]er ",
         *(_any_case(key) + separator for key in _SETTING_KEYS
           for separator in (r"[=: ]", r"(?:: |=[\"'])", r"(?:: \"| = |\":\")", r"(?:\": \"| = \")"))))
      + rf"){_D}(?:{_D}*m{_D}+(?:\.{_D}+)?s\b|{_DURATION_REST})", "setting", None),
@@ -238,6 +264,11 @@ RULES = (
     ("hex_id", rf"[0-9a-f]{_B.format('[0-9a-f]')}(?:(?:(?<=HEAD is now at .)|(?<=HEAD detached at .)"
                r"|(?<=HEAD position was .)|(?<=\bcommit .))[0-9a-f]{6,39}\b|[0-9a-f]{6,39}(?= \((?:HEAD|tag: )))",
      "git_id", None),
+    # Content (None): the two blob ids of a diff's "index 814f4a4..ddc897f 100644" line (and a merge's three, "index
+    # 1234567,89abcde..fedcba9") are hashes of the file's content before and after, the same on every run that
+    # shows the same diff (the 2026 audit: every replay reproduced them). Only a line of exactly git's form.
+    (None, r"^index [0-9a-f]{7,64}(?:,[0-9a-f]{7,64})*\.\.[0-9a-f]{7,64}(?: [0-7]{6})?(?=[ \t\r]*$)", "git_index",
+     None),
     # Git shas, container ids: lowercase hex with both digits and letters (so "facade" and "2026" stay content).
     ("hex_id", r"\b[0-9a-f]{7,64}\b", "hex_word", lambda token: not token.isdigit() and not token.isalpha()),
 )
@@ -247,10 +278,12 @@ _DIGIT_KIND = {f"d{i}": kind for i, (kind, _) in enumerate(DIGIT_FORMS)}
 
 
 def _compiled(kind: str, pattern: str, finder: str, check):
-    """A rule as _masking.mask_group takes it: (pattern.match, finder index, group number of `v` or None, kind or
-    for the digits rule a dict from the matched form's group name to its kind, check or None)."""
+    """A rule as _masking.mask_group takes it: (pattern.match, finder index, value groups, kind or for the digits
+    rule a dict from the matched form's group name to its kind, check or None). The value groups are the group
+    number of `v`, or a tuple of the numbers of v0, v1... (a span each, for those that matched), or None."""
     compiled = re.compile(pattern, re.MULTILINE)
-    return (compiled.match, _masking.FINDERS.index(finder), compiled.groupindex.get("v"),
+    figures = tuple(number for name, number in compiled.groupindex.items() if re.fullmatch(r"v[0-9]+", name))
+    return (compiled.match, _masking.FINDERS.index(finder), figures or compiled.groupindex.get("v"),
             _DIGIT_KIND if kind == "digits" else kind, check)
 
 

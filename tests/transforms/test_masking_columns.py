@@ -78,22 +78,27 @@ def test_the_pid_and_usage_columns_of_a_row_are_masked_and_the_rest_is_content()
 
 def test_top_summary_lines_are_usage_and_their_labels_content():
     top = mask(screen("top_b_n_1.txt"))[1].splitlines()
-    assert top[1:6] == ["top - <timestamp> up <usage>", "Tasks:<usage>", "%Cpu(s):<usage>",
-                        "MiB Mem :<usage>", "MiB Swap:<usage>"]
+    assert top[1:6] == [
+        "top - <timestamp> up <usage>,<usage> user,  load average:<usage>,<usage>,<usage>",
+        "Tasks:<usage> total,<usage> running,<usage> sleeping,<usage> stopped,<usage> zombie",
+        "%Cpu(s):<usage> us,<usage> sy,<usage> ni,<usage> id,<usage> wa,<usage> hi,<usage> si,<usage> st",
+        "MiB Mem :<usage> total,<usage> free,<usage> used,<usage> buff/cache",
+        "MiB Swap:<usage> total,<usage> free,<usage> used.<usage> avail Mem"]
     assert not any(s["kind"] == "duration" for s in volatile_spans(screen("top_b_n_1.txt")))  # "0.0 us" is CPU
 
 
 @pytest.mark.parametrize("text, masked", [
     (" 10:00:01 up 3 days,  2:01,  1 user,  load average: 0.52, 0.58, 0.59",
-     " <timestamp> up <usage>"),
-    ("10:00  up 5 min, 2 users, load averages: 1.20 1.31 1.44", "10:00  up <usage>"),  # BSD, macOS
+     " <timestamp> up <usage>,<usage> user,  load average:<usage>,<usage>,<usage>"),
+    ("10:00  up 5 min, 2 users, load averages: 1.20 1.31 1.44",  # BSD, macOS
+     "10:00  up <usage>,<usage> users, load averages:<usage> <usage> <usage>"),
     ("               total        used        free      shared  buff/cache   available\n"
      "Mem:        7976        3456        1234          12        3285        4123\n"
      "Swap:          0           0           0\n",
      "               total        used        free      shared  buff/cache   available\n"
-     "Mem:<usage>\nSwap:<usage>\n"),
-    ("Mem:           23Gi       1.0Gi        18Gi", "Mem:<usage>"),  # free -h
-    ("Threads: 120 total,   1 running", "Threads:<usage>"),
+     "Mem:<usage> <usage> <usage> <usage> <usage> <usage>\nSwap:<usage> <usage> <usage>\n"),
+    ("Mem:           23Gi       1.0Gi        18Gi", "Mem:<usage> <usage> <usage>"),  # free -h
+    ("Threads: 120 total,   1 running", "Threads:<usage> total,<usage> running"),
 ])
 def test_uptime_and_free_figures_are_usage(text, masked):
     assert mask(text)[1] == masked

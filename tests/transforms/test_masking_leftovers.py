@@ -117,7 +117,8 @@ def test_right_aligned_figures_mask_alike_whatever_their_width():
     wide = TOP.format(up="12:16", tasks=" 118", cpu=" 14.3", mem="  8105.6", pid="   4242", virt=" 812340",
                       pcpu=" 12.5")
     assert mask(narrow)[1] == mask(wide)[1]
-    assert mask(narrow)[1].splitlines()[2] == "%Cpu(s):<usage>"
+    assert mask(narrow)[1].splitlines()[2] == ("%Cpu(s):<usage> us,<usage> sy,<usage> ni,<usage> id,<usage> wa,"
+                                               "<usage> hi,<usage> si,<usage> st")
     assert mask(narrow)[1].splitlines()[-1] == ("<pid> root      20   0 <usage> <usage> <usage> S <usage> <usage> "
                                                 "<usage> sleep")
 

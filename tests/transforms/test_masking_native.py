@@ -33,7 +33,8 @@ EDGES = ["0x", "0x1234", "0.0.0.0:", "127.0.0.1:", "localhost:", "[::]:", "[1] "
          "Friday", "Saturday", "Sunday", "Fri", "2026-11-27T06:01", "Thurs", "retry after ", "Retry-After: ",
          "retry_after=", "RetryAfter", "\n[main ", "[main (root-commit) ", "\n[detached HEAD ", "] ", "4997019",
          "deadbee", "HEAD is now at ", "HEAD detached at ", "Previous HEAD position was ", "commit ", " (HEAD -> main)",
-         " (tag: v1)", " (HEAD", "\n[é ", "\n[x"]
+         " (tag: v1)", " (HEAD", "\n[é ", "\n[x", "\nindex ", "\nindex 814f4a4..ddc897f 100644\n",
+         "\nindex 0000000..261e0be", "per ", "Per 60 s", "\n%Cpu(s):100.0 us,  0.0 sy"]
 EDGES += [f"{day}, {month} {number} 01:02:03" for day, month, number in zip(
     ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"] * 2, MONTHS, range(1, 13))]
 EDGES += [f"{month}  {number} 09:00" for number, month in enumerate(MONTHS, 10)]
