@@ -1,6 +1,7 @@
 """Chromium driven by Playwright: one restartable browser process, one isolated context per episode.
 
-`Browser` owns the Chromium process. It is found by a marker switch on its command line so a watchdog can kill
+`Browser` owns the Chromium process, which runs sandboxed (`Browser.launcher`: prlimit and bubblewrap, as MCP servers
+do, through sandboxes/bwrap.py). The sandbox is found by a marker switch on its command line so a watchdog can kill
 it when a call hangs (a page stuck in a script loop blocks `evaluate` forever, and Playwright has no timeout
 there); the pending call then fails, the browser is restarted and `BrowserSession.reopen` reopens the last page.
 `BrowserSession` is one episode: a fresh context (no cookies or storage shared with other episodes), route
@@ -22,8 +23,11 @@ import contextlib
 import json
 import os
 import re
+import shlex
+import shutil
 import signal
 import socket
+import tempfile
 import threading
 import time
 import uuid
@@ -31,13 +35,39 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 from urllib.parse import urljoin, urlsplit
 
-from sandboxes import web_actions
+from sandboxes import bwrap, web_actions
 from sandboxes.web_perturb import Perturbation
 
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 MARKER_SWITCH = "--worldline-browser"
+
+# Chromium's sandbox (bwrap.command): the system paths read-only, with what Debian's chromium reads besides them
+# (its launcher's settings, whose initial preferences turn network prediction off, and fonts with their cache);
+# a private /tmp, where the profile (the one Playwright names under the driver's temporary folder, or, when that
+# is not under /tmp (TMPDIR), Chromium's fallback under HOME) and, with --disable-dev-shm-usage, the shared memory
+# live; /dev/shm; /proc. Not /root, /home, /work or the rest of /etc.
+# The network namespace is the host's: the sites it is sent to are served on the host's 127.0.0.1.
+BROWSER_PATHS = ("/etc/chromium", "/etc/chromium.d", "/etc/fonts", "/var/cache/fontconfig")
+BROWSER_USER = "chromium"
+SANDBOX_HOME = "/tmp"
+# Caps on each of its processes. Data (RLIMIT_DATA, private writable memory): Chromium sizes its reservations to
+# it (VmData ~650 MiB per process uncapped, ~300-440 MiB under a cap), so a page keeps about 1 GiB of its own;
+# measured: 1000 MiB of typed arrays fit, 1200 MiB fail with a RangeError (the page survives). An address-space
+# cap cannot be used: V8 and PartitionAlloc reserve up to 1.4 TiB they never touch.
+MEMORY_LIMIT_BYTES = 2 << 30
+FILE_SIZE_LIMIT_BYTES = 1 << 30
+OPEN_FILES_LIMIT = 4096
+# Processes and threads (RLIMIT_NPROC counts threads; applies when the collector is root and Chromium runs as a user
+# id of its own): measured 8 processes and 68 threads idle, then about one process and 11 threads a tab (22 and 237
+# with 12 tabs), so about 70 tabs fit. At the cap a new tab's renderer cannot start and its call fails as a crash.
+PROCESS_LIMIT = 1024
+# The private /tmp and /dev/shm are memory: sized so a page cannot fill the machine's memory through them.
+TMP_SIZE_BYTES = 1 << 30
+SHM_SIZE_BYTES = 256 << 20
+LIMITS = bwrap.Limits(data_bytes=MEMORY_LIMIT_BYTES, file_size_bytes=FILE_SIZE_LIMIT_BYTES,
+                      open_files=OPEN_FILES_LIMIT, processes=PROCESS_LIMIT)
 
 # Runs before any page script: remembers when the DOM last changed (our own bid marking excluded).
 QUIET_TRACKER_JS = """
@@ -129,6 +159,8 @@ class Browser:
         self._marker = ""
         self._killed_reason: str | None = None
         self._dead_port: socket.socket | None = None
+        self._base: Path | None = None  # the launcher and its passwd and group files, while this lives
+        self.uid: int | None = None
 
     @property
     def dead_proxy(self) -> str:
@@ -155,10 +187,43 @@ class Browser:
         if self._pw is None:
             self._pw = sync_playwright().start()
         self._marker = f"{MARKER_SWITCH}={uuid.uuid4().hex}"
-        self._browser = self._pw.chromium.launch(executable_path=self.executable, headless=self.headless,
+        self._browser = self._pw.chromium.launch(executable_path=self.launcher(), headless=self.headless,
                                                  args=self.launch_args(), timeout=30_000)
         self.pid = self._find_pid()
         self._killed_reason = None
+
+    def launcher(self) -> str:
+        """The executable Playwright launches in Chromium's place: a script that execs Chromium under prlimit and
+        bubblewrap (bwrap.command) with the arguments Playwright gives it. Playwright talks to Chromium over fds 3
+        and 4 (--remote-debugging-pipe), which the shell, prlimit, bwrap and setpriv all pass on. Written once per
+        Browser; a restart reuses it (and its user id)."""
+        if self._base is None:
+            bwrap.require(FileNotFoundError, "scripts/setup.d/30-chromium.sh")
+            self._base = Path(tempfile.mkdtemp(prefix="wl-browser-"))
+            self.uid = bwrap.take_sandbox_uid() if os.geteuid() == 0 else None
+            accounts = []
+            if self.uid is not None:
+                accounts = bwrap.account_files(self._base, self.uid, BROWSER_USER, SANDBOX_HOME, "Chromium")
+            argv = bwrap.command([self.executable], self._mounts(), LIMITS, network=True, uid=self.uid,
+                                 accounts=accounts)
+            script = self._base / "chromium"
+            script.write_text(f"#!/bin/sh\nexec {shlex.join(argv)} \"$@\"\n")
+            script.chmod(0o700)
+        return str(self._base / "chromium")
+
+    def _mounts(self) -> list[str]:
+        """bwrap arguments: what Chromium's sandbox shows, and its environment (none of the collector's)."""
+        program = os.path.dirname(os.path.realpath(self.executable))  # /usr/lib/chromium, or a build elsewhere
+        args = bwrap.bind_args([*bwrap.SYSTEM_PATHS, *BROWSER_PATHS, self.executable, program], set())
+        args += ["--dev", "/dev", "--perms", "1777", "--size", str(SHM_SIZE_BYTES), "--tmpfs", "/dev/shm",
+                 "--proc", "/proc"]
+        args += ["--perms", "1777", "--size", str(TMP_SIZE_BYTES), "--tmpfs", "/tmp"]
+        args += ["--chdir", SANDBOX_HOME, "--clearenv", "--setenv", "PATH", "/usr/bin:/bin",
+                 "--setenv", "HOME", SANDBOX_HOME, "--setenv", "LANG", "C.UTF-8"]
+        if not self.headless and os.environ.get("DISPLAY"):
+            # The X server's abstract socket is reachable: the network namespace is the host's.
+            args += ["--setenv", "DISPLAY", os.environ["DISPLAY"]]
+        return args
 
     @property
     def playwright(self):
@@ -177,23 +242,30 @@ class Browser:
                                          **options)
 
     def _find_pid(self) -> int | None:
+        """The sandbox's outer process: the one Playwright started (the launcher exec'd into prlimit, then bwrap),
+        which leads its process group. Chromium's main process, the namespace's init and bwrap itself all carry the
+        marker; the outer one is the one whose parent does not."""
+        marked = {}
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
             try:
                 args = (entry / "cmdline").read_bytes().split(b"\0")
-            except OSError:
+                parent = int((entry / "stat").read_bytes().rsplit(b")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
                 continue
             if self._marker.encode() in args and not any(a.startswith(b"--type=") for a in args):
-                return int(entry.name)
-        return None
+                marked[int(entry.name)] = parent
+        return next((pid for pid, parent in marked.items() if parent not in marked), None)
 
     def kill(self, reason: str) -> None:
-        """Kill the browser process (from any thread): every pending Playwright call then fails."""
+        """Kill the browser's sandbox (from any thread): every pending Playwright call then fails. SIGKILL to its
+        process group; what is left in its pid namespace dies with the namespace's init, which bwrap's
+        --die-with-parent kills with the outer process."""
         self._killed_reason = reason
         if self.pid:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGKILL)
+                os.killpg(self.pid, signal.SIGKILL)
 
     @contextlib.contextmanager
     def watchdog(self, seconds: float) -> Iterator[None]:
@@ -235,6 +307,10 @@ class Browser:
         if self._dead_port is not None:
             self._dead_port.close()
             self._dead_port = None
+        if self._base is not None:
+            shutil.rmtree(self._base, ignore_errors=True)
+            bwrap.release_sandbox_uid(self.uid)
+            self._base = self.uid = None
 
 
 class BrowserSession:

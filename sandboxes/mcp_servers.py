@@ -14,7 +14,6 @@ hand-off is paid per call (a blocking portal cost more than the whole collector 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
 import shutil
 import signal
@@ -22,7 +21,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -31,6 +29,10 @@ from typing import Any
 
 import anyio
 
+from sandboxes import bwrap
+# SANDBOX_UID_BASE and process_tree are imported from here by the MCP tests and tools.
+from sandboxes.bwrap import (SANDBOX_UID_BASE, SYSTEM_PATHS, bind_args, covered, parent_dirs,  # noqa: F401
+                             process_tree, release_sandbox_uid, running, take_sandbox_uid)
 from sandboxes.mcp_proxy import Exchange, PerturbingProxy, Rule
 from schemas.yaml_file import load_yaml
 
@@ -225,36 +227,22 @@ FILE_SIZE_LIMIT_BYTES = 1 << 30
 OPEN_FILES_LIMIT = 4096
 # Processes (threads count: node runs about a dozen, a Python server up to ~50) per server. RLIMIT_NPROC counts
 # per real user id and root is exempt from it, so a collector running as root runs each server as a user id of
-# its own (below), which also takes root's privileges away from it.
+# its own (bwrap.take_sandbox_uid), which also takes root's privileges away from it.
 PROCESS_LIMIT = 256
 # CPU seconds per process (RLIMIT_CPU: SIGKILL when spent): a server stuck in a loop stops instead of holding a
 # core for the rest of the run. An episode's server spends a few seconds (Python imports, ~1 ms a call), so ten
 # minutes is far beyond any episode; a restart after a timeout starts a fresh count.
 CPU_TIME_LIMIT_S = 600
-SANDBOX_UID_BASE = 2_000_000_000
 SANDBOX_USER = "mcp-server"
-_uids_in_use: set[int] = set()
-_uids_lock = threading.Lock()
 
+# Besides bwrap.SYSTEM_PATHS (the system's programs and libraries), what an entry needs from /root, /home, /work,
+# /opt, /var or the project's checkout is shown at SANDBOX_OPT (below).
 
-# What every server sees read-only: the system's programs and libraries, and the few files under /etc that
-# programs read (dynamic linker, name resolution, users and groups, time zone, TLS roots, alternatives links).
-# Not the rest of /etc (/etc/shadow, credential helpers in /etc/gitconfig, /etc/ssl/private), not /root, /home,
-# /work, /opt, /var or the project's checkout: what an entry needs from those is shown at SANDBOX_OPT (below).
-SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
-                "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives", "/etc/resolv.conf",
-                "/etc/hosts", "/etc/host.conf", "/etc/gai.conf", "/etc/nsswitch.conf", "/etc/services",
-                "/etc/protocols", "/etc/passwd", "/etc/group", "/etc/localtime", "/etc/timezone", "/etc/ssl/certs",
-                "/etc/ssl/openssl.cnf", "/etc/mime.types")
 # Placeholders that name a folder a server needs whole when its entry uses them (a script path inside it is not
 # enough: node resolves its packages, Python its site-packages, around it).
 FOLDER_PLACEHOLDERS = ("mcp_venv", "node_modules", "cache")
 # worldline's top-level packages (pyproject.toml's [tool.setuptools.packages.find]).
 WORLDLINE_PACKAGES = ("collectors", "pipelines", "sandboxes", "schemas", "transforms")
-
-
-def _covered(path: str, binds: list[str]) -> bool:
-    return any(path == b or path.startswith(b.rstrip("/") + "/") for b in binds)
 
 
 def _program_paths(program: str) -> list[str]:
@@ -293,39 +281,6 @@ def _program_paths(program: str) -> list[str]:
     return paths
 
 
-def _parent_dirs(path: str, made: set[str]) -> list[str]:
-    """bwrap arguments making the folders above `path`, each once, with mode 0755 (bwrap's default, 0700, would
-    shut out the server's non-root user)."""
-    args = []
-    for parent in reversed(Path(path).parents[:-1]):  # /root, /root/.pyenv, ... (not / itself)
-        if str(parent) not in made:
-            args += ["--perms", "0755", "--dir", str(parent)]
-            made.add(str(parent))
-    return args
-
-
-def _bind_args(paths: list[str], made: set[str]) -> list[str]:
-    """bwrap arguments that show `paths` read-only at their own place: parents before children, a path inside
-    another bound one skipped, and a symlink whose target is bound kept as a symlink (/bin -> usr/bin,
-    /etc/localtime -> the zone file), any other symlink bound as what it points to."""
-    wanted = sorted({os.path.normpath(p) for p in paths if os.path.lexists(p)})
-    real_dirs = [p for p in wanted if not os.path.islink(p)]
-    args, bound = [], []
-    for path in wanted:
-        if _covered(path, bound):
-            continue
-        symlink = False
-        if os.path.islink(path):
-            target = os.path.realpath(path)
-            symlink = _covered(target, real_dirs)
-            if not symlink and not os.path.exists(target):
-                continue
-        args += _parent_dirs(path, made)
-        args += ["--symlink", os.readlink(path), path] if symlink else ["--ro-bind", path, path]
-        bound.append(path)
-    return args
-
-
 @dataclass
 class SandboxLayout:
     """What a server's sandbox shows besides its working directory, and the environment it runs with."""
@@ -337,13 +292,13 @@ class SandboxLayout:
 
     def bwrap_args(self) -> list[str]:
         made: set[str] = set()
-        shown = [p for p in self.in_place if not _covered(p, [SANDBOX_WORKDIR, SANDBOX_OPT, "/tmp", "/proc", "/dev"])]
-        args = _bind_args([*SYSTEM_PATHS, *shown], made)
+        shown = [p for p in self.in_place if not covered(p, [SANDBOX_WORKDIR, SANDBOX_OPT, "/tmp", "/proc", "/dev"])]
+        args = bind_args([*SYSTEM_PATHS, *shown], made)
         for path, source in sorted(self.moved.items()):
             if os.path.exists(source):  # a folder never installed: the server says what it misses
-                args += _parent_dirs(path, made) + ["--ro-bind", source, path]
+                args += parent_dirs(path, made) + ["--ro-bind", source, path]
         for path, target in sorted(self.links.items()):
-            args += _parent_dirs(path, made) + ["--symlink", target, path]
+            args += parent_dirs(path, made) + ["--symlink", target, path]
         # Whatever environment bwrap was started with, the server gets this one only.
         args.append("--clearenv")
         for key, value in self.env.items():
@@ -359,7 +314,7 @@ def _base_env() -> dict[str, str]:
 def _python_home(base: Path) -> str:
     """Where the sandbox shows the Python installation `base`: a system one where it is (/usr, shown anyway and
     the same on every Debian machine), any other (pyenv's ~/.pyenv/versions/X.Y.Z) at SANDBOX_PYTHON."""
-    return str(base) if _covered(str(base), list(SYSTEM_PATHS)) else SANDBOX_PYTHON
+    return str(base) if covered(str(base), list(SYSTEM_PATHS)) else SANDBOX_PYTHON
 
 
 def _add_python_home(layout: SandboxLayout, base: Path) -> str:
@@ -416,91 +371,19 @@ def _add_worldline(layout: SandboxLayout, folder: Path) -> None:
     layout.env["PYTHONPATH"] = SANDBOX_SRC
 
 
-def take_sandbox_uid() -> int:
-    """A user id no account uses, for one server while it lives, so RLIMIT_NPROC counts each server's processes
-    apart: the lowest one no other server of this process holds, so a run's observations see the same ids (two
-    collector processes at once may share one, and then share the cap)."""
-    with _uids_lock:
-        uid = next(u for u in itertools.count(SANDBOX_UID_BASE) if u not in _uids_in_use)
-        _uids_in_use.add(uid)
-        return uid
-
-
-def release_sandbox_uid(uid: int | None) -> None:
-    with _uids_lock:
-        _uids_in_use.discard(uid)
-
-
-def _account_files(folder: Path, uid: int) -> list[str]:
-    """The host's passwd and group with an account for `uid` added (`getpwuid` works for the server: node's
-    os.userInfo(), `id`, git's fallback identity), written into `folder`; bwrap mounts them over the host's."""
-    written = []
-    for name, line in (("passwd", f"{SANDBOX_USER}:x:{uid}:{uid}:MCP server:{SANDBOX_WORKDIR}:/usr/sbin/nologin"),
-                       ("group", f"{SANDBOX_USER}:x:{uid}:")):
-        try:
-            host = Path("/etc", name).read_text()
-        except OSError:
-            host = ""
-        (folder / name).write_text(host + ("" if host.endswith("\n") or not host else "\n") + line + "\n")
-        written.append(str(folder / name))
-    return written
-
-
 def _sandboxed(argv: list[str], workdir: str, network: bool, layout: SandboxLayout,
                uid: int | None = None, accounts: list[str] = ()) -> list[str]:
-    """bubblewrap: a root of its own holding only the system paths and what `layout` shows (read-only), the working
-    directory (read-write) at SANDBOX_WORKDIR, and `layout`'s environment only; a private /tmp; own pid/ipc/uts
-    (and net unless asked); prlimit caps on memory, file size, open files, CPU time and processes. When the
-    collector is root, the command runs as `uid` with no capabilities (setpriv, from inside the sandbox: bwrap
-    itself needs root to mount), so the process cap holds; `accounts` are passwd and group files naming it, mounted
-    over /etc's."""
-    if shutil.which("bwrap") is None:
-        raise ServerStartError("bubblewrap (bwrap) is not installed; run scripts/setup.d/40-mcp-servers.sh")
-    nproc = []
-    if os.geteuid() == 0 and uid is not None:
-        nproc = [f"--nproc={PROCESS_LIMIT}"]
-        # No user namespace (--unshare-all would try one): setpriv needs a real uid to switch to.
-        options = ["--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try",
-                   *([] if network else ["--unshare-net"]), "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
-        argv = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all", "--", *argv]
-        for source in accounts:
-            options += ["--ro-bind", source, f"/etc/{Path(source).name}"]
-    else:
-        # Not root: the server keeps the collector's user, whose other processes RLIMIT_NPROC would count too.
-        options = ["--unshare-all", *(["--share-net"] if network else [])]
-    return ["prlimit", f"--data={MEMORY_LIMIT_BYTES}", f"--fsize={FILE_SIZE_LIMIT_BYTES}",
-            f"--nofile={OPEN_FILES_LIMIT}", f"--cpu={CPU_TIME_LIMIT_S}", *nproc, "--", "bwrap",
-            *layout.bwrap_args(), "--dev", "/dev", "--proc", "/proc", "--perms", "1777",
-            "--tmpfs", "/tmp", "--bind", workdir, SANDBOX_WORKDIR, "--chdir", SANDBOX_WORKDIR, *options,
-            "--die-with-parent", "--", *argv]
-
-
-def process_tree(pid: int) -> list[int]:
-    """pid and its descendants, from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                with open(f"/proc/{entry.name}/stat", "rb") as handle:
-                    parent = int(handle.read().rsplit(b")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            children.setdefault(parent, []).append(int(entry.name))
-    tree, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        tree.append(current)
-        todo += children.get(current, [])
-    return tree
-
-
-def _running(pid: int) -> bool:
-    """Whether pid is a live process (a zombie has let go of everything it held)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            return handle.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except (OSError, IndexError):
-        return False
+    """bubblewrap (bwrap.command): a root of its own holding only the system paths and what `layout` shows
+    (read-only), the working directory (read-write) at SANDBOX_WORKDIR, and `layout`'s environment only; a private
+    /tmp; own pid/ipc/uts (and net unless asked); prlimit caps on memory, file size, open files, CPU time and
+    processes; as `uid` (named in the `accounts` files) when the collector is root."""
+    bwrap.require(ServerStartError, "scripts/setup.d/40-mcp-servers.sh")
+    # Read at each start, not once: tests lower CPU_TIME_LIMIT_S on this module.
+    limits = bwrap.Limits(data_bytes=MEMORY_LIMIT_BYTES, file_size_bytes=FILE_SIZE_LIMIT_BYTES,
+                          open_files=OPEN_FILES_LIMIT, processes=PROCESS_LIMIT, cpu_s=CPU_TIME_LIMIT_S)
+    mounts = [*layout.bwrap_args(), "--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp",
+              "--bind", workdir, SANDBOX_WORKDIR, "--chdir", SANDBOX_WORKDIR]
+    return bwrap.command(argv, mounts, limits, network, uid, accounts)
 
 
 class ServerConnection:
@@ -529,7 +412,7 @@ class ServerConnection:
         self._accounts: list[str] = []
         if self.uid is not None:
             os.chown(self.workdir, self.uid, self.uid)  # the server's own user writes it (prepare too)
-            self._accounts = _account_files(self.base, self.uid)
+            self._accounts = bwrap.account_files(self.base, self.uid, SANDBOX_USER, SANDBOX_WORKDIR, "MCP server")
         self._log = open(self.base / "server.log", "w+b")
 
     def __enter__(self) -> ServerConnection:
@@ -586,10 +469,10 @@ class ServerConnection:
         in its args and env (a script file, a data folder), and its `read_only` list."""
         where = f"server {self.spec.name!r}"
         command = _expand(self.spec.command, self.values, where)
-        paths = [] if _covered(command, [SANDBOX_OPT]) else _program_paths(shutil.which(command) or "")
+        paths = [] if covered(command, [SANDBOX_OPT]) else _program_paths(shutil.which(command) or "")
         for text in [*self.spec.args, *self.spec.env.values()]:
             value = _expand(text, self.values, where)
-            if value.startswith("/") and not _covered(value, [SANDBOX_WORKDIR, SANDBOX_OPT]) and os.path.exists(value):
+            if value.startswith("/") and not covered(value, [SANDBOX_WORKDIR, SANDBOX_OPT]) and os.path.exists(value):
                 paths.append(value)
         paths += [_expand(p, self.values, where) for p in self.spec.read_only]
         return [p for p in paths if p and os.path.normpath(p) != "/"]
@@ -603,11 +486,11 @@ class ServerConnection:
         if found is None:
             raise ServerStartError(f"{where}: command {command!r} is not an executable on PATH "
                                    f"(is scripts/setup.d/40-mcp-servers.sh done?)")
-        if _covered(_expand(self.spec.command, self.values, where), [SANDBOX_OPT]):
+        if covered(_expand(self.spec.command, self.values, where), [SANDBOX_OPT]):
             with open(found, "rb") as handle:
                 first = handle.readline(256)
             interpreter = first[2:].decode(errors="replace").split()[:1] if first.startswith(b"#!") else []
-            if interpreter and not _covered(interpreter[0], list(SYSTEM_PATHS)):
+            if interpreter and not covered(interpreter[0], list(SYSTEM_PATHS)):
                 raise ServerStartError(f"{where}: {self.spec.command!r} is a script whose #! line names "
                                        f"{interpreter[0]}, a host path the sandbox does not show; run its module "
                                        f"with the venv's python instead (\"{{mcp_venv}}/bin/python -m MODULE\")")
@@ -705,7 +588,7 @@ class ServerConnection:
         if self._process is not None:
             self._process.wait()
         deadline = time.monotonic() + 5
-        while any(_running(member) for member in tree) and time.monotonic() < deadline:
+        while any(running(member) for member in tree) and time.monotonic() < deadline:
             time.sleep(0.01)
 
     async def _hold_session(self, ready: asyncio.Future) -> None:

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Chromium from Debian for the web collector (Playwright drives it; `playwright install` is never run: it downloads
 # a browser, which this machine cannot). Fonts so pages lay out and text is named the same on every machine.
+# bubblewrap: the browser runs in a sandbox (sandboxes/browser.py).
 set -euo pipefail
 missing=()
-for package in chromium fonts-liberation fonts-dejavu-core; do
+for package in chromium fonts-liberation fonts-dejavu-core bubblewrap; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
 done
 if [ ${#missing[@]} -gt 0 ]; then
