@@ -72,13 +72,9 @@ def test_a_dead_container_is_an_error_for_the_terminal_not_a_shell_that_exited(b
 
 @pytest.fixture(scope="module")
 def browser():
-    from sandboxes.browser import CHROMIUM, Browser
-    import os
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Chromium is not installed")
-    browser = Browser()
-    yield browser
-    browser.close()
+    from tests.web.browser_helpers import running_browser
+    with running_browser(start=False) as browser:
+        yield browser
 
 
 @pytest.fixture

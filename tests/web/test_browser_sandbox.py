@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from sandboxes.browser import (CHROMIUM, FILE_SIZE_LIMIT_BYTES, MEMORY_LIMIT_BYTES, OPEN_FILES_LIMIT, PROCESS_LIMIT,
+from sandboxes.browser import (FILE_SIZE_LIMIT_BYTES, MEMORY_LIMIT_BYTES, OPEN_FILES_LIMIT, PROCESS_LIMIT,
                                Browser, BrowserDied)
 from sandboxes.bwrap import process_tree, running
+from tests.web.browser_helpers import require_chromium, running_browser
 
 ROOT = Path(__file__).resolve().parents[2]
 # Array buffers of this size, never written: each costs address space (which RLIMIT_DATA counts), not memory.
@@ -20,12 +21,8 @@ BUFFER_BYTES = 256 << 20
 
 @pytest.fixture
 def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Chromium is not installed")
-    browser = Browser()
-    browser.start()
-    yield browser
-    browser.close()
+    with running_browser() as browser:
+        yield browser
 
 
 def chromium_processes(browser: Browser) -> list[int]:
@@ -112,8 +109,7 @@ def test_the_watchdog_kills_the_whole_sandbox_and_a_restart_works(browser):
 
 
 def test_chromium_gets_none_of_the_collectors_environment(monkeypatch):
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Chromium is not installed")
+    require_chromium()
     monkeypatch.setenv("WORLDLINE_TEST_SECRET", "s3cret-token")  # before the Playwright driver starts
     browser = Browser()
     try:

@@ -15,7 +15,8 @@ import time
 import pytest
 
 import sandboxes.browser as browser_module
-from sandboxes.browser import CHROMIUM, Browser, BrowserSession, proxy_bypass
+from sandboxes.browser import Browser, BrowserSession, proxy_bypass
+from tests.web.browser_helpers import running_browser
 
 # Request classes measured to get past `context.route` (Playwright 1.65, Chromium 156): each page, served by the
 # allowed site, sends one request to the listener's port.
@@ -36,13 +37,8 @@ MISSED_BY_ROUTING = {
 
 @pytest.fixture(scope="module")
 def browser():
-    import os
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Chromium is not installed")
-    browser = Browser()
-    browser.start()
-    yield browser
-    browser.close()
+    with running_browser() as browser:
+        yield browser
 
 
 @pytest.fixture
