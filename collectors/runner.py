@@ -148,6 +148,13 @@ class RecordedActions(Policy):
         return self.actions[len(history)] if len(history) < len(self.actions) else None
 
 
+# The least time between the start of a play of an episode and the start of its next replay. A value computed from
+# the clock's second (a git commit id: its dates have one-second resolution) must not come out the same on a replay
+# by starting in the same second, or curation would take it for a constant (transforms.replay); with the plays this
+# far apart, each step of a replay runs at least a second after the recorded one unless its reset ran 2 s faster.
+REPLAY_GAP_S = 3.0
+
+
 def replay_once(collector: Collector, plan: EpisodePlan, actions: list[Action],
                 stop: threading.Event | None = None) -> tuple[Episode, list[Transition]]:
     """Send `actions` again from a fresh reset for the plan's task and seed. On copies: a collector may write into
@@ -157,13 +164,27 @@ def replay_once(collector: Collector, plan: EpisodePlan, actions: list[Action],
                        stop)
 
 
+def next_play(after: float | None, stop: threading.Event | None = None) -> float:
+    """Waits until REPLAY_GAP_S after the monotonic time `after` (when the play before started; None: no wait), cut
+    short when the run is stopping (the replay then ends as interrupted at once); returns the next play's start."""
+    if after is not None:
+        wait = after + REPLAY_GAP_S - time.monotonic()
+        if wait > 0:
+            if stop is not None:
+                stop.wait(wait)
+            else:
+                time.sleep(wait)
+    return time.monotonic()
+
+
 def add_replays(collector: Collector, plan: EpisodePlan, transitions: list[Transition], sent: list[Action],
-                stop: threading.Event | None = None) -> bool:
+                stop: threading.Event | None = None, started: float | None = None) -> bool:
     """Send the episode's actions (`sent`, as run_episode kept them) plan.replays more times from a fresh reset,
     appending each step's next observation to that transition's replay_observations (a replay that ends early, or
     breaks, leaves the later steps with fewer; the reason is logged). False if the run is stopping: the episode must
-    then be collected again, replays and all."""
+    then be collected again, replays and all. started: when the recorded play started (monotonic)."""
     for _ in range(plan.replays):
+        started = next_play(started, stop)
         episode, replayed = replay_once(collector, plan, sent[:len(transitions)], stop)
         if episode.end_reason == "interrupted":
             return False
@@ -206,8 +227,9 @@ def replay_stored(collector: Collector, store: EpisodeStore, job: StoredReplays,
     table = store.read_transitions(domain, job.episode_id)
     actions = recorded_actions(table, job.episode_id)
     recorded_env = _identity(table.column("env")[0].as_py())
-    replays = []
+    replays, started = [], None
     for number in range(1, job.missing + 1):
+        started = next_play(started, stop)
         episode, replayed = replay_once(collector, job.plan, actions, stop)
         if episode.end_reason == "interrupted" or stop is not None and stop.is_set():
             return False  # it may have broken because the run is stopping
@@ -283,10 +305,12 @@ def collect(make_collector: Callable[[], Collector], plans: list[EpisodePlan], o
                     bar()
                     continue
                 sent = [] if plan.replays else None
+                started = time.monotonic()
                 episode, transitions = run_episode(collector, plan, stop, sent)
                 if episode.end_reason == "interrupted" or abandon.is_set():
                     return  # leave it incomplete so the next run redoes it
-                if sent and episode.outcome != "error" and not add_replays(collector, plan, transitions, sent, stop):
+                if sent and episode.outcome != "error" and not add_replays(collector, plan, transitions, sent, stop,
+                                                                           started):
                     return
                 if stop.is_set() and episode.outcome == "error":
                     return  # it may have broken because the run is stopping: redo it rather than store the error

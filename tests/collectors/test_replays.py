@@ -4,6 +4,8 @@ marked volatile by curation (span kind "replay"), where no masking rule would ha
 from __future__ import annotations
 
 import io
+import threading
+import time
 import json
 import subprocess
 import sys
@@ -150,3 +152,35 @@ def _rewrite(path: Path, column: str, change) -> None:
     table, field = pq.read_table(path).cast(TRANSITION_SCHEMA), TRANSITION_SCHEMA.field(column)
     values = pa.array([change(value) for value in table.column(column).to_pylist()], field.type)
     write_episode_table(table.set_column(table.schema.get_field_index(column), field, values), str(path))
+
+
+def test_each_replay_starts_at_least_the_gap_after_the_play_before_it():
+    """A git commit id follows the clock's second: a replay started in the same second as the recording would
+    reproduce it, and curation would take a clock-made id for a constant."""
+    from collectors.runner import REPLAY_GAP_S, next_play
+
+    first = next_play(None)
+    second = next_play(first)
+    assert second - first >= REPLAY_GAP_S
+    stop = threading.Event()
+    stop.set()
+    began = time.monotonic()
+    next_play(time.monotonic(), stop)  # a stopping run does not wait
+    assert time.monotonic() - began < 0.5
+
+
+def test_a_replay_runs_its_steps_in_later_seconds_than_the_recording(tmp_path, base_image, prefix):
+    tasks = tmp_path / "tasks.yaml"
+    tasks.write_text(yaml.safe_dump({"tasks": [{
+        "id": "clock", "instruction": "Print the clock's second.",
+        "actions": [[{"keystrokes": "echo at-$(date +%s)\n", "duration": 1}]]}]}))
+    raw = tmp_path / "raw"
+    result = run_collect(tasks, raw, prefix, "--replays", "1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    [transitions] = list((raw / "transitions" / "terminal").glob("*.parquet"))
+    [row] = pq.read_table(transitions).to_pylist()
+
+    def second(text: str) -> int:
+        return int(next(line for line in text.splitlines() if line.startswith("at-"))[3:])
+
+    assert second(row["replay_observations"][0]["text"]) - second(row["next_observation"]["text"]) >= 1
