@@ -99,10 +99,11 @@ def _replay_counts(stats: dict) -> str:
     replayed = stats.get("replayed") or {}
     if not replayed.get("rows"):
         return ""
-    return (f" Replayed (`collect --replays`): {replayed['rows']} transitions, of which "
-            f"{replayed.get('differs_beyond_rules', 0)} showed other text where no masking rule had a span (spans "
-            f"of kind `replay`) and {replayed.get('diverged', 0)} went elsewhere (not marked); "
-            f"{replayed.get('constant_ids_unmasked', 0)} ids a rule took for volatile were the same in every "
+    within, beyond = replayed.get("differs_within_rule_spans", 0), replayed.get("differs_beyond_rules", 0)
+    return (f" Replayed (`collect --replays`): {replayed['rows']} transitions, of which {within + beyond} showed "
+            f"other text, {beyond} of them where no masking rule had a span (spans of kind `replay`), and "
+            f"{replayed.get('diverged', 0)} went elsewhere (not marked); "
+            f"{replayed.get('constant_ids_unmasked', 0)} id spans a rule took for volatile were the same in every "
             "replay and are not masked.")
 
 

@@ -212,7 +212,7 @@ def curate_command(ctx: typer.Context,
                    f"{replayed['differs_within_rule_spans'] + replayed['differs_beyond_rules']} showed other values, "
                    f"{replayed['differs_beyond_rules']} where no masking rule had found one (marked as span kind "
                    f"'replay'); {replayed['diverged']} went elsewhere (not marked); "
-                   f"{replayed.get('constant_ids_unmasked', 0)} ids a rule took for volatile (hex_id, uuid) were the "
+                   f"{replayed.get('constant_ids_unmasked', 0)} id spans a rule took for volatile (hex_id, uuid) were the "
                    f"same in every replay, so not masked.", err=True)
     if stats["dead_lettered"]:
         # The counts say how many records were rejected; the dead letters say which and why.

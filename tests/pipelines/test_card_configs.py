@@ -98,6 +98,6 @@ def test_the_card_counts_replays_when_there_were_some():
     stats = {"in": 4, "out": 4, "replayed": {"rows": 3, "differs_within_rule_spans": 1, "differs_beyond_rules": 2,
                                              "diverged": 0, "constant_ids_unmasked": 5}}
     counts = dataset_card(stats, {}, "run").split("## Counts")[1].split("## Settings")[0]
-    assert "Replayed (`collect --replays`): 3 transitions" in counts and "2 showed other text" in counts
-    assert "5 ids" in counts
+    assert "Replayed (`collect --replays`): 3 transitions, of which 3 showed other text, 2 of them" in counts
+    assert "5 id spans" in counts
     assert "Replayed" not in dataset_card({"in": 4, "out": 4}, {}, "run")
