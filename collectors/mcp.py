@@ -178,7 +178,8 @@ class McpCollector(Collector):
         return EnvInfo(kind="mcp-server", id=spec.name if spec else "none",
                        digest=f"{self._server_info.get('name', '')}@{self._server_info.get('version', '')}",
                        details={"server_info": self._server_info, "transport": spec.transport if spec else "",
-                                "command": spec.command if spec else "", "args": spec.args if spec else []})
+                                "command": spec.command if spec else "", "args": spec.args if spec else [],
+                                "sandbox": self.connection.sandbox_record() if self.connection else None})
 
     def parse_action(self, spec: Any) -> Action:
         return parse_call(spec)

@@ -76,7 +76,8 @@ class WebCollector(Collector):
                        digest=_sites_digest(),
                        details={"playwright": package_version("playwright"), "headless": self.browser.headless,
                                 "site": (self.task.options.get("site") if self.task else None),
-                                "browser_restarts_total": self.browser.restarts})
+                                "browser_restarts_total": self.browser.restarts,
+                                "sandbox": self.browser.sandbox_record()})
 
     def _start_url(self, task: Task) -> tuple[str, list[str]]:
         options = task.options

@@ -20,6 +20,7 @@ other local ports are proxied (and refused) too.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -191,6 +192,11 @@ class Browser:
                                                  args=self.launch_args(), timeout=30_000)
         self.pid = self._find_pid()
         self._killed_reason = None
+
+    def sandbox_record(self) -> dict:
+        """What an episode records of Chromium's sandbox (env details): its caps and its network."""
+        return {"kind": "bwrap", "limits": dataclasses.asdict(LIMITS), "processes_capped": self.uid is not None,
+                "network": "host namespace; requests routed to the allowed origins, a dead proxy for the rest"}
 
     def launcher(self) -> str:
         """The executable Playwright launches in Chromium's place: a script that execs Chromium under prlimit and

@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -371,6 +371,12 @@ def _add_worldline(layout: SandboxLayout, folder: Path) -> None:
     layout.env["PYTHONPATH"] = SANDBOX_SRC
 
 
+def sandbox_limits() -> bwrap.Limits:
+    # Read at each start, not once: tests lower CPU_TIME_LIMIT_S on this module.
+    return bwrap.Limits(data_bytes=MEMORY_LIMIT_BYTES, file_size_bytes=FILE_SIZE_LIMIT_BYTES,
+                        open_files=OPEN_FILES_LIMIT, processes=PROCESS_LIMIT, cpu_s=CPU_TIME_LIMIT_S)
+
+
 def _sandboxed(argv: list[str], workdir: str, network: bool, layout: SandboxLayout,
                uid: int | None = None, accounts: list[str] = ()) -> list[str]:
     """bubblewrap (bwrap.command): a root of its own holding only the system paths and what `layout` shows
@@ -378,9 +384,7 @@ def _sandboxed(argv: list[str], workdir: str, network: bool, layout: SandboxLayo
     /tmp; own pid/ipc/uts (and net unless asked); prlimit caps on memory, file size, open files, CPU time and
     processes; as `uid` (named in the `accounts` files) when the collector is root."""
     bwrap.require(ServerStartError, "scripts/setup.d/40-mcp-servers.sh")
-    # Read at each start, not once: tests lower CPU_TIME_LIMIT_S on this module.
-    limits = bwrap.Limits(data_bytes=MEMORY_LIMIT_BYTES, file_size_bytes=FILE_SIZE_LIMIT_BYTES,
-                          open_files=OPEN_FILES_LIMIT, processes=PROCESS_LIMIT, cpu_s=CPU_TIME_LIMIT_S)
+    limits = sandbox_limits()
     mounts = [*layout.bwrap_args(), "--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp",
               "--bind", workdir, SANDBOX_WORKDIR, "--chdir", SANDBOX_WORKDIR]
     return bwrap.command(argv, mounts, limits, network, uid, accounts)
@@ -434,6 +438,12 @@ class ServerConnection:
             argv = [*_pages_launcher(), *argv]
         return _sandboxed(argv, str(self.workdir), self.spec.network or self.spec.transport == "http",
                           self.layout(), self.uid, self._accounts)
+
+    def sandbox_record(self) -> dict:
+        """What an episode records of this server's sandbox (env details): its caps, and whether it has a network."""
+        return {"kind": "bwrap", "limits": asdict(sandbox_limits()),
+                "processes_capped": self.uid is not None,
+                "network": bool(self.spec.network or self.spec.transport == "http")}
 
     def layout(self) -> SandboxLayout:
         """What this server's sandbox shows besides the system paths, found from its entry: the folders of the

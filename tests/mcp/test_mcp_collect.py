@@ -9,6 +9,7 @@ import yaml
 from tests.mcp.mcp_helpers import collect, rows
 from schemas import validate_transition
 from schemas.render import render
+from sandboxes.mcp_servers import MEMORY_LIMIT_BYTES
 
 TASKS = [
     {"id": "notes", "instruction": "Write a note and read it back.", "options": {
@@ -49,6 +50,10 @@ def test_scripted_transitions(scripted):
         observation = row["next_observation"]
         assert observation["text"] == render("mcp-json", observation["raw"], observation["meta_json"])
         assert row["env"]["kind"] == "mcp-server"
+        # The record says how the server was confined, as terminal rows give their container's limits.
+        sandbox = json.loads(row["env"]["details_json"])["sandbox"]
+        assert sandbox["kind"] == "bwrap" and sandbox["network"] is False
+        assert sandbox["limits"]["data_bytes"] == MEMORY_LIMIT_BYTES and sandbox["limits"]["cpu_s"] > 0
     # The starting state: initialize and tools/list, each as the server sent it.
     state = json.loads(notes[0]["state"]["raw"])
     assert state["initialize"]["serverInfo"]["name"] == "secure-filesystem-server"

@@ -12,6 +12,7 @@ from collectors.tasks import load_tasks
 from collectors.web import ExplorePolicy, ScriptedWebPolicy, WebCollector, elements, resolve_reference, state_key
 from schemas import validate_transition
 from schemas.render import render
+from sandboxes.browser import MEMORY_LIMIT_BYTES as BROWSER_DATA_BYTES
 
 TASKS = {t.id: t for t in load_tasks(Path(__file__).resolve().parents[2] / "tasks" / "web.yaml")}
 
@@ -148,5 +149,7 @@ def test_scripted_tasks_and_exploration_write_valid_episodes(tmp_path):
         for row in episode:
             validate_transition(row)
             assert row["domain"] == "web" and row["next_observation"]["raw_format"] == "web-json"
+            sandbox = json.loads(row["env"]["details_json"])["sandbox"]
+            assert sandbox["kind"] == "bwrap" and sandbox["limits"]["data_bytes"] == BROWSER_DATA_BYTES
             bundle = json.loads(row["next_observation"]["raw"])
             assert bundle["aria_snapshot"] and bundle["ax_tree"] and bundle["bids"]
