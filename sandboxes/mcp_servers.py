@@ -30,9 +30,8 @@ from typing import Any
 import anyio
 
 from sandboxes import bwrap
-# SANDBOX_UID_BASE and process_tree are imported from here by the MCP tests and tools.
-from sandboxes.bwrap import (SANDBOX_UID_BASE, SYSTEM_PATHS, bind_args, covered, parent_dirs,  # noqa: F401
-                             process_tree, release_sandbox_uid, running, take_sandbox_uid)
+from sandboxes.bwrap import (SYSTEM_PATHS, bind_args, covered, parent_dirs, process_tree, release_sandbox_uid,
+                             running, take_sandbox_uid)
 from sandboxes.mcp_proxy import Exchange, PerturbingProxy, Rule
 from schemas.yaml_file import load_yaml
 

@@ -7,7 +7,8 @@ import os
 import pytest
 import yaml
 
-from sandboxes.mcp_servers import PAGES_URL, ServerConnection, ServerFileError, process_tree, server_from_dict
+from sandboxes.bwrap import process_tree
+from sandboxes.mcp_servers import PAGES_URL, ServerConnection, ServerFileError, server_from_dict
 from tests.mcp.mcp_helpers import ROOT, collect, result_of, rows
 
 

@@ -14,8 +14,8 @@ import pytest
 from collectors.api import Task
 from collectors.mcp import McpCollector, parse_call
 from sandboxes.mcp_proxy import parse_spec
-from sandboxes.mcp_servers import (PROCESS_LIMIT, PROJECT_ROOT, SANDBOX_UID_BASE, CallTimeout, ServerConnection,
-                                   process_tree, server_from_dict)
+from sandboxes.bwrap import SANDBOX_UID_BASE, process_tree
+from sandboxes.mcp_servers import PROCESS_LIMIT, PROJECT_ROOT, CallTimeout, ServerConnection, server_from_dict
 from tests.mcp.mcp_helpers import ROOT, result_of
 
 PROBE = ROOT / "tests" / "mcp" / "probe_server.py"
