@@ -71,3 +71,24 @@ def test_bad_arguments_are_clear(tmp_path):
     assert result.returncode != 0 and "task 't1'" in result.stderr and "unknown android action 'fly'" in result.stderr
     missing = _worldline("--serial", "no-such-device", "--explore", "com.a.b", "--out", str(tmp_path))
     assert missing.returncode != 0 and "'no-such-device' is not ready" in missing.stderr
+
+
+def test_a_rerun_with_replays_adds_them_to_the_stored_android_episodes(replay_device, tmp_path):
+    args = ["--serial", replay_device.serial, "--tasks", str(REPO / "tasks" / "android.yaml"), "--out",
+            str(tmp_path), "--settle", "0"]
+    assert _worldline(*args).returncode == 0
+    files = sorted((tmp_path / "transitions" / "android").glob("*.parquet"))
+    recorded = {path: pq.read_table(path).drop_columns(["replay_observations"]) for path in files}
+
+    again = _worldline(*args, "--replays", "1")
+    assert again.returncode == 0, again.stderr
+    assert "replays added to 4 stored episodes" in again.stderr, again.stderr
+    for path in files:
+        table = pq.read_table(path)
+        assert table.drop_columns(["replay_observations"]).equals(recorded[path])
+        rows = table.to_pylist()
+        # The stored actions tap the recorded element indexes again, from the task's start: the replay device
+        # answers them with the screens it answered the first time.
+        assert all(len(row["replay_observations"]) == 1 for row in rows)
+        assert [row["replay_observations"][0]["raw"] for row in rows] == [row["next_observation"]["raw"]
+                                                                          for row in rows]
