@@ -14,6 +14,8 @@ hand-off is paid per call (a blocking portal cost more than the whole collector 
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 import os
 import shutil
 import signal
@@ -29,7 +31,7 @@ from typing import Any
 
 import anyio
 
-from sandboxes import bwrap
+from sandboxes import bwrap, cgroup
 from sandboxes.bwrap import (SYSTEM_PATHS, bind_args, covered, parent_dirs, process_tree, release_sandbox_uid,
                              running, take_sandbox_uid)
 from sandboxes.mcp_proxy import Exchange, PerturbingProxy, Rule
@@ -232,6 +234,9 @@ PROCESS_LIMIT = 256
 # core for the rest of the run. An episode's server spends a few seconds (Python imports, ~1 ms a call), so ten
 # minutes is far beyond any episode; a restart after a timeout starts a fresh count.
 CPU_TIME_LIMIT_S = 600
+# What a server's processes hold together (a cgroup, sandboxes/cgroup.py): the per-process cap above lets a server
+# that forks workers hold several times its share.
+TOTAL_MEMORY_BYTES = 4 << 30
 SANDBOX_USER = "mcp-server"
 
 # Besides bwrap.SYSTEM_PATHS (the system's programs and libraries), what an entry needs from /root, /home, /work,
@@ -377,16 +382,33 @@ def sandbox_limits() -> bwrap.Limits:
 
 
 def _sandboxed(argv: list[str], workdir: str, network: bool, layout: SandboxLayout,
-               uid: int | None = None, accounts: list[str] = ()) -> list[str]:
+               uid: int | None = None, accounts: list[str] = (), group: cgroup.Group | None = None) -> list[str]:
     """bubblewrap (bwrap.command): a root of its own holding only the system paths and what `layout` shows
     (read-only), the working directory (read-write) at SANDBOX_WORKDIR, and `layout`'s environment only; a private
     /tmp; own pid/ipc/uts (and net unless asked); prlimit caps on memory, file size, open files, CPU time and
-    processes; as `uid` (named in the `accounts` files) when the collector is root."""
+    processes; as `uid` (named in the `accounts` files) when the collector is root; inside `group`, which caps
+    the memory and processes of all of them together."""
     bwrap.require(ServerStartError, "scripts/setup.d/40-mcp-servers.sh")
     limits = sandbox_limits()
     mounts = [*layout.bwrap_args(), "--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp",
               "--bind", workdir, SANDBOX_WORKDIR, "--chdir", SANDBOX_WORKDIR]
-    return bwrap.command(argv, mounts, limits, network, uid, accounts)
+    argv = bwrap.command(argv, mounts, limits, network, uid, accounts)
+    return group.wrap(argv) if group is not None else argv
+
+
+@functools.cache
+def _warn_once(message: str) -> None:
+    logging.getLogger(__name__).warning(message)
+
+
+def _total_caps(server: str) -> tuple[cgroup.Group | None, dict]:
+    """A cgroup for one server's sandbox, and what the data records of it: its caps, or why there is none."""
+    try:
+        group = cgroup.make_group(f"mcp-{server}", TOTAL_MEMORY_BYTES, PROCESS_LIMIT)
+    except cgroup.Unavailable as exc:
+        _warn_once(f"MCP servers run with per-process caps only: {exc}")
+        return None, cgroup.unavailable_record(str(exc))
+    return group, group.record()
 
 
 class ServerConnection:
@@ -416,6 +438,7 @@ class ServerConnection:
         if self.uid is not None:
             os.chown(self.workdir, self.uid, self.uid)  # the server's own user writes it (prepare too)
             self._accounts = bwrap.account_files(self.base, self.uid, SANDBOX_USER, SANDBOX_WORKDIR, "MCP server")
+        self._group, self._total_caps = _total_caps(spec.name)
         self._log = open(self.base / "server.log", "w+b")
 
     def __enter__(self) -> ServerConnection:
@@ -436,12 +459,12 @@ class ServerConnection:
         if serves_pages(self.spec):
             argv = [*_pages_launcher(), *argv]
         return _sandboxed(argv, str(self.workdir), self.spec.network or self.spec.transport == "http",
-                          self.layout(), self.uid, self._accounts)
+                          self.layout(), self.uid, self._accounts, self._group)
 
     def sandbox_record(self) -> dict:
         """What an episode records of this server's sandbox (env details): its caps, and whether it has a network."""
         return {"kind": "bwrap", "limits": asdict(sandbox_limits()),
-                "processes_capped": self.uid is not None,
+                "processes_capped": self.uid is not None, "total": self._total_caps,
                 "network": bool(self.spec.network or self.spec.transport == "http")}
 
     def layout(self) -> SandboxLayout:
@@ -516,7 +539,7 @@ class ServerConnection:
         for command in self.spec.prepare:
             command = _expand(command, self.values, where)
             argv = _sandboxed(["bash", "-c", command], str(self.workdir), True, self.layout(), self.uid,
-                              self._accounts)
+                              self._accounts, self._group)
             done = subprocess.run(argv, cwd=self.base, env=self.layout().env,
                                   capture_output=True, text=True, timeout=120)
             if done.returncode != 0:
@@ -751,4 +774,6 @@ class ServerConnection:
         finally:
             self._log.close()
             shutil.rmtree(self.base, ignore_errors=True)
+            if self._group is not None:
+                self._group.close()
             release_sandbox_uid(self.uid)

@@ -47,6 +47,18 @@ def spawn(count: int) -> int:
     return started
 
 
+@server.tool(description="Starts `count` child processes that each fill `mib` MiB and hold it; returns how many "
+                         "still hold it after all have filled theirs.")
+def hold(count: int, mib: int) -> int:
+    fill = f"import sys, time; block = bytearray({mib} << 20); block[::4096] = b'x' * len(block[::4096]); " \
+           "print(flush=True); time.sleep(60)"
+    children = [subprocess.Popen([sys.executable, "-c", fill], stdout=subprocess.PIPE) for _ in range(count)]
+    for child in children:
+        child.stdout.readline()  # a line once it holds its memory; nothing if it was killed first
+    time.sleep(0.5)
+    return sum(child.poll() is None for child in children)
+
+
 @server.tool(description="Paths named `name` under `root` (not descending into /proc, /sys, /dev or /usr).")
 def find(root: str, name: str) -> list[str]:
     found = []

@@ -15,6 +15,7 @@ from collectors.api import Task
 from collectors.mcp import McpCollector, parse_call
 from sandboxes.mcp_proxy import parse_spec
 from sandboxes.bwrap import SANDBOX_UID_BASE, process_tree
+from sandboxes import mcp_servers
 from sandboxes.mcp_servers import PROCESS_LIMIT, PROJECT_ROOT, CallTimeout, ServerConnection, server_from_dict
 from tests.mcp.mcp_helpers import ROOT, result_of
 
@@ -182,3 +183,20 @@ def test_an_http_server_restarts_on_its_port(servers):
         assert not any(_alive(pid) for pid in old_tree)
         echo, error = call(conn, "echo", message="again")
         assert error is None and text(echo) == "Echo: again"
+
+
+def test_a_servers_processes_share_one_memory_cap(monkeypatch):
+    """prlimit caps each process; the cgroup caps them together, so a server forking workers cannot hold more than
+    its total by staying under the per-process cap in each one."""
+    monkeypatch.setattr(mcp_servers, "TOTAL_MEMORY_BYTES", 400 << 20)
+    with ServerConnection(probe_spec(), call_timeout_s=60) as conn:
+        assert conn.sandbox_record()["total"] == {"cgroup": conn._group.version, "memory_bytes": 400 << 20,
+                                                   "processes": PROCESS_LIMIT}
+        alone, _ = call(conn, "hold", count=1, mib=150)
+        assert int(text(alone)) == 1 and conn._group.oom_kills() == 0  # one worker fits under the total
+        holding, _ = call(conn, "hold", count=4, mib=150)  # 600 MiB: each under the per-process cap, not together
+        assert int(text(holding)) < 4 and conn._group.oom_kills() > 0
+        assert conn._group.peak_memory_bytes() <= 400 << 20
+        folders = conn._group.folders
+        assert all(folder.is_dir() for folder in folders)
+    assert not any(folder.exists() for folder in folders), "closing the server removes its cgroup"

@@ -1,0 +1,204 @@
+"""A control group that caps what all the processes of one sandbox use together: memory (and swap) and the number
+of processes. prlimit's caps (sandboxes/bwrap.Limits) hold per process, so thirty Chromium renderers or a server's
+forked workers could each stay under theirs and still take the machine; a cgroup counts them as one.
+
+A group is made under the collector's own cgroup, so whatever cap the collector runs under still holds above it.
+Both hierarchies are handled: cgroup v1 (one folder under the memory and one under the pids controller) and the
+unified v2. Making a group needs write access to the cgroup filesystem (root, or a delegated subtree); when that
+is missing the sandbox runs with its per-process caps only and `record()` says why, so the data never claims a
+cap that was not there."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shlex
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_names = itertools.count()
+
+
+class Unavailable(Exception):
+    """No cgroup can be made here; the message says why."""
+
+
+@dataclass
+class Group:
+    """One cgroup (a folder per hierarchy) with its caps set, empty until a program joins it through wrap()."""
+
+    version: str  # "v1" or "v2"
+    folders: list[Path]
+    memory_bytes: int
+    processes: int
+    _closed: bool = field(default=False, repr=False)
+
+    def wrap(self, argv: list[str]) -> list[str]:
+        """argv, run by a shell that first moves itself into the group: every process the program starts is then
+        born inside it, with no moment outside (a process moved after it started could fork first)."""
+        joins = " && ".join(f"echo $$ > {shlex.quote(str(folder / 'cgroup.procs'))}" for folder in self.folders)
+        return ["/bin/sh", "-c", f'{joins} && exec "$@"', "sh", *argv]
+
+    def members(self) -> list[int]:
+        try:
+            return [int(pid) for pid in (self.folders[0] / "cgroup.procs").read_text().split()]
+        except (OSError, ValueError):
+            return []
+
+    def peak_memory_bytes(self) -> int | None:
+        """The most memory the group held at once, where the kernel keeps it (v1; v2 from Linux 5.19)."""
+        memory = self.folders[0]
+        for name in ("memory.max_usage_in_bytes", "memory.peak"):
+            try:
+                return int((memory / name).read_text())
+            except (OSError, ValueError):
+                continue
+        return None
+
+    def oom_kills(self) -> int:
+        """How many of its processes the kernel killed for going over the memory cap."""
+        for name in ("memory.events", "memory.oom_control"):
+            try:
+                for line in (self.folders[0] / name).read_text().splitlines():
+                    key, _, value = line.partition(" ")
+                    if key == "oom_kill":
+                        return int(value)
+            except (OSError, ValueError):
+                continue
+        return 0
+
+    def close(self, wait_s: float = 5.0) -> None:
+        """Kill what is left inside and remove the folders (a group can only be removed once it is empty)."""
+        if self._closed:
+            return
+        deadline = time.monotonic() + wait_s
+        while members := self.members():
+            for pid in members:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        for folder in reversed(self.folders):
+            try:
+                folder.rmdir()
+            except OSError:
+                pass  # still busy; the kernel frees an emptied group's memory anyway
+        self._closed = True
+
+    def record(self) -> dict:
+        """What the data says about the total caps this sandbox ran under."""
+        return {"cgroup": self.version, "memory_bytes": self.memory_bytes, "processes": self.processes}
+
+
+def _own_cgroups() -> dict[str, str]:
+    """controller (or "" for v2) -> this process's cgroup path, from /proc/self/cgroup."""
+    paths = {}
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        for controller in controllers.split(",") if controllers else [""]:
+            paths[controller] = path
+    return paths
+
+
+def _mounts() -> dict[str, tuple[Path, str]]:
+    """controller (or "" for v2) -> (where its hierarchy is mounted, which of its cgroups is the mount's root), from
+    /proc/self/mountinfo: inside a container the mount's root may be the container's own cgroup."""
+    mounts = {}
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        fields, _, tail = line.partition(" - ")
+        fields, tail = fields.split(), tail.split()
+        if tail[0] == "cgroup2":
+            mounts.setdefault("", (Path(fields[4]), fields[3]))
+        elif tail[0] == "cgroup":
+            for option in tail[2].split(","):
+                mounts.setdefault(option, (Path(fields[4]), fields[3]))
+    return mounts
+
+
+def _own_folder(controller: str, own: dict[str, str], mounts: dict[str, tuple[Path, str]]) -> Path:
+    if controller not in own or controller not in mounts:
+        raise Unavailable(f"no {controller or 'cgroup v2'} hierarchy is mounted")
+    mountpoint, root = mounts[controller]
+    relative = os.path.relpath(own[controller], root)
+    if relative.startswith(".."):
+        raise Unavailable(f"this process's {controller or 'v2'} cgroup {own[controller]} is not under the mount")
+    return (mountpoint / relative).resolve()
+
+
+def _write(path: Path, value: str) -> None:
+    path.write_text(value)
+
+
+def _make_v1(name: str, memory_bytes: int, processes: int, own: dict[str, str], mounts: dict) -> Group:
+    folders = []
+    try:
+        for controller in ("memory", "pids"):
+            folder = _own_folder(controller, own, mounts) / name
+            folder.mkdir()
+            folders.append(folder)
+        memory, pids = folders
+        _write(memory / "memory.limit_in_bytes", str(memory_bytes))
+        if (memory / "memory.memsw.limit_in_bytes").exists():  # swap accounting on: no way around the cap via swap
+            _write(memory / "memory.memsw.limit_in_bytes", str(memory_bytes))
+        _write(pids / "pids.max", str(processes))
+    except (OSError, Unavailable) as exc:
+        for folder in reversed(folders):
+            folder.rmdir()
+        raise Unavailable(str(exc)) from exc
+    return Group("v1", folders, memory_bytes, processes)
+
+
+def _make_v2(name: str, memory_bytes: int, processes: int, own: dict[str, str], mounts: dict) -> Group:
+    # v2 forbids a group with controllers to hold processes itself, so the collector's own group (it is in it) can
+    # rarely get children with caps; the nearest ancestor that already hands memory and pids to its children can
+    # (under systemd, a slice). Its own caps still hold above the new group.
+    folder = _own_folder("", own, mounts)
+    mountpoint = mounts[""][0].resolve()
+    while not {"memory", "pids"} <= set(_read(folder / "cgroup.subtree_control").split()):
+        if folder == mountpoint:
+            raise Unavailable(f"cgroup v2: no group from {_own_folder('', own, mounts)} up hands the memory and "
+                              "pids controllers to its children")
+        folder = folder.parent
+    group = folder / name
+    try:
+        group.mkdir()
+        _write(group / "memory.max", str(memory_bytes))
+        if (group / "memory.swap.max").exists():
+            _write(group / "memory.swap.max", "0")
+        _write(group / "pids.max", str(processes))
+    except OSError as exc:
+        if group.is_dir():
+            group.rmdir()
+        raise Unavailable(f"cgroup v2: cannot make a group with caps under {folder}: {exc}") from exc
+    return Group("v2", [group], memory_bytes, processes)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
+def make_group(purpose: str, memory_bytes: int, processes: int) -> Group:
+    """A new group named after `purpose` holding at most memory_bytes (RAM + swap) and `processes` processes and
+    threads in all. Unavailable when this machine or user cannot make one."""
+    name = f"worldline-{purpose}-{os.getpid()}-{next(_names)}"
+    try:
+        own, mounts = _own_cgroups(), _mounts()
+        if "memory" in mounts:
+            return _make_v1(name, memory_bytes, processes, own, mounts)
+        return _make_v2(name, memory_bytes, processes, own, mounts)
+    except Unavailable:
+        raise
+    except OSError as exc:
+        raise Unavailable(f"cannot read or write the cgroup filesystem: {exc}") from exc
+
+
+def unavailable_record(reason: str) -> dict:
+    return {"cgroup": None, "why": reason}

@@ -1,0 +1,75 @@
+"""sandboxes/cgroup.py on this machine's real cgroup filesystem: the caps hold for a sandbox's processes together,
+a program joins before it starts anything, and a user who cannot make groups gets a reason instead."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sandboxes import cgroup
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def group():
+    made = cgroup.make_group("test", 96 << 20, 24)
+    yield made
+    made.close()
+
+
+def test_the_group_is_made_under_the_collectors_own_cgroup(group):
+    own = cgroup._own_cgroups()
+    for folder in group.folders:
+        assert folder.is_dir() and folder.name.startswith(f"worldline-test-{os.getpid()}-")
+    controller = "memory" if group.version == "v1" else ""
+    assert str(group.folders[0].parent).endswith(own[controller].rstrip("/")), "a cap above the collector holds"
+
+
+def test_a_program_is_born_inside_and_its_children_count_together(group):
+    listed = subprocess.run(group.wrap(["cat", "/proc/self/cgroup"]), capture_output=True, text=True, check=True)
+    assert all(folder.name in listed.stdout for folder in group.folders)
+    # Three children of 48 MiB each: any one fits under 96 MiB, all three together do not.
+    fill = "block = bytearray(48 << 20); block[::4096] = b'x' * len(block[::4096]); import time; time.sleep(3)"
+    script = f"for i in 1 2 3; do {sys.executable} -c \"{fill}\" & done; wait"
+    subprocess.run(group.wrap(["sh", "-c", script]), capture_output=True, timeout=60)
+    assert group.oom_kills() >= 1
+    assert group.peak_memory_bytes() <= 96 << 20
+
+
+def test_forks_stop_at_the_process_cap(group):
+    spawned = subprocess.run(group.wrap(["sh", "-c", "for i in $(seq 40); do sleep 5 & done; wait"]),
+                             capture_output=True, text=True, timeout=60)
+    assert "fork" in spawned.stderr.lower() or "resource temporarily unavailable" in spawned.stderr.lower()
+
+
+def test_close_kills_what_is_left_and_removes_the_group(group):
+    child = subprocess.Popen(group.wrap(["sleep", "60"]))
+    try:
+        for _ in range(100):
+            if group.members():
+                break
+            subprocess.run(["sleep", "0.02"])
+        assert group.members() == [child.pid]
+        group.close()
+        assert child.wait(timeout=10) == -9
+        assert not any(folder.exists() for folder in group.folders)
+    finally:
+        child.kill()
+
+
+def test_a_user_who_cannot_make_groups_is_told_why():
+    if os.geteuid() != 0:
+        pytest.fail("run as root (as CI does), so both paths are tested: a group, and a user without one")
+    program = ("from sandboxes import cgroup\n"
+               "try:\n    cgroup.make_group('x', 1 << 30, 10)\n"
+               "except cgroup.Unavailable as exc:\n    print('unavailable:', exc)\n")
+    refused = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c",
+                              program], cwd=REPO, capture_output=True, text=True, timeout=60,
+                             env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert refused.stdout.startswith("unavailable:") and "ermission denied" in refused.stdout, refused.stderr
+    assert cgroup.unavailable_record("no write access") == {"cgroup": None, "why": "no write access"}
