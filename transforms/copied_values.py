@@ -12,27 +12,30 @@ from transforms.reasoning._linediff import new_spans
 # state's top screen shows `0.0` %CPU and the next one may show 0.3, so those stay format spans whatever the prompt
 # shows.
 IDENTIFIER_KINDS = frozenset({"pid", "port", "hex_id", "uuid", "temp_path"})
-# A shorter value (a 1-2 digit pid) coincides with any small number the prompt happens to show.
+# A shorter value (a 1-2 digit pid) coincides with any small number the prompt happens to show: it counts as shown
+# only where its whole line does (new_spans's min_chars).
 MIN_COPIED_CHARS = 3
 
 
 def copied_spans(reference: str, spans: list[dict], shown: tuple[str, ...]) -> list[dict]:
     """The spans (of reference, each with its kind) whose value the prompt already states, so a model can copy it:
-    of an identifier kind, at least MIN_COPIED_CHARS long, and standing whole in one of the shown texts (no letter
-    or digit right before or after it there: pid 4242 is not the 4242 of 142424). A value is its span without the
-    spaces around it: a ps or top pid span holds the padding it is right-aligned with ("   4242"), whose width
-    follows from the value's. The spans are returned as given."""
+    of an identifier kind, and either at least MIN_COPIED_CHARS long and standing whole in one of the shown texts
+    (no letter or digit right before or after it there: pid 4242 is not the 4242 of 142424), or shorter and on a
+    line that one of the shown texts has too, both stripped, that is more than the value (the `[1] 44` of a
+    background job still on screen; not a lone `44`). A value is its span without the spaces around it: a ps or top
+    pid span holds the padding it is right-aligned with ("   4242"), whose width follows from the value's. The
+    spans are returned as given."""
     values = []
     for span in spans:
         if span.get("kind") in IDENTIFIER_KINDS:
             text = reference[span["start"]:span["end"]]
             value = text.strip()
-            if len(value) >= MIN_COPIED_CHARS:
+            if value:
                 start = span["start"] + len(text) - len(text.lstrip())
                 values.append({"start": start, "end": start + len(value), "span": span})
     unshown = values
     for text in shown:
         if unshown and text:
-            unshown = new_spans(text, reference, unshown)
+            unshown = new_spans(text, reference, unshown, MIN_COPIED_CHARS)
     unshown = set(map(id, unshown))
     return [value["span"] for value in values if id(value) not in unshown]

@@ -32,7 +32,7 @@ from schemas.stages import MESSAGE, SPAN, STAGE1_SCHEMA, STAGE2_SCHEMA, STAGE3_S
 from transforms import _stages
 from transforms.prompts import (ACTION_SECTION, ANSWER_TAG, DOMAINS, INSTRUCTION_SECTION, STATE_SECTION, TURN_HEADER,
                                 action_block, system_prompt, turn_prompt)
-from transforms.copied_values import IDENTIFIER_KINDS, MIN_COPIED_CHARS, copied_spans
+from transforms.copied_values import IDENTIFIER_KINDS, copied_spans
 
 REQUIRED_KEYS = ("id", "domain", "step")
 WINDOW, EPISODE = "window", "episode"
@@ -435,14 +435,13 @@ _IDENTIFIER_KINDS = pa.array(sorted(IDENTIFIER_KINDS), pa.string())
 
 def _without_copied(spans: _Spans, current_rows: list[dict]) -> _Spans:
     """spans less those copied_spans finds in their rows' prompts (split_spans's exact spans). Only the spans that
-    may be copied (an identifier kind, long enough) are made into dicts and looked for, their rows' alone: most rows
-    have none. Each dict carries its span's position in spans ("at") through copied_spans, which returns the
-    dicts it is given."""
+    may be copied (an identifier kind, of any length: a short one may stand on a line the prompt shows whole) are
+    made into dicts and looked for, their rows' alone: most rows have none. Each dict carries its span's position in
+    spans ("at") through copied_spans, which returns the dicts it is given."""
     kinds = spans.column.flatten().field("kind")
     if spans.order is not None:
         kinds = kinds.take(spans.order)
-    candidates = np.flatnonzero((spans.ends - spans.starts >= MIN_COPIED_CHARS)
-                                & pc.is_in(kinds, value_set=_IDENTIFIER_KINDS).to_numpy(zero_copy_only=False))
+    candidates = np.flatnonzero(pc.is_in(kinds, value_set=_IDENTIFIER_KINDS).to_numpy(zero_copy_only=False))
     if not len(candidates):
         return spans
     by_row: dict[int, list[dict]] = {}

@@ -195,7 +195,7 @@ def test_a_port_the_state_already_showed_is_not_counted_as_varying():
 
 def test_a_process_table_counts_only_the_values_the_state_does_not_show():
     """A real `top -b -n 1` in tmux: its host name (a hex id) is in the prompt the state showed; run again, only the
-    clock and one process's CPU time are new."""
+    clock, one process's CPU time and the short values on their lines are new."""
     top = (DATA / "top_b_n_1.txt").read_text()
     prompt = top.split("\n", 1)[0].split("# ", 1)[0] + "#"
     kinds = [span["kind"] for span in volatile_spans(top)]
@@ -206,8 +206,10 @@ def test_a_process_table_counts_only_the_values_the_state_does_not_show():
     second = top.replace("01:30:39", "01:30:44").replace("0:00.04 python3", "0:00.05 python3")
     again = top.rstrip("\n").rsplit("\n", 1)[0] + "\n" + second
     assert len(volatile_spans(again)) == 169
+    # New: the clock, the CPU time, and two 1-2 character values on the lines those changed, the user count `0` and
+    # python3's pid `20`: so short a value counts as shown only on a line the state shows whole.
     assert _terminal(top, again, volatile_spans(again)).endswith(
-        "New values that vary between runs: 2 (timestamp, usage).")
+        "New values that vary between runs: 4 (pid, timestamp, usage).")
 
 
 def test_a_value_counts_as_shown_only_whole():
@@ -309,3 +311,63 @@ def test_an_id_the_action_names_is_not_counted_as_varying_as_stage_3_asks_for_it
     clock = {"domain": "mcp", "state_text": "", "next_text": "took 1500 ms", "action_text": "wait 1500 ms",
              "next_volatile_spans": [{"start": 5, "end": 12, "kind": "duration"}]}
     assert grounded_trace(clock).endswith("New values that vary between runs: 1 (duration).")
+
+
+def test_a_short_value_is_shown_only_on_a_line_the_state_shows_whole():
+    """terminal-proc-ps-top:1 (make run, 2026-11-27): top's `Tasks:   8 total` was taken as shown because the
+    state's ps row is pid `8` (sleep); a 1-2 character value coincides with any small number. The ps rows, still on
+    screen whole, are shown."""
+    ps = "$ ps -eo pid,comm | grep sleep\n      8 sleep\n     50 sleep\n$ "
+    top = ("top - 07:10:22 up  7:56,  0 user,  load average: 4.14, 2.52, 1.79\n"
+           "Tasks:   8 total,   1 running,   7 sleeping,   0 stopped,   0 zombie\n$ ")
+    after = ps + "top -b -n 1 | head -2\n" + top
+    spans = volatile_spans(after)
+    in_top = [span for span in spans if span["start"] >= len(ps)]
+    assert len(spans) - len(in_top) == 2 and ("usage", "   8") in [
+        (span["kind"], after[span["start"]:span["end"]]) for span in in_top]
+    assert _terminal(ps, after, spans).endswith(
+        f"New values that vary between runs: {len(in_top)} (timestamp, usage).")
+    # The same lines still on screen: nothing is new.
+    assert "vary between runs" not in _terminal(after, after, spans)
+
+
+def _reference_new_spans_min(state: str, text: str, spans: list[dict], min_chars: int) -> list[dict]:
+    """_reference_new_spans, but for a value shorter than min_chars once stripped: it is new unless its line,
+    stripped, is more than the value and a line of the state, stripped."""
+    state_lines = {line.strip() for line in state.split("\n")}
+    new = []
+    for span in spans:
+        start, end, _ = slice(span["start"], span["end"]).indices(len(text))
+        raw = text[start:end] if end > start else ""
+        value = raw.strip()
+        if not 0 < len(value) < min_chars:
+            new += _reference_new_spans(state, text, [span])
+            continue
+        first = start + len(raw) - len(raw.lstrip())
+        line_end = text.find("\n", first)
+        line = text[text.rfind("\n", 0, first) + 1:len(text) if line_end < 0 else line_end].strip()
+        if line == value or line not in state_lines:
+            new.append(span)
+    return new
+
+
+def test_new_spans_with_min_chars_match_the_reference_on_random_texts():
+    """Short values on lines the state has whole (moved, indented, padded), inside other lines, alone on a line."""
+    rng = random.Random(34)
+    pieces = ["8", "42", "1420", " ", "  ", "\n", "\n", "[1] ", "sleep", "é", "€", "😀", "\t", "0.0", "x"]
+    for _ in range(5000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 16)))
+        lines = text.split("\n")
+        rng.shuffle(lines)
+        state = "\n".join(rng.choice(["", " ", "  "]) + line for line in lines) if rng.random() < 0.6 else \
+            "".join(rng.choice(pieces) for _ in range(rng.randint(0, 16)))
+        spans = []
+        for _ in range(rng.randint(0, 6)):
+            start = rng.randrange(len(text) + 1)
+            spans.append({"start": rng.choice([start, None, -2]), "end": start + rng.randint(0, 6), "kind": "pid"})
+        assert new_spans(state, text, spans, 3) == _reference_new_spans_min(state, text, spans, 3), (
+            state, text, spans)
+    # Without min_chars, as before: a short value shown anywhere whole.
+    assert new_spans("$ ps\n      8 sleep\n", "Tasks:   8 total", [{"start": 6, "end": 10}]) == []
+    assert new_spans("$ ps\n      8 sleep\n", "Tasks:   8 total", [{"start": 6, "end": 10}], 3) == [
+        {"start": 6, "end": 10}]

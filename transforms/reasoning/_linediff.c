@@ -1169,6 +1169,60 @@ find_shown(const Text *state, const Text *text, Py_ssize_t start, Py_ssize_t end
     return at;
 }
 
+/* Whether state[at:at + size] is text[start:start + size] and a whole line of state once stripped: nothing but
+ * spaces between it and the newlines (or the edges) around it. */
+static int
+line_at(const Text *state, Py_ssize_t at, const Text *text, Py_ssize_t start, Py_ssize_t size)
+{
+    Py_ssize_t length = PyUnicode_GET_LENGTH(state->text);
+    if (at < 0 || at + size > length)
+        return 0;
+    for (Py_ssize_t k = at - 1; k >= 0 && CH(state, k) != '\n'; k--)
+        if (!Py_UNICODE_ISSPACE(CH(state, k)))
+            return 0;
+    for (Py_ssize_t k = at + size; k < length && CH(state, k) != '\n'; k++)
+        if (!Py_UNICODE_ISSPACE(CH(state, k)))
+            return 0;
+    for (Py_ssize_t k = 0; k < size; k++)
+        if (CH(state, at + k) != CH(text, start + k))
+            return 0;
+    return 1;
+}
+
+/* Whether the line of text that holds the value text[start:end] (stripped of spaces) is, stripped, a line of state,
+ * and more than the value: 1, 0, or -1 with an exception set. Looked for first where the last value found was
+ * (*shift), as new_spans looks; where it is found becomes *shift. */
+static int
+line_shown(const Text *state, const Text *text, Py_ssize_t start, Py_ssize_t end, Py_ssize_t *shift)
+{
+    Py_ssize_t first = start, last = end, length = PyUnicode_GET_LENGTH(text->text);
+    while (first > 0 && CH(text, first - 1) != '\n')
+        first--;
+    while (last < length && CH(text, last) != '\n')
+        last++;
+    while (Py_UNICODE_ISSPACE(CH(text, first)))  /* stops at the value, which is not a space */
+        first++;
+    while (Py_UNICODE_ISSPACE(CH(text, last - 1)))
+        last--;
+    if (last - first == end - start)
+        return 0;  /* the value alone: no more evidence than the value */
+    if (line_at(state, first + *shift, text, first, last - first))
+        return 1;
+    PyObject *line = PyUnicode_Substring(text->text, first, last);
+    if (line == NULL)
+        return -1;
+    Py_ssize_t at = 0, state_length = PyUnicode_GET_LENGTH(state->text);
+    while ((at = PyUnicode_Find(state->text, line, at, state_length, 1)) >= 0 &&
+           !line_at(state, at, text, first, last - first))
+        at++;
+    Py_DECREF(line);
+    if (at == -2)
+        return -1;
+    if (at >= 0)
+        *shift = at - first;
+    return at >= 0;
+}
+
 /* A span's start or end as text[start:end] reads it: None for the text's edge, a negative index from its end, one
  * past the text cut to it. -1 with an exception set (not an integer), else 0. */
 static int
@@ -1187,12 +1241,15 @@ slice_index(PyObject *span, PyObject *key, Py_ssize_t *index)
 /* The spans of text whose value, text[span["start"]:span["end"]], state does not show whole (whole_at). An empty
  * value shows nothing new. Each value is first looked for at its place in the text moved as far as the last value
  * found in the state was: the values of a process table still on screen (scrolled or not) are found so, without a
- * search. */
+ * search. With min_chars, a shorter value is shown only on a line state shows whole (line_shown). */
 static PyObject *
 new_spans(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 3 || !PyUnicode_Check(args[0]) || !PyUnicode_Check(args[1]))
-        return PyErr_Format(PyExc_TypeError, "new_spans() takes a state str, a text str and its spans");
+    if (nargs < 3 || nargs > 4 || !PyUnicode_Check(args[0]) || !PyUnicode_Check(args[1]))
+        return PyErr_Format(PyExc_TypeError, "new_spans() takes a state str, a text str, its spans and min_chars");
+    Py_ssize_t min_chars = nargs == 4 ? PyLong_AsSsize_t(args[3]) : 0;
+    if (min_chars == -1 && PyErr_Occurred())
+        return NULL;
     PyObject *spans = PySequence_Fast(args[2], "new_spans() argument 3 must be a sequence of spans");
     if (spans == NULL)
         return NULL;
@@ -1208,7 +1265,22 @@ new_spans(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             break;
         }
         PySlice_AdjustIndices(PyUnicode_GET_LENGTH(text.text), &start, &end, 1);
-        if (end <= start || shown_at(&state, start + shift, &text, start, end - start))
+        if (end <= start)
+            continue;
+        if (min_chars > 0) {
+            Py_ssize_t first = start, last = end;  /* the value, without the padding a span may hold */
+            while (first < last && Py_UNICODE_ISSPACE(CH(&text, first)))
+                first++;
+            while (last > first && Py_UNICODE_ISSPACE(CH(&text, last - 1)))
+                last--;
+            if (last > first && last - first < min_chars) {
+                int shown = line_shown(&state, &text, first, last, &shift);
+                if (shown < 0 || (!shown && PyList_Append(found, span) < 0))
+                    Py_CLEAR(found);
+                continue;
+            }
+        }
+        if (shown_at(&state, start + shift, &text, start, end - start))
             continue;
         Py_ssize_t at = find_shown(&state, &text, start, end);
         if (at >= 0)
@@ -1232,9 +1304,11 @@ static PyMethodDef methods[] = {
      "The non-'equal' opcodes of difflib.SequenceMatcher(a=before.splitlines(), b=after.splitlines(),\n"
      "autojunk=False), the regions line_diff describes."},
     {"new_spans", (PyCFunction)(void (*)(void))new_spans, METH_FASTCALL,
-     "new_spans(state, text, spans) -> [span, ...]\n\n"
+     "new_spans(state, text, spans, min_chars=0) -> [span, ...]\n\n"
      "The spans of text (dicts of start and end, offsets as text[start:end] takes them) whose value state does not\n"
-     "show whole: nowhere without a letter or digit right before or after it."},
+     "show whole: nowhere without a letter or digit right before or after it. A value shorter than min_chars once\n"
+     "stripped of spaces (a 1-2 digit pid) coincides with any small number: it is shown only where its line, stripped\n"
+     "and more than the value, is a line of state, stripped."},
     {NULL, NULL, 0, NULL},
 };
 

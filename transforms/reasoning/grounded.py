@@ -13,7 +13,7 @@ import json
 import re
 from functools import lru_cache
 
-from transforms.copied_values import copied_spans
+from transforms.copied_values import MIN_COPIED_CHARS, copied_spans
 from transforms.reasoning import ReasoningError
 # What appeared, disappeared and changed (difflib's matching blocks over the lines): compiled, it is most of a
 # trace's work. Which volatile values are new: compiled too, as a process table has a hundred of them.
@@ -229,8 +229,9 @@ def _volatile_sentence(state: str, action: str, text: str, spans: list[dict], se
     shows whole (the local site's port in the URL line, the host name in a prompt, the rows of an earlier `top` still
     on screen) differs from run to run, but not from the state: it can be copied, so it is not counted; nor is an
     identifier stage 3 asks for exactly as the action or state names it (`kill 4242`, a sha the action passes); when
-    no value is left, the sentence is left out."""
-    new = new_spans(state, text, spans)
+    no value is left, the sentence is left out. A value shorter than MIN_COPIED_CHARS is shown only on a line the
+    state shows whole, as stage 3 copies one: top's `Tasks:   8 total` is new though the state's ps row is pid `8`."""
+    new = new_spans(state, text, spans, MIN_COPIED_CHARS)
     if new:
         copied = set(map(id, copied_spans(text, new, (action, state))))
         new = [span for span in new if id(span) not in copied]
