@@ -18,16 +18,17 @@
 /* The finders, one per rule, in the order of the lists candidate_starts() returns (FINDERS names them). PS_ROW,
  * WEEKDAY_KEY and COMMAND are no rule's: they say where masking.py's second passes must look (a ps row's pid, a
  * day-of-week JSON key's opening quote, a ps or git command), and mask_group hands their candidates back as
- * marks. */
+ * marks. The candidates of one position are handed to the rules in this order: ELAPSED comes before DIGITS
+ * because the two rules share one reach (see put_all_spans). */
 enum {
-    UUID, DIGITS, DAY_DATE, MONTH_TIME, UNIX_SECONDS, TEMP_DIR, TMP_NAME, PID_WORD, PID_UPPER, PROCESS_WORD,
-    SHELL_JOB, LOCAL_PORT, PORT_WORD, HEX_LITERAL, HEX_WORD, UP_TIME, USAGE_LINE, WEEKDAY, SETTING, ELAPSED,
+    UUID, ELAPSED, DIGITS, DAY_DATE, MONTH_TIME, UNIX_SECONDS, TEMP_DIR, TMP_NAME, PID_WORD, PID_UPPER,
+    PROCESS_WORD, SHELL_JOB, LOCAL_PORT, PORT_WORD, HEX_LITERAL, HEX_WORD, UP_TIME, USAGE_LINE, WEEKDAY, SETTING,
     GIT_SUMMARY, GIT_ID, GIT_INDEX, PS_ROW, WEEKDAY_KEY, COMMAND, FINDER_COUNT
 };
 static const char *const finder_names[FINDER_COUNT] = {
-    "uuid", "digits", "day_date", "month_time", "unix_seconds", "temp_dir", "tmp_name", "pid_word", "pid_upper",
-    "process_word", "shell_job", "local_port", "port_word", "hex_literal", "hex_word", "up_time", "usage_line",
-    "weekday", "setting", "elapsed", "git_summary", "git_id", "git_index", "ps_row", "weekday_key", "command",
+    "uuid", "elapsed", "digits", "day_date", "month_time", "unix_seconds", "temp_dir", "tmp_name", "pid_word",
+    "pid_upper", "process_word", "shell_job", "local_port", "port_word", "hex_literal", "hex_word", "up_time",
+    "usage_line", "weekday", "setting", "git_summary", "git_id", "git_index", "ps_row", "weekday_key", "command",
 };
 
 /* Character classes as bit flags, of the text's characters as bytes (see Bytes). */
@@ -271,8 +272,8 @@ ends_with(Bytes s, Py_ssize_t i, const char *suffix, int fold)
 }
 
 /* What a duration that is a setting follows, at a number's start i: a timeout notice's words, "sleep ", a rate
- * limit's "per " (any case), or one of the keys "timeout", "interval", "retry after", "retry-after", "retry_after", "retryafter" (any case) and up to 4
- * of the characters of its separators ( =:"'). */
+ * limit's "per " (any case), or one of the keys "timeout", "interval", "retry after", "retry-after", "retry_after",
+ * "retryafter", "delay", "ttl" (any case) and up to 4 of the characters of its separators ( =:"'). */
 static int
 setting_before(Bytes s, Py_ssize_t i)
 {
@@ -285,7 +286,7 @@ setting_before(Bytes s, Py_ssize_t i)
     while (i - key_end < 4 && key_end > 0 && s[key_end - 1] && strchr(" =:\"'", s[key_end - 1]) != NULL)
         key_end--;
     static const char *const keys[] = {"timeout", "interval", "retry after", "retry-after", "retry_after",
-                                        "retryafter"};
+                                        "retryafter", "delay", "ttl"};
     for (size_t k = 0; key_end < i && k < sizeof keys / sizeof *keys; k++)
         if (ends_with(s, key_end, keys[k], 1))
             return 1;
@@ -867,14 +868,20 @@ put_all_spans(PyObject *text, PyObject *rules, PyObject *marks, Array *spans)
     }
     failed = failed || find_candidates(text, &candidates) < 0;
     const Candidate *items = candidates.items;
+    /* The elapsed rule is a form of the digits rule split off (masking.py), so the two share one reach, as the
+     * forms of one pattern would: an elapsed match moves the digits rule's ("0:05.5KiB" after "elapsed=" yields
+     * "0:05" and then "5KiB", not "05.5KiB" from inside it), and a digits match the elapsed rule's ("9:05:07.1"
+     * of "9:05:07.1:02:03elapsed" hides "1:02:03elapsed", so "02:03elapsed" after it is tried). At one position
+     * the elapsed rule goes first (the finders' order), as its form comes first in the pattern. */
+    Py_ssize_t digits = first[DIGITS];
     for (Py_ssize_t c = 0; !failed && c < candidates.count; c++)
         for (Py_ssize_t r = first[items[c].finder]; !failed && r >= 0; r = next[r]) {
+            int elapsed = parsed[r].finder == ELAPSED && digits >= 0;
+            if (elapsed && reach[r] < reach[digits])
+                reach[r] = reach[digits];
             failed = put_rule_span(text, &parsed[r], r, items[c].start, &reach[r], spans) < 0;
-            /* The elapsed rule is a form of the digits rule split off (masking.py): its match moves the digits
-             * rule's reach as a match of that form would, so that "0:05.5KiB" after "elapsed=" yields "0:05" and
-             * then "5KiB", not "05.5KiB" from inside it. */
-            if (parsed[r].finder == ELAPSED && first[DIGITS] >= 0 && reach[first[DIGITS]] < reach[r])
-                reach[first[DIGITS]] = reach[r];
+            if (elapsed && reach[digits] < reach[r])
+                reach[digits] = reach[r];
         }
     if (!failed && marks != NULL)
         failed = put_marks(marks, &candidates) < 0;

@@ -57,7 +57,7 @@ _ELAPSED_BEFORE = "|".join(rf"(?<=\b{word}{_D})" for word in (
 _DATE_BEFORE = "|".join(rf"(?<={date}{gap}{_D})" for date in (
     rf"[-/.]{_D}{{2}}", rf"[-/.]{_D}{{4}}", rf" {_MONTH} {_D}{{4}}", rf"{_MONTH} {_D}{{2}}") for gap in (" ", ", "))
 # The keys whose durations are settings (see the setting rule of RULES), in any case.
-_SETTING_KEYS = ("timeout", "interval", "retry after", "retry-after", "retry_after", "retryafter")
+_SETTING_KEYS = ("timeout", "interval", "retry after", "retry-after", "retry_after", "retryafter", "delay", "ttl")
 
 
 def _any_case(word: str) -> str:
@@ -187,10 +187,11 @@ RULES = (
     # and load averages (uptime, w, top), top's task and CPU lines, top's and free's memory lines. First: a number in
     # them would otherwise start a duration ("1.2 us" is top's user CPU share) or a byte size. Each figure is a span
     # of its own (the groups v0, v1...: see _figures); the labels between them ("user", "load average:", "total,",
-    # "us,", "buff/cache") are content.
-    ("usage", rf"u{_B.format('u')}p (?P<v0> *(?:{_D}+ days?, +)?(?:{_D}{{1,2}}:{_D}{{2}}|{_D}+ min)),"
-              rf"(?:(?P<v1> +{_D}+) users?,)? +load averages?:(?P<v2> +{_LOAD})"
-              rf"{_FIGURE_GAP}(?P<v3> *{_LOAD}){_FIGURE_GAP}(?P<v4> *{_LOAD})", "up_time", None),
+    # "us,", "buff/cache") are content, and so are the units of uptime's own ("up 1 day, 10:59", "up 2 days, 45
+    # min": the days, the hours and minutes, the minutes are figures; "day,", "min" are labels).
+    ("usage", rf"u{_B.format('u')}p (?:(?P<v0> *{_D}+) days?,(?= ))?(?:(?P<v1> *{_D}{{1,2}}:{_D}{{2}})"
+              rf"|(?P<v2> *{_D}+) min),(?:(?P<v3> +{_D}+) users?,)? +load averages?:(?P<v4> +{_LOAD})"
+              rf"{_FIGURE_GAP}(?P<v5> *{_LOAD}){_FIGURE_GAP}(?P<v6> *{_LOAD})", "up_time", None),
     ("usage", rf"^(?:(?:Tasks|Threads):(?= *{_D}+ total,)|%Cpu{_D}*(?:\(s\))?:|(?:[KMGTPE]iB )?(?:Mem|Swap) *:)"
               rf"{_figures(_SUMMARY_FIGURE, _MOST_SUMMARY_FIGURES)}(?: [^0-9\s][^0-9\n]*)?(?=[ \t\r]*$)",
      "usage_line", None),
@@ -199,14 +200,16 @@ RULES = (
     # out): a duration that is a setting, the same every run, not a measurement. The number in the notices a command
     # or a call that ran out of time ends with (SWE-agent's "The command was cancelled because it took more than 30
     # seconds.", the mcp client's "Request 'tools/call' timed out after 30 s"), the value of a timeout or interval
-    # key or option ("timeout=5000ms", "--timeout 30s", "read_timeout: 5s", '"interval": "60 s"', "INTERVAL = 2s")
-    # and the argument of sleep ("sleep 0.5s"). So is the wait a server or a client asks for before the next try
-    # ("Rate limited: retry after 60 s", "Retry-After: 30s", "retry_after=5s"): a policy's value, where "Retrying in
-    # 2.5s" (a backoff, often jittered) stays volatile. So is the window of a rate limit ("at most 2 calls per 60 s",
-    # "1 request per 0.5 seconds"): a measured rate puts its unit after the figure ("12.3 MB/s", "253 nsec per
-    # loop"), not a duration after "per". Other words before a duration say it was measured ("in 0.52s", "took 3.1
-    # seconds", "real 0m1.2s", "timed out after 30.2s"): those stay volatile. Tried only where the setting finder saw
-    # those words right before a number (the lookbehinds would cost every duration 30 tests).
+    # key or option ("timeout=5000ms", "--timeout 30s", "read_timeout: 5s", '"interval": "60 s"', "INTERVAL = 2s"),
+    # of a delay or a time to live ("--delay 2s", "retry_delay=5s", "ttl: 300s", '"TTL": "60s"': a configured wait
+    # or lifetime, echoed) and the argument of sleep ("sleep 0.5s"). So is the wait a server or a client asks for
+    # before the next try ("Rate limited: retry after 60 s", "Retry-After: 30s", "retry_after=5s"): a policy's
+    # value, where "Retrying in 2.5s" (a backoff, often jittered) stays volatile. So is the window of a rate limit
+    # ("at most 2 calls per 60 s", "1 request per 0.5 seconds"): a measured rate puts its unit after the figure
+    # ("12.3 MB/s", "253 nsec per loop"), not a duration after "per". Other words before a duration say it was
+    # measured ("in 0.52s", "took 3.1 seconds", "real 0m1.2s", "timed out after 30.2s"): those stay volatile. Tried
+    # only where the setting finder saw those words right before a number (the lookbehinds would cost every duration
+    # 36 tests).
     (None, "(?:" + "|".join(rf"(?<={before})" for before in (
         "took more than ", "' timed out after ", "sleep ", r"\b[Pp]er ",
         *(_any_case(key) + separator for key in _SETTING_KEYS
@@ -215,7 +218,8 @@ RULES = (
     # An elapsed or remaining time with colons, by what is next to it (see DIGIT_FORMS): after "Elapsed: ", "eta "...
     # (_ELAPSED_BEFORE), before "elapsed" (GNU time), as tqdm's "[00:01<00:02, ...]". A 12-hour clock's suffix still
     # makes it a time of day. Before the digits rule, whose match at the same place it overrides, and tried only
-    # where the elapsed finder saw one of those next to a number.
+    # where the elapsed finder saw one of those next to a number. It is a form of the digits rule split off: the two
+    # share one reach (_masking.c), so neither is tried inside the other's match.
     ("duration", rf"{_D}{_B.format(_D)}(?!{_TWELVE_HOUR})(?:(?:{_ELAPSED_BEFORE}){_CLOCK_REST}{_FRACTION}\b"
                  rf"|{_CLOCK_REST}(?:\.{_D}{{1,20}})?(?=elapsed\b)|(?<=\[{_D}){_CLOCK_REST}(?=<)"
                  rf"|(?<={_D}<{_D}){_CLOCK_REST}(?=[,\]]))", "elapsed", None),
@@ -312,11 +316,15 @@ def _replaced(text: str, spans) -> str:
 # (the screen's width) may be the row's continuation, and the rows after it go on only if their pid ends in the same
 # column as the last row's (ps and top right-align it), so the output of a command after a truncated row is not read
 # as rows. The same rows' CPU, memory and time columns are masked too, as "usage": they move with the machine's load
-# (a process's RSS differs by some pages from run to run of the same command).
+# (a process's RSS differs by some pages from run to run of the same command). A time column's value is cumulative
+# CPU time (TIME, TIME+) or time since the start (ELAPSED), "[DD-]hh:mm:ss" as ps prints both: the digits rule reads
+# "00:00:01" as a clock time, so the column's usage span replaces a rule's time span inside it (see
+# _with_second_passes).
 _PID_COLUMNS = ("PID", "PPID", "PGID", "SID", "TPGID", "LWP", "SPID", "TGID")
 _USAGE_COLUMNS = ("%CPU", "%MEM", "C", "CPU", "VSZ", "RSS", "SZ", "VIRT", "RES", "SHR", "START", "STIME", "TIME",
-                  "TIME+")
-_USAGE_VALUE = re.compile(r"[0-9][0-9.:,]*[kmgtpKMGTP]?")
+                  "TIME+", "ELAPSED")
+# A figure, or ps's "1-02:03:04" (a day and a time) and "Nov26" (a start before today, as the ps_row pass reads it).
+_USAGE_VALUE = re.compile(rf"(?:[0-9]+-)?[0-9][0-9.:,]*[kmgtpKMGTP]?|{_MONTH}[0-9]{{2}}")
 _HEADER_NAME = r"[A-Z%][A-Z0-9%+_/:.()-]*"
 _TABLE_HEADER = re.compile(rf"^[ \t]*(?:{_HEADER_NAME}[ \t]+)*(?:{'|'.join(_PID_COLUMNS)})(?:[ \t]+{_HEADER_NAME})*"
                            r"[ \t\r]*$", re.MULTILINE)
@@ -626,12 +634,35 @@ def _merged(spans: list[dict], found: list[tuple[int, int, str]]) -> list[dict]:
     return merged
 
 
+# The kinds of the rules' spans a usage column's value takes the place of: what the digits rule reads "00:00:01" and
+# "1:02:03" as.
+_COLUMN_TIME_KINDS = frozenset(("timestamp", "duration"))
+
+
+def _without_times_in_columns(spans: list[dict], found: list[tuple[int, int, str]]) -> list[dict]:
+    """spans without those of a time kind that lie inside a usage span of found: a process table's TIME column
+    holds CPU time, not a clock reading, so its value's kind is the column's (the table's header or the row's shape
+    says so; a rule sees only "00:00:01")."""
+    columns = sorted((start, end) for start, end, kind in found if kind == "usage")
+    if not columns:
+        return spans
+    starts = [start for start, _ in columns]
+    kept = []
+    for span in spans:
+        if span["kind"] in _COLUMN_TIME_KINDS and (index := bisect_right(starts, span["start"]) - 1) >= 0 \
+                and span["end"] <= columns[index][1]:
+            continue
+        kept.append(span)
+    return kept if len(kept) < len(spans) else spans
+
+
 def _with_second_passes(text: str, result: tuple[list[dict], str],
                         marks: tuple[bool, list[int], list[int], list[int]]) -> tuple[list[dict], str]:
     """result (the rules' spans and masked text) with what the second passes find in text added, where no rule's
-    span overlaps it: the pid and usage columns of process tables (if marks[0]) and of headerless ps rows (at the
-    pids marks[1] offers), the rows of the ps and git commands at marks[3], then the days of the week of JSON
-    objects with a date (at the keys marks[2] offers)."""
+    span overlaps it (but for a time span inside a usage column's value, which that value replaces): the pid and
+    usage columns of process tables (if marks[0]) and of headerless ps rows (at the pids marks[1] offers), the rows
+    of the ps and git commands at marks[3], then the days of the week of JSON objects with a date (at the keys
+    marks[2] offers)."""
     tables, pids, keys, commands = marks
     spans = result[0]
     found = _table_spans(text) if tables else []
@@ -643,7 +674,7 @@ def _with_second_passes(text: str, result: tuple[list[dict], str],
     if commands:
         found += _command_spans(text, commands)
     if found:
-        spans = _merged(spans, found)
+        spans = _merged(_without_times_in_columns(spans, found), found)
     if keys and (found := _weekday_key_spans(text, spans, keys)):
         spans = _merged(spans, found)
     if spans is result[0]:

@@ -184,8 +184,8 @@ def test_ps_aux_and_ps_ef_piped_to_grep_are_read_as_rows():
         "systemd+ <pid> <usage> <usage> <usage> <usage> ?        Ssl <usage> <usage> python3 worker.py --port 8000\n"
         "1001 <pid> <usage> <usage> <usage> <usage> pts/0    S+ <usage> <usage> grep --color=auto python\n"
         "root@<hex_id>:/work# ps -ef | grep sleep\n"
-        "root <pid> <pid> <usage> <usage> pts/0    <timestamp> sleep 1000\n"  # a rule's span wins
-        "www-data <pid> <pid> <usage> <usage> ?        1-<timestamp> sleep 99\n"  # (left as it was)
+        "root <pid> <pid> <usage> <usage> pts/0 <usage> sleep 1000\n"  # TIME is CPU time, not a clock's
+        "www-data <pid> <pid> <usage> <usage> ? <usage> sleep 99\n"
         "root@<hex_id>:/work#\n")
 
 

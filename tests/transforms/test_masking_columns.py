@@ -70,7 +70,7 @@ def test_the_pid_and_usage_columns_of_a_row_are_masked_and_the_rest_is_content()
     assert lines[5] == "root <pid> <usage> <usage> <usage> <usage> pts/0    S <usage> <usage> sleep 1000"
     assert lines[-1] == "root@<hex_id>:/work#"  # the prompt ends the table
     ef = mask(screen("ps_ef.txt"))[1].splitlines()
-    assert ef[5] == "root <pid> <pid> <usage> <usage> pts/0    <timestamp> sleep 1000"
+    assert ef[5] == "root <pid> <pid> <usage> <usage> pts/0 <usage> sleep 1000"
     top = mask(screen("top_b_n_1.txt"))[1].splitlines()
     assert top[8] == ("<pid> root      20   0 <usage> <usage> <usage> S <usage> <usage> <usage> "
                       "bash")  # priority and nice are set by whoever started it: content
@@ -89,9 +89,9 @@ def test_top_summary_lines_are_usage_and_their_labels_content():
 
 @pytest.mark.parametrize("text, masked", [
     (" 10:00:01 up 3 days,  2:01,  1 user,  load average: 0.52, 0.58, 0.59",
-     " <timestamp> up <usage>,<usage> user,  load average:<usage>,<usage>,<usage>"),
+     " <timestamp> up <usage> days,<usage>,<usage> user,  load average:<usage>,<usage>,<usage>"),
     ("10:00  up 5 min, 2 users, load averages: 1.20 1.31 1.44",  # BSD, macOS
-     "10:00  up <usage>,<usage> users, load averages:<usage> <usage> <usage>"),
+     "10:00  up <usage> min,<usage> users, load averages:<usage> <usage> <usage>"),
     ("               total        used        free      shared  buff/cache   available\n"
      "Mem:        7976        3456        1234          12        3285        4123\n"
      "Swap:          0           0           0\n",

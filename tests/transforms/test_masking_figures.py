@@ -60,9 +60,9 @@ def test_figures_of_another_width_mask_alike():
 @pytest.mark.parametrize("text, masked", [
     # uptime, procps: "up %d days, %2d:%02d", "%2d user"; with minutes only
     (" 10:00:01 up 3 days,  2:01,  1 user,  load average: 0.52, 0.58, 0.59",
-     " <timestamp> up <usage>,<usage> user,  load average:<usage>,<usage>,<usage>"),
+     " <timestamp> up <usage> days,<usage>,<usage> user,  load average:<usage>,<usage>,<usage>"),
     (" 10:00:01 up 5 min,  0 users,  load average: 0,52, 0,58, 0,59",  # a comma as the decimal mark
-     " <timestamp> up <usage>,<usage> users,  load average:<usage>,<usage>,<usage>"),
+     " <timestamp> up <usage> min,<usage> users,  load average:<usage>,<usage>,<usage>"),
     # free -m and free -h: one space separates the columns, the rest is padding
     ("Mem:           7953        2760         354          60        4838        4830\n"
      "Swap:          2047           0        2047\n",

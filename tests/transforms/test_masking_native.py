@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from tests.transforms.test_masking_reference import PIECES, SEPARATORS, random_text, reference_mask, screens
+from tests.transforms.test_masking_reference import (OVERLAP_PIECES, PIECES, SEPARATORS, SETTING_PIECES, UPTIME_PIECES,
+                                                     random_text, reference_mask, screens)
 from transforms import _masking, masking
 from transforms.masking import RULES, mask, mask_many
 
@@ -177,3 +178,32 @@ def test_malformed_input_raises_instead_of_guessing():
         _masking.mask_group(["pid 1", 7], masking._COMPILED)
     with pytest.raises(TypeError):
         _masking.candidate_starts(b"pid 1")
+
+
+def test_an_elapsed_time_starting_inside_a_digits_match_is_not_tried():
+    # The elapsed rule and the digits rule share one reach (_masking.c, put_all_spans), as the forms of one pattern
+    # would: "1:02:03elapsed" starts inside the duration "9:05:07.1", so the elapsed rule goes on from the end of
+    # that duration and finds "02:03elapsed", as the oracle's digits rule does.
+    text = "pm:9:05:07.1:02:03elapsed"
+    assert mask(text) == reference_mask(text)
+    assert mask(text)[1] == "pm:<duration>:<duration>elapsed"
+    assert mask_many(["x", text]) == [mask("x"), mask(text)]
+
+
+def test_every_position_where_a_rule_matches_in_the_later_pieces_is_a_candidate_start():
+    # The pieces kept apart from PIECES (test_masking_reference.py): times running into each other, uptime's forms,
+    # delays and times to live, next to characters the finders must not misread.
+    rng = random.Random(73)
+    pieces = OVERLAP_PIECES + UPTIME_PIECES + SETTING_PIECES + NON_ASCII[:4]
+    texts = ["".join(rng.choice(pieces) + rng.choice(SEPARATORS) for _ in range(rng.randint(1, 8)))
+             for _ in range(400)]
+    matched = set()
+    for text in texts:
+        candidates = _masking.candidate_starts(text)
+        for rule, (pattern, finder) in enumerate(_PATTERNS):
+            for position in range(len(text)):
+                if pattern.match(text, position):
+                    assert position in candidates[finder], (RULES[rule][2], repr(text), position)
+                    matched.add(RULES[rule][2])
+    assert {"elapsed", "digits", "up_time", "setting"} <= matched
+    assert mask_many(texts) == list(map(reference_mask, texts))
