@@ -16,7 +16,7 @@ import uuid
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from dataclasses import asdict, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Iterator
 
 import apache_beam as beam
@@ -317,11 +317,19 @@ def kill_child_processes() -> None:
             pass
 
 
+# Settings that name a place on the machine that ran curation or a credential: stats.json and the dataset card
+# (published with the shards) leave them out.
+_UNRECORDED_OPTIONS = ("base_url", "cache_path")
+
+
 def settings_of(input_dir: str, options: CurateOptions, pipeline: beam.Pipeline) -> dict:
-    return {"input": input_dir, "runner": str(pipeline.options.view_as(StandardOptions).runner),
+    """What the run was asked to do, as stats.json and the card record it: the input by its folder's name only."""
+    return {"input": PurePosixPath(input_dir.rstrip("/")).name,
+            "runner": str(pipeline.options.view_as(StandardOptions).runner),
             "near_dup": asdict(options.near_dup), "reasoning": options.reasoning,
             "stage1_layout": options.stage1_layout, "stage1_max_chars": options.stage1_max_chars,
-            "reasoning_options": {k: v for k, v in options.reasoning_options.items() if "key" not in k.lower()}}
+            "reasoning_options": {k: v for k, v in options.reasoning_options.items()
+                                  if "key" not in k.lower() and k not in _UNRECORDED_OPTIONS}}
 
 
 def run_curation(input_dir: str, output_dir: str, options: CurateOptions = CurateOptions(),

@@ -78,13 +78,14 @@ _ENVIRONMENTS = {
         "`[resource link: name uri]`), then its structured content as JSON with sorted keys and a two-space "
         "indent, unless a text block already says the same. For another method: its result as JSON with sorted "
         "keys. For a protocol error or a timeout: "
-        "`[error code] message`."
+        "`[error code] message`, then the error's data as JSON (sorted keys, two-space indent) when it has any."
     ),
     "search": (
         "You simulate a search engine reached through the Model Context Protocol. Each action is a JSON tool "
         "call: {\"name\": \"search\", \"arguments\": {\"query\": ..., \"limit\": n, \"offset\": n}} or "
         "{\"name\": \"open_page\", \"arguments\": {\"page_id\": ..., \"offset\": n}}. The first state is the "
-        "server's manifest: its initialize and tools/list results as JSON. Each observation is the "
+        "server's manifest: its initialize and list results (tools, prompts, resources) as JSON. Each observation is "
+        "the "
         "tool result as JSON with sorted keys and a two-space indent: a search gives `offset`, `query`, `results` "
         "(each with `page_id`, `snippet` with the matched words in **bold**, `title` and `url`; an empty list is a "
         "valid answer) and `total`; open_page gives `links` (page ids), `next_offset` (null on the last window), "

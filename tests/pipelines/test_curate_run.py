@@ -19,12 +19,16 @@ def rows(folder, name):
     return duckdb.sql(f"SELECT * FROM read_parquet('{folder / name}/*.parquet')").to_arrow_table().to_pylist()
 
 
-def test_totals_add_up_overall_and_per_domain(curated):
+def test_totals_add_up_overall_and_per_domain(curated, raw_collection):
     out, expected, _ = curated
     stats = json.loads((out / "stats.json").read_text())
     assert stats["in"] == expected["records_in"]
     assert stats["in"] == stats["out"] + stats["dead_lettered"] + stats["deduped"]
     assert stats["settings"]["near_dup"]["partitions"] == 5  # --dedupe-partitions reaches the pipeline
+    # The card is published with the shards: it names the input by its folder only, not where it was on disk.
+    raw = raw_collection[0]
+    assert stats["settings"]["input"] == raw.name
+    assert str(raw.parent) not in (out / "stats.json").read_text() + (out / "README.md").read_text()
     assert stats["balanced"] and all(d["balanced"] for d in stats["domains"].values())
     # The counters agree with what is on disk.
     assert stats["out"] == len(rows(out, "transitions"))
