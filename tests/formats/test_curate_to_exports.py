@@ -9,6 +9,7 @@ from datetime import timedelta
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from click.testing import CliRunner
 
 from pipelines.cli import build_cli
@@ -81,7 +82,7 @@ def test_curated_output_exports(tmp_path):
     terminal_lines = (tmp_path / "agentworldbench" / "terminal_test.jsonl").read_text().splitlines()
     mcp_line = json.loads((tmp_path / "agentworldbench" / "mcp_test.jsonl").read_text().splitlines()[0])
     assert len(terminal_lines) == 12
-    assert mcp_line["response"] == ["**Environment Observation:**\ncontents of /data/ma-0.txt"]
+    assert mcp_line["response"] == [f"**Environment Observation:**\ncontents of /data/ma-{step}.txt" for step in (0, 1)]
     trajectory = json.loads((tmp_path / "atif" / "terminal" / "ta.json").read_text())
     validate_trajectory(trajectory)
     assert trajectory["steps"][3]["extra"]["world_model_reasoning"] == ta1[len("<think>"):ta1.index("</think>")]
@@ -136,3 +137,95 @@ def _assert_chats_are_the_exported_turns(curated, exported):
     [(document,)] = duckdb.sql(f"SELECT text FROM read_parquet('{curated}/stage1/*.parquet') "
                                "WHERE id = 'tc:1'").fetchall()
     assert 'Action:\n[{"keystrokes": "echo ta-0\\n"' in document
+
+
+def _chained_mcp_episode(episode: str, calls: list[tuple[str, str, str]]) -> list[dict]:
+    """calls: (tool, path, result text) per step. Each step's state is the step before's answer, as recorded."""
+    rows, state = [], Observation(raw=b'{"tools": []}', raw_format="json")
+    for step, (tool, path, text) in enumerate(calls):
+        result = {"jsonrpc": "2.0", "id": 2, "result": {"content": [{"type": "text", "text": text}], "isError": False}}
+        answer = Observation(raw=json.dumps(result).encode(), raw_format="mcp-json", meta={"is_error": False})
+        call = {"name": tool, "arguments": {"path": path}}
+        now = utcnow()
+        rows.append(Transition(
+            episode, step, "mcp", EnvInfo("mcp-server", "fs"), "t3", "read the notes", state,
+            Action("tools/call", call, json.dumps(call)), answer,
+            Timings(now, now + timedelta(milliseconds=1)), Provenance("mcp", "1")).to_row())
+        state = answer
+    return rows
+
+
+GAPPED_EPISODES = {
+    "ga": [("read_file", "/a0", "note zero"), ("read_file", "/a1", "note one"), ("read_file", "/a2", "note two")],
+    # The same answer as ga:0 from another call (kept), then ga:1 exactly (removed), then a step of its own.
+    "gb": [("read_text_file", "/a0", "note zero"), ("read_file", "/a1", "note one"), ("read_file", "/b2", "note b")],
+    "gc": [("read_file", "/a0", "note zero"), ("read_file", "/c1", "note c")],
+}
+
+
+@pytest.fixture(scope="module")
+def gapped(tmp_path_factory):
+    """GAPPED_EPISODES curated and exported both ways. Dedupe removes gb:1 (ga:1's state, action and answer) and gc:0
+    (ga:0's), so gb:2 and gc:1 were taken in states no kept step shows. Returns the export folder and the curated
+    states by id."""
+    tmp_path = tmp_path_factory.mktemp("gapped")
+    raw = tmp_path / "raw" / "transitions" / "mcp"
+    raw.mkdir(parents=True)
+    for episode, calls in GAPPED_EPISODES.items():
+        pq.write_table(pa.Table.from_pylist(_chained_mcp_episode(episode, calls), schema=TRANSITION_SCHEMA),
+                       raw / f"{episode}.parquet")
+    curated, cli = tmp_path / "curated", build_cli()
+    result = CliRunner().invoke(cli, ["curate", "--input", str(tmp_path / "raw"), "--output", str(curated)],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    removed = duckdb.sql(f"SELECT id FROM read_parquet('{curated}/dedupe/*.parquet') ORDER BY id").fetchall()
+    assert removed == [("gb:1",), ("gc:0",)]
+    states = dict(duckdb.sql(f"SELECT id, state_text FROM read_parquet('{curated}/transitions/*.parquet')").fetchall())
+    assert "note one" in states["gb:2"] and "note zero" in states["gc:1"]
+    for kind in ("agentworldbench", "atif"):
+        result = CliRunner().invoke(cli, ["export", kind, "--input", str(curated), "--out", str(tmp_path / kind)],
+                                    catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    return tmp_path, states
+
+
+def test_agentworldbench_restates_the_state_after_a_removed_step(gapped):
+    out, states = gapped
+    lines = [json.loads(line) for line in (out / "agentworldbench" / "mcp_test.jsonl").read_text().splitlines()]
+    gb = [line for line in lines if line["id"] == 1]
+    # Turn 3's action was taken in ga:1's answer, which no response of the history shows: its prompt does.
+    assert gb[1]["current_prompt"] == (
+        f'### Turn 3\n**Current State:**\n{states["gb:2"]}\n\n**Action:**\n```json\n'
+        '{"name": "read_file", "arguments": {"path": "/b2"}}\n```')
+    assert not any("note one" in response for response in gb[1]["response"][:gb[1]["turn_idx"] - 1])
+    # A turn right after the one before restates nothing; the first carries the task and the first state.
+    ga = [line for line in lines if line["id"] == 0]
+    assert [prompt.count("**Current State:**") for prompt in ga[-1]["prompt"]] == [1, 0, 0]
+
+
+def test_agentworldbench_lines_list_the_whole_episode(gapped):
+    out, _ = gapped
+    lines = [json.loads(line) for line in (out / "agentworldbench" / "mcp_test.jsonl").read_text().splitlines()]
+    for line in lines:
+        assert len(line["prompt"]) == len(line["response"]) == line["total_turns"]
+        assert line["current_prompt"] == line["prompt"][line["turn_idx"] - 1]
+    gb = [line for line in lines if line["id"] == 1]
+    assert [_turn_number(prompt) for prompt in gb[0]["prompt"]] == [1, 3]
+
+
+def test_atif_restates_the_state_after_a_removed_step(gapped):
+    out, states = gapped
+    trajectories = {name: json.loads((out / "atif" / "mcp" / f"{name}.json").read_text()) for name in GAPPED_EPISODES}
+    for trajectory in trajectories.values():
+        validate_trajectory(trajectory)
+    assert [(step["source"], step["message"]) for step in trajectories["ga"]["steps"][:2]] == \
+        [("user", "read the notes"), ("system", "environment reset")]
+    gb_steps = trajectories["gb"]["steps"]
+    assert [step["source"] for step in gb_steps] == ["user", "system", "agent", "system", "agent"]
+    assert gb_steps[3]["message"] == "state before recorded step 2; recorded step 1 is not in the curated data"
+    assert gb_steps[3]["observation"]["results"] == [{"content": states["gb:2"]}]
+    # gc's first kept step is step 1: the state it was taken in is not the reset's.
+    gc_steps = trajectories["gc"]["steps"]
+    assert [step["source"] for step in gc_steps] == ["user", "system", "agent"]
+    assert gc_steps[1]["message"] == "state before recorded step 1; recorded step 0 is not in the curated data"
+    assert gc_steps[1]["observation"]["results"] == [{"content": states["gc:1"]}]

@@ -97,11 +97,12 @@ def test_agentworldbench_export(curated_dir, tmp_path):
     assert set(first) == {"task", "id", "prompt", "response", "current_prompt", "system_str", "turn_idx",
                           "total_turns"}
     assert first["task"] == "terminal" and first["system_str"] == system_prompt("terminal")
-    assert first["prompt"] == ['### Turn 1\n**Task Instruction:**\ndo the ta task\n\n**Current State:**\n$\n\n'
-                               '**Action:**\n```json\n[{"keystrokes": "echo 0\\n", "duration": 0.1}]\n```']
+    assert first["prompt"][0] == ('### Turn 1\n**Task Instruction:**\ndo the ta task\n\n**Current State:**\n$\n\n'
+                                  '**Action:**\n```json\n[{"keystrokes": "echo 0\\n", "duration": 0.1}]\n```')
     assert first["current_prompt"] == first["prompt"][0]
+    # Every line lists the whole episode, as the benchmark's lines do; the eval reads nothing past turn_idx.
+    assert first["prompt"] == lines[1]["prompt"] == third["prompt"] and first["response"] == third["response"]
     assert len(third["prompt"]) == len(third["response"]) == 3 and third["current_prompt"] == third["prompt"][2]
-    assert third["prompt"][:2] == lines[1]["prompt"]
     assert third["prompt"][2] == '### Turn 3\n**Action:**\n```json\n[{"keystrokes": "echo 2\\n", "duration": 0.1}]\n```'
     assert third["response"] == [f"{RESPONSE_PREFIX}\n$ echo {i}\n{i}\n$" for i in range(3)]
     assert all(r.startswith(RESPONSE_PREFIX) for line in lines for r in line["response"])
@@ -284,7 +285,9 @@ def test_atif_export(curated_dir, tmp_path):
     assert ta["steps"][1]["observation"]["results"][0]["content"] == "$"
     last = ta["steps"][-1]
     assert last["tool_calls"][0]["tool_call_id"] == last["observation"]["results"][0]["source_call_id"] == "ta:2"
-    assert last["tool_calls"][0]["arguments"] == {"action": '[{"keystrokes": "echo 2\\n", "duration": 0.1}]'}
+    # A keystroke batch's commands are parsed, as Harbor's terminus agents record them: not a JSON string.
+    assert last["tool_calls"] == [{"tool_call_id": "ta:2", "function_name": "bash_command",
+                                   "arguments": {"keystrokes": "echo 2\n", "duration": 0.1}}]
     assert last["observation"]["results"][0]["content"] == "$ echo 2\n2\n$"
     assert ta["final_metrics"]["total_steps"] == 5
     # The stage-2 trace reasons about the observation; ATIF's reasoning_content is the agent's own reasoning.
@@ -504,3 +507,24 @@ def test_validator_accepts_what_harbor_accepts():
         {"subagent_trajectory_ref": [{"session_id": "sub-1", "trajectory_path": "s3://t/sub-1.json", "extra": {}}]})
     HarborTrajectory(**trajectory)
     assert validate_trajectory(trajectory).steps[2].timestamp == "2025-10-11T10:30:02.250+02:00"
+
+
+def test_tool_calls_carry_parsed_actions():
+    """A keystroke batch's commands become a call each, as Harbor's terminus agents write them; the screen after
+    the batch names no one call. An MCP method call keeps its parsed fields; a non-JSON action stays text."""
+    batch = [{"keystrokes": "cd /tmp\n", "duration": 0.1}, {"keystrokes": "ls\n", "duration": 0.5},
+             {"keystrokes": "C-c", "duration": 0.1}]
+    terminal = _row("terminal", "tk", 0, json.dumps(batch), "$", "$ cd /tmp\n$ ls\n$ ^C\n$")
+    trajectory = trajectory_json(episode_trajectory([terminal]))
+    HarborTrajectory(**trajectory)
+    agent = trajectory["steps"][2]
+    assert agent["tool_calls"] == [{"tool_call_id": f"tk:0#{n}", "function_name": "bash_command", "arguments": command}
+                                   for n, command in enumerate(batch, 1)]
+    assert agent["observation"]["results"] == [{"content": "$ cd /tmp\n$ ls\n$ ^C\n$"}]
+    method = {"method": "tools/list", "params": {"cursor": "c1"}}
+    listing = _row("mcp", "mk", 0, json.dumps(method), "", '{"tools": []}', action_kind="tools/list")
+    web = _row("web", "wk", 0, 'click("12")', "[12] button 'Go'", "[1] heading 'Done'", action_kind="click")
+    for row, call in ((listing, {"function_name": "tools/list", "arguments": method}),
+                      (web, {"function_name": "click", "arguments": {"action": 'click("12")'}})):
+        [made] = trajectory_json(episode_trajectory([row]))["steps"][2]["tool_calls"]
+        assert made == {"tool_call_id": row["id"], **call}

@@ -7,8 +7,11 @@ reasoning_content, tool_calls and metrics belong to agent steps only, and every 
 of its step.
 
 An episode becomes: a user step with the task instruction, a system step whose observation is the environment's
-first screen (an environment reset, as ATIF v1.2+ allows), then one agent step per transition with the action as a
-tool call and the next observation as its result.
+first screen (an environment reset, as ATIF v1.2+ allows), then one agent step per transition with the action as tool
+calls (_tool_calls) and the next observation as its result. A step curation removed as a duplicate is not in the curated
+transitions, so the transition after it was taken in a state no step shows: a system step restates that state before
+it, by the rule episode-layout stage 1 documents restate theirs (transforms/stages.py document_starts). When the
+removed step is the first, that system step takes the reset's place, as the state is not the reset's.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from schemas.version import WORLDLINE_VERSION
+from transforms.stages import document_starts
 
 SCHEMA_VERSION = "ATIF-v1.4"
 
@@ -145,22 +149,38 @@ def validate_trajectory(data: dict) -> Trajectory:
         raise AtifError(f"trajectory {session}: {problems}") from exc
 
 
-def _tool_call(row: dict) -> ToolCall:
-    """The action as a tool call. MCP actions are already {"name", "arguments"}; JSON object actions keep their
-    fields; anything else (keystrokes, click(bid)) is passed as its text."""
+# Harbor's terminus agents record a tmux keystroke batch, the terminal action's form, as one call per command
+# under this name, each with the command's keystrokes and duration as arguments.
+KEYSTROKES_FUNCTION = "bash_command"
+
+
+def _tool_calls(row: dict) -> list[ToolCall]:
+    """The action as tool calls, JSON actions by their parsed values: a keystroke batch (a JSON array of
+    {"keystrokes", "duration"} objects) a call per command, as Harbor's terminus agents write it, ids
+    `{transition id}#{n}` when there are several; an MCP `{"name", "arguments"}` call its name and arguments; another
+    JSON object its fields. Anything else (click("12")) is passed as its text."""
     text = row.get("action_text") or ""
     name = row.get("action_kind") or row["domain"]
     try:
         parsed = json.loads(text)
     except ValueError:
         parsed = None
+    if _is_keystroke_batch(parsed):
+        ids = [row["id"]] if len(parsed) == 1 else [f"{row['id']}#{n}" for n in range(1, len(parsed) + 1)]
+        return [ToolCall(tool_call_id=call_id, function_name=KEYSTROKES_FUNCTION, arguments=command)
+                for call_id, command in zip(ids, parsed)]
     if isinstance(parsed, dict) and isinstance(parsed.get("name"), str) and isinstance(parsed.get("arguments"), dict):
         name, arguments = parsed["name"], parsed["arguments"]
     elif isinstance(parsed, dict):
         arguments = parsed
     else:
         arguments = {"action": text}
-    return ToolCall(tool_call_id=row["id"], function_name=name, arguments=arguments)
+    return [ToolCall(tool_call_id=row["id"], function_name=name, arguments=arguments)]
+
+
+def _is_keystroke_batch(parsed: Any) -> bool:
+    return (isinstance(parsed, list) and bool(parsed)
+            and all(isinstance(command, dict) and isinstance(command.get("keystrokes"), str) for command in parsed))
 
 
 WORLD_MODEL_REASONING = "world_model_reasoning"
@@ -175,24 +195,11 @@ def episode_trajectory(rows: list[dict]) -> Trajectory:
         raise ValueError("an episode needs at least one transition")
     rows = sorted(rows, key=lambda row: row["step"])
     first = rows[0]
-    steps = [
-        Step(step_id=1, source="user", message=first.get("instruction") or ""),
-        Step(step_id=2, source="system", message="environment reset",
-             observation=Observation(results=[ObservationResult(content=first.get("state_text") or "")])),
-    ]
-    for row in rows:
-        call = _tool_call(row)
-        extra = {"id": row["id"], "step": row["step"], "content_hash": row.get("content_hash"),
-                 "done": row.get("done"), "error": row.get("error"),
-                 "perturbations": list(row.get("perturbations") or []),
-                 "volatile_spans": [dict(span) for span in row.get("next_volatile_spans") or []]}
-        if row.get("trace"):
-            extra[WORLD_MODEL_REASONING] = row["trace"]
-        steps.append(Step(step_id=len(steps) + 1, source="agent", message=row.get("action_text") or "",
-                          tool_calls=[call],
-                          observation=Observation(results=[ObservationResult(source_call_id=call.tool_call_id,
-                                                                             content=row.get("next_text") or "")]),
-                          extra=extra))
+    steps = [Step(step_id=1, source="user", message=first.get("instruction") or "")]
+    for position, (row, restated) in enumerate(zip(rows, document_starts(rows, max_chars=0))):
+        if restated:
+            steps.append(_state_step(len(steps) + 1, row, rows[position - 1]["step"] + 1 if position else 0))
+        steps.append(_agent_step(len(steps) + 1, row))
     collector = first.get("collector") or first["domain"]
     trajectory = Trajectory(
         session_id=first["episode_id"],
@@ -206,6 +213,36 @@ def episode_trajectory(rows: list[dict]) -> Trajectory:
     )
     # Built from models, but validated again as plain data so the written file is what the validator accepts.
     return validate_trajectory(trajectory_json(trajectory))
+
+
+RESET = "environment reset"
+
+
+def _state_step(step_id: int, row: dict, missing_from: int) -> Step:
+    """The state row's action was taken in, as a system step: the reset at step 0, and otherwise the state after
+    recorded steps missing_from..row's step - 1, which the curated data does not hold."""
+    last = row["step"] - 1
+    missing = f"step {last} is" if missing_from == last else f"steps {missing_from}-{last} are"
+    message = RESET if row["step"] == 0 else \
+        f"state before recorded step {row['step']}; recorded {missing} not in the curated data"
+    return Step(step_id=step_id, source="system", message=message,
+                observation=Observation(results=[ObservationResult(content=row.get("state_text") or "")]))
+
+
+def _agent_step(step_id: int, row: dict) -> Step:
+    calls = _tool_calls(row)
+    extra = {"id": row["id"], "step": row["step"], "content_hash": row.get("content_hash"),
+             "done": row.get("done"), "error": row.get("error"),
+             "perturbations": list(row.get("perturbations") or []),
+             "volatile_spans": [dict(span) for span in row.get("next_volatile_spans") or []]}
+    if row.get("trace"):
+        extra[WORLD_MODEL_REASONING] = row["trace"]
+    # The observation follows the whole action: it is one call's result only when the action is one call.
+    source = calls[0].tool_call_id if len(calls) == 1 else None
+    return Step(step_id=step_id, source="agent", message=row.get("action_text") or "", tool_calls=calls,
+                observation=Observation(results=[ObservationResult(source_call_id=source,
+                                                                   content=row.get("next_text") or "")]),
+                extra=extra)
 
 
 def trajectory_json(trajectory: Trajectory) -> dict:
