@@ -8,6 +8,7 @@ openai SDK. The same synthesizer against a real model server (llama.cpp) is in t
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import json
 import random
@@ -194,6 +195,38 @@ def _reference_changed_pair(changed_old, changed_new, p, q):
         not any(_reference_same_line(old, other) >= how for other in near_new)
 
 
+# How far a pair of a replace may stand from its lines aligned at the top or the bottom (_linediff.c's WINDOW).
+_WINDOW = 8
+
+
+def _reference_pairs(changed_old, changed_new, p, q, m, n):
+    """The pairs {i: j} of a replace's m old and n new lines (starting at the p-th and q-th changed lines) that are
+    one line changed: each the other's only partner as sure within _WINDOW lines of the region aligned at its top or
+    its bottom, no rival near (_reference_changed_pair), and of those the longest run in order (patience sorting)."""
+    low, high = min(0, n - m) - _WINDOW, max(0, n - m) + _WINDOW
+    how = {(i, j): _reference_same_line(changed_old[p + i], changed_new[q + j])
+           for i in range(m) for j in range(max(0, i + low), min(n, i + high + 1))}
+    candidates = []
+    for i in range(m):
+        best = max([h for (k, _), h in how.items() if k == i], default=_APART)
+        sure = [j for (k, j), h in how.items() if k == i and h >= best]
+        if best == _APART or len(sure) != 1:
+            continue
+        if [k for (k, j), h in how.items() if j == sure[0] and h >= best] == [i] and \
+                _reference_changed_pair(changed_old, changed_new, p + i, q + sure[0]):
+            candidates.append((i, sure[0]))
+    tails, before = [], {}
+    for i, j in candidates:
+        at = bisect.bisect_left([tail[1] for tail in tails], j)
+        before[(i, j)] = tails[at - 1] if at else None
+        tails[at:at + 1] = [(i, j)]
+    pairs, pair = {}, tails[-1] if tails else None
+    while pair:
+        pairs[pair[0]] = pair[1]
+        pair = before[pair]
+    return pairs
+
+
 def _reference_diff_sentences(before, after, unit):
     added, removed, changed = [], [], []
     opcodes = [op for op in difflib.SequenceMatcher(a=before, b=after, autojunk=False).get_opcodes()
@@ -202,15 +235,10 @@ def _reference_diff_sentences(before, after, unit):
     changed_new = [line for _, _, _, j1, j2 in opcodes for line in after[j1:j2]]
     p = q = 0  # where the opcode's lines start among the changed lines
     for tag, i1, i2, j1, j2 in opcodes:
-        pairs = min(i2 - i1, j2 - j1)
-        for n in range(pairs):
-            if _reference_changed_pair(changed_old, changed_new, p + n, q + n):
-                changed.append((before[i1 + n], after[j1 + n]))
-            else:
-                removed.append(before[i1 + n])
-                added.append(after[j1 + n])
-        removed += before[i1 + pairs:i2]
-        added += after[j1 + pairs:j2]
+        partners = _reference_pairs(changed_old, changed_new, p, q, i2 - i1, j2 - j1)
+        removed += [before[i1 + i] for i in range(i2 - i1) if i not in partners]
+        added += [after[j1 + j] for j in range(j2 - j1) if j not in partners.values()]
+        changed += [(before[i1 + i], after[j1 + j]) for i, j in sorted(partners.items())]
         p, q = p + i2 - i1, q + j2 - j1
     added = [line for line in added if line.strip()]
     removed = [line for line in removed if line.strip()]

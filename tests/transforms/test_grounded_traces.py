@@ -16,10 +16,10 @@ import tracemalloc
 from pathlib import Path
 
 from schemas.render import render
-from tests.formats.test_reasoning import _reference_line_diff
+from tests.formats.test_reasoning import _WINDOW, _reference_line_diff
 from transforms.masking import volatile_spans
 from transforms.reasoning import ReasoningError, make_synthesizer
-from transforms.reasoning._linediff import line_diff, new_spans
+from transforms.reasoning._linediff import changed_regions, line_diff, new_spans
 from transforms.reasoning.grounded import grounded_trace
 
 DATA = Path(__file__).parent / "data"
@@ -93,12 +93,14 @@ MAN_TAR_PAGE_2 = ("\n   GNU-style usage\n       tar {--catenate|--concatenate} [
 
 
 def test_a_man_page_scrolled_past_its_synopsis_pairs_none_of_its_lines():
+    """Only man's status line, the last row of both screens, is one line changed."""
     trace = _terminal(MAN_TAR, MAN_TAR_PAGE_2)
-    assert "change" not in trace and "becomes" not in trace
     assert trace == (
-        "13 lines appear: 'GNU-style usage', 'tar {--catenate|--concatenate} [OPTIONS] ARCHIVE ARCHIVE', 'tar "
-        "--create [--file ARCHIVE] [OPTIONS] [FILE...]' and 10 more. 15 lines disappear: 'TAR(1)                      "
-        "    GNU TAR Manual                         …', 'NAME', 'tar - an archiving utility' and 12 more.")
+        "12 lines appear: 'GNU-style usage', 'tar {--catenate|--concatenate} [OPTIONS] ARCHIVE ARCHIVE', 'tar "
+        "--create [--file ARCHIVE] [OPTIONS] [FILE...]' and 9 more. 14 lines disappear: 'TAR(1)                      "
+        "    GNU TAR Manual                         …', 'NAME', 'tar - an archiving utility' and 11 more. 1 line "
+        "changes: 'Manual page tar(1) line 1 (press h for help or q to quit)' becomes 'Manual page tar(1) line 24 "
+        "(press h for help or q to quit)'.")
 
 
 def test_log_lines_under_one_label_scrolled_in_a_pager_are_not_one_line_changed():
@@ -371,3 +373,162 @@ def test_new_spans_with_min_chars_match_the_reference_on_random_texts():
     assert new_spans("$ ps\n      8 sleep\n", "Tasks:   8 total", [{"start": 6, "end": 10}]) == []
     assert new_spans("$ ps\n      8 sleep\n", "Tasks:   8 total", [{"start": 6, "end": 10}], 3) == [
         {"start": 6, "end": 10}]
+
+
+# ---- a replace of unequal sides ---------------------------------------------------------------------------------
+# A region the diff replaced may have more lines on one side (a line scrolled in, a row inserted above one that
+# changed). Its lines were paired from the top, so man's status line, one row lower than the line that scrolled in,
+# was paired with that line: one line gone and two new instead of one line changed.
+
+MAN_LS = [
+    "LS(1)                            User Commands                           LS(1)", "", "NAME",
+    "       ls - list directory contents", "", "SYNOPSIS", "       ls [OPTION]... [FILE]...", "", "DESCRIPTION",
+    "       List  information  about  the FILEs (the current directory by default).",
+    "       Sort entries alphabetically if none of -cftuvSUX nor --sort  is  speci‐", "       fied.", "",
+    "       Mandatory  arguments  to  long  options are mandatory for short options", "       too.", "",
+    "       -a, --all", "              do not ignore entries starting with .", "", "       -A, --almost-all",
+    "              do not list implied . and ..", "", "       --author",
+    "              with -l, print the author of each file", "", "       -b, --escape"]
+
+
+def _man_ls(first: int) -> str:
+    """`man ls` in an 80x24 pty with its first row at the page's line `first` + 1."""
+    status = f" Manual page ls(1) line {first + 1} (press h for help or q to quit)"
+    return "\n".join(MAN_LS[first:first + 23] + [status])
+
+
+def test_man_scrolled_by_one_line_changes_its_status_line():
+    assert _terminal(_man_ls(0), _man_ls(1)) == (
+        "1 line appears: 'with -l, print the author of each file'. 1 line disappears: 'LS(1)                           "
+        " User Commands                         …'. 1 line changes: 'Manual page ls(1) line 1 (press h for help or q "
+        "to quit)' becomes 'Manual page ls(1) line 2 (press h for help or q to quit)'.")
+
+
+def test_less_with_its_position_in_the_prompt_scrolled_by_one_line():
+    """`less -M report.txt`, then j: the prompt names the lines shown."""
+    def screen(first):
+        return "\n".join([f"line {n} of the report" for n in range(first, first + 23)]
+                         + [f"report.txt lines {first}-{first + 22}/300 {(first + 22) * 100 // 300}%"])
+
+    assert _terminal(screen(1), screen(2)) == (
+        "1 line appears: 'line 24 of the report'. 1 line disappears: 'line 1 of the report'. 1 line changes: "
+        "'report.txt lines 1-23/300 7%' becomes 'report.txt lines 2-24/300 8%'.")
+
+
+def test_top_with_a_new_process_above_a_row_that_changed():
+    """The real `top -b -n 1` screen, 3 s later: a `sleep` (pid 19) started, sorted above python3 (pid 20), whose row
+    changed."""
+    screen = "\n".join((DATA / "top_b_n_1.txt").read_text().splitlines()[1:-1])
+    python3 = "     20 root      20   0   25676  18784   9536 S   0.0   0.1   0:00.04 python3"
+    refreshed = screen.replace("01:30:39", "01:30:42").replace("8 total,   1 running,   7 sleeping", (
+        "9 total,   1 running,   8 sleeping")).replace(python3, (
+            "     19 root      20   0    2920   1744   1644 S   0.0   0.0   0:00.00 sleep\n"
+            + python3.replace("S   0.0   0.1   0:00.04", "S   0.3   0.1   0:00.05")))
+    assert _terminal(screen, refreshed) == (
+        "1 line appears: '19 root      20   0    2920   1744   1644 S   0.0   0.0   0:00.00 sleep'. 3 lines change: "
+        "'top - 01:30:39 up  2:16,  0 user,  load average: 0.75, 1.66, 1.72' becomes 'top - 01:30:42 up  2:16,  0 "
+        "user,  load average: 0.75, 1.66, 1.72'; 'Tasks:   8 total,   1 running,   7 sleeping,   0 stopped,   0 "
+        "zombie' becomes 'Tasks:   9 total,   1 running,   8 sleeping,   0 stopped,   0 zombie'; '20 root      20   0"
+        "   25676  18784   9536 S   0.0   0.1   0:00.04 pytho…' becomes '20 root      20   0   25676  18784   9536 S"
+        "   0.3   0.1   0:00.05 pytho…'.")
+
+
+def test_a_file_after_an_edit_that_inserts_two_lines_and_changes_one():
+    """`cat app.py` before and after an edit that adds two lines above the one it changes."""
+    source = ["import os", "", "", "def port(env):", "    value = env.get('PORT', '8000')", "    return int(value)",
+              "", "", "def host(env):", "    return env.get('HOST', '127.0.0.1')"]
+    edited = source[:4] + ["    if 'APP_PORT' in env:", "        return int(env['APP_PORT'])",
+                           "    value = env.get('PORT', '8080')"] + source[5:]
+    assert _terminal("\n".join(source), "\n".join(edited)) == (
+        "2 lines appear: \"if 'APP_PORT' in env:\", \"return int(env['APP_PORT'])\". 1 line changes: \"value = "
+        "env.get('PORT', '8000')\" becomes \"value = env.get('PORT', '8080')\".")
+
+
+# A real record (os-explore-editor-save-as-dialog, step 2): click(element=55) opens Mousepad's View menu; the Search
+# menu's items close. [55] stood 8 rows down the old replaced region and stands 1 row down the new one.
+_MENUS_BEFORE = ["[45]\tmenu\tSearch\t\"\"\t\tSearch menu\t(400, 167)\t(60, 25)\tselected"] + [
+    f"[{n}]\tmenu-item\t{name}      \t\"\"\t\t{about}\t(400, {y})\t(272, 25)\t" for n, name, about, y in [
+        (46, "Find", "Search for text", 192), (47, "Find Next", "Search forwards for the same text", 217),
+        (48, "Find Previous", "Search backwards for the same text", 242),
+        (49, "Find and Replace...", "Search for and replace text", 267),
+        (51, "Incremental Search", "Automatically select the search result and scroll the view", 293),
+        (52, "Highlight All", "Highlight the search occurrences", 318),
+        (54, "Go to...", "Go to a specific location in the document", 344)]] + [
+    "[55]\tmenu\tView\t\"\"\t\tView menu\t(460, 167)\t(48, 25)\t",
+    "[66]\tmenu\tDocument\t\"\"\t\tDocument menu\t(508, 167)\t(83, 25)\t",
+    "[79]\tmenu\tHelp\t\"\"\t\tHelp menu\t(591, 167)\t(46, 25)\t"]
+_MENUS_AFTER = ["[45]\tmenu\tSearch\t\"\"\t\tSearch menu\t(400, 167)\t(60, 25)\t",
+                "[55]\tmenu\tView\t\"\"\t\tView menu\t(460, 167)\t(48, 25)\tselected"] + [
+    f"[{n}]\t{tag}\t{name}      \t\"\"\t\t{about}\t(460, {y})\t(223, 25)\t" for n, tag, name, about, y in [
+        (56, "menu-item", "Select Font...", "Change the editor font", 192),
+        (58, "menu", "Color Scheme", "Color scheme to use for the text view", 218),
+        (68, "menu-item", "Line Numbers", "Show line numbers", 243),
+        (70, "menu-item", "Menubar", "Change the visibility of the main menubar", 269),
+        (71, "menu-item", "Toolbar", "Change the visibility of the toolbar", 294),
+        (72, "menu-item", "Statusbar", "Change the visibility of the statusbar", 319),
+        (74, "menu-item", "Fullscreen", "Make the window fullscreen", 345)]] + [
+    "[75]\tmenu\tDocument\t\"\"\t\tDocument menu\t(508, 167)\t(83, 25)\t",
+    "[88]\tmenu\tHelp\t\"\"\t\tHelp menu\t(591, 167)\t(46, 25)\t"]
+
+
+def test_an_element_several_rows_from_where_it_stood_still_pairs():
+    head = ["focused window: [1] frame 'Untitled 1 - Mousepad' (mousepad)", "focused element: none",
+            "id\ttag\tname\ttext\tclass\tdescription\tposition (top-left x&y)\tsize (w&h)\tstate",
+            "[5]\tmenu\tFile\t\"\"\t\tFile menu\t(320, 167)\t(39, 25)\t"]
+    sentences = line_diff("\n".join(head + _MENUS_BEFORE), "\n".join(head + _MENUS_AFTER), "element")[0]
+    assert sentences[2] == (
+        "2 elements change: '[45]\\tmenu\\tSearch\\t\"\"\\t\\tSearch menu\\t(400, 167)\\t(60, 25)\\tselected' becomes "
+        "'[45]\\tmenu\\tSearch\\t\"\"\\t\\tSearch menu\\t(400, 167)\\t(60, 25)'; '[55]\\tmenu\\tView\\t\"\"\\t\\tView "
+        "menu\\t(460, 167)\\t(48, 25)' becomes '[55]\\tmenu\\tView\\t\"\"\\t\\tView menu\\t(460, 167)\\t(48, 25)\\t"
+        "selected'.")
+    assert sentences[:2] == ["9 elements appear: " + sentences[0].split(": ", 1)[1],
+                             "9 elements disappear: " + sentences[1].split(": ", 1)[1]]
+
+
+def test_pairs_keep_the_order_of_the_lines():
+    """Two labelled rows that swapped places and changed: the diff may tell one of them as changed, not both, as a
+    change is told where its line stands in both texts."""
+    sentences = line_diff("Alpha: 1\nBeta: 1", "Beta: 2\nAlpha: 2", "line")[0]
+    assert sentences == ["1 line appears: 'Alpha: 2'.", "1 line disappears: 'Alpha: 1'.",
+                         "1 line changes: 'Beta: 1' becomes 'Beta: 2'."]
+
+
+def _edited_screen(rng: random.Random) -> tuple[str, str]:
+    """A long screen of lines that pair (labels, elements, numbered rows, prompts) and a copy with blocks removed,
+    inserted and changed, so replaced regions run past the band pairs are looked for in."""
+    kinds = [lambda n: f"Count: {n % 5}", lambda n: f"[{n % 40}] button 'Item {n % 4}'", lambda n: f"line {n} of x",
+             lambda n: f"root@box:/w{n % 3}#" + (" ls" if n % 2 else ""), lambda n: f"{n:7d} root  S  0.{n % 9}"]
+    chosen = rng.sample(kinds, rng.randint(1, 3))
+    before = [rng.choice(chosen)(rng.randrange(200)) for _ in range(rng.randint(20, 60))]
+    def fresh(count):
+        return [rng.choice(chosen)(rng.randrange(200)) for _ in range(count)]
+
+    def changed(lines):
+        return [line[:-1] + "7" for line in lines]
+
+    after = list(before)
+    for _ in range(rng.randint(1, 4)):
+        at, size = rng.randrange(len(after) + 1), rng.randint(1, 25)
+        edit = rng.randrange(4)
+        if edit == 0:
+            del after[at:at + size]
+        elif edit == 1:
+            after[at:at] = fresh(size)
+        elif edit == 2:
+            after[at:at + size] = changed(after[at:at + size])
+        else:  # new lines pushed the changed ones down as far as the last ones went: no alignment holds them
+            shift = rng.randint(1, size)
+            after[at:at + size] = fresh(shift) + changed(after[at:at + size - shift])
+    return "\n".join(before), "\n".join(after)
+
+
+def test_long_replaced_regions_pair_as_the_reference_pairs_them():
+    """Regions longer than the band (WINDOW lines either side of the region aligned at its top or its bottom):
+    the compiled pairing looks no further than the reference does, and finds what it finds."""
+    rng = random.Random(74)
+    longest = 0
+    for _ in range(400):
+        state, next_text = _edited_screen(rng)
+        longest = max([longest] + [min(i2 - i1, j2 - j1) for i1, i2, j1, j2 in changed_regions(state, next_text)])
+        assert line_diff(state, next_text, "line") == _reference_line_diff(state, next_text, "line"), (state, next_text)
+    assert longest > 2 * _WINDOW + 1

@@ -40,6 +40,15 @@ typedef struct {
     Py_ssize_t i1, i2, j1, j2;
 } Region;
 
+/* A changed line as it is compared: where it starts after its whitespace, where its head (head_end) ends (-1: it has
+ * none), where it stops before its trailing whitespace; and what tells most pairs of lines apart without reading
+ * them, as a replace compares each line with many: the hash of its head, or its first and last characters. */
+typedef struct {
+    Py_ssize_t start, end, stop;
+    Py_uhash_t head_hash;
+    Py_UCS4 first, last;
+} Head;
+
 /* The separators of str.splitlines() below 256; above, only U+2028 and U+2029. */
 static const unsigned char LATIN1_BREAK[256] = {
     [0x0A] = 1, [0x0B] = 1, [0x0C] = 1, [0x0D] = 1, [0x1C] = 1, [0x1D] = 1, [0x1E] = 1, [0x85] = 1,
@@ -260,7 +269,7 @@ typedef struct {
 } RunLengths;
 
 /* The arrays of a diff of screens of up to ~100 lines fit in the Workspace itself: no allocation. */
-#define INLINE_WORDS 4096
+#define INLINE_WORDS 6144
 
 /* Everything a diff of a (la lines) against b (lb lines) works in: one block of memory, carved. */
 typedef struct {
@@ -277,6 +286,11 @@ typedef struct {
     Block *blocks;
     Region *pending, *regions;
     Py_ssize_t *old_lines, *new_lines;  /* the numbers of a's and of b's lines in changed regions, in order */
+    Head *old_heads, *new_heads;        /* theirs, by the same index */
+    /* pair_region()'s, for a region's lines: how many lines of the other side each is ALIKE (or SAME) to, or SAME
+     * to, within the band; its partner; the candidate pairs, and for each the pair before it in the longest
+     * increasing run ending there; the ends of those runs. */
+    Py_ssize_t *old_alike, *old_same, *new_alike, *new_same, *partner, *candidate_i, *candidate_j, *before, *tails;
     Py_ssize_t inline_memory[INLINE_WORDS];
 } Workspace;
 
@@ -299,11 +313,15 @@ workspace_init(Workspace *w, Py_ssize_t la, Py_ssize_t lb)
         la + 1, lb + 1, lb + 1, lb + 2, slots, slots, lb + 1, lb + 1, lb + 1, lb + 1,
         most * sizeof(Block) / sizeof(Py_ssize_t), 2 * most * sizeof(Region) / sizeof(Py_ssize_t),
         most * sizeof(Region) / sizeof(Py_ssize_t), la + 1, lb + 1,
+        (la + 1) * sizeof(Head) / sizeof(Py_ssize_t), (lb + 1) * sizeof(Head) / sizeof(Py_ssize_t),
+        la + 1, la + 1, lb + 1, lb + 1, la + 1, la + 1, la + 1, la + 1, la + 1,
     };
     Py_ssize_t **parts[] = {
         &w->id_a, &w->id_b, &w->b_positions, &w->id_starts, &w->table, &w->table_ids, &w->runs.previous,
         &w->runs.current, &w->runs.previous_set, &w->runs.current_set, (Py_ssize_t **)&w->blocks,
         (Py_ssize_t **)&w->pending, (Py_ssize_t **)&w->regions, &w->old_lines, &w->new_lines,
+        (Py_ssize_t **)&w->old_heads, (Py_ssize_t **)&w->new_heads, &w->old_alike, &w->old_same, &w->new_alike,
+        &w->new_same, &w->partner, &w->candidate_i, &w->candidate_j, &w->before, &w->tails,
     };
     size_t total = 0;
     for (size_t n = 0; n < sizeof sizes / sizeof sizes[0]; n++)
@@ -552,24 +570,19 @@ head_end(const Text *t, const Line *line, Py_ssize_t *start)
     }
 }
 
-/* How surely two lines are one line changed (same_line): they are two lines (APART); one, as they look alike (ALIKE);
+/* How surely two lines are one line changed (same_heads): they are two lines (APART); one, as they look alike (ALIKE);
  * one, as the one names the other (equal heads) or holds it (is its start) (SAME). */
 enum { APART, ALIKE, SAME };
 
-/* Whether two lines without a head are one line changed: SAME when the stripped shorter is a start of the longer (a
- * prompt that got its command, "> ^C"), ALIKE when what they share at the start and the end is at least 3/5 of the
- * longer, a first word both start with left out of both ("Count: 3" and "Count: 4", "RootWebArea 'Home - Shop',
- * focused" and "RootWebArea 'Cart - Shop', focused", not "StaticText 'Status'" and "StaticText 'Title'"). */
+/* Whether two lines without a head, stripped (not empty), are one line changed: SAME when the shorter is a start of
+ * the longer (a prompt that got its command, "> ^C"), ALIKE when what they share at the start and the end is at
+ * least 3/5 of the longer, a first word both start with left out of both ("Count: 3" and "Count: 4", "RootWebArea
+ * 'Home - Shop', focused" and "RootWebArea 'Cart - Shop', focused", not "StaticText 'Status'" and "StaticText
+ * 'Title'"). */
 static int
 similar_lines(const Text *x, Py_ssize_t xs, Py_ssize_t xe, const Text *y, Py_ssize_t ys, Py_ssize_t ye)
 {
-    while (xe > xs && is_space_at(x, xe - 1))
-        xe--;
-    while (ye > ys && is_space_at(y, ye - 1))
-        ye--;
     Py_ssize_t lx = xe - xs, ly = ye - ys;
-    if (!lx || !ly)
-        return APART;
     Py_ssize_t shorter = lx < ly ? lx : ly, longer = lx < ly ? ly : lx, p = 0, q = 0;
     while (p < shorter && CH(x, xs + p) == CH(y, ys + p))
         p++;
@@ -585,109 +598,184 @@ similar_lines(const Text *x, Py_ssize_t xs, Py_ssize_t xe, const Text *y, Py_ssi
     return 5 * (p - skip + q) >= 3 * (longer - skip) ? ALIKE : APART;
 }
 
-/* A line's head (head_end): where the line starts after its whitespace, and where its head ends (-1: it has none). */
-typedef struct {
-    Py_ssize_t start, end;
-} Head;
-
+/* head_of() for two texts of one width (same_width) or not: their heads are hashed alike (see split_lines). */
 static Head
-head_of(const Text *t, const Line *line)
+head_of(const Text *t, const Line *line, int same_width)
 {
     Head head;
     head.end = head_end(t, line, &head.start);
+    head.stop = line->end;
+    while (head.stop > head.start && is_space_at(t, head.stop - 1))
+        head.stop--;
+    head.head_hash = 0;
+    head.first = head.last = 0;
+    if (head.end >= 0) {
+        head.head_hash = same_width ? hash_bytes((const unsigned char *)t->data + head.start * t->kind,
+                                                 (head.end - head.start) * t->kind)
+                                    : hash_code_points(t, head.start, head.end);
+    } else if (head.stop > head.start) {
+        head.first = CH(t, head.start);
+        head.last = CH(t, head.stop - 1);
+    }
     return head;
 }
 
-/* Whether line, after its leading whitespace, starts with x[start:end]. */
-static int
-starts_with(const Text *t, const Line *line, const Text *x, Py_ssize_t start, Py_ssize_t end)
+/* Whether an old line and a new one are one line changed, as a trace may say "'a' becomes 'b'": their heads are equal
+ * (SAME), or neither has a head and they are similar (similar_lines). Else they are two lines, one gone and one new
+ * (APART): after a page load the n-th line of the old page is not the n-th line of the new one. */
+static inline int
+same_heads(const Text *x, const Head *xh, const Text *y, const Head *yh)
 {
-    if (start == end)
-        return 1;
-    Py_ssize_t i = line->start;
-    while (i < line->end && is_space_at(t, i))
-        i++;
-    if (line->end - i < end - start)
-        return 0;
-    for (Py_ssize_t k = 0; k < end - start; k++)
-        if (CH(t, i + k) != CH(x, start + k))
-            return 0;
-    return 1;
-}
-
-/* same_line() of two lines whose heads are known. */
-static int
-same_heads(const Text *x, const Line *old_line, Head xh, const Text *y, const Line *new_line, Head yh)
-{
-    if (xh.end < 0 && yh.end < 0)
-        return similar_lines(x, xh.start, old_line->end, y, yh.start, new_line->end);
-    if (xh.end < 0 || yh.end < 0 || xh.end - xh.start != yh.end - yh.start)
+    if (xh->end < 0 && yh->end < 0) {
+        if (xh->start == xh->stop || yh->start == yh->stop)
+            return APART;
+        /* Similar lines share their first or their last character: most pairs of unlike lines are told here. */
+        if (xh->first != yh->first && xh->last != yh->last)
+            return APART;
+        return similar_lines(x, xh->start, xh->stop, y, yh->start, yh->stop);
+    }
+    if (xh->end < 0 || yh->end < 0 || xh->head_hash != yh->head_hash || xh->end - xh->start != yh->end - yh->start)
         return APART;
-    for (Py_ssize_t k = 0; k < xh.end - xh.start; k++)
-        if (CH(x, xh.start + k) != CH(y, yh.start + k))
+    for (Py_ssize_t k = 0; k < xh->end - xh->start; k++)
+        if (CH(x, xh->start + k) != CH(y, yh->start + k))
             return APART;
     return SAME;
 }
 
-/* Whether an old line and a new one paired by a replace are one line changed, as a trace may say "'a' becomes 'b'":
- * their heads (head_end) are equal (SAME), or neither has a head and they are similar (similar_lines). Else they are
- * two lines, one gone and one new (APART): after a page load the n-th line of the old page is not the n-th line of
- * the new one. Their heads are left in *xh and *yh, unless APART. */
-static int
-same_line(const Text *x, const Line *old_line, Head *xh, const Text *y, const Line *new_line, Head *yh)
-{
-    *xh = head_of(x, old_line);
-    /* Equal heads are a common start of the two lines: when the new line does not start with the old line's head (a
-     * role or name differs: most lines of a page load), its own head need not be read. */
-    if (xh->end >= 0 && !starts_with(y, new_line, x, xh->start, xh->end))
-        return APART;
-    *yh = head_of(y, new_line);
-    return same_heads(x, old_line, *xh, y, new_line, *yh);
-}
-
-/* How many changed lines on each side of a pair, in each text, changed_pair() compares it with. */
+/* How many changed lines on each side of a pair, in each text, rival_near() compares it with. */
 #define NEAREST 4
+/* How far a pair of a replace may stand from the region's lines aligned at its top or at its bottom (pair_region).
+ * 8 finds a menu item of a desktop's tree 7 rows up, where the items of a submenu that closed were. The whole region
+ * would pair text that only looks alike many rows apart (a product page's "Price: $1,200.07" with the cart's
+ * "Subtotal: $1,200.07" 18 rows down), and a pager's screen of 40 alike lines, each compared with the whole other
+ * side, would cost 30 us instead of 14 (4.5 when lines paired by their place). */
+#define WINDOW 8
 
-/* Whether the p-th changed line of a (old_lines) and the q-th of t (new_lines), paired by a replace, are one line
- * changed: same_line(), and, unless an [id] names them, the new line is not as surely the same line as one of the
- * NEAREST changed lines of a before or after the old one, nor the old line as one of those of t around the new one.
- * Lines that look alike (the lines of one file a pager scrolled past, "line 2 of the report" and "line 251 of the
- * report"; a man page's synopsis; log lines under one "INFO:") share a format, and the replace pairs them by their
- * place on the screen only: they are lines gone and lines new, not one line changed. A prompt that got its command
- * (SAME) stays so beside the next prompt, which only looks like it (ALIKE). Nearest first: alike lines are mostly
- * neighbours. */
+/* Whether one of the NEAREST changed lines of a before or after the p-th (across regions) is as surely the q-th new
+ * line's old self, or one of those of t around the q-th the p-th old line's new self. Lines that look alike (the lines
+ * of one file a pager scrolled past, "line 2 of the report" and "line 251 of the report"; a man page's synopsis,
+ * whose one-line replaces the blank lines between its lines cut apart; log lines under one "INFO:") share a format,
+ * not an identity: they are lines gone and lines new, not one line changed. A prompt that got its command (SAME) stays
+ * so beside the next prompt, which only looks like it (ALIKE). */
 static int
-changed_pair(const Text *a, const Text *t, const Workspace *w, Py_ssize_t p, Py_ssize_t q, Py_ssize_t old_count,
-             Py_ssize_t new_count)
+rival_near(const Text *a, const Text *t, const Workspace *w, Py_ssize_t p, Py_ssize_t q, int how,
+           Py_ssize_t old_count, Py_ssize_t new_count)
 {
-    const Line *old_line = &a->lines[w->old_lines[p]], *new_line = &t->lines[w->new_lines[q]];
-    Head old_head, new_head;
-    int how = same_line(a, old_line, &old_head, t, new_line, &new_head);
-    if (how == APART)
-        return 0;
-    if (old_head.end >= 0 && CH(a, old_head.start) == '[')
-        return 1;  /* an [id] names one element of its tree, where a "Label:" names many lines ("INFO:") */
-    /* A rival as surely the same line (SAME) starts as the old line does, a[start:key_end]: with its head, or (the one
-     * line holding the other) with its first character. One that does not is told without reading its head. Lines
-     * alike need not start alike. */
-    Py_ssize_t start = old_head.start;
-    Py_ssize_t key_end = how == ALIKE ? start : old_head.end >= 0 ? old_head.end : start + 1;
     for (Py_ssize_t k = 1; k <= NEAREST; k++)
         for (Py_ssize_t side = -k; side <= k; side += 2 * k) {
-            if (0 <= p + side && p + side < old_count) {
-                const Line *rival = &a->lines[w->old_lines[p + side]];
-                if (starts_with(a, rival, a, start, key_end) &&
-                    same_heads(a, rival, head_of(a, rival), t, new_line, new_head) >= how)
-                    return 0;
-            }
-            if (0 <= q + side && q + side < new_count) {
-                const Line *rival = &t->lines[w->new_lines[q + side]];
-                if (starts_with(t, rival, a, start, key_end) &&
-                    same_heads(a, old_line, old_head, t, rival, head_of(t, rival)) >= how)
-                    return 0;
-            }
+            if (0 <= p + side && p + side < old_count &&
+                same_heads(a, &w->old_heads[p + side], t, &w->new_heads[q]) >= how)
+                return 1;
+            if (0 <= q + side && q + side < new_count &&
+                same_heads(a, &w->old_heads[p], t, &w->new_heads[q + side]) >= how)
+                return 1;
         }
-    return 1;
+    return 0;
+}
+
+/* A replace of m old and n new lines pairs the i-th old line only with the j-th new lines where low <= j - i <= high:
+ * WINDOW lines either side of the region aligned at its top or at its bottom. */
+typedef struct {
+    Py_ssize_t m, n, low, high;
+} Band;
+
+static Band
+band_of(Region region)
+{
+    Py_ssize_t m = region.i2 - region.i1, n = region.j2 - region.j1, d = n - m;
+    return (Band){m, n, (d < 0 ? d : 0) - WINDOW, (d > 0 ? d : 0) + WINDOW};
+}
+
+/* For each line of the region, how many lines of the other side in the band it is ALIKE or SAME to, and SAME to. p
+ * and q: where the region's lines start among the changed lines. */
+static void
+count_partners(const Text *a, const Text *t, Workspace *w, Band band, Py_ssize_t p, Py_ssize_t q)
+{
+    memset(w->new_alike, 0, band.n * sizeof(Py_ssize_t));
+    memset(w->new_same, 0, band.n * sizeof(Py_ssize_t));
+    for (Py_ssize_t i = 0; i < band.m; i++) {
+        Py_ssize_t alike = 0, same = 0, last = i + band.high < band.n - 1 ? i + band.high : band.n - 1;
+        const Head *old_head = &w->old_heads[p + i];
+        for (Py_ssize_t j = i + band.low > 0 ? i + band.low : 0; j <= last; j++) {
+            int how = same_heads(a, old_head, t, &w->new_heads[q + j]);
+            if (how == APART)
+                continue;
+            alike++;
+            w->new_alike[j]++;
+            same += how == SAME;
+            w->new_same[j] += how == SAME;
+        }
+        w->old_alike[i] = alike;
+        w->old_same[i] = same;
+    }
+}
+
+/* The pairs of the region whose lines are each the other's only partner as sure in the band and, unless an [id] names
+ * them (one element of its tree, where a "Label:" names many lines: "INFO:"), have no rival near (rival_near), in
+ * w->candidate_i and w->candidate_j by their old line; returns how many. Each old and each new line is in one at
+ * most. */
+static Py_ssize_t
+candidate_pairs(const Text *a, const Text *t, Workspace *w, Band band, Py_ssize_t p, Py_ssize_t q,
+                Py_ssize_t old_count, Py_ssize_t new_count)
+{
+    Py_ssize_t candidates = 0;
+    for (Py_ssize_t i = 0; i < band.m; i++) {
+        int how = w->old_same[i] ? SAME : w->old_alike[i] ? ALIKE : APART;
+        if (how == APART || (how == SAME ? w->old_same[i] : w->old_alike[i]) != 1)
+            continue;
+        const Head *head = &w->old_heads[p + i];
+        Py_ssize_t j = i + band.low > 0 ? i + band.low : 0;
+        while (same_heads(a, head, t, &w->new_heads[q + j]) < how)
+            j++;
+        if ((how == SAME ? w->new_same[j] : w->new_alike[j]) != 1)
+            continue;
+        if (!(head->end >= 0 && CH(a, head->start) == '[') &&
+            rival_near(a, t, w, p + i, q + j, how, old_count, new_count))
+            continue;
+        w->candidate_i[candidates] = i;
+        w->candidate_j[candidates++] = j;
+    }
+    return candidates;
+}
+
+/* w->partner[i] for each candidate of the longest run whose new lines increase as its old lines do (patience
+ * sorting: tails[k] ends the run of k + 1 candidates met so far whose last new line is least); -1 for the others. */
+static void
+keep_longest_run(Workspace *w, Py_ssize_t m, Py_ssize_t candidates)
+{
+    Py_ssize_t runs = 0;
+    for (Py_ssize_t c = 0; c < candidates; c++) {
+        Py_ssize_t lo = 0, hi = runs;
+        while (lo < hi) {
+            Py_ssize_t mid = (lo + hi) / 2;
+            if (w->candidate_j[w->tails[mid]] < w->candidate_j[c])
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        w->before[c] = lo ? w->tails[lo - 1] : -1;
+        w->tails[lo] = c;
+        runs += lo == runs;
+    }
+    for (Py_ssize_t i = 0; i < m; i++)
+        w->partner[i] = -1;
+    for (Py_ssize_t c = runs ? w->tails[runs - 1] : -1; c >= 0; c = w->before[c])
+        w->partner[w->candidate_i[c]] = w->candidate_j[c];
+}
+
+/* The pairs of a replace's lines that are one line changed, in w->partner: for its i-th old line the index in the
+ * region of its new self, or -1 (gone). The lines are not paired by their place (the n-th old with the n-th new:
+ * `man` scrolled by a line has one line more and its status line changed at the bottom) but by what they say
+ * (candidate_pairs), within the band (band_of), and of those pairs the most that keep the order of the lines. The band
+ * bounds the work: m old lines by |n - m| + 2 * WINDOW + 1 new ones, not a page load's m by n. p and q: where the
+ * region's lines start among the changed lines. */
+static void
+pair_region(const Text *a, const Text *t, Workspace *w, Region region, Py_ssize_t p, Py_ssize_t q,
+            Py_ssize_t old_count, Py_ssize_t new_count)
+{
+    Band band = band_of(region);
+    count_partners(a, t, w, band, p, q);
+    keep_longest_run(w, band.m, candidate_pairs(a, t, w, band, p, q, old_count, new_count));
 }
 
 /* ---- sentences ------------------------------------------------------------------------------------------------ */
@@ -974,9 +1062,9 @@ joined_lines(const Text *t, const Py_ssize_t *numbers, Py_ssize_t count)
     return joined;
 }
 
-/* Sentences about what appeared, disappeared and changed, appended; *new_text gets the lines of t that are new. A
- * replace pairs its lines in order; a pair is a change only when changed_pair() takes the two for one line changed,
- * else the old line disappears and the new one appears, as does what is left over on either side. */
+/* Sentences about what appeared, disappeared and changed, appended; *new_text gets the lines of t that are new. The
+ * lines of a replace that pair_region() pairs are changes; its other old lines disappear and its other new lines
+ * appear. */
 static int
 diff_sentences(const Text *a, const Text *t, PyObject *unit, Builder *b, PyObject *sentences, PyObject **new_text)
 {
@@ -990,34 +1078,40 @@ diff_sentences(const Text *a, const Text *t, PyObject *unit, Builder *b, PyObjec
     Listed added = {t, 0, {NULL}}, removed = {a, 0, {NULL}};
     const Line *changed_old[MAX_LISTED], *changed_new[MAX_LISTED];
     Py_ssize_t changes = 0, old_count = 0, new_count = 0;
+    int same_width = a->kind == t->kind;
     for (Py_ssize_t r = 0; r < region_count; r++) {
-        for (Py_ssize_t i = w.regions[r].i1; i < w.regions[r].i2; i++)
+        for (Py_ssize_t i = w.regions[r].i1; i < w.regions[r].i2; i++) {
+            w.old_heads[old_count] = head_of(a, &a->lines[i], same_width);
             w.old_lines[old_count++] = i;
-        for (Py_ssize_t j = w.regions[r].j1; j < w.regions[r].j2; j++)
+        }
+        for (Py_ssize_t j = w.regions[r].j1; j < w.regions[r].j2; j++) {
+            w.new_heads[new_count] = head_of(t, &t->lines[j], same_width);
             w.new_lines[new_count++] = j;
+        }
     }
     /* p and q: where the region's lines start among the changed lines of a and of t. */
     for (Py_ssize_t r = 0, p = 0, q = 0; r < region_count; r++) {
         Region region = w.regions[r];
-        Py_ssize_t pairs = region.i2 - region.i1 < region.j2 - region.j1 ? region.i2 - region.i1
-                                                                           : region.j2 - region.j1;
-        for (Py_ssize_t n = 0; n < pairs; n++) {
-            const Line *old_line = &a->lines[region.i1 + n], *new_line = &t->lines[region.j1 + n];
-            if (!changed_pair(a, t, &w, p + n, q + n, old_count, new_count)) {
-                add_unless_blank(&removed, old_line);
-                add_unless_blank(&added, new_line);
+        Py_ssize_t next_new = region.j1;  /* the first new line not yet told */
+        if (region.i1 < region.i2 && region.j1 < region.j2)
+            pair_region(a, t, &w, region, p, q, old_count, new_count);
+        for (Py_ssize_t i = region.i1; i < region.i2; i++) {
+            Py_ssize_t partner = region.j1 < region.j2 ? w.partner[i - region.i1] : -1;
+            if (partner < 0) {
+                add_unless_blank(&removed, &a->lines[i]);
                 continue;
             }
+            for (; next_new < region.j1 + partner; next_new++)
+                add_unless_blank(&added, &t->lines[next_new]);
+            next_new++;
             if (changes < MAX_LISTED) {
-                changed_old[changes] = old_line;
-                changed_new[changes] = new_line;
+                changed_old[changes] = &a->lines[i];
+                changed_new[changes] = &t->lines[region.j1 + partner];
             }
             changes++;
         }
-        for (Py_ssize_t i = region.i1 + pairs; i < region.i2; i++)
-            add_unless_blank(&removed, &a->lines[i]);
-        for (Py_ssize_t j = region.j1 + pairs; j < region.j2; j++)
-            add_unless_blank(&added, &t->lines[j]);
+        for (; next_new < region.j2; next_new++)
+            add_unless_blank(&added, &t->lines[next_new]);
         p += region.i2 - region.i1;
         q += region.j2 - region.j1;
     }
