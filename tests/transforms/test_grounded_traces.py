@@ -532,3 +532,26 @@ def test_long_replaced_regions_pair_as_the_reference_pairs_them():
         longest = max([longest] + [min(i2 - i1, j2 - j1) for i1, i2, j1, j2 in changed_regions(state, next_text)])
         assert line_diff(state, next_text, "line") == _reference_line_diff(state, next_text, "line"), (state, next_text)
     assert longest > 2 * _WINDOW + 1
+
+
+def test_a_client_side_timeout_is_not_called_a_server_answer_and_injected_faults_are_named():
+    # mcp-perturbed-everything:8 of a real run: nothing came from the server; the client made the error itself.
+    timed_out = grounded_trace({
+        "domain": "mcp", "state_text": "{}", "next_text": "[error -32001] Request 'tools/call' timed out after 30 s",
+        "next_meta_json": '{"jsonrpc_error": true, "source": "client", "method": "tools/call"}',
+        "perturbations": ["timeout:get-tiny-image"], "error": "timeout: no response within 30 s"})
+    assert "server answers" not in timed_out and "the client gives up waiting" in timed_out
+    assert "('timeout:get-tiny-image') holds the answer back" in timed_out
+    answered = grounded_trace({"domain": "mcp", "state_text": "{}", "next_text": "[error -32029] Rate limit",
+                               "next_meta_json": '{"jsonrpc_error": true, "answered_by": "proxy"}',
+                               "perturbations": ["rate_limit:echo"]})
+    assert "The client receives a protocol error" in answered and "refuses the call as over a rate limit" in answered
+    # mcp-perturbed-filesystem:4: the read after a successful write shows the old lines because the proxy
+    # replayed the first answer; the trace must say so rather than only quote them.
+    stale = grounded_trace({"domain": "mcp", "state_text": "Successfully wrote to todo.txt",
+                            "next_text": "Buy milk\nCall Ada", "next_meta_json": "{}",
+                            "perturbations": ["stale:read_text_file", "partial:tools/list:follow-up"]})
+    assert "returns the first answer to the same call again" in stale
+    assert "('partial:tools/list:follow-up') answers with the part of an earlier answer it held back" in stale
+    plain = grounded_trace({"domain": "mcp", "state_text": "{}", "next_text": "ok", "next_meta_json": "{}"})
+    assert "fault" not in plain

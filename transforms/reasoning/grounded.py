@@ -83,11 +83,38 @@ def _meta_sentences(meta: dict, sentences: list[str]) -> None:
         if meta.get(key) is not None:
             sentences.append(f"The command exits with status {meta[key]}.")
             break
-    # Flags the MCP collector sets from the response itself.
-    if meta.get("jsonrpc_error"):
-        sentences.append("The server answers with a protocol error instead of a result.")
+    # Flags the MCP collector sets from the response itself, or (source "client") when no response came at all.
+    if meta.get("jsonrpc_error") and meta.get("source") == "client":
+        sentences.append("No answer arrives: the client gives up waiting and reports the error itself.")
+    elif meta.get("jsonrpc_error"):
+        sentences.append("The client receives a protocol error instead of a result.")
     elif meta.get("is_error"):
         sentences.append("The tool result is marked as an error.")
+
+
+# What each fault the MCP perturbation proxy injects does to the answer the client gets (its kinds and labels:
+# sandboxes/mcp_proxy.py, which transforms may not import). Without it a trace would quote a stale read's old
+# lines as if the write before it had not happened.
+_FAULTS = {
+    "truncate": "cuts the answer short",
+    "partial": "holds back part of the answer for a follow-up call",
+    "partial/follow-up": "answers with the part of an earlier answer it held back, in the server's place",
+    "tool_error": "makes the tool report an error in the server's place",
+    "jsonrpc_error": "answers with a protocol error in the server's place",
+    "timeout": "holds the answer back until the client stops waiting",
+    "latency": "delays the answer without changing it",
+    "rate_limit": "refuses the call as over a rate limit, in the server's place",
+    "stale": "returns the first answer to the same call again instead of the server's current one",
+}
+
+
+def _fault_sentences(labels: list[str], sentences: list[str]) -> None:
+    for label in labels:
+        kind, _, target = label.partition(":")
+        if target.endswith(":follow-up"):
+            kind, target = "partial/follow-up", target.removesuffix(":follow-up")
+        does = _FAULTS.get(kind, "changes the answer")
+        sentences.append(f"A fault injected between client and server ({quote(label)}) {does}.")
 
 
 # The keys of an item of a list that name it, by preference: "10 items, the first titled 'Roungos'".
@@ -256,6 +283,8 @@ def grounded_trace(row: dict) -> str:
     meta = _meta(row)
     if meta:  # most are '{}'
         _meta_sentences(meta, sentences)
+    if row.get("perturbations"):
+        _fault_sentences(row["perturbations"], sentences)
     if row.get("error"):
         sentences.append(f"The environment reports an error: {quote(row['error'])}.")
     spans = row.get("next_volatile_spans")
