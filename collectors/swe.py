@@ -193,6 +193,7 @@ class SweCollector(Collector):
             "leak_check": "clean", "planted_bug": self.planted.id if self.planted else None,
             "limits": {"memory": self.limits.memory, "pids": self.limits.pids, "cpus": self.limits.cpus,
                        "disk": self.limits.disk, "network": self.limits.network},
+            "proc_view": self.sandbox.proc_view,
         })
 
     def close(self) -> None:

@@ -218,7 +218,8 @@ class TerminalCollector(Collector):
                   "tmpfs": used.tmpfs_sizes()}
         return EnvInfo(kind="docker", id=self.image, digest=self.sandbox.image_digest,
                        details={"limits": limits, "cols": self.cols, "rows": self.rows, "shell": "bash",
-                                "multiplexer": "tmux", "engine": self._engine_version})
+                                "multiplexer": "tmux", "engine": self._engine_version,
+                                "proc_view": self.sandbox.proc_view})
 
     def close(self) -> None:
         self._release()

@@ -2,7 +2,8 @@
 
 Defaults: no network, read-only root with size-capped tmpfs for the writable paths (a disk quota that, with /dev/shm,
 fits under the memory cap: see `Limits`), caps on memory (no swap), pids and CPU, a wall-clock limit on every exec,
-`--init` so orphans are reaped. Every container carries the label `worldline=1`, its owner (host:pid) and a name
+`--init` so orphans are reaped, and /proc's memory, CPU, uptime and load files computed for the container by lxcfs
+when it runs (sandboxes/proc_view.py), not the host's. Every container carries the label `worldline=1`, its owner (host:pid) and a name
 prefix; containers still alive at exit, Ctrl-C or SIGTERM are removed by `cleanup_live`, and those of a SIGKILLed
 run by the next run's `remove_orphans`.
 The engine is the one sandboxes.engine.engine_client finds (DOCKER_HOST, a remote engine too).
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from docker import types as docker_types
 from docker import utils as docker_utils
 
+from sandboxes import proc_view
 from sandboxes.engine import engine_client
 
 log = logging.getLogger(__name__)
@@ -416,6 +418,7 @@ class DockerSandbox:
         self.container = None
         self._closed = False
         self._digest: str | None = None
+        self.proc_view: str | None = None  # whose memory, CPUs, uptime and load /proc shows: sandboxes/proc_view
 
     # ---- lifecycle ----
 
@@ -442,7 +445,11 @@ class DockerSandbox:
             kwargs["network_mode"] = "none"
         if self.user:
             kwargs["user"] = self.user
+        proc = proc_view.proc_mounts(self.client)
+        self.proc_view = proc_view.LXCFS if proc else proc_view.HOST
         kwargs.update(self.extra_run_kwargs)
+        if proc:
+            kwargs["mounts"] = [*kwargs.get("mounts", []), *proc]
         self._check_tmpfs(kwargs.get("tmpfs") or {})
         if parse_size(kwargs.get("shm_size") or PAGE, "shm_size") > self.limits.shm_bytes:
             raise SandboxError(f"shm_size {kwargs['shm_size']} of sandbox {self.name} is more than Limits.shm "

@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 
+from sandboxes import proc_view
 from sandboxes.docker_sandbox import DockerSandbox, Limits, SandboxError, SandboxPool
 
 
@@ -49,7 +50,10 @@ def test_limits_reach_the_engine_and_nothing_from_the_host_is_mounted(base_image
         host = info["HostConfig"]
         assert host["Memory"] == 128 * 2**20 and host["MemorySwap"] == 128 * 2**20
         assert (host["PidsLimit"], host["NanoCpus"], host["NetworkMode"]) == (64, 500_000_000, "none")
-        assert host["ReadonlyRootfs"] and not host.get("Binds") and info["Mounts"] == []
+        # Nothing from the host but lxcfs's /proc files (read-only; they describe the container, not the host).
+        assert host["ReadonlyRootfs"] and not host.get("Binds")
+        assert sorted((m["Source"], m["Destination"], m["RW"]) for m in info["Mounts"]) == [
+            (f"/var/lib/lxcfs/proc/{name}", f"/proc/{name}", False) for name in proc_view.PROC_FILES]
         # disk is the total of the writable paths: /work gets the most, the sizes add up to 16m.
         assert host["Tmpfs"] == {path: f"size={size},mode=1777,exec" for path, size in limits.tmpfs_sizes().items()}
         assert limits.tmpfs_sizes() == {"/work": "10m", "/tmp": "2m", "/root": "2m", "/var/tmp": "2m"}

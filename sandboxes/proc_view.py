@@ -1,0 +1,46 @@
+"""Which machine a container's /proc describes. Linux shows every container the host's memory, CPUs, uptime and load
+in /proc/meminfo, /proc/uptime and the like, so `free`, `top` and `uptime` in a sandbox print facts of the machine
+the collection ran on (24 GiB of RAM, up 12 days, the host's load), which differ between machines and say nothing
+about the sandbox. lxcfs (a FUSE daemon, scripts/setup.d/15-lxcfs.sh) serves these files computed from the
+container's own cgroups: its memory cap, its CPU quota, the time since it started and its own load. The engine
+allows binding exactly these paths over /proc for this purpose.
+
+Used only when the engine runs on this machine (a bind's source is read on the engine's host) and the daemon
+answers; otherwise the container keeps the host's view, and the episode records which one it had."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+LXCFS_ROOT = Path(os.environ.get("WORLDLINE_LXCFS_ROOT", "/var/lib/lxcfs"))
+# The files lxcfs serves that container tools read (swaps: free's Swap line; diskstats: iostat/vmstat).
+PROC_FILES = ("cpuinfo", "diskstats", "loadavg", "meminfo", "stat", "swaps", "uptime")
+LXCFS, HOST = "lxcfs", "host"
+
+
+def engine_is_local(client) -> bool:
+    """Whether the engine reads bind sources from this machine: reached over a unix socket (docker-py's
+    http+docker://localhost), not over TCP or SSH to another host."""
+    return client.api.base_url.startswith("http+docker://")
+
+
+def lxcfs_answers(root: Path = LXCFS_ROOT) -> bool:
+    """Whether the daemon serves every file: a daemon that died leaves its mount answering ENOTCONN."""
+    for name in PROC_FILES:
+        try:
+            with open(root / "proc" / name, "rb") as handle:
+                handle.read(1)
+        except OSError:
+            return False
+    return True
+
+
+def proc_mounts(client) -> list:
+    """Read-only binds of lxcfs's files over the container's /proc ones, or [] to keep the host's view."""
+    if not engine_is_local(client) or not lxcfs_answers():
+        return []
+    from docker.types import Mount
+
+    return [Mount(target=f"/proc/{name}", source=str(LXCFS_ROOT / "proc" / name), type="bind", read_only=True)
+            for name in PROC_FILES]
