@@ -376,23 +376,73 @@ git_summary_at(Bytes s, Py_ssize_t i)
     return s[start - 1] == ' ' && commit_id_end(s, start) == close;
 }
 
-/* A commit id at i (a word's start) where git prints one: after "HEAD is now at ", "HEAD detached at ", "HEAD
- * position was " or the word "commit ", or before " (HEAD" or " (tag: " (a decorated --oneline line). */
+/* A reflog selector and its colon after i: a ref's name, "@{", anything but "}" on the line, "}: " ("HEAD@{1}: ",
+ * "main@{2026-11-27 10:00:00 +0000}: "). */
+static int
+reflog_selector_at(Bytes s, Py_ssize_t i)
+{
+    Py_ssize_t k = i;
+    while (s[k] && s[k] != ' ' && s[k] != '\n' && s[k] != '@' && s[k] != '{' && s[k] != '}')
+        k++;
+    if (k == i || s[k] != '@' || s[k + 1] != '{')
+        return 0;
+    for (k += 2; s[k] && s[k] != '}' && s[k] != '\n'; k++)
+        ;
+    return s[k] == '}' && s[k + 1] == ':' && s[k + 2] == ' ';
+}
+
+/* A line's start at i, or three spaces from it (git status's "Last command done:" lines). */
+static int
+at_line_start(Bytes s, Py_ssize_t i)
+{
+    return i == 0 || s[i - 1] == '\n' || (i >= 3 && literal_at(s, i - 3, "   ") && (i == 3 || s[i - 4] == '\n'));
+}
+
+/* A commit id at i (a word's start) where git prints one (the git_id rule of masking.py): after "HEAD is now at ",
+ * "HEAD detached at "/"from ", "HEAD position was ", the word "commit ", "rebase in progress; onto ", "ould not
+ * apply ", "Stopped at ", "' on '", a rebase todo line's command, "Updating " or " [ +] " starting a line (a range's
+ * first id), or before " (HEAD", " (tag: " or a reflog selector (" HEAD@{1}: "). */
 static int
 git_id_at(Bytes s, Py_ssize_t i)
 {
-    static const char *const before[] = {"HEAD is now at ", "HEAD detached at ", "HEAD position was "};
+    static const char *const before[] = {"HEAD is now at ", "HEAD detached at ", "HEAD detached from ",
+                                         "HEAD position was ", "rebase in progress; onto ", "ould not apply ",
+                                         "Stopped at "};
+    static const char *const todo[] = {"pick ", "reword ", "edit ", "squash ", "fixup ", "drop "};
     Py_ssize_t end = commit_id_end(s, i);
     if (end < 0)
         return 0;
-    if (s[end] == ' ' && s[end + 1] == '(' && (literal_at(s, end + 2, "HEAD") || literal_at(s, end + 2, "tag: ")))
+    if (s[end] == ' ' && ((s[end + 1] == '(' && (literal_at(s, end + 2, "HEAD") || literal_at(s, end + 2, "tag: ")))
+                          || reflog_selector_at(s, end + 1)))
         return 1;
-    if (i == 0 || s[i - 1] != ' ')
+    if (i == 0 || (s[i - 1] != ' ' && s[i - 1] != '\''))
         return 0;
+    if (s[i - 1] == '\'')
+        return ends_with(s, i, "' on '", 0);
     for (size_t b = 0; b < sizeof before / sizeof *before; b++)
         if (ends_with(s, i, before[b], 0))
             return 1;
+    for (size_t t = 0; t < sizeof todo / sizeof *todo; t++) {
+        Py_ssize_t length = (Py_ssize_t)strlen(todo[t]);
+        if (ends_with(s, i, todo[t], 0) && at_line_start(s, i - length))
+            return 1;
+    }
+    if (i >= 3 && (s[i - 2] == ' ' || s[i - 2] == '+') && s[i - 3] == ' ' && (i == 3 || s[i - 4] == '\n'))
+        return 1;
+    if (ends_with(s, i, "Updating ", 0) && (i == 9 || s[i - 10] == '\n'))
+        return 1;
     return ends_with(s, i, "commit ", 0) && (i == 7 || !has(s, i - 8, WORD));
+}
+
+/* Where the git_id rule's phrases that lead to an id start at i: "WIP on ", "index on " or "untracked files on "
+ * at a word's start (a stash's commits), or git describe's "-g" after a digit, before a lowercase hex digit. */
+static int
+git_id_phrase_at(Bytes s, Py_ssize_t i)
+{
+    if (s[i] == '-')
+        return i > 0 && has(s, i - 1, DIGIT) && s[i + 1] == 'g' && has(s, i + 2, LOWER_HEX);
+    return may_start_word(s, i)
+           && (literal_at(s, i, "WIP on ") || literal_at(s, i, "index on ") || literal_at(s, i, "untracked files on "));
 }
 
 /* What may come before a word of a command line: what `re` counts as whitespace (\s), any non-ASCII character
@@ -418,11 +468,11 @@ ps_format_option_at(Bytes s, Py_ssize_t j)
     return s[j] == '-' ? has_o : k > j && s[k - 1] == 'o' && s[k] == ' ';
 }
 
-/* A git subcommand printing commit ids at j, a word's start: "log", "reflog" or "rev-parse" ending a word. */
+/* A git subcommand printing commit ids at j, a word's start: "log", "reflog", "rev-parse" or "branch" ending a word. */
 static int
 git_id_subcommand_at(Bytes s, Py_ssize_t j)
 {
-    static const char *const subcommands[] = {"log", "reflog", "rev-parse"};
+    static const char *const subcommands[] = {"log", "reflog", "rev-parse", "branch"};
     for (size_t c = 0; c < sizeof subcommands / sizeof *subcommands; c++)
         if (literal_at(s, j, subcommands[c]) && !has(s, j + (Py_ssize_t)strlen(subcommands[c]), WORD))
             return 1;
@@ -504,9 +554,14 @@ starts_at(Bytes s, Py_ssize_t i)
         break;
     case 'u':
         found |= bit_if(UP_TIME, up_time_at(s, i));
+        found |= bit_if(GIT_ID, git_id_phrase_at(s, i));
         break;
     case 'i':
         found |= bit_if(GIT_INDEX, git_index_at(s, i));
+        found |= bit_if(GIT_ID, git_id_phrase_at(s, i));
+        break;
+    case 'W': case '-':
+        found |= bit_if(GIT_ID, git_id_phrase_at(s, i));
         break;
     case '"':
         found |= bit_if(WEEKDAY_KEY, weekday_key_at(s, i + 1));
@@ -1156,7 +1211,10 @@ module_exec(PyObject *module)
     add_pairs(anywhere, "p", "iro");  /* pid, process, port */
     add_pairs(anywhere, "P", "I");
     add_pairs(TEST_AFTER_NON_WORD, "u", "p");  /* up 2:16, */
-    add_pairs(TEST_AFTER_NON_WORD, "i", "n");  /* index 814f4a4..ddc897f */
+    add_pairs(TEST_AFTER_NON_WORD, "i", "n");  /* index 814f4a4..ddc897f, index on main: 4997019 */
+    add_pairs(TEST_AFTER_NON_WORD, "W", "I");  /* WIP on main: 4997019 */
+    add_pairs(TEST_AFTER_NON_WORD, "u", "n");  /* untracked files on main: 4997019 */
+    add_pairs(TEST_AFTER_WORD, "-", "g");  /* v1.0-3-g4997019 */
     add_pairs(TEST_AFTER_NON_WORD, "T", "ah");  /* Tasks:, Threads: */
     add_pairs(TEST_AFTER_NON_WORD, "%", "C");  /* %Cpu(s): */
     add_pairs(TEST_AFTER_NON_WORD, "M", "e");  /* Mem: */

@@ -56,6 +56,15 @@ _ELAPSED_BEFORE = "|".join(rf"(?<=\b{word}{_D})" for word in (
 # a comma and a space.
 _DATE_BEFORE = "|".join(rf"(?<={date}{gap}{_D})" for date in (
     rf"[-/.]{_D}{{2}}", rf"[-/.]{_D}{{4}}", rf" {_MONTH} {_D}{{4}}", rf"{_MONTH} {_D}{{2}}") for gap in (" ", ", "))
+# An abbreviated or full commit id, and the words after which git prints one (git_id rule of RULES; each lookbehind
+# sees the id's first character already, as _ELAPSED_BEFORE's do): the last of them as a rebase todo line has it
+# ("pick 4997019 msg"), at a line's start or under git status's "Last command done:" (indented three spaces).
+_COMMIT = "[0-9a-f]{7,40}"
+_GIT_ID_AFTER = "|".join(rf"(?<={before}.)" for before in (
+    "HEAD is now at ", "HEAD detached at ", "HEAD detached from ", "HEAD position was ", r"\bcommit ",
+    "rebase in progress; onto "))
+_GIT_TODO = "|".join(rf"(?<=^{indent}{command} .)" for indent in ("", "   ")
+                     for command in ("pick", "reword", "edit", "squash", "fixup", "drop"))
 # The keys whose durations are settings (see the setting rule of RULES), in any case.
 _SETTING_KEYS = ("timeout", "interval", "retry after", "retry-after", "retry_after", "retryafter", "delay", "ttl")
 
@@ -261,13 +270,28 @@ RULES = (
     # cherry-pick's, revert's) summary "[main 4997019] message", "[main (root-commit) 4997019] ...", "[detached HEAD
     # 4997019] ..."; "HEAD is now at 4997019", "HEAD detached at 4997019", "Previous HEAD position was 4997019";
     # "commit 4997019"; a decorated --oneline line "4997019 (HEAD -> main) ...", "4997019 (tag: v1) ...". The other
-    # lines of git log --oneline name nothing git-specific: a second pass reads them under their command
-    # (_command_spans).
+    # lines of git log --oneline (and of git branch -v) name nothing git-specific: a second pass reads them under
+    # their command (_command_spans).
     ("hex_id", r"\[(?<!.\[)(?:detached HEAD|[\w./+-]+(?: \(root-commit\))?) (?P<v>[0-9a-f]{7,40})\] ", "git_summary",
      None),
-    ("hex_id", rf"[0-9a-f]{_B.format('[0-9a-f]')}(?:(?:(?<=HEAD is now at .)|(?<=HEAD detached at .)"
-               r"|(?<=HEAD position was .)|(?<=\bcommit .))[0-9a-f]{6,39}\b|[0-9a-f]{6,39}(?= \((?:HEAD|tag: )))",
-     "git_id", None),
+    # The other places git 2.39 prints an abbreviated commit id (each seen in a scratch repo), a span per id (v0...):
+    # after "HEAD is now at", "HEAD detached at"/"from", "HEAD position was", "commit" (git status's "You are
+    # currently cherry-picking commit 4997019."), "rebase in progress; onto"; before "..." after "could not apply"
+    # and "Stopped at" (cherry-pick, rebase); "rebasing branch 'topic' on '4997019'."; a rebase todo line ("pick
+    # 4997019 msg", as the editor and git status show it); before " (HEAD", " (tag: " and a reflog selector
+    # ("4997019 HEAD@{1}: commit: ...", "4997019 main@{0}: ..."); the two of merge's and pull's "Updating
+    # 3603180..4209338" and of push's and fetch's "   3603180..4209338  main -> main" (" + a...b" when forced);
+    # stash's "WIP on main: 4997019 msg" (git stash, git stash list), "index on main: ..." and "untracked files on
+    # main: ..." (its commits' messages); git describe's "v1.0-3-g4997019". Not: a stash's own message ("On main:
+    # 1234567 msg" is what the user wrote), "Updating 3 files", bisect's full ids (40 digits are never all digits).
+    ("hex_id", rf"(?P<v0>[0-9a-f]{_B.format('[0-9a-f]')}(?:(?:{_GIT_ID_AFTER})[0-9a-f]{{6,39}}\b"
+               rf"|(?:(?<=[Cc]ould not apply .)|(?<=Stopped at .))[0-9a-f]{{6,39}}(?=\.\.\.)"
+               rf"|(?<=' on '.)[0-9a-f]{{6,39}}(?=')|(?:{_GIT_TODO})[0-9a-f]{{6,39}}(?= )"
+               r"|[0-9a-f]{6,39}(?= \((?:HEAD|tag: )| [^\s@{}]+@\{[^}\n]*\}: )))"
+               rf"|(?<=^Updating )(?P<v1>{_COMMIT})\.\.(?P<v2>{_COMMIT})(?=[ \t\r]*$)"
+               rf"|(?<=^ [ +] )(?P<v3>{_COMMIT})\.\.\.?(?P<v4>{_COMMIT})(?= +\S+ +-> )"
+               rf"|\b(?:WIP|index|untracked files) on (?:\(no branch\)|[^\s:]+): (?P<v5>{_COMMIT})\b"
+               rf"|-g(?<=[0-9]-g)(?P<v6>{_COMMIT})\b", "git_id", None),
     # Content (None): the two blob ids of a diff's "index 814f4a4..ddc897f 100644" line (and a merge's three, "index
     # 1234567,89abcde..fedcba9") are hashes of the file's content before and after, the same on every run that
     # shows the same diff (the 2026 audit: every replay reproduced them). Only a line of exactly git's form.
@@ -415,12 +439,14 @@ def _ps_row_spans(text: str, pids: list[int]) -> list[tuple[int, int, str]]:
 # the command above its output, though, and the command names the columns: the pass reads the lines right after a
 # ps command line with a format list (-o, -eo, -axo, --format, BSD's "axo") as rows of those columns, and the lines
 # after a git command that prints one commit id at the start of each line (log --oneline, log --format=%h...,
-# reflog, rev-parse) as rows led by an id, up to the first line that is not such a row (the next prompt). The
-# output must reach the screen as the command printed its lines: a pipe only into grep (not a count), head, tail,
-# sort or less, no redirection. A ps row's columns are read up to the first whose value may hold spaces (comm,
-# args) or that the pass does not know, and the row must have a value of each kind there (a pid of 1 to 7 digits,
-# a usage figure); a first line that is no row is skipped once as the header (the table pass reads a header it
-# knows). The pass runs on the texts where the command finder of _masking.c saw "ps " or "git " start a word.
+# reflog, rev-parse) as rows led by an id, and those after git branch -v (-vv, --verbose) as rows of a branch's name
+# and its commit's id ("* main 4997019 msg", "  (HEAD detached at 4997019) 4997019 msg"), up to the first line that
+# is not such a row (the next prompt). The output must reach the screen as the command printed its lines: a pipe
+# only into grep (not a count), head, tail, sort or less, no redirection. A ps row's columns are read up to the first
+# whose value may hold spaces (comm, args) or that the pass does not know, and the row must have a value of each kind
+# there (a pid of 1 to 7 digits, a usage figure); a first line that is no row is skipped once as the header (the
+# table pass reads a header it knows). The pass runs on the texts where the command finder of _masking.c saw "ps "
+# or "git " start a word.
 _PS_FORMAT_KINDS = {
     **dict.fromkeys(("pid", "ppid", "pgid", "pgrp", "sid", "sess", "session", "tpgid", "lwp", "spid", "tid", "tgid"),
                     "pid"),
@@ -434,16 +460,20 @@ _PS_FORMAT_OPTION = re.compile(r"-[A-Za-z]*o|--format")  # the list is the next 
 _PS_FORMAT_JOINED = re.compile(r"-o(?P<list>.+)|--format=(?P<list2>.+)")
 _BSD_FORMAT_OPTION = re.compile(r"[A-Za-z]*o")  # "axo", "o": BSD options, only as ps's first word
 _GIT_ID_FORMAT = re.compile(r"(?:--oneline|--(?:pretty|format)=(?:oneline|(?:t?format:)?%[hH]\b.*))")
+_GIT_VERBOSE = re.compile(r"-[A-Za-z]*v[A-Za-z]*|--verbose")
 _PIPED_INTO = frozenset(("grep", "egrep", "fgrep", "head", "tail", "sort", "less", "more", "cat"))
 _COUNTING = re.compile(r"-[A-Za-z]*c[A-Za-z]*|--count|-[A-Za-z]*[lL][A-Za-z]*")  # grep -c, -l: no rows
 # What a command the pass reads has on its line: a ps format option, a git subcommand printing commit ids. The
 # command finder of _masking.c offers only the commands with one (most, "git status", have none).
 _COMMAND_CUE = re.compile(r"ps [^\n\0]*?(?<!\S)(?:-[A-Za-z]*o|--format|[A-Za-z]*o(?= ))"
-                          r"|git [^\n\0]*?(?<!\S)(?:log|reflog|rev-parse)\b")
+                          r"|git [^\n\0]*?(?<!\S)(?:log|reflog|rev-parse|branch)\b")
 _QUOTING = re.compile(r"['\"\\]")
 _COMMAND_AFTER = ("$ ", "# ", "% ", "> ", "&& ", "; ", "sudo ")
 _COMMAND_END = re.compile(r"&&|\|\||;|\r?$", re.MULTILINE)
 _GIT_ROW = re.compile(r"[*|\\/_ ]*(?P<v>[0-9a-f]{7,40})(?= |\r?$)|[*|\\/_ ]*[*|\\/_][*|\\/_ .-]*\r?$")
+# A row of git branch -v: "*" (the current branch), "+" (checked out in another worktree) or a space, the branch's
+# name padded to the longest, its commit's id; a symbolic ref ("  remotes/origin/HEAD -> origin/main") has none.
+_GIT_BRANCH_ROW = re.compile(r"[*+ ] (?:\([^)\n]*\)|\S+) +(?P<v>[0-9a-f]{7,40})(?= |\r?$)|  \S+ -> \S+\r?$")
 _LINE_FIELD = re.compile(r"[^ \t\r]+")
 
 
@@ -503,10 +533,10 @@ def _ps_format_row(text: str, start: int, end: int, kinds: list[str | None], mor
     return [(*_padded_field(fields, k, start), kind) for k, kind in enumerate(kinds) if kind is not None]
 
 
-def _git_id_row(text: str, start: int, end: int) -> list[tuple[int, int, str]] | None:
-    """The span of the commit id leading text[start:end], a line of git's one-line output (none for a line of only
-    its graph), None for another line."""
-    row = _GIT_ROW.match(text, start, end)
+def _git_id_row(text: str, start: int, end: int, rows: re.Pattern) -> list[tuple[int, int, str]] | None:
+    """The span of the commit id of text[start:end], a line of a git command's output that rows reads (none for a
+    line with no id: only log's graph, branch's symbolic ref), None for another line."""
+    row = rows.match(text, start, end)
     if row is None:
         return None
     return [(*row.span("v"), "hex_id")] if row["v"] else []
@@ -525,17 +555,20 @@ def _command_spans(text: str, commands: list[int]) -> list[tuple[int, int, str]]
             if kinds:
                 spans += _rows_after(
                     text, command, lambda s, e, kinds=kinds, more=more: _ps_format_row(text, s, e, kinds, more), True)
-        elif words[0] == "git" and _prints_commit_ids(words):
-            spans += _rows_after(text, command, lambda s, e: _git_id_row(text, s, e), False)
+        elif words[0] == "git" and (rows := _git_rows(words)) is not None:
+            spans += _rows_after(text, command, lambda s, e, rows=rows: _git_id_row(text, s, e, rows), False)
     return spans
 
 
-def _prints_commit_ids(words: list[str]) -> bool:
-    """A git command whose lines each start with a commit id: reflog, rev-parse, log with a one-line format."""
+def _git_rows(words: list[str]) -> re.Pattern | None:
+    """How the lines of a git command that prints a commit id on each read: reflog, rev-parse and log with a
+    one-line format lead with it (_GIT_ROW), branch -v has it after the name (_GIT_BRANCH_ROW); None for others."""
     subcommand = next((word for word in words[1:] if not word.startswith("-")), None)
-    if subcommand in ("reflog", "rev-parse"):
-        return True
-    return subcommand == "log" and any(map(_GIT_ID_FORMAT.fullmatch, words))
+    if subcommand in ("reflog", "rev-parse") or (subcommand == "log" and any(map(_GIT_ID_FORMAT.fullmatch, words))):
+        return _GIT_ROW
+    if subcommand == "branch" and any(map(_GIT_VERBOSE.fullmatch, words)):
+        return _GIT_BRANCH_ROW
+    return None
 
 
 def _rows_after(text: str, command: int, row_spans, header: bool) -> list[tuple[int, int, str]]:

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from tests.transforms.test_masking_reference import (OVERLAP_PIECES, PIECES, SEPARATORS, SETTING_PIECES, UPTIME_PIECES,
-                                                     random_text, reference_mask, screens)
+from tests.transforms.test_masking_reference import (GIT_PIECES, OVERLAP_PIECES, PIECES, SEPARATORS, SETTING_PIECES,
+                                                     UPTIME_PIECES, random_text, reference_mask, screens)
 from transforms import _masking, masking
 from transforms.masking import RULES, mask, mask_many
 
@@ -206,4 +206,23 @@ def test_every_position_where_a_rule_matches_in_the_later_pieces_is_a_candidate_
                     assert position in candidates[finder], (RULES[rule][2], repr(text), position)
                     matched.add(RULES[rule][2])
     assert {"elapsed", "digits", "up_time", "setting"} <= matched
+    assert mask_many(texts) == list(map(reference_mask, texts))
+
+
+def test_every_position_where_a_rule_matches_in_git_s_pieces_is_a_candidate_start():
+    # git's other commit ids (GIT_PIECES, test_masking_reference.py): the git_id rule's phrases start at a word's
+    # hex id, at "WIP on"/"index on"/"untracked files on" and at describe's "-g" after a digit.
+    rng = random.Random(83)
+    pieces = GIT_PIECES + ["\n", "\n   ", "\n + ", "Updating ", "-3-g", "WIP on ", " HEAD@{1}: ", "pick ", "é", "_"]
+    texts = ["".join(rng.choice(pieces + NON_ASCII[:4]) + rng.choice(SEPARATORS) for _ in range(rng.randint(1, 8)))
+             for _ in range(600)]
+    git_id, matched = _masking.FINDERS.index("git_id"), 0
+    for text in texts:
+        candidates = _masking.candidate_starts(text)
+        for rule, (pattern, finder) in enumerate(_PATTERNS):
+            for position in range(len(text)):
+                if pattern.match(text, position):
+                    assert position in candidates[finder], (RULES[rule][2], repr(text), position)
+                    matched += finder == git_id
+    assert matched > 500
     assert mask_many(texts) == list(map(reference_mask, texts))
