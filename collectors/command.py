@@ -11,12 +11,34 @@ from rich.console import Console
 from rich.markup import escape
 
 from collectors.api import Collector, Policy, ScriptedPolicy, Task
-from collectors.runner import DEFAULT_MAX_STEPS, CollectionReport, EpisodePlan, collect
+from collectors.runner import DEFAULT_MAX_STEPS, CollectionReport, EpisodePlan, collect, episode_id_for
+from collectors.store import EpisodeStore
 
 console = Console(stderr=True)
 
+
+class OutFolderError(ValueError):
+    """--out names something a collection cannot go into."""
+
+
+def check_out_folder(out: Path) -> Path:
+    """--out must be a folder (or not exist yet) and not a curate output: episodes written into a curate output made
+    a folder that both `curate` (a curate output) and `export` (a raw collection) refused, and a file gave a
+    NotADirectoryError traceback. Checked as the option is read, before any environment starts."""
+    if out.exists() and not out.is_dir():
+        raise OutFolderError(f"--out {out} is a file, not a folder: pass a folder for the collection (it is "
+                             "created if missing)")
+    from pipelines.views import is_curation_output
+
+    if is_curation_output(out):
+        raise OutFolderError(f"--out {out} is a curate output (it holds shards written by `worldline curate`), not "
+                             "a raw collection: collect into the folder you curated from, or a new one")
+    return out
+
+
 # Reusable typer option declarations: `out: OutOption` in a collector's command signature.
-OutOption = typer.Option(..., "--out", help="Collection folder; episodes already complete there are skipped.")
+OutOption = typer.Option(..., "--out", callback=check_out_folder,
+                         help="Collection folder; episodes already complete there are skipped.")
 WorkersOption = typer.Option(1, "--workers", min=1, help="Environments run in parallel.")
 LimitOption = typer.Option(None, "--limit", min=1, help="Collect at most this many new episodes.")
 SeedsOption = typer.Option(1, "--seeds", min=1, help="Episodes per task, with seeds 0..N-1.")
@@ -29,15 +51,19 @@ ReplaysOption = typer.Option(
          "actions played again; the episode file is rewritten with the replays added, else left as it was).")
 
 
-# Errors in a file the user gave a collector: `worldline collect` (pipelines.cli.CollectGroup) shows them as one line
-# `Error: ...` with exit code 2 whichever collector raised them. Named by module so none is imported to check: an
-# error of a module that was never imported cannot have been raised.
+# Errors in a file or folder the user gave a collector, or in the machine's setup (no Docker engine answering):
+# `worldline collect` (pipelines.cli.CollectGroup) shows them as one line `Error: ...` with exit code 2 whichever
+# collector raised them. Named by module so none is imported to check: an error of a module that was never imported
+# cannot have been raised.
 INPUT_ERRORS = (("collectors.tasks", "InputFileError"), ("sandboxes.mcp_servers", "ServerFileError"),
-                ("sandboxes.swe_repos", "RepoSpecError"), ("sandboxes.mcp_proxy", "PerturbationSpecError"))
+                ("sandboxes.swe_repos", "RepoSpecError"), ("sandboxes.mcp_proxy", "PerturbationSpecError"),
+                ("collectors.command", "OutFolderError"),
+                ("collectors.command", "CollectorDomainError"), ("sandboxes.engine", "EngineUnreachable"))
 
 
 def input_error_message(exc: BaseException) -> str | None:
-    """The one-line message for a mistake in a user's task, servers, repos or perturbation file; None otherwise."""
+    """The one-line message for a mistake in a user's task, servers, repos or perturbation file or --out folder, or
+    for an engine that does not answer; None otherwise."""
     for module_name, class_name in INPUT_ERRORS:
         module = sys.modules.get(module_name)
         error_class = getattr(module, class_name, None) if module is not None else None
@@ -56,24 +82,75 @@ def plans_for(tasks: list[Task], seeds: int = 1, policy_factory: Callable[[], Po
     return [EpisodePlan(task, seed, policy_factory, max_steps, replays) for task in tasks for seed in range(seeds)]
 
 
-def run_and_report(make_collector: Callable[[], Collector], plans: list[EpisodePlan], out: Path, *, domain: str,
-                   workers: int = 1, limit: int | None = None) -> CollectionReport:
-    report = collect(make_collector, plans, out, domain=domain, workers=workers, limit=limit)
+class CollectorDomainError(ValueError):
+    """run_and_report's domain= is not the domain its collectors record under."""
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def collector_domain(make_collector: Callable[[], Collector], domain: str | None) -> str:
+    """The domain to look for complete episodes in: `domain`, else that of a Collector class given as the factory.
+    The runner writes under each collector's own domain, so a different one would make every rerun collect again."""
+    own = getattr(make_collector, "domain", None)
+    if domain is None and not own:
+        raise TypeError("run_and_report needs domain=... (the collector's domain) when make_collector is not a "
+                        "Collector class")
+    if domain is not None and own and domain != own:
+        raise CollectorDomainError(f"run_and_report was given domain={domain!r}, but {make_collector.__name__} "
+                                   f"records domain {own!r}: leave domain= out, or pass {own!r}")
+    return domain or own
+
+
+def checked_domain(make_collector: Callable[[], Collector], domain: str) -> Callable[[], Collector]:
+    """make_collector, refusing a collector of another domain (a factory whose domain is known only once built)
+    before it runs an episode."""
+    def make() -> Collector:
+        collector = make_collector()
+        if collector.domain != domain:
+            collector.close()
+            raise CollectorDomainError(f"run_and_report was given domain={domain!r}, but the collector it built "
+                                       f"({type(collector).__name__}) records domain {collector.domain!r}: pass "
+                                       f"domain={collector.domain!r}")
+        return collector
+    return make
+
+
+def run_and_report(make_collector: Callable[[], Collector], plans: list[EpisodePlan], out: Path, *,
+                   domain: str | None = None, workers: int = 1, limit: int | None = None) -> CollectionReport:
+    """Collect `plans` into `out` and print what was done. `domain` may be left out when make_collector is the
+    Collector class itself."""
+    domain = collector_domain(make_collector, domain)
+    try:
+        report = collect(checked_domain(make_collector, domain), plans, out, domain=domain, workers=workers,
+                         limit=limit)
+    except KeyboardInterrupt:
+        store = EpisodeStore(out)
+        stored = sum(store.is_complete(domain, episode_id_for(domain, plan.task.id, plan.seed)) for plan in plans)
+        console.print(f"interrupted: {stored} of the {plural(len(plans), 'planned episode')} stored in "
+                      f"{escape(str(out))}; run the same command again to continue", soft_wrap=True, highlight=False)
+        raise typer.Exit(130) from None
     console.print(
-        f"[bold]{domain}[/]: {report.completed} episodes collected ({report.transitions} transitions), "
+        f"[bold]{domain}[/]: {plural(report.completed, 'episode')} collected "
+        f"({plural(report.transitions, 'transition')}), "
         f"{report.skipped_complete} already complete, {report.errored} ended in an environment error -> {out}"
     )
+    if report.recollected_damaged:
+        console.print(f"  {plural(len(report.recollected_damaged), 'stored episode')} found damaged (each named "
+                      "above): collected again like new ones", soft_wrap=True)
     if report.retried_errors:
-        console.print(f"  retried {report.retried_errors} episodes that ended in an environment error last time")
+        console.print(f"  retried {plural(report.retried_errors, 'episode')} that ended in an environment error "
+                      "last time")
     if report.replays_added or report.replays_failed:
-        console.print(f"  replays added to {report.replays_added} stored episodes"
+        console.print(f"  replays added to {plural(report.replays_added, 'stored episode')}"
                       + (f"; {report.replays_failed} left as they were (replay failed)" if report.replays_failed
                          else ""), soft_wrap=True)
     for line in report.replay_errors[:10]:
         console.print(f"  [yellow]replay failed[/] {escape(first_line(line))}", soft_wrap=True)
     if report.replays_packed:
-        console.print(f"  no replays added to {report.replays_packed} stored episodes that `worldline pack` moved "
-                      f"into packs: only an episode's own file is rewritten", soft_wrap=True)
+        console.print(f"  no replays added to {plural(report.replays_packed, 'stored episode')} that "
+                      f"`worldline pack` moved into packs: only an episode's own file is rewritten", soft_wrap=True)
     # One line per distinct reason (its first line: the whole reason, e.g. a server's stderr, is in the episode's
     # end_reason), so one broken server or image does not print the same failure once per episode.
     by_reason: dict[str, list[str]] = {}

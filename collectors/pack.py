@@ -25,7 +25,7 @@ import xxhash
 from collectors.store import EpisodeStore, atomic_write
 from schemas import TRANSITION_SCHEMA
 from schemas.transition import is_transition_schema, with_current_columns
-from schemas.layout import TRANSITIONS_DIR
+from schemas.layout import EPISODES_DIR, TRANSITIONS_DIR
 
 PACK_PREFIX = "pack-"
 MEMBERS_KEY = b"worldline.pack.members"
@@ -48,7 +48,9 @@ def is_pack(path: Path) -> bool:
 
 
 def pack_members(path: Path) -> list[str]:
-    metadata = pq.read_schema(path).metadata or {}
+    # The file's key-value metadata: the members are known only once written (an unreadable one is left out), so they
+    # are added at the end, after the stored Arrow schema.
+    metadata = pq.read_metadata(path).metadata or {}
     return json.loads(metadata.get(MEMBERS_KEY, b"[]"))
 
 
@@ -56,6 +58,8 @@ def pack_collection(root: str | Path, rows_per_group: int = ROWS_PER_GROUP, rows
                     progress: Callable[[int], None] | None = None) -> PackReport:
     root = Path(root)
     base = root / TRANSITIONS_DIR
+    if not root.exists():
+        raise FileNotFoundError(f"{root} is not a raw collection: it does not exist")
     if not base.is_dir():
         raise FileNotFoundError(f"{root} is not a raw collection: it has no {TRANSITIONS_DIR}/ folder")
     report = PackReport()
@@ -74,12 +78,15 @@ def pack_collection(root: str | Path, rows_per_group: int = ROWS_PER_GROUP, rows
             members.append(path)
             sizes.append(pq.ParquetFile(path).metadata.num_rows)
         for group in _groups(members, sizes, rows_per_pack):
-            rows = _write_pack(folder, group, rows_per_group)
-            for path in group:
+            written = _write_pack(folder, group, rows_per_group)
+            for path in written.packed:
                 path.unlink()
-            report.packs_written += 1
-            report.episodes_packed += len(group)
-            report.transitions_packed += rows
+            for path, why in written.unreadable:
+                report.left_unpacked += 1
+                report.left.append((str(path.relative_to(root)), why))
+            report.packs_written += bool(written.packed)
+            report.episodes_packed += len(written.packed)
+            report.transitions_packed += written.rows
             if progress:
                 progress(len(group))
     return report
@@ -89,12 +96,17 @@ def _why_not_packable(store: EpisodeStore, domain: str, path: Path) -> str | Non
     """None for a file to pack, else why it stays as it is."""
     if not store.is_complete(domain, path.stem):
         return "episode not finished (no episode record yet)"
-    if store.ended_in_error(domain, path.stem):
+    try:
+        errored = store.ended_in_error(domain, path.stem)
+    except (OSError, ValueError) as exc:
+        return (f"its episode record {EPISODES_DIR}/{domain}/{path.stem}.json is not readable "
+                f"({_one_line(exc)}): the next collect of its task records the episode again")
+    if errored:
         return "episode ended in an environment error (the next collect retries it)"
     try:
         schema = pq.read_schema(path)
     except (pa.ArrowException, OSError) as exc:
-        return f"not readable Parquet ({' '.join(str(exc).split())[:120]})"
+        return f"not readable Parquet ({_one_line(exc)})"
     if not is_transition_schema(schema):
         return "not in the transition schema"
     return None
@@ -112,31 +124,80 @@ def _groups(paths: list[Path], sizes: list[int], rows_per_pack: int):
         yield group
 
 
-def _write_pack(folder: Path, members: list[Path], rows_per_group: int) -> int:
-    names = [path.name for path in members]
-    schema = TRANSITION_SCHEMA.with_metadata({**(TRANSITION_SCHEMA.metadata or {}),
-                                              MEMBERS_KEY: json.dumps(names).encode()})
-    target = folder / f"{PACK_PREFIX}{xxhash.xxh64_hexdigest(json.dumps(names).encode())}.parquet"
-    written = 0
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200]
 
-    def write(handle):
-        nonlocal written
-        with pq.ParquetWriter(handle, schema, compression="zstd", write_page_checksum=True) as writer:
+
+@dataclass
+class PackWritten:
+    packed: list[Path] = field(default_factory=list)  # members now in the pack, to delete
+    rows: int = 0
+    unreadable: list[tuple[Path, str]] = field(default_factory=list)  # (member left out, why)
+
+
+class UnreadableMember(Exception):
+    pass
+
+
+class NothingPacked(Exception):
+    """Every member of a group was unreadable: no pack is published."""
+
+
+def _write_pack(folder: Path, members: list[Path], rows_per_group: int) -> PackWritten:
+    """Pack the members that read whole, with their page checksums verified: a damaged page is left out with its
+    file named, where it had stopped the whole pack with a traceback naming no file (and every rerun the same). The
+    pack is named after the members it holds, known only once written."""
+    written = PackWritten()
+
+    def write(handle) -> None:
+        with pq.ParquetWriter(handle, TRANSITION_SCHEMA, compression="zstd", write_page_checksum=True) as writer:
             pending, pending_rows = [], 0
             for path in members:
-                table = with_current_columns(pq.read_table(path)).cast(schema)
+                try:
+                    table = _read_member(path)
+                except UnreadableMember as exc:
+                    written.unreadable.append((path, str(exc)))
+                    continue
+                written.packed.append(path)
                 pending.append(table)
                 pending_rows += table.num_rows
                 if pending_rows >= rows_per_group:
                     writer.write_table(pa.concat_tables(pending), row_group_size=pending_rows)
-                    written += pending_rows
+                    written.rows += pending_rows
                     pending, pending_rows = [], 0
             if pending:
                 writer.write_table(pa.concat_tables(pending), row_group_size=pending_rows)
-                written += pending_rows
+                written.rows += pending_rows
+            if not written.packed:
+                raise NothingPacked
+            writer.add_key_value_metadata({MEMBERS_KEY: names()})
 
-    atomic_write(target, write)
+    def names() -> bytes:
+        return json.dumps([path.name for path in written.packed]).encode()
+
+    try:
+        atomic_write(folder / PACK_PREFIX, write,
+                     named=lambda: folder / f"{PACK_PREFIX}{xxhash.xxh64_hexdigest(names())}.parquet")
+    except NothingPacked:
+        pass
     return written
+
+
+def _read_member(path: Path) -> pa.Table:
+    """A member's rows in the pack's schema; UnreadableMember (saying which row group and why) if any page fails its
+    checksum or does not decode."""
+    with pq.ParquetFile(path, page_checksum_verification=True) as file:
+        groups = []
+        for index in range(file.num_row_groups):
+            try:
+                groups.append(file.read_row_group(index))
+            except (pa.ArrowException, OSError) as exc:
+                raise UnreadableMember(
+                    f"not readable Parquet (row group {index}: {_one_line(exc)}): delete it and "
+                    f"{EPISODES_DIR}/{path.parent.name}/{path.stem}.json, then rerun collect to record the episode "
+                    "again") from None
+        table = pa.concat_tables(groups) if groups else file.schema_arrow.empty_table()
+    return with_current_columns(table).cast(TRANSITION_SCHEMA)
 
 
 def _remove_packed_leftovers(folder: Path) -> int:

@@ -49,6 +49,7 @@ class CollectionReport:
     planned: int = 0
     skipped_complete: int = 0
     retried_errors: int = 0
+    recollected_damaged: list[str] = field(default_factory=list)  # why each damaged stored episode is collected again
     completed: int = 0
     errored: int = 0
     transitions: int = 0
@@ -268,6 +269,8 @@ def collect(make_collector: Callable[[], Collector], plans: list[EpisodePlan], o
         episode_id = episode_id_for(domain, plan.task.id, plan.seed)
         if not store.is_complete(domain, episode_id):
             todo.append(plan)
+        elif damage := store.damage(domain, episode_id):
+            _damaged(store, plan, domain, episode_id, damage, todo, report)
         elif store.ended_in_error(domain, episode_id):
             report.retried_errors += 1
             todo.append(plan)
@@ -366,6 +369,19 @@ def collect(make_collector: Callable[[], Collector], plans: list[EpisodePlan], o
             _finish(busy, abandon, interrupted=isinstance(exc, KeyboardInterrupt))
             raise
     return report
+
+
+def _damaged(store: EpisodeStore, plan: EpisodePlan, domain: str, episode_id: str, damage: str,
+             todo: list, report: CollectionReport) -> None:
+    """A complete episode whose stored files are damaged is collected again (the new files replace both), except one
+    whose transitions were moved into a pack: a new recording would put the episode in the collection twice."""
+    if store.has_own_file(domain, episode_id):
+        log.warning("collecting %s again: %s", episode_id, damage)
+        report.recollected_damaged.append(damage)
+        todo.append(plan)
+    else:
+        log.warning("%s; not collected again, as its transitions are in a pack", damage)
+        report.skipped_complete += 1
 
 
 def _missing_replays(store: EpisodeStore, plan: EpisodePlan, domain: str, episode_id: str,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -16,9 +17,10 @@ from schemas.transition import ADDED_IN_1_1, with_current_columns
 from schemas.layout import EPISODES_DIR, episode_path, transitions_path
 
 
-def atomic_write(path: Path, write) -> None:
+def atomic_write(path: Path, write, named: Callable[[], Path] | None = None) -> None:
     """Write through a temp file in the same folder, fsync, then rename: a reader sees all or nothing. The file
-    gets the mode open() would give it (schemas.files.temp_file)."""
+    gets the mode open() would give it (schemas.files.temp_file). `named`, called once written, gives another path
+    in the same folder to publish under, for a name that depends on what was written."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = temp_file(path.parent, path.name)
     try:
@@ -26,7 +28,7 @@ def atomic_write(path: Path, write) -> None:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, named() if named else path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -87,10 +89,38 @@ class EpisodeStore:
     def is_complete(self, domain: str, episode_id: str) -> bool:
         return episode_path(self.root, domain, episode_id).exists()
 
+    def damage(self, domain: str, episode_id: str) -> str | None:
+        """Why a complete episode's stored files cannot be trusted, naming the file; None if they can. A record that
+        is not a JSON object, an own transitions file whose footer cannot be read, or one holding other than the
+        record's number of steps (a disk or copy that cut it short). Only the footer is read, so checking every
+        complete episode on resume stays cheap; a damaged page is found by pack and curate, which read the data."""
+        path = episode_path(self.root, domain, episode_id)
+        try:
+            record = self._record(path)
+        except (OSError, ValueError) as exc:
+            return f"{path} is not a readable episode record ({' '.join(str(exc).split())[:200]})"
+        transitions = transitions_path(self.root, domain, episode_id)
+        if not transitions.exists():  # moved into a pack
+            return None
+        try:
+            rows = pq.read_metadata(transitions).num_rows
+        except (OSError, pa.ArrowException) as exc:
+            return f"{transitions} is not readable Parquet ({' '.join(str(exc).split())[:200]})"
+        if isinstance(record.get("steps"), int) and rows != record["steps"]:
+            return f"{transitions} holds {rows} transitions where its record {path.name} says {record['steps']}"
+        return None
+
     def ended_in_error(self, domain: str, episode_id: str) -> bool:
         """True for an episode stored with outcome 'error': the environment broke, so a new run retries it."""
         path = episode_path(self.root, domain, episode_id)
-        return path.exists() and json.loads(path.read_text()).get("outcome") == "error"
+        return path.exists() and self._record(path).get("outcome") == "error"
+
+    @staticmethod
+    def _record(path: Path) -> dict:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(record, dict):
+            raise ValueError(f"a JSON {type(record).__name__}, not an object")
+        return record
 
     def write(self, episode: Episode, transitions: list[Transition]) -> None:
         # Transitions first, metadata last: the metadata file is the commit marker that resume trusts.

@@ -55,6 +55,10 @@ class InputMissingError(FileNotFoundError):
     pass
 
 
+class RunnerError(ValueError):
+    """--runner names no Beam runner."""
+
+
 class CurationInterrupted(RuntimeError):
     """Ctrl-C stopped the run: its workers are killed and its work folder removed; nothing was published, or a
     publish already under way completed or left nothing (commit_parts renames whole files)."""
@@ -66,6 +70,14 @@ def check_input(input_dir: str) -> None:
     if "://" in input_dir:
         return
     root = Path(input_dir)
+    if not root.exists():
+        raise InputMissingError(f"{input_dir} is not a raw collection: it does not exist")
+    if not root.is_dir():
+        raise InputMissingError(f"{input_dir} is a file, not a raw collection: pass the folder `worldline collect` "
+                                "wrote")
+    if root.name == TRANSITIONS_DIR and not (root / TRANSITIONS_DIR).is_dir():
+        raise InputMissingError(f"{input_dir} is the {TRANSITIONS_DIR}/ folder of a collection: pass "
+                                f"{root.parent}, the folder above it")
     if not (root / TRANSITIONS_DIR).is_dir():
         raise InputMissingError(f"{input_dir} is not a raw collection: it has no {TRANSITIONS_DIR}/ folder")
     if (root / "stats.json").is_file() or (root / "stage1").is_dir():
@@ -154,7 +166,7 @@ def local_workers(input_bytes: int, cores: int) -> tuple[int, str]:
 def check_output_apart(input_dir: str, output_dir: str) -> None:
     """The output's folders are removed by --overwrite, `transitions/` among them: an output that was the input
     deleted the raw collection. Shards written under the input's transitions/ would be read as raw records by the
-    next run."""
+    next run. An output folder holding other files (an export, say) had the shards mixed in silently."""
     if "://" in input_dir or "://" in output_dir:
         return
     raw, out = Path(input_dir).resolve(), Path(output_dir).resolve()
@@ -162,6 +174,39 @@ def check_output_apart(input_dir: str, output_dir: str) -> None:
     if raw == out or any(raw.is_relative_to(path) for path in removed) or out.is_relative_to(raw / TRANSITIONS_DIR):
         raise OutputExistsError(f"--output {output_dir} would overwrite or be read as the raw collection "
                                 f"{input_dir}; choose a folder outside it")
+    if out.exists() and not out.is_dir():
+        raise OutputExistsError(f"--output {output_dir} is a file, not a folder")
+    foreign = _foreign_entries(out)
+    if foreign:
+        shown = ", ".join(sorted(foreign)[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise OutputExistsError(f"--output {output_dir} already holds files curate did not write ({shown}); choose "
+                                "an empty or new folder")
+
+
+def _foreign_entries(out: Path) -> list[str]:
+    """Names in an existing output folder other than what curation writes, unless the folder is a curation output
+    (one the user added notes to stays usable with --overwrite)."""
+    from pipelines.views import is_curation_output
+
+    if not out.is_dir():
+        return []
+    ours = {*OUTPUT_SCHEMAS, *OUTPUT_FILES, WORK_DIR, LOCK_FILE}
+    foreign = [entry.name for entry in out.iterdir() if entry.name not in ours]
+    return [] if not foreign or is_curation_output(out) else foreign
+
+
+def check_runner(beam_args: list[str]) -> None:
+    """Beam finds out that --runner names no runner only when the pipeline is built, after the output folder was
+    made: the run ended with a traceback and left an empty folder."""
+    from apache_beam.runners.runner import create_runner
+
+    runner = PipelineOptions(beam_args).view_as(StandardOptions).runner
+    if not isinstance(runner, str):
+        return
+    try:
+        create_runner(runner)
+    except (ValueError, ImportError, AttributeError) as exc:
+        raise RunnerError(f"--runner {runner}: {' '.join(str(exc).split())}") from None
 
 
 @contextmanager
@@ -338,6 +383,7 @@ def run_curation(input_dir: str, output_dir: str, options: CurateOptions = Curat
     which only translates the job."""
     check_input(input_dir)
     check_output_apart(input_dir, output_dir)
+    check_runner(beam_args or [])
     with output_lock(output_dir):
         return _run_curation(input_dir, output_dir, options, beam_args, overwrite)
 

@@ -3,6 +3,13 @@ DOCKER_HOST pointing at a remote engine works unchanged."""
 
 from __future__ import annotations
 
+import os
+
+
+class EngineUnreachable(RuntimeError):
+    """No Docker engine answered where the environment points: the likeliest first failure on a machine where
+    dockerd was not started. Commands show it as one line, not the docker SDK's traceback."""
+
 
 def engine_client(client=None):
     """`client` if given, else a new client from the environment that does not read proxy settings on each request.
@@ -12,6 +19,14 @@ def engine_client(client=None):
     if client is not None:
         return client
     import docker
-    client = docker.from_env()
+
+    try:
+        client = docker.from_env()
+    except docker.errors.DockerException as exc:
+        where = f"DOCKER_HOST={os.environ['DOCKER_HOST']}" if os.environ.get("DOCKER_HOST") else \
+            "the default socket; DOCKER_HOST is not set"
+        reason = " ".join(str(exc).split())
+        raise EngineUnreachable(f"cannot reach the Docker engine ({where}): {reason}. Start dockerd (`make run` "
+                                "starts it) or set DOCKER_HOST to a running engine") from None
     client.api.trust_env = False
     return client

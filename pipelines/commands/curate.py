@@ -137,8 +137,8 @@ def curate_command(ctx: typer.Context,
     from rich.console import Console
     from rich.table import Table
 
-    from pipelines.curate import (CurationInterrupted, InputMissingError, OutputExistsError, check_input,
-                                  check_output_apart, existing_output, run_curation, work_dir)
+    from pipelines.curate import (CurationInterrupted, InputMissingError, OutputExistsError, RunnerError, check_input,
+                                  check_output_apart, check_runner, existing_output, run_curation, work_dir)
     from pipelines.progress import CurationProgress
     from transforms.curate import CurateOptions
     from transforms.dedupe import NearDupOptions
@@ -172,7 +172,8 @@ def curate_command(ctx: typer.Context,
         check_input(input)
         check_output_apart(input, output)
         existing_output(output, overwrite)
-    except (InputMissingError, OutputExistsError) as exc:
+        check_runner(list(ctx.args))
+    except (InputMissingError, OutputExistsError, RunnerError) as exc:
         raise fail(str(exc)) from exc
     files, unpacked = raw_file_counts(input)
     if not sys.stderr.isatty():  # no progress bars: say what is being done, for logs

@@ -1,8 +1,8 @@
 """`worldline export`: curated transitions -> AgentWorldBench JSONL or ATIF trajectories.
 
 Reads the `transitions/` Parquet folder of a curate output one episode at a time (duckdb sorts by episode and
-streams record batches), so memory holds one episode, not the dataset. Every file is written to a temporary name
-and renamed when complete.
+streams record batches), so memory holds one episode, not the dataset. The export is written into a folder beside
+--out and renamed onto it when complete: --out holds one whole export, never a mix of two runs.
 """
 
 from __future__ import annotations
@@ -12,7 +12,10 @@ import itertools
 import json
 import os
 import re
+import secrets
+import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -25,7 +28,10 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Export curated transitions to AgentWorldBench JSONL or ATIF v1.4 trajectories.")
 
 InputOption = Annotated[Path, typer.Option("--input", help="A curate output folder (or its transitions/ folder).")]
-OutOption = Annotated[Path, typer.Option("--out", help="Folder to write the export into.")]
+OutOption = Annotated[Path, typer.Option("--out", help="Folder to write the export into: new or empty, or an earlier "
+                                                        "export with --overwrite.")]
+OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="Replace the earlier export in --out, once the new "
+                                                                   "one is complete.")]
 BATCH_ROWS = 2048
 
 
@@ -151,36 +157,98 @@ def _safe_name(name: str) -> str:
     return f"{safe}-{hashlib.sha256(name.encode()).hexdigest()[:12]}"
 
 
+def _is_awb_file(entry: Path) -> bool:
+    return entry.is_file() and entry.name.endswith("_test.jsonl")
+
+
+def _is_atif_folder(entry: Path) -> bool:
+    return entry.is_dir() and all(item.is_file() and item.suffix == ".json" for item in entry.iterdir())
+
+
+@contextmanager
+def export_folder(out: Path, overwrite: bool, kind: str, is_ours) -> Iterator[Path]:
+    """The folder to write the export into, published as `out` when the block ends without error. A second export
+    into the same folder used to add its files to the first one's, leaving stale ones beside them; now a non-empty
+    `out` is refused, or with `overwrite` replaced whole, once the new export is complete. `overwrite` replaces only
+    what an export of this kind writes (`is_ours` for each entry): anything else in `out` is named and left alone."""
+    if out.exists() and not out.is_dir():
+        raise fail(f"--out {out} is a file, not a folder")
+    held = sorted(out.iterdir()) if out.is_dir() else []
+    if held and not overwrite:
+        raise fail(f"--out {out} already holds {_names(held)}: pass --overwrite to replace it with this export, or "
+                   "choose a new or empty folder")
+    foreign = [entry for entry in held if not is_ours(entry)]
+    if foreign:
+        raise fail(f"--out {out} holds {_names(foreign)}, which an {kind} export does not write: --overwrite replaces "
+                   "an earlier export only; choose another folder")
+    # Beside `out`, so both renames stay on one file system; made by the first file written (AtomicText).
+    staging = out.parent / f".{out.name}.export-{secrets.token_hex(4)}"
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    staging.mkdir(parents=True, exist_ok=True)  # an export of no episodes still replaces the earlier one
+    _replace_folder(staging, out)
+
+
+def _names(entries: list[Path]) -> str:
+    shown = ", ".join(entry.name + ("/" if entry.is_dir() else "") for entry in entries[:5])
+    return shown + (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
+
+
+def _replace_folder(new: Path, out: Path) -> None:
+    """Rename `new` onto `out`; an older `out` is renamed aside first and removed after, so `out` never holds a mix
+    (rename(2) replaces a folder only when it is empty)."""
+    if not out.is_dir() or not any(out.iterdir()):
+        os.replace(new, out)
+        return
+    old = out.parent / f".{out.name}.replaced-{secrets.token_hex(4)}"
+    os.rename(out, old)
+    try:
+        os.rename(new, out)
+    except BaseException:
+        os.rename(old, out)
+        raise
+    shutil.rmtree(old)
+
+
 @app.command()
-def agentworldbench(input: InputOption, out: OutOption) -> None:
+def agentworldbench(input: InputOption, out: OutOption, overwrite: OverwriteOption = False) -> None:
     """One {domain}_test.jsonl per domain, one line per evaluated turn."""
     from transforms.exports.agentworldbench import episode_lines, file_name
 
-    # Episodes arrive sorted by domain, so each domain's file is written whole before the next is opened.
-    for domain, domain_episodes in itertools.groupby(episodes(input), key=lambda rows: rows[0]["domain"]):
-        count = 0
-        with AtomicText(out / file_name(_safe_name(domain))) as handle:
-            for number, rows in enumerate(domain_episodes):
-                for line in episode_lines(rows, trajectory_id=number):
-                    # ASCII escapes: the eval opens the file in the platform's default encoding, and a raw U+2028
-                    # or U+0085 in a line would split it for readers that use str.splitlines.
-                    handle.write(json.dumps(line) + "\n")
-                    count += 1
-        typer.echo(f"{out / file_name(_safe_name(domain))}: {count} lines")
+    counts = {}
+    with export_folder(out, overwrite, "agentworldbench", _is_awb_file) as folder:
+        # Episodes arrive sorted by domain, so each domain's file is written whole before the next is opened.
+        for domain, domain_episodes in itertools.groupby(episodes(input), key=lambda rows: rows[0]["domain"]):
+            name = file_name(_safe_name(domain))
+            counts[name] = 0
+            with AtomicText(folder / name) as handle:
+                for number, rows in enumerate(domain_episodes):
+                    for line in episode_lines(rows, trajectory_id=number):
+                        # ASCII escapes: the eval opens the file in the platform's default encoding, and a raw
+                        # U+2028 or U+0085 in a line would split it for readers that use str.splitlines.
+                        handle.write(json.dumps(line) + "\n")
+                        counts[name] += 1
+    for name, count in counts.items():
+        typer.echo(f"{out / name}: {count} lines")
 
 
 @app.command()
-def atif(input: InputOption, out: OutOption) -> None:
+def atif(input: InputOption, out: OutOption, overwrite: OverwriteOption = False) -> None:
     """One ATIF v1.4 trajectory JSON per episode, under OUT/{domain}/{episode_id}.json; stage-2 reasoning from
     stage2/ goes to each agent step's extra.world_model_reasoning."""
     from transforms.exports.atif import episode_trajectory, trajectory_json
 
     written = 0
-    for rows in episodes(input, with_traces=True):
-        trajectory = episode_trajectory(rows)
-        with AtomicText(out / _safe_name(rows[0]["domain"]) / f"{_safe_name(rows[0]['episode_id'])}.json") as f:
-            # ASCII escapes: Harbor's validator opens the file in the platform's default encoding.
-            json.dump(trajectory_json(trajectory), f, indent=2)
-            f.write("\n")
-        written += 1
+    with export_folder(out, overwrite, "atif", _is_atif_folder) as folder:
+        for rows in episodes(input, with_traces=True):
+            trajectory = episode_trajectory(rows)
+            name = folder / _safe_name(rows[0]["domain"]) / f"{_safe_name(rows[0]['episode_id'])}.json"
+            with AtomicText(name) as f:
+                # ASCII escapes: Harbor's validator opens the file in the platform's default encoding.
+                json.dump(trajectory_json(trajectory), f, indent=2)
+                f.write("\n")
+            written += 1
     typer.echo(f"{out}: {written} trajectories")

@@ -23,7 +23,11 @@ def pack(collection: Path = typer.Argument(..., metavar="COLLECTION",
     from rich.progress import Progress
 
     from collectors.pack import pack_collection
+    from pipelines.views import is_curation_output
 
+    if is_curation_output(collection):  # its transitions/ holds shards, no domain folders: it would pack nothing
+        raise fail(f"{collection} is a curate output, not a raw collection: pack the folder `worldline collect` "
+                   "wrote (the --input of that curate run)")
     try:
         with Progress(transient=True) as progress:
             task = progress.add_task("packing episodes", total=None)

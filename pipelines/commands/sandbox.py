@@ -6,9 +6,25 @@ Docker is imported inside each command so `worldline --help` stays instant.
 from __future__ import annotations
 
 import typer
+import typer.core
 from rich.console import Console
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Build and inspect sandbox images.")
+
+class EngineCommands(typer.core.TyperGroup):
+    """An engine that does not answer ends every sandbox command as one line `Error: ...` with exit code 2."""
+
+    def invoke(self, ctx):
+        from sandboxes.engine import EngineUnreachable
+
+        try:
+            return super().invoke(ctx)
+        except EngineUnreachable as exc:
+            typer.echo(f"Error: {exc}", err=True)
+            raise typer.Exit(2) from None
+
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, cls=EngineCommands,
+                  help="Build and inspect sandbox images.")
 console = Console(stderr=True)
 
 

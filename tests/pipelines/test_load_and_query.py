@@ -111,7 +111,7 @@ def test_a_folder_without_stats_json_is_read_with_a_warning(curated, tmp_path):
     shutil.copytree(curated[0], killed)
     query = [sys.executable, "-m", "pipelines.cli", "query", str(killed), "SELECT count(*) FROM stage1"]
     export = [sys.executable, "-m", "pipelines.cli", "export", "atif", "--input", str(killed), "--out",
-              str(tmp_path / "atif")]
+              str(tmp_path / "atif"), "--overwrite"]  # the second run replaces the first one's export
     for command in (query, export):
         finished = subprocess.run(command, capture_output=True, text=True, timeout=120)
         assert finished.returncode == 0 and "Warning" not in finished.stderr, finished.stderr
