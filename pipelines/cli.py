@@ -39,6 +39,17 @@ def _to_command(obj, name: str):
     return typer.main.get_command(single)
 
 
+def plain_help(command):
+    """`command` and its subcommands with click's plain help, as the groups here have: typer's rich panels cut
+    long option names and defaults to fit 80 columns ("--near-dup-thres…") and drop a "[required]" written in a
+    help text (read as markup), where plain help puts a long name on a line of its own and wraps the rest."""
+    if hasattr(command, "rich_markup_mode"):
+        command.rich_markup_mode = None
+    for subcommand in getattr(command, "commands", {}).values():
+        plain_help(subcommand)
+    return command
+
+
 class LazyGroup(TyperGroup):
     """A command group whose subcommands are imported only when run (or when their own help is shown).
 
@@ -47,7 +58,8 @@ class LazyGroup(TyperGroup):
     """
 
     def __init__(self, *args, targets: dict[str, tuple[str, str]], **kwargs):
-        super().__init__(*args, rich_markup_mode=None, **kwargs)
+        # no_args_is_help: `worldline` alone prints the help, as `worldline sandbox` does, not "Missing command".
+        super().__init__(*args, rich_markup_mode=None, no_args_is_help=True, **kwargs)
         self.targets = targets
 
     def list_commands(self, ctx):
@@ -68,7 +80,7 @@ class LazyGroup(TyperGroup):
             return None
         target, help_text = self.targets[name]
         try:
-            command = _to_command(_load(target), name)
+            command = plain_help(_to_command(_load(target), name))
         except (ImportError, AttributeError) as exc:
             typer.echo(f"Error: '{name}' could not be loaded from {target}: {exc}. "
                        f"Is worldline installed with all its dependencies (make setup)?", err=True)

@@ -25,9 +25,21 @@ REPLAY_CONSTANT_IDS = "constant_ids_unmasked"
 UNKNOWN_DOMAIN = "<unknown>"
 
 
-def domain_of(row) -> str:
+def domain_of(row, source: str = "") -> str:
+    """The row's own domain; for a row without one, the folder its file is in (domain_of_path)."""
     domain = row.get("domain") if isinstance(row, dict) else None
-    return domain if isinstance(domain, str) and domain else UNKNOWN_DOMAIN
+    return domain if isinstance(domain, str) and domain else domain_of_path(source)
+
+
+def domain_of_path(source: str) -> str:
+    """The domain a raw file's place names, `.../transitions/{domain}/...`: what a record that could not be read
+    (or holds no domain) is counted under, so a broken mcp file shows in the mcp row. UNKNOWN_DOMAIN for a file
+    directly under transitions/ (a user's JSONL file may be put there)."""
+    parts = source.split("/")[:-1]  # the file's name is no domain
+    if "transitions" not in parts:
+        return UNKNOWN_DOMAIN
+    below = parts[len(parts) - parts[::-1].index("transitions"):]
+    return below[0] if below and below[0] else UNKNOWN_DOMAIN
 
 
 @lru_cache(maxsize=None)

@@ -191,8 +191,8 @@ def _not_utf8(path: str, position: int, row: pa.Table, exc: UnicodeDecodeError, 
     columns = [name for name in row.column_names if not _converts(row.column(name))]
     record = row.cast(pa.schema([field.with_type(_strings_as_binary(field.type)) for field in row.schema]))
     if count:
-        stats.count(stats.IN, stats.UNKNOWN_DOMAIN)
-        stats.count(stats.DEAD, stats.UNKNOWN_DOMAIN, "validate")
+        stats.count(stats.IN, stats.domain_of_path(path))
+        stats.count(stats.DEAD, stats.domain_of_path(path), "validate")
     reason = (f"{', '.join(columns)}: holds a string that is not UTF-8 "
               f"(byte 0x{exc.object[exc.start]:02x} at offset {exc.start})")
     return Rejected(dead_letter(f"{path}#{position}", path, "validate", reason, record.to_pylist()[0]))
@@ -293,8 +293,9 @@ def _count_unflagged(rows: list[dict], flagged: set[int]) -> None:
 
 def _rejected_unreadable(error: ReadError, count: bool):
     if count:
-        stats.count(stats.IN, stats.UNKNOWN_DOMAIN, records=len(error.letters))
-        stats.count(stats.DEAD, stats.UNKNOWN_DOMAIN, "read", records=len(error.letters))
+        domain = stats.domain_of_path(error.letter["source"])
+        stats.count(stats.IN, domain, records=len(error.letters))
+        stats.count(stats.DEAD, domain, "read", records=len(error.letters))
     for letter in error.letters:
         yield Rejected(letter)
 
@@ -310,7 +311,7 @@ def _checked_rows(items, count: bool):
 def _checked_row(item: SourcedRow, count: bool) -> SourcedRow | Rejected:
     source, position, row = item
     if count:
-        stats.count(stats.IN, stats.domain_of(row))
+        stats.count(stats.IN, stats.domain_of(row, source))
     errors = transition_errors(row)
     if not errors:
         return item
@@ -318,5 +319,5 @@ def _checked_row(item: SourcedRow, count: bool) -> SourcedRow | Rejected:
     if rid == "<unknown>":
         rid = f"{source}#{position}"
     if count:
-        stats.count(stats.DEAD, stats.domain_of(row), "validate")
+        stats.count(stats.DEAD, stats.domain_of(row, source), "validate")
     return Rejected(dead_letter(rid, source, "validate", "; ".join(str(e) for e in errors), row))

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import json
+import sys
+from datetime import date, datetime, time
+from enum import Enum
 from pathlib import Path
 
 import typer
@@ -11,19 +16,69 @@ from pipelines.commands.errors import fail
 MAX_CELL = 120
 
 
+class Format(str, Enum):
+    table = "table"
+    csv = "csv"
+    jsonl = "jsonl"
+
+
 def _cell(value) -> str:
     text = "" if value is None else str(value)
     return text if len(text) <= MAX_CELL else text[:MAX_CELL - 1] + "…"
 
 
+def _plain(value):
+    """A value duckdb returned that JSON has no type for, as text: raw bytes decoded (an undecodable byte as \\xNN),
+    times in ISO 8601, decimals and UUIDs as written."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).decode("utf-8", "backslashreplace")
+    if isinstance(value, (datetime, date, time)):
+        return value.isoformat()
+    return str(value)
+
+
+def _csv_field(value):
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, (list, dict)):  # a list or struct column, as JSON so it can be parsed back
+        return json.dumps(value, default=_plain, ensure_ascii=False)
+    return _plain(value)
+
+
+def _print_table(columns: list[str], rows: list[tuple]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(*columns, show_lines=False)
+    for row in rows:
+        table.add_row(*(_cell(v) for v in row))
+    Console(width=max(120, Console().width)).print(table)
+
+
+def _print_csv(columns: list[str], rows: list[tuple]) -> None:
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows([_csv_field(v) for v in row] for row in rows)
+
+
+def _print_jsonl(columns: list[str], rows: list[tuple]) -> None:
+    for row in rows:
+        sys.stdout.write(json.dumps(dict(zip(columns, row)), default=_plain, ensure_ascii=False) + "\n")
+
+
+PRINTERS = {Format.table: _print_table, Format.csv: _print_csv, Format.jsonl: _print_jsonl}
+
+
 def query(folder: Path = typer.Argument(..., metavar="FOLDER", help="Curation output or raw collection folder."),
           sql: str = typer.Argument(..., metavar="SQL", help="SQL over the views: transitions, stage1, stage2, stage3, dedupe, "
                                               "dead_letter; raw_transitions and episodes for a raw folder."),
-          limit: int = typer.Option(100, help="Rows to print at most.")):
-    """Run SQL (duckdb) over a collection or shard folder and print the result as a table."""
+          limit: int = typer.Option(100, help="Rows to print at most."),
+          output_format: Format = typer.Option(
+              Format.table, "--format",
+              help=f"table: cells longer than {MAX_CELL} characters are cut short; csv (a header line, then one "
+                   "line a row) or jsonl (one JSON object a row): whole values, for a file or another program.")):
+    """Run SQL (duckdb) over a collection or shard folder and print the result as a table, CSV or JSON lines."""
     import duckdb
-    from rich.console import Console
-    from rich.table import Table
 
     from pipelines.views import open_views, unfinished_curation, view_sources
 
@@ -42,10 +97,6 @@ def query(folder: Path = typer.Argument(..., metavar="FOLDER", help="Curation ou
         raise fail(f"{exc}\nViews in {folder}: {', '.join(views)}") from exc
     except (FileNotFoundError, duckdb.Error) as exc:
         raise fail(str(exc)) from exc
-    table = Table(*columns, show_lines=False)
-    for row in rows[:limit]:
-        table.add_row(*(_cell(v) for v in row))
-    console = Console(width=max(120, Console().width))
-    console.print(table)
-    if len(rows) > limit:
-        console.print(f"(first {limit} rows shown; pass --limit for more)")
+    PRINTERS[output_format](columns, rows[:limit])
+    if len(rows) > limit:  # on stderr: stdout holds only the rows, for a file or a pipe
+        typer.echo(f"(first {limit} rows shown; pass --limit for more)", err=True)

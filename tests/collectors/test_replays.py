@@ -115,7 +115,7 @@ def test_a_replay_that_cannot_be_kept_leaves_the_stored_episode_as_it_was(tmp_pa
 
     again = run_collect(tasks, raw, prefix, "--replays", "1")
     assert again.returncode == 0, again.stderr[-3000:]
-    assert "replays added to 1 stored episodes; 2 left as they were (replay failed)" in again.stderr, again.stderr
+    assert "replays added to 1 stored episode; 2 left as they were (replay failed)" in again.stderr, again.stderr
     assert f"{rebuilt.stem}: replay 1 ran in" in again.stderr and "not in the recorded" in again.stderr
     assert f"{unsendable.stem}: replay 1 stopped after 0 of 2 steps" in again.stderr
     assert {path: path.read_bytes() for path in stored} == stored

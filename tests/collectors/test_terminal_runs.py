@@ -86,7 +86,7 @@ def test_collect_writes_episodes_and_a_second_run_skips_them(tmp_path, base_imag
     assert len(episodes(out)) == 2
     second = run_collect(tasks, out, prefix, "--workers", "2")
     assert second.returncode == 0, second.stderr
-    assert "1 episodes collected" in second.stderr and "2 already complete" in second.stderr
+    assert "1 episode collected" in second.stderr and "2 already complete" in second.stderr
     check_every_episode_once(out, 3)
     assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
 

@@ -69,7 +69,7 @@ def test_collect_command_on_a_starter_project_is_resumable(starter_specs, tmp_pa
     command = WORLDLINE + ["collect", "swe", "--repos", str(repos), "--bugs", "1", "--out", str(out)]
     first = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
     assert first.returncode == 0, first.stderr[-2000:]
-    assert "1 episodes collected" in first.stderr
+    assert "1 episode collected" in first.stderr
     [generated] = list((out / "swe_tasks").glob("inflection-*.jsonl"))
     [task] = load_tasks(generated)
     [episode_rows] = rows(out).values()

@@ -25,7 +25,7 @@ def test_tasks_then_urls_into_one_collection_and_resume(tmp_path):
     out = tmp_path / "out"
     first = run("--tasks", str(tasks), "--out", str(out))
     assert first.returncode == 0, first.stderr
-    assert "1 episodes collected (2 transitions)" in " ".join(first.stderr.split())
+    assert "1 episode collected (2 transitions)" in " ".join(first.stderr.split())
     episode = json.loads(next((out / "episodes" / "web").glob("*.json")).read_text())
     assert (episode["domain"], episode["policy"], episode["steps"]) == ("web", "scripted", 2)
     again = run("--tasks", str(tasks), "--out", str(out))
@@ -39,7 +39,7 @@ def test_tasks_then_urls_into_one_collection_and_resume(tmp_path):
     finally:
         sites.close()
     assert explored.returncode == 0, explored.stderr
-    assert "1 episodes collected (3 transitions)" in " ".join(explored.stderr.split())
+    assert "1 episode collected (3 transitions)" in " ".join(explored.stderr.split())
 
 
 def test_bad_arguments_are_refused_clearly(tmp_path):

@@ -10,7 +10,8 @@ from typing import Any
 import typer
 
 from collectors.api import Collector, StepResult, Task
-from collectors.command import LimitOption, OutOption, SeedsOption, plans_for, run_and_report
+from collectors.command import (LimitOption, MaxStepsOption, OutOption, ReplaysOption, SeedsOption, WorkersOption,
+                                plans_for, run_and_report)
 from collectors.tasks import load_tasks
 from schemas import Action, EnvInfo, Observation
 
@@ -64,10 +65,15 @@ class SqliteCollector(Collector):
 
 
 def collect_command(
-    out: Path = OutOption,
     tasks: Path = typer.Option(..., "--tasks", help="Task file: setup = SQL statements, actions = SQL statements."),
-    seeds: int = SeedsOption,
+    out: Path = OutOption,
+    workers: int = WorkersOption,
     limit: int = LimitOption,
+    seeds: int = SeedsOption,
+    max_steps: int = MaxStepsOption,
+    replays: int = ReplaysOption,
 ):
     """Collect raw episodes from an in-memory SQLite database."""
-    run_and_report(SqliteCollector, plans_for(load_tasks(tasks), seeds), out, domain="sqlite", limit=limit)
+    plans = plans_for(load_tasks(tasks), seeds, max_steps=max_steps, replays=replays)
+    # The domain the runner writes under and resumes from is the class's (SqliteCollector.domain).
+    run_and_report(SqliteCollector, plans, out, workers=workers, limit=limit)
