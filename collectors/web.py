@@ -12,6 +12,7 @@ Task options: `site` (a name from sandboxes.sites, served with a fresh database 
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
 import hashlib
 import random
@@ -58,10 +59,10 @@ class WebCollector(Collector):
     version = "1"
 
     def __init__(self, headless: bool = True, action_timeout_ms: float = 5000, step_deadline_s: float = 30,
-                 quiet_ms: float = 20):
+                 quiet_ms: float = 20, process_limit: int | None = None):
         from sandboxes.browser import Browser
         from sandboxes.sites.launcher import SiteLauncher
-        self.browser = Browser(headless=headless)
+        self.browser = Browser(headless=headless, process_limit=process_limit)
         self.sites = SiteLauncher()
         self.action_timeout_ms = action_timeout_ms
         self.step_deadline_s = step_deadline_s
@@ -108,7 +109,9 @@ class WebCollector(Collector):
         url, allowed = self._start_url(task)
         self.session = BrowserSession(self.browser, allowed, perturbations, action_timeout_ms=self.action_timeout_ms,
                                       quiet_ms=self.quiet_ms)
-        self.browser.start()  # outside the watchdog: launching has its own timeout and may be slow on a busy host
+        # Outside the watchdog: launching has its own timeout and may be slow on a busy host. A browser the last
+        # episode left dead is restarted here, so this episode does not start with a restart of its own.
+        self.browser.start()
         try:
             with self.browser.watchdog(self.step_deadline_s):
                 self.session.open(url)
@@ -162,8 +165,12 @@ class WebCollector(Collector):
                           perturbations=hits, wait_ms=wait_ms, observe_latency_ms=observe_ms)
 
     def _close_session(self) -> None:
+        """Close the episode's context; a browser that does not answer within the step deadline is killed (and the
+        next `Browser.start` restarts it) rather than holding the next episode."""
+        from sandboxes.browser import BrowserDied
         if self.session is not None:
-            self.session.close()
+            with contextlib.suppress(BrowserDied), self.browser.watchdog(self.step_deadline_s):
+                self.session.close()
             self.session = None
 
     def close(self) -> None:

@@ -1,9 +1,12 @@
 """Chromium driven by Playwright: one restartable browser process, one isolated context per episode.
 
 `Browser` owns the Chromium process, which runs sandboxed (`Browser.launcher`: prlimit and bubblewrap, as MCP servers
-do, through sandboxes/bwrap.py). The sandbox is found by a marker switch on its command line so a watchdog can kill
-it when a call hangs (a page stuck in a script loop blocks `evaluate` forever, and Playwright has no timeout
-there); the pending call then fails, the browser is restarted and `BrowserSession.reopen` reopens the last page.
+do, through sandboxes/bwrap.py), and the Playwright driver that launched it. The sandbox is found by a marker switch
+on its command line so a watchdog can kill it when a call hangs (a page stuck in a script loop blocks `evaluate`
+forever, and Playwright has no timeout there). A dead browser alone does not always end the calls waiting on it (at
+the process cap, Playwright 1.65 left a pending `new_page`/`goto` unanswered after the sandbox was gone), so a call
+still pending DRIVER_GRACE_S after the kill gets the driver killed too, which fails every call in flight. A restart
+then starts a new driver and browser, and `BrowserSession.reopen` reopens the last page.
 `BrowserSession` is one episode: a fresh context (no cookies or storage shared with other episodes), route
 interception that lets only the allowed origins through and injects the task's perturbations, tabs, element ids
 (`bid` attributes, set in document order and kept for the life of the page), and observation capture.
@@ -43,6 +46,12 @@ CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 MARKER_SWITCH = "--worldline-browser"
+# How long closing the browser and its driver may take before both are killed (a driver that never answers would
+# otherwise hold the collector's close, or a restart, for good).
+CLOSE_TIMEOUT_S = 10
+# After the sandbox is killed, how long a pending call may still wait before the driver is killed as well. Killing
+# the driver only when it does not answer lets it remove its temporary folders (profile, artifacts) in all other cases.
+DRIVER_GRACE_S = 3
 
 # Chromium's sandbox (bwrap.command): the system paths read-only, with what Debian's chromium reads besides them
 # (its launcher's settings, whose initial preferences turn network prediction off, and fonts with their cache);
@@ -124,7 +133,7 @@ class BrowserDied(RuntimeError):
 def _is_death(exc: BaseException) -> bool:
     text = str(exc)
     return any(s in text for s in ("Target crashed", "has been closed", "Target closed", "Browser closed",
-                                   "browser has disconnected", "Connection closed"))
+                                   "browser has disconnected", "Connection closed", "Playwright connection closed"))
 
 
 def proxy_bypass(allowed_origins: Iterable[str]) -> str:
@@ -149,12 +158,21 @@ def proxy_bypass(allowed_origins: Iterable[str]) -> str:
     return ",".join(rules + fetcher_rules)
 
 
+def _sigkill(pid: int | None, group: bool) -> None:
+    if pid:
+        with contextlib.suppress(ProcessLookupError):
+            (os.killpg if group else os.kill)(pid, signal.SIGKILL)
+
+
 class Browser:
-    def __init__(self, executable: str = CHROMIUM, headless: bool = True):
+    def __init__(self, executable: str = CHROMIUM, headless: bool = True, process_limit: int | None = None):
         self.executable = executable
         self.headless = headless
+        # A lower process cap than PROCESS_LIMIT lets tests reach it with a few tabs.
+        self.limits = LIMITS if process_limit is None else dataclasses.replace(LIMITS, processes=process_limit)
         self.restarts = 0
         self.pid: int | None = None
+        self.driver_pid: int | None = None  # the Playwright driver (node) that launched the sandbox
         self._pw = None
         self._browser = None
         self._marker = ""
@@ -179,8 +197,16 @@ class Browser:
     def started(self) -> bool:
         return self._browser is not None
 
+    @property
+    def alive(self) -> bool:
+        """Started, not killed, and still connected (Playwright's own flag: no call to the driver)."""
+        return self._browser is not None and self._killed_reason is None and self._browser.is_connected()
+
     def start(self) -> None:
+        """Launch the browser (and the driver, if none runs); a browser killed or crashed since is restarted."""
         if self._browser is not None:
+            if not self.alive:
+                self.restart()
             return
         if not Path(self.executable).exists():
             raise FileNotFoundError(f"Chromium not found at {self.executable}; run scripts/setup.d/30-chromium.sh")
@@ -188,14 +214,14 @@ class Browser:
         if self._pw is None:
             self._pw = sync_playwright().start()
         self._marker = f"{MARKER_SWITCH}={uuid.uuid4().hex}"
+        self._killed_reason = None
         self._browser = self._pw.chromium.launch(executable_path=self.launcher(), headless=self.headless,
                                                  args=self.launch_args(), timeout=30_000)
-        self.pid = self._find_pid()
-        self._killed_reason = None
+        self.pid, self.driver_pid = self._find_sandbox()
 
     def sandbox_record(self) -> dict:
         """What an episode records of Chromium's sandbox (env details): its caps and its network."""
-        return {"kind": "bwrap", "limits": dataclasses.asdict(LIMITS), "processes_capped": self.uid is not None,
+        return {"kind": "bwrap", "limits": dataclasses.asdict(self.limits), "processes_capped": self.uid is not None,
                 "network": "host namespace; requests routed to the allowed origins, a dead proxy for the rest"}
 
     def launcher(self) -> str:
@@ -210,7 +236,7 @@ class Browser:
             accounts = []
             if self.uid is not None:
                 accounts = bwrap.account_files(self._base, self.uid, BROWSER_USER, SANDBOX_HOME, "Chromium")
-            argv = bwrap.command([self.executable], self._mounts(), LIMITS, network=True, uid=self.uid,
+            argv = bwrap.command([self.executable], self._mounts(), self.limits, network=True, uid=self.uid,
                                  accounts=accounts)
             script = self._base / "chromium"
             script.write_text(f"#!/bin/sh\nexec {shlex.join(argv)} \"$@\"\n")
@@ -247,10 +273,11 @@ class Browser:
         return self._browser.new_context(proxy={"server": self.dead_proxy, "bypass": proxy_bypass(allowed_origins)},
                                          **options)
 
-    def _find_pid(self) -> int | None:
-        """The sandbox's outer process: the one Playwright started (the launcher exec'd into prlimit, then bwrap),
-        which leads its process group. Chromium's main process, the namespace's init and bwrap itself all carry the
-        marker; the outer one is the one whose parent does not."""
+    def _find_sandbox(self) -> tuple[int | None, int | None]:
+        """(the sandbox's outer process, its parent: the Playwright driver). The outer process is the one Playwright
+        started (the launcher exec'd into prlimit, then bwrap), which leads its process group. Chromium's main
+        process, the namespace's init and bwrap itself all carry the marker; the outer one is the one whose parent
+        does not."""
         marked = {}
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
@@ -262,54 +289,73 @@ class Browser:
                 continue
             if self._marker.encode() in args and not any(a.startswith(b"--type=") for a in args):
                 marked[int(entry.name)] = parent
-        return next((pid for pid, parent in marked.items() if parent not in marked), None)
+        outer = next((pid for pid, parent in marked.items() if parent not in marked), None)
+        return outer, marked.get(outer)
 
     def kill(self, reason: str) -> None:
-        """Kill the browser's sandbox (from any thread): every pending Playwright call then fails. SIGKILL to its
+        """Kill the browser's sandbox (from any thread): pending Playwright calls then fail, as a rule. SIGKILL to its
         process group; what is left in its pid namespace dies with the namespace's init, which bwrap's
         --die-with-parent kills with the outer process."""
-        self._killed_reason = reason
-        if self.pid:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.pid, signal.SIGKILL)
+        self._killed_reason = self._killed_reason or reason
+        _sigkill(self.pid, group=True)
+
+    def _kill_driver(self) -> None:
+        """Kill the Playwright driver: every call in flight fails ("Playwright connection closed"). It shares the
+        collector's process group, so it gets a signal of its own."""
+        self._killed_reason = self._killed_reason or "the Playwright driver did not answer"
+        _sigkill(self.driver_pid, group=False)
+
+    @contextlib.contextmanager
+    def _deadline(self, seconds: float, reason: str) -> Iterator[None]:
+        """Kill the sandbox if the block runs longer than `seconds`, and the driver DRIVER_GRACE_S later."""
+        timers = [threading.Timer(seconds, self.kill, args=(reason,)),
+                  threading.Timer(seconds + DRIVER_GRACE_S, self._kill_driver)]
+        for timer in timers:
+            timer.daemon = True
+            timer.start()
+        try:
+            yield
+        finally:
+            for timer in timers:
+                timer.cancel()
 
     @contextlib.contextmanager
     def watchdog(self, seconds: float) -> Iterator[None]:
         """Run a block of browser calls; if it takes longer than `seconds`, the browser is killed as hung."""
-        timer = threading.Timer(seconds, self.kill, args=(f"hung for more than {seconds:.0f} s",))
-        timer.daemon = True
-        timer.start()
         try:
-            yield
+            with self._deadline(seconds, f"hung for more than {seconds:.0f} s"):
+                yield
         except Exception as exc:
             if self._killed_reason or _is_death(exc):
                 raise BrowserDied(self._killed_reason or f"browser crashed: {str(exc).splitlines()[0]}") from exc
             raise
-        finally:
-            timer.cancel()
         if self._killed_reason:
             raise BrowserDied(self._killed_reason)
 
     def restart(self) -> None:
-        self._close_browser()
+        """A new driver and browser. The old browser is killed, not closed (it is dead, hung or at a cap, and its
+        profile is in the sandbox's own /tmp); the old driver is stopped, and killed if it does not stop in time."""
+        self.kill("restarting")
+        with self._deadline(0, "restarting"):  # the sandbox is dead already: only the driver's grace is left
+            self._stop_driver()
         self.restarts += 1
         self.start()
 
-    def _close_browser(self) -> None:
-        if self._browser is not None:
-            with contextlib.suppress(Exception):
-                self._browser.close()
-            if self.pid and not self._killed_reason:
-                self.kill("closing")
-        self._browser = None
-        self.pid = None
-
-    def close(self) -> None:
-        self._close_browser()
+    def _stop_driver(self) -> None:
+        """Stop the driver (it removes its temporary folders); returns at once when it is dead (its pipe closed)."""
         if self._pw is not None:
             with contextlib.suppress(Exception):
                 self._pw.stop()
             self._pw = None
+        self._browser = self.pid = self.driver_pid = None
+
+    def close(self) -> None:
+        with self._deadline(CLOSE_TIMEOUT_S, f"closing took more than {CLOSE_TIMEOUT_S} s"):
+            if self._browser is not None and self._killed_reason is None:
+                with contextlib.suppress(Exception):
+                    self._browser.close()
+                self.kill("closed")  # whatever of the sandbox outlived the close
+            self._stop_driver()
         if self._dead_port is not None:
             self._dead_port.close()
             self._dead_port = None
