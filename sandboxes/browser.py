@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 from urllib.parse import urljoin, urlsplit
 
-from sandboxes import bwrap, web_actions
+from sandboxes import bwrap, cgroup, web_actions
 from sandboxes.web_perturb import Perturbation
 
 CHROMIUM = "/usr/bin/chromium"
@@ -73,6 +73,10 @@ OPEN_FILES_LIMIT = 4096
 # id of its own): measured 8 processes and 68 threads idle, then about one process and 11 threads a tab (22 and 237
 # with 12 tabs), so about 70 tabs fit. At the cap a new tab's renderer cannot start and its call fails as a crash.
 PROCESS_LIMIT = 1024
+# What all of its processes hold together (a cgroup, sandboxes/cgroup.py): the data cap above holds per process, and
+# twenty renderers could each stay under it. Past the total the kernel kills the largest, a renderer: its page
+# crashes, not the browser.
+TOTAL_MEMORY_BYTES = 4 << 30
 # The private /tmp and /dev/shm are memory: sized so a page cannot fill the machine's memory through them.
 TMP_SIZE_BYTES = 1 << 30
 SHM_SIZE_BYTES = 256 << 20
@@ -180,6 +184,8 @@ class Browser:
         self._dead_port: socket.socket | None = None
         self._base: Path | None = None  # the launcher and its passwd and group files, while this lives
         self.uid: int | None = None
+        self._group: cgroup.Group | None = None
+        self._total_caps: dict = {}
 
     @property
     def dead_proxy(self) -> str:
@@ -222,6 +228,7 @@ class Browser:
     def sandbox_record(self) -> dict:
         """What an episode records of Chromium's sandbox (env details): its caps and its network."""
         return {"kind": "bwrap", "limits": dataclasses.asdict(self.limits), "processes_capped": self.uid is not None,
+                "total": self._total_caps,
                 "network": "host namespace; requests routed to the allowed origins, a dead proxy for the rest"}
 
     def launcher(self) -> str:
@@ -238,6 +245,12 @@ class Browser:
                 accounts = bwrap.account_files(self._base, self.uid, BROWSER_USER, SANDBOX_HOME, "Chromium")
             argv = bwrap.command([self.executable], self._mounts(), self.limits, network=True, uid=self.uid,
                                  accounts=accounts)
+            try:
+                self._group = cgroup.make_group("chromium", TOTAL_MEMORY_BYTES, self.limits.processes)
+                self._total_caps = self._group.record()
+                argv = self._group.wrap(argv)
+            except cgroup.Unavailable as exc:
+                self._total_caps = cgroup.unavailable_record(str(exc))
             script = self._base / "chromium"
             script.write_text(f"#!/bin/sh\nexec {shlex.join(argv)} \"$@\"\n")
             script.chmod(0o700)
@@ -363,6 +376,9 @@ class Browser:
             shutil.rmtree(self._base, ignore_errors=True)
             bwrap.release_sandbox_uid(self.uid)
             self._base = self.uid = None
+        if self._group is not None:
+            self._group.close()
+            self._group = None
 
 
 class BrowserSession:

@@ -122,3 +122,38 @@ def test_chromium_gets_none_of_the_collectors_environment(monkeypatch):
         assert b"HOME=/tmp" in environ and b"PATH=/usr/bin:/bin" in environ
     finally:
         browser.close()
+
+
+def test_pages_share_one_memory_cap(monkeypatch):
+    """Each renderer stays under the per-process data cap; together they stop at the cgroup's total: the kernel kills
+    a renderer (its page crashes) and the browser lives on."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    from sandboxes import browser as browser_module
+    monkeypatch.setattr(browser_module, "TOTAL_MEMORY_BYTES", 1 << 30)
+    fill = """(size) => { const kept = new Uint8Array(size); for (let i = 0; i < size; i += 4096) kept[i] = 1;
+                          window.kept = kept; return 'filled'; }"""
+    with running_browser() as browser:
+        assert browser.sandbox_record()["total"] == {"cgroup": browser._group.version, "memory_bytes": 1 << 30,
+                                                     "processes": PROCESS_LIMIT}
+        assert set(chromium_processes(browser)) <= set(browser._group.members())
+        context = browser.new_context()
+        pages = [context.new_page() for _ in range(4)]
+        for page in pages:  # 4 x 400 MiB, each far under the 2 GiB data cap
+            try:
+                page.evaluate(fill, 400 << 20)
+            except PlaywrightError as exc:  # the kernel may pick the page that is filling
+                assert "crashed" in str(exc), exc
+        # The kernel kills the largest renderers when the next one fills its share: earlier pages crash.
+        alive = []
+        for page in pages:
+            try:
+                alive.append(page.evaluate("window.kept.length") == 400 << 20)
+            except PlaywrightError as exc:
+                assert "crashed" in str(exc), exc
+                alive.append(False)
+        assert 0 < alive.count(True) < 4 and browser._group.oom_kills() > 0, alive
+        assert browser._group.peak_memory_bytes() <= 1 << 30
+        assert context.new_page().evaluate("1 + 1") == 2  # the browser itself is alive
+        folders = browser._group.folders
+    assert not any(folder.exists() for folder in folders), "closing the browser removes its cgroup"
