@@ -11,7 +11,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from collectors.api import Collector, Policy, ScriptedPolicy, Task
-from collectors.runner import DEFAULT_MAX_STEPS, CollectionReport, EpisodePlan, collect, episode_id_for
+from collectors.runner import (DEFAULT_MAX_STEPS, TASK_ERROR, CollectionReport, EpisodePlan, collect,
+                               episode_id_for)
 from collectors.store import EpisodeStore
 
 console = Console(stderr=True)
@@ -117,10 +118,31 @@ def checked_domain(make_collector: Callable[[], Collector], domain: str) -> Call
     return make
 
 
+def ended_in_error(report: CollectionReport) -> str:
+    """'N ended in an error', and how many of those the environment broke and how many the task was wrong."""
+    if not report.errored:
+        return "0 ended in an error"
+    kinds = [plural(count, noun) for count, noun in ((report.errored - report.task_errors, "environment error"),
+                                                     (report.task_errors, "task error")) if count]
+    return f"{report.errored} ended in an error ({', '.join(kinds)})"
+
+
+def exit_if_all_failed(*reports: CollectionReport) -> None:
+    """Exit 1 when the run played episodes and every one ended in an error, so a script sees that the collection
+    failed (episodes already complete in --out are not played, and do not count)."""
+    played = sum(report.completed for report in reports)
+    if played and played == sum(report.errored for report in reports):
+        console.print(f"  none of the {plural(played, 'episode')} played ended without an error: exit code 1",
+                      soft_wrap=True, highlight=False)
+        raise typer.Exit(1)
+
+
 def run_and_report(make_collector: Callable[[], Collector], plans: list[EpisodePlan], out: Path, *,
-                   domain: str | None = None, workers: int = 1, limit: int | None = None) -> CollectionReport:
+                   domain: str | None = None, workers: int = 1, limit: int | None = None,
+                   exit_on_failure: bool = True) -> CollectionReport:
     """Collect `plans` into `out` and print what was done. `domain` may be left out when make_collector is the
-    Collector class itself."""
+    Collector class itself. Exits 1 when every episode played ended in an error, unless exit_on_failure is False
+    (a command that runs several collections then calls exit_if_all_failed with all their reports)."""
     domain = collector_domain(make_collector, domain)
     try:
         report = collect(checked_domain(make_collector, domain), plans, out, domain=domain, workers=workers,
@@ -134,14 +156,13 @@ def run_and_report(make_collector: Callable[[], Collector], plans: list[EpisodeP
     console.print(
         f"[bold]{domain}[/]: {plural(report.completed, 'episode')} collected "
         f"({plural(report.transitions, 'transition')}), "
-        f"{report.skipped_complete} already complete, {report.errored} ended in an environment error -> {out}"
+        f"{report.skipped_complete} already complete, {ended_in_error(report)} -> {out}"
     )
     if report.recollected_damaged:
         console.print(f"  {plural(len(report.recollected_damaged), 'stored episode')} found damaged (each named "
                       "above): collected again like new ones", soft_wrap=True)
     if report.retried_errors:
-        console.print(f"  retried {plural(report.retried_errors, 'episode')} that ended in an environment error "
-                      "last time")
+        console.print(f"  retried {plural(report.retried_errors, 'episode')} that ended in an error last time")
     if report.replays_added or report.replays_failed:
         console.print(f"  replays added to {plural(report.replays_added, 'stored episode')}"
                       + (f"; {report.replays_failed} left as they were (replay failed)" if report.replays_failed
@@ -153,14 +174,22 @@ def run_and_report(make_collector: Callable[[], Collector], plans: list[EpisodeP
                       f"`worldline pack` moved into packs: only an episode's own file is rewritten", soft_wrap=True)
     # One line per distinct reason (its first line: the whole reason, e.g. a server's stderr, is in the episode's
     # end_reason), so one broken server or image does not print the same failure once per episode.
-    by_reason: dict[str, list[str]] = {}
+    by_reason: dict[tuple[str, str], list[str]] = {}
     for line in report.errors:
         episode_id, _, reason = line.partition(": ")
-        by_reason.setdefault(first_line(reason.removeprefix("error: ")), []).append(episode_id)
-    for reason, episodes in list(by_reason.items())[:10]:
+        kind = "task error" if reason.startswith(TASK_ERROR) else "error"
+        reason = first_line(reason.removeprefix(TASK_ERROR).removeprefix("error: "))
+        by_reason.setdefault((kind, reason), []).append(episode_id)
+    for (kind, reason), episodes in list(by_reason.items())[:10]:
         which = episodes[0] if len(episodes) == 1 else f"{len(episodes)} episodes, e.g. {episodes[0]}"
-        console.print(f"  [yellow]error[/] ({escape(which)}) {escape(reason)}", soft_wrap=True)
+        console.print(f"  [yellow]{kind}[/] ({escape(which)}) {escape(reason)}", soft_wrap=True)
     if len(by_reason) > 10:
         console.print(f"  ... and {len(by_reason) - 10} more reasons (each episode record in {escape(str(out))} "
                       f"has its end_reason)", soft_wrap=True)
+    if report.task_errors:
+        console.print("  a task error is a mistake in the task, not the environment: the collector refused one of "
+                      "its actions, or an action named what the environment did not show; fix the task and run the "
+                      "command again", soft_wrap=True)
+    if exit_on_failure:
+        exit_if_all_failed(report)
     return report

@@ -23,7 +23,7 @@ import typer
 
 from collectors.api import Collector, Policy, StepResult, Task
 from collectors.command import (LimitOption, MaxStepsOption, OutOption, ReplaysOption, SeedsOption, WorkersOption,
-                                plans_for, run_and_report)
+                                exit_if_all_failed, plans_for, run_and_report)
 from schemas import Action, EnvInfo, Observation
 from schemas.render import RenderError, render
 
@@ -438,7 +438,8 @@ def collect_command(
     by_domain: dict[str, list[Task]] = {}
     for task in tasks:
         by_domain.setdefault(servers[task.options["server"]].domain, []).append(task)
-    for domain, domain_tasks in sorted(by_domain.items()):
-        run_and_report(lambda d=domain: McpCollector(servers, d, perturb, call_timeout),
-                       plans_for(domain_tasks, seeds, policy, max_steps, replays), out, domain=domain, workers=workers,
-                       limit=limit)
+    # Every domain is collected before the exit code says whether all their episodes failed.
+    exit_if_all_failed(*[run_and_report(lambda d=domain: McpCollector(servers, d, perturb, call_timeout),
+                                        plans_for(domain_tasks, seeds, policy, max_steps, replays), out,
+                                        domain=domain, workers=workers, limit=limit, exit_on_failure=False)
+                         for domain, domain_tasks in sorted(by_domain.items())])

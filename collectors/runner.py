@@ -25,6 +25,10 @@ from schemas import Action, EnvInfo, Episode, Provenance, Timings, Transition, u
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_STEPS = 50
+# How the end_reason of an episode the policy could not go on with begins (its other errors begin "error: "): the
+# collector refused one of the task's actions (parse_action), or the script named what the environment did not show.
+# A mistake in the task, not a broken environment; still outcome 'error', so a rerun plays it again once it is fixed.
+TASK_ERROR = "task error: "
 
 
 def episode_id_for(domain: str, task_id: str, seed: int) -> str:
@@ -51,7 +55,8 @@ class CollectionReport:
     retried_errors: int = 0
     recollected_damaged: list[str] = field(default_factory=list)  # why each damaged stored episode is collected again
     completed: int = 0
-    errored: int = 0
+    errored: int = 0  # of `completed`: the episodes that ended in an error, task errors included
+    task_errors: int = 0  # of `errored`: those whose end_reason is a task error (TASK_ERROR)
     transitions: int = 0
     errors: list[str] = field(default_factory=list)
     # Complete episodes stored with fewer replays than asked for: how many got the missing ones, how many could not
@@ -68,6 +73,17 @@ class StoredReplays:
     plan: EpisodePlan
     episode_id: str
     missing: int
+
+
+class PolicyFailed(Exception):
+    """The policy raised (its cause) instead of giving an action: the episode ends in a task error."""
+
+
+def _from_policy(call: Callable, *args):
+    try:
+        return call(*args)
+    except Exception as exc:
+        raise PolicyFailed() from exc
 
 
 class ReplayFailed(Exception):
@@ -93,7 +109,7 @@ def run_episode(collector: Collector, plan: EpisodePlan, stop: threading.Event |
     try:
         state = collector.reset(task)
         env = collector.env_info()
-        policy.begin(task, collector, plan.seed)
+        _from_policy(policy.begin, task, collector, plan.seed)
         while True:
             if stop is not None and stop.is_set():
                 end_reason, outcome = "interrupted", "error"
@@ -101,7 +117,7 @@ def run_episode(collector: Collector, plan: EpisodePlan, stop: threading.Event |
             if len(transitions) >= max_steps:
                 end_reason = "budget"
                 break
-            action = policy.act(state, history)
+            action = _from_policy(policy.act, state, history)
             if action is None:
                 break
             if sent is not None:
@@ -123,9 +139,12 @@ def run_episode(collector: Collector, plan: EpisodePlan, stop: threading.Event |
             if result.done:
                 end_reason, outcome = "done", "success" if not result.error else "failure"
                 break
+    except PolicyFailed as exc:  # the task is wrong: keep what was recorded and say why
+        log.debug("episode %s failed: %s", episode_id, exc.__cause__)  # collect() warns once per distinct reason
+        end_reason, outcome = _error_reason(TASK_ERROR, exc.__cause__), "error"
     except Exception as exc:  # the environment broke: keep what was recorded and say why
-        log.debug("episode %s failed: %s", episode_id, exc)  # collect() warns once per distinct reason
-        end_reason, outcome = f"error: {type(exc).__name__}: {exc}"[:500], "error"
+        log.debug("episode %s failed: %s", episode_id, exc)
+        end_reason, outcome = _error_reason("error: ", exc), "error"
     if env is None:
         env = _safe_env(collector)
     episode = Episode(
@@ -135,6 +154,10 @@ def run_episode(collector: Collector, plan: EpisodePlan, stop: threading.Event |
         perturbations=sorted({p for t in transitions for p in t.perturbations} | set(task.perturbations)),
     )
     return episode, transitions
+
+
+def _error_reason(prefix: str, exc: BaseException) -> str:
+    return f"{prefix}{type(exc).__name__}: {exc}"[:500]
 
 
 class RecordedActions(Policy):
@@ -323,6 +346,7 @@ def collect(make_collector: Callable[[], Collector], plans: list[EpisodePlan], o
                     report.transitions += len(transitions)
                     if episode.outcome == "error":
                         report.errored += 1
+                        report.task_errors += episode.end_reason.startswith(TASK_ERROR)
                         report.errors.append(f"{episode.episode_id}: {episode.end_reason}")
                         # Its first line only: the whole reason (a server's stderr, say) is in the episode record.
                         reason = first_line_of(episode.end_reason)

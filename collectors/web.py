@@ -15,6 +15,7 @@ import ast
 import contextlib
 import functools
 import hashlib
+import os
 import random
 import re
 import time
@@ -30,7 +31,7 @@ import xxhash
 from collectors.api import Action, Collector, Observation, Policy, ScriptedPolicy, StepResult, Task
 from collectors.command import (LimitOption, MaxStepsOption, OutOption, ReplaysOption, SeedsOption, WorkersOption,
                                 plans_for, run_and_report)
-from collectors.tasks import load_tasks
+from collectors.tasks import TaskFileError, load_tasks
 from schemas import EnvInfo
 from schemas.render import render
 
@@ -42,6 +43,54 @@ VOLATILE_HEADER = ("Focused:", "Error:")
 
 class WebTaskError(ValueError):
     pass
+
+
+OPTIONS = ("site", "url", "start", "allow")
+
+
+def check_options(task: Task) -> None:
+    """A task's options must name one page to start on: WebTaskError naming the task and the option otherwise."""
+    from sandboxes.sites import SITE_NAMES
+    options = task.options
+    unknown = sorted(set(options) - set(OPTIONS))
+    site, url, start = options.get("site"), options.get("url"), options.get("start")
+    if unknown:
+        problem = f"unknown options {unknown}; known: {list(OPTIONS)}"
+    elif site and url:
+        problem = "give either options.site or options.url, not both"
+    elif not site and not url:
+        problem = f"options.site (a served site: {', '.join(SITE_NAMES)}) or options.url is needed"
+    elif site and site not in SITE_NAMES:
+        problem = f"options.site {site!r} is not a served site ({', '.join(SITE_NAMES)})"
+    elif url and not re.match(r"https?://", str(url)):
+        problem = f"options.url {url!r} must start with http:// or https://"
+    elif start is not None and (url or not str(start).startswith("/")):
+        problem = (f"options.start {start!r} must be a path under options.site starting with / (with options.url, "
+                   "put the path in the URL)")
+    elif not isinstance(options.get("allow") or [], list):
+        problem = f"options.allow must be a list of origins, got {options['allow']!r}"
+    else:
+        return
+    raise WebTaskError(f"task {task.id!r}: {problem}")
+
+
+def check_task(task: Task, scripted: bool) -> None:
+    """Everything in a task that can be wrong before the browser starts (options, perturbations and, for a scripted
+    task, every action's syntax): WebTaskError naming the task and what is wrong. Element references (`role 'name'`)
+    are resolved against the page at play time."""
+    from sandboxes.web_actions import parse_call
+    from sandboxes.web_perturb import parse_perturbation
+    check_options(task)
+    for spec in task.perturbations:
+        try:
+            parse_perturbation(spec)
+        except ValueError as exc:
+            raise WebTaskError(f"task {task.id!r}: {exc}") from None
+    for number, spec in enumerate(task.actions if scripted else [], 1):
+        try:
+            parse_call(spec)
+        except ValueError as exc:
+            raise WebTaskError(f"task {task.id!r} action #{number}: {exc}") from None
 
 
 @functools.cache
@@ -81,19 +130,13 @@ class WebCollector(Collector):
                                 "sandbox": self.browser.sandbox_record()})
 
     def _start_url(self, task: Task) -> tuple[str, list[str]]:
+        check_options(task)
         options = task.options
-        if options.get("site") and options.get("url"):
-            raise WebTaskError(f"task {task.id!r}: give either options.site or options.url, not both")
         if options.get("site"):
             base = self.sites.reset(str(options["site"]))  # a freshly seeded database for every episode
             url = base + str(options.get("start") or "/")
-        elif options.get("url"):
-            url = str(options["url"])
-            if not re.match(r"https?://", url):
-                raise WebTaskError(f"task {task.id!r}: options.url {url!r} must start with http:// or https://")
-            base = url
         else:
-            raise WebTaskError(f"task {task.id!r}: options.site (one of the served sites) or options.url is needed")
+            url = base = str(options["url"])
         return url, [base] + [str(o) for o in options.get("allow") or []]
 
     def reset(self, task: Task) -> Observation:
@@ -366,8 +409,16 @@ def collect_command(
     chosen = [name for name, value in (("--tasks", tasks), ("--explore", explore), ("--urls", urls)) if value]
     if len(chosen) != 1:
         raise typer.BadParameter("give exactly one of --tasks, --explore, --urls")
+    if headed and not os.environ.get("DISPLAY"):  # else every episode would fail as Chromium finds no display
+        raise typer.BadParameter("needs an X display, and DISPLAY is not set: run under one (e.g. start "
+                                 "`Xvfb :99 -nolisten tcp &` and set DISPLAY=:99)", param_hint="--headed")
     if tasks:
         task_list = load_tasks(tasks)  # a TaskFileError is shown by `worldline collect` as one line
+        for task in task_list:  # before Chromium starts: a wrong task would otherwise fail once per episode
+            try:
+                check_task(task, scripted=True)
+            except WebTaskError as exc:
+                raise TaskFileError(f"{tasks}: {exc}") from None
         plans = plans_for(task_list, seeds, ScriptedWebPolicy, max_steps, replays)
     else:
         if explore:

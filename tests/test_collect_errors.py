@@ -61,6 +61,36 @@ def test_missing_task_file_is_one_line(tmp_path):
     assert_one_line_error(result, "nope.yaml does not exist")
 
 
+WEB_TASK = {"id": "t", "instruction": "i", "options": {"site": "shop"}, "actions": ["noop()"]}
+
+
+@pytest.mark.parametrize("change, fragments", [
+    ({"options": {}}, ["task 't': options.site (a served site: shop, forum, tracker, form) or options.url is needed"]),
+    ({"options": {"site": "casino"}}, ["task 't': options.site 'casino' is not a served site"]),
+    ({"options": {"site": "shop", "url": "http://x"}}, ["task 't': give either options.site or options.url"]),
+    ({"options": {"url": "example.org"}}, ["options.url 'example.org' must start with http:// or https://"]),
+    ({"options": {"site": "shop", "start": "cart"}}, ["options.start 'cart' must be a path under options.site"]),
+    ({"options": {"site": "shop", "stie": "x"}}, ["unknown options ['stie']; known: ['site', 'url', 'start'"]),
+    ({"perturbations": ["explode:/api/*"]}, ["task 't': perturbation 'explode:/api/*': unknown kind 'explode'"]),
+    ({"actions": ["noop()", "klick('3')"]}, ["task 't' action #2: action \"klick('3')\": unknown action 'klick'"]),
+    ({"actions": [{"click": 3}]}, ["task 't' action #1: action {'click': 3}: expected a call"]),
+])
+def test_web_checks_every_task_before_the_browser_starts(tmp_path, change, fragments):
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump([{**WEB_TASK, **change}]))
+    result = worldline("collect", "web", "--tasks", tmp_path / "t.yaml", "--out", tmp_path / "out")
+    assert_one_line_error(result, str(tmp_path / "t.yaml"), *fragments)
+    assert not (tmp_path / "out").exists()
+
+
+def test_web_refuses_another_collectors_task_file(tmp_path):
+    from pathlib import Path
+
+    terminal = Path(__file__).resolve().parents[1] / "tasks" / "terminal.yaml"
+    result = worldline("collect", "web", "--tasks", terminal, "--out", tmp_path / "out", "--limit", "1")
+    assert_one_line_error(result, "terminal.yaml: task 'files-organize-logs': options.site", "or options.url is needed")
+    assert not (tmp_path / "out").exists()
+
+
 def test_mcp_default_servers_file_does_not_depend_on_the_working_directory(tmp_path, monkeypatch):
     from collectors.mcp import DEFAULT_SERVERS_FILE
 

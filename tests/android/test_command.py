@@ -28,7 +28,7 @@ def test_collect_scripted_tasks_then_resume_skips_them(replay_device, tmp_path):
             str(tmp_path), "--settle", "0"]
     first = _worldline(*args)
     assert first.returncode == 0, first.stderr
-    assert "4 episodes collected (15 transitions)" in first.stderr and "0 ended in an environment error" in first.stderr
+    assert "4 episodes collected (15 transitions)" in first.stderr and "0 ended in an error" in first.stderr
     assert {r["task"]["id"] for r in _rows(tmp_path)} == {"settings-network", "gmail-compose-and-back",
                                                           "chrome-search", "settings-from-launcher-intent"}
     again = _worldline(*args)

@@ -1,6 +1,6 @@
 """A server that cannot start (e.g. a checkout whose .mcp-servers/ was never installed) is one console line per
 server, with the reason and the setup script to run, not node's stderr once per episode; the episodes are still
-recorded as errors and keep the server's stderr in their end_reason."""
+recorded as errors and keep the server's stderr in their end_reason, and the run exits 1 (no episode succeeded)."""
 
 import json
 import subprocess
@@ -20,7 +20,8 @@ def test_failing_server_is_one_line_with_reason_and_hint(tmp_path):
     done = subprocess.run([sys.executable, "-m", "pipelines.cli", "collect", "mcp", "--servers", str(servers),
                            "--tasks", str(tasks), "--out", str(tmp_path / "out")],
                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.returncode == 1, done.stderr[-3000:]  # every episode failed
+    assert "3 ended in an error (3 environment errors)" in " ".join(done.stderr.split()), done.stderr[-3000:]
     reason = "server 'broken' did not start: Error: Cannot find module '/nonexistent.js'"
     mentions = [line for line in done.stderr.splitlines() if "broken" in line or "nonexistent" in line]
     # One live warning the first time it fails, one line in the summary: not one (or a stack) per episode.

@@ -47,3 +47,21 @@ def test_bad_arguments_are_refused_clearly(tmp_path):
     assert unknown.returncode != 0 and "unknown site(s) ['casino']" in unknown.stderr
     both = run("--explore", "shop", "--tasks", "x.yaml", "--out", str(tmp_path))
     assert both.returncode != 0 and "exactly one of --tasks, --explore, --urls" in both.stderr
+
+
+def test_a_script_naming_what_the_page_lacks_is_a_task_error_and_exits_1(tmp_path):
+    tasks = tmp_path / "tasks.yaml"
+    tasks.write_text("""
+- id: forum-missing-button
+  instruction: Press a button the forum does not have.
+  options: {site: forum}
+  actions: ['click("button ''Launch rocket''")']
+""")
+    done = run("--tasks", str(tasks), "--out", str(tmp_path / "out"))
+    message = " ".join(done.stderr.split())
+    assert done.returncode == 1, done.stderr
+    assert "1 episode collected (0 transitions), 0 already complete, 1 ended in an error (1 task error)" in message
+    assert "task error (web-forum-missing-button-s0-" in message, message
+    assert "no element button 'Launch rocket' in the current page" in message, message
+    episode = json.loads(next((tmp_path / "out" / "episodes" / "web").glob("*.json")).read_text())
+    assert episode["end_reason"].startswith("task error: WebTaskError: task 'forum-missing-button' step 0")
