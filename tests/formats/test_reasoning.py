@@ -254,15 +254,42 @@ def _reference_diff_sentences(before, after, unit):
     return sentences, changed_new
 
 
-def _reference_line_diff(state, after_text, unit):
-    before, after = state.splitlines(), after_text.splitlines()
+def _reference_take_header(text, header):
+    """The values of a screen's header fields (None: absent) and the tree's lines after them: each field's line starts
+    with its prefix (and a space, skipped), in order, each optional, and goes on over the lines that start with a
+    space."""
+    kept, values, i = text.splitlines(keepends=True), [], 0
+    for prefix, *_ in header:
+        if i == len(kept) or not kept[i].startswith(prefix):
+            values.append(None)
+            continue
+        j = i + 1
+        while j < len(kept) and kept[j].startswith(" "):
+            j += 1
+        value = ("".join(kept[i:j - 1]) + kept[j - 1].splitlines()[0])[len(prefix):]
+        values.append(value[1:] if value.startswith(" ") else value)
+        i = j
+    return values, text.splitlines()[i:]
+
+
+def _reference_header_sentences(header, old_values, new_values):
+    clauses = [gone if new is None else (appeared if old is None else changed) + _reference_quote(new)
+               for (_, changed, appeared, gone), old, new in zip(header, old_values, new_values) if old != new]
+    sentence = "; ".join(clauses)
+    return [sentence[0].upper() + sentence[1:] + "."] if clauses else []
+
+
+def _reference_line_diff(state, after_text, unit, header=None):
+    old_values, before = _reference_take_header(state, header or ())
+    new_values, after = _reference_take_header(after_text, header or ())
     if not state or state.isspace():
         return [f"There is no earlier observation; the environment shows {len(after)} {unit}"
                 f"{'' if len(after) == 1 else 's'}."], "\n".join(after)
+    sentences = _reference_header_sentences(header or (), old_values, new_values)
     if before == after:
-        return ["The observation does not change."], ""
-    sentences, new_lines = _reference_diff_sentences(before, after, unit)
-    return sentences, "\n".join(new_lines)
+        return sentences or ["The observation does not change."], ""
+    diff, new_lines = _reference_diff_sentences(before, after, unit)
+    return sentences + diff, "\n".join(new_lines)
 
 
 _FILE_LINE = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.[A-Za-z][\w]{0,7}):(\d+)")

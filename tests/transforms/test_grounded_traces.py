@@ -15,10 +15,12 @@ import random
 import tracemalloc
 from pathlib import Path
 
+import pytest
+
 from schemas.render import render
 from tests.formats.test_reasoning import _WINDOW, _reference_line_diff
 from transforms.masking import volatile_spans
-from transforms.reasoning import ReasoningError, make_synthesizer
+from transforms.reasoning import ReasoningError, grounded, make_synthesizer
 from transforms.reasoning._linediff import changed_regions, line_diff, new_spans
 from transforms.reasoning.grounded import grounded_trace
 
@@ -187,8 +189,7 @@ def test_a_port_the_state_already_showed_is_not_counted_as_varying():
     assert [(searched[s["start"]:s["end"]], s["kind"]) for s in row["next_volatile_spans"]] == [("34107", "port")]
     trace = grounded_trace(row)
     assert "vary between runs" not in trace
-    assert trace.endswith("'URL: http://127.0.0.1:34107/search?q=' becomes "
-                          "'URL: http://127.0.0.1:34107/search?q=tomato'.")
+    assert trace.startswith("The URL becomes 'http://127.0.0.1:34107/search?q=tomato'. 2 elements appear: ")
     # A new tab's first page, from about:blank: the port is new.
     blank = "URL: about:blank\nTitle: \nTabs: [0] about:blank (active)\nRootWebArea '', focused"
     assert grounded_trace({**row, "state_text": blank}).endswith("New values that vary between runs: 1 (port).")
@@ -555,3 +556,110 @@ def test_a_client_side_timeout_is_not_called_a_server_answer_and_injected_faults
     assert "('partial:tools/list:follow-up') answers with the part of an earlier answer it held back" in stale
     plain = grounded_trace({"domain": "mcp", "state_text": "{}", "next_text": "ok", "next_meta_json": "{}"})
     assert "fault" not in plain
+
+
+# ---- a screen's header ------------------------------------------------------------------------------------------
+# A web page starts with URL, Title, Tabs (and Focused, Error) lines, a desktop with its focused window and element
+# and the table's columns: none is an element, yet every one was counted and quoted as one ("3 elements change:
+# 'URL: http://…/' becomes 'URL: http://…/status'; 'Title: Home…").
+
+def _web(state: str, next_text: str) -> str:
+    return grounded_trace({"domain": "web", "state_text": state, "next_text": next_text})
+
+
+def test_a_page_load_tells_the_url_title_and_tabs_by_name_and_counts_only_elements():
+    page = render("web-json", WEB_BUNDLE.read_bytes())
+    header, tree = page.split("\nRootWebArea", 1)
+    login = ("URL: http://127.0.0.1:34107/login\nTitle: Log in - Commons Forum\n"
+             "Tabs: [0] Log in - Commons Forum (active)\nRootWebArea"
+             + tree.replace("Search - Commons", "Log in - Commons"))
+    assert _web(page, login) == (
+        "The URL becomes 'http://127.0.0.1:34107/login'; the title becomes 'Log in - Commons Forum'; the tabs become "
+        "'[0] Log in - Commons Forum (active)'; the header no longer shows the focused element. 1 element changes: "
+        "\"RootWebArea 'Search - Commons Forum', focused\" becomes \"RootWebArea 'Log in - Commons Forum', focused\".")
+    # The first observation counts the tree's 15 lines, not the header's 4.
+    assert _web("", page) == "There is no earlier observation; the environment shows 15 elements."
+
+
+def test_focus_moved_is_told_once_and_the_element_that_lost_it_still_changes():
+    page = render("web-json", WEB_BUNDLE.read_bytes())
+    # The tree's lines first: the Focused line quotes the searchbox's line whole.
+    moved = page.replace("[8] button 'Search'", "[8] button 'Search', focused").replace(
+        "\t[7] searchbox 'Search posts', value='tomato', focused", "\t[7] searchbox 'Search posts', value='tomato'"
+    ).replace("Focused: [7] searchbox 'Search posts', value='tomato', focused", "Focused: [8] button 'Search', focused")
+    assert _web(page, moved) == (
+        "The focused element becomes \"[8] button 'Search', focused\". 2 elements change: \"[7] searchbox 'Search "
+        "posts', value='tomato', focused\" becomes \"[7] searchbox 'Search posts', value='tomato'\"; \"[8] button "
+        "'Search'\" becomes \"[8] button 'Search', focused\".")
+
+
+def test_a_header_that_alone_changed_is_not_called_no_change_nor_an_element():
+    """The real web-explore-tracker step 17 (select_option timed out): only the Error line is new; the next step's
+    state still shows it, so the step after tells it gone. A multi-line error (Playwright lists what a locator
+    matched, indented) is one field."""
+    page = render("web-json", WEB_BUNDLE.read_bytes())
+    header, tree = page.split("\nRootWebArea", 1)
+    failed = f"{header}\nError: Locator.select_option: Timeout 5000ms exceeded.\nRootWebArea{tree}"
+    assert _web(page, failed) == "The action error is now 'Locator.select_option: Timeout 5000ms exceeded.'."
+    assert _web(failed, page) == "The header no longer shows the action error."
+    strict = f"{header}\nError: strict mode violation: 2 elements:\n    1) <a>x</a>\n    2) <a>y</a>\nRootWebArea{tree}"
+    assert _web(page, strict) == ("The action error is now 'strict mode violation: 2 elements:\\n    1) <a>x</a>\\n"
+                                  "    2) <a>y</a>'.")
+    assert _web(page, page) == "The observation does not change."
+
+
+def test_a_page_that_had_no_elements_is_not_taken_for_no_page():
+    bare = "URL: about:blank\nTitle: \nTabs: [0] about:blank (active)"
+    loaded = ("URL: http://127.0.0.1:5000/\nTitle: Home\nTabs: [0] Home (active)\nRootWebArea 'Home', focused\n"
+              "\t[1] link 'Apply'")
+    assert _web(bare, loaded) == (
+        "The URL becomes 'http://127.0.0.1:5000/'; the title becomes 'Home'; the tabs become '[0] Home (active)'. "
+        "2 elements appear: \"RootWebArea 'Home', focused\", \"[1] link 'Apply'\".")
+
+
+def test_a_desktop_tells_its_focused_window_and_element_and_counts_only_rows():
+    """The real os-calc-multiply step 0: pressing 7 moves focus from the display to the button."""
+    columns = "id\ttag\tname\ttext\tclass\tdescription\tposition (top-left x&y)\tsize (w&h)\tstate"
+    before = "\n".join(["focused window: [1] frame 'galculator' (galculator)", "focused element: [31] text ''", columns,
+                        "[31]\ttext\t\t0\t\t\t(481, 268)\t(317, 52)\tfocused",
+                        "[65]\ttoggle-button\t7\t\"\"\t\tSeven    7\t(480, 419)\t(59, 34)\t"])
+    after = "\n".join(["focused window: [1] frame 'galculator' (galculator)",
+                       "focused element: [65] toggle-button '7'", columns,
+                       "[31]\ttext\t\t7\t\t\t(481, 268)\t(317, 52)\t",
+                       "[65]\ttoggle-button\t7\t\"\"\t\tSeven    7\t(480, 419)\t(59, 34)\tfocused"])
+    trace = grounded_trace({"domain": "os", "state_text": before, "next_text": after})
+    assert trace.startswith("The focused element becomes \"[65] toggle-button '7'\". 2 elements change: '[31]\\ttext")
+    assert grounded_trace({"domain": "os", "state_text": "", "next_text": after}) == (
+        "There is no earlier observation; the environment shows 2 elements.")
+    # Other domains have no header: a terminal's "URL:" line is a line.
+    assert _terminal("URL: a\nx", "URL: b\nx") == "1 line changes: 'URL: a' becomes 'URL: b'."
+
+
+def _headed_screen(rng: random.Random) -> str:
+    """A web page: each header field present or not (a multi-line error, values that may be empty), then a tree."""
+    lines = [f"URL: http://h/{rng.choice(['', 'a', 'b'])}"] if rng.random() < 0.9 else []
+    lines += [f"{label}:{rng.choice(['', ' ', ' x', ' y'])}" for label in ("Title", "Tabs", "Focused")
+              if rng.random() < 0.7]
+    if rng.random() < 0.3:
+        lines += ["Error: failed"] + ["    1) <a>"] * rng.randint(0, 2)
+    tree = [rng.choice(["RootWebArea 'A', focused", "\t[1] link 'x'", "\t[2] button 'y'", "", "URL: in tree"])
+            for _ in range(rng.randint(0, 5))]
+    return rng.choice(["\n", "\r\n"]).join(lines + tree)
+
+
+def test_headers_match_the_reference_on_generated_pages():
+    """The compiled header split against tests/formats/test_reasoning.py's reference, on pages with fields missing,
+    empty, multi-line, only a header, and a tree line that looks like one."""
+    rng = random.Random(81)
+    header = grounded._HEADERS["web"]
+    for _ in range(3000):
+        state, next_text = _headed_screen(rng), _headed_screen(rng)
+        assert line_diff(state, next_text, "element", header) == \
+            _reference_line_diff(state, next_text, "element", header), (state, next_text)
+
+
+def test_a_bad_header_is_refused():
+    with pytest.raises(TypeError, match="header field 0 must be"):
+        line_diff("a", "b", "element", (("URL:", "the URL becomes "),))
+    with pytest.raises(TypeError, match="header must be a tuple"):
+        line_diff("a", "b", "element", ["URL:"])

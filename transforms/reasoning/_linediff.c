@@ -1140,28 +1140,119 @@ first_observation(const Text *t, PyObject *unit, Builder *b, PyObject *sentences
     return joined_lines(t, NULL, t->count);
 }
 
+/* ---- a screen's header --------------------------------------------------------------------------------------- */
+
+/* A web page's URL, title, tabs, focus and action error, a desktop's focused window and element: lines a screen
+ * starts with that are not elements of its tree. Each field of a header is (prefix, changed, appeared, gone): the
+ * prefix its line starts with ("URL:", a space after it skipped), and how the trace tells it changed or appeared
+ * (the new value quoted after it) or went. Fields come in their order, each optional; a line starting with a space
+ * goes on with the field above it (Playwright's multi-line action error), as no tree line starts with one. */
+#define MAX_FIELDS 8
+
+/* The field specs, or -1 with TypeError/ValueError set when header is not a tuple of at most MAX_FIELDS tuples of
+ * 4 str. */
+static Py_ssize_t
+check_header(PyObject *header)
+{
+    if (!PyTuple_Check(header) || PyTuple_GET_SIZE(header) > MAX_FIELDS) {
+        PyErr_Format(PyExc_TypeError, "line_diff() header must be a tuple of at most %d fields", MAX_FIELDS);
+        return -1;
+    }
+    for (Py_ssize_t f = 0; f < PyTuple_GET_SIZE(header); f++) {
+        PyObject *field = PyTuple_GET_ITEM(header, f);
+        int ok = PyTuple_Check(field) && PyTuple_GET_SIZE(field) == 4;
+        for (int n = 0; ok && n < 4; n++)
+            ok = PyUnicode_Check(PyTuple_GET_ITEM(field, n));
+        if (!ok) {
+            PyErr_Format(PyExc_TypeError, "line_diff() header field %zd must be (prefix, changed, appeared, gone), "
+                         "4 str", f);
+            return -1;
+        }
+    }
+    return PyTuple_GET_SIZE(header);
+}
+
+/* Reads the header of t into values (a field it lacks: start -1) and drops its lines from t, so the diff, the counts
+ * and the new lines are of the tree alone. */
+static void
+take_header(Text *t, PyObject *header, Py_ssize_t fields, Line *values)
+{
+    Py_ssize_t i = 0;
+    for (Py_ssize_t f = 0; f < fields; f++) {
+        PyObject *prefix = PyTuple_GET_ITEM(PyTuple_GET_ITEM(header, f), 0);
+        values[f] = (Line){-1, -1, 0};
+        if (i == t->count || PyUnicode_Tailmatch(t->text, prefix, t->lines[i].start, t->lines[i].end, -1) != 1)
+            continue;
+        Py_ssize_t start = t->lines[i].start + PyUnicode_GET_LENGTH(prefix), end = t->lines[i].end;
+        if (start < end && PyUnicode_READ(t->kind, t->data, start) == ' ')
+            start++;
+        for (i++; i < t->count && t->lines[i].start < t->lines[i].end &&
+                  PyUnicode_READ(t->kind, t->data, t->lines[i].start) == ' '; i++)
+            end = t->lines[i].end;
+        values[f] = (Line){start, end, 0};
+    }
+    memmove(t->lines, t->lines + i, (t->count - i) * sizeof(Line));
+    t->count -= i;
+}
+
+/* "The URL becomes 'http://…/status'; the title becomes 'Status'.", appended when a field changed, appeared or
+ * went; *changed says whether one did. */
+static int
+header_sentence(const Text *a, const Line *old, const Text *t, const Line *new, PyObject *header, Py_ssize_t fields,
+                Builder *b, PyObject *sentences, int *changed)
+{
+    *changed = 0;
+    for (Py_ssize_t f = 0; f < fields; f++) {
+        int had = old[f].start >= 0, has = new[f].start >= 0;
+        if (had == has && (!had || lines_equal(a, &old[f], t, &new[f])))
+            continue;
+        PyObject *field = PyTuple_GET_ITEM(header, f);
+        Py_ssize_t clause = b->length;
+        if ((*changed && put_ascii(b, "; ") < 0) || put_str(b, PyTuple_GET_ITEM(field, has ? (had ? 1 : 2) : 3)) < 0 ||
+            (has && put_quoted(b, t, &new[f]) < 0))
+            return -1;
+        if (!*changed && b->length > clause)
+            b->chars[clause] = Py_UNICODE_TOUPPER(b->chars[clause]);
+        *changed = 1;
+    }
+    return *changed ? (put_ascii(b, ".") < 0 || append_finished(sentences, b) < 0 ? -1 : 0) : 0;
+}
+
 /* ---- module --------------------------------------------------------------------------------------------------- */
 
 static PyObject *
 line_diff(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 3)
-        return PyErr_Format(PyExc_TypeError, "line_diff() takes 3 arguments (%zd given)", nargs);
+    if (nargs != 3 && nargs != 4)
+        return PyErr_Format(PyExc_TypeError, "line_diff() takes 3 arguments, 4 with a header (%zd given)", nargs);
     for (int n = 0; n < 3; n++)
         if (!PyUnicode_Check(args[n]))
             return PyErr_Format(PyExc_TypeError, "line_diff() argument %d must be str, not %.80s", n + 1,
                                 Py_TYPE(args[n])->tp_name);
-    PyObject *state = args[0], *unit = args[2];
+    PyObject *state = args[0], *unit = args[2], *header = nargs == 4 && args[3] != Py_None ? args[3] : NULL;
+    Py_ssize_t fields = header ? check_header(header) : 0;
+    if (fields < 0)
+        return NULL;
     Text a, t;
     Builder b;
     builder_init(&b);
     PyObject *sentences = NULL, *new_text = NULL, *result = NULL;
+    Line old_values[MAX_FIELDS], new_values[MAX_FIELDS];
+    int header_changed = 0;
     if (split_both(state, args[1], &a, &t) < 0 || (sentences = PyList_New(0)) == NULL)
         goto done;
+    if (header) {
+        take_header(&a, header, fields, old_values);
+        take_header(&t, header, fields, new_values);
+    }
     if (is_blank(&a, 0, PyUnicode_GET_LENGTH(state))) {
         new_text = first_observation(&t, unit, &b, sentences);
+    } else if (header && header_sentence(&a, old_values, &t, new_values, header, fields, &b, sentences,
+                                         &header_changed) < 0) {
+        new_text = NULL;
     } else if (same_lines(&a, &t)) {
-        if (put_ascii(&b, "The observation does not change.") == 0 && append_finished(sentences, &b) == 0)
+        if (header_changed || (put_ascii(&b, "The observation does not change.") == 0 &&
+                               append_finished(sentences, &b) == 0))
             new_text = PyUnicode_New(0, 0);
     } else if (diff_sentences(&a, &t, unit, &b, sentences, &new_text) < 0) {
         new_text = NULL;
@@ -1388,9 +1479,10 @@ new_spans(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 
 static PyMethodDef methods[] = {
     {"line_diff", (PyCFunction)(void (*)(void))line_diff, METH_FASTCALL,
-     "line_diff(state, next_text, unit) -> (sentences, new_text)\n\n"
+     "line_diff(state, next_text, unit, header=None) -> (sentences, new_text)\n\n"
      "Sentences about the lines of next_text that appeared, disappeared or changed since state (or that there is\n"
-     "no earlier observation, or no change), and the new lines of next_text joined with newlines."},
+     "no earlier observation, or no change), and the new lines of next_text joined with newlines. header: the\n"
+     "fields (prefix, changed, appeared, gone) of the lines a screen starts with, told by name, not as lines."},
     {"quote", quote_text, METH_O,
      "quote(text) -> str\n\nrepr() of text stripped, cut to 72 characters with an ellipsis: how a trace quotes a line."},
     {"changed_regions", (PyCFunction)(void (*)(void))regions_of, METH_FASTCALL,

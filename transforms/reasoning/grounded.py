@@ -21,6 +21,26 @@ from transforms.reasoning._linediff import MAX_LISTED, line_diff, new_spans, quo
 
 # How a line of each domain's observation is called in the trace.
 _UNIT = {"web": "element", "android": "element", "os": "element"}
+# The header lines a web or desktop observation starts with (schemas/render/web.py, schemas/render/os.py): where the
+# page is, its tabs, what has focus, the action's error, the table's columns. They are not elements of the tree, so
+# line_diff tells each by name ("the URL becomes '…/status'", not "3 elements change: 'URL: …'") and counts only the
+# tree's lines. Each field: the prefix of its line, what the trace calls it, whether that noun is plural.
+_HEADER_FIELDS = {
+    "web": (("URL:", "the URL", False), ("Title:", "the title", False), ("Tabs:", "the tabs", True),
+            ("Focused:", "the focused element", False), ("Error:", "the action error", False)),
+    "os": (("focused window:", "the focused window", False), ("focused element:", "the focused element", False),
+           ("id\ttag\t", "the column header", False)),
+}
+
+
+def _header_field(prefix: str, noun: str, plural: bool) -> tuple[str, str, str, str]:
+    """A field as line_diff takes it: its prefix, then how it is told when its value changed, when it appeared (both
+    followed by the new value quoted), and when it went."""
+    return (prefix, f"{noun} {'become' if plural else 'becomes'} ", f"{noun} {'are' if plural else 'is'} now ",
+            f"the header no longer shows {noun}")
+
+
+_HEADERS = {domain: tuple(_header_field(*field) for field in fields) for domain, fields in _HEADER_FIELDS.items()}
 # Domains whose observation is the answer to one call (a tool's result, a page of search results, a command's
 # output), not a screen the action changed: their state is only the previous answer, so a diff against it said
 # nothing about this one ("1 line changes: 'Echo: hello' becomes 'The sum of 17 and 25 is 42.'"). Their trace
@@ -276,7 +296,7 @@ def grounded_trace(row: dict) -> str:
     if domain in _ANSWERS:
         sentences, new_text = _answer_sentences(state, after_text, _ANSWERS[domain]), after_text
     else:
-        sentences, new_text = line_diff(state, after_text, _UNIT.get(domain, "line"))
+        sentences, new_text = line_diff(state, after_text, _UNIT.get(domain, "line"), _HEADERS.get(domain))
     files = _files_named(new_text)
     if files:
         sentences.append(f"{'It' if domain in _ANSWERS else 'The new output'} names {_listed(files)}.")
