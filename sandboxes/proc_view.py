@@ -20,9 +20,9 @@ LXCFS, HOST = "lxcfs", "host"
 
 
 def engine_is_local(client) -> bool:
-    """Whether the engine reads bind sources from this machine: reached over a unix socket (docker-py's
-    http+docker://localhost), not over TCP or SSH to another host."""
-    return client.api.base_url.startswith("http+docker://")
+    """Whether the engine reads bind sources from this machine: reached over a unix socket (docker-py names it
+    http+docker://localhost), not over TCP (http://host:port) or SSH (http+docker://ssh) to another host."""
+    return client.api.base_url == "http+docker://localhost"
 
 
 def lxcfs_answers(root: Path = LXCFS_ROOT) -> bool:
