@@ -130,10 +130,6 @@ def _own_folder(controller: str, own: dict[str, str], mounts: dict[str, tuple[Pa
     return (mountpoint / relative).resolve()
 
 
-def _write(path: Path, value: str) -> None:
-    path.write_text(value)
-
-
 def _make_v1(name: str, memory_bytes: int, processes: int, own: dict[str, str], mounts: dict) -> Group:
     folders = []
     try:
@@ -142,10 +138,10 @@ def _make_v1(name: str, memory_bytes: int, processes: int, own: dict[str, str], 
             folder.mkdir()
             folders.append(folder)
         memory, pids = folders
-        _write(memory / "memory.limit_in_bytes", str(memory_bytes))
+        (memory / "memory.limit_in_bytes").write_text(str(memory_bytes))
         if (memory / "memory.memsw.limit_in_bytes").exists():  # swap accounting on: no way around the cap via swap
-            _write(memory / "memory.memsw.limit_in_bytes", str(memory_bytes))
-        _write(pids / "pids.max", str(processes))
+            (memory / "memory.memsw.limit_in_bytes").write_text(str(memory_bytes))
+        (pids / "pids.max").write_text(str(processes))
     except (OSError, Unavailable) as exc:
         for folder in reversed(folders):
             folder.rmdir()
@@ -167,10 +163,10 @@ def _make_v2(name: str, memory_bytes: int, processes: int, own: dict[str, str], 
     group = folder / name
     try:
         group.mkdir()
-        _write(group / "memory.max", str(memory_bytes))
+        (group / "memory.max").write_text(str(memory_bytes))
         if (group / "memory.swap.max").exists():
-            _write(group / "memory.swap.max", "0")
-        _write(group / "pids.max", str(processes))
+            (group / "memory.swap.max").write_text("0")
+        (group / "pids.max").write_text(str(processes))
     except OSError as exc:
         if group.is_dir():
             group.rmdir()

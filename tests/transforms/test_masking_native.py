@@ -56,20 +56,26 @@ def _texts(seed, count):
 _PATTERNS = [(re.compile(pattern, re.MULTILINE), _masking.FINDERS.index(finder)) for _, pattern, finder, _ in RULES]
 
 
-def test_every_position_where_a_rule_matches_is_a_candidate_start():
-    texts = _texts(41, 250)
-    assert any(not text.isascii() for text in texts) and any(max(map(ord, text), default=0) > 0xFFFF for text in texts)
-    matched = set()
+def _rules_matched(texts: list[str]) -> list[int]:
+    """The rule of every match at any position of texts (once a match), each checked to be a start its finder
+    offered."""
+    matched = []
     for text in texts:
         candidates = _masking.candidate_starts(text)
-        assert all(starts == sorted(set(starts)) for starts in candidates)
         for rule, (pattern, finder) in enumerate(_PATTERNS):
             starts = set(candidates[finder])
             for position in range(len(text)):
                 if pattern.match(text, position):
                     assert position in starts, (RULES[rule][0], RULES[rule][2], repr(text), position)
-                    matched.add(rule)
-    assert matched == set(range(len(RULES)))  # every rule's finder was put to the test
+                    matched.append(rule)
+    return matched
+
+
+def test_every_position_where_a_rule_matches_is_a_candidate_start():
+    texts = _texts(41, 250)
+    assert any(not text.isascii() for text in texts) and any(max(map(ord, text), default=0) > 0xFFFF for text in texts)
+    assert all(starts == sorted(set(starts)) for text in texts for starts in _masking.candidate_starts(text))
+    assert set(_rules_matched(texts)) == set(range(len(RULES)))  # every rule's finder was put to the test
 
 
 def test_the_second_passes_finders_offer_every_row_and_key_they_read():
@@ -197,15 +203,7 @@ def test_every_position_where_a_rule_matches_in_the_later_pieces_is_a_candidate_
     pieces = OVERLAP_PIECES + UPTIME_PIECES + SETTING_PIECES + NON_ASCII[:4]
     texts = ["".join(rng.choice(pieces) + rng.choice(SEPARATORS) for _ in range(rng.randint(1, 8)))
              for _ in range(400)]
-    matched = set()
-    for text in texts:
-        candidates = _masking.candidate_starts(text)
-        for rule, (pattern, finder) in enumerate(_PATTERNS):
-            for position in range(len(text)):
-                if pattern.match(text, position):
-                    assert position in candidates[finder], (RULES[rule][2], repr(text), position)
-                    matched.add(RULES[rule][2])
-    assert {"elapsed", "digits", "up_time", "setting"} <= matched
+    assert {"elapsed", "digits", "up_time", "setting"} <= {RULES[rule][2] for rule in _rules_matched(texts)}
     assert mask_many(texts) == list(map(reference_mask, texts))
 
 
@@ -216,13 +214,6 @@ def test_every_position_where_a_rule_matches_in_git_s_pieces_is_a_candidate_star
     pieces = GIT_PIECES + ["\n", "\n   ", "\n + ", "Updating ", "-3-g", "WIP on ", " HEAD@{1}: ", "pick ", "é", "_"]
     texts = ["".join(rng.choice(pieces + NON_ASCII[:4]) + rng.choice(SEPARATORS) for _ in range(rng.randint(1, 8)))
              for _ in range(600)]
-    git_id, matched = _masking.FINDERS.index("git_id"), 0
-    for text in texts:
-        candidates = _masking.candidate_starts(text)
-        for rule, (pattern, finder) in enumerate(_PATTERNS):
-            for position in range(len(text)):
-                if pattern.match(text, position):
-                    assert position in candidates[finder], (RULES[rule][2], repr(text), position)
-                    matched += finder == git_id
-    assert matched > 500
+    git_id = _masking.FINDERS.index("git_id")
+    assert sum(_PATTERNS[rule][1] == git_id for rule in _rules_matched(texts)) > 500
     assert mask_many(texts) == list(map(reference_mask, texts))
