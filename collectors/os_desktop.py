@@ -108,9 +108,12 @@ class DesktopCollector(Collector):
 
     def env_info(self) -> EnvInfo:
         from sandboxes.desktop.image import DESKTOP_PACKAGES
-        digest = self.session.sandbox.image_digest if self.session else ""
-        return EnvInfo(kind="docker-image", id=self.image, digest=digest,
-                       details={"desktop": "xvfb+openbox", "accessibility": "at-spi2", "packages": DESKTOP_PACKAGES})
+        details = {"desktop": "xvfb+openbox", "accessibility": "at-spi2", "packages": DESKTOP_PACKAGES}
+        if self.session is None:
+            return EnvInfo(kind="docker-image", id=self.image, details=details)
+        sandbox = self.session.sandbox
+        return EnvInfo(kind="docker-image", id=self.image, digest=sandbox.image_digest,
+                       details={**details, "limits": sandbox.limits.record(), "proc_view": sandbox.proc_view})
 
     def reset(self, task: Task) -> Observation:
         from sandboxes.desktop.session import DesktopSession, desktop_limits, desktop_sandbox_kwargs, start_desktop

@@ -191,8 +191,7 @@ class SweCollector(Collector):
             "base_commit": self.leak_report.get("head", ""), "test_command": self.spec.test_command,
             "environment": self.environment, "git_objects": self.leak_report.get("objects", 0),
             "leak_check": "clean", "planted_bug": self.planted.id if self.planted else None,
-            "limits": {"memory": self.limits.memory, "pids": self.limits.pids, "cpus": self.limits.cpus,
-                       "disk": self.limits.disk, "network": self.limits.network},
+            "limits": self.sandbox.limits.record(),
             "proc_view": self.sandbox.proc_view,
         })
 

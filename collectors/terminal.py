@@ -29,10 +29,10 @@ from typing import Any
 
 import typer
 
-from collectors.api import Collector, StepResult, Task
+from collectors.api import Collector, StepResult, Task, TaskError
 from collectors.command import (LimitOption, MaxStepsOption, OutOption, ReplaysOption, SeedsOption, WorkersOption,
                                 plans_for)
-from sandboxes.docker_sandbox import DockerSandbox, Limits, SandboxPool, format_size
+from sandboxes.docker_sandbox import DockerSandbox, Limits, SandboxPool
 from sandboxes.images import DEFAULT_TERMINAL_IMAGE
 from sandboxes.terminal_tmux import SessionEnded, TmuxTerminal
 from schemas import Action, EnvInfo, Observation
@@ -60,7 +60,7 @@ EVIDENCE = {
 }
 
 
-class TerminalTaskError(ValueError):
+class TerminalTaskError(TaskError, ValueError):
     pass
 
 
@@ -212,12 +212,8 @@ class TerminalCollector(Collector):
             return EnvInfo(kind="docker", id=self.image)
         if self._engine_version is None:
             self._engine_version = self.sandbox.client.version().get("Version", "")
-        used = self.sandbox.limits
-        # The sizes the container got, not None for "what fits": a reader of the record cannot work those out.
-        limits = {**dataclasses.asdict(used), "disk": format_size(used.disk_bytes), "shm": format_size(used.shm_bytes),
-                  "tmpfs": used.tmpfs_sizes()}
         return EnvInfo(kind="docker", id=self.image, digest=self.sandbox.image_digest,
-                       details={"limits": limits, "cols": self.cols, "rows": self.rows, "shell": "bash",
+                       details={"limits": self.sandbox.limits.record(), "cols": self.cols, "rows": self.rows, "shell": "bash",
                                 "multiplexer": "tmux", "engine": self._engine_version,
                                 "proc_view": self.sandbox.proc_view})
 

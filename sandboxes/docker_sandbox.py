@@ -25,7 +25,7 @@ import time
 import uuid
 import concurrent.futures
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from docker import types as docker_types
 from docker import utils as docker_utils
@@ -143,6 +143,12 @@ class Limits:
         if self.disk is not None:
             return parse_size(self.disk, "disk")
         return (self.file_budget - self.shm_bytes) // PAGE * PAGE
+
+    def record(self) -> dict:
+        """The limits as recorded in env details: the sizes the container got, not None for "what fits" (a reader
+        of the record cannot work those out)."""
+        return {**asdict(self), "disk": format_size(self.disk_bytes), "shm": format_size(self.shm_bytes),
+                "tmpfs": self.tmpfs_sizes()}
 
     def tmpfs_sizes(self) -> dict[str, str]:
         """The size of each writable path's tmpfs (they add up to `disk`): the others share half of it equally

@@ -13,6 +13,7 @@ from collectors.api import ScriptedPolicy, Task
 from collectors.os_desktop import DesktopCollector, center, find_element
 from collectors.runner import EpisodePlan, add_replays, run_episode
 from collectors.tasks import load_tasks
+from sandboxes.desktop.image import DESKTOP_HOME
 from schemas import Action
 from schemas.render import render
 from schemas.render.os import parse_dump, walk
@@ -165,3 +166,14 @@ def test_sandbox_is_closed(collector):
     assert sandbox.exec("id -u").output.strip() == b"1000"
     config = sandbox.client.api.inspect_container(sandbox.name)["HostConfig"]
     assert config["Memory"] == 1 << 30 and config["NetworkMode"] == "none" and not config["Binds"]
+
+
+def test_env_details_record_the_limits_and_the_proc_view_the_desktop_ran_with(collector):
+    collector.reset(CALCULATOR)
+    details = collector.env_info().details
+    assert details["proc_view"] == "lxcfs", "lxcfs is not serving /var/lib/lxcfs: run scripts/setup.d/15-lxcfs.sh"
+    assert details["limits"]["memory"] == "1g" and details["limits"]["pids"] == 512
+    assert list(details["limits"]["tmpfs"]) == [DESKTOP_HOME, "/tmp", "/var/tmp"]
+    # What the record says is what the apps see: free reports the container's 1 GiB, not this machine's memory.
+    meminfo = collector.session.sandbox.exec("head -1 /proc/meminfo").output.decode()
+    assert int(meminfo.split()[1]) == (1 << 30) // 1024
