@@ -38,6 +38,14 @@ class StepResult:
     reference: Observation | None = None
 
 
+class TaskError(Exception):
+    """Raised by a collector's reset or step (or a policy) for a problem with the task itself, not the environment:
+    a bad task spec, a missing fixture, a setup step the task got wrong. The episode ends in a task error (its
+    end_reason begins "task error: ", counted apart from environment errors in the collect summary); any other
+    exception from reset or step is an environment error. Either way the outcome is 'error', and a rerun plays the
+    episode again once the task is fixed."""
+
+
 class Collector(abc.ABC):
     """Drives one live environment. Not thread-safe: the runner gives each worker its own collector."""
 

@@ -187,8 +187,8 @@ def run_and_report(make_collector: Callable[[], Collector], plans: list[EpisodeP
         console.print(f"  ... and {len(by_reason) - 10} more reasons (each episode record in {escape(str(out))} "
                       f"has its end_reason)", soft_wrap=True)
     if report.task_errors:
-        console.print("  a task error is a mistake in the task, not the environment: the collector refused one of "
-                      "its actions, or an action named what the environment did not show; fix the task and run the "
+        console.print("  a task error is a mistake in the task, not the environment: the collector refused it or one "
+                      "of its actions, or an action named what the environment did not show; fix the task and run the "
                       "command again", soft_wrap=True)
     if exit_on_failure:
         exit_if_all_failed(report)

@@ -19,15 +19,16 @@ from typing import Callable
 import pyarrow as pa
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from collectors.api import Collector, Policy, ScriptedPolicy, StepResult, Task
+from collectors.api import Collector, Policy, ScriptedPolicy, StepResult, Task, TaskError
 from collectors.store import EpisodeStore
 from schemas import Action, EnvInfo, Episode, Provenance, Timings, Transition, utcnow
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_STEPS = 50
-# How the end_reason of an episode the policy could not go on with begins (its other errors begin "error: "): the
-# collector refused one of the task's actions (parse_action), or the script named what the environment did not show.
-# A mistake in the task, not a broken environment; still outcome 'error', so a rerun plays it again once it is fixed.
+# How the end_reason of an episode ended by a mistake in the task begins (environment errors begin "error: "): the
+# collector refused one of the task's actions (parse_action), the script named what the environment did not show
+# (the policy raised), or the collector's reset or step raised collectors.api.TaskError (a bad task spec, a missing
+# fixture). Still outcome 'error', so a rerun plays it again once the task is fixed.
 TASK_ERROR = "task error: "
 
 
@@ -142,6 +143,9 @@ def run_episode(collector: Collector, plan: EpisodePlan, stop: threading.Event |
     except PolicyFailed as exc:  # the task is wrong: keep what was recorded and say why
         log.debug("episode %s failed: %s", episode_id, exc.__cause__)  # collect() warns once per distinct reason
         end_reason, outcome = _error_reason(TASK_ERROR, exc.__cause__), "error"
+    except TaskError as exc:  # the collector found the task wrong
+        log.debug("episode %s failed: %s", episode_id, exc)
+        end_reason, outcome = _error_reason(TASK_ERROR, exc), "error"
     except Exception as exc:  # the environment broke: keep what was recorded and say why
         log.debug("episode %s failed: %s", episode_id, exc)
         end_reason, outcome = _error_reason("error: ", exc), "error"

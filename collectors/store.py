@@ -91,9 +91,12 @@ class EpisodeStore:
 
     def damage(self, domain: str, episode_id: str) -> str | None:
         """Why a complete episode's stored files cannot be trusted, naming the file; None if they can. A record that
-        is not a JSON object, an own transitions file whose footer cannot be read, or one holding other than the
-        record's number of steps (a disk or copy that cut it short). Only the footer is read, so checking every
-        complete episode on resume stays cheap; a damaged page is found by pack and curate, which read the data."""
+        is not a JSON object, an own transitions file that does not read whole (a page that fails its checksum or
+        does not decode, a footer cut off), or one holding other than the record's number of steps (a disk or copy
+        that cut it short). The whole file is read, not only its footer: a damaged page would otherwise be found
+        only by pack or curate, after resume had taken the episode as done. Episode files are small: this check
+        takes ~1.0 ms an episode against ~0.26 ms reading the footer only (73 collected terminal and web episodes,
+        8-110 KB files; ~10 s on resuming 10,000 episodes)."""
         path = episode_path(self.root, domain, episode_id)
         try:
             record = self._record(path)
@@ -103,7 +106,8 @@ class EpisodeStore:
         if not transitions.exists():  # moved into a pack
             return None
         try:
-            rows = pq.read_metadata(transitions).num_rows
+            with pq.ParquetFile(transitions, page_checksum_verification=True) as file:
+                rows = file.read().num_rows
         except (OSError, pa.ArrowException) as exc:
             return f"{transitions} is not readable Parquet ({' '.join(str(exc).split())[:200]})"
         if isinstance(record.get("steps"), int) and rows != record["steps"]:

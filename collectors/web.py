@@ -28,7 +28,7 @@ from typing import Any
 import typer
 import xxhash
 
-from collectors.api import Action, Collector, Observation, Policy, ScriptedPolicy, StepResult, Task
+from collectors.api import Action, Collector, Observation, Policy, ScriptedPolicy, StepResult, Task, TaskError
 from collectors.command import (LimitOption, MaxStepsOption, OutOption, ReplaysOption, SeedsOption, WorkersOption,
                                 plans_for, run_and_report)
 from collectors.tasks import TaskFileError, load_tasks
@@ -41,7 +41,7 @@ SITES_DIR = Path(__file__).resolve().parent.parent / "sandboxes" / "sites"
 VOLATILE_HEADER = ("Focused:", "Error:")
 
 
-class WebTaskError(ValueError):
+class WebTaskError(TaskError, ValueError):
     pass
 
 

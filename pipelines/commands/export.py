@@ -14,6 +14,7 @@ import os
 import re
 import secrets
 import shutil
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -181,8 +182,9 @@ def export_folder(out: Path, overwrite: bool, kind: str, is_ours) -> Iterator[Pa
     if foreign:
         raise fail(f"--out {out} holds {_names(foreign)}, which an {kind} export does not write: --overwrite replaces "
                    "an earlier export only; choose another folder")
+    _remove_stale(out)
     # Beside `out`, so both renames stay on one file system; made by the first file written (AtomicText).
-    staging = out.parent / f".{out.name}.export-{secrets.token_hex(4)}"
+    staging = _owned(out, "export")
     try:
         yield staging
     except BaseException:
@@ -190,6 +192,39 @@ def export_folder(out: Path, overwrite: bool, kind: str, is_ours) -> Iterator[Pa
         raise
     staging.mkdir(parents=True, exist_ok=True)  # an export of no episodes still replaces the earlier one
     _replace_folder(staging, out)
+
+
+def _owned(out: Path, what: str) -> Path:
+    """A hidden folder beside `out` whose name says which process made it (host and pid), so a later export can tell
+    one a killed export left from one a running export is still writing."""
+    return out.parent / f".{out.name}.{what}-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
+
+
+def _remove_stale(out: Path) -> None:
+    """Remove the folders exports into `out` left when killed (SIGKILL runs no cleanup): a staging folder, or the
+    earlier export renamed aside for removal. Only those made on this host by a process that is gone: another host's
+    pids mean nothing here. An earlier export renamed aside is removed only once `out` exists again, as until then
+    (killed between the two renames) it is the only copy of that export."""
+    owned = re.compile(rf"\.{re.escape(out.name)}\.(?P<what>export|replaced)-(?P<host>.+)-(?P<pid>\d+)-[0-9a-f]{{8}}")
+    for entry in out.parent.iterdir() if out.parent.is_dir() else []:
+        match = owned.fullmatch(entry.name)
+        if not match or match["host"] != socket.gethostname() or _running(int(match["pid"])):
+            continue
+        if match["what"] == "replaced" and not out.is_dir():
+            continue
+        shutil.rmtree(entry, ignore_errors=True)  # one that cannot be removed must not stop this export
+        if not entry.exists():
+            typer.echo(f"removed {entry}, left by an export (pid {match['pid']}) that was killed", err=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: it exists
+        pass
+    return True
 
 
 def _names(entries: list[Path]) -> str:
@@ -203,7 +238,7 @@ def _replace_folder(new: Path, out: Path) -> None:
     if not out.is_dir() or not any(out.iterdir()):
         os.replace(new, out)
         return
-    old = out.parent / f".{out.name}.replaced-{secrets.token_hex(4)}"
+    old = _owned(out, "replaced")
     os.rename(out, old)
     try:
         os.rename(new, out)
