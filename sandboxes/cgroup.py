@@ -1,6 +1,8 @@
-"""A control group that caps what all the processes of one sandbox use together: memory (and swap) and the number
-of processes. prlimit's caps (sandboxes/bwrap.Limits) hold per process, so thirty Chromium renderers or a server's
-forked workers could each stay under theirs and still take the machine; a cgroup counts them as one.
+"""A control group that caps what all the processes of one sandbox use together: memory (and swap), the number
+of processes and, when asked, CPU time per wall second. prlimit's caps (sandboxes/bwrap.Limits) hold per process, so
+thirty Chromium renderers or a server's forked workers could each stay under theirs and still take the machine; a
+cgroup counts them as one. (prlimit's CPU cap is seconds in all, per process: it ends a runaway but cannot stop
+eight busy workers from holding every core meanwhile; the CPU bandwidth cap can.)
 
 A group is made under the collector's own cgroup, so whatever cap the collector runs under still holds above it.
 Both hierarchies are handled: cgroup v1 (one folder under the memory and one under the pids controller) and the
@@ -33,6 +35,7 @@ class Group:
     folders: list[Path]
     memory_bytes: int
     processes: int
+    cpus: float | None = None  # the CPU bandwidth cap in cores, None when there is none
     _closed: bool = field(default=False, repr=False)
 
     def wrap(self, argv: list[str]) -> list[str]:
@@ -56,6 +59,15 @@ class Group:
             except (OSError, ValueError):
                 continue
         return None
+
+    def cpu_throttled(self) -> int:
+        """How many scheduling periods the group ran out of its CPU quota in (0 without a CPU cap)."""
+        for folder in self.folders:
+            for line in _read(folder / "cpu.stat").splitlines():
+                key, _, value = line.partition(" ")
+                if key == "nr_throttled":
+                    return int(value)
+        return 0
 
     def oom_kills(self) -> int:
         """How many of its processes the kernel killed for going over the memory cap."""
@@ -92,7 +104,8 @@ class Group:
 
     def record(self) -> dict:
         """What the data says about the total caps this sandbox ran under."""
-        return {"cgroup": self.version, "memory_bytes": self.memory_bytes, "processes": self.processes}
+        return {"cgroup": self.version, "memory_bytes": self.memory_bytes, "processes": self.processes,
+                "cpus": self.cpus}
 
 
 def _own_cgroups() -> dict[str, str]:
@@ -130,29 +143,43 @@ def _own_folder(controller: str, own: dict[str, str], mounts: dict[str, tuple[Pa
     return (mountpoint / relative).resolve()
 
 
-def _make_v1(name: str, memory_bytes: int, processes: int, own: dict[str, str], mounts: dict) -> Group:
+def _make_v1(name: str, memory_bytes: int, processes: int, cpus: float | None, own: dict[str, str],
+             mounts: dict) -> Group:
     folders = []
     try:
-        for controller in ("memory", "pids"):
+        for controller in ("memory", "pids") + (("cpu",) if cpus else ()):
             folder = _own_folder(controller, own, mounts) / name
             folder.mkdir()
             folders.append(folder)
-        memory, pids = folders
+        memory, pids = folders[:2]
         (memory / "memory.limit_in_bytes").write_text(str(memory_bytes))
         if (memory / "memory.memsw.limit_in_bytes").exists():  # swap accounting on: no way around the cap via swap
             (memory / "memory.memsw.limit_in_bytes").write_text(str(memory_bytes))
         (pids / "pids.max").write_text(str(processes))
+        if cpus:
+            (folders[2] / "cpu.cfs_period_us").write_text(str(CPU_PERIOD_US))
+            (folders[2] / "cpu.cfs_quota_us").write_text(str(_quota_us(cpus)))
     except (OSError, Unavailable) as exc:
         for folder in reversed(folders):
             folder.rmdir()
         raise Unavailable(str(exc)) from exc
-    return Group("v1", folders, memory_bytes, processes)
+    return Group("v1", folders, memory_bytes, processes, cpus)
 
 
-def _make_v2(name: str, memory_bytes: int, processes: int, own: dict[str, str], mounts: dict) -> Group:
+# The scheduler's default period: a quota is spent within each 100 ms, so a capped group waits at most that long.
+CPU_PERIOD_US = 100_000
+
+
+def _quota_us(cpus: float) -> int:
+    return max(1000, round(cpus * CPU_PERIOD_US))  # the kernel's least quota is 1 ms
+
+
+def _make_v2(name: str, memory_bytes: int, processes: int, cpus: float | None, own: dict[str, str],
+             mounts: dict) -> Group:
     # v2 forbids a group with controllers to hold processes itself, so the collector's own group (it is in it) can
     # rarely get children with caps; the nearest ancestor that already hands memory and pids to its children can
-    # (under systemd, a slice). Its own caps still hold above the new group.
+    # (under systemd, a slice). Its own caps still hold above the new group. The cpu controller is asked of the same
+    # ancestor, not searched for: a group that has no CPU cap records cpus None.
     folder = _own_folder("", own, mounts)
     mountpoint = mounts[""][0].resolve()
     while not {"memory", "pids"} <= set(_read(folder / "cgroup.subtree_control").split()):
@@ -167,11 +194,15 @@ def _make_v2(name: str, memory_bytes: int, processes: int, own: dict[str, str], 
         if (group / "memory.swap.max").exists():
             (group / "memory.swap.max").write_text("0")
         (group / "pids.max").write_text(str(processes))
+        if cpus and (group / "cpu.max").exists():
+            (group / "cpu.max").write_text(f"{_quota_us(cpus)} {CPU_PERIOD_US}")
+        else:
+            cpus = None
     except OSError as exc:
         if group.is_dir():
             group.rmdir()
         raise Unavailable(f"cgroup v2: cannot make a group with caps under {folder}: {exc}") from exc
-    return Group("v2", [group], memory_bytes, processes)
+    return Group("v2", [group], memory_bytes, processes, cpus)
 
 
 def _read(path: Path) -> str:
@@ -181,15 +212,16 @@ def _read(path: Path) -> str:
         return ""
 
 
-def make_group(purpose: str, memory_bytes: int, processes: int) -> Group:
+def make_group(purpose: str, memory_bytes: int, processes: int, cpus: float | None = None) -> Group:
     """A new group named after `purpose` holding at most memory_bytes (RAM + swap) and `processes` processes and
-    threads in all. Unavailable when this machine or user cannot make one."""
+    threads in all, and using at most `cpus` cores' worth of CPU time (None: no CPU cap). Unavailable when this
+    machine or user cannot make one."""
     name = f"worldline-{purpose}-{os.getpid()}-{next(_names)}"
     try:
         own, mounts = _own_cgroups(), _mounts()
         if "memory" in mounts:
-            return _make_v1(name, memory_bytes, processes, own, mounts)
-        return _make_v2(name, memory_bytes, processes, own, mounts)
+            return _make_v1(name, memory_bytes, processes, cpus, own, mounts)
+        return _make_v2(name, memory_bytes, processes, cpus, own, mounts)
     except Unavailable:
         raise
     except OSError as exc:

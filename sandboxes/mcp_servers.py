@@ -237,6 +237,9 @@ CPU_TIME_LIMIT_S = 600
 # What a server's processes hold together (a cgroup, sandboxes/cgroup.py): the per-process cap above lets a server
 # that forks workers hold several times its share.
 TOTAL_MEMORY_BYTES = 4 << 30
+# CPU time per wall second, all of a server's processes together, in cores: a server that forks busy workers holds
+# one core, not every core the collector's other workers need. A server spends ~1 ms a call, so no episode meets it.
+TOTAL_CPUS = 1.0
 SANDBOX_USER = "mcp-server"
 
 # Besides bwrap.SYSTEM_PATHS (the system's programs and libraries), what an entry needs from /root, /home, /work,
@@ -404,7 +407,7 @@ def _warn_once(message: str) -> None:
 def _total_caps(server: str) -> tuple[cgroup.Group | None, dict]:
     """A cgroup for one server's sandbox, and what the data records of it: its caps, or why there is none."""
     try:
-        group = cgroup.make_group(f"mcp-{server}", TOTAL_MEMORY_BYTES, PROCESS_LIMIT)
+        group = cgroup.make_group(f"mcp-{server}", TOTAL_MEMORY_BYTES, PROCESS_LIMIT, TOTAL_CPUS)
     except cgroup.Unavailable as exc:
         _warn_once(f"MCP servers run with per-process caps only: {exc}")
         return None, cgroup.unavailable_record(str(exc))

@@ -9,7 +9,7 @@ import yaml
 from tests.mcp.mcp_helpers import collect, rows
 from schemas import validate_transition
 from schemas.render import render
-from sandboxes.mcp_servers import MEMORY_LIMIT_BYTES
+from sandboxes.mcp_servers import MEMORY_LIMIT_BYTES, TOTAL_CPUS
 
 TASKS = [
     {"id": "notes", "instruction": "Write a note and read it back.", "options": {
@@ -54,6 +54,7 @@ def test_scripted_transitions(scripted):
         sandbox = json.loads(row["env"]["details_json"])["sandbox"]
         assert sandbox["kind"] == "bwrap" and sandbox["network"] is False
         assert sandbox["limits"]["data_bytes"] == MEMORY_LIMIT_BYTES and sandbox["limits"]["cpu_s"] > 0
+        assert sandbox["total"]["cpus"] == TOTAL_CPUS
     # The starting state: initialize and tools/list, each as the server sent it.
     state = json.loads(notes[0]["state"]["raw"])
     assert state["initialize"]["serverInfo"]["name"] == "secure-filesystem-server"

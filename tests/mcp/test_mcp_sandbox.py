@@ -191,7 +191,11 @@ def test_a_servers_processes_share_one_memory_cap(monkeypatch):
     monkeypatch.setattr(mcp_servers, "TOTAL_MEMORY_BYTES", 400 << 20)
     with ServerConnection(probe_spec(), call_timeout_s=60) as conn:
         assert conn.sandbox_record()["total"] == {"cgroup": conn._group.version, "memory_bytes": 400 << 20,
-                                                   "processes": PROCESS_LIMIT}
+                                                   "processes": PROCESS_LIMIT, "cpus": mcp_servers.TOTAL_CPUS}
+        # The server's processes are in every folder of the group, the CPU controller's too (v1 has one each).
+        members = sorted(conn._group.members())
+        assert members and all(sorted(map(int, (folder / "cgroup.procs").read_text().split())) == members
+                               for folder in conn._group.folders)
         alone, _ = call(conn, "hold", count=1, mib=150)
         assert int(text(alone)) == 1 and conn._group.oom_kills() == 0  # one worker fits under the total
         holding, _ = call(conn, "hold", count=4, mib=150)  # 600 MiB: each under the per-process cap, not together

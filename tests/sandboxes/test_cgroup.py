@@ -4,8 +4,10 @@ a program joins before it starts anything, and a user who cannot make groups get
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -45,6 +47,28 @@ def test_forks_stop_at_the_process_cap(group):
     spawned = subprocess.run(group.wrap(["sh", "-c", "for i in $(seq 40); do sleep 5 & done; wait"]),
                              capture_output=True, text=True, timeout=60)
     assert "fork" in spawned.stderr.lower() or "resource temporarily unavailable" in spawned.stderr.lower()
+
+
+def test_busy_children_together_stay_under_the_cpu_cap():
+    capped = cgroup.make_group("test-cpu", 96 << 20, 24, cpus=0.1)
+    try:
+        assert capped.record()["cpus"] == 0.1
+        busy = f"{sys.executable} -c 'import time; t = time.time()\nwhile time.time() - t < 2: pass'"
+        before, started = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic()
+        subprocess.run(capped.wrap(["sh", "-c", f"{busy} & {busy} & wait"]), check=True, timeout=60)
+        after, wall = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic() - started
+        used = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        # Two busy loops could hold both cores (~4 CPU s); the group gets a tenth of one core per wall second, plus
+        # the period it starts in and the interpreters' start-up.
+        assert used <= 0.1 * wall + 0.3, (used, wall)
+        assert capped.cpu_throttled() > 0
+    finally:
+        capped.close()
+
+
+def test_no_cpu_cap_unless_asked(group):
+    assert group.record()["cpus"] is None and group.cpu_throttled() == 0
+    assert not any((folder / "cpu.cfs_quota_us").exists() for folder in group.folders)
 
 
 def test_close_kills_what_is_left_and_removes_the_group(group):
