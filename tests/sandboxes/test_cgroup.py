@@ -97,3 +97,32 @@ def test_a_user_who_cannot_make_groups_is_told_why():
                              env={**os.environ, "PYTHONPATH": str(REPO)})
     assert refused.stdout.startswith("unavailable:") and "ermission denied" in refused.stdout, refused.stderr
     assert cgroup.unavailable_record("no write access") == {"cgroup": None, "why": "no write access"}
+
+
+def test_on_cgroup_v2_the_search_for_a_delegating_ancestor_and_joining_run_on_the_real_hierarchy():
+    """This machine mounts the unified (v2) hierarchy too, but its memory, pids and cpu controllers are bound to v1,
+    so no v2 group can get caps here. What can run for real: the search up from this process's v2 group for an
+    ancestor that hands memory and pids down (there is none, and the reason says so), and a program joining a v2
+    group before it starts (wrap, members, close are the same code on both versions)."""
+    own, mounts = cgroup._own_cgroups(), cgroup._mounts()
+    if "" not in mounts or "memory" not in mounts:
+        pytest.fail("this test is for the hybrid layout (v1 controllers, an empty v2 hierarchy) this machine and CI "
+                    "have; on a v2-only machine the other tests here run the v2 path with caps")
+    with pytest.raises(cgroup.Unavailable, match="hands the memory and pids controllers to its children"):
+        cgroup._make_v2("worldline-test-v2", 96 << 20, 24, 0.5, own, mounts)
+    folder = cgroup._own_folder("", own, mounts) / f"worldline-test-v2-{os.getpid()}"
+    folder.mkdir()
+    group = cgroup.Group("v2", [folder], 96 << 20, 24)
+    child = subprocess.Popen(group.wrap(["sleep", "60"]))
+    try:
+        for _ in range(100):
+            if group.members():
+                break
+            time.sleep(0.02)
+        assert group.members() == [child.pid]
+        assert f"0::/{folder.relative_to(mounts[''][0])}" in Path(f"/proc/{child.pid}/cgroup").read_text()
+        group.close()
+        assert child.wait(timeout=10) == -9 and not folder.exists()
+    finally:
+        group.close()
+        child.kill()
