@@ -398,10 +398,28 @@ at_line_start(Bytes s, Py_ssize_t i)
     return i == 0 || s[i - 1] == '\n' || (i >= 3 && literal_at(s, i - 3, "   ") && (i == 3 || s[i - 4] == '\n'));
 }
 
+/* After a commit id leading a line of git blame, from end (masking.py's _BLAME_AFTER, loosely): a space or a tab,
+ * then on the line a "(" before any ")", and the first ")" after it right after a digit (the line's number). */
+static int
+blame_line_after(Bytes s, Py_ssize_t end)
+{
+    if (s[end] != ' ' && s[end] != '\t')
+        return 0;
+    Py_ssize_t k = end;
+    while (s[k] && s[k] != '\n' && s[k] != '(' && s[k] != ')')
+        k++;
+    if (s[k] != '(')
+        return 0;
+    for (k++; s[k] && s[k] != '\n' && s[k] != '(' && s[k] != ')'; k++)
+        ;
+    return s[k] == ')' && has(s, k - 1, DIGIT);
+}
+
 /* A commit id at i (a word's start) where git prints one (the git_id rule of masking.py): after "HEAD is now at ",
  * "HEAD detached at "/"from ", "HEAD position was ", the word "commit ", "rebase in progress; onto ", "ould not
  * apply ", "Stopped at ", "' on '", a rebase todo line's command, "Updating " or " [ +] " starting a line (a range's
- * first id), or before " (HEAD", " (tag: " or a reflog selector (" HEAD@{1}: "). */
+ * first id), before " (HEAD", " (tag: " or a reflog selector (" HEAD@{1}: "), or leading a line of git blame (after a
+ * boundary commit's "^"). */
 static int
 git_id_at(Bytes s, Py_ssize_t i)
 {
@@ -414,6 +432,8 @@ git_id_at(Bytes s, Py_ssize_t i)
         return 0;
     if (s[end] == ' ' && ((s[end + 1] == '(' && (literal_at(s, end + 2, "HEAD") || literal_at(s, end + 2, "tag: ")))
                           || reflog_selector_at(s, end + 1)))
+        return 1;
+    if ((i == 0 || s[i - 1] == '\n' || (s[i - 1] == '^' && (i == 1 || s[i - 2] == '\n'))) && blame_line_after(s, end))
         return 1;
     if (i == 0 || (s[i - 1] != ' ' && s[i - 1] != '\''))
         return 0;
@@ -468,11 +488,12 @@ ps_format_option_at(Bytes s, Py_ssize_t j)
     return s[j] == '-' ? has_o : k > j && s[k - 1] == 'o' && s[k] == ' ';
 }
 
-/* A git subcommand printing commit ids at j, a word's start: "log", "reflog", "rev-parse" or "branch" ending a word. */
+/* A git subcommand printing commit ids at j, a word's start: "log", "reflog", "rev-parse", "branch" or "worktree"
+ * ending a word. */
 static int
 git_id_subcommand_at(Bytes s, Py_ssize_t j)
 {
-    static const char *const subcommands[] = {"log", "reflog", "rev-parse", "branch"};
+    static const char *const subcommands[] = {"log", "reflog", "rev-parse", "branch", "worktree"};
     for (size_t c = 0; c < sizeof subcommands / sizeof *subcommands; c++)
         if (literal_at(s, j, subcommands[c]) && !has(s, j + (Py_ssize_t)strlen(subcommands[c]), WORD))
             return 1;

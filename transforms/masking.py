@@ -65,6 +65,11 @@ _GIT_ID_AFTER = "|".join(rf"(?<={before}.)" for before in (
     "rebase in progress; onto "))
 _GIT_TODO = "|".join(rf"(?<=^{indent}{command} .)" for indent in ("", "   ")
                      for command in ("pick", "reword", "edit", "squash", "fixup", "drop"))
+# What follows a commit id leading a line of git blame: the file's name or the original line number if shown (-f,
+# -n), then in parentheses the author (or -e's address, padded), the commit's date, time and offset, and the line's
+# number ("86067227 (Ann Author 2026-11-27 13:00:00 +0000 2) TWO"); -c separates them with tabs.
+_BLAME_AFTER = (rf"(?: [^()\n]*)?[ \t]\((?:[^()\n]*[ \t])?{_D}{{4}}-{_D}{{2}}-{_D}{{2}} {_D}{{2}}:{_D}{{2}}:{_D}{{2}}"
+                rf" [+-]{_D}{{4}}[ \t]+{_D}+\)")
 # The keys whose durations are settings (see the setting rule of RULES), in any case.
 _SETTING_KEYS = ("timeout", "interval", "retry after", "retry-after", "retry_after", "retryafter", "delay", "ttl")
 
@@ -282,12 +287,16 @@ RULES = (
     # ("4997019 HEAD@{1}: commit: ...", "4997019 main@{0}: ..."); the two of merge's and pull's "Updating
     # 3603180..4209338" and of push's and fetch's "   3603180..4209338  main -> main" (" + a...b" when forced);
     # stash's "WIP on main: 4997019 msg" (git stash, git stash list), "index on main: ..." and "untracked files on
-    # main: ..." (its commits' messages); git describe's "v1.0-3-g4997019". Not: a stash's own message ("On main:
-    # 1234567 msg" is what the user wrote), "Updating 3 files", bisect's full ids (40 digits are never all digits).
+    # main: ..." (its commits' messages); git describe's "v1.0-3-g4997019"; the id leading a line of git blame,
+    # read without the command on screen since blame's output is long ("86067227 (Ann Author 2026-11-27 ... 2) x",
+    # "^5316367 (..." for a boundary commit: blame pads ids to 8 characters, a ^ taking the first). Not: a stash's
+    # own message ("On main: 1234567 msg" is what the user wrote), "Updating 3 files", bisect's full ids (40 digits
+    # are never all digits), blame's "00000000 (Not Committed Yet ...", the same on every run.
     ("hex_id", rf"(?P<v0>[0-9a-f]{_B.format('[0-9a-f]')}(?:(?:{_GIT_ID_AFTER})[0-9a-f]{{6,39}}\b"
                rf"|(?:(?<=[Cc]ould not apply .)|(?<=Stopped at .))[0-9a-f]{{6,39}}(?=\.\.\.)"
                rf"|(?<=' on '.)[0-9a-f]{{6,39}}(?=')|(?:{_GIT_TODO})[0-9a-f]{{6,39}}(?= )"
-               r"|[0-9a-f]{6,39}(?= \((?:HEAD|tag: )| [^\s@{}]+@\{[^}\n]*\}: )))"
+               r"|[0-9a-f]{6,39}(?= \((?:HEAD|tag: )| [^\s@{}]+@\{[^}\n]*\}: )"
+               rf"|(?:(?<=^.)|(?<=^\^.))(?!(?<=0)0{{6,39}}\b)[0-9a-f]{{6,39}}(?={_BLAME_AFTER})))"
                rf"|(?<=^Updating )(?P<v1>{_COMMIT})\.\.(?P<v2>{_COMMIT})(?=[ \t\r]*$)"
                rf"|(?<=^ [ +] )(?P<v3>{_COMMIT})\.\.\.?(?P<v4>{_COMMIT})(?= +\S+ +-> )"
                rf"|\b(?:WIP|index|untracked files) on (?:\(no branch\)|[^\s:]+): (?P<v5>{_COMMIT})\b"
@@ -440,8 +449,9 @@ def _ps_row_spans(text: str, pids: list[int]) -> list[tuple[int, int, str]]:
 # ps command line with a format list (-o, -eo, -axo, --format, BSD's "axo") as rows of those columns, and the lines
 # after a git command that prints one commit id at the start of each line (log --oneline, log --format=%h...,
 # reflog, rev-parse) as rows led by an id, and those after git branch -v (-vv, --verbose) as rows of a branch's name
-# and its commit's id ("* main 4997019 msg", "  (HEAD detached at 4997019) 4997019 msg"), up to the first line that
-# is not such a row (the next prompt). The output must reach the screen as the command printed its lines: a pipe
+# and its commit's id ("* main 4997019 msg", "  (HEAD detached at 4997019) 4997019 msg"), and those after git
+# worktree list as rows of a path and its HEAD's id ("/work/wt  4997019 [feat]"), up to the first line that is not
+# such a row (the next prompt). The output must reach the screen as the command printed its lines: a pipe
 # only into grep (not a count), head, tail, sort or less, no redirection. A ps row's columns are read up to the first
 # whose value may hold spaces (comm, args) or that the pass does not know, and the row must have a value of each kind
 # there (a pid of 1 to 7 digits, a usage figure); a first line that is no row is skipped once as the header (the
@@ -466,7 +476,7 @@ _COUNTING = re.compile(r"-[A-Za-z]*c[A-Za-z]*|--count|-[A-Za-z]*[lL][A-Za-z]*") 
 # What a command the pass reads has on its line: a ps format option, a git subcommand printing commit ids. The
 # command finder of _masking.c offers only the commands with one (most, "git status", have none).
 _COMMAND_CUE = re.compile(r"ps [^\n\0]*?(?<!\S)(?:-[A-Za-z]*o|--format|[A-Za-z]*o(?= ))"
-                          r"|git [^\n\0]*?(?<!\S)(?:log|reflog|rev-parse|branch)\b")
+                          r"|git [^\n\0]*?(?<!\S)(?:log|reflog|rev-parse|branch|worktree)\b")
 _QUOTING = re.compile(r"['\"\\]")
 _COMMAND_AFTER = ("$ ", "# ", "% ", "> ", "&& ", "; ", "sudo ")
 _COMMAND_END = re.compile(r"&&|\|\||;|\r?$", re.MULTILINE)
@@ -474,6 +484,9 @@ _GIT_ROW = re.compile(r"[*|\\/_ ]*(?P<v>[0-9a-f]{7,40})(?= |\r?$)|[*|\\/_ ]*[*|\
 # A row of git branch -v: "*" (the current branch), "+" (checked out in another worktree) or a space, the branch's
 # name padded to the longest, its commit's id; a symbolic ref ("  remotes/origin/HEAD -> origin/main") has none.
 _GIT_BRANCH_ROW = re.compile(r"[*+ ] (?:\([^)\n]*\)|\S+) +(?P<v>[0-9a-f]{7,40})(?= |\r?$)|  \S+ -> \S+\r?$")
+# A row of git worktree list: the worktree's path padded to the longest, its HEAD's id, then its branch or that it
+# is detached ("/work/wt  8606722 [feat]", "/work/wt2 8606722 (detached HEAD)"); a bare repository's has none.
+_GIT_WORKTREE_ROW = re.compile(r"\S.*? +(?:(?P<v>[0-9a-f]{7,40})(?= \[[^\]\n]+\]| \(detached HEAD\))|\(bare\)\r?$)")
 _LINE_FIELD = re.compile(r"[^ \t\r]+")
 
 
@@ -562,12 +575,15 @@ def _command_spans(text: str, commands: list[int]) -> list[tuple[int, int, str]]
 
 def _git_rows(words: list[str]) -> re.Pattern | None:
     """How the lines of a git command that prints a commit id on each read: reflog, rev-parse and log with a
-    one-line format lead with it (_GIT_ROW), branch -v has it after the name (_GIT_BRANCH_ROW); None for others."""
-    subcommand = next((word for word in words[1:] if not word.startswith("-")), None)
+    one-line format lead with it (_GIT_ROW), branch -v has it after the name (_GIT_BRANCH_ROW), worktree list after
+    the path (_GIT_WORKTREE_ROW); None for others."""
+    subcommand, *arguments = [word for word in words[1:] if not word.startswith("-")] or [None]
     if subcommand in ("reflog", "rev-parse") or (subcommand == "log" and any(map(_GIT_ID_FORMAT.fullmatch, words))):
         return _GIT_ROW
     if subcommand == "branch" and any(map(_GIT_VERBOSE.fullmatch, words)):
         return _GIT_BRANCH_ROW
+    if subcommand == "worktree" and arguments[:1] == ["list"]:
+        return _GIT_WORKTREE_ROW
     return None
 
 

@@ -93,13 +93,16 @@ _REFERENCE_RULES = (  # (kind, pattern, check), in priority order
     ("hex_id", r"0x[0-9a-fA-F]{4,}\b", None),
     # A commit id where git prints one, all digits or not.
     ("hex_id", r"^\[(?:detached HEAD|[\w./+-]+(?: \(root-commit\))?) (?P<v>[0-9a-f]{7,40})\] ", None),
-    # Each id a span (v0...): after git's words, in a rebase todo line, before a decoration or a reflog selector, the
-    # two of a fast-forward's or a ref update's range, a stash commit's base, git describe's.
+    # Each id a span (v0...): after git's words, in a rebase todo line, before a decoration or a reflog selector,
+    # leading a blame line (not the zeros of an uncommitted one), the two of a fast-forward's or a ref update's range,
+    # a stash commit's base, git describe's.
     ("hex_id", r"(?P<v0>\b(?:" + "|".join(f"(?<={before})" for before in _GIT_ID_AFTER) + r")[0-9a-f]{7,40}\b"
                r"|\b(?:(?<=could not apply )|(?<=Could not apply )|(?<=Stopped at ))[0-9a-f]{7,40}(?=\.\.\.)"
                r"|\b(?<=' on ')[0-9a-f]{7,40}(?=')"
                r"|\b(?:" + "|".join(f"(?<={before})" for before in _GIT_TODO) + r")[0-9a-f]{7,40}(?= )"
-               r"|\b[0-9a-f]{7,40}(?= \((?:HEAD|tag: )| [^\s@{}]+@\{[^}\n]*\}: ))"
+               r"|\b[0-9a-f]{7,40}(?= \((?:HEAD|tag: )| [^\s@{}]+@\{[^}\n]*\}: )"
+               r"|\b(?:(?<![^\n])|(?<=^\^))(?!0+\b)[0-9a-f]{7,40}(?=(?: [^()\n]*)?[ \t]\((?:[^()\n]*[ \t])?"
+               r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} [+-][0-9]{4}[ \t]+[0-9]+\)))"
                r"|(?<=^Updating )(?P<v1>[0-9a-f]{7,40})\.\.(?P<v2>[0-9a-f]{7,40})(?=[ \t\r]*$)"
                r"|(?<=^ [ +] )(?P<v3>[0-9a-f]{7,40})\.\.\.?(?P<v4>[0-9a-f]{7,40})(?= +\S+ +-> )"
                r"|\b(?:WIP|index|untracked files) on (?:\(no branch\)|[^\s:]+): (?P<v5>[0-9a-f]{7,40})\b"
@@ -324,6 +327,14 @@ GIT_PIECES = [
     "You are currently cherry-picking commit 91a8dbe.",
     "Dropped refs/stash@{0} (382bac2ae4d8507e962fb7ccfadf5f7144bd3417)", "3603180", "..", "...", " + ", "   ", "-g",
     "1541463967b579c73acfbeb2eff40e504e3c325c is the first bad commit", "HEAD@{0}: ", "' on '", "'",
+    # git blame (default, -e, -n -f, -c, -l; a boundary commit's "^"; uncommitted lines) and near misses.
+    "^5316367 (Ann Author 2026-11-27 12:00:00 +0000 1) one", "86067227 (Ann Author 2026-11-27 13:00:00 +0000 2) TWO",
+    "86067227 (<a@b.c> 2026-11-27 13:00:00 +0000  3) x", "^5316367 f.txt 1 (Ann Author 2026-11-27 12:00:00 +0000 1) o",
+    "53163677\t(Ann Author\t2026-11-27 12:00:00 +0000\t1)one", "00000000 (Not Committed Yet 2026-11-27 14:53:17 +0000 4)",
+    "^531636772cf9ed8178b9150c3ec4d8bad03c844 (Ann Author 2026-11-27 12:00:00 +0000 1) one", "0000000a (A",
+    "10000000 (Ann Author 2026-11-27 13:00:00 +0000 2)", "86067227 (Ann (x) 2026-11-27 13:00:00 +0000 2) TWO",
+    "86067227 (Ann Author 2026-11-27 13:00:00 +0000)", "x86067227 (A 2026-11-27 13:00:00 +0000 2)", "^", " (", ") ",
+    "86067227 (Ann Author 2026-11-27 13:00:00 +0000 2", " 2026-11-27 13:00:00 +0000 1)", "\t(",
 ]
 
 

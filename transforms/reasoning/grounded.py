@@ -93,7 +93,7 @@ def _files_named(text: str) -> list[str]:
     return list(files)
 
 
-def _meta_sentences(meta: dict, sentences: list[str]) -> None:
+def _meta_sentences(meta: dict, error: str | None, sentences: list[str]) -> None:
     if meta.get("timed_out"):
         # Killed at its time limit: there is no exit status, and no output may have been printed at all.
         limit = meta.get("timeout_s")
@@ -105,7 +105,9 @@ def _meta_sentences(meta: dict, sentences: list[str]) -> None:
             break
     # Flags the MCP collector sets from the response itself, or (source "client") when no response came at all.
     if meta.get("jsonrpc_error") and meta.get("source") == "client":
-        sentences.append("No answer arrives: the client gives up waiting and reports the error itself.")
+        # The environment's error is this timeout (the collector's note of it): told here, not again after it.
+        reported = f"The environment reports an error, {quote(error)}: no answer" if error else "No answer"
+        sentences.append(f"{reported} arrives, so the client gives up waiting and reports the error itself.")
     elif meta.get("jsonrpc_error"):
         sentences.append("The client receives a protocol error instead of a result.")
     elif meta.get("is_error"):
@@ -289,6 +291,22 @@ def _volatile_sentence(state: str, action: str, text: str, spans: list[dict], se
         sentences.append(f"New values that vary between runs: {len(new)} ({', '.join(kinds)}).")
 
 
+# What a sentence before the error's own says right before quoting it when it tells the error already: a web page's
+# new `Error:` header line ("The action error is now '…'", a sentence's start or not), and an MCP call the client gave
+# up on (_meta_sentences).
+_ERROR_TOLD = (*(told.removeprefix("the ") for prefix, changed, appeared, _ in _HEADERS["web"] if prefix == "Error:"
+                 for told in (changed, appeared)), "reports an error, ")
+
+
+def _error_sentence(error: str, sentences: list[str]) -> None:
+    """The error the environment reports, unless a sentence before tells it (_ERROR_TOLD). Only those: an output
+    that merely quotes the same text does not say it is an error. A header line the state showed already is not
+    told, so a failure repeated is still stated once."""
+    said = quote(error)
+    if not any(told + said in sentence for sentence in sentences for told in _ERROR_TOLD):
+        sentences.append(f"The environment reports an error: {said}.")
+
+
 def grounded_trace(row: dict) -> str:
     state = row.get("state_text") or ""
     after_text = row.get("next_text") or ""
@@ -302,11 +320,11 @@ def grounded_trace(row: dict) -> str:
         sentences.append(f"{'It' if domain in _ANSWERS else 'The new output'} names {_listed(files)}.")
     meta = _meta(row)
     if meta:  # most are '{}'
-        _meta_sentences(meta, sentences)
+        _meta_sentences(meta, row.get("error"), sentences)
     if row.get("perturbations"):
         _fault_sentences(row["perturbations"], sentences)
     if row.get("error"):
-        sentences.append(f"The environment reports an error: {quote(row['error'])}.")
+        _error_sentence(row["error"], sentences)
     spans = row.get("next_volatile_spans")
     if spans:
         _volatile_sentence(state, row.get("action_text") or "", after_text, spans, sentences)
