@@ -5,5 +5,6 @@
 set -euo pipefail
 worldline collect mcp --servers tasks/mcp_servers.yaml --tasks tasks/mcp.yaml --out "$OUT/raw" --workers 2 --replays 1
 worldline collect mcp --servers tasks/mcp_servers.yaml --explore --max-steps 15 --out "$OUT/raw" --workers 2 \
-  --server git --server filesystem --server memory --server time --server everything --server search-world
-worldline collect mcp --servers tasks/mcp_servers.yaml --tasks tasks/search.yaml --limit 12 --out "$OUT/raw" --workers 2
+  --replays 1 --server git --server filesystem --server memory --server time --server everything --server search-world
+worldline collect mcp --servers tasks/mcp_servers.yaml --tasks tasks/search.yaml --limit 12 --out "$OUT/raw" \
+  --workers 2 --replays 1
