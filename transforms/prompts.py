@@ -161,7 +161,8 @@ def action_block(action_text: str) -> str:
 
 
 def turn_prompt(turn: int, action_text: str, instruction: str | None = None, state_text: str = "") -> str:
-    """The user prompt of turn `turn` (its transition's recorded step + 1).
+    """The user prompt of turn `turn` (in a stage 2/3 chat its transition's recorded step + 1, in the
+    AgentWorldBench export its place in the episode's curated turns).
     The task and the state before the action are given on the turn a conversation opens with; an empty one is left
     out rather than shown as an empty section."""
     return (TURN_HEADER.format(turn=turn)

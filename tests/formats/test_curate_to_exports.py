@@ -97,34 +97,38 @@ def _turn_number(prompt: str) -> int:
 
 
 def _without_context(prompt: str) -> str:
-    """The turn's header and action: what a turn prompt holds after the turn a conversation opens with."""
-    header = prompt.split("\n", 1)[0]
-    return f"{header}\n**Action:**{prompt.rsplit('**Action:**', 1)[1]}"
+    """The turn's action: what a turn prompt holds after the turn a conversation opens with, besides its number."""
+    return prompt.rsplit("**Action:**", 1)[1]
 
 
 def _assert_chats_are_the_exported_turns(curated, exported):
-    """Every curated transition's stage-2 user turns are the export's prompts of the same turns, numbered by step.
-    A chat's opening turn carries the task and the state before it; it equals the export's when both open at the
-    same step, as the export's first turn carries them too."""
+    """Every curated transition's stage-2 user turns are the export's prompts of the same steps. The export numbers
+    its turns by their place in the line (`### Turn N` is `turn_idx`, the last `total_turns`), a chat by step + 1. A
+    chat's opening turn carries the task and the state before it; it equals the export's when both open at the same
+    step, as the export's first turn carries them too."""
     chats = dict(duckdb.sql(f"SELECT id, messages FROM read_parquet('{curated}/stage2/*.parquet')").fetchall())
-    transitions = duckdb.sql(f"SELECT domain, episode_id, id FROM read_parquet('{curated}/transitions/*.parquet') "
-                             "ORDER BY domain, episode_id, step").fetchall()
+    transitions = duckdb.sql(f"SELECT domain, episode_id, id, step FROM read_parquet('{curated}/transitions/"
+                             "*.parquet') ORDER BY domain, episode_id, step").fetchall()
     episodes = defaultdict(list)
-    for domain, episode, record in transitions:
-        episodes[domain, episode].append(record)
+    for domain, episode, record, step in transitions:
+        episodes[domain, episode].append((record, step))
     checked = opened_later = 0
     for domain in ("terminal", "mcp"):
         lines = [json.loads(line) for line in (exported / f"{domain}_test.jsonl").read_text().splitlines()]
         trajectories = [records for (of, _), records in episodes.items() if of == domain]  # as the export numbers them
         for line in lines:
-            chat = chats[trajectories[line["id"]][line["turn_idx"] - 1]]
+            trajectory = trajectories[line["id"]]
+            assert [_turn_number(prompt) for prompt in line["prompt"]] == list(range(1, line["total_turns"] + 1))
+            assert _turn_number(line["current_prompt"]) == line["turn_idx"]
+            chat = chats[trajectory[line["turn_idx"] - 1][0]]
             opening, *later = [message["content"] for message in chat if message["role"] == "user"]
-            exported_turns = {_turn_number(prompt): prompt for prompt in line["prompt"]}
+            exported_turns = {step + 1: prompt for (_, step), prompt in zip(trajectory, line["prompt"])}
             # A later turn of the chat may be the export's opening one, which alone adds the task and the state.
-            assert [_without_context(exported_turns[_turn_number(prompt)]) for prompt in later] == later
+            assert [_without_context(exported_turns[_turn_number(prompt)]) for prompt in later] == \
+                [_without_context(prompt) for prompt in later]
             assert _without_context(later[-1] if later else opening) == _without_context(line["current_prompt"])
-            if _turn_number(opening) == _turn_number(line["prompt"][0]):
-                assert opening == line["prompt"][0]
+            if _turn_number(opening) == trajectory[0][1] + 1:
+                assert opening.split("\n", 1)[1] == line["prompt"][0].split("\n", 1)[1]
             else:
                 assert opening.startswith(f"### Turn {_turn_number(opening)}\n**Task Instruction:**\nprint some "
                                           "words\n\n**Current State:**\n")
@@ -193,9 +197,11 @@ def test_agentworldbench_restates_the_state_after_a_removed_step(gapped):
     out, states = gapped
     lines = [json.loads(line) for line in (out / "agentworldbench" / "mcp_test.jsonl").read_text().splitlines()]
     gb = [line for line in lines if line["id"] == 1]
-    # Turn 3's action was taken in ga:1's answer, which no response of the history shows: its prompt does.
+    # Its second turn (step 2) was taken in ga:1's answer, which no response of the history shows: its prompt
+    # does. The turns are numbered by their place, as turn_idx and total_turns count them: no gap for step 1.
+    assert gb[1]["turn_idx"] == 2 and gb[1]["total_turns"] == 2
     assert gb[1]["current_prompt"] == (
-        f'### Turn 3\n**Current State:**\n{states["gb:2"]}\n\n**Action:**\n```json\n'
+        f'### Turn 2\n**Current State:**\n{states["gb:2"]}\n\n**Action:**\n```json\n'
         '{"name": "read_file", "arguments": {"path": "/b2"}}\n```')
     assert not any("note one" in response for response in gb[1]["response"][:gb[1]["turn_idx"] - 1])
     # A turn right after the one before restates nothing; the first carries the task and the first state.
@@ -209,8 +215,9 @@ def test_agentworldbench_lines_list_the_whole_episode(gapped):
     for line in lines:
         assert len(line["prompt"]) == len(line["response"]) == line["total_turns"]
         assert line["current_prompt"] == line["prompt"][line["turn_idx"] - 1]
-    gb = [line for line in lines if line["id"] == 1]
-    assert [_turn_number(prompt) for prompt in gb[0]["prompt"]] == [1, 3]
+        # `### Turn N` is the turn's place, as eval.py reads turn_idx, even past gb's removed step 1 (audit4 B7: a
+        # line with total_turns 17 ended at "### Turn 20").
+        assert [_turn_number(prompt) for prompt in line["prompt"]] == list(range(1, line["total_turns"] + 1))
 
 
 def test_atif_restates_the_state_after_a_removed_step(gapped):

@@ -248,10 +248,23 @@ def _reference_diff_sentences(before, after, unit):
     if removed:
         sentences.append(f"{_reference_counted(len(removed), unit, 'disappear')}: {_reference_listed(removed)}.")
     if changed:
-        shown = "; ".join(f"{_reference_quote(old)} becomes {_reference_quote(new)}" for old, new in changed[:3])
+        shown = "; ".join(map(_reference_change, changed[:3]))
         tail = f" and {len(changed) - 3} more." if len(changed) > 3 else "."
         sentences.append(f"{_reference_counted(len(changed), unit, 'change')}: {shown}{tail}")
     return sentences, changed_new
+
+
+def _reference_change(pair):
+    """'a' becomes 'b'; a line whose text, stripped, stays the same is told by its indentation (tabs: a depth) or
+    else as changing only in its whitespace."""
+    old, new = pair
+    if old.strip() != new.strip():
+        return f"{_reference_quote(old)} becomes {_reference_quote(new)}"
+    before, after = len(old) - len(old.lstrip()), len(new) - len(new.lstrip())
+    if before == after:
+        return f"{_reference_quote(new)} changes only in its whitespace"
+    measure = "depth" if set(old[:before] + new[:after]) <= {"\t"} else "indent"
+    return f"{_reference_quote(new)} moves from {measure} {before} to {measure} {after}"
 
 
 def _reference_take_header(text, header):
@@ -273,8 +286,10 @@ def _reference_take_header(text, header):
 
 
 def _reference_header_sentences(header, old_values, new_values):
-    clauses = [gone if new is None else (appeared if old is None else changed) + _reference_quote(new)
-               for (_, changed, appeared, gone), old, new in zip(header, old_values, new_values) if old != new]
+    clauses = [gone if new is None else nothing[1] if new in nothing[:1] else
+               (appeared if old is None else changed) + _reference_quote(new)
+               for (_, changed, appeared, gone, *nothing), old, new in zip(header, old_values, new_values)
+               if old != new]
     sentence = "; ".join(clauses)
     return [sentence[0].upper() + sentence[1:] + "."] if clauses else []
 

@@ -9,10 +9,12 @@ lines of one trajectory do, so consumers can group turns by trajectory.
 The turn prompts follow the benchmark's layout (`### Turn N`, then `**Task Instruction:**`, `**Current State:**`
 and `**Action:**` sections, the action in a code block), which Qwen-AgentWorld was trained on and which tools that
 read the benchmark split into sections. The layout is transforms/prompts.py's turn_prompt, which the stage 2/3 chat
-rows are written with too, and a turn's number is its recorded step + 1, as there. A step curation removed as a
-duplicate is not in the curated transitions, so its number is missing; the turn after it was taken in a state the
-history does not show, so it restates that state (`**Current State:**`), by the rule episode-layout stage 1
-documents restate theirs (transforms/stages.py document_starts).
+rows are written with too. A turn's number is its place in `prompt`, so `### Turn N` is the line's `turn_idx` and
+the last is `total_turns`: the benchmark numbers the turns of a line's lists so, and its eval.py picks a turn by
+that place (`prompt[turn_idx - 1]`). Where curation removed a step as a duplicate the turns are numbered on without
+a gap (a stage 2/3 chat keeps the recorded step + 1 instead); the turn after it was taken in a state the history
+does not show, so it restates that state (`**Current State:**`), by the rule episode-layout stage 1 documents
+restate theirs (transforms/stages.py document_starts).
 """
 
 from __future__ import annotations
@@ -48,10 +50,11 @@ def episode_lines(rows: list[dict], trajectory_id: int = 0) -> list[dict]:
 
 
 def turn_prompts(rows: list[dict]) -> list[str]:
-    """The prompt of each of one episode's rows (in step order): the first carries the task, and each that does not
-    follow the row before (the first, and the first after a removed step) the state its action was taken in."""
+    """The prompt of each of one episode's rows (in step order), numbered by its place: the first carries the task,
+    and each that does not follow the row before (the first, and the first after a removed step) the state its
+    action was taken in."""
     restated = document_starts(rows, max_chars=0)
-    return [turn_prompt(row["step"] + 1, row.get("action_text") or "",
+    return [turn_prompt(position + 1, row.get("action_text") or "",
                         row.get("instruction") if position == 0 else None,
                         (row.get("state_text") or "") if restated[position] else "")
             for position, row in enumerate(rows)]

@@ -1006,17 +1006,70 @@ put_listed(Builder *b, const Listed *listed, PyObject *unit, const char *verb)
     return put_ascii(b, ".");
 }
 
-/* "<count> <unit>s change: 'a' becomes 'b'; ... and 2 more." */
+/* How many whitespace characters a line starts with; *tabs_only says whether all are tabs (a tree's depth). */
+static Py_ssize_t
+indent_of(const Text *t, const Line *line, int *tabs_only)
+{
+    Py_ssize_t i = line->start;
+    *tabs_only = 1;
+    for (; i < line->end && is_space_at(t, i); i++)
+        *tabs_only &= CH(t, i) == '\t';
+    return i - line->start;
+}
+
+/* Whether two lines say the same once stripped: only their indentation changed. */
+static int
+same_stripped(const Text *a, const Line *old, const Text *t, const Line *new)
+{
+    Py_ssize_t xs = old->start, xe = old->end, ys = new->start, ye = new->end;
+    while (xs < xe && is_space_at(a, xs))
+        xs++;
+    while (xe > xs && is_space_at(a, xe - 1))
+        xe--;
+    while (ys < ye && is_space_at(t, ys))
+        ys++;
+    while (ye > ys && is_space_at(t, ye - 1))
+        ye--;
+    if (xe - xs != ye - ys)
+        return 0;
+    for (Py_ssize_t k = 0; k < xe - xs; k++)
+        if (CH(a, xs + k) != CH(t, ys + k))
+            return 0;
+    return 1;
+}
+
+/* A line whose quote, stripped, is the same before and after, told by what did change rather than as "'a' becomes
+ * 'a'": its indentation ("'a' moves from depth 4 to depth 3": an element that left a container the tree nests it in;
+ * tabs are the depth of a tree, other whitespace is counted in characters), else only its whitespace. */
+static int
+put_same_text(Builder *b, const Text *a, const Line *old, const Text *t, const Line *new)
+{
+    int old_tabs, new_tabs;
+    Py_ssize_t from = indent_of(a, old, &old_tabs), to = indent_of(t, new, &new_tabs);
+    if (put_quoted(b, t, new) < 0)
+        return -1;
+    if (from == to)
+        return put_ascii(b, " changes only in its whitespace");
+    const char *measure = old_tabs && new_tabs ? " depth " : " indent ";
+    return put_ascii(b, " moves from") < 0 || put_ascii(b, measure) < 0 || put_count(b, from) < 0 ||
+           put_ascii(b, " to") < 0 || put_ascii(b, measure) < 0 || put_count(b, to) < 0 ? -1 : 0;
+}
+
+/* "<count> <unit>s change: 'a' becomes 'b'; 'c' moves from depth 4 to depth 3; ... and 2 more." */
 static int
 put_changes(Builder *b, const Text *a, const Text *t, const Line **old_lines, const Line **new_lines,
             Py_ssize_t changes, PyObject *unit)
 {
     if (put_counted(b, changes, unit, "change") < 0 || put_ascii(b, ": ") < 0)
         return -1;
-    for (Py_ssize_t n = 0; n < changes && n < MAX_LISTED; n++)
-        if ((n && put_ascii(b, "; ") < 0) || put_quoted(b, a, old_lines[n]) < 0 ||
-            put_ascii(b, " becomes ") < 0 || put_quoted(b, t, new_lines[n]) < 0)
+    for (Py_ssize_t n = 0; n < changes && n < MAX_LISTED; n++) {
+        if (n && put_ascii(b, "; ") < 0)
             return -1;
+        if (same_stripped(a, old_lines[n], t, new_lines[n]) ? put_same_text(b, a, old_lines[n], t, new_lines[n]) < 0
+                : put_quoted(b, a, old_lines[n]) < 0 || put_ascii(b, " becomes ") < 0 ||
+                  put_quoted(b, t, new_lines[n]) < 0)
+            return -1;
+    }
     if (put_more(b, changes) < 0)
         return -1;
     return put_ascii(b, ".");
@@ -1145,12 +1198,14 @@ first_observation(const Text *t, PyObject *unit, Builder *b, PyObject *sentences
 /* A web page's URL, title, tabs, focus and action error, a desktop's focused window and element: lines a screen
  * starts with that are not elements of its tree. Each field of a header is (prefix, changed, appeared, gone): the
  * prefix its line starts with ("URL:", a space after it skipped), and how the trace tells it changed or appeared
- * (the new value quoted after it) or went. Fields come in their order, each optional; a line starting with a space
- * goes on with the field above it (Playwright's multi-line action error), as no tree line starts with one. */
+ * (the new value quoted after it) or went; optionally then (placeholder, told): the value a renderer writes for
+ * nothing ("none": no element has focus), told as `told` instead of quoted as if it named something. Fields come in
+ * their order, each optional; a line starting with a space goes on with the field above it (Playwright's multi-line
+ * action error), as no tree line starts with one. */
 #define MAX_FIELDS 8
 
-/* The field specs, or -1 with TypeError/ValueError set when header is not a tuple of at most MAX_FIELDS tuples of
- * 4 str. */
+/* The field specs, or -1 with TypeError set when header is not a tuple of at most MAX_FIELDS tuples of 4 or 6
+ * str. */
 static Py_ssize_t
 check_header(PyObject *header)
 {
@@ -1160,12 +1215,12 @@ check_header(PyObject *header)
     }
     for (Py_ssize_t f = 0; f < PyTuple_GET_SIZE(header); f++) {
         PyObject *field = PyTuple_GET_ITEM(header, f);
-        int ok = PyTuple_Check(field) && PyTuple_GET_SIZE(field) == 4;
-        for (int n = 0; ok && n < 4; n++)
+        int ok = PyTuple_Check(field) && (PyTuple_GET_SIZE(field) == 4 || PyTuple_GET_SIZE(field) == 6);
+        for (Py_ssize_t n = 0; ok && n < PyTuple_GET_SIZE(field); n++)
             ok = PyUnicode_Check(PyTuple_GET_ITEM(field, n));
         if (!ok) {
-            PyErr_Format(PyExc_TypeError, "line_diff() header field %zd must be (prefix, changed, appeared, gone), "
-                         "4 str", f);
+            PyErr_Format(PyExc_TypeError, "line_diff() header field %zd must be (prefix, changed, appeared, gone"
+                         "[, placeholder, told]), 4 or 6 str", f);
             return -1;
         }
     }
@@ -1195,6 +1250,17 @@ take_header(Text *t, PyObject *header, Py_ssize_t fields, Line *values)
     t->count -= i;
 }
 
+/* Whether a field's new value is its placeholder for nothing (a field of 6 str whose 5th is the value whole). */
+static int
+is_placeholder(PyObject *field, const Text *t, const Line *value)
+{
+    if (PyTuple_GET_SIZE(field) != 6)
+        return 0;
+    PyObject *placeholder = PyTuple_GET_ITEM(field, 4);
+    return value->end - value->start == PyUnicode_GET_LENGTH(placeholder) &&
+           PyUnicode_Tailmatch(t->text, placeholder, value->start, value->end, -1) == 1;
+}
+
 /* "The URL becomes 'http://…/status'; the title becomes 'Status'.", appended when a field changed, appeared or
  * went; *changed says whether one did. */
 static int
@@ -1208,8 +1274,11 @@ header_sentence(const Text *a, const Line *old, const Text *t, const Line *new, 
             continue;
         PyObject *field = PyTuple_GET_ITEM(header, f);
         Py_ssize_t clause = b->length;
-        if ((*changed && put_ascii(b, "; ") < 0) || put_str(b, PyTuple_GET_ITEM(field, has ? (had ? 1 : 2) : 3)) < 0 ||
-            (has && put_quoted(b, t, &new[f]) < 0))
+        if (*changed && put_ascii(b, "; ") < 0)
+            return -1;
+        if (has && is_placeholder(field, t, &new[f]) ? put_str(b, PyTuple_GET_ITEM(field, 5)) < 0
+                : put_str(b, PyTuple_GET_ITEM(field, has ? (had ? 1 : 2) : 3)) < 0 ||
+                  (has && put_quoted(b, t, &new[f]) < 0))
             return -1;
         if (!*changed && b->length > clause)
             b->chars[clause] = Py_UNICODE_TOUPPER(b->chars[clause]);

@@ -24,20 +24,25 @@ _UNIT = {"web": "element", "android": "element", "os": "element"}
 # The header lines a web or desktop observation starts with (schemas/render/web.py, schemas/render/os.py): where the
 # page is, its tabs, what has focus, the action's error, the table's columns. They are not elements of the tree, so
 # line_diff tells each by name ("the URL becomes '…/status'", not "3 elements change: 'URL: …'") and counts only the
-# tree's lines. Each field: the prefix of its line, what the trace calls it, whether that noun is plural.
+# tree's lines. Each field: the prefix of its line, what the trace calls it, whether that noun is plural, and what is
+# said when the line holds the desktop renderer's "none" (schemas/render/os.py), which names nothing: "no element has
+# focus", not "the focused element becomes 'none'". A web page leaves its Focused line out instead.
 _HEADER_FIELDS = {
     "web": (("URL:", "the URL", False), ("Title:", "the title", False), ("Tabs:", "the tabs", True),
             ("Focused:", "the focused element", False), ("Error:", "the action error", False)),
-    "os": (("focused window:", "the focused window", False), ("focused element:", "the focused element", False),
+    "os": (("focused window:", "the focused window", False, "no window has focus"),
+           ("focused element:", "the focused element", False, "no element has focus"),
            ("id\ttag\t", "the column header", False)),
 }
 
 
-def _header_field(prefix: str, noun: str, plural: bool) -> tuple[str, str, str, str]:
+def _header_field(prefix: str, noun: str, plural: bool, nothing: str | None = None) -> tuple[str, ...]:
     """A field as line_diff takes it: its prefix, then how it is told when its value changed, when it appeared (both
-    followed by the new value quoted), and when it went."""
-    return (prefix, f"{noun} {'become' if plural else 'becomes'} ", f"{noun} {'are' if plural else 'is'} now ",
+    followed by the new value quoted), and when it went; and, for a field shown as "none" when nothing fills it,
+    that value and what is said instead."""
+    told = (prefix, f"{noun} {'become' if plural else 'becomes'} ", f"{noun} {'are' if plural else 'is'} now ",
             f"the header no longer shows {noun}")
+    return told + ("none", nothing) if nothing else told
 
 
 _HEADERS = {domain: tuple(_header_field(*field) for field in fields) for domain, fields in _HEADER_FIELDS.items()}
@@ -112,12 +117,16 @@ def _meta_sentences(meta: dict, error: str | None, sentences: list[str]) -> None
         sentences.append("The client receives a protocol error instead of a result.")
     elif meta.get("is_error"):
         sentences.append("The tool result is marked as an error.")
+    if meta.get("client_error"):
+        # A result arrived, but the client's SDK refused it (a tool with an output schema answering without
+        # structured content): the caller gets this error, not the result the observation shows.
+        sentences.append(f"The client rejects the result it receives: {quote(meta['client_error'])}.")
 
 
 # What each fault the MCP perturbation proxy injects does to the answer the client gets (its kinds and labels:
 # sandboxes/mcp_proxy.py, which transforms may not import). Without it a trace would quote a stale read's old
 # lines as if the write before it had not happened.
-_FAULTS = {
+_MCP_FAULTS = {
     "truncate": "cuts the answer short",
     "partial": "holds back part of the answer for a follow-up call",
     "partial/follow-up": "answers with the part of an earlier answer it held back, in the server's place",
@@ -130,13 +139,78 @@ _FAULTS = {
 }
 
 
-def _fault_sentences(labels: list[str], sentences: list[str]) -> None:
-    for label in labels:
-        kind, _, target = label.partition(":")
-        if target.endswith(":follow-up"):
-            kind, target = "partial/follow-up", target.removesuffix(":follow-up")
-        does = _FAULTS.get(kind, "changes the answer")
-        sentences.append(f"A fault injected between client and server ({quote(label)}) {does}.")
+def _mcp_fault(label: str) -> str | None:
+    kind, _, target = label.partition(":")
+    if target.endswith(":follow-up"):
+        kind = "partial/follow-up"
+    does = _MCP_FAULTS.get(kind)
+    return does and f"A fault injected between client and server ({quote(label)}) {does}."
+
+
+# A web task's faults act on the browser's requests whose path matches a glob: the label is the task's spec,
+# KIND:PATH_GLOB[:ARG] (sandboxes/web_perturb.py). Each is told by what it does to the request, as that is all the
+# record shows: a stylesheet that failed to load need not change the answer the page shows. page_crash and
+# browser_restart are the web collector's recoveries, not faults a task declared.
+_WEB_FAULTS = {
+    "http_500": "answers requests matching {glob} with HTTP 500 in the server's place",
+    "http_404": "answers requests matching {glob} with HTTP 404 in the server's place",
+    "slow": "holds requests matching {glob} back {arg:g} ms before the server gets them, which delays its answer "
+            "without changing it",
+    "truncate": "cuts the server's answers to requests matching {glob} to their first {arg:.0%}",
+    "asset_fail": "makes requests matching {glob} fail at the network level",
+}
+_WEB_DEFAULT_ARG = {"slow": 2000.0, "truncate": 0.5}
+_WEB_RECOVERIES = {"page_crash": "A tab crashes and is opened again at its last address",
+                   "browser_restart": "The browser stops and is started again on the last page it showed"}
+
+
+def _web_fault(label: str) -> str | None:
+    if label in _WEB_RECOVERIES:
+        return f"{_WEB_RECOVERIES[label]} ({quote(label)})."
+    kind, _, glob = label.partition(":")
+    if kind not in _WEB_FAULTS:
+        return None
+    arg = _WEB_DEFAULT_ARG.get(kind)
+    head, sep, tail = glob.rpartition(":")
+    if sep and arg is not None:
+        try:
+            glob, arg = head, float(tail)
+        except ValueError:
+            return None
+    return f"A fault {_WEB_FAULTS[kind].format(glob=glob, arg=arg)} ({quote(label)})."
+
+
+# A terminal task's conditions belong to its container (collectors/terminal.py), not to a connection between a
+# client and a server: a step is labelled with one where its new output shows it took effect (a write refused for
+# space, a name that does not resolve, a process killed at the memory cap), and with slow_commands on every step of a
+# task whose shell waits before each command. No network is every terminal container's default, not something a task
+# injected.
+_TERMINAL_CONDITIONS = {
+    "disk_full": "The new output shows that the disk is full",
+    "read_only_fs": "The new output shows a write refused by a read-only file system",
+    "no_network": "The new output shows that the container has no network",
+    "memory_cap": "A process runs out of the memory the container is allowed",
+    "pids_cap": "The new output shows a process refused at the container's process limit",
+    "slow_commands": "The shell waits before each command it runs, which delays the output without changing it",
+}
+
+
+def _terminal_fault(label: str) -> str | None:
+    condition = _TERMINAL_CONDITIONS.get(label)
+    return condition and f"{condition} ({quote(label)})."
+
+
+# Which collector recorded a row's perturbations tells what its labels mean. search is collected through the MCP
+# proxy too.
+_FAULT_VOCABULARIES = {"mcp": _mcp_fault, "web": _web_fault, "terminal": _terminal_fault}
+
+
+def _fault_sentences(row: dict, sentences: list[str]) -> None:
+    told = _FAULT_VOCABULARIES.get(row.get("collector") or row.get("domain") or "", lambda label: None)
+    for label in row["perturbations"]:
+        # A label nothing here knows is named, and no effect is claimed for it.
+        sentences.append(told(label) or f"A fault is recorded for this step ({quote(label)}), with no record of "
+                                        f"what it does.")
 
 
 # The keys of an item of a list that name it, by preference: "10 items, the first titled 'Roungos'".
@@ -322,7 +396,7 @@ def grounded_trace(row: dict) -> str:
     if meta:  # most are '{}'
         _meta_sentences(meta, row.get("error"), sentences)
     if row.get("perturbations"):
-        _fault_sentences(row["perturbations"], sentences)
+        _fault_sentences(row, sentences)
     if row.get("error"):
         _error_sentence(row["error"], sentences)
     spans = row.get("next_volatile_spans")
