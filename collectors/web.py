@@ -119,6 +119,7 @@ class WebCollector(Collector):
         self.session = None
         self.task: Task | None = None
         self._episode_restarts = 0
+        self._episode_page_crashes = 0
 
     # -- environment ---------------------------------------------------------------------------------------------
     def env_info(self) -> EnvInfo:
@@ -144,7 +145,7 @@ class WebCollector(Collector):
         from sandboxes.web_perturb import parse_perturbation
         self._close_session()
         self.task = task
-        self._episode_restarts = 0
+        self._episode_restarts = self._episode_page_crashes = 0
         try:
             perturbations = [parse_perturbation(spec) for spec in task.perturbations]
         except ValueError as exc:
@@ -160,21 +161,36 @@ class WebCollector(Collector):
                 self.session.open(url)
                 bundle, wait_ms = self.session.observe()
         except BrowserDied as exc:
-            bundle, wait_ms = self._recover(exc)
+            bundle, wait_ms, _, _ = self._recover(exc)
         # Faults that shaped the first page are noted on it, not charged to the first transition.
         return self._observation(bundle, wait_ms, self.session.take_perturbation_hits())
 
-    def _recover(self, exc: Exception) -> tuple[dict, float]:
+    def _recover(self, exc: Exception) -> tuple[dict, float, str, str]:
+        """(bundle, wait ms, the step's error, its perturbation label) after BrowserDied. A page crash costs only the
+        crashed tabs, reopened in the same browser; the browser is restarted when it died itself, or when replacing
+        the tabs fails too (at the process cap the new page's renderer cannot start either)."""
+        from sandboxes.browser import BrowserDied, PageCrashed
+        if isinstance(exc, PageCrashed):
+            self._episode_page_crashes += 1
+            error = f"page crashed: {exc}"
+            try:
+                with self.browser.watchdog(self.step_deadline_s):
+                    self.session.replace_crashed_pages()
+                    return (*self.session.observe(error), error, "page_crash")
+            except BrowserDied as again:
+                exc = again
         self._episode_restarts += 1
+        error = f"browser restarted: {exc}"
         self.browser.restart()  # outside the watchdog, like the first launch
         with self.browser.watchdog(self.step_deadline_s):
             self.session.reopen()
-            return self.session.observe(f"browser restarted: {exc}")
+            return (*self.session.observe(error), error, "browser_restart")
 
     def _observation(self, bundle: dict, wait_ms: float, perturbations: list[str]) -> Observation:
         from sandboxes.browser import encode_bundle
         raw = encode_bundle(bundle)
         meta = {"wait_ms": round(wait_ms, 2), "browser_restarts": self._episode_restarts,
+                "page_crashes": self._episode_page_crashes,
                 "blocked_requests": self.session.blocked[-20:], "messages": list(self.session.messages),
                 "perturbations": perturbations}
         self.session.blocked.clear()
@@ -191,7 +207,7 @@ class WebCollector(Collector):
         from sandboxes.web_actions import TERMINAL_ACTIONS
         if self.session is None:
             raise RuntimeError("step() before reset()")
-        restarted = False
+        recovery = []
         try:
             with self.browser.watchdog(self.step_deadline_s):
                 error = self.session.act(action.kind, action.arguments)
@@ -199,10 +215,10 @@ class WebCollector(Collector):
                 bundle, wait_ms = self.session.observe(error)
         except BrowserDied as exc:
             observe_start = time.perf_counter()
-            bundle, wait_ms = self._recover(exc)
-            error, restarted = f"browser restarted: {exc}", True
+            bundle, wait_ms, error, label = self._recover(exc)
+            recovery = [label]
         observe_ms = (time.perf_counter() - observe_start) * 1000
-        hits = self.session.take_perturbation_hits() + (["browser_restart"] if restarted else [])
+        hits = self.session.take_perturbation_hits() + recovery
         observation = self._observation(bundle, wait_ms, hits)
         return StepResult(observation=observation, done=action.kind in TERMINAL_ACTIONS, error=error,
                           perturbations=hits, wait_ms=wait_ms, observe_latency_ms=observe_ms)

@@ -6,7 +6,9 @@ on its command line so a watchdog can kill it when a call hangs (a page stuck in
 forever, and Playwright has no timeout there). A dead browser alone does not always end the calls waiting on it (at
 the process cap, Playwright 1.65 left a pending `new_page`/`goto` unanswered after the sandbox was gone), so a call
 still pending DRIVER_GRACE_S after the kill gets the driver killed too, which fails every call in flight. A restart
-then starts a new driver and browser, and `BrowserSession.reopen` reopens the last page.
+then starts a new driver and browser, and `BrowserSession.reopen` reopens the last page. A page whose renderer died
+while the browser lives is no reason for that: PageCrashed, and `BrowserSession.replace_crashed_pages` reopens the
+crashed tabs alone.
 `BrowserSession` is one episode: a fresh context (no cookies or storage shared with other episodes), route
 interception that lets only the allowed origins through and injects the task's perturbations, tabs, element ids
 (`bid` attributes, set in document order and kept for the life of the page), and observation capture.
@@ -52,6 +54,10 @@ CLOSE_TIMEOUT_S = 10
 # After the sandbox is killed, how long a pending call may still wait before the driver is killed as well. Killing
 # the driver only when it does not answer lets it remove its temporary folders (profile, artifacts) in all other cases.
 DRIVER_GRACE_S = 3
+# How long `Browser.start` (the driver's own start, then Chromium's launch) may take before the driver and the sandbox
+# are killed. Playwright bounds the launch alone (30 s) and only while the driver answers; the driver's start has no
+# bound of its own (a node that blocks before its loop runs, e.g. through NODE_OPTIONS, holds it for good).
+START_TIMEOUT_S = 45
 
 # Chromium's sandbox (bwrap.command): the system paths read-only, with what Debian's chromium reads besides them
 # (its launcher's settings, whose initial preferences turn network prediction off, and fonts with their cache);
@@ -134,10 +140,46 @@ class BrowserDied(RuntimeError):
     """The browser crashed or hung and was killed: restart it and reopen the session before using them again."""
 
 
+class PageCrashed(BrowserDied):
+    """A page's renderer died (chrome://crash, an OOM kill at the cgroup's memory cap) while the browser lives on:
+    `BrowserSession.replace_crashed_pages` is enough. A BrowserDied, so code that knows only that still restarts."""
+
+
+class StartHung(BrowserDied):
+    """`Browser.start` took longer than START_TIMEOUT_S: the driver (and any sandbox it launched) was killed."""
+
+
+PAGE_CRASH = ("Target crashed", "Page crashed")
+
+
 def _is_death(exc: BaseException) -> bool:
     text = str(exc)
-    return any(s in text for s in ("Target crashed", "has been closed", "Target closed", "Browser closed",
+    return any(s in text for s in (*PAGE_CRASH, "has been closed", "Target closed", "Browser closed",
                                    "browser has disconnected", "Connection closed", "Playwright connection closed"))
+
+
+# Extra environment for the Playwright driver this thread starts (see _driver_env). Thread-local: collector workers
+# are threads of one process, each starting drivers of its own.
+_DRIVER_ENV = threading.local()
+
+
+def _driver_env() -> None:
+    """Make Playwright start its driver with this thread's `_DRIVER_ENV.extra` added to the environment.
+
+    The driver makes its temporary folders (`playwright-artifacts-*`, `playwright_chromiumdev_profile-*`) under its
+    TMPDIR and removes them only when it stops; a driver we kill leaves them. Giving each driver a TMPDIR of its own
+    lets `Browser` remove them all, and find the driver by it. Playwright takes the driver's environment from
+    `transport.get_driver_env()`, which has no parameter for this, so that one function is wrapped."""
+    from playwright._impl import transport
+    original = transport.get_driver_env
+    if getattr(original, "worldline", False):
+        return
+
+    def driver_env() -> dict:
+        return {**original(), **getattr(_DRIVER_ENV, "extra", {})}
+
+    driver_env.worldline = True
+    transport.get_driver_env = driver_env
 
 
 def proxy_bypass(allowed_origins: Iterable[str]) -> str:
@@ -178,6 +220,8 @@ class Browser:
         self.pid: int | None = None
         self.driver_pid: int | None = None  # the Playwright driver (node) that launched the sandbox
         self._pw = None
+        self._driver_tmp: Path | None = None  # the driver's TMPDIR, its own (see _driver_env)
+        self._starting = ""  # what Browser.start is doing, for the error when it hangs
         self._browser = None
         self._marker = ""
         self._killed_reason: str | None = None
@@ -209,21 +253,71 @@ class Browser:
         return self._browser is not None and self._killed_reason is None and self._browser.is_connected()
 
     def start(self) -> None:
-        """Launch the browser (and the driver, if none runs); a browser killed or crashed since is restarted."""
+        """Launch the browser (and the driver, if none runs); a browser killed or crashed since is restarted.
+        StartHung if this takes more than START_TIMEOUT_S (both are killed then)."""
         if self._browser is not None:
             if not self.alive:
                 self.restart()
             return
         if not Path(self.executable).exists():
             raise FileNotFoundError(f"Chromium not found at {self.executable}; run scripts/setup.d/30-chromium.sh")
+        self._killed_reason = None
+        timer = threading.Timer(START_TIMEOUT_S, self._start_hung)
+        timer.daemon = True
+        timer.start()
+        try:
+            self._launch()
+        except Exception as exc:
+            if self._killed_reason is None:
+                raise
+            self._stop_driver()
+            raise StartHung(self._killed_reason) from exc
+        finally:
+            timer.cancel()
+        self.pid, self.driver_pid = self._find_sandbox()
+
+    def _launch(self) -> None:
         from playwright.sync_api import sync_playwright
         if self._pw is None:
-            self._pw = sync_playwright().start()
+            self._starting = "starting the Playwright driver"
+            self._driver_tmp = Path(tempfile.mkdtemp(prefix="wl-driver-"))
+            _driver_env()
+            _DRIVER_ENV.extra = {"TMPDIR": str(self._driver_tmp)}
+            try:
+                self._pw = sync_playwright().start()
+            finally:
+                _DRIVER_ENV.extra = {}
+        self._starting = "launching Chromium"
         self._marker = f"{MARKER_SWITCH}={uuid.uuid4().hex}"
-        self._killed_reason = None
         self._browser = self._pw.chromium.launch(executable_path=self.launcher(), headless=self.headless,
                                                  args=self.launch_args(), timeout=30_000)
-        self.pid, self.driver_pid = self._find_sandbox()
+
+    def _start_hung(self) -> None:
+        """START_TIMEOUT_S passed in `start` (a timer thread): kill what was launched, then the driver, which fails
+        the call `start` waits on."""
+        driver = self._find_driver()
+        if self._starting == "launching Chromium":
+            _sigkill(self._find_sandbox()[0], group=True)
+            killed = "killed its sandbox and the Playwright driver"
+        else:
+            killed = "killed it"
+        self._killed_reason = f"{self._starting} (driver pid {driver}) took more than {START_TIMEOUT_S} s: {killed}"
+        _sigkill(driver, group=False)
+
+    def _find_driver(self) -> int | None:
+        """The running driver: the node process started with this browser's private TMPDIR (the sandbox's launcher
+        processes inherit that TMPDIR too, so the driver's `run-driver` argument is matched as well)."""
+        if self._driver_tmp is None:
+            return None
+        wanted = b"TMPDIR=" + str(self._driver_tmp).encode()
+        for entry in Path("/proc").iterdir():
+            try:
+                if (entry.name.isdigit() and b"run-driver" in (entry / "cmdline").read_bytes().split(b"\0")
+                        and wanted in (entry / "environ").read_bytes().split(b"\0")):
+                    return int(entry.name)
+            except OSError:
+                continue
+        return None
 
     def sandbox_record(self) -> dict:
         """What an episode records of Chromium's sandbox (env details): its caps and its network."""
@@ -314,7 +408,7 @@ class Browser:
 
     def _kill_driver(self) -> None:
         """Kill the Playwright driver: every call in flight fails ("Playwright connection closed"). It shares the
-        collector's process group, so it gets a signal of its own."""
+        collector's process group, so it gets a signal of its own. Its temporary folders go with `_stop_driver`."""
         self._killed_reason = self._killed_reason or "the Playwright driver did not answer"
         _sigkill(self.driver_pid, group=False)
 
@@ -338,12 +432,26 @@ class Browser:
         try:
             with self._deadline(seconds, f"hung for more than {seconds:.0f} s"):
                 yield
+        except PageCrashed as exc:
+            if self._killed_reason:  # the watchdog fired meanwhile: the browser is gone, not just a page
+                raise BrowserDied(self._killed_reason) from exc
+            raise
         except Exception as exc:
             if self._killed_reason or _is_death(exc):
-                raise BrowserDied(self._killed_reason or f"browser crashed: {str(exc).splitlines()[0]}") from exc
+                raise self._death(exc) from exc
             raise
         if self._killed_reason:
             raise BrowserDied(self._killed_reason)
+
+    def _death(self, exc: Exception) -> BrowserDied:
+        """PageCrashed when only a page died (its call says so and the browser is still connected and running);
+        BrowserDied otherwise."""
+        if self._killed_reason:
+            return BrowserDied(self._killed_reason)
+        first = str(exc).splitlines()[0]
+        if any(s in first for s in PAGE_CRASH) and self.alive and bwrap.running(self.pid):
+            return PageCrashed(first)
+        return BrowserDied(f"browser crashed: {first}")
 
     def restart(self) -> None:
         """A new driver and browser. The old browser is killed, not closed (it is dead, hung or at a cap, and its
@@ -355,11 +463,15 @@ class Browser:
         self.start()
 
     def _stop_driver(self) -> None:
-        """Stop the driver (it removes its temporary folders); returns at once when it is dead (its pipe closed)."""
+        """Stop the driver; returns at once when it is dead (its pipe closed). A driver that stops removes its
+        temporary folders itself; a killed one cannot, so its whole TMPDIR goes here."""
         if self._pw is not None:
             with contextlib.suppress(Exception):
                 self._pw.stop()
             self._pw = None
+        if self._driver_tmp is not None:
+            shutil.rmtree(self._driver_tmp, ignore_errors=True)
+            self._driver_tmp = None
         self._browser = self.pid = self.driver_pid = None
 
     def close(self) -> None:
@@ -405,11 +517,15 @@ class BrowserSession:
         self._commits = 0  # documents committed in any tab's main frame
         self._navigating: set = set()  # main-frame navigation requests not answered yet
         self._cdp: dict[int, Any] = {}
+        self._crashed: list[tuple[int, bool, str]] = []  # (tab index, was active, url) of each crashed tab, in order
+        self._page_urls: dict[int, str] = {}  # each page's last http(s) document, where a crashed one is reopened
         self.last_url = ""
+        self.start_url = ""
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
     def open(self, url: str) -> None:
         self.last_url = url
+        self.start_url = self.start_url or url  # reopen() opens the last page, not the episode's first
         # The same origins decide both layers: `_route` below and the context's proxy bypass list.
         self._context = self.browser.new_context(self.allowed,
                                                  viewport={"width": self.viewport[0], "height": self.viewport[1]},
@@ -431,7 +547,7 @@ class BrowserSession:
     def reopen(self) -> None:
         """After BrowserDied and `Browser.restart()`: a new context with the last page (server state is kept)."""
         self._context, self._pages, self._cdp, self._active, self._inflight = None, [], {}, 0, 0
-        self._navigating = set()
+        self._navigating, self._crashed, self._page_urls = set(), [], {}
         self.open(self.last_url)
 
     def close(self) -> None:
@@ -440,28 +556,66 @@ class BrowserSession:
                 self._context.close()
         self._context, self._pages, self._cdp = None, [], {}
 
+    def replace_crashed_pages(self) -> list[str]:
+        """After PageCrashed: each crashed tab (the active one if its crash event has not come yet) is replaced, in
+        its place among the tabs, by a new page of the same context at its last http(s) URL (the episode's start URL
+        if it had none); the browser, the context and the other tabs stay. Returns the URLs reopened."""
+        if not self._crashed and self._pages:
+            self._on_crash(self._pages[self._active])
+        active = self._pages[self._active] if self._pages else None
+        # Tabs were taken out one by one as they crashed: putting them back in the reverse order restores each place.
+        for index, was_active, url in reversed(self._crashed):
+            fresh = self._context.new_page()  # _on_page appends it and makes it active
+            self._pages.remove(fresh)
+            self._pages.insert(index, fresh)
+            active = fresh if was_active else active
+            fresh.goto(url, timeout=self.navigation_timeout_ms)
+        urls = [url for _, _, url in self._crashed]
+        self._crashed.clear()
+        self._active = self._pages.index(active)
+        return urls
+
     # -- tabs ----------------------------------------------------------------------------------------------------
     def _on_page(self, page) -> None:
         # A new tab (new_tab, target=_blank, window.open) becomes the active one, as in BrowserGym.
         self._pages.append(page)
         self._active = len(self._pages) - 1
         page.on("close", lambda p: self._forget(p))
+        page.on("crash", self._on_crash)
         page.on("framenavigated", self._on_frame_navigated)
 
     def _on_frame_navigated(self, frame) -> None:
         if frame.parent_frame is None:
             self._commits += 1
+            if frame.url.startswith("http"):
+                self._page_urls[id(frame.page)] = frame.url
+
+    def _on_crash(self, page) -> None:
+        """A tab's renderer died: take the tab out until replace_crashed_pages, and close it. A CDP call pending on a
+        crashed page is never answered (Playwright 1.65; the step waited for the watchdog, then a browser restart);
+        the close fails it at once."""
+        if page not in self._pages:
+            return
+        index = self._pages.index(page)
+        self._crashed.append((index, index == self._active, self._page_urls.get(id(page), self.start_url)))
+        self._forget(page)
+        with contextlib.suppress(Exception):
+            page.close()
 
     def _forget(self, page) -> None:
         if page in self._pages:
             index = self._pages.index(page)
             self._pages.remove(page)
             self._cdp.pop(id(page), None)
+            self._page_urls.pop(id(page), None)
             if self._active >= index:
                 self._active = max(0, self._active - 1)
 
     @property
     def page(self):
+        if self._crashed:
+            index, _, url = self._crashed[0]
+            raise PageCrashed(f"the renderer of tab {index} ({url}) died")
         if not self._pages:
             raise web_actions.ActionError("no tab is open")
         return self._pages[self._active]
@@ -542,10 +696,16 @@ class BrowserSession:
         except web_actions.ActionError as exc:
             return str(exc)
         except PlaywrightError as exc:
+            self._raise_if_crashed(exc)
             if _is_death(exc):
                 raise
             return str(exc).split("\nCall log:")[0].strip()
         return None
+
+    def _raise_if_crashed(self, exc: Exception) -> None:
+        """A call that failed because a tab crashed under it (or was closed for that, _on_crash) is a PageCrashed."""
+        if self._crashed:
+            raise PageCrashed(str(exc).splitlines()[0]) from exc
 
     # -- observation ---------------------------------------------------------------------------------------------
     def _settle(self) -> float:
@@ -573,6 +733,14 @@ class BrowserSession:
         on its way: an action may start one late (Enter in a form submits in a task posted after the key event), and
         the bids, the AX tree and the aria snapshot must all come from one document. Once, `make run` recorded the
         old page's bids with the new page's one-node AX tree, and the scripted task after it found no link."""
+        from playwright.sync_api import Error as PlaywrightError
+        try:
+            return self._observe(last_action_error)
+        except PlaywrightError as exc:
+            self._raise_if_crashed(exc)
+            raise
+
+    def _observe(self, last_action_error: str | None) -> tuple[dict[str, Any], float]:
         from playwright.sync_api import Error as PlaywrightError
         network_ms = waited_ms = 0.0
         for read in range(OBSERVE_READS):
