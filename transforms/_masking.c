@@ -23,12 +23,13 @@
 enum {
     UUID, ELAPSED, DIGITS, DAY_DATE, MONTH_TIME, UNIX_SECONDS, TEMP_DIR, TMP_NAME, PID_WORD, PID_UPPER,
     PROCESS_WORD, SHELL_JOB, LOCAL_PORT, PORT_WORD, HEX_LITERAL, HEX_WORD, UP_TIME, USAGE_LINE, WEEKDAY, SETTING,
-    GIT_SUMMARY, GIT_ID, GIT_INDEX, PS_ROW, WEEKDAY_KEY, COMMAND, FINDER_COUNT
+    GIT_SUMMARY, GIT_ID, GIT_INDEX, MEMORY_TOTAL, PS_ROW, WEEKDAY_KEY, COMMAND, FINDER_COUNT
 };
 static const char *const finder_names[FINDER_COUNT] = {
     "uuid", "elapsed", "digits", "day_date", "month_time", "unix_seconds", "temp_dir", "tmp_name", "pid_word",
     "pid_upper", "process_word", "shell_job", "local_port", "port_word", "hex_literal", "hex_word", "up_time",
-    "usage_line", "weekday", "setting", "git_summary", "git_id", "git_index", "ps_row", "weekday_key", "command",
+    "usage_line", "weekday", "setting", "git_summary", "git_id", "git_index", "memory_total", "ps_row", "weekday_key",
+    "command",
 };
 
 /* Character classes as bit flags, of the text's characters as bytes (see Bytes). */
@@ -206,17 +207,32 @@ up_time_at(Bytes s, Py_ssize_t i)
 /* A line of top's or free's summary: "Tasks:", "Threads:", "%Cpu", "Mem", "Swap" or a unit and "Mem"/"Swap" at the
  * start of a line. */
 static int
-usage_line_at(Bytes s, Py_ssize_t i)
+summary_line_at(Bytes s, Py_ssize_t i, const char *const *labels, size_t count)
 {
-    static const char *const labels[] = {"Tasks:", "Threads:", "%Cpu", "Mem", "Swap"};
     if (i > 0 && s[i - 1] != '\n')
         return 0;
     if (s[i] && strchr("KMGTPE", s[i]) != NULL && s[i + 1] == 'i' && s[i + 2] == 'B' && s[i + 3] == ' ')
         i += 4;
-    for (size_t l = 0; l < sizeof labels / sizeof *labels; l++)
+    for (size_t l = 0; l < count; l++)
         if (s[i] == (unsigned char)labels[l][0] && literal_at(s, i, labels[l]))
             return 1;
     return 0;
+}
+
+static int
+usage_line_at(Bytes s, Py_ssize_t i)
+{
+    static const char *const labels[] = {"Tasks:", "Threads:", "%Cpu", "Mem", "Swap"};
+    return summary_line_at(s, i, labels, sizeof labels / sizeof *labels);
+}
+
+/* A memory or swap line of top's or free's summary, whose total is a setting: "Mem" or "Swap", after a unit or
+ * not, at the start of a line. */
+static int
+memory_total_at(Bytes s, Py_ssize_t i)
+{
+    static const char *const labels[] = {"Mem", "Swap"};
+    return summary_line_at(s, i, labels, sizeof labels / sizeof *labels);
 }
 
 /* A diff's "index 814f4a4..": "index " at the start of a line, then a lowercase hex digit. */
@@ -590,6 +606,8 @@ starts_at(Bytes s, Py_ssize_t i)
     }
     if (c == 'T' || c == '%' || c == 'M' || c == 'S' || c == 'K' || c == 'G' || c == 'P' || c == 'E')
         found |= bit_if(USAGE_LINE, usage_line_at(s, i));
+    if (c == 'M' || c == 'S' || c == 'K' || c == 'G' || c == 'T' || c == 'P' || c == 'E')
+        found |= bit_if(MEMORY_TOTAL, memory_total_at(s, i));
     if (has(s, i, NAME_INITIAL)) {
         int day = name_at(s, i, DAY_NAMES);
         found |= bit_if(DAY_DATE, day && (s[i + 3] == ',' || s[i + 3] == ' '));

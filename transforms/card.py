@@ -103,8 +103,9 @@ def _replay_counts(stats: dict) -> str:
     return (f" Replayed (`collect --replays`): {replayed['rows']} transitions, of which {within + beyond} showed "
             f"other text, {beyond} of them where no masking rule had a span (spans of kind `replay`), and "
             f"{replayed.get('diverged', 0)} went elsewhere (not marked); "
-            f"{replayed.get('constant_ids_unmasked', 0)} id spans a rule took for volatile were the same in every "
-            "replay and are not masked.")
+            f"{replayed.get('constant_ids_unmasked', 0)} id spans (hex_id, uuid) and "
+            f"{replayed.get('constant_sizes_unmasked', 0)} size spans (byte_size) a rule took for volatile were the "
+            "same in every replay and are not masked.")
 
 
 def _third_party(stats: dict) -> str:

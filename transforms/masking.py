@@ -79,6 +79,9 @@ def _any_case(word: str) -> str:
 
 
 _DURATION_REST = rf"{_D}*+(?:\.{_D}++)? ?(?:ms|us|µs|ns|sec|secs|seconds|s)\b"
+_SIZE_REST = rf"{_D}*+(?:\.{_D}++)? ?(?:[KMGTP]i?B|[KMGTP])\b"
+# A figure of df -h's Used or Avail column: "0" when empty, "k" for a kilobyte under --si.
+_DF_FIGURE = rf"{_D}+(?:\.{_D}+)?[kKMGTPEZY]?"
 _TWELVE_HOUR = rf"{_D}?:{_D}{{2}}:{_D}{{2}}{_FRACTION} ?(?:AM|PM|am|pm)\b"
 DIGIT_FORMS = (
     ("timestamp", rf"{_D}{{3}}-{_D}{{2}}-{_D}{{2}}[T ]{_D}{{2}}:{_D}{{2}}(?::{_D}{{2}}(?:[.,]{_D}+)?)?"
@@ -118,7 +121,12 @@ DIGIT_FORMS = (
     # 30 rounded sizes were too, but in fresh sandboxes, where they move least; a masked size that happens to be
     # stable costs the RL check one value, which must still be a size, while an unmasked one that moves makes the
     # reference wrong.) The digits finder still offers "b" after digits as it did for "bytes": a test too loose.
-    ("byte_size", rf"{_D}*+(?:\.{_D}++)? ?(?:[KMGTP]i?B|[KMGTP])\b"),
+    # A filesystem's size, though, is a setting (a tmpfs's size=130m, a disk's size), the same on every run: df -h's
+    # Size column (the size that two sizes, Used and Avail, and a Use% follow: "tmpfs  130M  348K  130M   1% /work")
+    # and a file manager's "(Total: 128.0 MiB)" after its free space. Content (kind None), before the byte size form
+    # it would otherwise be; Used and Avail stay volatile (fourth output audit: replays reproduced the 8 Sizes).
+    (None, rf"(?:(?<=\(Total: {_D})|(?={_SIZE_REST} +{_DF_FIGURE} +{_DF_FIGURE} +{_D}{{1,3}}%(?!\S))){_SIZE_REST}"),
+    ("byte_size", _SIZE_REST),
 )
 
 _COLON_FORMS = range(1, 3)  # DIGIT_FORMS[1:3], the times: each starts with at most one more digit and H:MM:SS
@@ -206,6 +214,13 @@ RULES = (
     ("usage", rf"u{_B.format('u')}p (?:(?P<v0> *{_D}+) days?,(?= ))?(?:(?P<v1> *{_D}{{1,2}}:{_D}{{2}})"
               rf"|(?P<v2> *{_D}+) min),(?:(?P<v3> +{_D}+) users?,)? +load averages?:(?P<v4> +{_LOAD})"
               rf"{_FIGURE_GAP}(?P<v5> *{_LOAD}){_FIGURE_GAP}(?P<v6> *{_LOAD})", "up_time", None),
+    # Content (None): the total of top's and free's memory and swap lines ("MiB Mem :    512.0 total,", free's first
+    # column "Mem:     524288     5732 ..."), which is the container's memory cap (lxcfs shows it) or the machine's
+    # RAM, a setting; its used, free and available figures are usage. Only a first figure labeled total or in
+    # free's unlabeled columns: BusyBox's top leads with "Mem: 473784K used,". Before the rule below, whose figure
+    # it is too, with the same padding. (Tasks' total is a process count, which moves: usage.)
+    (None, rf"^(?:[KMGTPE]iB )?(?:Mem|Swap) *:(?P<v> *{_SUMMARY_FIGURE})(?= +[Tt]otal\b| +{_D}|[ \t\r]*$)",
+     "memory_total", None),
     ("usage", rf"^(?:(?:Tasks|Threads):(?= *{_D}+ total,)|%Cpu{_D}*(?:\(s\))?:|(?:[KMGTPE]iB )?(?:Mem|Swap) *:)"
               rf"{_figures(_SUMMARY_FIGURE, _MOST_SUMMARY_FIGURES)}(?: [^0-9\s][^0-9\n]*)?(?=[ \t\r]*$)",
      "usage_line", None),
@@ -310,7 +325,7 @@ RULES = (
     ("hex_id", r"\b[0-9a-f]{7,64}\b", "hex_word", lambda token: not token.isdigit() and not token.isalpha()),
 )
 KINDS = tuple(dict.fromkeys([kind for kind, *_ in RULES if kind not in ("digits", None)]
-                            + [kind for kind, _ in DIGIT_FORMS]))
+                            + [kind for kind, _ in DIGIT_FORMS if kind is not None]))
 _DIGIT_KIND = {f"d{i}": kind for i, (kind, _) in enumerate(DIGIT_FORMS)}
 
 

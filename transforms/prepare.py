@@ -8,6 +8,7 @@ read them and sends the dedupe keys on.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -167,15 +168,27 @@ def with_masks(rows: list[dict], recorded_times: list[float | None] | None = Non
 def _with_replays(row: dict, text: str, mask: tuple[list[dict], str], replay_texts: list[str]
                   ) -> tuple[list[dict], str]:
     ranges = replay.replay_spans(text, replay_texts)
-    rule_spans = mask[0] if ranges is None else replay.without_reproduced_ids(mask[0], ranges)
+    rule_spans = mask[0] if ranges is None else replay.without_reproduced_values(mask[0], text, ranges)
     spans = replay.with_replay_spans(rule_spans, ranges or [])
     # How often replays find what the rules did not: the measure of the rules' misses.
     found = (stats.REPLAY_DIVERGED if ranges is None else stats.REPLAY_BEYOND_RULES if spans is not rule_spans
              else stats.REPLAY_BY_RULES if ranges else None)
     stats.count(stats.REPLAYED, row["domain"], found)
     if rule_spans is not mask[0]:
-        stats.count_detail(stats.REPLAYED, stats.REPLAY_CONSTANT_IDS, len(mask[0]) - len(rule_spans))
+        _count_unmasked(mask[0], rule_spans)
     return (spans, masking.masked(text, spans)) if spans is not mask[0] else mask
+
+
+# The stats detail that counts a kind's rule spans a replay showed to be constant (transforms.replay).
+_UNMASKED_DETAIL = {"hex_id": stats.REPLAY_CONSTANT_IDS, "uuid": stats.REPLAY_CONSTANT_IDS,
+                    "byte_size": stats.REPLAY_CONSTANT_SIZES}
+
+
+def _count_unmasked(spans: list[dict], kept: list[dict]) -> None:
+    kept_ids = {id(span) for span in kept}
+    unmasked = Counter(_UNMASKED_DETAIL[span["kind"]] for span in spans if id(span) not in kept_ids)
+    for detail, count in unmasked.items():
+        stats.count_detail(stats.REPLAYED, detail, count)
 
 
 def _normalize_letters(failed: list[tuple[str, int, dict, ValueError]], count: bool) -> list[Rejected]:

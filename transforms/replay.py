@@ -28,12 +28,19 @@ _WORD = re.compile(r"\b[^\W\d_]{2,}\b")  # a word of 2+ letters only, not a code
 # Above this many tokens on either side, a block of differing lines is marked whole: SequenceMatcher is quadratic
 # in the worst case, and a block that long is mostly different anyway.
 _MAX_BLOCK_TOKENS = 4000
-# Rule kinds whose values are drawn (a random uuid, a container id) or computed from content (a git blob or commit
-# id): a replay that shows the same value again shows a constant (a blob id of fixed content, a commit made at a
-# pinned date), since two draws of 7 hex digits agree once in 2^28. Other kinds repeat by chance within a replay
-# (a date, a clock read to the minute, the port of a server that lives for the whole run) and stay masked.
-REPRODUCED_IDS_ARE_CONSTANT = frozenset({"hex_id", "uuid"})
-MIN_REPRODUCED_ID_CHARS = 7
+# Rule kinds whose value a replay that shows it again shows to be a constant, with the fewest characters such a
+# span must have (the value of each kind that a replay reproduced is content, not masked):
+# - drawn (a random uuid, a container id) or computed from content (a git blob or commit id): two draws of 7 hex
+#   digits agree once in 2^28, so the same value again is a constant (a blob id of fixed content, a commit made at
+#   a pinned date);
+# - a size rounded to a unit (du of fixed files, the free space of a tmpfs the task does not touch, df's Used): a
+#   size that moves does so with what is written, and a replay plays the same writes, so one that stays put is a
+#   function of the actions. Not one followed by "/s": a transfer rate, which moves with timing (_reproduced_value).
+# Time-like kinds (timestamp, date, duration) and usage figures (load, uptime, CPU shares) stay masked: a replay runs
+# seconds after the recording, so a clock read to the minute, a date, a load average or an idle CPU's 0.0 reads the
+# same then by chance and moves later; so does a port of a server that lives for the whole run.
+REPRODUCED_ARE_CONSTANT = {"hex_id": 7, "uuid": 7, "byte_size": 1}
+_RATE_AFTER = re.compile(r"/s(?:ec)?\b")
 
 
 def replay_spans(text: str, replay_texts: list[str],
@@ -142,16 +149,20 @@ def _union(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return merged
 
 
-def without_reproduced_ids(spans: list[dict], ranges: list[tuple[int, int]]) -> list[dict]:
-    """spans less the rule spans of a drawn identifier (REPRODUCED_IDS_ARE_CONSTANT) that every replay showed again:
-    no replay range touches them, and outside its ranges a replay equals the recording. The very `spans` list when
-    none is left out. `ranges`: replay_spans's, of replays that did not diverge."""
-    kept = [span for span in spans if not _reproduced_id(span, ranges)]
+def without_reproduced_values(spans: list[dict], text: str, ranges: list[tuple[int, int]]) -> list[dict]:
+    """spans less the rule spans of a kind whose reproduced values are constants (REPRODUCED_ARE_CONSTANT) that every
+    replay showed again: no replay range touches them, and outside its ranges a replay equals the recording. The
+    very `spans` list when none is left out. `text`: the recording's, which the spans index; `ranges`:
+    replay_spans's, of replays that did not diverge."""
+    kept = [span for span in spans if not _reproduced_value(span, text, ranges)]
     return spans if len(kept) == len(spans) else kept
 
 
-def _reproduced_id(span: dict, ranges: list[tuple[int, int]]) -> bool:
-    if span.get("kind") not in REPRODUCED_IDS_ARE_CONSTANT or span["end"] - span["start"] < MIN_REPRODUCED_ID_CHARS:
+def _reproduced_value(span: dict, text: str, ranges: list[tuple[int, int]]) -> bool:
+    fewest = REPRODUCED_ARE_CONSTANT.get(span.get("kind"))
+    if fewest is None or span["end"] - span["start"] < fewest:
+        return False
+    if span["kind"] == "byte_size" and _RATE_AFTER.match(text, span["end"]):
         return False
     return not any(start < span["end"] and span["start"] < end for start, end in ranges)
 

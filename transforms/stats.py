@@ -20,8 +20,9 @@ IN, OUT, DEAD, EXACT, NEAR = "in", "out", "dead_lettered", "dedupe_exact", "dedu
 # (transforms.replay.MAX_CHANGED_SHARE). Not a leaving event: the row goes on.
 REPLAYED = "replayed"
 REPLAY_BY_RULES, REPLAY_BEYOND_RULES, REPLAY_DIVERGED = "differs_within_rule_spans", "differs_beyond_rules", "diverged"
-# Rule spans of drawn identifiers that every replay showed again, so not masked (transforms.replay): spans, not rows.
-REPLAY_CONSTANT_IDS = "constant_ids_unmasked"
+# Rule spans that every replay showed again, so not masked (transforms.replay.REPRODUCED_ARE_CONSTANT): spans, not
+# rows; of drawn identifiers (hex_id, uuid) and of sizes (byte_size) apart.
+REPLAY_CONSTANT_IDS, REPLAY_CONSTANT_SIZES = "constant_ids_unmasked", "constant_sizes_unmasked"
 UNKNOWN_DOMAIN = "<unknown>"
 
 
@@ -66,7 +67,7 @@ def stats_from_counters(counters: dict[str, int]) -> dict:
     domains: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys((IN, OUT, DEAD, EXACT, NEAR), 0))
     dead_by_stage: dict[str, int] = {}
     replayed = {"rows": counters.get(REPLAYED, 0), REPLAY_BY_RULES: 0, REPLAY_BEYOND_RULES: 0, REPLAY_DIVERGED: 0,
-                REPLAY_CONSTANT_IDS: 0}
+                REPLAY_CONSTANT_IDS: 0, REPLAY_CONSTANT_SIZES: 0}
     for name, value in counters.items():
         event, _, detail = name.partition("|")
         if event == REPLAYED:

@@ -213,8 +213,9 @@ def curate_command(ctx: typer.Context,
                    f"{replayed['differs_within_rule_spans'] + replayed['differs_beyond_rules']} showed other values, "
                    f"{replayed['differs_beyond_rules']} where no masking rule had found one (marked as span kind "
                    f"'replay'); {replayed['diverged']} went elsewhere (not marked); "
-                   f"{replayed.get('constant_ids_unmasked', 0)} id spans a rule took for volatile (hex_id, uuid) were the "
-                   f"same in every replay, so not masked.", err=True)
+                   f"{replayed.get('constant_ids_unmasked', 0)} id spans (hex_id, uuid) and "
+                   f"{replayed.get('constant_sizes_unmasked', 0)} size spans (byte_size) a rule took for volatile were "
+                   "the same in every replay, so not masked.", err=True)
     if stats["dead_lettered"]:
         # The counts say how many records were rejected; the dead letters say which and why.
         stages = ", ".join(f"{stage}: {n}" for stage, n in stats["dead_lettered_by_stage"].items())

@@ -85,11 +85,11 @@ def test_a_temp_path_in_json_escaped_text_stops_at_the_escape():
 
 def test_rounded_sizes_are_volatile_and_exact_byte_counts_are_content():
     # Real (curated run of 2026-11-27): df -h of the sandbox's tmpfs, a GUI's free-space label, and an mcp server's
-    # exact counts of data it returned.
+    # exact counts of data it returned. The filesystem's size (df's Size, the label's Total) is a setting: content.
     text = ("tmpfs           256M  348K  256M   1% /work\nFree space: 256.0 MiB (Total: 256.0 MiB)\n"
             "52K     build\n12 MB/s 3.5GiB 7T\n[image: image/png, 4035 bytes]\nwrote 42 bytes\n")
-    assert kinds(text) == [(size, "byte_size") for size in ("256M", "348K", "256M", "256.0 MiB", "256.0 MiB",
-                                                             "52K", "12 MB", "3.5GiB", "7T")]
+    assert kinds(text) == [(size, "byte_size") for size in ("348K", "256M", "256.0 MiB", "52K", "12 MB", "3.5GiB",
+                                                             "7T")]
     assert "4035 bytes" in mask(text)[1] and "wrote 42 bytes" in mask(text)[1]
 
 

@@ -82,8 +82,8 @@ def test_top_summary_lines_are_usage_and_their_labels_content():
         "top - <timestamp> up <usage>,<usage> user,  load average:<usage>,<usage>,<usage>",
         "Tasks:<usage> total,<usage> running,<usage> sleeping,<usage> stopped,<usage> zombie",
         "%Cpu(s):<usage> us,<usage> sy,<usage> ni,<usage> id,<usage> wa,<usage> hi,<usage> si,<usage> st",
-        "MiB Mem :<usage> total,<usage> free,<usage> used,<usage> buff/cache",
-        "MiB Swap:<usage> total,<usage> free,<usage> used.<usage> avail Mem"]
+        "MiB Mem :  24105.6 total,<usage> free,<usage> used,<usage> buff/cache",  # the totals: settings
+        "MiB Swap:      0.0 total,<usage> free,<usage> used.<usage> avail Mem"]
     assert not any(s["kind"] == "duration" for s in volatile_spans(screen("top_b_n_1.txt")))  # "0.0 us" is CPU
 
 
@@ -96,8 +96,8 @@ def test_top_summary_lines_are_usage_and_their_labels_content():
      "Mem:        7976        3456        1234          12        3285        4123\n"
      "Swap:          0           0           0\n",
      "               total        used        free      shared  buff/cache   available\n"
-     "Mem:<usage> <usage> <usage> <usage> <usage> <usage>\nSwap:<usage> <usage> <usage>\n"),
-    ("Mem:           23Gi       1.0Gi        18Gi", "Mem:<usage> <usage> <usage>"),  # free -h
+     "Mem:        7976 <usage> <usage> <usage> <usage> <usage>\nSwap:          0 <usage> <usage>\n"),  # total: content
+    ("Mem:           23Gi       1.0Gi        18Gi", "Mem:           23Gi <usage> <usage>"),  # free -h
     ("Threads: 120 total,   1 running", "Threads:<usage> total,<usage> running"),
 ])
 def test_uptime_and_free_figures_are_usage(text, masked):

@@ -14,13 +14,14 @@ TOP = ("root@sandbox:/work# top -b -n 1 | head -5\n"
        "MiB Mem :  24105.6 total,  19127.6 free,    735.5 used,   4577.5 buff/cache\n"
        "MiB Swap:      0.0 total,      0.0 free,      0.0 used.  23370.0 avail Mem\n"
        "root@sandbox:/work#")
-# The same screen with every figure of another width, as top pads them (%2d:%02d, %3u, %5.1f, %9.1f).
+# The same screen with every figure but the memory and swap totals (settings: content) of another width, as top
+# pads them (%2d:%02d, %3u, %5.1f, %9.1f).
 TOP_WIDER = ("root@sandbox:/work# top -b -n 1 | head -5\n"
              "top - 09:26:53 up  2:16, 12 users,  load average: 14.82, 0.40, 12.10\n"
              "Tasks: 118 total,  12 running, 106 sleeping,   0 stopped,   0 zombie\n"
              "%Cpu(s):100.0 us,  5.0 sy,  0.0 ni,100.0 id,  0.0 wa,  0.0 hi,  0.0 si,  0.0 st\n"
-             "MiB Mem :   4105.6 total,   1127.6 free,  12735.5 used,    577.5 buff/cache\n"
-             "MiB Swap:   2048.0 total,   2048.0 free,      0.0 used.   3370.0 avail Mem\n"
+             "MiB Mem :  24105.6 total,   1127.6 free,  12735.5 used,    577.5 buff/cache\n"
+             "MiB Swap:      0.0 total,   2048.0 free,      0.0 used.   3370.0 avail Mem\n"
              "root@sandbox:/work#")
 
 
@@ -37,8 +38,8 @@ def test_each_figure_of_tops_summary_is_a_span_with_its_padding():
         "10:13", "  0", " 4.82", " 2.40", " 2.10",
         "   8", "   2", "   6", "   0", "   0",
         "  0.0", " 50.0", "  0.0", "  0.0", " 50.0", "  0.0", "  0.0", "  0.0",
-        "  24105.6", "  19127.6", "    735.5", "   4577.5",
-        "      0.0", "      0.0", "      0.0", "  23370.0"]
+        "  19127.6", "    735.5", "   4577.5",  # not the totals: settings
+        "      0.0", "      0.0", "  23370.0"]
 
 
 def test_the_labels_of_tops_summary_are_content():
@@ -47,8 +48,8 @@ def test_the_labels_of_tops_summary_are_content():
         "top - <timestamp> up <usage>,<usage> user,  load average:<usage>,<usage>,<usage>",
         "Tasks:<usage> total,<usage> running,<usage> sleeping,<usage> stopped,<usage> zombie",
         "%Cpu(s):<usage> us,<usage> sy,<usage> ni,<usage> id,<usage> wa,<usage> hi,<usage> si,<usage> st",
-        "MiB Mem :<usage> total,<usage> free,<usage> used,<usage> buff/cache",
-        "MiB Swap:<usage> total,<usage> free,<usage> used.<usage> avail Mem"]
+        "MiB Mem :  24105.6 total,<usage> free,<usage> used,<usage> buff/cache",
+        "MiB Swap:      0.0 total,<usage> free,<usage> used.<usage> avail Mem"]
 
 
 def test_figures_of_another_width_mask_alike():
@@ -63,22 +64,22 @@ def test_figures_of_another_width_mask_alike():
      " <timestamp> up <usage> days,<usage>,<usage> user,  load average:<usage>,<usage>,<usage>"),
     (" 10:00:01 up 5 min,  0 users,  load average: 0,52, 0,58, 0,59",  # a comma as the decimal mark
      " <timestamp> up <usage> min,<usage> users,  load average:<usage>,<usage>,<usage>"),
-    # free -m and free -h: one space separates the columns, the rest is padding
+    # free -m and free -h: one space separates the columns, the rest is padding; the total column is a setting
     ("Mem:           7953        2760         354          60        4838        4830\n"
      "Swap:          2047           0        2047\n",
-     "Mem:<usage> <usage> <usage> <usage> <usage> <usage>\nSwap:<usage> <usage> <usage>\n"),
+     "Mem:           7953 <usage> <usage> <usage> <usage> <usage>\nSwap:          2047 <usage> <usage>\n"),
     ("Mem:           7.8Gi       2.7Gi       354Mi        60Mi       4.7Gi       4.7Gi\nSwap:             0B          0B          0B",
-     "Mem:<usage> <usage> <usage> <usage> <usage> <usage>\nSwap:<usage> <usage> <usage>"),
+     "Mem:           7.8Gi <usage> <usage> <usage> <usage> <usage>\nSwap:             0B <usage> <usage>"),
 ])
 def test_uptime_and_free_figures_are_spans_of_their_own(text, masked):
     assert mask(text)[1] == masked
 
 
 def test_free_columns_mask_alike_whatever_their_width():
-    narrow = "Mem:           7953        2760         354          60        4838        4830"
+    narrow = "Mem:         127953        2760         354          60        4838        4830"
     wide = "Mem:         127953      122760       10354        1060      104838      104830"
     assert mask(narrow)[1] == mask(wide)[1]
-    assert usage_values(narrow)[:2] == ["           7953", "       2760"]  # one space kept out after a figure
+    assert usage_values(narrow)[:2] == ["       2760", "        354"]  # one space kept out after a figure
 
 
 # mcp-perturbed-everything-s0-01efc43e:3

@@ -104,7 +104,7 @@ def test_a_commit_id_in_git_s_messages_is_a_hex_id(text, commit):
 TOP = ("top - 21:58:00 up {up},  0 user,  load average: 0.75, 1.66, 1.72\n"
        "Tasks: {tasks} total,   1 running,   7 sleeping,   0 stopped,   0 zombie\n"
        "%Cpu(s):{cpu} us,  0.0 sy,  0.0 ni,100.0 id,  0.0 wa,  0.0 hi,  0.0 si,  0.0 st\n"
-       "MiB Mem : {mem} total,  19320.1 free,   1624.8 used,   3160.7 buff/cache\n"
+       "MiB Mem :  24105.6 total,{mem} free,   1624.8 used,   3160.7 buff/cache\n"
        "\n"
        "    PID USER      PR  NI    VIRT    RES    SHR S  %CPU  %MEM     TIME+ COMMAND\n"
        "{pid} root      20   0 {virt}   3584   3072 S {pcpu}   0.0   0:00.01 sleep\n")
@@ -112,9 +112,9 @@ TOP = ("top - 21:58:00 up {up},  0 user,  load average: 0.75, 1.66, 1.72\n"
 
 def test_right_aligned_figures_mask_alike_whatever_their_width():
     # top pads each figure to its column's width: a run whose figures are wider has less padding before them.
-    narrow = TOP.format(up=" 2:16", tasks="  8", cpu="  0.0", mem=" 24105.6", pid="     18", virt="   2480",
+    narrow = TOP.format(up=" 2:16", tasks="  8", cpu="  0.0", mem="  19320.1", pid="     18", virt="   2480",
                         pcpu="  0.0")
-    wide = TOP.format(up="12:16", tasks=" 118", cpu=" 14.3", mem="  8105.6", pid="   4242", virt=" 812340",
+    wide = TOP.format(up="12:16", tasks=" 118", cpu=" 14.3", mem="   9320.1", pid="   4242", virt=" 812340",
                       pcpu=" 12.5")
     assert mask(narrow)[1] == mask(wide)[1]
     assert mask(narrow)[1].splitlines()[2] == ("%Cpu(s):<usage> us,<usage> sy,<usage> ni,<usage> id,<usage> wa,"

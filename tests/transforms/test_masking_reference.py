@@ -43,7 +43,11 @@ _DIGIT_FORMS = {  # group name -> (kind, pattern), tried in this order at each s
     "d6": ("date", rf"[0-9]{{1,2}} {_MONTH} [0-9]{{4}}\b"),
     "d7": ("duration", r"[0-9]+m[0-9]+(?:\.[0-9]+)?s\b"),
     "d8": ("duration", r"[0-9]+(?:\.[0-9]+)? ?(?:ms|us|µs|ns|sec|secs|seconds|s)\b"),
-    "d9": ("byte_size", r"[0-9]+(?:\.[0-9]+)? ?(?:[KMGTP]i?B|[KMGTP])\b"),
+    # Content: a filesystem's size, as df -h's Size column (two sizes and a Use% after it) or "(Total: 128.0 MiB)".
+    "d9": (None, r"(?:(?<=\(Total: )|(?=[0-9]+(?:\.[0-9]+)? ?(?:[KMGTP]i?B|[KMGTP])\b"
+                 r" +[0-9]+(?:\.[0-9]+)?[kKMGTPEZY]? +[0-9]+(?:\.[0-9]+)?[kKMGTPEZY]? +[0-9]{1,3}%(?!\S)))"
+                 r"[0-9]+(?:\.[0-9]+)? ?(?:[KMGTP]i?B|[KMGTP])\b"),
+    "d10": ("byte_size", r"[0-9]+(?:\.[0-9]+)? ?(?:[KMGTP]i?B|[KMGTP])\b"),
 }
 _WEEKDAY = "(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
 _ISO_DATE = "[0-9]{4}-[0-9]{2}-[0-9]{2}"
@@ -63,6 +67,9 @@ _REFERENCE_RULES = (  # (kind, pattern, check), in priority order
     ("usage", r"\bup (?:(?P<v0> *[0-9]+) days?,(?= ))?(?:(?P<v1> *[0-9]{1,2}:[0-9]{2})|(?P<v2> *[0-9]+) min),"
               rf"(?:(?P<v3> +[0-9]+) users?,)? +load averages?:(?P<v4> +{_LOAD}){_GAP}(?P<v5> *{_LOAD}){_GAP}"
               rf"(?P<v6> *{_LOAD})", None),
+    # Content: a memory or swap line's first figure, with its padding, where it is the total (labeled so, or free's
+    # unlabeled columns).
+    (None, rf"^(?:[KMGTPE]iB )?(?:Mem|Swap) *:(?P<v> *{_SUMMARY_FIGURE})(?= +[Tt]otal\b| +[0-9]|[ \t\r]*$)", None),
     # A summary line of 1 to 12 figures (group `v`, split into its figures by _summary_figures).
     ("summary", r"^(?:(?:Tasks|Threads):(?= *[0-9]+ total,)|%Cpu[0-9]*(?:\(s\))?:|(?:[KMGTPE]iB )?(?:Mem|Swap) *:)"
                 rf"(?P<v> *{_SUMMARY_FIGURE}(?:{_GAP} *{_SUMMARY_FIGURE}){{0,11}})(?: [^0-9\s][^0-9\n]*)?[ \t\r]*$",
@@ -222,6 +229,12 @@ FIGURE_PIECES = [
     "at most 2 calls per 60 s", "per 1m30s", "Per 5 seconds", "upper 5s", "12.3 MB/s",
     "index 814f4a4..ddc897f 100644", "index 0000000..261e0be", "index 1234567,89abcde..fedcba9", "index 814f4a4",
     "index 814f4a4..ddc897f 100644 x", "xindex 814f4a4..ddc897f",
+    # Settings among sizes and memory figures (content), and near misses.
+    "tmpfs           130M  348K  130M   1% /work", "tmpfs 64M 0 64M 0% /dev/shm", "  1.9T  1.2T  700G  63% /",
+    "130M 348K 1%", "130M 348K 130M 1%x", "130M 1.5Gi 2M 100%", "8.2k 4.1k 4.1k 50% /x", "Size 12M 3M 9M 101% /",
+    "Free space: 128.0 MiB (Total: 128.0 MiB)", "(Total: 4K)", "(Total:  4K)", "MiB Mem :    512.0 total,",
+    "Mem:   2055556k total,  1896828k used", "Swap: 2048M Total, 2048M Free", "Mem: 473784K used, 32504K free",
+    "Mem:           537M        5.6M       506M", "Swap: 5", "Mem: 3 x", "KiB Mem: 12totals",
 ]
 SEPARATORS = ["", "", " ", "\n", "\n", "\r\n", "\n\n", ", ", "/", ":", "=", "_", "é"]
 

@@ -3,7 +3,7 @@
 import re
 
 from transforms import masking
-from transforms.replay import KIND, replay_spans, with_replay_spans, without_reproduced_ids
+from transforms.replay import KIND, replay_spans, with_replay_spans, without_reproduced_values
 
 
 def spanned(text, ranges):
@@ -196,13 +196,14 @@ def test_an_id_every_replay_shows_again_is_not_masked_and_one_a_replay_changes_i
     spans = [{"start": text.index(value), "end": text.index(value) + len(value), "kind": kind}
              for value, kind in (("814f4a4", "hex_id"), ("ddc897f", "hex_id"), ("3fa91c2", "hex_id"),
                                  ("8e4b2c1d-1f0a-4b7e-9c3d-2a6f5e7d8c90", "uuid"), ("100644", "pid"))]
-    kept = without_reproduced_ids(spans, replay_spans(text, [replay]))
+    kept = without_reproduced_values(spans, text, replay_spans(text, [replay]))
     assert [text[s["start"]:s["end"]] for s in kept] == ["3fa91c2", "100644"]  # other kinds repeat by chance
-    assert without_reproduced_ids(spans[2:3], replay_spans(text, [replay])) is not spans  # nothing left out...
+    ranges = replay_spans(text, [replay])
+    assert without_reproduced_values(spans[2:3], text, ranges) is not spans  # nothing left out...
     untouched = spans[2:3]
-    assert without_reproduced_ids(untouched, replay_spans(text, [replay])) is untouched  # ...is the same list
+    assert without_reproduced_values(untouched, text, ranges) is untouched  # ...is the same list
     short = [{"start": 0, "end": 5, "kind": "hex_id"}]  # "index": too short to be a drawn id
-    assert without_reproduced_ids(short, []) is short
+    assert without_reproduced_values(short, text, []) is short
 
 
 def test_a_replayed_row_keeps_ids_its_replay_changed_masked_and_unmasks_the_ones_it_reproduced():
@@ -225,4 +226,4 @@ def test_unmasked_ids_are_counted_apart_from_the_replayed_rows():
     replayed = stats_from_counters({"replayed": 3, "replayed|differs_beyond_rules": 1,
                                     "replayed|constant_ids_unmasked": 5})["replayed"]
     assert replayed == {"rows": 3, "differs_within_rule_spans": 0, "differs_beyond_rules": 1, "diverged": 0,
-                        "constant_ids_unmasked": 5}
+                        "constant_ids_unmasked": 5, "constant_sizes_unmasked": 0}
