@@ -83,6 +83,9 @@ PROCESS_LIMIT = 1024
 # twenty renderers could each stay under it. Past the total the kernel kills the largest, a renderer: its page
 # crashes, not the browser.
 TOTAL_MEMORY_BYTES = 4 << 30
+# CPU time per wall second, all of its processes together, in cores: a page spinning in scripts (or a dozen tabs)
+# holds two cores, not every core the collector's other workers need. One page load uses about one.
+TOTAL_CPUS = 2.0
 # The private /tmp and /dev/shm are memory: sized so a page cannot fill the machine's memory through them.
 TMP_SIZE_BYTES = 1 << 30
 SHM_SIZE_BYTES = 256 << 20
@@ -340,7 +343,7 @@ class Browser:
             argv = bwrap.command([self.executable], self._mounts(), self.limits, network=True, uid=self.uid,
                                  accounts=accounts)
             try:
-                self._group = cgroup.make_group("chromium", TOTAL_MEMORY_BYTES, self.limits.processes)
+                self._group = cgroup.make_group("chromium", TOTAL_MEMORY_BYTES, self.limits.processes, TOTAL_CPUS)
                 self._total_caps = self._group.record()
                 argv = self._group.wrap(argv)
             except cgroup.Unavailable as exc:

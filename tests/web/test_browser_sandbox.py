@@ -135,7 +135,7 @@ def test_pages_share_one_memory_cap(monkeypatch):
                           window.kept = kept; return 'filled'; }"""
     with running_browser() as browser:
         assert browser.sandbox_record()["total"] == {"cgroup": browser._group.version, "memory_bytes": 1 << 30,
-                                                     "processes": PROCESS_LIMIT, "cpus": None}
+                                                     "processes": PROCESS_LIMIT, "cpus": browser_module.TOTAL_CPUS}
         assert set(chromium_processes(browser)) <= set(browser._group.members())
         context = browser.new_context()
         pages = [context.new_page() for _ in range(4)]
