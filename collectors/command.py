@@ -167,6 +167,10 @@ def run_and_report(make_collector: Callable[[], Collector], plans: list[EpisodeP
         console.print(f"  replays added to {plural(report.replays_added, 'stored episode')}"
                       + (f"; {report.replays_failed} left as they were (replay failed)" if report.replays_failed
                          else ""), soft_wrap=True)
+    if report.replays_short:
+        console.print(f"  {plural(report.replays_short, 'episode')} got a replay that stopped short of the recorded "
+                      "steps (each named in a warning above): curation compares only the steps it replayed",
+                      soft_wrap=True)
     for line in report.replay_errors[:10]:
         console.print(f"  [yellow]replay failed[/] {escape(first_line(line))}", soft_wrap=True)
     if report.replays_packed:

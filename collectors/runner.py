@@ -66,6 +66,9 @@ class CollectionReport:
     replays_failed: int = 0
     replays_packed: int = 0
     replay_errors: list[str] = field(default_factory=list)
+    # Episodes collected in this run with a replay that stopped before the recorded steps ran out (it broke, or the
+    # environment ended it sooner): their later steps have fewer replays to compare with (the log says which).
+    replays_short: int = 0
 
 
 @dataclass
@@ -348,6 +351,8 @@ def collect(make_collector: Callable[[], Collector], plans: list[EpisodePlan], o
                 with lock:
                     report.completed += 1
                     report.transitions += len(transitions)
+                    report.replays_short += bool(sent) and any(len(transition.replay_observations) < plan.replays
+                                                               for transition in transitions)
                     if episode.outcome == "error":
                         report.errored += 1
                         report.task_errors += episode.end_reason.startswith(TASK_ERROR)
