@@ -41,7 +41,7 @@ def check_out_folder(out: Path) -> Path:
 OutOption = typer.Option(..., "--out", callback=check_out_folder,
                          help="Collection folder; episodes already complete there are skipped.")
 WorkersOption = typer.Option(1, "--workers", min=1, help="Environments run in parallel.")
-LimitOption = typer.Option(None, "--limit", min=1, help="Collect at most this many new episodes.")
+LimitOption = typer.Option(None, "--limit", min=1, help="Collect at most this many new episodes (default: all).")
 SeedsOption = typer.Option(1, "--seeds", min=1, help="Episodes per task, with seeds 0..N-1.")
 MaxStepsOption = typer.Option(DEFAULT_MAX_STEPS, "--max-steps", min=1, help="Step budget per episode.")
 ReplaysOption = typer.Option(

@@ -394,7 +394,8 @@ def collect_command(
                                                                       "tasks/mcp_servers.yaml of this checkout)."),
     tasks_file: Path | None = typer.Option(None, "--tasks", help="Scripted tasks (YAML/JSONL)."),
     explore: bool = typer.Option(False, "--explore", help="Schema-driven exploration of each server instead."),
-    server: list[str] = typer.Option([], "--server", help="Only these servers (repeatable)."),
+    server: list[str] = typer.Option([], "--server", metavar="<name>",
+                                     help="Only this server (repeatable: --server a --server b)."),
     perturb_file: Path | None = typer.Option(None, "--perturb", help="YAML list of proxy perturbations applied "
                                              "to every episode whose task has no options.perturb."),
     call_timeout: float = typer.Option(30.0, "--call-timeout", min=0.1, help="Seconds before a call times out."),

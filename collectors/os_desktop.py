@@ -266,8 +266,8 @@ def collect_command(
     max_steps: int = MaxStepsOption,
     replays: int = ReplaysOption,
     settle_ms: int = typer.Option(SETTLE_MS, "--settle-ms", min=0,
-                                  help="Least wait after each action before the dump (then until accessibility "
-                                       "events stop, at most 1.5 s)."),
+                                  help="Least wait in milliseconds after each action before the dump (then until "
+                                       "accessibility events stop, at most 1.5 s)."),
     container_prefix: str = typer.Option("worldline-os", "--container-prefix",
                                          help="Name prefix of the containers this run starts."),
 ):

@@ -451,7 +451,7 @@ def collect_command(
     # A RepoSpecError or TaskFileError is shown by `worldline collect` as one line `Error: ...`.
     repos = repos or shipped_repos_file()  # beside the package, not relative to the working directory
     specs = {s.name: s for s in load_repo_specs(repos)}
-    chosen = [t for t in load_tasks(tasks) if t.domain in ("", DOMAIN)] if tasks else None
+    chosen = load_tasks(tasks, domain=DOMAIN) if tasks else None
     if chosen is not None:
         for task in chosen:
             if task.options.get("repo") not in specs:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import json
+from importlib.metadata import entry_points
 from pathlib import Path
 
 from collectors.api import Task
@@ -42,7 +44,8 @@ def task_from_dict(entry: dict, where: str) -> Task:
     )
 
 
-def load_tasks(path: str | Path) -> list[Task]:
+def load_tasks(path: str | Path, domain: str | None = None) -> list[Task]:
+    """The tasks of a task file; given `domain`, only those a collector of that domain runs (tasks_for_domain)."""
     path = Path(path)
     if not path.exists():
         raise TaskFileError(f"task file {path} does not exist")
@@ -75,4 +78,32 @@ def load_tasks(path: str | Path) -> list[Task]:
         if task.id in seen:
             raise TaskFileError(f"{path}: task id {task.id!r} appears twice; ids name episodes and must be unique")
         seen.add(task.id)
-    return tasks
+    return tasks if domain is None else tasks_for_domain(tasks, domain, path)
+
+
+def known_domains() -> set[str]:
+    """The installed collectors' names, and the domains another collector records (search: the mcp collector)."""
+    from pipelines.cli import COLLECTOR_GROUP, DOMAINS_OF_OTHER_COLLECTORS
+
+    return {ep.name for ep in entry_points(group=COLLECTOR_GROUP)} | set(DOMAINS_OF_OTHER_COLLECTORS)
+
+
+def tasks_for_domain(tasks: list[Task], domain: str, path: Path) -> list[Task]:
+    """The tasks whose `domain` is `domain` or empty. A file may hold tasks for several collectors, so the others are
+    skipped; but a misspelled domain, or a file with no task for this collector, would collect nothing and say only
+    "0 episodes collected", so both are refused."""
+    known = known_domains() | {domain}
+    listed = f"known domains: {', '.join(sorted(known))}"
+    for task in tasks:
+        # Only a near miss is taken for a typo: an MCP servers file may name domains of its own.
+        guess = difflib.get_close_matches(task.domain, known, n=1) if task.domain not in known else []
+        if guess:
+            raise TaskFileError(f"{path} (task {task.id!r}): domain {task.domain!r} is not one worldline knows; "
+                                f"did you mean {guess[0]!r}? {listed}")
+    chosen = [task for task in tasks if task.domain in ("", domain)]
+    if tasks and not chosen:
+        others = ", ".join(f"{task.id!r} is for {task.domain!r}" for task in tasks[:3])
+        more = f" and {len(tasks) - 3} more" if len(tasks) > 3 else ""
+        raise TaskFileError(f"{path}: no task is for the {domain!r} collector, which runs tasks whose domain is "
+                            f"{domain!r} or unset ({others}{more}); {listed}")
+    return chosen

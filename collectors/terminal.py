@@ -339,7 +339,7 @@ def collect_command(
     from sandboxes.docker_sandbox import install_cleanup_handlers, remove_orphans
     from sandboxes.images import image_exists
 
-    chosen = [t for t in load_tasks(tasks) if t.domain in ("", DOMAIN)]  # a bad file fails before Docker is asked
+    chosen = load_tasks(tasks, domain=DOMAIN)  # a bad file fails before Docker is asked
     for task in chosen:
         try:
             check_task(task)

@@ -409,7 +409,8 @@ def url_tasks(path: Path, budget: int) -> list[Task]:
 
 def collect_command(
     tasks: Path = typer.Option(None, "--tasks", help="Scripted task file (YAML/JSONL), e.g. tasks/web.yaml."),
-    explore: str = typer.Option(None, "--explore", help="Explore served sites: a name, a comma list, or 'all'."),
+    explore: str = typer.Option(None, "--explore", help="Explore served sites: shop, forum, tracker or form, a "
+                                                         "comma list of them, or 'all'."),
     urls: Path = typer.Option(None, "--urls", help="Explore these URLs instead (one per line)."),
     out: Path = OutOption,
     workers: int = WorkersOption,

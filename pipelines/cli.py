@@ -4,6 +4,7 @@ when named, so `worldline --help` stays fast and this file never names a domain.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 from importlib.metadata import entry_points
 
@@ -19,7 +20,7 @@ COMMANDS = {
     "pack": ("pipelines.commands.pack:pack", "Pack finished episode files into big Parquet files for curation."),
 }
 GROUPS = {
-    "sandbox": ("pipelines.commands.sandbox:app", "Build and inspect sandbox images."),
+    "sandbox": ("pipelines.commands.sandbox:app", "Build the terminal base image; list and remove containers."),
     "export": ("pipelines.commands.export:app", "Export shards to AgentWorldBench JSONL or ATIF trajectories."),
 }
 
@@ -77,6 +78,10 @@ class LazyGroup(TyperGroup):
 
     def get_command(self, ctx, name):
         if name not in self.targets:
+            # click suggests a near name from self.commands only, which stays empty here (commands load when named)
+            close = difflib.get_close_matches(name, self.targets, n=1)
+            if close and ctx is not None and not ctx.resilient_parsing:
+                ctx.fail(f"No such command {name!r}. Did you mean {close[0]!r}?")
             return None
         target, help_text = self.targets[name]
         try:

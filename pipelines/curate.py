@@ -171,7 +171,8 @@ def check_output_apart(input_dir: str, output_dir: str) -> None:
         return
     raw, out = Path(input_dir).resolve(), Path(output_dir).resolve()
     removed = [out / name for name in (*OUTPUT_SCHEMAS, WORK_DIR)]
-    if raw == out or any(raw.is_relative_to(path) for path in removed) or out.is_relative_to(raw / TRANSITIONS_DIR):
+    # Anywhere under the collection: episodes/x had its stats.json counted as an episode by `query RAW`.
+    if any(raw.is_relative_to(path) for path in removed) or out.is_relative_to(raw):
         raise OutputExistsError(f"--output {output_dir} would overwrite or be read as the raw collection "
                                 f"{input_dir}; choose a folder outside it")
     if out.exists() and not out.is_dir():
@@ -200,13 +201,37 @@ def check_runner(beam_args: list[str]) -> None:
     made: the run ended with a traceback and left an empty folder."""
     from apache_beam.runners.runner import create_runner
 
-    runner = PipelineOptions(beam_args).view_as(StandardOptions).runner
+    options = PipelineOptions(beam_args)
+    runner = options.view_as(StandardOptions).runner
     if not isinstance(runner, str):
         return
     try:
-        create_runner(runner)
+        created = create_runner(runner)
     except (ValueError, ImportError, AttributeError) as exc:
         raise RunnerError(f"--runner {runner}: {' '.join(str(exc).split())}") from None
+    check_service_options(options, created)
+
+
+def check_service_options(options: PipelineOptions, runner) -> None:
+    """Beam validates Dataflow's options only when the job is submitted, after the output was prepared: a
+    placeholder such as --project=PROJECT ended in a 44-line traceback, and temp and staging paths naming invalid
+    buckets (gs://BUCKET/tmp) sent it looking for a default bucket, a ~100 s hang offline before a 218-line one.
+    The same checks, made first; GoogleCloudOptions' own validate is left out since it may look that bucket up."""
+    from apache_beam.options.pipeline_options import GoogleCloudOptions
+    from apache_beam.options.pipeline_options_validator import PipelineOptionsValidator
+
+    validator = PipelineOptionsValidator(options, runner)
+    if not validator.is_service_runner():
+        return
+    cloud = options.view_as(GoogleCloudOptions)
+    errors = [error for name in ("temp_location", "staging_location") if getattr(cloud, name)
+              for error in validator.validate_gcs_path(cloud, name)]
+    errors += validator.validate_cloud_options(cloud)
+    errors += [error for view in validator.OPTIONS if view is not GoogleCloudOptions and "validate" in view.__dict__
+               for error in options.view_as(view).validate(validator)]
+    if errors:
+        raise RunnerError(f"invalid {runner.__class__.__name__} options: "
+                          f"{'; '.join(' '.join(error.split()) for error in errors)} (docs/dataflow.md)")
 
 
 @contextmanager
@@ -364,7 +389,7 @@ def kill_child_processes() -> None:
 
 # Settings that name a place on the machine that ran curation or a credential: stats.json and the dataset card
 # (published with the shards) leave them out.
-_UNRECORDED_OPTIONS = ("base_url", "cache_path")
+_UNRECORDED_OPTIONS = ("base_url", "cache_path", "run_id")
 
 
 def settings_of(input_dir: str, options: CurateOptions, pipeline: beam.Pipeline) -> dict:

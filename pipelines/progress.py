@@ -1,10 +1,11 @@
 """A progress display for local curation runs: FnApiRunner reports nothing until it ends, so this counts the
 files the steps leave in the work folder (a prepared file per chunk or merged chunks read, a marker per prepared
-file written out)."""
+file written out), and reads an LLM run's spend from the cache file its workers share."""
 
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from pathlib import Path
 
@@ -15,10 +16,18 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from collectors.pack import is_pack
 from schemas.layout import transition_files
 from transforms.curate import chunks_in
+from transforms.reasoning.ledger import spent_by
 
 # Counts change when a file lands, so the bars are drawn as often as they are polled: rich's default, ten redraws
 # a second, costs ~22 ms of CPU a second of a run (~0.4 s on a 100k run), against ~6 at two.
 POLL_SECONDS = 0.5
+# Without a terminal (a log), an LLM run's spend is a line this often: its calls take minutes to hours.
+LOG_SECONDS = 60.0
+
+
+def spend_line(spend: dict[str, int]) -> str:
+    return (f"LLM reasoning: {spend['calls']} calls, {spend['tokens']:,} tokens, {spend['hits']} traces from the "
+            f"cache, {spend['failures']} failed")
 
 
 def expected_chunks(input_dir: str) -> int:
@@ -47,14 +56,21 @@ def _count(folder: Path) -> int:
 
 
 class CurationProgress:
-    """Context manager: two bars, chunks prepared and chunks written, refreshed every POLL_SECONDS."""
+    """Context manager: two bars, chunks prepared and chunks written, refreshed every POLL_SECONDS, and for an LLM
+    run (`spend`: its cache file and run id) a line of its spend. Without a terminal (`enabled` False) only that
+    line is shown, every LOG_SECONDS."""
 
-    def __init__(self, input_dir: str, work_dir: str, enabled: bool = True):
+    def __init__(self, input_dir: str, work_dir: str, enabled: bool = True,
+                 spend: tuple[str | Path, str] | None = None, log_seconds: float = LOG_SECONDS):
         self.enabled = enabled and "://" not in input_dir and "://" not in work_dir
         self.input_dir, self.work_dir = input_dir, Path(work_dir)
+        self.spend, self.log_seconds = spend, log_seconds
         self.stopped = threading.Event()
 
     def __enter__(self):
+        if self.spend and not self.enabled:
+            self.thread = threading.Thread(target=self._log_spend, daemon=True)
+            self.thread.start()
         if self.enabled:
             total = expected_chunks(self.input_dir)
             self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -65,18 +81,27 @@ class CurationProgress:
             self.progress.start()
             prepared = self.progress.add_task("read, normalize, dedupe keys", total=total)
             written = self.progress.add_task("reasoning, stage rows, write", total=total)
-            self.thread = threading.Thread(target=self._poll, args=(prepared, written), daemon=True)
+            # No total: how many calls a run makes depends on its cache.
+            llm = self.progress.add_task(spend_line(spent_by(*self.spend)), total=None) if self.spend else None
+            self.thread = threading.Thread(target=self._poll, args=(prepared, written, llm), daemon=True)
             self.thread.start()
         return self
 
-    def _poll(self, prepared, written):
+    def _poll(self, prepared, written, llm):
         while not self.stopped.wait(POLL_SECONDS):
             self.progress.update(prepared, completed=_count(self.work_dir / "prepared"))
             self.progress.update(written, completed=_count(self.work_dir / "finished"))
+            if self.spend:
+                self.progress.update(llm, description=spend_line(spent_by(*self.spend)))
+
+    def _log_spend(self):
+        while not self.stopped.wait(self.log_seconds):
+            print(spend_line(spent_by(*self.spend)), file=sys.stderr, flush=True)
 
     def __exit__(self, *exc):
-        if self.enabled:
-            self.stopped.set()
+        self.stopped.set()
+        if self.enabled or self.spend:
             self.thread.join()
+        if self.enabled:
             self.progress.stop()
         return False

@@ -2,8 +2,9 @@
 
 No model can be downloaded on the machines this project is built on, so the tests make one: 2 layers, 64 wide,
 random weights, a byte-level SentencePiece vocabulary (<unk>, <s>, </s> and the 256 byte tokens). Its output rows
-are zero except for printable ASCII bytes, so greedy decoding writes printable text and never ends early on </s>:
-the reply is nonsense, but it is a real model's reply, produced by the real server from the real prompt.
+are zero except for printable ASCII bytes and two end tokens, so greedy decoding writes printable text and ends where
+it would have written a byte of END_BEFORE: the reply is nonsense, but it is a real model's reply, produced by the
+real server from the real prompt.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import numpy as np
 
 VOCAB, WIDTH, LAYERS, HEADS, FEED_FORWARD, CONTEXT = 259, 64, 2, 4, 128, 32768
 BYTE_OFFSET = 3  # <unk>, <s>, </s> come first
+# The bytes a reply ends before, by the end token that mirrors each: </s>, and <unk> made the end-of-turn token
+# (the model never writes it otherwise). The greedy replies to the tests' prompts hold one within 6 bytes.
+END_BEFORE = {2: "d", 0: "o"}
 
 
 def write_tiny_llama(path: Path, seed: int = 0) -> Path:
@@ -45,6 +49,7 @@ def write_tiny_llama(path: Path, seed: int = 0) -> Path:
     writer.add_unk_token_id(0)
     writer.add_bos_token_id(1)
     writer.add_eos_token_id(2)
+    writer.add_eot_token_id(0)
 
     writer.add_tensor("token_embd.weight", weights(VOCAB, WIDTH))
     for layer in range(LAYERS):
@@ -60,6 +65,11 @@ def write_tiny_llama(path: Path, seed: int = 0) -> Path:
     output = np.zeros((VOCAB, WIDTH), dtype=np.float32)
     printable = np.arange(BYTE_OFFSET + 0x20, BYTE_OFFSET + 0x7F)
     output[printable] = weights(len(printable), WIDTH)
+    # An end token scores a shade above its byte wherever that scores above zero, so a reply ends where greedy
+    # decoding would first write one of them: replies end on their own (finish_reason "stop"), as a real model's
+    # do, and a reply cut at max_tokens is still what a small max_tokens gives.
+    for token, byte in END_BEFORE.items():
+        output[token] = output[BYTE_OFFSET + ord(byte)] * 1.001
     writer.add_tensor("output.weight", output)
 
     writer.write_header_to_file()

@@ -23,9 +23,21 @@ CONFIGS = {
 }
 
 
-# config name -> the stats.json count of its table's rows.
-ROW_COUNTS = {"stage1": "out", "stage2": "out", "stage3": "out", "transitions": "out", "dedupe": "deduped",
-              "dead_letter": "dead_lettered"}
+# config name -> the stats.json counts its table's rows add up to, a `-` before one taken away: a stage-2 row whose
+# trace failed is dead-lettered while its transition is written.
+ROW_COUNTS = {"stage1": ("out",), "stage2": ("out", "-stage2_dead_lettered"), "stage3": ("out",),
+              "transitions": ("out",), "dedupe": ("deduped",),
+              "dead_letter": ("dead_lettered", "stage2_dead_lettered")}
+
+
+def table_rows(name: str, stats: dict) -> int | None:
+    """The rows of a config's table by the run's counts; None when the stats lack the first of them. A count
+    stats.json had no key for before (stage2_dead_lettered) is 0 there."""
+    first, *others = ROW_COUNTS[name]
+    if stats.get(first) is None:
+        return None
+    return stats[first] + sum(-stats.get(key[1:], 0) if key.startswith("-") else stats.get(key, 0)
+                              for key in others)
 
 
 def empty_configs(stats: dict) -> list[str]:
@@ -33,7 +45,7 @@ def empty_configs(stats: dict) -> list[str]:
     Parquet reader asks for batches of the first row group's size, 0 in an empty table's shard, and a shard with no
     row group at all gives a split that "corresponds to no data"), so the card leaves them out of `configs`. A
     count the stats do not have is taken as rows present."""
-    return [name for name in CONFIGS if stats.get(ROW_COUNTS[name]) == 0]
+    return [name for name in CONFIGS if table_rows(name, stats) == 0]
 
 
 # What each config's own columns hold (`id`, `domain`, `episode_id` and `step` are described once, above them;
@@ -106,6 +118,15 @@ def _replay_counts(stats: dict) -> str:
             f"{replayed.get('constant_ids_unmasked', 0)} id spans (hex_id, uuid) and "
             f"{replayed.get('constant_sizes_unmasked', 0)} size spans (byte_size) a rule took for volatile were the "
             "same in every replay and are not masked.")
+
+
+def _llm_counts(stats: dict) -> str:
+    llm, missing = stats.get("llm"), stats.get("stage2_dead_lettered", 0)
+    spend = (f" The LLM reasoning made {llm['calls']} calls (retries included) and spent {llm['tokens']} tokens; "
+             f"{llm['cache_hits']} traces came from its cache." if llm else "")
+    failed = (f" {missing} written transitions have no stage 2 row: their trace failed, and `dead_letter` holds "
+              "each with stage `reasoning` and the reason." if missing else "")
+    return spend + failed
 
 
 def _third_party(stats: dict) -> str:
@@ -202,7 +223,8 @@ def dataset_card(stats: dict, settings: dict, run_id: str = "") -> str:
             "worldline's docs/formats.md defines the kinds.\n\n"
             f"## License\n\n{_third_party(stats)}\n\n"
             f"## Counts\n\nIn {stats.get('in', 0)}, out {stats.get('out', 0)}, dead-lettered "
-            f"{stats.get('dead_lettered', 0)}, deduplicated {stats.get('deduped', 0)}.{_replay_counts(stats)}\n\n"
+            f"{stats.get('dead_lettered', 0)}, deduplicated {stats.get('deduped', 0)}.{_llm_counts(stats)}"
+            f"{_replay_counts(stats)}\n\n"
             "| domain | in | out | dead-lettered | exact dups | near dups |\n|---|---|---|---|---|---|\n"
             f"{domains}\n\n"
             f"## Settings\n\n```json\n{json.dumps(settings, indent=2, sort_keys=True)}\n```\n")

@@ -227,12 +227,15 @@ class FinishFn(beam.DoFn):
     several)."""
 
     def __init__(self, options: CurateOptions, work_dir: str):
+        from transforms.reasoning import make_synthesizer
+
         self.options = options
         self.work_dir = work_dir
+        # Made once, where the pipeline is built, and shipped to every worker pickled: the copies then share one run
+        # id, and so one LLM budget (made in setup, each worker's synthesizer had a budget of its own).
+        self.synthesizer = make_synthesizer(options.reasoning, **options.reasoning_options)
 
     def setup(self):
-        from transforms.reasoning import make_synthesizer
-        self.synthesizer = make_synthesizer(self.options.reasoning, **self.options.reasoning_options)
         freeze_worker_heap()  # a worker that ran no Prepare bundle gets here first
 
     def start_bundle(self):
@@ -269,18 +272,13 @@ class FinishFn(beam.DoFn):
                 kept.append(position)
             else:
                 yield letter_or_duplicate
-        traced, traces = [], []
+        # A trace, or the Exception saying why there is none: only the stage-2 row needs one.
+        traces: list[str | Exception] = []
         for start in range(0, len(kept), self.options.reasoning_batch):
-            batch = kept[start:start + self.options.reasoning_batch]
-            for position, trace in zip(batch, self.synthesizer.traces([rows[i] for i in batch])):
-                if isinstance(trace, Exception):
-                    yield self._dead(rows[position], "reasoning", str(trace))
-                else:
-                    traced.append(position)
-                    traces.append(trace)
-        history_ends = [last_with_id[episode_starts[position], rows[position]["id"]] for position in traced]
-        yield from self._write(rows, traced, [episode_starts[position] for position in traced], history_ends,
-                               traces)
+            traces += self.synthesizer.traces([rows[i] for i in kept[start:start + self.options.reasoning_batch]])
+            self._count_spend()
+        history_ends = [last_with_id[episode_starts[position], rows[position]["id"]] for position in kept]
+        yield from self._write(rows, kept, [episode_starts[position] for position in kept], history_ends, traces)
         if "://" not in self.work_dir:  # a local run's progress display counts these; Dataflow has its own
             mark = Path(self.work_dir) / "finished" / Path(path).name
             mark.parent.mkdir(parents=True, exist_ok=True)
@@ -303,6 +301,12 @@ class FinishFn(beam.DoFn):
         return beam.pvalue.TaggedOutput(DUPLICATES, {
             "id": row["id"], "duplicate_of": duplicate_of, "kind": kind, "domain": row["domain"],
             "episode_id": row["episode_id"], "content_hash": row["content_hash"]})
+
+    def _count_spend(self):
+        """An LLM synthesizer's calls, cache hits, tokens and failed rows, into the run's counters."""
+        drain = getattr(self.synthesizer, "drain_counts", None)
+        for name, value in (drain() if drain else {}).items():
+            stats.count_detail(stats.LLM, name, value)
 
     @staticmethod
     def _dead(row, stage, reason, source=""):
@@ -328,7 +332,8 @@ class FinishFn(beam.DoFn):
         try:
             built = build_stage_tables(rows, curated, np.array(currents, dtype=np.int64),
                                        np.array(history_starts, dtype=np.int64),
-                                       np.array(history_ends, dtype=np.int64), traces,
+                                       np.array(history_ends, dtype=np.int64),
+                                       ["" if isinstance(trace, Exception) else trace for trace in traces],
                                        reasoning_source=self.options.reasoning,
                                        stage1_layout=self.options.stage1_layout,
                                        max_document_chars=self.options.stage1_max_chars)
@@ -348,9 +353,26 @@ class FinishFn(beam.DoFn):
             yield self._dead(rows[currents[position]], "stages", f"{type(exc).__name__}: {exc}")
         transitions = curated.take(built.built) if built.errors else curated
         self.written.update(transitions.column("domain").to_pylist())
-        for name, table in zip(TABLE_OUTPUTS, (transitions, built.stage1, built.stage2, built.stage3)):
+        stage2 = yield from self._without_failed_traces(built.stage2, [traces[k] for k in built.built.tolist()],
+                                                        [rows[currents[k]] for k in built.built.tolist()])
+        for name, table in zip(TABLE_OUTPUTS, (transitions, built.stage1, stage2, built.stage3)):
             for full in self.batches.add_table(name, table):
                 self.parts.write(name, full)
+
+    @staticmethod
+    def _without_failed_traces(stage2: pa.Table, traces: list, rows: list[dict]):
+        """The stage-2 rows that have a trace; the others' transitions are dead-lettered for stage 2 alone (a
+        failed LLM call must not put an untraced row into the shards, nor take the row's transition, stage 1 and
+        stage 3 rows, which need no trace, out with it). Returns the table; yields the dead letters."""
+        failed = [isinstance(trace, Exception) for trace in traces]
+        if not any(failed):
+            return stage2
+        for row, trace in zip(rows, traces):
+            if isinstance(trace, Exception):
+                stats.count_total(stats.STAGE2_DEAD)
+                yield beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter(row["id"], row.get("source", ""), "reasoning",
+                                                                        str(trace), row))
+        return stage2.filter(pa.array([not flag for flag in failed]))
 
 
 def build_slices(begins, count: int, rows: int) -> list[slice]:

@@ -1,7 +1,8 @@
 """Counts of what each curation step did, kept as Beam Metrics and summed into the run's stats.json.
 
 Every record is counted once when read (`in`) and once where it leaves: written (`out`), dead-lettered or
-deduplicated, overall and per domain, so `in = out + dead_lettered + deduped` can be checked after any run.
+deduplicated, overall and per domain, so `in = out + dead_lettered + deduped` can be checked after any run. A
+written record whose reasoning trace failed has no stage-2 row: it is counted `out` and `stage2_dead_lettered`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,13 @@ REPLAY_BY_RULES, REPLAY_BEYOND_RULES, REPLAY_DIVERGED = "differs_within_rule_spa
 # Rule spans that every replay showed again, so not masked (transforms.replay.REPRODUCED_ARE_CONSTANT): spans, not
 # rows; of drawn identifiers (hex_id, uuid) and of sizes (byte_size) apart.
 REPLAY_CONSTANT_IDS, REPLAY_CONSTANT_SIZES = "constant_ids_unmasked", "constant_sizes_unmasked"
+# Written records without a stage-2 row (their trace failed; dead-lettered with stage `reasoning`). Not a leaving
+# event: the transition and its stage 1 and 3 rows are written.
+STAGE2_DEAD = "stage2_dead_lettered"
+# What an LLM synthesizer spent, by detail: LLM_SPEND (calls, retries included; rows answered from the cache; tokens
+# the endpoint reported; rows whose call failed).
+LLM = "llm"
+LLM_SPEND = ("calls", "cache_hits", "tokens", "failures")
 UNKNOWN_DOMAIN = "<unknown>"
 
 
@@ -57,14 +65,21 @@ def count(event: str, domain: str, detail: str | None = None, records: int = 1) 
         _counter(f"{event}|{detail}").inc(records)
 
 
+def count_total(event: str, records: int = 1) -> None:
+    """`records` things counted under `event` alone, not per domain."""
+    _counter(event).inc(records)
+
+
 def count_detail(event: str, detail: str, records: int) -> None:
     """`records` things counted under `event`'s detail alone: not records reaching the event (its total)."""
     _counter(f"{event}|{detail}").inc(records)
 
 
 def stats_from_counters(counters: dict[str, int]) -> dict:
-    totals = {name: counters.get(name, 0) for name in (IN, OUT, DEAD, EXACT, NEAR)}
-    domains: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys((IN, OUT, DEAD, EXACT, NEAR), 0))
+    events = (IN, OUT, DEAD, EXACT, NEAR)
+    totals = {name: counters.get(name, 0) for name in events}
+    domains: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(events, 0))
+    llm = {name: 0 for name in LLM_SPEND}
     dead_by_stage: dict[str, int] = {}
     replayed = {"rows": counters.get(REPLAYED, 0), REPLAY_BY_RULES: 0, REPLAY_BEYOND_RULES: 0, REPLAY_DIVERGED: 0,
                 REPLAY_CONSTANT_IDS: 0, REPLAY_CONSTANT_SIZES: 0}
@@ -73,6 +88,8 @@ def stats_from_counters(counters: dict[str, int]) -> dict:
         if event == REPLAYED:
             if detail in replayed:
                 replayed[detail] = value
+        elif event == LLM:
+            llm[detail] = value
         elif detail.startswith("domain="):
             domains[detail.removeprefix("domain=")][event] += value
         elif event == DEAD and detail:
@@ -84,8 +101,11 @@ def stats_from_counters(counters: dict[str, int]) -> dict:
                 "deduped_exact": numbers[EXACT], "deduped_near": numbers[NEAR],
                 "balanced": numbers[IN] == numbers[OUT] + numbers[DEAD] + deduped}
 
-    return {**summary(totals), "dead_lettered_by_stage": dict(sorted(dead_by_stage.items())),
+    return {**summary(totals), STAGE2_DEAD: counters.get(STAGE2_DEAD, 0),
+            "dead_lettered_by_stage": dict(sorted(dead_by_stage.items())),
             "replayed": replayed,
+            # Only a run that asked an LLM has its spend: a grounded run's stats stay as they were.
+            **({LLM: llm} if any(name.startswith(f"{LLM}|") for name in counters) else {}),
             "domains": {domain: summary(numbers) for domain, numbers in sorted(domains.items())}}
 
 

@@ -32,7 +32,7 @@ def collect_command(
     if (tasks is None) == (explore is None):
         raise typer.BadParameter("give exactly one of --tasks FILE or --explore PACKAGE")
     if tasks is not None:
-        task_list = [t for t in load_tasks(tasks) if t.domain in ("", "android")]
+        task_list = load_tasks(tasks, domain="android")
         for task in task_list:
             for spec in [*task.setup, *task.actions]:
                 try:

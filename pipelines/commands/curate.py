@@ -10,6 +10,7 @@ import logging
 import os
 import shlex
 import sys
+import uuid
 from typing import Literal
 
 import typer
@@ -17,6 +18,9 @@ import typer
 from pipelines.commands.errors import fail
 
 PACK_HINT_FILES = 1000
+LLM_PARAMETERS = ("llm_endpoint", "llm_model", "llm_budget", "llm_token_budget", "llm_max_tokens", "llm_concurrency",
+                  "llm_cache", "llm_check")
+ENDPOINT_HINT = "check --llm-endpoint, --llm-model, $OPENAI_API_KEY and the server's log"
 
 
 def raw_file_counts(input_dir: str) -> tuple[int, int]:
@@ -49,6 +53,18 @@ def check_options(ctx: typer.Context) -> None:
                "curate's (--help) nor a Beam pipeline option", code=2)
 
 
+def check_llm_options_apply(ctx: typer.Context, reasoning: str) -> None:
+    """Refused rather than warned of: a budget given for a run that asks no LLM said nothing at all, and a user who
+    passed an endpoint meant the run to use it."""
+    # By the source's name: typer runs its own copy of click, whose ParameterSource is not click's.
+    given = ["/".join(param.opts + param.secondary_opts) for param in ctx.command.params
+             if param.name in LLM_PARAMETERS
+             and getattr(ctx.get_parameter_source(param.name), "name", None) in ("COMMANDLINE", "ENVIRONMENT")]
+    if given and reasoning != "llm":
+        raise fail(f"{', '.join(given)} only apply with --reasoning llm, and this run uses --reasoning {reasoning}: "
+                   "add --reasoning llm or leave them out", code=2)
+
+
 def llm_options(endpoint: str | None, model: str | None, max_calls: int | None, max_tokens_budget: int | None,
                 max_tokens: int, concurrency: int, cache: str | None, check: bool) -> dict:
     """The llm synthesizer's options, checked here so a bad one stops the run before any work."""
@@ -59,8 +75,11 @@ def llm_options(endpoint: str | None, model: str | None, max_calls: int | None, 
     for name, value in (("--llm-max-tokens", max_tokens), ("--llm-concurrency", concurrency)):
         if value < 1:
             raise typer.BadParameter(f"must be at least 1, not {value}", param_hint=name)
+    # The run's id keys its spend in the cache file: every worker that shares the file shares the budget, and the
+    # progress display reads the spend by it.
     options = {"model": model, "base_url": endpoint, "max_calls": max_calls, "max_tokens_budget": max_tokens_budget,
-               "max_tokens": max_tokens, "batch_size": concurrency, **({"cache_path": cache} if cache else {})}
+               "max_tokens": max_tokens, "batch_size": concurrency, "run_id": uuid.uuid4().hex,
+               **({"cache_path": cache} if cache else {})}
     if check:
         try:
             warning = LLMSynthesizer(**options).check()
@@ -118,9 +137,11 @@ def curate_command(ctx: typer.Context,
                                                        "http://localhost:8000/v1 [default: $OPENAI_BASE_URL]. "
                                                        "The key is read from $OPENAI_API_KEY."),
            llm_model: str = typer.Option(None, help="Model name for --reasoning llm."),
-           llm_budget: int = typer.Option(None, help="Most LLM calls this run may make, retries included."),
+           llm_budget: int = typer.Option(None, help="Most LLM calls this run may make, retries included (on "
+                                                     "Dataflow: per worker process)."),
            llm_token_budget: int = typer.Option(None, help="Most tokens (prompt + reply, as the endpoint counts "
-                                                           "them) this run may spend."),
+                                                           "them) this run may spend (on Dataflow: per worker "
+                                                           "process)."),
            llm_max_tokens: int = typer.Option(256, help="Longest trace the model may write, in tokens."),
            llm_concurrency: int = typer.Option(8, help="Requests in flight at once, per worker."),
            llm_cache: str = typer.Option(None, help="sqlite file caching traces by prompt (default: "
@@ -162,6 +183,7 @@ def curate_command(ctx: typer.Context,
     if reasoning not in SYNTHESIZERS:
         raise typer.BadParameter(f"{reasoning!r} is not one of {', '.join(sorted(SYNTHESIZERS))}",
                                  param_hint="--reasoning")
+    check_llm_options_apply(ctx, reasoning)
     if reasoning == "llm":
         reasoning_options = llm_options(llm_endpoint, llm_model, llm_budget, llm_token_budget, llm_max_tokens,
                                         llm_concurrency, llm_cache, llm_check)
@@ -186,7 +208,8 @@ def curate_command(ctx: typer.Context,
         typer.echo(f"Tip: {input} holds {unpacked} single-episode files; `worldline pack {input}` first makes "
                    "curation read a few big files instead (about twice as fast).", err=True)
     try:
-        with CurationProgress(input, work_dir(output), enabled=sys.stderr.isatty()):
+        with CurationProgress(input, work_dir(output), enabled=sys.stderr.isatty(),
+                              spend=spend_of(reasoning_options)):
             stats = run_curation(input, output, options, beam_args=list(ctx.args), overwrite=overwrite)
     except (InputMissingError, OutputExistsError) as exc:
         raise fail(str(exc)) from exc
@@ -199,6 +222,12 @@ def curate_command(ctx: typer.Context,
         sys.stderr.flush()
         # Beam's gRPC threads would hold the interpreter open at exit; the output lock goes with the process.
         os._exit(130)
+    except Exception as exc:
+        endpoint_failure = llm_endpoint_failure(exc)
+        if endpoint_failure is None:
+            raise
+        raise fail(f"the LLM endpoint failed: {endpoint_failure}. Nothing was published; {ENDPOINT_HINT}, then run "
+                   "the same command again (the traces made so far are cached).") from None
 
     if stats is None:
         typer.echo("Dry run: the job was translated and nothing was submitted, curated or written.", err=True)
@@ -226,5 +255,61 @@ def curate_command(ctx: typer.Context,
         typer.echo(f"{stats['dead_lettered_by_stage']['stand_in']} of them were recorded from a stand-in environment "
                    "(e.g. the Android replay device), not a real one: pass --keep-stand-ins to curate them anyway.",
                    err=True)
+    report_llm(stats, output)
     if not stats["balanced"]:
         raise fail("counts do not add up: in != out + dead-lettered + deduped (see stats.json)")
+
+
+def spend_of(reasoning_options: dict) -> tuple[str, str] | None:
+    """(cache file, run id) an LLM run's spend is kept under, for the progress display."""
+    if "run_id" not in reasoning_options:
+        return None
+    from transforms.reasoning.llm import DEFAULT_CACHE
+
+    return reasoning_options.get("cache_path", DEFAULT_CACHE), reasoning_options["run_id"]
+
+
+def llm_endpoint_failure(exc: BaseException) -> str | None:
+    """The message of the LLMEndpointError that stopped a worker, or None. Beam hands a worker's exception on inside
+    its own (in a worker process's, as text), so it is found by name in the chain's messages."""
+    from transforms.reasoning.llm import LLMEndpointError
+
+    marker = f"{LLMEndpointError.__name__}: "
+    while exc is not None:
+        text = f"{type(exc).__name__}: {exc}"
+        if marker in text:
+            message = text.rsplit(marker, 1)[1].splitlines()[0]
+            return message.split(" [while running", 1)[0].strip().rstrip(".")
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def report_llm(stats: dict, output: str) -> None:
+    """An LLM run's spend, and its stage-2 rows left out; exit 1 when the endpoint failed every call it got, as the
+    other outputs are then written but stage 2 is empty."""
+    llm, missing = stats.get("llm"), stats.get("stage2_dead_lettered", 0)
+    if llm:
+        typer.echo(f"LLM reasoning: {llm['calls']} calls (retries included), {llm['tokens']:,} tokens, "
+                   f"{llm['cache_hits']} traces from the cache, {llm['failures']} failed.", err=True)
+    if missing:
+        query = f"worldline query {shlex.quote(output)} \"SELECT record_id, reason FROM dead_letter WHERE stage = " \
+                "'reasoning'\""
+        typer.echo(f"{missing} transitions have no stage-2 row (their trace failed); their transitions, stage 1 and "
+                   f"stage 3 rows are written, and the reasons are in the dead letters: {query}", err=True)
+    if llm and llm["calls"] and missing and missing == stats["out"]:
+        raise fail(f"every LLM call failed, so stage2 is empty ({llm['calls']} calls; the other outputs are "
+                   f"written){first_reasoning_failure(output)}; {ENDPOINT_HINT}, then run the same command with "
+                   "--overwrite.")
+
+
+def first_reasoning_failure(output: str) -> str:
+    """`: the reason` of a local run's first stage-2 dead letter, as an example of why the calls failed."""
+    if "://" in output:
+        return ""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    letters = pq.read_table(os.path.join(output, "dead_letter"), columns=["stage", "reason"])
+    reasons = letters.filter(pc.equal(letters["stage"], "reasoning"))["reason"]
+    # "record ID: no reasoning trace: WHY": the record is one of many; the why is the news.
+    return f": {reasons[0].as_py().split(': no reasoning trace: ', 1)[-1].rstrip('.')}" if len(reasons) else ""

@@ -175,13 +175,14 @@ def export_folder(out: Path, overwrite: bool, kind: str, is_ours) -> Iterator[Pa
     if out.exists() and not out.is_dir():
         raise fail(f"--out {out} is a file, not a folder")
     held = sorted(out.iterdir()) if out.is_dir() else []
-    if held and not overwrite:
-        raise fail(f"--out {out} already holds {_names(held)}: pass --overwrite to replace it with this export, or "
-                   "choose a new or empty folder")
+    # Checked first: suggesting --overwrite for a folder it would then refuse (the shards folder) sent users round.
     foreign = [entry for entry in held if not is_ours(entry)]
     if foreign:
-        raise fail(f"--out {out} holds {_names(foreign)}, which an {kind} export does not write: --overwrite replaces "
-                   "an earlier export only; choose another folder")
+        raise fail(f"--out {out} holds {_names(foreign)}, which an {kind} export does not write: choose a new or "
+                   "empty folder (--overwrite replaces an earlier export only)")
+    if held and not overwrite:
+        raise fail(f"--out {out} already holds an earlier {kind} export ({_names(held)}): pass --overwrite to "
+                   "replace it with this export, or choose a new or empty folder")
     _remove_stale(out)
     # Beside `out`, so both renames stay on one file system; made by the first file written (AtomicText).
     staging = _owned(out, "export")

@@ -24,7 +24,7 @@ class EngineCommands(typer.core.TyperGroup):
 
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, cls=EngineCommands,
-                  help="Build and inspect sandbox images.")
+                  help="Build the terminal base image; list and remove worldline containers.")
 console = Console(stderr=True)
 
 
@@ -35,7 +35,9 @@ def build_image(
                                  help="Comma-separated Debian packages (default: the terminal set)."),
     force: bool = typer.Option(False, "--force", help="Rebuild even if the tag exists."),
 ):
-    """Build the base image: from a registry when one answers, otherwise debootstrap + docker import (offline)."""
+    """Build the terminal base image (worldline/base:bookworm): from a registry when one answers, otherwise
+    debootstrap + docker import (offline). The desktop (os) and SWE images are built by `make setup`
+    (scripts/setup.d)."""
     from sandboxes.images import DEFAULT_TERMINAL_IMAGE, ImageBuildError, build_base_image
 
     tag = tag or DEFAULT_TERMINAL_IMAGE

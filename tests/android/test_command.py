@@ -24,18 +24,19 @@ def _rows(out):
 
 
 def test_collect_scripted_tasks_then_resume_skips_them(replay_device, tmp_path):
+    raw = tmp_path / "raw"
     args = ["--serial", replay_device.serial, "--tasks", str(REPO / "tasks" / "android.yaml"), "--out",
-            str(tmp_path), "--settle", "0"]
+            str(raw), "--settle", "0"]
     first = _worldline(*args)
     assert first.returncode == 0, first.stderr
     assert "4 episodes collected (15 transitions)" in first.stderr and "0 ended in an error" in first.stderr
-    assert {r["task"]["id"] for r in _rows(tmp_path)} == {"settings-network", "gmail-compose-and-back",
-                                                          "chrome-search", "settings-from-launcher-intent"}
+    assert {r["task"]["id"] for r in _rows(raw)} == {"settings-network", "gmail-compose-and-back",
+                                                     "chrome-search", "settings-from-launcher-intent"}
     again = _worldline(*args)
     assert again.returncode == 0 and "4 already complete" in again.stderr
 
     # Replayed screens are recordings, not what a device did: curation keeps them out of the training shards.
-    curate = [sys.executable, "-m", "pipelines.cli", "curate", "--input", str(tmp_path), "--output"]
+    curate = [sys.executable, "-m", "pipelines.cli", "curate", "--input", str(raw), "--output"]
     kept_out = subprocess.run([*curate, str(tmp_path / "shards")], cwd=REPO, capture_output=True, text=True,
                               timeout=300)
     assert kept_out.returncode == 0, kept_out.stderr

@@ -494,7 +494,8 @@ class FakeModelServer:
                 self._send(200, {
                     "id": "cmpl-1", "object": "chat.completion", "created": 0, "model": body["model"],
                     "choices": [{"index": 0, "finish_reason": "stop", "message": {
-                        "role": "assistant", "content": f"<think>Running `{action}` lists one file.</think>"}}],
+                        "role": "assistant",
+                        "content": f"<think>The diff adds a line.</think>Running `{action}` lists one file."}}],
                     "usage": {"prompt_tokens": 90, "completion_tokens": 10, "total_tokens": 100}})
 
             def _send(self, status: int, payload: dict):

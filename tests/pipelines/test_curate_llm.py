@@ -32,7 +32,9 @@ def test_llm_reasoning_fills_stage2_with_the_models_traces(curated, raw_collecti
                                 env={**os.environ, "WORLDLINE_CACHE_DIR": str(tmp_path / "cache")})
     assert result.returncode == 0, result.stderr[-3000:]
     stats = json.loads((out / "stats.json").read_text())
-    assert stats == {**json.loads((grounded_out / "stats.json").read_text()), "settings": stats["settings"]}
+    assert stats == {**json.loads((grounded_out / "stats.json").read_text()), "settings": stats["settings"],
+                     "llm": stats["llm"]}
+    assert stats["llm"]["failures"] == 0 and stats["llm"]["calls"] + stats["llm"]["cache_hits"] == stats["out"]
 
     llm_rows, grounded_rows = _stage2(out), _stage2(grounded_out)
     assert llm_rows.keys() == grounded_rows.keys() and llm_rows

@@ -15,7 +15,7 @@ def test_finish_writes_kept_rows_and_dead_letters_the_rest(tmp_path):
         row.update(id=row["id"].replace("ep1", "ep2"), episode_id="ep2")
     rows = [{**row, "source": "raw.parquet"} for row in episode + other]
     rows[2]["next_volatile_spans"] = [{"start": 3, "end": 999, "kind": "pid"}]  # outside its observation
-    rows[5]["state_text"] = 5  # the grounded synthesizer cannot read it
+    rows[5]["next_meta_json"] = "{not json"  # the grounded synthesizer cannot read it
     prepared = str(tmp_path / "work" / "prepared" / "file-1.pickle.lz4")
     write_pickled(prepared, rows[::-1])  # Finish puts each episode in step order itself
     finish = FinishFn(CurateOptions(reasoning_batch=2), str(tmp_path / "work"))
@@ -30,9 +30,11 @@ def test_finish_writes_kept_rows_and_dead_letters_the_rest(tmp_path):
     assert letters["ep1:2"]["reason"].startswith("StageError: record ep1:2: volatile span [3,999)")
     assert [item.value["id"] for item in outputs if item.tag == DUPLICATES] == ["ep1:3"]
     tables = {name: pq.read_table(path) for name, path in (item.value.value for item in outputs if item.tag == PARTS)}
-    kept = ["ep1:0", "ep1:1", "ep1:4", "ep1:6", "ep2:0", "ep2:1", "ep2:2"]
-    for name in ("transitions", "stage1", "stage2", "stage3"):
+    kept = ["ep1:0", "ep1:1", "ep1:4", "ep1:5", "ep1:6", "ep2:0", "ep2:1", "ep2:2"]
+    for name in ("transitions", "stage1", "stage3"):
         assert sorted(tables[name].column("id").to_pylist()) == kept
+    # Only the stage-2 row needs the trace that failed.
+    assert sorted(tables["stage2"].column("id").to_pylist()) == [row_id for row_id in kept if row_id != "ep1:5"]
     texts = dict(zip(tables["stage1"].column("id").to_pylist(), tables["stage1"].column("text").to_pylist()))
     assert "Action:\ncmd3\n" in texts["ep1:4"]  # the removed duplicate is still history
     # Windows of 4 turns, within the episode: ep1:4 sees steps 0-3, ep2:1 only ep2's step 0.

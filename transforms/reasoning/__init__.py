@@ -1,8 +1,9 @@
 """Reasoning synthesizers: the short trace that precedes the predicted observation in stage-2 targets.
 
 A synthesizer has `name` and `traces(rows) -> list[str | Exception]`, one item per curated-transition row, in
-order. An Exception item means that row gets no trace; the pipeline dead-letters it rather than writing a row
-without one.
+order. An Exception item means that row gets no trace; the pipeline dead-letters its stage-2 row rather than write
+one without it (the transition and its stage 1 and 3 rows need no trace and are written). A synthesizer that spends
+something (the llm one) may also have `drain_counts() -> dict[str, int]`, which the pipeline adds to its counters.
 """
 
 from __future__ import annotations

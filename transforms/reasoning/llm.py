@@ -3,15 +3,17 @@
 The model sees the state, the action, the real next observation and the grounded facts of the diff, and writes
 the reasoning that leads from the first two to the third. Requests run concurrently in batches, retry on 429/5xx
 and connection errors, are cached in a sqlite file by prompt, and stop at a budget of calls and tokens. A row whose
-call fails, or that the budget no longer covers, comes back as a ReasoningError item.
+call fails, whose reply was cut off at max_tokens, or that the budget no longer covers, comes back as a
+ReasoningError item; ENDPOINT_FAILURES calls in a row that fail for the endpoint's sake (unreachable, refused, no
+such model, server errors) raise LLMEndpointError instead, which stops the run.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import re
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import openai
@@ -19,10 +21,19 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 
 from transforms.reasoning import ReasoningError
 from transforms.reasoning.grounded import grounded_trace
-from transforms.reasoning.ledger import BudgetExhausted, Ledger, prompt_key
+from transforms.reasoning.ledger import BudgetExhausted, Ledger, TokensHeld, prompt_key
 
 DEFAULT_CACHE = Path(os.environ.get("WORLDLINE_CACHE_DIR", Path.home() / ".cache" / "worldline")) / "reasoning.sqlite"
 _MAX_PART_CHARS = 6000
+# Failed calls in a row, each after its retries, that stop the run: a dead endpoint would otherwise fail every row
+# of a long run, a few seconds of retries each. A row's own failure (a 400 for a prompt over the context, a reply
+# cut off) does not count, and any reply resets the count.
+ENDPOINT_FAILURES = 20
+# How often a call waits for the calls in flight to settle when they hold the token budget left.
+HELD_POLL_SECONDS = 0.05
+# The chat template's own tokens around the two messages, over the prompt estimate below (ChatML's markers are ~80
+# bytes: a byte-level vocabulary's tokens).
+_TEMPLATE_TOKENS = 128
 
 INSTRUCTIONS = (
     "You write the reasoning a world model should think before predicting an environment's next observation. "
@@ -33,7 +44,7 @@ INSTRUCTIONS = (
     "Reply with the reasoning only."
 )
 
-_THINK = re.compile(r"</?think>")
+_THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
 
 
 def _clip(text: str) -> str:
@@ -42,6 +53,29 @@ def _clip(text: str) -> str:
 
 class LLMEndpointError(RuntimeError):
     """The endpoint cannot serve this run at all (unreachable, refused, wrong key)."""
+
+
+class ReplyCutOff(RuntimeError):
+    """The reply stopped at max_tokens: a partial trace (or a reasoning model's unfinished thinking), not a trace."""
+
+
+def _endpoint_fault(exc: BaseException) -> bool:
+    """A failure that says the endpoint, not this row, is wrong: the next rows would fail the same way."""
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code in (401, 403, 404, 429) or exc.status_code >= 500
+    return isinstance(exc, openai.APIConnectionError)
+
+
+def reply_text(content: str | None) -> str:
+    """The trace in a reply: a reasoning model's `<think>...</think>` block is its own thinking, not the trace,
+    and is dropped whole, as is everything before a lone `</think>` (templates that open the block in the prompt).
+    Thinking that never closes leaves no trace."""
+    text = content or ""
+    if _THINK_CLOSE in text:
+        text = text.rsplit(_THINK_CLOSE, 1)[1]
+    if _THINK_OPEN in text:
+        raise ValueError("the reply is thinking that never ended (no </think>)")
+    return text.strip()
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -71,6 +105,9 @@ class LLMSynthesizer:
         self.retry_wait = retry_wait
         self.timeout = timeout
         self.run_id = run_id or uuid.uuid4().hex
+        self.failures_in_row, self.last_failure = 0, ""
+        # What this copy did since drain_counts last asked: calls (retries included), cache_hits, tokens, failures.
+        self.counts: Counter = Counter()
 
     def check(self) -> str | None:
         """Ask the endpoint for its models before a run, so an unreachable endpoint or a wrong key stops the run
@@ -104,32 +141,66 @@ class LLMSynthesizer:
     def traces(self, rows: list[dict]) -> list[str | Exception]:
         return asyncio.run(self._traces(rows))
 
+    def drain_counts(self) -> dict[str, int]:
+        """Calls, cache hits, tokens and failed rows since the last drain (the pipeline adds them to its counters)."""
+        counts, self.counts = dict(self.counts), Counter()
+        return counts
+
+    def _reserve(self, request: dict) -> int:
+        """Tokens a call may spend, held against the token budget while it runs: one token per UTF-8 byte of the
+        messages bounds the prompt of a byte-level BPE tokenizer (a real one's prompt is about a third of it), plus
+        the template's own and the longest reply."""
+        prompt = sum(len(message["content"].encode()) for message in request["messages"])
+        return prompt + _TEMPLATE_TOKENS + request["max_tokens"]
+
+    async def _admit(self, ledger: Ledger, reserve: int) -> None:
+        """Reserve a call, once the calls in flight (of this worker or another sharing the file) leave room."""
+        while True:
+            try:
+                return ledger.reserve_call(self.run_id, self.max_calls, self.max_tokens_budget, reserve)
+            except TokensHeld:
+                await asyncio.sleep(HELD_POLL_SECONDS)
+
     async def _traces(self, rows: list[dict]) -> list[str | Exception]:
         ledger = Ledger(self.cache_path)
         client = openai.AsyncOpenAI(base_url=self.base_url, api_key=self.api_key, max_retries=0,
                                     timeout=self.timeout)
+        rows_counted: Counter = Counter()
         try:
             out: list[str | Exception] = []
             for start in range(0, len(rows), self.batch_size):
                 batch = rows[start:start + self.batch_size]
-                out += await asyncio.gather(*(self._trace(client, ledger, row) for row in batch))
+                out += await asyncio.gather(*(self._trace(client, ledger, row, rows_counted) for row in batch))
+                self._stop_if_the_endpoint_fails(client)
             return out
         finally:
+            self.counts.update(rows_counted)
+            ledger.count_rows(self.run_id, rows_counted["cache_hits"], rows_counted["failures"])
             await client.close()
             ledger.close()
 
-    async def _trace(self, client, ledger: Ledger, row: dict) -> str | Exception:
+    def _stop_if_the_endpoint_fails(self, client) -> None:
+        if self.failures_in_row >= ENDPOINT_FAILURES:
+            raise LLMEndpointError(f"{self.failures_in_row} calls in a row to {client.base_url} failed, the last "
+                                   f"with {self.last_failure}")
+
+    async def _trace(self, client, ledger: Ledger, row: dict, rows_counted: Counter) -> str | Exception:
         row_id = str(row.get("id", "<unknown>"))
         try:
             request = self.request(row)
             key = prompt_key(request)
             cached = ledger.cached(key)
             if cached is not None:
+                rows_counted["cache_hits"] += 1
                 return cached
             trace = await self._call(client, ledger, request)
             ledger.store(key, self.model, trace)
             return trace
         except Exception as exc:  # noqa: BLE001 - every failure becomes this row's dead-letter reason
+            rows_counted["failures"] += 1
+            if _endpoint_fault(exc):
+                self.failures_in_row += 1
+                self.last_failure = f"{type(exc).__name__}: {exc}"
             return ReasoningError(row_id, f"{type(exc).__name__}: {exc}")
 
     async def _call(self, client, ledger: Ledger, request: dict) -> str:
@@ -137,18 +208,29 @@ class LLMSynthesizer:
                                  wait=wait_exponential_jitter(multiplier=self.retry_wait, max=30 * self.retry_wait,
                                                             jitter=self.retry_wait),
                                  reraise=True)
+        reserve = self._reserve(request)
         async for attempt in retrying:
             with attempt:
                 # Every attempt is a call the endpoint serves, so retries spend budget too.
-                ledger.reserve_call(self.run_id, self.max_calls, self.max_tokens_budget)
-                response = await client.chat.completions.create(**request)
-        if response.usage is not None:
-            ledger.add_tokens(self.run_id, response.usage.total_tokens)
-        content = response.choices[0].message.content if response.choices else None
-        trace = _THINK.sub("", content or "").strip()
+                await self._admit(ledger, reserve)
+                self.counts["calls"] += 1
+                try:
+                    response = await client.chat.completions.create(**request)
+                except BaseException:
+                    ledger.settle(self.run_id, reserve, 0)
+                    raise
+        tokens = response.usage.total_tokens if response.usage is not None else 0
+        ledger.settle(self.run_id, reserve, tokens)
+        self.counts["tokens"] += tokens
+        self.failures_in_row = 0  # the endpoint answered
+        choice = response.choices[0] if response.choices else None
+        if choice is not None and choice.finish_reason == "length":
+            raise ReplyCutOff(f"the reply was cut off at {self.max_tokens} tokens (--llm-max-tokens): raise it, or "
+                              "turn the model's thinking off (docs/curation.md)")
+        trace = reply_text(choice.message.content if choice is not None else None)
         if not trace:
             raise ValueError("the model returned an empty reply")
         return trace
 
 
-__all__ = ["BudgetExhausted", "LLMEndpointError", "LLMSynthesizer"]
+__all__ = ["BudgetExhausted", "LLMEndpointError", "LLMSynthesizer", "ReplyCutOff"]
