@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.docker_fixtures"]
+pytest_plugins = ["tests.docker_fixtures", "tests.llama_server"]

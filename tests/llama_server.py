@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 LLM_PYTHON = ROOT / ".venv-llm" / "bin" / "python"
@@ -56,3 +57,16 @@ def llama_server(folder: Path, context_tokens: int = CONTEXT_TOKENS):
             server.kill()
             server.wait()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def llama_url(tmp_path_factory):
+    """One server for every llm test of the session: each start makes a model file and waits for the server."""
+    with llama_server(tmp_path_factory.mktemp("llama")) as base_url:
+        yield base_url
+
+
+def terminal_row(i: int) -> dict:
+    """A small prepared terminal row to synthesize a trace for."""
+    return {"id": f"ep:{i}", "episode_id": "ep", "step": i, "domain": "terminal", "instruction": "list files",
+            "action_text": f"ls dir{i}", "state_text": "$", "next_text": f"$ ls dir{i}\nfile{i}.txt\n$"}

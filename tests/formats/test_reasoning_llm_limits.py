@@ -1,4 +1,4 @@
-"""The llm synthesizer's limits against a real llama.cpp server (tests/llama_server.py, one per module): replies cut
+"""The llm synthesizer's limits against a real llama.cpp server (tests/llama_server.py, one per test session): replies cut
 off at max_tokens, thinking blocks, the token budget under concurrency, a dead endpoint, and the spend it reports."""
 
 from __future__ import annotations
@@ -7,21 +7,10 @@ import sqlite3
 
 import pytest
 
-from tests.llama_server import MODEL_NAME, llama_server
+from tests.llama_server import MODEL_NAME, terminal_row
 from transforms.reasoning import ReasoningError, make_synthesizer
 from transforms.reasoning.ledger import spent_by
 from transforms.reasoning.llm import ENDPOINT_FAILURES, LLMEndpointError, reply_text
-
-
-@pytest.fixture(scope="module")
-def server_url(tmp_path_factory):
-    with llama_server(tmp_path_factory.mktemp("llama")) as base_url:
-        yield base_url
-
-
-def _row(i: int) -> dict:
-    return {"id": f"ep:{i}", "episode_id": "ep", "step": i, "domain": "terminal", "instruction": "list files",
-            "action_text": f"ls dir{i}", "state_text": "$", "next_text": f"$ ls dir{i}\nfile{i}.txt\n$"}
 
 
 def _llm(base_url, cache_path, **options):
@@ -29,9 +18,9 @@ def _llm(base_url, cache_path, **options):
                             **{"max_tokens": 48, **options})
 
 
-def test_a_reply_cut_off_at_max_tokens_is_a_failed_call_not_a_trace(server_url, tmp_path):
+def test_a_reply_cut_off_at_max_tokens_is_a_failed_call_not_a_trace(llama_url, tmp_path):
     cache = tmp_path / "cache.sqlite"
-    cut = _llm(server_url, cache, max_tokens=2, run_id="cut").traces([_row(1), _row(2)])
+    cut = _llm(llama_url, cache, max_tokens=2, run_id="cut").traces([terminal_row(1), terminal_row(2)])
     # The tiny model's replies here are 3 to 5 bytes long: two tokens are a piece of one.
     for row_id, item in zip(("ep:1", "ep:2"), cut):
         assert isinstance(item, ReasoningError), item
@@ -39,7 +28,7 @@ def test_a_reply_cut_off_at_max_tokens_is_a_failed_call_not_a_trace(server_url, 
     assert sqlite3.connect(cache).execute("SELECT count(*) FROM cache").fetchone() == (0,)  # not cached
     assert spent_by(cache, "cut")["failures"] == 2
     # The same rows with room for the whole reply get it.
-    assert all(isinstance(item, str) and item for item in _llm(server_url, cache).traces([_row(1), _row(2)]))
+    assert all(isinstance(item, str) and item for item in _llm(llama_url, cache).traces([terminal_row(1), terminal_row(2)]))
 
 
 @pytest.mark.parametrize("content, trace", [
@@ -57,12 +46,12 @@ def test_thinking_that_never_ends_is_no_trace():
         reply_text("<think>The diff adds file1, so")
 
 
-def test_concurrent_calls_pass_the_token_budget_by_at_most_one_call(server_url, tmp_path):
+def test_concurrent_calls_pass_the_token_budget_by_at_most_one_call(llama_url, tmp_path):
     # Each call here spends ~1,030 tokens (a byte-level vocabulary); 8 run at once. Before, all 8 started while
     # nothing was spent yet: ~8,200 tokens against a budget of 3,000.
     cache = tmp_path / "cache.sqlite"
-    traces = _llm(server_url, cache, batch_size=8, max_tokens_budget=3000, run_id="run").traces(
-        [_row(i) for i in range(16)])
+    traces = _llm(llama_url, cache, batch_size=8, max_tokens_budget=3000, run_id="run").traces(
+        [terminal_row(i) for i in range(16)])
     spend = spent_by(cache, "run")
     made = [trace for trace in traces if isinstance(trace, str)]
     assert len(made) == spend["calls"] >= 2  # still concurrent while the budget left allows
@@ -73,7 +62,7 @@ def test_concurrent_calls_pass_the_token_budget_by_at_most_one_call(server_url, 
 
 
 def test_a_dead_endpoint_stops_the_run_after_failures_in_a_row(tmp_path):
-    rows = [_row(i) for i in range(ENDPOINT_FAILURES + 8)]
+    rows = [terminal_row(i) for i in range(ENDPOINT_FAILURES + 8)]
     synthesizer = _llm("http://127.0.0.1:1/v1", tmp_path / "cache.sqlite", retries=0, batch_size=8)
     with pytest.raises(LLMEndpointError, match=r"calls in a row to http://127\.0\.0\.1:1/v1/ failed, the last with "
                                                r"APIConnectionError"):
@@ -83,11 +72,11 @@ def test_a_dead_endpoint_stops_the_run_after_failures_in_a_row(tmp_path):
     assert all(isinstance(item, ReasoningError) and "APIConnectionError" in str(item) for item in few)
 
 
-def test_the_spend_is_reported_per_call_and_in_the_cache_file(server_url, tmp_path):
+def test_the_spend_is_reported_per_call_and_in_the_cache_file(llama_url, tmp_path):
     cache = tmp_path / "cache.sqlite"
-    _llm(server_url, cache, run_id="first").traces([_row(1)])
-    synthesizer = _llm(server_url, cache, run_id="second")
-    synthesizer.traces([_row(1), _row(2)])
+    _llm(llama_url, cache, run_id="first").traces([terminal_row(1)])
+    synthesizer = _llm(llama_url, cache, run_id="second")
+    synthesizer.traces([terminal_row(1), terminal_row(2)])
     counts = synthesizer.drain_counts()
     assert counts["calls"] == 1 and counts["cache_hits"] == 1 and counts["tokens"] > 1000, counts
     assert synthesizer.drain_counts() == {}  # drained

@@ -10,7 +10,7 @@ import sys
 
 import pyarrow.parquet as pq
 
-from tests.llama_server import MODEL_NAME, llama_server
+from tests.llama_server import MODEL_NAME
 
 THINK = re.compile(r"^<think>(.*)</think>(.*)$", re.DOTALL)
 
@@ -19,17 +19,16 @@ def _stage2(out):
     return {row["id"]: row for row in pq.read_table(out / "stage2").to_pylist()}
 
 
-def test_llm_reasoning_fills_stage2_with_the_models_traces(curated, raw_collection, tmp_path):
+def test_llm_reasoning_fills_stage2_with_the_models_traces(curated, raw_collection, tmp_path, llama_url):
     grounded_out, _, _ = curated
     raw, _ = raw_collection
     out = tmp_path / "out"
-    with llama_server(tmp_path) as base_url:
-        result = subprocess.run([sys.executable, "-m", "pipelines.cli", "curate", "--input", str(raw), "--output",
-                                 str(out), "--reasoning", "llm", "--llm-endpoint", base_url, "--llm-model",
-                                 MODEL_NAME, "--llm-max-tokens", "48", "--llm-concurrency", "2", "--llm-cache",
-                                 str(tmp_path / "traces.sqlite"), "--runner=FnApiRunner"],
-                                capture_output=True, text=True, timeout=600,
-                                env={**os.environ, "WORLDLINE_CACHE_DIR": str(tmp_path / "cache")})
+    result = subprocess.run([sys.executable, "-m", "pipelines.cli", "curate", "--input", str(raw), "--output",
+                             str(out), "--reasoning", "llm", "--llm-endpoint", llama_url, "--llm-model", MODEL_NAME,
+                             "--llm-max-tokens", "48", "--llm-concurrency", "2", "--llm-cache",
+                             str(tmp_path / "traces.sqlite"), "--runner=FnApiRunner"],
+                            capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "WORLDLINE_CACHE_DIR": str(tmp_path / "cache")})
     assert result.returncode == 0, result.stderr[-3000:]
     stats = json.loads((out / "stats.json").read_text())
     assert stats == {**json.loads((grounded_out / "stats.json").read_text()), "settings": stats["settings"],

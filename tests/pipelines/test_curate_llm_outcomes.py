@@ -1,5 +1,5 @@
 """What `worldline curate --reasoning llm` does when traces fail or run out, against a real llama.cpp server
-(tests/llama_server.py, one per module) and an unreachable endpoint: only the stage-2 rows go, the budget holds
+(tests/llama_server.py, one per test session) and an unreachable endpoint: only the stage-2 rows go, the budget holds
 across worker processes, the spend is reported, and a dead endpoint ends the command non-zero in one line. Also the
 option checks made before any work."""
 
@@ -20,19 +20,13 @@ from collectors.store import EpisodeStore
 from pipelines.commands.curate import llm_endpoint_failure
 from pipelines.curate import run_curation
 from pipelines.progress import CurationProgress
-from tests.llama_server import MODEL_NAME, llama_server
+from tests.llama_server import MODEL_NAME
 from tests.pipelines.curation_raw_collection import _episode
 from transforms.curate import CurateOptions
 from transforms.reasoning.ledger import Ledger
 from transforms.reasoning.llm import LLMEndpointError
 
 DEAD_ENDPOINT = "http://127.0.0.1:1/v1"
-
-
-@pytest.fixture(scope="module")
-def server_url(tmp_path_factory):
-    with llama_server(tmp_path_factory.mktemp("llama")) as base_url:
-        yield base_url
 
 
 def _words(seed: str, count: int) -> str:
@@ -56,10 +50,10 @@ def _rows(out, table):
     return pq.read_table(out / table).to_pylist()
 
 
-def test_the_budget_holds_across_worker_processes_and_failed_traces_keep_their_transitions(server_url, tmp_path):
+def test_the_budget_holds_across_worker_processes_and_failed_traces_keep_their_transitions(llama_url, tmp_path):
     raw = _collection(tmp_path / "raw", 16)
     cache = tmp_path / "traces.sqlite"
-    result = _curate(raw, tmp_path / "out", "--reasoning", "llm", "--llm-endpoint", server_url, "--llm-model",
+    result = _curate(raw, tmp_path / "out", "--reasoning", "llm", "--llm-endpoint", llama_url, "--llm-model",
                      MODEL_NAME, "--llm-max-tokens", "48", "--llm-budget", "4", "--llm-cache", str(cache),
                      "--direct_num_workers=2", "--direct_running_mode=multi_processing")
     assert result.returncode == 0, result.stderr[-3000:]
