@@ -12,4 +12,6 @@ command -v Xvfb >/dev/null 2>&1 || missing+=(xvfb)
 if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-/usr/bin/chromium --version
+# The binary, not Debian's launcher: /etc/chromium.d/dev-shm compares findmnt's /dev/shm figure with `[`, and where
+# /dev/shm is mounted twice (as in some containers) that prints "[: …: unexpected operator".
+/usr/lib/chromium/chromium --version
