@@ -196,7 +196,7 @@ def curate_command(ctx: typer.Context,
         existing_output(output, overwrite)
         check_runner(list(ctx.args))
     except (InputMissingError, OutputExistsError, RunnerError) as exc:
-        raise fail(str(exc)) from exc
+        raise fail(str(exc), code=2) from exc  # what was asked cannot run: a usage error, as collect's file errors
     files, unpacked = raw_file_counts(input)
     if not sys.stderr.isatty():  # no progress bars: say what is being done, for logs
         what = "the raw files" if files < 0 else f"{files} raw file{'' if files == 1 else 's'}"

@@ -112,7 +112,7 @@ def test_llm_options_without_llm_reasoning_are_refused(tmp_path):
 def test_an_output_inside_the_raw_collection_is_refused(tmp_path):
     raw = _collection(tmp_path / "raw", 1)
     result = _curate(raw, raw / "episodes" / "x")
-    assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "would overwrite or be read as the raw collection" in result.stderr
     assert not (raw / "episodes" / "x").exists()
 

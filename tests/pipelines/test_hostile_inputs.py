@@ -269,7 +269,7 @@ def test_a_repeated_id_with_other_content_is_kept_once_and_dead_lettered_once(ho
 
 def test_a_killed_runs_output_is_refused_without_overwrite_and_replaced_with_it(hostile):
     refused = hostile["refused"]
-    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
     assert "from a run that did not finish (no stats.json) (stage1); pass --overwrite" in refused.stderr
     run_id = json.loads((hostile["out"] / "stats.json").read_text())["settings"]["run_id"]
     assert all(path.name.startswith(f"part-{run_id}-") for path in (hostile["out"] / "stage1").iterdir())
@@ -283,7 +283,7 @@ def test_an_output_that_is_the_input_is_refused_and_the_raw_collection_kept(host
     (raw / "transitions" / "search" / "a.jsonl").write_text(json.dumps(_row("keep", 0)) + "\n")
     for out in (raw, raw / "transitions" / "shards"):
         result = curate(raw, out, "--overwrite")
-        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert result.returncode == 2 and "Traceback" not in result.stderr
         assert "would overwrite or be read as the raw collection" in result.stderr
     assert (raw / "transitions" / "search" / "a.jsonl").exists() and not (raw / "transitions" / "shards").exists()
 

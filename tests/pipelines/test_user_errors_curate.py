@@ -17,7 +17,7 @@ def curate(source, out, *extra) -> subprocess.CompletedProcess:
 
 
 def one_error_line(result: subprocess.CompletedProcess) -> str:
-    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
     return lines[0]
