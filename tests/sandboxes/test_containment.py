@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.server
 import socket
 import threading
 import time
@@ -11,6 +10,7 @@ import pytest
 
 from sandboxes.docker_sandbox import DockerSandbox, Limits, SandboxError
 from sandboxes.terminal_tmux import SessionEnded, TmuxError, TmuxTerminal
+from tests.http_pages import serving
 
 CAP_NET_RAW, CAP_MKNOD, CAP_SYS_CHROOT, CAP_SETFCAP = 13, 27, 18, 31
 
@@ -79,22 +79,8 @@ def browser():
 
 @pytest.fixture
 def site():
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = b"<html><body><h1>allowed</h1></body></html>"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serving(lambda path: b"<html><body><h1>allowed</h1></body></html>") as url:
+        yield url
 
 
 @pytest.fixture

@@ -7,14 +7,12 @@ restarted too (pytest-timeout turns such a hang into a failure). The last test r
 test had run."""
 
 import contextlib
-import http.server
 import json
 import os
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -27,6 +25,7 @@ from collectors.web import ScriptedWebPolicy, WebCollector, resolve_reference
 from sandboxes.browser import CLOSE_TIMEOUT_S, DRIVER_GRACE_S, Browser
 from sandboxes.bwrap import process_tree, running
 from tests.web.browser_helpers import require_chromium
+from tests.http_pages import serving
 
 ROOT = Path(__file__).resolve().parents[2]
 STEP_DEADLINE_S = 6
@@ -144,35 +143,18 @@ for (let i = 0; i < 40; i++) window.open('/leaf?' + i, '_blank', 'noopener');
 </script>"""
 
 
-class StormPages(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = TAB_STORM if self.path == "/" else b"<title>leaf</title><p>leaf</p>"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 # The runner's worker thread holds the collector: only the thread method ends a hang there (it ends pytest).
 @pytest.mark.timeout(300, method="thread")
 def test_an_episode_that_breaks_the_browser_every_time_is_stored_as_an_error_and_the_run_goes_on(tmp_path):
     require_chromium()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), StormPages)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    plans = [EpisodePlan(Task("storm", "open the page", options={"url": f"http://127.0.0.1:{server.server_port}/"},
-                              actions=["noop()"]), 0, ScriptedWebPolicy),
-             EpisodePlan(Task("after", "read the forum", options={"site": "forum"}, actions=["noop()"]), 0,
-                         ScriptedWebPolicy)]
-    started = time.monotonic()
-    try:
+    with serving(lambda path: TAB_STORM if path == "/" else b"<title>leaf</title><p>leaf</p>") as url:
+        plans = [EpisodePlan(Task("storm", "open the page", options={"url": f"{url}/"}, actions=["noop()"]), 0,
+                             ScriptedWebPolicy),
+                 EpisodePlan(Task("after", "read the forum", options={"site": "forum"}, actions=["noop()"]), 0,
+                             ScriptedWebPolicy)]
+        started = time.monotonic()
         report = collect(lambda: WebCollector(step_deadline_s=STEP_DEADLINE_S, process_limit=LOW_PROCESS_LIMIT),
                          plans, tmp_path, domain="web", progress=False)
-    finally:
-        server.shutdown()
     # The first episode and its reopen each cost at most a deadline, the driver's grace and a restart.
     assert time.monotonic() - started < 2 * (STEP_DEADLINE_S + RESTART_BOUND_S)
     assert (report.completed, report.errored, report.transitions) == (2, 1, 1), report.errors

@@ -3,7 +3,6 @@ costs that tab only: it is reopened in the same browser at its last URL, and the
 with the `page_crash` label. A browser that died itself still gets the full restart. Before, every page crash
 restarted the driver and the browser (`browser restarted: browser crashed: ... Target crashed`)."""
 
-import http.server
 import os
 import signal
 import threading
@@ -17,6 +16,7 @@ from sandboxes import browser as browser_module
 from sandboxes.browser import BrowserSession, PageCrashed
 from sandboxes.bwrap import process_tree
 from tests.web.browser_helpers import require_chromium, running_browser
+from tests.http_pages import serving
 
 STEP_DEADLINE_S = 12
 # Replacing a tab (new page, load, observation) on this shared 2-core machine: well under a restart's seconds.
@@ -122,25 +122,11 @@ else { localStorage.setItem('grown', '1'); step(); }
 BIG = b"<title>big</title><div>" + b"<p><a href=#>link</a> text <button>b</button></p>" * 1500 + b"</div>"
 
 
-class GrowPages(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = {"/grow": GROW, "/big": BIG}.get(self.path.split("?")[0], b"<title>home</title><p>home</p>")
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def site():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), GrowPages)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with serving(lambda path: {"/grow": GROW, "/big": BIG}.get(path.split("?")[0],
+                                                              b"<title>home</title><p>home</p>")) as url:
+        yield url
 
 
 @pytest.mark.timeout(60)

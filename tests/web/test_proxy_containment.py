@@ -7,7 +7,6 @@ sends a byte (Chromium preconnects before a navigation request reaches routing).
 
 from __future__ import annotations
 
-import http.server
 import socket
 import threading
 import time
@@ -17,6 +16,7 @@ import pytest
 import sandboxes.browser as browser_module
 from sandboxes.browser import Browser, BrowserSession, proxy_bypass
 from tests.web.browser_helpers import running_browser
+from tests.http_pages import serving
 
 # Request classes measured to get past `context.route` (Playwright 1.65, Chromium 156): each page, served by the
 # allowed site, sends one request to the listener's port.
@@ -82,31 +82,16 @@ def site(listener):
     other, _ = listener
     served: list[str] = []
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            served.append(self.path)
-            name = self.path.strip("/")
-            content_type = "text/html"
-            if name == "shared-worker.js":
-                body, content_type = f'fetch("{other}/worker").catch(() => 0)', "text/javascript"
-            else:
-                probe = MISSED_BY_ROUTING.get(name, "").format(x=other)
-                body = f"<html><body><h1>allowed</h1>{probe}</body></html>"
-            data = body.encode()
-            self.send_response(200)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    def page(path: str) -> tuple[bytes, str]:
+        served.append(path)
+        name = path.strip("/")
+        if name == "shared-worker.js":
+            return f'fetch("{other}/worker").catch(() => 0)'.encode(), "text/javascript"
+        probe = MISSED_BY_ROUTING.get(name, "").format(x=other)
+        return f"<html><body><h1>allowed</h1>{probe}</body></html>".encode(), "text/html"
 
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", served
-    server.shutdown()
-    server.server_close()
+    with serving(page) as url:
+        yield url, served
 
 
 def _wait_for(hits: list, session: BrowserSession, seconds: float) -> None:
