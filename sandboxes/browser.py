@@ -225,6 +225,8 @@ class Browser:
         self._pw = None
         self._driver_tmp: Path | None = None  # the driver's TMPDIR, its own (see _driver_env)
         self._starting = ""  # what Browser.start is doing, for the error when it hangs
+        self._launching = False  # Browser.start waits on the launch: its timer may still kill it
+        self._start_watch = threading.Lock()
         self._browser = None
         self._marker = ""
         self._killed_reason: str | None = None
@@ -265,18 +267,25 @@ class Browser:
         if not Path(self.executable).exists():
             raise FileNotFoundError(f"Chromium not found at {self.executable}; run scripts/setup.d/30-chromium.sh")
         self._killed_reason = None
+        self._launching = True
         timer = threading.Timer(START_TIMEOUT_S, self._start_hung)
         timer.daemon = True
         timer.start()
+        failure = None
         try:
             self._launch()
         except Exception as exc:
-            if self._killed_reason is None:
-                raise
-            self._stop_driver()
-            raise StartHung(self._killed_reason) from exc
+            failure = exc
         finally:
             timer.cancel()
+            with self._start_watch:
+                self._launching = False
+        # The timer may have fired after the launch returned and before it was cancelled: what it killed is gone.
+        if self._killed_reason is not None:
+            self._stop_driver()
+            raise StartHung(self._killed_reason) from failure
+        if failure is not None:
+            raise failure
         self.pid, self.driver_pid = self._find_sandbox()
 
     def _launch(self) -> None:
@@ -297,7 +306,12 @@ class Browser:
 
     def _start_hung(self) -> None:
         """START_TIMEOUT_S passed in `start` (a timer thread): kill what was launched, then the driver, which fails
-        the call `start` waits on."""
+        the call `start` waits on. Nothing once `start` has stopped waiting."""
+        with self._start_watch:
+            if self._launching:
+                self._kill_hung_start()
+
+    def _kill_hung_start(self) -> None:
         driver = self._find_driver()
         if self._starting == "launching Chromium":
             _sigkill(self._find_sandbox()[0], group=True)

@@ -138,3 +138,32 @@ def test_a_killed_driver_leaves_no_folder_in_the_temp_dir(private_tmp):
     finally:
         browser.close()
     assert list(private_tmp.iterdir()) == []
+
+
+@pytest.mark.timeout(90)
+def test_a_deadline_that_passes_as_the_launch_returns_is_a_start_hung_not_a_dead_browser(private_tmp, monkeypatch):
+    """The timer fires after Chromium launched but before `start` cancelled it (here the window is widened by a
+    sleep after the real launch). Before: `start` returned as if all went well, with a killed browser and driver."""
+    require_chromium()
+    launch = Browser._launch
+
+    def launch_then_linger(self):
+        launch(self)
+        time.sleep(START_TIMEOUT_S + 1)
+
+    monkeypatch.setattr(Browser, "_launch", launch_then_linger)
+    browser = Browser()
+    try:
+        with pytest.raises(StartHung, match=r"^launching Chromium \(driver pid \d+\) took more than 3 s: killed"):
+            browser.start()
+        assert drivers_under(private_tmp) == [] and not browser.started
+        monkeypatch.setattr(Browser, "_launch", launch)
+        browser.start()  # the next start is a clean one, and the old timer kills nothing of it
+        time.sleep(0.5)
+        assert browser.alive
+        page = browser.new_context().new_page()
+        page.set_content("<h1>started</h1>")
+        assert page.inner_text("h1") == "started"
+    finally:
+        browser.close()
+    assert list(private_tmp.iterdir()) == []
