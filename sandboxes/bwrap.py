@@ -4,6 +4,7 @@ and the `prlimit ... bwrap ... [setpriv ...]` command line around a program."""
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import os
 import shutil
@@ -21,7 +22,10 @@ SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
                 "/etc/protocols", "/etc/passwd", "/etc/group", "/etc/localtime", "/etc/timezone", "/etc/ssl/certs",
                 "/etc/ssl/openssl.cnf", "/etc/mime.types")
 SANDBOX_UID_BASE = 2_000_000_000
-_uids_in_use: set[int] = set()
+# A file per user id, locked (flock) by the process whose sandbox holds the id: the kernel frees it when that process
+# ends, killed or not, so no stale claim outlives a collector.
+SANDBOX_UID_LOCKS = Path("/run/worldline/sandbox-uids")
+_uid_locks: dict[int, int] = {}  # the ids this process holds, and the descriptor of each one's lock
 _uids_lock = threading.Lock()
 
 
@@ -81,17 +85,28 @@ def bind_args(paths: list[str], made: set[str]) -> list[str]:
 
 def take_sandbox_uid() -> int:
     """A user id no account uses, for one sandbox while it lives, so RLIMIT_NPROC counts each sandbox's processes
-    apart: the lowest one no other sandbox of this process holds, so a run's observations see the same ids (two
-    collector processes at once may share one, and then share the cap)."""
+    apart: the lowest one no other live sandbox holds, of this collector process or of another one, so a run's
+    observations see the same ids."""
+    SANDBOX_UID_LOCKS.mkdir(mode=0o700, parents=True, exist_ok=True)
     with _uids_lock:
-        uid = next(u for u in itertools.count(SANDBOX_UID_BASE) if u not in _uids_in_use)
-        _uids_in_use.add(uid)
-        return uid
+        for uid in itertools.count(SANDBOX_UID_BASE):
+            if uid in _uid_locks:
+                continue
+            lock = os.open(SANDBOX_UID_LOCKS / str(uid), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(lock)
+                continue
+            _uid_locks[uid] = lock
+            return uid
 
 
 def release_sandbox_uid(uid: int | None) -> None:
     with _uids_lock:
-        _uids_in_use.discard(uid)
+        lock = _uid_locks.pop(uid, None)
+    if lock is not None:
+        os.close(lock)
 
 
 def account_files(folder: Path, uid: int, user: str, home: str, gecos: str) -> list[str]:
