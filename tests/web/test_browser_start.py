@@ -38,6 +38,12 @@ def private_tmp(tmp_path, monkeypatch):
     return tmp
 
 
+def assert_pages_render(browser: Browser) -> None:
+    page = browser.new_context().new_page()
+    page.set_content("<h1>rendered</h1>")
+    assert page.inner_text("h1") == "rendered"
+
+
 def drivers_under(tmp: Path) -> list[int]:
     """Playwright drivers (node ... run-driver) whose TMPDIR is in `tmp`."""
     found = []
@@ -68,9 +74,7 @@ def test_a_driver_that_hangs_while_starting_is_killed_and_named(private_tmp, mon
         assert drivers_under(private_tmp) == [] and list(private_tmp.iterdir()) == []
         monkeypatch.delenv("NODE_OPTIONS")
         browser.start()  # the next start is a clean one
-        page = browser.new_context().new_page()
-        page.set_content("<h1>started</h1>")
-        assert page.inner_text("h1") == "started"
+        assert_pages_render(browser)
     finally:
         browser.close()
     assert list(private_tmp.iterdir()) == []
@@ -132,9 +136,7 @@ def test_a_killed_driver_leaves_no_folder_in_the_temp_dir(private_tmp):
         left = sorted(p.name.split("-")[1] for p in private_tmp.iterdir())
         assert left == ["browser", "driver"], sorted(p.name for p in private_tmp.iterdir())
         assert not any(p.name.startswith("playwright") for p in private_tmp.iterdir())
-        page = browser.new_context().new_page()
-        page.set_content("<h1>after</h1>")
-        assert page.inner_text("h1") == "after"
+        assert_pages_render(browser)
     finally:
         browser.close()
     assert list(private_tmp.iterdir()) == []
@@ -161,9 +163,7 @@ def test_a_deadline_that_passes_as_the_launch_returns_is_a_start_hung_not_a_dead
         browser.start()  # the next start is a clean one, and the old timer kills nothing of it
         time.sleep(0.5)
         assert browser.alive
-        page = browser.new_context().new_page()
-        page.set_content("<h1>started</h1>")
-        assert page.inner_text("h1") == "started"
+        assert_pages_render(browser)
     finally:
         browser.close()
     assert list(private_tmp.iterdir()) == []
