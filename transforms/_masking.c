@@ -180,11 +180,19 @@ name_at(Bytes s, Py_ssize_t i, const char *names)
     return 0;
 }
 
-/* `[1] 12345` at the start of a line (not a numbered list's `[1] item`). */
+/* A line's start at i as the text writes it escaped: after a backslash and an "n", the backslash not doubled (an
+ * AT-SPI cell's or a JSON string's newline, not a backslash of the text before an "n"). */
+static inline int
+after_escaped_newline(Bytes s, Py_ssize_t i)
+{
+    return i >= 2 && s[i - 1] == 'n' && s[i - 2] == '\\' && (i == 2 || s[i - 3] != '\\');
+}
+
+/* `[1] 12345` at the start of a line, real or escaped (not a numbered list's `[1] item`). */
 static int
 shell_job_at(Bytes s, Py_ssize_t i)
 {
-    if (i > 0 && s[i - 1] != '\n')
+    if (i > 0 && s[i - 1] != '\n' && !after_escaped_newline(s, i))
         return 0;
     Py_ssize_t end = i + 1;
     while (end - i <= 3 && has(s, end, DIGIT))
@@ -414,8 +422,9 @@ at_line_start(Bytes s, Py_ssize_t i)
     return i == 0 || s[i - 1] == '\n' || (i >= 3 && literal_at(s, i - 3, "   ") && (i == 3 || s[i - 4] == '\n'));
 }
 
-/* After a commit id leading a line of git blame, from end (masking.py's _BLAME_AFTER, loosely): a space or a tab,
- * then on the line a "(" before any ")", and the first ")" after it right after a digit (the line's number). */
+/* After a commit id leading a line of git blame, from end (masking.py's _BLAME_AFTER and _BLAME_BARE_AFTER,
+ * loosely): a space or a tab, then on the line a "(" before any ")" and the first ")" after it, or with no "(" (blame
+ * -s) a first ")", right after a digit (the line's number). */
 static int
 blame_line_after(Bytes s, Py_ssize_t end)
 {
@@ -424,10 +433,9 @@ blame_line_after(Bytes s, Py_ssize_t end)
     Py_ssize_t k = end;
     while (s[k] && s[k] != '\n' && s[k] != '(' && s[k] != ')')
         k++;
-    if (s[k] != '(')
-        return 0;
-    for (k++; s[k] && s[k] != '\n' && s[k] != '(' && s[k] != ')'; k++)
-        ;
+    if (s[k] == '(')
+        for (k++; s[k] && s[k] != '\n' && s[k] != '(' && s[k] != ')'; k++)
+            ;
     return s[k] == ')' && has(s, k - 1, DIGIT);
 }
 

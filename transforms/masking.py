@@ -70,6 +70,13 @@ _GIT_TODO = "|".join(rf"(?<=^{indent}{command} .)" for indent in ("", "   ")
 # number ("86067227 (Ann Author 2026-11-27 13:00:00 +0000 2) TWO"); -c separates them with tabs.
 _BLAME_AFTER = (rf"(?: [^()\n]*)?[ \t]\((?:[^()\n]*[ \t])?{_D}{{4}}-{_D}{{2}}-{_D}{{2}} {_D}{{2}}:{_D}{{2}}:{_D}{{2}}"
                 rf" [+-]{_D}{{4}}[ \t]+{_D}+\)")
+# The same under git blame -s, which drops the parentheses with the author and date ("86067227  1) line"): -f's
+# file name and -n's original line number if shown, the line's number padded to the widest, then ")" and a space
+# (or the line's end: a terminal drops the trailing space of an empty line's "13) ").
+_BLAME_BARE_AFTER = rf"(?: [^\s()]+)?(?: +{_D}+)? +{_D}+\)(?: |\r?$)"
+# The end of a line of text written with escaped newlines: an escaped newline or carriage return, or the end of the
+# AT-SPI cell (a tab; a quote first where the cell is quoted) or of the JSON string (a quote) or of the line.
+_ESCAPED_LINE_END = r'(?:\\[nr]|"?\t|"?$)'
 # The keys whose durations are settings (see the setting rule of RULES), in any case.
 _SETTING_KEYS = ("timeout", "interval", "retry after", "retry-after", "retry_after", "retryafter", "delay", "ttl")
 
@@ -278,8 +285,13 @@ RULES = (
     *(("pid", rf"{word}(?:[=:] ?| )(?P<v>{_D}{{1,7}})\b", finder, None)
       for word, finder in (("pid", "pid_word"), ("PID", "pid_upper"), ("process", "process_word"))),
     # Shell job control: [1] 12345. `(?<!.\[)` is `^` (MULTILINE) spelled after the "[": `.` is anything but a
-    # newline.
-    ("pid", rf"\[(?<!.\[){_D}{{1,3}}\] (?P<v>{_D}{{1,7}})\b", "shell_job", None),
+    # newline. A line also starts after an escaped newline, a backslash and an "n": the os-desktop collector writes
+    # a terminal's text as one AT-SPI cell with its newlines so escaped (`galculator &\n[1] 106\nuser@desktop:~$`),
+    # as JSON does a tool's output; schemas/render/os.py doubles the text's own backslashes, so one doubled before
+    # "n" is no newline. There the pid must also end its line (_ESCAPED_LINE_END), as bash prints it: "[1] 2015
+    # paper" after an escaped newline may be a footnote.
+    ("pid", rf"\[(?:(?<!.\[)|(?<=(?<!\\)\\n\[)(?={_D}{{1,3}}\] {_D}{{1,7}}{_ESCAPED_LINE_END})){_D}{{1,3}}\] "
+            rf"(?P<v>{_D}{{1,7}})\b", "shell_job", None),
     # Only ephemeral-range ports: fixed service ports are content.
     ("port", rf"(?:localhost|127\.0\.0\.1|0\.0\.0\.0|\[::\]):(?P<v>[1-5]{_D}{{4}}|6[0-5]{_D}{{3}})\b",
      "local_port", None),
@@ -304,14 +316,16 @@ RULES = (
     # stash's "WIP on main: 4997019 msg" (git stash, git stash list), "index on main: ..." and "untracked files on
     # main: ..." (its commits' messages); git describe's "v1.0-3-g4997019"; the id leading a line of git blame,
     # read without the command on screen since blame's output is long ("86067227 (Ann Author 2026-11-27 ... 2) x",
-    # "^5316367 (..." for a boundary commit: blame pads ids to 8 characters, a ^ taking the first). Not: a stash's
+    # "^5316367 (..." for a boundary commit: blame pads ids to 8 characters, a ^ taking the first; "86067227  2) x"
+    # under -s, whose bare line number an id-shaped number rarely leads: _BLAME_BARE_AFTER). Not: a stash's
     # own message ("On main: 1234567 msg" is what the user wrote), "Updating 3 files", bisect's full ids (40 digits
     # are never all digits), blame's "00000000 (Not Committed Yet ...", the same on every run.
     ("hex_id", rf"(?P<v0>[0-9a-f]{_B.format('[0-9a-f]')}(?:(?:{_GIT_ID_AFTER})[0-9a-f]{{6,39}}\b"
                rf"|(?:(?<=[Cc]ould not apply .)|(?<=Stopped at .))[0-9a-f]{{6,39}}(?=\.\.\.)"
                rf"|(?<=' on '.)[0-9a-f]{{6,39}}(?=')|(?:{_GIT_TODO})[0-9a-f]{{6,39}}(?= )"
                r"|[0-9a-f]{6,39}(?= \((?:HEAD|tag: )| [^\s@{}]+@\{[^}\n]*\}: )"
-               rf"|(?:(?<=^.)|(?<=^\^.))(?!(?<=0)0{{6,39}}\b)[0-9a-f]{{6,39}}(?={_BLAME_AFTER})))"
+               rf"|(?:(?<=^.)|(?<=^\^.))(?!(?<=0)0{{6,39}}\b)[0-9a-f]{{6,39}}"
+               rf"(?={_BLAME_AFTER}|{_BLAME_BARE_AFTER})))"
                rf"|(?<=^Updating )(?P<v1>{_COMMIT})\.\.(?P<v2>{_COMMIT})(?=[ \t\r]*$)"
                rf"|(?<=^ [ +] )(?P<v3>{_COMMIT})\.\.\.?(?P<v4>{_COMMIT})(?= +\S+ +-> )"
                rf"|\b(?:WIP|index|untracked files) on (?:\(no branch\)|[^\s:]+): (?P<v5>{_COMMIT})\b"
@@ -592,14 +606,30 @@ def _git_rows(words: list[str]) -> re.Pattern | None:
     """How the lines of a git command that prints a commit id on each read: reflog, rev-parse and log with a
     one-line format lead with it (_GIT_ROW), branch -v has it after the name (_GIT_BRANCH_ROW), worktree list after
     the path (_GIT_WORKTREE_ROW); None for others."""
-    subcommand, *arguments = [word for word in words[1:] if not word.startswith("-")] or [None]
-    if subcommand in ("reflog", "rev-parse") or (subcommand == "log" and any(map(_GIT_ID_FORMAT.fullmatch, words))):
+    subcommand, options = _git_subcommand(words)
+    arguments = [word for word in options if not word.startswith("-")]
+    if subcommand in ("reflog", "rev-parse") or (subcommand == "log" and any(map(_GIT_ID_FORMAT.fullmatch, options))):
         return _GIT_ROW
-    if subcommand == "branch" and any(map(_GIT_VERBOSE.fullmatch, words)):
+    if subcommand == "branch" and any(map(_GIT_VERBOSE.fullmatch, options)):
         return _GIT_BRANCH_ROW
     if subcommand == "worktree" and arguments[:1] == ["list"]:
         return _GIT_WORKTREE_ROW
     return None
+
+
+# git's own options that take the next word as their value, before the subcommand ("git -C /work/repo log",
+# "git -c core.pager=cat branch -v"): that word is no subcommand. Its others are one word ("--no-pager",
+# "--git-dir=/x").
+_GIT_OPTIONS_WITH_VALUE = frozenset(("-C", "-c", "--git-dir", "--work-tree", "--namespace", "--super-prefix",
+                                     "--config-env"))
+
+
+def _git_subcommand(words: list[str]) -> tuple[str | None, list[str]]:
+    """The subcommand of a git command's words and the words after it, past git's own options (None, [] if none)."""
+    k = 1
+    while k < len(words) and words[k].startswith("-"):
+        k += 2 if words[k] in _GIT_OPTIONS_WITH_VALUE else 1
+    return (words[k], words[k + 1:]) if k < len(words) else (None, [])
 
 
 def _rows_after(text: str, command: int, row_spans, header: bool) -> list[tuple[int, int, str]]:

@@ -4,6 +4,7 @@ one abbreviated id in 43 is (blame prints 8, worktree list 7): the hex_word rule
 only the rules for these commands mask it."""
 
 import hashlib
+import re
 import subprocess
 
 import pytest
@@ -124,3 +125,82 @@ def test_mask_many_finds_what_mask_finds_in_blame_and_worktree_screens(repo):
              + git(repo, "worktree", "list"), "00000000 (Not Committed Yet 2026-11-27 14:53:17 +0000 4) four"]
     assert mask_many(texts) == [mask(text) for text in texts]
     assert [len(ids(text)) for text in texts] == [3, 3, 1, 0]
+
+
+# ---- git blame -s, and git's own options before a subcommand whose rows the command pass reads -----------------
+
+@pytest.fixture(scope="module")
+def long_repo(tmp_path_factory):
+    """A repo whose one commit (its id starting with 8 digits) holds a file of 13 lines, the last one empty: blame
+    pads the line numbers to two digits and prints "13) " for the empty line."""
+    repo = tmp_path_factory.mktemp("blame_s") / "repo"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    (repo / "g.txt").write_text("".join(f"l{n}\n" for n in range(1, 13)) + "\n")
+    git(repo, "add", "g.txt")
+    git(repo, "update-ref", "refs/heads/main", digit_commit(repo, git(repo, "write-tree").strip(), [], "long"))
+    git(repo, "reset", "-q", "--hard", "main")
+    return repo
+
+
+def tmux_lines(output):
+    # tmux's capture-pane drops the spaces that end a line: the empty line's "13) " reaches the screen as "13)".
+    return "\n".join(line.rstrip() for line in output.splitlines()) + "\n"
+
+
+@pytest.mark.parametrize("options", [("-s",), ("-s", "-n"), ("-s", "-f"), ("-s", "-n", "-f"), ("-s", "-e"),
+                                     ("-s", "--root")])
+def test_blame_s_lines_lead_with_their_id_without_author_or_date(repo, long_repo, options):
+    for at, name in ((repo, "f.txt"), (long_repo, "g.txt")):
+        output = git(at, "blame", *options, name)
+        assert "(" not in output
+        text = PROMPT + f"git -C {at} blame {' '.join(options)} {name}\n" + tmux_lines(output) + PROMPT
+        assert ids(text) == [row.lstrip("^").split()[0] for row in output.splitlines()]
+    assert mask(text)[1].splitlines()[1:4] == [re.sub("[0-9a-f]{7,8}", "<hex_id>", row, count=1)
+                                                for row in output.splitlines()[:3]]
+
+
+def test_a_blame_s_uncommitted_line_and_lines_of_other_shapes_stay_content(long_repo):
+    (long_repo / "g.txt").write_text("new\n")
+    try:
+        uncommitted = git(long_repo, "blame", "-s", "g.txt")
+    finally:
+        git(long_repo, "checkout", "--", "g.txt")
+    assert uncommitted.startswith("00000000 1) new")
+    for text in (uncommitted, "  12345678 1) item", "12345678 (1) item", "12345678 1)item", "12345678 two words 3) x",
+                 "step 12345678 1) x", "12345678\n1) x"):
+        assert ids(text) == [], text
+
+
+@pytest.mark.parametrize("command", [
+    "git -C {repo} log --oneline", "git --no-pager log --oneline", "git -c core.pager=cat log --oneline",
+    "git -C {repo} -c color.ui=never --no-pager log --oneline | head -5", "git --git-dir {repo}/.git log --oneline"])
+def test_git_s_own_options_before_log_leave_its_rows_read(repo, command):
+    words = command.split("|")[0].split()
+    output = git(repo, *[word.format(repo=repo) for word in words[3 if words[1] == "-C" else 1:]])
+    text = PROMPT + command.format(repo=repo) + "\n" + output + PROMPT
+    assert ids(text) == [row.split()[0] for row in output.splitlines()]
+    assert all(row.split()[0].isdigit() for row in output.splitlines())
+
+
+def test_git_s_own_options_before_branch_v_and_worktree_list_leave_their_rows_read(repo, tmp_path):
+    branches = git(repo, "branch", "-v")
+    git(repo, "worktree", "add", "-q", "--detach", str(tmp_path / "wt"))
+    try:
+        worktrees = git(repo, "worktree", "list")
+    finally:
+        git(repo, "worktree", "remove", "--force", str(tmp_path / "wt"))
+    rows = ([line.lstrip("* ").split()[1] for line in branches.splitlines()]
+            + [line.split()[1] for line in worktrees.splitlines()])
+    assert all(row.isdigit() for row in rows)
+    text = (PROMPT + f"git -C {repo} branch -v\n" + branches + PROMPT + f"git -C {repo} -c core.quotepath=off worktree"
+            " list\n" + worktrees + PROMPT)
+    assert ids(text) == rows
+    # A value that names a subcommand is still a value: "-C log" is a directory, and status prints no rows.
+    assert ids(PROMPT + "git -C log status --oneline\n" + git(repo, "log", "--oneline")) == []
+
+
+def test_mask_many_finds_what_mask_finds_in_blame_s_screens(long_repo):
+    texts = [tmux_lines(git(long_repo, "blame", "-s", "g.txt")), PROMPT + "git -C /x log --oneline\n1234567 a\n",
+             "86067227 1) x"]
+    assert mask_many(texts) == [mask(text) for text in texts]
+    assert [len(ids(text)) for text in texts] == [13, 1, 1]

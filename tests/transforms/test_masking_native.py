@@ -40,6 +40,9 @@ EDGES += [f"{day}, {month} {number} 01:02:03" for day, month, number in zip(
     ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"] * 2, MONTHS, range(1, 13))]
 EDGES += [f"{month}  {number} 09:00" for number, month in enumerate(MONTHS, 10)]
 EDGES += [f"{number % 28 + 1} {month} 2026" for number, month in enumerate(MONTHS)]
+# Job pids after escaped newlines, git blame -s lines.
+EDGES += ["\\n[1] 106\\n", "\\\\n[1] 7\t", "n[1] 5\\n", "\\n", "\\", "\n86067227  1) x", "\n^1234567 12) ",
+          "\n1234567 f.txt 3 4) y"]
 
 
 def _edgy_text(rng):

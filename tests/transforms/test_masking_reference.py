@@ -94,7 +94,9 @@ _REFERENCE_RULES = (  # (kind, pattern, check), in priority order
                   rf"/(?P<v>{GENERATED}(?:(?:/{_IN_PATH}*)*/{GENERATED})?)", None),
     ("temp_path", r"\btmp[a-zA-Z0-9_]{6,}\b", lambda word: re.fullmatch(GENERATED, word) is not None),
     ("pid", r"(?:pid|PID|process)(?:[=:] ?| )(?P<v>[0-9]{1,7})\b", None),
-    ("pid", r"^\[[0-9]{1,3}\] (?P<v>[0-9]{1,7})\b", None),
+    # At a line's start, or after an escaped newline (not a doubled backslash's "n") if the pid ends its line.
+    ("pid", r"(?:^|(?<=(?<!\\)\\n)(?=\[[0-9]{1,3}\] [0-9]{1,7}(?:\\[nr]|\"?\t|\"?$)))"
+            r"\[[0-9]{1,3}\] (?P<v>[0-9]{1,7})\b", None),
     ("port", r"(?:localhost|127\.0\.0\.1|0\.0\.0\.0|\[::\]):(?P<v>[1-5][0-9]{4}|6[0-5][0-9]{3})\b", None),
     ("port", r"port (?P<v>[1-5][0-9]{4}|6[0-5][0-9]{3})\b", None),
     ("hex_id", r"0x[0-9a-fA-F]{4,}\b", None),
@@ -109,7 +111,8 @@ _REFERENCE_RULES = (  # (kind, pattern, check), in priority order
                r"|\b(?:" + "|".join(f"(?<={before})" for before in _GIT_TODO) + r")[0-9a-f]{7,40}(?= )"
                r"|\b[0-9a-f]{7,40}(?= \((?:HEAD|tag: )| [^\s@{}]+@\{[^}\n]*\}: )"
                r"|\b(?:(?<![^\n])|(?<=^\^))(?!0+\b)[0-9a-f]{7,40}(?=(?: [^()\n]*)?[ \t]\((?:[^()\n]*[ \t])?"
-               r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} [+-][0-9]{4}[ \t]+[0-9]+\)))"
+               r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} [+-][0-9]{4}[ \t]+[0-9]+\)"
+               r"|(?: [^\s()]+)?(?: +[0-9]+)? +[0-9]+\)(?: |\r?$)))"
                r"|(?<=^Updating )(?P<v1>[0-9a-f]{7,40})\.\.(?P<v2>[0-9a-f]{7,40})(?=[ \t\r]*$)"
                r"|(?<=^ [ +] )(?P<v3>[0-9a-f]{7,40})\.\.\.?(?P<v4>[0-9a-f]{7,40})(?= +\S+ +-> )"
                r"|\b(?:WIP|index|untracked files) on (?:\(no branch\)|[^\s:]+): (?P<v5>[0-9a-f]{7,40})\b"
@@ -348,7 +351,24 @@ GIT_PIECES = [
     "10000000 (Ann Author 2026-11-27 13:00:00 +0000 2)", "86067227 (Ann (x) 2026-11-27 13:00:00 +0000 2) TWO",
     "86067227 (Ann Author 2026-11-27 13:00:00 +0000)", "x86067227 (A 2026-11-27 13:00:00 +0000 2)", "^", " (", ") ",
     "86067227 (Ann Author 2026-11-27 13:00:00 +0000 2", " 2026-11-27 13:00:00 +0000 1)", "\t(",
+    # git blame -s (-n, -f; the line's number padded; an empty line's "13)" with its space dropped) and near misses.
+    "86067227  1) one", "^5316367 10) two", "86067227 f.txt 3 12) x", "86067227 g.txt    7) y", "86067227 13)",
+    "00000000 4) x", "86067227 1)x", "86067227 a b 2) x", "86067227 (1) x", "x86067227 2) x", "86067227 2 ) x",
+    "86067227\t2) x", "1) ", " 12) ",
 ]
+# Job pids after escaped newlines (an AT-SPI cell's, a JSON string's) and near misses: a doubled backslash, a pid
+# that does not end its line.
+ESCAPED_PIECES = ["galculator &\\n[1] 106\\n", "\\n[2] 7\t", '\\n[1] 105"', '\\n[1] 105"\t', "\\n[3] 42\\r\\n",
+                  "\\\\n[1] 106\\n", "\\n[1] 2015 paper", "\\n[1] 106x", "\\n[1] 106", "n[1] 106\\n", "\\n", "\\",
+                  "\\\\", "n", "[1] 106", "\\n[12] 5\\n[1] 6\\n"]
+
+
+def test_job_pids_after_escaped_newlines_match_the_reference():
+    rng = random.Random(83)
+    for _ in range(1500):
+        text = "".join(rng.choice(ESCAPED_PIECES * 4 + PIECES) + rng.choice(SEPARATORS)
+                       for _ in range(rng.randint(0, 12)))
+        assert mask(text) == reference_mask(text), repr(text)
 
 
 def test_git_s_other_commit_ids_match_the_reference():
