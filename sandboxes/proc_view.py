@@ -2,7 +2,7 @@
 in /proc/meminfo, /proc/uptime and the like, so `free`, `top` and `uptime` in a sandbox print facts of the machine
 the collection ran on (24 GiB of RAM, up 12 days, the host's load), which differ between machines and say nothing
 about the sandbox. lxcfs (a FUSE daemon, scripts/setup.d/15-lxcfs.sh) serves these files computed from the
-container's own cgroups: its memory cap, its CPU quota, the time since it started and its own load. The engine
+container's own cgroups: its memory cap, its CPU quota and its own load (not its uptime: see PROC_FILES). The engine
 allows binding exactly these paths over /proc for this purpose.
 
 Used only when the engine runs on this machine (a bind's source is read on the engine's host) and the daemon
@@ -14,8 +14,11 @@ import os
 from pathlib import Path
 
 LXCFS_ROOT = Path(os.environ.get("WORLDLINE_LXCFS_ROOT", "/var/lib/lxcfs"))
-# The files lxcfs serves that container tools read (swaps: free's Swap line; diskstats: iostat/vmstat).
-PROC_FILES = ("cpuinfo", "diskstats", "loadavg", "meminfo", "stat", "swaps", "uptime")
+# The files lxcfs serves that container tools read (swaps: free's Swap line; diskstats: iostat/vmstat). Not
+# uptime: a process's start time in /proc/PID/stat counts from the host's boot, which lxcfs cannot change, and ps
+# takes ages and CPU shares from uptime minus that start, so under a container's uptime `ps -o etime` printed
+# `441077233-05:48:16` and `ps aux` 0.0 %CPU for a busy loop (lxc/lxcfs#164). `uptime` shows the host's.
+PROC_FILES = ("cpuinfo", "diskstats", "loadavg", "meminfo", "stat", "swaps")
 LXCFS, HOST = "lxcfs", "host"
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# lxcfs: serves /proc/meminfo, uptime, loadavg, cpuinfo... computed from a container's own cgroups, which the Docker
+# lxcfs: serves /proc/meminfo, loadavg, cpuinfo... computed from a container's own cgroups, which the Docker
 # sandboxes bind over the host's (sandboxes/proc_view.py), so `free`/`top`/`uptime` in a sandbox show the sandbox.
 # Without it (no FUSE here) sandboxes keep the host's view and record `proc_view: host`.
 set -euo pipefail
