@@ -33,7 +33,6 @@ import shlex
 import shutil
 import signal
 import socket
-import tempfile
 import threading
 import time
 import uuid
@@ -41,7 +40,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 from urllib.parse import urljoin, urlsplit
 
-from sandboxes import bwrap, cgroup, web_actions
+from sandboxes import bwrap, cgroup, leftovers, web_actions
 from sandboxes.web_perturb import Perturbation
 
 CHROMIUM = "/usr/bin/chromium"
@@ -292,7 +291,7 @@ class Browser:
         from playwright.sync_api import sync_playwright
         if self._pw is None:
             self._starting = "starting the Playwright driver"
-            self._driver_tmp = Path(tempfile.mkdtemp(prefix="wl-driver-"))
+            self._driver_tmp = leftovers.make_temp("wl-driver-")
             _driver_env()
             _DRIVER_ENV.extra = {"TMPDIR": str(self._driver_tmp)}
             try:
@@ -349,7 +348,7 @@ class Browser:
         Browser; a restart reuses it (and its user id)."""
         if self._base is None:
             bwrap.require(FileNotFoundError, "scripts/setup.d/30-chromium.sh")
-            self._base = Path(tempfile.mkdtemp(prefix="wl-browser-"))
+            self._base = leftovers.make_temp("wl-browser-")  # a SIGKILLed collector's are removed here
             self.uid = bwrap.take_sandbox_uid() if os.geteuid() == 0 else None
             accounts = []
             if self.uid is not None:

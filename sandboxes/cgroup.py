@@ -8,19 +8,30 @@ A group is made under the collector's own cgroup, so whatever cap the collector 
 Both hierarchies are handled: cgroup v1 (one folder under the memory and one under the pids controller) and the
 unified v2. Making a group needs write access to the cgroup filesystem (root, or a delegated subtree); when that
 is missing the sandbox runs with its per-process caps only and `record()` says why, so the data never claims a
-cap that was not there."""
+cap that was not there.
+
+A group is named for the process that made it (sandboxes/leftovers.py: its pid and start time). A collector that is
+SIGKILLed never closes its groups; making a group removes the empty groups beside it whose maker is gone. A group
+that still holds processes cannot be removed (rmdir fails with EBUSY): it is left, and goes with the first group made
+beside it after its last process ends."""
 
 from __future__ import annotations
 
 import itertools
 import os
+import re
 import shlex
 import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sandboxes import leftovers
+
 _names = itertools.count()
+PREFIX = "worldline-"
+# Names from before the maker's start time was part of them: "worldline-<purpose>-<pid>-<n>".
+_UNTIMED = re.compile(rf"^{PREFIX}.+-(?P<pid>[0-9]+)-[0-9]+$")
 
 
 class Unavailable(Exception):
@@ -107,6 +118,12 @@ class Group:
         return {"cgroup": self.version, "memory_bytes": self.memory_bytes, "processes": self.processes,
                 "cpus": self.cpus}
 
+    def usage(self) -> dict:
+        """What the group's processes met of its caps so far: the kernel's OOM kills, the most memory held at once
+        (None where the kernel keeps no peak) and the scheduling periods spent throttled."""
+        return {"oom_kills": self.oom_kills(), "peak_memory_bytes": self.peak_memory_bytes(),
+                "cpu_throttled_periods": self.cpu_throttled()}
+
 
 def _own_cgroups() -> dict[str, str]:
     """controller (or "" for v2) -> this process's cgroup path, from /proc/self/cgroup."""
@@ -148,7 +165,9 @@ def _make_v1(name: str, memory_bytes: int, processes: int, cpus: float | None, o
     folders = []
     try:
         for controller in ("memory", "pids") + (("cpu",) if cpus else ()):
-            folder = _own_folder(controller, own, mounts) / name
+            parent = _own_folder(controller, own, mounts)
+            remove_dead_groups(parent)
+            folder = parent / name
             folder.mkdir()
             folders.append(folder)
         memory, pids = folders[:2]
@@ -187,6 +206,7 @@ def _make_v2(name: str, memory_bytes: int, processes: int, cpus: float | None, o
             raise Unavailable(f"cgroup v2: no group from {_own_folder('', own, mounts)} up hands the memory and "
                               "pids controllers to its children")
         folder = folder.parent
+    remove_dead_groups(folder)
     group = folder / name
     try:
         group.mkdir()
@@ -212,11 +232,37 @@ def _read(path: Path) -> str:
         return ""
 
 
+def _maker(name: str) -> tuple[int, int | None] | None:
+    """(pid, start time or None) of the process that made the group `name`; None for a folder not made here."""
+    if not name.startswith(PREFIX):
+        return None
+    if tagged := leftovers.owner_of(name):
+        return tagged
+    untimed = _UNTIMED.match(name)
+    return (int(untimed["pid"]), None) if untimed else None
+
+
+def remove_dead_groups(parent: Path) -> list[Path]:
+    """Remove the groups in `parent` whose maker has ended and that hold no process (nor group) any more; a busy one
+    fails to go and is left. Returns what was removed."""
+    removed = []
+    for folder in parent.glob(f"{PREFIX}*"):
+        maker = _maker(folder.name)
+        if maker is None or not leftovers.owner_gone(*maker):
+            continue
+        try:
+            folder.rmdir()
+        except OSError:
+            continue  # EBUSY: processes still in it; ENOENT: another collector removed it first
+        removed.append(folder)
+    return removed
+
+
 def make_group(purpose: str, memory_bytes: int, processes: int, cpus: float | None = None) -> Group:
-    """A new group named after `purpose` holding at most memory_bytes (RAM + swap) and `processes` processes and
-    threads in all, and using at most `cpus` cores' worth of CPU time (None: no CPU cap). Unavailable when this
-    machine or user cannot make one."""
-    name = f"worldline-{purpose}-{os.getpid()}-{next(_names)}"
+    """A new group named after `purpose` and this process holding at most memory_bytes (RAM + swap) and `processes`
+    processes and threads in all, and using at most `cpus` cores' worth of CPU time (None: no CPU cap). Empty groups
+    beside it whose maker has ended are removed first. Unavailable when this machine or user cannot make one."""
+    name = f"{PREFIX}{purpose}-{leftovers.owner_tag()}-{next(_names)}"
     try:
         own, mounts = _own_cgroups(), _mounts()
         if "memory" in mounts:

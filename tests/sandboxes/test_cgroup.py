@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sandboxes import cgroup
+from sandboxes import cgroup, leftovers
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -27,7 +27,7 @@ def group():
 def test_the_group_is_made_under_the_collectors_own_cgroup(group):
     own = cgroup._own_cgroups()
     for folder in group.folders:
-        assert folder.is_dir() and folder.name.startswith(f"worldline-test-{os.getpid()}-")
+        assert folder.is_dir() and folder.name.startswith(f"worldline-test-{leftovers.owner_tag()}-")
     controller = "memory" if group.version == "v1" else ""
     assert str(group.folders[0].parent).endswith(own[controller].rstrip("/")), "a cap above the collector holds"
 

@@ -1,0 +1,79 @@
+"""What a SIGKILLed collector leaves behind (no close, no atexit runs): the folders it made for its sandboxes, such as
+temporary folders and cgroups. Each such folder carries its owner's tag (pid and start time) in its name, so a later
+collector can tell a dead owner's folder from a live one's and remove it.
+
+The start time is what tells a reused pid apart: a pid that is alive but started at another time is a different
+process, so its folder's owner is gone. A pid that cannot be read (hidden /proc) counts as alive: when in doubt a
+folder is left."""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+# "<anything>-<pid>.<start>-<suffix>": the suffix (tempfile's random name, a group's number) has no "-", so the tag
+# is found from the right whatever the purpose or server name before it holds.
+_TAGGED = re.compile(r"-(?P<pid>[0-9]+)\.(?P<start>[0-9]+)-[^-]*$")
+
+
+def start_time(pid: int) -> int | None:
+    """When `pid` started, in clock ticks after boot (/proc/<pid>/stat field 22); None when it cannot be read."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+        return int(stat.rsplit(b")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+@functools.cache
+def _tag(pid: int) -> str:
+    return f"{pid}.{start_time(pid)}"
+
+
+def owner_tag() -> str:
+    """This process's tag, "<pid>.<start time>" (looked up per pid: a forked child gets its own)."""
+    return _tag(os.getpid())
+
+
+def owner_of(name: str) -> tuple[int, int] | None:
+    """(pid, start time) from a tagged name, None when the name has no tag."""
+    match = _TAGGED.search(name)
+    return (int(match["pid"]), int(match["start"])) if match else None
+
+
+def owner_gone(pid: int, start: int | None) -> bool:
+    """Whether the process that made a folder has ended: no process has its pid, or the one that does started at
+    another time than `start` (pid reuse). `start` None (a name from before tags held it) checks the pid only."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass  # alive, another user's
+    if start is None:
+        return False
+    now = start_time(pid)
+    return now is not None and now != start
+
+
+def remove_dead_temp(family: str) -> list[Path]:
+    """Remove the temporary folders named `family`* whose owner is gone; folders without a tag are left (their
+    owner cannot be told). Returns what was removed."""
+    removed = []
+    for folder in Path(tempfile.gettempdir()).glob(f"{family}*"):
+        owner = owner_of(folder.name)
+        if owner and folder.is_dir() and not folder.is_symlink() and owner_gone(*owner):
+            shutil.rmtree(folder, ignore_errors=True)  # another collector may be removing it at the same time
+            removed.append(folder)
+    return removed
+
+
+def make_temp(prefix: str, family: str | None = None) -> Path:
+    """A new temporary folder "<prefix><tag>-<random>", after removing dead owners' folders of `family` (default:
+    `prefix`; e.g. "wl-mcp-" to sweep every server's while making one named "wl-mcp-<server>-")."""
+    remove_dead_temp(family or prefix)
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}{owner_tag()}-"))
