@@ -125,6 +125,7 @@ class TerminalCollector(Collector):
         self.terminal = None
         self.task: Task | None = None
         self._state = None  # PaneState at the last observation
+        self._oom_kills: int | None = None  # the sandbox cgroup's OOM kills at the last observation
         self._engine_version: str | None = None
 
     # ---- environment lifecycle ----
@@ -199,8 +200,14 @@ class TerminalCollector(Collector):
                     f"{result.output[-400:].decode(errors='replace')}")
         if "disk_full" in task.perturbations:
             self._fill_disk("/work")
+        self._oom_kills = self._oom_kills_so_far()
         self._state, observation = self._observe({"wait_method": "none", "wait_ms": 0.0})
         return observation
+
+    def _oom_kills_so_far(self) -> int | None:
+        """The kernel's OOM kills in the sandbox's cgroup (None where its cgroup cannot be read: a remote engine)."""
+        usage = self.sandbox.usage()
+        return None if usage is None else usage["oom_kills"]
 
     def _fill_disk(self, path: str) -> None:
         script = (f'avail=$(df --output=avail -B1 {path} | tail -1); '
@@ -257,6 +264,10 @@ class TerminalCollector(Collector):
         if not prompt_back:
             observation.meta["exit_status"] = None  # the shell has not reported on this step's command
         self._state = state
+        oom_kills = self._oom_kills_so_far()
+        if oom_kills is not None and self._oom_kills is not None:
+            observation.meta["oom_kills"] = oom_kills - self._oom_kills  # during this step
+        self._oom_kills = oom_kills
         labels = self._labels(observation, before)
         return StepResult(observation=observation, perturbations=labels, wait_ms=wait_ms,
                           observe_latency_ms=(time.perf_counter() - started) * 1000)
@@ -313,8 +324,11 @@ class TerminalCollector(Collector):
         # that moved up by the same count.
         new_output = "\n".join(observation.text.split("\n")[max(0, before.cursor[1]):])
         labels = {name for name, pattern in EVIDENCE.items() if pattern.search(new_output)}
-        # SIGKILL (137) under a task's small memory cap is the OOM killer even when the program printed nothing.
-        if observation.meta.get("exit_status") == 137 and "memory_cap" in self.task.perturbations:
+        # The kernel's count, where it can be read: a program killed at the cap may print nothing, and its shell
+        # reports 137 as for any SIGKILL. Elsewhere 137 under a task's small memory cap is taken for it.
+        oom_kills = observation.meta.get("oom_kills")
+        if oom_kills or (oom_kills is None and observation.meta.get("exit_status") == 137
+                         and "memory_cap" in self.task.perturbations):
             labels.add("memory_cap")
         if "slow_commands" in self.task.perturbations:
             labels.add("slow_commands")

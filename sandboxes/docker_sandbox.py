@@ -2,7 +2,7 @@
 
 Defaults: no network, read-only root with size-capped tmpfs for the writable paths (a disk quota that, with /dev/shm,
 fits under the memory cap: see `Limits`), caps on memory (no swap), pids and CPU, a wall-clock limit on every exec,
-`--init` so orphans are reaped, and /proc's memory, CPU, uptime and load files computed for the container by lxcfs
+`--init` so orphans are reaped, and /proc's memory, CPU and load files computed for the container by lxcfs
 when it runs (sandboxes/proc_view.py), not the host's. Every container carries the label `worldline=1`, its owner (host:pid) and a name
 prefix; containers still alive at exit, Ctrl-C or SIGTERM are removed by `cleanup_live`, and those of a SIGKILLed
 run by the next run's `remove_orphans`.
@@ -26,11 +26,13 @@ import uuid
 import concurrent.futures
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
+from docker import errors as docker_errors
 from docker import types as docker_types
 from docker import utils as docker_utils
 
-from sandboxes import proc_view
+from sandboxes import cgroup, proc_view
 from sandboxes.engine import engine_client
 
 log = logging.getLogger(__name__)
@@ -43,9 +45,14 @@ STDOUT, STDERR = 1, 2
 # processes that left the group (setsid, double fork) while the command ran.
 _PID_WRAPPER = ["/bin/sh", "-c", 'read -r s </proc/$$/stat; echo "$$ ${s##*) }" >&2; exec "$@"', "worldline-exec"]
 # Kills the group, then every process started at or after the command ($2: start time in clock ticks) but itself.
-_KILL_SCRIPT = ('kill -9 "-$1" 2>/dev/null; for d in /proc/[0-9]*; do p=${d#/proc/}; [ "$p" = "$$" ] && continue; '
+# Prints each process it could not kill (a kill that failed on a process still there: one that ended meanwhile is no
+# failure) as "pid (comm)": the caller logs them, since a survivor keeps its CPU, memory and pids through later
+# steps. Builtins only: no fork, so it also works in a container at its pids cap.
+_KILL_SCRIPT = ('kill -9 "-$1" 2>/dev/null || { [ -e "/proc/$1" ] && echo "group $1"; }; '
+                'for d in /proc/[0-9]*; do p=${d#/proc/}; [ "$p" = "$$" ] && continue; '
                 'read -r s <"$d/stat" 2>/dev/null || continue; set -- "$1" "$2" ${s##*) }; '
-                '[ "${22}" -ge "$2" ] 2>/dev/null && kill -9 "$p" 2>/dev/null; done; true')
+                '[ "${22}" -ge "$2" ] 2>/dev/null && { kill -9 "$p" 2>/dev/null || '
+                '{ [ -e "$d" ] && echo "${s%%) *})"; }; }; done; true')
 # Capabilities a root shell keeps (file ownership and permissions, su/sudo, signalling other users' processes);
 # Docker's default set also grants raw sockets, mknod, chroot, setfcap and setpcap, which no task needs.
 CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETUID", "SETGID", "AUDIT_WRITE",
@@ -58,6 +65,19 @@ PAGE = 4096
 # /dev/shm and /dev/mqueue) that root in the container can write to: it is memory-backed space like the others.
 DEV_TMPFS = 64 * MIB
 SHM_MAX_DEFAULT = 64 * MIB
+
+
+def cgroup_cover(client) -> list:
+    """A read-only empty tmpfs over /sys/fs/cgroup on a cgroup v1 engine, or [] (cgroup v2).
+
+    On v1, runc mounts /sys/fs/cgroup as a tmpfs that stays writable to root even with a read-only root: files there
+    lie outside the disk quota yet count against the memory cap, so filling it left every command SIGKILLed while
+    the container ran on. Covering it hides the cgroup files, which lxcfs's /proc already stands in for. On v2 the
+    engine mounts the container's own cgroup2 hierarchy read-only with no tmpfs under it: left as it is, programs keep
+    reading their memory and CPU caps there. Engines before 20.10 report no version and know only v1."""
+    if str(client.info().get("CgroupVersion") or "1") != "1":
+        return []
+    return [docker_types.Mount(target="/sys/fs/cgroup", source=None, type="tmpfs", read_only=True, tmpfs_size=PAGE)]
 
 
 class LimitsError(ValueError):
@@ -424,7 +444,9 @@ class DockerSandbox:
         self.container = None
         self._closed = False
         self._digest: str | None = None
-        self.proc_view: str | None = None  # whose memory, CPUs, uptime and load /proc shows: sandboxes/proc_view
+        self.proc_view: str | None = None  # whose memory, CPUs and load /proc shows: sandboxes/proc_view
+        self._cgroup: cgroup.Group | None = None  # its cgroup on this host, for usage()
+        self._cgroup_looked_up = False
 
     # ---- lifecycle ----
 
@@ -454,8 +476,8 @@ class DockerSandbox:
         proc = proc_view.proc_mounts(self.client)
         self.proc_view = proc_view.LXCFS if proc else proc_view.HOST
         kwargs.update(self.extra_run_kwargs)
-        if proc:
-            kwargs["mounts"] = [*kwargs.get("mounts", []), *proc]
+        # After extra_run_kwargs, so mounts given there add to these instead of replacing them.
+        kwargs["mounts"] = [*kwargs.get("mounts", []), *proc, *cgroup_cover(self.client)]
         self._check_tmpfs(kwargs.get("tmpfs") or {})
         if parse_size(kwargs.get("shm_size") or PAGE, "shm_size") > self.limits.shm_bytes:
             raise SandboxError(f"shm_size {kwargs['shm_size']} of sandbox {self.name} is more than Limits.shm "
@@ -543,6 +565,43 @@ class DockerSandbox:
             if state.get("OOMKilled") else ""
         return f"sandbox {self.name} stopped with exit code {state.get('ExitCode')}{oom}"
 
+    def usage(self) -> dict | None:
+        """What the container's processes met of its caps so far, read from its cgroup on the engine's host: the
+        kernel's OOM kills (State.OOMKilled says only whether init was, and a command killed at the cap exits 137
+        like any other SIGKILL), the most memory held at once and the periods spent throttled. None where this
+        process cannot see that cgroup: a remote engine, a collector in another pid or cgroup namespace, a container
+        that stopped (the inside cannot tell either: on cgroup v1 its cgroup files are covered, see cgroup_cover)."""
+        if not self._cgroup_looked_up:  # a container keeps its cgroup: looked up once
+            self._cgroup, self._cgroup_looked_up = self._host_cgroup(), True
+        group = self._cgroup
+        if group is None or not all(folder.is_dir() for folder in group.folders):
+            return None
+        return group.usage()
+
+    def _host_cgroup(self) -> cgroup.Group | None:
+        """The container's cgroup as this process sees it, found from its init's /proc/<pid>/cgroup."""
+        self._require_started()
+        if not proc_view.engine_is_local(self.client):
+            return None
+        try:
+            pid = self.client.api.inspect_container(self.container.id)["State"].get("Pid")
+            lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines() if pid else []
+        except (docker_errors.NotFound, OSError):  # removed meanwhile, or its init just ended
+            return None
+        paths = {controller: path for _, controllers, path in (line.split(":", 2) for line in lines)
+                 for controller in (controllers.split(",") if controllers else [""])}
+        controllers = ("memory", "cpu") if "memory" in paths else ("",)
+        try:
+            folders = [cgroup._own_folder(controller, paths, cgroup._mounts()) for controller in controllers]
+        except cgroup.Unavailable:
+            return None
+        # The pid is the engine's: in another pid namespace it may name some other process, whose cgroup is not this
+        # container's.
+        if not all(self.container.id in str(folder) and folder.is_dir() for folder in folders):
+            return None
+        return cgroup.Group("v1" if controllers[0] else "v2", folders, self.limits.memory_bytes, self.limits.pids,
+                            self.limits.cpus)
+
     def attach(self, argv: list[str], *, workdir=None, user=None, env=None) -> AttachedExec:
         """Start a long-lived process with stdin/stdout attached: a control channel into the container."""
         self._require_started()
@@ -590,7 +649,7 @@ class DockerSandbox:
                 (out if stream == STDOUT else err).extend(payload)
                 output += payload
             if timed_out:
-                self._kill(pid)
+                self._kill(pid, user or self.user)
                 exit_code = None
             else:
                 exit_code = proc.exit_code()
@@ -604,20 +663,29 @@ class DockerSandbox:
             proc.close()
         return ExecResult(exit_code, bytes(output), time.monotonic() - started, timed_out, bytes(out), bytes(err))
 
-    def _kill(self, pid: bytes | None) -> None:
+    def _kill(self, pid: bytes | None, user: str | None) -> None:
         """Kill a timed-out command: its process group, and every process started since it began (a background job
-        that called setsid or double-forked is in no group of ours, and would keep its CPU, memory and pids)."""
+        that called setsid or double-forked is in no group of ours, and would keep its CPU, memory and pids).
+
+        As the user the command ran as: in a container whose user is not root, Docker gives an exec as root no
+        capabilities, so root could not signal the user's processes (the os desktop's timed-out steps ran on)."""
         fields = (pid or b"").split()
         if not fields or not fields[0].isdigit():
             return
         # Fields after "PID (comm) ": state is field 3, so the start time (field 22) is the 20th of them.
         started = fields[20].decode() if len(fields) > 20 and fields[20].isdigit() else "999999999999999"
+        api = self.client.api
         try:
-            self.client.api.exec_start(self.client.api.exec_create(
+            survivors = api.exec_start(api.exec_create(
                 self.container.id, ["/bin/sh", "-c", _KILL_SCRIPT, "kill", fields[0].decode(), started],
-                user="root")["Id"])
-        except Exception as exc:  # the process may have ended meanwhile
+                user=user or "")["Id"])
+        except Exception as exc:  # the container may have died meanwhile: the next step reports that
             log.debug("kill %s in %s: %s", pid, self.name, exc)
+            return
+        if survivors.strip():
+            log.warning("sandbox %s: the timed-out command (pid %s, run as %s) left processes it was not permitted "
+                        "to kill: %s", self.name, fields[0].decode(), user or "the container's user",
+                        ", ".join(survivors.decode(errors="replace").splitlines()))
 
     def put_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
         # Through the shell, not put_archive: the archive API writes beneath tmpfs mounts and fails on a read-only root.

@@ -50,9 +50,11 @@ def test_limits_reach_the_engine_and_nothing_from_the_host_is_mounted(base_image
         host = info["HostConfig"]
         assert host["Memory"] == 128 * 2**20 and host["MemorySwap"] == 128 * 2**20
         assert (host["PidsLimit"], host["NanoCpus"], host["NetworkMode"]) == (64, 500_000_000, "none")
-        # Nothing from the host but lxcfs's /proc files (read-only; they describe the container, not the host).
+        # Nothing from the host but lxcfs's /proc files (read-only; they describe the container, not the host), and
+        # on a cgroup v1 engine an empty read-only tmpfs over the engine's writable /sys/fs/cgroup.
         assert host["ReadonlyRootfs"] and not host.get("Binds")
-        assert sorted((m["Source"], m["Destination"], m["RW"]) for m in info["Mounts"]) == [
+        cover = [("", "/sys/fs/cgroup", False)] if docker_client.info()["CgroupVersion"] == "1" else []
+        assert sorted((m["Source"], m["Destination"], m["RW"]) for m in info["Mounts"]) == cover + [
             (f"/var/lib/lxcfs/proc/{name}", f"/proc/{name}", False) for name in proc_view.PROC_FILES]
         # disk is the total of the writable paths: /work gets the most, the sizes add up to 16m.
         assert host["Tmpfs"] == {path: f"size={size},mode=1777,exec" for path, size in limits.tmpfs_sizes().items()}

@@ -153,5 +153,17 @@ def test_perturbations_are_labels_on_the_transitions_they_affect(collector, star
         assert label not in results[0].perturbations  # `df` only looked; nothing failed yet
     if label == "memory_cap":
         assert results[step].observation.meta["exit_status"] == 137
+        assert results[step].observation.meta["oom_kills"] == 1  # the kernel's own count, read from the host
+        assert results[1].observation.meta["oom_kills"] == 0
     if label == "slow_commands":
         assert results[step].wait_ms >= 400
+
+
+def test_an_oom_kill_is_labelled_from_the_kernels_count_even_where_the_task_plants_none(collector):
+    # A task with no memory_cap perturbation whose program outgrows the container: before, only a task that
+    # planted the cap had its 137 labelled, and only from the exit status.
+    task = Task("t-oom", "outgrow memory", options={"memory": "96m"})
+    _, (hog, status) = play(collector, task, keys("python3 -c 'b = bytearray(400 * 1024 * 1024)'\n", 10),
+                            keys("echo status=$?\n", 2))
+    assert hog.observation.meta["oom_kills"] == 1 and "memory_cap" in hog.perturbations
+    assert status.observation.meta["oom_kills"] == 0 and "memory_cap" not in status.perturbations
