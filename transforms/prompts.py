@@ -54,11 +54,13 @@ _ENVIRONMENTS = {
         "click(bid), fill(bid, value), select_option(bid, option), keyboard_press(key), scroll(dx, dy), goto(url), "
         "go_back(), new_tab(), tab_focus(index), tab_close() and report_infeasible(reason). Each observation "
         "starts with a header: `URL: ...`, `Title: ...`, `Tabs: [0] title (active) | [1] title`, then "
-        "`Focused: ` and the focused element's line when an element has the focus, and `Error: ...` when the "
+        "`Focused: ` and the focused element's line when an element in the page (not the page itself) has the "
+        "focus, and `Error: ...` when the "
         "action failed. Then comes the page's accessibility tree, one node a line, indented with one tab per "
         "level, written `[bid] role 'name'` followed by `, value='...'`, flags and properties such as `focused`, "
         "`checked=true` or `level=1`; nodes without a bid, such as text, have no `[bid]` "
-        "(`StaticText 'Welcome'`). Bids are stable element ids that actions refer to."
+        "(`StaticText 'Welcome'`). Bids are the element ids that actions refer to; they hold while a page stays "
+        "loaded and may change when a page loads again (a navigation, a form submit, go_back)."
     ),
     "android": (
         "You simulate an Android phone. Actions are tap(i) or tap(x, y), long_press(i), swipe(direction) or "

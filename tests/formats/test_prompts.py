@@ -16,6 +16,14 @@ def test_every_domain_has_its_own_prompt_with_the_answer_format():
     assert "bounds=[x1,y1][x2,y2]" in prompts["android"] and "[tool error]" in prompts["mcp"]
 
 
+def test_the_web_prompt_claims_no_more_than_the_records_show():
+    # An output audit found bids renumbered after a form submit or go_back at the same URL, and no Focused line
+    # while the page itself (RootWebArea) had the focus: the prompt had said "stable" and "when an element has it".
+    web = system_prompt("web")
+    assert "stable" not in web and "may change when a page loads again" in web
+    assert "(not the page itself)" in web
+
+
 def test_new_domains_get_the_generic_prompt():
     prompt = system_prompt("robot-arm")
     assert "(domain: robot-arm)" in prompt and "<predicted_observation>" in prompt
