@@ -22,7 +22,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
@@ -31,7 +30,7 @@ from typing import Any
 
 import anyio
 
-from sandboxes import bwrap, cgroup
+from sandboxes import bwrap, cgroup, leftovers
 from sandboxes.bwrap import (SYSTEM_PATHS, bind_args, covered, parent_dirs, process_tree, release_sandbox_uid,
                              running, take_sandbox_uid)
 from sandboxes.mcp_proxy import Exchange, PerturbingProxy, Rule
@@ -69,6 +68,15 @@ PAGES_FOLDER = PROJECT_ROOT / "sandboxes" / "mcp_pages"
 PAGES_LAUNCHER = PROJECT_ROOT / "sandboxes" / "serve_pages.py"
 SANDBOX_PAGES = f"{SANDBOX_OPT}/pages"
 SANDBOX_PAGES_LAUNCHER = f"{SANDBOX_OPT}/serve_pages.py"
+
+# The http transport: the server listens on its own sandbox's loopback (no host network) and the client reaches it
+# through a unix socket that sandboxes/mcp_forward.py forwards to that port. The socket's folder is bound at a fixed
+# place of its own, not in {workdir}, whose listing servers return as observations.
+FORWARD_LAUNCHER = PROJECT_ROOT / "sandboxes" / "mcp_forward.py"
+SANDBOX_FORWARD_LAUNCHER = f"{SANDBOX_OPT}/mcp_forward.py"
+SANDBOX_SOCKETS = f"{SANDBOX_OPT}/socket"
+SOCKET_NAME = "mcp.sock"
+UNIX_PATH_MAX = 107  # sockaddr_un's sun_path, less its terminating NUL
 
 
 class ServerFileError(ValueError):
@@ -180,6 +188,13 @@ def _pages_launcher() -> list[str]:
     return [_sandbox_base_python(), "-I", SANDBOX_PAGES_LAUNCHER, PAGES_HOST, str(PAGES_PORT), SANDBOX_PAGES, "--"]
 
 
+def _forward_launcher(port: int) -> list[str]:
+    """The command that starts the socket forwarder in the sandbox and then execs the server's own command after
+    `--` (stdlib only, like the page server's)."""
+    return [_sandbox_base_python(), "-I", SANDBOX_FORWARD_LAUNCHER, f"{SANDBOX_SOCKETS}/{SOCKET_NAME}", str(port),
+            "--"]
+
+
 def _host_folders() -> dict[str, str]:
     return {"mcp_venv": str(PROJECT_ROOT / ".venv-mcp"), "cache": str(PROJECT_ROOT / ".cache"),
             "node_modules": str(PROJECT_ROOT / ".mcp-servers" / "node_modules")}
@@ -241,6 +256,18 @@ TOTAL_MEMORY_BYTES = 4 << 30
 # one core, not every core the collector's other workers need. A server spends ~1 ms a call, so no episode meets it.
 TOTAL_CPUS = 1.0
 SANDBOX_USER = "mcp-server"
+# Disk: what a server's writable places hold at most, all files together (RLIMIT_FSIZE caps one file, not their
+# number). Both are tmpfs, whose pages count against the server's memory cgroup: both full leave its processes
+# three quarters of TOTAL_MEMORY_BYTES. The working directory holds what prepare made (a small git repository) and
+# the episode's files; /tmp a server's scratch files.
+WORKSPACE_BYTES = 512 << 20
+TMP_BYTES = 512 << 20
+# The working directory's tmpfs, mounted in a mount namespace of its own (unshare) by a process that lives until its
+# stdin closes: when the connection closes it, or when the collector dies however it dies (the kernel closes the
+# pipe). The mount then goes with the namespace's last process, so a SIGKILLed collector leaves no mount behind,
+# and it lasts across restarts and prepare commands, which each start a sandbox of their own inside that namespace.
+WORKSPACE_MOUNT = ('mount -t tmpfs -o "size=$2,mode=0700,uid=$3,gid=$3,nosuid,nodev" wl-workspace "$1" '
+                   '&& echo ready && read -r _')
 
 # Besides bwrap.SYSTEM_PATHS (the system's programs and libraries), what an entry needs from /root, /home, /work,
 # /opt, /var or the project's checkout is shown at SANDBOX_OPT (below).
@@ -295,6 +322,7 @@ class SandboxLayout:
     in_place: list[str] = field(default_factory=list)  # host paths shown at their own place (with the system's)
     moved: dict[str, str] = field(default_factory=dict)  # sandbox path -> the host path shown there, read-only
     links: dict[str, str] = field(default_factory=dict)  # sandbox path -> the target of a symlink made there
+    writable: dict[str, str] = field(default_factory=dict)  # sandbox path -> the host folder shown there, writable
     env: dict[str, str] = field(default_factory=dict)
 
     def bwrap_args(self) -> list[str]:
@@ -306,6 +334,8 @@ class SandboxLayout:
                 args += parent_dirs(path, made) + ["--ro-bind", source, path]
         for path, target in sorted(self.links.items()):
             args += parent_dirs(path, made) + ["--symlink", target, path]
+        for path, source in sorted(self.writable.items()):
+            args += parent_dirs(path, made) + ["--bind", source, path]
         # Whatever environment bwrap was started with, the server gets this one only.
         args.append("--clearenv")
         for key, value in self.env.items():
@@ -385,23 +415,48 @@ def sandbox_limits() -> bwrap.Limits:
 
 
 def _sandboxed(argv: list[str], workdir: str, network: bool, layout: SandboxLayout,
-               uid: int | None = None, accounts: list[str] = (), group: cgroup.Group | None = None) -> list[str]:
+               uid: int | None = None, accounts: list[str] = (), group: cgroup.Group | None = None,
+               namespace: list[str] = ()) -> list[str]:
     """bubblewrap (bwrap.command): a root of its own holding only the system paths and what `layout` shows
     (read-only), the working directory (read-write) at SANDBOX_WORKDIR, and `layout`'s environment only; a private
-    /tmp; own pid/ipc/uts (and net unless asked); prlimit caps on memory, file size, open files, CPU time and
+    /tmp of TMP_BYTES; own pid/ipc/uts (and net unless asked); prlimit caps on memory, file size, open files, CPU time and
     processes; as `uid` (named in the `accounts` files) when the collector is root; inside `group`, which caps
-    the memory and processes of all of them together."""
+    the memory and processes of all of them together; entered through `namespace` (nsenter into the mount
+    namespace where `workdir` is a capped tmpfs)."""
     bwrap.require(ServerStartError, "scripts/setup.d/40-mcp-servers.sh")
     limits = sandbox_limits()
-    mounts = [*layout.bwrap_args(), "--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp",
-              "--bind", workdir, SANDBOX_WORKDIR, "--chdir", SANDBOX_WORKDIR]
-    argv = bwrap.command(argv, mounts, limits, network, uid, accounts)
+    mounts = [*layout.bwrap_args(), "--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--size", str(TMP_BYTES),
+              "--tmpfs", "/tmp", "--bind", workdir, SANDBOX_WORKDIR, "--chdir", SANDBOX_WORKDIR]
+    argv = [*namespace, *bwrap.command(argv, mounts, limits, network, uid, accounts)]
     return group.wrap(argv) if group is not None else argv
 
 
 @functools.cache
 def _warn_once(message: str) -> None:
     logging.getLogger(__name__).warning(message)
+
+
+def _hold_workspace(folder: Path, uid: int, server: str) -> subprocess.Popen:
+    """The process holding the mount namespace where `folder` is a tmpfs of WORKSPACE_BYTES owned by `uid`
+    (WORKSPACE_MOUNT), once the mount is made."""
+    holder = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", WORKSPACE_MOUNT,
+                               "sh", str(folder), str(WORKSPACE_BYTES), str(uid)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if holder.stdout.readline() != b"ready\n":
+        holder.stdin.close()
+        problem = holder.stderr.read().decode(errors="replace").strip()
+        holder.wait()
+        raise ServerStartError(f"server {server!r}: could not make its {WORKSPACE_BYTES >> 20} MiB working "
+                               f"directory (exit {holder.returncode}): {problem[-500:]}")
+    return holder
+
+
+def _release_workspace(holder: subprocess.Popen | None) -> None:
+    if holder is not None:
+        holder.stdin.close()
+        holder.wait()
+        holder.stdout.close()
+        holder.stderr.close()
 
 
 def _total_caps(server: str) -> tuple[cgroup.Group | None, dict]:
@@ -422,10 +477,15 @@ class ServerConnection:
         self.spec = spec
         self.proxy = PerturbingProxy(rules, seed)
         self.call_timeout_s = call_timeout_s
-        self.base = Path(tempfile.mkdtemp(prefix=f"wl-mcp-{spec.name}-"))
-        self.workdir = self.base / "work"
-        self.workdir.mkdir()
+        # Named for this process: making it removes every server's folder that a SIGKILLed collector left.
+        self.base = leftovers.make_temp(f"wl-mcp-{spec.name}-", family="wl-mcp-")
+        # The working directory as the sandboxes bind it (in the workspace holder's mount namespace, a tmpfs).
+        self._bound_workdir = self.base / "work"
+        self._bound_workdir.mkdir()
+        self._workspace: subprocess.Popen | None = None
+        self.workdir = self._bound_workdir  # where this process reads and writes it (below, when it is capped)
         self.port = _free_port() if spec.transport == "http" else 0
+        self.socket = self._socket_folder() / SOCKET_NAME if spec.transport == "http" else None
         self.values = _placeholder_values(SANDBOX_WORKDIR, self.port)  # as the server sees them
         self.host_values = _placeholder_values(str(self.workdir), self.port, host=True)
         self._process: subprocess.Popen | None = None
@@ -439,10 +499,35 @@ class ServerConnection:
         self.uid = take_sandbox_uid() if os.geteuid() == 0 else None
         self._accounts: list[str] = []
         if self.uid is not None:
-            os.chown(self.workdir, self.uid, self.uid)  # the server's own user writes it (prepare too)
+            # The server's own user writes them (prepare too; the forwarder makes the socket).
+            for folder in (self.workdir, *([self.socket.parent] if self.socket else [])):
+                os.chown(folder, self.uid, self.uid)
             self._accounts = bwrap.account_files(self.base, self.uid, SANDBOX_USER, SANDBOX_WORKDIR, "MCP server")
         self._group, self._total_caps = _total_caps(spec.name)
         self._log = open(self.base / "server.log", "w+b")
+        if self.uid is not None:  # mounting needs root; the record says when the working directory has no cap
+            try:
+                self._workspace = _hold_workspace(self._bound_workdir, self.uid, spec.name)
+            except BaseException:
+                self.close()
+                raise
+            self.workdir = Path(f"/proc/{self._workspace.pid}/root{self._bound_workdir}")
+
+    def _namespace(self) -> list[str]:
+        """nsenter into the workspace holder's mount namespace, where the working directory is its tmpfs."""
+        if self._workspace is None:
+            return []
+        return ["nsenter", f"--mount=/proc/{self._workspace.pid}/ns/mnt", "--"]
+
+    def _socket_folder(self) -> Path:
+        folder = self.base / "socket"
+        if len(str(folder / SOCKET_NAME)) > UNIX_PATH_MAX:
+            shutil.rmtree(self.base, ignore_errors=True)
+            raise ServerStartError(f"server {self.spec.name!r}: its socket path {folder / SOCKET_NAME} is longer "
+                                   f"than a unix socket allows ({UNIX_PATH_MAX}); set TMPDIR to a shorter folder "
+                                   f"or shorten the server's name")
+        folder.mkdir()
+        return folder
 
     def __enter__(self) -> ServerConnection:
         try:
@@ -459,16 +544,20 @@ class ServerConnection:
         where = f"server {self.spec.name!r}"
         argv = [_expand(self.spec.command, self.values, where)] + [_expand(a, self.values, where)
                                                                    for a in self.spec.args]
+        if self.socket is not None:
+            argv = [*_forward_launcher(self.port), *argv]
         if serves_pages(self.spec):
             argv = [*_pages_launcher(), *argv]
-        return _sandboxed(argv, str(self.workdir), self.spec.network or self.spec.transport == "http",
-                          self.layout(), self.uid, self._accounts, self._group)
+        return _sandboxed(argv, str(self._bound_workdir), self.spec.network, self.layout(), self.uid,
+                          self._accounts, self._group, self._namespace())
 
     def sandbox_record(self) -> dict:
         """What an episode records of this server's sandbox (env details): its caps, and whether it has a network."""
         return {"kind": "bwrap", "limits": asdict(sandbox_limits()),
                 "processes_capped": self.uid is not None, "total": self._total_caps,
-                "network": bool(self.spec.network or self.spec.transport == "http")}
+                "network": self.spec.network,
+                "disk": {"workspace_bytes": WORKSPACE_BYTES if self._workspace is not None else None,
+                         "tmp_bytes": TMP_BYTES}}
 
     def layout(self) -> SandboxLayout:
         """What this server's sandbox shows besides the system paths, found from its entry: the folders of the
@@ -494,6 +583,10 @@ class ServerConnection:
             if serves_pages(self.spec):
                 _add_python_home(layout, Path(sys.base_prefix))
                 layout.moved |= {SANDBOX_PAGES: str(PAGES_FOLDER), SANDBOX_PAGES_LAUNCHER: str(PAGES_LAUNCHER)}
+            if self.socket is not None:
+                _add_python_home(layout, Path(sys.base_prefix))
+                layout.moved[SANDBOX_FORWARD_LAUNCHER] = str(FORWARD_LAUNCHER)
+                layout.writable[SANDBOX_SOCKETS] = str(self.socket.parent)
             layout.env |= {k: _expand(v, self.values, where) for k, v in self.spec.env.items()}
             self._layout = layout
         return self._layout
@@ -541,8 +634,8 @@ class ServerConnection:
         where = f"server {self.spec.name!r}"
         for command in self.spec.prepare:
             command = _expand(command, self.values, where)
-            argv = _sandboxed(["bash", "-c", command], str(self.workdir), True, self.layout(), self.uid,
-                              self._accounts, self._group)
+            argv = _sandboxed(["bash", "-c", command], str(self._bound_workdir), True, self.layout(), self.uid,
+                              self._accounts, self._group, self._namespace())
             done = subprocess.run(argv, cwd=self.base, env=self.layout().env,
                                   capture_output=True, text=True, timeout=120)
             if done.returncode != 0:
@@ -587,9 +680,10 @@ class ServerConnection:
         connection's working directory."""
         if self._process is not None:
             return self._process.pid if self._process.poll() is None else None
-        me, mark = os.getpid(), b"\0" + str(self.workdir).encode() + b"\0"
+        me, mark = os.getpid(), b"\0" + str(self._bound_workdir).encode() + b"\0"
+        holder = str(self._workspace.pid) if self._workspace is not None else None  # names the folder too
         for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
+            if not entry.name.isdigit() or entry.name == holder:
                 continue
             try:
                 with open(f"/proc/{entry.name}/stat", "rb") as handle:
@@ -634,6 +728,7 @@ class ServerConnection:
             await self._stop.wait()
 
     def _start_http_process(self) -> None:
+        self.socket.unlink(missing_ok=True)  # a killed server's: the fresh forwarder's socket tells it listens
         # Not the collector's environment (credentials): bwrap, which clears it for the server anyway, needs none.
         self._process = subprocess.Popen(self._argv(), cwd=self.base, env=self.layout().env,
                                          stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
@@ -644,12 +739,13 @@ class ServerConnection:
                 raise ServerStartError(f"server {self.spec.name!r} exited with {self._process.returncode} "
                                        f"before listening: {self.stderr()[-800:]}")
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                    probe.connect(str(self.socket))
                 return
             except OSError:
                 time.sleep(0.05)
-        raise ServerStartError(f"server {self.spec.name!r} did not listen on port {self.port} "
-                               f"within {self.spec.startup_timeout_s:g} s")
+        raise ServerStartError(f"server {self.spec.name!r} did not listen on port {self.port} (in its sandbox, "
+                               f"forwarded to {self.socket}) within {self.spec.startup_timeout_s:g} s")
 
     @asynccontextmanager
     async def _open_session(self):
@@ -666,12 +762,26 @@ class ServerConnection:
 
     def _transport(self):
         if self.spec.transport == "http":
-            from mcp.client.streamable_http import streamable_http_client
-            return streamable_http_client(_expand(self.spec.url, self.values, f"server {self.spec.name!r}"))
+            return self._http_transport()
         from mcp.client.stdio import StdioServerParameters, stdio_client
         argv = self._argv()
         params = StdioServerParameters(command=argv[0], args=argv[1:], env=self.layout().env, cwd=str(self.base))
         return stdio_client(params, errlog=self._log)
+
+    @asynccontextmanager
+    async def _http_transport(self):
+        """The SDK's streamable HTTP client on an httpx2 client whose connections go to the sandbox's socket: the
+        URL (its Host header too) stays the entry's, as the server expects it; the SDK's default timeouts."""
+        import httpx2
+        from mcp.client.streamable_http import streamable_http_client
+        from mcp.shared._httpx_utils import MCP_DEFAULT_SSE_READ_TIMEOUT, MCP_DEFAULT_TIMEOUT
+
+        url = _expand(self.spec.url, self.values, f"server {self.spec.name!r}")
+        async with httpx2.AsyncClient(transport=httpx2.AsyncHTTPTransport(uds=str(self.socket)),
+                                      timeout=httpx2.Timeout(MCP_DEFAULT_TIMEOUT,
+                                                             read=MCP_DEFAULT_SSE_READ_TIMEOUT)) as client:
+            async with streamable_http_client(url, http_client=client) as streams:
+                yield streams
 
     def request(self, method: str, params: dict | None = None) -> tuple[Exchange, Exception | None]:
         """Send one request; returns its exchange and what the client raised (JSON-RPC error, timeout, a result
@@ -776,6 +886,7 @@ class ServerConnection:
             self._stop_session()
         finally:
             self._log.close()
+            _release_workspace(self._workspace)
             shutil.rmtree(self.base, ignore_errors=True)
             if self._group is not None:
                 self._group.close()
