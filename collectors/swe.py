@@ -139,6 +139,7 @@ class SweCollector(Collector):
         self.planted: Mutation | None = None
         self.environment: dict = {}
         self.leak_report: dict = {}
+        self._oom_kills: int | None = None  # the sandbox cgroup's OOM kills at the last observation
         # Seconds spent waiting on the environment (container start, every exec): the rest is collector overhead.
         self.env_seconds = 0.0
 
@@ -170,7 +171,9 @@ class SweCollector(Collector):
             raise SweTaskError(f"task {task.id!r}: repository {name!r} leaks history past its base commit: "
                                + "; ".join(found[:5]))
         self.sandbox.put_file(TOOL_PATH, TOOL_SOURCE)
-        return self._observe(self._editor({"command": "view", "path": REPO}))
+        first = self._observe(self._editor({"command": "view", "path": REPO}))
+        self._oom_kills = self.sandbox.oom_kills()  # what the setup met is not the first step's
+        return first
 
     def _plant(self, task: Task, mutation_id: str) -> None:
         path = mutation_id.split(":", 1)[0]
@@ -206,6 +209,18 @@ class SweCollector(Collector):
         return parse_swe_action(spec)
 
     def step(self, action: Action) -> StepResult:
+        result = self._step(action)
+        # The kernel's count, read from the host: a test run or command killed at the memory cap exits 137 like any
+        # other SIGKILL, and may print nothing.
+        oom_kills = self.sandbox.oom_kills()
+        if oom_kills is not None and self._oom_kills is not None:
+            result.observation.meta["oom_kills"] = oom_kills - self._oom_kills
+            if oom_kills > self._oom_kills:
+                result.perturbations.append("memory_cap")
+        self._oom_kills = oom_kills
+        return result
+
+    def _step(self, action: Action) -> StepResult:
         kind, arguments = action.kind, action.arguments
         if kind == "bash":
             return StepResult(self._observe(self._run(shell(arguments["command"]))))

@@ -200,14 +200,10 @@ class TerminalCollector(Collector):
                     f"{result.output[-400:].decode(errors='replace')}")
         if "disk_full" in task.perturbations:
             self._fill_disk("/work")
-        self._oom_kills = self._oom_kills_so_far()
+        self._oom_kills = self.sandbox.oom_kills()
         self._state, observation = self._observe({"wait_method": "none", "wait_ms": 0.0})
         return observation
 
-    def _oom_kills_so_far(self) -> int | None:
-        """The kernel's OOM kills in the sandbox's cgroup (None where its cgroup cannot be read: a remote engine)."""
-        usage = self.sandbox.usage()
-        return None if usage is None else usage["oom_kills"]
 
     def _fill_disk(self, path: str) -> None:
         script = (f'avail=$(df --output=avail -B1 {path} | tail -1); '
@@ -264,7 +260,7 @@ class TerminalCollector(Collector):
         if not prompt_back:
             observation.meta["exit_status"] = None  # the shell has not reported on this step's command
         self._state = state
-        oom_kills = self._oom_kills_so_far()
+        oom_kills = self.sandbox.oom_kills()
         if oom_kills is not None and self._oom_kills is not None:
             observation.meta["oom_kills"] = oom_kills - self._oom_kills  # during this step
         self._oom_kills = oom_kills

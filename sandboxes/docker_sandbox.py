@@ -578,6 +578,12 @@ class DockerSandbox:
             return None
         return group.usage()
 
+    def oom_kills(self) -> int | None:
+        """The kernel's OOM kills in the container so far (None where usage() cannot tell): a step's difference tells
+        a program killed at the memory cap from any other SIGKILL (both exit 137)."""
+        usage = self.usage()
+        return None if usage is None else usage["oom_kills"]
+
     def _host_cgroup(self) -> cgroup.Group | None:
         """The container's cgroup as this process sees it, found from its init's /proc/<pid>/cgroup."""
         self._require_started()

@@ -103,9 +103,9 @@ def test_edit_then_tests_then_diff(env):
 def test_shell_exit_codes_timeouts_and_closed_sandbox(env):
     collector, _ = env
     failed = act(collector, {"bash": "echo out; echo err >&2; exit 3"})
-    assert failed.meta == {"exit_code": 3} and failed.text == "out\nerr\n"
+    assert failed.meta == {"exit_code": 3, "oom_kills": 0} and failed.text == "out\nerr\n"
     slow = act(collector, {"bash": "sleep 20; echo never"})
-    assert slow.meta == {"exit_code": None, "timed_out": True, "timeout_s": 3.0} and "never" not in slow.text
+    assert slow.meta == {"exit_code": None, "timed_out": True, "timeout_s": 3.0, "oom_kills": 0} and "never" not in slow.text
     assert slow.text == "The command was cancelled because it took more than 3 seconds.\n"
     offline = act(collector, {"bash": "python -c \"import socket; socket.create_connection(('151.101.0.223', 443), "
                                       "timeout=3)\" 2>&1 | tail -1"})

@@ -39,7 +39,7 @@ def curated_text(observation) -> str:
 def test_a_silent_command_that_times_out_is_not_an_empty_output(collector):
     slow = act(collector, {"bash": "sleep 20; echo never"})
     assert slow.text == NOTICE.format(2)
-    assert slow.meta == {"exit_code": None, "timed_out": True, "timeout_s": 2.0}
+    assert slow.meta == {"exit_code": None, "timed_out": True, "timeout_s": 2.0, "oom_kills": 0}
     assert slow.raw == slow.text.encode() and curated_text(slow) == slow.text
 
 
@@ -49,7 +49,7 @@ def test_the_notice_follows_the_output_on_a_line_of_its_own(collector):
     assert curated_text(partial) == partial.text == render("text", partial.raw)
     # A command that finishes in time is unchanged: no notice, no timeout in meta.
     quick = act(collector, {"bash": "echo done"})
-    assert quick.text == "done\n" and quick.meta == {"exit_code": 0}
+    assert quick.text == "done\n" and quick.meta == {"exit_code": 0, "oom_kills": 0}
 
 
 def test_a_test_run_names_the_test_limit(collector):
@@ -64,3 +64,12 @@ def test_the_swe_prompt_describes_the_notice():
     described = re.search(r"`(The command was cancelled because it took more than) N (seconds\.)`",
                           system_prompt("swe"))
     assert described and NOTICE.format(30) == f"{described[1]} 30 {described[2]}\n"
+
+
+def test_a_command_killed_at_the_memory_cap_is_counted_and_labelled(collector):
+    # Before: exit 137 and nothing else, the same as a kill -9.
+    hog = collector.step(parse_swe_action({"bash": "python3 -c 'b = bytearray(3 << 30)'"}))
+    assert hog.observation.meta["exit_code"] == 137 and hog.observation.meta["oom_kills"] == 1
+    assert hog.perturbations == ["memory_cap"]
+    killed = collector.step(parse_swe_action({"bash": "sleep 5 & kill -9 $!; wait $!"}))
+    assert killed.observation.meta == {"exit_code": 137, "oom_kills": 0} and killed.perturbations == []

@@ -144,3 +144,10 @@ def test_a_result_the_client_refused_is_told():
     assert ("The client rejects the result it receives: 'RuntimeError: Tool directory_tree has an output schema "
             "but did not retu…'.") in trace
     assert trace.endswith("('truncate:directory_tree') cuts the answer short.")
+
+
+def test_an_oom_kill_in_a_swe_container_is_told_as_the_memory_cap():
+    # swe steps are labelled memory_cap from the container cgroup's OOM kill count (collectors/swe.py step).
+    trace = grounded_trace({"domain": "swe", "collector": "swe", "state_text": "", "next_text": "Killed\n",
+                            "next_meta_json": '{"exit_code": 137, "oom_kills": 1}', "perturbations": ["memory_cap"]})
+    assert trace.endswith("A process runs out of the memory the container is allowed ('memory_cap').")

@@ -201,8 +201,8 @@ def _terminal_fault(label: str) -> str | None:
 
 
 # Which collector recorded a row's perturbations tells what its labels mean. search is collected through the MCP
-# proxy too.
-_FAULT_VOCABULARIES = {"mcp": _mcp_fault, "web": _web_fault, "terminal": _terminal_fault}
+# proxy too; swe's containers label a step memory_cap where the kernel OOM-killed a process in it, as terminal's do.
+_FAULT_VOCABULARIES = {"mcp": _mcp_fault, "web": _web_fault, "terminal": _terminal_fault, "swe": _terminal_fault}
 
 
 def _fault_sentences(row: dict, sentences: list[str]) -> None:
