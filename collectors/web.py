@@ -154,7 +154,9 @@ class WebCollector(Collector):
         self.session = BrowserSession(self.browser, allowed, perturbations, action_timeout_ms=self.action_timeout_ms,
                                       quiet_ms=self.quiet_ms)
         # Outside the watchdog: launching has its own timeout and may be slow on a busy host. A browser the last
-        # episode left dead is restarted here, so this episode does not start with a restart of its own.
+        # episode left dead is restarted here, so this episode does not start with a restart of its own. So is one
+        # in the other network namespace than this episode's origins need (its own unless one is off loopback).
+        self.browser.use_network_for(allowed)
         self.browser.start()
         try:
             with self.browser.watchdog(self.step_deadline_s):

@@ -20,12 +20,16 @@ sends everything to a dead proxy (`Browser.dead_proxy`: a 127.0.0.1 port this pr
 listens on, so every connection is refused) except the allowed origins' host:port, which each episode's context
 bypasses (`proxy_bypass`). `<-loopback>` removes Chromium's implicit bypass of localhost and 127.0.0.0/8, so the
 other local ports are proxied (and refused) too.
+Under both, while every allowed origin is on loopback (the served sites), the sandbox has a network namespace of
+its own: the allowed ports reach the host's through the loopback relay (sandboxes/loopback_relay.py), nothing else
+does, whatever a compromised renderer sends (`Browser.use_network_for`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import ipaddress
 import json
 import os
 import re
@@ -33,6 +37,7 @@ import shlex
 import shutil
 import signal
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -40,7 +45,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 from urllib.parse import urljoin, urlsplit
 
-from sandboxes import bwrap, cgroup, leftovers, web_actions
+from sandboxes import bwrap, cgroup, leftovers, loopback_relay, web_actions
 from sandboxes.web_perturb import Perturbation
 
 CHROMIUM = "/usr/bin/chromium"
@@ -63,7 +68,9 @@ START_TIMEOUT_S = 45
 # a private /tmp, where the profile (the one Playwright names under the driver's temporary folder, or, when that
 # is not under /tmp (TMPDIR), Chromium's fallback under HOME) and, with --disable-dev-shm-usage, the shared memory
 # live; /dev/shm; /proc. Not /root, /home, /work or the rest of /etc.
-# The network namespace is the host's: the sites it is sent to are served on the host's 127.0.0.1.
+# The network namespace is the sandbox's own (only `lo`) while every allowed origin is on loopback (the served
+# sites): the loopback relay (sandboxes/loopback_relay.py) carries their ports to the host's. An episode that allows
+# any other origin (a task's `url:` on the internet) gets a browser in the host's namespace (`use_network_for`).
 BROWSER_PATHS = ("/etc/chromium", "/etc/chromium.d", "/etc/fonts", "/var/cache/fontconfig")
 BROWSER_USER = "chromium"
 SANDBOX_HOME = "/tmp"
@@ -90,6 +97,18 @@ TMP_SIZE_BYTES = 1 << 30
 SHM_SIZE_BYTES = 256 << 20
 LIMITS = bwrap.Limits(data_bytes=MEMORY_LIMIT_BYTES, file_size_bytes=FILE_SIZE_LIMIT_BYTES,
                       open_files=OPEN_FILES_LIMIT, processes=PROCESS_LIMIT)
+# Where the relay's folder and its agent show in a sandbox of its own network (the agent becomes Chromium: exec).
+RELAY_FOLDER = "/run/worldline-relay"
+RELAY_AGENT = "/opt/worldline/loopback_relay.py"
+# How long a new context waits for the agent to listen on its origins' ports (it starts with Chromium, in parallel).
+RELAY_TIMEOUT_S = 10
+X11_SOCKETS = "/tmp/.X11-unix"
+DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+NETWORK_RECORD = {
+    False: "own namespace (only lo); the allowed loopback origins' ports relayed to the host's; requests routed to "
+           "the allowed origins, a dead proxy for the rest",
+    True: "host namespace; requests routed to the allowed origins, a dead proxy for the rest",
+}
 
 # Runs before any page script: remembers when the DOM last changed (our own bid marking excluded).
 QUIET_TRACKER_JS = """
@@ -199,11 +218,23 @@ def proxy_bypass(allowed_origins: Iterable[str]) -> str:
         if not parts.hostname:
             continue
         host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-        port = parts.port or {"http": 80, "https": 443, "ws": 80, "wss": 443}.get(parts.scheme)
+        port = parts.port or DEFAULT_PORTS.get(parts.scheme)
         rules.append(f"{host}:{port}" if port else host)
         if re.fullmatch(r"\d{1,3}(\.\d{1,3}){3}", host) and f".{host}" not in fetcher_rules:
             fetcher_rules.append(f".{host}")
     return ",".join(rules + fetcher_rules)
+
+
+def loopback_address(origin: str) -> tuple[str, int] | None:
+    """The (address, port) on the host's loopback an origin names (localhost is 127.0.0.1); None for any other."""
+    parts = urlsplit(origin)
+    host = "127.0.0.1" if parts.hostname == "localhost" else parts.hostname or ""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    port = parts.port or DEFAULT_PORTS.get(parts.scheme)
+    return (str(address), port) if address.is_loopback and port else None
 
 
 def _sigkill(pid: int | None, group: bool) -> None:
@@ -234,6 +265,9 @@ class Browser:
         self.uid: int | None = None
         self._group: cgroup.Group | None = None
         self._total_caps: dict = {}
+        # The namespace of the running (or next) sandbox: its own unless an episode allowed a non-loopback origin.
+        self.host_network = False
+        self._relay: loopback_relay.Relay | None = None
 
     @property
     def dead_proxy(self) -> str:
@@ -300,7 +334,10 @@ class Browser:
                 _DRIVER_ENV.extra = {}
         self._starting = "launching Chromium"
         self._marker = f"{MARKER_SWITCH}={uuid.uuid4().hex}"
-        self._browser = self._pw.chromium.launch(executable_path=self.launcher(), headless=self.headless,
+        executable = self.launcher()
+        if self._relay is not None:
+            self._relay.new_agent()
+        self._browser = self._pw.chromium.launch(executable_path=executable, headless=self.headless,
                                                  args=self.launch_args(), timeout=30_000)
 
     def _start_hung(self) -> None:
@@ -338,33 +375,67 @@ class Browser:
     def sandbox_record(self) -> dict:
         """What an episode records of Chromium's sandbox (env details): its caps and its network."""
         return {"kind": "bwrap", "limits": dataclasses.asdict(self.limits), "processes_capped": self.uid is not None,
-                "total": self._total_caps,
-                "network": "host namespace; requests routed to the allowed origins, a dead proxy for the rest"}
+                "total": self._total_caps, "network": NETWORK_RECORD[self.host_network]}
+
+    def use_network_for(self, allowed_origins: Iterable[str]) -> None:
+        """Run the browser in the namespace these origins need: its own while all are on loopback, the host's as
+        soon as one is not. No origins need nothing (the namespace stays). A running browser in the other one is
+        stopped (`start` launches the right one); RuntimeError while it has contexts open, which would die with it."""
+        origins = list(allowed_origins)
+        if not origins:
+            return
+        host = any(loopback_address(o) is None for o in origins)
+        if host == self.host_network:
+            return
+        if self.alive and self._browser.contexts:
+            raise RuntimeError(f"origins {sorted(origins)} need Chromium in the "
+                               f"{'host' if host else 'sandbox'}'s network namespace, and the running browser has "
+                               f"{len(self._browser.contexts)} context(s) open in the other one: close them first")
+        if self._browser is not None:
+            self.kill("switching network namespace")
+            with self._deadline(0, "switching network namespace"):
+                self._stop_driver()
+        self.host_network = host
 
     def launcher(self) -> str:
         """The executable Playwright launches in Chromium's place: a script that execs Chromium under prlimit and
         bubblewrap (bwrap.command) with the arguments Playwright gives it. Playwright talks to Chromium over fds 3
-        and 4 (--remote-debugging-pipe), which the shell, prlimit, bwrap and setpriv all pass on. Written once per
-        Browser; a restart reuses it (and its user id)."""
+        and 4 (--remote-debugging-pipe), which the shell, prlimit, bwrap and setpriv all pass on. One per network
+        namespace, written once per Browser; a restart reuses it (and its user id)."""
         if self._base is None:
             bwrap.require(FileNotFoundError, "scripts/setup.d/30-chromium.sh")
             self._base = leftovers.make_temp("wl-browser-")  # a SIGKILLed collector's are removed here
             self.uid = bwrap.take_sandbox_uid() if os.geteuid() == 0 else None
-            accounts = []
-            if self.uid is not None:
-                accounts = bwrap.account_files(self._base, self.uid, BROWSER_USER, SANDBOX_HOME, "Chromium")
-            argv = bwrap.command([self.executable], self._mounts(), self.limits, network=True, uid=self.uid,
-                                 accounts=accounts)
             try:
                 self._group = cgroup.make_group("chromium", TOTAL_MEMORY_BYTES, self.limits.processes, TOTAL_CPUS)
                 self._total_caps = self._group.record()
-                argv = self._group.wrap(argv)
             except cgroup.Unavailable as exc:
                 self._total_caps = cgroup.unavailable_record(str(exc))
-            script = self._base / "chromium"
+        script = self._base / ("chromium-host-net" if self.host_network else "chromium-own-net")
+        if not script.exists():
+            argv = self._sandboxed_command()
             script.write_text(f"#!/bin/sh\nexec {shlex.join(argv)} \"$@\"\n")
             script.chmod(0o700)
-        return str(self._base / "chromium")
+        return str(script)
+
+    def _sandboxed_command(self) -> list[str]:
+        accounts = []
+        if self.uid is not None:
+            accounts = bwrap.account_files(self._base, self.uid, BROWSER_USER, SANDBOX_HOME, "Chromium")
+        argv, mounts = [self.executable], self._mounts()
+        if not self.host_network:
+            # The agent starts first and becomes Chromium; the relay's folder is the only way out of the namespace.
+            folder = self._base / "relay"
+            folder.mkdir(mode=0o700, exist_ok=True)
+            if self._relay is None:
+                self._relay = loopback_relay.Relay(str(folder), self.uid)
+            python, python_mounts = _agent_python()
+            made: set[str] = set()
+            mounts += python_mounts + bwrap.parent_dirs(RELAY_AGENT, made) + bwrap.parent_dirs(RELAY_FOLDER, made)
+            mounts += ["--ro-bind", loopback_relay.__file__, RELAY_AGENT, "--bind", str(folder), RELAY_FOLDER]
+            argv = [python, "-I", RELAY_AGENT, RELAY_FOLDER, "--", *argv]
+        argv = bwrap.command(argv, mounts, self.limits, network=self.host_network, uid=self.uid, accounts=accounts)
+        return self._group.wrap(argv) if self._group is not None else argv
 
     def _mounts(self) -> list[str]:
         """bwrap arguments: what Chromium's sandbox shows, and its environment (none of the collector's)."""
@@ -376,8 +447,10 @@ class Browser:
         args += ["--chdir", SANDBOX_HOME, "--clearenv", "--setenv", "PATH", "/usr/bin:/bin",
                  "--setenv", "HOME", SANDBOX_HOME, "--setenv", "LANG", "C.UTF-8"]
         if not self.headless and os.environ.get("DISPLAY"):
-            # The X server's abstract socket is reachable: the network namespace is the host's.
+            # The X server's abstract socket is the host namespace's: a sandbox of its own reaches its path socket.
             args += ["--setenv", "DISPLAY", os.environ["DISPLAY"]]
+            if not self.host_network and os.path.isdir(X11_SOCKETS):
+                args += ["--ro-bind", X11_SOCKETS, X11_SOCKETS]
         return args
 
     @property
@@ -391,10 +464,23 @@ class Browser:
         return self._browser.version if self._browser else ""
 
     def new_context(self, allowed_origins: Iterable[str] = (), **options):
-        """A context whose traffic reaches only `allowed_origins` (through Chromium's proxy rules, not routing)."""
+        """A context whose traffic reaches only `allowed_origins` (through Chromium's proxy rules, not routing), in a
+        browser of the network namespace they need (`use_network_for`). In the sandbox's own, the relay carries
+        their ports while the context lives; BrowserDied if its agent does not answer."""
+        allowed_origins = list(allowed_origins)
+        self.use_network_for(allowed_origins)
         self.start()
-        return self._browser.new_context(proxy={"server": self.dead_proxy, "bypass": proxy_bypass(allowed_origins)},
-                                         **options)
+        context = self._browser.new_context(proxy={"server": self.dead_proxy,
+                                                   "bypass": proxy_bypass(allowed_origins)}, **options)
+        if not self.host_network:
+            relay, addresses = self._relay, {a for a in map(loopback_address, allowed_origins) if a}
+            relay.allow(context, addresses)
+            context.on("close", lambda _: relay.forget(context))
+            try:
+                relay.listen(addresses, RELAY_TIMEOUT_S)
+            except loopback_relay.AgentGone as exc:
+                raise BrowserDied(f"Chromium's loopback relay: {exc}") from exc
+        return context
 
     def _find_sandbox(self) -> tuple[int | None, int | None]:
         """(the sandbox's outer process, its parent: the Playwright driver). The outer process is the one Playwright
@@ -507,6 +593,18 @@ class Browser:
         if self._group is not None:
             self._group.close()
             self._group = None
+        if self._relay is not None:
+            self._relay.close()
+            self._relay = None
+
+
+def _agent_python() -> tuple[str, list[str]]:
+    """The interpreter the relay agent runs on in the sandbox, and the mounts it needs: the system's python3 under
+    /usr (bound already), else this one's installation, bound read-only."""
+    if os.path.exists("/usr/bin/python3"):
+        return "/usr/bin/python3", []
+    home = os.path.realpath(sys.base_prefix)
+    return os.path.realpath(sys.executable), bwrap.bind_args([home], set())
 
 
 class BrowserSession:

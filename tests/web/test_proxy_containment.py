@@ -175,6 +175,10 @@ def test_request_classes_routing_misses_reach_no_other_port(browser, site, liste
         # Control: the proxy layer also bypasses the listener, the task still allows only the site (routing is as
         # in an episode). The probe must then reach the listener, which shows that routing alone misses it.
         monkeypatch.setattr(browser_module, "proxy_bypass", lambda origins: proxy_bypass([*origins, other]))
+        # And the sandbox's own network namespace lets it through too: the relay carries the listener's port.
+        address = {browser_module.loopback_address(other)}
+        browser._relay.allow("control", address)
+        browser._relay.listen(address, browser_module.RELAY_TIMEOUT_S)
     session = BrowserSession(browser, [site_url])
     try:
         session.open(f"{site_url}/{probe}")
@@ -184,6 +188,7 @@ def test_request_classes_routing_misses_reach_no_other_port(browser, site, liste
             assert "/blank" in served  # the page did unload
     finally:
         session.close()
+        browser._relay.forget("control")
     if proxy_lets_it_through:
         assert hits, f"{probe}: never reached the listener; routing may now catch it, so this probe no longer " \
                      "tests the proxy layer"

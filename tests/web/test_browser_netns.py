@@ -1,0 +1,226 @@
+"""Chromium's sandbox has a network namespace of its own (only `lo`) while its episodes allow only loopback origins:
+the served sites still load through the loopback relay (sandboxes/loopback_relay.py), and page JS that got past
+both containment layers (a context with no routing and no proxy stands in for a compromised renderer) reaches no
+host port, no LAN address, no metadata service and no DNS. An episode allowing an origin elsewhere gets the host's
+namespace, and the record says which one the browser had."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from collectors.api import Task
+from collectors.web import WebCollector, resolve_reference
+from sandboxes.browser import NETWORK_RECORD, BrowserSession
+from sandboxes.bwrap import process_tree, running
+from tests.http_pages import serving
+from tests.web.browser_helpers import running_browser
+
+@pytest.fixture
+def browser():  # one Playwright driver per thread at a time: tests that make their own need this one closed
+    with running_browser(start=False) as browser:
+        yield browser
+
+
+@pytest.fixture(scope="module")
+def site():
+    def page(path: str) -> bytes:
+        return f"<html><body><h1>site {path}</h1><a href='/next'>next</a></body></html>".encode()
+
+    with serving(page) as url:
+        yield url
+
+
+@pytest.fixture
+def listener():
+    """A port on all the host's addresses that no episode allows; `hits` gets every connection's peer."""
+    hits: list = []
+    server = socket.socket()
+    server.bind(("0.0.0.0", 0))
+    server.listen(20)
+
+    def accept():
+        while True:
+            try:
+                conn, peer = server.accept()
+            except OSError:
+                return
+            hits.append(peer)
+            conn.close()
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield server.getsockname()[1], hits
+    server.close()
+
+
+def lan_address() -> str:
+    """The host's address on its default route (a UDP connect sends nothing)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("192.0.2.1", 9))
+        return probe.getsockname()[0]
+
+
+def chromium_main(browser) -> int:
+    for pid in process_tree(browser.pid):
+        try:
+            if (os.path.basename(os.readlink(f"/proc/{pid}/exe")) == "chromium"
+                    and b"--type=" not in Path(f"/proc/{pid}/cmdline").read_bytes()):
+                return pid
+        except OSError:
+            continue
+    raise AssertionError(f"no Chromium main process under {browser.pid}")
+
+
+def interfaces(pid: int) -> list[str]:
+    lines = Path(f"/proc/{pid}/net/dev").read_text().splitlines()[2:]
+    return sorted(line.split(":", 1)[0].strip() for line in lines)
+
+
+def relay_agent(browser) -> int:
+    agents = [pid for pid in process_tree(browser.pid)
+              if b"loopback_relay.py" in Path(f"/proc/{pid}/cmdline").read_bytes()
+              and os.path.basename(os.readlink(f"/proc/{pid}/exe")).startswith("python")]
+    assert len(agents) == 1, agents
+    return agents[0]
+
+
+def test_an_episode_on_a_loopback_site_runs_in_a_namespace_with_only_lo(browser, site):
+    session = BrowserSession(browser, [site])
+    try:
+        session.open(site + "/first")
+        assert session.page.inner_text("h1") == "site /first"
+        main = chromium_main(browser)
+        assert os.readlink(f"/proc/{main}/ns/net") != os.readlink("/proc/self/ns/net")
+        assert interfaces(main) == ["lo"]
+        assert browser.sandbox_record()["network"] == NETWORK_RECORD[False]
+        assert browser.sandbox_record()["network"].startswith("own namespace (only lo)")
+    finally:
+        session.close()
+
+
+def test_a_page_past_both_layers_reaches_nothing_on_the_host_or_beyond(browser, site, listener):
+    port, hits = listener
+    browser.use_network_for([site])
+    browser.start()
+    # No routing, and a proxy bypassed for every host: direct connections, as a compromised renderer would make.
+    context = browser._browser.new_context(proxy={"server": browser.dead_proxy, "bypass": "<-loopback>,*"})
+    errors = {}
+    try:
+        page = context.new_page()
+        for url in (f"http://127.0.0.1:{port}/loopback", f"http://localhost:{port}/name",
+                    f"http://{lan_address()}:{port}/lan", "http://169.254.169.254/latest/meta-data/",
+                    "http://pypi.org/simple/"):
+            try:
+                page.goto(url, timeout=5000)
+                errors[url] = "loaded"
+            except Exception as exc:
+                errors[url] = str(exc).split(" at ")[0].rsplit(" ", 1)[-1]
+    finally:
+        context.close()
+    assert hits == [], f"a page reached the host's listener from {hits}"
+    loopback, elsewhere = list(errors.values())[:2], list(errors.values())[2:]
+    assert loopback == ["net::ERR_CONNECTION_REFUSED"] * 2, errors
+    # No route anywhere: Chromium sees no interface but lo and fails at once, DNS included.
+    assert set(elsewhere) <= {"net::ERR_INTERNET_DISCONNECTED", "net::ERR_ADDRESS_UNREACHABLE",
+                              "net::ERR_NAME_NOT_RESOLVED"}, errors
+
+
+def test_the_relay_refuses_an_address_no_live_context_allows(browser, site, listener):
+    port, hits = listener
+    session = BrowserSession(browser, [site])
+    try:
+        session.open(site)  # the relay runs, and allows the site alone
+        with socket.socket(socket.AF_UNIX) as forged:
+            forged.settimeout(5)
+            forged.connect(os.path.join(browser._relay.folder, "relay.sock"))
+            forged.sendall(f"127.0.0.1 {port}\nGET / HTTP/1.0\r\n\r\n".encode())
+            assert forged.recv(100) == b""  # closed without a byte
+    finally:
+        session.close()
+    time.sleep(0.2)
+    assert hits == [] and f"127.0.0.1 {port}" in browser._relay.refused
+
+
+def test_restarts_and_parallel_contexts_keep_the_site_and_the_agent_dies_with_the_sandbox(browser, site):
+    first, second = BrowserSession(browser, [site]), BrowserSession(browser, [site])
+    try:
+        first.open(site + "/one")
+        second.open(site + "/two")
+        assert second.page.inner_text("h1") == "site /two"
+        agent = relay_agent(browser)
+        # One thread: the agent costs one process of the sandbox's process cap however many connections it carries.
+        assert "Threads:\t1\n" in Path(f"/proc/{agent}/status").read_text()
+        browser.restart()
+        deadline = time.monotonic() + 5
+        while running(agent) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not running(agent), "the relay agent outlived its sandbox"
+        first.reopen()
+        assert first.page.inner_text("h1") == "site /one"
+        first.page.click("a")
+        first.page.wait_for_url("**/next")
+        assert first.page.inner_text("h1") == "site /next"
+        assert interfaces(chromium_main(browser)) == ["lo"] and relay_agent(browser) != agent
+    finally:
+        first.close()
+        second.close()
+
+
+def test_an_episode_allowing_another_origin_gets_the_host_namespace_and_the_next_one_its_own(site):
+    with running_browser(start=False) as browser:
+        wide = BrowserSession(browser, [site, "https://example.com"])
+        wide.open(site + "/wide")
+        assert wide.page.inner_text("h1") == "site /wide"
+        assert os.readlink(f"/proc/{chromium_main(browser)}/ns/net") == os.readlink("/proc/self/ns/net")
+        assert browser.sandbox_record()["network"] == NETWORK_RECORD[True]
+        with pytest.raises(RuntimeError, match="context\\(s\\) open"):
+            BrowserSession(browser, [site]).open(site)
+        wide.close()
+        narrow = BrowserSession(browser, [site])
+        narrow.open(site + "/narrow")
+        assert narrow.page.inner_text("h1") == "site /narrow"
+        assert interfaces(chromium_main(browser)) == ["lo"]
+        assert browser.sandbox_record()["network"] == NETWORK_RECORD[False] and browser.restarts == 0
+        narrow.close()
+
+
+def test_a_served_site_works_through_the_relay_forms_and_navigation():
+    collector = WebCollector(step_deadline_s=20, action_timeout_ms=3000)
+    try:
+        first = collector.reset(Task("netns-shop", "buy", options={"site": "shop", "start": "/product/3"}))
+        assert collector.env_info().details["sandbox"]["network"] == NETWORK_RECORD[False]
+        quantity = resolve_reference("spinbutton 'Quantity'", first.text)
+        assert collector.step(collector.parse_action(f'fill("{quantity}", "2")')).error is None
+        add = resolve_reference("button 'Add to cart'", first.text)
+        posted = collector.step(collector.parse_action(f'click("{add}")'))  # a form POST, then a redirect
+        assert posted.error is None and "Added 2 x Forge 14 to your cart." in posted.observation.text
+        cart = resolve_reference("link 'Cart (2)'", posted.observation.text)
+        assert collector.step(collector.parse_action(f'click("{cart}")')).error is None
+        assert interfaces(chromium_main(collector.browser)) == ["lo"]
+    finally:
+        collector.close()
+
+
+def test_the_collector_never_follows_a_link_the_sandbox_puts_in_the_relay_folder(tmp_path):
+    from sandboxes.loopback_relay import AgentGone, Relay
+    host_socket = socket.socket(socket.AF_UNIX)  # stands for a host service's socket (docker.sock)
+    host_socket.bind(str(tmp_path / "host.sock"))
+    host_socket.listen(1)
+    host_socket.setblocking(False)
+    folder = tmp_path / "relay"
+    folder.mkdir()
+    relay = Relay(str(folder), None)
+    try:
+        (folder / "control.sock").symlink_to(tmp_path / "host.sock")
+        with pytest.raises(AgentGone, match="not a socket"):
+            relay.listen({("127.0.0.1", 1)}, timeout_s=0.5)
+        with pytest.raises(BlockingIOError):
+            host_socket.accept()  # nothing connected
+    finally:
+        relay.close()
+        host_socket.close()
