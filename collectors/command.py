@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -34,7 +35,24 @@ def check_out_folder(out: Path) -> Path:
     if is_curation_output(out):
         raise OutFolderError(f"--out {out} is a curate output (it holds shards written by `worldline curate`), not "
                              "a raw collection: collect into the folder you curated from, or a new one")
+    check_writable(out)
     return out
+
+
+def check_writable(out: Path) -> None:
+    """An --out that cannot be written (a read-only disk, another user's folder) failed only when the first episode
+    was stored, after its environment had run. A file is made and dropped in --out, or in the folder it will be
+    made in, as the kernel is the only judge (mode bits, ACLs, capabilities, a read-only mount)."""
+    folder = out
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        what = "it" if folder == out else f"{folder}, where it would be made,"
+        raise OutFolderError(f"--out {out} is not writable: {what} refused a new file ({exc.strerror}): choose "
+                             "another --out, or one this user may write") from exc
 
 
 # Reusable typer option declarations: `out: OutOption` in a collector's command signature.

@@ -40,6 +40,20 @@ def _to_command(obj, name: str):
     return typer.main.get_command(single)
 
 
+def report_disk_errors(command):
+    """Every leaf of `command` ends in one line naming the path when its disk stops it (pipelines.os_errors),
+    collectors from plugins included, as they load through LazyGroup too."""
+    from pipelines.os_errors import report_disk_errors as wrap
+
+    for subcommand in getattr(command, "commands", {}).values():
+        report_disk_errors(subcommand)
+    callback = getattr(command, "callback", None)
+    if callback is not None and not hasattr(command, "commands") and not getattr(callback, "reports_disk_errors",
+                                                                                  False):
+        command.callback = wrap(callback)
+    return command
+
+
 def plain_help(command):
     """`command` and its subcommands with click's plain help, as the groups here have: typer's rich panels cut
     long option names and defaults to fit 80 columns ("--near-dup-thres…") and drop a "[required]" written in a
@@ -85,7 +99,7 @@ class LazyGroup(TyperGroup):
             return None
         target, help_text = self.targets[name]
         try:
-            command = plain_help(_to_command(_load(target), name))
+            command = report_disk_errors(plain_help(_to_command(_load(target), name)))
         except (ImportError, AttributeError) as exc:
             typer.echo(f"Error: '{name}' could not be loaded from {target}: {exc}. "
                        f"Is worldline installed with all its dependencies (make setup)?", err=True)
