@@ -6,9 +6,11 @@ holds many whole episodes, each row group a run of whole episodes, so a reader c
 and never split an episode.
 
 Only complete episodes are packed (their episode JSON exists and the run did not end in error, since those are
-retried). A pack is written atomically and names its members in its metadata; the members are deleted after it,
-and a pack found with members still present (a run killed between the two) has them deleted on the next run, so
-every transition is in exactly one file whenever a reader looks.
+retried). A pack is written atomically and names each member in its metadata with the member file's size and xxh64
+digest; the members are deleted after it. A pack found with a member still present (a run killed between the two)
+has it deleted on the next run, and readers skip it meanwhile (`schemas.packs.packed_copies`), but only if the file is the one
+the pack holds, byte for byte: episode ids come from domain, task and seed, so another collection of the same tasks
+merged into the folder has files of the same names, and those are recordings of their own.
 """
 
 from __future__ import annotations
@@ -26,9 +28,8 @@ from collectors.store import EpisodeStore, atomic_write
 from schemas import TRANSITION_SCHEMA
 from schemas.transition import is_transition_schema, with_current_columns
 from schemas.layout import EPISODES_DIR, TRANSITIONS_DIR
+from schemas.packs import MEMBERS_KEY, PACK_PREFIX, Digest, digest_of, has_digest, held_by_packs, is_pack
 
-PACK_PREFIX = "pack-"
-MEMBERS_KEY = b"worldline.pack.members"
 ROWS_PER_GROUP = 2_000
 ROWS_PER_PACK = 100_000
 
@@ -43,17 +44,6 @@ class PackReport:
     left: list[tuple[str, str]] = field(default_factory=list)  # (path under the collection, why), one per left file
 
 
-def is_pack(path: Path) -> bool:
-    return path.name.startswith(PACK_PREFIX)
-
-
-def pack_members(path: Path) -> list[str]:
-    # The file's key-value metadata: the members are known only once written (an unreadable one is left out), so they
-    # are added at the end, after the stored Arrow schema.
-    metadata = pq.read_metadata(path).metadata or {}
-    return json.loads(metadata.get(MEMBERS_KEY, b"[]"))
-
-
 def pack_collection(root: str | Path, rows_per_group: int = ROWS_PER_GROUP, rows_per_pack: int = ROWS_PER_PACK,
                     progress: Callable[[int], None] | None = None) -> PackReport:
     root = Path(root)
@@ -63,12 +53,14 @@ def pack_collection(root: str | Path, rows_per_group: int = ROWS_PER_GROUP, rows
     if not base.is_dir():
         raise FileNotFoundError(f"{root} is not a raw collection: it has no {TRANSITIONS_DIR}/ folder")
     report = PackReport()
-    store = EpisodeStore(root)
+    store = EpisodeStore(root)  # sweeps the temp files of killed writers, an earlier pack's among them
     for folder in sorted(p for p in base.iterdir() if p.is_dir()):
-        report.leftovers_removed += _remove_packed_leftovers(folder)
+        held = held_by_packs(str(folder), [p.name for p in folder.glob(f"{PACK_PREFIX}*.parquet")])
+        _name_lost_episodes(store, folder, held, report)
+        others = _settle_leftovers(folder, held, report)
         members, sizes = [], []
         for path in sorted(folder.glob("*.parquet")):
-            if is_pack(path) or path.name.startswith("."):
+            if is_pack(path) or path.name.startswith(".") or path in others:
                 continue
             why = _why_not_packable(store, folder.name, path)
             if why:
@@ -131,6 +123,7 @@ def _one_line(exc: BaseException) -> str:
 @dataclass
 class PackWritten:
     packed: list[Path] = field(default_factory=list)  # members now in the pack, to delete
+    digests: list[tuple[int, str]] = field(default_factory=list)  # of the packed members, in the same order
     rows: int = 0
     unreadable: list[tuple[Path, str]] = field(default_factory=list)  # (member left out, why)
 
@@ -154,11 +147,13 @@ def _write_pack(folder: Path, members: list[Path], rows_per_group: int) -> PackW
             pending, pending_rows = [], 0
             for path in members:
                 try:
-                    table = _read_member(path)
+                    data = _member_bytes(path)
+                    table = _read_member(path, data)
                 except UnreadableMember as exc:
                     written.unreadable.append((path, str(exc)))
                     continue
                 written.packed.append(path)
+                written.digests.append(digest_of(data))
                 pending.append(table)
                 pending_rows += table.num_rows
                 if pending_rows >= rows_per_group:
@@ -173,7 +168,8 @@ def _write_pack(folder: Path, members: list[Path], rows_per_group: int) -> PackW
             writer.add_key_value_metadata({MEMBERS_KEY: names()})
 
     def names() -> bytes:
-        return json.dumps([path.name for path in written.packed]).encode()
+        return json.dumps([{"name": path.name, "bytes": size, "xxh64": digest}
+                           for path, (size, digest) in zip(written.packed, written.digests)]).encode()
 
     try:
         atomic_write(folder / PACK_PREFIX, write,
@@ -183,10 +179,18 @@ def _write_pack(folder: Path, members: list[Path], rows_per_group: int) -> PackW
     return written
 
 
-def _read_member(path: Path) -> pa.Table:
-    """A member's rows in the pack's schema; UnreadableMember (saying which row group and why) if any page fails its
-    checksum or does not decode."""
-    with pq.ParquetFile(path, page_checksum_verification=True) as file:
+def _member_bytes(path: Path) -> bytes:
+    """A member file whole: the pack records its digest, and its rows are decoded from these same bytes."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UnreadableMember(f"not readable ({_one_line(exc)})") from None
+
+
+def _read_member(path: Path, data: bytes) -> pa.Table:
+    """A member's rows (its file's bytes `data`) in the pack's schema; UnreadableMember (saying which row group and
+    why) if any page fails its checksum or does not decode."""
+    with pq.ParquetFile(pa.BufferReader(data), page_checksum_verification=True) as file:
         groups = []
         for index in range(file.num_row_groups):
             try:
@@ -200,12 +204,46 @@ def _read_member(path: Path) -> pa.Table:
     return with_current_columns(table).cast(TRANSITION_SCHEMA)
 
 
-def _remove_packed_leftovers(folder: Path) -> int:
-    removed = 0
-    for pack in folder.glob(f"{PACK_PREFIX}*.parquet"):
-        for name in pack_members(pack):
-            member = folder / name
-            if member.exists():
-                member.unlink()
-                removed += 1
-    return removed
+def _settle_leftovers(folder: Path, held: dict[str, tuple[str, Digest]], report: PackReport) -> set[Path]:
+    """Delete the files a pack of the folder already holds (left by a pack killed before deleting them); return the
+    files a pack names that hold something else. Those are another recording of the same episode id, not packed
+    here, as a pack name is one file: curate reads them beside the pack and keeps or dead-letters them by content."""
+    others = set()
+    for name, (pack, digest) in held.items():
+        member = folder / name
+        if not member.exists():
+            continue
+        if _is_packed_copy(folder / pack, member, digest):
+            member.unlink()
+            report.leftovers_removed += 1
+            continue
+        others.add(member)
+        report.left_unpacked += 1
+        report.left.append((str(member.relative_to(folder.parent.parent)),
+                            f"{pack} holds another recording under this name (different content): left for curate, "
+                            "which keeps one recording of an episode id and dead-letters the others"))
+    return others
+
+
+def _is_packed_copy(pack: Path, member: Path, digest: Digest) -> bool:
+    """Whether `member` is what the pack holds under its name: by digest, or for a pack written before digests were
+    recorded, by its rows (in the pack's schema) against the pack's rows of the same episode."""
+    try:
+        if digest:
+            return has_digest(str(member), digest)
+        rows = _read_member(member, _member_bytes(member))
+        episode_ids = rows.column("episode_id").unique().to_pylist()
+        return pq.read_table(pack, filters=[("episode_id", "in", episode_ids)]).equals(rows)
+    except (UnreadableMember, OSError, pa.ArrowException):
+        return False
+
+
+def _name_lost_episodes(store: EpisodeStore, folder: Path, held: dict, report: PackReport) -> None:
+    """Name each complete episode whose transitions are neither in their own file nor in a pack: lost, which the
+    next collect of its task records again (EpisodeStore.damage)."""
+    for record in sorted((store.root / EPISODES_DIR / folder.name).glob("*.json")):
+        name = f"{record.stem}.parquet"
+        if name not in held and not (folder / name).exists():
+            report.left.append((str(record.relative_to(store.root)),
+                                f"its transitions ({TRANSITIONS_DIR}/{folder.name}/{name}) are missing and in no pack: "
+                                "the next collect of its task records the episode again"))

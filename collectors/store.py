@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -14,15 +16,29 @@ import pyarrow.parquet as pq
 from schemas import SCHEMA_VERSION, TRANSITION_SCHEMA, Episode, Transition
 from schemas.files import temp_file
 from schemas.transition import ADDED_IN_1_1, with_current_columns
-from schemas.layout import EPISODES_DIR, episode_path, transitions_path
+from schemas.layout import EPISODES_DIR, TRANSITIONS_DIR, episode_path, transitions_path
+from schemas.packs import PACK_PREFIX, held_by_packs
+from sandboxes.leftovers import owner_gone, owner_of, owner_tag
+
+log = logging.getLogger(__name__)
+
+
+class StoreAccessError(PermissionError):
+    """A stored file this user may not read: an environment problem (another user's file), not damage to record
+    again over. It carries EACCES and the file, as the OSError it stands for, so the commands' one-line report of
+    permission errors (pipelines.os_errors) names the file."""
+
+    def __init__(self, path: Path):
+        super().__init__(errno.EACCES, os.strerror(errno.EACCES), str(path))
 
 
 def atomic_write(path: Path, write, named: Callable[[], Path] | None = None) -> None:
     """Write through a temp file in the same folder, fsync, then rename: a reader sees all or nothing. The file
     gets the mode open() would give it (schemas.files.temp_file). `named`, called once written, gives another path
-    in the same folder to publish under, for a name that depends on what was written."""
+    in the same folder to publish under, for a name that depends on what was written. The temp file's name carries
+    the writer's owner tag, so that a later store can remove it if the writer was killed (remove_dead_temp_files)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = temp_file(path.parent, path.name)
+    fd, tmp = temp_file(path.parent, f"{path.name}-{owner_tag()}-")
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
@@ -82,9 +98,27 @@ def _leaf_sizes(path: str, array: pa.Array):
         yield path, array.nbytes
 
 
+def remove_dead_temp_files(root: Path) -> list[Path]:
+    """Remove the temp files atomic_write left in a collection's domain folders whose writer is gone (SIGKILL runs
+    no cleanup: a killed pack left a pack-sized one each time). A file without an owner tag is left, as its writer
+    cannot be told."""
+    removed = []
+    for path in (*root.glob(f"{TRANSITIONS_DIR}/*/.*.tmp"), *root.glob(f"{EPISODES_DIR}/*/.*.tmp")):
+        owner = owner_of(path.name)
+        if owner and owner_gone(*owner):
+            path.unlink(missing_ok=True)  # another store may be removing it at the same time
+            removed.append(path)
+    if removed:
+        log.info("removed %d temp files of killed writers in %s", len(removed), root)
+    return removed
+
+
 class EpisodeStore:
     def __init__(self, root: str | Path):
+        """A store of the collection at `root`; opening one removes the temp files of killed writers there."""
         self.root = Path(root)
+        self._packed: dict[str, set[str]] = {}  # domain -> episode file names its packs hold, read when first asked
+        remove_dead_temp_files(self.root)
 
     def is_complete(self, domain: str, episode_id: str) -> bool:
         return episode_path(self.root, domain, episode_id).exists()
@@ -96,18 +130,25 @@ class EpisodeStore:
         that cut it short). The whole file is read, not only its footer: a damaged page would otherwise be found
         only by pack or curate, after resume had taken the episode as done. Episode files are small: this check
         takes ~1.0 ms an episode against ~0.26 ms reading the footer only (73 collected terminal and web episodes,
-        8-110 KB files; ~10 s on resuming 10,000 episodes)."""
+        8-110 KB files; ~10 s on resuming 10,000 episodes). A missing transitions file is damage unless a pack holds
+        the episode. A file this user may not read raises StoreAccessError: it is not damage, and recording the
+        episode again would replace another user's file."""
         path = episode_path(self.root, domain, episode_id)
         try:
             record = self._record(path)
+        except PermissionError:
+            raise StoreAccessError(path) from None
         except (OSError, ValueError) as exc:
             return f"{path} is not a readable episode record ({' '.join(str(exc).split())[:200]})"
         transitions = transitions_path(self.root, domain, episode_id)
-        if not transitions.exists():  # moved into a pack
-            return None
+        if not transitions.exists():
+            return None if self.in_pack(domain, episode_id) else (
+                f"{transitions} is missing and no pack in its folder holds the episode")
         try:
             with pq.ParquetFile(transitions, page_checksum_verification=True) as file:
                 rows = file.read().num_rows
+        except PermissionError:
+            raise StoreAccessError(transitions) from None
         except (OSError, pa.ArrowException) as exc:
             return f"{transitions} is not readable Parquet ({' '.join(str(exc).split())[:200]})"
         if isinstance(record.get("steps"), int) and rows != record["steps"]:
@@ -136,8 +177,19 @@ class EpisodeStore:
         atomic_write(episode_path(self.root, episode.domain, episode.episode_id), lambda h: h.write(payload))
 
     def has_own_file(self, domain: str, episode_id: str) -> bool:
-        """False for a complete episode whose transitions were moved into a pack (collectors.pack)."""
-        return transitions_path(self.root, domain, episode_id).exists()
+        """False for a complete episode whose transitions were moved into a pack (collectors.pack); True for one
+        whose own file is there, or is missing with no pack holding it (damage, recorded again)."""
+        return transitions_path(self.root, domain, episode_id).exists() or not self.in_pack(domain, episode_id)
+
+    def in_pack(self, domain: str, episode_id: str) -> bool:
+        """Whether a pack of the domain names the episode's file. The packs' member lists are read once per domain
+        (a pack's footer each); a name not found reads them again, in case a pack was written since."""
+        name = transitions_path(self.root, domain, episode_id).name
+        if name not in self._packed.get(domain, ()):
+            folder = transitions_path(self.root, domain, episode_id).parent
+            self._packed[domain] = set(held_by_packs(str(folder), [pack.name for pack in
+                                                                   folder.glob(f"{PACK_PREFIX}*.parquet")]))
+        return name in self._packed[domain]
 
     def stored_replays(self, domain: str, episode_id: str) -> int | None:
         """How many replays a stored episode holds (the most any step has; 0 in a 1.0 file, which has no replay

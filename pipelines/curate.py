@@ -6,11 +6,16 @@ submits to Dataflow (docs/dataflow.md).
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import fcntl
 import logging
 import os
+import re
+import secrets
 import shutil
 import signal
+import socket
 import threading
 import uuid
 from contextlib import contextmanager
@@ -45,6 +50,10 @@ PARTITION_INPUT_BYTES = 16 * 1024 * 1024
 MAX_PARTITIONS = 4096
 WORK_DIR = ".work"  # prepared files between curation steps; removed when the run ends
 LOCK_FILE = ".curate.lock"  # held by the run using the output folder (output_lock)
+# Where a run whose output folder cannot be swapped whole (see staging_folder) puts its output until it is complete.
+PUBLISH_DIR = ".publish"
+# renameat2(2): Python has no binding for it (os.rename cannot exchange two folders).
+AT_FDCWD, RENAME_EXCHANGE = -100, 2
 
 
 class OutputExistsError(RuntimeError):
@@ -60,8 +69,12 @@ class RunnerError(ValueError):
 
 
 class CurationInterrupted(RuntimeError):
-    """Ctrl-C stopped the run: its workers are killed and its work folder removed; nothing was published, or a
-    publish already under way completed or left nothing (commit_parts renames whole files)."""
+    """Ctrl-C (or SIGTERM, `signum`) stopped the run: its workers are killed and its work and staging folders
+    removed; the output folder holds the earlier output or this run's, whole (see publish)."""
+
+    def __init__(self, message: str, signum: int = signal.SIGINT):
+        super().__init__(message)
+        self.signum = signum
 
 
 def check_input(input_dir: str) -> None:
@@ -170,7 +183,7 @@ def check_output_apart(input_dir: str, output_dir: str) -> None:
     if "://" in input_dir or "://" in output_dir:
         return
     raw, out = Path(input_dir).resolve(), Path(output_dir).resolve()
-    removed = [out / name for name in (*OUTPUT_SCHEMAS, WORK_DIR)]
+    removed = [out / name for name in (*OUTPUT_SCHEMAS, WORK_DIR, PUBLISH_DIR)]
     # Anywhere under the collection: episodes/x had its stats.json counted as an episode by `query RAW`.
     if any(raw.is_relative_to(path) for path in removed) or out.is_relative_to(raw):
         raise OutputExistsError(f"--output {output_dir} would overwrite or be read as the raw collection "
@@ -191,8 +204,7 @@ def _foreign_entries(out: Path) -> list[str]:
 
     if not out.is_dir():
         return []
-    ours = {*OUTPUT_SCHEMAS, *OUTPUT_FILES, WORK_DIR, LOCK_FILE}
-    foreign = [entry.name for entry in out.iterdir() if entry.name not in ours]
+    foreign = [entry.name for entry in out.iterdir() if entry.name not in _own_names()]
     return [] if not foreign or is_curation_output(out) else foreign
 
 
@@ -265,7 +277,13 @@ def output_lock(output_dir: str) -> Iterator[None]:
     try:
         yield
     finally:
-        path.unlink(missing_ok=True)  # before the lock is released: a run waiting on it sees a new file
+        # Before the lock is released: a run waiting on it sees a new file. Only our own file: a swap (publish)
+        # moved it away with the earlier output, and a run that started since holds the one the path names now.
+        try:
+            if os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino:
+                path.unlink()
+        except FileNotFoundError:
+            pass
         handle.close()
 
 
@@ -284,13 +302,127 @@ def existing_output(output_dir: str, overwrite: bool) -> list[Path]:
     return existing
 
 
-def prepare_output(output_dir: str, overwrite: bool) -> None:
-    """--overwrite removes only what curation writes, and the work folder a killed run left."""
-    existing = existing_output(output_dir, overwrite)
-    if "://" not in output_dir:
-        shutil.rmtree(Path(output_dir) / WORK_DIR, ignore_errors=True)
-    for path in existing:
-        shutil.rmtree(path) if path.is_dir() else path.unlink()
+def prepare_output(output_dir: str, overwrite: bool) -> str:
+    """The folder this run publishes into (staging_folder), once refused (existing_output) if it would replace
+    output without `overwrite`; what killed runs left is removed. Nothing earlier is removed here: an --overwrite
+    run killed, out of disk or failed leaves the earlier output whole."""
+    existing_output(output_dir, overwrite)
+    if "://" in output_dir:
+        return output_dir
+    root = Path(output_dir)
+    for leftover in (root / WORK_DIR, root / PUBLISH_DIR):
+        shutil.rmtree(leftover, ignore_errors=True)
+    remove_stale_staging(root.resolve())
+    return str(staging_folder(root))
+
+
+def staging_folder(root: Path) -> Path:
+    """A new folder beside the output, swapped onto it whole when the run is complete (publish). Inside it
+    (PUBLISH_DIR) when the output cannot be renamed, being a mount point (a container's volume), or nothing can
+    be made beside it (its parent is not writable); that one is published entry by entry."""
+    real = root.resolve()
+    if not os.path.ismount(real):
+        staging = real.parent / f".{real.name}.curate-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            staging.mkdir()
+            shutil.copymode(real, staging)  # the swap makes it the output folder: keep the one the user made
+            return staging
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)
+    staging = root / PUBLISH_DIR
+    staging.mkdir()
+    return staging
+
+
+def remove_stale_staging(real: Path) -> None:
+    """Remove the staging folders beside the output that runs killed on this host left (SIGKILL runs no cleanup):
+    each holds a run's unfinished output, or, after the swap, the earlier output it replaced; the output folder
+    is whole either way. A running process's folder is left alone, and another host's pids mean nothing here."""
+    pattern = re.compile(rf"\.{re.escape(real.name)}\.curate-(?P<host>.+)-(?P<pid>\d+)-[0-9a-f]{{8}}")
+    for entry in real.parent.iterdir() if real.parent.is_dir() else []:
+        match = pattern.fullmatch(entry.name)
+        if not match or match["host"] != socket.gethostname() or _running(int(match["pid"])):
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        if not entry.exists():
+            logging.getLogger(__name__).warning("removed %s, left by a curation run (pid %s) that was killed",
+                                                entry, match["pid"])
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: it exists
+        pass
+    return True
+
+
+def publish(staging: str, output_dir: str) -> None:
+    """Make the complete output in `staging` the output folder's. Beside it, the two folders are exchanged in one
+    rename(2) (the user's own files in the output are linked into the new one first), so the folder holds the
+    earlier output or this one, whole, at every instant; the earlier one is then in `staging`, which the caller
+    removes. A file system that cannot exchange folders (EINVAL; EXDEV on overlayfs), and a staging folder inside the output, publish
+    entry by entry (publish_in_place). On a bucket the shards were written in place."""
+    if staging == output_dir:
+        return
+    root = Path(output_dir)
+    new = Path(staging)
+    if new.parent != root:
+        keep_foreign_entries(root, new)
+        try:
+            exchange(new, root.resolve())
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EXDEV):
+                raise
+    publish_in_place(new, root)
+
+
+def exchange(a: Path, b: Path) -> None:
+    """Swap two paths in one step: renameat2(RENAME_EXCHANGE), Linux 3.15+ (glibc 2.28+)."""
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if renameat2 is None:
+        raise OSError(errno.ENOSYS, "renameat2 is not in this C library")
+    if renameat2(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code), str(a), None, str(b))
+
+
+def keep_foreign_entries(root: Path, new: Path) -> None:
+    """Hard-link what the user added to the output folder (notes: _foreign_entries) into the new one, so the swap
+    keeps it; links, not moves, so a kill before the swap leaves it where it was."""
+    for entry in (entry for entry in root.iterdir() if entry.name not in _own_names()):
+        target = new / entry.name
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.copytree(entry, target, symlinks=True, copy_function=_link_or_copy)
+        else:
+            _link_or_copy(entry, target)
+
+
+def _own_names() -> set[str]:
+    """What curation writes into an output folder, work and lock files included."""
+    return {*OUTPUT_SCHEMAS, *OUTPUT_FILES, WORK_DIR, LOCK_FILE, PUBLISH_DIR}
+
+
+def _link_or_copy(source, target) -> None:
+    try:
+        os.link(source, target, follow_symlinks=False)
+    except OSError:  # another user's file (fs.protected_hardlinks) or a file system without links
+        shutil.copy2(source, target, follow_symlinks=False)
+
+
+def publish_in_place(new: Path, root: Path) -> None:
+    """Replace the output's entries one by one: the earlier output's removed, stats.json first, then the new ones
+    renamed in, stats.json last, so a kill part-way leaves a folder without stats.json (the readers warn of it and
+    a rerun without --overwrite is refused), never one mixing two runs."""
+    for name in ("stats.json", "README.md", *OUTPUT_SCHEMAS):
+        path = root / name
+        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+    for name in (*OUTPUT_SCHEMAS, "README.md", "stats.json"):
+        if (new / name).exists():
+            os.rename(new / name, root / name)
 
 
 def build_pipeline(input_dir: str, output_dir: str, options: CurateOptions, beam_args: list[str],
@@ -299,8 +431,9 @@ def build_pipeline(input_dir: str, output_dir: str, options: CurateOptions, beam
 
 
 def _pipeline(input_dir: str, output_dir: str, options: CurateOptions, beam_args: list[str],
-              run_id: str) -> tuple[beam.Pipeline, CurateOptions]:
-    """The pipeline and the options it runs with (dedupe partitions scaled to the input)."""
+              run_id: str, publish_dir: str | None = None) -> tuple[beam.Pipeline, CurateOptions]:
+    """The pipeline and the options it runs with (dedupe partitions scaled to the input); its shards go to
+    `publish_dir` (the output folder by default), its work files under the output folder."""
     size = local_input_bytes(input_dir)
     options = scaled_partitions(options, size)
     pipeline = beam.Pipeline(options=pipeline_options(beam_args, size))
@@ -309,7 +442,8 @@ def _pipeline(input_dir: str, output_dir: str, options: CurateOptions, beam_args
     # more and a shuffle (a global combine, and the empty list it injects when no part was written).
     _ = (pipeline
          | "Commit" >> beam.Impulse()
-         | "CommitParts" >> beam.Map(commit_all_parts, beam.pvalue.AsList(parts), output_dir, run_id))
+         | "CommitParts" >> beam.Map(commit_all_parts, beam.pvalue.AsList(parts), publish_dir or output_dir,
+                                           run_id))
     return pipeline, options
 
 
@@ -355,15 +489,26 @@ def run_interruptibly(pipeline: beam.Pipeline):
     try:
         while runner.is_alive():
             runner.join(0.2)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # a SIGTERM handler may raise a subclass carrying its signum
         # What the runner's threads log about their workers vanishing is not news to the user who pressed Ctrl-C.
         logging.disable(logging.CRITICAL)
         threading.excepthook = lambda _args: None
         kill_child_processes()
-        raise CurationInterrupted("interrupted") from None
+        stop_thread(runner)
+        raise CurationInterrupted("interrupted", getattr(exc, "signum", signal.SIGINT)) from None
     if "error" in outcome:
         raise outcome["error"]
     return outcome["result"]
+
+
+def stop_thread(thread: threading.Thread, timeout: float = 5.0) -> None:
+    """Stop a run's thread: an in-process run (one worker, in_memory) goes on running bundles in it, and wrote work
+    files after the interrupted run had removed its work folder (left by 2 of 6 SIGTERMs). SystemExit is raised in
+    it at its next bytecode; a C call (writing a Parquet part) finishes first, hence the wait."""
+    if thread.ident is None or not thread.is_alive():
+        return
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(SystemExit))
+    thread.join(timeout)
 
 
 def kill_child_processes() -> None:
@@ -415,9 +560,19 @@ def run_curation(input_dir: str, output_dir: str, options: CurateOptions = Curat
 
 def _run_curation(input_dir: str, output_dir: str, options: CurateOptions, beam_args: list[str] | None,
                   overwrite: bool) -> dict | None:
-    prepare_output(output_dir, overwrite)
+    staging = prepare_output(output_dir, overwrite)
+    try:
+        return _curate_into(input_dir, output_dir, staging, options, beam_args)
+    finally:
+        # This run's unfinished output, or after the swap the earlier output; either way not the output folder.
+        if staging != output_dir:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _curate_into(input_dir: str, output_dir: str, staging: str, options: CurateOptions,
+                 beam_args: list[str] | None) -> dict | None:
     run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + f"-{uuid.uuid4().hex[:6]}"
-    pipeline, options = _pipeline(input_dir, output_dir, options, beam_args or [], run_id)
+    pipeline, options = _pipeline(input_dir, output_dir, options, beam_args or [], run_id, staging)
     # DataflowRunner --dry_run only translates the job: nothing is written, and there are no counts to read.
     dry_run = pipeline.options.view_as(TestOptions).dry_run
     try:
@@ -429,7 +584,8 @@ def _run_curation(input_dir: str, output_dir: str, options: CurateOptions, beam_
         return None
     stats = stats_from_counters(counters_from_result(result))
     settings = {**settings_of(input_dir, options, pipeline), "run_id": run_id}
-    write_text(f"{output_dir.rstrip('/')}/stats.json",
+    write_text(f"{staging.rstrip('/')}/stats.json",
                curate_stats.to_json({**stats, "settings": settings}))
-    write_text(f"{output_dir.rstrip('/')}/README.md", dataset_card(stats, settings, run_id))
+    write_text(f"{staging.rstrip('/')}/README.md", dataset_card(stats, settings, run_id))
+    publish(staging, output_dir)
     return stats

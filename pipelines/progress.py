@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from collectors.pack import is_pack
+from schemas.packs import is_pack
 from schemas.layout import transition_files
 from transforms.curate import chunks_in
 from transforms.reasoning.ledger import spent_by

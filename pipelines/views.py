@@ -19,6 +19,19 @@ def _has(folder: Path, pattern: str) -> bool:
     return any(p for p in folder.glob(pattern) if not p.name.startswith("."))
 
 
+def _raw_transition_files(root: Path) -> str:
+    """The raw transition files as a duckdb argument: a glob, or the list of files but the members a pack killed
+    before deleting them left beside it (schemas.packs.packed_copies), whose rows the glob would count twice."""
+    from schemas.packs import packed_copies
+
+    pattern = root / "transitions" / "*" / "*.parquet"
+    files = [str(path) for path in sorted(root.glob("transitions/*/*.parquet")) if not path.name.startswith(".")]
+    copies = packed_copies(files)
+    if not copies:
+        return _literal(pattern)
+    return "[" + ", ".join(_literal(Path(path)) for path in files if path not in copies) + "]"
+
+
 def view_sources(folder: str | Path) -> dict[str, str]:
     """view name -> the duckdb table function that reads it, for every view the folder can back."""
     root = Path(folder)
@@ -28,8 +41,7 @@ def view_sources(folder: str | Path) -> dict[str, str]:
             sources[name] = f"read_parquet({_literal(root / name / '*.parquet')})"
     # A raw collection keeps one folder per domain under transitions/ (schemas.layout).
     if _has(root / "transitions", "*/*.parquet"):
-        sources["raw_transitions"] = (f"read_parquet({_literal(root / 'transitions' / '*' / '*.parquet')}, "
-                                      "union_by_name = true)")
+        sources["raw_transitions"] = f"read_parquet({_raw_transition_files(root)}, union_by_name = true)"
     if _has(root / "episodes", "*/*.json"):
         sources["episodes"] = f"read_json_auto({_literal(root / 'episodes' / '*' / '*.json')}, union_by_name = true)"
     return sources

@@ -27,14 +27,12 @@ from pathlib import Path
 import apache_beam as beam
 import numpy as np
 import pyarrow as pa
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms.window import GlobalWindows
 
 from schemas.stages import (CURATED_TRANSITION_SCHEMA, DEAD_LETTER_SCHEMA, STAGE1_SCHEMA, STAGE2_SCHEMA,
                             STAGE3_SCHEMA)
 from transforms import dedupe, stats
-from transforms.io import (PartFiles, TableBatches, dead_letter, is_hidden, raw_file_patterns, read_pickled,
-                           write_pickled)
+from transforms.io import PartFiles, TableBatches, dead_letter, raw_files, read_pickled, write_pickled
 from transforms.memory import freeze_worker_heap, gc_paused, release_arrow_memory
 from transforms.prepare import MAX_OBSERVATION_CHARS, prepare_chunk
 from transforms.stages import (EPISODE_DOCUMENT_CHARS, WINDOW, StageTextTooLarge, build_stage_tables,
@@ -438,10 +436,10 @@ class WriteRowsFn(beam.DoFn):
 # translates and starts the graph. So the composites below use as few steps as do the job.
 
 def raw_file_paths(_impulse, input_dir: str) -> list[str]:
-    """The raw transition files of a collection (local or gs://), without the hidden files atomic writers leave.
-    Listed when the pipeline runs, on a worker: listing a bucket at construction time would need credentials."""
-    matches = FileSystems.match(raw_file_patterns(input_dir))
-    return [meta.path for match in matches for meta in match.metadata_list if not is_hidden(meta.path)]
+    """The raw transition files of a collection (local or gs://), without the hidden files atomic writers leave or
+    the copies a killed pack left (transforms.io.raw_files). Listed when the pipeline runs, on a worker: listing a
+    bucket at construction time would need credentials."""
+    return raw_files(input_dir)
 
 
 class RawFilePaths(beam.PTransform):

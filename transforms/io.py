@@ -56,6 +56,23 @@ def is_hidden(path: str) -> bool:
     return path.rsplit("/", 1)[-1].startswith(".")
 
 
+def raw_files(input_dir: str) -> list[str]:
+    """The raw transition files of a collection (local or gs://): not the hidden files atomic writers leave, nor the
+    members a pack killed before deleting them left beside it (their rows are in the pack: read twice, every row
+    counted twice and deduped against itself)."""
+    from schemas.packs import packed_copies
+
+    paths = [meta.path for match in FileSystems.match(raw_file_patterns(input_dir)) for meta in match.metadata_list
+             if not is_hidden(meta.path)]
+    copies = packed_copies(paths, metadata_of=_parquet_metadata, content_of=read_bytes)
+    return [path for path in paths if path not in copies]
+
+
+def _parquet_metadata(path: str) -> dict[bytes, bytes] | None:
+    with _parquet_reader(path) as reader:
+        return reader.metadata.metadata
+
+
 _EACH = None  # in a path: every item of the list there
 
 

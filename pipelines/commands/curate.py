@@ -15,7 +15,7 @@ from typing import Literal
 
 import typer
 
-from pipelines.commands.errors import fail
+from pipelines.commands.errors import fail, interrupt_on_sigterm, interrupted_exit_code
 
 PACK_HINT_FILES = 1000
 LLM_PARAMETERS = ("llm_endpoint", "llm_model", "llm_budget", "llm_token_budget", "llm_max_tokens", "llm_concurrency",
@@ -27,7 +27,7 @@ def raw_file_counts(input_dir: str) -> tuple[int, int]:
     """(raw files, of which single-episode Parquet files) of a local collection; (-1, 0) for a remote one."""
     if "://" in input_dir:
         return -1, 0
-    from collectors.pack import is_pack
+    from schemas.packs import is_pack
     from schemas.layout import transition_files
 
     files = list(transition_files(input_dir))
@@ -207,21 +207,20 @@ def curate_command(ctx: typer.Context,
     if unpacked >= PACK_HINT_FILES:
         typer.echo(f"Tip: {input} holds {unpacked} single-episode files; `worldline pack {input}` first makes "
                    "curation read a few big files instead (about twice as fast).", err=True)
+    earlier = _identity(os.path.join(output, "stats.json"))
+    interrupt_on_sigterm()
     try:
         with CurationProgress(input, work_dir(output), enabled=sys.stderr.isatty(),
                               spend=spend_of(reasoning_options)):
             stats = run_curation(input, output, options, beam_args=list(ctx.args), overwrite=overwrite)
     except (InputMissingError, OutputExistsError) as exc:
         raise fail(str(exc)) from exc
-    except (CurationInterrupted, KeyboardInterrupt):
-        published = [name for name in ("transitions", "stage1", "stage2", "stage3")
-                     if os.path.isdir(os.path.join(output, name))]
-        again = ("part of this run's shards were published (no stats.json): run the same command with --overwrite"
-                 if published else "nothing was published: run the same command again")
-        typer.echo(f"Interrupted: the workers are stopped; {again} to curate from the start.", err=True)
+    except (CurationInterrupted, KeyboardInterrupt) as exc:
+        what = "Interrupted" if interrupted_exit_code(exc) == 130 else "Terminated (SIGTERM)"
+        typer.echo(f"{what}: the workers are stopped; {_left_after_interrupt(output, earlier)}.", err=True)
         sys.stderr.flush()
         # Beam's gRPC threads would hold the interpreter open at exit; the output lock goes with the process.
-        os._exit(130)
+        os._exit(interrupted_exit_code(exc))
     except Exception as exc:
         endpoint_failure = llm_endpoint_failure(exc)
         if endpoint_failure is None:
@@ -258,6 +257,30 @@ def curate_command(ctx: typer.Context,
     report_llm(stats, output)
     if not stats["balanced"]:
         raise fail("counts do not add up: in != out + dead-lettered + deduped (see stats.json)")
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns
+
+
+def _left_after_interrupt(output: str, earlier: tuple[int, int] | None) -> str:
+    """What an interrupted run left in `output`, told by its stats.json (written last, and swapped in with the
+    rest): the earlier output or this run's, whole, or (publishing in place, pipelines.curate.publish_in_place)
+    part of this run's shards."""
+    from pipelines.curate import OUTPUT_SCHEMAS
+
+    now = _identity(os.path.join(output, "stats.json"))
+    if now is not None and now != earlier:
+        return f"this run's output was published whole in {output}, just before it was stopped"
+    if now is None and any(os.path.isdir(os.path.join(output, name)) for name in OUTPUT_SCHEMAS):
+        return ("part of this run's shards were published (no stats.json): run the same command with --overwrite "
+                "to curate from the start")
+    kept = f" ({output} holds the earlier output, whole)" if now is not None else ""
+    return f"nothing was published{kept}: run the same command again to curate from the start"
 
 
 def spend_of(reasoning_options: dict) -> tuple[str, str] | None:

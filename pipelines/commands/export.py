@@ -22,7 +22,7 @@ from typing import Annotated
 
 import typer
 
-from pipelines.commands.errors import fail
+from pipelines.commands.errors import fail, interrupt_on_sigterm, interrupted_exit_code
 from schemas.files import temp_file
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -233,6 +233,32 @@ def _names(entries: list[Path]) -> str:
     return shown + (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
 
 
+@contextmanager
+def interrupts_reported(out: Path) -> Iterator[None]:
+    """Ctrl-C or SIGTERM: export_folder has removed the unfinished export; say what --out holds and exit 130 or 143
+    as curate does. SIGTERM used to end the process at once, leaving the hidden staging folder beside --out."""
+    earlier = _identity(out)
+    interrupt_on_sigterm()
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        what = "Interrupted" if interrupted_exit_code(exc) == 130 else "Terminated (SIGTERM)"
+        now = _identity(out)
+        # The new export is renamed onto --out whole (_replace_folder): a folder of another inode there is it.
+        left = (f"this export was published whole in {out}, just before it was stopped" if now and now != earlier
+                else f"its unfinished files are removed and {out} is as it was: run the same command again")
+        typer.echo(f"{what}: the export stopped; {left}.", err=True)
+        raise typer.Exit(interrupted_exit_code(exc)) from None
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
 def _replace_folder(new: Path, out: Path) -> None:
     """Rename `new` onto `out`; an older `out` is renamed aside first and removed after, so `out` never holds a mix
     (rename(2) replaces a folder only when it is empty)."""
@@ -255,7 +281,7 @@ def agentworldbench(input: InputOption, out: OutOption, overwrite: OverwriteOpti
     from transforms.exports.agentworldbench import episode_lines, file_name
 
     counts = {}
-    with export_folder(out, overwrite, "agentworldbench", _is_awb_file) as folder:
+    with interrupts_reported(out), export_folder(out, overwrite, "agentworldbench", _is_awb_file) as folder:
         # Episodes arrive sorted by domain, so each domain's file is written whole before the next is opened.
         for domain, domain_episodes in itertools.groupby(episodes(input), key=lambda rows: rows[0]["domain"]):
             name = file_name(_safe_name(domain))
@@ -278,7 +304,7 @@ def atif(input: InputOption, out: OutOption, overwrite: OverwriteOption = False)
     from transforms.exports.atif import episode_trajectory, trajectory_json
 
     written = 0
-    with export_folder(out, overwrite, "atif", _is_atif_folder) as folder:
+    with interrupts_reported(out), export_folder(out, overwrite, "atif", _is_atif_folder) as folder:
         for rows in episodes(input, with_traces=True):
             trajectory = episode_trajectory(rows)
             name = folder / _safe_name(rows[0]["domain"]) / f"{_safe_name(rows[0]['episode_id'])}.json"

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta, timezone
 
 import pyarrow.parquet as pq
 
-from collectors.pack import _write_pack, is_pack, pack_collection, pack_members
+from collectors.pack import _write_pack, pack_collection
+from schemas.packs import is_pack, pack_members
 from collectors.store import EpisodeStore
 from schemas import Action, EnvInfo, Episode, Observation, Provenance, Timings, Transition
 from schemas.layout import episode_path, transitions_path

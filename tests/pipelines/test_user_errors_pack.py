@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from collectors.pack import is_pack, pack_members
+from schemas.packs import is_pack, pack_members
 from schemas.layout import episode_path, transitions_path
 from tests.collectors.test_pack import collection
 
