@@ -84,8 +84,10 @@ def open_views(folder: str | Path) -> tuple[duckdb.DuckDBPyConnection, dict[str,
     """A connection with a view per source the folder holds, and why each view that could not be made failed: duckdb
     reads a source when its view is made, and one broken episode file stopped every query of the folder, those of
     the other views too."""
+    if not Path(folder).exists():
+        raise FileNotFoundError(f"{folder} does not exist")
     if not Path(folder).is_dir():
-        raise FileNotFoundError(f"{folder} is not a folder")
+        raise FileNotFoundError(f"{folder} is a file, not a folder")
     sources = view_sources(folder)
     if not sources:
         raise FileNotFoundError(f"{folder} holds neither curated shards ({', '.join(CURATED_VIEWS)}) nor a raw "

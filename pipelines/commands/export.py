@@ -44,7 +44,8 @@ CURATED_COLUMNS = ("domain", "episode_id", "step", "action_text", "next_text")
 def _curate_output(input_dir: Path) -> Path:
     """The curate output folder `--input` names: the folder itself, or the one above when given its transitions/."""
     if not input_dir.is_dir():
-        raise typer.BadParameter(f"{input_dir} is not a folder", param_hint="--input")
+        what = "is a file, not a folder" if input_dir.exists() else "does not exist"
+        raise typer.BadParameter(f"{input_dir} {what}", param_hint="--input")
     if input_dir.name == "transitions" and not (input_dir / "transitions").is_dir():
         return input_dir.parent
     return input_dir

@@ -51,3 +51,15 @@ def test_overwrite_leaves_a_folder_holding_other_files_alone(curated, tmp_path, 
     message = " ".join(result.stderr.split())
     assert f"--out {out} holds notes.txt, which an {kind} export does not write" in message, message
     assert files(out) == {"notes.txt": b"mine"}
+
+
+def test_a_missing_input_or_query_folder_is_said_not_to_exist(tmp_path):
+    # Both said "is not a folder" of a path that was not there at all (a typo), as of a file given instead.
+    missing, a_file = tmp_path / "shrads", tmp_path / "notes.txt"
+    a_file.write_text("x")
+    for source, said in ((missing, "does not exist"), (a_file, "is a file, not a folder")):
+        exported = export("atif", source, tmp_path / "atif")
+        assert exported.returncode == 2 and said in " ".join(exported.stderr.split()), exported.stderr
+        queried = subprocess.run([sys.executable, "-m", "pipelines.cli", "query", str(source), "SELECT 1"], cwd=REPO,
+                                 capture_output=True, text=True, timeout=120)
+        assert queried.returncode != 0 and f"{source} {said}" in queried.stderr, queried.stderr
