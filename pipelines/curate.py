@@ -7,15 +7,11 @@ submits to Dataflow (docs/dataflow.md).
 from __future__ import annotations
 
 import ctypes
-import errno
 import fcntl
 import logging
 import os
-import re
-import secrets
 import shutil
 import signal
-import socket
 import threading
 import uuid
 from contextlib import contextmanager
@@ -28,6 +24,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions, TestOptions
 
+from pipelines.staging import NO_EXCHANGE, exchange, owned_folder, remove_stale
 from schemas.layout import TRANSITIONS_DIR, transition_files
 from transforms import stats as curate_stats
 from transforms.card import dataset_card
@@ -52,8 +49,6 @@ WORK_DIR = ".work"  # prepared files between curation steps; removed when the ru
 LOCK_FILE = ".curate.lock"  # held by the run using the output folder (output_lock)
 # Where a run whose output folder cannot be swapped whole (see staging_folder) puts its output until it is complete.
 PUBLISH_DIR = ".publish"
-# renameat2(2): Python has no binding for it (os.rename cannot exchange two folders).
-AT_FDCWD, RENAME_EXCHANGE = -100, 2
 
 
 class OutputExistsError(RuntimeError):
@@ -322,41 +317,23 @@ def staging_folder(root: Path) -> Path:
     be made beside it (its parent is not writable); that one is published entry by entry."""
     real = root.resolve()
     if not os.path.ismount(real):
-        staging = real.parent / f".{real.name}.curate-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
+        folder = owned_folder(real, "curate")
         try:
-            staging.mkdir()
-            shutil.copymode(real, staging)  # the swap makes it the output folder: keep the one the user made
-            return staging
+            folder.mkdir()
+            shutil.copymode(real, folder)  # the swap makes it the output folder: keep the one the user made
+            return folder
         except OSError:
-            shutil.rmtree(staging, ignore_errors=True)
-    staging = root / PUBLISH_DIR
-    staging.mkdir()
-    return staging
+            shutil.rmtree(folder, ignore_errors=True)
+    folder = root / PUBLISH_DIR
+    folder.mkdir()
+    return folder
 
 
-def remove_stale_staging(real: Path) -> None:
-    """Remove the staging folders beside the output that runs killed on this host left (SIGKILL runs no cleanup):
-    each holds a run's unfinished output, or, after the swap, the earlier output it replaced; the output folder
-    is whole either way. A running process's folder is left alone, and another host's pids mean nothing here."""
-    pattern = re.compile(rf"\.{re.escape(real.name)}\.curate-(?P<host>.+)-(?P<pid>\d+)-[0-9a-f]{{8}}")
-    for entry in real.parent.iterdir() if real.parent.is_dir() else []:
-        match = pattern.fullmatch(entry.name)
-        if not match or match["host"] != socket.gethostname() or _running(int(match["pid"])):
-            continue
-        shutil.rmtree(entry, ignore_errors=True)
-        if not entry.exists():
-            logging.getLogger(__name__).warning("removed %s, left by a curation run (pid %s) that was killed",
-                                                entry, match["pid"])
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process: it exists
-        pass
-    return True
+def remove_stale_staging(root: Path) -> None:
+    """Remove the staging folders beside the output that runs killed on this host left: each holds a run's
+    unfinished output, or, after the swap, the earlier output it replaced; the output folder is whole either way."""
+    for folder, pid in remove_stale(root, ["curate"]):
+        logging.getLogger(__name__).warning("removed %s, left by a curation run (pid %s) that was killed", folder, pid)
 
 
 def publish(staging: str, output_dir: str) -> None:
@@ -375,19 +352,9 @@ def publish(staging: str, output_dir: str) -> None:
             exchange(new, root.resolve())
             return
         except OSError as exc:
-            if exc.errno not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EXDEV):
+            if exc.errno not in NO_EXCHANGE:
                 raise
     publish_in_place(new, root)
-
-
-def exchange(a: Path, b: Path) -> None:
-    """Swap two paths in one step: renameat2(RENAME_EXCHANGE), Linux 3.15+ (glibc 2.28+)."""
-    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
-    if renameat2 is None:
-        raise OSError(errno.ENOSYS, "renameat2 is not in this C library")
-    if renameat2(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) != 0:
-        code = ctypes.get_errno()
-        raise OSError(code, os.strerror(code), str(a), None, str(b))
 
 
 def keep_foreign_entries(root: Path, new: Path) -> None:

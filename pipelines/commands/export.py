@@ -12,9 +12,7 @@ import itertools
 import json
 import os
 import re
-import secrets
 import shutil
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +21,7 @@ from typing import Annotated
 import typer
 
 from pipelines.commands.errors import fail, interrupt_on_sigterm, interrupted_exit_code
+from pipelines.staging import NO_EXCHANGE, exchange, owned_folder, remove_stale
 from schemas.files import temp_file
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -186,7 +185,7 @@ def export_folder(out: Path, overwrite: bool, kind: str, is_ours) -> Iterator[Pa
                    "replace it with this export, or choose a new or empty folder")
     _remove_stale(out)
     # Beside `out`, so both renames stay on one file system; made by the first file written (AtomicText).
-    staging = _owned(out, "export")
+    staging = owned_folder(out, "export")
     try:
         yield staging
     except BaseException:
@@ -196,37 +195,11 @@ def export_folder(out: Path, overwrite: bool, kind: str, is_ours) -> Iterator[Pa
     _replace_folder(staging, out)
 
 
-def _owned(out: Path, what: str) -> Path:
-    """A hidden folder beside `out` whose name says which process made it (host and pid), so a later export can tell
-    one a killed export left from one a running export is still writing."""
-    return out.parent / f".{out.name}.{what}-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
-
-
 def _remove_stale(out: Path) -> None:
-    """Remove the folders exports into `out` left when killed (SIGKILL runs no cleanup): a staging folder, or the
-    earlier export renamed aside for removal. Only those made on this host by a process that is gone: another host's
-    pids mean nothing here. An earlier export renamed aside is removed only once `out` exists again, as until then
-    (killed between the two renames) it is the only copy of that export."""
-    owned = re.compile(rf"\.{re.escape(out.name)}\.(?P<what>export|replaced)-(?P<host>.+)-(?P<pid>\d+)-[0-9a-f]{{8}}")
-    for entry in out.parent.iterdir() if out.parent.is_dir() else []:
-        match = owned.fullmatch(entry.name)
-        if not match or match["host"] != socket.gethostname() or _running(int(match["pid"])):
-            continue
-        if match["what"] == "replaced" and not out.is_dir():
-            continue
-        shutil.rmtree(entry, ignore_errors=True)  # one that cannot be removed must not stop this export
-        if not entry.exists():
-            typer.echo(f"removed {entry}, left by an export (pid {match['pid']}) that was killed", err=True)
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process: it exists
-        pass
-    return True
+    """Remove the folders exports into `out` left when killed: a staging folder, or the earlier export renamed aside
+    where the file system cannot exchange folders (kept while `out` is missing: it is then the only copy)."""
+    for folder, pid in remove_stale(out, ["export", "replaced"], keep_while_out_missing=["replaced"]):
+        typer.echo(f"removed {folder}, left by an export (pid {pid}) that was killed", err=True)
 
 
 def _names(entries: list[Path]) -> str:
@@ -261,12 +234,20 @@ def _identity(path: Path) -> tuple[int, int] | None:
 
 
 def _replace_folder(new: Path, out: Path) -> None:
-    """Rename `new` onto `out`; an older `out` is renamed aside first and removed after, so `out` never holds a mix
-    (rename(2) replaces a folder only when it is empty)."""
+    """Put `new` in the place of `out` whole: the two folders are exchanged in one rename(2) and the earlier export,
+    now in `new`, removed. Where the file system cannot exchange them, the earlier one is renamed aside first
+    (rename(2) replaces a folder only when it is empty): `out` is then missing for an instant, never a mix."""
     if not out.is_dir() or not any(out.iterdir()):
         os.replace(new, out)
         return
-    old = _owned(out, "replaced")
+    try:
+        exchange(new, out)
+        shutil.rmtree(new)
+        return
+    except OSError as exc:
+        if exc.errno not in NO_EXCHANGE:
+            raise
+    old = owned_folder(out, "replaced")
     os.rename(out, old)
     try:
         os.rename(new, out)

@@ -17,7 +17,8 @@ import duckdb
 import pytest
 
 from benchmarks.bench_curate import generate
-from pipelines.curate import exchange, publish
+from pipelines.curate import publish
+from pipelines.staging import exchange
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -144,3 +145,17 @@ def test_exchange_names_both_paths_when_it_fails(tmp_path):
     with pytest.raises(FileNotFoundError) as failure:
         exchange(tmp_path / "missing", tmp_path)
     assert str(tmp_path / "missing") in str(failure.value)
+
+
+def test_an_export_overwrite_exchanges_the_folders_in_one_step(tmp_path, monkeypatch):
+    # Before: the earlier export was renamed aside and the new one renamed in, two steps with no --out between them.
+    from pipelines.commands import export
+
+    out, new = tmp_path / "awb", tmp_path / ".awb.export-host-1-0123abcd"
+    out.mkdir()
+    (out / "terminal_test.jsonl").write_text("old\n")
+    new.mkdir()
+    (new / "terminal_test.jsonl").write_text("new\n")
+    monkeypatch.setattr(export.os, "rename", lambda *a: pytest.fail(f"renamed {a} instead of exchanging"))
+    export._replace_folder(new, out)
+    assert (out / "terminal_test.jsonl").read_text() == "new\n" and not new.exists()
