@@ -240,8 +240,12 @@ class Relay:
     def close(self) -> None:
         async def stop():
             self._server.close()
-            for task in asyncio.all_tasks() - {asyncio.current_task()}:
+            tasks = asyncio.all_tasks() - {asyncio.current_task()}
+            for task in tasks:
                 task.cancel()
+            # Until each has ended: a task the loop drops while pending is reported at exit ("Task was destroyed
+            # but it is pending!", once per open connection).
+            await asyncio.gather(*tasks, return_exceptions=True)
 
         if self._thread.is_alive():
             asyncio.run_coroutine_threadsafe(stop(), self._loop).result(timeout=5)
