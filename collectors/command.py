@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Callable
 
@@ -15,6 +16,7 @@ from collectors.api import Collector, Policy, ScriptedPolicy, Task
 from collectors.runner import (DEFAULT_MAX_STEPS, TASK_ERROR, CollectionReport, EpisodePlan, collect,
                                episode_id_for)
 from collectors.store import EpisodeStore
+from schemas.interrupts import interrupt_on_sigterm, interrupted_exit_code
 
 console = Console(stderr=True)
 
@@ -162,15 +164,18 @@ def run_and_report(make_collector: Callable[[], Collector], plans: list[EpisodeP
     Collector class itself. Exits 1 when every episode played ended in an error, unless exit_on_failure is False
     (a command that runs several collections then calls exit_if_all_failed with all their reports)."""
     domain = collector_domain(make_collector, domain)
+    if threading.current_thread() is threading.main_thread():
+        interrupt_on_sigterm()
     try:
         report = collect(checked_domain(make_collector, domain), plans, out, domain=domain, workers=workers,
                          limit=limit)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         store = EpisodeStore(out)
         stored = sum(store.is_complete(domain, episode_id_for(domain, plan.task.id, plan.seed)) for plan in plans)
-        console.print(f"interrupted: {stored} of the {plural(len(plans), 'planned episode')} stored in "
+        what = "interrupted" if interrupted_exit_code(exc) == 130 else "terminated (SIGTERM)"
+        console.print(f"{what}: {stored} of the {plural(len(plans), 'planned episode')} stored in "
                       f"{escape(str(out))}; run the same command again to continue", soft_wrap=True, highlight=False)
-        raise typer.Exit(130) from None
+        raise typer.Exit(interrupted_exit_code(exc)) from None
     console.print(
         f"[bold]{domain}[/]: {plural(report.completed, 'episode')} collected "
         f"({plural(report.transitions, 'transition')}), "

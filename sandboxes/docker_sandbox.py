@@ -17,7 +17,6 @@ from __future__ import annotations
 import atexit
 import logging
 import os
-import signal
 import socket
 import struct
 import threading
@@ -33,6 +32,7 @@ from docker import types as docker_types
 from docker import utils as docker_utils
 
 from sandboxes import cgroup, proc_view
+from schemas.interrupts import interrupt_on_sigterm
 from sandboxes.engine import engine_client
 
 log = logging.getLogger(__name__)
@@ -356,7 +356,7 @@ def cleanup_live() -> int:
 def install_cleanup_handlers() -> None:
     """Remove live containers at exit, and make SIGTERM exit through `finally` blocks and atexit like Ctrl-C does.
 
-    The signal itself only raises (KeyboardInterrupt / SystemExit): removing containers inside the handler would
+    The signal itself only raises (KeyboardInterrupt / schemas.interrupts.Terminated): removing containers inside the handler would
     make episodes still running fail and be stored as finished. Call it from the main thread (signals need that).
     """
     global _atexit_registered, _signals_installed
@@ -367,12 +367,7 @@ def install_cleanup_handlers() -> None:
         if _signals_installed or threading.current_thread() is not threading.main_thread():
             return
         _signals_installed = True
-    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _exit_on_sigterm)
-
-
-def _exit_on_sigterm(signum, frame):
-    raise SystemExit(128 + signum)
+    interrupt_on_sigterm()
 
 
 def _pid_alive(pid: int) -> bool:

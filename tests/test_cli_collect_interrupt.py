@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from collectors.api import Collector, StepResult, Task
 from collectors.command import OutOption, plans_for, run_and_report
 from schemas import Action, EnvInfo, Observation
@@ -41,23 +43,27 @@ def nap_command(out: Path = OutOption):
     run_and_report(NappingCollector, plans_for(tasks), out, domain="nap")
 
 
-def test_ctrl_c_says_how_many_are_stored_and_to_rerun(tmp_path):
+@pytest.mark.parametrize("sent, code, said", [(signal.SIGINT, 130, "interrupted"),
+                                              (signal.SIGTERM, 143, "terminated (SIGTERM)")])
+def test_an_interrupt_says_how_many_are_stored_and_to_rerun(tmp_path, sent, code, said):
+    # SIGTERM (timeout, docker stop) used to end the run with the progress bar alone, or no cleanup at all for
+    # collectors that start no container.
     out = tmp_path / "out"
     # `worldline collect nap`, the command registered as a plugin's would be
-    code = ("from pipelines.cli import CollectGroup; "
-            "CollectGroup(name='collect', targets={'nap': ('tests.test_cli_collect_interrupt:nap_command', '')})"
-            f"(['nap', '--out', {str(out)!r}], prog_name='worldline collect')")
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, preexec_fn=with_default_sigint)
+    code_run = ("from pipelines.cli import CollectGroup; "
+                "CollectGroup(name='collect', targets={'nap': ('tests.test_cli_collect_interrupt:nap_command', '')})"
+                f"(['nap', '--out', {str(out)!r}], prog_name='worldline collect')")
+    proc = subprocess.Popen([sys.executable, "-c", code_run], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, preexec_fn=with_default_sigint)
     deadline = time.monotonic() + 60
     while len(list((out / "episodes" / "nap").glob("*.json"))) < 2:
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sent)
     _, stderr = proc.communicate(timeout=60)
     stored = len(list((out / "episodes" / "nap").glob("*.json")))
     assert 2 <= stored < EPISODES
-    assert proc.returncode == 130, stderr
-    assert (f"interrupted: {stored} of the {EPISODES} planned episodes stored in {out}; run the same command again "
+    assert proc.returncode == code, stderr
+    assert (f"{said}: {stored} of the {EPISODES} planned episodes stored in {out}; run the same command again "
             "to continue") in " ".join(stderr.split()), stderr
     assert "Traceback" not in stderr

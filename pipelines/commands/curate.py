@@ -15,7 +15,8 @@ from typing import Literal
 
 import typer
 
-from pipelines.commands.errors import fail, interrupt_on_sigterm, interrupted_exit_code
+from pipelines.commands.errors import fail
+from schemas.interrupts import interrupt_on_sigterm, interrupted_exit_code
 
 PACK_HINT_FILES = 1000
 LLM_PARAMETERS = ("llm_endpoint", "llm_model", "llm_budget", "llm_token_budget", "llm_max_tokens", "llm_concurrency",

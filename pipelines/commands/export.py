@@ -20,7 +20,8 @@ from typing import Annotated
 
 import typer
 
-from pipelines.commands.errors import fail, interrupt_on_sigterm, interrupted_exit_code
+from pipelines.commands.errors import fail
+from schemas.interrupts import interrupt_on_sigterm, interrupted_exit_code
 from pipelines.staging import NO_EXCHANGE, exchange, owned_folder, remove_stale
 from schemas.files import temp_file
 
