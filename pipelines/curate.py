@@ -12,6 +12,7 @@ import logging
 import os
 import shutil
 import signal
+import sys
 import threading
 import uuid
 from contextlib import contextmanager
@@ -333,7 +334,7 @@ def remove_stale_staging(root: Path) -> None:
     """Remove the staging folders beside the output that runs killed on this host left: each holds a run's
     unfinished output, or, after the swap, the earlier output it replaced; the output folder is whole either way."""
     for folder, pid in remove_stale(root, ["curate"]):
-        logging.getLogger(__name__).warning("removed %s, left by a curation run (pid %s) that was killed", folder, pid)
+        print(f"removed {folder}, left by a curation run (pid {pid}) that was killed", file=sys.stderr)
 
 
 def publish(staging: str, output_dir: str) -> None:

@@ -174,16 +174,16 @@ def export_folder(out: Path, overwrite: bool, kind: str, is_ours) -> Iterator[Pa
     `out` is refused, or with `overwrite` replaced whole, once the new export is complete. `overwrite` replaces only
     what an export of this kind writes (`is_ours` for each entry): anything else in `out` is named and left alone."""
     if out.exists() and not out.is_dir():
-        raise fail(f"--out {out} is a file, not a folder")
+        raise fail(f"--out {out} is a file, not a folder", 2)
     held = sorted(out.iterdir()) if out.is_dir() else []
     # Checked first: suggesting --overwrite for a folder it would then refuse (the shards folder) sent users round.
     foreign = [entry for entry in held if not is_ours(entry)]
     if foreign:
         raise fail(f"--out {out} holds {_names(foreign)}, which an {kind} export does not write: choose a new or "
-                   "empty folder (--overwrite replaces an earlier export only)")
+                   "empty folder (--overwrite replaces an earlier export only)", 2)
     if held and not overwrite:
         raise fail(f"--out {out} already holds an earlier {kind} export ({_names(held)}): pass --overwrite to "
-                   "replace it with this export, or choose a new or empty folder")
+                   "replace it with this export, or choose a new or empty folder", 2)
     _remove_stale(out)
     # Beside `out`, so both renames stay on one file system; made by the first file written (AtomicText).
     staging = owned_folder(out, "export")

@@ -27,14 +27,14 @@ def pack(collection: Path = typer.Argument(..., metavar="COLLECTION",
 
     if is_curation_output(collection):  # its transitions/ holds shards, no domain folders: it would pack nothing
         raise fail(f"{collection} is a curate output, not a raw collection: pack the folder `worldline collect` "
-                   "wrote (the --input of that curate run)")
+                   "wrote (the --input of that curate run)", 2)
     try:
         with Progress(transient=True) as progress:
             task = progress.add_task("packing episodes", total=None)
             report = pack_collection(collection, rows_per_group, rows_per_pack,
                                      progress=lambda n: progress.advance(task, n))
     except FileNotFoundError as exc:
-        raise fail(str(exc))
+        raise fail(str(exc), 2)
     typer.echo(f"packed {report.episodes_packed} episodes ({report.transitions_packed} transitions) into "
                f"{report.packs_written} files; left {report.left_unpacked} unfinished or foreign files as they are"
                + (f"; removed {report.leftovers_removed} files an interrupted pack had already copied"

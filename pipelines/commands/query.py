@@ -95,7 +95,9 @@ def query(folder: Path = typer.Argument(..., metavar="FOLDER", help="Curation ou
     except duckdb.CatalogException as exc:
         views = [name for name in view_sources(folder) if name not in broken]
         raise fail(f"{exc}\nViews in {folder}: {', '.join(views)}") from exc
-    except (FileNotFoundError, duckdb.Error) as exc:
+    except FileNotFoundError as exc:  # a refusal before any work, as collect's and curate's exit 2
+        raise fail(str(exc), 2) from exc
+    except duckdb.Error as exc:
         raise fail(str(exc)) from exc
     PRINTERS[output_format](columns, rows[:limit])
     if len(rows) > limit:  # on stderr: stdout holds only the rows, for a file or a pipe

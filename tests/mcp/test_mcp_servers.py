@@ -132,3 +132,12 @@ def test_a_server_that_cannot_start_says_why(tmp_path):
         ServerConnection(servers["bad-prepare"]).__enter__()
     with pytest.raises(ServerStartError, match="server 'dies' did not start: MCPError: Connection closed"):
         ServerConnection(servers["dies"]).__enter__()
+
+
+def test_a_shipped_http_twin_explores_with_its_stdio_twins_hints():
+    # search-world-http had none: --explore then opened made-up page ids ("no page with id ...") on 3 of 4 steps.
+    servers = load_servers(os.path.join(os.path.dirname(__file__), "..", "..", "tasks", "mcp_servers.yaml"))
+    for name, spec in servers.items():
+        twin = servers.get(name.removesuffix("-http"))
+        if spec.transport == "http" and twin is not None and twin is not spec:
+            assert spec.hints == twin.hints, name

@@ -81,7 +81,7 @@ def test_query_command_prints_a_table(curated):
 def test_query_errors_are_one_line_not_a_traceback(tmp_path):
     result = subprocess.run([sys.executable, "-m", "pipelines.cli", "query", str(tmp_path), "SELECT 1"],
                             capture_output=True, text=True, timeout=120)
-    assert result.returncode == 1 and "neither curated shards" in result.stderr
+    assert result.returncode == 2 and "neither curated shards" in result.stderr
     assert "Traceback" not in result.stderr
 
 

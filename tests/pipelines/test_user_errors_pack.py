@@ -74,7 +74,7 @@ def test_a_curate_output_is_refused(curated):
     out = curated[0]
     before = sorted(path.relative_to(out) for path in out.rglob("*"))
     result = worldline("pack", out)
-    assert result.returncode == 1 and "packed" not in result.stdout, result.stdout
+    assert result.returncode == 2 and "packed" not in result.stdout, result.stdout
     assert result.stderr.strip() == (f"Error: {out} is a curate output, not a raw collection: pack the folder "
                                      "`worldline collect` wrote (the --input of that curate run)")
     assert sorted(path.relative_to(out) for path in out.rglob("*")) == before
