@@ -93,7 +93,7 @@ def test_command_reports_what_it_did(tmp_path):
     assert "packed 4 episodes (14 transitions) into 1 files" in result.stdout
     missing = subprocess.run([sys.executable, "-m", "pipelines.cli", "pack", str(tmp_path / "nope")],
                              capture_output=True, text=True, timeout=120)
-    assert missing.returncode == 1 and "is not a raw collection" in missing.stderr
+    assert missing.returncode == 2 and "is not a raw collection" in missing.stderr
     assert json.loads(episode_path(tmp_path, "terminal", "ep0").read_text())["episode_id"] == "ep0"
 
 

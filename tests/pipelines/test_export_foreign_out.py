@@ -15,7 +15,7 @@ def export(kind: str, out: Path) -> str:
     # The --out check comes before the input is read, so any input folder will do.
     result = subprocess.run([sys.executable, "-m", "pipelines.cli", "export", kind, "--input", str(out), "--out",
                              str(out)], cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     return " ".join(result.stderr.split())
 
 
