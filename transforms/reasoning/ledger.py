@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import time
 from pathlib import Path
 
 
@@ -46,12 +47,30 @@ def spent_by(path: str | Path, run_id: str) -> dict[str, int]:
     return dict(zip(SPEND_COLUMNS, row or (0,) * len(SPEND_COLUMNS)))
 
 
+LOCK_TIMEOUT_S = 30
+
+
+def _use_wal(db: sqlite3.Connection) -> None:
+    """WAL mode (kept in the file once set). Switching needs the file to itself, and SQLite answers "database is
+    locked" at once, without waiting out the busy timeout, to a worker that asks while another one is opening a new
+    cache file: one of 8 processes opening it together failed about one time in 18."""
+    deadline = time.monotonic() + LOCK_TIMEOUT_S
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 class Ledger:
     def __init__(self, path: str | Path):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         # autocommit mode; writes take an explicit IMMEDIATE transaction so concurrent workers serialize.
-        self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = sqlite3.connect(str(path), timeout=LOCK_TIMEOUT_S, isolation_level=None)
+        _use_wal(self._db)
         self._db.execute("CREATE TABLE IF NOT EXISTS cache (key TEXT PRIMARY KEY, model TEXT, trace TEXT NOT NULL)")
         self._db.execute("CREATE TABLE IF NOT EXISTS spend (run_id TEXT PRIMARY KEY, calls INTEGER NOT NULL, "
                          "tokens INTEGER NOT NULL)")
