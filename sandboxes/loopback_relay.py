@@ -53,6 +53,15 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
                 writer.write_eof()
 
 
+def _hold_current_task(tasks: set) -> None:
+    """A stream server's handler task is referenced only by its protocol, which drops it when the client's side
+    closes (Python 3.11): a task still copying the other direction would then be garbage-collected pending ("Task was
+    destroyed but it is pending!") and its upstream connection never closed."""
+    task = asyncio.current_task()
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+
+
 async def _splice(a: tuple, b: tuple) -> None:
     (a_reader, a_writer), (b_reader, b_writer) = a, b
     try:
@@ -93,6 +102,7 @@ class _Agent:
     def __init__(self, folder: str):
         self.folder = folder
         self.listeners: dict[tuple[str, int], asyncio.Server] = {}
+        self.connections: set[asyncio.Task] = set()
 
     async def serve(self) -> None:
         staging = os.path.join(self.folder, f"{CONTROL}.{os.getpid()}")
@@ -125,6 +135,7 @@ class _Agent:
         return "ok"
 
     async def _accepted(self, reader, writer, address: tuple[str, int]) -> None:
+        _hold_current_task(self.connections)
         try:
             upstream = await asyncio.open_unix_connection(os.path.join(self.folder, RELAY))
         except OSError:
@@ -152,6 +163,7 @@ class Relay:
         self._allowed: dict[object, set[tuple[str, int]]] = {}
         self._listening: set[tuple[str, int]] = set()
         self._lock = threading.Lock()
+        self._connections: set[asyncio.Task] = set()
         # A loop in a thread of its own: the caller's thread may run one already (Playwright's sync API does).
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="loopback-relay", daemon=True)
@@ -218,6 +230,7 @@ class Relay:
             control.close()
 
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        _hold_current_task(self._connections)
         try:
             header = await reader.readuntil(b"\n")
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError):
