@@ -105,6 +105,7 @@ class DesktopCollector(Collector):
         self.session = None
         self._pool = None
         self._dump: dict | None = None
+        self._oom_kills: int | None = None  # the desktop cgroup's OOM kills at the last observation
 
     def env_info(self) -> EnvInfo:
         from sandboxes.desktop.image import DESKTOP_PACKAGES
@@ -128,6 +129,7 @@ class DesktopCollector(Collector):
         self.session.start()
         for index, entry in enumerate(task.setup):
             self._setup(entry, f"task {task.id!r} setup #{index + 1}")
+        self._oom_kills = self.session.sandbox.oom_kills()  # what the boot and setup met is not the first step's
         return self._observe(self.session.observe())
 
     def _setup(self, entry: Any, where: str) -> None:
@@ -150,6 +152,18 @@ class DesktopCollector(Collector):
         return Action(kind=action.kind, arguments={"args": action.args, **action.kwargs}, text=action.text())
 
     def step(self, action: Action) -> StepResult:
+        result = self._step(action)
+        # The kernel's count, read from the host: an app killed at the desktop's memory cap just vanishes from the
+        # tree, which an agent could take for the app closing.
+        oom_kills = self.session.sandbox.oom_kills()
+        if oom_kills is not None and self._oom_kills is not None:
+            result.observation.meta["oom_kills"] = oom_kills - self._oom_kills
+            if oom_kills > self._oom_kills:
+                result.perturbations.append("memory_cap")
+        self._oom_kills = oom_kills
+        return result
+
+    def _step(self, action: Action) -> StepResult:
         from sandboxes.desktop.actions import DesktopAction, ActionError, xdotool_commands
         # Not `resolved`: an action replayed from a stored episode holds the one it was recorded with; resolve anew.
         arguments = {key: value for key, value in action.arguments.items() if key != "resolved"}
@@ -177,7 +191,7 @@ class DesktopCollector(Collector):
             self.session.disconnect()
             self._pool.release(self.session.sandbox)  # removed in the background; never reused
             self.session = None
-        self._dump = None
+        self._dump, self._oom_kills = None, None
 
     def close(self) -> None:
         self._end_episode()

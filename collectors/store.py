@@ -18,7 +18,8 @@ from schemas.files import temp_file
 from schemas.transition import ADDED_IN_1_1, with_current_columns
 from schemas.layout import EPISODES_DIR, TRANSITIONS_DIR, episode_path, transitions_path
 from schemas.packs import PACK_PREFIX, held_by_packs
-from sandboxes.leftovers import owner_gone, owner_of, owner_tag
+from sandboxes.leftovers import owner_of, owner_tag
+from schemas.processes import alive
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ def remove_dead_temp_files(root: Path) -> list[Path]:
     removed = []
     for path in (*root.glob(f"{TRANSITIONS_DIR}/*/.*.tmp"), *root.glob(f"{EPISODES_DIR}/*/.*.tmp")):
         owner = owner_of(path.name)
-        if owner and owner_gone(*owner):
+        if owner and not alive(*owner):
             path.unlink(missing_ok=True)  # another store may be removing it at the same time
             removed.append(path)
     if removed:

@@ -14,6 +14,8 @@ import socket
 from collections.abc import Iterable
 from pathlib import Path
 
+from schemas.processes import alive
+
 # renameat2(2): Python has no binding for it (os.rename cannot exchange two folders).
 AT_FDCWD, RENAME_EXCHANGE = -100, 2
 # What a file system answers when it cannot exchange two folders (NFS; overlayfs for a folder of its lower layer).
@@ -35,7 +37,7 @@ def remove_stale(out: Path, kinds: Iterable[str], keep_while_out_missing: Iterab
     removed = []
     for entry in out.parent.iterdir() if out.parent.is_dir() else []:
         match = owned.fullmatch(entry.name)
-        if not match or match["host"] != socket.gethostname() or running(int(match["pid"])):
+        if not match or match["host"] != socket.gethostname() or alive(int(match["pid"])):
             continue
         if match["kind"] in kept and not out.is_dir():
             continue
@@ -43,16 +45,6 @@ def remove_stale(out: Path, kinds: Iterable[str], keep_while_out_missing: Iterab
         if not entry.exists():
             removed.append((entry, match["pid"]))
     return removed
-
-
-def running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process: it exists
-        pass
-    return True
 
 
 def exchange(a: Path, b: Path) -> None:

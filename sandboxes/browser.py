@@ -47,6 +47,7 @@ from urllib.parse import urljoin, urlsplit
 
 from sandboxes import bwrap, cgroup, leftovers, loopback_relay, web_actions
 from sandboxes.web_perturb import Perturbation
+from schemas import processes
 
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -104,7 +105,12 @@ RELAY_AGENT = "/opt/worldline/loopback_relay.py"
 RELAY_TIMEOUT_S = 10
 X11_SOCKETS = "/tmp/.X11-unix"
 DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
-NETWORK_RECORD = {
+# `network` in the sandbox record is a boolean, as the mcp and terminal sandboxes record it (a column query over
+# episodes of every domain needs one type): whether the sandbox shares the host's network namespace. Its own
+# namespace reaches only the relayed allowed loopback origins, like an mcp http server behind its forwarder: false.
+# The host's is true: routing and the dead proxy confine Chromium's own stack, not a compromised renderer.
+# How the episode was confined, in words, stays in `network_detail`.
+NETWORK_DETAIL = {
     False: "own namespace (only lo); the allowed loopback origins' ports relayed to the host's; requests routed to "
            "the allowed origins, a dead proxy for the rest",
     True: "host namespace; requests routed to the allowed origins, a dead proxy for the rest",
@@ -375,7 +381,8 @@ class Browser:
     def sandbox_record(self) -> dict:
         """What an episode records of Chromium's sandbox (env details): its caps and its network."""
         return {"kind": "bwrap", "limits": dataclasses.asdict(self.limits), "processes_capped": self.uid is not None,
-                "total": self._total_caps, "network": NETWORK_RECORD[self.host_network]}
+                "total": self._total_caps, "network": self.host_network,
+                "network_detail": NETWORK_DETAIL[self.host_network]}
 
     def use_network_for(self, allowed_origins: Iterable[str]) -> None:
         """Run the browser in the namespace these origins need: its own while all are on loopback, the host's as
@@ -551,7 +558,7 @@ class Browser:
         if self._killed_reason:
             return BrowserDied(self._killed_reason)
         first = str(exc).splitlines()[0]
-        if any(s in first for s in PAGE_CRASH) and self.alive and bwrap.running(self.pid):
+        if any(s in first for s in PAGE_CRASH) and self.alive and processes.alive(self.pid):
             return PageCrashed(first)
         return BrowserDied(f"browser crashed: {first}")
 

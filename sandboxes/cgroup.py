@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sandboxes import leftovers
+from schemas.processes import alive
 
 _names = itertools.count()
 PREFIX = "worldline-"
@@ -125,10 +126,10 @@ class Group:
                 "cpu_throttled_periods": self.cpu_throttled()}
 
 
-def _own_cgroups() -> dict[str, str]:
-    """controller (or "" for v2) -> this process's cgroup path, from /proc/self/cgroup."""
+def _cgroups(pid: int | str = "self") -> dict[str, str]:
+    """controller (or "" for v2) -> the cgroup path of `pid` (default: this process), from /proc/<pid>/cgroup."""
     paths = {}
-    for line in Path("/proc/self/cgroup").read_text().splitlines():
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
         _, controllers, path = line.split(":", 2)
         for controller in controllers.split(",") if controllers else [""]:
             paths[controller] = path
@@ -150,13 +151,15 @@ def _mounts() -> dict[str, tuple[Path, str]]:
     return mounts
 
 
-def _own_folder(controller: str, own: dict[str, str], mounts: dict[str, tuple[Path, str]]) -> Path:
-    if controller not in own or controller not in mounts:
+def _folder(controller: str, paths: dict[str, str], mounts: dict[str, tuple[Path, str]]) -> Path:
+    """Where the cgroup `paths` (one process's, from _cgroups) names for `controller` shows under this process's
+    mount of that hierarchy."""
+    if controller not in paths or controller not in mounts:
         raise Unavailable(f"no {controller or 'cgroup v2'} hierarchy is mounted")
     mountpoint, root = mounts[controller]
-    relative = os.path.relpath(own[controller], root)
+    relative = os.path.relpath(paths[controller], root)
     if relative.startswith(".."):
-        raise Unavailable(f"this process's {controller or 'v2'} cgroup {own[controller]} is not under the mount")
+        raise Unavailable(f"the {controller or 'v2'} cgroup {paths[controller]} is not under the mount {mountpoint}")
     return (mountpoint / relative).resolve()
 
 
@@ -165,7 +168,7 @@ def _make_v1(name: str, memory_bytes: int, processes: int, cpus: float | None, o
     folders = []
     try:
         for controller in ("memory", "pids") + (("cpu",) if cpus else ()):
-            parent = _own_folder(controller, own, mounts)
+            parent = _folder(controller, own, mounts)
             remove_dead_groups(parent)
             folder = parent / name
             folder.mkdir()
@@ -199,11 +202,11 @@ def _make_v2(name: str, memory_bytes: int, processes: int, cpus: float | None, o
     # rarely get children with caps; the nearest ancestor that already hands memory and pids to its children can
     # (under systemd, a slice). Its own caps still hold above the new group. The cpu controller is asked of the same
     # ancestor, not searched for: a group that has no CPU cap records cpus None.
-    folder = _own_folder("", own, mounts)
+    folder = _folder("", own, mounts)
     mountpoint = mounts[""][0].resolve()
     while not {"memory", "pids"} <= set(_read(folder / "cgroup.subtree_control").split()):
         if folder == mountpoint:
-            raise Unavailable(f"cgroup v2: no group from {_own_folder('', own, mounts)} up hands the memory and "
+            raise Unavailable(f"cgroup v2: no group from {_folder('', own, mounts)} up hands the memory and "
                               "pids controllers to its children")
         folder = folder.parent
     remove_dead_groups(folder)
@@ -248,7 +251,7 @@ def remove_dead_groups(parent: Path) -> list[Path]:
     removed = []
     for folder in parent.glob(f"{PREFIX}*"):
         maker = _maker(folder.name)
-        if maker is None or not leftovers.owner_gone(*maker):
+        if maker is None or alive(*maker):
             continue
         try:
             folder.rmdir()
@@ -264,7 +267,7 @@ def make_group(purpose: str, memory_bytes: int, processes: int, cpus: float | No
     beside it whose maker has ended are removed first. Unavailable when this machine or user cannot make one."""
     name = f"{PREFIX}{purpose}-{leftovers.owner_tag()}-{next(_names)}"
     try:
-        own, mounts = _own_cgroups(), _mounts()
+        own, mounts = _cgroups(), _mounts()
         if "memory" in mounts:
             return _make_v1(name, memory_bytes, processes, cpus, own, mounts)
         return _make_v2(name, memory_bytes, processes, cpus, own, mounts)
@@ -272,6 +275,20 @@ def make_group(purpose: str, memory_bytes: int, processes: int, cpus: float | No
         raise
     except OSError as exc:
         raise Unavailable(f"cannot read or write the cgroup filesystem: {exc}") from exc
+
+
+def group_of(pid: int, memory_bytes: int, processes: int, cpus: float | None) -> Group:
+    """The cgroup another maker put `pid` in (a container's, made by its engine), where this process's mounts show
+    it: its memory and cpu folders on v1, its one folder on v2. The caps are the ones that maker was given: the
+    Group records them and reads usage() but does not own the group, so it is never close()d from here.
+    Unavailable when `pid` has ended or its group is not under this process's cgroup mounts."""
+    try:
+        paths, mounts = _cgroups(pid), _mounts()
+    except OSError as exc:
+        raise Unavailable(f"cannot read the cgroup of process {pid}: {exc}") from exc
+    controllers = ("memory", "cpu") if "memory" in paths else ("",)
+    folders = [_folder(controller, paths, mounts) for controller in controllers]
+    return Group("v1" if controllers[0] else "v2", folders, memory_bytes, processes, cpus)
 
 
 def unavailable_record(reason: str) -> dict:

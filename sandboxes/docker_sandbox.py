@@ -25,7 +25,6 @@ import uuid
 import concurrent.futures
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from docker import errors as docker_errors
 from docker import types as docker_types
@@ -33,6 +32,7 @@ from docker import utils as docker_utils
 
 from sandboxes import cgroup, proc_view
 from schemas.interrupts import interrupt_on_sigterm
+from schemas.processes import alive
 from sandboxes.engine import engine_client
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ _PID_WRAPPER = ["/bin/sh", "-c", 'read -r s </proc/$$/stat; echo "$$ ${s##*) }" 
 # steps. Builtins only: no fork, so it also works in a container at its pids cap.
 _KILL_SCRIPT = ('kill -9 "-$1" 2>/dev/null || { [ -e "/proc/$1" ] && echo "group $1"; }; '
                 'for d in /proc/[0-9]*; do p=${d#/proc/}; [ "$p" = "$$" ] && continue; '
-                'read -r s <"$d/stat" 2>/dev/null || continue; set -- "$1" "$2" ${s##*) }; '
+                'read -r s 2>/dev/null <"$d/stat" || continue; set -- "$1" "$2" ${s##*) }; '
                 '[ "${22}" -ge "$2" ] 2>/dev/null && { kill -9 "$p" 2>/dev/null || '
                 '{ [ -e "$d" ] && echo "${s%%) *})"; }; }; done; true')
 # Capabilities a root shell keeps (file ownership and permissions, su/sudo, signalling other users' processes);
@@ -370,16 +370,6 @@ def install_cleanup_handlers() -> None:
     interrupt_on_sigterm()
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _worldline_containers(client) -> list[dict]:
     # One list call (not containers.list, which inspects each container and fails if one vanishes meanwhile).
     return [{"id": c["Id"], "name": c["Names"][0].lstrip("/"), "labels": c.get("Labels") or {}}
@@ -401,7 +391,7 @@ def remove_orphans(client=None) -> list[str]:
     removed: list[str] = []
     for container in _worldline_containers(client):
         owner_host, _, pid = container["labels"].get(OWNER_LABEL, "").rpartition(":")
-        if owner_host == host and pid.isdigit() and not _pid_alive(int(pid)):
+        if owner_host == host and pid.isdigit() and not alive(int(pid)):
             _remove(client, container, removed)
     return removed
 
@@ -586,22 +576,17 @@ class DockerSandbox:
             return None
         try:
             pid = self.client.api.inspect_container(self.container.id)["State"].get("Pid")
-            lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines() if pid else []
-        except (docker_errors.NotFound, OSError):  # removed meanwhile, or its init just ended
+        except docker_errors.NotFound:  # removed meanwhile
             return None
-        paths = {controller: path for _, controllers, path in (line.split(":", 2) for line in lines)
-                 for controller in (controllers.split(",") if controllers else [""])}
-        controllers = ("memory", "cpu") if "memory" in paths else ("",)
         try:
-            folders = [cgroup._own_folder(controller, paths, cgroup._mounts()) for controller in controllers]
-        except cgroup.Unavailable:
+            group = cgroup.group_of(pid, self.limits.memory_bytes, self.limits.pids, self.limits.cpus) if pid else None
+        except cgroup.Unavailable:  # its init just ended, or its group is not under this process's cgroup mounts
             return None
         # The pid is the engine's: in another pid namespace it may name some other process, whose cgroup is not this
         # container's.
-        if not all(self.container.id in str(folder) and folder.is_dir() for folder in folders):
+        if group is None or not all(self.container.id in str(folder) and folder.is_dir() for folder in group.folders):
             return None
-        return cgroup.Group("v1" if controllers[0] else "v2", folders, self.limits.memory_bytes, self.limits.pids,
-                            self.limits.cpus)
+        return group
 
     def attach(self, argv: list[str], *, workdir=None, user=None, env=None) -> AttachedExec:
         """Start a long-lived process with stdin/stdout attached: a control channel into the container."""
@@ -677,13 +662,14 @@ class DockerSandbox:
         started = fields[20].decode() if len(fields) > 20 and fields[20].isdigit() else "999999999999999"
         api = self.client.api
         try:
-            survivors = api.exec_start(api.exec_create(
+            # stdout only: the script names survivors there, and a shell message must never read as one.
+            survivors, _ = api.exec_start(api.exec_create(
                 self.container.id, ["/bin/sh", "-c", _KILL_SCRIPT, "kill", fields[0].decode(), started],
-                user=user or "")["Id"])
+                user=user or "")["Id"], demux=True)
         except Exception as exc:  # the container may have died meanwhile: the next step reports that
             log.debug("kill %s in %s: %s", pid, self.name, exc)
             return
-        if survivors.strip():
+        if survivors and survivors.strip():
             log.warning("sandbox %s: the timed-out command (pid %s, run as %s) left processes it was not permitted "
                         "to kill: %s", self.name, fields[0].decode(), user or "the container's user",
                         ", ".join(survivors.decode(errors="replace").splitlines()))

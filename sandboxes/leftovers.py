@@ -15,18 +15,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from schemas.processes import alive, start_time
+
 # "<anything>-<pid>.<start>-<suffix>": the suffix (tempfile's random name, a group's number) has no "-", so the tag
 # is found from the right whatever the purpose or server name before it holds.
 _TAGGED = re.compile(r"-(?P<pid>[0-9]+)\.(?P<start>[0-9]+)-[^-]*$")
-
-
-def start_time(pid: int) -> int | None:
-    """When `pid` started, in clock ticks after boot (/proc/<pid>/stat field 22); None when it cannot be read."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_bytes()
-        return int(stat.rsplit(b")", 1)[1].split()[19])
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 @functools.cache
@@ -45,28 +38,13 @@ def owner_of(name: str) -> tuple[int, int] | None:
     return (int(match["pid"]), int(match["start"])) if match else None
 
 
-def owner_gone(pid: int, start: int | None) -> bool:
-    """Whether the process that made a folder has ended: no process has its pid, or the one that does started at
-    another time than `start` (pid reuse). `start` None (a name from before tags held it) checks the pid only."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        pass  # alive, another user's
-    if start is None:
-        return False
-    now = start_time(pid)
-    return now is not None and now != start
-
-
 def remove_dead_temp(family: str) -> list[Path]:
     """Remove the temporary folders named `family`* whose owner is gone; folders without a tag are left (their
     owner cannot be told). Returns what was removed."""
     removed = []
     for folder in Path(tempfile.gettempdir()).glob(f"{family}*"):
         owner = owner_of(folder.name)
-        if owner and folder.is_dir() and not folder.is_symlink() and owner_gone(*owner):
+        if owner and folder.is_dir() and not folder.is_symlink() and not alive(*owner):
             shutil.rmtree(folder, ignore_errors=True)  # another collector may be removing it at the same time
             removed.append(folder)
     return removed

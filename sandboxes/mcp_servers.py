@@ -32,8 +32,9 @@ import anyio
 
 from sandboxes import bwrap, cgroup, leftovers
 from sandboxes.bwrap import (SYSTEM_PATHS, bind_args, covered, parent_dirs, process_tree, release_sandbox_uid,
-                             running, take_sandbox_uid)
+                             take_sandbox_uid)
 from sandboxes.mcp_proxy import Exchange, PerturbingProxy, Rule
+from schemas.processes import alive
 from schemas.yaml_file import load_yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -717,7 +718,7 @@ class ServerConnection:
         if self._process is not None:
             self._process.wait()
         deadline = time.monotonic() + 5
-        while any(running(member) for member in tree) and time.monotonic() < deadline:
+        while any(alive(member) for member in tree) and time.monotonic() < deadline:
             time.sleep(0.01)
 
     async def _hold_session(self, ready: asyncio.Future) -> None:

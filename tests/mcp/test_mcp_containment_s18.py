@@ -10,7 +10,8 @@ import time
 import pytest
 
 from sandboxes import mcp_servers
-from sandboxes.bwrap import process_tree, running
+from sandboxes.bwrap import process_tree
+from schemas.processes import alive as running
 from sandboxes.mcp_servers import SOCKET_NAME, ServerConnection, ServerStartError, server_from_dict
 from tests.mcp.mcp_helpers import ROOT, result_of
 

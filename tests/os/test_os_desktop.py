@@ -177,3 +177,17 @@ def test_env_details_record_the_limits_and_the_proc_view_the_desktop_ran_with(co
     # What the record says is what the apps see: free reports the container's 1 GiB, not this machine's memory.
     meminfo = collector.session.sandbox.exec("head -1 /proc/meminfo").output.decode()
     assert int(meminfo.split()[1]) == (1 << 30) // 1024
+
+
+def test_an_app_killed_at_the_memory_cap_is_counted_and_labelled(collector):
+    # Before, a desktop step recorded no OOM kills: an app killed at the cap just left the tree, as if it had closed.
+    collector.reset(CALCULATOR)
+    calm = collector.step(collector.parse_action('press("esc")'))
+    assert calm.observation.meta["oom_kills"] == 0 and "memory_cap" not in calm.perturbations
+    # The kernel's count is read per observation, so a program killed since the last one counts for the next step.
+    # oom_score_adj 1000 makes the hog the one killed, not Xvfb or the calculator.
+    hog = collector.session.sandbox.exec("echo 1000 > /proc/self/oom_score_adj && head -c 2G /dev/zero | tail")
+    assert hog.exit_code != 0
+    killed = collector.step(collector.parse_action('press("esc")'))
+    assert killed.observation.meta["oom_kills"] == 1 and killed.perturbations == ["memory_cap"]
+    assert "galculator" in killed.observation.meta["apps"]

@@ -25,7 +25,7 @@ def group():
 
 
 def test_the_group_is_made_under_the_collectors_own_cgroup(group):
-    own = cgroup._own_cgroups()
+    own = cgroup._cgroups()
     for folder in group.folders:
         assert folder.is_dir() and folder.name.startswith(f"worldline-test-{leftovers.owner_tag()}-")
     controller = "memory" if group.version == "v1" else ""
@@ -104,13 +104,13 @@ def test_on_cgroup_v2_the_search_for_a_delegating_ancestor_and_joining_run_on_th
     so no v2 group can get caps here. What can run for real: the search up from this process's v2 group for an
     ancestor that hands memory and pids down (there is none, and the reason says so), and a program joining a v2
     group before it starts (wrap, members, close are the same code on both versions)."""
-    own, mounts = cgroup._own_cgroups(), cgroup._mounts()
+    own, mounts = cgroup._cgroups(), cgroup._mounts()
     if "" not in mounts or "memory" not in mounts:
         pytest.fail("this test is for the hybrid layout (v1 controllers, an empty v2 hierarchy) this machine and CI "
                     "have; on a v2-only machine the other tests here run the v2 path with caps")
     with pytest.raises(cgroup.Unavailable, match="hands the memory and pids controllers to its children"):
         cgroup._make_v2("worldline-test-v2", 96 << 20, 24, 0.5, own, mounts)
-    folder = cgroup._own_folder("", own, mounts) / f"worldline-test-v2-{os.getpid()}"
+    folder = cgroup._folder("", own, mounts) / f"worldline-test-v2-{os.getpid()}"
     folder.mkdir()
     group = cgroup.Group("v2", [folder], 96 << 20, 24)
     child = subprocess.Popen(group.wrap(["sleep", "60"]))
@@ -126,3 +126,24 @@ def test_on_cgroup_v2_the_search_for_a_delegating_ancestor_and_joining_run_on_th
     finally:
         group.close()
         child.kill()
+
+
+def test_group_of_finds_the_group_another_maker_put_a_process_in():
+    # What DockerSandbox asks for a container's init: the group its maker put it in, seen through this process's
+    # mounts (memory and cpu on v1), and that group's OOM kills.
+    made = cgroup.make_group("test-of", 64 << 20, 16, cpus=0.5)
+    hog = "block = bytearray(256 << 20); block[::4096] = b'x' * len(block[::4096])"
+    sleeper = subprocess.Popen(made.wrap(["sh", "-c", f"{sys.executable} -c \"{hog}\"; exec sleep 60"]))
+    try:
+        deadline = time.monotonic() + 30
+        while len(made.members()) != 1 or made.oom_kills() == 0:  # the hog killed, the sleep left
+            assert sleeper.poll() is None and time.monotonic() < deadline, "the hog was not killed at the cap"
+            time.sleep(0.02)
+        found = cgroup.group_of(made.members()[0], 64 << 20, 16, 0.5)
+        expected = [made.folders[0], made.folders[-1]] if made.version == "v1" else made.folders
+        assert found.folders == expected and found.usage()["oom_kills"] == 1
+    finally:
+        made.close()
+        sleeper.wait()
+    with pytest.raises(cgroup.Unavailable, match=f"cannot read the cgroup of process {sleeper.pid}"):
+        cgroup.group_of(sleeper.pid, 64 << 20, 16, 0.5)

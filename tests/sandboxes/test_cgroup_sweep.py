@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from sandboxes import cgroup, leftovers
+from schemas.processes import alive
 
 REPO = Path(__file__).resolve().parents[2]
 # A collector that makes a group, says where it is, then dies without closing it; with "busy", a process it started
@@ -92,7 +93,7 @@ def _reaped_pid() -> int:
     """The pid of a process that has ended and been reaped (so no process has it, until the kernel reuses it)."""
     child = subprocess.Popen(["true"])
     child.wait()
-    assert leftovers.owner_gone(child.pid, None)
+    assert not alive(child.pid)
     return child.pid
 
 

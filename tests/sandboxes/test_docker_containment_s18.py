@@ -84,3 +84,16 @@ def test_an_oom_kill_inside_a_container_that_keeps_running_is_counted(base_image
         assert not docker_client.api.inspect_container(sandbox.container_id)["State"]["OOMKilled"]
         after = sandbox.usage()
         assert after["oom_kills"] == 1 and after["peak_memory_bytes"] >= 100 * 2**20
+
+
+def test_processes_that_end_while_the_kill_scans_them_are_not_reported_as_survivors(base_image, prefix, caplog):
+    # The kill's scan reads every /proc/PID/stat it listed; a process that ends between the listing and the read made
+    # the shell print "cannot open /proc/87/stat", which was taken for a survivor and logged as a process "not
+    # permitted to kill" (a `make run`'s swe step). Short-lived processes in a loop make that window likely.
+    with DockerSandbox(base_image, name_prefix=prefix) as sandbox:
+        sandbox.exec("nohup sh -c 'while :; do /bin/true; done' >/dev/null 2>&1 &")
+        with caplog.at_level(logging.WARNING, logger="sandboxes.docker_sandbox"):
+            for _ in range(5):
+                assert sandbox.exec("sleep 100", timeout=0.5).timed_out
+        assert not [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert b"sleep 100" not in sandbox.exec("ps -eo args").stdout

@@ -23,7 +23,8 @@ from collectors.api import Task
 from collectors.runner import EpisodePlan, collect
 from collectors.web import ScriptedWebPolicy, WebCollector, resolve_reference
 from sandboxes.browser import CLOSE_TIMEOUT_S, DRIVER_GRACE_S, Browser
-from sandboxes.bwrap import process_tree, running
+from sandboxes.bwrap import process_tree
+from schemas.processes import alive as running
 from tests.web.browser_helpers import require_chromium
 from tests.http_pages import serving
 

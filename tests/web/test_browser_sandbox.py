@@ -11,7 +11,8 @@ import pytest
 
 from sandboxes.browser import (FILE_SIZE_LIMIT_BYTES, MEMORY_LIMIT_BYTES, OPEN_FILES_LIMIT, PROCESS_LIMIT,
                                Browser, BrowserDied)
-from sandboxes.bwrap import process_tree, running
+from sandboxes.bwrap import process_tree
+from schemas.processes import alive as running
 from tests.web.browser_helpers import require_chromium, running_browser
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,7 +17,7 @@ import pytest
 
 from sandboxes import browser as browser_module
 from sandboxes.browser import Browser, BrowserDied, StartHung
-from sandboxes.bwrap import running
+from schemas.processes import alive as running
 from tests.web.browser_helpers import require_chromium
 
 START_TIMEOUT_S = 3

@@ -151,5 +151,7 @@ def test_scripted_tasks_and_exploration_write_valid_episodes(tmp_path):
             assert row["domain"] == "web" and row["next_observation"]["raw_format"] == "web-json"
             sandbox = json.loads(row["env"]["details_json"])["sandbox"]
             assert sandbox["kind"] == "bwrap" and sandbox["limits"]["data_bytes"] == BROWSER_DATA_BYTES
+            # The loopback sites' episodes: a boolean, as mcp and terminal store theirs.
+            assert sandbox["network"] is False and sandbox["network_detail"].startswith("own namespace")
             bundle = json.loads(row["next_observation"]["raw"])
             assert bundle["aria_snapshot"] and bundle["ax_tree"] and bundle["bids"]

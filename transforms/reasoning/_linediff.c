@@ -899,8 +899,34 @@ put_repr_char(Py_UCS4 *out, Py_UCS4 ch, Py_UCS4 quote_mark)
     return out;
 }
 
-/* repr() of the line stripped and cut to MAX_CHARS with an ellipsis: single quotes unless the text holds a single
- * quote and no double one (unicode_repr's choice). */
+/* What the MCP proxy ends a text it cut with (sandboxes/mcp_proxy.py _truncate). */
+static const Py_UCS4 CUT_MARKER[] = {0x2026, '[', 't', 'r', 'u', 'n', 'c', 'a', 't', 'e', 'd', ']'};
+#define CUT_MARKER_LEN ((Py_ssize_t)(sizeof CUT_MARKER / sizeof CUT_MARKER[0]))
+
+/* Where a quote of text[start:line_end] cut at `end` stops instead when the cut falls inside a CUT_MARKER the
+ * observation holds already: before the marker (and the spaces before it), so the quote does not read "…[trunc…" or
+ * "……"; its own ellipsis then stands for the rest, the marker included. */
+static Py_ssize_t
+end_outside_marker(const Text *t, Py_ssize_t start, Py_ssize_t end, Py_ssize_t line_end)
+{
+    if (t->kind == PyUnicode_1BYTE_KIND)  /* Latin-1 has no ellipsis */
+        return end;
+    for (Py_ssize_t m = end - CUT_MARKER_LEN + 1 > start ? end - CUT_MARKER_LEN + 1 : start;
+         m < end && m + CUT_MARKER_LEN <= line_end; m++) {
+        Py_ssize_t k = 0;
+        while (k < CUT_MARKER_LEN && PyUnicode_READ(t->kind, t->data, m + k) == CUT_MARKER[k])
+            k++;
+        if (k == CUT_MARKER_LEN) {
+            while (m > start && Py_UNICODE_ISSPACE(PyUnicode_READ(t->kind, t->data, m - 1)))
+                m--;
+            return m;
+        }
+    }
+    return end;
+}
+
+/* repr() of the line stripped and cut to MAX_CHARS with an ellipsis (not inside a CUT_MARKER): single quotes unless
+ * the text holds a single quote and no double one (unicode_repr's choice). */
 static int
 put_quoted(Builder *b, const Text *t, const Line *line)
 {
@@ -911,7 +937,7 @@ put_quoted(Builder *b, const Text *t, const Line *line)
         end--;
     int cut = end - start > MAX_CHARS;
     if (cut)
-        end = start + MAX_CHARS - 1;
+        end = end_outside_marker(t, start, start + MAX_CHARS - 1, end);
     /* At most 10 characters per character (\Uhhhhhhhh), the ellipsis and the quotes. */
     if (reserve(b, 10 * (end - start) + 3) < 0)
         return -1;

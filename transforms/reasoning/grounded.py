@@ -236,13 +236,24 @@ def _json_document(text: str):
     return value if isinstance(value, (dict, list)) else None
 
 
+# What the MCP proxy ends a text it cut with (sandboxes/mcp_proxy.py _truncate); quote() knows it too (_linediff.c).
+_CUT_MARKER = "…[truncated]"
+
+
+def _end_outside_marker(text: str, end: int) -> int:
+    """Where a cut of `text` at `end` stops instead when it falls inside a _CUT_MARKER the text holds already: before
+    the marker, so the snippet does not read "…[trunc…" or "……"; its own ellipsis stands for the rest."""
+    marker = text.find(_CUT_MARKER, max(0, end - len(_CUT_MARKER) + 1))
+    return marker if -1 < marker < end else end
+
+
 def _snippet(value: str) -> str:
-    """The start of a long string: its first line, stripped, cut at a word under _SNIPPET characters, with an
-    ellipsis."""
+    """The start of a long string: its first line, stripped, cut at a word under _SNIPPET characters (not inside a
+    _CUT_MARKER), with an ellipsis."""
     first = next((line.strip() for line in value.splitlines() if line.strip()), "")
     if len(first) > _SNIPPET:
         cut = first.rfind(" ", 0, _SNIPPET + 1)
-        first = first[:cut if cut > _SNIPPET // 2 else _SNIPPET].rstrip()
+        first = first[:_end_outside_marker(first, cut if cut > _SNIPPET // 2 else _SNIPPET)].rstrip()
     return quote(first + "…")
 
 
