@@ -37,6 +37,17 @@ class StepResult:
     observe_latency_ms: float = 0.0
     reference: Observation | None = None
 
+    def count_oom_kills(self, kills: int | None, before: int | None) -> int | None:
+        """Record the OOM kills of the sandbox's cgroup during this step (`kills` now, `before` at the last
+        observation; None when unreadable), labelled `memory_cap` when any: a process killed at the memory cap exits
+        137 like any SIGKILL, or just vanishes from a desktop's tree, and may print nothing. Returns `kills`, the
+        next step's `before`."""
+        if kills is not None and before is not None:
+            self.observation.meta["oom_kills"] = kills - before
+            if kills > before:
+                self.perturbations.append("memory_cap")
+        return kills
+
 
 class TaskError(Exception):
     """Raised by a collector's reset or step (or a policy) for a problem with the task itself, not the environment:

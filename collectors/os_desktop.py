@@ -153,14 +153,7 @@ class DesktopCollector(Collector):
 
     def step(self, action: Action) -> StepResult:
         result = self._step(action)
-        # The kernel's count, read from the host: an app killed at the desktop's memory cap just vanishes from the
-        # tree, which an agent could take for the app closing.
-        oom_kills = self.session.sandbox.oom_kills()
-        if oom_kills is not None and self._oom_kills is not None:
-            result.observation.meta["oom_kills"] = oom_kills - self._oom_kills
-            if oom_kills > self._oom_kills:
-                result.perturbations.append("memory_cap")
-        self._oom_kills = oom_kills
+        self._oom_kills = result.count_oom_kills(self.session.sandbox.oom_kills(), self._oom_kills)
         return result
 
     def _step(self, action: Action) -> StepResult:

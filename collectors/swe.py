@@ -210,14 +210,7 @@ class SweCollector(Collector):
 
     def step(self, action: Action) -> StepResult:
         result = self._step(action)
-        # The kernel's count, read from the host: a test run or command killed at the memory cap exits 137 like any
-        # other SIGKILL, and may print nothing.
-        oom_kills = self.sandbox.oom_kills()
-        if oom_kills is not None and self._oom_kills is not None:
-            result.observation.meta["oom_kills"] = oom_kills - self._oom_kills
-            if oom_kills > self._oom_kills:
-                result.perturbations.append("memory_cap")
-        self._oom_kills = oom_kills
+        self._oom_kills = result.count_oom_kills(self.sandbox.oom_kills(), self._oom_kills)
         return result
 
     def _step(self, action: Action) -> StepResult:
