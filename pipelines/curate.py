@@ -26,6 +26,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions, TestOptions
 
 from pipelines.staging import NO_EXCHANGE, exchange, owned_folder, remove_stale
+from schemas.interrupts import finishing
 from schemas.layout import TRANSITIONS_DIR, transition_files
 from transforms import stats as curate_stats
 from transforms.card import dataset_card
@@ -50,6 +51,7 @@ WORK_DIR = ".work"  # prepared files between curation steps; removed when the ru
 LOCK_FILE = ".curate.lock"  # held by the run using the output folder (output_lock)
 # Where a run whose output folder cannot be swapped whole (see staging_folder) puts its output until it is complete.
 PUBLISH_DIR = ".publish"
+WORKER_STDERR_PLUGIN = "pipelines.beam_worker_stderr"
 
 
 class OutputExistsError(RuntimeError):
@@ -144,6 +146,22 @@ def pipeline_options(beam_args: list[str], input_bytes: int = 0) -> PipelineOpti
             direct.direct_num_workers, direct.direct_running_mode = workers, mode
     warn_of_worker_threads(options.view_as(DirectOptions))
     return options
+
+
+def local_runner(options: PipelineOptions):
+    """FnApiRunner whose worker processes import pipelines.beam_worker_stderr first (as a Beam plugin), or None
+    for any other runner or mode. Those processes print to the user's terminal, and Beam printed a failed bundle's
+    traceback there (79 lines for a full disk) before the command said the error in one line (pipelines.os_errors).
+    FnApiRunner hands its workers the options of its provision info only, empty unless given."""
+    if (options.view_as(StandardOptions).runner != DEFAULT_RUNNER
+            or options.view_as(DirectOptions).direct_running_mode != "multi_processing"):
+        return None
+    from apache_beam.portability.api import beam_provision_api_pb2
+    from apache_beam.runners.portability.fn_api_runner.fn_runner import ExtendedProvisionInfo, FnApiRunner
+
+    info = beam_provision_api_pb2.ProvisionInfo(retrieval_token="unused-retrieval-token")
+    info.pipeline_options.update({"beam:option:beam_plugins:v1": [WORKER_STDERR_PLUGIN]})
+    return FnApiRunner(provision_info=ExtendedProvisionInfo(info))
 
 
 def warn_of_worker_threads(direct: DirectOptions) -> None:
@@ -404,7 +422,8 @@ def _pipeline(input_dir: str, output_dir: str, options: CurateOptions, beam_args
     `publish_dir` (the output folder by default), its work files under the output folder."""
     size = local_input_bytes(input_dir)
     options = scaled_partitions(options, size)
-    pipeline = beam.Pipeline(options=pipeline_options(beam_args, size))
+    beam_options = pipeline_options(beam_args, size)
+    pipeline = beam.Pipeline(runner=local_runner(beam_options), options=beam_options)
     parts = pipeline | "Curate" >> Curate(input_dir, work_dir(output_dir), options)
     # One step, run once every part is written (a side input waits for its whole collection); ToList takes six
     # more and a shuffle (a global combine, and the empty list it injects when no part was written).
@@ -530,11 +549,26 @@ def _run_curation(input_dir: str, output_dir: str, options: CurateOptions, beam_
                   overwrite: bool) -> dict | None:
     staging = prepare_output(output_dir, overwrite)
     try:
-        return _curate_into(input_dir, output_dir, staging, options, beam_args)
+        stats = _curate_into(input_dir, output_dir, staging, options, beam_args)
+        if stats is None:
+            return None
+        with finishing(published_note(output_dir)):
+            publish(staging, output_dir)
+            _remove_staging(staging, output_dir)
+        return stats
     finally:
-        # This run's unfinished output, or after the swap the earlier output; either way not the output folder.
-        if staging != output_dir:
-            shutil.rmtree(staging, ignore_errors=True)
+        _remove_staging(staging, output_dir)
+
+
+def published_note(output_dir: str) -> str:
+    """What a signal gets once the output is published: the command finishes (exit 0) rather than stop."""
+    return f"this run's output is published whole in {output_dir}; finishing"
+
+
+def _remove_staging(staging: str, output_dir: str) -> None:
+    # This run's unfinished output, or after the swap the earlier output; either way not the output folder.
+    if staging != output_dir:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _curate_into(input_dir: str, output_dir: str, staging: str, options: CurateOptions,
@@ -555,5 +589,4 @@ def _curate_into(input_dir: str, output_dir: str, staging: str, options: CurateO
     write_text(f"{staging.rstrip('/')}/stats.json",
                curate_stats.to_json({**stats, "settings": settings}))
     write_text(f"{staging.rstrip('/')}/README.md", dataset_card(stats, settings, run_id))
-    publish(staging, output_dir)
     return stats

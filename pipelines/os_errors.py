@@ -120,11 +120,34 @@ def output_of(params: dict) -> tuple[str | None, str | None]:
 BEAM_FAILURE_LOGGERS = ("apache_beam.runners.common", "apache_beam.runners.portability.local_job_service")
 
 
+def names_disk_error(text: str) -> bool:
+    return any(int(match.group(1)) in NO_SPACE | READ_ONLY | NO_PERMISSION for match in ERRNO_CODE.finditer(text))
+
+
 def _not_a_disk_error(record: logging.LogRecord) -> bool:
-    if record.levelno < logging.ERROR:
-        return True
-    return not any(int(match.group(1)) in NO_SPACE | READ_ONLY | NO_PERMISSION
-                   for match in ERRNO_CODE.finditer(record.getMessage()))
+    return record.levelno < logging.ERROR or not names_disk_error(record.getMessage())
+
+
+class WithoutDiskTracebacks:
+    """A Beam worker process's stderr (pipelines.beam_worker_stderr installs it), less the traceback the worker
+    prints there for a bundle a disk error failed: the worker hands the same error to the command, which says it
+    in one line (report_disk_errors) or, for one it does not translate, raises it with that traceback in it. The
+    traceback came first, 79 lines for a full disk under two worker processes."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self._dropped = False
+
+    def write(self, text: str) -> int:
+        after_dropped = self._dropped
+        self._dropped = text.startswith("Traceback (most recent call last)") and names_disk_error(text)
+        # print() writes the traceback, then its line end on its own.
+        if self._dropped or (after_dropped and text == "\n"):
+            return len(text)
+        return self._stream.write(text)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
 
 
 def report_disk_errors(callback):

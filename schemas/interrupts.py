@@ -3,6 +3,10 @@ export) does the same on SIGTERM (timeout(1), docker stop, Kubernetes), says so 
 ended the process at once, leaving work and staging folders behind and saying nothing."""
 
 import signal
+import sys
+import threading
+from contextlib import contextmanager
+from typing import Iterator
 
 
 class Terminated(KeyboardInterrupt):
@@ -26,3 +30,32 @@ def _raise_terminated(_signum, _frame):
 def interrupted_exit_code(exc: BaseException) -> int:
     """130 for Ctrl-C, 143 for SIGTERM: what a shell reports for a process the signal ended."""
     return 128 + getattr(exc, "signum", signal.SIGINT)
+
+
+def signal_name(signum: int) -> str:
+    return "Terminated (SIGTERM)" if signum == signal.SIGTERM else "Interrupted"
+
+
+@contextmanager
+def finishing(note: str) -> Iterator[None]:
+    """Ctrl-C and SIGTERM do not stop the block: its command has published its result whole and is only finishing
+    (removing what the result replaced, printing its summary). The signal is answered with `note` on stderr and the
+    command ends as it would have; curate and export exited 143 there with their output complete. Only the main
+    thread can set handlers; elsewhere the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    # An ignored signal stays ignored; None: a handler not set from Python, which cannot be put back.
+    previous = {signum: handler for signum in (signal.SIGINT, signal.SIGTERM)
+                if (handler := signal.getsignal(signum)) not in (signal.SIG_IGN, None)}
+
+    def answer(signum, _frame):
+        print(f"{signal_name(signum)}: {note}", file=sys.stderr, flush=True)
+
+    for signum in previous:
+        signal.signal(signum, answer)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

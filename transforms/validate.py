@@ -9,15 +9,18 @@ else (JSONL, other schemas) is read whole and checked row by row.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import datetime, timezone
 from operator import itemgetter
+from pathlib import Path
 from typing import Iterator, NamedTuple
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from schemas.layout import TRANSITIONS_DIR, episode_path
 from schemas.transition import (ADDED_IN_1_1, TRANSITION_SCHEMA, TRANSITION_SCHEMA_1_0, is_transition_schema,
                                 with_current_columns)
 from schemas.validate import (DOMAIN_PATTERN, JSON_FIELDS, REQUIRED_TRANSITION_FIELDS, SUPPORTED_SCHEMA_VERSIONS,
@@ -64,17 +67,73 @@ def read_valid_chunks(path: str, count: bool = True) -> Iterator[list[SourcedRow
             table = with_current_columns(table)
         try:
             if has_checked_columns(table.schema):
-                yield _checked_table(path, group, table, offset, count)
+                items = _checked_table(path, group, table, offset, count)
             else:
-                yield list(_checked_rows(((path, offset + i, row) for i, row in enumerate(table.to_pylist())),
-                                         count))
+                items = list(_checked_rows(((path, offset + i, row) for i, row in enumerate(table.to_pylist())),
+                                           count))
         except UnicodeDecodeError:
             # Arrow does not check a string column's UTF-8 when it reads a file, only when a value is converted: one
             # bad string failed the run. Both branches convert every row before counting any.
-            yield _checked_one_by_one(path, group, table, offset, count)
+            items = _checked_one_by_one(path, group, table, offset, count)
+        yield _short_episodes_rejected(path, group, table, items, count)
         offset += table.num_rows
 
 
+
+def _short_episodes_rejected(path: str, group: int, table: pa.Table, items: list, count: bool) -> list:
+    """`items` of one row group, with every row of an episode whose record (episodes/DOMAIN/ID.json) gives another
+    number of steps than the group holds turned into a dead letter: a file cut short that still reads (rows lost
+    in a copy, a row group dropped) was curated without a word. A row group holds whole episodes (collectors and
+    pack write them so). Local collections only: on a bucket each record would be a request of its own."""
+    wrong = _step_count_mismatches(path, table)
+    if not wrong:
+        return items
+    whole = _whole_group(path, group, table)  # a dead letter holds the whole record
+    for index, item in enumerate(items):
+        if isinstance(item, Rejected):
+            continue
+        source, position, row = item
+        reason = wrong.get(row["episode_id"])
+        if reason is not None:
+            if count:
+                stats.count(stats.DEAD, stats.domain_of(row, source), "validate")
+            items[index] = Rejected(dead_letter(record_id(row), source, "validate", reason,
+                                                whole.slice(index, 1).to_pylist()[0]))
+    return items
+
+
+def _step_count_mismatches(path: str, table: pa.Table) -> dict[str, str]:
+    """episode id -> why, for the episodes of a row group of a local collection's Parquet file whose record gives
+    another number of steps than the group's rows. The record is the one beside the file's domain folder
+    (episodes/DOMAIN/ID.json), as the collector wrote both: a row's own domain may be the invalid value that
+    dead-letters it. An episode without a readable record is left alone: a collect killed before writing it, or a
+    file dropped in by hand."""
+    marker = f"/{TRANSITIONS_DIR}/"
+    if "://" in path or marker not in path or "episode_id" not in table.column_names:
+        return {}
+    root, _, inside = path.rpartition(marker)
+    domain, _, name = inside.partition("/")
+    if not name:  # a file right under transitions/, not in a domain folder: no collector wrote it
+        return {}
+    wrong = {}
+    for episode_id, read in Counter(table.column("episode_id").to_pylist()).items():
+        # An id that is no file name (an invalid row's) has no record: never a path to read elsewhere.
+        record = episode_path(root, domain, episode_id) if isinstance(episode_id, str) and "/" not in episode_id \
+            and episode_id not in ("", ".", "..") else None
+        steps = _recorded_steps(record) if record is not None else None
+        if steps is not None and steps != read:
+            wrong[episode_id] = (f"episode {episode_id}: its record {record} says {steps} steps, but {path} holds "
+                                 f"{read} of its transitions (the file lost rows, in a copy or on disk): collecting "
+                                 "into that folder again records the episode anew")
+    return wrong
+
+
+def _recorded_steps(record: Path) -> int | None:
+    try:
+        steps = json.loads(record.read_text(encoding="utf-8")).get("steps")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return steps if isinstance(steps, int) else None
 
 
 def _projected(schema: pa.Schema, columns: tuple[str, ...]) -> pa.Schema:

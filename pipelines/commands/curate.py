@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import shlex
+import signal
 import sys
 import uuid
 from typing import Literal
@@ -16,7 +17,7 @@ from typing import Literal
 import typer
 
 from pipelines.commands.errors import fail
-from schemas.interrupts import interrupt_on_sigterm, interrupted_exit_code
+from schemas.interrupts import finishing, interrupt_on_sigterm, interrupted_exit_code, signal_name
 
 PACK_HINT_FILES = 1000
 LLM_PARAMETERS = ("llm_endpoint", "llm_model", "llm_budget", "llm_token_budget", "llm_max_tokens", "llm_concurrency",
@@ -156,11 +157,9 @@ def curate_command(ctx: typer.Context,
     Options not listed here go to Beam: --runner, --direct_num_workers, --direct_running_mode, --project,
     --region, --temp_location, --setup_file... (docs/curation.md, docs/dataflow.md).
     """
-    from rich.console import Console
-    from rich.table import Table
-
     from pipelines.curate import (CurationInterrupted, InputMissingError, OutputExistsError, RunnerError, check_input,
-                                  check_output_apart, check_runner, existing_output, run_curation, work_dir)
+                                  check_output_apart, check_runner, existing_output, published_note, run_curation,
+                                  work_dir)
     from pipelines.progress import CurationProgress
     from transforms.curate import CurateOptions
     from transforms.dedupe import NearDupOptions
@@ -217,7 +216,7 @@ def curate_command(ctx: typer.Context,
     except (InputMissingError, OutputExistsError) as exc:
         raise fail(str(exc)) from exc
     except (CurationInterrupted, KeyboardInterrupt) as exc:
-        what = "Interrupted" if interrupted_exit_code(exc) == 130 else "Terminated (SIGTERM)"
+        what = signal_name(getattr(exc, "signum", signal.SIGINT))
         typer.echo(f"{what}: the workers are stopped; {_left_after_interrupt(output, earlier)}.", err=True)
         sys.stderr.flush()
         # Beam's gRPC threads would hold the interpreter open at exit; the output lock goes with the process.
@@ -232,6 +231,16 @@ def curate_command(ctx: typer.Context,
     if stats is None:
         typer.echo("Dry run: the job was translated and nothing was submitted, curated or written.", err=True)
         return
+    with finishing(published_note(output)):
+        report(stats, output)
+
+
+def report(stats: dict, output: str) -> None:
+    """The counts of a published run, with what to look at; exit 1 when they do not add up or every LLM call
+    failed."""
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table("domain", "in", "out", "dead-lettered", "exact dups", "near dups", title=f"curated -> {output}")
     for domain, d in [*stats["domains"].items(), ("all", stats)]:
         table.add_row(domain, *(str(d[k]) for k in ("in", "out", "dead_lettered", "deduped_exact", "deduped_near")))

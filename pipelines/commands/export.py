@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Annotated
 import typer
 
 from pipelines.commands.errors import fail
-from schemas.interrupts import interrupt_on_sigterm, interrupted_exit_code
+from schemas.interrupts import finishing, interrupt_on_sigterm, interrupted_exit_code, signal_name
 from pipelines.staging import NO_EXCHANGE, exchange, owned_folder, remove_stale
 from schemas.files import temp_file
 
@@ -193,7 +194,13 @@ def export_folder(out: Path, overwrite: bool, kind: str, is_ours) -> Iterator[Pa
         shutil.rmtree(staging, ignore_errors=True)
         raise
     staging.mkdir(parents=True, exist_ok=True)  # an export of no episodes still replaces the earlier one
-    _replace_folder(staging, out)
+    with finishing(published_note(out)):
+        _replace_folder(staging, out)
+
+
+def published_note(out: Path) -> str:
+    """What a signal gets once the export is in --out: the command finishes (exit 0) rather than stop."""
+    return f"this export is published whole in {out}; finishing"
 
 
 def _remove_stale(out: Path) -> None:
@@ -217,7 +224,7 @@ def interrupts_reported(out: Path) -> Iterator[None]:
     try:
         yield
     except KeyboardInterrupt as exc:
-        what = "Interrupted" if interrupted_exit_code(exc) == 130 else "Terminated (SIGTERM)"
+        what = signal_name(getattr(exc, "signum", signal.SIGINT))
         now = _identity(out)
         # The new export is renamed onto --out whole (_replace_folder): a folder of another inode there is it.
         left = (f"this export was published whole in {out}, just before it was stopped" if now and now != earlier
@@ -276,8 +283,9 @@ def agentworldbench(input: InputOption, out: OutOption, overwrite: OverwriteOpti
                         # U+2028 or U+0085 in a line would split it for readers that use str.splitlines.
                         handle.write(json.dumps(line) + "\n")
                         counts[name] += 1
-    for name, count in counts.items():
-        typer.echo(f"{out / name}: {count} lines")
+    with finishing(published_note(out)):
+        for name, count in counts.items():
+            typer.echo(f"{out / name}: {count} lines")
 
 
 @app.command()
@@ -296,4 +304,5 @@ def atif(input: InputOption, out: OutOption, overwrite: OverwriteOption = False)
                 json.dump(trajectory_json(trajectory), f, indent=2)
                 f.write("\n")
             written += 1
-    typer.echo(f"{out}: {written} trajectories")
+    with finishing(published_note(out)):
+        typer.echo(f"{out}: {written} trajectories")
