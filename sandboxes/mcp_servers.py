@@ -29,6 +29,10 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.abc
+import httpcore2
+import httpx2
+from httpcore2._backends.anyio import AnyIOStream
 
 from sandboxes import bwrap, cgroup, leftovers
 from sandboxes.bwrap import (SYSTEM_PATHS, bind_args, covered, parent_dirs, process_tree, release_sandbox_uid,
@@ -165,10 +169,11 @@ def server_from_dict(name: str, entry: Any, where: str) -> ServerSpec:
     hinted = [v for values in spec.hints.values() for v in values]
     for text in [spec.command, *spec.args, *spec.env.values(), *spec.prepare, spec.url, *hinted, *spec.read_only]:
         _expand(text, _placeholder_values("/w", 0), where)  # a typo in a placeholder fails at load, not mid-run
-    if serves_pages(spec) and (spec.network or spec.transport == "http"):
+    # An http server keeps a loopback of its own too (the client reaches it through mcp_forward's socket).
+    if serves_pages(spec) and spec.network:
         raise ServerFileError(f"{where}: uses {{pages}}, which is served on the sandbox's own loopback at "
-                              f"{PAGES_URL}; with the host's network (network: true, or the http transport) it "
-                              f"would meet the host's port {PAGES_PORT} and every other such server's")
+                              f"{PAGES_URL}; with the host's network (network: true) it would meet the host's port "
+                              f"{PAGES_PORT} and every other such server's")
     if any("{pages}" in command for command in spec.prepare):
         raise ServerFileError(f"{where}: prepare commands cannot use {{pages}}: the pages are served only next "
                               f"to the server itself")
@@ -230,10 +235,50 @@ def _expand(text: str, values: dict[str, str], where: str) -> str:
                               f"{', '.join('{' + p + '}' for p in PLACEHOLDERS)}") from exc
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def _server_port() -> int:
+    """{port} for an http server: a free one, as before, but never the page server's, which shares the server's
+    loopback when the entry uses {pages}."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port != PAGES_PORT:
+            return port
+
+
+class _UnixSocketBackend(httpcore2.AnyIOBackend):
+    """httpcore's anyio backend, but its unix-socket connections read through an asyncio transport, as its TCP ones
+    do. anyio's own unix stream (4.16) waits for a read with `loop.add_reader(sock, future.set_result, None)`: when
+    the read is cancelled in the loop iteration in which the socket became readable, the reader still fires on the
+    cancelled future and asyncio logs `Exception in callback Future.set_result(None) ... InvalidStateError`. An
+    http session that ends, or a call that times out, cancels its reads while the server is still writing."""
+
+    async def connect_unix_socket(self, path: str, timeout: float | None = None,
+                                  socket_options=None) -> httpcore2.AsyncNetworkStream:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        try:
+            with anyio.fail_after(timeout):
+                await asyncio.get_running_loop().sock_connect(sock, path)
+                stream = await anyio.abc.SocketStream.from_socket(sock)
+        except BaseException as exc:
+            sock.close()
+            if isinstance(exc, TimeoutError):
+                raise httpcore2.ConnectTimeout(f"{path}: no connection within {timeout:g} s") from exc
+            if isinstance(exc, OSError):
+                raise httpcore2.ConnectError(f"{path}: {exc}") from exc
+            raise
+        return AnyIOStream(stream)
+
+
+def unix_socket_transport(path: str) -> httpx2.AsyncHTTPTransport:
+    """httpx's transport with every connection to the unix socket at `path`, through _UnixSocketBackend. The
+    transport takes no network backend, so its pool is replaced by one that has it (with httpx's default limits)."""
+    transport = httpx2.AsyncHTTPTransport()
+    transport._pool = httpcore2.AsyncConnectionPool(uds=path, network_backend=_UnixSocketBackend(),
+                                                    max_connections=100, max_keepalive_connections=20,
+                                                    keepalive_expiry=5.0)
+    return transport
 
 
 # Resource caps for every server process (prlimit): data segment (private writable memory; an address-space cap
@@ -485,7 +530,7 @@ class ServerConnection:
         self._bound_workdir.mkdir()
         self._workspace: subprocess.Popen | None = None
         self.workdir = self._bound_workdir  # where this process reads and writes it (below, when it is capped)
-        self.port = _free_port() if spec.transport == "http" else 0
+        self.port = _server_port() if spec.transport == "http" else 0
         self.socket = self._socket_folder() / SOCKET_NAME if spec.transport == "http" else None
         self.values = _placeholder_values(SANDBOX_WORKDIR, self.port)  # as the server sees them
         self.host_values = _placeholder_values(str(self.workdir), self.port, host=True)
@@ -773,12 +818,11 @@ class ServerConnection:
     async def _http_transport(self):
         """The SDK's streamable HTTP client on an httpx2 client whose connections go to the sandbox's socket: the
         URL (its Host header too) stays the entry's, as the server expects it; the SDK's default timeouts."""
-        import httpx2
         from mcp.client.streamable_http import streamable_http_client
         from mcp.shared._httpx_utils import MCP_DEFAULT_SSE_READ_TIMEOUT, MCP_DEFAULT_TIMEOUT
 
         url = _expand(self.spec.url, self.values, f"server {self.spec.name!r}")
-        async with httpx2.AsyncClient(transport=httpx2.AsyncHTTPTransport(uds=str(self.socket)),
+        async with httpx2.AsyncClient(transport=unix_socket_transport(str(self.socket)),
                                       timeout=httpx2.Timeout(MCP_DEFAULT_TIMEOUT,
                                                              read=MCP_DEFAULT_SSE_READ_TIMEOUT)) as client:
             async with streamable_http_client(url, http_client=client) as streams:

@@ -56,7 +56,6 @@ def _live(pid: int) -> bool:
 
 @pytest.mark.parametrize("extra, message", [
     ({"network": True}, "uses {pages}, which is served on the sandbox's own loopback"),
-    ({"transport": "http"}, "uses {pages}, which is served on the sandbox's own loopback"),
     ({"prepare": ["curl {pages}/index.html"]}, "prepare commands cannot use {pages}"),
 ])
 def test_pages_need_the_sandbox_to_keep_its_own_loopback(extra, message):
