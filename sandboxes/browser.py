@@ -138,6 +138,13 @@ for (const name of ['RTCPeerConnection', 'webkitRTCPeerConnection', 'RTCIceTrans
 }
 """
 
+# Chromium counts only an interface other than `lo` as online, so in its own namespace (and here in the host's too)
+# pages saw navigator.onLine false while every allowed site loaded; a site that shows an offline screen on it would
+# record that instead. Dedicated workers (service workers are blocked) keep the browser's own answer.
+ONLINE_JS = """
+try { Object.defineProperty(Navigator.prototype, 'onLine', {get: () => true, configurable: true}); } catch (e) {}
+"""
+
 # Reads of one observation at most, when navigations keep replacing the document being read (BrowserSession.observe).
 OBSERVE_READS = 4
 # Waits until the DOM has been quiet for quietMs (bounded), then gives every element without a bid the next one.
@@ -655,6 +662,7 @@ class BrowserSession:
         self._context.set_default_navigation_timeout(self.navigation_timeout_ms)
         self._context.add_init_script(QUIET_TRACKER_JS)
         self._context.add_init_script(NO_WEBRTC_JS)
+        self._context.add_init_script(ONLINE_JS)
         self._context.route("**/*", self._route)
         # WebSockets never reach `route`: without this, page JS could open one to any host or port.
         self._context.route_web_socket(re.compile(".*"), self._route_web_socket)

@@ -32,3 +32,14 @@ def test_unknown_collector_is_a_clear_error():
     assert result.returncode != 0
     assert "no-such-domain" in result.stderr
 
+
+
+def test_curate_and_export_take_both_names_of_the_output_option(tmp_path):
+    # collect and export say --out, curate --output: a user typing the other got "no such option".
+    missing = tmp_path / "no-such-collection"
+    for args in (["curate", "--input", str(missing), "--out", str(tmp_path / "shards")],
+                 ["export", "atif", "--input", str(missing), "--output", str(tmp_path / "atif")]):
+        result = run(*args)
+        message = " ".join(result.stderr.split())
+        assert result.returncode == 2 and "no such option" not in message, message
+        assert "does not exist" in message, message

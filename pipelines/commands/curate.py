@@ -101,8 +101,9 @@ curate = typer.Typer(add_completion=False)
 def curate_command(ctx: typer.Context,
            input: str = typer.Option(None, "--input", show_default=False,
                                      help="Raw collection folder (local path or gs://...).  [required]"),
-           output: str = typer.Option(None, "--output", show_default=False,
-                                      help="Folder for stage1/ stage2/ stage3/ and the rest.  [required]"),
+           output: str = typer.Option(None, "--output", "--out", show_default=False,
+                                      help="Folder for stage1/ stage2/ stage3/ and the rest (--out too, as "
+                                           "collect and export name it).  [required]"),
            overwrite: bool = typer.Option(False, help="Replace curation output already in --output."),
            near_dup_threshold: float = typer.Option(0.8, help="Estimated Jaccard at which two transitions are "
                                                               "near-duplicates (1.0 turns near-dup removal off "

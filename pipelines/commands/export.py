@@ -30,8 +30,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Export curated transitions to AgentWorldBench JSONL or ATIF v1.4 trajectories.")
 
 InputOption = Annotated[Path, typer.Option("--input", help="A curate output folder (or its transitions/ folder).")]
-OutOption = Annotated[Path, typer.Option("--out", help="Folder to write the export into: new or empty, or an earlier "
-                                                        "export with --overwrite.")]
+OutOption = Annotated[Path, typer.Option("--out", "--output", help="Folder to write the export into: new or empty, "
+                                                                  "or an earlier export with --overwrite (--output "
+                                                                  "too, as curate names it).")]
 OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="Replace the earlier export in --out, once the new "
                                                                    "one is complete.")]
 BATCH_ROWS = 2048
