@@ -13,9 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from collectors.api import Collector, Policy, ScriptedPolicy, Task
-from collectors.runner import (DEFAULT_MAX_STEPS, TASK_ERROR, CollectionReport, EpisodePlan, collect,
-                               episode_id_for)
-from collectors.store import EpisodeStore
+from collectors.runner import DEFAULT_MAX_STEPS, TASK_ERROR, CollectionReport, EpisodePlan, collect
 from schemas.interrupts import interrupt_on_sigterm, interrupted_exit_code
 
 console = Console(stderr=True)
@@ -157,6 +155,21 @@ def exit_if_all_failed(*reports: CollectionReport) -> None:
         raise typer.Exit(1)
 
 
+def interrupted_line(exc: KeyboardInterrupt, report: CollectionReport, out: Path) -> str:
+    """What an interrupted run stored, out of what this run planned: the whole task file was the wrong measure, as
+    under --limit most of it was never to be collected by this run, and episodes complete before it were counted as
+    stored by it."""
+    what = "interrupted" if interrupted_exit_code(exc) == 130 else "terminated (SIGTERM)"
+    if report.planned is None:
+        stored = f"nothing new stored in {escape(str(out))} (stopped while checking the episodes already there)"
+    else:
+        stored = (f"{report.completed} of the {plural(report.planned, 'planned episode')} stored in "
+                  f"{escape(str(out))}")
+        if report.skipped_complete:
+            stored += f" (besides {report.skipped_complete} complete before this run)"
+    return f"{what}: {stored}; run the same command again to continue"
+
+
 def run_and_report(make_collector: Callable[[], Collector], plans: list[EpisodePlan], out: Path, *,
                    domain: str | None = None, workers: int = 1, limit: int | None = None,
                    exit_on_failure: bool = True) -> CollectionReport:
@@ -166,15 +179,12 @@ def run_and_report(make_collector: Callable[[], Collector], plans: list[EpisodeP
     domain = collector_domain(make_collector, domain)
     if threading.current_thread() is threading.main_thread():
         interrupt_on_sigterm()
+    report = CollectionReport()
     try:
-        report = collect(checked_domain(make_collector, domain), plans, out, domain=domain, workers=workers,
-                         limit=limit)
+        collect(checked_domain(make_collector, domain), plans, out, domain=domain, workers=workers, limit=limit,
+                report=report)
     except KeyboardInterrupt as exc:
-        store = EpisodeStore(out)
-        stored = sum(store.is_complete(domain, episode_id_for(domain, plan.task.id, plan.seed)) for plan in plans)
-        what = "interrupted" if interrupted_exit_code(exc) == 130 else "terminated (SIGTERM)"
-        console.print(f"{what}: {stored} of the {plural(len(plans), 'planned episode')} stored in "
-                      f"{escape(str(out))}; run the same command again to continue", soft_wrap=True, highlight=False)
+        console.print(interrupted_line(exc, report, out), soft_wrap=True, highlight=False)
         raise typer.Exit(interrupted_exit_code(exc)) from None
     console.print(
         f"[bold]{domain}[/]: {plural(report.completed, 'episode')} collected "

@@ -10,7 +10,8 @@ retried). A pack is written atomically and names each member in its metadata wit
 digest; the members are deleted after it. A pack found with a member still present (a run killed between the two)
 has it deleted on the next run, and readers skip it meanwhile (`schemas.packs.packed_copies`), but only if the file is the one
 the pack holds, byte for byte: episode ids come from domain, task and seed, so another collection of the same tasks
-merged into the folder has files of the same names, and those are recordings of their own.
+merged into the folder has files of the same names, and those are recordings of their own. (A byte-identical file
+merged in after the pack is deleted too, and counted apart from the leftovers of a killed pack.)
 """
 
 from __future__ import annotations
@@ -41,18 +42,25 @@ class PackReport:
     transitions_packed: int = 0
     left_unpacked: int = 0  # incomplete, errored, or not in the transition schema
     leftovers_removed: int = 0  # members of an earlier pack that a killed run had not deleted yet
+    # Files put in the folder after the pack that holds them byte for byte was written (the same recordings merged
+    # in again), removed too: a reader would count their rows twice.
+    copies_removed: int = 0
     left: list[tuple[str, str]] = field(default_factory=list)  # (path under the collection, why), one per left file
+    # Set once every pack is published and its members deleted: an interrupt after that leaves nothing undone.
+    finished: bool = False
 
 
 def pack_collection(root: str | Path, rows_per_group: int = ROWS_PER_GROUP, rows_per_pack: int = ROWS_PER_PACK,
-                    progress: Callable[[int], None] | None = None) -> PackReport:
+                    progress: Callable[[int], None] | None = None, report: PackReport | None = None) -> PackReport:
+    """Pack `root`'s finished episodes. A `report` given is filled as the run goes, so a caller that an interrupt
+    ends the run for can tell whether the packing had finished (PackReport.finished)."""
     root = Path(root)
     base = root / TRANSITIONS_DIR
     if not root.exists():
         raise FileNotFoundError(f"{root} is not a raw collection: it does not exist")
     if not base.is_dir():
         raise FileNotFoundError(f"{root} is not a raw collection: it has no {TRANSITIONS_DIR}/ folder")
-    report = PackReport()
+    report = PackReport() if report is None else report
     store = EpisodeStore(root)  # sweeps the temp files of killed writers, an earlier pack's among them
     for folder in sorted(p for p in base.iterdir() if p.is_dir()):
         held = held_by_packs(str(folder), [p.name for p in folder.glob(f"{PACK_PREFIX}*.parquet")])
@@ -81,6 +89,7 @@ def pack_collection(root: str | Path, rows_per_group: int = ROWS_PER_GROUP, rows
             report.transitions_packed += written.rows
             if progress:
                 progress(len(group))
+    report.finished = True
     return report
 
 
@@ -205,17 +214,17 @@ def _read_member(path: Path, data: bytes) -> pa.Table:
 
 
 def _settle_leftovers(folder: Path, held: dict[str, tuple[str, Digest]], report: PackReport) -> set[Path]:
-    """Delete the files a pack of the folder already holds (left by a pack killed before deleting them); return the
-    files a pack names that hold something else. Those are another recording of the same episode id, not packed
-    here, as a pack name is one file: curate reads them beside the pack and keeps or dead-letters them by content."""
+    """Delete the files a pack of the folder already holds (left by a pack killed before deleting them, or merged in
+    again since); return the files a pack names that hold something else. Those are another recording of the same
+    episode id, not packed here, as a pack name is one file: curate reads them beside the pack and keeps or
+    dead-letters them by content."""
     others = set()
     for name, (pack, digest) in held.items():
         member = folder / name
         if not member.exists():
             continue
         if _is_packed_copy(folder / pack, member, digest):
-            member.unlink()
-            report.leftovers_removed += 1
+            _remove_copy(folder / pack, member, report)
             continue
         others.add(member)
         report.left_unpacked += 1
@@ -223,6 +232,19 @@ def _settle_leftovers(folder: Path, held: dict[str, tuple[str, Digest]], report:
                             f"{pack} holds another recording under this name (different content): left for curate, "
                             "which keeps one recording of an episode id and dead-letters the others"))
     return others
+
+
+def _remove_copy(pack: Path, member: Path, report: PackReport) -> None:
+    """Delete a file the pack holds byte for byte, counted as what it is: the summary named every such file a
+    leftover of an interrupted pack. A member the pack was made from last changed (its ctime, which a copy or move
+    sets and nothing sets back) before the pack's last write; a file changed after was put there since (the same
+    recordings merged in again)."""
+    was_there = member.stat().st_ctime_ns <= pack.stat().st_mtime_ns
+    member.unlink()
+    if was_there:
+        report.leftovers_removed += 1
+    else:
+        report.copies_removed += 1
 
 
 def _is_packed_copy(pack: Path, member: Path, digest: Digest) -> bool:

@@ -51,7 +51,9 @@ class EpisodePlan:
 
 @dataclass
 class CollectionReport:
-    planned: int = 0
+    # Episodes this run set out to collect: new, retried and damaged ones, after --limit (not every episode of the
+    # task file); None until the episodes already stored are checked.
+    planned: int | None = None
     skipped_complete: int = 0
     retried_errors: int = 0
     recollected_damaged: list[str] = field(default_factory=list)  # why each damaged stored episode is collected again
@@ -288,11 +290,13 @@ def _safe_env(collector: Collector) -> EnvInfo:
 
 
 def collect(make_collector: Callable[[], Collector], plans: list[EpisodePlan], out: str | Path, *,
-            domain: str, workers: int = 1, limit: int | None = None, progress: bool = True) -> CollectionReport:
+            domain: str, workers: int = 1, limit: int | None = None, progress: bool = True,
+            report: CollectionReport | None = None) -> CollectionReport:
     """Run every plan not already complete in `out`, `workers` environments at a time, and give complete episodes
-    stored with fewer than plan.replays replays the missing ones."""
+    stored with fewer than plan.replays replays the missing ones. A `report` given is filled as the run goes, so a
+    caller that an interrupt ends the run for still has what was planned and stored."""
     store = EpisodeStore(out)
-    report = CollectionReport(planned=len(plans))
+    report = CollectionReport() if report is None else report
     todo: list[EpisodePlan | StoredReplays] = []
     replays: list[StoredReplays] = []
     for plan in plans:
@@ -310,6 +314,7 @@ def collect(make_collector: Callable[[], Collector], plans: list[EpisodePlan], o
             report.skipped_complete += 1
     if limit is not None:
         todo = todo[:limit]  # new episodes only: --limit says how many to collect
+    report.planned = len(todo)
     todo += replays
     if not todo:
         return report

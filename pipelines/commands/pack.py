@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from pipelines.commands.errors import fail
+from schemas.interrupts import interrupt_on_sigterm, interrupted_exit_code
+
+if TYPE_CHECKING:
+    from collectors.pack import PackReport
 
 SHOWN_LEFT = 10  # files left unpacked that are named, with why, after the summary
 
@@ -22,23 +28,51 @@ def pack(collection: Path = typer.Argument(..., metavar="COLLECTION",
     Safe to run at any time, also while collecting: episodes not finished yet are left alone."""
     from rich.progress import Progress
 
-    from collectors.pack import pack_collection
+    from collectors.pack import PackReport, pack_collection
     from pipelines.views import is_curation_output
 
     if is_curation_output(collection):  # its transitions/ holds shards, no domain folders: it would pack nothing
         raise fail(f"{collection} is a curate output, not a raw collection: pack the folder `worldline collect` "
                    "wrote (the --input of that curate run)", 2)
+    report = PackReport()
+    interrupt_on_sigterm()
     try:
         with Progress(transient=True) as progress:
             task = progress.add_task("packing episodes", total=None)
-            report = pack_collection(collection, rows_per_group, rows_per_pack,
-                                     progress=lambda n: progress.advance(task, n))
+            pack_collection(collection, rows_per_group, rows_per_pack, progress=lambda n: progress.advance(task, n),
+                            report=report)
+            _ignore_interrupts()
     except FileNotFoundError as exc:
         raise fail(str(exc), 2)
-    typer.echo(f"packed {report.episodes_packed} episodes ({report.transitions_packed} transitions) into "
-               f"{report.packs_written} files; left {report.left_unpacked} unfinished or foreign files as they are"
-               + (f"; removed {report.leftovers_removed} files an interrupted pack had already copied"
-                  if report.leftovers_removed else ""))
+    except KeyboardInterrupt as exc:
+        if not report.finished:
+            what = "Interrupted" if interrupted_exit_code(exc) == 130 else "Terminated (SIGTERM)"
+            typer.echo(f"{what}: the pack stopped; every pack file it published is whole, and the episodes not "
+                       "packed yet are as they were: run the same command again to pack them.", err=True)
+            raise typer.Exit(interrupted_exit_code(exc)) from None
+        _ignore_interrupts()  # it came after the last pack was published: the work is done, report it as such
+    _summarize(report, show_left)
+
+
+def _ignore_interrupts() -> None:
+    """Once every pack is published a Ctrl-C or SIGTERM has nothing left to stop: it made a complete pack exit 130
+    or 143 (or 'Aborted!') while printing its summary or exiting, and a script took the pack for failed. Ignored
+    (SIG_IGN) for the rest of the process, not handled by a function: Python puts the signals its functions handle
+    back to their default as it exits, ~100 ms after the summary, and SIGTERM then ended the process with 143. A
+    caller running the command inside a process that goes on (a test) restores them, or its children inherit them
+    ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def _summarize(report: PackReport, show_left: bool) -> None:
+    removed = [f"removed {count} {what}" for count, what in (
+        (report.leftovers_removed, "files an interrupted pack had already copied"),
+        (report.copies_removed, "files merged in after the pack that holds them byte for byte was written"))
+        if count]
+    typer.echo("; ".join([f"packed {report.episodes_packed} episodes ({report.transitions_packed} transitions) into "
+                          f"{report.packs_written} files", f"left {report.left_unpacked} unfinished or foreign files "
+                          "as they are", *removed]))
     shown = report.left if show_left else report.left[:SHOWN_LEFT]
     for name, why in shown:
         typer.echo(f"  left {name}: {why}")
