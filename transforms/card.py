@@ -24,10 +24,11 @@ CONFIGS = {
 
 
 # config name -> the stats.json counts its table's rows add up to, a `-` before one taken away: a stage-2 row whose
-# trace failed is dead-lettered while its transition is written.
-ROW_COUNTS = {"stage1": ("out",), "stage2": ("out", "-stage2_dead_lettered"), "stage3": ("out",),
-              "transitions": ("out",), "dedupe": ("deduped",),
-              "dead_letter": ("dead_lettered", "stage2_dead_lettered")}
+# trace failed, or a stage-3 row whose replays showed another outcome, is dead-lettered while its transition is
+# written.
+ROW_COUNTS = {"stage1": ("out",), "stage2": ("out", "-stage2_dead_lettered"),
+              "stage3": ("out", "-stage3_dead_lettered"), "transitions": ("out",), "dedupe": ("deduped",),
+              "dead_letter": ("dead_lettered", "stage2_dead_lettered", "stage3_dead_lettered")}
 
 
 def table_rows(name: str, stats: dict) -> int | None:
@@ -119,7 +120,14 @@ def _replay_counts(stats: dict) -> str:
             f"{replayed.get('diverged', 0)} went elsewhere (not marked); "
             f"{replayed.get('constant_ids_unmasked', 0)} id spans (hex_id, uuid) and "
             f"{replayed.get('constant_sizes_unmasked', 0)} size spans (byte_size) a rule took for volatile were the "
-            "same in every replay and are not masked.")
+            "same in every replay and are not masked." + _other_outcomes(stats))
+
+
+def _other_outcomes(stats: dict) -> str:
+    left_out = stats.get("stage3_dead_lettered", 0)
+    return (f" {left_out} transitions have no stage 3 row: a replay went elsewhere or added or dropped whole lines "
+            "(another outcome, not values that vary), and `dead_letter` holds each with stage `stage3` and the "
+            "reason." if left_out else "")
 
 
 def _llm_counts(stats: dict) -> str:

@@ -353,6 +353,11 @@ class FinishFn(beam.DoFn):
         self.written.update(transitions.column("domain").to_pylist())
         stage2 = yield from self._without_failed_traces(built.stage2, [traces[k] for k in built.built.tolist()],
                                                         [rows[currents[k]] for k in built.built.tolist()])
+        for position, reason in built.stage3_left_out:
+            stats.count_total(stats.STAGE3_DEAD)
+            row = rows[currents[int(built.built[position])]]
+            yield beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter(row["id"], row.get("source", ""), "stage3",
+                                                                    f"{row['id']}: no stage 3 row: {reason}", row))
         for name, table in zip(TABLE_OUTPUTS, (transitions, built.stage1, stage2, built.stage3)):
             for full in self.batches.add_table(name, table):
                 self.parts.write(name, full)

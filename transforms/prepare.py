@@ -168,6 +168,9 @@ def with_masks(rows: list[dict], recorded_times: list[float | None] | None = Non
 def _with_replays(row: dict, text: str, mask: tuple[list[dict], str], replay_texts: list[str]
                   ) -> tuple[list[dict], str]:
     ranges = replay.replay_spans(text, replay_texts)
+    outcome = replay.other_outcome(text, replay_texts)
+    if outcome:
+        row[replay.OTHER_OUTCOME] = outcome
     rule_spans = mask[0] if ranges is None else replay.without_reproduced_values(mask[0], text, ranges)
     spans = replay.with_replay_spans(rule_spans, ranges or [])
     # How often replays find what the rules did not: the measure of the rules' misses.

@@ -10,12 +10,16 @@ to the rule spans (rule spans keep their kind where both find a range).
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from difflib import SequenceMatcher
 
 KIND = "replay"
+# The curated row's field (transient: not in the transitions table) with other_outcome's reason, set by
+# transforms.prepare: such a row has no stage-3 row (transforms.stages.stage3_left_out).
+OTHER_OUTCOME = "replay_other_outcome"
 # A replay whose text differs from the recording in more than this share of its characters went elsewhere (another
 # page loaded, the command failed): its differences are not "values that vary" but another outcome, so they are not
-# marked; transforms.prepare counts it as diverged.
+# marked; transforms.prepare counts it as diverged, and the row has no stage-3 row (other_outcome).
 MAX_CHANGED_SHARE = 0.5
 # Tokens compared within lines that differ: words, runs of space, and each other character apart, so "0.51s" vs
 # "0.48s" marks "51s", not the line. Every character is in a token: outside the spans a replay's text is then the
@@ -57,6 +61,69 @@ def replay_spans(text: str, replay_texts: list[str],
             return None
         ranges.extend(found)
     return _union(ranges)
+
+
+def other_outcome(text: str, replay_texts: list[str], max_changed_share: float = MAX_CHANGED_SHARE) -> str | None:
+    """Why the recording is one outcome among others rather than values that vary, or None: a replay that went
+    elsewhere, or one with whole lines the recording lacks or without some of the recording's (a window that had
+    not mapped yet when the recording looked, a `Terminated` that raced a kill). Spans mark places in the
+    recording, so they can say "another value here" but not "these lines, or none": stage 3 would grade one side
+    of a race as exact. A line that wraps differently because a value in it is longer is not whole: its words
+    still pair with the recording's."""
+    for number, replay_text in enumerate(replay_texts, 1):
+        if replay_text == text:
+            continue
+        if replay_spans(text, [replay_text], max_changed_share) is None:
+            return f"replay {number} went elsewhere (changed more than {max_changed_share:.0%} of the text)"
+        lines, other_lines = text.splitlines(keepends=True), replay_text.splitlines(keepends=True)
+        for _, i1, i2, j1, j2 in _line_opcodes(lines, other_lines):
+            if i2 - i1 == j2 - j1:
+                continue
+            added, dropped = _whole_lines(lines[i1:i2], other_lines[j1:j2])
+            if added or dropped:
+                change = " and ".join(part for count, part in ((added, f"has {added} whole line(s) it lacks"),
+                                                                (dropped, f"lacks {dropped} of its lines")) if count)
+                return f"replay {number} {change} at the recording's line {i1 + 1}: another outcome, not values"
+    return None
+
+
+def _whole_lines(lines: list[str], other_lines: list[str]) -> tuple[int, int]:
+    """(lines of `other_lines`, lines of `lines`) that one side has whole and the other lacks (_unpaired_lines)."""
+    if not lines or not other_lines:
+        return len(other_lines), len(lines)
+    block, other = "".join(lines), "".join(other_lines)
+    tokens, other_tokens = list(_TOKEN.finditer(block)), list(_TOKEN.finditer(other))
+    if max(len(tokens), len(other_tokens)) > _MAX_BLOCK_TOKENS:  # as _differing_tokens: too long to pair tokens
+        return max(len(other_lines) - len(lines), 0), max(len(lines) - len(other_lines), 0)
+    matcher = SequenceMatcher(None, [t.group() for t in tokens], [t.group() for t in other_tokens], autojunk=False)
+    opcodes = [opcode for opcode in matcher.get_opcodes() if opcode[0] != "equal"]
+    return (_unpaired_lines(_line_starts(other_lines), other_tokens, [(j1, j2) for _, _, _, j1, j2 in opcodes]),
+            _unpaired_lines(_line_starts(lines), tokens, [(i1, i2) for _, i1, i2, _, _ in opcodes]))
+
+
+def _unpaired_lines(starts: list[int], tokens: list[re.Match], runs: list[tuple[int, int]]) -> int:
+    """Lines none of whose non-space tokens pairs with the other side's (all are in `runs`, the differing token
+    ranges), but for the lines of a run that continues a change: one that begins within a line that pairs in part,
+    or right after a differing token. A longer value wrapped onto the next line (`file`'s description of random
+    bytes grown past the terminal's width) is a value that varies, not a line added."""
+    differing = {index for start, end in runs for index in range(start, end)}
+    solid = [index for index, token in enumerate(tokens) if not token.group().isspace()]
+    paired = _lines_of(starts, [tokens[index] for index in solid if index not in differing])
+    whole = set()
+    for start, end in runs:
+        at = bisect_left(solid, start)
+        if at == len(solid) or solid[at] >= end:
+            continue  # only spaces differ
+        first_line = bisect_right(starts, tokens[solid[at]].start()) - 1
+        if first_line in paired or (at and solid[at - 1] in differing):
+            continue
+        whole.update(line for line in _lines_of(starts, tokens[start:end]) if line not in paired)
+    return len(whole)
+
+
+def _lines_of(starts: list[int], tokens: list[re.Match]) -> set[int]:
+    """The lines (indexes into the lines whose _line_starts are `starts`) of the non-space tokens."""
+    return {bisect_right(starts, token.start()) - 1 for token in tokens if not token.group().isspace()}
 
 
 def _differing_ranges(text: str, other: str) -> list[tuple[int, int]]:

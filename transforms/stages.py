@@ -33,6 +33,7 @@ from transforms import _stages
 from transforms.prompts import (ACTION_SECTION, ANSWER_TAG, DOMAINS, INSTRUCTION_SECTION, STATE_SECTION, TURN_HEADER,
                                 action_block, system_prompt, turn_prompt)
 from transforms.copied_values import IDENTIFIER_KINDS, copied_spans
+from transforms.replay import OTHER_OUTCOME
 
 REQUIRED_KEYS = ("id", "domain", "step")
 WINDOW, EPISODE = "window", "episode"
@@ -172,8 +173,9 @@ def split_spans(reference: str, volatile: list[dict], record: str,
 
 
 def build_stage_rows(history: list[dict], current: dict, trace: str, *, window: int = 4,
-                     reasoning_source: str = "grounded") -> tuple[dict, dict, dict]:
-    """history: transitions of the same episode as recorded (any order; only steps before current's are used)."""
+                     reasoning_source: str = "grounded") -> tuple[dict, dict, dict | None]:
+    """history: transitions of the same episode as recorded (any order; only steps before current's are used).
+    No stage-3 row for a transition whose replays showed another outcome (stage3_left_out)."""
     record = str(current.get("id"))
     check_keys(current)
     reference = current.get("next_text") or ""
@@ -187,7 +189,14 @@ def build_stage_rows(history: list[dict], current: dict, trace: str, *, window: 
               "reasoning_source": reasoning_source}
     stage3 = {**common, "prompt": prompt, "reference": reference, "exact_spans": exact_spans,
               "format_spans": format_spans, "rubric_id": rubric_id(current["domain"])}
-    return stage1, stage2, stage3
+    return stage1, stage2, None if stage3_left_out(current) else stage3
+
+
+def stage3_left_out(current: dict) -> str | None:
+    """Why the transition has no stage-3 row, or None: its replays showed another outcome than the recording
+    (transforms.replay.other_outcome, which transforms.prepare stores in the row), so its reference is one side of
+    a race that an RL reward would grade as exact. Stages 1 and 2 keep it: the recording is what happened."""
+    return current.get(OTHER_OUTCOME)
 
 
 def _shown(current: dict) -> tuple[str, str]:
@@ -264,6 +273,7 @@ class StageTables:
     stage2: pa.Table
     stage3: pa.Table
     errors: list[tuple[int, StageError]]  # (position into `currents`, reason)
+    stage3_left_out: list[tuple[int, str]]  # (position into `built`, reason) of the rows stage3 lacks
 
 
 def build_stage_tables(rows: list[dict], curated: pa.Table, currents: np.ndarray, history_starts: np.ndarray,
@@ -320,7 +330,12 @@ def build_stage_tables(rows: list[dict], curated: pa.Table, currents: np.ndarray
     stage3 = pa.Table.from_arrays([*common.values(), messages, reference, exact_spans, format_spans,
                                    pa.array([rubrics[domain] for domain in domains], pa.string())],
                                   schema=STAGE3_SCHEMA)
-    return StageTables(built, stage1, stage2, stage3, errors)
+    left_out = [(position, reason) for position, row in enumerate(current_rows) if (reason := stage3_left_out(row))]
+    if left_out:
+        keep = np.ones(len(current_rows), dtype=bool)
+        keep[[position for position, _ in left_out]] = False
+        stage3 = stage3.filter(pa.array(keep))
+    return StageTables(built, stage1, stage2, stage3, errors, left_out)
 
 
 @lru_cache(maxsize=None)

@@ -27,6 +27,9 @@ REPLAY_CONSTANT_IDS, REPLAY_CONSTANT_SIZES = "constant_ids_unmasked", "constant_
 # Written records without a stage-2 row (their trace failed; dead-lettered with stage `reasoning`). Not a leaving
 # event: the transition and its stage 1 and 3 rows are written.
 STAGE2_DEAD = "stage2_dead_lettered"
+# Written records without a stage-3 row: their replays showed another outcome (transforms.replay.other_outcome;
+# dead-lettered with stage `stage3`). Not a leaving event either.
+STAGE3_DEAD = "stage3_dead_lettered"
 # What an LLM synthesizer spent, by detail: LLM_SPEND (calls, retries included; rows answered from the cache; tokens
 # the endpoint reported; rows whose call failed).
 LLM = "llm"
@@ -101,7 +104,7 @@ def stats_from_counters(counters: dict[str, int]) -> dict:
                 "deduped_exact": numbers[EXACT], "deduped_near": numbers[NEAR],
                 "balanced": numbers[IN] == numbers[OUT] + numbers[DEAD] + deduped}
 
-    return {**summary(totals), STAGE2_DEAD: counters.get(STAGE2_DEAD, 0),
+    return {**summary(totals), STAGE2_DEAD: counters.get(STAGE2_DEAD, 0), STAGE3_DEAD: counters.get(STAGE3_DEAD, 0),
             "dead_lettered_by_stage": dict(sorted(dead_by_stage.items())),
             "replayed": replayed,
             # Only a run that asked an LLM has its spend: a grounded run's stats stay as they were.

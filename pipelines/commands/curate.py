@@ -255,6 +255,10 @@ def report(stats: dict, output: str) -> None:
                    f"{replayed.get('constant_ids_unmasked', 0)} id spans (hex_id, uuid) and "
                    f"{replayed.get('constant_sizes_unmasked', 0)} size spans (byte_size) a rule took for volatile were "
                    "the same in every replay, so not masked.", err=True)
+    if stats.get("stage3_dead_lettered"):
+        typer.echo(f"{stats['stage3_dead_lettered']} transitions have no stage 3 row, as their replays showed another "
+                   f"outcome: worldline query {shlex.quote(output)} \"SELECT record_id, reason FROM dead_letter "
+                   "WHERE stage = 'stage3'\"", err=True)
     if stats["dead_lettered"]:
         # The counts say how many records were rejected; the dead letters say which and why.
         stages = ", ".join(f"{stage}: {n}" for stage, n in stats["dead_lettered_by_stage"].items())
