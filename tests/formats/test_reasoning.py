@@ -254,12 +254,32 @@ def _reference_diff_sentences(before, after, unit):
     return sentences, changed_new
 
 
+def _reference_window(line, other):
+    """A line quoted alike with another: its head (or 32 characters), `…`, then from a word start up to 16
+    characters before where the two differ, cut to fit 72 characters."""
+    line, other = line.strip(), other.strip()
+    same = next((k for k, (x, y) in enumerate(zip(line, other)) if x != y), min(len(line), len(other)))
+    head = _reference_head(line)
+    kept = min(len(head) if head and len(head) <= 32 else 32, same)
+    start = max(same - 16, kept)
+    start = next((k + 1 for k in range(start, same) if line[k].isspace()), start)
+    room = 72 - kept - 1
+    shown = line[start:] if len(line) - start <= room else line[start:start + room - 1] + "…"
+    return repr(line[:kept] + ("…" if shown and start > kept else "") + shown)
+
+
+def _reference_quoted_value(other, line):
+    """A line (or header value) quoted whole, or as a window where it reads as the other (None: there is none)."""
+    alike = other is not None and _reference_quote(other) == _reference_quote(line)
+    return _reference_window(line, other) if alike else _reference_quote(line)
+
+
 def _reference_change(pair):
     """'a' becomes 'b'; a line whose text, stripped, stays the same is told by its indentation (tabs: a depth) or
     else as changing only in its whitespace."""
     old, new = pair
     if old.strip() != new.strip():
-        return f"{_reference_quote(old)} becomes {_reference_quote(new)}"
+        return f"{_reference_quoted_value(new, old)} becomes {_reference_quoted_value(old, new)}"
     before, after = len(old) - len(old.lstrip()), len(new) - len(new.lstrip())
     if before == after:
         return f"{_reference_quote(new)} changes only in its whitespace"
@@ -287,7 +307,7 @@ def _reference_take_header(text, header):
 
 def _reference_header_sentences(header, old_values, new_values):
     clauses = [gone if new is None else nothing[1] if new in nothing[:1] else
-               (appeared if old is None else changed) + _reference_quote(new)
+               (appeared if old is None else changed) + _reference_quoted_value(old, new)
                for (_, changed, appeared, gone, *nothing), old, new in zip(header, old_values, new_values)
                if old != new]
     sentence = "; ".join(clauses)

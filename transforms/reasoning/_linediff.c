@@ -551,7 +551,7 @@ head_end_of(int kind, const void *data, Py_ssize_t s, Py_ssize_t end)
  * most 16 characters without whitespace, the role, then after one separator the name, quoted up to its closing
  * quote mark, or else up to ", ", a tab or the end), or a "Label:" of up to 24 letters, spaces, '-' and '_' that
  * starts with a letter and is followed by whitespace or the end (URL:, Title:, Tabs:, Focused:, focused element:). */
-static Py_ssize_t
+static inline __attribute__((always_inline)) Py_ssize_t
 head_end(const Text *t, const Line *line, Py_ssize_t *start)
 {
     Py_ssize_t s = line->start, end = line->end;
@@ -906,7 +906,7 @@ static const Py_UCS4 CUT_MARKER[] = {0x2026, '[', 't', 'r', 'u', 'n', 'c', 'a', 
 /* Where a quote of text[start:line_end] cut at `end` stops instead when the cut falls inside a CUT_MARKER the
  * observation holds already: before the marker (and the spaces before it), so the quote does not read "…[trunc…" or
  * "……"; its own ellipsis then stands for the rest, the marker included. */
-static Py_ssize_t
+static inline Py_ssize_t
 end_outside_marker(const Text *t, Py_ssize_t start, Py_ssize_t end, Py_ssize_t line_end)
 {
     if (t->kind == PyUnicode_1BYTE_KIND)  /* Latin-1 has no ellipsis */
@@ -925,48 +925,161 @@ end_outside_marker(const Text *t, Py_ssize_t start, Py_ssize_t end, Py_ssize_t l
     return end;
 }
 
-/* repr() of the line stripped and cut to MAX_CHARS with an ellipsis (not inside a CUT_MARKER): single quotes unless
- * the text holds a single quote and no double one (unicode_repr's choice). */
-static int
-put_quoted(Builder *b, const Text *t, const Line *line)
+/* A line's stripped span: *start and *end moved past its leading and trailing whitespace. */
+static inline void
+strip_span(const Text *t, const Line *line, Py_ssize_t *start, Py_ssize_t *end)
 {
-    Py_ssize_t start = line->start, end = line->end;
-    while (start < end && Py_UNICODE_ISSPACE(PyUnicode_READ(t->kind, t->data, start)))
-        start++;
-    while (end > start && Py_UNICODE_ISSPACE(PyUnicode_READ(t->kind, t->data, end - 1)))
-        end--;
-    int cut = end - start > MAX_CHARS;
-    if (cut)
-        end = end_outside_marker(t, start, start + MAX_CHARS - 1, end);
-    /* At most 10 characters per character (\Uhhhhhhhh), the ellipsis and the quotes. */
-    if (reserve(b, 10 * (end - start) + 3) < 0)
-        return -1;
-    Py_UCS4 quote_mark = '\'';
-    Py_UCS4 *out = b->chars + b->length + 1;
-    if (t->kind == PyUnicode_1BYTE_KIND) {  /* most lines: read without a switch on the width per character */
+    *start = line->start;
+    *end = line->end;
+    while (*start < *end && Py_UNICODE_ISSPACE(PyUnicode_READ(t->kind, t->data, *start)))
+        (*start)++;
+    while (*end > *start && Py_UNICODE_ISSPACE(PyUnicode_READ(t->kind, t->data, *end - 1)))
+        (*end)--;
+}
+
+/* Whether text[start:end] holds the quote mark ch. */
+static inline int
+holds(const Text *t, Py_ssize_t start, Py_ssize_t end, Py_UCS4 ch)
+{
+    if (t->kind == PyUnicode_1BYTE_KIND)  /* most lines: found at memchr speed */
+        return memchr((const Py_UCS1 *)t->data + start, (int)ch, end - start) != NULL;
+    for (Py_ssize_t i = start; i < end; i++)
+        if (PyUnicode_READ(t->kind, t->data, i) == ch)
+            return 1;
+    return 0;
+}
+
+/* The quote mark of a repr() of text[start:end] + text[from:to]: single unless it holds a single quote and no double
+ * one (unicode_repr's choice). */
+static inline Py_UCS4
+quote_mark_of(const Text *t, Py_ssize_t start, Py_ssize_t end, Py_ssize_t from, Py_ssize_t to)
+{
+    if (!holds(t, start, end, '\'') && (from == to || !holds(t, from, to, '\'')))
+        return '\'';
+    return holds(t, start, end, '"') || (from < to && holds(t, from, to, '"')) ? '\'' : '"';
+}
+
+/* text[start:end] as the inside of a repr() with the given quote mark, written at out; returns its end. */
+static inline Py_UCS4 *
+put_repr_span(Py_UCS4 *out, const Text *t, Py_ssize_t start, Py_ssize_t end, Py_UCS4 quote_mark)
+{
+    if (t->kind == PyUnicode_1BYTE_KIND) {  /* read without a switch on the width per character */
         const Py_UCS1 *chars = t->data;
-        if (memchr(chars + start, '\'', end - start) && !memchr(chars + start, '"', end - start))
-            quote_mark = '"';
         for (Py_ssize_t i = start; i < end; i++)
             out = put_repr_char(out, chars[i], quote_mark);
     } else {
-        int single = 0, double_ = 0;
-        for (Py_ssize_t i = start; i < end; i++) {
-            Py_UCS4 ch = PyUnicode_READ(t->kind, t->data, i);
-            single |= ch == '\'';
-            double_ |= ch == '"';
-        }
-        if (single && !double_)
-            quote_mark = '"';
         for (Py_ssize_t i = start; i < end; i++)
             out = put_repr_char(out, PyUnicode_READ(t->kind, t->data, i), quote_mark);
     }
-    b->chars[b->length] = quote_mark;
+    return out;
+}
+
+/* A quote of up to two spans of one line, as repr() of their text joined (quote_mark_of): an ellipsis between them
+ * where text lies between them, and one after them when `cut` (the line goes on). A second span that is empty is
+ * left out. */
+static inline int
+put_quoted_spans(Builder *b, const Text *t, Py_ssize_t start, Py_ssize_t end, Py_ssize_t from, Py_ssize_t to,
+                 int cut)
+{
+    /* At most 10 characters per character (\Uhhhhhhhh), two ellipses and the quotes. */
+    if (reserve(b, 10 * (end - start + to - from) + 4) < 0)
+        return -1;
+    Py_UCS4 quote_mark = quote_mark_of(t, start, end, from, to);
+    Py_UCS4 *out = b->chars + b->length;
+    *out++ = quote_mark;
+    out = put_repr_span(out, t, start, end, quote_mark);
+    if (to > from) {
+        if (from > end)  /* text left out between them */
+            *out++ = 0x2026;
+        out = put_repr_span(out, t, from, to, quote_mark);
+    }
     if (cut)
         *out++ = 0x2026;  /* an ellipsis */
     *out++ = quote_mark;
     b->length = out - b->chars;
     return 0;
+}
+
+/* What a quote of the line shows: the line stripped, cut to MAX_CHARS (not inside a CUT_MARKER), in *start and
+ * *end; returns whether it was cut (the quote ends with an ellipsis). */
+static inline int
+quoted_span(const Text *t, const Line *line, Py_ssize_t *start, Py_ssize_t *end)
+{
+    strip_span(t, line, start, end);
+    int cut = *end - *start > MAX_CHARS;
+    if (cut)
+        *end = end_outside_marker(t, *start, *start + MAX_CHARS - 1, *end);
+    return cut;
+}
+
+/* repr() of the line stripped and cut to MAX_CHARS with an ellipsis (quoted_span). */
+static int
+put_quoted(Builder *b, const Text *t, const Line *line)
+{
+    Py_ssize_t start, end;
+    int cut = quoted_span(t, line, &start, &end);
+    return put_quoted_spans(b, t, start, end, end, end, cut);
+}
+
+/* Whether two lines are quoted alike (put_quoted): a trace would say "'X' becomes 'X'" of them. A line cut after n
+ * characters reads as one of n + 1 that ends with an ellipsis of its own. */
+static int
+quoted_alike(const Text *a, const Line *old, const Text *t, const Line *new)
+{
+    Py_ssize_t old_start, old_end, new_start, new_end;
+    int old_cut = quoted_span(a, old, &old_start, &old_end), new_cut = quoted_span(t, new, &new_start, &new_end);
+    if (old_end - old_start + old_cut != new_end - new_start + new_cut)
+        return 0;
+    /* Where one is cut and the other is not, the other's last character stands against the ellipsis. */
+    if (old_cut != new_cut && CH(old_cut ? t : a, old_cut ? --new_end : --old_end) != 0x2026)
+        return 0;
+    Line old_shown = {old_start, old_end, 0}, new_shown = {new_start, new_end, 0};
+    return lines_equal(a, &old_shown, t, &new_shown);
+}
+
+/* The start a window quote keeps (put_window): the line's head ("[39] terminal Terminal") when it has one this short,
+ * else this many characters; and how much of the text before the first difference it shows. */
+#define KEPT_START 32
+#define CONTEXT 16
+
+/* A quote of a line that shows where it differs from another line (other), for lines whose quotes, cut at
+ * MAX_CHARS, are equal: only text past the cut changed (a desktop element whose state cell went from "focused" to
+ * "", a URL's query). Its start (the head, or KEPT_START characters), `…`, then from a word start up to CONTEXT
+ * characters before the first character where the two differ, as much as fits in MAX_CHARS, with `…` when the line
+ * goes on: both pieces are the line's own text, so the quote can be checked against it. */
+static int
+put_window(Builder *b, const Text *t, const Line *line, const Text *other, const Line *other_line)
+{
+    Py_ssize_t start, end, other_start, other_end;
+    strip_span(t, line, &start, &end);
+    strip_span(other, other_line, &other_start, &other_end);
+    Py_ssize_t same = 0, shorter = end - start < other_end - other_start ? end - start : other_end - other_start;
+    while (same < shorter && CH(t, start + same) == CH(other, other_start + same))
+        same++;
+    Py_ssize_t head_start, kept = head_end(t, line, &head_start) - start;
+    if (kept <= 0 || kept > KEPT_START)
+        kept = KEPT_START;
+    if (kept > same)
+        kept = same;
+    Py_ssize_t from = start + (same - CONTEXT > kept ? same - CONTEXT : kept);
+    for (Py_ssize_t k = from; k < start + same; k++)  /* the window starts at a word */
+        if (is_space_at(t, k)) {
+            from = k + 1;
+            break;
+        }
+    Py_ssize_t to = end, room = MAX_CHARS - kept - 1;  /* the ellipsis between the pieces */
+    int cut = to - from > room;
+    if (cut)
+        to = end_outside_marker(t, from, from + room - 1, end);
+    return put_quoted_spans(b, t, start, start + kept, from, to, cut);
+}
+
+/* The quote of a header field's new value: whole (put_quoted), or a window that shows how it differs from the old
+ * value (put_window) where the two read alike. */
+static int
+put_quoted_value(Builder *b, const Text *a, const Line *old, const Text *t, const Line *new)
+{
+    return old->start >= 0 && quoted_alike(a, old, t, new) ? put_window(b, t, new, a, old) : put_quoted(b, t, new);
 }
 
 /* "1 line appears", "2 lines appear": the head of a sentence. */
@@ -1081,6 +1194,17 @@ put_same_text(Builder *b, const Text *a, const Line *old, const Text *t, const L
            put_ascii(b, " to") < 0 || put_ascii(b, measure) < 0 || put_count(b, to) < 0 ? -1 : 0;
 }
 
+/* "'a' becomes 'b'", each line quoted whole (put_quoted) or, where the two read alike (only text past the cut
+ * changed), as a window that shows where they differ (put_window). */
+static int
+put_becomes(Builder *b, const Text *a, const Line *old, const Text *t, const Line *new)
+{
+    if (quoted_alike(a, old, t, new))
+        return put_window(b, a, old, t, new) < 0 || put_ascii(b, " becomes ") < 0 ||
+               put_window(b, t, new, a, old) < 0 ? -1 : 0;
+    return put_quoted(b, a, old) < 0 || put_ascii(b, " becomes ") < 0 || put_quoted(b, t, new) < 0 ? -1 : 0;
+}
+
 /* "<count> <unit>s change: 'a' becomes 'b'; 'c' moves from depth 4 to depth 3; ... and 2 more." */
 static int
 put_changes(Builder *b, const Text *a, const Text *t, const Line **old_lines, const Line **new_lines,
@@ -1092,8 +1216,7 @@ put_changes(Builder *b, const Text *a, const Text *t, const Line **old_lines, co
         if (n && put_ascii(b, "; ") < 0)
             return -1;
         if (same_stripped(a, old_lines[n], t, new_lines[n]) ? put_same_text(b, a, old_lines[n], t, new_lines[n]) < 0
-                : put_quoted(b, a, old_lines[n]) < 0 || put_ascii(b, " becomes ") < 0 ||
-                  put_quoted(b, t, new_lines[n]) < 0)
+                : put_becomes(b, a, old_lines[n], t, new_lines[n]) < 0)
             return -1;
     }
     if (put_more(b, changes) < 0)
@@ -1304,7 +1427,7 @@ header_sentence(const Text *a, const Line *old, const Text *t, const Line *new, 
             return -1;
         if (has && is_placeholder(field, t, &new[f]) ? put_str(b, PyTuple_GET_ITEM(field, 5)) < 0
                 : put_str(b, PyTuple_GET_ITEM(field, has ? (had ? 1 : 2) : 3)) < 0 ||
-                  (has && put_quoted(b, t, &new[f]) < 0))
+                  (has && put_quoted_value(b, a, &old[f], t, &new[f]) < 0))
             return -1;
         if (!*changed && b->length > clause)
             b->chars[clause] = Py_UNICODE_TOUPPER(b->chars[clause]);
