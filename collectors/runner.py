@@ -22,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from collectors.api import Collector, Policy, ScriptedPolicy, StepResult, Task, TaskError
 from collectors.store import EpisodeStore
 from schemas import Action, EnvInfo, Episode, Provenance, Timings, Transition, utcnow
+from schemas.processes import owner_tag
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_STEPS = 50
@@ -505,7 +506,9 @@ def _remove_live_sandboxes(sweep: bool = False) -> None:
             from sandboxes.engine import engine_client
 
             client, owner = engine_client(), f"{socket.gethostname()}:{os.getpid()}"
-            mine = [c for c in module.list_containers(client) if c["labels"].get(module.OWNER_LABEL) == owner]
+            # The tag too: a collector in another pid namespace on a host of the same name may have this pid.
+            mine = [c for c in module.list_containers(client) if c["labels"].get(module.OWNER_LABEL) == owner
+                    and c["labels"].get(module.OWNER_TAG_LABEL) == owner_tag()]
             for container in mine:
                 try:
                     client.api.remove_container(container["id"], force=True)

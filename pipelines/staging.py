@@ -1,6 +1,7 @@
 """Hidden folders beside an output folder, where curate and export write a run's output until it is complete and
-then put it in the output's place whole: `.OUT.KIND-HOST-PID-XXXXXXXX`. The host and pid in the name let a later
-run tell a folder a killed run left (SIGKILL runs no cleanup) from one a running process is still writing."""
+then put it in the output's place whole: `.OUT.KIND-HOST-TAG-XXXXXXXX`. The host and owner tag (pid, start time and
+pid namespace: schemas/processes) in the name let a later run tell a folder a killed run left (SIGKILL runs no
+cleanup) from one a running process is still writing; folders named before the tag have the bare pid there."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import socket
 from collections.abc import Iterable
 from pathlib import Path
 
-from schemas.processes import alive
+from schemas.processes import alive, owner_tag, tagged_owner
 
 # renameat2(2): Python has no binding for it (os.rename cannot exchange two folders).
 AT_FDCWD, RENAME_EXCHANGE = -100, 2
@@ -24,20 +25,22 @@ NO_EXCHANGE = (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EXDEV)
 
 def owned_folder(out: Path, kind: str) -> Path:
     """The name of a new hidden folder of this process beside `out` (not made)."""
-    return out.parent / f".{out.name}.{kind}-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
+    return out.parent / f".{out.name}.{kind}-{socket.gethostname()}-{owner_tag()}-{secrets.token_hex(4)}"
 
 
 def remove_stale(out: Path, kinds: Iterable[str], keep_while_out_missing: Iterable[str] = ()) -> list[tuple[Path, str]]:
     """Remove the hidden folders of `kinds` beside `out` that processes of this host left and that are gone;
-    returns each removed folder with the pid that made it. Those of `keep_while_out_missing` stay while `out` does
-    not exist: a run killed between two renames left the only copy of the earlier output there."""
+    returns each removed folder with the pid that made it. Those of another pid namespace's processes stay (their
+    pid is another process here), and those of `keep_while_out_missing` while `out` does not exist: a run killed
+    between two renames left the only copy of the earlier output there."""
     owned = re.compile(rf"\.{re.escape(out.name)}\.(?P<kind>{'|'.join(map(re.escape, kinds))})-(?P<host>.+)"
-                       r"-(?P<pid>\d+)-[0-9a-f]{8}")
+                       r"-(?P<pid>\d+)(?:\.(?P<start>\d+)\.(?P<namespace>\d+))?-[0-9a-f]{8}")
     kept = set(keep_while_out_missing)
     removed = []
     for entry in out.parent.iterdir() if out.parent.is_dir() else []:
         match = owned.fullmatch(entry.name)
-        if not match or match["host"] != socket.gethostname() or alive(int(match["pid"])):
+        owner = tagged_owner(match) if match and match["host"] == socket.gethostname() else None
+        if owner is None or alive(*owner):
             continue
         if match["kind"] in kept and not out.is_dir():
             continue

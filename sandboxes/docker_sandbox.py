@@ -3,9 +3,9 @@
 Defaults: no network, read-only root with size-capped tmpfs for the writable paths (a disk quota that, with /dev/shm,
 fits under the memory cap: see `Limits`), caps on memory (no swap), pids and CPU, a wall-clock limit on every exec,
 `--init` so orphans are reaped, and /proc's memory, CPU and load files computed for the container by lxcfs
-when it runs (sandboxes/proc_view.py), not the host's. Every container carries the label `worldline=1`, its owner (host:pid) and a name
-prefix; containers still alive at exit, Ctrl-C or SIGTERM are removed by `cleanup_live`, and those of a SIGKILLed
-run by the next run's `remove_orphans`.
+when it runs (sandboxes/proc_view.py), not the host's. Every container carries the label `worldline=1`, its owner
+(host:pid, and its pid.start.pidns tag: schemas/processes) and a name prefix; containers still alive at exit,
+Ctrl-C or SIGTERM are removed by `cleanup_live`, and those of a SIGKILLed run by the next run's `remove_orphans`.
 The engine is the one sandboxes.engine.engine_client finds (DOCKER_HOST, a remote engine too).
 
 Commands run over an attached exec (`AttachedExec`), read as Docker's multiplexed frames: kept open, the same
@@ -17,6 +17,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import re
 import socket
 import struct
 import threading
@@ -32,7 +33,7 @@ from docker import utils as docker_utils
 
 from sandboxes import cgroup, proc_view
 from schemas.interrupts import interrupt_on_sigterm
-from schemas.processes import alive
+from schemas.processes import alive, owner_tag, tagged_owner
 from sandboxes.engine import engine_client
 
 log = logging.getLogger(__name__)
@@ -340,8 +341,12 @@ _live: dict[str, "DockerSandbox"] = {}
 _live_lock = threading.Lock()
 _atexit_registered = False
 _signals_installed = False
-# Who started a container: lets a later run on the same host remove what a SIGKILLed run left behind.
+# Who started a container: lets a later run on the same host remove what a SIGKILLed run left behind. OWNER_LABEL
+# ("<host>:<pid>") is what runs look their own containers up by; OWNER_TAG_LABEL ("<pid>.<start>.<pid namespace>",
+# missing on containers labelled before it) tells a reused pid and another pid namespace's pid from the owner.
 OWNER_LABEL = f"{LABEL}.owner"
+OWNER_TAG_LABEL = f"{LABEL}.owner_tag"
+_OWNER_TAG = re.compile(r"(?P<pid>[0-9]+)\.(?P<start>[0-9]+)\.(?P<namespace>[0-9]+)")
 
 
 def cleanup_live() -> int:
@@ -390,10 +395,20 @@ def remove_orphans(client=None) -> list[str]:
     host = socket.gethostname()
     removed: list[str] = []
     for container in _worldline_containers(client):
-        owner_host, _, pid = container["labels"].get(OWNER_LABEL, "").rpartition(":")
-        if owner_host == host and pid.isdigit() and not alive(int(pid)):
+        owner = _owner(container["labels"], host)
+        if owner and not alive(*owner):
             _remove(client, container, removed)
     return removed
+
+
+def _owner(labels: dict, host: str) -> tuple[int, int | None] | None:
+    """(pid, start time or None) of the process of `host` that started a container; None for another host's or
+    another pid namespace's (its pid is another process here) or an unlabelled one."""
+    owner_host, _, pid = labels.get(OWNER_LABEL, "").rpartition(":")
+    if owner_host != host or not pid.isdigit():
+        return None
+    tag = _OWNER_TAG.fullmatch(labels.get(OWNER_TAG_LABEL, ""))
+    return tagged_owner(tag) if tag else (int(pid), None)
 
 
 def remove_containers(client=None, name_prefix: str | None = None) -> list[str]:
@@ -420,7 +435,8 @@ class DockerSandbox:
         self.image = image
         self.limits = limits
         self.name_prefix = name_prefix
-        self.labels = {LABEL: "1", OWNER_LABEL: f"{socket.gethostname()}:{os.getpid()}", **(labels or {})}
+        self.labels = {LABEL: "1", OWNER_LABEL: f"{socket.gethostname()}:{os.getpid()}", OWNER_TAG_LABEL: owner_tag(),
+                       **(labels or {})}
         self.user = user
         self.init = init
         self.extra_run_kwargs = dict(extra_run_kwargs or {})

@@ -1,41 +1,32 @@
 """What a SIGKILLed collector leaves behind (no close, no atexit runs): the folders it made for its sandboxes, such as
-temporary folders and cgroups. Each such folder carries its owner's tag (pid and start time) in its name, so a later
-collector can tell a dead owner's folder from a live one's and remove it.
+temporary folders and cgroups. Each such folder carries its owner's tag (pid, start time and pid namespace) in its
+name, so a later collector can tell a dead owner's folder from a live one's and remove it.
 
 The start time is what tells a reused pid apart: a pid that is alive but started at another time is a different
-process, so its folder's owner is gone. A pid that cannot be read (hidden /proc) counts as alive: when in doubt a
+process, so its folder's owner is gone. A pid that cannot be read (hidden /proc) counts as alive, and a tag from
+another pid namespace (a collector in a container or `unshare -p` sharing /tmp) cannot be judged: when in doubt a
 folder is left."""
 
 from __future__ import annotations
 
-import functools
-import os
 import re
 import shutil
 import tempfile
 from pathlib import Path
 
-from schemas.processes import alive, start_time
+from schemas.processes import alive, owner_tag, tagged_owner
 
-# "<anything>-<pid>.<start>-<suffix>": the suffix (tempfile's random name, a group's number) has no "-", so the tag
-# is found from the right whatever the purpose or server name before it holds.
-_TAGGED = re.compile(r"-(?P<pid>[0-9]+)\.(?P<start>[0-9]+)-[^-]*$")
-
-
-@functools.cache
-def _tag(pid: int) -> str:
-    return f"{pid}.{start_time(pid)}"
-
-
-def owner_tag() -> str:
-    """This process's tag, "<pid>.<start time>" (looked up per pid: a forked child gets its own)."""
-    return _tag(os.getpid())
+# "<anything>-<pid>.<start>[.<pid namespace>]-<suffix>" (no namespace in names made before it was added): the suffix
+# (tempfile's random name, a group's number) has no "-", so the tag is found from the right whatever the purpose or
+# server name before it holds.
+_TAGGED = re.compile(r"-(?P<pid>[0-9]+)\.(?P<start>[0-9]+)(?:\.(?P<namespace>[0-9]+))?-[^-]*$")
 
 
 def owner_of(name: str) -> tuple[int, int] | None:
-    """(pid, start time) from a tagged name, None when the name has no tag."""
+    """(pid, start time) from a tagged name; None when the name has no tag or its tag is from another pid
+    namespace (its owner cannot be told from here)."""
     match = _TAGGED.search(name)
-    return (int(match["pid"]), int(match["start"])) if match else None
+    return tagged_owner(match) if match else None
 
 
 def remove_dead_temp(family: str) -> list[Path]:

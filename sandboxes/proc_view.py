@@ -17,7 +17,9 @@ LXCFS_ROOT = Path(os.environ.get("WORLDLINE_LXCFS_ROOT", "/var/lib/lxcfs"))
 # The files lxcfs serves that container tools read (swaps: free's Swap line; diskstats: iostat/vmstat). Not
 # uptime: a process's start time in /proc/PID/stat counts from the host's boot, which lxcfs cannot change, and ps
 # takes ages and CPU shares from uptime minus that start, so under a container's uptime `ps -o etime` printed
-# `441077233-05:48:16` and `ps aux` 0.0 %CPU for a busy loop (lxc/lxcfs#164). `uptime` shows the host's.
+# `441077233-05:48:16` and `ps aux` 0.0 %CPU for a busy loop (lxc/lxcfs#164). `uptime` shows the host's. The line
+# of ps itself still reads `441077234-00:18:40` in ~2% of runs, on the host as well: procps-ng 4.0.2 (bookworm) leaves
+# the age of a process less than one clock tick old unset, which no /proc file changes.
 PROC_FILES = ("cpuinfo", "diskstats", "loadavg", "meminfo", "stat", "swaps")
 LXCFS, HOST = "lxcfs", "host"
 

@@ -4,7 +4,9 @@ sandbox process from one that still holds what it had. Here, not in sandboxes/, 
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 from pathlib import Path
 
 
@@ -25,16 +27,28 @@ def start_time(pid: int) -> int | None:
 
 
 def alive(pid: int, start: int | None = None) -> bool:
-    """Whether a process has `pid` and still holds what it had. False when none has it; when it is a zombie (it has
-    ended and let go of everything, only its exit status waits to be reaped); or, `start` given, when it started at
-    another time (the pid was reused by a later process). A process whose /proc entry this one cannot read (a
-    hidden /proc, another user's) but that kill(0) finds counts as alive: in doubt, what it owns is left alone."""
+    """Whether a process has `pid` and still holds what it had. False when none has it; when it is a zombie with no
+    thread left (it has ended and let go of everything, only its exit status waits to be reaped); or, `start`
+    given, when it started at another time (the pid was reused by a later process). A process whose /proc entry
+    this one cannot read (a hidden /proc, another user's) but that kill(0) finds counts as alive: in doubt, what it
+    owns is left alone."""
     if pid <= 0:
         return False  # kill() would ask about a process group, not a process
     fields = _stat_fields(pid)
     if fields is None:
         return _exists(pid)
-    return fields[0] != b"Z" and (start is None or int(fields[19]) == start)
+    if start is not None and int(fields[19]) != start:
+        return False
+    return fields[0] != b"Z" or _threads_left(pid)
+
+
+def _threads_left(pid: int) -> bool:
+    """Whether a zombie still runs threads: the first thread shows Z for the whole process once it ends
+    (pthread_exit) while others go on, and /proc/<pid>/task lists it alone only when the whole process has ended."""
+    try:
+        return len(os.listdir(f"/proc/{pid}/task")) > 1
+    except OSError:
+        return False  # reaped meanwhile
 
 
 def _exists(pid: int) -> bool:
@@ -45,3 +59,36 @@ def _exists(pid: int) -> bool:
     except PermissionError:  # another user's process: it exists
         pass
     return True
+
+
+@functools.cache
+def pid_namespace() -> int:
+    """This process's pid namespace (its inode): a pid means the same process only to readers in the same one.
+    Kept (a sweep asks it per entry, 15 us a stat of /proc/self): a process never changes its own, only a forked
+    child can be in another (unshare -p)."""
+    return os.stat("/proc/self/ns/pid").st_ino
+
+
+os.register_at_fork(after_in_child=pid_namespace.cache_clear)
+
+
+@functools.cache
+def _tag(pid: int, namespace: int) -> str:
+    return f"{pid}.{start_time(pid)}.{namespace}"
+
+
+def owner_tag() -> str:
+    """This process's tag "<pid>.<start time>.<pid namespace>", for names and labels of what it makes (looked up
+    per pid and namespace: a forked child gets its own)."""
+    return _tag(os.getpid(), pid_namespace())
+
+
+def tagged_owner(match: re.Match) -> tuple[int, int | None] | None:
+    """(pid, start time or None) from a match of a tag's groups `pid` and optional `start` and `namespace`; None
+    when the tag names another pid namespace, where its pid is another process than here (e.g. a collector in a
+    container sharing /tmp): what it owns cannot be told from here and is left. Tags written before they carried
+    a namespace are read as this namespace's."""
+    namespace = match["namespace"]
+    if namespace and int(namespace) != pid_namespace():
+        return None
+    return int(match["pid"]), int(match["start"]) if match["start"] else None

@@ -58,7 +58,7 @@ def test_the_next_export_removes_the_staging_folder_a_killed_one_left(tmp_path):
     killed.send_signal(signal.SIGKILL)
     killed.wait()
     [left] = hidden(parent)
-    assert left.startswith(f".atif.export-{socket.gethostname()}-{killed.pid}-") and not out.exists()
+    assert left.startswith(f".atif.export-{socket.gethostname()}-{killed.pid}.") and not out.exists()
 
     again = subprocess.run(export_command(source, out), cwd=REPO, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr

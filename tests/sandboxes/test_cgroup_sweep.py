@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from sandboxes import cgroup, leftovers
-from schemas.processes import alive
+from schemas.processes import alive, start_time
 
 REPO = Path(__file__).resolve().parents[2]
 # A collector that makes a group, says where it is, then dies without closing it; with "busy", a process it started
@@ -72,7 +72,7 @@ def test_a_live_makers_group_is_left_and_a_reused_pids_is_removed(sleeper):
     own = cgroup.make_group("test-sweep", 64 << 20, 16)
     own.close()
     parent = parents(own)[0]
-    start = leftovers.start_time(sleeper.pid)
+    start = start_time(sleeper.pid)
     live = parent / f"worldline-test-sweep-{sleeper.pid}.{start}-0"
     reused = parent / f"worldline-test-sweep-{sleeper.pid}.{start - 1}-0"  # that pid's earlier process
     untimed_live = parent / f"worldline-test-sweep-{sleeper.pid}-0"  # named before start times were

@@ -15,7 +15,7 @@ import pytest
 
 from pipelines.staging import owned_folder, remove_stale
 from sandboxes import leftovers
-from schemas.processes import alive, start_time
+from schemas.processes import alive, owner_tag, pid_namespace, start_time
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,7 +53,7 @@ def test_a_zombie_owners_staging_folder_is_removed(tmp_path, zombie):
     # Before, staging asked kill(0) only, which a zombie answers: its folder stayed until it was reaped.
     out = tmp_path / "out"
     mine = owned_folder(out, "curate")
-    left = mine.with_name(mine.name.replace(f"-{os.getpid()}-", f"-{zombie}-"))
+    left = mine.with_name(mine.name.replace(f"-{owner_tag()}-", f"-{zombie}.{start_time(zombie)}.{pid_namespace()}-"))
     left.mkdir()
     assert remove_stale(out, ["curate"]) == [(left, str(zombie))]
 

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from sandboxes import leftovers
+from schemas.processes import start_time
 from tests.web.browser_helpers import require_chromium, running_browser
 
 REPO = Path(__file__).resolve().parents[2]
@@ -46,7 +47,7 @@ def test_the_next_browser_removes_a_killed_collectors_folders_and_cgroup():
     left = killed_collectors_browser()
     sleeper = subprocess.Popen(["sleep", "60"])
     try:
-        start = leftovers.start_time(sleeper.pid)
+        start = start_time(sleeper.pid)
         live = Path(tempfile.mkdtemp(prefix=f"wl-browser-{sleeper.pid}.{start}-"))
         reused = Path(tempfile.mkdtemp(prefix=f"wl-browser-{sleeper.pid}.{start - 1}-"))  # its pid's earlier process
         untagged = Path(tempfile.mkdtemp(prefix="wl-browser-"))  # made before names held the owner: cannot be told
