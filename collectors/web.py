@@ -120,6 +120,7 @@ class WebCollector(Collector):
         self.task: Task | None = None
         self._episode_restarts = 0
         self._episode_page_crashes = 0
+        self._oom_kills: int | None = None  # the browser cgroup's OOM kills at the last observation
 
     # -- environment ---------------------------------------------------------------------------------------------
     def env_info(self) -> EnvInfo:
@@ -164,6 +165,7 @@ class WebCollector(Collector):
                 bundle, wait_ms = self.session.observe()
         except BrowserDied as exc:
             bundle, wait_ms, _, _ = self._recover(exc)
+        self._oom_kills = self.browser.oom_kills()  # what the start and the first page met is not the first step's
         # Faults that shaped the first page are noted on it, not charged to the first transition.
         return self._observation(bundle, wait_ms, self.session.take_perturbation_hits())
 
@@ -222,8 +224,12 @@ class WebCollector(Collector):
         observe_ms = (time.perf_counter() - observe_start) * 1000
         hits = self.session.take_perturbation_hits() + recovery
         observation = self._observation(bundle, wait_ms, hits)
-        return StepResult(observation=observation, done=action.kind in TERMINAL_ACTIONS, error=error,
-                          perturbations=hits, wait_ms=wait_ms, observe_latency_ms=observe_ms)
+        result = StepResult(observation=observation, done=action.kind in TERMINAL_ACTIONS, error=error,
+                            perturbations=hits, wait_ms=wait_ms, observe_latency_ms=observe_ms)
+        # A renderer the kernel kills at the memory total shows as a page crash (`page_crash`), in this step or the
+        # next; `memory_cap` says why.
+        self._oom_kills = result.count_oom_kills(self.browser.oom_kills(), self._oom_kills)
+        return result
 
     def _close_session(self) -> None:
         """Close the episode's context; a browser that does not answer within the step deadline is killed (and the

@@ -391,6 +391,11 @@ class Browser:
                 "total": self._total_caps, "network": self.host_network,
                 "network_detail": NETWORK_DETAIL[self.host_network]}
 
+    def oom_kills(self) -> int | None:
+        """How many of the sandbox's processes the kernel killed at the browser's memory total (its cgroup's count,
+        kept across restarts); None without a cgroup."""
+        return self._group.oom_kills() if self._group is not None else None
+
     def use_network_for(self, allowed_origins: Iterable[str]) -> None:
         """Run the browser in the namespace these origins need: its own while all are on loopback, the host's as
         soon as one is not. No origins need nothing (the namespace stays). A running browser in the other one is
@@ -439,6 +444,8 @@ class Browser:
         argv, mounts = [self.executable], self._mounts()
         if not self.host_network:
             # The agent starts first and becomes Chromium; the relay's folder is the only way out of the namespace.
+            # Read-only: only the collector creates anything there (loopback_relay), so the sandbox cannot write
+            # host disk outside its caps nor plant a link there.
             folder = self._base / "relay"
             folder.mkdir(mode=0o700, exist_ok=True)
             if self._relay is None:
@@ -446,7 +453,7 @@ class Browser:
             python, python_mounts = _agent_python()
             made: set[str] = set()
             mounts += python_mounts + bwrap.parent_dirs(RELAY_AGENT, made) + bwrap.parent_dirs(RELAY_FOLDER, made)
-            mounts += ["--ro-bind", loopback_relay.__file__, RELAY_AGENT, "--bind", str(folder), RELAY_FOLDER]
+            mounts += ["--ro-bind", loopback_relay.__file__, RELAY_AGENT, "--ro-bind", str(folder), RELAY_FOLDER]
             argv = [python, "-I", RELAY_AGENT, RELAY_FOLDER, "--", *argv]
         argv = bwrap.command(argv, mounts, self.limits, network=self.host_network, uid=self.uid, accounts=accounts)
         return self._group.wrap(argv) if self._group is not None else argv

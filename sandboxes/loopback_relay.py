@@ -9,12 +9,16 @@ Two halves, one file (standard library only: the agent half runs with the sandbo
 
       python3 -I loopback_relay.py FOLDER -- COMMAND [ARG...]
 
-  It serves FOLDER/control.sock: a line `listen HOST PORT` makes it accept on HOST:PORT in the sandbox's namespace
-  (answer `ok` or `error REASON`). Every connection accepted there goes to FOLDER/relay.sock, after a first line
-  `HOST PORT` naming where it was accepted. One thread (asyncio), so it costs one process of the sandbox's cap.
-- `Relay`, in the collector process, accepts on FOLDER/relay.sock and connects each connection to the host's
-  HOST:PORT, only while a live browser context allows that address (`allow`/`forget`): a sandbox that forged a
-  header still reaches nothing else.
+  It connects to FOLDER/control.sock and reads commands there: a line `listen HOST PORT` makes it accept on
+  HOST:PORT in the sandbox's namespace (answer `ok` or `error REASON`). Every connection accepted there goes to
+  FOLDER/relay.sock, after a first line `HOST PORT` naming where it was accepted. One thread (asyncio), so it costs
+  one process of the sandbox's cap.
+- `Relay`, in the collector process, listens on both sockets. It takes the first control connection after each
+  launch as the agent's, and connects each relay.sock connection to the host's HOST:PORT only while a live browser
+  context allows that address (`allow`/`forget`): a sandbox that forged a header still reaches nothing else.
+
+Only the collector creates anything in FOLDER, so the sandbox gets it read-only: it cannot fill host disk there or
+leave a link for the collector to follow. A unix socket on a read-only mount still accepts connections.
 """
 
 from __future__ import annotations
@@ -23,10 +27,11 @@ import asyncio
 import contextlib
 import ctypes
 import ipaddress
+import logging
+import math
 import os
+import re
 import signal
-import socket
-import stat
 import sys
 import threading
 import time
@@ -35,6 +40,12 @@ CONTROL = "control.sock"
 RELAY = "relay.sock"
 CHUNK = 1 << 16
 HEADER_LIMIT = 100  # bytes of the `HOST PORT` line, newline included
+# A sandbox process must not hold the collector's descriptors: a connection that names no address within this is
+# closed, and past this many live ones (Chromium's own socket pool size) new ones are closed at once.
+HEADER_TIMEOUT_S = 5.0
+MAX_CONNECTIONS = 256
+WARN_INTERVAL_S = 60.0
+PORT = re.compile(r"[1-9][0-9]{0,4}")  # ASCII only: str.isdigit() takes "047812" and Arabic-Indic digits
 PR_SET_PDEATHSIG = 1
 
 
@@ -105,21 +116,16 @@ class _Agent:
         self.connections: set[asyncio.Task] = set()
 
     async def serve(self) -> None:
-        staging = os.path.join(self.folder, f"{CONTROL}.{os.getpid()}")
-        server = await asyncio.start_unix_server(self._control, staging)
-        os.rename(staging, os.path.join(self.folder, CONTROL))  # appears only once it accepts
-        async with server:
-            await server.serve_forever()
-
-    async def _control(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        reader, writer = await asyncio.open_unix_connection(os.path.join(self.folder, CONTROL))
         with contextlib.suppress(OSError, ValueError):
             while line := await reader.readline():
                 writer.write((await self._command(line.decode().split())).encode() + b"\n")
                 await writer.drain()
         writer.close()
+        await asyncio.Event().wait()  # the listeners keep relaying until Chromium ends (the death signal)
 
     async def _command(self, words: list[str]) -> str:
-        if len(words) != 3 or words[0] != "listen" or not words[2].isdigit():
+        if len(words) != 3 or words[0] != "listen" or _port(words[2]) is None:
             return f"error unknown command {' '.join(words)!r}"
         try:
             ipaddress.ip_address(words[1])  # a name would be resolved in threads: the agent keeps to one
@@ -151,44 +157,89 @@ class AgentGone(RuntimeError):
 
 
 class Relay:
-    """The host end for one browser: accepts on FOLDER/relay.sock (one thread, its own event loop) and connects each
-    connection to the address its header names, if a live context allows it."""
+    """The host end for one browser: listens on FOLDER/control.sock and FOLDER/relay.sock (one thread, its own event
+    loop) and connects each relay connection to the address its header names, if a live context allows it."""
 
-    def __init__(self, folder: str, uid: int | None):
+    def __init__(self, folder: str, uid: int | None, max_connections: int = MAX_CONNECTIONS,
+                 header_timeout_s: float = HEADER_TIMEOUT_S):
         self.folder = folder
+        self.max_connections = max_connections
+        self.header_timeout_s = header_timeout_s
         # Socket paths may hold 107 bytes; the folder's own may be longer (a TMPDIR deep in a test's folder).
         self._folder_fd = os.open(folder, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         self._short = f"/proc/self/fd/{self._folder_fd}"
-        self.refused: list[str] = []  # headers of connections refused, newest last (kept short)
+        self.refused: list[str] = []  # connections refused (the header, or why), newest last (kept short)
+        self.over_cap = 0  # connections closed unread because MAX_CONNECTIONS were live
+        # A flood is refused thousands of times a second: one warning per WARN_INTERVAL_S says how many.
+        self._warned_at, self._warned_count = -math.inf, 0
         self._allowed: dict[object, set[tuple[str, int]]] = {}
         self._listening: set[tuple[str, int]] = set()
         self._lock = threading.Lock()
         self._connections: set[asyncio.Task] = set()
+        self._spliced: dict[asyncio.Task, tuple[str, int]] = {}
         # A loop in a thread of its own: the caller's thread may run one already (Playwright's sync API does).
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="loopback-relay", daemon=True)
         self._thread.start()
-        self._server = asyncio.run_coroutine_threadsafe(
-            asyncio.start_unix_server(self._relay, os.path.join(self._short, RELAY)), self._loop).result()
-        if uid is not None:  # the agent runs as the sandbox's user
-            os.chown(folder, uid, uid)
-            os.chown(os.path.join(folder, RELAY), uid, uid)
+        self._servers, self._agent = self._call(self._start())
+        # The agent runs as the sandbox's user: it may connect to the sockets (write permission on them), and only
+        # search the folder, which stays the collector's.
+        os.chmod(self._short, 0o711)
+        for name in (CONTROL, RELAY):
+            os.chmod(os.path.join(self._short, name), 0o600)
+            if uid is not None:
+                os.chown(os.path.join(self._short, name), uid, uid)
+
+    def _call(self, coroutine, timeout_s: float | None = None):
+        """Run a coroutine on the relay's loop and wait for its result (TimeoutError past `timeout_s`)."""
+        return asyncio.run_coroutine_threadsafe(asyncio.wait_for(coroutine, timeout_s), self._loop).result()
+
+    async def _start(self) -> tuple[list[asyncio.Server], asyncio.Future]:
+        servers = [await asyncio.start_unix_server(handler, os.path.join(self._short, name))
+                   for name, handler in ((RELAY, self._relay), (CONTROL, self._agent_connected))]
+        return servers, self._loop.create_future()
 
     def allow(self, key: object, addresses: set[tuple[str, int]]) -> None:
         with self._lock:
             self._allowed[key] = set(addresses)
 
     def forget(self, key: object) -> None:
+        """The context `key` closed: its addresses are refused from now on, and the connections it allowed (that no
+        other live context allows) are closed, so none keeps relaying for a context that is gone."""
         with self._lock:
             self._allowed.pop(key, None)
+        with contextlib.suppress(RuntimeError):  # the relay was closed first: nothing is relayed any more
+            self._loop.call_soon_threadsafe(self._close_unallowed)
+
+    def _close_unallowed(self) -> None:
+        with self._lock:
+            allowed = set().union(*self._allowed.values())
+        for task, address in list(self._spliced.items()):
+            if address not in allowed:
+                task.cancel()
 
     def new_agent(self) -> None:
-        """Before a launch: the old agent's listeners and contexts are gone with its sandbox."""
+        """Before a launch: the old agent's listeners and contexts are gone with its sandbox, and the next control
+        connection is the new agent's."""
         with self._lock:
             self._allowed.clear()
         self._listening.clear()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(CONTROL, dir_fd=self._folder_fd)
+        self._call(self._replace_agent())
+
+    async def _replace_agent(self) -> None:
+        if self._agent.done():
+            self._agent.result()[1].close()
+        self._agent = self._loop.create_future()
+        self._close_unallowed()
+
+    async def _agent_connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # The agent connects before it execs Chromium, so the first connection after a launch is its own; any later
+        # one is another process of the sandbox's.
+        if self._agent.done():
+            self._refuse("a second control connection")
+            writer.close()
+        else:
+            self._agent.set_result((reader, writer))
 
     def listen(self, addresses: set[tuple[str, int]], timeout_s: float) -> None:
         """Have the agent accept on these addresses in the sandbox (once each per agent). AgentGone if it does not
@@ -196,43 +247,38 @@ class Relay:
         wanted = sorted(addresses - self._listening)
         if not wanted:
             return
-        with self._control(timeout_s) as control:
-            answers = control.makefile("rb")
-            for host, port in wanted:
-                control.sendall(f"listen {host} {port}\n".encode())
-                answer = answers.readline(200).decode().strip()
-                if not answer:
-                    raise AgentGone(f"the loopback relay agent closed its control socket ({self.folder})")
-                if answer != "ok":
-                    raise RuntimeError(f"loopback relay for {host}:{port}: {answer}")
-                self._listening.add((host, port))
-
-    @contextlib.contextmanager
-    def _control(self, timeout_s: float):
-        path, deadline = os.path.join(self.folder, CONTROL), time.monotonic() + timeout_s
-        while True:
-            control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            control.settimeout(max(0.1, deadline - time.monotonic()))
-            try:
-                _connect_no_follow(control, self._folder_fd, CONTROL)
-                break
-            except OSError as exc:
-                control.close()
-                if time.monotonic() >= deadline:
-                    raise AgentGone(f"the loopback relay agent did not answer on {path} within {timeout_s:g} s: "
-                                    f"{exc}") from None
-                time.sleep(0.02)
+        path = os.path.join(self.folder, CONTROL)
         try:
-            yield control
-        except OSError as exc:
+            self._call(self._listen(wanted), timeout_s)
+        except TimeoutError:
+            raise AgentGone(f"the loopback relay agent did not answer on {path} within {timeout_s:g} s") from None
+        except (OSError, ValueError) as exc:
             raise AgentGone(f"the loopback relay agent stopped answering on {path}: {exc}") from None
-        finally:
-            control.close()
+
+    async def _listen(self, wanted: list[tuple[str, int]]) -> None:
+        reader, writer = await asyncio.shield(self._agent)  # a timeout must not cancel the agent's future
+        for host, port in wanted:
+            writer.write(f"listen {host} {port}\n".encode())
+            await writer.drain()
+            answer = (await reader.readline()).decode(errors="replace").strip()
+            if not answer:
+                raise AgentGone(f"the loopback relay agent closed its control connection ({self.folder})")
+            if answer != "ok":
+                raise RuntimeError(f"loopback relay for {host}:{port}: {answer}")
+            self._listening.add((host, port))
 
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if len(self._connections) >= self.max_connections:
+            self._refuse_over_cap()
+            writer.close()
+            return
         _hold_current_task(self._connections)
         try:
-            header = await reader.readuntil(b"\n")
+            header = await asyncio.wait_for(reader.readuntil(b"\n"), self.header_timeout_s)
+        except TimeoutError:
+            self._refuse(f"no header within {self.header_timeout_s:g} s")
+            writer.close()
+            return
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError):
             writer.close()
             return
@@ -240,7 +286,7 @@ class Relay:
         with self._lock:
             allowed = address is not None and any(address in a for a in self._allowed.values())
         if not allowed:
-            self.refused = [*self.refused[-19:], header[:HEADER_LIMIT].decode(errors="replace").strip()]
+            self._refuse(header[:HEADER_LIMIT].decode(errors="replace").strip())
             writer.close()
             return
         try:
@@ -248,11 +294,33 @@ class Relay:
         except OSError:
             writer.close()
             return
-        await _splice((reader, writer), upstream)
+        task = asyncio.current_task()
+        self._spliced[task] = address
+        try:
+            await _splice((reader, writer), upstream)
+        finally:
+            del self._spliced[task]
+
+    def _refuse(self, why: str) -> None:
+        if self.refused[-1:] != [why]:  # a flood's hundreds of "no header" would push out what came before
+            self.refused = [*self.refused[-19:], why]
+
+    def _refuse_over_cap(self) -> None:
+        self.over_cap += 1
+        self._refuse(f"over the cap of {self.max_connections} live connections")
+        now = time.monotonic()
+        if now - self._warned_at >= WARN_INTERVAL_S:
+            logging.getLogger(__name__).warning(
+                "loopback relay %s: %d connections live, the cap: closed %d new one(s) unread since the last warning "
+                "(at most one warning a minute)", self.folder, self.max_connections, self.over_cap - self._warned_count)
+            self._warned_at, self._warned_count = now, self.over_cap
 
     def close(self) -> None:
         async def stop():
-            self._server.close()
+            for server in self._servers:
+                server.close()
+            if self._agent.done():
+                self._agent.result()[1].close()
             tasks = asyncio.all_tasks() - {asyncio.current_task()}
             for task in tasks:
                 task.cancel()
@@ -268,23 +336,15 @@ class Relay:
         os.close(self._folder_fd)
 
 
-def _connect_no_follow(sock: socket.socket, folder_fd: int, name: str) -> None:
-    """Connect to the socket `name` in the folder, never through a symlink: the sandbox can write the folder, and a
-    link there must not lead the collector to a socket of the host's (/var/run/docker.sock)."""
-    fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=folder_fd)
-    try:
-        if not stat.S_ISSOCK(os.fstat(fd).st_mode):
-            raise ConnectionRefusedError(f"{name} is not a socket")
-        sock.connect(f"/proc/self/fd/{fd}")
-    finally:
-        os.close(fd)
+def _port(word: str) -> int | None:
+    return int(word) if PORT.fullmatch(word) and int(word) <= 65535 else None
 
 
 def _parse_header(header: bytes) -> tuple[str, int] | None:
     words = header[:HEADER_LIMIT].decode(errors="replace").split()
-    if len(words) != 2 or not words[1].isdigit():
+    if len(words) != 2 or (port := _port(words[1])) is None:
         return None
-    return words[0], int(words[1])
+    return words[0], port
 
 
 if __name__ == "__main__":
