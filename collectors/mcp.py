@@ -132,6 +132,7 @@ class McpCollector(Collector):
         self.resources: list[dict] = []
         self.prompts: list[dict] = []
         self._server_info: dict = {}
+        self._oom_kills: int | None = None  # the server cgroup's OOM kills at the last observation
 
     def server_for(self, task: Task):
         name = task.options.get("server")
@@ -168,6 +169,7 @@ class McpCollector(Collector):
                 raise RuntimeError(f"server {spec.name!r}: {method} failed at reset: {error}")
             setattr(self, key, list(exchange.delivered.result.get(key) or []))
             parts.append((method.encode(), exchange.raw(exchange.delivered)))
+        self._oom_kills = self.connection.oom_kills()  # what start-up met is not the first step's
         # The state keeps each result's bytes untouched, side by side under its method name.
         raw = b"{" + b",".join(b'"' + name + b'":' + body for name, body in parts) + b"}"
         meta = {"server": spec.name, "method": "initialize"}
@@ -187,6 +189,11 @@ class McpCollector(Collector):
     def step(self, action: Action) -> StepResult:
         if self.connection is None:
             raise RuntimeError("step() before reset()")
+        result = self._step(action)
+        self._oom_kills = result.count_oom_kills(self.connection.oom_kills(), self._oom_kills)
+        return result
+
+    def _step(self, action: Action) -> StepResult:
         params = self.connection.expand_arguments(action.arguments)
         if params != action.arguments:  # record the call as it was sent, not its template
             sent = action_from_call(action.kind, params if action.kind != "tools/call" else

@@ -1,12 +1,13 @@
-"""Runs first inside the sandbox of an MCP server on the http transport: forwards a unix socket (in a folder the
-collector binds into the sandbox) to the server's port on the sandbox's own loopback, then becomes the server itself
-(exec). The server keeps a network namespace of its own, with nothing but `lo`, and the collector still reaches it.
+"""Runs first inside the sandbox of an MCP server on the http transport: forwards a unix socket the collector listens
+on and hands over as an inherited descriptor to the server's port on the sandbox's own loopback, then becomes the
+server itself (exec). The server keeps a network namespace of its own, with nothing but `lo`, and the collector still
+reaches it; the socket's folder stays the collector's, outside the sandbox.
 
-    python -I mcp_forward.py SOCKET PORT -- COMMAND [ARG...]
+    python -I mcp_forward.py LISTENER_FD READY_FD PORT -- COMMAND [ARG...]
 
-The socket appears (renamed into place) only once the server accepts on PORT, so the collector waits for the socket
-and never meets a server that is not listening yet. Standard library only: it runs with the bare Python
-installation, before any venv or package is imported.
+A byte on READY_FD (a pipe) tells the collector the server accepts on PORT, so it never meets a server that is not
+listening yet; the pipe's end of file, that the forwarder is gone. Standard library only: it runs with the bare
+Python installation, before any venv or package is imported.
 """
 
 import ctypes
@@ -22,16 +23,19 @@ CHUNK = 1 << 16
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) < 4 or argv[2] != "--":
-        sys.exit(f"usage: mcp_forward.py SOCKET PORT -- COMMAND [ARG...], got {argv}")
-    path, port, _, *command = argv
+    if len(argv) < 5 or argv[3] != "--":
+        sys.exit(f"usage: mcp_forward.py LISTENER_FD READY_FD PORT -- COMMAND [ARG...], got {argv}")
+    listener, ready, port, _, *command = argv
     parent = os.getpid()
     if os.fork() == 0:
-        _forward(path, int(port), parent)
+        _forward(socket.socket(fileno=int(listener)), int(ready), int(port), parent)
+    # Only the forwarder holds them: its end is then the pipe's end of file, and the socket's refused connections.
+    os.close(int(listener))
+    os.close(int(ready))
     os.execvp(command[0], command)  # a bare program name (node) is looked up on the sandbox's PATH
 
 
-def _forward(path: str, port: int, parent: int) -> None:
+def _forward(listener: socket.socket, ready: int, port: int, parent: int) -> None:
     """The forwarder, a child of the MCP server once the parent has exec'd. It dies with it: bubblewrap's init waits
     for every process in the sandbox, so a forwarder left running would keep the sandbox alive."""
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -42,7 +46,9 @@ def _forward(path: str, port: int, parent: int) -> None:
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)
     try:
-        listener = _listen_when_ready(path, port)
+        _wait_for_port(port)
+        os.write(ready, b"1")
+        os.close(ready)
         while True:
             client, _ = listener.accept()
             threading.Thread(target=_connect, args=(client, port), daemon=True).start()
@@ -50,19 +56,13 @@ def _forward(path: str, port: int, parent: int) -> None:
         os._exit(0)
 
 
-def _listen_when_ready(path: str, port: int) -> socket.socket:
+def _wait_for_port(port: int) -> None:
     while True:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
+            return
         except OSError:
             time.sleep(0.02)
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    staging = f"{path}.{os.getpid()}"
-    listener.bind(staging)
-    listener.listen(64)
-    os.rename(staging, path)
-    return listener
 
 
 def _connect(client: socket.socket, port: int) -> None:

@@ -17,9 +17,11 @@ import asyncio
 import functools
 import logging
 import os
+import select
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -75,13 +77,13 @@ SANDBOX_PAGES = f"{SANDBOX_OPT}/pages"
 SANDBOX_PAGES_LAUNCHER = f"{SANDBOX_OPT}/serve_pages.py"
 
 # The http transport: the server listens on its own sandbox's loopback (no host network) and the client reaches it
-# through a unix socket that sandboxes/mcp_forward.py forwards to that port. The socket's folder is bound at a fixed
-# place of its own, not in {workdir}, whose listing servers return as observations.
+# through a unix socket that sandboxes/mcp_forward.py forwards to that port. The collector makes the listening
+# socket in a folder of its own and hands the forwarder its descriptor: the sandbox sees no folder of the host's,
+# so it can neither fill one (host disk, outside the recorded caps) nor swap the socket for a symlink to a host
+# socket the collector would then connect to.
 FORWARD_LAUNCHER = PROJECT_ROOT / "sandboxes" / "mcp_forward.py"
 SANDBOX_FORWARD_LAUNCHER = f"{SANDBOX_OPT}/mcp_forward.py"
-SANDBOX_SOCKETS = f"{SANDBOX_OPT}/socket"
 SOCKET_NAME = "mcp.sock"
-UNIX_PATH_MAX = 107  # sockaddr_un's sun_path, less its terminating NUL
 
 
 class ServerFileError(ValueError):
@@ -194,11 +196,11 @@ def _pages_launcher() -> list[str]:
     return [_sandbox_base_python(), "-I", SANDBOX_PAGES_LAUNCHER, PAGES_HOST, str(PAGES_PORT), SANDBOX_PAGES, "--"]
 
 
-def _forward_launcher(port: int) -> list[str]:
+def _forward_launcher(port: int, listener: int, ready: int) -> list[str]:
     """The command that starts the socket forwarder in the sandbox and then execs the server's own command after
-    `--` (stdlib only, like the page server's)."""
-    return [_sandbox_base_python(), "-I", SANDBOX_FORWARD_LAUNCHER, f"{SANDBOX_SOCKETS}/{SOCKET_NAME}", str(port),
-            "--"]
+    `--` (stdlib only, like the page server's): it accepts on the inherited descriptor `listener` and writes a byte
+    to `ready` once the port accepts."""
+    return [_sandbox_base_python(), "-I", SANDBOX_FORWARD_LAUNCHER, str(listener), str(ready), str(port), "--"]
 
 
 def _host_folders() -> dict[str, str]:
@@ -259,7 +261,7 @@ class _UnixSocketBackend(httpcore2.AnyIOBackend):
         sock.setblocking(False)
         try:
             with anyio.fail_after(timeout):
-                await asyncio.get_running_loop().sock_connect(sock, path)
+                await _connect_without_links(sock, path)
                 stream = await anyio.abc.SocketStream.from_socket(sock)
         except BaseException as exc:
             sock.close()
@@ -269,6 +271,27 @@ class _UnixSocketBackend(httpcore2.AnyIOBackend):
                 raise httpcore2.ConnectError(f"{path}: {exc}") from exc
             raise
         return AnyIOStream(stream)
+
+
+async def _connect_without_links(sock: socket.socket, path: str) -> None:
+    """Connects `sock` (non-blocking) to the socket at `path`, never through a symlink: a socket swapped for a link
+    must not lead the collector to one of the host's (/var/run/docker.sock). The address is /proc/self/fd/N, short
+    whatever TMPDIR's length. A full backlog (EAGAIN) is waited out."""
+    folder = os.open(os.path.dirname(path), os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        target = os.open(os.path.basename(path), os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=folder)
+    finally:
+        os.close(folder)
+    try:
+        if not stat.S_ISSOCK(os.fstat(target).st_mode):  # a symlink too: O_NOFOLLOW opened the link itself
+            raise ConnectionRefusedError(f"{path} is not a socket")
+        while True:
+            try:
+                return sock.connect(f"/proc/self/fd/{target}")
+            except BlockingIOError:
+                await anyio.sleep(0.01)
+    finally:
+        os.close(target)
 
 
 def unix_socket_transport(path: str) -> httpx2.AsyncHTTPTransport:
@@ -368,7 +391,6 @@ class SandboxLayout:
     in_place: list[str] = field(default_factory=list)  # host paths shown at their own place (with the system's)
     moved: dict[str, str] = field(default_factory=dict)  # sandbox path -> the host path shown there, read-only
     links: dict[str, str] = field(default_factory=dict)  # sandbox path -> the target of a symlink made there
-    writable: dict[str, str] = field(default_factory=dict)  # sandbox path -> the host folder shown there, writable
     env: dict[str, str] = field(default_factory=dict)
 
     def bwrap_args(self) -> list[str]:
@@ -380,8 +402,6 @@ class SandboxLayout:
                 args += parent_dirs(path, made) + ["--ro-bind", source, path]
         for path, target in sorted(self.links.items()):
             args += parent_dirs(path, made) + ["--symlink", target, path]
-        for path, source in sorted(self.writable.items()):
-            args += parent_dirs(path, made) + ["--bind", source, path]
         # Whatever environment bwrap was started with, the server gets this one only.
         args.append("--clearenv")
         for key, value in self.env.items():
@@ -545,9 +565,7 @@ class ServerConnection:
         self.uid = take_sandbox_uid() if os.geteuid() == 0 else None
         self._accounts: list[str] = []
         if self.uid is not None:
-            # The server's own user writes them (prepare too; the forwarder makes the socket).
-            for folder in (self.workdir, *([self.socket.parent] if self.socket else [])):
-                os.chown(folder, self.uid, self.uid)
+            os.chown(self.workdir, self.uid, self.uid)  # the server's own user writes it (prepare too)
             self._accounts = bwrap.account_files(self.base, self.uid, SANDBOX_USER, SANDBOX_WORKDIR, "MCP server")
         self._group, self._total_caps = _total_caps(spec.name)
         self._log = open(self.base / "server.log", "w+b")
@@ -566,13 +584,9 @@ class ServerConnection:
         return ["nsenter", f"--mount=/proc/{self._workspace.pid}/ns/mnt", "--"]
 
     def _socket_folder(self) -> Path:
+        """The collector's own folder for the http socket: no sandbox binds it, and no other user enters it."""
         folder = self.base / "socket"
-        if len(str(folder / SOCKET_NAME)) > UNIX_PATH_MAX:
-            shutil.rmtree(self.base, ignore_errors=True)
-            raise ServerStartError(f"server {self.spec.name!r}: its socket path {folder / SOCKET_NAME} is longer "
-                                   f"than a unix socket allows ({UNIX_PATH_MAX}); set TMPDIR to a shorter folder "
-                                   f"or shorten the server's name")
-        folder.mkdir()
+        folder.mkdir(mode=0o700)
         return folder
 
     def __enter__(self) -> ServerConnection:
@@ -586,16 +600,23 @@ class ServerConnection:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _argv(self) -> list[str]:
+    def _argv(self, forward: tuple[int, int] | None = None) -> list[str]:
+        """The sandboxed command; with `forward` (the listening socket's and the ready pipe's descriptors, http),
+        started through the forwarder, first, so that the page server (forked next) inherits neither."""
         where = f"server {self.spec.name!r}"
         argv = [_expand(self.spec.command, self.values, where)] + [_expand(a, self.values, where)
                                                                    for a in self.spec.args]
-        if self.socket is not None:
-            argv = [*_forward_launcher(self.port), *argv]
         if serves_pages(self.spec):
             argv = [*_pages_launcher(), *argv]
+        if forward is not None:
+            argv = [*_forward_launcher(self.port, *forward), *argv]
         return _sandboxed(argv, str(self._bound_workdir), self.spec.network, self.layout(), self.uid,
                           self._accounts, self._group, self._namespace())
+
+    def oom_kills(self) -> int | None:
+        """How many of the server's processes the kernel killed at its memory cap since the connection was made
+        (restarts included); None without a cgroup."""
+        return self._group.oom_kills() if self._group is not None else None
 
     def sandbox_record(self) -> dict:
         """What an episode records of this server's sandbox (env details): its caps, and whether it has a network."""
@@ -632,7 +653,6 @@ class ServerConnection:
             if self.socket is not None:
                 _add_python_home(layout, Path(sys.base_prefix))
                 layout.moved[SANDBOX_FORWARD_LAUNCHER] = str(FORWARD_LAUNCHER)
-                layout.writable[SANDBOX_SOCKETS] = str(self.socket.parent)
             layout.env |= {k: _expand(v, self.values, where) for k, v in self.spec.env.items()}
             self._layout = layout
         return self._layout
@@ -774,24 +794,55 @@ class ServerConnection:
             await self._stop.wait()
 
     def _start_http_process(self) -> None:
-        self.socket.unlink(missing_ok=True)  # a killed server's: the fresh forwarder's socket tells it listens
-        # Not the collector's environment (credentials): bwrap, which clears it for the server anyway, needs none.
-        self._process = subprocess.Popen(self._argv(), cwd=self.base, env=self.layout().env,
-                                         stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
-                                         start_new_session=True)
-        deadline = time.monotonic() + self.spec.startup_timeout_s
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise ServerStartError(f"server {self.spec.name!r} exited with {self._process.returncode} "
-                                       f"before listening: {self.stderr()[-800:]}")
-            try:
-                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-                    probe.connect(str(self.socket))
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise ServerStartError(f"server {self.spec.name!r} did not listen on port {self.port} (in its sandbox, "
-                               f"forwarded to {self.socket}) within {self.spec.startup_timeout_s:g} s")
+        """Starts the sandbox with the listening socket (fresh, so no connection meant for a killed server waits
+        in it) and a pipe its forwarder writes to once the server accepts; only the forwarder keeps either."""
+        listener = self._listen()
+        ready, ready_end = os.pipe()
+        try:
+            # Not the collector's environment (credentials): bwrap, which clears it for the server anyway, needs none.
+            self._process = subprocess.Popen(self._argv((listener.fileno(), ready_end)), cwd=self.base,
+                                             env=self.layout().env, stdin=subprocess.DEVNULL, stdout=self._log,
+                                             stderr=self._log, start_new_session=True,
+                                             pass_fds=(listener.fileno(), ready_end))
+        finally:
+            listener.close()
+            os.close(ready_end)
+        try:
+            self._wait_until_listening(ready)
+        finally:
+            os.close(ready)
+
+    def _listen(self) -> socket.socket:
+        self.socket.unlink(missing_ok=True)  # a killed server's
+        folder = os.open(self.socket.parent, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            # Bound through the folder's descriptor: an address short enough for sun_path (107 bytes) whatever
+            # TMPDIR's length.
+            listener.bind(f"/proc/self/fd/{folder}/{SOCKET_NAME}")
+            listener.listen(64)
+        except OSError:
+            listener.close()
+            raise
+        finally:
+            os.close(folder)
+        return listener
+
+    def _wait_until_listening(self, ready: int) -> None:
+        """Waits for the forwarder's byte; the pipe's end of file means the forwarder is gone, and with it (it dies
+        with the server) the server, or soon."""
+        where = f"server {self.spec.name!r}"
+        if not select.select([ready], [], [], self.spec.startup_timeout_s)[0]:
+            raise ServerStartError(f"{where} did not listen on port {self.port} (in its sandbox, forwarded to "
+                                   f"{self.socket}) within {self.spec.startup_timeout_s:g} s")
+        if os.read(ready, 1):
+            return
+        try:
+            code = self._process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            raise ServerStartError(f"{where}: its socket forwarder ended before the server listened: "
+                                   f"{self.stderr()[-800:]}") from None
+        raise ServerStartError(f"{where} exited with {code} before listening: {self.stderr()[-800:]}")
 
     @asynccontextmanager
     async def _open_session(self):
