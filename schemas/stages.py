@@ -2,6 +2,8 @@
 
 import pyarrow as pa
 
+from schemas.transition import TIMESTAMP
+
 SPAN = pa.struct([pa.field("start", pa.int32()), pa.field("end", pa.int32()), pa.field("kind", pa.string())])
 MESSAGE = pa.struct([pa.field("role", pa.string()), pa.field("content", pa.string())])
 
@@ -26,6 +28,9 @@ CURATED_TRANSITION_SCHEMA = pa.schema(
         pa.field("perturbations", pa.list_(pa.string())),
         pa.field("collector", pa.string()),
         pa.field("stand_in", pa.string()),
+        # The raw row's timings.action_start. Last, so an output written before it has a prefix of these columns;
+        # never in content_hash or a stage text: a clock time must not tell duplicates apart or be a target.
+        pa.field("action_started_at", TIMESTAMP),
     ]
 )
 

@@ -49,7 +49,8 @@ def doc_type(arrow_type: pa.DataType) -> str:
         return f"list of {doc_type(arrow_type.value_type)}"
     if pa.types.is_struct(arrow_type):
         return next((word for word, known in NAMED_STRUCTS.items() if known == arrow_type), "struct")
-    return {pa.string(): "string", pa.int32(): "int32", pa.bool_(): "bool"}[arrow_type]
+    return {pa.string(): "string", pa.int32(): "int32", pa.bool_(): "bool",
+            pa.timestamp("us", tz="UTC"): "timestamp us UTC"}[arrow_type]
 
 
 def check_rows(documented: list[tuple[list[str], str]], schema: pa.Schema) -> set[str]:

@@ -63,7 +63,8 @@ COLUMNS = {
               "`format_spans`: lists of `start`, `end`, `kind` (see Rewards); `rubric_id`.",
     "transitions": "`task_id`, `instruction`, `action_kind`, `action_text`, `state_text` and `next_text` (the "
                    "normalized observations), `next_volatile_spans`, `next_meta_json` (exit status, url, focus...), "
-                   "`content_hash`, `done`, `error`, `perturbations`, `collector`, `stand_in`.",
+                   "`content_hash`, `done`, `error`, `perturbations`, `collector`, `stand_in`, `action_started_at` "
+                   "(when the action started, UTC).",
     "dedupe": "`duplicate_of` (the id kept), `kind` (`exact` or `near`), `content_hash`.",
     "dead_letter": "`record_id`, `source`, `stage` (the step that rejected it), `reason`, `record_json`.",
 }

@@ -85,9 +85,21 @@ def curated_row(row: dict, max_chars: int = MAX_OBSERVATION_CHARS) -> dict:
         "stand_in": provenance.get("stand_in"),
         # The reasoning synthesizer reads exit status and url from it.
         "next_meta_json": next_observation.get("meta_json"),
+        "action_started_at": _microseconds(recorded_at(row)),
         # Read by with_masks, which removes it.
         REPLAY_TEXTS: _replay_texts(row.get("replay_observations")),
     }
+
+
+def _microseconds(seconds: float | None) -> int | None:
+    """Epoch seconds (recorded_at divides the raw microseconds) -> those microseconds again, as Arrow takes a
+    timestamp[us]. Whole seconds apart: round(seconds * 1e6) adds the product's own rounding to the division's and
+    is a microsecond off for some times from 2106 on; the fraction alone is exact until 2242, where the division's
+    error (half a double's spacing, times 1e6) reaches half a microsecond."""
+    if seconds is None:
+        return None
+    whole = int(seconds)
+    return whole * 1_000_000 + round((seconds - whole) * 1_000_000)
 
 
 def _replay_texts(replays: list[dict] | None) -> list[str]:

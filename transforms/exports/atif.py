@@ -12,12 +12,15 @@ calls (_tool_calls) and the next observation as its result. A step curation remo
 transitions, so the transition after it was taken in a state no step shows: a system step restates that state before
 it, by the rule episode-layout stage 1 documents restate theirs (transforms/stages.py document_starts). When the
 removed step is the first, that system step takes the reset's place, as the state is not the reset's.
+
+An agent step's `timestamp` is when its action started (the curated `action_started_at`); the user and system steps
+have none, as the curated transitions hold no time for the task, the reset or a restated state.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -239,10 +242,18 @@ def _agent_step(step_id: int, row: dict) -> Step:
         extra[WORLD_MODEL_REASONING] = row["trace"]
     # The observation follows the whole action: it is one call's result only when the action is one call.
     source = calls[0].tool_call_id if len(calls) == 1 else None
-    return Step(step_id=step_id, source="agent", message=row.get("action_text") or "", tool_calls=calls,
-                observation=Observation(results=[ObservationResult(source_call_id=source,
-                                                                   content=row.get("next_text") or "")]),
-                extra=extra)
+    result = ObservationResult(source_call_id=source, content=row.get("next_text") or "")
+    return Step(step_id=step_id, source="agent", timestamp=_timestamp(row), message=row.get("action_text") or "",
+                tool_calls=calls, observation=Observation(results=[result]), extra=extra)
+
+
+def _timestamp(row: dict) -> str | None:
+    """When the step's action started (action_started_at), in ISO 8601 UTC; None from a curate output written
+    before the column. The reader may hand it over in its session's time zone (duckdb's is the machine's)."""
+    started = row.get("action_started_at")
+    if started is None:
+        return None
+    return started.astimezone(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def trajectory_json(trajectory: Trajectory) -> dict:
