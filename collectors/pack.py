@@ -51,9 +51,11 @@ class PackReport:
 
 
 def pack_collection(root: str | Path, rows_per_group: int = ROWS_PER_GROUP, rows_per_pack: int = ROWS_PER_PACK,
-                    progress: Callable[[int], None] | None = None, report: PackReport | None = None) -> PackReport:
+                    progress: Callable[[int], None] | None = None, report: PackReport | None = None,
+                    on_finished: Callable[[], None] | None = None) -> PackReport:
     """Pack `root`'s finished episodes. A `report` given is filled as the run goes, so a caller that an interrupt
-    ends the run for can tell whether the packing had finished (PackReport.finished)."""
+    ends the run for can tell whether the packing had finished (PackReport.finished). `on_finished` runs the moment
+    it has, before anything else: the command stops taking signals as interrupts there, not after the return."""
     root = Path(root)
     base = root / TRANSITIONS_DIR
     if not root.exists():
@@ -90,6 +92,8 @@ def pack_collection(root: str | Path, rows_per_group: int = ROWS_PER_GROUP, rows
             if progress:
                 progress(len(group))
     report.finished = True
+    if on_finished:
+        on_finished()
     return report
 
 

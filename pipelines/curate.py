@@ -10,6 +10,7 @@ import ctypes
 import fcntl
 import logging
 import os
+import re
 import shutil
 import signal
 import sys
@@ -26,7 +27,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions, TestOptions
 
 from pipelines.staging import NO_EXCHANGE, exchange, owned_folder, remove_stale
-from schemas.interrupts import finishing
+from schemas.interrupts import note_interrupts
 from schemas.layout import TRANSITIONS_DIR, transition_files
 from transforms import stats as curate_stats
 from transforms.card import dataset_card
@@ -64,6 +65,16 @@ class InputMissingError(FileNotFoundError):
 
 class RunnerError(ValueError):
     """--runner names no Beam runner."""
+
+
+class WorkerLost(RuntimeError):
+    """A worker process of a local run ended before the run did (the out-of-memory killer's SIGKILL, a crash): its
+    workers are killed and its work and staging folders removed, as on Ctrl-C; nothing was published. `advice`: what
+    to run instead."""
+
+    def __init__(self, cause: str, advice: str = "run the same command again"):
+        super().__init__(cause)
+        self.advice = advice
 
 
 class CurationInterrupted(RuntimeError):
@@ -458,6 +469,8 @@ def run_interruptibly(pipeline: beam.Pipeline):
     only between bytecodes of the main thread, and a main thread waiting inside gRPC for worker processes that were
     still starting never got to it (the run hung, and a second Ctrl-C did nothing either). On Ctrl-C the worker
     processes are killed, since their gRPC threads would keep this process alive, and CurationInterrupted raised.
+    A worker process that dies (the out-of-memory killer) ends the run too, with WorkerLost: Beam only raises that in
+    the worker's own thread and the runner waited for the dead worker for ever (4 of 4 SIGKILLed workers).
     (A Ctrl-C also reaches the worker processes, in the terminal's process group: one that is not idle prints its
     KeyboardInterrupt before it is killed. Popen resets the signal mask, and Beam starts them, so it stays.)"""
     outcome: dict = {}
@@ -471,21 +484,95 @@ def run_interruptibly(pipeline: beam.Pipeline):
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which raises it
             outcome["error"] = exc
 
+    errors = RunnerErrors()
     runner = threading.Thread(target=run, name="curation", daemon=True)
     runner.start()
     try:
-        while runner.is_alive():
+        while runner.is_alive() and not errors.lost:
             runner.join(0.2)
     except KeyboardInterrupt as exc:  # a SIGTERM handler may raise a subclass carrying its signum
-        # What the runner's threads log about their workers vanishing is not news to the user who pressed Ctrl-C.
-        logging.disable(logging.CRITICAL)
-        threading.excepthook = lambda _args: None
-        kill_child_processes()
-        stop_thread(runner)
+        abandon_run(runner, errors)
         raise CurationInterrupted("interrupted", getattr(exc, "signum", signal.SIGINT)) from None
+    if errors.lost and "result" not in outcome:
+        abandon_run(runner, errors)
+        raise worker_loss(errors.lost[0]) from None
+    errors.release()
     if "error" in outcome:
         raise outcome["error"]
     return outcome["result"]
+
+
+# FnApiRunner's thread for each worker (local_job_service.SubprocessSdkWorker.run) raises this when its process ends.
+_WORKER_EXIT = re.compile(r"Worker subprocess exited with return code (-?\d+)")
+# The runner's side of the workers' data streams logs their breaking, with a traceback.
+_DATA_PLANE_LOG = logging.getLogger("apache_beam.runners.worker.data_plane")
+
+
+class RunnerErrors:
+    """Catches, while a run goes on, the exceptions of Beam's worker threads (named run_worker: each raises when its
+    worker process ends) into `lost`, and holds back the errors of this process's other threads and of the data
+    plane's log. A worker process that dies breaks those threads' streams: they printed 3 tracebacks (59 lines)
+    before the one line saying what happened. release() prints what was held, for a run that ended otherwise."""
+
+    def __init__(self):
+        self.lost: list[BaseException] = []
+        self._held: list[threading.ExceptHookArgs] = []
+        self._records: list[logging.LogRecord] = []
+        self._previous_hook = threading.excepthook
+        threading.excepthook = self._hook
+        _DATA_PLANE_LOG.addFilter(self._hold)
+
+    def _hook(self, args) -> None:
+        if args.thread is not None and args.thread.name == "run_worker":
+            self.lost.append(args.exc_value)
+        else:
+            self._held.append(args)
+
+    def _hold(self, record: logging.LogRecord) -> bool:
+        self._records.append(record)
+        return False
+
+    def release(self) -> None:
+        threading.excepthook = self._previous_hook
+        _DATA_PLANE_LOG.removeFilter(self._hold)
+        for args in self._held:
+            self._previous_hook(args)
+        for record in self._records:
+            _DATA_PLANE_LOG.handle(record)
+
+    def discard(self) -> None:
+        """Drop what was held: for a run stopped on purpose, what its threads say of their workers vanishing is no
+        news (they keep saying it: the hook that replaces this one prints nothing)."""
+        _DATA_PLANE_LOG.removeFilter(self._hold)
+        threading.excepthook = lambda _args: None
+
+
+def worker_loss(exc: BaseException) -> WorkerLost:
+    """What ended a worker process, and what to do about it, from its thread's exception."""
+    match = _WORKER_EXIT.search(str(exc))
+    if not match:
+        return WorkerLost(f"a curation worker failed ({' '.join(str(exc).split())})")
+    code = int(match.group(1))
+    # Beam starts each worker through /bin/sh, which exits 128 + N for a child a signal N ended.
+    signum = -code if code < 0 else code - 128 if code > 128 else 0
+    if signum == signal.SIGKILL:
+        return WorkerLost(f"a curation worker process was killed (SIGKILL, exit {code}), most likely by the kernel's "
+                          "out-of-memory killer", "give the run more memory, or fewer worker processes "
+                          "(--direct_num_workers=1: each holds bundles of its own), and run it again")
+    how = f"was ended by {signal.Signals(signum).name}" if signum in signal.valid_signals() else "exited"
+    return WorkerLost(f"a curation worker process {how} (exit {code})")
+
+
+def abandon_run(runner: threading.Thread, errors: RunnerErrors) -> None:
+    """Stop an interrupted or failed run: kill its worker processes and stop its thread. A second Ctrl-C or SIGTERM
+    from here on only prints a note: one broke into this cleanup and left the work folder (and once 5 gRPC
+    tracebacks of workers not killed yet)."""
+    note_interrupts("the run is already stopping (its workers are killed and its work folders removed)")
+    # What the runner's threads log about their workers vanishing is not news to the user who pressed Ctrl-C.
+    logging.disable(logging.CRITICAL)
+    errors.discard()
+    kill_child_processes()
+    stop_thread(runner)
 
 
 def stop_thread(thread: threading.Thread, timeout: float = 5.0) -> None:
@@ -552,16 +639,15 @@ def _run_curation(input_dir: str, output_dir: str, options: CurateOptions, beam_
         stats = _curate_into(input_dir, output_dir, staging, options, beam_args)
         if stats is None:
             return None
-        with finishing(published_note(output_dir)):
-            publish(staging, output_dir)
-            _remove_staging(staging, output_dir)
+        note_interrupts(published_note(output_dir))
+        publish(staging, output_dir)
         return stats
     finally:
         _remove_staging(staging, output_dir)
 
 
 def published_note(output_dir: str) -> str:
-    """What a signal gets once the output is published: the command finishes (exit 0) rather than stop."""
+    """What a signal gets from the publish on: the command finishes (exit 0) rather than stop."""
     return f"this run's output is published whole in {output_dir}; finishing"
 
 

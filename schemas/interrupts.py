@@ -2,11 +2,11 @@
 export) does the same on SIGTERM (timeout(1), docker stop, Kubernetes), says so and exits 143. By default SIGTERM
 ended the process at once, leaving work and staging folders behind and saying nothing."""
 
+import atexit
+import os
 import signal
 import sys
 import threading
-from contextlib import contextmanager
-from typing import Iterator
 
 
 class Terminated(KeyboardInterrupt):
@@ -36,26 +36,47 @@ def signal_name(signum: int) -> str:
     return "Terminated (SIGTERM)" if signum == signal.SIGTERM else "Interrupted"
 
 
-@contextmanager
-def finishing(note: str) -> Iterator[None]:
-    """Ctrl-C and SIGTERM do not stop the block: its command has published its result whole and is only finishing
-    (removing what the result replaced, printing its summary). The signal is answered with `note` on stderr and the
-    command ends as it would have; curate and export exited 143 there with their output complete. Only the main
-    thread can set handlers; elsewhere the block runs as it is."""
+def note_interrupts(note: str) -> None:
+    """From here to the end of the process, Ctrl-C and SIGTERM stop nothing and are answered with `note` on stderr.
+    For a command that has published its result whole (curate, export and pack exited 130 or 143 with their output
+    complete, while finishing, printing their summary or exiting; a supervisor took the run for failed), and for one
+    already stopping on an interrupt (a second SIGTERM broke into its cleanup and left its work folder). Only the main
+    thread can set handlers; elsewhere nothing changes."""
     if threading.current_thread() is not threading.main_thread():
-        yield
         return
-    # An ignored signal stays ignored; None: a handler not set from Python, which cannot be put back.
-    previous = {signum: handler for signum in (signal.SIGINT, signal.SIGTERM)
-                if (handler := signal.getsignal(signum)) not in (signal.SIG_IGN, None)}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        # An ignored signal stays ignored; None: a handler not set from Python, which cannot be put back.
+        if signal.getsignal(signum) not in (signal.SIG_IGN, None):
+            signal.signal(signum, _Note(note))
+    atexit.unregister(_ignore_noted)  # registered once, however many notes were set
+    atexit.register(_ignore_noted)
 
-    def answer(signum, _frame):
-        print(f"{signal_name(signum)}: {note}", file=sys.stderr, flush=True)
 
-    for signum in previous:
-        signal.signal(signum, answer)
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+class _Note:
+    """A handler printing its note: a class of its own, so that _ignore_noted knows the handlers it may replace."""
+
+    def __init__(self, note: str):
+        self.note = note
+
+    def __call__(self, signum, _frame):
+        line = f"{signal_name(signum)}: {self.note}\n"
+        try:
+            descriptor = sys.stderr.fileno()
+        except (AttributeError, OSError, ValueError):  # a captured stderr (CliRunner) has none
+            print(line, end="", file=sys.stderr, flush=True)
+            return
+        # Not through sys.stderr: the handler may run inside one of the command's own writes to it (a write retried
+        # after EINTR runs the handlers), and writing to the stream again there raises "reentrant call".
+        try:
+            os.write(descriptor, line.encode())
+        except OSError:  # stderr is closed: the note has nowhere to go, and the command goes on as it should
+            pass
+
+
+def _ignore_noted() -> None:
+    """Python puts the signals its functions handle back to their default after the atexit callbacks, and exiting a
+    Beam run then takes 1-2 s more (gRPC teardown): a SIGTERM there ended a complete curate with 143. SIG_IGN is left
+    as it is. A handler set since (a test restoring its own) is left alone."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        if isinstance(signal.getsignal(signum), _Note):
+            signal.signal(signum, signal.SIG_IGN)

@@ -52,7 +52,7 @@ def test_help_is_plain_and_fits_80_columns(argv, command):
 def test_curate_help_marks_input_and_output_required():
     lines = help_at_80(["curate"]).splitlines()
     for option in ("--input", "--output"):
-        start = next(i for i, line in enumerate(lines) if line.strip().startswith(option + " "))
+        start = next(i for i, line in enumerate(lines) if line.strip().startswith((option + " ", option + ",")))
         entry = " ".join([lines[start], *(line for line in lines[start + 1:start + 3] if line.startswith(" " * 10))])
         assert "[required]" in entry, entry
 

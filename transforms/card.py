@@ -28,7 +28,7 @@ CONFIGS = {
 # written.
 ROW_COUNTS = {"stage1": ("out",), "stage2": ("out", "-stage2_dead_lettered"),
               "stage3": ("out", "-stage3_dead_lettered"), "transitions": ("out",), "dedupe": ("deduped",),
-              "dead_letter": ("dead_lettered", "stage2_dead_lettered", "stage3_dead_lettered")}
+              "dead_letter": ("dead_lettered", "stage2_dead_lettered", "stage3_dead_lettered", "records_without_rows")}
 
 
 def table_rows(name: str, stats: dict) -> int | None:

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
-from schemas.layout import TRANSITION_GLOBS, TRANSITIONS_DIR
+from schemas.layout import EPISODES_DIR, TRANSITION_GLOBS, TRANSITIONS_DIR
 from schemas.transition import TRANSITION_SCHEMA
 
 TABLE_ROWS = 1000  # rows per Arrow table a step hands to a writer: one row group each (~10-30 MB of stage text)
@@ -59,13 +59,64 @@ def is_hidden(path: str) -> bool:
 def raw_files(input_dir: str) -> list[str]:
     """The raw transition files of a collection (local or gs://): not the hidden files atomic writers leave, nor the
     members a pack killed before deleting them left beside it (their rows are in the pack: read twice, every row
-    counted twice and deduped against itself)."""
+    counted twice and deduped against itself). Then, for a local collection, the record of each episode whose
+    transitions no file holds (records_without_rows): reading one gives that episode's dead letter."""
     from schemas.packs import packed_copies
 
     paths = [meta.path for match in FileSystems.match(raw_file_patterns(input_dir)) for meta in match.metadata_list
              if not is_hidden(meta.path)]
     copies = packed_copies(paths, metadata_of=_parquet_metadata, content_of=read_bytes)
-    return [path for path in paths if path not in copies]
+    return [path for path in paths if path not in copies] + records_without_rows(input_dir, paths)
+
+
+def is_episode_record(path: str) -> bool:
+    """Whether a path raw_files gave is an episode record (episodes/DOMAIN/ID.json), not a transitions file."""
+    return path.endswith(".json") and f"/{EPISODES_DIR}/" in path
+
+
+def records_without_rows(input_dir: str, paths: list[str]) -> list[str]:
+    """The episode records (episodes/DOMAIN/ID.json) of a local collection whose transitions are neither in their
+    own file (transitions/DOMAIN/ID.parquet, among `paths`) nor named by a readable pack of that folder: the file
+    deleted, or its pack cut short. Collect takes such an episode as damaged and records it again
+    (collectors.store.EpisodeStore.damage). The records are listed, not read: one folder entry an episode, a
+    domain's names held at a time; each pack's footer is read once more. On a bucket none: listing every record
+    is a request per thousand."""
+    from schemas.packs import PACK_PREFIX, held_by_packs
+
+    episodes = Path(input_dir) / EPISODES_DIR
+    if "://" in input_dir or not episodes.is_dir():
+        return []
+    files: dict[str, set[str]] = {}  # domain folder name -> transition file names in it
+    for path in paths:
+        folder, _, name = path.rpartition("/")
+        parent, _, domain = folder.rpartition("/")
+        if parent.endswith(f"/{TRANSITIONS_DIR}") or parent == TRANSITIONS_DIR:
+            files.setdefault(domain, set()).add(name)
+    missing = []
+    for domain in sorted(entry.name for entry in os.scandir(episodes) if entry.is_dir() and not is_hidden(entry.path)):
+        names = files.get(domain, set())
+        folder = f"{input_dir.rstrip('/')}/{TRANSITIONS_DIR}/{domain}"
+        packs = sorted(name for name in names if name.startswith(PACK_PREFIX))
+        if any(_lists_no_members(f"{folder}/{pack}") for pack in packs):
+            continue  # a pack rewritten by another tool holds episodes no list names: none can be called missing
+        held = held_by_packs(folder, packs, _parquet_metadata)
+        present = names | held.keys()
+        missing += sorted(entry.path for entry in os.scandir(episodes / domain)
+                          if is_episode_record(entry.path) and not is_hidden(entry.path)
+                          and f"{entry.name.removesuffix('.json')}.parquet" not in present)
+    return missing
+
+
+def _lists_no_members(pack: str) -> bool:
+    """A pack whose footer reads but names no members (rewritten without worldline's key-value metadata); a pack
+    that does not read is not one: its episodes are missing indeed."""
+    from schemas.packs import MEMBERS_KEY
+
+    try:
+        metadata = _parquet_metadata(pack)
+    except (OSError, ValueError, pa.ArrowException):
+        return False
+    return MEMBERS_KEY not in (metadata or {})
 
 
 def _parquet_metadata(path: str) -> dict[bytes, bytes] | None:

@@ -30,6 +30,9 @@ STAGE2_DEAD = "stage2_dead_lettered"
 # Written records without a stage-3 row: their replays showed another outcome (transforms.replay.other_outcome;
 # dead-lettered with stage `stage3`). Not a leaving event either.
 STAGE3_DEAD = "stage3_dead_lettered"
+# Episodes whose record (episodes/DOMAIN/ID.json) names transitions no file holds (transforms.io.records_without_rows):
+# each is a dead letter with stage `missing`, counted here, not in `in`: its transitions were never read.
+RECORDS_WITHOUT_ROWS = "records_without_rows"
 # What an LLM synthesizer spent, by detail: LLM_SPEND (calls, retries included; rows answered from the cache; tokens
 # the endpoint reported; rows whose call failed).
 LLM = "llm"
@@ -105,6 +108,7 @@ def stats_from_counters(counters: dict[str, int]) -> dict:
                 "balanced": numbers[IN] == numbers[OUT] + numbers[DEAD] + deduped}
 
     return {**summary(totals), STAGE2_DEAD: counters.get(STAGE2_DEAD, 0), STAGE3_DEAD: counters.get(STAGE3_DEAD, 0),
+            RECORDS_WITHOUT_ROWS: counters.get(RECORDS_WITHOUT_ROWS, 0),
             "dead_lettered_by_stage": dict(sorted(dead_by_stage.items())),
             "replayed": replayed,
             # Only a run that asked an LLM has its spend: a grounded run's stats stay as they were.

@@ -10,6 +10,7 @@ else (JSONL, other schemas) is read whole and checked row by row.
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from datetime import datetime, timezone
 from operator import itemgetter
@@ -20,14 +21,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from schemas.layout import TRANSITIONS_DIR, episode_path
+from schemas.layout import EPISODES_DIR, TRANSITIONS_DIR, episode_path
 from schemas.transition import (ADDED_IN_1_1, TRANSITION_SCHEMA, TRANSITION_SCHEMA_1_0, is_transition_schema,
                                 with_current_columns)
 from schemas.validate import (DOMAIN_PATTERN, JSON_FIELDS, REQUIRED_TRANSITION_FIELDS, SUPPORTED_SCHEMA_VERSIONS,
                               json_error, record_id, transition_errors)
 from transforms import stats
-from transforms.io import (ReadError, SourcedRow, dead_letter, parquet_row_groups, read_parquet_row_group,
-                           read_raw_file)
+from transforms.io import (ReadError, SourcedRow, dead_letter, is_episode_record, parquet_row_groups,
+                           read_bytes, read_parquet_row_group, read_raw_file)
 
 DEAD_LETTER = "dead_letter"
 RECORDED_AT = "recorded_at_s"  # the key curation_rows adds: see recorded_at
@@ -53,7 +54,11 @@ class Rejected(NamedTuple):
 def read_valid_chunks(path: str, count: bool = True) -> Iterator[list[SourcedRow | Rejected]]:
     """One raw file -> its rows in chunks of whole episodes (a Parquet row group; a JSONL file is one chunk): for
     every row (source, position, row) if valid, Rejected if not, and Rejected for every unreadable part. `count`
-    adds them to the run's counters."""
+    adds them to the run's counters. An episode record (transforms.io.raw_files gives those whose transitions no
+    file holds) is one chunk of its dead letter."""
+    if is_episode_record(path):
+        yield list(_record_without_rows(path, count))
+        return
     if not path.endswith(".parquet"):
         yield list(_checked_rows(read_raw_file(path), count))
         return
@@ -78,6 +83,30 @@ def read_valid_chunks(path: str, count: bool = True) -> Iterator[list[SourcedRow
         yield _short_episodes_rejected(path, group, table, items, count)
         offset += table.num_rows
 
+
+
+def _record_without_rows(record: str, count: bool) -> Iterator[Rejected]:
+    """The dead letter of an episode whose record promises transitions that no file holds (a record of 0 steps
+    promises none), holding the record as read."""
+    try:
+        text = read_bytes(record).decode("utf-8", "replace")
+        steps = json.loads(text).get("steps")
+    except OSError:  # removed or unreadable since it was listed: the letter still names it
+        text, steps = "", None
+    except (ValueError, AttributeError):  # not a JSON object: collect records such an episode again too
+        steps = None
+    if steps == 0:
+        return
+    if count:
+        stats.count_total(stats.RECORDS_WITHOUT_ROWS)
+    episode_id = record.rpartition("/")[2].removesuffix(".json")
+    root, _, inside = record.rpartition(f"/{EPISODES_DIR}/")
+    domain = inside.partition("/")[0]
+    promised = f"{steps} steps" if isinstance(steps, int) else "its steps"
+    yield Rejected(dead_letter(episode_id, record, "missing", (
+        f"episode {episode_id}: its record {record} says {promised}, but its transitions are missing: "
+        f"{root}/{TRANSITIONS_DIR}/{domain}/{episode_id}.parquet does not exist and no readable pack in that folder "
+        f"holds the episode; collecting into {root} again records it anew"), text))
 
 
 def _short_episodes_rejected(path: str, group: int, table: pa.Table, items: list, count: bool) -> list:
@@ -107,7 +136,8 @@ def _step_count_mismatches(path: str, table: pa.Table) -> dict[str, str]:
     another number of steps than the group's rows. The record is the one beside the file's domain folder
     (episodes/DOMAIN/ID.json), as the collector wrote both: a row's own domain may be the invalid value that
     dead-letters it. An episode without a readable record is left alone: a collect killed before writing it, or a
-    file dropped in by hand."""
+    file dropped in by hand. So is one whose own file is a new recording, its record not yet written (see
+    _recorded_again)."""
     marker = f"/{TRANSITIONS_DIR}/"
     if "://" in path or marker not in path or "episode_id" not in table.column_names:
         return {}
@@ -120,20 +150,52 @@ def _step_count_mismatches(path: str, table: pa.Table) -> dict[str, str]:
         # An id that is no file name (an invalid row's) has no record: never a path to read elsewhere.
         record = episode_path(root, domain, episode_id) if isinstance(episode_id, str) and "/" not in episode_id \
             and episode_id not in ("", ".", "..") else None
-        steps = _recorded_steps(record) if record is not None else None
-        if steps is not None and steps != read:
-            wrong[episode_id] = (f"episode {episode_id}: its record {record} says {steps} steps, but {path} holds "
-                                 f"{read} of its transitions (the file lost rows, in a copy or on disk): collecting "
-                                 "into that folder again records the episode anew")
+        fields = _record_fields(record) if record is not None else {}
+        steps = fields.get("steps")
+        if not isinstance(steps, int) or steps == read:
+            continue
+        mismatch = f"episode {episode_id}: its record {record} says {steps} steps, but {path} holds {read} of its " \
+                   "transitions"
+        if name != f"{episode_id}.parquet" or not _written_after(path, record):
+            cause = "the file lost rows, in a copy or on disk" if read < steps else \
+                "the file or the record was changed after collect wrote them"
+            # Collect takes a packed episode as whole (it reads no pack's rows): only without its record is the
+            # episode recorded again.
+            redo = "collecting into that folder again records the episode anew" if name == f"{episode_id}.parquet" \
+                else f"remove {record} and collect into that folder again to record the episode anew"
+            wrong[episode_id] = f"{mismatch} ({cause}): {redo}"
+        elif fields.get("outcome") != "error" and read < steps:
+            wrong[episode_id] = f"{mismatch}{_recorded_again(root)}"
     return wrong
 
 
-def _recorded_steps(record: Path) -> int | None:
+def _recorded_again(root: str) -> str:
+    """Why an episode file written after its record, holding fewer steps than the record says, is dead-lettered.
+    Collect records an episode again when its record ended in an error or its files are damaged, writing the new
+    file first and the record last: between the two (a collect running, or stopped there) the file is a whole new
+    recording. After an error, or with more steps than the record says, that is all it can be, and its rows are
+    curated as a new episode's are (only this check reads the record). A damaged episode's new file with fewer
+    steps cannot be told from one that lost rows and got a new time doing so (a copy that did not keep file times,
+    a rewrite), so it is dead-lettered, with both causes."""
+    return (", and was written after the record: a collect recording the episode again (as it does a damaged one) "
+            "is running or was stopped before writing the new record, or the file lost rows since (a copy that did "
+            f"not keep file times, a rewrite); run collect into {root} again to finish it, then curate")
+
+
+def _written_after(path: str, record: Path) -> bool:
     try:
-        steps = json.loads(record.read_text(encoding="utf-8")).get("steps")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return steps if isinstance(steps, int) else None
+        return os.stat(path).st_mtime_ns > record.stat().st_mtime_ns
+    except OSError:
+        return False
+
+
+def _record_fields(record: Path) -> dict:
+    """An episode record's fields; {} if it cannot be read as a JSON object."""
+    try:
+        fields = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return fields if isinstance(fields, dict) else {}
 
 
 def _projected(schema: pa.Schema, columns: tuple[str, ...]) -> pa.Schema:

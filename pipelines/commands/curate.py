@@ -17,7 +17,7 @@ from typing import Literal
 import typer
 
 from pipelines.commands.errors import fail
-from schemas.interrupts import finishing, interrupt_on_sigterm, interrupted_exit_code, signal_name
+from schemas.interrupts import interrupt_on_sigterm, interrupted_exit_code, signal_name
 
 PACK_HINT_FILES = 1000
 LLM_PARAMETERS = ("llm_endpoint", "llm_model", "llm_budget", "llm_token_budget", "llm_max_tokens", "llm_concurrency",
@@ -102,8 +102,7 @@ def curate_command(ctx: typer.Context,
            input: str = typer.Option(None, "--input", show_default=False,
                                      help="Raw collection folder (local path or gs://...).  [required]"),
            output: str = typer.Option(None, "--output", "--out", show_default=False,
-                                      help="Folder for stage1/ stage2/ stage3/ and the rest (--out too, as "
-                                           "collect and export name it).  [required]"),
+                                      help="Folder for stage1/ stage2/ stage3/ and the rest.  [required]"),
            overwrite: bool = typer.Option(False, help="Replace curation output already in --output."),
            near_dup_threshold: float = typer.Option(0.8, help="Estimated Jaccard at which two transitions are "
                                                               "near-duplicates (1.0 turns near-dup removal off "
@@ -158,8 +157,8 @@ def curate_command(ctx: typer.Context,
     Options not listed here go to Beam: --runner, --direct_num_workers, --direct_running_mode, --project,
     --region, --temp_location, --setup_file... (docs/curation.md, docs/dataflow.md).
     """
-    from pipelines.curate import (CurationInterrupted, InputMissingError, OutputExistsError, RunnerError, check_input,
-                                  check_output_apart, check_runner, existing_output, published_note, run_curation,
+    from pipelines.curate import (CurationInterrupted, InputMissingError, OutputExistsError, RunnerError, WorkerLost,
+                                  check_input, check_output_apart, check_runner, existing_output, run_curation,
                                   work_dir)
     from pipelines.progress import CurationProgress
     from transforms.curate import CurateOptions
@@ -208,7 +207,6 @@ def curate_command(ctx: typer.Context,
     if unpacked >= PACK_HINT_FILES:
         typer.echo(f"Tip: {input} holds {unpacked} single-episode files; `worldline pack {input}` first makes "
                    "curation read a few big files instead (about twice as fast).", err=True)
-    earlier = _identity(os.path.join(output, "stats.json"))
     interrupt_on_sigterm()
     try:
         with CurationProgress(input, work_dir(output), enabled=sys.stderr.isatty(),
@@ -218,10 +216,10 @@ def curate_command(ctx: typer.Context,
         raise fail(str(exc)) from exc
     except (CurationInterrupted, KeyboardInterrupt) as exc:
         what = signal_name(getattr(exc, "signum", signal.SIGINT))
-        typer.echo(f"{what}: the workers are stopped; {_left_after_interrupt(output, earlier)}.", err=True)
-        sys.stderr.flush()
-        # Beam's gRPC threads would hold the interpreter open at exit; the output lock goes with the process.
-        os._exit(interrupted_exit_code(exc))
+        _exit_stopped(f"{what}: the workers are stopped; {_nothing_published(output)}: run the same command again to "
+                      "curate from the start.", interrupted_exit_code(exc))
+    except WorkerLost as exc:
+        _exit_stopped(f"Error: {exc}; the other workers are stopped; {_nothing_published(output)}: {exc.advice}.", 1)
     except Exception as exc:
         endpoint_failure = llm_endpoint_failure(exc)
         if endpoint_failure is None:
@@ -232,8 +230,7 @@ def curate_command(ctx: typer.Context,
     if stats is None:
         typer.echo("Dry run: the job was translated and nothing was submitted, curated or written.", err=True)
         return
-    with finishing(published_note(output)):
-        report(stats, output)
+    report(stats, output)
 
 
 def report(stats: dict, output: str) -> None:
@@ -274,28 +271,18 @@ def report(stats: dict, output: str) -> None:
         raise fail("counts do not add up: in != out + dead-lettered + deduped (see stats.json)")
 
 
-def _identity(path: str) -> tuple[int, int] | None:
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return None
-    return stat.st_ino, stat.st_mtime_ns
+def _exit_stopped(message: str, code: int) -> None:
+    typer.echo(message, err=True)
+    sys.stderr.flush()
+    # Beam's gRPC threads would hold the interpreter open at exit; the output lock goes with the process.
+    os._exit(code)
 
 
-def _left_after_interrupt(output: str, earlier: tuple[int, int] | None) -> str:
-    """What an interrupted run left in `output`, told by its stats.json (written last, and swapped in with the
-    rest): the earlier output or this run's, whole, or (publishing in place, pipelines.curate.publish_in_place)
-    part of this run's shards."""
-    from pipelines.curate import OUTPUT_SCHEMAS
-
-    now = _identity(os.path.join(output, "stats.json"))
-    if now is not None and now != earlier:
-        return f"this run's output was published whole in {output}, just before it was stopped"
-    if now is None and any(os.path.isdir(os.path.join(output, name)) for name in OUTPUT_SCHEMAS):
-        return ("part of this run's shards were published (no stats.json): run the same command with --overwrite "
-                "to curate from the start")
-    kept = f" ({output} holds the earlier output, whole)" if now is not None else ""
-    return f"nothing was published{kept}: run the same command again to curate from the start"
+def _nothing_published(output: str) -> str:
+    """What a stopped run left in `output`: the earlier output, whole, or none. Its own output is never part-way in:
+    once the publish starts, Ctrl-C and SIGTERM no longer stop the run (pipelines.curate._run_curation)."""
+    kept = f" ({output} holds the earlier output, whole)" if os.path.exists(os.path.join(output, "stats.json")) else ""
+    return f"nothing was published{kept}"
 
 
 def spend_of(reasoning_options: dict) -> tuple[str, str] | None:

@@ -22,7 +22,7 @@ from typing import Annotated
 import typer
 
 from pipelines.commands.errors import fail
-from schemas.interrupts import finishing, interrupt_on_sigterm, interrupted_exit_code, signal_name
+from schemas.interrupts import interrupt_on_sigterm, interrupted_exit_code, note_interrupts, signal_name
 from pipelines.staging import NO_EXCHANGE, exchange, owned_folder, remove_stale
 from schemas.files import temp_file
 
@@ -194,13 +194,13 @@ def export_folder(out: Path, overwrite: bool, kind: str, is_ours) -> Iterator[Pa
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    note_interrupts(published_note(out))
     staging.mkdir(parents=True, exist_ok=True)  # an export of no episodes still replaces the earlier one
-    with finishing(published_note(out)):
-        _replace_folder(staging, out)
+    _replace_folder(staging, out)
 
 
 def published_note(out: Path) -> str:
-    """What a signal gets once the export is in --out: the command finishes (exit 0) rather than stop."""
+    """What a signal gets from the publish on: the command finishes (exit 0) rather than stop."""
     return f"this export is published whole in {out}; finishing"
 
 
@@ -220,26 +220,15 @@ def _names(entries: list[Path]) -> str:
 def interrupts_reported(out: Path) -> Iterator[None]:
     """Ctrl-C or SIGTERM: export_folder has removed the unfinished export; say what --out holds and exit 130 or 143
     as curate does. SIGTERM used to end the process at once, leaving the hidden staging folder beside --out."""
-    earlier = _identity(out)
     interrupt_on_sigterm()
     try:
         yield
     except KeyboardInterrupt as exc:
+        # Never after the publish: from there on a signal only gets a note (export_folder).
         what = signal_name(getattr(exc, "signum", signal.SIGINT))
-        now = _identity(out)
-        # The new export is renamed onto --out whole (_replace_folder): a folder of another inode there is it.
-        left = (f"this export was published whole in {out}, just before it was stopped" if now and now != earlier
-                else f"its unfinished files are removed and {out} is as it was: run the same command again")
-        typer.echo(f"{what}: the export stopped; {left}.", err=True)
+        typer.echo(f"{what}: the export stopped; its unfinished files are removed and {out} is as it was: run the same "
+                   "command again.", err=True)
         raise typer.Exit(interrupted_exit_code(exc)) from None
-
-
-def _identity(path: Path) -> tuple[int, int] | None:
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    return stat.st_dev, stat.st_ino
 
 
 def _replace_folder(new: Path, out: Path) -> None:
@@ -284,9 +273,8 @@ def agentworldbench(input: InputOption, out: OutOption, overwrite: OverwriteOpti
                         # U+2028 or U+0085 in a line would split it for readers that use str.splitlines.
                         handle.write(json.dumps(line) + "\n")
                         counts[name] += 1
-    with finishing(published_note(out)):
-        for name, count in counts.items():
-            typer.echo(f"{out / name}: {count} lines")
+    for name, count in counts.items():
+        typer.echo(f"{out / name}: {count} lines")
 
 
 @app.command()
@@ -305,5 +293,4 @@ def atif(input: InputOption, out: OutOption, overwrite: OverwriteOption = False)
                 json.dump(trajectory_json(trajectory), f, indent=2)
                 f.write("\n")
             written += 1
-    with finishing(published_note(out)):
-        typer.echo(f"{out}: {written} trajectories")
+    typer.echo(f"{out}: {written} trajectories")

@@ -9,12 +9,15 @@ from typing import TYPE_CHECKING
 import typer
 
 from pipelines.commands.errors import fail
-from schemas.interrupts import interrupt_on_sigterm, interrupted_exit_code
+from schemas.interrupts import interrupt_on_sigterm, interrupted_exit_code, note_interrupts, signal_name
 
 if TYPE_CHECKING:
     from collectors.pack import PackReport
 
 SHOWN_LEFT = 10  # files left unpacked that are named, with why, after the summary
+# What a Ctrl-C or SIGTERM gets once every pack is published: it made a complete pack exit 130 or 143 while printing
+# its summary or exiting, and a script took the pack for failed.
+PACKED_NOTE = "every pack is published whole; finishing"
 
 
 def pack(collection: Path = typer.Argument(..., metavar="COLLECTION",
@@ -40,8 +43,7 @@ def pack(collection: Path = typer.Argument(..., metavar="COLLECTION",
         with Progress(transient=True) as progress:
             task = progress.add_task("packing episodes", total=None)
             pack_collection(collection, rows_per_group, rows_per_pack, progress=lambda n: progress.advance(task, n),
-                            report=report)
-            _ignore_interrupts()
+                            report=report, on_finished=lambda: note_interrupts(PACKED_NOTE))
     except FileNotFoundError as exc:
         raise fail(str(exc), 2)
     except KeyboardInterrupt as exc:
@@ -50,19 +52,10 @@ def pack(collection: Path = typer.Argument(..., metavar="COLLECTION",
             typer.echo(f"{what}: the pack stopped; every pack file it published is whole, and the episodes not "
                        "packed yet are as they were: run the same command again to pack them.", err=True)
             raise typer.Exit(interrupted_exit_code(exc)) from None
-        _ignore_interrupts()  # it came after the last pack was published: the work is done, report it as such
+        # It came after the last pack was published: the work is done, report it as such.
+        note_interrupts(PACKED_NOTE)
+        typer.echo(f"{signal_name(getattr(exc, 'signum', signal.SIGINT))}: {PACKED_NOTE}", err=True)
     _summarize(report, show_left)
-
-
-def _ignore_interrupts() -> None:
-    """Once every pack is published a Ctrl-C or SIGTERM has nothing left to stop: it made a complete pack exit 130
-    or 143 (or 'Aborted!') while printing its summary or exiting, and a script took the pack for failed. Ignored
-    (SIG_IGN) for the rest of the process, not handled by a function: Python puts the signals its functions handle
-    back to their default as it exits, ~100 ms after the summary, and SIGTERM then ended the process with 143. A
-    caller running the command inside a process that goes on (a test) restores them, or its children inherit them
-    ignored."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _summarize(report: PackReport, show_left: bool) -> None:

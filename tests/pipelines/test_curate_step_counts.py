@@ -25,7 +25,10 @@ def drop_rows(path, episode_id: str, step: int) -> None:
     """Rewrite a Parquet file without one step of one episode; the file (and a pack's member list) stays valid."""
     table = pq.read_table(path)
     keep = pc.invert(pc.and_(pc.equal(table["episode_id"], episode_id), pc.equal(table["step"], step)))
-    pq.write_table(table.filter(keep), path)
+    # The file's key-value metadata (a pack's member list) is not all in the table's schema: carried over whole.
+    metadata = {**(table.schema.metadata or {}), **(pq.ParquetFile(path).metadata.metadata or {})}
+    metadata.pop(b"ARROW:schema", None)
+    pq.write_table(table.filter(keep).replace_schema_metadata(metadata), path)
 
 
 def assert_episode_dead_lettered(out, episode_id: str, steps: list[int], source_name: str) -> None:
@@ -70,6 +73,9 @@ def test_a_pack_missing_a_row_dead_letters_only_that_episode(tmp_path):
     run_curation(str(raw), str(tmp_path / "out"))
 
     assert_episode_dead_lettered(tmp_path / "out", "web-a", [1], pack.name)
+    # Collect takes a packed episode as whole: the way to record it again is to remove its record.
+    reasons = {row["reason"] for row in rows(tmp_path / "out", "dead_letter") if row["record_id"].startswith("web-a")}
+    assert reasons and all("web-a.json and collect into that folder again" in reason for reason in reasons), reasons
     assert {row["id"] for row in rows(tmp_path / "out", "transitions") if row["domain"] == "terminal"} >= {
         "term-a:0", "term-a:1", "term-a:2"}
 

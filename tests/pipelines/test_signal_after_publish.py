@@ -17,6 +17,7 @@ import pytest
 
 from tests.pipelines.curation_raw_collection import write_raw_collection
 from tests.pipelines.test_export_killed import curated as curated_transitions
+from tests.interrupts import with_default_sigint
 from tests.pipelines.test_export_killed import export_command
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,7 +41,7 @@ main()
 
 def signalled_after(module: str, function: str, signal_name: str, *args) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", SIGNAL_AFTER, module, function, signal_name, *map(str, args)],
-                          cwd=REPO, capture_output=True, text=True, timeout=300)
+                          cwd=REPO, capture_output=True, text=True, timeout=300, preexec_fn=with_default_sigint)
 
 
 @pytest.mark.parametrize("signal_name, said", [("SIGTERM", "Terminated (SIGTERM)"), ("SIGINT", "Interrupted")])
