@@ -131,6 +131,12 @@ def _other_outcomes(stats: dict) -> str:
             "reason." if left_out else "")
 
 
+def _missing_counts(stats: dict) -> str:
+    missing = stats.get("records_without_rows", 0)
+    return (f" Episodes of the input with a record but no transitions (their file deleted, or a pack cut short): "
+            f"{missing}, not in `in`; `dead_letter` holds each with stage `missing`." if missing else "")
+
+
 def _llm_counts(stats: dict) -> str:
     llm, missing = stats.get("llm"), stats.get("stage2_dead_lettered", 0)
     spend = (f" The LLM reasoning made {llm['calls']} calls (retries included) and spent {llm['tokens']} tokens; "
@@ -234,7 +240,8 @@ def dataset_card(stats: dict, settings: dict, run_id: str = "") -> str:
             "worldline's docs/formats.md defines the kinds.\n\n"
             f"## License\n\n{_third_party(stats)}\n\n"
             f"## Counts\n\nIn {stats.get('in', 0)}, out {stats.get('out', 0)}, dead-lettered "
-            f"{stats.get('dead_lettered', 0)}, deduplicated {stats.get('deduped', 0)}.{_llm_counts(stats)}"
+            f"{stats.get('dead_lettered', 0)}, deduplicated {stats.get('deduped', 0)}.{_missing_counts(stats)}"
+            f"{_llm_counts(stats)}"
             f"{_replay_counts(stats)}\n\n"
             "| domain | in | out | dead-lettered | exact dups | near dups |\n|---|---|---|---|---|---|\n"
             f"{domains}\n\n"

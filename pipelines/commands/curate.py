@@ -252,6 +252,10 @@ def report(stats: dict, output: str) -> None:
                    f"{replayed.get('constant_ids_unmasked', 0)} id spans (hex_id, uuid) and "
                    f"{replayed.get('constant_sizes_unmasked', 0)} size spans (byte_size) a rule took for volatile were "
                    "the same in every replay, so not masked.", err=True)
+    if stats.get("records_without_rows"):
+        typer.echo(f"Episodes with a record but no transitions: {stats['records_without_rows']} (collect into the "
+                   f"input again to record them): worldline query {shlex.quote(output)} \"SELECT record_id, reason "
+                   "FROM dead_letter WHERE stage = 'missing'\"", err=True)
     if stats.get("stage3_dead_lettered"):
         typer.echo(f"{stats['stage3_dead_lettered']} transitions have no stage 3 row, as their replays showed another "
                    f"outcome: worldline query {shlex.quote(output)} \"SELECT record_id, reason FROM dead_letter "

@@ -98,6 +98,9 @@ def test_an_episode_whose_file_is_deleted_is_one_dead_letter_and_counted(tmp_pat
     assert json.loads(letter["record_json"])["steps"] == 3
     assert stats["records_without_rows"] == 1 and stats["balanced"]
     assert json.loads((tmp_path / "out" / "stats.json").read_text())["records_without_rows"] == 1
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "Episodes of the input with a record but no transitions (their file deleted, or a pack cut short): 1," \
+        in card
     assert "web-z" not in letters(tmp_path / "out")
 
 
