@@ -15,12 +15,16 @@ from pathlib import Path
 # What every sandbox sees read-only: the system's programs and libraries, and the few files under /etc that
 # programs read (dynamic linker, name resolution, users and groups, time zone, TLS roots, alternatives links).
 # Not the rest of /etc (/etc/shadow, credential helpers in /etc/gitconfig, /etc/ssl/private), not /root, /home,
-# /work, /opt, /var or the project's checkout.
+# /work, /opt, /var or the project's checkout. /etc/hosts is SANDBOX_HOSTS: the host's names the machine (and what
+# runs it), which observations would carry into training data.
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
                 "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives", "/etc/resolv.conf",
-                "/etc/hosts", "/etc/host.conf", "/etc/gai.conf", "/etc/nsswitch.conf", "/etc/services",
+                "/etc/host.conf", "/etc/gai.conf", "/etc/nsswitch.conf", "/etc/services",
                 "/etc/protocols", "/etc/passwd", "/etc/group", "/etc/localtime", "/etc/timezone", "/etc/ssl/certs",
                 "/etc/ssl/openssl.cnf", "/etc/mime.types")
+# Every sandbox's host name (its own uts namespace), as the Docker terminal's, and the hosts file naming it.
+SANDBOX_HOSTNAME = "sandbox"
+SANDBOX_HOSTS = Path(__file__).with_name("sandbox_hosts.txt")
 SANDBOX_UID_BASE = 2_000_000_000
 # A file per user id, locked (flock) by the process whose sandbox holds the id: the kernel frees it when that process
 # ends, killed or not, so no stale claim outlives a collector.
@@ -132,7 +136,7 @@ def require(error: type[Exception], setup_script: str) -> None:
 def command(argv: list[str], mounts: list[str], limits: Limits, network: bool, uid: int | None = None,
             accounts: list[str] = ()) -> list[str]:
     """`argv` under prlimit's `limits` and bubblewrap: a root holding only what `mounts` (bwrap arguments) show;
-    own pid/ipc/uts (and net unless `network`) namespaces; killed when bwrap's parent dies. When the collector
+    own pid/ipc/uts (and net unless `network`) namespaces, named SANDBOX_HOSTNAME; killed when bwrap's parent dies. When the collector
     is root, `argv` runs as `uid` with no capabilities (setpriv, from inside the sandbox: bwrap itself needs root
     to mount), so the process cap holds; `accounts` are passwd and group files naming it, mounted over /etc's.
     File descriptors the caller leaves open pass through (prlimit, bwrap and setpriv keep them)."""
@@ -147,7 +151,8 @@ def command(argv: list[str], mounts: list[str], limits: Limits, network: bool, u
     else:
         # Not root: the program keeps the collector's user, whose other processes RLIMIT_NPROC would count too.
         options = ["--unshare-all", *(["--share-net"] if network else [])]
-    return [*limits.prlimit(switch_user), "bwrap", *mounts, *options, "--die-with-parent", "--", *argv]
+    names = ["--hostname", SANDBOX_HOSTNAME, "--ro-bind", str(SANDBOX_HOSTS), "/etc/hosts"]
+    return [*limits.prlimit(switch_user), "bwrap", *mounts, *names, *options, "--die-with-parent", "--", *argv]
 
 
 def process_tree(pid: int) -> list[int]:
