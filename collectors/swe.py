@@ -56,6 +56,8 @@ TEST_TIMEOUT_S = 180.0
 # dates: the order of a set or of pytest's "Differing items" is then the same on every run, content a world model can
 # learn, rather than a random order the same action prints differently each time.
 CONTAINER_ENV = {"PYTHONHASHSEED": "0"}
+# Docker names a container after its random id otherwise: a test printing the host name differed every episode.
+CONTAINER_RUN = {"environment": CONTAINER_ENV, "hostname": "sandbox"}
 FAILED_TEST = re.compile(r"^(?:FAILED|ERROR) (\S+)", re.M)
 PASSED_TESTS = re.compile(r"\b(\d+) passed\b")  # pytest's summary line: "3 failed, 97 passed in 1.20s"
 # Amends the base commit so it holds the planted bug, keeping its dates (same id every episode) and leaving no
@@ -155,7 +157,7 @@ class SweCollector(Collector):
         started = time.perf_counter()
         self.sandbox = DockerSandbox(self.images[name], self.limits, name_prefix=self.name_prefix,
                                      labels={"worldline.domain": DOMAIN, "worldline.swe.repo": name},
-                                     extra_run_kwargs={"environment": CONTAINER_ENV})
+                                     extra_run_kwargs=CONTAINER_RUN)
         self.sandbox.start()
         self.env_seconds += time.perf_counter() - started
         self._must(["cp", "-a", REPO_DIR, REPO], "copy the repository into the writable work area", workdir="/work")
@@ -342,7 +344,7 @@ def generate_bugfix_tasks(spec: RepoSpec, image: str, count: int, seed: int = 0,
     breaks everything needs no localizing), trying at most `max_attempts` mutations."""
     tasks: list[Task] = []
     with DockerSandbox(image, limits, name_prefix="worldline-swe-gen", labels={"worldline.domain": DOMAIN},
-                       extra_run_kwargs={"environment": CONTAINER_ENV}) as box:
+                       extra_run_kwargs=CONTAINER_RUN) as box:
         checked(box.exec(["cp", "-a", REPO_DIR, REPO]), f"copy the repository of {spec.name}")
         command = shell(spec.test_command)
         baseline = box.exec(command, workdir=REPO, timeout=TEST_TIMEOUT_S)

@@ -147,3 +147,10 @@ def test_set_order_is_the_same_on_every_run(env):
     outputs = {act(collector, command).text for _ in range(3)}
     assert len(outputs) == 1, outputs
     assert act(collector, {"kind": "bash", "command": "echo $PYTHONHASHSEED"}).text.strip() == "0"
+
+
+def test_the_container_is_named_sandbox(env):
+    """Docker names a container after its random id: a test or script printing the host name differed every
+    episode."""
+    collector, _ = env
+    assert act(collector, {"kind": "bash", "command": "hostname"}).text.strip() == "sandbox"
