@@ -34,6 +34,7 @@ from collectors.command import (LimitOption, MaxStepsOption, OutOption, ReplaysO
                                 plans_for)
 from sandboxes.docker_sandbox import DockerSandbox, Limits, SandboxPool
 from sandboxes.images import DEFAULT_TERMINAL_IMAGE
+from sandboxes.swe_git import GIT_DATE_ENV
 from sandboxes.terminal_tmux import SessionEnded, TmuxTerminal
 from schemas import Action, EnvInfo, Observation
 from schemas.render import render
@@ -131,9 +132,11 @@ class TerminalCollector(Collector):
     # ---- environment lifecycle ----
 
     def _sandbox_kwargs(self) -> dict:
-        # A fixed hostname keeps prompts identical across episodes.
+        # A fixed hostname keeps prompts identical across episodes. The pinned git dates, in the container's own
+        # environment so that setup commands and the shell typed into both get them, make every commit a task
+        # makes (and so its id) the same in each run and replay rather than a function of the wall-clock second.
         return dict(name_prefix=self.name_prefix, labels={"worldline.domain": DOMAIN},
-                    extra_run_kwargs={"hostname": "sandbox"}, client=self.client)
+                    extra_run_kwargs={"hostname": "sandbox", "environment": GIT_DATE_ENV}, client=self.client)
 
     def _prepare(self, sandbox, slow_delay_s: float | None = None):
         terminal = TmuxTerminal(sandbox, cols=self.cols, rows=self.rows, slow_delay_s=slow_delay_s,

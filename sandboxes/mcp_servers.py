@@ -40,6 +40,7 @@ from sandboxes import bwrap, cgroup, leftovers
 from sandboxes.bwrap import (SYSTEM_PATHS, bind_args, covered, parent_dirs, process_tree, release_sandbox_uid,
                              take_sandbox_uid)
 from sandboxes.mcp_proxy import Exchange, PerturbingProxy, Rule
+from sandboxes.swe_git import GIT_DATE
 from schemas.processes import alive
 from schemas.yaml_file import load_yaml
 
@@ -61,7 +62,9 @@ SANDBOX_FOLDERS = {"mcp_venv": f"{SANDBOX_OPT}/mcp-venv", "node_modules": f"{SAN
 # The whole environment a server gets (plus what its placeholders and its entry's env add): nothing of the
 # collector's, whose PATH names its venv and whose variables may hold credentials.
 SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
-PLACEHOLDERS = ("mcp_venv", "node_modules", "python", "cache", "workdir", "port", "pages")
+# {git_date}: the commit clock swe pins too, for an entry that commits (git reads GIT_AUTHOR_DATE/GIT_COMMITTER_DATE):
+# with it a commit id is the same in every run and replay, not a function of the wall-clock second.
+PLACEHOLDERS = ("mcp_venv", "node_modules", "python", "cache", "workdir", "port", "pages", "git_date")
 # Placeholders a task's call arguments may carry, replaced literally (arguments may hold braces of their own).
 ARGUMENT_PLACEHOLDERS = ("workdir", "pages")
 
@@ -212,7 +215,8 @@ def _placeholder_values(workdir: str, port: int, host: bool = False) -> dict:
     """What the placeholders stand for as the server sees them, or (`host`) where those are on this machine."""
     folders = _host_folders() if host else SANDBOX_FOLDERS
     python = sys.executable if host else _sandbox_python()
-    return {"pages": PAGES_URL, **folders, "python": python, "workdir": workdir, "port": str(port)}
+    return {"pages": PAGES_URL, **folders, "python": python, "workdir": workdir, "port": str(port),
+            "git_date": GIT_DATE}
 
 
 def _sandbox_python() -> str:

@@ -14,12 +14,16 @@ import subprocess
 from pathlib import Path
 
 BRANCH = "main"
+# The clock of every commit worldline's environments make (swe repositories, the MCP git server, the terminal git
+# tasks): without it a commit id depends on the wall-clock second, and a replay a second later shows another one.
+# The offset has no colon because GitPython (mcp-server-git's commits) rejects "+00:00"; git reads both alike.
+GIT_DATE = "2024-01-01T00:00:00+0000"
+GIT_DATE_ENV = {"GIT_AUTHOR_DATE": GIT_DATE, "GIT_COMMITTER_DATE": GIT_DATE}
 # A fixed identity and clock: the same tree gives the same commit id on every build and every episode.
 COMMIT_ENV = {
     "GIT_AUTHOR_NAME": "worldline", "GIT_AUTHOR_EMAIL": "worldline@localhost",
     "GIT_COMMITTER_NAME": "worldline", "GIT_COMMITTER_EMAIL": "worldline@localhost",
-    "GIT_AUTHOR_DATE": "2024-01-01T00:00:00+00:00", "GIT_COMMITTER_DATE": "2024-01-01T00:00:00+00:00",
-    "GIT_CONFIG_NOSYSTEM": "1", "HOME": "/nonexistent",
+    **GIT_DATE_ENV, "GIT_CONFIG_NOSYSTEM": "1", "HOME": "/nonexistent",
 }
 
 # Prints one `key<TAB>value` line per finding; parse with parse_leak_report. POSIX sh + git + coreutils only.
