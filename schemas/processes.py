@@ -21,9 +21,31 @@ def _stat_fields(pid: int) -> list[bytes] | None:
 
 
 def start_time(pid: int) -> int | None:
-    """When `pid` started, in clock ticks after boot (/proc/<pid>/stat field 22); None when it cannot be read."""
+    """When `pid` started, in clock ticks after boot (/proc/<pid>/stat field 22) as the initial time namespace
+    counts them; None when it cannot be read."""
     fields = _stat_fields(pid)
-    return int(fields[19]) if fields else None
+    return _started(fields) if fields else None
+
+
+def _started(fields: list[bytes]) -> int:
+    # The kernel shows a start time shifted by the READER's time namespace's boottime offset: a process under
+    # `unshare --time --boottime N` read every live owner's start time as another and called their pids reused.
+    return int(fields[19]) - _boottime_offset_ticks()
+
+
+@functools.cache
+def _boottime_offset_ticks() -> int:
+    """This process's time namespace's boottime offset (/proc/self/timens_offsets; 0 in the initial one or
+    without time namespaces), in clock ticks."""
+    try:
+        lines = Path("/proc/self/timens_offsets").read_text().splitlines()
+    except OSError:
+        return 0
+    for line in lines:
+        name, seconds, nanoseconds = line.split()
+        if name in ("boottime", "7"):  # the clock's name, or its id (CLOCK_BOOTTIME) on kernels that print that
+            return (int(seconds) * 1_000_000_000 + int(nanoseconds)) * os.sysconf("SC_CLK_TCK") // 1_000_000_000
+    return 0
 
 
 def alive(pid: int, start: int | None = None) -> bool:
@@ -37,7 +59,7 @@ def alive(pid: int, start: int | None = None) -> bool:
     fields = _stat_fields(pid)
     if fields is None:
         return _exists(pid)
-    if start is not None and int(fields[19]) != start:
+    if start is not None and _started(fields) != start:
         return False
     return fields[0] != b"Z" or _threads_left(pid)
 
@@ -70,6 +92,8 @@ def pid_namespace() -> int:
 
 
 os.register_at_fork(after_in_child=pid_namespace.cache_clear)
+# A child of `unshare --time` (CLONE_NEWTIME applies to children) is in another time namespace than its parent.
+os.register_at_fork(after_in_child=_boottime_offset_ticks.cache_clear)
 
 
 @functools.cache
