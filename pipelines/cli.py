@@ -18,6 +18,7 @@ COMMANDS = {
     "curate": ("pipelines.commands.curate:curate", "Validate, normalize, dedupe and write training shards."),
     "query": ("pipelines.commands.query:query", "Run SQL (duckdb) over a collection or shard folder."),
     "pack": ("pipelines.commands.pack:pack", "Pack finished episode files into big Parquet files for curation."),
+    "score": ("pipelines.commands.score:score", "Score completions against stage-3 rows with the rubric's scorer."),
 }
 GROUPS = {
     "sandbox": ("pipelines.commands.sandbox:app", "Build the terminal base image; list and remove containers."),

@@ -11,6 +11,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import yaml
 
 from collectors.store import EpisodeStore
@@ -106,7 +107,11 @@ def test_the_card_snippets_run_and_split_by_task(tmp_path):
 
     card = (out / "README.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", card, re.S)
-    assert len(blocks) == 3 and blocks[1].startswith(blocks[0])  # the first is the loading example
+    assert len(blocks) == 4 and blocks[1].startswith(blocks[0])  # the first is the loading example
+    row = pq.read_table(out / "stage3").to_pylist()[0]  # the last, the rewards snippet, scores its reference 1.0
+    scope = {"row": row, "completion": f"<predicted_observation>{row['reference']}</predicted_observation>"}
+    exec(blocks[3], scope)
+    assert scope["result"].reward == 1.0
     script = RUN_SNIPPETS.format(sft=blocks[1], split=blocks[2]).replace("PATH/TO/THIS/FOLDER", str(out))
     env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf-home")}
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)

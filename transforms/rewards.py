@@ -1,0 +1,256 @@
+"""The reference scorer of stage 3's rubric `worldline/<domain>/v1` (docs/formats.md, "Rubric"), so RL with rule
+checks does not re-implement it from prose.
+
+A prediction (the text inside the answer's last complete <predicted_observation> tags) matches a stage-3 row when,
+taking the reference's spans in order, each exact span is reproduced exactly with nothing added between, and each
+format span holds a value of its kind: where the span starts in the prediction, the masker (transforms.masking),
+run on the whole predicted text, finds a span of that kind. The masker decides because its rules are
+context-sensitive (a number is a pid after `pid` or in a PID column, not elsewhere), so the value's extent is the
+masker's span and nothing is guessed. A `replay` span may hold any text, newlines too, or none.
+
+The walk is linear but at replay spans, where the next exact text or format value may be found at several places;
+those places are tried in order, nearest first, each (span, position) at most once, and at most MAX_PLACES of them
+offered in all: a prediction with more ways to place its replay spans fails with that reason rather than stall a
+trainer (counting only new places, 300 replay spans over 5000 newlines that cannot match took 20 s; now 0.1 s).
+
+The reward is binary, as the rubric is: 1.0 iff the prediction matches. No partial credit: a share of matched
+spans would need an alignment that stays well defined after a line is added or dropped (every later span shifts),
+and a diff of 100 KB screens per completion is not cheap; the reason names the first span that failed instead.
+
+Adapters: trl_reward (TRL's GRPOTrainer reward function: completions plus the dataset's columns as keyword
+arguments) and compute_score (verl's custom reward function).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from transforms import masking
+from transforms.prompts import ANSWER_TAG, DOMAINS
+from transforms.stages import rubric_id as domain_rubric
+
+RUBRICS = frozenset(map(domain_rubric, (*DOMAINS, "generic")))
+REPLAY = "replay"
+# What split_spans writes for a volatile span that came without a kind: a value of any kind the masker knows.
+ANY_KIND = "volatile"
+KINDS = frozenset((*masking.KINDS, REPLAY, ANY_KIND))
+MAX_PLACES = 10_000
+_SHOWN = 40  # characters of expected and predicted text a reason quotes
+
+_OPEN, _CLOSE = f"<{ANSWER_TAG}>", f"</{ANSWER_TAG}>"
+
+
+@dataclass(frozen=True)
+class Score:
+    reward: float
+    matched: bool
+    reason: str  # empty when matched, else the first span that failed and why
+
+
+@dataclass(frozen=True)
+class _Segment:
+    kind: str | None  # None for an exact span
+    start: int
+    end: int
+    index: int  # in exact_spans or format_spans, as a reason names it
+
+
+def extract_prediction(completion: str) -> str | None:
+    """The text inside the last complete <predicted_observation>...</predicted_observation> of completion, as it is
+    (no whitespace stripped: the observation's own leading and trailing newlines count), or None if there is none."""
+    close = completion.rfind(_CLOSE)
+    if close < 0:
+        return None
+    opening = completion.rfind(_OPEN, 0, close)
+    return None if opening < 0 else completion[opening + len(_OPEN):close]
+
+
+def score(prediction: str | None, reference: str, exact_spans, format_spans, rubric_id: str) -> Score:
+    """prediction scored against a stage-3 row's reference and spans (lists of {start, end, kind}, as the row holds
+    them). Raises ValueError for an unknown rubric id or spans that do not tile the reference."""
+    if rubric_id not in RUBRICS:
+        raise ValueError(f"unknown rubric id {rubric_id!r}: this scorer implements {', '.join(sorted(RUBRICS))}")
+    segments = _segments(reference, exact_spans, format_spans)
+    if prediction is None:
+        return Score(0.0, False, f"no complete {_OPEN}...{_CLOSE} in the completion")
+    reason = _Alignment(prediction, reference, segments).first_failure()
+    return Score(1.0, True, "") if reason is None else Score(0.0, False, reason)
+
+
+def _segments(reference: str, exact_spans, format_spans) -> list[_Segment]:
+    """The spans in order, checked to cover the reference exactly once with known kinds."""
+    segments = [_Segment(None, int(span["start"]), int(span["end"]), k) for k, span in enumerate(exact_spans)]
+    segments += [_Segment(span["kind"], int(span["start"]), int(span["end"]), k)
+                 for k, span in enumerate(format_spans)]
+    segments.sort(key=lambda segment: segment.start)
+    cursor = 0
+    for segment in segments:
+        if segment.kind is not None and segment.kind not in KINDS:
+            raise ValueError(f"format span {segment.index} [{segment.start},{segment.end}) has kind "
+                             f"{segment.kind!r}, which no masking rule is")
+        if segment.start != cursor or segment.end <= segment.start:
+            raise ValueError(f"{_name(segment)} does not continue the spans before it at offset {cursor}: exact and "
+                             "format spans must cover the reference in order, without gaps or overlaps")
+        cursor = segment.end
+    if cursor != len(reference):
+        raise ValueError(f"the spans end at offset {cursor}, the reference at {len(reference)}")
+    return segments
+
+
+def _name(segment: _Segment) -> str:
+    what = "exact span" if segment.kind is None else "format span"
+    return f"{what} {segment.index} [{segment.start},{segment.end})"
+
+
+class _Alignment:
+    """The walk of the reference's segments over the prediction (see the module's docstring)."""
+
+    def __init__(self, prediction: str, reference: str, segments: list[_Segment]):
+        self.prediction, self.reference, self.segments = prediction, reference, segments
+        self._rule_spans = None
+        self._furthest = (-1, -1, "")  # (segment, position, reason) of the failure that got furthest
+
+    @property
+    def rule_spans(self) -> dict[int, dict]:
+        """The masker's spans of the prediction by start, computed once and only when a format span needs them."""
+        if self._rule_spans is None:
+            self._rule_spans = {span["start"]: span for span in masking.mask(self.prediction)[0]}
+        return self._rule_spans
+
+    def first_failure(self) -> str | None:
+        """None when the prediction matches, else the reason of the failure that got furthest into the reference."""
+        places = [iter([(0, 0)])]  # for each replay span being placed, the (segment, position) places left to try
+        tried, offered = set(), 0
+        while places:
+            place = next(places[-1], None)
+            if place is None:
+                places.pop()
+                continue
+            offered += 1  # a place tried before costs its lookup too: counted, or they are the stall
+            if offered > MAX_PLACES:
+                return f"more than {MAX_PLACES} ways to place the replay spans were tried; the furthest failed " \
+                       f"with: {self._furthest[2]}"
+            if place in tried:
+                continue
+            tried.add(place)
+            replay = self._walk(*place)
+            if replay is True:
+                return None
+            if replay is not None:
+                places.append(self._replay_ends(*replay))
+        return self._furthest[2] or "no way to place the replay spans fits the prediction"
+
+    def _walk(self, index: int, position: int):
+        """Walks from segment index at position: True when the prediction ends with the last segment, (replay
+        segment index, position) on reaching a replay span, None on a failure (recorded in _furthest)."""
+        prediction = self.prediction
+        for index in range(index, len(self.segments)):
+            segment = self.segments[index]
+            if segment.kind is None:
+                expected = self.reference[segment.start:segment.end]
+                if not prediction.startswith(expected, position):
+                    return self._fail(index, position, self._exact_reason(segment, expected, position))
+                position += len(expected)
+            elif segment.kind == REPLAY:
+                return index, position
+            else:
+                span = self.rule_spans.get(position)
+                if span is None or (segment.kind != ANY_KIND and span["kind"] != segment.kind):
+                    return self._fail(index, position, self._format_reason(index, position, span))
+                position = span["end"]
+        if position != len(prediction):
+            return self._fail(len(self.segments), position, "the prediction goes on after the reference's end: "
+                                                            f"{prediction[position:position + _SHOWN]!r}")
+        return True
+
+    def _replay_ends(self, index: int, position: int):
+        """The places a replay span at position may end, first the nearest: where the next segment's text or a value
+        of its kind starts (the prediction's end after the last segment)."""
+        if index + 1 == len(self.segments):
+            yield index + 1, len(self.prediction)
+            return
+        following = self.segments[index + 1]
+        if following.kind is None:
+            expected = self.reference[following.start:following.end]
+            end = self.prediction.find(expected, position)
+            if end < 0:
+                self._fail(index + 1, position, f"{_name(following)}: expected {expected[:_SHOWN]!r} after the "
+                                                f"replay span at prediction offset {position}, found nowhere")
+            while end >= 0:
+                yield index + 1, end
+                end = self.prediction.find(expected, end + 1)
+        else:  # a rule span: replay spans are the parts of a replay's changes no rule span covers
+            starts = sorted(start for start, span in self.rule_spans.items() if start >= position
+                            and following.kind in (span["kind"], ANY_KIND))
+            if not starts:
+                self._fail(index + 1, position, f"{_name(following)} kind {following.kind}: no value after the "
+                                                f"replay span at prediction offset {position}")
+            for start in starts:
+                yield index + 1, start
+
+    def _fail(self, index: int, position: int, reason: str) -> None:
+        if (index, position) > self._furthest[:2]:
+            self._furthest = (index, position, reason)
+        return None
+
+    def _exact_reason(self, segment: _Segment, expected: str, position: int) -> str:
+        got = self.prediction[position:position + len(expected)]
+        same = next((k for k, (a, b) in enumerate(zip(expected, got)) if a != b), min(len(expected), len(got)))
+        shown = self.prediction[position + same:position + same + _SHOWN]
+        return (f"{_name(segment)}: expected {expected[same:same + _SHOWN]!r} at reference offset "
+                f"{segment.start + same}, got " + (repr(shown) if shown else "the prediction's end"))
+
+    def _format_reason(self, index: int, position: int, span: dict | None) -> str:
+        segment = self.segments[index]
+        kind = "a value of any kind" if segment.kind == ANY_KIND else f"a {segment.kind}"
+        found = f" (the masker reads a {span['kind']} there)" if span is not None else ""
+        same = self.reference[segment.start:segment.end]
+        if self.prediction.startswith(same, position):
+            # The rules read a value with the text around it (uptime's figures only in a whole uptime line, a pid
+            # column under its header): what broke it is near, often after it.
+            return (f"{_name(segment)} kind {segment.kind}: the reference's {same!r} is there, but not {kind} in "
+                    f"the predicted text's context{found}")
+        return f"{_name(segment)} kind {segment.kind}: {self._value_at(index, position)!r} is not {kind}{found}"
+
+    def _value_at(self, index: int, position: int) -> str:
+        """What the prediction holds where a format span failed, for its reason: up to where the next exact span's
+        text starts on the same line, else the line's end."""
+        line_end = self.prediction.find("\n", position)
+        line_end = len(self.prediction) if line_end < 0 else line_end
+        end = line_end
+        if index + 1 < len(self.segments) and self.segments[index + 1].kind is None:
+            following = self.segments[index + 1]
+            head = self.reference[following.start:following.end].split("\n", 1)[0]
+            if head and (found := self.prediction.find(head, position, line_end + len(head))) >= 0:
+                end = min(found, line_end)
+        return self.prediction[position:min(end, position + _SHOWN)]
+
+
+# ---- adapters -------------------------------------------------------------------------------------------------
+def _completion_text(completion) -> str:
+    """A TRL completion's text: the string itself, or a conversational completion's (a list of messages) last
+    message's content."""
+    if isinstance(completion, str):
+        return completion
+    content = completion[-1]["content"] if completion else ""
+    if isinstance(content, list):  # content parts, as multimodal chat templates take them
+        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return content or ""
+
+
+def trl_reward(completions, reference, exact_spans, format_spans, rubric_id, **kwargs) -> list[float]:
+    """A reward function for TRL's GRPOTrainer (`reward_funcs=[trl_reward]`): TRL passes the stage-3 dataset's
+    columns as lists aligned with completions, and the rest (prompts, trainer_state...) in kwargs."""
+    return [score(extract_prediction(_completion_text(completion)), *row).reward
+            for completion, *row in zip(completions, reference, exact_spans, format_spans, rubric_id, strict=True)]
+
+
+def compute_score(data_source, solution_str, ground_truth, extra_info=None) -> float:
+    """verl's custom reward function (`custom_reward_function.path` = this file, `.name` = compute_score): the row's
+    data_source is its rubric_id, and reward_model.ground_truth holds reference, exact_spans and format_spans (a
+    dict, or the same as a JSON string)."""
+    if isinstance(ground_truth, (str, bytes)):
+        ground_truth = json.loads(ground_truth)
+    return score(extract_prediction(solution_str), ground_truth["reference"], ground_truth["exact_spans"],
+                 ground_truth["format_spans"], data_source).reward
