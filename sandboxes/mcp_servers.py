@@ -24,6 +24,7 @@ import socket
 import stat
 import subprocess
 import sys
+import threading
 import time
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
@@ -335,6 +336,10 @@ SANDBOX_USER = "mcp-server"
 # the episode's files; /tmp a server's scratch files.
 WORKSPACE_BYTES = 512 << 20
 TMP_BYTES = 512 << 20
+# A server's stdout and stderr: the last this many bytes, kept in the collector's memory for start-failure messages
+# (they quote 800 characters); nothing on disk. They were a host file, `server.log`: a server could write 1 GiB of
+# host disk that `disk` did not show, and a start failure read it whole (900 MiB of stderr: collector RSS +1.8 GiB).
+OUTPUT_TAIL_BYTES = 64 << 10
 # The working directory's tmpfs, mounted in a mount namespace of its own (unshare) by a process that lives until its
 # stdin closes: when the connection closes it, or when the collector dies however it dies (the kernel closes the
 # pipe). The mount then goes with the namespace's last process, so a SIGKILLed collector leaves no mount behind,
@@ -539,6 +544,54 @@ def _total_caps(server: str) -> tuple[cgroup.Group | None, dict]:
     return group, group.record()
 
 
+class _OutputTail:
+    """A pipe for a server's stdout and stderr, which a thread of its own drains into the last OUTPUT_TAIL_BYTES:
+    the server never waits on a full pipe (older bytes are dropped instead), and however much it writes costs no
+    disk and at most that much memory. Its write end (`file`) serves every restart of the connection."""
+
+    def __init__(self, name: str):
+        read, write = os.pipe2(os.O_CLOEXEC)
+        os.set_blocking(read, False)  # a read under the lock must not wait for the server
+        self.file = open(write, "wb", buffering=0)
+        self._read: int | None = read
+        self._tail = bytearray()
+        self._lock = threading.Lock()
+        threading.Thread(target=self._drain, name=f"wl-mcp-output-{name}", daemon=True).start()
+
+    def _drain(self) -> None:
+        """Until the pipe's end of file: every write end closed, the collector's at close() and the server's with
+        its last process. Only this thread closes the pipe, under the lock, so text() never reads a closed one."""
+        read = self._read
+        while True:
+            select.select([read], [], [])
+            with self._lock:
+                if self._take_chunk() == b"":
+                    os.close(read)
+                    self._read = None
+                    return
+
+    def _take_chunk(self) -> bytes | None:
+        """One read into the tail (the lock held: chunks keep their order); None when the pipe is empty for now."""
+        try:
+            chunk = os.read(self._read, 1 << 16)
+        except BlockingIOError:
+            return None
+        self._tail += chunk
+        del self._tail[:-OUTPUT_TAIL_BYTES]
+        return chunk
+
+    def text(self) -> str:
+        """The last bytes the server wrote, those still in the pipe included (a server that just failed wrote its
+        reason there before it exited, maybe faster than the thread drained it)."""
+        with self._lock:
+            while self._read is not None and self._take_chunk():
+                pass
+            return self._tail.decode(errors="replace")
+
+    def close(self) -> None:
+        self.file.close()
+
+
 class ServerConnection:
     """A started server with an initialized client session. Use as a context manager; close() always stops it."""
 
@@ -572,7 +625,7 @@ class ServerConnection:
             os.chown(self.workdir, self.uid, self.uid)  # the server's own user writes it (prepare too)
             self._accounts = bwrap.account_files(self.base, self.uid, SANDBOX_USER, SANDBOX_WORKDIR, "MCP server")
         self._group, self._total_caps = _total_caps(spec.name)
-        self._log = open(self.base / "server.log", "w+b")
+        self._output = _OutputTail(spec.name)
         if self.uid is not None:  # mounting needs root; the record says when the working directory has no cap
             try:
                 self._workspace = _hold_workspace(self._bound_workdir, self.uid, spec.name)
@@ -628,7 +681,8 @@ class ServerConnection:
                 "processes_capped": self.uid is not None, "total": self._total_caps,
                 "network": self.spec.network,
                 "disk": {"workspace_bytes": WORKSPACE_BYTES if self._workspace is not None else None,
-                         "tmp_bytes": TMP_BYTES}}
+                         "tmp_bytes": TMP_BYTES,
+                         "output_tail_bytes": OUTPUT_TAIL_BYTES}}  # in the collector's memory, none on disk
 
     def layout(self) -> SandboxLayout:
         """What this server's sandbox shows besides the system paths, found from its entry: the folders of the
@@ -805,8 +859,9 @@ class ServerConnection:
         try:
             # Not the collector's environment (credentials): bwrap, which clears it for the server anyway, needs none.
             self._process = subprocess.Popen(self._argv((listener.fileno(), ready_end)), cwd=self.base,
-                                             env=self.layout().env, stdin=subprocess.DEVNULL, stdout=self._log,
-                                             stderr=self._log, start_new_session=True,
+                                             env=self.layout().env, stdin=subprocess.DEVNULL,
+                                             stdout=self._output.file, stderr=self._output.file,
+                                             start_new_session=True,
                                              pass_fds=(listener.fileno(), ready_end))
         finally:
             listener.close()
@@ -867,7 +922,7 @@ class ServerConnection:
         from mcp.client.stdio import StdioServerParameters, stdio_client
         argv = self._argv()
         params = StdioServerParameters(command=argv[0], args=argv[1:], env=self.layout().env, cwd=str(self.base))
-        return stdio_client(params, errlog=self._log)
+        return stdio_client(params, errlog=self._output.file)
 
     @asynccontextmanager
     async def _http_transport(self):
@@ -943,11 +998,8 @@ class ServerConnection:
         return value
 
     def stderr(self) -> str:
-        try:
-            self._log.flush()
-            return (self.base / "server.log").read_text(errors="replace")
-        except (OSError, ValueError):
-            return ""
+        """The last OUTPUT_TAIL_BYTES of the server's stdout and stderr (its forwarder's too), all its starts."""
+        return self._output.text()
 
     def _close_client(self, wait_s: float = 15) -> None:
         """Ends the client session (and with it a stdio server, which the SDK stops) and the event loop."""
@@ -985,7 +1037,7 @@ class ServerConnection:
         try:
             self._stop_session()
         finally:
-            self._log.close()
+            self._output.close()
             _release_workspace(self._workspace)
             shutil.rmtree(self.base, ignore_errors=True)
             if self._group is not None:

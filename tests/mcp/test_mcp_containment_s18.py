@@ -59,7 +59,8 @@ def test_a_servers_writable_places_stop_at_their_recorded_cap(monkeypatch, folde
     with pytest.raises(ServerStartError, match="No space left on device"):
         with conn:
             pass
-    assert conn.sandbox_record()["disk"] == {"workspace_bytes": 8 << 20, "tmp_bytes": 8 << 20}
+    assert conn.sandbox_record()["disk"] == {"workspace_bytes": 8 << 20, "tmp_bytes": 8 << 20,
+                                             "output_tail_bytes": mcp_servers.OUTPUT_TAIL_BYTES}
 
 
 @root_only
