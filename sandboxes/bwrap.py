@@ -1,10 +1,13 @@
 """What MCP servers (sandboxes/mcp_servers.py) and Chromium (sandboxes/browser.py) share to run sandboxed: the system
 paths a sandbox shows read-only, bubblewrap's bind arguments, user ids of their own while the collector is root,
-and the `prlimit ... bwrap ... [setpriv ...]` command line around a program."""
+the seccomp filter and minimal account files every sandbox gets, and the `bash ... prlimit ... bwrap ...
+[setpriv ...]` command line around a program."""
 
 from __future__ import annotations
 
+import errno
 import fcntl
+import functools
 import itertools
 import os
 import shutil
@@ -12,15 +15,18 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyseccomp
+
 # What every sandbox sees read-only: the system's programs and libraries, and the few files under /etc that
-# programs read (dynamic linker, name resolution, users and groups, time zone, TLS roots, alternatives links).
-# Not the rest of /etc (/etc/shadow, credential helpers in /etc/gitconfig, /etc/ssl/private), not /root, /home,
-# /work, /opt, /var or the project's checkout. /etc/hosts is SANDBOX_HOSTS: the host's names the machine (and what
-# runs it), which observations would carry into training data.
+# programs read (dynamic linker, name resolution, time zone, TLS roots, alternatives links). Not the rest of /etc
+# (/etc/shadow, credential helpers in /etc/gitconfig, /etc/ssl/private), not /root, /home, /work, /opt, /var or the
+# project's checkout. /etc/hosts is SANDBOX_HOSTS: the host's names the machine (and what runs it), which
+# observations would carry into training data; /etc/passwd and /etc/group are `command`'s (account_text), as the
+# host's list its accounts.
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
                 "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives", "/etc/resolv.conf",
                 "/etc/host.conf", "/etc/gai.conf", "/etc/nsswitch.conf", "/etc/services",
-                "/etc/protocols", "/etc/passwd", "/etc/group", "/etc/localtime", "/etc/timezone", "/etc/ssl/certs",
+                "/etc/protocols", "/etc/localtime", "/etc/timezone", "/etc/ssl/certs",
                 "/etc/ssl/openssl.cnf", "/etc/mime.types")
 # Every sandbox's host name (its own uts namespace), as the Docker terminal's, and the hosts file naming it.
 SANDBOX_HOSTNAME = "sandbox"
@@ -113,19 +119,69 @@ def release_sandbox_uid(uid: int | None) -> None:
         os.close(lock)
 
 
+def account_text(uid: int, gid: int, user: str, home: str, gecos: str) -> dict[str, str]:
+    """passwd and group naming only root, nobody/nogroup and `user` (so getpwuid works in the sandbox: node's
+    os.userInfo(), git's ident fallback and getpass fail without an entry for the running id; root needs none of
+    its own), not the host's accounts."""
+    passwd = ["root:x:0:0:root:/root:/usr/sbin/nologin", "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin"]
+    group = ["root:x:0:", "nogroup:x:65534:"]
+    if uid != 0:
+        passwd.append(f"{user}:x:{uid}:{gid}:{gecos}:{home}:/usr/sbin/nologin")
+        group.append(f"{user}:x:{gid}:")
+    return {"passwd": "\n".join(passwd) + "\n", "group": "\n".join(group) + "\n"}
+
+
 def account_files(folder: Path, uid: int, user: str, home: str, gecos: str) -> list[str]:
-    """The host's passwd and group with an account `user` for `uid` added (so `getpwuid` works in the sandbox),
-    written into `folder`; `command` mounts them over the host's."""
+    """account_text for `user` as `uid` (its group too), written into `folder`; `command` mounts them at /etc."""
     written = []
-    for name, line in (("passwd", f"{user}:x:{uid}:{uid}:{gecos}:{home}:/usr/sbin/nologin"),
-                       ("group", f"{user}:x:{uid}:")):
-        try:
-            host = Path("/etc", name).read_text()
-        except OSError:
-            host = ""
-        (folder / name).write_text(host + ("" if host.endswith("\n") or not host else "\n") + line + "\n")
+    for name, text in account_text(uid, uid, user, home, gecos).items():
+        (folder / name).write_text(text)
         written.append(str(folder / name))
     return written
+
+
+# Calls a sandboxed process never needs, each returning EPERM (as under Docker's default seccomp profile): the
+# kernel keyrings, which bwrap does not separate (no user namespace when the collector is root: a server read the
+# collector's session keyring and keys other servers left), and taking another process's memory or descriptors.
+DENIED_SYSCALLS = ("keyctl", "add_key", "request_key", "pidfd_getfd", "ptrace", "process_vm_readv",
+                   "process_vm_writev")
+# The 32-bit ABIs a 64-bit kernel also runs, so a 32-bit program neither escapes the filter nor is killed by it.
+COMPAT_ARCHES = {pyseccomp.Arch.X86_64: (pyseccomp.Arch.X86, pyseccomp.Arch.X32),
+                 pyseccomp.Arch.AARCH64: (pyseccomp.Arch.ARM,)}
+# Descriptors this process keeps for bwrap to read from (its own numbers, >= this): the command line reopens each at
+# the same number, which no descriptor a caller passes on can hold since this process holds it.
+HELD_FD_MIN = 10
+
+
+def held_fd(name: str, write) -> int:
+    """A memfd `write(file)` fills, held open by this process at a number >= HELD_FD_MIN (close-on-exec: children
+    reopen it through /proc/<pid>/fd, see `command`)."""
+    made = os.memfd_create(name, os.MFD_CLOEXEC)
+    try:
+        with os.fdopen(os.dup(made), "wb") as handle:
+            write(handle)
+        return fcntl.fcntl(made, fcntl.F_DUPFD_CLOEXEC, HELD_FD_MIN)
+    finally:
+        os.close(made)
+
+
+@functools.cache
+def seccomp_fd() -> int:
+    """The BPF program of DENIED_SYSCALLS for the running architecture (libseccomp), made once per process."""
+    rules = pyseccomp.SyscallFilter(pyseccomp.ALLOW)
+    for arch in COMPAT_ARCHES.get(pyseccomp.system_arch(), ()):
+        rules.add_arch(arch)
+    for name in DENIED_SYSCALLS:
+        rules.add_rule(pyseccomp.ERRNO(errno.EPERM), name)
+    return held_fd("wl-seccomp", rules.export_bpf)
+
+
+@functools.cache
+def account_fds(uid: int, gid: int) -> dict[str, int]:
+    """account_text for a sandbox given no account files: its `uid` and `gid` are the collector's own when the
+    collector is not root (bwrap maps them into the sandbox's user namespace)."""
+    return {name: held_fd(f"wl-{name}", lambda handle, text=text: handle.write(text.encode()))
+            for name, text in account_text(uid, gid, "sandbox", "/", "sandbox").items()}
 
 
 def require(error: type[Exception], setup_script: str) -> None:
@@ -136,23 +192,41 @@ def require(error: type[Exception], setup_script: str) -> None:
 def command(argv: list[str], mounts: list[str], limits: Limits, network: bool, uid: int | None = None,
             accounts: list[str] = ()) -> list[str]:
     """`argv` under prlimit's `limits` and bubblewrap: a root holding only what `mounts` (bwrap arguments) show;
-    own pid/ipc/uts (and net unless `network`) namespaces, named SANDBOX_HOSTNAME; killed when bwrap's parent dies. When the collector
-    is root, `argv` runs as `uid` with no capabilities (setpriv, from inside the sandbox: bwrap itself needs root
-    to mount), so the process cap holds; `accounts` are passwd and group files naming it, mounted over /etc's.
-    File descriptors the caller leaves open pass through (prlimit, bwrap and setpriv keep them)."""
+    own pid/ipc/uts (and net unless `network`) namespaces, named SANDBOX_HOSTNAME; seccomp_fd's filter; killed when
+    bwrap's parent dies. When the collector is root, `argv` runs as `uid` with no capabilities (setpriv, from inside
+    the sandbox: bwrap itself needs root to mount), so the process cap holds; `accounts` are passwd and group files
+    naming it (account_files), mounted at /etc, else account_fds' are. File descriptors the caller leaves open
+    pass through (bash, prlimit, bwrap and setpriv keep them); bwrap closes the ones it reads."""
     switch_user = os.geteuid() == 0 and uid is not None
     if switch_user:
         # No user namespace (--unshare-all would try one): setpriv needs a real uid to switch to.
         options = ["--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try",
                    *([] if network else ["--unshare-net"]), "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
         argv = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all", "--", *argv]
-        for source in accounts:
-            options += ["--ro-bind", source, f"/etc/{Path(source).name}"]
     else:
         # Not root: the program keeps the collector's user, whose other processes RLIMIT_NPROC would count too.
         options = ["--unshare-all", *(["--share-net"] if network else [])]
+    held = [seccomp_fd()]
+    options += ["--seccomp", str(held[0])]
+    if accounts:
+        for source in accounts:
+            options += ["--ro-bind", source, f"/etc/{Path(source).name}"]
+    else:
+        ids = (uid, uid) if switch_user else (os.getuid(), os.getgid())
+        for name, fd in account_fds(*ids).items():
+            held.append(fd)
+            options += ["--perms", "0644", "--ro-bind-data", str(fd), f"/etc/{name}"]  # bwrap's default is 0600
     names = ["--hostname", SANDBOX_HOSTNAME, "--ro-bind", str(SANDBOX_HOSTS), "/etc/hosts"]
-    return [*limits.prlimit(switch_user), "bwrap", *mounts, *names, *options, "--die-with-parent", "--", *argv]
+    return [*reopen(held), *limits.prlimit(switch_user), "bwrap", *mounts, *names, *options, "--die-with-parent",
+            "--", *argv]
+
+
+def reopen(fds: list[int]) -> list[str]:
+    """A shell opening this process's descriptors `fds` at their own numbers, then running the rest of the command
+    line: callers run it as it is (subprocess closes what they do not pass on, Playwright runs it from a script).
+    bash, as dash cannot name descriptors past 9; a descriptor it cannot open ends it before bwrap runs."""
+    opens = " ".join(f"{fd}</proc/{os.getpid()}/fd/{fd}" for fd in fds)
+    return ["bash", "-c", f'exec {opens} && exec "$@"', "bash"]
 
 
 def process_tree(pid: int) -> list[int]:
