@@ -1,7 +1,7 @@
 """What MCP servers (sandboxes/mcp_servers.py) and Chromium (sandboxes/browser.py) share to run sandboxed: the system
 paths a sandbox shows read-only, bubblewrap's bind arguments, user ids of their own while the collector is root,
-the seccomp filter and minimal account files every sandbox gets, and the `bash ... prlimit ... bwrap ...
-[setpriv ...]` command line around a program."""
+the seccomp filter and minimal account files every sandbox gets, lxcfs's /proc files (sandboxes/proc_view.py), and
+the `bash ... prlimit ... bwrap ... [setpriv ...]` command line around a program."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyseccomp
+
+from sandboxes import proc_view
 
 # What every sandbox sees read-only: the system's programs and libraries, and the few files under /etc that
 # programs read (dynamic linker, name resolution, time zone, TLS roots, alternatives links). Not the rest of /etc
@@ -192,10 +194,11 @@ def require(error: type[Exception], setup_script: str) -> None:
 def command(argv: list[str], mounts: list[str], limits: Limits, network: bool, uid: int | None = None,
             accounts: list[str] = ()) -> list[str]:
     """`argv` under prlimit's `limits` and bubblewrap: a root holding only what `mounts` (bwrap arguments) show;
-    own pid/ipc/uts (and net unless `network`) namespaces, named SANDBOX_HOSTNAME; seccomp_fd's filter; killed when
-    bwrap's parent dies. When the collector is root, `argv` runs as `uid` with no capabilities (setpriv, from inside
-    the sandbox: bwrap itself needs root to mount), so the process cap holds; `accounts` are passwd and group files
-    naming it (account_files), mounted at /etc, else account_fds' are. File descriptors the caller leaves open
+    own pid/ipc/uts (and net unless `network`) namespaces, named SANDBOX_HOSTNAME; seccomp_fd's filter; lxcfs's
+    /proc files over the /proc that `mounts` mounts (with_proc_view); killed when bwrap's parent dies. When the
+    collector is root, `argv` runs as `uid` with no capabilities (setpriv, from inside the sandbox: bwrap itself
+    needs root to mount), so the process cap holds; `accounts` are passwd and group files naming it
+    (account_files), mounted at /etc, else account_fds' are. File descriptors the caller leaves open
     pass through (bash, prlimit, bwrap and setpriv keep them); bwrap closes the ones it reads."""
     switch_user = os.geteuid() == 0 and uid is not None
     if switch_user:
@@ -217,8 +220,18 @@ def command(argv: list[str], mounts: list[str], limits: Limits, network: bool, u
             held.append(fd)
             options += ["--perms", "0644", "--ro-bind-data", str(fd), f"/etc/{name}"]  # bwrap's default is 0600
     names = ["--hostname", SANDBOX_HOSTNAME, "--ro-bind", str(SANDBOX_HOSTS), "/etc/hosts"]
-    return [*reopen(held), *limits.prlimit(switch_user), "bwrap", *mounts, *names, *options, "--die-with-parent",
-            "--", *argv]
+    return [*reopen(held), *limits.prlimit(switch_user), "bwrap", *with_proc_view(mounts), *names, *options,
+            "--die-with-parent", "--", *argv]
+
+
+def with_proc_view(mounts: list[str]) -> list[str]:
+    """`mounts` with proc_view's lxcfs binds right after their `--proc /proc` (a proc mount made after them would
+    cover them), so the sandbox's memory, CPUs and load are its cgroup's rather than the host's; unchanged when
+    `mounts` mount no /proc or lxcfs does not answer (proc_view.bwrap_view says which)."""
+    for at in range(len(mounts) - 1):
+        if mounts[at:at + 2] == ["--proc", "/proc"]:
+            return [*mounts[:at + 2], *proc_view.bwrap_args(), *mounts[at + 2:]]
+    return mounts
 
 
 def reopen(fds: list[int]) -> list[str]:

@@ -167,12 +167,18 @@ def _make_v1(name: str, memory_bytes: int, processes: int, cpus: float | None, o
              mounts: dict) -> Group:
     folders = []
     try:
-        for controller in ("memory", "pids") + (("cpu",) if cpus else ()):
+        # A cpuset group of its own (the parent's CPUs): lxcfs counts a reader's CPUs by its quota only then, and
+        # a sandbox's /proc/cpuinfo showed the host's 2 under a 1-CPU cap.
+        cpuset = ("cpuset",) if cpus and "cpuset" in mounts and "cpuset" in own else ()
+        for controller in ("memory", "pids") + (("cpu",) if cpus else ()) + cpuset:
             parent = _folder(controller, own, mounts)
             remove_dead_groups(parent)
             folder = parent / name
             folder.mkdir()
             folders.append(folder)
+            if controller == "cpuset":  # a new cpuset is empty, and no process can join an empty one
+                for key in ("cpuset.cpus", "cpuset.mems"):
+                    (folder / key).write_text((parent / key).read_text())
         memory, pids = folders[:2]
         (memory / "memory.limit_in_bytes").write_text(str(memory_bytes))
         if (memory / "memory.memsw.limit_in_bytes").exists():  # swap accounting on: no way around the cap via swap

@@ -37,7 +37,7 @@ import httpcore2
 import httpx2
 from httpcore2._backends.anyio import AnyIOStream
 
-from sandboxes import bwrap, cgroup, leftovers
+from sandboxes import bwrap, cgroup, leftovers, proc_view
 from sandboxes.bwrap import (SYSTEM_PATHS, bind_args, covered, parent_dirs, process_tree, release_sandbox_uid,
                              take_sandbox_uid)
 from sandboxes.mcp_proxy import Exchange, PerturbingProxy, Rule
@@ -679,7 +679,7 @@ class ServerConnection:
         """What an episode records of this server's sandbox (env details): its caps, and whether it has a network."""
         return {"kind": "bwrap", "limits": asdict(sandbox_limits()),
                 "processes_capped": self.uid is not None, "total": self._total_caps,
-                "network": self.spec.network,
+                "network": self.spec.network, "proc_view": proc_view.bwrap_view(),
                 "disk": {"workspace_bytes": WORKSPACE_BYTES if self._workspace is not None else None,
                          "tmp_bytes": TMP_BYTES,
                          "output_tail_bytes": OUTPUT_TAIL_BYTES}}  # in the collector's memory, none on disk

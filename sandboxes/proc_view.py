@@ -6,7 +6,14 @@ container's own cgroups: its memory cap, its CPU quota and its own load (not its
 allows binding exactly these paths over /proc for this purpose.
 
 Used only when the engine runs on this machine (a bind's source is read on the engine's host) and the daemon
-answers; otherwise the container keeps the host's view, and the episode records which one it had."""
+answers; otherwise the container keeps the host's view, and the episode records which one it had. The bubblewrap
+sandboxes (MCP servers, Chromium: sandboxes/bwrap.py) bind the same files over their /proc (bwrap_args).
+
+lxcfs computes each file from the reader's cgroups (those of its pid namespace's first process, which a sandbox's
+group holds too): a sandbox in a capped group (sandboxes/cgroup.py) sees that cap, one in none its collector's
+group's (the host's figures when that has no cap). The CPU count follows the CPU quota only when the reader's
+cpuset cgroup is not the root one (cgroup v1, lxcfs 5.0.3), and a bwrap sandbox's group has no cpuset: it still
+counts the host's CPUs."""
 
 from __future__ import annotations
 
@@ -41,11 +48,29 @@ def lxcfs_answers(root: Path = LXCFS_ROOT) -> bool:
     return True
 
 
+def lxcfs_files() -> dict[str, str]:
+    """Each /proc file a sandbox shows from lxcfs, and the daemon's file to bind over it."""
+    return {f"/proc/{name}": str(LXCFS_ROOT / "proc" / name) for name in PROC_FILES}
+
+
 def proc_mounts(client) -> list:
     """Read-only binds of lxcfs's files over the container's /proc ones, or [] to keep the host's view."""
     if not engine_is_local(client) or not lxcfs_answers():
         return []
     from docker.types import Mount
 
-    return [Mount(target=f"/proc/{name}", source=str(LXCFS_ROOT / "proc" / name), type="bind", read_only=True)
-            for name in PROC_FILES]
+    return [Mount(target=target, source=source, type="bind", read_only=True)
+            for target, source in lxcfs_files().items()]
+
+
+def bwrap_args() -> list[str]:
+    """bubblewrap arguments binding lxcfs's files read-only over a sandbox's /proc ones (they must follow its
+    `--proc /proc`, which would cover them), or [] to keep the host's view."""
+    if not lxcfs_answers(LXCFS_ROOT):
+        return []
+    return [arg for target, source in lxcfs_files().items() for arg in ("--ro-bind", source, target)]
+
+
+def bwrap_view() -> str:
+    """Which view a bubblewrap sandbox started now gets (bwrap_args), for the record of one."""
+    return LXCFS if lxcfs_answers(LXCFS_ROOT) else HOST
