@@ -95,7 +95,9 @@ THIRD_PARTY = {
 
 SFT_SNIPPET = """from datasets import load_dataset
 ds = load_dataset("PATH/TO/THIS/FOLDER", "stage2")
-sft = ds["train"].map(lambda row: {"messages": row["messages"] + [{"role": "assistant", "content": row["target"]}]})"""
+sft = ds["train"].map(lambda row: {"prompt": row["messages"],
+                                   "completion": [{"role": "assistant", "content": row["target"]}]},
+                      remove_columns=["messages"])"""
 
 SPLIT_SNIPPET = """import hashlib
 from datasets import load_dataset
@@ -211,11 +213,14 @@ def dataset_card(stats: dict, settings: dict, run_id: str = "") -> str:
             "too).\n\n"
             f"{folders}\n- `stats.json`: counts of this run.\n\n"
             "## Training on stage 2\n\n"
-            "`messages` ends with the user turn; the answer is the separate `target` column. Append it as the "
-            "assistant turn:\n\n"
+            "`messages` ends with the user turn; the answer is the separate `target` column. Train on the "
+            "target only, as a prompt and its completion (TRL's conversational prompt-completion form, whose "
+            "loss `SFTTrainer` puts on the completion by default):\n\n"
             f"```python\n{SFT_SNIPPET}\n```\n\n"
-            "and compute the loss on that last turn only: the earlier assistant turns are the window's "
-            "observations, without reasoning, and each is repeated in the next rows of its episode.\n\n"
+            "Appending the target to `messages` and training on every assistant turn instead would put most of "
+            "the loss on the window's earlier observations (about two thirds of the assistant tokens of a "
+            "`make run` output), which have no reasoning and each of which is repeated in the next rows of its "
+            "episode.\n\n"
             f"{_stage1_section(layout, settings)}"
             "## Splitting\n\n"
             f"stage1, stage2 and stage3 are built from the same curated transitions: {STAGE1_ROWS[layout]}. "

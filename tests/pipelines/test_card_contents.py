@@ -86,7 +86,7 @@ def _episode(store, episode_id, task_id, steps):
 RUN_SNIPPETS = """import json, sys
 {sft}
 {split}
-print(json.dumps({{"sft": [[row["id"], row["messages"], row["target"]] for row in sft],
+print(json.dumps({{"sft": [[row["id"], row["prompt"], row["completion"], row["target"]] for row in sft],
                   "train": list(sft_train["id"]), "test": list(rl_test["id"])}}))
 """
 
@@ -119,9 +119,9 @@ def test_the_card_snippets_run_and_split_by_task(tmp_path):
     ran = json.loads(result.stdout.splitlines()[-1])
 
     assert len(ran["sft"]) == len(task_of)
-    for _, messages, target in ran["sft"]:
-        assert messages[0]["role"] == "system" and messages[-2]["role"] == "user"
-        assert messages[-1] == {"role": "assistant", "content": target} and "<think>" in target
+    for _, prompt, completion, target in ran["sft"]:  # the loss goes on the completion only: the target
+        assert prompt[0]["role"] == "system" and prompt[-1]["role"] == "user"
+        assert completion == [{"role": "assistant", "content": target}] and "<think>" in target
     train, test = set(ran["train"]), set(ran["test"])
     assert train | test == set(task_of) and not train & test and test
     assert not {task_of[i] for i in train} & {task_of[i] for i in test}  # no task on both sides
