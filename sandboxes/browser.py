@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 from urllib.parse import urljoin, urlsplit
 
-from sandboxes import bwrap, cgroup, leftovers, loopback_relay, web_actions
+from sandboxes import bwrap, cgroup, leftovers, loopback_relay, proc_view, web_actions
 from sandboxes.web_perturb import Perturbation
 from schemas import processes
 
@@ -281,6 +281,7 @@ class Browser:
         # The namespace of the running (or next) sandbox: its own unless an episode allowed a non-loopback origin.
         self.host_network = False
         self._relay: loopback_relay.Relay | None = None
+        self._proc_view = proc_view.HOST  # set when the launcher is built
 
     @property
     def dead_proxy(self) -> str:
@@ -389,7 +390,7 @@ class Browser:
         """What an episode records of Chromium's sandbox (env details): its caps and its network."""
         return {"kind": "bwrap", "limits": dataclasses.asdict(self.limits), "processes_capped": self.uid is not None,
                 "total": self._total_caps, "network": self.host_network,
-                "network_detail": NETWORK_DETAIL[self.host_network]}
+                "network_detail": NETWORK_DETAIL[self.host_network], "proc_view": self._proc_view}
 
     def oom_kills(self) -> int | None:
         """How many of the sandbox's processes the kernel killed at the browser's memory total (its cgroup's count,
@@ -455,6 +456,9 @@ class Browser:
             mounts += python_mounts + bwrap.parent_dirs(RELAY_AGENT, made) + bwrap.parent_dirs(RELAY_FOLDER, made)
             mounts += ["--ro-bind", loopback_relay.__file__, RELAY_AGENT, "--ro-bind", str(folder), RELAY_FOLDER]
             argv = [python, "-I", RELAY_AGENT, RELAY_FOLDER, "--", *argv]
+        # What the launcher is built with; a restart reuses the launcher, so the record says this, not what lxcfs
+        # answers later.
+        self._proc_view = proc_view.bwrap_view()
         argv = bwrap.command(argv, mounts, self.limits, network=self.host_network, uid=self.uid, accounts=accounts)
         return self._group.wrap(argv) if self._group is not None else argv
 
@@ -496,12 +500,18 @@ class Browser:
         if not self.host_network:
             relay, addresses = self._relay, {a for a in map(loopback_address, allowed_origins) if a}
             relay.allow(context, addresses)
-            context.on("close", lambda _: relay.forget(context))
+            context.on("close", lambda _: relay.forget(context))  # however it closes; `release` when that fails
             try:
                 relay.listen(addresses, RELAY_TIMEOUT_S)
             except loopback_relay.AgentGone as exc:
                 raise BrowserDied(f"Chromium's loopback relay: {exc}") from exc
         return context
+
+    def release(self, context) -> None:
+        """The relay stops carrying what `context` allowed, whether or not its close worked (a close that raised sent
+        no "close" event, and the episode's ports stayed open to the sandbox's processes)."""
+        if self._relay is not None:
+            self._relay.forget(context)
 
     def _find_sandbox(self) -> tuple[int | None, int | None]:
         """(the sandbox's outer process, its parent: the Playwright driver). The outer process is the one Playwright
@@ -659,6 +669,9 @@ class BrowserSession:
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
     def open(self, url: str) -> None:
+        # A second open would leave the first context open, and its ports allowed by the relay, until the browser
+        # closes: the audit's "close() left a closed context's port allowed" was such a context.
+        self.close()
         self.last_url = url
         self.start_url = self.start_url or url  # reopen() opens the last page, not the episode's first
         # The same origins decide both layers: `_route` below and the context's proxy bypass list.
@@ -690,6 +703,7 @@ class BrowserSession:
         if self._context is not None:
             with contextlib.suppress(Exception):
                 self._context.close()
+            self.browser.release(self._context)
         self._context, self._pages, self._cdp = None, [], {}
 
     def replace_crashed_pages(self) -> list[str]:

@@ -12,10 +12,13 @@ Two halves, one file (standard library only: the agent half runs with the sandbo
   It connects to FOLDER/control.sock and reads commands there: a line `listen HOST PORT` makes it accept on
   HOST:PORT in the sandbox's namespace (answer `ok` or `error REASON`). Every connection accepted there goes to
   FOLDER/relay.sock, after a first line `HOST PORT` naming where it was accepted. One thread (asyncio), so it costs
-  one process of the sandbox's cap.
+  one process of the sandbox's cap. It holds no descriptor of Chromium's (the DevTools pipe, fds 3 and 4, is
+  Playwright's channel to the browser) and is not dumpable, so the sandbox's other processes, which share its user,
+  can neither reopen its descriptors through /proc nor take them with ptrace or pidfd_getfd.
 - `Relay`, in the collector process, listens on both sockets. It takes the first control connection after each
-  launch as the agent's, and connects each relay.sock connection to the host's HOST:PORT only while a live browser
-  context allows that address (`allow`/`forget`): a sandbox that forged a header still reaches nothing else.
+  launch as the agent's, takes relay.sock connections from that process alone (SO_PEERCRED), and connects each to
+  the host's HOST:PORT only while a live browser context allows that address (`allow`/`forget`): a sandbox that
+  forged a header still reaches nothing else.
 
 Only the collector creates anything in FOLDER, so the sandbox gets it read-only: it cannot fill host disk there or
 leave a link for the collector to follow. A unix socket on a read-only mount still accepts connections.
@@ -32,6 +35,8 @@ import math
 import os
 import re
 import signal
+import socket
+import struct
 import sys
 import threading
 import time
@@ -44,16 +49,28 @@ HEADER_LIMIT = 100  # bytes of the `HOST PORT` line, newline included
 # closed, and past this many live ones (Chromium's own socket pool size) new ones are closed at once.
 HEADER_TIMEOUT_S = 5.0
 MAX_CONNECTIONS = 256
+# Connections the sandbox can still open through the agent's own listeners (any process there can connect to them)
+# are indistinguishable from Chromium's, so two more bounds keep them from starving an episode: one address holds at
+# most a quarter of the cap (Chromium opens 6 per host and network partition), so the ports other contexts allow
+# keep the rest; and a connection that moves no byte either way for IDLE_TIMEOUT_S is closed on both sides (the
+# host's site servers wait for a request without a deadline). Closing an idle keep-alive connection is harmless:
+# Chromium sends the request again on a new one when a reused connection closes before any answer. 30 s is twice
+# the episodes' navigation timeout (15 s), so no answer a page still waits for is cut.
+MAX_PER_ADDRESS = MAX_CONNECTIONS // 4
+IDLE_TIMEOUT_S = 30.0
 WARN_INTERVAL_S = 60.0
 PORT = re.compile(r"[1-9][0-9]{0,4}")  # ASCII only: str.isdigit() takes "047812" and Arabic-Indic digits
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 
 
 # -- both halves --------------------------------------------------------------------------------------------------
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Copies one direction until its end closes, then passes the close on (an HTTP client may half-close)."""
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, moved: list[float]) -> None:
+    """Copies one direction until its end closes, then passes the close on (an HTTP client may half-close).
+    `moved[0]` is when a byte last went either way (shared by both directions)."""
     try:
         while data := await reader.read(CHUNK):
+            moved[0] = time.monotonic()
             writer.write(data)
             await writer.drain()
     except OSError:
@@ -73,13 +90,24 @@ def _hold_current_task(tasks: set) -> None:
     task.add_done_callback(tasks.discard)
 
 
-async def _splice(a: tuple, b: tuple) -> None:
+async def _splice(a: tuple, b: tuple, idle_timeout_s: float) -> bool:
+    """Copies both ways until both ends closed, or until no byte moved for `idle_timeout_s`; True in that case."""
     (a_reader, a_writer), (b_reader, b_writer) = a, b
+    moved = [time.monotonic()]
+    copying = asyncio.gather(_pipe(a_reader, b_writer, moved), _pipe(b_reader, a_writer, moved))
     try:
-        await asyncio.gather(_pipe(a_reader, b_writer), _pipe(b_reader, a_writer))
+        while not copying.done():
+            left = moved[0] + idle_timeout_s - time.monotonic()
+            if left <= 0:
+                return True
+            await asyncio.wait([copying], timeout=left)
+        return False
     finally:
+        copying.cancel()
         for writer in (a_writer, b_writer):
             writer.close()
+        with contextlib.suppress(asyncio.CancelledError):
+            await copying
 
 
 # -- the agent, inside the sandbox --------------------------------------------------------------------------------
@@ -96,13 +124,19 @@ def main(argv: list[str]) -> None:
 def _agent(folder: str, parent: int) -> None:
     """The agent, a child of Chromium's main process once the parent has exec'd. It dies with it: bubblewrap's init
     waits for every process in the sandbox, so an agent left running would keep the sandbox alive."""
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # the parent was gone before the death signal was armed
         os._exit(0)
-    # Chromium's stdio is Playwright's log of it: the agent must not hold it open or write to it.
+    # The sandbox's processes share the agent's user: not dumpable, its /proc/PID/fd is root's and ptrace or
+    # pidfd_getfd on it is refused, so none takes its connections to the collector.
+    libc.prctl(PR_SET_DUMPABLE, 0)
+    # Chromium's stdio is Playwright's log of it: the agent must not hold it open or write to it. Nor anything else
+    # it inherited: fds 3 and 4 are the DevTools pipe, through which whoever holds them can answer Playwright.
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
+    os.closerange(3, os.sysconf("SC_OPEN_MAX"))
     try:
         asyncio.run(_Agent(folder).serve())
     finally:
@@ -148,7 +182,7 @@ class _Agent:
             writer.close()
             return
         upstream[1].write(f"{address[0]} {address[1]}\n".encode())
-        await _splice((reader, writer), upstream)
+        await _splice((reader, writer), upstream, IDLE_TIMEOUT_S)
 
 
 # -- the collector's half -----------------------------------------------------------------------------------------
@@ -158,18 +192,23 @@ class AgentGone(RuntimeError):
 
 class Relay:
     """The host end for one browser: listens on FOLDER/control.sock and FOLDER/relay.sock (one thread, its own event
-    loop) and connects each relay connection to the address its header names, if a live context allows it."""
+    loop) and connects each relay connection of the agent's to the address its header names, if a live context
+    allows it."""
 
     def __init__(self, folder: str, uid: int | None, max_connections: int = MAX_CONNECTIONS,
-                 header_timeout_s: float = HEADER_TIMEOUT_S):
+                 header_timeout_s: float = HEADER_TIMEOUT_S, max_per_address: int = MAX_PER_ADDRESS,
+                 idle_timeout_s: float = IDLE_TIMEOUT_S):
         self.folder = folder
         self.max_connections = max_connections
         self.header_timeout_s = header_timeout_s
+        self.max_per_address = max_per_address
+        self.idle_timeout_s = idle_timeout_s
         # Socket paths may hold 107 bytes; the folder's own may be longer (a TMPDIR deep in a test's folder).
         self._folder_fd = os.open(folder, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         self._short = f"/proc/self/fd/{self._folder_fd}"
         self.refused: list[str] = []  # connections refused (the header, or why), newest last (kept short)
         self.over_cap = 0  # connections closed unread because MAX_CONNECTIONS were live
+        self.idle_closed = 0  # spliced connections closed after IDLE_TIMEOUT_S without a byte either way
         # A flood is refused thousands of times a second: one warning per WARN_INTERVAL_S says how many.
         self._warned_at, self._warned_count = -math.inf, 0
         self._allowed: dict[object, set[tuple[str, int]]] = {}
@@ -182,6 +221,7 @@ class Relay:
         self._thread = threading.Thread(target=self._loop.run_forever, name="loopback-relay", daemon=True)
         self._thread.start()
         self._servers, self._agent = self._call(self._start())
+        self._agent_pid: int | None = None  # the process on the agent's control connection (SO_PEERCRED)
         # The agent runs as the sandbox's user: it may connect to the sockets (write permission on them), and only
         # search the folder, which stays the collector's.
         os.chmod(self._short, 0o711)
@@ -229,7 +269,7 @@ class Relay:
     async def _replace_agent(self) -> None:
         if self._agent.done():
             self._agent.result()[1].close()
-        self._agent = self._loop.create_future()
+        self._agent, self._agent_pid = self._loop.create_future(), None
         self._close_unallowed()
 
     async def _agent_connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -239,6 +279,7 @@ class Relay:
             self._refuse("a second control connection")
             writer.close()
         else:
+            self._agent_pid = _peer_pid(writer)
             self._agent.set_result((reader, writer))
 
     def listen(self, addresses: set[tuple[str, int]], timeout_s: float) -> None:
@@ -268,6 +309,12 @@ class Relay:
             self._listening.add((host, port))
 
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # Any process of the sandbox may connect here; only the agent's connections count (and Chromium's reach the
+        # agent), so one that held hundreds open with a valid header and no request no longer fills the cap.
+        if (pid := _peer_pid(writer)) != self._agent_pid or pid is None:
+            self._refuse(f"a relay connection from pid {pid}, not the agent's ({self._agent_pid})")
+            writer.close()
+            return
         if len(self._connections) >= self.max_connections:
             self._refuse_over_cap()
             writer.close()
@@ -289,15 +336,22 @@ class Relay:
             self._refuse(header[:HEADER_LIMIT].decode(errors="replace").strip())
             writer.close()
             return
-        try:
-            upstream = await asyncio.open_connection(*address)
-        except OSError:
+        if sum(a == address for a in self._spliced.values()) >= self.max_per_address:
+            self._refuse(f"over the cap of {self.max_per_address} live connections to {address[0]}:{address[1]}")
             writer.close()
             return
         task = asyncio.current_task()
-        self._spliced[task] = address
+        self._spliced[task] = address  # before the connect: a burst would all pass the cap while it waits
         try:
-            await _splice((reader, writer), upstream)
+            upstream = await asyncio.open_connection(*address)
+            idle = await _splice((reader, writer), upstream, self.idle_timeout_s)
+            self.idle_closed += idle  # not `+= await`: that reads the count before the wait, and other tasks add
+        except OSError:
+            writer.close()
+        except asyncio.CancelledError:
+            # forget() or close() ended it. Python 3.11's stream server logs a handler task that ends cancelled as
+            # an error with its traceback: a flood's connections would log hundreds.
+            writer.close()
         finally:
             del self._spliced[task]
 
@@ -334,6 +388,16 @@ class Relay:
             self._thread.join(timeout=5)
         self._loop.close()
         os.close(self._folder_fd)
+
+
+def _peer_pid(writer: asyncio.StreamWriter) -> int | None:
+    """The pid, in the collector's pid namespace, of the process that connected this unix socket."""
+    sock = writer.get_extra_info("socket")
+    try:
+        pid, _, _ = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+    except OSError:
+        return None
+    return pid
 
 
 def _port(word: str) -> int | None:

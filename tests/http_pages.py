@@ -12,10 +12,13 @@ Page = Callable[[str], "bytes | tuple[bytes, str]"]
 
 
 @contextmanager
-def serving(page: Page) -> Iterator[str]:
-    """Yields the server's base URL (`http://127.0.0.1:PORT`); the server stops when the block ends."""
+def serving(page: Page, keep_alive: bool = False) -> Iterator[str]:
+    """Yields the server's base URL (`http://127.0.0.1:PORT`); the server stops when the block ends. `keep_alive`:
+    HTTP/1.1, connections kept open between requests."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
         def do_GET(self):
             answer = page(self.path)
             body, content_type = answer if isinstance(answer, tuple) else (answer, "text/html")

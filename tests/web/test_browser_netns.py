@@ -104,6 +104,12 @@ def test_an_episode_on_a_loopback_site_runs_in_a_namespace_with_only_lo(browser,
         # A boolean, as mcp and terminal record it (episodes of every domain share the JSON type); words apart.
         assert browser.sandbox_record()["network"] is False
         assert browser.sandbox_record()["network_detail"].startswith("own namespace (only lo)")
+        # Chromium's /proc/meminfo is lxcfs's (which answers for the reader's cgroup: the browser's cap, not the
+        # host's memory), and the record says so.
+        assert browser.sandbox_record()["proc_view"] == "lxcfs"
+        mounts = {line.split(" - ")[0].split()[4]: line.split(" - ")[1].split()[0]
+                  for line in Path(f"/proc/{main}/mountinfo").read_text().splitlines()}
+        assert mounts["/proc/meminfo"] == "fuse.lxcfs"
     finally:
         session.close()
 
@@ -135,11 +141,13 @@ def test_a_page_past_both_layers_reaches_nothing_on_the_host_or_beyond(browser, 
                               "net::ERR_NAME_NOT_RESOLVED"}, errors
 
 
-def test_the_relay_refuses_an_address_no_live_context_allows(browser, site, listener):
+def test_the_relay_refuses_an_address_no_live_context_allows(browser, site, listener, monkeypatch):
     port, hits = listener
     session = BrowserSession(browser, [site])
     try:
         session.open(site)  # the relay runs, and allows the site alone
+        # As the agent would (relay.sock takes its connections alone): the address is what is refused here.
+        monkeypatch.setattr(browser._relay, "_agent_pid", os.getpid())
         with socket.socket(socket.AF_UNIX) as forged:
             forged.settimeout(5)
             forged.connect(os.path.join(browser._relay.folder, "relay.sock"))
@@ -221,6 +229,10 @@ port = server.getsockname()[1]
 folder = tempfile.mkdtemp()
 relay = Relay(folder, None)
 relay.allow("episode", {("127.0.0.1", port)})
+agent = socket.socket(socket.AF_UNIX)  # relay.sock takes the agent's connections alone: this process is it
+agent.connect(os.path.join(folder, "control.sock"))
+while relay._agent_pid is None:
+    time.sleep(0.01)
 client = socket.socket(socket.AF_UNIX)
 client.connect(os.path.join(folder, "relay.sock"))
 client.sendall(f"127.0.0.1 {port}\\n".encode())
@@ -249,9 +261,11 @@ def test_a_connection_whose_client_closes_first_lives_until_upstream_closes_and_
     import gc
     import logging
     from sandboxes.loopback_relay import Relay
+    from tests.web.test_relay_containment import as_agent
     server = socket.create_server(("127.0.0.1", 0))
     port = server.getsockname()[1]
     relay = Relay(str(tmp_path), None)
+    agent = as_agent(relay)
     try:
         relay.allow("episode", {("127.0.0.1", port)})
         client = socket.socket(socket.AF_UNIX)
@@ -269,6 +283,7 @@ def test_a_connection_whose_client_closes_first_lives_until_upstream_closes_and_
         assert "Task was destroyed" not in caplog.text
         held.sendall(b"HTTP/1.1 200 OK\r\n\r\nlate")  # the site still answers: nothing breaks on the host side
     finally:
+        agent.close()
         relay.close()
     assert held.recv(100) == b""  # the relay's close ended the host connection too
     held.close()
