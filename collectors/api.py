@@ -70,6 +70,13 @@ class Collector(abc.ABC):
     def env_info(self) -> EnvInfo:
         """What environment this is (image digest, browser version, server, device)."""
 
+    def task_group(self, task: Task) -> str:
+        """The environment instance `task` runs in (a site, an app, a server, a repository), recorded as the episode's
+        task.group: tasks that share one see near-copies of one another's observations, so a held-out split must
+        hold out whole groups. The default, the task id, suits tasks whose environments share nothing. Called before
+        reset; it must not raise (a task it cannot read falls back to its id, and reset reports what is wrong)."""
+        return task.id
+
     @abc.abstractmethod
     def reset(self, task: Task) -> Observation:
         """Start a fresh environment for `task` and return the first observation."""

@@ -117,6 +117,11 @@ def observation_for(exchange, error: Exception | None, server: str) -> Observati
     return Observation(text=text, raw=raw, raw_format=RAW_FORMAT, meta=meta)
 
 
+def _argument(args: list[str], option: str) -> str | None:
+    """The value after `option` in a server's argument list."""
+    return args[args.index(option) + 1] if option in args[:-1] else None
+
+
 class McpCollector(Collector):
     name = "mcp"
     version = "1"
@@ -140,6 +145,20 @@ class McpCollector(Collector):
             raise McpActionError(f"task {task.id!r}: options.server {name!r} is not in the servers file "
                                  f"(known: {', '.join(sorted(self.servers))})")
         return self.servers[name]
+
+    def task_group(self, task: Task) -> str:
+        """What the task's server serves: for a search server, its corpus and world seed (world7, packages), which
+        entries over either transport share; otherwise the entry's name, an HTTP entry NAME-http running its stdio
+        twin NAME's command counted as NAME, whose tools answer alike."""
+        name = task.options.get("server")
+        spec = self.servers.get(name) if isinstance(name, str) else None
+        if spec is None:
+            return task.id
+        corpus = _argument(spec.args, "--corpus")
+        if corpus:
+            return corpus + (_argument(spec.args, "--seed") or "")
+        twin = self.servers.get(spec.name.removesuffix("-http"))
+        return twin.name if spec.transport == "http" and twin and twin.command == spec.command else spec.name
 
     def reset(self, task: Task) -> Observation:
         from sandboxes.mcp_proxy import parse_spec

@@ -116,6 +116,15 @@ class DesktopCollector(Collector):
         return EnvInfo(kind="docker-image", id=self.image, digest=sandbox.image_digest,
                        details={**details, "limits": sandbox.limits.record(), "proc_view": sandbox.proc_view})
 
+    def task_group(self, task: Task) -> str:
+        """The apps the setup launches, in order: tasks on one app (explore-TASK with them) start from the same
+        window."""
+        launches = [entry["launch"] for entry in task.setup
+                    if isinstance(entry, dict) and isinstance(entry.get("launch"), dict)]
+        apps = [str(spec.get("app") or Path(str(spec["argv"][0])).name) for spec in launches
+                if isinstance(spec.get("argv"), list) and spec["argv"]]
+        return "+".join(dict.fromkeys(apps)) or task.id
+
     def reset(self, task: Task) -> Observation:
         from sandboxes.desktop.session import DesktopSession, desktop_limits, desktop_sandbox_kwargs, start_desktop
         from sandboxes.docker_sandbox import SandboxPool

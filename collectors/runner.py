@@ -104,6 +104,7 @@ def run_episode(collector: Collector, plan: EpisodePlan, stop: threading.Event |
     resolved to, as the os one does the element's point): what a replay sends again."""
     task, domain = plan.task, collector.domain
     episode_id = episode_id_for(domain, task.id, plan.seed)
+    group = collector.task_group(task)
     provenance = Provenance(collector=collector.name, collector_version=collector.version, seed=plan.seed,
                             host=socket.gethostname(), stand_in=collector.stand_in)
     policy = plan.policy_factory()
@@ -140,6 +141,7 @@ def run_episode(collector: Collector, plan: EpisodePlan, stop: threading.Event |
                 timings=Timings(action_start, action_end, latency, result.wait_ms), provenance=provenance,
                 done=result.done, truncated=result.truncated, error=result.error,
                 perturbations=sorted(set(result.perturbations)), reference_observation=result.reference,
+                task_group=group,
             ))
             history.append((action, result))
             state = result.observation
@@ -162,6 +164,7 @@ def run_episode(collector: Collector, plan: EpisodePlan, stop: threading.Event |
         policy=getattr(policy, "name", type(policy).__name__), outcome=outcome, steps=len(transitions),
         end_reason=end_reason, started_at=started, ended_at=utcnow(), provenance=provenance,
         perturbations=sorted({p for t in transitions for p in t.perturbations} | set(task.perturbations)),
+        task_group=group,
     )
     return episode, transitions
 

@@ -147,6 +147,10 @@ class SweCollector(Collector):
 
     # ---- environment lifecycle ----
 
+    def task_group(self, task: Task) -> str:
+        """The repository: its tasks, planted bugs included, browse the same files and history."""
+        return str(task.options.get("repo") or task.id)
+
     def reset(self, task: Task) -> Observation:
         self.close()
         name = task.options.get("repo")

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import typer
 import xxhash
@@ -130,6 +131,15 @@ class WebCollector(Collector):
                                 "site": (self.task.options.get("site") if self.task else None),
                                 "browser_restarts_total": self.browser.restarts,
                                 "sandbox": self.browser.sandbox_record()})
+
+    def task_group(self, task: Task) -> str:
+        """The site (its name, or the origin of options.url): the tasks of one site, explore-SITE with them, start
+        from the same seeded database and see the same pages."""
+        site, url = task.options.get("site"), task.options.get("url")
+        if site:
+            return str(site)
+        parts = urlsplit(str(url or ""))
+        return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else task.id
 
     def _start_url(self, task: Task) -> tuple[str, list[str]]:
         check_options(task)

@@ -115,6 +115,8 @@ class Transition:
     reference_observation: Observation | None = None
     # The next observations replays of the episode's actions returned at this step (collect --replays).
     replay_observations: list[Observation] = field(default_factory=list)
+    # The environment instance the task ran in (collectors.api.Collector.task_group); None: the task id.
+    task_group: str | None = None
 
     def to_row(self) -> dict:
         return {
@@ -123,7 +125,7 @@ class Transition:
             "step": self.step,
             "domain": self.domain,
             "env": self.env.to_row(),
-            "task": {"id": self.task_id, "instruction": self.instruction},
+            "task": {"id": self.task_id, "instruction": self.instruction, "group": self.task_group},
             "state": self.state.to_row(),
             "action": self.action.to_row(),
             "next_observation": self.next_observation.to_row(),
@@ -153,6 +155,7 @@ class Episode:
     ended_at: datetime
     provenance: Provenance
     perturbations: list[str] = field(default_factory=list)
+    task_group: str | None = None
 
     def to_row(self) -> dict:
         return {
@@ -160,7 +163,7 @@ class Episode:
             "episode_id": self.episode_id,
             "domain": self.domain,
             "env": self.env.to_row(),
-            "task": {"id": self.task_id, "instruction": self.instruction},
+            "task": {"id": self.task_id, "instruction": self.instruction, "group": self.task_group},
             "policy": self.policy,
             "outcome": self.outcome,
             "steps": self.steps,

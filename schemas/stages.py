@@ -31,6 +31,9 @@ CURATED_TRANSITION_SCHEMA = pa.schema(
         # The raw row's timings.action_start. Last, so an output written before it has a prefix of these columns;
         # never in content_hash or a stage text: a clock time must not tell duplicates apart or be a target.
         pa.field("action_started_at", TIMESTAMP),
+        # The environment instance the task ran in (raw task.group; the task id for a raw record without one): split
+        # a held-out set by it, as tasks of one group share near-copies. Last, for the same reason; in no hash or text.
+        pa.field("task_group", pa.string()),
     ]
 )
 

@@ -37,7 +37,11 @@ ENV = pa.struct(
     ]
 )
 
-TASK = pa.struct([pa.field("id", pa.string()), pa.field("instruction", pa.string())])
+# `group` names the environment instance the task ran in (a web site, a desktop app, an MCP server or search world,
+# a repository): tasks of one group see near-copies of one another's observations, so a held-out split must hold out
+# whole groups (collectors.api.Collector.task_group). Null in records written before 1.2: the group is the task id.
+TASK_1_1 = pa.struct([pa.field("id", pa.string()), pa.field("instruction", pa.string())])
+TASK = pa.struct([*TASK_1_1, pa.field("group", pa.string())])
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
@@ -91,22 +95,28 @@ TRANSITION_SCHEMA = pa.schema(
     ],
     metadata={b"worldline.record": b"raw_transition"},
 )
-# Schema 1.0 ended before replay_observations.
-TRANSITION_SCHEMA_1_0 = pa.schema(list(TRANSITION_SCHEMA)[:-1], metadata=TRANSITION_SCHEMA.metadata)
+# Schema 1.1 had no task.group; 1.0 also ended before replay_observations.
+TRANSITION_SCHEMA_1_1 = pa.schema([field.with_type(TASK_1_1) if field.name == "task" else field
+                                   for field in TRANSITION_SCHEMA], metadata=TRANSITION_SCHEMA.metadata)
+TRANSITION_SCHEMA_1_0 = pa.schema(list(TRANSITION_SCHEMA_1_1)[:-1], metadata=TRANSITION_SCHEMA.metadata)
 ADDED_IN_1_1 = TRANSITION_SCHEMA.field("replay_observations")
 
 
 def is_transition_schema(schema: pa.Schema) -> bool:
-    """Whether a file's schema is the transition schema, current or 1.0 (field names, types; metadata aside)."""
+    """Whether a file's schema is the transition schema, current, 1.1 or 1.0 (field names, types; metadata aside)."""
     return any(schema.names == known.names and schema.types == known.types
-               for known in (TRANSITION_SCHEMA, TRANSITION_SCHEMA_1_0))
+               for known in (TRANSITION_SCHEMA, TRANSITION_SCHEMA_1_1, TRANSITION_SCHEMA_1_0))
 
 
 def with_current_columns(table: pa.Table) -> pa.Table:
-    """A transition table read from a 1.0 file, with the columns added since as nulls (a current one unchanged)."""
-    if ADDED_IN_1_1.name in table.column_names:
-        return table
-    return table.append_column(ADDED_IN_1_1, pa.nulls(table.num_rows, ADDED_IN_1_1.type))
+    """A transition table (all its columns, or some) read from a 1.0 or 1.1 file, with what was added since as nulls:
+    replay_observations, and task.group. A current one unchanged."""
+    if ADDED_IN_1_1.name not in table.column_names:
+        table = table.append_column(ADDED_IN_1_1, pa.nulls(table.num_rows, ADDED_IN_1_1.type))
+    if "task" in table.column_names and table.schema.field("task").type == TASK_1_1:
+        index = table.schema.get_field_index("task")
+        table = table.set_column(index, table.schema.field(index).with_type(TASK), table.column(index).cast(TASK))
+    return table
 
 EPISODE_SCHEMA = pa.schema(
     [

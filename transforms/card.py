@@ -64,7 +64,7 @@ COLUMNS = {
     "transitions": "`task_id`, `instruction`, `action_kind`, `action_text`, `state_text` and `next_text` (the "
                    "normalized observations), `next_volatile_spans`, `next_meta_json` (exit status, url, focus...), "
                    "`content_hash`, `done`, `error`, `perturbations`, `collector`, `stand_in`, `action_started_at` "
-                   "(when the action started, UTC).",
+                   "(when the action started, UTC), `task_group` (the environment the task ran in: see Splitting).",
     "dedupe": "`duplicate_of` (the id kept), `kind` (`exact` or `near`), `content_hash`.",
     "dead_letter": "`record_id`, `source`, `stage` (the step that rejected it), `reason`, `record_json`.",
 }
@@ -103,8 +103,8 @@ SPLIT_SNIPPET = """import hashlib
 from datasets import load_dataset
 
 D = "PATH/TO/THIS/FOLDER"
-def held_out(row):  # one task in ten, by a stable hash of domain/task_id
-    return int(hashlib.md5(f"{row['domain']}/{row['task_id']}".encode()).hexdigest(), 16) % 10 == 0
+def held_out(row):  # one environment group in ten, by a stable hash of domain/task_group
+    return int(hashlib.md5(f"{row['domain']}/{row['task_group']}".encode()).hexdigest(), 16) % 10 == 0
 test_ids = set(load_dataset(D, "transitions")["train"].filter(held_out)["id"])
 sft_train = load_dataset(D, "stage2")["train"].filter(lambda row: row["id"] not in test_ids)
 rl_test = load_dataset(D, "stage3")["train"].filter(lambda row: row["id"] in test_ids)"""
@@ -146,6 +146,36 @@ def _llm_counts(stats: dict) -> str:
     failed = (f" {missing} written transitions have no stage 2 row: their trace failed, and `dead_letter` holds "
               "each with stage `reasoning` and the reason." if missing else "")
     return spend + failed
+
+
+def _length_row(name: str, figures: dict, share_of_rows: float, share_of_target: float) -> str:
+    prompt, target = figures["prompt_chars"], figures["target_chars"]
+    return (f"| {name} | {figures['rows']:,} | {share_of_rows:.1%} | {prompt['median']:,} / {prompt['p95']:,} / "
+            f"{prompt['max']:,} | {target['median']:,} / {target['p95']:,} / {target['max']:,} | "
+            f"{share_of_target:.1%} |")
+
+
+def _lengths(stats: dict) -> str:
+    """The stage-2 lengths and each domain's share of the loss (stats.stage2_lengths), so a trainer can pick a
+    context limit that keeps the targets, and see which domains the loss leans on."""
+    lengths = stats.get("stage2_lengths")
+    if not lengths:
+        return ""
+    rows = "\n".join(_length_row(domain, figures, figures["share_of_rows"], figures["share_of_target_chars"])
+                     for domain, figures in lengths["domains"].items())
+    return ("\n\nStage 2 lengths, in characters (code points): the prompt is every message's `content`, the target "
+            "the `target` column. Medians and p95 are read from a log-scale histogram, within 2.5%; the maxima and "
+            "shares are exact.\n\n"
+            "| domain | stage-2 rows | share of rows | prompt median / p95 / max | target median / p95 / max | "
+            "share of target characters |\n|---|---|---|---|---|---|\n"
+            f"{rows}\n{_length_row('all', lengths['all'], 1, 1)}\n\n"
+            "A row whose prompt plus target is longer than the training context limit loses its target, the part "
+            "the loss is on, under right-truncation (the usual default; TRL's `SFTConfig.max_length` is 1,024 "
+            "tokens), so set the limit above the longest prompt plus target in tokens, or drop the longer rows: "
+            "this text has 2.3 (os) to 4.4 (mcp) characters a token, 3.3 over all, with DeepSeek-V3's and "
+            "cl100k's tokenizers (measured on a `make run` output). The domains' shares of the loss (of the "
+            "target characters) differ from their shares of rows: weight the loss or sample rows per domain if "
+            "each domain should count as much.")
 
 
 def _third_party(stats: dict) -> str:
@@ -225,25 +255,42 @@ def dataset_card(stats: dict, settings: dict, run_id: str = "") -> str:
             "## Splitting\n\n"
             f"stage1, stage2 and stage3 are built from the same curated transitions: {STAGE1_ROWS[layout]}. "
             "Training on one stage and evaluating or running RL on another reuses the same "
-            "transitions, so split by task (or by episode) first, the same way for every stage. For example, a "
-            "tenth of the tasks held out:\n\n"
+            "transitions, so split first, the same way for every stage, and split by environment group "
+            "(`task_group` in `transitions`), not by task or episode: tasks share environments (the web tasks "
+            "of a site, the desktop tasks of an app, the MCP and search tasks of a server or search world, the "
+            "SWE tasks of a repository), and a held-out task has near-copies, some verbatim, of its observations "
+            "and targets in the other tasks of its group, as a held-out episode has in the other episodes of its "
+            "task. A group is the task itself where tasks share nothing (terminal). For example, a tenth of the "
+            "groups held out (a domain with few groups, such as web's four sites, may have none held out: check "
+            "which domains the held-out rows cover):\n\n"
             f"```python\n{SPLIT_SNIPPET}\n```\n\n"
             "## Rewards (stage 3)\n\n"
             "`exact_spans` and `format_spans` are sorted, do not overlap and together cover `reference`. `start` and "
             "`end` are Python `str` offsets (Unicode code points, not bytes or UTF-16 units): "
             "`reference[start:end]`. `rubric_id` `worldline/<domain>/v1` names the check a predicted observation "
-            "(the text inside `<predicted_observation>`) is scored with: each exact span must be reproduced "
+            "(the text inside the completion's last complete `<predicted_observation>...</predicted_observation>`; "
+            "an earlier block is not scored) is scored with: each exact span must be reproduced "
             "exactly, and each format span, a value that changes between runs, only in the format of its kind "
             f"({kinds}; a `replay` span, text that a replay of the same actions in a fresh environment showed "
-            "differently, may hold any text). A value of an identifier kind "
+            "differently, may hold any text). The prediction is taken as it is, not stripped: a reference's "
+            "leading and trailing whitespace is exact text (most os references end with a tab, many swe ones with "
+            "a newline), so a `.strip()`ped prediction scores 0 there. A `timestamp`, `date` or `duration` must "
+            "also be in the reference value's form, as the tool prints it: digits and letters may change, but not "
+            "the order of digit runs, letter runs and other characters, the other characters, a letter run's "
+            "length and case (but a full weekday or month name may be any other) or a digit run's length (but for "
+            "a 1-2 digit hour or day, `9:04` and `10:04`, and a duration's whole part), so an ISO time where ls "
+            "prints `Nov 27 03:04` scores 0; a weekday that contradicts the date beside it in the same form does "
+            "not. The other kinds take any value of the kind. A value of an identifier kind "
             f"({identifiers}) that the current action or the state it was taken in already shows is not a format "
             f"span but part of an exact span, since a model can copy it: at least {MIN_COPIED_CHARS} characters "
             "that stand whole there (no letter or digit right before or after), or a shorter one (a 1-2 digit "
             "pid) on a line that stands there whole, as a job's `[1] 44` still on screen; earlier turns of the "
             "prompt are not searched. The other kinds (measurements, read afresh each time, and `replay` text) "
             "stay format spans even when the state shows the same text. "
-            "worldline's docs/formats.md defines the kinds, and its `transforms/rewards.py` implements the check "
-            "(with `trl_reward` for TRL's GRPOTrainer and `compute_score` for verl):\n\n"
+            "Rows are scored by worldline's `transforms/rewards.py`, where the masker (`transforms/masking.py`) "
+            "reads the whole predicted text and decides where a value of a kind is, from its context (a number is "
+            "a pid after `pid` or in a PID column); its docs/formats.md defines the kinds and the rule "
+            "(`trl_reward` is a reward function for TRL's GRPOTrainer and `compute_score` one for verl):\n\n"
             "```python\nfrom transforms.rewards import extract_prediction, score\n"
             "result = score(extract_prediction(completion), row[\"reference\"], row[\"exact_spans\"], "
             "row[\"format_spans\"], row[\"rubric_id\"])\n"
@@ -254,5 +301,5 @@ def dataset_card(stats: dict, settings: dict, run_id: str = "") -> str:
             f"{_llm_counts(stats)}"
             f"{_replay_counts(stats)}\n\n"
             "| domain | in | out | dead-lettered | exact dups | near dups |\n|---|---|---|---|---|---|\n"
-            f"{domains}\n\n"
+            f"{domains}{_lengths(stats)}\n\n"
             f"## Settings\n\n```json\n{json.dumps(settings, indent=2, sort_keys=True)}\n```\n")

@@ -73,6 +73,7 @@ def curated_row(row: dict, max_chars: int = MAX_OBSERVATION_CHARS) -> dict:
         "step": row["step"],
         "domain": row["domain"],
         "task_id": task.get("id"),
+        "task_group": task.get("group") or task.get("id"),
         "instruction": task.get("instruction"),
         "action_kind": action.get("kind"),
         "action_text": action.get("text") or action.get("arguments_json") or "",

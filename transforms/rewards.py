@@ -8,6 +8,11 @@ run on the whole predicted text, finds a span of that kind. The masker decides b
 context-sensitive (a number is a pid after `pid` or in a PID column, not elsewhere), so the value's extent is the
 masker's span and nothing is guessed. A `replay` span may hold any text, newlines too, or none.
 
+A value of a FORM_KINDS kind (timestamp, date, duration) must also keep the reference value's form (same_form): an
+ISO time where ls prints `Nov 27 03:04` is a timestamp, but not one this tool prints, and a model rewarded for it
+learns a form the environment never shows. Identifiers and measurements (pid, port, hex_id, uuid, temp_path,
+byte_size, usage) stay any value of their kind: their form is the kind.
+
 The walk is linear but at replay spans, where the next exact text or format value may be found at several places;
 those places are tried in order, nearest first, each (span, position) at most once, and at most MAX_PLACES of them
 offered in all: a prediction with more ways to place its replay spans fails with that reason rather than stall a
@@ -24,6 +29,7 @@ arguments) and compute_score (verl's custom reward function).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from transforms import masking
@@ -36,6 +42,15 @@ REPLAY = "replay"
 ANY_KIND = "volatile"
 KINDS = frozenset((*masking.KINDS, REPLAY, ANY_KIND))
 MAX_PLACES = 10_000
+FORM_KINDS = frozenset(("timestamp", "date", "duration"))
+# A value's pieces: a run of ASCII digits with the spaces padding it (ls's `Nov  7` pads the day the width of `27`),
+# a run of ASCII letters, or any other character.
+_PIECES = re.compile(r" *[0-9]+|[A-Za-z]+|.", re.DOTALL)
+# Full names, which differ in length from one value to the next (`Friday`, `Saturday`); tools print them in English.
+_FULL_NAMES = {name.lower(): group for group, names in (
+    ("weekday", ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")),
+    ("month", ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+               "November", "December"))) for name in names}
 _SHOWN = 40  # characters of expected and predicted text a reason quotes
 
 _OPEN, _CLOSE = f"<{ANSWER_TAG}>", f"</{ANSWER_TAG}>"
@@ -64,6 +79,41 @@ def extract_prediction(completion: str) -> str | None:
         return None
     opening = completion.rfind(_OPEN, 0, close)
     return None if opening < 0 else completion[opening + len(_OPEN):close]
+
+
+def same_form(kind: str, reference: str, value: str) -> bool:
+    """Whether value, a value of kind, is in the form of the reference's value: the same pieces in the same order,
+    other characters equal, letters and digits free. A letter run keeps its length and each letter its case, but for
+    full weekday or month names, any other of the same group (same capitalization). A digit run keeps its length
+    (with its padding, or the padding's width with it), but for those that vary with the value: 1 or 2 digits in a
+    timestamp or date (an hour, a day: `9:04`, `10:04`), any number before a duration's decimal point."""
+    ours, theirs = _PIECES.findall(reference), _PIECES.findall(value)
+    return len(ours) == len(theirs) and all(
+        _same_piece(kind, ours[k], theirs[k], fraction=k > 0 and ours[k - 1] == ".") for k in range(len(ours)))
+
+
+def _same_piece(kind: str, ours: str, theirs: str, fraction: bool) -> bool:
+    if ours[-1].isdigit():  # one regex piece ends with a digit only when it is a digit run
+        if not theirs[-1].isdigit():
+            return False
+        our_digits, their_digits = ours.lstrip(" "), theirs.lstrip(" ")
+        length_varies = (kind == "duration" and not fraction) or (
+            kind in ("timestamp", "date") and max(len(our_digits), len(their_digits)) <= 2)
+        if len(our_digits) != len(their_digits) and not length_varies:
+            return False
+        return len(ours) - len(our_digits) == len(theirs) - len(their_digits) or len(ours) == len(theirs)
+    if ours.isascii() and ours.isalpha():
+        if not (theirs.isascii() and theirs.isalpha()):
+            return False
+        group = _FULL_NAMES.get(ours.lower())
+        if group is not None and _FULL_NAMES.get(theirs.lower()) == group:
+            return _capitalization(ours) == _capitalization(theirs)
+        return len(ours) == len(theirs) and all(a.isupper() == b.isupper() for a, b in zip(ours, theirs))
+    return ours == theirs
+
+
+def _capitalization(word: str) -> str:
+    return "upper" if word.isupper() else "lower" if word.islower() else "title" if word.istitle() else "mixed"
 
 
 def score(prediction: str | None, reference: str, exact_spans, format_spans, rubric_id: str) -> Score:
@@ -158,6 +208,11 @@ class _Alignment:
                 span = self.rule_spans.get(position)
                 if span is None or (segment.kind != ANY_KIND and span["kind"] != segment.kind):
                     return self._fail(index, position, self._format_reason(index, position, span))
+                expected = self.reference[segment.start:segment.end]
+                if segment.kind in FORM_KINDS and not same_form(segment.kind, expected,
+                                                                value := prediction[position:span["end"]]):
+                    return self._fail(index, position, f"{_name(segment)} kind {segment.kind}: {value!r} is a "
+                                                       f"{segment.kind}, but not in the reference's form {expected!r}")
                 position = span["end"]
         if position != len(prediction):
             return self._fail(len(self.segments), position, "the prediction goes on after the reference's end: "

@@ -3,14 +3,22 @@
 Every record is counted once when read (`in`) and once where it leaves: written (`out`), dead-lettered or
 deduplicated, overall and per domain, so `in = out + dead_lettered + deduped` can be checked after any run. A
 written record whose reasoning trace failed has no stage-2 row: it is counted `out` and `stage2_dead_lettered`.
+
+The stage-2 rows' lengths are counted too (count_stage2_lengths), so the card can say what context limit a trainer
+needs and what share of the loss each domain holds. Curation never holds all rows, so a domain's lengths are kept as
+counters of a fixed log-scale histogram (bins BIN_RATIO wide: a median or p95 read from it is within 2.5% of the
+true one), beside their exact sum and an exact maximum; counters of any number of workers add up to the run's.
 """
 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from functools import lru_cache
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from apache_beam.metrics import Metrics
 from apache_beam.metrics.metric import MetricsFilter
 
@@ -38,6 +46,16 @@ RECORDS_WITHOUT_ROWS = "records_without_rows"
 LLM = "llm"
 LLM_SPEND = ("calls", "cache_hits", "tokens", "failures")
 UNKNOWN_DOMAIN = "<unknown>"
+# Characters (code points) of each stage-2 row's prompt (every message's content) and of its target, per domain: as
+# counters `NAME|domain=D|bin=B` (rows whose length is in bin B), `NAME|domain=D|sum`, and a Distribution read as
+# `NAME|domain=D|max`.
+PROMPT_CHARS, TARGET_CHARS = "stage2_prompt_chars", "stage2_target_chars"
+LENGTHS = (PROMPT_CHARS, TARGET_CHARS)
+# Bin b >= 1 holds lengths in [BIN_RATIO**(b-1), BIN_RATIO**b), and is read as its geometric middle: off by at most
+# BIN_RATIO**0.5 - 1 = 2.5%. Below ~20 characters a bin holds one length at most, so short ones are exact. Bin 0
+# holds the empty ones.
+BIN_RATIO = 1.05
+QUANTILES = {"median": 0.5, "p95": 0.95}
 
 
 def domain_of(row, source: str = "") -> str:
@@ -81,6 +99,101 @@ def count_detail(event: str, detail: str, records: int) -> None:
     _counter(f"{event}|{detail}").inc(records)
 
 
+@lru_cache(maxsize=None)
+def _distribution(name: str):
+    return Metrics.distribution(NAMESPACE, name)
+
+
+def length_bins(lengths: np.ndarray) -> np.ndarray:
+    """The histogram bin of each length (see BIN_RATIO)."""
+    lengths = np.asarray(lengths, dtype=np.float64)
+    bins = np.zeros(len(lengths), dtype=np.int64)
+    positive = lengths > 0
+    bins[positive] = np.floor(np.log(lengths[positive]) / np.log(BIN_RATIO)).astype(np.int64) + 1
+    return bins
+
+
+def stage2_lengths_of(stage2: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's prompt characters (all its messages' content) and target characters."""
+    messages = stage2.column("messages").combine_chunks()
+    contents = pc.utf8_length(pc.struct_field(pc.list_flatten(messages), "content")).fill_null(0)
+    prompt = np.bincount(pc.list_parent_indices(messages).to_numpy(), weights=contents.to_numpy(),
+                         minlength=stage2.num_rows).astype(np.int64)
+    target = pc.utf8_length(stage2.column("target")).fill_null(0).to_numpy().astype(np.int64)
+    return prompt, target
+
+
+def count_stage2_lengths(stage2: pa.Table) -> None:
+    """A table of written stage-2 rows, into the length counters: a few updates per domain and bin, not per row."""
+    if not stage2.num_rows:
+        return
+    domains = np.asarray(stage2.column("domain").to_pylist())
+    for name, lengths in zip(LENGTHS, stage2_lengths_of(stage2)):
+        for domain in np.unique(domains).tolist():
+            chosen = lengths[domains == domain]
+            for bin_, rows in zip(*np.unique(length_bins(chosen), return_counts=True)):
+                _counter(f"{name}|domain={domain}|bin={bin_}").inc(int(rows))
+            _counter(f"{name}|domain={domain}|sum").inc(int(chosen.sum()))
+            _distribution(f"{name}|domain={domain}").update(int(chosen.max()))
+
+
+def _quantile(histogram: dict[int, int], q: float, largest: int) -> int:
+    """The nearest-rank q-quantile of the lengths a histogram counts, as its bin's middle (never past the largest)."""
+    rank, seen = max(1, int(np.ceil(q * sum(histogram.values())))), 0
+    for bin_ in sorted(histogram):
+        seen += histogram[bin_]
+        if seen >= rank:
+            return 0 if bin_ == 0 else min(largest, round(BIN_RATIO ** (bin_ - 0.5)))
+    raise AssertionError("a rank past the histogram's rows")
+
+
+def _length_figures(histogram: dict[int, int], total: int, largest: int) -> dict:
+    return {**{name: _quantile(histogram, q, largest) for name, q in QUANTILES.items()}, "max": largest,
+            "total": total}
+
+
+def _length_counters(counters: dict[str, int]):
+    """The length counters by (name, domain): histograms (bin -> rows), sums and maxima."""
+    histograms, sums, maxima = defaultdict(Counter), Counter(), Counter()
+    for key, value in counters.items():
+        name, _, rest = key.partition("|")
+        if name not in LENGTHS:
+            continue
+        domain, _, field = rest.removeprefix("domain=").rpartition("|")
+        if field.startswith("bin="):
+            histograms[name, domain][int(field.removeprefix("bin="))] += value
+        elif field == "sum":
+            sums[name, domain] += value
+        elif field == "max":
+            maxima[name, domain] = max(maxima[name, domain], value)
+    return histograms, sums, maxima
+
+
+def stage2_lengths(counters: dict[str, int]) -> dict | None:
+    """Per domain and over all: stage-2 rows, prompt and target characters (median, p95, max, total), and the
+    domain's share of the rows and of the target characters (where the loss is). None when no length was counted
+    (no stage-2 row, or a run before these counters)."""
+    histograms, sums, maxima = _length_counters(counters)
+    if not histograms:
+        return None
+    domains = sorted({domain for _, domain in histograms})
+    rows = {domain: histograms[PROMPT_CHARS, domain].total() for domain in domains}
+    target_total = sum(sums[TARGET_CHARS, domain] for domain in domains)
+    figures = {domain: {"rows": rows[domain], "share_of_rows": round(rows[domain] / sum(rows.values()), 4),
+                        "share_of_target_chars": round(sums[TARGET_CHARS, domain] / target_total, 4)
+                        if target_total else 0.0,
+                        **{name.removeprefix("stage2_"): _length_figures(histograms[name, domain],
+                                                                         sums[name, domain], maxima[name, domain])
+                           for name in LENGTHS}}
+               for domain in domains}
+    # A histogram over all domains is the sum of theirs: the bins are the same everywhere.
+    overall = {name.removeprefix("stage2_"): _length_figures(sum((histograms[name, d] for d in domains), Counter()),
+                                                             sum(sums[name, d] for d in domains),
+                                                             max(maxima[name, d] for d in domains))
+               for name in LENGTHS}
+    return {"bin_ratio": BIN_RATIO, "all": {"rows": sum(rows.values()), **overall}, "domains": figures}
+
+
 def stats_from_counters(counters: dict[str, int]) -> dict:
     events = (IN, OUT, DEAD, EXACT, NEAR)
     totals = {name: counters.get(name, 0) for name in events}
@@ -91,6 +204,8 @@ def stats_from_counters(counters: dict[str, int]) -> dict:
                 REPLAY_CONSTANT_IDS: 0, REPLAY_CONSTANT_SIZES: 0}
     for name, value in counters.items():
         event, _, detail = name.partition("|")
+        if event in LENGTHS:
+            continue  # stage2_lengths reads them
         if event == REPLAYED:
             if detail in replayed:
                 replayed[detail] = value
@@ -111,6 +226,7 @@ def stats_from_counters(counters: dict[str, int]) -> dict:
             RECORDS_WITHOUT_ROWS: counters.get(RECORDS_WITHOUT_ROWS, 0),
             "dead_lettered_by_stage": dict(sorted(dead_by_stage.items())),
             "replayed": replayed,
+            **({"stage2_lengths": lengths} if (lengths := stage2_lengths(counters)) else {}),
             # Only a run that asked an LLM has its spend: a grounded run's stats stay as they were.
             **({LLM: llm} if any(name.startswith(f"{LLM}|") for name in counters) else {}),
             "domains": {domain: summary(numbers) for domain, numbers in sorted(domains.items())}}
@@ -123,6 +239,12 @@ def counters_from_result(result) -> dict[str, int]:
         # A counter is reported once per step that incremented it: the run's figure is their sum.
         value = counter.committed if counter.committed is not None else counter.attempted
         counters[counter.key.metric.name] += value or 0
+    # The length maxima (count_stage2_lengths): a step's is its largest value, and the run's the largest of those.
+    for distribution in query["distributions"]:
+        data = distribution.committed if distribution.committed is not None else distribution.attempted
+        name = f"{distribution.key.metric.name}|max"
+        if data is not None and data.count:
+            counters[name] = max(counters.get(name, 0), data.max)
     return dict(counters)
 
 

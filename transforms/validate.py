@@ -22,8 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from schemas.layout import EPISODES_DIR, TRANSITIONS_DIR, episode_path
-from schemas.transition import (ADDED_IN_1_1, TRANSITION_SCHEMA, TRANSITION_SCHEMA_1_0, is_transition_schema,
-                                with_current_columns)
+from schemas.transition import (ADDED_IN_1_1, TRANSITION_SCHEMA, TRANSITION_SCHEMA_1_0, TRANSITION_SCHEMA_1_1,
+                                is_transition_schema, with_current_columns)
 from schemas.validate import (DOMAIN_PATTERN, JSON_FIELDS, REQUIRED_TRANSITION_FIELDS, SUPPORTED_SCHEMA_VERSIONS,
                               json_error, record_id, transition_errors)
 from transforms import stats
@@ -68,7 +68,7 @@ def read_valid_chunks(path: str, count: bool = True) -> Iterator[list[SourcedRow
             yield list(_rejected_unreadable(table, count))
             offset += len(table.letters)
             continue
-        if table.schema.equals(CHECKED_SCHEMA_1_0):
+        if table.schema.equals(CHECKED_SCHEMA_1_0) or table.schema.equals(CHECKED_SCHEMA_1_1):
             table = with_current_columns(table)
         try:
             if has_checked_columns(table.schema):
@@ -216,6 +216,8 @@ CHECKED_SCHEMA = _projected(TRANSITION_SCHEMA, CHECKED_COLUMNS)
 # A 1.0 file has no replay_observations: the same columns without it (read_valid_chunks adds it as nulls).
 CHECKED_COLUMNS_1_0 = CHECKED_COLUMNS[:-1]
 CHECKED_SCHEMA_1_0 = _projected(TRANSITION_SCHEMA_1_0, CHECKED_COLUMNS_1_0)
+# A 1.1 file's task has no group (read_valid_chunks adds it as null).
+CHECKED_SCHEMA_1_1 = _projected(TRANSITION_SCHEMA_1_1, CHECKED_COLUMNS)
 
 
 def has_checked_columns(schema: pa.Schema) -> bool:

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from collectors.store import write_episode_table
-from schemas import transition_errors
+from schemas import SCHEMA_VERSION, transition_errors
 from schemas.transition import TRANSITION_SCHEMA, TRANSITION_SCHEMA_1_0
 from tests.collectors.test_terminal_runs import REPO, run_collect
 
@@ -33,7 +33,7 @@ def test_replayed_values_that_no_rule_finds_are_marked_and_constant_output_is_no
     assert result.returncode == 0, result.stderr[-3000:]
     [transitions] = list((raw / "transitions" / "terminal").glob("*.parquet"))
     rows = pq.read_table(transitions).to_pylist()
-    assert [row["schema_version"] for row in rows] == ["1.1", "1.1"]
+    assert [row["schema_version"] for row in rows] == [SCHEMA_VERSION, SCHEMA_VERSION]
     assert [len(row["replay_observations"]) for row in rows] == [2, 2]
     rolls = {_roll(row["next_observation"]["text"]) for row in rows[:1]}
     rolls |= {_roll(replay["text"]) for replay in rows[0]["replay_observations"]}
@@ -77,7 +77,7 @@ def test_a_rerun_with_more_replays_adds_them_to_stored_episodes_and_keeps_what_w
     for path in files:
         rows = pq.read_table(path).to_pylist()
         assert [len(row["replay_observations"]) for row in rows] == [1, 1]
-        assert [row["schema_version"] for row in rows] == ["1.1", "1.1"]
+        assert [row["schema_version"] for row in rows] == [SCHEMA_VERSION, SCHEMA_VERSION]
         assert all(transition_errors(row) == [] for row in rows)
         assert _recorded(path) == recorded[path], "the recorded columns must come back unchanged"
         replayed = rows[0]["replay_observations"][0]["text"]
@@ -137,9 +137,11 @@ def _replays(path: Path) -> list[int]:
 
 
 def _recorded(path: Path) -> list[dict]:
-    """Every column the collection recorded, values and bytes (schema_version aside: a 1.0 file becomes 1.1)."""
+    """Every column the collection recorded, values and bytes (schema_version aside: a 1.0 file becomes current, its
+    task with a null group)."""
     rows = pq.read_table(path).to_pylist()
-    return [{k: v for k, v in row.items() if k not in ("replay_observations", "schema_version")} for row in rows]
+    return [{k: {"group": None, **v} if k == "task" else v for k, v in row.items()
+             if k not in ("replay_observations", "schema_version")} for row in rows]
 
 
 def _as_schema_1_0(path: Path) -> None:

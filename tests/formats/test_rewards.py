@@ -1,6 +1,7 @@
 """transforms.rewards, the stage-3 rubric's scorer, on the rows of a real curation (tests/formats/
 stage3_collection.py): references score 1.0, other values of each format span's kind too; a changed exact character,
-a value of another kind, missing tags and added text score 0 with a reason naming the span."""
+a value of another kind or, for a timestamp, date or duration, of another form, missing tags and added text score 0
+with a reason naming the span."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import uuid
 import duckdb
 import pytest
 
-from transforms.rewards import Score, compute_score, extract_prediction, score, trl_reward
+from transforms import masking
+from transforms.rewards import Score, compute_score, extract_prediction, same_form, score, trl_reward
+from transforms.stages import split_spans
 
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
@@ -136,6 +139,57 @@ def test_a_replay_span_may_hold_any_text_but_not_swallow_what_follows(rows):
     after = row["reference"][replay["end"]:]
     result = _score(row["reference"][:replay["start"]] + "zz" + after.replace("total", "tota1"), row)
     assert not result.matched and result.reason.startswith("exact span ") and "found nowhere" in result.reason
+
+
+def _masked_row(reference: str) -> dict:
+    """A stage-3 row of reference as curation builds one: the masker's spans, the text around them exact."""
+    exact, formats = split_spans(reference, masking.mask(reference)[0], "ls-row")
+    return {"reference": reference, "exact_spans": exact, "format_spans": formats,
+            "rubric_id": "worldline/terminal/v1"}
+
+
+LS = "-rw-r--r-- 1 root root   10 Nov 27 03:04 notes.txt\ndrwxr-xr-x 2 root root 4096 Nov  7 23:13 build\n$ "
+
+
+def test_a_timestamp_must_keep_the_form_the_tool_prints():
+    row = _masked_row(LS)
+    assert [span["kind"] for span in row["format_spans"]] == ["timestamp", "timestamp"]
+    # Another time in ls's form, the day padded either way, scores 1.0; an ISO time, a timestamp too, scores 0.
+    assert _score(LS.replace("Nov 27 03:04", "Dec  1 14:59").replace("Nov  7 23:13", "Jan 12 09:15"), row).matched
+    result = _score(LS.replace("Nov 27 03:04", "2026-11-27T03:04:34Z"), row)
+    assert result == Score(0.0, False, "format span 0 [28,40) kind timestamp: '2026-11-27T03:04:34Z' is a "
+                                       "timestamp, but not in the reference's form 'Nov 27 03:04'")
+    assert not _score(LS.replace("Nov  7 23:13", "Nov  7 2026"), row).matched  # ls's form for an old file
+
+
+def test_the_date_and_duration_forms_and_identifiers_of_any_form(rows):
+    by_id = {row["id"]: row for row in rows}
+    first = by_id["rw-a:0"]
+    assert first["reference"].startswith("Wed Nov 25 12:00:01 UTC 2026\npid 4312\n")
+    assert not _score("2026-11-25T12:00:01Z\npid 4312\n$ ", first).matched  # date(1) prints another form
+    assert _score("Wed Nov 25 12:00:01 UTC 2026\npid 7\n$ ", first).matched  # a pid is any pid
+    weekday = next(row for row in rows if row["reference"].startswith("Wednesday 2026-11-25"))
+    assert _score("Saturday 2026-11-28\n$ ", weekday).matched
+    assert not _score("Sat 2026-11-28\n$ ", weekday).reward
+    timed = next(row for row in rows if "real\t0m0.003s" in row["reference"])
+    assert _score(timed["reference"].replace("0m0.003s", "0m12.250s"), timed).matched
+    result = _score(timed["reference"].replace("0m0.003s", "0m0.0031s"), timed)
+    assert not result.matched and "not in the reference's form '0m0.003s'" in result.reason
+
+
+@pytest.mark.parametrize(("kind", "reference", "value", "same"), [
+    ("timestamp", "9:04:01 AM", "10:04:01 PM", True),  # the hour's digits may be 1 or 2
+    ("timestamp", "11:19:39 PM", "11:19:39 pm", False),  # letters keep their case
+    ("timestamp", "1764212674", "176421267", False),  # longer runs keep their length
+    ("timestamp", "Fri Nov 27 2026 23:19:31 GMT", "Sat Dec 05 2027 01:02:03 GMT", True),
+    ("date", "Friday", "Wednesday", True),  # a full name for a full name
+    ("date", "Friday", "Sat", False),
+    ("date", "May", "Jun", True),
+    ("duration", "0.06s", "12.34s", True),  # any whole seconds, the same decimals
+    ("duration", "0.06s", "60ms", False),
+])
+def test_same_form(kind, reference, value, same):
+    assert same_form(kind, reference, value) is same
 
 
 def test_missing_tags_and_added_text_score_0(rows):

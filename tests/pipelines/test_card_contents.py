@@ -47,7 +47,7 @@ def test_stage2_target_splitting_rubric_offsets_and_license_are_explained():
     assert "license" not in header  # `other` said nothing; the body says what the rows hold
     assert "**ending with the user turn of the action to predict**" in body
     assert "the separate `target` column" in body
-    assert "built from the same curated transitions" in body and "split by task" in body
+    assert "built from the same curated transitions" in body and "split by environment group" in body
     assert "Python `str` offsets (Unicode code points" in body
     assert "`rubric_id` `worldline/<domain>/v1`" in body
     # The kinds listed are the kinds the masker and replays give, no more, no fewer.
@@ -68,7 +68,7 @@ def test_formats_doc_defines_the_rubric_and_every_span_kind():
 
 
 
-def _episode(store, episode_id, task_id, steps):
+def _episode(store, episode_id, task_id, steps, group=None):
     env = EnvInfo("docker-image", "worldline/test:1")
     provenance = Provenance(collector="terminal-test", collector_version="1")
     state, transitions = Observation("$ ", b"$ ", "text"), []
@@ -77,10 +77,10 @@ def _episode(store, episode_id, task_id, steps):
         transitions.append(Transition(episode_id, step, "terminal", env, task_id, f"do {task_id}", state,
                                       Action("keys", {"keys": action}, action), after,
                                       Timings(T0, T0 + timedelta(milliseconds=40)), provenance,
-                                      done=step == len(steps) - 1))
+                                      done=step == len(steps) - 1, task_group=group))
         state = after
     store.write(Episode(episode_id, "terminal", env, task_id, f"do {task_id}", "scripted", "success", len(steps),
-                        "script_done", T0, T0 + timedelta(seconds=1), provenance), transitions)
+                        "script_done", T0, T0 + timedelta(seconds=1), provenance, task_group=group), transitions)
 
 
 RUN_SNIPPETS = """import json, sys
@@ -91,17 +91,21 @@ print(json.dumps({{"sft": [[row["id"], row["prompt"], row["completion"], row["ta
 """
 
 
-def test_the_card_snippets_run_and_split_by_task(tmp_path):
+def test_the_card_snippets_run_and_split_by_environment_group(tmp_path):
     raw, out = tmp_path / "raw", tmp_path / "out"
     store = EpisodeStore(raw)
-    task_of = {}
-    for number in range(16):
-        task = f"task-{number}"
-        for seed in range(2):  # two episodes of each task: a split by episode alone would separate them
-            episode = f"{task}-s{seed}"
-            _episode(store, episode, task, [(f"echo {task} {seed} {step}", f"{task} seed {seed} says {step}")
-                                            for step in range(3)])
-            task_of.update({f"{episode}:{step}": task for step in range(3)})
+    task_of, group_of = {}, {}
+    # Two tasks in each of 12 environment groups, two episodes each: a split by task (task-0-b and task-3-b hash
+    # into the held-out tenth, their siblings do not) or by episode would put one group on both sides.
+    for number in range(12):
+        group = f"env-{number}"
+        for task in (f"task-{number}-a", f"task-{number}-b"):
+            for seed in range(2):
+                episode = f"{task}-s{seed}"
+                _episode(store, episode, task, [(f"echo {task} {seed} {step}", f"{task} seed {seed} says {step}")
+                                                for step in range(2)], group)
+                task_of.update({f"{episode}:{step}": task for step in range(2)})
+                group_of.update({f"{episode}:{step}": group for step in range(2)})
     stats = run_curation(str(raw), str(out))
     assert stats["out"] == len(task_of)
 
@@ -124,7 +128,8 @@ def test_the_card_snippets_run_and_split_by_task(tmp_path):
         assert completion == [{"role": "assistant", "content": target}] and "<think>" in target
     train, test = set(ran["train"]), set(ran["test"])
     assert train | test == set(task_of) and not train & test and test
-    assert not {task_of[i] for i in train} & {task_of[i] for i in test}  # no task on both sides
+    assert not {group_of[i] for i in train} & {group_of[i] for i in test}  # no environment group on both sides
+    assert not {task_of[i] for i in train} & {task_of[i] for i in test}
 
 
 def test_the_stage1_rule_of_the_card_covers_every_observation_about_once(tmp_path):
