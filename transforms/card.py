@@ -100,12 +100,19 @@ sft = ds["train"].map(lambda row: {"prompt": row["messages"],
                       remove_columns=["messages"])"""
 
 SPLIT_SNIPPET = """import hashlib
+from collections import defaultdict
 from datasets import load_dataset
 
 D = "PATH/TO/THIS/FOLDER"
-def held_out(row):  # one environment group in ten, by a stable hash of domain/task_group
-    return int(hashlib.md5(f"{row['domain']}/{row['task_group']}".encode()).hexdigest(), 16) % 10 == 0
-test_ids = set(load_dataset(D, "transitions")["train"].filter(held_out)["id"])
+transitions = load_dataset(D, "transitions")["train"]
+groups = defaultdict(set)  # domain -> its environment groups
+for domain, group in zip(transitions["domain"], transitions["task_group"]):
+    groups[domain].add(group)
+def rank(domain, group):  # a stable order of a domain's groups, the same on every machine
+    return hashlib.md5(f"{domain}/{group}".encode()).hexdigest()
+held = {(domain, group) for domain, names in groups.items() if len(names) > 1  # a tenth, at least one
+        for group in sorted(names, key=lambda group: rank(domain, group))[:max(1, len(names) // 10)]}
+test_ids = set(transitions.filter(lambda row: (row["domain"], row["task_group"]) in held)["id"])
 sft_train = load_dataset(D, "stage2")["train"].filter(lambda row: row["id"] not in test_ids)
 rl_test = load_dataset(D, "stage3")["train"].filter(lambda row: row["id"] in test_ids)"""
 
@@ -260,9 +267,10 @@ def dataset_card(stats: dict, settings: dict, run_id: str = "") -> str:
             "of a site, the desktop tasks of an app, the MCP and search tasks of a server or search world, the "
             "SWE tasks of a repository), and a held-out task has near-copies, some verbatim, of its observations "
             "and targets in the other tasks of its group, as a held-out episode has in the other episodes of its "
-            "task. A group is the task itself where tasks share nothing (terminal). For example, a tenth of the "
-            "groups held out (a domain with few groups, such as web's four sites, may have none held out: check "
-            "which domains the held-out rows cover):\n\n"
+            "task. A group is the task itself where tasks share nothing (terminal). For example, a tenth of each "
+            "domain's groups held out, and at least one where a domain has two or more (so a domain with few "
+            "groups, such as web's four sites, gives a larger share; a domain with one group stays in "
+            "training):\n\n"
             f"```python\n{SPLIT_SNIPPET}\n```\n\n"
             "## Rewards (stage 3)\n\n"
             "`exact_spans` and `format_spans` are sorted, do not overlap and together cover `reference`. `start` and "

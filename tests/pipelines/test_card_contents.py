@@ -68,18 +68,18 @@ def test_formats_doc_defines_the_rubric_and_every_span_kind():
 
 
 
-def _episode(store, episode_id, task_id, steps, group=None):
+def _episode(store, episode_id, task_id, steps, group=None, domain="terminal"):
     env = EnvInfo("docker-image", "worldline/test:1")
     provenance = Provenance(collector="terminal-test", collector_version="1")
     state, transitions = Observation("$ ", b"$ ", "text"), []
     for step, (action, output) in enumerate(steps):
         after = Observation(output, output.encode(), "text", {"exit_status": 0})
-        transitions.append(Transition(episode_id, step, "terminal", env, task_id, f"do {task_id}", state,
+        transitions.append(Transition(episode_id, step, domain, env, task_id, f"do {task_id}", state,
                                       Action("keys", {"keys": action}, action), after,
                                       Timings(T0, T0 + timedelta(milliseconds=40)), provenance,
                                       done=step == len(steps) - 1, task_group=group))
         state = after
-    store.write(Episode(episode_id, "terminal", env, task_id, f"do {task_id}", "scripted", "success", len(steps),
+    store.write(Episode(episode_id, domain, env, task_id, f"do {task_id}", "scripted", "success", len(steps),
                         "script_done", T0, T0 + timedelta(seconds=1), provenance, task_group=group), transitions)
 
 
@@ -106,6 +106,15 @@ def test_the_card_snippets_run_and_split_by_environment_group(tmp_path):
                                                 for step in range(2)], group)
                 task_of.update({f"{episode}:{step}": task for step in range(2)})
                 group_of.update({f"{episode}:{step}": group for step in range(2)})
+    # A domain with only three groups still gets one held out (a tenth of them rounds down to none); one with a
+    # single group stays in training.
+    for domain, groups in (("web", ("shop", "forum", "tracker")), ("os", ("galculator",))):
+        for group in groups:
+            episode = f"{domain}-{group}-s0"
+            _episode(store, episode, f"{group}-task", [(f"open {group} {step}", f"{group} page {step}")
+                                                      for step in range(2)], group, domain)
+            task_of.update({f"{episode}:{step}": f"{group}-task" for step in range(2)})
+            group_of.update({f"{episode}:{step}": group for step in range(2)})
     stats = run_curation(str(raw), str(out))
     assert stats["out"] == len(task_of)
 
@@ -130,6 +139,8 @@ def test_the_card_snippets_run_and_split_by_environment_group(tmp_path):
     assert train | test == set(task_of) and not train & test and test
     assert not {group_of[i] for i in train} & {group_of[i] for i in test}  # no environment group on both sides
     assert not {task_of[i] for i in train} & {task_of[i] for i in test}
+    held = {group_of[i] for i in test}
+    assert len(held & {"shop", "forum", "tracker"}) == 1 and "galculator" not in held
 
 
 def test_the_stage1_rule_of_the_card_covers_every_observation_about_once(tmp_path):
