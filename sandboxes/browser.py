@@ -50,7 +50,12 @@ from sandboxes.web_perturb import Perturbation
 from schemas import processes
 
 CHROMIUM = "/usr/bin/chromium"
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+# No --no-sandbox: Chromium's own sandbox runs inside ours (`Browser._launch` asks Playwright not to add the switch).
+# Its zygote makes a user namespace (as the sandbox's uid, with no capabilities: unprivileged user namespaces are
+# allowed here) holding the renderers, each in a pid namespace of its own, in a network namespace with no interface,
+# chrooted to an empty folder, under its seccomp-bpf policy stacked on ours, so a compromised renderer cannot see or
+# signal the browser process or the relay agent, nor take their descriptors (the CDP pipe, the relay's connections).
+LAUNCH_ARGS = ["--disable-gpu", "--disable-background-networking", "--disable-component-update",
                "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 MARKER_SWITCH = "--worldline-browser"
 # How long closing the browser and its driver may take before both are killed (a driver that never answers would
@@ -352,7 +357,7 @@ class Browser:
         if self._relay is not None:
             self._relay.new_agent()
         self._browser = self._pw.chromium.launch(executable_path=executable, headless=self.headless,
-                                                 args=self.launch_args(), timeout=30_000)
+                                                 args=self.launch_args(), timeout=30_000, chromium_sandbox=True)
 
     def _start_hung(self) -> None:
         """START_TIMEOUT_S passed in `start` (a timer thread): kill what was launched, then the driver, which fails

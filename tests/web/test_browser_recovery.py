@@ -212,11 +212,15 @@ def test_the_browser_sandbox_runs_for_a_collector_that_is_not_root():
         chromium = [pid for pid in process_tree(first["pid"])
                     if os.path.basename(os.readlink(f"/proc/{pid}/exe")) == "chromium"]
         assert chromium
+        bwrap_users = os.readlink(f"/proc/{chromium[0]}/ns/user")  # the browser process's, first in the tree
         for pid in chromium:
             status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
-            assert status["Uid"].split()[0] == str(nobody) and int(status["CapEff"], 16) == 0
+            assert status["Uid"].split()[0] == str(nobody)
+            # Chromium's zygote keeps CAP_SYS_ADMIN in the user namespace it made, nested in bwrap's: over it alone.
+            assert int(status["CapEff"], 16) == 0 or os.readlink(f"/proc/{pid}/ns/user") != bwrap_users
             assert os.readlink(f"/proc/{pid}/ns/user") != os.readlink("/proc/self/ns/user")
             assert not os.path.exists(f"/proc/{pid}/root/work")
+        assert any(os.readlink(f"/proc/{pid}/ns/user") != bwrap_users for pid in chromium), "no Chromium sandbox"
         sandbox = process_tree(first["pid"])
         child.stdin.write("\n")
         child.stdin.flush()

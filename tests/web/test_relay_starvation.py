@@ -1,9 +1,10 @@
-"""What a compromised renderer (a process entering Chromium's sandbox as its user: Chromium runs --no-sandbox, so all
-its processes share one) could still do to an episode through the loopback relay before these fixes: fill the
-relay's connection cap with connections naming the episode's own address and sending nothing (the host's site
-server waits for a request without a deadline), so the episode's next page load failed with ERR_EMPTY_RESPONSE;
-take the DevTools pipe the relay agent inherited from Chromium's launch (fds 3 and 4); and keep reaching an
-episode's port after `BrowserSession.close` when the context's close failed."""
+"""What a process of Chromium's sandbox user (a renderer out of Chromium's own sandbox, or the GPU or network
+process, which run outside it; a process entering the bwrap sandbox stands in for it) could still do to an episode
+through the loopback relay before these fixes: fill the relay's connection cap with connections naming the episode's
+own address and sending nothing (the host's site server waits for a request without a deadline), so the episode's
+next page load failed with ERR_EMPTY_RESPONSE; take the DevTools pipe the relay agent inherited from Chromium's
+launch (fds 3 and 4); and keep reaching an episode's port after `BrowserSession.close` when the context's close
+failed."""
 
 from __future__ import annotations
 
