@@ -7,16 +7,22 @@ and never split an episode.
 
 Only complete episodes are packed (their episode JSON exists and the run did not end in error, since those are
 retried). A pack is written atomically and names each member in its metadata with the member file's size and xxh64
-digest; the members are deleted after it. A pack found with a member still present (a run killed between the two)
-has it deleted on the next run, and readers skip it meanwhile (`schemas.packs.packed_copies`), but only if the file is the one
-the pack holds, byte for byte: episode ids come from domain, task and seed, so another collection of the same tasks
-merged into the folder has files of the same names, and those are recordings of their own. (A byte-identical file
-merged in after the pack is deleted too, and counted apart from the leftovers of a killed pack.)
+digest; the members are deleted after it, each only if it is still the file read (by inode, size and mtime): a
+collect may rewrite an episode's file meanwhile (adding replays, or re-recording it), and that one is left. A pack
+found with a member still present (a run killed between the two) has it deleted on the next run, and readers skip
+it meanwhile (`schemas.packs.packed_copies`), but only if the file is the one the pack holds, byte for byte:
+episode ids come from domain, task and seed, so another collection of the same tasks merged into the folder has
+files of the same names, and those are recordings of their own. (A byte-identical file merged in after the pack is
+deleted too, and counted apart from the leftovers of a killed pack.)
+
+A run holds the collection's lock (schemas.collection_lock) exclusively: a curate or query listing the files it
+deletes would read files that are gone, and a second pack would put the same episodes in a second pack.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,12 +33,17 @@ import xxhash
 
 from collectors.store import EpisodeStore, atomic_write
 from schemas import TRANSITION_SCHEMA
+from schemas.collection_lock import collection_lock
 from schemas.transition import is_transition_schema, with_current_columns
 from schemas.layout import EPISODES_DIR, TRANSITIONS_DIR
 from schemas.packs import MEMBERS_KEY, PACK_PREFIX, Digest, digest_of, has_digest, held_by_packs, is_pack
 
 ROWS_PER_GROUP = 2_000
 ROWS_PER_PACK = 100_000
+
+
+class NotACollection(FileNotFoundError):
+    """The folder given is no raw collection: a refusal before any work (exit 2)."""
 
 
 @dataclass
@@ -59,42 +70,70 @@ def pack_collection(root: str | Path, rows_per_group: int = ROWS_PER_GROUP, rows
     root = Path(root)
     base = root / TRANSITIONS_DIR
     if not root.exists():
-        raise FileNotFoundError(f"{root} is not a raw collection: it does not exist")
+        raise NotACollection(f"{root} is not a raw collection: it does not exist")
     if not base.is_dir():
-        raise FileNotFoundError(f"{root} is not a raw collection: it has no {TRANSITIONS_DIR}/ folder")
+        raise NotACollection(f"{root} is not a raw collection: it has no {TRANSITIONS_DIR}/ folder")
     report = PackReport() if report is None else report
-    store = EpisodeStore(root)  # sweeps the temp files of killed writers, an earlier pack's among them
-    for folder in sorted(p for p in base.iterdir() if p.is_dir()):
-        held = held_by_packs(str(folder), [p.name for p in folder.glob(f"{PACK_PREFIX}*.parquet")])
-        _name_lost_episodes(store, folder, held, report)
-        others = _settle_leftovers(folder, held, report)
-        members, sizes = [], []
-        for path in sorted(folder.glob("*.parquet")):
-            if is_pack(path) or path.name.startswith(".") or path in others:
-                continue
-            why = _why_not_packable(store, folder.name, path)
-            if why:
-                report.left_unpacked += 1
-                report.left.append((str(path.relative_to(root)), why))
-                continue
-            members.append(path)
-            sizes.append(pq.ParquetFile(path).metadata.num_rows)
-        for group in _groups(members, sizes, rows_per_pack):
-            written = _write_pack(folder, group, rows_per_group)
-            for path in written.packed:
-                path.unlink()
-            for path, why in written.unreadable:
-                report.left_unpacked += 1
-                report.left.append((str(path.relative_to(root)), why))
-            report.packs_written += bool(written.packed)
-            report.episodes_packed += len(written.packed)
-            report.transitions_packed += written.rows
-            if progress:
-                progress(len(group))
+    with collection_lock(root, exclusive=True):
+        store = EpisodeStore(root)  # sweeps the temp files of killed writers, an earlier pack's among them
+        for folder in sorted(p for p in base.iterdir() if p.is_dir()):
+            _pack_folder(store, folder, rows_per_group, rows_per_pack, progress, report)
     report.finished = True
     if on_finished:
         on_finished()
     return report
+
+
+def _pack_folder(store: EpisodeStore, folder: Path, rows_per_group: int, rows_per_pack: int,
+                 progress: Callable[[int], None] | None, report: PackReport) -> None:
+    root = store.root
+    held = held_by_packs(str(folder), [p.name for p in folder.glob(f"{PACK_PREFIX}*.parquet")])
+    _name_lost_episodes(store, folder, held, report)
+    others = _settle_leftovers(folder, held, report)
+    members, sizes = [], []
+    for path in sorted(folder.glob("*.parquet")):
+        if is_pack(path) or path.name.startswith(".") or path in others:
+            continue
+        why = _why_not_packable(store, folder.name, path)
+        if why:
+            report.left_unpacked += 1
+            report.left.append((str(path.relative_to(root)), why))
+            continue
+        members.append(path)
+        sizes.append(pq.ParquetFile(path).metadata.num_rows)
+    for group in _groups(members, sizes, rows_per_pack):
+        written = _write_pack(folder, group, rows_per_group)
+        _delete_packed(written, root, report)
+        for path, why in written.unreadable:
+            report.left_unpacked += 1
+            report.left.append((str(path.relative_to(root)), why))
+        report.packs_written += bool(written.packed)
+        report.episodes_packed += len(written.packed)
+        report.transitions_packed += written.rows
+        if progress:
+            progress(len(group))
+
+
+def _delete_packed(written: PackWritten, root: Path, report: PackReport) -> None:
+    """Delete the members now in the pack, but one a collect replaced since pack read it (EpisodeStore.add_replays,
+    or a damaged episode recorded again): its new content is in no pack, and the next collect would take the
+    episode as packed."""
+    for path, identity in zip(written.packed, written.identities):
+        try:
+            if _identity(os.stat(path)) != identity:
+                report.left_unpacked += 1
+                report.left.append((str(path.relative_to(root)), CHANGED_AFTER_PACKED))
+                continue
+            path.unlink()
+        except FileNotFoundError:
+            pass  # removed by hand meanwhile: its rows are in the pack all the same
+
+
+CHANGED_AFTER_PACKED = "changed after it was packed (a collect rewrote it): left as it is, beside the pack"
+
+
+def _identity(stat: os.stat_result) -> tuple[int, int, int]:
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
 
 
 def _why_not_packable(store: EpisodeStore, domain: str, path: Path) -> str | None:
@@ -137,6 +176,8 @@ def _one_line(exc: BaseException) -> str:
 class PackWritten:
     packed: list[Path] = field(default_factory=list)  # members now in the pack, to delete
     digests: list[tuple[int, str]] = field(default_factory=list)  # of the packed members, in the same order
+    # (inode, size, mtime_ns) of each packed member as read, in the same order: deleted only if still that file.
+    identities: list[tuple[int, int, int]] = field(default_factory=list)
     rows: int = 0
     unreadable: list[tuple[Path, str]] = field(default_factory=list)  # (member left out, why)
 
@@ -160,13 +201,14 @@ def _write_pack(folder: Path, members: list[Path], rows_per_group: int) -> PackW
             pending, pending_rows = [], 0
             for path in members:
                 try:
-                    data = _member_bytes(path)
+                    data, identity = _member_bytes(path)
                     table = _read_member(path, data)
                 except UnreadableMember as exc:
                     written.unreadable.append((path, str(exc)))
                     continue
                 written.packed.append(path)
                 written.digests.append(digest_of(data))
+                written.identities.append(identity)
                 pending.append(table)
                 pending_rows += table.num_rows
                 if pending_rows >= rows_per_group:
@@ -192,10 +234,12 @@ def _write_pack(folder: Path, members: list[Path], rows_per_group: int) -> PackW
     return written
 
 
-def _member_bytes(path: Path) -> bytes:
-    """A member file whole: the pack records its digest, and its rows are decoded from these same bytes."""
+def _member_bytes(path: Path) -> tuple[bytes, tuple[int, int, int]]:
+    """A member file whole (the pack records its digest, and its rows are decoded from these same bytes), with the
+    identity of the file they were read from (_delete_packed)."""
     try:
-        return path.read_bytes()
+        with open(path, "rb") as handle:
+            return handle.read(), _identity(os.fstat(handle.fileno()))
     except OSError as exc:
         raise UnreadableMember(f"not readable ({_one_line(exc)})") from None
 
@@ -203,18 +247,25 @@ def _member_bytes(path: Path) -> bytes:
 def _read_member(path: Path, data: bytes) -> pa.Table:
     """A member's rows (its file's bytes `data`) in the pack's schema; UnreadableMember (saying which row group and
     why) if any page fails its checksum or does not decode."""
-    with pq.ParquetFile(pa.BufferReader(data), page_checksum_verification=True) as file:
-        groups = []
-        for index in range(file.num_row_groups):
-            try:
-                groups.append(file.read_row_group(index))
-            except (pa.ArrowException, OSError) as exc:
-                raise UnreadableMember(
-                    f"not readable Parquet (row group {index}: {_one_line(exc)}): delete it and "
-                    f"{EPISODES_DIR}/{path.parent.name}/{path.stem}.json, then rerun collect to record the episode "
-                    "again") from None
-        table = pa.concat_tables(groups) if groups else file.schema_arrow.empty_table()
+    try:
+        # Opened inside the try too: a file cut after pack checked it has no footer, which stopped the whole pack
+        # with a traceback.
+        with pq.ParquetFile(pa.BufferReader(data), page_checksum_verification=True) as file:
+            groups = []
+            for index in range(file.num_row_groups):
+                try:
+                    groups.append(file.read_row_group(index))
+                except (pa.ArrowException, OSError) as exc:
+                    raise _unreadable(path, f"row group {index}: {_one_line(exc)}") from None
+            table = pa.concat_tables(groups) if groups else file.schema_arrow.empty_table()
+    except (pa.ArrowException, OSError) as exc:
+        raise _unreadable(path, _one_line(exc)) from None
     return with_current_columns(table).cast(TRANSITION_SCHEMA)
+
+
+def _unreadable(path: Path, why: str) -> UnreadableMember:
+    return UnreadableMember(f"not readable Parquet ({why}): delete it and {EPISODES_DIR}/{path.parent.name}/"
+                            f"{path.stem}.json, then rerun collect to record the episode again")
 
 
 def _settle_leftovers(folder: Path, held: dict[str, tuple[str, Digest]], report: PackReport) -> set[Path]:
@@ -233,7 +284,8 @@ def _settle_leftovers(folder: Path, held: dict[str, tuple[str, Digest]], report:
         others.add(member)
         report.left_unpacked += 1
         report.left.append((str(member.relative_to(folder.parent.parent)),
-                            f"{pack} holds another recording under this name (different content): left for curate, "
+                            f"{pack} holds another recording under this name (different content; or a collect "
+                            "rewrote the file after it was packed): left for curate, "
                             "which keeps one recording of an episode id and dead-letters the others"))
     return others
 
@@ -257,7 +309,7 @@ def _is_packed_copy(pack: Path, member: Path, digest: Digest) -> bool:
     try:
         if digest:
             return has_digest(str(member), digest)
-        rows = _read_member(member, _member_bytes(member))
+        rows = _read_member(member, _member_bytes(member)[0])
         episode_ids = rows.column("episode_id").unique().to_pylist()
         return pq.read_table(pack, filters=[("episode_id", "in", episode_ids)]).equals(rows)
     except (UnreadableMember, OSError, pa.ArrowException):

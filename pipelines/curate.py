@@ -27,6 +27,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions, TestOptions
 
 from pipelines.staging import NO_EXCHANGE, exchange, owned_folder, remove_stale
+from schemas.collection_lock import collection_lock
 from schemas.interrupts import note_interrupts
 from schemas.layout import TRANSITIONS_DIR, transition_files
 from transforms import stats as curate_stats
@@ -628,7 +629,9 @@ def run_curation(input_dir: str, output_dir: str, options: CurateOptions = Curat
     check_input(input_dir)
     check_output_apart(input_dir, output_dir)
     check_runner(beam_args or [])
-    with output_lock(output_dir):
+    # Shared with other readers, for the whole run, since workers read the files listed until its end: a pack
+    # deleting them meanwhile lost their rows (each dead-lettered as unreadable, the pack holding them never read).
+    with collection_lock(input_dir, exclusive=False), output_lock(output_dir):
         return _run_curation(input_dir, output_dir, options, beam_args, overwrite)
 
 

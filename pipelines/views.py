@@ -3,9 +3,12 @@ collection (raw_transitions, episodes), whichever the folder holds."""
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import duckdb
+
+from schemas.collection_lock import collection_lock
 
 CURATED_VIEWS = ("transitions", "stage1", "stage2", "stage3", "dedupe", "dead_letter")
 WORK_DIR = ".work"  # pipelines.curate.WORK_DIR, the work folder of a run (not imported: that loads Beam)
@@ -74,6 +77,13 @@ def unfinished_curation(folder: str | Path) -> str | None:
         return (f"{folder} has no stats.json: the curation run that wrote it did not finish, so its shards may be "
                 "incomplete; curate again with --overwrite")
     return None
+
+
+def reading(folder: str | Path) -> AbstractContextManager:
+    """Hold a raw collection's lock shared (schemas.collection_lock) while its views are made and queried: duckdb
+    lists the files when a view is made and opens them when a query runs, and a pack deleting them in between failed
+    the query ("Cannot open file"). A curate output is published whole, so it needs none."""
+    return collection_lock(folder, exclusive=False) if raw_layout(folder) else nullcontext()
 
 
 def connect(folder: str | Path) -> duckdb.DuckDBPyConnection:

@@ -101,10 +101,29 @@ def records_without_rows(input_dir: str, paths: list[str]) -> list[str]:
             continue  # a pack rewritten by another tool holds episodes no list names: none can be called missing
         held = held_by_packs(folder, packs, _parquet_metadata)
         present = names | held.keys()
-        missing += sorted(entry.path for entry in os.scandir(episodes / domain)
-                          if is_episode_record(entry.path) and not is_hidden(entry.path)
-                          and f"{entry.name.removesuffix('.json')}.parquet" not in present)
+        candidates = [entry.path for entry in os.scandir(episodes / domain)
+                      if is_episode_record(entry.path) and not is_hidden(entry.path)
+                      and f"{entry.name.removesuffix('.json')}.parquet" not in present]
+        missing += sorted(_still_missing(folder, candidates, names))
     return missing
+
+
+def _still_missing(folder: str, records: list[str], listed: set[str]) -> list[str]:
+    """The `records` whose transitions are in no file of `folder` now either: a collect writes an episode's file,
+    then its record, so an episode it finished after the transition files were listed has a record whose file the
+    listing missed. That episode is not missing, only new: left for the next run. Only the candidates cost a look."""
+    from schemas.packs import PACK_PREFIX, held_by_packs
+
+    def transitions_of(record: str) -> str:
+        return f"{record.rsplit('/', 1)[-1].removesuffix('.json')}.parquet"
+
+    records = [record for record in records if not os.path.exists(f"{folder}/{transitions_of(record)}")]
+    if not records or not os.path.isdir(folder):
+        return records
+    new_packs = sorted(entry.name for entry in os.scandir(folder)
+                       if entry.name.startswith(PACK_PREFIX) and entry.name not in listed)
+    held = held_by_packs(folder, new_packs, _parquet_metadata)
+    return [record for record in records if transitions_of(record) not in held]
 
 
 def _lists_no_members(pack: str) -> bool:

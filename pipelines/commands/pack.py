@@ -28,10 +28,12 @@ def pack(collection: Path = typer.Argument(..., metavar="COLLECTION",
                                         help=f"List every file left unpacked, not only the first {SHOWN_LEFT}."),
          ) -> None:
     """Pack finished episodes into big Parquet files, so curation reads a few files instead of one per episode.
-    Safe to run at any time, also while collecting: episodes not finished yet are left alone."""
+    Safe to run at any time, also while collecting (episodes not finished yet are left alone): a pack waits for the
+    curate and query runs reading the collection, and they and another pack wait for it."""
     from rich.progress import Progress
 
-    from collectors.pack import PackReport, pack_collection
+    from collectors.pack import NotACollection, PackReport, pack_collection
+    from pipelines.os_errors import NO_SPACE, disk_error
     from pipelines.views import is_curation_output
 
     if is_curation_output(collection):  # its transitions/ holds shards, no domain folders: it would pack nothing
@@ -44,8 +46,15 @@ def pack(collection: Path = typer.Argument(..., metavar="COLLECTION",
             task = progress.add_task("packing episodes", total=None)
             pack_collection(collection, rows_per_group, rows_per_pack, progress=lambda n: progress.advance(task, n),
                             report=report, on_finished=lambda: note_interrupts(PACKED_NOTE))
-    except FileNotFoundError as exc:
+    except NotACollection as exc:
         raise fail(str(exc), 2)
+    except OSError as exc:
+        error = disk_error(exc)
+        if error is None or error.code not in NO_SPACE:
+            raise
+        raise fail(f"could not write {collection}: {error.reason}: a pack needs about its own size free (up to "
+                   f"--rows-per-pack {rows_per_pack} transitions), since its members are deleted only once it is "
+                   "written: free space, or pass a smaller --rows-per-pack, then run it again") from None
     except KeyboardInterrupt as exc:
         if not report.finished:
             what = "Interrupted" if interrupted_exit_code(exc) == 130 else "Terminated (SIGTERM)"

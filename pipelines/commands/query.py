@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import signal
 import sys
 from datetime import date, datetime, time
 from enum import Enum
@@ -80,18 +81,24 @@ def query(folder: Path = typer.Argument(..., metavar="FOLDER", help="Curation ou
     """Run SQL (duckdb) over a collection or shard folder and print the result as a table, CSV or JSON lines."""
     import duckdb
 
-    from pipelines.views import open_views, unfinished_curation, view_sources
+    from pipelines.views import open_views, reading, unfinished_curation, view_sources
+    from schemas.interrupts import interrupt_on_sigterm, interrupted_exit_code, signal_name
 
+    interrupt_on_sigterm()
     try:
-        connection, broken = open_views(folder)
-        unfinished = unfinished_curation(folder)
-        if unfinished:
-            typer.echo(f"Warning: {unfinished}", err=True)
-        for name, reason in broken.items():
-            typer.echo(f"Warning: no view {name}: {reason}", err=True)
-        result = connection.execute(sql)
-        columns = [d[0] for d in result.description or []]
-        rows = result.fetchmany(limit + 1)
+        with reading(folder):
+            connection, broken = open_views(folder)
+            unfinished = unfinished_curation(folder)
+            if unfinished:
+                typer.echo(f"Warning: {unfinished}", err=True)
+            for name, reason in broken.items():
+                typer.echo(f"Warning: no view {name}: {reason}", err=True)
+            result = connection.execute(sql)
+            columns = [d[0] for d in result.description or []]
+            rows = result.fetchmany(limit + 1)
+    except KeyboardInterrupt as exc:  # mostly while waiting for a pack of the collection to end
+        typer.echo(f"{signal_name(getattr(exc, 'signum', signal.SIGINT))}: the query stopped.", err=True)
+        raise typer.Exit(interrupted_exit_code(exc)) from None
     except duckdb.CatalogException as exc:
         views = [name for name in view_sources(folder) if name not in broken]
         raise fail(f"{exc}\nViews in {folder}: {', '.join(views)}") from exc
