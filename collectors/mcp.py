@@ -30,6 +30,7 @@ from schemas.render import RenderError, render
 # Installs the shipped servers (.venv-mcp/, .mcp-servers/node_modules, bubblewrap); `make setup` runs it.
 SETUP_SCRIPT = "scripts/setup.d/40-mcp-servers.sh"
 DEFAULT_SERVERS_FILE = Path(__file__).resolve().parent.parent / "tasks" / "mcp_servers.yaml"
+DEFAULT_TASKS_FILE = DEFAULT_SERVERS_FILE.with_name("mcp.yaml")
 ERROR_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*)?(?:Error|Exception)\b")
 CALL_METHODS = ("tools/call", "resources/read", "prompts/get")
 LIST_METHODS = ("tools/list", "resources/list", "prompts/list", "resources/templates/list")
@@ -418,7 +419,8 @@ def collect_command(
     out: Path = OutOption,
     servers_file: Path | None = typer.Option(None, "--servers", help="Servers file (default: the shipped "
                                                                       "tasks/mcp_servers.yaml of this checkout)."),
-    tasks_file: Path | None = typer.Option(None, "--tasks", help="Scripted tasks (YAML/JSONL)."),
+    tasks_file: Path | None = typer.Option(None, "--tasks", help="Scripted tasks (YAML/JSONL; default without "
+                                                                  "--explore: the shipped tasks/mcp.yaml)."),
     explore: bool = typer.Option(False, "--explore", help="Schema-driven exploration of each server instead."),
     server: list[str] = typer.Option([], "--server", metavar="<name>",
                                      help="Only this server (repeatable: --server a --server b)."),
@@ -431,15 +433,18 @@ def collect_command(
     workers: int = WorkersOption,
     limit: int | None = LimitOption,
 ) -> None:
-    """Collect MCP transitions from real servers: scripted tasks (--tasks) or schema-driven exploration."""
+    """Collect MCP transitions from real servers: scripted tasks (--tasks, by default the shipped ones) or
+    schema-driven exploration (--explore)."""
     from collectors.api import ScriptedPolicy
     from collectors.tasks import InputFileError, load_tasks
     from sandboxes.mcp_proxy import parse_spec
     from sandboxes.mcp_servers import ServerFileError, load_servers
     from schemas.yaml_file import load_yaml
 
-    if (tasks_file is None) == (not explore):
-        raise typer.BadParameter("give exactly one of --tasks FILE or --explore")
+    if tasks_file is not None and explore:
+        raise typer.BadParameter("give either --tasks FILE or --explore, not both")
+    if tasks_file is None and not explore:
+        tasks_file = DEFAULT_TASKS_FILE
     # Not relative to the working directory: the shipped file sits beside the package, wherever the command runs.
     if servers_file is None and not DEFAULT_SERVERS_FILE.is_file():
         raise ServerFileError(f"no servers file: the shipped {DEFAULT_SERVERS_FILE} is missing; give one with "

@@ -47,6 +47,8 @@ QUIET_S = 0.3
 POLL_S = 0.004
 DISK_FULL_SLACK_BYTES = 8192
 PERTURBATIONS = {"disk_full", "read_only_fs", "no_network", "memory_cap", "slow_commands"}
+# Not relative to the working directory: the shipped file sits beside the package, wherever the command runs.
+DEFAULT_TASKS = Path(__file__).resolve().parent.parent / "tasks" / "terminal.yaml"
 TASK_OPTIONS = {"memory", "pids", "disk", "cpus", "slow_delay_s"}
 # Output that shows a perturbation (or a resource cap) took effect in this step.
 EVIDENCE = {
@@ -335,7 +337,8 @@ class TerminalCollector(Collector):
 
 
 def collect_command(
-    tasks: Path = typer.Option(..., "--tasks", exists=True, dir_okay=False, help="Task file (YAML or JSONL)."),
+    tasks: Path = typer.Option(DEFAULT_TASKS, "--tasks", exists=True, dir_okay=False, show_default=False,
+                               help="Task file (YAML or JSONL; default: the shipped tasks/terminal.yaml)."),
     out: Path = OutOption,
     workers: int = WorkersOption,
     limit: int = LimitOption,

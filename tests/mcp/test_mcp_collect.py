@@ -6,7 +6,7 @@ import json
 import pytest
 import yaml
 
-from tests.mcp.mcp_helpers import collect, rows
+from tests.mcp.mcp_helpers import ROOT, collect, rows
 from schemas import validate_transition
 from schemas.render import render
 from sandboxes.mcp_servers import MEMORY_LIMIT_BYTES, TOTAL_CPUS
@@ -116,6 +116,14 @@ def test_bad_tasks_are_named(tmp_path, task, message):
     assert message in " ".join(reason.split()), reason[-2000:]  # rich wraps long lines on stderr
 
 
-def test_tasks_or_explore_is_required(tmp_path):
-    done = collect("--out", tmp_path, check=False)
-    assert done.returncode != 0 and "exactly one of --tasks FILE or --explore" in done.stderr
+def test_tasks_and_explore_together_are_refused(tmp_path):
+    done = collect("--tasks", ROOT / "tasks" / "mcp.yaml", "--explore", "--out", tmp_path, check=False)
+    assert done.returncode != 0 and "either --tasks FILE or --explore, not both" in done.stderr
+
+
+def test_without_tasks_or_explore_the_shipped_tasks_run(tmp_path):
+    """A new user's `worldline collect mcp --out raw` failed asking for --tasks, though the servers file is found."""
+    collect("--server", "time", "--limit", "1", "--out", tmp_path)
+    [record] = (tmp_path / "episodes" / "mcp").glob("*.json")
+    shipped = {task["id"] for task in yaml.safe_load((ROOT / "tasks" / "mcp.yaml").read_text())["tasks"]}
+    assert json.loads(record.read_text())["task"]["id"] in shipped
