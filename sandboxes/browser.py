@@ -395,7 +395,8 @@ class Browser:
         """What an episode records of Chromium's sandbox (env details): its caps and its network."""
         return {"kind": "bwrap", "limits": dataclasses.asdict(self.limits), "processes_capped": self.uid is not None,
                 "total": self._total_caps, "network": self.host_network,
-                "network_detail": NETWORK_DETAIL[self.host_network], "proc_view": self._proc_view}
+                "network_detail": NETWORK_DETAIL[self.host_network], "proc_view": self._proc_view,
+                "seccomp_denied": list(bwrap.DENIED_SYSCALLS), "chromium_sandbox": True}
 
     def oom_kills(self) -> int | None:
         """How many of the sandbox's processes the kernel killed at the browser's memory total (its cgroup's count,

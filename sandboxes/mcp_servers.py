@@ -680,6 +680,7 @@ class ServerConnection:
         return {"kind": "bwrap", "limits": asdict(sandbox_limits()),
                 "processes_capped": self.uid is not None, "total": self._total_caps,
                 "network": self.spec.network, "proc_view": proc_view.bwrap_view(),
+                "seccomp_denied": list(bwrap.DENIED_SYSCALLS),
                 "disk": {"workspace_bytes": WORKSPACE_BYTES if self._workspace is not None else None,
                          "tmp_bytes": TMP_BYTES,
                          "output_tail_bytes": OUTPUT_TAIL_BYTES}}  # in the collector's memory, none on disk

@@ -76,3 +76,4 @@ def test_env_details_record_the_view_the_server_had():
     finally:
         collector.close()
     assert details["sandbox"]["proc_view"] == proc_view.LXCFS
+    assert "keyctl" in details["sandbox"]["seccomp_denied"]  # the record says the filter was on

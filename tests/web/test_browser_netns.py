@@ -107,6 +107,8 @@ def test_an_episode_on_a_loopback_site_runs_in_a_namespace_with_only_lo(browser,
         # Chromium's /proc/meminfo is lxcfs's (which answers for the reader's cgroup: the browser's cap, not the
         # host's memory), and the record says so.
         assert browser.sandbox_record()["proc_view"] == "lxcfs"
+        assert browser.sandbox_record()["chromium_sandbox"] is True  # and its seccomp filter under Chromium's
+        assert "keyctl" in browser.sandbox_record()["seccomp_denied"]
         mounts = {line.split(" - ")[0].split()[4]: line.split(" - ")[1].split()[0]
                   for line in Path(f"/proc/{main}/mountinfo").read_text().splitlines()}
         assert mounts["/proc/meminfo"] == "fuse.lxcfs"
