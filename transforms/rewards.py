@@ -283,7 +283,7 @@ class _Alignment:
 
 
 # ---- adapters -------------------------------------------------------------------------------------------------
-def _completion_text(completion) -> str:
+def completion_text(completion) -> str:
     """A TRL completion's text: the string itself, or a conversational completion's (a list of messages) last
     message's content."""
     if isinstance(completion, str):
@@ -297,7 +297,7 @@ def _completion_text(completion) -> str:
 def trl_reward(completions, reference, exact_spans, format_spans, rubric_id, **kwargs) -> list[float]:
     """A reward function for TRL's GRPOTrainer (`reward_funcs=[trl_reward]`): TRL passes the stage-3 dataset's
     columns as lists aligned with completions, and the rest (prompts, trainer_state...) in kwargs."""
-    return [score(extract_prediction(_completion_text(completion)), *row).reward
+    return [score(extract_prediction(completion_text(completion)), *row).reward
             for completion, *row in zip(completions, reference, exact_spans, format_spans, rubric_id, strict=True)]
 
 
