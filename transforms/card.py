@@ -155,10 +155,36 @@ def _llm_counts(stats: dict) -> str:
     return spend + failed
 
 
-def _length_row(name: str, figures: dict, share_of_rows: float, share_of_target: float) -> str:
-    prompt, target = figures["prompt_chars"], figures["target_chars"]
-    return (f"| {name} | {figures['rows']:,} | {share_of_rows:.1%} | {prompt['median']:,} / {prompt['p95']:,} / "
-            f"{prompt['max']:,} | {target['median']:,} / {target['p95']:,} / {target['max']:,} | "
+# Characters (as stage2_lengths counts them: message contents and target) per token of the whole stage-2 row as a
+# trainer feeds it (ChatML, its role and turn markers included), with DeepSeek-V3's tokenizer, which gave a few
+# percent more tokens than cl100k's, so a limit read from it errs long. Measured once on a `make run` output (678
+# rows; output audit 7), not per run: a run holds no tokenizer. There, each domain's longest row had at most 2% more
+# tokens than this estimate, and a row longer than its domain's median at most 16%.
+CHARS_PER_TOKEN = {"mcp": 4.2, "os": 2.3, "search": 3.8, "swe": 3.4, "terminal": 3.4, "web": 2.9}
+
+
+def _figures(lengths: dict) -> str:
+    return f"{lengths['median']:,} / {lengths['p95']:,} / {lengths['max']:,}"
+
+
+def _tokens(domain: str, characters: int) -> int | None:
+    ratio = CHARS_PER_TOKEN.get(domain)
+    return round(characters / ratio) if ratio else None
+
+
+def _token_estimates(domains: dict) -> dict[str, str]:
+    """Per domain, the p95 and longest prompt+target in tokens (CHARS_PER_TOKEN); over all, only the longest, the
+    largest of the domains' (one ratio over all would misjudge it: the longest rows are of the domain with the most
+    tokens per character)."""
+    longest = {domain: _tokens(domain, figures["prompt_target_chars"]["max"]) for domain, figures in domains.items()}
+    shown = {domain: f"~{_tokens(domain, figures['prompt_target_chars']['p95']):,} / ~{longest[domain]:,}"
+             if longest[domain] is not None else "not measured" for domain, figures in domains.items()}
+    return {**shown, "all": "not measured" if None in longest.values() else f"- / ~{max(longest.values()):,}"}
+
+
+def _length_row(name: str, figures: dict, share_of_rows: float, share_of_target: float, tokens: str) -> str:
+    return (f"| {name} | {figures['rows']:,} | {share_of_rows:.1%} | {_figures(figures['prompt_chars'])} | "
+            f"{_figures(figures['target_chars'])} | {_figures(figures['prompt_target_chars'])} | {tokens} | "
             f"{share_of_target:.1%} |")
 
 
@@ -168,20 +194,29 @@ def _lengths(stats: dict) -> str:
     lengths = stats.get("stage2_lengths")
     if not lengths:
         return ""
-    rows = "\n".join(_length_row(domain, figures, figures["share_of_rows"], figures["share_of_target_chars"])
+    tokens = _token_estimates(lengths["domains"])
+    rows = "\n".join(_length_row(domain, figures, figures["share_of_rows"], figures["share_of_target_chars"],
+                                  tokens[domain])
                      for domain, figures in lengths["domains"].items())
+    ratios = ", ".join(f"{domain} {ratio}" for domain, ratio in CHARS_PER_TOKEN.items())
     return ("\n\nStage 2 lengths, in characters (code points): the prompt is every message's `content`, the target "
-            "the `target` column. Medians and p95 are read from a log-scale histogram, within 2.5%; the maxima and "
-            "shares are exact.\n\n"
+            "the `target` column, and prompt+target a row's both, the figure a context limit must hold (the longest "
+            "prompt and the longest target are seldom one row's). Medians (of an even count, the mean of the two "
+            "middle rows) and p95 are read from a log-scale histogram, within 2.5%; the maxima and shares are "
+            "exact.\n\n"
             "| domain | stage-2 rows | share of rows | prompt median / p95 / max | target median / p95 / max | "
-            "share of target characters |\n|---|---|---|---|---|---|\n"
-            f"{rows}\n{_length_row('all', lengths['all'], 1, 1)}\n\n"
+            "prompt+target median / p95 / max | prompt+target tokens, p95 / max (estimate) | "
+            "share of target characters |\n|---|---|---|---|---|---|---|---|\n"
+            f"{rows}\n{_length_row('all', lengths['all'], 1, 1, tokens['all'])}\n\n"
             "A row whose prompt plus target is longer than the training context limit loses its target, the part "
             "the loss is on, under right-truncation (the usual default; TRL's `SFTConfig.max_length` is 1,024 "
-            "tokens), so set the limit above the longest prompt plus target in tokens, or drop the longer rows: "
-            "this text has 2.3 (os) to 4.4 (mcp) characters a token, 3.3 over all, with DeepSeek-V3's and "
-            "cl100k's tokenizers (measured on a `make run` output). The domains' shares of the loss (of the "
-            "target characters) differ from their shares of rows: weight the loss or sample rows per domain if "
+            "tokens), so set the limit above a domain's longest prompt+target in tokens, or drop the longer rows. "
+            "The tokens are the characters over a fixed figure of characters a token for the domain, of the whole "
+            f"row rendered as ChatML with DeepSeek-V3's tokenizer, measured on a `make run` output ({ratios}; "
+            "cl100k's gives a few percent fewer tokens): a long row there had up to 16% more tokens than this "
+            "estimate, so leave that much room, or count with your own tokenizer. A domain that run did not have "
+            "is not measured; over all, the longest is the largest domain's. The domains' shares of the loss (of "
+            "the target characters) differ from their shares of rows: weight the loss or sample rows per domain if "
             "each domain should count as much.")
 
 
@@ -298,7 +333,11 @@ def dataset_card(stats: dict, settings: dict, run_id: str = "") -> str:
             "Rows are scored by worldline's `transforms/rewards.py`, where the masker (`transforms/masking.py`) "
             "reads the whole predicted text and decides where a value of a kind is, from its context (a number is "
             "a pid after `pid` or in a PID column); its docs/formats.md defines the kinds and the rule "
-            "(`trl_reward` is a reward function for TRL's GRPOTrainer and `compute_score` one for verl):\n\n"
+            "(`trl_reward` is a reward function for TRL's GRPOTrainer and `compute_score` one for verl). They come "
+            "with worldline, not with the data: install the worldline checkout in the training environment "
+            "(`pip install -e /path/to/worldline`, or a wheel built there with `pip wheel --no-deps .`); the "
+            "snippet imports only its `transforms` and `schemas` packages, which need pyarrow, pandas and numpy, "
+            "not Beam or the collectors:\n\n"
             "```python\nfrom transforms.rewards import extract_prediction, score\n"
             "result = score(extract_prediction(completion), row[\"reference\"], row[\"exact_spans\"], "
             "row[\"format_spans\"], row[\"rubric_id\"])\n"

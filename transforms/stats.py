@@ -4,10 +4,11 @@ Every record is counted once when read (`in`) and once where it leaves: written 
 deduplicated, overall and per domain, so `in = out + dead_lettered + deduped` can be checked after any run. A
 written record whose reasoning trace failed has no stage-2 row: it is counted `out` and `stage2_dead_lettered`.
 
-The stage-2 rows' lengths are counted too (count_stage2_lengths), so the card can say what context limit a trainer
-needs and what share of the loss each domain holds. Curation never holds all rows, so a domain's lengths are kept as
-counters of a fixed log-scale histogram (bins BIN_RATIO wide: a median or p95 read from it is within 2.5% of the
-true one), beside their exact sum and an exact maximum; counters of any number of workers add up to the run's.
+The stage-2 rows' lengths (prompt, target and both) are counted too (count_stage2_lengths), so the card can say what
+context limit a trainer needs and what share of the loss each domain holds. Curation never holds all rows, so a
+domain's lengths are kept as counters of a fixed log-scale histogram (bins BIN_RATIO wide: a median or p95 read from
+it is within 2.5% of the true one), beside their exact sum and an exact maximum; counters of any number of workers add
+up to the run's.
 """
 
 from __future__ import annotations
@@ -46,16 +47,17 @@ RECORDS_WITHOUT_ROWS = "records_without_rows"
 LLM = "llm"
 LLM_SPEND = ("calls", "cache_hits", "tokens", "failures")
 UNKNOWN_DOMAIN = "<unknown>"
-# Characters (code points) of each stage-2 row's prompt (every message's content) and of its target, per domain: as
-# counters `NAME|domain=D|bin=B` (rows whose length is in bin B), `NAME|domain=D|sum`, and a Distribution read as
-# `NAME|domain=D|max`.
-PROMPT_CHARS, TARGET_CHARS = "stage2_prompt_chars", "stage2_target_chars"
-LENGTHS = (PROMPT_CHARS, TARGET_CHARS)
+# Characters (code points) of each stage-2 row's prompt (every message's content), of its target, and of both
+# together (what a context limit must hold: the longest prompt and the longest target are seldom the same row's), per
+# domain: as counters `NAME|domain=D|bin=B` (rows whose length is in bin B), `NAME|domain=D|sum`, and a Distribution
+# read as `NAME|domain=D|max`.
+PROMPT_CHARS, TARGET_CHARS, ROW_CHARS = "stage2_prompt_chars", "stage2_target_chars", "stage2_prompt_target_chars"
+LENGTHS = (PROMPT_CHARS, TARGET_CHARS, ROW_CHARS)
 # Bin b >= 1 holds lengths in [BIN_RATIO**(b-1), BIN_RATIO**b), and is read as its geometric middle: off by at most
 # BIN_RATIO**0.5 - 1 = 2.5%. Below ~20 characters a bin holds one length at most, so short ones are exact. Bin 0
 # holds the empty ones.
 BIN_RATIO = 1.05
-QUANTILES = {"median": 0.5, "p95": 0.95}
+P95 = 0.95
 
 
 def domain_of(row, source: str = "") -> str:
@@ -113,14 +115,14 @@ def length_bins(lengths: np.ndarray) -> np.ndarray:
     return bins
 
 
-def stage2_lengths_of(stage2: pa.Table) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's prompt characters (all its messages' content) and target characters."""
+def stage2_lengths_of(stage2: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's prompt characters (all its messages' content), target characters and their sum (LENGTHS' order)."""
     messages = stage2.column("messages").combine_chunks()
     contents = pc.utf8_length(pc.struct_field(pc.list_flatten(messages), "content")).fill_null(0)
     prompt = np.bincount(pc.list_parent_indices(messages).to_numpy(), weights=contents.to_numpy(),
                          minlength=stage2.num_rows).astype(np.int64)
     target = pc.utf8_length(stage2.column("target")).fill_null(0).to_numpy().astype(np.int64)
-    return prompt, target
+    return prompt, target, prompt + target
 
 
 def count_stage2_lengths(stage2: pa.Table) -> None:
@@ -137,9 +139,9 @@ def count_stage2_lengths(stage2: pa.Table) -> None:
             _distribution(f"{name}|domain={domain}").update(int(chosen.max()))
 
 
-def _quantile(histogram: dict[int, int], q: float, largest: int) -> int:
-    """The nearest-rank q-quantile of the lengths a histogram counts, as its bin's middle (never past the largest)."""
-    rank, seen = max(1, int(np.ceil(q * sum(histogram.values())))), 0
+def _at_rank(histogram: dict[int, int], rank: int, largest: int) -> int:
+    """The rank-th smallest (from 1) of the lengths a histogram counts, as its bin's middle (never past the largest)."""
+    seen = 0
     for bin_ in sorted(histogram):
         seen += histogram[bin_]
         if seen >= rank:
@@ -147,9 +149,16 @@ def _quantile(histogram: dict[int, int], q: float, largest: int) -> int:
     raise AssertionError("a rank past the histogram's rows")
 
 
+def _median(histogram: dict[int, int], largest: int) -> int:
+    """The usual median: of an even count, the mean of the two middle lengths, not the lower one, which in a domain
+    of two groups of rows (a few long, a few short) is the top of the lower group."""
+    rows = sum(histogram.values())
+    return round((_at_rank(histogram, (rows + 1) // 2, largest) + _at_rank(histogram, rows // 2 + 1, largest)) / 2)
+
+
 def _length_figures(histogram: dict[int, int], total: int, largest: int) -> dict:
-    return {**{name: _quantile(histogram, q, largest) for name, q in QUANTILES.items()}, "max": largest,
-            "total": total}
+    p95 = _at_rank(histogram, max(1, int(np.ceil(P95 * sum(histogram.values())))), largest)  # nearest rank
+    return {"median": _median(histogram, largest), "p95": p95, "max": largest, "total": total}
 
 
 def _length_counters(counters: dict[str, int]):
@@ -170,9 +179,9 @@ def _length_counters(counters: dict[str, int]):
 
 
 def stage2_lengths(counters: dict[str, int]) -> dict | None:
-    """Per domain and over all: stage-2 rows, prompt and target characters (median, p95, max, total), and the
-    domain's share of the rows and of the target characters (where the loss is). None when no length was counted
-    (no stage-2 row, or a run before these counters)."""
+    """Per domain and over all: stage-2 rows, characters of the prompt, the target and both (median, p95, max,
+    total), and the domain's share of the rows and of the target characters (where the loss is). None when no length
+    was counted (no stage-2 row, or a run before these counters)."""
     histograms, sums, maxima = _length_counters(counters)
     if not histograms:
         return None

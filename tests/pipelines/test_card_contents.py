@@ -167,3 +167,19 @@ def test_the_stage1_rule_of_the_card_covers_every_observation_about_once(tmp_pat
     assert all(texts.count(f"observation {name} {step} ") <= 2 for name, steps in lengths.items()
                for step in range(steps))
     assert len(kept) == 3 + 1 + 1  # long: steps 4, 9 and 12; short: 2; five: 4
+
+
+def test_the_rewards_section_says_how_to_get_the_reward_code_and_what_it_loads():
+    rewards = " ".join(dataset_card(STATS, {}, "run").split("## Rewards (stage 3)")[1].split("## License")[0].split())
+    assert "install the worldline checkout in the training environment (`pip install -e /path/to/worldline`" in rewards
+    assert "imports only its `transforms` and `schemas` packages, which need pyarrow, pandas and numpy" in rewards
+    # What the card claims, in a fresh interpreter: pandas' own dependencies aside, nothing else of worldline's.
+    # Modules the interpreter loads before any import (site's .pth hooks) and private ones (Cython's) are not the
+    # snippet's.
+    show = "import sys; print(' '.join(sorted({name.split('.')[0] for name in sys.modules})))"
+    loaded, at_start = (set(subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                                           check=True).stdout.split())
+                        for code in (f"from transforms.rewards import extract_prediction, score; {show}", show))
+    third_party = {name for name in loaded - at_start - set(sys.stdlib_module_names) if not name.startswith("_")}
+    assert third_party - {"transforms", "schemas", "cython_runtime"} <= {"pyarrow", "pandas", "numpy", "dateutil",
+                                                                        "pytz", "six", "tzdata"}, third_party
