@@ -68,11 +68,8 @@ def pack_collection(root: str | Path, rows_per_group: int = ROWS_PER_GROUP, rows
     ends the run for can tell whether the packing had finished (PackReport.finished). `on_finished` runs the moment
     it has, before anything else: the command stops taking signals as interrupts there, not after the return."""
     root = Path(root)
+    check_collection(root)
     base = root / TRANSITIONS_DIR
-    if not root.exists():
-        raise NotACollection(f"{root} is not a raw collection: it does not exist")
-    if not base.is_dir():
-        raise NotACollection(f"{root} is not a raw collection: it has no {TRANSITIONS_DIR}/ folder")
     report = PackReport() if report is None else report
     with collection_lock(root, exclusive=True):
         store = EpisodeStore(root)  # sweeps the temp files of killed writers, an earlier pack's among them
@@ -82,6 +79,14 @@ def pack_collection(root: str | Path, rows_per_group: int = ROWS_PER_GROUP, rows
     if on_finished:
         on_finished()
     return report
+
+
+def check_collection(root: Path) -> None:
+    """Raise NotACollection for a folder pack has nothing to do in, before it makes the lock file there."""
+    if not root.exists():
+        raise NotACollection(f"{root} is not a raw collection: it does not exist")
+    if not (root / TRANSITIONS_DIR).is_dir():
+        raise NotACollection(f"{root} is not a raw collection: it has no {TRANSITIONS_DIR}/ folder")
 
 
 def _pack_folder(store: EpisodeStore, folder: Path, rows_per_group: int, rows_per_pack: int,

@@ -16,33 +16,79 @@ from __future__ import annotations
 
 import fcntl
 import os
+import signal
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 LOCK_FILE = ".worldline.lock"
 COMMANDS = ("pack", "curate", "query")  # the commands that take the lock, to name a holder by
+# How often a waiting run tries again. It polls rather than blocks in flock(2) so that it sees a new holder take the
+# lock first (a curate ends and another pack gets in) and says whom it waits for now.
+POLL_SECONDS = 0.2
+
+# The locks this process holds, by the lock file's (device, inode): a command takes the lock before it counts files
+# and opens its progress display, and the library function it then calls takes it again, which must not wait on
+# itself (an exclusive flock on a second descriptor would).
+_held: set[tuple[int, int]] = set()
+
+
+class WaitInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM while waiting for the lock, before the command did any of its work: its message can say
+    that nothing was read or written. A KeyboardInterrupt still, so a command that says the same either way need
+    not tell them apart; 128 + signum is its exit code (schemas.interrupts.interrupted_exit_code)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
 
 
 @contextmanager
 def collection_lock(root: str | Path, exclusive: bool) -> Iterator[None]:
-    """Hold `root`'s lock (exclusive for a writer, shared for a reader) inside the block. A run that has to wait says
-    once on stderr for what; Ctrl-C or SIGTERM while waiting raises as it does anywhere else."""
+    """Hold `root`'s lock (exclusive for a writer, shared for a reader) inside the block; inside a block of this
+    process holding it already, that hold stands. A run that has to wait says on stderr whom for, and again when
+    another command takes the lock first; Ctrl-C or SIGTERM while waiting raises WaitInterrupted."""
     fd = None if "://" in str(root) else _open(Path(root) / LOCK_FILE)
     if fd is None:
         yield
         return
-    try:
-        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
-        try:
-            fcntl.flock(fd, mode | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print(f"waiting for {_holders(fd)} on {root} ...", file=sys.stderr, flush=True)
-            fcntl.flock(fd, mode)
+    stat = os.fstat(fd)
+    key = (stat.st_dev, stat.st_ino)
+    if key in _held:
+        os.close(fd)
         yield
+        return
+    try:
+        _acquire(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH, root)
+        _held.add(key)
+        try:
+            yield
+        finally:
+            _held.discard(key)
     finally:
         os.close(fd)
+
+
+def _acquire(fd: int, mode: int, root: str | Path) -> None:
+    said, named = False, set()  # the holders said so far, by pid
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, mode | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                pass
+            holders = _holders(fd)
+            pids = {pid for pid, _ in holders}
+            # Between one holder's end and the next one's start the list can be empty: nothing new to say then.
+            if not said or pids - named:
+                print(_waiting_line(root, holders, again=said), file=sys.stderr, flush=True)
+                said, named = True, named | pids
+            time.sleep(POLL_SECONDS)
+    except KeyboardInterrupt as exc:  # Terminated (SIGTERM) carries its signum
+        raise WaitInterrupted(getattr(exc, "signum", signal.SIGINT)) from None
 
 
 def _open(path: Path) -> int | None:
@@ -55,8 +101,20 @@ def _open(path: Path) -> int | None:
     return None
 
 
-def _holders(fd: int) -> str:
-    """Who holds the lock, from /proc/locks (Linux): "another worldline pack (pid N)"; without /proc, less."""
+def _waiting_line(root: str | Path, holders: list[tuple[str, str]], again: bool) -> str:
+    """"waiting for worldline pack (pid N), which is packing RAW, to finish ...": the holder named by its own command,
+    so that the line reads right whichever command waits."""
+    if not holders:
+        return f"waiting for another worldline command using {root} to finish ..."
+    names = " and ".join(f"worldline {_command(pid) or ('pack' if kind == 'WRITE' else 'curate or query')} "
+                         f"(pid {pid})" for pid, kind in holders)
+    doing = "packing" if holders[0][1] == "WRITE" else "reading"
+    which = "which is" if len(holders) == 1 else "which are"
+    return f"{'now ' if again else ''}waiting for {names}, {which} {doing} {root}, to finish ..."
+
+
+def _holders(fd: int) -> list[tuple[str, str]]:
+    """(pid, READ or WRITE) of each process holding the lock, from /proc/locks (Linux); none without /proc."""
     stat = os.fstat(fd)
     device = f"{os.major(stat.st_dev):02x}:{os.minor(stat.st_dev):02x}:{stat.st_ino}"
     holders = []
@@ -66,13 +124,10 @@ def _holders(fd: int) -> str:
                 fields = line.split()
                 # "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF"; a waiter's line has "->" after the number.
                 if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == device:
-                    holders.append((fields[3], fields[4]))
+                    holders.append((fields[4], fields[3]))
     except OSError:
         pass
-    if not holders:
-        return "another worldline command using the collection"
-    return ", ".join(f"another worldline {_command(pid) or ('pack' if kind == 'WRITE' else 'curate or query')} "
-                     f"(pid {pid})" for kind, pid in holders)
+    return holders
 
 
 def _command(pid: str) -> str | None:

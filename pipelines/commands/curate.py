@@ -161,6 +161,7 @@ def curate_command(ctx: typer.Context,
                                   check_input, check_output_apart, check_runner, existing_output, run_curation,
                                   work_dir)
     from pipelines.progress import CurationProgress
+    from schemas.collection_lock import WaitInterrupted, collection_lock
     from transforms.curate import CurateOptions
     from transforms.dedupe import NearDupOptions
     from transforms.reasoning import SYNTHESIZERS
@@ -197,23 +198,20 @@ def curate_command(ctx: typer.Context,
         check_runner(list(ctx.args))
     except (InputMissingError, OutputExistsError, RunnerError) as exc:
         raise fail(str(exc), code=2) from exc  # what was asked cannot run: a usage error, as collect's file errors
-    files, unpacked = raw_file_counts(input)
-    if not sys.stderr.isatty():  # no progress bars: say what is being done, for logs
-        what = "the raw files" if files < 0 else f"{files} raw file{'' if files == 1 else 's'}"
-        typer.echo(f"Curating {what} of {input} into {output}...", err=True)
-    if files == 0 and os.path.isdir(input):
-        typer.echo(f"Warning: {input} holds no raw files under transitions/: the run will curate nothing.",
-                   err=True)
-    if unpacked >= PACK_HINT_FILES:
-        typer.echo(f"Tip: {input} holds {unpacked} single-episode files; `worldline pack {input}` first makes "
-                   "curation read a few big files instead (about twice as fast).", err=True)
     interrupt_on_sigterm()
     try:
-        with CurationProgress(input, work_dir(output), enabled=sys.stderr.isatty(),
-                              spend=spend_of(reasoning_options)):
-            stats = run_curation(input, output, options, beam_args=list(ctx.args), overwrite=overwrite)
+        # The lock before the counts and the bars: a curate waiting for a pack showed its bars with the clock
+        # running, and counted the files the pack was about to merge.
+        with collection_lock(input, exclusive=False):
+            announce(input, output)
+            with CurationProgress(input, work_dir(output), enabled=sys.stderr.isatty(),
+                                  spend=spend_of(reasoning_options)):
+                stats = run_curation(input, output, options, beam_args=list(ctx.args), overwrite=overwrite)
     except (InputMissingError, OutputExistsError) as exc:
         raise fail(str(exc)) from exc
+    except WaitInterrupted as exc:
+        typer.echo(f"{signal_name(exc.signum)} while waiting for {input}: nothing was read or written.", err=True)
+        raise typer.Exit(interrupted_exit_code(exc)) from None
     except (CurationInterrupted, KeyboardInterrupt) as exc:
         what = signal_name(getattr(exc, "signum", signal.SIGINT))
         _exit_stopped(f"{what}: the workers are stopped; {_nothing_published(output)}: run the same command again to "
@@ -231,6 +229,21 @@ def curate_command(ctx: typer.Context,
         typer.echo("Dry run: the job was translated and nothing was submitted, curated or written.", err=True)
         return
     report(stats, output)
+
+
+def announce(input: str, output: str) -> None:
+    """What the run is about to read, and a warning or tip it calls for; once the collection's lock is held, so that
+    the counts are those of the files it reads."""
+    files, unpacked = raw_file_counts(input)
+    if not sys.stderr.isatty():  # no progress bars: say what is being done, for logs
+        what = "the raw files" if files < 0 else f"{files} raw file{'' if files == 1 else 's'}"
+        typer.echo(f"Curating {what} of {input} into {output}...", err=True)
+    if files == 0 and os.path.isdir(input):
+        typer.echo(f"Warning: {input} holds no raw files under transitions/: the run will curate nothing.",
+                   err=True)
+    if unpacked >= PACK_HINT_FILES:
+        typer.echo(f"Tip: {input} holds {unpacked} single-episode files; `worldline pack {input}` first makes "
+                   "curation read a few big files instead (about twice as fast).", err=True)
 
 
 def report(stats: dict, output: str) -> None:

@@ -32,9 +32,10 @@ def pack(collection: Path = typer.Argument(..., metavar="COLLECTION",
     curate and query runs reading the collection, and they and another pack wait for it."""
     from rich.progress import Progress
 
-    from collectors.pack import NotACollection, PackReport, pack_collection
+    from collectors.pack import NotACollection, PackReport, check_collection, pack_collection
     from pipelines.os_errors import NO_SPACE, disk_error
     from pipelines.views import is_curation_output
+    from schemas.collection_lock import WaitInterrupted, collection_lock
 
     if is_curation_output(collection):  # its transitions/ holds shards, no domain folders: it would pack nothing
         raise fail(f"{collection} is a curate output, not a raw collection: pack the folder `worldline collect` "
@@ -42,12 +43,17 @@ def pack(collection: Path = typer.Argument(..., metavar="COLLECTION",
     report = PackReport()
     interrupt_on_sigterm()
     try:
-        with Progress(transient=True) as progress:
+        check_collection(collection)
+        # The lock before the bar: a pack waiting for a curate showed "packing episodes" as if it had begun.
+        with collection_lock(collection, exclusive=True), Progress(transient=True) as progress:
             task = progress.add_task("packing episodes", total=None)
             pack_collection(collection, rows_per_group, rows_per_pack, progress=lambda n: progress.advance(task, n),
                             report=report, on_finished=lambda: note_interrupts(PACKED_NOTE))
     except NotACollection as exc:
         raise fail(str(exc), 2)
+    except WaitInterrupted as exc:
+        typer.echo(f"{signal_name(exc.signum)} while waiting for {collection}: nothing was packed.", err=True)
+        raise typer.Exit(interrupted_exit_code(exc)) from None
     except OSError as exc:
         error = disk_error(exc)
         if error is None or error.code not in NO_SPACE:

@@ -6,9 +6,14 @@ command from inside the first one at that point, which is what a slow listing an
 from __future__ import annotations
 
 import os
+import pty
+import select
 import shutil
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -21,6 +26,8 @@ from collectors.pack import UnreadableMember, _read_member, pack_collection
 from collectors.store import EpisodeStore
 from pipelines.commands.query import Format, query
 from pipelines.curate import run_curation
+from schemas.collection_lock import LOCK_FILE, collection_lock
+from schemas.layout import transition_files
 from tests.pipelines.curation_raw_collection import _episode
 from tests.test_cli_os_errors import assert_one_error_line, disk, fill, worldline  # noqa: F401 (disk: a fixture)
 from transforms.io import raw_files, records_without_rows
@@ -44,13 +51,16 @@ def start_pack(root: Path, *args: str) -> subprocess.Popen:
 
 
 def start_and_watch(command: list[str]) -> subprocess.Popen:
+    """`command` started, returned once it has said it waits (`waited`: that line; `before`: what it printed on
+    stderr before it) or ended."""
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                cwd=Path(__file__).parents[2])
-    process.waited = ""
+    process.waited = process.before = ""
     for line in process.stderr:
         if "waiting for" in line:
             process.waited = line
             break
+        process.before += line
     return process
 
 
@@ -83,7 +93,7 @@ def test_curate_reads_every_row_when_pack_starts_after_its_listing(tmp_path, mon
     code, out, err = finish(packs[0])
     assert stats["in"] == EPISODES * STEPS and stats["dead_lettered"] == 0, stats
     assert code == 0, err
-    assert "waiting for another worldline" in err and str(raw) in err, err
+    assert f"worldline curate or query (pid {os.getpid()}), which is reading {raw}, to finish ..." in err, err
     assert f"packed {EPISODES} episodes" in out
     assert sorted(transition_ids(raw)) == sorted(f"term-{i:02d}:{s}" for i in range(EPISODES) for s in range(STEPS))
 
@@ -109,7 +119,7 @@ def test_two_packs_at_once_put_every_row_in_one_pack(tmp_path, monkeypatch):
 
     code, out, err = finish(second[0])
     assert report.episodes_packed == EPISODES and code == 0, err
-    assert "waiting for another worldline pack" in err, err
+    assert f"waiting for worldline pack (pid {os.getpid()}), which is packing {raw}, to finish ..." in err, err
     assert "packed 1 episodes" in out, out
     ids = transition_ids(raw)
     assert len(ids) == len(set(ids)) == EPISODES * STEPS + 1
@@ -165,7 +175,7 @@ def test_query_started_before_a_pack_reads_every_row(tmp_path, monkeypatch, caps
 
     code, _, err = finish(packs[0])
     assert capsys.readouterr().out.splitlines()[-1] == f"{EPISODES * STEPS},{EPISODES * STEPS}"
-    assert code == 0 and "waiting for another worldline" in err, err
+    assert code == 0 and f"(pid {os.getpid()}), which is reading {raw}" in err, err
 
 
 def test_query_during_a_pack_waits_for_it(tmp_path, monkeypatch):
@@ -187,7 +197,7 @@ def test_query_during_a_pack_waits_for_it(tmp_path, monkeypatch):
 
     code, out, err = finish(queries[0])
     assert code == 0, err
-    assert "waiting for another worldline pack" in err, err
+    assert f"waiting for worldline pack (pid {os.getpid()}), which is packing {raw}" in err, err
     assert out.splitlines()[-1] == str(EPISODES * STEPS)
 
 
@@ -223,3 +233,138 @@ def test_a_pack_out_of_space_says_how_much_it_needs(disk):
     line = assert_one_error_line(worldline("pack", disk / "raw", "--rows-per-pack", "30"), "No space left on device")
     assert "a pack needs about its own size free (up to --rows-per-pack 30 transitions)" in line, line
     assert "pass a smaller --rows-per-pack" in line, line
+
+
+def curate_command(raw: Path, out: Path) -> list[str]:
+    return [*WORLDLINE, "curate", "--input", str(raw), "--output", str(out), "--direct_num_workers", "1"]
+
+
+def during_a_pack(raw: Path, monkeypatch, start: Callable[[], subprocess.Popen]) -> subprocess.Popen:
+    """`start()` called while an in-process pack holds the lock (its first pack written, the rest to come)."""
+    original = pack_module._write_pack
+    started = []
+
+    def published_then_start(folder, members, rows_per_group):
+        written = original(folder, members, rows_per_group)
+        if not started:
+            started.append(start())
+        return written
+
+    monkeypatch.setattr(pack_module, "_write_pack", published_then_start)
+    pack_collection(raw, rows_per_pack=6)
+    return started[0]
+
+
+def test_a_curate_waiting_for_a_pack_says_so_first_and_counts_the_files_after(tmp_path, monkeypatch):
+    """Walkthrough F1 and F7b: curate printed its file count (and on a terminal drew its bars) before it waited,
+    the count of the files the pack then merged; the wait line said "another worldline pack"."""
+    raw = tmp_path / "raw"
+    write_collection(raw)
+    curate = during_a_pack(raw, monkeypatch, lambda: start_and_watch(curate_command(raw, tmp_path / "out")))
+
+    code, _, err = finish(curate)
+    assert code == 0, err
+    assert curate.before == "", curate.before
+    assert curate.waited == (f"waiting for worldline pack (pid {os.getpid()}), which is packing {raw}, to finish "
+                             "...\n")
+    files = len(transition_files(raw))
+    assert files < EPISODES and f"Curating {files} raw files of {raw}" in err, err
+
+
+def test_ctrl_c_on_a_curate_waiting_for_the_lock_says_nothing_was_read(tmp_path, monkeypatch):
+    """Walkthrough F7c: it said "the workers are stopped", though none had started."""
+    raw = tmp_path / "raw"
+    write_collection(raw)
+
+    def start_then_interrupt():
+        curate = start_and_watch(curate_command(raw, tmp_path / "out"))
+        curate.send_signal(signal.SIGINT)
+        curate.result = finish(curate)
+        return curate
+
+    code, _, err = during_a_pack(raw, monkeypatch, start_then_interrupt).result
+    assert code == 130, err
+    assert err.splitlines()[-1] == f"Interrupted while waiting for {raw}: nothing was read or written.", err
+    assert not (tmp_path / "out").exists()
+
+
+def start_on_terminal(command: list[str]) -> tuple[subprocess.Popen, int]:
+    """`command` with its stdout and stderr on a pseudo-terminal, as a user's, so that it draws its progress display;
+    the terminal's other end, to read that from."""
+    reader, writer = pty.openpty()
+    process = subprocess.Popen(command, stdout=writer, stderr=writer, cwd=Path(__file__).parents[2])
+    os.close(writer)
+    return process, reader
+
+
+def read_until(reader: int, text: str, seen: str = "", timeout: float = 120) -> str:
+    """What the terminal shows up to `text`: all of it when the process ends first, or after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while text not in seen and select.select([reader], [], [], max(0.0, deadline - time.monotonic()))[0]:
+        try:
+            chunk = os.read(reader, 4096)
+        except OSError:  # EIO: the process ended
+            break
+        if not chunk:
+            break
+        seen += chunk.decode(errors="replace")
+    return seen
+
+
+def wait_until_held(raw: Path, pid: int) -> None:
+    """Until process `pid` holds the collection's lock, by /proc/locks ("1: FLOCK ADVISORY READ PID MAJ:MIN:INODE ...")."""
+    deadline = time.monotonic() + 120
+    while not any(fields[4] == str(pid) and (raw / LOCK_FILE).exists()
+                  and fields[5].endswith(f":{(raw / LOCK_FILE).stat().st_ino}")
+                  for fields in map(str.split, Path("/proc/locks").read_text().splitlines()) if len(fields) > 5):
+        assert time.monotonic() < deadline, f"pid {pid} never took the lock of {raw}"
+        time.sleep(0.02)
+
+
+def test_a_pack_waiting_for_a_curate_names_it_draws_no_bar_and_says_when_another_holder_came(tmp_path):
+    """Walkthrough F1 and F7b, d: a pack waiting for a curate drew "packing episodes" while it waited, said
+    "waiting for another worldline curate", and said nothing when another command took the lock before it."""
+    raw = tmp_path / "raw"
+    write_collection(raw)
+    curate = subprocess.Popen(curate_command(raw, tmp_path / "out"), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parents[2])
+    wait_until_held(raw, curate.pid)
+    curate.send_signal(signal.SIGSTOP)
+    pack, terminal = start_on_terminal([*WORLDLINE, "pack", str(raw), "--rows-per-pack", "6"])
+    try:
+        shown = read_until(terminal, "to finish ...", timeout=30)
+        assert shown.strip() == (f"waiting for worldline curate (pid {curate.pid}), which is reading {raw}, to "
+                                 "finish ..."), shown[:400]
+        with collection_lock(raw, exclusive=False):  # this process takes its turn before the curate ends
+            curate.send_signal(signal.SIGCONT)
+            assert curate.wait(timeout=300) == 0, curate.stderr.read()
+            shown = read_until(terminal, "now waiting", shown)
+            shown = read_until(terminal, "to finish ...", shown[shown.index("now waiting"):])
+            assert "packing episodes" not in shown and shown.startswith("now waiting for worldline "), shown[:400]
+            # The curate may still hold it too when the pack looks: the line names every holder then.
+            assert f" (pid {os.getpid()})" in shown and f"reading {raw}, to finish ..." in shown, shown
+        assert "packing episodes" in read_until(terminal, f"packed {EPISODES} episodes")
+        assert pack.wait(timeout=120) == 0
+    finally:
+        os.close(terminal)
+        for process in (curate, pack):
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+def test_ctrl_c_on_a_pack_waiting_for_the_lock_says_nothing_was_packed(tmp_path, monkeypatch):
+    """It said the published pack files were whole and the rest as they were, of a pack that had not begun."""
+    raw = tmp_path / "raw"
+    write_collection(raw)
+
+    def start_then_interrupt():
+        pack = start_pack(raw)
+        pack.send_signal(signal.SIGINT)
+        pack.result = finish(pack)
+        return pack
+
+    code, out, err = during_a_pack(raw, monkeypatch, start_then_interrupt).result
+    assert code == 130, err
+    assert err.splitlines()[-1] == f"Interrupted while waiting for {raw}: nothing was packed.", err
+    assert out == ""
