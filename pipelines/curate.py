@@ -15,6 +15,7 @@ import shutil
 import signal
 import sys
 import threading
+import time
 import uuid
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -454,10 +455,17 @@ def work_dir(output_dir: str) -> str:
     return f"{output_dir.rstrip('/')}/{WORK_DIR}"
 
 
-def remove_work_dir(output_dir: str) -> None:
+def remove_work_dir(output_dir: str, settle_s: float = 0.0) -> None:
+    """Remove the work folder; `settle_s`: and again whenever it reappears within that time. An interrupted run's
+    writer can still be finishing a file (a prepared file's sketches, written right after it) when the folder is
+    removed, and make it again: under load 5 of 20 SIGTERMs left `.work/sketches/...` in the output."""
     path = work_dir(output_dir)
     if "://" not in path:
         shutil.rmtree(path, ignore_errors=True)
+        deadline = time.monotonic() + settle_s
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            shutil.rmtree(path, ignore_errors=True)
         return
     try:
         FileSystems.delete([path + "/"])  # on GCS a folder is a prefix: this deletes every object under it
@@ -668,9 +676,12 @@ def _curate_into(input_dir: str, output_dir: str, staging: str, options: CurateO
     dry_run = pipeline.options.view_as(TestOptions).dry_run
     try:
         result = run_interruptibly(pipeline)
-    finally:
+    except BaseException:
         if not dry_run:
-            remove_work_dir(output_dir)
+            remove_work_dir(output_dir, settle_s=1.0)
+        raise
+    if not dry_run:
+        remove_work_dir(output_dir)
     if dry_run:
         return None
     stats = stats_from_counters(counters_from_result(result))
