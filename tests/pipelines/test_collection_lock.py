@@ -28,6 +28,7 @@ from pipelines.commands.query import Format, query
 from pipelines.curate import run_curation
 from schemas.collection_lock import LOCK_FILE, collection_lock
 from schemas.layout import transition_files
+from tests.interrupts import with_default_sigint
 from tests.pipelines.curation_raw_collection import _episode
 from tests.test_cli_os_errors import assert_one_error_line, disk, fill, worldline  # noqa: F401 (disk: a fixture)
 from transforms.io import raw_files, records_without_rows
@@ -54,7 +55,7 @@ def start_and_watch(command: list[str]) -> subprocess.Popen:
     """`command` started, returned once it has said it waits (`waited`: that line; `before`: what it printed on
     stderr before it) or ended."""
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               cwd=Path(__file__).parents[2])
+                               cwd=Path(__file__).parents[2], preexec_fn=with_default_sigint)
     process.waited = process.before = ""
     for line in process.stderr:
         if "waiting for" in line:
@@ -292,7 +293,8 @@ def start_on_terminal(command: list[str]) -> tuple[subprocess.Popen, int]:
     """`command` with its stdout and stderr on a pseudo-terminal, as a user's, so that it draws its progress display;
     the terminal's other end, to read that from."""
     reader, writer = pty.openpty()
-    process = subprocess.Popen(command, stdout=writer, stderr=writer, cwd=Path(__file__).parents[2])
+    process = subprocess.Popen(command, stdout=writer, stderr=writer, cwd=Path(__file__).parents[2],
+                               preexec_fn=with_default_sigint)
     os.close(writer)
     return process, reader
 
