@@ -23,6 +23,8 @@ class Task:
     perturbations: list[str] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
     max_steps: int | None = None
+    # The task file's `group`: the environment group when the collector's task_group would name the wrong one.
+    group: str | None = None
 
 
 @dataclass
@@ -74,7 +76,9 @@ class Collector(abc.ABC):
         """The environment instance `task` runs in (a site, an app, a server, a repository), recorded as the episode's
         task.group: tasks that share one see near-copies of one another's observations, so a held-out split must
         hold out whole groups. The default, the task id, suits tasks whose environments share nothing. Called before
-        reset; it must not raise (a task it cannot read falls back to its id, and reset reports what is wrong)."""
+        reset; it must not raise (a task it cannot read falls back to its id, and reset reports what is wrong). Not
+        called for a task that sets its own `group`: the task's author knows where it goes (a desktop task that
+        launches a terminal to open the calculator sees the calculator's windows), a derivation from setup cannot."""
         return task.id
 
     @abc.abstractmethod

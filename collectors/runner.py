@@ -104,7 +104,7 @@ def run_episode(collector: Collector, plan: EpisodePlan, stop: threading.Event |
     resolved to, as the os one does the element's point): what a replay sends again."""
     task, domain = plan.task, collector.domain
     episode_id = episode_id_for(domain, task.id, plan.seed)
-    group = collector.task_group(task)
+    group = task.group or collector.task_group(task)
     provenance = Provenance(collector=collector.name, collector_version=collector.version, seed=plan.seed,
                             host=socket.gethostname(), stand_in=collector.stand_in)
     policy = plan.policy_factory()

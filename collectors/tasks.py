@@ -10,7 +10,8 @@ from pathlib import Path
 from collectors.api import Task
 from schemas.yaml_file import load_yaml
 
-TASK_FIELDS = {"id", "instruction", "domain", "setup", "actions", "perturbations", "options", "max_steps"}
+TASK_FIELDS = {"id", "instruction", "domain", "setup", "actions", "perturbations", "options", "max_steps",
+               "group"}
 
 
 class InputFileError(ValueError):
@@ -32,6 +33,12 @@ def task_from_dict(entry: dict, where: str) -> Task:
     if unknown:
         raise TaskFileError(f"{where} (task {entry['id']!r}): unknown keys {sorted(unknown)}; "
                             f"allowed: {sorted(TASK_FIELDS)}")
+    group = entry.get("group")
+    # Recorded as the string task.group; a blank one would be read by curation as no group at all (the task id),
+    # undoing the key without a word.
+    if "group" in entry and not (isinstance(group, str) and group.strip()):
+        raise TaskFileError(f"{where} (task {entry['id']!r}): group must be a non-empty string (the environment "
+                            f"group its episodes are recorded in), got {group!r}")
     return Task(
         id=str(entry["id"]),
         instruction=str(entry["instruction"]),
@@ -41,6 +48,7 @@ def task_from_dict(entry: dict, where: str) -> Task:
         perturbations=list(entry.get("perturbations") or []),
         options=dict(entry.get("options") or {}),
         max_steps=entry.get("max_steps"),
+        group=group,
     )
 
 

@@ -11,20 +11,26 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
+import typer
+import yaml
+from typer.testing import CliRunner
 
+from collectors.android.collector import AndroidCollector
 from collectors.api import Task
 from collectors.mcp import DEFAULT_SERVERS_FILE, McpCollector
 from collectors.os_desktop import DesktopCollector
 from collectors.runner import EpisodePlan, run_episode
 from collectors.store import EpisodeStore
 from collectors.swe import SweCollector
-from collectors.tasks import load_tasks
+from collectors.tasks import TaskFileError, load_tasks
 from collectors.web import WebCollector
 from pipelines.curate import run_curation
 from sandboxes.mcp_servers import load_servers
 from schemas import Action, EnvInfo, Episode, Observation, Provenance, Timings, Transition
 from schemas.transition import TRANSITION_SCHEMA_1_1
 from tests.pipelines.curation_raw_collection import T0
+from tests.plugin_example.sqlite_demo.collector import collect_command
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVERS = load_servers(DEFAULT_SERVERS_FILE)
@@ -74,14 +80,15 @@ def test_a_terminal_episode_keeps_its_task_id_as_group(tmp_path, base_image):
 
 
 def _shipped_groups() -> dict[tuple[str, str], str]:
-    """(domain, task id) -> group, for every task of the shipped task files."""
+    """(domain, task id) -> group, for every task of the shipped task files, as the runner records it."""
     hooks = {"web": object.__new__(WebCollector), "os": object.__new__(DesktopCollector),
-             "swe": object.__new__(SweCollector), "mcp": McpCollector(SERVERS), "search": McpCollector(SERVERS)}
+             "swe": object.__new__(SweCollector), "mcp": McpCollector(SERVERS), "search": McpCollector(SERVERS),
+             "android": object.__new__(AndroidCollector)}
     groups = {}
-    for domain in ("web", "os", "swe", "mcp", "search"):
+    for domain in ("web", "os", "swe", "mcp", "search", "android"):
         path = ROOT / "tasks" / f"{domain}.yaml"
         for task in load_tasks(path, domain=domain if domain != "search" else None):
-            groups[(domain, task.id)] = hooks[domain].task_group(task)
+            groups[(domain, task.id)] = task.group or hooks[domain].task_group(task)
     return groups
 
 
@@ -89,12 +96,58 @@ def test_shipped_tasks_that_share_an_environment_share_a_group():
     groups = _shipped_groups()
     assert groups[("web", "forum-truncated-thread")] == groups[("web", "forum-slow-search")] == "forum"
     assert groups[("os", "calc-multiply")] == groups[("os", "calc-scientific-mode")] == "galculator"
+    # Launched from lxterminal, the calculator's windows are what it observes: the calculator tasks' group.
+    assert groups[("os", "terminal-open-calculator")] == "galculator"
+    assert groups[("android", "settings-network")] == groups[("android", "settings-from-launcher-intent")]
     assert groups[("search", "world7-q00")] == groups[("search", "world7-q07")] == "world7"
     assert groups[("search", "packages-parquet")] == "packages"
     # The same reference server over stdio and over HTTP answers alike: one group.
     assert groups[("mcp", "everything-tour")] == groups[("mcp", "everything-over-http")] == "everything"
     assert groups[("swe", "six-edit-errors")] == groups[("swe", "six-explore-history-and-tests")] == "six"
     assert groups[("swe", "toolz-planted-bug-by-hand")] == "toolz"
+
+
+def test_a_task_files_group_wins_over_the_collectors(tmp_path):
+    """Played by a shipped collector that derives a group (mcp: the server) and by a plugin that keeps the default
+    (the task id): the task file's `group` is what the episode and its transitions record."""
+    path = tmp_path / "tasks.yaml"
+    path.write_text(yaml.safe_dump([{"id": "what-time", "instruction": "Ask the time.", "options": {"server": "time"},
+                                     "group": "clocks", "actions": [{"tool": "get_current_time",
+                                                                     "arguments": {"timezone": "Europe/Paris"}}]}]))
+    mcp = McpCollector(SERVERS)
+    try:
+        (task,) = load_tasks(path, domain="mcp")
+        assert mcp.task_group(task) == "time"
+        assert _groups(*_stored(tmp_path / "mcp", mcp, task)) == {"clocks"}
+    finally:
+        mcp.close()
+
+    setup = ["CREATE TABLE fruit (name TEXT)"]
+    path.write_text(yaml.safe_dump([
+        {"id": "count-fruit", "instruction": "Count.", "group": "fruit-db", "setup": setup,
+         "actions": ["SELECT count(*) FROM fruit"]},
+        {"id": "list-fruit", "instruction": "List.", "setup": setup, "actions": ["SELECT name FROM fruit"]}]))
+    app = typer.Typer()
+    app.command()(collect_command)
+    result = CliRunner().invoke(app, ["--tasks", str(path), "--out", str(tmp_path / "sqlite")])
+    assert result.exit_code == 0, (result.stderr, result.exception)
+    recorded = {}
+    for record_path in (tmp_path / "sqlite" / "episodes" / "sqlite").glob("*.json"):
+        record = json.loads(record_path.read_text())
+        rows = pq.read_table(record_path.parents[2] / "transitions" / "sqlite" /
+                             f"{record['episode_id']}.parquet").to_pylist()
+        recorded[record["task"]["id"]] = _groups(record, rows)
+    assert recorded == {"count-fruit": {"fruit-db"}, "list-fruit": {"list-fruit"}}
+
+
+@pytest.mark.parametrize("value", ["", "  ", None, 7, ["galculator"]])
+def test_a_group_that_is_not_a_non_empty_string_is_refused(tmp_path, value):
+    path = tmp_path / "tasks.yaml"
+    path.write_text(yaml.safe_dump([{"id": "calc", "instruction": "x", "group": value}]))
+    with pytest.raises(TaskFileError) as error:
+        load_tasks(path)
+    assert str(error.value) == (f"{path} task #1 (task 'calc'): group must be a non-empty string (the environment "
+                                f"group its episodes are recorded in), got {value!r}")
 
 
 def test_explore_tasks_join_the_group_of_their_environment():
