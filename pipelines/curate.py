@@ -36,6 +36,7 @@ from transforms.card import dataset_card
 from transforms.curate import OUTPUT_SCHEMAS, Curate, CurateOptions
 from transforms.io import commit_parts, write_text
 from transforms.memory import heap_frozen
+from transforms.prompts import plugin_domains
 from transforms.stats import counters_from_result, stats_from_counters
 
 DEFAULT_RUNNER = "FnApiRunner"
@@ -201,6 +202,13 @@ def local_workers(input_bytes: int, cores: int) -> tuple[int, str]:
     if input_bytes >= MULTIPROCESS_INPUT_BYTES and cores > 1:
         return cores, "multi_processing"
     return 1, "in_memory"
+
+
+def check_plugins() -> None:
+    """Reads the domains collector plugins describe (transforms.prompts.plugin_domains): a broken entry point raises
+    DomainPluginError, naming it and what to fix, here rather than as a traceback in a worker once rows are built.
+    Workers read their own installed plugins (docs/adding-a-collector.md, item 5)."""
+    plugin_domains()
 
 
 def check_output_apart(input_dir: str, output_dir: str) -> None:
@@ -637,6 +645,7 @@ def run_curation(input_dir: str, output_dir: str, options: CurateOptions = Curat
     check_input(input_dir)
     check_output_apart(input_dir, output_dir)
     check_runner(beam_args or [])
+    check_plugins()
     # Shared with other readers, for the whole run, since workers read the files listed until its end: a pack
     # deleting them meanwhile lost their rows (each dead-lettered as unreadable, the pack holding them never read).
     with collection_lock(input_dir, exclusive=False), output_lock(output_dir):

@@ -10,6 +10,7 @@ import yaml
 from schemas.version import SCHEMA_VERSION, WORLDLINE_VERSION
 from transforms.io import shard_prefix
 from transforms.copied_values import IDENTIFIER_KINDS, MIN_COPIED_CHARS
+from transforms.prompts import plugin_domains
 
 # config name -> folder of Parquet shards. The stages are the training sets; the others are for inspection.
 CONFIGS = {
@@ -168,7 +169,8 @@ def _figures(lengths: dict) -> str:
 
 
 def _tokens(domain: str, characters: int) -> int | None:
-    ratio = CHARS_PER_TOKEN.get(domain)
+    # A plugin's domain has the figure its plugin gives (transforms.prompts.Domain), if any.
+    ratio = CHARS_PER_TOKEN.get(domain) or getattr(plugin_domains().get(domain), "chars_per_token", None)
     return round(characters / ratio) if ratio else None
 
 

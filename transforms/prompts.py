@@ -6,14 +6,24 @@ the next observation inside <predicted_observation>...</predicted_observation>. 
 AgentWorldBench's layout (`### Turn N`, then `**Task Instruction:**`, `**Current State:**` and `**Action:**`
 sections, the action in a code block). The stage 2/3 chat rows and the AgentWorldBench export both take their
 system prompt and their turn prompts from here, so a model is evaluated under the prompt it was trained with.
+
+A domain worldline does not ship gets its description from the collector plugin that records it: a `Domain` named
+by an entry point in the `worldline.domains` group (plugin_domains), or else the generic one.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib.metadata import EntryPoint, entry_points
+from types import MappingProxyType
 
 from schemas.render.os import HEADER as OS_HEADER
+from schemas.validate import DOMAIN_PATTERN
 
 ANSWER_TAG = "predicted_observation"
 
@@ -116,13 +126,130 @@ _GENERIC = (
     "observations shown earlier in the conversation."
 )
 
-DOMAINS = tuple(_ENVIRONMENTS)
+DOMAINS = tuple(_ENVIRONMENTS)  # the shipped domains; plugin_domains() holds the ones plugins add
+GENERIC = "generic"  # the rubric of a domain no one describes: not a name a plugin may take
+DOMAIN_GROUP = "worldline.domains"
+
+
+@dataclass(frozen=True)
+class Domain:
+    """What a collector plugin tells curation about the domain its collector records. The plugin names one in its
+    pyproject.toml, under the `worldline.domains` entry point group: the name is the domain (the collector's
+    `domain` attribute), the value `module:attribute` of a Domain (docs/adding-a-collector.md, item 5).
+
+    environment: the system prompt's description of the environment, where a shipped domain's stands (_ENVIRONMENTS):
+    what is simulated, what an action looks like, and how an observation is written, as the collector records them.
+    chars_per_token: characters per token of the domain's stage-2 rows (transforms/card.py CHARS_PER_TOKEN), for the
+    dataset card's token estimates; None shows them as not measured.
+    """
+
+    environment: str
+    chars_per_token: float | None = None
+
+    def __post_init__(self) -> None:
+        # Checked here so that a mistake fails where the plugin builds its Domain, with the plugin's own line in the
+        # traceback, and curation reports it as that entry point's load error.
+        if not isinstance(self.environment, str) or not self.environment.strip():
+            raise ValueError("Domain(environment=...) must describe the environment as non-empty text, got "
+                             f"{self.environment!r}")
+        object.__setattr__(self, "environment", self.environment.strip())
+        ratio = self.chars_per_token
+        if ratio is not None and (isinstance(ratio, bool) or not isinstance(ratio, (int, float))
+                                  or not math.isfinite(ratio) or ratio <= 0):
+            raise ValueError("Domain(chars_per_token=...) must be a positive number of characters per token, or "
+                             f"None, got {ratio!r}")
+
+
+class DomainPluginError(Exception):
+    """Installed `worldline.domains` entry points that cannot be used; the message names each and what to fix."""
+
+
+def _entry_point(ep: EntryPoint) -> str:
+    dist = ep.dist
+    owner = f"distribution {dist.name} {dist.version}" if dist is not None else "no known distribution"
+    return f"entry point '{ep.name} = {ep.value}' ({DOMAIN_GROUP}, {owner})"
+
+
+def _refusal(ep: EntryPoint) -> str | None:
+    """Why an entry point's name cannot be a plugin domain, checked before its module is imported."""
+    if ep.name in _ENVIRONMENTS:
+        return (f"{_entry_point(ep)} would replace the system prompt worldline ships for the '{ep.name}' domain, "
+                "which a plugin cannot do: give your collector a domain of its own and register that, or uninstall "
+                "the distribution")
+    if ep.name == GENERIC:
+        return (f"{_entry_point(ep)}: '{GENERIC}' names the rubric of undescribed domains and cannot be registered: "
+                "give your collector another domain")
+    if not DOMAIN_PATTERN.match(ep.name):
+        return (f"{_entry_point(ep)}: '{ep.name}' is not a domain name (lowercase letters, digits, - or _, at most "
+                "32): name the entry point after the `domain` attribute of your collector")
+    return None
+
+
+def _load(ep: EntryPoint) -> Domain | str:
+    """The entry point's Domain, or why it cannot be used."""
+    try:
+        value = ep.load()
+    except Exception as exc:  # whatever the plugin's module raises on import is the plugin's to fix
+        failure = f"{_entry_point(ep)} could not be loaded: {type(exc).__name__}: {exc}"
+        module = ep.value.partition(":")[0].strip()
+        if isinstance(exc, ModuleNotFoundError) and exc.name and not f"{module}.".startswith(f"{exc.name}."):
+            return f"{failure}. The plugin needs it: install the plugin's dependencies where curation runs"
+        if isinstance(exc, (ImportError, AttributeError)):
+            return (f"{failure}. Its value must name a module and attribute of the installed package "
+                    "(module:attribute) that holds a transforms.prompts.Domain")
+        return failure
+    if not isinstance(value, Domain):
+        return (f"{_entry_point(ep)} is a {type(value).__name__}, not a transforms.prompts.Domain: point it at "
+                "Domain(environment=\"...\") in your package")
+    return value
+
+
+def _order(ep: EntryPoint) -> tuple[str, str, str]:
+    return ep.name, ep.value, ep.dist.name if ep.dist is not None else ""
+
+
+@cache
+def plugin_domains() -> Mapping[str, Domain]:
+    """The domains installed plugins describe, by name in sorted order. Read once per process, on first use (each
+    Beam worker process reads its own, so the plugin must be installed where the workers run); `worldline curate`
+    calls it before any work, so that a broken entry point stops the run there rather than in a worker. Raises
+    DomainPluginError naming every entry point that cannot be used."""
+    domains: dict[str, Domain] = {}
+    owners: dict[str, EntryPoint] = {}
+    problems = []
+    # Sorted, so that the domains and the message do not depend on the order of sys.path.
+    for ep in sorted(entry_points(group=DOMAIN_GROUP), key=_order):
+        if (refusal := _refusal(ep)) is not None:
+            problems.append(refusal)
+        elif ep.name in owners:
+            # Which one won would depend on what is installed where: the same data must get the same prompt.
+            problems.append(f"{_entry_point(ep)} registers the domain '{ep.name}' that "
+                            f"{_entry_point(owners[ep.name])} registers too: uninstall one of them")
+        else:
+            owners[ep.name] = ep
+            loaded = _load(ep)
+            if isinstance(loaded, Domain):
+                domains[ep.name] = loaded
+            else:
+                problems.append(loaded)
+    if problems:
+        raise DomainPluginError("; ".join(problems))
+    return MappingProxyType(domains)  # one per process, shared by every caller: read-only
+
+
+def environment(domain: str) -> str:
+    """The description of `domain`'s environment: the shipped one, its plugin's, or the generic one. A shipped
+    domain's does not read the plugins, so its rows are built as before whatever is installed."""
+    if domain in _ENVIRONMENTS:
+        return _ENVIRONMENTS[domain]
+    plugin = plugin_domains().get(domain)
+    return plugin.environment if plugin is not None else _GENERIC
 
 
 def system_prompt(domain: str) -> str:
-    """The world-model system prompt for `domain`; unknown domains get the generic prompt."""
-    environment = _ENVIRONMENTS.get(domain, _GENERIC)
-    return (f"You are a world model of an agent environment (domain: {domain}). {environment}\n\n"
+    """The world-model system prompt for `domain`; a domain neither shipped nor described by an installed plugin
+    gets the generic prompt."""
+    return (f"You are a world model of an agent environment (domain: {domain}). {environment(domain)}\n\n"
             "Given the task, the history of actions and observations, and the agent's next action, predict the "
             f"observation the environment returns next. {_ANSWER}")
 

@@ -30,13 +30,42 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from functools import cache
 
 from transforms import masking
-from transforms.prompts import ANSWER_TAG, DOMAINS
+from transforms.prompts import ANSWER_TAG, DOMAINS, GENERIC, plugin_domains
 from transforms.stages import rubric_id as domain_rubric
 
-RUBRICS = frozenset(map(domain_rubric, (*DOMAINS, "generic")))
+
+# Known without reading the plugins, so that scoring the shipped domains' rows does not depend on what is installed.
+_SHIPPED_RUBRICS = frozenset(map(domain_rubric, (*DOMAINS, GENERIC)))
+
+
+@cache
+def _rubric_ids() -> frozenset[str]:
+    return _SHIPPED_RUBRICS | frozenset(map(domain_rubric, plugin_domains()))
+
+
+class _Rubrics(AbstractSet):
+    """The rubric ids this scorer implements: each shipped domain's, the generic one, and those of the domains the
+    installed plugins describe (transforms.prompts.plugin_domains), read on first use, so that importing the scorer
+    reads no plugin. One set of rules scores them all (score reads the id only to refuse one it does not know): the
+    id names the domain and the rubric's version, and a row of a plugin's domain is scored where its plugin is
+    installed."""
+
+    def __contains__(self, rubric: object) -> bool:
+        return rubric in _SHIPPED_RUBRICS or rubric in _rubric_ids()
+
+    def __iter__(self):
+        return iter(sorted(_rubric_ids()))
+
+    def __len__(self) -> int:
+        return len(_rubric_ids())
+
+
+RUBRICS = _Rubrics()
 REPLAY = "replay"
 # What split_spans writes for a volatile span that came without a kind: a value of any kind the masker knows.
 ANY_KIND = "volatile"
@@ -120,7 +149,8 @@ def score(prediction: str | None, reference: str, exact_spans, format_spans, rub
     """prediction scored against a stage-3 row's reference and spans (lists of {start, end, kind}, as the row holds
     them). Raises ValueError for an unknown rubric id or spans that do not tile the reference."""
     if rubric_id not in RUBRICS:
-        raise ValueError(f"unknown rubric id {rubric_id!r}: this scorer implements {', '.join(sorted(RUBRICS))}")
+        raise ValueError(f"unknown rubric id {rubric_id!r}: this scorer implements {', '.join(RUBRICS)} (a "
+                         "plugin's domain is known where the plugin that describes it is installed)")
     segments = _segments(reference, exact_spans, format_spans)
     if prediction is None:
         return Score(0.0, False, f"no complete {_OPEN}...{_CLOSE} in the completion")

@@ -30,8 +30,8 @@ import pyarrow.compute as pc
 
 from schemas.stages import MESSAGE, SPAN, STAGE1_SCHEMA, STAGE2_SCHEMA, STAGE3_SCHEMA
 from transforms import _stages
-from transforms.prompts import (ACTION_SECTION, ANSWER_TAG, DOMAINS, INSTRUCTION_SECTION, STATE_SECTION, TURN_HEADER,
-                                action_block, system_prompt, turn_prompt)
+from transforms.prompts import (ACTION_SECTION, ANSWER_TAG, DOMAINS, GENERIC, INSTRUCTION_SECTION, STATE_SECTION,
+                                TURN_HEADER, action_block, plugin_domains, system_prompt, turn_prompt)
 from transforms.copied_values import IDENTIFIER_KINDS, copied_spans
 from transforms.replay import OTHER_OUTCOME
 
@@ -98,7 +98,10 @@ def reasoned_answer(trace: str, reference: str) -> str:
 
 
 def rubric_id(domain: str) -> str:
-    return f"worldline/{domain if domain in DOMAINS else 'generic'}/v1"
+    """`worldline/<domain>/v1` for a shipped domain or one an installed plugin describes, else the generic rubric's
+    id (the rules are the same for all: transforms/rewards.py)."""
+    described = domain in DOMAINS or (domain != GENERIC and domain in plugin_domains())
+    return f"worldline/{domain if described else GENERIC}/v1"
 
 
 def _window(history: list[dict], current: dict, window: int) -> list[dict]:

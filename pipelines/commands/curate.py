@@ -158,12 +158,13 @@ def curate_command(ctx: typer.Context,
     --region, --temp_location, --setup_file... (docs/curation.md, docs/dataflow.md).
     """
     from pipelines.curate import (CurationInterrupted, InputMissingError, OutputExistsError, RunnerError, WorkerLost,
-                                  check_input, check_output_apart, check_runner, existing_output, run_curation,
-                                  work_dir)
+                                  check_input, check_output_apart, check_plugins, check_runner, existing_output,
+                                  run_curation, work_dir)
     from pipelines.progress import CurationProgress
     from schemas.collection_lock import WaitInterrupted, collection_lock
     from transforms.curate import CurateOptions
     from transforms.dedupe import NearDupOptions
+    from transforms.prompts import DomainPluginError
     from transforms.reasoning import SYNTHESIZERS
 
     check_options(ctx)
@@ -196,7 +197,8 @@ def curate_command(ctx: typer.Context,
         check_output_apart(input, output)
         existing_output(output, overwrite)
         check_runner(list(ctx.args))
-    except (InputMissingError, OutputExistsError, RunnerError) as exc:
+        check_plugins()
+    except (InputMissingError, OutputExistsError, RunnerError, DomainPluginError) as exc:
         raise fail(str(exc), code=2) from exc  # what was asked cannot run: a usage error, as collect's file errors
     interrupt_on_sigterm()
     try:
