@@ -10,7 +10,7 @@ import yaml
 from schemas.version import SCHEMA_VERSION, WORLDLINE_VERSION
 from transforms.io import shard_prefix
 from transforms.copied_values import IDENTIFIER_KINDS, MIN_COPIED_CHARS
-from transforms.prompts import plugin_domains
+from transforms.prompts import DOMAINS, plugin_domains
 
 # config name -> folder of Parquet shards. The stages are the training sets; the others are for inspection.
 CONFIGS = {
@@ -222,6 +222,22 @@ def _lengths(stats: dict) -> str:
             "each domain should count as much.")
 
 
+def _prompts(stats: dict) -> str:
+    """Which system prompt and rubric each domain of this run got: a plugin's domain that its plugin does not
+    describe (docs/adding-a-collector.md, item 5) is told only its name, and a reader of the rows should know."""
+    domains = sorted(stats.get("domains") or {})
+    described = [domain for domain in domains if domain not in DOMAINS and domain in plugin_domains()]
+    generic = [domain for domain in domains if domain not in DOMAINS and domain not in described]
+    notes = []
+    if described:
+        notes.append(f"{', '.join(described)}: the description its collector plugin gives (`worldline.domains`)")
+    if generic:
+        notes.append(f"{', '.join(generic)}: the generic prompt, which names the domain but does not describe its "
+                     "environment, and the rubric id `worldline/generic/v1` (no installed plugin describes "
+                     "it)")
+    return ("" if not notes else " System prompts of domains worldline does not ship: " + "; ".join(notes) + ".")
+
+
 def _third_party(stats: dict) -> str:
     domains = stats.get("domains") or {}
     shown = [text for domain, text in THIRD_PARTY.items() if not domains or domain in domains]
@@ -294,7 +310,7 @@ def dataset_card(stats: dict, settings: dict, run_id: str = "") -> str:
             "Appending the target to `messages` and training on every assistant turn instead would put most of "
             "the loss on the window's earlier observations (about two thirds of the assistant tokens of a "
             "`make run` output), which have no reasoning and each of which is repeated in the next rows of its "
-            "episode.\n\n"
+            f"episode.{_prompts(stats)}\n\n"
             f"{_stage1_section(layout, settings)}"
             "## Splitting\n\n"
             f"stage1, stage2 and stage3 are built from the same curated transitions: {STAGE1_ROWS[layout]}. "

@@ -72,7 +72,9 @@ def test_installed_plugin_collects_end_to_end(tmp_path):
     # The card's token estimates use the plugin's chars_per_token (3.4), where it said "not measured".
     lengths = json.loads((shards / "stats.json").read_text())["stage2_lengths"]["domains"]["sqlite"]
     both = lengths["prompt_target_chars"]
-    assert f"| ~{round(both['p95'] / 3.4):,} / ~{round(both['max'] / 3.4):,} |" in (shards / "README.md").read_text()
+    card = (shards / "README.md").read_text()
+    assert f"| ~{round(both['p95'] / 3.4):,} / ~{round(both['max'] / 3.4):,} |" in card
+    assert "sqlite: the description its collector plugin gives (`worldline.domains`)" in card
 
     # The AgentWorldBench export evaluates the domain under the prompt it was trained with.
     awb = tmp_path / "awb"
