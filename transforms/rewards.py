@@ -10,7 +10,13 @@ masker's span and nothing is guessed. A `replay` span may hold any text, newline
 
 A value of a FORM_KINDS kind (timestamp, date, duration) must also keep the reference value's form (same_form): an
 ISO time where ls prints `Nov 27 03:04` is a timestamp, but not one this tool prints, and a model rewarded for it
-learns a form the environment never shows. Identifiers and measurements (pid, port, hex_id, uuid, temp_path,
+learns a form the environment never shows. Zero padding is form: `03:04` does not take `3:04`, nor `9:04` take
+`09:04` (see same_form). A timestamp or date value that names a weekday and a full date (`Fri Nov 27 03:04:05 UTC
+2026`, `Fri Nov 27 2026 23:19:31 GMT`) must name that date's weekday (`Mon Nov 27 ... 2026` is a date no clock
+prints), when python-dateutil reads one date from it whichever defaults and day-first order it is given; a value
+with no year, a numeric date that reads both ways (`11/07/2026`) or one dateutil cannot read is not checked. Only
+within one span: the masker gives `Fri` of `Fri, 27 Nov 2026 03:04:05 GMT` a span of its own, and a weekday is not
+checked against a date in another span. Identifiers and measurements (pid, port, hex_id, uuid, temp_path,
 byte_size, usage) stay any value of their kind: their form is the kind.
 
 The walk is linear but at replay spans, where the next exact text or format value may be found at several places;
@@ -32,7 +38,11 @@ import json
 import re
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from functools import cache
+from datetime import datetime
+from functools import cache, lru_cache
+
+# Not a dependency of ours but of apache-beam's (and pandas'), so present wherever curation runs.
+from dateutil import parser as dateutil_parser
 
 from transforms import masking
 from transforms.prompts import ANSWER_TAG, DOMAINS, GENERIC, plugin_domains
@@ -80,6 +90,15 @@ _FULL_NAMES = {name.lower(): group for group, names in (
     ("weekday", ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")),
     ("month", ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
                "November", "December"))) for name in names}
+_WEEKDAY_NAME = re.compile(r"\b(?:Mon(?:day)?|Tue(?:sday)?|Wed(?:nesday)?|Thu(?:rsday)?|Fri(?:day)?|Sat(?:urday)?"
+                           r"|Sun(?:day)?)\b", re.IGNORECASE)
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_YEAR = re.compile(r"(?<![0-9])[0-9]{4}(?![0-9])")
+# A numeric date that may be day or month first (11/06/2026); not year first, which is never read day first (dateutil
+# reads 2026-11-07 as July 11th under dayfirst), nor one with a month's name.
+_NUMERIC_DATE = re.compile(r"(?<![0-9])[0-9]{1,2}([-/.])[0-9]{1,2}\1[0-9]{2,4}")
+# Two defaults that differ in year, month and day: a value that lacks one of them parses to two dates.
+_DEFAULTS = (datetime(2001, 1, 1), datetime(2002, 2, 2))
 _SHOWN = 40  # characters of expected and predicted text a reason quotes
 
 _OPEN, _CLOSE = f"<{ANSWER_TAG}>", f"</{ANSWER_TAG}>"
@@ -115,7 +134,12 @@ def same_form(kind: str, reference: str, value: str) -> bool:
     other characters equal, letters and digits free. A letter run keeps its length and each letter its case, but for
     full weekday or month names, any other of the same group (same capitalization). A digit run keeps its length
     (with its padding, or the padding's width with it), but for those that vary with the value: 1 or 2 digits in a
-    timestamp or date (an hour, a day: `9:04`, `10:04`), any number before a duration's decimal point."""
+    timestamp or date (an hour, a day: `9:04`, `10:04`), any number before a duration's decimal point. Such a run
+    changes length only without a leading zero on either side: a tool that pads a field pads it always (`03:04`,
+    not `3:04`) and one that does not never does (`9:04`, not `09:04`); `13` may become `05` (a minute). After a
+    decimal point a leading zero is a digit, not padding (Go trims `.050` to `.05`, `.500` to `.5`), so a 1-2 digit
+    fraction of a timestamp changes length freely, as before. Space padding (ls's `Nov  7`) is free as ever.
+    Does not check weekdays against dates (_weekday_contradiction)."""
     ours, theirs = _PIECES.findall(reference), _PIECES.findall(value)
     return len(ours) == len(theirs) and all(
         _same_piece(kind, ours[k], theirs[k], fraction=k > 0 and ours[k - 1] == ".") for k in range(len(ours)))
@@ -126,10 +150,11 @@ def _same_piece(kind: str, ours: str, theirs: str, fraction: bool) -> bool:
         if not theirs[-1].isdigit():
             return False
         our_digits, their_digits = ours.lstrip(" "), theirs.lstrip(" ")
-        length_varies = (kind == "duration" and not fraction) or (
-            kind in ("timestamp", "date") and max(len(our_digits), len(their_digits)) <= 2)
-        if len(our_digits) != len(their_digits) and not length_varies:
-            return False
+        if len(our_digits) != len(their_digits):
+            length_varies = (kind == "duration" and not fraction) or (
+                kind in ("timestamp", "date") and max(len(our_digits), len(their_digits)) <= 2)
+            if not length_varies or (not fraction and (_zero_padded(our_digits) or _zero_padded(their_digits))):
+                return False
         return len(ours) - len(our_digits) == len(theirs) - len(their_digits) or len(ours) == len(theirs)
     if ours.isascii() and ours.isalpha():
         if not (theirs.isascii() and theirs.isalpha()):
@@ -143,6 +168,38 @@ def _same_piece(kind: str, ours: str, theirs: str, fraction: bool) -> bool:
 
 def _capitalization(word: str) -> str:
     return "upper" if word.isupper() else "lower" if word.islower() else "title" if word.istitle() else "mixed"
+
+
+def _zero_padded(digits: str) -> bool:
+    return len(digits) >= 2 and digits[0] == "0"
+
+
+@lru_cache(maxsize=4096)  # a GRPO group's completions repeat values; a parse costs about 80 us
+def _weekday_contradiction(value: str) -> str | None:
+    """Why value, a timestamp or date, names a weekday its own date does not fall on (`Mon Nov 27 03:04:05 UTC
+    2026`), or None: also when it names no weekday or no year, names two, or dateutil reads no single date from it
+    (it cannot parse it, or the date depends on defaults or on reading day or month first)."""
+    named = {name[:3].lower() for name in _WEEKDAY_NAME.findall(value)}
+    if len(named) != 1 or _YEAR.search(value) is None:
+        return None
+    dates = set()
+    for dayfirst in (False, True) if _NUMERIC_DATE.search(value) else (False,):
+        for default in _DEFAULTS:
+            try:
+                found = dateutil_parser.parse(value, default=default, dayfirst=dayfirst, ignoretz=True).date()
+            except (ValueError, OverflowError):  # dateutil's ParserError is a ValueError
+                return None
+            dates.add(found)
+            # Year, month and day all unlike the default's were all read from the value, so the other default
+            # reads the same date. (Without a day, dateutil moves to the named weekday: a day, never a contradiction.)
+            if found.year != default.year and found.month != default.month and found.day != default.day:
+                break
+    if len(dates) != 1:
+        return None
+    weekday = _WEEKDAYS[(found := dates.pop()).weekday()]
+    if weekday[:3].lower() in named:
+        return None
+    return f"its weekday contradicts its date: {found.isoformat()} is a {weekday}"
 
 
 def score(prediction: str | None, reference: str, exact_spans, format_spans, rubric_id: str) -> Score:
@@ -243,6 +300,10 @@ class _Alignment:
                                                                 value := prediction[position:span["end"]]):
                     return self._fail(index, position, f"{_name(segment)} kind {segment.kind}: {value!r} is a "
                                                        f"{segment.kind}, but not in the reference's form {expected!r}")
+                # The reference's own value is what the environment printed: checked only when the value differs.
+                if segment.kind in FORM_KINDS and segment.kind != "duration" and value != expected and (
+                        why := _weekday_contradiction(value)):
+                    return self._fail(index, position, f"{_name(segment)} kind {segment.kind}: {value!r} {why}")
                 position = span["end"]
         if position != len(prediction):
             return self._fail(len(self.segments), position, "the prediction goes on after the reference's end: "
