@@ -10,14 +10,23 @@ The engine is the one sandboxes.engine.engine_client finds (DOCKER_HOST, a remot
 
 Commands run over an attached exec (`AttachedExec`), read as Docker's multiplexed frames: kept open, the same
 channel serves as a persistent control connection into the container (see sandboxes/terminal_tmux.py).
+
+What a collector uses (`__all__`; docs/adding-a-collector.md, "A sandboxed collector", has a whole one): `BASE_IMAGE`,
+`Limits` (and `Limits.record()` for env_info's details["limits"]), `DockerSandbox` (`exec` for a command run to its
+end within `Limits.action_timeout_s`; `attach` for a long-lived process, which no limit of the sandbox times: its
+reader passes its own deadline to `AttachedExec.next_frame`; `oom_kills` for StepResult.count_oom_kills), and for
+an attached process `STDOUT`/`STDERR` (the stream ids `next_frame` returns), `StreamClosed` (it ended), and
+`AttachedExec.signal`/`interrupt` (attached with `signals=True`).
 """
 
 from __future__ import annotations
 
 import atexit
+import collections
 import logging
 import os
 import re
+import signal
 import socket
 import struct
 import threading
@@ -32,14 +41,23 @@ from docker import types as docker_types
 from docker import utils as docker_utils
 
 from sandboxes import cgroup, proc_view
+from sandboxes.images import DEFAULT_TERMINAL_IMAGE
 from schemas.interrupts import interrupt_on_sigterm
 from schemas.processes import alive, owner_tag, tagged_owner
 from sandboxes.engine import engine_client
 
+__all__ = ["BASE_IMAGE", "STDOUT", "STDERR", "AttachedExec", "DockerSandbox", "ExecResult", "Limits", "LimitsError",
+           "SandboxError", "SandboxPool", "StreamClosed", "cleanup_live", "install_cleanup_handlers",
+           "list_containers", "remove_containers", "remove_orphans"]
+
 log = logging.getLogger(__name__)
 
 LABEL = "worldline"
+# The stream ids of AttachedExec.next_frame's frames (Docker's multiplexed stream header).
 STDOUT, STDERR = 1, 2
+# The image worldline's setup builds for sandboxed code (sandboxes/images.py: Debian with bash, python3, git, tmux and
+# the usual command-line tools); `build_base_image()` there builds it on a machine that has not got it yet.
+BASE_IMAGE = DEFAULT_TERMINAL_IMAGE
 # Prints the pid and its /proc stat fields first so a timed-out command can be killed inside the container (works
 # with a remote engine too). Each exec is a session and process-group leader, so killing the group `-pid` takes its
 # children with it; the start time (stat field 22, read with shell builtins: no fork) lets the kill also find the
@@ -229,7 +247,8 @@ class SandboxError(RuntimeError):
 
 
 class StreamClosed(EOFError):
-    pass
+    """The attached process closed its output: it ended (or was killed). `exit_code()` then tells how, and the
+    sandbox's `stopped_reason()` whether the whole container went with it."""
 
 
 def _raw_socket(sock):
@@ -257,17 +276,28 @@ def _read_ahead(handle) -> bytes:
 
 
 class AttachedExec:
-    """A process started by `docker exec` with its stdin, stdout and stderr attached (no tty)."""
+    """A process started by `docker exec` with its stdin, stdout and stderr attached (no tty).
 
-    def __init__(self, api, container_id: str, argv: list[str], *, workdir=None, user=None, env=None):
+    With `signals=True` it is started through _PID_WRAPPER, whose first stderr line (its pid inside the container and
+    /proc stat fields) next_frame keeps out of the output: `signal()` and exec's time limit need that pid, which the
+    engine cannot give (exec_inspect's Pid is the host's, meaningless for a remote engine)."""
+
+    def __init__(self, api, container_id: str, argv: list[str], *, workdir=None, user=None, env=None,
+                 signals: bool = False):
         self.api = api
-        created = api.exec_create(container_id, argv, stdin=True, stdout=True, stderr=True, tty=False,
-                                  workdir=workdir, user=user or "", environment=env)
+        self.container_id, self.user, self.signals = container_id, user, signals
+        created = api.exec_create(container_id, (_PID_WRAPPER if signals else []) + list(argv), stdin=True,
+                                  stdout=True, stderr=True, tty=False, workdir=workdir, user=user or "",
+                                  environment=env)
         self.exec_id = created["Id"]
         self._handle = api.exec_start(self.exec_id, socket=True)
         self.sock = _raw_socket(self._handle)
         self._pending = bytearray(_read_ahead(self._handle))  # bytes received but not yet parsed into frames
         self._stdout = bytearray()  # stdout received but not yet returned by read_line
+        self.pid_stat: bytes | None = None  # b"PID STATE PPID ...": the wrapper's line, once it has all come
+        self._pid_line = bytearray()  # the part of that line received so far
+        # Frames read by signal() while it waited for the pid, which next_frame still owes its caller.
+        self._held: collections.deque[tuple[int, bytes]] = collections.deque()
         self.closed = False
 
     def write(self, data: bytes) -> None:
@@ -281,7 +311,28 @@ class AttachedExec:
             pass
 
     def next_frame(self, deadline: float | None) -> tuple[int, bytes]:
-        """The next (stream id, payload); TimeoutError past `deadline` (a time.monotonic() value)."""
+        """The next (stream id: STDOUT or STDERR, payload) of the process's output; TimeoutError past `deadline` (a
+        time.monotonic() value: None waits for ever), StreamClosed once the process closed its output."""
+        while True:
+            if self._held:
+                return self._held.popleft()
+            frame = self._unwrapped(self._read_frame(deadline))
+            if frame is not None:
+                return frame
+
+    def _unwrapped(self, frame: tuple[int, bytes]) -> tuple[int, bytes] | None:
+        """`frame` less the pid wrapper's line while that is still coming in; None when nothing else is in it."""
+        stream, payload = frame
+        if not self.signals or self.pid_stat is not None or stream != STDERR:
+            return frame
+        self._pid_line += payload
+        if b"\n" not in self._pid_line:
+            return None
+        line, _, rest = bytes(self._pid_line).partition(b"\n")
+        self.pid_stat, self._pid_line = line, bytearray()
+        return (stream, rest) if rest else None
+
+    def _read_frame(self, deadline: float | None) -> tuple[int, bytes]:
         while True:
             if len(self._pending) >= 8:
                 stream, size = struct.unpack(">BxxxL", self._pending[:8])
@@ -314,14 +365,46 @@ class AttachedExec:
         self._stdout[:] = rest
         return line
 
+    @property
+    def pid(self) -> int | None:
+        """The process's pid inside the container (attached with signals=True), once its wrapper has said it."""
+        fields = (self.pid_stat or b"").split()
+        return int(fields[0]) if fields and fields[0].isdigit() else None
+
+    def signal(self, sig: int = signal.SIGINT, *, wait_s: float = 5.0) -> bool:
+        """Send `sig` to the process's group, as the user it runs as: like a terminal's Ctrl-C (SIGINT) to its
+        foreground job, it reaches the children the process started too (each exec leads its own group). Needs
+        attach(..., signals=True). Returns False when there was nothing to signal (the process had ended).
+
+        Output that arrives while this waits (at most `wait_s`, then TimeoutError) for the process's pid is kept for
+        next_frame. The process's answer to the signal, if any, is for the caller to read."""
+        if not self.signals:
+            raise SandboxError(f"exec {self.exec_id[:12]} cannot be signalled: its pid inside the container is "
+                               f"unknown (attach it with signals=True)")
+        deadline = time.monotonic() + wait_s
+        while self.pid_stat is None:
+            try:
+                frame = self._unwrapped(self._read_frame(deadline))
+            except StreamClosed:
+                return False
+            if frame is not None:
+                self._held.append(frame)
+        if self.pid is None:
+            return False
+        # A failed kill (the group is gone) prints to stderr; only the exit code is wanted.
+        killer = self.api.exec_create(self.container_id, ["/bin/sh", "-c", 'kill -"$1" "-$2" 2>/dev/null',
+                                                          "signal", str(int(sig)), str(self.pid)],
+                                      user=self.user or "")["Id"]
+        self.api.exec_start(killer)
+        return _exit_code(self.api, killer, wait_s) == 0
+
+    def interrupt(self) -> bool:
+        """signal(SIGINT): what a user at a terminal does to a program that does not answer (see signal())."""
+        return self.signal(signal.SIGINT)
+
     def exit_code(self, wait_s: float = 2.0) -> int | None:
         """The exit code once the engine has noticed the process ended (it can lag the closed stream briefly)."""
-        end = time.monotonic() + wait_s
-        while True:
-            info = self.api.exec_inspect(self.exec_id)
-            if not info.get("Running") or time.monotonic() > end:
-                return info.get("ExitCode")
-            time.sleep(0.005)
+        return _exit_code(self.api, self.exec_id, wait_s)
 
     def close(self) -> None:
         if self.closed:
@@ -333,6 +416,15 @@ class AttachedExec:
                     closer()
             except OSError:
                 pass
+
+
+def _exit_code(api, exec_id: str, wait_s: float) -> int | None:
+    end = time.monotonic() + wait_s
+    while True:
+        info = api.exec_inspect(exec_id)
+        if not info.get("Running") or time.monotonic() > end:
+            return info.get("ExitCode")
+        time.sleep(0.005)
 
 
 # ---- live-container registry: what cleanup removes on exit and signals ----
@@ -604,12 +696,14 @@ class DockerSandbox:
             return None
         return group
 
-    def attach(self, argv: list[str], *, workdir=None, user=None, env=None) -> AttachedExec:
-        """Start a long-lived process with stdin/stdout attached: a control channel into the container."""
+    def attach(self, argv: list[str], *, workdir=None, user=None, env=None, signals: bool = False) -> AttachedExec:
+        """Start a long-lived process with stdin/stdout attached: a control channel into the container. Nothing
+        times it (Limits.action_timeout_s is exec's): its reader gives next_frame a deadline. `signals=True` makes
+        it one that AttachedExec.signal() and interrupt() can reach."""
         self._require_started()
         try:
             return AttachedExec(self.client.api, self.container.id, argv, workdir=workdir, user=user or self.user,
-                                env=env)
+                                env=env, signals=signals)
         except Exception as exc:
             reason = self.stopped_reason()
             if reason:
@@ -623,9 +717,8 @@ class DockerSandbox:
         timeout = self.limits.action_timeout_s if timeout is None else timeout
         started = time.monotonic()
         deadline = started + timeout
-        proc = self.attach(_PID_WRAPPER + argv, workdir=workdir, user=user, env=env)
+        proc = self.attach(argv, workdir=workdir, user=user, env=env, signals=True)
         output, out, err = bytearray(), bytearray(), bytearray()
-        pid: bytes | None = None  # b"PID STATE PPID ...": the wrapper's pid and /proc stat fields 3...
         timed_out = False
         try:
             if stdin:
@@ -639,19 +732,10 @@ class DockerSandbox:
                 except TimeoutError:
                     timed_out = True
                     break
-                if stream == STDERR and pid is None:
-                    err += payload
-                    if b"\n" not in err:
-                        continue
-                    pid, _, rest = bytes(err).partition(b"\n")
-                    err[:] = b""
-                    payload = rest
-                    if not payload:
-                        continue
                 (out if stream == STDOUT else err).extend(payload)
                 output += payload
             if timed_out:
-                self._kill(pid, user or self.user)
+                self._kill(proc.pid_stat, user or self.user)
                 exit_code = None
             else:
                 exit_code = proc.exit_code()

@@ -203,14 +203,24 @@ def _terminal_fault(label: str) -> str | None:
 # Which collector recorded a row's perturbations tells what its labels mean. search is collected through the MCP
 # proxy too; swe's containers label a step memory_cap where the kernel OOM-killed a process in it, as terminal's do.
 _FAULT_VOCABULARIES = {"mcp": _mcp_fault, "web": _web_fault, "terminal": _terminal_fault, "swe": _terminal_fault}
+# Labels worldline's own code gives a step of any collector, a plugin's included: StepResult.count_oom_kills (in
+# collectors/api.py, which transforms may not import) labels memory_cap where the kernel OOM-killed a process in the
+# environment's sandbox during the step (its meta oom_kills says how many). A domain's own vocabulary, where it has the
+# label, tells it first.
+_COMMON_FAULTS = {"memory_cap": "The kernel kills a process that reached the memory cap of the environment's sandbox"}
+
+
+def _common_fault(label: str) -> str | None:
+    told = _COMMON_FAULTS.get(label)
+    return told and f"{told} ({quote(label)})."
 
 
 def _fault_sentences(row: dict, sentences: list[str]) -> None:
     told = _FAULT_VOCABULARIES.get(row.get("collector") or row.get("domain") or "", lambda label: None)
     for label in row["perturbations"]:
         # A label nothing here knows is named, and no effect is claimed for it.
-        sentences.append(told(label) or f"A fault is recorded for this step ({quote(label)}), with no record of "
-                                        f"what it does.")
+        sentences.append(told(label) or _common_fault(label)
+                         or f"A fault is recorded for this step ({quote(label)}), with no record of what it does.")
 
 
 # The keys of an item of a list that name it, by preference: "10 items, the first titled 'Roungos'".
