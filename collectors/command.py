@@ -194,6 +194,10 @@ def run_and_report(make_collector: Callable[[], Collector], plans: list[EpisodeP
     if report.recollected_damaged:
         console.print(f"  {plural(len(report.recollected_damaged), 'stored episode')} found damaged (each named "
                       "above): collected again like new ones", soft_wrap=True)
+    if report.script_changed:
+        console.print(f"  {plural(len(report.script_changed), 'stored episode')} recorded from other actions than "
+                      "the task file now lists, kept as complete (named in the warning above, which says how to "
+                      "record them again)", soft_wrap=True)
     if report.retried_errors:
         console.print(f"  retried {plural(report.retried_errors, 'episode')} that ended in an error last time")
     if report.replays_added or report.replays_failed:

@@ -31,11 +31,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import xxhash
 
+from collectors.runner import TASK_ERROR
 from collectors.store import EpisodeStore, atomic_write
 from schemas import TRANSITION_SCHEMA
 from schemas.collection_lock import collection_lock
 from schemas.transition import is_transition_schema, with_current_columns
-from schemas.layout import EPISODES_DIR, TRANSITIONS_DIR
+from schemas.layout import EPISODES_DIR, TRANSITIONS_DIR, episode_path
 from schemas.packs import MEMBERS_KEY, PACK_PREFIX, Digest, digest_of, has_digest, held_by_packs, is_pack
 
 ROWS_PER_GROUP = 2_000
@@ -146,12 +147,12 @@ def _why_not_packable(store: EpisodeStore, domain: str, path: Path) -> str | Non
     if not store.is_complete(domain, path.stem):
         return "episode not finished (no episode record yet)"
     try:
-        errored = store.ended_in_error(domain, path.stem)
+        record = _record(store.root, domain, path.stem)
     except (OSError, ValueError) as exc:
         return (f"its episode record {EPISODES_DIR}/{domain}/{path.stem}.json is not readable "
                 f"({_one_line(exc)}): the next collect of its task records the episode again")
-    if errored:
-        return "episode ended in an environment error (the next collect retries it)"
+    if record.get("outcome") == "error":
+        return _why_errored(str(record.get("end_reason") or ""))
     try:
         schema = pq.read_schema(path)
     except (pa.ArrowException, OSError) as exc:
@@ -159,6 +160,24 @@ def _why_not_packable(store: EpisodeStore, domain: str, path: Path) -> str | Non
     if not is_transition_schema(schema):
         return "not in the transition schema"
     return None
+
+
+def _record(root: Path, domain: str, episode_id: str) -> dict:
+    record = json.loads(episode_path(root, domain, episode_id).read_text(encoding="utf-8"))
+    if not isinstance(record, dict):
+        raise ValueError(f"a JSON {type(record).__name__}, not an object")
+    return record
+
+
+def _why_errored(end_reason: str) -> str:
+    """Why an episode that ended in an error stays unpacked, of the kind its end_reason says: collect plays every
+    such episode again (collectors.runner.collect), a task error too, which fails the same way until the task is
+    fixed."""
+    reason = _one_line(end_reason) if end_reason else "no end_reason recorded"
+    if end_reason.startswith(TASK_ERROR):
+        return (f"episode ended in a task error ({reason.removeprefix(TASK_ERROR)}): the next collect plays it "
+                "again, which fails the same way until the task is fixed")
+    return f"episode ended in an environment error ({reason.removeprefix('error: ')}): the next collect retries it"
 
 
 def _groups(paths: list[Path], sizes: list[int], rows_per_pack: int):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 import logging
@@ -22,6 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from collectors.api import Collector, Policy, ScriptedPolicy, StepResult, Task, TaskError
 from collectors.store import EpisodeStore
 from schemas import Action, EnvInfo, Episode, Provenance, Timings, Transition, utcnow
+from schemas.layout import episode_path, transitions_path
 from schemas.processes import owner_tag
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,20 @@ def episode_id_for(domain: str, task_id: str, seed: int) -> str:
     slug = re.sub(r"[^a-zA-Z0-9_.-]+", "-", task_id).strip("-")[:60] or "task"
     digest = hashlib.sha1(f"{domain}\0{task_id}\0{seed}".encode()).hexdigest()[:8]
     return f"{domain}-{slug}-s{seed}-{digest}"
+
+
+# The episode record's provenance.extra key holding script_digest of the task a scripted policy played. Ids name
+# episodes by task id and seed only (resume and stored collections depend on them), so an edited action list would
+# otherwise leave the old recording in place as complete without a word; a record written before the key has none,
+# and is not checked.
+SCRIPT_KEY = "script_sha1"
+
+
+def script_digest(task: Task) -> str:
+    """The task's scripted actions, as the task file gives them (before parse_action: a collector's step may
+    rewrite the action it records, such as MCP's expanded templates or Android's matched element)."""
+    text = json.dumps(task.actions, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
+    return hashlib.sha1(text.encode()).hexdigest()
 
 
 @dataclass
@@ -63,6 +79,9 @@ class CollectionReport:
     task_errors: int = 0  # of `errored`: those whose end_reason is a task error (TASK_ERROR)
     transitions: int = 0
     errors: list[str] = field(default_factory=list)
+    # Complete stored episodes, kept as they are, whose task's scripted actions have changed since they were
+    # recorded (collect warns once, naming their tasks).
+    script_changed: list[str] = field(default_factory=list)
     # Complete episodes stored with fewer replays than asked for: how many got the missing ones, how many could not
     # (left as they were; why in replay_errors), and how many are in packs, whose files are not rewritten.
     replays_added: int = 0
@@ -70,7 +89,8 @@ class CollectionReport:
     replays_packed: int = 0
     replay_errors: list[str] = field(default_factory=list)
     # Episodes collected in this run with a replay that stopped before the recorded steps ran out (it broke, or the
-    # environment ended it sooner): their later steps have fewer replays to compare with (the log says which).
+    # environment ended it sooner): their later steps have fewer replays to compare with (the log says which). Not
+    # one that ended in an error: it gets no replay, and the next run plays it again.
     replays_short: int = 0
 
 
@@ -159,6 +179,8 @@ def run_episode(collector: Collector, plan: EpisodePlan, stop: threading.Event |
         end_reason, outcome = _error_reason("error: ", exc), "error"
     if env is None:
         env = _safe_env(collector)
+    if isinstance(policy, ScriptedPolicy):  # the record only: the transitions' provenance stays as it was
+        provenance = dataclasses.replace(provenance, extra={**provenance.extra, SCRIPT_KEY: script_digest(task)})
     episode = Episode(
         episode_id=episode_id, domain=domain, env=env, task_id=task.id, instruction=task.instruction,
         policy=getattr(policy, "name", type(policy).__name__), outcome=outcome, steps=len(transitions),
@@ -249,7 +271,7 @@ def recorded_actions(table: pa.Table, episode_id: str) -> list[Action]:
             arguments = json.loads(row["action"]["arguments_json"] or "{}")
         except ValueError as exc:
             raise ReplayFailed(f"episode {episode_id} step {step}: action.arguments_json is not JSON: {exc}") from exc
-        actions.append(Action(kind=row["action"]["kind"], arguments=arguments, text=row["action"]["text"] or ""))
+        actions.append(Action(kind=row["action"]["kind"], arguments=arguments, text=row["action"]["text"]))
     return actions
 
 
@@ -312,10 +334,15 @@ def collect(make_collector: Callable[[], Collector], plans: list[EpisodePlan], o
         elif store.ended_in_error(domain, episode_id):
             report.retried_errors += 1
             todo.append(plan)
-        elif job := _missing_replays(store, plan, domain, episode_id, report):
-            replays.append(job)
         else:
-            report.skipped_complete += 1
+            if job := _missing_replays(store, plan, domain, episode_id, report):
+                replays.append(job)
+            else:
+                report.skipped_complete += 1
+            if _script_changed(store, plan, domain, episode_id):
+                report.script_changed.append(episode_id)
+    if report.script_changed:
+        _warn_script_changed(store, domain, plans, report.script_changed)
     if limit is not None:
         todo = todo[:limit]  # new episodes only: --limit says how many to collect
     report.planned = len(todo)
@@ -351,8 +378,9 @@ def collect(make_collector: Callable[[], Collector], plans: list[EpisodePlan], o
                 episode, transitions = run_episode(collector, plan, stop, sent)
                 if episode.end_reason == "interrupted" or abandon.is_set():
                     return  # leave it incomplete so the next run redoes it
-                if sent and episode.outcome != "error" and not add_replays(collector, plan, transitions, sent, stop,
-                                                                           started):
+                # An episode that ended in an error is not replayed: the next run plays it again, replays and all.
+                replayed = bool(sent) and episode.outcome != "error"
+                if replayed and not add_replays(collector, plan, transitions, sent, stop, started):
                     return
                 if stop.is_set() and episode.outcome == "error":
                     return  # it may have broken because the run is stopping: redo it rather than store the error
@@ -360,8 +388,8 @@ def collect(make_collector: Callable[[], Collector], plans: list[EpisodePlan], o
                 with lock:
                     report.completed += 1
                     report.transitions += len(transitions)
-                    report.replays_short += bool(sent) and any(len(transition.replay_observations) < plan.replays
-                                                               for transition in transitions)
+                    report.replays_short += replayed and any(len(transition.replay_observations) < plan.replays
+                                                             for transition in transitions)
                     if episode.outcome == "error":
                         report.errored += 1
                         report.task_errors += episode.end_reason.startswith(TASK_ERROR)
@@ -424,6 +452,53 @@ def _damaged(store: EpisodeStore, plan: EpisodePlan, domain: str, episode_id: st
     else:
         log.warning("%s; not collected again, as its transitions are in a pack", damage)
         report.skipped_complete += 1
+
+
+def _script_changed(store: EpisodeStore, plan: EpisodePlan, domain: str, episode_id: str) -> bool:
+    """Whether a complete stored episode was played from other scripted actions than plan's task now lists. Only
+    for a plan whose policy is a ScriptedPolicy class (a factory function's policy is not known without making one),
+    and only an episode whose record has the digest. Reads the episode record only (~1 KB; the resume check has
+    read it already, and the whole transitions file: ~30 us an episode against ~0.9 ms for the rest of the check, on
+    200 stored 20-step episodes; reading the stored actions to compare would cost ~0.5 ms)."""
+    factory = plan.policy_factory
+    if not (isinstance(factory, type) and issubclass(factory, ScriptedPolicy)):
+        return False
+    try:
+        record = json.loads(episode_path(store.root, domain, episode_id).read_text(encoding="utf-8"))
+        stored = json.loads(record["provenance"]["extra_json"] or "{}").get(SCRIPT_KEY)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False  # damage() already judged the record readable; a record without the digest is not checked
+    return stored is not None and stored != script_digest(plan.task)
+
+
+def _warn_script_changed(store: EpisodeStore, domain: str, plans: list[EpisodePlan], changed: list[str]) -> None:
+    """One warning for the run: which tasks' stored episodes no longer match their scripts, and how to record them
+    again. Not recollected unasked: the stored recording is what the environment did, and may be all there is."""
+    changed_ids = set(changed)
+    tasks = list(dict.fromkeys(plan.task.id for plan in plans
+                               if episode_id_for(domain, plan.task.id, plan.seed) in changed_ids))
+    own = [episode_id for episode_id in changed if store.has_own_file(domain, episode_id)]
+    how = ""
+    if own:
+        listed = ", ".join(own[:10]) + (f" and {len(own) - 10} more" if len(own) > 10 else "")
+        how = (f" To record {'it' if len(own) == 1 else 'them'} with the new actions, delete "
+               f"{episode_path(store.root, domain, '<id>')} and {transitions_path(store.root, domain, '<id>')} "
+               f"for {'the episode' if len(own) == 1 else 'each episode'} ({listed}) and run the same command "
+               "again, or collect into a new --out.")
+    packed = len(changed) - len(own)
+    if packed:
+        which = (("It is" if packed == 1 else "They are") if not own else
+                 f"{packed} of them {'is' if packed == 1 else 'are'}")
+        how += (f" {which} in packs (`worldline pack`), from which one episode cannot be removed: collect "
+                f"{'its task' if packed == 1 else 'those tasks'} into a new --out.")
+    log.warning("%s of task%s %s kept as complete, though recorded from other actions than the task file now "
+                "lists: an episode is named by its domain, task id and seed, not by its actions.%s",
+                _count(len(changed), "stored episode"), "" if len(tasks) == 1 else "s",
+                ", ".join(tasks[:10]) + (f" and {len(tasks) - 10} more" if len(tasks) > 10 else ""), how)
+
+
+def _count(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _missing_replays(store: EpisodeStore, plan: EpisodePlan, domain: str, episode_id: str,

@@ -40,7 +40,9 @@ class Observation:
 class Action:
     kind: str
     arguments: dict[str, Any] = field(default_factory=dict)
-    text: str = ""
+    # None (written as null) when the collector gives no rendering: curation then shows the arguments' JSON. "" is
+    # a rendering, the empty action itself (a REPL's blank line that closes a block), kept as it is.
+    text: str | None = None
 
     def to_row(self) -> dict:
         return {"kind": self.kind, "arguments_json": _json(self.arguments), "text": self.text}

@@ -58,6 +58,7 @@ def curated_row(row: dict, max_chars: int = MAX_OBSERVATION_CHARS) -> dict:
     Raises NormalizeError naming the observation that cannot be rendered, ObservationTooLarge naming the one longer
     than max_chars (0: no limit)."""
     task, action = row.get("task") or {}, row["action"]
+    action_text = action.get("text")
     provenance = row.get("provenance") or {}
     next_observation = row["next_observation"]
     state_text = _state_text(row.get("state"))
@@ -76,7 +77,8 @@ def curated_row(row: dict, max_chars: int = MAX_OBSERVATION_CHARS) -> dict:
         "task_group": task.get("group") or task.get("id"),
         "instruction": task.get("instruction"),
         "action_kind": action.get("kind"),
-        "action_text": action.get("text") or action.get("arguments_json") or "",
+        # Only a null text falls back: an empty one is the action as the domain writes it (an empty line).
+        "action_text": action_text if action_text is not None else action.get("arguments_json") or "",
         "state_text": state_text,
         "next_text": next_text,
         "done": row.get("done"),
