@@ -37,6 +37,7 @@ from transforms.curate import OUTPUT_SCHEMAS, Curate, CurateOptions
 from transforms.io import commit_parts, write_text
 from transforms.memory import heap_frozen
 from transforms.prompts import plugin_domains
+from transforms.stages import ALL_HISTORY
 from transforms.stats import counters_from_result, stats_from_counters
 
 DEFAULT_RUNNER = "FnApiRunner"
@@ -634,6 +635,7 @@ def settings_of(input_dir: str, options: CurateOptions, pipeline: beam.Pipeline)
             "runner": str(pipeline.options.view_as(StandardOptions).runner),
             "near_dup": asdict(options.near_dup), "reasoning": options.reasoning,
             "stage1_layout": options.stage1_layout, "stage1_max_chars": options.stage1_max_chars,
+            "history_steps": ALL_HISTORY if options.history_steps is None else options.history_steps,
             "reasoning_options": {k: v for k, v in options.reasoning_options.items()
                                   if "key" not in k.lower() and k not in _UNRECORDED_OPTIONS}}
 

@@ -10,6 +10,7 @@ import yaml
 from schemas.version import SCHEMA_VERSION, WORLDLINE_VERSION
 from transforms.io import shard_prefix
 from transforms.copied_values import IDENTIFIER_KINDS, MIN_COPIED_CHARS
+from transforms.stages import ALL_HISTORY, HISTORY_STEPS
 from transforms.prompts import DOMAINS, plugin_domains
 
 # config name -> folder of Parquet shards. The stages are the training sets; the others are for inspection.
@@ -73,8 +74,8 @@ COLUMNS = {
 # Stage 1's `text` and what its documents cover, by the run's layout (settings `stage1_layout`, from curate's
 # --stage1-layout; a run before the option wrote `window`).
 STAGE1_COLUMNS = {
-    "window": "`text`: the task, the observation before the window, the last 4 steps as `Action:` / `Observation:` "
-              "blocks, then the current action and its next observation.",
+    "window": "`text`: the task, the observation before the window, the window's steps as `Action:` / "
+              "`Observation:` blocks, then the current action and its next observation.",
     "episode": "`text`: the task, the observation before the document's first step, then each of its steps as "
                "`Action:` / `Observation:` blocks; `id` and `step` are those of its first transition.",
 }
@@ -246,16 +247,30 @@ def _third_party(stats: dict) -> str:
             f"{listed}. Check those licenses before you redistribute the data.")
 
 
+def _history_steps(settings: dict) -> int | str:
+    """The run's window: a number of earlier steps, or ALL_HISTORY (a run before --history-steps showed 4)."""
+    return settings.get("history_steps", HISTORY_STEPS)
+
+
+def _window_sentence(history: int | str) -> str:
+    """What the window of this run's stage 2/3 rows (and window-layout stage 1 documents) is, and the option."""
+    option = f"`worldline curate --history-steps {history}`"
+    if history == ALL_HISTORY:
+        return (f"The window is every earlier step of the row's episode ({option}), so a row grows with its "
+                "step: see the stage 2 lengths under Counts.")
+    if history == 0:
+        return (f"The window is empty in this run ({option}): the observation before it is the one the action was "
+                "taken in.")
+    steps = "the step" if history == 1 else f"the {history} steps"
+    return f"The window is {steps} before the row's own ({option}; {HISTORY_STEPS} by default)."
+
+
 def _stage1_section(layout: str, settings: dict) -> str:
     """What a pretraining user needs to know of the stage 1 documents of this layout."""
     if layout == "window":
-        return ("## Overlap in stage 1\n\n"
-                "A stage 1 document is one transition with the 4 steps before it, so the documents of an episode "
-                "overlap: an observation is in up to 5 of them. For about one pass over the observations, keep the "
-                "rows whose `step % 5 == 4` and each episode's last row (consecutive kept documents then share one "
-                "observation). A row removed as a duplicate is not there to keep, so the observations only its "
-                "document held are missed: keep the next row of its episode too if you need them. (`worldline "
-                "curate --stage1-layout episode` writes a document per episode instead, without overlap.)\n\n")
+        return ("## Overlap in stage 1\n\n" + _window_overlap(_history_steps(settings)) +
+                " (`worldline curate --stage1-layout episode` writes a document per episode instead, without "
+                "overlap.)\n\n")
     max_chars = settings["stage1_max_chars"]
     length = f", or at one that would take its document past {max_chars:,} characters" if max_chars else ""
     return ("## Stage 1 documents\n\n"
@@ -269,6 +284,28 @@ def _stage1_section(layout: str, settings: dict) -> str:
             "observation is also the last of the document before.\n\n")
 
 
+def _window_overlap(history: int | str) -> str:
+    """How the window layout's documents of an episode overlap with this window, and which to keep for about one
+    pass over the observations."""
+    if history == ALL_HISTORY:
+        return ("A stage 1 document is one transition with every step of its episode before it, so an episode's "
+                "documents are its beginnings, each holding the one before: keep each episode's last row, whose "
+                "document holds every step up to it (a step removed as a duplicate included). The observations of "
+                "the steps after the last row written are in no document.")
+    if history == 0:
+        return ("A stage 1 document is one transition without the steps before it: the observation its action was "
+                "taken in, the action and the observation it led to. An observation is in at most two documents, "
+                "as the next observation of one and the opening observation of the next, so one pass over stage 1 "
+                "reads each next observation once.")
+    before = "the step" if history == 1 else f"the {history} steps"
+    return (f"A stage 1 document is one transition with {before} before it, so the documents of an episode "
+            f"overlap: an observation is in up to {history + 1} of them. For about one pass over the observations, "
+            f"keep the rows whose `step % {history + 1} == {history}` and each episode's last row (consecutive kept "
+            "documents then share one observation). A row removed as a duplicate is not there to keep, so the "
+            "observations only its document held are missed: keep the next row of its episode too if you need "
+            "them.")
+
+
 def dataset_card(stats: dict, settings: dict, run_id: str = "") -> str:
     """The patterns name this run's shards (transforms.io.shard_prefix), so a re-curated folder never loads a
     previous run's rows from the `datasets` cache. Only tables with rows are configs (empty_configs); the prose
@@ -276,7 +313,9 @@ def dataset_card(stats: dict, settings: dict, run_id: str = "") -> str:
     pattern = f"{shard_prefix(run_id)}-*.parquet"
     empty = empty_configs(stats)
     layout = settings.get("stage1_layout", "window")
-    columns = {**COLUMNS, "stage1": STAGE1_COLUMNS[layout]}
+    window = _window_sentence(_history_steps(settings))
+    columns = {**COLUMNS, "stage1": STAGE1_COLUMNS[layout] + (f" {window}" if layout == "window" else ""),
+               "stage2": f"{COLUMNS['stage2']} {window}"}
     configs = [{"config_name": name, "data_files": [{"split": "train", "path": f"{name}/{pattern}"}],
                 **({"default": True} if name == "stage1" else {})} for name in CONFIGS if name not in empty]
     header = {

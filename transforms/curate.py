@@ -35,8 +35,8 @@ from transforms import dedupe, stats
 from transforms.io import PartFiles, TableBatches, dead_letter, raw_files, read_pickled, write_pickled
 from transforms.memory import freeze_worker_heap, gc_paused, release_arrow_memory
 from transforms.prepare import MAX_OBSERVATION_CHARS, prepare_chunk
-from transforms.stages import (EPISODE_DOCUMENT_CHARS, WINDOW, StageTextTooLarge, build_stage_tables,
-                               document_starts)
+from transforms.stages import (EPISODE_DOCUMENT_CHARS, HISTORY_STEPS, WINDOW, StageTextTooLarge, build_stage_tables,
+                               check_window, document_starts)
 from transforms.validate import DEAD_LETTER, read_valid_chunks
 
 KEYS, PREPARED, CANDIDATES, COLLISIONS, PARTS = "keys", "prepared", "candidates", "collisions", "parts"
@@ -65,6 +65,11 @@ class CurateOptions:
     keep_stand_ins: bool = False  # curate transitions recorded from a stand-in (prepare.FromStandIn)
     stage1_layout: str = WINDOW  # stages.STAGE1_LAYOUTS
     stage1_max_chars: int = EPISODE_DOCUMENT_CHARS  # an episode-layout document's budget; 0: none
+    # Earlier steps of its episode a stage row shows (stage 1 in the window layout, stages 2 and 3); None: all.
+    history_steps: int | None = HISTORY_STEPS
+
+    def __post_init__(self):
+        check_window(self.history_steps)  # here, not in a worker: a bad value stops the run before any work
 
 
 def prepared_path(work_dir: str, chunks: int) -> str:
@@ -321,9 +326,17 @@ class FinishFn(beam.DoFn):
         else:
             begins = np.flatnonzero(document_starts([rows[position] for position in currents],
                                                     self.options.stage1_max_chars)).tolist()
-        for part in build_slices(begins, len(currents), BUILD_ROWS):
+        for part in build_slices(begins, len(currents), self._build_rows(history_starts, history_ends)):
             yield from self._write_slice(rows, currents[part], history_starts[part], history_ends[part],
                                          traces[part])
+
+    def _build_rows(self, history_starts, history_ends) -> int:
+        """Rows to build at once: BUILD_ROWS with the default window, fewer with a longer one, so that a slice
+        holds about as many steps' texts (each row's window and its own step) whatever --history-steps is."""
+        window = self.options.history_steps
+        if window is None:
+            window = max((end - start for start, end in zip(history_starts, history_ends)), default=0)
+        return max(1, BUILD_ROWS * (HISTORY_STEPS + 1) // (window + 1))
 
     def _write_slice(self, rows, currents, history_starts, history_ends, traces):
         curated = curated_table([rows[position] for position in currents])
@@ -332,6 +345,7 @@ class FinishFn(beam.DoFn):
                                        np.array(history_starts, dtype=np.int64),
                                        np.array(history_ends, dtype=np.int64),
                                        ["" if isinstance(trace, Exception) else trace for trace in traces],
+                                       window=self.options.history_steps,
                                        reasoning_source=self.options.reasoning,
                                        stage1_layout=self.options.stage1_layout,
                                        max_document_chars=self.options.stage1_max_chars)

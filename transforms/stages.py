@@ -3,10 +3,14 @@
 
 All three see the episode as it was recorded: the task, the observation just before the window, the last `window`
 steps (action -> observation; a step curation removed as a duplicate is still one, since it happened) and the
-current action. Stages 2 and 3 write it as a conversation in AgentWorldBench's layout (transforms/prompts.py
-turn_prompt), each turn numbered by its recorded step (`### Turn {step + 1}`), as the AgentWorldBench export numbers
-its turns. The RL spans are character offsets into the reference; a volatile value the prompt already shows
-(copied_spans) is asked for exactly, not in format only.
+current action. The window is `worldline curate --history-steps` (HISTORY_STEPS by default; 0: none, the prompt
+opening with the state the current action was taken in; None, `all` on the command line: every earlier step, for
+environments whose state is the whole transcript, a REPL's definitions made any number of steps back).
+
+Stages 2 and 3 write it as a conversation in AgentWorldBench's layout (transforms/prompts.py turn_prompt), each turn
+numbered by its recorded step (`### Turn {step + 1}`), as the AgentWorldBench export numbers its turns. The RL spans
+are character offsets into the reference; a volatile value the prompt already shows (copied_spans) is asked for
+exactly, not in format only.
 
 Stage 1 has two layouts (`worldline curate --stage1-layout`). `window`: a document per transition, as above, so the
 documents of an episode overlap (an observation is in up to `window` + 1 of them). `episode`: a document per run of
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from numbers import Integral
 from operator import itemgetter
 from string import Formatter
 
@@ -36,6 +41,8 @@ from transforms.copied_values import IDENTIFIER_KINDS, copied_spans
 from transforms.replay import OTHER_OUTCOME
 
 REQUIRED_KEYS = ("id", "domain", "step")
+HISTORY_STEPS = 4  # the window's steps by default
+ALL_HISTORY = "all"  # how --history-steps and stats.json's settings spell a window of every earlier step (None)
 WINDOW, EPISODE = "window", "episode"
 STAGE1_LAYOUTS = (WINDOW, EPISODE)
 # An episode-layout document is split before a step that would take it past this many characters (~150k tokens),
@@ -104,15 +111,26 @@ def rubric_id(domain: str) -> str:
     return f"worldline/{domain if described else GENERIC}/v1"
 
 
-def _window(history: list[dict], current: dict, window: int) -> list[dict]:
+def check_window(window: int | None) -> None:
+    """Raises ValueError, in one line, for a window that is not a number of steps (0 or more) or None (all)."""
+    if window is not None and (isinstance(window, bool) or not isinstance(window, Integral) or window < 0):
+        raise ValueError(f"history steps must be a whole number of steps, 0 or more, or the whole episode; "
+                         f"not {window!r}")
+
+
+def _window(history: list[dict], current: dict, window: int | None) -> list[dict]:
+    """The last `window` steps of history before current's (None: all of them), in step order."""
+    if window == 0:
+        return []
     step = current["step"]
     steps = list(map(_STEP, history))
-    if window > 0 and (not steps or (steps[-1] < step and steps == sorted(steps))):
+    if not steps or (steps[-1] < step and steps == sorted(steps)):
         # The curation caller passes the episode's earlier rows in step order: the window is the tail.
-        return history[-window:]
-    earlier = [row for row in history if row["step"] < step]
-    earlier.sort(key=_STEP)
-    return earlier[-window:] if window > 0 else []
+        earlier = history
+    else:
+        earlier = [row for row in history if row["step"] < step]
+        earlier.sort(key=_STEP)
+    return earlier[-window:] if window else list(earlier)
 
 
 def _document(steps: list[dict], current: dict) -> str:
@@ -175,10 +193,12 @@ def split_spans(reference: str, volatile: list[dict], record: str,
     return exact_spans, format_spans
 
 
-def build_stage_rows(history: list[dict], current: dict, trace: str, *, window: int = 4,
+def build_stage_rows(history: list[dict], current: dict, trace: str, *, window: int | None = HISTORY_STEPS,
                      reasoning_source: str = "grounded") -> tuple[dict, dict, dict | None]:
     """history: transitions of the same episode as recorded (any order; only steps before current's are used).
-    No stage-3 row for a transition whose replays showed another outcome (stage3_left_out)."""
+    window: how many of them the rows show, the last ones (None: all). No stage-3 row for a transition whose
+    replays showed another outcome (stage3_left_out)."""
+    check_window(window)
     record = str(current.get("id"))
     check_keys(current)
     reference = current.get("next_text") or ""
@@ -280,7 +300,7 @@ class StageTables:
 
 
 def build_stage_tables(rows: list[dict], curated: pa.Table, currents: np.ndarray, history_starts: np.ndarray,
-                       history_ends: np.ndarray, traces: list[str], *, window: int = 4,
+                       history_ends: np.ndarray, traces: list[str], *, window: int | None = HISTORY_STEPS,
                        reasoning_source: str = "grounded", stage1_layout: str = WINDOW,
                        max_document_chars: int = EPISODE_DOCUMENT_CHARS) -> StageTables:
     """What build_stage_rows(rows[history_starts[k]:history_ends[k]], rows[currents[k]], traces[k]) makes, for
@@ -289,6 +309,7 @@ def build_stage_tables(rows: list[dict], curated: pa.Table, currents: np.ndarray
     history range lies in its current row's episode. curated: the rows[currents] as a CURATED_TRANSITION_SCHEMA
     table. Only the rows from the first history to the last current row are read and formatted, so a caller may
     build a file's tables a slice of current rows at a time (in the episode layout, a slice begins a document)."""
+    check_window(window)
     low, high = (int(history_starts.min()), int(currents.max()) + 1) if len(currents) else (0, 0)
     rows, currents, history_starts, history_ends = (rows[low:high], currents - low, history_starts - low,
                                                     history_ends - low)
@@ -504,11 +525,14 @@ def _stage_errors(current_rows: list[dict], curated: pa.Table, spans: _Spans) ->
 
 def _windows(steps, currents, history_starts, history_ends, window) -> tuple[np.ndarray, np.ndarray]:
     """[start, end) in `rows` of each current row's document steps: its history's rows of earlier steps, the last
-    `window`. The history is in step order, so those are the ones before the first row of the current row's step."""
+    `window` (None: all). The history is in step order, so those are the ones before the first row of the current
+    row's step."""
     new_step = np.ones(len(steps), dtype=bool)
     new_step[1:] = steps[1:] != steps[:-1]
     step_start = np.maximum.accumulate(np.where(new_step, np.arange(len(steps)), 0))
     steps_end = np.minimum(history_ends, np.maximum(history_starts, step_start[currents]))
+    if window is None:
+        return np.minimum(history_starts, steps_end), steps_end
     steps_start = np.maximum(history_starts, steps_end - window) if window > 0 else steps_end
     return steps_start, steps_end
 

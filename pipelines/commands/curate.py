@@ -55,6 +55,21 @@ def check_options(ctx: typer.Context) -> None:
                "curate's (--help) nor a Beam pipeline option", code=2)
 
 
+def history_steps_of(value: str) -> int | None:
+    """--history-steps as CurateOptions takes it: a number of steps, or None for `all`."""
+    text = value.strip().lower()
+    if text == "all":
+        return None
+    try:
+        steps = int(text)
+    except ValueError:
+        steps = -1
+    if steps < 0:
+        raise fail(f"--history-steps {value}: give the number of earlier steps a row shows (0 or more), or all",
+                   code=2)
+    return steps
+
+
 def check_llm_options_apply(ctx: typer.Context, reasoning: str) -> None:
     """Refused rather than warned of: a budget given for a run that asks no LLM said nothing at all, and a user who
     passed an endpoint meant the run to use it."""
@@ -133,6 +148,12 @@ def curate_command(ctx: typer.Context,
                600_000, min=0, help="With --stage1-layout episode: most characters in a document; the next one "
                                     "restates the state it starts from (a single step longer than this is a "
                                     "document of its own). 0: no limit."),
+           history_steps: str = typer.Option(
+               "4", metavar="N|all",
+               help="Earlier steps of its episode a stage 2/3 row and a window-layout stage 1 document show before "
+                    "the step to predict: the last N; 0: none (the prompt opens with the state the action was taken "
+                    "in); all: every one, for environments whose state is the whole transcript (a REPL's "
+                    "definitions), a row's prompt then growing with its step (the card gives stage 2's lengths)."),
            reasoning: str = typer.Option("grounded", help="Reasoning synthesizer: grounded (offline, from the "
                                                           "diff) or llm (an OpenAI-compatible endpoint)."),
            llm_endpoint: str = typer.Option(None, help="OpenAI-compatible base URL for --reasoning llm, e.g. "
@@ -175,6 +196,7 @@ def curate_command(ctx: typer.Context,
     for value, name in ((input, "--input"), (output, "--output")):
         if not value:
             raise fail(f"missing option {name} (see --help)", code=2)
+    window = history_steps_of(history_steps)
     try:
         near_dup = NearDupOptions(threshold=near_dup_threshold, change_threshold=near_dup_change_threshold,
                                   num_perm=minhash_perms, bands=lsh_bands,
@@ -191,7 +213,8 @@ def curate_command(ctx: typer.Context,
                                         llm_concurrency, llm_cache, llm_check)
     options = CurateOptions(near_dup=near_dup, reasoning=reasoning, reasoning_options=reasoning_options,
                             max_observation_chars=max_observation_chars, keep_stand_ins=keep_stand_ins,
-                            stage1_layout=stage1_layout, stage1_max_chars=stage1_max_chars)
+                            stage1_layout=stage1_layout, stage1_max_chars=stage1_max_chars,
+                            history_steps=window)
     try:  # the checks run_curation makes, before any tip or warning about a run that will not happen
         check_input(input)
         check_output_apart(input, output)
