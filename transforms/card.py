@@ -348,7 +348,7 @@ def dataset_card(stats: dict, settings: dict, run_id: str = "") -> str:
             f"```python\n{SFT_SNIPPET}\n```\n\n"
             "Appending the target to `messages` and training on every assistant turn instead would put most of "
             "the loss on the window's earlier observations (about two thirds of the assistant tokens of a "
-            "`make run` output), which have no reasoning and each of which is repeated in the next rows of its "
+            "`make run` output curated with the default window of 4 steps), which have no reasoning and each of which is repeated in the next rows of its "
             f"episode.{_prompts(stats)}\n\n"
             f"{_stage1_section(layout, settings)}"
             "## Splitting\n\n"
