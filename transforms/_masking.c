@@ -23,13 +23,13 @@
 enum {
     UUID, ELAPSED, DIGITS, DAY_DATE, MONTH_TIME, UNIX_SECONDS, TEMP_DIR, TMP_NAME, PID_WORD, PID_UPPER,
     PROCESS_WORD, SHELL_JOB, LOCAL_PORT, PORT_WORD, HEX_LITERAL, HEX_WORD, UP_TIME, USAGE_LINE, WEEKDAY, SETTING,
-    GIT_SUMMARY, GIT_ID, GIT_INDEX, MEMORY_TOTAL, PS_ROW, WEEKDAY_KEY, COMMAND, FINDER_COUNT
+    GIT_SUMMARY, GIT_ID, GIT_INDEX, MEMORY_TOTAL, PY_CLOCK, PY_DATE, PS_ROW, WEEKDAY_KEY, COMMAND, FINDER_COUNT
 };
 static const char *const finder_names[FINDER_COUNT] = {
     "uuid", "elapsed", "digits", "day_date", "month_time", "unix_seconds", "temp_dir", "tmp_name", "pid_word",
     "pid_upper", "process_word", "shell_job", "local_port", "port_word", "hex_literal", "hex_word", "up_time",
-    "usage_line", "weekday", "setting", "git_summary", "git_id", "git_index", "memory_total", "ps_row", "weekday_key",
-    "command",
+    "usage_line", "weekday", "setting", "git_summary", "git_id", "git_index", "memory_total", "py_clock", "py_date",
+    "ps_row", "weekday_key", "command",
 };
 
 /* Character classes as bit flags, of the text's characters as bytes (see Bytes). */
@@ -582,6 +582,7 @@ starts_at(Bytes s, Py_ssize_t i)
         break;
     case 't':
         found |= bit_if(TMP_NAME, literal_at(s, i, "tmp") && may_start_word(s, i) && run_of(s, i + 3, 6, WORD));
+        found |= bit_if(PY_CLOCK, literal_at(s, i, "time.struct_time(") && may_start_word(s, i));
         break;
     case 'p':
         found |= bit_if(PID_WORD, literal_at(s, i, "pid") && pid_separator_at(s, i + 3));
@@ -591,6 +592,13 @@ starts_at(Bytes s, Py_ssize_t i)
         break;
     case 'g':
         found |= bit_if(COMMAND, command_at(s, i));
+        break;
+    case 'd':
+        /* Python's reprs: datetime.datetime(, datetime.time( (a clock reading), datetime.date( (a date). */
+        if (may_start_word(s, i) && literal_at(s, i, "datetime.")) {
+            found |= bit_if(PY_CLOCK, literal_at(s, i + 9, "datetime(") || literal_at(s, i + 9, "time("));
+            found |= bit_if(PY_DATE, literal_at(s, i + 9, "date("));
+        }
         break;
     case 'P':
         /* At a line's end too: a header whose only or last column is PID ("    PID", ps -o pid). */
@@ -1271,6 +1279,8 @@ module_exec(PyObject *module)
         add_pair(anywhere, (unsigned char)name[0], (unsigned char)name[1]);
     add_pairs(TEST_AFTER_NON_WORD, "abcdefABCDEF", "0123456789abcdefABCDEF");  /* UUID, hex word */
     add_pairs(TEST_AFTER_NON_WORD, "t", "m");  /* tmp... */
+    add_pairs(TEST_AFTER_NON_WORD, "d", "a");  /* datetime.datetime(... */
+    add_pairs(TEST_AFTER_NON_WORD, "t", "i");  /* time.struct_time(... */
     add_pairs(anywhere, "\"", "dDwW");  /* "day_of_week", "weekday"... */
     for (unsigned second = 0; second < 256; second++) {
         for (const char *digit = "0123456789"; *digit; digit++)  /* a digits form has a character after its first */

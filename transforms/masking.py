@@ -264,6 +264,20 @@ RULES = (
     ("timestamp", rf"{_DAY},? +{_MONTH} +{_D}{{1,2}},?(?: +{_D}{{4}})? +{_D}{{2}}:{_D}{{2}}:{_D}{{2}}"
                   rf"(?: +[A-Z]{{2,5}})?(?: +{_D}{{4}})?\b", "day_date", None),
     ("timestamp", rf"{_MONTH} +{_D}{{1,2}} +{_D}{{2}}:{_D}{{2}}(?::{_D}{{2}})?\b", "month_time", None),  # ls, syslog
+    # Python's reprs of a clock reading, as a REPL or a log of objects prints them: datetime.datetime(2026, 11, 28, 2,
+    # 25, 38, 558825) (seconds and microseconds left out when 0), datetime.time(2, 25, 38) and time.struct_time(
+    # tm_year=2026, ..., tm_yday=332, tm_isdst=0). Their hour and minute are plain numbers no other rule reads as a
+    # time, and a replay seconds later reads them the same. The span is the fields, from the first to the day of
+    # the year (struct_time's tm_isdst is the zone's, a setting), the module's and the fields' names in it included:
+    # a prediction must hold the same names. A tzinfo or fold after the fields is content.
+    ("timestamp", rf"(?:d{_B.format('d')}atetime\.datetime\((?P<v0>{_D}{{4}}(?:, {_D}{{1,2}}){{4}}"
+                  rf"(?:, {_D}{{1,2}}(?:, {_D}{{1,6}})?)?)|d{_B.format('d')}atetime\.time\((?P<v1>{_D}{{1,2}}, "
+                  rf"{_D}{{1,2}}(?:, {_D}{{1,2}}(?:, {_D}{{1,6}})?)?)|t{_B.format('t')}ime\.struct_time\(tm_year="
+                  rf"(?P<v2>{_D}{{4}}, tm_mon={_D}{{1,2}}, tm_mday={_D}{{1,2}}, tm_hour={_D}{{1,2}}, tm_min={_D}{{1,2}}"
+                  rf", tm_sec={_D}{{1,2}}, tm_wday={_D}, tm_yday={_D}{{1,3}})(?=, tm_isdst=))(?=[,)])", "py_clock",
+     None),
+    # datetime.date(2026, 11, 28): a date.
+    ("date", rf"d{_B.format('d')}atetime\.date\((?P<v>{_D}{{4}}, {_D}{{1,2}}, {_D}{{1,2}})\)", "py_date", None),
     # The day of the week of a date the rules mask ("Friday, 2026-11-27", "Fri, 27 Nov 2026 03:04:02 GMT" as HTTP's
     # Date and date -R print it, "2026-11-27 (Friday)", last's "Fri Nov 27 03:04"): it changes with the date. Only
     # next to such a date: "closed on Sunday" is content. (date(1)'s day name is in the rule above's span.) The JSON
@@ -875,7 +889,11 @@ _FULL_DATE = re.compile(
     rf"|(?P<day2>{_D}{{1,2}}) (?P<month2>{_MONTH}) (?P<year2>{_D}{{4}})"
     rf"|(?:{_DAY},? +)?(?P<month3>{_MONTH}) +(?P<day3>{_D}{{1,2}}),?(?: +(?P<year3>{_D}{{4}}))?"
     rf" +(?P<hour3>{_D}{{2}}):(?P<minute3>{_D}{{2}}):(?P<second3>{_D}{{2}})(?: +[A-Z]{{2,5}})?"
-    rf"(?: +(?P<year4>{_D}{{4}}))?")
+    rf"(?: +(?P<year4>{_D}{{4}}))?"
+    # Python's datetime.datetime and datetime.date fields, and time.struct_time's (see the rules).
+    rf"|(?P<year5>{_D}{{4}}), (?:tm_mon=)?(?P<month5>{_D}{{1,2}}), (?:tm_mday=)?(?P<day5>{_D}{{1,2}})"
+    rf"(?:, (?:tm_hour=)?(?P<hour5>{_D}{{1,2}}), (?:tm_min=)?(?P<minute5>{_D}{{1,2}})"
+    rf"(?:, (?:tm_sec=)?(?P<second5>{_D}{{1,2}}))?)?")
 # Between a date span and a time span of the same reading ("Wed, 21 Oct 2015 07:28:00 GMT", date -R, HTTP headers;
 # "2026-11-25 3:04:35 PM"): the time is part of that date, so it goes where the date goes.
 _DATE_TIME_GAP = re.compile(r",? {1,2}")
@@ -906,9 +924,11 @@ def _date_range(span_text: str) -> tuple[float, float] | None:
     if found is None:
         return None
     (year, month, day, hour, minute, second, zone, day2, month2, year2, month3, day3, year3, hour3, minute3, second3,
-     year4) = found.groups()
+     year4, year5, month5, day5, hour5, minute5, second5) = found.groups()
     if year is None:
-        if year2 is not None:
+        if year5 is not None:
+            year, month, day, hour, minute, second = year5, month5, day5, hour5, minute5, second5
+        elif year2 is not None:
             year, month, day = year2, _MONTH_NUMBERS[month2], day2
         elif (year := year3 or year4) is None:
             return None

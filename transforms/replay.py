@@ -19,7 +19,9 @@ KIND = "replay"
 OTHER_OUTCOME = "replay_other_outcome"
 # A replay whose text differs from the recording in more than this share of its characters went elsewhere (another
 # page loaded, the command failed): its differences are not "values that vary" but another outcome, so they are not
-# marked; transforms.prepare counts it as diverged, and the row has no stage-3 row (other_outcome).
+# marked; transforms.prepare counts it as diverged, and the row has no stage-3 row (other_outcome). Values that
+# differ within otherwise identical lines (_is_value) are not counted in the share: a REPL's answer `635637056\n>>> `
+# is mostly its one value, and a value is no less a value for being most of a short text.
 MAX_CHANGED_SHARE = 0.5
 # Tokens compared within lines that differ: words, runs of space, and each other character apart, so "0.51s" vs
 # "0.48s" marks "51s", not the line. Every character is in a token: outside the spans a replay's text is then the
@@ -29,6 +31,7 @@ _TOKEN = re.compile(r"\w+|\s+|[^\w\s]")
 # values in a fixed frame (`[12:01:02] took 0.5s`), three a reworded line.
 SCATTERED = 3
 _WORD = re.compile(r"\b[^\W\d_]{2,}\b")  # a word of 2+ letters only, not a code like af93k
+_VALUE_RUN = re.compile(r"\w+")  # what a differing run must be, on both sides, to be a value (_is_value)
 # Above this many tokens on either side, a block of differing lines is marked whole: SequenceMatcher is quadratic
 # in the worst case, and a block that long is mostly different anyway.
 _MAX_BLOCK_TOKENS = 4000
@@ -50,16 +53,17 @@ _RATE_AFTER = re.compile(r"/s(?:ec)?\b")
 def replay_spans(text: str, replay_texts: list[str],
                  max_changed_share: float = MAX_CHANGED_SHARE) -> list[tuple[int, int]] | None:
     """Sorted, disjoint [start, end) ranges of `text` that some replay shows differently; None if a replay
-    diverged (changed more than max_changed_share of `text`)."""
+    diverged (changed more than max_changed_share of `text`, not counting values that differ within otherwise
+    identical lines)."""
     ranges: list[tuple[int, int]] = []
     for replay_text in replay_texts:
         if replay_text == text:
             continue
         found = _differing_ranges(text, replay_text)
-        changed = sum(end - start for start, end in found)
+        changed = sum(end - start for start, end, value in found if not value)
         if changed > max_changed_share * max(len(text), 1):
             return None
-        ranges.extend(found)
+        ranges.extend((start, end) for start, end, _ in found)
     return _union(ranges)
 
 
@@ -74,7 +78,8 @@ def other_outcome(text: str, replay_texts: list[str], max_changed_share: float =
         if replay_text == text:
             continue
         if replay_spans(text, [replay_text], max_changed_share) is None:
-            return f"replay {number} went elsewhere (changed more than {max_changed_share:.0%} of the text)"
+            return (f"replay {number} went elsewhere (changed more than {max_changed_share:.0%} of the text besides "
+                    "values in otherwise identical lines)")
         lines, other_lines = text.splitlines(keepends=True), replay_text.splitlines(keepends=True)
         for _, i1, i2, j1, j2 in _line_opcodes(lines, other_lines):
             if i2 - i1 == j2 - j1:
@@ -126,8 +131,11 @@ def _lines_of(starts: list[int], tokens: list[re.Match]) -> set[int]:
     return {bisect_right(starts, token.start()) - 1 for token in tokens if not token.group().isspace()}
 
 
-def _differing_ranges(text: str, other: str) -> list[tuple[int, int]]:
+def _differing_ranges(text: str, other: str) -> list[tuple[int, int, bool]]:
+    """(start, end, value) of each range of `text` that `other` shows differently; `value`: a value in an otherwise
+    identical line (_is_value) of texts with as many lines, which does not count towards going elsewhere."""
     lines, other_lines = text.splitlines(keepends=True), other.splitlines(keepends=True)
+    framed = len(lines) == len(other_lines)  # paired line by line (_line_opcodes): a line's frame is its own
     starts = _line_starts(lines)
     ranges = []
     for op, i1, i2, j1, j2 in _line_opcodes(lines, other_lines):
@@ -138,28 +146,42 @@ def _differing_ranges(text: str, other: str) -> list[tuple[int, int]]:
         block_start = starts[i1]
         block = "".join(lines[i1:i2])
         if op != "replace":  # whole lines, with their line ends: a replay without them has no blank line there
-            ranges.append((block_start, block_start + len(block)))
+            ranges.append((block_start, block_start + len(block), False))
             continue
         tokens = _differing_tokens(block, "".join(other_lines[j1:j2]))
-        ranges.extend((block_start + start, block_start + end) for start, end in _whole_when_scattered(block, tokens))
-    return [(start, end) for start, end in ranges if start < end]
+        ranges.extend((block_start + start, block_start + end, framed and value)
+                      for start, end, value in _whole_when_scattered(block, tokens))
+    return [(start, end, value) for start, end, value in ranges if start < end]
 
 
-def _whole_when_scattered(block: str, ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+def _is_value(text: str, other: str) -> bool:
+    """Whether a run of tokens that differs (`text` in the recording, `other` in the replay, either may be empty)
+    is a value that varies rather than other words: each side, less the padding around it (a column's, which moves
+    with the value's width), is one run of letters, digits and `_` with a digit in it, so the signs around it are
+    the same on both sides (a number, a hex address, a float's digits, a uuid's group; not `NameError` against
+    `TypeError`, `hello` against `cat: x: No such file`, a path against a hex number)."""
+    text, other = text.strip(" \t"), other.strip(" \t")
+    return all(not side or (_VALUE_RUN.fullmatch(side) and any(c.isdigit() for c in side)) for side in (text, other))
+
+
+def _whole_when_scattered(block: str, ranges: list[tuple[int, int, bool]]) -> list[tuple[int, int, bool]]:
     """A line that differs in SCATTERED or more places, words among them, is free text that varies (`file`
     describing random bytes, a message reworded), not values in a fixed frame (`pid 4242 started at 06:01:02 id=af93k`
     differs in three places too, but in values): the words that happened to match between two runs ("method", "from
-    FAT") are no more predictable than the rest, so the line is marked from its first difference to its last."""
-    by_line: dict[int, list[tuple[int, int]]] = {}
-    for start, end in ranges:
-        by_line.setdefault(block.count("\n", 0, start), []).append((start, end))
+    FAT") are no more predictable than the rest, so the line is marked from its first difference to its last. A
+    range keeps its `value` flag only where every range of its line has it (_differing_ranges)."""
+    by_line: dict[int, list[tuple[int, int, bool]]] = {}
+    for start, end, value in ranges:
+        by_line.setdefault(block.count("\n", 0, start), []).append((start, end, value))
     merged = []
     for line_ranges in by_line.values():
-        words = sum(1 for start, end in line_ranges if _WORD.search(block, start, end))
+        words = sum(1 for start, end, _ in line_ranges if _WORD.search(block, start, end))
         if len(line_ranges) >= SCATTERED and words >= 2:
-            merged.append((line_ranges[0][0], line_ranges[-1][1]))
-        else:
+            merged.append((line_ranges[0][0], line_ranges[-1][1], False))  # free text, not values
+        elif all(value for _, _, value in line_ranges):
             merged.extend(line_ranges)
+        else:  # values only in an otherwise identical line: one run of other words makes the line another one
+            merged.extend((start, end, False) for start, end, _ in line_ranges)
     return merged
 
 
@@ -175,18 +197,22 @@ def _line_opcodes(lines: list[str], other_lines: list[str]):
         yield ("equal" if line == other_line else "replace"), index, index + 1, index, index + 1
 
 
-def _differing_tokens(block: str, other: str) -> list[tuple[int, int]]:
+def _differing_tokens(block: str, other: str) -> list[tuple[int, int, bool]]:
+    """(start, end, value) of the token runs of `block` that `other` shows differently (_is_value of the two
+    runs; an insertion is judged by what the replay inserts)."""
     tokens, other_tokens = list(_TOKEN.finditer(block)), list(_TOKEN.finditer(other))
     if max(len(tokens), len(other_tokens)) > _MAX_BLOCK_TOKENS:
-        return [(0, len(block))]
+        return [(0, len(block), False)]
     matcher = SequenceMatcher(None, [t.group() for t in tokens], [t.group() for t in other_tokens], autojunk=False)
     ranges = []
-    for op, i1, i2, _, _ in matcher.get_opcodes():
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
         if op == "equal" or not tokens:
             continue
+        replayed = other[other_tokens[j1].start():other_tokens[j2 - 1].end()] if j1 < j2 else ""
+        recorded = block[tokens[i1].start():tokens[i2 - 1].end()] if i1 < i2 else ""
         if op == "insert":
             i1, i2 = _at_insertion(i1, len(tokens))
-        ranges.append((tokens[i1].start(), tokens[i2 - 1].end()))
+        ranges.append((tokens[i1].start(), tokens[i2 - 1].end(), _is_value(recorded, replayed)))
     return ranges
 
 

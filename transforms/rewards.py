@@ -139,19 +139,23 @@ def same_form(kind: str, reference: str, value: str) -> bool:
     not `3:04`) and one that does not never does (`9:04`, not `09:04`); `13` may become `05` (a minute). After a
     decimal point a leading zero is a digit, not padding (Go trims `.050` to `.05`, `.500` to `.5`), so a 1-2 digit
     fraction of a timestamp changes length freely, as before. Space padding (ls's `Nov  7`) is free as ever.
+    Python's reprs (`datetime.datetime(2026, 11, 28, 2, 25, 38, 558825)`, `time.struct_time(tm_year=...)`) print
+    every field unpadded, so there any digit run changes length (a microsecond `45678`, a `tm_yday` of 3 digits).
     Does not check weekdays against dates (_weekday_contradiction)."""
     ours, theirs = _PIECES.findall(reference), _PIECES.findall(value)
+    unpadded = _PYTHON_FIELDS.fullmatch(reference) is not None
     return len(ours) == len(theirs) and all(
-        _same_piece(kind, ours[k], theirs[k], fraction=k > 0 and ours[k - 1] == ".") for k in range(len(ours)))
+        _same_piece(kind, ours[k], theirs[k], fraction=k > 0 and ours[k - 1] == ".", unpadded=unpadded)
+        for k in range(len(ours)))
 
 
-def _same_piece(kind: str, ours: str, theirs: str, fraction: bool) -> bool:
+def _same_piece(kind: str, ours: str, theirs: str, fraction: bool, unpadded: bool = False) -> bool:
     if ours[-1].isdigit():  # one regex piece ends with a digit only when it is a digit run
         if not theirs[-1].isdigit():
             return False
         our_digits, their_digits = ours.lstrip(" "), theirs.lstrip(" ")
         if len(our_digits) != len(their_digits):
-            length_varies = (kind == "duration" and not fraction) or (
+            length_varies = unpadded or (kind == "duration" and not fraction) or (
                 kind in ("timestamp", "date") and max(len(our_digits), len(their_digits)) <= 2)
             if not length_varies or (not fraction and (_zero_padded(our_digits) or _zero_padded(their_digits))):
                 return False
@@ -168,6 +172,11 @@ def _same_piece(kind: str, ours: str, theirs: str, fraction: bool) -> bool:
 
 def _capitalization(word: str) -> str:
     return "upper" if word.isupper() else "lower" if word.islower() else "title" if word.istitle() else "mixed"
+
+
+# The fields of the timestamp and date reprs the masker reads (transforms/masking.py), a span from the first field
+# to the last: Python ints, `, `-separated, named in a struct_time (`2026, tm_mon=11, ...`).
+_PYTHON_FIELDS = re.compile(r"[0-9]+(?:, (?:tm_[a-z]+=)?[0-9]+)+")
 
 
 def _zero_padded(digits: str) -> bool:

@@ -6,8 +6,9 @@ import re
 
 import pytest
 
-from tests.transforms.test_masking_reference import (GIT_PIECES, OVERLAP_PIECES, PIECES, SEPARATORS, SETTING_PIECES,
-                                                     UPTIME_PIECES, random_text, reference_mask, screens)
+from tests.transforms.test_masking_reference import (GIT_PIECES, OVERLAP_PIECES, PIECES, PYTHON_PIECES, SEPARATORS,
+                                                     SETTING_PIECES, UPTIME_PIECES, random_text, reference_mask,
+                                                     screens)
 from transforms import _masking, masking
 from transforms.masking import RULES, mask, mask_many
 
@@ -41,6 +42,9 @@ EDGES += [f"{day}, {month} {number} 01:02:03" for day, month, number in zip(
 EDGES += [f"{month}  {number} 09:00" for number, month in enumerate(MONTHS, 10)]
 EDGES += [f"{number % 28 + 1} {month} 2026" for number, month in enumerate(MONTHS)]
 # Job pids after escaped newlines, git blame -s lines.
+EDGES += ["datetime.datetime(2026, 11, 28, 2, 25, 38, 558825)", "datetime.date(2026, 11, 28)", "datetime.",
+          "time.struct_time(tm_year=2026, tm_mon=11, tm_mday=28, tm_hour=2, tm_min=25, tm_sec=38, tm_wday=5, "
+          "tm_yday=332, tm_isdst=0)"]
 EDGES += ["\\n[1] 106\\n", "\\\\n[1] 7\t", "n[1] 5\\n", "\\n", "\\", "\n86067227  1) x", "\n^1234567 12) ",
           "\n1234567 f.txt 3 4) y"]
 
@@ -219,4 +223,16 @@ def test_every_position_where_a_rule_matches_in_git_s_pieces_is_a_candidate_star
              for _ in range(600)]
     git_id = _masking.FINDERS.index("git_id")
     assert sum(_PATTERNS[rule][1] == git_id for rule in _rules_matched(texts)) > 500
+    assert mask_many(texts) == list(map(reference_mask, texts))
+
+
+def test_every_position_where_a_python_clock_repr_matches_is_a_candidate_start():
+    # datetime.datetime(, datetime.time(, datetime.date( and time.struct_time(, after characters the finders must
+    # not misread as a word's end (non-ASCII letters are \w for `re`: the pattern, not the finder, rejects them).
+    rng = random.Random(97)
+    pieces = PYTHON_PIECES + NON_ASCII[:4] + ["x", "_", "[", "(", "= "]
+    texts = ["".join(rng.choice(pieces) + rng.choice(SEPARATORS) for _ in range(rng.randint(1, 8)))
+             for _ in range(600)]
+    finders = {_masking.FINDERS.index("py_clock"), _masking.FINDERS.index("py_date")}
+    assert sum(_PATTERNS[rule][1] in finders for rule in _rules_matched(texts)) > 300
     assert mask_many(texts) == list(map(reference_mask, texts))

@@ -84,6 +84,13 @@ _REFERENCE_RULES = (  # (kind, pattern, check), in priority order
     ("timestamp", rf"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),? +{_MONTH} +[0-9]{{1,2}},?(?: +[0-9]{{4}})?"
                   r" +[0-9]{2}:[0-9]{2}:[0-9]{2}(?: +[A-Z]{2,5})?(?: +[0-9]{4})?\b", None),
     ("timestamp", rf"{_MONTH} +[0-9]{{1,2}} +[0-9]{{2}}:[0-9]{{2}}(?::[0-9]{{2}})?\b", None),
+    # Python's reprs of a clock reading: their fields (struct_time's up to tm_yday), names included.
+    ("timestamp", r"\bdatetime\.datetime\((?P<v0>[0-9]{4}(?:, [0-9]{1,2}){4}(?:, [0-9]{1,2}(?:, [0-9]{1,6})?)?)[,)]"
+                  r"|\bdatetime\.time\((?P<v1>[0-9]{1,2}, [0-9]{1,2}(?:, [0-9]{1,2}(?:, [0-9]{1,6})?)?)[,)]"
+                  r"|\btime\.struct_time\(tm_year=(?P<v2>[0-9]{4}, tm_mon=[0-9]{1,2}, tm_mday=[0-9]{1,2}, "
+                  r"tm_hour=[0-9]{1,2}, tm_min=[0-9]{1,2}, tm_sec=[0-9]{1,2}, tm_wday=[0-9], tm_yday=[0-9]{1,3}), "
+                  r"tm_isdst=", None),
+    ("date", r"\bdatetime\.date\((?P<v>[0-9]{4}, [0-9]{1,2}, [0-9]{1,2})\)", None),
     ("date", r"\b(?=[MTWFS])(?:" + "|".join(rf"(?<=(?<!\w){_ISO_DATE}{gap})" for gap in (" ", ", ", r" \("))
              + rf"|(?={_WEEKDAY},? {{1,2}}(?:{_ISO_DATE}(?:\b|T[0-9]{{2}}:[0-9]{{2}})"
              + rf"|[0-9]{{1,2}} {_MONTH} [0-9]{{4}}\b|{_MONTH} +[0-9]{{1,2}} +[0-9]{{2}}:[0-9]{{2}}\b)))"
@@ -239,6 +246,15 @@ FIGURE_PIECES = [
     "Mem:   2055556k total,  1896828k used", "Swap: 2048M Total, 2048M Free", "Mem: 473784K used, 32504K free",
     "Mem:           537M        5.6M       506M", "Swap: 5", "Mem: 3 x", "KiB Mem: 12totals",
 ]
+# Python's reprs of clock readings and dates (a REPL's answers), and near misses: apart from PIECES, as above.
+PYTHON_PIECES = [
+    "datetime.datetime(2026, 11, 28, 2, 25, 38, 558825)", "datetime.datetime(2026, 11, 28, 0, 0)",
+    "datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)", "datetime.time(2, 25, 38, 5825)",
+    "datetime.time(0, 0)", "datetime.date(2026, 11, 28)", "time.struct_time(tm_year=2026, tm_mon=11, tm_mday=28, "
+    "tm_hour=2, tm_min=25, tm_sec=38, tm_wday=5, tm_yday=332, tm_isdst=0)", "datetime.datetime(2026, 11, 28)",
+    "mydatetime.date(2026, 1, 1)", "datetime.date(2026, 1, 1, 3)", "datetime.time(2)", "xtime.struct_time(tm_year=1",
+    "datetime.datetime(26, 1, 2, 3, 4)", "datetime.", "time.struct_time(", "(2026, 11, 28, 2, 25)",
+]
 SEPARATORS = ["", "", " ", "\n", "\n", "\r\n", "\n\n", ", ", "/", ":", "=", "_", "é"]
 
 
@@ -276,7 +292,7 @@ def test_summary_lines_rate_limits_and_index_lines_match_the_reference():
 
 
 def test_each_reference_rule_is_exercised_by_the_fragments():
-    text = "\n".join(PIECES + FIGURE_PIECES)
+    text = "\n".join(PIECES + FIGURE_PIECES + PYTHON_PIECES)
     kinds = {span["kind"] for span in reference_spans(text)}
     assert kinds == set(KINDS)
     fired = {priority for priority, (_, pattern, _) in enumerate(_REFERENCE) if pattern.search(text)}
@@ -378,3 +394,11 @@ def test_git_s_other_commit_ids_match_the_reference():
         assert mask(text) == reference_mask(text), repr(text)
     for screen in ("\n".join(rng.sample(GIT_PIECES, 8)) for _ in range(300)):
         assert mask(screen) == reference_mask(screen), repr(screen)
+
+
+def test_python_s_clock_reprs_match_the_reference():
+    rng = random.Random(89)
+    for _ in range(1500):
+        text = "".join(rng.choice(PYTHON_PIECES * 3 + PIECES) + rng.choice(SEPARATORS)
+                       for _ in range(rng.randint(0, 12)))
+        assert mask(text) == reference_mask(text), repr(text)
