@@ -110,10 +110,13 @@ transitions = load_dataset(D, "transitions")["train"]
 groups = defaultdict(set)  # domain -> its environment groups
 for domain, group in zip(transitions["domain"], transitions["task_group"]):
     groups[domain].add(group)
-def rank(domain, group):  # a stable order of a domain's groups, the same on every machine
-    return hashlib.md5(f"{domain}/{group}".encode()).hexdigest()
-held = {(domain, group) for domain, names in groups.items() if len(names) > 1  # a tenth, at least one
-        for group in sorted(names, key=lambda group: rank(domain, group))[:max(1, len(names) // 10)]}
+def fraction(domain, group):  # where the group's md5 falls in [0, 1): the same on every machine
+    return int(hashlib.md5(f"{domain}/{group}".encode()).hexdigest(), 16) / 16**32
+held = set()
+for domain, names in groups.items():
+    if len(names) > 1:  # each group decided on its own; the lowest one if none is in the tenth
+        tenth = {group for group in names if fraction(domain, group) < 0.1}
+        held |= {(domain, group) for group in tenth or {min(names, key=lambda g: fraction(domain, g))}}
 test_ids = set(transitions.filter(lambda row: (row["domain"], row["task_group"]) in held)["id"])
 sft_train = load_dataset(D, "stage2")["train"].filter(lambda row: row["id"] not in test_ids)
 rl_test = load_dataset(D, "stage3")["train"].filter(lambda row: row["id"] in test_ids)"""
@@ -359,10 +362,14 @@ def dataset_card(stats: dict, settings: dict, run_id: str = "") -> str:
             "of a site, the desktop tasks of an app, the MCP and search tasks of a server or search world, the "
             "SWE tasks of a repository), and a held-out task has near-copies, some verbatim, of its observations "
             "and targets in the other tasks of its group, as a held-out episode has in the other episodes of its "
-            "task. A group is the task itself where tasks share nothing (terminal). For example, a tenth of each "
-            "domain's groups held out, and at least one where a domain has two or more (so a domain with few "
-            "groups, such as web's four sites, gives a larger share; a domain with one group stays in "
-            "training):\n\n"
+            "task. A group is the task itself where tasks share nothing (terminal). For example, hold out each "
+            "group whose md5 falls in the lowest tenth, about a tenth of each domain's groups, and where a domain "
+            "of two or more has none there, the one with the lowest md5 (so a domain with few groups, such as "
+            "web's four sites, gives a larger share; a domain with one group stays in training). Each group is "
+            "decided by its own name, so adding episodes and groups to a domain of two or more groups never moves "
+            "a group an earlier split trained on into the test set: only the fallback group moves, back to "
+            "training, once a group in the tenth or with a lower md5 arrives (a domain's second group makes one "
+            "of its two held out, which may be the first):\n\n"
             f"```python\n{SPLIT_SNIPPET}\n```\n\n"
             "## Rewards (stage 3)\n\n"
             "`exact_spans` and `format_spans` are sorted, do not overlap and together cover `reference`. `start` and "

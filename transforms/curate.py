@@ -299,7 +299,7 @@ class FinishFn(beam.DoFn):
                 decision = (dedupe.EXACT, row["id"])
         if decision is None:
             return None
-        kind, duplicate_of = decision
+        kind, duplicate_of = dedupe.representative(decision, removed)
         stats.count(stats.EXACT if kind == dedupe.EXACT else stats.NEAR, row["domain"])
         return beam.pvalue.TaggedOutput(DUPLICATES, {
             "id": row["id"], "duplicate_of": duplicate_of, "kind": kind, "domain": row["domain"],

@@ -15,8 +15,9 @@ shingles of the masked lines that appear and disappear between state and next ob
 (change_signatures, change_jaccard, NearDupOptions.change_threshold). The whole-transition Jaccard of two big screens is dominated by what does not change: a
 calculator showing 8 or 0 after the same click, a spreadsheet cursor moving to A3 or A4, a step and its reverse
 (go back from / to /status, or from /status to /) all score ~1.0, and each is what a world model must learn to tell
-apart. Within a cluster the first record is kept (by episode id, then step: `id_order`); every other one names the
-record it duplicates.
+apart. Within a cluster the first record is kept (by episode id, then step: `id_order`); every other one names a
+kept record: the one its chain of duplicates ends at (`representative`), since near-duplication is not transitive
+(a ~ b and b ~ c, a not ~ c, removes b and c; c names a).
 """
 
 from __future__ import annotations
@@ -332,7 +333,8 @@ def resolve_bucket(members, options: NearDupOptions, report_exact: bool = True):
     Yields (id, kind, duplicate_of) for each member that has an exact or near duplicate earlier (id_order) in this
     bucket; with change signatures, a near duplicate must also make a change at least `change_threshold` similar. Exact
     duplicates collapse first, so a bucket of ten thousand identical screens costs one comparison, not fifty
-    million.
+    million. A member is compared with every earlier one, removed or not, so which members are removed does not
+    depend on the order of the comparisons; one whose earlier duplicate was removed names what that one names.
     """
     members = sorted(members, key=lambda member: id_order(member[0]))
     first_by_hash: dict[str, tuple] = {}
@@ -344,13 +346,28 @@ def resolve_bucket(members, options: NearDupOptions, report_exact: bool = True):
     if len(distinct) < 2:
         return
     sketches = np.frombuffer(b"".join(member[1] for member in distinct), dtype=np.uint8).reshape(len(distinct), -1)
+    named: dict[str, str] = {}  # removed member -> the kept member it names
     for i in range(1, len(distinct)):
         for j in np.flatnonzero(estimated_jaccard(sketches[:i], sketches[i]) >= options.threshold).tolist():
             if len(distinct[i]) < 3 or change_jaccard(distinct[i][2], distinct[j][2]) >= options.change_threshold:
-                yield distinct[i][0], NEAR, distinct[j][0]
+                named[distinct[i][0]] = named.get(distinct[j][0], distinct[j][0])
+                yield distinct[i][0], NEAR, named[distinct[i][0]]
                 break
 
 
 def decide(decisions):
     """Combine one record's decisions from all its buckets: exact beats near, then the first id (id_order) wins."""
     return min(decisions, key=lambda d: (d[0] != EXACT, id_order(d[1])))
+
+
+def representative(decision: tuple[str, str], removed: dict) -> tuple[str, str]:
+    """A removed record's (kind, duplicate_of) -> the same, naming a kept record: the one its chain of duplicates
+    (`removed`: id -> its decide()d (kind, duplicate_of)) ends at, since buckets decide apart (b near a in one, c
+    near b in another) and an exact duplicate names its content's first id, which may be a near duplicate. The
+    kind is `exact` only if every link is (the same content_hash). Every link names an earlier id (id_order), so
+    the chain ends."""
+    kind, duplicate_of = decision
+    while duplicate_of in removed:
+        link_kind, duplicate_of = removed[duplicate_of]
+        kind = EXACT if kind == link_kind == EXACT else NEAR
+    return kind, duplicate_of

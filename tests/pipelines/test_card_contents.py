@@ -106,7 +106,7 @@ def test_the_card_snippets_run_and_split_by_environment_group(tmp_path):
                                                 for step in range(2)], group)
                 task_of.update({f"{episode}:{step}": task for step in range(2)})
                 group_of.update({f"{episode}:{step}": group for step in range(2)})
-    # A domain with only three groups still gets one held out (a tenth of them rounds down to none); one with a
+    # A domain with only three groups, none of them in the lowest tenth by md5, still gets one held out; one with a
     # single group stays in training.
     for domain, groups in (("web", ("shop", "forum", "tracker")), ("os", ("galculator",))):
         for group in groups:
@@ -141,6 +141,35 @@ def test_the_card_snippets_run_and_split_by_environment_group(tmp_path):
     assert not {task_of[i] for i in train} & {task_of[i] for i in test}
     held = {group_of[i] for i in test}
     assert len(held & {"shop", "forum", "tracker"}) == 1 and "galculator" not in held
+
+
+def _held_by_the_card(groups: dict) -> set:
+    """The card's split snippet's held-out (domain, group) pairs for `groups` (domain -> its groups), computed by
+    the snippet's own lines (those between gathering the groups and selecting the test ids)."""
+    import hashlib
+    from transforms.card import SPLIT_SNIPPET
+
+    code = SPLIT_SNIPPET.split("groups[domain].add(group)\n")[1].split("test_ids =")[0]
+    scope = {"hashlib": hashlib, "groups": groups}
+    exec(code, scope)
+    return scope["held"]
+
+
+def test_the_card_split_never_moves_a_training_group_into_test_as_groups_are_added():
+    # A collection growing one group at a time (audit R1: by md5 rank, the 20th group made n // 10 two and pulled
+    # an old training group into test; a new group ranked first displaced one).
+    names = [f"task-{number}" for number in range(300)]
+    held_before = None
+    for size in range(2, len(names) + 1):
+        held = {group for _, group in _held_by_the_card({"terminal": set(names[:size])})}
+        assert held, size  # a domain of two or more groups has one held out
+        if held_before is not None:
+            assert not (held - held_before) & set(names[:size - 1]), size  # no old training group into test
+            # Only the fallback (the single lowest group, none in the tenth) can go back to training.
+            assert held_before <= held or len(held_before) == 1, size
+        held_before = held
+    assert 0.05 < len(held) / len(names) < 0.15  # about a tenth
+    assert _held_by_the_card({"os": {"galculator"}}) == set()  # one group stays in training
 
 
 def test_the_stage1_rule_of_the_card_covers_every_observation_about_once(tmp_path):

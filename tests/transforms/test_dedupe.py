@@ -6,7 +6,7 @@ import pytest
 from transforms.dedupe import (EXACT, NEAR, KeyBatch, NearDupOptions, change_jaccard, change_signature,
                                change_signatures, conditions_text, decide, estimated_jaccard, exact_duplicates,
                                file_part_signatures, file_signatures, hash_text, id_collisions, id_order,
-                               near_candidates, partitioned_keys, resolve_bucket)
+                               near_candidates, partitioned_keys, representative, resolve_bucket)
 from transforms.minhash import shingle_hashes
 
 OPTIONS = NearDupOptions()
@@ -101,6 +101,31 @@ def test_transitions_as_parts_find_an_edited_replay_and_keep_actions_apart():
 def test_decide_prefers_exact_then_smallest_id():
     assert decide([(NEAR, "a"), (EXACT, "c"), (EXACT, "b")]) == (EXACT, "b")
     assert decide([(NEAR, "z"), (NEAR, "m")]) == (NEAR, "m")
+
+
+
+def test_a_near_duplicate_of_a_removed_member_names_the_kept_one():
+    """Near-duplication is not transitive (audit R6): with a ~ b and b ~ c but not a ~ c, b and c are removed, and
+    c must name a, not the removed b, for `dedupe JOIN transitions ON duplicate_of = id` to keep it."""
+    a = np.zeros(OPTIONS.num_perm, dtype=np.uint8)
+    b = a.copy()
+    b[:40] = 1  # ~84% of a's sketch bytes
+    c = b.copy()
+    c[40:80] = 2  # ~84% of b's, ~69% of a's
+    assert estimated_jaccard(a[None], c)[0] < OPTIONS.threshold <= estimated_jaccard(b[None], c)[0]
+    members = [("e-c:0", "h3", c.tobytes()), ("e-a:0", "h1", a.tobytes()), ("e-b:0", "h2", b.tobytes())]
+    assert list(resolve_bucket(members, OPTIONS)) == [("e-b:0", NEAR, "e-a:0"), ("e-c:0", NEAR, "e-a:0")]
+    # Without a, b is kept and c names it: which records are removed does not change, only whom they name.
+    assert list(resolve_bucket(members[::2], OPTIONS)) == [("e-c:0", NEAR, "e-b:0")]
+
+
+def test_the_representative_is_the_kept_end_of_a_chain_across_buckets():
+    # b near a in one bucket, c near b in another (no bucket holds a and c); d an exact copy of c; f of e, kept.
+    removed = {"b:0": (NEAR, "a:0"), "c:0": (NEAR, "b:0"), "d:0": (EXACT, "c:0"), "f:0": (EXACT, "e:0")}
+    assert representative(removed["c:0"], removed) == (NEAR, "a:0")
+    assert representative(removed["d:0"], removed) == (NEAR, "a:0")  # not the same content as a:0: not exact
+    assert representative(removed["f:0"], removed) == (EXACT, "e:0")
+    assert representative((EXACT, "g:0"), removed) == (EXACT, "g:0")  # an id read twice names its kept self
 
 
 @pytest.mark.parametrize("kwargs", [{"threshold": 0}, {"threshold": 1.5}, {"num_perm": 16, "bands": 5, "rows": 4},
