@@ -337,6 +337,10 @@ class Browser:
             self._stop_driver()
             raise StartHung(self._killed_reason) from failure
         if failure is not None:
+            # The next start makes a new driver TMPDIR in place of this one: removed now, or it would stay until a
+            # later run swept it (a long run with a flaky driver piled them up). A driver that failed to launch
+            # Chromium may be the cause, so it goes too.
+            self._stop_driver()
             raise failure
         self.pid, self.driver_pid = self._find_sandbox()
 

@@ -532,6 +532,9 @@ class DockerSandbox:
         self.user = user
         self.init = init
         self.extra_run_kwargs = dict(extra_run_kwargs or {})
+        # A client made here is this sandbox's to close: docker-py's sits in reference cycles, so its pooled engine
+        # sockets (a dozen an episode) would otherwise wait for a gen-2 collection. A given client is the caller's.
+        self._own_client = client is None
         self.client = client or engine_client()
         self.name = f"{name_prefix}-{uuid.uuid4().hex[:12]}"
         self.container = None
@@ -619,6 +622,13 @@ class DockerSandbox:
             self.client.api.remove_container(self.name, force=True)
         except Exception as exc:  # already gone (or never created): nothing left to remove
             log.debug("remove %s: %s", self.name, exc)
+        if self._own_client:
+            # Closes only the idle pooled connections: an attached exec holds its own socket until it is closed, and a
+            # later call on the client (image_digest after close) opens a new connection.
+            try:
+                self.client.close()
+            except Exception as exc:  # close() never raises: a socket that fails to close is the GC's again
+                log.debug("close the engine client of %s: %s", self.name, exc)
 
     def __enter__(self) -> "DockerSandbox":
         self.start()

@@ -1,9 +1,13 @@
-"""`worldline sandbox ...`: build the base image offline, list and remove worldline containers.
+"""`worldline sandbox ...`: build the base image offline, list and remove worldline containers (and what dead runs
+left: temporary folders, cgroups).
 
 Docker is imported inside each command so `worldline --help` stays instant.
 """
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import typer
 import typer.core
@@ -24,7 +28,8 @@ class EngineCommands(typer.core.TyperGroup):
 
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, cls=EngineCommands,
-                  help="Build the terminal base image; list and remove worldline containers.")
+                  help="Build the terminal base image; list and remove worldline containers and what dead runs "
+                       "left.")
 console = Console(stderr=True)
 
 
@@ -70,7 +75,8 @@ def cleanup(
     orphans_only: bool = typer.Option(False, "--orphans", help="Only containers whose owning process is gone "
                                                               "(what cleanup does without --all or --prefix)."),
 ):
-    """Remove worldline containers left by runs that died (by default), or those with a name prefix, or all."""
+    """Remove worldline containers left by runs that died (by default), or those with a name prefix, or all; and
+    always the temporary folders and empty cgroups of runs that died (never a live run's)."""
     from sandboxes.docker_sandbox import remove_containers, remove_orphans
 
     if every and (prefix or orphans_only):
@@ -78,6 +84,46 @@ def cleanup(
     if prefix and orphans_only:
         raise typer.BadParameter("choose --prefix or --orphans")
     removed = remove_containers(name_prefix=prefix) if (every or prefix) else remove_orphans()
-    console.print(f"removed {len(removed)} container(s)")
-    for name in removed:
+    folders, groups = remove_dead_folders(), remove_dead_cgroups()
+    console.print(f"removed {len(removed)} container(s), {len(folders)} temporary folder(s) and {len(groups)} "
+                  "cgroup(s) of runs that died")
+    for name in [*removed, *map(str, folders), *map(str, groups)]:
         print(name)
+
+
+# The temporary folders a collector makes with sandboxes.leftovers.make_temp (browser.py, mcp_servers.py,
+# sites/launcher.py). A collector sweeps only its own kind when it makes one, so a SIGKILLed web run's folders stayed
+# for good on a machine that then ran only terminal tasks.
+TEMP_FAMILIES = ("wl-browser-", "wl-driver-", "wl-mcp-", "worldline-sites-")
+
+
+def remove_dead_folders() -> list[Path]:
+    """The temporary folders (in this process's temp folder) whose maker is gone, removed."""
+    from sandboxes import leftovers
+
+    return [folder for family in TEMP_FAMILIES for folder in leftovers.remove_dead_temp(family)]
+
+
+def cgroup_mounts() -> list[Path]:
+    """Where each cgroup hierarchy (v1 or v2) is mounted here, from /proc/self/mountinfo."""
+    found = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        fields, _, tail = line.partition(" - ")
+        if tail.split()[:1] in (["cgroup"], ["cgroup2"]):
+            found.append(Path(fields.split()[4]))
+    return list(dict.fromkeys(found))
+
+
+def remove_dead_cgroups() -> list[Path]:
+    """The empty cgroups whose maker is gone, wherever they are in each hierarchy: a group is made under its maker's
+    own cgroup, which is another one than this command's whenever the two ran in different sessions or scopes."""
+    from sandboxes import cgroup
+
+    parents = []
+    for mount in cgroup_mounts():
+        # Into worldline groups too: a run started inside one (a test's, a nested collector's) makes its own there.
+        for folder, children, _ in os.walk(mount):
+            if any(child.startswith(cgroup.PREFIX) for child in children):
+                parents.append(Path(folder))
+    # Deepest first: a dead group inside another dead group goes before its parent is tried.
+    return [group for parent in reversed(parents) for group in cgroup.remove_dead_groups(parent)]

@@ -5,14 +5,16 @@ from __future__ import annotations
 import importlib
 import logging
 import shutil
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from sandboxes import leftovers
 from sandboxes.sites import SITE_NAMES
+
+SITES_TEMP = "worldline-sites-"
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request would drown the output
 
@@ -30,7 +32,9 @@ class SiteLauncher:
     """Starts sites on first use; `reset(name)` gives a site a freshly seeded database (used per episode)."""
 
     def __init__(self):
-        self._dir = Path(tempfile.mkdtemp(prefix="worldline-sites-"))
+        # Named for this process, so that a later launcher or `worldline sandbox cleanup` removes it once this process
+        # is gone (a SIGKILLed collector never reaches close()).
+        self._dir = leftovers.make_temp(SITES_TEMP)
         self._sites: dict[str, RunningSite] = {}
         self._lock = threading.Lock()
 

@@ -167,3 +167,27 @@ def test_a_deadline_that_passes_as_the_launch_returns_is_a_start_hung_not_a_dead
     finally:
         browser.close()
     assert list(private_tmp.iterdir()) == []
+
+
+@pytest.mark.timeout(90)
+def test_a_driver_that_fails_to_start_leaves_no_folder(private_tmp, monkeypatch):
+    """A driver that dies as it starts fails `start` at once (no hang). Before: its TMPDIR stayed, and the next start
+    made another in its place, so a long run whose driver kept failing piled them up until a later run swept them."""
+    require_chromium()
+    crash = private_tmp.parent / "crash.js"
+    crash.write_text("process.exit(3);\n")
+    monkeypatch.setenv("NODE_OPTIONS", f"--require {crash}")
+    browser = Browser()
+    try:
+        for _ in range(2):
+            with pytest.raises(Exception) as failed:
+                browser.start()
+            assert not isinstance(failed.value, StartHung), failed.value
+            assert [p.name for p in private_tmp.iterdir() if p.name.startswith("wl-driver-")] == []
+            assert drivers_under(private_tmp) == [] and not browser.started
+        monkeypatch.delenv("NODE_OPTIONS")
+        browser.start()  # the next start is a clean one
+        assert_pages_render(browser)
+    finally:
+        browser.close()
+    assert list(private_tmp.iterdir()) == []
