@@ -75,37 +75,75 @@ def is_episode_record(path: str) -> bool:
 
 
 def records_without_rows(input_dir: str, paths: list[str]) -> list[str]:
-    """The episode records (episodes/DOMAIN/ID.json) of a local collection whose transitions are neither in their
-    own file (transitions/DOMAIN/ID.parquet, among `paths`) nor named by a readable pack of that folder: the file
-    deleted, or its pack cut short. Collect takes such an episode as damaged and records it again
+    """The episode records (episodes/DOMAIN/ID.json) of a local collection whose transitions are in none of `paths`:
+    neither their own file (transitions/DOMAIN/ID.parquet), nor a readable pack of that folder naming them, nor a
+    row of any other file (JSONL, a renamed file, a pack rewritten by another tool without its member list): the
+    file deleted, or its pack cut short. Collect takes such an episode as damaged and records it again
     (collectors.store.EpisodeStore.damage). The records are listed, not read: one folder entry an episode, a
-    domain's names held at a time; each pack's footer is read once more. On a bucket none: listing every record
-    is a request per thousand."""
+    domain's names held at a time; each pack's footer is read once more. Only where names leave records unaccounted
+    for are the other files' episode ids read (episode_ids), and only until all are found. On a bucket none:
+    listing every record is a request per thousand."""
     from schemas.packs import PACK_PREFIX, held_by_packs
 
     episodes = Path(input_dir) / EPISODES_DIR
     if "://" in input_dir or not episodes.is_dir():
         return []
-    files: dict[str, set[str]] = {}  # domain folder name -> transition file names in it
+    files: dict[str, dict[str, str]] = {}  # domain folder name -> transition file name in it -> its path
     for path in paths:
         folder, _, name = path.rpartition("/")
         parent, _, domain = folder.rpartition("/")
         if parent.endswith(f"/{TRANSITIONS_DIR}") or parent == TRANSITIONS_DIR:
-            files.setdefault(domain, set()).add(name)
-    missing = []
+            files.setdefault(domain, {})[name] = path
+    missing, named = [], set()  # named: the paths whose names say which episodes they hold
     for domain in sorted(entry.name for entry in os.scandir(episodes) if entry.is_dir() and not is_hidden(entry.path)):
-        names = files.get(domain, set())
+        in_folder = files.get(domain, {})
+        names = set(in_folder)
         folder = f"{input_dir.rstrip('/')}/{TRANSITIONS_DIR}/{domain}"
         packs = sorted(name for name in names if name.startswith(PACK_PREFIX))
-        if any(_lists_no_members(f"{folder}/{pack}") for pack in packs):
-            continue  # a pack rewritten by another tool holds episodes no list names: none can be called missing
-        held = held_by_packs(folder, packs, _parquet_metadata)
+        listing = [pack for pack in packs if not _lists_no_members(f"{folder}/{pack}")]
+        held = held_by_packs(folder, listing, _parquet_metadata)
         present = names | held.keys()
-        candidates = [entry.path for entry in os.scandir(episodes / domain)
-                      if is_episode_record(entry.path) and not is_hidden(entry.path)
-                      and f"{entry.name.removesuffix('.json')}.parquet" not in present]
+        records = [entry for entry in os.scandir(episodes / domain)
+                   if is_episode_record(entry.path) and not is_hidden(entry.path)]
+        own_files = {f"{entry.name.removesuffix('.json')}.parquet" for entry in records}
+        named.update(in_folder[name] for name in names & (own_files | set(listing)))
+        candidates = [entry.path for entry in records
+                      if f"{entry.name.removesuffix('.json')}.parquet" not in present]
         missing += sorted(_still_missing(folder, candidates, names))
-    return missing
+    if not missing:
+        return []
+    return _in_no_row(missing, [path for path in paths if path not in named])
+
+
+def _in_no_row(records: list[str], paths: list[str]) -> list[str]:
+    """The `records` whose episode id is in no row of `paths`, read in turn until every one is found."""
+    wanted: dict[str, list[str]] = {}
+    for record in records:
+        wanted.setdefault(record.rpartition("/")[2].removesuffix(".json"), []).append(record)
+    for path in paths:
+        for episode_id in episode_ids(path):
+            # A JSONL row's id may be any JSON value (the validator dead-letters it); only a string names a record.
+            if isinstance(episode_id, str) and wanted.pop(episode_id, None) is not None and not wanted:
+                return []
+    left = {record for found in wanted.values() for record in found}
+    return [record for record in records if record in left]
+
+
+def episode_ids(path: str) -> Iterator:
+    """The episode id of each row of a raw file that reads: a Parquet file's episode_id column, a row group at a
+    time; a JSONL file's lines, parsed."""
+    if path.endswith(".jsonl"):
+        for item in _read_jsonl(path):
+            if not isinstance(item, ReadError) and isinstance(item[2], dict):
+                yield item[2].get("episode_id")
+        return
+    for table in parquet_row_groups(path, _episode_id_column):
+        if not isinstance(table, ReadError) and "episode_id" in table.column_names:
+            yield from table.column("episode_id").to_pylist()
+
+
+def _episode_id_column(schema: pa.Schema) -> list[str]:
+    return ["episode_id"] if "episode_id" in schema.names else []
 
 
 def _still_missing(folder: str, records: list[str], listed: set[str]) -> list[str]:

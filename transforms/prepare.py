@@ -147,16 +147,23 @@ def with_masks(rows: list[dict], recorded_times: list[float | None] | None = Non
     takes that text's mask, so its masked state is the very str of the previous row's masked next observation,
     which minhash.union_signatures and dedupe.change_signatures find again by identity. `recorded_times`: when each
     row's action started (epoch seconds, None if unknown): a full date far from it is content, not a clock reading
-    (masking.without_distant_dates)."""
-    texts, state_indexes, owners, previous_next = [], [], [], None
+    (masking.without_distant_dates). A state equal to the next text of its episode's previous step elsewhere in
+    `rows` (rows out of step order: a JSONL file, another tool's Parquet) takes that mask too, so the masked state,
+    and with it the content hash, does not depend on the order of the rows."""
+    texts, state_indexes, next_indexes, owners, previous_next, apart = [], [], [], [], None, []
     for index, row in enumerate(rows):
         if row["state_text"] is not previous_next:
             texts.append(row["state_text"])
             owners.append(index)
+            if row["step"]:
+                apart.append(index)
         state_indexes.append(len(texts) - 1)
         previous_next = row["next_text"]
+        next_indexes.append(len(texts))
         texts.append(previous_next)
         owners.append(index)
+    if apart:
+        _share_previous_steps(rows, apart, state_indexes, next_indexes)
     masks = masking.mask_many(texts)
     if recorded_times is not None:
         for position, (text, owner) in enumerate(zip(texts, owners)):
@@ -164,20 +171,37 @@ def with_masks(rows: list[dict], recorded_times: list[float | None] | None = Non
             kept = masking.without_distant_dates(text, spans, recorded_times[owner])
             if kept is not spans:
                 masks[position] = kept, masking.masked(text, kept)
-    for row, state_index in zip(rows, state_indexes):
+    for row, next_index in zip(rows, next_indexes):
         replay_texts = row.pop(REPLAY_TEXTS, None)
         if replay_texts:
-            # The next text's mask, which the next row's state shares: a value a replay showed differently is masked
-            # in both, as a rule span would be.
-            masks[state_index + 1] = _with_replays(row, texts[state_index + 1], masks[state_index + 1], replay_texts)
+            # The next text's mask, which the next step's state shares: a value a replay showed differently is
+            # masked in both, as a rule span would be.
+            masks[next_index] = _with_replays(row, texts[next_index], masks[next_index], replay_texts)
     parts = []
-    for row, state_index in zip(rows, state_indexes):
+    for row, state_index, next_index in zip(rows, state_indexes, next_indexes):
         state_masked = masks[state_index][1]
-        row["next_volatile_spans"], next_masked = masks[state_index + 1]
+        row["next_volatile_spans"], next_masked = masks[next_index]
         conditions = dedupe.conditions_text(row["perturbations"], row["error"])
         row["content_hash"] = dedupe.hash_text(state_masked, row["action_text"], next_masked, conditions)
         parts.append((state_masked, row["action_text"], next_masked))
     return parts
+
+
+def _share_previous_steps(rows: list[dict], apart: list[int], state_indexes: list[int],
+                          next_indexes: list[int]) -> None:
+    """Point each row of `apart` (a state not right after its previous step's row) at its previous step's next
+    text, where that row is in `rows` (the first of them, if an id repeats) and its next text equals the state; the
+    row's own state text is then masked but unused. Rows in step order rarely call this: `apart` then holds only
+    the steps whose state is not the previous step's next observation."""
+    previous: dict[tuple, list[int]] = {}
+    for index, row in enumerate(rows):
+        previous.setdefault((row["episode_id"], row["step"] + 1), []).append(index)
+    for index in apart:
+        row = rows[index]
+        for candidate in previous.get((row["episode_id"], row["step"]), ()):
+            if rows[candidate]["next_text"] == row["state_text"]:
+                state_indexes[index] = next_indexes[candidate]
+                break
 
 
 def _with_replays(row: dict, text: str, mask: tuple[list[dict], str], replay_texts: list[str]

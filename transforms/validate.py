@@ -27,7 +27,7 @@ from schemas.transition import (ADDED_IN_1_1, TRANSITION_SCHEMA, TRANSITION_SCHE
 from schemas.validate import (DOMAIN_PATTERN, JSON_FIELDS, REQUIRED_TRANSITION_FIELDS, SUPPORTED_SCHEMA_VERSIONS,
                               json_error, record_id, transition_errors)
 from transforms import stats
-from transforms.io import (ReadError, SourcedRow, dead_letter, is_episode_record, parquet_row_groups,
+from transforms.io import (ReadError, SourcedRow, dead_letter, episode_ids, is_episode_record, parquet_row_groups,
                            read_bytes, read_parquet_row_group, read_raw_file)
 
 DEAD_LETTER = "dead_letter"
@@ -62,7 +62,7 @@ def read_valid_chunks(path: str, count: bool = True) -> Iterator[list[SourcedRow
     if not path.endswith(".parquet"):
         yield list(_checked_rows(read_raw_file(path), count))
         return
-    offset = 0
+    offset, in_file = 0, _FileCounts(path)
     for group, table in enumerate(parquet_row_groups(path, _columns_to_read)):
         if isinstance(table, ReadError):
             yield list(_rejected_unreadable(table, count))
@@ -80,7 +80,7 @@ def read_valid_chunks(path: str, count: bool = True) -> Iterator[list[SourcedRow
             # Arrow does not check a string column's UTF-8 when it reads a file, only when a value is converted: one
             # bad string failed the run. Both branches convert every row before counting any.
             items = _checked_one_by_one(path, group, table, offset, count)
-        yield _short_episodes_rejected(path, group, table, items, count)
+        yield _short_episodes_rejected(path, group, table, items, count, in_file)
         offset += table.num_rows
 
 
@@ -105,16 +105,33 @@ def _record_without_rows(record: str, count: bool) -> Iterator[Rejected]:
     promised = f"{steps} steps" if isinstance(steps, int) else "its steps"
     yield Rejected(dead_letter(episode_id, record, "missing", (
         f"episode {episode_id}: its record {record} says {promised}, but its transitions are missing: "
-        f"{root}/{TRANSITIONS_DIR}/{domain}/{episode_id}.parquet does not exist and no readable pack in that folder "
-        f"holds the episode; collecting into {root} again records it anew"), text))
+        f"{root}/{TRANSITIONS_DIR}/{domain}/{episode_id}.parquet does not exist, no readable pack in that folder "
+        f"names the episode and no row read holds it; collecting into {root} again records it anew"), text))
 
 
-def _short_episodes_rejected(path: str, group: int, table: pa.Table, items: list, count: bool) -> list:
+class _FileCounts:
+    """Rows per episode id in a whole Parquet file, counted on first use: one more read of its episode_id column
+    (a short, dictionary-encoded column; a row group's ids at a time, so memory holds one count per episode).
+    Collectors and pack keep an episode in one row group, where its rows match its record and this is never read;
+    another tool (DuckDB, Spark, pyarrow) cuts row groups by size, across episodes."""
+
+    def __init__(self, path: str):
+        self.path, self.counts = path, None
+
+    def __getitem__(self, episode_id) -> int:
+        if self.counts is None:
+            self.counts = Counter(episode_ids(self.path))  # an unreadable row group's rows are not read
+        return self.counts[episode_id]
+
+
+def _short_episodes_rejected(path: str, group: int, table: pa.Table, items: list, count: bool,
+                             in_file: _FileCounts) -> list:
     """`items` of one row group, with every row of an episode whose record (episodes/DOMAIN/ID.json) gives another
-    number of steps than the group holds turned into a dead letter: a file cut short that still reads (rows lost
-    in a copy, a row group dropped) was curated without a word. A row group holds whole episodes (collectors and
-    pack write them so). Local collections only: on a bucket each record would be a request of its own."""
-    wrong = _step_count_mismatches(path, table)
+    number of steps than the file holds turned into a dead letter: a file cut short that still reads (rows lost
+    in a copy, a row group dropped) was curated without a word. An episode whose rows in this group match its
+    record is whole here (collectors and pack write them so); only another's are counted over the whole file
+    (`in_file`). Local collections only: on a bucket each record would be a request of its own."""
+    wrong = _step_count_mismatches(path, table, in_file)
     if not wrong:
         return items
     whole = _whole_group(path, group, table)  # a dead letter holds the whole record
@@ -131,13 +148,13 @@ def _short_episodes_rejected(path: str, group: int, table: pa.Table, items: list
     return items
 
 
-def _step_count_mismatches(path: str, table: pa.Table) -> dict[str, str]:
+def _step_count_mismatches(path: str, table: pa.Table, in_file: _FileCounts) -> dict[str, str]:
     """episode id -> why, for the episodes of a row group of a local collection's Parquet file whose record gives
-    another number of steps than the group's rows. The record is the one beside the file's domain folder
-    (episodes/DOMAIN/ID.json), as the collector wrote both: a row's own domain may be the invalid value that
-    dead-letters it. An episode without a readable record is left alone: a collect killed before writing it, or a
-    file dropped in by hand. So is one whose own file is a new recording, its record not yet written (see
-    _recorded_again)."""
+    another number of steps than the group's rows and than the whole file's (`in_file`). The record is the one
+    beside the file's domain folder (episodes/DOMAIN/ID.json), as the collector wrote both: a row's own domain may
+    be the invalid value that dead-letters it. An episode without a readable record is left alone: a collect killed
+    before writing it, or a file dropped in by hand. So is one whose own file is a new recording, its record not yet
+    written (see _recorded_again)."""
     marker = f"/{TRANSITIONS_DIR}/"
     if "://" in path or marker not in path or "episode_id" not in table.column_names:
         return {}
@@ -153,6 +170,9 @@ def _step_count_mismatches(path: str, table: pa.Table) -> dict[str, str]:
         fields = _record_fields(record) if record is not None else {}
         steps = fields.get("steps")
         if not isinstance(steps, int) or steps == read:
+            continue
+        read = in_file[episode_id]  # its other rows may be in other row groups of the file
+        if steps == read:
             continue
         mismatch = f"episode {episode_id}: its record {record} says {steps} steps, but {path} holds {read} of its " \
                    "transitions"
