@@ -36,7 +36,7 @@ from transforms.card import dataset_card
 from transforms.curate import OUTPUT_SCHEMAS, Curate, CurateOptions
 from transforms.io import commit_parts, write_text
 from transforms.memory import heap_frozen
-from transforms.prompts import plugin_domains
+from transforms.prompts import DOMAINS, plugin_distributions, plugin_domains
 from transforms.stages import ALL_HISTORY
 from transforms.stats import counters_from_result, stats_from_counters
 
@@ -640,6 +640,33 @@ def settings_of(input_dir: str, options: CurateOptions, pipeline: beam.Pipeline)
                                   if "key" not in k.lower() and k not in _UNRECORDED_OPTIONS}}
 
 
+def domain_plugins(stats: dict) -> dict[str, str]:
+    """`distribution version` of the plugin that described each of this run's domains (as this process reads the
+    installed plugins), by domain: a plugin takes a new version when its text changes, so this says which text the
+    rows' prompts came from."""
+    return {domain: plugin_distributions()[domain] for domain in sorted(stats.get("domains") or {})
+            if domain in plugin_domains()}
+
+
+def undescribed_domains(stats: dict) -> str | None:
+    """One line naming this run's domains that neither worldline ships nor an installed plugin describes, which got
+    the generic prompt, with the installed entry points that matched none of its domains (a plugin whose entry
+    point is named after its command, not its domain, is the usual cause); None when there are none."""
+    domains = sorted(stats.get("domains") or {})
+    generic = [domain for domain in domains if domain not in DOMAINS and domain not in plugin_domains()]
+    if not generic:
+        return None
+    unmatched = [f"'{name}' of {plugin_distributions()[name]}" for name in plugin_domains() if name not in domains]
+    installed = (f"installed entry points that match no domain of the input: {', '.join(unmatched)}" if unmatched
+                 else "each installed plugin describes another of its domains" if plugin_domains()
+                 else "no plugin is installed")
+    named = ", ".join(f"'{domain}'" for domain in generic)
+    return (f"Note: domain{'s' if len(generic) > 1 else ''} {named} got the generic system prompt and rubric "
+            f"worldline/generic/v1, as no installed plugin describes {'them' if len(generic) > 1 else 'it'} "
+            f"({installed}): a collector plugin describes its domain with a `worldline.domains` entry point named "
+            "after the collector's domain, not its command (docs/adding-a-collector.md, item 5).")
+
+
 def run_curation(input_dir: str, output_dir: str, options: CurateOptions = CurateOptions(),
                  beam_args: list[str] | None = None, overwrite: bool = False) -> dict | None:
     """Run to completion and return the stats written to OUTPUT/stats.json; None for a dry run (--dry_run=True),
@@ -696,7 +723,8 @@ def _curate_into(input_dir: str, output_dir: str, staging: str, options: CurateO
     if dry_run:
         return None
     stats = stats_from_counters(counters_from_result(result))
-    settings = {**settings_of(input_dir, options, pipeline), "run_id": run_id}
+    settings = {**settings_of(input_dir, options, pipeline), "domain_plugins": domain_plugins(stats),
+                "run_id": run_id}
     write_text(f"{staging.rstrip('/')}/stats.json",
                curate_stats.to_json({**stats, "settings": settings}))
     write_text(f"{staging.rstrip('/')}/README.md", dataset_card(stats, settings, run_id))

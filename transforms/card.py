@@ -226,14 +226,22 @@ def _lengths(stats: dict) -> str:
             "each domain should count as much.")
 
 
-def _prompts(stats: dict) -> str:
+def _prompts(stats: dict, settings: dict) -> str:
     """Which system prompt and rubric each domain of this run got: a plugin's domain that its plugin does not
-    describe (docs/adding-a-collector.md, item 5) is told only its name, and a reader of the rows should know."""
+    describe (docs/adding-a-collector.md, item 5) is told only its name, and a reader of the rows should know. The
+    run's settings name the plugin (distribution and version) that described each; a run that predates them, the
+    plugins installed now."""
     domains = sorted(stats.get("domains") or {})
-    described = [domain for domain in domains if domain not in DOMAINS and domain in plugin_domains()]
+    sources = settings.get("domain_plugins")
+    described = [domain for domain in domains if domain not in DOMAINS
+                 and domain in (plugin_domains() if sources is None else sources)]
     generic = [domain for domain in domains if domain not in DOMAINS and domain not in described]
     notes = []
-    if described:
+    if sources is not None and described:
+        named = ", ".join(f"{domain} (from {sources[domain]})" for domain in described)
+        notes.append(f"{named}: the description its collector plugin gives (`worldline.domains`), the plugin's "
+                     "distribution and version being recorded in stats.json `settings.domain_plugins`")
+    elif described:
         notes.append(f"{', '.join(described)}: the description its collector plugin gives (`worldline.domains`)")
     if generic:
         notes.append(f"{', '.join(generic)}: the generic prompt, which names the domain but does not describe its "
@@ -352,7 +360,7 @@ def dataset_card(stats: dict, settings: dict, run_id: str = "") -> str:
             "Appending the target to `messages` and training on every assistant turn instead would put most of "
             "the loss on the window's earlier observations (about two thirds of the assistant tokens of a "
             "`make run` output curated with the default window of 4 steps), which have no reasoning and each of which is repeated in the next rows of its "
-            f"episode.{_prompts(stats)}\n\n"
+            f"episode.{_prompts(stats, settings)}\n\n"
             f"{_stage1_section(layout, settings)}"
             "## Splitting\n\n"
             f"stage1, stage2 and stage3 are built from the same curated transitions: {STAGE1_ROWS[layout]}. "

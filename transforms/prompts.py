@@ -208,12 +208,23 @@ def _order(ep: EntryPoint) -> tuple[str, str, str]:
     return ep.name, ep.value, ep.dist.name if ep.dist is not None else ""
 
 
-@cache
 def plugin_domains() -> Mapping[str, Domain]:
     """The domains installed plugins describe, by name in sorted order. Read once per process, on first use (each
     Beam worker process reads its own, so the plugin must be installed where the workers run); `worldline curate`
     calls it before any work, so that a broken entry point stops the run there rather than in a worker. Raises
     DomainPluginError naming every entry point that cannot be used."""
+    return _plugins()[0]
+
+
+def plugin_distributions() -> Mapping[str, str]:
+    """`distribution version` of the plugin describing each of plugin_domains() ("unknown distribution" for an entry
+    point no distribution owns): the docs ask a plugin to take a new version when its text changes, so the output
+    can say which text its prompts came from."""
+    return _plugins()[1]
+
+
+@cache
+def _plugins() -> tuple[Mapping[str, Domain], Mapping[str, str]]:
     domains: dict[str, Domain] = {}
     owners: dict[str, EntryPoint] = {}
     problems = []
@@ -234,7 +245,9 @@ def plugin_domains() -> Mapping[str, Domain]:
                 problems.append(loaded)
     if problems:
         raise DomainPluginError("; ".join(problems))
-    return MappingProxyType(domains)  # one per process, shared by every caller: read-only
+    sources = {name: (f"{owners[name].dist.name} {owners[name].dist.version}" if owners[name].dist is not None
+                      else "unknown distribution") for name in domains}
+    return MappingProxyType(domains), MappingProxyType(sources)  # one per process, shared by every caller: read-only
 
 
 def environment(domain: str) -> str:

@@ -141,9 +141,12 @@ def same_form(kind: str, reference: str, value: str) -> bool:
     fraction of a timestamp changes length freely, as before. Space padding (ls's `Nov  7`) is free as ever.
     Python's reprs (`datetime.datetime(2026, 11, 28, 2, 25, 38, 558825)`, `time.struct_time(tm_year=...)`) print
     every field unpadded, so there any digit run changes length (a microsecond `45678`, a `tm_yday` of 3 digits).
-    Does not check weekdays against dates (_weekday_contradiction)."""
+    A datetime's or time's repr leaves out a microsecond of 0, and then a second of 0 too, so its form is any of
+    those Python prints (_python_clock_form). Does not check weekdays against dates (_weekday_contradiction)."""
     ours, theirs = _PIECES.findall(reference), _PIECES.findall(value)
     unpadded = _PYTHON_FIELDS.fullmatch(reference) is not None
+    if unpadded and kind == "timestamp" and "tm_" not in reference:
+        return _python_clock_form(reference, value)
     return len(ours) == len(theirs) and all(
         _same_piece(kind, ours[k], theirs[k], fraction=k > 0 and ours[k - 1] == ".", unpadded=unpadded)
         for k in range(len(ours)))
@@ -177,6 +180,26 @@ def _capitalization(word: str) -> str:
 # The fields of the timestamp and date reprs the masker reads (transforms/masking.py), a span from the first field
 # to the last: Python ints, `, `-separated, named in a struct_time (`2026, tm_mon=11, ...`).
 _PYTHON_FIELDS = re.compile(r"[0-9]+(?:, (?:tm_[a-z]+=)?[0-9]+)+")
+
+
+def _python_clock_form(reference: str, value: str) -> bool:
+    """Whether value holds the fields of a datetime.datetime or datetime.time repr of the reference's type, as Python
+    prints them: CPython's __repr__ drops a microsecond of 0, and then a second of 0, so a reference recorded with
+    a microsecond may be predicted without one (`..., 2, 57, 15)`, 1 in 10^6 of now()'s readings) and the reverse,
+    but a trailing explicit 0 (`..., 15, 0)`) is no reading Python prints. The hour and minute are always printed:
+    the first five fields of a datetime, two of a time (the masker's spans hold 5-7 or 2-4)."""
+    if _PYTHON_FIELDS.fullmatch(value) is None or "tm_" in value:
+        return False
+    ours, theirs = reference.split(", "), value.split(", ")
+    always = 5 if len(ours) >= 5 else 2
+    if not always <= len(theirs) <= always + 2:
+        return False
+    optional = theirs[always:]
+    if optional and int(optional[-1]) == 0:
+        return False
+    return (all(_same_piece("timestamp", our, their, fraction=False, unpadded=True)
+                for our, their in zip(ours[:always], theirs[:always]))
+            and not any(_zero_padded(field) for field in optional))
 
 
 def _zero_padded(digits: str) -> bool:

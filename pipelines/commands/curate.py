@@ -55,6 +55,21 @@ def check_options(ctx: typer.Context) -> None:
                "curate's (--help) nor a Beam pipeline option", code=2)
 
 
+def one_input(inputs: list[str] | None) -> str | None:
+    """The one raw collection of --input. Curation's read step, its lock and its resume checks take one folder, and
+    a collection is only files: the other's episode files can be copied in."""
+    given = list(dict.fromkeys(inputs or ()))
+    if len(given) > 1:
+        into, other = (shlex.quote(folder.rstrip("/")) for folder in (given[0], given[1]))
+        others = "each other one's" if len(given) > 2 else "the other's"
+        raise fail(f"--input given {len(given)} times ({', '.join(given)}): curate reads one raw collection. Curate "
+                   f"each into an --output of its own, or first copy {others} episode files into one, as "
+                   f"`cp -r {other}/transitions/. {into}/transitions/ && cp -r {other}/episodes/. {into}/episodes/` "
+                   "(an episode both hold, by the same id, is then curated from one record per step: docs/formats.md, "
+                   "Raw collection)", code=2)
+    return given[0] if given else None
+
+
 def history_steps_of(value: str) -> int | None:
     """--history-steps as CurateOptions takes it: a number of steps, or None for `all`."""
     text = value.strip().lower()
@@ -114,8 +129,10 @@ curate = typer.Typer(add_completion=False)
 
 @curate.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def curate_command(ctx: typer.Context,
-           input: str = typer.Option(None, "--input", show_default=False,
-                                     help="Raw collection folder (local path or gs://...).  [required]"),
+           # A list, so that a second --input is seen: click keeps only the last value of a single option, and
+           # `--input A --input B` curated B alone, exit 0.
+           input: list[str] = typer.Option(None, "--input", show_default=False, metavar="<str>",
+                                           help="Raw collection folder (local path or gs://...); one.  [required]"),
            output: str = typer.Option(None, "--output", "--out", show_default=False,
                                       help="Folder for stage1/ stage2/ stage3/ and the rest.  [required]"),
            overwrite: bool = typer.Option(False, help="Replace curation output already in --output."),
@@ -141,9 +158,9 @@ def curate_command(ctx: typer.Context,
                                                            "real environment (the Android replay device) too; by "
                                                            "default they are dead-lettered, out of training shards."),
            stage1_layout: Literal["window", "episode"] = typer.Option(
-               "window", help="Stage 1 documents: window (one per transition, with the 4 steps before it, so an "
-                              "episode's documents overlap) or episode (one per episode, each step once; a new "
-                              "document after a step curation left out, or past --stage1-max-chars)."),
+               "window", help="Stage 1 documents: window (one per transition, with the --history-steps steps "
+                              "before it, so an episode's documents overlap) or episode (one per episode, each step "
+                              "once; a new document after a step curation left out, or past --stage1-max-chars)."),
            stage1_max_chars: int = typer.Option(
                600_000, min=0, help="With --stage1-layout episode: most characters in a document; the next one "
                                     "restates the state it starts from (a single step longer than this is a "
@@ -193,6 +210,7 @@ def curate_command(ctx: typer.Context,
     # has none of.
     logging.getLogger("apache_beam.runners.portability.local_job_service").addFilter(
         lambda record: "No semi_persistent_directory found" not in record.getMessage())
+    input = one_input(input)
     for value, name in ((input, "--input"), (output, "--output")):
         if not value:
             raise fail(f"missing option {name} (see --help)", code=2)
@@ -277,10 +295,15 @@ def report(stats: dict, output: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from pipelines.curate import undescribed_domains
+
     table = Table("domain", "in", "out", "dead-lettered", "exact dups", "near dups", title=f"curated -> {output}")
     for domain, d in [*stats["domains"].items(), ("all", stats)]:
         table.add_row(domain, *(str(d[k]) for k in ("in", "out", "dead_lettered", "deduped_exact", "deduped_near")))
     Console().print(table)
+    undescribed = undescribed_domains(stats)
+    if undescribed:
+        typer.echo(undescribed, err=True)
     replayed = stats.get("replayed") or {}
     if replayed.get("rows"):
         typer.echo(f"{replayed['rows']} transitions were replayed (collect --replays): "
