@@ -350,7 +350,7 @@ def dataset_card(stats: dict, settings: dict, run_id: str = "") -> str:
             "Each config has one `train` split. In the stage and transition tables `id` is `{episode_id}:{step}`, "
             "the transition the row was built from (a stage 1 document's first one), and `domain`, `episode_id` "
             "and `step` (0-based) say where it was recorded (`dedupe` has `id`, `domain` and `episode_id` "
-            "too).\n\n"
+            "too). Join tables by `id`, not by row position: the order of rows may differ between tables.\n\n"
             f"{folders}\n- `stats.json`: counts of this run.\n\n"
             "## Training on stage 2\n\n"
             "`messages` ends with the user turn; the answer is the separate `target` column. Train on the "
