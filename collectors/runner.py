@@ -325,13 +325,18 @@ def collect(make_collector: Callable[[], Collector], plans: list[EpisodePlan], o
     report = CollectionReport() if report is None else report
     todo: list[EpisodePlan | StoredReplays] = []
     replays: list[StoredReplays] = []
+    packed_again: list[tuple[EpisodePlan, str]] = []  # episodes to record again whose rows a pack holds
     for plan in plans:
         episode_id = episode_id_for(domain, plan.task.id, plan.seed)
         if not store.is_complete(domain, episode_id):
+            if store.in_pack(domain, episode_id):
+                packed_again.append((plan, episode_id))
             todo.append(plan)
         elif damage := store.damage(domain, episode_id):
             _damaged(store, plan, domain, episode_id, damage, todo, report)
         elif store.ended_in_error(domain, episode_id):
+            if store.in_pack(domain, episode_id):
+                packed_again.append((plan, episode_id))
             report.retried_errors += 1
             todo.append(plan)
         else:
@@ -343,6 +348,8 @@ def collect(make_collector: Callable[[], Collector], plans: list[EpisodePlan], o
                 report.script_changed.append(episode_id)
     if report.script_changed:
         _warn_script_changed(store, domain, plans, report.script_changed)
+    if packed_again:
+        _refuse_packed(store, domain, packed_again)
     if limit is not None:
         todo = todo[:limit]  # new episodes only: --limit says how many to collect
     report.planned = len(todo)
@@ -454,6 +461,24 @@ def _damaged(store: EpisodeStore, plan: EpisodePlan, domain: str, episode_id: st
         report.skipped_complete += 1
 
 
+def _refuse_packed(store: EpisodeStore, domain: str, packed: list[tuple[EpisodePlan, str]]) -> None:
+    """Before any episode runs: an episode a pack in the collection holds is not recorded again (its record was
+    deleted, or it ended in an error before it was packed). The new file would sit beside the pack's rows of the
+    same episode, and curation would read two recordings of it; one episode cannot be taken out of a pack."""
+    from collectors.command import OutFolderError  # collectors.command imports this module
+
+    plan, episode_id = packed[0]
+    pack = store.pack_holding(domain, episode_id)
+    more = f" (and {_count(len(packed) - 1, 'other episode')} a pack holds)" if len(packed) > 1 else ""
+    why = ("its episode record was deleted" if not store.is_complete(domain, episode_id) else
+           "its record says it ended in an error, to be retried")
+    raise OutFolderError(
+        f"--out {store.root}: {pack} holds episode {episode_id} (task {plan.task.id!r}, seed {plan.seed}){more}, "
+        f"and {why}: recording it again would put a second recording of it beside the pack's, which curation "
+        "would mix. To record it again, collect its task into a new --out (or restore its episode record to keep "
+        "the packed one).")
+
+
 def _script_changed(store: EpisodeStore, plan: EpisodePlan, domain: str, episode_id: str) -> bool:
     """Whether a complete stored episode was played from other scripted actions than plan's task now lists. Only
     for a plan whose policy is a ScriptedPolicy class (a factory function's policy is not known without making one),
@@ -480,21 +505,28 @@ def _warn_script_changed(store: EpisodeStore, domain: str, plans: list[EpisodePl
     own = [episode_id for episode_id in changed if store.has_own_file(domain, episode_id)]
     how = ""
     if own:
-        listed = ", ".join(own[:10]) + (f" and {len(own) - 10} more" if len(own) > 10 else "")
-        how = (f" To record {'it' if len(own) == 1 else 'them'} with the new actions, delete "
-               f"{episode_path(store.root, domain, '<id>')} and {transitions_path(store.root, domain, '<id>')} "
-               f"for {'the episode' if len(own) == 1 else 'each episode'} ({listed}) and run the same command "
-               "again, or collect into a new --out.")
+        # The real paths, to copy; past a few, the rest by id (a long run of paths would bury the advice).
+        paths = " ".join(f"{episode_path(store.root, domain, episode_id)} "
+                         f"{transitions_path(store.root, domain, episode_id)}" for episode_id in own[:SHOWN_PATHS])
+        rest = (f", and the two files of each of the {len(own) - SHOWN_PATHS} more ("
+                f"{', '.join(own[SHOWN_PATHS:SHOWN_PATHS + 10])}{' ...' if len(own) > SHOWN_PATHS + 10 else ''})"
+                if len(own) > SHOWN_PATHS else "")
+        how = (f" To record {'it' if len(own) == 1 else 'them'} with the new actions, delete {paths}{rest}, and "
+               "run the same command again; or collect into a new --out.")
     packed = len(changed) - len(own)
     if packed:
         which = (("It is" if packed == 1 else "They are") if not own else
                  f"{packed} of them {'is' if packed == 1 else 'are'}")
         how += (f" {which} in packs (`worldline pack`), from which one episode cannot be removed: collect "
                 f"{'its task' if packed == 1 else 'those tasks'} into a new --out.")
-    log.warning("%s of task%s %s kept as complete, though recorded from other actions than the task file now "
+    log.warning("Warning: %s of task%s %s kept as complete, though recorded from other actions than the task file now "
                 "lists: an episode is named by its domain, task id and seed, not by its actions.%s",
                 _count(len(changed), "stored episode"), "" if len(tasks) == 1 else "s",
                 ", ".join(tasks[:10]) + (f" and {len(tasks) - 10} more" if len(tasks) > 10 else ""), how)
+
+
+# Episodes whose file paths the changed-actions warning spells out.
+SHOWN_PATHS = 3
 
 
 def _count(count: int, noun: str) -> str:

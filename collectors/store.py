@@ -118,7 +118,8 @@ class EpisodeStore:
     def __init__(self, root: str | Path):
         """A store of the collection at `root`; opening one removes the temp files of killed writers there."""
         self.root = Path(root)
-        self._packed: dict[str, set[str]] = {}  # domain -> episode file names its packs hold, read when first asked
+        # domain -> {episode file name: the pack holding it}, read when first asked
+        self._packed: dict[str, dict[str, str]] = {}
         remove_dead_temp_files(self.root)
 
     def is_complete(self, domain: str, episode_id: str) -> bool:
@@ -183,14 +184,18 @@ class EpisodeStore:
         return transitions_path(self.root, domain, episode_id).exists() or not self.in_pack(domain, episode_id)
 
     def in_pack(self, domain: str, episode_id: str) -> bool:
-        """Whether a pack of the domain names the episode's file. The packs' member lists are read once per domain
-        (a pack's footer each); a name not found reads them again, in case a pack was written since."""
-        name = transitions_path(self.root, domain, episode_id).name
-        if name not in self._packed.get(domain, ()):
-            folder = transitions_path(self.root, domain, episode_id).parent
-            self._packed[domain] = set(held_by_packs(str(folder), [pack.name for pack in
-                                                                   folder.glob(f"{PACK_PREFIX}*.parquet")]))
-        return name in self._packed[domain]
+        """Whether a pack of the domain names the episode's file."""
+        return self.pack_holding(domain, episode_id) is not None
+
+    def pack_holding(self, domain: str, episode_id: str) -> Path | None:
+        """The pack of the domain that names the episode's file, if any. The packs' member lists are read once per
+        domain (a pack's footer each); a name not found reads them again, in case a pack was written since."""
+        path = transitions_path(self.root, domain, episode_id)
+        if path.name not in self._packed.get(domain, {}):
+            self._packed[domain] = {name: pack for name, (pack, _) in held_by_packs(
+                str(path.parent), [pack.name for pack in path.parent.glob(f"{PACK_PREFIX}*.parquet")]).items()}
+        pack = self._packed[domain].get(path.name)
+        return path.parent / pack if pack is not None else None
 
     def stored_replays(self, domain: str, episode_id: str) -> int | None:
         """How many replays a stored episode holds (the most any step has; 0 in a 1.0 file, which has no replay

@@ -38,7 +38,11 @@ def task_from_dict(entry: dict, where: str) -> Task:
     # undoing the key without a word.
     if "group" in entry and not (isinstance(group, str) and group.strip()):
         raise TaskFileError(f"{where} (task {entry['id']!r}): group must be a non-empty string (the environment "
-                            f"group its episodes are recorded in), got {group!r}")
+                            f"group its episodes are recorded in), got {_shown(group)}")
+    if isinstance(group, str):
+        # " box " is the group box: kept as written it would be another group, which a held-out split by group
+        # would put on the other side of box.
+        group = group.strip()
     return Task(
         id=str(entry["id"]),
         instruction=str(entry["instruction"]),
@@ -50,6 +54,14 @@ def task_from_dict(entry: dict, where: str) -> Task:
         max_steps=entry.get("max_steps"),
         group=group,
     )
+
+
+def _shown(value) -> str:
+    """A value for a one-line error: collect folds each run of whitespace in one, so a blank string is described."""
+    if isinstance(value, str):
+        return "an empty string" if not value else \
+            f"a blank string ({len(value)} whitespace character{'' if len(value) == 1 else 's'})"
+    return repr(value)
 
 
 def load_tasks(path: str | Path, domain: str | None = None) -> list[Task]:

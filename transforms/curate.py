@@ -6,9 +6,10 @@ transforms.dedupe, transforms.stages).
                -> a prepared file per chunk (WORK/prepared/) and its sketches (WORK/sketches/), dead letters,
                and the packed dedupe keys, one file per partition and flush (WORK/keys/)
     key files -> GroupByKey(partition) -> Resolve -> exact duplicates, ids read twice, groups of near candidates
+    ids read twice with other content -> their episodes' sources -> by episode -> the one source kept whole
     distinct candidate groups -> by prepared file -> their sketches -> by group -> verified near duplicates
-    prepared files + removed ids + repeated ids (side inputs) -> Finish -> part files of transitions and
-               stage1..3 (WORK/parts/, published by io.commit_parts), dedupe list, dead letters
+    prepared files + removed ids + repeated ids + episode sources (side inputs) -> Finish -> part files of
+               transitions and stage1..3 (WORK/parts/, published by io.commit_parts), dedupe list, dead letters
 
 Every raw file is read and normalized once. Rows, sketches and dedupe keys stay in work files, read back one file
 (or one partition) at a time; the shuffles carry paths, and the candidate groups and decisions of the duplicates.
@@ -22,6 +23,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import apache_beam as beam
@@ -205,13 +207,87 @@ def by_kept_file(collision):
 
 
 def kept_sources(element, paths: dict):
-    """(prepared file, [(ref, row)]) -> (ref, (False, where the copy kept for that ref's id was read)): the dead
-    letter of a conflicting copy names both sources, so a user can tell which two inputs disagree."""
+    """(prepared file, [(ref, row)]) -> (ref, (False, where the copy kept for that ref's id was read, the kept
+    copy's ref)): the dead letter of a conflicting copy names both sources, so a user can tell which two inputs
+    disagree."""
     file, wanted = element
     rows = read_pickled(paths[file])
     for ref, row in wanted:
-        source, position = rows[row]["source"], rows[row]["position"]
-        yield ref, (False, f"{source} {'line' if source.endswith('.jsonl') else 'row'} {position}")
+        yield ref, (False, _location(rows[row]), (file, row))
+
+
+def _location(row: dict) -> str:
+    source = row["source"]
+    return f"{source} {'line' if source.endswith('.jsonl') else 'row'} {row['position']}"
+
+
+def clash_rows(collision):
+    """A conflicting copy of an id -> (prepared file, row) of it and of the copy kept: both recordings' sides."""
+    ref, _, kept = collision
+    yield ref
+    yield kept
+
+
+def clash_sources(element, paths: dict):
+    """(prepared file, [rows of conflicting copies]) -> (episode id, (source, first action start, rows, {id:
+    location})) for every source in that file holding rows of those episodes: what settle_episode compares. A
+    chunk holds whole episodes, so a source's rows of an episode are all in one prepared file."""
+    file, wanted = element
+    rows = read_pickled(paths[file])
+    clashing = {rows[row]["episode_id"] for row in set(wanted)}
+    wanted_ids = {rows[row]["id"] for row in set(wanted)}
+    found: dict[tuple, list] = {}
+    for row in rows:
+        if row["episode_id"] not in clashing:
+            continue
+        entry = found.setdefault((row["episode_id"], row["source"]), [None, 0, {}])
+        started = row.get("action_started_at")
+        if started is not None and (entry[0] is None or started < entry[0]):
+            entry[0] = started
+        entry[1] += 1
+        if row["id"] in wanted_ids:
+            entry[2][row["id"]] = _location(row)
+    for (episode_id, source), (started, count, locations) in found.items():
+        yield episode_id, (source, started, count, locations)
+
+
+def settle_episode(element):
+    """(episode id, its sources' entries) -> ((episode id, source), verdict) for each source of an episode that
+    two sources hold with differing rows: None for the one kept whole, (kept source, reason, {id: where the kept
+    copy was read}) for the others. Keeping rows of each would build every stage row from a history mixing two
+    recordings (an episode re-collected beside a pack that still held it). The later recording is kept: it is the
+    one collect wrote the episode record for; without action times, the source holding more of its rows.
+    Repeats within one source are left to the per-id settling."""
+    episode_id, entries = element
+    merged: dict[str, list] = {}
+    for source, started, count, locations in entries:
+        entry = merged.setdefault(source, [None, 0, {}])
+        if started is not None and (entry[0] is None or started < entry[0]):
+            entry[0] = started
+        entry[1] += count
+        entry[2].update(locations)
+    if len(merged) < 2:
+        return
+    kept = max(merged, key=lambda source: (merged[source][0] is not None, merged[source][0] or 0, merged[source][1],
+                                           source))
+    started, count, locations = merged[kept]
+    why = (f"the later recording, begun {_iso(started)}" if started is not None and any(
+        merged[source][0] != started for source in merged if source != kept) else
+           f"it holds more of its rows ({count})" if any(merged[source][1] != count for source in merged
+                                                          if source != kept) else "the last by name")
+    yield (episode_id, kept), None
+    for source, (other_started, other_count, _) in merged.items():
+        if source == kept:
+            continue
+        begun = f", begun {_iso(other_started)}" if other_started is not None else ""
+        reason = (f"episode {episode_id} is recorded differently in {len(merged)} sources: {kept} (kept whole: "
+                  f"{why}) and {source} ({other_count} rows{begun}, all dead-lettered), as rows of each would make a "
+                  "history that never happened")
+        yield (episode_id, source), (kept, reason, locations)
+
+
+def _iso(microseconds: int) -> str:
+    return datetime.fromtimestamp(microseconds / 1e6, timezone.utc).isoformat(timespec="seconds")
 
 
 def resolve_near(element, options: dedupe.NearDupOptions, exact: dict):
@@ -255,22 +331,34 @@ class FinishFn(beam.DoFn):
         for domain, records in self.written.items():
             stats.count(stats.OUT, domain, records=records)
 
-    def process(self, element, removed: dict, collisions: dict):
+    def process(self, element, removed: dict, collisions: dict, episodes: dict | None = None):
         # Made under one GC pause (memory.gc_paused), then handed on, as in PrepareFn.
         with gc_paused():
-            outputs = list(self._finish(element, removed, collisions))
+            outputs = list(self._finish(element, removed, collisions, episodes or {}))
         release_arrow_memory()
         yield from outputs
 
-    def _finish(self, element, removed: dict, collisions: dict):
+    def _finish(self, element, removed: dict, collisions: dict, episodes: dict):
         file, path = element
-        refs, rows, episode_starts = _in_episode_order(file, read_pickled(path))
+        read = read_pickled(path)
+        # Before ordering: a rejected recording's rows must not enter the history of the kept one's.
+        rejected = set()
+        for index, row in enumerate(read):
+            verdict = episodes.get((row["episode_id"], row["source"]))
+            if verdict is not None:
+                rejected.add(index)
+                kept_source, reason, locations = verdict
+                if row["id"] in locations:
+                    reason += ("; another record with the same id and different content was kept: "
+                               f"{locations[row['id']]}")
+                yield self._dead(row, "dedupe", reason, source=row["source"])
+        refs, rows, episode_starts = _in_episode_order(file, read, skip=rejected)
         # A row's history is every row of its episode before the last one with its id (duplicates included).
         last_with_id = {(start, row["id"]): position for position, (start, row) in enumerate(zip(episode_starts,
                                                                                                    rows))}
         kept = []
         for position, (ref, row) in enumerate(zip(refs, rows)):
-            letter_or_duplicate = self._removal(ref, row, removed, collisions)
+            letter_or_duplicate = self._removal(ref, row, removed, collisions, read, episodes)
             if letter_or_duplicate is None:
                 kept.append(position)
             else:
@@ -287,11 +375,15 @@ class FinishFn(beam.DoFn):
             mark.parent.mkdir(parents=True, exist_ok=True)
             mark.touch()
 
-    def _removal(self, ref, row, removed, collisions):
-        """The duplicate (or the dead letter) a row is removed as, or None when it is kept."""
+    def _removal(self, ref, row, removed, collisions, read, episodes):
+        """The duplicate (or the dead letter) a row is removed as, or None when it is kept. `read`: the prepared
+        file's rows, by ref row."""
         decision = removed.get(row["id"])
         if decision is None:
-            same_content, kept_source = collisions.get(ref, (None, None))
+            same_content, kept_source, kept_ref = collisions.get(ref, (None, None, None))
+            if kept_ref is not None and (row["episode_id"], row["source"]) in episodes and not (
+                    kept_ref[0] == ref[0] and read[kept_ref[1]]["source"] == row["source"]):
+                same_content = None  # the copy kept per id is in a recording of the episode dead-lettered whole
             if same_content is False:
                 return self._dead(row, "dedupe", "another record with the same id and different content was kept: "
                                   f"{kept_source}", source=row["source"])
@@ -403,12 +495,13 @@ def build_slices(begins, count: int, rows: int) -> list[slice]:
     return [slice(start, end) for start, end in zip(cuts, cuts[1:] + [count]) if end > start]
 
 
-def _in_episode_order(file, rows: list[dict]) -> tuple[list, list[dict], list[int]]:
-    """A prepared file's rows grouped by episode, each episode in step order: (file, row index) of each, the rows,
-    and the position of each row's episode's first row."""
+def _in_episode_order(file, rows: list[dict], skip=frozenset()) -> tuple[list, list[dict], list[int]]:
+    """A prepared file's rows but those at `skip`, grouped by episode, each episode in step order: (file, row index)
+    of each, the rows, and the position of each row's episode's first row."""
     episodes = defaultdict(list)
     for row_index, row in enumerate(rows):
-        episodes[row["episode_id"]].append(row_index)
+        if row_index not in skip:
+            episodes[row["episode_id"]].append(row_index)
     order, episode_starts = [], []
     for members in episodes.values():
         members.sort(key=lambda row_index: (rows[row_index]["step"], rows[row_index]["content_hash"]))
@@ -480,8 +573,9 @@ class RawFilePaths(beam.PTransform):
 
 class Dedupe(beam.PTransform):
     """Packed dedupe keys -> (id, (kind, duplicate_of)) for every removed transition (main output) and
-    ((file, row), (same content?, where the copy kept was read, for a conflict)) for every repeated id
-    (`collisions`)."""
+    ((file, row), (same content?, where the copy kept was read, for a conflict, the kept copy's (file, row))) for
+    every repeated id (`collisions`), and ((episode id, source), verdict) for the sources of an episode that two
+    sources hold differently (`settle_episode`)."""
 
     def __init__(self, options: dedupe.NearDupOptions, prepared_paths):
         super().__init__()
@@ -508,8 +602,14 @@ class Dedupe(beam.PTransform):
                      | "ByKeptFile" >> beam.Map(by_kept_file)
                      | "GroupByKeptFile" >> beam.GroupByKey()
                      | "KeptSources" >> beam.FlatMap(kept_sources, beam.pvalue.AsDict(self.prepared_paths)))
-        same = repeated[1] | "Repeats" >> beam.Map(lambda c: (c[0], (True, None)))
-        return removed, (conflicts, same) | "Collisions" >> beam.Flatten()
+        same = repeated[1] | "Repeats" >> beam.Map(lambda c: (c[0], (True, None, c[2])))
+        episodes = (repeated[0]
+                    | "ClashRows" >> beam.FlatMap(clash_rows)
+                    | "GroupClashRows" >> beam.GroupByKey()
+                    | "ClashSources" >> beam.FlatMap(clash_sources, beam.pvalue.AsDict(self.prepared_paths))
+                    | "GroupByEpisode" >> beam.GroupByKey()
+                    | "SettleEpisodes" >> beam.FlatMap(settle_episode))
+        return removed, (conflicts, same) | "Collisions" >> beam.Flatten(), episodes
 
 
 class Curate(beam.PTransform):
@@ -527,12 +627,14 @@ class Curate(beam.PTransform):
         paths = pipeline | "ReadRaw" >> RawFilePaths(self.input_dir)
         prepared = paths | "Prepare" >> beam.ParDo(PrepareFn(self.options, self.work_dir)).with_outputs(
             DEAD_LETTER, PREPARED, main=KEYS)
-        removed, collisions = prepared[KEYS] | "Dedupe" >> Dedupe(self.options.near_dup, prepared[PREPARED])
+        removed, collisions, episodes = prepared[KEYS] | "Dedupe" >> Dedupe(self.options.near_dup,
+                                                                             prepared[PREPARED])
         built = (prepared[PREPARED]
                  | "SpreadPrepared" >> beam.Reshuffle()
                  | "Finish" >> beam.ParDo(
                      FinishFn(self.options, self.work_dir), removed=beam.pvalue.AsDict(removed),
-                     collisions=beam.pvalue.AsDict(collisions)).with_outputs(DEAD_LETTER, DUPLICATES, PARTS))
+                     collisions=beam.pvalue.AsDict(collisions), episodes=beam.pvalue.AsDict(episodes)
+                 ).with_outputs(DEAD_LETTER, DUPLICATES, PARTS))
         written = [
             rows | label >> beam.ParDo(WriteRowsFn(name, self.work_dir))
             for label, name, rows in (("WritePrepareDeadLetters", DEAD_LETTER, prepared[DEAD_LETTER]),

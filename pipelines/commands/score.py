@@ -29,6 +29,7 @@ def score(shards: Path = typer.Option(..., "--shards", help="A curate output fol
     samples = _read_predictions(predictions)
     rows, stage3_rows = _stage3_rows(glob, {record for _, record, _ in samples})
     _refuse_unknown_ids(samples, rows, predictions, shards)
+    _refuse_unknown_rubrics(samples, rows, predictions)
     scores = [_scored(line, record, completion, rows[record]) for line, record, completion in samples]
     if output is not None:
         _write_output(output, scores)
@@ -48,6 +49,23 @@ def _refuse_unknown_ids(samples: list, rows: dict, predictions: Path, shards: Pa
         line, record = unknown[0]
         raise fail(f"{predictions}:{line}: id {record!r} is not a stage-3 row of {shards}"
                    + (f" (nor are {len(unknown) - 1} more)" if len(unknown) > 1 else ""), 2)
+
+
+def _refuse_unknown_rubrics(samples: list, rows: dict, predictions: Path) -> None:
+    """Before any sample is scored: a row whose rubric this scorer does not implement is input the command cannot
+    start on (exit 2, as README says), found from the ids alone."""
+    from transforms.rewards import RUBRICS
+
+    unknown: dict[str, tuple[int, str]] = {}
+    for line, record, _ in samples:
+        if (rubric := rows[record][-1]) not in RUBRICS:
+            unknown.setdefault(rubric, (line, record))
+    if unknown:
+        rubric, (line, record) = next(iter(unknown.items()))
+        others = f" (and {len(unknown) - 1} more unknown rubric ids)" if len(unknown) > 1 else ""
+        raise fail(f"stage-3 row {record} ({predictions}:{line}): unknown rubric id {rubric!r}{others}: this scorer "
+                   f"implements {', '.join(RUBRICS)} (a plugin's domain is known where the plugin that describes it "
+                   "is installed)", 2)
 
 
 def _check_output(output: Path | None) -> None:

@@ -48,9 +48,11 @@ def test_an_edited_task_is_named_once_and_recollected_after_its_files_are_delete
     edited = [episode_id_for(DOMAIN, "edited", seed) for seed in (0, 1)]
     assert (report.completed, report.skipped_complete, report.script_changed) == (0, 4, edited)
     [warning] = _warnings(caplog)
-    assert warning.startswith("2 stored episodes of task edited kept as complete, though recorded from other actions")
+    assert warning.startswith("Warning: 2 stored episodes of task edited kept as complete, though recorded from "
+                              "other actions")
     assert "'same'" not in warning and "task same" not in warning
-    assert f"delete {episode_path(out, DOMAIN, '<id>')} and {transitions_path(out, DOMAIN, '<id>')}" in warning
+    assert "delete " + " ".join(f"{episode_path(out, DOMAIN, episode_id)} {transitions_path(out, DOMAIN, episode_id)}"
+                                for episode_id in edited) + ", and run the same command again" in warning
     assert all(episode_id in warning for episode_id in edited)
     assert _stored_actions(out, "edited") == ["echo 42"]
 

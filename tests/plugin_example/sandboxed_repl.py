@@ -138,6 +138,11 @@ def collect_command(
     replays: int = ReplaysOption,
 ):
     """Collect raw episodes from a python3 REPL in a closed Docker sandbox."""
+    from sandboxes.docker_sandbox import BASE_IMAGE
+    from sandboxes.images import image_exists
     plans = plans_for(load_tasks(tasks, domain=SandboxedReplCollector.domain), seeds, max_steps=max_steps,
                       replays=replays)
+    # Once, before any episode: DockerSandbox never pulls, so a missing image would fail every episode alike.
+    if not image_exists(BASE_IMAGE):
+        raise typer.BadParameter(f"image {BASE_IMAGE} does not exist; build it with `worldline sandbox build-image`")
     run_and_report(SandboxedReplCollector, plans, out, workers=workers, limit=limit)

@@ -74,7 +74,8 @@ def test_installed_plugin_collects_end_to_end(tmp_path):
     both = lengths["prompt_target_chars"]
     card = (shards / "README.md").read_text()
     assert f"| ~{round(both['p95'] / 3.4):,} / ~{round(both['max'] / 3.4):,} |" in card
-    assert "sqlite: the description its collector plugin gives (`worldline.domains`)" in card
+    assert ("sqlite (from worldline-sqlite-demo 0.1.0): the description its collector plugin gives "
+            "(`worldline.domains`)") in card
 
     # The AgentWorldBench export evaluates the domain under the prompt it was trained with.
     awb = tmp_path / "awb"
