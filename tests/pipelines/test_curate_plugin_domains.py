@@ -13,24 +13,11 @@ from collectors.store import EpisodeStore
 from pipelines.commands.curate import one_input
 from pipelines.curate import undescribed_domains
 from tests.pipelines.curation_raw_collection import _episode
+from tests.plugin_sites import install
 
 REPO = Path(__file__).resolve().parents[2]
 ROBOT = "from transforms.prompts import Domain\nDOMAIN = Domain(environment='You simulate a robot arm.')\n"
 ECHO = "from transforms.prompts import Domain\nDOMAIN = Domain(environment='You simulate an echo server.')\n"
-
-
-def install(site: Path, dist: str, version: str, entry_points: dict[str, str], modules: dict[str, str]) -> None:
-    """A distribution as pip leaves one (its dist-info with METADATA and entry_points.txt), found on PYTHONPATH by
-    the subprocess only: nothing is installed into the test's environment."""
-    site.mkdir(exist_ok=True)
-    for name, source in modules.items():
-        (site / f"{name}.py").write_text(source)
-    info = site / f"{dist.replace('-', '_')}-{version}.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
-    (info / "entry_points.txt").write_text(
-        "[worldline.domains]\n" + "".join(f"{name} = {value}\n" for name, value in entry_points.items()))
-    (info / "RECORD").write_text("")
 
 
 def curate(*args: str, site: Path | None = None) -> subprocess.CompletedProcess:
@@ -62,9 +49,9 @@ def test_the_plugin_of_each_domain_is_recorded_and_an_undescribed_domain_is_name
     for domain in ("terminal", "robot-arm", "echo"):
         _episode(store, domain, f"{domain}-a", [("go", f"{domain} moved"), ("stop", f"{domain} stopped")])
     site = tmp_path / "site"
-    install(site, "worldline-robot", "2.3.1", {"robot-arm": "robot_domain:DOMAIN"}, {"robot_domain": ROBOT})
+    install(site, "worldline-robot", {"robot-arm": "robot_domain:DOMAIN"}, {"robot_domain": ROBOT}, "2.3.1")
     # The mistake docs/adding-a-collector.md item 5 warns of: the entry point named after the command.
-    install(site, "uxcmd", "1.0", {"echo-demo": "echo_domain:DOMAIN"}, {"echo_domain": ECHO})
+    install(site, "uxcmd", {"echo-demo": "echo_domain:DOMAIN"}, {"echo_domain": ECHO})
     out = tmp_path / "shards"
     result = curate("--input", str(raw), "--output", str(out), site=site)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -17,21 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.plugin_sites import install
 from transforms.prompts import DOMAINS, Domain, system_prompt
 
 DESCRIPTION = "You simulate a robot arm on a table. Each action is a JSON joint command."
-
-
-def install(site: Path, dist: str, entry_points: dict[str, str], modules: dict[str, str] | None = None) -> None:
-    site.mkdir(exist_ok=True)
-    for name, source in (modules or {}).items():
-        (site / f"{name}.py").write_text(source)
-    info = site / f"{dist.replace('-', '_')}-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(
-        "[worldline.domains]\n" + "".join(f"{name} = {value}\n" for name, value in entry_points.items()))
-    (info / "RECORD").write_text("")
 
 
 def run(site: Path, code: str, *sites: Path) -> subprocess.CompletedProcess:
