@@ -65,8 +65,8 @@ def one_input(inputs: list[str] | None) -> str | None:
         raise fail(f"--input given {len(given)} times ({', '.join(given)}): curate reads one raw collection. Curate "
                    f"each into an --output of its own, or first copy {others} episode files into one, as "
                    f"`cp -r {other}/transitions/. {into}/transitions/ && cp -r {other}/episodes/. {into}/episodes/` "
-                   "(an episode both hold, by the same id, is then curated from one record per step: docs/formats.md, "
-                   "Raw collection)", code=2)
+                   "(an episode both hold, by the same id, is then curated from one of its two recordings, whole: "
+                   "docs/formats.md, Raw collection)", code=2)
     return given[0] if given else None
 
 
