@@ -175,6 +175,26 @@ async ({quietMs, timeoutMs}) => {
 """
 
 
+# What Playwright's futures hold once its driver is gone (killed as hung, or dead).
+_DRIVER_LOST = "Connection closed while reading from the driver"
+
+
+def _quiet_driver_loss(playwright) -> None:
+    """A killed driver leaves Playwright's pending futures failed with _DRIVER_LOST, which no call awaits any more:
+    asyncio then printed "Future exception was never retrieved" and the error on the console when they were
+    collected, at exit, after the collector had already said the driver was killed. Others still go to the loop's
+    usual handler. The loop is the sync API's own (its `_loop`); without one there is nothing to quiet."""
+    loop = getattr(playwright, "_loop", None)
+    if loop is None:
+        return
+
+    def handler(loop, context):
+        if _DRIVER_LOST not in str(context.get("exception") or ""):
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
+
+
 class BrowserDied(RuntimeError):
     """The browser crashed or hung and was killed: restart it and reopen the session before using them again."""
 
@@ -609,6 +629,7 @@ class Browser:
         """Stop the driver; returns at once when it is dead (its pipe closed). A driver that stops removes its
         temporary folders itself; a killed one cannot, so its whole TMPDIR goes here."""
         if self._pw is not None:
+            _quiet_driver_loss(self._pw)
             with contextlib.suppress(Exception):
                 self._pw.stop()
             self._pw = None

@@ -9,6 +9,8 @@ after Playwright's 30 s with its own TimeoutError, and every killed driver left 
 import os
 import signal
 import stat
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -191,3 +193,26 @@ def test_a_driver_that_fails_to_start_leaves_no_folder(private_tmp, monkeypatch)
     finally:
         browser.close()
     assert list(private_tmp.iterdir()) == []
+
+
+def test_a_killed_driver_prints_nothing_at_exit():
+    # Its pending futures failed with "Connection closed while reading from the driver", and asyncio printed each
+    # as "Future exception was never retrieved" when the process exited, after the kill was already reported.
+    require_chromium()
+    code = ("import os, signal\n"
+            "from sandboxes.browser import Browser, BrowserDied\n"
+            "browser = Browser()\n"
+            "browser.start()\n"
+            "page = browser.new_context().new_page()\n"
+            "os.kill(browser.driver_pid, signal.SIGSTOP)\n"
+            "try:\n"
+            "    with browser.watchdog(1):\n"
+            "        page.evaluate('1 + 1')\n"
+            "except BrowserDied:\n"
+            "    print('died')\n"
+            "browser.restart()\n"
+            "browser.close()\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0 and done.stdout == "died\n", done.stderr
+    assert "never retrieved" not in done.stderr and "Connection closed" not in done.stderr, done.stderr
