@@ -48,5 +48,6 @@ class ExplorePolicy(Policy):
 
 
 def explore_task(package: str) -> Task:
+    # Grouped by the app, as tasks/android.yaml groups its tasks on that app: held out or trained on together.
     return Task(id=f"explore-{package}", instruction=f"Explore the app {package}.", domain="android",
-                setup=[{"open_app": package}])
+                setup=[{"open_app": package}], group=package)

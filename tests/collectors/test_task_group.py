@@ -159,6 +159,9 @@ def test_explore_tasks_join_the_group_of_their_environment():
     assert explored == {"explore-search-world-http": "world7", "explore-git": "git"}
     url_task = Task("explore-url-1", "Explore.", "web", options={"url": "https://example.org:8443/a/b?c"})
     assert web.task_group(url_task) == "https://example.org:8443"
+    # Android's explore task sets the group itself: its app, the group tasks/android.yaml gives the Settings tasks.
+    from collectors.android.explore import explore_task
+    assert explore_task("com.android.settings").group == "com.android.settings"
 
 
 def _write_collection(root: Path) -> None:
