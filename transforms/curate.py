@@ -240,13 +240,8 @@ def clash_sources(element, paths: dict):
     for row in rows:
         if row["episode_id"] not in clashing:
             continue
-        entry = found.setdefault((row["episode_id"], row["source"]), [None, 0, {}])
-        started = row.get("action_started_at")
-        if started is not None and (entry[0] is None or started < entry[0]):
-            entry[0] = started
-        entry[1] += 1
-        if row["id"] in wanted_ids:
-            entry[2][row["id"]] = _location(row)
+        _add_rows(found.setdefault((row["episode_id"], row["source"]), [None, 0, {}]), row.get("action_started_at"),
+                  1, {row["id"]: _location(row)} if row["id"] in wanted_ids else {})
     for (episode_id, source), (started, count, locations) in found.items():
         yield episode_id, (source, started, count, locations)
 
@@ -261,11 +256,7 @@ def settle_episode(element):
     episode_id, entries = element
     merged: dict[str, list] = {}
     for source, started, count, locations in entries:
-        entry = merged.setdefault(source, [None, 0, {}])
-        if started is not None and (entry[0] is None or started < entry[0]):
-            entry[0] = started
-        entry[1] += count
-        entry[2].update(locations)
+        _add_rows(merged.setdefault(source, [None, 0, {}]), started, count, locations)
     if len(merged) < 2:
         return
     kept = max(merged, key=lambda source: (merged[source][0] is not None, merged[source][0] or 0, merged[source][1],
@@ -284,6 +275,14 @@ def settle_episode(element):
                   f"{why}) and {source} ({other_count} rows{begun}, all dead-lettered), as rows of each would make a "
                   "history that never happened")
         yield (episode_id, source), (kept, reason, locations)
+
+
+def _add_rows(entry: list, started, count: int, locations: dict) -> None:
+    """Adds rows of one source to its [first action start, row count, {id: location}] entry."""
+    if started is not None and (entry[0] is None or started < entry[0]):
+        entry[0] = started
+    entry[1] += count
+    entry[2].update(locations)
 
 
 def _iso(microseconds: int) -> str:
