@@ -372,7 +372,6 @@ class ExplorePolicy(Policy):
         self.collector = collector
         hints = collector.connection.hints() if collector.connection else {}
         self.maker = ArgumentMaker(self.rng, hints)
-        self.pending_cursor: str | None = None
         self.skip = set(task.options.get("skip_tools") or [])
 
     def act(self, observation: Observation, history):

@@ -21,6 +21,7 @@ import pyarrow as pa
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from collectors.api import Collector, Policy, ScriptedPolicy, StepResult, Task, TaskError
+from collectors.out_folder import OutFolderError
 from collectors.store import EpisodeStore
 from schemas import Action, EnvInfo, Episode, Provenance, Timings, Transition, utcnow
 from schemas.layout import episode_path, transitions_path
@@ -465,8 +466,6 @@ def _refuse_packed(store: EpisodeStore, domain: str, packed: list[tuple[EpisodeP
     """Before any episode runs: an episode a pack in the collection holds is not recorded again (its record was
     deleted, or it ended in an error before it was packed). The new file would sit beside the pack's rows of the
     same episode, and curation would read two recordings of it; one episode cannot be taken out of a pack."""
-    from collectors.command import OutFolderError  # collectors.command imports this module
-
     plan, episode_id = packed[0]
     pack = store.pack_holding(domain, episode_id)
     more = f" (and {_count(len(packed) - 1, 'other episode')} a pack holds)" if len(packed) > 1 else ""

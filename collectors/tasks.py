@@ -8,6 +8,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from collectors.api import Task
+from collectors.registry import COLLECTOR_GROUP, DOMAINS_OF_OTHER_COLLECTORS
 from schemas.yaml_file import load_yaml
 
 TASK_FIELDS = {"id", "instruction", "domain", "setup", "actions", "perturbations", "options", "max_steps",
@@ -103,8 +104,6 @@ def load_tasks(path: str | Path, domain: str | None = None) -> list[Task]:
 
 def known_domains() -> set[str]:
     """The installed collectors' names, and the domains another collector records (search: the mcp collector)."""
-    from pipelines.cli import COLLECTOR_GROUP, DOMAINS_OF_OTHER_COLLECTORS
-
     return {ep.name for ep in entry_points(group=COLLECTOR_GROUP)} | set(DOMAINS_OF_OTHER_COLLECTORS)
 
 

@@ -11,7 +11,7 @@ from importlib.metadata import entry_points
 import typer
 from typer.core import TyperGroup
 
-COLLECTOR_GROUP = "worldline.collectors"
+from collectors.registry import COLLECTOR_GROUP, DOMAINS_OF_OTHER_COLLECTORS
 
 # name -> "module:attribute" of a typer-style function; each module imports its heavy libraries inside the command.
 COMMANDS = {
@@ -110,12 +110,6 @@ class LazyGroup(TyperGroup):
         command.short_help = command.short_help or help_text
         return command
 
-
-# Domains (README's table) that another collector records: `collect search` said only "No such command".
-DOMAINS_OF_OTHER_COLLECTORS = {
-    "search": "the search domain is recorded by the mcp collector from the search servers: "
-              "worldline collect mcp --tasks tasks/search.yaml --out DIR (docs/mcp.md)",
-}
 
 
 class CollectGroup(LazyGroup):

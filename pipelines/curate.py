@@ -30,7 +30,7 @@ from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions,
 from pipelines.staging import NO_EXCHANGE, exchange, owned_folder, remove_stale
 from schemas.collection_lock import collection_lock
 from schemas.interrupts import note_interrupts
-from schemas.layout import TRANSITIONS_DIR, transition_files
+from schemas.layout import TRANSITIONS_DIR, WORK_DIR, is_curation_output, transition_files
 from transforms import stats as curate_stats
 from transforms.card import dataset_card
 from transforms.curate import OUTPUT_SCHEMAS, Curate, CurateOptions
@@ -52,7 +52,6 @@ OUTPUT_FILES = ("stats.json", "README.md")
 # ~30k packed transitions (~10k as episode files): a partition's keys then take ~15 MB while it is resolved.
 PARTITION_INPUT_BYTES = 16 * 1024 * 1024
 MAX_PARTITIONS = 4096
-WORK_DIR = ".work"  # prepared files between curation steps; removed when the run ends
 LOCK_FILE = ".curate.lock"  # held by the run using the output folder (output_lock)
 # Where a run whose output folder cannot be swapped whole (see staging_folder) puts its output until it is complete.
 PUBLISH_DIR = ".publish"
@@ -236,7 +235,6 @@ def check_output_apart(input_dir: str, output_dir: str) -> None:
 def _foreign_entries(out: Path) -> list[str]:
     """Names in an existing output folder other than what curation writes, unless the folder is a curation output
     (one the user added notes to stays usable with --overwrite)."""
-    from pipelines.views import is_curation_output
 
     if not out.is_dir():
         return []

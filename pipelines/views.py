@@ -9,17 +9,11 @@ from pathlib import Path
 import duckdb
 
 from schemas.collection_lock import collection_lock
-
-CURATED_VIEWS = ("transitions", "stage1", "stage2", "stage3", "dedupe", "dead_letter")
-WORK_DIR = ".work"  # pipelines.curate.WORK_DIR, the work folder of a run (not imported: that loads Beam)
+from schemas.layout import CURATED_VIEWS, has_visible, is_curation_output, raw_layout
 
 
 def _literal(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
-
-
-def _has(folder: Path, pattern: str) -> bool:
-    return any(p for p in folder.glob(pattern) if not p.name.startswith("."))
 
 
 def _raw_transition_files(root: Path) -> str:
@@ -40,33 +34,14 @@ def view_sources(folder: str | Path) -> dict[str, str]:
     root = Path(folder)
     sources = {}
     for name in CURATED_VIEWS:
-        if _has(root / name, "*.parquet"):
+        if has_visible(root / name, "*.parquet"):
             sources[name] = f"read_parquet({_literal(root / name / '*.parquet')})"
     # A raw collection keeps one folder per domain under transitions/ (schemas.layout).
-    if _has(root / "transitions", "*/*.parquet"):
+    if has_visible(root / "transitions", "*/*.parquet"):
         sources["raw_transitions"] = f"read_parquet({_raw_transition_files(root)}, union_by_name = true)"
-    if _has(root / "episodes", "*/*.json"):
+    if has_visible(root / "episodes", "*/*.json"):
         sources["episodes"] = f"read_json_auto({_literal(root / 'episodes' / '*' / '*.json')}, union_by_name = true)"
     return sources
-
-
-def raw_layout(folder: str | Path) -> bool:
-    """Whether the folder is laid out as a raw collection (schemas.layout): episodes/, or transitions/ holding
-    folders per domain or JSONL drops. A curate output has neither: its transitions/ holds shards only."""
-    root = Path(folder)
-    transitions = root / "transitions"
-    return ((root / "episodes").is_dir() or _has(transitions, "*.jsonl")
-            or any(p.is_dir() for p in transitions.glob("*") if not p.name.startswith(".")))
-
-
-def is_curation_output(folder: str | Path) -> bool:
-    """Whether `worldline curate` wrote (or was writing) into the folder: a curated folder other than transitions/
-    (raw collections have a transitions/ folder too), its work folder, or shards directly in transitions/ (the
-    first folder a run publishes) in a folder not laid out as a raw collection."""
-    root = Path(folder)
-    return (any((root / name).is_dir() for name in CURATED_VIEWS if name != "transitions")
-            or (root / WORK_DIR).is_dir()
-            or (_has(root / "transitions", "*.parquet") and not raw_layout(root)))
 
 
 def unfinished_curation(folder: str | Path) -> str | None:

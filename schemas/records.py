@@ -28,13 +28,6 @@ class Observation:
     def to_row(self) -> dict:
         return {"text": self.text, "raw": self.raw, "raw_format": self.raw_format, "meta_json": _json(self.meta)}
 
-    @classmethod
-    def from_row(cls, row: dict | None) -> Observation | None:
-        if row is None:
-            return None
-        return cls(row.get("text") or "", row.get("raw") or b"", row.get("raw_format") or "text",
-                   json.loads(row.get("meta_json") or "{}"))
-
 
 @dataclass
 class Action:

@@ -204,7 +204,3 @@ def validate_transition(row: dict) -> dict:
     if errors:
         raise RecordError(record_id(row), errors)
     return row
-
-
-def episode_errors(row: dict) -> list[FieldError]:
-    return check_against_schema(row, EPISODE_SCHEMA)

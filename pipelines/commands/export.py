@@ -58,7 +58,8 @@ def _parquet_glob(input_dir: Path) -> str:
     recursive glob, which took in a killed run's half-written .work/ parts and a raw collection's episodes."""
     import duckdb
 
-    from pipelines.views import is_curation_output, raw_layout, unfinished_curation
+    from pipelines.views import unfinished_curation
+    from schemas.layout import is_curation_output, raw_layout
 
     root = _curate_output(input_dir)
     folder = root / "transitions"

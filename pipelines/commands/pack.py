@@ -34,7 +34,7 @@ def pack(collection: Path = typer.Argument(..., metavar="COLLECTION",
 
     from collectors.pack import NotACollection, PackReport, check_collection, pack_collection
     from pipelines.os_errors import NO_SPACE, disk_error
-    from pipelines.views import is_curation_output
+    from schemas.layout import is_curation_output
     from schemas.collection_lock import WaitInterrupted, collection_lock
 
     if is_curation_output(collection):  # its transitions/ holds shards, no domain folders: it would pack nothing

@@ -29,9 +29,6 @@ DESKTOP_PACKAGES = [
     "lxterminal",   # terminal emulator
     "gnumeric",     # spreadsheet
 ]
-# What the AT-SPI tree calls each app (the application node's name): the name desktopd waits for after a launch.
-APP_NAMES = {"mousepad": "mousepad", "galculator": "galculator", "pcmanfm": "pcmanfm", "lxterminal": "lxterminal",
-             "gnumeric": "gnumeric"}
 
 
 def _digest(parts: list[bytes]) -> str:

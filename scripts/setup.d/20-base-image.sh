@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The terminal sandbox image, built offline (debootstrap + docker import) unless it already exists.
+# The terminal sandbox image, unless it already exists: from a registry when one answers, otherwise offline
+# (debootstrap + docker import).
 set -euo pipefail
 tag=worldline/base:bookworm
 if docker image inspect "$tag" >/dev/null 2>&1; then

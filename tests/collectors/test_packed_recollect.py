@@ -8,7 +8,8 @@ import logging
 import pytest
 
 from collectors.api import Task
-from collectors.command import OutFolderError, plans_for
+from collectors.command import plans_for
+from collectors.out_folder import OutFolderError
 from collectors.pack import pack_collection
 from collectors.runner import collect, episode_id_for
 from schemas.layout import episode_path, transitions_path

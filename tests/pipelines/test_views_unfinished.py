@@ -5,7 +5,8 @@ import shutil
 import subprocess
 import sys
 
-from pipelines.views import is_curation_output, raw_layout, unfinished_curation
+from pipelines.views import unfinished_curation
+from schemas.layout import is_curation_output, raw_layout
 
 
 def test_the_readme_query_on_a_raw_collection_gives_no_warning(raw_collection):
