@@ -19,10 +19,17 @@ within one span: the masker gives `Fri` of `Fri, 27 Nov 2026 03:04:05 GMT` a spa
 checked against a date in another span. Identifiers and measurements (pid, port, hex_id, uuid, temp_path,
 byte_size, usage) stay any value of their kind: their form is the kind.
 
-The walk is linear but at replay spans, where the next exact text or format value may be found at several places;
-those places are tried in order, nearest first, each (span, position) at most once, and at most MAX_PLACES of them
-offered in all: a prediction with more ways to place its replay spans fails with that reason rather than stall a
-trainer (counting only new places, 300 replay spans over 5000 newlines that cannot match took 20 s; now 0.1 s).
+A format span whose predicted text is exactly the reference's value there passes too, whatever today's masker makes
+of it (_Alignment._format_ends): a row curated by older masking rules may mark as a value what today's rules read as
+content (git's `index 4693ad3..08b1076` blob ids, hex_ids until 50540e2), and the reference is a value of its kind
+by definition. Any other text in that place is judged by today's rules alone.
+
+The walk is linear but at replay spans, where the next exact text or format value may be found at several places,
+and at a format span where the masker's value and the reference's end apart; those places are tried in order
+(after a replay span nearest first, the reference's own value's places after the masker's), each (span, position)
+at most once, and at most MAX_PLACES of them offered in all: a prediction with more ways to place its replay spans
+fails with that reason rather than stall a trainer (counting only new places, 300 replay spans over 5000 newlines
+that cannot match took 20 s; now 0.1 s).
 
 The reward is binary, as the rubric is: 1.0 iff the prediction matches. No partial credit: a share of matched
 spans would need an alignment that stays well defined after a line is added or dropped (every later span shifts),
@@ -303,16 +310,18 @@ class _Alignment:
             if place in tried:
                 continue
             tried.add(place)
-            replay = self._walk(*place)
-            if replay is True:
+            walked = self._walk(*place)
+            if walked is True:
                 return None
-            if replay is not None:
-                places.append(self._replay_ends(*replay))
+            if walked is not None:
+                places.append(walked)
         return self._furthest[2] or "no way to place the replay spans fits the prediction"
 
     def _walk(self, index: int, position: int):
-        """Walks from segment index at position: True when the prediction ends with the last segment, (replay
-        segment index, position) on reaching a replay span, None on a failure (recorded in _furthest)."""
+        """Walks from segment index at position: True when the prediction ends with the last segment, an iterator
+        of the (segment, position) places to go on from where the walk may go on at more than one (a replay span's
+        end, a format value the masker and the reference's value give different ends), None on a failure (recorded
+        in _furthest)."""
         prediction = self.prediction
         for index in range(index, len(self.segments)):
             segment = self.segments[index]
@@ -322,25 +331,49 @@ class _Alignment:
                     return self._fail(index, position, self._exact_reason(segment, expected, position))
                 position += len(expected)
             elif segment.kind == REPLAY:
-                return index, position
+                return self._replay_ends(index, position)
             else:
-                span = self.rule_spans.get(position)
-                if span is None or (segment.kind != ANY_KIND and span["kind"] != segment.kind):
-                    return self._fail(index, position, self._format_reason(index, position, span))
-                expected = self.reference[segment.start:segment.end]
-                if segment.kind in FORM_KINDS and not same_form(segment.kind, expected,
-                                                                value := prediction[position:span["end"]]):
-                    return self._fail(index, position, f"{_name(segment)} kind {segment.kind}: {value!r} is a "
-                                                       f"{segment.kind}, but not in the reference's form {expected!r}")
-                # The reference's own value is what the environment printed: checked only when the value differs.
-                if segment.kind in FORM_KINDS and segment.kind != "duration" and value != expected and (
-                        why := _weekday_contradiction(value)):
-                    return self._fail(index, position, f"{_name(segment)} kind {segment.kind}: {value!r} {why}")
-                position = span["end"]
+                ends = self._format_ends(index, position)
+                if not ends:
+                    return None
+                if len(ends) > 1:
+                    return ((index + 1, end) for end in ends)
+                position = ends[0]
         if position != len(prediction):
             return self._fail(len(self.segments), position, "the prediction goes on after the reference's end: "
                                                             f"{prediction[position:position + _SHOWN]!r}")
         return True
+
+    def _format_ends(self, index: int, position: int) -> list[int]:
+        """Where the format segment index may end in the prediction from position: where today's masker's value of
+        its kind ends, if the value keeps the reference's form, then where the reference's own value ends, if the
+        prediction holds it there. The second is for rows curated by older masking rules (git's `index 4693ad3..`
+        blob ids were hex_ids until 50540e2): the reference is a value of its kind by definition, whatever today's
+        rules make of its context, and the text around it is exact, so only the reference's text passes that way.
+        Empty when neither, the masker's reason recorded."""
+        segment, prediction = self.segments[index], self.prediction
+        expected = self.reference[segment.start:segment.end]
+        ends, reason = [], None
+        span = self.rule_spans.get(position)
+        if span is None or (segment.kind != ANY_KIND and span["kind"] != segment.kind):
+            reason = self._format_reason(index, position, span)
+        elif segment.kind in FORM_KINDS and not same_form(segment.kind, expected,
+                                                          value := prediction[position:span["end"]]):
+            reason = (f"{_name(segment)} kind {segment.kind}: {value!r} is a {segment.kind}, but not in the "
+                      f"reference's form {expected!r}")
+        # The reference's own value is what the environment printed: checked only when the value differs.
+        elif segment.kind in FORM_KINDS and segment.kind != "duration" and value != expected and (
+                why := _weekday_contradiction(value)):
+            reason = f"{_name(segment)} kind {segment.kind}: {value!r} {why}"
+        else:
+            ends.append(span["end"])
+            if span["end"] - position == len(expected):  # the reference's value would end there too
+                return ends
+        if prediction.startswith(expected, position) and position + len(expected) not in ends:
+            ends.append(position + len(expected))
+        if not ends:
+            self._fail(index, position, reason)
+        return ends
 
     def _replay_ends(self, index: int, position: int):
         """The places a replay span at position may end, first the nearest: where the next segment's text or a value
@@ -361,11 +394,20 @@ class _Alignment:
         else:  # a rule span: replay spans are the parts of a replay's changes no rule span covers
             starts = sorted(start for start, span in self.rule_spans.items() if start >= position
                             and following.kind in (span["kind"], ANY_KIND))
-            if not starts:
+            # Then where the reference's own value is (_format_ends), after every value of today's rules, so that
+            # what those placed as before is tried as before.
+            expected = self.reference[following.start:following.end]
+            own = self.prediction.find(expected, position)
+            if not starts and own < 0:
                 self._fail(index + 1, position, f"{_name(following)} kind {following.kind}: no value after the "
                                                 f"replay span at prediction offset {position}")
             for start in starts:
                 yield index + 1, start
+            placed = set(starts)
+            while own >= 0:
+                if own not in placed:
+                    yield index + 1, own
+                own = self.prediction.find(expected, own + 1)
 
     def _fail(self, index: int, position: int, reason: str) -> None:
         if (index, position) > self._furthest[:2]:

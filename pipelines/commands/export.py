@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import signal
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -100,19 +101,27 @@ def _stage2_glob(input_dir: Path) -> str | None:
         else None
 
 
-def episodes(input_dir: Path, with_traces: bool = False) -> Iterator[list[dict]]:
+def episodes(input_dir: Path, with_traces: bool = False, with_system: bool = False) -> Iterator[list[dict]]:
     """Curated transitions grouped by episode, in (domain, episode_id) order, each episode's rows by step.
 
-    with_traces adds `trace`: the reasoning of the transition's stage-2 target, when the curate output has one."""
+    with_traces adds `trace`: the reasoning of the transition's stage-2 target, when the curate output has one.
+    with_system adds `system`: the system message of the transition's stage-2 chat, when it has one."""
     import duckdb
 
     query, params = "SELECT t.* FROM read_parquet(?, union_by_name = true) t", [_parquet_glob(input_dir)]
-    stage2 = _stage2_glob(input_dir) if with_traces else None
+    stage2 = _stage2_glob(input_dir) if with_traces or with_system else None
     if stage2:
-        # Lazy match: the trace is ours (think tags removed), the observation after it may contain anything.
-        trace = r"regexp_extract(s.target, '^<think>([\s\S]*?)</think>\n<predicted_observation>', 1)"
-        query = (f"SELECT t.*, NULLIF({trace}, '') AS trace FROM read_parquet(?, union_by_name = true) t "
-                 "LEFT JOIN (SELECT id, target FROM read_parquet(?, union_by_name = true)) s ON s.id = t.id")
+        added, selected = [], ["id"]
+        if with_traces:
+            # Lazy match: the trace is ours (think tags removed), the observation after it may contain anything.
+            trace = r"regexp_extract(s.target, '^<think>([\s\S]*?)</think>\n<predicted_observation>', 1)"
+            added.append(f"NULLIF({trace}, '') AS trace")
+            selected.append("target")
+        if with_system:
+            added.append("s.system")
+            selected.append("CASE WHEN messages[1].role = 'system' THEN messages[1].content END AS system")
+        query = (f"SELECT t.*, {', '.join(added)} FROM read_parquet(?, union_by_name = true) t LEFT JOIN "
+                 f"(SELECT {', '.join(selected)} FROM read_parquet(?, union_by_name = true)) s ON s.id = t.id")
         params.append(stage2)
     con = duckdb.connect()
     try:
@@ -259,16 +268,19 @@ def _replace_folder(new: Path, out: Path) -> None:
 @app.command()
 def agentworldbench(input: InputOption, out: OutOption, overwrite: OverwriteOption = False) -> None:
     """One {domain}_test.jsonl per domain, one line per evaluated turn."""
-    from transforms.exports.agentworldbench import episode_lines, file_name
+    from transforms.exports.agentworldbench import episode_lines, file_name, own_system
 
-    counts = {}
+    counts, todays = {}, Counter()
     with interrupts_reported(out), export_folder(out, overwrite, "agentworldbench", _is_awb_file) as folder:
         # Episodes arrive sorted by domain, so each domain's file is written whole before the next is opened.
-        for domain, domain_episodes in itertools.groupby(episodes(input), key=lambda rows: rows[0]["domain"]):
+        for domain, domain_episodes in itertools.groupby(episodes(input, with_system=True),
+                                                         key=lambda rows: rows[0]["domain"]):
             name = file_name(_safe_name(domain))
             counts[name] = 0
             with AtomicText(folder / name) as handle:
                 for number, rows in enumerate(domain_episodes):
+                    if own_system(rows) is None:
+                        todays[domain] += 1
                     for line in episode_lines(rows, trajectory_id=number):
                         # ASCII escapes: the eval opens the file in the platform's default encoding, and a raw
                         # U+2028 or U+0085 in a line would split it for readers that use str.splitlines.
@@ -276,6 +288,12 @@ def agentworldbench(input: InputOption, out: OutOption, overwrite: OverwriteOpti
                         counts[name] += 1
     for name, count in counts.items():
         typer.echo(f"{out / name}: {count} lines")
+    if todays:
+        per_domain = ", ".join(f"{domain} {n}" for domain, n in sorted(todays.items()))
+        total = sum(todays.values())
+        typer.echo(f"Note: {input} has no stage-2 system message for {total} episode{'s' if total != 1 else ''} "
+                   f"({per_domain}): their system_str is this worldline's prompt, which may not be the one they were "
+                   "curated with.")
 
 
 @app.command()

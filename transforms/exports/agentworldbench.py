@@ -15,6 +15,10 @@ that place (`prompt[turn_idx - 1]`). Where curation removed a step as a duplicat
 a gap (a stage 2/3 chat keeps the recorded step + 1 instead); the turn after it was taken in a state the history
 does not show, so it restates that state (`**Current State:**`), by the rule episode-layout stage 1 documents
 restate theirs (transforms/stages.py document_starts).
+
+`system_str` is the system message of the episode's own stage-2 rows (`system` on its rows, as the export command
+reads it), so that an export of shards curated by an older worldline carries the prompt their rows were written
+with, not today's; only an episode with none gets today's (transforms/prompts.py system_prompt).
 """
 
 from __future__ import annotations
@@ -43,10 +47,16 @@ def episode_lines(rows: list[dict], trajectory_id: int = 0) -> list[dict]:
         raise ValueError(f"episode {rows[0]['episode_id']}: rows of several episodes or domains were mixed")
     prompts = turn_prompts(rows)
     responses = [response(row.get("next_text") or "") for row in rows]
-    system = system_prompt(domain)
+    system = own_system(rows) or system_prompt(domain)
     return [{"task": domain, "id": trajectory_id, "prompt": prompts, "response": responses,
              "current_prompt": prompts[i], "system_str": system, "turn_idx": i + 1, "total_turns": len(rows)}
             for i in range(len(rows))]
+
+
+def own_system(rows: list[dict]) -> str | None:
+    """The system message the episode's curated rows were written with (the first in step order that has one), or
+    None when none has."""
+    return next((row["system"] for row in sorted(rows, key=lambda row: row["step"]) if row.get("system")), None)
 
 
 def turn_prompts(rows: list[dict]) -> list[str]:
