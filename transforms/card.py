@@ -250,6 +250,37 @@ def _prompts(stats: dict, settings: dict) -> str:
     return ("" if not notes else " System prompts of domains worldline does not ship: " + "; ".join(notes) + ".")
 
 
+def _schema_line(stats: dict) -> str:
+    """The raw schema this worldline writes and, where the run's input was not all of it, what the input was: older
+    records lack what was added since (task groups, replays, some observation meta)."""
+    versions = stats.get("input_schema_versions") or {}
+    if set(versions) <= {SCHEMA_VERSION}:
+        return f"raw schema {SCHEMA_VERSION}"
+    read = ", ".join(f"{rows} of {version}" for version, rows in sorted(versions.items()))
+    return f"raw schema {SCHEMA_VERSION}; this run's input rows by raw schema: {read}"
+
+
+def grouped_by_task(stats: dict) -> tuple[int, str] | None:
+    """How many curated rows took their task id as task_group because their record predates task groups, and per
+    domain (`mcp 15, web 26`); None when none did."""
+    counted = stats.get("task_group_from_task_id") or {}
+    if not counted.get("rows"):
+        return None
+    return counted["rows"], ", ".join(f"{domain} {rows}" for domain, rows in counted.get("domains", {}).items())
+
+
+def _grouped_by_task_paragraph(stats: dict) -> str:
+    found = grouped_by_task(stats)
+    if found is None:
+        return ""
+    rows, domains = found
+    return (f"**Rows without an environment group.** {rows} rows of this run's input ({domains}) were recorded "
+            f"before raw schema {SCHEMA_VERSION}, which added task groups, so their `task_group` is their task id: "
+            "a split by `task_group` may put one environment (a web site, an MCP or search server) in both train "
+            "and test. To record their groups, collect those tasks again into a new `--out` and curate that "
+            "collection.\n\n")
+
+
 def _third_party(stats: dict) -> str:
     domains = stats.get("domains") or {}
     shown = [text for domain, text in THIRD_PARTY.items() if not domains or domain in domains]
@@ -342,7 +373,7 @@ def dataset_card(stats: dict, settings: dict, run_id: str = "") -> str:
     identifiers = ", ".join(f"`{kind}`" for kind in SPAN_KINDS if kind in IDENTIFIER_KINDS)
     return (f"---\n{yaml.safe_dump(header, sort_keys=False)}---\n\n"
             "# worldline curated transitions\n\n"
-            f"Written by worldline {WORLDLINE_VERSION} (raw schema {SCHEMA_VERSION}) from real environment "
+            f"Written by worldline {WORLDLINE_VERSION} ({_schema_line(stats)}) from real environment "
             "transitions: what an agent saw, the action it took and the observation the environment returned.\n\n"
             "```python\nfrom datasets import load_dataset\n"
             "ds = load_dataset(\"PATH/TO/THIS/FOLDER\", \"stage2\")\n```\n\n"
@@ -379,6 +410,7 @@ def dataset_card(stats: dict, settings: dict, run_id: str = "") -> str:
             "training, once a group in the tenth or with a lower md5 arrives (a domain's second group makes one "
             "of its two held out, which may be the first):\n\n"
             f"```python\n{SPLIT_SNIPPET}\n```\n\n"
+            f"{_grouped_by_task_paragraph(stats)}"
             "## Rewards (stage 3)\n\n"
             "`exact_spans` and `format_spans` are sorted, do not overlap and together cover `reference`. `start` and "
             "`end` are Python `str` offsets (Unicode code points, not bytes or UTF-16 units): "

@@ -24,6 +24,8 @@ from transforms.validate import Rejected, read_valid_chunks, recorded_at
 # a longer one is dead-lettered, not clipped, since a clipped target would teach the model to predict the clip.
 MAX_OBSERVATION_CHARS = 100_000
 REPLAY_TEXTS = "replay_texts"  # a curated row's key until with_masks: its replays' normalized next observations
+# Raw schema versions before task.group (schemas/version.py): their rows' task_group is the task id.
+GROUPLESS_VERSIONS = frozenset({"1.0", "1.1"})
 
 
 class ObservationTooLarge(ValueError):
@@ -253,6 +255,22 @@ def _normalize_letters(failed: list[tuple[str, int, dict, ValueError]], count: b
     return letters
 
 
+def _grouped_by_task(row: dict) -> bool:
+    """Whether a row's task_group is its task id because its record predates task.group. A 1.2 record without
+    a group is not counted: 1.2 collectors always write one (the task id itself for terminal tasks)."""
+    task = row.get("task") or {}
+    return row.get("schema_version") in GROUPLESS_VERSIONS and not task.get("group") and bool(task.get("id"))
+
+
+def _count_versions(versions: Counter, grouped_by_task: Counter) -> None:
+    """A chunk's rows by raw schema version, and its rows grouped by task id per domain, into the run's counters:
+    per chunk, not per row (a counter update costs a few microseconds)."""
+    for version, rows in versions.items():
+        stats.count_detail(stats.INPUT_VERSIONS, str(version), rows)
+    for domain, rows in grouped_by_task.items():
+        stats.count(stats.GROUP_FROM_TASK_ID, domain, records=rows)
+
+
 def prepared_rows(path: str, count: bool = True, max_chars: int = MAX_OBSERVATION_CHARS,
                   keep_stand_ins: bool = False):
     """One raw file -> (source, position, curated row with spans and hash, masked parts), or Rejected."""
@@ -262,19 +280,25 @@ def prepared_rows(path: str, count: bool = True, max_chars: int = MAX_OBSERVATIO
 
 def _prepared(items, count: bool = True, max_chars: int = MAX_OBSERVATION_CHARS, keep_stand_ins: bool = False):
     curated, failed, times = [], [], []
+    versions, grouped_by_task = Counter(), Counter()
     for item in items:
         if isinstance(item, Rejected):
             yield item
             continue
         source, position, row = item
+        versions[row.get("schema_version")] += 1
         try:
             stand_in = None if keep_stand_ins else (row.get("provenance") or {}).get("stand_in")
             if stand_in:
                 raise FromStandIn(stand_in)
             curated.append((source, position, curated_row(row, max_chars)))
             times.append(recorded_at(row))
+            if _grouped_by_task(row):
+                grouped_by_task[row["domain"]] += 1
         except (NormalizeError, ObservationTooLarge, FromStandIn) as exc:
             failed.append((source, position, row, exc))
+    if count:
+        _count_versions(versions, grouped_by_task)
     yield from _normalize_letters(failed, count)
     parts = with_masks([row for _, _, row in curated], times)
     for (source, position, row), row_parts in zip(curated, parts):

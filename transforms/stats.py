@@ -46,6 +46,13 @@ RECORDS_WITHOUT_ROWS = "records_without_rows"
 # the endpoint reported; rows whose call failed).
 LLM = "llm"
 LLM_SPEND = ("calls", "cache_hits", "tokens", "failures")
+# Valid rows read, by their raw schema_version (counters `NAME|VERSION`): older records lack what was added since
+# (task groups, replays, some observation meta), which a reader of the output cannot tell from the rows.
+INPUT_VERSIONS = "input_schema_version"
+# Rows curated (before dedupe) from records older than task groups (raw schema < 1.2, no task.group), whose
+# task_group is their task id: a split by task_group may then put one environment (a site, a server) in both of its
+# parts. Per domain.
+GROUP_FROM_TASK_ID = "task_group_from_task_id"
 UNKNOWN_DOMAIN = "<unknown>"
 # Characters (code points) of each stage-2 row's prompt (every message's content), of its target, and of both
 # together (what a context limit must hold: the longest prompt and the longest target are seldom the same row's), per
@@ -211,11 +218,18 @@ def stats_from_counters(counters: dict[str, int]) -> dict:
     dead_by_stage: dict[str, int] = {}
     replayed = {"rows": counters.get(REPLAYED, 0), REPLAY_BY_RULES: 0, REPLAY_BEYOND_RULES: 0, REPLAY_DIVERGED: 0,
                 REPLAY_CONSTANT_IDS: 0, REPLAY_CONSTANT_SIZES: 0}
+    versions: dict[str, int] = {}
+    grouped_by_task: dict[str, int] = {}
     for name, value in counters.items():
         event, _, detail = name.partition("|")
         if event in LENGTHS:
             continue  # stage2_lengths reads them
-        if event == REPLAYED:
+        if event == INPUT_VERSIONS:
+            versions[detail] = value
+        elif event == GROUP_FROM_TASK_ID:
+            if detail:
+                grouped_by_task[detail.removeprefix("domain=")] = value
+        elif event == REPLAYED:
             if detail in replayed:
                 replayed[detail] = value
         elif event == LLM:
@@ -235,6 +249,11 @@ def stats_from_counters(counters: dict[str, int]) -> dict:
             RECORDS_WITHOUT_ROWS: counters.get(RECORDS_WITHOUT_ROWS, 0),
             "dead_lettered_by_stage": dict(sorted(dead_by_stage.items())),
             "replayed": replayed,
+            "input_schema_versions": dict(sorted(versions.items())),
+            # Only a run with such rows has the key: an all-1.2 run's stats stay as they were.
+            **({GROUP_FROM_TASK_ID: {"rows": counters[GROUP_FROM_TASK_ID],
+                                     "domains": dict(sorted(grouped_by_task.items()))}}
+               if counters.get(GROUP_FROM_TASK_ID) else {}),
             **({"stage2_lengths": lengths} if (lengths := stage2_lengths(counters)) else {}),
             # Only a run that asked an LLM has its spend: a grounded run's stats stay as they were.
             **({LLM: llm} if any(name.startswith(f"{LLM}|") for name in counters) else {}),

@@ -34,8 +34,9 @@ DEAD_LETTER = "dead_letter"
 RECORDED_AT = "recorded_at_s"  # the key curation_rows adds: see recorded_at
 # What curation reads of a valid row: no timings (turning timestamps into datetimes costs more than the rest). Of a
 # transition-schema file's provenance, only the fields CHECKED_COLUMNS names are read.
+# schema_version: curation counts the rows of each version, and those older than task.group (transforms.prepare).
 CURATION_COLUMNS = ("episode_id", "step", "domain", "task", "state", "action", "next_observation", "done", "error",
-                    "perturbations", "provenance", "replay_observations")
+                    "perturbations", "provenance", "replay_observations", "schema_version")
 # What is read of a transition-schema file: the curation columns and the rest of what flagged_rows checks, in the
 # schema's order. Not the other timings, env fields, truncated or reference_observation, nor the provenance fields
 # that neither curation (transforms.prepare.curated_row) nor a value rule reads: decoding them cost an episode file

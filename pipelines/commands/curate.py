@@ -296,6 +296,8 @@ def report(stats: dict, output: str) -> None:
     from rich.table import Table
 
     from pipelines.curate import undescribed_domains
+    from schemas.version import SCHEMA_VERSION
+    from transforms.card import grouped_by_task
 
     table = Table("domain", "in", "out", "dead-lettered", "exact dups", "near dups", title=f"curated -> {output}")
     for domain, d in [*stats["domains"].items(), ("all", stats)]:
@@ -304,6 +306,12 @@ def report(stats: dict, output: str) -> None:
     undescribed = undescribed_domains(stats)
     if undescribed:
         typer.echo(undescribed, err=True)
+    grouped = grouped_by_task(stats)
+    if grouped:
+        typer.echo(f"Note: {grouped[0]} rows of the input ({grouped[1]}) were recorded before raw schema "
+                   f"{SCHEMA_VERSION} added task groups, so their task_group is their task id: a held-out split by "
+                   "task_group may put one environment (a web site, an MCP or search server) in both splits. "
+                   "Collect those tasks again into a new --out to record their groups, and curate that.", err=True)
     replayed = stats.get("replayed") or {}
     if replayed.get("rows"):
         typer.echo(f"{replayed['rows']} transitions were replayed (collect --replays): "

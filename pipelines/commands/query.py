@@ -70,6 +70,24 @@ def _print_jsonl(columns: list[str], rows: list[tuple]) -> None:
 PRINTERS = {Format.table: _print_table, Format.csv: _print_csv, Format.jsonl: _print_jsonl}
 
 
+def _missing_column_hint(folder: Path, exc: Exception) -> str:
+    """A line on what to do when a query of a curate output names task_group and the output predates it: the
+    docs' and today's card's split recipe read that column."""
+    import pyarrow.parquet as pq
+
+    from schemas.layout import is_curation_output
+
+    if 'column "task_group" not found' not in str(exc) or not is_curation_output(folder):
+        return ""
+    # A current output's other tables have no task_group either: only an old transitions table earns the hint.
+    shard = next((path for path in sorted((folder / "transitions").glob("*.parquet"))
+                  if not path.name.startswith(".")), None)
+    if shard is None or "task_group" in pq.read_schema(shard).names:
+        return ""
+    return (f"\nHint: {folder} was curated before curated transitions had a task_group column: curate its raw "
+            "collection again (worldline curate --input RAW --output NEW) to get it.")
+
+
 def query(folder: Path = typer.Argument(..., metavar="FOLDER", help="Curation output or raw collection folder."),
           sql: str = typer.Argument(..., metavar="SQL", help="SQL over the views: transitions, stage1, stage2, stage3, dedupe, "
                                               "dead_letter; raw_transitions and episodes for a raw folder."),
@@ -105,7 +123,7 @@ def query(folder: Path = typer.Argument(..., metavar="FOLDER", help="Curation ou
     except FileNotFoundError as exc:  # a refusal before any work, as collect's and curate's exit 2
         raise fail(str(exc), 2) from exc
     except duckdb.Error as exc:
-        raise fail(str(exc)) from exc
+        raise fail(str(exc) + _missing_column_hint(folder, exc)) from exc
     PRINTERS[output_format](columns, rows[:limit])
     if len(rows) > limit:  # on stderr: stdout holds only the rows, for a file or a pipe
         typer.echo(f"(first {limit} rows shown; pass --limit for more)", err=True)
