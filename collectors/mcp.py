@@ -460,7 +460,7 @@ def collect_command(
     if explore:
         tasks, policy = _explore_tasks(servers, server or sorted(servers)), ExplorePolicy
     else:
-        tasks, policy = load_tasks(tasks_file), ScriptedPolicy
+        tasks, policy = load_tasks(tasks_file, {"mcp", *(spec.domain for spec in servers.values())}), ScriptedPolicy
         tasks = [t for t in tasks if not server or t.options.get("server") in server]
         for task in tasks:
             if task.options.get("server") not in servers:

@@ -290,7 +290,7 @@ def collect_command(
     """Collect raw episodes from a real Linux desktop (AT-SPI tree observations, xdotool actions)."""
     if tasks is None and not explore:
         raise typer.BadParameter("give --tasks FILE, or --explore (which defaults to the shipped tasks/os.yaml)")
-    task_list = load_tasks(tasks or DEFAULT_TASKS)  # a TaskFileError is shown by `worldline collect` as one line
+    task_list = load_tasks(tasks or DEFAULT_TASKS, domain="os")  # a TaskFileError is shown by `worldline collect` as one line
     for task in task_list:
         task.domain = task.domain or "os"
     check_tasks(task_list, scripted=not explore)

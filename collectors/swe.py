@@ -422,7 +422,8 @@ def bugfix_tasks_cached(spec: RepoSpec, image: str, count: int, seed: int, out: 
     fingerprint = image.rpartition(":")[2]
     path = Path(out) / "swe_tasks" / f"{spec.name}-{fingerprint}-n{count}-s{seed}.jsonl"
     if path.exists():
-        return load_tasks(path)
+        # A repo that yielded no bug-fix tasks left an empty cache, which load_tasks refuses as a user's file.
+        return load_tasks(path) if path.stat().st_size else []
     tasks = generate_bugfix_tasks(spec, image, count, seed)
     payload = "".join(json.dumps(_task_row(t), ensure_ascii=False) + "\n" for t in tasks).encode()
     atomic_write(path, lambda handle: handle.write(payload))

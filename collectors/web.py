@@ -448,7 +448,7 @@ def collect_command(
         raise typer.BadParameter("needs an X display, and DISPLAY is not set: run under one (e.g. start "
                                  "`Xvfb :99 -nolisten tcp &` and set DISPLAY=:99)", param_hint="--headed")
     if tasks:
-        task_list = load_tasks(tasks)  # a TaskFileError is shown by `worldline collect` as one line
+        task_list = load_tasks(tasks, domain="web")  # a TaskFileError is shown by `worldline collect` as one line
         for task in task_list:  # before Chromium starts: a wrong task would otherwise fail once per episode
             try:
                 check_task(task, scripted=True)
