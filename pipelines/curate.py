@@ -1,41 +1,32 @@
 """Assemble and run the curation pipeline: Curate's outputs into Parquet folders, then stats.json and the card.
 
 Local runs use FnApiRunner unless --runner says otherwise; every Beam option passes through, so the same function
-submits to Dataflow (docs/dataflow.md).
+submits to Dataflow (docs/dataflow.md). The output folder's lock, staging and publish are pipelines.output_folder's;
+running on the local runner so that a signal or a lost worker stops it is pipelines.local_runner's.
 """
 
 from __future__ import annotations
 
-import ctypes
-import fcntl
 import logging
 import os
-import re
-import shutil
-import signal
-import sys
-import threading
-import time
 import uuid
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from dataclasses import asdict, replace
 from pathlib import Path, PurePosixPath
-from typing import Iterator
 
 import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions, TestOptions
 
-from pipelines.staging import NO_EXCHANGE, exchange, owned_folder, remove_stale
+from pipelines.local_runner import run_interruptibly
+from pipelines.output_folder import (check_output_apart, output_lock, prepare_output, publish, remove_staging,
+                                     remove_work_dir, work_dir)
 from schemas.collection_lock import collection_lock
 from schemas.interrupts import note_interrupts
-from schemas.layout import TRANSITIONS_DIR, WORK_DIR, is_curation_output, transition_files
+from schemas.layout import TRANSITIONS_DIR, transition_files
 from transforms import stats as curate_stats
 from transforms.card import dataset_card
 from transforms.curate import OUTPUT_SCHEMAS, Curate, CurateOptions
 from transforms.io import commit_parts, write_text
-from transforms.memory import heap_frozen
 from transforms.prompts import DOMAINS, plugin_distributions, plugin_domains
 from transforms.stages import ALL_HISTORY
 from transforms.stats import counters_from_result, stats_from_counters
@@ -48,18 +39,10 @@ DEFAULT_RUNNER = "FnApiRunner"
 # GIL) and hold two bundles in memory (peak RSS ~480-500 MB against ~350), so they are never the default. With one
 # core busy elsewhere, two processes lose on wall time too (docs/performance.md).
 MULTIPROCESS_INPUT_BYTES = 32 * 1024 * 1024
-OUTPUT_FILES = ("stats.json", "README.md")
 # ~30k packed transitions (~10k as episode files): a partition's keys then take ~15 MB while it is resolved.
 PARTITION_INPUT_BYTES = 16 * 1024 * 1024
 MAX_PARTITIONS = 4096
-LOCK_FILE = ".curate.lock"  # held by the run using the output folder (output_lock)
-# Where a run whose output folder cannot be swapped whole (see staging_folder) puts its output until it is complete.
-PUBLISH_DIR = ".publish"
 WORKER_STDERR_PLUGIN = "pipelines.beam_worker_stderr"
-
-
-class OutputExistsError(RuntimeError):
-    pass
 
 
 class InputMissingError(FileNotFoundError):
@@ -68,25 +51,6 @@ class InputMissingError(FileNotFoundError):
 
 class RunnerError(ValueError):
     """--runner names no Beam runner."""
-
-
-class WorkerLost(RuntimeError):
-    """A worker process of a local run ended before the run did (the out-of-memory killer's SIGKILL, a crash): its
-    workers are killed and its work and staging folders removed, as on Ctrl-C; nothing was published. `advice`: what
-    to run instead."""
-
-    def __init__(self, cause: str, advice: str = "run the same command again"):
-        super().__init__(cause)
-        self.advice = advice
-
-
-class CurationInterrupted(RuntimeError):
-    """Ctrl-C (or SIGTERM, `signum`) stopped the run: its workers are killed and its work and staging folders
-    removed; the output folder holds the earlier output or this run's, whole (see publish)."""
-
-    def __init__(self, message: str, signum: int = signal.SIGINT):
-        super().__init__(message)
-        self.signum = signum
 
 
 def check_input(input_dir: str) -> None:
@@ -211,37 +175,6 @@ def check_plugins() -> None:
     plugin_domains()
 
 
-def check_output_apart(input_dir: str, output_dir: str) -> None:
-    """The output's folders are removed by --overwrite, `transitions/` among them: an output that was the input
-    deleted the raw collection. Shards written under the input's transitions/ would be read as raw records by the
-    next run. An output folder holding other files (an export, say) had the shards mixed in silently."""
-    if "://" in input_dir or "://" in output_dir:
-        return
-    raw, out = Path(input_dir).resolve(), Path(output_dir).resolve()
-    removed = [out / name for name in (*OUTPUT_SCHEMAS, WORK_DIR, PUBLISH_DIR)]
-    # Anywhere under the collection: episodes/x had its stats.json counted as an episode by `query RAW`.
-    if any(raw.is_relative_to(path) for path in removed) or out.is_relative_to(raw):
-        raise OutputExistsError(f"--output {output_dir} would overwrite or be read as the raw collection "
-                                f"{input_dir}; choose a folder outside it")
-    if out.exists() and not out.is_dir():
-        raise OutputExistsError(f"--output {output_dir} is a file, not a folder")
-    foreign = _foreign_entries(out)
-    if foreign:
-        shown = ", ".join(sorted(foreign)[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
-        raise OutputExistsError(f"--output {output_dir} already holds files curate did not write ({shown}); choose "
-                                "an empty or new folder")
-
-
-def _foreign_entries(out: Path) -> list[str]:
-    """Names in an existing output folder other than what curation writes, unless the folder is a curation output
-    (one the user added notes to stays usable with --overwrite)."""
-
-    if not out.is_dir():
-        return []
-    foreign = [entry.name for entry in out.iterdir() if entry.name not in _own_names()]
-    return [] if not foreign or is_curation_output(out) else foreign
-
-
 def check_runner(beam_args: list[str]) -> None:
     """Beam finds out that --runner names no runner only when the pipeline is built, after the output folder was
     made: the run ended with a traceback and left an empty folder."""
@@ -280,157 +213,6 @@ def check_service_options(options: PipelineOptions, runner) -> None:
                           f"{'; '.join(' '.join(error.split()) for error in errors)} (docs/dataflow.md)")
 
 
-@contextmanager
-def output_lock(output_dir: str) -> Iterator[None]:
-    """Hold OUTPUT/.curate.lock while a run uses the folder: a second run into it removed the first one's work
-    folder (prepare_output) and the first failed with a traceback. The kernel drops a process's flock when it ends,
-    so a killed run leaves no stale lock; a run that ends removes the file, so a published folder does not carry it."""
-    root = Path(output_dir)
-    if "://" in output_dir:  # a bucket has no such lock
-        yield
-        return
-    if root.exists() and not root.is_dir():
-        raise OutputExistsError(f"{output_dir} is a file, not a folder")
-    root.mkdir(parents=True, exist_ok=True)
-    path = root / LOCK_FILE
-    while True:
-        handle = open(path, "a")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            raise OutputExistsError(f"another curation run is writing to {output_dir}; wait for it to end") from None
-        # The run before us may have removed the file between our open and our lock: a lock on that unlinked file
-        # excludes no one, so take it again on the file the path names now.
-        try:
-            if os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino:
-                break
-        except FileNotFoundError:
-            pass
-        handle.close()
-    try:
-        yield
-    finally:
-        # Before the lock is released: a run waiting on it sees a new file. Only our own file: a swap (publish)
-        # moved it away with the earlier output, and a run that started since holds the one the path names now.
-        try:
-            if os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino:
-                path.unlink()
-        except FileNotFoundError:
-            pass
-        handle.close()
-
-
-def existing_output(output_dir: str, overwrite: bool) -> list[Path]:
-    """What a run would replace in the output folder; OutputExistsError if there is any and not `overwrite`: two
-    runs' shards must not mix in one folder."""
-    if "://" in output_dir:
-        return []  # remote outputs are managed by their bucket's lifecycle; Beam refuses to overwrite shards itself
-    root = Path(output_dir)
-    existing = [root / name for name in (*OUTPUT_SCHEMAS, *OUTPUT_FILES) if (root / name).exists()]
-    if existing and not overwrite:
-        # stats.json is written last: without it, the folders are what a killed run published before it stopped.
-        unfinished = "" if (root / "stats.json").exists() else " from a run that did not finish (no stats.json)"
-        raise OutputExistsError(f"{output_dir} already holds curation output{unfinished} "
-                                f"({', '.join(p.name for p in existing)}); pass --overwrite to replace it")
-    return existing
-
-
-def prepare_output(output_dir: str, overwrite: bool) -> str:
-    """The folder this run publishes into (staging_folder), once refused (existing_output) if it would replace
-    output without `overwrite`; what killed runs left is removed. Nothing earlier is removed here: an --overwrite
-    run killed, out of disk or failed leaves the earlier output whole."""
-    existing_output(output_dir, overwrite)
-    if "://" in output_dir:
-        return output_dir
-    root = Path(output_dir)
-    for leftover in (root / WORK_DIR, root / PUBLISH_DIR):
-        shutil.rmtree(leftover, ignore_errors=True)
-    remove_stale_staging(root.resolve())
-    return str(staging_folder(root))
-
-
-def staging_folder(root: Path) -> Path:
-    """A new folder beside the output, swapped onto it whole when the run is complete (publish). Inside it
-    (PUBLISH_DIR) when the output cannot be renamed, being a mount point (a container's volume), or nothing can
-    be made beside it (its parent is not writable); that one is published entry by entry."""
-    real = root.resolve()
-    if not os.path.ismount(real):
-        folder = owned_folder(real, "curate")
-        try:
-            folder.mkdir()
-            shutil.copymode(real, folder)  # the swap makes it the output folder: keep the one the user made
-            return folder
-        except OSError:
-            shutil.rmtree(folder, ignore_errors=True)
-    folder = root / PUBLISH_DIR
-    folder.mkdir()
-    return folder
-
-
-def remove_stale_staging(root: Path) -> None:
-    """Remove the staging folders beside the output that runs killed on this host left: each holds a run's
-    unfinished output, or, after the swap, the earlier output it replaced; the output folder is whole either way."""
-    for folder, pid in remove_stale(root, ["curate"]):
-        print(f"removed {folder}, left by a curation run (pid {pid}) that was killed", file=sys.stderr)
-
-
-def publish(staging: str, output_dir: str) -> None:
-    """Make the complete output in `staging` the output folder's. Beside it, the two folders are exchanged in one
-    rename(2) (the user's own files in the output are linked into the new one first), so the folder holds the
-    earlier output or this one, whole, at every instant; the earlier one is then in `staging`, which the caller
-    removes. A file system that cannot exchange folders (EINVAL; EXDEV on overlayfs), and a staging folder inside the output, publish
-    entry by entry (publish_in_place). On a bucket the shards were written in place."""
-    if staging == output_dir:
-        return
-    root = Path(output_dir)
-    new = Path(staging)
-    if new.parent != root:
-        keep_foreign_entries(root, new)
-        try:
-            exchange(new, root.resolve())
-            return
-        except OSError as exc:
-            if exc.errno not in NO_EXCHANGE:
-                raise
-    publish_in_place(new, root)
-
-
-def keep_foreign_entries(root: Path, new: Path) -> None:
-    """Hard-link what the user added to the output folder (notes: _foreign_entries) into the new one, so the swap
-    keeps it; links, not moves, so a kill before the swap leaves it where it was."""
-    for entry in (entry for entry in root.iterdir() if entry.name not in _own_names()):
-        target = new / entry.name
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.copytree(entry, target, symlinks=True, copy_function=_link_or_copy)
-        else:
-            _link_or_copy(entry, target)
-
-
-def _own_names() -> set[str]:
-    """What curation writes into an output folder, work and lock files included."""
-    return {*OUTPUT_SCHEMAS, *OUTPUT_FILES, WORK_DIR, LOCK_FILE, PUBLISH_DIR}
-
-
-def _link_or_copy(source, target) -> None:
-    try:
-        os.link(source, target, follow_symlinks=False)
-    except OSError:  # another user's file (fs.protected_hardlinks) or a file system without links
-        shutil.copy2(source, target, follow_symlinks=False)
-
-
-def publish_in_place(new: Path, root: Path) -> None:
-    """Replace the output's entries one by one: the earlier output's removed, stats.json first, then the new ones
-    renamed in, stats.json last, so a kill part-way leaves a folder without stats.json (the readers warn of it and
-    a rerun without --overwrite is refused), never one mixing two runs."""
-    for name in ("stats.json", "README.md", *OUTPUT_SCHEMAS):
-        path = root / name
-        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
-    for name in (*OUTPUT_SCHEMAS, "README.md", "stats.json"):
-        if (new / name).exists():
-            os.rename(new / name, root / name)
-
-
 def build_pipeline(input_dir: str, output_dir: str, options: CurateOptions, beam_args: list[str],
                    run_id: str = "") -> beam.Pipeline:
     return _pipeline(input_dir, output_dir, options, beam_args, run_id)[0]
@@ -456,170 +238,6 @@ def _pipeline(input_dir: str, output_dir: str, options: CurateOptions, beam_args
 
 def commit_all_parts(_impulse, parts: list[tuple[str, str]], output_dir: str, run_id: str) -> None:
     commit_parts(parts, output_dir, OUTPUT_SCHEMAS, run_id)
-
-
-def work_dir(output_dir: str) -> str:
-    return f"{output_dir.rstrip('/')}/{WORK_DIR}"
-
-
-def remove_work_dir(output_dir: str, settle_s: float = 0.0) -> None:
-    """Remove the work folder; `settle_s`: and again whenever it reappears within that time. An interrupted run's
-    writer can still be finishing a file (a prepared file's sketches, written right after it) when the folder is
-    removed, and make it again: under load 5 of 20 SIGTERMs left `.work/sketches/...` in the output."""
-    path = work_dir(output_dir)
-    if "://" not in path:
-        shutil.rmtree(path, ignore_errors=True)
-        deadline = time.monotonic() + settle_s
-        while time.monotonic() < deadline:
-            time.sleep(0.05)
-            shutil.rmtree(path, ignore_errors=True)
-        return
-    try:
-        FileSystems.delete([path + "/"])  # on GCS a folder is a prefix: this deletes every object under it
-    except Exception as exc:  # noqa: BLE001 - the shards are written; a leftover work folder is only litter
-        logging.getLogger(__name__).warning("could not remove %s: %s; delete it by hand", path, exc)
-
-
-def run_interruptibly(pipeline: beam.Pipeline):
-    """Run the pipeline to its end in a thread of its own, so that Ctrl-C reaches this one: Python handles a signal
-    only between bytecodes of the main thread, and a main thread waiting inside gRPC for worker processes that were
-    still starting never got to it (the run hung, and a second Ctrl-C did nothing either). On Ctrl-C the worker
-    processes are killed, since their gRPC threads would keep this process alive, and CurationInterrupted raised.
-    A worker process that dies (the out-of-memory killer) ends the run too, with WorkerLost: Beam only raises that in
-    the worker's own thread and the runner waited for the dead worker for ever (4 of 4 SIGKILLed workers).
-    (A Ctrl-C also reaches the worker processes, in the terminal's process group: one that is not idle prints its
-    KeyboardInterrupt before it is killed. Popen resets the signal mask, and Beam starts them, so it stays.)"""
-    outcome: dict = {}
-
-    def run():
-        try:
-            with heap_frozen():
-                result = pipeline.run()
-                result.wait_until_finish()
-            outcome["result"] = result
-        except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which raises it
-            outcome["error"] = exc
-
-    errors = RunnerErrors()
-    runner = threading.Thread(target=run, name="curation", daemon=True)
-    runner.start()
-    try:
-        while runner.is_alive() and not errors.lost:
-            runner.join(0.2)
-    except KeyboardInterrupt as exc:  # a SIGTERM handler may raise a subclass carrying its signum
-        abandon_run(runner, errors)
-        raise CurationInterrupted("interrupted", getattr(exc, "signum", signal.SIGINT)) from None
-    if errors.lost and "result" not in outcome:
-        abandon_run(runner, errors)
-        raise worker_loss(errors.lost[0]) from None
-    errors.release()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["result"]
-
-
-# FnApiRunner's thread for each worker (local_job_service.SubprocessSdkWorker.run) raises this when its process ends.
-_WORKER_EXIT = re.compile(r"Worker subprocess exited with return code (-?\d+)")
-# The runner's side of the workers' data streams logs their breaking, with a traceback.
-_DATA_PLANE_LOG = logging.getLogger("apache_beam.runners.worker.data_plane")
-
-
-class RunnerErrors:
-    """Catches, while a run goes on, the exceptions of Beam's worker threads (named run_worker: each raises when its
-    worker process ends) into `lost`, and holds back the errors of this process's other threads and of the data
-    plane's log. A worker process that dies breaks those threads' streams: they printed 3 tracebacks (59 lines)
-    before the one line saying what happened. release() prints what was held, for a run that ended otherwise."""
-
-    def __init__(self):
-        self.lost: list[BaseException] = []
-        self._held: list[threading.ExceptHookArgs] = []
-        self._records: list[logging.LogRecord] = []
-        self._previous_hook = threading.excepthook
-        threading.excepthook = self._hook
-        _DATA_PLANE_LOG.addFilter(self._hold)
-
-    def _hook(self, args) -> None:
-        if args.thread is not None and args.thread.name == "run_worker":
-            self.lost.append(args.exc_value)
-        else:
-            self._held.append(args)
-
-    def _hold(self, record: logging.LogRecord) -> bool:
-        self._records.append(record)
-        return False
-
-    def release(self) -> None:
-        threading.excepthook = self._previous_hook
-        _DATA_PLANE_LOG.removeFilter(self._hold)
-        for args in self._held:
-            self._previous_hook(args)
-        for record in self._records:
-            _DATA_PLANE_LOG.handle(record)
-
-    def discard(self) -> None:
-        """Drop what was held: for a run stopped on purpose, what its threads say of their workers vanishing is no
-        news (they keep saying it: the hook that replaces this one prints nothing)."""
-        _DATA_PLANE_LOG.removeFilter(self._hold)
-        threading.excepthook = lambda _args: None
-
-
-def worker_loss(exc: BaseException) -> WorkerLost:
-    """What ended a worker process, and what to do about it, from its thread's exception."""
-    match = _WORKER_EXIT.search(str(exc))
-    if not match:
-        return WorkerLost(f"a curation worker failed ({' '.join(str(exc).split())})")
-    code = int(match.group(1))
-    # Beam starts each worker through /bin/sh, which exits 128 + N for a child a signal N ended.
-    signum = -code if code < 0 else code - 128 if code > 128 else 0
-    if signum == signal.SIGKILL:
-        return WorkerLost(f"a curation worker process was killed (SIGKILL, exit {code}), most likely by the kernel's "
-                          "out-of-memory killer", "give the run more memory, or fewer worker processes "
-                          "(--direct_num_workers=1: each holds bundles of its own), and run it again")
-    how = f"was ended by {signal.Signals(signum).name}" if signum in signal.valid_signals() else "exited"
-    return WorkerLost(f"a curation worker process {how} (exit {code})")
-
-
-def abandon_run(runner: threading.Thread, errors: RunnerErrors) -> None:
-    """Stop an interrupted or failed run: kill its worker processes and stop its thread. A second Ctrl-C or SIGTERM
-    from here on only prints a note: one broke into this cleanup and left the work folder (and once 5 gRPC
-    tracebacks of workers not killed yet)."""
-    note_interrupts("the run is already stopping (its workers are killed and its work folders removed)")
-    # What the runner's threads log about their workers vanishing is not news to the user who pressed Ctrl-C.
-    logging.disable(logging.CRITICAL)
-    errors.discard()
-    kill_child_processes()
-    stop_thread(runner)
-
-
-def stop_thread(thread: threading.Thread, timeout: float = 5.0) -> None:
-    """Stop a run's thread: an in-process run (one worker, in_memory) goes on running bundles in it, and wrote work
-    files after the interrupted run had removed its work folder (left by 2 of 6 SIGTERMs). SystemExit is raised in
-    it at its next bytecode; a C call (writing a Parquet part) finishes first, hence the wait."""
-    if thread.ident is None or not thread.is_alive():
-        return
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(SystemExit))
-    thread.join(timeout)
-
-
-def kill_child_processes() -> None:
-    """SIGKILL every process this one started and theirs (FnApiRunner's worker processes, started through
-    /bin/sh): Linux only, as the output lock is."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            # The command name (2nd field) is in parentheses and may hold spaces: the parent pid follows the last ")".
-            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):  # the process ended meanwhile
-            continue
-        children.setdefault(parent, []).append(int(stat.parent.name))
-    pending = list(children.get(os.getpid(), []))
-    while pending:
-        pid = pending.pop()
-        pending += children.get(pid, [])
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 # Settings that name a place on the machine that ran curation or a credential: stats.json and the dataset card
@@ -690,18 +308,12 @@ def _run_curation(input_dir: str, output_dir: str, options: CurateOptions, beam_
         publish(staging, output_dir)
         return stats
     finally:
-        _remove_staging(staging, output_dir)
+        remove_staging(staging, output_dir)
 
 
 def published_note(output_dir: str) -> str:
     """What a signal gets from the publish on: the command finishes (exit 0) rather than stop."""
     return f"this run's output is published whole in {output_dir}; finishing"
-
-
-def _remove_staging(staging: str, output_dir: str) -> None:
-    # This run's unfinished output, or after the swap the earlier output; either way not the output folder.
-    if staging != output_dir:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _curate_into(input_dir: str, output_dir: str, staging: str, options: CurateOptions,

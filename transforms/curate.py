@@ -1,6 +1,6 @@
 """The curation PTransform: raw transition files -> curated transitions, three training stages, dedupe list and
 dead letters. `Curate.expand` only composes; each step is a small DoFn over pure functions (transforms.prepare,
-transforms.dedupe, transforms.stages).
+transforms.dedupe, transforms.finish, transforms.stages).
 
     paths -> Prepare (read, validate, normalize, mask, hash, MinHash; a row group at a time, small ones merged)
                -> a prepared file per chunk (WORK/prepared/) and its sketches (WORK/sketches/), dead letters,
@@ -34,6 +34,7 @@ from apache_beam.transforms.window import GlobalWindows
 from schemas.stages import (CURATED_TRANSITION_SCHEMA, DEAD_LETTER_SCHEMA, STAGE1_SCHEMA, STAGE2_SCHEMA,
                             STAGE3_SCHEMA)
 from transforms import dedupe, stats
+from transforms.finish import decide_file
 from transforms.io import PartFiles, TableBatches, dead_letter, raw_files, read_pickled, write_pickled
 from transforms.memory import freeze_worker_heap, gc_paused, release_arrow_memory
 from transforms.prepare import MAX_OBSERVATION_CHARS, prepare_chunk
@@ -302,7 +303,7 @@ def resolve_near(element, options: dedupe.NearDupOptions, exact: dict):
 class FinishFn(beam.DoFn):
     """(file key, prepared path) + removed ids + repeated rows -> kept transitions, stage rows, dedupe list, dead
     letters. Rows are grouped by episode within the file (a Parquet file holds one episode; a JSONL drop may hold
-    several)."""
+    several). What becomes of each row is transforms.finish's decision; this reads, counts, synthesizes and writes."""
 
     def __init__(self, options: CurateOptions, work_dir: str):
         from transforms.reasoning import make_synthesizer
@@ -339,62 +340,23 @@ class FinishFn(beam.DoFn):
 
     def _finish(self, element, removed: dict, collisions: dict, episodes: dict):
         file, path = element
-        read = read_pickled(path)
-        # Before ordering: a rejected recording's rows must not enter the history of the kept one's.
-        rejected = set()
-        for index, row in enumerate(read):
-            verdict = episodes.get((row["episode_id"], row["source"]))
-            if verdict is not None:
-                rejected.add(index)
-                kept_source, reason, locations = verdict
-                if row["id"] in locations:
-                    reason += ("; another record with the same id and different content was kept: "
-                               f"{locations[row['id']]}")
-                yield self._dead(row, "dedupe", reason, source=row["source"])
-        refs, rows, episode_starts = _in_episode_order(file, read, skip=rejected)
-        # A row's history is every row of its episode before the last one with its id (duplicates included).
-        last_with_id = {(start, row["id"]): position for position, (start, row) in enumerate(zip(episode_starts,
-                                                                                                   rows))}
-        kept = []
-        for position, (ref, row) in enumerate(zip(refs, rows)):
-            letter_or_duplicate = self._removal(ref, row, removed, collisions, read, episodes)
-            if letter_or_duplicate is None:
-                kept.append(position)
-            else:
-                yield letter_or_duplicate
+        decided = decide_file(file, read_pickled(path), removed, collisions, episodes)
+        for letter in decided.letters:
+            yield self._dead(letter.row, "dedupe", letter.reason, source=letter.row["source"])
+        for duplicate in decided.duplicates:
+            stats.count(stats.EXACT if duplicate["kind"] == dedupe.EXACT else stats.NEAR, duplicate["domain"])
+            yield beam.pvalue.TaggedOutput(DUPLICATES, duplicate)
+        rows, kept = decided.rows, decided.kept
         # A trace, or the Exception saying why there is none: only the stage-2 row needs one.
         traces: list[str | Exception] = []
         for start in range(0, len(kept), self.options.reasoning_batch):
             traces += self.synthesizer.traces([rows[i] for i in kept[start:start + self.options.reasoning_batch]])
             self._count_spend()
-        history_ends = [last_with_id[episode_starts[position], rows[position]["id"]] for position in kept]
-        yield from self._write(rows, kept, [episode_starts[position] for position in kept], history_ends, traces)
+        yield from self._write(rows, kept, decided.history_starts, decided.history_ends, traces)
         if "://" not in self.work_dir:  # a local run's progress display counts these; Dataflow has its own
             mark = Path(self.work_dir) / "finished" / Path(path).name
             mark.parent.mkdir(parents=True, exist_ok=True)
             mark.touch()
-
-    def _removal(self, ref, row, removed, collisions, read, episodes):
-        """The duplicate (or the dead letter) a row is removed as, or None when it is kept. `read`: the prepared
-        file's rows, by ref row."""
-        decision = removed.get(row["id"])
-        if decision is None:
-            same_content, kept_source, kept_ref = collisions.get(ref, (None, None, None))
-            if kept_ref is not None and (row["episode_id"], row["source"]) in episodes and not (
-                    kept_ref[0] == ref[0] and read[kept_ref[1]]["source"] == row["source"]):
-                same_content = None  # the copy kept per id is in a recording of the episode dead-lettered whole
-            if same_content is False:
-                return self._dead(row, "dedupe", "another record with the same id and different content was kept: "
-                                  f"{kept_source}", source=row["source"])
-            if same_content:
-                decision = (dedupe.EXACT, row["id"])
-        if decision is None:
-            return None
-        kind, duplicate_of = dedupe.representative(decision, removed)
-        stats.count(stats.EXACT if kind == dedupe.EXACT else stats.NEAR, row["domain"])
-        return beam.pvalue.TaggedOutput(DUPLICATES, {
-            "id": row["id"], "duplicate_of": duplicate_of, "kind": kind, "domain": row["domain"],
-            "episode_id": row["episode_id"], "content_hash": row["content_hash"]})
 
     def _count_spend(self):
         """An LLM synthesizer's calls, cache hits, tokens and failed rows, into the run's counters."""
@@ -492,21 +454,6 @@ def build_slices(begins, count: int, rows: int) -> list[slice]:
         if begin - cuts[-1] >= rows:
             cuts.append(begin)
     return [slice(start, end) for start, end in zip(cuts, cuts[1:] + [count]) if end > start]
-
-
-def _in_episode_order(file, rows: list[dict], skip=frozenset()) -> tuple[list, list[dict], list[int]]:
-    """A prepared file's rows but those at `skip`, grouped by episode, each episode in step order: (file, row index)
-    of each, the rows, and the position of each row's episode's first row."""
-    episodes = defaultdict(list)
-    for row_index, row in enumerate(rows):
-        if row_index not in skip:
-            episodes[row["episode_id"]].append(row_index)
-    order, episode_starts = [], []
-    for members in episodes.values():
-        members.sort(key=lambda row_index: (rows[row_index]["step"], rows[row_index]["content_hash"]))
-        episode_starts += [len(order)] * len(members)
-        order += members
-    return [(file, row_index) for row_index in order], [rows[row_index] for row_index in order], episode_starts
 
 
 def curated_table(rows: list[dict]) -> pa.Table:

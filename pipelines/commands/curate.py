@@ -195,9 +195,9 @@ def curate_command(ctx: typer.Context,
     Options not listed here go to Beam: --runner, --direct_num_workers, --direct_running_mode, --project,
     --region, --temp_location, --setup_file... (docs/curation.md, docs/dataflow.md).
     """
-    from pipelines.curate import (CurationInterrupted, InputMissingError, OutputExistsError, RunnerError, WorkerLost,
-                                  check_input, check_output_apart, check_plugins, check_runner, existing_output,
-                                  run_curation, work_dir)
+    from pipelines.curate import InputMissingError, RunnerError, check_input, check_plugins, check_runner, run_curation
+    from pipelines.local_runner import CurationInterrupted, WorkerLost
+    from pipelines.output_folder import OutputExistsError, check_output_apart, existing_output, work_dir
     from pipelines.progress import CurationProgress
     from schemas.collection_lock import WaitInterrupted, collection_lock
     from transforms.curate import CurateOptions

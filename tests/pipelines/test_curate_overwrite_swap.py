@@ -17,7 +17,7 @@ import duckdb
 import pytest
 
 from benchmarks.bench_curate import generate
-from pipelines.curate import publish
+from pipelines.output_folder import publish
 from pipelines.staging import exchange
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,7 +9,8 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.curate import OUTPUT_SCHEMAS, OutputExistsError, run_curation
+from pipelines.curate import OUTPUT_SCHEMAS, run_curation
+from pipelines.output_folder import OutputExistsError
 from schemas.stages import STAGE1_SCHEMA, STAGE2_SCHEMA, STAGE3_SCHEMA
 from transforms.curate import CurateOptions
 from transforms.dedupe import NearDupOptions

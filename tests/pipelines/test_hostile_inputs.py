@@ -16,7 +16,8 @@ import pytest
 
 from collectors.pack import pack_collection
 from collectors.store import EpisodeStore
-from pipelines.curate import OutputExistsError, output_lock, run_curation
+from pipelines.curate import run_curation
+from pipelines.output_folder import OutputExistsError, output_lock
 from schemas.transition import TRANSITION_SCHEMA
 from tests.pipelines.curation_raw_collection import _episode
 

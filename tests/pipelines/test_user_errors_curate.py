@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipelines.curate import check_output_apart
+from pipelines.output_folder import check_output_apart
 
 REPO = Path(__file__).resolve().parents[2]
 
