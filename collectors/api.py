@@ -81,6 +81,13 @@ class Collector(abc.ABC):
         launches a terminal to open the calculator sees the calculator's windows), a derivation from setup cannot."""
         return task.id
 
+    def recorded_env_matches(self, recorded: dict, current: dict) -> bool:
+        """Whether an episode recorded in env row `recorded` ran in this environment (`current`), their kind and id
+        equal but their digests not: a collector whose digest formula changed accepts what the earlier formula gave
+        for the same environment, so that episodes recorded before the change keep getting replays. The default:
+        another digest is another environment."""
+        return False
+
     @abc.abstractmethod
     def reset(self, task: Task) -> Observation:
         """Start a fresh environment for `task` and return the first observation."""

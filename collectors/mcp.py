@@ -12,6 +12,7 @@ each tool's JSON input schema, valid and deliberately invalid, reusing values ea
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import re
@@ -35,6 +36,30 @@ ERROR_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*)?(?:Error|Exception)\b")
 CALL_METHODS = ("tools/call", "resources/read", "prompts/get")
 LIST_METHODS = ("tools/list", "resources/list", "prompts/list", "resources/templates/list")
 RAW_FORMAT = "mcp-json"
+
+
+# The parts of a servers-file entry that decide what the server answers: how it is started (its environment and
+# prepare commands included), not its description, exploration hints, domain or start-up timeout.
+SETUP_FIELDS = ("command", "args", "env", "transport", "prepare", "network", "read_only")
+# Placeholders whose value is not part of the set-up: {port} is a free port per start, {python} follows how worldline
+# itself was installed (a venv or not).
+UNHASHED_PLACEHOLDERS = ("port", "python")
+
+
+def setup_digest(spec, values: dict[str, str]) -> str:
+    """A digest of how worldline sets up the server of `spec` (the ServerSpec of an entry), in a canonical form that
+    a reordered or reformatted servers file does not change: SETUP_FIELDS, the url of an http entry, and the values
+    of the placeholders the entry uses as the server sees them (`values`, such as {git_date}, the commit date worldline
+    pins), so that a change worldline makes to them is seen too."""
+    texts = [spec.command, *spec.args, *spec.env.values(), *spec.prepare, *spec.read_only]
+    if spec.transport == "http":
+        texts.append(spec.url)
+    used = {name: value for name, value in values.items()
+            if name not in UNHASHED_PLACEHOLDERS and any("{" + name + "}" in text for text in texts)}
+    entry = {name: getattr(spec, name) for name in SETUP_FIELDS}
+    entry |= {"url": spec.url if spec.transport == "http" else None, "placeholders": used}
+    text = json.dumps(entry, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 class McpActionError(ValueError):
@@ -197,11 +222,24 @@ class McpCollector(Collector):
 
     def env_info(self) -> EnvInfo:
         spec = self.connection.spec if self.connection else None
+        server = f"{self._server_info.get('name', '')}@{self._server_info.get('version', '')}"
         return EnvInfo(kind="mcp-server", id=spec.name if spec else "none",
-                       digest=f"{self._server_info.get('name', '')}@{self._server_info.get('version', '')}",
+                       digest=f"{server}+{setup_digest(spec, self.connection.values)}" if spec else server,
                        details={"server_info": self._server_info, "transport": spec.transport if spec else "",
                                 "command": spec.command if spec else "", "args": spec.args if spec else [],
                                 "sandbox": self.connection.sandbox_record() if self.connection else None})
+
+    def recorded_env_matches(self, recorded: dict, current: dict) -> bool:
+        """A recording from before the set-up digest (its digest is the server's name@version alone) ran in this
+        environment if it shows the same server and the same command, args and transport: all of the entry such a
+        record holds (a change to its env or prepare commands alone is not seen in it)."""
+        if recorded["digest"] != current["digest"].rpartition("+")[0]:
+            return False
+        try:
+            before, now = json.loads(recorded["details_json"] or "{}"), json.loads(current["details_json"] or "{}")
+        except ValueError:
+            return False
+        return all(before.get(key) == now.get(key) for key in ("command", "args", "transport"))
 
     def parse_action(self, spec: Any) -> Action:
         return parse_call(spec)

@@ -42,18 +42,32 @@ def episode_id_for(domain: str, task_id: str, seed: int) -> str:
     return f"{domain}-{slug}-s{seed}-{digest}"
 
 
-# The episode record's provenance.extra key holding script_digest of the task a scripted policy played. Ids name
-# episodes by task id and seed only (resume and stored collections depend on them), so an edited action list would
-# otherwise leave the old recording in place as complete without a word; a record written before the key has none,
-# and is not checked.
+# The episode record's provenance.extra keys holding digests of the task a scripted policy played. Ids name episodes
+# by task id and seed only (resume and stored collections depend on them), so an edited task would otherwise leave
+# the old recording in place as complete without a word. SCRIPT_KEY (script_digest: the actions only) is what
+# records from before TASK_KEY hold, and they are compared that way, so that records written before the setup was
+# hashed do not all look changed; TASK_KEY (task_digest) covers everything in the task that decides what the
+# episode does. A record with neither predates both, and is counted and named in one warning, not checked.
 SCRIPT_KEY = "script_sha1"
+TASK_KEY = "task_sha1"
+# The Task fields that decide what an episode does: not its id, group, domain or instruction (descriptive text).
+TASK_DIGEST_FIELDS = ("setup", "actions", "perturbations", "options", "max_steps")
+
+
+def _sha1_json(value) -> str:
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
+    return hashlib.sha1(text.encode()).hexdigest()
 
 
 def script_digest(task: Task) -> str:
     """The task's scripted actions, as the task file gives them (before parse_action: a collector's step may
     rewrite the action it records, such as MCP's expanded templates or Android's matched element)."""
-    text = json.dumps(task.actions, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
-    return hashlib.sha1(text.encode()).hexdigest()
+    return _sha1_json(task.actions)
+
+
+def task_digest(task: Task) -> str:
+    """What in the task decides what its episode does (TASK_DIGEST_FIELDS), as the task file gives it."""
+    return _sha1_json({name: getattr(task, name) for name in TASK_DIGEST_FIELDS})
 
 
 @dataclass
@@ -80,9 +94,11 @@ class CollectionReport:
     task_errors: int = 0  # of `errored`: those whose end_reason is a task error (TASK_ERROR)
     transitions: int = 0
     errors: list[str] = field(default_factory=list)
-    # Complete stored episodes, kept as they are, whose task's scripted actions have changed since they were
-    # recorded (collect warns once, naming their tasks).
+    # Complete stored episodes, kept as they are, whose task's scripted actions (or setup, options...) have changed
+    # since they were recorded (collect warns once, naming their tasks).
     script_changed: list[str] = field(default_factory=list)
+    # Complete stored episodes of scripted plans whose record predates the task digests: not checked (one warning).
+    script_unchecked: list[str] = field(default_factory=list)
     # Complete episodes stored with fewer replays than asked for: how many got the missing ones, how many could not
     # (left as they were; why in replay_errors), and how many are in packs, whose files are not rewritten.
     replays_added: int = 0
@@ -181,7 +197,8 @@ def run_episode(collector: Collector, plan: EpisodePlan, stop: threading.Event |
     if env is None:
         env = _safe_env(collector)
     if isinstance(policy, ScriptedPolicy):  # the record only: the transitions' provenance stays as it was
-        provenance = dataclasses.replace(provenance, extra={**provenance.extra, SCRIPT_KEY: script_digest(task)})
+        provenance = dataclasses.replace(provenance, extra={**provenance.extra, SCRIPT_KEY: script_digest(task),
+                                                            TASK_KEY: task_digest(task)})
     episode = Episode(
         episode_id=episode_id, domain=domain, env=env, task_id=task.id, instruction=task.instruction,
         policy=getattr(policy, "name", type(policy).__name__), outcome=outcome, steps=len(transitions),
@@ -286,7 +303,7 @@ def replay_stored(collector: Collector, store: EpisodeStore, job: StoredReplays,
     domain = collector.domain
     table = store.read_transitions(domain, job.episode_id)
     actions = recorded_actions(table, job.episode_id)
-    recorded_env = _identity(table.column("env")[0].as_py())
+    recorded_env = table.column("env")[0].as_py()
     replays, started = [], None
     for number in range(1, job.missing + 1):
         started = next_play(started, stop)
@@ -296,9 +313,8 @@ def replay_stored(collector: Collector, store: EpisodeStore, job: StoredReplays,
         if len(replayed) < len(actions):
             raise ReplayFailed(f"replay {number} stopped after {len(replayed)} of {len(actions)} steps: "
                                f"{episode.end_reason}")
-        if _identity(episode.env.to_row()) != recorded_env:
-            raise ReplayFailed(f"replay {number} ran in {_identity(episode.env.to_row())}, not in the recorded "
-                               f"{recorded_env}")
+        if not _same_environment(collector, recorded_env, episode.env.to_row()):
+            raise ReplayFailed(_environment_changed(number, recorded_env, episode.env.to_row()))
         replays.append([transition.next_observation.to_row() for transition in replayed])
     store.add_replays(domain, job.episode_id, table, replays)
     return True
@@ -307,6 +323,25 @@ def replay_stored(collector: Collector, store: EpisodeStore, job: StoredReplays,
 def _identity(env: dict) -> tuple[str, str, str]:
     """What makes two environments the same one (details hold run facts such as the engine version)."""
     return env["kind"], env["id"], env["digest"]
+
+
+def _same_environment(collector: Collector, recorded: dict, current: dict) -> bool:
+    """Whether a replay ran in the environment an episode was recorded in (env rows). A collector whose digest
+    formula changed accepts what the earlier formula gave for this same environment (Collector.recorded_env_matches),
+    so that episodes recorded before the change keep getting replays."""
+    if _identity(recorded) == _identity(current):
+        return True
+    return (_identity(recorded)[:2] == _identity(current)[:2]
+            and bool(collector.recorded_env_matches(recorded, current)))
+
+
+def _environment_changed(number: int, recorded: dict, current: dict) -> str:
+    """Why a stored episode gets no replays, and what to do instead."""
+    names = [name for name in ("kind", "id", "digest") if recorded[name] != current[name]]
+    return (f"replay {number} ran in {current['kind']} {' '.join(f'{n} {current[n]!r}' for n in names)}, not in the "
+            f"recorded {' '.join(f'{n} {recorded[n]!r}' for n in names)}: the environment changed since this episode "
+            "was recorded (e.g. a worldline, browser or server upgrade), and its replays would compare what another "
+            "environment returns. To get replays of its task, collect it again into a new --out.")
 
 
 def _safe_env(collector: Collector) -> EnvInfo:
@@ -345,10 +380,15 @@ def collect(make_collector: Callable[[], Collector], plans: list[EpisodePlan], o
                 replays.append(job)
             else:
                 report.skipped_complete += 1
-            if _script_changed(store, plan, domain, episode_id):
+            check = _script_check(store, plan, domain, episode_id)
+            if check == CHANGED:
                 report.script_changed.append(episode_id)
+            elif check == UNCHECKED:
+                report.script_unchecked.append(episode_id)
     if report.script_changed:
         _warn_script_changed(store, domain, plans, report.script_changed)
+    if report.script_unchecked:
+        _warn_script_unchecked(domain, plans, report.script_unchecked)
     if packed_again:
         _refuse_packed(store, domain, packed_again)
     if limit is not None:
@@ -478,21 +518,30 @@ def _refuse_packed(store: EpisodeStore, domain: str, packed: list[tuple[EpisodeP
         "the packed one).")
 
 
-def _script_changed(store: EpisodeStore, plan: EpisodePlan, domain: str, episode_id: str) -> bool:
-    """Whether a complete stored episode was played from other scripted actions than plan's task now lists. Only
-    for a plan whose policy is a ScriptedPolicy class (a factory function's policy is not known without making one),
-    and only an episode whose record has the digest. Reads the episode record only (~1 KB; the resume check has
-    read it already, and the whole transitions file: ~30 us an episode against ~0.9 ms for the rest of the check, on
-    200 stored 20-step episodes; reading the stored actions to compare would cost ~0.5 ms)."""
+CHANGED, UNCHECKED = "changed", "unchecked"
+
+
+def _script_check(store: EpisodeStore, plan: EpisodePlan, domain: str, episode_id: str) -> str | None:
+    """CHANGED if a complete stored episode was played from another task than plan's (TASK_KEY; a record holding
+    only SCRIPT_KEY: other actions), UNCHECKED if its record holds neither digest, else None. Only for a plan whose
+    policy is a ScriptedPolicy class (a factory function's policy is not known without making one). Reads the
+    episode record only (~1 KB; the resume check has read it already, and the whole transitions file: ~30 us an
+    episode against ~0.9 ms for the rest of the check, on 200 stored 20-step episodes; reading the stored actions
+    to compare would cost ~0.5 ms)."""
     factory = plan.policy_factory
     if not (isinstance(factory, type) and issubclass(factory, ScriptedPolicy)):
-        return False
+        return None
     try:
         record = json.loads(episode_path(store.root, domain, episode_id).read_text(encoding="utf-8"))
-        stored = json.loads(record["provenance"]["extra_json"] or "{}").get(SCRIPT_KEY)
+        extra = json.loads(record["provenance"]["extra_json"] or "{}")
+        stored_task, stored_script = extra.get(TASK_KEY), extra.get(SCRIPT_KEY)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return False  # damage() already judged the record readable; a record without the digest is not checked
-    return stored is not None and stored != script_digest(plan.task)
+        return None  # damage() already judged the record readable
+    if stored_task is not None:
+        return CHANGED if stored_task != task_digest(plan.task) else None
+    if stored_script is not None:
+        return CHANGED if stored_script != script_digest(plan.task) else None
+    return UNCHECKED
 
 
 def _warn_script_changed(store: EpisodeStore, domain: str, plans: list[EpisodePlan], changed: list[str]) -> None:
@@ -518,10 +567,26 @@ def _warn_script_changed(store: EpisodeStore, domain: str, plans: list[EpisodePl
                  f"{packed} of them {'is' if packed == 1 else 'are'}")
         how += (f" {which} in packs (`worldline pack`), from which one episode cannot be removed: collect "
                 f"{'its task' if packed == 1 else 'those tasks'} into a new --out.")
-    log.warning("Warning: %s of task%s %s kept as complete, though recorded from other actions than the task file now "
-                "lists: an episode is named by its domain, task id and seed, not by its actions.%s",
+    log.warning("Warning: %s of task%s %s kept as complete, though recorded from other actions (or setup, options, "
+                "perturbations, max_steps) than the task file now lists: an episode is named by its domain, task id "
+                "and seed, not by its contents.%s",
                 _count(len(changed), "stored episode"), "" if len(tasks) == 1 else "s",
                 ", ".join(tasks[:10]) + (f" and {len(tasks) - 10} more" if len(tasks) > 10 else ""), how)
+
+
+def _warn_script_unchecked(domain: str, plans: list[EpisodePlan], unchecked: list[str]) -> None:
+    """One line for the run: stored episodes recorded before worldline kept a digest of the task (records of
+    schema 1.0/1.1, or 1.2 ones written before script_sha1) cannot be compared with the task file."""
+    unchecked_ids = set(unchecked)
+    tasks = list(dict.fromkeys(plan.task.id for plan in plans
+                               if episode_id_for(domain, plan.task.id, plan.seed) in unchecked_ids))
+    one = len(unchecked) == 1
+    log.warning("Warning: %s of task%s %s kept as complete without a check against the task file: %s recorded before "
+                "worldline kept a digest of the task, so an edit to the task since (its actions, setup, options) is "
+                "not seen. To be sure %s the task file, collect into a new --out.",
+                _count(len(unchecked), "stored episode"), "" if len(tasks) == 1 else "s",
+                ", ".join(tasks[:10]) + (f" and {len(tasks) - 10} more" if len(tasks) > 10 else ""),
+                "it was" if one else "they were", "it matches" if one else "they match")
 
 
 # Episodes whose file paths the changed-actions warning spells out.

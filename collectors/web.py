@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import os
@@ -21,6 +22,7 @@ import re
 import time
 from collections import Counter
 from dataclasses import dataclass
+from http import HTTPStatus
 from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
@@ -47,6 +49,11 @@ class WebTaskError(TaskError, ValueError):
 
 
 OPTIONS = ("site", "url", "start", "allow")
+NAVIGATION_TIMEOUT_MS = 15_000  # what the sessions give a page load (goto, a reopen)
+# The most `slow` perturbations may hold one step's requests, in all (sandboxes/web_perturb.py): the holds block the
+# browser session, so a longer one times the page load out and leaves less than half the (default, 30 s) step
+# deadline for the action and the observation; a collector with a shorter deadline holds at most half of it.
+SLOW_LIMIT_MS = NAVIGATION_TIMEOUT_MS
 
 
 def check_options(task: Task) -> None:
@@ -84,7 +91,7 @@ def check_task(task: Task, scripted: bool) -> None:
     check_options(task)
     for spec in task.perturbations:
         try:
-            parse_perturbation(spec)
+            parse_perturbation(spec, SLOW_LIMIT_MS)
         except ValueError as exc:
             raise WebTaskError(f"task {task.id!r}: {exc}") from None
     for number, spec in enumerate(task.actions if scripted else [], 1):
@@ -94,12 +101,29 @@ def check_task(task: Task, scripted: bool) -> None:
             raise WebTaskError(f"task {task.id!r} action #{number}: {exc}") from None
 
 
+# What under SITES_DIR serves no page: the package's list of site names and the launcher (threads, ports, the temp
+# folder). A change there must not make stored episodes look recorded on other sites (compat audit V3: 29ced8f
+# changed how the launcher names its temp folder, and every web episode recorded before it lost its replays).
+SITES_PLUMBING = ("__init__.py", "launcher.py")
+
+# Digests the earlier formula (every .py/.html/.css under SITES_DIR, the plumbing included) gave to the pages whose
+# digest (today's formula) is the key: episodes recorded then replay on these pages. Keyed by the page digest, so an
+# edit to any page leaves no alias for the new pages. Add an entry only for a commit whose pages equal the key's.
+LEGACY_SITES_DIGESTS = {
+    "09cf5f3e4bf497af": ("eb0b5ae6d48f9ffd",  # 53825d3 .. 29ced8f^ (raw schema 1.0 and 1.1 recordings)
+                         "896df4a43b3194e1"),  # 29ced8f .. the commit that dropped the plumbing from the digest
+}
+
+
 @functools.cache
 def _sites_digest() -> str:
+    """What shapes the pages the sites serve: their apps, templates, seed data, shared base, layout and styles."""
     digest = hashlib.sha256()
     for path in sorted(SITES_DIR.rglob("*")):
-        if path.is_file() and path.suffix in {".py", ".html", ".css"}:
-            digest.update(path.relative_to(SITES_DIR).as_posix().encode() + b"\0" + path.read_bytes())
+        relative = path.relative_to(SITES_DIR)
+        if (path.is_file() and relative.as_posix() not in SITES_PLUMBING and "__pycache__" not in relative.parts
+                and not relative.name.startswith(".")):
+            digest.update(relative.as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -122,6 +146,7 @@ class WebCollector(Collector):
         self._episode_restarts = 0
         self._episode_page_crashes = 0
         self._oom_kills: int | None = None  # the browser cgroup's OOM kills at the last observation
+        self._holds = None  # the episode's HoldBudget (reset)
 
     # -- environment ---------------------------------------------------------------------------------------------
     def env_info(self) -> EnvInfo:
@@ -131,6 +156,11 @@ class WebCollector(Collector):
                                 "site": (self.task.options.get("site") if self.task else None),
                                 "browser_restarts_total": self.browser.restarts,
                                 "sandbox": self.browser.sandbox_record()})
+
+    def recorded_env_matches(self, recorded: dict, current: dict) -> bool:
+        """A recording whose sites digest the earlier formula gave for the pages served now (LEGACY_SITES_DIGESTS)
+        ran on these pages (same browser: the runner has compared kind and id)."""
+        return recorded["digest"] in LEGACY_SITES_DIGESTS.get(current["digest"], ())
 
     def task_group(self, task: Task) -> str:
         """The site (its name, or the origin of options.url): the tasks of one site, explore-SITE with them, start
@@ -152,32 +182,67 @@ class WebCollector(Collector):
         return url, [base] + [str(o) for o in options.get("allow") or []]
 
     def reset(self, task: Task) -> Observation:
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
         from sandboxes.browser import BrowserDied, BrowserSession
-        from sandboxes.web_perturb import parse_perturbation
+        from sandboxes.web_perturb import HoldBudget, parse_perturbation
         self._close_session()
         self.task = task
         self._episode_restarts = self._episode_page_crashes = 0
+        self._holds = HoldBudget(min(SLOW_LIMIT_MS, self.step_deadline_s * 1000 / 2))
         try:
-            perturbations = [parse_perturbation(spec) for spec in task.perturbations]
+            perturbations = [dataclasses.replace(parse_perturbation(spec, self._holds.limit_ms), budget=self._holds)
+                             for spec in task.perturbations]
         except ValueError as exc:
             raise WebTaskError(f"task {task.id!r}: {exc}") from None
         url, allowed = self._start_url(task)
         self.session = BrowserSession(self.browser, allowed, perturbations, action_timeout_ms=self.action_timeout_ms,
-                                      quiet_ms=self.quiet_ms)
+                                      navigation_timeout_ms=NAVIGATION_TIMEOUT_MS, quiet_ms=self.quiet_ms)
         # Outside the watchdog: launching has its own timeout and may be slow on a busy host. A browser the last
         # episode left dead is restarted here, so this episode does not start with a restart of its own. So is one
         # in the other network namespace than this episode's origins need (its own unless one is off loopback).
         self.browser.use_network_for(allowed)
         self.browser.start()
         try:
-            with self.browser.watchdog(self.step_deadline_s):
+            with self._watchdog():
                 self.session.open(url)
+                self._check_start_page(task, perturbations)
                 bundle, wait_ms = self.session.observe()
         except BrowserDied as exc:
             bundle, wait_ms, _, _ = self._recover(exc)
+        except PlaywrightTimeout as exc:
+            if not self._holds.held_ms:
+                raise
+            # Every episode of this task would fail so: the task's holds are too long for its page, not the host.
+            raise WebTaskError(f"task {task.id!r}: the start page {url} did not load in time while slow "
+                               f"perturbations held its requests {self._holds.held_ms / 1000:.1f} s "
+                               f"({str(exc).splitlines()[0]}): lower their ARG") from None
         self._oom_kills = self.browser.oom_kills()  # what the start and the first page met is not the first step's
         # Faults that shaped the first page are noted on it, not charged to the first transition.
         return self._observation(bundle, wait_ms, self.session.take_perturbation_hits())
+
+    @contextlib.contextmanager
+    def _watchdog(self):
+        """A block of browser calls under the step deadline, with the hold budget of `slow` perturbations refilled:
+        a route handler's sleep is one thing the watchdog cannot end."""
+        self._holds.refill()
+        with self.browser.watchdog(self.step_deadline_s):
+            yield
+
+    def _check_start_page(self, task: Task, perturbations: list) -> None:
+        """A start page answering 4xx/5xx is a task mistake (a wrong options.start or options.url), unless one of the
+        task's perturbations gave that status: WebTaskError naming the task, the page and the status."""
+        page = self.session.page
+        status = page.evaluate("() => performance.getEntriesByType('navigation')[0]?.responseStatus ?? 0")
+        if status < 400 or any(p.causes_status(page.url, status) for p in perturbations):
+            return
+        option = "options.url" if task.options.get("url") else f"options.start {task.options.get('start') or '/'!r}"
+        try:
+            status_text = f"{status} {HTTPStatus(status).phrase}"
+        except ValueError:  # a status the standard does not name
+            status_text = str(status)
+        raise WebTaskError(f"task {task.id!r}: the start page {page.url} ({option}) answered HTTP {status_text}; "
+                           "no perturbation of the task gives that status")
 
     def _recover(self, exc: Exception) -> tuple[dict, float, str, str]:
         """(bundle, wait ms, the step's error, its perturbation label) after BrowserDied. A page crash costs only the
@@ -188,7 +253,7 @@ class WebCollector(Collector):
             self._episode_page_crashes += 1
             error = f"page crashed: {exc}"
             try:
-                with self.browser.watchdog(self.step_deadline_s):
+                with self._watchdog():
                     self.session.replace_crashed_pages()
                     return (*self.session.observe(error), error, "page_crash")
             except BrowserDied as again:
@@ -196,7 +261,7 @@ class WebCollector(Collector):
         self._episode_restarts += 1
         error = f"browser restarted: {exc}"
         self.browser.restart()  # outside the watchdog, like the first launch
-        with self.browser.watchdog(self.step_deadline_s):
+        with self._watchdog():
             self.session.reopen()
             return (*self.session.observe(error), error, "browser_restart")
 
@@ -223,7 +288,7 @@ class WebCollector(Collector):
             raise RuntimeError("step() before reset()")
         recovery = []
         try:
-            with self.browser.watchdog(self.step_deadline_s):
+            with self._watchdog():
                 error = self.session.act(action.kind, action.arguments)
                 observe_start = time.perf_counter()
                 bundle, wait_ms = self.session.observe(error)

@@ -89,8 +89,8 @@ STAGE1_ROWS = {
 # Third-party content in the rows, by the domain that brings it (a run's card names those of its domains).
 THIRD_PARTY = {
     "search": "the PyPI and Debian package READMEs of the search corpus, those installed on the collecting machine "
-              "(another machine's corpus, and so its search rows, differ; the hex digits after `@` in `env.digest` "
-              "name the corpus a row saw)",
+              "(another machine's corpus, and so its search rows, differ; the hex digits between `@` and `+` in "
+              "`env.digest` name the corpus a row saw)",
     "swe": "the source code, tests and documentation of the PyPI projects the SWE tasks run on",
     "mcp": "the documentation, tool descriptions and output of the MCP servers",
 }
