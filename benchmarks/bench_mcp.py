@@ -19,7 +19,8 @@ from anyio.from_thread import start_blocking_portal
 
 from collectors.api import Task
 from collectors.mcp import McpCollector, action_from_call
-from sandboxes.mcp_servers import PROJECT_ROOT, ServerConnection, load_servers
+from sandboxes.mcp_server_spec import PROJECT_ROOT, load_servers
+from sandboxes.mcp_servers import ServerConnection
 
 CALLS = 400
 WARMUP = 30

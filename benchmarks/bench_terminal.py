@@ -17,8 +17,10 @@ import uuid
 
 from collectors.api import Task
 from collectors.terminal import TerminalCollector
-from sandboxes.docker_sandbox import DockerSandbox, Limits, SandboxPool, remove_containers
+from sandboxes.container_registry import remove_containers
+from sandboxes.docker_sandbox import DockerSandbox, SandboxPool
 from sandboxes.images import DEFAULT_TERMINAL_IMAGE, build_base_image
+from sandboxes.limits import Limits
 from sandboxes.terminal_tmux import SESSION, TmuxTerminal
 
 STEPS = 40

@@ -38,7 +38,7 @@ ReplaysOption = typer.Option(
 # `worldline collect` (pipelines.cli.CollectGroup) shows them as one line `Error: ...` with exit code 2 whichever
 # collector raised them. Named by module so none is imported to check: an error of a module that was never imported
 # cannot have been raised.
-INPUT_ERRORS = (("collectors.tasks", "InputFileError"), ("sandboxes.mcp_servers", "ServerFileError"),
+INPUT_ERRORS = (("collectors.tasks", "InputFileError"), ("sandboxes.mcp_server_spec", "ServerFileError"),
                 ("sandboxes.swe_repos", "RepoSpecError"), ("sandboxes.mcp_proxy", "PerturbationSpecError"),
                 ("collectors.out_folder", "OutFolderError"),
                 ("collectors.command", "CollectorDomainError"), ("sandboxes.engine", "EngineUnreachable"))

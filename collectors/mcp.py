@@ -188,7 +188,8 @@ class McpCollector(Collector):
 
     def reset(self, task: Task) -> Observation:
         from sandboxes.mcp_proxy import parse_spec
-        from sandboxes.mcp_servers import ServerConnection, ServerStartError
+        from sandboxes.mcp_sandbox import ServerStartError
+        from sandboxes.mcp_servers import ServerConnection
 
         self.close()
         spec = self.server_for(task)
@@ -475,7 +476,7 @@ def collect_command(
     from collectors.api import ScriptedPolicy
     from collectors.tasks import InputFileError, load_tasks
     from sandboxes.mcp_proxy import parse_spec
-    from sandboxes.mcp_servers import ServerFileError, load_servers
+    from sandboxes.mcp_server_spec import ServerFileError, load_servers
     from schemas.yaml_file import load_yaml
 
     if tasks_file is not None and explore:

@@ -303,7 +303,7 @@ def collect_command(
     else:
         plans = plans_for(task_list, seeds, max_steps=max_steps, replays=replays)
     from sandboxes.desktop.image import build_desktop_image, desktop_tag
-    from sandboxes.docker_sandbox import install_cleanup_handlers, remove_orphans
+    from sandboxes.container_registry import install_cleanup_handlers, remove_orphans
     from sandboxes.images import image_exists
     if not image_exists(desktop_tag()):
         console.print(f"building the desktop image {desktop_tag()} (the first time takes a few minutes)")

@@ -669,9 +669,9 @@ def _finish(busy: Callable[[], int], abandon: threading.Event, interrupted: bool
 def _remove_live_sandboxes(sweep: bool = False) -> None:
     """Remove the containers under the running steps (their execs then fail at once, and the abandoned episodes are
     not stored). With `sweep`, also any container this process owns that the registry no longer lists (one a worker
-    was creating while the registry was emptied). Only when the Docker sandbox module is in use: a module never
-    imported started no container."""
-    module = sys.modules.get("sandboxes.docker_sandbox")
+    was creating while the registry was emptied). Only when the container registry is in use (every Docker sandbox
+    registers there): a module never imported started no container."""
+    module = sys.modules.get("sandboxes.container_registry")
     if module is None:
         return
     try:

@@ -33,7 +33,8 @@ from collectors.api import Collector, Policy, StepResult, Task
 from collectors.command import (LimitOption, MaxStepsOption, OutOption, ReplaysOption, SeedsOption, WorkersOption,
                                 plans_for)
 from collectors.swe_mutations import Mutation, enclosing_function, find_mutations, fix_edit, sample, view_range
-from sandboxes.docker_sandbox import DockerSandbox, ExecResult, Limits
+from sandboxes.docker_sandbox import DockerSandbox, ExecResult
+from sandboxes.limits import Limits
 from sandboxes.swe_git import LEAK_CHECK_SCRIPT, leaks, parse_leak_report
 from sandboxes.swe_images import ENV_FILE, REPO_DIR
 from sandboxes.swe_repos import RepoSpec
@@ -455,7 +456,7 @@ def collect_command(
 
     from collectors.command import console, run_and_report
     from collectors.tasks import load_tasks
-    from sandboxes.docker_sandbox import install_cleanup_handlers, remove_orphans
+    from sandboxes.container_registry import install_cleanup_handlers, remove_orphans
     from sandboxes.images import ImageBuildError
     from sandboxes.swe_git import RepoSnapshotError
     from sandboxes.swe_images import ensure_image

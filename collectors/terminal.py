@@ -32,8 +32,9 @@ import typer
 from collectors.api import Collector, StepResult, Task, TaskError
 from collectors.command import (LimitOption, MaxStepsOption, OutOption, ReplaysOption, SeedsOption, WorkersOption,
                                 plans_for)
-from sandboxes.docker_sandbox import DockerSandbox, Limits, SandboxPool
+from sandboxes.docker_sandbox import DockerSandbox, SandboxPool
 from sandboxes.images import DEFAULT_TERMINAL_IMAGE
+from sandboxes.limits import Limits
 from sandboxes.swe_git import GIT_DATE_ENV
 from sandboxes.terminal_tmux import SessionEnded, TmuxTerminal
 from schemas import Action, EnvInfo, Observation
@@ -352,7 +353,7 @@ def collect_command(
     """Run terminal tasks in tmux inside Docker sandboxes and record every transition."""
     from collectors.command import run_and_report
     from collectors.tasks import load_tasks
-    from sandboxes.docker_sandbox import install_cleanup_handlers, remove_orphans
+    from sandboxes.container_registry import install_cleanup_handlers, remove_orphans
     from sandboxes.images import image_exists
 
     chosen = load_tasks(tasks, domain=DOMAIN)  # a bad file fails before Docker is asked

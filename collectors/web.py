@@ -184,7 +184,8 @@ class WebCollector(Collector):
     def reset(self, task: Task) -> Observation:
         from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-        from sandboxes.browser import BrowserDied, BrowserSession
+        from sandboxes.browser import BrowserDied
+        from sandboxes.browser_session import BrowserSession
         from sandboxes.web_perturb import HoldBudget, parse_perturbation
         self._close_session()
         self.task = task
@@ -266,7 +267,7 @@ class WebCollector(Collector):
             return (*self.session.observe(error), error, "browser_restart")
 
     def _observation(self, bundle: dict, wait_ms: float, perturbations: list[str]) -> Observation:
-        from sandboxes.browser import encode_bundle
+        from sandboxes.browser_session import encode_bundle
         raw = encode_bundle(bundle)
         meta = {"wait_ms": round(wait_ms, 2), "browser_restarts": self._episode_restarts,
                 "page_crashes": self._episode_page_crashes,

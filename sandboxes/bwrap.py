@@ -1,4 +1,4 @@
-"""What MCP servers (sandboxes/mcp_servers.py) and Chromium (sandboxes/browser.py) share to run sandboxed: the system
+"""What MCP servers (sandboxes/mcp_sandbox.py) and Chromium (sandboxes/browser.py) share to run sandboxed: the system
 paths a sandbox shows read-only, bubblewrap's bind arguments, user ids of their own while the collector is root,
 the seccomp filter and minimal account files every sandbox gets, lxcfs's /proc files (sandboxes/proc_view.py), and
 the `bash ... prlimit ... bwrap ... [setpriv ...]` command line around a program."""

@@ -1,68 +1,61 @@
 """Docker sandboxes: one container per episode, closed by default, always removed.
 
 Defaults: no network, read-only root with size-capped tmpfs for the writable paths (a disk quota that, with /dev/shm,
-fits under the memory cap: see `Limits`), caps on memory (no swap), pids and CPU, a wall-clock limit on every exec,
-`--init` so orphans are reaped, and /proc's memory, CPU and load files computed for the container by lxcfs
-when it runs (sandboxes/proc_view.py), not the host's. Every container carries the label `worldline=1`, its owner
-(host:pid, and its pid.start.pidns tag: schemas/processes) and a name prefix; containers still alive at exit,
-Ctrl-C or SIGTERM are removed by `cleanup_live`, and those of a SIGKILLed run by the next run's `remove_orphans`.
-The engine is the one sandboxes.engine.engine_client finds (DOCKER_HOST, a remote engine too).
+fits under the memory cap: see `Limits`, sandboxes/limits.py), caps on memory (no swap), pids and CPU, a wall-clock
+limit on every exec, `--init` so orphans are reaped, and /proc's memory, CPU and load files computed for the
+container by lxcfs when it runs (sandboxes/proc_view.py), not the host's. Every container carries the label
+`worldline=1`, its owner (host:pid, and its pid.start.pidns tag: schemas/processes) and a name prefix; containers
+still alive at exit, Ctrl-C or SIGTERM are removed by `cleanup_live`, and those of a SIGKILLed run by the next run's
+`remove_orphans` (both in sandboxes/container_registry.py). The engine is the one sandboxes.engine.engine_client
+finds (DOCKER_HOST, a remote engine too).
 
-Commands run over an attached exec (`AttachedExec`), read as Docker's multiplexed frames: kept open, the same
-channel serves as a persistent control connection into the container (see sandboxes/terminal_tmux.py).
+Commands run over an attached exec (`AttachedExec`, sandboxes/attached_exec.py), read as Docker's multiplexed
+frames: kept open, the same channel serves as a persistent control connection into the container (see
+sandboxes/terminal_tmux.py).
 
 What a collector uses (`__all__`; docs/adding-a-collector.md, "A sandboxed collector", has a whole one): `BASE_IMAGE`,
 `Limits` (and `Limits.record()` for env_info's details["limits"]), `DockerSandbox` (`exec` for a command run to its
 end within `Limits.action_timeout_s`; `attach` for a long-lived process, which no limit of the sandbox times: its
 reader passes its own deadline to `AttachedExec.next_frame`; `oom_kills` for StepResult.count_oom_kills), and for
 an attached process `STDOUT`/`STDERR` (the stream ids `next_frame` returns), `StreamClosed` (it ended), and
-`AttachedExec.signal`/`interrupt` (attached with `signals=True`).
+`AttachedExec.signal`/`interrupt` (attached with `signals=True`). The names defined in the modules above are
+re-exported here, so a collector imports all of them from this one module.
 """
 
 from __future__ import annotations
 
-import atexit
-import collections
 import logging
 import os
-import re
-import signal
 import socket
-import struct
 import threading
 import time
 import uuid
 import concurrent.futures
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from docker import errors as docker_errors
 from docker import types as docker_types
-from docker import utils as docker_utils
 
-from sandboxes import cgroup, proc_view
-from sandboxes.images import DEFAULT_TERMINAL_IMAGE
-from schemas.interrupts import interrupt_on_sigterm
-from schemas.processes import alive, owner_tag, tagged_owner
+from sandboxes import cgroup, container_registry, proc_view
+from sandboxes.attached_exec import STDERR, STDOUT, AttachedExec, SandboxError, StreamClosed
+from sandboxes.container_registry import (LABEL, OWNER_LABEL, OWNER_TAG_LABEL, cleanup_live, install_cleanup_handlers,
+                                          list_containers, remove_containers, remove_orphans)
 from sandboxes.engine import engine_client
+from sandboxes.images import DEFAULT_TERMINAL_IMAGE
+from sandboxes.limits import PAGE, Limits, LimitsError, format_size, parse_size
+from schemas.processes import owner_tag
 
+# The names in __all__ that live in the modules above are re-exported: collectors import them from here (public API).
 __all__ = ["BASE_IMAGE", "STDOUT", "STDERR", "AttachedExec", "DockerSandbox", "ExecResult", "Limits", "LimitsError",
            "SandboxError", "SandboxPool", "StreamClosed", "cleanup_live", "install_cleanup_handlers",
            "list_containers", "remove_containers", "remove_orphans"]
 
 log = logging.getLogger(__name__)
 
-LABEL = "worldline"
-# The stream ids of AttachedExec.next_frame's frames (Docker's multiplexed stream header).
-STDOUT, STDERR = 1, 2
 # The image worldline's setup builds for sandboxed code (sandboxes/images.py: Debian with bash, python3, git, tmux and
 # the usual command-line tools); `build_base_image()` there builds it on a machine that has not got it yet.
 BASE_IMAGE = DEFAULT_TERMINAL_IMAGE
-# Prints the pid and its /proc stat fields first so a timed-out command can be killed inside the container (works
-# with a remote engine too). Each exec is a session and process-group leader, so killing the group `-pid` takes its
-# children with it; the start time (stat field 22, read with shell builtins: no fork) lets the kill also find the
-# processes that left the group (setsid, double fork) while the command ran.
-_PID_WRAPPER = ["/bin/sh", "-c", 'read -r s </proc/$$/stat; echo "$$ ${s##*) }" >&2; exec "$@"', "worldline-exec"]
 # Kills the group, then every process started at or after the command ($2: start time in clock ticks) but itself.
 # Prints each process it could not kill (a kill that failed on a process still there: one that ended meanwhile is no
 # failure) as "pid (comm)": the caller logs them, since a survivor keeps its CPU, memory and pids through later
@@ -78,14 +71,6 @@ CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETUID", "
                 "NET_BIND_SERVICE")
 
 
-MIB = 2**20
-PAGE = 4096
-# Docker mounts /dev as a 64 MiB tmpfs (fixed in the engine's default runtime spec; replacing it drops /dev/pts,
-# /dev/shm and /dev/mqueue) that root in the container can write to: it is memory-backed space like the others.
-DEV_TMPFS = 64 * MIB
-SHM_MAX_DEFAULT = 64 * MIB
-
-
 def cgroup_cover(client) -> list:
     """A read-only empty tmpfs over /sys/fs/cgroup on a cgroup v1 engine, or [] (cgroup v2).
 
@@ -99,139 +84,6 @@ def cgroup_cover(client) -> list:
     return [docker_types.Mount(target="/sys/fs/cgroup", source=None, type="tmpfs", read_only=True, tmpfs_size=PAGE)]
 
 
-class LimitsError(ValueError):
-    """Limits that cannot hold: e.g. writable space that, filled, would leave the processes no memory."""
-
-
-def parse_size(value, what: str) -> int:
-    """'512m', '1g', '4096' or an int -> bytes (Docker's units: k, m, g are powers of 1024)."""
-    try:
-        size = docker_utils.parse_bytes(value if isinstance(value, int) else str(value))
-    except Exception as exc:
-        raise LimitsError(f"Limits: {what}={value!r} is not a size (write it like '256m' or '1g')") from exc
-    if not isinstance(size, int) or size <= 0:
-        raise LimitsError(f"Limits: {what}={value!r} must be a positive size (write it like '256m' or '1g')")
-    return size
-
-
-def format_size(size: int) -> str:
-    """Bytes -> the shortest exact Docker size: '256m', '1g', '43688k', or plain bytes."""
-    for unit, factor in (("g", 2**30), ("m", MIB), ("k", 1024)):
-        if size % factor == 0:
-            return f"{size // factor}{unit}"
-    return str(size)
-
-
-@dataclass
-class Limits:
-    """What one container may use. Files written to its writable paths live in memory (tmpfs), and tmpfs pages count
-    against the memory cap, so the writable space is a share of `memory`, not something beside it:
-
-      memory = processes (at least a quarter of memory, `process_headroom`)
-             + disk (the TOTAL of the writable paths) + shm (/dev/shm) + Docker's own /dev tmpfs (64m).
-
-    Filling every writable path then fails the writes with ENOSPC ("No space left on device") while the processes
-    keep the memory they need; without the budget the files would fill the memory cap and the OOM killer would take
-    whichever process it picks (the container's init too), killing the container. Limits that break the budget
-    raise LimitsError when they are made (dataclasses.replace too), naming the values and what to change.
-    """
-
-    memory: str = "512m"
-    pids: int = 256
-    cpus: float = 1.0
-    # TOTAL writable space of the container, split over `writable_paths`: the others share half of it equally, the
-    # first (/work) gets the rest (256m: /work 130m; /tmp, /root, /var/tmp 42m each); see tmpfs_sizes().
-    # None: all that the budget leaves once shm is taken (memory 512m -> 256m, 1g -> 640m, 128m -> 24m).
-    disk: str | None = None
-    # /dev/shm (POSIX shared memory, counted in the same budget). None: a quarter of the budget, at most 64m.
-    shm: str | None = None
-    action_timeout_s: float = 30.0
-    network: bool = False
-    # Root is read-only so the only writable space is the size-capped tmpfs below: that is the disk quota.
-    read_only_root: bool = True
-    writable_paths: tuple[str, ...] = ("/work", "/tmp", "/root", "/var/tmp")
-    # Open files per process: set here, not left to the engine's default (which a remote engine may raise).
-    open_files: int = 16384
-
-    def __post_init__(self) -> None:
-        self._check()
-
-    # Properties, not fields: dataclasses.replace re-derives them, and asdict / Limits(**limits.__dict__) still work.
-    @property
-    def memory_bytes(self) -> int:
-        return parse_size(self.memory, "memory")
-
-    @property
-    def process_headroom(self) -> int:
-        """Memory kept for processes: what the writable space may never take, even when it is full."""
-        return self.memory_bytes // 4
-
-    @property
-    def file_budget(self) -> int:
-        """Memory the files of all memory-backed filesystems may take together (disk + shm + Docker's /dev)."""
-        return self.memory_bytes - self.process_headroom - DEV_TMPFS
-
-    @property
-    def shm_bytes(self) -> int:
-        if self.shm is not None:
-            return parse_size(self.shm, "shm")
-        return max(PAGE, min(SHM_MAX_DEFAULT, self.file_budget // 4 // PAGE * PAGE))
-
-    @property
-    def disk_bytes(self) -> int:
-        if self.disk is not None:
-            return parse_size(self.disk, "disk")
-        return (self.file_budget - self.shm_bytes) // PAGE * PAGE
-
-    def record(self) -> dict:
-        """The limits as recorded in env details: the sizes the container got, not None for "what fits" (a reader
-        of the record cannot work those out)."""
-        return {**asdict(self), "disk": format_size(self.disk_bytes), "shm": format_size(self.shm_bytes),
-                "tmpfs": self.tmpfs_sizes()}
-
-    def tmpfs_sizes(self) -> dict[str, str]:
-        """The size of each writable path's tmpfs (they add up to `disk`): the others share half of it equally
-        (rounded down to whole MiB, or pages), the first gets the rest."""
-        paths = list(self.writable_paths)
-        if not paths:
-            return {}
-        total = self.disk_bytes
-        other = total // 2 // (len(paths) - 1) if len(paths) > 1 else 0
-        other = other // MIB * MIB if other >= MIB else other // PAGE * PAGE  # whole MiB when there are some
-        return {paths[0]: format_size(total - other * (len(paths) - 1)),
-                **{path: format_size(other) for path in paths[1:]}}
-
-    def _check(self) -> None:
-        memory, headroom = self.memory_bytes, self.process_headroom
-        names = f"Limits(memory={self.memory!r}, disk={self.disk!r}, shm={self.shm!r})"
-        explained = (f"files in tmpfs count against memory, and memory {format_size(memory)} allows "
-                     f"{format_size(max(memory - headroom, 0))} of them once a quarter ({format_size(headroom)}) is "
-                     f"kept for processes")
-        least = 2 * PAGE * max(len(self.writable_paths), 1)  # every tmpfs gets at least a page (size=0: no limit)
-        if (self.disk is None or self.shm is None) and self.file_budget < least + PAGE:
-            need = -(-(DEV_TMPFS + MIB) * 4 // 3 // MIB)
-            raise LimitsError(f"{names}: memory {format_size(memory)} is too small to hold any writable space: "
-                              f"{explained}, and Docker's /dev takes {format_size(DEV_TMPFS)} of that. Raise memory "
-                              f"to at least {need}m (a few more MiB for each MiB of disk).")
-        disk = self.disk_bytes if self.writable_paths else 0
-        shm = self.shm_bytes
-        files = disk + shm + DEV_TMPFS
-        if files > memory - headroom:
-            fit = memory - headroom - DEV_TMPFS - shm
-            need = -(-files * 4 // 3 // MIB)  # memory (whole MiB) whose three quarters hold the files
-            lower = f"lower disk to at most {format_size(fit // MIB * MIB)} (or shm)" if fit >= MIB else \
-                "lower disk and shm"
-            raise LimitsError(
-                f"{names}: the writable space does not fit under the memory cap: disk {format_size(disk)} + shm "
-                f"{format_size(shm)} + Docker's /dev {format_size(DEV_TMPFS)} = {format_size(files)}, but {explained}. "
-                f"Filled, these files would OOM-kill the container. {lower[0].upper()}{lower[1:]}, or raise memory "
-                f"to at least {need}m (disk=None and shm=None take what fits).")
-        if self.writable_paths and disk < least:
-            raise LimitsError(f"{names}: disk {format_size(disk)} is too small to split over "
-                              f"{len(self.writable_paths)} writable paths {list(self.writable_paths)}; "
-                              f"give at least {format_size(least)}")
-
-
 @dataclass
 class ExecResult:
     exit_code: int | None
@@ -240,282 +92,6 @@ class ExecResult:
     timed_out: bool
     stdout: bytes = b""
     stderr: bytes = b""
-
-
-class SandboxError(RuntimeError):
-    pass
-
-
-class StreamClosed(EOFError):
-    """The attached process closed its output: it ended (or was killed). `exit_code()` then tells how, and the
-    sandbox's `stopped_reason()` whether the whole container went with it."""
-
-
-def _raw_socket(sock):
-    # docker-py hands back socket.SocketIO for unix/tcp engines; the real socket underneath has the timeouts we need.
-    return getattr(sock, "_sock", sock)
-
-
-def _read_ahead(handle) -> bytes:
-    """The exec's first bytes if the HTTP client read them along with the response headers. docker-py hands back
-    the socket under http.client's buffered reader, and whatever that reader took past the headers is in no socket
-    any more: when the engine's first frames come in the same packet as its headers (an engine over TCP, under
-    load), reading the socket alone lost them, and a short command's whole output (4 of 100 `echo`s over TCP)."""
-    reader = getattr(getattr(getattr(getattr(handle, "_response", None), "raw", None), "_fp", None), "fp", None)
-    if not hasattr(reader, "peek"):
-        return b""
-    sock = _raw_socket(handle)
-    sock.setblocking(False)  # peek must return what is buffered, not wait for more
-    try:
-        buffered = reader.peek()
-    except BlockingIOError:
-        buffered = b""
-    finally:
-        sock.setblocking(True)
-    return reader.read(len(buffered)) if buffered else b""
-
-
-class AttachedExec:
-    """A process started by `docker exec` with its stdin, stdout and stderr attached (no tty).
-
-    With `signals=True` it is started through _PID_WRAPPER, whose first stderr line (its pid inside the container and
-    /proc stat fields) next_frame keeps out of the output: `signal()` and exec's time limit need that pid, which the
-    engine cannot give (exec_inspect's Pid is the host's, meaningless for a remote engine)."""
-
-    def __init__(self, api, container_id: str, argv: list[str], *, workdir=None, user=None, env=None,
-                 signals: bool = False):
-        self.api = api
-        self.container_id, self.user, self.signals = container_id, user, signals
-        created = api.exec_create(container_id, (_PID_WRAPPER if signals else []) + list(argv), stdin=True,
-                                  stdout=True, stderr=True, tty=False, workdir=workdir, user=user or "",
-                                  environment=env)
-        self.exec_id = created["Id"]
-        self._handle = api.exec_start(self.exec_id, socket=True)
-        self.sock = _raw_socket(self._handle)
-        self._pending = bytearray(_read_ahead(self._handle))  # bytes received but not yet parsed into frames
-        self._stdout = bytearray()  # stdout received but not yet returned by read_line
-        self.pid_stat: bytes | None = None  # b"PID STATE PPID ...": the wrapper's line, once it has all come
-        self._pid_line = bytearray()  # the part of that line received so far
-        # Frames read by signal() while it waited for the pid, which next_frame still owes its caller.
-        self._held: collections.deque[tuple[int, bytes]] = collections.deque()
-        self.closed = False
-
-    def write(self, data: bytes) -> None:
-        self.sock.settimeout(None)
-        self.sock.sendall(data)
-
-    def close_stdin(self) -> None:
-        try:
-            self.sock.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
-
-    def next_frame(self, deadline: float | None) -> tuple[int, bytes]:
-        """The next (stream id: STDOUT or STDERR, payload) of the process's output; TimeoutError past `deadline` (a
-        time.monotonic() value: None waits for ever), StreamClosed once the process closed its output."""
-        while True:
-            if self._held:
-                return self._held.popleft()
-            frame = self._unwrapped(self._read_frame(deadline))
-            if frame is not None:
-                return frame
-
-    def _unwrapped(self, frame: tuple[int, bytes]) -> tuple[int, bytes] | None:
-        """`frame` less the pid wrapper's line while that is still coming in; None when nothing else is in it."""
-        stream, payload = frame
-        if not self.signals or self.pid_stat is not None or stream != STDERR:
-            return frame
-        self._pid_line += payload
-        if b"\n" not in self._pid_line:
-            return None
-        line, _, rest = bytes(self._pid_line).partition(b"\n")
-        self.pid_stat, self._pid_line = line, bytearray()
-        return (stream, rest) if rest else None
-
-    def _read_frame(self, deadline: float | None) -> tuple[int, bytes]:
-        while True:
-            if len(self._pending) >= 8:
-                stream, size = struct.unpack(">BxxxL", self._pending[:8])
-                if len(self._pending) >= 8 + size:
-                    payload = bytes(self._pending[8:8 + size])
-                    del self._pending[:8 + size]
-                    return stream, payload
-            if deadline is not None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError("no output before the deadline")
-                self.sock.settimeout(remaining)
-            else:
-                self.sock.settimeout(None)
-            try:
-                chunk = self.sock.recv(65536)
-            except socket.timeout as exc:
-                raise TimeoutError("no output before the deadline") from exc
-            if not chunk:
-                raise StreamClosed("the exec closed its output")
-            self._pending += chunk
-
-    def read_line(self, deadline: float | None) -> bytes:
-        """The next line of stdout without its newline (stderr is dropped); TimeoutError / StreamClosed as above."""
-        while b"\n" not in self._stdout:
-            stream, payload = self.next_frame(deadline)
-            if stream == STDOUT:
-                self._stdout += payload
-        line, _, rest = bytes(self._stdout).partition(b"\n")
-        self._stdout[:] = rest
-        return line
-
-    @property
-    def pid(self) -> int | None:
-        """The process's pid inside the container (attached with signals=True), once its wrapper has said it."""
-        fields = (self.pid_stat or b"").split()
-        return int(fields[0]) if fields and fields[0].isdigit() else None
-
-    def signal(self, sig: int = signal.SIGINT, *, wait_s: float = 5.0) -> bool:
-        """Send `sig` to the process's group, as the user it runs as: like a terminal's Ctrl-C (SIGINT) to its
-        foreground job, it reaches the children the process started too (each exec leads its own group). Needs
-        attach(..., signals=True). Returns False when there was nothing to signal (the process had ended).
-
-        Output that arrives while this waits (at most `wait_s`, then TimeoutError) for the process's pid is kept for
-        next_frame. The process's answer to the signal, if any, is for the caller to read."""
-        if not self.signals:
-            raise SandboxError(f"exec {self.exec_id[:12]} cannot be signalled: its pid inside the container is "
-                               f"unknown (attach it with signals=True)")
-        deadline = time.monotonic() + wait_s
-        while self.pid_stat is None:
-            try:
-                frame = self._unwrapped(self._read_frame(deadline))
-            except StreamClosed:
-                return False
-            if frame is not None:
-                self._held.append(frame)
-        if self.pid is None:
-            return False
-        # A failed kill (the group is gone) prints to stderr; only the exit code is wanted.
-        killer = self.api.exec_create(self.container_id, ["/bin/sh", "-c", 'kill -"$1" "-$2" 2>/dev/null',
-                                                          "signal", str(int(sig)), str(self.pid)],
-                                      user=self.user or "")["Id"]
-        self.api.exec_start(killer)
-        return _exit_code(self.api, killer, wait_s) == 0
-
-    def interrupt(self) -> bool:
-        """signal(SIGINT): what a user at a terminal does to a program that does not answer (see signal())."""
-        return self.signal(signal.SIGINT)
-
-    def exit_code(self, wait_s: float = 2.0) -> int | None:
-        """The exit code once the engine has noticed the process ended (it can lag the closed stream briefly)."""
-        return _exit_code(self.api, self.exec_id, wait_s)
-
-    def close(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        for closer in (self.sock.close, getattr(self._handle, "close", None)):
-            try:
-                if closer:
-                    closer()
-            except OSError:
-                pass
-
-
-def _exit_code(api, exec_id: str, wait_s: float) -> int | None:
-    end = time.monotonic() + wait_s
-    while True:
-        info = api.exec_inspect(exec_id)
-        if not info.get("Running") or time.monotonic() > end:
-            return info.get("ExitCode")
-        time.sleep(0.005)
-
-
-# ---- live-container registry: what cleanup removes on exit and signals ----
-
-_live: dict[str, "DockerSandbox"] = {}
-_live_lock = threading.Lock()
-_atexit_registered = False
-_signals_installed = False
-# Who started a container: lets a later run on the same host remove what a SIGKILLed run left behind. OWNER_LABEL
-# ("<host>:<pid>") is what runs look their own containers up by; OWNER_TAG_LABEL ("<pid>.<start>.<pid namespace>",
-# missing on containers labelled before it) tells a reused pid and another pid namespace's pid from the owner.
-OWNER_LABEL = f"{LABEL}.owner"
-OWNER_TAG_LABEL = f"{LABEL}.owner_tag"
-_OWNER_TAG = re.compile(r"(?P<pid>[0-9]+)\.(?P<start>[0-9]+)\.(?P<namespace>[0-9]+)")
-
-
-def cleanup_live() -> int:
-    """Remove every container this process started and has not closed yet; returns how many."""
-    with _live_lock:
-        sandboxes = list(_live.values())
-    for sandbox in sandboxes:
-        sandbox.close()
-    return len(sandboxes)
-
-
-def install_cleanup_handlers() -> None:
-    """Remove live containers at exit, and make SIGTERM exit through `finally` blocks and atexit like Ctrl-C does.
-
-    The signal itself only raises (KeyboardInterrupt / schemas.interrupts.Terminated): removing containers inside the handler would
-    make episodes still running fail and be stored as finished. Call it from the main thread (signals need that).
-    """
-    global _atexit_registered, _signals_installed
-    with _live_lock:
-        if not _atexit_registered:
-            _atexit_registered = True
-            atexit.register(cleanup_live)
-        if _signals_installed or threading.current_thread() is not threading.main_thread():
-            return
-        _signals_installed = True
-    interrupt_on_sigterm()
-
-
-def _worldline_containers(client) -> list[dict]:
-    # One list call (not containers.list, which inspects each container and fails if one vanishes meanwhile).
-    return [{"id": c["Id"], "name": c["Names"][0].lstrip("/"), "labels": c.get("Labels") or {}}
-            for c in client.api.containers(all=True, filters={"label": f"{LABEL}=1"})]
-
-
-def _remove(client, container: dict, removed: list[str]) -> None:
-    try:
-        client.api.remove_container(container["id"], force=True)
-        removed.append(container["name"])
-    except Exception as exc:  # already gone, or being removed by its owner right now
-        log.debug("could not remove %s: %s", container["name"], exc)
-
-
-def remove_orphans(client=None) -> list[str]:
-    """Remove worldline containers started on this host by processes that no longer exist (e.g. SIGKILLed runs)."""
-    client = client or engine_client()
-    host = socket.gethostname()
-    removed: list[str] = []
-    for container in _worldline_containers(client):
-        owner = _owner(container["labels"], host)
-        if owner and not alive(*owner):
-            _remove(client, container, removed)
-    return removed
-
-
-def _owner(labels: dict, host: str) -> tuple[int, int | None] | None:
-    """(pid, start time or None) of the process of `host` that started a container; None for another host's or
-    another pid namespace's (its pid is another process here) or an unlabelled one."""
-    owner_host, _, pid = labels.get(OWNER_LABEL, "").rpartition(":")
-    if owner_host != host or not pid.isdigit():
-        return None
-    tag = _OWNER_TAG.fullmatch(labels.get(OWNER_TAG_LABEL, ""))
-    return tagged_owner(tag) if tag else (int(pid), None)
-
-
-def remove_containers(client=None, name_prefix: str | None = None) -> list[str]:
-    """Remove worldline containers on the engine (optionally only those whose name starts with `name_prefix`)."""
-    client = client or engine_client()
-    removed: list[str] = []
-    for container in _worldline_containers(client):
-        if not name_prefix or container["name"].startswith(name_prefix):
-            _remove(client, container, removed)
-    return removed
-
-
-def list_containers(client=None) -> list[dict]:
-    """Worldline containers on the engine: id, name, labels."""
-    return _worldline_containers(client or engine_client())
 
 
 class DockerSandbox:
@@ -602,8 +178,8 @@ class DockerSandbox:
         if self.container is not None:
             return
         install_cleanup_handlers()
-        with _live_lock:
-            _live[self.name] = self  # registered before creation so an interrupt mid-create still cleans up
+        with container_registry.locked() as live:
+            live[self.name] = self  # registered before creation so an interrupt mid-create still cleans up
         try:
             # create + start, not run: run would try to pull a missing image from a registry.
             self.container = self.client.containers.create(self.image, **self.run_kwargs())
@@ -613,11 +189,11 @@ class DockerSandbox:
             raise
 
     def close(self) -> None:
-        with _live_lock:
+        with container_registry.locked() as live:
             if self._closed:
                 return
             self._closed = True
-            _live.pop(self.name, None)
+            live.pop(self.name, None)
         try:
             self.client.api.remove_container(self.name, force=True)
         except Exception as exc:  # already gone (or never created): nothing left to remove

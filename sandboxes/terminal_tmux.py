@@ -15,7 +15,8 @@ import re
 import time
 from dataclasses import dataclass
 
-from sandboxes.docker_sandbox import AttachedExec, DockerSandbox, SandboxError, StreamClosed
+from sandboxes.attached_exec import AttachedExec, SandboxError, StreamClosed
+from sandboxes.docker_sandbox import DockerSandbox
 
 SESSION = "main"
 RC_PATH = "/tmp/.worldline-bashrc"

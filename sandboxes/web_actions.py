@@ -2,7 +2,7 @@
 
 Each action is a function whose signature is the action's signature; parsing binds the call's literal arguments
 to it (Python's ast, never eval), so a wrong call is refused with the same message Python would give.
-Functions receive the `sandboxes.browser.BrowserSession` as first argument and act on its active tab.
+Functions receive the `sandboxes.browser_session.BrowserSession` as first argument and act on its active tab.
 """
 
 from __future__ import annotations

@@ -52,13 +52,13 @@ def test_arguments_have_readable_names():
 
 
 def test_sandbox_list_says_when_none_are_running(monkeypatch):
-    import sandboxes.docker_sandbox
+    import sandboxes.container_registry
 
-    monkeypatch.setattr(sandboxes.docker_sandbox, "list_containers", lambda client=None: [])
+    monkeypatch.setattr(sandboxes.container_registry, "list_containers", lambda client=None: [])
     result = CliRunner().invoke(build_cli(), ["sandbox", "list"])
     assert result.exit_code == 0, result.output
     assert result.stdout == "" and "no worldline containers are running" in result.stderr
-    monkeypatch.setattr(sandboxes.docker_sandbox, "list_containers",
+    monkeypatch.setattr(sandboxes.container_registry, "list_containers",
                         lambda client=None: [{"id": "0123456789abcdef", "name": "worldline-x", "labels": {}}])
     result = CliRunner().invoke(build_cli(), ["sandbox", "list"])
     assert result.stdout.startswith("0123456789ab\tworldline-x") and "no worldline" not in result.stderr

@@ -58,7 +58,7 @@ def build_image(
 @app.command("list")
 def list_containers():
     """List worldline containers on the engine (label worldline=1)."""
-    from sandboxes.docker_sandbox import OWNER_LABEL, list_containers
+    from sandboxes.container_registry import OWNER_LABEL, list_containers
 
     containers = list_containers()
     if not containers:
@@ -77,7 +77,7 @@ def cleanup(
 ):
     """Remove worldline containers left by runs that died (by default), or those with a name prefix, or all; and
     always the temporary folders and empty cgroups of runs that died (never a live run's)."""
-    from sandboxes.docker_sandbox import remove_containers, remove_orphans
+    from sandboxes.container_registry import remove_containers, remove_orphans
 
     if every and (prefix or orphans_only):
         raise typer.BadParameter("--all removes every container; it cannot be combined with --prefix or --orphans")

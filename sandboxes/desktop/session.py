@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import time
 
+from sandboxes.attached_exec import StreamClosed
 from sandboxes.desktop.image import DESKTOP_HOME, DESKTOP_UID, DESKTOP_USER, GUEST_PATH, build_desktop_image
-from sandboxes.docker_sandbox import DockerSandbox, Limits, StreamClosed
+from sandboxes.docker_sandbox import DockerSandbox
+from sandboxes.limits import Limits
 
 NAME_PREFIX = "worldline-os"
 START_TIMEOUT_S = 30.0

@@ -19,7 +19,7 @@ from collectors import mcp, runner, web
 from collectors.api import ScriptedPolicy, Task
 from collectors.command import plans_for
 from collectors.runner import SCRIPT_KEY, collect, episode_id_for, script_digest
-from sandboxes.mcp_servers import load_servers
+from sandboxes.mcp_server_spec import load_servers
 from schemas.layout import episode_path
 from tests.collectors.test_store_resume import ShellCollector
 

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from collectors.tasks import TaskFileError, load_tasks
-from sandboxes.mcp_servers import ServerFileError, load_servers
+from sandboxes.mcp_server_spec import ServerFileError, load_servers
 from sandboxes.swe_repos import RepoSpecError, load_repo_specs
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -26,7 +26,7 @@ from collectors.swe import SweCollector
 from collectors.tasks import TaskFileError, load_tasks
 from collectors.web import WebCollector
 from pipelines.curate import run_curation
-from sandboxes.mcp_servers import load_servers
+from sandboxes.mcp_server_spec import load_servers
 from schemas import Action, EnvInfo, Episode, Observation, Provenance, Timings, Transition
 from schemas.transition import TRANSITION_SCHEMA_1_1
 from tests.pipelines.curation_raw_collection import T0

@@ -27,7 +27,7 @@ def test_the_web_prompt_claims_no_more_than_the_records_show():
 def test_the_mcp_prompt_says_what_the_shipped_servers_network_is():
     # Tools that fetch from outside answered "[tool error] fetch failed" while the prompt said nothing of why.
     from pathlib import Path
-    from sandboxes.mcp_servers import load_servers
+    from sandboxes.mcp_server_spec import load_servers
     servers = load_servers(Path(__file__).resolve().parents[2] / "tasks" / "mcp_servers.yaml")
     assert servers and not any(spec.network for spec in servers.values())
     assert "usually has no network" in system_prompt("mcp")

@@ -1,7 +1,7 @@
 import pytest
 
 from tests.mcp.mcp_helpers import SERVERS_FILE
-from sandboxes.mcp_servers import load_servers
+from sandboxes.mcp_server_spec import load_servers
 from tests.http_pages import serving
 
 HOST_PAGE = "<html><body><h1>On the host</h1><p>Only the host's network reaches this.</p></body></html>"

@@ -9,7 +9,7 @@ import yaml
 from tests.mcp.mcp_helpers import ROOT, collect, rows
 from schemas import validate_transition
 from schemas.render import render
-from sandboxes.mcp_servers import MEMORY_LIMIT_BYTES, TOTAL_CPUS
+from sandboxes.mcp_sandbox import MEMORY_LIMIT_BYTES, TOTAL_CPUS
 
 TASKS = [
     {"id": "notes", "instruction": "Write a note and read it back.", "options": {

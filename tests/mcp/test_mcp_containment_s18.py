@@ -9,10 +9,12 @@ import time
 
 import pytest
 
-from sandboxes import mcp_servers
+from sandboxes import mcp_sandbox, mcp_servers
 from sandboxes.bwrap import process_tree
 from schemas.processes import alive as running
-from sandboxes.mcp_servers import SOCKET_NAME, ServerConnection, ServerStartError, server_from_dict
+from sandboxes.mcp_sandbox import ServerStartError
+from sandboxes.mcp_server_spec import server_from_dict
+from sandboxes.mcp_servers import SOCKET_NAME, ServerConnection
 from tests.mcp.mcp_helpers import ROOT, result_of
 
 PROBE = ROOT / "tests" / "mcp" / "probe_server.py"
@@ -51,8 +53,8 @@ def test_a_servers_writable_places_stop_at_their_recorded_cap(monkeypatch, folde
     sandbox (prepare commands run there)."""
     if folder == "/tmp/workspace" and os.geteuid() != 0:
         pytest.skip("the working directory's cap is a mount: root only")
-    monkeypatch.setattr(mcp_servers, "WORKSPACE_BYTES", 8 << 20, raising=False)
-    monkeypatch.setattr(mcp_servers, "TMP_BYTES", 8 << 20, raising=False)
+    monkeypatch.setattr(mcp_sandbox, "WORKSPACE_BYTES", 8 << 20)
+    monkeypatch.setattr(mcp_sandbox, "TMP_BYTES", 8 << 20)
     fill = f"head -c 5M /dev/zero > {folder}/a && head -c 5M /dev/zero > {folder}/b"
     spec = server_from_dict("probe", {"command": "{python}", "args": [str(PROBE)], "prepare": [fill]}, "test")
     conn = ServerConnection(spec)
@@ -65,7 +67,7 @@ def test_a_servers_writable_places_stop_at_their_recorded_cap(monkeypatch, folde
 
 @root_only
 def test_the_working_directory_is_capped_for_the_host_too_and_freed_at_close(monkeypatch):
-    monkeypatch.setattr(mcp_servers, "WORKSPACE_BYTES", 4 << 20, raising=False)
+    monkeypatch.setattr(mcp_sandbox, "WORKSPACE_BYTES", 4 << 20)
     spec = server_from_dict("probe", {"command": "{python}", "args": [str(PROBE)]}, "test")
     with ServerConnection(spec) as conn:
         with pytest.raises(OSError, match="No space left"):
@@ -80,7 +82,8 @@ def test_a_sigkilled_collectors_mount_goes_and_its_folder_goes_at_the_next_start
     however it dies, so nothing stays mounted holding memory; the folder it made is removed when another
     connection is made."""
     child = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from sandboxes.mcp_servers import ServerConnection, server_from_dict\n"
+        "import sys, time; from sandboxes.mcp_server_spec import server_from_dict\n"
+        "from sandboxes.mcp_servers import ServerConnection\n"
         f"conn = ServerConnection(server_from_dict('probe', {{'command': '{{python}}', 'args': ['{PROBE}']}}, 't'))\n"
         "print(conn._workspace.pid, conn.base, flush=True); time.sleep(600)")],
         cwd=ROOT, stdout=subprocess.PIPE, text=True)

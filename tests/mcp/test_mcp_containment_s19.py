@@ -14,8 +14,10 @@ import pytest
 
 from collectors.api import Task
 from collectors.mcp import McpCollector, parse_call
-from sandboxes import mcp_servers
-from sandboxes.mcp_servers import ServerConnection, server_from_dict, unix_socket_transport
+from sandboxes import mcp_sandbox
+from sandboxes.mcp_server_spec import server_from_dict
+from sandboxes.mcp_servers import ServerConnection
+from sandboxes.unix_socket_http import unix_socket_transport
 from tests.mcp.mcp_helpers import ROOT, result_of
 
 SHELL = ROOT / "tests" / "mcp" / "shell_http_server.py"
@@ -124,7 +126,7 @@ def test_an_http_server_starts_under_a_temporary_folder_too_long_for_a_socket_ad
 
 
 def test_an_oom_kill_in_the_servers_cgroup_is_recorded_on_its_step(monkeypatch):
-    monkeypatch.setattr(mcp_servers, "TOTAL_MEMORY_BYTES", 192 << 20)
+    monkeypatch.setattr(mcp_sandbox, "TOTAL_MEMORY_BYTES", 192 << 20)
     spec = server_from_dict("probe", {"command": "{python}", "args": [str(PROBE)]}, "test")
     collector = McpCollector({"probe": spec}, call_timeout_s=60)
     try:

@@ -11,9 +11,11 @@ import time
 
 import pytest
 
-from sandboxes import mcp_servers
-from sandboxes.mcp_servers import (PROJECT_ROOT, SANDBOX_WORKDIR, ServerConnection, ServerFileError, ServerStartError,
-                                   process_tree, server_from_dict)
+from sandboxes import mcp_sandbox, mcp_server_spec, mcp_servers
+from sandboxes.bwrap import process_tree
+from sandboxes.mcp_sandbox import ServerStartError
+from sandboxes.mcp_server_spec import PROJECT_ROOT, SANDBOX_WORKDIR, ServerFileError, server_from_dict
+from sandboxes.mcp_servers import ServerConnection
 from tests.mcp.mcp_helpers import ROOT, result_of
 
 PROBE = ROOT / "tests" / "mcp" / "probe_server.py"
@@ -93,7 +95,7 @@ def _cmdline(pid: int) -> str:
 
 def test_no_server_sees_the_checkout_or_its_git_folder():
     # Every placeholder that shows a server a folder of this machine, at once.
-    folders = {f"P_{name.upper()}": "{" + name + "}" for name in mcp_servers.FOLDER_PLACEHOLDERS}
+    folders = {f"P_{name.upper()}": "{" + name + "}" for name in mcp_server_spec.FOLDER_PLACEHOLDERS}
     with probe_in_workdir(env=folders) as conn:
         found, error = conn.request("tools/call", {"name": "find", "arguments": {"root": "/", "name": ".git"}})
         assert error is None and result_of(found)["structuredContent"]["result"] == []
@@ -119,7 +121,7 @@ def test_a_venv_console_script_is_refused_with_the_way_to_run_it():
 
 def test_a_server_that_spins_the_cpu_is_stopped(monkeypatch):
     # A low cap so the test is quick; a Python server spends about a second of CPU importing before it answers.
-    monkeypatch.setattr(mcp_servers, "CPU_TIME_LIMIT_S", 5, raising=False)
+    monkeypatch.setattr(mcp_sandbox, "CPU_TIME_LIMIT_S", 5)
     with probe_in_workdir() as conn:
         limits, _ = conn.request("tools/call", {"name": "read", "arguments": {"path": "/proc/self/limits"}})
         assert re.search(r"Max cpu time\s+5\s+5\s", text(limits)), text(limits)

@@ -7,7 +7,7 @@ import socket
 
 import httpx2
 
-from sandboxes.mcp_servers import unix_socket_transport
+from sandboxes.unix_socket_http import unix_socket_transport
 
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
 

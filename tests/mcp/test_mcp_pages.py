@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from sandboxes.bwrap import process_tree
-from sandboxes.mcp_servers import PAGES_URL, ServerConnection, ServerFileError, server_from_dict
+from sandboxes.mcp_server_spec import PAGES_URL, ServerFileError, server_from_dict
+from sandboxes.mcp_servers import ServerConnection
 from tests.mcp.mcp_helpers import ROOT, collect, result_of, rows
 
 

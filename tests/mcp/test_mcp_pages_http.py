@@ -1,7 +1,8 @@
 """{pages} on the http transport: the server runs in a network namespace of its own (the client reaches it through
 mcp_forward's unix socket), so the pages are served on that namespace's loopback exactly as for a stdio server."""
 
-from sandboxes.mcp_servers import PAGES_URL, ServerConnection, server_from_dict
+from sandboxes.mcp_server_spec import PAGES_URL, server_from_dict
+from sandboxes.mcp_servers import ServerConnection
 from tests.mcp.mcp_helpers import ROOT, result_of
 
 SERVER = ROOT / "tests" / "mcp" / "pages_http_server.py"

@@ -9,8 +9,9 @@ import pytest
 
 from collectors.api import Task
 from collectors.mcp import McpCollector
-from sandboxes import mcp_servers, proc_view
-from sandboxes.mcp_servers import ServerConnection, server_from_dict
+from sandboxes import mcp_sandbox, proc_view
+from sandboxes.mcp_server_spec import server_from_dict
+from sandboxes.mcp_servers import ServerConnection
 from tests.mcp.mcp_helpers import ROOT, result_of
 
 PROBE = ROOT / "tests" / "mcp" / "probe_server.py"
@@ -41,8 +42,8 @@ def probe():
 
 def test_a_server_sees_its_cgroups_memory_cap_and_its_own_threads_not_the_hosts(probe):
     host_total = mem_total_bytes(open("/proc/meminfo").read())
-    assert host_total > mcp_servers.TOTAL_MEMORY_BYTES  # (else the host's figure would pass too)
-    assert mem_total_bytes(read(probe, "/proc/meminfo")) == mcp_servers.TOTAL_MEMORY_BYTES
+    assert host_total > mcp_sandbox.TOTAL_MEMORY_BYTES  # (else the host's figure would pass too)
+    assert mem_total_bytes(read(probe, "/proc/meminfo")) == mcp_sandbox.TOTAL_MEMORY_BYTES
     # loadavg's 4th field, running/threads: the sandbox's handful, not the host's hundreds.
     threads = int(read(probe, "/proc/loadavg").split()[3].split("/")[1])
     host_threads = int(open("/proc/loadavg").read().split()[3].split("/")[1])
@@ -62,9 +63,9 @@ def test_the_servers_proc_files_are_lxcfss_and_read_only(probe):
 def test_a_server_counts_the_cpus_its_cgroup_allows(probe):
     """lxcfs counts CPUs by the quota only for a reader in a cpuset cgroup of its own (cgroup v1): the server counted
     the host's until sandboxes/cgroup.py made one."""
-    if (os.cpu_count() or 1) <= mcp_servers.TOTAL_CPUS:
+    if (os.cpu_count() or 1) <= mcp_sandbox.TOTAL_CPUS:
         pytest.skip("the host has no more CPUs than the cap: both counts agree")
-    assert read(probe, "/proc/cpuinfo").count("processor\t:") == mcp_servers.TOTAL_CPUS
+    assert read(probe, "/proc/cpuinfo").count("processor\t:") == mcp_sandbox.TOTAL_CPUS
 
 
 def test_env_details_record_the_view_the_server_had():

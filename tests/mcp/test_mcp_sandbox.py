@@ -15,8 +15,10 @@ from collectors.api import Task
 from collectors.mcp import McpCollector, parse_call
 from sandboxes.mcp_proxy import parse_spec
 from sandboxes.bwrap import SANDBOX_UID_BASE, process_tree
-from sandboxes import mcp_servers
-from sandboxes.mcp_servers import PROCESS_LIMIT, PROJECT_ROOT, CallTimeout, ServerConnection, server_from_dict
+from sandboxes import mcp_sandbox
+from sandboxes.mcp_sandbox import PROCESS_LIMIT
+from sandboxes.mcp_server_spec import PROJECT_ROOT, server_from_dict
+from sandboxes.mcp_servers import CallTimeout, ServerConnection
 from tests.mcp.mcp_helpers import ROOT, result_of
 
 PROBE = ROOT / "tests" / "mcp" / "probe_server.py"
@@ -188,10 +190,10 @@ def test_an_http_server_restarts_on_its_port(servers):
 def test_a_servers_processes_share_one_memory_cap(monkeypatch):
     """prlimit caps each process; the cgroup caps them together, so a server forking workers cannot hold more than
     its total by staying under the per-process cap in each one."""
-    monkeypatch.setattr(mcp_servers, "TOTAL_MEMORY_BYTES", 400 << 20)
+    monkeypatch.setattr(mcp_sandbox, "TOTAL_MEMORY_BYTES", 400 << 20)
     with ServerConnection(probe_spec(), call_timeout_s=60) as conn:
         assert conn.sandbox_record()["total"] == {"cgroup": conn._group.version, "memory_bytes": 400 << 20,
-                                                   "processes": PROCESS_LIMIT, "cpus": mcp_servers.TOTAL_CPUS}
+                                                   "processes": PROCESS_LIMIT, "cpus": mcp_sandbox.TOTAL_CPUS}
         # The server's processes are in every folder of the group, the CPU controller's too (v1 has one each).
         members = sorted(conn._group.members())
         assert members and all(sorted(map(int, (folder / "cgroup.procs").read_text().split())) == members

@@ -7,7 +7,8 @@ import os
 import subprocess
 import sys
 
-from sandboxes.mcp_servers import OUTPUT_TAIL_BYTES, ServerConnection, server_from_dict
+from sandboxes.mcp_server_spec import server_from_dict
+from sandboxes.mcp_servers import OUTPUT_TAIL_BYTES, ServerConnection
 from tests.mcp.mcp_helpers import ROOT, result_of
 
 PROBE = ROOT / "tests" / "mcp" / "probe_server.py"
@@ -17,7 +18,9 @@ FLOOD = "head -c {mib}M /dev/zero | tr '\\0' x >&{fd}"
 # disk is what the connection's folder holds when the start has failed, before close() removes it.
 FAILING_START = r"""
 import json, os, resource, sys
-from sandboxes.mcp_servers import ServerConnection, ServerStartError, server_from_dict
+from sandboxes.mcp_sandbox import ServerStartError
+from sandboxes.mcp_server_spec import server_from_dict
+from sandboxes.mcp_servers import ServerConnection
 
 spec = server_from_dict("flood", json.loads(sys.argv[1]), "test")
 conn = ServerConnection(spec)

@@ -7,7 +7,9 @@ import re
 import pytest
 
 from tests.mcp.mcp_helpers import result_of
-from sandboxes.mcp_servers import PAGES_URL, ServerConnection, ServerFileError, ServerStartError, load_servers
+from sandboxes.mcp_sandbox import ServerStartError
+from sandboxes.mcp_server_spec import PAGES_URL, ServerFileError, load_servers
+from sandboxes.mcp_servers import ServerConnection
 
 
 def test_every_shipped_server_is_a_complete_entry(servers):

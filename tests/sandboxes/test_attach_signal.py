@@ -9,7 +9,9 @@ import time
 
 import pytest
 
-from sandboxes.docker_sandbox import STDERR, STDOUT, DockerSandbox, Limits, SandboxError, StreamClosed
+from sandboxes.attached_exec import STDERR, STDOUT, SandboxError, StreamClosed
+from sandboxes.docker_sandbox import DockerSandbox
+from sandboxes.limits import Limits
 
 
 def _frames(proc, deadline: float) -> list[tuple[int, bytes]]:

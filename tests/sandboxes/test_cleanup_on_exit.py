@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from sandboxes.docker_sandbox import remove_orphans
+from sandboxes.container_registry import remove_orphans
 from tests.interrupts import with_default_sigint
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

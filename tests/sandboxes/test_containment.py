@@ -8,7 +8,9 @@ import time
 
 import pytest
 
-from sandboxes.docker_sandbox import DockerSandbox, Limits, SandboxError
+from sandboxes.attached_exec import SandboxError
+from sandboxes.docker_sandbox import DockerSandbox
+from sandboxes.limits import Limits
 from sandboxes.terminal_tmux import SessionEnded, TmuxError, TmuxTerminal
 from tests.http_pages import serving
 
@@ -117,7 +119,7 @@ def listener():
 
 
 def test_page_script_reaches_no_other_port_by_fetch_websocket_or_webrtc(browser, site, listener):
-    from sandboxes.browser import BrowserSession
+    from sandboxes.browser_session import BrowserSession
     tcp_port, udp_port, hits = listener
     session = BrowserSession(browser, [site])
     try:

@@ -7,7 +7,9 @@ import dataclasses
 
 import pytest
 
-from sandboxes.docker_sandbox import DEV_TMPFS, DockerSandbox, Limits, LimitsError, SandboxError
+from sandboxes.attached_exec import SandboxError
+from sandboxes.docker_sandbox import DockerSandbox
+from sandboxes.limits import DEV_TMPFS, Limits, LimitsError
 
 MIB = 2**20
 # Every memory-backed filesystem a root shell in the sandbox can write to.

@@ -10,7 +10,8 @@ import threading
 import pytest
 
 from sandboxes import proc_view
-from sandboxes.docker_sandbox import DockerSandbox, Limits
+from sandboxes.docker_sandbox import DockerSandbox
+from sandboxes.limits import Limits
 
 # Filesystems that hold no file data (pseudo filesystems): writable, but nothing written there takes memory.
 NO_STORAGE = {"proc", "devpts", "mqueue", "sysfs", "cgroup", "cgroup2"}

@@ -9,7 +9,9 @@ import os
 import pytest
 
 from sandboxes import proc_view
-from sandboxes.docker_sandbox import DockerSandbox, Limits, SandboxError, SandboxPool
+from sandboxes.attached_exec import SandboxError
+from sandboxes.docker_sandbox import DockerSandbox, SandboxPool
+from sandboxes.limits import Limits
 
 
 def test_exec_returns_output_exit_code_and_reads_stdin(base_image, prefix):

@@ -10,7 +10,8 @@ import re
 import docker
 
 from sandboxes import proc_view
-from sandboxes.docker_sandbox import DockerSandbox, Limits
+from sandboxes.docker_sandbox import DockerSandbox
+from sandboxes.limits import Limits
 
 
 def test_free_shows_the_sandbox_not_the_host(base_image, prefix):

@@ -18,7 +18,7 @@ import pytest
 
 from pipelines.staging import remove_stale
 from sandboxes import leftovers
-from sandboxes.docker_sandbox import LABEL, OWNER_LABEL, OWNER_TAG_LABEL, remove_orphans
+from sandboxes.container_registry import LABEL, OWNER_LABEL, OWNER_TAG_LABEL, remove_orphans
 from schemas.processes import alive, owner_tag, pid_namespace, start_time
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -150,7 +150,7 @@ def test_a_process_whose_main_thread_ended_while_others_run_is_alive():
 SWEEPER = textwrap.dedent("""
     import os, socket, sys
     from collectors.runner import _remove_live_sandboxes
-    from sandboxes.docker_sandbox import LABEL, OWNER_LABEL, OWNER_TAG_LABEL
+    from sandboxes.container_registry import LABEL, OWNER_LABEL, OWNER_TAG_LABEL
     from sandboxes.engine import engine_client
     from schemas.processes import owner_tag, pid_namespace, start_time
     image, prefix = sys.argv[1], sys.argv[2]

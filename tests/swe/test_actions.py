@@ -5,7 +5,7 @@ from tests.swe.swe_helpers import PREFIX
 
 from collectors.api import Task
 from collectors.swe import DEFAULT_LIMITS, SweCollector, SweTaskError, failing_tests, parse_swe_action
-from sandboxes.docker_sandbox import Limits
+from sandboxes.limits import Limits
 
 CALC = "/work/repo/calc.py"
 

@@ -9,7 +9,7 @@ from tests.swe.swe_helpers import PREFIX
 
 from collectors.api import Task
 from collectors.swe import DEFAULT_LIMITS, SweCollector, parse_swe_action
-from sandboxes.docker_sandbox import Limits
+from sandboxes.limits import Limits
 from schemas.render import render
 from transforms.normalize import normalize_observation
 from transforms.prompts import system_prompt

@@ -17,7 +17,8 @@ import pytest
 
 from collectors.api import Task
 from collectors.web import WebCollector, resolve_reference
-from sandboxes.browser import NETWORK_DETAIL, BrowserSession
+from sandboxes.browser import NETWORK_DETAIL
+from sandboxes.browser_session import BrowserSession
 from sandboxes.bwrap import process_tree
 from schemas.processes import alive as running
 from tests.http_pages import serving

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from sandboxes.browser import Browser, BrowserSession
+from sandboxes.browser import Browser
+from sandboxes.browser_session import BrowserSession
 from sandboxes.bwrap import process_tree
 from tests.http_pages import serving
 from tests.web.browser_helpers import running_browser

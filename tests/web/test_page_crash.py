@@ -13,7 +13,8 @@ import pytest
 from collectors.api import Task
 from collectors.web import WebCollector, resolve_reference
 from sandboxes import browser as browser_module
-from sandboxes.browser import BrowserSession, PageCrashed
+from sandboxes.browser import PageCrashed
+from sandboxes.browser_session import BrowserSession
 from sandboxes.bwrap import process_tree
 from tests.web.browser_helpers import require_chromium, running_browser
 from tests.http_pages import serving

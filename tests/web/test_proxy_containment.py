@@ -14,7 +14,8 @@ import time
 import pytest
 
 import sandboxes.browser as browser_module
-from sandboxes.browser import Browser, BrowserSession, proxy_bypass
+from sandboxes.browser import Browser, proxy_bypass
+from sandboxes.browser_session import BrowserSession
 from tests.web.browser_helpers import running_browser
 from tests.http_pages import serving
 

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from sandboxes.browser import RELAY_FOLDER, BrowserSession
+from sandboxes.browser import RELAY_FOLDER
+from sandboxes.browser_session import BrowserSession
 from sandboxes.loopback_relay import MAX_CONNECTIONS, AgentGone, Relay
 from tests.http_pages import serving
 from tests.web.browser_helpers import running_browser

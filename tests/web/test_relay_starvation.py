@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from sandboxes.bwrap import process_tree
-from sandboxes.browser import RELAY_AGENT, RELAY_FOLDER, BrowserSession
+from sandboxes.browser import RELAY_AGENT, RELAY_FOLDER
+from sandboxes.browser_session import BrowserSession
 from sandboxes.loopback_relay import MAX_CONNECTIONS, MAX_PER_ADDRESS, Relay
 from tests.http_pages import serving
 from tests.web.browser_helpers import running_browser

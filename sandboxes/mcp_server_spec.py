@@ -1,0 +1,173 @@
+"""The MCP servers file: its entries (ServerSpec), their parsing and checks (load_servers, server_from_dict), and
+the placeholders an entry may use, with what each stands for inside a server's sandbox (fixed paths under
+SANDBOX_OPT, the local pages' address) or, for the checks made on this machine, on the host."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sandboxes.bwrap import SYSTEM_PATHS, covered
+from sandboxes.swe_git import GIT_DATE
+from schemas.yaml_file import load_yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SERVER_KEYS = {"command", "args", "env", "transport", "url", "domain", "prepare", "network", "description",
+               "startup_timeout_s", "hints", "read_only"}
+# Where the working directory appears inside the sandbox: a fixed path, so observations that name files do not
+# carry a random temporary name. (Under /tmp because bubblewrap can only create mount points on its tmpfs.)
+SANDBOX_WORKDIR = "/tmp/workspace"
+# Where the sandbox shows what a server needs from this machine: fixed paths, not the host's, so what a server
+# reports (its environment, its interpreter's paths, a stack trace) reads the same on every machine and names
+# neither the checkout nor the home folder.
+SANDBOX_OPT = "/opt/worldline"
+SANDBOX_PYTHON = f"{SANDBOX_OPT}/python"  # the Python installation the venvs were made from (pyenv's, here)
+SANDBOX_VENV = f"{SANDBOX_OPT}/venv"  # worldline's venv, for {python}
+SANDBOX_SRC = f"{SANDBOX_OPT}/src"  # worldline's packages, on PYTHONPATH
+SANDBOX_FOLDERS = {"mcp_venv": f"{SANDBOX_OPT}/mcp-venv", "node_modules": f"{SANDBOX_OPT}/node_modules",
+                   "cache": f"{SANDBOX_OPT}/cache"}
+# {git_date}: the commit clock swe pins too, for an entry that commits (git reads GIT_AUTHOR_DATE/GIT_COMMITTER_DATE):
+# with it a commit id is the same in every run and replay, not a function of the wall-clock second.
+PLACEHOLDERS = ("mcp_venv", "node_modules", "python", "cache", "workdir", "port", "pages", "git_date")
+# Placeholders a task's call arguments may carry, replaced literally (arguments may hold braces of their own).
+ARGUMENT_PLACEHOLDERS = ("workdir", "pages")
+# Placeholders that name a folder a server needs whole when its entry uses them (a script path inside it is not
+# enough: node resolves its packages, Python its site-packages, around it).
+FOLDER_PLACEHOLDERS = ("mcp_venv", "node_modules", "cache")
+
+# {pages}: a small static site (sandboxes/mcp_pages/) for servers that fetch URLs (mcp-server-fetch). It is served
+# inside the server's own sandbox, on the loopback of its private network namespace, at this fixed address: the
+# URLs in recorded actions and observations are the same on every machine and in every run, a stored episode
+# replays against the same address, and the server needs no network.
+PAGES_HOST, PAGES_PORT = "127.0.0.1", 8000
+PAGES_URL = f"http://{PAGES_HOST}:{PAGES_PORT}"
+
+
+class ServerFileError(ValueError):
+    pass
+
+
+@dataclass
+class ServerSpec:
+    """One servers-file entry. `prepare` holds shell commands run in the working directory before the start
+    (e.g. creating the git repository a git server works on), in the server's sandbox with the network on.
+    `read_only` names extra host paths the sandbox shows (read-only) beyond those found from the entry itself."""
+
+    name: str
+    command: str
+    args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    transport: str = "stdio"
+    url: str = "http://127.0.0.1:{port}/mcp"
+    domain: str = "mcp"
+    prepare: list[str] = field(default_factory=list)
+    network: bool = False
+    description: str = ""
+    startup_timeout_s: float = 30.0
+    # Argument values exploration should try for a property name (e.g. repo_path: ["{workdir}/repo"]).
+    hints: dict[str, list[str]] = field(default_factory=dict)
+    read_only: list[str] = field(default_factory=list)
+
+
+def load_servers(path: str | Path) -> dict[str, ServerSpec]:
+    path = Path(path)
+    if not path.exists():
+        raise ServerFileError(f"servers file {path} does not exist")
+    if path.is_dir():
+        raise ServerFileError(f"servers file {path} is a folder, not a file")
+    data = load_yaml(path, path.read_text(), ServerFileError)
+    entries = data.get("servers") if isinstance(data, dict) else None
+    if not isinstance(entries, dict) or not entries:
+        raise ServerFileError(f"{path}: expected a mapping with a non-empty 'servers' mapping of name -> entry")
+    return {name: server_from_dict(name, entry, f"{path} server {name!r}") for name, entry in entries.items()}
+
+
+def server_from_dict(name: str, entry: Any, where: str) -> ServerSpec:
+    if not isinstance(entry, dict):
+        raise ServerFileError(f"{where}: an entry must be a mapping, got {type(entry).__name__}")
+    unknown = set(entry) - SERVER_KEYS
+    if unknown:
+        raise ServerFileError(f"{where}: unknown keys {sorted(unknown)}; allowed: {sorted(SERVER_KEYS)}")
+    if not entry.get("command"):
+        raise ServerFileError(f"{where}: 'command' is missing")
+    if entry.get("transport", "stdio") not in ("stdio", "http"):
+        raise ServerFileError(f"{where}: transport must be 'stdio' or 'http', got {entry['transport']!r}")
+    for key, kind in (("args", list), ("prepare", list), ("env", dict), ("hints", dict), ("read_only", list)):
+        if key in entry and not isinstance(entry[key], kind):
+            raise ServerFileError(f"{where}: '{key}' must be a {kind.__name__}")
+    spec = ServerSpec(name=str(name), command=str(entry["command"]),
+                      args=[str(a) for a in entry.get("args") or []],
+                      env={str(k): str(v) for k, v in (entry.get("env") or {}).items()},
+                      transport=entry.get("transport", "stdio"), domain=entry.get("domain", "mcp"),
+                      prepare=[str(c) for c in entry.get("prepare") or []], network=bool(entry.get("network")),
+                      description=str(entry.get("description", "")),
+                      startup_timeout_s=float(entry.get("startup_timeout_s", 30.0)),
+                      hints={str(k): [str(v) for v in (vs if isinstance(vs, list) else [vs])]
+                             for k, vs in (entry.get("hints") or {}).items()},
+                      read_only=[str(p) for p in entry.get("read_only") or []])
+    if "url" in entry:
+        spec.url = str(entry["url"])
+    hinted = [v for values in spec.hints.values() for v in values]
+    for text in [spec.command, *spec.args, *spec.env.values(), *spec.prepare, spec.url, *hinted, *spec.read_only]:
+        expand(text, placeholder_values("/w", 0), where)  # a typo in a placeholder fails at load, not mid-run
+    # An http server keeps a loopback of its own too (the client reaches it through mcp_forward's socket).
+    if serves_pages(spec) and spec.network:
+        raise ServerFileError(f"{where}: uses {{pages}}, which is served on the sandbox's own loopback at "
+                              f"{PAGES_URL}; with the host's network (network: true) it would meet the host's port "
+                              f"{PAGES_PORT} and every other such server's")
+    if any("{pages}" in command for command in spec.prepare):
+        raise ServerFileError(f"{where}: prepare commands cannot use {{pages}}: the pages are served only next "
+                              f"to the server itself")
+    return spec
+
+
+def serves_pages(spec: ServerSpec) -> bool:
+    """Whether a server gets the local pages in its sandbox: its entry names {pages} (in its hints, say), so the
+    tasks written for it may fetch them."""
+    texts = [spec.command, *spec.args, *spec.env.values(), *(v for vs in spec.hints.values() for v in vs)]
+    return any("{pages}" in text for text in texts)
+
+
+def _host_folders() -> dict[str, str]:
+    return {"mcp_venv": str(PROJECT_ROOT / ".venv-mcp"), "cache": str(PROJECT_ROOT / ".cache"),
+            "node_modules": str(PROJECT_ROOT / ".mcp-servers" / "node_modules")}
+
+
+def placeholder_values(workdir: str, port: int, host: bool = False) -> dict:
+    """What the placeholders stand for as the server sees them, or (`host`) where those are on this machine."""
+    folders = _host_folders() if host else SANDBOX_FOLDERS
+    python = sys.executable if host else _sandbox_python()
+    return {"pages": PAGES_URL, **folders, "python": python, "workdir": workdir, "port": str(port),
+            "git_date": GIT_DATE}
+
+
+def _sandbox_python() -> str:
+    """{python} in the sandbox: worldline's venv at SANDBOX_VENV, or, run without a venv, its installation's own."""
+    if sys.prefix != sys.base_prefix:
+        return f"{SANDBOX_VENV}/bin/python"
+    return sandbox_base_python()
+
+
+def sandbox_base_python() -> str:
+    """The interpreter of worldline's Python installation (not its venv) as the sandbox shows it."""
+    return f"{python_home(Path(sys.base_prefix))}/bin/{Path(os.path.realpath(sys.executable)).name}"
+
+
+def python_home(base: Path) -> str:
+    """Where the sandbox shows the Python installation `base`: a system one where it is (/usr, shown anyway and
+    the same on every Debian machine), any other (pyenv's ~/.pyenv/versions/X.Y.Z) at SANDBOX_PYTHON."""
+    return str(base) if covered(str(base), list(SYSTEM_PATHS)) else SANDBOX_PYTHON
+
+
+def expand(text: str, values: dict[str, str], where: str) -> str:
+    """`text` with its placeholders filled in from `values`; a ServerFileError naming `where` for an unknown one."""
+    try:
+        return text.format_map(values)
+    except (KeyError, IndexError, ValueError) as exc:
+        gone = (" ({root} is gone: a server sees no checkout; name a file it needs in `read_only`)"
+                if isinstance(exc, KeyError) and exc.args == ("root",) else "")
+        raise ServerFileError(f"{where}: bad placeholder in {text!r} ({exc}){gone}; known: "
+                              f"{', '.join('{' + p + '}' for p in PLACEHOLDERS)}") from exc

@@ -1,0 +1,1 @@
+try { Object.defineProperty(Navigator.prototype, 'onLine', {get: () => true, configurable: true}); } catch (e) {}
