@@ -36,6 +36,15 @@ ERROR_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*)?(?:Error|Exception)\b")
 CALL_METHODS = ("tools/call", "resources/read", "prompts/get")
 LIST_METHODS = ("tools/list", "resources/list", "prompts/list", "resources/templates/list")
 RAW_FORMAT = "mcp-json"
+# What a task's options may hold: the server, its proxy perturbations, tools exploration leaves alone, and a search
+# question's ground-truth answer (kept in the episode's task record; sandboxes/search/world.py writes it).
+TASK_OPTIONS = ("server", "perturb", "skip_tools", "answer")
+# The keys of a tool call written directly ({tool, arguments}; `name` is `tool`'s other spelling), and the params
+# each method takes: what ServerConnection sends, the rest of a mapping being dropped without a word.
+CALL_KEYS = ("tool", "name", "arguments")
+METHOD_PARAMS = {"tools/call": ("name", "arguments"), "resources/read": ("uri",), "prompts/get": ("name", "arguments"),
+                 **{method: ("cursor",) for method in LIST_METHODS}}
+REQUIRED_PARAMS = {"resources/read": "uri", "prompts/get": "name"}
 
 
 # The parts of a servers-file entry that decide what the server answers: how it is started (its environment and
@@ -66,9 +75,10 @@ class McpActionError(ValueError):
     pass
 
 
-def start_failure_headline(message: str) -> str:
+def start_failure_headline(message: str, shipped: bool = True) -> str:
     """One line for a server that did not start: the reason from its stderr (node's `Error: Cannot find module ...`,
-    a Python traceback's last line) rather than the SDK's `Connection closed`, and where the servers come from."""
+    a Python traceback's last line) rather than the SDK's `Connection closed`, and, for a server the setup script
+    installs (`shipped`), where the servers come from."""
     head, found, stderr = message.partition("; stderr: ")
     if not found:
         head, found, stderr = message.partition(" before listening: ")
@@ -79,7 +89,7 @@ def start_failure_headline(message: str) -> str:
         traceback = any(line.startswith("Traceback (most recent call last)") for line in lines)
         reason = (errors[-1] if traceback else errors[0]) if errors else lines[-1]
         head = f"{head.partition(':')[0]}: {reason}"
-    if SETUP_SCRIPT in head:
+    if SETUP_SCRIPT in head or not shipped:
         return head
     return f"{head} (the shipped servers are installed by {SETUP_SCRIPT}, which `make setup` runs)"
 
@@ -93,21 +103,35 @@ def action_from_call(method: str, params: dict) -> Action:
                   text=json.dumps({"method": method, "params": params}, ensure_ascii=False))
 
 
+def _refuse_unknown(spec: dict, known: tuple[str, ...], what: str) -> None:
+    unknown = sorted(set(spec) - set(known), key=str)
+    if unknown:
+        raise McpActionError(f"action {spec!r:.80}: unknown {what} {unknown}; known: {sorted(known)}")
+
+
 def parse_call(spec: Any) -> Action:
     """One scripted entry: {tool, arguments} | {name, arguments} | {method, params} (resources/read, prompts/get,
-    or a list method with a cursor)."""
+    or a list method with a cursor). Only the shape is checked: whether the tool exists is the server's to say, and
+    the {workdir} and {pages} in arguments are filled in when the episode plays."""
     if not isinstance(spec, dict):
         raise McpActionError(f"an MCP action must be a mapping, got {type(spec).__name__}: {spec!r:.80}")
     if "method" in spec:
         method = spec["method"]
         if method not in CALL_METHODS + LIST_METHODS:
             raise McpActionError(f"action method {method!r} is not one of {', '.join(CALL_METHODS + LIST_METHODS)}")
+        _refuse_unknown(spec, ("method", "params"), "keys")
         params = spec.get("params") or {}
         if not isinstance(params, dict):
             raise McpActionError(f"action {spec!r:.80}: params must be a mapping")
+        _refuse_unknown(params, METHOD_PARAMS[method], f"{method} params")
+        required = REQUIRED_PARAMS.get(method)
+        if required and not isinstance(params.get(required), str):
+            raise McpActionError(f"action {spec!r:.80}: {method} needs params.{required} (a string)")
         if method != "tools/call":
             return action_from_call(method, params)
         spec = params
+    else:
+        _refuse_unknown(spec, CALL_KEYS, "keys")
     name = spec.get("tool", spec.get("name"))
     if not isinstance(name, str) or not name:
         raise McpActionError(f"action {spec!r:.80} names no tool ('tool' or 'name') and no 'method'")
@@ -141,6 +165,30 @@ def observation_for(exchange, error: Exception | None, server: str) -> Observati
         meta["render_error"] = str(exc)
         text = raw.decode("utf-8", errors="replace")
     return Observation(text=text, raw=raw, raw_format=RAW_FORMAT, meta=meta)
+
+
+def check_task(task: Task) -> None:
+    """Everything in a scripted task that can be wrong before its server starts (options, options.perturb, every
+    action's shape): McpActionError naming the task. Found only when the episode played, a typo in options.perturb
+    was counted as an environment error, retried on every run."""
+    from sandboxes.mcp_proxy import PerturbationSpecError, parse_spec
+
+    if task.perturbations:
+        # The common field is a list of labels the episode record keeps; nothing here would apply them.
+        raise McpActionError(f"task {task.id!r}: perturbations {task.perturbations} would be recorded but not "
+                             f"applied: MCP perturbations go in options.perturb (docs/mcp.md)")
+    unknown = sorted(set(task.options) - set(TASK_OPTIONS), key=str)
+    if unknown:
+        raise McpActionError(f"task {task.id!r}: unknown options {unknown}; known: {list(TASK_OPTIONS)}")
+    try:
+        parse_spec(task.options.get("perturb"), "options.perturb")
+    except PerturbationSpecError as exc:
+        raise McpActionError(f"task {task.id!r}: {exc}") from None
+    for number, spec in enumerate(task.actions, 1):
+        try:
+            parse_call(spec)
+        except McpActionError as exc:
+            raise McpActionError(f"task {task.id!r} action #{number}: {exc}") from None
 
 
 def _argument(args: list[str], option: str) -> str | None:
@@ -201,7 +249,8 @@ class McpCollector(Collector):
         except ServerStartError as exc:
             # The first line is what the console shows (once per server); the server's stderr follows it in the
             # episode's end_reason.
-            raise ServerStartError(f"{start_failure_headline(str(exc))}\n{exc}") from exc
+            from sandboxes.mcp_server_spec import installed_by_setup
+            raise ServerStartError(f"{start_failure_headline(str(exc), installed_by_setup(spec))}\n{exc}") from exc
         initialize = self.connection.initialize
         init_result = initialize.delivered.result
         self._server_info = init_result.get("serverInfo") or {}
@@ -474,7 +523,7 @@ def collect_command(
     """Collect MCP transitions from real servers: scripted tasks (--tasks, by default the shipped ones) or
     schema-driven exploration (--explore)."""
     from collectors.api import ScriptedPolicy
-    from collectors.tasks import InputFileError, load_tasks
+    from collectors.tasks import InputFileError, TaskFileError, known_domains, load_tasks
     from sandboxes.mcp_proxy import parse_spec
     from sandboxes.mcp_server_spec import ServerFileError, load_servers
     from schemas.yaml_file import load_yaml
@@ -488,7 +537,7 @@ def collect_command(
         raise ServerFileError(f"no servers file: the shipped {DEFAULT_SERVERS_FILE} is missing; give one with "
                               f"--servers FILE")
     servers_file = servers_file or DEFAULT_SERVERS_FILE
-    servers = load_servers(servers_file)
+    servers = load_servers(servers_file, known_domains())
     unknown = [name for name in server if name not in servers]
     if unknown:
         raise typer.BadParameter(f"unknown server(s) {unknown}; {servers_file} has {', '.join(sorted(servers))}")
@@ -500,11 +549,17 @@ def collect_command(
         tasks, policy = _explore_tasks(servers, server or sorted(servers)), ExplorePolicy
     else:
         tasks, policy = load_tasks(tasks_file, {"mcp", *(spec.domain for spec in servers.values())}), ScriptedPolicy
+        for task in tasks:  # before any server starts: a wrong task would otherwise fail once per episode
+            try:
+                check_task(task)
+            except McpActionError as exc:
+                raise TaskFileError(f"{tasks_file}: {exc}") from None
         tasks = [t for t in tasks if not server or t.options.get("server") in server]
         for task in tasks:
             if task.options.get("server") not in servers:
-                raise typer.BadParameter(f"{tasks_file} task {task.id!r}: options.server "
-                                         f"{task.options.get('server')!r} is not in {servers_file}")
+                raise TaskFileError(f"{tasks_file}: task {task.id!r}: options.server "
+                                    f"{task.options.get('server')!r} is not in {servers_file} (known: "
+                                    f"{', '.join(sorted(servers))})")
     by_domain: dict[str, list[Task]] = {}
     for task in tasks:
         by_domain.setdefault(servers[task.options["server"]].domain, []).append(task)

@@ -49,6 +49,9 @@ TOOL_PATH = "/tmp/.worldline/str_replace_editor.py"
 TOOL_SOURCE = (Path(__file__).parent / "swe_tools.py").read_bytes()
 EDITOR_COMMANDS = ("view", "create", "str_replace", "insert")
 ACTION_KINDS = ("bash", *EDITOR_COMMANDS, "run_tests", "git_diff", "submit")
+# What a task's options may hold: the repo, a bug to plant, and what a generated bug-fix task records beside them
+# (the kind of mutation and the tests it turns red: information only, a copied generated task keeps them).
+TASK_OPTIONS = ("repo", "mutation", "mutation_kind", "failing_tests")
 REQUIRED_ARGUMENTS = {"bash": ("command",), "view": ("path",), "create": ("path", "file_text"),
                       "str_replace": ("path", "old_str"), "insert": ("path", "insert_line", "new_str")}
 DEFAULT_LIMITS = Limits(memory="1g", pids=512, cpus=1.0, disk="256m", action_timeout_s=30.0)
@@ -126,6 +129,25 @@ def parse_swe_action(spec: Any, where: str = "action") -> Action:
     else:
         call = {"name": kind, "arguments": arguments}
     return Action(kind=kind, arguments=arguments, text=json.dumps(call, ensure_ascii=False))
+
+
+def check_task(task: Task, repos: dict[str, RepoSpec]) -> None:
+    """Everything in a scripted task that can be wrong before an image is built or a container started (options,
+    perturbations, every action): SweTaskError naming the task. A mutation id is checked against the image later
+    (check_mutations)."""
+    if task.perturbations:
+        # The common field is a list of labels the episode record keeps: a `disk_full` episode ran on an empty disk.
+        raise SweTaskError(f"task {task.id!r}: perturbations {task.perturbations} would be recorded but not "
+                           f"applied: swe applies none; put the repository or the machine in the state you want with "
+                           f"setup commands (docs/swe.md)")
+    unknown = sorted(set(task.options) - set(TASK_OPTIONS), key=str)
+    if unknown:
+        raise SweTaskError(f"task {task.id!r}: unknown options {unknown}; known: {list(TASK_OPTIONS)}")
+    if task.options.get("repo") not in repos:
+        raise SweTaskError(f"task {task.id!r}: options.repo {task.options.get('repo')!r} is not in the repos file "
+                           f"(known: {sorted(repos)})")
+    for number, spec in enumerate(task.actions, 1):
+        parse_swe_action(spec, f"task {task.id!r} action #{number}")
 
 
 class SweCollector(Collector):
@@ -455,7 +477,7 @@ def collect_command(
     from rich.markup import escape
 
     from collectors.command import console, run_and_report
-    from collectors.tasks import load_tasks
+    from collectors.tasks import TaskFileError, load_tasks
     from sandboxes.container_registry import install_cleanup_handlers, remove_orphans
     from sandboxes.images import ImageBuildError
     from sandboxes.swe_git import RepoSnapshotError
@@ -464,20 +486,16 @@ def collect_command(
 
     if repos is None and tasks is None:
         raise typer.BadParameter("give --repos FILE (generate bug-fix tasks) or --tasks FILE (scripted tasks)")
-    # A RepoSpecError or TaskFileError is shown by `worldline collect` as one line `Error: ...`.
+    # A RepoSpecError or TaskFileError is shown by `worldline collect` as one line `Error: ...`, naming the file.
     repos = repos or shipped_repos_file()  # beside the package, not relative to the working directory
     specs = {s.name: s for s in load_repo_specs(repos)}
     chosen = load_tasks(tasks, domain=DOMAIN) if tasks else None
     if chosen is not None:
-        for task in chosen:
-            if task.options.get("repo") not in specs:
-                raise typer.BadParameter(f"task {task.id!r}: options.repo {task.options.get('repo')!r} is not in "
-                                         f"the repos file (known: {sorted(specs)})", param_hint="--tasks")
-            for number, spec in enumerate(task.actions):
-                try:
-                    parse_swe_action(spec, f"task {task.id!r} action #{number + 1}")
-                except SweTaskError as exc:
-                    raise typer.BadParameter(str(exc), param_hint="--tasks") from exc
+        for task in chosen:  # before Docker is asked: a wrong task would otherwise fail once per episode
+            try:
+                check_task(task, specs)
+            except SweTaskError as exc:
+                raise TaskFileError(f"{tasks}: {exc}") from None
         specs = {name: spec for name, spec in specs.items() if any(t.options["repo"] == name for t in chosen)}
     install_cleanup_handlers()
     remove_orphans()
@@ -505,7 +523,7 @@ def collect_command(
             try:
                 check_mutations([t for t in chosen if t.options["repo"] == name], spec, images[name])
             except SweTaskError as exc:
-                raise typer.BadParameter(str(exc), param_hint="--tasks") from exc
+                raise TaskFileError(f"{tasks}: {exc}") from None
         plans = plans_for(chosen, seeds=seeds, max_steps=max_steps, replays=replays)
     else:
         plans = plans_for(generated, seeds=seeds, policy_factory=BugFixPolicy, max_steps=max_steps,

@@ -352,7 +352,7 @@ def collect_command(
 ):
     """Run terminal tasks in tmux inside Docker sandboxes and record every transition."""
     from collectors.command import run_and_report
-    from collectors.tasks import load_tasks
+    from collectors.tasks import TaskFileError, load_tasks
     from sandboxes.container_registry import install_cleanup_handlers, remove_orphans
     from sandboxes.images import image_exists
 
@@ -360,8 +360,8 @@ def collect_command(
     for task in chosen:
         try:
             check_task(task)
-        except TerminalTaskError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--tasks") from exc
+        except TerminalTaskError as exc:  # one line naming the file, as a loader error is
+            raise TaskFileError(f"{tasks}: {exc}") from None
     image = image or DEFAULT_TERMINAL_IMAGE
     if not image_exists(image):
         raise typer.BadParameter(f"image {image} does not exist; build it with `worldline sandbox build-image`",

@@ -4,8 +4,10 @@ SANDBOX_OPT, the local pages' address) or, for the checks made on this machine, 
 
 from __future__ import annotations
 
+import difflib
 import os
 import sys
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,10 @@ from sandboxes.swe_git import GIT_DATE
 from schemas.yaml_file import load_yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_SERVERS_FILE = PROJECT_ROOT / "tasks" / "mcp_servers.yaml"
+# The domains the shipped servers record in. A servers file may name a new one, but not a near miss of a known one:
+# `domain: serch` recorded every episode of that server under a domain of its own, without a word.
+SERVER_DOMAINS = ("mcp", "search")
 SERVER_KEYS = {"command", "args", "env", "transport", "url", "domain", "prepare", "network", "description",
                "startup_timeout_s", "hints", "read_only"}
 # Where the working directory appears inside the sandbox: a fixed path, so observations that name files do not
@@ -70,9 +76,20 @@ class ServerSpec:
     # Argument values exploration should try for a property name (e.g. repo_path: ["{workdir}/repo"]).
     hints: dict[str, list[str]] = field(default_factory=dict)
     read_only: list[str] = field(default_factory=list)
+    # Whether the entry comes from the shipped servers file, whose servers scripts/setup.d/40-mcp-servers.sh
+    # installs: only then is that script the hint for a server that does not start.
+    shipped: bool = False
 
 
-def load_servers(path: str | Path) -> dict[str, ServerSpec]:
+def installed_by_setup(spec: ServerSpec) -> bool:
+    """Whether scripts/setup.d/40-mcp-servers.sh installs what `spec` runs: a shipped entry, or one that names the
+    folders it fills ({mcp_venv}, {node_modules})."""
+    texts = [spec.command, *spec.args]
+    return spec.shipped or any("{" + name + "}" in text for text in texts for name in ("mcp_venv", "node_modules"))
+
+
+def load_servers(path: str | Path, known_domains: Collection[str] = SERVER_DOMAINS) -> dict[str, ServerSpec]:
+    """The entries of a servers file; an entry's domain may not be a near miss of one of `known_domains`."""
     path = Path(path)
     if not path.exists():
         raise ServerFileError(f"servers file {path} does not exist")
@@ -82,10 +99,28 @@ def load_servers(path: str | Path) -> dict[str, ServerSpec]:
     entries = data.get("servers") if isinstance(data, dict) else None
     if not isinstance(entries, dict) or not entries:
         raise ServerFileError(f"{path}: expected a mapping with a non-empty 'servers' mapping of name -> entry")
-    return {name: server_from_dict(name, entry, f"{path} server {name!r}") for name, entry in entries.items()}
+    shipped = path.resolve() == SHIPPED_SERVERS_FILE
+    servers = {name: server_from_dict(name, entry, f"{path} server {name!r}", known_domains)
+               for name, entry in entries.items()}
+    for spec in servers.values():
+        spec.shipped = shipped
+    return servers
 
 
-def server_from_dict(name: str, entry: Any, where: str) -> ServerSpec:
+def near_miss(domain: str, known: Collection[str]) -> str | None:
+    """The known domain `domain` looks like a misspelling of (a higher cutoff than difflib's 0.6, so that a new
+    domain merely sharing letters with one, `webapp` or `docs`, stays allowed; a transposition, `mpc`, counts)."""
+    if domain in known:
+        return None
+    for name in known:
+        if domain.lower() == name.lower() or sorted(domain.lower()) == sorted(name.lower()):
+            return name
+    close = difflib.get_close_matches(domain, list(known), n=1, cutoff=0.8)
+    return close[0] if close else None
+
+
+def server_from_dict(name: str, entry: Any, where: str,
+                     known_domains: Collection[str] = SERVER_DOMAINS) -> ServerSpec:
     if not isinstance(entry, dict):
         raise ServerFileError(f"{where}: an entry must be a mapping, got {type(entry).__name__}")
     unknown = set(entry) - SERVER_KEYS
@@ -98,10 +133,19 @@ def server_from_dict(name: str, entry: Any, where: str) -> ServerSpec:
     for key, kind in (("args", list), ("prepare", list), ("env", dict), ("hints", dict), ("read_only", list)):
         if key in entry and not isinstance(entry[key], kind):
             raise ServerFileError(f"{where}: '{key}' must be a {kind.__name__}")
+    domain = entry.get("domain", "mcp")
+    if not isinstance(domain, str) or not domain.strip():
+        raise ServerFileError(f"{where}: domain must be a non-empty string (the domain its episodes are recorded "
+                              f"in), got {domain!r}")
+    guess = near_miss(domain, known_domains)
+    if guess:
+        raise ServerFileError(f"{where}: domain {domain!r} looks like a misspelling of the known domain {guess!r}; "
+                              f"write {guess!r}, or a new domain's name not this close to it (known: "
+                              f"{', '.join(sorted(known_domains))})")
     spec = ServerSpec(name=str(name), command=str(entry["command"]),
                       args=[str(a) for a in entry.get("args") or []],
                       env={str(k): str(v) for k, v in (entry.get("env") or {}).items()},
-                      transport=entry.get("transport", "stdio"), domain=entry.get("domain", "mcp"),
+                      transport=entry.get("transport", "stdio"), domain=domain,
                       prepare=[str(c) for c in entry.get("prepare") or []], network=bool(entry.get("network")),
                       description=str(entry.get("description", "")),
                       startup_timeout_s=float(entry.get("startup_timeout_s", 30.0)),

@@ -34,7 +34,7 @@ from sandboxes.mcp_sandbox import (SANDBOX_USER, SandboxLayout, ServerStartError
                                    hold_workspace, pages_launcher, release_workspace, sandboxed, server_layout,
                                    total_caps)
 from sandboxes.mcp_server_spec import (ARGUMENT_PLACEHOLDERS, PAGES_PORT, SANDBOX_OPT, SANDBOX_WORKDIR, ServerSpec,
-                                       expand, placeholder_values, serves_pages)
+                                       expand, installed_by_setup, placeholder_values, serves_pages)
 from sandboxes.unix_socket_http import unix_socket_transport
 from schemas.processes import alive
 
@@ -51,6 +51,18 @@ class CallTimeout(TimeoutError):
     when the server was still working on the call and was restarted (how long the restart took)."""
 
     restart_s: float | None = None
+
+
+class StartupTimeout(TimeoutError):
+    """The server did not answer initialize within its entry's startup_timeout_s (anyio's own TimeoutError carries
+    no message: the start failure read `TimeoutError: ` with nothing after it)."""
+
+
+def _find(exc: BaseException, kind: type) -> BaseException | None:
+    """The first `kind` among the leaves of (nested) exception groups."""
+    if isinstance(exc, BaseExceptionGroup):
+        return next((found for e in exc.exceptions if (found := _find(e, kind)) is not None), None)
+    return exc if isinstance(exc, kind) else None
 
 
 def _leaf_errors(exc: BaseException) -> str:
@@ -226,8 +238,9 @@ class ServerConnection:
         command = expand(self.spec.command, self.host_values, where)
         found = shutil.which(command)
         if found is None:
-            raise ServerStartError(f"{where}: command {command!r} is not an executable on PATH "
-                                   f"(is scripts/setup.d/40-mcp-servers.sh done?)")
+            # The script installs the shipped servers only: for a user's own server it would send them astray.
+            hint = " (is scripts/setup.d/40-mcp-servers.sh done?)" if installed_by_setup(self.spec) else ""
+            raise ServerStartError(f"{where}: command {command!r} is not an executable on PATH{hint}")
         if covered(expand(self.spec.command, self.values, where), [SANDBOX_OPT]):
             with open(found, "rb") as handle:
                 first = handle.readline(256)
@@ -270,8 +283,9 @@ class ServerConnection:
                 self._holder.result()  # raises what stopped the session from opening
                 raise RuntimeError("the session closed before it was ready")
         except Exception as exc:
-            raise ServerStartError(f"server {self.spec.name!r} did not start: {_leaf_errors(exc)}; "
-                                   f"stderr: {self.stderr()[-800:]}") from exc
+            timeout = _find(exc, StartupTimeout)
+            what = str(timeout) if timeout is not None else f"did not start: {_leaf_errors(exc)}"
+            raise ServerStartError(f"server {self.spec.name!r} {what}; stderr: {self.stderr()[-800:]}") from exc
 
     def restart(self) -> float:
         """Kills the server's whole process tree and starts a fresh process from the same entry, on the same
@@ -401,8 +415,12 @@ class ServerConnection:
             async with self.proxy.wrap(streams[0], streams[1]) as (read, write):
                 async with ClientSession(read, write) as session:
                     before = len(self.proxy.order)
-                    with anyio.fail_after(self.spec.startup_timeout_s):  # a Python server may take seconds to import
-                        await session.initialize()
+                    try:  # a Python server may take seconds to import
+                        with anyio.fail_after(self.spec.startup_timeout_s):
+                            await session.initialize()
+                    except TimeoutError:
+                        raise StartupTimeout(f"did not answer initialize within {self.spec.startup_timeout_s:g} s "
+                                             f"(the entry's startup_timeout_s)") from None
                     self.initialize = self.proxy.take(before)[0]
                     yield session
 

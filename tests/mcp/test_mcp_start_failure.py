@@ -13,7 +13,9 @@ from collectors.mcp import SETUP_SCRIPT, start_failure_headline
 
 def test_failing_server_is_one_line_with_reason_and_hint(tmp_path):
     servers = tmp_path / "servers.yaml"
-    servers.write_text(yaml.safe_dump({"servers": {"broken": {"command": "node", "args": ["/nonexistent.js"]}}}))
+    # A module under {node_modules} (what the setup script installs) that is not there: the hint names the script.
+    servers.write_text(yaml.safe_dump({"servers": {"broken": {"command": "node",
+                                                              "args": ["{node_modules}/nonexistent.js"]}}}))
     tasks = tmp_path / "tasks.yaml"
     tasks.write_text(yaml.safe_dump([{"id": f"t{i}", "instruction": "call", "options": {"server": "broken"},
                                       "actions": [{"tool": "x"}]} for i in range(3)]))
@@ -22,7 +24,7 @@ def test_failing_server_is_one_line_with_reason_and_hint(tmp_path):
                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 1, done.stderr[-3000:]  # every episode failed
     assert "3 ended in an error (3 environment errors)" in " ".join(done.stderr.split()), done.stderr[-3000:]
-    reason = "server 'broken' did not start: Error: Cannot find module '/nonexistent.js'"
+    reason = "server 'broken' did not start: Error: Cannot find module '/opt/worldline/node_modules/nonexistent.js'"
     mentions = [line for line in done.stderr.splitlines() if "broken" in line or "nonexistent" in line]
     # One live warning the first time it fails, one line in the summary: not one (or a stack) per episode.
     assert len(mentions) == 2 and all(reason in line and SETUP_SCRIPT in line for line in mentions), done.stderr

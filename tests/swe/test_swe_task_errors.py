@@ -63,7 +63,7 @@ def test_a_mutation_id_the_repo_lacks_is_a_task_file_error(tiny_spec, tiny_image
                                        "--out", str(out)], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert done.returncode == 2, done.stderr[-2000:]
     flat = " ".join(done.stderr.replace("│", " ").split())
-    assert "Invalid value for --tasks" in flat
+    assert f"Error: {tasks}: task 'stale'" in flat and "Invalid value" not in flat  # one line naming the file
     assert "task 'stale': options.mutation 'calc.py:99999:flip_comparison:0' does not exist in calc.py" in flat
     assert not (out / "episodes").exists() and not (out / "transitions").exists()
 
