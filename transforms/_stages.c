@@ -1,4 +1,4 @@
-/* The stage texts of many transitions (transforms/stages.py), written as one Arrow string column.
+/* The stage texts of many transitions (transforms/stage_tables.py), written as one Arrow string column.
  *
  * A stage text is a sequence of pieces: literal parts of its format and the row values between them. Python puts
  * every distinct piece once in a list (the pool) and says which pieces, by index, make each text, one text after

@@ -1,6 +1,6 @@
 """The curation PTransform: raw transition files -> curated transitions, three training stages, dedupe list and
 dead letters. `Curate.expand` only composes; each step is a small DoFn over pure functions (transforms.prepare,
-transforms.dedupe, transforms.finish, transforms.stages).
+transforms.dedupe, transforms.finish, transforms.stage_tables).
 
     paths -> Prepare (read, validate, normalize, mask, hash, MinHash; a row group at a time, small ones merged)
                -> a prepared file per chunk (WORK/prepared/) and its sketches (WORK/sketches/), dead letters,
@@ -38,8 +38,8 @@ from transforms.finish import decide_file
 from transforms.io import PartFiles, TableBatches, dead_letter, raw_files, read_pickled, write_pickled
 from transforms.memory import freeze_worker_heap, gc_paused, release_arrow_memory
 from transforms.prepare import MAX_OBSERVATION_CHARS, prepare_chunk
-from transforms.stages import (EPISODE_DOCUMENT_CHARS, HISTORY_STEPS, WINDOW, StageTextTooLarge, build_stage_tables,
-                               check_window, document_starts)
+from transforms.stage_tables import StageTextTooLarge, build_stage_tables
+from transforms.stages import EPISODE_DOCUMENT_CHARS, HISTORY_STEPS, WINDOW, check_window, document_starts
 from transforms.validate import DEAD_LETTER, read_valid_chunks
 
 KEYS, PREPARED, CANDIDATES, COLLISIONS, PARTS = "keys", "prepared", "candidates", "collisions", "parts"

@@ -96,7 +96,8 @@ def id_order(record_id: str) -> tuple[str, int]:
 
 
 def change_signature(state_masked: str, next_masked: str) -> bytes:
-    """change_signatures of one transition."""
+    """change_signatures of one transition. Test oracle / reference: only tests call it (curation signs a chunk at
+    once with change_signatures), to state what one transition's signature is; kept on purpose, not dead code."""
     return change_signatures([(state_masked, "", next_masked)])[0]
 
 

@@ -268,7 +268,7 @@ def system_prompt(domain: str) -> str:
 
 
 # A turn's user prompt: its number, then the task and the state before the action (on the turn a conversation opens
-# with, each left out when empty), then the action. Format strings, so that stages.build_stage_tables can fill them
+# with, each left out when empty), then the action. Format strings, so that stage_tables.build_stage_tables can fill them
 # with the values of many rows at once.
 TURN_HEADER = "### Turn {turn}\n"
 INSTRUCTION_SECTION = "**Task Instruction:**\n{instruction}\n\n"

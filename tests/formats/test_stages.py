@@ -236,7 +236,7 @@ def _spans_in_order(rows: list[dict]) -> list[dict]:
 @pytest.mark.parametrize("window", [0, 1, 2, 4, 5])
 def test_stage_tables_equal_the_rows_built_one_by_one(window, spans_in_order):
     from transforms.curate import curated_table
-    from transforms.stages import build_stage_tables
+    from transforms.stage_tables import build_stage_tables
 
     rows = _spans_in_order(_file_of_episodes()) if spans_in_order else _file_of_episodes()
     starts = [next(i for i, row in enumerate(rows) if row["episode_id"] == current["episode_id"])
@@ -273,7 +273,7 @@ def test_stage_tables_equal_the_rows_built_one_by_one(window, spans_in_order):
 
 def test_stage_tables_dead_letter_rows_without_a_key():
     from transforms.curate import curated_table
-    from transforms.stages import build_stage_tables
+    from transforms.stage_tables import build_stage_tables
 
     rows = curated_episode(3)
     rows[1] = {**rows[1], "domain": None}
@@ -285,7 +285,7 @@ def test_stage_tables_dead_letter_rows_without_a_key():
 
 def test_stage_tables_write_a_history_value_that_is_not_a_str_as_the_one_row_helpers_do():
     from transforms.curate import curated_table
-    from transforms.stages import build_stage_tables
+    from transforms.stage_tables import build_stage_tables
 
     rows = curated_episode(6)
     rows[1] = {**rows[1], "state_text": 5, "action_text": 7.5}  # kept as history only: its own trace failed on it

@@ -59,11 +59,11 @@ def test_added_tables_of_one_output_stay_apart_from_another():
 
 
 def test_rows_whose_stage_texts_outgrow_an_arrow_array_are_built_apart_then_dead_lettered(tmp_path, monkeypatch):
-    from transforms import stages
+    from transforms import stage_tables
 
     # The limit is 2 GiB; 15,000 bytes stands for it, and one observation of 20,000 characters for one of GBs: it is
     # in the texts of its own row and of the three after it (their windows).
-    monkeypatch.setattr(stages, "MAX_COLUMN_BYTES", 15_000)
+    monkeypatch.setattr(stage_tables, "MAX_COLUMN_BYTES", 15_000)
     rows = [{**row, "source": "raw.parquet"} for row in curated_episode(7)]
     rows[3]["next_text"] = "x" * 20_000
     prepared = str(tmp_path / "work" / "prepared" / "file-1.pickle.lz4")

@@ -16,7 +16,8 @@ from transforms import curate
 from transforms.card import dataset_card
 from transforms.curate import DEAD_LETTER, PARTS, CurateOptions, FinishFn, curated_table
 from transforms.io import write_pickled
-from transforms.stages import HISTORY_STEPS, StageError, build_stage_rows, build_stage_tables
+from transforms.stage_tables import build_stage_tables
+from transforms.stages import HISTORY_STEPS, StageError, build_stage_rows
 
 
 def _turns(messages: list[dict]) -> list[int]:

@@ -17,7 +17,8 @@ from transforms import dedupe
 from transforms.curate import curated_table
 from transforms.prepare import prepare_chunk
 from transforms.replay import OTHER_OUTCOME, other_outcome, replay_spans
-from transforms.stages import build_stage_rows, build_stage_tables
+from transforms.stage_tables import build_stage_tables
+from transforms.stages import build_stage_rows
 
 DATA = Path(__file__).parent / "data"
 TEXTS = json.loads((DATA / "replay_outcomes.json").read_text())

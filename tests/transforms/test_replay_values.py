@@ -15,7 +15,7 @@ from transforms import dedupe
 from transforms.curate import curated_table
 from transforms.prepare import prepare_chunk
 from transforms.replay import OTHER_OUTCOME, other_outcome, replay_spans
-from transforms.stages import build_stage_tables
+from transforms.stage_tables import build_stage_tables
 
 DATA = Path(__file__).parent / "data"
 # id(A) in the recording and in its replay (pyrepl-addresses-s0-c8bdde1b:5).

@@ -27,8 +27,9 @@ from transforms import curate
 from transforms.card import dataset_card
 from transforms.curate import DEAD_LETTER, PARTS, CurateOptions, FinishFn, build_slices, curated_table
 from transforms.io import write_pickled
-from transforms.stages import (EPISODE_DOCUMENT_CHARS, STAGE1_LAYOUTS, build_stage_rows, build_stage_tables,
-                               document_starts, episode_documents)
+from transforms.stage_tables import build_stage_tables
+from transforms.stages import (EPISODE_DOCUMENT_CHARS, STAGE1_LAYOUTS, build_stage_rows, document_starts,
+                               episode_documents)
 
 
 def _text(domain, instruction, state, steps) -> str:

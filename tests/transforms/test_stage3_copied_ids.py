@@ -15,7 +15,8 @@ import pytest
 from schemas import STAGE3_SCHEMA
 from transforms.curate import curated_table
 from transforms.masking import volatile_spans
-from transforms.stages import build_stage_rows, build_stage_tables
+from transforms.stage_tables import build_stage_tables
+from transforms.stages import build_stage_rows
 
 DATA = Path(__file__).parent / "data"
 
