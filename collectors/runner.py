@@ -351,15 +351,13 @@ def _safe_env(collector: Collector) -> EnvInfo:
         return EnvInfo(kind="unknown", id=collector.name, details={"error": str(exc)})
 
 
-def collect(make_collector: Callable[[], Collector], plans: list[EpisodePlan], out: str | Path, *,
-            domain: str, workers: int = 1, limit: int | None = None, progress: bool = True,
-            report: CollectionReport | None = None) -> CollectionReport:
-    """Run every plan not already complete in `out`, `workers` environments at a time, and give complete episodes
-    stored with fewer than plan.replays replays the missing ones. A `report` given is filled as the run goes, so a
-    caller that an interrupt ends the run for still has what was planned and stored."""
-    store = EpisodeStore(out)
-    report = CollectionReport() if report is None else report
-    todo: list[EpisodePlan | StoredReplays] = []
+def plan_collection(store: EpisodeStore, plans: list[EpisodePlan], domain: str, limit: int | None,
+                    report: CollectionReport) -> tuple[list[EpisodePlan], list[StoredReplays]]:
+    """What a run is to do, from the episodes `store` holds: the plans to play (new, errored and damaged episodes,
+    the first `limit` of them) and the complete episodes to give missing replays. Fills `report` with what it
+    decided (report.planned included) and warns once of stored episodes whose task changed or could not be checked.
+    Raises OutFolderError, before anything runs, if an episode to record again is in a pack. Runs nothing."""
+    todo: list[EpisodePlan] = []
     replays: list[StoredReplays] = []
     packed_again: list[tuple[EpisodePlan, str]] = []  # episodes to record again whose rows a pack holds
     for plan in plans:
@@ -394,7 +392,19 @@ def collect(make_collector: Callable[[], Collector], plans: list[EpisodePlan], o
     if limit is not None:
         todo = todo[:limit]  # new episodes only: --limit says how many to collect
     report.planned = len(todo)
-    todo += replays
+    return todo, replays
+
+
+def collect(make_collector: Callable[[], Collector], plans: list[EpisodePlan], out: str | Path, *,
+            domain: str, workers: int = 1, limit: int | None = None, progress: bool = True,
+            report: CollectionReport | None = None) -> CollectionReport:
+    """Run every plan not already complete in `out`, `workers` environments at a time, and give complete episodes
+    stored with fewer than plan.replays replays the missing ones (plan_collection). A `report` given is filled as
+    the run goes, so a caller that an interrupt ends the run for still has what was planned and stored."""
+    store = EpisodeStore(out)
+    report = CollectionReport() if report is None else report
+    episodes, replays = plan_collection(store, plans, domain, limit, report)
+    todo: list[EpisodePlan | StoredReplays] = [*episodes, *replays]
     if not todo:
         return report
 

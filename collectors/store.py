@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from schemas import SCHEMA_VERSION, TRANSITION_SCHEMA, Episode, Transition
-from schemas.files import temp_file
+from schemas.files import atomic_open
 from schemas.transition import ADDED_IN_1_1, with_current_columns
 from schemas.layout import EPISODES_DIR, TRANSITIONS_DIR, episode_path, transitions_path
 from schemas.packs import PACK_PREFIX, held_by_packs
@@ -39,16 +39,10 @@ def atomic_write(path: Path, write, named: Callable[[], Path] | None = None) -> 
     in the same folder to publish under, for a name that depends on what was written. The temp file's name carries
     the writer's owner tag, so that a later store can remove it if the writer was killed (remove_dead_temp_files)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = temp_file(path.parent, f"{path.name}-{owner_tag()}-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, named() if named else path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # fsync: an episode cost environment time to record and a rerun trusts the files it finds, so a power loss must
+    # not leave the final name on an empty file.
+    with atomic_open(path, "wb", fsync=True, temp_name=f"{path.name}-{owner_tag()}-", publish_as=named) as handle:
+        write(handle)
 
 
 REPLAYS = ADDED_IN_1_1.name

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import pytest
 
 from collectors.store import atomic_write
-from pipelines.commands.export import AtomicText
+from pipelines.commands.export import atomic_text
 from sandboxes.search.index import Page, SearchIndex
 from schemas.files import temp_file
 from transforms.io import write_bytes, write_text
@@ -42,7 +42,7 @@ def _write_with_every_helper(folder) -> list:
     atomic_write(folder / "store.json", lambda handle: handle.write(b"{}"))
     write_bytes(str(folder / "io.bin"), b"\x00")
     write_text(str(folder / "io.md"), "# card\n")
-    with AtomicText(folder / "export" / "x_test.jsonl") as handle:
+    with atomic_text(folder / "export" / "x_test.jsonl") as handle:
         handle.write("{}\n")
     SearchIndex.build([Page("p1", "Title", "https://example.test/", "some words")], folder / "index.sqlite").db.close()
     fd, path = temp_file(folder, "bare")

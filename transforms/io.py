@@ -619,18 +619,14 @@ def write_bytes(path: str, data: bytes) -> None:
         with FileSystems.create(path) as handle:
             handle.write(data)
         return
-    from schemas.files import temp_file
+    from schemas.files import atomic_open
 
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = temp_file(target.parent, target.name)  # the mode open() would give, not mkstemp's 0600
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # No fsync: curation's outputs can be made again from the raw collection, and a flush per small file would
+    # cost every part and shard a disk round trip.
+    with atomic_open(target, "wb", fsync=False) as handle:
+        handle.write(data)
 
 
 def read_bytes(path: str) -> bytes:

@@ -18,11 +18,14 @@ import typer
 
 from pipelines.commands.errors import fail
 from schemas.interrupts import interrupt_on_sigterm, interrupted_exit_code, signal_name
+from transforms.reasoning import SYNTHESIZERS
 
 PACK_HINT_FILES = 1000
 LLM_PARAMETERS = ("llm_endpoint", "llm_model", "llm_budget", "llm_token_budget", "llm_max_tokens", "llm_concurrency",
                   "llm_cache", "llm_check")
 ENDPOINT_HINT = "check --llm-endpoint, --llm-model, $OPENAI_API_KEY and the server's log"
+# --reasoning's values: the synthesizers' registry, so that click refuses any other name before the run starts.
+Reasoning = Literal[tuple(SYNTHESIZERS)]
 
 
 def raw_file_counts(input_dir: str) -> tuple[int, int]:
@@ -131,8 +134,9 @@ curate = typer.Typer(add_completion=False)
 def curate_command(ctx: typer.Context,
            # A list, so that a second --input is seen: click keeps only the last value of a single option, and
            # `--input A --input B` curated B alone, exit 0.
-           input: list[str] = typer.Option(None, "--input", show_default=False, metavar="<str>",
-                                           help="Raw collection folder (local path or gs://...); one.  [required]"),
+           input_dir: list[str] = typer.Option(None, "--input", show_default=False, metavar="<str>",
+                                               help="Raw collection folder (local path or gs://...); one.  "
+                                                    "[required]"),
            output: str = typer.Option(None, "--output", "--out", show_default=False,
                                       help="Folder for stage1/ stage2/ stage3/ and the rest.  [required]"),
            overwrite: bool = typer.Option(False, help="Replace curation output already in --output."),
@@ -171,8 +175,9 @@ def curate_command(ctx: typer.Context,
                     "the step to predict: the last N; 0: none (the prompt opens with the state the action was taken "
                     "in); all: every one, for environments whose state is the whole transcript (a REPL's "
                     "definitions), a row's prompt then growing with its step (the card gives stage 2's lengths)."),
-           reasoning: str = typer.Option("grounded", help="Reasoning synthesizer: grounded (offline, from the "
-                                                          "diff) or llm (an OpenAI-compatible endpoint)."),
+           reasoning: Reasoning = typer.Option("grounded", help="Reasoning synthesizer: grounded (offline, from "
+                                                                "the diff) or llm (an OpenAI-compatible "
+                                                                "endpoint)."),
            llm_endpoint: str = typer.Option(None, help="OpenAI-compatible base URL for --reasoning llm, e.g. "
                                                        "http://localhost:8000/v1 [default: $OPENAI_BASE_URL]. "
                                                        "The key is read from $OPENAI_API_KEY."),
@@ -195,26 +200,19 @@ def curate_command(ctx: typer.Context,
     Options not listed here go to Beam: --runner, --direct_num_workers, --direct_running_mode, --project,
     --region, --temp_location, --setup_file... (docs/curation.md, docs/dataflow.md).
     """
-    from pipelines.curate import InputMissingError, RunnerError, check_input, check_plugins, check_runner, run_curation
-    from pipelines.local_runner import CurationInterrupted, WorkerLost
-    from pipelines.output_folder import OutputExistsError, check_output_apart, existing_output, work_dir
-    from pipelines.progress import CurationProgress
-    from schemas.collection_lock import WaitInterrupted, collection_lock
     from transforms.curate import CurateOptions
     from transforms.dedupe import NearDupOptions
-    from transforms.prompts import DomainPluginError
-    from transforms.reasoning import SYNTHESIZERS
 
     check_options(ctx)
     # Each worker process logs this at start; it concerns user types registered in a main session, which curation
     # has none of.
     logging.getLogger("apache_beam.runners.portability.local_job_service").addFilter(
         lambda record: "No semi_persistent_directory found" not in record.getMessage())
-    input = one_input(input)
-    for value, name in ((input, "--input"), (output, "--output")):
+    input_dir = one_input(input_dir)
+    for value, name in ((input_dir, "--input"), (output, "--output")):
         if not value:
             raise fail(f"missing option {name} (see --help)", code=2)
-    window = history_steps_of(history_steps)
+    history = history_steps_of(history_steps)
     try:
         near_dup = NearDupOptions(threshold=near_dup_threshold, change_threshold=near_dup_change_threshold,
                                   num_perm=minhash_perms, bands=lsh_bands,
@@ -222,9 +220,6 @@ def curate_command(ctx: typer.Context,
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     reasoning_options = {}
-    if reasoning not in SYNTHESIZERS:
-        raise typer.BadParameter(f"{reasoning!r} is not one of {', '.join(sorted(SYNTHESIZERS))}",
-                                 param_hint="--reasoning")
     check_llm_options_apply(ctx, reasoning)
     if reasoning == "llm":
         reasoning_options = llm_options(llm_endpoint, llm_model, llm_budget, llm_token_budget, llm_max_tokens,
@@ -232,28 +227,54 @@ def curate_command(ctx: typer.Context,
     options = CurateOptions(near_dup=near_dup, reasoning=reasoning, reasoning_options=reasoning_options,
                             max_observation_chars=max_observation_chars, keep_stand_ins=keep_stand_ins,
                             stage1_layout=stage1_layout, stage1_max_chars=stage1_max_chars,
-                            history_steps=window)
-    try:  # the checks run_curation makes, before any tip or warning about a run that will not happen
-        check_input(input)
-        check_output_apart(input, output)
+                            history_steps=history)
+    check_runnable(input_dir, output, overwrite, list(ctx.args))
+    interrupt_on_sigterm()
+    stats = _run_or_exit(input_dir, output, options, overwrite, list(ctx.args), spend_of(reasoning_options))
+    if stats is None:
+        typer.echo("Dry run: the job was translated and nothing was submitted, curated or written.", err=True)
+        return
+    report(stats, output)
+
+
+def check_runnable(input_dir: str, output: str, overwrite: bool, beam_args: list[str]) -> None:
+    """The checks run_curation makes, before any tip or warning about a run that will not happen: what was asked
+    cannot run is a usage error (exit 2), as collect's file errors are."""
+    from pipelines.curate import InputMissingError, RunnerError, check_input, check_plugins, check_runner
+    from pipelines.output_folder import OutputExistsError, check_output_apart, existing_output
+    from transforms.prompts import DomainPluginError
+
+    try:
+        check_input(input_dir)
+        check_output_apart(input_dir, output)
         existing_output(output, overwrite)
-        check_runner(list(ctx.args))
+        check_runner(beam_args)
         check_plugins()
     except (InputMissingError, OutputExistsError, RunnerError, DomainPluginError) as exc:
-        raise fail(str(exc), code=2) from exc  # what was asked cannot run: a usage error, as collect's file errors
-    interrupt_on_sigterm()
+        raise fail(str(exc), code=2) from exc
+
+
+def _run_or_exit(input_dir: str, output: str, options, overwrite: bool, beam_args: list[str],
+                 spend: tuple[str, str] | None) -> dict | None:
+    """run_curation's stats (None for a dry run), or the way the run stopped as a message and an exit code: 1 for
+    a failure, the signal's code for an interrupt; an exception none of these covers is raised as it is."""
+    from pipelines.curate import InputMissingError, run_curation
+    from pipelines.local_runner import CurationInterrupted, WorkerLost
+    from pipelines.output_folder import OutputExistsError, work_dir
+    from pipelines.progress import CurationProgress
+    from schemas.collection_lock import WaitInterrupted, collection_lock
+
     try:
         # The lock before the counts and the bars: a curate waiting for a pack showed its bars with the clock
         # running, and counted the files the pack was about to merge.
-        with collection_lock(input, exclusive=False):
-            announce(input, output)
-            with CurationProgress(input, work_dir(output), enabled=sys.stderr.isatty(),
-                                  spend=spend_of(reasoning_options)):
-                stats = run_curation(input, output, options, beam_args=list(ctx.args), overwrite=overwrite)
+        with collection_lock(input_dir, exclusive=False):
+            announce(input_dir, output)
+            with CurationProgress(input_dir, work_dir(output), enabled=sys.stderr.isatty(), spend=spend):
+                return run_curation(input_dir, output, options, beam_args=beam_args, overwrite=overwrite)
     except (InputMissingError, OutputExistsError) as exc:
         raise fail(str(exc)) from exc
     except WaitInterrupted as exc:
-        typer.echo(f"{signal_name(exc.signum)} while waiting for {input}: nothing was read or written.", err=True)
+        typer.echo(f"{signal_name(exc.signum)} while waiting for {input_dir}: nothing was read or written.", err=True)
         raise typer.Exit(interrupted_exit_code(exc)) from None
     except (CurationInterrupted, KeyboardInterrupt) as exc:
         what = signal_name(getattr(exc, "signum", signal.SIGINT))
@@ -268,24 +289,19 @@ def curate_command(ctx: typer.Context,
         raise fail(f"the LLM endpoint failed: {endpoint_failure}. Nothing was published; {ENDPOINT_HINT}, then run "
                    "the same command again (the traces made so far are cached).") from None
 
-    if stats is None:
-        typer.echo("Dry run: the job was translated and nothing was submitted, curated or written.", err=True)
-        return
-    report(stats, output)
 
-
-def announce(input: str, output: str) -> None:
+def announce(input_dir: str, output: str) -> None:
     """What the run is about to read, and a warning or tip it calls for; once the collection's lock is held, so that
     the counts are those of the files it reads."""
-    files, unpacked = raw_file_counts(input)
+    files, unpacked = raw_file_counts(input_dir)
     if not sys.stderr.isatty():  # no progress bars: say what is being done, for logs
         what = "the raw files" if files < 0 else f"{files} raw file{'' if files == 1 else 's'}"
-        typer.echo(f"Curating {what} of {input} into {output}...", err=True)
-    if files == 0 and os.path.isdir(input):
-        typer.echo(f"Warning: {input} holds no raw files under transitions/: the run will curate nothing.",
+        typer.echo(f"Curating {what} of {input_dir} into {output}...", err=True)
+    if files == 0 and os.path.isdir(input_dir):
+        typer.echo(f"Warning: {input_dir} holds no raw files under transitions/: the run will curate nothing.",
                    err=True)
     if unpacked >= PACK_HINT_FILES:
-        typer.echo(f"Tip: {input} holds {unpacked} single-episode files; `worldline pack {input}` first makes "
+        typer.echo(f"Tip: {input_dir} holds {unpacked} single-episode files; `worldline pack {input_dir}` first makes "
                    "curation read a few big files instead (about twice as fast).", err=True)
 
 

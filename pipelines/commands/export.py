@@ -16,16 +16,16 @@ import shutil
 import signal
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TextIO
 
 import typer
 
 from pipelines.commands.errors import fail
 from schemas.interrupts import interrupt_on_sigterm, interrupted_exit_code, note_interrupts, signal_name
 from pipelines.staging import NO_EXCHANGE, exchange, owned_folder, remove_stale
-from schemas.files import temp_file
+from schemas.files import atomic_open
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Export curated transitions to AgentWorldBench JSONL or ATIF v1.4 trajectories.")
@@ -142,24 +142,11 @@ def episodes(input_dir: Path, with_traces: bool = False, with_system: bool = Fal
         con.close()
 
 
-class AtomicText:
-    """A text file that appears under its name only once closed without error."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, self.tmp = temp_file(path.parent, path.name)  # the mode open() would give, not mkstemp's 0600
-        self.handle = os.fdopen(fd, "w", encoding="utf-8")
-
-    def __enter__(self):
-        return self.handle
-
-    def __exit__(self, exc_type, *_):
-        self.handle.close()
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        else:
-            Path(self.tmp).unlink(missing_ok=True)
+def atomic_text(path: Path) -> AbstractContextManager[TextIO]:
+    """A text file that appears under its name only once closed without error; its folder is made if missing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # No fsync: an export is made again from its curate output by running the same command.
+    return atomic_open(path, "w", fsync=False, encoding="utf-8")
 
 
 def _safe_name(name: str) -> str:
@@ -197,7 +184,7 @@ def export_folder(out: Path, overwrite: bool, kind: str, is_ours) -> Iterator[Pa
         raise fail(f"--out {out} already holds an earlier {kind} export ({_names(held)}): pass --overwrite to "
                    "replace it with this export, or choose a new or empty folder", 2)
     _remove_stale(out)
-    # Beside `out`, so both renames stay on one file system; made by the first file written (AtomicText).
+    # Beside `out`, so both renames stay on one file system; made by the first file written (atomic_text).
     staging = owned_folder(out, "export")
     try:
         yield staging
@@ -277,7 +264,7 @@ def agentworldbench(input: InputOption, out: OutOption, overwrite: OverwriteOpti
                                                          key=lambda rows: rows[0]["domain"]):
             name = file_name(_safe_name(domain))
             counts[name] = 0
-            with AtomicText(folder / name) as handle:
+            with atomic_text(folder / name) as handle:
                 for number, rows in enumerate(domain_episodes):
                     if own_system(rows) is None:
                         todays[domain] += 1
@@ -307,7 +294,7 @@ def atif(input: InputOption, out: OutOption, overwrite: OverwriteOption = False)
         for rows in episodes(input, with_traces=True):
             trajectory = episode_trajectory(rows)
             name = folder / _safe_name(rows[0]["domain"]) / f"{_safe_name(rows[0]['episode_id'])}.json"
-            with AtomicText(name) as f:
+            with atomic_text(name) as f:
                 # ASCII escapes: Harbor's validator opens the file in the platform's default encoding.
                 json.dump(trajectory_json(trajectory), f, indent=2)
                 f.write("\n")

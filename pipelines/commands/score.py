@@ -5,7 +5,6 @@ per id (a GRPO group, pass@k samples) are each scored."""
 from __future__ import annotations
 
 import json
-import os
 from collections import defaultdict
 from pathlib import Path
 
@@ -209,13 +208,8 @@ def _write_output(output: Path, scores: list[dict]) -> None:
 
 def _write_atomically(path: Path, text: str) -> None:
     """path holds the whole text or, if writing stops, what it held before."""
-    from schemas.files import temp_file
+    from schemas.files import atomic_open
 
-    descriptor, temporary = temp_file(path.parent, path.name)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    # No fsync: the scores are made again by running the same command.
+    with atomic_open(path, "w", fsync=False, encoding="utf-8") as handle:
+        handle.write(text)

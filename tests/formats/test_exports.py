@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipelines.cli import build_cli
-from pipelines.commands.export import AtomicText
+from pipelines.commands.export import atomic_text
 from schemas import CURATED_TRANSITION_SCHEMA, STAGE2_SCHEMA
 from transforms.exports.agentworldbench import RESPONSE_PREFIX, episode_lines
 from transforms.exports.atif import AtifError, episode_trajectory, trajectory_json, validate_trajectory
@@ -313,7 +313,7 @@ def test_export_rejects_an_input_without_parquet(tmp_path):
 
 def test_atomic_file_vanishes_on_error(tmp_path):
     with pytest.raises(RuntimeError):
-        with AtomicText(tmp_path / "x.jsonl") as handle:
+        with atomic_text(tmp_path / "x.jsonl") as handle:
             handle.write("partial")
             raise RuntimeError("interrupted")
     assert list(tmp_path.iterdir()) == []

@@ -130,7 +130,7 @@ def test_connect_refuses_a_missing_folder(tmp_path):
 def test_curate_refuses_bad_options_before_running(raw_collection, tmp_path):
     raw, _ = raw_collection
     cases = [(["--reasoning", "llm"], "--llm-model"),
-             (["--reasoning", "gpt"], "'gpt' is not one of grounded, llm"),
+             (["--reasoning", "gpt"], "'gpt' is not one of 'grounded', 'llm'"),
              (["--reasoning", "llm", "--llm-model", "m", "--llm-endpoint", "http://127.0.0.1:9/v1"],
               "cannot reach http://127.0.0.1:9/v1"),
              (["--lsh-bands", "100", "--lsh-rows", "4"], "bands x rows"),
