@@ -164,6 +164,13 @@ def run_and_report(make_collector: Callable[[], Collector], plans: list[EpisodeP
                       "record them again)", soft_wrap=True)
     if report.retried_errors:
         console.print(f"  retried {plural(report.retried_errors, 'episode')} that ended in an error last time")
+    if report.cut_by_budget:
+        tasks = list(dict.fromkeys(report.cut_by_budget))
+        shown = ", ".join(tasks[:5]) + (f" and {len(tasks) - 5} more" if len(tasks) > 5 else "")
+        console.print(f"  [yellow]{plural(len(report.cut_by_budget), 'episode')} stopped at the step budget with "
+                      f"scripted actions left[/] (task{'s' if len(tasks) > 1 else ''} {escape(shown)}): the task's "
+                      "max_steps, else --max-steps, is shorter than its actions; raise it, and delete those episodes "
+                      "to record them whole (they are kept as complete)", soft_wrap=True)
     if report.replays_added or report.replays_failed:
         console.print(f"  replays added to {plural(report.replays_added, 'stored episode')}"
                       + (f"; {report.replays_failed} left as they were (replay failed)" if report.replays_failed

@@ -109,6 +109,9 @@ class CollectionReport:
     # environment ended it sooner): their later steps have fewer replays to compare with (the log says which). Not
     # one that ended in an error: it gets no replay, and the next run plays it again.
     replays_short: int = 0
+    # Episodes of scripted plans stopped at their step budget (the task's max_steps, else --max-steps) with scripted
+    # actions still to play: a budget shorter than the script is most likely a mistake in the task or the command.
+    cut_by_budget: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -448,6 +451,8 @@ def collect(make_collector: Callable[[], Collector], plans: list[EpisodePlan], o
                     report.transitions += len(transitions)
                     report.replays_short += replayed and any(len(transition.replay_observations) < plan.replays
                                                              for transition in transitions)
+                    if episode.end_reason == "budget" and _scripted(plan) and len(plan.task.actions) > len(transitions):
+                        report.cut_by_budget.append(plan.task.id)
                     if episode.outcome == "error":
                         report.errored += 1
                         report.task_errors += episode.end_reason.startswith(TASK_ERROR)
@@ -531,6 +536,13 @@ def _refuse_packed(store: EpisodeStore, domain: str, packed: list[tuple[EpisodeP
 CHANGED, UNCHECKED = "changed", "unchecked"
 
 
+def _scripted(plan: EpisodePlan) -> bool:
+    """Whether plan's policy plays the task's actions: a ScriptedPolicy class (a factory function's policy is not
+    known without making one)."""
+    factory = plan.policy_factory
+    return isinstance(factory, type) and issubclass(factory, ScriptedPolicy)
+
+
 def _script_check(store: EpisodeStore, plan: EpisodePlan, domain: str, episode_id: str) -> str | None:
     """CHANGED if a complete stored episode was played from another task than plan's (TASK_KEY; a record holding
     only SCRIPT_KEY: other actions), UNCHECKED if its record holds neither digest, else None. Only for a plan whose
@@ -538,8 +550,7 @@ def _script_check(store: EpisodeStore, plan: EpisodePlan, domain: str, episode_i
     episode record only (~1 KB; the resume check has read it already, and the whole transitions file: ~30 us an
     episode against ~0.9 ms for the rest of the check, on 200 stored 20-step episodes; reading the stored actions
     to compare would cost ~0.5 ms)."""
-    factory = plan.policy_factory
-    if not (isinstance(factory, type) and issubclass(factory, ScriptedPolicy)):
+    if not _scripted(plan):
         return None
     try:
         record = json.loads(episode_path(store.root, domain, episode_id).read_text(encoding="utf-8"))

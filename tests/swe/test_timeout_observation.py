@@ -27,6 +27,16 @@ def collector(tiny_spec, tiny_image):
     collector.close()
 
 
+@pytest.fixture(scope="module")
+def roomy_collector(tiny_spec, tiny_image):
+    # The shipped time limit: filling memory up to the cap took over the 2 s above on a loaded 2-core machine.
+    collector = SweCollector({tiny_spec.name: tiny_spec}, {tiny_spec.name: tiny_image}, DEFAULT_LIMITS,
+                             name_prefix=PREFIX)
+    collector.reset(Task(id="memory-cap", instruction="fill memory", options={"repo": tiny_spec.name}))
+    yield collector
+    collector.close()
+
+
 def act(collector, spec):
     return collector.step(parse_swe_action(spec)).observation
 
@@ -66,7 +76,8 @@ def test_the_swe_prompt_describes_the_notice():
     assert described and NOTICE.format(30) == f"{described[1]} 30 {described[2]}\n"
 
 
-def test_a_command_killed_at_the_memory_cap_is_counted_and_labelled(collector):
+def test_a_command_killed_at_the_memory_cap_is_counted_and_labelled(roomy_collector):
+    collector = roomy_collector
     # Before: exit 137 and nothing else, the same as a kill -9.
     hog = collector.step(parse_swe_action({"bash": "python3 -c 'b = bytearray(3 << 30)'"}))
     assert hog.observation.meta["exit_code"] == 137 and hog.observation.meta["oom_kills"] == 1
