@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import functools
 import sys
 import threading
 from pathlib import Path
@@ -32,6 +35,11 @@ ReplaysOption = typer.Option(
          "curation marks the parts that differ as volatile (span kind 'replay'). Costs that many more episodes. "
          "Also adds replays to episodes already complete in --out that have fewer than this many (their recorded "
          "actions played again; the episode file is rewritten with the replays added, else left as it was).")
+# Not in each collector's signature: pipelines.cli.CollectGroup adds it to every collector's command (with_strict),
+# plugins' included, and exit_if_all_failed reads it from STRICT.
+StrictOption = typer.Option(
+    False, "--strict", help="Exit 1 if any episode played ends in a task error (default: only if all end in errors).")
+STRICT: contextvars.ContextVar[bool] = contextvars.ContextVar("worldline_collect_strict", default=False)
 
 
 # Errors in a file or folder the user gave a collector, or in the machine's setup (no Docker engine answering):
@@ -109,14 +117,54 @@ def ended_in_error(report: CollectionReport) -> str:
     return f"{report.errored} ended in an error ({', '.join(kinds)})"
 
 
-def exit_if_all_failed(*reports: CollectionReport) -> None:
+def exit_if_all_failed(*reports: CollectionReport, strict: bool | None = None) -> None:
     """Exit 1 when the run played episodes and every one ended in an error, so a script sees that the collection
-    failed (episodes already complete in --out are not played, and do not count)."""
+    failed (episodes already complete in --out are not played, and do not count); under `strict` (None: the command's
+    --strict) also when any of them ended in a task error, so a task author's check fails on one wrong task."""
     played = sum(report.completed for report in reports)
     if played and played == sum(report.errored for report in reports):
         console.print(f"  none of the {plural(played, 'episode')} played ended without an error: exit code 1",
                       soft_wrap=True, highlight=False)
         raise typer.Exit(1)
+    task_errors = sum(report.task_errors for report in reports)
+    if task_errors and (STRICT.get() if strict is None else strict):
+        console.print(f"  {task_errors} of the {plural(played, 'episode')} played ended in a task error, and "
+                      f"--strict fails the run on any: exit code 1", soft_wrap=True, highlight=False)
+        raise typer.Exit(1)
+
+
+def with_strict(command):
+    """`command` (a collector's click command) with the --strict flag, which its callback does not take: the flag
+    is set in STRICT for the length of the call, so every collector's exit_if_all_failed sees it."""
+    if getattr(command, "takes_strict", False) or command.callback is None \
+            or any(param.name == "strict" for param in command.params):
+        return command  # already added, or the collector has a --strict of its own
+
+    def probe(strict: bool = StrictOption):  # typer builds the option, as for a collector's own options
+        pass
+
+    app = typer.Typer(add_completion=False)
+    app.command()(probe)
+    command.params.append(typer.main.get_command(app).params[0])
+    callback = command.callback
+
+    @functools.wraps(callback)
+    def run(*args, strict: bool = False, **kwargs):
+        with strict_collection(strict):
+            return callback(*args, **kwargs)
+
+    command.callback = run
+    command.takes_strict = True
+    return command
+
+
+@contextlib.contextmanager
+def strict_collection(strict: bool):
+    token = STRICT.set(strict)
+    try:
+        yield
+    finally:
+        STRICT.reset(token)
 
 
 def interrupted_line(exc: KeyboardInterrupt, report: CollectionReport, out: Path) -> str:

@@ -2,7 +2,8 @@
 
 An action is a list of `{"keystrokes": str, "duration": seconds}`; each entry goes to `tmux send-keys` as one
 argument (tmux key names such as `C-c` or `Enter` work, a literal newline presses Enter). After each entry the
-collector waits at most `duration`, and stops early when that can be known:
+collector waits at most `duration` (no more than the sandbox's action timeout, Limits.action_timeout_s, which a task's
+options.action_timeout_s raises: a longer duration is refused, not cut short), and stops early when that can be known:
   - "prompt": the shell drew a new prompt (the command finished; its exit status and cwd are known),
   - "quiet":  a program that was already running (or text typed at the prompt) changed the screen, then left it
               unchanged a while,
@@ -50,7 +51,7 @@ DISK_FULL_SLACK_BYTES = 8192
 PERTURBATIONS = {"disk_full", "read_only_fs", "no_network", "memory_cap", "slow_commands"}
 # Not relative to the working directory: the shipped file sits beside the package, wherever the command runs.
 DEFAULT_TASKS = Path(__file__).resolve().parent.parent / "tasks" / "terminal.yaml"
-TASK_OPTIONS = {"memory", "pids", "disk", "cpus", "slow_delay_s"}
+TASK_OPTIONS = {"memory", "pids", "disk", "cpus", "slow_delay_s", "action_timeout_s"}
 # Output that shows a perturbation (or a resource cap) took effect in this step.
 EVIDENCE = {
     "disk_full": re.compile(r"No space left on device|Disk quota exceeded"),
@@ -78,28 +79,47 @@ class Keystroke:
         return self.keystrokes in ENTER_KEYS or self.keystrokes.endswith(("\n", "\r"))
 
 
-def parse_keystrokes(spec: Any, where: str) -> list[Keystroke]:
-    """A list of {"keystrokes", "duration"} (a single mapping is accepted as a list of one)."""
+def parse_keystrokes(spec: Any, where: str, cap_s: float | None = None) -> list[Keystroke]:
+    """A list of {"keystrokes", "duration"} (a single mapping is accepted as a list of one). Given `cap_s`, a duration
+    over it is refused: the wait would stop at the cap while the action recorded says it waited longer."""
     items = [spec] if isinstance(spec, dict) else spec
     if not isinstance(items, list) or not items:
         raise TerminalTaskError(f"{where}: an action is a non-empty list of {{keystrokes, duration}}, got {spec!r}")
     parsed = []
-    for i, item in enumerate(items):
+    # Entries numbered from 1 in messages, as actions and setup commands are.
+    for number, item in enumerate(items, 1):
         if not isinstance(item, dict) or not isinstance(item.get("keystrokes"), str):
-            raise TerminalTaskError(f"{where}, entry {i}: needs a string 'keystrokes', got {item!r}")
+            raise TerminalTaskError(f"{where}, entry {number}: needs a string 'keystrokes', got {item!r}")
         unknown = set(item) - {"keystrokes", "duration"}
         if unknown:
-            raise TerminalTaskError(f"{where}, entry {i}: unknown keys {sorted(unknown)}")
+            raise TerminalTaskError(f"{where}, entry {number}: unknown keys {sorted(unknown)}")
         duration = item.get("duration", 1.0)
         if not isinstance(duration, (int, float)) or isinstance(duration, bool) or duration < 0:
-            raise TerminalTaskError(f"{where}, entry {i}: duration must be a number of seconds >= 0, "
+            raise TerminalTaskError(f"{where}, entry {number}: duration must be a number of seconds >= 0, "
                                     f"got {duration!r}")
+        if cap_s is not None and duration > cap_s:
+            raise TerminalTaskError(
+                f"{where}, entry {number}: duration {duration:g} s is over the {cap_s:g} s an entry may wait (the "
+                f"sandbox's action timeout, Limits.action_timeout_s); the wait would stop at {cap_s:g} s while the "
+                f"record says {duration:g}: raise the task's options.action_timeout_s to at least {duration:g}, or "
+                f"lower the duration")
         parsed.append(Keystroke(item["keystrokes"], float(duration)))
     return parsed
 
 
-def check_task(task: Task) -> None:
-    """Reject what this collector cannot honour, naming the task: perturbations, options, actions."""
+def action_timeout_for(task: Task, default_s: float) -> float:
+    """The task's options.action_timeout_s, else `default_s` (the collector's Limits.action_timeout_s)."""
+    value = task.options.get("action_timeout_s", default_s)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise TerminalTaskError(f"task {task.id!r}: options.action_timeout_s must be a number of seconds > 0, "
+                                f"got {value!r}")
+    return float(value)
+
+
+def check_task(task: Task, action_timeout_s: float | None = None) -> None:
+    """Reject what this collector cannot honour, naming the task: perturbations, options, actions (and a duration
+    longer than the task's action timeout: `action_timeout_s` is the collector's, which the task's option replaces;
+    None: Limits' default)."""
     unknown = set(task.perturbations) - PERTURBATIONS
     if unknown:
         raise TerminalTaskError(f"task {task.id!r}: unknown perturbations {sorted(unknown)}; "
@@ -107,8 +127,9 @@ def check_task(task: Task) -> None:
     unknown = set(task.options) - TASK_OPTIONS
     if unknown:
         raise TerminalTaskError(f"task {task.id!r}: unknown options {sorted(unknown)}; known: {sorted(TASK_OPTIONS)}")
-    for number, spec in enumerate(task.actions):
-        parse_keystrokes(spec, f"task {task.id!r} action {number}")
+    cap_s = action_timeout_for(task, Limits.action_timeout_s if action_timeout_s is None else action_timeout_s)
+    for number, spec in enumerate(task.actions, 1):
+        parse_keystrokes(spec, f"task {task.id!r} action #{number}", cap_s)
 
 
 class TerminalCollector(Collector):
@@ -156,6 +177,8 @@ class TerminalCollector(Collector):
         for key in ("memory", "pids", "disk", "cpus"):
             if key in options:
                 changes[key] = options[key]
+        if "action_timeout_s" in options:
+            changes["action_timeout_s"] = action_timeout_for(task, self.limits.action_timeout_s)
         if "read_only_fs" in task.perturbations:
             changes["writable_paths"] = ("/tmp",)
         if "no_network" in task.perturbations:
@@ -191,7 +214,7 @@ class TerminalCollector(Collector):
             self.sandbox = None
 
     def reset(self, task: Task) -> Observation:
-        check_task(task)
+        check_task(task, self.limits.action_timeout_s)
         self._release()
         self.task = task
         self.sandbox = self._acquire(task)
@@ -200,10 +223,15 @@ class TerminalCollector(Collector):
         for number, command in enumerate(task.setup, 1):
             result = self.sandbox.exec(["bash", "-c", str(command)], workdir=workdir)
             if result.exit_code != 0:
-                raise TerminalTaskError(
-                    f"task {task.id!r}: setup command {number} {str(command)[:120]!r} failed "
-                    f"(exit {result.exit_code}{', timed out' if result.timed_out else ''}): "
-                    f"{result.output[-400:].decode(errors='replace')}")
+                where = f"task {task.id!r} setup #{number} {str(command)[:120]!r}"
+                output = result.output[-400:].decode(errors="replace")
+                if result.timed_out:
+                    timeout = self.sandbox.limits.action_timeout_s
+                    raise TerminalTaskError(
+                        f"{where} timed out after {timeout:g} s (the sandbox's action timeout, "
+                        f"Limits.action_timeout_s) and was killed: make it finish sooner, or raise the task's "
+                        f"options.action_timeout_s" + (f"; output: {output}" if output.strip() else ""))
+                raise TerminalTaskError(f"{where} failed (exit {result.exit_code}): {output}")
         if "disk_full" in task.perturbations:
             self._fill_disk("/work")
         self._oom_kills = self.sandbox.oom_kills()

@@ -114,7 +114,8 @@ class LazyGroup(TyperGroup):
 
 class CollectGroup(LazyGroup):
     """`worldline collect`: a mistake in a file the user gave (task, servers, repos file) ends every collector the
-    same way, as one line `Error: ...` and exit code 2 (collectors.command.input_error_message says which)."""
+    same way, as one line `Error: ...` and exit code 2 (collectors.command.input_error_message says which); every
+    collector's command gets --strict (collectors.command.with_strict), plugins' too, without declaring it."""
 
     def invoke(self, ctx):
         try:
@@ -132,7 +133,12 @@ class CollectGroup(LazyGroup):
         if name in DOMAINS_OF_OTHER_COLLECTORS and name not in self.targets:
             typer.echo(f"Error: there is no '{name}' collector: {DOMAINS_OF_OTHER_COLLECTORS[name]}", err=True)
             raise typer.Exit(2)
-        return super().get_command(ctx, name)
+        command = super().get_command(ctx, name)
+        if command is None:
+            return None
+        from collectors.command import with_strict  # the options every collector gets without declaring them
+
+        return with_strict(command)
 
     def short_help_for(self, name: str) -> str:
         from pipelines.commands.docstrings import summary  # the collector's own docstring, read without importing it

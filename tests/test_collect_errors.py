@@ -158,3 +158,26 @@ def test_load_tasks_names_file_line_and_reason(tmp_path):
     assert "\n" not in message and str(path) in message and "line 4" in message and "not valid YAML" in message
     with pytest.raises(TaskFileError, match="is a folder"):
         load_tasks(tmp_path)
+
+
+TERMINAL_LONG_WAIT = {"id": "long", "instruction": "build", "actions": [
+    [{"keystrokes": "ls\n", "duration": 1}], [{"keystrokes": "make\n", "duration": 600}]]}
+
+
+def test_a_terminal_duration_over_the_action_timeout_is_refused_at_load(tmp_path):
+    # It was cut to 30 s without a word, and recorded as a 600 s wait; the author learns it before any data exists.
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump([TERMINAL_LONG_WAIT]))
+    result = worldline("collect", "terminal", "--tasks", tmp_path / "t.yaml", "--out", tmp_path / "out",
+                       *COLLECTORS["terminal"])
+    assert_one_line_error(result, f"{tmp_path / 't.yaml'}: task 'long' action #2, entry 1: duration 600 s is over the "
+                                  "30 s an entry may wait (the sandbox's action timeout, Limits.action_timeout_s)",
+                          "raise the task's options.action_timeout_s to at least 600")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_terminal_task_may_raise_its_action_timeout(tmp_path):
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump([{**TERMINAL_LONG_WAIT, "options": {"action_timeout_s": 600}}]))
+    result = worldline("collect", "terminal", "--tasks", tmp_path / "t.yaml", "--out", tmp_path / "out",
+                       *COLLECTORS["terminal"])
+    # Past the task checks, as far as the image (which does not exist)
+    assert result.exit_code == 2 and "image worldline/none:missing does not exist" in result.output, result.output

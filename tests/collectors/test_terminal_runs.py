@@ -131,7 +131,7 @@ def test_bad_task_files_and_missing_images_are_clear_errors(tmp_path, base_image
                                     "actions": [[{"keystrokes": "ls\n", "duration": -1}]]}]))
     result = run_collect(bad, tmp_path / "out", prefix)
     assert result.returncode != 0
-    assert "task 'typo' action 0" in result.stderr and "duration must be a number" in result.stderr
+    assert "task 'typo' action #1, entry 1" in result.stderr and "duration must be a number" in result.stderr
     missing = run_collect(write_tasks(tmp_path / "ok.yaml", 1), tmp_path / "out", prefix, "--image", "wl/none:x")
     assert missing.returncode != 0 and "worldline sandbox build-image" in missing.stderr
     assert not (tmp_path / "out" / "episodes").exists()

@@ -64,7 +64,7 @@ def test_the_shipped_swe_tasks_pass_the_checks():
 
 
 @pytest.mark.parametrize("fields, expected", [
-    ({"actions": [[{"keystrokes": "ls\n", "duraton": 1}]]}, "task 't1' action 0, entry 0: unknown keys ['duraton']"),
+    ({"actions": [[{"keystrokes": "ls\n", "duraton": 1}]]}, "task 't1' action #1, entry 1: unknown keys ['duraton']"),
     ({"options": {"memroy": "96m"}}, "task 't1': unknown options ['memroy']; known:"),
 ])
 def test_a_terminal_task_mistake_is_the_same_one_line(tmp_path, fields, expected):

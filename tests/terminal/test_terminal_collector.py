@@ -8,7 +8,7 @@ import pytest
 
 from collectors.api import Task
 from collectors.tasks import load_tasks
-from collectors.terminal import TerminalTaskError, parse_keystrokes
+from collectors.terminal import TerminalTaskError, check_task, parse_keystrokes
 
 TASKS = Path(__file__).resolve().parents[2] / "tasks" / "terminal.yaml"
 
@@ -91,8 +91,33 @@ def test_setup_runs_before_the_first_observation(collector):
 
 
 def test_failing_setup_names_the_task_and_command(collector):
-    with pytest.raises(TerminalTaskError, match=r"task 't-bad-setup': setup command 2 'false'"):
+    with pytest.raises(TerminalTaskError, match=r"task 't-bad-setup' setup #2 'false' failed \(exit 1\)"):
         collector.reset(Task("t-bad-setup", "x", setup=["true", "false"]))
+
+
+def test_a_setup_command_that_times_out_names_the_limit_and_how_to_raise_it(collector):
+    # It said `failed (exit None, timed out):`, leaving the author to find which limit killed it. The task's own
+    # options.action_timeout_s (1 s here) is the limit its sandbox got.
+    with pytest.raises(TerminalTaskError) as caught:
+        collector.reset(Task("t-slow-setup", "x", setup=["sleep 20"], options={"action_timeout_s": 1}))
+    assert str(caught.value).startswith(
+        "task 't-slow-setup' setup #1 'sleep 20' timed out after 1 s (the sandbox's action timeout, "
+        "Limits.action_timeout_s) and was killed: make it finish sooner, or raise the task's "
+        "options.action_timeout_s"), caught.value
+
+
+def test_a_duration_over_the_action_timeout_is_refused_not_cut_short(collector):
+    # A duration of 600 waited 30 s (the action timeout) while the record said 600. The task's option raises the
+    # cap, and the collector's own Limits are the default one.
+    long_wait = Task("t-long", "wait", actions=[keys("true\n", 1), keys("make\n", 600)])
+    with pytest.raises(TerminalTaskError, match=r"task 't-long' action #2, entry 1: duration 600 s is over the 30 s "
+                                                r"an entry may wait .* raise the task's options.action_timeout_s to "
+                                                r"at least 600"):
+        collector.reset(long_wait)
+    check_task(Task("t-long", "wait", actions=long_wait.actions, options={"action_timeout_s": 600}))
+    with pytest.raises(TerminalTaskError, match=r"task 't-cap': options.action_timeout_s must be a number of "
+                                                r"seconds > 0, got '10m'"):
+        check_task(Task("t-cap", "wait", options={"action_timeout_s": "10m"}))
 
 
 def test_bad_actions_are_clear_errors():
@@ -131,8 +156,7 @@ def starter_tasks():
 def test_starter_task_set_is_large_and_parses(starter_tasks):
     assert len(starter_tasks) >= 30
     for task in starter_tasks.values():
-        for number, spec in enumerate(task.actions):
-            parse_keystrokes(spec, f"{task.id} action {number}")
+        check_task(task)  # durations within the action timeout too
     families = {task_id.split("-")[0] for task_id in starter_tasks}
     assert {"files", "text", "git", "python", "archive", "proc", "perm", "err", "pert"} <= families
 
