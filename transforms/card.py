@@ -64,7 +64,8 @@ COLUMNS = {
     "stage3": "`prompt`: the same messages as stage 2; `reference`: the next observation; `exact_spans` and "
               "`format_spans`: lists of `start`, `end`, `kind` (see Rewards); `rubric_id`.",
     "transitions": "`task_id`, `instruction`, `action_kind`, `action_text`, `state_text` and `next_text` (the "
-                   "normalized observations), `next_volatile_spans`, `next_meta_json` (exit status, url, focus...), "
+                   "normalized observations), `next_volatile_spans`, `next_meta_json` (exit status, cwd, focused "
+                   "element, tool error flag...), "
                    "`content_hash`, `done`, `error`, `perturbations`, `collector`, `stand_in`, `action_started_at` "
                    "(when the action started, UTC), `task_group` (the environment the task ran in: see Splitting).",
     "dedupe": "`duplicate_of` (the id kept), `kind` (`exact` or `near`), `content_hash`.",
