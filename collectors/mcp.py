@@ -22,7 +22,7 @@ from typing import Any
 
 import typer
 
-from collectors.api import Collector, Policy, StepResult, Task
+from collectors.api import Collector, Policy, StepResult, Task, TaskError
 from collectors.command import (LimitOption, MaxStepsOption, OutOption, ReplaysOption, SeedsOption, WorkersOption,
                                 exit_if_all_failed, plans_for, run_and_report)
 from schemas import Action, EnvInfo, Observation
@@ -73,6 +73,20 @@ def setup_digest(spec, values: dict[str, str]) -> str:
 
 class McpActionError(ValueError):
     pass
+
+
+class ServerEntryTaskError(TaskError, RuntimeError):
+    """A user's server that cannot start because of its servers-file entry (sandboxes.mcp_servers.ServerEntryError):
+    a task error, as the task's set-up is what is wrong, not the environment, which a rerun would meet the same.
+    Not for an entry the setup script installs: there the machine lacks what the script installs."""
+
+
+def entry_at_fault(spec, headline: str) -> str:
+    """What to change after a start failure that the entry of `spec` causes: the entry (its command, unless
+    `headline` names it already) in its servers file."""
+    where = f"servers file {spec.source}" if spec.source else "its servers file"
+    command = "" if f"command {spec.command!r}" in headline else f", command {spec.command!r}"
+    return f"the entry of server {spec.name!r} in {where}{command}: fix it and run again"
 
 
 def start_failure_headline(message: str, shipped: bool = True) -> str:
@@ -237,7 +251,7 @@ class McpCollector(Collector):
     def reset(self, task: Task) -> Observation:
         from sandboxes.mcp_proxy import parse_spec
         from sandboxes.mcp_sandbox import ServerStartError
-        from sandboxes.mcp_servers import ServerConnection
+        from sandboxes.mcp_servers import ServerConnection, ServerEntryError
 
         self.close()
         spec = self.server_for(task)
@@ -250,7 +264,10 @@ class McpCollector(Collector):
             # The first line is what the console shows (once per server); the server's stderr follows it in the
             # episode's end_reason.
             from sandboxes.mcp_server_spec import installed_by_setup
-            raise ServerStartError(f"{start_failure_headline(str(exc), installed_by_setup(spec))}\n{exc}") from exc
+            headline = start_failure_headline(str(exc), installed_by_setup(spec))
+            if isinstance(exc, ServerEntryError) and not installed_by_setup(spec):
+                raise ServerEntryTaskError(f"{headline} ({entry_at_fault(spec, headline)})\n{exc}") from exc
+            raise ServerStartError(f"{headline}\n{exc}") from exc
         initialize = self.connection.initialize
         init_result = initialize.delivered.result
         self._server_info = init_result.get("serverInfo") or {}

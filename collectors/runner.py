@@ -307,7 +307,7 @@ def replay_stored(collector: Collector, store: EpisodeStore, job: StoredReplays,
     table = store.read_transitions(domain, job.episode_id)
     actions = recorded_actions(table, job.episode_id)
     recorded_env = table.column("env")[0].as_py()
-    replays, started = [], None
+    replays, started, group = [], None, None
     for number in range(1, job.missing + 1):
         started = next_play(started, stop)
         episode, replayed = replay_once(collector, job.plan, actions, stop)
@@ -319,7 +319,10 @@ def replay_stored(collector: Collector, store: EpisodeStore, job: StoredReplays,
         if not _same_environment(collector, recorded_env, episode.env.to_row()):
             raise ReplayFailed(_environment_changed(number, recorded_env, episode.env.to_row()))
         replays.append([transition.next_observation.to_row() for transition in replayed])
-    store.add_replays(domain, job.episode_id, table, replays)
+        group = episode.task_group
+    # The replays ran the plan's task in the recorded environment, so the group they recorded is the one a fresh
+    # collect of this episode records: an older file's rows (no task.group) get it, and so a true current version.
+    store.add_replays(domain, job.episode_id, table, replays, {job.plan.task.id: group} if group else None)
     return True
 
 

@@ -207,11 +207,17 @@ class EpisodeStore:
         return with_current_columns(pq.read_table(transitions_path(self.root, domain, episode_id))).cast(
             TRANSITION_SCHEMA)
 
-    def add_replays(self, domain: str, episode_id: str, table: pa.Table, replays: list[list[dict]]) -> None:
+    def add_replays(self, domain: str, episode_id: str, table: pa.Table, replays: list[list[dict]],
+                    groups: dict[str, str] | None = None) -> None:
         """Rewrite a stored episode's transitions (`table`, as read_transitions gave it) with `replays` appended to
-        the replays its steps hold: one list of next-observation rows per replay, one row per step. Only the replay
-        column changes, and a 1.0 file's schema_version becomes the current one, as its rows now hold the column.
-        Atomic: a reader or a killed run sees the old file or the new one. The episode record stays as it is."""
+        the replays its steps hold: one list of next-observation rows per replay, one row per step. Atomic: a reader
+        or a killed run sees the old file or the new one. The episode record stays as it is.
+
+        The file is rewritten in the current schema, so an older file's rows (1.0, 1.1) hold task.group, and their
+        version must say whether it is there: a row without a group gets the group of its task id in `groups` (the
+        group collect records for that task today) and the current version; a row whose group is still unknown keeps
+        its own version, so that "1.2" keeps meaning "has a group" and curation keeps counting the row as grouped by
+        its task id (transforms.prepare). Nothing else of the recording changes."""
         if any(len(replay) != table.num_rows for replay in replays):
             raise ValueError(f"episode {episode_id}: a replay does not have one observation per step "
                              f"({[len(replay) for replay in replays]} for {table.num_rows} steps)")
@@ -219,11 +225,22 @@ class EpisodeStore:
         column = pa.array([(old or []) + [replay[step] for replay in replays] for step, old in enumerate(held)],
                           ADDED_IN_1_1.type)
         table = table.set_column(table.schema.get_field_index(REPLAYS), ADDED_IN_1_1, column)
-        version = TRANSITION_SCHEMA.field("schema_version")
-        table = table.set_column(table.schema.get_field_index(version.name), version,
-                                 pa.array([SCHEMA_VERSION] * table.num_rows, version.type))
+        table = _with_groups(table, groups or {})
         atomic_write(transitions_path(self.root, domain, episode_id),
                      lambda handle: write_episode_table(table, handle))
 
     def episodes(self) -> list[dict]:
         return [json.loads(p.read_text()) for p in sorted((self.root / EPISODES_DIR).rglob("*.json"))]
+
+
+def _with_groups(table: pa.Table, groups: dict[str, str]) -> pa.Table:
+    """`table` (current schema) with each row's null task.group filled from `groups` by its task id, and each row's
+    schema_version the current one where it now has a group, its own where it has none."""
+    tasks = table.column("task").to_pylist()
+    filled = [{**task, "group": task.get("group") or groups.get(task.get("id"))} if task else task for task in tasks]
+    versions = [SCHEMA_VERSION if task and task["group"] else version
+                for task, version in zip(filled, table.column("schema_version").to_pylist())]
+    for name, values in (("task", filled), ("schema_version", versions)):
+        field = TRANSITION_SCHEMA.field(name)
+        table = table.set_column(table.schema.get_field_index(name), field, pa.array(values, field.type))
+    return table

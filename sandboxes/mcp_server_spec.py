@@ -79,6 +79,8 @@ class ServerSpec:
     # Whether the entry comes from the shipped servers file, whose servers scripts/setup.d/40-mcp-servers.sh
     # installs: only then is that script the hint for a server that does not start.
     shipped: bool = False
+    # The servers file the entry comes from (load_servers), for errors that a change to the entry fixes.
+    source: str = ""
 
 
 def installed_by_setup(spec: ServerSpec) -> bool:
@@ -103,7 +105,7 @@ def load_servers(path: str | Path, known_domains: Collection[str] = SERVER_DOMAI
     servers = {name: server_from_dict(name, entry, f"{path} server {name!r}", known_domains)
                for name, entry in entries.items()}
     for spec in servers.values():
-        spec.shipped = shipped
+        spec.shipped, spec.source = shipped, str(path)
     return servers
 
 

@@ -53,6 +53,14 @@ class CallTimeout(TimeoutError):
     restart_s: float | None = None
 
 
+class ServerEntryError(ServerStartError):
+    """A start failure that its servers-file entry causes, and every start of it meets again: the command is not an
+    executable on this machine, or a script the sandbox cannot run, or the server ended before it answered
+    initialize (an http one: exited with a code, not a signal) and the OOM killer did not end it (it is not an MCP
+    server, or fails at once with its arguments). Not a timeout: a server that did not answer in time may have been
+    slow under load, and a rerun may find it in time."""
+
+
 class StartupTimeout(TimeoutError):
     """The server did not answer initialize within its entry's startup_timeout_s (anyio's own TimeoutError carries
     no message: the start failure read `TimeoutError: ` with nothing after it)."""
@@ -63,6 +71,15 @@ def _find(exc: BaseException, kind: type) -> BaseException | None:
     if isinstance(exc, BaseExceptionGroup):
         return next((found for e in exc.exceptions if (found := _find(e, kind)) is not None), None)
     return exc if isinstance(exc, kind) else None
+
+
+def _connection_closed(exc: BaseException) -> bool:
+    """Whether the session failed because the server's end of the connection closed (the SDK's CONNECTION_CLOSED)."""
+    from mcp.shared.exceptions import MCPError
+    from mcp_types import CONNECTION_CLOSED
+
+    closed = _find(exc, MCPError)
+    return closed is not None and closed.error.code == CONNECTION_CLOSED
 
 
 def _leaf_errors(exc: BaseException) -> str:
@@ -240,13 +257,13 @@ class ServerConnection:
         if found is None:
             # The script installs the shipped servers only: for a user's own server it would send them astray.
             hint = " (is scripts/setup.d/40-mcp-servers.sh done?)" if installed_by_setup(self.spec) else ""
-            raise ServerStartError(f"{where}: command {command!r} is not an executable on PATH{hint}")
+            raise ServerEntryError(f"{where}: command {command!r} is not an executable on PATH{hint}")
         if covered(expand(self.spec.command, self.values, where), [SANDBOX_OPT]):
             with open(found, "rb") as handle:
                 first = handle.readline(256)
             interpreter = first[2:].decode(errors="replace").split()[:1] if first.startswith(b"#!") else []
             if interpreter and not covered(interpreter[0], list(SYSTEM_PATHS)):
-                raise ServerStartError(f"{where}: {self.spec.command!r} is a script whose #! line names "
+                raise ServerEntryError(f"{where}: {self.spec.command!r} is a script whose #! line names "
                                        f"{interpreter[0]}, a host path the sandbox does not show; run its module "
                                        f"with the venv's python instead (\"{{mcp_venv}}/bin/python -m MODULE\")")
         return found
@@ -272,8 +289,9 @@ class ServerConnection:
     def _launch(self) -> None:
         """Starts the server process and opens an initialized session to it."""
         self._host_command()
+        kills = self.oom_kills()
         if self.spec.transport == "http":
-            self._start_http_process()
+            self._start_http_process(kills)
         self._loop = asyncio.new_event_loop()
         ready = self._loop.create_future()
         self._holder = self._loop.create_task(self._hold_session(ready))
@@ -285,7 +303,19 @@ class ServerConnection:
         except Exception as exc:
             timeout = _find(exc, StartupTimeout)
             what = str(timeout) if timeout is not None else f"did not start: {_leaf_errors(exc)}"
-            raise ServerStartError(f"server {self.spec.name!r} {what}; stderr: {self.stderr()[-800:]}") from exc
+            # The SDK keeps the stdio process to itself, so its exit code is not known here: a connection closed
+            # before initialize was answered means the server ended, and unless the OOM killer ended it, the entry
+            # did (it is not an MCP server, or fails with its arguments). A crash by another signal counts too.
+            ended = timeout is None and _connection_closed(exc) and not self._oom_killed_since(kills)
+            raise (ServerEntryError if ended else ServerStartError)(
+                f"server {self.spec.name!r} {what}; stderr: {self.stderr()[-800:]}") from exc
+
+    def _oom_killed_since(self, before: int | None) -> bool:
+        """Whether the kernel's OOM killer ended one of the server's processes since `before` (oom_kills): at the
+        server's memory cap, or the machine's memory running out under load (cgroup v2's memory.events counts
+        both). False without a cgroup."""
+        now = self.oom_kills()
+        return before is not None and now is not None and now > before
 
     def restart(self) -> float:
         """Kills the server's whole process tree and starts a fresh process from the same entry, on the same
@@ -355,7 +385,7 @@ class ServerConnection:
             ready.set_result(True)
             await self._stop.wait()
 
-    def _start_http_process(self) -> None:
+    def _start_http_process(self, kills: int | None) -> None:
         """Starts the sandbox with the listening socket (fresh, so no connection meant for a killed server waits
         in it) and a pipe its forwarder writes to once the server accepts; only the forwarder keeps either."""
         listener = self._listen()
@@ -371,7 +401,7 @@ class ServerConnection:
             listener.close()
             os.close(ready_end)
         try:
-            self._wait_until_listening(ready)
+            self._wait_until_listening(ready, kills)
         finally:
             os.close(ready)
 
@@ -391,9 +421,9 @@ class ServerConnection:
             os.close(folder)
         return listener
 
-    def _wait_until_listening(self, ready: int) -> None:
+    def _wait_until_listening(self, ready: int, kills: int | None) -> None:
         """Waits for the forwarder's byte; the pipe's end of file means the forwarder is gone, and with it (it dies
-        with the server) the server, or soon."""
+        with the server) the server, or soon. kills: the server's OOM kills before it started."""
         where = f"server {self.spec.name!r}"
         if not select.select([ready], [], [], self.spec.startup_timeout_s)[0]:
             raise ServerStartError(f"{where} did not listen on port {self.port} (in its sandbox, forwarded to "
@@ -405,7 +435,10 @@ class ServerConnection:
         except subprocess.TimeoutExpired:
             raise ServerStartError(f"{where}: its socket forwarder ended before the server listened: "
                                    f"{self.stderr()[-800:]}") from None
-        raise ServerStartError(f"{where} exited with {code} before listening: {self.stderr()[-800:]}")
+        # bwrap exits with 128 + the signal that killed the server: that, or the OOM killer, is no fault of the entry.
+        entry_fault = 0 <= code < 128 and not self._oom_killed_since(kills)
+        raise (ServerEntryError if entry_fault else ServerStartError)(
+            f"{where} exited with {code} before listening: {self.stderr()[-800:]}")
 
     @asynccontextmanager
     async def _open_session(self):

@@ -78,6 +78,8 @@ def test_a_rerun_with_more_replays_adds_them_to_stored_episodes_and_keeps_what_w
         rows = pq.read_table(path).to_pylist()
         assert [len(row["replay_observations"]) for row in rows] == [1, 1]
         assert [row["schema_version"] for row in rows] == [SCHEMA_VERSION, SCHEMA_VERSION]
+        # A terminal task's group is its id: the 1.0 file gets it too, so that its "1.2" says it has one.
+        assert [row["task"]["group"] for row in rows] == [row["task"]["id"] for row in rows]
         assert all(transition_errors(row) == [] for row in rows)
         assert _recorded(path) == recorded[path], "the recorded columns must come back unchanged"
         replayed = rows[0]["replay_observations"][0]["text"]
@@ -137,10 +139,10 @@ def _replays(path: Path) -> list[int]:
 
 
 def _recorded(path: Path) -> list[dict]:
-    """Every column the collection recorded, values and bytes (schema_version aside: a 1.0 file becomes current, its
-    task with a null group)."""
+    """Every column the collection recorded, values and bytes (schema_version and task.group aside: a 1.0 file
+    becomes current, its task given the group collect records for it)."""
     rows = pq.read_table(path).to_pylist()
-    return [{k: {"group": None, **v} if k == "task" else v for k, v in row.items()
+    return [{k: {n: x for n, x in v.items() if n != "group"} if k == "task" else v for k, v in row.items()
              if k not in ("replay_observations", "schema_version")} for row in rows]
 
 
