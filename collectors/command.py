@@ -248,8 +248,8 @@ def run_and_report(make_collector: Callable[[], Collector], plans: list[EpisodeP
                       f"has its end_reason)", soft_wrap=True)
     if report.task_errors:
         console.print("  a task error is a mistake in the task, not the environment: the collector refused it or one "
-                      "of its actions, or an action named what the environment did not show; fix the task and run the "
-                      "command again", soft_wrap=True)
+                      "of its actions, an action named what the environment did not show, or the servers-file entry it "
+                      "runs cannot start; fix the task (or the entry) and run the command again", soft_wrap=True)
     if exit_on_failure:
         exit_if_all_failed(report)
     return report
