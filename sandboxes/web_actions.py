@@ -1,16 +1,18 @@
 """BrowserGym's high-level action set: parsed from its text syntax (`click("12")`) and run on a browser session.
 
-Each action is a function whose signature is the action's signature; parsing binds the call's literal arguments
-to it (Python's ast, never eval), so a wrong call is refused with the same message Python would give.
+Each action is a function whose signature is the action's signature; parsing (sandboxes.call_syntax) binds the call's
+literal arguments to it, so a wrong call is refused with the same message Python would give.
 Functions receive the `sandboxes.browser_session.BrowserSession` as first argument and act on its active tab.
 """
 
 from __future__ import annotations
 
-import ast
 import inspect
 import json
 from typing import Any, Callable
+
+from sandboxes import call_syntax
+from sandboxes.call_syntax import CallSyntaxError, UnknownName
 
 
 class ActionError(ValueError):
@@ -156,24 +158,13 @@ def _signature(name: str) -> inspect.Signature:
 
 def parse_call(text: str) -> tuple[str, dict[str, Any]]:
     """`click("12", button="right")` -> ("click", {"bid": "12", "button": "right", "modifiers": ()})."""
-    if not isinstance(text, str) or not text.strip():
-        raise ActionError(f"action {text!r}: expected a call such as click(\"12\")")
     try:
-        node = ast.parse(text.strip(), mode="eval").body
-    except SyntaxError as exc:
-        raise ActionError(f"action {text!r}: not a call expression ({exc.msg})") from None
-    if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
-        raise ActionError(f"action {text!r}: expected a single call such as click(\"12\")")
-    name = node.func.id
-    if name not in ACTIONS:
-        raise ActionError(f"action {text!r}: unknown action {name!r}; known: {', '.join(sorted(ACTIONS))}")
-    try:
-        args = [ast.literal_eval(a) for a in node.args]
-        kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords}
-    except (ValueError, TypeError, SyntaxError):
-        raise ActionError(f"action {text!r}: arguments must be literals (strings, numbers, lists)") from None
-    if None in kwargs:
-        raise ActionError(f"action {text!r}: **kwargs are not allowed")
+        name, args, kwargs = call_syntax.parse_call(text, known=ACTIONS)
+    except UnknownName as exc:
+        raise ActionError(f"action {text!r}: unknown action {exc.name!r}; known: {', '.join(sorted(ACTIONS))}") \
+            from None
+    except CallSyntaxError as exc:
+        raise ActionError(f"action {exc}") from None
     return name, bind(name, args, kwargs, text)
 
 

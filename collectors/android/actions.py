@@ -11,6 +11,7 @@ import re
 import shlex
 from typing import Any
 
+from sandboxes.call_syntax import BareWord, CallSyntaxError, UnknownName, parse_call
 from schemas import Action
 from schemas.render.android import ViewNode
 
@@ -26,7 +27,8 @@ SELECTOR_KEYS = ("text", "desc", "res")
 LONG_PRESS_MS = 800
 SWIPE_MS = 300
 MAX_WAIT_S = 30.0
-_CALL = re.compile(r"^\s*(\w+)\s*\((.*)\)\s*$", re.S)
+# The kinds that also take two arguments, and what the two are.
+_TWO_ARGUMENTS = {"tap": "x, y", "long_press": "x, y", "swipe": "element, direction", "scroll": "element, direction"}
 _OPPOSITE = {"up": "down", "down": "up", "left": "right", "right": "left"}
 
 
@@ -69,6 +71,9 @@ def _target_args(kind: str, value: Any) -> dict[str, Any]:
         if len(value) != 2:
             raise AndroidActionError(f"{kind}: a point is [x, y], got {value!r}")
         return {"x": _int(value[0], f"{kind} x"), "y": _int(value[1], f"{kind} y")}
+    if isinstance(value, str) and not value.strip().lstrip("-").isdigit():
+        raise AndroidActionError(f"{kind} element must be an integer, got {value!r}; to {kind} an element by its "
+                                 f"text write {kind}({json.dumps({'text': value}, ensure_ascii=False)})")
     return {"element": _int(value, f"{kind} element")}
 
 
@@ -116,37 +121,40 @@ def build_action(kind: str, value: Any) -> Action:
     return Action(kind, args, action_text(kind, args))
 
 
-def _call_value(kind: str, inner: str) -> Any:
-    inner = inner.strip()
-    if kind == "type":
-        try:
-            return json.loads(inner)
-        except json.JSONDecodeError:
-            raise AndroidActionError(f"type: text must be a double-quoted string, got {inner!r}") from None
-    if inner.startswith("{"):
-        return json.loads(inner)
-    parts = [p.strip().strip("'\"") for p in inner.split(",")] if inner else []
-    if kind in ("swipe", "scroll") and len(parts) == 2:
-        return parts
-    if kind in ("tap", "long_press") and len(parts) == 2:
-        return parts
-    if len(parts) != 1:
-        raise AndroidActionError(f"{kind}: expected one argument, got {inner!r}")
-    return parts[0]
+def _call_value(spec: str, kind: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+    """The call's arguments as the one value build_action takes (the mapping form's value)."""
+    if kwargs:
+        raise AndroidActionError(f"{kind}: takes no keyword arguments, got {', '.join(kwargs)}= in {spec!r}")
+    if kind == "type" and args and isinstance(args[0], BareWord):
+        raise AndroidActionError(f"type: text must be a double-quoted string, got the bare word {args[0]} in {spec!r}")
+    # A bare word stands for its text; BareWord only marks it for the check above.
+    values = [str(a) if isinstance(a, BareWord) else a for a in args]
+    if len(values) == 2 and kind in _TWO_ARGUMENTS:
+        return values
+    if len(values) != 1:
+        two = f" (or two: {_TWO_ARGUMENTS[kind]})" if kind in _TWO_ARGUMENTS else ""
+        raise AndroidActionError(f"{kind}: expected one argument{two}, got {len(values)} in {spec!r}")
+    return values[0]
 
 
 def parse_action(spec: Any) -> Action:
-    """A task-file action: `"tap(3)"`, `"type(\\"hi\\")"`, or a one-key mapping such as `{tap: [540, 1200]}`."""
+    """A task-file action: `"tap(3)"`, `"type(\\"hi\\")"`, or a one-key mapping such as `{tap: [540, 1200]}`.
+
+    The text form is call syntax (sandboxes.call_syntax) with bare words allowed, as in `key(back)`, `swipe(3, up)`
+    and `open_app(com.android.settings)`; text with spaces or commas is quoted: `type("a, b")`, `tap({"text": "OK"})`.
+    """
     if isinstance(spec, Action):
         return spec
     if isinstance(spec, str):
-        match = _CALL.match(spec)
-        if not match:
-            raise AndroidActionError(f"action {spec!r} is not of the form kind(arguments), e.g. tap(3)")
-        kind = match.group(1)
-        if kind not in KINDS:
-            raise AndroidActionError(f"unknown android action {kind!r} in {spec!r}; known: {', '.join(KINDS)}")
-        return build_action(kind, _call_value(kind, match.group(2)))
+        try:
+            kind, args, kwargs = parse_call(spec, known=KINDS, bare_words=True)
+        except UnknownName as exc:
+            raise AndroidActionError(f"unknown android action {exc.name!r} in {spec!r}; known: {', '.join(KINDS)}") \
+                from None
+        except CallSyntaxError as exc:
+            raise AndroidActionError(f"action {spec!r} is not of the form kind(arguments), e.g. tap(3) ({exc.reason}); "
+                                     f"quote text with spaces or commas: type(\"a, b\")") from None
+        return build_action(kind, _call_value(spec, kind, args, kwargs))
     if isinstance(spec, dict) and len(spec) == 1:
         (kind, value), = spec.items()
         return build_action(str(kind), value)

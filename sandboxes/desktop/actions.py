@@ -10,13 +10,14 @@ Key names follow pyautogui ('enter', 'esc', 'ctrl', 'pagedown', 'f5', single cha
 
 from __future__ import annotations
 
-import ast
+import inspect
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandboxes.call_syntax import CallSyntaxError, UnknownName, parse_call
+
 POINTER_KINDS = {"click": 1, "double_click": 1, "right_click": 3}
-KINDS = set(POINTER_KINDS) | {"move", "drag", "type", "press", "hotkey", "scroll", "wait"}
 # pyautogui name -> X keysym, for the names that differ.
 KEYSYMS = {
     "enter": "Return", "return": "Return", "esc": "Escape", "escape": "Escape", "tab": "Tab", "space": "space",
@@ -57,33 +58,103 @@ class DesktopAction:
         return f"{self.kind}({', '.join(parts)})"
 
 
+def _number(*values: Any) -> bool:
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
+
+# One stub per action: its signature is the action's (positional-only where the text form is positional, as
+# DesktopAction keeps those in `args`), its docstring the usage a refusal quotes, and its body the rules on the
+# values, each broken rule a ValueError naming it.
+def _pointer(x=None, y=None, /, *, element=None, name=None, role=None, app=None):
+    """(x, y), element=ID or name=... [role=..., app=...]"""
+    if x is None and y is None:
+        if element is None and name is None:
+            raise ValueError("needs coordinates, element=ID or name=...")
+    elif y is None or not _number(x, y):
+        raise ValueError("coordinates are two numbers")
+    elif (element, name, role, app) != (None,) * 4:
+        raise ValueError("coordinates and element=/name=/role=/app= do not go together")
+    _target_types(element, name=name, role=role, app=app)
+
+
+def _target_types(element: Any, **texts: Any) -> None:
+    # Checked here, not when the element is looked up: a string id would match no node and read as "not found".
+    if element is not None and (isinstance(element, bool) or not isinstance(element, int)):
+        raise ValueError(f"element is the id (an integer) of an element of the observation, got {element!r}")
+    for key, value in texts.items():
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"{key} must be a string, got {value!r}")
+
+
+def _move(x, y, /):
+    """(x, y)"""
+    if not _number(x, y):
+        raise ValueError("coordinates are two numbers")
+
+
+def _drag(x1, y1, x2, y2, /):
+    """(x1, y1, x2, y2)"""
+    if not _number(x1, y1, x2, y2):
+        raise ValueError("coordinates are numbers")
+
+
+def _type(text, /):
+    """one string"""
+    if not isinstance(text, str):
+        raise ValueError(f"the text must be a string, got {text!r}")
+
+
+def _press(key, /):
+    """one key name, e.g. press("enter")"""
+    _keys(key)
+
+
+def _hotkey(*keys):
+    """key names, e.g. hotkey("ctrl", "s")"""
+    if not keys:
+        raise ValueError("needs at least one key name")
+    _keys(*keys)
+
+
+def _keys(*keys: Any) -> None:
+    for key in keys:
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"{key!r} is not a key name")
+        keysym(key)
+
+
+def _scroll(clicks, x=None, y=None, /):
+    """(clicks) or (clicks, x, y)"""
+    # is_integer, not int(): int() of an infinite float (1e999 reads as one) raises OverflowError.
+    if not _number(clicks) or (isinstance(clicks, float) and not clicks.is_integer()):
+        raise ValueError(f"clicks must be a whole number, got {clicks!r}")
+    if (x is None) != (y is None) or (x is not None and not _number(x, y)):
+        raise ValueError("the point to scroll at is two numbers")
+
+
+def _wait(seconds, /):
+    if not _number(seconds) or not 0 <= seconds <= MAX_WAIT_S:
+        raise ValueError(f"{seconds!r} is not a number of seconds in range")
+
+
+_wait.__doc__ = f"seconds between 0 and {MAX_WAIT_S}"
+STUBS = {**dict.fromkeys(POINTER_KINDS, _pointer), "move": _move, "drag": _drag, "type": _type, "press": _press,
+         "hotkey": _hotkey, "scroll": _scroll, "wait": _wait}
+KINDS = set(STUBS)
+
+
 def _check(action: DesktopAction) -> DesktopAction:
-    kind, args, kwargs = action.kind, action.args, action.kwargs
-    numbers = all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in args)
-    if kind not in KINDS:
-        raise ActionError(f"unknown desktop action {kind!r}; known: {sorted(KINDS)}")
-    if kind in POINTER_KINDS:
-        if args and (len(args) != 2 or not numbers or kwargs):
-            raise ActionError(f"{kind} takes (x, y) or element=ID or name=/role=, got {action.text()}")
-        if not args and not ({"element"} <= set(kwargs) or "name" in kwargs):
-            raise ActionError(f"{kind} needs coordinates, element=ID or name=...: {action.text()}")
-        if set(kwargs) - {"element", "name", "role", "app"}:
-            raise ActionError(f"{kind}: unknown arguments {sorted(set(kwargs) - {'element', 'name', 'role', 'app'})}")
-    elif kind == "move" and (len(args) != 2 or not numbers):
-        raise ActionError(f"move takes (x, y), got {action.text()}")
-    elif kind == "drag" and (len(args) != 4 or not numbers):
-        raise ActionError(f"drag takes (x1, y1, x2, y2), got {action.text()}")
-    elif kind == "type" and (len(args) != 1 or not isinstance(args[0], str)):
-        raise ActionError(f"type takes one string, got {action.text()}")
-    elif kind in ("press", "hotkey"):
-        if not args or not all(isinstance(a, str) and a for a in args) or (kind == "press" and len(args) != 1):
-            raise ActionError(f"{kind} takes key names, got {action.text()}")
-        for key in args:
-            keysym(key)
-    elif kind == "scroll" and (len(args) not in (1, 3) or not numbers or int(args[0]) != args[0]):
-        raise ActionError(f"scroll takes (clicks) or (clicks, x, y), got {action.text()}")
-    elif kind == "wait" and (len(args) != 1 or not numbers or not 0 <= args[0] <= MAX_WAIT_S):
-        raise ActionError(f"wait takes seconds between 0 and {MAX_WAIT_S}, got {action.text()}")
+    if action.kind not in KINDS:
+        raise ActionError(f"unknown desktop action {action.kind!r}; known: {sorted(KINDS)}")
+    stub = STUBS[action.kind]
+    try:
+        bound = inspect.signature(stub).bind(*action.args, **action.kwargs)
+    except TypeError as exc:  # bind's own words: a missing, extra or unexpected argument
+        raise ActionError(f"{action.text()}: {exc}; {action.kind} takes {stub.__doc__}") from None
+    try:
+        stub(*bound.args, **bound.kwargs)
+    except ValueError as exc:
+        raise ActionError(f"{action.text()}: {exc}; {action.kind} takes {stub.__doc__}") from None
     return action
 
 
@@ -96,15 +167,13 @@ def parse(spec: Any) -> DesktopAction:
     if not isinstance(spec, str):
         raise ActionError(f"an action is a string like 'click(10, 20)' or a mapping, got {type(spec).__name__}")
     try:
-        call = ast.parse(spec.strip(), mode="eval").body
-        if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Name):
-            raise ValueError("not a call")
-        args = [ast.literal_eval(a) for a in call.args]
-        kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords if k.arg}
-    except (SyntaxError, ValueError) as exc:
-        raise ActionError(f"cannot parse desktop action {spec!r}: write it like click(10, 20) or "
-                          f"type(\"hi\") ({exc})") from exc
-    return _check(DesktopAction(call.func.id, args, kwargs))
+        kind, args, kwargs = parse_call(spec, known=KINDS)
+    except UnknownName as exc:
+        raise ActionError(f"unknown desktop action {exc.name!r} in {spec!r}; known: {sorted(KINDS)}") from None
+    except CallSyntaxError as exc:
+        raise ActionError(f"cannot parse desktop action {exc}; write it like click(10, 20) or type(\"hi\")") \
+            from None
+    return _check(DesktopAction(kind, args, kwargs))
 
 
 def keysym(key: str) -> str:

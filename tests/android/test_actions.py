@@ -49,7 +49,9 @@ def test_selector_resolves_on_the_current_screen():
     ("tap(x)", "must be an integer"),
     ("swipe(sideways)", "direction must be one of"),
     ("key(banana)", "unknown key"),
-    ("open_app(not a package)", "not an Android package name"),
+    ('open_app("not a package")', "not an Android package name"),
+    # Unquoted, the spaces make it no call at all: call syntax reads bare words one name at a time.
+    ("open_app(not a package)", r"not of the form kind\(arguments\)"),
     ("wait(99)", "within 0..30"),
     ("type(hello)", "double-quoted string"),
     ({"tap": 1, "key": "back"}, "one-key mapping"),
@@ -65,3 +67,31 @@ def test_missing_element_and_non_ascii_text_are_errors():
         resolve_element(parse_action("tap(7)"), [BUTTON])
     with pytest.raises(AndroidActionError, match="ASCII only"):
         input_command(parse_action('type("héllo")'), None, SCREEN)
+
+
+@pytest.mark.parametrize("spec,arguments,text", [
+    ('type("a, b")', {"text": "a, b"}, 'type("a, b")'),
+    ("type('a, b')", {"text": "a, b"}, 'type("a, b")'),  # single quotes are call syntax too
+    ('type("x), y")', {"text": "x), y"}, 'type("x), y")'),
+    ('tap({"text": "OK, go"})', {"selector": {"text": "OK, go"}}, 'tap({"text": "OK, go"})'),
+    ('swipe(3, "up")', {"element": 3, "direction": "up"}, "swipe(3, up)"),
+    ('key("back")', {"key": "back"}, "key(back)"),
+])
+def test_quoted_commas_stay_inside_their_argument(spec, arguments, text):
+    action = parse_action(spec)
+    assert (action.arguments, action.text) == (arguments, text)
+    assert parse_action(action.text).arguments == arguments
+
+
+@pytest.mark.parametrize("spec,message", [
+    # Read as one argument, the whole quoted text is named, with the selector form that taps by text.
+    ('tap("OK, go")', r"""got 'OK, go'; to tap an element by its text write tap\({"text": "OK, go"}\)"""),
+    ('type("a", "b")', r"type: expected one argument, got 2 in 'type\(\"a\", \"b\"\)'"),
+    ("tap(3, 4, 5)", r"expected one argument \(or two: x, y\), got 3"),
+    ("tap(x=1)", "takes no keyword arguments"),
+    ("type(hello)", "double-quoted string, got the bare word hello"),
+    ("tap({text: OK})", "argument {text: OK} is not a literal"),
+])
+def test_call_syntax_mistakes_name_the_argument(spec, message):
+    with pytest.raises(AndroidActionError, match=message):
+        parse_action(spec)

@@ -36,7 +36,8 @@ def test_element_click_lands_on_the_given_point():
 
 
 def test_text_form_round_trips_and_mappings_are_accepted():
-    for spec in ['click(name="Save", role="push-button")', 'hotkey("ctrl", "s")', 'type("x \\"y\\"")']:
+    for spec in ['click(name="Save", role="push-button")', 'hotkey("ctrl", "s")', 'type("x \\"y\\"")',
+                 'type("a, b")', 'click(name="Save, close", app="gedit")']:
         assert parse(parse(spec).text()).text() == parse(spec).text()
     assert parse({"kind": "click", "args": [1, 2]}).text() == "click(1, 2)"
 
@@ -51,9 +52,21 @@ def test_key_names(key, sym):
     ("launch_rockets()", "unknown desktop action"),
     ("click(1)", "takes"),
     ("click()", "needs coordinates"),
-    ("click(element=3, colour=2)", "unknown arguments"),
+    # Python's own words from binding the call to the action's signature, then the action's usage.
+    ("click(element=3, colour=2)", r"unexpected keyword argument 'colour'; click takes \(x, y\), element=ID"),
     ("type(42)", "one string"),
-    ('press("enter", "tab")', "key names"),
+    ('press("enter", "tab")', r'too many positional arguments; press takes one key name, e.g. press\("enter"\)'),
+    ('hotkey("ctrl", 3)', "3 is not a key name"),
+    ('click(element="3")', "element is the id \\(an integer\\) of an element of the observation, got '3'"),
+    ("click(1, 2, element=3)", "do not go together"),
+    ('click(name=["Save"])', "name must be a string"),
+    ("move(x=1, y=2)", "'x' parameter is positional only"),
+    ("drag(1, 2, 3)", "missing a required argument: 'y2'"),
+    ("scroll(1, 2)", "the point to scroll at is two numbers"),
+    ("scroll(1e999)", "clicks must be a whole number, got inf"),
+    ("click({1, 2}, 3)", "holds a set value"),
+    ('type(hello)', "argument hello is not a literal"),
+    ({"kind": "click", "args": [1, 2], "kwargs": {"element": 3}}, "do not go together"),
     ('press("no-such-key")', "unknown key"),
     ("scroll(1.5)", "scroll takes"),
     ("wait(99)", "between 0 and 10"),

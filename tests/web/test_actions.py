@@ -40,6 +40,12 @@ def test_parse_and_canonical_text(text, name, arguments, canonical):
     ('click("1"); click("2")', "not a call expression"),
     ('fill("1", "x", "y")', "too many positional arguments"),
     ("", "expected a call"),
+    # Actions are recorded as JSON: a set or bytes literal could not be stored as written.
+    ('fill("1", {"a"})', "argument {'a'} holds a set value"),
+    ('fill("1", b"a")', "holds a bytes value"),
+    ('click(*["1"])', r"\*arguments are not allowed"),
+    # ast.parse lets a repeated keyword through; the last one used to win silently.
+    ('click("1", button="left", button="right")', "keyword argument repeated: button"),
 ])
 def test_bad_actions_are_refused_with_the_reason(text, reason):
     with pytest.raises(ActionError, match=reason):
