@@ -466,10 +466,11 @@ def trl_reward(completions, reference, exact_spans, format_spans, rubric_id, **k
             for completion, *row in zip(completions, reference, exact_spans, format_spans, rubric_id, strict=True)]
 
 
-def compute_score(data_source, solution_str, ground_truth, extra_info=None) -> float:
+def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kwargs) -> float:
     """verl's custom reward function (`custom_reward_function.path` = this file, `.name` = compute_score): the row's
     data_source is its rubric_id, and reward_model.ground_truth holds reference, exact_spans and format_spans (a
-    dict, or the same as a JSON string)."""
+    dict, or the same as a JSON string). Other keywords are ignored: verl passes its config's reward_kwargs, and its
+    reward loop adds reward_router_address and reward_model_tokenizer."""
     if isinstance(ground_truth, (str, bytes)):
         ground_truth = json.loads(ground_truth)
     return score(extract_prediction(solution_str), ground_truth["reference"], ground_truth["exact_spans"],

@@ -232,6 +232,9 @@ def test_trl_and_verl_adapters(rows):
     truth = {name: row[name] for name in ("reference", "exact_spans", "format_spans")}
     assert compute_score(row["rubric_id"], answer[1], truth) == 1.0
     assert compute_score(row["rubric_id"], answer[1].replace("root", "rook"), json.dumps(truth)) == 0.0
+    # As verl's reward loop and its config's reward_kwargs call it.
+    assert compute_score(row["rubric_id"], answer[1], truth, extra_info={"index": 1}, reward_router_address=None,
+                         reward_model_tokenizer=None, strict=True) == 1.0
 
 
 def test_placing_many_replay_spans_is_bounded():
