@@ -126,13 +126,21 @@ class _Segment:
     index: int  # in exact_spans or format_spans, as a reason names it
 
 
-def extract_prediction(completion: str) -> str | None:
+def extract_prediction(completion: str, reference: str | None = None) -> str | None:
     """The text inside the last complete <predicted_observation>...</predicted_observation> of completion, as it is
-    (no whitespace stripped: the observation's own leading and trailing newlines count), or None if there is none."""
+    (no whitespace stripped: the observation's own leading and trailing newlines count), or None if there is none.
+
+    An observation may show the tags itself (a page or file about worldline's data): given the reference, the answer
+    block is the one that ends at the last closing tag and holds as many opening tags as the reference does, so the
+    target of such a row gives its reference back. One block is read either way, never the best of several."""
     close = completion.rfind(_CLOSE)
     if close < 0:
         return None
     opening = completion.rfind(_OPEN, 0, close)
+    for _ in range(reference.count(_OPEN) if reference else 0):
+        if opening < 0:
+            break
+        opening = completion.rfind(_OPEN, 0, opening)
     return None if opening < 0 else completion[opening + len(_OPEN):close]
 
 
@@ -462,7 +470,7 @@ def completion_text(completion) -> str:
 def trl_reward(completions, reference, exact_spans, format_spans, rubric_id, **kwargs) -> list[float]:
     """A reward function for TRL's GRPOTrainer (`reward_funcs=[trl_reward]`): TRL passes the stage-3 dataset's
     columns as lists aligned with completions, and the rest (prompts, trainer_state...) in kwargs."""
-    return [score(extract_prediction(completion_text(completion)), *row).reward
+    return [score(extract_prediction(completion_text(completion), row[0]), *row).reward
             for completion, *row in zip(completions, reference, exact_spans, format_spans, rubric_id, strict=True)]
 
 
@@ -473,5 +481,5 @@ def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kw
     reward loop adds reward_router_address and reward_model_tokenizer."""
     if isinstance(ground_truth, (str, bytes)):
         ground_truth = json.loads(ground_truth)
-    return score(extract_prediction(solution_str), ground_truth["reference"], ground_truth["exact_spans"],
+    return score(extract_prediction(solution_str, ground_truth["reference"]), ground_truth["reference"], ground_truth["exact_spans"],
                  ground_truth["format_spans"], data_source).reward

@@ -167,7 +167,7 @@ def _scored(line: int, record: str, completion: str, row: tuple) -> dict:
 
     domain, *stage3 = row
     try:
-        result = score(extract_prediction(completion), *stage3)
+        result = score(extract_prediction(completion, stage3[0]), *stage3)
     except ValueError as exc:
         raise fail(f"stage-3 row {record}: {exc}") from exc
     return {"line": line, "id": record, "domain": domain, "rubric_id": stage3[-1], "reward": result.reward,

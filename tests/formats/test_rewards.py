@@ -210,6 +210,20 @@ def test_the_last_complete_answer_is_the_prediction():
     assert extract_prediction("<predicted_observation>\n a \n</predicted_observation>") == "\n a \n"
 
 
+def test_an_observation_showing_the_tags_is_read_back_from_its_target():
+    reference = "page: use <predicted_observation>X</predicted_observation> and </predicted_observation> here\n"
+    target = f"<think>it shows the doc</think>\n<predicted_observation>{reference}</predicted_observation>"
+    assert extract_prediction(target, reference) == reference
+    exact = [{"start": 0, "end": len(reference), "kind": "exact"}]
+    assert score(extract_prediction(target, reference), reference, exact, [], "worldline/web/v1").reward == 1.0
+    assert trl_reward([target], [reference], [exact], [[]], ["worldline/web/v1"]) == [1.0]
+    assert compute_score("worldline/web/v1", target, {"reference": reference, "exact_spans": exact,
+                                                      "format_spans": []}) == 1.0
+    # A draft before the answer is still not read, and a block with too few opening tags is not stretched.
+    assert extract_prediction(f"<predicted_observation>draft</predicted_observation> {target}", reference) == reference
+    assert extract_prediction("<predicted_observation>X</predicted_observation>", reference) is None
+
+
 def test_bad_rows_raise_naming_the_problem(rows):
     row = rows[0]
     with pytest.raises(ValueError, match="unknown rubric id 'worldline/terminal/v2'"):
