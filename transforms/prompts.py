@@ -78,7 +78,9 @@ _ENVIRONMENTS = {
         "enter, ...), where i is an element id of the current screen. Each observation is the current screen's "
         "view hierarchy flattened to one element a line: `[ i] | class | res=\"id\" | text=\"...\" | "
         "hint=\"...\" | desc=\"...\" | bounds=[x1,y1][x2,y2] | flags`, the id padded to two places, res, text, "
-        "hint and desc only when not empty, and flags such as clickable, scrollable, checked, focused or disabled."
+        "hint and desc only when not empty, and flags such as clickable, scrollable, checked, focused or disabled. "
+        "Ids number the elements in hierarchy order, so an element that appears or disappears renumbers every "
+        "element after it."
     ),
     "mcp": (
         "You simulate a Model Context Protocol (MCP) server. Each action is a JSON request: a tool call "
@@ -116,7 +118,9 @@ _ENVIRONMENTS = {
         f"row `{OS_HEADER}` and one row per visible element: `[id]`, the role as a tag (push-button, menu-item), "
         "name, text (`\"\"` when empty), class, description, `(x, y)`, `(w, h)` and salient states (focused, "
         "checked, selected, pressed, expanded or disabled). Tabs and newlines inside a cell are written as `\\t` "
-        "and `\\n`."
+        "and `\\n`. Ids number the elements in tree order, so an element that appears or disappears (a menu "
+        "opening or closing) renumbers every element after it; an action refers to an element by its id in the "
+        "current observation."
     ),
 }
 

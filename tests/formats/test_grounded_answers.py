@@ -26,14 +26,14 @@ def test_a_search_answer_names_its_content_keys_first():
     text = canonical_json(_RESULTS)
     assert _trace(_RESULTS) == (
         f"The result is a JSON object of {len(text.splitlines())} lines with 4 keys: results has 5 items, the first "
-        "titled 'City 0'; query is 'company founded'; total is 20; the other is offset.")
+        "titled 'City 0'; query is 'company founded'; total is 20; offset is 0.")
     assert _trace(_PAGE) == (
-        "The result is a JSON object of 12 lines with 7 keys: text is 139 characters starting 'Rirveand (born 1892 in "
-        "Stilzim…'; links has 2 items, the first 'city/stilzim'; title is 'Drar Rirveand'; the others are "
-        "next_offset, offset, page_id, url.")
+        "The result is a JSON object of 12 lines with 7 keys: text is 139 characters starting ' Rirveand (born 1892 "
+        "in Stilzim…'; links has 2 items, the first 'city/stilzim'; title is 'Drar Rirveand'; next_offset is null; "
+        "offset is 0; page_id is 'person/drar-rirveand'; url is 'https://world-7.example/wiki/person/drar-rirveand'.")
     empty = {"offset": 0, "query": "draft ada gamma", "results": [], "total": 0}
     assert _trace(empty) == ("The result is a JSON object of 6 lines with 4 keys: query is 'draft ada gamma'; "
-                             "results has no items; offset is 0; the other is total.")
+                             "results has no items; offset is 0; total is 0.")
 
 
 def test_pages_of_one_site_get_different_traces():
@@ -45,7 +45,8 @@ def test_pages_of_one_site_get_different_traces():
     traces = [_trace(page) for page in pages]
     assert len(set(traces)) == 3
     assert "title is 'Thaxthea'" in traces[0]  # a one-word title still beats the url
-    assert "the others are links, next_offset" in traces[1]  # an empty list is bookkeeping, named only
+    assert "the other is links" in traces[1]  # an empty list is bookkeeping, named only
+    assert "next_offset is null; offset is 0" in traces[1]  # short scalars are told with their values
 
 
 def test_every_quoted_value_is_in_the_answer():
@@ -74,7 +75,7 @@ def test_lists_long_strings_and_fallbacks():
         "Architecture…'.")
     # Not one JSON document: its lines, as before.
     assert grounded_trace({"domain": "mcp", "state_text": "", "next_text": "Buy milk\n{\n  \"a\": 1\n}"}) == \
-        "The result has 4 lines: 'Buy milk', '{', '\"a\": 1' and 1 more."
+        "The result has 4 lines: 'Buy milk', '{', '  \"a\": 1' and 1 more."
     assert grounded_trace({"domain": "mcp", "state_text": "", "next_text": "[tool error]\nfetch failed"}) == \
         "The result has 2 lines: '[tool error]', 'fetch failed'."
     assert grounded_trace({"domain": "search", "state_text": "", "next_text": "{broken\n}"}) == \

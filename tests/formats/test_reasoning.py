@@ -87,13 +87,13 @@ def test_an_answer_is_described_itself_not_diffed_against_the_previous_answer():
     nested = '{\n  "a": {\n    "inner": 1\n  },\n  "b\\"q": [],\n  "c": 1,\n  "d": 2\n}'
     assert grounded_trace({"domain": "mcp", "state_text": "", "next_text": nested}) == (
         "The result is a JSON object of 8 lines with 4 keys: a is an object of 1 key (inner); b\"q has no items; c is "
-        "1; the other is d.")
+        "1; d is 2.")
     assert grounded_trace({"domain": "swe", "state_text": "x", "next_text": " \n", "next_meta": {"exit_status": 0}}) \
-        == "The output is empty. The command exits with status 0."
+        == "The output is 1 blank line. The command exits with status 0."
     output = "collected 3 items\n\nt.py ..F\nt.py:3: AssertionError\n1 failed"
     assert grounded_trace({"domain": "swe", "state_text": "", "next_text": output}) == (
-        "The output has 4 lines: 'collected 3 items', 't.py ..F', 't.py:3: AssertionError' and 1 more. It names "
-        "t.py:3.")
+        "The output has 5 lines (1 blank): 'collected 3 items', 't.py ..F', 't.py:3: AssertionError' and 1 more. "
+        "It names t.py:3.")
 
 
 def test_grounded_synthesizer_is_deterministic_and_reports_bad_rows():
@@ -111,7 +111,6 @@ def test_grounded_synthesizer_is_deterministic_and_reports_bad_rows():
 # The reference is the first version of the diff and file steps: difflib's opcodes, one regex scan per line.
 
 def _reference_quote(line):
-    line = line.strip()
     return repr(line if len(line) <= 72 else line[:71] + "…")
 
 
@@ -119,8 +118,15 @@ def _reference_counted(count, unit, verb):
     return f"{count} {unit}{'' if count == 1 else 's'} {verb + 's' if count == 1 else verb}"
 
 
-def _reference_listed(lines):
-    return ", ".join(map(_reference_quote, lines[:3])) + (f" and {len(lines) - 3} more" if len(lines) > 3 else "")
+def _reference_listed(lines, unit, verb):
+    """Every line counted, blank ones too; the first 3 that are not blank quoted."""
+    shown = [line for line in lines if line.strip()]
+    blank = len(lines) - len(shown)
+    if not shown:
+        return f"{blank} blank {_reference_counted(blank, unit, verb).split(' ', 1)[1]}."
+    note = f" ({blank} blank)" if blank else ""
+    return (f"{_reference_counted(len(lines), unit, verb)}{note}: " + ", ".join(map(_reference_quote, shown[:3]))
+            + (f" and {len(shown) - 3} more" if len(shown) > 3 else "") + ".")
 
 
 _REFERENCE_LABEL = re.compile(r"[A-Za-z][A-Za-z _-]{0,23}:(?=\s|$)")
@@ -152,7 +158,7 @@ def _reference_head(line):
     return match.group() if match else None
 
 
-_APART, _ALIKE, _SAME = 0, 1, 2
+_APART, _ALIKE, _RENUMBERED, _SAME = 0, 1, 2, 3
 
 
 def _reference_same_line(old, new):
@@ -160,7 +166,11 @@ def _reference_same_line(old, new):
     (_SAME: the same head, or one the start of the other) or because they look alike (_ALIKE)."""
     old_head, new_head = _reference_head(old), _reference_head(new)
     if old_head is not None or new_head is not None:
-        return _SAME if old_head == new_head else _APART
+        if old_head == new_head:
+            return _SAME
+        # Equal but for an element's id: ids move when elements before them appear ("[31] text" is "[35] text").
+        key = lambda head: re.sub(r"^\[[^\]]*", "", head) if (head or "").startswith("[") else None
+        return _RENUMBERED if key(old_head) is not None and key(old_head) == key(new_head) else _APART
     old, new = old.strip(), new.strip()
     if not old or not new:
         return _APART
@@ -240,13 +250,11 @@ def _reference_diff_sentences(before, after, unit):
         added += [after[j1 + j] for j in range(j2 - j1) if j not in partners.values()]
         changed += [(before[i1 + i], after[j1 + j]) for i, j in sorted(partners.items())]
         p, q = p + i2 - i1, q + j2 - j1
-    added = [line for line in added if line.strip()]
-    removed = [line for line in removed if line.strip()]
     sentences = []
     if added:
-        sentences.append(f"{_reference_counted(len(added), unit, 'appear')}: {_reference_listed(added)}.")
+        sentences.append(_reference_listed(added, unit, "appear"))
     if removed:
-        sentences.append(f"{_reference_counted(len(removed), unit, 'disappear')}: {_reference_listed(removed)}.")
+        sentences.append(_reference_listed(removed, unit, "disappear"))
     if changed:
         shown = "; ".join(map(_reference_change, changed[:3]))
         tail = f" and {len(changed) - 3} more." if len(changed) > 3 else "."
@@ -257,9 +265,9 @@ def _reference_diff_sentences(before, after, unit):
 def _reference_window(line, other):
     """A line quoted alike with another: its head (or 32 characters), `…`, then from a word start up to 16
     characters before where the two differ, cut to fit 72 characters."""
-    line, other = line.strip(), other.strip()
     same = next((k for k, (x, y) in enumerate(zip(line, other)) if x != y), min(len(line), len(other)))
     head = _reference_head(line)
+    head = head and line[:len(line) - len(line.lstrip())] + head  # its indentation, quoted as the line has it
     kept = min(len(head) if head and len(head) <= 32 else 32, same)
     start = max(same - 16, kept)
     start = next((k + 1 for k in range(start, same) if line[k].isspace()), start)

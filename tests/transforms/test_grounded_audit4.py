@@ -29,15 +29,14 @@ def test_a_terminal_condition_is_told_as_what_the_output_shows_not_as_a_fault_be
     # output shows it.
     trace = _terminal(f"{PROMPT}", f"{PROMPT} curl -sS https://pypi.org/simple/ | head -3\n"
                       f"curl: (6) Could not resolve host: pypi.org\n{PROMPT}", ["no_network"], 0)
-    assert trace.endswith("The command exits with status 0. "
-                          "The new output shows that the container has no network ('no_network').")
+    assert trace.endswith("The command exits with status 0. The new output shows that the container has no network.")
     # terminal-pert-slow-commands-s0-d3d12375:1: `cat year.txt | wc -c` prints what it would print unslowed.
     slow = _terminal(f"{PROMPT} date +%Y > year.txt\n{PROMPT}",
                      f"{PROMPT} date +%Y > year.txt\n{PROMPT} cat year.txt | wc -c\n5\n{PROMPT}", ["slow_commands"], 0)
-    assert slow.endswith("The shell waits before each command it runs, which delays the output without changing it "
-                         "('slow_commands').")
+    assert slow.endswith("The shell waits before each command it runs, which delays the output without changing it.")
     for trace in (trace, slow):
-        assert "between client and server" not in trace and "changes the answer" not in trace
+        assert "between the client and the server" not in trace and "changes the answer" not in trace
+        assert "no_network" not in trace and "slow_commands" not in trace
 
 
 def _web(state: str, next_text: str, label: str) -> str:
@@ -45,38 +44,45 @@ def _web(state: str, next_text: str, label: str) -> str:
                            "perturbations": [label]})
 
 
-def test_a_web_fault_is_told_by_what_it_does_to_the_browsers_requests():
+def test_a_web_fault_is_told_by_what_it_does_to_the_browsers_requests_without_its_label_or_settings():
     board = ("URL: http://127.0.0.1:44921/\nTitle: Boards - Commons Forum\nTabs: [0] Boards - Commons Forum (active)\n"
              "RootWebArea 'Boards - Commons Forum', focused\n\t[1] banner ''")
     search = ("URL: http://127.0.0.1:44921/search?q=laptop\nTitle: Search - Commons Forum\n"
               "Tabs: [0] Search - Commons Forum (active)\nRootWebArea 'Search - Commons Forum', focused\n"
               "\t[1] banner ''")
-    # web-forum-slow-search-s0-5f7cff74:1: the search page came 800 ms late, as it would have come.
-    assert _web(board, search, "slow:/search*:800").endswith(
-        "A fault holds requests matching /search* back 800 ms before the server gets them, which delays its answer "
-        "without changing it ('slow:/search*:800').")
+    # web-forum-slow-search-s0-5f7cff74:1: the search page came 800 ms late, as it would have come. The glob and
+    # the 800 ms are the label's settings, which nothing in the prompt shows (data review s23 D2).
+    slow = _web(board, search, "slow:/search*:800")
+    assert slow.endswith("A fault holds some of the page's requests back before the server gets them, which delays "
+                         "its answer without changing it.")
     # web-form-status-lookup-asset-failure-s0-437aec86:3: the lookup's answer comes from the app, not the stylesheet
     # that failed: no effect on the page is claimed.
     failed = _web(board, search, "asset_fail:/static/site.css")
-    assert failed.endswith("A fault makes requests matching /static/site.css fail at the network level "
-                           "('asset_fail:/static/site.css').")
-    assert _web(board, search, "http_500:/checkout").endswith(
-        "A fault answers requests matching /checkout with HTTP 500 in the server's place ('http_500:/checkout').")
-    assert _web(board, search, "truncate:/thread/*:0.4").endswith(
-        "A fault cuts the server's answers to requests matching /thread/* to their first 40% "
-        "('truncate:/thread/*:0.4').")
-    assert "between client and server" not in failed and "answer" not in failed
+    assert failed.endswith("A fault makes some of the page's requests fail at the network level.")
+    errored = _web(board, search, "http_500:/checkout")
+    assert errored.endswith("A fault answers some of the page's requests with HTTP 500 in the server's place.")
+    cut = _web(board, search, "truncate:/thread/*:0.4")
+    assert cut.endswith("A fault cuts the server's answers to some of the page's requests short.")
+    assert "between the client and the server" not in failed and "answer" not in failed
+    for trace in (slow, failed, errored, cut):
+        assert not any(setting in trace for setting in ("/search*", "800", "site.css", "/checkout", "/thread", "40%",
+                                                        "0.4", "slow:", "asset_fail", "http_500", "truncate"))
+    # Two faults of one kind read alike without their settings: told once.
+    twice = grounded_trace({"domain": "web", "collector": "web", "state_text": board, "next_text": search,
+                            "perturbations": ["slow:/search*:800", "slow:/static/*:300"]})
+    assert twice.count("holds some of the page's requests back") == 1
 
 
-def test_mcp_faults_keep_their_wording_and_a_label_nothing_knows_claims_no_effect():
+def test_mcp_faults_are_told_without_their_label_and_a_label_nothing_knows_claims_no_effect():
     row = {"domain": "search", "collector": "mcp", "state_text": "{}", "next_text": "ok",
            "perturbations": ["latency:search"]}
     assert grounded_trace(row).endswith(
-        "A fault injected between client and server ('latency:search') delays the answer without changing it.")
+        "A fault between the client and the server delays the answer without changing it.")
     for collector, label in (("mcp", "flaky:search"), ("web", "dns_fail:/x"), ("terminal", "cpu_cap"),
                              ("os", "slow")):
         trace = grounded_trace({**row, "collector": collector, "perturbations": [label]})
-        assert trace.endswith(f"A fault is recorded for this step ('{label}'), with no record of what it does.")
+        assert trace.endswith("A fault is recorded for this step, with no record of what it does.")
+        assert label not in trace
 
 
 def test_a_line_only_indented_differently_is_told_as_moving():
@@ -85,12 +91,12 @@ def test_a_line_only_indented_differently_is_told_as_moving():
              "\t\t\t\t[13] listitem '', level=1")
     after = "RootWebArea 'Step 1 of 3', focused\n\t\t\t[12] listitem '', level=1\n\t\t\t[13] listitem '', level=1"
     trace = grounded_trace({"domain": "web", "state_text": state, "next_text": after})
-    assert "\"[13] listitem '', level=1\" moves from depth 4 to depth 3" in trace
+    assert "\"\\t\\t\\t[13] listitem '', level=1\" moves from depth 4 to depth 3" in trace
     assert "becomes \"[13] listitem" not in trace
     # A terminal's lines are indented with spaces, counted as characters; whitespace alone after the text is told so.
     assert line_diff("a\n    x = 1\nb", "a\n  x = 1\nb", "line")[0] == [
-        "1 line changes: 'x = 1' moves from indent 4 to indent 2."]
-    assert line_diff("a\n},\nb", "a\n}, \nb", "line")[0] == ["1 line changes: '},' changes only in its whitespace."]
+        "1 line changes: '  x = 1' moves from indent 4 to indent 2."]
+    assert line_diff("a\n},\nb", "a\n}, \nb", "line")[0] == ["1 line changes: '}, ' changes only in its whitespace."]
 
 
 COLUMNS = "id\ttag\tname\ttext\tclass\tdescription\tposition (top-left x&y)\tsize (w&h)\tstate"
@@ -143,11 +149,11 @@ def test_a_result_the_client_refused_is_told():
         "perturbations": ["truncate:directory_tree"]})
     assert ("The client rejects the result it receives: 'RuntimeError: Tool directory_tree has an output schema "
             "but did not retu…'.") in trace
-    assert trace.endswith("('truncate:directory_tree') cuts the answer short.")
+    assert trace.endswith("A fault between the client and the server cuts the answer short.")
 
 
 def test_an_oom_kill_in_a_swe_container_is_told_as_the_memory_cap():
     # swe steps are labelled memory_cap from the container cgroup's OOM kill count (collectors/swe.py step).
     trace = grounded_trace({"domain": "swe", "collector": "swe", "state_text": "", "next_text": "Killed\n",
                             "next_meta_json": '{"exit_code": 137, "oom_kills": 1}', "perturbations": ["memory_cap"]})
-    assert trace.endswith("A process runs out of the memory the container is allowed ('memory_cap').")
+    assert trace.endswith("A process runs out of the memory the container is allowed.")

@@ -57,10 +57,11 @@ def test_an_element_that_lost_its_state_cell_past_the_cut_shows_it():
     after = desktop(["showing", "visible", "enabled"])
     trace = grounded_trace({"domain": "os", "state_text": before, "next_text": after})
     # Its head names the element; the window starts at a word up to 16 characters before the difference.
-    assert ("1 element changes: '[39]\\tterminal\\tTerminal…215)\\t(642, 410)\\tfocused' becomes "
-            "'[39]\\tterminal\\tTerminal…215)\\t(642, 410)'.") in trace, trace
+    # The quotes keep the line's whitespace: after it, the state cell is empty, and the line ends with its tab.
+    assert ("1 element changes: '[39]\\tterminal\\tTerminal…(642, 410)\\tfocused' becomes "
+            "'[39]\\tterminal\\tTerminal…(642, 410)\\t'.") in trace, trace
     (old, new), = becomes(trace)
-    assert shows(old, before.splitlines()[-1].strip()) and shows(new, after.splitlines()[-1].strip())
+    assert shows(old, before.splitlines()[-1]) and shows(new, after.splitlines()[-1])
 
 
 def test_a_terminal_line_changed_past_the_cut_keeps_its_start_and_shows_the_change():

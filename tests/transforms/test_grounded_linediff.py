@@ -125,8 +125,10 @@ def test_very_long_lines_compare_whole_and_quote_cut():
     almost = long_line[:-1] + "x"
     _check(f"{long_line}\nend", f"{long_line}\n{almost}\nend")
     sentences, new_text = line_diff("$", f"$\n  {long_line}  ", "line")
-    assert sentences == [f"1 line appears: {repr('é' * 71 + '…')}."] and new_text == f"  {long_line}  "
-    assert quote(" \u3000" + "😀" * 72 + "\t") == repr("😀" * 72)
+    assert sentences == [f"1 line appears: {repr('  ' + 'é' * 69 + '…')}."] and new_text == f"  {long_line}  "
+    # Whitespace around a line is quoted as the line has it: stage 3 scores it exactly.
+    assert quote(" \u3000" + "😀" * 70) == repr(" \u3000" + "😀" * 70)
+    assert quote(" \u3000" + "😀" * 72 + "\t") == repr(" \u3000" + "😀" * 69 + "…")
     assert quote("😀" * 73) == repr("😀" * 71 + "…")
 
 
@@ -174,7 +176,6 @@ def test_repeated_calls_hold_no_memory():
 
 
 def _reference_quote(text: str) -> str:
-    text = text.strip()
     return repr(text if len(text) <= 72 else text[:71] + "…")
 
 

@@ -12,7 +12,7 @@ from collectors.api import StepResult
 from schemas import Observation
 from transforms.reasoning.grounded import grounded_trace
 
-TOLD = "The kernel kills a process that reached the memory cap of the environment's sandbox ('memory_cap')."
+TOLD = "The kernel kills a process that reached the memory cap of the environment's sandbox."
 
 
 def _row(collector: str, domain: str, state: str, after: str) -> dict:
@@ -38,10 +38,12 @@ def test_memory_cap_is_told_for_every_domain(collector, domain):
 def test_a_domain_that_tells_memory_cap_itself_keeps_its_wording():
     for collector in ("terminal", "swe"):
         trace = grounded_trace(_row(collector, collector, "$ ", "Killed\n$ "))
-        assert "A process runs out of the memory the container is allowed ('memory_cap')." in trace
+        assert "A process runs out of the memory the container is allowed." in trace
         assert TOLD not in trace
 
 
 def test_other_labels_a_domain_does_not_know_still_claim_no_effect():
     row = {**_row("sandboxed-repl", "pyrepl", ">>> ", ">>> "), "perturbations": ["disk_full"]}
-    assert "A fault is recorded for this step ('disk_full'), with no record of what it does." in grounded_trace(row)
+    # Not named either: a label is worldline's own syntax, which nothing in the prompt shows.
+    assert "A fault is recorded for this step, with no record of what it does." in grounded_trace(row)
+    assert "disk_full" not in grounded_trace(row)

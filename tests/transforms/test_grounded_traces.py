@@ -98,11 +98,11 @@ def test_a_man_page_scrolled_past_its_synopsis_pairs_none_of_its_lines():
     """Only man's status line, the last row of both screens, is one line changed."""
     trace = _terminal(MAN_TAR, MAN_TAR_PAGE_2)
     assert trace == (
-        "12 lines appear: 'GNU-style usage', 'tar {--catenate|--concatenate} [OPTIONS] ARCHIVE ARCHIVE', 'tar "
-        "--create [--file ARCHIVE] [OPTIONS] [FILE...]' and 9 more. 14 lines disappear: 'TAR(1)                      "
-        "    GNU TAR Manual                         …', 'NAME', 'tar - an archiving utility' and 11 more. 1 line "
-        "changes: 'Manual page tar(1) line 1 (press h for help or q to quit)' becomes 'Manual page tar(1) line 24 "
-        "(press h for help or q to quit)'.")
+        "14 lines appear (2 blank): '   GNU-style usage', '       tar {--catenate|--concatenate} [OPTIONS] ARCHIVE "
+        "ARCHIVE', '       tar --create [--file ARCHIVE] [OPTIONS] [FILE...]' and 9 more. 14 lines disappear: "
+        "'TAR(1)                          GNU TAR Manual                         …', 'NAME', '       tar - an "
+        "archiving utility' and 11 more. 1 line changes: ' Manual page tar(1) line 1 (press h for help or q to quit)' "
+        "becomes ' Manual page tar(1) line 24 (press h for help or q to quit)'.")
 
 
 def test_log_lines_under_one_label_scrolled_in_a_pager_are_not_one_line_changed():
@@ -133,17 +133,17 @@ def test_rows_that_are_one_line_changed_still_pair():
     assert line_diff(screen, refreshed, "line")[0] == [
         "3 lines change: 'top - 01:30:39 up  2:16,  0 user,  load average: 0.75, 1.66, 1.72' becomes 'top - 01:30:42 "
         "up  2:16,  0 user,  load average: 0.75, 1.66, 1.72'; '%Cpu(s):  0.0 us,  0.0 sy,  0.0 ni,100.0 id,  0.0 wa,  0.0 hi,  0.0 si,…' becomes "
-        "'%Cpu(s):  0.3 us,  0.2 sy,  0.0 ni, 99.5 id,  0.0 wa,  0.0 hi,  0.0 si,…'; '20 root      20   0   25676  "
-        "18784   9536 S   0.0   0.1   0:00.04 pytho…' becomes '20 root      20   0   25676  18784   9536 S   0.3   "
-        "0.1   0:00.05 pytho…'."]
+        "'%Cpu(s):  0.3 us,  0.2 sy,  0.0 ni, 99.5 id,  0.0 wa,  0.0 hi,  0.0 si,…'; '     20 root      20   0   25676  "
+        "18784   9536 S   0.0   0.1   0:00.04 …' becomes '     20 root      20   0   25676  18784   9536 S   0.3   "
+        "0.1   0:00.05 …'."]
     # The search submitted: the URL, the Focused line and the box itself change (its focus gone).
     page = render("web-json", WEB_BUNDLE.read_bytes())
     submitted = page.replace("search?q=", "search?q=tomato").replace("value='tomato', focused", "value='tomato'")
     assert line_diff(page, submitted, "element")[0] == [
         "3 elements change: 'URL: http://127.0.0.1:34107/search?q=' becomes 'URL: http://127.0.0.1:34107/search?q="
         "tomato'; \"Focused: [7] searchbox 'Search posts', value='tomato', focused\" becomes \"Focused: [7] searchbox "
-        "'Search posts', value='tomato'\"; \"[7] searchbox 'Search posts', value='tomato', focused\" becomes \"[7] "
-        "searchbox 'Search posts', value='tomato'\"."]
+        "'Search posts', value='tomato'\"; \"\\t\\t\\t\\t[7] searchbox 'Search posts', value='tomato', focused\" "
+        "becomes \"\\t\\t\\t\\t[7] searchbox 'Search posts', value='tomato'\"."]
 
 
 def _file_screens(rng: random.Random) -> tuple[str, str]:
@@ -401,9 +401,9 @@ def _man_ls(first: int) -> str:
 
 def test_man_scrolled_by_one_line_changes_its_status_line():
     assert _terminal(_man_ls(0), _man_ls(1)) == (
-        "1 line appears: 'with -l, print the author of each file'. 1 line disappears: 'LS(1)                           "
-        " User Commands                         …'. 1 line changes: 'Manual page ls(1) line 1 (press h for help or q "
-        "to quit)' becomes 'Manual page ls(1) line 2 (press h for help or q to quit)'.")
+        "1 line appears: '              with -l, print the author of each file'. 1 line disappears: 'LS(1)          "
+        "                  User Commands                         …'. 1 line changes: ' Manual page ls(1) line 1 (press "
+        "h for help or q to quit)' becomes ' Manual page ls(1) line 2 (press h for help or q to quit)'.")
 
 
 def test_less_with_its_position_in_the_prompt_scrolled_by_one_line():
@@ -427,12 +427,12 @@ def test_top_with_a_new_process_above_a_row_that_changed():
             "     19 root      20   0    2920   1744   1644 S   0.0   0.0   0:00.00 sleep\n"
             + python3.replace("S   0.0   0.1   0:00.04", "S   0.3   0.1   0:00.05")))
     assert _terminal(screen, refreshed) == (
-        "1 line appears: '19 root      20   0    2920   1744   1644 S   0.0   0.0   0:00.00 sleep'. 3 lines change: "
+        "1 line appears: '     19 root      20   0    2920   1744   1644 S   0.0   0.0   0:00.00 …'. 3 lines change: "
         "'top - 01:30:39 up  2:16,  0 user,  load average: 0.75, 1.66, 1.72' becomes 'top - 01:30:42 up  2:16,  0 "
         "user,  load average: 0.75, 1.66, 1.72'; 'Tasks:   8 total,   1 running,   7 sleeping,   0 stopped,   0 "
-        "zombie' becomes 'Tasks:   9 total,   1 running,   8 sleeping,   0 stopped,   0 zombie'; '20 root      20   0"
-        "   25676  18784   9536 S   0.0   0.1   0:00.04 pytho…' becomes '20 root      20   0   25676  18784   9536 S"
-        "   0.3   0.1   0:00.05 pytho…'.")
+        "zombie' becomes 'Tasks:   9 total,   1 running,   8 sleeping,   0 stopped,   0 zombie'; '     20 root      20   0"
+        "   25676  18784   9536 S   0.0   0.1   0:00.04 …' becomes '     20 root      20   0   25676  18784   9536 S"
+        "   0.3   0.1   0:00.05 …'.")
 
 
 def test_a_file_after_an_edit_that_inserts_two_lines_and_changes_one():
@@ -442,8 +442,8 @@ def test_a_file_after_an_edit_that_inserts_two_lines_and_changes_one():
     edited = source[:4] + ["    if 'APP_PORT' in env:", "        return int(env['APP_PORT'])",
                            "    value = env.get('PORT', '8080')"] + source[5:]
     assert _terminal("\n".join(source), "\n".join(edited)) == (
-        "2 lines appear: \"if 'APP_PORT' in env:\", \"return int(env['APP_PORT'])\". 1 line changes: \"value = "
-        "env.get('PORT', '8000')\" becomes \"value = env.get('PORT', '8080')\".")
+        "2 lines appear: \"    if 'APP_PORT' in env:\", \"        return int(env['APP_PORT'])\". 1 line changes: "
+        "\"    value = env.get('PORT', '8000')\" becomes \"    value = env.get('PORT', '8080')\".")
 
 
 # A real record (os-explore-editor-save-as-dialog, step 2): click(element=55) opens Mousepad's View menu; the Search
@@ -478,13 +478,20 @@ def test_an_element_several_rows_from_where_it_stood_still_pairs():
             "id\ttag\tname\ttext\tclass\tdescription\tposition (top-left x&y)\tsize (w&h)\tstate",
             "[5]\tmenu\tFile\t\"\"\t\tFile menu\t(320, 167)\t(39, 25)\t"]
     sentences = line_diff("\n".join(head + _MENUS_BEFORE), "\n".join(head + _MENUS_AFTER), "element")[0]
+    # The menus after View stand 9 ids further ([66] Document is [75]): each its own element renumbered, paired as
+    # one line changed, not one gone and one new.
     assert sentences[2] == (
-        "2 elements change: '[45]\\tmenu\\tSearch\\t\"\"\\t\\tSearch menu\\t(400, 167)\\t(60, 25)\\tselected' becomes "
-        "'[45]\\tmenu\\tSearch\\t\"\"\\t\\tSearch menu\\t(400, 167)\\t(60, 25)'; '[55]\\tmenu\\tView\\t\"\"\\t\\tView "
-        "menu\\t(460, 167)\\t(48, 25)' becomes '[55]\\tmenu\\tView\\t\"\"\\t\\tView menu\\t(460, 167)\\t(48, 25)\\t"
-        "selected'.")
-    assert sentences[:2] == ["9 elements appear: " + sentences[0].split(": ", 1)[1],
-                             "9 elements disappear: " + sentences[1].split(": ", 1)[1]]
+        "4 elements change: '[45]\\tmenu\\tSearch\\t\"\"\\t\\tSearch menu\\t(400, 167)\\t(60, 25)\\tselected' becomes "
+        "'[45]\\tmenu\\tSearch\\t\"\"\\t\\tSearch menu\\t(400, 167)\\t(60, 25)\\t'; '[55]\\tmenu\\tView\\t\"\"\\t\\tView "
+        "menu\\t(460, 167)\\t(48, 25)\\t' becomes '[55]\\tmenu\\tView\\t\"\"\\t\\tView menu\\t(460, 167)\\t(48, 25)\\t"
+        "selected'; '[66]\\tmenu\\tDocument\\t\"\"\\t\\tDocument menu\\t(508, 167)\\t(83, 25)\\t' becomes '[75]\\tmenu"
+        "\\tDocument\\t\"\"\\t\\tDocument menu\\t(508, 167)\\t(83, 25)\\t' and 1 more.")
+    assert sentences[:2] == ["7 elements appear: " + sentences[0].split(": ", 1)[1],
+                             "7 elements disappear: " + sentences[1].split(": ", 1)[1]]
+    # The os trace tells those two as renumbered, so its change count is of real changes.
+    trace = grounded_trace({"domain": "os", "state_text": "\n".join(head + _MENUS_BEFORE),
+                            "next_text": "\n".join(head + _MENUS_AFTER)})
+    assert "2 elements change: " in trace and trace.endswith("2 elements are renumbered (ids +9).")
 
 
 def test_pairs_keep_the_order_of_the_lines():
@@ -536,14 +543,15 @@ def test_long_replaced_regions_pair_as_the_reference_pairs_them():
     assert longest > 2 * _WINDOW + 1
 
 
-def test_a_client_side_timeout_is_not_called_a_server_answer_and_injected_faults_are_named():
+def test_a_client_side_timeout_is_not_called_a_server_answer_and_injected_faults_are_told():
     # mcp-perturbed-everything:8 of a real run: nothing came from the server; the client made the error itself.
     timed_out = grounded_trace({
         "domain": "mcp", "state_text": "{}", "next_text": "[error -32001] Request 'tools/call' timed out after 30 s",
         "next_meta_json": '{"jsonrpc_error": true, "source": "client", "method": "tools/call"}',
         "perturbations": ["timeout:get-tiny-image"], "error": "timeout: no response within 30 s"})
     assert "server answers" not in timed_out and "the client gives up waiting" in timed_out
-    assert "('timeout:get-tiny-image') holds the answer back" in timed_out
+    assert "A fault between the client and the server holds the answer back" in timed_out
+    assert "timeout:" not in timed_out.replace("'timeout: no response", "")
     answered = grounded_trace({"domain": "mcp", "state_text": "{}", "next_text": "[error -32029] Rate limit",
                                "next_meta_json": '{"jsonrpc_error": true, "answered_by": "proxy"}',
                                "perturbations": ["rate_limit:echo"]})
@@ -554,7 +562,8 @@ def test_a_client_side_timeout_is_not_called_a_server_answer_and_injected_faults
                             "next_text": "Buy milk\nCall Ada", "next_meta_json": "{}",
                             "perturbations": ["stale:read_text_file", "partial:tools/list:follow-up"]})
     assert "returns the first answer to the same call again" in stale
-    assert "('partial:tools/list:follow-up') answers with the part of an earlier answer it held back" in stale
+    assert "A fault between the client and the server answers with the part of an earlier answer it held back" in stale
+    assert "read_text_file" not in stale and "tools/list" not in stale
     plain = grounded_trace({"domain": "mcp", "state_text": "{}", "next_text": "ok", "next_meta_json": "{}"})
     assert "fault" not in plain
 
@@ -589,9 +598,9 @@ def test_focus_moved_is_told_once_and_the_element_that_lost_it_still_changes():
         "\t[7] searchbox 'Search posts', value='tomato', focused", "\t[7] searchbox 'Search posts', value='tomato'"
     ).replace("Focused: [7] searchbox 'Search posts', value='tomato', focused", "Focused: [8] button 'Search', focused")
     assert _web(page, moved) == (
-        "The focused element becomes \"[8] button 'Search', focused\". 2 elements change: \"[7] searchbox 'Search "
-        "posts', value='tomato', focused\" becomes \"[7] searchbox 'Search posts', value='tomato'\"; \"[8] button "
-        "'Search'\" becomes \"[8] button 'Search', focused\".")
+        "The focused element becomes \"[8] button 'Search', focused\". 2 elements change: \"\\t\\t\\t\\t[7] searchbox "
+        "'Search posts', value='tomato', focused\" becomes \"\\t\\t\\t\\t[7] searchbox 'Search posts', value='tomato'\"; "
+        "\"\\t\\t\\t\\t[8] button 'Search'\" becomes \"\\t\\t\\t\\t[8] button 'Search', focused\".")
 
 
 def test_a_header_that_alone_changed_is_not_called_no_change_nor_an_element():
@@ -615,7 +624,7 @@ def test_a_page_that_had_no_elements_is_not_taken_for_no_page():
               "\t[1] link 'Apply'")
     assert _web(bare, loaded) == (
         "The URL becomes 'http://127.0.0.1:5000/'; the title becomes 'Home'; the tabs become '[0] Home (active)'. "
-        "2 elements appear: \"RootWebArea 'Home', focused\", \"[1] link 'Apply'\".")
+        "2 elements appear: \"RootWebArea 'Home', focused\", \"\\t[1] link 'Apply'\".")
 
 
 def test_a_desktop_tells_its_focused_window_and_element_and_counts_only_rows():

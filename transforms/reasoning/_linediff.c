@@ -41,10 +41,12 @@ typedef struct {
 } Region;
 
 /* A changed line as it is compared: where it starts after its whitespace, where its head (head_end) ends (-1: it has
- * none), where it stops before its trailing whitespace; and what tells most pairs of lines apart without reading
- * them, as a replace compares each line with many: the hash of its head, or its first and last characters. */
+ * none), where it stops before its trailing whitespace; where the part of its head two lines must share to be one
+ * line starts (key: past an element's "[id]", as ids move when elements before them appear, so "[31] text" and
+ * "[35] text" are one element; else the head's start); and what tells most pairs of lines apart without reading
+ * them, as a replace compares each line with many: the hash of that part, or its first and last characters. */
 typedef struct {
-    Py_ssize_t start, end, stop;
+    Py_ssize_t start, end, stop, key;
     Py_uhash_t head_hash;
     Py_UCS4 first, last;
 } Head;
@@ -287,10 +289,11 @@ typedef struct {
     Region *pending, *regions;
     Py_ssize_t *old_lines, *new_lines;  /* the numbers of a's and of b's lines in changed regions, in order */
     Head *old_heads, *new_heads;        /* theirs, by the same index */
-    /* pair_region()'s, for a region's lines: how many lines of the other side each is ALIKE (or SAME) to, or SAME
-     * to, within the band; its partner; the candidate pairs, and for each the pair before it in the longest
-     * increasing run ending there; the ends of those runs. */
-    Py_ssize_t *old_alike, *old_same, *new_alike, *new_same, *partner, *candidate_i, *candidate_j, *before, *tails;
+    /* pair_region()'s, for a region's lines: how many lines of the other side each is ALIKE (or surer) to,
+     * RENUMBERED (or SAME) to, and SAME to, within the band; its partner; the candidate pairs, and for each the pair
+     * before it in the longest increasing run ending there; the ends of those runs. */
+    Py_ssize_t *old_alike, *old_same, *new_alike, *new_same, *old_renumbered, *new_renumbered, *partner, *candidate_i,
+        *candidate_j, *before, *tails;
     Py_ssize_t inline_memory[INLINE_WORDS];
 } Workspace;
 
@@ -314,14 +317,15 @@ workspace_init(Workspace *w, Py_ssize_t la, Py_ssize_t lb)
         most * sizeof(Block) / sizeof(Py_ssize_t), 2 * most * sizeof(Region) / sizeof(Py_ssize_t),
         most * sizeof(Region) / sizeof(Py_ssize_t), la + 1, lb + 1,
         (la + 1) * sizeof(Head) / sizeof(Py_ssize_t), (lb + 1) * sizeof(Head) / sizeof(Py_ssize_t),
-        la + 1, la + 1, lb + 1, lb + 1, la + 1, la + 1, la + 1, la + 1, la + 1,
+        la + 1, la + 1, lb + 1, lb + 1, la + 1, lb + 1, la + 1, la + 1, la + 1, la + 1, la + 1,
     };
     Py_ssize_t **parts[] = {
         &w->id_a, &w->id_b, &w->b_positions, &w->id_starts, &w->table, &w->table_ids, &w->runs.previous,
         &w->runs.current, &w->runs.previous_set, &w->runs.current_set, (Py_ssize_t **)&w->blocks,
         (Py_ssize_t **)&w->pending, (Py_ssize_t **)&w->regions, &w->old_lines, &w->new_lines,
         (Py_ssize_t **)&w->old_heads, (Py_ssize_t **)&w->new_heads, &w->old_alike, &w->old_same, &w->new_alike,
-        &w->new_same, &w->partner, &w->candidate_i, &w->candidate_j, &w->before, &w->tails,
+        &w->new_same, &w->old_renumbered, &w->new_renumbered, &w->partner, &w->candidate_i, &w->candidate_j,
+        &w->before, &w->tails,
     };
     size_t total = 0;
     for (size_t n = 0; n < sizeof sizes / sizeof sizes[0]; n++)
@@ -571,8 +575,10 @@ head_end(const Text *t, const Line *line, Py_ssize_t *start)
 }
 
 /* How surely two lines are one line changed (same_heads): they are two lines (APART); one, as they look alike (ALIKE);
- * one, as the one names the other (equal heads) or holds it (is its start) (SAME). */
-enum { APART, ALIKE, SAME };
+ * one element, as their heads are equal but for the id, which moves when elements before it appear (RENUMBERED);
+ * one, as the one names the other (equal heads, the id included) or holds it (is its start) (SAME). An element whose
+ * id stayed is its own surest partner, before another of its role and name whose id moved. */
+enum { APART, ALIKE, RENUMBERED, SAME };
 
 /* Whether two lines without a head, stripped (not empty), are one line changed: SAME when the shorter is a start of
  * the longer (a prompt that got its command, "> ^C"), ALIKE when what they share at the start and the end is at
@@ -609,10 +615,14 @@ head_of(const Text *t, const Line *line, int same_width)
         head.stop--;
     head.head_hash = 0;
     head.first = head.last = 0;
+    head.key = head.start;
     if (head.end >= 0) {
-        head.head_hash = same_width ? hash_bytes((const unsigned char *)t->data + head.start * t->kind,
-                                                 (head.end - head.start) * t->kind)
-                                    : hash_code_points(t, head.start, head.end);
+        if (CH(t, head.start) == '[')  /* head_end() found its ']' */
+            while (CH(t, head.key) != ']')
+                head.key++;
+        head.head_hash = same_width ? hash_bytes((const unsigned char *)t->data + head.key * t->kind,
+                                                 (head.end - head.key) * t->kind)
+                                    : hash_code_points(t, head.key, head.end);
     } else if (head.stop > head.start) {
         head.first = CH(t, head.start);
         head.last = CH(t, head.stop - 1);
@@ -621,7 +631,7 @@ head_of(const Text *t, const Line *line, int same_width)
 }
 
 /* Whether an old line and a new one are one line changed, as a trace may say "'a' becomes 'b'": their heads are equal
- * (SAME), or neither has a head and they are similar (similar_lines). Else they are two lines, one gone and one new
+ * (SAME) or equal but for an element's id (RENUMBERED), or neither has a head and they are similar (similar_lines). Else they are two lines, one gone and one new
  * (APART): after a page load the n-th line of the old page is not the n-th line of the new one. */
 static inline int
 same_heads(const Text *x, const Head *xh, const Text *y, const Head *yh)
@@ -634,11 +644,17 @@ same_heads(const Text *x, const Head *xh, const Text *y, const Head *yh)
             return APART;
         return similar_lines(x, xh->start, xh->stop, y, yh->start, yh->stop);
     }
-    if (xh->end < 0 || yh->end < 0 || xh->head_hash != yh->head_hash || xh->end - xh->start != yh->end - yh->start)
+    if (xh->end < 0 || yh->end < 0 || xh->head_hash != yh->head_hash || xh->end - xh->key != yh->end - yh->key ||
+        (CH(x, xh->start) == '[') != (CH(y, yh->start) == '['))
         return APART;
-    for (Py_ssize_t k = 0; k < xh->end - xh->start; k++)
-        if (CH(x, xh->start + k) != CH(y, yh->start + k))
+    for (Py_ssize_t k = 0; k < xh->end - xh->key; k++)
+        if (CH(x, xh->key + k) != CH(y, yh->key + k))
             return APART;
+    if (xh->key - xh->start != yh->key - yh->start)
+        return RENUMBERED;
+    for (Py_ssize_t k = 0; k < xh->key - xh->start; k++)
+        if (CH(x, xh->start + k) != CH(y, yh->start + k))
+            return RENUMBERED;
     return SAME;
 }
 
@@ -686,15 +702,17 @@ band_of(Region region)
     return (Band){m, n, (d < 0 ? d : 0) - WINDOW, (d > 0 ? d : 0) + WINDOW};
 }
 
-/* For each line of the region, how many lines of the other side in the band it is ALIKE or SAME to, and SAME to. p
- * and q: where the region's lines start among the changed lines. */
+/* For each line of the region, how many lines of the other side in the band it is ALIKE (or surer) to, RENUMBERED
+ * (or SAME) to, and SAME to. p and q: where the region's lines start among the changed lines. */
 static void
 count_partners(const Text *a, const Text *t, Workspace *w, Band band, Py_ssize_t p, Py_ssize_t q)
 {
     memset(w->new_alike, 0, band.n * sizeof(Py_ssize_t));
+    memset(w->new_renumbered, 0, band.n * sizeof(Py_ssize_t));
     memset(w->new_same, 0, band.n * sizeof(Py_ssize_t));
     for (Py_ssize_t i = 0; i < band.m; i++) {
-        Py_ssize_t alike = 0, same = 0, last = i + band.high < band.n - 1 ? i + band.high : band.n - 1;
+        Py_ssize_t alike = 0, renumbered = 0, same = 0;
+        Py_ssize_t last = i + band.high < band.n - 1 ? i + band.high : band.n - 1;
         const Head *old_head = &w->old_heads[p + i];
         for (Py_ssize_t j = i + band.low > 0 ? i + band.low : 0; j <= last; j++) {
             int how = same_heads(a, old_head, t, &w->new_heads[q + j]);
@@ -702,12 +720,22 @@ count_partners(const Text *a, const Text *t, Workspace *w, Band band, Py_ssize_t
                 continue;
             alike++;
             w->new_alike[j]++;
+            renumbered += how >= RENUMBERED;
+            w->new_renumbered[j] += how >= RENUMBERED;
             same += how == SAME;
             w->new_same[j] += how == SAME;
         }
         w->old_alike[i] = alike;
+        w->old_renumbered[i] = renumbered;
         w->old_same[i] = same;
     }
+}
+
+/* How many partners as sure as `how` (or surer) a line has, of those count_partners() counted. */
+static inline Py_ssize_t
+partners_at(int how, Py_ssize_t alike, Py_ssize_t renumbered, Py_ssize_t same)
+{
+    return how == SAME ? same : how == RENUMBERED ? renumbered : alike;
 }
 
 /* The pairs of the region whose lines are each the other's only partner as sure in the band and, unless an [id] names
@@ -720,14 +748,14 @@ candidate_pairs(const Text *a, const Text *t, Workspace *w, Band band, Py_ssize_
 {
     Py_ssize_t candidates = 0;
     for (Py_ssize_t i = 0; i < band.m; i++) {
-        int how = w->old_same[i] ? SAME : w->old_alike[i] ? ALIKE : APART;
-        if (how == APART || (how == SAME ? w->old_same[i] : w->old_alike[i]) != 1)
+        int how = w->old_same[i] ? SAME : w->old_renumbered[i] ? RENUMBERED : w->old_alike[i] ? ALIKE : APART;
+        if (how == APART || partners_at(how, w->old_alike[i], w->old_renumbered[i], w->old_same[i]) != 1)
             continue;
         const Head *head = &w->old_heads[p + i];
         Py_ssize_t j = i + band.low > 0 ? i + band.low : 0;
         while (same_heads(a, head, t, &w->new_heads[q + j]) < how)
             j++;
-        if ((how == SAME ? w->new_same[j] : w->new_alike[j]) != 1)
+        if (partners_at(how, w->new_alike[j], w->new_renumbered[j], w->new_same[j]) != 1)
             continue;
         if (!(head->end >= 0 && CH(a, head->start) == '[') &&
             rival_near(a, t, w, p + i, q + j, how, old_count, new_count))
@@ -925,18 +953,6 @@ end_outside_marker(const Text *t, Py_ssize_t start, Py_ssize_t end, Py_ssize_t l
     return end;
 }
 
-/* A line's stripped span: *start and *end moved past its leading and trailing whitespace. */
-static inline void
-strip_span(const Text *t, const Line *line, Py_ssize_t *start, Py_ssize_t *end)
-{
-    *start = line->start;
-    *end = line->end;
-    while (*start < *end && Py_UNICODE_ISSPACE(PyUnicode_READ(t->kind, t->data, *start)))
-        (*start)++;
-    while (*end > *start && Py_UNICODE_ISSPACE(PyUnicode_READ(t->kind, t->data, *end - 1)))
-        (*end)--;
-}
-
 /* Whether text[start:end] holds the quote mark ch. */
 static inline int
 holds(const Text *t, Py_ssize_t start, Py_ssize_t end, Py_UCS4 ch)
@@ -1000,19 +1016,22 @@ put_quoted_spans(Builder *b, const Text *t, Py_ssize_t start, Py_ssize_t end, Py
     return 0;
 }
 
-/* What a quote of the line shows: the line stripped, cut to MAX_CHARS (not inside a CUT_MARKER), in *start and
- * *end; returns whether it was cut (the quote ends with an ellipsis). */
+/* What a quote of the line shows: the line as it is, its leading and trailing whitespace kept (stage 3 scores
+ * whitespace exactly, so a quote that dropped a padding or an indentation would teach text the observation does
+ * not hold), cut to MAX_CHARS (not inside a CUT_MARKER), in *start and *end; returns whether it was cut (the quote
+ * ends with an ellipsis). */
 static inline int
 quoted_span(const Text *t, const Line *line, Py_ssize_t *start, Py_ssize_t *end)
 {
-    strip_span(t, line, start, end);
+    *start = line->start;
+    *end = line->end;
     int cut = *end - *start > MAX_CHARS;
     if (cut)
         *end = end_outside_marker(t, *start, *start + MAX_CHARS - 1, *end);
     return cut;
 }
 
-/* repr() of the line stripped and cut to MAX_CHARS with an ellipsis (quoted_span). */
+/* repr() of the line cut to MAX_CHARS with an ellipsis (quoted_span). */
 static int
 put_quoted(Builder *b, const Text *t, const Line *line)
 {
@@ -1050,9 +1069,7 @@ quoted_alike(const Text *a, const Line *old, const Text *t, const Line *new)
 static int
 put_window(Builder *b, const Text *t, const Line *line, const Text *other, const Line *other_line)
 {
-    Py_ssize_t start, end, other_start, other_end;
-    strip_span(t, line, &start, &end);
-    strip_span(other, other_line, &other_start, &other_end);
+    Py_ssize_t start = line->start, end = line->end, other_start = other_line->start, other_end = other_line->end;
     Py_ssize_t same = 0, shorter = end - start < other_end - other_start ? end - start : other_end - other_start;
     while (same < shorter && CH(t, start + same) == CH(other, other_start + same))
         same++;
@@ -1114,33 +1131,50 @@ append_finished(PyObject *sentences, Builder *b)
     return status;
 }
 
-/* The lines that appeared or disappeared, blank ones left out: how many, and the first MAX_LISTED. */
+/* The lines that appeared or disappeared: how many, how many of them are blank, and the first MAX_LISTED that are
+ * not. Blank lines are counted, so the count is the observation's ("5 lines appear" where a blank one separates two
+ * paragraphs, not 4), but not quoted: '' says nothing a count does not. */
 typedef struct {
     const Text *text;
-    Py_ssize_t count;
+    Py_ssize_t count, blank;
     const Line *shown[MAX_LISTED];
 } Listed;
 
 static void
-add_unless_blank(Listed *listed, const Line *line)
+add_line_to(Listed *listed, const Line *line)
 {
-    if (is_blank(listed->text, line->start, line->end))
-        return;
-    if (listed->count < MAX_LISTED)
-        listed->shown[listed->count] = line;
     listed->count++;
+    if (is_blank(listed->text, line->start, line->end)) {
+        listed->blank++;
+        return;
+    }
+    Py_ssize_t shown = listed->count - listed->blank - 1;
+    if (shown < MAX_LISTED)
+        listed->shown[shown] = line;
 }
 
-/* "<count> <unit>s <verb>: 'a', 'b', 'c' and 2 more." */
+/* "<count> <unit>s <verb>: 'a', 'b', 'c' and 2 more.", "<count> <unit>s <verb> (1 blank): 'a'.", or, when all are
+ * blank, "2 blank <unit>s <verb>." */
 static int
 put_listed(Builder *b, const Listed *listed, PyObject *unit, const char *verb)
 {
-    if (put_counted(b, listed->count, unit, verb) < 0 || put_ascii(b, ": ") < 0)
+    Py_ssize_t filled = listed->count - listed->blank;
+    if (!filled) {
+        Py_ssize_t count = listed->count;
+        return put_count(b, count) < 0 || put_ascii(b, " blank ") < 0 || put_str(b, unit) < 0 ||
+               put_ascii(b, count == 1 ? " " : "s ") < 0 || put_ascii(b, verb) < 0 ||
+               put_ascii(b, count == 1 ? "s." : ".") < 0 ? -1 : 0;
+    }
+    if (put_counted(b, listed->count, unit, verb) < 0)
         return -1;
-    for (Py_ssize_t n = 0; n < listed->count && n < MAX_LISTED; n++)
+    if (listed->blank && (put_ascii(b, " (") < 0 || put_count(b, listed->blank) < 0 || put_ascii(b, " blank)") < 0))
+        return -1;
+    if (put_ascii(b, ": ") < 0)
+        return -1;
+    for (Py_ssize_t n = 0; n < filled && n < MAX_LISTED; n++)
         if ((n && put_ascii(b, ", ") < 0) || put_quoted(b, listed->text, listed->shown[n]) < 0)
             return -1;
-    if (put_more(b, listed->count) < 0)
+    if (put_more(b, filled) < 0)
         return -1;
     return put_ascii(b, ".");
 }
@@ -1277,7 +1311,7 @@ diff_sentences(const Text *a, const Text *t, PyObject *unit, Builder *b, PyObjec
     }
     Py_ssize_t region_count = changed_regions(a, t, &w);
     int status = -1;
-    Listed added = {t, 0, {NULL}}, removed = {a, 0, {NULL}};
+    Listed added = {t, 0, 0, {NULL}}, removed = {a, 0, 0, {NULL}};
     const Line *changed_old[MAX_LISTED], *changed_new[MAX_LISTED];
     Py_ssize_t changes = 0, old_count = 0, new_count = 0;
     int same_width = a->kind == t->kind;
@@ -1300,11 +1334,11 @@ diff_sentences(const Text *a, const Text *t, PyObject *unit, Builder *b, PyObjec
         for (Py_ssize_t i = region.i1; i < region.i2; i++) {
             Py_ssize_t partner = region.j1 < region.j2 ? w.partner[i - region.i1] : -1;
             if (partner < 0) {
-                add_unless_blank(&removed, &a->lines[i]);
+                add_line_to(&removed, &a->lines[i]);
                 continue;
             }
             for (; next_new < region.j1 + partner; next_new++)
-                add_unless_blank(&added, &t->lines[next_new]);
+                add_line_to(&added, &t->lines[next_new]);
             next_new++;
             if (changes < MAX_LISTED) {
                 changed_old[changes] = &a->lines[i];
@@ -1313,7 +1347,7 @@ diff_sentences(const Text *a, const Text *t, PyObject *unit, Builder *b, PyObjec
             changes++;
         }
         for (; next_new < region.j2; next_new++)
-            add_unless_blank(&added, &t->lines[next_new]);
+            add_line_to(&added, &t->lines[next_new]);
         p += region.i2 - region.i1;
         q += region.j2 - region.j1;
     }
@@ -1702,7 +1736,8 @@ static PyMethodDef methods[] = {
      "no earlier observation, or no change), and the new lines of next_text joined with newlines. header: the\n"
      "fields (prefix, changed, appeared, gone) of the lines a screen starts with, told by name, not as lines."},
     {"quote", quote_text, METH_O,
-     "quote(text) -> str\n\nrepr() of text stripped, cut to 72 characters with an ellipsis: how a trace quotes a line."},
+     "quote(text) -> str\n\nrepr() of text as it is (whitespace kept), cut to 72 characters with an ellipsis: how a\n"
+     "trace quotes a line."},
     {"changed_regions", (PyCFunction)(void (*)(void))regions_of, METH_FASTCALL,
      "changed_regions(before, after) -> [(i1, i2, j1, j2), ...]\n\n"
      "The non-'equal' opcodes of difflib.SequenceMatcher(a=before.splitlines(), b=after.splitlines(),\n"

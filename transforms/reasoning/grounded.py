@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from functools import lru_cache
 
 from transforms.copied_values import MIN_COPIED_CHARS, copied_spans
 from transforms.reasoning import ReasoningError
 # What appeared, disappeared and changed (difflib's matching blocks over the lines): compiled, it is most of a
 # trace's work. Which volatile values are new: compiled too, as a process table has a hundred of them.
-from transforms.reasoning._linediff import MAX_LISTED, line_diff, new_spans, quote
+from transforms.reasoning._linediff import MAX_LISTED, changed_regions, line_diff, new_spans, quote
 
 # How a line of each domain's observation is called in the trace.
 _UNIT = {"web": "element", "android": "element", "os": "element"}
@@ -46,6 +47,59 @@ def _header_field(prefix: str, noun: str, plural: bool, nothing: str | None = No
 
 
 _HEADERS = {domain: tuple(_header_field(*field) for field in fields) for domain, fields in _HEADER_FIELDS.items()}
+# An element line's id after its indentation: web's `[12] link 'x'` (schemas/render/web.py), the desktop's
+# `[31]\ttext\t…` (schemas/render/os.py), android's `[ 5] | …` padded to two places (schemas/render/android.py).
+# A desktop's and a phone's ids are positions in the tree's walk, and a web page's are given again when it loads, so
+# a menu that opens renumbers every element after it: lines equal apart from their id are one element renumbered,
+# not one gone and one new.
+_ELEMENT_ID = re.compile(r"^([ \t]*)\[ *(\d+)\](?=[ \t]|$)")
+# For the diff of lines without their ids: every "[12]" after a line's start or a blank, replaced by a plain "[]"
+# (a template keeping the indentation costs twice as much); a pair it makes equal is checked with _ELEMENT_ID.
+_ELEMENT_IDS = re.compile(r"(?:^|(?<=[ \t]))\[ *\d+\](?=[ \t]|$)", re.M)
+_NUMBERED = frozenset({"web", "os", "android"})
+
+
+def _renumbered(state: str, after_text: str) -> tuple[str, list[int]]:
+    """The state with each line that the next observation shows again under another id (equal apart from its id,
+    within one region the diff changed) given that id, so line_diff counts only real changes; and each such line's id
+    shift, in order. Lines the diff left equal stay paired as they are."""
+    old, new = state.splitlines(), after_text.splitlines()
+    shifts: list[int] = []
+    for i1, i2, j1, j2 in changed_regions(state, after_text):
+        if i1 == i2 or j1 == j2:
+            continue
+        # The region's lines without their ids, diffed: an equal run pairs lines equal apart from the id. A newline
+        # after each line, so a last blank line stays a line.
+        old_part, new_part = "\n".join(old[i1:i2]) + "\n", "\n".join(new[j1:j2]) + "\n"
+        bare_old, bare_new = _ELEMENT_IDS.sub("[]", old_part), _ELEMENT_IDS.sub("[]", new_part)
+        if bare_old == old_part or bare_new == new_part:
+            continue  # no ids on one side
+        i = j = 0
+        for k1, k2, l1, l2 in [*changed_regions(bare_old, bare_new), (i2 - i1, i2 - i1, j2 - j1, j2 - j1)]:
+            for n in range(k1 - i):
+                was, now = old[i1 + i + n], new[j1 + j + n]
+                if was != now:  # equal but for an id, or for a "[12]" within the line: only the first is told
+                    was_id, now_id = _ELEMENT_ID.match(was), _ELEMENT_ID.match(now)
+                    if was_id and now_id and was_id[1] == now_id[1] and was[was_id.end():] == now[now_id.end():]:
+                        shifts.append(int(now_id.group(2)) - int(was_id.group(2)))
+                        old[i1 + i + n] = now
+            i, j = k2, l2
+    return ("\n".join(old) if shifts else state), shifts
+
+
+def _renumbered_sentence(shifts: list[int], unit: str) -> str:
+    """"28 elements are renumbered (ids +4)", with each shift and how many took it when there are a few."""
+    count = len(shifts)
+    by_shift = sorted(Counter(shifts).items(), key=lambda item: (-item[1], item[0]))
+    if len(by_shift) == 1:
+        told = f"{'id' if count == 1 else 'ids'} {by_shift[0][0]:+d}"
+    elif len(by_shift) <= MAX_LISTED:
+        told = "ids " + ", ".join(f"{shift:+d} for {many}" for shift, many in by_shift)
+    else:
+        told = f"ids shift by {min(shifts):+d} to {max(shifts):+d}"
+    return f"{count} {unit}{'' if count == 1 else 's'} {'is' if count == 1 else 'are'} renumbered ({told})"
+
+
 # Domains whose observation is the answer to one call (a tool's result, a page of search results, a command's
 # output), not a screen the action changed: their state is only the previous answer, so a diff against it said
 # nothing about this one ("1 line changes: 'Echo: hello' becomes 'The sum of 17 and 25 is 42.'"). Their trace
@@ -123,6 +177,10 @@ def _meta_sentences(meta: dict, error: str | None, sentences: list[str]) -> None
         sentences.append(f"The client rejects the result it receives: {quote(meta['client_error'])}.")
 
 
+# A fault is told in plain words, by what it does, never by its label or the label's settings (a tool name, a glob,
+# "800" ms, "0.4" of a body): nothing in the prompt shows them, so a trace naming them would teach worldline's own
+# label syntax and numbers the model cannot know.
+
 # What each fault the MCP perturbation proxy injects does to the answer the client gets (its kinds and labels:
 # sandboxes/mcp_proxy.py, which transforms may not import). Without it a trace would quote a stale read's old
 # lines as if the write before it had not happened.
@@ -144,40 +202,31 @@ def _mcp_fault(label: str) -> str | None:
     if target.endswith(":follow-up"):
         kind = "partial/follow-up"
     does = _MCP_FAULTS.get(kind)
-    return does and f"A fault injected between client and server ({quote(label)}) {does}."
+    return does and f"A fault between the client and the server {does}."
 
 
 # A web task's faults act on the browser's requests whose path matches a glob: the label is the task's spec,
-# KIND:PATH_GLOB[:ARG] (sandboxes/web_perturb.py). Each is told by what it does to the request, as that is all the
-# record shows: a stylesheet that failed to load need not change the answer the page shows. page_crash and
-# browser_restart are the web collector's recoveries, not faults a task declared.
+# KIND:PATH_GLOB[:ARG] (sandboxes/web_perturb.py). Each is told by what it does to the requests, as that is all the
+# record shows: a stylesheet that failed to load need not change the answer the page shows. Which requests (the
+# glob) and how much (ARG) are the label's settings, left out. page_crash and browser_restart are the web collector's
+# recoveries, not faults a task declared.
 _WEB_FAULTS = {
-    "http_500": "answers requests matching {glob} with HTTP 500 in the server's place",
-    "http_404": "answers requests matching {glob} with HTTP 404 in the server's place",
-    "slow": "holds requests matching {glob} back {arg:g} ms before the server gets them, which delays its answer "
-            "without changing it",
-    "truncate": "cuts the server's answers to requests matching {glob} to their first {arg:.0%}",
-    "asset_fail": "makes requests matching {glob} fail at the network level",
+    "http_500": "answers some of the page's requests with HTTP 500 in the server's place",
+    "http_404": "answers some of the page's requests with HTTP 404 in the server's place",
+    "slow": "holds some of the page's requests back before the server gets them, which delays its answer without "
+            "changing it",
+    "truncate": "cuts the server's answers to some of the page's requests short",
+    "asset_fail": "makes some of the page's requests fail at the network level",
 }
-_WEB_DEFAULT_ARG = {"slow": 2000.0, "truncate": 0.5}
 _WEB_RECOVERIES = {"page_crash": "A tab crashes and is opened again at its last address",
                    "browser_restart": "The browser stops and is started again on the last page it showed"}
 
 
 def _web_fault(label: str) -> str | None:
     if label in _WEB_RECOVERIES:
-        return f"{_WEB_RECOVERIES[label]} ({quote(label)})."
-    kind, _, glob = label.partition(":")
-    if kind not in _WEB_FAULTS:
-        return None
-    arg = _WEB_DEFAULT_ARG.get(kind)
-    head, sep, tail = glob.rpartition(":")
-    if sep and arg is not None:
-        try:
-            glob, arg = head, float(tail)
-        except ValueError:
-            return None
-    return f"A fault {_WEB_FAULTS[kind].format(glob=glob, arg=arg)} ({quote(label)})."
+        return f"{_WEB_RECOVERIES[label]}."
+    does = _WEB_FAULTS.get(label.partition(":")[0])
+    return does and f"A fault {does}."
 
 
 # A terminal task's conditions belong to its container (collectors/terminal.py), not to a connection between a
@@ -197,7 +246,7 @@ _TERMINAL_CONDITIONS = {
 
 def _terminal_fault(label: str) -> str | None:
     condition = _TERMINAL_CONDITIONS.get(label)
-    return condition and f"{condition} ({quote(label)})."
+    return condition and f"{condition}."
 
 
 # Which collector recorded a row's perturbations tells what its labels mean. search is collected through the MCP
@@ -212,15 +261,16 @@ _COMMON_FAULTS = {"memory_cap": "The kernel kills a process that reached the mem
 
 def _common_fault(label: str) -> str | None:
     told = _COMMON_FAULTS.get(label)
-    return told and f"{told} ({quote(label)})."
+    return told and f"{told}."
 
 
 def _fault_sentences(row: dict, sentences: list[str]) -> None:
     told = _FAULT_VOCABULARIES.get(row.get("collector") or row.get("domain") or "", lambda label: None)
-    for label in row["perturbations"]:
-        # A label nothing here knows is named, and no effect is claimed for it.
-        sentences.append(told(label) or _common_fault(label)
-                         or f"A fault is recorded for this step ({quote(label)}), with no record of what it does.")
+    # Two labels told alike (two globs of one kind) are one sentence: without their settings they say the same.
+    sentences.extend(dict.fromkeys(
+        # A label nothing here knows: no effect is claimed for it, and it is not named either (see above).
+        told(label) or _common_fault(label) or "A fault is recorded for this step, with no record of what it does."
+        for label in row["perturbations"]))
 
 
 # The keys of an item of a list that name it, by preference: "10 items, the first titled 'Roungos'".
@@ -258,9 +308,12 @@ def _end_outside_marker(text: str, end: int) -> int:
 
 
 def _snippet(value: str) -> str:
-    """The start of a long string: its first line, stripped, cut at a word under _SNIPPET characters (not inside a
-    _CUT_MARKER), with an ellipsis."""
-    first = next((line.strip() for line in value.splitlines() if line.strip()), "")
+    """The start of a long string: its first line as it is (an indentation kept: the string starts with it), or where
+    that is blank, the string's start, cut at a word under _SNIPPET characters (not inside a _CUT_MARKER), with an
+    ellipsis."""
+    first = value.splitlines()[0] if value.strip() else ""
+    if not first.strip():
+        first = value[:_SNIPPET + 1]  # its blank first line quoted as such ('\n  x…')
     if len(first) > _SNIPPET:
         cut = first.rfind(" ", 0, _SNIPPET + 1)
         first = first[:_end_outside_marker(first, cut if cut > _SNIPPET // 2 else _SNIPPET)].rstrip()
@@ -323,17 +376,26 @@ def _weight(key: str, value) -> tuple[int, int]:
     return 2, -size
 
 
-def _object_sentences(document: dict, noun: str, line_count: int) -> list[str]:
+def _short_scalar(value) -> bool:
+    """A number, boolean, null or string of at most _SHORT_STRING characters: told whole by _fact."""
+    return not isinstance(value, (list, dict)) and (not isinstance(value, str) or len(value) <= _SHORT_STRING)
+
+
+def _object_sentences(document: dict, noun: str, count: str) -> list[str]:
+    """count: how many lines the answer has, told ("12 lines")."""
     keys = list(document)
-    head = (f"The {noun} is a JSON object of {line_count} {'line' if line_count == 1 else 'lines'} with "
-            f"{len(keys)} {'key' if len(keys) == 1 else 'keys'}")
+    head = f"The {noun} is a JSON object of {count} with {len(keys)} {'key' if len(keys) == 1 else 'keys'}"
     if not keys:
         return [head + "."]
-    # The keys that carry the content get a fact, the others (offsets, flags) are only named; ties in document
-    # order (sorted, for canonical JSON), so the choice is deterministic.
+    # The keys that carry the content get a fact first; ties in document order (sorted, for canonical JSON), so the
+    # choice is deterministic.
     ranked = sorted(range(len(keys)), key=lambda n: (*_weight(keys[n], document[keys[n]]), n))
-    facts = "; ".join(f"{keys[n]} {_fact(document[keys[n]])}" for n in ranked[:_KEY_FACTS])
     rest = [keys[n] for n in sorted(ranked[_KEY_FACTS:])]
+    # A short scalar among the others (a total, an offset, a flag, an id) is told with its value, not only its key:
+    # the answer is wrong without it, and it costs a few words ("total is 3", not "the other is total").
+    valued = [key for key in rest if _short_scalar(document[key])][:_KEY_NAMES]
+    facts = "; ".join(f"{key} {_fact(document[key])}" for key in [*(keys[n] for n in ranked[:_KEY_FACTS]), *valued])
+    rest = [key for key in rest if key not in valued]
     if rest:
         named = ", ".join(rest[:_KEY_NAMES]) + (" and " + str(len(rest) - _KEY_NAMES) + " more"
                                                 if len(rest) > _KEY_NAMES else "")
@@ -344,21 +406,25 @@ def _object_sentences(document: dict, noun: str, line_count: int) -> list[str]:
 def _answer_sentences(state: str, text: str, noun: str) -> list[str]:
     """What an answer holds: its lines (the first few quoted) or, when it is one JSON object or array, its keys that
     carry the content with a short fact each (a list's item count and first item, a string's value or length and
-    first words, a number); and whether it repeats the previous answer."""
-    lines = [line for line in text.split("\n") if line.strip()]
-    if not lines:
-        return [f"The {noun} is empty."]
+    first words, a number); and whether it repeats the previous answer. Lines are counted as line_diff counts them
+    (str.splitlines(), blank ones too, which are told as such but not quoted: the count is the answer's own)."""
+    if not text.strip():
+        blank = len(text.splitlines())
+        return [f"The {noun} is {blank} blank {'line' if blank == 1 else 'lines'}." if text else f"The {noun} is empty."]
+    lines = text.splitlines()
+    filled = [line for line in lines if line.strip()]
+    blank = len(lines) - len(filled)
+    count = f"{len(lines)} {'line' if len(lines) == 1 else 'lines'}" + (f" ({blank} blank)" if blank else "")
     document = _json_document(text)
     if isinstance(document, dict):
-        sentences = _object_sentences(document, noun, len(lines))
+        sentences = _object_sentences(document, noun, count)
     elif isinstance(document, list):
-        sentences = [f"The {noun} is a JSON list of {len(lines)} {'line' if len(lines) == 1 else 'lines'} that "
-                     f"{_fact(document)}."]
+        sentences = [f"The {noun} is a JSON list of {count} that {_fact(document)}."]
     else:
-        shown = ", ".join(quote(line) for line in lines[:MAX_LISTED])
-        more = f" and {len(lines) - MAX_LISTED} more" if len(lines) > MAX_LISTED else ""
+        shown = ", ".join(quote(line) for line in filled[:MAX_LISTED])
+        more = f" and {len(filled) - MAX_LISTED} more" if len(filled) > MAX_LISTED else ""
         sentences = [f"The {noun} is one line: {shown}." if len(lines) == 1
-                     else f"The {noun} has {len(lines)} lines: {shown}{more}."]
+                     else f"The {noun} has {count}: {shown}{more}."]
     if text == state:
         sentences.append(f"It is the same as the previous {noun}.")
     return sentences
@@ -409,7 +475,14 @@ def grounded_trace(row: dict) -> str:
     if domain in _ANSWERS:
         sentences, new_text = _answer_sentences(state, after_text, _ANSWERS[domain]), after_text
     else:
-        sentences, new_text = line_diff(state, after_text, _UNIT.get(domain, "line"), _HEADERS.get(domain))
+        unit = _UNIT.get(domain, "line")
+        renumbered, shifts = _renumbered(state, after_text) if domain in _NUMBERED and state.strip() else (state, [])
+        sentences, new_text = line_diff(renumbered, after_text, unit, _HEADERS.get(domain))
+        if shifts:
+            # The state as line_diff saw it has the new ids: "does not change" would hide that they are new.
+            alone = sentences == ["The observation does not change."]
+            sentences = [*sentences[:0 if alone else len(sentences)],
+                         _renumbered_sentence(shifts, unit) + ("; nothing else changes." if alone else ".")]
     files = _files_named(new_text)
     if files:
         sentences.append(f"{'It' if domain in _ANSWERS else 'The new output'} names {_listed(files)}.")
