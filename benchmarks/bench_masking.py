@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from benchmarks.bench_curate import generate
 from tests.transforms.test_masking_reference import reference_mask
 from transforms import masking
+from transforms.masking import core
 from transforms.normalize import normalize_observation
 
 TRANSITIONS = 5000
@@ -79,10 +80,10 @@ def main() -> None:
     # The figures below are only worth printing if the outputs agree.
     for text in screens[:200] + two_kb[:200]:
         assert masking.mask(text) == reference_mask(text), text
-    assert masking.mask_many(screens) == list(map(masking._spans_and_masked, screens))
+    assert masking.mask_many(screens) == list(map(core._spans_and_masked, screens))
     print(f"{len(screens)} consecutive screens, mean {sum(map(len, screens)) / len(screens):.0f} chars; "
           f"{len(two_kb)} of 1.8-2.4 KB")
-    variants = {"reference": _one_at_a_time(reference_mask), "masking": _one_at_a_time(masking._spans_and_masked),
+    variants = {"reference": _one_at_a_time(reference_mask), "masking": _one_at_a_time(core._spans_and_masked),
                 "mask_many": _mask_many_by_chunk}
     print(f"{'input':36s} {'reference us/text':>18s} {'mask us/text':>13s} {'mask_many us/text':>18s} "
           f"{'mask_many speed-up':>19s} {'per s':>9s}")

@@ -437,7 +437,7 @@ def dataset_card(stats: dict, settings: dict, run_id: str = "") -> str:
             "pid) on a line that stands there whole, as a job's `[1] 44` still on screen; earlier turns of the "
             "prompt are not searched. The other kinds (measurements, read afresh each time, and `replay` text) "
             "stay format spans even when the state shows the same text. "
-            "Rows are scored by worldline's `transforms/rewards.py`, where the masker (`transforms/masking.py`) "
+            "Rows are scored by worldline's `transforms/rewards.py`, where the masker (`transforms/masking/`) "
             "reads the whole predicted text and decides where a value of a kind is, from its context (a number is "
             "a pid after `pid` or in a PID column); its docs/formats.md defines the kinds and the rule "
             "(`trl_reward` is a reward function for TRL's GRPOTrainer and `compute_score` one for verl). They come "

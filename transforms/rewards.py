@@ -192,7 +192,7 @@ def _capitalization(word: str) -> str:
     return "upper" if word.isupper() else "lower" if word.islower() else "title" if word.istitle() else "mixed"
 
 
-# The fields of the timestamp and date reprs the masker reads (transforms/masking.py), a span from the first field
+# The fields of the timestamp and date reprs the masker reads (transforms/masking/rules.py), a span from the first field
 # to the last: Python ints, `, `-separated, named in a struct_time (`2026, tm_mon=11, ...`).
 _PYTHON_FIELDS = re.compile(r"[0-9]+(?:, (?:tm_[a-z]+=)?[0-9]+)+")
 

@@ -1,4 +1,4 @@
-"""What an audit of curated output found the masking rules got wrong (transforms/masking.py): an elapsed time taken
+"""What an audit of curated output found the masking rules got wrong (transforms/masking/): an elapsed time taken
 for a clock reading, a configured timeout masked as a measured duration, the day of the week of a masked date left
 as content, and the pid and usage columns of ps rows printed without their header left unmasked."""
 
@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 import pytest
 
 from transforms import masking
+from transforms.masking import core
 from transforms.masking import mask, mask_many, masked, volatile_spans, without_distant_dates
 
 
@@ -214,8 +215,8 @@ def test_rows_under_a_header_are_masked_once():
 def test_mask_many_reads_each_texts_rows_alone(monkeypatch):
     row = "root        17  0.0  0.1  12345  6789 pts/0    S+   06:01   0:00 grep foo"
     texts = ["no rows here", row, "pid 7", row + "\n" + row, "", GET_CURRENT_TIME, "42 1 2", CONVERT_TIME, row]
-    alone = [masking._spans_and_masked(text) for text in texts]
+    alone = [core._spans_and_masked(text) for text in texts]
     for group_chars in (1, 40, 1 << 16):
-        monkeypatch.setattr(masking, "_GROUP_CHARS", group_chars)
+        monkeypatch.setattr(core, "_GROUP_CHARS", group_chars)
         assert mask_many(texts) == alone
     assert [len(spans) for spans, _ in alone] == [0, 7, 1, 14, 0, 2, 0, 4, 7]

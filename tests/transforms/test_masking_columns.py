@@ -1,5 +1,5 @@
-"""The process table pass of transforms/masking.py: the pid and usage columns of ps and top output, read under their
-header; and the line-local rules for top's, free's and uptime's summary lines.
+"""The process table pass of transforms/masking/tables.py: the pid and usage columns of ps and top output, read
+under their header; and the line-local rules for top's, free's and uptime's summary lines.
 
 The fixtures in data/ are real screens: `tmux capture-pane -p` of a 160-column tmux session in the terminal sandbox
 image (worldline/base:bookworm, procps), with `sleep`, `python3 -m http.server` and a python3 with a command line
@@ -12,6 +12,7 @@ import pytest
 
 from tests.transforms.test_masking_reference import random_text
 from transforms import _masking, masking
+from transforms.masking import core, rules
 from transforms.masking import mask, mask_many, volatile_spans
 
 DATA = Path(__file__).parent / "data"
@@ -36,7 +37,7 @@ def screen(name):
 
 def rules_only(text):
     """The line-local rules' spans, without the table pass."""
-    return _masking.mask_group([text], masking._COMPILED)[0][0]
+    return _masking.mask_group([text], rules._COMPILED)[0][0]
 
 
 def pids(text):
@@ -143,9 +144,9 @@ def test_mask_mask_many_and_volatile_spans_agree(monkeypatch):
     texts = [screen(name) for name in sorted(EXPECTED)] + [random_text(rng) for _ in range(60)]
     texts += ["PID TTY TIME CMD", "    PID TTY          TIME CMD\n      1 ?        00:00:00 sh", ""]
     rng.shuffle(texts)
-    alone = [(volatile_spans(text), masking._spans_and_masked(text)) for text in texts]
+    alone = [(volatile_spans(text), core._spans_and_masked(text)) for text in texts]
     assert [spans for spans, _ in alone] == [result[0] for _, result in alone]
     for group_chars in (1, 300, 1 << 16):
-        monkeypatch.setattr(masking, "_GROUP_CHARS", group_chars)
+        monkeypatch.setattr(core, "_GROUP_CHARS", group_chars)
         assert mask_many(texts) == [result for _, result in alone]
     assert [mask(text) for text in texts] == [result for _, result in alone]

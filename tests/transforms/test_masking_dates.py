@@ -9,6 +9,7 @@ import pytest
 
 from tests.transforms.test_masking_reference import random_text
 from transforms import masking
+from transforms.masking import core, dates
 from transforms.masking import mask, masked, volatile_spans, without_distant_dates
 
 RECORDED = datetime(2026, 11, 27, 3, 4, 1, tzinfo=timezone.utc).timestamp()  # timings.action_start
@@ -99,7 +100,7 @@ def test_without_a_recording_time_or_dated_spans_nothing_is_parsed(monkeypatch):
     def no_parsing(_text):
         raise AssertionError("parsed")
 
-    monkeypatch.setattr(masking, "_date_range", no_parsing)
+    monkeypatch.setattr(dates, "_date_range", no_parsing)
     text = "2024-01-02 03:04 pid 7"
     spans = volatile_spans(text)
     assert without_distant_dates(text, spans, None) is spans
@@ -124,7 +125,7 @@ def test_the_kept_spans_are_the_same_dicts_in_order_and_only_dated_ones_go():
             if id(span) not in kept_ids:
                 dropped_any = True
                 assert span["kind"] in ("timestamp", "date")
-        assert masked(text, result) == masking._replaced(text, [(s["start"], s["end"], s["kind"]) for s in result])
+        assert masked(text, result) == core._replaced(text, [(s["start"], s["end"], s["kind"]) for s in result])
     assert dropped_any
 
 

@@ -1,4 +1,4 @@
-"""Job pids in text whose newlines are written escaped (transforms/masking.py, the shell job rule): the os-desktop
+"""Job pids in text whose newlines are written escaped (transforms/masking/rules.py, the shell job rule): the os-desktop
 collector writes a terminal's text as one AT-SPI cell, its newlines as a backslash and an "n" (schemas/render/os.py),
 and an MCP tool's output reaches the screen as a JSON string. bash prints "[1] 105" alone on its line after
 `cmd &`; the rule read it only at a real line's start."""

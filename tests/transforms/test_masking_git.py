@@ -1,4 +1,4 @@
-"""The commit ids git prints outside commit summaries, HEAD messages and log lines (transforms/masking.py, the git_id
+"""The commit ids git prints outside commit summaries, HEAD messages and log lines (transforms/masking, the git_id
 rule and the command pass): stash, merge and pull, push and fetch, rebase and cherry-pick, reflog, describe and
 branch -v. Every screen is git 2.39.5's output, made in a scratch repo with commits retried until their short id
 was all digits (an all-digit id is what the hex_word rule leaves as a number), under the prompt of the terminal

@@ -1,4 +1,4 @@
-"""The commit ids of git blame and git worktree list (transforms/masking.py: the git_id rule, the command pass), in
+"""The commit ids of git blame and git worktree list (transforms/masking: the git_id rule, the command pass), in
 the output of the real git on this machine. The commits are made with ids whose first 8 characters are digits, as
 one abbreviated id in 43 is (blame prints 8, worktree list 7): the hex_word rule leaves such an id as a number, so
 only the rules for these commands mask it."""

@@ -1,4 +1,4 @@
-"""Which kind transforms/masking.py gives a value the rules read one way and its context says is another: the TIME
+"""Which kind transforms/masking gives a value the rules read one way and its context says is another: the TIME
 column of a process table is CPU time (`usage`), not a clock reading, though the digits rule reads `00:00:01` as one;
 uptime's days, hours and minutes are figures of their own, their units labels (content), as the figures of the load
 averages are. The ps screens are the real ones of tests/transforms/data (see test_masking_columns.py)."""

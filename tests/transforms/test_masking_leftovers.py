@@ -1,4 +1,4 @@
-"""What replays of real collections showed the masking rules left unmasked (transforms/masking.py): the pids of ps
+"""What replays of real collections showed the masking rules left unmasked (transforms/masking/): the pids of ps
 rows a format list names (`ps -eo pid,comm | grep sleep`, no header), all-digit short commit ids (`[main 4997019]`),
 the padding of right-aligned figures (`%Cpu(s):  0.0 us` against `%Cpu(s): 14.3 us`), and the wait a server asks
 for before a retry, which is a setting like a timeout. The screens are as tmux shows them in the terminal sandbox
@@ -7,6 +7,7 @@ for before a retry, which is a setting like a timeout. The screens are as tmux s
 import pytest
 
 from transforms import _masking, masking
+from transforms.masking import core
 from transforms.masking import mask, mask_many, volatile_spans
 
 PROMPT = "root@1caff30c61a4:/work# "
@@ -157,8 +158,8 @@ def test_mask_many_reads_each_text_s_commands_alone(monkeypatch):
     texts = [PROMPT + "ps -eo pid,comm | grep sleep\n   4242 sleep\n" + PROMPT, "   4243 sleep\n",
              REPO + "git log --oneline\n4a99701 (HEAD -> main) b\n4997019 a\n", "4997018 c\n",
              PROMPT + "ps -o pid\n      7"]
-    alone = [masking._spans_and_masked(text) for text in texts]
+    alone = [core._spans_and_masked(text) for text in texts]
     assert [len(spans) for spans, _ in alone] == [3, 0, 3, 0, 2]
     for group_chars in (1, 40, 1 << 16):
-        monkeypatch.setattr(masking, "_GROUP_CHARS", group_chars)
+        monkeypatch.setattr(core, "_GROUP_CHARS", group_chars)
         assert mask_many(texts) == alone

@@ -4,7 +4,7 @@ import random
 
 
 from tests.transforms.test_masking_reference import random_text, reference_mask, screens
-from transforms import masking
+from transforms.masking import core
 from transforms.masking import mask_many
 
 # Texts whose ends, when joined with "\n", sit next to the start of a rule's match in the next text: a rule that
@@ -24,7 +24,7 @@ def _groupings(rng, texts):
 
 
 def _assert_each_as_alone(batch):
-    assert mask_many(batch) == [masking._spans_and_masked(text) for text in batch] == list(map(reference_mask, batch))
+    assert mask_many(batch) == [core._spans_and_masked(text) for text in batch] == list(map(reference_mask, batch))
 
 
 def test_random_texts_in_varied_batches_match_each_text_alone():
@@ -52,7 +52,7 @@ def test_groups_split_anywhere_give_the_same_results(monkeypatch):
     texts = [random_text(random.Random(seed)) for seed in range(200)]
     whole = mask_many(texts)
     for group_chars in (1, 50, 999):
-        monkeypatch.setattr(masking, "_GROUP_CHARS", group_chars)
+        monkeypatch.setattr(core, "_GROUP_CHARS", group_chars)
         assert mask_many(texts) == whole
 
 
@@ -76,5 +76,5 @@ def test_benchmark_screens_match_each_screen_alone():
     texts = [curated_row(row)["next_text"] for number, domain in enumerate(
         ("terminal", "web", "mcp", "android", "os", "swe", "search")) for row in _episode_rows(
         domain, f"{domain}-{number}", number, number + 100, edit=number % 2 == 1)]
-    assert len(texts) == 140 and all(masking._spans_and_masked(text)[0] for text in texts)
-    assert mask_many(texts) == [masking._spans_and_masked(text) for text in texts] == list(map(reference_mask, texts))
+    assert len(texts) == 140 and all(core._spans_and_masked(text)[0] for text in texts)
+    assert mask_many(texts) == [core._spans_and_masked(text) for text in texts] == list(map(reference_mask, texts))

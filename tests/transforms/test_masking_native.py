@@ -9,7 +9,8 @@ import pytest
 from tests.transforms.test_masking_reference import (GIT_PIECES, OVERLAP_PIECES, PIECES, PYTHON_PIECES, SEPARATORS,
                                                      SETTING_PIECES, UPTIME_PIECES, random_text, reference_mask,
                                                      screens)
-from transforms import _masking, masking
+from transforms import _masking
+from transforms.masking import commands, core, rules, tables, weekdays
 from transforms.masking import RULES, mask, mask_many
 
 # Characters next to which the finders' ASCII-only tests must still let a match through (or let `re` reject it):
@@ -87,7 +88,7 @@ def test_every_position_where_a_rule_matches_is_a_candidate_start():
 
 def test_the_second_passes_finders_offer_every_row_and_key_they_read():
     # Not a rule's: ps_row marks the pid of each line _PS_ROW reads, weekday_key the opening quote of each key
-    # _WEEKDAY_KEY reads (masking._masked_group runs those passes only on texts with such a mark).
+    # _WEEKDAY_KEY reads (core._masked_group runs those passes only on texts with such a mark).
     rng = random.Random(53)
     users = ["root", "www-data", "_apt", "systemd+", "a.b", "1000", "u_1", "x" * 32, "postgres", "nobody"]
     rows = []
@@ -114,7 +115,7 @@ def test_the_second_passes_finders_offer_every_row_and_key_they_read():
     found = {"ps_row": 0, "weekday_key": 0}
     for text in texts:
         candidates = _masking.candidate_starts(text)
-        for finder, pattern, group in (("ps_row", masking._PS_ROW, "pid"), ("weekday_key", masking._WEEKDAY_KEY, 0)):
+        for finder, pattern, group in (("ps_row", tables._PS_ROW, "pid"), ("weekday_key", weekdays._WEEKDAY_KEY, 0)):
             for match in pattern.finditer(text):
                 assert match.start(group) in candidates[_masking.FINDERS.index(finder)], (finder, text)
                 found[finder] += 1
@@ -122,8 +123,8 @@ def test_the_second_passes_finders_offer_every_row_and_key_they_read():
 
 
 def test_the_command_finder_offers_every_command_line_the_command_pass_reads():
-    # Not a rule's: the command pass (masking._command_spans) reads a line only where the command finder marks it,
-    # and reads only lines masking._COMMAND_CUE matches at a word's start.
+    # Not a rule's: the command pass (commands._command_spans) reads a line only where the command finder marks it,
+    # and reads only lines commands._COMMAND_CUE matches at a word's start.
     rng = random.Random(59)
     words = ["ps", "git", "-o", "-eo", "-axo", "--format", "--format=pid", "axo", "o", "aux", "-ef", "pid,comm",
              "log", "reflog", "rev-parse", "status", "logs", "--oneline", "-C", "x", "|", "grep", "&&", "\t", "é",
@@ -135,7 +136,7 @@ def test_the_command_finder_offers_every_command_line_the_command_pass_reads():
         marks = set(_masking.candidate_starts(text)[finder])
         for position in range(len(text)):
             at_word_start = position == 0 or not re.match(r"\w", text[position - 1])
-            if at_word_start and masking._COMMAND_CUE.match(text, position):
+            if at_word_start and commands._COMMAND_CUE.match(text, position):
                 assert position in marks, (repr(text), position)
                 offered += 1
     assert offered > 100
@@ -147,7 +148,7 @@ def test_prose_without_digits_hex_words_or_literals_has_no_candidates():
     assert mask(text) == ([], text)
 
 
-# Finders that are no rule's: they tell masking._masked_group which texts its second passes must read.
+# Finders that are no rule's: they tell core._masked_group which texts its second passes must read.
 SECOND_PASS_FINDERS = ["ps_row", "weekday_key", "command"]
 
 
@@ -182,13 +183,13 @@ def test_masked_text_is_a_plain_str_when_the_spans_held_the_wide_characters():
 
 
 def test_malformed_input_raises_instead_of_guessing():
-    rule = masking._COMPILED[0]
+    rule = rules._COMPILED[0]
     with pytest.raises(TypeError):
         _masking.mask_group(["pid 1"], [rule[:4]])
     with pytest.raises(ValueError):
         _masking.mask_group(["pid 1"], [(rule[0], len(_masking.FINDERS), *rule[2:])])
     with pytest.raises(TypeError):
-        _masking.mask_group(["pid 1", 7], masking._COMPILED)
+        _masking.mask_group(["pid 1", 7], rules._COMPILED)
     with pytest.raises(TypeError):
         _masking.candidate_starts(b"pid 1")
 

@@ -1,4 +1,4 @@
-"""Temp paths and temp names are volatile only where they look generated (transforms/masking.py GENERATED): the
+"""Temp paths and temp names are volatile only where they look generated (transforms/masking/rules.py GENERATED): the
 span is the generated part, and a name a task or fixture chose is content."""
 
 import random

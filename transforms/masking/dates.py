@@ -1,0 +1,173 @@
+"""without_distant_dates: the timestamp and date spans whose full date lies far from the time the transition was
+recorded are content (a preserved mtime, a fixture's log line), not clock readings, and are dropped.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import date
+from functools import lru_cache
+
+from transforms.masking.rules import _D, _DAY, _MONTH
+from transforms.masking.weekdays import _DATED_KINDS, _weekday_date
+
+
+# ---- dates far from the recording: content, not clock readings ------------------------------------------------
+# The rules are syntactic, so a date a file or fixture fixed is masked like a clock reading: a preserved mtime
+# (`ls -l --time-style=long-iso`: "2024-01-02 03:04 config.ini.bak"), a log fixture's "2024-05-01T10:01:19", a pinned
+# commit's "Date:   Mon Jan 1 00:00:00 2024" (audit of the 2026-11-27 run). A clock read while the transition was
+# recorded shows about the recording time, give or take its time zone (at most 14 hours); a full date further from
+# it than that is what the data says.
+_MONTH_NUMBERS = {name: number for number, name in enumerate(
+    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
+# The full dates of the timestamp and date rules' matches, at the start of a span's text: ISO 8601 ("2026-11-25",
+# with a time and an offset or not), "5 Nov 2026", and date(1)'s or JavaScript's ("Mon Jan 1 00:00:00 2024", "Fri Nov
+# 27 2026 00:35:13 GMT", with or without the day name). A clock time, "Nov 25 21:58" or a unix time has no match, and
+# the last form matches with no year where there is none ("Thu, Dec 3, 08:01:09"): such spans are kept.
+_FULL_DATE = re.compile(
+    rf"(?P<year>{_D}{{4}})-(?P<month>{_D}{{2}})-(?P<day>{_D}{{2}})"
+    rf"(?:[T ](?P<hour>{_D}{{2}}):(?P<minute>{_D}{{2}})(?::(?P<second>{_D}{{2}}))?(?:[.,]{_D}+)?"
+    rf"(?P<zone>Z|[+-]{_D}{{2}}:?{_D}{{2}})?)?"
+    rf"|(?P<day2>{_D}{{1,2}}) (?P<month2>{_MONTH}) (?P<year2>{_D}{{4}})"
+    rf"|(?:{_DAY},? +)?(?P<month3>{_MONTH}) +(?P<day3>{_D}{{1,2}}),?(?: +(?P<year3>{_D}{{4}}))?"
+    rf" +(?P<hour3>{_D}{{2}}):(?P<minute3>{_D}{{2}}):(?P<second3>{_D}{{2}})(?: +[A-Z]{{2,5}})?"
+    rf"(?: +(?P<year4>{_D}{{4}}))?"
+    # Python's datetime.datetime and datetime.date fields, and time.struct_time's (see the rules, rules.py).
+    rf"|(?P<year5>{_D}{{4}}), (?:tm_mon=)?(?P<month5>{_D}{{1,2}}), (?:tm_mday=)?(?P<day5>{_D}{{1,2}})"
+    rf"(?:, (?:tm_hour=)?(?P<hour5>{_D}{{1,2}}), (?:tm_min=)?(?P<minute5>{_D}{{1,2}})"
+    rf"(?:, (?:tm_sec=)?(?P<second5>{_D}{{1,2}}))?)?")
+# Between a date span and a time span of the same reading ("Wed, 21 Oct 2015 07:28:00 GMT", date -R, HTTP headers;
+# "2026-11-25 3:04:35 PM"): the time is part of that date, so it goes where the date goes.
+_DATE_TIME_GAP = re.compile(r",? {1,2}")
+_CLOCK = re.compile(rf"{_D}{{1,2}}:{_D}{{2}}:")
+_EPOCH_ORDINAL = 719163  # date(1970, 1, 1).toordinal()
+_DAY_SECONDS = 86400
+_MOST_OFFSET = 14 * 3600  # UTC-12 .. UTC+14
+
+
+@lru_cache(maxsize=64)
+def _iso_days(first_day: int, last_day: int) -> frozenset[str]:
+    """The ISO dates ("2026-11-27") of the days first_day to last_day (days since 1970-01-01), none for a range
+    out of bounds or longer than a month."""
+    if not 0 <= last_day - first_day <= 31:
+        return frozenset()
+    try:
+        return frozenset(date.fromordinal(_EPOCH_ORDINAL + day).isoformat() for day in range(first_day, last_day + 1))
+    except (ValueError, OverflowError):
+        return frozenset()
+
+
+def _date_range(span_text: str) -> tuple[float, float] | None:
+    """(first, last) UTC epoch seconds a span's text can mean, when it starts with a full calendar date: the instant
+    where it gives a time of day (at its offset if it has one, else read as UTC: a zone name is not looked up), the
+    whole day where it does not. None for a text with no full date or an impossible one ("2024-13-45")."""
+    found = _FULL_DATE.match(span_text)
+    if found is None:
+        return None
+    (year, month, day, hour, minute, second, zone, day2, month2, year2, month3, day3, year3, hour3, minute3, second3,
+     year4, year5, month5, day5, hour5, minute5, second5) = found.groups()
+    if year is None:
+        if year5 is not None:
+            year, month, day, hour, minute, second = year5, month5, day5, hour5, minute5, second5
+        elif year2 is not None:
+            year, month, day = year2, _MONTH_NUMBERS[month2], day2
+        elif (year := year3 or year4) is None:
+            return None
+        else:
+            month, day, hour, minute, second = _MONTH_NUMBERS[month3], day3, hour3, minute3, second3
+    try:
+        first = (date(int(year), int(month), int(day)).toordinal() - _EPOCH_ORDINAL) * _DAY_SECONDS
+    except ValueError:
+        return None
+    if hour is None:
+        return first, first + _DAY_SECONDS
+    first += int(hour) * 3600 + int(minute) * 60 + int(second or 0)
+    if zone and zone != "Z":
+        first -= (1 if zone[0] == "+" else -1) * (int(zone[1:3]) * 3600 + int(zone[-2:]) * 60)
+    return first, first
+
+
+def without_distant_dates(text: str, spans: list[dict], recorded_at_s: float | None,
+                          window_days: float = 2.0) -> list[dict]:
+    """spans (text's volatile spans, as volatile_spans or mask_many give them) without the timestamp and date spans
+    whose text holds a full calendar date (year, month and day) more than window_days from recorded_at_s, the time
+    the transition was recorded (UTC epoch seconds): such a date is content (a preserved mtime, a log fixture's
+    line, a pinned commit's date), not a clock reading. A time span that directly follows a dropped date as part of
+    the same reading ("21 Oct 2015 07:28:00", "2015-10-21 7:28:00 AM") is dropped with it, and so is the name of
+    its day of the week ("Wed, 21 Oct 2015", "2015-10-21 (Wednesday)", a JSON object's "day_of_week": see
+    weekdays._weekday_date). Kept: spans of other kinds, spans with no year ("21:58:00", "Nov 25 21:58", "Thu, Dec 3,
+    08:01:09"), unix times, impossible dates, and every span when recorded_at_s is None (or not finite).
+
+    A date with a time and an offset is compared as that instant; with no offset (or a zone name) it is read as UTC,
+    and a date alone as its whole day (UTC): a local clock is at most 14 hours off UTC, well within the default
+    window of 2 days. Not caught: a date the environment computes relative to now (a token's expiry in 30 days),
+    which a far window keeps out, and a sandbox whose clock is wrong by more than the window, whose readings would
+    be taken for content.
+
+    Pure and cheap: only spans of kind timestamp or date are read (a dict lookup per span otherwise, nothing parsed
+    when there are none). Returns spans itself, not a copy, when it drops nothing; otherwise a new list of the same
+    dicts, still sorted and non-overlapping.
+
+    How it is meant to be called (transforms/prepare.py, with_masks; not wired in yet): after
+    `masks = masking.mask_many(texts)`, once per masked text, before the rows take their parts from masks:
+
+        spans, _ = masks[i]
+        kept = masking.without_distant_dates(texts[i], spans, recorded_at_s)
+        if kept is not spans:
+            masks[i] = kept, masking.masked(texts[i], kept)
+
+    with recorded_at_s the time of the row whose next observation texts[i] is (for a state text that is not the
+    previous row's next observation, the row's own time): its `timings.action_start` as epoch seconds
+    (`row["timings"]["action_start"].timestamp()`; curated_row would have to carry it), or None when unknown.
+    Filtering each text once, in masks, keeps what with_masks relies on: the masked state is the very str of the
+    previous row's masked next observation. next_volatile_spans (stage 3's format-only spans) and the content hash
+    then both leave the distant dates as content."""
+    if recorded_at_s is None or not spans or not math.isfinite(recorded_at_s):
+        return spans
+    dropped, weekdays = _distant_dates(text, spans, recorded_at_s, window_days * _DAY_SECONDS)
+    if not dropped:
+        return spans
+    dropped = set(dropped)
+    for index in weekdays:
+        if _weekday_date(text, spans, index) in dropped:
+            dropped.add(index)
+    return [span for index, span in enumerate(spans) if index not in dropped]
+
+
+def _distant_dates(text: str, spans: list[dict], recorded_at_s: float, window: float) -> tuple[list[int], list[int]]:
+    """The indices of the timestamp and date spans of spans to drop (a full date more than window seconds from
+    recorded_at_s, and a clock time that is the same reading's), and the indices of the days' names among them,
+    which go where their date goes (decided once the dates are)."""
+    dropped, weekdays, date_end, near_days = [], [], -1, None
+    for index, span in enumerate(spans):
+        if span["kind"] not in _DATED_KINDS:
+            continue
+        start, end = span["start"], span["end"]
+        span_text = text[start:end]
+        if span["kind"] == "date" and span_text[0].isalpha():
+            weekdays.append(index)
+            continue
+        if span_text[4:5] == "-":
+            if near_days is None:
+                near_days = _near_iso_days(recorded_at_s, window)
+            if span_text[:10] in near_days:
+                continue
+        dates = _date_range(span_text)
+        if dates is None:
+            # A clock time with no date of its own, right after a dropped date: that date's time of day.
+            if 0 <= date_end and _DATE_TIME_GAP.fullmatch(text, date_end, start) and _CLOCK.match(span_text):
+                dropped.append(index)
+            continue
+        if not dates[0] - window <= recorded_at_s <= dates[1] + window:
+            dropped.append(index)
+            date_end = end
+    return dropped, weekdays
+
+
+def _near_iso_days(recorded_at_s: float, window: float) -> frozenset[str]:
+    """The ISO dates of the days that lie within window of recorded_at_s even at the farthest offset and time of
+    day (with a window of 2 days, always the recording's own UTC day): a span starting with one is kept, with
+    nothing parsed."""
+    return _iso_days(math.ceil((recorded_at_s - window + _MOST_OFFSET) / _DAY_SECONDS),
+                     math.floor((recorded_at_s + window - _MOST_OFFSET) / _DAY_SECONDS) - 1)
