@@ -1,4 +1,4 @@
-/* The masking rules of transforms/masking.py run over a group of texts: where each rule can start a match, found
+/* The masking rules of transforms/masking/ run over a group of texts: where each rule can start a match, found
  * in one pass over the texts for all the rules; the rules' matches there; and each text's spans and masked copy.
  *
  * The rules' regexes (Python's `re`) still decide every match: a rule's pattern is tried only at the candidate
@@ -16,7 +16,7 @@
 #include <string.h>
 
 /* The finders, one per rule, in the order of the lists candidate_starts() returns (FINDERS names them). PS_ROW,
- * WEEKDAY_KEY and COMMAND are no rule's: they say where masking.py's second passes must look (a ps row's pid, a
+ * WEEKDAY_KEY and COMMAND are no rule's: they say where the masking package's second passes look (a ps row's pid, a
  * day-of-week JSON key's opening quote, a ps or git command), and mask_group hands their candidates back as
  * marks. The candidates of one position are handed to the rules in this order: ELAPSED comes before DIGITS
  * because the two rules share one reach (see put_all_spans). */
@@ -422,7 +422,7 @@ at_line_start(Bytes s, Py_ssize_t i)
     return i == 0 || s[i - 1] == '\n' || (i >= 3 && literal_at(s, i - 3, "   ") && (i == 3 || s[i - 4] == '\n'));
 }
 
-/* After a commit id leading a line of git blame, from end (masking.py's _BLAME_AFTER and _BLAME_BARE_AFTER,
+/* After a commit id leading a line of git blame, from end (masking/rules.py's _BLAME_AFTER and _BLAME_BARE_AFTER,
  * loosely): a space or a tab, then on the line a "(" before any ")" and the first ")" after it, or with no "(" (blame
  * -s) a first ")", right after a digit (the line's number). */
 static int
@@ -439,7 +439,7 @@ blame_line_after(Bytes s, Py_ssize_t end)
     return s[k] == ')' && has(s, k - 1, DIGIT);
 }
 
-/* A commit id at i (a word's start) where git prints one (the git_id rule of masking.py): after "HEAD is now at ",
+/* A commit id at i (a word's start) where git prints one (masking/rules.py's git_id rule): after "HEAD is now at ",
  * "HEAD detached at "/"from ", "HEAD position was ", the word "commit ", "rebase in progress; onto ", "ould not
  * apply ", "Stopped at ", "' on '", a rebase todo line's command, "Updating " or " [ +] " starting a line (a range's
  * first id), before " (HEAD", " (tag: " or a reflog selector (" HEAD@{1}: "), or leading a line of git blame (after a
@@ -498,7 +498,7 @@ after_space(Bytes s, Py_ssize_t j)
     return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f) || c == NON_ASCII;
 }
 
-/* A ps format option at j, a word's start (masking.py's _COMMAND_CUE): "-" and letters with an "o" among them
+/* A ps format option at j, a word's start (masking/commands.py's _COMMAND_CUE): "-" and letters with an "o" among them
  * ("-o", "-eo"), "--format", or letters ending in "o" before a space ("axo ", "o "). */
 static int
 ps_format_option_at(Bytes s, Py_ssize_t j)
@@ -978,7 +978,7 @@ put_all_spans(PyObject *text, PyObject *rules, PyObject *marks, Array *spans)
     }
     failed = failed || find_candidates(text, &candidates) < 0;
     const Candidate *items = candidates.items;
-    /* The elapsed rule is a form of the digits rule split off (masking.py), so the two share one reach, as the
+    /* The elapsed rule is a form of the digits rule split off (masking/rules.py), so the two share one reach, as the
      * forms of one pattern would: an elapsed match moves the digits rule's ("0:05.5KiB" after "elapsed=" yields
      * "0:05" and then "5KiB", not "05.5KiB" from inside it), and a digits match the elapsed rule's ("9:05:07.1"
      * of "9:05:07.1:02:03elapsed" hides "1:02:03elapsed", so "02:03elapsed" after it is tried). At one position

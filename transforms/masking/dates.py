@@ -109,7 +109,7 @@ def without_distant_dates(text: str, spans: list[dict], recorded_at_s: float | N
     when there are none). Returns spans itself, not a copy, when it drops nothing; otherwise a new list of the same
     dicts, still sorted and non-overlapping.
 
-    How it is meant to be called (transforms/prepare.py, with_masks; not wired in yet): after
+    How transforms/prepare.py (with_masks) calls it: after
     `masks = masking.mask_many(texts)`, once per masked text, before the rows take their parts from masks:
 
         spans, _ = masks[i]
