@@ -1,10 +1,13 @@
 """The dataset card (README.md) written beside the shards: YAML `configs` so `datasets.load_dataset(DIR, "stage2")`
-finds each stage's Parquet files, then what the folders hold and the run's counts."""
+finds each stage's Parquet files, then what the folders hold and the run's counts. The prose is the Jinja2 template
+templates/dataset_card.md.j2; this module computes what it shows (counts, lists, which sections and which wording)."""
 
 from __future__ import annotations
 
+import functools
 import json
 
+import jinja2
 import yaml
 
 from schemas.version import SCHEMA_VERSION, WORLDLINE_VERSION
@@ -96,12 +99,6 @@ THIRD_PARTY = {
     "mcp": "the documentation, tool descriptions and output of the MCP servers",
 }
 
-SFT_SNIPPET = """from datasets import load_dataset
-ds = load_dataset("PATH/TO/THIS/FOLDER", "stage2")
-sft = ds["train"].map(lambda row: {"prompt": row["messages"],
-                                   "completion": [{"role": "assistant", "content": row["target"]}]},
-                      remove_columns=["messages"])"""
-
 SPLIT_SNIPPET = """import hashlib
 from collections import defaultdict
 from datasets import load_dataset
@@ -126,40 +123,6 @@ SPAN_KINDS = ("timestamp", "date", "duration", "byte_size", "pid", "port", "hex_
               "replay")
 
 
-def _replay_counts(stats: dict) -> str:
-    replayed = stats.get("replayed") or {}
-    if not replayed.get("rows"):
-        return ""
-    within, beyond = replayed.get("differs_within_rule_spans", 0), replayed.get("differs_beyond_rules", 0)
-    return (f" Replayed (`collect --replays`): {replayed['rows']} transitions, of which {within + beyond} showed "
-            f"other text, {beyond} of them where no masking rule had a span (spans of kind `replay`), and "
-            f"{replayed.get('diverged', 0)} went elsewhere (not marked); "
-            f"{replayed.get('constant_ids_unmasked', 0)} id spans (hex_id, uuid) and "
-            f"{replayed.get('constant_sizes_unmasked', 0)} size spans (byte_size) a rule took for volatile were the "
-            "same in every replay and are not masked." + _other_outcomes(stats))
-
-
-def _other_outcomes(stats: dict) -> str:
-    left_out = stats.get("stage3_dead_lettered", 0)
-    return (f" {left_out} transitions have no stage 3 row: a replay went elsewhere or added or dropped whole lines "
-            "(another outcome, not values that vary), and `dead_letter` holds each with stage `stage3` and the "
-            "reason." if left_out else "")
-
-
-def _missing_counts(stats: dict) -> str:
-    missing = stats.get("records_without_rows", 0)
-    return (f" Episodes of the input with a record but no transitions (their file deleted, or a pack cut short): "
-            f"{missing}, not in `in`; `dead_letter` holds each with stage `missing`." if missing else "")
-
-
-def _llm_counts(stats: dict) -> str:
-    llm, missing = stats.get("llm"), stats.get("stage2_dead_lettered", 0)
-    spend = (f" The LLM reasoning made {llm['calls']} calls (retries included) and spent {llm['tokens']} tokens; "
-             f"{llm['cache_hits']} traces came from its cache." if llm else "")
-    failed = (f" {missing} written transitions have no stage 2 row: their trace failed, and `dead_letter` holds "
-              "each with stage `reasoning` and the reason." if missing else "")
-    return spend + failed
-
 
 # Characters (as stage2_lengths counts them: message contents and target) per token of the whole stage-2 row as a
 # trainer feeds it (ChatML, its role and turn markers included), with DeepSeek-V3's tokenizer, which gave a few
@@ -167,6 +130,17 @@ def _llm_counts(stats: dict) -> str:
 # rows; output audit 7), not per run: a run holds no tokenizer. There, each domain's longest row had at most 2% more
 # tokens than this estimate, and a row longer than its domain's median at most 16%.
 CHARS_PER_TOKEN = {"mcp": 4.2, "os": 2.3, "search": 3.8, "swe": 3.4, "terminal": 3.4, "web": 2.9}
+
+
+def _replayed(stats: dict) -> dict | None:
+    """The replay counts (`collect --replays`), None when no row was replayed."""
+    replayed = stats.get("replayed") or {}
+    if not replayed.get("rows"):
+        return None
+    within, beyond = replayed.get("differs_within_rule_spans", 0), replayed.get("differs_beyond_rules", 0)
+    return {"rows": replayed["rows"], "differ": within + beyond, "beyond": beyond,
+            "diverged": replayed.get("diverged", 0), "ids": replayed.get("constant_ids_unmasked", 0),
+            "sizes": replayed.get("constant_sizes_unmasked", 0)}
 
 
 def _figures(lengths: dict) -> str:
@@ -189,76 +163,24 @@ def _token_estimates(domains: dict) -> dict[str, str]:
     return {**shown, "all": "not measured" if None in longest.values() else f"- / ~{max(longest.values()):,}"}
 
 
-def _length_row(name: str, figures: dict, share_of_rows: float, share_of_target: float, tokens: str) -> str:
-    return (f"| {name} | {figures['rows']:,} | {share_of_rows:.1%} | {_figures(figures['prompt_chars'])} | "
-            f"{_figures(figures['target_chars'])} | {_figures(figures['prompt_target_chars'])} | {tokens} | "
-            f"{share_of_target:.1%} |")
-
-
-def _lengths(stats: dict) -> str:
-    """The stage-2 lengths and each domain's share of the loss (stats.stage2_lengths), so a trainer can pick a
-    context limit that keeps the targets, and see which domains the loss leans on."""
-    lengths = stats.get("stage2_lengths")
-    if not lengths:
-        return ""
-    tokens = _token_estimates(lengths["domains"])
-    rows = "\n".join(_length_row(domain, figures, figures["share_of_rows"], figures["share_of_target_chars"],
-                                  tokens[domain])
-                     for domain, figures in lengths["domains"].items())
-    ratios = ", ".join(f"{domain} {ratio}" for domain, ratio in CHARS_PER_TOKEN.items())
-    return ("\n\nStage 2 lengths, in characters (code points): the prompt is every message's `content`, the target "
-            "the `target` column, and prompt+target a row's both, the figure a context limit must hold (the longest "
-            "prompt and the longest target are seldom one row's). Medians (of an even count, the mean of the two "
-            "middle rows) and p95 are read from a log-scale histogram, within 2.5%; the maxima and shares are "
-            "exact.\n\n"
-            "| domain | stage-2 rows | share of rows | prompt median / p95 / max | target median / p95 / max | "
-            "prompt+target median / p95 / max | prompt+target tokens, p95 / max (estimate) | "
-            "share of target characters |\n|---|---|---|---|---|---|---|---|\n"
-            f"{rows}\n{_length_row('all', lengths['all'], 1, 1, tokens['all'])}\n\n"
-            "A row whose prompt plus target is longer than the training context limit loses its target, the part "
-            "the loss is on, under right-truncation (the usual default; TRL's `SFTConfig.max_length` is 1,024 "
-            "tokens), so set the limit above a domain's longest prompt+target in tokens, or drop the longer rows. "
-            "The tokens are the characters over a fixed figure of characters a token for the domain, of the whole "
-            f"row rendered as ChatML with DeepSeek-V3's tokenizer, measured on a `make run` output ({ratios}; "
-            "cl100k's gives a few percent fewer tokens): a long row there had up to 16% more tokens than this "
-            "estimate, so leave that much room, or count with your own tokenizer. A domain that run did not have "
-            "is not measured; over all, the longest is the largest domain's. The domains' shares of the loss (of "
-            "the target characters) differ from their shares of rows: weight the loss or sample rows per domain if "
-            "each domain should count as much.")
-
-
-def _prompts(stats: dict, settings: dict) -> str:
-    """Which system prompt and rubric each domain of this run got: a plugin's domain that its plugin does not
-    describe (docs/adding-a-collector.md, item 5) is told only its name, and a reader of the rows should know. The
-    run's settings name the plugin (distribution and version) that described each; a run that predates them, the
-    plugins installed now."""
+def _plugin_prompts(stats: dict, settings: dict) -> dict:
+    """Which of this run's domains got a system prompt and rubric worldline does not ship: a plugin's domain that its
+    plugin does not describe (docs/adding-a-collector.md, item 5) is told only its name (`generic`), and a reader of
+    the rows should know. The run's settings name the plugin (distribution and version) that described each
+    (`sources`); a run that predates them, the plugins installed now (`sources` None)."""
     domains = sorted(stats.get("domains") or {})
     sources = settings.get("domain_plugins")
     described = [domain for domain in domains if domain not in DOMAINS
                  and domain in (plugin_domains() if sources is None else sources)]
     generic = [domain for domain in domains if domain not in DOMAINS and domain not in described]
-    notes = []
-    if sources is not None and described:
-        named = ", ".join(f"{domain} (from {sources[domain]})" for domain in described)
-        notes.append(f"{named}: the description its collector plugin gives (`worldline.domains`), the plugin's "
-                     "distribution and version being recorded in stats.json `settings.domain_plugins`")
-    elif described:
-        notes.append(f"{', '.join(described)}: the description its collector plugin gives (`worldline.domains`)")
-    if generic:
-        notes.append(f"{', '.join(generic)}: the generic prompt, which names the domain but does not describe its "
-                     "environment, and the rubric id `worldline/generic/v1` (no installed plugin describes "
-                     "it)")
-    return ("" if not notes else " System prompts of domains worldline does not ship: " + "; ".join(notes) + ".")
+    return {"described": described, "generic": generic, "sources": sources}
 
 
-def _schema_line(stats: dict) -> str:
-    """The raw schema this worldline writes and, where the run's input was not all of it, what the input was: older
-    records lack what was added since (task groups, replays, some observation meta)."""
+def _input_versions(stats: dict) -> list[tuple[str, int]]:
+    """The run's input rows by raw schema, where not all were of the schema this worldline writes (older records lack
+    what was added since: task groups, replays, some observation meta); empty when all were."""
     versions = stats.get("input_schema_versions") or {}
-    if set(versions) <= {SCHEMA_VERSION}:
-        return f"raw schema {SCHEMA_VERSION}"
-    read = ", ".join(f"{rows} of {version}" for version, rows in sorted(versions.items()))
-    return f"raw schema {SCHEMA_VERSION}; this run's input rows by raw schema: {read}"
+    return [] if set(versions) <= {SCHEMA_VERSION} else sorted(versions.items())
 
 
 def grouped_by_task(stats: dict) -> tuple[int, str] | None:
@@ -270,83 +192,35 @@ def grouped_by_task(stats: dict) -> tuple[int, str] | None:
     return counted["rows"], ", ".join(f"{domain} {rows}" for domain, rows in counted.get("domains", {}).items())
 
 
-def _grouped_by_task_paragraph(stats: dict) -> str:
-    found = grouped_by_task(stats)
-    if found is None:
-        return ""
-    rows, domains = found
-    return (f"**Rows without an environment group.** {rows} rows of this run's input ({domains}) were recorded "
-            f"before raw schema {SCHEMA_VERSION}, which added task groups, so their `task_group` is their task id: "
-            "a split by `task_group` may put one environment (a web site, an MCP or search server) in both train "
-            "and test. To record their groups, collect those tasks again into a new `--out` and curate that "
-            "collection.\n\n")
-
-
-def _third_party(stats: dict) -> str:
-    domains = stats.get("domains") or {}
-    shown = [text for domain, text in THIRD_PARTY.items() if not domains or domain in domains]
-    listed = "; ".join(shown) if shown else "program output of the sandboxed environments"
-    return ("No single license covers these rows. They hold third-party content, under its own licenses: "
-            f"{listed}. Check those licenses before you redistribute the data.")
-
-
 def _history_steps(settings: dict) -> int | str:
     """The run's window: a number of earlier steps, or ALL_HISTORY (a run before --history-steps showed 4)."""
     return settings.get("history_steps", HISTORY_STEPS)
 
 
-def _window_sentence(history: int | str) -> str:
-    """What the window of this run's stage 2/3 rows (and window-layout stage 1 documents) is, and the option."""
-    option = f"`worldline curate --history-steps {history}`"
-    if history == ALL_HISTORY:
-        return (f"The window is every earlier step of the row's episode ({option}), so a row grows with its "
-                "step: see the stage 2 lengths under Counts.")
-    if history == 0:
-        return (f"The window is empty in this run ({option}): the observation before it is the one the action was "
-                "taken in.")
-    steps = "the step" if history == 1 else f"the {history} steps"
-    return f"The window is {steps} before the row's own ({option}; {HISTORY_STEPS} by default)."
+def _window(history: int | str, layout: str) -> dict:
+    """The window of this run's stage 2/3 rows (and window-layout stage 1 documents): `kind` all, none or steps, and
+    for steps its wording and, in the window layout, how many documents an observation is in."""
+    kind = "all" if history == ALL_HISTORY else "none" if history == 0 else "steps"
+    window = {"history": history, "kind": kind, "default": HISTORY_STEPS}
+    if kind == "steps":
+        window["steps"] = "the step" if history == 1 else f"the {history} steps"
+        if layout == "window":
+            window["documents"] = history + 1
+    return window
 
 
-def _stage1_section(layout: str, settings: dict) -> str:
-    """What a pretraining user needs to know of the stage 1 documents of this layout."""
-    if layout == "window":
-        return ("## Overlap in stage 1\n\n" + _window_overlap(_history_steps(settings)) +
-                " (`worldline curate --stage1-layout episode` writes a document per episode instead, without "
-                "overlap.)\n\n")
-    max_chars = settings["stage1_max_chars"]
-    length = f", or at one that would take its document past {max_chars:,} characters" if max_chars else ""
-    return ("## Stage 1 documents\n\n"
-            "This run wrote stage 1 in the episode layout: a document holds a run of consecutive steps of one "
-            "episode, as the observation its first step was taken in, then each action and the observation it led "
-            "to. Every "
-            "transition of this dataset is a step of exactly one document, so one pass over stage 1 reads each "
-            "next observation once. A new document begins at a step whose previous step is not in the dataset "
-            f"(removed as a duplicate, or dead-lettered){length}; it restates the observation that step was "
-            "taken in, so every action follows the observation it was taken in. After a split for length, that "
-            "observation is also the last of the document before.\n\n")
-
-
-def _window_overlap(history: int | str) -> str:
-    """How the window layout's documents of an episode overlap with this window, and which to keep for about one
-    pass over the observations."""
-    if history == ALL_HISTORY:
-        return ("A stage 1 document is one transition with every step of its episode before it, so an episode's "
-                "documents are its beginnings, each holding the one before: keep each episode's last row, whose "
-                "document holds every step up to it (a step removed as a duplicate included). The observations of "
-                "the steps after the last row written are in no document.")
-    if history == 0:
-        return ("A stage 1 document is one transition without the steps before it: the observation its action was "
-                "taken in, the action and the observation it led to. An observation is in at most two documents, "
-                "as the next observation of one and the opening observation of the next, so one pass over stage 1 "
-                "reads each next observation once.")
-    before = "the step" if history == 1 else f"the {history} steps"
-    return (f"A stage 1 document is one transition with {before} before it, so the documents of an episode "
-            f"overlap: an observation is in up to {history + 1} of them. For about one pass over the observations, "
-            f"keep the rows whose `step % {history + 1} == {history}` and each episode's last row (consecutive kept "
-            "documents then share one observation). A row removed as a duplicate is not there to keep, so the "
-            "observations only its document held are missed: keep the next row of its episode too if you need "
-            "them.")
+@functools.cache
+def _template() -> jinja2.Template:
+    # autoescape off: the card is Markdown, not HTML; escaping would turn its `<think>`, `<domain>`, quotes and
+    # apostrophes into entities. keep_trailing_newline: the card ends with a newline. trim_blocks and lstrip_blocks: a tag on a line of its
+    # own adds no line to the card. StrictUndefined: a misspelled name fails the card instead of leaving a blank.
+    # PackageLoader reads the template from the installed package (package-data in pyproject), as on a worker.
+    environment = jinja2.Environment(loader=jinja2.PackageLoader("transforms", "templates"), autoescape=False,
+                                     keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
+                                     undefined=jinja2.StrictUndefined)
+    environment.filters.update(thousands=lambda number: f"{number:,}", percent=lambda share: f"{share:.1%}",
+                               figures=_figures, code=lambda text: f"`{text}`")
+    return environment.get_template("dataset_card.md.j2")
 
 
 def dataset_card(stats: dict, settings: dict, run_id: str = "") -> str:
@@ -356,104 +230,31 @@ def dataset_card(stats: dict, settings: dict, run_id: str = "") -> str:
     pattern = f"{shard_prefix(run_id)}-*.parquet"
     empty = empty_configs(stats)
     layout = settings.get("stage1_layout", "window")
-    window = _window_sentence(_history_steps(settings))
-    columns = {**COLUMNS, "stage1": STAGE1_COLUMNS[layout] + (f" {window}" if layout == "window" else ""),
-               "stage2": f"{COLUMNS['stage2']} {window}"}
+    columns = {**COLUMNS, "stage1": STAGE1_COLUMNS[layout]}
     configs = [{"config_name": name, "data_files": [{"split": "train", "path": f"{name}/{pattern}"}],
                 **({"default": True} if name == "stage1" else {})} for name in CONFIGS if name not in empty]
     header = {
         **({"configs": configs} if configs else {}),
         "tags": ["world-model", "agents", "worldline"],
     }
-    folders = "\n".join(f"- `{name}/`: {text} {columns[name]}" + (
-        " Empty in this run (no rows), so not a config: `datasets` cannot load a table without rows."
-        if name in empty else "") for name, text in CONFIGS.items())
-    domains = "\n".join(f"| {domain} | {d['in']} | {d['out']} | {d['dead_lettered']} | {d['deduped_exact']} | "
-                        f"{d['deduped_near']} |" for domain, d in stats.get("domains", {}).items())
-    kinds = ", ".join(f"`{kind}`" for kind in SPAN_KINDS)
-    identifiers = ", ".join(f"`{kind}`" for kind in SPAN_KINDS if kind in IDENTIFIER_KINDS)
-    return (f"---\n{yaml.safe_dump(header, sort_keys=False)}---\n\n"
-            "# worldline curated transitions\n\n"
-            f"Written by worldline {WORLDLINE_VERSION} ({_schema_line(stats)}) from real environment "
-            "transitions: what an agent saw, the action it took and the observation the environment returned.\n\n"
-            "```python\nfrom datasets import load_dataset\n"
-            "ds = load_dataset(\"PATH/TO/THIS/FOLDER\", \"stage2\")\n```\n\n"
-            "## Folders and columns\n\n"
-            "Each config has one `train` split. In the stage and transition tables `id` is `{episode_id}:{step}`, "
-            "the transition the row was built from (a stage 1 document's first one), and `domain`, `episode_id` "
-            "and `step` (0-based) say where it was recorded (`dedupe` has `id`, `domain` and `episode_id` "
-            "too). Join tables by `id`, not by row position: the order of rows may differ between tables.\n\n"
-            f"{folders}\n- `stats.json`: counts of this run.\n\n"
-            "## Training on stage 2\n\n"
-            "`messages` ends with the user turn; the answer is the separate `target` column. Train on the "
-            "target only, as a prompt and its completion (TRL's conversational prompt-completion form, whose "
-            "loss `SFTTrainer` puts on the completion by default):\n\n"
-            f"```python\n{SFT_SNIPPET}\n```\n\n"
-            "Appending the target to `messages` and training on every assistant turn instead would put most of "
-            "the loss on the window's earlier observations (about two thirds of the assistant tokens of a "
-            "`make run` output curated with the default window of 4 steps), which have no reasoning and each of which is repeated in the next rows of its "
-            f"episode.{_prompts(stats, settings)}\n\n"
-            f"{_stage1_section(layout, settings)}"
-            "## Splitting\n\n"
-            f"stage1, stage2 and stage3 are built from the same curated transitions: {STAGE1_ROWS[layout]}. "
-            "Training on one stage and evaluating or running RL on another reuses the same "
-            "transitions, so split first, the same way for every stage, and split by environment group "
-            "(`task_group` in `transitions`), not by task or episode: tasks share environments (the web tasks "
-            "of a site, the desktop tasks of an app, the MCP and search tasks of a server or search world, the "
-            "SWE tasks of a repository), and a held-out task has near-copies, some verbatim, of its observations "
-            "and targets in the other tasks of its group, as a held-out episode has in the other episodes of its "
-            "task. A group is the task itself where tasks share nothing (terminal). For example, hold out each "
-            "group whose md5 falls in the lowest tenth, about a tenth of each domain's groups, and where a domain "
-            "of two or more has none there, the one with the lowest md5 (so a domain with few groups, such as "
-            "web's four sites, gives a larger share; a domain with one group stays in training). Each group is "
-            "decided by its own name, so adding episodes and groups to a domain of two or more groups never moves "
-            "a group an earlier split trained on into the test set: only the fallback group moves, back to "
-            "training, once a group in the tenth or with a lower md5 arrives (a domain's second group makes one "
-            "of its two held out, which may be the first):\n\n"
-            f"```python\n{SPLIT_SNIPPET}\n```\n\n"
-            f"{_grouped_by_task_paragraph(stats)}"
-            "## Rewards (stage 3)\n\n"
-            "`exact_spans` and `format_spans` are sorted, do not overlap and together cover `reference`. `start` and "
-            "`end` are Python `str` offsets (Unicode code points, not bytes or UTF-16 units): "
-            "`reference[start:end]`. `rubric_id` `worldline/<domain>/v1` names the check a predicted observation "
-            "(the text inside the completion's last complete `<predicted_observation>...</predicted_observation>`; "
-            "an earlier block is not scored) is scored with: each exact span must be reproduced "
-            "exactly, and each format span, a value that changes between runs, only in the format of its kind "
-            f"({kinds}; a `replay` span, text that a replay of the same actions in a fresh environment showed "
-            "differently, may hold any text). The prediction is taken as it is, not stripped: a reference's "
-            "leading and trailing whitespace is exact text (most os references end with a tab, many swe ones with "
-            "a newline), so a `.strip()`ped prediction scores 0 there. A `timestamp`, `date` or `duration` must "
-            "also be in the reference value's form, as the tool prints it: digits and letters may change, but not "
-            "the order of digit runs, letter runs and other characters, the other characters, a letter run's "
-            "length and case (but a full weekday or month name may be any other) or a digit run's length (but for "
-            "a 1-2 digit hour or day, `9:04` and `10:04`, and a duration's whole part, neither with a leading "
-            "zero: `03:04` does not take `3:04`), so an ISO time where ls prints `Nov 27 03:04` scores 0, and so "
-            "does a weekday that contradicts a full date in the same span (`Mon Nov 27 03:04:05 UTC 2026`); one "
-            "in a span of its own (HTTP's `Fri, 27 Nov 2026`) does not. The other kinds take any value of the "
-            "kind. A value of an identifier kind "
-            f"({identifiers}) that the current action or the state it was taken in already shows is not a format "
-            f"span but part of an exact span, since a model can copy it: at least {MIN_COPIED_CHARS} characters "
-            "that stand whole there (no letter or digit right before or after), or a shorter one (a 1-2 digit "
-            "pid) on a line that stands there whole, as a job's `[1] 44` still on screen; earlier turns of the "
-            "prompt are not searched. The other kinds (measurements, read afresh each time, and `replay` text) "
-            "stay format spans even when the state shows the same text. "
-            "Rows are scored by worldline's `transforms/rewards.py`, where the masker (`transforms/masking/`) "
-            "reads the whole predicted text and decides where a value of a kind is, from its context (a number is "
-            "a pid after `pid` or in a PID column); its docs/formats.md defines the kinds and the rule "
-            "(`trl_reward` is a reward function for TRL's GRPOTrainer and `compute_score` one for verl). They come "
-            "with worldline, not with the data: install the worldline checkout in the training environment "
-            "(`pip install -e /path/to/worldline`, or a wheel built there with `pip wheel --no-deps .`); the "
-            "snippet imports only its `transforms` and `schemas` packages, which need pyarrow, pandas and numpy, "
-            "not Beam or the collectors:\n\n"
-            "```python\nfrom transforms.rewards import extract_prediction, score\n"
-            "result = score(extract_prediction(completion, row[\"reference\"]), row[\"reference\"], "
-            "row[\"exact_spans\"], row[\"format_spans\"], row[\"rubric_id\"])\n"
-            "result.reward, result.reason  # 1.0 iff it matched; else 0.0 and the first span that failed\n```\n\n"
-            f"## License\n\n{_third_party(stats)}\n\n"
-            f"## Counts\n\nIn {stats.get('in', 0)}, out {stats.get('out', 0)}, dead-lettered "
-            f"{stats.get('dead_lettered', 0)}, deduplicated {stats.get('deduped', 0)}.{_missing_counts(stats)}"
-            f"{_llm_counts(stats)}"
-            f"{_replay_counts(stats)}\n\n"
-            "| domain | in | out | dead-lettered | exact dups | near dups |\n|---|---|---|---|---|---|\n"
-            f"{domains}{_lengths(stats)}\n\n"
-            f"## Settings\n\n```json\n{json.dumps(settings, indent=2, sort_keys=True)}\n```\n")
+    domains = stats.get("domains") or {}
+    lengths = stats.get("stage2_lengths")
+    return _template().render(
+        header=yaml.safe_dump(header, sort_keys=False), worldline_version=WORLDLINE_VERSION,
+        schema_version=SCHEMA_VERSION, input_versions=_input_versions(stats),
+        folders=[{"name": name, "text": text, "columns": columns[name], "empty": name in empty,
+                  # The window's sentence follows the columns of the tables whose rows hold a window.
+                  "window": name == "stage2" or (name == "stage1" and layout == "window")}
+                 for name, text in CONFIGS.items()],
+        window=_window(_history_steps(settings), layout), layout=layout,
+        stage1_max_chars=settings["stage1_max_chars"] if layout == "episode" else None,
+        stage1_rows=STAGE1_ROWS[layout], prompts=_plugin_prompts(stats, settings), split_snippet=SPLIT_SNIPPET,
+        grouped=grouped_by_task(stats), span_kinds=SPAN_KINDS,
+        identifier_kinds=[kind for kind in SPAN_KINDS if kind in IDENTIFIER_KINDS], min_copied_chars=MIN_COPIED_CHARS,
+        third_party=[text for domain, text in THIRD_PARTY.items() if not domains or domain in domains],
+        counts={key: stats.get(key, 0) for key in ("in", "out", "dead_lettered", "deduped")},
+        missing=stats.get("records_without_rows", 0), llm=stats.get("llm"),
+        no_stage2=stats.get("stage2_dead_lettered", 0), replayed=_replayed(stats),
+        no_stage3=stats.get("stage3_dead_lettered", 0), domain_counts=stats.get("domains", {}).items(),
+        lengths=lengths, tokens=_token_estimates(lengths["domains"]) if lengths else None,
+        chars_per_token=CHARS_PER_TOKEN, settings_json=json.dumps(settings, indent=2, sort_keys=True))
