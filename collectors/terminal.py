@@ -8,7 +8,14 @@ options.action_timeout_s raises: a longer duration is refused, not cut short), a
   - "quiet":  a program that was already running (or text typed at the prompt) changed the screen, then left it
               unchanged a while,
   - "duration": neither happened in time; the observation shows the screen as it is (the command may still run).
-The observation is `capture-pane -e` of the screen plus the scrollback holding every line of new output.
+The observation is `capture-pane -e` of the screen plus the scrollback holding every line of new output, up to
+`history_limit` lines (100,000): when a step printed more, its oldest lines are gone and the observation's meta has
+`history_overflow: true` (the key is left out otherwise), so that a cut output is never taken for a whole one.
+Meta also holds the wait (`wait_method`, `wait_methods`, `wait_ms`), the pane (`cols`, `rows`, `cursor`,
+`history_lines`: the scrollback lines kept, `alternate_screen`, `foreground`) and what the shell reported at its
+last prompt (`exit_status`, `cwd`; `prompt_back`: a new prompt came back in this step, else `exit_status` is null).
+That report is the shell's alone: a program that sets the terminal title to look like it is not believed
+(sandboxes/terminal_tmux.py).
 
 Perturbations a task can ask for (labels on the transitions whose output shows their effect):
   disk_full       /work is filled up to a few KiB after setup
@@ -138,10 +145,11 @@ class TerminalCollector(Collector):
     version = "1"
 
     def __init__(self, image: str | None = None, limits=None, *, cols: int = 160, rows: int = 40,
-                 name_prefix: str = "worldline-term", pool_size: int = 1, client=None):
+                 name_prefix: str = "worldline-term", pool_size: int = 1, client=None, history_limit: int = 100000):
         self.image = image or DEFAULT_TERMINAL_IMAGE
         self.limits = limits or Limits()
         self.cols, self.rows = cols, rows
+        self.history_limit = history_limit
         self.name_prefix = name_prefix
         self.pool_size = pool_size
         self.client = client
@@ -164,7 +172,7 @@ class TerminalCollector(Collector):
 
     def _prepare(self, sandbox, slow_delay_s: float | None = None):
         terminal = TmuxTerminal(sandbox, cols=self.cols, rows=self.rows, slow_delay_s=slow_delay_s,
-                                workdir="/work")
+                                workdir="/work", history_limit=self.history_limit)
         terminal.start()
         terminal.wait_for_prompt()
         sandbox.terminal = terminal  # travels with the pooled sandbox to the episode that acquires it
@@ -346,6 +354,8 @@ class TerminalCollector(Collector):
             "history_lines": state.history_size, "alternate_screen": state.alternate_screen,
             "foreground": state.current_command, "exit_status": state.exit_status, "cwd": state.cwd,
         }
+        if state.history_overflow:
+            meta["history_overflow"] = True
         return state, Observation(text=render(RAW_FORMAT, raw, meta), raw=raw, raw_format=RAW_FORMAT, meta=meta)
 
     def _labels(self, observation: Observation, before) -> list[str]:

@@ -15,6 +15,10 @@ import typer
 from pipelines.commands.errors import fail
 
 MAX_CELL = 120
+# C0 controls but newline and tab (which a table cell lays out), DEL and C1 controls, written out: a collected page or
+# tool output may hold an escape sequence that would recolour the operator's terminal, retitle it, or (OSC 52) write
+# its clipboard. Rich's own escape_control_codes covers only BEL, BS, VT, FF and CR, and passes ESC and NUL through.
+_CONTROL_SHOWN = {code: f"\\x{code:02x}" for code in [*range(0x20), *range(0x7F, 0xA0)] if chr(code) not in "\n\t"}
 
 
 class Format(str, Enum):
@@ -23,9 +27,13 @@ class Format(str, Enum):
     jsonl = "jsonl"
 
 
-def _cell(value) -> str:
-    text = "" if value is None else str(value)
-    return text if len(text) <= MAX_CELL else text[:MAX_CELL - 1] + "…"
+def _cell(value):
+    """A value as a table cell: controls shown as `\\x1b`, cut at MAX_CELL characters, and plain text (a `[bold]`
+    or `[/x]` in a value is text, not Rich markup)."""
+    from rich.text import Text
+
+    text = ("" if value is None else str(value)).translate(_CONTROL_SHOWN)
+    return Text(text if len(text) <= MAX_CELL else text[:MAX_CELL - 1] + "…")
 
 
 def _plain(value):
@@ -49,8 +57,11 @@ def _csv_field(value):
 def _print_table(columns: list[str], rows: list[tuple]) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(*columns, show_lines=False)
+    table = Table(show_lines=False)
+    for name in columns:
+        table.add_column(Text(name.translate(_CONTROL_SHOWN)))
     for row in rows:
         table.add_row(*(_cell(v) for v in row))
     Console(width=max(120, Console().width)).print(table)
@@ -58,8 +69,13 @@ def _print_table(columns: list[str], rows: list[tuple]) -> None:
 
 def _print_csv(columns: list[str], rows: list[tuple]) -> None:
     writer = csv.writer(sys.stdout, lineterminator="\n")
+    # The writer quotes a field holding the line terminator, not one holding a lone CR, which a reader then takes
+    # for the end of the line: a row with a CR is written all quoted (it reads back the same).
+    quoted = csv.writer(sys.stdout, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writerow(columns)
-    writer.writerows([_csv_field(v) for v in row] for row in rows)
+    for row in rows:
+        fields = [_csv_field(v) for v in row]
+        (quoted if any(isinstance(f, str) and "\r" in f for f in fields) else writer).writerow(fields)
 
 
 def _print_jsonl(columns: list[str], rows: list[tuple]) -> None:
