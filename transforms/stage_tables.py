@@ -27,7 +27,7 @@ from transforms.prompts import ACTION_SECTION, INSTRUCTION_SECTION, STATE_SECTIO
 from transforms.stages import (ANSWER, DOCUMENT_END, DOCUMENT_OPENING, DOCUMENT_TURN, EPISODE, EPISODE_DOCUMENT_CHARS,
                                HISTORY_STEPS, REASONED_ANSWER, REQUIRED_KEYS, WINDOW, StageError, _shown,
                                _split_format, _system_prompt, check_keys, check_window, document_starts,
-                               instruction_text, rubric_id, split_spans, stage3_left_out)
+                               instruction_text, rubric_id, split_spans, stage3_left_out, tag_safe)
 
 _ROLES = pa.array(["system", "user", "assistant"])
 _SYSTEM, _USER, _ASSISTANT = range(3)
@@ -92,7 +92,7 @@ def build_stage_tables(rows: list[dict], curated: pa.Table, currents: np.ndarray
               "state": pieces.values([rows[position].get("state_text") or "" for position in openings.tolist()]),
               "domain": pieces.values(domains)}
     messages = _messages(pieces, values, rows, steps, current_rows, openings, currents, steps_start, steps_end)
-    target = pieces.column(pieces.format(REASONED_ANSWER, trace=pieces.values([traces[k] for k in built.tolist()]),
+    target = pieces.column(pieces.format(REASONED_ANSWER, trace=pieces.values([tag_safe(traces[k]) for k in built.tolist()]),
                                          observation=values["observation"][currents]))
     reference = pc.fill_null(curated.column("next_text"), "")
     exact_spans, format_spans = _exact_spans(spans), _format_spans(spans)

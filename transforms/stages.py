@@ -87,9 +87,25 @@ def document_turn(action_text: str, observation: str) -> str:
     return DOCUMENT_TURN.format(action=action_text, observation=observation)
 
 
+# The target's own tags, as a trace may quote them from an observation that shows them (a page or file about this
+# data). A reader splits a target at its first </think> (chat templates that move reasoning into a field of its own,
+# AgentWorldBench's eval), so inside a trace each is written with `&lt;` for its `<`: the trace is the model's text,
+# scored nowhere, while the observation after it stays exact.
+_TARGET_TAGS = ("<think>", "</think>", f"<{ANSWER_TAG}>", f"</{ANSWER_TAG}>")
+
+
+def tag_safe(trace: str) -> str:
+    """trace with the target's tags in it written `&lt;think>`, `&lt;/think>`...: one trace cannot end early."""
+    if "<" not in trace:
+        return trace
+    for tag in _TARGET_TAGS:
+        trace = trace.replace(tag, "&lt;" + tag[1:])
+    return trace
+
+
 def reasoned_answer(trace: str, reference: str) -> str:
-    """Stage 2's target: the reasoning trace, then the answer."""
-    return REASONED_ANSWER.format(trace=trace, observation=reference)
+    """Stage 2's target: the reasoning trace (tag_safe), then the answer."""
+    return REASONED_ANSWER.format(trace=tag_safe(trace), observation=reference)
 
 
 def rubric_id(domain: str) -> str:

@@ -162,6 +162,9 @@ def _meta_sentences(meta: dict, error: str | None, sentences: list[str]) -> None
         if meta.get(key) is not None:
             sentences.append(f"The command exits with status {meta[key]}.")
             break
+    if meta.get("history_overflow"):
+        # The terminal kept only its last lines (collectors/terminal.py): the observation is not the whole output.
+        sentences.append("The output runs past the terminal's scrollback limit, so its first lines are lost.")
     # Flags the MCP collector sets from the response itself, or (source "client") when no response came at all.
     if meta.get("jsonrpc_error") and meta.get("source") == "client":
         # The environment's error is this timeout (the collector's note of it): told here, not again after it.
