@@ -35,7 +35,8 @@ from collectors.command import (LimitOption, MaxStepsOption, OutOption, ReplaysO
 from collectors.swe_mutations import Mutation, enclosing_function, find_mutations, fix_edit, sample, view_range
 from sandboxes.docker_sandbox import DockerSandbox, ExecResult
 from sandboxes.limits import Limits
-from sandboxes.swe_git import LEAK_CHECK_SCRIPT, leaks, parse_leak_report
+from sandboxes.swe_git import (LEAK_CHECK_SCRIPT, PSEUDONYM, history_people, is_git_repo, leaks, parse_leak_report,
+                                resolve_commit)
 from sandboxes.swe_images import ENV_FILE, REPO_DIR
 from sandboxes.swe_repos import RepoSpec
 from schemas import Action, EnvInfo, Observation
@@ -150,14 +151,57 @@ def check_task(task: Task, repos: dict[str, RepoSpec]) -> None:
         parse_swe_action(spec, f"task {task.id!r} action #{number}")
 
 
+def source_record(spec: RepoSpec) -> dict:
+    """Where a repository came from, for env details, without the host folder it sits in (PR6: a user's home path
+    was published): `path:FOLDER@COMMIT`, the folder's name and the source's base commit (the image tag already
+    fingerprints the content). `authors` says whether the sandbox's commit ids are the source's: "rewritten" (the
+    history named people, now pseudonyms: base_commit in the details is then not the one `source` names), "kept"
+    (`authors: keep`, their names are in the records), "fixed" (nobody but worldline's fixed identity)."""
+    if spec.pypi:
+        return {"source": spec.pypi, "authors": "fixed"}
+    path = Path(spec.path)
+    if not is_git_repo(path):
+        return {"source": f"path:{path.name}", "authors": "fixed"}
+    commit = resolve_commit(path, spec.base_commit)
+    people = len(history_people(path, commit))
+    authors = "fixed" if not people else "rewritten" if spec.authors == "rewrite" else "kept"
+    return {"source": f"path:{path.name}@{commit}", "authors": authors, "people": people}
+
+
+def history_notice(name: str, record: dict) -> str | None:
+    """What collect says once per run about a git repository whose history names people: their names are either
+    published or replaced, and the user should know which (and what the other choice costs)."""
+    people = record.get("people", 0)
+    who = f"its history names {people} {'person' if people == 1 else 'people'} (authors, committers, *-by trailers)"
+    if record["authors"] == "kept":
+        return (f"repo {name!r}: {who}, and `authors: keep` publishes their names and emails in every git log/show "
+                f"observation; remove it from the repos file to replace them with pseudonyms "
+                f"({PSEUDONYM.format(n=1)}, ...; the commit ids then change)")
+    if record["authors"] == "rewritten":
+        return (f"repo {name!r}: {who}, replaced with pseudonyms ({PSEUDONYM.format(n=1)}, ...), so its commit ids "
+                f"differ from the source's (env details: `source` names the original base commit, `base_commit` the "
+                f"sandbox's); tasks naming commit ids of the source need `authors: keep`, which publishes the names")
+    return None
+
+
+def stale_image(record: dict, image_base_commit: str | None) -> bool:
+    """Whether an image that should hold pseudonyms holds the source's history unchanged: one built before author
+    rewriting existed has the same tag (the fingerprint covers the source commit) and would publish the names while
+    env details said "rewritten". Its base commit is then the source's own."""
+    return record["authors"] == "rewritten" and bool(image_base_commit) and \
+        record["source"].endswith("@" + image_base_commit)
+
+
 class SweCollector(Collector):
     name = "swe"
     domain = DOMAIN
     version = "1"
 
     def __init__(self, specs: dict[str, RepoSpec], images: dict[str, str], limits: Limits = DEFAULT_LIMITS, *,
-                 name_prefix: str = "worldline-swe", test_timeout_s: float = TEST_TIMEOUT_S):
+                 name_prefix: str = "worldline-swe", test_timeout_s: float = TEST_TIMEOUT_S,
+                 sources: dict[str, dict] | None = None):
         self.specs, self.images, self.limits = specs, images, limits
+        self.sources = dict(sources or {})  # repo name -> source_record, computed on first use if not given
         self.name_prefix, self.test_timeout_s = name_prefix, test_timeout_s
         self.sandbox: DockerSandbox | None = None
         self.spec: RepoSpec | None = None
@@ -218,8 +262,13 @@ class SweCollector(Collector):
     def env_info(self) -> EnvInfo:
         if self.sandbox is None or self.spec is None:
             return EnvInfo(kind="docker", id="swe (not started)")
+        if self.spec.name not in self.sources:
+            self.sources[self.spec.name] = source_record(self.spec)
+        source = self.sources[self.spec.name]
+        # Replays match environments on kind, id and digest only, so records holding the absolute path of the
+        # earlier `source` still match these.
         return EnvInfo(kind="docker", id=self.sandbox.image, digest=self.sandbox.image_digest, details={
-            "repo": self.spec.name, "source": self.spec.pypi or self.spec.path, "repo_path": REPO,
+            "repo": self.spec.name, "source": source["source"], "authors": source["authors"], "repo_path": REPO,
             "base_commit": self.leak_report.get("head", ""), "test_command": self.spec.test_command,
             "environment": self.environment, "git_objects": self.leak_report.get("objects", 0),
             "leak_check": "clean", "planted_bug": self.planted.id if self.planted else None,
@@ -403,6 +452,12 @@ def generate_bugfix_tasks(spec: RepoSpec, image: str, count: int, seed: int = 0,
     return tasks
 
 
+def image_base_commit(tag: str) -> str | None:
+    """The base commit an image's repository was built at (its label, set by sandboxes.swe_images)."""
+    from sandboxes.engine import engine_client
+    return engine_client().images.get(tag).labels.get("worldline.swe.base_commit")
+
+
 def check_mutations(tasks: list[Task], spec: RepoSpec, image: str) -> None:
     """Every options.mutation of `tasks` (all of repo `spec`) names a mutation of its file as the image holds it,
     checked before any episode so a stale or mistyped id is a task-file error, not an episode that fails each run."""
@@ -499,11 +554,19 @@ def collect_command(
         specs = {name: spec for name, spec in specs.items() if any(t.options["repo"] == name for t in chosen)}
     install_cleanup_handlers()
     remove_orphans()
-    images, generated = {}, []
+    images, generated, sources = {}, [], {}
     for name, spec in specs.items():
         doing = "building the image"
         try:
+            sources[name] = source_record(spec)
+            notice = history_notice(name, sources[name])
+            if notice:
+                console.print(f"[yellow]swe[/]: {escape(notice)}", highlight=False)
             images[name] = ensure_image(spec)
+            if stale_image(sources[name], image_base_commit(images[name])):
+                console.print(f"swe: repo {escape(name)!r}: image {images[name]} was built with the real authors; "
+                              f"rebuilding it", highlight=False)
+                images[name] = ensure_image(spec, force=True)
             if chosen is None:
                 doing = "generating bug-fix tasks"
                 generated += bugfix_tasks_cached(spec, images[name], bugs, mutation_seed, out)
@@ -528,4 +591,5 @@ def collect_command(
     else:
         plans = plans_for(generated, seeds=seeds, policy_factory=BugFixPolicy, max_steps=max_steps,
                           replays=replays)
-    run_and_report(lambda: SweCollector(specs, images), plans, out, domain=DOMAIN, workers=workers, limit=limit)
+    run_and_report(lambda: SweCollector(specs, images, sources=sources), plans, out, domain=DOMAIN, workers=workers,
+                   limit=limit)

@@ -72,7 +72,8 @@ def _source_identity(spec: RepoSpec) -> str:
         return f"pypi:{spec.pypi}"
     path = Path(spec.path)
     if is_git_repo(path):
-        return f"git:{resolve_commit(path, spec.base_commit)}"
+        # The authors choice changes the history the image holds, and so must change its tag.
+        return f"git:{resolve_commit(path, spec.base_commit)}:authors={spec.authors}"
     digest = hashlib.sha256()
     for file in sorted(p for p in path.rglob("*") if p.is_file()):
         digest.update(str(file.relative_to(path)).encode() + b"\0" + file.read_bytes())
@@ -118,7 +119,7 @@ def prepare_context(spec: RepoSpec, context: Path) -> str:
         fetch_sdist(spec.pypi, repo)
         base_commit = commit_tree(repo, f"{spec.pypi} (source distribution)")
     elif is_git_repo(Path(spec.path)):
-        base_commit = snapshot_repo(Path(spec.path), spec.base_commit, repo)
+        base_commit = snapshot_repo(Path(spec.path), spec.base_commit, repo, authors=spec.authors)
     else:
         shutil.copytree(spec.path, repo, symlinks=True)
         base_commit = commit_tree(repo, f"{spec.name} (local folder)")

@@ -10,6 +10,8 @@ A repos file (YAML) is a list, or a mapping with a `repos:` list, of entries suc
     - name: mylib
       path: ~/src/mylib                  # a git repository (history up to base_commit) or a plain folder
       base_commit: v1.2                  # any revision; default HEAD
+      authors: rewrite                   # default: people in its history get pseudonyms (commit ids change);
+                                         # keep: history byte for byte, names and emails published
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from sandboxes.swe_git import AUTHOR_MODES
 from schemas.yaml_file import load_yaml
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,40}$")
 DEFAULT_TEST_COMMAND = "python -m pytest -q -p no:cacheprovider"
 DEFAULT_TEST_REQUIRES = ("pytest==9.0.3",)
-FIELDS = {"name", "pypi", "path", "base_commit", "test_command", "test_requires", "mutate"}
+FIELDS = {"name", "pypi", "path", "base_commit", "test_command", "test_requires", "mutate", "authors"}
 
 
 class RepoSpecError(ValueError):
@@ -39,6 +42,7 @@ class RepoSpec:
     test_command: str = DEFAULT_TEST_COMMAND
     test_requires: tuple[str, ...] = DEFAULT_TEST_REQUIRES
     mutate: tuple[str, ...] = ()
+    authors: str = "rewrite"  # AUTHOR_MODES; a git repository's only (sdists and folders commit as worldline)
 
 
 def spec_from_dict(entry: dict, where: str, base_dir: Path | None = None) -> RepoSpec:
@@ -64,6 +68,12 @@ def spec_from_dict(entry: dict, where: str, base_dir: Path | None = None) -> Rep
         if not resolved.is_dir():
             raise RepoSpecError(f"{where}: path {resolved} is not a folder")
         path = str(resolved.resolve())
+    authors = entry.get("authors", "rewrite")
+    if authors not in AUTHOR_MODES:
+        raise RepoSpecError(f"{where}: 'authors' must be one of {list(AUTHOR_MODES)}, got {authors!r}")
+    if "authors" in entry and pypi:
+        raise RepoSpecError(f"{where}: 'authors' applies to a 'path' git repository; an sdist is committed as "
+                            f"worldline and names nobody")
     lists = {}
     for key in ("test_requires", "mutate"):
         value = entry.get(key)
@@ -74,7 +84,7 @@ def spec_from_dict(entry: dict, where: str, base_dir: Path | None = None) -> Rep
         name=name, pypi=pypi, path=path, base_commit=str(entry.get("base_commit") or "HEAD"),
         test_command=str(entry.get("test_command") or DEFAULT_TEST_COMMAND),
         test_requires=lists["test_requires"] if lists["test_requires"] is not None else DEFAULT_TEST_REQUIRES,
-        mutate=lists["mutate"] or (),
+        mutate=lists["mutate"] or (), authors=authors,
     )
 
 
