@@ -53,6 +53,10 @@ CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = ["--disable-gpu", "--disable-background-networking", "--disable-component-update",
                "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 MARKER_SWITCH = "--worldline-browser"
+# Every context's time zone and locale, whatever the collecting machine's (privacy audit PR9): pages would otherwise
+# read the collector's zone (Date, Intl) and send its language (Accept-Language) to the sites, and a site that shows
+# either would publish it. The sandbox's own /etc/localtime is UTC already (bwrap.UTC_ZONE); these are the page's.
+CONTEXT_OPTIONS = {"timezone_id": "UTC", "locale": "en-US"}
 # How long closing the browser and its driver may take before both are killed (a driver that never answers would
 # otherwise hold the collector's close, or a restart, for good).
 CLOSE_TIMEOUT_S = 10
@@ -464,13 +468,14 @@ class Browser:
 
     def new_context(self, allowed_origins: Iterable[str] = (), **options):
         """A context whose traffic reaches only `allowed_origins` (through Chromium's proxy rules, not routing), in a
-        browser of the network namespace they need (`use_network_for`). In the sandbox's own, the relay carries
+        browser of the network namespace they need (`use_network_for`), with CONTEXT_OPTIONS' zone and locale unless
+        `options` name others. In the sandbox's own, the relay carries
         their ports while the context lives; BrowserDied if its agent does not answer."""
         allowed_origins = list(allowed_origins)
         self.use_network_for(allowed_origins)
         self.start()
-        context = self._browser.new_context(proxy={"server": self.dead_proxy,
-                                                   "bypass": proxy_bypass(allowed_origins)}, **options)
+        context = self._browser.new_context(proxy={"server": self.dead_proxy, "bypass": proxy_bypass(allowed_origins)},
+                                            **{**CONTEXT_OPTIONS, **options})
         if not self.host_network:
             relay, addresses = self._relay, {a for a in map(loopback_address, allowed_origins) if a}
             relay.allow(context, addresses)

@@ -20,16 +20,22 @@ import pyseccomp
 from sandboxes import proc_view
 
 # What every sandbox sees read-only: the system's programs and libraries, and the few files under /etc that
-# programs read (dynamic linker, name resolution, time zone, TLS roots, alternatives links). Not the rest of /etc
+# programs read (dynamic linker, name resolution, TLS roots, alternatives links). Not the rest of /etc
 # (/etc/shadow, credential helpers in /etc/gitconfig, /etc/ssl/private), not /root, /home, /work, /opt, /var or the
 # project's checkout. /etc/hosts is SANDBOX_HOSTS: the host's names the machine (and what runs it), which
 # observations would carry into training data; /etc/passwd and /etc/group are `command`'s (account_text), as the
-# host's list its accounts.
+# host's list its accounts; so are the time zone (UTC_ZONE) and /etc/resolv.conf (host_file_args), which name the
+# collector's zone and name server.
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
-                "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives", "/etc/resolv.conf",
+                "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives",
                 "/etc/host.conf", "/etc/gai.conf", "/etc/nsswitch.conf", "/etc/services",
-                "/etc/protocols", "/etc/localtime", "/etc/timezone", "/etc/ssl/certs",
-                "/etc/ssl/openssl.cnf", "/etc/mime.types")
+                "/etc/protocols", "/etc/ssl/certs", "/etc/ssl/openssl.cnf", "/etc/mime.types")
+# Every sandbox's time zone: /etc/localtime a link to tzdata's UTC file (under /usr, shown already: a link adds no
+# host path), as Debian's own link reads, and /etc/timezone naming it. A link, not TZ=UTC: an environment variable
+# would show in every server's environment (the everything server's get-env prints it), a file only to a reader of
+# it. Without tzdata installed the link leads nowhere, and glibc, node and Chromium take UTC all the same.
+UTC_ZONE = "/usr/share/zoneinfo/Etc/UTC"
+HOST_RESOLV = "/etc/resolv.conf"
 # Every sandbox's host name (its own uts namespace), as the Docker terminal's, and the hosts file naming it.
 SANDBOX_HOSTNAME = "sandbox"
 SANDBOX_HOSTS = Path(__file__).with_name("sandbox_hosts.txt")
@@ -219,19 +225,49 @@ def command(argv: list[str], mounts: list[str], limits: Limits, network: bool, u
         for name, fd in account_fds(*ids).items():
             held.append(fd)
             options += ["--perms", "0644", "--ro-bind-data", str(fd), f"/etc/{name}"]  # bwrap's default is 0600
-    names = ["--hostname", SANDBOX_HOSTNAME, "--ro-bind", str(SANDBOX_HOSTS), "/etc/hosts"]
-    return [*reopen(held), *limits.prlimit(switch_user), "bwrap", *with_proc_view(mounts), *names, *options,
-            "--die-with-parent", "--", *argv]
+    proc_files, etc_files = host_file_args(network, held, proc_at(mounts) is not None)
+    return [*reopen(held), *limits.prlimit(switch_user), "bwrap", *with_proc_view(mounts, proc_files),
+            "--hostname", SANDBOX_HOSTNAME, *etc_files, *options, "--die-with-parent", "--", *argv]
 
 
-def with_proc_view(mounts: list[str]) -> list[str]:
-    """`mounts` with proc_view's lxcfs binds right after their `--proc /proc` (a proc mount made after them would
-    cover them), so the sandbox's memory, CPUs and load are its cgroup's rather than the host's; unchanged when
-    `mounts` mount no /proc or lxcfs does not answer (proc_view.bwrap_view says which)."""
-    for at in range(len(mounts) - 1):
-        if mounts[at:at + 2] == ["--proc", "/proc"]:
-            return [*mounts[:at + 2], *proc_view.bwrap_args(), *mounts[at + 2:]]
-    return mounts
+@functools.cache
+def fixed_file_fd(path: str, text: str) -> int:
+    return held_fd(f"wl-{Path(path).name}", lambda handle: handle.write(text.encode()))
+
+
+def host_file_args(network: bool, held: list[int], with_proc: bool) -> tuple[list[str], list[str]]:
+    """bwrap arguments for the files that would name the host (proc_view.HOST_FILES): fixed texts over /proc's boot
+    line and boot id, to follow the /proc mount (none `with_proc` false); SANDBOX_HOSTS's text as /etc/hosts (its
+    text, not a bind of the file, which /proc/self/mountinfo would name by its place in the checkout); the UTC zone;
+    and /etc/resolv.conf, the host's only for a sandbox on the host's network (which needs its name server), else
+    proc_view.OFFLINE_RESOLV. Appends the descriptors the texts are read from to `held` (one left unread would pass
+    into the sandbox)."""
+    def fixed(path: str, text: str) -> list[str]:
+        held.append(fixed_file_fd(path, text))
+        return ["--perms", "0444", "--ro-bind-data", str(held[-1]), path]  # bwrap's default, 0600, is root's only
+
+    proc_files = [arg for path, text in proc_view.HOST_FILES.items() for arg in fixed(path, text)] if with_proc else []
+    etc_files = [*fixed("/etc/hosts", SANDBOX_HOSTS.read_text()), "--symlink", UTC_ZONE, "/etc/localtime",
+                 *fixed("/etc/timezone", "Etc/UTC\n")]
+    if network and os.path.exists(HOST_RESOLV):
+        etc_files += ["--ro-bind", HOST_RESOLV, HOST_RESOLV]
+    else:
+        etc_files += fixed(HOST_RESOLV, proc_view.OFFLINE_RESOLV)
+    return proc_files, etc_files
+
+
+def with_proc_view(mounts: list[str], after: list[str] = ()) -> list[str]:
+    """`mounts` with proc_view's lxcfs binds, then `after`, right after their `--proc /proc` (a proc mount made after
+    them would cover them), so the sandbox's memory, CPUs and load are its cgroup's rather than the host's; unchanged
+    when `mounts` mount no /proc, and without the lxcfs binds when lxcfs does not answer (proc_view.bwrap_view says
+    which)."""
+    at = proc_at(mounts)
+    return mounts if at is None else [*mounts[:at + 2], *proc_view.bwrap_args(), *after, *mounts[at + 2:]]
+
+
+def proc_at(mounts: list[str]) -> int | None:
+    """Where `mounts` mount /proc (`--proc /proc`), if they do."""
+    return next((at for at in range(len(mounts) - 1) if mounts[at:at + 2] == ["--proc", "/proc"]), None)
 
 
 def reopen(fds: list[int]) -> list[str]:

@@ -3,7 +3,8 @@
 Defaults: no network, read-only root with size-capped tmpfs for the writable paths (a disk quota that, with /dev/shm,
 fits under the memory cap: see `Limits`, sandboxes/limits.py), caps on memory (no swap), pids and CPU, a wall-clock
 limit on every exec, `--init` so orphans are reaped, and /proc's memory, CPU and load files computed for the
-container by lxcfs when it runs (sandboxes/proc_view.py), not the host's. Every container carries the label
+container by lxcfs when it runs (sandboxes/proc_view.py), not the host's, nor its boot line, boot id, name server
+or cgroup path (proc_view.masked_paths, OFFLINE_DNS, a private cgroup namespace). Every container carries the label
 `worldline=1`, its owner (host:pid, and its pid.start.pidns tag: schemas/processes) and a name prefix; containers
 still alive at exit, Ctrl-C or SIGTERM are removed by `cleanup_live`, and those of a SIGKILLed run by the next run's
 `remove_orphans` (both in sandboxes/container_registry.py). The engine is the one sandboxes.engine.engine_client
@@ -36,6 +37,9 @@ from dataclasses import dataclass
 
 from docker import errors as docker_errors
 from docker import types as docker_types
+# containers.create's own split of run options into create and host-config ones, so _create adds MaskedPaths to
+# the same request containers.create would send.
+from docker.models.containers import _create_container_args
 
 from sandboxes import cgroup, container_registry, proc_view
 from sandboxes.attached_exec import STDERR, STDOUT, AttachedExec, SandboxError, StreamClosed
@@ -142,7 +146,10 @@ class DockerSandbox:
                      docker_types.Ulimit(name="core", soft=0, hard=0)],
         )
         if not limits.network:
-            kwargs["network_mode"] = "none"
+            kwargs.update(network_mode="none", **proc_view.OFFLINE_DNS)
+        # Its own cgroup namespace: /proc/self/cgroup reads "/", not /docker/<the full container id>. usage() finds
+        # the group from the host's side (/proc/<pid>/cgroup there), which this does not change.
+        kwargs["cgroupns"] = "private"
         if self.user:
             kwargs["user"] = self.user
         proc = proc_view.proc_mounts(self.client)
@@ -182,11 +189,19 @@ class DockerSandbox:
             live[self.name] = self  # registered before creation so an interrupt mid-create still cleans up
         try:
             # create + start, not run: run would try to pull a missing image from a registry.
-            self.container = self.client.containers.create(self.image, **self.run_kwargs())
+            self.container = self._create(self.run_kwargs())
             self.container.start()
         except BaseException:
             self.close()
             raise
+
+    def _create(self, kwargs: dict):
+        """containers.create, with proc_view.masked_paths added to the host config (docker-py has no option for
+        MaskedPaths, which the engine's API takes): the host's boot line and boot id read empty."""
+        kwargs = {**kwargs, "image": self.image, "version": self.client.api._version}
+        args = _create_container_args(kwargs)
+        args["host_config"]["MaskedPaths"] = proc_view.masked_paths(self.client, self.image, self.labels)
+        return self.client.containers.get(self.client.api.create_container(**args)["Id"])
 
     def close(self) -> None:
         with container_registry.locked() as live:

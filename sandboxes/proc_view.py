@@ -13,11 +13,21 @@ lxcfs computes each file from the reader's cgroups (those of its pid namespace's
 group holds too): a sandbox in a capped group (sandboxes/cgroup.py) sees that cap, one in none its collector's
 group's (the host's figures when that has no cap). The CPU count follows the CPU quota only when the reader's
 cpuset cgroup is not the root one (cgroup v1, lxcfs 5.0.3), and a bwrap sandbox's group has no cpuset: it still
-counts the host's CPUs."""
+counts the host's CPUs.
+
+Nor does a sandbox show the files that name the host itself (privacy audit PR7): its boot line (/proc/cmdline: the
+host VM's init and its ports), its boot id (/proc/sys/kernel/random/boot_id: one per host boot, so every dataset
+collected between two reboots would carry the same one) and, with no network, its name server (/etc/resolv.conf).
+Docker's runc refuses binds under /proc but lxcfs's, so a container gets the first two masked by the engine (read
+empty, as /proc/kcore is: masked_paths) and a resolv.conf naming only its own loopback (OFFLINE_DNS); bwrap binds
+HOST_FILES' fixed texts (sandboxes/bwrap.py). The kernel release (uname, /proc/version) and the CPU model
+(/proc/cpuinfo, lxcfs passes it on) stay the host's: no file over them changes what the kernel answers to uname(2)
+or what cpuid tells a program."""
 
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 LXCFS_ROOT = Path(os.environ.get("WORLDLINE_LXCFS_ROOT", "/var/lib/lxcfs"))
@@ -29,6 +39,21 @@ LXCFS_ROOT = Path(os.environ.get("WORLDLINE_LXCFS_ROOT", "/var/lib/lxcfs"))
 # the age of a process less than one clock tick old unset, which no /proc file changes.
 PROC_FILES = ("cpuinfo", "diskstats", "loadavg", "meminfo", "stat", "swaps")
 LXCFS, HOST = "lxcfs", "host"
+# A fixed boot id rather than a random one per sandbox: a random one would make replays of the same episode read
+# differently, and one per run or per machine would link the datasets it was read in; a constant links nothing.
+BOOT_ID = "5d0c5a7e-77b1-4c55-9a0e-2f3a1b9c4d60"
+# What a bwrap sandbox reads in place of the host's boot line (empty, as a container's masked one reads) and boot id,
+# and what an offline one reads as its name servers.
+HOST_FILES = {"/proc/cmdline": "", "/proc/sys/kernel/random/boot_id": f"{BOOT_ID}\n"}
+OFFLINE_RESOLV = "nameserver 127.0.0.1\n"
+# Docker's run options giving an offline container that same resolv.conf: `dns` replaces the host's servers, and a
+# search list of "." drops the host's search domains (the engine copies both otherwise, network "none" or not).
+# Nothing listens on the container's loopback, so a name fails as before: "Temporary failure in name resolution".
+OFFLINE_DNS = {"dns": ["127.0.0.1"], "dns_search": ["."]}
+# The /proc files of HOST_FILES a container gets masked: added to the engine's own masked paths (masked_paths).
+DOCKER_MASKED = tuple(path for path in HOST_FILES if path.startswith("/proc/"))
+_engine_masks: dict[str, list[str]] = {}
+_engine_masks_lock = threading.Lock()
 
 
 def engine_is_local(client) -> bool:
@@ -74,3 +99,22 @@ def bwrap_args() -> list[str]:
 def bwrap_view() -> str:
     """Which view a bubblewrap sandbox started now gets (bwrap_args), for the record of one."""
     return LXCFS if lxcfs_answers(LXCFS_ROOT) else HOST
+
+
+def masked_paths(client, image: str, labels: dict) -> list[str]:
+    """The paths a container of `client`'s engine gets masked: the engine's defaults (its HostConfig.MaskedPaths when
+    none are given, which naming any replaces) and DOCKER_MASKED. The defaults are read once per engine from a
+    container created from `image` (with `labels`, so an interrupted run's leftover is an orphan like any other) and
+    removed unstarted: they differ between engine versions, and a list of our own would unmask what a newer one adds."""
+    key = client.api.base_url
+    with _engine_masks_lock:
+        if key not in _engine_masks:
+            made = client.api.create_container(image, command=["true"], labels=labels, network_disabled=True,
+                                               host_config=client.api.create_host_config(network_mode="none"))
+            try:
+                defaults = client.api.inspect_container(made["Id"])["HostConfig"].get("MaskedPaths") or []
+            finally:
+                client.api.remove_container(made["Id"], force=True)
+            _engine_masks[key] = list(defaults)
+        defaults = _engine_masks[key]
+    return [*defaults, *(path for path in DOCKER_MASKED if path not in defaults)]
