@@ -173,6 +173,8 @@ def observation_for(exchange, error: Exception | None, server: str) -> Observati
         meta["client_error"] = f"{type(error).__name__}: {error}"[:300]  # e.g. a result the SDK could not validate
     if exchange.answered_by_proxy:
         meta["answered_by"] = "proxy"
+    if exchange.repaired:
+        meta["repaired"] = exchange.repaired  # raw holds U+FFFD where the server's JSON escaped half a pair
     try:
         text = render(RAW_FORMAT, raw, meta)
     except RenderError as exc:

@@ -29,6 +29,7 @@ def task_from_dict(entry: dict, where: str) -> Task:
     if not isinstance(entry, dict):
         raise TaskFileError(f"{where}: a task must be a mapping, got {type(entry).__name__}")
     where = _named(entry, where)
+    _check_text(entry, where)
     # Before the missing keys: `instuction:` is a misspelling to point at, not an instruction that is missing.
     unknown = sorted(set(entry) - TASK_FIELDS, key=str)
     if unknown:
@@ -60,6 +61,52 @@ def task_from_dict(entry: dict, where: str) -> Task:
         max_steps=entry.get("max_steps"),
         group=group,
     )
+
+
+def _check_text(entry: dict, where: str) -> None:
+    """Refuse a string (a key too) holding a lone UTF-16 surrogate: JSON's and YAML's `"\\ud800"` escape half a
+    character, both parsers keep it, and no UTF-8 writer takes it: the task ran until its action was hashed for
+    the episode record, and the traceback ended a collection whose other episodes were written."""
+    found = _lone_surrogate(entry, ())
+    if found is not None:
+        path, text, offset = found
+        raise TaskFileError(f"{where}: {_field_name(path)} holds a lone UTF-16 surrogate U+{ord(text[offset]):04X} "
+                            f"at character {offset + 1}, half a character (an escape such as \\ud83d without its "
+                            f"pair); write the character itself or its whole pair")
+
+
+def _lone_surrogate(value, path: tuple) -> tuple[tuple, str, int] | None:
+    """(where in the task, the string, the offset) of the first string holding a lone surrogate, or None."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return path, value, exc.start
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            found = _lone_surrogate(key, (*path, None)) or _lone_surrogate(item, (*path, key))
+            if found:
+                return found
+    elif isinstance(value, list):
+        for number, item in enumerate(value, 1):
+            found = _lone_surrogate(item, (*path, number))
+            if found:
+                return found
+    return None
+
+
+def _field_name(path: tuple) -> str:
+    """("actions", 2, "arguments", "text") -> "actions entry 2, arguments.text"; None stands for a key itself."""
+    name, after_entry = "", False
+    for part in path:
+        if part is None:
+            name = f"a key of {name or 'the task'}"
+        elif isinstance(part, int):
+            name += f" entry {part}"
+        else:
+            name += (", " if after_entry else "." if name else "") + str(part)
+        after_entry = isinstance(part, int)
+    return name
 
 
 def _named(entry: dict, where: str) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import logging
 import math
 import random
 import time
@@ -24,6 +25,8 @@ from typing import Any
 import anyio
 import mcp_types as types
 from mcp.shared.message import SessionMessage
+
+from schemas.render import without_surrogates
 
 KINDS = ("truncate", "partial", "tool_error", "jsonrpc_error", "timeout", "latency", "rate_limit", "stale")
 LIST_ITEMS = {"tools/list": "tools", "resources/list": "resources", "prompts/list": "prompts",
@@ -121,6 +124,7 @@ class Exchange:
     delivered: types.JSONRPCResponse | types.JSONRPCError | None = None
     labels: list[str] = field(default_factory=list)
     answered_by_proxy: bool = False
+    repaired: str | None = None  # why the server's message is not quite as it sent it (see _repaired)
 
     def raw(self, message) -> bytes:
         if message is None:
@@ -186,12 +190,19 @@ class PerturbingProxy:
 
     async def _from_server(self, item):
         """What the client gets for one server message; None to swallow it (a timeout)."""
+        repair = None
+        if isinstance(item, Exception):
+            repaired = _repaired(item)
+            if repaired is None:
+                return item
+            item, repair = repaired
         message = item.message if isinstance(item, SessionMessage) else None
         if not isinstance(message, (types.JSONRPCResponse, types.JSONRPCError)):
             return item
         exchange = self.exchanges.get(message.id)
         if exchange is None:
             return item
+        exchange.repaired = repair
         substitute = self._substitutes.pop(message.id, None)
         if substitute is not None:
             exchange.delivered = substitute
@@ -340,6 +351,54 @@ class _ProxyRead(_ProxyStream):
             return await self.receive()
         except (anyio.EndOfStream, anyio.ClosedResourceError):
             raise StopAsyncIteration from None
+
+
+def _repaired(error: Exception) -> tuple[SessionMessage, str] | None:
+    """A server line the SDK could not parse only because a JSON string in it escapes a lone UTF-16 surrogate, as
+    the message with each such surrogate as U+FFFD, and a note saying so; None for any other error.
+
+    A JavaScript server makes such a line by cutting a string between the two halves of a pair (`slice`,
+    `substring`) before JSON.stringify. JSON's grammar allows the escape, and JavaScript's and Python's parsers take
+    it, but the SDK's (pydantic's) refuses the line and only logs it: the call then waited out the whole call
+    timeout, and was recorded as a timeout and a server restart, though the server had answered in milliseconds.
+    U+FFFD is what the renderers show for it too (schemas.render.without_surrogates). Here, in the one place every
+    server message passes, not in the SDK's stdio reader: its parser is the SDK's own (the http transport answers
+    such a body with its own parse error, whose body it does not keep)."""
+    errors = getattr(error, "errors", None)
+    if not callable(errors):
+        return None
+    try:
+        line = next((detail["input"] for detail in errors() if detail.get("type") == "json_invalid"
+                     and isinstance(detail.get("input"), str)), None)
+    except Exception:  # noqa: BLE001 - a ValueError of another kind: not one to repair
+        return None
+    if line is None:
+        return None
+    try:
+        value = json.loads(line)
+    except (ValueError, RecursionError):
+        return None  # not JSON to Python either: the SDK's refusal stands
+    text = json.dumps(value, ensure_ascii=False)  # each lone surrogate as itself, for without_surrogates to find
+    repaired = without_surrogates(text)
+    if repaired is text:
+        return None
+    try:
+        message = types.jsonrpc_message_adapter.validate_json(repaired, by_name=False)
+    except ValueError:
+        return None
+    lone = sorted({f"U+{ord(c):04X}" for c in text if "\ud800" <= c <= "\udfff"})
+    return SessionMessage(message), (f"the server's JSON escaped a lone UTF-16 surrogate ({', '.join(lone)}), which "
+                                     f"the MCP SDK's parser refuses; shown as U+FFFD")
+
+
+class RepairedLineLog(logging.Filter):
+    """Drops the SDK's traceback for a server line the proxy repairs (_repaired): the call goes on as answered,
+    and the repair is in the observation's meta, so "Failed to parse JSONRPC message" on the console would only
+    mislead. Every other parse failure is still logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return error is None or _repaired(error) is None
 
 
 def _truncate(result: dict, max_chars: int) -> dict:

@@ -29,7 +29,7 @@ import httpx2
 
 from sandboxes import bwrap, leftovers
 from sandboxes.bwrap import SYSTEM_PATHS, covered, process_tree, release_sandbox_uid, take_sandbox_uid
-from sandboxes.mcp_proxy import Exchange, PerturbingProxy, Rule
+from sandboxes.mcp_proxy import Exchange, PerturbingProxy, RepairedLineLog, Rule
 from sandboxes.mcp_sandbox import (SANDBOX_USER, SandboxLayout, ServerStartError, describe_sandbox, forward_launcher,
                                    hold_workspace, pages_launcher, release_workspace, sandboxed, server_layout,
                                    total_caps)
@@ -460,7 +460,9 @@ class ServerConnection:
     def _transport(self):
         if self.spec.transport == "http":
             return self._http_transport()
-        from mcp.client.stdio import StdioServerParameters, stdio_client
+        from mcp.client.stdio import StdioServerParameters, logger, stdio_client
+        if not any(isinstance(known, RepairedLineLog) for known in logger.filters):
+            logger.addFilter(RepairedLineLog())
         argv = self._argv()
         params = StdioServerParameters(command=argv[0], args=argv[1:], env=self.layout().env, cwd=str(self.base))
         return stdio_client(params, errlog=self._output.file)

@@ -181,3 +181,38 @@ def test_a_terminal_task_may_raise_its_action_timeout(tmp_path):
                        *COLLECTORS["terminal"])
     # Past the task checks, as far as the image (which does not exist)
     assert result.exit_code == 2 and "image worldline/none:missing does not exist" in result.output, result.output
+
+
+# A JavaScript-made string cut in half (`"\ud800"`, a JSON or YAML escape of half a UTF-16 pair) in a task: both
+# parsers keep it, no UTF-8 writer takes it, and `collect mcp` died on it with a traceback after other episodes.
+SURROGATE_TASKS = {
+    "t.jsonl": '{"id": "ok", "instruction": "fine", "options": {"server": "time"}, "actions": []}\n'
+               '{"id": "cut", "instruction": "odd", "options": {"server": "time"}, "actions": '
+               '[{"tool": "get_current_time", "arguments": {"timezone": "x \\ud800"}}]}\n',
+    "t.yaml": '- {id: ok, instruction: fine, options: {server: time}}\n'
+              '- {id: cut, instruction: "odd \\udc00", options: {server: time}}\n',
+}
+
+
+@pytest.mark.parametrize("name, fragment", [
+    ("t.jsonl", "t.jsonl:2 (task 'cut'): actions entry 1, arguments.timezone holds a lone UTF-16 surrogate U+D800 "
+                "at character 3"),
+    ("t.yaml", "t.yaml task #2 (task 'cut'): instruction holds a lone UTF-16 surrogate U+DC00 at character 5"),
+])
+def test_a_lone_surrogate_in_a_task_is_refused_at_load(tmp_path, name, fragment):
+    (tmp_path / name).write_text(SURROGATE_TASKS[name])
+    result = worldline("collect", "mcp", "--tasks", tmp_path / name, "--out", tmp_path / "out")
+    assert_one_line_error(result, fragment, "write the character itself or its whole pair")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_surrogate_pair_and_a_key_are_told_apart(tmp_path):
+    from collectors.tasks import TaskFileError, load_tasks
+
+    path = tmp_path / "t.jsonl"
+    # A whole pair is one character (U+1F600) to both parsers: the task is fine.
+    path.write_text('{"id": "a", "instruction": "smile \\ud83d\\ude00", "actions": []}\n')
+    assert load_tasks(path)[0].instruction == "smile \U0001F600"
+    path.write_text('{"id": "a", "instruction": "i", "options": {"\\udfff": 1}}\n')
+    with pytest.raises(TaskFileError, match="a key of options holds a lone UTF-16 surrogate U[+]DFFF"):
+        load_tasks(path)

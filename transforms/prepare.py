@@ -7,12 +7,15 @@ read them and sends the dedupe keys on.
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from schemas.render import without_surrogates
 from schemas.validate import record_id
 from transforms import dedupe, masking, replay, stats
 from transforms.io import dead_letter, read_parquet_rows
@@ -24,6 +27,8 @@ from transforms.validate import Rejected, read_valid_chunks, recorded_at
 # a longer one is dead-lettered, not clipped, since a clipped target would teach the model to predict the clip.
 MAX_OBSERVATION_CHARS = 100_000
 REPLAY_TEXTS = "replay_texts"  # a curated row's key until with_masks: its replays' normalized next observations
+# A JSON escape of a UTF-16 surrogate: only a meta_json holding one can parse to a str that is not valid Unicode.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 # Raw schema versions before task.group (schemas/version.py): their rows' task_group is the task id.
 GROUPLESS_VERSIONS = frozenset({"1.0", "1.1"})
 
@@ -89,11 +94,29 @@ def curated_row(row: dict, max_chars: int = MAX_OBSERVATION_CHARS) -> dict:
         "collector": provenance.get("collector"),
         "stand_in": provenance.get("stand_in"),
         # The reasoning synthesizer reads exit status and url from it.
-        "next_meta_json": next_observation.get("meta_json"),
+        "next_meta_json": _valid_meta_json(next_observation.get("meta_json")),
         "action_started_at": _microseconds(recorded_at(row)),
         # Read by with_masks, which removes it.
         REPLAY_TEXTS: _replay_texts(row.get("replay_observations")),
     }
+
+
+def _valid_meta_json(meta_json: str | None) -> str | None:
+    """meta_json as written, unless it escapes a lone UTF-16 surrogate (`"\\ud83d"`, as a server's text quoted in
+    a client_error may): then the same JSON with each such surrogate as U+FFFD, as the renderers show one
+    (schemas.render.without_surrogates). The escape itself is valid text, but the reasoning synthesizer parses the
+    meta and quotes its values into a trace, whose lone surrogate no UTF-8 writer takes: it ended the whole run."""
+    if not meta_json or "\\u" not in meta_json or not _SURROGATE_ESCAPE.search(meta_json):
+        return meta_json
+    try:
+        value = json.loads(meta_json)
+    except (ValueError, RecursionError):
+        return meta_json  # normalize dead-letters a meta_json that is not JSON, with its reason
+    # ensure_ascii=False writes each lone surrogate as itself, for without_surrogates to find; pairs parse as one
+    # character, so a meta_json holding only pairs is kept as written.
+    text = json.dumps(value, ensure_ascii=False)
+    repaired = without_surrogates(text)
+    return meta_json if repaired is text else repaired
 
 
 def _microseconds(seconds: float | None) -> int | None:

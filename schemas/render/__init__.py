@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 
 # raw_format -> "module:function". Modules are imported on first use so a collector pays only for its own.
 RENDERERS = {
@@ -51,4 +52,27 @@ def _load(raw_format: str):
 def render(raw_format: str, raw: bytes, meta: dict | str | None = None) -> str:
     if isinstance(meta, str):
         meta = json.loads(meta or "{}")
-    return renderer(raw_format)(raw, meta or {})
+    text = renderer(raw_format)(raw, meta or {})
+    return text if raw_format in _DECODED_ONLY else without_surrogates(text)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# Formats whose text is only their bytes decoded with U+FFFD for what is not UTF-8 (and numbers from meta): they
+# cannot hold a surrogate, and a non-ASCII screen would pay the check for nothing.
+_DECODED_ONLY = frozenset({"text", "tmux-ansi"})
+
+
+def without_surrogates(text: str) -> str:
+    """Text with each lone UTF-16 surrogate as U+FFFD. JSON may escape one (`"\\ud83d"`: a JavaScript server that
+    cut a string by UTF-16 units, then JSON.stringify), and Python's parser keeps it, but it is not a character:
+    UTF-8 cannot carry it, so Arrow cannot store the text and every encode() of it raises. U+FFFD is what invalid
+    UTF-8 bytes already render as, and what a UTF-8 writer (TextEncoder, Node's Buffer) makes of the same string;
+    the raw bytes keep the escape. Here, not in each parser, so that every renderer and the meta they read are
+    covered once, for collectors and curation alike."""
+    if text.isascii():  # O(1): most observations
+        return text
+    try:
+        text.encode("utf-8")  # a few microseconds for a page of text, about a fifth of a regex scan's time
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
