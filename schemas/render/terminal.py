@@ -15,6 +15,8 @@ import re
 import pyte
 from wcwidth import wcswidth, wcwidth
 
+from schemas.render.terminal_screen import ZeroWidthScreen
+
 # Sequences that change how cells look or link, never where text lands: SGR colors and OSC 8 hyperlinks.
 _SGR = re.compile(r"\x1b\[[0-9;:]*m|\x1b\]8;[^\x07\x1b]*(?:\x07|\x1b\\)")
 # Printable ASCII plus LF: one cell per character, so SGR removal and wrapping reproduce the screen exactly.
@@ -26,10 +28,14 @@ _ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)
 
 
 def _visible_width(line: str) -> int:
+    """At least the cells the line takes on the screen, so that sizing the screen by it never wraps the line."""
     plain = _ESCAPES.sub("", line).replace("\r", "")
-    width = wcswidth(plain)
-    # wcswidth is -1 when the line holds other control characters; count them as one cell each (an upper bound).
-    return width if width >= 0 else len(plain)
+    # Summed per character, as the screen draws: wcswidth reads 👍🏽, 🇺🇸 or a cut ZWJ sequence as one narrower
+    # glyph, and a screen fitted to that wrapped the line and scrolled the first captured row off. A control
+    # character counts one cell, a tab eight.
+    if plain.isascii() and "\t" not in plain:
+        return len(plain)
+    return sum(w if w >= 0 else (8 if c == "\t" else 1) for c, w in zip(plain, map(wcwidth, plain)))
 
 
 # The largest width and height a recorded size may give the screen. pyte renders every cell of it (rows x cols), so
@@ -50,7 +56,8 @@ def _screen_size(text: str, meta: dict) -> tuple[int, int]:
 
 
 def _finish(lines: list[str]) -> str:
-    lines = [line.rstrip() for line in lines]
+    # Spaces only, as tmux's plain capture trims: str.rstrip() also took a trailing NBSP or ideographic space.
+    lines = [line.rstrip(" ") for line in lines]
     while lines and not lines[-1]:
         lines.pop()
     return "\n".join(lines)
@@ -59,7 +66,8 @@ def _finish(lines: list[str]) -> str:
 def _replay(text: str, meta: dict) -> str:
     """The screen a terminal emulator shows after receiving `text`."""
     cols, rows = _screen_size(text, meta)
-    screen = pyte.Screen(cols, rows)
+    # Not pyte.Screen: its draw drops the rest of a line at a zero-width character such as ZWJ or U+FE0F.
+    screen = ZeroWidthScreen(cols, rows)
     # capture-pane separates lines with a bare LF; LNM makes LF also return the carriage, as a tty's onlcr would.
     screen.set_mode(pyte.modes.LNM)
     pyte.Stream(screen).feed(text)
