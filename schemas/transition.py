@@ -6,8 +6,8 @@ derive from them.
 
 import pyarrow as pa
 
-# An observation is kept twice (DESIGN.md): `raw` holds the bytes exactly as the environment returned them,
-# `text` what the collector read as text. Normalized forms are derived later by transforms from `raw`.
+# An observation is kept twice (DESIGN.md): `raw` holds the bytes as the environment returned them (a terminal's is
+# tmux's screen, which is the environment there), `text` what the collector read as text. Normalized forms are derived later by transforms from `raw`.
 OBSERVATION = pa.struct(
     [
         pa.field("text", pa.string()),

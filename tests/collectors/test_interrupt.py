@@ -19,7 +19,7 @@ WAITING = "interrupted: waiting for 2 running steps to end (Ctrl-C again to stop
 
 def write_tasks(path: Path, sleep_s: int) -> Path:
     """Two tasks whose first step runs `sleep` (the step waits for the prompt to come back), then a second step."""
-    tasks = [{"id": f"nap-{i}", "instruction": "Sleep, then say done.",
+    tasks = [{"id": f"nap-{i}", "instruction": "Sleep, then say done.", "options": {"action_timeout_s": sleep_s + 30},
               "actions": [[{"keystrokes": f"sleep {sleep_s}\n", "duration": sleep_s + 30}],
                           [{"keystrokes": "echo done\n", "duration": 5}]]} for i in range(2)]
     path.write_text(yaml.safe_dump({"tasks": tasks}))

@@ -21,7 +21,7 @@ TASKS, LIMIT, STEP_SECONDS = 5, 2, 4
 def write_tasks(path: Path) -> Path:
     """The first task ends at once; the others sleep long enough for a signal sent when the episode before them is
     stored to land inside their step."""
-    tasks = [{"id": f"t{i}", "instruction": "Sleep, then say done.",
+    tasks = [{"id": f"t{i}", "instruction": "Sleep, then say done.", "options": {"action_timeout_s": STEP_SECONDS + 30},
               "actions": [[{"keystrokes": f"sleep {0 if i == 0 else STEP_SECONDS}; echo done\n",
                             "duration": STEP_SECONDS + 30}]]} for i in range(TASKS)]
     path.write_text(yaml.safe_dump({"tasks": tasks}))
