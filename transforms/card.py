@@ -153,14 +153,40 @@ def _tokens(domain: str, characters: int) -> int | None:
     return round(characters / ratio) if ratio else None
 
 
-def _token_estimates(domains: dict) -> dict[str, str]:
-    """Per domain, the p95 and longest prompt+target in tokens (CHARS_PER_TOKEN); over all, only the longest, the
-    largest of the domains' (one ratio over all would misjudge it: the longest rows are of the domain with the most
-    tokens per character)."""
-    longest = {domain: _tokens(domain, figures["prompt_target_chars"]["max"]) for domain, figures in domains.items()}
-    shown = {domain: f"~{_tokens(domain, figures['prompt_target_chars']['p95']):,} / ~{longest[domain]:,}"
+def _token_estimates(domains: dict, key: str) -> dict[str, str]:
+    """Per domain, the p95 and longest `key` characters (stage 2's prompt+target, stage 1's text) in tokens
+    (CHARS_PER_TOKEN); over all, only the longest, the largest of the domains' (one ratio over all would misjudge it:
+    the longest rows are of the domain with the most tokens per character)."""
+    longest = {domain: _tokens(domain, figures[key]["max"]) for domain, figures in domains.items()}
+    shown = {domain: f"~{_tokens(domain, figures[key]['p95']):,} / ~{longest[domain]:,}"
              if longest[domain] is not None else "not measured" for domain, figures in domains.items()}
     return {**shown, "all": "not measured" if None in longest.values() else f"- / ~{max(longest.values()):,}"}
+
+
+def _limit(domains: dict, key: str, room: float) -> dict | None:
+    """The context limit the longest row needs: its estimate in tokens and that plus `room`, rounded up to a multiple
+    of 256 (a limit is set in round figures); None when a domain has no estimate."""
+    longest = [_tokens(domain, figures[key]["max"]) for domain, figures in domains.items()]
+    if not longest or None in longest:
+        return None
+    return {"estimate": max(longest), "limit": -(-round(max(longest) * (1 + room)) // 256) * 256}
+
+
+# Room to leave above the estimate. Stage 2: with DeepSeek-V3's tokenizer, a row longer than its domain's median had
+# at most 16% more tokens than it (CHARS_PER_TOKEN). Stage 1: the figures are stage 2's, whose rows add a system prompt
+# of English prose, and a document longer than its domain's median had up to 37% more tokens than the estimate with a
+# BPE tokenizer trained on a `make run` output (terminal's short documents; swe 20%, os 13%), where that tokenizer's
+# stage-2 rows had up to 7% more: a third.
+STAGE2_ROOM, STAGE1_ROOM = 0.16, 1 / 3
+
+# The Hub's size_categories buckets (the dataset card's metadata), each with the row count it stops below.
+SIZE_CATEGORIES = ((10**3, "n<1K"), (10**4, "1K<n<10K"), (10**5, "10K<n<100K"), (10**6, "100K<n<1M"),
+                   (10**7, "1M<n<10M"), (10**8, "10M<n<100M"), (10**9, "100M<n<1B"), (10**10, "1B<n<10B"),
+                   (10**11, "10B<n<100B"), (10**12, "100B<n<1T"))
+
+
+def size_category(rows: int) -> str:
+    return next((name for bound, name in SIZE_CATEGORIES if rows < bound), "n>1T")
 
 
 def _plugin_prompts(stats: dict, settings: dict) -> dict:
@@ -219,6 +245,7 @@ def _template() -> jinja2.Template:
                                      keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
                                      undefined=jinja2.StrictUndefined)
     environment.filters.update(thousands=lambda number: f"{number:,}", percent=lambda share: f"{share:.1%}",
+                               percent0=lambda share: f"{share:.0%}",
                                figures=_figures, code=lambda text: f"`{text}`")
     return environment.get_template("dataset_card.md.j2")
 
@@ -233,12 +260,18 @@ def dataset_card(stats: dict, settings: dict, run_id: str = "") -> str:
     columns = {**COLUMNS, "stage1": STAGE1_COLUMNS[layout]}
     configs = [{"config_name": name, "data_files": [{"split": "train", "path": f"{name}/{pattern}"}],
                 **({"default": True} if name == "stage1" else {})} for name in CONFIGS if name not in empty]
+    # Only what is true of every output: no `license` (the rows' content decides it, see the License section) and no
+    # `language` (observations are in whatever language the environments showed). The size is that of the curated
+    # transitions, which every stage's rows are built from.
     header = {
+        "pretty_name": "worldline curated transitions",
+        "task_categories": ["text-generation"],
+        "size_categories": [size_category(stats.get("out") or 0)],
         **({"configs": configs} if configs else {}),
         "tags": ["world-model", "agents", "worldline"],
     }
     domains = stats.get("domains") or {}
-    lengths = stats.get("stage2_lengths")
+    lengths, stage1 = stats.get("stage2_lengths"), stats.get("stage1_lengths")
     return _template().render(
         header=yaml.safe_dump(header, sort_keys=False), worldline_version=WORLDLINE_VERSION,
         schema_version=SCHEMA_VERSION, input_versions=_input_versions(stats),
@@ -256,5 +289,10 @@ def dataset_card(stats: dict, settings: dict, run_id: str = "") -> str:
         missing=stats.get("records_without_rows", 0), llm=stats.get("llm"),
         no_stage2=stats.get("stage2_dead_lettered", 0), replayed=_replayed(stats),
         no_stage3=stats.get("stage3_dead_lettered", 0), domain_counts=stats.get("domains", {}).items(),
-        lengths=lengths, tokens=_token_estimates(lengths["domains"]) if lengths else None,
+        lengths=lengths, tokens=_token_estimates(lengths["domains"], "prompt_target_chars") if lengths else None,
+        limit=_limit(lengths["domains"], "prompt_target_chars", STAGE2_ROOM) if lengths else None,
+        completion_limit=_limit(lengths["domains"], "target_chars", STAGE2_ROOM) if lengths else None,
+        stage1=stage1, stage1_tokens=_token_estimates(stage1["domains"], "text_chars") if stage1 else None,
+        stage1_limit=_limit(stage1["domains"], "text_chars", STAGE1_ROOM) if stage1 else None,
+        stage2_room=STAGE2_ROOM,
         chars_per_token=CHARS_PER_TOKEN, settings_json=json.dumps(settings, indent=2, sort_keys=True))

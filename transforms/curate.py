@@ -420,6 +420,7 @@ class FinishFn(beam.DoFn):
         self.written.update(transitions.column("domain").to_pylist())
         stage2 = yield from self._without_failed_traces(built.stage2, [traces[k] for k in built.built.tolist()],
                                                         [rows[currents[k]] for k in built.built.tolist()])
+        stats.count_stage1_lengths(built.stage1)
         stats.count_stage2_lengths(stage2)
         for position, reason in built.stage3_left_out:
             stats.count_total(stats.STAGE3_DEAD)

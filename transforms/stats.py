@@ -4,11 +4,11 @@ Every record is counted once when read (`in`) and once where it leaves: written 
 deduplicated, overall and per domain, so `in = out + dead_lettered + deduped` can be checked after any run. A
 written record whose reasoning trace failed has no stage-2 row: it is counted `out` and `stage2_dead_lettered`.
 
-The stage-2 rows' lengths (prompt, target and both) are counted too (count_stage2_lengths), so the card can say what
-context limit a trainer needs and what share of the loss each domain holds. Curation never holds all rows, so a
-domain's lengths are kept as counters of a fixed log-scale histogram (bins BIN_RATIO wide: a median or p95 read from
-it is within 2.5% of the true one), beside their exact sum and an exact maximum; counters of any number of workers add
-up to the run's.
+The stage-2 rows' lengths (prompt, target and both) are counted too (count_stage2_lengths), and the stage-1 documents'
+(count_stage1_lengths), so the card can say what context limit a trainer needs at each stage and what share of the
+loss each domain holds. Curation never holds all rows, so a domain's lengths are kept as counters of a fixed log-scale
+histogram (bins BIN_RATIO wide: a median or p95 read from it is within 2.5% of the true one), beside their exact sum
+and an exact maximum; counters of any number of workers add up to the run's.
 """
 
 from __future__ import annotations
@@ -60,6 +60,9 @@ UNKNOWN_DOMAIN = "<unknown>"
 # read as `NAME|domain=D|max`.
 PROMPT_CHARS, TARGET_CHARS, ROW_CHARS = "stage2_prompt_chars", "stage2_target_chars", "stage2_prompt_target_chars"
 LENGTHS = (PROMPT_CHARS, TARGET_CHARS, ROW_CHARS)
+# Characters of each stage-1 document's `text`, per domain, as the same counters: a window-layout document ends with
+# its row's own transition, so a context limit below it cuts exactly what the row is for.
+STAGE1_CHARS = "stage1_text_chars"
 # Bin b >= 1 holds lengths in [BIN_RATIO**(b-1), BIN_RATIO**b), and is read as its geometric middle: off by at most
 # BIN_RATIO**0.5 - 1 = 2.5%. Below ~20 characters a bin holds one length at most, so short ones are exact. Bin 0
 # holds the empty ones.
@@ -134,10 +137,21 @@ def stage2_lengths_of(stage2: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 def count_stage2_lengths(stage2: pa.Table) -> None:
     """A table of written stage-2 rows, into the length counters: a few updates per domain and bin, not per row."""
-    if not stage2.num_rows:
-        return
-    domains = np.asarray(stage2.column("domain").to_pylist())
-    for name, lengths in zip(LENGTHS, stage2_lengths_of(stage2)):
+    if stage2.num_rows:
+        _count_lengths(stage2, zip(LENGTHS, stage2_lengths_of(stage2)))
+
+
+def count_stage1_lengths(stage1: pa.Table) -> None:
+    """A table of written stage-1 documents, into their length counters (STAGE1_CHARS)."""
+    if stage1.num_rows:
+        _count_lengths(stage1, [(STAGE1_CHARS, pc.utf8_length(stage1.column("text")).fill_null(0).to_numpy()
+                                 .astype(np.int64))])
+
+
+def _count_lengths(table: pa.Table, named_lengths) -> None:
+    """Each (counter name, per-row lengths) of a table's rows into its counters, per the rows' domain."""
+    domains = np.asarray(table.column("domain").to_pylist())
+    for name, lengths in named_lengths:
         for domain in np.unique(domains).tolist():
             chosen = lengths[domains == domain]
             for bin_, rows in zip(*np.unique(length_bins(chosen), return_counts=True)):
@@ -168,12 +182,12 @@ def _length_figures(histogram: dict[int, int], total: int, largest: int) -> dict
     return {"median": _median(histogram, largest), "p95": p95, "max": largest, "total": total}
 
 
-def _length_counters(counters: dict[str, int]):
-    """The length counters by (name, domain): histograms (bin -> rows), sums and maxima."""
+def _length_counters(counters: dict[str, int], names=LENGTHS):
+    """The length counters of `names` by (name, domain): histograms (bin -> rows), sums and maxima."""
     histograms, sums, maxima = defaultdict(Counter), Counter(), Counter()
     for key, value in counters.items():
         name, _, rest = key.partition("|")
-        if name not in LENGTHS:
+        if name not in names:
             continue
         domain, _, field = rest.removeprefix("domain=").rpartition("|")
         if field.startswith("bin="):
@@ -210,6 +224,24 @@ def stage2_lengths(counters: dict[str, int]) -> dict | None:
     return {"bin_ratio": BIN_RATIO, "all": {"rows": sum(rows.values()), **overall}, "domains": figures}
 
 
+def stage1_lengths(counters: dict[str, int]) -> dict | None:
+    """Per domain and over all: stage-1 documents and the characters of their `text` (median, p95, max, total). None
+    when none was counted (no stage-1 row, or a run before these counters)."""
+    histograms, sums, maxima = _length_counters(counters, (STAGE1_CHARS,))
+    if not histograms:
+        return None
+    domains = sorted(domain for _, domain in histograms)
+    figures = {domain: {"rows": histograms[STAGE1_CHARS, domain].total(),
+                        "text_chars": _length_figures(histograms[STAGE1_CHARS, domain], sums[STAGE1_CHARS, domain],
+                                                      maxima[STAGE1_CHARS, domain])}
+               for domain in domains}
+    overall = _length_figures(sum((histograms[STAGE1_CHARS, d] for d in domains), Counter()),
+                              sum(sums[STAGE1_CHARS, d] for d in domains),
+                              max(maxima[STAGE1_CHARS, d] for d in domains))
+    return {"bin_ratio": BIN_RATIO, "all": {"rows": sum(f["rows"] for f in figures.values()), "text_chars": overall},
+            "domains": figures}
+
+
 def stats_from_counters(counters: dict[str, int]) -> dict:
     events = (IN, OUT, DEAD, EXACT, NEAR)
     totals = {name: counters.get(name, 0) for name in events}
@@ -222,8 +254,8 @@ def stats_from_counters(counters: dict[str, int]) -> dict:
     grouped_by_task: dict[str, int] = {}
     for name, value in counters.items():
         event, _, detail = name.partition("|")
-        if event in LENGTHS:
-            continue  # stage2_lengths reads them
+        if event in LENGTHS or event == STAGE1_CHARS:
+            continue  # stage2_lengths and stage1_lengths read them
         if event == INPUT_VERSIONS:
             versions[detail] = value
         elif event == GROUP_FROM_TASK_ID:
@@ -254,6 +286,7 @@ def stats_from_counters(counters: dict[str, int]) -> dict:
             **({GROUP_FROM_TASK_ID: {"rows": counters[GROUP_FROM_TASK_ID],
                                      "domains": dict(sorted(grouped_by_task.items()))}}
                if counters.get(GROUP_FROM_TASK_ID) else {}),
+            **({"stage1_lengths": lengths} if (lengths := stage1_lengths(counters)) else {}),
             **({"stage2_lengths": lengths} if (lengths := stage2_lengths(counters)) else {}),
             # Only a run that asked an LLM has its spend: a grounded run's stats stay as they were.
             **({LLM: llm} if any(name.startswith(f"{LLM}|") for name in counters) else {}),
@@ -267,7 +300,8 @@ def counters_from_result(result) -> dict[str, int]:
         # A counter is reported once per step that incremented it: the run's figure is their sum.
         value = counter.committed if counter.committed is not None else counter.attempted
         counters[counter.key.metric.name] += value or 0
-    # The length maxima (count_stage2_lengths): a step's is its largest value, and the run's the largest of those.
+    # The length maxima (count_stage1_lengths, count_stage2_lengths): a step's is its largest value, and the run's the
+    # largest of those.
     for distribution in query["distributions"]:
         data = distribution.committed if distribution.committed is not None else distribution.attempted
         name = f"{distribution.key.metric.name}|max"
