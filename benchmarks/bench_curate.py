@@ -54,9 +54,10 @@ def _screen(rng: random.Random, lines: int) -> list[str]:
 
 
 def _volatile(rng: random.Random) -> str:
-    # Within a day of the rows' action_start (T0): a clock reading. A full date days away is content to curation
-    # (masking.without_distant_dates), and the replays would no longer be exact duplicates.
-    stamp = T0 + timedelta(seconds=rng.randint(0, 86_399))
+    # Within an hour of the rows' action_start (T0): a clock reading. A timestamp with an offset further away is
+    # content to curation (masking.without_distant_dates, its clock window), and the replays would no longer be exact
+    # duplicates.
+    stamp = T0 + timedelta(seconds=rng.randint(0, 3_599))
     return f"{stamp.isoformat()} pid {rng.randint(100, 99999)} took {rng.random() * 9:.2f}s"
 
 

@@ -42,7 +42,8 @@ def test_fixed_dates_from_files_fixtures_and_commits_are_content():
 
 def test_clock_readings_near_the_recording_stay_volatile():
     # Real: mcp time and git servers, the filesystem server's Date.toString, ls -l, top, the everything server.
-    text = ('"datetime": "2026-11-27T04:04:36+01:00" "2026-11-26T22:04:36-05:00" "2026-11-28T10:15:00+11:00"\n'
+    # (A converted time, "2026-11-28T10:15:00+11:00" 20 hours off, keeps only its date masked: test_masking_clock_window.)
+    text = ('"datetime": "2026-11-27T04:04:36+01:00" "2026-11-26T22:04:36-05:00" "2026-11-27T14:04:36+11:00"\n'
             "modified: Fri Nov 27 2026 03:04:34 GMT+0000\ncommitted 2026-11-27 03:03:56+00:00\n"
             "-rw-r--r-- 1 root root 0 Nov 27 03:02 a.txt\ntop - 03:02:25 up 3:48\nresource created at 3:04:35 AM\n"
             "Date: Fri, 27 Nov 2026 03:04:02 GMT\ntoday 2026-11-27, yesterday 2026-11-26, 26 Nov 2026")
@@ -119,8 +120,15 @@ def test_the_kept_spans_are_the_same_dicts_in_order_and_only_dated_ones_go():
         spans = volatile_spans(text)
         recorded = rng.choice([RECORDED, 0.0, datetime(2024, 1, 2, tzinfo=timezone.utc).timestamp()])
         result = without_distant_dates(text, spans, recorded)
-        kept_ids = {id(span) for span in result}
-        assert [span for span in spans if id(span) in kept_ids] == result  # a subsequence, same objects
+        # A zoned timestamp far from the recording on a near date is cut to its date: a new dict in its place.
+        starts = {span["start"]: span for span in spans}
+        whole = [span if any(span is original for original in spans) else starts[span["start"]] for span in result]
+        for span, original in zip(result, whole):
+            if span is not original:
+                assert original["kind"] == "timestamp", (text, span)
+                assert span == {"start": original["start"], "end": original["start"] + 10, "kind": "date"}
+        kept_ids = {id(span) for span in whole}
+        assert [span for span in spans if id(span) in kept_ids] == whole  # a subsequence, same objects
         for span in spans:
             if id(span) not in kept_ids:
                 dropped_any = True

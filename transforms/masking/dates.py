@@ -1,5 +1,6 @@
 """without_distant_dates: the timestamp and date spans whose full date lies far from the time the transition was
-recorded are content (a preserved mtime, a fixture's log line), not clock readings, and are dropped.
+recorded are content (a preserved mtime, a fixture's log line), not clock readings, and are dropped; a timestamp
+with an explicit offset whose instant lies far from it on a near date (a converted time) keeps only its date masked.
 """
 
 from __future__ import annotations
@@ -45,17 +46,38 @@ _EPOCH_ORDINAL = 719163  # date(1970, 1, 1).toordinal()
 _DAY_SECONDS = 86400
 _MOST_OFFSET = 14 * 3600  # UTC-12 .. UTC+14
 
+# ---- a time of day far from the recording: content on today's date --------------------------------------------
+# The mcp time server's convert_time, given a time in the action ("time": "09:30"), answers "2026-11-28T09:30:00+00:00"
+# and "2026-11-28T20:30:00+11:00": only the date is today's; the time of day and the offset follow from the action,
+# and are what the tool exists to give (data review D1 of the 2026-11-28 run). A clock read while the transition
+# was recorded shows that instant whatever its offset, so an ISO timestamp with an explicit offset (or Z) whose
+# instant is more than CLOCK_WINDOW_S from the recording is not one: its time of day and offset are content, and
+# only its date stays masked. An hour is far more than a reading made earlier in the episode and shown later can be
+# off (a file created at setup, a commit made in an earlier step): that run's longest episode lasted 32 s (a swe
+# step with its 30 s test kill), each domain's whole collection under 2 minutes, its replays 2-3 s after. A given
+# time within the hour stays masked whole: a loss (about 1 in 12 times of day), not an error. With no offset the
+# instant is unknown (a local clock is up to 14 hours off UTC), so such a timestamp is left whole. Not caught: a time
+# the environment computes from now, more than an hour on (a token expiring in 2 hours), whose time of day is then
+# exact though it moves with the run; a replay (collect --replays) shows it move and marks it (curation.md).
+CLOCK_WINDOW_S = 3600.0
+# The rest of an ISO timestamp after its date (offset 10) when it gives a time of day and an explicit offset: as
+# the ISO 8601 rule (rules.DIGIT_FORMS) and _FULL_DATE read them.
+_ZONED_TIME = re.compile(rf"[T ](?P<hour>{_D}{{2}}):(?P<minute>{_D}{{2}})(?::(?P<second>{_D}{{2}})(?:[.,]{_D}+)?)?"
+                         rf"(?:Z|(?P<sign>[+-])(?P<zone_hours>{_D}{{2}}):?(?P<zone_minutes>{_D}{{2}}))")
+_ISO_DATE_LENGTH = 10
+
 
 @lru_cache(maxsize=64)
-def _iso_days(first_day: int, last_day: int) -> frozenset[str]:
-    """The ISO dates ("2026-11-27") of the days first_day to last_day (days since 1970-01-01), none for a range
-    out of bounds or longer than a month."""
+def _iso_days(first_day: int, last_day: int) -> dict[str, int]:
+    """The ISO dates ("2026-11-27") of the days first_day to last_day (days since 1970-01-01), each with the epoch
+    seconds its UTC day starts at; none for a range out of bounds or longer than a month. Shared: not to be changed."""
     if not 0 <= last_day - first_day <= 31:
-        return frozenset()
+        return {}
     try:
-        return frozenset(date.fromordinal(_EPOCH_ORDINAL + day).isoformat() for day in range(first_day, last_day + 1))
+        return {date.fromordinal(_EPOCH_ORDINAL + day).isoformat(): day * _DAY_SECONDS
+                for day in range(first_day, last_day + 1)}
     except (ValueError, OverflowError):
-        return frozenset()
+        return {}
 
 
 def _date_range(span_text: str) -> tuple[float, float] | None:
@@ -89,7 +111,7 @@ def _date_range(span_text: str) -> tuple[float, float] | None:
 
 
 def without_distant_dates(text: str, spans: list[dict], recorded_at_s: float | None,
-                          window_days: float = 2.0) -> list[dict]:
+                          window_days: float = 2.0, clock_window_s: float = CLOCK_WINDOW_S) -> list[dict]:
     """spans (text's volatile spans, as volatile_spans or mask_many give them) without the timestamp and date spans
     whose text holds a full calendar date (year, month and day) more than window_days from recorded_at_s, the time
     the transition was recorded (UTC epoch seconds): such a date is content (a preserved mtime, a log fixture's
@@ -99,6 +121,11 @@ def without_distant_dates(text: str, spans: list[dict], recorded_at_s: float | N
     weekdays._weekday_date). Kept: spans of other kinds, spans with no year ("21:58:00", "Nov 25 21:58", "Thu, Dec 3,
     08:01:09"), unix times, impossible dates, and every span when recorded_at_s is None (or not finite).
 
+    An ISO timestamp with a time of day and an explicit offset or Z ("2026-11-28T20:30:00+11:00") whose date is kept
+    but whose instant lies more than clock_window_s from recorded_at_s (a time the action gave, converted) is cut to
+    its date: a date span over its first 10 characters ("2026-11-28"), the time of day and the offset left as content.
+    The name of its day of the week stays masked with that date. A timestamp with no offset is left whole.
+
     A date with a time and an offset is compared as that instant; with no offset (or a zone name) it is read as UTC,
     and a date alone as its whole day (UTC): a local clock is at most 14 hours off UTC, well within the default
     window of 2 days. Not caught: a date the environment computes relative to now (a token's expiry in 30 days),
@@ -106,8 +133,8 @@ def without_distant_dates(text: str, spans: list[dict], recorded_at_s: float | N
     be taken for content.
 
     Pure and cheap: only spans of kind timestamp or date are read (a dict lookup per span otherwise, nothing parsed
-    when there are none). Returns spans itself, not a copy, when it drops nothing; otherwise a new list of the same
-    dicts, still sorted and non-overlapping.
+    when there are none). Returns spans itself, not a copy, when it drops and cuts nothing; otherwise a new list of
+    the same dicts (a new one for each cut timestamp), still sorted and non-overlapping.
 
     How transforms/prepare.py (with_masks) calls it: after
     `masks = masking.mask_many(texts)`, once per masked text, before the rows take their parts from masks:
@@ -125,21 +152,26 @@ def without_distant_dates(text: str, spans: list[dict], recorded_at_s: float | N
     then both leave the distant dates as content."""
     if recorded_at_s is None or not spans or not math.isfinite(recorded_at_s):
         return spans
-    dropped, weekdays = _distant_dates(text, spans, recorded_at_s, window_days * _DAY_SECONDS)
-    if not dropped:
+    dropped, weekdays, cut = _distant_dates(text, spans, recorded_at_s, window_days * _DAY_SECONDS, clock_window_s)
+    if not dropped and not cut:
         return spans
     dropped = set(dropped)
-    for index in weekdays:
-        if _weekday_date(text, spans, index) in dropped:
-            dropped.add(index)
-    return [span for index, span in enumerate(spans) if index not in dropped]
+    if dropped:
+        for index in weekdays:
+            if _weekday_date(text, spans, index) in dropped:
+                dropped.add(index)
+    cut = set(cut)
+    return [{**span, "end": span["start"] + _ISO_DATE_LENGTH, "kind": "date"} if index in cut else span
+            for index, span in enumerate(spans) if index not in dropped]
 
 
-def _distant_dates(text: str, spans: list[dict], recorded_at_s: float, window: float) -> tuple[list[int], list[int]]:
+def _distant_dates(text: str, spans: list[dict], recorded_at_s: float, window: float,
+                   clock_window: float) -> tuple[list[int], list[int], list[int]]:
     """The indices of the timestamp and date spans of spans to drop (a full date more than window seconds from
-    recorded_at_s, and a clock time that is the same reading's), and the indices of the days' names among them,
-    which go where their date goes (decided once the dates are)."""
-    dropped, weekdays, date_end, near_days = [], [], -1, None
+    recorded_at_s, and a clock time that is the same reading's), of the days' names among them, which go where their
+    date goes (decided once the dates are), and of the zoned ISO timestamps to cut to their date (an instant more
+    than clock_window seconds from recorded_at_s on a date that is kept)."""
+    dropped, weekdays, cut, date_end, near_days = [], [], [], -1, None
     for index, span in enumerate(spans):
         if span["kind"] not in _DATED_KINDS:
             continue
@@ -151,7 +183,11 @@ def _distant_dates(text: str, spans: list[dict], recorded_at_s: float, window: f
         if span_text[4:5] == "-":
             if near_days is None:
                 near_days = _near_iso_days(recorded_at_s, window)
-            if span_text[:10] in near_days:
+            if (day_start := near_days.get(span_text[:_ISO_DATE_LENGTH])) is not None:
+                # The date is kept unparsed; its time of day is read only where an offset gives the instant.
+                if (zoned := _ZONED_TIME.fullmatch(span_text, _ISO_DATE_LENGTH)) is not None and (
+                        clock_window < abs(day_start + _seconds_into_day(zoned) - recorded_at_s)):
+                    cut.append(index)
                 continue
         dates = _date_range(span_text)
         if dates is None:
@@ -162,12 +198,27 @@ def _distant_dates(text: str, spans: list[dict], recorded_at_s: float, window: f
         if not dates[0] - window <= recorded_at_s <= dates[1] + window:
             dropped.append(index)
             date_end = end
-    return dropped, weekdays
+        elif (clock_window < abs(dates[0] - recorded_at_s) and span_text[4:5] == "-"
+              and _ZONED_TIME.fullmatch(span_text, _ISO_DATE_LENGTH)):
+            cut.append(index)
+    return dropped, weekdays, cut
 
 
-def _near_iso_days(recorded_at_s: float, window: float) -> frozenset[str]:
+def _seconds_into_day(zoned: re.Match) -> int:
+    """The UTC seconds from the start of its date to the instant a _ZONED_TIME match gives (negative, or a day or
+    more, where its offset moves it to another UTC day)."""
+    hour, minute, second, sign, zone_hours, zone_minutes = zoned.group(
+        "hour", "minute", "second", "sign", "zone_hours", "zone_minutes")
+    seconds = int(hour) * 3600 + int(minute) * 60 + int(second or 0)
+    if sign is not None:
+        seconds -= (1 if sign == "+" else -1) * (int(zone_hours) * 3600 + int(zone_minutes) * 60)
+    return seconds
+
+
+def _near_iso_days(recorded_at_s: float, window: float) -> dict[str, int]:
     """The ISO dates of the days that lie within window of recorded_at_s even at the farthest offset and time of
-    day (with a window of 2 days, always the recording's own UTC day): a span starting with one is kept, with
-    nothing parsed."""
+    day (with a window of 2 days, always the recording's own UTC day), with the epoch seconds each starts at: a
+    span starting with one is kept, with nothing parsed but the time of day of one with an offset (the clock
+    window)."""
     return _iso_days(math.ceil((recorded_at_s - window + _MOST_OFFSET) / _DAY_SECONDS),
                      math.floor((recorded_at_s + window - _MOST_OFFSET) / _DAY_SECONDS) - 1)
