@@ -21,6 +21,7 @@ import pyarrow as pa
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from collectors.api import Collector, Policy, ScriptedPolicy, StepResult, Task, TaskError
+from collectors.host_id import machine_id
 from collectors.out_folder import OutFolderError
 from collectors.store import EpisodeStore
 from schemas import Action, EnvInfo, Episode, Provenance, Timings, Transition, utcnow
@@ -146,7 +147,7 @@ def run_episode(collector: Collector, plan: EpisodePlan, stop: threading.Event |
     episode_id = episode_id_for(domain, task.id, plan.seed)
     group = task.group or collector.task_group(task)
     provenance = Provenance(collector=collector.name, collector_version=collector.version, seed=plan.seed,
-                            host=socket.gethostname(), stand_in=collector.stand_in)
+                            host=machine_id(), stand_in=collector.stand_in)
     policy = plan.policy_factory()
     transitions: list[Transition] = []
     history: list[tuple] = []

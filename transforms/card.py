@@ -24,7 +24,12 @@ CONFIGS = {
     "stage3": "RL prompts with the reference observation, exact and format-only spans, and a rubric id.",
     "transitions": "Curated transitions: normalized state and next observation, volatile spans, content hash.",
     "dedupe": "Transitions removed as exact or near duplicates, each with the id it duplicates.",
-    "dead_letter": "Records rejected by a step, with the step, the reason and the record as read.",
+    "dead_letter": "Records rejected by a step, with the step, the reason and the record as read: in `record_json` "
+                   "a whole raw record, its environment details (`env.details_json`: engine, limits, an MCP "
+                   "server's command and arguments, a repository's source) and `provenance` included, or the "
+                   "curated row. Drop `record_json`, or this folder, before publishing where those are private; "
+                   "files are named by their place in the input folder, and the collecting machine by an id "
+                   "(`provenance.host`; records collected before that id held its hostname).",
 }
 
 
@@ -72,7 +77,8 @@ COLUMNS = {
                    "`content_hash`, `done`, `error`, `perturbations`, `collector`, `stand_in`, `action_started_at` "
                    "(when the action started, UTC), `task_group` (the environment the task ran in: see Splitting).",
     "dedupe": "`duplicate_of` (the id kept), `kind` (`exact` or `near`), `content_hash`.",
-    "dead_letter": "`record_id`, `source`, `stage` (the step that rejected it), `reason`, `record_json`.",
+    "dead_letter": "`record_id`, `source` (the raw file, relative to the input folder), `stage` (the step that "
+                   "rejected it), `reason`, `record_json`.",
 }
 
 # Stage 1's `text` and what its documents cover, by the run's layout (settings `stage1_layout`, from curate's

@@ -35,7 +35,8 @@ from schemas.stages import (CURATED_TRANSITION_SCHEMA, DEAD_LETTER_SCHEMA, STAGE
                             STAGE3_SCHEMA)
 from transforms import dedupe, stats
 from transforms.finish import decide_file
-from transforms.io import PartFiles, TableBatches, dead_letter, raw_files, read_pickled, write_pickled
+from transforms.io import (InputPaths, PartFiles, TableBatches, dead_letter, raw_files, read_pickled,
+                          write_pickled)
 from transforms.memory import freeze_worker_heap, gc_paused, release_arrow_memory
 from transforms.prepare import MAX_OBSERVATION_CHARS, prepare_chunk
 from transforms.stage_tables import StageTextTooLarge, build_stage_tables
@@ -466,11 +467,13 @@ def curated_table(rows: list[dict]) -> pa.Table:
 class WriteRowsFn(beam.DoFn):
     """Row dicts of one output (dedupe list, dead letters) -> its part files; emits (output name, part path).
     Applied right after the step that makes the rows, so the runner fuses the two and never holds the rows, as it
-    would between a step and Beam's Parquet sink (which takes a side input)."""
+    would between a step and Beam's Parquet sink (which takes a side input). Dead letters are made by every stage
+    with the file paths it read; `paths` names them relative to the input folder here, in one place, for all."""
 
-    def __init__(self, name: str, work_dir: str):
+    def __init__(self, name: str, work_dir: str, paths: InputPaths | None = None):
         self.name = name
         self.work_dir = work_dir
+        self.paths = paths
 
     def start_bundle(self):
         schemas = {self.name: OUTPUT_SCHEMAS[self.name]}
@@ -478,7 +481,7 @@ class WriteRowsFn(beam.DoFn):
         self.parts = PartFiles(f"{self.work_dir.rstrip('/')}/parts", schemas)
 
     def process(self, row: dict):
-        table = self.batches.add(self.name, row)
+        table = self.batches.add(self.name, row if self.paths is None else self.paths.letter(row))
         if table is not None:
             self.parts.write(self.name, table)
 
@@ -582,8 +585,9 @@ class Curate(beam.PTransform):
                      FinishFn(self.options, self.work_dir), removed=beam.pvalue.AsDict(removed),
                      collisions=beam.pvalue.AsDict(collisions), episodes=beam.pvalue.AsDict(episodes)
                  ).with_outputs(DEAD_LETTER, DUPLICATES, PARTS))
+        paths = InputPaths(self.input_dir)
         written = [
-            rows | label >> beam.ParDo(WriteRowsFn(name, self.work_dir))
+            rows | label >> beam.ParDo(WriteRowsFn(name, self.work_dir, paths if name == DEAD_LETTER else None))
             for label, name, rows in (("WritePrepareDeadLetters", DEAD_LETTER, prepared[DEAD_LETTER]),
                                       ("WriteFinishDeadLetters", DEAD_LETTER, built[DEAD_LETTER]),
                                       ("WriteDedupe", "dedupe", built[DUPLICATES]))]

@@ -15,7 +15,7 @@ import re
 import uuid
 from contextlib import contextmanager
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Callable, Iterator
 
 import pyarrow as pa
@@ -256,6 +256,48 @@ def to_json(record) -> str:
 def dead_letter(record_id: str, source: str, stage: str, reason: str, record) -> dict:
     return {"record_id": record_id, "source": source, "stage": stage, "reason": reason,
             "record_json": record if isinstance(record, str) else to_json(record)}
+
+
+class InputPaths:
+    """Names the files of a collection relative to its folder in the dead letters, which are published with the
+    shards: the folder's place on the collecting machine (`/home/alice/...`) is no part of a record, as stats.json
+    names the input by its folder's name alone. Each stage names files in the form the listing gave them: as
+    --input was written (`./raw/transitions/...`), as a Path writes it (records without rows), or absolute."""
+
+    def __init__(self, input_dir: str):
+        folder = input_dir.rstrip("/")
+        self.name = PurePosixPath(folder).name or folder
+        forms = {folder} if "://" in input_dir else {folder, str(Path(input_dir)), os.path.abspath(input_dir)}
+        forms = sorted((form for form in forms if form), key=len, reverse=True)
+        # The folder only where a path begins, not inside a longer one: then either a path in it (`/`) or the
+        # folder itself, where it ends (a sentence's full stop may follow).
+        self.pattern = re.compile(r"(?<![\w./~-])(?:" + "|".join(map(re.escape, forms)) +
+                                  r")(?:(?P<inside>/)|(?![\w/~-]|\.\w))")
+
+    def relative(self, path: str) -> str:
+        found = self.pattern.match(path)
+        return path[found.end():] if found and found["inside"] else path
+
+    def text(self, text: str) -> str:
+        """`text` with every path in the folder made relative to it, and the folder itself named by its name."""
+        return self.pattern.sub(lambda found: "" if found["inside"] else (
+            self.name if found[0] != "." else found[0]), text)
+
+    def letter(self, letter: dict) -> dict:
+        """The letter with the folder left out of its source, record id (`FILE#N`, `FILE:LINE`), reason (dedupe's
+        name the other copy's file; a missing episode's, the folder to collect into) and the `source` of a curated
+        row in record_json. The record as read is otherwise kept byte for byte: an observation that shows a path
+        is what the environment showed."""
+        source = letter["source"]
+        relative = self.relative(source)
+        record = letter["record_json"]
+        if relative != source and record.startswith("{") and json.dumps(source, ensure_ascii=False) in record:
+            row = json.loads(record)
+            if isinstance(row, dict) and row.get("source") == source:
+                # to_json's own settings: every other byte of the record is as it was.
+                record = json.dumps({**row, "source": relative}, ensure_ascii=False, sort_keys=True)
+        return {**letter, "source": relative, "record_id": self.relative(letter["record_id"]),
+                "reason": self.text(letter["reason"]), "record_json": record}
 
 
 class ReadError(Exception):

@@ -49,7 +49,7 @@ def write_raw_collection(root: Path) -> dict:
             "next_observation": {"text": "1 result", "raw": "1 result", "raw_format": "text", "meta_json": "{}"}}
     wrong = dict(good, episode_id="json-b", step="three")
     drop.write_text("\n".join([json.dumps(good), json.dumps(wrong), "{not json"]) + "\n")
-    return {"records_in": 3 + 3 + 3 + 2 + 1 + 3, "bad_line": f"{drop}:3", "wrong_field": "json-b:three",
+    return {"records_in": 3 + 3 + 3 + 2 + 1 + 3, "bad_line": f"{drop.relative_to(root)}:3", "wrong_field": "json-b:three",
             "exact": {"term-b:0": "term-a:0", "term-b:1": "term-a:1", "term-b:2": "term-a:2",
                       "term-c:0": "term-a:0"},
             "near": {"term-c:1": "term-a:1"}, "normalize_failure": "mcp-a:0"}

@@ -185,7 +185,7 @@ def test_every_record_is_counted_once_and_lands_in_an_output(hostile, letters):
 
 
 def test_a_corrupt_row_group_dead_letters_its_rows_and_the_others_are_kept(hostile, letters):
-    pack = str(hostile["pack"])
+    pack = str(hostile["pack"].relative_to(hostile["raw"]))  # dead letters name files within --input
     first, last = BAD_GROUP * PACK_GROUP_ROWS, (BAD_GROUP + 1) * PACK_GROUP_ROWS - 1
     unreadable = sorted(int(letter["record_id"].rpartition("#")[2]) for letter in letters
                         if letter["source"] == pack)
@@ -242,9 +242,10 @@ def test_unreadable_files_are_one_dead_letter_each_naming_the_file(hostile, lett
     ("bad_base64", "jl:94", "validate", "state.raw: expected binary, got dict {{'base64': 'abc'}}"),
 ])
 def test_each_bad_jsonl_line_is_dead_lettered_with_its_reason(hostile, letters, line, record_id, stage, reason):
-    names = {"drop": hostile["drop"], "line": hostile["lines"][line]}
+    drop = str(hostile["drop"].relative_to(hostile["raw"]))
+    names = {"drop": drop, "line": hostile["lines"][line]}
     [letter] = [letter for letter in letters if letter["record_id"] == record_id.format(**names)]
-    assert (letter["source"], letter["stage"]) == (str(hostile["drop"]), stage)
+    assert (letter["source"], letter["stage"]) == (drop, stage)
     assert letter["reason"].startswith(reason.format(**names)), letter["reason"]
 
 
@@ -262,8 +263,8 @@ def test_a_repeated_id_with_other_content_is_kept_once_and_dead_lettered_once(ho
     assert {kept[0]["next_text"], json.loads(dead[0]["record_json"])["next_text"]} == {
         "jl result 3 words3 of it", "another result for three"}
     # The letter names where the copy kept was read, so the two inputs that disagree can both be found.
-    where = {str(hostile["drop"]): f"line {hostile['lines']['good_3']}", str(hostile["drop"].parent / "again.jsonl"):
-             "line 1"}
+    drop = hostile["drop"].relative_to(hostile["raw"])
+    where = {str(drop): f"line {hostile['lines']['good_3']}", str(drop.parent / "again.jsonl"): "line 1"}
     kept_source = (set(where) - {dead[0]["source"]}).pop()
     assert dead[0]["reason"].endswith(f"was kept: {kept_source} {where[kept_source]}"), dead[0]["reason"]
 
