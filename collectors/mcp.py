@@ -25,6 +25,7 @@ import typer
 from collectors.api import Collector, Policy, StepResult, Task, TaskError
 from collectors.command import (LimitOption, MaxStepsOption, OutOption, ReplaysOption, SeedsOption, WorkersOption,
                                 exit_if_all_failed, plans_for, run_and_report)
+from collectors.secret_mask import SecretMask, server_secrets
 from schemas import Action, EnvInfo, Observation
 from schemas.render import RenderError, render
 
@@ -51,8 +52,9 @@ REQUIRED_PARAMS = {"resources/read": "uri", "prompts/get": "name"}
 # prepare commands included), not its description, exploration hints, domain or start-up timeout.
 SETUP_FIELDS = ("command", "args", "env", "transport", "prepare", "network", "read_only")
 # Placeholders whose value is not part of the set-up: {port} is a free port per start, {python} follows how worldline
-# itself was installed (a venv or not).
-UNHASHED_PLACEHOLDERS = ("port", "python")
+# itself was installed (a venv or not), {env:NAME} is a secret read at start: the entry's text `{env:NAME}` is
+# hashed, not the value, so a rotated token leaves the digest (and the replays of earlier episodes) as they were.
+UNHASHED_PLACEHOLDERS = ("port", "python", "env")
 
 
 def setup_digest(spec, values: dict[str, str]) -> str:
@@ -175,12 +177,64 @@ def observation_for(exchange, error: Exception | None, server: str) -> Observati
         meta["answered_by"] = "proxy"
     if exchange.repaired:
         meta["repaired"] = exchange.repaired  # raw holds U+FFFD where the server's JSON escaped half a pair
+    return Observation(text=rendered(raw, meta), raw=raw, raw_format=RAW_FORMAT, meta=meta)
+
+
+def rendered(raw: bytes, meta: dict) -> str:
     try:
-        text = render(RAW_FORMAT, raw, meta)
+        return render(RAW_FORMAT, raw, meta)
     except RenderError as exc:
         meta["render_error"] = str(exc)
-        text = raw.decode("utf-8", errors="replace")
+        return raw.decode("utf-8", errors="replace")
+
+
+def masked_observation(observation: Observation, mask: SecretMask) -> Observation:
+    """`observation` with the server's secrets masked in its raw bytes and meta, and its text rendered again from
+    the masked raw: curation renders the text from raw (transforms.normalize), so masking the text alone would be
+    undone there. Meta `masked` names the variables whose values were found."""
+    if not mask:
+        return observation
+    found: set[str] = set()
+    raw = mask.raw(observation.raw, found)
+    meta = mask.value(observation.meta, found)
+    if not found:
+        return observation
+    meta.pop("render_error", None)
+    meta["masked"] = sorted(found)
+    text = mask.text(rendered(raw, meta), found)  # a secret escaped deeper than the raw masking reaches
     return Observation(text=text, raw=raw, raw_format=RAW_FORMAT, meta=meta)
+
+
+class MaskedError(RuntimeError):
+    """An environment error whose message held a secret of its server, raised in its stead (masked) when the
+    original's own text could not be masked in place."""
+
+
+class MaskedTaskError(TaskError, RuntimeError):
+    """MaskedError for a task error."""
+
+
+def masked_error(exc: Exception, mask: SecretMask) -> Exception:
+    """`exc` with the server's secrets masked in its message (the episode's end_reason) and in those of its causes,
+    or a MaskedError saying the same where its message cannot be set."""
+    if not mask:
+        return exc
+    found: set[str] = set()
+    chain, seen = exc, set()
+    while chain is not None and id(chain) not in seen:
+        seen.add(id(chain))
+        text = str(chain)
+        masked = mask.text(text, found)
+        if masked != text:
+            try:
+                chain.args = (masked,)
+            except (AttributeError, TypeError):
+                pass
+        chain = chain.__cause__ or chain.__context__
+    if not found or not mask.leaks(str(exc)):
+        return exc
+    kind = MaskedTaskError if isinstance(exc, TaskError) else MaskedError
+    return kind(f"{type(exc).__name__}: {mask.text(str(exc), set())}")
 
 
 def check_task(task: Task) -> None:
@@ -228,6 +282,8 @@ class McpCollector(Collector):
         self.prompts: list[dict] = []
         self._server_info: dict = {}
         self._oom_kills: int | None = None  # the server cgroup's OOM kills at the last observation
+        # The secrets of the episode's server, masked in everything recorded (collectors.secret_mask).
+        self.mask = SecretMask()
 
     def server_for(self, task: Task):
         name = task.options.get("server")
@@ -251,12 +307,30 @@ class McpCollector(Collector):
         return twin.name if spec.transport == "http" and twin and twin.command == spec.command else spec.name
 
     def reset(self, task: Task) -> Observation:
+        from sandboxes.mcp_server_spec import SANDBOX_WORKDIR, placeholder_values
+
+        self.mask, self._server_info = SecretMask(), {}  # not the last episode's server's, if this one fails
+        try:
+            spec = self.server_for(task)
+            # Made before the start: a server that fails to start may print its secret in its stderr.
+            self.mask = SecretMask(server_secrets(spec, placeholder_values(SANDBOX_WORKDIR, 0)))
+            observation = self._reset(task, spec)
+        except Exception as exc:
+            masked = masked_error(exc, self.mask)
+            if masked is exc:
+                raise
+            raise masked from None
+        # What exploration picks from (resource URIs, prompt names) becomes a recorded action.
+        for key in ("tools", "resources", "prompts"):
+            setattr(self, key, self.mask.value(getattr(self, key), set()))
+        return masked_observation(observation, self.mask)
+
+    def _reset(self, task: Task, spec) -> Observation:
         from sandboxes.mcp_proxy import parse_spec
         from sandboxes.mcp_sandbox import ServerStartError
         from sandboxes.mcp_servers import ServerConnection, ServerEntryError
 
         self.close()
-        spec = self.server_for(task)
         rules = parse_spec(task.options.get("perturb", self.default_perturb), f"task {task.id!r} options.perturb")
         seed = zlib.crc32(task.id.encode())
         try:
@@ -291,12 +365,17 @@ class McpCollector(Collector):
 
     def env_info(self) -> EnvInfo:
         spec = self.connection.spec if self.connection else None
-        server = f"{self._server_info.get('name', '')}@{self._server_info.get('version', '')}"
+        found: set[str] = set()  # not recorded: env details are no step's
+        server = self.mask.text(f"{self._server_info.get('name', '')}@{self._server_info.get('version', '')}",
+                                found)
+        # args as the servers file writes them: {env:NAME} stays a placeholder, and a literal secret-looking
+        # env value echoed in them is masked.
+        details = self.mask.value({"server_info": self._server_info, "transport": spec.transport if spec else "",
+                                   "command": spec.command if spec else "", "args": spec.args if spec else [],
+                                   "sandbox": self.connection.sandbox_record() if self.connection else None}, found)
         return EnvInfo(kind="mcp-server", id=spec.name if spec else "none",
                        digest=f"{server}+{setup_digest(spec, self.connection.values)}" if spec else server,
-                       details={"server_info": self._server_info, "transport": spec.transport if spec else "",
-                                "command": spec.command if spec else "", "args": spec.args if spec else [],
-                                "sandbox": self.connection.sandbox_record() if self.connection else None})
+                       details=details)
 
     def recorded_env_matches(self, recorded: dict, current: dict) -> bool:
         """A recording from before the set-up digest (its digest is the server's name@version alone) ran in this
@@ -316,7 +395,13 @@ class McpCollector(Collector):
     def step(self, action: Action) -> StepResult:
         if self.connection is None:
             raise RuntimeError("step() before reset()")
-        result = self._step(action)
+        try:
+            result = self._step(action)
+        except Exception as exc:
+            masked = masked_error(exc, self.mask)
+            if masked is exc:
+                raise
+            raise masked from None
         self._oom_kills = result.count_oom_kills(self.connection.oom_kills(), self._oom_kills)
         return result
 
@@ -339,8 +424,10 @@ class McpCollector(Collector):
             if getattr(error, "restart_s", None) is not None:
                 # The server was still on the call: ServerConnection restarted it (same working directory).
                 error_text += "; server restarted"
-        return StepResult(observation=observation, perturbations=list(exchange.labels), reference=reference,
-                          error=error_text)
+        return StepResult(observation=masked_observation(observation, self.mask),
+                          perturbations=list(exchange.labels),
+                          reference=reference and masked_observation(reference, self.mask),
+                          error=error_text and self.mask.text(error_text, set()))
 
     def close(self) -> None:
         if self.connection is not None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
+import string
 import sys
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -38,6 +40,13 @@ SANDBOX_FOLDERS = {"mcp_venv": f"{SANDBOX_OPT}/mcp-venv", "node_modules": f"{SAN
 # {git_date}: the commit clock swe pins too, for an entry that commits (git reads GIT_AUTHOR_DATE/GIT_COMMITTER_DATE):
 # with it a commit id is the same in every run and replay, not a function of the wall-clock second.
 PLACEHOLDERS = ("mcp_venv", "node_modules", "python", "cache", "workdir", "port", "pages", "git_date")
+# {env:NAME}: a value from worldline's own environment, read when the server starts, for a token the server needs.
+# Only where the server takes it (its args, its env, an http entry's url): a command, prepare command, hint or
+# read_only path holding it would put the value where nothing masks it (the recorded actions, the sandbox's
+# binds). What is recorded of the entry (env details, the set-up digest) is the placeholder's text, never the value.
+ENV_PLACEHOLDER = "env"
+ENV_FIELDS = ("args", "env", "url")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Placeholders a task's call arguments may carry, replaced literally (arguments may hold braces of their own).
 ARGUMENT_PLACEHOLDERS = ("workdir", "pages")
 # Placeholders that name a folder a server needs whole when its entry uses them (a script path inside it is not
@@ -54,6 +63,37 @@ PAGES_URL = f"http://{PAGES_HOST}:{PAGES_PORT}"
 
 class ServerFileError(ValueError):
     pass
+
+
+class UnsetVariable(LookupError):
+    """{env:NAME} names a variable worldline's environment does not have (not a KeyError: expand tells the two
+    apart)."""
+
+
+class Environment:
+    """What {env:NAME} stands for: str.format_map looks the field `env` up and formats it with the spec `NAME`,
+    so the value is read here, when a text is expanded, and is inserted as it is (braces in a token are not read as
+    placeholders)."""
+
+    def __format__(self, name: str) -> str:
+        if not ENV_NAME.fullmatch(name):
+            raise ValueError(f"{{env:{name}}} does not name an environment variable (write {{env:NAME}})")
+        value = os.environ.get(name)
+        if value is None:
+            raise UnsetVariable(name)
+        return value
+
+
+ENVIRONMENT = Environment()
+
+
+def env_names(text: str) -> list[str]:
+    """The variables `text` names in {env:NAME} placeholders (escaped braces, {{env:X}}, are not one)."""
+    try:
+        fields = list(string.Formatter().parse(text))
+    except ValueError:
+        return []  # expand says what is wrong with it
+    return [spec for _, field_name, spec, _ in fields if field_name == ENV_PLACEHOLDER and spec]
 
 
 @dataclass
@@ -157,6 +197,13 @@ def server_from_dict(name: str, entry: Any, where: str,
     if "url" in entry:
         spec.url = str(entry["url"])
     hinted = [v for values in spec.hints.values() for v in values]
+    for key, texts in (("command", [spec.command]), ("prepare", spec.prepare), ("hints", hinted),
+                       ("read_only", spec.read_only)):
+        named = [name for text in texts for name in env_names(text)]
+        if named:
+            raise ServerFileError(f"{where}: {key} uses {{env:{named[0]}}}; {{env:NAME}} is for the values the "
+                                  f"server takes ({', '.join(ENV_FIELDS)}), where worldline masks it in what it "
+                                  f"records")
     for text in [spec.command, *spec.args, *spec.env.values(), *spec.prepare, spec.url, *hinted, *spec.read_only]:
         expand(text, placeholder_values("/w", 0), where)  # a typo in a placeholder fails at load, not mid-run
     # An http server keeps a loopback of its own too (the client reaches it through mcp_forward's socket).
@@ -187,7 +234,7 @@ def placeholder_values(workdir: str, port: int, host: bool = False) -> dict:
     folders = _host_folders() if host else SANDBOX_FOLDERS
     python = sys.executable if host else _sandbox_python()
     return {"pages": PAGES_URL, **folders, "python": python, "workdir": workdir, "port": str(port),
-            "git_date": GIT_DATE}
+            "git_date": GIT_DATE, ENV_PLACEHOLDER: ENVIRONMENT}
 
 
 def _sandbox_python() -> str:
@@ -212,8 +259,12 @@ def expand(text: str, values: dict[str, str], where: str) -> str:
     """`text` with its placeholders filled in from `values`; a ServerFileError naming `where` for an unknown one."""
     try:
         return text.format_map(values)
-    except (KeyError, IndexError, ValueError) as exc:
+    except UnsetVariable as exc:
+        raise ServerFileError(f"{where}: {{env:{exc.args[0]}}} names the environment variable {exc.args[0]}, "
+                              f"which is not set in worldline's environment; set it (export {exc.args[0]}=...) "
+                              f"before running") from None
+    except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:  # {env.x}, {env[0]}
         gone = (" ({root} is gone: a server sees no checkout; name a file it needs in `read_only`)"
                 if isinstance(exc, KeyError) and exc.args == ("root",) else "")
         raise ServerFileError(f"{where}: bad placeholder in {text!r} ({exc}){gone}; known: "
-                              f"{', '.join('{' + p + '}' for p in PLACEHOLDERS)}") from exc
+                              f"{', '.join('{' + p + '}' for p in PLACEHOLDERS)}, {{env:NAME}}") from exc
