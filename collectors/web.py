@@ -412,6 +412,19 @@ def sample_value(name: str, rng: random.Random) -> str:
     return rng.choice(FREE_TEXT)
 
 
+def _own_options(items: list[Element], index: int) -> list[str]:
+    """The names of the options inside the box at items[index]: the lines below it, up to the first that is not
+    deeper (the next box's options are not this one's: choosing one timed out in Playwright)."""
+    box = items[index]
+    options = []
+    for item in items[index + 1:]:
+        if item.depth <= box.depth:
+            break
+        if item.role == "option":
+            options.append(item.name)
+    return options
+
+
 class ExplorePolicy(Policy):
     """Novelty-seeking exploration: in each state, prefer actions not yet tried there, and among those the
     elements (by role and name) least tried anywhere, so the episode keeps reaching states it has not seen."""
@@ -441,8 +454,7 @@ class ExplorePolicy(Policy):
                 value = sample_value(element.name, self.rng)
                 found.append((f"fill({element.bid!r}, {value!r})", key))
             elif element.role in ("combobox", "listbox"):
-                options = [o.name for o in items[index + 1:] if o.role == "option" and o.depth > element.depth]
-                options = options[:20]
+                options = _own_options(items, index)[:20]
                 if options:
                     found.append((f"select_option({element.bid!r}, {self.rng.choice(options)!r})", key))
         return found
