@@ -1,6 +1,7 @@
 /* The line diff of the grounded reasoning trace (transforms/reasoning/grounded.py): what appeared, disappeared and
- * changed between a state and its next observation, as sentences, and the new lines for the file-name scan; and which
- * volatile values of the next observation the state does not already show.
+ * changed between a state and its next observation, as sentences, and the new lines for the file-name scan; which
+ * lines of a screen are elements shown again under another id (renumbered); and which volatile values of the next
+ * observation the state does not already show.
  *
  * Lines are str.splitlines() of each text, kept as spans of the text: no str object is made for a line unless a
  * sentence quotes it. The changed regions are the gaps between the matching blocks of
@@ -1470,6 +1471,307 @@ header_sentence(const Text *a, const Line *old, const Text *t, const Line *new, 
     return *changed ? (put_ascii(b, ".") < 0 || append_finished(sentences, b) < 0 ? -1 : 0) : 0;
 }
 
+/* ---- renumbered elements -------------------------------------------------------------------------------------- */
+
+/* An element line's id (grounded.py's _ELEMENT_ID, ^([ \t]*)\[ *(\d+)\](?=[ \t]|$)): its indentation ends at
+ * indent_end, its digits are [digits, digits_end), the rest of the line starts at rest. \d is re's: any Unicode
+ * decimal digit, which int() reads too. */
+typedef struct {
+    Py_ssize_t indent_end, digits, digits_end, rest;
+} ElementId;
+
+static int
+element_id(const Text *t, const Line *line, ElementId *id)
+{
+    Py_ssize_t i = line->start, end = line->end;
+    while (i < end && (CH(t, i) == ' ' || CH(t, i) == '\t'))
+        i++;
+    id->indent_end = i;
+    if (i == end || CH(t, i) != '[')
+        return 0;
+    for (i++; i < end && CH(t, i) == ' '; i++)
+        ;
+    id->digits = i;
+    while (i < end && Py_UNICODE_ISDECIMAL(CH(t, i)))
+        i++;
+    if (i == id->digits || i == end || CH(t, i) != ']')
+        return 0;
+    id->digits_end = i++;
+    id->rest = i;
+    return i == end || CH(t, i) == ' ' || CH(t, i) == '\t';
+}
+
+/* Where "[" is next in line from i on (line->end if nowhere): memchr on 1-byte text, most pages. */
+static Py_ssize_t
+next_bracket(const Text *t, const Line *line, Py_ssize_t i)
+{
+    if (t->kind == PyUnicode_1BYTE_KIND) {
+        const char *data = t->data, *found = memchr(data + i, '[', line->end - i);
+        return found ? found - data : line->end;
+    }
+    while (i < line->end && CH(t, i) != '[')
+        i++;
+    return i;
+}
+
+/* The line without its ids (grounded.py's _ELEMENT_IDS: each "\[ *\d+\]", left to right, made "[]") added to bare,
+ * whose text is of t's width, at its length so far; *found set when it had one. 0, or -1 with an exception set. */
+static int
+add_bare_line(const Text *t, const Line *line, Text *bare, Py_ssize_t *length, int same_width, int *found)
+{
+    char *out = (char *)bare->data;
+    Py_ssize_t start = *length, at = *length, i = line->start;
+    while (i < line->end) {
+        Py_ssize_t bracket = next_bracket(t, line, i), k = bracket + 1;
+        memcpy(out + at * t->kind, (const char *)t->data + i * t->kind, (bracket - i) * t->kind);
+        at += bracket - i;
+        if (bracket == line->end)
+            break;
+        while (k < line->end && CH(t, k) == ' ')
+            k++;
+        Py_ssize_t digits = k;
+        while (k < line->end && Py_UNICODE_ISDECIMAL(CH(t, k)))
+            k++;
+        PyUnicode_WRITE(t->kind, out, at++, '[');
+        if (k > digits && k < line->end && CH(t, k) == ']') {
+            PyUnicode_WRITE(t->kind, out, at++, ']');
+            *found = 1;
+            i = k + 1;
+        } else {
+            i = bracket + 1;  /* not an id: the "[" stays, and the next one may start one */
+        }
+    }
+    *length = at;
+    Py_uhash_t hash = same_width ? hash_bytes((const unsigned char *)out + start * t->kind, (at - start) * t->kind)
+                                 : hash_code_points(bare, start, at);
+    return add_line(bare, start, at, hash);
+}
+
+/* The lines [first, last) of t without their ids, in bare (its data a buffer as wide as t, as long as t's text).
+ * 1 if one had an id, 0 if none, -1 with an exception set. */
+static int
+bare_lines(const Text *t, Py_ssize_t first, Py_ssize_t last, Text *bare, int same_width)
+{
+    Py_ssize_t length = 0;
+    int found = 0;
+    bare->count = 0;
+    for (Py_ssize_t n = first; n < last; n++)
+        if (add_bare_line(t, &t->lines[n], bare, &length, same_width, &found) < 0)
+            return -1;
+    return found;
+}
+
+/* An id's value, as int() reads it. */
+static PyObject *
+id_value(const Text *t, Py_ssize_t start, Py_ssize_t end)
+{
+    PyObject *digits = PyUnicode_Substring(t->text, start, end);
+    if (digits == NULL)
+        return NULL;
+    PyObject *value = PyLong_FromUnicodeObject(digits, 10);
+    Py_DECREF(digits);
+    return value;
+}
+
+/* new's id less old's; ids of up to 18 digits (all but made-up ones) without an int object each. */
+static PyObject *
+id_shift(const Text *a, const ElementId *old, const Text *b, const ElementId *new)
+{
+    if (old->digits_end - old->digits <= 18 && new->digits_end - new->digits <= 18) {
+        long long was = 0, now = 0;
+        for (Py_ssize_t i = old->digits; i < old->digits_end; i++)
+            was = was * 10 + Py_UNICODE_TODECIMAL(CH(a, i));
+        for (Py_ssize_t i = new->digits; i < new->digits_end; i++)
+            now = now * 10 + Py_UNICODE_TODECIMAL(CH(b, i));
+        return PyLong_FromLongLong(now - was);
+    }
+    /* int(now) first, then int(was), as grounded.py evaluates them: a too long id fails with int()'s own error. */
+    PyObject *now = id_value(b, new->digits, new->digits_end), *was = now ? id_value(a, old->digits, old->digits_end)
+                                                                          : NULL;
+    PyObject *shift = was ? PyNumber_Subtract(now, was) : NULL;
+    Py_XDECREF(now);
+    Py_XDECREF(was);
+    return shift;
+}
+
+/* Whether x[xs:xs + size] is y[ys:ys + size]. */
+static int
+same_span(const Text *x, Py_ssize_t xs, const Text *y, Py_ssize_t ys, Py_ssize_t size)
+{
+    Line p = {xs, xs + size, 0}, q = {ys, ys + size, 0};
+    return lines_equal(x, &p, y, &q);
+}
+
+/* Line i of a and line j of b, paired by the diff of the bare lines: if they differ only in their id (same
+ * indentation, same rest), line i is j renumbered: partner[i] = j and the shift appended. 0, or -1 with an exception
+ * set. */
+static int
+pair_if_renumbered(const Text *a, Py_ssize_t i, const Text *b, Py_ssize_t j, Py_ssize_t *partner, PyObject *shifts)
+{
+    const Line *was = &a->lines[i], *now = &b->lines[j];
+    ElementId old, new;
+    if (lines_equal(a, was, b, now) || !element_id(a, was, &old) || !element_id(b, now, &new))
+        return 0;
+    Py_ssize_t indent = old.indent_end - was->start, rest = was->end - old.rest;
+    if (indent != new.indent_end - now->start || rest != now->end - new.rest ||
+        !same_span(a, was->start, b, now->start, indent) || !same_span(a, old.rest, b, new.rest, rest))
+        return 0;
+    PyObject *shift = id_shift(a, &old, b, &new);
+    if (shift == NULL || PyList_Append(shifts, shift) < 0) {
+        Py_XDECREF(shift);
+        return -1;
+    }
+    Py_DECREF(shift);
+    partner[i] = j;
+    return 0;
+}
+
+/* Pairs the lines of one changed region (both sides not empty) that are equal once bare of their ids: the equal runs
+ * of the bare lines' diff. w is free before and after. 0, or -1 with an exception set. */
+static int
+pair_region_ids(const Text *a, const Text *b, Region region, Text *bare_a, Text *bare_b, Workspace *w,
+                Py_ssize_t *partner, PyObject *shifts)
+{
+    int same_width = a->kind == b->kind;
+    int old_ids = bare_lines(a, region.i1, region.i2, bare_a, same_width);
+    int new_ids = old_ids < 0 ? -1 : bare_lines(b, region.j1, region.j2, bare_b, same_width);
+    if (old_ids <= 0 || new_ids <= 0)
+        return old_ids < 0 || new_ids < 0 ? -1 : 0;  /* no ids on one side */
+    if (workspace_init(w, bare_a->count, bare_b->count) < 0)
+        return -1;
+    Py_ssize_t count = changed_regions(bare_a, bare_b, w), i = 0, j = 0;
+    int status = 0;
+    for (Py_ssize_t n = 0; n <= count && status == 0; n++) {
+        Region gap = n < count ? w->regions[n] : (Region){bare_a->count, bare_a->count, bare_b->count, bare_b->count};
+        for (Py_ssize_t k = 0; k < gap.i1 - i && status == 0; k++)
+            status = pair_if_renumbered(a, region.i1 + i + k, b, region.j1 + j + k, partner, shifts);
+        i = gap.i2;
+        j = gap.j2;
+    }
+    workspace_free(w);
+    w->memory = w->inline_memory;
+    return status;
+}
+
+/* The lines of a, each line i with a partner as line partner[i] of b instead, joined with "\n", as
+ * "\n".join(lines) joins them: the text's own line breaks and a break after the last line are not kept. */
+static PyObject *
+joined_renumbered(const Text *a, const Text *b, const Py_ssize_t *partner)
+{
+    int ascii = PyUnicode_IS_ASCII(a->text) && PyUnicode_IS_ASCII(b->text);
+    Py_ssize_t length = a->count ? a->count - 1 : 0;
+    Py_UCS4 most = 0;  /* the widest character, so the str has the width its characters need and no more */
+    for (Py_ssize_t i = 0; i < a->count; i++) {
+        const Text *t = partner[i] < 0 ? a : b;
+        const Line *line = &t->lines[partner[i] < 0 ? i : partner[i]];
+        length += line->end - line->start;
+        for (Py_ssize_t k = line->start; !ascii && k < line->end; k++)
+            if (CH(t, k) > most)
+                most = CH(t, k);
+    }
+    PyObject *joined = PyUnicode_New(length, most);
+    if (joined == NULL)
+        return NULL;
+    int kind = PyUnicode_KIND(joined);
+    char *data = PyUnicode_DATA(joined);
+    Py_ssize_t at = 0;
+    for (Py_ssize_t i = 0; i < a->count; i++) {
+        const Text *t = partner[i] < 0 ? a : b;
+        const Line *line = &t->lines[partner[i] < 0 ? i : partner[i]];
+        if (i)
+            PyUnicode_WRITE(kind, data, at++, '\n');
+        if (t->kind == kind) {
+            memcpy(data + at * kind, (const char *)t->data + line->start * kind, (line->end - line->start) * kind);
+            at += line->end - line->start;
+        } else {
+            for (Py_ssize_t k = line->start; k < line->end; k++)
+                PyUnicode_WRITE(kind, data, at++, CH(t, k));
+        }
+    }
+    return joined;
+}
+
+/* A bare text: its lines in a buffer of t's width as long as t's text (bare lines are never longer). */
+static int
+bare_text_init(Text *bare, const Text *t)
+{
+    bare->text = NULL;
+    bare->kind = t->kind;
+    bare->count = 0;
+    bare->capacity = INLINE_LINES;
+    bare->lines = bare->inline_lines;
+    bare->data = PyMem_Malloc((PyUnicode_GET_LENGTH(t->text) + 1) * t->kind);
+    if (bare->data == NULL)
+        PyErr_NoMemory();
+    return bare->data ? 0 : -1;
+}
+
+static PyObject *
+renumbered(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyUnicode_Check(args[0]) || !PyUnicode_Check(args[1]))
+        return PyErr_Format(PyExc_TypeError, "renumbered() takes 2 str arguments");
+    Text a, b, bare_a, bare_b;
+    a.lines = a.inline_lines;
+    b.lines = b.inline_lines;
+    bare_a.lines = bare_a.inline_lines;
+    bare_b.lines = bare_b.inline_lines;
+    bare_a.data = bare_b.data = NULL;
+    Workspace w;
+    w.memory = w.inline_memory;
+    Region *regions = NULL;
+    Py_ssize_t *partner = NULL, kept = 0;
+    PyObject *shifts = PyList_New(0), *result = NULL;
+    if (shifts == NULL || split_both(args[0], args[1], &a, &b) < 0 || workspace_init(&w, a.count, b.count) < 0)
+        goto done;
+    Py_ssize_t count = changed_regions(&a, &b, &w);
+    /* Only a region where lines both went and came can pair them; the rest take no second workspace. */
+    regions = PyMem_Malloc((count + 1) * sizeof(Region));
+    if (regions == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t n = 0; n < count; n++)
+        if (w.regions[n].i1 < w.regions[n].i2 && w.regions[n].j1 < w.regions[n].j2)
+            regions[kept++] = w.regions[n];
+    workspace_free(&w);
+    w.memory = w.inline_memory;
+    if (kept) {
+        if ((partner = PyMem_Malloc(a.count * sizeof(Py_ssize_t))) == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        for (Py_ssize_t i = 0; i < a.count; i++)
+            partner[i] = -1;
+        if (bare_text_init(&bare_a, &a) < 0 || bare_text_init(&bare_b, &b) < 0)
+            goto done;
+        for (Py_ssize_t n = 0; n < kept; n++)
+            if (pair_region_ids(&a, &b, regions[n], &bare_a, &bare_b, &w, partner, shifts) < 0)
+                goto done;
+    }
+    if (PyList_GET_SIZE(shifts)) {
+        PyObject *joined = joined_renumbered(&a, &b, partner);
+        if (joined != NULL) {
+            result = PyTuple_Pack(2, joined, shifts);
+            Py_DECREF(joined);
+        }
+    } else {
+        result = PyTuple_Pack(2, args[0], shifts);
+    }
+done:
+    free_text(&a);
+    free_text(&b);
+    free_text(&bare_a);
+    free_text(&bare_b);
+    PyMem_Free((void *)bare_a.data);
+    PyMem_Free((void *)bare_b.data);
+    workspace_free(&w);
+    PyMem_Free(regions);
+    PyMem_Free(partner);
+    Py_XDECREF(shifts);
+    return result;
+}
+
 /* ---- module --------------------------------------------------------------------------------------------------- */
 
 static PyObject *
@@ -1742,6 +2044,12 @@ static PyMethodDef methods[] = {
      "changed_regions(before, after) -> [(i1, i2, j1, j2), ...]\n\n"
      "The non-'equal' opcodes of difflib.SequenceMatcher(a=before.splitlines(), b=after.splitlines(),\n"
      "autojunk=False), the regions line_diff describes."},
+    {"renumbered", (PyCFunction)(void (*)(void))renumbered, METH_FASTCALL,
+     "renumbered(state, next_text) -> (state_renumbered, shifts)\n\n"
+     "Within each changed region of the line diff where lines both went and came, the lines of state that next_text\n"
+     "shows again under another id (equal apart from a leading [id], same indentation) given that id, and each such\n"
+     "line's id shift (new less old), in order. The diff pairing them is of the region's lines with every [id] made\n"
+     "[]. state_renumbered is state's lines joined with newlines, or state itself when no line is renumbered."},
     {"new_spans", (PyCFunction)(void (*)(void))new_spans, METH_FASTCALL,
      "new_spans(state, text, spans, min_chars=0) -> [span, ...]\n\n"
      "The spans of text (dicts of start and end, offsets as text[start:end] takes them) whose value state does not\n"

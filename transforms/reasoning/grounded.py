@@ -18,7 +18,7 @@ from transforms.copied_values import MIN_COPIED_CHARS, copied_spans
 from transforms.reasoning import ReasoningError
 # What appeared, disappeared and changed (difflib's matching blocks over the lines): compiled, it is most of a
 # trace's work. Which volatile values are new: compiled too, as a process table has a hundred of them.
-from transforms.reasoning._linediff import MAX_LISTED, changed_regions, line_diff, new_spans, quote
+from transforms.reasoning._linediff import MAX_LISTED, line_diff, new_spans, quote, renumbered
 
 # How a line of each domain's observation is called in the trace.
 _UNIT = {"web": "element", "android": "element", "os": "element"}
@@ -51,44 +51,10 @@ _HEADERS = {domain: tuple(_header_field(*field) for field in fields) for domain,
 # `[31]\ttext\t…` (schemas/render/os.py), android's `[ 5] | …` padded to two places (schemas/render/android.py).
 # A desktop's and a phone's ids are positions in the tree's walk, and a web page's are given again when it loads, so
 # a menu that opens renumbers every element after it: lines equal apart from their id are one element renumbered,
-# not one gone and one new.
-_ELEMENT_ID = re.compile(r"^([ \t]*)\[ *(\d+)\](?=[ \t]|$)")
-# For the diff of lines without their ids: every "[12]", replaced by a plain "[]"; a pair it makes equal is checked
-# with _ELEMENT_ID. No anchor or lookaround: with its literal "[" first the pattern is found by a fast scan, ~7x
-# faster on web and desktop pages than one that looks for a line's start or a blank (a template keeping the
-# indentation costs twice as much again).
-_ELEMENT_IDS = re.compile(r"\[ *\d+\]")
+# not one gone and one new. renumbered() (compiled: over every line of each changed region in Python it was ~9% of
+# curation on scrolling screens) gives such lines of the state their new ids, so line_diff counts only real changes,
+# and returns each one's id shift; tests/transforms/test_grounded_renumbered_native.py holds the Python it replaced.
 _NUMBERED = frozenset({"web", "os", "android"})
-
-
-def _renumbered(state: str, after_text: str) -> tuple[str, list[int]]:
-    """The state with each line that the next observation shows again under another id (equal apart from its id,
-    within one region the diff changed) given that id, so line_diff counts only real changes; and each such line's id
-    shift, in order. Lines the diff left equal stay paired as they are."""
-    shifts: list[int] = []
-    regions = [region for region in changed_regions(state, after_text) if region[0] < region[1] and
-               region[2] < region[3]]
-    if not regions:  # lines only appear or only disappear: nothing to pair
-        return state, shifts
-    old, new = state.splitlines(), after_text.splitlines()
-    for i1, i2, j1, j2 in regions:
-        # The region's lines without their ids, diffed: an equal run pairs lines equal apart from the id. A newline
-        # after each line, so a last blank line stays a line.
-        old_part, new_part = "\n".join(old[i1:i2]) + "\n", "\n".join(new[j1:j2]) + "\n"
-        bare_old, bare_new = _ELEMENT_IDS.sub("[]", old_part), _ELEMENT_IDS.sub("[]", new_part)
-        if bare_old == old_part or bare_new == new_part:
-            continue  # no ids on one side
-        i = j = 0
-        for k1, k2, l1, l2 in [*changed_regions(bare_old, bare_new), (i2 - i1, i2 - i1, j2 - j1, j2 - j1)]:
-            for n in range(k1 - i):
-                was, now = old[i1 + i + n], new[j1 + j + n]
-                if was != now:  # equal but for an id, or for a "[12]" within the line: only the first is told
-                    was_id, now_id = _ELEMENT_ID.match(was), _ELEMENT_ID.match(now)
-                    if was_id and now_id and was_id[1] == now_id[1] and was[was_id.end():] == now[now_id.end():]:
-                        shifts.append(int(now_id.group(2)) - int(was_id.group(2)))
-                        old[i1 + i + n] = now
-            i, j = k2, l2
-    return ("\n".join(old) if shifts else state), shifts
 
 
 def _renumbered_sentence(shifts: list[int], unit: str) -> str:
@@ -483,8 +449,8 @@ def grounded_trace(row: dict) -> str:
         sentences, new_text = _answer_sentences(state, after_text, _ANSWERS[domain]), after_text
     else:
         unit = _UNIT.get(domain, "line")
-        renumbered, shifts = _renumbered(state, after_text) if domain in _NUMBERED and state.strip() else (state, [])
-        sentences, new_text = line_diff(renumbered, after_text, unit, _HEADERS.get(domain))
+        numbered, shifts = renumbered(state, after_text) if domain in _NUMBERED and state.strip() else (state, [])
+        sentences, new_text = line_diff(numbered, after_text, unit, _HEADERS.get(domain))
         if shifts:
             # The state as line_diff saw it has the new ids: "does not change" would hide that they are new.
             alone = sentences == ["The observation does not change."]
