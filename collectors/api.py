@@ -88,6 +88,12 @@ class Collector(abc.ABC):
         another digest is another environment."""
         return False
 
+    def recorded_id_matches(self, recorded: dict, current: dict) -> bool:
+        """Whether an episode recorded in env row `recorded` ran in this environment (`current`), their kinds equal
+        but their ids not: a collector that changed how it names an environment accepts the earlier name of the
+        same one (android: the raw serial, now a keyed id). The default: another id is another environment."""
+        return False
+
     @abc.abstractmethod
     def reset(self, task: Task) -> Observation:
         """Start a fresh environment for `task` and return the first observation."""

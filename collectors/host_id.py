@@ -1,6 +1,7 @@
 """The machine id recorded as provenance.host: an HMAC-SHA256 of the hostname under a key kept on the collecting
 machine and never recorded, so rows of one machine match within and across a team's collections, but the id
-names no machine and cannot be tested against a guessed hostname by whoever reads the data."""
+names no machine and cannot be tested against a guessed hostname by whoever reads the data. keyed_id does the same
+for other persistent hardware ids a collector sees (an Android device's serial)."""
 
 from __future__ import annotations
 
@@ -35,9 +36,25 @@ def machine_id() -> str:
 
 @functools.cache
 def _machine_id(path: Path, hostname: str) -> str:
-    # Cached per key file: a per-run key must stay one for the whole run, and its warning be said once.
-    digest = hmac.new(_key(path), hostname.encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()
-    return PREFIX + digest[:DIGITS]
+    return _keyed(path, hostname, PREFIX)
+
+
+def keyed_id(value: str, prefix: str) -> str:
+    """`prefix` and 12 hex digits of HMAC-SHA256(this machine's key, value): the same on this machine (and on
+    every machine sharing the key file) for the same value, and not to be tested against a guessed value by whoever
+    reads the data."""
+    return _keyed(key_path(), value, prefix)
+
+
+def _keyed(path: Path, value: str, prefix: str) -> str:
+    digest = hmac.new(_cached_key(path), value.encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()
+    return prefix + digest[:DIGITS]
+
+
+@functools.cache
+def _cached_key(path: Path) -> bytes:
+    # Per key file: a per-run key must stay one for the whole run, and its warning be said once.
+    return _key(path)
 
 
 def _key(path: Path) -> bytes:

@@ -338,8 +338,11 @@ def _same_environment(collector: Collector, recorded: dict, current: dict) -> bo
     so that episodes recorded before the change keep getting replays."""
     if _identity(recorded) == _identity(current):
         return True
-    return (_identity(recorded)[:2] == _identity(current)[:2]
-            and bool(collector.recorded_env_matches(recorded, current)))
+    if _identity(recorded)[:2] == _identity(current)[:2]:
+        return bool(collector.recorded_env_matches(recorded, current))
+    # Another id: a collector that changed how it names an environment (android's keyed device id, once the raw
+    # serial) says whether the recorded one is this.
+    return recorded["kind"] == current["kind"] and bool(collector.recorded_id_matches(recorded, current))
 
 
 def _environment_changed(number: int, recorded: dict, current: dict) -> str:

@@ -253,7 +253,10 @@ def settings_of(input_dir: str, options: CurateOptions, pipeline: beam.Pipeline)
             "stage1_layout": options.stage1_layout, "stage1_max_chars": options.stage1_max_chars,
             "history_steps": ALL_HISTORY if options.history_steps is None else options.history_steps,
             "reasoning_options": {k: v for k, v in options.reasoning_options.items()
-                                  if "key" not in k.lower() and k not in _UNRECORDED_OPTIONS}}
+                                  if "key" not in k.lower() and k not in _UNRECORDED_OPTIONS},
+            # The --redact list by its size and hash alone: its values are what must not be published.
+            **({"redact": {"patterns": len(options.redactions.patterns), "sha256": options.redactions.sha256}}
+               if options.redactions is not None else {})}
 
 
 def domain_plugins(stats: dict) -> dict[str, str]:
@@ -333,6 +336,8 @@ def _curate_into(input_dir: str, output_dir: str, staging: str, options: CurateO
     if dry_run:
         return None
     stats = stats_from_counters(counters_from_result(result))
+    if options.redactions is not None and curate_stats.REDACTED not in stats:
+        stats[curate_stats.REDACTED] = curate_stats.redacted({})  # nothing matched: say so, with zeros
     settings = {**settings_of(input_dir, options, pipeline), "domain_plugins": domain_plugins(stats),
                 "run_id": run_id}
     write_text(f"{staging.rstrip('/')}/stats.json",

@@ -292,7 +292,7 @@ def dataset_card(stats: dict, settings: dict, run_id: str = "") -> str:
         identifier_kinds=[kind for kind in SPAN_KINDS if kind in IDENTIFIER_KINDS], min_copied_chars=MIN_COPIED_CHARS,
         third_party=[text for domain, text in THIRD_PARTY.items() if not domains or domain in domains],
         counts={key: stats.get(key, 0) for key in ("in", "out", "dead_lettered", "deduped")},
-        missing=stats.get("records_without_rows", 0), llm=stats.get("llm"),
+        missing=stats.get("records_without_rows", 0), llm=stats.get("llm"), redacted=stats.get("redacted"),
         no_stage2=stats.get("stage2_dead_lettered", 0), replayed=_replayed(stats),
         no_stage3=stats.get("stage3_dead_lettered", 0), domain_counts=stats.get("domains", {}).items(),
         lengths=lengths, tokens=_token_estimates(lengths["domains"], "prompt_target_chars") if lengths else None,

@@ -39,6 +39,7 @@ from transforms.io import (InputPaths, PartFiles, TableBatches, dead_letter, raw
                           write_pickled)
 from transforms.memory import freeze_worker_heap, gc_paused, release_arrow_memory
 from transforms.prepare import MAX_OBSERVATION_CHARS, prepare_chunk
+from transforms.redact import Redactions
 from transforms.stage_tables import StageTextTooLarge, build_stage_tables
 from transforms.stages import EPISODE_DOCUMENT_CHARS, HISTORY_STEPS, WINDOW, check_window, document_starts
 from transforms.validate import DEAD_LETTER, read_valid_chunks
@@ -71,6 +72,8 @@ class CurateOptions:
     stage1_max_chars: int = EPISODE_DOCUMENT_CHARS  # an episode-layout document's budget; 0: none
     # Earlier steps of its episode a stage row shows (stage 1 in the window layout, stages 2 and 3); None: all.
     history_steps: int | None = HISTORY_STEPS
+    # curate --redact: read where the run is launched, carried to the workers with these options.
+    redactions: Redactions | None = None
 
     def __post_init__(self):
         check_window(self.history_steps)  # here, not in a worker: a bad value stops the run before any work
@@ -136,7 +139,7 @@ class PrepareFn(beam.DoFn):
     def _prepare_pending(self):
         items, chunks, self.pending, self.pending_chunks = self.pending, self.pending_chunks, [], 0
         prepared = prepare_chunk(items, self.options.near_dup, self.options.max_observation_chars,
-                                 self.options.keep_stand_ins)
+                                 self.options.keep_stand_ins, self.options.redactions)
         for letter in prepared.letters:
             yield beam.pvalue.TaggedOutput(DEAD_LETTER, letter)
         if not prepared.rows:
@@ -470,10 +473,12 @@ class WriteRowsFn(beam.DoFn):
     would between a step and Beam's Parquet sink (which takes a side input). Dead letters are made by every stage
     with the file paths it read; `paths` names them relative to the input folder here, in one place, for all."""
 
-    def __init__(self, name: str, work_dir: str, paths: InputPaths | None = None):
+    def __init__(self, name: str, work_dir: str, paths: InputPaths | None = None,
+                 redactions: Redactions | None = None):
         self.name = name
         self.work_dir = work_dir
         self.paths = paths
+        self.redactions = redactions
 
     def start_bundle(self):
         schemas = {self.name: OUTPUT_SCHEMAS[self.name]}
@@ -481,7 +486,15 @@ class WriteRowsFn(beam.DoFn):
         self.parts = PartFiles(f"{self.work_dir.rstrip('/')}/parts", schemas)
 
     def process(self, row: dict):
-        table = self.batches.add(self.name, row if self.paths is None else self.paths.letter(row))
+        if self.paths is not None:
+            row = self.paths.letter(row)
+        if self.redactions is not None:
+            # Every dead letter passes here, a raw record's included (the curated rows' are redacted already).
+            row, matches = self.redactions.letter(row)
+            if matches:
+                stats.count_detail(stats.REDACTED, stats.DEAD_LETTER_DETAIL, 1)
+                stats.count_detail(stats.REDACTED_MATCHES, stats.DEAD_LETTER_DETAIL, matches)
+        table = self.batches.add(self.name, row)
         if table is not None:
             self.parts.write(self.name, table)
 
@@ -587,7 +600,8 @@ class Curate(beam.PTransform):
                  ).with_outputs(DEAD_LETTER, DUPLICATES, PARTS))
         paths = InputPaths(self.input_dir)
         written = [
-            rows | label >> beam.ParDo(WriteRowsFn(name, self.work_dir, paths if name == DEAD_LETTER else None))
+            rows | label >> beam.ParDo(WriteRowsFn(name, self.work_dir, *((paths, self.options.redactions)
+                                                                         if name == DEAD_LETTER else ())))
             for label, name, rows in (("WritePrepareDeadLetters", DEAD_LETTER, prepared[DEAD_LETTER]),
                                       ("WriteFinishDeadLetters", DEAD_LETTER, built[DEAD_LETTER]),
                                       ("WriteDedupe", "dedupe", built[DUPLICATES]))]

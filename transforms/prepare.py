@@ -18,6 +18,7 @@ import numpy as np
 from schemas.render import without_surrogates
 from schemas.validate import record_id
 from transforms import dedupe, masking, replay, stats
+from transforms.redact import Redactions
 from transforms.io import dead_letter, read_parquet_rows
 from transforms.normalize import NormalizeError, normalize_observation
 from transforms.validate import Rejected, read_valid_chunks, recorded_at
@@ -278,6 +279,15 @@ def _normalize_letters(failed: list[tuple[str, int, dict, ValueError]], count: b
     return letters
 
 
+def _redact(rows: list[dict], redactions: Redactions, count: bool) -> None:
+    """A chunk's curated rows redacted in place (curate --redact), counted per domain at once."""
+    counts = redactions.rows(rows, REPLAY_TEXTS)
+    if count:
+        for domain, (redacted, matches) in counts.items():
+            stats.count(stats.REDACTED, domain, records=redacted)
+            stats.count(stats.REDACTED_MATCHES, domain, records=matches)
+
+
 def _grouped_by_task(row: dict) -> bool:
     """Whether a row's task_group is its task id because its record predates task.group. A 1.2 record without
     a group is not counted: 1.2 collectors always write one (the task id itself for terminal tasks)."""
@@ -295,13 +305,14 @@ def _count_versions(versions: Counter, grouped_by_task: Counter) -> None:
 
 
 def prepared_rows(path: str, count: bool = True, max_chars: int = MAX_OBSERVATION_CHARS,
-                  keep_stand_ins: bool = False):
+                  keep_stand_ins: bool = False, redactions: Redactions | None = None):
     """One raw file -> (source, position, curated row with spans and hash, masked parts), or Rejected."""
     for chunk in read_valid_chunks(path, count):
-        yield from _prepared(chunk, count, max_chars, keep_stand_ins)
+        yield from _prepared(chunk, count, max_chars, keep_stand_ins, redactions)
 
 
-def _prepared(items, count: bool = True, max_chars: int = MAX_OBSERVATION_CHARS, keep_stand_ins: bool = False):
+def _prepared(items, count: bool = True, max_chars: int = MAX_OBSERVATION_CHARS, keep_stand_ins: bool = False,
+              redactions: Redactions | None = None):
     curated, failed, times = [], [], []
     versions, grouped_by_task = Counter(), Counter()
     for item in items:
@@ -323,17 +334,20 @@ def _prepared(items, count: bool = True, max_chars: int = MAX_OBSERVATION_CHARS,
     if count:
         _count_versions(versions, grouped_by_task)
     yield from _normalize_letters(failed, count)
+    if redactions is not None:
+        # Before with_masks: spans and the content hash are of the redacted texts.
+        _redact([row for _, _, row in curated], redactions, count)
     parts = with_masks([row for _, _, row in curated], times)
     for (source, position, row), row_parts in zip(curated, parts):
         yield source, position, row, row_parts
 
 
 def prepare_chunk(items: list, options: dedupe.NearDupOptions, max_chars: int = MAX_OBSERVATION_CHARS,
-                  keep_stand_ins: bool = False) -> PreparedFile:
+                  keep_stand_ins: bool = False, redactions: Redactions | None = None) -> PreparedFile:
     """Validated items of whole episodes (read_valid_chunks' chunks, one or several) -> their PreparedFile."""
     prepared = PreparedFile()
     parts_per_row, keys = [], []
-    for item in _prepared(items, max_chars=max_chars, keep_stand_ins=keep_stand_ins):
+    for item in _prepared(items, max_chars=max_chars, keep_stand_ins=keep_stand_ins, redactions=redactions):
         if isinstance(item, Rejected):
             prepared.letters.append(item.letter)
             continue

@@ -54,6 +54,10 @@ INPUT_VERSIONS = "input_schema_version"
 # parts. Per domain.
 GROUP_FROM_TASK_ID = "task_group_from_task_id"
 UNKNOWN_DOMAIN = "<unknown>"
+# curate --redact (transforms.redact): curated rows (before dedupe) in which a pattern matched, and the matches,
+# per domain; dead letters apart (detail DEAD_LETTER_DETAIL), as their records are the raw rows.
+REDACTED, REDACTED_MATCHES = "redacted", "redacted_matches"
+DEAD_LETTER_DETAIL = "dead_letter"
 # Characters (code points) of each stage-2 row's prompt (every message's content), of its target, and of both
 # together (what a context limit must hold: the longest prompt and the longest target are seldom the same row's), per
 # domain: as counters `NAME|domain=D|bin=B` (rows whose length is in bin B), `NAME|domain=D|sum`, and a Distribution
@@ -256,6 +260,8 @@ def stats_from_counters(counters: dict[str, int]) -> dict:
         event, _, detail = name.partition("|")
         if event in LENGTHS or event == STAGE1_CHARS:
             continue  # stage2_lengths and stage1_lengths read them
+        if event in (REDACTED, REDACTED_MATCHES):
+            continue  # redacted() reads them
         if event == INPUT_VERSIONS:
             versions[detail] = value
         elif event == GROUP_FROM_TASK_ID:
@@ -288,9 +294,25 @@ def stats_from_counters(counters: dict[str, int]) -> dict:
                if counters.get(GROUP_FROM_TASK_ID) else {}),
             **({"stage1_lengths": lengths} if (lengths := stage1_lengths(counters)) else {}),
             **({"stage2_lengths": lengths} if (lengths := stage2_lengths(counters)) else {}),
+            # Only a run given --redact has them (pipelines.curate adds zeros where no pattern matched).
+            **({REDACTED: redacted(counters)} if any(name.partition("|")[0] in (REDACTED, REDACTED_MATCHES)
+                                                     for name in counters) else {}),
             # Only a run that asked an LLM has its spend: a grounded run's stats stay as they were.
             **({LLM: llm} if any(name.startswith(f"{LLM}|") for name in counters) else {}),
             "domains": {domain: summary(numbers) for domain, numbers in sorted(domains.items())}}
+
+
+def redacted(counters: dict[str, int]) -> dict:
+    """What curate --redact replaced: curated rows with a match and the matches, overall and per domain, and in
+    the dead letters. Never the values themselves."""
+    def figures(detail: str | None) -> dict:
+        suffix = f"|{detail}" if detail else ""
+        return {"rows": counters.get(REDACTED + suffix, 0), "matches": counters.get(REDACTED_MATCHES + suffix, 0)}
+
+    domains = sorted({name.partition("|domain=")[2] for name in counters
+                      if name.startswith((f"{REDACTED}|domain=", f"{REDACTED_MATCHES}|domain="))})
+    return {**figures(None), "dead_letters": figures(DEAD_LETTER_DETAIL),
+            "domains": {domain: figures(f"domain={domain}") for domain in domains}}
 
 
 def counters_from_result(result) -> dict[str, int]:

@@ -15,12 +15,16 @@ import adbutils
 
 from collectors.android.actions import input_command, parse_action, resolve_element
 from collectors.api import Collector, StepResult, Task
+from collectors.host_id import keyed_id
 from schemas import Action, EnvInfo, Observation
 from schemas.render import RenderError
 from schemas.render.android import flatten_uiautomator, render_uiautomator, rotation
 
 DUMP_PATH = "/data/local/tmp/worldline_dump.xml"
 REPLAY_PROPERTY = "ro.worldline.replay_device"  # set only by sandboxes.adb_replay; a phone never has it
+# A device is recorded by this and an HMAC of its adb serial under the collecting machine's key (collectors.host_id):
+# the serial is a persistent hardware id (or a LAN address), the keyed id names the device to this machine alone.
+DEVICE_PREFIX = "device-"
 _FOCUS = re.compile(r"mCurrentFocus=Window\{\S+ \S+ ([^/\s}]+)(?:/([^\s}]+))?\}")
 _FOCUSED_APP = re.compile(r"ActivityRecord\{\S+ \S+ ([^/\s]+)/(\S+)")
 _PROPS = ("ro.product.manufacturer", "ro.product.model", "ro.product.device", "ro.build.version.release",
@@ -43,6 +47,7 @@ class AndroidCollector(Collector):
     def __init__(self, serial: str, *, settle_s: float = 0.5, max_dumps: int = 6, dump_retries: int = 2,
                  adb_host: str = "127.0.0.1", adb_port: int = 5037):
         self.serial = serial
+        self.device_id = keyed_id(serial, DEVICE_PREFIX)
         self.settle_s, self.max_dumps, self.dump_retries = settle_s, max_dumps, dump_retries
         self.adb = adbutils.AdbClient(host=adb_host, port=adb_port)
         self.device = self._attach()
@@ -76,11 +81,22 @@ class AndroidCollector(Collector):
         if self.stand_in:
             kind, ident = "android-replay", f"adb-replay:{p['ro.product.model']}"
         else:
-            kind, ident = "android-device", f"{p['ro.product.manufacturer']}/{p['ro.product.model']}/{self.serial}"
+            kind, ident = "android-device", self._device_env_id(self.device_id)
         fingerprint = p["ro.build.fingerprint"] or p[REPLAY_PROPERTY]
         return EnvInfo(kind=kind, id=ident, digest=hashlib.sha256(fingerprint.encode()).hexdigest()[:16],
-                       details={"serial": self.serial, "screen": list(self.screen),
+                       details={"device": self.device_id, "screen": list(self.screen),
                                 **{k: v for k, v in p.items() if v}})
+
+    def _device_env_id(self, device: str) -> str:
+        return f"{self.props['ro.product.manufacturer']}/{self.props['ro.product.model']}/{device}"
+
+    def recorded_id_matches(self, recorded: dict, current: dict) -> bool:
+        """Whether an episode recorded on a real device before devices were keyed (its env.id ends with the raw
+        serial) ran on this device: same kind and digest, and its id is this device's with the serial in place of
+        the keyed id. Asked by the runner when the ids differ (replays of older episodes)."""
+        return (recorded["kind"] == current["kind"] == "android-device" and recorded["digest"] == current["digest"]
+                and current["id"] == self._device_env_id(self.device_id)
+                and recorded["id"] == self._device_env_id(self.serial))
 
     def reset(self, task: Task) -> Observation:
         for package in task.options.get("stop_apps", []):
@@ -141,7 +157,7 @@ class AndroidCollector(Collector):
                 failures.append("the dump file is empty")
                 continue
             return raw
-        raise DumpError(f"android {self.serial}: uiautomator dump failed {len(failures)} times: "
+        raise DumpError(f"android {self.device_id}: uiautomator dump failed {len(failures)} times: "
                         f"{'; '.join(failures)}")
 
     def stable_dump(self) -> tuple[bytes, int, bool]:
@@ -168,11 +184,11 @@ class AndroidCollector(Collector):
         try:
             nodes = flatten_uiautomator(raw)
         except RenderError as exc:
-            raise DumpError(f"android {self.serial}: unusable dump: {exc}") from exc
+            raise DumpError(f"android {self.device_id}: unusable dump: {exc}") from exc
         package, activity, keyboard = self._foreground()
         focused = next((n for n in reversed(nodes) if n.has("focused")), None)
         meta = {
-            "serial": self.serial, "package": package, "activity": activity, "keyboard_shown": keyboard,
+            "device": self.device_id, "package": package, "activity": activity, "keyboard_shown": keyboard,
             "focused": None if focused is None else {"index": focused.index, "class": focused.cls,
                                                      "res": focused.res, "text": focused.text},
             "rotation": rotation(raw), "screen": list(self.screen), "dumps": dumps, "settled": settled,

@@ -88,6 +88,19 @@ def history_steps_of(value: str) -> int | None:
     return steps
 
 
+def redactions_of(path: str | None):
+    """The --redact file's patterns, read here where the run is launched (workers, on Dataflow too, get them with
+    the pipeline's options); a file that cannot be used stops the run before any work."""
+    if path is None:
+        return None
+    from transforms.redact import RedactionFileError, Redactions
+
+    try:
+        return Redactions.read(path)
+    except RedactionFileError as exc:
+        raise fail(str(exc), code=2) from None
+
+
 def check_llm_options_apply(ctx: typer.Context, reasoning: str) -> None:
     """Refused rather than warned of: a budget given for a run that asks no LLM said nothing at all, and a user who
     passed an endpoint meant the run to use it."""
@@ -194,6 +207,11 @@ def curate_command(ctx: typer.Context,
                                                     "~/.cache/worldline/reasoning.sqlite)."),
            llm_check: bool = typer.Option(True, help="Ask the endpoint for its models before the run; turn off "
                                                      "when only the workers (e.g. on Dataflow) can reach it."),
+           redact: str = typer.Option(None, metavar="FILE",
+                                      help="File of strings to replace with [REDACTED] in every text curation "
+                                           "writes (one a line; `re:` starts a Python regex; blank lines and # "
+                                           "comments are ignored). The raw collection is not changed; stats.json "
+                                           "counts the matches and records the file's sha256, never its values."),
            ) -> None:
     """Validate, normalize, mask, dedupe and write training shards, then print the counts.
 
@@ -213,6 +231,7 @@ def curate_command(ctx: typer.Context,
         if not value:
             raise fail(f"missing option {name} (see --help)", code=2)
     history = history_steps_of(history_steps)
+    redactions = redactions_of(redact)
     try:
         near_dup = NearDupOptions(threshold=near_dup_threshold, change_threshold=near_dup_change_threshold,
                                   num_perm=minhash_perms, bands=lsh_bands,
@@ -227,7 +246,7 @@ def curate_command(ctx: typer.Context,
     options = CurateOptions(near_dup=near_dup, reasoning=reasoning, reasoning_options=reasoning_options,
                             max_observation_chars=max_observation_chars, keep_stand_ins=keep_stand_ins,
                             stage1_layout=stage1_layout, stage1_max_chars=stage1_max_chars,
-                            history_steps=history)
+                            history_steps=history, redactions=redactions)
     check_runnable(input_dir, output, overwrite, list(ctx.args))
     interrupt_on_sigterm()
     stats = _run_or_exit(input_dir, output, options, overwrite, list(ctx.args), spend_of(reasoning_options))

@@ -15,6 +15,7 @@ import os
 import uuid
 from collections import Counter
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import openai
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
@@ -49,6 +50,16 @@ _THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
 
 def _clip(text: str) -> str:
     return text if len(text) <= _MAX_PART_CHARS else text[:_MAX_PART_CHARS] + "\n[...]"
+
+
+def shown_url(url) -> str:
+    """The endpoint as worldline prints it: without the `user:password@` an --llm-endpoint may hold, which would
+    otherwise reach console and CI logs with every error naming the endpoint."""
+    text = str(url)
+    parts = urlsplit(text)
+    if "@" not in parts.netloc:
+        return text
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 class LLMEndpointError(RuntimeError):
@@ -118,14 +129,14 @@ class LLMSynthesizer:
         try:
             served = [model.id for model in client.models.list()]
         except openai.APIStatusError as exc:
-            raise LLMEndpointError(f"{client.base_url} answered {exc.status_code} when asked for its models: "
-                                   f"{exc.message}") from exc
+            raise LLMEndpointError(f"{shown_url(client.base_url)} answered {exc.status_code} when asked for its "
+                                   f"models: {exc.message}") from exc
         except openai.APIConnectionError as exc:
-            raise LLMEndpointError(f"cannot reach {client.base_url}: {exc}") from exc
+            raise LLMEndpointError(f"cannot reach {shown_url(client.base_url)}: {exc}") from exc
         finally:
             client.close()
         if self.model not in served:
-            return f"{client.base_url} does not list model {self.model!r} (it lists {served[:5]})"
+            return f"{shown_url(client.base_url)} does not list model {self.model!r} (it lists {served[:5]})"
         return None
 
     def request(self, row: dict) -> dict:
@@ -181,8 +192,8 @@ class LLMSynthesizer:
 
     def _stop_if_the_endpoint_fails(self, client) -> None:
         if self.failures_in_row >= ENDPOINT_FAILURES:
-            raise LLMEndpointError(f"{self.failures_in_row} calls in a row to {client.base_url} failed, the last "
-                                   f"with {self.last_failure}")
+            raise LLMEndpointError(f"{self.failures_in_row} calls in a row to {shown_url(client.base_url)} failed, "
+                                   f"the last with {self.last_failure}")
 
     async def _trace(self, client, ledger: Ledger, row: dict, rows_counted: Counter) -> str | Exception:
         row_id = str(row.get("id", "<unknown>"))
