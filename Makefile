@@ -35,7 +35,7 @@ test-setup: setup
 	$(call run_scripts,scripts/test-setup.d)
 
 test: test-setup
-	$(VENV)/bin/pytest -q tests
+	$(VENV)/bin/pytest -q --durations=25 tests
 
 bench: setup
 	$(PY) -m benchmarks
