@@ -37,7 +37,7 @@ from sandboxes.docker_sandbox import DockerSandbox, ExecResult
 from sandboxes.limits import Limits
 from sandboxes.swe_git import (LEAK_CHECK_SCRIPT, PSEUDONYM, history_people, is_git_repo, leaks, parse_leak_report,
                                 resolve_commit)
-from sandboxes.swe_images import ENV_FILE, REPO_DIR
+from sandboxes.swe_images import ENV_FILE, REPO_DIR, without_kernel_release
 from sandboxes.swe_repos import RepoSpec
 from schemas import Action, EnvInfo, Observation
 from schemas.render import render
@@ -232,7 +232,8 @@ class SweCollector(Collector):
         self.sandbox.start()
         self.env_seconds += time.perf_counter() - started
         self._must(["cp", "-a", REPO_DIR, REPO], "copy the repository into the writable work area", workdir="/work")
-        self.environment = json.loads(self._must(["cat", ENV_FILE], "read the image's environment record"))
+        environment = json.loads(self._must(["cat", ENV_FILE], "read the image's environment record"))
+        self.environment = {**environment, "platform": without_kernel_release(environment.get("platform", ""))}
         if task.options.get("mutation"):
             self._plant(task, str(task.options["mutation"]))
         for number, command in enumerate(task.setup):

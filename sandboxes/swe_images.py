@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import shutil
 import subprocess
 import sys
@@ -49,6 +50,19 @@ COPY environment.py /opt/swe/environment.py
 RUN python /opt/swe/environment.py > {ENV_FILE}
 WORKDIR /work
 """
+
+# platform.platform() is SYSTEM-RELEASE-MACHINE[-with-LIBC]; a release starts with a digit and may hold hyphens, a
+# machine holds none.
+_PLATFORM = re.compile(r"^(?P<system>[^-]+)-\d.*?-(?P<rest>[^-]+(?:-with-.+)?)$")
+
+
+def without_kernel_release(platform_string: str) -> str:
+    """The image's platform less the kernel release, which is the building host's (a container has no kernel of its
+    own) and names the machine's hosting stack (`6.18.44-fc-v669`). Applied when the record is read, not in the image,
+    so image tags, and with them the replays of earlier episodes, stay as they were."""
+    match = _PLATFORM.match(platform_string)
+    return f"{match['system']}-{match['rest']}" if match else platform_string
+
 
 # Runs inside the image at build time: what a reproduction needs to know about the environment.
 ENVIRONMENT_PY = """\

@@ -2,7 +2,7 @@
 one window at a time, with its links), over one corpus: the documents installed on this machine, or a generated
 fictional world.
 
-    python -m sandboxes.search.server --corpus packages
+    python -m sandboxes.search.server --corpus packages [--exclude 'pypi/acme-*' ...]
     python -m sandboxes.search.server --corpus world --seed 7 [--transport streamable-http --port N]
 """
 
@@ -19,10 +19,12 @@ from sandboxes.search.index import PAGE_CHARS, SearchIndex
 MAX_RESULTS = 20
 
 
-def build_index(corpus: str, seed: int, path: str | None = None) -> SearchIndex:
+def build_index(corpus: str, seed: int, path: str | None = None, exclude: list[str] | None = None) -> SearchIndex:
     if corpus == "packages":
         from sandboxes.search.corpora import package_pages
-        return SearchIndex.build(package_pages(), path)
+        return SearchIndex.build(package_pages(exclude or ()), path)
+    if exclude:
+        raise ValueError(f"--exclude applies to the packages corpus, not to {corpus!r}")
     if corpus == "world":
         from sandboxes.search.world import generate, pages
         return SearchIndex.build(pages(generate(seed)), path)
@@ -88,16 +90,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Serve a search corpus over MCP.")
     parser.add_argument("--corpus", choices=["packages", "world"], required=True)
     parser.add_argument("--seed", type=int, default=7, help="World seed (corpus 'world').")
+    parser.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                        help="Corpus 'packages': leave out the pages whose id matches GLOB (pypi/NAME, "
+                             "debian/PACKAGE/README*), e.g. packages from a private index; repeatable.")
     parser.add_argument("--index", help="Index file to build (if missing) and use; default: in memory.")
     parser.add_argument("--transport", choices=["stdio", "streamable-http"], default="stdio")
     parser.add_argument("--port", type=int, default=8000)
     args = parser.parse_args()
+    if args.exclude and args.corpus != "packages":
+        parser.error(f"--exclude applies to --corpus packages, not to {args.corpus!r}")
     if args.index:
         from pathlib import Path
         index = SearchIndex.open(args.index) if Path(args.index).exists() else build_index(args.corpus, args.seed,
-                                                                                         args.index)
+                                                                                         args.index, args.exclude)
     else:
-        index = build_index(args.corpus, args.seed)
+        index = build_index(args.corpus, args.seed, exclude=args.exclude)
     name = f"worldline-search-{args.corpus}" + (f"-{args.seed}" if args.corpus == "world" else "")
     server = make_server(index, name)
     if args.transport == "stdio":

@@ -1,6 +1,7 @@
 """Generated bug-fix tasks and whole episodes: real failing and passing test runs, stored raw and resumable."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -56,6 +57,8 @@ def test_generated_bugs_break_tests_and_the_recorded_fix_repairs_them(tiny_spec,
         env = json.loads(episode_rows[0]["env"]["details_json"])
         assert env["planted_bug"] and env["environment"]["python"].startswith("3.11")
         assert any(p.startswith("pytest==") for p in env["environment"]["packages"])
+        # The host's kernel release (a container shares it) is not recorded as the image's platform.
+        assert env["environment"]["platform"].startswith("Linux-") and os.uname().release not in episode_rows[0]["env"]["details_json"]
         assert episode_rows[0]["env"]["digest"].startswith("sha256:")
 
 
