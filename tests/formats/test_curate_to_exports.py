@@ -71,7 +71,7 @@ def test_curated_output_exports(tmp_path):
     assert [row[0] for row in stage2] == ["ma:0", "ma:1", "ta:0", "ta:1", "ta:2", "tb:0", "tb:1", "tb:2",
                                           *(f"tc:{step}" for step in range(1, 7))]
     ta1 = dict(stage2)["ta:1"]
-    assert ta1.startswith("<think>") and "The command exits with status 0." in ta1
+    assert ta1.startswith("<think>") and "The exit status, recorded but not printed, is 0." in ta1
     assert ta1.endswith("<predicted_observation>$ echo ta-0\nta-0 done\n$ echo ta-1\nta-1 done\n$"
                         "</predicted_observation>")  # rendered from the raw ANSI bytes, colors gone
 

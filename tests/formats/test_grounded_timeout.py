@@ -24,5 +24,5 @@ def test_a_timeout_names_its_limit_and_the_notice_is_quoted():
 
 def test_a_command_that_finishes_has_its_exit_status_and_no_timeout():
     row = {**OLD_ROW, "next_text": "done\n", "next_meta_json": '{"exit_code": 0}'}
-    assert grounded_trace(row) == "The output is one line: 'done'. The command exits with status 0."
+    assert grounded_trace(row) == "The output is one line: 'done'. The exit status, recorded but not printed, is 0."
     assert "times out" not in grounded_trace({**row, "next_meta_json": '{"exit_code": 0, "timed_out": false}'})

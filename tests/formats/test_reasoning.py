@@ -39,7 +39,7 @@ def test_grounded_trace_states_only_what_the_record_shows():
            "error": None, "done": True}
     trace = grounded_trace(row)
     assert trace == ("3 lines appear: 'F.', 'FAILED tests/test_m.py:12 - assert 1 == 2', '1 failed in 0.03s'. "
-                     "The new output names tests/test_m.py:12. The command exits with status 1. "
+                     "The new output names tests/test_m.py:12. The exit status, recorded but not printed, is 1. "
                      "New values that vary between runs: 1 (duration). The episode ends after this step.")
     for quoted in ("F.", "FAILED tests/test_m.py:12 - assert 1 == 2", "1 failed in 0.03s"):
         assert quoted in row["next_text"] and quoted not in row["state_text"]
@@ -89,10 +89,11 @@ def test_an_answer_is_described_itself_not_diffed_against_the_previous_answer():
         "The result is a JSON object of 8 lines with 4 keys: a is an object of 1 key (inner); b\"q has no items; c is "
         "1; d is 2.")
     assert grounded_trace({"domain": "swe", "state_text": "x", "next_text": " \n", "next_meta": {"exit_status": 0}}) \
-        == "The output is 1 blank line. The command exits with status 0."
+        == "The output is 1 blank line. The exit status, recorded but not printed, is 0."
     output = "collected 3 items\n\nt.py ..F\nt.py:3: AssertionError\n1 failed"
     assert grounded_trace({"domain": "swe", "state_text": "", "next_text": output}) == (
-        "The output has 5 lines (1 blank): 'collected 3 items', 't.py ..F', 't.py:3: AssertionError' and 1 more. "
+        "The output has 5 lines (1 blank): 'collected 3 items', 't.py ..F', 't.py:3: AssertionError' and 1 more "
+        "non-blank. "
         "It names t.py:3.")
 
 
@@ -119,14 +120,15 @@ def _reference_counted(count, unit, verb):
 
 
 def _reference_listed(lines, unit, verb):
-    """Every line counted, blank ones too; the first 3 that are not blank quoted."""
+    """Every line counted, blank ones too; the first 3 that are not blank quoted, the rest "more non-blank" where
+    blank ones are counted."""
     shown = [line for line in lines if line.strip()]
     blank = len(lines) - len(shown)
     if not shown:
         return f"{blank} blank {_reference_counted(blank, unit, verb).split(' ', 1)[1]}."
     note = f" ({blank} blank)" if blank else ""
     return (f"{_reference_counted(len(lines), unit, verb)}{note}: " + ", ".join(map(_reference_quote, shown[:3]))
-            + (f" and {len(shown) - 3} more" if len(shown) > 3 else "") + ".")
+            + (f" and {len(shown) - 3} more{' non-blank' if blank else ''}" if len(shown) > 3 else "") + ".")
 
 
 _REFERENCE_LABEL = re.compile(r"[A-Za-z][A-Za-z _-]{0,23}:(?=\s|$)")

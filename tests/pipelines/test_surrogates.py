@@ -96,4 +96,4 @@ def test_curate_keeps_every_row_with_a_lone_surrogate_as_u_fffd(tmp_path):
         assert len(chats) == len(CURATED), stage
     traces = json.dumps([row for path in (out / "stage2").glob("*.parquet") for row in pq.read_table(path).to_pylist()],
                         ensure_ascii=False)
-    assert "The command exits with status \ufffd." in traces
+    assert "The exit status, recorded but not printed, is \ufffd." in traces

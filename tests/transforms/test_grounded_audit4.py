@@ -29,11 +29,13 @@ def test_a_terminal_condition_is_told_as_what_the_output_shows_not_as_a_fault_be
     # output shows it.
     trace = _terminal(f"{PROMPT}", f"{PROMPT} curl -sS https://pypi.org/simple/ | head -3\n"
                       f"curl: (6) Could not resolve host: pypi.org\n{PROMPT}", ["no_network"], 0)
-    assert trace.endswith("The command exits with status 0. The new output shows that the container has no network.")
-    # terminal-pert-slow-commands-s0-d3d12375:1: `cat year.txt | wc -c` prints what it would print unslowed.
+    assert trace.endswith("The exit status, recorded but not printed, is 0. The new output shows that the container "
+                          "has no network.")
+    # terminal-pert-slow-commands-s0-d3d12375:1: `cat year.txt | wc -c` prints what it would print unslowed, so the
+    # wait is not told (data review s23 D2, session 24).
     slow = _terminal(f"{PROMPT} date +%Y > year.txt\n{PROMPT}",
                      f"{PROMPT} date +%Y > year.txt\n{PROMPT} cat year.txt | wc -c\n5\n{PROMPT}", ["slow_commands"], 0)
-    assert slow.endswith("The shell waits before each command it runs, which delays the output without changing it.")
+    assert slow.endswith("The exit status, recorded but not printed, is 0.")
     for trace in (trace, slow):
         assert "between the client and the server" not in trace and "changes the answer" not in trace
         assert "no_network" not in trace and "slow_commands" not in trace
@@ -51,33 +53,30 @@ def test_a_web_fault_is_told_by_what_it_does_to_the_browsers_requests_without_it
               "Tabs: [0] Search - Commons Forum (active)\nRootWebArea 'Search - Commons Forum', focused\n"
               "\t[1] banner ''")
     # web-forum-slow-search-s0-5f7cff74:1: the search page came 800 ms late, as it would have come. The glob and
-    # the 800 ms are the label's settings, which nothing in the prompt shows (data review s23 D2).
+    # the 800 ms are the label's settings, which nothing in the prompt shows (data review s23 D2); the delay itself
+    # shows nowhere in the page, so it is not told either (session 24).
+    plain = grounded_trace({"domain": "web", "collector": "web", "state_text": board, "next_text": search})
     slow = _web(board, search, "slow:/search*:800")
-    assert slow.endswith("A fault holds some of the page's requests back before the server gets them, which delays "
-                         "its answer without changing it.")
     # web-form-status-lookup-asset-failure-s0-437aec86:3: the lookup's answer comes from the app, not the stylesheet
-    # that failed: no effect on the page is claimed.
+    # that failed. The other two hit pages that are not this one.
     failed = _web(board, search, "asset_fail:/static/site.css")
-    assert failed.endswith("A fault makes some of the page's requests fail at the network level.")
     errored = _web(board, search, "http_500:/checkout")
-    assert errored.endswith("A fault answers some of the page's requests with HTTP 500 in the server's place.")
     cut = _web(board, search, "truncate:/thread/*:0.4")
-    assert cut.endswith("A fault cuts the server's answers to some of the page's requests short.")
-    assert "between the client and the server" not in failed and "answer" not in failed
+    assert slow == failed == errored == cut == plain
     for trace in (slow, failed, errored, cut):
         assert not any(setting in trace for setting in ("/search*", "800", "site.css", "/checkout", "/thread", "40%",
                                                         "0.4", "slow:", "asset_fail", "http_500", "truncate"))
     # Two faults of one kind read alike without their settings: told once.
     twice = grounded_trace({"domain": "web", "collector": "web", "state_text": board, "next_text": search,
                             "perturbations": ["slow:/search*:800", "slow:/static/*:300"]})
-    assert twice.count("holds some of the page's requests back") == 1
+    assert twice == plain
 
 
 def test_mcp_faults_are_told_without_their_label_and_a_label_nothing_knows_claims_no_effect():
     row = {"domain": "search", "collector": "mcp", "state_text": "{}", "next_text": "ok",
            "perturbations": ["latency:search"]}
-    assert grounded_trace(row).endswith(
-        "A fault between the client and the server delays the answer without changing it.")
+    # A delay changes nothing the answer shows: not told (session 24).
+    assert grounded_trace(row) == "The result is one line: 'ok'."
     for collector, label in (("mcp", "flaky:search"), ("web", "dns_fail:/x"), ("terminal", "cpu_cap"),
                              ("os", "slow")):
         trace = grounded_trace({**row, "collector": collector, "perturbations": [label]})
@@ -149,7 +148,7 @@ def test_a_result_the_client_refused_is_told():
         "perturbations": ["truncate:directory_tree"]})
     assert ("The client rejects the result it receives: 'RuntimeError: Tool directory_tree has an output schema "
             "but did not retu…'.") in trace
-    assert trace.endswith("A fault between the client and the server cuts the answer short.")
+    assert trace.endswith("The answer is cut short, as its '…[truncated]' shows.")
 
 
 def test_an_oom_kill_in_a_swe_container_is_told_as_the_memory_cap():

@@ -49,12 +49,10 @@ def test_no_fault_sentence_names_its_label_or_its_settings():
             for setting in filter(None, re.split(r"[:]", settings)):
                 assert setting not in trace, (label, trace)
             assert "800 ms" not in trace and "40%" not in trace
-    # web-forum-slow-search-s0-5f7cff74:1, in the review's plain words.
-    assert _faulted("web", "slow:/search*:800").endswith(
-        "A fault holds some of the page's requests back before the server gets them, which delays its answer without "
-        "changing it.")
-    assert _faulted("web", "truncate:/thread/*:0.4").endswith(
-        "A fault cuts the server's answers to some of the page's requests short.")
+    # web-forum-slow-search-s0-5f7cff74:1: nothing of the delay shows, so nothing is told (session 24; what is told
+    # where the page shows a fault: test_grounded_visible_faults.py).
+    assert _faulted("web", "slow:/search*:800") == _faulted("web", "page_crash").removesuffix(
+        " A tab crashes and is opened again at its last address.")
     # The terminal conditions already say what the output shows: only the label quote went.
     assert _faulted("terminal", "read_only_fs").endswith(
         "The new output shows a write refused by a read-only file system.")
@@ -72,7 +70,7 @@ def test_blank_lines_are_counted_and_said_to_be_blank():
              "tar: Child returned status 1\ntar: Error is not recoverable: exiting now\nroot@sandbox:/work#")
     trace = grounded_trace({"domain": "terminal", "state_text": state, "next_text": after})
     assert trace.startswith("5 lines appear (1 blank): 'root@sandbox:/work# tar xzf broken.tgz', 'gzip: stdin: "
-                            "unexpected end of file', 'tar: Child returned status 1' and 1 more.")
+                            "unexpected end of file', 'tar: Child returned status 1' and 1 more non-blank.")
     assert line_diff("a", "a\n\n", "line")[0] == ["1 blank line appears."]
     assert line_diff("a\n\n\nb", "a\nb", "line")[0] == ["2 blank lines disappear."]
     # An answer counts its lines as a screen does (str.splitlines()).

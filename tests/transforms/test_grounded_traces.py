@@ -99,7 +99,7 @@ def test_a_man_page_scrolled_past_its_synopsis_pairs_none_of_its_lines():
     trace = _terminal(MAN_TAR, MAN_TAR_PAGE_2)
     assert trace == (
         "14 lines appear (2 blank): '   GNU-style usage', '       tar {--catenate|--concatenate} [OPTIONS] ARCHIVE "
-        "ARCHIVE', '       tar --create [--file ARCHIVE] [OPTIONS] [FILE...]' and 9 more. 14 lines disappear: "
+        "ARCHIVE', '       tar --create [--file ARCHIVE] [OPTIONS] [FILE...]' and 9 more non-blank. 14 lines disappear: "
         "'TAR(1)                          GNU TAR Manual                         …', 'NAME', '       tar - an "
         "archiving utility' and 11 more. 1 line changes: ' Manual page tar(1) line 1 (press h for help or q to quit)' "
         "becomes ' Manual page tar(1) line 24 (press h for help or q to quit)'.")
@@ -543,26 +543,26 @@ def test_long_replaced_regions_pair_as_the_reference_pairs_them():
     assert longest > 2 * _WINDOW + 1
 
 
-def test_a_client_side_timeout_is_not_called_a_server_answer_and_injected_faults_are_told():
+def test_a_client_side_timeout_is_not_called_a_server_answer_and_injected_faults_are_told_by_their_effect():
     # mcp-perturbed-everything:8 of a real run: nothing came from the server; the client made the error itself.
     timed_out = grounded_trace({
         "domain": "mcp", "state_text": "{}", "next_text": "[error -32001] Request 'tools/call' timed out after 30 s",
         "next_meta_json": '{"jsonrpc_error": true, "source": "client", "method": "tools/call"}',
         "perturbations": ["timeout:get-tiny-image"], "error": "timeout: no response within 30 s"})
     assert "server answers" not in timed_out and "the client gives up waiting" in timed_out
-    assert "A fault between the client and the server holds the answer back" in timed_out
+    assert "fault" not in timed_out  # the client's own error tells what happened
     assert "timeout:" not in timed_out.replace("'timeout: no response", "")
     answered = grounded_trace({"domain": "mcp", "state_text": "{}", "next_text": "[error -32029] Rate limit",
                                "next_meta_json": '{"jsonrpc_error": true, "answered_by": "proxy"}',
                                "perturbations": ["rate_limit:echo"]})
-    assert "The client receives a protocol error" in answered and "refuses the call as over a rate limit" in answered
+    assert answered.endswith("The client receives a protocol error instead of a result.")
     # mcp-perturbed-filesystem:4: the read after a successful write shows the old lines because the proxy
-    # replayed the first answer; the trace must say so rather than only quote them.
+    # replayed the first answer; the trace must say so, by that effect, rather than only quote them.
     stale = grounded_trace({"domain": "mcp", "state_text": "Successfully wrote to todo.txt",
                             "next_text": "Buy milk\nCall Ada", "next_meta_json": "{}",
                             "perturbations": ["stale:read_text_file", "partial:tools/list:follow-up"]})
-    assert "returns the first answer to the same call again" in stale
-    assert "A fault between the client and the server answers with the part of an earlier answer it held back" in stale
+    assert "The answer repeats the first answer the same call got, not a current one." in stale
+    assert "The answer is the part that an earlier answer held back." in stale
     assert "read_text_file" not in stale and "tools/list" not in stale
     plain = grounded_trace({"domain": "mcp", "state_text": "{}", "next_text": "ok", "next_meta_json": "{}"})
     assert "fault" not in plain

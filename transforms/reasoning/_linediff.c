@@ -1154,8 +1154,8 @@ add_line_to(Listed *listed, const Line *line)
         listed->shown[shown] = line;
 }
 
-/* "<count> <unit>s <verb>: 'a', 'b', 'c' and 2 more.", "<count> <unit>s <verb> (1 blank): 'a'.", or, when all are
- * blank, "2 blank <unit>s <verb>." */
+/* "<count> <unit>s <verb>: 'a', 'b', 'c' and 2 more.", "<count> <unit>s <verb> (1 blank): 'a'.", "... (1 blank): 'a',
+ * 'b', 'c' and 2 more non-blank.", or, when all are blank, "2 blank <unit>s <verb>." */
 static int
 put_listed(Builder *b, const Listed *listed, PyObject *unit, const char *verb)
 {
@@ -1176,6 +1176,10 @@ put_listed(Builder *b, const Listed *listed, PyObject *unit, const char *verb)
         if ((n && put_ascii(b, ", ") < 0) || put_quoted(b, listed->text, listed->shown[n]) < 0)
             return -1;
     if (put_more(b, filled) < 0)
+        return -1;
+    /* Where blank lines are counted, the rest are said to be non-blank, so the sum is visible: "17 lines appear
+     * (2 blank): 'a', 'b', 'c' and 12 more non-blank", not 3 and 12 making 17. */
+    if (listed->blank && filled > MAX_LISTED && put_ascii(b, " non-blank") < 0)
         return -1;
     return put_ascii(b, ".");
 }

@@ -9,10 +9,12 @@ invent explanations. Deterministic and offline.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from collections import Counter
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 from transforms.copied_values import MIN_COPIED_CHARS, copied_spans
 from transforms.reasoning import ReasoningError
@@ -130,7 +132,9 @@ def _meta_sentences(meta: dict, error: str | None, sentences: list[str]) -> None
         sentences.append(f"The command times out{after} and is killed, so it has no exit status.")
     for key in _EXIT_KEYS:
         if meta.get(key) is not None:
-            sentences.append(f"The command exits with status {meta[key]}.")
+            # Neither a terminal's screen nor a tool's output shows it (the swe prompt says so): it is the record's,
+            # told as such, so the trace does not claim the observation prints it.
+            sentences.append(f"The exit status, recorded but not printed, is {meta[key]}.")
             break
     if meta.get("history_overflow"):
         # The terminal kept only its last lines (collectors/terminal.py): the observation is not the whole output.
@@ -150,74 +154,106 @@ def _meta_sentences(meta: dict, error: str | None, sentences: list[str]) -> None
         sentences.append(f"The client rejects the result it receives: {quote(meta['client_error'])}.")
 
 
-# A fault is told in plain words, by what it does, never by its label or the label's settings (a tool name, a glob,
-# "800" ms, "0.4" of a body): nothing in the prompt shows them, so a trace naming them would teach worldline's own
-# label syntax and numbers the model cannot know.
+# A fault is told only by what the observation shows of it, in plain words, never by its label or the label's
+# settings (a tool name, a glob, "800" ms, "0.4" of a body): nothing in the prompt shows them, so a trace naming them
+# would teach worldline's own label syntax and numbers the model cannot know. A fault whose effect the observation
+# does not show (a delay, a stylesheet that failed to load under an unchanged tree) is not told at all: the trace
+# would give a cause the model could not see, for nothing it has to predict. Each vocabulary below returns the
+# sentence, "" for a fault it knows that has nothing to tell here, or None for a label it does not know.
 
-# What each fault the MCP perturbation proxy injects does to the answer the client gets (its kinds and labels:
-# sandboxes/mcp_proxy.py, which transforms may not import). Without it a trace would quote a stale read's old
-# lines as if the write before it had not happened.
-_MCP_FAULTS = {
-    "truncate": "cuts the answer short",
-    "partial": "holds back part of the answer for a follow-up call",
-    "partial/follow-up": "answers with the part of an earlier answer it held back, in the server's place",
-    "tool_error": "makes the tool report an error in the server's place",
-    "jsonrpc_error": "answers with a protocol error in the server's place",
-    "timeout": "holds the answer back until the client stops waiting",
-    "latency": "delays the answer without changing it",
-    "rate_limit": "refuses the call as over a rate limit, in the server's place",
-    "stale": "returns the first answer to the same call again instead of the server's current one",
-}
+# What the MCP proxy ends a text it cut with (sandboxes/mcp_proxy.py _truncate); quote() knows it too (_linediff.c).
+_CUT_MARKER = "…[truncated]"
+# How the proxy's partial fault marks what it held back (sandboxes/mcp_proxy.py _partial, PARTIAL_CURSOR): a note
+# after the content blocks it kept, or a list's nextCursor that only the proxy issues.
+_PARTIAL_SIGNS = ("[partial result: ", '"worldline-partial:')
 
 
-def _mcp_fault(label: str) -> str | None:
+def _mcp_fault(label: str, row: dict) -> str | None:
+    """What the MCP perturbation proxy's fault did, as the answer shows it (its kinds and labels:
+    sandboxes/mcp_proxy.py, which transforms may not import). An error it answered with (tool_error, jsonrpc_error,
+    rate_limit) or a call it let time out is told already by _meta_sentences and the quoted answer, as any such error
+    is; latency changes nothing the answer shows."""
     kind, _, target = label.partition(":")
+    text = row.get("next_text") or ""
     if target.endswith(":follow-up"):
-        kind = "partial/follow-up"
-    does = _MCP_FAULTS.get(kind)
-    return does and f"A fault between the client and the server {does}."
+        # The same call again (or the proxy's cursor in the action) after an answer that said part was held back.
+        return "The answer is the part that an earlier answer held back."
+    if kind == "partial":
+        return ("Only part of the answer arrives, and the rest is held back for a later call."
+                if any(sign in text for sign in _PARTIAL_SIGNS) else "")
+    if kind == "truncate":
+        return f"The answer is cut short, as its {quote(_CUT_MARKER)} shows." if _CUT_MARKER in text else ""
+    if kind == "stale":
+        # The one fault that changes an answer into another plausible one: without this the trace would quote the
+        # earlier lines as if a write since had not happened.
+        return "The answer repeats the first answer the same call got, not a current one."
+    return "" if kind in ("tool_error", "jsonrpc_error", "rate_limit", "timeout", "latency") else None
 
 
 # A web task's faults act on the browser's requests whose path matches a glob: the label is the task's spec,
-# KIND:PATH_GLOB[:ARG] (sandboxes/web_perturb.py). Each is told by what it does to the requests, as that is all the
-# record shows: a stylesheet that failed to load need not change the answer the page shows. Which requests (the
-# glob) and how much (ARG) are the label's settings, left out. page_crash and browser_restart are the web collector's
-# recoveries, not faults a task declared.
+# KIND:PATH_GLOB[:ARG] (sandboxes/web_perturb.py, which transforms may not import). The observation shows one only
+# where it hit the page itself, the address the URL line gives; one that hit a stylesheet, a script or a slow search
+# leaves the tree as it would be, and is not told. Each, by what the page then shows. page_crash and browser_restart
+# are the web collector's recoveries, not faults a task declared.
 _WEB_FAULTS = {
-    "http_500": "answers some of the page's requests with HTTP 500 in the server's place",
-    "http_404": "answers some of the page's requests with HTTP 404 in the server's place",
-    "slow": "holds some of the page's requests back before the server gets them, which delays its answer without "
-            "changing it",
-    "truncate": "cuts the server's answers to some of the page's requests short",
-    "asset_fail": "makes some of the page's requests fail at the network level",
+    "http_500": "The page is the bare HTTP 500 error page that answered the request",
+    "http_404": "The page is the bare HTTP 404 error page that answered the request",
+    "truncate": "The page arrives cut short, so only the start of its content is shown",
+    "asset_fail": "The page's own request fails at the network level",
+    "slow": "",  # a delay: the tree is what it would be
 }
+# The error page an http_* fault answers with (web_perturb.Perturbation.apply) has its status for a title.
+_ERROR_TITLE = {"http_500": "Title: 500", "http_404": "Title: 404"}
 _WEB_RECOVERIES = {"page_crash": "A tab crashes and is opened again at its last address",
                    "browser_restart": "The browser stops and is started again on the last page it showed"}
 
 
-def _web_fault(label: str) -> str | None:
+def _page_matches(glob: str, text: str) -> bool:
+    """Whether the page the observation's URL line gives matches a fault's glob, as web_perturb matches a request:
+    its path with the query, or its path alone."""
+    first = text.split("\n", 1)[0]
+    if not first.startswith("URL: "):
+        return False
+    parts = urlsplit(first[5:].strip())
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    return fnmatch.fnmatchcase(target, glob) or fnmatch.fnmatchcase(parts.path, glob)
+
+
+def _web_fault(label: str, row: dict) -> str | None:
     if label in _WEB_RECOVERIES:
         return f"{_WEB_RECOVERIES[label]}."
-    does = _WEB_FAULTS.get(label.partition(":")[0])
-    return does and f"A fault {does}."
+    kind, _, glob = label.partition(":")
+    told = _WEB_FAULTS.get(kind)
+    if not told:
+        return told
+    head, colon, arg = glob.rpartition(":")
+    if colon and kind == "truncate":
+        try:
+            float(arg)  # the fraction kept, not part of the glob, as web_perturb.parse_perturbation reads it
+            glob = head
+        except ValueError:
+            pass
+    text = row.get("next_text") or ""
+    shown = _page_matches(glob, text) and (kind not in _ERROR_TITLE or _ERROR_TITLE[kind] in text.split("\n", 3)[:3])
+    return f"{told}." if shown else ""
 
 
 # A terminal task's conditions belong to its container (collectors/terminal.py), not to a connection between a
 # client and a server: a step is labelled with one where its new output shows it took effect (a write refused for
 # space, a name that does not resolve, a process killed at the memory cap), and with slow_commands on every step of a
-# task whose shell waits before each command. No network is every terminal container's default, not something a task
-# injected.
+# task whose shell waits before each command, which the output does not show. No network is every terminal
+# container's default, not something a task injected.
 _TERMINAL_CONDITIONS = {
     "disk_full": "The new output shows that the disk is full",
     "read_only_fs": "The new output shows a write refused by a read-only file system",
     "no_network": "The new output shows that the container has no network",
     "memory_cap": "A process runs out of the memory the container is allowed",
     "pids_cap": "The new output shows a process refused at the container's process limit",
-    "slow_commands": "The shell waits before each command it runs, which delays the output without changing it",
+    "slow_commands": "",
 }
 
 
-def _terminal_fault(label: str) -> str | None:
+def _terminal_fault(label: str, row: dict) -> str | None:
     condition = _TERMINAL_CONDITIONS.get(label)
     return condition and f"{condition}."
 
@@ -238,12 +274,16 @@ def _common_fault(label: str) -> str | None:
 
 
 def _fault_sentences(row: dict, sentences: list[str]) -> None:
-    told = _FAULT_VOCABULARIES.get(row.get("collector") or row.get("domain") or "", lambda label: None)
+    vocabulary = _FAULT_VOCABULARIES.get(row.get("collector") or row.get("domain") or "", lambda label, row: None)
+    told = []
+    for label in row["perturbations"]:
+        said = vocabulary(label, row)
+        if said is None:
+            # A label nothing here knows: no effect is claimed for it, and it is not named either (see above).
+            said = _common_fault(label) or "A fault is recorded for this step, with no record of what it does."
+        told.append(said)
     # Two labels told alike (two globs of one kind) are one sentence: without their settings they say the same.
-    sentences.extend(dict.fromkeys(
-        # A label nothing here knows: no effect is claimed for it, and it is not named either (see above).
-        told(label) or _common_fault(label) or "A fault is recorded for this step, with no record of what it does."
-        for label in row["perturbations"]))
+    sentences.extend(dict.fromkeys(said for said in told if said))
 
 
 # The keys of an item of a list that name it, by preference: "10 items, the first titled 'Roungos'".
@@ -267,10 +307,6 @@ def _json_document(text: str):
     except (ValueError, RecursionError):  # a command's output that only looks like JSON, or nests too deeply
         return None
     return value if isinstance(value, (dict, list)) else None
-
-
-# What the MCP proxy ends a text it cut with (sandboxes/mcp_proxy.py _truncate); quote() knows it too (_linediff.c).
-_CUT_MARKER = "…[truncated]"
 
 
 def _end_outside_marker(text: str, end: int) -> int:
@@ -395,7 +431,10 @@ def _answer_sentences(state: str, text: str, noun: str) -> list[str]:
         sentences = [f"The {noun} is a JSON list of {count} that {_fact(document)}."]
     else:
         shown = ", ".join(quote(line) for line in filled[:MAX_LISTED])
-        more = f" and {len(filled) - MAX_LISTED} more" if len(filled) > MAX_LISTED else ""
+        # "non-blank" where blank lines are counted, so the sum is visible: 17 lines (2 blank) are 3 quoted and 12
+        # more non-blank, not 3 and 12.
+        more = (f" and {len(filled) - MAX_LISTED} more{' non-blank' if blank else ''}" if len(filled) > MAX_LISTED
+                else "")
         sentences = [f"The {noun} is one line: {shown}." if len(lines) == 1
                      else f"The {noun} has {count}: {shown}{more}."]
     if text == state:
