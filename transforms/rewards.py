@@ -14,10 +14,17 @@ learns a form the environment never shows. Zero padding is form: `03:04` does no
 `09:04` (see same_form). A timestamp or date value that names a weekday and a full date (`Fri Nov 27 03:04:05 UTC
 2026`, `Fri Nov 27 2026 23:19:31 GMT`) must name that date's weekday (`Mon Nov 27 ... 2026` is a date no clock
 prints), when python-dateutil reads one date from it whichever defaults and day-first order it is given; a value
-with no year, a numeric date that reads both ways (`11/07/2026`) or one dateutil cannot read is not checked. Only
-within one span: the masker gives `Fri` of `Fri, 27 Nov 2026 03:04:05 GMT` a span of its own, and a weekday is not
-checked against a date in another span. Identifiers and measurements (pid, port, hex_id, uuid, temp_path,
-byte_size, usage) stay any value of their kind: their form is the kind.
+with no year, a numeric date that reads both ways (`11/07/2026`) or one dateutil cannot read is not checked.
+Identifiers and measurements (pid, port, hex_id, uuid, temp_path, byte_size, usage) stay any value of their kind:
+their form is the kind.
+
+Values in different spans are held to what the reference shows between them (relations, read from the reference,
+so no column or kind is added and older rows get them too): a day's name in a span of its own (`Fri` of `Fri, 27
+Nov 2026 03:04:05 GMT`, a JSON object's `day_of_week`) must name the predicted date it goes with, where the
+reference's does; and two zoned ISO timestamps the reference gives as one instant in two UTC offsets (the time
+server's convert_time source and target, or their dates where only the date is a span) must be one instant, the
+offsets as far apart. So a converted time that misses its midnight rollover scores 0, and the right answer on any
+date 1.0.
 
 A format span whose predicted text is exactly the reference's value there passes too, whatever today's masker makes
 of it (_Alignment._format_ends): a row curated by older masking rules may mark as a value what today's rules read as
@@ -45,13 +52,15 @@ import json
 import re
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta, timezone
 from functools import cache, lru_cache
 
 # Not a dependency of ours but of apache-beam's (and pandas'), so present wherever curation runs.
 from dateutil import parser as dateutil_parser
 
 from transforms import masking
+from transforms.masking.dates import zoned_instant
+from transforms.masking.weekdays import _weekday_date
 from transforms.prompts import ANSWER_TAG, DOMAINS, GENERIC, plugin_domains
 from transforms.stages import rubric_id as domain_rubric
 
@@ -89,6 +98,7 @@ ANY_KIND = "volatile"
 KINDS = frozenset((*masking.KINDS, REPLAY, ANY_KIND))
 MAX_PLACES = 10_000
 FORM_KINDS = frozenset(("timestamp", "date", "duration"))
+_DATED_KINDS = frozenset(("timestamp", "date"))
 # A value's pieces: a run of ASCII digits with the spaces padding it (ls's `Nov  7` pads the day the width of `27`),
 # a run of ASCII letters, or any other character.
 _PIECES = re.compile(r" *[0-9]+|[A-Za-z]+|.", re.DOTALL)
@@ -225,13 +235,19 @@ def _zero_padded(digits: str) -> bool:
     return len(digits) >= 2 and digits[0] == "0"
 
 
+def _utc(instant: datetime) -> str:
+    return instant.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _hours(offset: timedelta) -> str:
+    return f"{offset.total_seconds() / 3600:+g} h"
+
+
 @lru_cache(maxsize=4096)  # a GRPO group's completions repeat values; a parse costs about 80 us
-def _weekday_contradiction(value: str) -> str | None:
-    """Why value, a timestamp or date, names a weekday its own date does not fall on (`Mon Nov 27 03:04:05 UTC
-    2026`), or None: also when it names no weekday or no year, names two, or dateutil reads no single date from it
-    (it cannot parse it, or the date depends on defaults or on reading day or month first)."""
-    named = {name[:3].lower() for name in _WEEKDAY_NAME.findall(value)}
-    if len(named) != 1 or _YEAR.search(value) is None:
+def _single_date(value: str) -> date | None:
+    """The one date dateutil reads from value whichever defaults and day-first order it is given, or None: no year,
+    a date that depends on defaults or on reading day or month first, or no date dateutil can read."""
+    if _YEAR.search(value) is None:
         return None
     dates = set()
     for dayfirst in (False, True) if _NUMERIC_DATE.search(value) else (False,):
@@ -245,12 +261,76 @@ def _weekday_contradiction(value: str) -> str | None:
             # reads the same date. (Without a day, dateutil moves to the named weekday: a day, never a contradiction.)
             if found.year != default.year and found.month != default.month and found.day != default.day:
                 break
-    if len(dates) != 1:
+    return dates.pop() if len(dates) == 1 else None
+
+
+def _weekday_contradiction(value: str) -> str | None:
+    """Why value, a timestamp or date, names a weekday its own date does not fall on (`Mon Nov 27 03:04:05 UTC
+    2026`), or None: also when it names no weekday or no year, names two, or dateutil reads no single date from it
+    (it cannot parse it, or the date depends on defaults or on reading day or month first)."""
+    named = {name[:3].lower() for name in _WEEKDAY_NAME.findall(value)}
+    if len(named) != 1 or (found := _single_date(value)) is None:
         return None
-    weekday = _WEEKDAYS[(found := dates.pop()).weekday()]
+    weekday = _WEEKDAYS[found.weekday()]
     if weekday[:3].lower() in named:
         return None
     return f"its weekday contradicts its date: {found.isoformat()} is a {weekday}"
+
+
+# ---- relations between spans: one reading shown twice ------------------------------------------------------------
+# A format span is checked alone, so a value that is right in itself may contradict another value of the same
+# answer: the time server's convert_time gives a source and a target datetime of one instant, each with the day of
+# the week of its own date, and where the target's time of day and offset are content only its date is a span
+# (masking.without_distant_dates), so a target date that misses the midnight rollover (23:15 London is 10:15 the
+# next day in Sydney, a Sunday) was a date of the right form. What the reference shows to hold between two of its
+# values is read from the reference itself, so rows curated before this rule get it too, and no column or kind is
+# added:
+# - "instant": two zoned ISO timestamps (whole spans, or dates followed by their time of day and offset) whose
+#   reference readings are one instant in two UTC offsets must be one instant in the prediction. Two offsets, not
+#   one: two readings of a clock in one offset that agree to the second are two readings that may differ, but a
+#   time given in two offsets is a conversion.
+# - "weekday": a day's name that names its date's weekday in the reference (the date transforms.masking pairs it
+#   with: beside it, or in its JSON object) must name the predicted date's weekday, as a day's name and a date
+#   within one span already must (_weekday_contradiction). Not checked where dateutil reads no single date from
+#   the predicted one.
+# The prediction that repeats the reference's values meets them as the reference does; others are read.
+
+
+@dataclass(frozen=True)
+class _Relation:
+    kind: str  # "instant" or "weekday"
+    first: int  # segment indices: the other reading, or the date a weekday names
+    second: int  # the reading a failure is named by, or the weekday
+    offsets: timedelta = timedelta(0)  # an instant's: the second reading's UTC offset less the first's
+
+
+def _relations(reference: str, segments: list[_Segment]) -> tuple[_Relation, ...]:
+    """The relations the reference's dated format spans show (see above), in segment order. Not cached: a few
+    microseconds a dated span (dateutil's parse of a weekday's date is, in _single_date), and a cache keyed by the
+    reference would hold the batch's references (a top screen is 142 KB)."""
+    dated = [index for index, segment in enumerate(segments) if segment.kind in _DATED_KINDS]
+    if len(dated) < 2:
+        return ()
+    relations = []
+    instants = {index: zoned_instant(reference, segments[index].start, segments[index].end) for index in dated}
+    readings = [(index, instant) for index, instant in instants.items() if instant is not None]
+    for k, (first, instant) in enumerate(readings):
+        relations += [_Relation("instant", first, second, other.utcoffset() - instant.utcoffset())
+                      for second, other in readings[k + 1:]
+                      if other == instant and other.utcoffset() != instant.utcoffset()]
+    spans = [{"start": segments[index].start, "end": segments[index].end, "kind": segments[index].kind}
+             for index in dated]
+    for k, index in enumerate(dated):
+        weekday = reference[segments[index].start:segments[index].end]
+        if segments[index].kind != "date" or _WEEKDAY_NAME.fullmatch(weekday) is None:
+            continue
+        paired = _weekday_date(reference, spans, k)
+        if paired is None:
+            continue
+        day = _single_date(reference[spans[paired]["start"]:spans[paired]["end"]])
+        if day is not None and _WEEKDAYS[day.weekday()][:3].lower() == weekday[:3].lower():
+            relations.append(_Relation("weekday", dated[paired], index))
+    return tuple(sorted(relations, key=lambda relation: (relation.second, relation.first)))
 
 
 def score(prediction: str | None, reference: str, exact_spans, format_spans, rubric_id: str) -> Score:
@@ -298,6 +378,11 @@ class _Alignment:
         self.prediction, self.reference, self.segments = prediction, reference, segments
         self._rule_spans = None
         self._furthest = (-1, -1, "")  # (segment, position, reason) of the failure that got furthest
+        # Where each segment starts in the prediction on the walk being made (the last one: the prediction's end).
+        # A walk from segment k rewrites k on, and a branch's places lie past what the walk that made them wrote,
+        # so when a walk ends the list holds the whole path it ended.
+        self._starts = [0] * (len(segments) + 1)
+        self._relations = None  # read from the reference when a walk first ends
 
     @property
     def rule_spans(self) -> dict[int, dict]:
@@ -334,9 +419,10 @@ class _Alignment:
         of the (segment, position) places to go on from where the walk may go on at more than one (a replay span's
         end, a format value the masker and the reference's value give different ends), None on a failure (recorded
         in _furthest)."""
-        prediction = self.prediction
+        prediction, starts = self.prediction, self._starts
         for index in range(index, len(self.segments)):
             segment = self.segments[index]
+            starts[index] = position
             if segment.kind is None:
                 expected = self.reference[segment.start:segment.end]
                 if not prediction.startswith(expected, position):
@@ -354,7 +440,49 @@ class _Alignment:
         if position != len(prediction):
             return self._fail(len(self.segments), position, "the prediction goes on after the reference's end: "
                                                             f"{prediction[position:position + _SHOWN]!r}")
+        starts[len(self.segments)] = position
+        # The reference meets the relations it shows, so a prediction that is the reference needs none read.
+        if prediction != self.reference and (reason := self._relation_failure()) is not None:
+            # Another placement of the replay spans may read other values: the search goes on. (A place already
+            # tried is not walked again, though the values before it may now differ: at worst a stricter score, on a
+            # row with a replay span between a relation's two values.)
+            return self._fail(len(self.segments), position, reason)
         return True
+
+    def _relation_failure(self) -> str | None:
+        """Why the values of the walk just ended break a relation the reference shows (_relations), or None."""
+        if self._relations is None:
+            self._relations = _relations(self.reference, self.segments)
+        for relation in self._relations:
+            first, second = self.segments[relation.first], self.segments[relation.second]
+            ours = [self._value(relation.first), self._value(relation.second)]
+            if ours == [self.reference[first.start:first.end], self.reference[second.start:second.end]]:
+                continue
+            if relation.kind == "instant":
+                instants = [zoned_instant(self.prediction, self._starts[index], self._starts[index + 1])
+                            for index in (relation.first, relation.second)]
+                if None in instants:
+                    bad, other = (first, second) if instants[0] is None else (second, first)
+                    return (f"{_name(bad)} kind {bad.kind}: {ours[bad is second]!r} reads as no instant (no such day "
+                            f"or time), and the reference gives it and {_name(other)} as one instant")
+                if instants[0] != instants[1]:
+                    return (f"{_name(second)} kind {second.kind}: {ours[1]!r} gives {instants[1].isoformat()} "
+                            f"({_utc(instants[1])}), but {_name(first)} {ours[0]!r} gives {instants[0].isoformat()} "
+                            f"({_utc(instants[0])}): the reference gives the two as one instant")
+                if instants[1].utcoffset() - instants[0].utcoffset() != relation.offsets:
+                    return (f"{_name(second)} kind {second.kind}: {ours[1]!r} gives {instants[1].isoformat()}, "
+                            f"in an offset {_hours(instants[1].utcoffset() - instants[0].utcoffset())} from "
+                            f"{_name(first)}'s {instants[0].isoformat()}: the reference gives the one instant in "
+                            f"offsets {_hours(relation.offsets)} apart")
+            else:
+                day = _single_date(ours[0])
+                if day is not None and _WEEKDAYS[day.weekday()][:3].lower() != ours[1][:3].lower():
+                    return (f"{_name(second)} kind {second.kind}: {ours[1]!r} is not the weekday of "
+                            f"{_name(first)} {ours[0]!r}: {day.isoformat()} is a {_WEEKDAYS[day.weekday()]}")
+        return None
+
+    def _value(self, index: int) -> str:
+        return self.prediction[self._starts[index]:self._starts[index + 1]]
 
     def _format_ends(self, index: int, position: int) -> list[int]:
         """Where the format segment index may end in the prediction from position: where today's masker's value of

@@ -73,7 +73,9 @@ def test_another_value_of_each_format_span_kind_scores_1(rows):
             other = _other_value(span["kind"], value)
             assert other != value
             one = _replaced(row["reference"], span, other)
-            assert _score(one, row).matched, (row["id"], span, other, _score(one, row).reason)
+            result = _score(one, row)
+            # A day's name and the date it names move together (rewards' relations): one alone contradicts the other.
+            assert result.matched or " is not the weekday of " in result.reason, (row["id"], span, other, result.reason)
             every = _replaced(every, span, other)
         assert _score(every, row).reward == 1.0, (row["id"], every)
 

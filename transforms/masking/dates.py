@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 
 from transforms.masking.rules import _D, _DAY, _MONTH
@@ -62,9 +62,11 @@ _MOST_OFFSET = 14 * 3600  # UTC-12 .. UTC+14
 CLOCK_WINDOW_S = 3600.0
 # The rest of an ISO timestamp after its date (offset 10) when it gives a time of day and an explicit offset: as
 # the ISO 8601 rule (rules.DIGIT_FORMS) and _FULL_DATE read them.
-_ZONED_TIME = re.compile(rf"[T ](?P<hour>{_D}{{2}}):(?P<minute>{_D}{{2}})(?::(?P<second>{_D}{{2}})(?:[.,]{_D}+)?)?"
+_ZONED_TIME = re.compile(rf"[T ](?P<hour>{_D}{{2}}):(?P<minute>{_D}{{2}})(?::(?P<second>{_D}{{2}})"
+                         rf"(?:[.,](?P<fraction>{_D}+))?)?"
                          rf"(?:Z|(?P<sign>[+-])(?P<zone_hours>{_D}{{2}}):?(?P<zone_minutes>{_D}{{2}}))")
 _ISO_DATE_LENGTH = 10
+_ISO_DATE = re.compile(rf"{_D}{{4}}-{_D}{{2}}-{_D}{{2}}")
 
 
 @lru_cache(maxsize=64)
@@ -222,3 +224,29 @@ def _near_iso_days(recorded_at_s: float, window: float) -> dict[str, int]:
     window)."""
     return _iso_days(math.ceil((recorded_at_s - window + _MOST_OFFSET) / _DAY_SECONDS),
                      math.floor((recorded_at_s + window - _MOST_OFFSET) / _DAY_SECONDS) - 1)
+
+
+# ---- the instant of a zoned ISO timestamp, whole or cut to its date ------------------------------------------
+def zoned_instant(text: str, start: int, end: int) -> datetime | None:
+    """The instant (an aware datetime) of the ISO timestamp with a time of day and an explicit offset or Z that
+    text[start:end] is ("2026-11-29T10:15:00+11:00"), or whose date it is, followed in text by its time of day and
+    offset: a converted time that without_distant_dates cut to its date ("2026-11-29" of the same). None for any
+    other text, and for a date, time or offset no clock gives (2026-02-30, 25:00, +24:00). The scorer
+    (transforms.rewards, "relations") reads a prediction's values with it, so that a converted time's date is held to
+    the instant its source gives: only the date is a span there, and its rollover is what a prediction may miss."""
+    if end - start == _ISO_DATE_LENGTH:
+        zoned = _ZONED_TIME.match(text, end)
+    else:
+        zoned = _ZONED_TIME.fullmatch(text, start + _ISO_DATE_LENGTH, end)
+    if zoned is None or _ISO_DATE.fullmatch(text, start, start + _ISO_DATE_LENGTH) is None:
+        return None
+    hour, minute, second, fraction, sign, zone_hours, zone_minutes = zoned.group(
+        "hour", "minute", "second", "fraction", "sign", "zone_hours", "zone_minutes")
+    offset = timedelta(0) if sign is None else (1 if sign == "+" else -1) * timedelta(
+        hours=int(zone_hours), minutes=int(zone_minutes))
+    try:
+        day = date.fromisoformat(text[start:start + _ISO_DATE_LENGTH])
+        return datetime(day.year, day.month, day.day, int(hour), int(minute), int(second or 0),
+                        int((fraction or "0")[:6].ljust(6, "0")), tzinfo=timezone(offset))
+    except ValueError:  # an impossible date or time of day, or an offset of a day or more
+        return None
