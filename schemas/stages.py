@@ -37,6 +37,9 @@ CURATED_TRANSITION_SCHEMA = pa.schema(
     ]
 )
 
+# Each stage row carries its transition's task_group (a stage 1 episode document, its first transition's: a document
+# holds one episode), so a trainer streaming a stage can split by it without reading `transitions`. Last, so that an
+# output written before it has a prefix of these columns.
 STAGE1_SCHEMA = pa.schema(
     [
         pa.field("id", pa.string(), nullable=False),
@@ -44,6 +47,7 @@ STAGE1_SCHEMA = pa.schema(
         pa.field("episode_id", pa.string()),
         pa.field("step", pa.int32()),
         pa.field("text", pa.string()),  # dynamics document: history window + action -> next observation
+        pa.field("task_group", pa.string()),
     ]
 )
 
@@ -56,6 +60,7 @@ STAGE2_SCHEMA = pa.schema(
         pa.field("messages", pa.list_(MESSAGE)),  # system, history turns, final user turn
         pa.field("target", pa.string()),  # <think>trace</think><predicted_observation>...</predicted_observation>
         pa.field("reasoning_source", pa.string()),  # grounded, llm
+        pa.field("task_group", pa.string()),
     ]
 )
 
@@ -70,6 +75,7 @@ STAGE3_SCHEMA = pa.schema(
         pa.field("exact_spans", pa.list_(SPAN)),  # must match the reference to the character
         pa.field("format_spans", pa.list_(SPAN)),  # must only match in format (PIDs, timestamps, temp names)
         pa.field("rubric_id", pa.string()),
+        pa.field("task_group", pa.string()),
     ]
 )
 

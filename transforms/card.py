@@ -98,9 +98,10 @@ STAGE1_ROWS = {
 
 # Third-party content in the rows, by the domain that brings it (a run's card names those of its domains).
 THIRD_PARTY = {
-    "search": "the PyPI and Debian package READMEs of the search corpus, those installed on the collecting machine "
-              "(another machine's corpus, and so its search rows, differ; the hex digits between `@` and `+` in "
-              "`env.digest` name the corpus a row saw)",
+    "search": "the PyPI and Debian package READMEs of the search corpus: those of the Python distributions installed "
+              "on the collecting machine from a package index (not those installed from a folder, editable, from a "
+              "VCS or from an archive by URL) and of its Debian packages (another machine's corpus, and so its search "
+              "rows, differ; the hex digits between `@` and `+` in `env.digest` name the corpus a row saw)",
     "swe": "the source code, tests and documentation of the PyPI projects the SWE tasks run on",
     "mcp": "the documentation, tool descriptions and output of the MCP servers",
 }
@@ -110,9 +111,9 @@ from collections import defaultdict
 from datasets import load_dataset
 
 D = "PATH/TO/THIS/FOLDER"
-transitions = load_dataset(D, "transitions")["train"]
-groups = defaultdict(set)  # domain -> its environment groups
-for domain, group in zip(transitions["domain"], transitions["task_group"]):
+groups = defaultdict(set)  # domain -> its environment groups: stage1 has every transition's, in two small columns
+index = load_dataset(D, "stage1", columns=["domain", "task_group"])["train"]
+for domain, group in zip(index["domain"], index["task_group"]):
     groups[domain].add(group)
 def fraction(domain, group):  # where the group's md5 falls in [0, 1): the same on every machine
     return int(hashlib.md5(f"{domain}/{group}".encode()).hexdigest(), 16) / 16**32
@@ -121,9 +122,10 @@ for domain, names in groups.items():
     if len(names) > 1:  # each group decided on its own; the lowest one if none is in the tenth
         tenth = {group for group in names if fraction(domain, group) < 0.1}
         held |= {(domain, group) for group in tenth or {min(names, key=lambda g: fraction(domain, g))}}
-test_ids = set(transitions.filter(lambda row: (row["domain"], row["task_group"]) in held)["id"])
-sft_train = load_dataset(D, "stage2")["train"].filter(lambda row: row["id"] not in test_ids)
-rl_test = load_dataset(D, "stage3")["train"].filter(lambda row: row["id"] in test_ids)"""
+def held_out(row):
+    return (row["domain"], row["task_group"]) in held
+sft_train = load_dataset(D, "stage2")["train"].filter(lambda row: not held_out(row))
+rl_test = load_dataset(D, "stage3")["train"].filter(held_out)"""
 
 SPAN_KINDS = ("timestamp", "date", "duration", "byte_size", "pid", "port", "hex_id", "uuid", "temp_path", "usage",
               "replay")
@@ -224,6 +226,19 @@ def grouped_by_task(stats: dict) -> tuple[int, str] | None:
     return counted["rows"], ", ".join(f"{domain} {rows}" for domain, rows in counted.get("domains", {}).items())
 
 
+def _controls(stats: dict) -> dict | None:
+    """The rows whose next observation holds C0 controls other than tab and newline (stats.json
+    targets_with_controls), with `domains` and `characters` as `mcp 3, web 1`; None when none did (or a run before
+    the count)."""
+    counted = stats.get("targets_with_controls") or {}
+    if not counted.get("rows"):
+        return None
+    listed = {key: ", ".join(f"{name} {rows}" for name, rows in sorted(counted.get(key, {}).items(),
+                                                                        key=lambda item: (-item[1], item[0])))
+              for key in ("domains", "characters")}
+    return {"rows": counted["rows"], **listed}
+
+
 def _history_steps(settings: dict) -> int | str:
     """The run's window: a number of earlier steps, or ALL_HISTORY (a run before --history-steps showed 4)."""
     return settings.get("history_steps", HISTORY_STEPS)
@@ -300,5 +315,5 @@ def dataset_card(stats: dict, settings: dict, run_id: str = "") -> str:
         completion_limit=_limit(lengths["domains"], "target_chars", STAGE2_ROOM) if lengths else None,
         stage1=stage1, stage1_tokens=_token_estimates(stage1["domains"], "text_chars") if stage1 else None,
         stage1_limit=_limit(stage1["domains"], "text_chars", STAGE1_ROOM) if stage1 else None,
-        stage2_room=STAGE2_ROOM,
+        stage2_room=STAGE2_ROOM, controls=_controls(stats),
         chars_per_token=CHARS_PER_TOKEN, settings_json=json.dumps(settings, indent=2, sort_keys=True))

@@ -5,7 +5,9 @@ Each system prompt says what environment is being simulated, how its observation
 the next observation inside <predicted_observation>...</predicted_observation>. A turn's user prompt is written in
 AgentWorldBench's layout (`### Turn N`, then `**Task Instruction:**`, `**Current State:**` and `**Action:**`
 sections, the action in a code block). The stage 2/3 chat rows and the AgentWorldBench export both take their
-system prompt and their turn prompts from here, so a model is evaluated under the prompt it was trained with.
+system prompt and their turn prompts from here, so a model is evaluated under the prompt it was trained with, but
+for one difference: the stage rows fence the state as they fence the action, while the export writes it unfenced, as
+the benchmark's own lines do (docs/formats.md, "World-model prompts").
 
 A domain worldline does not ship gets its description from the collector plugin that records it: a `Domain` named
 by an entry point in the `worldline.domains` group (plugin_domains), or else the generic one.
@@ -276,9 +278,18 @@ def system_prompt(domain: str) -> str:
 # with the values of many rows at once.
 TURN_HEADER = "### Turn {turn}\n"
 INSTRUCTION_SECTION = "**Task Instruction:**\n{instruction}\n\n"
-STATE_SECTION = "**Current State:**\n{state}\n\n"
+# The state is fenced like the action (fence_for): a screen or page can show an unclosed ``` fence or a `### Turn` or
+# `**Action:**` line, which unfenced would swallow or fake the sections after it for a Markdown reader or a parser
+# splitting on them. The AgentWorldBench export keeps the benchmark's unfenced state (UNFENCED_STATE_SECTION).
+STATE_SECTION = "**Current State:**\n{fence}\n{state}\n{fence}\n\n"
+UNFENCED_STATE_SECTION = "**Current State:**\n{state}\n\n"
 ACTION_SECTION = "**Action:**\n{action}"
 _BACKTICK_RUNS = re.compile(r"`+")
+# A line a Markdown reader of an unfenced state would take for prompt structure: a code fence (CommonMark: up to
+# three spaces, then three or more backticks or tildes) or one of the turn prompt's own headers.
+# A pattern both re and RE2 (pyarrow.compute, for a column at once) read alike.
+PROMPT_MARKUP_PATTERN = r"(?m)^(?: {0,3}(?:```|~~~)|### Turn |\*\*(?:Task Instruction|Current State|Action):\*\*)"
+PROMPT_MARKUP_LINE = re.compile(PROMPT_MARKUP_PATTERN)
 _JSON_WHITESPACE = " \t\n\r"  # json.loads skips these around a value, and only these
 _JSON = json.JSONDecoder()
 
@@ -303,17 +314,32 @@ def action_block(action_text: str) -> str:
     if not isinstance(action_text, str):
         # A history row Finish keeps though its own trace failed on it may hold any value: written as format() does.
         action_text = format(action_text)
-    longest = max(map(len, _BACKTICK_RUNS.findall(action_text))) if "`" in action_text else 0
-    fence = "`" * max(3, longest + 1)
+    fence = fence_for(action_text)
     return f"{fence}{'json' if _is_json_value(action_text) else ''}\n{action_text}\n{fence}"
 
 
-def turn_prompt(turn: int, action_text: str, instruction: str | None = None, state_text: str = "") -> str:
+def fence_for(text: str) -> str:
+    """A code fence no line of text can close: backticks, one more than its longest backtick run, at least three."""
+    if not isinstance(text, str):
+        text = format(text)  # as action_block and str.format write a value that is not a str
+    longest = max(map(len, _BACKTICK_RUNS.findall(text))) if "`" in text else 0
+    return "`" * max(3, longest + 1)
+
+
+def turn_prompt(turn: int, action_text: str, instruction: str | None = None, state_text: str = "", *,
+                fence_state: bool = True) -> str:
     """The user prompt of turn `turn` (in a stage 2/3 chat its transition's recorded step + 1, in the
     AgentWorldBench export its place in the episode's curated turns).
     The task and the state before the action are given on the turn a conversation opens with; an empty one is left
-    out rather than shown as an empty section."""
+    out rather than shown as an empty section. The state is a fenced code block (fence_for), unless fence_state is
+    False: the AgentWorldBench export writes it as the benchmark does, as it is."""
+    if not state_text:
+        state = ""
+    elif fence_state:
+        state = STATE_SECTION.format(state=state_text, fence=fence_for(state_text))
+    else:
+        state = UNFENCED_STATE_SECTION.format(state=state_text)
     return (TURN_HEADER.format(turn=turn)
             + (INSTRUCTION_SECTION.format(instruction=instruction) if instruction else "")
-            + (STATE_SECTION.format(state=state_text) if state_text else "")
+            + state
             + ACTION_SECTION.format(action=action_block(action_text)))

@@ -21,9 +21,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from schemas.stages import MESSAGE, SPAN, STAGE1_SCHEMA, STAGE2_SCHEMA, STAGE3_SCHEMA
-from transforms import _stages
+from transforms import _stages, stats
 from transforms.copied_values import IDENTIFIER_KINDS, copied_spans
-from transforms.prompts import ACTION_SECTION, INSTRUCTION_SECTION, STATE_SECTION, TURN_HEADER, action_block
+from transforms.prompts import (ACTION_SECTION, INSTRUCTION_SECTION, STATE_SECTION, TURN_HEADER, action_block,
+                                fence_for)
 from transforms.stages import (ANSWER, DOCUMENT_END, DOCUMENT_OPENING, DOCUMENT_TURN, EPISODE, EPISODE_DOCUMENT_CHARS,
                                HISTORY_STEPS, REASONED_ANSWER, REQUIRED_KEYS, WINDOW, StageError, _shown,
                                _split_format, _system_prompt, check_keys, check_window, document_starts,
@@ -98,21 +99,24 @@ def build_stage_tables(rows: list[dict], curated: pa.Table, currents: np.ndarray
     exact_spans, format_spans = _exact_spans(spans), _format_spans(spans)
     common = {name: curated.column(name) for name in ("id", "domain", "episode_id", "step")}
     rubrics = {domain: rubric_id(domain) for domain in set(domains)}
+    group = curated.column("task_group")
     if stage1_layout == EPISODE:
         stage1 = _episode_table(pieces, values, curated, current_rows, currents, max_document_chars)
     else:
         stage1 = pa.Table.from_arrays([*common.values(), _documents(pieces, values, currents, steps_start,
-                                                                    steps_end)], schema=STAGE1_SCHEMA)
+                                                                    steps_end), group], schema=STAGE1_SCHEMA)
     stage2 = pa.Table.from_arrays([*common.values(), messages, target,
-                                   pa.repeat(reasoning_source, len(built))], schema=STAGE2_SCHEMA)
+                                   pa.repeat(reasoning_source, len(built)), group], schema=STAGE2_SCHEMA)
     stage3 = pa.Table.from_arrays([*common.values(), messages, reference, exact_spans, format_spans,
-                                   pa.array([rubrics[domain] for domain in domains], pa.string())],
+                                   pa.array([rubrics[domain] for domain in domains], pa.string()), group],
                                   schema=STAGE3_SCHEMA)
     left_out = [(position, reason) for position, row in enumerate(current_rows) if (reason := stage3_left_out(row))]
     if left_out:
         keep = np.ones(len(current_rows), dtype=bool)
         keep[[position for position, _ in left_out]] = False
         stage3 = stage3.filter(pa.array(keep))
+    # Counted here, once the tables are made, so that a build retried in halves (StageTextTooLarge) counts once.
+    stats.count_text_flags(curated)
     return StageTables(built, stage1, stage2, stage3, errors, left_out)
 
 
@@ -319,10 +323,12 @@ def _messages(pieces: _Pieces, values: dict[str, np.ndarray], rows: list[dict], 
     content[user_slots, 0] = _turn_headers(pieces, steps[user_rows] + 1)
     content[user_slots, columns[2]:columns[3]] = pieces.format(ACTION_SECTION, action=_action_blocks(
         pieces, rows, user_rows))
-    content[firsts + 1, columns[0]:columns[1]] = _section(pieces, INSTRUCTION_SECTION, "instruction",
-                                                          [row.get("instruction") or "" for row in current_rows])
+    instructions = [row.get("instruction") or "" for row in current_rows]
+    content[firsts + 1, columns[0]:columns[1]] = _section(pieces, INSTRUCTION_SECTION, instructions,
+                                                          instruction=pieces.values(instructions))
     states = [rows[position].get("state_text") or "" for position in openings.tolist()]
-    content[firsts + 1, columns[1]:columns[2]] = _section(pieces, STATE_SECTION, "state", states)
+    content[firsts + 1, columns[1]:columns[2]] = _section(pieces, STATE_SECTION, states, state=pieces.values(states),
+                                                          fence=_fences(pieces, states))
     messages = pa.StructArray.from_arrays([_ROLES.take(role), pieces.column(content)], fields=list(MESSAGE))
     return pa.ListArray.from_arrays(pa.array(offsets), messages, type=pa.list_(MESSAGE))
 
@@ -355,9 +361,15 @@ def _spread(distinct: np.ndarray, values, keys: np.ndarray) -> np.ndarray:
     return lookup[keys]
 
 
-def _section(pieces: _Pieces, template: str, field: str, texts: list[str]) -> np.ndarray:
-    """A section's pieces for each text, none where the text is empty: the section is left out."""
-    section = pieces.format(template, **{field: pieces.values(texts)})
+def _fences(pieces: _Pieces, texts: list[str]) -> np.ndarray:
+    """The code fence of each text (fence_for), a literal: a file has a few distinct ones."""
+    return np.array([pieces.literal(fence_for(text)) for text in texts], dtype=np.int64)
+
+
+def _section(pieces: _Pieces, template: str, texts: list[str], **fields: np.ndarray) -> np.ndarray:
+    """A section's pieces for each text (its fields filled in), none where the text is empty: the section is left
+    out."""
+    section = pieces.format(template, **fields)
     section[np.array([not text for text in texts], dtype=bool)] = _EMPTY
     return section
 
@@ -384,7 +396,7 @@ def _episode_table(pieces: _Pieces, values: dict[str, np.ndarray], curated: pa.T
     states = pieces.values([current_rows[first].get("state_text") or "" for first in firsts.tolist()])
     text = _episode_documents(pieces, values, currents, firsts, states)
     common = [curated.column(name).take(firsts) for name in ("id", "domain", "episode_id", "step")]
-    return pa.Table.from_arrays([*common, text], schema=STAGE1_SCHEMA)
+    return pa.Table.from_arrays([*common, text, curated.column("task_group").take(firsts)], schema=STAGE1_SCHEMA)
 
 
 def _episode_documents(pieces: _Pieces, values: dict[str, np.ndarray], currents, firsts, states) -> pa.Array:

@@ -212,11 +212,12 @@ def build_stage_rows(history: list[dict], current: dict, trace: str, *, window: 
     prompt = _conversation(steps, current)
     common = {"id": record, "domain": current["domain"], "episode_id": current.get("episode_id"),
               "step": current["step"]}
-    stage1 = {**common, "text": _document(steps, current)}
+    group = {"task_group": current.get("task_group")}  # last, as in schemas/stages.py
+    stage1 = {**common, "text": _document(steps, current), **group}
     stage2 = {**common, "messages": prompt, "target": reasoned_answer(trace, reference),
-              "reasoning_source": reasoning_source}
+              "reasoning_source": reasoning_source, **group}
     stage3 = {**common, "prompt": prompt, "reference": reference, "exact_spans": exact_spans,
-              "format_spans": format_spans, "rubric_id": rubric_id(current["domain"])}
+              "format_spans": format_spans, "rubric_id": rubric_id(current["domain"]), **group}
     return stage1, stage2, None if stage3_left_out(current) else stage3
 
 
@@ -247,7 +248,8 @@ def _episode_row(run: list[dict]) -> dict:
     opening = document_opening(first["domain"], first.get("instruction"), first.get("state_text") or "")
     turns = [document_turn(row.get("action_text") or "", row.get("next_text") or "") for row in run]
     return {"id": str(first["id"]), "domain": first["domain"], "episode_id": first.get("episode_id"),
-            "step": first["step"], "text": "".join([opening, *turns, DOCUMENT_END])}
+            "step": first["step"], "text": "".join([opening, *turns, DOCUMENT_END]),
+            "task_group": first.get("task_group")}
 
 
 def document_starts(rows: list[dict], max_chars: int = EPISODE_DOCUMENT_CHARS) -> np.ndarray:

@@ -23,6 +23,8 @@ import pyarrow.compute as pc
 from apache_beam.metrics import Metrics
 from apache_beam.metrics.metric import MetricsFilter
 
+from transforms.prompts import PROMPT_MARKUP_PATTERN
+
 NAMESPACE = "worldline.curate"
 IN, OUT, DEAD, EXACT, NEAR = "in", "out", "dead_lettered", "dedupe_exact", "dedupe_near"
 # Rows whose next observation was replayed (collect --replays), with a detail when a replay showed some of it
@@ -67,6 +69,19 @@ LENGTHS = (PROMPT_CHARS, TARGET_CHARS, ROW_CHARS)
 # Characters of each stage-1 document's `text`, per domain, as the same counters: a window-layout document ends with
 # its row's own transition, so a context limit below it cuts exactly what the row is for.
 STAGE1_CHARS = "stage1_text_chars"
+# Curated rows with stage rows (as Finish builds them), per domain, whose text a reader of the rows may trip on:
+# - STATE_MARKUP: the state before the action holds a line a Markdown reader takes for prompt structure (a code fence,
+#   a `### Turn` or section header: transforms.prompts.PROMPT_MARKUP_PATTERN). The stage prompts fence the state; the
+#   AgentWorldBench export writes it as the benchmark does, unfenced, where such a line breaks the turn's sections.
+# - TARGET_CONTROLS: the next observation (stage 2's target holds it, and stage 3's reference is it) holds a C0
+#   control character other than tab and newline (NUL, BEL, ESC, a CR...), kept as the environment returned it; also
+#   counted per character as `TARGET_CONTROLS|char=NAME` (rows holding it).
+STATE_MARKUP, TARGET_CONTROLS = "states_with_prompt_markup", "targets_with_controls"
+TEXT_FLAGS = (STATE_MARKUP, TARGET_CONTROLS)
+_CONTROLS_PATTERN = r"[\x00-\x08\x0b-\x1f]"  # RE2's escapes (pyarrow.compute)
+C0_NAMES = ("NUL", "SOH", "STX", "ETX", "EOT", "ENQ", "ACK", "BEL", "BS", "HT", "LF", "VT", "FF", "CR", "SO", "SI",
+            "DLE", "DC1", "DC2", "DC3", "DC4", "NAK", "SYN", "ETB", "CAN", "EM", "SUB", "ESC", "FS", "GS", "RS", "US")
+_COUNTED_CONTROLS = frozenset(chr(code) for code in range(32)) - {"\t", "\n"}
 # Bin b >= 1 holds lengths in [BIN_RATIO**(b-1), BIN_RATIO**b), and is read as its geometric middle: off by at most
 # BIN_RATIO**0.5 - 1 = 2.5%. Below ~20 characters a bin holds one length at most, so short ones are exact. Bin 0
 # holds the empty ones.
@@ -162,6 +177,41 @@ def _count_lengths(table: pa.Table, named_lengths) -> None:
                 _counter(f"{name}|domain={domain}|bin={bin_}").inc(int(rows))
             _counter(f"{name}|domain={domain}|sum").inc(int(chosen.sum()))
             _distribution(f"{name}|domain={domain}").update(int(chosen.max()))
+
+
+def count_text_flags(curated: pa.Table) -> None:
+    """The curated rows whose stage rows were built (a CURATED_TRANSITION_SCHEMA table), into the TEXT_FLAGS
+    counters: a column scan each (RE2), and a look at the characters of the few rows that hold controls."""
+    if not curated.num_rows:
+        return
+    domains = np.asarray(curated.column("domain").to_pylist())
+    texts = {STATE_MARKUP: curated.column("state_text"), TARGET_CONTROLS: curated.column("next_text")}
+    patterns = {STATE_MARKUP: PROMPT_MARKUP_PATTERN, TARGET_CONTROLS: _CONTROLS_PATTERN}
+    for name in TEXT_FLAGS:
+        flagged = pc.fill_null(pc.match_substring_regex(texts[name], patterns[name]), False).to_numpy(
+            zero_copy_only=False)
+        if not flagged.any():
+            continue
+        for domain, rows in zip(*np.unique(domains[flagged], return_counts=True)):
+            count(name, str(domain), records=int(rows))
+        if name == TARGET_CONTROLS:
+            held = Counter(character for text in texts[name].filter(pa.array(flagged)).to_pylist()
+                           for character in _COUNTED_CONTROLS.intersection(text))
+            for character, rows in held.items():
+                count_detail(name, f"char={C0_NAMES[ord(character)]}", rows)
+
+
+def text_flags(counters: dict[str, int]) -> dict:
+    """TEXT_FLAGS' figures: rows overall and per domain; for TARGET_CONTROLS also per control character."""
+    figures = {}
+    for name in TEXT_FLAGS:
+        figures[name] = {"rows": counters.get(name, 0),
+                         "domains": dict(sorted((key.partition("|domain=")[2], value) for key, value in counters.items()
+                                                if key.startswith(f"{name}|domain=")))}
+    figures[TARGET_CONTROLS]["characters"] = dict(sorted(
+        (key.partition("|char=")[2], value) for key, value in counters.items()
+        if key.startswith(f"{TARGET_CONTROLS}|char=")))
+    return figures
 
 
 def _at_rank(histogram: dict[int, int], rank: int, largest: int) -> int:
@@ -262,6 +312,8 @@ def stats_from_counters(counters: dict[str, int]) -> dict:
             continue  # stage2_lengths and stage1_lengths read them
         if event in (REDACTED, REDACTED_MATCHES):
             continue  # redacted() reads them
+        if event in TEXT_FLAGS:
+            continue  # text_flags() reads them
         if event == INPUT_VERSIONS:
             versions[detail] = value
         elif event == GROUP_FROM_TASK_ID:
@@ -294,6 +346,7 @@ def stats_from_counters(counters: dict[str, int]) -> dict:
                if counters.get(GROUP_FROM_TASK_ID) else {}),
             **({"stage1_lengths": lengths} if (lengths := stage1_lengths(counters)) else {}),
             **({"stage2_lengths": lengths} if (lengths := stage2_lengths(counters)) else {}),
+            **text_flags(counters),
             # Only a run given --redact has them (pipelines.curate adds zeros where no pattern matched).
             **({REDACTED: redacted(counters)} if any(name.partition("|")[0] in (REDACTED, REDACTED_MATCHES)
                                                      for name in counters) else {}),

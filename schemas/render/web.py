@@ -101,6 +101,8 @@ def render_web(raw: bytes, meta: dict) -> str:
         raise RenderError("web-json observation has no 'ax_tree' list (expected the browser sandbox's bundle)")
     tabs = bundle.get("tabs") or []
     active = bundle.get("active_tab", 0)
+    # The browser's own strings, not repr()s as tree names are: what the tab shows and goto() takes; Chromium keeps
+    # a title to one line (docs/web.md, Observation).
     header = [f"URL: {bundle.get('url', '')}", f"Title: {bundle.get('title', '')}"]
     if tabs:
         header.append("Tabs: " + " | ".join(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from datetime import timedelta
 
@@ -128,7 +129,9 @@ def _assert_chats_are_the_exported_turns(curated, exported):
                 [_without_context(prompt) for prompt in later]
             assert _without_context(later[-1] if later else opening) == _without_context(line["current_prompt"])
             if _turn_number(opening) == trajectory[0][1] + 1:
-                assert opening.split("\n", 1)[1] == line["prompt"][0].split("\n", 1)[1]
+                # The same turn, but for the state: fenced in the chat, as the benchmark writes it in the export.
+                assert _unfenced(opening).split("\n", 1)[1] == line["prompt"][0].split("\n", 1)[1]
+                assert opening != _unfenced(opening)
             else:
                 assert opening.startswith(f"### Turn {_turn_number(opening)}\n**Task Instruction:**\nprint some "
                                           "words\n\n**Current State:**\n")
@@ -191,6 +194,12 @@ def gapped(tmp_path_factory):
                                     catch_exceptions=False)
         assert result.exit_code == 0, result.output
     return tmp_path, states
+
+
+def _unfenced(prompt: str) -> str:
+    """A stage chat's user turn with its state section as the AgentWorldBench export writes it: not fenced."""
+    return re.sub(r"\*\*Current State:\*\*\n(`{3,})\n(.*?)\n\1\n\n", r"**Current State:**\n\2\n\n", prompt, count=1,
+                  flags=re.DOTALL)
 
 
 def test_agentworldbench_restates_the_state_after_a_removed_step(gapped):

@@ -67,9 +67,12 @@ def test_an_action_is_json_where_json_loads_reads_an_object_or_array(action):
 
 def test_turn_prompt_sections():
     assert turn_prompt(1, "ls", "list files", "$") == \
-        "### Turn 1\n**Task Instruction:**\nlist files\n\n**Current State:**\n$\n\n**Action:**\n```\nls\n```"
+        "### Turn 1\n**Task Instruction:**\nlist files\n\n**Current State:**\n```\n$\n```\n\n**Action:**\n```\nls\n```"
     assert turn_prompt(4, "ls") == "### Turn 4\n**Action:**\n```\nls\n```"
     # An empty or missing task or state is left out, not shown as an empty section.
-    assert turn_prompt(1, "ls", None, "$") == "### Turn 1\n**Current State:**\n$\n\n**Action:**\n```\nls\n```"
+    assert turn_prompt(1, "ls", None, "$") == "### Turn 1\n**Current State:**\n```\n$\n```\n\n**Action:**\n```\nls\n```"
+    # The AgentWorldBench export writes the state as the benchmark does.
+    assert turn_prompt(1, "ls", None, "$", fence_state=False) == \
+        "### Turn 1\n**Current State:**\n$\n\n**Action:**\n```\nls\n```"
     assert turn_prompt(2, "ls", "list files", "") == \
         "### Turn 2\n**Task Instruction:**\nlist files\n\n**Action:**\n```\nls\n```"

@@ -53,7 +53,7 @@ def test_window_keeps_the_last_turns_before_the_current_step():
     assert stage2["messages"][0]["content"] == system_prompt("terminal")
     # A window that starts mid-episode opens with its first turn's real number, the task and the state before it.
     assert _user_turns(stage2["messages"]) == [
-        "### Turn 4\n**Task Instruction:**\nRun the commands.\n\n**Current State:**\n$ cmd2\nout2\n$\n\n"
+        "### Turn 4\n**Task Instruction:**\nRun the commands.\n\n**Current State:**\n```\n$ cmd2\nout2\n$\n```\n\n"
         "**Action:**\n```\ncmd3\n```",
         "### Turn 5\n**Action:**\n```\ncmd4\n```",
         "### Turn 6\n**Action:**\n```\ncmd5\n```"]
@@ -67,7 +67,7 @@ def test_first_step_has_no_history():
     stage1, stage2, stage3 = build_stage_rows(episode, episode[0], "T")
     assert [m["role"] for m in stage2["messages"]] == ["system", "user"]
     assert stage2["messages"][1]["content"] == ("### Turn 1\n**Task Instruction:**\nRun the commands.\n\n"
-                                                "**Current State:**\n$\n\n**Action:**\n```\ncmd0\n```")
+                                                "**Current State:**\n```\n$\n```\n\n**Action:**\n```\ncmd0\n```")
     assert stage3["prompt"] == stage2["messages"]
 
 
@@ -78,7 +78,7 @@ def test_chat_turns_are_numbered_by_their_recorded_step():
     history = [row for row in episode[:6] if row["step"] != 4]
     stage1, stage2, _ = build_stage_rows(history, episode[6], "T", window=2)
     assert _user_turns(stage2["messages"]) == [
-        "### Turn 4\n**Task Instruction:**\nRun the commands.\n\n**Current State:**\n$ cmd2\nout2\n$\n\n"
+        "### Turn 4\n**Task Instruction:**\nRun the commands.\n\n**Current State:**\n```\n$ cmd2\nout2\n$\n```\n\n"
         "**Action:**\n```\ncmd3\n```",
         "### Turn 6\n**Action:**\n```\ncmd5\n```",
         "### Turn 7\n**Action:**\n```\ncmd6\n```"]
@@ -93,7 +93,7 @@ def test_an_empty_instruction_or_state_is_left_out_of_the_chat():
     assert _user_turns(stage2["messages"]) == ["### Turn 2\n**Action:**\n```\ncmd1\n```"]
     assert stage1["text"].startswith("Environment: terminal\n\nTask: (no instruction)\n\nObservation:\n\n\n")
     no_task = build_stage_rows(episode[:1], {**episode[1], "instruction": ""}, "T")[1]
-    assert _user_turns(no_task["messages"])[0] == "### Turn 1\n**Current State:**\n$\n\n**Action:**\n```\ncmd0\n```"
+    assert _user_turns(no_task["messages"])[0] == "### Turn 1\n**Current State:**\n```\n$\n```\n\n**Action:**\n```\ncmd0\n```"
     no_state = build_stage_rows([{**episode[0], "state_text": None}], episode[1], "T")[1]
     assert _user_turns(no_state["messages"])[0] == \
         "### Turn 1\n**Task Instruction:**\nRun the commands.\n\n**Action:**\n```\ncmd0\n```"
@@ -164,11 +164,12 @@ def _reference_stage_rows(history, current, trace, window=4, reasoning_source="g
     exact, fmt = split_spans(reference, current.get("next_volatile_spans"), record)
     common = {"id": record, "domain": current["domain"], "episode_id": current.get("episode_id"),
               "step": current["step"]}
-    return ({**common, "text": "\n\n".join(parts) + "\n"},
+    group = {"task_group": current.get("task_group")}
+    return ({**common, "text": "\n\n".join(parts) + "\n", **group},
             {**common, "messages": messages, "target": f"<think>{trace}</think>\n{answer(reference)}",
-             "reasoning_source": reasoning_source},
+             "reasoning_source": reasoning_source, **group},
             {**common, "prompt": messages, "reference": reference, "exact_spans": exact, "format_spans": fmt,
-             "rubric_id": rubric_id(current["domain"])})
+             "rubric_id": rubric_id(current["domain"]), **group})
 
 
 # Actions as recorded: keystroke batches and tool calls (JSON), calls, and text holding backtick runs.
@@ -293,7 +294,7 @@ def test_stage_tables_write_a_history_value_that_is_not_a_str_as_the_one_row_hel
     expected = build_stage_rows(rows[:5], rows[5], "T")
     assert "Run the commands.\n\nObservation:\n5\n\nAction:\n7.5\n" in expected[0]["text"]
     assert expected[1]["messages"][1]["content"] == ("### Turn 2\n**Task Instruction:**\nRun the commands.\n\n"
-                                                     "**Current State:**\n5\n\n**Action:**\n```\n7.5\n```")
+                                                     "**Current State:**\n```\n5\n```\n\n**Action:**\n```\n7.5\n```")
     for table, row, schema in zip((built.stage1, built.stage2, built.stage3), expected,
                                   (STAGE1_SCHEMA, STAGE2_SCHEMA, STAGE3_SCHEMA)):
         assert table.equals(pa.Table.from_pylist([row], schema=schema))

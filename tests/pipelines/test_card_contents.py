@@ -149,7 +149,7 @@ def _held_by_the_card(groups: dict) -> set:
     import hashlib
     from transforms.card import SPLIT_SNIPPET
 
-    code = SPLIT_SNIPPET.split("groups[domain].add(group)\n")[1].split("test_ids =")[0]
+    code = SPLIT_SNIPPET.split("groups[domain].add(group)\n")[1].split("def held_out")[0]
     scope = {"hashlib": hashlib, "groups": groups}
     exec(code, scope)
     return scope["held"]

@@ -45,7 +45,7 @@ def test_rows_show_the_window_asked_for(window):
     assert stage1["text"].count("\n\nAction:\n") == len(_turns(stage2["messages"]))
     # The first user turn (and the document's opening) holds the state its first step was taken in.
     opening = {0: episode[5], 1: episode[4], None: episode[0]}[window]["state_text"]
-    assert f"**Current State:**\n{opening}\n\n" in stage2["messages"][1]["content"]
+    assert f"**Current State:**\n```\n{opening}\n```\n\n" in stage2["messages"][1]["content"]
     assert stage1["text"].startswith(f"Environment: terminal\n\nTask: Run the commands.\n\nObservation:\n{opening}\n\n"
                                      "Action:\n")
     if window == 0:

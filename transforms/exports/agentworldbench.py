@@ -6,15 +6,17 @@ One line per evaluated turn. Every line of an episode carries the whole episode,
 `response[t-1]`, and the eval reads nothing past it. Every line of an episode has the same `id`, as the benchmark's
 lines of one trajectory do, so consumers can group turns by trajectory.
 
-The turn prompts follow the benchmark's layout (`### Turn N`, then `**Task Instruction:**`, `**Current State:**`
-and `**Action:**` sections, the action in a code block), which Qwen-AgentWorld was trained on and which tools that
-read the benchmark split into sections. The layout is transforms/prompts.py's turn_prompt, which the stage 2/3 chat
-rows are written with too. A turn's number is its place in `prompt`, so `### Turn N` is the line's `turn_idx` and
-the last is `total_turns`: the benchmark numbers the turns of a line's lists so, and its eval.py picks a turn by
-that place (`prompt[turn_idx - 1]`). Where curation removed a step as a duplicate the turns are numbered on without
-a gap (a stage 2/3 chat keeps the recorded step + 1 instead); the turn after it was taken in a state the history
-does not show, so it restates that state (`**Current State:**`), by the rule episode-layout stage 1 documents
-restate theirs (transforms/stages.py document_starts).
+The turn prompts follow the benchmark's layout (`### Turn N`, then `**Task Instruction:**`, `**Current State:**` and
+`**Action:**` sections, the action in a code block), which Qwen-AgentWorld was trained on and which tools that read
+the benchmark split into sections. The layout is transforms/prompts.py's turn_prompt, which the stage 2/3 chat rows
+are written with too, but for the state: the benchmark writes it as it is, so it is not fenced here (a state holding
+a fence or a section header line can then break the sections for a Markdown reader: curation counts such states,
+stats.json `states_with_prompt_markup`). A turn's number is its place in `prompt`, so `### Turn N` is the line's
+`turn_idx` and the last is `total_turns`: the benchmark numbers the turns of a line's lists so, and its eval.py
+picks a turn by that place (`prompt[turn_idx - 1]`). Where curation removed a step as a duplicate the turns are
+numbered on without a gap (a stage 2/3 chat keeps the recorded step + 1 instead); the turn after it was taken in a
+state the history does not show, so it restates that state (`**Current State:**`), by the rule episode-layout stage
+1 documents restate theirs (transforms/stages.py document_starts).
 
 `system_str` is the system message of the episode's own stage-2 rows (`system` on its rows, as the export command
 reads it), so that an export of shards curated by an older worldline carries the prompt their rows were written
@@ -66,5 +68,5 @@ def turn_prompts(rows: list[dict]) -> list[str]:
     restated = document_starts(rows, max_chars=0)
     return [turn_prompt(position + 1, row.get("action_text") or "",
                         row.get("instruction") if position == 0 else None,
-                        (row.get("state_text") or "") if restated[position] else "")
+                        (row.get("state_text") or "") if restated[position] else "", fence_state=False)
             for position, row in enumerate(rows)]
