@@ -6,15 +6,15 @@ next observation is the JSON-RPC result exactly as returned (raw_format "mcp-jso
 `options.perturb` (or --perturb) are applied by the proxy in sandboxes.mcp_proxy; an affected transition carries
 their labels and, where the server did answer, its unperturbed result as the reference.
 
-Two policies: the task's scripted calls, and schema-driven exploration (ExplorePolicy) that builds arguments from
-each tool's JSON input schema, valid and deliberately invalid, reusing values earlier results returned.
+Two policies: the task's scripted calls, and schema-driven exploration (collectors.mcp_explore.ExplorePolicy) that
+builds arguments from each tool's JSON input schema, valid and deliberately invalid, reusing values earlier results
+returned.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import random
 import re
 import zlib
 from pathlib import Path
@@ -22,9 +22,10 @@ from typing import Any
 
 import typer
 
-from collectors.api import Collector, Policy, StepResult, Task, TaskError
+from collectors.api import Collector, StepResult, Task, TaskError
 from collectors.command import (LimitOption, MaxStepsOption, OutOption, ReplaysOption, SeedsOption, WorkersOption,
                                 exit_if_all_failed, plans_for, run_and_report)
+from collectors.mcp_explore import ExplorePolicy
 from collectors.secret_mask import SecretMask, server_secrets
 from schemas import Action, EnvInfo, Observation
 from schemas.render import RenderError, render
@@ -433,172 +434,6 @@ class McpCollector(Collector):
         if self.connection is not None:
             connection, self.connection = self.connection, None
             connection.close()
-
-
-# ---- schema-driven exploration ----
-
-CREATING = re.compile(r"create|write|add|new|insert|commit|set|put", re.IGNORECASE)
-HEX_ID = re.compile(r"\b[0-9a-f]{7,40}\b")
-PATH = re.compile(r"(?<![\w/])/(?:[\w.-]+/)*[\w.-]+")
-
-
-class ArgumentMaker:
-    """Arguments from a JSON schema: valid ones, and deliberately invalid ones (a required property missing or of
-    the wrong type). String values come first from what earlier results returned (`pool`) or from the server's
-    hints, so calls chain: an entity created, a file written or a commit made is what later calls name."""
-
-    def __init__(self, rng: random.Random, hints: dict[str, list[str]]):
-        self.rng = rng
-        self.hints = hints
-        self.pool: dict[str, list[str]] = {}
-
-    def remember(self, value: Any, key: str = "") -> None:
-        if isinstance(value, dict):
-            for k, v in value.items():
-                self.remember(v, k)
-        elif isinstance(value, list):
-            for v in value[:50]:
-                self.remember(v, key)
-        elif isinstance(value, str) and value:
-            if key and key != "text" and len(value) <= 200:
-                self._add(key, value)
-            if value[:1] in "[{":
-                try:
-                    self.remember(json.loads(value), key)
-                except ValueError:
-                    pass
-            for token in HEX_ID.findall(value):
-                self._add("#hex", token)
-            for token in PATH.findall(value):
-                self._add("#path", token)
-
-    def _add(self, key: str, value: str) -> None:
-        values = self.pool.setdefault(key, [])
-        if value not in values:
-            values.append(value)
-            del values[:-30]
-
-    def make(self, schema: dict, valid: bool = True) -> dict:
-        schema = schema or {}
-        arguments = self._object(schema)
-        required = [r for r in schema.get("required") or [] if r in arguments]
-        if valid:
-            return arguments
-        if required and self.rng.random() < 0.5:
-            del arguments[self.rng.choice(required)]
-        else:
-            properties = schema.get("properties") or {}
-            name = self.rng.choice(sorted(properties)) if properties else "unexpected"
-            kind = (properties.get(name) or {}).get("type")
-            arguments[name] = 12345 if kind == "string" else "not-a-valid-value"
-        return arguments
-
-    def _object(self, schema: dict) -> dict:
-        properties = schema.get("properties") or {}
-        required = set(schema.get("required") or [])
-        return {name: self.value(name, prop) for name, prop in properties.items()
-                if name in required or self.rng.random() < 0.4}
-
-    def value(self, name: str, prop: dict) -> Any:
-        prop = prop or {}
-        if "enum" in prop:
-            return self.rng.choice(prop["enum"])
-        if "const" in prop:
-            return prop["const"]
-        if "default" in prop and self.rng.random() < 0.3:
-            return prop["default"]
-        for union in ("anyOf", "oneOf"):
-            if prop.get(union):
-                options = [p for p in prop[union] if p.get("type") != "null"] or prop[union]
-                return self.value(name, self.rng.choice(options))
-        kind = prop.get("type", "string")
-        if isinstance(kind, list):
-            kind = self.rng.choice([k for k in kind if k != "null"] or kind)
-        if kind == "string":
-            return self._string(name, prop)
-        if kind in ("integer", "number"):
-            low = prop.get("minimum", 0)
-            high = prop.get("maximum", max(low, 0) + 5)
-            number = self.rng.randint(int(low), int(high))
-            return number if kind == "integer" else float(number)
-        if kind == "boolean":
-            return self.rng.random() < 0.5
-        if kind == "array":
-            if self.hints.get(name):
-                return self.rng.sample(self.hints[name], self.rng.randint(1, len(self.hints[name])))
-            items = prop.get("items") or {"type": "string"}
-            count = max(prop.get("minItems", 1), 1 if self.rng.random() < 0.7 else 2)
-            return [self.value(name.rstrip("s"), items) for _ in range(count)]
-        if kind == "object":
-            return self._object(prop)
-        return None
-
-    def _string(self, name: str, prop: dict) -> str:
-        lowered = name.lower()
-        candidates = list(self.hints.get(name, []))
-        candidates += self.pool.get(name, [])
-        if lowered.endswith("name") or lowered in ("from", "to"):
-            candidates += self.pool.get("name", [])  # entities created earlier are what later calls refer to
-        if any(word in lowered for word in ("path", "file", "dir", "source", "destination")):
-            candidates += [p for p in self.pool.get("#path", []) if any(p.startswith(h) for h in
-                                                                        self.hints.get("path", ["/"]))]
-        if any(word in lowered for word in ("revision", "commit", "target", "sha", "hash")):
-            candidates += self.pool.get("#hex", [])
-        if candidates and self.rng.random() < 0.9:
-            return self.rng.choice(candidates)
-        if prop.get("format") == "uri" or "url" in lowered or "uri" in lowered:
-            return self.rng.choice(self.hints.get("url", ["http://127.0.0.1:9/"]))
-        words = ["alpha", "beta", "gamma", "delta", "notes", "report", "draft", "ada", "lovelace", "main"]
-        return "-".join(self.rng.sample(words, 2)) if "name" in lowered else " ".join(self.rng.sample(words, 3))
-
-
-class ExplorePolicy(Policy):
-    """Chooses calls by the server's own schemas: mostly valid tool calls (chained through returned values), some
-    invalid ones, reads of listed resources and gets of listed prompts, and the follow-up of a paginated listing."""
-
-    name = "explore"
-
-    def __init__(self, invalid_rate: float = 0.15):
-        self.invalid_rate = invalid_rate
-
-    def begin(self, task: Task, collector: Collector, seed: int) -> None:
-        self.rng = random.Random(zlib.crc32(f"{task.id}\0{seed}".encode()))
-        self.collector = collector
-        hints = collector.connection.hints() if collector.connection else {}
-        self.maker = ArgumentMaker(self.rng, hints)
-        self.skip = set(task.options.get("skip_tools") or [])
-
-    def act(self, observation: Observation, history):
-        try:
-            value = json.loads(observation.raw)
-        except ValueError:
-            value = None
-        if isinstance(value, dict):
-            if history:  # the starting state holds schemas and descriptions, not values worth reusing
-                self.maker.remember(value)
-            if history and history[-1][0].kind == "tools/list":
-                self.collector.tools.extend(value.get("tools") or [])
-            listing = value.get("tools/list", value)
-            if isinstance(listing, dict) and listing.get("nextCursor"):
-                return action_from_call("tools/list", {"cursor": listing["nextCursor"]})
-        tools = [t for t in self.collector.tools if t.get("name") not in self.skip]
-        roll = self.rng.random()
-        if self.collector.resources and roll < 0.1:
-            return action_from_call("resources/read", {"uri": self.rng.choice(self.collector.resources)["uri"]})
-        if self.collector.prompts and roll < 0.2:
-            prompt = self.rng.choice(self.collector.prompts)
-            arguments = {a["name"]: self.maker.value(a["name"], {"type": "string"})
-                         for a in prompt.get("arguments") or [] if a.get("required") or self.rng.random() < 0.5}
-            return action_from_call("prompts/get", {"name": prompt["name"], "arguments": arguments})
-        if not tools:
-            return None
-        # Early on, favour tools that create things, so later calls have entities, files and commits to act on.
-        early = len(history) < 4
-        weights = [3 if early and CREATING.search(t["name"]) else 1 for t in tools]
-        tool = self.rng.choices(tools, weights)[0]
-        valid = self.rng.random() >= self.invalid_rate
-        arguments = self.maker.make(tool.get("inputSchema") or {}, valid=valid)
-        return action_from_call("tools/call", {"name": tool["name"], "arguments": arguments})
 
 
 # ---- command ----

@@ -219,4 +219,9 @@ def test_curation_carries_the_group_and_an_old_collection_gets_the_task_id(tmp_p
     assert [row["content_hash"] for row in _curated(tmp_path / "new-curated")] == \
         [row["content_hash"] for row in _curated(tmp_path / "old-curated")]
     for stage in ("stage1", "stage2", "stage3"):
-        assert _curated(tmp_path / "new-curated", stage) == _curated(tmp_path / "old-curated", stage)
+        new_rows, old_rows = (_curated(tmp_path / folder, stage) for folder in ("new-curated", "old-curated"))
+        # Each stage row carries its transition's group, and nothing else differs.
+        assert {row["id"]: row.pop("task_group") for row in new_rows} == groups
+        assert {row["id"]: row.pop("task_group") for row in old_rows} == {row: row.rsplit(":", 1)[0].split("-", 1)[1]
+                                                                          for row in groups}
+        assert new_rows == old_rows

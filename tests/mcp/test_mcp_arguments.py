@@ -6,7 +6,7 @@ import random
 import jsonschema
 import pytest
 
-from collectors.mcp import ArgumentMaker
+from collectors.mcp_explore import ArgumentMaker
 from sandboxes.mcp_servers import ServerConnection
 
 

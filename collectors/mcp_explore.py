@@ -1,0 +1,597 @@
+"""Schema-driven exploration of an MCP server (`worldline collect mcp --explore`).
+
+Valid calls are built from each tool's input schema and grounded in what the episode has seen: the entry's hints,
+values earlier results returned (entity names, paths, commit ids, file lines), examples the schema's descriptions
+quote. A bounded share of calls is deliberately invalid, of kinds the schema makes possible (a required argument
+left out or misnamed, a wrong type, a value out of range, an unknown tool, a path outside the server's root, a
+reference to nothing), spread evenly over the episode. No call is sent twice in an episode, unless it only reads and
+a state-changing call succeeded in between (data review D5, D6). docs/mcp.md (Policies) has the measurements.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import re
+import zlib
+from typing import Any
+
+from collectors.api import Collector, Policy, Task
+from schemas import Action, Observation
+
+CREATING = re.compile(r"create|write|add|new|insert|commit|set|put", re.IGNORECASE)
+MAKING = re.compile(r"create|write|new|insert|init", re.IGNORECASE)
+HEX_ID = re.compile(r"\b[0-9a-f]{7,40}\b")
+PATH = re.compile(r"(?<![\w/])/(?:[\w.-]+/)*[\w.-]+")
+# Examples a description quotes: "IANA timezone name (e.g., 'America/New_York')", "local branches ('local')".
+QUOTED = re.compile(r"'([^'\s][^'\n]{0,38})'")
+# Schema-level kinds first: ArgumentMaker.make(valid=False) draws from these alone, as a JSON Schema validator
+# rejects each. The others are well-typed calls the server itself refuses.
+SCHEMA_KINDS = ("missing_required", "misnamed_argument", "wrong_type", "out_of_range")
+INVALID_KINDS = SCHEMA_KINDS + ("unknown_tool", "outside_root", "not_found")
+# Deliberately invalid calls, as a share of steps. The shipped scripted MCP tasks meet errors on 18% of their steps
+# (data review D5: 11/60); valid exploring calls meet state errors of their own (nothing staged to commit, a file not
+# written yet), so a tenth made invalid on purpose keeps exploration's error share near the scripted one instead of
+# doubling it (37% before).
+INVALID_RATE = 0.1
+# Tries at a call not yet sent before the episode ends: every call the server offers has been made in this state.
+FRESH_TRIES = 24
+
+# Stand-ins for values nothing in the episode supplies: plain names and sentences an agent would write.
+NAMES = ("Ada Lovelace", "Grace Hopper", "Alan Turing", "Katherine Johnson", "Lisbon", "Project Atlas")
+SENTENCES = ("Prefers tea over coffee.", "Moved to Lisbon in 2019.", "Leads the release planning.",
+             "Reviewed the budget on Monday.", "Owns the billing service.", "Ship the beta by Friday.")
+CITIES = ("Lisbon", "Nairobi", "Osaka", "Montreal")
+FILE_WORDS = ("plan", "ideas", "summary", "archive", "draft", "review")
+PATH_WORDS = ("path", "file", "dir", "source", "destination", "folder")
+# Ends of names that refer to a commit (not target_timezone).
+REF_WORDS = ("revision", "commit", "sha", "hash", "target", "ref")
+TEXT_WORDS = ("content", "message", "text", "observation", "description", "topic", "body", "note")
+SYNONYMS = {"path": "file_path", "query": "q", "message": "msg", "timezone": "tz", "name": "title", "url": "link",
+            "content": "text", "files": "paths", "entities": "items", "revision": "rev", "page_id": "id"}
+
+
+def _call(method: str, params: dict) -> Action:
+    from collectors.mcp import action_from_call  # collectors.mcp imports this module
+
+    return action_from_call(method, params)
+
+
+def _words(name: str, words: tuple[str, ...]) -> bool:
+    lowered = name.lower()
+    return any(word in lowered for word in words)
+
+
+def _is_file(path: str) -> bool:
+    return "." in path.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _intent(tool: str) -> str | None:
+    """Whether a tool's `path` names a directory or a file, from its name: a directory listing on a file fails
+    (ENOTDIR) and so does a file read on a directory (EISDIR)."""
+    if _words(tool, ("director", "list", "tree", "search")):
+        return "dir"
+    if _words(tool, ("file", "read", "write", "edit")):
+        return "file"
+    return None
+
+
+def _making(tool: str) -> float:
+    """How much an early step favours a tool: what makes things first, then what adds to them; a commit waits for
+    something staged."""
+    if MAKING.search(tool):
+        return 4
+    return 2 if CREATING.search(tool) and "commit" not in tool.lower() else 1
+
+
+def _destroys(tool: dict) -> bool:
+    """A tool that deletes or overwrites what is there (not one that makes things): early on there is little to
+    act on, and a delete of nothing only says it succeeded."""
+    return bool((tool.get("annotations") or {}).get("destructiveHint")) and not MAKING.search(tool.get("name", ""))
+
+
+def _read_only(tool: dict) -> bool:
+    hint = (tool.get("annotations") or {}).get("readOnlyHint")
+    return hint if isinstance(hint, bool) else not CREATING.search(tool.get("name", ""))
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return [value] if isinstance(value, str) else []
+
+
+def _wrong_type(kind: Any, value: Any) -> Any:
+    """A value of another JSON type than `kind`, the way a caller gets it wrong: a number for a string, a word for a
+    number (a numeric string would be coerced by lax validators), a bare value for a list."""
+    if kind == "string":
+        return 42
+    if kind in ("integer", "number"):
+        return "five"
+    if kind == "boolean":
+        return "yes"
+    if kind == "array":
+        return value[0] if isinstance(value, list) and value and not isinstance(value[0], list) else "item"
+    if kind == "object":
+        return "{}"
+    return ["value"]
+
+
+class ArgumentMaker:
+    """Arguments from a JSON schema: valid ones grounded in the episode, and deliberately invalid ones of a chosen
+    kind. String values come first from the server's hints and from what earlier results returned (`pool`), so
+    calls chain: an entity created, a file written or a commit made is what later calls name."""
+
+    def __init__(self, rng: random.Random, hints: dict[str, list[str]]):
+        self.rng = rng
+        self.hints = hints
+        self.pool: dict[str, list[str]] = {}
+        self.lines: dict[str, list[str]] = {}  # path -> lines known to be in that file (for edits' oldText)
+        # value -> the tools an error of which named it, "" for every tool that reads: what a read did not find no
+        # other read finds, but 'main', which a branch cannot be created as, can still be checked out.
+        self.failed: dict[str, set[str]] = {}
+        self.worked: set[str] = set()  # values of calls that succeeded
+        self.strikes: dict[tuple[str, str], int] = {}  # (tool, value) of failed calls the error did not name
+        self.tool = ""
+        self.context: dict = {}
+        paths = [v for k, vs in hints.items() if _words(k, PATH_WORDS) for v in vs if v.startswith("/")]
+        self.root = min(paths, key=len).rstrip("/") if paths else None
+
+    # ---- what the episode has seen ----
+
+    def remember(self, value: Any, key: str = "") -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                self.remember(v, k)
+        elif isinstance(value, list):
+            for v in value[:50]:
+                self.remember(v, key)
+        elif isinstance(value, str) and value:
+            self.failed.pop(value, None)
+            if key and key != "text" and len(value) <= 200:
+                self._add(key, value)
+            if value[:1] in "[{":
+                try:
+                    self.remember(json.loads(value), key)
+                except ValueError:
+                    pass
+            for token in HEX_ID.findall(value):
+                self._add("#hex", token)
+            for token in PATH.findall(value):
+                self._add("#path", token)
+
+    def remember_call(self, arguments: dict, result: Any) -> None:
+        """What a successful call tells about files: the content it wrote or the text it read is in its path."""
+        path = arguments.get("path")
+        if not isinstance(path, str):
+            return
+        self.failed.pop(path, None)
+        self._add("#path", path)
+        texts = [arguments["content"]] if isinstance(arguments.get("content"), str) else []
+        if not texts and isinstance(result, dict) and "read" in self.tool:
+            texts = [c.get("text", "") for c in result.get("content") or [] if isinstance(c, dict)]
+        lines = [line for text in texts for line in text.splitlines() if line.strip()]
+        if lines:
+            self.lines[path] = lines[:30]
+
+    def judge(self, arguments: Any, error_text: str | None) -> None:
+        """After a valid call: a value its error named (an unknown time zone, a missing file) is not offered again,
+        nor one that failed twice and never worked (a malformed time the message does not quote)."""
+        for value in _strings(arguments):
+            if error_text is None:
+                self.worked.add(value)
+                self.failed.pop(value, None)
+            elif value in error_text and len(value) >= 3:
+                self.failed.setdefault(value, set()).add(self.tool if CREATING.search(self.tool) else "")
+            elif value not in self.worked:
+                strikes = self.strikes[self.tool, value] = self.strikes.get((self.tool, value), 0) + 1
+                if strikes >= 2:
+                    self.failed.setdefault(value, set()).add(self.tool)
+
+    def _add(self, key: str, value: str) -> None:
+        values = self.pool.setdefault(key, [])
+        if value not in values:
+            values.append(value)
+            del values[:-30]
+
+    # ---- valid arguments ----
+
+    def make(self, schema: dict, valid: bool = True, tool: str = "") -> dict:
+        """Arguments for `schema`: valid, or (valid=False) invalid by one of SCHEMA_KINDS that applies."""
+        if valid:
+            return self.valid(schema, tool)
+        kinds = [k for k in SCHEMA_KINDS if self.applies(k, schema or {}, tool)] or ["wrong_type"]
+        return self.invalid(self.rng.choice(kinds), schema or {}, tool)
+
+    def valid(self, schema: dict, tool: str = "") -> dict:
+        self.tool, self.context = tool, {}
+        self._object(schema or {}, self.context)
+        return self.context
+
+    def _object(self, schema: dict, into: dict | None = None) -> dict:
+        into = {} if into is None else into
+        properties = schema.get("properties") or {}
+        required = set(schema.get("required") or [])
+        # At most one optional property: options the schema cannot say exclude each other often do (read_file's
+        # head and tail: "Cannot specify both").
+        optional = [n for n in properties if n not in required and self._grounded(n, properties[n] or {})]
+        extra = self.rng.choice(optional) if optional and self.rng.random() < 0.5 else None
+        for name, prop in properties.items():
+            # Left out, a default URL off the machine is what the server fetches, and fails: no network here.
+            if name in required or name == extra or self._remote_default(name, prop or {}):
+                into[name] = self.value(name, prop)
+        return into
+
+    def _grounded(self, name: str, prop: dict) -> bool:
+        """Whether an optional property has a value worth sending: anything but a string made up from nothing (a
+        made-up commit id in git_branch's `contains` only fails)."""
+        if prop.get("type", "string") != "string" and not prop.get("anyOf") and not prop.get("oneOf"):
+            return True
+        if "enum" in prop or self._usable_default(name, prop):
+            return True
+        return bool(self._candidates(name, prop))
+
+    def value(self, name: str, prop: dict) -> Any:
+        prop = prop or {}
+        if "enum" in prop:
+            return self.rng.choice(prop["enum"])
+        if "const" in prop:
+            return prop["const"]
+        if self._usable_default(name, prop) and self.rng.random() < 0.3:
+            return prop["default"]
+        for union in ("anyOf", "oneOf"):
+            if prop.get(union):
+                options = [p for p in prop[union] if p.get("type") != "null"] or prop[union]
+                return self.value(name, {**self.rng.choice(options), "description": prop.get("description", "")})
+        kind = prop.get("type", "string")
+        if isinstance(kind, list):
+            kind = self.rng.choice([k for k in kind if k != "null"] or kind)
+        if kind == "string":
+            return self._string(name, prop)
+        if kind in ("integer", "number"):
+            return self._number(prop, kind)
+        if kind == "boolean":
+            return self.rng.random() < 0.5
+        if kind == "array":
+            hinted = [v for v in self.hints.get(name, []) if not self._failed(v)]
+            if hinted:
+                return self.rng.sample(hinted, self.rng.randint(1, min(2, len(hinted))))
+            items = prop.get("items") or {"type": "string"}
+            count = max(prop.get("minItems", 1), 1 if self.rng.random() < 0.7 else 2)
+            values = []
+            for _ in range(count):
+                item = self.value(name[:-1] if name.endswith("s") else name, items)
+                if item not in values:
+                    values.append(item)
+            return values
+        if kind == "object":
+            return self._object(prop)
+        return None
+
+    def _usable_default(self, name: str, prop: dict) -> bool:
+        """A default other than null, and not a URL off the machine the entry does not hint: servers run offline."""
+        return prop.get("default") is not None and not self._remote_default(name, prop)
+
+    def _remote_default(self, name: str, prop: dict) -> bool:
+        default = prop.get("default")
+        return (isinstance(default, str) and default.startswith(("http://", "https://"))
+                and default not in self.hints.get(name, []) + self.hints.get("url", []))
+
+    def _number(self, prop: dict, kind: str) -> int | float:
+        default = prop.get("default")
+        default = default if isinstance(default, (int, float)) and not isinstance(default, bool) else None
+        # Without bounds, near the default: 0 is out of range for a limit or a count more often than not.
+        low = prop.get("minimum", 1 if default is None or default >= 1 else default)
+        high = prop.get("maximum", max(low + 4, min(default or 0, low + 9)))
+        if math.ceil(low) > math.floor(high):  # bounds with no whole number between them
+            return low if kind == "number" else math.ceil(low)
+        number = self.rng.randint(math.ceil(low), math.floor(high))
+        return number if kind == "integer" else float(number)
+
+    def _candidates(self, name: str, prop: dict) -> list[str]:
+        lowered = name.lower()
+        description = prop.get("description") or ""
+        found = list(self.hints.get(name, [])) + self.pool.get(name, [])
+        if _words(name, PATH_WORDS):
+            found = [p for p in found if self._suits(p)] + self._paths()
+            if "edit" in self.tool and self.lines:
+                found = list(self.lines)  # a file whose text is known, so an edit's oldText can match
+        if lowered.endswith("name") or lowered in ("from", "to", "names"):
+            found += self.pool.get("name", [])  # entities created earlier are what later calls refer to
+        if lowered.endswith(REF_WORDS) or _words(description, ("sha", "commit")):
+            found += self.pool.get("#hex", [])
+        if _words(name, ("old",)) or "match exactly" in description:
+            path = self.context.get("path")
+            found += self.lines.get(path, []) if isinstance(path, str) else []
+        found += QUOTED.findall(description)
+        return [value for value in dict.fromkeys(found) if not self._failed(value)]
+
+    def _failed(self, value: str) -> bool:
+        tools = self.failed.get(value, ())
+        return self.tool in tools or ("" in tools and not CREATING.search(self.tool))
+
+    def _suits(self, path: str) -> bool:
+        intent = _intent(self.tool)
+        return not path.startswith("/") or intent is None or _is_file(path) == (intent == "file")
+
+    def _paths(self) -> list[str]:
+        """Known paths under the server's root that suit the tool (a directory for a listing, a file for a read)."""
+        paths = list(self.hints.get("path", [])) + self.pool.get("#path", [])
+        if self.root:
+            paths = [p for p in paths if p == self.root or p.startswith(self.root + "/")]
+        return [p for p in paths if self._suits(p)] or paths
+
+    def _fresh_path(self) -> str:
+        """A path under the root that nothing has named yet, for a tool that creates or moves something there."""
+        folders = [p for p in self._paths() + list(self.hints.get("path", [])) if not _is_file(p)] or [self.root]
+        folder = self.rng.choice(folders)
+        known = set(self.pool.get("#path", [])) | {v for vs in self.hints.values() for v in vs}
+        for number in range(1, 100):
+            word = self.rng.choice(FILE_WORDS)
+            name = word if _intent(self.tool) == "dir" or "director" in self.tool else f"{word}-{number}.md"
+            path = f"{folder}/{name}"
+            if path not in known:
+                return path
+        return f"{folder}/new.md"
+
+    def _string(self, name: str, prop: dict) -> str:
+        lowered = name.lower()
+        description = prop.get("description") or ""
+        # A file tool that makes something: at a path nothing holds yet (a move's destination always, or it
+        # fails as "already exists"); a repository's path stays the one hinted.
+        creates = (CREATING.search(self.tool) or "move" in self.tool) and _intent(self.tool)
+        if self.root and _words(name, PATH_WORDS) and creates and (
+                "destination" in lowered or "director" in self.tool or self.rng.random() < 0.3):
+            return self._fresh_path()
+        candidates = self._candidates(name, prop)
+        if candidates and (self.rng.random() < 0.9 or not _words(name, TEXT_WORDS)):
+            return self.rng.choice(candidates)
+        if prop.get("format") == "uri" or "url" in lowered or "uri" in lowered:
+            if "data uri" in description.lower():
+                return "data:text/plain;base64,SGVsbG8gZnJvbSB3b3JsZGxpbmUuCg=="
+            return self.rng.choice(self.hints.get("url") or ["http://127.0.0.1:9/"])
+        if lowered in ("city", "location", "place"):
+            return self.rng.choice(CITIES)
+        if lowered.endswith("name") or lowered in ("from", "to", "entity"):
+            made = self.rng.choice(NAMES)
+            hinted = self.hints.get(name, [])
+            # Shaped like the entry's own values: a branch name has no spaces.
+            return made.lower().replace(" ", "-") if hinted and not any(" " in h for h in hinted) else made
+        if _words(name, PATH_WORDS) and self.root:
+            return self._fresh_path()
+        if _words(name, ("query", "pattern", "search")):
+            names = self.pool.get("name", []) + list(NAMES)
+            return self.rng.choice(names).split()[0]
+        return self.rng.choice(SENTENCES)
+
+    # ---- invalid arguments ----
+
+    def applies(self, kind: str, schema: dict, tool: str) -> bool:
+        properties = schema.get("properties") or {}
+        if kind in ("missing_required", "misnamed_argument"):
+            return bool(schema.get("required"))
+        if kind == "wrong_type":
+            return bool(properties)
+        if kind == "out_of_range":
+            return any(self._range_breaker(p) is not None for p in properties.values())
+        if kind == "outside_root":
+            return bool(self.root) and any(_words(n, PATH_WORDS) for n in properties)
+        if kind == "not_found":
+            return not CREATING.search(tool) and any(self._missing(n, p) is not None for n, p in properties.items())
+        return kind == "unknown_tool"
+
+    def invalid(self, kind: str, schema: dict, tool: str) -> dict:
+        arguments = self.valid(schema, tool)
+        properties = schema.get("properties") or {}
+        required = [r for r in schema.get("required") or [] if r in arguments]
+        if kind in ("missing_required", "misnamed_argument") and required:
+            name = self.rng.choice(required)
+            value = arguments.pop(name)
+            if kind == "misnamed_argument":
+                arguments[self._misnamed(name, properties)] = value
+        elif kind == "out_of_range":
+            name = self.rng.choice([n for n, p in properties.items() if self._range_breaker(p) is not None])
+            arguments[name] = self._range_breaker(properties[name])
+        elif kind == "outside_root":
+            name = self.rng.choice([n for n in properties if _words(n, PATH_WORDS)])
+            parent = self.root.rsplit("/", 1)[0] or "/"
+            outside = self.rng.choice([parent, f"{self.root}/../outside.txt", "/etc/hosts"])
+            arguments[name] = [outside] if (properties[name] or {}).get("type") == "array" else outside
+        elif kind == "not_found":
+            name = self.rng.choice([n for n, p in properties.items() if self._missing(n, p) is not None])
+            missing = self._missing(name, properties[name])
+            arguments[name] = [missing] if (properties[name] or {}).get("type") == "array" else missing
+        elif kind != "unknown_tool":  # wrong_type; unknown_tool keeps the arguments, changing the name
+            present = [n for n in properties if n in arguments]
+            name = self.rng.choice(present or sorted(properties) or ["value"])
+            kind_of = (properties.get(name) or {}).get("type")
+            if kind_of is None:
+                options = (properties.get(name) or {}).get("anyOf") or [{"type": "string"}]
+                kind_of = next((o.get("type") for o in options if o.get("type") != "null"), "string")
+            arguments[name] = _wrong_type(kind_of, arguments.get(name))
+        return arguments
+
+    def _misnamed(self, name: str, properties: dict) -> str:
+        camel = re.sub(r"_(\w)", lambda m: m.group(1).upper(), name)
+        snake = re.sub(r"(?<!^)([A-Z])", lambda m: "_" + m.group(1).lower(), name)
+        for option in (SYNONYMS.get(name), camel, snake, name + "s", name + "_value"):
+            if option and option != name and option not in properties:
+                return option
+        return name + "_"
+
+    @staticmethod
+    def _range_breaker(prop: dict) -> Any:
+        prop = prop or {}
+        if "maximum" in prop:
+            return prop["maximum"] + 1
+        if "minimum" in prop:
+            return prop["minimum"] - 1
+        if prop.get("enum") and all(isinstance(e, str) for e in prop["enum"]):
+            for option in (prop["enum"][0].lower(), prop["enum"][0].upper(), prop["enum"][0] + "s"):
+                if option not in prop["enum"]:
+                    return option
+        if prop.get("type") == "array" and prop.get("minItems", 0) >= 1:
+            return []
+        if prop.get("type") == "string" and prop.get("maxLength"):
+            return "x" * (prop["maxLength"] + 1)
+        return None
+
+    def _missing(self, name: str, prop: dict) -> str | None:
+        """A well-formed reference to something that is not there, for a string property that names a thing."""
+        prop = prop or {}
+        if (prop.get("items") or {}).get("type", prop.get("type", "string")) != "string":
+            return None
+        lowered = name.lower()
+        if _words(name, PATH_WORDS) and self.root:
+            return f"{self.root}/{self.rng.choice(FILE_WORDS)}-missing.txt"
+        if lowered.endswith(REF_WORDS):
+            return "0123456789abcdef0123456789abcdef01234567"
+        if lowered.endswith(("name", "names", "id")):
+            known = set(self.pool.get("name", [])) | set(self.pool.get(name, []))
+            absent = [n for n in ("Marie Curie", "Nikola Tesla", "list/planet") if n not in known]
+            return absent[-1] if lowered.endswith("id") else absent[0]
+        return None
+
+
+class ExplorePolicy(Policy):
+    """Chooses calls by the server's own schemas: valid tool calls that cover every tool (chained through returned
+    values), a bounded share of invalid ones of varied kinds, reads of listed resources and gets of listed prompts,
+    and the follow-up of a paginated listing. Deterministic for a task and a seed."""
+
+    name = "explore"
+
+    def __init__(self, invalid_rate: float = INVALID_RATE):
+        self.invalid_rate = invalid_rate
+
+    def begin(self, task: Task, collector: Collector, seed: int) -> None:
+        self.rng = random.Random(zlib.crc32(f"{task.id}\0{seed}".encode()))
+        self.collector = collector
+        hints = collector.connection.hints() if collector.connection else {}
+        self.maker = ArgumentMaker(self.rng, hints)
+        self.skip = set(task.options.get("skip_tools") or [])
+        # Where in the episode the invalid calls fall: every 1/rate steps, from a point the seed chooses.
+        self.phase = self.rng.random()
+        self.invalid_calls: list[tuple[str, str]] = []  # (action text, kind) of the calls made invalid on purpose
+        self.kinds: dict[str, int] = {kind: 0 for kind in INVALID_KINDS}
+        self.calls: dict[str, int] = {}
+        self.sent: dict[str, int] = {}  # action text -> state changes seen when it was sent
+        self.changes = 0
+        self.last_invalid = False
+
+    def act(self, observation: Observation, history):
+        try:
+            value = json.loads(observation.raw)
+        except ValueError:
+            value = None
+        if history:
+            self._learn(history[-1][0], observation, value)
+        if isinstance(value, dict):
+            if history and history[-1][0].kind == "tools/list":
+                self.collector.tools.extend(value.get("tools") or [])
+            listing = value.get("tools/list", value)
+            if isinstance(listing, dict) and listing.get("nextCursor"):
+                return self._send(_call("tools/list", {"cursor": listing["nextCursor"]}), None)
+        for _ in range(FRESH_TRIES):
+            action, kind = self._choose(len(history))
+            if action is None:
+                return None
+            if action.text not in self.sent or (self._rereads(action) and self.sent[action.text] < self.changes):
+                return self._send(action, kind)
+        return None
+
+    def _rereads(self, action: Action) -> bool:
+        """Whether a call may be sent again after a state change: one that only reads (the graph, a listing, a
+        resource) can answer otherwise; a write or a delete again only repeats itself (data review D6)."""
+        if action.kind == "resources/read":
+            return True
+        tool = self._tool(action.arguments.get("name")) if action.kind == "tools/call" else None
+        return tool is not None and _read_only(tool)
+
+    def _tool(self, name: Any) -> dict | None:
+        return next((t for t in self.collector.tools if t.get("name") == name), None)
+
+    def _learn(self, action: Action, observation: Observation, value: Any) -> None:
+        meta = observation.meta or {}
+        failed = meta.get("is_error") or meta.get("jsonrpc_error")
+        arguments = action.arguments.get("arguments") or {} if action.kind == "tools/call" else action.arguments
+        self.maker.tool = action.arguments.get("name", "") if action.kind == "tools/call" else ""
+        if not self.last_invalid and action.kind == "tools/call":
+            self.maker.judge(arguments, observation.text if failed else None)
+        if failed:
+            return  # an error message's words are no values to reuse
+        if isinstance(value, dict):
+            self.maker.remember(value)
+        if action.kind == "tools/call":
+            self.maker.remember_call(arguments, value)
+            tool = self._tool(action.arguments.get("name"))
+            if tool is not None and not _read_only(tool):
+                self.changes += 1  # the same call may now answer otherwise
+
+    def _send(self, action: Action, kind: str | None) -> Action:
+        self.sent[action.text] = self.changes
+        self.last_invalid = kind is not None
+        if kind is not None:
+            self.kinds[kind] += 1
+            self.invalid_calls.append((action.text, kind))
+        return action
+
+    def _choose(self, step: int) -> tuple[Action | None, str | None]:
+        tools = [t for t in self.collector.tools if t.get("name") not in self.skip
+                 # a call without the task augmentation this client does not make only fails, whatever its arguments
+                 and (t.get("execution") or {}).get("taskSupport") != "required"]
+        due = math.floor(self.invalid_rate * (step + 1) + self.phase)
+        if tools and len(self.invalid_calls) < due:
+            return self._invalid(tools)
+        roll = self.rng.random()
+        if self.collector.resources and roll < 0.1:
+            return _call("resources/read", {"uri": self.rng.choice(self.collector.resources)["uri"]}), None
+        if self.collector.prompts and roll < 0.2:
+            return self._prompt(tools), None
+        if not tools:
+            return None, None
+        tool = self._pick(tools, early=step < 5)
+        arguments = self.maker.make(tool.get("inputSchema") or {}, valid=True, tool=tool["name"])
+        return _call("tools/call", {"name": tool["name"], "arguments": arguments}), None
+
+    def _pick(self, tools: list[dict], early: bool) -> dict:
+        """Tools called least so far first, so a short episode covers them all; early on, tools that create
+        things, so later calls have entities, files and commits to act on."""
+        weights = [(_making(t["name"]) * (0.25 if _destroys(t) else 1) if early else 1)
+                   / (1 + self.calls.get(t["name"], 0)) ** 2 for t in tools]
+        tool = self.rng.choices(tools, weights)[0]
+        self.calls[tool["name"]] = self.calls.get(tool["name"], 0) + 1
+        return tool
+
+    def _invalid(self, tools: list[dict]) -> tuple[Action, str]:
+        """An invalid call of the kind this episode has made least, on a tool whose schema allows that kind."""
+        allowing = {kind: [t for t in tools if self.maker.applies(kind, t.get("inputSchema") or {}, t["name"])]
+                    for kind in INVALID_KINDS}
+        kinds = [kind for kind in INVALID_KINDS if allowing[kind]]
+        fewest = min(self.kinds[k] for k in kinds)
+        kind = self.rng.choice([k for k in kinds if self.kinds[k] == fewest])
+        tool = self.rng.choice(allowing[kind])
+        schema = tool.get("inputSchema") or {}
+        arguments = self.maker.invalid(kind, schema, tool["name"])
+        name = tool["name"]
+        if kind == "unknown_tool":
+            names = {t.get("name") for t in self.collector.tools}
+            variants = [name.replace("_", "-"), name.replace("-", "_"), name.split("_", 1)[-1],
+                        name.split("-", 1)[-1], name + "s", "get_" + name]
+            name = next(v for v in variants if v not in names)
+        return _call("tools/call", {"name": name, "arguments": arguments}), kind
+
+    def _prompt(self, tools: list[dict]) -> Action:
+        prompt = self.rng.choice(self.collector.prompts)
+        # A prompt argument has no schema; a tool property of the same name has (an enum of resource types, say).
+        shapes = {n: p for t in tools for n, p in ((t.get("inputSchema") or {}).get("properties") or {}).items()}
+        arguments = {}
+        for argument in prompt.get("arguments") or []:
+            if argument.get("required") or self.rng.random() < 0.5:
+                shape = dict(shapes.get(argument["name"]) or {"type": "string"})
+                shape.setdefault("description", argument.get("description") or "")
+                given = self.maker.value(argument["name"], shape)
+                arguments[argument["name"]] = given if isinstance(given, str) else json.dumps(given)
+        return _call("prompts/get", {"name": prompt["name"], "arguments": arguments})

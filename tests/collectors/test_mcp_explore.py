@@ -1,0 +1,139 @@
+"""The MCP explorer against the real shipped servers (data review D5, D6): invalid calls are a bounded share of an
+episode and of varied kinds the tool's schema allows, each refused by the server; valid calls cover every tool and
+do real work; an episode never sends the same call twice unless a read follows a change; a seed replays the same
+calls."""
+
+from __future__ import annotations
+
+import json
+import math
+import posixpath
+import random
+
+import jsonschema
+import pytest
+
+from collectors.api import Task
+from collectors.mcp import McpCollector
+from collectors.mcp_explore import INVALID_RATE, SCHEMA_KINDS, ArgumentMaker, ExplorePolicy
+from sandboxes.mcp_server_spec import load_servers
+from tests.mcp.mcp_helpers import SERVERS_FILE
+
+
+@pytest.fixture(scope="module")
+def servers():
+    return load_servers(SERVERS_FILE)
+
+
+def explore(servers, server: str, steps: int, seed: int = 0):
+    """One exploring episode as the runner plays it: (policy, [(action, observation)]), the tools listed."""
+    collector = McpCollector(servers)
+    task = Task(id=f"explore-{server}", instruction="Explore.", domain="mcp", options={"server": server})
+    policy = ExplorePolicy()
+    try:
+        state = collector.reset(task)
+        policy.begin(task, collector, seed)
+        history = []
+        while len(history) < steps:
+            action = policy.act(state, history)
+            if action is None:
+                break
+            result = collector.step(action)
+            history.append((action, result))
+            state = result.observation
+        return policy, [(a, r.observation) for a, r in history], list(collector.tools)
+    finally:
+        collector.close()
+
+
+def failed(observation) -> bool:
+    return bool(observation.meta.get("is_error") or observation.meta.get("jsonrpc_error"))
+
+
+@pytest.mark.parametrize("server", ["filesystem", "memory"])
+def test_invalid_calls_are_a_bounded_share_of_varied_kinds_each_refused(servers, server):
+    steps = 40
+    policy, calls, tools = explore(servers, server, steps)
+    assert len(calls) == steps
+    invalid = dict(policy.invalid_calls)
+    # Spread over the episode by the rate, not drawn per step: never more than one off the share.
+    assert math.floor(INVALID_RATE * steps) <= len(invalid) <= math.ceil(INVALID_RATE * steps)
+    kinds = list(invalid.values())
+    assert len(set(kinds)) == len(kinds), kinds  # the least used kind first: no kind twice while others wait
+    for action, observation in calls:
+        # A reference to nothing is the server's to answer: an error, or an empty answer (deleting an entity that
+        # is not there succeeds; open_nodes lists none).
+        if invalid.get(action.text, "not_found") != "not_found":
+            assert failed(observation), (invalid[action.text], action.text, observation.text)
+    names = {t["name"] for t in tools}
+    unknown = [a for a, _ in calls if a.kind == "tools/call" and a.arguments["name"] not in names]
+    assert all(a.text in invalid for a in unknown)
+
+
+@pytest.mark.parametrize("server, steps", [("filesystem", 30), ("memory", 20), ("git", 30), ("everything", 30)])
+def test_valid_calls_cover_every_tool_and_mostly_succeed(servers, server, steps):
+    policy, calls, tools = explore(servers, server, steps)
+    invalid = dict(policy.invalid_calls)
+    valid = [(a, o) for a, o in calls if a.text not in invalid and a.kind == "tools/call"]
+    # A tool only a task-augmented call can run answers every plain call with the same refusal.
+    callable_tools = {t["name"] for t in tools if (t.get("execution") or {}).get("taskSupport") != "required"}
+    answered = {a.arguments["name"] for a, o in valid if not failed(o)}
+    assert {a.arguments["name"] for a, _ in valid} == callable_tools
+    assert len(answered) >= len(callable_tools) - 1, sorted(callable_tools - answered)
+    # Errors of valid calls are what the state gives (nothing staged, a file not written yet), not most calls.
+    assert sum(failed(o) for _, o in valid) <= 0.25 * len(valid), [o.text[:80] for _, o in valid if failed(o)]
+
+
+def test_a_stateless_server_never_gets_the_same_call_twice(servers):
+    _, calls, _ = explore(servers, "time", 40)
+    texts = [a.text for a, _ in calls]
+    assert len(texts) == len(set(texts))
+
+
+def test_a_call_is_sent_again_only_as_a_read_after_a_change(servers):
+    _, calls, tools = explore(servers, "memory", 40)
+    read_only = {t["name"] for t in tools if (t.get("annotations") or {}).get("readOnlyHint")}
+    seen: dict[str, int] = {}
+    changes = 0
+    for action, observation in calls:
+        if action.text in seen:
+            name = action.arguments.get("name")
+            assert action.kind == "resources/read" or name in read_only, action.text
+            assert seen[action.text] < changes, action.text
+        seen[action.text] = changes
+        if action.kind == "tools/call" and action.arguments.get("name") not in read_only and not failed(observation):
+            changes += 1
+
+
+def test_a_seed_replays_the_same_calls_and_another_seed_others(servers):
+    first = [a.text for a, _ in explore(servers, "memory", 15, seed=3)[1]]
+    again = [a.text for a, _ in explore(servers, "memory", 15, seed=3)[1]]
+    other = [a.text for a, _ in explore(servers, "memory", 15, seed=4)[1]]
+    assert first == again
+    assert first != other
+
+
+def test_invalid_arguments_break_the_schema_in_the_kind_asked(servers):
+    from sandboxes.mcp_servers import ServerConnection
+
+    with ServerConnection(servers["filesystem"]) as conn:
+        exchange, _ = conn.request("tools/list")
+        tools = json.loads(exchange.raw(exchange.delivered))["tools"]
+        hints = conn.hints()
+    maker = ArgumentMaker(random.Random(5), hints)
+    checked = set()
+    for tool in tools:
+        schema = tool["inputSchema"]
+        for kind in SCHEMA_KINDS:
+            if maker.applies(kind, schema, tool["name"]):
+                bad = maker.invalid(kind, schema, tool["name"])
+                assert not jsonschema.Draft7Validator(schema).is_valid(bad), (tool["name"], kind, bad)
+                checked.add(kind)
+        if maker.applies("outside_root", schema, tool["name"]):
+            bad = maker.invalid("outside_root", schema, tool["name"])
+            jsonschema.validate(bad, schema)  # well-typed: the server's root check is what refuses it
+            paths = [p for v in bad.values() for p in (v if isinstance(v, list) else [v]) if isinstance(p, str)]
+            assert any(not posixpath.normpath(p).startswith(maker.root + "/") and posixpath.normpath(p) != maker.root
+                       for p in paths if p.startswith("/")), bad
+            checked.add("outside_root")
+    assert checked == {"missing_required", "misnamed_argument", "wrong_type", "out_of_range", "outside_root"}
