@@ -86,7 +86,7 @@ def test_an_answer_is_described_itself_not_diffed_against_the_previous_answer():
         "33. It is the same as the previous result.")
     nested = '{\n  "a": {\n    "inner": 1\n  },\n  "b\\"q": [],\n  "c": 1,\n  "d": 2\n}'
     assert grounded_trace({"domain": "mcp", "state_text": "", "next_text": nested}) == (
-        "The result is a JSON object of 8 lines with 4 keys: a is an object of 1 key (inner); b\"q has no items; c is "
+        "The result is a JSON object of 8 lines with 4 keys: a is an object of 1 key (inner 1); b\"q has no items; c is "
         "1; d is 2.")
     assert grounded_trace({"domain": "swe", "state_text": "x", "next_text": " \n", "next_meta": {"exit_status": 0}}) \
         == "The output is 1 blank line. The exit status, recorded but not printed, is 0."

@@ -90,7 +90,7 @@ def test_a_line_only_indented_differently_is_told_as_moving():
              "\t\t\t\t[13] listitem '', level=1")
     after = "RootWebArea 'Step 1 of 3', focused\n\t\t\t[12] listitem '', level=1\n\t\t\t[13] listitem '', level=1"
     trace = grounded_trace({"domain": "web", "state_text": state, "next_text": after})
-    assert "\"\\t\\t\\t[13] listitem '', level=1\" moves from depth 4 to depth 3" in trace
+    assert "\"[13] listitem '', level=1\" moves from depth 4 to depth 3" in trace
     assert "becomes \"[13] listitem" not in trace
     # A terminal's lines are indented with spaces, counted as characters; whitespace alone after the text is told so.
     assert line_diff("a\n    x = 1\nb", "a\n  x = 1\nb", "line")[0] == [

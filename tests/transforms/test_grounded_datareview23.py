@@ -151,7 +151,7 @@ def test_renumbering_is_told_for_web_and_android_and_not_for_other_domains():
     after = "\n".join([page, "\t\t[10] status ''", *(f"\t\t[{12 + n}] row 'API-{n}'" for n in range(4))])
     trace = grounded_trace({"domain": "web", "state_text": "\n".join([page, "\t\t[10] table ''", *rows]),
                             "next_text": after})
-    assert trace == ("1 element appears: \"\\t\\t[10] status ''\". 1 element disappears: \"\\t\\t[10] table ''\". "
+    assert trace == ("1 element appears: \"[10] status ''\". 1 element disappears: \"[10] table ''\". "
                      "4 elements are renumbered (ids +1).")
     # android pads ids to two places: [ 9] and [10] are one element renumbered.
     phone = "[ 0] | FrameLayout | bounds=[0,0][1080,2400]\n[ 9] | Button | text=\"OK\" | bounds=[0,0][10,10]"

@@ -13,6 +13,9 @@ TREE = ("RootWebArea 'New issue in WEB - Trackline', focused\n\t[1] banner ''\n\
         "\t\t\t\t\t[23] option 'Choose...', selected=true\n\t\t\t\t\t[24] option 'low'\n")
 
 
+SELECTING = "Selecting 'ana' in \"[22] combobox 'Priority', value='Choose...'\""
+
+
 def web_row(state_text, next_text):
     return {"domain": "web", "state_text": state_text, "next_text": next_text, "error": WEB_ERROR,
             "action_text": 'select_option("22", "ana")',
@@ -21,15 +24,18 @@ def web_row(state_text, next_text):
 
 def test_a_web_error_is_stated_once_whether_the_header_tells_it_or_not():
     trace = grounded_trace(web_row(HEADER + TREE, HEADER + f"Error: {WEB_ERROR}\n" + TREE))
-    assert trace == f"The action error is now {quote(WEB_ERROR)}."
+    # The opening ties the action to its target; the tree is unchanged, so only the header's error is told.
+    assert trace == (f"{SELECTING} leaves the page's elements as they were. "
+                     f"The action error is now {quote(WEB_ERROR)}.")
     # The same failure twice: the Error line does not change, so only the environment's report tells it.
     screen = HEADER + f"Error: {WEB_ERROR}\n" + TREE
     assert grounded_trace(web_row(screen, screen)) == (
-        f"The observation does not change. The environment reports an error: {quote(WEB_ERROR)}.")
+        f"{SELECTING} changes nothing on the page. The environment reports an error: {quote(WEB_ERROR)}.")
     # An error the header does not hold (the browser was restarted) is reported beside it.
     restarted = grounded_trace({**web_row(HEADER + TREE, HEADER + f"Error: {WEB_ERROR}\n" + TREE),
                                 "error": "browser restarted: Target closed"})
-    assert restarted == (f"The action error is now {quote(WEB_ERROR)}. "
+    assert restarted == (f"{SELECTING} leaves the page's elements as they were. "
+                         f"The action error is now {quote(WEB_ERROR)}. "
                          "The environment reports an error: 'browser restarted: Target closed'.")
     # An output that only quotes the same text does not say it is an error.
     assert grounded_trace({"domain": "swe", "state_text": "", "next_text": "disk full", "error": "disk full"}) == (

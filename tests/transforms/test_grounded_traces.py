@@ -598,9 +598,9 @@ def test_focus_moved_is_told_once_and_the_element_that_lost_it_still_changes():
         "\t[7] searchbox 'Search posts', value='tomato', focused", "\t[7] searchbox 'Search posts', value='tomato'"
     ).replace("Focused: [7] searchbox 'Search posts', value='tomato', focused", "Focused: [8] button 'Search', focused")
     assert _web(page, moved) == (
-        "The focused element becomes \"[8] button 'Search', focused\". 2 elements change: \"\\t\\t\\t\\t[7] searchbox "
-        "'Search posts', value='tomato', focused\" becomes \"\\t\\t\\t\\t[7] searchbox 'Search posts', value='tomato'\"; "
-        "\"\\t\\t\\t\\t[8] button 'Search'\" becomes \"\\t\\t\\t\\t[8] button 'Search', focused\".")
+        "The focused element becomes \"[8] button 'Search', focused\". 2 elements change: \"[7] searchbox "
+        "'Search posts', value='tomato', focused\" becomes \"[7] searchbox 'Search posts', value='tomato'\"; "
+        "\"[8] button 'Search'\" becomes \"[8] button 'Search', focused\".")
 
 
 def test_a_header_that_alone_changed_is_not_called_no_change_nor_an_element():
@@ -624,7 +624,7 @@ def test_a_page_that_had_no_elements_is_not_taken_for_no_page():
               "\t[1] link 'Apply'")
     assert _web(bare, loaded) == (
         "The URL becomes 'http://127.0.0.1:5000/'; the title becomes 'Home'; the tabs become '[0] Home (active)'. "
-        "2 elements appear: \"RootWebArea 'Home', focused\", \"\\t[1] link 'Apply'\".")
+        "2 elements appear: \"RootWebArea 'Home', focused\", \"[1] link 'Apply'\".")
 
 
 def test_a_desktop_tells_its_focused_window_and_element_and_counts_only_rows():

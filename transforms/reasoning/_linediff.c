@@ -1729,15 +1729,24 @@ renumbered(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (shifts == NULL || split_both(args[0], args[1], &a, &b) < 0 || workspace_init(&w, a.count, b.count) < 0)
         goto done;
     Py_ssize_t count = changed_regions(&a, &b, &w);
-    /* Only a region where lines both went and came can pair them; the rest take no second workspace. */
-    regions = PyMem_Malloc((count + 1) * sizeof(Region));
+    /* One span from the first changed region to the last, not each region alone: a row removed above its successor
+     * gives the successor's lines its ids, and the diff, matching the lines that kept their text and id ("[30] cell
+     * ''"), splits what went and what was renumbered into regions of their own (R3). Lines can pair only if some
+     * went and some came; otherwise no second workspace is taken. */
+    regions = PyMem_Malloc(sizeof(Region));
     if (regions == NULL) {
         PyErr_NoMemory();
         goto done;
     }
-    for (Py_ssize_t n = 0; n < count; n++)
-        if (w.regions[n].i1 < w.regions[n].i2 && w.regions[n].j1 < w.regions[n].j2)
-            regions[kept++] = w.regions[n];
+    int went = 0, came = 0;
+    for (Py_ssize_t n = 0; n < count; n++) {
+        went |= w.regions[n].i1 < w.regions[n].i2;
+        came |= w.regions[n].j1 < w.regions[n].j2;
+    }
+    if (went && came) {
+        regions[0] = (Region){w.regions[0].i1, w.regions[count - 1].i2, w.regions[0].j1, w.regions[count - 1].j2};
+        kept = 1;
+    }
     workspace_free(&w);
     w.memory = w.inline_memory;
     if (kept) {

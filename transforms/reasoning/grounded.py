@@ -1,6 +1,10 @@
 """Grounded reasoning: a trace built only from the difference between the state and the next observation, or, where
 the observation answers one call (mcp, search, swe), from the answer itself.
 
+It opens with one sentence that ties the action to what it did: the command, call or element the action names, as
+its collector wrote it, and what the next observation shows of it (the lines a command printed and whether the prompt
+returned, the page loaded or changed, which of a call's argument values the answer gives back).
+
 Every sentence states something checkable against the record itself (which lines appeared, disappeared or changed,
 which files and line numbers the new output names, the exit status or a timeout, the reported error, the volatile
 values the state does not already show), so a model trained on it learns to reason from evidence rather than to
@@ -57,6 +61,18 @@ _HEADERS = {domain: tuple(_header_field(*field) for field in fields) for domain,
 # curation on scrolling screens) gives such lines of the state their new ids, so line_diff counts only real changes,
 # and returns each one's id shift; tests/transforms/test_grounded_renumbered_native.py holds the Python it replaced.
 _NUMBERED = frozenset({"web", "os", "android"})
+# A web tree's indentation is its depth, not the element's text (schemas/render/web.py): a quote of an element line
+# leaves it out (R2), as the escaped tabs it would start with ("\t\t\t[30] link …") read as part of the element.
+# Only at a quote's start, before an id, a role (`StaticText`) or a lower-case role and its name (the browser's own
+# `alert "Please include an '@'…"`): a tab the element's own text starts with stays.
+_QUOTED_INDENT = re.compile(r"""(['"])(?:\\t)+(?=\[\d|[A-Z][A-Za-z]+\b|[a-z]+ ["'])""")
+
+
+def _unindented(match: re.Match) -> str:
+    """The quote mark alone where it opens a quote (not inside a word or after a backslash: a quote mark of the
+    element's own text), else the match as it is."""
+    before = match.string[match.start() - 1] if match.start() else " "
+    return match.group(1) if not (before.isalnum() or before in "_\\") else match.group(0)
 
 
 def _renumbered_sentence(shifts: list[int], unit: str) -> str:
@@ -364,11 +380,19 @@ def _fact(value) -> str:
         if not value:
             return "is an empty object"
         names = list(value)
-        shown = ", ".join(names[:_KEY_FACTS]) + (f" and {len(names) - _KEY_FACTS} more" if len(names) > _KEY_FACTS
-                                                  else "")
+        # A key whose value is a short scalar is told with it: convert_time's target is its datetime, not only a key
+        # of that name.
+        told = [f"{name} {_fact(value[name])[3:]}" if _short_scalar(value[name]) else name
+                for name in names[:_KEY_FACTS]]
+        shown = ", ".join(told) + (f" and {len(names) - _KEY_FACTS} more" if len(names) > _KEY_FACTS else "")
         return f"is an object of {len(names)} {'key' if len(names) == 1 else 'keys'} ({shown})"
     if isinstance(value, str):
         return f"is {_string_fact(value)}"
+    # The common scalars as json.dumps writes them, without its ~2 us a call.
+    if type(value) is int:
+        return f"is {value}"
+    if value is None or isinstance(value, bool):
+        return f"is {_JSON_CONSTANTS[value]}"
     return f"is {json.dumps(value)}"
 
 
@@ -390,8 +414,17 @@ def _short_scalar(value) -> bool:
     return not isinstance(value, (list, dict)) and (not isinstance(value, str) or len(value) <= _SHORT_STRING)
 
 
-def _object_sentences(document: dict, noun: str, count: str) -> list[str]:
-    """count: how many lines the answer has, told ("12 lines")."""
+def _given(value, values: dict | None) -> str | None:
+    """"is the call's NAME" for a string the call passed as that argument. Not a number: a total that equals the
+    offset asked for is not the offset."""
+    name = values.get(value) if values and isinstance(value, str) else None
+    return f"is the call's {name}" if name else None
+
+
+def _object_sentences(document: dict, noun: str, count: str, values: dict | None = None) -> list[str]:
+    """count: how many lines the answer has, told ("12 lines"). values: the call's argument values by text
+    (_argument_values): a scalar that is one is told as the call's, "page_id is the call's page_id", not quoted
+    again."""
     keys = list(document)
     head = f"The {noun} is a JSON object of {count} with {len(keys)} {'key' if len(keys) == 1 else 'keys'}"
     if not keys:
@@ -403,7 +436,8 @@ def _object_sentences(document: dict, noun: str, count: str) -> list[str]:
     # A short scalar among the others (a total, an offset, a flag, an id) is told with its value, not only its key:
     # the answer is wrong without it, and it costs a few words ("total is 3", not "the other is total").
     valued = [key for key in rest if _short_scalar(document[key])][:_KEY_NAMES]
-    facts = "; ".join(f"{key} {_fact(document[key])}" for key in [*(keys[n] for n in ranked[:_KEY_FACTS]), *valued])
+    facts = "; ".join(f"{key} {_given(document[key], values) or _fact(document[key])}"
+                      for key in [*(keys[n] for n in ranked[:_KEY_FACTS]), *valued])
     rest = [key for key in rest if key not in valued]
     if rest:
         named = ", ".join(rest[:_KEY_NAMES]) + (" and " + str(len(rest) - _KEY_NAMES) + " more"
@@ -412,34 +446,402 @@ def _object_sentences(document: dict, noun: str, count: str) -> list[str]:
     return [f"{head}: {facts}."]
 
 
-def _answer_sentences(state: str, text: str, noun: str) -> list[str]:
+def _answer_sentences(state: str, text: str, noun: str, opening: tuple[str, dict] | None = None) -> list[str]:
     """What an answer holds: its lines (the first few quoted) or, when it is one JSON object or array, its keys that
     carry the content with a short fact each (a list's item count and first item, a string's value or length and
     first words, a number); and whether it repeats the previous answer. Lines are counted as line_diff counts them
-    (str.splitlines(), blank ones too, which are told as such but not quoted: the count is the answer's own)."""
+    (str.splitlines(), blank ones too, which are told as such but not quoted: the count is the answer's own).
+
+    opening: who answered (_answer_subject: the call, its arguments) opens the first sentence, tying the action to
+    the answer; a quoted line that shows an argument's value shows {name} in its place, so the trace says which of
+    the action's values the answer gives back rather than pasting them again."""
+    subject, arguments = opening or (None, {})
+    verb = "prints" if subject and subject.startswith("The command") else "answers with"
     if not text.strip():
         blank = len(text.splitlines())
-        return [f"The {noun} is {blank} blank {'line' if blank == 1 else 'lines'}." if text else f"The {noun} is empty."]
+        told = f"{blank} blank {'line' if blank == 1 else 'lines'}" if text else None
+        if subject:
+            return [f"{subject} {verb} {told}." if told else
+                    f"{subject} {'prints nothing' if verb == 'prints' else f'answers with an empty {noun}'}."]
+        return [f"The {noun} is {told}." if told else f"The {noun} is empty."]
     lines = text.splitlines()
     filled = [line for line in lines if line.strip()]
     blank = len(lines) - len(filled)
     count = f"{len(lines)} {'line' if len(lines) == 1 else 'lines'}" + (f" ({blank} blank)" if blank else "")
     document = _json_document(text)
+    values = _argument_values(arguments) if arguments else ()
     if isinstance(document, dict):
-        sentences = _object_sentences(document, noun, count)
+        sentences = _object_sentences(document, noun, count, dict(values))
     elif isinstance(document, list):
         sentences = [f"The {noun} is a JSON list of {count} that {_fact(document)}."]
     else:
-        shown = ", ".join(quote(line) for line in filled[:MAX_LISTED])
+        listed = filled[:MAX_LISTED]
+        shown: list[str] = []
+        joined = "\n".join(listed) if values else ""
+        values = [value for value in values if value[0] in joined]
+        if values and "{" not in joined and "}" not in joined:
+            listed = [_shown_arguments(line, values) for line in listed]
+            shown = list(dict.fromkeys(name for _, names in listed for name in names))
+            listed = [line for line, _ in listed]
+        quoted = ", ".join(quote(line) for line in listed)
         # "non-blank" where blank lines are counted, so the sum is visible: 17 lines (2 blank) are 3 quoted and 12
         # more non-blank, not 3 and 12.
         more = (f" and {len(filled) - MAX_LISTED} more{' non-blank' if blank else ''}" if len(filled) > MAX_LISTED
                 else "")
-        sentences = [f"The {noun} is one line: {shown}." if len(lines) == 1
-                     else f"The {noun} has {count}: {shown}{more}."]
+        if shown:
+            names = ", ".join(shown[:-1]) + " and " + shown[-1] if len(shown) > 1 else shown[0]
+            that = f" that {'shows' if len(lines) == 1 else 'show'} its {names}"
+            sentences = [f"The {noun} is one line{that}: {quoted}." if len(lines) == 1
+                         else f"The {noun} has {count}{that}: {quoted}{more}."]
+        else:
+            sentences = [f"The {noun} is one line: {quoted}." if len(lines) == 1
+                         else f"The {noun} has {count}: {quoted}{more}."]
+    if subject:
+        first = sentences[0]
+        for lead in (f"The {noun} is a ", f"The {noun} is one ", f"The {noun} has "):
+            if first.startswith(lead):
+                rest = first[len(lead):]
+                kept = lead.split(" ")[-2] + " " if lead.endswith((" a ", " one ")) else ""
+                sentences[0] = f"{subject} {verb} {kept}{rest}"
+                break
     if text == state:
         sentences.append(f"It is the same as the previous {noun}.")
     return sentences
+
+
+# The opening sentence ties the action to what it did (data review D3), from the record alone: the action as the
+# collector wrote it (a tool call's name and arguments, a terminal's keystrokes, a web or desktop call and the element
+# of the state it targets) and what the next observation shows of it. Nothing is said that the record cannot check: a
+# call's purpose or a command's meaning is not guessed.
+
+# How a call's arguments are told: a few, each a short fact.
+_ARGS_TOLD = 3
+
+
+def _action_json(text: str):
+    """The action as JSON (a tool call, a terminal's keystrokes), or None for a call written as code (web, desktop)."""
+    if not text or text[0] not in "[{":
+        return None
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _argument(name: str, value) -> str:
+    if isinstance(value, str):
+        if not value:
+            return f"an empty {name}"
+        return f"{name} {quote(value)}" if len(value) <= _SHORT_STRING and value.strip() else \
+            f"{name} of {len(value)} characters"
+    if isinstance(value, list):
+        if value and len(value) <= _ARGS_TOLD and all(isinstance(v, str) and 0 < len(v) <= _SHORT_STRING
+                                                       for v in value):
+            return f"{name} {', '.join(map(quote, value))}"
+        return f"{name} ({len(value)} {'item' if len(value) == 1 else 'items'})"
+    if isinstance(value, dict):
+        return f"{name} ({len(value)} {'key' if len(value) == 1 else 'keys'})"
+    # A number, true, false or null as the action's JSON writes it (json.dumps costs ~2 us a value).
+    return f"{name} {_JSON_CONSTANTS.get(value, value) if value is None or isinstance(value, bool) else repr(value)}"
+
+
+_JSON_CONSTANTS = {None: "null", True: "true", False: "false"}
+
+
+def _arguments(arguments) -> str:
+    if not isinstance(arguments, dict) or not arguments:
+        return " with no arguments"
+    told = [_argument(name, value) for name, value in list(arguments.items())[:_ARGS_TOLD]]
+    more = len(arguments) - _ARGS_TOLD
+    if more > 0:
+        told.append(f"{more} more {'argument' if more == 1 else 'arguments'}")
+    return " with " + (told[0] if len(told) == 1 else ", ".join(told[:-1]) + " and " + told[-1])
+
+
+def _call(action) -> tuple[str, dict] | None:
+    """What a tool call or request names, and its arguments: {"name", "arguments"} (MCP, search and swe tools) or
+    {"method", "params"} (an MCP request that is not tools/call)."""
+    if not isinstance(action, dict):
+        return None
+    if isinstance(action.get("name"), str):
+        arguments = action.get("arguments")
+        return f"The call `{action['name']}`", arguments if isinstance(arguments, dict) else {}
+    if isinstance(action.get("method"), str):
+        params = action.get("params") if isinstance(action.get("params"), dict) else {}
+        target = next((params[key] for key in ("name", "uri") if isinstance(params.get(key), str)), None)
+        arguments = params.get("arguments") if target and isinstance(params.get("arguments"), dict) else \
+            {key: value for key, value in params.items() if key not in ("name", "uri")}
+        return (f"The request `{action['method']}`" + (f" for {quote(target)}" if target else ""), arguments)
+    return None
+
+
+def _answer_subject(domain: str, action_text: str) -> tuple[str, dict] | None:
+    """Who answers in an answer domain (_ANSWERS), and the arguments whose values the answer may show."""
+    call = _call(_action_json(action_text))
+    if call is None:
+        return None
+    subject, arguments = call
+    if domain == "swe":
+        command = arguments.get("command")
+        if subject == "The call `bash`" and isinstance(command, str) and command.strip():
+            # A shell command is the action itself: told as run, not as an argument.
+            return f"The command {_code(command)}", {}
+        path = arguments.get("path")
+        if isinstance(command, str) and isinstance(path, str) and len(command) <= _SHORT_STRING:
+            return f"The editor's `{command}` on {quote(path)}", {"path": path}
+    told = subject + ("" if subject.startswith("The request") and not arguments else _arguments(arguments))
+    return told, arguments
+
+
+def _code(text: str) -> str:
+    """A command as the action typed it, in backticks (a longer one cut, with an ellipsis, at a word)."""
+    line = text.strip().splitlines()[0] if text.strip() else text
+    if len(line) > _SHORT_STRING:
+        cut = line.rfind(" ", 0, _SHORT_STRING)
+        line = line[:cut if cut > _SHORT_STRING // 2 else _SHORT_STRING].rstrip() + "…"
+    elif text.strip().count("\n"):
+        line += " …"
+    return "`" + line.replace("`", "'") + "`"
+
+
+# A string argument shorter than this is not looked for in the answer: a "-" would match too much. A number is, as the
+# letters and digits beside it must not be (_shown_arguments).
+_SHOWN_VALUE = 2
+
+
+def _argument_values(arguments: dict) -> list[tuple[str, str]]:
+    """The (text, name) of each argument whose value a line of the answer may show: a string of at least _SHOWN_VALUE
+    characters or a number, as the answer would write it; longest first, so a path inside a longer one is not taken
+    for it; two arguments of one value are ambiguous, and left out."""
+    names: dict[str, list[str]] = {}
+    for name, value in arguments.items():
+        if isinstance(value, str):
+            text = value if len(value) >= _SHOWN_VALUE and value.strip() else None
+        elif isinstance(value, int) and not isinstance(value, bool):
+            text = str(value)
+        else:
+            text = repr(value) if isinstance(value, float) else None
+        if text:
+            names.setdefault(text, []).append(name)
+    return sorted(((text, told[0]) for text, told in names.items() if len(told) == 1), key=lambda item: -len(item[0]))
+
+
+def _shown_arguments(line: str, values: list[tuple[str, str]]) -> tuple[str, list[str]]:
+    """The line with each argument value it shows (_argument_values) replaced by {name}, and the names replaced. A
+    value that starts or ends with a letter or digit counts only where the line has no letter or digit beside it:
+    a "2" in "12" is not the argument."""
+    shown = []
+    for text, name in values:
+        at = line.find(text)
+        if at < 0:
+            continue
+        pieces, start = [], 0
+        while at >= 0:
+            end = at + len(text)
+            if not ((text[0].isalnum() and at and line[at - 1].isalnum()) or
+                    (text[-1].isalnum() and end < len(line) and line[end].isalnum())):
+                pieces.append(line[start:at])
+                start = end
+            at = line.find(text, end if start == end else at + 1)
+        if pieces:
+            line = "".join(f"{piece}{{{name}}}" for piece in pieces) + line[start:]
+            shown.append(name)
+    return line, shown
+
+
+def _lines_told(lines: list[str]) -> str:
+    """Some lines of output, counted (blank ones too) and the first few non-blank quoted: "2 lines: 'a', 'b'"."""
+    filled = [line for line in lines if line.strip()]
+    blank = len(lines) - len(filled)
+    count = f"{len(lines)} {'line' if len(lines) == 1 else 'lines'}" + (f" ({blank} blank)" if blank else "")
+    if not filled:
+        return count
+    more = (f" and {len(filled) - MAX_LISTED} more{' non-blank' if blank else ''}" if len(filled) > MAX_LISTED
+            else "")
+    return f"{count}: {', '.join(quote(line) for line in filled[:MAX_LISTED])}{more}"
+
+
+# tmux's names of keys (collectors/terminal.py sends each entry with send-keys; tmux's key-string table): C-c, M-x,
+# Enter, Escape, F1. Any other text is typed as it is, "Hello" too.
+_TMUX_KEY = re.compile(r"(?:[CMS]-)+\S|F(?:[1-9]|1[0-2])|Enter|Escape|Tab|BTab|BSpace|Space|Up|Down|Left|Right|Home|End|"
+                       r"IC|DC|Insert|Delete|NPage|PPage|PageUp|PageDown|PgUp|PgDn|KP\w+")
+
+
+def _terminal_opening(state: str, text: str, action_text: str) -> tuple[str, str | None] | None:
+    """What the keystrokes are, and, for one command typed at the prompt the state ends with, what the screen shows of
+    it: the command after that prompt, the lines it printed, and whether the prompt returned. Returns the sentence and,
+    where it tells the whole change (the screen is the state with those lines added), the new lines, else None."""
+    entries = _action_json(action_text)
+    if not isinstance(entries, list) or not entries or not all(
+            isinstance(entry, dict) and isinstance(entry.get("keystrokes"), str) for entry in entries):
+        return None
+    keys = [entry["keystrokes"] for entry in entries]
+    typed = "".join(keys)
+    if len(keys) == 1 and _TMUX_KEY.fullmatch(typed):
+        return f"The action presses {typed}.", None
+    if not typed.endswith(("\n", "\r")):
+        return f"The action types {quote(typed)} without pressing Enter.", None
+    commands = typed.splitlines()
+    if len(commands) != 1 or not commands[0].strip():
+        return (f"The action types {len(commands)} lines, each followed by Enter, the first {_code(commands[0])}.",
+                None)
+    command = commands[0]
+    subject = f"The action runs {_code(command)}"
+    # The screen as the state showed it up to its last line, the prompt: the same, then that line with the command.
+    kept = state.rfind("\n") + 1
+    prompt = state[kept:].rstrip()
+    after = text[kept:].split("\n") if text.startswith(state[:kept]) else None
+    if not prompt or after is None or not after[0].startswith(prompt) or \
+            after[0][len(prompt):].strip() != command.strip():
+        # The screen scrolled, or the command is not echoed after the prompt: the line diff tells what changed.
+        return f"{subject}.", None
+    output = after[1:]
+    back = bool(output) and output[-1].rstrip() == prompt
+    printed = output[:-1] if back else output
+    told = f"which prints {_lines_told(printed)}" if printed else "which prints nothing"
+    ending = "the prompt returns" if back else "no prompt follows it yet"
+    if not printed:
+        ending = "the screen gains only the next prompt" if back else "no prompt follows it yet"
+    return f"{subject}, {told}; {ending}.", text[kept:]
+
+
+_CALL_NAME = re.compile(r"(\w+)\(")
+_KEYWORD = re.compile(r"\s*(\w+)=")
+_SEPARATOR = re.compile(r"\s*(,\s*|\))")
+_LITERAL = json.JSONDecoder()
+
+
+def _code_call(text: str) -> tuple[str, list, dict] | None:
+    """A web or desktop action written as a call of JSON literals, click("12"), fill("23", "2"), click(element=25)
+    (sandboxes/web_actions.format_call, collectors/os_desktop.py): its name, positional and named arguments; None for
+    any other text. Read with the JSON decoder, as ast.parse cost ~20 us a row."""
+    head = _CALL_NAME.match(text)
+    if head is None or not text.endswith(")"):
+        return None
+    args: list = []
+    kwargs: dict = {}
+    at = head.end()
+    if text[at:].strip() == ")":
+        return head[1], args, kwargs
+    try:
+        while True:
+            keyword = _KEYWORD.match(text, at)
+            if keyword:
+                at = keyword.end()
+            value, at = _LITERAL.raw_decode(text, at)
+            if keyword:
+                kwargs[keyword[1]] = value
+            else:
+                args.append(value)
+            separator = _SEPARATOR.match(text, at)
+            if separator is None:
+                return None
+            at = separator.end()
+            if separator[1] == ")":
+                return (head[1], args, kwargs) if at == len(text) else None
+    except ValueError:
+        return None
+
+
+def _element_line(text: str, domain: str, element) -> str | None:
+    """The line of the tree that element id starts, without its indentation; a desktop line's id, role and name."""
+    if element is None:
+        return None
+    key = f"[{element}]"
+    start = text.find(("\t" if domain == "web" else "\n") + key)
+    while start >= 0:
+        end = text.find("\n", start + 1)
+        line = text[start + 1:end if end >= 0 else len(text)].lstrip("\t")
+        if line.startswith(key + (" " if domain == "web" else "\t")):
+            if domain == "os":
+                fields = line.split("\t")
+                return f"{fields[0]} {fields[1]}" + (f" {quote(fields[2])}" if len(fields) > 2 and fields[2] else "")
+            return line
+        start = text.find(("\t" if domain == "web" else "\n") + key, start + 1)
+    return None
+
+
+_WEB_VERBS = {"click": "Clicking", "dblclick": "Double-clicking", "double_click": "Double-clicking",
+              "hover": "Hovering over", "focus": "Focusing", "clear": "Clearing", "right_click": "Right-clicking"}
+_SIMPLE_ACTIONS = {"go_back": "Going back", "go_forward": "Going forward", "new_tab": "Opening a new tab",
+                   "tab_close": "Closing the tab", "scroll": "Scrolling", "wait": "Waiting", "noop": "Waiting",
+                   "report_infeasible": "Reporting the task infeasible"}
+
+
+def _url(text: str) -> str | None:
+    return text[5:text.find("\n")] if text.startswith("URL: ") else None
+
+
+_WEB_HEADER_PREFIXES = tuple(prefix + " " for prefix, *_ in _HEADER_FIELDS["web"])
+
+
+def _tree_start(text: str) -> int:
+    """Where a web observation's tree starts, after its header lines (_HEADER_FIELDS)."""
+    start = 0
+    while text.startswith(_WEB_HEADER_PREFIXES, start):
+        start = text.find("\n", start) + 1
+        if not start:
+            return len(text)
+    return start
+
+
+def _same_tree(state: str, text: str) -> bool:
+    """Whether two web observations show the same elements, whatever their headers say (compared in place: a page's
+    tree is kilobytes, and most differ in length)."""
+    at, start = _tree_start(state), _tree_start(text)
+    return len(state) - at == len(text) - start and state[at:] == text[start:]
+
+
+def _screen_opening(state: str, text: str, action_text: str, domain: str) -> str | None:
+    """What a web or desktop action does: its verb and the element of the state it targets (its line quoted, without
+    the tree's indentation), then what the next observation shows: a new page (and its title), a page or screen
+    changed in place or unchanged, a field showing the value filled in."""
+    call = _code_call(action_text)
+    if call is None:
+        return None
+    name, args, kwargs = call
+    element = kwargs.get("element", args[0] if args and isinstance(args[0], str) and args[0].isdigit() else None)
+    line = _element_line(state, domain, element)
+    target = (quote(line) if domain == "web" else line) if line else (f"element [{element}]" if element else None)
+    if target is None and isinstance(kwargs.get("name"), str):
+        target = f"the {kwargs.get('role') or 'element'} named {quote(kwargs['name'])}"
+    value = args[1] if len(args) > 1 and isinstance(args[1], str) else kwargs.get("text")
+    if name in _WEB_VERBS and target:
+        subject = f"{_WEB_VERBS[name]} {target}"
+    elif name == "fill" and target and isinstance(value, str):
+        subject = f"Filling {target} with {quote(value)}"
+    elif name == "select_option" and target and isinstance(value, str):
+        subject = f"Selecting {quote(value)} in {target}"
+    elif name in ("press", "keyboard_press") and args and isinstance(args[0], str):
+        subject = f"Pressing {args[0]}"
+    elif name == "hotkey" and args and all(isinstance(arg, str) for arg in args):
+        subject = f"Pressing {'+'.join(args)}"
+    elif name in ("type", "keyboard_type") and isinstance(args[0] if args else value, str):
+        subject = f"Typing {quote(args[0] if args else value)}"
+    elif name == "goto" and args and isinstance(args[0], str):
+        subject = f"Going to {quote(args[0])}"
+    elif name == "tab_focus" and args:
+        subject = f"Switching to tab {json.dumps(args[0])}"
+    elif name in _SIMPLE_ACTIONS:
+        subject = _SIMPLE_ACTIONS[name]
+    else:
+        subject = f"The action {_code(action_text)}"
+    place = "page" if domain == "web" else "screen"
+    if text == state:
+        return f"{subject} changes nothing on the {place}."
+    url = _url(text)
+    if domain == "web" and url is not None and url != _url(state):
+        # The title is told with the header's other changes, next. A tab's page was there already: it is shown.
+        return f"{subject} {'shows another page' if name.startswith('tab_') else 'loads a new page'}."
+    if url is not None and _same_tree(state, text):
+        # Only the header changed (an action error, the focus, the tabs): the next sentences tell which.
+        return f"{subject} leaves the page's elements as they were."
+    told = f"{subject} changes the {place}" + (" at the same address" if url is not None else "")
+    if name == "fill" and line and isinstance(value, str) and value:
+        after = _element_line(text, domain, element)
+        told += f"; {quote(after)} shows the value" if after and value in after else \
+            "; the element no longer shows the value" if after else ""
+    return told + "."
 
 
 # A replay span has no kind of value: it is text a replay showed differently.
@@ -480,21 +882,45 @@ def _error_sentence(error: str, sentences: list[str]) -> None:
         sentences.append(f"The environment reports an error: {said}.")
 
 
+def _screen_sentences(state: str, after_text: str, domain: str, action_text: str) -> tuple[list[str], str]:
+    """A screen's trace (terminal, web, desktop, phone): the opening that ties the action to what it did, then what
+    appeared, disappeared, changed or was renumbered; and the new lines, where files are named."""
+    if domain == "terminal":
+        opened = _terminal_opening(state, after_text, action_text)
+        if opened and opened[1] is not None:
+            # It tells the whole change (the command, what it printed, the prompt): the line diff would say it again
+            # as lines appearing, so it is not run.
+            return [opened[0]], opened[1]
+    else:
+        told = _screen_opening(state, after_text, action_text, domain) if domain in ("web", "os") else None
+        opened = (told, None) if told else None
+    unit = _UNIT.get(domain, "line")
+    numbered, shifts = renumbered(state, after_text) if domain in _NUMBERED and state.strip() else (state, [])
+    sentences, new_text = line_diff(numbered, after_text, unit, _HEADERS.get(domain))
+    if domain == "web":
+        sentences = [_QUOTED_INDENT.sub(_unindented, sentence) if "\\t" in sentence else sentence
+                     for sentence in sentences]
+    if shifts:
+        # The state as line_diff saw it has the new ids: "does not change" would hide that they are new.
+        alone = sentences == ["The observation does not change."]
+        sentences = [*sentences[:0 if alone else len(sentences)],
+                     _renumbered_sentence(shifts, unit) + ("; nothing else changes." if alone else ".")]
+    if opened:
+        # An opening that says nothing changed stands for line_diff's "does not change".
+        sentences = [opened[0], *([] if sentences == ["The observation does not change."] else sentences)]
+    return sentences, new_text
+
+
 def grounded_trace(row: dict) -> str:
     state = row.get("state_text") or ""
     after_text = row.get("next_text") or ""
     domain = row.get("domain") or ""
+    action_text = row.get("action_text") or ""
     if domain in _ANSWERS:
-        sentences, new_text = _answer_sentences(state, after_text, _ANSWERS[domain]), after_text
+        opening = _answer_subject(domain, action_text)
+        sentences, new_text = _answer_sentences(state, after_text, _ANSWERS[domain], opening), after_text
     else:
-        unit = _UNIT.get(domain, "line")
-        numbered, shifts = renumbered(state, after_text) if domain in _NUMBERED and state.strip() else (state, [])
-        sentences, new_text = line_diff(numbered, after_text, unit, _HEADERS.get(domain))
-        if shifts:
-            # The state as line_diff saw it has the new ids: "does not change" would hide that they are new.
-            alone = sentences == ["The observation does not change."]
-            sentences = [*sentences[:0 if alone else len(sentences)],
-                         _renumbered_sentence(shifts, unit) + ("; nothing else changes." if alone else ".")]
+        sentences, new_text = _screen_sentences(state, after_text, domain, action_text)
     files = _files_named(new_text)
     if files:
         sentences.append(f"{'It' if domain in _ANSWERS else 'The new output'} names {_listed(files)}.")
@@ -507,7 +933,7 @@ def grounded_trace(row: dict) -> str:
         _error_sentence(row["error"], sentences)
     spans = row.get("next_volatile_spans")
     if spans:
-        _volatile_sentence(state, row.get("action_text") or "", after_text, spans, sentences)
+        _volatile_sentence(state, action_text, after_text, spans, sentences)
     if row.get("done"):
         sentences.append("The episode ends after this step.")
     return " ".join(sentences)
