@@ -34,12 +34,14 @@ from collectors.store import write_episode_table
 from schemas.layout import episode_path, transitions_path
 from schemas.transition import TRANSITION_SCHEMA
 from schemas.version import SCHEMA_VERSION
-from transforms.curate import TABLE_SCHEMAS
-from transforms.dedupe import NearDupOptions, decide, file_part_signatures, file_signatures, resolve_bucket
-from transforms.io import parquet_writer
+from transforms.curate import MERGE_ROWS, TABLE_SCHEMAS
+from transforms.dedupe import (SEPARATOR, NearDupOptions, change_signatures, conditions_text, decide,
+                              file_part_signatures, file_signatures, resolve_bucket)
+from transforms.io import ReadError, parquet_row_groups, parquet_writer
+from transforms.memory import gc_paused, heap_frozen
 from transforms.minhash import shingle_hashes
 from transforms.prepare import curated_row, with_masks
-from transforms.validate import CHECKED_COLUMNS, CURATION_COLUMNS
+from transforms.validate import CHECKED_COLUMNS, CURATION_COLUMNS, curation_rows, recorded_at
 
 STEPS_PER_EPISODE = 20
 VOCABULARY = [f"{a}{b}" for a in ("src", "lib", "test", "data", "node", "user", "file", "item", "row", "page")
@@ -130,27 +132,66 @@ def generate(root: Path, transitions: int, seed: int = 7) -> None:
 
 # ---- measurements --------------------------------------------------------------------------------------------
 
-# The leaf columns curation reads for its rows (of provenance, three fields), without those only validation reads.
-BARE_COLUMNS = [name for name in CHECKED_COLUMNS if name.split(".")[0] in CURATION_COLUMNS]
+# The leaf columns curation reads for its rows (of provenance, three fields; of timings, the action's start, which
+# the date filter reads), without those only validation reads.
+BARE_COLUMNS = [name for name in CHECKED_COLUMNS
+                if name.split(".")[0] in CURATION_COLUMNS or name == "timings.action_start"]
+
+
+def _bare_columns(schema: pa.Schema) -> list[str]:
+    return BARE_COLUMNS
+
+
+def bare_chunks(root: Path):
+    """The bare loop's work, a chunk at a time: (curated rows with spans and content hash, their sketch parts).
+    It is curation's Prepare (transforms.curate.PrepareFn, prepare.prepare_chunk) without validation, dedupe or
+    writes, so that the floor does no more and no less of the shared work than curation: files read by the same
+    reader (page checksums verified, leaf columns picked once per schema) and converted as curation converts them
+    (a state that repeats the previous row's next observation is not converted again), chunks of fewer than
+    MERGE_ROWS rows (an episode file) merged as PrepareFn merges them, and each chunk masked in one call with each
+    row's action time (the date filter, masking.without_distant_dates)."""
+    pending = []
+    for path in sorted(root.rglob("*.parquet")):
+        for table in parquet_row_groups(str(path), _bare_columns):
+            if isinstance(table, ReadError):
+                raise ValueError(f"bare loop: {table}")
+            pending += curation_rows(table)
+            if len(pending) >= MERGE_ROWS:
+                yield _bare_chunk(pending)
+                pending = []
+    if pending:
+        yield _bare_chunk(pending)
+
+
+def _bare_chunk(raw_rows: list[dict]) -> tuple[list[dict], list[tuple[str, str, str]]]:
+    rows = [curated_row(row) for row in raw_rows]
+    return rows, with_masks(rows, [recorded_at(row) for row in raw_rows])
 
 
 def bare_loop(root: Path, minhash: bool = False) -> tuple[int, float, float]:
     """The floor: read every file with pyarrow (only the columns curation uses), normalize both observations, mask,
-    hash; with `minhash`, also the MinHash signatures and LSH keys near-dup dedupe needs. No validation, no
-    dedupe, no writes. Returns (transitions, wall seconds, CPU seconds)."""
+    hash (bare_chunks); with `minhash`, also the MinHash signatures, LSH keys and change signatures near-dup dedupe
+    needs. No validation, no dedupe, no writes. Returns (transitions, wall seconds, CPU seconds)."""
     options = NearDupOptions()
     count, start, cpu = 0, time.perf_counter(), time.process_time()
-    for path in sorted(root.rglob("*.parquet")):
-        parquet = pq.ParquetFile(path)
-        for group in range(parquet.num_row_groups):
-            table = parquet.read_row_group(group, columns=BARE_COLUMNS, use_threads=False)
-            # Masked a row group at a time, as curation masks them (masking.mask_many).
-            rows = [curated_row(row) for row in table.to_pylist()]
-            parts = with_masks(rows)
+    # With the heap frozen and cyclic collection paused, as curation runs Prepare (transforms.memory). Left on, a
+    # packed row group's rows outlived the young collections, and each full collection then walked the ~190k
+    # objects of Beam's and pyarrow's imports: 27-36% of this loop's CPU on packed input (0 on episode files, whose
+    # rows died young), two or three collections per 20k rows as the heap's history had it, so the packed figure
+    # moved between ~17k and ~30k/s/cpu with no change to the work.
+    with heap_frozen(), gc_paused():
+        for rows, parts in bare_chunks(root):
             if minhash:
-                file_part_signatures(parts, [row["action_text"] for row in rows], options)
-            count += table.num_rows
-    return count, time.perf_counter() - start, time.process_time() - cpu
+                # As prepare_chunk makes them: LSH keys carry the action and the conditions, and the change
+                # signatures are read with the sketches.
+                keys = [row["action_text"] + SEPARATOR + conditions if (conditions := conditions_text(
+                    row["perturbations"], row["error"])) else row["action_text"] for row in rows]
+                file_part_signatures(parts, keys, options)
+                change_signatures(parts, options.ngram)
+            count += len(rows)
+        # Before collection resumes, which starts a young collection at once.
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return count, wall, cpu
 
 
 def rewrite_outputs(out: Path, scratch: Path) -> float:
