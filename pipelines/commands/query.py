@@ -83,6 +83,9 @@ def _print_jsonl(columns: list[str], rows: list[tuple]) -> None:
         sys.stdout.write(json.dumps(dict(zip(columns, row)), default=_plain, ensure_ascii=False) + "\n")
 
 
+# The curated tables that carry a task_group column (transitions first; the stage tables since session 24).
+GROUPED_TABLES = ("transitions", "stage1", "stage2", "stage3")
+
 PRINTERS = {Format.table: _print_table, Format.csv: _print_csv, Format.jsonl: _print_jsonl}
 
 
@@ -95,13 +98,17 @@ def _missing_column_hint(folder: Path, exc: Exception) -> str:
 
     if 'column "task_group" not found' not in str(exc) or not is_curation_output(folder):
         return ""
-    # A current output's other tables have no task_group either: only an old transitions table earns the hint.
-    shard = next((path for path in sorted((folder / "transitions").glob("*.parquet"))
-                  if not path.name.startswith(".")), None)
-    if shard is None or "task_group" in pq.read_schema(shard).names:
+    # dedupe and dead_letter never have one: only a transitions or stage table curated before it earns the hint.
+    older = []
+    for table in GROUPED_TABLES:
+        shard = next((path for path in sorted((folder / table).glob("*.parquet")) if not path.name.startswith(".")),
+                     None)
+        if shard is not None and "task_group" not in pq.read_schema(shard).names:
+            older.append(table)
+    if not older:
         return ""
-    return (f"\nHint: {folder} was curated before curated transitions had a task_group column: curate its raw "
-            "collection again (worldline curate --input RAW --output NEW) to get it.")
+    return (f"\nHint: {folder} was curated before its {', '.join(older)} table{'s' if len(older) > 1 else ''} had a "
+            "task_group column: curate its raw collection again (worldline curate --input RAW --output NEW) to get it.")
 
 
 def query(folder: Path = typer.Argument(..., metavar="FOLDER", help="Curation output or raw collection folder."),

@@ -166,3 +166,14 @@ def test_query_of_an_output_curated_before_task_group_says_to_curate_again(colle
     # A current output's stage tables carry it (schemas/stages.py).
     result = _query(collections / "new-curated", "SELECT count(task_group) FROM stage2")
     assert result.returncode == 0, result.stderr
+    # Stage tables curated before they had the column (session 23 and earlier) get the hint too, naming them.
+    stages_before = tmp_path / "before-stage-groups"
+    shutil.copytree(collections / "new-curated", stages_before)
+    for stage in ("stage1", "stage2", "stage3"):
+        for shard in (stages_before / stage).glob("*.parquet"):
+            pq.write_table(pq.read_table(shard).drop_columns(["task_group"]), shard)
+    result = _query(stages_before, "SELECT task_group FROM stage2")
+    assert result.returncode == 1 and "its stage1, stage2, stage3 tables had a task_group column" in result.stderr
+    # dedupe never has one: a current output gets no hint for it.
+    result = _query(collections / "new-curated", "SELECT task_group FROM dedupe")
+    assert result.returncode == 1 and "not found" in result.stderr and "Hint:" not in result.stderr
