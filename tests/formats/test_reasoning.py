@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from transforms.reasoning import ReasoningError, grounded, make_synthesizer
+from transforms.reasoning import ReasoningError, grounded, make_synthesizer, screens
 from transforms.reasoning._linediff import changed_regions
 from transforms.reasoning.grounded import grounded_trace
 from transforms.reasoning.llm import LLMEndpointError
@@ -381,7 +381,7 @@ def test_grounded_trace_matches_the_reference_on_generated_episodes(monkeypatch)
     rng = random.Random(20261126)
     rows = [row for _ in range(20) for row in _generated_episode(rng, 15)]
     fast = [grounded_trace(row) for row in rows]
-    monkeypatch.setattr(grounded, "line_diff", _reference_line_diff)
+    monkeypatch.setattr(screens, "line_diff", _reference_line_diff)
     monkeypatch.setattr(grounded, "_files_named", _reference_files_named)
     reference = [grounded_trace(row) for row in rows]
     assert fast == reference

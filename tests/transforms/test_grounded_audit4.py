@@ -12,9 +12,9 @@ from __future__ import annotations
 import random
 
 from tests.formats.test_reasoning import _reference_line_diff
-from transforms.reasoning import grounded
 from transforms.reasoning._linediff import line_diff
 from transforms.reasoning.grounded import grounded_trace
+from transforms.reasoning.headers import HEADERS
 
 PROMPT = "root@sandbox:/work#"
 
@@ -121,7 +121,7 @@ def test_a_desktop_with_nothing_focused_says_so():
 
 def test_desktop_headers_match_the_reference():
     rng = random.Random(87)
-    header = grounded._HEADERS["os"]
+    header = HEADERS["os"]
     values = ["none", "[1] frame 'a' (a)", "[2] text ''", "[3] none"]
     told = set()
     for _ in range(500):

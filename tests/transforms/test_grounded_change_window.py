@@ -15,7 +15,8 @@ import pytest
 from schemas.render.os import render_atspi
 from tests.formats.test_reasoning import _reference_line_diff
 from transforms.reasoning._linediff import line_diff
-from transforms.reasoning.grounded import _HEADERS, grounded_trace
+from transforms.reasoning.grounded import grounded_trace
+from transforms.reasoning.headers import HEADERS
 
 MARKER = "…[truncated]"
 _QUOTE = r"""('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")"""
@@ -119,7 +120,7 @@ def test_random_changed_lines_are_quoted_as_the_reference_quotes_them_and_never_
         new = old[:cut] + _long_line(rng)[:rng.randint(0, 30)] + old[cut + rng.randint(0, 5):]
         if old.strip() == new.strip():
             continue
-        header = _HEADERS["web"] if rng.random() < 0.3 else None
+        header = HEADERS["web"] if rng.random() < 0.3 else None
         state, next_text = ("URL: " + old, "URL: " + new) if header else ("$ x\n" + old, "$ x\n" + new)
         got = line_diff(state, next_text, "line", header)
         assert got == _reference_line_diff(state, next_text, "line", header)

@@ -20,9 +20,10 @@ import pytest
 from schemas.render import render
 from tests.formats.test_reasoning import _WINDOW, _reference_line_diff
 from transforms.masking import volatile_spans
-from transforms.reasoning import ReasoningError, grounded, make_synthesizer
+from transforms.reasoning import ReasoningError, make_synthesizer
 from transforms.reasoning._linediff import changed_regions, line_diff, new_spans
 from transforms.reasoning.grounded import grounded_trace
+from transforms.reasoning.headers import HEADERS
 
 DATA = Path(__file__).parent / "data"
 # A real browser-sandbox bundle: the forum's search page, recorded by the web collector.
@@ -661,7 +662,7 @@ def test_headers_match_the_reference_on_generated_pages():
     """The compiled header split against tests/formats/test_reasoning.py's reference, on pages with fields missing,
     empty, multi-line, only a header, and a tree line that looks like one."""
     rng = random.Random(81)
-    header = grounded._HEADERS["web"]
+    header = HEADERS["web"]
     for _ in range(3000):
         state, next_text = _headed_screen(rng), _headed_screen(rng)
         assert line_diff(state, next_text, "element", header) == \

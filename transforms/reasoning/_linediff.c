@@ -1,7 +1,7 @@
-/* The line diff of the grounded reasoning trace (transforms/reasoning/grounded.py): what appeared, disappeared and
- * changed between a state and its next observation, as sentences, and the new lines for the file-name scan; which
- * lines of a screen are elements shown again under another id (renumbered); and which volatile values of the next
- * observation the state does not already show.
+/* The line diff of the grounded reasoning trace (transforms/reasoning/screens.py, grounded.py): what appeared,
+ * disappeared and changed between a state and its next observation, as sentences, and the new lines for the
+ * file-name scan; which lines of a screen are elements shown again under another id (renumbered); which volatile
+ * values of the next observation the state does not already show; and web quotes without the tree's indentation.
  *
  * Lines are str.splitlines() of each text, kept as spans of the text: no str object is made for a line unless a
  * sentence quotes it. The changed regions are the gaps between the matching blocks of
@@ -1477,9 +1477,9 @@ header_sentence(const Text *a, const Line *old, const Text *t, const Line *new, 
 
 /* ---- renumbered elements -------------------------------------------------------------------------------------- */
 
-/* An element line's id (grounded.py's _ELEMENT_ID, ^([ \t]*)\[ *(\d+)\](?=[ \t]|$)): its indentation ends at
- * indent_end, its digits are [digits, digits_end), the rest of the line starts at rest. \d is re's: any Unicode
- * decimal digit, which int() reads too. */
+/* An element line's id (_ELEMENT_ID of the Python pass, tests/transforms/test_grounded_renumbered_native.py:
+ * ^([ \t]*)\[ *(\d+)\](?=[ \t]|$)): its indentation ends at indent_end, its digits are [digits, digits_end), the
+ * rest of the line starts at rest. \d is re's: any Unicode decimal digit, which int() reads too. */
 typedef struct {
     Py_ssize_t indent_end, digits, digits_end, rest;
 } ElementId;
@@ -1518,7 +1518,7 @@ next_bracket(const Text *t, const Line *line, Py_ssize_t i)
     return i;
 }
 
-/* The line without its ids (grounded.py's _ELEMENT_IDS: each "\[ *\d+\]", left to right, made "[]") added to bare,
+/* The line without its ids (the Python pass's _ELEMENT_IDS: each "\[ *\d+\]", left to right, made "[]") added to bare,
  * whose text is of t's width, at its length so far; *found set when it had one. 0, or -1 with an exception set. */
 static int
 add_bare_line(const Text *t, const Line *line, Text *bare, Py_ssize_t *length, int same_width, int *found)
@@ -1589,7 +1589,7 @@ id_shift(const Text *a, const ElementId *old, const Text *b, const ElementId *ne
             now = now * 10 + Py_UNICODE_TODECIMAL(CH(b, i));
         return PyLong_FromLongLong(now - was);
     }
-    /* int(now) first, then int(was), as grounded.py evaluates them: a too long id fails with int()'s own error. */
+    /* int(now) first, then int(was), as the Python pass evaluated them: a too long id fails with int()'s own error. */
     PyObject *now = id_value(b, new->digits, new->digits_end), *was = now ? id_value(a, old->digits, old->digits_end)
                                                                           : NULL;
     PyObject *shift = was ? PyNumber_Subtract(now, was) : NULL;
@@ -2044,6 +2044,108 @@ new_spans(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return found;
 }
 
+/* ---- a web quote without the tree's indentation (R2) --------------------------------------------------------- */
+
+/* A web tree's indentation is its depth, not the element's text: a quote of an element line starts without the
+ * escaped tabs ("\t\t[30] link ...") it would otherwise open with. This is the regex
+ * (['"])(?:\\t)+(?=\[\d|[A-Z][A-Za-z]+\b|[a-z]+ ["']) over a sentence, each match replaced by its quote mark unless
+ * the character before it is a letter, digit, '_' or backslash (a quote mark inside the element's own text), matches
+ * taken left to right as re.sub takes them; tests/transforms/test_grounded_unindent_native.py holds that Python and
+ * compares the two. Here it is one pass over the sentence with no match objects: it was ~4.6 us a web row. */
+
+static inline int
+is_word(Py_UCS4 c)
+{
+    return Py_UNICODE_ISALNUM(c) || c == '_';  /* the regex's \w and \b, and str.isalnum() */
+}
+
+/* Where the escaped tabs after the quote mark at `at` end, if they are followed by an element's id or role, else -1.
+ * The regex's (?:\\t)+ is greedy and gives back tabs only to a lookahead that then starts at a backslash, which none
+ * of its branches accepts: only the longest run of tabs can match. */
+static Py_ssize_t
+indent_end(int kind, const void *data, Py_ssize_t length, Py_ssize_t at)
+{
+    Py_ssize_t j = at + 1;
+    while (j + 1 < length && PyUnicode_READ(kind, data, j) == '\\' && PyUnicode_READ(kind, data, j + 1) == 't')
+        j += 2;
+    if (j == at + 1 || j >= length)
+        return -1;
+    Py_UCS4 c = PyUnicode_READ(kind, data, j);
+    Py_ssize_t m = j + 1;
+    if (c == '[')  /* \[\d: a Unicode decimal digit, as re's \d */
+        return m < length && Py_UNICODE_ISDECIMAL(PyUnicode_READ(kind, data, m)) ? j : -1;
+    if (c >= 'A' && c <= 'Z') {  /* [A-Z][A-Za-z]+\b: a shorter run would end between two letters, not at a \b */
+        while (m < length && is_ascii_letter(PyUnicode_READ(kind, data, m)))
+            m++;
+        return m > j + 1 && (m == length || !is_word(PyUnicode_READ(kind, data, m))) ? j : -1;
+    }
+    if (c >= 'a' && c <= 'z') {  /* [a-z]+ ["']: a shorter run is followed by a letter, not the space */
+        Py_UCS4 d;
+        while (m < length && (d = PyUnicode_READ(kind, data, m)) >= 'a' && d <= 'z')
+            m++;
+        if (m + 1 >= length || PyUnicode_READ(kind, data, m) != ' ')
+            return -1;
+        d = PyUnicode_READ(kind, data, m + 1);
+        return d == '"' || d == '\'' ? j : -1;
+    }
+    return -1;
+}
+
+/* The sentence without the indentation its quotes open with: a new reference, the sentence itself if it has none. */
+static PyObject *
+unindented_one(PyObject *sentence)
+{
+    int kind = PyUnicode_KIND(sentence);
+    const void *data = PyUnicode_DATA(sentence);
+    Py_ssize_t length = PyUnicode_GET_LENGTH(sentence), copied = 0, size = 0;
+    Py_UCS4 *out = NULL;
+    for (Py_ssize_t i = 0; i + 2 < length;) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        Py_ssize_t end = c == '\'' || c == '"' ? indent_end(kind, data, length, i) : -1;
+        if (end < 0) {
+            i++;
+            continue;
+        }
+        Py_UCS4 before = i ? PyUnicode_READ(kind, data, i - 1) : ' ';
+        if (!(is_word(before) || before == '\\')) {
+            if (out == NULL && (out = PyMem_Malloc(length * sizeof(Py_UCS4))) == NULL)
+                return PyErr_NoMemory();
+            for (Py_ssize_t k = copied; k <= i; k++)  /* up to and with the quote mark */
+                out[size++] = PyUnicode_READ(kind, data, k);
+            copied = end;
+        }
+        i = end;  /* a match refused still ends where it ends, as re.sub goes on after it */
+    }
+    if (out == NULL)
+        return Py_NewRef(sentence);
+    for (Py_ssize_t k = copied; k < length; k++)
+        out[size++] = PyUnicode_READ(kind, data, k);
+    PyObject *result = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, out, size);
+    PyMem_Free(out);
+    return result;
+}
+
+static PyObject *
+unindented(PyObject *module, PyObject *sentences)
+{
+    if (!PyList_Check(sentences))
+        return PyErr_Format(PyExc_TypeError, "unindented() takes a list of str, not %.100s",
+                            Py_TYPE(sentences)->tp_name);
+    Py_ssize_t count = PyList_GET_SIZE(sentences);
+    PyObject *result = PyList_New(count);
+    for (Py_ssize_t n = 0; result && n < count; n++) {
+        PyObject *sentence = PyList_GET_ITEM(sentences, n);
+        PyObject *told = PyUnicode_Check(sentence) ? unindented_one(sentence) :
+            PyErr_Format(PyExc_TypeError, "unindented() takes a list of str, not of %.100s",
+                         Py_TYPE(sentence)->tp_name);
+        if (told == NULL)
+            Py_CLEAR(result);
+        else
+            PyList_SET_ITEM(result, n, told);
+    }
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"line_diff", (PyCFunction)(void (*)(void))line_diff, METH_FASTCALL,
      "line_diff(state, next_text, unit, header=None) -> (sentences, new_text)\n\n"
@@ -2069,6 +2171,12 @@ static PyMethodDef methods[] = {
      "show whole: nowhere without a letter or digit right before or after it. A value shorter than min_chars once\n"
      "stripped of spaces (a 1-2 digit pid) coincides with any small number: it is shown only where its line, stripped\n"
      "and more than the value, is a line of state, stripped."},
+    {"unindented", unindented, METH_O,
+     "unindented(sentences) -> [str, ...]\n\n"
+     "The sentences with the escaped tabs a web tree's indentation puts at the start of a quote removed where an\n"
+     "element's id or role follows them (R2), as re.sub of\n"
+     "(['\"])(?:\\\\t)+(?=\\[\\d|[A-Z][A-Za-z]+\\b|[a-z]+ [\"']) by the quote mark does where the mark is not after a\n"
+     "letter, digit, '_' or backslash."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -1,0 +1,222 @@
+"""The sentence a trace opens with, tying the action to what it did: who answers a call in an answer domain, what
+a terminal's keystrokes ran and printed, and which element of the state a web or desktop action targets and what the
+next observation shows of it."""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+
+from transforms.reasoning._linediff import MAX_LISTED, quote
+from transforms.reasoning.actions import (SHORT_STRING, action_json, argument_values, arguments_told, as_code,
+                                          code_call, tool_call)
+from transforms.reasoning.headers import WEB_PREFIXES
+
+
+# The opening sentence ties the action to what it did (data review D3), from the record alone: the action as the
+# collector wrote it (a tool call's name and arguments, a terminal's keystrokes, a web or desktop call and the element
+# of the state it targets) and what the next observation shows of it. Nothing is said that the record cannot check: a
+# call's purpose or a command's meaning is not guessed.
+
+
+@lru_cache(maxsize=512)
+def answer_subject(domain: str, action_text: str) -> tuple[str, tuple[tuple[str, str], ...]] | None:
+    """Who answers in an answer domain (answers.ANSWERS), and the values of its arguments the answer may show
+    (actions.argument_values). Cached: it reads the action alone, which an episode often repeats, and is handed on
+    unchanged (tuples)."""
+    call = tool_call(action_json(action_text))
+    if call is None:
+        return None
+    subject, arguments = call
+    if domain == "swe":
+        command = arguments.get("command")
+        if subject == "The call `bash`" and isinstance(command, str) and command.strip():
+            # A shell command is the action itself: told as run, not as an argument.
+            return f"The command {as_code(command)}", ()
+        path = arguments.get("path")
+        if isinstance(command, str) and isinstance(path, str) and len(command) <= SHORT_STRING:
+            return f"The editor's `{command}` on {quote(path)}", argument_values({"path": path})
+    told = subject + ("" if subject.startswith("The request") and not arguments else arguments_told(arguments))
+    return told, argument_values(arguments) if arguments else ()
+
+
+def _lines_told(lines: list[str]) -> str:
+    """Some lines of output, counted (blank ones too) and the first few non-blank quoted: "2 lines: 'a', 'b'"."""
+    filled = [line for line in lines if line.strip()]
+    blank = len(lines) - len(filled)
+    count = f"{len(lines)} {'line' if len(lines) == 1 else 'lines'}" + (f" ({blank} blank)" if blank else "")
+    if not filled:
+        return count
+    more = (f" and {len(filled) - MAX_LISTED} more{' non-blank' if blank else ''}" if len(filled) > MAX_LISTED
+            else "")
+    return f"{count}: {', '.join(quote(line) for line in filled[:MAX_LISTED])}{more}"
+
+
+# tmux's names of keys (collectors/terminal.py sends each entry with send-keys; tmux's key-string table): C-c, M-x,
+# Enter, Escape, F1. Any other text is typed as it is, "Hello" too.
+_TMUX_KEY = re.compile(r"(?:[CMS]-)+\S|F(?:[1-9]|1[0-2])|Enter|Escape|Tab|BTab|BSpace|Space|Up|Down|Left|Right|Home|End|"
+                       r"IC|DC|Insert|Delete|NPage|PPage|PageUp|PageDown|PgUp|PgDn|KP\w+")
+
+
+@lru_cache(maxsize=512)
+def _keystrokes(action_text: str) -> tuple[str, str | None] | None:
+    """What a terminal action's keystrokes are: the sentence that tells them and None, or for one command typed and
+    entered, "The action runs `…`" and the command; None for an action that is not keystrokes. Cached: it reads the
+    action alone."""
+    entries = action_json(action_text)
+    if not isinstance(entries, list) or not entries or not all(
+            isinstance(entry, dict) and isinstance(entry.get("keystrokes"), str) for entry in entries):
+        return None
+    keys = [entry["keystrokes"] for entry in entries]
+    typed = "".join(keys)
+    if len(keys) == 1 and _TMUX_KEY.fullmatch(typed):
+        return f"The action presses {typed}.", None
+    if not typed.endswith(("\n", "\r")):
+        return f"The action types {quote(typed)} without pressing Enter.", None
+    commands = typed.splitlines()
+    if len(commands) != 1 or not commands[0].strip():
+        return (f"The action types {len(commands)} lines, each followed by Enter, the first {as_code(commands[0])}.",
+                None)
+    return f"The action runs {as_code(commands[0])}", commands[0]
+
+
+def terminal_opening(state: str, text: str, action_text: str) -> tuple[str, str | None] | None:
+    """What the keystrokes are, and, for one command typed at the prompt the state ends with, what the screen shows of
+    it: the command after that prompt, the lines it printed, and whether the prompt returned. Returns the sentence and,
+    where it tells the whole change (the screen is the state with those lines added), the new lines, else None."""
+    typed = _keystrokes(action_text)
+    if typed is None or typed[1] is None:
+        return typed
+    subject, command = typed
+    # The screen as the state showed it up to its last line, the prompt: the same, then that line with the command.
+    kept = state.rfind("\n") + 1
+    prompt = state[kept:].rstrip()
+    after = text[kept:].split("\n") if text.startswith(state[:kept]) else None
+    if not prompt or after is None or not after[0].startswith(prompt) or \
+            after[0][len(prompt):].strip() != command.strip():
+        # The screen scrolled, or the command is not echoed after the prompt: the line diff tells what changed.
+        return f"{subject}.", None
+    output = after[1:]
+    back = bool(output) and output[-1].rstrip() == prompt
+    printed = output[:-1] if back else output
+    told = f"which prints {_lines_told(printed)}" if printed else "which prints nothing"
+    ending = "the prompt returns" if back else "no prompt follows it yet"
+    if not printed:
+        ending = "the screen gains only the next prompt" if back else "no prompt follows it yet"
+    return f"{subject}, {told}; {ending}.", text[kept:]
+
+
+def _element_line(text: str, domain: str, element) -> str | None:
+    """The line of the tree that element id starts, without its indentation; a desktop line's id, role and name."""
+    if element is None:
+        return None
+    key = f"[{element}]"
+    start = text.find(("\t" if domain == "web" else "\n") + key)
+    while start >= 0:
+        end = text.find("\n", start + 1)
+        line = text[start + 1:end if end >= 0 else len(text)].lstrip("\t")
+        if line.startswith(key + (" " if domain == "web" else "\t")):
+            if domain == "os":
+                fields = line.split("\t")
+                return f"{fields[0]} {fields[1]}" + (f" {quote(fields[2])}" if len(fields) > 2 and fields[2] else "")
+            return line
+        start = text.find(("\t" if domain == "web" else "\n") + key, start + 1)
+    return None
+
+
+_WEB_VERBS = {"click": "Clicking", "dblclick": "Double-clicking", "double_click": "Double-clicking",
+              "hover": "Hovering over", "focus": "Focusing", "clear": "Clearing", "right_click": "Right-clicking"}
+_SIMPLE_ACTIONS = {"go_back": "Going back", "go_forward": "Going forward", "new_tab": "Opening a new tab",
+                   "tab_close": "Closing the tab", "scroll": "Scrolling", "wait": "Waiting", "noop": "Waiting",
+                   "report_infeasible": "Reporting the task infeasible"}
+
+
+def _url(text: str) -> str | None:
+    return text[5:text.find("\n")] if text.startswith("URL: ") else None
+
+
+def _tree_start(text: str) -> int:
+    """Where a web observation's tree starts, after its header lines (headers.WEB_PREFIXES)."""
+    start = 0
+    while text.startswith(WEB_PREFIXES, start):
+        start = text.find("\n", start) + 1
+        if not start:
+            return len(text)
+    return start
+
+
+def _same_tree(state: str, text: str) -> bool:
+    """Whether two web observations show the same elements, whatever their headers say (compared in place: a page's
+    tree is kilobytes, and most differ in length)."""
+    at, start = _tree_start(state), _tree_start(text)
+    return len(state) - at == len(text) - start and state[at:] == text[start:]
+
+
+@lru_cache(maxsize=512)
+def _screen_call(action_text: str) -> tuple | None:
+    """What a web or desktop action's call says without the state: its name, the element id it targets, the element
+    its name and role give, the value it fills in or selects; how its subject is told around the element's target
+    (before, after), where it has one, and the subject without one (None: the action as code). Cached: it reads the
+    action alone, and an episode repeats its clicks."""
+    call = code_call(action_text)
+    if call is None:
+        return None
+    name, args, kwargs = call
+    element = kwargs.get("element", args[0] if args and isinstance(args[0], str) and args[0].isdigit() else None)
+    named = f"the {kwargs.get('role') or 'element'} named {quote(kwargs['name'])}" \
+        if isinstance(kwargs.get("name"), str) else None
+    value = args[1] if len(args) > 1 and isinstance(args[1], str) else kwargs.get("text")
+    around = (f"{_WEB_VERBS[name]} ", "") if name in _WEB_VERBS else \
+        ("Filling ", f" with {quote(value)}") if name == "fill" and isinstance(value, str) else \
+        (f"Selecting {quote(value)} in ", "") if name == "select_option" and isinstance(value, str) else None
+    if around:
+        # A call of these names is told as code where its element is not found (none of the names below).
+        subject = None
+    elif name in ("press", "keyboard_press") and args and isinstance(args[0], str):
+        subject = f"Pressing {args[0]}"
+    elif name == "hotkey" and args and all(isinstance(arg, str) for arg in args):
+        subject = f"Pressing {'+'.join(args)}"
+    elif name in ("type", "keyboard_type") and isinstance(args[0] if args else value, str):
+        subject = f"Typing {quote(args[0] if args else value)}"
+    elif name == "goto" and args and isinstance(args[0], str):
+        subject = f"Going to {quote(args[0])}"
+    elif name == "tab_focus" and args:
+        subject = f"Switching to tab {json.dumps(args[0])}"
+    elif name in _SIMPLE_ACTIONS:
+        subject = _SIMPLE_ACTIONS[name]
+    else:
+        subject = f"The action {as_code(action_text)}"
+    return name, element, named, value, around, subject
+
+
+def screen_opening(state: str, text: str, action_text: str, domain: str) -> str | None:
+    """What a web or desktop action does: its verb and the element of the state it targets (its line quoted, without
+    the tree's indentation), then what the next observation shows: a new page (and its title), a page or screen
+    changed in place or unchanged, a field showing the value filled in."""
+    call = _screen_call(action_text)
+    if call is None:
+        return None
+    name, element, named, value, around, subject = call
+    line = _element_line(state, domain, element)
+    target = (quote(line) if domain == "web" else line) if line else (f"element [{element}]" if element else named)
+    if around and target:
+        subject = around[0] + target + around[1]
+    elif subject is None:
+        subject = f"The action {as_code(action_text)}"
+    place = "page" if domain == "web" else "screen"
+    if text == state:
+        return f"{subject} changes nothing on the {place}."
+    url = _url(text)
+    if domain == "web" and url is not None and url != _url(state):
+        # The title is told with the header's other changes, next. A tab's page was there already: it is shown.
+        return f"{subject} {'shows another page' if name.startswith('tab_') else 'loads a new page'}."
+    if url is not None and _same_tree(state, text):
+        # Only the header changed (an action error, the focus, the tabs): the next sentences tell which.
+        return f"{subject} leaves the page's elements as they were."
+    told = f"{subject} changes the {place}" + (" at the same address" if url is not None else "")
+    if name == "fill" and line and isinstance(value, str) and value:
+        after = _element_line(text, domain, element)
+        told += f"; {quote(after)} shows the value" if after and value in after else \
+            "; the element no longer shows the value" if after else ""
+    return told + "."
