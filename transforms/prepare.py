@@ -192,10 +192,11 @@ def with_masks(rows: list[dict], recorded_times: list[float | None] | None = Non
         _share_previous_steps(rows, apart, state_indexes, next_indexes)
     masks = masking.mask_many(texts)
     if recorded_times is not None:
+        # Looked up once a chunk; a text with no span (half of a real collection's) has nothing it could drop.
+        without_distant_dates = masking.without_distant_dates
         for position, (text, owner) in enumerate(zip(texts, owners)):
             spans = masks[position][0]
-            kept = masking.without_distant_dates(text, spans, recorded_times[owner])
-            if kept is not spans:
+            if spans and (kept := without_distant_dates(text, spans, recorded_times[owner])) is not spans:
                 masks[position] = kept, masking.masked(text, kept)
     for row, next_index in zip(rows, next_indexes):
         replay_texts = row.pop(REPLAY_TEXTS, None)

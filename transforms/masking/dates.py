@@ -82,6 +82,9 @@ def _iso_days(first_day: int, last_day: int) -> dict[str, int]:
         return {}
 
 
+# A fixture's or a file's date recurs in the texts of many steps (the next observation of each while it is on
+# screen): each distinct text is read once. The result is a tuple, so a cached one cannot be changed by a caller.
+@lru_cache(maxsize=4096)
 def _date_range(span_text: str) -> tuple[float, float] | None:
     """(first, last) UTC epoch seconds a span's text can mean, when it starts with a full calendar date: the instant
     where it gives a time of day (at its offset if it has one, else read as UTC: a zone name is not looked up), the
@@ -135,8 +138,10 @@ def without_distant_dates(text: str, spans: list[dict], recorded_at_s: float | N
     be taken for content.
 
     Pure and cheap: only spans of kind timestamp or date are read (a dict lookup per span otherwise, nothing parsed
-    when there are none). Returns spans itself, not a copy, when it drops and cuts nothing; otherwise a new list of
-    the same dicts (a new one for each cut timestamp), still sorted and non-overlapping.
+    when there are none), and each distinct span text is parsed once (_date_range, _zoned_seconds: the reading of
+    the text is remembered, the decision, which depends on recorded_at_s, is not). Returns spans itself, not a
+    copy, when it drops and cuts nothing; otherwise a new list of the same dicts (a new one for each cut
+    timestamp), still sorted and non-overlapping.
 
     How transforms/prepare.py (with_masks) calls it: after
     `masks = masking.mask_many(texts)`, once per masked text, before the rows take their parts from masks:
@@ -152,11 +157,12 @@ def without_distant_dates(text: str, spans: list[dict], recorded_at_s: float | N
     Filtering each text once, in masks, keeps what with_masks relies on: the masked state is the very str of the
     previous row's masked next observation. next_volatile_spans (stage 3's format-only spans) and the content hash
     then both leave the distant dates as content."""
-    if recorded_at_s is None or not spans or not math.isfinite(recorded_at_s):
+    if not spans or recorded_at_s is None or not math.isfinite(recorded_at_s):
         return spans
-    dropped, weekdays, cut = _distant_dates(text, spans, recorded_at_s, window_days * _DAY_SECONDS, clock_window_s)
-    if not dropped and not cut:
+    found = _distant_dates(text, spans, recorded_at_s, window_days * _DAY_SECONDS, clock_window_s)
+    if found is None:
         return spans
+    dropped, weekdays, cut = found
     dropped = set(dropped)
     if dropped:
         for index in weekdays:
@@ -168,18 +174,18 @@ def without_distant_dates(text: str, spans: list[dict], recorded_at_s: float | N
 
 
 def _distant_dates(text: str, spans: list[dict], recorded_at_s: float, window: float,
-                   clock_window: float) -> tuple[list[int], list[int], list[int]]:
+                   clock_window: float) -> tuple[list[int], list[int], list[int]] | None:
     """The indices of the timestamp and date spans of spans to drop (a full date more than window seconds from
     recorded_at_s, and a clock time that is the same reading's), of the days' names among them, which go where their
     date goes (decided once the dates are), and of the zoned ISO timestamps to cut to their date (an instant more
-    than clock_window seconds from recorded_at_s on a date that is kept)."""
+    than clock_window seconds from recorded_at_s on a date that is kept); None when none is dropped or cut."""
     dropped, weekdays, cut, date_end, near_days = [], [], [], -1, None
     for index, span in enumerate(spans):
-        if span["kind"] not in _DATED_KINDS:
+        if (kind := span["kind"]) not in _DATED_KINDS:
             continue
         start, end = span["start"], span["end"]
         span_text = text[start:end]
-        if span["kind"] == "date" and span_text[0].isalpha():
+        if kind == "date" and span_text[0].isalpha():
             weekdays.append(index)
             continue
         if span_text[4:5] == "-":
@@ -187,8 +193,9 @@ def _distant_dates(text: str, spans: list[dict], recorded_at_s: float, window: f
                 near_days = _near_iso_days(recorded_at_s, window)
             if (day_start := near_days.get(span_text[:_ISO_DATE_LENGTH])) is not None:
                 # The date is kept unparsed; its time of day is read only where an offset gives the instant.
-                if (zoned := _ZONED_TIME.fullmatch(span_text, _ISO_DATE_LENGTH)) is not None and (
-                        clock_window < abs(day_start + _seconds_into_day(zoned) - recorded_at_s)):
+                if (seconds := _ZONED_SECONDS.get(span_text, _UNREAD)) is _UNREAD:
+                    seconds = _zoned_seconds(span_text)
+                if seconds is not None and clock_window < abs(day_start + seconds - recorded_at_s):
                     cut.append(index)
                 continue
         dates = _date_range(span_text)
@@ -203,7 +210,28 @@ def _distant_dates(text: str, spans: list[dict], recorded_at_s: float, window: f
         elif (clock_window < abs(dates[0] - recorded_at_s) and span_text[4:5] == "-"
               and _ZONED_TIME.fullmatch(span_text, _ISO_DATE_LENGTH)):
             cut.append(index)
+    if not dropped and not cut:
+        return None
     return dropped, weekdays, cut
+
+
+# A screen shows the same clock reading in the next observation of several steps, and a chunk's texts repeat
+# timestamps: each distinct one's time of day is read once. Bounded, as a worker curates many chunks; emptied
+# whole when full (a lost entry is only read again). Its dict operations are atomic, so a worker's threads share it.
+_ZONED_SECONDS: dict[str, int | None] = {}
+_ZONED_SECONDS_MOST = 4096
+_UNREAD = object()
+
+
+def _zoned_seconds(span_text: str) -> int | None:
+    """_seconds_into_day of the time of day and offset after the date of an ISO timestamp's text, None if it has
+    no offset (or no time of day): remembered in _ZONED_SECONDS."""
+    zoned = _ZONED_TIME.fullmatch(span_text, _ISO_DATE_LENGTH)
+    seconds = None if zoned is None else _seconds_into_day(zoned)
+    if len(_ZONED_SECONDS) >= _ZONED_SECONDS_MOST:
+        _ZONED_SECONDS.clear()
+    _ZONED_SECONDS[span_text] = seconds
+    return seconds
 
 
 def _seconds_into_day(zoned: re.Match) -> int:
