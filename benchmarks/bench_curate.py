@@ -356,8 +356,9 @@ def main(quick: bool | None = None, repeats: int | None = None) -> None:
             rows.append(_measure(raw, Path(scratch) / f"out-{size}-packed", size, "packed", repeats))
             assert rows[-1]["stats"] == rows[-2]["stats"], (rows[-1]["stats"], rows[-2]["stats"])
         # Per CPU-second (= per core): wall-clock figures on a shared machine measure the neighbours as well.
-        print("bare = read + normalize + mask + xxh64 (the floor the target is set against); bare+mh = bare and the "
-              "MinHash signatures and LSH keys; bare+mh+w = bare+mh and writing the curation's four output tables "
+        print("bare = curation's prepare step less validation, dedupe and writes: read, normalize, mask, date filter, "
+              "xxh64 (the floor the target is set against); bare+mh = bare and the MinHash signatures, LSH keys and "
+              "change signatures; bare+mh+w = bare+mh and writing the curation's four output tables "
               "again (already built, read back untimed), the least any curation making them must spend")
         print(f"\n{'input':>8} {'layout':>14} {'files':>6} {'raw MB':>7} {'bare/s/cpu':>11} {'bare+mh/s/cpu':>14} "
               f"{'bare+mh+w/s/cpu':>16} {'curate/s/cpu':>13} {'spread':>7} {'curate/bare':>12} {'curate/bare+mh':>15} "
