@@ -130,9 +130,9 @@ def test_a_web_action_names_its_element_without_the_trees_indentation():
     form = _HEADER.format("apply/1", "Step 1", "Step 1") + "RootWebArea 'Step 1', focused\n\t\t[18] textbox 'Full name'"
     filled = form.replace("'Full name'", "'Full name', value='Lee', focused")
     assert _web('fill("18", "Lee")', form, filled) == (
-        "Filling \"[18] textbox 'Full name'\" with 'Lee' changes the page at the same address; \"[18] textbox 'Full "
-        "name', value='Lee', focused\" shows the value. 1 element changes: \"[18] textbox 'Full name'\" becomes "
-        "\"[18] textbox 'Full name', value='Lee', focused\".")
+        "Filling \"[18] textbox 'Full name'\" with 'Lee' changes the page at the same address; the element shows the "
+        "value. 1 element changes: \"[18] textbox 'Full name'\" becomes \"[18] textbox 'Full name', value='Lee', "
+        "focused\".")
     # A tab the element's own text starts with is text, not depth: kept.
     page = _HEADER.format("a", "A", "A") + "RootWebArea 'A'"
     assert _web("go_back()", page, page + "\n\t\tStaticText '\tcode'") == (

@@ -204,11 +204,16 @@ def answer_sentences(state: str, text: str, noun: str,
         listed = filled[:MAX_LISTED]
         shown: list[str] = []
         joined = "\n".join(listed) if values else ""
-        values = [value for value in values if value[0] in joined]
+        # A number the answer shows more than once is not taken for the argument: get-resource-links with count 2
+        # answers 'Here are 2 resource links', then 'Text Resource 2 …/text/2', where the 2 is that resource's.
+        values = [value for value in values if value[0] in joined and
+                  (not _is_number(value[0]) or _shown_count(text, value[0]) == 1)]
         if values and "{" not in joined and "}" not in joined:
             listed = [_shown_arguments(line, values) for line in listed]
             shown = list(dict.fromkeys(name for _, names in listed for name in names))
-            listed = [line for line, _ in listed]
+            listed = [_uncut_placeholder(line) for line, _ in listed]
+            # A value is told as shown only where a quote shows its {name}: not one cut off with the line's end.
+            shown = [name for name in shown if any(f"{{{name}}}" in line for line in listed)]
         quoted = ", ".join(quote(line) for line in listed)
         # "non-blank" where blank lines are counted, so the sum is visible: 17 lines (2 blank) are 3 quoted and 12
         # more non-blank, not 3 and 12.
@@ -231,6 +236,38 @@ def answer_sentences(state: str, text: str, noun: str,
     if text == state:
         sentences.append(f"It is the same as the previous {noun}.")
     return sentences
+
+
+# How many characters of a long line a quote keeps before its ellipsis (_linediff.c MAX_CHARS - 1), read from quote.
+_QUOTE_KEEPS = len(quote("x" * 1000)) - 3
+
+
+def _uncut_placeholder(line: str) -> str:
+    """The line cut before a {name} that the quote would cut inside ('…/text/{cou…'), with an ellipsis; else as it
+    is. The answer's own lines hold no brace where a {name} was put (answer_sentences), so each brace is one."""
+    if len(line) <= _QUOTE_KEEPS + 1:
+        return line
+    start = line.rfind("{", 0, _QUOTE_KEEPS)
+    if start < 0 or line.find("}", start) < _QUOTE_KEEPS:
+        return line
+    return line[:start].rstrip() + "…"
+
+
+def _is_number(text: str) -> bool:
+    """Whether an argument value (actions.argument_values) is a number as the answer writes it: 2, -1, 3.0."""
+    return text.lstrip("-").replace(".", "", 1).isdigit()
+
+
+def _shown_count(text: str, value: str) -> int:
+    """How many times the text shows the value with no letter or digit beside it (as _shown_arguments takes it),
+    counted up to 2."""
+    count, at = 0, text.find(value)
+    while at >= 0 and count < 2:
+        end = at + len(value)
+        if not ((at and text[at - 1].isalnum()) or (end < len(text) and text[end].isalnum())):
+            count += 1
+        at = text.find(value, at + 1)
+    return count
 
 
 def _shown_arguments(line: str, values: list[tuple[str, str]]) -> tuple[str, list[str]]:

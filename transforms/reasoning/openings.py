@@ -92,19 +92,38 @@ def terminal_opening(state: str, text: str, action_text: str) -> tuple[str, str 
     # The screen as the state showed it up to its last line, the prompt: the same, then that line with the command.
     kept = state.rfind("\n") + 1
     prompt = state[kept:].rstrip()
+    if prompt and not prompt.endswith(_PROMPT_ENDS):
+        # Not typed at a prompt: a pager's search (less's '/ANSWER'), a program's question; nothing is run.
+        return f"The action types {as_code(command)} and presses Enter.", None
     after = text[kept:].split("\n") if text.startswith(state[:kept]) else None
     if not prompt or after is None or not after[0].startswith(prompt) or \
             after[0][len(prompt):].strip() != command.strip():
         # The screen scrolled, or the command is not echoed after the prompt: the line diff tells what changed.
         return f"{subject}.", None
     output = after[1:]
-    back = bool(output) and output[-1].rstrip() == prompt
+    back = bool(output) and _same_prompt(output[-1].rstrip(), prompt)
     printed = output[:-1] if back else output
     told = f"which prints {_lines_told(printed)}" if printed else "which prints nothing"
     ending = "the prompt returns" if back else "no prompt follows it yet"
     if not printed:
         ending = "the screen gains only the next prompt" if back else "no prompt follows it yet"
+    if back and output[-1].rstrip() != prompt:
+        ending += f", now {quote(output[-1].rstrip())}"
     return f"{subject}, {told}; {ending}.", text[kept:]
+
+
+# The last characters of a prompt keystrokes are typed at: bash's # and $, zsh's %, python's and a continuation's >.
+_PROMPT_ENDS = ("#", "$", "%", ">")
+
+
+def _same_prompt(line: str, prompt: str) -> bool:
+    """Whether a line is the shell's prompt again: the same, or the same user and host in another directory
+    ('root@sandbox:/work/repo#' after `cd repo`, which is not a line the command printed)."""
+    if line == prompt:
+        return True
+    colon = prompt.find(":") + 1
+    return colon > 1 and prompt.endswith(("#", "$")) and line.startswith(prompt[:colon]) and \
+        line.endswith(prompt[-1]) and len(line) > colon + 1 and not any(c.isspace() for c in line[colon:])
 
 
 def _element_line(text: str, domain: str, element) -> str | None:
@@ -208,15 +227,27 @@ def screen_opening(state: str, text: str, action_text: str, domain: str) -> str 
     if text == state:
         return f"{subject} changes nothing on the {place}."
     url = _url(text)
+    same_tree = url is not None and _same_tree(state, text)
     if domain == "web" and url is not None and url != _url(state):
-        # The title is told with the header's other changes, next. A tab's page was there already: it is shown.
-        return f"{subject} {'shows another page' if name.startswith('tab_') else 'loads a new page'}."
-    if url is not None and _same_tree(state, text):
+        if same_tree:
+            # A form sent to its own page (status?ref=) that shows the same elements: no new page to tell.
+            return f"{subject} changes the address but leaves the page's elements as they were."
+        # The title is told with the header's other changes, next. A tab's page was there already, and a new tab's
+        # is blank: it is shown, not loaded.
+        shown = name.startswith("tab_") or name == "new_tab"
+        return f"{subject} {'shows another page' if shown else 'loads a new page'}."
+    if same_tree:
         # Only the header changed (an action error, the focus, the tabs): the next sentences tell which.
         return f"{subject} leaves the page's elements as they were."
     told = f"{subject} changes the {place}" + (" at the same address" if url is not None else "")
+    if name in ("wait", "noop"):
+        # Waiting does nothing itself: the screen changed while the action waited (an app starting).
+        told = f"While waiting, the {place} changes" + (" at the same address" if url is not None else "")
     if name == "fill" and line and isinstance(value, str) and value:
         after = _element_line(text, domain, element)
-        told += f"; {quote(after)} shows the value" if after and value in after else \
-            "; the element no longer shows the value" if after else ""
+        # The element's new line is quoted by the line diff (and the focus) next: here only whether it holds the
+        # value, masked (a password field's •) or not at all.
+        told += "" if not after else "; the element shows the value" if value in after else \
+            "; the element shows it masked" if f"'{'•' * len(value)}'" in after else \
+            "; the element no longer shows the value" if value in line else "; the element does not show the value"
     return told + "."
