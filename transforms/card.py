@@ -65,7 +65,10 @@ def empty_configs(stats: dict) -> list[str]:
 COLUMNS = {
     "stage2": "`messages` (`role`, `content`): the system prompt, then the window's steps as user turns (the action) "
               "and assistant turns (its observation), the first user turn also holding the task and the state before "
-              "it, **ending with the user turn of the action to predict**; "
+              "it (in a code fence of backticks, one more than the state's longest run of them and at least three, "
+              "so a fence or header the state shows stays inside), **ending with the user turn of the action to "
+              "predict**; each user turn opens with `### Turn N`, N its recorded step + 1 (the window keeps the steps "
+              "whose own rows were removed as duplicates, so N - 1 may name no row); "
               "`target`: the answer to train on, `<think>{trace}</think>\\n<predicted_observation>{next observation}"
               "</predicted_observation>`, which `messages` does not contain; `reasoning_source`: `grounded` (a "
               "trace stating only facts of the record) or `llm`.",

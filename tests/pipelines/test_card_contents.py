@@ -21,6 +21,7 @@ from tests.pipelines.curation_raw_collection import T0
 from transforms.card import dataset_card
 from transforms.curate import OUTPUT_SCHEMAS
 from transforms.masking import KINDS
+from transforms.prompts import turn_prompt
 from transforms.replay import KIND as REPLAY_KIND
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -214,3 +215,49 @@ def test_the_rewards_section_says_how_to_get_the_reward_code_and_what_it_loads()
     third_party = {name for name in loaded - at_start - set(sys.stdlib_module_names) if not name.startswith("_")}
     assert third_party - {"transforms", "schemas", "cython_runtime"} <= {"pyarrow", "numpy", "dateutil", "six"}, \
         third_party
+
+
+def test_the_rewards_snippet_scores_text_and_conversational_completions():
+    # The card's own stage-2 recipe trains on conversational completions, so a trainer's generated completion is a
+    # list of messages as often as a string (h202: the snippet took only text and raised AttributeError on a list).
+    body = dataset_card(STATS, {}, "run").split("## Rewards (stage 3)")[1].split("## License")[0]
+    [snippet] = re.findall(r"```python\n(.*?)```", body, re.S)
+    reference = "root@sandbox:/work# ls\nnotes.txt\nroot@sandbox:/work# "
+    row = {"reference": reference, "exact_spans": [{"start": 0, "end": len(reference), "kind": "exact"}],
+           "format_spans": [], "rubric_id": "worldline/terminal/v1"}
+    answer = f"<think>The action runs `ls`.</think>\n<predicted_observation>{reference}</predicted_observation>"
+    wrong = answer.replace("notes.txt", "notes.md")
+    for completion, reward in ((answer, 1.0), ([{"role": "assistant", "content": answer}], 1.0),
+                               ([{"role": "assistant", "content": wrong}], 0.0)):
+        scope = {"row": row, "completion": completion}
+        exec(snippet, scope)
+        assert scope["result"].reward == reward, (completion, scope["result"].reason)
+
+
+def test_the_stage2_columns_say_how_to_read_the_state_and_turn_numbers_back(curated):
+    # What a trainer parsing prompts needs (h202): the state's fence and what `### Turn N` counts. Read back by the
+    # card's words alone on a real curation: the state is the text between the fence lines, and N - 1 names the
+    # transition it was taken from.
+    out, _, _ = curated
+    card = (out / "README.md").read_text()
+    assert "one more than the state's longest run of them and at least three" in card
+    assert "`### Turn N`, N its recorded step + 1" in card
+    states = dict(zip(*pq.read_table(out / "transitions", columns=["id", "state_text"]).to_pydict().values()))
+    read = 0
+    for row in pq.read_table(out / "stage2").to_pylist():
+        first = row["messages"][1]["content"]
+        turn = int(re.match(r"### Turn (\d+)\n", first)[1])
+        last = [m["content"] for m in row["messages"] if m["role"] == "user"][-1]
+        assert last.startswith(f"### Turn {row['step'] + 1}\n")
+        numbers = [int(re.match(r"### Turn (\d+)\n", m["content"])[1]) for m in row["messages"] if m["role"] == "user"]
+        assert numbers == list(range(turn, turn + len(numbers)))  # one turn a step, removed duplicates included
+        fenced = re.search(r"\*\*Current State:\*\*\n(`{3,})\n(.*?)\n\1\n", first, re.S)
+        if fenced and f"{row['episode_id']}:{turn - 1}" in states:
+            assert fenced[2] == states[f"{row['episode_id']}:{turn - 1}"]
+            assert len(fenced[1]) == max(3, 1 + max(map(len, re.findall("`+", fenced[2])), default=0))
+            read += 1
+    assert read
+    # A state that shows a fence of its own: the prompt's fence is one backtick longer, so it cannot be closed early.
+    state = "--- a/notes.md\n```diff\n-### Turn 9\n+**Action:**\n```"
+    prompt = turn_prompt(1, "cat notes.md", "Read the notes.", state)
+    assert re.search(r"\*\*Current State:\*\*\n(````)\n(.*?)\n\1\n", prompt, re.S)[2] == state
