@@ -46,8 +46,6 @@ Adapters: trl_reward (TRL's GRPOTrainer reward function: completions plus the da
 arguments) and compute_score (verl's custom reward function).
 """
 
-from __future__ import annotations
-
 import json
 import re
 from collections.abc import Set as AbstractSet
