@@ -324,7 +324,10 @@ def _reference_header_sentences(header, old_values, new_values):
     return [sentence[0].upper() + sentence[1:] + "."] if clauses else []
 
 
-def _reference_line_diff(state, after_text, unit, header=None):
+def _reference_line_diff(state, after_text, unit, header=None, describe=None):
+    # A desktop's rows are told by elements.element_sentences (tests/transforms/test_grounded_datareview24b.py); the
+    # generated episodes have none.
+    assert describe is None
     old_values, before = _reference_take_header(state, header or ())
     new_values, after = _reference_take_header(after_text, header or ())
     if not state or state.isspace():

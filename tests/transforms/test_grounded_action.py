@@ -29,8 +29,12 @@ def test_a_command_is_told_with_what_it_printed_and_the_prompt_not_as_lines_appe
 
 def test_a_command_still_running_and_blank_lines_are_counted_as_printed():
     trace = _terminal(["python3 -q\\n"], "root@sandbox:/work#", "root@sandbox:/work# python3 -q\n\n>>> ")
-    assert trace.startswith("The action runs `python3 -q`, which prints 2 lines (1 blank): '>>> '; no prompt follows "
-                            "it yet.")
+    # python's own prompt is not a printed line (test_grounded_datareview24b.py).
+    assert trace.startswith("The action runs `python3 -q`, which prints 1 line (1 blank); python's prompt '>>>' "
+                            "waits for input.")
+    trace = _terminal(["ping -c 9 db\\n"], "root@sandbox:/work#", "root@sandbox:/work# ping -c 9 db\n\nPING db")
+    assert trace.startswith("The action runs `ping -c 9 db`, which prints 2 lines (1 blank): 'PING db'; no prompt "
+                            "follows it yet.")
 
 
 def test_keys_a_scrolled_screen_and_several_lines_open_the_line_diff_instead():

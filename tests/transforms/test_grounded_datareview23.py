@@ -113,13 +113,11 @@ def test_a_menu_that_opens_renumbers_the_elements_after_it_and_they_are_not_coun
     after = "\n".join([_OS_HEAD, _row(13, "menu", "View", 554), *items,
                        *(_row(22 + n, "push-button", str(n), 500 + 10 * n) for n in range(8))])
     trace = grounded_trace({"domain": "os", "state_text": before, "next_text": after})
-    assert trace == ("2 elements appear: '[14]\\tradio-menu-item\\tBasic\\t\"\"\\t\\t\\t(261, 236)\\t(48, 25)\\t', "
-                     "'[15]\\tradio-menu-item\\tScientific\\t\"\"\\t\\t\\t(286, 236)\\t(48, 25)\\t'. "
+    assert trace == ("2 elements appear: [14] radio-menu-item 'Basic', [15] radio-menu-item 'Scientific'. "
                      "8 elements are renumbered (ids +2).")
     # Closed again: nothing but the ids changes, and the trace does not say the observation is unchanged.
     closed = grounded_trace({"domain": "os", "state_text": after, "next_text": before})
-    assert closed == ("2 elements disappear: '[14]\\tradio-menu-item\\tBasic\\t\"\"\\t\\t\\t(261, 236)\\t(48, 25)\\t', "
-                      "'[15]\\tradio-menu-item\\tScientific\\t\"\"\\t\\t\\t(286, 236)\\t(48, 25)\\t'. "
+    assert closed == ("2 elements disappear: [14] radio-menu-item 'Basic', [15] radio-menu-item 'Scientific'. "
                       "8 elements are renumbered (ids -2).")
     shifted = "\n".join([_OS_HEAD, *(_row(21 + n, "push-button", str(n), 500 + 10 * n) for n in range(8))])
     alone = "\n".join([_OS_HEAD, *keys])
@@ -129,14 +127,13 @@ def test_a_menu_that_opens_renumbers_the_elements_after_it_and_they_are_not_coun
 
 def test_an_element_renumbered_and_changed_is_one_element_changed():
     # os-calc-scientific-mode-s0-9b09b28b:0: the display lost its focus as the menu opened and moved from [31] to
-    # [35]; told as "'[31]…focused' becomes '[35]…'", not one element gone and one new.
+    # [35]; told as one element that changed ("[35] text (was [31]) is no longer focused"), not one gone and one new.
     display = "[31]\ttext\t\t0\t\t\t(481, 268)\t(317, 52)\tfocused"
     before = "\n".join([_OS_HEAD, _row(13, "menu", "View", 554), display])
     after = "\n".join([_OS_HEAD, _row(13, "menu", "View", 554), _row(14, "radio-menu-item", "Basic", 261),
                         _row(15, "radio-menu-item", "Paper", 286), display.replace("[31]", "[33]")[:-len("focused")]])
     trace = grounded_trace({"domain": "os", "state_text": before, "next_text": after})
-    assert trace.endswith("1 element changes: '[31]\\ttext\\t\\t0\\t\\t\\t(481, 268)\\t(317, 52)\\tfocused' becomes "
-                          "'[33]\\ttext\\t\\t0\\t\\t\\t(481, 268)\\t(317, 52)\\t'.")
+    assert trace.endswith("1 element changes: [33] text (was [31]) is no longer focused.")
     assert trace.startswith("2 elements appear: ")
     # An element that kept its id is its own partner before another of its role and name whose id moved.
     kept = line_diff("[3] listitem '', level=1\n[9] x", "[2] listitem '', level=2\n[3] listitem '', level=2\n[9] y",

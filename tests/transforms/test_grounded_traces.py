@@ -639,7 +639,8 @@ def test_a_desktop_tells_its_focused_window_and_element_and_counts_only_rows():
                        "[31]\ttext\t\t7\t\t\t(481, 268)\t(317, 52)\t",
                        "[65]\ttoggle-button\t7\t\"\"\t\tSeven    7\t(480, 419)\t(59, 34)\tfocused"])
     trace = grounded_trace({"domain": "os", "state_text": before, "next_text": after})
-    assert trace.startswith("The focused element becomes \"[65] toggle-button '7'\". 2 elements change: '[31]\\ttext")
+    assert trace == ("The focused element becomes \"[65] toggle-button '7'\". 2 elements change: [31] text shows '7' "
+                     "instead of '0' and is no longer focused; [65] toggle-button '7' is now focused.")
     assert grounded_trace({"domain": "os", "state_text": "", "next_text": after}) == (
         "There is no earlier observation; the environment shows 2 elements.")
     # Other domains have no header: a terminal's "URL:" line is a line.

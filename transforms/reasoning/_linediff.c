@@ -1303,11 +1303,42 @@ joined_lines(const Text *t, const Py_ssize_t *numbers, Py_ssize_t count)
     return joined;
 }
 
+/* The lines a describer is handed (line_diff's describe): the appeared, the disappeared, and the changed as (old,
+ * new) pairs, each a list of str, in the order the sentences would list them. */
+typedef struct {
+    PyObject *added, *removed, *changed;
+} Handed;
+
+static int
+hand_line(PyObject *list, const Text *t, const Line *line)
+{
+    PyObject *text = PyUnicode_Substring(t->text, line->start, line->end);
+    if (text == NULL)
+        return -1;
+    int status = PyList_Append(list, text);
+    Py_DECREF(text);
+    return status;
+}
+
+static int
+hand_pair(PyObject *list, const Text *a, const Line *old, const Text *t, const Line *new)
+{
+    PyObject *pair = Py_BuildValue("(NN)", PyUnicode_Substring(a->text, old->start, old->end),
+                                   PyUnicode_Substring(t->text, new->start, new->end));
+    if (pair == NULL)
+        return -1;
+    int status = PyList_Append(list, pair);
+    Py_DECREF(pair);
+    return status;
+}
+
 /* Sentences about what appeared, disappeared and changed, appended; *new_text gets the lines of t that are new. The
  * lines of a replace that pair_region() pairs are changes; its other old lines disappear and its other new lines
- * appear. */
+ * appear. With describe (a callable), the lines are handed to it (Handed) and the sentences it returns are appended
+ * instead: a desktop's rows are told by their fields (transforms/reasoning/elements.py), paired as here. */
 static int
-diff_sentences(const Text *a, const Text *t, PyObject *unit, Builder *b, PyObject *sentences, PyObject **new_text)
+diff_sentences(const Text *a, const Text *t, PyObject *unit, Builder *b, PyObject *sentences, PyObject **new_text,
+               PyObject *describe)
 {
     Workspace w;
     if (workspace_init(&w, a->count, t->count) < 0) {
@@ -1316,6 +1347,10 @@ diff_sentences(const Text *a, const Text *t, PyObject *unit, Builder *b, PyObjec
     }
     Py_ssize_t region_count = changed_regions(a, t, &w);
     int status = -1;
+    Handed handed = {NULL, NULL, NULL};
+    if (describe && ((handed.added = PyList_New(0)) == NULL || (handed.removed = PyList_New(0)) == NULL ||
+                     (handed.changed = PyList_New(0)) == NULL))
+        goto done;
     Listed added = {t, 0, 0, {NULL}}, removed = {a, 0, 0, {NULL}};
     const Line *changed_old[MAX_LISTED], *changed_new[MAX_LISTED];
     Py_ssize_t changes = 0, old_count = 0, new_count = 0;
@@ -1340,32 +1375,60 @@ diff_sentences(const Text *a, const Text *t, PyObject *unit, Builder *b, PyObjec
             Py_ssize_t partner = region.j1 < region.j2 ? w.partner[i - region.i1] : -1;
             if (partner < 0) {
                 add_line_to(&removed, &a->lines[i]);
+                if (describe && hand_line(handed.removed, a, &a->lines[i]) < 0)
+                    goto done;
                 continue;
             }
-            for (; next_new < region.j1 + partner; next_new++)
+            for (; next_new < region.j1 + partner; next_new++) {
                 add_line_to(&added, &t->lines[next_new]);
+                if (describe && hand_line(handed.added, t, &t->lines[next_new]) < 0)
+                    goto done;
+            }
             next_new++;
+            if (describe && hand_pair(handed.changed, a, &a->lines[i], t, &t->lines[region.j1 + partner]) < 0)
+                goto done;
             if (changes < MAX_LISTED) {
                 changed_old[changes] = &a->lines[i];
                 changed_new[changes] = &t->lines[region.j1 + partner];
             }
             changes++;
         }
-        for (; next_new < region.j2; next_new++)
+        for (; next_new < region.j2; next_new++) {
             add_line_to(&added, &t->lines[next_new]);
+            if (describe && hand_line(handed.added, t, &t->lines[next_new]) < 0)
+                goto done;
+        }
         p += region.i2 - region.i1;
         q += region.j2 - region.j1;
     }
-    if (added.count && (put_listed(b, &added, unit, "appear") < 0 || append_finished(sentences, b) < 0))
+    if (describe) {
+        PyObject *told = PyObject_CallFunctionObjArgs(describe, handed.added, handed.removed, handed.changed, NULL);
+        if (told == NULL)
+            goto done;
+        if (!PyList_Check(told)) {
+            PyErr_Format(PyExc_TypeError, "line_diff() describe must return a list, not %.80s",
+                         Py_TYPE(told)->tp_name);
+            Py_DECREF(told);
+            goto done;
+        }
+        Py_ssize_t size = PyList_GET_SIZE(sentences);
+        int extended = PyList_SetSlice(sentences, size, size, told);
+        Py_DECREF(told);
+        if (extended < 0)
+            goto done;
+    } else if ((added.count && (put_listed(b, &added, unit, "appear") < 0 || append_finished(sentences, b) < 0)) ||
+               (removed.count && (put_listed(b, &removed, unit, "disappear") < 0 ||
+                                  append_finished(sentences, b) < 0)) ||
+               (changes && (put_changes(b, a, t, changed_old, changed_new, changes, unit) < 0 ||
+                            append_finished(sentences, b) < 0))) {
         goto done;
-    if (removed.count && (put_listed(b, &removed, unit, "disappear") < 0 || append_finished(sentences, b) < 0))
-        goto done;
-    if (changes && (put_changes(b, a, t, changed_old, changed_new, changes, unit) < 0 ||
-                    append_finished(sentences, b) < 0))
-        goto done;
+    }
     *new_text = joined_lines(t, w.new_lines, new_count);
     status = *new_text ? 0 : -1;
 done:
+    Py_XDECREF(handed.added);
+    Py_XDECREF(handed.removed);
+    Py_XDECREF(handed.changed);
     workspace_free(&w);
     return status;
 }
@@ -1790,13 +1853,18 @@ done:
 static PyObject *
 line_diff(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 3 && nargs != 4)
-        return PyErr_Format(PyExc_TypeError, "line_diff() takes 3 arguments, 4 with a header (%zd given)", nargs);
+    if (nargs < 3 || nargs > 5)
+        return PyErr_Format(PyExc_TypeError, "line_diff() takes 3 arguments, 4 with a header, 5 with a describer "
+                            "(%zd given)", nargs);
     for (int n = 0; n < 3; n++)
         if (!PyUnicode_Check(args[n]))
             return PyErr_Format(PyExc_TypeError, "line_diff() argument %d must be str, not %.80s", n + 1,
                                 Py_TYPE(args[n])->tp_name);
-    PyObject *state = args[0], *unit = args[2], *header = nargs == 4 && args[3] != Py_None ? args[3] : NULL;
+    PyObject *state = args[0], *unit = args[2], *header = nargs >= 4 && args[3] != Py_None ? args[3] : NULL;
+    PyObject *describe = nargs == 5 && args[4] != Py_None ? args[4] : NULL;
+    if (describe && !PyCallable_Check(describe))
+        return PyErr_Format(PyExc_TypeError, "line_diff() describe must be callable, not %.80s",
+                            Py_TYPE(describe)->tp_name);
     Py_ssize_t fields = header ? check_header(header) : 0;
     if (fields < 0)
         return NULL;
@@ -1821,7 +1889,7 @@ line_diff(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (header_changed || (put_ascii(&b, "The observation does not change.") == 0 &&
                                append_finished(sentences, &b) == 0))
             new_text = PyUnicode_New(0, 0);
-    } else if (diff_sentences(&a, &t, unit, &b, sentences, &new_text) < 0) {
+    } else if (diff_sentences(&a, &t, unit, &b, sentences, &new_text, describe) < 0) {
         new_text = NULL;
     }
     if (new_text != NULL)
@@ -2148,10 +2216,12 @@ unindented(PyObject *module, PyObject *sentences)
 
 static PyMethodDef methods[] = {
     {"line_diff", (PyCFunction)(void (*)(void))line_diff, METH_FASTCALL,
-     "line_diff(state, next_text, unit, header=None) -> (sentences, new_text)\n\n"
+     "line_diff(state, next_text, unit, header=None, describe=None) -> (sentences, new_text)\n\n"
      "Sentences about the lines of next_text that appeared, disappeared or changed since state (or that there is\n"
      "no earlier observation, or no change), and the new lines of next_text joined with newlines. header: the\n"
-     "fields (prefix, changed, appeared, gone) of the lines a screen starts with, told by name, not as lines."},
+     "fields (prefix, changed, appeared, gone) of the lines a screen starts with, told by name, not as lines.\n"
+     "describe: called as describe(appeared, disappeared, changed) (lists of str, changed of (old, new) pairs)\n"
+     "where lines appeared, disappeared or changed; the sentences it returns (a list) are told instead."},
     {"quote", quote_text, METH_O,
      "quote(text) -> str\n\nrepr() of text as it is (whitespace kept), cut to 72 characters with an ellipsis: how a\n"
      "trace quotes a line."},

@@ -185,6 +185,9 @@ def answer_sentences(state: str, text: str, noun: str,
     subject, values = opening or (None, ())
     verb = "prints" if subject and subject.startswith("The command") else "answers with"
     if not text.strip():
+        # A swe tool (git_diff, run_tests) prints its output as a shell command does: nothing is not "an empty
+        # output". An MCP or search result that is empty is one.
+        verb = "prints" if noun == ANSWERS["swe"] else verb
         blank = len(text.splitlines())
         told = f"{blank} blank {'line' if blank == 1 else 'lines'}" if text else None
         if subject:

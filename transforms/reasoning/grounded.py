@@ -12,8 +12,9 @@ invent explanations. Deterministic and offline.
 
 This module puts a trace together (grounded_trace, GroundedSynthesizer) and tells what only the whole row shows: the
 files the new lines name and the new volatile values. Its parts: openings (the first sentence), screens (a screen's
-line diff), answers (an answer's lines or JSON facts), record (metadata and the reported error), faults (perturbation
-labels), headers (a screen's header fields), actions (reading the action).
+line diff), elements (a desktop's rows, by the cells that changed), answers (an answer's lines or JSON facts), record
+(metadata and the reported error), faults (perturbation labels), headers (a screen's header fields), actions (reading
+the action).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from functools import lru_cache
 from transforms.reasoning._linediff import MAX_LISTED, quote
 from transforms.reasoning.actions import (SHORT_STRING, action_json, argument_values, arguments_told, as_code,
                                           code_call, tool_call)
+from transforms.reasoning.elements import cells, row_needles, shown
 from transforms.reasoning.headers import WEB_PREFIXES
 
 
@@ -102,10 +103,13 @@ def terminal_opening(state: str, text: str, action_text: str) -> tuple[str, str 
         return f"{subject}.", None
     output = after[1:]
     back = bool(output) and _same_prompt(output[-1].rstrip(), prompt)
-    printed = output[:-1] if back else output
+    # Not the shell's prompt but another program's, waiting for input: python's, or bash's own continuation '>'
+    # (an unclosed quote), which no command printed.
+    waiting = not back and bool(output) and _OTHER_PROMPTS.get(output[-1].rstrip())
+    printed = output[:-1] if back or waiting else output
     told = f"which prints {_lines_told(printed)}" if printed else "which prints nothing"
-    ending = "the prompt returns" if back else "no prompt follows it yet"
-    if not printed:
+    ending = "the prompt returns" if back else waiting or "no prompt follows it yet"
+    if not printed and not waiting:
         ending = "the screen gains only the next prompt" if back else "no prompt follows it yet"
     if back and output[-1].rstrip() != prompt:
         ending += f", now {quote(output[-1].rstrip())}"
@@ -114,6 +118,10 @@ def terminal_opening(state: str, text: str, action_text: str) -> tuple[str, str 
 
 # The last characters of a prompt keystrokes are typed at: bash's # and $, zsh's %, python's and a continuation's >.
 _PROMPT_ENDS = ("#", "$", "%", ">")
+# A last line that is another program's prompt (stripped), and how the opening tells it waits.
+_OTHER_PROMPTS = {">>>": "python's prompt '>>>' waits for input",
+                  "...": "python's continuation prompt '...' waits for more input",
+                  ">": "the continuation prompt '>' waits for more input"}
 
 
 def _same_prompt(line: str, prompt: str) -> bool:
@@ -127,7 +135,8 @@ def _same_prompt(line: str, prompt: str) -> bool:
 
 
 def _element_line(text: str, domain: str, element) -> str | None:
-    """The line of the tree that element id starts, without its indentation; a desktop line's id, role and name."""
+    """The line of the tree that element id starts, without its indentation; a desktop element's id, role and name
+    (elements.shown)."""
     if element is None:
         return None
     key = f"[{element}]"
@@ -137,11 +146,32 @@ def _element_line(text: str, domain: str, element) -> str | None:
         line = text[start + 1:end if end >= 0 else len(text)].lstrip("\t")
         if line.startswith(key + (" " if domain == "web" else "\t")):
             if domain == "os":
-                fields = line.split("\t")
-                return f"{fields[0]} {fields[1]}" + (f" {quote(fields[2])}" if len(fields) > 2 and fields[2] else "")
+                row = cells(line)
+                return shown(row) if row else line.split("\t", 1)[0]
             return line
         start = text.find(("\t" if domain == "web" else "\n") + key, start + 1)
     return None
+
+
+def _desktop_element(text: str, role: str | None, name: str) -> str | None:
+    """How the element a click by name (and role) lands on is named, told as a click by id is: the first row whose
+    name, or text where it has no name, is that name, as collectors/os_desktop.py's find_element picks it from the
+    same nodes in the same order; None where no row matches."""
+    # Only the rows that hold the name are read (a desktop shows hundreds): the first of them in the text is the
+    # first that matches, if any does.
+    first = None
+    for needle in row_needles(name):
+        at = text.find(needle)
+        while at >= 0 and (first is None or at < first[0]):
+            start = text.rfind("\n", 0, at) + 1
+            end = text.find("\n", at)
+            end = len(text) if end < 0 else end
+            row = cells(text[start:end])
+            if row and (row[2] or row[3]) == name and (role is None or row[1] == role.strip().replace(" ", "-")):
+                first = (start, row)
+                break
+            at = text.find(needle, end)
+    return shown(first[1]) if first else None
 
 
 _WEB_VERBS = {"click": "Clicking", "dblclick": "Double-clicking", "double_click": "Double-clicking",
@@ -183,8 +213,7 @@ def _screen_call(action_text: str) -> tuple | None:
         return None
     name, args, kwargs = call
     element = kwargs.get("element", args[0] if args and isinstance(args[0], str) and args[0].isdigit() else None)
-    named = f"the {kwargs.get('role') or 'element'} named {quote(kwargs['name'])}" \
-        if isinstance(kwargs.get("name"), str) else None
+    by_name = (kwargs.get("role"), kwargs["name"]) if isinstance(kwargs.get("name"), str) else None
     value = args[1] if len(args) > 1 and isinstance(args[1], str) else kwargs.get("text")
     around = (f"{_WEB_VERBS[name]} ", "") if name in _WEB_VERBS else \
         ("Filling ", f" with {quote(value)}") if name == "fill" and isinstance(value, str) else \
@@ -206,7 +235,7 @@ def _screen_call(action_text: str) -> tuple | None:
         subject = _SIMPLE_ACTIONS[name]
     else:
         subject = f"The action {as_code(action_text)}"
-    return name, element, named, value, around, subject
+    return name, element, by_name, value, around, subject
 
 
 def screen_opening(state: str, text: str, action_text: str, domain: str) -> str | None:
@@ -216,8 +245,11 @@ def screen_opening(state: str, text: str, action_text: str, domain: str) -> str 
     call = _screen_call(action_text)
     if call is None:
         return None
-    name, element, named, value, around, subject = call
+    name, element, by_name, value, around, subject = call
     line = _element_line(state, domain, element)
+    if line is None and by_name and domain == "os" and isinstance(by_name[0], (str, type(None))):
+        line = _desktop_element(state, *by_name)
+    named = f"the {by_name[0] or 'element'} named {quote(by_name[1])}" if by_name else None
     target = (quote(line) if domain == "web" else line) if line else (f"element [{element}]" if element else named)
     if around and target:
         subject = around[0] + target + around[1]
@@ -247,7 +279,10 @@ def screen_opening(state: str, text: str, action_text: str, domain: str) -> str 
         after = _element_line(text, domain, element)
         # The element's new line is quoted by the line diff (and the focus) next: here only whether it holds the
         # value, masked (a password field's •) or not at all.
-        told += "" if not after else "; the element shows the value" if value in after else \
-            "; the element shows it masked" if f"'{'•' * len(value)}'" in after else \
-            "; the element no longer shows the value" if value in line else "; the element does not show the value"
+        # The field's value, as the renderer writes it (schemas/render/web.py: value='…'), matched whole: a field
+        # showing '12' does not show a '2' filled in.
+        held, masked = f"value={value!r}", f"value='{'•' * len(value)}'"
+        told += "" if not after else "; the element shows the value" if held in after else \
+            "; the element shows it masked" if masked in after else \
+            "; the element no longer shows the value" if held in line else "; the element does not show the value"
     return told + "."

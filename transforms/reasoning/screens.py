@@ -8,6 +8,7 @@ from collections import Counter
 # What appeared, disappeared and changed (difflib's matching blocks over the lines): compiled, it is most of a
 # trace's work.
 from transforms.reasoning._linediff import MAX_LISTED, line_diff, renumbered, unindented
+from transforms.reasoning.elements import element_sentences
 from transforms.reasoning.headers import HEADERS
 from transforms.reasoning.openings import screen_opening, terminal_opening
 
@@ -30,6 +31,11 @@ _NUMBERED = frozenset({"web", "os", "android"})
 # `alert "Please include an '@'…"`): a tab the element's own text starts with stays. unindented() is compiled (as a
 # regex with a callback per quote it was ~4.6 us a web row); tests/transforms/test_grounded_unindent_native.py holds
 # the Python it replaced.
+# A desktop's rows are the renderer's table (schemas/render/os.py): quoted whole, a row reads as escaped tabs and
+# coordinates ('[31]\ttext\t\t0\t\t\t(481, 268)…'). line_diff pairs them as it pairs any lines, so the counts stay its
+# own, and hands them to element_sentences, which names each element by its id, role and name and tells which of
+# its cells changed.
+_DESCRIBED = {"os": element_sentences}
 
 
 def _renumbered_sentence(shifts: list[int], unit: str) -> str:
@@ -59,7 +65,7 @@ def screen_sentences(state: str, after_text: str, domain: str, action_text: str)
         opened = (told, None) if told else None
     unit = _UNIT.get(domain, "line")
     numbered, shifts = renumbered(state, after_text) if domain in _NUMBERED and state.strip() else (state, [])
-    sentences, new_text = line_diff(numbered, after_text, unit, HEADERS.get(domain))
+    sentences, new_text = line_diff(numbered, after_text, unit, HEADERS.get(domain), _DESCRIBED.get(domain))
     if domain == "web":
         sentences = unindented(sentences)
     if shifts:
