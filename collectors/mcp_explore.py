@@ -220,10 +220,23 @@ class ArgumentMaker:
         optional = [n for n in properties if n not in required and self._grounded(n, properties[n] or {})]
         extra = self.rng.choice(optional) if optional and self.rng.random() < 0.5 else None
         for name, prop in properties.items():
-            # Left out, a default URL off the machine is what the server fetches, and fails: no network here.
-            if name in required or name == extra or self._remote_default(name, prop or {}):
+            # Left out, a default URL off the machine is what the server fetches, and fails: no network here. A
+            # number the entry hints overrides a default it does not want (everything's 10 s long-running operation).
+            if (name in required or name == extra or self._remote_default(name, prop or {})
+                    or self._hinted_numbers(name, prop or {})):
                 into[name] = self.value(name, prop)
         return into
+
+    def _hinted_numbers(self, name: str, prop: dict) -> list[int | float]:
+        if prop.get("type") not in ("integer", "number"):
+            return []
+        numbers = []
+        for hint in self.hints.get(name, []):  # the servers file's hints are strings
+            try:
+                numbers.append(int(hint) if prop["type"] == "integer" else float(hint))
+            except ValueError:
+                continue
+        return numbers
 
     def _grounded(self, name: str, prop: dict) -> bool:
         """Whether an optional property has a value worth sending: anything but a string made up from nothing (a
@@ -240,6 +253,9 @@ class ArgumentMaker:
             return self.rng.choice(prop["enum"])
         if "const" in prop:
             return prop["const"]
+        hinted = self._hinted_numbers(name, prop)
+        if hinted:
+            return self.rng.choice(hinted)
         if self._usable_default(name, prop) and self.rng.random() < 0.3:
             return prop["default"]
         for union in ("anyOf", "oneOf"):

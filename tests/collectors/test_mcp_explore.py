@@ -137,3 +137,16 @@ def test_invalid_arguments_break_the_schema_in_the_kind_asked(servers):
                        for p in paths if p.startswith("/")), bad
             checked.add("outside_root")
     assert checked == {"missing_required", "misnamed_argument", "wrong_type", "out_of_range", "outside_root"}
+
+
+def test_a_number_the_entry_hints_is_always_sent_in_place_of_the_servers_default():
+    # everything's trigger-long-running-operation sleeps `duration` seconds, 10 by default: a hint keeps a step short.
+    schema = {"type": "object", "properties": {"duration": {"type": "number", "default": 10},
+                                               "steps": {"type": "integer", "default": 5},
+                                               "label": {"type": "string"}}}
+    maker = ArgumentMaker(random.Random(5), hints={"duration": ["1", "2"], "steps": ["2", "x"]})
+    calls = [maker.valid(schema, "trigger-long-running-operation") for _ in range(40)]
+    assert {call["duration"] for call in calls} == {1.0, 2.0}
+    assert {call["steps"] for call in calls} == {2}  # a hint that is no number of the kind is not sent
+    unhinted = ArgumentMaker(random.Random(5), hints={})
+    assert any("duration" not in unhinted.valid(schema, "t") for _ in range(40))
