@@ -178,7 +178,7 @@ def test_the_cards_one_pass_rule_holds_for_the_window_used(window):
 
 def test_the_card_says_the_window_in_the_stage_descriptions():
     def folders(settings):
-        return dataset_card({}, settings, "run").split("## Folders and columns")[1].split("## ")[0]
+        return dataset_card({}, settings, "run").split("\n## Folders and columns")[1].split("\n## ")[0]
 
     default, four = folders({}), folders({"history_steps": 4})
     assert default == four  # a run before the option showed 4
