@@ -1,5 +1,6 @@
 """Real documents found on this machine: the long descriptions of the Python distributions installed from a package
-index (their PyPI READMEs) and the READMEs Debian packages install under /usr/share/doc."""
+index (their PyPI READMEs) and the READMEs that Debian packages installed from an apt repository put under
+/usr/share/doc."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import fnmatch
 import gzip
 import importlib.metadata
 import itertools
+import logging
+import os
 import re
+import subprocess
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -19,6 +23,9 @@ MIN_DOC_CHARS = 200
 # agent would look up (pypi/worldline was the top hit for "parquet").
 OWN_DISTRIBUTION = "worldline"
 SITE_DIRS = ("site-packages", "dist-packages")
+# The version table's source for a version known only because it is installed (`apt-cache policy`).
+DPKG_STATUS = "/var/lib/dpkg/status"
+log = logging.getLogger(__name__)
 
 
 def from_an_index(dist: importlib.metadata.Distribution) -> bool:
@@ -60,11 +67,69 @@ def python_package_pages() -> Iterator[Page]:
                    f"https://pypi.org/project/{name}/{dist.version}/", body, "packages")
 
 
+def _run(argv: list[str]) -> str:
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+                          env={**os.environ, "LC_ALL": "C"})
+    return done.stdout
+
+
+def file_owners(paths: Iterable[Path]) -> dict[str, set[str]]:
+    """The packages owning each of `paths`, from dpkg's database; a path no package owns has none. dpkg records a
+    file under a symlinked doc folder (libffi-dev -> libffi8) at its target, so each path is asked by its real path."""
+    real: dict[str, list[str]] = {}
+    for path in paths:
+        real.setdefault(os.path.realpath(path), []).append(str(path))
+    owners: dict[str, set[str]] = {}
+    if not real:
+        return owners
+    # Exit status 1 names the paths no package owns: those simply get no owner.
+    for line in _run(["dpkg-query", "--search", *real]).splitlines():
+        if line.startswith("diversion by ") or ": " not in line:
+            continue
+        packages, path = line.split(": ", 1)
+        for original in real.get(path, ()):
+            owners.setdefault(original, set()).update(p.strip() for p in packages.split(","))
+    return owners
+
+
+def from_a_repository(packages: Iterable[str]) -> set[str]:
+    """Those of `packages` that an apt repository serves, as `apt-cache policy` tells: a package whose version table
+    has no source but dpkg's status file was installed from a local .deb (or from a repository since removed from
+    the sources) and may be private work. The package, not its installed version: a version the lists no longer
+    hold (an upgrade pending, 34 of 167 READMEs here) is as public as the one they do, and the corpus would
+    otherwise change with each `apt-get update`."""
+    packages = sorted(set(packages))
+    if not packages:
+        return set()
+    served: dict[str, bool] = {}  # by apt's name: a native package's is without its architecture
+    name = None
+    for line in _run(["apt-cache", "policy", *packages]).splitlines():
+        if not line.startswith(" ") and line.endswith(":"):
+            name = line[:-1]
+            served[name] = False
+        elif name and line.startswith("        ") and line.split(None, 1)[-1] != DPKG_STATUS:
+            served[name] = True
+    found = {p for p in packages if served.get(p, served.get(p.split(":")[0], False))}
+    if not found:
+        log.warning("apt knows no repository serving any of %d installed packages (no lists: run apt-get update)",
+                    len(packages))
+    return found
+
+
 def debian_doc_pages(root: Path = Path("/usr/share/doc")) -> Iterator[Page]:
     if not root.is_dir():
         return
-    for path in sorted(root.glob("*/README*")):
-        if not path.is_file() or path.suffix not in ("", ".md", ".txt", ".gz", ".rst") or "Debian" in path.name:
+    paths = [path for path in sorted(root.glob("*/README*")) if path.is_file() and "Debian" not in path.name
+             and path.suffix in ("", ".md", ".txt", ".gz", ".rst")]
+    try:
+        owners = file_owners(paths)
+        served = from_a_repository(set().union(*owners.values()))
+    except (OSError, subprocess.TimeoutExpired) as e:  # no dpkg or apt here: nothing says where a README came from
+        log.warning("the packages corpus leaves out %s: dpkg and apt could not tell which packages came from a "
+                    "repository (%s)", root, e)
+        return
+    for path in paths:
+        if not owners.get(str(path), set()) & served:
             continue
         try:
             data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()

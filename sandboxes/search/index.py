@@ -7,6 +7,7 @@ snippets a web search engine shows. An index lives in memory, or in a file writt
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import sqlite3
@@ -33,11 +34,13 @@ class SearchIndex:
         self.db = connection
 
     @classmethod
-    def build(cls, pages: Iterable[Page], path: str | Path | None = None) -> SearchIndex:
-        """Index `pages`; with `path`, the file appears complete or not at all."""
+    def build(cls, pages: Iterable[Page], path: str | Path | None = None,
+              built_from: dict | None = None) -> SearchIndex:
+        """Index `pages`; with `path`, the file appears complete or not at all. `built_from` (what chose the pages)
+        is kept beside them, for a later run to tell whether the file still holds what it would build."""
         if path is None:
             index = cls(sqlite3.connect(":memory:", check_same_thread=False))
-            index._fill(pages)
+            index._fill(pages, built_from)
             return index
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -48,22 +51,28 @@ class SearchIndex:
         try:
             connection = sqlite3.connect(tmp)
             try:
-                cls(connection)._fill(pages)
+                cls(connection)._fill(pages, built_from)
             finally:
                 connection.close()
+            # Opened before it takes the name: a run with other settings replacing the file meanwhile does not
+            # change what this one serves.
+            index = cls.open(tmp)
+            len(index)
             os.replace(tmp, path)
         except BaseException:
             for leftover in (tmp, tmp + "-journal"):
                 Path(leftover).unlink(missing_ok=True)
             raise
-        return cls.open(path)
+        return index
 
     @classmethod
     def open(cls, path: str | Path) -> SearchIndex:
         return cls(sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False))
 
-    def _fill(self, pages: Iterable[Page]) -> None:
+    def _fill(self, pages: Iterable[Page], built_from: dict | None) -> None:
         db = self.db
+        db.execute("CREATE TABLE built_from (settings TEXT)")
+        db.execute("INSERT INTO built_from VALUES (?)", (json.dumps(built_from, sort_keys=True),))
         db.execute("CREATE TABLE pages (page_id TEXT PRIMARY KEY, title TEXT, url TEXT, body TEXT, corpus TEXT, "
                    "links TEXT)")
         db.execute("CREATE VIRTUAL TABLE fts USING fts5(title, body, content='pages', content_rowid='rowid', "
@@ -78,6 +87,19 @@ class SearchIndex:
             db.execute("INSERT INTO fts (rowid, title, body) VALUES (?, ?, ?)",
                        (cursor.lastrowid, page.title, page.text))
         db.commit()
+
+    def built_from(self) -> dict | None:
+        """The settings the index was built from; None for a file an older worldline built, which kept none. Raises
+        ValueError for a file that is no search index (it is not the caller's to overwrite)."""
+        try:
+            tables = {row[0] for row in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as e:
+            raise ValueError(f"not a search index ({e})") from None
+        if "pages" not in tables:
+            raise ValueError(f"not a search index (tables: {', '.join(sorted(tables)) or 'none'})")
+        if "built_from" not in tables:
+            return None
+        return json.loads(self.db.execute("SELECT settings FROM built_from").fetchone()[0])
 
     def __len__(self) -> int:
         return self.db.execute("SELECT count(*) FROM pages").fetchone()[0]

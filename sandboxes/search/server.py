@@ -2,13 +2,15 @@
 one window at a time, with its links), over one corpus: the documents installed on this machine, or a generated
 fictional world.
 
-    python -m sandboxes.search.server --corpus packages [--exclude 'pypi/acme-*' ...]
+    python -m sandboxes.search.server --corpus packages [--exclude 'pypi/acme-*' ...] [--index FILE]
     python -m sandboxes.search.server --corpus world --seed 7 [--transport streamable-http --port N]
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 from mcp.server.mcpserver import MCPServer
 from pydantic import BaseModel
@@ -17,18 +19,51 @@ from mcp.server.mcpserver.exceptions import ToolError
 from sandboxes.search.index import PAGE_CHARS, SearchIndex
 
 MAX_RESULTS = 20
+# Bump when corpora.py or world.py change which pages a corpus holds: an --index file built under the older rules is
+# then built again (a rule that leaves private pages out must leave them out of the files built before it too).
+CORPUS_RULES = 1
+
+
+def index_settings(corpus: str, seed: int, exclude: list[str] | None = None) -> dict:
+    """What decides an index's pages, besides what the machine has installed (recorded in an --index file)."""
+    if corpus == "world":
+        return {"corpus": corpus, "rules": CORPUS_RULES, "seed": seed}
+    # Globs match case-blind and in any order: the same set leaves the same pages out.
+    return {"corpus": corpus, "rules": CORPUS_RULES, "exclude": sorted({glob.lower() for glob in exclude or ()})}
 
 
 def build_index(corpus: str, seed: int, path: str | None = None, exclude: list[str] | None = None) -> SearchIndex:
+    built_from = index_settings(corpus, seed, exclude)
     if corpus == "packages":
         from sandboxes.search.corpora import package_pages
-        return SearchIndex.build(package_pages(exclude or ()), path)
+        return SearchIndex.build(package_pages(exclude or ()), path, built_from)
     if exclude:
         raise ValueError(f"--exclude applies to the packages corpus, not to {corpus!r}")
     if corpus == "world":
         from sandboxes.search.world import generate, pages
-        return SearchIndex.build(pages(generate(seed)), path)
+        return SearchIndex.build(pages(generate(seed)), path, built_from)
     raise ValueError(f"unknown corpus {corpus!r}; use 'packages' or 'world'")
+
+
+def load_index(corpus: str, seed: int, path: str, exclude: list[str] | None = None) -> SearchIndex:
+    """The index in the file at `path`, built there when missing, or built again when it was built from other
+    settings (another corpus, seed or --exclude, older corpus rules): a rerun with a new --exclude must not serve
+    the pages it names. Rebuilding costs what the first build did (about 3 s for the packages corpus).
+    Raises ValueError for a file that is no search index."""
+    if Path(path).exists():
+        index = SearchIndex.open(path)
+        try:
+            built_from = index.built_from()
+        except ValueError as e:
+            index.db.close()
+            raise ValueError(f"--index {path}: {e}; remove it or name another file") from None
+        wanted = index_settings(corpus, seed, exclude)
+        if built_from == wanted:
+            return index
+        index.db.close()
+        print(f"search index {path} was built from {built_from or 'unrecorded settings'}, not {wanted}: "
+              f"building it again", file=sys.stderr)
+    return build_index(corpus, seed, path, exclude)
 
 
 class Hit(BaseModel):
@@ -93,16 +128,18 @@ def main() -> None:
     parser.add_argument("--exclude", action="append", default=[], metavar="GLOB",
                         help="Corpus 'packages': leave out the pages whose id matches GLOB (pypi/NAME, "
                              "debian/PACKAGE/README*), e.g. packages from a private index; repeatable.")
-    parser.add_argument("--index", help="Index file to build (if missing) and use; default: in memory.")
+    parser.add_argument("--index", help="Index file to build (if missing, or built from other settings) and use; "
+                                        "default: in memory.")
     parser.add_argument("--transport", choices=["stdio", "streamable-http"], default="stdio")
     parser.add_argument("--port", type=int, default=8000)
     args = parser.parse_args()
     if args.exclude and args.corpus != "packages":
         parser.error(f"--exclude applies to --corpus packages, not to {args.corpus!r}")
     if args.index:
-        from pathlib import Path
-        index = SearchIndex.open(args.index) if Path(args.index).exists() else build_index(args.corpus, args.seed,
-                                                                                         args.index, args.exclude)
+        try:
+            index = load_index(args.corpus, args.seed, args.index, args.exclude)
+        except ValueError as e:
+            parser.error(str(e))
     else:
         index = build_index(args.corpus, args.seed, exclude=args.exclude)
     name = f"worldline-search-{args.corpus}" + (f"-{args.seed}" if args.corpus == "world" else "")

@@ -1,10 +1,17 @@
-"""The packages corpus publishes only what came from a package index: distributions installed from a folder, a VCS
-or an archive by URL, and metadata on the path outside a site directory, are private until shown otherwise."""
+"""The packages corpus publishes only what came from a package index or an apt repository: distributions installed
+from a folder, a VCS or an archive by URL, metadata on the path outside a site directory, and the READMEs of local
+.debs or of no package at all, are private until shown otherwise."""
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+
+from sandboxes.search.corpora import debian_doc_pages
 
 ROOT = Path(__file__).resolve().parents[2]
 README = "A long description, as a README on an index would be. " * 8  # over corpora.MIN_DOC_CHARS
@@ -70,3 +77,43 @@ def test_exclude_is_refused_for_a_world():
     done = subprocess.run([sys.executable, "-m", "sandboxes.search.server", "--corpus", "world", "--exclude",
                            "pypi/*"], cwd=ROOT, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert done.returncode == 2 and "--exclude applies to --corpus packages, not to 'world'" in done.stderr
+
+
+LOCAL_DEB = "worldline-test-private-doc"
+
+
+def test_readmes_no_repository_package_owns_are_left_out(tmp_path):
+    (tmp_path / "acme-tool").mkdir()
+    (tmp_path / "acme-tool" / "README.md").write_text(README)  # put there by hand: no package owns it
+    (tmp_path / "apt").symlink_to("/usr/share/doc/apt")  # apt's, from Debian's repository
+    ids = [p.page_id for p in debian_doc_pages(tmp_path)]
+    assert "debian/apt/README.md" in ids and not [i for i in ids if i.startswith("debian/acme-tool/")]
+
+
+@pytest.fixture
+def local_deb(tmp_path):
+    """A package installed from a .deb built here, as a private package would be; purged after."""
+    if os.geteuid() != 0 or not (shutil.which("dpkg-deb") and shutil.which("apt-cache")):
+        pytest.skip("installing a .deb needs root, dpkg and apt (CI has them)")
+    root = tmp_path / LOCAL_DEB
+    (root / "DEBIAN").mkdir(parents=True)
+    (root / "DEBIAN" / "control").write_text(
+        f"Package: {LOCAL_DEB}\nVersion: 1.0\nArchitecture: all\nMaintainer: Acme <dev@acme.invalid>\n"
+        "Description: private documentation, built by worldline's tests\n")
+    doc = root / "usr" / "share" / "doc" / LOCAL_DEB
+    doc.mkdir(parents=True)
+    (doc / "README.md").write_text(f"Acme internal tool. {README}")
+    subprocess.run(["dpkg-deb", "--root-owner-group", "--build", str(root), str(tmp_path / "acme.deb")],
+                   check=True, capture_output=True, timeout=60)
+    subprocess.run(["dpkg", "--install", str(tmp_path / "acme.deb")], check=True, capture_output=True, timeout=120)
+    try:
+        yield Path("/usr/share/doc") / LOCAL_DEB / "README.md"
+    finally:
+        subprocess.run(["dpkg", "--purge", LOCAL_DEB], check=True, capture_output=True, timeout=120)
+
+
+def test_readme_of_a_locally_installed_deb_is_left_out(local_deb):
+    assert local_deb.is_file()
+    ids = [p.page_id for p in debian_doc_pages()]
+    assert "debian/apt/README.md" in ids
+    assert f"debian/{LOCAL_DEB}/README.md" not in ids
