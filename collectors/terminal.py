@@ -40,7 +40,7 @@ import typer
 from collectors.api import Collector, StepResult, Task, TaskError
 from collectors.command import (LimitOption, MaxStepsOption, OutOption, ReplaysOption, SeedsOption, WorkersOption,
                                 plans_for)
-from sandboxes.docker_sandbox import DockerSandbox, SandboxPool
+from sandboxes.docker_sandbox import SandboxPool, started_sandbox
 from sandboxes.images import DEFAULT_TERMINAL_IMAGE
 from sandboxes.limits import Limits
 from sandboxes.swe_git import GIT_DATE_ENV
@@ -201,14 +201,9 @@ class TerminalCollector(Collector):
                 self._pool = SandboxPool(self.image, self.limits, size=self.pool_size, prepare=self._prepare,
                                          **self._sandbox_kwargs())
             return self._pool.acquire()
-        sandbox = DockerSandbox(self.image, limits, **self._sandbox_kwargs())  # a one-off shape: start it cold
-        try:
-            sandbox.start()
-            self._prepare(sandbox, slow)
-        except BaseException:
-            sandbox.close()
-            raise
-        return sandbox
+        # A one-off shape: start it cold.
+        return started_sandbox(self.image, limits, lambda sandbox: self._prepare(sandbox, slow),
+                               **self._sandbox_kwargs())
 
     def _release(self) -> None:
         if self.terminal is not None:

@@ -53,7 +53,7 @@ from schemas.processes import owner_tag
 # The names in __all__ that live in the modules above are re-exported: collectors import them from here (public API).
 __all__ = ["BASE_IMAGE", "STDOUT", "STDERR", "AttachedExec", "DockerSandbox", "ExecResult", "Limits", "LimitsError",
            "SandboxError", "SandboxPool", "StreamClosed", "cleanup_live", "install_cleanup_handlers",
-           "list_containers", "remove_containers", "remove_orphans"]
+           "list_containers", "remove_containers", "remove_orphans", "started_sandbox"]
 
 log = logging.getLogger(__name__)
 
@@ -391,6 +391,20 @@ class DockerSandbox:
         return result.stdout
 
 
+def started_sandbox(image: str, limits: Limits, prepare=None, **sandbox_kwargs) -> DockerSandbox:
+    """A sandbox started and, if `prepare` is given, prepared by `prepare(sandbox)`; removed again when either
+    fails (Ctrl-C included), so no container is left running for nobody."""
+    sandbox = DockerSandbox(image, limits, **sandbox_kwargs)
+    try:
+        sandbox.start()
+        if prepare is not None:
+            prepare(sandbox)
+    except BaseException:
+        sandbox.close()
+        raise
+    return sandbox
+
+
 class SandboxPool:
     """Containers started ahead of time so an episode does not wait for a cold start.
 
@@ -411,15 +425,7 @@ class SandboxPool:
                 self._ready.append(self._executor.submit(self._make))
 
     def _make(self) -> DockerSandbox:
-        sandbox = DockerSandbox(self.image, self.limits, **self.sandbox_kwargs)
-        try:
-            sandbox.start()
-            if self.prepare is not None:
-                self.prepare(sandbox)
-        except BaseException:
-            sandbox.close()
-            raise
-        return sandbox
+        return started_sandbox(self.image, self.limits, self.prepare, **self.sandbox_kwargs)
 
     def acquire(self) -> DockerSandbox:
         with self._lock:

@@ -35,8 +35,7 @@ from schemas.stages import (CURATED_TRANSITION_SCHEMA, DEAD_LETTER_SCHEMA, STAGE
                             STAGE3_SCHEMA)
 from transforms import dedupe, stats
 from transforms.finish import decide_file
-from transforms.io import (InputPaths, PartFiles, TableBatches, dead_letter, raw_files, read_pickled,
-                          write_pickled)
+from transforms.io import BundleParts, InputPaths, dead_letter, raw_files, read_pickled, write_pickled
 from transforms.memory import freeze_worker_heap, gc_paused, release_arrow_memory
 from transforms.prepare import MAX_OBSERVATION_CHARS, prepare_chunk
 from transforms.redact import Redactions
@@ -322,14 +321,11 @@ class FinishFn(beam.DoFn):
         freeze_worker_heap()  # a worker that ran no Prepare bundle gets here first
 
     def start_bundle(self):
-        self.batches = TableBatches(TABLE_SCHEMAS)
-        self.parts = PartFiles(f"{self.work_dir.rstrip('/')}/parts", TABLE_SCHEMAS)
+        self.parts = BundleParts(self.work_dir, TABLE_SCHEMAS)
         # Rows written, per domain: counted once a bundle (a counter update costs a few microseconds a call).
         self.written = Counter()
 
     def finish_bundle(self):
-        for name, table in self.batches.flush():
-            self.parts.write(name, table)
         for part in self.parts.close():
             yield beam.pvalue.TaggedOutput(PARTS, GlobalWindows.windowed_value(part))
         for domain, records in self.written.items():
@@ -432,8 +428,7 @@ class FinishFn(beam.DoFn):
             yield beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter(row["id"], row.get("source", ""), "stage3",
                                                                     f"{row['id']}: no stage 3 row: {reason}", row))
         for name, table in zip(TABLE_OUTPUTS, (transitions, built.stage1, stage2, built.stage3)):
-            for full in self.batches.add_table(name, table):
-                self.parts.write(name, full)
+            self.parts.add_table(name, table)
 
     @staticmethod
     def _without_failed_traces(stage2: pa.Table, traces: list, rows: list[dict]):
@@ -481,9 +476,7 @@ class WriteRowsFn(beam.DoFn):
         self.redactions = redactions
 
     def start_bundle(self):
-        schemas = {self.name: OUTPUT_SCHEMAS[self.name]}
-        self.batches = TableBatches(schemas)
-        self.parts = PartFiles(f"{self.work_dir.rstrip('/')}/parts", schemas)
+        self.parts = BundleParts(self.work_dir, {self.name: OUTPUT_SCHEMAS[self.name]})
 
     def process(self, row: dict):
         if self.paths is not None:
@@ -494,13 +487,9 @@ class WriteRowsFn(beam.DoFn):
             if matches:
                 stats.count_detail(stats.REDACTED, stats.DEAD_LETTER_DETAIL, 1)
                 stats.count_detail(stats.REDACTED_MATCHES, stats.DEAD_LETTER_DETAIL, matches)
-        table = self.batches.add(self.name, row)
-        if table is not None:
-            self.parts.write(self.name, table)
+        self.parts.add(self.name, row)
 
     def finish_bundle(self):
-        for name, table in self.batches.flush():
-            self.parts.write(name, table)
         for part in self.parts.close():
             yield GlobalWindows.windowed_value(part)
 

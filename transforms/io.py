@@ -599,6 +599,30 @@ class PartFiles:
         return done
 
 
+class BundleParts:
+    """A worker bundle's rows of each output, batched into tables of TABLE_ROWS rows (TableBatches) and written as
+    row groups of its part files under WORK/parts (PartFiles), so a step writes rows as it makes them."""
+
+    def __init__(self, work_dir: str, schemas: dict[str, pa.Schema]):
+        self.batches = TableBatches(schemas)
+        self.parts = PartFiles(f"{work_dir.rstrip('/')}/parts", schemas)
+
+    def add(self, name: str, row: dict) -> None:
+        table = self.batches.add(name, row)
+        if table is not None:
+            self.parts.write(name, table)
+
+    def add_table(self, name: str, table: pa.Table) -> None:
+        for full in self.batches.add_table(name, table):
+            self.parts.write(name, full)
+
+    def close(self) -> list[tuple[str, str]]:
+        """Writes the rows still batched; (output name, part path) of every part written since the last close."""
+        for name, table in self.batches.flush():
+            self.parts.write(name, table)
+        return self.parts.close()
+
+
 def parquet_writer(sink, schema: pa.Schema) -> pq.ParquetWriter:
     """A zstd writer (Arrow's default level, 1) with statistics on every column but the long text ones, and
     dictionaries on every column but the long ones whose values do not repeat."""

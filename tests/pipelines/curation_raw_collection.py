@@ -12,20 +12,29 @@ T0 = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 LONG = " ".join(f"line{i} of a listing with several words" for i in range(40))
 
 
-def _episode(store, domain, episode_id, steps, raw_format="text"):
+def write_episode(store, episode_id, task_id, steps, group=None, domain="terminal", *, instruction=None,
+                  raw_format="text", collector="terminal-test"):
+    """One scripted, successful episode of `steps` ((action, output) pairs; an output given as bytes is its raw
+    form, one given as str its text), each step's observation the next one's state."""
     env = EnvInfo("docker-image", "worldline/test:1")
-    provenance = Provenance(collector=f"{domain}-test", collector_version="1")
-    state = Observation("$ ", b"$ ", raw_format)
-    transitions = []
+    provenance = Provenance(collector=collector, collector_version="1")
+    instruction = f"do {task_id}" if instruction is None else instruction
+    state, transitions = Observation("$ ", b"$ ", raw_format), []
     for step, (action, output) in enumerate(steps):
-        after = Observation(output, output.encode(), raw_format, {"exit_status": 0})
-        transitions.append(Transition(episode_id, step, domain, env, "task-1", "list the files", state,
+        text, raw = (output.decode(), output) if isinstance(output, bytes) else (output, output.encode())
+        after = Observation(text, raw, raw_format, {"exit_status": 0})
+        transitions.append(Transition(episode_id, step, domain, env, task_id, instruction, state,
                                       Action("keys", {"keys": action}, action), after,
                                       Timings(T0, T0 + timedelta(milliseconds=40)), provenance,
-                                      done=step == len(steps) - 1))
+                                      done=step == len(steps) - 1, task_group=group))
         state = after
-    store.write(Episode(episode_id, domain, env, "task-1", "list the files", "scripted", "success", len(steps),
-                        "script_done", T0, T0 + timedelta(seconds=1), provenance), transitions)
+    store.write(Episode(episode_id, domain, env, task_id, instruction, "scripted", "success", len(steps),
+                        "script_done", T0, T0 + timedelta(seconds=1), provenance, task_group=group), transitions)
+
+
+def _episode(store, domain, episode_id, steps, raw_format="text"):
+    write_episode(store, episode_id, "task-1", steps, domain=domain, instruction="list the files",
+                  raw_format=raw_format, collector=f"{domain}-test")
 
 
 def write_raw_collection(root: Path) -> dict:

@@ -8,7 +8,6 @@ import os
 import re
 import subprocess
 import sys
-from datetime import timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -16,8 +15,7 @@ import yaml
 
 from collectors.store import EpisodeStore
 from pipelines.curate import run_curation
-from schemas import Action, EnvInfo, Episode, Observation, Provenance, Timings, Transition
-from tests.pipelines.curation_raw_collection import T0
+from tests.pipelines.curation_raw_collection import write_episode
 from transforms.card import dataset_card
 from transforms.curate import OUTPUT_SCHEMAS
 from transforms.masking import KINDS
@@ -68,22 +66,6 @@ def test_formats_doc_defines_the_rubric_and_every_span_kind():
         assert f"| `{kind}` |" in rubric, kind
 
 
-
-def _episode(store, episode_id, task_id, steps, group=None, domain="terminal"):
-    env = EnvInfo("docker-image", "worldline/test:1")
-    provenance = Provenance(collector="terminal-test", collector_version="1")
-    state, transitions = Observation("$ ", b"$ ", "text"), []
-    for step, (action, output) in enumerate(steps):
-        after = Observation(output, output.encode(), "text", {"exit_status": 0})
-        transitions.append(Transition(episode_id, step, domain, env, task_id, f"do {task_id}", state,
-                                      Action("keys", {"keys": action}, action), after,
-                                      Timings(T0, T0 + timedelta(milliseconds=40)), provenance,
-                                      done=step == len(steps) - 1, task_group=group))
-        state = after
-    store.write(Episode(episode_id, domain, env, task_id, f"do {task_id}", "scripted", "success", len(steps),
-                        "script_done", T0, T0 + timedelta(seconds=1), provenance, task_group=group), transitions)
-
-
 RUN_SNIPPETS = """import json, sys
 {sft}
 {split}
@@ -103,8 +85,8 @@ def test_the_card_snippets_run_and_split_by_environment_group(tmp_path):
         for task in (f"task-{number}-a", f"task-{number}-b"):
             for seed in range(2):
                 episode = f"{task}-s{seed}"
-                _episode(store, episode, task, [(f"echo {task} {seed} {step}", f"{task} seed {seed} says {step}")
-                                                for step in range(2)], group)
+                write_episode(store, episode, task, [(f"echo {task} {seed} {step}", f"{task} seed {seed} says {step}")
+                                                     for step in range(2)], group)
                 task_of.update({f"{episode}:{step}": task for step in range(2)})
                 group_of.update({f"{episode}:{step}": group for step in range(2)})
     # A domain with only three groups, none of them in the lowest tenth by md5, still gets one held out; one with a
@@ -112,8 +94,8 @@ def test_the_card_snippets_run_and_split_by_environment_group(tmp_path):
     for domain, groups in (("web", ("shop", "forum", "tracker")), ("os", ("galculator",))):
         for group in groups:
             episode = f"{domain}-{group}-s0"
-            _episode(store, episode, f"{group}-task", [(f"open {group} {step}", f"{group} page {step}")
-                                                      for step in range(2)], group, domain)
+            write_episode(store, episode, f"{group}-task", [(f"open {group} {step}", f"{group} page {step}")
+                                                           for step in range(2)], group, domain)
             task_of.update({f"{episode}:{step}": f"{group}-task" for step in range(2)})
             group_of.update({f"{episode}:{step}": group for step in range(2)})
     stats = run_curation(str(raw), str(out))
@@ -180,8 +162,8 @@ def test_the_stage1_rule_of_the_card_covers_every_observation_about_once(tmp_pat
     store = EpisodeStore(raw)
     lengths = {"long": 13, "short": 3, "five": 5}
     for name, steps in lengths.items():
-        _episode(store, name, name, [(f"echo {name} {step}", f"observation {name} {step} " + "word " * 30)
-                                     for step in range(steps)])
+        write_episode(store, name, name, [(f"echo {name} {step}", f"observation {name} {step} " + "word " * 30)
+                                          for step in range(steps)])
     run_curation(str(raw), str(out))
     assert "keep the rows whose `step % 5 == 4` and each episode's last row" in (out / "README.md").read_text()
     con = duckdb.connect()

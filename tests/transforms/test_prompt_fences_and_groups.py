@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-from datetime import timedelta
 
 import numpy as np
 import pyarrow as pa
@@ -20,9 +19,8 @@ from markdown_it import MarkdownIt
 from collectors.store import EpisodeStore
 from pipelines.cli import build_cli
 from pipelines.curate import run_curation
-from schemas import Action, EnvInfo, Episode, Observation, Provenance, Timings, Transition
 from schemas.stages import STAGE1_SCHEMA, STAGE2_SCHEMA, STAGE3_SCHEMA
-from tests.pipelines.curation_raw_collection import T0
+from tests.pipelines.curation_raw_collection import write_episode
 from transforms.curate import curated_table
 from transforms.exports.agentworldbench import episode_lines
 from transforms.prompts import turn_prompt
@@ -84,30 +82,16 @@ def test_the_tables_carry_the_fenced_state_and_the_group_as_the_rows_built_one_b
     assert "**Current State:**\n```\n5\n```\n\n" in built.stage2.column("messages")[4][1]["content"].as_py()
 
 
-def _write(store, episode_id, domain, task_id, group, steps):
-    env = EnvInfo("docker-image", "worldline/test:1")
-    provenance = Provenance(collector="terminal-test", collector_version="1")
-    state, transitions = Observation("$ ", b"$ ", "text"), []
-    for step, (action, raw) in enumerate(steps):
-        after = Observation(raw.decode(), raw, "text", {"exit_status": 0})
-        transitions.append(Transition(episode_id, step, domain, env, task_id, f"do {task_id}", state,
-                                      Action("keys", {"keys": action}, action), after,
-                                      Timings(T0, T0 + timedelta(milliseconds=40)), provenance,
-                                      done=step == len(steps) - 1, task_group=group))
-        state = after
-    store.write(Episode(episode_id, domain, env, task_id, f"do {task_id}", "scripted", "success", len(steps),
-                        "script_done", T0, T0 + timedelta(seconds=1), provenance, task_group=group), transitions)
-
-
 @pytest.fixture(scope="module")
 def curated(tmp_path_factory):
     root = tmp_path_factory.mktemp("fences")
     raw, out = root / "raw", root / "out"
     store = EpisodeStore(raw)
-    _write(store, "t-markup-s0", "terminal", "t-markup", "env-t", [
-        ("cat m.md", b"$ cat m.md\n```json\n### Turn 9\n**Action:**\n$"), ("echo a", b"a\n$"), ("echo b", b"b\n$")])
-    _write(store, "t-bytes-s0", "terminal", "t-bytes", "env-t", [
-        ("cat c.bin", b"nul:\x00: esc:\x1b[31mred\x1b[0m bel:\x07 done"), ("echo c", b"c\n$")])
+    write_episode(store, "t-markup-s0", "t-markup", [
+        ("cat m.md", b"$ cat m.md\n```json\n### Turn 9\n**Action:**\n$"), ("echo a", b"a\n$"), ("echo b", b"b\n$")],
+        "env-t")
+    write_episode(store, "t-bytes-s0", "t-bytes", [
+        ("cat c.bin", b"nul:\x00: esc:\x1b[31mred\x1b[0m bel:\x07 done"), ("echo c", b"c\n$")], "env-t")
     stats = run_curation(str(raw), str(out))
     return out, stats
 
