@@ -48,16 +48,24 @@ def row_needles(name: str) -> tuple[str, ...]:
     return (f"\t{cell}\t",) if quoted == cell else (f"\t{cell}\t", f'\t"{quoted}"\t')
 
 
+def _name(cell: str) -> str:
+    """A name as a person reads it: mousepad pads its menu items' names with spaces ('Find      '), which a quote
+    would keep."""
+    return cell.strip() or cell
+
+
 def label(row: tuple[str, ...]) -> str:
     """"[63] toggle-button '9'": the id, the role and the name, as the opening and the focus header name it."""
-    return f"{row[0]} {row[1]}" + (f" {quote(row[2])}" if row[2] else "")
+    name = _name(row[2])
+    return f"{row[0]} {row[1]}" + (f" {quote(name)}" if name else "")
 
 
 def shown(row: tuple[str, ...]) -> str:
     """An element as an action names it: its label, then its text when short and not its name ("[133] icon showing
     'Documents'": a file's icon has only a text, which a click by name matches too)."""
     text = row[3]
-    return label(row) + (f" showing {quote(text)}" if text.strip() and text != row[2] and len(text) <= SHORT_TEXT
+    return label(row) + (f" showing {quote(text)}" if text.strip() and text.strip() != _name(row[2]) and
+                         len(text) <= SHORT_TEXT
                          else "")
 
 
@@ -84,9 +92,10 @@ def changed(old_line: str, new_line: str) -> str:
     clauses = []
     if old[1] != new[1]:
         clauses.append(f"becomes a {new[1]}")
-    if old[2] != new[2]:
-        clauses.append(f"is now named {quote(new[2])} instead of {quote(old[2])}" if old[2] and new[2] else
-                       f"is now named {quote(new[2])}" if new[2] else f"loses its name {quote(old[2])}")
+    was_named, now_named = _name(old[2]), _name(new[2])
+    if was_named != now_named:
+        clauses.append(f"is now named {quote(now_named)} instead of {quote(was_named)}" if was_named and now_named
+                       else f"is now named {quote(now_named)}" if now_named else f"loses its name {quote(was_named)}")
     if old[3] != new[3]:
         clauses.append(f"shows {quote(new[3])} instead of {quote(old[3])}" if old[3] and new[3] else
                        f"now shows {quote(new[3])}" if new[3] else f"no longer shows {quote(old[3])}")

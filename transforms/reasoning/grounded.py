@@ -11,10 +11,10 @@ values the state does not already show), so a model trained on it learns to reas
 invent explanations. Deterministic and offline.
 
 This module puts a trace together (grounded_trace, GroundedSynthesizer) and tells what only the whole row shows: the
-files the new lines name and the new volatile values. Its parts: openings (the first sentence), screens (a screen's
-line diff), elements (a desktop's rows, by the cells that changed), answers (an answer's lines or JSON facts), record
-(metadata and the reported error), faults (perturbation labels), headers (a screen's header fields), actions (reading
-the action).
+files the new lines name and the new volatile values. Its parts: openings (the first sentence), phone (an android
+action's first sentence), screens (a screen's line diff), elements (a desktop's rows, by the cells that changed),
+answers (an answer's lines or JSON facts), diffs (what a swe diff changes), record (metadata and the reported
+error), faults (perturbation labels), headers (a screen's header fields), actions (reading the action).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from transforms.reasoning import ReasoningError
 # Which volatile values are new: compiled, as a process table has a hundred of them.
 from transforms.reasoning._linediff import MAX_LISTED, new_spans
 from transforms.reasoning.answers import ANSWERS, answer_sentences
+from transforms.reasoning.diffs import diff_sentence
 from transforms.reasoning.faults import fault_sentences
 from transforms.reasoning.openings import answer_subject
 from transforms.reasoning.record import error_sentence, meta_sentences, row_meta
@@ -113,6 +114,9 @@ def grounded_trace(row: dict) -> str:
     if domain in ANSWERS:
         opening = answer_subject(domain, action_text)
         sentences, new_text = answer_sentences(state, after_text, ANSWERS[domain], opening), after_text
+        changes = diff_sentence(after_text) if domain == "swe" else None
+        if changes:
+            sentences.append(changes)
     else:
         sentences, new_text = screen_sentences(state, after_text, domain, action_text)
     files = _files_named(new_text)

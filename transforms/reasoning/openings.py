@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from functools import lru_cache
 
 from transforms.reasoning._linediff import MAX_LISTED, quote
@@ -103,9 +104,9 @@ def terminal_opening(state: str, text: str, action_text: str) -> tuple[str, str 
         return f"{subject}.", None
     output = after[1:]
     back = bool(output) and _same_prompt(output[-1].rstrip(), prompt)
-    # Not the shell's prompt but another program's, waiting for input: python's, or bash's own continuation '>'
-    # (an unclosed quote), which no command printed.
-    waiting = not back and bool(output) and _OTHER_PROMPTS.get(output[-1].rstrip())
+    # A last line that looks like a prompt is one only where the shell's own prompt does not follow it: `echo '>'`
+    # prints a '>' and the prompt returns after it.
+    waiting = not back and bool(output) and _waiting_prompt(output[-1].rstrip(), command, prompt)
     printed = output[:-1] if back or waiting else output
     told = f"which prints {_lines_told(printed)}" if printed else "which prints nothing"
     ending = "the prompt returns" if back else waiting or "no prompt follows it yet"
@@ -118,10 +119,38 @@ def terminal_opening(state: str, text: str, action_text: str) -> tuple[str, str 
 
 # The last characters of a prompt keystrokes are typed at: bash's # and $, zsh's %, python's and a continuation's >.
 _PROMPT_ENDS = ("#", "$", "%", ">")
-# A last line that is another program's prompt (stripped), and how the opening tells it waits.
-_OTHER_PROMPTS = {">>>": "python's prompt '>>>' waits for input",
-                  "...": "python's continuation prompt '...' waits for more input",
-                  ">": "the continuation prompt '>' waits for more input"}
+# A last line that is a prompt waiting, where no shell prompt follows it: named only where the command tells whose it
+# is (bash's continuation prompt after an unclosed quote or a trailing backslash, python's for `python3`); any other
+# '>' or '>>>' is a prompt of a program the record does not name (node's REPL shows '> ' too). A lone '...' is too
+# common as printed output to be taken for a prompt without python.
+_PYTHON = re.compile(r"(?:\S*/)?python(?:\d+(?:\.\d+)*)?")
+_PYTHON_PROMPTS = {">>>": "python's prompt '>>>' waits for input",
+                   "...": "python's continuation prompt '...' waits for more input"}
+_CONTINUED = "the continuation prompt '>' waits for more input"
+
+
+def _unfinished(command: str) -> bool:
+    """Whether bash reads more lines after this command: a quote left open, or a backslash at its end."""
+    if re.search(r"(?<!\\)(?:\\\\)*\\$", command.rstrip("\r\n")):
+        return True
+    try:
+        shlex.split(command)
+    except ValueError:  # "No closing quotation" (or "No escaped character")
+        return True
+    return False
+
+
+def _waiting_prompt(line: str, command: str, prompt: str) -> str | None:
+    """How the opening tells a last line that is a prompt waiting for input, else None (it is printed output):
+    python's after `python3`, or after a line typed at python's own prompt (`def f():` at '>>>')."""
+    if line not in (">", ">>>", "..."):
+        return None
+    words = command.split()
+    if line in _PYTHON_PROMPTS and (prompt in _PYTHON_PROMPTS or words and _PYTHON.fullmatch(words[0])):
+        return _PYTHON_PROMPTS[line]
+    if line == ">" and _unfinished(command):
+        return _CONTINUED
+    return None if line == "..." else f"the prompt {quote(line)} waits for input"
 
 
 def _same_prompt(line: str, prompt: str) -> bool:

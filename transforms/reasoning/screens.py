@@ -11,6 +11,7 @@ from transforms.reasoning._linediff import MAX_LISTED, line_diff, renumbered, un
 from transforms.reasoning.elements import element_sentences
 from transforms.reasoning.headers import HEADERS
 from transforms.reasoning.openings import screen_opening, terminal_opening
+from transforms.reasoning.phone import phone_opening
 
 
 # How a line of each domain's observation is called in the trace.
@@ -61,7 +62,8 @@ def screen_sentences(state: str, after_text: str, domain: str, action_text: str)
             # as lines appearing, so it is not run.
             return [opened[0]], opened[1]
     else:
-        told = screen_opening(state, after_text, action_text, domain) if domain in ("web", "os") else None
+        told = screen_opening(state, after_text, action_text, domain) if domain in ("web", "os") else \
+            phone_opening(state, after_text, action_text) if domain == "android" else None
         opened = (told, None) if told else None
     unit = _UNIT.get(domain, "line")
     numbered, shifts = renumbered(state, after_text) if domain in _NUMBERED and state.strip() else (state, [])

@@ -1,0 +1,128 @@
+"""The opening sentence of a phone's (android) trace: the action as the collector wrote it (collectors/android/
+actions.py action_text: tap(3), type("hi"), key(back), swipe(3, up)), the element of the state it targets, named by
+its id, class and text, and whether the next observation's screen changed."""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+
+from transforms.reasoning._linediff import quote
+
+# action_text's forms: a call whose arguments are bare words (key(back), swipe(up), open_app(com.x)), numbers, or
+# JSON (a selector, a typed text).
+_CALL = re.compile(r"(\w+)\((.*)\)", re.DOTALL)
+_DECODER = json.JSONDecoder()
+_VERBS = {"tap": "Tapping", "long_press": "Long-pressing", "swipe": "Swiping", "scroll": "Scrolling"}
+
+
+def _quoted_field(line: str, key: str) -> str | None:
+    """A JSON-quoted field of a view line (text="…"), decoded; None where the line has none."""
+    at = line.find(f" | {key}=\"")
+    if at < 0:
+        return None
+    try:
+        value, _ = _DECODER.raw_decode(line, at + len(key) + 4)
+    except ValueError:
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _element(state: str, element: int) -> str | None:
+    """How the state's element `element` is named: "[4] TextView 'Network & internet'", its description where it
+    has no text ("[2] ImageButton described 'Navigate up'"), else its resource id; None where the state has no such
+    line."""
+    key = f"[{element:>2}] | "
+    at = state.find(key)
+    while at > 0 and state[at - 1] != "\n":
+        at = state.find(key, at + 1)
+    if at < 0:
+        return None
+    end = state.find("\n", at)
+    line = state[at:end if end >= 0 else len(state)]
+    parts = line.split(" | ", 2)
+    if len(parts) < 2:
+        return None
+    told = f"[{element}] {parts[1].rsplit('.', 1)[-1]}"
+    text, desc = _quoted_field(line, "text"), _quoted_field(line, "desc")
+    if text and text.strip():
+        return f"{told} {quote(text)}"
+    if desc and desc.strip():
+        return f"{told} described {quote(desc)}"
+    res = _quoted_field(line, "res")
+    return f"{told} with the id {quote(res.rsplit('/', 1)[-1])}" if res else told
+
+
+def _number(text: str) -> int | None:
+    text = text.strip()
+    return int(text) if text.lstrip("-").isdigit() else None
+
+
+@lru_cache(maxsize=512)
+def _phone_call(action_text: str) -> tuple[str, str, int | None, str | None] | None:
+    """What an action's call says without the state: its kind, how its subject is told around the element it
+    targets (or whole, where it targets none: "{}" stands for the element), that element's id, and the text it
+    types."""
+    call = _CALL.fullmatch(action_text.strip())
+    if call is None:
+        return None
+    kind, args = call[1], call[2].strip()
+    if kind in ("tap", "long_press"):
+        verb = _VERBS[kind]
+        element = _number(args)
+        if element is not None:
+            return kind, f"{verb} {{}}", element, None
+        point = [_number(part) for part in args.split(",")]
+        if len(point) == 2 and None not in point:
+            return kind, f"{verb} at ({point[0]}, {point[1]})", None, None
+        try:
+            selector = json.loads(args)
+        except ValueError:
+            return None
+        if not isinstance(selector, dict) or not selector:
+            return None
+        shown = " and ".join(f"{key} {quote(str(value))}" for key, value in selector.items())
+        return kind, f"{verb} the element with {shown}", None, None
+    if kind in ("swipe", "scroll"):
+        parts = [part.strip() for part in args.split(",")]
+        element = _number(parts[0]) if len(parts) == 2 else None
+        if element is not None:
+            return kind, f"{_VERBS[kind]} {parts[1]} on {{}}", element, None
+        return (kind, f"{_VERBS[kind]} {parts[0]}", None, None) if len(parts) == 1 and parts[0].isalpha() else None
+    if kind == "type":
+        try:
+            typed = json.loads(args)
+        except ValueError:
+            return None
+        return (kind, f"Typing {quote(typed)}", None, typed) if isinstance(typed, str) else None
+    if kind == "key" and re.fullmatch(r"\w+", args):
+        return kind, f"Pressing the {args.replace('_', ' ')} key", None, None
+    if kind == "open_app" and args:
+        return kind, f"Opening the app {quote(args)}", None, None
+    if kind == "wait":
+        return kind, "Waiting", None, None
+    return None
+
+
+def phone_opening(state: str, text: str, action_text: str) -> str | None:
+    """What an android action does: its verb and the element of the state it targets, then whether the screen
+    changed; for typed text, whether an element now shows it. None for an action that is not one of the collector's
+    calls."""
+    call = _phone_call(action_text)
+    if call is None:
+        return None
+    kind, subject, element, typed = call
+    if element is not None:
+        subject = subject.replace("{}", _element(state, element) or f"element [{element}]", 1)
+    if text == state:
+        return f"{subject} changes nothing on the screen."
+    if kind == "wait":
+        # Waiting does nothing itself: the screen changed while the action waited (an app starting).
+        return "While waiting, the screen changes."
+    told = f"{subject} changes the screen"
+    if typed is not None:
+        # The field's text, as the view list writes it (text="…"), matched whole.
+        shown = f" | text={json.dumps(typed, ensure_ascii=False)} | "
+        told += "; an element now shows the text" if shown in text and shown not in state else ""
+    return told + "."
