@@ -66,8 +66,10 @@ def test_grounded_trace_names_only_new_files_and_mcp_error_flags():
                                       "next_text": diff + "\n$ make\nok"})
     assert "names" not in same_diff_again  # the diff was already on screen: nothing new names a file
     assert "names m.py." in grounded_trace({"domain": "terminal", "state_text": "$", "next_text": diff})
-    # An answer (swe's command output) is new as a whole: its files are named even if the last answer named them.
-    assert "names m.py." in grounded_trace({"domain": "swe", "state_text": diff, "next_text": diff})
+    # An answer (swe's command output) is new as a whole: its files are named even if the last answer named them,
+    # by the diff sentence, which names each file it changes, once.
+    again = grounded_trace({"domain": "swe", "state_text": diff, "next_text": diff})
+    assert "adds 1 line in m.py: line 1" in again and "names" not in again
     assert grounded_trace({"domain": "mcp", "state_text": "x", "next_text": "[tool error]\nno such file",
                            "next_meta_json": '{"is_error": true, "jsonrpc_error": false}'}).endswith(
         "The tool result is marked as an error.")

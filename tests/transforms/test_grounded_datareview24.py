@@ -70,7 +70,7 @@ def test_a_name_the_quote_would_cut_is_cut_before_and_not_told_as_shown():
         "'[tool error]', \"Error executing tool git_create_branch: Cannot create branch '…\".")
     # A name the quote keeps whole stays.
     assert _mcp('{"name": "fetch", "arguments": {"url": "http://h/x"}}', "Contents of http://h/x:\n" + "y" * 80
-                ).startswith("The call `fetch` with url 'http://h/x' answers with 2 lines that show its url: "
+                ).startswith("The call `fetch` with url 'http://h/x' answers with 2 lines, one of which shows its url: "
                              "'Contents of {url}:', 'yyy")
 
 

@@ -224,7 +224,13 @@ def answer_sentences(state: str, text: str, noun: str,
                 else "")
         if shown:
             names = ", ".join(shown[:-1]) + " and " + shown[-1] if len(shown) > 1 else shown[0]
-            that = f" that {'shows' if len(lines) == 1 else 'show'} its {names}"
+            told = [value for value in values if value[1] in shown]
+            # Said of the lines that show a value, not of them all: a '[tool error]' line above the message, or an
+            # editor's numbered lines under its first, show none ("2 lines that show its path" read as both).
+            showing = sum(1 for line in lines if _shown_arguments(line, told)[1])
+            that = (f" that {'shows' if len(lines) == 1 else 'show'} its {names}" if showing >= len(lines) else
+                    f", {'one' if showing == 1 else showing} of which {'shows' if showing == 1 else 'show'} "
+                    f"its {names}")
             sentences = [f"The {noun} is one line{that}: {quoted}." if len(lines) == 1
                          else f"The {noun} has {count}{that}: {quoted}{more}."]
         else:

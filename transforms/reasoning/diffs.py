@@ -92,6 +92,13 @@ def _first_change(hunks: list[str]) -> str | None:
     return None
 
 
+def changed_files(text: str) -> list[str]:
+    """The files diff_sentence tells, in its order: each file of the diff that has a hunk."""
+    if "\n@@ -" not in text or "\n+++ " not in text:
+        return []
+    return [name for name, hunks in _files(text) if hunks]
+
+
 def diff_sentence(text: str) -> str | None:
     """"The diff removes 1 line and adds 1 in toolz/itertoolz.py: line 548 changes from … to …." for an answer that
     holds a unified diff, else None. A diff of several files tells each file's counts, and the first file's change."""

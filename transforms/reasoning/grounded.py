@@ -26,7 +26,7 @@ from transforms.reasoning import ReasoningError
 # Which volatile values are new: compiled, as a process table has a hundred of them.
 from transforms.reasoning._linediff import MAX_LISTED, new_spans
 from transforms.reasoning.answers import ANSWERS, answer_sentences
-from transforms.reasoning.diffs import diff_sentence
+from transforms.reasoning.diffs import changed_files, diff_sentence
 from transforms.reasoning.faults import fault_sentences
 from transforms.reasoning.openings import answer_subject
 from transforms.reasoning.record import error_sentence, meta_sentences, row_meta
@@ -119,7 +119,13 @@ def grounded_trace(row: dict) -> str:
             sentences.append(changes)
     else:
         sentences, new_text = screen_sentences(state, after_text, domain, action_text)
+        changes = None
     files = _files_named(new_text)
+    if files and changes:
+        # The diff sentence already names each file it changes ("The diff adds 10 lines in F. It names F." said F
+        # twice); what it leaves, a file:line the answer shows, is still told.
+        told = set(changed_files(new_text))
+        files = [name for name in files if name not in told]
     if files:
         sentences.append(f"{'It' if domain in ANSWERS else 'The new output'} names {_listed(files)}.")
     meta = row_meta(row)
