@@ -2,20 +2,26 @@
 
 Valid calls are built from each tool's input schema and grounded in what the episode has seen: the entry's hints,
 values earlier results returned (entity names, paths, commit ids, file lines), examples the schema's descriptions
-quote. A bounded share of calls is deliberately invalid, of kinds the schema makes possible (a required argument
-left out or misnamed, a wrong type, a value out of range, an unknown tool, a path outside the server's root, a
-reference to nothing), spread evenly over the episode. No call is sent twice in an episode, unless it only reads and
-a state-changing call succeeded in between (data review D5, D6). docs/mcp.md (Policies) has the measurements.
+quote, each checked against what its property claims to be (a quoted time zone the zone database does not know
+serves only an invalid call). Tools that have not answered a valid call yet go first. A bounded share of calls is
+deliberately invalid, of kinds the schema makes possible (a required argument left out or misnamed, a wrong type, a
+value out of range, an unknown tool, a path outside the server's root, a reference to nothing), spread evenly over
+the episode. No call is sent twice in an episode, unless it only reads and a state-changing call succeeded in
+between (data review D5, D6). docs/mcp.md (Policies) has the measurements.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import random
 import re
 import zlib
+import zoneinfo
 from typing import Any
+
+import jsonschema
 
 from collectors.api import Collector, Policy, Task
 from schemas import Action, Observation
@@ -35,6 +41,8 @@ INVALID_KINDS = SCHEMA_KINDS + ("unknown_tool", "outside_root", "not_found")
 # written yet), so a tenth made invalid on purpose keeps exploration's error share near the scripted one instead of
 # doubling it (37% before).
 INVALID_RATE = 0.1
+# Valid calls a tool gets before others may be called again, while it has not answered without an error.
+PICK_TRIES = 3
 # Tries at a call not yet sent before the episode ends: every call the server offers has been made in this state.
 FRESH_TRIES = 24
 
@@ -47,6 +55,9 @@ FILE_WORDS = ("plan", "ideas", "summary", "archive", "draft", "review")
 PATH_WORDS = ("path", "file", "dir", "source", "destination", "folder")
 # Ends of names that refer to a commit (not target_timezone).
 REF_WORDS = ("revision", "commit", "sha", "hash", "target", "ref")
+# What a property claims its value is, by its name or description, and the set that value must be in: a schema's
+# own example can be wrong (the time server quotes 'America/San_Francisco', which is no IANA zone).
+TIMEZONE = re.compile(r"time ?zone|\bIANA\b", re.IGNORECASE)
 TEXT_WORDS = ("content", "message", "text", "observation", "description", "topic", "body", "note")
 SYNONYMS = {"path": "file_path", "query": "q", "message": "msg", "timezone": "tz", "name": "title", "url": "link",
             "content": "text", "files": "paths", "entities": "items", "revision": "rev", "page_id": "id"}
@@ -102,6 +113,29 @@ def _strings(value: Any) -> list[str]:
     if isinstance(value, list):
         return [s for v in value for s in _strings(v)]
     return [value] if isinstance(value, str) else []
+
+
+@functools.cache
+def _timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+@functools.cache
+def _checker(prop_json: str) -> jsonschema.protocols.Validator:
+    prop = json.loads(prop_json)
+    return jsonschema.validators.validator_for(prop, default=jsonschema.Draft7Validator)(
+        prop, format_checker=jsonschema.FormatChecker())
+
+
+def _is_what_it_claims(name: str, prop: dict, value: str) -> bool:
+    """Whether a hinted or quoted string is what its property says it is: of the property's own schema (pattern,
+    format, enum, length) and, for a time zone, a name the zone database knows."""
+    if TIMEZONE.search(name) or TIMEZONE.search(prop.get("description") or ""):
+        if value not in _timezones():
+            return False
+    shape = {k: v for k, v in prop.items() if k in ("type", "enum", "const", "pattern", "format", "minLength",
+                                                       "maxLength")}
+    return not shape or _checker(json.dumps(shape, sort_keys=True)).is_valid(value)
 
 
 def _wrong_type(kind: Any, value: Any) -> Any:
@@ -323,7 +357,14 @@ class ArgumentMaker:
             path = self.context.get("path")
             found += self.lines.get(path, []) if isinstance(path, str) else []
         found += QUOTED.findall(description)
-        return [value for value in dict.fromkeys(found) if not self._failed(value)]
+        return [value for value in dict.fromkeys(found)
+                if not self._failed(value) and _is_what_it_claims(name, prop, value)]
+
+    def _false_examples(self, name: str, prop: dict) -> list[str]:
+        """Hinted or quoted values that are not what their property claims: no valid call sends them, but an
+        invalid one may, as a reference to nothing."""
+        examples = list(self.hints.get(name, [])) + QUOTED.findall(prop.get("description") or "")
+        return [v for v in dict.fromkeys(examples) if isinstance(v, str) and not _is_what_it_claims(name, prop, v)]
 
     def _failed(self, value: str) -> bool:
         tools = self.failed.get(value, ())
@@ -461,6 +502,9 @@ class ArgumentMaker:
         if (prop.get("items") or {}).get("type", prop.get("type", "string")) != "string":
             return None
         lowered = name.lower()
+        false = self._false_examples(name, prop)
+        if false:
+            return false[0]
         if _words(name, PATH_WORDS) and self.root:
             return f"{self.root}/{self.rng.choice(FILE_WORDS)}-missing.txt"
         if lowered.endswith(REF_WORDS):
@@ -493,6 +537,11 @@ class ExplorePolicy(Policy):
         self.invalid_calls: list[tuple[str, str]] = []  # (action text, kind) of the calls made invalid on purpose
         self.kinds: dict[str, int] = {kind: 0 for kind in INVALID_KINDS}
         self.calls: dict[str, int] = {}
+        self.tried: dict[str, int] = {}  # valid calls sent, by tool
+        self.answered: set[str] = set()  # tools a valid call got an answer from without an error
+        self.stuck: dict[str, int] = {}  # tool -> state changes seen when a valid call of it last failed
+        self.made = False  # whether the last call made or added something
+        self.retried: set[str] = set()  # tools tried again right after something was made
         self.sent: dict[str, int] = {}  # action text -> state changes seen when it was sent
         self.changes = 0
         self.last_invalid = False
@@ -536,8 +585,13 @@ class ExplorePolicy(Policy):
         self.maker.tool = action.arguments.get("name", "") if action.kind == "tools/call" else ""
         if not self.last_invalid and action.kind == "tools/call":
             self.maker.judge(arguments, observation.text if failed else None)
+        self.made = False
         if failed:
+            if action.kind == "tools/call" and not self.last_invalid:
+                self.stuck[self.maker.tool] = self.changes
             return  # an error message's words are no values to reuse
+        if action.kind == "tools/call" and not self.last_invalid:
+            self.answered.add(action.arguments.get("name"))
         if isinstance(value, dict):
             self.maker.remember(value)
         if action.kind == "tools/call":
@@ -545,9 +599,13 @@ class ExplorePolicy(Policy):
             tool = self._tool(action.arguments.get("name"))
             if tool is not None and not _read_only(tool):
                 self.changes += 1  # the same call may now answer otherwise
+                self.made = bool(CREATING.search(tool["name"])) and not self.last_invalid
 
     def _send(self, action: Action, kind: str | None) -> Action:
         self.sent[action.text] = self.changes
+        if kind is None and action.kind == "tools/call":
+            name = action.arguments.get("name")
+            self.tried[name] = self.tried.get(name, 0) + 1
         self.last_invalid = kind is not None
         if kind is not None:
             self.kinds[kind] += 1
@@ -573,11 +631,23 @@ class ExplorePolicy(Policy):
         return _call("tools/call", {"name": tool["name"], "arguments": arguments}), None
 
     def _pick(self, tools: list[dict], early: bool) -> dict:
-        """Tools called least so far first, so a short episode covers them all; early on, tools that create
-        things, so later calls have entities, files and commits to act on."""
-        weights = [(_making(t["name"]) * (0.25 if _destroys(t) else 1) if early else 1)
-                   / (1 + self.calls.get(t["name"], 0)) ** 2 for t in tools]
-        tool = self.rng.choices(tools, weights)[0]
+        """Tools no valid call has had an answer from yet first, so an episode of twice as many steps as tools
+        reaches them all (a tool failing on the state, nothing staged to commit, gets a few tries, each after a
+        change, not the rest of the episode); among them, those called least; early on, tools that create things,
+        so later calls have entities, files and commits to act on."""
+        waiting = [t for t in tools if t["name"] not in self.answered and self.tried.get(t["name"], 0) < PICK_TRIES]
+        # One that failed waits for a change of state (a commit for something staged, observations for an entity).
+        ready = [t for t in waiting if self.stuck.get(t["name"], -1) < self.changes]
+        # Right after a call made something, one that failed is tried again: what it needed (an entity, something
+        # staged) may have just been made, and a delete or a reset may undo it a step later.
+        again = [t for t in ready if t["name"] in self.stuck and t["name"] not in self.retried] if self.made else []
+        pool = again or ready or tools
+        # While tools wait, what makes things comes first throughout, not only early.
+        weights = [(_making(t["name"]) * (0.25 if _destroys(t) else 1) if early or ready else 1)
+                   / (1 + self.calls.get(t["name"], 0)) ** 2 for t in pool]
+        tool = self.rng.choices(pool, weights)[0]
+        if again:
+            self.retried.add(tool["name"])  # once: the next change may be no more what it needs
         self.calls[tool["name"]] = self.calls.get(tool["name"], 0) + 1
         return tool
 
