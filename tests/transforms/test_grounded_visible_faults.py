@@ -56,8 +56,10 @@ def test_a_web_fault_the_page_does_not_show_is_not_told():
 def test_a_web_fault_that_made_the_page_is_told_by_what_the_page_shows():
     # web-shop-checkout-server-error-s0-485e83b7:2: /checkout answered with the fault's bare 500 page.
     errored = _web(_CART, _ERROR_500, "http_500:/checkout")
-    assert errored.endswith("\"[42] link 'Proceed to checkout'\". The page is the bare HTTP 500 error page "
-                            "that answered the request.")
+    # The page's root is one line whatever the titles (tests/transforms/test_linediff_pairing.py).
+    assert errored.endswith("\"[42] link 'Proceed to checkout'\". 1 element changes: \"RootWebArea 'Cart - Northwind "
+                            "Shop', focused\" becomes \"RootWebArea '500', focused\". The page is the bare HTTP 500 "
+                            "error page that answered the request.")
     # The glob matches the address but the page is not the fault's (the title is the app's own): not told.
     assert "HTTP 500" not in _web(_CART, _LOOKED_UP.replace("/status?ref=PRM-1001", "/checkout"), "http_500:/check*")
     # web-forum-truncated-thread-s0-9a4d69d8:1: the thread's page is cut after its navigation.

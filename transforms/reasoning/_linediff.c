@@ -50,6 +50,7 @@ typedef struct {
     Py_ssize_t start, end, stop, key;
     Py_uhash_t head_hash;
     Py_UCS4 first, last;
+    int indented;           /* whitespace before its start: a web tree's line below the root */
 } Head;
 
 /* The separators of str.splitlines() below 256; above, only U+2028 and U+2029. */
@@ -617,6 +618,7 @@ head_of(const Text *t, const Line *line, int same_width)
     head.head_hash = 0;
     head.first = head.last = 0;
     head.key = head.start;
+    head.indented = head.start > line->start;
     if (head.end >= 0) {
         if (CH(t, head.start) == '[')  /* head_end() found its ']' */
             while (CH(t, head.key) != ']')
@@ -631,9 +633,121 @@ head_of(const Text *t, const Line *line, int same_width)
     return head;
 }
 
+/* The role a web tree's root has (schemas/render/web.py writes it unindented, without an id, named by the page's
+ * title), and its length with the space after it. */
+#define ROOT_ROLE "RootWebArea "
+#define ROOT_ROLE_CHARS 12
+
+/* Whether both lines are a web tree's root: a tree has one, so the old page's root is the new page's, whatever the
+ * titles. By similarity alone the root of "Home - City Permits" and of "Application status - City Permits" were
+ * two lines (the shared end is under 3/5 of the longer) while 102 of 152 make-run page loads paired theirs. */
+static int
+both_roots(const Text *x, const Head *xh, const Text *y, const Head *yh)
+{
+    if (xh->indented || yh->indented || xh->stop - xh->start <= ROOT_ROLE_CHARS ||
+        yh->stop - yh->start <= ROOT_ROLE_CHARS)
+        return 0;
+    for (Py_ssize_t k = 0; k < ROOT_ROLE_CHARS; k++)
+        if (CH(x, xh->start + k) != (Py_UCS4)ROOT_ROLE[k] || CH(y, yh->start + k) != (Py_UCS4)ROOT_ROLE[k])
+            return 0;
+    return 1;
+}
+
+/* Where a desktop row's role cell ends (the row's "[id]\trole\t…", schemas/render/os.py), from its key (the id's
+ * ']'). */
+static Py_ssize_t
+role_end(const Text *t, const Head *h)
+{
+    Py_ssize_t k = h->key + 1;
+    while (k < h->end && is_space_at(t, k))
+        k++;
+    while (k < h->end && !is_space_at(t, k))
+        k++;
+    return k;
+}
+
+/* Where the cell after the one starting at `from` starts in a row ending at stop (past its tab), or -1. */
+static Py_ssize_t
+next_cell(const Text *t, Py_ssize_t from, Py_ssize_t stop)
+{
+    for (Py_ssize_t k = from; k < stop; k++)
+        if (CH(t, k) == '\t')
+            return k + 1;
+    return -1;
+}
+
+static int
+equal_spans(const Text *x, Py_ssize_t xs, Py_ssize_t xe, const Text *y, Py_ssize_t ys, Py_ssize_t ye)
+{
+    if (xe - xs != ye - ys)
+        return 0;
+    for (Py_ssize_t k = 0; k < xe - xs; k++)
+        if (CH(x, xs + k) != CH(y, ys + k))
+            return 0;
+    return 1;
+}
+
+/* Where a row's place on the screen starts (its position and size cells, after the name, the text, the class and the
+ * description: schemas/render/os.py), from where its text cell starts; -1 if the row is shorter. */
+static Py_ssize_t
+place_of(const Text *t, Py_ssize_t text, Py_ssize_t stop)
+{
+    Py_ssize_t at = text;
+    for (int cell = 0; cell < 3 && at >= 0; cell++)
+        at = next_cell(t, at, stop);
+    return at;
+}
+
+/* Whether two rows of the desktop's table are one element whose shown text changed: the same role, in each the name
+ * equal to the text cell after it (a label whose accessible name is its text: "Sum = 0", then "Sum = 42"), and the
+ * same id or, where elements before it appeared and its id moved with them, the same place on the screen (a file
+ * manager's status label "0 items (3 hidden)" [177], then "3 items" [180] at the same position and size). Buttons
+ * that took each other's place ("[46] toggle-button '1'", then '%': names without a text) stay two elements. */
+static int
+same_row_new_text(const Text *x, const Head *xh, const Text *y, const Head *yh)
+{
+    if (CH(x, xh->start) != '[' || xh->end >= xh->stop || CH(x, xh->end) != '\t' || yh->end >= yh->stop ||
+        CH(y, yh->end) != '\t')
+        return 0;
+    /* The role first: rows of other elements mostly differ there. */
+    Py_ssize_t x_role = role_end(x, xh), y_role = role_end(y, yh);
+    if (!equal_spans(x, xh->key, x_role, y, yh->key, y_role))
+        return 0;
+    const Text *texts[2] = {x, y};
+    const Head *heads[2] = {xh, yh};
+    Py_ssize_t roles[2] = {x_role, y_role}, texts_at[2];
+    for (int n = 0; n < 2; n++) {
+        const Text *t = texts[n];
+        const Head *h = heads[n];
+        /* The name: past the role's tab up to the head's end; the text: the next cell. */
+        Py_ssize_t name = roles[n] + 1, size = h->end - name, text = h->end + 1;
+        if (size <= 0 || text + size > h->stop || (text + size < h->stop && CH(t, text + size) != '\t'))
+            return 0;
+        for (Py_ssize_t k = 0; k < size; k++)
+            if (CH(t, name + k) != CH(t, text + k))
+                return 0;
+        texts_at[n] = text;
+    }
+    if (equal_spans(x, xh->start, xh->key, y, yh->start, yh->key))
+        return 1;
+    Py_ssize_t x_place = place_of(x, texts_at[0], xh->stop), y_place = place_of(y, texts_at[1], yh->stop);
+    if (x_place < 0 || y_place < 0)
+        return 0;
+    /* The position and the size: up to the tab before the state cell. */
+    Py_ssize_t x_state = next_cell(x, x_place, xh->stop), y_state = next_cell(y, y_place, yh->stop);
+    x_state = x_state < 0 ? -1 : next_cell(x, x_state, xh->stop);
+    y_state = y_state < 0 ? -1 : next_cell(y, y_state, yh->stop);
+    /* A row whose state cell is empty ends before its last tab (stop trims it): its size runs to the stop. */
+    Py_ssize_t x_end = x_state < 0 ? xh->stop : x_state - 1, y_end = y_state < 0 ? yh->stop : y_state - 1;
+    return x_end > x_place && equal_spans(x, x_place, x_end, y, y_place, y_end);
+}
+
 /* Whether an old line and a new one are one line changed, as a trace may say "'a' becomes 'b'": their heads are equal
- * (SAME) or equal but for an element's id (RENUMBERED), or neither has a head and they are similar (similar_lines). Else they are two lines, one gone and one new
- * (APART): after a page load the n-th line of the old page is not the n-th line of the new one. */
+ * (SAME) or equal but for an element's id (RENUMBERED), or neither has a head and they are similar (similar_lines).
+ * Else they are two lines, one gone and one new (APART): after a page load the n-th line of the old page is not the
+ * n-th line of the new one. Two exceptions tell one line by its place in the tree rather than by its text: a web
+ * tree's root (both_roots: SAME, as sure as a line can be) and a desktop row whose text changed under the same id
+ * and role (same_row_new_text: ALIKE, so an element shown again under another id is its surer partner). */
 static inline int
 same_heads(const Text *x, const Head *xh, const Text *y, const Head *yh)
 {
@@ -643,11 +757,13 @@ same_heads(const Text *x, const Head *xh, const Text *y, const Head *yh)
         /* Similar lines share their first or their last character: most pairs of unlike lines are told here. */
         if (xh->first != yh->first && xh->last != yh->last)
             return APART;
-        return similar_lines(x, xh->start, xh->stop, y, yh->start, yh->stop);
+        int how = similar_lines(x, xh->start, xh->stop, y, yh->start, yh->stop);
+        return how < SAME && both_roots(x, xh, y, yh) ? SAME : how;
     }
-    if (xh->end < 0 || yh->end < 0 || xh->head_hash != yh->head_hash || xh->end - xh->key != yh->end - yh->key ||
-        (CH(x, xh->start) == '[') != (CH(y, yh->start) == '['))
+    if (xh->end < 0 || yh->end < 0 || (CH(x, xh->start) == '[') != (CH(y, yh->start) == '['))
         return APART;
+    if (xh->head_hash != yh->head_hash || xh->end - xh->key != yh->end - yh->key)
+        return same_row_new_text(x, xh, y, yh) ? ALIKE : APART;
     for (Py_ssize_t k = 0; k < xh->end - xh->key; k++)
         if (CH(x, xh->key + k) != CH(y, yh->key + k))
             return APART;

@@ -88,12 +88,15 @@ def changed(old_line: str, new_line: str) -> str:
     old, new = cells(old_line), cells(new_line)
     if old is None or new is None:
         return f"{quote(old_line)} becomes {quote(new_line)}"
-    subject = label(new) + (f" (was {old[0]})" if old[0] != new[0] else "")
+    was_named, now_named = _name(old[2]), _name(new[2])
+    # A row whose name changed is named by its id and role: its label would say the new name before the clause that
+    # tells it. A name that is the row's text (a label "Sum = 0") is told once, by the text's clause.
+    renamed = was_named != now_named
+    subject = (f"{new[0]} {new[1]}" if renamed else label(new)) + (f" (was {old[0]})" if old[0] != new[0] else "")
     clauses = []
     if old[1] != new[1]:
         clauses.append(f"becomes a {new[1]}")
-    was_named, now_named = _name(old[2]), _name(new[2])
-    if was_named != now_named:
+    if renamed and not (old[2] == old[3] and new[2] == new[3]):
         clauses.append(f"is now named {quote(now_named)} instead of {quote(was_named)}" if was_named and now_named
                        else f"is now named {quote(now_named)}" if now_named else f"loses its name {quote(was_named)}")
     if old[3] != new[3]:
