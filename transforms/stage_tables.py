@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from schemas.stages import MESSAGE, SPAN, STAGE1_SCHEMA, STAGE2_SCHEMA, STAGE3_SCHEMA
 from transforms import _stages, stats
-from transforms.copied_values import IDENTIFIER_KINDS, copied_spans
+from transforms.copied_values import CANDIDATE_KINDS, copied_spans
 from transforms.prompts import (ACTION_SECTION, INSTRUCTION_SECTION, STATE_SECTION, TURN_HEADER, action_block,
                                 fence_for)
 from transforms.stages import (ANSWER, DOCUMENT_END, DOCUMENT_OPENING, DOCUMENT_TURN, EPISODE, EPISODE_DOCUMENT_CHARS,
@@ -216,18 +216,19 @@ def _flat_spans(curated: pa.Table, lengths: np.ndarray) -> _Spans:
     return _Spans(column, owners[order], starts[order], ends[order], order, lengths)
 
 
-_IDENTIFIER_KINDS = pa.array(sorted(IDENTIFIER_KINDS), pa.string())
+_CANDIDATE_KINDS = pa.array(sorted(CANDIDATE_KINDS), pa.string())
 
 
 def _without_copied(spans: _Spans, current_rows: list[dict]) -> _Spans:
     """spans less those copied_spans finds in their rows' prompts (split_spans's exact spans). Only the spans that
-    may be copied (an identifier kind, of any length: a short one may stand on a line the prompt shows whole) are
-    made into dicts and looked for, their rows' alone: most rows have none. Each dict carries its span's position in
-    spans ("at") through copied_spans, which returns the dicts it is given."""
+    may be copied (an identifier kind, of any length: a short one may stand on a line the prompt shows whole; a
+    duration, which the action's arguments may set) are made into dicts and looked for, their rows' alone: most rows
+    have none. Each dict carries its span's position in spans ("at") through copied_spans, which returns the dicts
+    it is given."""
     kinds = spans.column.flatten().field("kind")
     if spans.order is not None:
         kinds = kinds.take(spans.order)
-    candidates = np.flatnonzero(pc.is_in(kinds, value_set=_IDENTIFIER_KINDS).to_numpy(zero_copy_only=False))
+    candidates = np.flatnonzero(pc.is_in(kinds, value_set=_CANDIDATE_KINDS).to_numpy(zero_copy_only=False))
     if not len(candidates):
         return spans
     by_row: dict[int, list[dict]] = {}
