@@ -134,6 +134,20 @@ def _reference_listed(lines, unit, verb):
 
 
 _REFERENCE_LABEL = re.compile(r"[A-Za-z][A-Za-z _-]{0,23}:(?=\s|$)")
+# A JSON string runs to its closing quote, or to the line's end where it has none.
+_REFERENCE_FIELD = re.compile(r'[A-Za-z-]+="(?:[^"\\]|\\.?)*(?:"|$)')
+
+
+def _reference_view_field_end(s, k):
+    """Where a field of android's view list that starts at k ends: its JSON string's closing quote, else the next
+    " | ", else the line's end."""
+    if k >= len(s):
+        return len(s)
+    quoted = _REFERENCE_FIELD.match(s, k)
+    if quoted:
+        return quoted.end()
+    end = s.find(" | ", k)
+    return len(s) if end < 0 else end
 
 
 def _reference_head(line):
@@ -142,6 +156,11 @@ def _reference_head(line):
     s = line.lstrip()
     if s.startswith("["):
         close = s.find("]", 1, 18)
+        padding = len(s[1:close]) - len(s[1:close].lstrip(" ")) if close > 1 else 0
+        if close > 1 + padding and not any(ch.isspace() for ch in s[1 + padding:close]) and \
+                s.startswith(" | ", close + 1):
+            # android's view list ("[ 7] | class | res=\"…\" | …", ids padded): the class and the field after it.
+            return s[:_reference_view_field_end(s, _reference_view_field_end(s, close + 4) + 3)]
         if close > 1 and not any(ch.isspace() for ch in s[1:close]) and (close + 1 == len(s) or s[close + 1].isspace()):
             k = close + 1
             while k < len(s) and s[k].isspace():

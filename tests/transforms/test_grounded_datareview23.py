@@ -155,7 +155,7 @@ def test_renumbering_is_told_for_web_and_android_and_not_for_other_domains():
     moved = ("[ 0] | FrameLayout | bounds=[0,0][1080,2400]\n[ 1] | Toast | text=\"Saved\" | bounds=[0,0][10,10]\n"
              "[10] | Button | text=\"OK\" | bounds=[0,0][10,10]")
     assert grounded_trace({"domain": "android", "state_text": phone, "next_text": moved}) == (
-        "1 element appears: '[ 1] | Toast | text=\"Saved\" | bounds=[0,0][10,10]'. 1 element is renumbered (id +1).")
+        "1 element appears: [1] Toast 'Saved'. 1 element is renumbered (id +1).")
     # Several shifts are each told with how many took them.
     mixed = grounded_trace({"domain": "os", "state_text": "\n".join([_OS_HEAD, _row(5, "a", "x", 1), _row(6, "b", "y", 2),
                                                                       _row(7, "c", "z", 3)]),

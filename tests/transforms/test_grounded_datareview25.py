@@ -96,16 +96,19 @@ def test_an_android_trace_opens_with_the_action_and_the_element_it_targets():
     home, settings, network = (_screen(run, step) for step in (1, 2, 3))
     assert "[ 4] | android.widget.TextView | text=\"Settings\"" in home
     assert _phone(home, settings, "tap(4)").startswith(
-        "Tapping [4] TextView 'Settings' changes the screen. 30 elements appear: ")
+        "Tapping [4] TextView 'Settings' brings com.android.settings to the front in place of "
+        "com.google.android.apps.nexuslauncher. 30 elements appear: ")
     assert _phone(settings, network, "tap(8)").startswith("Tapping [8] TextView 'Network & internet' changes the "
                                                           "screen. ")
     assert _phone(network, settings, "key(back)").startswith("Pressing the back key changes the screen. ")
-    assert _phone(settings, home, "key(home)").startswith("Pressing the home key changes the screen. ")
+    assert _phone(settings, home, "key(home)").startswith(
+        "Pressing the home key brings com.google.android.apps.nexuslauncher to the front in place of "
+        "com.android.settings. ")
     assert _phone(settings, settings, "swipe(0, up)") == \
         "Swiping up on [0] ScrollView with the id 'settings_homepage_container' changes nothing on the screen."
     assert _phone(home, home, "scroll(down)") == "Scrolling down changes nothing on the screen."
-    assert _phone(home, settings, "tap(540, 1200)").startswith("Tapping at (540, 1200) changes the screen. ")
-    assert _phone(home, settings, "long_press(99)").startswith("Long-pressing element [99] changes the screen. ")
+    assert _phone(home, settings, "tap(540, 1200)").startswith("Tapping at (540, 1200) brings com.android.settings ")
+    assert _phone(home, settings, "long_press(99)").startswith("Long-pressing element [99] brings ")
 
 
 def test_an_android_text_input_says_whether_an_element_shows_the_text():
@@ -116,7 +119,7 @@ def test_an_android_text_input_says_whether_an_element_shows_the_text():
         "Typing 'weather tomorrow' changes the screen; an element now shows the text. ")
     assert _phone(before, after, 'type("rain")').startswith("Typing 'rain' changes the screen. ")
     # A call the collector does not write has no opening: the line diff alone is told.
-    assert _phone(before, after, "pinch(3)").startswith("3 elements appear: '[31] | android.widget.TextView | ")
+    assert _phone(before, after, "pinch(3)").startswith("1 element appears: [35] ImageButton described 'Clear input'. ")
 
 
 # swe-toolz-planted-bug-by-hand-s0-3064fc3e:6 and swe-six-bugfix-six-py-877-drop-statement-0-s0-dd26a8bc:5, whole.

@@ -496,6 +496,38 @@ is_ascii_letter(Py_UCS4 ch)
     return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z');
 }
 
+/* Where a field of android's view list ends (schemas/render/android.py: `res="…"`, `text="…"` JSON-quoted, a " | "
+ * inside one its own), from its start, at the " | " after it or the line's end. */
+static inline __attribute__((always_inline)) Py_ssize_t
+view_field_end(int kind, const void *data, Py_ssize_t k, Py_ssize_t end)
+{
+    Py_ssize_t key = k;
+    while (key < end && (is_ascii_letter(PyUnicode_READ(kind, data, key)) || PyUnicode_READ(kind, data, key) == '-'))
+        key++;
+    if (key > k && key + 1 < end && PyUnicode_READ(kind, data, key) == '=' &&
+        PyUnicode_READ(kind, data, key + 1) == '"') {
+        Py_ssize_t q = key + 2;
+        while (q < end && PyUnicode_READ(kind, data, q) != '"')
+            q += PyUnicode_READ(kind, data, q) == '\\' ? 2 : 1;
+        return q < end ? q + 1 : end;
+    }
+    while (k + 2 < end && !(PyUnicode_READ(kind, data, k) == ' ' && PyUnicode_READ(kind, data, k + 1) == '|' &&
+                            PyUnicode_READ(kind, data, k + 2) == ' '))
+        k++;
+    return k + 2 < end ? k : end;
+}
+
+/* The head of a line of android's view list, `[ 7] | android.widget.TextView | res="android:id/summary" | …`, from
+ * past the id's " | ": the class and the field after it, which is what identifies the element: its resource id,
+ * else its text, description or hint, else its bounds. A line whose head is kept and whose other fields changed (its
+ * text, its bounds, a flag: checked, disabled) is one element changed; lines of two classes or ids are two. */
+static inline __attribute__((always_inline)) Py_ssize_t
+view_head_end_of(int kind, const void *data, Py_ssize_t k, Py_ssize_t end)
+{
+    Py_ssize_t class_end = view_field_end(kind, data, k, end);
+    return class_end < end ? view_field_end(kind, data, class_end + 3, end) : class_end;
+}
+
 /* head_end() for one width of text: kind is a constant where it is called, so each width gets its own loops. */
 static inline __attribute__((always_inline)) Py_ssize_t
 head_end_of(int kind, const void *data, Py_ssize_t s, Py_ssize_t end)
@@ -504,8 +536,11 @@ head_end_of(int kind, const void *data, Py_ssize_t s, Py_ssize_t end)
 #define SPACE_AT(i) Py_UNICODE_ISSPACE(AT(i))
     Py_UCS4 first = AT(s);
     if (first == '[') {
-        Py_ssize_t close = -1, limit = end < s + 18 ? end : s + 18;
-        for (Py_ssize_t k = s + 1; k < limit; k++) {
+        Py_ssize_t close = -1, limit = end < s + 18 ? end : s + 18, padding = s + 1;
+        /* android pads its ids to two places ("[ 7] | …"): the spaces before the digits are the id's. */
+        while (padding < limit && AT(padding) == ' ')
+            padding++;
+        for (Py_ssize_t k = padding; k < limit; k++) {
             Py_UCS4 ch = AT(k);
             if (ch == ']') {
                 close = k;
@@ -514,7 +549,11 @@ head_end_of(int kind, const void *data, Py_ssize_t s, Py_ssize_t end)
             if (Py_UNICODE_ISSPACE(ch))
                 return -1;
         }
-        if (close <= s + 1 || (close + 1 < end && !SPACE_AT(close + 1)))
+        if (close <= padding || (close + 1 < end && !SPACE_AT(close + 1)))
+            return -1;
+        if (close + 3 < end && AT(close + 1) == ' ' && AT(close + 2) == '|' && AT(close + 3) == ' ')
+            return view_head_end_of(kind, data, close + 4, end);
+        if (padding > s + 1)
             return -1;
         Py_ssize_t k = close + 1;
         while (k < end && SPACE_AT(k))
@@ -555,8 +594,9 @@ head_end_of(int kind, const void *data, Py_ssize_t s, Py_ssize_t end)
 /* The end of the line's head, from *start (its first character that is not whitespace, set here), or -1 if it has
  * none. A head names what the line shows: "[id] role name" of an accessibility tree (web, os, android: the id of at
  * most 16 characters without whitespace, the role, then after one separator the name, quoted up to its closing
- * quote mark, or else up to ", ", a tab or the end), or a "Label:" of up to 24 letters, spaces, '-' and '_' that
- * starts with a letter and is followed by whitespace or the end (URL:, Title:, Tabs:, Focused:, focused element:). */
+ * quote mark, or else up to ", ", a tab or the end; android's "[ 7] | class | field", view_head_end_of), or a
+ * "Label:" of up to 24 letters, spaces, '-' and '_' that starts with a letter and is followed by whitespace or the
+ * end (URL:, Title:, Tabs:, Focused:, focused element:). */
 static inline __attribute__((always_inline)) Py_ssize_t
 head_end(const Text *t, const Line *line, Py_ssize_t *start)
 {

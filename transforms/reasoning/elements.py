@@ -1,11 +1,13 @@
 """A desktop's elements as a trace tells them: by what identifies one (its id, role and name, its text where short),
 not by its whole row of the renderer's table (schemas/render/os.py: tab-separated cells with the coordinates), whose
 tabs a quote shows escaped ('[31]\\ttext\\t\\t0\\t\\t\\t(481, 268)…'); and a changed element by the cells that changed
-("[31] text shows '7' instead of '0' and is no longer focused")."""
+("[31] text shows '7' instead of '0' and is no longer focused"). Its sentences (describer, shows_clause,
+state_clauses) tell a phone's view lines too (views.py), so the two read alike."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 from transforms.reasoning._linediff import MAX_LISTED, quote
@@ -78,8 +80,20 @@ def _states(cell: str) -> list[str]:
     return [state for state in cell.split(",") if state]
 
 
-def _joined(clauses: list[str]) -> str:
+def joined(clauses: list[str]) -> str:
     return clauses[0] if len(clauses) == 1 else ", ".join(clauses[:-1]) + " and " + clauses[-1]
+
+
+def shows_clause(old: str, new: str) -> str:
+    """How an element's text changed: "shows '7' instead of '0'", "now shows …", "no longer shows …"."""
+    return (f"shows {quote(new)} instead of {quote(old)}" if old and new else
+            f"now shows {quote(new)}" if new else f"no longer shows {quote(old)}")
+
+
+def state_clauses(was: list[str], now: list[str]) -> list[str]:
+    """"is now checked", "is no longer focused and selected": the states gained, then those lost."""
+    gained, lost = [state for state in now if state not in was], [state for state in was if state not in now]
+    return ([f"is now {joined(gained)}"] if gained else []) + ([f"is no longer {joined(lost)}"] if lost else [])
 
 
 def changed(old_line: str, new_line: str) -> str:
@@ -100,8 +114,7 @@ def changed(old_line: str, new_line: str) -> str:
         clauses.append(f"is now named {quote(now_named)} instead of {quote(was_named)}" if was_named and now_named
                        else f"is now named {quote(now_named)}" if now_named else f"loses its name {quote(was_named)}")
     if old[3] != new[3]:
-        clauses.append(f"shows {quote(new[3])} instead of {quote(old[3])}" if old[3] and new[3] else
-                       f"now shows {quote(new[3])}" if new[3] else f"no longer shows {quote(old[3])}")
+        clauses.append(shows_clause(old[3], new[3]))
     for at, noun in ((4, "class"), (5, "description")):
         if old[at] != new[at]:
             clauses.append(f"now has the {noun} {quote(new[at])}" if new[at] else f"loses its {noun}")
@@ -109,19 +122,14 @@ def changed(old_line: str, new_line: str) -> str:
         clauses.append("moves")
     if old[7] != new[7]:
         clauses.append("changes size")
-    was, now = _states(old[8]), _states(new[8])
-    gained, lost = [state for state in now if state not in was], [state for state in was if state not in now]
-    if gained:
-        clauses.append(f"is now {_joined(gained)}")
-    if lost:
-        clauses.append(f"is no longer {_joined(lost)}")
+    clauses += state_clauses(_states(old[8]), _states(new[8]))
     if not clauses:
         # Equal cells from unequal rows: only an escape differs. Both rows are quoted, so the change can be seen.
         return f"{quote(old_line)} becomes {quote(new_line)}"
-    return f"{subject} {_joined(clauses)}"
+    return f"{subject} {joined(clauses)}"
 
 
-def _listed(lines: list[str], verb: str) -> str:
+def _listed(lines: list[str], verb: str, named_line: Callable[[str], str]) -> str:
     """"5 elements appear: [14] radio-menu-item 'Basic Mode' (checked), … and 2 more.", blank lines counted as
     line_diff counts them, not listed."""
     filled = [line for line in lines if line.strip()]
@@ -129,24 +137,37 @@ def _listed(lines: list[str], verb: str) -> str:
     count = len(lines)
     if not filled:
         return f"{count} blank element{'' if count == 1 else 's'} {verb}{'s' if count == 1 else ''}."
-    shown = ", ".join(named(row) if row else quote(line)
-                      for line in filled[:MAX_LISTED] for row in (cells(line),))
+    shown = ", ".join(map(named_line, filled[:MAX_LISTED]))
     more = f" and {len(filled) - MAX_LISTED} more" + (" non-blank" if blank else "") \
         if len(filled) > MAX_LISTED else ""
     return (f"{count} element{'' if count == 1 else 's'} {verb}{'s' if count == 1 else ''}"
             f"{f' ({blank} blank)' if blank else ''}: {shown}{more}.")
 
 
-def element_sentences(added: list[str], removed: list[str], pairs: list[tuple[str, str]]) -> list[str]:
-    """What appeared, disappeared and changed on a desktop, as line_diff pairs the rows (its describe)."""
-    sentences = []
-    if added:
-        sentences.append(_listed(added, "appear"))
-    if removed:
-        sentences.append(_listed(removed, "disappear"))
-    if pairs:
-        told = "; ".join(changed(old, new) for old, new in pairs[:MAX_LISTED])
-        more = f" and {len(pairs) - MAX_LISTED} more" if len(pairs) > MAX_LISTED else ""
-        sentences.append(f"{len(pairs)} element{'' if len(pairs) == 1 else 's'} "
-                         f"change{'s' if len(pairs) == 1 else ''}: {told}{more}.")
-    return sentences
+def describer(named_line: Callable[[str], str], changed_line: Callable[[str, str], str]) \
+        -> Callable[[list[str], list[str], list[tuple[str, str]]], list[str]]:
+    """line_diff's describe for a screen whose lines are elements: what appeared, disappeared and changed, each
+    element as named_line names it (its line quoted whole where it is not an element's) and each change as
+    changed_line tells it. The counts are line_diff's lines, so they can be checked against the two screens."""
+    def describe(added: list[str], removed: list[str], pairs: list[tuple[str, str]]) -> list[str]:
+        sentences = []
+        if added:
+            sentences.append(_listed(added, "appear", named_line))
+        if removed:
+            sentences.append(_listed(removed, "disappear", named_line))
+        if pairs:
+            told = "; ".join(changed_line(old, new) for old, new in pairs[:MAX_LISTED])
+            more = f" and {len(pairs) - MAX_LISTED} more" if len(pairs) > MAX_LISTED else ""
+            sentences.append(f"{len(pairs)} element{'' if len(pairs) == 1 else 's'} "
+                             f"change{'s' if len(pairs) == 1 else ''}: {told}{more}.")
+        return sentences
+    return describe
+
+
+def _named_line(line: str) -> str:
+    row = cells(line)
+    return named(row) if row else quote(line)
+
+
+# What appeared, disappeared and changed on a desktop, as line_diff pairs the rows (its describe).
+element_sentences = describer(_named_line, changed)

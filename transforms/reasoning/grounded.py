@@ -12,7 +12,8 @@ invent explanations. Deterministic and offline.
 
 This module puts a trace together (grounded_trace, GroundedSynthesizer) and tells what only the whole row shows: the
 files the new lines name and the new volatile values. Its parts: openings (the first sentence), phone (an android
-action's first sentence), screens (a screen's line diff), elements (a desktop's rows, by the cells that changed),
+action's first sentence), screens (a screen's line diff), elements (a desktop's rows, by the cells that changed,
+and the sentences that list elements), views (a phone's view lines, by the fields that changed; a screen's app),
 answers (an answer's lines or JSON facts), diffs (what a swe diff changes), record (metadata and the reported
 error), faults (perturbation labels), headers (a screen's header fields), actions (reading the action).
 """

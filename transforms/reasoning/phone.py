@@ -1,6 +1,7 @@
 """The opening sentence of a phone's (android) trace: the action as the collector wrote it (collectors/android/
 actions.py action_text: tap(3), type("hi"), key(back), swipe(3, up)), the element of the state it targets, named by
-its id, class and text, and whether the next observation's screen changed."""
+its id, class and text (views.label, as the line diff names it), and whether the next observation's screen changed
+or which app came to the front."""
 
 from __future__ import annotations
 
@@ -9,30 +10,17 @@ import re
 from functools import lru_cache
 
 from transforms.reasoning._linediff import quote
+from transforms.reasoning.views import app, label, view
 
 # action_text's forms: a call whose arguments are bare words (key(back), swipe(up), open_app(com.x)), numbers, or
 # JSON (a selector, a typed text).
 _CALL = re.compile(r"(\w+)\((.*)\)", re.DOTALL)
-_DECODER = json.JSONDecoder()
 _VERBS = {"tap": "Tapping", "long_press": "Long-pressing", "swipe": "Swiping", "scroll": "Scrolling"}
 
 
-def _quoted_field(line: str, key: str) -> str | None:
-    """A JSON-quoted field of a view line (text="…"), decoded; None where the line has none."""
-    at = line.find(f" | {key}=\"")
-    if at < 0:
-        return None
-    try:
-        value, _ = _DECODER.raw_decode(line, at + len(key) + 4)
-    except ValueError:
-        return None
-    return value if isinstance(value, str) else None
-
-
 def _element(state: str, element: int) -> str | None:
-    """How the state's element `element` is named: "[4] TextView 'Network & internet'", its description where it
-    has no text ("[2] ImageButton described 'Navigate up'"), else its resource id; None where the state has no such
-    line."""
+    """How the state's element `element` is named, as the line diff names it (views.label): "[4] TextView 'Network &
+    internet'", "[2] ImageButton described 'Navigate up'"; None where the state has no such line."""
     key = f"[{element:>2}] | "
     at = state.find(key)
     while at > 0 and state[at - 1] != "\n":
@@ -40,18 +28,8 @@ def _element(state: str, element: int) -> str | None:
     if at < 0:
         return None
     end = state.find("\n", at)
-    line = state[at:end if end >= 0 else len(state)]
-    parts = line.split(" | ", 2)
-    if len(parts) < 2:
-        return None
-    told = f"[{element}] {parts[1].rsplit('.', 1)[-1]}"
-    text, desc = _quoted_field(line, "text"), _quoted_field(line, "desc")
-    if text and text.strip():
-        return f"{told} {quote(text)}"
-    if desc and desc.strip():
-        return f"{told} described {quote(desc)}"
-    res = _quoted_field(line, "res")
-    return f"{told} with the id {quote(res.rsplit('/', 1)[-1])}" if res else told
+    found = view(state[at:end if end >= 0 else len(state)])
+    return label(found) if found else None
 
 
 def _number(text: str) -> int | None:
@@ -105,13 +83,21 @@ def _phone_call(action_text: str) -> tuple[str, str, int | None, str | None] | N
     return None
 
 
+def _apps(state: str, text: str) -> tuple[str, str] | None:
+    """The app of the state and the one of the next screen where they differ (com.google.android.apps.nexuslauncher,
+    com.android.settings), as the two screens' elements name them by their resource ids (views.app)."""
+    before, after = app(state), app(text)
+    return (before, after) if before and after and before != after else None
+
+
 def phone_opening(state: str, text: str, action_text: str) -> str | None:
     """What an android action does: its verb and the element of the state it targets, then whether the screen
-    changed; for typed text, whether an element now shows it. None for an action that is not one of the collector's
-    calls."""
+    changed, or which app came to the front; for typed text, whether an element now shows it. For an action that is
+    not one of the collector's calls, only the app that came to the front, else None."""
     call = _phone_call(action_text)
+    apps = _apps(state, text) if text != state else None
     if call is None:
-        return None
+        return f"The app {apps[1]} comes to the front in place of {apps[0]}." if apps else None
     kind, subject, element, typed = call
     if element is not None:
         subject = subject.replace("{}", _element(state, element) or f"element [{element}]", 1)
@@ -119,8 +105,10 @@ def phone_opening(state: str, text: str, action_text: str) -> str | None:
         return f"{subject} changes nothing on the screen."
     if kind == "wait":
         # Waiting does nothing itself: the screen changed while the action waited (an app starting).
-        return "While waiting, the screen changes."
-    told = f"{subject} changes the screen"
+        return f"While waiting, the app {apps[1]} comes to the front in place of {apps[0]}." if apps else \
+            "While waiting, the screen changes."
+    told = f"{subject} brings {apps[1]} to the front in place of {apps[0]}" if apps else \
+        f"{subject} changes the screen"
     if typed is not None:
         # The field's text, as the view list writes it (text="…"), matched whole.
         shown = f" | text={json.dumps(typed, ensure_ascii=False)} | "

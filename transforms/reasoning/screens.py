@@ -12,6 +12,7 @@ from transforms.reasoning.elements import element_sentences
 from transforms.reasoning.headers import HEADERS
 from transforms.reasoning.openings import screen_opening, terminal_opening
 from transforms.reasoning.phone import phone_opening
+from transforms.reasoning.views import view_sentences
 
 
 # How a line of each domain's observation is called in the trace.
@@ -35,8 +36,10 @@ _NUMBERED = frozenset({"web", "os", "android"})
 # A desktop's rows are the renderer's table (schemas/render/os.py): quoted whole, a row reads as escaped tabs and
 # coordinates ('[31]\ttext\t\t0\t\t\t(481, 268)…'). line_diff pairs them as it pairs any lines, so the counts stay its
 # own, and hands them to element_sentences, which names each element by its id, role and name and tells which of
-# its cells changed.
-_DESCRIBED = {"os": element_sentences}
+# its cells changed. A phone's view lines (schemas/render/android.py) likewise, quoted whole, repeat bounds,
+# resource ids and flags ('[ 3] | android.widget.Button | res="com.app:id/ok" | … | bounds=[42,149][147,275]'):
+# view_sentences names each by its id, class and text ("[3] Button 'OK'") in the same sentences.
+_DESCRIBED = {"os": element_sentences, "android": view_sentences}
 
 
 def _renumbered_sentence(shifts: list[int], unit: str) -> str:
