@@ -34,8 +34,11 @@ run: setup
 test-setup: setup
 	$(call run_scripts,scripts/test-setup.d)
 
+# Two workers (the machines have 2 cores; most tests wait on containers, Chromium or subprocesses), a test file
+# whole on one worker: module fixtures start once and a file's tests never run beside each other
+# (docs/development.md says what a test must do to run beside another file's).
 test: test-setup
-	$(VENV)/bin/pytest -q --durations=25 tests
+	$(VENV)/bin/pytest -q -n 2 --dist loadfile --durations=25 tests
 
 bench: setup
 	$(PY) -m benchmarks

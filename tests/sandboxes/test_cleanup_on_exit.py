@@ -55,5 +55,10 @@ def test_containers_of_a_sigkilled_process_are_removed_as_orphans(containers_nam
     time.sleep(0.2)
     left = containers_named(prefix)
     assert left, "SIGKILL gives no chance to clean up, so containers must still be there"
-    removed = remove_orphans(docker_client)
-    assert set(left) <= set(removed)
+    remove_orphans(docker_client)
+    # Gone rather than in what this call removed: a collector started beside this test (another pytest worker)
+    # sweeps orphans with the same code and may take them first, and may still be removing them.
+    deadline = time.monotonic() + 30
+    while containers_named(prefix) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert containers_named(prefix) == []

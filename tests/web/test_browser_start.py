@@ -90,7 +90,9 @@ def test_a_launch_that_never_answers_is_killed_with_its_driver(private_tmp):
     folder = Path(tempfile.mkdtemp(prefix="wl-test-", dir="/var/tmp"))
     folder.chmod(0o755)
     silent = folder / "chromium"
-    silent.write_text("#!/bin/sh\nexec sleep 300\n")
+    # A duration of this test's own: another test's `sleep 300` (a terminal task, run beside this one) is no sign.
+    sleeper = f"sleep 300.{os.getpid()}"
+    silent.write_text(f"#!/bin/sh\nexec {sleeper}\n")
     silent.chmod(silent.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     browser = Browser(executable=str(silent))
     try:
@@ -99,7 +101,7 @@ def test_a_launch_that_never_answers_is_killed_with_its_driver(private_tmp):
             browser.start()
         assert time.monotonic() - started < START_TIMEOUT_S + KILL_SLACK_S
         assert drivers_under(private_tmp) == []
-        assert "sleep 300" not in [_cmdline(pid) for pid in _pids()]  # the sandbox went with the driver
+        assert sleeper not in [_cmdline(pid) for pid in _pids()]  # the sandbox went with the driver
         assert [p.name for p in private_tmp.iterdir() if not p.name.startswith("wl-browser-")] == []
     finally:
         browser.close()
