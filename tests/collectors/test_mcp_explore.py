@@ -1,7 +1,7 @@
 """The MCP explorer against the real shipped servers (data review D5, D6): invalid calls are a bounded share of an
 episode and of varied kinds the tool's schema allows, each refused by the server; valid calls cover every tool and
-do real work; an episode never sends the same call twice unless a read follows a change; a seed replays the same
-calls."""
+do real work; an episode never sends the same call twice unless a read follows a change that can change its
+answer; a commit follows what was staged; a seed replays the same calls."""
 
 from __future__ import annotations
 
@@ -50,6 +50,29 @@ def failed(observation) -> bool:
     return bool(observation.meta.get("is_error") or observation.meta.get("jsonrpc_error"))
 
 
+def resent_reads(calls, tools, invalid):
+    """(read, the successful state changes since it was last sent) for each tool call sent again with arguments."""
+    read_only = {t["name"] for t in tools if (t.get("annotations") or {}).get("readOnlyHint")}
+    last: dict[str, int] = {}
+    changes = []
+    for action, observation in calls:
+        if action.text in last and action.kind == "tools/call" and action.arguments.get("arguments"):
+            yield action, changes[last[action.text]:]
+        last[action.text] = len(changes)
+        name = action.arguments.get("name")
+        if (action.kind == "tools/call" and name not in read_only and action.text not in invalid
+                and not failed(observation)):
+            changes.append(action)
+
+
+def strings(value) -> set[str]:
+    if isinstance(value, dict):
+        return {s for v in value.values() for s in strings(v)}
+    if isinstance(value, list):
+        return {s for v in value for s in strings(v)}
+    return {value.lower()} if isinstance(value, str) and len(value) >= 3 else set()
+
+
 @pytest.mark.parametrize("server", ["filesystem", "memory"])
 def test_invalid_calls_are_a_bounded_share_of_varied_kinds_each_refused(servers, server):
     steps = 40
@@ -86,6 +109,14 @@ def test_valid_calls_cover_every_tool_and_mostly_succeed(servers, server, steps)
     assert answered == callable_tools, sorted(callable_tools - answered)
     # Errors of valid calls are what the state gives (nothing staged, a file not written yet), not most calls.
     assert sum(failed(o) for _, o in valid) <= 0.25 * len(valid), [o.text[:80] for _, o in valid if failed(o)]
+    # A read naming things is sent again only after a change naming one of them, or a path above or below one (a
+    # write under the listed directory, any git call on the repository): a toggle changes no structured content,
+    # a write to plan.md no read of todo.txt (data review D6; everything sent 5 such reads again, all answered the
+    # same).
+    for read, since in resent_reads(calls, tools, invalid):
+        named = strings(read.arguments["arguments"])
+        assert any(n in c or c in n for change in since for c in strings(change.arguments["arguments"])
+                   for n in named), (read.text, [c.text[:80] for c in since])
 
 
 def test_a_stateless_server_never_gets_the_same_call_twice(servers):
@@ -112,6 +143,25 @@ def test_a_call_is_sent_again_only_as_a_read_after_a_change(servers):
         seen[action.text] = changes
         if action.kind == "tools/call" and action.arguments.get("name") not in read_only and not failed(observation):
             changes += 1
+
+
+def test_a_commit_follows_what_was_staged(servers):
+    # At twice git's 12 tools (24 steps), git_commit went unanswered in 4 of 10 episodes. Seed 8 met both causes: a
+    # git_reset undid what git_add staged before a commit was tried, and a later git_add of the unmodified README.md
+    # ("No changes were staged") counted as something made, the commit's tries spent on nothing staged.
+    policy, calls, _ = explore(servers, "git", 24, seed=8)
+    invalid = dict(policy.invalid_calls)
+    valid = [(a.arguments["name"], o) for a, o in calls if a.kind == "tools/call" and a.text not in invalid]
+    staged = False
+    for name, observation in valid:
+        if name == "git_add" and not failed(observation):
+            staged = staged or not observation.text.startswith("No changes")
+        elif name == "git_commit":
+            staged = False
+        assert not (name == "git_reset" and staged), [(n, o.text[:40]) for n, o in valid]
+    assert any(name == "git_commit" and not failed(o) for name, o in valid), [(n, o.text[:40]) for n, o in valid]
+    # Not by sending commits that fail: git's valid calls met errors in 40 of 218 (10 episodes) before, 28 after.
+    assert sum(failed(o) for _, o in valid) <= 0.25 * len(valid)
 
 
 def test_a_seed_replays_the_same_calls_and_another_seed_others(servers):
