@@ -6,17 +6,14 @@ from __future__ import annotations
 
 import random
 import re
-from pathlib import Path
 
 import pytest
 
-from schemas.render import render
 from tests.formats.test_reasoning import _reference_line_diff
+from tests.transforms.android_screens import phone_trace, screen
 from transforms.reasoning._linediff import line_diff, renumbered
-from transforms.reasoning.grounded import grounded_trace
 from transforms.reasoning.views import app, changed, view, view_sentences
 
-_TASKS = Path(__file__).resolve().parents[3] / "shared" / "data" / "android" / "Untergang1__AppAgent" / "tasks"
 # settings-network on the pixel: the launcher, Settings, Network & internet, then Airplane mode switched on.
 _NETWORK = "task_system_2024-11-12_23-49-19"
 # Network & internet, then Internet, where Wi-Fi is switched on.
@@ -25,15 +22,8 @@ _WIFI = "task_system_2024-11-12_23-54-19"
 _CHROME = "task_system_2024-11-12_23-45-06"
 
 
-def _screen(run: str, step: int) -> str:
-    path = _TASKS / run / f"{run}_{step}.xml"
-    if not path.is_file():
-        pytest.fail(f"the real Android dumps are missing: expected {path} (CI keeps a read-only copy of shared/)")
-    return render("uiautomator-xml", path.read_bytes())
 
 
-def _phone(state: str, after: str, action: str) -> str:
-    return grounded_trace({"domain": "android", "state_text": state, "next_text": after, "action_text": action})
 
 
 def _line(text: str, element: str) -> str:
@@ -41,8 +31,8 @@ def _line(text: str, element: str) -> str:
 
 
 def test_a_changed_element_is_named_by_its_class_and_text_and_told_by_what_changed():
-    before, after = _screen(_NETWORK, 3), _screen(_NETWORK, 4)
-    trace = _phone(before, after, "tap(19)")
+    before, after = screen(_NETWORK, 3), screen(_NETWORK, 4)
+    trace = phone_trace(before, after, "tap(19)")
     # Airplane mode on: the switch is checked, the SIM rows are disabled, the summary says so.
     assert trace == (
         "Tapping [19] Switch with the id 'switch_widget' changes the screen. 7 elements change: [7] TextView shows "
@@ -55,7 +45,7 @@ def test_a_changed_element_is_named_by_its_class_and_text_and_told_by_what_chang
 
 
 def test_a_checkbox_that_moves_or_resizes_is_told_so_without_its_coordinates():
-    line = _line(_screen(_NETWORK, 3), "19")
+    line = _line(screen(_NETWORK, 3), "19")
     checkbox = line.replace("android.widget.Switch", "android.widget.CheckBox").replace(
         'res="android:id/switch_widget"', 'res="android:id/checkbox" | text="Wi-Fi"')
     assert view(checkbox).text == "Wi-Fi" and view(checkbox).cls == "CheckBox"
@@ -77,7 +67,7 @@ def test_a_text_holding_the_separator_or_quotes_is_read_whole():
     assert view(line) == ("[3]", "TextView", "", 'a | b "c"', "", "d", (0, 0, 10, 10), ("clickable",))
     again = line.replace("| clickable", "| clickable selected")
     # The line diff pairs the two as one element (its head: the class and the text), and the text is quoted whole.
-    assert _phone(line, again, "wait(1)") == ("While waiting, the screen changes. 1 element changes: "
+    assert phone_trace(line, again, "wait(1)") == ("While waiting, the screen changes. 1 element changes: "
                                               "[3] TextView 'a | b \"c\"' is now selected.")
     assert view("[ 3] | android.widget.TextView | text=\"unclosed | bounds=[0,0][1,1]") is None
     assert view("plain text") is None and view("[3] link 'x'") is None
@@ -88,8 +78,8 @@ _COUNT = re.compile(r"(\d+) elements? (appears?|disappears?|changes?)")
 
 @pytest.mark.parametrize("run,steps", [(_NETWORK, (1, 2, 3, 4)), (_WIFI, (1, 2, 3, 4, 5)),
                                        (_CHROME, (1, 2, 3, 4, 5))])
-def test_the_counts_are_the_line_diffs_and_every_listed_element_is_a_line_of_its_screen(run, steps):
-    screens = [_screen(run, step) for step in steps]
+def test_the_counts_are_the_line_diffs_and_every_listed_element_is_a_line_of_itsscreen(run, steps):
+    screens = [screen(run, step) for step in steps]
     for state, after in zip(screens, screens[1:]):
         handed = {}
 
@@ -112,27 +102,27 @@ def test_the_counts_are_the_line_diffs_and_every_listed_element_is_a_line_of_its
 
 
 def test_the_opening_says_which_app_came_to_the_front():
-    home, settings, network = (_screen(_NETWORK, step) for step in (1, 2, 3))
+    home, settings, network = (screen(_NETWORK, step) for step in (1, 2, 3))
     assert app(home) == "com.google.android.apps.nexuslauncher" and app(settings) == "com.android.settings"
-    assert _phone(home, settings, "tap(4)").startswith(
+    assert phone_trace(home, settings, "tap(4)").startswith(
         "Tapping [4] TextView 'Settings' brings com.android.settings to the front in place of "
         "com.google.android.apps.nexuslauncher. ")
-    assert _phone(network, home, "key(home)").startswith(
+    assert phone_trace(network, home, "key(home)").startswith(
         "Pressing the home key brings com.google.android.apps.nexuslauncher to the front in place of "
         "com.android.settings. ")
-    assert _phone(home, settings, "wait(2)").startswith(
+    assert phone_trace(home, settings, "wait(2)").startswith(
         "While waiting, the app com.android.settings comes to the front in place of "
         "com.google.android.apps.nexuslauncher. ")
     # A call the collector does not write still gets the app that came to the front.
-    assert _phone(home, settings, "pinch(3)").startswith("The app com.android.settings comes to the front in place "
+    assert phone_trace(home, settings, "pinch(3)").startswith("The app com.android.settings comes to the front in place "
                                                          "of com.google.android.apps.nexuslauncher. 30 elements ")
     # Within one app, the screen changes; Settings' rows carry the framework's ids (android:id/title), no app's.
-    assert _phone(settings, network, "tap(8)").startswith("Tapping [8] TextView 'Network & internet' changes the "
+    assert phone_trace(settings, network, "tap(8)").startswith("Tapping [8] TextView 'Network & internet' changes the "
                                                           "screen. ")
     assert app('[ 0] | android.widget.TextView | res="android:id/title" | text="x" | bounds=[0,0][1,1]') is None
     tie = ('[ 0] | android.widget.TextView | res="com.a:id/t" | bounds=[0,0][1,1]\n'
            '[ 1] | android.widget.TextView | res="com.b:id/t" | bounds=[0,0][1,1]')
-    assert app(tie) is None and not _phone(home, tie, "tap(4)").startswith("Tapping [4] TextView 'Settings' brings")
+    assert app(tie) is None and not phone_trace(home, tie, "tap(4)").startswith("Tapping [4] TextView 'Settings' brings")
 
 
 # Texts as the renderer writes them (JSON): one holding the separator, one an escaped quote.
@@ -164,7 +154,7 @@ def test_the_compiled_pairing_of_view_lines_matches_the_reference():
     class and the field after it."""
     rng = random.Random(212)
     lines = [line for run, steps in ((_NETWORK, (1, 2, 3, 4)), (_CHROME, (2, 4, 5)))
-             for step in steps for line in _screen(run, step).splitlines()]
+             for step in steps for line in screen(run, step).splitlines()]
     for _ in range(300):
         sample = rng.sample(lines, rng.randint(1, 30))
         state, after = _mutated(sample, rng), _mutated(sample, rng)

@@ -4,11 +4,8 @@ android opening. Cut down from real rows of a make-run collection, and from the 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import pytest
-
-from schemas.render import render
+from tests.transforms.android_screens import phone_trace, screen
 from transforms.reasoning.grounded import grounded_trace
 
 _PROMPT = "root@sandbox:/work# "
@@ -76,50 +73,42 @@ def test_padded_menu_names_are_quoted_without_their_padding():
     assert blank == "1 element changes: [35] label ' ' changes size."
 
 
-_ANDROID = Path(__file__).resolve().parents[3] / "shared" / "data" / "android" / "Untergang1__AppAgent" / "tasks"
 
 
-def _screen(run: str, step: int) -> str:
-    path = _ANDROID / run / f"{run}_{step}.xml"
-    if not path.is_file():
-        pytest.fail(f"the real Android dumps are missing: expected {path} (CI keeps a read-only copy of shared/)")
-    return render("uiautomator-xml", path.read_bytes())
 
 
-def _phone(state: str, after: str, action: str) -> str:
-    return grounded_trace({"domain": "android", "state_text": state, "next_text": after, "action_text": action})
 
 
 def test_an_android_trace_opens_with_the_action_and_the_element_it_targets():
     # tasks/android.yaml settings-network on the pixel replay: the launcher, Settings, Network & internet.
     run = "task_system_2024-11-12_23-49-19"
-    home, settings, network = (_screen(run, step) for step in (1, 2, 3))
+    home, settings, network = (screen(run, step) for step in (1, 2, 3))
     assert "[ 4] | android.widget.TextView | text=\"Settings\"" in home
-    assert _phone(home, settings, "tap(4)").startswith(
+    assert phone_trace(home, settings, "tap(4)").startswith(
         "Tapping [4] TextView 'Settings' brings com.android.settings to the front in place of "
         "com.google.android.apps.nexuslauncher. 30 elements appear: ")
-    assert _phone(settings, network, "tap(8)").startswith("Tapping [8] TextView 'Network & internet' changes the "
+    assert phone_trace(settings, network, "tap(8)").startswith("Tapping [8] TextView 'Network & internet' changes the "
                                                           "screen. ")
-    assert _phone(network, settings, "key(back)").startswith("Pressing the back key changes the screen. ")
-    assert _phone(settings, home, "key(home)").startswith(
+    assert phone_trace(network, settings, "key(back)").startswith("Pressing the back key changes the screen. ")
+    assert phone_trace(settings, home, "key(home)").startswith(
         "Pressing the home key brings com.google.android.apps.nexuslauncher to the front in place of "
         "com.android.settings. ")
-    assert _phone(settings, settings, "swipe(0, up)") == \
+    assert phone_trace(settings, settings, "swipe(0, up)") == \
         "Swiping up on [0] ScrollView with the id 'settings_homepage_container' changes nothing on the screen."
-    assert _phone(home, home, "scroll(down)") == "Scrolling down changes nothing on the screen."
-    assert _phone(home, settings, "tap(540, 1200)").startswith("Tapping at (540, 1200) brings com.android.settings ")
-    assert _phone(home, settings, "long_press(99)").startswith("Long-pressing element [99] brings ")
+    assert phone_trace(home, home, "scroll(down)") == "Scrolling down changes nothing on the screen."
+    assert phone_trace(home, settings, "tap(540, 1200)").startswith("Tapping at (540, 1200) brings com.android.settings ")
+    assert phone_trace(home, settings, "long_press(99)").startswith("Long-pressing element [99] brings ")
 
 
 def test_an_android_text_input_says_whether_an_element_shows_the_text():
     # The chrome url bar, before and after text("weather tomorrow") (actions.json of the same run).
     run = "task_system_2024-11-12_23-45-06"
-    before, after = _screen(run, 4), _screen(run, 5)
-    assert _phone(before, after, 'type("weather tomorrow")').startswith(
+    before, after = screen(run, 4), screen(run, 5)
+    assert phone_trace(before, after, 'type("weather tomorrow")').startswith(
         "Typing 'weather tomorrow' changes the screen; an element now shows the text. ")
-    assert _phone(before, after, 'type("rain")').startswith("Typing 'rain' changes the screen. ")
+    assert phone_trace(before, after, 'type("rain")').startswith("Typing 'rain' changes the screen. ")
     # A call the collector does not write has no opening: the line diff alone is told.
-    assert _phone(before, after, "pinch(3)").startswith("1 element appears: [35] ImageButton described 'Clear input'. ")
+    assert phone_trace(before, after, "pinch(3)").startswith("1 element appears: [35] ImageButton described 'Clear input'. ")
 
 
 # swe-toolz-planted-bug-by-hand-s0-3064fc3e:6 and swe-six-bugfix-six-py-877-drop-statement-0-s0-dd26a8bc:5, whole.
