@@ -157,6 +157,23 @@ def test_a_click_is_not_lost_to_the_tooltip_it_moves_off(collector):
     assert result.error is None and display(result.observation.text) == "3"
 
 
+def test_a_launch_waits_until_the_window_manager_has_placed_and_focused_the_window(collector):
+    # GTK says a new window is showing as soon as it asks for the map, before the window manager has framed, placed
+    # and focused it, and its buttons' extents are then where the window asked to be. Under load openbox took that
+    # long on a fresh desktop; the launch returned, the first observation was stale and the first click missed.
+    # Freezing openbox for 3 s (longer than any settle) makes that certain.
+    collector.reset(Task(id="bare", instruction="nothing launched"))
+    frozen = collector.session.sandbox.exec(["/bin/sh", "-c", "pid=$(pgrep -x openbox) && kill -STOP $pid && "
+                                            "setsid sh -c \"sleep 3; kill -CONT $pid\" >/dev/null 2>&1 &"])
+    assert frozen.exit_code == 0
+    launched = collector.session.launch(["galculator"], "galculator")
+    assert launched["ok"], launched["error"]
+    assert (launched["dump"]["active_window"] or {}).get("app") == "galculator"
+    x, y = center(find_element(launched["dump"], name="2", role="toggle-button"))
+    result = collector.step(collector.parse_action(f"click({x}, {y})"))
+    assert result.error is None and display(result.observation.text) == "2"
+
+
 def test_sandbox_is_closed(collector):
     collector.reset(CALCULATOR)
     sandbox = collector.session.sandbox

@@ -139,6 +139,15 @@ class _Walker:
 
 def app_window_showing(app_name):
     """Whether `app_name` has a showing top-level window: a cheap check to poll while an app starts."""
+    return _app_window_has(app_name, Atspi.StateType.SHOWING)
+
+
+def app_window_active(app_name):
+    """Whether a top-level window of `app_name` is active (has the keyboard focus the window manager gives)."""
+    return _app_window_has(app_name, Atspi.StateType.ACTIVE)
+
+
+def _app_window_has(app_name, state):
     desktop = Atspi.get_desktop(0)
     for index in range(desktop.get_child_count()):
         app = desktop.get_child_at_index(index)
@@ -147,7 +156,7 @@ def app_window_showing(app_name):
                 continue
             for child_index in range(app.get_child_count()):
                 window = app.get_child_at_index(child_index)
-                if window is not None and window.get_state_set().contains(Atspi.StateType.SHOWING):
+                if window is not None and window.get_state_set().contains(state):
                     return True
         except Exception:  # the app is still starting or already gone
             continue

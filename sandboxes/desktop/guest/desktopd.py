@@ -146,14 +146,37 @@ def _settle(min_s):
     return time.monotonic() - started
 
 
-def _wait_for_app(app_name, timeout_s, settle_s):
-    deadline = time.monotonic() + timeout_s
+def _wait_for_app(app_name, deadline, settle_s):
     while not atspi_dump.app_window_showing(app_name):
         if time.monotonic() > deadline:
             return False
         _pump(0.1)
     _pump(settle_s)  # the window is mapped; give its widgets a moment to lay out
     return True
+
+
+def _activate(app_name, pid, deadline):
+    """Give the app's new window the keyboard focus and wait until the app says it has it; False on the deadline.
+
+    GTK reports the window `showing` as soon as it asks for the map, before the window manager has framed, placed
+    and mapped it. Until then the window is not viewable, so `xdotool search --onlyvisible` finds nothing (and the
+    chained windowactivate never runs), and the extents it reports are where it asked to be, not where it ends up:
+    on a fresh desktop under load openbox was still starting up past the launch's settle, the first observation
+    showed galculator's "2" at (100, 228) instead of (574, 516), and the first click hit the bare root window.
+    `active` comes from the focus-in the window manager gives once the window is managed and mapped.
+    """
+    activated = False
+    while True:
+        if not activated:
+            # Until the window is viewable the search finds nothing and exits 1: try again on the next round.
+            activated = subprocess.run(["xdotool", "search", "--onlyvisible", "--pid", str(pid), "windowactivate",
+                                        "--sync"], capture_output=True, timeout=COMMAND_TIMEOUT_S).returncode == 0
+        # Not only `activated`: an app started through a wrapper has another pid, and openbox focuses new windows.
+        if atspi_dump.app_window_active(app_name):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        _pump(0.05)
 
 
 def _dump_json():
@@ -183,16 +206,18 @@ def handle(request):
         app = subprocess.Popen(request["argv"], start_new_session=True, stdin=subprocess.DEVNULL,
                                stdout=open(f"/tmp/app-{os.path.basename(request['argv'][0])}.log", "ab"),
                                stderr=subprocess.STDOUT, cwd=os.environ.get("HOME", "/"))
-        appeared = _wait_for_app(request["window"], request.get("timeout_s", 15), 0.1)
-        if appeared:
-            # A new window does not always get the keyboard focus; typing must go to the app just opened.
-            subprocess.run(["xdotool", "search", "--onlyvisible", "--pid", str(app.pid), "windowactivate", "--sync"],
-                           capture_output=True, timeout=COMMAND_TIMEOUT_S)
-            # The window manager places a new window after it is mapped: wait until its widgets stop moving, or the
-            # first clicks land where the buttons were before the move.
+        started = time.monotonic()
+        deadline = started + request.get("timeout_s", 15)
+        appeared = _wait_for_app(request["window"], deadline, 0.1)
+        active = appeared and _activate(request["window"], app.pid, deadline)
+        if active:
+            # Widgets can still be laying out in the placed window: wait until the app's events die down.
             _settle(request.get("settle_ms", 300) / 1000)
-        return {"ok": appeared, "dump": _dump_json(),
-                "error": None if appeared else f"no showing window of {request['window']!r} appeared"}
+        error = (None if active else f"the window of {request['window']!r} showed but never got the focus "
+                 f"(not mapped by the window manager?)" if appeared else
+                 f"no showing window of {request['window']!r} appeared")
+        return {"ok": active, "dump": _dump_json(), "error": error,
+                "waited_ms": round((time.monotonic() - started) * 1000, 2)}
     return {"ok": False, "error": f"unknown op {op!r}"}
 
 

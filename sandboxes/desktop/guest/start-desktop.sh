@@ -25,8 +25,13 @@ printf 'export DISPLAY=%q DBUS_SESSION_BUS_ADDRESS=%q\n' "$DISPLAY" "$DBUS_SESSI
 wait_for "the AT-SPI bus" dbus-send --session --print-reply --dest=org.a11y.Bus /org/a11y/bus org.a11y.Bus.GetAddress
 # -noreset above matters: without it Xvfb resets when its first client (xdpyinfo) leaves, and a client
 # connecting during that reset (openbox, once in a few starts) fails to open the display.
-openbox &
-wait_for openbox sh -c "xprop -root _NET_SUPPORTING_WM_CHECK | grep -q 'window id'"
+# Ready is when openbox runs its --startup command: after it has loaded its config and menus, taken the windows
+# already there, right before its event loop. It sets _NET_SUPPORTING_WM_CHECK much earlier, at the start of that;
+# an app whose window maps in between (a fresh desktop under load, the first launch of an episode) was managed
+# late and never focused, or never mapped at all, and the first observation put its buttons where they were not.
+rm -f /tmp/openbox-started
+openbox --startup "touch /tmp/openbox-started" &
+wait_for openbox test -e /tmp/openbox-started
 # Park the pointer in the bottom-right corner, where no app window opens. Xvfb starts it at the centre of the
 # screen, over the middle of the first app: it hovered there (galculator showed its "MS" button's tooltip over the
 # digits 8 and 9, which eats the first click and which the accessibility tree does not show).
