@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from sandboxes.search.apt_served import default_cache_file, served_packages
 from sandboxes.search.index import Page
 
 MAX_DOC_CHARS = 60_000
@@ -92,15 +93,7 @@ def file_owners(paths: Iterable[Path]) -> dict[str, set[str]]:
     return owners
 
 
-def from_a_repository(packages: Iterable[str]) -> set[str]:
-    """Those of `packages` that an apt repository serves, as `apt-cache policy` tells: a package whose version table
-    has no source but dpkg's status file was installed from a local .deb (or from a repository since removed from
-    the sources) and may be private work. The package, not its installed version: a version the lists no longer
-    hold (an upgrade pending, 34 of 167 READMEs here) is as public as the one they do, and the corpus would
-    otherwise change with each `apt-get update`."""
-    packages = sorted(set(packages))
-    if not packages:
-        return set()
+def _ask_apt(packages: list[str]) -> set[str]:
     served: dict[str, bool] = {}  # by apt's name: a native package's is without its architecture
     name = None
     for line in _run(["apt-cache", "policy", *packages]).splitlines():
@@ -109,7 +102,21 @@ def from_a_repository(packages: Iterable[str]) -> set[str]:
             served[name] = False
         elif name and line.startswith("        ") and line.split(None, 1)[-1] != DPKG_STATUS:
             served[name] = True
-    found = {p for p in packages if served.get(p, served.get(p.split(":")[0], False))}
+    return {p for p in packages if served.get(p, served.get(p.split(":")[0], False))}
+
+
+def from_a_repository(packages: Iterable[str], cache_file: Path | None = None, state: dict | None = None) -> set[str]:
+    """Those of `packages` that an apt repository serves, as `apt-cache policy` tells: a package whose version table
+    has no source but dpkg's status file was installed from a local .deb (or from a repository since removed from
+    the sources) and may be private work. The package, not its installed version: a version the lists no longer
+    hold (an upgrade pending, 34 of 167 READMEs here) is as public as the one they do, and the corpus would
+    otherwise change with each `apt-get update`. apt's answer is kept in `cache_file` (default
+    apt_served.default_cache_file()) for as long as apt's and dpkg's files (`state`, default apt_served.apt_state())
+    stay as they were."""
+    packages = sorted(set(packages))
+    if not packages:
+        return set()
+    found = served_packages(packages, _ask_apt, cache_file or default_cache_file(), state)
     if not found:
         log.warning("apt knows no repository serving any of %d installed packages (no lists: run apt-get update)",
                     len(packages))
@@ -128,6 +135,11 @@ def debian_doc_pages(root: Path = Path("/usr/share/doc")) -> Iterator[Page]:
         log.warning("the packages corpus leaves out %s: dpkg and apt could not tell which packages came from a "
                     "repository (%s)", root, e)
         return
+    if paths and not owners:
+        # dpkg-query answers a missing database as it does an unowned file (exit 1): say which it was.
+        log.warning("the packages corpus leaves out %s: dpkg owns none of its %d READMEs (%s)", root, len(paths),
+                    "dpkg's database is not here: a sandbox not showing /var/lib/dpkg?"
+                    if not os.path.exists(DPKG_STATUS) else "none came from a package")
     for path in paths:
         if not owners.get(str(path), set()) & served:
             continue
