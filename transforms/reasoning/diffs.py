@@ -1,4 +1,5 @@
-"""What a unified diff an answer prints (swe's git_diff and submit) changes, told from its hunks alone: how many lines
+"""What a unified diff an answer prints (swe's git_diff and submit) or a terminal command shows (`git diff`, `git
+show`, `git log -p`: shown_diff, where the screen holds it whole) changes, told from its hunks alone: how many lines
 each file loses and gains, and its first change where that is one line, "line 548 changes from 'd[item] += 2' to
 'd[item] += 1'". The answer's own quotes are its first lines, the diff's headers, which say none of this."""
 
@@ -118,3 +119,78 @@ def diff_sentence(text: str) -> str | None:
     if replaced:
         told[0] += f": {replaced}" if len(told) == 1 else f" ({replaced})"
     return f"The diff {'; '.join(told)}."
+
+
+# A hunk's header with its counts: a count left out is 1.
+_HUNK_COUNTS = re.compile(r"@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@")
+# git's extended header lines between `diff --git` and `---`: diff_sentence does not read them.
+_EXTENDED = ("diff --git ", "index ", "new file mode ", "deleted file mode ", "old mode ", "new mode ",
+             "similarity index ", "dissimilarity index ", "rename from ", "rename to ", "copy from ", "copy to ",
+             "Binary files ")
+# The last character of the shell's prompt, which returns after the diff (openings._PROMPT_ENDS, but '>', which a
+# diff's own lines may end with).
+_PROMPT_ENDS = ("#", "$", "%")
+
+
+def _hunk_end(lines: list[str], at: int, old: int, new: int) -> int | None:
+    """Where a hunk whose body starts at `at` ends, as its header's counts say; None where the lines do not hold it
+    whole (cut at the screen's bottom, or a long line the terminal wrapped)."""
+    while old > 0 or new > 0:
+        if at >= len(lines):
+            return None
+        line = lines[at]
+        if line.startswith("-"):
+            old -= 1
+        elif line.startswith("+"):
+            new -= 1
+        elif line.startswith(" ") or not line:
+            # A blank context line shows as an empty one: a screen drops trailing spaces.
+            old, new = old - 1, new - 1
+        elif not line.startswith("\\"):
+            return None
+        if old < 0 or new < 0:
+            return None
+        at += 1
+    while at < len(lines) and lines[at].startswith("\\ "):  # "\ No newline at end of file"
+        at += 1
+    return at
+
+
+def shown_diff(lines: list[str]) -> str | None:
+    """The unified diff in a command's output (`git diff`, `git show`, `git log -p`, `diff -u`), from its first line:
+    its headers and hunks, for diff_sentence, where the lines show it whole. None where its start may be above them (a
+    hunk's lines before its first header), a hunk is not whole (its header's counts), or nothing after its last hunk
+    shows that it ended: only the shell's prompt, a pager's '(END)' or the next commit of `git log -p` does. Only the
+    first diff is read: `git log -p` shows one a commit."""
+    start = None
+    for at, line in enumerate(lines):
+        if line.startswith("--- ") and at + 1 < len(lines) and lines[at + 1].startswith("+++ "):
+            start = at
+            break
+        if line.startswith(("@@ ", "+", "-")):
+            return None
+    if start is None:
+        return None
+    kept: list[str] = []
+    at = start
+    while at < len(lines):
+        line = lines[at]
+        if line.startswith("--- ") and at + 1 < len(lines) and lines[at + 1].startswith("+++ "):
+            kept += lines[at:at + 2]
+            at += 2
+            header = _HUNK_COUNTS.match(lines[at]) if at < len(lines) else None
+            while header:
+                end = _hunk_end(lines, at + 1, int(header[1] or 1), int(header[2] or 1))
+                if end is None:
+                    return None
+                kept += lines[at:end]
+                at = end
+                header = _HUNK_COUNTS.match(lines[at]) if at < len(lines) else None
+        elif line.startswith(_EXTENDED):
+            at += 1
+        else:
+            break
+    # What follows must show the diff ended: a long last line the terminal wrapped leaves its rest after a hunk
+    # whose counts it fits, and less's ':' says more follows.
+    end = lines[at].rstrip() if at < len(lines) else ""
+    return "\n".join(kept) if end == "(END)" or end.startswith("commit ") or end.endswith(_PROMPT_ENDS) else None

@@ -14,8 +14,9 @@ This module puts a trace together (grounded_trace, GroundedSynthesizer) and tell
 files the new lines name and the new volatile values. Its parts: openings (the first sentence), phone (an android
 action's first sentence), screens (a screen's line diff), elements (a desktop's rows, by the cells that changed,
 and the sentences that list elements), views (a phone's view lines, by the fields that changed; a screen's app),
-answers (an answer's lines or JSON facts), diffs (what a swe diff changes), record (metadata and the reported
-error), faults (perturbation labels), headers (a screen's header fields), actions (reading the action).
+answers (an answer's lines or JSON facts), diffs (what a diff changes: a swe answer's, or one a terminal command
+printed whole on the screen), record (metadata and the reported error), faults (perturbation labels), headers (a
+screen's header fields), actions (reading the action).
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ from transforms.reasoning import ReasoningError
 # Which volatile values are new: compiled, as a process table has a hundred of them.
 from transforms.reasoning._linediff import MAX_LISTED, new_spans
 from transforms.reasoning.answers import ANSWERS, answer_sentences
-from transforms.reasoning.diffs import changed_files, diff_sentence
+from transforms.reasoning.diffs import changed_files, diff_sentence, shown_diff
 from transforms.reasoning.faults import fault_sentences
-from transforms.reasoning.openings import answer_subject
+from transforms.reasoning.openings import answer_subject, command_output
 from transforms.reasoning.record import error_sentence, meta_sentences, row_meta
 from transforms.reasoning.screens import screen_sentences
 
@@ -107,6 +108,14 @@ def _volatile_sentence(state: str, action: str, text: str, spans: list[dict], se
         sentences.append(f"New values that vary between runs: {len(new)} ({', '.join(kinds)}).")
 
 
+def _terminal_diff(state: str, after_text: str, action_text: str) -> str | None:
+    """The diff the command printed, whole, for diff_sentence; most screens show no `+++ ` and cost a search."""
+    if "\n+++ " not in after_text:
+        return None
+    output = command_output(state, after_text, action_text)
+    return shown_diff(output) if output else None
+
+
 def grounded_trace(row: dict) -> str:
     state = row.get("state_text") or ""
     after_text = row.get("next_text") or ""
@@ -118,14 +127,20 @@ def grounded_trace(row: dict) -> str:
         changes = diff_sentence(after_text) if domain == "swe" else None
         if changes:
             sentences.append(changes)
+        diff = after_text
     else:
         sentences, new_text = screen_sentences(state, after_text, domain, action_text)
-        changes = None
+        # A diff a command printed on a terminal is told as swe's answers are, where the screen shows it whole below
+        # the command (openings.command_output, diffs.shown_diff): its start and every hunk, and that it ended.
+        diff = _terminal_diff(state, after_text, action_text) if domain == "terminal" else None
+        changes = diff_sentence(diff) if diff else None
+        if changes:
+            sentences.append(changes)
     files = _files_named(new_text)
     if files and changes:
         # The diff sentence already names each file it changes ("The diff adds 10 lines in F. It names F." said F
         # twice); what it leaves, a file:line the answer shows, is still told.
-        told = set(changed_files(new_text))
+        told = set(changed_files(diff))
         files = [name for name in files if name not in told]
     if files:
         sentences.append(f"{'It' if domain in ANSWERS else 'The new output'} names {_listed(files)}.")

@@ -103,6 +103,12 @@ def terminal_opening(state: str, text: str, action_text: str) -> tuple[str, str 
         # The screen scrolled, or the command is not echoed after the prompt: the line diff tells what changed.
         return f"{subject}.", None
     output = after[1:]
+    continued = _continued(state, kept) if prompt == ">" else None
+    if continued:
+        # A line typed at bash's continuation prompt ends the command or not as everything typed since the shell's
+        # prompt does (a heredoc's body, then its terminator), and the shell's prompt is the one that returns.
+        subject = f"The action enters {as_code(command)} at the continuation prompt"
+        command, prompt = continued[0] + "\n" + command, continued[1]
     back = bool(output) and _same_prompt(output[-1].rstrip(), prompt)
     # A last line that looks like a prompt is one only where the shell's own prompt does not follow it: `echo '>'`
     # prints a '>' and the prompt returns after it.
@@ -117,6 +123,27 @@ def terminal_opening(state: str, text: str, action_text: str) -> tuple[str, str 
     return f"{subject}, {told}; {ending}.", text[kept:]
 
 
+# A shell's prompt and the command typed after it, on the line a continuation started from: the prompt ends at its
+# first '#', '$' or '%' and a space ('root@sandbox:/work# cat <<EOF > f').
+_SHELL_LINE = re.compile(r"(\S.*?[#$%]) (.*)")
+
+
+def _continued(state: str, kept: int) -> tuple[str, str] | None:
+    """For a state waiting at bash's continuation prompt '>': what was typed since the shell's prompt (its first line
+    and each line entered at '>'), and that prompt; None where the screen does not show the line it started on, or
+    where that is not unfinished (another program's '>')."""
+    lines = state[:max(kept - 1, 0)].split("\n")
+    at = len(lines) - 1
+    while at >= 0 and (lines[at] == ">" or lines[at].startswith("> ")):
+        at -= 1
+    started = _SHELL_LINE.fullmatch(lines[at].rstrip()) if at >= 0 else None
+    if started is None:
+        return None
+    typed = "\n".join([started[2], *(line[2:] for line in lines[at + 1:])])
+    # node's REPL shows '> ' too, after `node`: bash's only where what was typed leaves the command unfinished.
+    return (typed, started[1]) if _unfinished(typed) else None
+
+
 # The last characters of a prompt keystrokes are typed at: bash's # and $, zsh's %, python's and a continuation's >.
 _PROMPT_ENDS = ("#", "$", "%", ">")
 # A last line that is a prompt waiting, where no shell prompt follows it: named only where the command tells whose it
@@ -129,12 +156,100 @@ _PYTHON_PROMPTS = {">>>": "python's prompt '>>>' waits for input",
 _CONTINUED = "the continuation prompt '>' waits for more input"
 
 
+# A heredoc's operator (`<<` or `<<-`, not the here-string `<<<`) where the shell reads it: outside quotes, comments
+# and arithmetic. Its word may be quoted in part or whole ('EOF', "EOF", \EOF, E"O"F): the terminator is the word
+# with its quotes removed.
+_WORD_END = frozenset(" \t\n;&|<>()")
+
+
+def _heredoc_word(line: str, at: int) -> tuple[str | None, int]:
+    """The terminator of the heredoc whose word starts at `at` (after blanks), and where the word ends; None where no
+    word follows (`cat <<` alone is a syntax error, not a heredoc)."""
+    while at < len(line) and line[at] in " \t":
+        at += 1
+    word = []
+    while at < len(line) and line[at] not in _WORD_END:
+        char = line[at]
+        if char in "'\"":
+            end = line.find(char, at + 1)
+            if end < 0:
+                return None, len(line)
+            word.append(line[at + 1:end])
+            at = end + 1
+        elif char == "\\" and at + 1 < len(line):
+            word.append(line[at + 1])
+            at += 2
+        else:
+            word.append(char)
+            at += 1
+    return ("".join(word) or None), at
+
+
+def _heredocs(line: str) -> list[tuple[str, bool]]:
+    """The heredocs a line of shell opens, in order: each terminator and whether `<<-` lets tabs precede it."""
+    opened = []
+    at, depth = 0, 0  # depth: inside $(( … )) or (( … )), where << is a shift
+    while at < len(line):
+        char = line[at]
+        if char == "'" and depth == 0:
+            end = line.find("'", at + 1)
+            at = len(line) if end < 0 else end + 1
+            continue
+        if char == '"':
+            at += 1
+            while at < len(line) and line[at] != '"':
+                at += 2 if line[at] == "\\" else 1
+            at += 1
+            continue
+        if char == "\\":
+            at += 2
+            continue
+        if char == "#" and depth == 0 and (at == 0 or line[at - 1] in " \t;&|("):
+            break  # a comment
+        if line.startswith("((", at):
+            depth += 1
+            at += 2
+            continue
+        if depth and line.startswith("))", at):
+            depth -= 1
+            at += 2
+            continue
+        if depth == 0 and line.startswith("<<", at) and not line.startswith("<<<", at):
+            tabs = line.startswith("<<-", at)
+            word, at = _heredoc_word(line, at + (3 if tabs else 2))
+            if word:
+                opened.append((word, tabs))
+            continue
+        if line.startswith("<<<", at):
+            at += 3
+            continue
+        at += 1
+    return opened
+
+
 def _unfinished(command: str) -> bool:
-    """Whether bash reads more lines after this command: a quote left open, or a backslash at its end."""
-    if re.search(r"(?<!\\)(?:\\\\)*\\$", command.rstrip("\r\n")):
+    """Whether bash reads more lines after this command: a heredoc not yet ended by its terminator line, a quote left
+    open, or a backslash at its end."""
+    lines = command.rstrip("\r\n").split("\n")
+    pending: list[tuple[str, bool]] = []
+    shell = []  # the lines bash parses, without the heredocs' bodies, which may hold any quote
+    for line in lines:
+        line = line.rstrip("\r")
+        if pending:
+            word, tabs = pending[0]
+            if (line.lstrip("\t") if tabs else line) == word:
+                pending.pop(0)
+            continue
+        shell.append(line)
+        if "<<" in line:
+            pending.extend(_heredocs(line))
+    if pending:
+        return True
+    text = "\n".join(shell)
+    if re.search(r"(?<!\\)(?:\\\\)*\\$", text):
         return True
     try:
-        shlex.split(command)
+        shlex.split(text)
     except ValueError:  # "No closing quotation" (or "No escaped character")
         return True
     return False
@@ -315,3 +430,23 @@ def screen_opening(state: str, text: str, action_text: str, domain: str) -> str 
             "; the element shows it masked" if masked in after else \
             "; the element no longer shows the value" if held in line else "; the element does not show the value"
     return told + "."
+
+
+def command_output(state: str, text: str, action_text: str) -> list[str] | None:
+    """The lines a command typed at the shell's prompt printed on the next screen, from the first (a pager's page too)
+    to the screen's end; None where the screen does not show where its output starts: the line that echoes the
+    command after the state's prompt, the last such line (a screen that scrolled still shows it, above the output,
+    unless the output pushed it off). Nothing of the screen above that line is the command's."""
+    typed = _keystrokes(action_text)
+    if typed is None or typed[1] is None:
+        return None
+    command = typed[1].strip()
+    prompt = state[state.rfind("\n") + 1:].rstrip()
+    if not prompt.endswith(("#", "$", "%")):
+        return None
+    lines = text.split("\n")
+    for at in range(len(lines) - 1, -1, -1):
+        line = lines[at]
+        if line.startswith(prompt) and line[len(prompt):].strip() == command:
+            return lines[at + 1:]
+    return None
