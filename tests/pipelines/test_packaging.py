@@ -1,0 +1,157 @@
+"""What an installed worldline holds: the sdist Beam stages for Dataflow (`--setup_file=pyproject.toml`, built with
+`python -m build --no-isolation`) and the wheel pip builds from it on a worker, or for a user. A file the code reads
+at run time but the build leaves out works from the checkout and fails only once installed (the collectors' default
+task files, the desktop guest's start script), so the lists checked here come from the tree and the code itself."""
+
+import ast
+import importlib.machinery
+import shutil
+import subprocess
+import sys
+import tarfile
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+from setuptools import find_namespace_packages
+
+REPO = Path(__file__).resolve().parents[2]
+# Compiled from (the sdist holds them) or compiled to (the wheel) by the build, or left behind by Python.
+NOT_SHIPPED_AS_IS = {".c", ".so", ".pyc"}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """(source copy, sdist names, wheel names). Built from a copy of what the checkout holds (tracked and untracked,
+    not ignored) rather than in place: an in-place build rewrites worldline.egg-info, which the Dataflow translation
+    test's build may be reading at the same time, and a stale one there would add its own file list."""
+    root = tmp_path_factory.mktemp("packaging")
+    src = root / "src"
+    listed = subprocess.run(["git", "-C", str(REPO), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                            capture_output=True, check=True).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        if (REPO / name).is_file():  # a tracked file deleted in the work tree is not there to ship
+            (src / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, src / name)
+    dist = root / "dist"
+    # As Beam's stager runs it, without --sdist: build then makes the wheel from the sdist, as pip does on a worker.
+    result = subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(dist), str(src)],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    [sdist] = dist.glob("*.tar.gz")
+    [wheel] = dist.glob("*.whl")
+    with tarfile.open(sdist) as archive:
+        sdist_names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
+    with zipfile.ZipFile(wheel) as archive:
+        wheel_names = set(archive.namelist())
+    return src, sdist_names, wheel_names
+
+
+def _pyproject(src: Path) -> dict:
+    return tomllib.loads((src / "pyproject.toml").read_text())
+
+
+def _package_dirs(src: Path) -> list[Path]:
+    """The packages the build finds, found the way pyproject.toml asks (namespace folders included)."""
+    include = _pyproject(src)["tool"]["setuptools"]["packages"]["find"]["include"]
+    return [src / name.replace(".", "/") for name in find_namespace_packages(where=str(src), include=include)]
+
+
+def _shippable(path: Path, src: Path) -> bool:
+    parts = path.relative_to(src).parts
+    return (path.suffix not in NOT_SHIPPED_AS_IS and "__pycache__" not in parts
+            and not any(part.startswith(".") for part in parts))
+
+
+def _files(path: Path, src: Path) -> set[str]:
+    found = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    return {p.relative_to(src).as_posix() for p in found if _shippable(p, src)}
+
+
+# Only these expressions are evaluated: path arithmetic that reads nothing and writes nothing.
+PATH_ATTRIBUTES = {"parent", "parents", "resolve", "absolute", "with_name", "with_suffix", "joinpath"}
+
+
+def _pure_path_expression(node: ast.expr) -> bool:
+    for part in ast.walk(node):
+        if isinstance(part, ast.Attribute) and part.attr not in PATH_ATTRIBUTES:
+            return False
+        if isinstance(part, ast.Call) and not (isinstance(part.func, ast.Attribute)
+                                               or (isinstance(part.func, ast.Name) and part.func.id == "Path")):
+            return False
+        if isinstance(part, ast.BinOp) and not isinstance(part.op, ast.Div):
+            return False
+        if not isinstance(part, (ast.Attribute, ast.Call, ast.BinOp, ast.Div, ast.Name, ast.Load, ast.Subscript,
+                                 ast.Constant)):
+            return False
+    return True
+
+
+def _evaluate(node: ast.expr, names: dict, source: Path):
+    if not _pure_path_expression(node):
+        return None
+    try:
+        return eval(compile(ast.Expression(node), str(source), "eval"), {"__builtins__": {}}, dict(names))
+    except Exception:  # a name bound elsewhere (an argument, another module's constant): not a path from here
+        return None
+
+
+def _paths_from_own_location(source: Path) -> set[Path]:
+    """Every path `source` computes from its own location: `Path(__file__)...` and module constants built on it
+    (PROJECT_ROOT / "tasks" / "mcp_servers.yaml"), wherever they appear, in a function body too."""
+    tree = ast.parse(source.read_text(encoding="utf-8"))
+    names = {"Path": Path, "__file__": str(source)}
+    for statement in tree.body:
+        if isinstance(statement, ast.Assign) and [type(t) for t in statement.targets] == [ast.Name]:
+            value = _evaluate(statement.value, names, source)
+            if isinstance(value, Path):
+                names[statement.targets[0].id] = value
+    located = set(names) - {"Path"}
+    paths = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.expr) and any(isinstance(n, ast.Name) and n.id in located for n in ast.walk(node)):
+            value = _evaluate(node, names, source)
+            if isinstance(value, Path):
+                paths.add(value.resolve())
+    return paths
+
+
+def test_the_wheel_holds_every_file_of_every_package(built):
+    """Package data is listed by pattern (pyproject.toml); a file of a new kind in a package folder must ship too."""
+    src, _, wheel = built
+    held = {name for folder in _package_dirs(src) for path in folder.iterdir() if path.is_file()
+            for name in _files(path, src)}
+    assert held, "no package files found: the package discovery above is wrong"
+    missing = sorted(held - wheel)
+    assert not missing, f"in the package folders but not in the wheel (add their pattern to package-data): {missing}"
+
+
+def test_every_path_the_code_takes_from_its_own_location_is_installed(built):
+    """A default task file read as collectors/../tasks/terminal.yaml is there only if the build ships it."""
+    src, _, wheel = built
+    read = []
+    for package in _package_dirs(src):
+        for source in package.glob("*.py"):
+            for path in _paths_from_own_location(source):
+                # The checkout root itself is no file to ship; a path outside it or not in the checkout (.venv-mcp,
+                # made by setup scripts) is the machine's, not the package's.
+                if path != src and path.is_relative_to(src) and path.exists():
+                    read.append((path, source.relative_to(src).as_posix()))
+    wanted: dict[str, str] = {}
+    for path, reader in sorted(read, key=lambda pair: -len(pair[0].parts)):  # name the module closest to the file
+        for name in _files(path, src):
+            wanted.setdefault(name, reader)
+    assert any(name.startswith("tasks/") for name in wanted), "the scan found no default task file: it is broken"
+    missing = {name: reader for name, reader in sorted(wanted.items()) if name not in wheel}
+    assert not missing, f"read by the code but not installed (file: the module whose path leads to it): {missing}"
+
+
+def test_every_c_extension_is_in_the_sdist_as_source_and_in_the_wheel_built(built):
+    src, sdist, wheel = built
+    extensions = _pyproject(src)["tool"]["setuptools"]["ext-modules"]
+    assert extensions
+    for extension in extensions:
+        assert set(extension["sources"]) <= sdist, extension
+        stem = extension["name"].replace(".", "/")
+        assert any(stem + suffix in wheel for suffix in importlib.machinery.EXTENSION_SUFFIXES), extension["name"]
