@@ -9,6 +9,7 @@ openai SDK. The same synthesizer against a real model server (llama.cpp) is in t
 from __future__ import annotations
 
 import bisect
+import collections
 import difflib
 import json
 import random
@@ -184,16 +185,81 @@ def _reference_head(line):
 _APART, _ALIKE, _RENUMBERED, _SAME = 0, 1, 2, 3
 
 
-def _reference_same_line(old, new):
+def _reference_key(line):
+    """An element line's head from its id's "]" on: what two lines of one element share whatever their ids."""
+    head = _reference_head(line)
+    return head[head.find("]"):] if head and head.startswith("[") else None
+
+
+def _reference_view_row(line):
+    """An android view line whose head is its class and resource id: {key, name (its text, hint and description
+    fields), place (its bounds' "[x,y]")}; else None."""
+    head, s = _reference_head(line), line.strip()
+    if not head or not head.startswith("[") or not s.startswith(" | ", s.find("]") + 1) or \
+            not s.startswith(' | res="', _reference_view_field_end(s, s.find("]") + 4)):
+        return None
+    at = len(head)
+    while s.startswith(" | ", at):
+        if s.startswith(" | bounds=[", at):
+            close = s.find("]", at + 10)
+            return {"key": _reference_key(line), "name": s[len(head):at],
+                    "place": s[at + 10:close + 1] if close >= 0 else None, "shared": False, "twinned": False,
+                    "elsewhere": False}
+        at = _reference_view_field_end(s, at + 3)
+    return None
+
+
+def _reference_view_rows(changed, lines):
+    """The view rows among a screen's changed lines, each shared where another line of the screen has its key."""
+    rows = [_reference_view_row(line) for line in changed]
+    if any(rows):
+        keys = collections.Counter(map(_reference_key, lines))
+        for row in rows:
+            if row:
+                row["shared"] = keys[row["key"]] >= 2
+    return rows
+
+
+def _reference_twins(old_rows, new_rows):
+    """Rows of a shared key on both screens: with their name at their place (twinned), else with their name
+    elsewhere; as _linediff.c's mark_twins, in order."""
+    def named(x, y):
+        return x["key"] == y["key"] and x["name"] and x["name"] == y["name"] and (x["shared"] or y["shared"])
+    for x in filter(None, old_rows):
+        y = next((y for y in filter(None, new_rows) if not y["twinned"] and named(x, y) and x["place"] is not None
+                  and x["place"] == y["place"]), None)
+        if y:
+            x["twinned"] = y["twinned"] = True
+    for x in (x for x in old_rows if x and not x["twinned"]):
+        for y in (y for y in new_rows if y and not y["twinned"] and named(x, y)):
+            x["elsewhere"] = y["elsewhere"] = True
+
+
+def _reference_same_row(x, y, how):
+    """Two view rows of one key that another row of a screen has: one row by their name, else by their place."""
+    placed = x["place"] is not None and x["place"] == y["place"]
+    if x["name"] and x["name"] == y["name"]:
+        return how if placed or not (x["twinned"] or y["twinned"]) else _APART
+    if not placed:
+        return _APART
+    return how if x["name"] == y["name"] else _APART if x["elsewhere"] or y["elsewhere"] else _ALIKE
+
+
+def _reference_same_line(old, new, old_row=None, new_row=None):
     """One line changed (same head, or no head and similar), not one line gone and another come (_APART); surely
-    (_SAME: the same head, or one the start of the other) or because they look alike (_ALIKE)."""
+    (_SAME: the same head, or one the start of the other) or because they look alike (_ALIKE). Two android view rows
+    of a shared class and resource id (old_row, new_row: _reference_view_rows) are one row by their name, else their
+    place (_reference_same_row)."""
     old_head, new_head = _reference_head(old), _reference_head(new)
     if old_head is not None or new_head is not None:
+        rows = old_row and new_row and (old_row["shared"] or new_row["shared"])
         if old_head == new_head:
-            return _SAME
+            return _reference_same_row(old_row, new_row, _SAME) if rows else _SAME
         # Equal but for an element's id: ids move when elements before them appear ("[31] text" is "[35] text").
         key = lambda head: re.sub(r"^\[[^\]]*", "", head) if (head or "").startswith("[") else None
-        return _RENUMBERED if key(old_head) is not None and key(old_head) == key(new_head) else _APART
+        if key(old_head) is not None and key(old_head) == key(new_head):
+            return _reference_same_row(old_row, new_row, _RENUMBERED) if rows else _RENUMBERED
+        return _APART
     # A web tree has one root, told by its place whatever its title (_linediff.c's both_roots). The desktop-row rule
     # (same_row_new_text) needs a row whose name is its text cell, which the random texts here never hold:
     # tests/transforms/test_linediff_pairing.py tests it.
@@ -218,14 +284,11 @@ def _reference_same_line(old, new):
     return _ALIKE if 5 * (prefix - skip + suffix) >= 3 * (max(len(old), len(new)) - skip) else _APART
 
 
-def _reference_changed_pair(changed_old, changed_new, p, q):
-    """The p-th changed old line and the q-th changed new one, paired by a replace, are one line changed: the same
-    line, and unless an [id] names them, neither is as surely the same line as one of the 4 nearest changed lines of
+def _reference_changed_pair(changed_old, changed_new, p, q, how):
+    """The p-th changed old line and the q-th changed new one, paired by a replace as surely as `how`, are one line
+    changed: unless an [id] names them, neither is as surely the same line as one of the 4 nearest changed lines of
     the other text around its partner (lines of one file a pager scrolled past look alike)."""
     old, new = changed_old[p], changed_new[q]
-    how = _reference_same_line(old, new)
-    if how == _APART:
-        return False
     if (_reference_head(old) or "").startswith("["):
         return True
     near_old = [changed_old[k] for k in range(max(p - 4, 0), min(p + 5, len(changed_old))) if k != p]
@@ -238,12 +301,12 @@ def _reference_changed_pair(changed_old, changed_new, p, q):
 _WINDOW = 8
 
 
-def _reference_pairs(changed_old, changed_new, p, q, m, n):
+def _reference_pairs(changed_old, changed_new, p, q, m, n, old_rows, new_rows):
     """The pairs {i: j} of a replace's m old and n new lines (starting at the p-th and q-th changed lines) that are
     one line changed: each the other's only partner as sure within _WINDOW lines of the region aligned at its top or
     its bottom, no rival near (_reference_changed_pair), and of those the longest run in order (patience sorting)."""
     low, high = min(0, n - m) - _WINDOW, max(0, n - m) + _WINDOW
-    how = {(i, j): _reference_same_line(changed_old[p + i], changed_new[q + j])
+    how = {(i, j): _reference_same_line(changed_old[p + i], changed_new[q + j], old_rows[p + i], new_rows[q + j])
            for i in range(m) for j in range(max(0, i + low), min(n, i + high + 1))}
     candidates = []
     for i in range(m):
@@ -252,7 +315,7 @@ def _reference_pairs(changed_old, changed_new, p, q, m, n):
         if best == _APART or len(sure) != 1:
             continue
         if [k for (k, j), h in how.items() if j == sure[0] and h >= best] == [i] and \
-                _reference_changed_pair(changed_old, changed_new, p + i, q + sure[0]):
+                _reference_changed_pair(changed_old, changed_new, p + i, q + sure[0], best):
             candidates.append((i, sure[0]))
     tails, before = [], {}
     for i, j in candidates:
@@ -272,9 +335,11 @@ def _reference_diff_sentences(before, after, unit):
                if op[0] != "equal"]
     changed_old = [line for _, i1, i2, _, _ in opcodes for line in before[i1:i2]]
     changed_new = [line for _, _, _, j1, j2 in opcodes for line in after[j1:j2]]
+    old_rows, new_rows = _reference_view_rows(changed_old, before), _reference_view_rows(changed_new, after)
+    _reference_twins(old_rows, new_rows)
     p = q = 0  # where the opcode's lines start among the changed lines
     for tag, i1, i2, j1, j2 in opcodes:
-        partners = _reference_pairs(changed_old, changed_new, p, q, i2 - i1, j2 - j1)
+        partners = _reference_pairs(changed_old, changed_new, p, q, i2 - i1, j2 - j1, old_rows, new_rows)
         removed += [before[i1 + i] for i in range(i2 - i1) if i not in partners]
         added += [after[j1 + j] for j in range(j2 - j1) if j not in partners.values()]
         changed += [(before[i1 + i], after[j1 + j]) for i, j in sorted(partners.items())]

@@ -51,6 +51,13 @@ typedef struct {
     Py_uhash_t head_hash;
     Py_UCS4 first, last;
     int indented;           /* whitespace before its start: a web tree's line below the root */
+    /* An android view line whose head is its class and resource id (view_row): where its name (its text, hint and
+     * description fields) ends and its bounds' "[x,y]" start (place, -1 for any other line), and whether another line
+     * of its screen has its class and resource id (shared: a list's rows, android:id/title); whether a changed line
+     * of the other screen is it at its place with its name (twinned: only a flag changed), or has its name at another
+     * place (elsewhere: it moved), so no other row of that key is told as it with another name (mark_twins). */
+    Py_ssize_t name_end, place;
+    signed char row, shared, twinned, elsewhere;  /* row: 0 until mark_keys asks; chars keep a Head 9 words */
 } Head;
 
 /* The separators of str.splitlines() below 256; above, only U+2028 and U+2029. */
@@ -659,6 +666,8 @@ head_of(const Text *t, const Line *line, int same_width)
     head.first = head.last = 0;
     head.key = head.start;
     head.indented = head.start > line->start;
+    head.name_end = head.place = -1;
+    head.row = head.shared = head.twinned = head.elsewhere = 0;
     if (head.end >= 0) {
         if (CH(t, head.start) == '[')  /* head_end() found its ']' */
             while (CH(t, head.key) != ']')
@@ -782,12 +791,200 @@ same_row_new_text(const Text *x, const Head *xh, const Text *y, const Head *yh)
     return x_end > x_place && equal_spans(x, x_place, x_end, y, y_place, y_end);
 }
 
+/* Whether the line of this head is an android view line whose head is its class and resource id
+ * (`[ 7] | android.widget.TextView | res="android:id/title" | text="SIMs" | bounds=[198,1032][322,1106] | …`). */
+static int
+view_row(const Text *t, const Head *h)
+{
+    if (h->end < 0 || CH(t, h->start) != '[' || h->key + 4 >= h->end || CH(t, h->key + 1) != ' ' ||
+        CH(t, h->key + 2) != '|')
+        return 0;
+    Py_ssize_t class_end = view_field_end(t->kind, t->data, h->key + 4, h->end);
+    static const char RES[] = " | res=\"";
+    if (class_end + 8 > h->end)
+        return 0;
+    for (int k = 0; k < 8; k++)
+        if (CH(t, class_end + k) != (Py_UCS4)RES[k])
+            return 0;
+    return 1;
+}
+
+/* Sets where a view row's name ends (before its bounds' " | ") and where its bounds' "[x,y]" starts; leaves place -1
+ * on a line without bounds. */
+static void
+view_place(const Text *t, Head *h)
+{
+    static const char BOUNDS[] = " | bounds=[";
+    for (Py_ssize_t at = h->end; at + 11 <= h->stop;) {
+        int k = 0;
+        while (k < 11 && CH(t, at + k) == (Py_UCS4)BOUNDS[k])
+            k++;
+        if (k == 11) {
+            h->name_end = at;
+            h->place = at + 10;
+            return;
+        }
+        if (k < 3)  /* not at a field's " | " */
+            return;
+        at = view_field_end(t->kind, t->data, at + 3, h->stop);
+    }
+}
+
+/* Whether two view rows (view_row) start at one point of the screen: their bounds' "[x,y]" are equal. */
+static int
+same_place(const Text *x, const Head *xh, const Text *y, const Head *yh)
+{
+    for (Py_ssize_t k = 0; xh->place + k < xh->stop && yh->place + k < yh->stop; k++) {
+        Py_UCS4 ch = CH(x, xh->place + k);
+        if (ch != CH(y, yh->place + k))
+            return 0;
+        if (ch == ']')
+            return 1;
+    }
+    return 0;
+}
+
+/* Sets `shared` on the view rows among the count heads of t's changed lines that a changed line of the other screen
+ * has the key of (`shared` set to -1 by mark_keys: the others never pair by same_row), where another line of t has
+ * their class and resource id too. Every line of t is read (a Settings list's other rows are mostly unchanged
+ * lines), each compared by memcmp with the few keys asked about: hashing every line's head made a trace ~15 us slower. */
+static void
+mark_shared(const Text *t, Head *heads, Py_ssize_t count)
+{
+    for (Py_ssize_t n = 0; n < count; n++) {
+        Head *h = &heads[n];
+        if (h->shared >= 0)
+            continue;
+        /* A key asked about already: its answer. */
+        Py_ssize_t earlier = 0;
+        while (earlier < n && !(heads[earlier].shared >= 0 && heads[earlier].place >= 0 &&
+                                heads[earlier].head_hash == h->head_hash &&
+                                equal_spans(t, heads[earlier].key, heads[earlier].end, t, h->key, h->end)))
+            earlier++;
+        if (earlier < n) {
+            h->shared = heads[earlier].shared;
+            continue;
+        }
+        Py_ssize_t size = h->end - h->key, alike = 0;
+        const char *key = (const char *)t->data + h->key * t->kind;
+        for (Py_ssize_t line = 0; line < t->count && alike < 2; line++) {
+            Py_ssize_t at = t->lines[line].start, stop = t->lines[line].end;
+            Py_ssize_t limit = stop < at + 18 ? stop : at + 18;
+            while (at < limit && PyUnicode_READ(t->kind, t->data, at) != ']')
+                at++;
+            alike += at < limit && stop - at >= size &&
+                     memcmp((const char *)t->data + at * t->kind, key, size * t->kind) == 0 &&
+                     (stop - at == size || PyUnicode_READ(t->kind, t->data, at + size) == ' ');
+        }
+        h->shared = alike >= 2;  /* the line itself and another */
+    }
+}
+
+/* Sets `shared` to -1 (to be found by mark_shared) on the changed view rows of a and of t whose class and resource id
+ * a changed view row of the other screen has, and their name and place (view_place): only they are compared by
+ * same_row. The new lines' element heads are put in w's table of b's lines (number_lines is done with it) by their
+ * hash, so each old line meets only those of its hash. Returns whether there are any. */
+static int
+mark_keys(const Text *a, Head *old_heads, Py_ssize_t old_count, const Text *t, Head *new_heads, Py_ssize_t new_count,
+          Workspace *w)
+{
+    int any = 0;
+    memset(w->table, -1, (w->table_mask + 1) * sizeof(Py_ssize_t));
+    for (Py_ssize_t j = 0; j < new_count; j++) {
+        if (new_heads[j].end < 0 || CH(t, new_heads[j].start) != '[')
+            continue;
+        size_t slot = (size_t)new_heads[j].head_hash & w->table_mask;
+        while (w->table[slot] >= 0)
+            slot = (slot + 1) & w->table_mask;
+        w->table[slot] = j;
+    }
+    for (Py_ssize_t i = 0; i < old_count; i++) {
+        Head *x = &old_heads[i];
+        if (x->end < 0 || CH(a, x->start) != '[')
+            continue;
+        for (size_t slot = (size_t)x->head_hash & w->table_mask; w->table[slot] >= 0 && x->row >= 0;
+             slot = (slot + 1) & w->table_mask) {
+            Head *y = &new_heads[w->table[slot]];
+            if (y->row < 0 || x->head_hash != y->head_hash || !equal_spans(a, x->key, x->end, t, y->key, y->end))
+                continue;
+            /* `row` is found once a line shares the head of one of the other screen (1: a view row, -1: not). */
+            if (!x->row)
+                x->row = view_row(a, x) ? 1 : -1;
+            if (!y->row)
+                y->row = view_row(t, y) ? 1 : -1;
+            if (x->row > 0 && y->row > 0)
+                x->shared = y->shared = any = -1;
+        }
+    }
+    for (Py_ssize_t i = 0; i < old_count; i++)
+        if (old_heads[i].shared)
+            view_place(a, &old_heads[i]);
+    for (Py_ssize_t j = 0; j < new_count; j++)
+        if (new_heads[j].shared)
+            view_place(t, &new_heads[j]);
+    return any;
+}
+
+/* Whether two view rows (view_row) have one class and resource id and, where `named`, one name that is not empty. */
+static int
+same_key(const Text *x, const Head *xh, const Text *y, const Head *yh, int named)
+{
+    return xh->head_hash == yh->head_hash && equal_spans(x, xh->key, xh->end, y, yh->key, yh->end) &&
+           (!named || (xh->name_end > xh->end && equal_spans(x, xh->end, xh->name_end, y, yh->end, yh->name_end)));
+}
+
+/* Sets `twinned` on the changed view rows of a and t of a shared key (mark_shared) that the other screen's changed
+ * lines show with their name at their place, then `elsewhere` on the others whose name such a line shows at another
+ * place: the row that moved there. The rows that were on both screens are found before the pairing, which tells each
+ * line only its surest partners: "T-Mobile" at y=891 became "T-Mobile (Temporarily unavailable)" while the row below,
+ * also "T-Mobile", was only disabled, and is not the first row moved. */
+static void
+mark_twins(const Text *a, Head *old_heads, Py_ssize_t old_count, const Text *t, Head *new_heads, Py_ssize_t new_count)
+{
+    for (int pass = 0; pass < 2; pass++)
+        for (Py_ssize_t i = 0; i < old_count; i++) {
+            Head *x = &old_heads[i];
+            if (x->place < 0 || x->twinned)
+                continue;
+            for (Py_ssize_t j = 0; j < new_count; j++) {
+                Head *y = &new_heads[j];
+                if (y->place < 0 || y->twinned || !(x->shared || y->shared) || !same_key(a, x, t, y, 1))
+                    continue;
+                if (pass == 0 && same_place(a, x, t, y)) {
+                    x->twinned = y->twinned = 1;
+                    break;
+                }
+                if (pass == 1)
+                    x->elsewhere = y->elsewhere = 1;
+            }
+        }
+}
+
+/* How surely two view rows of one class and resource id that another row of a screen has too (android:id/title of a
+ * Settings list) are one row: by their name (text, hint, description) where it is the same and not empty, else by
+ * their place (their bounds start at one point: a row whose summary changed, "T-Mobile" then "Airplane mode is on"),
+ * else two rows: after a re-layout the row that showed "SIMs" is not the one now showing "Network preferences". A
+ * row paired by its place only is ALIKE, so a row that kept its text elsewhere is its surer partner. `how`: what
+ * their heads say. */
+static int
+same_row(const Text *x, const Head *xh, const Text *y, const Head *yh, int how)
+{
+    int named = equal_spans(x, xh->end, xh->name_end, y, yh->end, yh->name_end), placed = same_place(x, xh, y, yh);
+    if (named && xh->name_end > xh->end)
+        return placed || !(xh->twinned || yh->twinned) ? how : APART;
+    if (!placed)
+        return APART;
+    return named ? how : xh->elsewhere || yh->elsewhere ? APART : ALIKE;
+}
+
 /* Whether an old line and a new one are one line changed, as a trace may say "'a' becomes 'b'": their heads are equal
  * (SAME) or equal but for an element's id (RENUMBERED), or neither has a head and they are similar (similar_lines).
  * Else they are two lines, one gone and one new (APART): after a page load the n-th line of the old page is not the
  * n-th line of the new one. Two exceptions tell one line by its place in the tree rather than by its text: a web
  * tree's root (both_roots: SAME, as sure as a line can be) and a desktop row whose text changed under the same id
- * and role (same_row_new_text: ALIKE, so an element shown again under another id is its surer partner). */
+ * and role (same_row_new_text: ALIKE, so an element shown again under another id is its surer partner). And android
+ * view rows whose class and resource id other rows of a screen share (a list's rows) are one row only by their name or
+ * their place (same_row). */
 static inline int
 same_heads(const Text *x, const Head *xh, const Text *y, const Head *yh)
 {
@@ -807,12 +1004,13 @@ same_heads(const Text *x, const Head *xh, const Text *y, const Head *yh)
     for (Py_ssize_t k = 0; k < xh->end - xh->key; k++)
         if (CH(x, xh->key + k) != CH(y, yh->key + k))
             return APART;
+    int how = SAME;
     if (xh->key - xh->start != yh->key - yh->start)
-        return RENUMBERED;
-    for (Py_ssize_t k = 0; k < xh->key - xh->start; k++)
+        how = RENUMBERED;
+    for (Py_ssize_t k = 0; how == SAME && k < xh->key - xh->start; k++)
         if (CH(x, xh->start + k) != CH(y, yh->start + k))
-            return RENUMBERED;
-    return SAME;
+            how = RENUMBERED;
+    return (xh->shared || yh->shared) && xh->place >= 0 && yh->place >= 0 ? same_row(x, xh, y, yh, how) : how;
 }
 
 /* How many changed lines on each side of a pair, in each text, rival_near() compares it with. */
@@ -1520,6 +1718,11 @@ diff_sentences(const Text *a, const Text *t, PyObject *unit, Builder *b, PyObjec
             w.new_heads[new_count] = head_of(t, &t->lines[j], same_width);
             w.new_lines[new_count++] = j;
         }
+    }
+    if (mark_keys(a, w.old_heads, old_count, t, w.new_heads, new_count, &w)) {
+        mark_shared(a, w.old_heads, old_count);
+        mark_shared(t, w.new_heads, new_count);
+        mark_twins(a, w.old_heads, old_count, t, w.new_heads, new_count);
     }
     /* p and q: where the region's lines start among the changed lines of a and of t. */
     for (Py_ssize_t r = 0, p = 0, q = 0; r < region_count; r++) {
