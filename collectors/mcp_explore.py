@@ -1,13 +1,15 @@
 """Schema-driven exploration of an MCP server (`worldline collect mcp --explore`).
 
 Valid calls are built from each tool's input schema and grounded in what the episode has seen: the entry's hints,
-values earlier results returned (entity names, paths, commit ids, file lines), examples the schema's descriptions
-quote, each checked against what its property claims to be (a quoted time zone the zone database does not know
-serves only an invalid call). Tools that have not answered a valid call yet go first. A bounded share of calls is
-deliberately invalid, of kinds the schema makes possible (a required argument left out or misnamed, a wrong type, a
-value out of range, an unknown tool, a path outside the server's root, a reference to nothing), spread evenly over
-the episode. No call is sent twice in an episode, unless it only reads and a state-changing call succeeded since
-that can change what it reads (data review D5, D6). docs/mcp.md (Policies) has the measurements.
+values earlier results returned (entity names, paths, the commit ids they label, file lines), examples the schema's
+descriptions quote, each checked against what its property claims to be (a quoted time zone the zone database does
+not know serves only an invalid call; HEAD~1 needs a history of two commits). Tools that have not answered a valid
+call yet go first. A bounded share of calls is deliberately invalid, of kinds the schema makes possible (a required
+argument left out or misnamed, a wrong type, a value out of range, an unknown tool, a path outside the server's
+root, a reference to nothing), spread evenly over the episode, each with its kind in the recorded action
+(`invalid_on_purpose`). No call is sent twice in an episode, unless it only reads and a state-changing call that
+changed something succeeded since that can change what it reads (data review D5, D6). docs/mcp.md (Policies) has
+the measurements.
 """
 
 from __future__ import annotations
@@ -28,7 +30,15 @@ from schemas import Action, Observation
 
 CREATING = re.compile(r"create|write|add|new|insert|commit|set|put", re.IGNORECASE)
 MAKING = re.compile(r"create|write|new|insert|init", re.IGNORECASE)
-HEX_ID = re.compile(r"\b[0-9a-f]{7,40}\b")
+# A commit id an answer labels as one ("Commit: 0ad8608...", "commit 0ad8608...", "with hash 8188324...",
+# "Committed a41da77..."): a bare hex token may be a blob (a diff's "index 4693ad3..08b1076"), which git refuses as a
+# revision (exit 129).
+COMMIT_ID = re.compile(r"\b(?:commit(?:ted)?|hash|sha)\b\W{0,3}([0-9a-f]{7,40})\b", re.IGNORECASE)
+# A revision relative to another ("HEAD~1", "main^^"): it names a commit only if that many ancestors exist.
+RELATIVE = re.compile(r"^\S+?(?:~(\d+)|(\^+))$")
+# A property whose description asks for a commit id (git_branch's `contains`: "The commit sha"), not one that
+# merely mentions commits (git_log's `start_timestamp`: "for filtering commits").
+COMMIT_WORDS = re.compile(r"\b(?:sha|hash|commit id)\b", re.IGNORECASE)
 PATH = re.compile(r"(?<![\w/])/(?:[\w.-]+/)*[\w.-]+")
 # Examples a description quotes: "IANA timezone name (e.g., 'America/New_York')", "local branches ('local')".
 QUOTED = re.compile(r"'([^'\s][^'\n]{0,38})'")
@@ -36,6 +46,8 @@ QUOTED = re.compile(r"'([^'\s][^'\n]{0,38})'")
 # rejects each. The others are well-typed calls the server itself refuses.
 SCHEMA_KINDS = ("missing_required", "misnamed_argument", "wrong_type", "out_of_range")
 INVALID_KINDS = SCHEMA_KINDS + ("unknown_tool", "outside_root", "not_found")
+# The key of a tool call's recorded arguments that names the kind of a call made invalid on purpose.
+INVALID_KEY = "invalid_on_purpose"
 # Deliberately invalid calls, as a share of steps. The shipped scripted MCP tasks meet errors on 18% of their steps
 # (data review D5: 11/60); valid exploring calls meet state errors of their own (nothing staged to commit, a file not
 # written yet), so a tenth made invalid on purpose keeps exploration's error share near the scripted one instead of
@@ -61,6 +73,15 @@ TIMEZONE = re.compile(r"time ?zone|\bIANA\b", re.IGNORECASE)
 # An answer of a call that changes things saying it changed nothing: git_add of an unmodified file ("No changes
 # were staged"), after which a commit can only fail.
 NOTHING_DONE = re.compile(r"\s*(no changes|nothing)\b", re.IGNORECASE)
+# Words of tool names: what stages work for a later record (git_add), and what records or drops it (git_commit,
+# git_reset). An undo with nothing staged since the last of these changes nothing, though its answer says it reset.
+STAGING = frozenset({"add", "stage"})
+SETTLING = frozenset({"commit", "reset", "unstage"})
+# The branch an answer shows checked out, in mcp-server-git's words (git_branch's "* main", git_status's "On branch
+# main", git_checkout's "Switched to branch 'main'"): its checkout to the branch already checked out answers as a
+# switch does, so only an earlier answer tells that nothing moved.
+BRANCH_TOOLS = frozenset({"branch", "status", "checkout"})
+CHECKED_OUT = re.compile(r"^\* (\S+)$|\bOn branch (\S+)|Switched to branch '([^']+)'", re.MULTILINE)
 # Field names every MCP answer has: a change and a read sharing one of these share nothing.
 ENVELOPE = frozenset({"content", "type", "text", "isError", "structuredContent", "_meta", "annotations", "mimeType",
                       "data", "result", "jsonrpc", "id", "error", "message", "code"})
@@ -106,6 +127,10 @@ def _destroys(tool: dict) -> bool:
     """A tool that deletes or overwrites what is there (not one that makes things): early on there is little to
     act on, and a delete of nothing only says it succeeded."""
     return bool((tool.get("annotations") or {}).get("destructiveHint")) and not MAKING.search(tool.get("name", ""))
+
+
+def _name_words(name: str) -> set[str]:
+    return set(re.split(r"[^a-z]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower())) - {""}
 
 
 def _read_only(tool: dict) -> bool:
@@ -193,6 +218,9 @@ class ArgumentMaker:
         # other read finds, but 'main', which a branch cannot be created as, can still be checked out.
         self.failed: dict[str, set[str]] = {}
         self.worked: set[str] = set()  # values of calls that succeeded
+        # Commits the last answer listing any showed, none after a change since (a checkout may leave fewer behind
+        # HEAD): how far back a relative revision may reach.
+        self.history = 0
         self.strikes: dict[tuple[str, str], int] = {}  # (tool, value) of failed calls the error did not name
         self.tool = ""
         self.context: dict = {}
@@ -217,8 +245,8 @@ class ArgumentMaker:
                     self.remember(json.loads(value), key)
                 except ValueError:
                     pass
-            for token in HEX_ID.findall(value):
-                self._add("#hex", token)
+            for token in COMMIT_ID.findall(value):
+                self._add("#commit", token)
             for token in PATH.findall(value):
                 self._add("#path", token)
 
@@ -376,14 +404,24 @@ class ArgumentMaker:
                 found = list(self.lines)  # a file whose text is known, so an edit's oldText can match
         if lowered.endswith("name") or lowered in ("from", "to", "names"):
             found += self.pool.get("name", [])  # entities created earlier are what later calls refer to
-        if lowered.endswith(REF_WORDS) or _words(description, ("sha", "commit")):
-            found += self.pool.get("#hex", [])
+        if lowered.endswith(REF_WORDS) or COMMIT_WORDS.search(description):
+            found += self.pool.get("#commit", [])
         if _words(name, ("old",)) or "match exactly" in description:
             path = self.context.get("path")
             found += self.lines.get(path, []) if isinstance(path, str) else []
         found += QUOTED.findall(description)
         return [value for value in dict.fromkeys(found)
-                if not self._failed(value) and _is_what_it_claims(name, prop, value)]
+                if not self._failed(value) and self._reachable(value) and _is_what_it_claims(name, prop, value)]
+
+    def _reachable(self, value: str) -> bool:
+        """Whether a relative revision names a commit: `HEAD~1` only when the last history seen listed more than one
+        commit with no change since (git_diff's hinted `HEAD~1` failed 4 times in 10 episodes on a one-commit
+        repository, "not enough parent commits")."""
+        match = RELATIVE.match(value)
+        if not match:
+            return True
+        back = int(match.group(1)) if match.group(1) else len(match.group(2))
+        return self.history > back
 
     def _false_examples(self, name: str, prop: dict) -> list[str]:
         """Hinted or quoted values that are not what their property claims: no valid call sends them, but an
@@ -576,6 +614,8 @@ class ExplorePolicy(Policy):
         self.sent: dict[str, int] = {}  # action text -> state changes seen when it was sent
         self.read: dict[str, tuple[str, set[str]]] = {}  # read's text -> (its last answer, that answer's fields)
         self.last_invalid = False
+        self.staged = False  # whether something was staged since the last commit or undo
+        self.checked_out: str | None = None  # the branch the last answer showing one showed checked out
 
     def act(self, observation: Observation, history):
         try:
@@ -645,7 +685,12 @@ class ExplorePolicy(Policy):
             self.maker.judge(arguments, observation.text if failed else None)
             self.made = None  # a resource read or a prompt in between leaves what was made to its consumer
         if failed:
-            if action.kind == "tools/call":
+            # A tool waits for something to be made, unless it makes things itself and the error names one of its
+            # values: that name is taken ("Cannot create branch 'main'"), judge() set it aside, and another may work
+            # now, where more made would not. A read or an addition naming a value is refused for what is not there
+            # yet ("Entity with name Lisbon not found"), which something made may be.
+            if action.kind == "tools/call" and not (MAKING.search(self.maker.tool) and any(
+                    len(v) >= 3 and v in observation.text for v in _strings(arguments))):
                 self.stuck[self.maker.tool] = self.makes
             return  # an error message's words are no values to reuse
         tool = self._tool(action.arguments.get("name")) if action.kind == "tools/call" else None
@@ -654,6 +699,12 @@ class ExplorePolicy(Policy):
             return  # no change, and its tool waits for a call that makes one (another file to add)
         if action.kind == "tools/call":
             self.answered.add(action.arguments.get("name"))
+            # Answered, but no read it names may answer otherwise for it (git_log sent again after a git_reset
+            # with nothing staged gave the same answer).
+            changing = self._changed_something(tool, observation.text) and changing
+        listed = set(COMMIT_ID.findall(observation.text))
+        if changing or listed:
+            self.maker.history = 0 if changing else len(listed)
         if isinstance(value, dict):
             self.maker.remember(value)
         if self._rereads(action):
@@ -661,12 +712,34 @@ class ExplorePolicy(Policy):
         if action.kind == "tools/call":
             self.maker.remember_call(arguments, value)
             if changing:
-                words = {w for w in re.split(r"[^a-z]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", tool["name"]).lower())
-                         if len(w) >= 4}
+                words = {w for w in _name_words(tool["name"]) if len(w) >= 4}
                 self.changes.append((_references(arguments), words))  # a read it touches may now answer otherwise
                 # git_reset says "set" but undoes: only what makes or adds counts.
                 self.made = tool["name"] if CREATING.search(tool["name"]) and not _destroys(tool) else None
                 self.makes += self.made is not None
+
+    def _changed_something(self, tool: dict | None, answer: str) -> bool:
+        """After a call answered without an error: whether, if it changes things, it changed something, by what the
+        episode's answers showed before it. An undo (destructive, named reset or unstage) with nothing staged since
+        the last commit or undo leaves all as it was (the episode starts with nothing staged: the servers file's
+        repository has a change not added); so does a checkout to the branch earlier answers showed checked out."""
+        if tool is None:
+            return True
+        words = _name_words(tool["name"])
+        before, shown = self.checked_out, []
+        if words & BRANCH_TOOLS:  # only git's: a Markdown list item elsewhere reads like git_branch's "* main"
+            shown = [next(group for group in match.groups() if group) for match in CHECKED_OUT.finditer(answer)]
+            self.checked_out = shown[-1] if shown else None if "detached" in answer else before
+        if _read_only(tool):
+            return True
+        staged = self.staged
+        if words & STAGING:
+            self.staged = True
+        elif words & SETTLING:
+            self.staged = False
+        if _destroys(tool) and words & SETTLING and not staged:
+            return False
+        return not (shown and shown[-1] == before)
 
     def _send(self, action: Action, kind: str | None) -> Action:
         self.sent[action.text] = len(self.changes)
@@ -679,6 +752,10 @@ class ExplorePolicy(Policy):
         if kind is not None:
             self.kinds[kind] += 1
             self.invalid_calls.append((action.text, kind))
+            # In the row's action (arguments_json), beside the call's name and arguments: what a reader of the raw
+            # collection tells an intended error from one the state gave by. The client sends the server only the
+            # name and arguments, and the text stays the call as the benchmark writes it.
+            action.arguments[INVALID_KEY] = kind
         return action
 
     def _choose(self, step: int) -> tuple[Action | None, str | None]:

@@ -9,6 +9,7 @@ import json
 import math
 import posixpath
 import random
+import re
 
 import jsonschema
 import pytest
@@ -109,6 +110,12 @@ def test_valid_calls_cover_every_tool_and_mostly_succeed(servers, server, steps)
     assert answered == callable_tools, sorted(callable_tools - answered)
     # Errors of valid calls are what the state gives (nothing staged, a file not written yet), not most calls.
     assert sum(failed(o) for _, o in valid) <= 0.25 * len(valid), [o.text[:80] for _, o in valid if failed(o)]
+    # A revision is one the repository has: a branch, HEAD, a commit id an answer labelled as one, HEAD~N only
+    # after a log of more than N commits (git_diff sent HEAD~1 on a one-commit history, and a diff's blob ids
+    # "index 4693ad3..08b1076", which git refuses with exit code 129).
+    revisions = {"target", "revision", "contains", "not_contains"}
+    refused = [(a.text, o.text[:120]) for a, o in valid if failed(o) and revisions & set(a.arguments["arguments"])]
+    assert refused == []
     # A read naming things is sent again only after a change naming one of them, or a path above or below one (a
     # write under the listed directory, any git call on the repository): a toggle changes no structured content,
     # a write to plan.md no read of todo.txt (data review D6; everything sent 5 such reads again, all answered the
@@ -149,7 +156,7 @@ def test_a_commit_follows_what_was_staged(servers):
     # At twice git's 12 tools (24 steps), git_commit went unanswered in 4 of 10 episodes. Seed 8 met both causes: a
     # git_reset undid what git_add staged before a commit was tried, and a later git_add of the unmodified README.md
     # ("No changes were staged") counted as something made, the commit's tries spent on nothing staged.
-    policy, calls, _ = explore(servers, "git", 24, seed=8)
+    policy, calls, tools = explore(servers, "git", 24, seed=8)
     invalid = dict(policy.invalid_calls)
     valid = [(a.arguments["name"], o) for a, o in calls if a.kind == "tools/call" and a.text not in invalid]
     staged = False
@@ -162,6 +169,42 @@ def test_a_commit_follows_what_was_staged(servers):
     assert any(name == "git_commit" and not failed(o) for name, o in valid), [(n, o.text[:40]) for n, o in valid]
     # Not by sending commits that fail: git's valid calls met errors in 40 of 218 (10 episodes) before, 28 after.
     assert sum(failed(o) for _, o in valid) <= 0.25 * len(valid)
+    # A read is sent again only after a change that changed something: not after a git_reset with nothing staged
+    # since the last commit or reset, nor a checkout to the branch already checked out, though git answers "All
+    # staged changes reset" and "Switched to branch 'main'" all the same (seed 8 sent git_log again after only such
+    # a reset, and got the same answer).
+    reads = {t["name"] for t in tools if t["annotations"]["readOnlyHint"]}
+    staged, branch, changes, last = False, None, 0, {}
+    for action, observation in calls:
+        if action.text in invalid or failed(observation):
+            continue
+        name = action.arguments["name"]
+        if name in reads:
+            assert last.get(action.text, -1) < changes, (action.text, [a.text[:70] for a, _ in calls])
+            last[action.text] = changes
+        shown = re.findall(r"^\* (\S+)$|On branch (\S+)|Switched to branch '([^']+)'", observation.text, re.M)
+        now = "".join(shown[-1]) if shown else branch
+        if name == "git_add":
+            changes += not observation.text.startswith("No changes")
+            staged = staged or not observation.text.startswith("No changes")
+        elif name == "git_reset":
+            changes += staged
+            staged = False
+        elif name not in reads:
+            changes += name != "git_checkout" or now != branch
+            staged = staged and name != "git_commit"
+        branch = now
+
+
+def test_a_tool_refused_for_a_value_tries_another_before_anything_is_made(servers):
+    # Seed 2, 15 steps: git_create_branch of the hinted 'main' met "Cannot create branch 'main'" at step 9, then
+    # waited for something to be made, as a commit with nothing staged does, and nothing was: never answered.
+    policy, calls, _ = explore(servers, "git", 15, seed=2)
+    invalid = dict(policy.invalid_calls)
+    branches = [(a.arguments["arguments"].get("branch_name"), o.text[:60]) for a, o in calls
+                if a.arguments["name"] == "git_create_branch" and a.text not in invalid]
+    assert any(not failed(o) and a.arguments["name"] == "git_create_branch" for a, o in calls), branches
+    assert [b for b, _ in branches].count("main") <= 1, branches
 
 
 def test_a_seed_replays_the_same_calls_and_another_seed_others(servers):

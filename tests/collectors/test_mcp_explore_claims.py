@@ -47,3 +47,33 @@ def test_an_example_that_is_not_what_it_claims_serves_an_invalid_call(time_serve
     bad = maker.invalid("not_found", schema, "convert_time")
     assert bad["target_timezone"] == "America/San_Francisco"
     assert bad["source_timezone"] in zoneinfo.available_timezones()  # one thing wrong at a time
+
+
+# mcp-server-git's schemas (as its tools/list gives them) and answers, as the git server wrote them in an episode.
+DIFF = {"type": "object", "required": ["repo_path", "target"], "properties": {
+    "repo_path": {"type": "string"}, "target": {"type": "string"}}}
+LOG = {"type": "object", "required": ["repo_path", "start_timestamp"], "properties": {
+    "repo_path": {"type": "string"}, "start_timestamp": {"anyOf": [{"type": "string"}, {"type": "null"}],
+                                                          "description": "Start timestamp for filtering commits."}}}
+HEAD_ID, PARENT_ID = "81883245a53415fee43bb7268c4ae6f4df9e1526", "0ad8608b2d53a61c8738393cf39e859906c7b88b"
+DIFF_ANSWER = {"content": [{"type": "text", "text": "Diff with main:\ndiff --git a/calc.py b/calc.py\n"
+                            "index 4693ad3..08b1076 100644\n--- a/calc.py\n+++ b/calc.py\n"}]}
+LOG_ANSWER = {"content": [{"type": "text", "text": f"Commit history:\nCommit: {HEAD_ID}\nAuthor: Worldline\n\n"
+                           f"Commit: {PARENT_ID}\nAuthor: Worldline\n"}]}
+
+
+def test_a_revision_is_one_the_repository_has():
+    # git_diff met "not enough parent commits" for the hinted HEAD~1 on a one-commit history (4 of 10 episodes of 24
+    # steps) and exit code 129 for a diff's blob ids taken for commits (7).
+    maker = ArgumentMaker(random.Random(3), {"repo_path": ["/tmp/workspace/repo"], "target": ["main", "HEAD~1"]})
+    maker.remember(DIFF_ANSWER)
+    targets = {maker.valid(DIFF, "git_diff")["target"] for _ in range(60)}
+    assert targets == {"main"}
+    maker.remember(LOG_ANSWER)
+    targets = {maker.valid(DIFF, "git_diff")["target"] for _ in range(60)}
+    assert targets == {"main", HEAD_ID, PARENT_ID}
+    maker.history = 2  # the policy's count of the commits the last listing showed, none changed since
+    assert "HEAD~1" in {maker.valid(DIFF, "git_diff")["target"] for _ in range(60)}
+    # "for filtering commits" asks for a time, not a commit id.
+    stamps = {maker.valid(LOG, "git_log")["start_timestamp"] for _ in range(60)}
+    assert not stamps & {HEAD_ID, PARENT_ID}
