@@ -27,10 +27,13 @@ from collectors.command import (LimitOption, MaxStepsOption, OutOption, ReplaysO
                                 exit_if_all_failed, plans_for, run_and_report)
 from collectors.mcp_explore import ExplorePolicy
 from collectors.secret_mask import SecretMask, server_secrets
+from sandboxes.mcp_install import SETUP_COMMAND
 from schemas import Action, EnvInfo, Observation
 from schemas.render import RenderError, render
 
-# Installs the shipped servers (.venv-mcp/, .mcp-servers/node_modules, bubblewrap); `make setup` runs it.
+# SETUP_COMMAND installs the shipped servers into WORLDLINE_HOME (.venv-mcp/, .mcp-servers/node_modules); in a
+# checkout `make setup` runs it through this script, after apt-installing bubblewrap and node. The sandbox's and the
+# servers' own start errors name the script: a headline naming it or the command gets no second hint.
 SETUP_SCRIPT = "scripts/setup.d/40-mcp-servers.sh"
 DEFAULT_SERVERS_FILE = Path(__file__).resolve().parent.parent / "tasks" / "mcp_servers.yaml"
 DEFAULT_TASKS_FILE = DEFAULT_SERVERS_FILE.with_name("mcp.yaml")
@@ -106,9 +109,10 @@ def start_failure_headline(message: str, shipped: bool = True) -> str:
         traceback = any(line.startswith("Traceback (most recent call last)") for line in lines)
         reason = (errors[-1] if traceback else errors[0]) if errors else lines[-1]
         head = f"{head.partition(':')[0]}: {reason}"
-    if SETUP_SCRIPT in head or not shipped:
+    if SETUP_SCRIPT in head or SETUP_COMMAND in head or not shipped:
         return head
-    return f"{head} (the shipped servers are installed by {SETUP_SCRIPT}, which `make setup` runs)"
+    return (f"{head} (the shipped servers are installed by `{SETUP_COMMAND}`; in a checkout `make setup` runs it "
+            f"through {SETUP_SCRIPT})")
 
 
 def action_from_call(method: str, params: dict) -> Action:
@@ -501,6 +505,10 @@ def collect_command(
                 raise TaskFileError(f"{tasks_file}: task {task.id!r}: options.server "
                                     f"{task.options.get('server')!r} is not in {servers_file} (known: "
                                     f"{', '.join(sorted(servers))})")
+    # Before any episode: a fresh install has no servers yet, and every episode would fail on its own.
+    from sandboxes.mcp_install import require_installed
+
+    require_installed([servers[name] for name in sorted({t.options["server"] for t in tasks})])
     by_domain: dict[str, list[Task]] = {}
     for task in tasks:
         by_domain.setdefault(servers[task.options["server"]].domain, []).append(task)

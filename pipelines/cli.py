@@ -23,6 +23,7 @@ COMMANDS = {
 GROUPS = {
     "sandbox": ("pipelines.commands.sandbox:app", "Build the terminal base image; list and remove containers."),
     "export": ("pipelines.commands.export:app", "Export shards to AgentWorldBench JSONL or ATIF trajectories."),
+    "setup": ("pipelines.commands.setup:app", "Install what collectors need (the MCP servers) into WORLDLINE_HOME."),
 }
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from sandboxes.bwrap import SYSTEM_PATHS, covered
 from sandboxes.swe_git import GIT_DATE
+from schemas.home import worldline_home
 from schemas.yaml_file import load_yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +38,9 @@ SANDBOX_VENV = f"{SANDBOX_OPT}/venv"  # worldline's venv, for {python}
 SANDBOX_SRC = f"{SANDBOX_OPT}/src"  # worldline's packages, on PYTHONPATH
 SANDBOX_FOLDERS = {"mcp_venv": f"{SANDBOX_OPT}/mcp-venv", "node_modules": f"{SANDBOX_OPT}/node_modules",
                    "cache": f"{SANDBOX_OPT}/cache"}
+# The same folders on this machine, under WORLDLINE_HOME (schemas.home: the checkout, or the XDG data folder once
+# installed), where sandboxes.mcp_install puts the shipped servers.
+HOME_FOLDERS = {"mcp_venv": ".venv-mcp", "node_modules": ".mcp-servers/node_modules", "cache": ".cache"}
 # {git_date}: the commit clock swe pins too, for an entry that commits (git reads GIT_AUTHOR_DATE/GIT_COMMITTER_DATE):
 # with it a commit id is the same in every run and replay, not a function of the wall-clock second.
 PLACEHOLDERS = ("mcp_venv", "node_modules", "python", "cache", "workdir", "port", "pages", "git_date")
@@ -116,15 +120,15 @@ class ServerSpec:
     # Argument values exploration should try for a property name (e.g. repo_path: ["{workdir}/repo"]).
     hints: dict[str, list[str]] = field(default_factory=dict)
     read_only: list[str] = field(default_factory=list)
-    # Whether the entry comes from the shipped servers file, whose servers scripts/setup.d/40-mcp-servers.sh
-    # installs: only then is that script the hint for a server that does not start.
+    # Whether the entry comes from the shipped servers file, whose servers `worldline setup mcp-servers`
+    # (sandboxes.mcp_install) installs: only then is that command the hint for a server that does not start.
     shipped: bool = False
     # The servers file the entry comes from (load_servers), for errors that a change to the entry fixes.
     source: str = ""
 
 
 def installed_by_setup(spec: ServerSpec) -> bool:
-    """Whether scripts/setup.d/40-mcp-servers.sh installs what `spec` runs: a shipped entry, or one that names the
+    """Whether `worldline setup mcp-servers` installs what `spec` runs: a shipped entry, or one that names the
     folders it fills ({mcp_venv}, {node_modules})."""
     texts = [spec.command, *spec.args]
     return spec.shipped or any("{" + name + "}" in text for text in texts for name in ("mcp_venv", "node_modules"))
@@ -224,14 +228,16 @@ def serves_pages(spec: ServerSpec) -> bool:
     return any("{pages}" in text for text in texts)
 
 
-def _host_folders() -> dict[str, str]:
-    return {"mcp_venv": str(PROJECT_ROOT / ".venv-mcp"), "cache": str(PROJECT_ROOT / ".cache"),
-            "node_modules": str(PROJECT_ROOT / ".mcp-servers" / "node_modules")}
+def host_folders(home: Path | None = None) -> dict[str, str]:
+    """Where the folder placeholders are on this machine: under `home`, by default WORLDLINE_HOME, read at each
+    call (a test or a user may set it after import)."""
+    home = worldline_home() if home is None else home
+    return {name: str(home / folder) for name, folder in HOME_FOLDERS.items()}
 
 
 def placeholder_values(workdir: str, port: int, host: bool = False) -> dict:
     """What the placeholders stand for as the server sees them, or (`host`) where those are on this machine."""
-    folders = _host_folders() if host else SANDBOX_FOLDERS
+    folders = host_folders() if host else SANDBOX_FOLDERS
     python = sys.executable if host else _sandbox_python()
     return {"pages": PAGES_URL, **folders, "python": python, "workdir": workdir, "port": str(port),
             "git_date": GIT_DATE, ENV_PLACEHOLDER: ENVIRONMENT}
