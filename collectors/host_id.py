@@ -22,11 +22,17 @@ KEY_NAME = Path("worldline") / "host-key"
 _KEY = re.compile(r"[0-9a-f]{64}")
 
 
-def key_path() -> Path:
+def key_path() -> Path | None:
     """$XDG_CONFIG_HOME/worldline/host-key, else ~/.config/worldline/host-key. The XDG spec says a relative
-    XDG_CONFIG_HOME is invalid and to be ignored: the key would otherwise follow the working folder."""
+    XDG_CONFIG_HOME is invalid and to be ignored: the key would otherwise follow the working folder. None when there
+    is no home folder ($HOME unset and a user id with no passwd entry, as `docker run --user 1234` gives)."""
     base = os.environ.get("XDG_CONFIG_HOME", "")
-    return (Path(base) if os.path.isabs(base) else Path.home() / ".config") / KEY_NAME
+    if os.path.isabs(base):
+        return Path(base) / KEY_NAME
+    try:
+        return Path.home() / ".config" / KEY_NAME
+    except RuntimeError:
+        return None
 
 
 def machine_id() -> str:
@@ -60,10 +66,12 @@ def _cached_key(path: Path) -> bytes:
 def _key(path: Path) -> bytes:
     """The machine's key, made on first use; a random one for this run alone where it cannot be read or made."""
     try:
+        if path is None:
+            raise OSError("no home folder: $HOME is unset and this user has no passwd entry; set XDG_CONFIG_HOME")
         return bytes.fromhex(_read_or_make(path))
     except (OSError, ValueError) as exc:
         log.warning("provenance.host: no machine key at %s (%s); this run's records carry a machine id of their "
-                    "own, which no other run's will match", path, exc)
+                    "own, which no other run's will match", path or "~/.config/worldline/host-key", exc)
         return secrets.token_bytes(32)
 
 

@@ -230,7 +230,7 @@ class EpisodeStore:
                      lambda handle: write_episode_table(table, handle))
 
     def episodes(self) -> list[dict]:
-        return [json.loads(p.read_text()) for p in sorted((self.root / EPISODES_DIR).rglob("*.json"))]
+        return [json.loads(p.read_bytes()) for p in sorted((self.root / EPISODES_DIR).rglob("*.json"))]
 
 
 def _with_groups(table: pa.Table, groups: dict[str, str]) -> pa.Table:

@@ -178,9 +178,11 @@ def load_tasks(path: str | Path, domain: str | Collection[str] | None = None) ->
     if path.is_dir():
         raise TaskFileError(f"{path} is a folder, not a task file")
     try:
-        text = path.read_text()
+        # UTF-8 whatever the locale says (YAML's own encoding): under LANG=ja_JP.eucJP or en_US.ISO-8859-1 a task
+        # file with an 'é' was refused as "not valid YAML" or "not a text file".
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise TaskFileError(f"{path}: not a text file ({exc.reason} at byte {exc.start})") from None
+        raise TaskFileError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
         raise TaskFileError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     entries = []  # (where, position, entry)

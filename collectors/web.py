@@ -492,7 +492,7 @@ def url_tasks(path: Path, budget: int) -> list[Task]:
     if not path.exists():
         raise typer.BadParameter(f"URL list {path} does not exist")
     tasks = []
-    for number, line in enumerate(path.read_text().splitlines(), 1):
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         url = line.strip()
         if not url or url.startswith("#"):
             continue

@@ -173,8 +173,18 @@ collect_group = _make_collect_group()
 
 
 def main() -> None:
+    import sys
+
     import click  # plugins may raise plain click errors; typer's own are handled inside its vendored click
 
+    from pipelines.host_locale import argument_message, tolerant_console, undecodable_argument
+
+    tolerant_console()
+    # Before any command starts: such an argument fails deep in a Beam worker or a file write otherwise.
+    if (shown := undecodable_argument(sys.argv[1:])) is not None:
+        from pipelines.commands.errors import fail
+
+        raise SystemExit(fail(argument_message(shown), code=2).exit_code)
     try:
         build_cli()(prog_name="worldline")
     except click.ClickException as exc:

@@ -78,6 +78,10 @@ def open_views(folder: str | Path) -> tuple[duckdb.DuckDBPyConnection, dict[str,
         raise FileNotFoundError(f"{folder} holds neither curated shards ({', '.join(CURATED_VIEWS)}) nor a raw "
                                 "collection (transitions/DOMAIN/*.parquet, episodes/DOMAIN/*.json)")
     connection, broken = duckdb.connect(), {}
+    # duckdb shows and truncates TIMESTAMP WITH TIME ZONE values in the host's zone: under TZ=Asia/Tokyo a row
+    # recorded at 2026-11-25T15:00Z read 2026-11-26 00:00:00+09:00 and `date_trunc('day', ...)` put it on the next
+    # day. The data is recorded in UTC; its queries read the same on every host.
+    connection.execute("SET TimeZone = 'UTC'")
     for name, source in sources.items():
         try:
             connection.execute(f"CREATE VIEW {name} AS SELECT * FROM {source}")

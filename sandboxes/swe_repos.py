@@ -92,7 +92,7 @@ def load_repo_specs(path: str | Path) -> list[RepoSpec]:
     path = Path(path)
     if not path.exists():
         raise RepoSpecError(f"repos file {path} does not exist")
-    data = load_yaml(path, path.read_text(), RepoSpecError)
+    data = load_yaml(path, path.read_text(encoding="utf-8"), RepoSpecError)
     if isinstance(data, dict):
         data = data.get("repos")
     if not isinstance(data, list) or not data:

@@ -26,9 +26,16 @@ VERSION = 1
 log = logging.getLogger(__name__)
 
 
-def default_cache_file() -> Path:
-    # Where worldline keeps its other caches (transforms/reasoning/llm.py: reasoning.sqlite).
-    folder = os.environ.get("WORLDLINE_CACHE_DIR") or Path.home() / ".cache" / "worldline"
+def default_cache_file() -> Path | None:
+    """Where worldline keeps its other caches (transforms/reasoning/llm.py: reasoning.sqlite); None (no cache: apt
+    is asked) for a user with no home folder ($HOME unset and a uid with no passwd entry) who set no
+    WORLDLINE_CACHE_DIR."""
+    folder = os.environ.get("WORLDLINE_CACHE_DIR")
+    if not folder:
+        try:
+            folder = Path.home() / ".cache" / "worldline"
+        except RuntimeError:
+            return None
     return Path(folder) / "apt-served.json"
 
 

@@ -230,10 +230,11 @@ def main() -> None:
     # Hand-written tasks for other servers in the same file are kept.
     kept = []
     if args.tasks.exists():
-        kept = [t for t in (yaml.safe_load(args.tasks.read_text()) or {}).get("tasks") or []
+        kept = [t for t in (yaml.safe_load(args.tasks.read_text(encoding="utf-8")) or {}).get("tasks") or []
                 if (t.get("options") or {}).get("server") != args.server]
     tasks = kept + search_tasks(generate(args.seed), args.server)
-    args.tasks.write_text(header + yaml.safe_dump({"tasks": tasks}, sort_keys=False, allow_unicode=True, width=120))
+    args.tasks.write_text(header + yaml.safe_dump({"tasks": tasks}, sort_keys=False, allow_unicode=True, width=120),
+                          encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,9 @@ from transforms.reasoning import ReasoningError
 from transforms.reasoning.grounded import grounded_trace
 from transforms.reasoning.ledger import BudgetExhausted, Ledger, TokensHeld, prompt_key
 
-DEFAULT_CACHE = Path(os.environ.get("WORLDLINE_CACHE_DIR", Path.home() / ".cache" / "worldline")) / "reasoning.sqlite"
+# `or`, not get()'s default: the home folder is looked up only when the variable is unset or empty (as apt_served
+# reads it), so a user with no home (no $HOME, a uid with no passwd entry) who sets it can still import this.
+DEFAULT_CACHE = Path(os.environ.get("WORLDLINE_CACHE_DIR") or Path.home() / ".cache" / "worldline") / "reasoning.sqlite"
 _MAX_PART_CHARS = 6000
 # Failed calls in a row, each after its retries, that stop the run: a dead endpoint would otherwise fail every row
 # of a long run, a few seconds of retries each. A row's own failure (a 400 for a prompt over the context, a reply
