@@ -141,7 +141,11 @@ def load_servers(path: str | Path, known_domains: Collection[str] = SERVER_DOMAI
         raise ServerFileError(f"servers file {path} does not exist")
     if path.is_dir():
         raise ServerFileError(f"servers file {path} is a folder, not a file")
-    data = load_yaml(path, path.read_text(), ServerFileError)
+    try:
+        text = path.read_text(encoding="utf-8")  # whatever the locale says, as task files are
+    except UnicodeDecodeError as exc:
+        raise ServerFileError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    data = load_yaml(path, text, ServerFileError)
     entries = data.get("servers") if isinstance(data, dict) else None
     if not isinstance(entries, dict) or not entries:
         raise ServerFileError(f"{path}: expected a mapping with a non-empty 'servers' mapping of name -> entry")

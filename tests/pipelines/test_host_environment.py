@@ -168,6 +168,7 @@ import json, sys
 from pathlib import Path
 from collectors.store import EpisodeStore
 from collectors.tasks import load_tasks
+from sandboxes.mcp_server_spec import load_servers
 from sandboxes.swe_repos import load_repo_specs
 from tests.pipelines.curation_raw_collection import write_episode
 
@@ -176,7 +177,9 @@ tasks = load_tasks(folder / "tasks.yaml")
 repos = load_repo_specs(folder / "repos.yaml")
 store = EpisodeStore(folder / "raw")
 write_episode(store, "ep-1", "t-1", [("ls", "x")], instruction=tasks[0].instruction)
-print(json.dumps([tasks[0].instruction, repos[0].mutate, store.episodes()[0]["task"]["instruction"]]))
+servers = load_servers(folder / "servers.yaml")
+print(json.dumps([tasks[0].instruction, repos[0].mutate, store.episodes()[0]["task"]["instruction"],
+                  servers["cafe"].description]))
 """
 
 
@@ -190,9 +193,12 @@ def test_files_worldline_reads_are_utf8_whatever_the_locale(tmp_path):
         encoding="utf-8")
     (tmp_path / "repos.yaml").write_text("repos:\n  - name: cafe\n    path: .\n    mutate: [café.py]\n",
                                          encoding="utf-8")
+    (tmp_path / "servers.yaml").write_text(
+        f'servers:\n  cafe:\n    description: "{instruction}"\n    command: node\n    args: [server.js]\n',
+        encoding="utf-8")
     env = {key: value for key, value in os.environ.items() if key != "PYTHONIOENCODING"}
     env.update(NON_UTF8_LOCALE, PYTHONPATH=str(ROOT))
     result = subprocess.run([sys.executable, "-c", READ_UTF8_FILES, str(tmp_path)], env=env, cwd=ROOT,
                             capture_output=True, text=True, encoding="utf-8", timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert json.loads(result.stdout) == [instruction, ["café.py"], instruction]
+    assert json.loads(result.stdout) == [instruction, ["café.py"], instruction, instruction]
