@@ -33,7 +33,7 @@ from schemas.render import RenderError, render
 
 # SETUP_COMMAND installs the shipped servers into WORLDLINE_HOME (.venv-mcp/, .mcp-servers/node_modules); in a
 # checkout `make setup` runs it through this script, after apt-installing bubblewrap and node. The sandbox's and the
-# servers' own start errors name the script: a headline naming it or the command gets no second hint.
+# servers' own start errors name the command: a headline naming it or the script gets no second hint.
 SETUP_SCRIPT = "scripts/setup.d/40-mcp-servers.sh"
 DEFAULT_SERVERS_FILE = Path(__file__).resolve().parent.parent / "tasks" / "mcp_servers.yaml"
 DEFAULT_TASKS_FILE = DEFAULT_SERVERS_FILE.with_name("mcp.yaml")
@@ -450,7 +450,7 @@ def _explore_tasks(servers: dict, names: list[str]) -> list[Task]:
 def collect_command(
     out: Path = OutOption,
     servers_file: Path | None = typer.Option(None, "--servers", help="Servers file (default: the shipped "
-                                                                      "tasks/mcp_servers.yaml of this checkout)."),
+                                                                      "tasks/mcp_servers.yaml)."),
     tasks_file: Path | None = typer.Option(None, "--tasks", help="Scripted tasks (YAML/JSONL; default without "
                                                                   "--explore: the shipped tasks/mcp.yaml)."),
     explore: bool = typer.Option(False, "--explore", help="Schema-driven exploration of each server instead."),
@@ -488,7 +488,7 @@ def collect_command(
         raise typer.BadParameter(f"unknown server(s) {unknown}; {servers_file} has {', '.join(sorted(servers))}")
     if perturb_file is not None and not perturb_file.is_file():
         raise InputFileError(f"perturbation file {perturb_file} does not exist")
-    perturb = load_yaml(perturb_file, perturb_file.read_text(), InputFileError) if perturb_file else []
+    perturb = load_yaml(perturb_file, perturb_file.read_text(encoding="utf-8"), InputFileError) if perturb_file else []
     parse_spec(perturb, str(perturb_file))  # fail before any server starts
     if explore:
         tasks, policy = _explore_tasks(servers, server or sorted(servers)), ExplorePolicy

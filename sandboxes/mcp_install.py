@@ -5,13 +5,15 @@ which fails inside the read-only sandbox.
 
 The one list of pins: `worldline setup mcp-servers` runs install(), and scripts/setup.d/40-mcp-servers.sh (a
 checkout's `make setup`) runs that command. Each part is installed only when its stamp says it is missing, so a
-second run, or the tests after CI's setup, installs nothing.
+second run, or the tests after CI's setup, installs nothing. The command also leaves apt's answer for the
+search-packages server in WORLDLINE_HOME/.cache (fill_apt_cache), which its sandbox can read but not write.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sandboxes.mcp_server_spec import ServerFileError, ServerSpec, host_folders
+from sandboxes.search.apt_served import apt_state
 from schemas.home import HOME_VARIABLE, worldline_home
 
 SETUP_COMMAND = "worldline setup mcp-servers"
@@ -135,6 +138,33 @@ def install(home: Path, echo: Callable[[str], None] = print, python: str = sys.e
         echo(f"installing {step.what}")
         _run(step)
     return steps
+
+
+# The Debian part of the packages corpus, built as search-packages builds it at each start, with its cache folder
+# where the entry points it ({cache}: WORLDLINE_CACHE_DIR), in a process of its own so this one's environment stays
+# as it was; it prints where the cache file is.
+APT_CACHE_BUILD = ("from sandboxes.search.apt_served import default_cache_file\n"
+                   "from sandboxes.search.corpora import debian_doc_pages\n"
+                   "sum(1 for _ in debian_doc_pages())\n"
+                   "print(default_cache_file())")
+
+
+def fill_apt_cache(home: Path, python: str = sys.executable) -> tuple[Path | None, str]:
+    """Leaves apt's answer for the search-packages server in `home`'s {cache}, which its sandbox shows read-only:
+    without it each start asks apt again (0.4-0.9 s). apt is asked only when the file is not for the current apt
+    and dpkg state (sandboxes.search.apt_served's own check), so a second run costs a dpkg query. Returns the file
+    when it is for the current state, else None, and the tail of what the build logged (why: no dpkg, no lists)."""
+    done = subprocess.run([python, "-c", APT_CACHE_BUILD], capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                          env={**os.environ, "WORLDLINE_CACHE_DIR": host_folders(home)["cache"]})
+    said = "\n".join((done.stderr or "").strip().splitlines()[-5:])
+    if done.returncode != 0 or not done.stdout.strip():
+        return None, said
+    cache = Path(done.stdout.strip().splitlines()[-1])
+    try:
+        current = json.loads(cache.read_bytes()).get("state") == apt_state()
+    except (OSError, ValueError, AttributeError):
+        current = False
+    return (cache if current else None), said
 
 
 def missing_runtime_tools() -> dict[str, str]:

@@ -17,9 +17,11 @@ from pathlib import Path
 
 from sandboxes import bwrap, cgroup, proc_view
 from sandboxes.bwrap import SYSTEM_PATHS, bind_args, covered, parent_dirs
+from sandboxes.mcp_install import RUNTIME_TOOLS, SETUP_COMMAND
 from sandboxes.mcp_server_spec import (PAGES_HOST, PAGES_PORT, PLACEHOLDERS, PROJECT_ROOT, SANDBOX_FOLDERS,
                                        SANDBOX_OPT, SANDBOX_PYTHON, SANDBOX_SRC, SANDBOX_VENV, SANDBOX_WORKDIR,
                                        ServerSpec, expand, python_home, sandbox_base_python, serves_pages)
+from schemas.home import HOME_VARIABLE
 
 # The whole environment a server gets (plus what its placeholders and its entry's env add): nothing of the
 # collector's, whose PATH names its venv and whose variables may hold credentials.
@@ -225,8 +227,8 @@ def _venv_config(venv: Path) -> dict[str, str]:
     try:
         lines = config.read_text().splitlines()
     except OSError as exc:
-        raise ServerStartError(f"{venv} is not a venv ({config}: {exc.strerror}); is "
-                               f"scripts/setup.d/40-mcp-servers.sh done?") from exc
+        raise ServerStartError(f"{venv} is not a venv ({config}: {exc.strerror}); run `{SETUP_COMMAND}` (or set "
+                               f"{HOME_VARIABLE} to where the servers are installed)") from exc
     values = {key.strip(): value.strip() for key, _, value in (line.partition("=") for line in lines)}
     if not values.get("home"):
         raise ServerStartError(f"{config} names no home (the Python installation the venv was made from)")
@@ -290,7 +292,8 @@ def sandboxed(argv: list[str], workdir: str, network: bool, layout: SandboxLayou
     processes; as `uid` (named in the `accounts` files) when the collector is root; inside `group`, which caps
     the memory and processes of all of them together; entered through `namespace` (nsenter into the mount
     namespace where `workdir` is a capped tmpfs)."""
-    bwrap.require(ServerStartError, "scripts/setup.d/40-mcp-servers.sh")
+    # The setup command cannot install bubblewrap (apt can): it only notes it missing.
+    bwrap.require(ServerStartError, f"`apt-get install -y {RUNTIME_TOOLS['bwrap']}`, then `{SETUP_COMMAND}`")
     limits = sandbox_limits()
     mounts = [*layout.bwrap_args(), "--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--size", str(TMP_BYTES),
               "--tmpfs", "/tmp", "--bind", workdir, SANDBOX_WORKDIR, "--chdir", SANDBOX_WORKDIR]

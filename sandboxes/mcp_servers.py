@@ -29,6 +29,7 @@ import httpx2
 
 from sandboxes import bwrap, leftovers
 from sandboxes.bwrap import SYSTEM_PATHS, covered, process_tree, release_sandbox_uid, take_sandbox_uid
+from sandboxes.mcp_install import SETUP_COMMAND
 from sandboxes.mcp_proxy import Exchange, PerturbingProxy, RepairedLineLog, Rule
 from sandboxes.mcp_sandbox import (SANDBOX_USER, SandboxLayout, ServerStartError, describe_sandbox, forward_launcher,
                                    hold_workspace, pages_launcher, release_workspace, sandboxed, server_layout,
@@ -255,8 +256,8 @@ class ServerConnection:
         command = expand(self.spec.command, self.host_values, where)
         found = shutil.which(command)
         if found is None:
-            # The script installs the shipped servers only: for a user's own server it would send them astray.
-            hint = " (is scripts/setup.d/40-mcp-servers.sh done?)" if installed_by_setup(self.spec) else ""
+            # The command installs the shipped servers only: for a user's own server it would send them astray.
+            hint = f" (run `{SETUP_COMMAND}`)" if installed_by_setup(self.spec) else ""
             raise ServerEntryError(f"{where}: command {command!r} is not an executable on PATH{hint}")
         if covered(expand(self.spec.command, self.values, where), [SANDBOX_OPT]):
             with open(found, "rb") as handle:

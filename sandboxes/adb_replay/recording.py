@@ -15,10 +15,15 @@ import os
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from schemas.home import PACKAGES_ROOT, is_checkout
+
 RECORDINGS_ENV = "WORLDLINE_ANDROID_RECORDINGS"
+# Beside a checkout on the build machines (CI keeps a read-only copy of shared/ beside the clone).
+SHARED_RECORDINGS = ("shared", "data", "android", "Untergang1__AppAgent")
 SOURCE = "Untergang1/AppAgent@5999f9c2a559 (MIT)"
 # Launcher package -> profile name; the profile's screen size comes from the dumps themselves.
 LAUNCHERS = {"com.google.android.apps.nexuslauncher": "pixel", "com.bbk.launcher2": "vivo",
@@ -32,11 +37,20 @@ class RecordingError(FileNotFoundError):
     pass
 
 
-def default_recordings_dir() -> Path:
-    """The AppAgent folder of the shared Android data: $WORLDLINE_ANDROID_RECORDINGS, else ../shared beside the repo."""
-    configured = os.environ.get(RECORDINGS_ENV)
-    path = Path(configured) if configured else (
-        Path(__file__).resolve().parents[2].parent / "shared" / "data" / "android" / "Untergang1__AppAgent")
+def default_recordings_dir(environ: Mapping[str, str] = os.environ, root: Path = PACKAGES_ROOT) -> Path:
+    """The AppAgent folder of the shared Android data: $WORLDLINE_ANDROID_RECORDINGS, else, run from a checkout
+    `root`, the build machines' shared/ beside it. Not under WORLDLINE_HOME: nothing installs the recordings there
+    (they are gathered by hand, docs/android.md), so an installed worldline, whose packages' folder sits in a
+    Python's lib/, has no default and says which variable to set."""
+    configured = environ.get(RECORDINGS_ENV, "").strip()
+    if configured:
+        path = Path(configured).expanduser()
+    elif is_checkout(root):
+        path = root.parent.joinpath(*SHARED_RECORDINGS)
+    else:
+        raise RecordingError(f"recorded Android screens not found: worldline is installed ({root} is not a "
+                             f"checkout), so there is no shared/data/android beside a repository to read them from; "
+                             f"set {RECORDINGS_ENV} to the Untergang1__AppAgent folder (docs/android.md)")
     if not (path / "actions.json").is_file():
         raise RecordingError(f"recorded Android screens not found: {path}/actions.json is missing. The replay device "
                              f"reads the real dumps from shared/data/android beside the repository; set "

@@ -43,5 +43,5 @@ def test_headline_takes_the_error_line_of_the_stderr():
               "  File \"x.py\", line 1, in <module>\nModuleNotFoundError: No module named 'mcp_server_time'\n")
     assert start_failure_headline(python).startswith(
         "server 'p' did not start: ModuleNotFoundError: No module named 'mcp_server_time' (")
-    missing = "server 'x': command 'y' is not an executable on PATH (is scripts/setup.d/40-mcp-servers.sh done?)"
-    assert start_failure_headline(missing) == missing  # it already names the script
+    missing = "server 'x': command 'y' is not an executable on PATH (run `worldline setup mcp-servers`)"
+    assert start_failure_headline(missing) == missing  # it already names the command

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from collectors.mcp import SETUP_SCRIPT
+from sandboxes.mcp_install import SETUP_COMMAND
 from sandboxes.mcp_server_spec import ServerFileError, load_servers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,8 +103,8 @@ def test_a_users_server_that_never_answers_says_so_without_the_install_hint(tmp_
     assert "server 'silent' did not answer initialize within 2 s (the entry's startup_timeout_s)" in flat, flat
     assert "server 'absent': command '/nonexistent/h164-mcp-server' is not an executable on PATH" in flat, flat
     assert "TimeoutError" not in flat
-    # The setup script installs the shipped servers: for these it would send the user astray.
-    assert SETUP_SCRIPT not in flat, flat
+    # The setup command installs the shipped servers: for these it would send the user astray.
+    assert SETUP_SCRIPT not in flat and SETUP_COMMAND not in flat, flat
 
 
 def test_the_shipped_entries_keep_the_install_hint():
