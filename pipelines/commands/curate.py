@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shlex
 import signal
 import sys
@@ -116,10 +117,17 @@ def check_llm_options_apply(ctx: typer.Context, reasoning: str) -> None:
 def llm_options(endpoint: str | None, model: str | None, max_calls: int | None, max_tokens_budget: int | None,
                 max_tokens: int, concurrency: int, cache: str | None, check: bool) -> dict:
     """The llm synthesizer's options, checked here so a bad one stops the run before any work."""
-    from transforms.reasoning.llm import LLMEndpointError, LLMSynthesizer
+    from transforms.reasoning.llm import LLMCacheError, LLMEndpointError, LLMSynthesizer, default_cache
 
     if not model:
         raise typer.BadParameter("--reasoning llm needs --llm-model")
+    if not cache:
+        # Where the default goes is looked up here too, so a launcher with no home folder stops before any work
+        # (the progress display reads the spend from it); the workers look it up again in their own environment.
+        try:
+            default_cache()
+        except LLMCacheError as exc:
+            raise fail(str(exc), code=2) from None
     for name, value in (("--llm-max-tokens", max_tokens), ("--llm-concurrency", concurrency)):
         if value < 1:
             raise typer.BadParameter(f"must be at least 1, not {value}", param_hint=name)
@@ -302,6 +310,12 @@ def _run_or_exit(input_dir: str, output: str, options, overwrite: bool, beam_arg
     except WorkerLost as exc:
         _exit_stopped(f"Error: {exc}; the other workers are stopped; {_nothing_published(output)}: {exc.advice}.", 1)
     except Exception as exc:
+        cache_failure = llm_failure(exc, "LLMCacheError")
+        if cache_failure is not None:
+            cache_failure = re.sub(r"\[Errno \d+\] ", "", cache_failure)
+            # Before the disk's own line ("remount that disk read-write"), which does not say the file can go
+            # elsewhere.
+            raise fail(f"{cache_failure}; {_nothing_published(output)}.") from None
         endpoint_failure = llm_endpoint_failure(exc)
         if endpoint_failure is None:
             raise
@@ -397,17 +411,20 @@ def spend_of(reasoning_options: dict) -> tuple[str, str] | None:
     """(cache file, run id) an LLM run's spend is kept under, for the progress display."""
     if "run_id" not in reasoning_options:
         return None
-    from transforms.reasoning.llm import DEFAULT_CACHE
+    from transforms.reasoning.llm import default_cache
 
-    return reasoning_options.get("cache_path", DEFAULT_CACHE), reasoning_options["run_id"]
+    return reasoning_options.get("cache_path") or default_cache(), reasoning_options["run_id"]
 
 
 def llm_endpoint_failure(exc: BaseException) -> str | None:
-    """The message of the LLMEndpointError that stopped a worker, or None. Beam hands a worker's exception on inside
-    its own (in a worker process's, as text), so it is found by name in the chain's messages."""
-    from transforms.reasoning.llm import LLMEndpointError
+    """The message of the LLMEndpointError that stopped a worker, or None."""
+    return llm_failure(exc, "LLMEndpointError")
 
-    marker = f"{LLMEndpointError.__name__}: "
+
+def llm_failure(exc: BaseException, name: str) -> str | None:
+    """The message of the llm module's error `name` that stopped a worker, or None. Beam hands a worker's exception
+    on inside its own (in a worker process's, as text), so it is found by name in the chain's messages."""
+    marker = f"{name}: "
     while exc is not None:
         text = f"{type(exc).__name__}: {exc}"
         if marker in text:

@@ -136,8 +136,8 @@ def test_a_user_with_no_home_collects_and_names_a_cache(tmp_path):
              "from sandboxes.search.apt_served import default_cache_file\n"
              "assert default_cache_file() is None\n"
              "os.environ['WORLDLINE_CACHE_DIR'] = '/tmp/wl-cache'\n"
-             "from transforms.reasoning.llm import DEFAULT_CACHE\n"
-             "print(DEFAULT_CACHE)\n")
+             "from transforms.reasoning.llm import default_cache\n"
+             "print(default_cache())\n")
     env = {key: value for key, value in os.environ.items() if key not in ("HOME", "XDG_CONFIG_HOME")}
     env["PYTHONPATH"] = str(ROOT)
     result = subprocess.run(["setpriv", "--reuid", "4242", "--regid", "4242", "--clear-groups", sys.executable,

@@ -47,8 +47,12 @@ def test_keys_a_scrolled_screen_and_several_lines_open_the_line_diff_instead():
                      ).startswith("The action presses C-c. 2 lines appear: '^C', 'root@sandbox:/work#'.")
     heredoc = _terminal(["cat > note.txt <<'EOF'\\n", "remember\\n", "EOF\\n"], "root@sandbox:/work#",
                         "root@sandbox:/work# cat > note.txt <<'EOF'\n> remember\n> EOF\nroot@sandbox:/work#")
-    assert heredoc.startswith("The action types 3 lines, each followed by Enter, the first `cat > note.txt <<'EOF'`. "
-                              "3 lines appear: ")
+    # A heredoc typed whole is one command (h225); other lines typed in one action open the line diff.
+    assert heredoc.startswith("The action runs `cat > note.txt <<'EOF'` with a heredoc of 1 line ended by `EOF`, which "
+                              "prints nothing; the screen gains only the next prompt. ")
+    assert _terminal(["ls\\n", "pwd\\n"], "root@sandbox:/work#",
+                     "root@sandbox:/work# ls\nroot@sandbox:/work# pwd\n/work\nroot@sandbox:/work#").startswith(
+        "The action types 2 lines, each followed by Enter, the first `ls`. ")
     # A screen that scrolled: the command is told, the change is the line diff's.
     assert _terminal(["wc -l server.log\\n"], "root@sandbox:/work# cat server.log\nworker 01\nroot@sandbox:/work#",
                      "root@sandbox:/work# wc -l server.log\n64 server.log\nroot@sandbox:/work#").startswith(

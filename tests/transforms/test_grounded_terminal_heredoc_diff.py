@@ -143,3 +143,83 @@ def test_a_diff_cut_off_claims_nothing():
     assert shown_diff(wrapped.split("\n") + [_REPO]) is None
     assert shown_diff(_DIFF.replace("-5", "-" + "5" * 79 + "\n55").split("\n") + [_REPO]) is None
     assert shown_diff(lines + [_REPO]) is not None
+
+
+# A heredoc typed whole in one action (h225): the screens below are cut from a real collection (task
+# h225-heredoc-whole, `worldline collect terminal`), where bash echoes each line after the first after '> '.
+_WHOLE = f"{_PROMPT} cat <<'EOF' > f.txt\n> line one\n> it's two\n> EOF\n{_PROMPT}"
+
+
+def test_a_heredoc_typed_whole_is_told_as_one_command_with_its_body_and_terminator():
+    assert _trace(f"{_PROMPT} ", _WHOLE, "cat <<'EOF' > f.txt\nline one\nit's two\nEOF\n") == (
+        "The action runs `cat <<'EOF' > f.txt` with a heredoc of 2 lines ended by `EOF`, which prints nothing; the "
+        "screen gains only the next prompt.")
+    python = f"{_WHOLE} python3 - <<'PY'\n> print(6 * 7)\n> PY\n42\n{_PROMPT}"
+    assert _trace(_WHOLE, python, "python3 - <<'PY'\nprint(6 * 7)\nPY\n") == (
+        "The action runs `python3 - <<'PY'` with a heredoc of 1 line ended by `PY`, which prints 1 line: '42'; the "
+        "prompt returns.")
+    counted = f"{_PROMPT} wc -l <<EOF\n> a\n> b\n>\n> EOF\n3\n{_PROMPT}"
+    assert _trace(f"{_PROMPT} ", counted, "wc -l <<EOF\na\nb\n\nEOF\n") == (
+        "The action runs `wc -l <<EOF` with a heredoc of 3 lines ended by `EOF`, which prints 1 line: '3'; the "
+        "prompt returns.")
+
+
+def test_a_heredoc_sent_as_several_entries_of_one_action_is_one_command_too():
+    keys = json.dumps([{"keystrokes": "cat > note.txt <<'EOF'\n", "duration": 0.5},
+                       {"keystrokes": "remember to rotate the keys\n", "duration": 0.5},
+                       {"keystrokes": "EOF\n", "duration": 2}])
+    text = f"{_PROMPT} cat > note.txt <<'EOF'\n> remember to rotate the keys\n> EOF\n{_PROMPT}"
+    assert grounded_trace({"domain": "terminal", "state_text": f"{_PROMPT} ", "next_text": text,
+                           "action_text": keys}) == (
+        "The action runs `cat > note.txt <<'EOF'` with a heredoc of 1 line ended by `EOF`, which prints nothing; "
+        "the screen gains only the next prompt.")
+
+
+def test_a_heredoc_typed_without_its_terminator_waits_at_the_continuation_prompt():
+    assert _trace(f"{_PROMPT} ", f"{_PROMPT} cat <<EOF > g.txt\n> not ended\n>", "cat <<EOF > g.txt\nnot ended\n") == (
+        "The action types `cat <<EOF > g.txt` and 1 line of its heredoc, not yet ended by `EOF`, which prints "
+        "nothing; the continuation prompt '>' waits for more input.")
+
+
+def test_two_heredocs_on_one_line_are_counted_together():
+    text = f"{_PROMPT} paste - - <<A 3<<B\n> a\n> A\n> b\n> c\n> B\na\n{_PROMPT}"
+    assert _trace(f"{_PROMPT} ", text, "paste - - <<A 3<<B\na\nA\nb\nc\nB\n").startswith(
+        "The action runs `paste - - <<A 3<<B` with 2 heredocs of 3 lines ended by `A` and `B`, which prints 1 line")
+
+
+@pytest.mark.parametrize("keys", [
+    "cat <<EOF > h.txt\nx\nEOF\nwc -l h.txt\n",  # another command after the heredoc
+    "echo 'a <<EOF\nEOF'\n",  # the << is in a quote the second line closes: no heredoc
+    "cat <<EOF 'open\nEOF\n",  # a quote left open on the first line
+    "ls\npwd\n",
+])
+def test_lines_that_are_not_one_heredoc_command_are_told_as_lines_typed(keys):
+    lines = keys.splitlines()
+    text = f"{_PROMPT} {lines[0]}\n" + "".join(f"> {line}\n" for line in lines[1:]) + _PROMPT
+    assert _trace(f"{_PROMPT} ", text, keys).startswith(f"The action types {len(lines)} lines, each followed by Enter")
+
+
+def test_a_heredoc_the_screen_does_not_echo_as_typed_claims_no_output():
+    # A tab in the body asks bash for completions at an interactive prompt: the screen is not the lines typed, so
+    # nothing is claimed about what the command printed; the line diff tells the screen.
+    keys = "cat <<-X > tabs.txt\n\tindented\n\tX\n"
+    text = f"{_PROMPT} cat <<-X > tabs.txt\n> \nDisplay all 2000 possibilities? (y or n)"
+    told = _trace(f"{_PROMPT} ", text, keys)
+    assert told.startswith("The action runs `cat <<-X > tabs.txt` with a heredoc of 1 line ended by `X`. ")
+    assert "prints" not in told and "prompt returns" not in told
+
+
+def test_the_output_of_a_heredoc_command_starts_below_its_echoed_body():
+    from transforms.reasoning.openings import command_output
+    keys = json.dumps([{"keystrokes": "git apply <<'P'\ndiff --git a/f b/f\nP\n"}])
+    text = f"{_PROMPT} git apply <<'P'\n> diff --git a/f b/f\n> P\nerror: No valid patches in input\n{_PROMPT}"
+    assert command_output(f"{_PROMPT} ", text, keys) == ["error: No valid patches in input", _PROMPT]
+    # The body as echoed differs from what was typed: where the output starts is not known.
+    assert command_output(f"{_PROMPT} ", text.replace("> diff", "> dif"), keys) is None
+
+
+def test_an_empty_heredoc_is_told_as_empty():
+    text = f"{_PROMPT} cat <<EOF > empty.txt\n> EOF\n{_PROMPT}"
+    assert _trace(f"{_PROMPT} ", text, "cat <<EOF > empty.txt\nEOF\n") == (
+        "The action runs `cat <<EOF > empty.txt` with an empty heredoc ended by `EOF`, which prints nothing; the "
+        "screen gains only the next prompt.")

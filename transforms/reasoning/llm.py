@@ -11,7 +11,9 @@ such model, server errors) raise LLMEndpointError instead, which stops the run.
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
+import sqlite3
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -24,9 +26,7 @@ from transforms.reasoning import ReasoningError
 from transforms.reasoning.grounded import grounded_trace
 from transforms.reasoning.ledger import BudgetExhausted, Ledger, TokensHeld, prompt_key
 
-# `or`, not get()'s default: the home folder is looked up only when the variable is unset or empty (as apt_served
-# reads it), so a user with no home (no $HOME, a uid with no passwd entry) who sets it can still import this.
-DEFAULT_CACHE = Path(os.environ.get("WORLDLINE_CACHE_DIR") or Path.home() / ".cache" / "worldline") / "reasoning.sqlite"
+CACHE_HINT = "pass --llm-cache PATH or set WORLDLINE_CACHE_DIR to a folder worldline may write"
 _MAX_PART_CHARS = 6000
 # Failed calls in a row, each after its retries, that stop the run: a dead endpoint would otherwise fail every row
 # of a long run, a few seconds of retries each. A row's own failure (a 400 for a prompt over the context, a reply
@@ -68,6 +68,52 @@ class LLMEndpointError(RuntimeError):
     """The endpoint cannot serve this run at all (unreachable, refused, wrong key)."""
 
 
+class LLMCacheError(RuntimeError):
+    """The cache file has no place to go, or cannot be made or opened where it goes: every row would fail alike."""
+
+
+def default_cache() -> Path:
+    """The cache file when --llm-cache is not given: under $WORLDLINE_CACHE_DIR, else ~/.cache/worldline. Looked up
+    when a run needs it, not at import: a user with no home folder (no $HOME, a uid with no passwd entry) could not
+    import this module, and a worker's home is not the launcher's."""
+    folder = os.environ.get("WORLDLINE_CACHE_DIR")  # empty counts as unset, as apt_served reads it
+    if not folder:
+        try:
+            folder = Path.home() / ".cache" / "worldline"
+        except (RuntimeError, KeyError):  # RuntimeError: "Could not determine home directory."
+            raise LLMCacheError(f"--reasoning llm caches its traces in a file, and with no home folder there is "
+                                f"no default place for it: {CACHE_HINT}") from None
+    return Path(folder) / "reasoning.sqlite"
+
+
+def open_cache(path: Path) -> Ledger:
+    """The cache file's ledger, or LLMCacheError naming the file and why it cannot be made or opened there."""
+    try:
+        return Ledger(path)
+    except OSError as exc:
+        code, reason = exc.errno, exc.strerror or str(exc)
+    except sqlite3.OperationalError as exc:
+        # sqlite's own words for a file it cannot open or write; a busy file (a lock timeout) is not the place's fault
+        if "unable to open" not in str(exc) and "readonly" not in str(exc):
+            raise
+        code, reason = _refused_by(path.parent), str(exc)
+    # The errno as Python words it ("[Errno 30]"): pipelines.os_errors keeps Beam's log of a step that failed for
+    # the disk out of the console, so the command's one line is all that shows; the command prints it without.
+    told = f"[Errno {code}] {reason}" if code else reason
+    raise LLMCacheError(f"cannot write the LLM cache {path}: {told}: {CACHE_HINT}")
+
+
+def _refused_by(folder: Path) -> int | None:
+    """Why a folder that exists refuses a file sqlite could not open or write there: its disk is mounted read-only,
+    or this user may not write in it; None where neither (the file itself is read-only)."""
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return errno.EROFS
+    except OSError:
+        return None
+    return None if os.access(folder, os.W_OK) else errno.EACCES
+
+
 class ReplyCutOff(RuntimeError):
     """The reply stopped at max_tokens: a partial trace (or a reasoning model's unfinished thinking), not a trace."""
 
@@ -101,14 +147,14 @@ class LLMSynthesizer:
     name = "llm"
 
     def __init__(self, *, model: str, base_url: str | None = None, api_key: str | None = None,
-                 cache_path: str | Path = DEFAULT_CACHE, batch_size: int = 8, max_calls: int | None = None,
+                 cache_path: str | Path | None = None, batch_size: int = 8, max_calls: int | None = None,
                  max_tokens_budget: int | None = None, max_tokens: int = 256, temperature: float = 0.0,
                  retries: int = 3, retry_wait: float = 1.0, timeout: float = 60.0, run_id: str | None = None):
         self.model = model
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL")
         # Local servers accept any key; the SDK insists on one.
         self.api_key = api_key or os.environ.get("OPENAI_API_KEY") or "none"
-        self.cache_path = Path(cache_path)
+        self.cache_path = Path(cache_path) if cache_path else None  # None: default_cache(), where the rows are made
         self.batch_size = batch_size
         self.max_calls = max_calls
         self.max_tokens_budget = max_tokens_budget
@@ -175,7 +221,7 @@ class LLMSynthesizer:
                 await asyncio.sleep(HELD_POLL_SECONDS)
 
     async def _traces(self, rows: list[dict]) -> list[str | Exception]:
-        ledger = Ledger(self.cache_path)
+        ledger = open_cache(self.cache_path or default_cache())
         client = openai.AsyncOpenAI(base_url=self.base_url, api_key=self.api_key, max_retries=0,
                                     timeout=self.timeout)
         rows_counted: Counter = Counter()
@@ -246,4 +292,4 @@ class LLMSynthesizer:
         return trace
 
 
-__all__ = ["BudgetExhausted", "LLMEndpointError", "LLMSynthesizer", "ReplyCutOff"]
+__all__ = ["BudgetExhausted", "LLMCacheError", "LLMEndpointError", "LLMSynthesizer", "ReplyCutOff", "default_cache"]

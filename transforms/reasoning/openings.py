@@ -77,10 +77,59 @@ def _keystrokes(action_text: str) -> tuple[str, str | None] | None:
     if not typed.endswith(("\n", "\r")):
         return f"The action types {quote(typed)} without pressing Enter.", None
     commands = typed.splitlines()
+    heredoc = _heredoc_told(commands) if len(commands) > 1 else None
+    if heredoc:
+        return heredoc, "\n".join(commands)
     if len(commands) != 1 or not commands[0].strip():
-        return (f"The action types {len(commands)} lines, each followed by Enter, the first {as_code(commands[0])}.",
-                None)
+        return _lines_typed(commands), None
     return f"The action runs {as_code(commands[0])}", commands[0]
+
+
+def _lines_typed(commands: list[str]) -> str:
+    return f"The action types {len(commands)} lines, each followed by Enter, the first {as_code(commands[0])}."
+
+
+def _heredoc_told(commands: list[str]) -> str | None:
+    """How lines typed in one action are told where they are one command, as bash reads them: a first line that
+    opens heredocs, then their bodies, each ended by its terminator line (the last may be still open), and nothing
+    after; None otherwise, where they are told as lines typed. The subject names what the record can check: the
+    first line, how many body lines, the terminators."""
+    opened = _heredocs(commands[0]) if "<<" in commands[0] else []
+    terminators = [word for word, _ in opened]
+    # The terminators typed after it end its heredocs: what is still open then is a quote or a trailing backslash,
+    # which this does not tell.
+    if not opened or _unfinished("\n".join([commands[0], *terminators])):
+        return None
+    body = 0
+    for line in commands[1:]:
+        if not opened:
+            return None  # another command follows the heredocs
+        word, tabs = opened[0]
+        if (line.lstrip("\t") if tabs else line) == word:
+            opened.pop(0)
+        else:
+            body += 1
+    first = as_code(commands[0])
+    lines = f"{body} {'line' if body == 1 else 'lines'}"
+    if opened:
+        return f"The action types {first} and {lines} of its heredoc, not yet ended by {as_code(opened[0][0])}"
+    ended = " and ".join(as_code(word) for word in terminators)
+    if len(terminators) > 1:
+        return f"The action runs {first} with {len(terminators)} heredocs of {lines} ended by {ended}"
+    return f"The action runs {first} with {f'a heredoc of {lines}' if body else 'an empty heredoc'} ended by {ended}"
+
+
+def _echoed(lines: list[str], at: int, prompt: str, commands: list[str]) -> int | None:
+    """Where the output starts, where lines[at] is the command's first line after the prompt and each line after it
+    is bash's echo of the next typed line after its continuation prompt '> '; None where they are not."""
+    if not lines[at].startswith(prompt) or lines[at][len(prompt):].strip() != commands[0].strip():
+        return None
+    for line in commands[1:]:
+        at += 1
+        # The screen drops a line's trailing blanks: '> ' alone reads '>'.
+        if at >= len(lines) or lines[at].rstrip() != f"> {line}".rstrip():
+            return None
+    return at + 1
 
 
 def terminal_opening(state: str, text: str, action_text: str) -> tuple[str, str | None] | None:
@@ -91,18 +140,22 @@ def terminal_opening(state: str, text: str, action_text: str) -> tuple[str, str 
     if typed is None or typed[1] is None:
         return typed
     subject, command = typed
+    commands = command.split("\n")
     # The screen as the state showed it up to its last line, the prompt: the same, then that line with the command.
     kept = state.rfind("\n") + 1
     prompt = state[kept:].rstrip()
+    if len(commands) > 1 and not prompt.endswith(("#", "$", "%")):
+        # A heredoc typed whole at a continuation prompt or another program's: the lines as typed.
+        return _lines_typed(commands), None
     if prompt and not prompt.endswith(_PROMPT_ENDS):
         # Not typed at a prompt: a pager's search (less's '/ANSWER'), a program's question; nothing is run.
         return f"The action types {as_code(command)} and presses Enter.", None
     after = text[kept:].split("\n") if text.startswith(state[:kept]) else None
-    if not prompt or after is None or not after[0].startswith(prompt) or \
-            after[0][len(prompt):].strip() != command.strip():
+    echoed = _echoed(after, 0, prompt, commands) if prompt and after is not None else None
+    if echoed is None:
         # The screen scrolled, or the command is not echoed after the prompt: the line diff tells what changed.
         return f"{subject}.", None
-    output = after[1:]
+    output = after[echoed:]
     continued = _continued(state, kept) if prompt == ">" else None
     if continued:
         # A line typed at bash's continuation prompt ends the command or not as everything typed since the shell's
@@ -440,13 +493,16 @@ def command_output(state: str, text: str, action_text: str) -> list[str] | None:
     typed = _keystrokes(action_text)
     if typed is None or typed[1] is None:
         return None
-    command = typed[1].strip()
+    commands = typed[1].split("\n")
+    first = commands[0].strip()
     prompt = state[state.rfind("\n") + 1:].rstrip()
     if not prompt.endswith(("#", "$", "%")):
         return None
     lines = text.split("\n")
     for at in range(len(lines) - 1, -1, -1):
         line = lines[at]
-        if line.startswith(prompt) and line[len(prompt):].strip() == command:
-            return lines[at + 1:]
+        if line.startswith(prompt) and line[len(prompt):].strip() == first:
+            # A heredoc's lines typed with it are echoed below it, after '> ', before what it printed.
+            echoed = _echoed(lines, at, prompt, commands)
+            return None if echoed is None else lines[echoed:]
     return None
