@@ -235,6 +235,48 @@ def _reference_twins(old_rows, new_rows):
             x["elsewhere"] = y["elsewhere"] = True
 
 
+def _reference_named_span(line):
+    """A view line's class, resource id and name fields (from its id's "]" up to its bounds), and whether it has a
+    name (a field besides the resource id); None for a line that is no view line with bounds."""
+    s = line
+    close = s.find("]", 0, 18) if s.startswith("[") else -1
+    if close < 0 or not s.startswith(" | ", close + 1) or close + 4 >= len(s):
+        return None
+    at, named = _reference_view_field_end(s, close + 4), False
+    while at + 11 <= len(s) and s.startswith(" | ", at):
+        if s.startswith(" | bounds=[", at):
+            return s[close:at], named
+        named = named or not s.startswith(" | res=", at)
+        at = _reference_view_field_end(s, at + 3)
+    return None
+
+
+def _reference_same_page(before, after):
+    """Two screens show one page where of the named view lines of the one with more, at least half are on the
+    other with their class, resource id and name (_linediff.c's same_page)."""
+    def named(lines):
+        return collections.Counter(span for span, has_name in filter(None, map(_reference_named_span, lines))
+                                   if has_name)
+    old, new = named(before), named(after)
+    kept = sum((old & new).values())
+    return kept > 0 and 2 * kept >= max(sum(old.values()), sum(new.values()))
+
+
+def _reference_lone(old_rows, new_rows, before, after):
+    """Rows of a key no other row of their screens has, at two places, one without a name, pair as list rows
+    (shared) unless the screens show one page; as _linediff.c's mark_lone."""
+    page = None
+    for x in (x for x in old_rows if x and x["place"] is not None):
+        for y in (y for y in new_rows if y and y["place"] is not None):
+            if x["shared"] or y["shared"] or (x["name"] and y["name"]) or x["key"] != y["key"] or \
+                    x["place"] == y["place"]:
+                continue
+            page = _reference_same_page(before, after) if page is None else page
+            if page:
+                return
+            x["shared"] = y["shared"] = True
+
+
 def _reference_same_row(x, y, how):
     """Two view rows of one key that another row of a screen has: one row by their name, else by their place."""
     placed = x["place"] is not None and x["place"] == y["place"]
@@ -337,6 +379,7 @@ def _reference_diff_sentences(before, after, unit):
     changed_new = [line for _, _, _, j1, j2 in opcodes for line in after[j1:j2]]
     old_rows, new_rows = _reference_view_rows(changed_old, before), _reference_view_rows(changed_new, after)
     _reference_twins(old_rows, new_rows)
+    _reference_lone(old_rows, new_rows, before, after)
     p = q = 0  # where the opcode's lines start among the changed lines
     for tag, i1, i2, j1, j2 in opcodes:
         partners = _reference_pairs(changed_old, changed_new, p, q, i2 - i1, j2 - j1, old_rows, new_rows)

@@ -53,7 +53,8 @@ typedef struct {
     int indented;           /* whitespace before its start: a web tree's line below the root */
     /* An android view line whose head is its class and resource id (view_row): where its name (its text, hint and
      * description fields) ends and its bounds' "[x,y]" start (place, -1 for any other line), and whether another line
-     * of its screen has its class and resource id (shared: a list's rows, android:id/title); whether a changed line
+     * of its screen has its class and resource id (shared: a list's rows, android:id/title; also set by mark_lone on
+     * an element without a name at another place on another page, which pairs as a row does); whether a changed line
      * of the other screen is it at its place with its name (twinned: only a flag changed), or has its name at another
      * place (elsewhere: it moved), so no other row of that key is told as it with another name (mark_twins). */
     Py_ssize_t name_end, place;
@@ -960,6 +961,108 @@ mark_twins(const Text *a, Head *old_heads, Py_ssize_t old_count, const Text *t, 
         }
 }
 
+/* Where the part of a line of android's view list that names its element whatever its id and place runs: from its
+ * id's "]" up to the " | " before its bounds (its class, resource id, text, hint and description). Returns 1 where it
+ * has a field besides the resource id (a name), 0 where not, -1 where the line is no view line with bounds. */
+static int
+view_name_span(const Text *t, const Line *line, Py_ssize_t *from, Py_ssize_t *to)
+{
+    static const char BOUNDS[] = "bounds=[";
+    Py_ssize_t at = line->start, end = line->end, limit = end < at + 18 ? end : at + 18;
+    if (at >= end || CH(t, at) != '[')
+        return -1;
+    while (at < limit && CH(t, at) != ']')
+        at++;
+    if (at + 4 >= end || CH(t, at) != ']' || CH(t, at + 1) != ' ' || CH(t, at + 2) != '|' || CH(t, at + 3) != ' ')
+        return -1;
+    *from = at;
+    int named = 0;
+    for (Py_ssize_t k = view_field_end(t->kind, t->data, at + 4, end); k + 11 <= end;
+         k = view_field_end(t->kind, t->data, k + 3, end)) {
+        if (CH(t, k) != ' ' || CH(t, k + 1) != '|' || CH(t, k + 2) != ' ')
+            return -1;
+        int field = 0;
+        while (field < 8 && CH(t, k + 3 + field) == (Py_UCS4)BOUNDS[field])
+            field++;
+        if (field == 8) {
+            *to = k;
+            return named;
+        }
+        named |= !(CH(t, k + 3) == 'r' && CH(t, k + 4) == 'e' && CH(t, k + 5) == 's' && CH(t, k + 6) == '=');
+    }
+    return -1;
+}
+
+/* Whether two screens show one page: of the named view lines (view_name_span) of the one with more, at least half
+ * are on the other with their class, resource id and name, wherever they stand (a list scrolled, a header
+ * collapsed), each line counted once. On 88 pairs of real dumps the share fell in two groups: up to 0.32 for
+ * another page (Network & internet, then Internet: 1 of 16) or another folder of a list, from 0.56 for one page
+ * scrolled, a switch flipped, a dialog over the page. Uses w's table of b's lines (mark_keys is done with it). */
+static int
+same_page(const Text *a, const Text *t, Workspace *w)
+{
+    Py_ssize_t named_a = 0, named_t = 0, kept = 0, from, to, other_from, other_to;
+    memset(w->table, -1, (w->table_mask + 1) * sizeof(Py_ssize_t));
+    for (Py_ssize_t j = 0; j < t->count; j++) {
+        if (view_name_span(t, &t->lines[j], &from, &to) != 1)
+            continue;
+        named_t++;
+        Py_uhash_t hash = hash_code_points(t, from, to);
+        size_t slot = (size_t)hash & w->table_mask;
+        while (w->table[slot] != -1)
+            slot = (slot + 1) & w->table_mask;
+        w->table[slot] = j;
+        w->table_ids[slot] = (Py_ssize_t)hash;
+    }
+    for (Py_ssize_t i = 0; i < a->count; i++) {
+        if (view_name_span(a, &a->lines[i], &from, &to) != 1)
+            continue;
+        named_a++;
+        Py_uhash_t hash = hash_code_points(a, from, to);
+        /* A line of t counted already is kept in the table as -2 - its number, so its slot still chains. */
+        for (size_t slot = (size_t)hash & w->table_mask; w->table[slot] != -1; slot = (slot + 1) & w->table_mask) {
+            Py_ssize_t j = w->table[slot];
+            if (j < 0 || (Py_uhash_t)w->table_ids[slot] != hash)
+                continue;
+            view_name_span(t, &t->lines[j], &other_from, &other_to);
+            if (equal_spans(a, from, to, t, other_from, other_to)) {
+                w->table[slot] = -2 - j;
+                kept++;
+                break;
+            }
+        }
+    }
+    return kept > 0 && 2 * kept >= (named_a > named_t ? named_a : named_t);
+}
+
+/* Sets `shared` on changed view rows of a and t of one class and resource id that no other row of their screens has
+ * where they stand at two places and one has no name (no text, hint or description: a switch, an icon, a list
+ * view), unless the screens show one page (same_page): then they pair as list rows do (same_row), by their place
+ * only. Such an element's id names a kind of element an app puts on many pages, not one element: after Network &
+ * internet -> Internet the one 'switch_widget' was Airplane mode's, then Wi-Fi's, and is not one switch moved. */
+static void
+mark_lone(const Text *a, Head *old_heads, Py_ssize_t old_count, const Text *t, Head *new_heads, Py_ssize_t new_count,
+          Workspace *w)
+{
+    int page = -1;  /* not asked yet */
+    for (Py_ssize_t i = 0; i < old_count; i++) {
+        Head *x = &old_heads[i];
+        if (x->place < 0 || x->shared)
+            continue;
+        for (Py_ssize_t j = 0; j < new_count; j++) {
+            Head *y = &new_heads[j];
+            if (y->place < 0 || y->shared || (x->name_end > x->end && y->name_end > y->end) ||
+                !same_key(a, x, t, y, 0) || same_place(a, x, t, y))
+                continue;
+            if (page < 0)
+                page = same_page(a, t, w);
+            if (page)
+                return;
+            x->shared = y->shared = 1;
+        }
+    }
+}
+
 /* How surely two view rows of one class and resource id that another row of a screen has too (android:id/title of a
  * Settings list) are one row: by their name (text, hint, description) where it is the same and not empty, else by
  * their place (their bounds start at one point: a row whose summary changed, "T-Mobile" then "Airplane mode is on"),
@@ -1723,6 +1826,7 @@ diff_sentences(const Text *a, const Text *t, PyObject *unit, Builder *b, PyObjec
         mark_shared(a, w.old_heads, old_count);
         mark_shared(t, w.new_heads, new_count);
         mark_twins(a, w.old_heads, old_count, t, w.new_heads, new_count);
+        mark_lone(a, w.old_heads, old_count, t, w.new_heads, new_count, &w);
     }
     /* p and q: where the region's lines start among the changed lines of a and of t. */
     for (Py_ssize_t r = 0, p = 0, q = 0; r < region_count; r++) {

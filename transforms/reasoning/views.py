@@ -29,9 +29,11 @@ _LINE = re.compile(rf"\[ *(\d+)\] \| ([^\s|]+)(?: \| res=({_STRING}))?(?: \| tex
 # which its class mostly tells, and are told only where they change.
 _SHOWN_STATES = ("checked", "focused", "selected", "disabled")
 # A resource id's package: `res="com.android.chrome:id/url_bar"`. The framework's own ids (`android:id/title`, which
-# Settings' rows use) name no app.
+# Settings' rows use) name no app, nor do a vendor framework's (`vivo:id/main` on a vivo phone's Settings, whose
+# nodes' package is com.android.settings: the trace said "brings vivo to the front"): an app's package name has a dot,
+# as Android requires of every app's, and a framework's resource package has none.
 _RES_PACKAGE = re.compile(r' \| res="([\w.]+):id/')
-_PACKAGE = re.compile(r"[\w.]+")
+_PACKAGE = re.compile(r"\w+(?:\.\w+)+")
 _FRAMEWORK = "android"
 _RES = ' | res="'
 _FRAMEWORK_RES = f'{_RES}{_FRAMEWORK}:id/'
@@ -166,8 +168,9 @@ view_sentences = describer(named_line, changed)
 
 @lru_cache(maxsize=256)
 def app(text: str) -> str | None:
-    """The package whose resource ids name the most of a screen's elements, the framework's own left out; None
-    where no app's ids are shown or two name as many. Cached: a next observation is the next step's state."""
+    """The package whose resource ids name the most of a screen's elements, a framework's own (a package without a
+    dot: android, vivo) left out; None where no app's ids are shown or two name as many. Cached: a next observation
+    is the next step's state."""
     # Most screens show one app's ids and the framework's: counted by str.count, the first app's ids and the
     # framework's are all the ids (Counter over a findall cost ~11 us a screen, twice a row).
     at = text.find(_RES)
@@ -180,7 +183,7 @@ def app(text: str) -> str | None:
     if text.count(f"{_RES}{first}:id/") + text.count(_FRAMEWORK_RES) == text.count(_RES) and \
             _PACKAGE.fullmatch(first):
         return first
-    counts = Counter(package for package in _RES_PACKAGE.findall(text) if package != _FRAMEWORK)
+    counts = Counter(package for package in _RES_PACKAGE.findall(text) if "." in package)
     if not counts:
         return None
     (most, many), *rest = counts.most_common(2)
