@@ -7,6 +7,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import socket
@@ -222,27 +223,46 @@ class RecordedActions(Policy):
 
     name = "replay"
 
-    def __init__(self, actions: list):
+    def __init__(self, actions: list, not_before: list[float] | None = None):
         self.actions = actions
+        self.not_before = not_before or []
 
     def act(self, observation, history):
-        return self.actions[len(history)] if len(history) < len(self.actions) else None
+        step = len(history)
+        if step >= len(self.actions):
+            return None
+        if step < len(self.not_before):
+            # A step's clock second must differ from the recorded step's (see REPLAY_GAP_S): a recording whose
+            # reset ran slow under load and a replay whose reset ran fast met in the same second in CI.
+            wait = self.not_before[step] - time.time()
+            if wait > 0:
+                time.sleep(wait)
+        return self.actions[step]
 
 
 # The least time between the start of a play of an episode and the start of its next replay. A value computed from
 # the clock's second (a git commit id: its dates have one-second resolution) must not come out the same on a replay
 # by starting in the same second, or curation would take it for a constant (transforms.replay); with the plays this
-# far apart, each step of a replay runs at least a second after the recorded one unless its reset ran 2 s faster.
+# far apart, each step of a replay usually runs a second or more after the recorded one; where its reset ran faster
+# than the recording's, the step waits for the second after the recorded step ended (later_seconds).
 REPLAY_GAP_S = 3.0
 
 
+def later_seconds(transitions: list[Transition]) -> list[float]:
+    """For each recorded step, the start of the first clock second after it ended: a replay's step sent then reads
+    the clock in a later second than anything the recorded step printed."""
+    return [math.floor(t.timings.action_end.timestamp()) + 1.0 for t in transitions]
+
+
 def replay_once(collector: Collector, plan: EpisodePlan, actions: list[Action],
-                stop: threading.Event | None = None) -> tuple[Episode, list[Transition]]:
-    """Send `actions` again from a fresh reset for the plan's task and seed. On copies: a collector may write into
-    the action it steps (what it resolved to), and the next replay must send the same thing again."""
+                stop: threading.Event | None = None,
+                not_before: list[float] | None = None) -> tuple[Episode, list[Transition]]:
+    """Send `actions` again from a fresh reset for the plan's task and seed, step i not before the wall-clock time
+    not_before[i] (later_seconds). On copies: a collector may write into the action it steps (what it resolved to),
+    and the next replay must send the same thing again."""
     actions = copy.deepcopy(actions)
-    return run_episode(collector, EpisodePlan(plan.task, plan.seed, lambda: RecordedActions(actions), len(actions)),
-                       stop)
+    return run_episode(collector, EpisodePlan(plan.task, plan.seed, lambda: RecordedActions(actions, not_before),
+                                              len(actions)), stop)
 
 
 def next_play(after: float | None, stop: threading.Event | None = None) -> float:
@@ -266,7 +286,7 @@ def add_replays(collector: Collector, plan: EpisodePlan, transitions: list[Trans
     then be collected again, replays and all. started: when the recorded play started (monotonic)."""
     for _ in range(plan.replays):
         started = next_play(started, stop)
-        episode, replayed = replay_once(collector, plan, sent[:len(transitions)], stop)
+        episode, replayed = replay_once(collector, plan, sent[:len(transitions)], stop, later_seconds(transitions))
         if episode.end_reason == "interrupted":
             return False
         if len(replayed) < len(transitions):

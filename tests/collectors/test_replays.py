@@ -173,6 +173,30 @@ def test_each_replay_starts_at_least_the_gap_after_the_play_before_it():
     assert time.monotonic() - began < 0.5
 
 
+def test_a_replayed_step_waits_for_the_second_after_the_recorded_one_ended():
+    """The gap between plays is not enough alone: in CI a recording whose reset ran slow under load and a replay
+    whose reset ran fast sent their step in the same second (`date +%s` read the same). A replayed step is sent no
+    earlier than the second after its recorded step ended."""
+    from datetime import datetime, timezone
+
+    from collectors.runner import RecordedActions, later_seconds
+    from schemas import Action, Timings
+
+    now = time.time()
+    ended = datetime.fromtimestamp(now, timezone.utc)
+
+    class Recorded:
+        timings = Timings(action_start=ended, action_end=ended)
+
+    [not_before] = later_seconds([Recorded()])
+    assert not_before == int(now) + 1
+    action = Action(kind="keystrokes", arguments={"keystrokes": "date +%s\n"}, text="date +%s")
+    policy = RecordedActions([action], [not_before])
+    assert policy.act(None, []) is action
+    assert time.time() >= not_before
+    assert policy.act(None, [object()]) is None
+
+
 def test_a_replay_runs_its_steps_in_later_seconds_than_the_recording(tmp_path, base_image, prefix):
     tasks = tmp_path / "tasks.yaml"
     tasks.write_text(yaml.safe_dump({"tasks": [{

@@ -113,9 +113,10 @@ def test_the_root_placeholder_is_refused_at_load():
 def test_a_venv_console_script_is_refused_with_the_way_to_run_it():
     # Its #! line names the host venv's python, which the sandbox shows at /opt/worldline/mcp-venv instead.
     spec = server_from_dict("script", {"command": "{mcp_venv}/bin/mcp-server-time"}, "test")
+    # python3 or python3.11: what the venv's pip wrote depends on which python made the venv.
     with pytest.raises(ServerStartError, match=r"server 'script': '\{mcp_venv\}/bin/mcp-server-time' is a script "
-                                               r"whose #! line names /.*/bin/python3?, a host path the sandbox does "
-                                               r"not show; .*-m MODULE"):
+                                               r"whose #! line names /.*/bin/python[0-9.]*, a host path the sandbox "
+                                               r"does not show; .*-m MODULE"):
         ServerConnection(spec).__enter__()
 
 
