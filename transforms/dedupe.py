@@ -350,6 +350,10 @@ def resolve_bucket(members, options: NearDupOptions, report_exact: bool = True):
     named: dict[str, str] = {}  # removed member -> the kept member it names
     for i in range(1, len(distinct)):
         for j in np.flatnonzero(estimated_jaccard(sketches[:i], sketches[i]) >= options.threshold).tolist():
+            # Two contents of one id (recorded twice, differently) are not duplicates of each other: which copy
+            # stays is the id collisions' and episodes' call, and an id naming itself made an endless chain.
+            if named.get(distinct[j][0], distinct[j][0]) == distinct[i][0]:
+                continue
             if len(distinct[i]) < 3 or change_jaccard(distinct[i][2], distinct[j][2]) >= options.change_threshold:
                 named[distinct[i][0]] = named.get(distinct[j][0], distinct[j][0])
                 yield distinct[i][0], NEAR, named[distinct[i][0]]
@@ -368,7 +372,11 @@ def representative(decision: tuple[str, str], removed: dict) -> tuple[str, str]:
     kind is `exact` only if every link is (the same content_hash). Every link names an earlier id (id_order), so
     the chain ends."""
     kind, duplicate_of = decision
+    passed = set()
     while duplicate_of in removed:
+        if duplicate_of in passed:
+            raise ValueError(f"the duplicates chain of {decision} comes back to {duplicate_of}: it has no kept end")
+        passed.add(duplicate_of)
         link_kind, duplicate_of = removed[duplicate_of]
         kind = EXACT if kind == link_kind == EXACT else NEAR
     return kind, duplicate_of

@@ -119,6 +119,20 @@ def test_a_near_duplicate_of_a_removed_member_names_the_kept_one():
     assert list(resolve_bucket(members[::2], OPTIONS)) == [("e-c:0", NEAR, "e-b:0")]
 
 
+def test_two_contents_of_one_id_are_not_near_duplicates_of_each_other():
+    """An episode recorded twice with one step's screen edited: its id's two contents share buckets. Naming the id
+    a near duplicate of itself made Finish follow that chain for ever (settle_episode decides which copy stays)."""
+    a = np.zeros(OPTIONS.num_perm, dtype=np.uint8)
+    b = a.copy()
+    b[:20] = 1  # ~92% of a's sketch bytes
+    members = [("e:1", "h2", b.tobytes()), ("e:1", "h1", a.tobytes())]
+    assert list(resolve_bucket(members, OPTIONS)) == []
+    # Another id near both is still a near duplicate of the id, once.
+    assert list(resolve_bucket([*members, ("f:1", "h3", a.tobytes())], OPTIONS)) == [("f:1", NEAR, "e:1")]
+    with pytest.raises(ValueError, match="comes back to e:1"):
+        representative((NEAR, "e:1"), {"e:1": (NEAR, "e:1")})
+
+
 def test_the_representative_is_the_kept_end_of_a_chain_across_buckets():
     # b near a in one bucket, c near b in another (no bucket holds a and c); d an exact copy of c; f of e, kept.
     removed = {"b:0": (NEAR, "a:0"), "c:0": (NEAR, "b:0"), "d:0": (EXACT, "c:0"), "f:0": (EXACT, "e:0")}
