@@ -9,27 +9,14 @@ from __future__ import annotations
 
 import re
 
+from tests.transforms.android_screens import handed_lines as _handed
 from tests.transforms.android_screens import phone_trace, screen
-from transforms.reasoning._linediff import line_diff, renumbered
-from transforms.reasoning.views import app, view, view_sentences
+from transforms.reasoning.views import app, view
 
 # Network & internet, then Internet: another page, whose one switch is Wi-Fi's, not Airplane mode's.
 _WIFI = "task_system_2024-11-12_23-54-19"
 # A page of source.android.com in Chrome, scrolled: the header's unnamed 'devsite-user' view goes up with the page.
 _DOCS = "task_system_2024-05-14_22-02-59"
-
-
-def _handed(state: str, after: str) -> dict[str, list]:
-    """The lines line_diff hands its describe, as the android trace gets them (ids renumbered first)."""
-    handed = {"appear": [], "disappear": [], "change": []}
-
-    def keep(added, removed, pairs):
-        handed.update(appear=added, disappear=removed, change=pairs)
-        return view_sentences(added, removed, pairs)
-
-    numbered, _ = renumbered(state, after)
-    line_diff(numbered, after, "element", None, keep)
-    return handed
 
 
 def _ids(lines: list[str]) -> list[str]:

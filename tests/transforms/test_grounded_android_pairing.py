@@ -12,7 +12,7 @@ from collections import Counter
 import pytest
 
 from tests.transforms.android_screens import TASKS, phone_trace, screen
-from transforms.reasoning._linediff import line_diff, renumbered
+from tests.transforms.android_screens import handed_lines as _handed
 from transforms.reasoning.views import view, view_sentences
 
 # Network & internet, then Internet (Wi-Fi switched on): the list is laid out anew.
@@ -21,19 +21,6 @@ _WIFI = "task_system_2024-11-12_23-54-19"
 _NETWORK = "task_system_2024-11-12_23-49-19"
 # A vivo phone's Settings, then Display & brightness: the page's title (vivo:id/main, one on each screen) changes.
 _VIVO = "task_system_2024-05-20_20-18-50"
-
-
-def _handed(state: str, after: str) -> dict[str, list]:
-    """The lines line_diff hands its describe, as the android trace gets them (ids renumbered first)."""
-    handed = {}
-
-    def keep(added, removed, pairs):
-        handed.update(appear=added, disappear=removed, change=pairs)
-        return view_sentences(added, removed, pairs)
-
-    numbered, _ = renumbered(state, after)
-    line_diff(numbered, after, "element", None, keep)
-    return handed
 
 
 def _texts(lines: list[str]) -> list[str]:
