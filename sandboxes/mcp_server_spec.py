@@ -36,6 +36,13 @@ SANDBOX_OPT = "/opt/worldline"
 SANDBOX_PYTHON = f"{SANDBOX_OPT}/python"  # the Python installation the venvs were made from (pyenv's, here)
 SANDBOX_VENV = f"{SANDBOX_OPT}/venv"  # worldline's venv, for {python}
 SANDBOX_SRC = f"{SANDBOX_OPT}/src"  # worldline's packages, on PYTHONPATH
+# Folders the sandbox mounts afresh, showing nothing of the host's beneath them (sandboxes.mcp_sandbox: a tmpfs at
+# /tmp, bwrap's own /dev with an empty shm, and at SANDBOX_OPT only what placeholders bring), so a host path there
+# that an entry names is left out of the sandbox (SandboxLayout.bwrap_args), `read_only` included. Everything else an
+# entry names by an absolute path (under /run, /var/tmp, /srv, a home folder...) is shown at that path.
+HIDDEN_FOLDERS = {"/tmp": "the sandbox has a private /tmp of its own",
+                  "/dev/shm": "the sandbox's own /dev has an empty /dev/shm",
+                  SANDBOX_OPT: f"the sandbox shows at {SANDBOX_OPT} only what placeholders bring"}
 SANDBOX_FOLDERS = {"mcp_venv": f"{SANDBOX_OPT}/mcp-venv", "node_modules": f"{SANDBOX_OPT}/node_modules",
                    "cache": f"{SANDBOX_OPT}/cache"}
 # The same folders on this machine, under WORLDLINE_HOME (schemas.home: the checkout, or the XDG data folder once
@@ -214,6 +221,7 @@ def server_from_dict(name: str, entry: Any, where: str,
                                   f"records")
     for text in [spec.command, *spec.args, *spec.env.values(), *spec.prepare, spec.url, *hinted, *spec.read_only]:
         expand(text, placeholder_values("/w", 0), where)  # a typo in a placeholder fails at load, not mid-run
+    refuse_hidden_paths(spec, where)
     # An http server keeps a loopback of its own too (the client reaches it through mcp_forward's socket).
     if serves_pages(spec) and spec.network:
         raise ServerFileError(f"{where}: uses {{pages}}, which is served on the sandbox's own loopback at "
@@ -223,6 +231,34 @@ def server_from_dict(name: str, entry: Any, where: str,
         raise ServerFileError(f"{where}: prepare commands cannot use {{pages}}: the pages are served only next "
                               f"to the server itself")
     return spec
+
+
+def hidden_folder(text: str) -> str | None:
+    """The folder of HIDDEN_FOLDERS that hides `text` from a server, when `text` is the absolute path of something on
+    this machine beneath it. Only a literal path: a placeholder stands for a place the sandbox shows, and the
+    working directory (SANDBOX_WORKDIR, under /tmp) is the sandbox's own; a URL, a flag, `--x=/tmp/y` or a module
+    name is no path, and a path that does not exist here may be one the server makes in its own /tmp."""
+    if "{" in text or not text.startswith("/"):
+        return None
+    path = os.path.normpath(text)
+    if covered(path, [SANDBOX_WORKDIR]) or not os.path.exists(path):
+        return None
+    return next((folder for folder in HIDDEN_FOLDERS if path.startswith(folder + "/")), None)
+
+
+def refuse_hidden_paths(spec: ServerSpec, where: str) -> None:
+    """A ServerFileError for a path that the entry's command, args or read_only names and its sandbox would not
+    show: the server used to fail at its start, far from the cause (python's "can't open file")."""
+    for key, texts in (("command", [spec.command]), ("args", spec.args), ("read_only", spec.read_only)):
+        for text in texts:
+            folder = hidden_folder(text)
+            if folder:
+                raise ServerFileError(
+                    f"{where}: {key} names {text}, which is on this machine but not in the server's sandbox "
+                    f"({HIDDEN_FOLDERS[folder]}), so the server would not find it; move it out of {folder} (to "
+                    f"/var/tmp, /srv or a home folder, say): the sandbox shows an absolute path that the entry's "
+                    f"command, args or env names, read-only at that same path, and `read_only` adds folders it "
+                    f"needs beside it (nothing under {', '.join(HIDDEN_FOLDERS)} can be shown)")
 
 
 def serves_pages(spec: ServerSpec) -> bool:
