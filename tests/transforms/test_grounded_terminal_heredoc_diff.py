@@ -6,6 +6,7 @@ with `worldline collect terminal`)."""
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 
@@ -127,14 +128,15 @@ def test_a_pager_screen_is_told_where_it_shows_the_end():
     assert _TOLD in end
 
 
-def test_a_diff_cut_off_claims_nothing():
+def test_a_diff_cut_off_claims_no_count_it_cannot_see():
     state = f"{_REPO} "
     lines = _DIFF.split("\n")
-    # less's ':' says more follows: the last hunk is whole, but another may come.
+    # less's ':' after a whole hunk says more follows, but not whether it is more of g.txt.
     assert "The diff" not in _trace(state, f"{state}git diff\n{_DIFF}\n:", "git diff\n")
-    # The screen's bottom cuts a hunk, with or without the prompt below it.
-    assert "The diff" not in _trace(state, f"{state}git diff\n" + "\n".join(lines[:-1]), "git diff\n")
+    # A prompt after a hunk that is not whole: `| head` cut it, not the screen.
     assert shown_diff(lines[:-1] + [_REPO]) is None
+    assert "The diff" not in _trace(state, f"{state}git diff | head -20\n" + "\n".join(lines[:-1]) + f"\n{_REPO}",
+                                    "git diff | head -20\n")
     # The top: the command's line scrolled off (the output starts mid-file), or a pager's key shows page 2.
     assert shown_diff(lines[8:] + [_REPO]) is None
     assert "The diff" not in _trace(":", "\n".join(lines[8:]) + f"\n{_REPO}", "q")
@@ -142,7 +144,56 @@ def test_a_diff_cut_off_claims_nothing():
     wrapped = _DIFF.replace("+gamma", "+" + "g" * 79 + "\ngamma")
     assert shown_diff(wrapped.split("\n") + [_REPO]) is None
     assert shown_diff(_DIFF.replace("-5", "-" + "5" * 79 + "\n55").split("\n") + [_REPO]) is None
+    assert "The diff" not in _trace(state, f"{state}git diff\n" + _DIFF.replace(" 7\n", " " + "7" * 200 + "\n77\n"),
+                                    "git diff\n")
+    # A file's headers at the bottom, none of its hunks.
+    assert "The diff" not in _trace(state, f"{state}git diff\n" + "\n".join(lines[:4]), "git diff\n")
     assert shown_diff(lines + [_REPO]) is not None
+
+
+# Cut off at the screen's bottom (h232): the hunks above the cut are told, and where the cut one starts.
+def test_a_hunk_cut_off_at_the_screens_bottom_is_told_with_the_whole_hunks_above_it():
+    state = f"{_REPO} "
+    lines = _DIFF.split("\n")
+    trace = _trace(state, f"{state}git diff\n" + "\n".join(lines[:-1]), "git diff\n")
+    assert ("The diff removes 1 line and adds 1 line in f.txt (line 5 changes from '5' to 'five'), then shows the "
+            "start of a hunk at line 1 of g.txt, cut off at the screen's bottom.") in trace
+    # Both files are in the diff sentence: the new output's files are not named again.
+    assert "names" not in trace
+    # Cut in the first hunk: only where it starts.
+    assert _trace(state, f"{state}git diff\n" + "\n".join(lines[:9]), "git diff\n").endswith(
+        "The diff shows the start of a hunk at line 2 of f.txt, cut off at the screen's bottom.")
+    # Only a hunk's header at the bottom is its start too.
+    assert _trace(state, f"{state}git diff\n" + "\n".join(lines[:-3]), "git diff\n").endswith(
+        "then shows the start of a hunk at line 1 of g.txt, cut off at the screen's bottom.")
+
+
+def test_a_cut_files_hunks_above_the_cut_are_counted_as_its_first_hunks():
+    state = f"{_REPO} "
+    diff = "\n".join(_DIFF.split("\n")[:13]) + "\n@@ -40,4 +40,3 @@\n 40\n-41\n-42"
+    assert _trace(state, f"{state}git diff\n{diff}", "git diff\n").endswith(
+        "The diff removes 1 line and adds 1 line in the first hunk of f.txt (line 5 changes from '5' to 'five'), then "
+        "shows the start of a hunk at line 40 of f.txt, cut off at the screen's bottom.")
+    # A new file's hunk starts at the old file's line 0: at its top.
+    new = "diff --git a/n.txt b/n.txt\nnew file mode 100644\nindex 0000000..3b18e51\n--- /dev/null\n+++ b/n.txt\n" \
+        "@@ -0,0 +1,50 @@\n+1\n+2"
+    assert _trace(state, f"{state}git show\n{new}", "git show\n").endswith(
+        "The diff shows the start of a hunk at the top of n.txt, cut off at the screen's bottom.")
+
+
+# The first page of `git diff` in less, its ':' below a hunk the page cuts: cut down from a real collection (task
+# h216-git-diff, step 4, a 160x40 pane).
+_PAGE = "\n".join(["diff --git a/f.txt b/f.txt", "index f222490..ccea4a4 100644", "--- a/f.txt", "+++ b/f.txt",
+                   "@@ -1,12 +1,61 @@", "-1", "-2", "-3", "-4", "-five", *(f"-{n}" for n in range(6, 13)),
+                   *(f"+{n}" for n in range(100, 122)), ":"])
+
+
+def test_a_pagers_first_page_cut_inside_a_hunk_is_told_as_cut_off_above_its_colon():
+    state = f"{_REPO} "
+    trace = _trace(state, f"{state}seq 100 160 > f.txt && git diff\n{_PAGE}", "seq 100 160 > f.txt && git diff\n")
+    assert trace.endswith("The diff shows the start of a hunk at line 1 of f.txt, cut off at the screen's bottom, "
+                          "above the pager's ':'.")
+    assert "names f.txt" not in trace
 
 
 # A heredoc typed whole in one action (h225): the screens below are cut from a real collection (task
@@ -223,3 +274,34 @@ def test_an_empty_heredoc_is_told_as_empty():
     assert _trace(f"{_PROMPT} ", text, "cat <<EOF > empty.txt\nEOF\n") == (
         "The action runs `cat <<EOF > empty.txt` with an empty heredoc ended by `EOF`, which prints nothing; the "
         "screen gains only the next prompt.")
+
+
+# `<<-` (h232): bash strips leading tabs, and only tabs, from the body and the terminator line; `<<` strips nothing.
+# Each case is checked against bash itself: `bash -n` warns of a heredoc the input ends before its terminator.
+_TABBED = [
+    ("cat <<- 'EOF'\n\tx\n\t\tEOF", False), ('cat <<-"END" > f\n\tbody\n\t\t\tEND', False),
+    ("cat <<-EOF\n\tEOF", False),
+    ("cat <<EOF\n\tEOF", True), ("cat <<-EOF\n  EOF", True), ("cat <<-X\n \tX", True), ("cat <<- X\n\tX ", True),
+    ("cat <<A <<-B\n\tA\nA\n\t\tB", False), ("cat <<A <<-B\nA\n\tA\n\tB", False), ("cat <<-A <<B\n\tA\n\tB", True),
+]
+
+
+@pytest.mark.parametrize("typed, open_", _TABBED)
+def test_a_dash_heredoc_ends_at_a_tab_indented_terminator_and_a_plain_one_does_not(typed, open_):
+    assert _unfinished(typed) is open_
+    checked = subprocess.run(["bash", "-n", "-c", typed], capture_output=True, text=True, check=False)
+    assert ("delimited by end-of-file" in checked.stderr) is open_, checked.stderr
+
+
+@pytest.mark.parametrize("typed, told", [
+    ("cat <<- 'EOF' > t.txt\n\tindented\n\t\tEOF\n", "The action runs `cat <<- 'EOF' > t.txt` with a heredoc of 1 line "
+                                                     "ended by `EOF`"),
+    ("cat <<EOF > t.txt\n\tEOF\n", "The action types `cat <<EOF > t.txt` and 1 line of its heredoc, not yet ended by "
+                                   "`EOF`"),
+    ("cat <<-EOF > t.txt\n  EOF\n", "The action types `cat <<-EOF > t.txt` and 1 line of its heredoc, not yet ended "
+                                    "by `EOF`"),
+])
+def test_a_heredoc_typed_whole_is_ended_as_bash_ends_it(typed, told):
+    # A tab typed at bash's prompt asks for completions: the screen does not echo the lines, so only the subject
+    # is told, which is what is checked here.
+    assert _trace(f"{_PROMPT} ", f"{_PROMPT} {typed.splitlines()[0]}\n>", typed).startswith(told)

@@ -1,7 +1,8 @@
 """What a unified diff an answer prints (swe's git_diff and submit) or a terminal command shows (`git diff`, `git
-show`, `git log -p`: shown_diff, where the screen holds it whole) changes, told from its hunks alone: how many lines
-each file loses and gains, and its first change where that is one line, "line 548 changes from 'd[item] += 2' to
-'d[item] += 1'". The answer's own quotes are its first lines, the diff's headers, which say none of this."""
+show`, `git log -p`: terminal_diff, where the screen holds it whole or cuts it off inside a hunk) changes, told from
+its hunks alone: how many lines each file loses and gains, and its first change where that is one line, "line 548
+changes from 'd[item] += 2' to 'd[item] += 1'". The answer's own quotes are its first lines, the diff's headers,
+which say none of this."""
 
 from __future__ import annotations
 
@@ -15,6 +16,13 @@ _HUNK = re.compile(r"@@ -(\d+)(?:,\d+)? \+\d+(?:,\d+)? @@")
 _WHOLE = 60
 
 
+def _name(old_header: str, new_header: str) -> str:
+    """A file's name from its `--- a/` and `+++ b/` lines: the new one's, or the old one's for a file removed."""
+    old, new = old_header[4:], new_header[4:]
+    name = new[2:] if new.startswith("b/") else old[2:] if old.startswith("a/") else new
+    return name.split("\t")[0]
+
+
 def _files(text: str) -> list[tuple[str, list[str]]]:
     """Each file of a unified diff (its `+++ b/` name, or `--- a/` for a file removed) and the lines of its hunks."""
     files: list[tuple[str, list[str]]] = []
@@ -23,9 +31,7 @@ def _files(text: str) -> list[tuple[str, list[str]]]:
     while at < len(lines):
         line = lines[at]
         if line.startswith("--- ") and at + 1 < len(lines) and lines[at + 1].startswith("+++ "):
-            old, new = line[4:], lines[at + 1][4:]
-            name = new[2:] if new.startswith("b/") else old[2:] if old.startswith("a/") else new
-            files.append((name.split("\t")[0], []))
+            files.append((_name(line, lines[at + 1]), []))
             at += 2
             continue
         if files and line.startswith(("@@ ", "+", "-", " ", "\\")):
@@ -93,6 +99,15 @@ def _first_change(hunks: list[str]) -> str | None:
     return None
 
 
+def _counts(hunks: list[str]) -> str:
+    """How many lines some hunks remove and add: "removes 1 line and adds 2 lines"."""
+    removed = sum(1 for line in hunks if line.startswith("-"))
+    added = sum(1 for line in hunks if line.startswith("+"))
+    counts = [f"removes {removed} {'line' if removed == 1 else 'lines'}" if removed else "",
+              f"adds {added} {'line' if added == 1 else 'lines'}" if added else ""]
+    return " and ".join(count for count in counts if count) or "changes no line"
+
+
 def changed_files(text: str) -> list[str]:
     """The files diff_sentence tells, in its order: each file of the diff that has a hunk."""
     if "\n@@ -" not in text or "\n+++ " not in text:
@@ -105,24 +120,22 @@ def diff_sentence(text: str) -> str | None:
     holds a unified diff, else None. A diff of several files tells each file's counts, and the first file's change."""
     if "\n@@ -" not in text or "\n+++ " not in text:
         return None
-    files = [(name, hunks) for name, hunks in _files(text) if hunks]
+    return _whole_sentence([(name, hunks) for name, hunks in _files(text) if hunks])
+
+
+def _whole_sentence(files: list[tuple[str, list[str]]]) -> str | None:
+    """diff_sentence's sentence for the files of a diff that have hunks."""
     if not files:
         return None
-    told = []
-    for name, hunks in files:
-        removed = sum(1 for line in hunks if line.startswith("-"))
-        added = sum(1 for line in hunks if line.startswith("+"))
-        counts = [f"removes {removed} {'line' if removed == 1 else 'lines'}" if removed else "",
-                  f"adds {added} {'line' if added == 1 else 'lines'}" if added else ""]
-        told.append(f"{' and '.join(count for count in counts if count) or 'changes no line'} in {name}")
+    told = [f"{_counts(hunks)} in {name}" for name, hunks in files]
     replaced = _first_change(files[0][1])
     if replaced:
         told[0] += f": {replaced}" if len(told) == 1 else f" ({replaced})"
     return f"The diff {'; '.join(told)}."
 
 
-# A hunk's header with its counts: a count left out is 1.
-_HUNK_COUNTS = re.compile(r"@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@")
+# A hunk's header with its old start and its counts: a count left out is 1.
+_HUNK_COUNTS = re.compile(r"@@ -(\d+)(?:,(\d+))? \+\d+(?:,(\d+))? @@")
 # git's extended header lines between `diff --git` and `---`: diff_sentence does not read them.
 _EXTENDED = ("diff --git ", "index ", "new file mode ", "deleted file mode ", "old mode ", "new mode ",
              "similarity index ", "dissimilarity index ", "rename from ", "rename to ", "copy from ", "copy to ",
@@ -132,12 +145,18 @@ _EXTENDED = ("diff --git ", "index ", "new file mode ", "deleted file mode ", "o
 _PROMPT_ENDS = ("#", "$", "%")
 
 
+# What _hunk_end returns where the lines end inside the hunk: the screen's bottom cut it off.
+_CUT = -1
+# less's prompt while more of its input follows below the page (git's pager).
+_PAGER_MORE = ":"
+
+
 def _hunk_end(lines: list[str], at: int, old: int, new: int) -> int | None:
-    """Where a hunk whose body starts at `at` ends, as its header's counts say; None where the lines do not hold it
-    whole (cut at the screen's bottom, or a long line the terminal wrapped)."""
+    """Where a hunk whose body starts at `at` ends, as its header's counts say; _CUT where the lines end first; None
+    where a line does not fit it (a long line the terminal wrapped, or a prompt after a hunk `head` cut)."""
     while old > 0 or new > 0:
         if at >= len(lines):
-            return None
+            return _CUT
         line = lines[at]
         if line.startswith("-"):
             old -= 1
@@ -156,12 +175,10 @@ def _hunk_end(lines: list[str], at: int, old: int, new: int) -> int | None:
     return at
 
 
-def shown_diff(lines: list[str]) -> str | None:
-    """The unified diff in a command's output (`git diff`, `git show`, `git log -p`, `diff -u`), from its first line:
-    its headers and hunks, for diff_sentence, where the lines show it whole. None where its start may be above them (a
-    hunk's lines before its first header), a hunk is not whole (its header's counts), or nothing after its last hunk
-    shows that it ended: only the shell's prompt, a pager's '(END)' or the next commit of `git log -p` does. Only the
-    first diff is read: `git log -p` shows one a commit."""
+def _read(lines: list[str]) -> tuple[list[str], int, tuple[str, int] | None] | None:
+    """The first unified diff in the lines, from their first: its headers and whole hunks, the line after them, and,
+    where the lines end inside a hunk (its header's counts not met), that hunk's file and old start line. None where
+    its start may be above the lines (a hunk's lines before its first header) or a hunk's lines do not fit it."""
     start = None
     for at, line in enumerate(lines):
         if line.startswith("--- ") and at + 1 < len(lines) and lines[at + 1].startswith("+++ "):
@@ -176,13 +193,16 @@ def shown_diff(lines: list[str]) -> str | None:
     while at < len(lines):
         line = lines[at]
         if line.startswith("--- ") and at + 1 < len(lines) and lines[at + 1].startswith("+++ "):
+            name = _name(line, lines[at + 1])
             kept += lines[at:at + 2]
             at += 2
             header = _HUNK_COUNTS.match(lines[at]) if at < len(lines) else None
             while header:
-                end = _hunk_end(lines, at + 1, int(header[1] or 1), int(header[2] or 1))
+                end = _hunk_end(lines, at + 1, int(header[2] or 1), int(header[3] or 1))
                 if end is None:
                     return None
+                if end == _CUT:
+                    return kept, at, (name, int(header[1]))
                 kept += lines[at:end]
                 at = end
                 header = _HUNK_COUNTS.match(lines[at]) if at < len(lines) else None
@@ -190,7 +210,62 @@ def shown_diff(lines: list[str]) -> str | None:
             at += 1
         else:
             break
-    # What follows must show the diff ended: a long last line the terminal wrapped leaves its rest after a hunk
-    # whose counts it fits, and less's ':' says more follows.
+    return kept, at, None
+
+
+def shown_diff(lines: list[str]) -> str | None:
+    """The unified diff in a command's output (`git diff`, `git show`, `git log -p`, `diff -u`), from its first line:
+    its headers and hunks, for diff_sentence, where the lines show it whole. None where its start may be above them (a
+    hunk's lines before its first header), a hunk is not whole (its header's counts), or nothing after its last hunk
+    shows that it ended: only the shell's prompt, a pager's '(END)' or the next commit of `git log -p` does. Only the
+    first diff is read: `git log -p` shows one a commit."""
+    read = _read(lines)
+    return "\n".join(read[0]) if read and read[2] is None and _ended(lines, read[1]) else None
+
+
+def _ended(lines: list[str], at: int) -> bool:
+    """Whether the line after a diff's last hunk shows the diff ended: a long last line the terminal wrapped leaves
+    its rest after a hunk whose counts it fits, and less's ':' says more follows."""
     end = lines[at].rstrip() if at < len(lines) else ""
-    return "\n".join(kept) if end == "(END)" or end.startswith("commit ") or end.endswith(_PROMPT_ENDS) else None
+    return end == "(END)" or end.startswith("commit ") or end.endswith(_PROMPT_ENDS)
+
+
+def _cut_sentence(kept: list[str], name: str, old: int, paged: bool) -> tuple[str, list[str]]:
+    """What a diff cut off inside a hunk shows: each file above the cut as diff_sentence tells it, the cut hunk's
+    file by its hunks above the cut alone (the rest of it is below), and where the cut hunk starts."""
+    files = [(file, hunks) for file, hunks in _files("\n".join(kept)) if hunks]
+    told = []
+    for file, hunks in files:
+        if file == name:
+            whole = sum(1 for line in hunks if line.startswith("@@ "))
+            told.append(f"{_counts(hunks)} in {'the first hunk' if whole == 1 else f'the first {whole} hunks'} of "
+                        f"{file}")
+        else:
+            told.append(f"{_counts(hunks)} in {file}")
+    replaced = _first_change(files[0][1]) if files else None
+    if replaced:
+        told[0] += f" ({replaced})"
+    # The old file's line, as the whole diff's sentence numbers them; a hunk from line 0 adds to an empty file.
+    place = f"line {old}" if old else "the top"
+    cut = f"shows the start of a hunk at {place} of {name}, cut off at the screen's bottom" + (
+        ", above the pager's ':'" if paged else "")
+    names = list(dict.fromkeys([file for file, _ in files] + [name]))
+    return f"The diff {'; '.join(told)}, then {cut}." if told else f"The diff {cut}.", names
+
+
+def terminal_diff(lines: list[str]) -> tuple[str, list[str]] | None:
+    """The sentence for the diff a command's output shows below it, and the files that sentence names: diff_sentence's
+    where the lines show the diff whole (shown_diff); where they end inside a hunk, at the screen's bottom or above
+    less's ':' (more follows), the hunks above the cut and where the cut one starts. None otherwise: less's ':' after
+    a whole hunk leaves unknown whether the next is the same file's."""
+    paged = bool(lines) and lines[-1].rstrip() == _PAGER_MORE
+    read = _read(lines[:-1] if paged else lines)
+    if read is None:
+        return None
+    kept, at, cut = read
+    if cut is not None:
+        return _cut_sentence(kept, *cut, paged)
+    if paged or not _ended(lines, at):
+        return None
+    files = [(name, hunks) for name, hunks in _files("\n".join(kept)) if hunks]
+    return (_whole_sentence(files), [name for name, _ in files]) if files else None

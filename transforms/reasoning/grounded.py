@@ -15,8 +15,8 @@ files the new lines name and the new volatile values. Its parts: openings (the f
 action's first sentence), screens (a screen's line diff), elements (a desktop's rows, by the cells that changed,
 and the sentences that list elements), views (a phone's view lines, by the fields that changed; a screen's app),
 answers (an answer's lines or JSON facts), diffs (what a diff changes: a swe answer's, or one a terminal command
-printed whole on the screen), record (metadata and the reported error), faults (perturbation labels), headers (a
-screen's header fields), actions (reading the action).
+printed on the screen, whole or cut off at its bottom), record (metadata and the reported error), faults
+(perturbation labels), headers (a screen's header fields), actions (reading the action).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from transforms.reasoning import ReasoningError
 # Which volatile values are new: compiled, as a process table has a hundred of them.
 from transforms.reasoning._linediff import MAX_LISTED, new_spans
 from transforms.reasoning.answers import ANSWERS, answer_sentences
-from transforms.reasoning.diffs import changed_files, diff_sentence, shown_diff
+from transforms.reasoning.diffs import changed_files, diff_sentence, terminal_diff
 from transforms.reasoning.faults import fault_sentences
 from transforms.reasoning.openings import answer_subject, command_output
 from transforms.reasoning.record import error_sentence, meta_sentences, row_meta
@@ -108,12 +108,13 @@ def _volatile_sentence(state: str, action: str, text: str, spans: list[dict], se
         sentences.append(f"New values that vary between runs: {len(new)} ({', '.join(kinds)}).")
 
 
-def _terminal_diff(state: str, after_text: str, action_text: str) -> str | None:
-    """The diff the command printed, whole, for diff_sentence; most screens show no `+++ ` and cost a search."""
+def _terminal_diff(state: str, after_text: str, action_text: str) -> tuple[str, list[str]] | None:
+    """The sentence for the diff the command printed (diffs.terminal_diff) and the files it names; most screens show
+    no `+++ ` and cost a search."""
     if "\n+++ " not in after_text:
         return None
     output = command_output(state, after_text, action_text)
-    return shown_diff(output) if output else None
+    return terminal_diff(output) if output else None
 
 
 def grounded_trace(row: dict) -> str:
@@ -121,26 +122,27 @@ def grounded_trace(row: dict) -> str:
     after_text = row.get("next_text") or ""
     domain = row.get("domain") or ""
     action_text = row.get("action_text") or ""
+    named: list[str] = []  # the files a terminal's diff sentence names
     if domain in ANSWERS:
         opening = answer_subject(domain, action_text)
         sentences, new_text = answer_sentences(state, after_text, ANSWERS[domain], opening), after_text
         changes = diff_sentence(after_text) if domain == "swe" else None
         if changes:
             sentences.append(changes)
-        diff = after_text
     else:
         sentences, new_text = screen_sentences(state, after_text, domain, action_text)
-        # A diff a command printed on a terminal is told as swe's answers are, where the screen shows it whole below
-        # the command (openings.command_output, diffs.shown_diff): its start and every hunk, and that it ended.
-        diff = _terminal_diff(state, after_text, action_text) if domain == "terminal" else None
-        changes = diff_sentence(diff) if diff else None
+        # A diff a command printed on a terminal is told as swe's answers are, where the screen shows it below the
+        # command (openings.command_output, diffs.terminal_diff): its start and every hunk, and that it ended; or,
+        # where the screen's bottom cuts a hunk off, the hunks above it and where that one starts.
+        shown = _terminal_diff(state, after_text, action_text) if domain == "terminal" else None
+        changes, named = shown if shown else (None, named)
         if changes:
             sentences.append(changes)
     files = _files_named(new_text)
     if files and changes:
         # The diff sentence already names each file it changes ("The diff adds 10 lines in F. It names F." said F
         # twice); what it leaves, a file:line the answer shows, is still told.
-        told = set(changed_files(diff))
+        told = set(changed_files(after_text) if domain in ANSWERS else named)
         files = [name for name in files if name not in told]
     if files:
         sentences.append(f"{'It' if domain in ANSWERS else 'The new output'} names {_listed(files)}.")
