@@ -30,13 +30,14 @@ from collectors.secret_mask import SecretMask, server_secrets
 from sandboxes.mcp_install import SETUP_COMMAND
 from schemas import Action, EnvInfo, Observation
 from schemas.render import RenderError, render
+from schemas.shipped_tasks import shipped_task_file
 
 # SETUP_COMMAND installs the shipped servers into WORLDLINE_HOME (.venv-mcp/, .mcp-servers/node_modules); in a
 # checkout `make setup` runs it through this script, after apt-installing bubblewrap and node. The sandbox's and the
 # servers' own start errors name the command: a headline naming it or the script gets no second hint.
 SETUP_SCRIPT = "scripts/setup.d/40-mcp-servers.sh"
-DEFAULT_SERVERS_FILE = Path(__file__).resolve().parent.parent / "tasks" / "mcp_servers.yaml"
-DEFAULT_TASKS_FILE = DEFAULT_SERVERS_FILE.with_name("mcp.yaml")
+DEFAULT_SERVERS_FILE = shipped_task_file("mcp_servers.yaml")
+DEFAULT_TASKS_FILE = shipped_task_file("mcp.yaml")
 ERROR_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*)?(?:Error|Exception)\b")
 CALL_METHODS = ("tools/call", "resources/read", "prompts/get")
 LIST_METHODS = ("tools/list", "resources/list", "prompts/list", "resources/templates/list")

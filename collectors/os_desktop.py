@@ -26,9 +26,10 @@ from collectors.tasks import load_tasks
 from schemas import Action, EnvInfo, Observation
 from schemas.render import render
 from schemas.render.os import is_kept, is_shown, parse_dump, tag_of, walk
+from schemas.shipped_tasks import shipped_task_file
 
 RAW_FORMAT = "atspi-json"
-DEFAULT_TASKS = Path(__file__).resolve().parent.parent / "tasks" / "os.yaml"
+DEFAULT_TASKS = shipped_task_file("os.yaml")
 SETTLE_MS = 100  # the least wait after an action; desktopd then waits on until the apps' events stop
 
 

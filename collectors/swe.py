@@ -41,6 +41,7 @@ from sandboxes.swe_images import ENV_FILE, REPO_DIR, without_kernel_release
 from sandboxes.swe_repos import RepoSpec
 from schemas import Action, EnvInfo, Observation
 from schemas.render import render
+from schemas.shipped_tasks import shipped_task_file
 
 log = logging.getLogger(__name__)
 
@@ -512,7 +513,7 @@ def bugfix_tasks_cached(spec: RepoSpec, image: str, count: int, seed: int, out: 
 # ---- command ----
 
 def shipped_repos_file() -> Path:
-    return Path(__file__).resolve().parents[1] / "tasks" / "swe_repos.yaml"
+    return shipped_task_file("swe_repos.yaml")
 
 
 def collect_command(

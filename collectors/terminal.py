@@ -47,6 +47,7 @@ from sandboxes.swe_git import GIT_DATE_ENV
 from sandboxes.terminal_tmux import SessionEnded, TmuxTerminal
 from schemas import Action, EnvInfo, Observation
 from schemas.render import render
+from schemas.shipped_tasks import shipped_task_file
 
 DOMAIN = "terminal"
 RAW_FORMAT = "tmux-ansi"
@@ -57,7 +58,7 @@ POLL_S = 0.004
 DISK_FULL_SLACK_BYTES = 8192
 PERTURBATIONS = {"disk_full", "read_only_fs", "no_network", "memory_cap", "slow_commands"}
 # Not relative to the working directory: the shipped file sits beside the package, wherever the command runs.
-DEFAULT_TASKS = Path(__file__).resolve().parent.parent / "tasks" / "terminal.yaml"
+DEFAULT_TASKS = shipped_task_file("terminal.yaml")
 TASK_OPTIONS = {"memory", "pids", "disk", "cpus", "slow_delay_s", "action_timeout_s"}
 # Output that shows a perturbation (or a resource cap) took effect in this step.
 EVIDENCE = {

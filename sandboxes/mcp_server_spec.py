@@ -17,10 +17,11 @@ from typing import Any
 from sandboxes.bwrap import SYSTEM_PATHS, covered
 from sandboxes.swe_git import GIT_DATE
 from schemas.home import worldline_home
+from schemas.shipped_tasks import shipped_task_file
 from schemas.yaml_file import load_yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SHIPPED_SERVERS_FILE = PROJECT_ROOT / "tasks" / "mcp_servers.yaml"
+SHIPPED_SERVERS_FILE = shipped_task_file("mcp_servers.yaml")
 # The domains the shipped servers record in. A servers file may name a new one, but not a near miss of a known one:
 # `domain: serch` recorded every episode of that server under a domain of its own, without a word.
 SERVER_DOMAINS = ("mcp", "search")

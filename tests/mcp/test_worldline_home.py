@@ -23,7 +23,9 @@ from tests.mcp.mcp_helpers import SERVERS_FILE
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "setup.d" / "40-mcp-servers.sh"
-PACKAGES = ("schemas", "sandboxes", "collectors", "transforms", "pipelines", "tasks")
+# Installed name: checkout folder (pyproject.toml installs the task files as the package worldline_tasks).
+INSTALLED = {"schemas": "schemas", "sandboxes": "sandboxes", "collectors": "collectors", "transforms": "transforms",
+             "pipelines": "pipelines", "worldline_tasks": "tasks"}
 
 
 def test_home_is_the_checkout_when_run_from_one():
@@ -63,11 +65,11 @@ def test_the_host_folders_follow_worldline_home(tmp_path, monkeypatch):
 
 
 def installed_layout(tmp_path: Path) -> Path:
-    """worldline's packages and tasks in a folder of their own, without the checkout around them: where
+    """worldline's packages and task files in a folder of their own, without the checkout around them: where
     PROJECT_ROOT points once pip has installed them (site-packages)."""
     site = tmp_path / "site-packages"
-    for name in PACKAGES:
-        shutil.copytree(ROOT / name, site / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name, folder in INSTALLED.items():
+        shutil.copytree(ROOT / folder, site / name, ignore=shutil.ignore_patterns("__pycache__"))
     return site
 
 

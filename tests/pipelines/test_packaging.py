@@ -5,6 +5,8 @@ task files, the desktop guest's start script), so the lists checked here come fr
 
 import ast
 import importlib.machinery
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -52,10 +54,27 @@ def _pyproject(src: Path) -> dict:
     return tomllib.loads((src / "pyproject.toml").read_text())
 
 
+def _package_folders(src: Path) -> dict[str, Path]:
+    """Each package pyproject.toml lists, with the folder it is built from (package-dir maps a name onto another
+    folder: worldline_tasks is tasks/)."""
+    config = _pyproject(src)["tool"]["setuptools"]
+    mapped = config.get("package-dir", {})
+    folders = {}
+    for name in config["packages"]:
+        top, _, rest = name.partition(".")
+        folders[name] = (src / mapped[top] if top in mapped else src / top) / rest.replace(".", "/")
+    return folders
+
+
 def _package_dirs(src: Path) -> list[Path]:
-    """The packages the build finds, found the way pyproject.toml asks (namespace folders included)."""
-    include = _pyproject(src)["tool"]["setuptools"]["packages"]["find"]["include"]
-    return [src / name.replace(".", "/") for name in find_namespace_packages(where=str(src), include=include)]
+    return list(_package_folders(src).values())
+
+
+def _wheel_name(name: str, src: Path) -> str:
+    """Where the file `name` (a path in the source tree) lands in the wheel: under its package's name, which is its
+    folder's path but for a mapped package (tasks/terminal.yaml is worldline_tasks/terminal.yaml)."""
+    package = {folder: package for package, folder in _package_folders(src).items()}.get((src / name).parent)
+    return name if package is None else "/".join([*package.split("."), Path(name).name])
 
 
 def _shippable(path: Path, src: Path) -> bool:
@@ -120,7 +139,7 @@ def _paths_from_own_location(source: Path) -> set[Path]:
 def test_the_wheel_holds_every_file_of_every_package(built):
     """Package data is listed by pattern (pyproject.toml); a file of a new kind in a package folder must ship too."""
     src, _, wheel = built
-    held = {name for folder in _package_dirs(src) for path in folder.iterdir() if path.is_file()
+    held = {_wheel_name(name, src) for folder in _package_dirs(src) for path in folder.iterdir() if path.is_file()
             for name in _files(path, src)}
     assert held, "no package files found: the package discovery above is wrong"
     missing = sorted(held - wheel)
@@ -141,8 +160,9 @@ def test_every_path_the_code_takes_from_its_own_location_is_installed(built):
     wanted: dict[str, str] = {}
     for path, reader in sorted(read, key=lambda pair: -len(pair[0].parts)):  # name the module closest to the file
         for name in _files(path, src):
-            wanted.setdefault(name, reader)
-    assert any(name.startswith("tasks/") for name in wanted), "the scan found no default task file: it is broken"
+            wanted.setdefault(_wheel_name(name, src), reader)
+    assert any(name.startswith("sandboxes/desktop/guest/") for name in wanted), \
+        "the scan missed the desktop guest's files (sandboxes/desktop/image.py): it is broken"
     missing = {name: reader for name, reader in sorted(wanted.items()) if name not in wheel}
     assert not missing, f"read by the code but not installed (file: the module whose path leads to it): {missing}"
 
@@ -155,3 +175,66 @@ def test_every_c_extension_is_in_the_sdist_as_source_and_in_the_wheel_built(buil
         assert set(extension["sources"]) <= sdist, extension
         stem = extension["name"].replace(".", "/")
         assert any(stem + suffix in wheel for suffix in importlib.machinery.EXTENSION_SUFFIXES), extension["name"]
+
+
+def test_every_folder_of_the_code_packages_is_listed(built):
+    """pyproject.toml lists the packages (to install tasks/ as worldline_tasks): a new folder of templates or pages
+    left off that list would be missing from the wheel without a word."""
+    src, _, _ = built
+    folders = _package_folders(src)
+    mapped = _pyproject(src)["tool"]["setuptools"].get("package-dir", {})
+    code = sorted({name.split(".")[0] for name in folders} - set(mapped))
+    found = find_namespace_packages(where=str(src), include=[pattern for top in code for pattern in (top, top + ".*")])
+    assert "sandboxes.sites.static" in found, "namespace folders are not found: the check below proves nothing"
+    unlisted = sorted(set(found) - set(folders))
+    assert not unlisted, f"folders of worldline's packages missing from [tool.setuptools] packages: {unlisted}"
+
+
+def test_the_wheel_puts_nothing_generic_at_the_top_of_site_packages(built):
+    """A top-level `tasks` folder in site-packages could be another distribution's: the task files install as
+    worldline_tasks, every one of them."""
+    src, _, wheel = built
+    tops = {name.split("/")[0] for name in wheel if not name.split("/")[0].endswith(".dist-info")}
+    assert "tasks" not in tops
+    assert tops == {name.split(".")[0] for name in _package_folders(src)}, tops
+    shipped = {path.name for path in (src / "tasks").iterdir() if path.is_file()}
+    assert shipped, "the checkout's tasks/ folder is empty"
+    assert {f"worldline_tasks/{name}" for name in shipped} <= wheel
+
+
+# Each default the code reads from the shipped task files, as the installed copy of its module names it, and how
+# many entries its own loader reads from it.
+INSTALLED_DEFAULTS = """
+import json
+from collectors import mcp, os_desktop, swe, terminal
+from collectors.tasks import load_tasks
+from sandboxes import mcp_server_spec
+from sandboxes.swe_repos import load_repo_specs
+files = {terminal.DEFAULT_TASKS: load_tasks, mcp.DEFAULT_TASKS_FILE: load_tasks, os_desktop.DEFAULT_TASKS: load_tasks,
+         mcp.DEFAULT_SERVERS_FILE: mcp_server_spec.load_servers, swe.shipped_repos_file(): load_repo_specs}
+files[mcp_server_spec.SHIPPED_SERVERS_FILE] = mcp_server_spec.load_servers
+print(json.dumps({"modules": [m.__file__ for m in (mcp, os_desktop, swe, terminal, mcp_server_spec)],
+                  "files": {str(path): len(load(path)) for path, load in files.items()}}))
+"""
+
+
+def test_the_installed_collectors_find_their_task_files(built, tmp_path):
+    """Installed from the wheel (by pip, into a folder laid out as site-packages), the collectors' defaults are the
+    installed worldline_tasks files, and no `tasks` folder is installed."""
+    src, _, _ = built
+    [wheel] = (src.parent / "dist").glob("*.whl")  # where the fixture built it
+    site = tmp_path / "site"
+    result = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
+                             "--target", str(site), str(wheel)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert not (site / "tasks").exists(), sorted(path.name for path in site.iterdir())
+    # Run outside the checkout so that neither the working directory nor the checkout's pyproject.toml is seen; the
+    # installed copy comes first on the path, before the editable install of the venv running the tests.
+    result = subprocess.run([sys.executable, "-c", INSTALLED_DEFAULTS], cwd=tmp_path, capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(site)}, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    found = json.loads(result.stdout.splitlines()[-1])
+    assert all(Path(module).is_relative_to(site) for module in found["modules"]), found["modules"]
+    assert len(found["files"]) == 5, found["files"]  # mcp_server_spec's servers file is collectors.mcp's default
+    for name, entries in found["files"].items():
+        assert Path(name).parent == (site / "worldline_tasks").resolve() and entries, (name, entries)
