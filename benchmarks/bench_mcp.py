@@ -19,7 +19,7 @@ from anyio.from_thread import start_blocking_portal
 
 from collectors.api import Task
 from collectors.mcp import McpCollector, action_from_call
-from sandboxes.mcp_server_spec import PROJECT_ROOT, load_servers
+from sandboxes.mcp_server_spec import PROJECT_ROOT, SHIPPED_SERVERS_FILE, load_servers
 from sandboxes.mcp_servers import ServerConnection
 
 CALLS = 400
@@ -105,7 +105,7 @@ def _parallel(servers, n: int) -> float:
 
 
 def main() -> None:
-    servers = load_servers(PROJECT_ROOT / "tasks" / "mcp_servers.yaml")
+    servers = load_servers(SHIPPED_SERVERS_FILE)
     samples = _paired(servers, servers[SERVER])
     ms = {name: statistics.median(values) * 1000 for name, values in samples.items()}
     overhead = statistics.median(s - b for s, b in zip(samples["step"], samples["sandboxed"])) * 1000
