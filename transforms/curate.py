@@ -151,7 +151,8 @@ class PrepareFn(beam.DoFn):
         key = dedupe.file_key(target)
         yield beam.pvalue.TaggedOutput(PREPARED, (key, target))
         for partition, batch in dedupe.partitioned_keys(key, ids, hashes, prepared.band_keys,
-                                                        self.options.near_dup.partitions).items():
+                                                        self.options.near_dup.partitions,
+                                                        dedupe.CopyOrder.of_rows(prepared.rows)).items():
             self.buffer[partition].append(batch)
             self.buffered += len(batch)
         if self.buffered >= KEY_BUFFER_ENTRIES:

@@ -191,10 +191,37 @@ def file_key(path: str) -> int:
     return xxhash.xxh64_intdigest(path.encode())
 
 
+NO_TIME = np.iinfo(np.int64).min  # a copy without an action time: any copy with one is later
+
+
+@dataclass(frozen=True)
+class CopyOrder:
+    """Per row of a prepared file, what chooses among an id's copies of one content: its action's start
+    (microseconds, NO_TIME without one), the raw file it was read from and its row or line there. A prepared file's
+    key hashes a path with a random name, so choosing by file key kept a different copy from run to run wherever
+    the copies differ outside the content (the same recording merged in twice, with other action times)."""
+    started: np.ndarray
+    sources: list
+    positions: np.ndarray
+
+    @classmethod
+    def of_rows(cls, rows: list[dict]) -> "CopyOrder":
+        """The order of prepared rows (transforms.prepare's: action_started_at, source, position)."""
+        started = [row.get("action_started_at") for row in rows]
+        return cls(np.array([NO_TIME if value is None else value for value in started], dtype=np.int64),
+                   [row["source"] for row in rows], np.array([row["position"] for row in rows], dtype=np.int64))
+
+    @classmethod
+    def unknown(cls, count: int) -> "CopyOrder":
+        """Rows whose copies tie on all three: the copy kept is then the first by (file, row)."""
+        return cls(np.full(count, NO_TIME, dtype=np.int64), [""] * count, np.zeros(count, dtype=np.int64))
+
+
 @dataclass
 class KeyBatch:
     """Dedupe keys of some rows, for one partition. Band entries: (bucket key, content hash, file, row). Content
-    entries (partitioned by content hash) and id entries (partitioned by id): (id, content hash, file, row)."""
+    entries (partitioned by content hash): (id, content hash). Id entries (partitioned by id): (id, content hash,
+    file, row, recorded start, source, position), the last three to choose among an id's copies (CopyOrder)."""
     band_key: np.ndarray
     band_hash: np.ndarray
     band_file: np.ndarray
@@ -205,6 +232,9 @@ class KeyBatch:
     id_hash: np.ndarray
     id_file: np.ndarray
     id_row: np.ndarray
+    id_started: np.ndarray
+    id_source: list
+    id_position: np.ndarray
 
     @classmethod
     def concat(cls, batches: list["KeyBatch"]) -> "KeyBatch":
@@ -216,7 +246,8 @@ class KeyBatch:
 
         return cls(arrays("band_key"), arrays("band_hash"), arrays("band_file"), arrays("band_row"),
                    lists("content_ids"), arrays("content_hash"), lists("id_ids"), arrays("id_hash"),
-                   arrays("id_file"), arrays("id_row"))
+                   arrays("id_file"), arrays("id_row"), arrays("id_started"), lists("id_source"),
+                   arrays("id_position"))
 
     def __len__(self) -> int:
         return len(self.band_key) + len(self.content_hash) + len(self.id_hash)
@@ -244,8 +275,10 @@ def _picked(items: list, indices: np.ndarray) -> list:
 
 
 def partitioned_keys(file: int, ids: list[str], content_hashes: list[str], band_keys: np.ndarray,
-                     partitions: int) -> dict[int, KeyBatch]:
-    """One prepared file's rows -> their dedupe keys, split by partition."""
+                     partitions: int, copies: CopyOrder | None = None) -> dict[int, KeyBatch]:
+    """One prepared file's rows -> their dedupe keys, split by partition. `copies`: the rows' CopyOrder (without
+    it, an id's copies of one content are told apart by file key and row alone)."""
+    copies = copies or CopyOrder.unknown(len(ids))
     n, bands = band_keys.shape if len(ids) else (0, 0)
     hashes = _hash_values(content_hashes)
     rows = np.arange(n, dtype=np.uint32)
@@ -263,7 +296,8 @@ def partitioned_keys(file: int, ids: list[str], content_hashes: list[str], band_
             flat_keys[in_bands], hashes[band_rows[in_bands]], np.full(len(in_bands), file, np.uint64),
             band_rows[in_bands],
             _picked(ids, in_contents), hashes[in_contents],
-            _picked(ids, in_ids), hashes[in_ids], np.full(len(in_ids), file, np.uint64), rows[in_ids])
+            _picked(ids, in_ids), hashes[in_ids], np.full(len(in_ids), file, np.uint64), rows[in_ids],
+            copies.started[in_ids], _picked(copies.sources, in_ids), copies.positions[in_ids])
     return out
 
 
@@ -283,19 +317,30 @@ def exact_duplicates(batch: KeyBatch):
 
 
 def id_collisions(batch: KeyBatch):
-    """((file, row), same content?, (file, row) of the kept copy) for every copy of an id but the first: the copy
-    with the smallest content hash is kept (then file, row); a later copy with the same content is its exact
-    duplicate, one with other content a conflict."""
+    """((file, row), same content?, (file, row) of the kept copy) for every copy of an id but the one kept: of
+    the copies with the smallest content hash, the last (`_last_copy`); another copy with that content is its
+    exact duplicate, one with other content a conflict (across raw files, curate.settle_episode then keeps one
+    recording of the episode whole)."""
     copies: dict[str, list] = {}
     for index, record_id in enumerate(batch.id_ids):
         copies.setdefault(record_id, []).append(index)
     for indices in copies.values():
         if len(indices) < 2:
             continue
-        ordered = sorted((int(batch.id_hash[i]), int(batch.id_file[i]), int(batch.id_row[i])) for i in indices)
-        first_hash, *kept = ordered[0]
-        for content_hash, file, row in ordered[1:]:
-            yield (file, row), content_hash == first_hash, tuple(kept)
+        first_hash = min(int(batch.id_hash[i]) for i in indices)
+        kept = _last_copy(batch, [i for i in indices if int(batch.id_hash[i]) == first_hash])
+        kept_ref = (int(batch.id_file[kept]), int(batch.id_row[kept]))
+        for i in indices:
+            if i != kept:
+                yield (int(batch.id_file[i]), int(batch.id_row[i])), int(batch.id_hash[i]) == first_hash, kept_ref
+
+
+def _last_copy(batch: KeyBatch, indices: list[int]) -> int:
+    """The copy of one content to keep: the later recording (as curate.settle_episode keeps an episode's), then the
+    last by raw file name and position in it, so the choice depends on the input alone; copies alike in all three
+    (the same row read twice) are the same row to the output: the first by (file, row)."""
+    return max(indices, key=lambda i: (int(batch.id_started[i]), batch.id_source[i], int(batch.id_position[i]),
+                                       -int(batch.id_file[i]), -int(batch.id_row[i])))
 
 
 def near_candidates(batch: KeyBatch):

@@ -3,7 +3,7 @@ import random
 import numpy as np
 import pytest
 
-from transforms.dedupe import (EXACT, NEAR, KeyBatch, NearDupOptions, change_jaccard, change_signature,
+from transforms.dedupe import (EXACT, NEAR, CopyOrder, KeyBatch, NearDupOptions, change_jaccard, change_signature,
                                change_signatures, conditions_text, decide, estimated_jaccard, exact_duplicates,
                                file_part_signatures, file_signatures, hash_text, id_collisions, id_order,
                                near_candidates, partitioned_keys, representative, resolve_bucket)
@@ -202,6 +202,49 @@ def test_an_id_read_twice_is_a_duplicate_or_a_conflict():
     _, collisions, _ = resolved(all_keys(conflict))
     # The copy with the larger content hash is the one reported, as a conflict, with the copy kept.
     assert collisions == [((2, 0), False, (1, 0))]
+
+
+def _copies_kept(copies, partitions=3):
+    """copies: [(file key, content hash hex, action start or None, source, position)] of one id -> the (file, row)
+    id_collisions keeps and what it reports of the others."""
+    batches = {}
+    for file, content_hash, started, source, position in copies:
+        row = {"action_started_at": started, "source": source, "position": position}
+        for partition, batch in partitioned_keys(file, ["e:3"], [content_hash], np.zeros((1, 12), dtype=np.uint64),
+                                                 partitions, CopyOrder.of_rows([row])).items():
+            batches.setdefault(partition, []).append(batch)
+    [batch] = [KeyBatch.concat(found) for found in batches.values() if found[0].id_ids]
+    reported = list(id_collisions(batch))
+    [kept] = {kept for *_, kept in reported}
+    return kept, sorted(reported)
+
+
+def test_an_id_read_twice_with_one_content_keeps_the_later_recording_whatever_the_file_keys():
+    """The same recording merged in again with other action times: the copy kept was the smallest prepared-file
+    key, a hash of a random path, so each run kept another copy (and wrote its times)."""
+    same = "00000000000000aa"
+    for early, late in ((1, 2), (2, 1)):  # the prepared files' keys either way round
+        copies = [(early, same, 1_000, "raw/transitions/t/pack-1.parquet", 7),
+                  (late, same, 5_000, "raw/transitions/t/e.parquet", 0)]
+        for order in (copies, copies[::-1]):
+            assert _copies_kept(order) == ((late, 0), [((early, 0), True, (late, 0))])
+    # The same action times: the last raw file by name, then the last position, as settle_episode's last resort.
+    tied = [(1, same, 1_000, "b.jsonl", 4), (2, same, 1_000, "a.jsonl", 9), (3, same, 1_000, "b.jsonl", 2)]
+    assert _copies_kept(tied)[0] == (1, 0)
+    # A copy without an action time is older than any with one.
+    assert _copies_kept([(1, same, None, "z.jsonl", 1), (2, same, 3, "a.jsonl", 1)])[0] == (2, 0)
+    # Other content is still a conflict with the copy of the smallest content hash, whatever the times.
+    assert _copies_kept([(1, same, 1_000, "a.jsonl", 1), (2, "00000000000000ff", 9_000, "b.jsonl", 1),
+                         (3, same, 2_000, "c.jsonl", 1)]) == ((3, 0), [((1, 0), True, (3, 0)),
+                                                                       ((2, 0), False, (3, 0))])
+
+
+def test_copies_alike_in_time_source_and_position_keep_the_first_row_as_without_an_order():
+    same = "00000000000000aa"
+    assert _copies_kept([(9, same, 1_000, "a.jsonl", 1), (4, same, 1_000, "a.jsonl", 1)])[0] == (4, 0)
+    text = "screen " * 30
+    unordered = {9: [("x:0", same, text, "ls")], 4: [("x:0", same, text, "ls")]}
+    assert resolved(all_keys(unordered))[1] == [((9, 0), True, (4, 0))]
 
 
 def test_near_candidates_name_one_row_per_content_in_shared_buckets():
