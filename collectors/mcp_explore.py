@@ -7,9 +7,11 @@ not know serves only an invalid call; HEAD~1 needs a history of two commits). To
 call yet go first. A bounded share of calls is deliberately invalid, of kinds the schema makes possible (a required
 argument left out or misnamed, a wrong type, a value out of range, an unknown tool, a path outside the server's
 root, a reference to nothing), spread evenly over the episode, each with its kind in the recorded action
-(`invalid_on_purpose`). No call is sent twice in an episode, unless it only reads and a state-changing call that
-changed something succeeded since that can change what it reads (data review D5, D6). docs/mcp.md (Policies) has
-the measurements.
+(`invalid_on_purpose`). A change the state refused gets made next what its error's words point at among the tools
+that make things (git_commit's "No changes staged" at git_add, the staging area's tool), and is tried again right
+after. No call is sent twice in an episode, unless it only reads and a state-changing call that changed something
+succeeded since that can change what it reads, or the state refused it and what it waited for was made since (data
+review D5, D6). docs/mcp.md (Policies) has the measurements.
 """
 
 from __future__ import annotations
@@ -85,6 +87,9 @@ CHECKED_OUT = re.compile(r"^\* (\S+)$|\bOn branch (\S+)|Switched to branch '([^'
 # Field names every MCP answer has: a change and a read sharing one of these share nothing.
 ENVELOPE = frozenset({"content", "type", "text", "isError", "structuredContent", "_meta", "annotations", "mimeType",
                       "data", "result", "jsonrpc", "id", "error", "message", "code"})
+# Words of an error that say only that a call failed, not what it lacked.
+FAILURE_WORDS = frozenset({"error", "executing", "tool", "failed", "cannot", "could", "invalid", "with", "from",
+                           "that", "this", "there", "have", "does", "must", "should"})
 TEXT_WORDS = ("content", "message", "text", "observation", "description", "topic", "body", "note")
 SYNONYMS = {"path": "file_path", "query": "q", "message": "msg", "timezone": "tz", "name": "title", "url": "link",
             "content": "text", "files": "paths", "entities": "items", "revision": "rev", "page_id": "id"}
@@ -121,6 +126,13 @@ def _making(tool: str) -> float:
     if MAKING.search(tool):
         return 4
     return 2 if CREATING.search(tool) and "commit" not in tool.lower() else 1
+
+
+def _stems(text: str) -> set[str]:
+    """Words of four letters or more, cut to a crude stem so that an error and a description meet across forms
+    ("staged" and "staging", "entity" and "entities"): only an overlap is asked of them, never a meaning."""
+    return {re.sub(r"(?:ing|ed|es|e|s)$", "", word)[:5] for word in re.findall(r"[a-z]+", text.lower())
+            if len(word) >= 4 and word not in FAILURE_WORDS}
 
 
 def _destroys(tool: dict) -> bool:
@@ -602,7 +614,16 @@ class ExplorePolicy(Policy):
         self.calls: dict[str, int] = {}
         self.tried: dict[str, int] = {}  # valid calls sent, by tool
         self.answered: set[str] = set()  # tools a valid call got an answer from without an error
-        self.stuck: dict[str, int] = {}  # tool -> things made when a valid call of it last failed
+        self.stuck: dict[str, int] = {}  # tool -> what it waits for (_made_for) when a valid call of it last failed
+        # A failed tool -> the tools that make things which its error's words point at (git_commit's "No changes
+        # staged for commit" at git_add, "Adds file contents to the staging area"): what prepares its next try.
+        self.needs: dict[str, list[str]] = {}
+        self.made_by: dict[str, int] = {}  # calls that made or added something, by tool
+        self.prepared: dict[str, int] = {}  # failed tool -> calls of a tool it needs sent for it
+        self.preparing: list[str] = []  # failed tools the call _pick chose prepares, counted once it is sent
+        # Calls a valid try of which the state refused: sent again once what their tool waits for was made (a
+        # commit of the same message after git_add), though a call is otherwise never sent twice.
+        self.refused: set[str] = set()
         self.made: str | None = None  # the tool of the last valid call, if it made or added something
         self.makes = 0  # calls that made or added something
         # (tool, the tool that made something) of tries right after it: what a commit needs is what git_add makes,
@@ -634,7 +655,8 @@ class ExplorePolicy(Policy):
             action, kind = self._choose(len(history))
             if action is None:
                 return None
-            if action.text not in self.sent or (self._rereads(action) and self._affected(action)):
+            if (action.text not in self.sent or (self._rereads(action) and self._affected(action))
+                    or (action.text in self.refused and self._unblocked(action.arguments.get("name")))):
                 return self._send(action, kind)
             if self.retrying and attempt >= 2:
                 self.retried.add(self.retrying)  # its calls left were all sent: the others' turn
@@ -691,7 +713,13 @@ class ExplorePolicy(Policy):
             # yet ("Entity with name Lisbon not found"), which something made may be.
             if action.kind == "tools/call" and not (MAKING.search(self.maker.tool) and any(
                     len(v) >= 3 and v in observation.text for v in _strings(arguments))):
-                self.stuck[self.maker.tool] = self.makes
+                # Only a change gets what it lacks made for it: a read of a file not there (ENOENT) points at
+                # write_file, which writes a path of its own choosing, and the read keeps waiting for any make.
+                tool = self._tool(self.maker.tool)
+                changes = tool is not None and not _read_only(tool)
+                self.needs[self.maker.tool] = self._preparers(self.maker.tool, observation.text) if changes else []
+                self.stuck[self.maker.tool] = self._made_for(self.maker.tool)
+                self.refused.add(action.text)
             return  # an error message's words are no values to reuse
         tool = self._tool(action.arguments.get("name")) if action.kind == "tools/call" else None
         changing = tool is not None and not _read_only(tool)
@@ -717,6 +745,28 @@ class ExplorePolicy(Policy):
                 # git_reset says "set" but undoes: only what makes or adds counts.
                 self.made = tool["name"] if CREATING.search(tool["name"]) and not _destroys(tool) else None
                 self.makes += self.made is not None
+                if self.made:
+                    self.made_by[self.made] = self.made_by.get(self.made, 0) + 1
+
+    def _preparers(self, name: str, error: str) -> list[str]:
+        """Tools that make or add things (not `name`, nothing destructive) whose name or description shares a word
+        with what `name`'s error says beyond its own name: "No changes staged for commit" names the staging area
+        git_add adds to, not the branch git_create_branch makes. None when the error points at no such tool: then
+        anything made may be what it waits for."""
+        said = _stems(error) - _stems(" ".join(_name_words(name)))
+        return [t["name"] for t in self.collector.tools
+                if t.get("name") != name and not _read_only(t) and not _destroys(t) and CREATING.search(t["name"])
+                and said & _stems(" ".join(_name_words(t["name"])) + " " + (t.get("description") or ""))]
+
+    def _made_for(self, name: str) -> int:
+        """What a failed tool waits for, counted: the calls that made something by a tool its error points at, or
+        by any tool if it points at none."""
+        needs = self.needs.get(name)
+        return sum(self.made_by.get(n, 0) for n in needs) if needs else self.makes
+
+    def _unblocked(self, name: Any) -> bool:
+        """Whether a tool is not waiting: it never failed, or what it waits for was made since it last did."""
+        return self.stuck.get(name, -1) < self._made_for(name)
 
     def _changed_something(self, tool: dict | None, answer: str) -> bool:
         """After a call answered without an error: whether, if it changes things, it changed something, by what the
@@ -743,9 +793,12 @@ class ExplorePolicy(Policy):
 
     def _send(self, action: Action, kind: str | None) -> Action:
         self.sent[action.text] = len(self.changes)
+        self.refused.discard(action.text)  # sent again once; a new refusal adds it back
         if kind is None and action.kind == "tools/call":
             name = action.arguments.get("name")
             self.tried[name] = self.tried.get(name, 0) + 1
+            for waiting in self.preparing:
+                self.prepared[waiting] = self.prepared.get(waiting, 0) + 1
             if self.retrying and name == self.retrying[0]:
                 self.retried.add(self.retrying)  # once: the next change may be no more what it needs
         self.last_invalid = kind is not None
@@ -762,6 +815,7 @@ class ExplorePolicy(Policy):
         tools = [t for t in self.collector.tools if t.get("name") not in self.skip
                  # a call without the task augmentation this client does not make only fails, whatever its arguments
                  and (t.get("execution") or {}).get("taskSupport") != "required"]
+        self.preparing = []  # set again by _pick: an invalid call, a resource read or a prompt prepares nothing
         due = math.floor(self.invalid_rate * (step + 1) + self.phase)
         if tools and len(self.invalid_calls) < due:
             return self._invalid(tools)
@@ -784,21 +838,32 @@ class ExplorePolicy(Policy):
         waiting = [t for t in tools if t["name"] not in self.answered and self.tried.get(t["name"], 0) < PICK_TRIES]
         # One that failed waits for something to be made (a commit for something staged, observations for an
         # entity): a checkout or a reset gives it nothing new (git_commit failed 3 times on nothing staged).
-        ready = [t for t in waiting if self.stuck.get(t["name"], -1) < self.makes]
+        ready = [t for t in waiting if self._unblocked(t["name"])]
         # Right after a call made something, one that failed is tried again, and a commit not tried yet is tried:
         # what it needs (an entity, something staged) may have just been made, and a delete or a reset a step
         # later undoes it (git_commit missed in 4 of 10 episodes of 24 steps, a git_reset between add and commit).
         # Its tries spent do not keep it out: those may all have come before anything was staged. A commit goes
         # first: what was just staged is what it records.
-        again = [t for t in tools if t["name"] not in self.answered and self.stuck.get(t["name"], -1) < self.makes
+        # One whose error pointed at some tools is tried after what they made, not after a branch was made.
+        again = [t for t in tools if t["name"] not in self.answered and self._unblocked(t["name"])
                  and (t["name"], self.made) not in self.retried
+                 and self.made in (self.needs.get(t["name"]) or [self.made])
                  and (t["name"] in self.stuck or "commit" in t["name"].lower())] if self.made else []
         again = [t for t in again if "commit" in t["name"].lower()] or again
-        pool = again or ready or tools
+        # A tool that changes things, refused on the state and never answered, gets what its error points at made
+        # next (git_add after "No changes staged for commit"), a few times at most: left to the draw, the staging
+        # came too late or a branch was made instead, and git_commit went unanswered in 4 of 10 episodes of 15
+        # steps.
+        blocked = [name for name in self.needs if name not in self.answered and not self._unblocked(name)
+                   and self.prepared.get(name, 0) < PICK_TRIES and self._tool(name) in tools]
+        prepare = [t for t in tools if any(t["name"] in self.needs[name] for name in blocked)] if not again else []
+        pool = again or prepare or ready or tools
         # While tools wait, what makes things comes first throughout, not only early.
         weights = [(_making(t["name"]) * (0.25 if _destroys(t) else 1) if early or ready else 1)
                    / (1 + self.calls.get(t["name"], 0)) ** 2 for t in pool]
         tool = self.rng.choices(pool, weights)[0]
+        # Counted when sent, as a retry is: a draw of arguments already sent is no preparation.
+        self.preparing = [name for name in blocked if tool["name"] in self.needs[name]] if prepare else []
         # Marked when sent: a retry drawn with arguments already sent is drawn again, not given up.
         self.retrying = (tool["name"], self.made) if again else None
         self.calls[tool["name"]] = self.calls.get(tool["name"], 0) + 1

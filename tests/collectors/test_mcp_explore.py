@@ -196,6 +196,30 @@ def test_a_commit_follows_what_was_staged(servers):
         branch = now
 
 
+@pytest.mark.parametrize("seed", [6, 9])
+def test_a_refused_commit_gets_a_change_staged_and_commits_it_within_15_steps(servers, seed):
+    # At 15 steps git_commit went unanswered in 4 of 10 episodes. Seed 9 tried it first with nothing staged, made a
+    # branch, tried again, and staged calc.py only at its last step; seed 6 staged calc.py after the refusal, but
+    # the commit drawn then was the message refused before, never sent twice, and a git_reset came first.
+    policy, calls, _ = explore(servers, "git", 15, seed=seed)
+    invalid = dict(policy.invalid_calls)
+    valid = [(a.arguments["name"], o) for a, o in calls if a.kind == "tools/call" and a.text not in invalid]
+    trace = [(n, o.text[:40]) for n, o in valid]
+    refused = next(i for i, (n, o) in enumerate(valid) if n == "git_commit" and failed(o))
+    committed = next((i for i, (n, o) in enumerate(valid) if n == "git_commit" and not failed(o)), None)
+    assert committed is not None, trace
+    # What the refusal points at is made next, not whatever makes something: "No changes staged for commit"
+    # names the staging area git_add adds to (its description), not the branch git_create_branch makes.
+    assert policy.needs["git_commit"] == ["git_add"]
+    between = [n for n, _ in valid[refused + 1:committed]]
+    assert between and set(between) == {"git_add"}, trace
+    staged = [o for n, o in valid[refused + 1:committed] if not failed(o) and not o.text.startswith("No changes")]
+    assert staged, trace
+    # Not at the cost of the other tools: all 12 answered, as in the episodes that did commit before.
+    assert len({n for n, o in valid if not failed(o)}) >= 11, trace
+    assert [a.text for a, _ in explore(servers, "git", 15, seed=seed)[1]] == [a.text for a, _ in calls]
+
+
 def test_a_tool_refused_for_a_value_tries_another_before_anything_is_made(servers):
     # Seed 2, 15 steps: git_create_branch of the hinted 'main' met "Cannot create branch 'main'" at step 9, then
     # waited for something to be made, as a commit with nothing staged does, and nothing was: never answered.
