@@ -7,15 +7,16 @@ transforms.dedupe, transforms.finish, transforms.stage_tables).
                and the packed dedupe keys, one file per partition and flush (WORK/keys/)
     key files -> GroupByKey(partition) -> Resolve -> exact duplicates, ids read twice, groups of near candidates
     ids read twice with other content -> their episodes' sources -> by episode -> the one source kept whole
-    distinct candidate groups -> by prepared file -> their sketches -> by group -> verified near duplicates
+    distinct candidate groups -> by prepared file -> their sketches, written by group partition (WORK/near/)
+               -> GroupByKey(group partition) -> verified near duplicates
     prepared files + removed ids + repeated ids + episode sources (side inputs) -> Finish -> part files of
                transitions and stage1..3 (WORK/parts/, published by io.commit_parts), dedupe list, dead letters
 
 Every raw file is read and normalized once. Rows, sketches and dedupe keys stay in work files, read back one file
 (or one partition) at a time; the shuffles carry paths, and the candidate groups and decisions of the duplicates.
-So no step holds the collection: a worker's memory grows only with one partition's keys (NearDupOptions.partitions,
-scaled with the input by the pipeline) and with the side inputs, which hold the removed ids and the ids read more
-than once.
+So no step holds the collection: a worker's memory grows only with one partition's keys or candidate sketches
+(NearDupOptions.partitions, scaled with the input by the pipeline) and with the side inputs, which hold the removed
+ids and the ids read more than once.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from apache_beam.transforms.window import GlobalWindows
 
 from schemas.stages import (CURATED_TRANSITION_SCHEMA, DEAD_LETTER_SCHEMA, STAGE1_SCHEMA, STAGE2_SCHEMA,
                             STAGE3_SCHEMA)
-from transforms import dedupe, stats
+from transforms import dedupe, near_files, stats
 from transforms.finish import decide_file
 from transforms.io import BundleParts, InputPaths, dead_letter, raw_files, read_pickled, write_pickled
 from transforms.memory import freeze_worker_heap, gc_paused, release_arrow_memory
@@ -55,6 +56,9 @@ MERGE_ROWS = 2000
 # Keys a Prepare worker buffers before writing them out (one file per partition): ~6 MB, and ~15k transitions
 # of a packed input per file.
 KEY_BUFFER_ENTRIES = 200_000
+# Candidate sketch records a Sketches worker buffers before writing them out, one file per group partition: ~800
+# bytes each, so ~16 MB.
+SKETCH_BUFFER_RECORDS = 20_000
 # Rows whose stage rows Finish builds at once: ~30 KB of stage text a row, plus the pieces it is assembled from.
 BUILD_ROWS = 250
 
@@ -185,7 +189,10 @@ def resolve_partition(element):
         yield record_id, (kind, duplicate_of)
     for ref, same_content, kept in dedupe.id_collisions(batch):
         yield beam.pvalue.TaggedOutput(COLLISIONS, (ref, same_content, kept))
-    for group in dedupe.near_candidates(batch):
+    # A near pair shares most of its buckets, so the partition names it several times: each group once here takes
+    # a quarter of the groups out of DistinctGroups' shuffle, which FnApiRunner holds in memory (46,703 -> 34,410
+    # on the benchmark's 100k; the rest repeat across partitions, which DistinctGroups removes).
+    for group in dict.fromkeys(dedupe.near_candidates(batch)):
         yield beam.pvalue.TaggedOutput(CANDIDATES, group)
 
 
@@ -196,13 +203,36 @@ def candidate_rows(group: tuple):
         yield file, (row, key)
 
 
-def candidate_sketches(element, paths: dict):
-    """(file key, [(row, group)]) -> (group, (id, content hash, sketch, change signature)) for each wanted row of
-    that file."""
-    file, wanted = element
-    ids, hashes, sketches, changes = read_pickled(sketches_path(paths[file]))
-    for row, group in wanted:
-        yield group, (ids[row], hashes[row], sketches[row].tobytes(), changes[row])
+class SketchFilesFn(beam.DoFn):
+    """(prepared file key, [(row, group key)]) -> the wanted rows' sketch records written to work files by group
+    partition (transforms.near_files), and (group partition, path) of each file on. Records are buffered over the
+    bundle and written one file per partition and flush, as PrepareFn writes key files: a file per prepared file
+    and partition made ~10k files of a few KB at 1M transitions."""
+
+    def __init__(self, work_dir: str, partitions: int):
+        self.work_dir = work_dir
+        self.partitions = partitions
+
+    def start_bundle(self):
+        self.buffer, self.buffered = defaultdict(list), 0
+
+    def process(self, element, paths: dict):
+        file, wanted = element
+        sketches = read_pickled(sketches_path(paths[file]))
+        for partition, records in near_files.partitioned_records(wanted, sketches, self.partitions).items():
+            self.buffer[partition] += records
+            self.buffered += len(records)
+        if self.buffered >= SKETCH_BUFFER_RECORDS:
+            yield from self._flush()
+
+    def finish_bundle(self):
+        for item in self._flush():
+            yield GlobalWindows.windowed_value(item)
+
+    def _flush(self):
+        buffer, self.buffer, self.buffered = self.buffer, defaultdict(list), 0
+        for partition, records in buffer.items():
+            yield partition, near_files.write_records(self.work_dir, partition, records)
 
 
 def by_kept_file(collision):
@@ -302,6 +332,15 @@ def resolve_near(element, options: dedupe.NearDupOptions, exact: dict):
             for member_id, content_hash, sketch, change in members]
     for member_id, kind, duplicate_of in dedupe.resolve_bucket(kept, options, report_exact=False):
         yield member_id, (kind, duplicate_of)
+
+
+def resolve_near_files(element, options: dedupe.NearDupOptions, exact: dict):
+    """(group partition, its sketch files) -> the near decisions of each of its groups (resolve_near), the files
+    read one at a time: a worker holds one partition's sketches, never the run's."""
+    _, paths = element
+    members = near_files.group_members(sorted(paths))
+    for group in sorted(members):
+        yield from resolve_near((group, members.pop(group)), options, exact)
 
 
 class FinishFn(beam.DoFn):
@@ -530,10 +569,11 @@ class Dedupe(beam.PTransform):
     every repeated id (`collisions`), and ((episode id, source), verdict) for the sources of an episode that two
     sources hold differently (`settle_episode`)."""
 
-    def __init__(self, options: dedupe.NearDupOptions, prepared_paths):
+    def __init__(self, options: dedupe.NearDupOptions, prepared_paths, work_dir: str):
         super().__init__()
         self.options = options
         self.prepared_paths = prepared_paths
+        self.work_dir = work_dir  # the candidates' sketch files go to WORK/near/
 
     def expand(self, keys):
         resolved = (keys
@@ -544,9 +584,10 @@ class Dedupe(beam.PTransform):
                 | "DistinctGroups" >> beam.Distinct()
                 | "CandidateRows" >> beam.FlatMap(candidate_rows)
                 | "GroupByFile" >> beam.GroupByKey()
-                | "Sketches" >> beam.FlatMap(candidate_sketches, beam.pvalue.AsDict(self.prepared_paths))
-                | "GroupByCandidates" >> beam.GroupByKey()
-                | "Verify" >> beam.FlatMap(resolve_near, self.options, beam.pvalue.AsDict(resolved.exact)))
+                | "Sketches" >> beam.ParDo(SketchFilesFn(self.work_dir, self.options.partitions),
+                                           beam.pvalue.AsDict(self.prepared_paths))
+                | "GroupSketchFiles" >> beam.GroupByKey()
+                | "Verify" >> beam.FlatMap(resolve_near_files, self.options, beam.pvalue.AsDict(resolved.exact)))
         removed = ((resolved.exact, near)
                    | "Decisions" >> beam.Flatten()
                    | "OneDecisionPerId" >> beam.CombinePerKey(dedupe.decide))
@@ -581,7 +622,7 @@ class Curate(beam.PTransform):
         prepared = paths | "Prepare" >> beam.ParDo(PrepareFn(self.options, self.work_dir)).with_outputs(
             DEAD_LETTER, PREPARED, main=KEYS)
         removed, collisions, episodes = prepared[KEYS] | "Dedupe" >> Dedupe(self.options.near_dup,
-                                                                             prepared[PREPARED])
+                                                                             prepared[PREPARED], self.work_dir)
         built = (prepared[PREPARED]
                  | "SpreadPrepared" >> beam.Reshuffle()
                  | "Finish" >> beam.ParDo(
