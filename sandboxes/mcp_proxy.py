@@ -26,7 +26,7 @@ import anyio
 import mcp_types as types
 from mcp.shared.message import SessionMessage
 
-from schemas.render import without_surrogates
+from sandboxes.mcp_repair import repaired_message
 
 KINDS = ("truncate", "partial", "tool_error", "jsonrpc_error", "timeout", "latency", "rate_limit", "stale")
 LIST_ITEMS = {"tools/list": "tools", "resources/list": "resources", "prompts/list": "prompts",
@@ -160,6 +160,11 @@ class PerturbingProxy:
         self._held_back: dict[str, list] = {}
         self._cursors = 0
         self._substitutes: dict[Any, Any] = {}
+        self._repairs: dict[Any, str] = {}  # by JSON-RPC id: answers the http transport repaired (note_repair)
+
+    def note_repair(self, message_id: Any, why: str) -> None:
+        """The http transport repaired the answer with this id before the SDK parsed it (mcp_repair)."""
+        self._repairs[message_id] = why
 
     def take(self, since: int) -> list[Exchange]:
         """Exchanges started after position `since` (the collector calls one request at a time)."""
@@ -172,6 +177,7 @@ class PerturbingProxy:
         The proxy works inline, in the session's own reads and writes, adding no task hop to a call. A request it
         answers itself is replaced on the wire by a `ping` with the same id, and the ping's reply by its answer:
         the server does nothing, and the answer arrives in order on the one stream the session reads."""
+        self._repairs.clear()  # a restarted server's session numbers its requests afresh
         yield _ProxyRead(self, server_read), _ProxyWrite(self, server_write)
 
     async def _to_server(self, session_message: SessionMessage) -> SessionMessage:
@@ -199,6 +205,8 @@ class PerturbingProxy:
         message = item.message if isinstance(item, SessionMessage) else None
         if not isinstance(message, (types.JSONRPCResponse, types.JSONRPCError)):
             return item
+        if self._repairs:
+            repair = self._repairs.pop(message.id, repair)
         exchange = self.exchanges.get(message.id)
         if exchange is None:
             return item
@@ -354,16 +362,10 @@ class _ProxyRead(_ProxyStream):
 
 
 def _repaired(error: Exception) -> tuple[SessionMessage, str] | None:
-    """A server line the SDK could not parse only because a JSON string in it escapes a lone UTF-16 surrogate, as
-    the message with each such surrogate as U+FFFD, and a note saying so; None for any other error.
-
-    A JavaScript server makes such a line by cutting a string between the two halves of a pair (`slice`,
-    `substring`) before JSON.stringify. JSON's grammar allows the escape, and JavaScript's and Python's parsers take
-    it, but the SDK's (pydantic's) refuses the line and only logs it: the call then waited out the whole call
-    timeout, and was recorded as a timeout and a server restart, though the server had answered in milliseconds.
-    U+FFFD is what the renderers show for it too (schemas.render.without_surrogates). Here, in the one place every
-    server message passes, not in the SDK's stdio reader: its parser is the SDK's own (the http transport answers
-    such a body with its own parse error, whose body it does not keep)."""
+    """A stdio server line the SDK could not parse only because of what mcp_repair.repaired_message repairs, as
+    the repaired message and a note saying so; None for any other error. Here, in the one place every server message
+    passes, not in the SDK's stdio reader: its parser is the SDK's own. (The http transport keeps no refused body:
+    mcp_repair.RepairingTransport repairs it before the SDK reads it.)"""
     errors = getattr(error, "errors", None)
     if not callable(errors):
         return None
@@ -372,23 +374,10 @@ def _repaired(error: Exception) -> tuple[SessionMessage, str] | None:
                      and isinstance(detail.get("input"), str)), None)
     except Exception:  # noqa: BLE001 - a ValueError of another kind: not one to repair
         return None
-    if line is None:
+    repaired = repaired_message(line) if line is not None else None
+    if repaired is None:
         return None
-    try:
-        value = json.loads(line)
-    except (ValueError, RecursionError):
-        return None  # not JSON to Python either: the SDK's refusal stands
-    text = json.dumps(value, ensure_ascii=False)  # each lone surrogate as itself, for without_surrogates to find
-    repaired = without_surrogates(text)
-    if repaired is text:
-        return None
-    try:
-        message = types.jsonrpc_message_adapter.validate_json(repaired, by_name=False)
-    except ValueError:
-        return None
-    lone = sorted({f"U+{ord(c):04X}" for c in text if "\ud800" <= c <= "\udfff"})
-    return SessionMessage(message), (f"the server's JSON escaped a lone UTF-16 surrogate ({', '.join(lone)}), which "
-                                     f"the MCP SDK's parser refuses; shown as U+FFFD")
+    return SessionMessage(repaired[0]), repaired[2]
 
 
 class RepairedLineLog(logging.Filter):

@@ -31,6 +31,7 @@ from sandboxes import bwrap, leftovers
 from sandboxes.bwrap import SYSTEM_PATHS, covered, process_tree, release_sandbox_uid, take_sandbox_uid
 from sandboxes.mcp_install import SETUP_COMMAND
 from sandboxes.mcp_proxy import Exchange, PerturbingProxy, RepairedLineLog, Rule
+from sandboxes.mcp_repair import RepairingTransport
 from sandboxes.mcp_sandbox import (SANDBOX_USER, SandboxLayout, ServerStartError, describe_sandbox, forward_launcher,
                                    hold_workspace, pages_launcher, release_workspace, sandboxed, server_layout,
                                    total_caps)
@@ -471,12 +472,15 @@ class ServerConnection:
     @asynccontextmanager
     async def _http_transport(self):
         """The SDK's streamable HTTP client on an httpx2 client whose connections go to the sandbox's socket: the
-        URL (its Host header too) stays the entry's, as the server expects it; the SDK's default timeouts."""
+        URL (its Host header too) stays the entry's, as the server expects it; the SDK's default timeouts. Bodies
+        the SDK would refuse for a lone surrogate escape or bytes that are not UTF-8 reach it repaired (mcp_repair):
+        it would answer the call with its own -32700, which the record would show as the server's."""
         from mcp.client.streamable_http import streamable_http_client
         from mcp.shared._httpx_utils import MCP_DEFAULT_SSE_READ_TIMEOUT, MCP_DEFAULT_TIMEOUT
 
         url = expand(self.spec.url, self.values, f"server {self.spec.name!r}")
-        async with httpx2.AsyncClient(transport=unix_socket_transport(str(self.socket)),
+        transport = RepairingTransport(unix_socket_transport(str(self.socket)), self.proxy.note_repair)
+        async with httpx2.AsyncClient(transport=transport,
                                       timeout=httpx2.Timeout(MCP_DEFAULT_TIMEOUT,
                                                              read=MCP_DEFAULT_SSE_READ_TIMEOUT)) as client:
             async with streamable_http_client(url, http_client=client) as streams:
