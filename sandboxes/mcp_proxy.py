@@ -365,16 +365,26 @@ def _repaired(error: Exception) -> tuple[SessionMessage, str] | None:
     """A stdio server line the SDK could not parse only because of what mcp_repair.repaired_message repairs, as
     the repaired message and a note saying so; None for any other error. Here, in the one place every server message
     passes, not in the SDK's stdio reader: its parser is the SDK's own. (The http transport keeps no refused body:
-    mcp_repair.RepairingTransport repairs it before the SDK reads it.)"""
+    mcp_repair.RepairingTransport repairs it before the SDK reads it.)
+
+    The stdio client decodes with "surrogateescape" (mcp_servers): a byte that is not UTF-8 is in the line as
+    U+DC80-U+DCFF, which the parser refuses as `string_unicode`; encoded back the same way, the line is the bytes
+    the server wrote, so the note names those bytes."""
     errors = getattr(error, "errors", None)
     if not callable(errors):
         return None
     try:
-        line = next((detail["input"] for detail in errors() if detail.get("type") == "json_invalid"
+        line = next((detail["input"] for detail in errors() if detail.get("type") in ("json_invalid", "string_unicode")
                      and isinstance(detail.get("input"), str)), None)
     except Exception:  # noqa: BLE001 - a ValueError of another kind: not one to repair
         return None
-    repaired = repaired_message(line) if line is not None else None
+    if line is None:
+        return None
+    try:
+        sent = line.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate no decoding made: not a line as the server sent it
+        return None
+    repaired = repaired_message(sent)
     if repaired is None:
         return None
     return SessionMessage(repaired[0]), repaired[2]

@@ -8,9 +8,10 @@ JavaScript's and Python's parsers take it, but the SDK's (pydantic's) refuses th
 call with its own -32700 "Failed to parse" error without the body, which the record then showed as the server's
 answer. U+FFFD is what the renderers show for either too (schemas.render.without_surrogates).
 
-The stdio transport hands the proxy the refused line (sandboxes/mcp_proxy.py, `_repaired`); the http transport keeps
-no body, so `RepairingTransport` repairs a body before the SDK reads it: a JSON response whole, an event stream one
-event at a time.
+The stdio transport hands the proxy the refused line (sandboxes/mcp_proxy.py, `_repaired`; its bytes that are not
+UTF-8 decoded with "surrogateescape", sandboxes/mcp_servers.py, as its strict decoding ended the session); the http
+transport keeps no body, so `RepairingTransport` repairs a body before the SDK reads it: a JSON response whole, an
+event stream one event at a time.
 """
 
 from __future__ import annotations

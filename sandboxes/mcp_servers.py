@@ -467,6 +467,12 @@ class ServerConnection:
             logger.addFilter(RepairedLineLog())
         argv = self._argv()
         params = StdioServerParameters(command=argv[0], args=argv[1:], env=self.layout().env, cwd=str(self.base))
+        # The SDK decodes the server's stdout strictly: bytes that are not UTF-8 ended its reader and the session
+        # (the call timed out, the server was restarted). "surrogateescape" keeps each such byte as U+DC80-U+DCFF,
+        # which the SDK's parser refuses, so the line reaches the proxy, which repairs it and says so (_repaired);
+        # the SDK's own "replace" would hide it. Its field allows only strict/ignore/replace, so set, not validated;
+        # the encoding of what the client writes is unchanged (JSON the SDK dumps holds no lone surrogate).
+        params.encoding_error_handler = "surrogateescape"
         return stdio_client(params, errlog=self._output.file)
 
     @asynccontextmanager
