@@ -19,6 +19,9 @@ from schemas.interrupts import note_interrupts
 from transforms.memory import heap_frozen
 
 
+MALLOC_ARENA_MAX = "MALLOC_ARENA_MAX"
+
+
 class WorkerLost(RuntimeError):
     """A worker process of a local run ended before the run did (the out-of-memory killer's SIGKILL, a crash): its
     workers are killed and its work and staging folders removed, as on Ctrl-C; nothing was published. `advice`: what
@@ -48,6 +51,11 @@ def run_interruptibly(pipeline: beam.Pipeline):
     (A Ctrl-C also reaches the worker processes, in the terminal's process group: one that is not idle prints its
     KeyboardInterrupt before it is killed. Popen resets the signal mask, and Beam starts them, so it stays.)"""
     outcome: dict = {}
+    # Read by glibc when each worker process starts (Beam starts them with this process's environment): by default
+    # every thread that allocates gets an arena of its own, up to 8 a core, and the gRPC and bundle threads of a
+    # worker each keep what they freed. Two arenas took 23-46 MB off a worker's peak at 1M transitions (h238), none
+    # at 100k, CPU unchanged. A value the user set is kept.
+    os.environ.setdefault(MALLOC_ARENA_MAX, "2")
 
     def run():
         try:
