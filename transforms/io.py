@@ -26,6 +26,10 @@ from schemas.layout import EPISODES_DIR, TRANSITION_GLOBS, TRANSITIONS_DIR
 from schemas.transition import TRANSITION_SCHEMA
 
 TABLE_ROWS = 1000  # rows per Arrow table a step hands to a writer: one row group each (~10-30 MB of stage text)
+# Row groups a part file holds before the next begins: an open writer keeps every row group's metadata (~46 KB
+# a row group over the four stage tables) until it closes, which grew a worker by ~21 MB at 1M transitions and
+# would by ~200 MB at 10M (h238); 64 of TABLE_ROWS rows keep a part file at a few hundred MB.
+PART_ROW_GROUPS = 64
 # Leaf columns holding whole observations, documents, chat turns or records (KB per value; `content` is a
 # message's): their min/max statistics serve no query (~3,500 instructions a transition to compute).
 LONG_TEXT_COLUMNS = frozenset({"state_text", "next_text", "text", "content", "target", "reference", "record_json"})
@@ -566,16 +570,18 @@ class TableBatches:
 
 
 class PartFiles:
-    """Zstd Parquet part files, one per output per worker bundle, written where the rows are made.
+    """Zstd Parquet part files, one per output per worker bundle (a new one every `row_groups` row groups), written
+    where the rows are made.
 
     A step that made its rows and handed them to a Beam Write would have them all held between the two steps
     (FnApiRunner cannot fuse a writer, which takes a side input, with its producer). Parts go to a work folder
     under a unique name and are only renamed into place by `commit_parts`, with the paths of the bundles that
     succeeded: a retried bundle's abandoned parts are never published."""
 
-    def __init__(self, folder: str, schemas: dict[str, pa.Schema]):
-        self.folder, self.schemas = folder.rstrip("/"), schemas
-        self.open: dict[str, tuple] = {}
+    def __init__(self, folder: str, schemas: dict[str, pa.Schema], row_groups: int = PART_ROW_GROUPS):
+        self.folder, self.schemas, self.row_groups = folder.rstrip("/"), schemas, row_groups
+        self.open: dict[str, list] = {}
+        self.done: list[tuple[str, str]] = []
 
     def write(self, name: str, table: pa.Table) -> None:
         if not table.num_rows:
@@ -585,17 +591,24 @@ class PartFiles:
             if "://" not in path:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             handle = FileSystems.create(path)
-            self.open[name] = (path, handle, parquet_writer(handle, self.schemas[name]))
-        self.open[name][2].write_table(table)
+            self.open[name] = [path, handle, parquet_writer(handle, self.schemas[name]), 0]
+        part = self.open[name]
+        part[2].write_table(table)
+        part[3] += 1
+        if part[3] >= self.row_groups:
+            self._finish(name)
+
+    def _finish(self, name: str) -> None:
+        path, handle, writer, _ = self.open.pop(name)
+        writer.close()
+        handle.close()
+        self.done.append((name, path))
 
     def close(self) -> list[tuple[str, str]]:
         """(output name, part path) of every part written since the last close."""
-        done = []
-        for name, (path, handle, writer) in self.open.items():
-            writer.close()
-            handle.close()
-            done.append((name, path))
-        self.open = {}
+        for name in list(self.open):
+            self._finish(name)
+        done, self.done = self.done, []
         return done
 
 

@@ -222,3 +222,22 @@ def test_part_files_write_no_empty_row_group(tmp_path):
     ((_, path),) = parts.close()
     metadata = pq.ParquetFile(path).metadata
     assert [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)] == [2]
+
+
+def test_a_part_file_holds_at_most_its_row_groups_and_the_next_part_takes_the_rest(tmp_path):
+    # An open writer keeps every row group's metadata: a bundle's one part per output grew a worker with the input.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from transforms.io import PartFiles
+
+    schema = pa.schema([pa.field("n", pa.int64())])
+    parts = PartFiles(str(tmp_path / "parts"), {"t": schema}, row_groups=2)
+    for start in range(0, 5):
+        parts.write("t", pa.table({"n": [start * 10, start * 10 + 1]}, schema=schema))
+    written = parts.close()
+    groups = [pq.ParquetFile(path).metadata.num_row_groups for _, path in written]
+    assert groups == [2, 2, 1]
+    values = [value for _, path in written for value in pq.read_table(path).column("n").to_pylist()]
+    assert values == [n for start in range(5) for n in (start * 10, start * 10 + 1)]
+    assert parts.close() == []  # reported once
