@@ -129,4 +129,6 @@ def test_a_server_that_spins_the_cpu_is_stopped(monkeypatch):
         started = time.monotonic()
         _, error = conn.request("tools/call", {"name": "burn", "arguments": {"seconds": 60}})
         assert error is not None and not isinstance(error, mcp_servers.CallTimeout), error
-        assert time.monotonic() - started < 15
+        # Stopped by the 5 s CPU cap, long before the 60 s burn would end: a wall-clock bound loose enough for a loaded
+        # machine (under a load of ~15 on 2 cores the 5 CPU-seconds took 18 s of wall time in one CI run).
+        assert time.monotonic() - started < 45
