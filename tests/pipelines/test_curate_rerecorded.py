@@ -18,23 +18,16 @@ from pathlib import Path
 
 import duckdb
 
-from collectors.api import Task
-from collectors.command import plans_for
 from collectors.pack import pack_collection
-from collectors.runner import collect, episode_id_for
 from collectors.store import EpisodeStore
 from schemas import Action, EnvInfo, Episode, Observation, Provenance, Timings, Transition
 from schemas.layout import episode_path, transitions_path
-from tests.collectors.test_store_resume import ShellCollector
+from tests.pipelines.rerecorded_episode import (DOMAIN, EDITED, assert_the_pack_copy_is_dead_lettered,
+                                                rerecorded_collection, rows)
 
 REPO = Path(__file__).resolve().parents[2]
-DOMAIN = "shelltest"
 # A run of this collection takes ~10 s on a loaded 2-core machine; the pre-fix code spun past any limit.
 CURATE_TIMEOUT_S = 240
-
-
-def rows(folder, name):
-    return duckdb.sql(f"SELECT * FROM read_parquet('{folder / name}/*.parquet')").to_arrow_table().to_pylist()
 
 
 def screen(edited_line: int | None = None) -> str:
@@ -46,24 +39,12 @@ def screen(edited_line: int | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _collect(tmp_path, out, screen_text: str):
-    screen_file = tmp_path / "screen.txt"
-    screen_file.write_text(screen_text)
-    tasks = [Task(id="edited", instruction="show it", actions=[f"cat {screen_file}", "echo world", "echo done"]),
-             Task(id="other", instruction="say b", actions=["echo b"])]
-    collect(lambda: ShellCollector(tmp_path / "never"), plans_for(tasks), out, domain=DOMAIN, progress=False)
-
-
 def test_an_id_recorded_twice_with_near_duplicate_contents_is_settled_and_the_run_ends(tmp_path):
-    raw, again = tmp_path / "raw", tmp_path / "again"
-    _collect(tmp_path, raw, screen())
-    assert pack_collection(raw).episodes_packed == 2
-    [pack] = (path.relative_to(raw) for path in (raw / "transitions" / DOMAIN).glob("pack-*.parquet"))
-    _collect(tmp_path, again, screen(edited_line=100))  # later: the recording the episode record now names
-    edited = episode_id_for(DOMAIN, "edited", 0)
-    for path in (transitions_path, episode_path):
-        shutil.copy(path(again, DOMAIN, edited), path(raw, DOMAIN, edited))
-    own = transitions_path(raw, DOMAIN, edited).relative_to(raw)
+    screen_file = tmp_path / "screen.txt"
+    screen_file.write_text(screen())
+    show = f"cat {screen_file}"
+    raw, pack, own = rerecorded_collection(tmp_path, show, show,
+                                           between=lambda: screen_file.write_text(screen(edited_line=100)))
 
     out = tmp_path / "out"
     run = subprocess.run([sys.executable, "-m", "pipelines.cli", "curate", "--input", str(raw), "--output", str(out),
@@ -71,22 +52,12 @@ def test_an_id_recorded_twice_with_near_duplicate_contents_is_settled_and_the_ru
                          timeout=CURATE_TIMEOUT_S)
     assert run.returncode == 0, run.stderr[-3000:]
 
-    kept = {row["step"]: row for row in rows(out, "transitions") if row["episode_id"] == edited}
+    kept = {row["step"]: row for row in rows(out, "transitions") if row["episode_id"] == EDITED}
     assert sorted(kept) == [0, 1, 2]
     assert "this row was rewritten" in kept[0]["next_text"] and "this row was rewritten" in kept[1]["state_text"]
     # Neither copy of the edited step is a near duplicate of the other: settling the episode decided, not dedupe.
-    assert not [row for row in rows(out, "dedupe") if row["episode_id"] == edited]
-
-    letters = [letter for letter in rows(out, "dead_letter") if letter["record_id"].startswith(edited)]
-    assert sorted(letter["record_id"] for letter in letters) == [f"{edited}:{step}" for step in range(3)]
-    for letter in letters:
-        assert letter["source"] == str(pack) and letter["stage"] == "dedupe", letter
-        assert letter["reason"].startswith(f"episode {edited} is recorded differently in 2 sources: {own} (kept "
-                                           "whole: the later recording, begun "), letter["reason"]
-        assert f"and {pack} (3 rows, begun " in letter["reason"], letter["reason"]
-    other = episode_id_for(DOMAIN, "other", 0)
-    assert [row["step"] for row in rows(out, "transitions") if row["episode_id"] == other] == [0]
-
+    assert not [row for row in rows(out, "dedupe") if row["episode_id"] == EDITED]
+    assert_the_pack_copy_is_dead_lettered(out, pack, own)
 
 
 def starts(path) -> list[int]:
