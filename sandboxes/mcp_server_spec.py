@@ -7,6 +7,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import shlex
 import string
 import sys
 from collections.abc import Collection
@@ -234,32 +235,114 @@ def server_from_dict(name: str, entry: Any, where: str,
     return spec
 
 
-def hidden_folder(text: str) -> str | None:
+def hidden_folder(text: str, holding: bool = False) -> str | None:
     """The folder of HIDDEN_FOLDERS that hides `text` from a server, when `text` is the absolute path of something on
     this machine beneath it. Only a literal path: a placeholder stands for a place the sandbox shows, and the
     working directory (SANDBOX_WORKDIR, under /tmp) is the sandbox's own; a URL, a flag, `--x=/tmp/y` or a module
-    name is no path, and a path that does not exist here may be one the server makes in its own /tmp."""
+    name is no path, and a path that does not exist here may be one the server makes in its own /tmp. `holding`
+    (an env value, a word of shell text) counts only a regular file or a folder with something in it: such a text
+    often names the server's scratch place (TMPDIR=/tmp/x, `mkdir -p /tmp/x`), and what the server writes in its
+    private /tmp never reaches the host's, so an empty folder (or a socket, a FIFO) there holds nothing it would
+    miss, while a file or a filled folder was put there on this machine, for the server to read."""
     if "{" in text or not text.startswith("/"):
         return None
     path = os.path.normpath(text)
     if covered(path, [SANDBOX_WORKDIR]) or not os.path.exists(path):
         return None
-    return next((folder for folder in HIDDEN_FOLDERS if path.startswith(folder + "/")), None)
+    folder = next((folder for folder in HIDDEN_FOLDERS if path.startswith(folder + "/")), None)
+    if folder and holding and not (os.path.isfile(path) or _has_entries(path)):
+        return None
+    return folder
+
+
+def _has_entries(path: str) -> bool:
+    try:
+        with os.scandir(path) as entries:
+            return next(entries, None) is not None
+    except OSError:  # not a folder, or one this user cannot list: nothing known to be missed
+        return False
+
+
+# Shells whose `-c` takes the script as the next argument; the words of that text (and of `prepare` commands, run
+# by `bash -c`) are not looked at by the sandbox's binds, so a path named there must be in `read_only`.
+SHELLS = {"sh", "bash", "dash", "zsh", "ksh", "ash"}
+SHELL_OPTIONS = re.compile(r"-[A-Za-z]*c[A-Za-z]*")  # -c, -ec, -lc (not --norc)
+# Operators after which a word is written, not read: a file the shell makes in the sandbox's own /tmp.
+WRITE_REDIRECTIONS = {">", ">>", ">|", "&>", "&>>"}
+SHEBANG_BYTES = 256  # what the kernel reads of a #! line, too
+SHEBANG_HOPS = 4  # a script run by a script's interpreter ... (the kernel allows 4 levels too)
+
+
+def shell_script(spec: ServerSpec) -> str | None:
+    """The script text of an entry that runs a shell with `-c` (`sh -c "python3 /srv/x.py"`), else None."""
+    if Path(spec.command).name not in SHELLS:
+        return None
+    at = next((i for i, arg in enumerate(spec.args) if SHELL_OPTIONS.fullmatch(arg)), None)
+    return spec.args[at + 1] if at is not None and at + 1 < len(spec.args) else None
+
+
+def script_paths(script: str) -> list[str]:
+    """The whole words of shell text that are absolute paths it reads, split as the shell would (quotes, `;`, `&&`,
+    `|`, redirections); none for text shlex cannot split (an unclosed quote: the shell says what is wrong)."""
+    lexer = shlex.shlex(script, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    try:
+        words = list(lexer)
+    except ValueError:
+        return []
+    return [word for before, word in zip(["", *words], words)
+            if word.startswith("/") and before not in WRITE_REDIRECTIONS]
+
+
+def shebang_interpreters(command: str) -> list[tuple[str, str]]:
+    """(script, interpreter) for the `#!` chain of a command that is an existing file named by its absolute path:
+    the interpreter its first line names, and so on while that one is a script too. `#!/usr/bin/env NAME` ends the
+    chain (the sandbox's PATH finds NAME), `#!/usr/bin/env /abs/path` goes on with that path."""
+    chain: list[tuple[str, str]] = []
+    program = command
+    while len(chain) < SHEBANG_HOPS and "{" not in program and program.startswith("/") and os.path.isfile(program):
+        try:
+            with open(program, "rb") as handle:
+                first = handle.read(SHEBANG_BYTES).split(b"\n", 1)[0]
+        except OSError:
+            break
+        words = first[2:].decode(errors="replace").split() if first.startswith(b"#!") else []
+        if words and Path(words[0]).name == "env":
+            words = [word for word in words[1:] if not word.startswith("-") and "=" not in word][:1]
+        if not words or not words[0].startswith("/"):
+            break
+        chain.append((program, words[0]))
+        program = words[0]
+    return chain
 
 
 def refuse_hidden_paths(spec: ServerSpec, where: str) -> None:
-    """A ServerFileError for a path that the entry's command, args or read_only names and its sandbox would not
-    show: the server used to fail at its start, far from the cause (python's "can't open file")."""
-    for key, texts in (("command", [spec.command]), ("args", spec.args), ("read_only", spec.read_only)):
-        for text in texts:
-            folder = hidden_folder(text)
+    """A ServerFileError for a path that the entry's command (or the interpreter of its `#!` line), args, env,
+    `sh -c` script, prepare commands or read_only names and its sandbox would not show: the server used to fail at
+    its start, far from the cause (python's "can't open file", the shell's "bad interpreter")."""
+    named = [("command", spec.command, False), *(("args", text, False) for text in spec.args),
+             *((f"env {key}", value, True) for key, value in spec.env.items()),
+             *(("read_only", text, False) for text in spec.read_only)]
+    shell = [(f"the {spec.command} -c script", word, True) for word in script_paths(shell_script(spec) or "")]
+    shell += [("prepare", word, True) for command in spec.prepare for word in script_paths(command)]
+    chain = [(f"the `#!` line of {program}", interpreter, False)
+             for program, interpreter in shebang_interpreters(spec.command)]
+    remedies = {"named": "the sandbox shows an absolute path that the entry's command, args or env names, read-only "
+                         "at that same path, and `read_only` adds folders it needs beside it",
+                "shell": "the sandbox does not look for paths inside shell text, so name it (or its folder) in "
+                         "`read_only` too",
+                "chain": "a venv cannot be moved, so make it again there: the sandbox shows the interpreter that the "
+                         "command's `#!` line names, with its venv and the Python it was made from, read-only at "
+                         "that same path"}
+    for kind, texts in (("named", named), ("shell", shell), ("chain", chain)):
+        for key, text, holding in texts:
+            folder = hidden_folder(text, holding)
             if folder:
                 raise ServerFileError(
                     f"{where}: {key} names {text}, which is on this machine but not in the server's sandbox "
                     f"({HIDDEN_FOLDERS[folder]}), so the server would not find it; move it out of {folder} (to "
-                    f"/var/tmp, /srv or a home folder, say): the sandbox shows an absolute path that the entry's "
-                    f"command, args or env names, read-only at that same path, and `read_only` adds folders it "
-                    f"needs beside it (nothing under {', '.join(HIDDEN_FOLDERS)} can be shown)")
+                    f"/var/tmp, /srv or a home folder, say): {remedies[kind]} (nothing under "
+                    f"{', '.join(HIDDEN_FOLDERS)} can be shown)")
 
 
 def serves_pages(spec: ServerSpec) -> bool:
