@@ -149,6 +149,26 @@ _PROMPT_ENDS = ("#", "$", "%")
 _CUT = -1
 # less's prompt while more of its input follows below the page (git's pager).
 _PAGER_MORE = ":"
+# util-linux more's prompt, as a recorded screen shows it (reverse video dropped): '--More--' where it reads a pipe
+# (`git diff | more`, GIT_PAGER=more), '--More--(48%)' where it reads a file. It starts with '-', so a hunk cut off
+# above it would take it for a removed line.
+_MORE_PROMPT = re.compile(r"--More--(?:\(\d{1,3}%\))?")
+# man's less prompt (man-db's LESS -Pm, which any less run under that LESS shows): ' Manual page git-diff(1) line 1
+# (press h for help or q to quit)', or '… line 1/13 (END) (press …)' at the input's end. It starts with a space, so a
+# hunk would take it for a context line.
+_MAN_PROMPT = re.compile(r" Manual page \S.* (?:line|byte) \d+(?:/\d+)?( \(END\)| \d+%)? \(press h for help or q to "
+                         r"quit\)")
+
+
+def pager_prompt(line: str) -> bool | None:
+    """Whether a screen's last line is a pager's prompt and more of its input follows (True: less's ':', more's
+    '--More--', man's prompt) or it ended (False: man's prompt with '(END)'); None for any other line. less's and
+    more's own '(END)' are _ended's: a diff's end is read from them, not a cut."""
+    line = line.rstrip()
+    if line == _PAGER_MORE or _MORE_PROMPT.fullmatch(line):
+        return True
+    man = _MAN_PROMPT.fullmatch(line)
+    return None if man is None else man[1] != " (END)"
 
 
 def _hunk_end(lines: list[str], at: int, old: int, new: int) -> int | None:
@@ -225,12 +245,16 @@ def shown_diff(lines: list[str]) -> str | None:
 
 def _ended(lines: list[str], at: int) -> bool:
     """Whether the line after a diff's last hunk shows the diff ended: a long last line the terminal wrapped leaves
-    its rest after a hunk whose counts it fits, and less's ':' says more follows."""
+    its rest after a hunk whose counts it fits, and less's ':' says more follows. more pads a page its input ended
+    on with blank lines down to its '(END)' at the screen's last line: a diff ends with a hunk, never a blank line."""
     end = lines[at].rstrip() if at < len(lines) else ""
-    return end == "(END)" or end.startswith("commit ") or end.endswith(_PROMPT_ENDS)
+    if not end and at < len(lines) - 1 and not any(line.strip() for line in lines[at:-1]):
+        last = lines[-1].rstrip()
+        return last == "(END)" or pager_prompt(last) is False
+    return end == "(END)" or pager_prompt(end) is False or end.startswith("commit ") or end.endswith(_PROMPT_ENDS)
 
 
-def _cut_sentence(kept: list[str], name: str, old: int, paged: bool) -> tuple[str, list[str]]:
+def _cut_sentence(kept: list[str], name: str, old: int, paged: str | None) -> tuple[str, list[str]]:
     """What a diff cut off inside a hunk shows: each file above the cut as diff_sentence tells it, the cut hunk's
     file by its hunks above the cut alone (the rest of it is below), and where the cut hunk starts."""
     files = [(file, hunks) for file, hunks in _files("\n".join(kept)) if hunks]
@@ -248,23 +272,27 @@ def _cut_sentence(kept: list[str], name: str, old: int, paged: bool) -> tuple[st
     # The old file's line, as the whole diff's sentence numbers them; a hunk from line 0 adds to an empty file.
     place = f"line {old}" if old else "the top"
     cut = f"shows the start of a hunk at {place} of {name}, cut off at the screen's bottom" + (
-        ", above the pager's ':'" if paged else "")
+        f", above the pager's {quote(paged)}" if paged else "")
     names = list(dict.fromkeys([file for file, _ in files] + [name]))
     return f"The diff {'; '.join(told)}, then {cut}." if told else f"The diff {cut}.", names
 
 
 def terminal_diff(lines: list[str]) -> tuple[str, list[str]] | None:
     """The sentence for the diff a command's output shows below it, and the files that sentence names: diff_sentence's
-    where the lines show the diff whole (shown_diff); where they end inside a hunk, at the screen's bottom or above
-    less's ':' (more follows), the hunks above the cut and where the cut one starts. None otherwise: less's ':' after
-    a whole hunk leaves unknown whether the next is the same file's."""
-    paged = bool(lines) and lines[-1].rstrip() == _PAGER_MORE
-    read = _read(lines[:-1] if paged else lines)
+    where the lines show the diff whole (shown_diff); where they end inside a hunk, at the screen's bottom or above a
+    pager's prompt that says more follows (less's ':', more's '--More--', man's), the hunks above the cut and where
+    the cut one starts. None otherwise: such a prompt after a whole hunk leaves unknown whether the next is the same
+    file's. The prompt itself is never read as a line of the diff."""
+    prompt = pager_prompt(lines[-1]) if lines else None
+    paged = lines[-1].strip() if prompt else None
+    # A prompt saying the input ended is set aside too: a man-style one starts with a space, a context line's mark.
+    read = _read(lines[:-1] if prompt is not None else lines)
     if read is None:
         return None
     kept, at, cut = read
     if cut is not None:
-        return _cut_sentence(kept, *cut, paged)
+        # A prompt saying the input ended below a hunk not whole: a line the terminal wrapped, not a cut.
+        return _cut_sentence(kept, *cut, paged) if prompt is not False else None
     if paged or not _ended(lines, at):
         return None
     files = [(name, hunks) for name, hunks in _files("\n".join(kept)) if hunks]

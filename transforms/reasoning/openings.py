@@ -12,6 +12,7 @@ from functools import lru_cache
 from transforms.reasoning._linediff import MAX_LISTED, quote
 from transforms.reasoning.actions import (SHORT_STRING, action_json, argument_values, arguments_told, as_code,
                                           code_call, tool_call)
+from transforms.reasoning.diffs import pager_prompt
 from transforms.reasoning.elements import cells, row_needles, shown
 from transforms.reasoning.headers import WEB_PREFIXES
 
@@ -310,7 +311,12 @@ def _unfinished(command: str) -> bool:
 
 def _waiting_prompt(line: str, command: str, prompt: str) -> str | None:
     """How the opening tells a last line that is a prompt waiting for input, else None (it is printed output):
-    python's after `python3`, or after a line typed at python's own prompt (`def f():` at '>>>')."""
+    python's after `python3`, or after a line typed at python's own prompt (`def f():` at '>>>'); a pager's that says
+    more follows (more's '--More--', man's), whatever the command."""
+    if line != ":" and pager_prompt(line):
+        # more's '--More--' and man's prompt are the pager's, not lines the command printed; less's lone ':' is too
+        # bare a line to tell from printed output.
+        return f"the pager's prompt {quote(line.strip())} waits for a key"
     if line not in (">", ">>>", "..."):
         return None
     words = command.split()
