@@ -1,3 +1,8 @@
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
 import pytest
 
 from tests.mcp.mcp_helpers import SERVERS_FILE
@@ -19,3 +24,22 @@ def host_page():
 
     with serving(lambda path: (HOST_PAGE.encode(), "text/html; charset=utf-8")) as url:
         yield f"{url}/page.html"
+
+
+@pytest.fixture
+def folder_in():
+    """A fresh folder under the given host folder (/tmp, /var/tmp...), readable by a server's own user, removed
+    afterwards: where the hidden-path tests put the files a servers file names."""
+    made = []
+
+    def make(base: str) -> Path:
+        if not os.access(base, os.W_OK):
+            pytest.skip(f"{base} is not writable here")
+        folder = Path(tempfile.mkdtemp(prefix="wl-hidden-", dir=base))
+        folder.chmod(0o755)  # the server runs as a user of its own
+        made.append(folder)
+        return folder
+
+    yield make
+    for folder in made:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -22,22 +22,14 @@ PROBE = ROOT / "tests" / "mcp" / "probe_server.py"
 
 
 @pytest.fixture
-def folder_in():
-    """A fresh folder under the given host folder holding a copy of the probe server, removed afterwards."""
-    made = []
-
+def probe_in(folder_in):
+    """A copy of the probe server in a fresh folder under the given host folder: its path."""
     def make(base: str) -> Path:
-        if not os.access(base, os.W_OK):
-            pytest.skip(f"{base} is not writable here")
-        folder = Path(tempfile.mkdtemp(prefix="wl-hidden-", dir=base))
-        folder.chmod(0o755)  # the server runs as a user of its own
-        made.append(folder)
+        folder = folder_in(base)
         shutil.copy(PROBE, folder / "probe_server.py")
-        return folder
+        return folder / "probe_server.py"
 
-    yield make
-    for folder in made:
-        shutil.rmtree(folder, ignore_errors=True)
+    return make
 
 
 def servers_file(folder: Path, entry: dict) -> Path:
@@ -56,8 +48,8 @@ def entry_naming(key: str, script: Path) -> dict:
 
 @pytest.mark.parametrize("base", ["/tmp", "/dev/shm"])
 @pytest.mark.parametrize("key", ["args", "command", "read_only"])
-def test_an_entry_naming_a_hidden_host_path_is_refused_at_load(folder_in, tmp_path, base, key):
-    script = folder_in(base) / "probe_server.py"
+def test_an_entry_naming_a_hidden_host_path_is_refused_at_load(probe_in, tmp_path, base, key):
+    script = probe_in(base)
     named = script.parent if key == "read_only" else script
     path = servers_file(tmp_path, entry_naming(key, script))
     with pytest.raises(ServerFileError) as error:
@@ -67,17 +59,17 @@ def test_an_entry_naming_a_hidden_host_path_is_refused_at_load(folder_in, tmp_pa
     assert f"move it out of {base} " in message and "`read_only`" in message, message
 
 
-def test_what_is_refused_would_not_start(folder_in):
+def test_what_is_refused_would_not_start(probe_in):
     """The refusal is not over-cautious: built without the load's check, the entry fails at its start, far from
     the cause."""
-    script = folder_in("/tmp") / "probe_server.py"
+    script = probe_in("/tmp")
     spec = ServerSpec(name="probe", command="{python}", args=[str(script)])
     with pytest.raises(ServerStartError, match="can't open file"):
         ServerConnection(spec, call_timeout_s=30).__enter__()
 
 
-def test_collect_stops_before_any_episode_with_one_line(folder_in, tmp_path):
-    script = folder_in("/tmp") / "probe_server.py"
+def test_collect_stops_before_any_episode_with_one_line(probe_in, tmp_path):
+    script = probe_in("/tmp")
     servers = servers_file(tmp_path, entry_naming("args", script))
     tasks = tmp_path / "tasks.yaml"
     tasks.write_text(json.dumps([{"id": "who", "instruction": "Who?", "options": {"server": "probe"},
@@ -93,8 +85,8 @@ def test_collect_stops_before_any_episode_with_one_line(folder_in, tmp_path):
 
 
 @pytest.mark.parametrize("base", ["/var/tmp", "/run"])
-def test_the_same_script_in_a_shown_folder_is_accepted_and_runs(folder_in, tmp_path, base):
-    script = folder_in(base) / "probe_server.py"
+def test_the_same_script_in_a_shown_folder_is_accepted_and_runs(probe_in, tmp_path, base):
+    script = probe_in(base)
     spec = load_servers(servers_file(tmp_path, entry_naming("args", script)))["probe"]
     with ServerConnection(spec, call_timeout_s=30) as conn:
         exchange, error = conn.request("tools/call", {"name": "read", "arguments": {"path": str(script)}})

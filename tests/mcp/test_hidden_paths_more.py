@@ -5,12 +5,9 @@ the path. An env value or a script word counts only as a regular file or a folde
 folder the server makes for itself, or an empty one, is no loss); nothing that does not exist here is refused."""
 
 import json
-import os
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -22,24 +19,6 @@ from tests.mcp.mcp_helpers import ROOT
 
 # A standard-library MCP server, so that a bare venv (no packages) runs it.
 SERVER = ROOT / "tests" / "mcp" / "broken_bytes_stdio_server.py"
-
-
-@pytest.fixture
-def folder_in():
-    """A fresh folder under the given host folder (readable by the server's own user), removed afterwards."""
-    made = []
-
-    def make(base: str) -> Path:
-        if not os.access(base, os.W_OK):
-            pytest.skip(f"{base} is not writable here")
-        folder = Path(tempfile.mkdtemp(prefix="wl-hidden-", dir=base))
-        folder.chmod(0o755)
-        made.append(folder)
-        return folder
-
-    yield make
-    for folder in made:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def load(tmp_path: Path, entry: dict):
