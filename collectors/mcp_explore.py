@@ -9,9 +9,11 @@ argument left out or misnamed, a wrong type, a value out of range, an unknown to
 root, a reference to nothing), spread evenly over the episode, each with its kind in the recorded action
 (`invalid_on_purpose`). A change the state refused gets made next what its error's words point at among the tools
 that make things (git_commit's "No changes staged" at git_add, the staging area's tool), and is tried again right
-after. No call is sent twice in an episode, unless it only reads and a state-changing call that changed something
-succeeded since that can change what it reads, or the state refused it and what it waited for was made since (data
-review D5, D6). docs/mcp.md (Policies) has the measurements.
+after. A tool that makes things is not given, for the name of what it makes, one the episode knows is there (an
+answer showed it, or the entry hints it as a revision): git_create_branch gets `feature-x` or a fresh name, not the
+hinted `main`, which git_checkout still gets. No call is sent twice in an episode, unless it only reads and a
+state-changing call that changed something succeeded since that can change what it reads, or the state refused it
+and what it waited for was made since (data review D5, D6). docs/mcp.md (Policies) has the measurements.
 """
 
 from __future__ import annotations
@@ -236,6 +238,14 @@ class ArgumentMaker:
         self.strikes: dict[tuple[str, str], int] = {}  # (tool, value) of failed calls the error did not name
         self.tool = ""
         self.context: dict = {}
+        self.top = ""  # the top-level property a valid call's value is being made for
+        # Plain texts of answers without an error: a name one shows (git_branch's "* main", "Created branch
+        # 'feature-x'") is there, and a tool that makes things is not given it to make again. A JSON answer shows
+        # one only under the property's own field (`pool`): read_graph's relations name entities that may not be.
+        self.answers: list[str] = []
+        # A value the entry hints as a revision or a target is one it says is there to name (git's `main`), before
+        # any answer has shown it.
+        self.referenced = {v for k, vs in hints.items() if k.lower().endswith(REF_WORDS) for v in vs}
         paths = [v for k, vs in hints.items() if _words(k, PATH_WORDS) for v in vs if v.startswith("/")]
         self.root = min(paths, key=len).rstrip("/") if paths else None
 
@@ -308,6 +318,7 @@ class ArgumentMaker:
     def valid(self, schema: dict, tool: str = "") -> dict:
         self.tool, self.context = tool, {}
         self._object(schema or {}, self.context)
+        self.top = ""  # a prompt's argument, made by value() alone, is no tool's
         return self.context
 
     def _object(self, schema: dict, into: dict | None = None) -> dict:
@@ -319,6 +330,8 @@ class ArgumentMaker:
         optional = [n for n in properties if n not in required and self._grounded(n, properties[n] or {})]
         extra = self.rng.choice(optional) if optional and self.rng.random() < 0.5 else None
         for name, prop in properties.items():
+            if into is self.context:
+                self.top = name
             # Left out, a default URL off the machine is what the server fetches, and fails: no network here. A
             # number the entry hints overrides a default it does not want (everything's 10 s long-running operation).
             if (name in required or name == extra or self._remote_default(name, prop or {})
@@ -422,8 +435,30 @@ class ArgumentMaker:
             path = self.context.get("path")
             found += self.lines.get(path, []) if isinstance(path, str) else []
         found += QUOTED.findall(description)
+        if self._names_made(name):
+            found = [value for value in found if not self._exists(value, name)]
         return [value for value in dict.fromkeys(found)
                 if not self._failed(value) and self._reachable(value) and _is_what_it_claims(name, prop, value)]
+
+    def _names_made(self, name: str) -> bool:
+        """Whether a string property names what the tool makes: a name (`...name`) sharing a word with the tool's
+        name beyond its verb, or inside a top-level property that does (git_create_branch's `branch_name`,
+        create_entities' `entities[].name`). Only a tool whose name says it makes something (MAKING): an addition
+        names what is there (add_observations' `entityName`), and so does a checkout."""
+        if not self.top or not MAKING.search(self.tool) or not name.lower().endswith("name"):
+            return False
+        made = _stems(" ".join(w for w in _name_words(self.tool) if not MAKING.search(w)))
+        return bool(made & _stems(" ".join(_name_words(name) | _name_words(self.top))))
+
+    def _exists(self, value: str, name: str) -> bool:
+        """Whether the episode knows `value` is there: the entry hints it as a revision, a JSON answer held it under
+        the field `name` (an entity's `name` in read_graph, not a relation's `from`: the memory server relates
+        entities that were never made), or a plain answer shows it as a whole word (`main` in "* main", not in
+        "origin/main" or "main-fix")."""
+        if value in self.referenced or value in self.pool.get(name, ()):
+            return True
+        shown = re.compile(rf"(?<![\w./-]){re.escape(value)}(?![\w/-])")
+        return any(shown.search(text) for text in self.answers)
 
     def _reachable(self, value: str) -> bool:
         """Whether a relative revision names a commit: `HEAD~1` only when the last history seen listed more than one
@@ -488,10 +523,15 @@ class ArgumentMaker:
         if lowered in ("city", "location", "place"):
             return self.rng.choice(CITIES)
         if lowered.endswith("name") or lowered in ("from", "to", "entity"):
-            made = self.rng.choice(NAMES)
             hinted = self.hints.get(name, [])
             # Shaped like the entry's own values: a branch name has no spaces.
-            return made.lower().replace(" ", "-") if hinted and not any(" " in h for h in hinted) else made
+            spaced = not hinted or any(" " in h for h in hinted)
+            shaped = [n if spaced else n.lower().replace(" ", "-") for n in NAMES]
+            if self._names_made(name):
+                # What is made gets a name nothing has shown: "Cannot create branch 'main'" wastes the step.
+                fresh = [n for n in shaped if not self._exists(n, name) and not self._failed(n)]
+                shaped = fresh or [f"{n}-{len(self.answers)}" for n in shaped]
+            return self.rng.choice(shaped)
         if _words(name, PATH_WORDS) and self.root:
             return self._fresh_path()
         if _words(name, ("query", "pattern", "search")):
@@ -706,6 +746,9 @@ class ExplorePolicy(Policy):
         if action.kind == "tools/call":
             self.maker.judge(arguments, observation.text if failed else None)
             self.made = None  # a resource read or a prompt in between leaves what was made to its consumer
+        if not failed and observation.text[:1] not in "[{":  # JSON shows names under fields, read by remember()
+            self.maker.answers.append(observation.text)
+            del self.maker.answers[:-100]
         if failed:
             # A tool waits for something to be made, unless it makes things itself and the error names one of its
             # values: that name is taken ("Cannot create branch 'main'"), judge() set it aside, and another may work
@@ -844,11 +887,13 @@ class ExplorePolicy(Policy):
         # later undoes it (git_commit missed in 4 of 10 episodes of 24 steps, a git_reset between add and commit).
         # Its tries spent do not keep it out: those may all have come before anything was staged. A commit goes
         # first: what was just staged is what it records.
-        # One whose error pointed at some tools is tried after what they made, not after a branch was made.
+        # One whose error pointed at some tools is tried after what they made, not after a branch was made; a
+        # commit not tried yet, only once something is staged (a branch made, as it now is at the first try rather
+        # than refused as `main`, was followed by a commit refused for nothing staged: 21 -> 26 refused, 30 episodes).
         again = [t for t in tools if t["name"] not in self.answered and self._unblocked(t["name"])
                  and (t["name"], self.made) not in self.retried
                  and self.made in (self.needs.get(t["name"]) or [self.made])
-                 and (t["name"] in self.stuck or "commit" in t["name"].lower())] if self.made else []
+                 and (t["name"] in self.stuck or "commit" in t["name"].lower() and self.staged)] if self.made else []
         again = [t for t in again if "commit" in t["name"].lower()] or again
         # A tool that changes things, refused on the state and never answered, gets what its error points at made
         # next (git_add after "No changes staged for commit"), a few times at most: left to the draw, the staging

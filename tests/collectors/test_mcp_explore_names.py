@@ -1,0 +1,59 @@
+"""The MCP explorer's tools that make things are given names the episode does not know to be taken, against the real
+git server: the git entry hints `branch_name: [main, feature-x]` for git_create_branch and git_checkout alike, and
+`main` exists from the start, so a create of `main` only met "Cannot create branch 'main': refs/heads/main already
+exists" (30 seeds x 15 steps: 18 of 43 create calls were that refusal)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from sandboxes.mcp_server_spec import load_servers
+from tests.collectors.test_mcp_explore import explore, failed
+from tests.mcp.mcp_helpers import SERVERS_FILE
+
+
+@pytest.fixture(scope="module")
+def servers():
+    return load_servers(SERVERS_FILE)
+
+
+def branch_calls(policy, calls):
+    """(tool, branch_name, answer, the answers without an error before it) of the valid branch-naming calls."""
+    invalid = dict(policy.invalid_calls)
+    shown: list[str] = []
+    out = []
+    for action, observation in calls:
+        if action.kind != "tools/call" or action.text in invalid:
+            continue
+        branch = action.arguments["arguments"].get("branch_name")
+        if branch is not None:
+            out.append((action.arguments["name"], branch, observation, list(shown)))
+        if not failed(observation):
+            shown.append(observation.text)
+    return out
+
+
+# Seeds 3 and 17 sent git_create_branch `main` at their first or second step, before any answer showed it (the entry
+# hints `main` as a revision and a target: it is there); seed 1 sent it at step 14, after git_branch's "* main".
+@pytest.mark.parametrize("seed", [1, 3, 17])
+def test_a_create_tool_is_not_given_a_name_the_episode_knows_exists(servers, seed):
+    policy, calls, _ = explore(servers, "git", 15, seed=seed)
+    branches = branch_calls(policy, calls)
+    trace = [(tool, name, o.text[:50]) for tool, name, o, _ in branches]
+    creates = [(name, o, shown) for tool, name, o, shown in branches if tool == "git_create_branch"]
+    assert creates, trace
+    for name, observation, shown in creates:
+        assert not failed(observation), trace
+        assert name != "main", trace
+        # Nor a name an earlier answer showed: git_branch's listing, a branch made before ("Created branch ...").
+        assert not any(re.search(rf"(?<![\w./-]){re.escape(name)}(?![\w/-])", text) for text in shown), trace
+
+
+def test_a_checkout_still_names_a_branch_that_exists(servers):
+    # The names a create tool is kept from are the ones a checkout needs: seed 17 checks out `main` after
+    # git_branch listed it, as before.
+    policy, calls, _ = explore(servers, "git", 15, seed=17)
+    checkouts = [(name, o) for tool, name, o, _ in branch_calls(policy, calls) if tool == "git_checkout"]
+    assert ("main", "Switched to branch 'main'") in [(name, o.text) for name, o in checkouts if not failed(o)]
