@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml transforms/reasoning/_linediff.c transforms/_
 		transforms/_stages.c
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q -U pip
-	$(VENV)/bin/pip install -q -e '.[dev]'
+	$(VENV)/bin/pip install -q -e '.[dev,collect]'
 	touch $@
 
 # Each script of a folder in order, with the venv's absolute path.

@@ -11,7 +11,8 @@ from importlib.metadata import entry_points
 import typer
 from typer.core import TyperGroup
 
-from collectors.registry import COLLECTOR_GROUP, DOMAINS_OF_OTHER_COLLECTORS
+from collectors.registry import (COLLECTOR_GROUP, DOMAINS_OF_OTHER_COLLECTORS, INSTALL_COLLECT, is_collect_module,
+                                 missing_collect_modules)
 
 # name -> "module:attribute" of a typer-style function; each module imports its heavy libraries inside the command.
 COMMANDS = {
@@ -25,6 +26,25 @@ GROUPS = {
     "export": ("pipelines.commands.export:app", "Export shards to AgentWorldBench JSONL or ATIF trajectories."),
     "setup": ("pipelines.commands.setup:app", "Install what collectors need (the MCP servers) into WORLDLINE_HOME."),
 }
+
+
+# A missing module of these is a bug or a broken install of worldline, not a distribution left out: it keeps the
+# message or traceback it had. Any other is a distribution that is not installed, which one line says better.
+OWN_PACKAGES = ("schemas", "sandboxes", "collectors", "transforms", "pipelines", "worldline_tasks")
+
+
+def missing_module_message(exc: ModuleNotFoundError, command: str) -> str | None:
+    """One line for `command` (e.g. "worldline collect web") stopped by a module that is not installed, or None
+    when the module is worldline's own (a bug or a broken install, not a missing distribution). A module of the
+    collect extra names the extra to install: curation installs without it (a Dataflow worker does), and there
+    every collector, `sandbox` and `setup` stops here."""
+    name = exc.name or ""
+    if not name or name.partition(".")[0] in OWN_PACKAGES:
+        return None
+    if is_collect_module(name):
+        return (f"{command} needs the module '{name}', which is not installed: worldline was installed without "
+                f"the collectors' dependencies; install them with {INSTALL_COLLECT}")
+    return f"{command} needs the module '{name}', which is not installed: install the distribution that provides it"
 
 
 def _load(target: str):
@@ -103,13 +123,31 @@ class LazyGroup(TyperGroup):
         try:
             command = report_disk_errors(plain_help(_to_command(_load(target), name)))
         except (ImportError, AttributeError) as exc:
-            typer.echo(f"Error: '{name}' could not be loaded from {target}: {exc}. "
-                       f"Is worldline installed with all its dependencies (make setup)?", err=True)
+            message = missing_module_message(exc, self.command_path(ctx, name)) \
+                if isinstance(exc, ModuleNotFoundError) else None
+            message = message or (f"'{name}' could not be loaded from {target}: {exc}. "
+                                  f"Is worldline installed with all its dependencies (make setup)?")
+            typer.echo(f"Error: {message}", err=True)
             raise typer.Exit(2)
         command.name = name
         command.help = command.help or help_text
         command.short_help = command.short_help or help_text
         return command
+
+    def command_path(self, ctx, name: str) -> str:
+        return " ".join(filter(None, [ctx.command_path if ctx is not None else self.name, name]))
+
+    def invoke(self, ctx):
+        # A collector, `sandbox` or `setup` may import the collect extra's libraries only once it runs (the web
+        # collector imports Playwright when its first browser starts).
+        try:
+            return super().invoke(ctx)
+        except ModuleNotFoundError as exc:
+            message = missing_module_message(exc, self.command_path(ctx, ctx.invoked_subcommand or ""))
+            if message is None:
+                raise
+            typer.echo(f"Error: {message}", err=True)
+            raise typer.Exit(2) from None
 
 
 
@@ -133,6 +171,14 @@ class CollectGroup(LazyGroup):
     def get_command(self, ctx, name):
         if name in DOMAINS_OF_OTHER_COLLECTORS and name not in self.targets:
             typer.echo(f"Error: there is no '{name}' collector: {DOMAINS_OF_OTHER_COLLECTORS[name]}", err=True)
+            raise typer.Exit(2)
+        # worldline's own collectors need the whole collect extra, some only once an episode starts (after the out
+        # folder was made): refused here instead, before any work. A plugin's needs are its own: only a module it
+        # fails to import says what it lacks (LazyGroup).
+        if name in self.targets and self.targets[name][0].startswith("collectors.") and \
+                (missing := missing_collect_modules()):
+            typer.echo(f"Error: {self.command_path(ctx, name)} needs the collectors' dependencies, which are not "
+                       f"installed (no module {', '.join(repr(m) for m in missing)}): {INSTALL_COLLECT}", err=True)
             raise typer.Exit(2)
         command = super().get_command(ctx, name)
         if command is None:

@@ -238,3 +238,27 @@ def test_the_installed_collectors_find_their_task_files(built, tmp_path):
     assert len(found["files"]) == 5, found["files"]  # mcp_server_spec's servers file is collectors.mcp's default
     for name, entries in found["files"].items():
         assert Path(name).parent == (site / "worldline_tasks").resolve() and entries, (name, entries)
+
+
+def test_the_wheel_requires_the_collectors_dependencies_only_with_the_collect_extra(built):
+    """What a Dataflow worker installs: the wheel built from the staged sdist, with its core requirements. The
+    collect extra's distributions (Playwright, the MCP SDK, Docker's SDK...) are not among them."""
+    from email.parser import Parser
+
+    from packaging.requirements import Requirement
+
+    from collectors.registry import COLLECT_MODULES
+
+    src = built[0]
+    [wheel] = (src.parent / "dist").glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        [metadata] = [name for name in archive.namelist() if name.endswith(".dist-info/METADATA")]
+        requirements = [Requirement(line) for line in Parser().parsestr(archive.read(metadata).decode())
+                        .get_all("Requires-Dist")]
+    core = {r.name.lower() for r in requirements if r.marker is None}
+    collect = {r.name.lower(): str(r.specifier) for r in requirements
+               if r.marker is not None and r.marker.evaluate({"extra": "collect"})}
+    assert not core & set(COLLECT_MODULES), core & set(COLLECT_MODULES)
+    assert set(collect) == set(COLLECT_MODULES)
+    assert all(specifier.startswith("==") for specifier in collect.values()), collect  # the pins stayed
+    assert {"apache-beam", "pyarrow", "pyte", "rensa", "openai", "click"} <= core
