@@ -19,10 +19,10 @@ INSTALL_COLLECT = "pip install 'worldline[collect]'"
 # test_collect_extra.py keeps the two lists equal). Names, not installed metadata: a distribution that is not
 # installed has no metadata to say which modules it would have brought.
 COLLECT_MODULES = ("docker", "playwright", "flask", "mcp", "jsonschema", "adbutils", "pyseccomp", "httpx2",
-                   "httpcore2")
-# What an install without the extra lacks: the extra's modules but httpx2 and httpcore2 (openai, a core dependency,
-# brings them, in its own version range), and what only the extra's distributions bring (flask's werkzeug, mcp's
-# mcp_types). The import-linter contracts in pyproject.toml forbid these to curation.
+                   "httpcore2", "anyio")
+# What an install without the extra lacks: the extra's modules but httpx2, httpcore2 and anyio (openai, a core
+# dependency, brings them, in its own version range), and what only the extra's distributions bring (flask's
+# werkzeug, mcp's mcp_types). The import-linter contracts in pyproject.toml forbid these to curation.
 COLLECT_ONLY_MODULES = ("docker", "playwright", "flask", "werkzeug", "mcp", "mcp_types", "jsonschema", "adbutils",
                         "pyseccomp")
 
