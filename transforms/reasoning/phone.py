@@ -1,7 +1,8 @@
 """The opening sentence of a phone's (android) trace: the action as the collector wrote it (collectors/android/
 actions.py action_text: tap(3), type("hi"), key(back), swipe(3, up)), the element of the state it targets, named by
 its id, class and text (views.label, as the line diff names it), and whether the next observation's screen changed
-or which app came to the front."""
+or which app came to the front. And the sentence after it, where the foreground activity changed: the package and
+activity the collector recorded from dumpsys in the state's and the next observation's meta."""
 
 from __future__ import annotations
 
@@ -114,3 +115,42 @@ def phone_opening(state: str, text: str, action_text: str) -> str | None:
         shown = f" | text={json.dumps(typed, ensure_ascii=False)} | "
         told += "; an element now shows the text" if shown in text and shown not in state else ""
     return told + "."
+
+
+def opens(state: str, text: str, action_text: str) -> bool:
+    """Whether phone_opening has a sentence for the step (the sentence after it goes first where it has none)."""
+    return _phone_call(action_text) is not None or (text != state and _apps(state, text) is not None)
+
+
+def _named(meta: dict, key: str) -> str | None:
+    value = meta.get(key)
+    return value if isinstance(value, str) and value else None
+
+
+def foreground_sentence(state: str, text: str, before: dict, after: dict) -> str | None:
+    """Which activity came to the front, as the collector recorded the state's and the next observation's from
+    dumpsys (meta's `package`, and `activity` as dumpsys writes it: `.SubSettings`, short for a class of the package,
+    else the class's whole name): "The foreground activity of com.android.settings changes from .Settings to
+    .SubSettings.", or where the package changed too, both components as dumpsys names them
+    (`com.android.settings/.Settings`). Where a side has no activity (the replay stand-in reports none: its
+    recordings do not say), a package that changed is told only if the opening does not tell the same two apps from
+    the screens' resource ids already. None where the foreground did not change, or a side has no package."""
+    package, new_package = _named(before, "package"), _named(after, "package")
+    if package is None or new_package is None:
+        return None
+    activity, new_activity = _named(before, "activity"), _named(after, "activity")
+    if package == new_package:
+        if activity is None or new_activity is None or \
+                _whole(package, activity) == _whole(package, new_activity):
+            return None
+        return f"The foreground activity of {package} changes from {activity} to {new_activity}."
+    if activity and new_activity:
+        return f"The foreground activity changes from {package}/{activity} to {new_package}/{new_activity}."
+    if text != state and _apps(state, text) == (package, new_package):
+        return None
+    return f"The foreground package changes from {package} to {new_package}."
+
+
+def _whole(package: str, activity: str) -> str:
+    # dumpsys shortens a class of the package to `.Name`: one activity, however it was written.
+    return package + activity if activity.startswith(".") else activity
