@@ -1,19 +1,20 @@
 """Schema-driven exploration of an MCP server (`worldline collect mcp --explore`).
 
-Valid calls are built from each tool's input schema and grounded in what the episode has seen: the entry's hints,
-values earlier results returned (entity names, paths, the commit ids they label, file lines), examples the schema's
-descriptions quote, each checked against what its property claims to be (a quoted time zone the zone database does
-not know serves only an invalid call; HEAD~1 needs a history of two commits). Tools that have not answered a valid
-call yet go first. A bounded share of calls is deliberately invalid, of kinds the schema makes possible (a required
-argument left out or misnamed, a wrong type, a value out of range, an unknown tool, a path outside the server's
-root, a reference to nothing), spread evenly over the episode, each with its kind in the recorded action
-(`invalid_on_purpose`). A change the state refused gets made next what its error's words point at among the tools
-that make things (git_commit's "No changes staged" at git_add, the staging area's tool), and is tried again right
-after. A tool that makes things is not given, for the name of what it makes, one the episode knows is there (an
-answer showed it, or the entry hints it as a revision): git_create_branch gets `feature-x` or a fresh name, not the
-hinted `main`, which git_checkout still gets. No call is sent twice in an episode, unless it only reads and a
-state-changing call that changed something succeeded since that can change what it reads, or the state refused it
-and what it waited for was made since (data review D5, D6). docs/mcp.md (Policies) has the measurements.
+Valid calls are built from each tool's input schema and grounded in what the episode has seen: the entry's hints, values
+earlier results returned (entity names, paths, the commit ids they label, file lines), examples the schema's
+descriptions quote, each checked against what its property claims to be (a quoted time zone the zone database does not
+know serves only an invalid call; HEAD~1 needs a history of two commits). Tools that have not answered a valid call yet
+go first. A bounded share of calls is deliberately invalid, of kinds the schema makes possible (a required argument left
+out or misnamed, a wrong type, a value out of range, an unknown tool, a path outside the server's root, a reference to
+nothing), spread evenly over the episode, each with its kind in the recorded action (`invalid_on_purpose`). A change the
+state refused gets made next what its error's words point at among the tools that make things (git_commit's "No changes
+staged" at git_add, the staging area's tool), and is tried again right after. A tool that makes things is not given, for
+the name of what it makes, one the episode knows is there (an answer showed it, or the entry hints it as a revision):
+git_create_branch gets `feature-x` or a fresh name, not the hinted `main`. A tool that names a thing that must be there
+takes a name the episode knows is there, other than the branch checked out: git_checkout gets `main` or a branch a
+create made, not the hinted `feature-x` before. No call is sent twice in an episode, unless it only reads and a
+state-changing call that changed something succeeded since that can change what it reads, or the state refused it and
+what it waited for was made since (data review D5, D6). docs/mcp.md (Policies) has the measurements.
 """
 
 from __future__ import annotations
@@ -237,6 +238,8 @@ class ArgumentMaker:
         self.history = 0
         self.strikes: dict[tuple[str, str], int] = {}  # (tool, value) of failed calls the error did not name
         self.tool = ""
+        self.about = ""  # the description of the tool a valid call is being made for
+        self.current: str | None = None  # the branch the policy last saw checked out: a switch to it moves nothing
         self.context: dict = {}
         self.top = ""  # the top-level property a valid call's value is being made for
         # Plain texts of answers without an error: a name one shows (git_branch's "* main", "Created branch
@@ -288,7 +291,13 @@ class ArgumentMaker:
 
     def judge(self, arguments: Any, error_text: str | None) -> None:
         """After a valid call: a value its error named (an unknown time zone, a missing file) is not offered again,
-        nor one that failed twice and never worked (a malformed time the message does not quote)."""
+        nor one that failed twice and never worked (a malformed time the message does not quote). The name a tool
+        that makes things answered for is there to be named (git_checkout's `branch_name` after git_create_branch's
+        "Created branch 'grace-hopper'", whose plain answer holds it under no field)."""
+        if error_text is None and MAKING.search(self.tool) and isinstance(arguments, dict):
+            for key, value in arguments.items():
+                if isinstance(value, str) and value and key.lower().endswith("name"):
+                    self._add(key, value)
         for value in _strings(arguments):
             if error_text is None:
                 self.worked.add(value)
@@ -308,15 +317,16 @@ class ArgumentMaker:
 
     # ---- valid arguments ----
 
-    def make(self, schema: dict, valid: bool = True, tool: str = "") -> dict:
-        """Arguments for `schema`: valid, or (valid=False) invalid by one of SCHEMA_KINDS that applies."""
+    def make(self, schema: dict, valid: bool = True, tool: str = "", about: str = "") -> dict:
+        """Arguments for `schema`: valid, or (valid=False) invalid by one of SCHEMA_KINDS that applies. `about` is the
+        tool's description, which says what a checkout's name refers to ("Switches branches")."""
         if valid:
-            return self.valid(schema, tool)
+            return self.valid(schema, tool, about)
         kinds = [k for k in SCHEMA_KINDS if self.applies(k, schema or {}, tool)] or ["wrong_type"]
         return self.invalid(self.rng.choice(kinds), schema or {}, tool)
 
-    def valid(self, schema: dict, tool: str = "") -> dict:
-        self.tool, self.context = tool, {}
+    def valid(self, schema: dict, tool: str = "", about: str = "") -> dict:
+        self.tool, self.about, self.context = tool, about or "", {}
         self._object(schema or {}, self.context)
         self.top = ""  # a prompt's argument, made by value() alone, is no tool's
         return self.context
@@ -437,8 +447,15 @@ class ArgumentMaker:
         found += QUOTED.findall(description)
         if self._names_made(name):
             found = [value for value in found if not self._exists(value, name)]
-        return [value for value in dict.fromkeys(found)
-                if not self._failed(value) and self._reachable(value) and _is_what_it_claims(name, prop, value)]
+        usable = [value for value in dict.fromkeys(found)
+                  if not self._failed(value) and self._reachable(value) and _is_what_it_claims(name, prop, value)]
+        if self._names_there(name):
+            # A hinted name nothing has shown yet may not be there: `git_checkout feature-x` before any create was
+            # refused "Ref 'feature-x' did not resolve" (5 of 36 checkouts, 30 seeds x 15 steps). Among those there,
+            # one it is not already on: a checkout of the branch checked out answers as a switch and moves nothing.
+            there = [value for value in usable if self._there(value, name)]
+            return [value for value in there if value != self.current] or there or usable
+        return usable
 
     def _names_made(self, name: str) -> bool:
         """Whether a string property names what the tool makes: a name (`...name`) sharing a word with the tool's
@@ -449,6 +466,21 @@ class ArgumentMaker:
             return False
         made = _stems(" ".join(w for w in _name_words(self.tool) if not MAKING.search(w)))
         return bool(made & _stems(" ".join(_name_words(name) | _name_words(self.top))))
+
+    def _names_there(self, name: str) -> bool:
+        """Whether a string property names a thing the tool switches to or acts on, which must be there: a name
+        (`...name`) sharing a word besides `name` with the tool's name or description (git_checkout's `branch_name`
+        and "Switches branches", add_observations' `entityName` and "to existing entities"). The mirror of
+        _names_made: a tool whose name says it makes something names what is not there yet."""
+        if not self.top or MAKING.search(self.tool) or not name.lower().endswith("name"):
+            return False
+        named = _stems(" ".join(_name_words(name) - {"name"}))
+        return bool(named & _stems(" ".join(_name_words(self.tool)) + " " + self.about))
+
+    def _there(self, value: str, name: str) -> bool:
+        """Whether the episode knows a thing named `value` is there, for a call that names it: as _exists, or a JSON
+        answer held it as a thing's own `name` (read_graph's entities, for add_observations' `entityName`)."""
+        return self._exists(value, name) or value in self.pool.get("name", ())
 
     def _exists(self, value: str, name: str) -> bool:
         """Whether the episode knows `value` is there: the entry hints it as a revision, a JSON answer held it under
@@ -870,7 +902,9 @@ class ExplorePolicy(Policy):
         if not tools:
             return None, None
         tool = self._pick(tools, early=step < 5)
-        arguments = self.maker.make(tool.get("inputSchema") or {}, valid=True, tool=tool["name"])
+        self.maker.current = self.checked_out
+        arguments = self.maker.make(tool.get("inputSchema") or {}, valid=True, tool=tool["name"],
+                                    about=tool.get("description") or "")
         return _call("tools/call", {"name": tool["name"], "arguments": arguments}), None
 
     def _pick(self, tools: list[dict], early: bool) -> dict:

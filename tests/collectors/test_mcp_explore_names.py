@@ -35,6 +35,11 @@ def branch_calls(policy, calls):
     return out
 
 
+def shows(text: str, name: str) -> bool:
+    """Whether an answer shows a branch name as a whole word: `main` in "* main", not in "origin/main"."""
+    return re.search(rf"(?<![\w./-]){re.escape(name)}(?![\w/-])", text) is not None
+
+
 # Seeds 3 and 17 sent git_create_branch `main` at their first or second step, before any answer showed it (the entry
 # hints `main` as a revision and a target: it is there); seed 1 sent it at step 14, after git_branch's "* main".
 @pytest.mark.parametrize("seed", [1, 3, 17])
@@ -48,7 +53,25 @@ def test_a_create_tool_is_not_given_a_name_the_episode_knows_exists(servers, see
         assert not failed(observation), trace
         assert name != "main", trace
         # Nor a name an earlier answer showed: git_branch's listing, a branch made before ("Created branch ...").
-        assert not any(re.search(rf"(?<![\w./-]){re.escape(name)}(?![\w/-])", text) for text in shown), trace
+        assert not any(shows(text, name) for text in shown), trace
+
+
+# Seeds 2, 24 and 25 sent git_checkout `feature-x` (hinted beside `main`) at steps 5, 1 and 3, before any
+# git_create_branch had made it: "Ref 'feature-x' did not resolve to an object".
+@pytest.mark.parametrize("seed", [2, 24, 25])
+def test_a_checkout_names_a_branch_the_episode_knows_exists(servers, seed):
+    policy, calls, _ = explore(servers, "git", 15, seed=seed)
+    branches = branch_calls(policy, calls)
+    trace = [(tool, name, o.text[:50]) for tool, name, o, _ in branches]
+    checkouts = [(name, o, shown) for tool, name, o, shown in branches if tool == "git_checkout"]
+    assert checkouts, trace
+    for name, observation, shown in checkouts:
+        assert not failed(observation), trace
+        # `main` is hinted as a revision and a target; any other branch an earlier answer showed (made, listed).
+        assert name == "main" or any(shows(text, name) for text in shown), trace
+    # The calls invalid on purpose are made without the rule, and are still refused.
+    invalid = dict(policy.invalid_calls)
+    assert invalid and all(failed(o) for a, o in calls if a.text in invalid), trace
 
 
 def test_a_checkout_still_names_a_branch_that_exists(servers):
@@ -57,3 +80,22 @@ def test_a_checkout_still_names_a_branch_that_exists(servers):
     policy, calls, _ = explore(servers, "git", 15, seed=17)
     checkouts = [(name, o) for tool, name, o, _ in branch_calls(policy, calls) if tool == "git_checkout"]
     assert ("main", "Switched to branch 'main'") in [(name, o.text) for name, o in checkouts if not failed(o)]
+
+
+# Seeds 3 and 6 made feature-x, an answer then showed `main` checked out, and their checkout named `main` again: it
+# answered "Switched to branch 'main'" and moved nothing. 30 seeds x 15 steps, checkouts that moved HEAD: 9 -> 25.
+@pytest.mark.parametrize("seed", [3, 6])
+def test_a_checkout_switches_to_a_branch_it_is_not_on(servers, seed):
+    policy, calls, _ = explore(servers, "git", 15, seed=seed)
+    invalid = dict(policy.invalid_calls)
+    on, trace, moves = None, [], 0
+    for action, observation in calls:
+        trace.append((action.arguments.get("name"), observation.text[:40]))
+        if action.arguments.get("name") == "git_checkout" and action.text not in invalid:
+            assert not failed(observation), trace
+            assert action.arguments["arguments"]["branch_name"] != on, trace
+            moves += 1
+        if not failed(observation):
+            shown = re.findall(r"^\* (\S+)$|\bOn branch (\S+)|Switched to branch '([^']+)'", observation.text, re.M)
+            on = next(name for name in shown[-1] if name) if shown else on
+    assert moves, trace
