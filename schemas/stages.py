@@ -34,6 +34,9 @@ CURATED_TRANSITION_SCHEMA = pa.schema(
         # The environment instance the task ran in (raw task.group; the task id for a raw record without one): split
         # a held-out set by it, as tasks of one group share near-copies. Last, for the same reason; in no hash or text.
         pa.field("task_group", pa.string()),
+        # The state observation's meta_json, as next_meta_json is the next one's (an android trace tells a change of
+        # the foreground app from the two). Last, for the same reason; in no hash or text.
+        pa.field("state_meta_json", pa.string()),
     ]
 )
 

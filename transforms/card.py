@@ -78,7 +78,8 @@ COLUMNS = {
                    "normalized observations), `next_volatile_spans`, `next_meta_json` (exit status, cwd, focused "
                    "element, tool error flag...), "
                    "`content_hash`, `done`, `error`, `perturbations`, `collector`, `stand_in`, `action_started_at` "
-                   "(when the action started, UTC), `task_group` (the environment the task ran in: see Splitting).",
+                   "(when the action started, UTC), `task_group` (the environment the task ran in: see Splitting), "
+                   "`state_meta_json` (the state's meta, as `next_meta_json` is the next observation's).",
     "dedupe": "`duplicate_of` (the id kept), `kind` (`exact` or `near`), `content_hash`.",
     "dead_letter": "`record_id`, `source` (the raw file, relative to the input folder), `stage` (the step that "
                    "rejected it), `reason`, `record_json`.",

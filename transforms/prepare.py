@@ -68,8 +68,8 @@ def curated_row(row: dict, max_chars: int = MAX_OBSERVATION_CHARS) -> dict:
     task, action = row.get("task") or {}, row["action"]
     action_text = action.get("text")
     provenance = row.get("provenance") or {}
-    next_observation = row["next_observation"]
-    state_text = _state_text(row.get("state"))
+    next_observation, state = row["next_observation"], row.get("state")
+    state_text = _state_text(state)
     next_text = normalize_observation(next_observation)
     _previous.pair = next_observation, next_text
     if max_chars:
@@ -96,6 +96,8 @@ def curated_row(row: dict, max_chars: int = MAX_OBSERVATION_CHARS) -> dict:
         "stand_in": provenance.get("stand_in"),
         # The reasoning synthesizer reads exit status and url from it.
         "next_meta_json": _valid_meta_json(next_observation.get("meta_json")),
+        # An android trace compares it with next_meta_json: which app and activity were in front before.
+        "state_meta_json": _valid_meta_json(state.get("meta_json")) if state is not None else None,
         "action_started_at": _microseconds(recorded_at(row)),
         # Read by with_masks, which removes it.
         REPLAY_TEXTS: _replay_texts(row.get("replay_observations")),

@@ -22,8 +22,9 @@ from functools import cached_property
 
 REDACTED = "[REDACTED]"
 REGEX_PREFIX = "re:"
-# The curated row's texts, each redacted whole; next_meta_json is JSON (its values are redacted), replays' texts
-# a list. Ids (id, episode_id, task_id) are not: they key dedupe, replays and joins with the raw collection.
+# The curated row's texts, each redacted whole; next_meta_json and state_meta_json are JSON (their values are
+# redacted), replays' texts a list. Ids (id, episode_id, task_id) are not: they key dedupe, replays and joins with
+# the raw collection.
 ROW_TEXTS = ("instruction", "action_text", "error", "task_group")
 # Global inline flags (`(?i)`) must open a whole expression: a pattern's own are made scoped (`(?i:...)`) when the
 # patterns are joined into one.
@@ -154,6 +155,7 @@ class Redactions:
         that row's redacted next text, the same str again, which masking and dedupe find by identity."""
         counts: dict[str, list[int]] = {}
         last_next, last_redacted = None, None
+        last_meta, last_meta_redacted = None, None
         for row in rows:
             found = 0
             state = row["state_text"]
@@ -170,7 +172,16 @@ class Redactions:
             for name in ROW_TEXTS:
                 row[name], count = self.text(row[name])
                 found += count
-            row["next_meta_json"], count = self.json_text(row["next_meta_json"])
+            state_meta = row.get("state_meta_json")
+            if state_meta is last_meta and state_meta is not None:
+                # The previous row's next meta (the same str, as its text): redacted, and counted, with that row.
+                row["state_meta_json"] = last_meta_redacted
+            else:
+                row["state_meta_json"], count = self.json_text(state_meta)
+                found += count
+            last_meta = row["next_meta_json"]
+            row["next_meta_json"], count = self.json_text(last_meta)
+            last_meta_redacted = row["next_meta_json"]
             found += count
             replays = row.get(replay_key)
             if replays:

@@ -32,7 +32,7 @@ from transforms.reasoning.diffs import changed_files, diff_sentence, terminal_di
 from transforms.reasoning.faults import fault_sentences
 from transforms.reasoning.openings import answer_subject, command_output
 from transforms.reasoning.phone import foreground_sentence, opens
-from transforms.reasoning.record import error_sentence, meta_sentences, row_meta
+from transforms.reasoning.record import error_sentence, meta_sentences, row_meta, state_meta
 from transforms.reasoning.screens import screen_sentences
 
 # file.py:12 / path/to/x.c:40:2 in compiler, test and traceback output; `+++ b/path` headers of a unified diff.
@@ -118,9 +118,7 @@ def _terminal_diff(state: str, after_text: str, action_text: str) -> tuple[str, 
     return terminal_diff(output) if output else None
 
 
-def grounded_trace(row: dict, state_meta: dict | None = None) -> str:
-    """`state_meta`: the state's metadata, where the caller has it (a curated row keeps only the next
-    observation's: GroundedSynthesizer finds the state's as the previous step's)."""
+def grounded_trace(row: dict) -> str:
     state = row.get("state_text") or ""
     after_text = row.get("next_text") or ""
     domain = row.get("domain") or ""
@@ -134,8 +132,10 @@ def grounded_trace(row: dict, state_meta: dict | None = None) -> str:
             sentences.append(changes)
     else:
         sentences, new_text = screen_sentences(state, after_text, domain, action_text)
-        foreground = foreground_sentence(state, after_text, state_meta, row_meta(row)) \
-            if domain == "android" and state_meta else None
+        # The row's own state meta (state_meta_json), so an episode's first step and the LLM synthesizer's facts,
+        # which see one row, tell it as well; a row curated before that column says nothing of the foreground.
+        before = state_meta(row) if domain == "android" else None
+        foreground = foreground_sentence(state, after_text, before, row_meta(row)) if before else None
         if foreground:
             # Beside the opening, which tells the app that came to the front as the screens show it.
             sentences.insert(1 if sentences and opens(state, after_text, action_text) else 0, foreground)
@@ -174,20 +174,9 @@ class GroundedSynthesizer:
 
     def traces(self, rows: list[dict]) -> list[str | Exception]:
         out: list[str | Exception] = []
-        # An android row's next meta by (episode id, step), within this batch only: a batch before, on this worker,
-        # may be another file's, which would make the trace depend on how files were scheduled.
-        metas: dict[tuple, dict] = {}
         for row in rows:
             try:
-                state_meta = None
-                if row.get("domain") == "android" and isinstance(row.get("step"), int):
-                    # The collector's state is the step before's next observation (collectors/android/collector.py
-                    # observes once a step), meta and all; where that step is not at hand (the episode's first, one
-                    # dropped as a duplicate, one in another batch), the trace says nothing of the foreground.
-                    key = (row.get("episode_id"), row["step"] - 1)
-                    state_meta = metas.get(key)
-                    metas[key[0], row["step"]] = row_meta(row)
-                out.append(grounded_trace(row, state_meta))
+                out.append(grounded_trace(row))
             # KeyError: a volatile span without its start or end.
             except (ValueError, TypeError, AttributeError, KeyError) as exc:
                 out.append(ReasoningError(str(row.get("id", "<unknown>")), f"{type(exc).__name__}: {exc}"))

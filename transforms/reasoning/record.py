@@ -1,6 +1,6 @@
 """What the record says of a step besides its observations: the next observation's metadata (a timeout, the exit
-status, a scrollback overflow, an MCP protocol or tool error, a result the client refused) and the error the
-environment reported, told once."""
+status, a scrollback overflow, an MCP protocol or tool error, a result the client refused), read with the state's
+(an android trace compares the two), and the error the environment reported, told once."""
 
 from __future__ import annotations
 
@@ -21,10 +21,24 @@ _parsed_meta = lru_cache(maxsize=1024)(json_value)
 
 
 def row_meta(row: dict) -> dict:
-    meta = row.get("next_meta")
-    if meta is None and row.get("next_meta_json"):
-        text = row["next_meta_json"]
-        meta = _parsed_meta(text) if isinstance(text, str) else json.loads(text)
+    """The next observation's metadata (`next_meta`, as a caller may give it parsed, or `next_meta_json`)."""
+    return _meta(row, "next_meta")
+
+
+def state_meta(row: dict) -> dict:
+    """The state's metadata (`state_meta`, or `state_meta_json`): {} in a row curated before that column existed."""
+    return _meta(row, "state_meta")
+
+
+def _meta(row: dict, key: str) -> dict:
+    meta = row.get(key)
+    if meta is None and row.get(key + "_json"):
+        text = row[key + "_json"]
+        try:
+            meta = _parsed_meta(text) if isinstance(text, str) else json.loads(text)
+        except ValueError as exc:
+            # The row's error then says which of its two metas is broken.
+            raise ValueError(f"{key}_json is not JSON: {exc}") from None
     return meta if isinstance(meta, dict) else {}
 
 
