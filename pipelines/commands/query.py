@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import signal
 import sys
 from datetime import date, datetime, time
@@ -83,32 +84,37 @@ def _print_jsonl(columns: list[str], rows: list[tuple]) -> None:
         sys.stdout.write(json.dumps(dict(zip(columns, row)), default=_plain, ensure_ascii=False) + "\n")
 
 
-# The curated tables that carry a task_group column (transitions first; the stage tables since session 24).
-GROUPED_TABLES = ("transitions", "stage1", "stage2", "stage3")
+# Columns a curate output gained after its first release, and the tables that carry each (task_group: transitions
+# first, the stage tables since session 24; state_meta_json since session 28).
+ADDED_COLUMNS = {"task_group": ("transitions", "stage1", "stage2", "stage3"), "state_meta_json": ("transitions",)}
+_MISSING_COLUMN = re.compile(r'column "([^"]+)" not found')
 
 PRINTERS = {Format.table: _print_table, Format.csv: _print_csv, Format.jsonl: _print_jsonl}
 
 
 def _missing_column_hint(folder: Path, exc: Exception) -> str:
-    """A line on what to do when a query of a curate output names task_group and the output predates it: the
-    docs' and today's card's split recipe read that column."""
+    """A line on what to do when a query of a curate output names a column it predates (ADDED_COLUMNS): the docs'
+    recipes read them."""
     import pyarrow.parquet as pq
 
     from schemas.layout import is_curation_output
 
-    if 'column "task_group" not found' not in str(exc) or not is_curation_output(folder):
+    missing = _MISSING_COLUMN.search(str(exc))
+    column = missing[1] if missing else None
+    if column not in ADDED_COLUMNS or not is_curation_output(folder):
         return ""
-    # dedupe and dead_letter never have one: only a transitions or stage table curated before it earns the hint.
+    # dedupe and dead_letter never have one: only a table that carries the column today, curated before it, earns
+    # the hint.
     older = []
-    for table in GROUPED_TABLES:
+    for table in ADDED_COLUMNS[column]:
         shard = next((path for path in sorted((folder / table).glob("*.parquet")) if not path.name.startswith(".")),
                      None)
-        if shard is not None and "task_group" not in pq.read_schema(shard).names:
+        if shard is not None and column not in pq.read_schema(shard).names:
             older.append(table)
     if not older:
         return ""
     return (f"\nHint: {folder} was curated before its {', '.join(older)} table{'s' if len(older) > 1 else ''} had a "
-            "task_group column: curate its raw collection again (worldline curate --input RAW --output NEW) to get it.")
+            f"{column} column: curate its raw collection again (worldline curate --input RAW --output NEW) to get it.")
 
 
 def query(folder: Path = typer.Argument(..., metavar="FOLDER", help="Curation output or raw collection folder."),

@@ -177,3 +177,16 @@ def test_query_of_an_output_curated_before_task_group_says_to_curate_again(colle
     # dedupe never has one: a current output gets no hint for it.
     result = _query(collections / "new-curated", "SELECT task_group FROM dedupe")
     assert result.returncode == 1 and "not found" in result.stderr and "Hint:" not in result.stderr
+
+
+def test_query_of_an_output_curated_before_state_meta_json_says_to_curate_again(collections, tmp_path):
+    before = tmp_path / "before-state-meta"
+    shutil.copytree(collections / "new-curated", before)
+    for shard in (before / "transitions").glob("*.parquet"):  # as curate wrote it before session 28
+        pq.write_table(pq.read_table(shard).drop_columns(["state_meta_json"]), shard)
+    result = _query(before, "SELECT state_meta_json FROM transitions")
+    assert result.returncode == 1
+    assert "its transitions table had a state_meta_json column: curate its raw collection again" in result.stderr
+    # The stage tables never carry it: no hint for them.
+    result = _query(collections / "new-curated", "SELECT state_meta_json FROM stage2")
+    assert result.returncode == 1 and "not found" in result.stderr and "Hint:" not in result.stderr
