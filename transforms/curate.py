@@ -5,15 +5,18 @@ transforms.dedupe, transforms.finish, transforms.stage_tables).
     paths -> Prepare (read, validate, normalize, mask, hash, MinHash; a row group at a time, small ones merged)
                -> a prepared file per chunk (WORK/prepared/) and its sketches (WORK/sketches/), dead letters,
                and the packed dedupe keys, one file per partition and flush (WORK/keys/)
-    key files -> GroupByKey(partition) -> Resolve -> exact duplicates, ids read twice, groups of near candidates
+    key files -> GroupByKey(partition) -> Resolve -> exact duplicates, ids read twice, and the groups of near
+               candidates, written by group partition (WORK/groups/)
     ids read twice with other content -> their episodes' sources -> by episode -> the one source kept whole
-    distinct candidate groups -> by prepared file -> their sketches, written by group partition (WORK/near/)
+    candidate group files -> GroupByKey(group partition) -> distinct groups, their rows packed by prepared file
+               -> by prepared file -> their sketches, written by group partition (WORK/near/)
                -> GroupByKey(group partition) -> verified near duplicates
     prepared files + removed ids + repeated ids + episode sources (side inputs) -> Finish -> part files of
                transitions and stage1..3 (WORK/parts/, published by io.commit_parts), dedupe list, dead letters
 
 Every raw file is read and normalized once. Rows, sketches and dedupe keys stay in work files, read back one file
-(or one partition) at a time; the shuffles carry paths, and the candidate groups and decisions of the duplicates.
+(or one partition) at a time; the shuffles carry paths, each prepared file's candidate rows packed (one bytes value
+a group partition) and the decisions of the duplicates.
 So no step holds the collection: a worker's memory grows only with one partition's keys or candidate sketches
 (NearDupOptions.partitions, scaled with the input by the pipeline) and with the side inputs, which hold the removed
 ids and the ids read more than once.
@@ -59,6 +62,9 @@ KEY_BUFFER_ENTRIES = 200_000
 # Candidate sketch records a Sketches worker buffers before writing them out, one file per group partition: ~800
 # bytes each, so ~16 MB.
 SKETCH_BUFFER_RECORDS = 20_000
+# Distinct candidate groups a Resolve worker buffers before writing them out, one file per group partition (the
+# benchmark's 100k transitions make 4,180 in all: a flush before the bundle's end is for millions).
+CANDIDATE_BUFFER_GROUPS = 100_000
 # Rows whose stage rows Finish builds at once: ~30 KB of stage text a row, plus the pieces it is assembled from.
 BUILD_ROWS = 250
 
@@ -181,30 +187,46 @@ class PrepareFn(beam.DoFn):
             yield partition, path
 
 
-def resolve_partition(element):
-    """The key files of one partition -> exact decisions (main), repeated ids and near candidates (tagged)."""
+class ResolveFn(beam.DoFn):
+    """The key files of one partition -> exact decisions (main), repeated ids (tagged), and the near candidate groups
+    written to work files by group partition (near_files.GroupFiles), (group partition, path) on `candidates`; the
+    runner then carries paths, not every copy of every group."""
+
+    def __init__(self, work_dir: str, partitions: int):
+        self.work_dir = work_dir
+        self.partitions = partitions
+
+    def start_bundle(self):
+        self.groups = near_files.GroupFiles(self.work_dir, self.partitions)
+
+    def process(self, element):
+        _, paths = element
+        batch = dedupe.KeyBatch.concat([read_pickled(path) for path in sorted(paths)])
+        for record_id, kind, duplicate_of in dedupe.exact_duplicates(batch):
+            yield record_id, (kind, duplicate_of)
+        for ref, same_content, kept in dedupe.id_collisions(batch):
+            yield beam.pvalue.TaggedOutput(COLLISIONS, (ref, same_content, kept))
+        for group in dedupe.near_candidates(batch):
+            self.groups.add(group, dedupe.group_key(group))
+        if self.groups.count >= CANDIDATE_BUFFER_GROUPS:
+            for item in self.groups.flush():
+                yield beam.pvalue.TaggedOutput(CANDIDATES, item)
+
+    def finish_bundle(self):
+        for item in self.groups.flush():
+            yield beam.pvalue.TaggedOutput(CANDIDATES, GlobalWindows.windowed_value(item))
+
+
+def candidate_rows_by_file(element):
+    """(group partition, its candidate group files) -> (prepared file, packed [(row, group key)]) for each file
+    holding rows of the partition's distinct groups."""
     _, paths = element
-    batch = dedupe.KeyBatch.concat([read_pickled(path) for path in sorted(paths)])
-    for record_id, kind, duplicate_of in dedupe.exact_duplicates(batch):
-        yield record_id, (kind, duplicate_of)
-    for ref, same_content, kept in dedupe.id_collisions(batch):
-        yield beam.pvalue.TaggedOutput(COLLISIONS, (ref, same_content, kept))
-    # A near pair shares most of its buckets, so the partition names it several times: each group once here takes
-    # a quarter of the groups out of DistinctGroups' shuffle, which FnApiRunner holds in memory (46,703 -> 34,410
-    # on the benchmark's 100k; the rest repeat across partitions, which DistinctGroups removes).
-    for group in dict.fromkeys(dedupe.near_candidates(batch)):
-        yield beam.pvalue.TaggedOutput(CANDIDATES, group)
-
-
-def candidate_rows(group: tuple):
-    """A distinct group of candidate rows -> (file, (row, group key)) for each of its rows."""
-    key = dedupe.group_key(group)
-    for file, row in group:
-        yield file, (row, key)
+    groups = near_files.distinct_groups(read_pickled(path) for path in sorted(paths))
+    yield from near_files.packed_rows_by_file(groups).items()
 
 
 class SketchFilesFn(beam.DoFn):
-    """(prepared file key, [(row, group key)]) -> the wanted rows' sketch records written to work files by group
+    """(prepared file key, packed [(row, group key)] from each group partition) -> the wanted rows' sketch records written to work files by group
     partition (transforms.near_files), and (group partition, path) of each file on. Records are buffered over the
     bundle and written one file per partition and flush, as PrepareFn writes key files: a file per prepared file
     and partition made ~10k files of a few KB at 1M transitions."""
@@ -217,7 +239,8 @@ class SketchFilesFn(beam.DoFn):
         self.buffer, self.buffered = defaultdict(list), 0
 
     def process(self, element, paths: dict):
-        file, wanted = element
+        file, packed = element
+        wanted = near_files.unpacked_rows(packed)
         sketches = read_pickled(sketches_path(paths[file]))
         for partition, records in near_files.partitioned_records(wanted, sketches, self.partitions).items():
             self.buffer[partition] += records
@@ -573,16 +596,16 @@ class Dedupe(beam.PTransform):
         super().__init__()
         self.options = options
         self.prepared_paths = prepared_paths
-        self.work_dir = work_dir  # the candidates' sketch files go to WORK/near/
+        self.work_dir = work_dir  # candidate groups go to WORK/groups/, their sketch files to WORK/near/
 
     def expand(self, keys):
         resolved = (keys
                     | "GroupPartitions" >> beam.GroupByKey()
-                    | "Resolve" >> beam.FlatMap(resolve_partition).with_outputs(CANDIDATES, COLLISIONS,
-                                                                                 main="exact"))
+                    | "Resolve" >> beam.ParDo(ResolveFn(self.work_dir, self.options.partitions)).with_outputs(
+                        CANDIDATES, COLLISIONS, main="exact"))
         near = (resolved[CANDIDATES]
-                | "DistinctGroups" >> beam.Distinct()
-                | "CandidateRows" >> beam.FlatMap(candidate_rows)
+                | "GroupCandidateFiles" >> beam.GroupByKey()
+                | "CandidateRows" >> beam.FlatMap(candidate_rows_by_file)
                 | "GroupByFile" >> beam.GroupByKey()
                 | "Sketches" >> beam.ParDo(SketchFilesFn(self.work_dir, self.options.partitions),
                                            beam.pvalue.AsDict(self.prepared_paths))

@@ -7,10 +7,12 @@ from itertools import permutations
 import numpy as np
 
 from transforms import curate
-from transforms.curate import SketchFilesFn, resolve_near, resolve_near_files, sketches_path
-from transforms.dedupe import NEAR, NearDupOptions, change_signatures, file_signatures
+from transforms.curate import (SketchFilesFn, candidate_rows_by_file, resolve_near, resolve_near_files,
+                               sketches_path)
+from transforms.dedupe import NEAR, NearDupOptions, change_signatures, file_signatures, group_key
 from transforms.io import read_pickled, write_pickled
-from transforms.near_files import group_members, group_partition, partitioned_records, write_records
+from transforms.near_files import (GroupFiles, distinct_groups, group_members, group_partition, packed_rows_by_file,
+                                   partitioned_records, unpacked_rows, write_records)
 
 OPTIONS = NearDupOptions()
 WORDS = [f"w{i}" for i in range(5000)]
@@ -73,10 +75,10 @@ def test_sketch_files_decide_as_the_shuffled_groups_did(tmp_path, monkeypatch):
         paths[file] = f"{work}/prepared/file-{file}.pickle.lz4"
         write_pickled(sketches_path(paths[file]), sketch_file(ids, [documents.pop() for _ in ids]))
     groups = {101: [(1, 0), (2, 0), (3, 1)], 202: [(1, 1), (2, 1), (3, 0), (2, 0)]}
-    wanted = {}
+    wanted = {}  # each file's packed rows, one value from each group's partition, as GroupByFile gives them
     for group, rows in groups.items():
-        for file, row in rows:
-            wanted.setdefault(file, []).append((row, group))
+        for file, packed in packed_rows_by_file({tuple(rows): group}).items():
+            wanted.setdefault(file, []).append(packed)
     exact = {"c:1": ("exact", "a:9")}  # c:1's content was first read as a:9
 
     expected = []
@@ -103,8 +105,55 @@ def test_sketch_files_decide_as_the_shuffled_groups_did(tmp_path, monkeypatch):
 
 
 def test_group_partitions_spread_xxh64_group_keys():
-    from transforms.dedupe import group_key
-
     keys = [group_key(((file, row),)) for file in range(50) for row in range(40)]
     counts = np.bincount([group_partition(key, 16) for key in keys], minlength=16)
     assert counts.min() > 0.7 * len(keys) / 16
+
+
+def test_packed_rows_by_file_unpack_to_each_rows_group_key():
+    big = 2**64 - 5  # xxh64 keys use all 64 bits
+    groups = {((7, 0), (9, 3)): big, ((7, 2), (9, 3), (11, 1)): 12}
+    packed = packed_rows_by_file(groups)
+    assert set(packed) == {7, 9, 11} and all(isinstance(value, bytes) for value in packed.values())
+    assert unpacked_rows([packed[7]]) == [(0, big), (2, 12)]
+    assert sorted(unpacked_rows([packed[9], packed[11]])) == [(1, 12), (3, 12), (3, big)]
+
+
+def _candidate_groups():
+    """Candidate groups as key partitions name them: each group's rows sorted, keyed by dedupe.group_key."""
+    rng = random.Random(5)
+    groups = [tuple(sorted({(rng.randrange(4), rng.randrange(50)) for _ in range(rng.randrange(2, 5))}))
+              for _ in range(40)]
+    return [group for group in dict.fromkeys(groups) if len(group) > 1]
+
+
+def test_groups_named_by_several_key_partitions_reach_each_file_once(tmp_path):
+    """Three Resolve bundles (key partitions) name overlapping groups, some twice: each group partition's files,
+    read in any order, hold its groups once, and the rows each prepared file gets are those of the distinct groups,
+    as DistinctGroups + candidate_rows made them."""
+    work, partitions = str(tmp_path / "work"), 3
+    groups = _candidate_groups()
+    named = [groups[:25] + groups[:5], groups[10:], groups[::2]]
+    by_partition: dict[int, list[str]] = {}
+    for bundle in named:
+        files = GroupFiles(work, partitions)
+        for group in bundle:
+            files.add(group, group_key(group))
+        assert files.count == len(set(bundle))
+        for partition, path in files.flush():
+            assert path.startswith(f"{work}/groups/{partition:05d}-")
+            by_partition.setdefault(partition, []).append(path)
+        assert files.count == 0 and not list(files.flush())
+
+    for partition, paths in by_partition.items():
+        assert all(group_partition(key, partitions) == partition
+                   for path in paths for _, key in read_pickled(path))
+        made = distinct_groups(read_pickled(path) for path in paths)
+        assert made == distinct_groups(read_pickled(path) for path in reversed(paths))
+    everything = distinct_groups(read_pickled(path) for paths in by_partition.values() for path in paths)
+    assert sorted(everything) == sorted(groups) and all(everything[group] == group_key(group) for group in groups)
+
+    expected = sorted((file, (row, group_key(group))) for group in groups for file, row in group)
+    got = sorted((file, pair) for element in by_partition.items()
+                 for file, packed in candidate_rows_by_file(element) for pair in unpacked_rows([packed]))
+    assert got == expected
