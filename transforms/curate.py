@@ -5,18 +5,21 @@ transforms.dedupe, transforms.finish, transforms.stage_tables).
     paths -> Prepare (read, validate, normalize, mask, hash, MinHash; a row group at a time, small ones merged)
                -> a prepared file per chunk (WORK/prepared/) and its sketches (WORK/sketches/), dead letters,
                and the packed dedupe keys, one file per partition and flush (WORK/keys/)
-    key files -> GroupByKey(partition) -> Resolve -> exact duplicates, ids read twice, and the groups of near
-               candidates, written by group partition (WORK/groups/)
+    key files -> GroupByKey(partition) -> Resolve -> exact duplicates (also an `exact` side input for Verify), ids
+               read twice, and the groups of near candidates, written by group partition (WORK/groups/)
     ids read twice with other content -> their episodes' sources -> by episode -> the one source kept whole
     candidate group files -> GroupByKey(group partition) -> distinct groups, their rows packed by prepared file
                -> by prepared file -> their sketches, written by group partition (WORK/near/)
-               -> GroupByKey(group partition) -> verified near duplicates
+               -> GroupByKey(group partition) -> Verify -> near duplicates
+    exact and near decisions, written by id partition (WORK/decisions/) -> GroupByKey(id partition)
+               -> one decision per removed id (dedupe.decide)
     prepared files + removed ids + repeated ids + episode sources (side inputs) -> Finish -> part files of
                transitions and stage1..3 (WORK/parts/, published by io.commit_parts), dedupe list, dead letters
 
 Every raw file is read and normalized once. Rows, sketches and dedupe keys stay in work files, read back one file
-(or one partition) at a time; the shuffles carry paths, each prepared file's candidate rows packed (one bytes value
-a group partition) and the decisions of the duplicates.
+(or one partition) at a time; the shuffles carry paths, and each prepared file's candidate rows packed (one bytes
+value a group partition). FnApiRunner holds what it shuffles and its side inputs in its own process; of those, what
+grows most with the input is now the `exact` and removed-id side inputs (h246).
 So no step holds the collection: a worker's memory grows only with one partition's keys or candidate sketches
 (NearDupOptions.partitions, scaled with the input by the pipeline) and with the side inputs, which hold the removed
 ids and the ids read more than once.
@@ -38,6 +41,7 @@ from apache_beam.transforms.window import GlobalWindows
 from schemas.stages import (CURATED_TRANSITION_SCHEMA, DEAD_LETTER_SCHEMA, STAGE1_SCHEMA, STAGE2_SCHEMA,
                             STAGE3_SCHEMA)
 from transforms import dedupe, near_files, stats
+from transforms.decision_files import DecisionFiles, decided
 from transforms.finish import decide_file
 from transforms.io import BundleParts, InputPaths, dead_letter, raw_files, read_pickled, write_pickled
 from transforms.memory import freeze_worker_heap, gc_paused, release_arrow_memory
@@ -48,6 +52,7 @@ from transforms.stages import EPISODE_DOCUMENT_CHARS, HISTORY_STEPS, WINDOW, che
 from transforms.validate import DEAD_LETTER, read_valid_chunks
 
 KEYS, PREPARED, CANDIDATES, COLLISIONS, PARTS = "keys", "prepared", "candidates", "collisions", "parts"
+DECIDED = "decided"
 STAGE_TAGS = ("stage1", "stage2", "stage3")
 TABLE_OUTPUTS = ("transitions", *STAGE_TAGS)  # written by Finish as it builds their rows
 TABLE_SCHEMAS = dict(zip(TABLE_OUTPUTS, (CURATED_TRANSITION_SCHEMA, STAGE1_SCHEMA, STAGE2_SCHEMA, STAGE3_SCHEMA)))
@@ -188,9 +193,10 @@ class PrepareFn(beam.DoFn):
 
 
 class ResolveFn(beam.DoFn):
-    """The key files of one partition -> exact decisions (main), repeated ids (tagged), and the near candidate groups
-    written to work files by group partition (near_files.GroupFiles), (group partition, path) on `candidates`; the
-    runner then carries paths, not every copy of every group."""
+    """The key files of one partition -> exact decisions (main, for Verify's `exact` side input, and written by id
+    partition, (id partition, path) on `decided`), repeated ids (tagged), and the near candidate groups written to
+    work files by group partition (near_files.GroupFiles), (group partition, path) on `candidates`; the runner then
+    carries paths, not every copy of every group and decision."""
 
     def __init__(self, work_dir: str, partitions: int):
         self.work_dir = work_dir
@@ -198,11 +204,13 @@ class ResolveFn(beam.DoFn):
 
     def start_bundle(self):
         self.groups = near_files.GroupFiles(self.work_dir, self.partitions)
+        self.decisions = DecisionFiles(self.work_dir, self.partitions)
 
     def process(self, element):
         _, paths = element
         batch = dedupe.KeyBatch.concat([read_pickled(path) for path in sorted(paths)])
         for record_id, kind, duplicate_of in dedupe.exact_duplicates(batch):
+            self.decisions.add(record_id, (kind, duplicate_of))
             yield record_id, (kind, duplicate_of)
         for ref, same_content, kept in dedupe.id_collisions(batch):
             yield beam.pvalue.TaggedOutput(COLLISIONS, (ref, same_content, kept))
@@ -215,6 +223,8 @@ class ResolveFn(beam.DoFn):
     def finish_bundle(self):
         for item in self.groups.flush():
             yield beam.pvalue.TaggedOutput(CANDIDATES, GlobalWindows.windowed_value(item))
+        for item in self.decisions.flush():
+            yield beam.pvalue.TaggedOutput(DECIDED, GlobalWindows.windowed_value(item))
 
 
 def candidate_rows_by_file(element):
@@ -226,10 +236,10 @@ def candidate_rows_by_file(element):
 
 
 class SketchFilesFn(beam.DoFn):
-    """(prepared file key, packed [(row, group key)] from each group partition) -> the wanted rows' sketch records written to work files by group
-    partition (transforms.near_files), and (group partition, path) of each file on. Records are buffered over the
-    bundle and written one file per partition and flush, as PrepareFn writes key files: a file per prepared file
-    and partition made ~10k files of a few KB at 1M transitions."""
+    """(prepared file key, packed [(row, group key)] from each group partition) -> the wanted rows' sketch records
+    written to work files by group partition (transforms.near_files), and (group partition, path) of each file on.
+    Records are buffered over the bundle and written one file per partition and flush, as PrepareFn writes key
+    files: a file per prepared file and partition made ~10k files of a few KB at 1M transitions."""
 
     def __init__(self, work_dir: str, partitions: int):
         self.work_dir = work_dir
@@ -364,6 +374,31 @@ def resolve_near_files(element, options: dedupe.NearDupOptions, exact: dict):
     members = near_files.group_members(sorted(paths))
     for group in sorted(members):
         yield from resolve_near((group, members.pop(group)), options, exact)
+
+
+class VerifyFn(beam.DoFn):
+    """(group partition, its sketch files) -> nothing until the bundle's end, then (id partition, path) of the near
+    decisions (resolve_near_files) written by id partition (DecisionFiles)."""
+
+    def __init__(self, options: dedupe.NearDupOptions, work_dir: str):
+        self.options, self.work_dir = options, work_dir
+
+    def start_bundle(self):
+        self.decisions = DecisionFiles(self.work_dir, self.options.partitions)
+
+    def process(self, element, exact: dict):
+        for record_id, decision in resolve_near_files(element, self.options, exact):
+            self.decisions.add(record_id, decision)
+
+    def finish_bundle(self):
+        for item in self.decisions.flush():
+            yield GlobalWindows.windowed_value(item)
+
+
+def decide_partition(element):
+    """(id partition, its decision files) -> (id, its one decision) for each removed id of the partition."""
+    _, paths = element
+    yield from decided(read_pickled(path) for path in sorted(paths)).items()
 
 
 class FinishFn(beam.DoFn):
@@ -602,7 +637,7 @@ class Dedupe(beam.PTransform):
         resolved = (keys
                     | "GroupPartitions" >> beam.GroupByKey()
                     | "Resolve" >> beam.ParDo(ResolveFn(self.work_dir, self.options.partitions)).with_outputs(
-                        CANDIDATES, COLLISIONS, main="exact"))
+                        CANDIDATES, COLLISIONS, DECIDED, main="exact"))
         near = (resolved[CANDIDATES]
                 | "GroupCandidateFiles" >> beam.GroupByKey()
                 | "CandidateRows" >> beam.FlatMap(candidate_rows_by_file)
@@ -610,10 +645,11 @@ class Dedupe(beam.PTransform):
                 | "Sketches" >> beam.ParDo(SketchFilesFn(self.work_dir, self.options.partitions),
                                            beam.pvalue.AsDict(self.prepared_paths))
                 | "GroupSketchFiles" >> beam.GroupByKey()
-                | "Verify" >> beam.FlatMap(resolve_near_files, self.options, beam.pvalue.AsDict(resolved.exact)))
-        removed = ((resolved.exact, near)
+                | "Verify" >> beam.ParDo(VerifyFn(self.options, self.work_dir), beam.pvalue.AsDict(resolved.exact)))
+        removed = ((resolved[DECIDED], near)
                    | "Decisions" >> beam.Flatten()
-                   | "OneDecisionPerId" >> beam.CombinePerKey(dedupe.decide))
+                   | "GroupDecisionFiles" >> beam.GroupByKey()
+                   | "OneDecisionPerId" >> beam.FlatMap(decide_partition))
         repeated = resolved[COLLISIONS] | "SameContent?" >> beam.Partition(lambda c, _: int(c[1]), 2)
         conflicts = (repeated[0]
                      | "ByKeptFile" >> beam.Map(by_kept_file)
