@@ -149,39 +149,32 @@ class Redactions:
             return value, 0
         return {"base64": base64.b64encode(text.encode("utf-8", "surrogateescape")).decode("ascii")}, found
 
+    @staticmethod
+    def _chained(row: dict, state_key: str, next_key: str, redact, last: tuple) -> tuple[int, tuple]:
+        """Redacts a row's state and next value (texts, or metas) in place; (matches, (next as read, as redacted)).
+        A state that is the previous row's next (the same str: `last`) becomes that row's redacted next, counted
+        with that row."""
+        found, state = 0, row.get(state_key)
+        if state is not None and state is last[0]:
+            row[state_key] = last[1]
+        else:
+            row[state_key], found = redact(state)
+        read = row[next_key]
+        row[next_key], count = redact(read)
+        return found + count, (read, row[next_key])
+
     def rows(self, rows: list[dict], replay_key: str) -> dict[str, list[int]]:
         """Curated rows (transforms.prepare.curated_row, in file order) redacted in place; {domain: [rows with a
         match, matches]}. A state that is the previous row's next text (the same str, prepare._state_text) becomes
         that row's redacted next text, the same str again, which masking and dedupe find by identity."""
         counts: dict[str, list[int]] = {}
-        last_next, last_redacted = None, None
-        last_meta, last_meta_redacted = None, None
+        last_texts, last_metas = (None, None), (None, None)
         for row in rows:
-            found = 0
-            state = row["state_text"]
-            if state is last_next and state is not None:
-                row["state_text"] = last_redacted
-                # Counted with the row whose next text it is.
-            else:
-                row["state_text"], count = self.text(state)
-                found += count
-            last_next = row["next_text"]
-            row["next_text"], count = self.text(last_next)
-            last_redacted = row["next_text"]
-            found += count
+            found, last_texts = self._chained(row, "state_text", "next_text", self.text, last_texts)
             for name in ROW_TEXTS:
                 row[name], count = self.text(row[name])
                 found += count
-            state_meta = row.get("state_meta_json")
-            if state_meta is last_meta and state_meta is not None:
-                # The previous row's next meta (the same str, as its text): redacted, and counted, with that row.
-                row["state_meta_json"] = last_meta_redacted
-            else:
-                row["state_meta_json"], count = self.json_text(state_meta)
-                found += count
-            last_meta = row["next_meta_json"]
-            row["next_meta_json"], count = self.json_text(last_meta)
-            last_meta_redacted = row["next_meta_json"]
+            count, last_metas = self._chained(row, "state_meta_json", "next_meta_json", self.json_text, last_metas)
             found += count
             replays = row.get(replay_key)
             if replays:
