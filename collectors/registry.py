@@ -32,6 +32,12 @@ def is_collect_module(name: str) -> bool:
     return name.partition(".")[0] in COLLECT_ONLY_MODULES
 
 
+def needs_collect_message(command: str, missing: list[str]) -> str:
+    """Why `command` (e.g. "worldline collect web") cannot run in this install, and what to install."""
+    return (f"{command} needs the collectors' dependencies, which are not installed (no module "
+            f"{', '.join(repr(m) for m in missing)}): {INSTALL_COLLECT}")
+
+
 def missing_collect_modules() -> list[str]:
     """The collect extra's modules the import system cannot find, without importing any of them (Playwright and the
     MCP SDK take a while): an install without the extra lacks them all, the built-in collectors need them all."""

@@ -12,7 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from collectors.registry import (COLLECTOR_GROUP, DOMAINS_OF_OTHER_COLLECTORS, INSTALL_COLLECT, is_collect_module,
-                                 missing_collect_modules)
+                                 missing_collect_modules, needs_collect_message)
 
 # name -> "module:attribute" of a typer-style function; each module imports its heavy libraries inside the command.
 COMMANDS = {
@@ -119,16 +119,20 @@ class LazyGroup(TyperGroup):
             if close and ctx is not None and not ctx.resilient_parsing:
                 ctx.fail(f"No such command {name!r}. Did you mean {close[0]!r}?")
             return None
-        target, help_text = self.targets[name]
         try:
-            command = report_disk_errors(plain_help(_to_command(_load(target), name)))
+            return self.load_command(name)
         except (ImportError, AttributeError) as exc:
             message = missing_module_message(exc, self.command_path(ctx, name)) \
                 if isinstance(exc, ModuleNotFoundError) else None
-            message = message or (f"'{name}' could not be loaded from {target}: {exc}. "
+            message = message or (f"'{name}' could not be loaded from {self.targets[name][0]}: {exc}. "
                                   f"Is worldline installed with all its dependencies (make setup)?")
             typer.echo(f"Error: {message}", err=True)
             raise typer.Exit(2)
+
+    def load_command(self, name: str):
+        """The command `name` imported from its target; an import that fails raises."""
+        target, help_text = self.targets[name]
+        command = report_disk_errors(plain_help(_to_command(_load(target), name)))
         command.name = name
         command.help = command.help or help_text
         command.short_help = command.short_help or help_text
@@ -173,13 +177,11 @@ class CollectGroup(LazyGroup):
             typer.echo(f"Error: there is no '{name}' collector: {DOMAINS_OF_OTHER_COLLECTORS[name]}", err=True)
             raise typer.Exit(2)
         # worldline's own collectors need the whole collect extra, some only once an episode starts (after the out
-        # folder was made): refused here instead, before any work. A plugin's needs are its own: only a module it
-        # fails to import says what it lacks (LazyGroup).
+        # folder was made): refused before any work, but its --help still shows. A plugin's needs are its own: only a
+        # module it fails to import says what it lacks (LazyGroup).
         if name in self.targets and self.targets[name][0].startswith("collectors.") and \
                 (missing := missing_collect_modules()):
-            typer.echo(f"Error: {self.command_path(ctx, name)} needs the collectors' dependencies, which are not "
-                       f"installed (no module {', '.join(repr(m) for m in missing)}): {INSTALL_COLLECT}", err=True)
-            raise typer.Exit(2)
+            return self.without_extra(ctx, name, missing)
         command = super().get_command(ctx, name)
         if command is None:
             return None
@@ -187,11 +189,58 @@ class CollectGroup(LazyGroup):
 
         return with_strict(command)
 
+    def without_extra(self, ctx, name: str, missing: list[str]):
+        """The built-in collector `name` where the collect extra is missing: its help, with a first paragraph that
+        says so, and a refusal whenever it would run. terminal, swe and mcp import the extra's modules (Docker's
+        SDK, jsonschema) as they load: for them a stand-in shows the registry's summary instead of a traceback."""
+        from collectors.command import with_strict  # its help lists --strict as where the extra is installed
+
+        refusal = needs_collect_message(self.command_path(ctx, name), missing)
+        try:
+            command = with_strict(self.load_command(name))
+        except ModuleNotFoundError as exc:
+            if not is_collect_module(exc.name or ""):
+                return super().get_command(ctx, name)  # not the extra's fault: LazyGroup's message
+            command = _stand_in(name, f"{self.short_help_for(name)}\n\nIts options are listed once the "
+                                      f"collectors' dependencies are installed.")
+        command.help = f"Not runnable here: {refusal}.\n\n{command.help or ''}".rstrip()
+        return refuse_unless_help(command, refusal)
+
     def short_help_for(self, name: str) -> str:
         from pipelines.commands.docstrings import summary  # the collector's own docstring, read without importing it
 
         target, fallback = self.targets[name]
         return summary(target) or fallback
+
+
+def _stand_in(name: str, help_text: str):
+    """A command that takes any arguments, for a collector that cannot even be loaded: only its --help does
+    anything (refuse_unless_help refuses the rest)."""
+    app = typer.Typer(add_completion=False)
+    app.command(name=name, help=help_text,
+                context_settings={"ignore_unknown_options": True, "allow_extra_args": True})(lambda: None)
+    return plain_help(typer.main.get_command(app))
+
+
+def refuse_unless_help(command, refusal: str):
+    """`command` ending in `Error: {refusal}` (exit 2) unless --help is given. The check is a hidden eager option:
+    click processes an eager option the command line names (--help) first, then the others in declaration order,
+    this one first of all, so neither the collector's option callbacks (--out's check) nor a missing required option
+    come before it."""
+    def refuse(ctx: typer.Context, value: bool) -> None:
+        if ctx.resilient_parsing:  # shell completion parses without running
+            return
+        typer.echo(f"Error: {refusal}", err=True)
+        raise typer.Exit(2)
+
+    def probe(needs_collect: bool = typer.Option(False, "--needs-collect-extra", hidden=True, is_eager=True,
+                                                 expose_value=False, callback=refuse)):
+        pass
+
+    app = typer.Typer(add_completion=False)
+    app.command()(probe)
+    command.params.insert(0, typer.main.get_command(app).params[0])
+    return command
 
 
 def collector_targets() -> dict[str, tuple[str, str]]:

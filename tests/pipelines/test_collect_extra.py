@@ -77,11 +77,18 @@ def test_a_builtin_collector_without_the_extra_stops_before_any_work(tmp_path):
     assert not out.exists()
 
 
-def test_one_missing_module_of_the_extra_is_named():
-    result = worldline("collect", "terminal", "--help", refused=("pyseccomp",))
+def test_one_missing_module_of_the_extra_is_named(tmp_path):
+    needs = ("worldline collect terminal needs the collectors' dependencies, which are not installed (no module "
+             f"'pyseccomp'): {INSTALL}")
+    result = worldline("collect", "terminal", "--tasks", "tasks/terminal.yaml", "--out", str(tmp_path / "raw"),
+                       refused=("pyseccomp",))
     assert result.returncode == 2
-    assert result.stderr.strip() == ("Error: worldline collect terminal needs the collectors' dependencies, which are "
-                                     f"not installed (no module 'pyseccomp'): {INSTALL}")
+    assert result.stderr.strip() == f"Error: {needs}"
+    # Its help still shows, with its own options (it loads without pyseccomp), and says what is missing.
+    result = worldline("collect", "terminal", "--help", refused=("pyseccomp",))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"Not runnable here: {needs}." in " ".join(result.stdout.split())
+    assert "--image" in result.stdout
 
 
 def test_sandbox_and_setup_without_the_extra_name_the_module():
