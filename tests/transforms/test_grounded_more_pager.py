@@ -51,10 +51,13 @@ def test_a_diff_cut_off_above_mores_prompt_is_told_as_above_less_colon(command, 
            f"and 36 more; the pager's prompt '{prompt}' waits for a key." in trace
 
 
-def test_less_colon_is_told_as_before():
+def test_less_colon_is_the_pagers_prompt_where_the_command_pages_through_less():
     trace = _trace("git diff", [*_PAGE, ":"])
     assert trace.endswith(f"{_TOLD}, above the pager's ':'.")
-    assert "which prints 40 lines" in trace  # a lone ':' may be printed output: counted as before
+    # git pages through less (h253): its ':' is not a line the diff printed.
+    assert "which prints 39 lines" in trace and "the pager's prompt ':' waits for a key" in trace
+    # A command that runs no pager may print a lone ':' itself: counted as before.
+    assert "which prints 40 lines" in _trace("cat /tmp/d.patch; sleep 9", [*_PAGE, ":"])
 
 
 @pytest.mark.parametrize("command", ["GIT_PAGER=more git diff f.txt", "git diff f.txt | more"])

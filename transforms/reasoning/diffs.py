@@ -246,9 +246,10 @@ def shown_diff(lines: list[str]) -> str | None:
 def _ended(lines: list[str], at: int) -> bool:
     """Whether the line after a diff's last hunk shows the diff ended: a long last line the terminal wrapped leaves
     its rest after a hunk whose counts it fits, and less's ':' says more follows. more pads a page its input ended
-    on with blank lines down to its '(END)' at the screen's last line: a diff ends with a hunk, never a blank line."""
+    on with blank lines down to its '(END)' at the screen's last line, and less painting from the top (-c) with
+    '~' rows: a diff ends with a hunk, never a blank line nor a '~' one."""
     end = lines[at].rstrip() if at < len(lines) else ""
-    if not end and at < len(lines) - 1 and not any(line.strip() for line in lines[at:-1]):
+    if end in ("", "~") and at < len(lines) - 1 and all(line.rstrip() == end for line in lines[at:-1]):
         last = lines[-1].rstrip()
         return last == "(END)" or pager_prompt(last) is False
     return end == "(END)" or pager_prompt(end) is False or end.startswith("commit ") or end.endswith(_PROMPT_ENDS)

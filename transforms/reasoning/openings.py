@@ -166,8 +166,9 @@ def terminal_opening(state: str, text: str, action_text: str) -> tuple[str, str 
     back = bool(output) and _same_prompt(output[-1].rstrip(), prompt)
     # A last line that looks like a prompt is one only where the shell's own prompt does not follow it: `echo '>'`
     # prints a '>' and the prompt returns after it.
-    waiting = not back and bool(output) and _waiting_prompt(output[-1].rstrip(), command, prompt)
-    printed = output[:-1] if back or waiting else output
+    paged = None if back or not output else _paged(output, command)
+    waiting = paged[1] if paged else not back and bool(output) and _waiting_prompt(output[-1].rstrip(), command, prompt)
+    printed = paged[0] if paged else output[:-1] if back or waiting else output
     told = f"which prints {_lines_told(printed)}" if printed else "which prints nothing"
     ending = "the prompt returns" if back else waiting or "no prompt follows it yet"
     if not printed and not waiting:
@@ -325,6 +326,104 @@ def _waiting_prompt(line: str, command: str, prompt: str) -> str | None:
     if line == ">" and _unfinished(command):
         return _CONTINUED
     return None if line == "..." else f"the prompt {quote(line)} waits for input"
+
+
+# What a pager's first page shows below the command that runs it (h253's recorded screens, a 160x40 pane): less
+# owns the screen's last row, its prompt: the file's name on the first page of a file ('colon.txt', 'short.txt
+# (END)'), ':' while more of a pipe follows, '(END)' where it ended; with -c (it paints from the top) rows past the
+# input's end read '~'. more pads a page its input ended on with blank rows down to '(END)'. A lone ':' or '(END)'
+# may be printed output too: either is the pager's only where the command runs that pager, and a '~' or blank row
+# is filler only between the lines above it and such a prompt that says the input ended.
+_SEPARATORS = frozenset({"|", "||", "&&", ";", "&", "|&"})
+# git's commands that page their output by default (git's pager.<cmd> defaults and its builtins that call
+# setup_pager); `git commit` or `git add` leave the screen to the shell or an editor.
+_GIT_PAGED = frozenset({"log", "show", "diff", "blame", "grep", "shortlog", "whatchanged", "reflog", "branch", "tag",
+                        "help", "config", "stash", "range-diff", "annotate", "cherry", "format-patch"})
+_LESS_ENDED = " (END)"
+
+
+def _pager_of(word: str) -> str | None:
+    """'less' or 'more' for a pager's command word (a path, or a command with options: 'less -+F'), else None."""
+    name = word.split()[0].rsplit("/", 1)[-1] if word.strip() else ""
+    return name if name in ("less", "more") else None
+
+
+@lru_cache(maxsize=512)
+def _pager(command: str) -> tuple[str, tuple[str, ...]] | None:
+    """Which pager the command's last part runs ('less' or 'more') and, for `less FILE`, its words (a file's name
+    is its first prompt); None where it runs none, or the record cannot tell (an unclosed quote). git pages through
+    core.pager, GIT_PAGER or PAGER as the command line sets them, else git's default, less."""
+    try:
+        lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
+        tokens = list(lexer)
+    except ValueError:
+        return None
+    last = max((at for at, token in enumerate(tokens) if token in _SEPARATORS), default=-1)
+    words = tokens[last + 1:]
+    assigned = {}
+    while words and re.fullmatch(r"[A-Za-z_]\w*=.*", words[0], re.S):
+        name, _, value = words.pop(0).partition("=")
+        assigned[name] = value
+    if not words:
+        return None
+    program = words[0].rsplit("/", 1)[-1]
+    if program in ("less", "more"):
+        return program, tuple(words[1:])
+    if program != "git":
+        return None
+    pager = assigned.get("GIT_PAGER", assigned.get("PAGER", "less"))
+    at, paginated = 1, False
+    while at < len(words) and words[at].startswith("-"):
+        if words[at] in ("--no-pager", "-P"):
+            return None
+        paginated = paginated or words[at] in ("-p", "--paginate")
+        if words[at] in ("-c", "-C") and at + 1 < len(words):
+            at += 1
+            if words[at - 1] == "-c" and words[at].lower().startswith("core.pager="):
+                pager = words[at].partition("=")[2]
+        at += 1
+    kind = _pager_of(pager)
+    return (kind, ()) if kind and (paginated or at < len(words) and words[at] in _GIT_PAGED) else None
+
+
+def _less_prompt(line: str, words: tuple[str, ...]) -> bool | None:
+    """Whether a last line is less's prompt and says the input ended (True) or more follows (False); None where it is
+    not less's: ':', '(END)', or a file's name the command gives, with ' (END)' where the file ended."""
+    if line == ":":
+        return False
+    ended = line.endswith(_LESS_ENDED) or line == "(END)"
+    name = line[:-len(_LESS_ENDED)] if line.endswith(_LESS_ENDED) else line
+    return ended if line == "(END)" or name in words else None
+
+
+def _paged(output: list[str], command: str) -> tuple[list[str], str] | None:
+    """For output that ends in the prompt of the pager the command runs: the lines it printed (not the prompt, nor
+    the rows that fill the page past its input's end: less's '~', more's blank ones) and how the opening tells the
+    rest; None where the last line is not that pager's prompt."""
+    pager = _pager(command)
+    last = output[-1].rstrip()
+    if pager is None:
+        return None
+    kind, words = pager
+    if kind == "less":
+        ended = _less_prompt(last, words)
+        if ended is None:
+            return None
+        filler, told = ("~", "'~' rows") if ended else (None, "")
+    elif last == "(END)":
+        filler, told = "", "blank rows"
+    else:
+        return None
+    end = len(output) - 1
+    while filler is not None and end > 0 and output[end - 1].rstrip() == filler:
+        end -= 1
+    rows = len(output) - 1 - end
+    waits = f"the pager's prompt {quote(last)} waits for a key"
+    if not rows:
+        return output[:end], waits
+    told = f"{rows} {told if rows > 1 else told[:-1]} {'fill' if rows > 1 else 'fills'} the rest of the page"
+    return output[:end], f"{told} and {waits}"
 
 
 def _same_prompt(line: str, prompt: str) -> bool:
