@@ -11,10 +11,14 @@ state refused gets made next what its error's words point at among the tools tha
 staged" at git_add, the staging area's tool), and is tried again right after. A tool that makes things is not given, for
 the name of what it makes, one the episode knows is there (an answer showed it, or the entry hints it as a revision):
 git_create_branch gets `feature-x` or a fresh name, not the hinted `main`. A tool that names a thing that must be there
-takes a name the episode knows is there, other than the branch checked out: git_checkout gets `main` or a branch a
-create made, not the hinted `feature-x` before. No call is sent twice in an episode, unless it only reads and a
-state-changing call that changed something succeeded since that can change what it reads, or the state refused it and
-what it waited for was made since (data review D5, D6). docs/mcp.md (Policies) has the measurements.
+takes a name the episode knows is there and no delete removed, other than the branch checked out: git_checkout gets
+`main` or a branch a create made, not the hinted `feature-x` before. While it knows none, the tool waits: no
+add_observations before an entity is made or read, no checkout before a create, when `main`, which the repository
+starts on, is all it knows. No call is sent twice in an episode, unless it only reads and a state-changing call that
+changed something succeeded since that can change what it reads, or the state refused it and what it waited for was
+made since (data review D5, D6). A branch made reaches only a read whose answer shows branch names, and a read only a
+checkout may have changed is sent again only when a few draws found nothing else. docs/mcp.md (Policies) has the
+measurements.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from schemas import Action, Observation
 
 CREATING = re.compile(r"create|write|add|new|insert|commit|set|put", re.IGNORECASE)
 MAKING = re.compile(r"create|write|new|insert|init", re.IGNORECASE)
+DELETING = re.compile(r"delete|remove", re.IGNORECASE)
 # A commit id an answer labels as one ("Commit: 0ad8608...", "commit 0ad8608...", "with hash 8188324...",
 # "Committed a41da77..."): a bare hex token may be a blob (a diff's "index 4693ad3..08b1076"), which git refuses as a
 # revision (exit 129).
@@ -87,6 +92,13 @@ SETTLING = frozenset({"commit", "reset", "unstage"})
 # switch does, so only an earlier answer tells that nothing moved.
 BRANCH_TOOLS = frozenset({"branch", "status", "checkout"})
 CHECKED_OUT = re.compile(r"^\* (\S+)$|\bOn branch (\S+)|Switched to branch '([^']+)'", re.MULTILINE)
+# A tool that switches to what it names (git_checkout, "Switches branches"): to the thing already current it moves
+# nothing, though it answers as if it had.
+SWITCHING = re.compile(r"switch", re.IGNORECASE)
+# Draws a step makes before a read whose answer only a switch elsewhere may have changed is sent again: a checkout
+# between branches made from one commit leaves git_log, git_show and the diffs as they were (30 seeds x 24 steps:
+# 29 of 36 identical rereads came after only checkouts, creates and undos).
+SWITCHED_DRAWS = 3
 # Field names every MCP answer has: a change and a read sharing one of these share nothing.
 ENVELOPE = frozenset({"content", "type", "text", "isError", "structuredContent", "_meta", "annotations", "mimeType",
                       "data", "result", "jsonrpc", "id", "error", "message", "code"})
@@ -146,6 +158,31 @@ def _destroys(tool: dict) -> bool:
 
 def _name_words(name: str) -> set[str]:
     return set(re.split(r"[^a-z]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower())) - {""}
+
+
+def _shown(value: str, text: str) -> bool:
+    """Whether a plain answer shows `value` as a whole word: `main` in "* main", not in "origin/main" or "main-fix"."""
+    return re.search(rf"(?<![\w./-]){re.escape(value)}(?![\w/-])", text) is not None
+
+
+def _switches(tool: str, about: str) -> bool:
+    return bool(SWITCHING.search(tool) or SWITCHING.search(about))
+
+
+def _required_strings(schema: dict, top: str = ""):
+    """(top-level property, property name, its schema) of each string a valid call must send, inside required
+    objects and arrays of objects too (add_observations' `observations[].entityName`)."""
+    properties = schema.get("properties") or {}
+    for name in schema.get("required") or []:
+        prop = properties.get(name) or {}
+        here = top or name
+        items = prop.get("items") or {}
+        if prop.get("type", "string") == "string" and "enum" not in prop and "const" not in prop:
+            yield here, name, prop
+        elif prop.get("type") == "object":
+            yield from _required_strings(prop, here)
+        elif prop.get("type") == "array" and items.get("type") == "object":
+            yield from _required_strings(items, here)
 
 
 def _read_only(tool: dict) -> bool:
@@ -233,6 +270,9 @@ class ArgumentMaker:
         # other read finds, but 'main', which a branch cannot be created as, can still be checked out.
         self.failed: dict[str, set[str]] = {}
         self.worked: set[str] = set()  # values of calls that succeeded
+        # Names a delete of what they name answered for, not made or shown as a thing's own `name` since: no longer
+        # there (add_observations of an entity delete_entities removed was refused "Entity with name ... not found").
+        self.gone: set[str] = set()
         # Commits the last answer listing any showed, none after a change since (a checkout may leave fewer behind
         # HEAD): how far back a relative revision may reach.
         self.history = 0
@@ -298,6 +338,11 @@ class ArgumentMaker:
             for key, value in arguments.items():
                 if isinstance(value, str) and value and key.lower().endswith("name"):
                     self._add(key, value)
+        if error_text is None and DELETING.search(self.tool) and isinstance(arguments, dict):
+            deleted = _stems(" ".join(w for w in _name_words(self.tool) if not DELETING.search(w)))
+            for key, value in arguments.items():
+                if key.lower().endswith(("name", "names")) and deleted & _stems(" ".join(_name_words(key))):
+                    self.gone.update(_strings(value))
         for value in _strings(arguments):
             if error_text is None:
                 self.worked.add(value)
@@ -310,6 +355,8 @@ class ArgumentMaker:
                     self.failed.setdefault(value, set()).add(self.tool)
 
     def _add(self, key: str, value: str) -> None:
+        if key == "name" or MAKING.search(self.tool) and key.lower().endswith("name"):
+            self.gone.discard(value)  # made again, or shown as a thing's own name
         values = self.pool.setdefault(key, [])
         if value not in values:
             values.append(value)
@@ -454,8 +501,42 @@ class ArgumentMaker:
             # refused "Ref 'feature-x' did not resolve" (5 of 36 checkouts, 30 seeds x 15 steps). Among those there,
             # one it is not already on: a checkout of the branch checked out answers as a switch and moves nothing.
             there = [value for value in usable if self._there(value, name)]
-            return [value for value in there if value != self.current] or there or usable
+            return self._elsewhere(there) or there or usable
         return usable
+
+    def _elsewhere(self, there: list[str]) -> list[str]:
+        """Of the names known to be there, those a call is not already on. For a tool that switches, with nothing
+        shown checked out yet, the names the episode made or saw beyond the entry's hints: the entry hints as a
+        revision what the repository starts on (`main`), and a checkout of it first moved nothing in 6 of 30
+        episodes."""
+        if self.current is None and _switches(self.tool, self.about):
+            return [value for value in there if value not in self.referenced]
+        return [value for value in there if value != self.current]
+
+    def can_name(self, tool: dict) -> bool:
+        """Whether a valid call of `tool` has, for each name it must send of a thing that must be there, one the
+        episode knows is there (and, for a switch, one it is not on): add_observations before any entity was made
+        or read sent a made-up `entityName` and was refused (8 times in 10 episodes), and a checkout before any
+        create had only `main`, the branch it was on."""
+        saved = self.tool, self.about, self.top
+        self.tool, self.about = tool.get("name", ""), tool.get("description") or ""
+        try:
+            for top, name, prop in _required_strings(tool.get("inputSchema") or {}):
+                self.top = top
+                if not self._names_there(name):
+                    continue
+                there = [value for value in self._candidates(name, prop) if self._there(value, name)]
+                if not (self._elsewhere(there) if _switches(self.tool, self.about) else there):
+                    return False
+            return True
+        finally:
+            self.tool, self.about, self.top = saved
+
+    def shows_kind(self, text: str, named: dict[str, str]) -> bool:
+        """Whether an answer shows a name of the kind a call named (`branch_name`: any branch the entry hints or
+        the episode made, checked out or shown): a create or a switch can change what it says of those."""
+        return any(_shown(value, text) for key, made in named.items()
+                   for value in {made, *self.hints.get(key, ()), *self.pool.get(key, ())})
 
     def _names_made(self, name: str) -> bool:
         """Whether a string property names what the tool makes: a name (`...name`) sharing a word with the tool's
@@ -479,8 +560,9 @@ class ArgumentMaker:
 
     def _there(self, value: str, name: str) -> bool:
         """Whether the episode knows a thing named `value` is there, for a call that names it: as _exists, or a JSON
-        answer held it as a thing's own `name` (read_graph's entities, for add_observations' `entityName`)."""
-        return self._exists(value, name) or value in self.pool.get("name", ())
+        answer held it as a thing's own `name` (read_graph's entities, for add_observations' `entityName`); and no
+        delete removed it since."""
+        return value not in self.gone and (self._exists(value, name) or value in self.pool.get("name", ()))
 
     def _exists(self, value: str, name: str) -> bool:
         """Whether the episode knows `value` is there: the entry hints it as a revision, a JSON answer held it under
@@ -489,8 +571,7 @@ class ArgumentMaker:
         "origin/main" or "main-fix")."""
         if value in self.referenced or value in self.pool.get(name, ()):
             return True
-        shown = re.compile(rf"(?<![\w./-]){re.escape(value)}(?![\w/-])")
-        return any(shown.search(text) for text in self.answers)
+        return any(_shown(value, text) for text in self.answers)
 
     def _reachable(self, value: str) -> bool:
         """Whether a relative revision names a commit: `HEAD~1` only when the last history seen listed more than one
@@ -702,8 +783,9 @@ class ExplorePolicy(Policy):
         # not what git_create_branch does, so a try after the one does not use up the try after the other.
         self.retried: set[tuple[str, str]] = set()
         self.retrying: tuple[str, str] | None = None  # such a try _pick chose, marked retried once it is sent
-        # Successful state changes, in order: (what the call named, the words of its tool's name).
-        self.changes: list[tuple[set[str], set[str]]] = []
+        # Successful state changes, in order: (what the call named, the words of its tool's name, the names a
+        # create made or a switch moved to by property, whether it switches).
+        self.changes: list[tuple[set[str], set[str], dict[str, str], bool]] = []
         self.sent: dict[str, int] = {}  # action text -> state changes seen when it was sent
         self.read: dict[str, tuple[str, set[str]]] = {}  # read's text -> (its last answer, that answer's fields)
         self.last_invalid = False
@@ -727,7 +809,8 @@ class ExplorePolicy(Policy):
             action, kind = self._choose(len(history))
             if action is None:
                 return None
-            if (action.text not in self.sent or (self._rereads(action) and self._affected(action))
+            if (action.text not in self.sent
+                    or (self._rereads(action) and self._affected(action, switched=attempt >= SWITCHED_DRAWS))
                     or (action.text in self.refused and self._unblocked(action.arguments.get("name")))):
                 return self._send(action, kind)
             if self.retrying and attempt >= 2:
@@ -742,7 +825,7 @@ class ExplorePolicy(Policy):
         tool = self._tool(action.arguments.get("name")) if action.kind == "tools/call" else None
         return tool is not None and _read_only(tool)
 
-    def _affected(self, action: Action) -> bool:
+    def _affected(self, action: Action, switched: bool = True) -> bool:
         """Whether a change since this read was sent can have changed its answer (data review D6: allowed after any
         change, rereads gave the same answer in 13 of 280 filesystem rows and 25 of 240 everything rows, 10
         episodes of twice the tool count). A read that names things is affected by a change naming one of them, or
@@ -750,19 +833,29 @@ class ExplorePolicy(Policy):
         to an entity opened, any git call on the repository the status reads). A read naming nothing (the whole
         graph, the allowed directories, a resource: its URI names none of what it holds) is affected by a change
         its last answer shows: a value the change names is in it, or it has a field the change's tool name says
-        it acts on (create_entities, read_graph's `entities`); a read with no answer yet, by any change."""
+        it acts on (create_entities, read_graph's `entities`); a read with no answer yet, by any change.
+        A create or a switch that names what it made or moved to (`branch_name`) reaches only a read whose last
+        answer shows a name of that kind (git_branch's "* main", git_status's "On branch main"): a branch made
+        leaves git_log and the diffs as they were, and so, more often than not, does a checkout between branches
+        made from one commit, which counts only when `switched` (after SWITCHED_DRAWS draws found nothing else)."""
         since = self.changes[self.sent[action.text]:]
         if not since:
             return False
         arguments = action.arguments.get("arguments") if action.kind == "tools/call" else None
         if arguments:
             names = _references(arguments)
-            return any(r in c or c in r for named, _ in since for c in named for r in names)
+            touching = [(reach, switch) for named, _, reach, switch in since
+                        if any(r in c or c in r for c in named for r in names)]
+            if not touching or action.text not in self.read:
+                return bool(touching)
+            answer = self.read[action.text][0]
+            return any(not reach or self.maker.shows_kind(answer, reach) or (switch and switched)
+                       for reach, switch in touching)
         if action.text not in self.read:
             return True
         answer, fields = self.read[action.text]
         lowered = answer.lower()
-        return any(fields & words or any(c in lowered for c in named) for named, words in since)
+        return any(fields & words or any(c in lowered for c in named) for named, words, _, _ in since)
 
     def _tool(self, name: Any) -> dict | None:
         return next((t for t in self.collector.tools if t.get("name") == name), None)
@@ -816,7 +909,12 @@ class ExplorePolicy(Policy):
             self.maker.remember_call(arguments, value)
             if changing:
                 words = {w for w in _name_words(tool["name"]) if len(w) >= 4}
-                self.changes.append((_references(arguments), words))  # a read it touches may now answer otherwise
+                # What a create made or a switch moved to, by name: a read showing no such name it leaves alone.
+                switch = _switches(tool["name"], tool.get("description") or "")
+                reach = {key: value for key, value in arguments.items() if isinstance(value, str) and value
+                         and key.lower().endswith("name")} if MAKING.search(tool["name"]) or switch else {}
+                # A read it touches may now answer otherwise.
+                self.changes.append((_references(arguments), words, reach, switch))
                 # git_reset says "set" but undoes: only what makes or adds counts.
                 self.made = tool["name"] if CREATING.search(tool["name"]) and not _destroys(tool) else None
                 self.makes += self.made is not None
@@ -901,8 +999,8 @@ class ExplorePolicy(Policy):
             return self._prompt(tools), None
         if not tools:
             return None, None
-        tool = self._pick(tools, early=step < 5)
         self.maker.current = self.checked_out
+        tool = self._pick(tools, early=step < 5)
         arguments = self.maker.make(tool.get("inputSchema") or {}, valid=True, tool=tool["name"],
                                     about=tool.get("description") or "")
         return _call("tools/call", {"name": tool["name"], "arguments": arguments}), None
@@ -912,6 +1010,9 @@ class ExplorePolicy(Policy):
         reaches them all (a tool failing on the state, nothing staged to commit, gets a few tries, each after a
         change, not the rest of the episode); among them, those called least; early on, tools that create things,
         so later calls have entities, files and commits to act on."""
+        # A tool that must name a thing there and knows none it could go to waits: for an entity made, a branch
+        # made besides the one checked out. What else there is goes first.
+        tools = [t for t in tools if self.maker.can_name(t)] or tools
         waiting = [t for t in tools if t["name"] not in self.answered and self.tried.get(t["name"], 0) < PICK_TRIES]
         # One that failed waits for something to be made (a commit for something staged, observations for an
         # entity): a checkout or a reset gives it nothing new (git_commit failed 3 times on nothing staged).

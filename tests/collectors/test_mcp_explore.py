@@ -196,13 +196,14 @@ def test_a_commit_follows_what_was_staged(servers):
         branch = now
 
 
-@pytest.mark.parametrize("seed", [9, 12])
+@pytest.mark.parametrize("seed", [9, 13])
 def test_a_refused_commit_gets_a_change_staged_and_commits_it_within_15_steps(servers, seed):
     # At 15 steps git_commit went unanswered in 4 of 10 episodes. Seed 9 tried it first with nothing staged, made a
     # branch, tried again, and staged calc.py only at its last step; seed 6 staged calc.py after the refusal, but
     # the commit drawn then was the message refused before, never sent twice, and a git_reset came first. Seed 6
-    # now stages before its first commit (a branch made no longer calls a commit with nothing staged); seed 12
-    # commits, after its refusal and the staging, the message refused before.
+    # now stages before its first commit (a branch made no longer calls a commit with nothing staged), and so does
+    # seed 12 since checkouts wait for a branch to go to (the draws moved); seed 13 commits, after its refusal and
+    # the staging, the message refused before.
     policy, calls, _ = explore(servers, "git", 15, seed=seed)
     invalid = dict(policy.invalid_calls)
     valid = [(a.arguments["name"], o) for a, o in calls if a.kind == "tools/call" and a.text not in invalid]
