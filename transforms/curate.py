@@ -5,8 +5,8 @@ transforms.dedupe, transforms.finish, transforms.stage_tables).
     paths -> Prepare (read, validate, normalize, mask, hash, MinHash; a row group at a time, small ones merged)
                -> a prepared file per chunk (WORK/prepared/) and its sketches (WORK/sketches/), dead letters,
                and the packed dedupe keys, one file per partition and flush (WORK/keys/)
-    key files -> GroupByKey(partition) -> Resolve -> exact duplicates (also an `exact` side input for Verify), ids
-               read twice, and the groups of near candidates, written by group partition (WORK/groups/)
+    key files -> GroupByKey(partition) -> Resolve -> exact duplicates, ids read twice, and the groups of near
+               candidates (every copy of each content: the ids name it), written by group partition (WORK/groups/)
     ids read twice with other content -> their episodes' sources -> by episode -> the one source kept whole
     candidate group files -> GroupByKey(group partition) -> distinct groups, their rows packed by prepared file
                -> by prepared file -> their sketches, written by group partition (WORK/near/)
@@ -19,7 +19,8 @@ transforms.dedupe, transforms.finish, transforms.stage_tables).
 Every raw file is read and normalized once. Rows, sketches and dedupe keys stay in work files, read back one file
 (or one partition) at a time; the shuffles carry paths, and each prepared file's candidate rows packed (one bytes
 value a group partition). FnApiRunner holds what it shuffles and its side inputs in its own process; of those, what
-grows most with the input is now the `exact` and removed-id side inputs (h246).
+grows most with the input is now the removed-id side input (h246). Verify takes no side input: a candidate group
+brings the ids of every copy of its contents, so it names each content by its kept id itself (h251).
 So no step holds the collection: a worker's memory grows only with one partition's keys or candidate sketches
 (NearDupOptions.partitions, scaled with the input by the pipeline) and with the side inputs, which hold the removed
 ids and the ids read more than once.
@@ -193,10 +194,10 @@ class PrepareFn(beam.DoFn):
 
 
 class ResolveFn(beam.DoFn):
-    """The key files of one partition -> exact decisions (main, for Verify's `exact` side input, and written by id
-    partition, (id partition, path) on `decided`), repeated ids (tagged), and the near candidate groups written to
-    work files by group partition (near_files.GroupFiles), (group partition, path) on `candidates`; the runner then
-    carries paths, not every copy of every group and decision."""
+    """The key files of one partition -> exact decisions written by id partition ((id partition, path), main),
+    repeated ids (tagged), and the near candidate groups written to work files by group partition
+    (near_files.GroupFiles), (group partition, path) on `candidates`; the runner then carries paths, not every copy
+    of every group and decision."""
 
     def __init__(self, work_dir: str, partitions: int):
         self.work_dir = work_dir
@@ -211,7 +212,6 @@ class ResolveFn(beam.DoFn):
         batch = dedupe.KeyBatch.concat([read_pickled(path) for path in sorted(paths)])
         for record_id, kind, duplicate_of in dedupe.exact_duplicates(batch):
             self.decisions.add(record_id, (kind, duplicate_of))
-            yield record_id, (kind, duplicate_of)
         for ref, same_content, kept in dedupe.id_collisions(batch):
             yield beam.pvalue.TaggedOutput(COLLISIONS, (ref, same_content, kept))
         for group in dedupe.near_candidates(batch):
@@ -224,7 +224,7 @@ class ResolveFn(beam.DoFn):
         for item in self.groups.flush():
             yield beam.pvalue.TaggedOutput(CANDIDATES, GlobalWindows.windowed_value(item))
         for item in self.decisions.flush():
-            yield beam.pvalue.TaggedOutput(DECIDED, GlobalWindows.windowed_value(item))
+            yield GlobalWindows.windowed_value(item)
 
 
 def candidate_rows_by_file(element):
@@ -357,23 +357,23 @@ def _iso(microseconds: int) -> str:
     return datetime.fromtimestamp(microseconds / 1e6, timezone.utc).isoformat(timespec="seconds")
 
 
-def resolve_near(element, options: dedupe.NearDupOptions, exact: dict):
-    """(candidate group, members) -> near decisions. A member stands for every row with its content: it is named by the id
-    kept for that content (`exact` maps the others to it), as the whole cluster would be."""
-    _, members = element
-    kept = [(exact[member_id][1] if member_id in exact else member_id, content_hash, sketch, change)
-            for member_id, content_hash, sketch, change in members]
+def resolve_near(element, options: dedupe.NearDupOptions):
+    """(candidate group, members: every copy of its contents) -> near decisions. A content stands for all its rows:
+    it is named by the id kept for it (dedupe.kept_members, as exact_duplicates keeps it), as the whole cluster
+    would be."""
+    group, members = element
+    kept = dedupe.kept_members(members, group)
     for member_id, kind, duplicate_of in dedupe.resolve_bucket(kept, options, report_exact=False):
         yield member_id, (kind, duplicate_of)
 
 
-def resolve_near_files(element, options: dedupe.NearDupOptions, exact: dict):
+def resolve_near_files(element, options: dedupe.NearDupOptions):
     """(group partition, its sketch files) -> the near decisions of each of its groups (resolve_near), the files
     read one at a time: a worker holds one partition's sketches, never the run's."""
     _, paths = element
     members = near_files.group_members(sorted(paths))
     for group in sorted(members):
-        yield from resolve_near((group, members.pop(group)), options, exact)
+        yield from resolve_near((group, members.pop(group)), options)
 
 
 class VerifyFn(beam.DoFn):
@@ -386,8 +386,8 @@ class VerifyFn(beam.DoFn):
     def start_bundle(self):
         self.decisions = DecisionFiles(self.work_dir, self.options.partitions)
 
-    def process(self, element, exact: dict):
-        for record_id, decision in resolve_near_files(element, self.options, exact):
+    def process(self, element):
+        for record_id, decision in resolve_near_files(element, self.options):
             self.decisions.add(record_id, decision)
 
     def finish_bundle(self):
@@ -637,7 +637,7 @@ class Dedupe(beam.PTransform):
         resolved = (keys
                     | "GroupPartitions" >> beam.GroupByKey()
                     | "Resolve" >> beam.ParDo(ResolveFn(self.work_dir, self.options.partitions)).with_outputs(
-                        CANDIDATES, COLLISIONS, DECIDED, main="exact"))
+                        CANDIDATES, COLLISIONS, main=DECIDED))
         near = (resolved[CANDIDATES]
                 | "GroupCandidateFiles" >> beam.GroupByKey()
                 | "CandidateRows" >> beam.FlatMap(candidate_rows_by_file)
@@ -645,7 +645,7 @@ class Dedupe(beam.PTransform):
                 | "Sketches" >> beam.ParDo(SketchFilesFn(self.work_dir, self.options.partitions),
                                            beam.pvalue.AsDict(self.prepared_paths))
                 | "GroupSketchFiles" >> beam.GroupByKey()
-                | "Verify" >> beam.ParDo(VerifyFn(self.options, self.work_dir), beam.pvalue.AsDict(resolved.exact)))
+                | "Verify" >> beam.ParDo(VerifyFn(self.options, self.work_dir)))
         removed = ((resolved[DECIDED], near)
                    | "Decisions" >> beam.Flatten()
                    | "GroupDecisionFiles" >> beam.GroupByKey()

@@ -301,6 +301,13 @@ def partitioned_keys(file: int, ids: list[str], content_hashes: list[str], band_
     return out
 
 
+def kept_id(ids) -> str:
+    """The id kept for one content: the first by id_order, then by the id itself, so that "e:7" and "e:07" (one
+    order) give one answer whatever order the copies were read in. exact_duplicates and the near check
+    (kept_members) must agree on it."""
+    return min(ids, key=lambda record_id: (id_order(record_id), record_id))
+
+
 def exact_duplicates(batch: KeyBatch):
     """(id, EXACT, kept id) for every id whose content another, smaller id also has."""
     hashes = batch.content_hash
@@ -310,7 +317,7 @@ def exact_duplicates(batch: KeyBatch):
     for index in np.flatnonzero(np.isin(hashes, list(shared))) if shared else ():
         groups.setdefault(int(hashes[index]), []).append(batch.content_ids[index])
     for ids in groups.values():
-        kept = min(ids, key=id_order)
+        kept = kept_id(ids)
         for record_id in sorted(set(ids), key=id_order):
             if record_id != kept:
                 yield record_id, EXACT, kept
@@ -343,10 +350,23 @@ def _last_copy(batch: KeyBatch, indices: list[int]) -> int:
                                        -int(batch.id_file[i]), -int(batch.id_row[i])))
 
 
+# Set in a candidate row's number (rows are uint32) for a row that stands for its id alone: its content's sketch is
+# fetched once, from the content's first row (by file, row), and each other copy brings only its id.
+ID_ONLY = 1 << 32
+
+
+def candidate_row(value: int) -> tuple[int, bool]:
+    """A candidate group's row number -> (row in its prepared file, whether it stands for its id alone)."""
+    return value & (ID_ONLY - 1), bool(value & ID_ONLY)
+
+
 def near_candidates(batch: KeyBatch):
-    """For every bucket that holds two or more distinct contents, the rows whose sketches must be compared: one
-    (file, row) per content, as a sorted tuple. Identical contents share every bucket, so they are one row here;
-    a near pair shares most of its buckets, so callers compare each distinct tuple once."""
+    """For every bucket that holds two or more distinct contents, the rows whose sketches must be compared: every
+    row of those contents, as a sorted tuple of (file, row). Of each content, the first row (by file, row) is the
+    one whose sketch is fetched; the others are marked ID_ONLY: they bring their ids, so that the near check names
+    each content by the id kept for it (kept_id, as exact_duplicates does) with no run-wide map of exact decisions.
+    Identical contents share every bucket (a partition sees all copies of a content in each of its buckets); a
+    near pair shares most of its buckets, so callers compare each distinct tuple once."""
     if not len(batch.band_key):
         return
     order = np.lexsort((batch.band_row, batch.band_file, batch.band_hash, batch.band_key))
@@ -354,17 +374,37 @@ def near_candidates(batch: KeyBatch):
     # First row of each (key, content) run, and how many distinct contents each key has.
     first = np.ones(len(keys), dtype=bool)
     first[1:] = (keys[1:] != keys[:-1]) | (hashes[1:] != hashes[:-1])
-    rep_keys = keys[first]
-    values, counts = np.unique(rep_keys, return_counts=True)
+    values, counts = np.unique(keys[first], return_counts=True)
     shared = values[counts > 1]
     if not len(shared):
         return
-    chosen = order[first][np.isin(rep_keys, shared)]  # sorted by key: each bucket's rows are adjacent
+    in_shared = np.isin(keys, shared)
+    chosen = order[in_shared]  # sorted by key: each bucket's rows are adjacent
     chosen_keys = batch.band_key[chosen]
     starts = np.flatnonzero(np.r_[True, chosen_keys[1:] != chosen_keys[:-1]])
-    files, rows = batch.band_file[chosen].tolist(), batch.band_row[chosen].tolist()
+    files = batch.band_file[chosen].tolist()
+    rows = (batch.band_row[chosen].astype(np.uint64)
+            | np.where(first[in_shared], np.uint64(0), np.uint64(ID_ONLY))).tolist()
     for start, end in zip(starts.tolist(), [*starts[1:].tolist(), len(chosen)]):
         yield tuple(sorted(zip(files[start:end], rows[start:end])))
+
+
+def kept_members(members, group=None) -> list[tuple]:
+    """A candidate group's members [(id, content hash, sketch, change signature)], every copy of each content (the
+    ID_ONLY rows with an empty sketch) -> one member per content: its kept id (kept_id) with its sketch and change."""
+    contents: dict[str, list] = {}
+    for member_id, content_hash, sketch, change in members:
+        content = contents.setdefault(content_hash, [[], None, None])
+        content[0].append(member_id)
+        if sketch:
+            content[1], content[2] = sketch, change
+    kept = []
+    for content_hash, (ids, sketch, change) in contents.items():
+        if sketch is None:
+            raise ValueError(f"candidate group {group}: content {content_hash} (ids {sorted(ids)[:3]}) has no row "
+                             "with a sketch: its first row was not fetched")
+        kept.append((kept_id(ids), content_hash, sketch, change))
+    return sorted(kept, key=lambda member: (id_order(member[0]), member[0], member[1]))
 
 
 def group_key(rows: tuple) -> int:

@@ -5,7 +5,8 @@ element in its own memory (about three times over: its grouping, the re-encoded 
 made these sketches the largest part of the runner's growth with the input (h224: ~0.2 KB a transition at 1M).
 
 A record is (group key, id, content hash, sketch bytes, change signature): one per (candidate row, group), as a row
-may stand for its content in several buckets. Group keys are xxh64 values (dedupe.group_key), so group % partitions
+may stand for its content in several buckets. A row marked dedupe.ID_ONLY (a further copy of a content) brings its
+id and content hash with an empty sketch and change: the content's sketch comes once, with its first row. Group keys are xxh64 values (dedupe.group_key), so group % partitions
 spreads the groups evenly.
 
 The candidate groups themselves reach the sketch step the same way: Resolve writes each key partition's groups to
@@ -20,6 +21,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from transforms.dedupe import candidate_row
 from transforms.io import read_pickled, write_pickled
 
 NEAR = "near"
@@ -38,11 +40,14 @@ def group_partition(group: int, partitions: int) -> int:
 
 def partitioned_records(wanted, sketches: tuple, partitions: int) -> dict[int, list[tuple]]:
     """[(row, group key)] of one prepared file and that file's (ids, content hashes, sketches, change signatures)
-    -> {group partition: [(group key, id, content hash, sketch bytes, change signature)]}."""
+    -> {group partition: [(group key, id, content hash, sketch bytes, change signature)]}; an ID_ONLY row's sketch
+    and change are b""."""
     ids, hashes, values, changes = sketches
     records: dict[int, list[tuple]] = defaultdict(list)
-    for row, group in wanted:
+    for value, group in wanted:
+        row, id_only = candidate_row(value)
         records[group_partition(group, partitions)].append(
+            (group, ids[row], hashes[row], b"", b"") if id_only else
             (group, ids[row], hashes[row], values[row].tobytes(), changes[row]))
     return dict(records)
 

@@ -3,10 +3,11 @@ import random
 import numpy as np
 import pytest
 
-from transforms.dedupe import (EXACT, NEAR, CopyOrder, KeyBatch, NearDupOptions, change_jaccard, change_signature,
-                               change_signatures, conditions_text, decide, estimated_jaccard, exact_duplicates,
-                               file_part_signatures, file_signatures, hash_text, id_collisions, id_order,
-                               near_candidates, partitioned_keys, representative, resolve_bucket)
+from transforms.dedupe import (EXACT, ID_ONLY, NEAR, CopyOrder, KeyBatch, NearDupOptions, candidate_row,
+                               change_jaccard, change_signature, change_signatures, conditions_text, decide,
+                               estimated_jaccard, exact_duplicates, file_part_signatures, file_signatures, hash_text,
+                               id_collisions, id_order, kept_id, kept_members, near_candidates, partitioned_keys,
+                               representative, resolve_bucket)
 from transforms.minhash import shingle_hashes
 
 OPTIONS = NearDupOptions()
@@ -247,7 +248,7 @@ def test_copies_alike_in_time_source_and_position_keep_the_first_row_as_without_
     assert resolved(all_keys(unordered))[1] == [((9, 0), True, (4, 0))]
 
 
-def test_near_candidates_name_one_row_per_content_in_shared_buckets():
+def test_near_candidates_name_every_copy_of_the_contents_in_shared_buckets():
     rng = random.Random(4)
     base = document(rng)
     near = list(base)
@@ -257,9 +258,27 @@ def test_near_candidates_name_one_row_per_content_in_shared_buckets():
              2: [("b:0", "0000000000000002", " ".join(near), "ls"),
                  ("b:1", "0000000000000003", " ".join(document(rng)), "ls")]}
     _, _, candidates = resolved(all_keys(files))
-    # a:1 is a:0's content; b:1 shares no bucket. The pair shares most of its 12 buckets: one group each.
-    assert set(candidates) == {((1, 0), (2, 0))}
+    # a:1 is a:0's content: it comes for its id alone (its sketch is a:0's). b:1 shares no bucket. The pair shares
+    # most of its 12 buckets: one group each.
+    assert set(candidates) == {((1, 0), (1, 1 | ID_ONLY), (2, 0))}
     assert 1 < len(candidates) <= OPTIONS.bands
+    assert candidate_row(1 | ID_ONLY) == (1, True) and candidate_row(1) == (1, False)
+
+
+def test_the_sketch_row_of_a_content_is_its_first_by_file_and_row_whatever_its_id():
+    """A content's copies in three files: the sketch is fetched once, from the smallest (file, row), though the
+    id kept for the content (a:0) is read in the last file; every other copy comes for its id."""
+    rng = random.Random(6)
+    base = document(rng)
+    near = list(base)
+    near[50] = "edited"
+    text = " ".join(base)
+    files = {5: [("z:3", "00000000000000a1", text, "ls")],
+             9: [("q:0", "00000000000000b2", " ".join(near), "ls"), ("m:1", "00000000000000a1", text, "ls")],
+             2: [("x:0", "00000000000000c3", " ".join(document(rng)), "ls"), ("a:0", "00000000000000a1", text, "ls")]}
+    for partitions in (1, 4):
+        _, _, candidates = resolved(all_keys(files, partitions))
+        assert set(candidates) == {((2, 1), (5, ID_ONLY), (9, 0), (9, 1 | ID_ONLY))}
 
 
 def test_a_near_pair_is_decided_between_the_ids_kept_for_each_content():
@@ -272,9 +291,32 @@ def test_a_near_pair_is_decided_between_the_ids_kept_for_each_content():
     near[5] = "edited"
     *_, copy_sketch = member("z:0", " ".join(base), "x")
     *_, near_sketch = member("m:0", " ".join(near), "y")
-    members = [("z:0", "x", copy_sketch, b""), ("m:0", "y", near_sketch, b"")]
-    exact = {"z:0": (EXACT, "a:0")}  # z:0 is a copy of a:0
-    assert list(resolve_near((1, members), OPTIONS, exact)) == [("m:0", (NEAR, "a:0"))]
+    # z:0's row was fetched for the content; a:0, a copy read in another file, came for its id alone.
+    members = [("a:0", "x", b"", b""), ("m:0", "y", near_sketch, b""), ("z:0", "x", copy_sketch, b"")]
+    for order in (members, members[::-1]):
+        assert list(resolve_near((1, order), OPTIONS)) == [("m:0", (NEAR, "a:0"))]
+    # Without the copy, the content is z:0's, later than m:0: z:0 is the one removed.
+    assert list(resolve_near((1, members[1:]), OPTIONS)) == [("z:0", (NEAR, "m:0"))]
+
+
+def test_a_content_is_named_by_the_id_exact_duplicates_keeps_for_it_when_ids_tie():
+    """Copies of one id (read twice) tie on id_order and name the content alike; two ids of one order ("e:7" and
+    "e:07") name it by the smaller string, in exact_duplicates and in the near check, whatever the order read."""
+    sketch = member("e:7", "same screen " * 20, "h")[2]
+    for members in ([("e:07", "h", b"", b""), ("e:7", "h", sketch, b"c"), ("e:7", "h", b"", b"")],
+                    [("e:7", "h", b"", b""), ("e:07", "h", sketch, b"c")]):
+        for order in (members, members[::-1]):
+            assert kept_members(order) == [("e:07", "h", sketch, b"c")]
+    assert kept_id(["e:7", "e:07", "e:12"]) == kept_id(["e:12", "e:07", "e:7"]) == "e:07"
+    rows = [("e:7", "ab" * 8, "x y z", "ls"), ("e:07", "ab" * 8, "x y z", "ls"), ("e:9", "ab" * 8, "x y z", "ls")]
+    for order in (rows, rows[::-1]):
+        batch = KeyBatch.concat(list(all_keys({1: order}, partitions=1).values()))
+        assert sorted(exact_duplicates(batch)) == [("e:7", EXACT, "e:07"), ("e:9", EXACT, "e:07")]
+
+
+def test_a_content_without_its_sketch_row_is_an_error_naming_the_group():
+    with pytest.raises(ValueError, match="candidate group 77: content h .*e:1.* has no row with a sketch"):
+        kept_members([("e:1", "h", b"", b"")], 77)
 
 
 def test_packed_keys_carry_the_hex_content_hashes_and_the_rows_they_came_from():

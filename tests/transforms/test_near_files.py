@@ -9,7 +9,7 @@ import numpy as np
 from transforms import curate
 from transforms.curate import (SketchFilesFn, candidate_rows_by_file, resolve_near, resolve_near_files,
                                sketches_path)
-from transforms.dedupe import NEAR, NearDupOptions, change_signatures, file_signatures, group_key
+from transforms.dedupe import ID_ONLY, NEAR, NearDupOptions, change_signatures, file_signatures, group_key
 from transforms.io import read_pickled, write_pickled
 from transforms.near_files import (GroupFiles, distinct_groups, group_members, group_partition, packed_rows_by_file,
                                    partitioned_records, unpacked_rows, write_records)
@@ -50,6 +50,9 @@ def test_records_go_to_their_group_partition_one_per_row_and_group():
     group, record_id, content_hash, sketch, change = records[1][0]
     assert (group, record_id, content_hash, change) == (13, "a:1", "h-a:1", sketches[3][1])
     assert sketch == sketches[2][1].tobytes() and isinstance(sketch, bytes)
+    # A further copy of a content brings its id and content hash, not the sketch its content's first row brings.
+    [copy] = partitioned_records([(1 | ID_ONLY, 7)], sketches, 4)[3]
+    assert copy == (7, "a:1", "h-a:1", b"", b"")
 
 
 def test_a_partition_read_from_its_files_in_any_order_gives_each_group_its_members_in_one_order(tmp_path):
@@ -69,25 +72,27 @@ def test_sketch_files_decide_as_the_shuffled_groups_did(tmp_path, monkeypatch):
     partitions and several flushes: the decisions per partition are those of resolve_near over each whole group."""
     work = str(tmp_path / "work")
     documents = texts(4, 6)
-    files = {1: ["c:0", "c:1"], 2: ["a:0", "a:1"], 3: ["b:0", "b:1"]}
-    paths = {}
-    for file, ids in files.items():
-        paths[file] = f"{work}/prepared/file-{file}.pickle.lz4"
-        write_pickled(sketches_path(paths[file]), sketch_file(ids, [documents.pop() for _ in ids]))
-    groups = {101: [(1, 0), (2, 0), (3, 1)], 202: [(1, 1), (2, 1), (3, 0), (2, 0)]}
+    files = {1: ["c:0", "c:1"], 2: ["a:0", "a:1"], 3: ["b:0", "b:1"], 4: ["a:9"]}
+    paths = {file: f"{work}/prepared/file-{file}.pickle.lz4" for file in files}
+    for file in (1, 2, 3):
+        write_pickled(sketches_path(paths[file]), sketch_file(files[file], [documents.pop() for _ in files[file]]))
+    # a:9, read in file 4, is a copy of c:1 (its content, sketch and change): the id kept for that content.
+    _, _, sketches, changes = read_pickled(sketches_path(paths[1]))
+    write_pickled(sketches_path(paths[4]), (["a:9"], ["h-c:1"], sketches[1:], changes[1:]))
+    groups = {101: [(1, 0), (2, 0), (3, 1)], 202: [(1, 1), (2, 1), (3, 0), (2, 0), (4, ID_ONLY)]}
     wanted = {}  # each file's packed rows, one value from each group's partition, as GroupByFile gives them
     for group, rows in groups.items():
         for file, packed in packed_rows_by_file({tuple(rows): group}).items():
             wanted.setdefault(file, []).append(packed)
-    exact = {"c:1": ("exact", "a:9")}  # c:1's content was first read as a:9
-
     expected = []
     for group, rows in groups.items():
         members = [(files[file][row], f"h-{files[file][row]}",
                     read_pickled(sketches_path(paths[file]))[2][row].tobytes(),
-                    read_pickled(sketches_path(paths[file]))[3][row]) for file, row in rows]
-        expected += resolve_near((group, members), OPTIONS, exact)
+                    read_pickled(sketches_path(paths[file]))[3][row]) for file, row in rows if row < ID_ONLY]
+        members = [("a:9" if member_id == "c:1" else member_id, *rest) for member_id, *rest in members]
+        expected += resolve_near((group, members), OPTIONS)
     assert expected and all(kind == NEAR for _, (kind, _) in expected)
+    assert "c:1" not in {id for decision in expected for id in (decision[0], decision[1][1])}
 
     monkeypatch.setattr(curate, "SKETCH_BUFFER_RECORDS", 2)  # a flush after every file
     for order in permutations(wanted.items()):
@@ -100,7 +105,7 @@ def test_sketch_files_decide_as_the_shuffled_groups_did(tmp_path, monkeypatch):
             by_partition.setdefault(partition, []).append(path)
         assert set(by_partition) == {group_partition(group, 2) for group in groups} == {0, 1}
         decided = [decision for element in sorted(by_partition.items())
-                   for decision in resolve_near_files(element, OPTIONS, exact)]
+                   for decision in resolve_near_files(element, OPTIONS)]
         assert sorted(decided) == sorted(expected)
 
 
