@@ -6,8 +6,8 @@ made these sketches the largest part of the runner's growth with the input (h224
 
 A record is (group key, id, content hash, sketch bytes, change signature): one per (candidate row, group), as a row
 may stand for its content in several buckets. A row marked dedupe.ID_ONLY (a further copy of a content) brings its
-id and content hash with an empty sketch and change: the content's sketch comes once, with its first row. Group keys are xxh64 values (dedupe.group_key), so group % partitions
-spreads the groups evenly.
+id and content hash with an empty sketch and change: the content's sketch comes once, with its first row. Group
+keys are xxh64 values (dedupe.group_key), so group % partitions spreads the groups evenly.
 
 The candidate groups themselves reach the sketch step the same way: Resolve writes each key partition's groups to
 work files by group partition (GroupFiles), and one worker per group partition makes them distinct and lists each
