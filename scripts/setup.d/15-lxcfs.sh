@@ -8,6 +8,13 @@ command -v lxcfs >/dev/null || apt-get install -y -qq lxcfs >/dev/null
 root=/var/lib/lxcfs
 if ! head -c1 "$root/proc/meminfo" >/dev/null 2>&1; then
   umount -l "$root" 2>/dev/null || true  # a daemon that died leaves its mount answering ENOTCONN
+  # A daemon that serves nothing here, or one still exiting, holds /run/lxcfs.pid's lock: a new one would quit at
+  # once ("PID file '/run/lxcfs.pid' is already locked").
+  for _ in $(seq 1 20); do
+    pgrep -x lxcfs >/dev/null || break
+    pkill -x lxcfs || true
+    sleep 0.5
+  done
   mkdir -p "$root"
   # -l: each container's own load average; --enable-cfs: CPUs as its CPU quota allows.
   nohup lxcfs -l --enable-cfs "$root" >/var/log/worldline-lxcfs.log 2>&1 &
